@@ -1,0 +1,95 @@
+# SPDX-License-Identifier: MIT
+# Non-recursive build. Each directory with more than the library adds itself
+# through a module.mk fragment included below.
+
+PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+CC ?= cc
+CFLAGS ?= -O2 -g
+B := build
+
+WARN := -Wall -Wextra -Werror -Wno-format-truncation
+BASE_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude -Isrc -MMD -MP
+LIB_CFLAGS := $(BASE_CFLAGS) -fPIC -fvisibility=hidden
+LIB_LDLIBS := -lZydis -lelf -ldw -lpthread -ldl
+SONAME := libuprobes.so.0
+VERSION := 0.1.0
+
+LIB_SRCS := $(sort $(wildcard src/*/*.c src/arch/x86_64/*.c))
+LIB_ASMS := $(sort $(wildcard src/arch/x86_64/*.S))
+LIB_OBJS := $(patsubst %.c,$(B)/%.o,$(LIB_SRCS)) $(patsubst %.S,$(B)/%.o,$(LIB_ASMS))
+
+# Code that runs inside the SIGTRAP handler (and, later, trampolines) must not
+# call into libc string functions a user may have probed, nor touch SIMD state.
+HOT_CFLAGS := -fno-builtin -fno-tree-loop-distribute-patterns -mgeneral-regs-only
+HOT_SRCS := src/ubp/signal.c src/core/dispatch.c src/core/srcu.c src/arch/x86_64/emulate.c \
+	src/arch/x86_64/regs.c
+
+.PHONY: all lib demo check test bench install clean deps format
+all: lib
+
+lib: $(B)/libuprobes.so $(B)/libuprobes.a
+
+deps:
+	@sh scripts/deps.sh
+
+$(B)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(LIB_CFLAGS) $(CFLAGS) $(if $(filter $(HOT_SRCS),$<),$(HOT_CFLAGS)) -c $< -o $@
+
+$(B)/%.o: %.S
+	@mkdir -p $(@D)
+	$(CC) $(LIB_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(B)/libuprobes.so: $(LIB_OBJS) src/libuprobes.map
+	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=src/libuprobes.map \
+		-Wl,-z,defs -Wl,-z,now -o $@ $(LIB_OBJS) $(LIB_LDLIBS)
+	ln -sf libuprobes.so $(B)/$(SONAME)
+
+$(B)/libuprobes.a: $(LIB_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+$(B)/uprobes.pc: Makefile
+	@mkdir -p $(@D)
+	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' \
+		'Name: uprobes' 'Description: user-space dynamic probes for Linux x86-64' \
+		'Version: $(VERSION)' 'Libs: -L$${libdir} -luprobes' \
+		'Libs.private: $(LIB_LDLIBS)' 'Cflags: -I$${includedir}' > $@
+
+install: lib $(B)/uprobes.pc
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
+	install -m 644 include/uprobes.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 755 $(B)/libuprobes.so $(DESTDIR)$(LIBDIR)/libuprobes.so.$(VERSION)
+	ln -sf libuprobes.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libuprobes.so
+	install -m 644 $(B)/libuprobes.a $(DESTDIR)$(LIBDIR)/
+	install -m 644 $(B)/uprobes.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+
+# Programs linked against the shared library find it in build/ at run time.
+PROG_CFLAGS := $(BASE_CFLAGS) -pthread
+PROG_LDFLAGS := -L$(B) -Wl,-rpath,$(abspath $(B))
+PROG_LDLIBS := -luprobes -lpthread
+
+TEST_BINS :=
+include $(sort $(wildcard demo/module.mk tests/*/module.mk bench/module.mk))
+
+demo: deps lib $(DEMO_BINS)
+	$(B)/demo/demo
+
+check: deps lib $(TEST_BINS)
+	@sh tests/run.sh $(TEST_BINS)
+
+test: check
+
+bench: deps lib $(BENCH_BINS)
+	@sh bench/run.sh
+
+format:
+	clang-format -i $(LIB_SRCS) include/uprobes.h
+
+clean:
+	rm -rf $(B)
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -1,0 +1,6 @@
+# SPDX-License-Identifier: MIT
+DEMO_BINS := $(B)/demo/demo
+
+$(B)/demo/demo: demo/demo.c $(B)/libuprobes.so
+	@mkdir -p $(@D)
+	$(CC) $(PROG_CFLAGS) $(CFLAGS) -o $@ demo/demo.c $(PROG_LDFLAGS) $(PROG_LDLIBS)

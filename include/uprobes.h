@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libuprobes — user-space dynamic probes for Linux x86-64.
+ *
+ * A probe is a breakpoint on one instruction of the calling process. When a
+ * thread reaches it, the handler runs in that thread with the registers as they
+ * were at the probed instruction; then the instruction runs (emulated, executed
+ * out of line, or single-stepped) and the program continues as if nothing
+ * happened.
+ *
+ * Conventions: functions return 0 or a negative errno; constructors return NULL
+ * and set errno. After any failure, uprobe_last_error() returns a message for
+ * the calling thread that names the token, offset or bytes at fault. The library
+ * never prints and never exits; see uprobe_set_log().
+ *
+ * Handlers run inside a SIGTRAP handler (breakpoint mode): they must be
+ * async-signal-safe. A probe hit from inside a handler is not recursed into: it
+ * is skipped and counted (uprobe_info.skipped).
+ */
+#ifndef UPROBES_H
+#define UPROBES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define UPROBES_VERSION_MAJOR 0
+#define UPROBES_VERSION_MINOR 1
+
+#define UPROBE_API __attribute__((visibility("default")))
+
+struct uprobe;
+
+/*
+ * Registers at the probed instruction. rip is the probed address and rsp the
+ * stack pointer as the instruction will see it. A handler may change any field;
+ * the change takes effect. If it changes rip, the probed instruction is not
+ * executed and the thread resumes at the new rip.
+ */
+struct uprobe_regs {
+	uint64_t r15, r14, r13, r12, rbp, rbx, r11, r10, r9, r8;
+	uint64_t rax, rcx, rdx, rsi, rdi;
+	uint64_t rip;
+	uint64_t rflags;
+	uint64_t rsp;
+};
+
+typedef void (*uprobe_handler_fn)(struct uprobe *probe, struct uprobe_regs *regs, void *ctx);
+
+enum uprobe_flags {
+	/* Execute out of line even instructions that could be emulated. */
+	UPROBE_F_NO_EMULATE = 1u << 0,
+	/* Single-step (trap flag) the out-of-line copy instead of boosting it. */
+	UPROBE_F_SINGLESTEP = 1u << 1,
+	/*
+	 * Accept an address that no symbol or .eh_frame FDE covers (JIT code)
+	 * without proving it is an instruction boundary. Use with care.
+	 */
+	UPROBE_F_NO_BOUNDARY_CHECK = 1u << 2,
+};
+
+struct uprobe_opts {
+	size_t sz; /* sizeof(struct uprobe_opts) */
+	uprobe_handler_fn handler;
+	void *ctx;
+	unsigned int flags; /* enum uprobe_flags */
+};
+
+/*
+ * Attach a probe in the calling process.
+ *
+ * path:     an ELF file mapped in this process (the executable or a loaded
+ *           library); NULL means the main executable.
+ * location: "symbol", "symbol+0x10" (decimal or hex offset), or a file offset
+ *           "0x1139" exactly as in the kernel's uprobe_events.
+ *
+ * The address must be an instruction boundary: the library decodes the
+ * containing function (its symbol, or the .eh_frame FDE) to prove it.
+ *
+ * Errors (errno): ENOENT path does not exist; ENOEXEC not an x86-64 ELF file;
+ * ENXIO file not mapped in this process or offset not in executable code;
+ * ESRCH unknown symbol; EINVAL malformed location or bad argument;
+ * ERANGE offset beyond the function or file, or no out-of-line memory within
+ * ±2 GiB; EILSEQ offset inside an instruction; ENOTSUP instruction that cannot
+ * be probed; ENOMEM.
+ */
+UPROBE_API struct uprobe *uprobe_attach(const char *path, const char *location, const struct uprobe_opts *opts);
+
+/* Attach at an address of the calling process (it must lie in mapped code). */
+UPROBE_API struct uprobe *uprobe_attach_addr(const void *addr, const struct uprobe_opts *opts);
+
+/*
+ * Detach: restore the original instruction. When this returns, the handler is
+ * not running and will not run again for this probe. The object stays valid
+ * (for uprobe_get_info) until uprobe_free(). Detaching a probe that is not
+ * attached returns -ENOENT.
+ */
+UPROBE_API int uprobe_detach(struct uprobe *probe);
+
+/* Detach if attached, then free. NULL is accepted. */
+UPROBE_API void uprobe_free(struct uprobe *probe);
+
+/* One element of a batch. Either path+location or addr (path and location NULL). */
+struct uprobe_spec {
+	const char *path;
+	const char *location;
+	const void *addr;
+	uprobe_handler_fn handler;
+	void *ctx;
+	unsigned int flags; /* enum uprobe_flags */
+};
+
+enum uprobe_batch_flags {
+	/* Attach every spec that can be attached; by default one failure attaches none. */
+	UPROBE_BATCH_PARTIAL = 1u << 0,
+};
+
+struct uprobe_batch_opts {
+	size_t sz;	    /* sizeof(struct uprobe_batch_opts) */
+	unsigned int flags; /* enum uprobe_batch_flags */
+	int *errs;	    /* optional: per-spec 0 or -errno */
+};
+
+/*
+ * Attach n probes with one pass over the text and one cross-core
+ * synchronisation. probes[i] receives the probe of specs[i] (NULL if it failed).
+ * Returns the number attached, or -errno of the first failure when the batch is
+ * all-or-nothing (then nothing is attached); uprobe_last_error() names the spec
+ * index and the reason.
+ */
+UPROBE_API int uprobe_attach_many(const struct uprobe_spec *specs, size_t n, struct uprobe **probes,
+		       const struct uprobe_batch_opts *opts);
+
+/* Detach n probes with one synchronisation. Returns 0 or the first -errno. */
+UPROBE_API int uprobe_detach_many(struct uprobe **probes, size_t n);
+
+enum uprobe_mode {
+	UPROBE_MODE_NONE = 0,	  /* not analysed / refused */
+	UPROBE_MODE_EMULATE,	  /* the instruction is emulated in the trap handler */
+	UPROBE_MODE_XOL,	  /* executed out of line, then a jump back (boosted) */
+	UPROBE_MODE_SINGLESTEP,	  /* executed out of line under the trap flag, then fixed up */
+};
+
+struct uprobe_info {
+	size_t sz;		/* sizeof(struct uprobe_info), set by the caller */
+	uint64_t addr;		/* probed address in this process */
+	uint64_t file_offset;	/* offset of the instruction in the file */
+	char path[256];		/* file the probe lives in */
+	char symbol[128];	/* containing function, "" when unknown */
+	uint64_t symbol_offset; /* offset from the start of that function */
+	enum uprobe_mode mode;
+	char reason[128];	/* why that mode (or why refused) */
+	uint8_t insn[15];	/* original instruction bytes */
+	uint8_t insn_len;
+	char insn_text[96];	/* its disassembly (Intel syntax) */
+	int attached;
+	uint64_t hits;		/* handler calls */
+	uint64_t skipped;	/* hits from inside a handler, not recursed into */
+	uint64_t singlestep_fallbacks; /* hits that had to be single-stepped */
+};
+
+UPROBE_API int uprobe_get_info(const struct uprobe *probe, struct uprobe_info *info);
+
+/*
+ * Analyse a location without attaching: fills info (mode, reason, instruction,
+ * symbol) exactly as uprobe_attach would decide. Returns 0 or -errno, like
+ * uprobe_attach; a refused instruction returns -ENOTSUP with info->reason set.
+ */
+UPROBE_API int uprobe_analyze(const char *path, const char *location, unsigned int flags,
+		   struct uprobe_info *info);
+
+UPROBE_API const char *uprobe_mode_name(enum uprobe_mode mode);
+
+/* Process-wide counters: nothing is lost silently. */
+struct uprobe_stats {
+	size_t sz;		       /* sizeof(struct uprobe_stats) */
+	uint64_t hits;		       /* handler calls, all probes */
+	uint64_t skipped;	       /* recursive hits not recursed into */
+	uint64_t stale_traps;	       /* traps on a probe removed meanwhile, replayed */
+	uint64_t foreign_traps;	       /* SIGTRAPs that were not ours, passed to the program */
+	uint64_t singlestep_fallbacks; /* hits single-stepped */
+	uint64_t probes_attached;
+	uint64_t xol_slots;	       /* out-of-line slots in use (never freed) */
+};
+
+UPROBE_API int uprobe_get_stats(struct uprobe_stats *stats);
+
+enum uprobe_log_level { UPROBE_LOG_ERROR, UPROBE_LOG_WARN, UPROBE_LOG_INFO, UPROBE_LOG_DEBUG };
+
+typedef void (*uprobe_log_fn)(enum uprobe_log_level level, const char *msg, void *ctx);
+
+/* Install a log callback (NULL: silence, the default). Not for use in handlers. */
+UPROBE_API void uprobe_set_log(uprobe_log_fn fn, void *ctx);
+
+/* Message of the calling thread's last failed call ("" if none). */
+UPROBE_API const char *uprobe_last_error(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* UPROBES_H */

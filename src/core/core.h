@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Probe registry and dispatch.
+ *
+ * A probe_rec describes one probed address: the analysed instruction, how a
+ * hit executes it, its out-of-line slot, and the list of consumers (struct
+ * uprobe, one per attach). Records are immutable once published and never
+ * freed, so the trap path can use any record it finds without a lock; a
+ * change of instruction bytes or execution flags at an address publishes a
+ * new record. Consumers are unlinked under registry_lock and freed only after
+ * srcu_synchronize().
+ */
+#ifndef UPROBES_CORE_H
+#define UPROBES_CORE_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <ucontext.h>
+
+#include "arch/x86_64/insn.h"
+#include "uprobes.h"
+
+struct probe_rec {
+	uint64_t addr;
+	struct arch_insn insn;
+	enum uprobe_mode mode;
+	unsigned flags;		   /* execution flags every consumer shares */
+	char reason[128];	   /* why that mode */
+	uint64_t slot;		   /* out-of-line slot, 0 when emulated */
+	int installed;		   /* the int3 is in the text (registry_lock) */
+	int active;		   /* hits are handled; cleared after the int3 is gone */
+	struct uprobe *consumers;  /* RCU list, written under registry_lock */
+	uint64_t singlesteps;
+};
+
+struct uprobe {
+	struct uprobe *next; /* in rec->consumers */
+	struct probe_rec *rec;
+	uprobe_handler_fn handler;
+	void *ctx;
+	unsigned flags;
+	bool attached;
+	uint64_t hits, skipped;
+	/* where the probe is, for uprobe_get_info */
+	char path[256];
+	char symbol[128];
+	uint64_t symbol_offset;
+	uint64_t file_offset;
+};
+
+extern pthread_mutex_t registry_lock;
+
+/* Lock-free lookup (signal context): the current record for addr, or NULL. */
+struct probe_rec *registry_lookup(uint64_t addr);
+
+/* Publish rec as the record for rec->addr (replacing any). Caller holds registry_lock. */
+int registry_publish(struct probe_rec *rec);
+
+/*
+ * Copy text from memory with the original byte in place of every int3 we
+ * installed. Caller holds registry_lock and knows [addr, addr+len) is mapped.
+ */
+void registry_read_text(uint64_t addr, uint8_t *buf, size_t len);
+
+/* Signal context: the SIGTRAP entry point of the core (see ubp_trap_fn). */
+bool dispatch_trap(siginfo_t *si, ucontext_t *uc);
+
+/* Process-wide counters. */
+struct core_stats {
+	uint64_t hits, skipped, stale_traps, singlesteps, probes_attached;
+};
+extern struct core_stats core_stats;
+
+#endif

@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The trap path. Runs in signal context on the probed thread, possibly inside
+ * malloc or holding any lock: no libc, no locks, no allocation (built with
+ * -fno-builtin -mgeneral-regs-only).
+ *
+ *   int3 at addr  ->  SIGTRAP (si_code SI_KERNEL, rip = addr + 1)
+ *     record active?   no: the probe went away meanwhile; rip = addr, replay
+ *     consumers        each handler, unless this thread is already in one
+ *     handler moved rip?  resume there, instruction not executed
+ *     emulate          registers/stack updated here
+ *     xol              rip = slot: [insn][jmp addr+len]
+ *     singlestep       rip = slot, TF set; the next trap (TRAP_TRACE) lands
+ *                      in dispatch_singlestep(), which fixes rip and the stack
+ */
+#include "arch/x86_64/regs.h"
+#include "core/core.h"
+#include "core/srcu.h"
+
+#define FL_TF (1ull << 8)
+#define SS_DEPTH 4
+
+struct core_stats core_stats;
+
+/* Per-thread stack of single-steps in flight (a signal handler can nest one). */
+struct ss_pending {
+	const struct probe_rec *rec;
+	uint64_t tf; /* the program's own trap flag */
+};
+
+static __thread struct ss_pending ss_stack[SS_DEPTH] __attribute__((tls_model("initial-exec")));
+static __thread unsigned ss_depth __attribute__((tls_model("initial-exec")));
+
+static void stat_inc(uint64_t *counter)
+{
+	__atomic_fetch_add(counter, 1, __ATOMIC_RELAXED);
+}
+
+static void ss_push(const struct probe_rec *rec, uint64_t tf)
+{
+	if (ss_depth == SS_DEPTH) {
+		/* Oldest entries belong to steps abandoned by a longjmp: drop them. */
+		for (unsigned i = 1; i < SS_DEPTH; i++)
+			ss_stack[i - 1] = ss_stack[i];
+		ss_depth--;
+	}
+	ss_stack[ss_depth].rec = rec;
+	ss_stack[ss_depth].tf = tf;
+	ss_depth++;
+}
+
+static bool dispatch_singlestep(ucontext_t *uc)
+{
+	struct uprobe_regs regs;
+	struct ss_pending ss;
+
+	if (!ss_depth)
+		return false;
+	ss = ss_stack[--ss_depth];
+	regs_from_ucontext(&regs, uc);
+	arch_singlestep_fixup(&ss.rec->insn, ss.rec->slot, &regs);
+	regs.rflags = (regs.rflags & ~FL_TF) | ss.tf;
+	regs_to_ucontext(&regs, uc);
+	return true;
+}
+
+/* Call every consumer's handler; a thread already in a handler only counts. */
+static void dispatch_consumers(struct probe_rec *rec, struct uprobe_regs *regs)
+{
+	bool nested = srcu_in_reader();
+
+	srcu_read_lock();
+	for (struct uprobe *c = __atomic_load_n(&rec->consumers, __ATOMIC_ACQUIRE); c;
+	     c = __atomic_load_n(&c->next, __ATOMIC_ACQUIRE)) {
+		if (nested) {
+			stat_inc(&c->skipped);
+			stat_inc(&core_stats.skipped);
+			continue;
+		}
+		if (c->handler)
+			c->handler(c, regs, c->ctx);
+		stat_inc(&c->hits);
+		stat_inc(&core_stats.hits);
+	}
+	srcu_read_unlock();
+}
+
+static void dispatch_execute(struct probe_rec *rec, struct uprobe_regs *regs)
+{
+	switch (rec->mode) {
+	case UPROBE_MODE_EMULATE:
+		arch_emulate(&rec->insn, regs);
+		break;
+	case UPROBE_MODE_SINGLESTEP:
+		ss_push(rec, regs->rflags & FL_TF);
+		stat_inc(&rec->singlesteps);
+		stat_inc(&core_stats.singlesteps);
+		regs->rflags |= FL_TF;
+		regs->rip = rec->slot;
+		break;
+	default:
+		regs->rip = rec->slot;
+		break;
+	}
+}
+
+static bool dispatch_breakpoint(ucontext_t *uc)
+{
+	uint64_t addr = uc->uc_mcontext.gregs[REG_RIP] - 1;
+	struct probe_rec *rec = registry_lookup(addr);
+	struct uprobe_regs regs;
+
+	if (!rec)
+		return false;
+	if (!__atomic_load_n(&rec->active, __ATOMIC_ACQUIRE)) {
+		/* Trapped just before the int3 was removed: run the original bytes. */
+		uc->uc_mcontext.gregs[REG_RIP] = addr;
+		stat_inc(&core_stats.stale_traps);
+		return true;
+	}
+	regs_from_ucontext(&regs, uc);
+	regs.rip = addr;
+	dispatch_consumers(rec, &regs);
+	if (regs.rip == addr)
+		dispatch_execute(rec, &regs);
+	regs_to_ucontext(&regs, uc);
+	return true;
+}
+
+bool dispatch_trap(siginfo_t *si, ucontext_t *uc)
+{
+	if (si->si_code == SI_KERNEL)
+		return dispatch_breakpoint(uc);
+	if (si->si_code == TRAP_TRACE)
+		return dispatch_singlestep(uc);
+	return false;
+}

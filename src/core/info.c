@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/* Per-probe information, dry-run analysis and process-wide counters. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/core.h"
+#include "core/resolve.h"
+#include "ubp/ubp.h"
+#include "util/log.h"
+#include "xol/xol.h"
+
+const char *uprobe_mode_name(enum uprobe_mode mode)
+{
+	switch (mode) {
+	case UPROBE_MODE_EMULATE: return "emulate";
+	case UPROBE_MODE_XOL: return "xol";
+	case UPROBE_MODE_SINGLESTEP: return "singlestep";
+	default: return "none";
+	}
+}
+
+static void info_fill_insn(struct uprobe_info *info, const struct arch_insn *ai)
+{
+	memcpy(info->insn, ai->bytes, ai->len);
+	info->insn_len = ai->len;
+	arch_insn_format(ai->bytes, ai->len, ai->addr, info->insn_text, sizeof(info->insn_text));
+}
+
+static int info_check(struct uprobe_info *info)
+{
+	if (!info || info->sz < sizeof(*info))
+		return log_report(log_error(EINVAL, "info is NULL or info->sz is too small"));
+	memset((char *)info + sizeof(info->sz), 0, sizeof(*info) - sizeof(info->sz));
+	return 0;
+}
+
+int uprobe_get_info(const struct uprobe *p, struct uprobe_info *info)
+{
+	const struct probe_rec *rec;
+	int err = info_check(info);
+
+	if (err)
+		return err;
+	if (!p)
+		return log_report(log_error(EINVAL, "NULL probe"));
+	rec = p->rec;
+	info->addr = rec->addr;
+	info->file_offset = p->file_offset;
+	snprintf(info->path, sizeof(info->path), "%s", p->path);
+	snprintf(info->symbol, sizeof(info->symbol), "%s", p->symbol);
+	info->symbol_offset = p->symbol_offset;
+	info->mode = rec->mode;
+	snprintf(info->reason, sizeof(info->reason), "%s", rec->reason);
+	info_fill_insn(info, &rec->insn);
+	info->attached = p->attached;
+	info->hits = __atomic_load_n(&p->hits, __ATOMIC_RELAXED);
+	info->skipped = __atomic_load_n(&p->skipped, __ATOMIC_RELAXED);
+	info->singlestep_fallbacks = __atomic_load_n(&rec->singlesteps, __ATOMIC_RELAXED);
+	return 0;
+}
+
+int uprobe_get_stats(struct uprobe_stats *s)
+{
+	if (!s || s->sz < sizeof(*s))
+		return log_report(log_error(EINVAL, "stats is NULL or stats->sz is too small"));
+	s->hits = __atomic_load_n(&core_stats.hits, __ATOMIC_RELAXED);
+	s->skipped = __atomic_load_n(&core_stats.skipped, __ATOMIC_RELAXED);
+	s->stale_traps = __atomic_load_n(&core_stats.stale_traps, __ATOMIC_RELAXED);
+	s->foreign_traps = ubp_foreign_traps();
+	s->singlestep_fallbacks = __atomic_load_n(&core_stats.singlesteps, __ATOMIC_RELAXED);
+	pthread_mutex_lock(&registry_lock);
+	s->probes_attached = core_stats.probes_attached;
+	s->xol_slots = xol_slots_in_use();
+	pthread_mutex_unlock(&registry_lock);
+	return 0;
+}

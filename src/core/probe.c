@@ -1,0 +1,497 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The public API: attach, detach, information.
+ *
+ * Attaching a batch is three passes under registry_lock:
+ *   prepare  resolve each location, analyse the instruction, find or build
+ *            (and publish) its probe_rec with the out-of-line slot written;
+ *   link     add each consumer to its record;
+ *   arm      write int3 into every record not yet installed, then one
+ *            cross-core synchronisation for the whole batch.
+ * Detaching mirrors it: unlink, restore the first byte of every record left
+ * without consumers, synchronise once, mark those records inactive, wait for
+ * handlers in flight (srcu), and only then return.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core.h"
+#include "core/resolve.h"
+#include "core/srcu.h"
+#include "ubp/ubp.h"
+#include "util/log.h"
+#include "xol/xol.h"
+
+#define EXEC_FLAGS (UPROBE_F_NO_EMULATE | UPROBE_F_SINGLESTEP)
+
+static pthread_once_t core_once = PTHREAD_ONCE_INIT;
+
+static void core_init(void)
+{
+	srcu_init();
+}
+
+static int core_ready(void)
+{
+	int err;
+
+	pthread_once(&core_once, core_init);
+	err = ubp_signal_install(dispatch_trap);
+	return err ? log_error(-err, "cannot install the SIGTRAP handler: %s", strerror(-err)) : 0;
+}
+
+static const char *emulate_reason(const struct arch_insn *ai)
+{
+	switch (ai->op) {
+	case ARCH_OP_NOP: return "emulated: no-op";
+	case ARCH_OP_PUSH_REG: return "emulated: push of a register";
+	case ARCH_OP_JMP_REL: return "emulated: relative jump";
+	case ARCH_OP_JCC_REL: return "emulated: conditional jump";
+	case ARCH_OP_CALL_REL: return "emulated: relative call";
+	case ARCH_OP_LOOP: return "emulated: loop";
+	case ARCH_OP_JRCXZ: return "emulated: jump if rcx/ecx is zero";
+	default: return "emulated: indirect call through a register";
+	}
+}
+
+/* How a hit will execute the instruction, and why. */
+static enum uprobe_mode choose_mode(const struct arch_insn *ai, unsigned flags, char *why,
+				    size_t len)
+{
+	if (!(flags & UPROBE_F_NO_EMULATE) && arch_insn_can_emulate(ai)) {
+		snprintf(why, len, "%s", emulate_reason(ai));
+		return UPROBE_MODE_EMULATE;
+	}
+	if (arch_insn_needs_singlestep(ai)) {
+		snprintf(why, len, "single-stepped: a call through memory executed out of line "
+				   "pushes the slot's address; fixed up after the step");
+		return UPROBE_MODE_SINGLESTEP;
+	}
+	if ((flags & UPROBE_F_SINGLESTEP) && arch_insn_can_singlestep(ai)) {
+		snprintf(why, len, "single-stepped out of line (UPROBE_F_SINGLESTEP)");
+		return UPROBE_MODE_SINGLESTEP;
+	}
+	snprintf(why, len, "%s%s%s",
+		 ai->op >= ARCH_OP_JMP_REL && ai->op <= ARCH_OP_CALL_REG
+			 ? "relocated out of line"
+			 : "executed out of line, then a jump back",
+		 ai->riprel_off ? "; RIP-relative operand re-targeted" : "",
+		 arch_insn_can_emulate(ai) ? " (emulation disabled)" : "");
+	return UPROBE_MODE_XOL;
+}
+
+/* Allocate and fill the out-of-line slot of a new record. */
+static int rec_build_slot(struct probe_rec *rec)
+{
+	uint8_t code[ARCH_XOL_SLOT_SIZE];
+	uint64_t lo, hi;
+	int len, err;
+
+	arch_xol_window(&rec->insn, &lo, &hi);
+	rec->slot = xol_slot_alloc(lo, hi, rec->addr);
+	if (!rec->slot)
+		return log_error(ERANGE, "no memory for an out-of-line slot within ±2 GiB of 0x%lx",
+				 rec->addr);
+	len = arch_xol_build(&rec->insn, rec->slot, rec->mode == UPROBE_MODE_SINGLESTEP, code);
+	if (len == -ENOTSUP) {
+		/* call *%rsp cannot be relocated: emulate it whatever the flags. */
+		xol_slot_free(rec->slot);
+		rec->slot = 0;
+		rec->mode = UPROBE_MODE_EMULATE;
+		snprintf(rec->reason, sizeof(rec->reason), "emulated: call *%%rsp cannot be relocated");
+		return 0;
+	}
+	err = len < 0 ? len : xol_slot_write(rec->slot, code, len);
+	if (err) {
+		xol_slot_free(rec->slot);
+		return log_error(-err, "cannot write the out-of-line slot at 0x%lx: %s", rec->slot,
+				 strerror(-err));
+	}
+	return 0;
+}
+
+static int analyze_at(const struct probe_target *t, struct arch_insn *ai)
+{
+	uint8_t buf[ARCH_INSN_MAX];
+	size_t avail = t->map_end - t->addr;
+	char why[256];
+	int err;
+
+	if (avail > sizeof(buf))
+		avail = sizeof(buf);
+	registry_read_text(t->addr, buf, avail);
+	err = arch_insn_analyze(ai, buf, avail, t->addr, why, sizeof(why));
+	return err ? log_error(-err, "%s", why) : 0;
+}
+
+/* The record a new consumer of t with flags joins: existing, or new and published. */
+static int rec_get(const struct probe_target *t, unsigned flags, struct probe_rec **out)
+{
+	struct probe_rec *old = registry_lookup(t->addr), *rec;
+	struct arch_insn ai;
+	int err;
+
+	err = analyze_at(t, &ai);
+	if (err)
+		return err;
+	flags &= EXEC_FLAGS;
+	if (old && old->flags == flags && old->insn.len == ai.len &&
+	    !memcmp(old->insn.bytes, ai.bytes, ai.len)) {
+		*out = old;
+		return 0;
+	}
+	if (old && old->consumers)
+		return log_error(EEXIST, "0x%lx is already probed with other execution flags (%s)",
+				 t->addr, uprobe_mode_name(old->mode));
+	rec = calloc(1, sizeof(*rec));
+	if (!rec)
+		return log_error(ENOMEM, "out of memory");
+	rec->addr = t->addr;
+	rec->insn = ai;
+	rec->flags = flags;
+	rec->mode = choose_mode(&ai, flags, rec->reason, sizeof(rec->reason));
+	err = rec->mode == UPROBE_MODE_EMULATE ? 0 : rec_build_slot(rec);
+	if (!err)
+		err = registry_publish(rec);
+	if (err) {
+		free(rec);
+		return err;
+	}
+	*out = rec;
+	return 0;
+}
+
+static void probe_set_target(struct uprobe *p, const struct probe_target *t)
+{
+	snprintf(p->path, sizeof(p->path), "%s", t->path);
+	snprintf(p->symbol, sizeof(p->symbol), "%s", t->symbol);
+	p->symbol_offset = t->symbol_offset;
+	p->file_offset = t->file_offset;
+}
+
+static const char *spec_name(const struct uprobe_spec *s, char *buf, size_t len)
+{
+	if (s->path || s->location)
+		snprintf(buf, len, "%s:%s", s->path ? s->path : "(self)",
+			 s->location ? s->location : "");
+	else
+		snprintf(buf, len, "%p", s->addr);
+	return buf;
+}
+
+/* Resolve, analyse and find the record of one spec. Caller holds registry_lock. */
+static int probe_prepare(const struct uprobe_spec *s, struct uprobe **out)
+{
+	struct probe_target t;
+	struct uprobe *p;
+	char name[320];
+	int err;
+
+	if (s->path || s->location)
+		err = resolve_location(s->path, s->location, s->flags, &t);
+	else if (s->addr)
+		err = resolve_address((uint64_t)s->addr, s->flags, &t) ?:
+		      resolve_check_boundary(&t, s->flags);
+	else
+		err = log_error(EINVAL, "no location and no address");
+	p = err ? NULL : calloc(1, sizeof(*p));
+	if (!err && !p)
+		err = log_error(ENOMEM, "out of memory");
+	if (!err)
+		err = rec_get(&t, s->flags, &p->rec);
+	if (err) {
+		free(p);
+		log_error_prefix("%s", spec_name(s, name, sizeof(name)));
+		return err;
+	}
+	p->handler = s->handler;
+	p->ctx = s->ctx;
+	p->flags = s->flags;
+	probe_set_target(p, &t);
+	*out = p;
+	return 0;
+}
+
+static void probe_link(struct uprobe *p)
+{
+	struct probe_rec *rec = p->rec;
+
+	p->next = rec->consumers;
+	__atomic_store_n(&rec->consumers, p, __ATOMIC_RELEASE);
+	p->attached = true;
+	core_stats.probes_attached++;
+}
+
+static void probe_unlink(struct uprobe *p)
+{
+	struct uprobe **pp = &p->rec->consumers;
+
+	while (*pp != p)
+		pp = &(*pp)->next;
+	__atomic_store_n(pp, p->next, __ATOMIC_RELEASE);
+	p->attached = false;
+	core_stats.probes_attached--;
+}
+
+static int rec_arm(struct probe_rec *rec)
+{
+	uint8_t bp = ARCH_BREAKPOINT;
+	int err;
+
+	if (rec->installed)
+		return 0;
+	__atomic_store_n(&rec->active, 1, __ATOMIC_RELEASE);
+	err = ubp_text_write(rec->addr, &bp, 1);
+	if (err) {
+		__atomic_store_n(&rec->active, 0, __ATOMIC_RELEASE);
+		return log_error(-err, "cannot write the breakpoint at 0x%lx: %s", rec->addr,
+				 strerror(-err));
+	}
+	rec->installed = 1;
+	return 0;
+}
+
+/* Restore the original byte if rec has no consumer left. Returns 1 if it did. */
+static int rec_disarm(struct probe_rec *rec)
+{
+	if (!rec->installed || rec->consumers)
+		return 0;
+	if (ubp_text_write(rec->addr, rec->insn.bytes, 1))
+		return 0; /* cannot happen once the first write worked; keep it armed */
+	rec->installed = 0;
+	return 1;
+}
+
+/* After the synchronisation: records without int3 stop handling hits. */
+static void recs_deactivate(struct uprobe **probes, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (probes[i] && !probes[i]->rec->installed)
+			__atomic_store_n(&probes[i]->rec->active, 0, __ATOMIC_RELEASE);
+}
+
+/* Unlink and disarm a prepared, linked set (failure of an all-or-nothing batch). */
+static void batch_rollback(struct uprobe **probes, size_t n)
+{
+	int wrote = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!probes[i])
+			continue;
+		if (probes[i]->attached)
+			probe_unlink(probes[i]);
+		wrote |= rec_disarm(probes[i]->rec);
+	}
+	if (wrote)
+		ubp_sync_cores();
+	recs_deactivate(probes, n);
+	srcu_synchronize();
+	for (size_t i = 0; i < n; i++) {
+		free(probes[i]);
+		probes[i] = NULL;
+	}
+}
+
+static int batch_prepare(const struct uprobe_spec *specs, size_t n, struct uprobe **probes,
+			 bool partial, int *errs)
+{
+	int first = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int err = probe_prepare(&specs[i], &probes[i]);
+
+		if (errs)
+			errs[i] = err;
+		if (!err)
+			continue;
+		if (!first)
+			first = err;
+		if (!partial) {
+			if (n > 1)
+				log_error_prefix("spec %zu", i);
+			return first;
+		}
+	}
+	return first;
+}
+
+static int batch_arm(struct uprobe **probes, size_t n, bool partial, int *errs)
+{
+	int attached = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int err;
+
+		if (!probes[i])
+			continue;
+		probe_link(probes[i]);
+		err = rec_arm(probes[i]->rec);
+		if (!err) {
+			attached++;
+			continue;
+		}
+		if (errs)
+			errs[i] = err;
+		if (!partial)
+			return err;
+		probe_unlink(probes[i]);
+		free(probes[i]);
+		probes[i] = NULL;
+	}
+	ubp_sync_cores();
+	return attached;
+}
+
+int uprobe_attach_many(const struct uprobe_spec *specs, size_t n, struct uprobe **probes,
+		       const struct uprobe_batch_opts *opts)
+{
+	bool partial = opts && (opts->flags & UPROBE_BATCH_PARTIAL);
+	int *errs = opts && opts->sz >= offsetof(struct uprobe_batch_opts, errs) + sizeof(int *)
+			    ? opts->errs
+			    : NULL;
+	int err, ret;
+
+	log_clear_error();
+	if ((!specs || !probes) && n)
+		return log_report(log_error(EINVAL, "specs and probes must not be NULL"));
+	err = core_ready();
+	if (err)
+		return log_report(err);
+	memset(probes, 0, n * sizeof(*probes));
+	pthread_mutex_lock(&registry_lock);
+	err = batch_prepare(specs, n, probes, partial, errs);
+	if (err && !partial) {
+		for (size_t i = 0; i < n; i++)
+			free(probes[i]), probes[i] = NULL;
+		pthread_mutex_unlock(&registry_lock);
+		return log_report(err);
+	}
+	ret = batch_arm(probes, n, partial, errs);
+	if (ret < 0)
+		batch_rollback(probes, n);
+	pthread_mutex_unlock(&registry_lock);
+	return log_report(ret);
+}
+
+static struct uprobe *attach_one(const struct uprobe_spec *s)
+{
+	struct uprobe *p = NULL;
+	int ret = uprobe_attach_many(s, 1, &p, NULL);
+
+	if (ret < 0) {
+		errno = -ret;
+		return NULL;
+	}
+	return p;
+}
+
+struct uprobe *uprobe_attach(const char *path, const char *location, const struct uprobe_opts *opts)
+{
+	struct uprobe_spec s = { .path = path, .location = location ? location : "" };
+
+	if (opts) {
+		s.handler = opts->handler;
+		s.ctx = opts->ctx;
+		s.flags = opts->flags;
+	}
+	return attach_one(&s);
+}
+
+struct uprobe *uprobe_attach_addr(const void *addr, const struct uprobe_opts *opts)
+{
+	struct uprobe_spec s = { .addr = addr };
+
+	if (!addr) {
+		errno = -log_report(log_error(EINVAL, "NULL address"));
+		return NULL;
+	}
+	if (opts) {
+		s.handler = opts->handler;
+		s.ctx = opts->ctx;
+		s.flags = opts->flags;
+	}
+	return attach_one(&s);
+}
+
+int uprobe_detach_many(struct uprobe **probes, size_t n)
+{
+	int err = 0, wrote = 0;
+
+	log_clear_error();
+	if (srcu_in_reader())
+		return log_report(log_error(EDEADLK, "cannot detach from inside a probe handler"));
+	pthread_mutex_lock(&registry_lock);
+	for (size_t i = 0; i < n; i++) {
+		struct uprobe *p = probes[i];
+
+		if (!p || !p->attached) {
+			if (!err)
+				err = log_error(ENOENT, "probe %s%s%s+0x%lx is not attached",
+						p ? p->path : "(null)", p ? ":" : "",
+						p ? p->symbol : "", p ? p->symbol_offset : 0);
+			continue;
+		}
+		probe_unlink(p);
+	}
+	for (size_t i = 0; i < n; i++)
+		if (probes[i] && probes[i]->rec)
+			wrote |= rec_disarm(probes[i]->rec);
+	if (wrote)
+		ubp_sync_cores();
+	recs_deactivate(probes, n);
+	srcu_synchronize();
+	pthread_mutex_unlock(&registry_lock);
+	return log_report(err);
+}
+
+int uprobe_detach(struct uprobe *probe)
+{
+	return uprobe_detach_many(&probe, 1);
+}
+
+void uprobe_free(struct uprobe *probe)
+{
+	if (!probe)
+		return;
+	if (probe->attached)
+		uprobe_detach(probe);
+	free(probe);
+}
+
+int uprobe_analyze(const char *path, const char *location, unsigned int flags,
+		   struct uprobe_info *info)
+{
+	struct probe_target t;
+	struct arch_insn ai;
+	int err;
+
+	log_clear_error();
+	if (!info || info->sz < sizeof(*info))
+		return log_report(log_error(EINVAL, "info is NULL or info->sz is too small"));
+	memset((char *)info + sizeof(info->sz), 0, sizeof(*info) - sizeof(info->sz));
+	pthread_mutex_lock(&registry_lock);
+	err = resolve_location(path, location, flags, &t);
+	if (!err) {
+		info->addr = t.addr;
+		info->file_offset = t.file_offset;
+		snprintf(info->path, sizeof(info->path), "%s", t.path);
+		snprintf(info->symbol, sizeof(info->symbol), "%s", t.symbol);
+		info->symbol_offset = t.symbol_offset;
+		err = analyze_at(&t, &ai);
+		if (err)
+			snprintf(info->reason, sizeof(info->reason), "%s", uprobe_last_error());
+	}
+	if (!err) {
+		memcpy(info->insn, ai.bytes, ai.len);
+		info->insn_len = ai.len;
+		arch_insn_format(ai.bytes, ai.len, ai.addr, info->insn_text,
+				 sizeof(info->insn_text));
+		info->mode = choose_mode(&ai, flags, info->reason, sizeof(info->reason));
+	}
+	pthread_mutex_unlock(&registry_lock);
+	if (err)
+		log_error_prefix("%s:%s", path ? path : "(self)", location ? location : "");
+	return log_report(err);
+}

@@ -1,0 +1,244 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * From what the user wrote (path + "symbol[+off]" or "0xfileoff", or an
+ * address) to a runtime address, its containing function, and a proof that it
+ * is an instruction boundary. Never trust an offset.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/resolve.h"
+#include "sym/maps.h"
+#include "sym/sym.h"
+#include "util/log.h"
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+	char *end;
+
+	if (!*s || *s == '-' || *s == '+')
+		return -EINVAL;
+	errno = 0;
+	*out = strtoull(s, &end, 0);
+	return errno || *end ? -EINVAL : 0;
+}
+
+/* Fill the runtime side of t from its file offset. */
+static int resolve_runtime(struct sym_file *f, struct probe_target *t)
+{
+	struct maps_entry m;
+
+	if (maps_find_file_offset(sym_file_dev(f), sym_file_ino(f), t->file_offset, &m))
+		return log_error(ENXIO, "'%s' is not mapped (executable) in this process",
+				 sym_file_path(f));
+	t->addr = m.start + (t->file_offset - m.offset);
+	t->map_end = m.end;
+	return 0;
+}
+
+/* Bounds of the function containing vaddr, shifted to runtime addresses. */
+static void resolve_func(struct sym_file *f, uint64_t vaddr, struct probe_target *t)
+{
+	struct sym_func fn;
+
+	if (sym_func_at(f, vaddr, &fn))
+		return;
+	t->func_start = t->addr - (vaddr - fn.vaddr);
+	t->func_size = fn.size;
+	if (!t->symbol[0] && fn.name[0]) {
+		snprintf(t->symbol, sizeof(t->symbol), "%s", fn.name);
+		t->symbol_offset = vaddr - fn.vaddr;
+	}
+}
+
+static int resolve_offset(struct sym_file *f, const char *loc, struct probe_target *t)
+{
+	uint64_t vaddr;
+	int err;
+
+	if (parse_u64(loc, &t->file_offset))
+		return log_error(EINVAL, "bad file offset '%s'", loc);
+	if (t->file_offset >= sym_file_size(f))
+		return log_error(ERANGE, "offset 0x%lx is beyond the end of the file (size 0x%lx)",
+				 t->file_offset, sym_file_size(f));
+	if (sym_off_to_vaddr(f, t->file_offset, &vaddr))
+		return log_error(ENXIO, "offset 0x%lx is not in an executable segment",
+				 t->file_offset);
+	err = resolve_runtime(f, t);
+	if (err)
+		return err;
+	resolve_func(f, vaddr, t);
+	return 0;
+}
+
+/*
+ * An IFUNC symbol's value is its resolver. Probe what the dynamic linker
+ * chose for this process instead, as a call through the symbol would run.
+ */
+static int resolve_ifunc(struct sym_file *f, const struct sym_func *fn, const char *name,
+			 uint64_t off, unsigned flags, struct probe_target *t)
+{
+	void *h = dlopen(sym_file_path(f), RTLD_LAZY | RTLD_NOLOAD);
+	void *impl = h ? dlsym(h, name) : NULL;
+	int err;
+
+	(void)fn;
+	if (h)
+		dlclose(h);
+	if (!impl)
+		return log_error(ENXIO, "cannot resolve IFUNC '%s' in this process", name);
+	err = resolve_address((uint64_t)impl + off, flags | RESOLVE_KEEP_SYMBOL, t);
+	if (err)
+		return err;
+	if (t->func_size && off >= t->func_size)
+		return log_error(ERANGE, "offset 0x%lx is beyond the end of '%s' (size 0x%lx)",
+				 off, name, t->func_size);
+	return 0;
+}
+
+static int resolve_symbol(struct sym_file *f, const char *loc, unsigned flags,
+			  struct probe_target *t)
+{
+	char name[sizeof(t->symbol)];
+	const char *plus = strchr(loc, '+');
+	size_t nlen = plus ? (size_t)(plus - loc) : strlen(loc);
+	uint64_t off = 0, vaddr;
+	struct sym_func fn;
+	int err;
+
+	if (!nlen || nlen >= sizeof(name))
+		return log_error(EINVAL, "bad symbol in '%s'", loc);
+	memcpy(name, loc, nlen);
+	name[nlen] = '\0';
+	if (plus && parse_u64(plus + 1, &off))
+		return log_error(EINVAL, "bad offset '%s' after symbol '%s'", plus + 1, name);
+	if (sym_find(f, name, &fn))
+		return log_error(ESRCH, "symbol '%s' not found in %s", name, sym_file_path(f));
+	snprintf(t->symbol, sizeof(t->symbol), "%s", name);
+	t->symbol_offset = off;
+	if (fn.ifunc)
+		return resolve_ifunc(f, &fn, name, off, flags, t);
+	if (fn.size && off >= fn.size)
+		return log_error(ERANGE, "offset 0x%lx is beyond the end of '%s' (size 0x%lx)",
+				 off, name, fn.size);
+	vaddr = fn.vaddr + off;
+	if (sym_vaddr_to_off(f, vaddr, &t->file_offset))
+		return log_error(ENXIO, "'%s' (0x%lx) is not in an executable segment", name, vaddr);
+	err = resolve_runtime(f, t);
+	if (err)
+		return err;
+	if (fn.size) {
+		t->func_start = t->addr - off;
+		t->func_size = fn.size;
+	} else {
+		resolve_func(f, vaddr, t);
+	}
+	return 0;
+}
+
+int resolve_location(const char *path, const char *loc, unsigned flags, struct probe_target *t)
+{
+	char real[PATH_MAX];
+	struct sym_file *f;
+	struct stat st;
+	int err;
+
+	memset(t, 0, sizeof(*t));
+	if (!loc || !*loc)
+		return log_error(EINVAL, "empty location");
+	if (!path)
+		path = "/proc/self/exe";
+	if (stat(path, &st))
+		return log_error(errno, "'%s': %s", path, strerror(errno));
+	if (!realpath(path, real))
+		snprintf(real, sizeof(real), "%s", path);
+	f = sym_file_open(real);
+	if (!f)
+		return -errno;
+	snprintf(t->path, sizeof(t->path), "%s", real);
+	if (loc[0] >= '0' && loc[0] <= '9')
+		err = resolve_offset(f, loc, t);
+	else
+		err = resolve_symbol(f, loc, flags, t);
+	sym_file_close(f);
+	if (err)
+		return err;
+	return resolve_check_boundary(t, flags);
+}
+
+int resolve_address(uint64_t addr, unsigned flags, struct probe_target *t)
+{
+	struct maps_entry m;
+	struct sym_file *f;
+	uint64_t vaddr;
+
+	if (!(flags & RESOLVE_KEEP_SYMBOL))
+		memset(t, 0, sizeof(*t));
+	if (maps_find_addr(addr, &m))
+		return log_error(ENXIO, "address 0x%lx is not mapped", addr);
+	if (m.perms[2] != 'x')
+		return log_error(ENXIO, "address 0x%lx is not executable (%s %s)", addr, m.perms,
+				 m.path[0] ? m.path : "anonymous");
+	t->addr = addr;
+	t->map_end = m.end;
+	if (!t->path[0])
+		snprintf(t->path, sizeof(t->path), "%s", m.path);
+	if (!m.ino || m.path[0] != '/')
+		return 0; /* anonymous code: no file, no symbols */
+	t->file_offset = addr - m.start + m.offset;
+	f = sym_file_open(m.path);
+	if (!f) {
+		log_clear_error();
+		return 0;
+	}
+	if (!sym_off_to_vaddr(f, t->file_offset, &vaddr))
+		resolve_func(f, vaddr, t);
+	sym_file_close(f);
+	return 0;
+}
+
+int resolve_check_boundary(struct probe_target *t, unsigned flags)
+{
+	uint64_t off = t->addr - t->func_start, pos = 0;
+	uint8_t buf[ARCH_INSN_MAX];
+	unsigned len = 0;
+
+	if (!t->func_start) {
+		if (flags & UPROBE_F_NO_BOUNDARY_CHECK)
+			return 0;
+		return log_error(EILSEQ,
+				 "cannot prove 0x%lx is an instruction boundary: no symbol or "
+				 ".eh_frame FDE covers it (UPROBE_F_NO_BOUNDARY_CHECK overrides)",
+				 t->addr);
+	}
+	/* Decode from the function start; the text may hold our int3s: see the originals. */
+	while (pos < off) {
+		size_t avail = t->map_end - (t->func_start + pos);
+
+		if (avail > sizeof(buf))
+			avail = sizeof(buf);
+		registry_read_text(t->func_start + pos, buf, avail);
+		len = arch_insn_length(buf, avail, t->func_start + pos);
+		if (!len)
+			return log_error(EILSEQ, "cannot decode the function at +0x%lx (byte %02x)",
+					 pos, buf[0]);
+		if (pos + len > off)
+			break;
+		pos += len;
+	}
+	if (pos != off) {
+		char text[96];
+
+		arch_insn_format(buf, len, t->func_start + pos, text, sizeof(text));
+		return log_error(EILSEQ,
+				 "offset +0x%lx is inside the instruction at +0x%lx ('%s', %u bytes);"
+				 " nearest boundaries +0x%lx and +0x%lx",
+				 off, pos, text, len, pos, pos + len);
+	}
+	return 0;
+}

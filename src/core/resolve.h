@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/* Probe locations: parse, resolve to this process, prove instruction boundaries. */
+#ifndef UPROBES_CORE_RESOLVE_H
+#define UPROBES_CORE_RESOLVE_H
+
+#include <stdint.h>
+
+#include "core/core.h"
+
+#define RESOLVE_KEEP_SYMBOL (1u << 31) /* internal: keep t's symbol fields */
+
+struct probe_target {
+	uint64_t addr;	       /* runtime address */
+	uint64_t map_end;      /* end of its mapping (reads stop there) */
+	uint64_t file_offset;
+	uint64_t func_start;   /* runtime start of the containing function, 0 if unknown */
+	uint64_t func_size;
+	uint64_t symbol_offset;
+	char path[256];
+	char symbol[128];
+};
+
+/* path NULL: the main executable. 0 or -errno with log_error set. */
+int resolve_location(const char *path, const char *location, unsigned flags,
+		     struct probe_target *t);
+int resolve_address(uint64_t addr, unsigned flags, struct probe_target *t);
+
+/* Decode from the function start to t->addr. Caller holds registry_lock. */
+int resolve_check_boundary(struct probe_target *t, unsigned flags);
+
+#endif

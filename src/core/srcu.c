@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: MIT */
+#include <pthread.h>
+#include <sched.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "core/srcu.h"
+#include "ubp/ubp.h"
+
+#define SRCU_CHUNK_SLOTS 256
+
+struct srcu_slot {
+	uint64_t seq; /* odd while the owner is inside a read section */
+	int used;
+} __attribute__((aligned(64)));
+
+struct srcu_chunk {
+	struct srcu_slot slots[SRCU_CHUNK_SLOTS];
+	struct srcu_chunk *next;
+};
+
+static struct srcu_chunk first_chunk;
+static pthread_key_t srcu_key;
+static int use_fence; /* membarrier unavailable: readers fence themselves */
+
+static __thread struct srcu_slot *srcu_self __attribute__((tls_model("initial-exec")));
+static __thread unsigned srcu_nest __attribute__((tls_model("initial-exec")));
+
+/* Signal context: claim a free slot, mapping a new chunk if all are taken. */
+static struct srcu_slot *srcu_claim(void)
+{
+	struct srcu_chunk *c = &first_chunk, *fresh;
+
+	for (;;) {
+		for (unsigned i = 0; i < SRCU_CHUNK_SLOTS; i++) {
+			int expected = 0;
+
+			if (__atomic_compare_exchange_n(&c->slots[i].used, &expected, 1, 0,
+							__ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+				/* glibc keeps the first 32 keys in the thread descriptor: no malloc. */
+				pthread_setspecific(srcu_key, &c->slots[i]);
+				return &c->slots[i];
+			}
+		}
+		if (__atomic_load_n(&c->next, __ATOMIC_ACQUIRE)) {
+			c = c->next;
+			continue;
+		}
+		fresh = mmap(NULL, sizeof(*fresh), PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (fresh == MAP_FAILED)
+			continue; /* retry the scan: slots are freed as threads exit */
+		struct srcu_chunk *none = NULL;
+		if (!__atomic_compare_exchange_n(&c->next, &none, fresh, 0, __ATOMIC_ACQ_REL,
+						 __ATOMIC_ACQUIRE))
+			munmap(fresh, sizeof(*fresh));
+		c = c->next;
+	}
+}
+
+static void srcu_thread_exit(void *p)
+{
+	struct srcu_slot *s = p;
+
+	__atomic_store_n(&s->seq, (s->seq + 1) & ~1ull, __ATOMIC_RELEASE);
+	__atomic_store_n(&s->used, 0, __ATOMIC_RELEASE);
+}
+
+void srcu_read_lock(void)
+{
+	struct srcu_slot *s;
+
+	if (srcu_nest++)
+		return;
+	s = srcu_self;
+	if (!s)
+		s = srcu_self = srcu_claim();
+	__atomic_store_n(&s->seq, s->seq + 1, __ATOMIC_RELAXED);
+	if (use_fence)
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	else
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+}
+
+void srcu_read_unlock(void)
+{
+	struct srcu_slot *s = srcu_self;
+
+	if (--srcu_nest)
+		return;
+	__atomic_store_n(&s->seq, s->seq + 1, __ATOMIC_RELEASE);
+}
+
+int srcu_in_reader(void)
+{
+	return srcu_nest != 0;
+}
+
+static void srcu_wait_slot(struct srcu_slot *s)
+{
+	uint64_t seq = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
+	struct timespec ts = { 0, 20000 };
+
+	if (!(seq & 1) || !__atomic_load_n(&s->used, __ATOMIC_ACQUIRE))
+		return;
+	for (unsigned spins = 0; __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE) == seq; spins++) {
+		if (!__atomic_load_n(&s->used, __ATOMIC_ACQUIRE))
+			return;
+		if (spins < 100)
+			sched_yield();
+		else
+			nanosleep(&ts, NULL);
+	}
+}
+
+void srcu_synchronize(void)
+{
+	if (use_fence || ubp_membarrier())
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	for (struct srcu_chunk *c = &first_chunk; c; c = __atomic_load_n(&c->next, __ATOMIC_ACQUIRE))
+		for (unsigned i = 0; i < SRCU_CHUNK_SLOTS; i++)
+			srcu_wait_slot(&c->slots[i]);
+}
+
+/* In the child only the forking thread exists: every other slot is free. */
+static void srcu_atfork_child(void)
+{
+	for (struct srcu_chunk *c = &first_chunk; c; c = c->next) {
+		for (unsigned i = 0; i < SRCU_CHUNK_SLOTS; i++) {
+			struct srcu_slot *s = &c->slots[i];
+
+			if (s == srcu_self)
+				continue;
+			s->seq = 0;
+			s->used = 0;
+		}
+	}
+}
+
+void srcu_init(void)
+{
+	pthread_key_create(&srcu_key, srcu_thread_exit);
+	use_fence = ubp_membarrier() != 0;
+	pthread_atfork(NULL, NULL, srcu_atfork_child);
+}

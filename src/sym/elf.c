@@ -1,0 +1,282 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <elfutils/libdw.h>
+#include <gelf.h>
+#include <libelf.h>
+
+#include "sym/sym.h"
+#include "util/log.h"
+
+struct sym_entry {
+	uint64_t vaddr, size;
+	const char *name; /* points into the ELF string table */
+	bool ifunc;
+};
+
+struct sym_file {
+	char path[4096];
+	int fd;
+	Elf *elf;
+	struct stat st;
+	struct sym_entry *syms; /* sorted by vaddr */
+	size_t nsyms;
+	GElf_Phdr *phdrs;
+	size_t nphdrs;
+	Dwarf_CFI *cfi;
+};
+
+static int sym_cmp(const void *a, const void *b)
+{
+	const struct sym_entry *x = a, *y = b;
+
+	return x->vaddr < y->vaddr ? -1 : x->vaddr > y->vaddr;
+}
+
+static int sym_load_table(struct sym_file *f, Elf_Scn *scn, GElf_Shdr *sh)
+{
+	Elf_Data *data = elf_getdata(scn, NULL);
+	size_t n = sh->sh_entsize ? sh->sh_size / sh->sh_entsize : 0;
+	struct sym_entry *grown;
+
+	if (!data || !n)
+		return 0;
+	grown = realloc(f->syms, (f->nsyms + n) * sizeof(*grown));
+	if (!grown)
+		return -ENOMEM;
+	f->syms = grown;
+	for (size_t i = 0; i < n; i++) {
+		GElf_Sym s;
+		int type;
+
+		if (!gelf_getsym(data, i, &s) || s.st_shndx == SHN_UNDEF || !s.st_value)
+			continue;
+		type = GELF_ST_TYPE(s.st_info);
+		if (type != STT_FUNC && type != STT_GNU_IFUNC)
+			continue;
+		f->syms[f->nsyms++] = (struct sym_entry){
+			.vaddr = s.st_value,
+			.size = s.st_size,
+			.name = elf_strptr(f->elf, sh->sh_link, s.st_name),
+			.ifunc = type == STT_GNU_IFUNC,
+		};
+		if (!f->syms[f->nsyms - 1].name)
+			f->nsyms--;
+	}
+	return 0;
+}
+
+static int sym_load(struct sym_file *f)
+{
+	Elf_Scn *scn = NULL;
+	GElf_Ehdr eh;
+
+	if (!gelf_getehdr(f->elf, &eh) || eh.e_machine != EM_X86_64 ||
+	    gelf_getclass(f->elf) != ELFCLASS64)
+		return log_error(ENOEXEC, "%s: not an x86-64 ELF file", f->path);
+	if (elf_getphdrnum(f->elf, &f->nphdrs))
+		return log_error(ENOEXEC, "%s: no program headers", f->path);
+	f->phdrs = calloc(f->nphdrs ? f->nphdrs : 1, sizeof(*f->phdrs));
+	if (!f->phdrs)
+		return log_error(ENOMEM, "out of memory");
+	for (size_t i = 0; i < f->nphdrs; i++)
+		gelf_getphdr(f->elf, i, &f->phdrs[i]);
+	while ((scn = elf_nextscn(f->elf, scn))) {
+		GElf_Shdr sh;
+
+		if (!gelf_getshdr(scn, &sh))
+			continue;
+		if ((sh.sh_type == SHT_SYMTAB || sh.sh_type == SHT_DYNSYM) &&
+		    sym_load_table(f, scn, &sh))
+			return log_error(ENOMEM, "out of memory");
+	}
+	qsort(f->syms, f->nsyms, sizeof(*f->syms), sym_cmp);
+	f->cfi = dwarf_getcfi_elf(f->elf);
+	return 0;
+}
+
+struct sym_file *sym_file_open(const char *path)
+{
+	struct sym_file *f = calloc(1, sizeof(*f));
+	int err;
+
+	if (!f) {
+		errno = -log_error(ENOMEM, "out of memory");
+		return NULL;
+	}
+	snprintf(f->path, sizeof(f->path), "%s", path);
+	elf_version(EV_CURRENT);
+	f->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (f->fd < 0) {
+		err = log_error(errno, "%s: %s", path, strerror(errno));
+		goto err_free;
+	}
+	if (fstat(f->fd, &f->st)) {
+		err = log_error(errno, "%s: %s", path, strerror(errno));
+		goto err_close;
+	}
+	f->elf = elf_begin(f->fd, ELF_C_READ_MMAP, NULL);
+	if (!f->elf || elf_kind(f->elf) != ELF_K_ELF) {
+		err = log_error(ENOEXEC, "%s: not an ELF file", path);
+		goto err_close;
+	}
+	err = sym_load(f);
+	if (err)
+		goto err_close;
+	return f;
+
+err_close:
+	sym_file_close(f);
+	errno = -err;
+	return NULL;
+err_free:
+	free(f);
+	errno = -err;
+	return NULL;
+}
+
+void sym_file_close(struct sym_file *f)
+{
+	if (!f)
+		return;
+	if (f->cfi)
+		dwarf_cfi_end(f->cfi);
+	if (f->elf)
+		elf_end(f->elf);
+	if (f->fd >= 0)
+		close(f->fd);
+	free(f->syms);
+	free(f->phdrs);
+	free(f);
+}
+
+const char *sym_file_path(const struct sym_file *f)
+{
+	return f->path;
+}
+
+dev_t sym_file_dev(const struct sym_file *f)
+{
+	return f->st.st_dev;
+}
+
+ino_t sym_file_ino(const struct sym_file *f)
+{
+	return f->st.st_ino;
+}
+
+uint64_t sym_file_size(const struct sym_file *f)
+{
+	return f->st.st_size;
+}
+
+static void sym_fill(const struct sym_entry *e, struct sym_func *out)
+{
+	snprintf(out->name, sizeof(out->name), "%s", e->name);
+	out->vaddr = e->vaddr;
+	out->size = e->size;
+	out->ifunc = e->ifunc;
+}
+
+int sym_find(struct sym_file *f, const char *name, struct sym_func *out)
+{
+	const struct sym_entry *best = NULL;
+
+	/* Several entries (symtab and dynsym copies, aliases): prefer one with a size. */
+	for (size_t i = 0; i < f->nsyms; i++) {
+		if (strcmp(f->syms[i].name, name))
+			continue;
+		if (!best || (!best->size && f->syms[i].size))
+			best = &f->syms[i];
+	}
+	if (!best)
+		return -ESRCH;
+	sym_fill(best, out);
+	return 0;
+}
+
+static int sym_fde_at(struct sym_file *f, uint64_t vaddr, struct sym_func *out)
+{
+	Dwarf_Frame *frame;
+	Dwarf_Addr start, end;
+	bool signalp;
+
+	if (!f->cfi || dwarf_cfi_addrframe(f->cfi, vaddr, &frame))
+		return -ESRCH;
+	if (dwarf_frame_info(frame, &start, &end, &signalp) < 0) {
+		free(frame);
+		return -ESRCH;
+	}
+	free(frame);
+	out->name[0] = '\0';
+	out->vaddr = start;
+	out->size = end - start;
+	out->ifunc = false;
+	return 0;
+}
+
+int sym_func_at(struct sym_file *f, uint64_t vaddr, struct sym_func *out)
+{
+	size_t lo = 0, hi = f->nsyms;
+
+	/* First entry with vaddr greater than the address, then scan back over candidates. */
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (f->syms[mid].vaddr <= vaddr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = lo; i-- > 0;) {
+		const struct sym_entry *e = &f->syms[i];
+
+		if (e->size && vaddr < e->vaddr + e->size && !e->ifunc) {
+			sym_fill(e, out);
+			return 0;
+		}
+		if (vaddr - e->vaddr > (1u << 20))
+			break; /* no function is that large: stop scanning */
+	}
+	return sym_fde_at(f, vaddr, out);
+}
+
+static const GElf_Phdr *sym_exec_load(const struct sym_file *f, uint64_t key, bool by_vaddr)
+{
+	for (size_t i = 0; i < f->nphdrs; i++) {
+		const GElf_Phdr *p = &f->phdrs[i];
+		uint64_t base = by_vaddr ? p->p_vaddr : p->p_offset;
+
+		if (p->p_type != PT_LOAD || !(p->p_flags & PF_X))
+			continue;
+		if (key >= base && key - base < p->p_filesz)
+			return p;
+	}
+	return NULL;
+}
+
+int sym_vaddr_to_off(const struct sym_file *f, uint64_t vaddr, uint64_t *off)
+{
+	const GElf_Phdr *p = sym_exec_load(f, vaddr, true);
+
+	if (!p)
+		return -ENXIO;
+	*off = vaddr - p->p_vaddr + p->p_offset;
+	return 0;
+}
+
+int sym_off_to_vaddr(const struct sym_file *f, uint64_t off, uint64_t *vaddr)
+{
+	const GElf_Phdr *p = sym_exec_load(f, off, false);
+
+	if (!p)
+		return -ENXIO;
+	*vaddr = off - p->p_offset + p->p_vaddr;
+	return 0;
+}

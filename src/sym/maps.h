@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/* The calling process's mappings (/proc/self/maps). Not for signal context. */
+#ifndef UPROBES_SYM_MAPS_H
+#define UPROBES_SYM_MAPS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct maps_entry {
+	uint64_t start, end, offset;
+	dev_t dev;
+	ino_t ino;
+	char perms[5];
+	char path[512];
+};
+
+/* Read every mapping, sorted by address. Returns the count or -errno; free(*out). */
+int maps_read(struct maps_entry **out);
+
+/* The mapping that contains addr: 0 or -ENXIO. */
+int maps_find_addr(uint64_t addr, struct maps_entry *out);
+
+/* The executable mapping of file (dev, ino) that covers file offset off: 0 or -ENXIO. */
+int maps_find_file_offset(dev_t dev, ino_t ino, uint64_t off, struct maps_entry *out);
+
+/* Is (dev, ino) mapped at all? */
+bool maps_file_mapped(dev_t dev, ino_t ino);
+
+#endif

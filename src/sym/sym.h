@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ELF files on disk: function symbols (.symtab and .dynsym), function bounds
+ * from .eh_frame when no symbol covers an address, and conversion between
+ * virtual addresses and file offsets through the PT_LOAD segments.
+ */
+#ifndef UPROBES_SYM_H
+#define UPROBES_SYM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct sym_file;
+
+struct sym_func {
+	char name[128]; /* "" when the bounds come from an FDE */
+	uint64_t vaddr;
+	uint64_t size;
+	bool ifunc;	/* STT_GNU_IFUNC: vaddr is the resolver */
+};
+
+/* NULL with errno (ENOENT, ENOEXEC, ...) and a message in log_error. */
+struct sym_file *sym_file_open(const char *path);
+void sym_file_close(struct sym_file *f);
+
+const char *sym_file_path(const struct sym_file *f);
+dev_t sym_file_dev(const struct sym_file *f);
+ino_t sym_file_ino(const struct sym_file *f);
+uint64_t sym_file_size(const struct sym_file *f);
+
+/* Function symbol by name: 0 or -ESRCH. */
+int sym_find(struct sym_file *f, const char *name, struct sym_func *out);
+
+/* The function containing vaddr (symbol with a size, else .eh_frame FDE): 0 or -ESRCH. */
+int sym_func_at(struct sym_file *f, uint64_t vaddr, struct sym_func *out);
+
+/* 0, or -ENXIO when the address/offset is in no executable PT_LOAD segment. */
+int sym_vaddr_to_off(const struct sym_file *f, uint64_t vaddr, uint64_t *off);
+int sym_off_to_vaddr(const struct sym_file *f, uint64_t off, uint64_t *vaddr);
+
+#endif

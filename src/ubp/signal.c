@@ -1,0 +1,265 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * SIGTRAP ownership.
+ *
+ * Our handler is installed once (SA_SIGINFO | SA_NODEFER | SA_ONSTACK |
+ * SA_RESTART). SA_NODEFER matters: a probe hit inside a handler (ours or the
+ * program's) must trap again, and the kernel kills a thread whose breakpoint
+ * trap arrives while SIGTRAP is blocked. For the same reason the interposed
+ * sigprocmask/pthread_sigmask/sigaction below never let SIGTRAP be blocked.
+ *
+ * The program keeps its view of SIGTRAP: sigaction(SIGTRAP, ...) after our
+ * install stores the program's disposition as the "chained" one and returns
+ * the previous chained one; traps that are not ours are delivered to it exactly
+ * as the kernel would have (handler called, or default action: death).
+ *
+ * The chained disposition is double-buffered so that the signal handler can
+ * read it while a sigaction() call in another thread replaces it.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "ubp/ubp.h"
+
+/* glibc's own entry point: never interposed, unlike "sigaction". */
+extern int __sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+
+static ubp_trap_fn trap_fn;
+static int installed;
+static pthread_mutex_t chain_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sigaction chained[2];
+static int chained_cur;
+static uint64_t foreign_traps;
+
+static void chained_get(struct sigaction *out)
+{
+	int i = __atomic_load_n(&chained_cur, __ATOMIC_ACQUIRE);
+
+	*out = chained[i];
+}
+
+/* Caller holds chain_lock. */
+static void chained_set_locked(const struct sigaction *act)
+{
+	int next = !chained_cur;
+
+	chained[next] = *act;
+	sigdelset(&chained[next].sa_mask, SIGTRAP);
+	__atomic_store_n(&chained_cur, next, __ATOMIC_RELEASE);
+}
+
+static long raw_sigprocmask(int how, const sigset_t *set, sigset_t *old)
+{
+	return syscall(SYS_rt_sigprocmask, how, set, old, _NSIG / 8);
+}
+
+/* The default action of SIGTRAP: terminate with a core dump, as without us. */
+static void chain_default(void)
+{
+	struct sigaction dfl;
+	sigset_t trap;
+
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	__sigaction(SIGTRAP, &dfl, NULL);
+	sigemptyset(&trap);
+	sigaddset(&trap, SIGTRAP);
+	raw_sigprocmask(SIG_UNBLOCK, &trap, NULL);
+	syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), SIGTRAP);
+}
+
+static void chain(int sig, siginfo_t *si, ucontext_t *uc)
+{
+	struct sigaction act;
+	sigset_t old;
+
+	__atomic_fetch_add(&foreign_traps, 1, __ATOMIC_RELAXED);
+	chained_get(&act);
+	if (!(act.sa_flags & SA_SIGINFO) && act.sa_handler == SIG_IGN) {
+		/* The kernel ignores a sent SIGTRAP, but forces death on a real trap. */
+		if (si->si_code > 0)
+			chain_default();
+		return;
+	}
+	if (!(act.sa_flags & SA_SIGINFO) && act.sa_handler == SIG_DFL) {
+		chain_default();
+		return;
+	}
+	if (act.sa_flags & SA_RESETHAND) {
+		struct sigaction dfl;
+
+		memset(&dfl, 0, sizeof(dfl));
+		dfl.sa_handler = SIG_DFL;
+		pthread_mutex_lock(&chain_lock);
+		chained_set_locked(&dfl);
+		pthread_mutex_unlock(&chain_lock);
+	}
+	raw_sigprocmask(SIG_BLOCK, &act.sa_mask, &old);
+	if (act.sa_flags & SA_SIGINFO)
+		act.sa_sigaction(sig, si, uc);
+	else
+		act.sa_handler(sig);
+	raw_sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
+static void ubp_sigtrap(int sig, siginfo_t *si, void *ucv)
+{
+	ucontext_t *uc = ucv;
+
+	if (trap_fn && trap_fn(si, uc))
+		return;
+	chain(sig, si, uc);
+}
+
+/* Other handlers installed before us may block SIGTRAP while they run. */
+static void unblock_trap_everywhere(void)
+{
+	sigset_t trap;
+
+	for (int sig = 1; sig < _NSIG; sig++) {
+		struct sigaction act;
+
+		if (sig == SIGTRAP || sig == SIGKILL || sig == SIGSTOP)
+			continue;
+		if (__sigaction(sig, NULL, &act) || !sigismember(&act.sa_mask, SIGTRAP))
+			continue;
+		sigdelset(&act.sa_mask, SIGTRAP);
+		__sigaction(sig, &act, NULL);
+	}
+	sigemptyset(&trap);
+	sigaddset(&trap, SIGTRAP);
+	raw_sigprocmask(SIG_UNBLOCK, &trap, NULL);
+}
+
+int ubp_signal_install(ubp_trap_fn fn)
+{
+	struct sigaction act, old;
+	int ret = 0;
+
+	pthread_mutex_lock(&chain_lock);
+	trap_fn = fn;
+	if (installed)
+		goto out;
+	memset(&act, 0, sizeof(act));
+	act.sa_sigaction = ubp_sigtrap;
+	act.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK | SA_RESTART;
+	sigemptyset(&act.sa_mask);
+	if (__sigaction(SIGTRAP, &act, &old)) {
+		ret = -errno;
+		goto out;
+	}
+	chained_set_locked(&old);
+	__atomic_store_n(&installed, 1, __ATOMIC_RELEASE);
+	unblock_trap_everywhere();
+out:
+	pthread_mutex_unlock(&chain_lock);
+	return ret;
+}
+
+uint64_t ubp_foreign_traps(void)
+{
+	return __atomic_load_n(&foreign_traps, __ATOMIC_RELAXED);
+}
+
+/* ---- interposed libc entry points (exported, see src/libuprobes.map) ---- */
+
+__attribute__((visibility("default"))) int sigaction(int sig, const struct sigaction *act,
+						      struct sigaction *old)
+{
+	struct sigaction copy;
+
+	if (sig == SIGTRAP && __atomic_load_n(&installed, __ATOMIC_ACQUIRE)) {
+		pthread_mutex_lock(&chain_lock);
+		if (old)
+			chained_get(old);
+		if (act)
+			chained_set_locked(act);
+		pthread_mutex_unlock(&chain_lock);
+		return 0;
+	}
+	if (act && sigismember(&act->sa_mask, SIGTRAP)) {
+		copy = *act;
+		sigdelset(&copy.sa_mask, SIGTRAP);
+		act = &copy;
+	}
+	return __sigaction(sig, act, old);
+}
+
+typedef void (*sighandler_fn)(int);
+
+/* signal() semantics of glibc: BSD (SA_RESTART, the signal itself blocked). */
+static sighandler_fn signal_via_sigaction(int sig, sighandler_fn handler, int flags)
+{
+	struct sigaction act, old;
+
+	memset(&act, 0, sizeof(act));
+	act.sa_handler = handler;
+	act.sa_flags = flags;
+	sigemptyset(&act.sa_mask);
+	if (!(flags & SA_NODEFER))
+		sigaddset(&act.sa_mask, sig);
+	if (sigaction(sig, &act, &old))
+		return SIG_ERR;
+	return old.sa_handler;
+}
+
+__attribute__((visibility("default"))) sighandler_fn signal(int sig, sighandler_fn handler)
+{
+	return signal_via_sigaction(sig, handler, SA_RESTART);
+}
+
+__attribute__((visibility("default"))) sighandler_fn bsd_signal(int sig, sighandler_fn handler)
+{
+	return signal_via_sigaction(sig, handler, SA_RESTART);
+}
+
+__attribute__((visibility("default"))) sighandler_fn sysv_signal(int sig, sighandler_fn handler)
+{
+	return signal_via_sigaction(sig, handler, SA_RESETHAND | SA_NODEFER);
+}
+
+typedef int (*sigmask_fn)(int, const sigset_t *, sigset_t *);
+
+static const sigset_t *mask_without_trap(int how, const sigset_t *set, sigset_t *copy)
+{
+	if (!set || how == SIG_UNBLOCK || !sigismember(set, SIGTRAP))
+		return set;
+	*copy = *set;
+	sigdelset(copy, SIGTRAP);
+	return copy;
+}
+
+__attribute__((visibility("default"))) int sigprocmask(int how, const sigset_t *set,
+							sigset_t *old)
+{
+	static sigmask_fn real;
+	sigset_t copy;
+
+	if (!real)
+		real = (sigmask_fn)dlsym(RTLD_NEXT, "sigprocmask");
+	if (!real) {
+		errno = ENOSYS;
+		return -1;
+	}
+	return real(how, mask_without_trap(how, set, &copy), old);
+}
+
+__attribute__((visibility("default"))) int pthread_sigmask(int how, const sigset_t *set,
+							    sigset_t *old)
+{
+	static sigmask_fn real;
+	sigset_t copy;
+
+	if (!real)
+		real = (sigmask_fn)dlvsym(RTLD_NEXT, "pthread_sigmask", "GLIBC_2.32");
+	if (!real)
+		real = (sigmask_fn)dlsym(RTLD_NEXT, "pthread_sigmask");
+	if (!real)
+		return ENOSYS;
+	return real(how, mask_without_trap(how, set, &copy), old);
+}

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * User breakpoints: writing this process's text (its private copy-on-write
+ * pages only), synchronising the instruction stream of every core, and owning
+ * SIGTRAP (the program's own SIGTRAP handler is chained behind ours).
+ */
+#ifndef UPROBES_UBP_H
+#define UPROBES_UBP_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <ucontext.h>
+
+/*
+ * Write len bytes at addr, whatever the page protection, through
+ * /proc/self/mem (falls back to mprotect when /proc is unavailable). The
+ * mapping stays private: the file and other processes never change. Caller
+ * serialises writers. Returns 0 or -errno.
+ */
+int ubp_text_write(uint64_t addr, const void *buf, size_t len);
+
+/* Make every core of this process see the text written so far (serialise). */
+void ubp_sync_cores(void);
+
+/* Full memory barrier on every running thread (for srcu). 0, or -ENOSYS. */
+int ubp_membarrier(void);
+
+/*
+ * The breakpoint handler: return true if the trap was ours (the context has
+ * been updated), false to pass it to the program's own SIGTRAP disposition.
+ * Called in signal context.
+ */
+typedef bool (*ubp_trap_fn)(siginfo_t *si, ucontext_t *uc);
+
+/* Install our SIGTRAP handler (idempotent). Returns 0 or -errno. */
+int ubp_signal_install(ubp_trap_fn fn);
+
+/* Number of SIGTRAPs passed on to the program. */
+uint64_t ubp_foreign_traps(void);
+
+#endif

@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "arch/x86_64/insn.h"
+#include "sym/maps.h"
+#include "ubp/ubp.h"
+#include "xol/xol.h"
+
+#define XOL_AREA_SIZE (64u << 10)
+#define XOL_SLOTS (XOL_AREA_SIZE / ARCH_XOL_SLOT_SIZE)
+#define XOL_MIN_ADDR 0x10000ull		/* above vm.mmap_min_addr */
+#define XOL_MAX_ADDR 0x7fffffff0000ull	/* top of the 47-bit user space */
+
+struct xol_area {
+	uint64_t base;
+	unsigned used;		/* slots handed out so far (bump) */
+	unsigned nfree;		/* returned slots, reused first */
+	uint32_t free[64];
+	struct xol_area *next;
+};
+
+static struct xol_area *areas;
+static size_t slots_in_use;
+
+static int area_fits(const struct xol_area *a, uint64_t lo, uint64_t hi)
+{
+	return a->base >= lo && a->base + XOL_AREA_SIZE - 1 <= hi;
+}
+
+static uint64_t area_take(struct xol_area *a)
+{
+	if (a->nfree)
+		return a->base + (uint64_t)a->free[--a->nfree] * ARCH_XOL_SLOT_SIZE;
+	if (a->used == XOL_SLOTS)
+		return 0;
+	return a->base + (uint64_t)a->used++ * ARCH_XOL_SLOT_SIZE;
+}
+
+/* The address in the gap [g0, g1) clipped to [lo, hi] closest to near, or 0. */
+static uint64_t gap_pick(uint64_t g0, uint64_t g1, uint64_t lo, uint64_t hi, uint64_t near)
+{
+	uint64_t a = g0 > lo ? g0 : lo, b, last;
+
+	b = g1 < hi ? g1 : hi + 1;
+	a = (a + 0xfff) & ~0xfffull;
+	if (b < XOL_AREA_SIZE || a > b - XOL_AREA_SIZE)
+		return 0;
+	last = (b - XOL_AREA_SIZE) & ~0xfffull;
+	if (last < a)
+		return 0;
+	if (near <= a)
+		return a;
+	if (near >= last)
+		return last;
+	return near & ~0xfffull;
+}
+
+static uint64_t dist(uint64_t a, uint64_t b)
+{
+	return a > b ? a - b : b - a;
+}
+
+/* Map a new area in [lo, hi] as close to near as the free gaps allow. */
+static struct xol_area *area_map(uint64_t lo, uint64_t hi, uint64_t near)
+{
+	struct maps_entry *m;
+	uint64_t best = 0, prev_end = XOL_MIN_ADDR;
+	int n = maps_read(&m);
+	struct xol_area *a;
+	void *p;
+
+	if (n < 0)
+		return NULL;
+	for (int i = 0; i <= n; i++) {
+		uint64_t gap_end = i < n ? m[i].start : XOL_MAX_ADDR;
+		uint64_t pick = prev_end < gap_end ? gap_pick(prev_end, gap_end, lo, hi, near) : 0;
+
+		if (pick && (!best || dist(pick, near) < dist(best, near)))
+			best = pick;
+		if (i < n && m[i].end > prev_end)
+			prev_end = m[i].end;
+	}
+	free(m);
+	if (!best)
+		return NULL;
+	p = mmap((void *)best, XOL_AREA_SIZE, PROT_READ | PROT_EXEC,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	if ((uint64_t)p != best) {
+		munmap(p, XOL_AREA_SIZE); /* old kernel ignored MAP_FIXED_NOREPLACE */
+		return NULL;
+	}
+	a = calloc(1, sizeof(*a));
+	if (!a) {
+		munmap(p, XOL_AREA_SIZE);
+		return NULL;
+	}
+	a->base = best;
+	a->next = areas;
+	areas = a;
+	return a;
+}
+
+uint64_t xol_slot_alloc(uint64_t lo, uint64_t hi, uint64_t near)
+{
+	struct xol_area *a;
+	uint64_t slot;
+
+	for (a = areas; a; a = a->next) {
+		if (area_fits(a, lo, hi) && (slot = area_take(a)))
+			goto found;
+	}
+	a = area_map(lo, hi, near);
+	if (!a || !(slot = area_take(a)))
+		return 0;
+found:
+	slots_in_use++;
+	return slot;
+}
+
+void xol_slot_free(uint64_t slot)
+{
+	for (struct xol_area *a = areas; a; a = a->next) {
+		if (slot < a->base || slot >= a->base + XOL_AREA_SIZE)
+			continue;
+		slots_in_use--;
+		if (a->nfree < sizeof(a->free) / sizeof(a->free[0]))
+			a->free[a->nfree++] = (slot - a->base) / ARCH_XOL_SLOT_SIZE;
+		return;
+	}
+}
+
+int xol_slot_write(uint64_t slot, const uint8_t *code, size_t len)
+{
+	uint8_t buf[ARCH_XOL_SLOT_SIZE];
+
+	/* Pad with int3: a stray jump into the tail traps instead of running garbage. */
+	memset(buf, ARCH_BREAKPOINT, sizeof(buf));
+	memcpy(buf, code, len);
+	return ubp_text_write(slot, buf, sizeof(buf));
+}
+
+size_t xol_slots_in_use(void)
+{
+	return slots_in_use;
+}

@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Minimal test helpers. Every check prints one line on failure; every test
+ * case ends with exactly one "PASS: suite/case" or "FAIL: suite/case: why"
+ * line, which tests/run.sh counts.
+ */
+#ifndef UPROBES_TESTLIB_H
+#define UPROBES_TESTLIB_H
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+extern const char *tl_suite;
+extern int tl_case_failed;
+extern int tl_total_failed;
+
+#define TL_DEFINE(suite_name)                 \
+	const char *tl_suite = suite_name;    \
+	int tl_case_failed, tl_total_failed
+
+#define TL_FAIL(fmt, ...)                                                            \
+	do {                                                                         \
+		printf("  %s:%d: " fmt "\n", __FILE__, __LINE__, ##__VA_ARGS__);     \
+		tl_case_failed = 1;                                                  \
+	} while (0)
+
+#define CHECK(cond)                                  \
+	do {                                         \
+		if (!(cond))                         \
+			TL_FAIL("check failed: %s", #cond); \
+	} while (0)
+
+#define CHECK_EQ_U64(got, want)                                                          \
+	do {                                                                             \
+		uint64_t g_ = (uint64_t)(got), w_ = (uint64_t)(want);                    \
+		if (g_ != w_)                                                            \
+			TL_FAIL("%s = 0x%" PRIx64 " (%" PRIu64 "), want 0x%" PRIx64 " (%" PRIu64 ")", \
+				#got, g_, g_, w_, w_);                                   \
+	} while (0)
+
+#define CHECK_EQ_INT(got, want)                                                   \
+	do {                                                                      \
+		long long g_ = (long long)(got), w_ = (long long)(want);          \
+		if (g_ != w_)                                                     \
+			TL_FAIL("%s = %lld, want %lld", #got, g_, w_);            \
+	} while (0)
+
+#define CHECK_STR(got, want)                                                        \
+	do {                                                                        \
+		const char *g_ = (got), *w_ = (want);                               \
+		if (!g_ || strcmp(g_, w_))                                          \
+			TL_FAIL("%s = \"%s\", want \"%s\"", #got, g_ ? g_ : "(null)", w_); \
+	} while (0)
+
+#define CHECK_CONTAINS(got, want)                                                    \
+	do {                                                                         \
+		const char *g_ = (got), *w_ = (want);                                \
+		if (!g_ || !strstr(g_, w_))                                          \
+			TL_FAIL("%s = \"%s\", want it to contain \"%s\"", #got,     \
+				g_ ? g_ : "(null)", w_);                             \
+	} while (0)
+
+static inline void tl_begin(void)
+{
+	tl_case_failed = 0;
+}
+
+static inline void tl_end(const char *name)
+{
+	if (tl_case_failed) {
+		printf("FAIL: %s/%s\n", tl_suite, name);
+		tl_total_failed++;
+	} else {
+		printf("PASS: %s/%s\n", tl_suite, name);
+	}
+	fflush(stdout);
+}
+
+/* Run one case: RUN(fn) calls fn() between tl_begin and tl_end. */
+#define RUN(fn)                 \
+	do {                    \
+		tl_begin();     \
+		fn();           \
+		tl_end(#fn);    \
+	} while (0)
+
+#define TL_EXIT() return tl_total_failed ? 1 : 0
+
+#endif
