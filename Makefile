@@ -68,7 +68,7 @@ install: lib $(B)/uprobes.pc
 	install -m 644 $(B)/uprobes.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
 
 # Programs linked against the shared library find it in build/ at run time.
-PROG_CFLAGS := $(BASE_CFLAGS) -pthread
+PROG_CFLAGS := $(BASE_CFLAGS) -Itests -pthread
 PROG_LDFLAGS := -L$(B) -Wl,-rpath,$(abspath $(B))
 PROG_LDLIBS := -luprobes -lpthread
 
