@@ -26,7 +26,7 @@ HOT_CFLAGS := -fno-builtin -fno-tree-loop-distribute-patterns -mgeneral-regs-onl
 HOT_SRCS := src/ubp/signal.c src/core/dispatch.c src/core/srcu.c src/arch/x86_64/emulate.c \
 	src/arch/x86_64/regs.c
 
-.PHONY: all lib demo check test bench install clean deps format
+.PHONY: all lib demo check test bench install clean deps format FORCE
 all: lib
 
 lib: $(B)/libuprobes.so $(B)/libuprobes.a
@@ -51,9 +51,9 @@ $(B)/libuprobes.a: $(LIB_OBJS)
 	rm -f $@
 	ar rcs $@ $^
 
-$(B)/uprobes.pc: Makefile
+$(B)/uprobes.pc: FORCE
 	@mkdir -p $(@D)
-	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' \
+	@printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' \
 		'Name: uprobes' 'Description: user-space dynamic probes for Linux x86-64' \
 		'Version: $(VERSION)' 'Libs: -L$${libdir} -luprobes' \
 		'Libs.private: $(LIB_LDLIBS)' 'Cflags: -I$${includedir}' > $@

@@ -1,0 +1,2 @@
+# SPDX-License-Identifier: MIT
+TEST_BINS += tests/install/test_install.sh
