@@ -1,0 +1,40 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Run the benchmark programs given as arguments or, with none, those listed in
+# BENCH_BINS of bench/module.mk, in that order. Each prints its table, then one
+# "summary: key=value ..." line; at the end every summary is repeated, prefixed
+# with the program name, for scripts. Fails if a program fails or prints no
+# summary line. BENCH_ARGS is passed to every program (e.g. "-r 3 -t 50").
+if [ $# = 0 ]; then
+	top=$(cd "$(dirname "$0")/.." && pwd)
+	# "BENCH_BINS += $(B)/bench/x" becomes "$top/build/bench/x".
+	# shellcheck disable=SC2016,SC2046
+	set -- $(sed -n 's|^BENCH_BINS *+= *\$(B)/||p' "$top/bench/module.mk" |
+		sed "s|^|$top/build/|")
+fi
+if [ $# = 0 ]; then
+	echo "bench: no benchmark program to run" >&2
+	exit 1
+fi
+log=$(mktemp)
+rcf=$(mktemp)
+sums=$(mktemp)
+trap 'rm -f "$log" "$rcf" "$sums"' EXIT
+status=0
+for b in "$@"; do
+	name=$(basename "$b")
+	echo "== $name"
+	# shellcheck disable=SC2086
+	{ timeout "${BENCH_TIMEOUT:-300}" "$b" $BENCH_ARGS 2>&1; echo $? >"$rcf"; } | tee "$log"
+	rc=$(cat "$rcf")
+	line=$(grep '^summary: ' "$log" | tail -n 1)
+	if [ "$rc" != 0 ] || [ -z "$line" ]; then
+		echo "bench: $name failed (status $rc$([ -z "$line" ] && echo ', no summary line'))"
+		status=1
+		continue
+	fi
+	echo "$name $line" >>"$sums"
+done
+echo "== summaries"
+cat "$sums"
+exit $status
