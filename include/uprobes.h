@@ -159,7 +159,7 @@ struct uprobe_info {
 	int attached;
 	uint64_t hits;		/* handler calls */
 	uint64_t skipped;	/* hits from inside a handler, not recursed into */
-	uint64_t singlestep_fallbacks; /* hits that had to be single-stepped */
+	uint64_t singlestep_fallbacks; /* hits of this probe executed by single-step */
 };
 
 UPROBE_API int uprobe_get_info(const struct uprobe *probe, struct uprobe_info *info);
@@ -181,7 +181,7 @@ struct uprobe_stats {
 	uint64_t skipped;	       /* recursive hits not recursed into */
 	uint64_t stale_traps;	       /* traps on a probe removed meanwhile, replayed */
 	uint64_t foreign_traps;	       /* SIGTRAPs that were not ours, passed to the program */
-	uint64_t singlestep_fallbacks; /* hits single-stepped */
+	uint64_t singlestep_fallbacks; /* instructions single-stepped, all probes */
 	uint64_t probes_attached;
 	uint64_t xol_slots;	       /* out-of-line slots in use (never freed) */
 };

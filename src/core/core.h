@@ -32,7 +32,6 @@ struct probe_rec {
 	int installed;		   /* the int3 is in the text (registry_lock) */
 	int active;		   /* hits are handled; cleared after the int3 is gone */
 	struct uprobe *consumers;  /* RCU list, written under registry_lock */
-	uint64_t singlesteps;
 };
 
 struct uprobe {
@@ -42,7 +41,7 @@ struct uprobe {
 	void *ctx;
 	unsigned flags;
 	bool attached;
-	uint64_t hits, skipped;
+	uint64_t hits, skipped, singlesteps;
 	/* where the probe is, for uprobe_get_info */
 	char path[256];
 	char symbol[128];

@@ -56,9 +56,11 @@ static bool dispatch_singlestep(ucontext_t *uc)
 
 	if (!ss_depth)
 		return false;
-	ss = ss_stack[--ss_depth];
+	ss = ss_stack[ss_depth - 1];
 	regs_from_ucontext(&regs, uc);
-	arch_singlestep_fixup(&ss.rec->insn, ss.rec->slot, &regs);
+	if (!arch_singlestep_fixup(&ss.rec->insn, ss.rec->slot, ss.tf, &regs))
+		return true; /* a rep iteration: TF stays set, step again */
+	ss_depth--;
 	regs.rflags = (regs.rflags & ~FL_TF) | ss.tf;
 	regs_to_ucontext(&regs, uc);
 	return true;
@@ -81,6 +83,8 @@ static void dispatch_consumers(struct probe_rec *rec, struct uprobe_regs *regs)
 			c->handler(c, regs, c->ctx);
 		stat_inc(&c->hits);
 		stat_inc(&core_stats.hits);
+		if (rec->mode == UPROBE_MODE_SINGLESTEP)
+			stat_inc(&c->singlesteps);
 	}
 	srcu_read_unlock();
 }
@@ -93,7 +97,6 @@ static void dispatch_execute(struct probe_rec *rec, struct uprobe_regs *regs)
 		break;
 	case UPROBE_MODE_SINGLESTEP:
 		ss_push(rec, regs->rflags & FL_TF);
-		stat_inc(&rec->singlesteps);
 		stat_inc(&core_stats.singlesteps);
 		regs->rflags |= FL_TF;
 		regs->rip = rec->slot;

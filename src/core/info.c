@@ -56,7 +56,7 @@ int uprobe_get_info(const struct uprobe *p, struct uprobe_info *info)
 	info->attached = p->attached;
 	info->hits = __atomic_load_n(&p->hits, __ATOMIC_RELAXED);
 	info->skipped = __atomic_load_n(&p->skipped, __ATOMIC_RELAXED);
-	info->singlestep_fallbacks = __atomic_load_n(&rec->singlesteps, __ATOMIC_RELAXED);
+	info->singlestep_fallbacks = __atomic_load_n(&p->singlesteps, __ATOMIC_RELAXED);
 	return 0;
 }
 

@@ -91,12 +91,19 @@ void arch_emulate(const struct arch_insn *ai, struct uprobe_regs *regs)
 	}
 }
 
-void arch_singlestep_fixup(const struct arch_insn *ai, uint64_t slot, struct uprobe_regs *regs)
+bool arch_singlestep_fixup(const struct arch_insn *ai, uint64_t slot, uint64_t prog_tf,
+			   struct uprobe_regs *regs)
 {
 	uint64_t slot_next = slot + ai->len, next = ai->addr + ai->len;
 
+	if (regs->rip == slot)
+		return false;
 	if (regs->rip == slot_next)
 		regs->rip = next;
 	if (ai->op == ARCH_OP_CALL_MEM && *(volatile uint64_t *)regs->rsp == slot_next)
 		*(volatile uint64_t *)regs->rsp = next;
+	/* pushf/pushfq store the low 16 bits first: TF (bit 8) is in that word. */
+	if (ai->pushes_flags && !prog_tf)
+		*(volatile uint16_t *)regs->rsp &= ~(1u << 8);
+	return true;
 }

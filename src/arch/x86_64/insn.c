@@ -102,7 +102,8 @@ static const char *insn_refusal(const ZydisDecodedInstruction *in, const ZydisDe
 	default:
 		break;
 	}
-	if ((in->attributes & ZYDIS_ATTRIB_IS_RELATIVE) && in->operand_width == 16)
+	if (in->meta.branch_type != ZYDIS_BRANCH_TYPE_NONE &&
+	    (in->attributes & ZYDIS_ATTRIB_IS_RELATIVE) && in->operand_width == 16)
 		return "operand-size prefixed relative branch (truncates the target; "
 		       "differs between CPU vendors)";
 	return NULL;
@@ -198,6 +199,11 @@ static void insn_classify(struct arch_insn *ai, const ZydisDecodedInstruction *i
 	case ZYDIS_MNEMONIC_RET:
 	case ZYDIS_MNEMONIC_JMP:
 		ai->op = ARCH_OP_NO_RETURN;
+		break;
+	case ZYDIS_MNEMONIC_PUSHF:
+	case ZYDIS_MNEMONIC_PUSHFD:
+	case ZYDIS_MNEMONIC_PUSHFQ:
+		ai->pushes_flags = 1;
 		break;
 	default:
 		break;

@@ -52,6 +52,7 @@ struct arch_insn {
 	uint8_t addr32;	      /* 0x67 prefix: jecxz, loopl (count in ecx) */
 	uint8_t riprel_off;   /* offset of the disp32 of a RIP-relative operand, 0 if none */
 	uint8_t modrm_off;    /* offset of the ModRM byte (call *reg relocation) */
+	uint8_t pushes_flags; /* pushf: a single-step would push our trap flag */
 	uint64_t target;      /* branch target of relative branches */
 	uint64_t riprel_addr; /* absolute address a RIP-relative operand refers to */
 };
@@ -96,9 +97,12 @@ int arch_xol_build(const struct arch_insn *ai, uint64_t slot, bool singlestep, u
 void arch_emulate(const struct arch_insn *ai, struct uprobe_regs *regs);
 
 /*
- * Signal context: after one single-stepped instruction at slot, move regs back
- * to the original code (rip, pushed return address).
+ * Signal context: after one single-step trap at slot, move regs back to the
+ * original code (rip, pushed return address, pushed flags). Returns false when
+ * the instruction has not finished (a rep string op stops after each
+ * iteration): keep stepping. prog_tf is the program's own trap flag.
  */
-void arch_singlestep_fixup(const struct arch_insn *ai, uint64_t slot, struct uprobe_regs *regs);
+bool arch_singlestep_fixup(const struct arch_insn *ai, uint64_t slot, uint64_t prog_tf,
+			   struct uprobe_regs *regs);
 
 #endif
