@@ -54,28 +54,33 @@ static void show(struct uprobe *p, const struct tally *t)
 {
 	struct uprobe_info info = { .sz = sizeof(info) };
 
+	(void)t;
 	uprobe_get_info(p, &info);
-	printf("probe %s+0x%" PRIx64 " at 0x%" PRIx64 " [%s] '%s'\n", info.symbol,
-	       info.symbol_offset, info.addr, uprobe_mode_name(info.mode), info.insn_text);
-	printf("  mode reason: %s\n", info.reason);
-	printf("  hits: %" PRIu64 " (handler saw %u)\n", info.hits, t->n);
+	printf("probe %s+0x%" PRIx64 " in %s\n", info.symbol, info.symbol_offset, info.path);
+	printf("  at 0x%" PRIx64 ": '%s' -> %s (%s)\n", info.addr, info.insn_text,
+	       uprobe_mode_name(info.mode), info.reason);
+	printf("  hits: %" PRIu64 "\n", info.hits);
 }
 
 int main(void)
 {
 	struct tally fib = { .what = "demo_fib" }, sum = { .what = "demo_checksum" };
-	struct tally str = { .what = "strlen" };
+	struct tally str = { .what = "strlen" }, mal = { .what = "malloc" };
 	struct uprobe_spec specs[] = {
 		{ .location = "demo_fib", .handler = record, .ctx = &fib },
 		{ .location = "demo_checksum", .handler = record, .ctx = &sum },
 		{ .path = "/lib/x86_64-linux-gnu/libc.so.6", .location = "strlen",
 		  .handler = record, .ctx = &str },
+		{ .path = "/lib/x86_64-linux-gnu/libc.so.6", .location = "malloc",
+		  .handler = record, .ctx = &mal },
 	};
-	struct uprobe *probes[3];
+	struct uprobe_stats stats = { .sz = sizeof(stats) };
+	struct uprobe *probes[4];
+	void *volatile blocks[3];
 	const char *words[] = { "user", "space", "probes" };
 	long r;
 
-	if (uprobe_attach_many(specs, 3, probes, NULL) < 0) {
+	if (uprobe_attach_many(specs, 4, probes, NULL) < 0) {
 		fprintf(stderr, "demo: attach failed: %s\n", uprobe_last_error());
 		return 1;
 	}
@@ -84,6 +89,10 @@ int main(void)
 	for (unsigned i = 0; i < 3; i++)
 		printf("demo_checksum(\"%s\") = %u, strlen = %zu\n", words[i],
 		       demo_checksum(words[i], i), strlen(words[i]));
+	for (unsigned i = 0; i < 3; i++)
+		blocks[i] = malloc(1000 * (i + 1));
+	for (unsigned i = 0; i < 3; i++)
+		free(blocks[i]);
 	printf("\n");
 	show(probes[0], &fib);
 	printf("  first calls: n=%" PRIu64 ", n=%" PRIu64 ", n=%" PRIu64 "\n", fib.seen[0].arg1,
@@ -93,14 +102,22 @@ int main(void)
 		printf("  call %u: s=\"%s\" seed=%" PRIu64 "\n", i, (const char *)sum.seen[i].arg1,
 		       sum.seen[i].arg2);
 	show(probes[2], &str);
-	if (uprobe_detach_many(probes, 3)) {
+	show(probes[3], &mal);
+	for (unsigned i = 0; i < mal.n && i < MAX_SEEN; i++)
+		if (mal.seen[i].arg1 >= 1000)
+			printf("  malloc(%" PRIu64 ")\n", mal.seen[i].arg1);
+	uprobe_get_stats(&stats);
+	printf("\nall probes: %" PRIu64 " hits, %" PRIu64 " skipped (recursive), %" PRIu64
+	       " single-stepped, %" PRIu64 " out-of-line slots\n",
+	       stats.hits, stats.skipped, stats.singlestep_fallbacks, stats.xol_slots);
+	if (uprobe_detach_many(probes, 4)) {
 		fprintf(stderr, "demo: detach failed: %s\n", uprobe_last_error());
 		return 1;
 	}
 	printf("\ndetached; demo_fib(10) = %ld again, hits unchanged: %u\n", demo_fib(10), fib.n);
 	if (uprobe_detach(probes[0]) == -ENOENT)
 		printf("detaching twice is refused: %s\n", uprobe_last_error());
-	for (unsigned i = 0; i < 3; i++)
+	for (unsigned i = 0; i < 4; i++)
 		uprobe_free(probes[i]);
 	return 0;
 }
