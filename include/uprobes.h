@@ -60,6 +60,15 @@ enum uprobe_flags {
 	 * without proving it is an instruction boundary. Use with care.
 	 */
 	UPROBE_F_NO_BOUNDARY_CHECK = 1u << 2,
+	/* Never jump-optimize: always use the breakpoint (int3) path. */
+	UPROBE_F_NO_OPTIMIZE = 1u << 3,
+	/*
+	 * The handler touches no SIMD/x87 state (built with -mgeneral-regs-only
+	 * and calling nothing that does): a jump-optimized hit then skips saving
+	 * the extended state (xsavec/xrstor, ~100+ ns). Breakpoint hits always
+	 * preserve it (the kernel's signal frame does).
+	 */
+	UPROBE_F_HANDLER_NO_SIMD = 1u << 4,
 };
 
 struct uprobe_opts {
@@ -142,6 +151,7 @@ enum uprobe_mode {
 	UPROBE_MODE_EMULATE,	  /* the instruction is emulated in the trap handler */
 	UPROBE_MODE_XOL,	  /* executed out of line, then a jump back (boosted) */
 	UPROBE_MODE_SINGLESTEP,	  /* executed out of line under the trap flag, then fixed up */
+	UPROBE_MODE_OPTIMIZED,	  /* jmp to a trampoline: no trap, no syscall */
 };
 
 struct uprobe_info {
@@ -153,6 +163,8 @@ struct uprobe_info {
 	uint64_t symbol_offset; /* offset from the start of that function */
 	enum uprobe_mode mode;
 	char reason[128];	/* why that mode (or why refused) */
+	char opt_reason[128];	/* why not jump-optimized ("" when optimized) */
+	uint8_t window_len;	/* bytes replaced by the jump when optimized */
 	uint8_t insn[15];	/* original instruction bytes */
 	uint8_t insn_len;
 	char insn_text[96];	/* its disassembly (Intel syntax) */

@@ -20,6 +20,7 @@
 #include <ucontext.h>
 
 #include "arch/x86_64/insn.h"
+#include "arch/x86_64/optimize.h"
 #include "uprobes.h"
 
 struct probe_rec {
@@ -29,10 +30,20 @@ struct probe_rec {
 	unsigned flags;		   /* execution flags every consumer shares */
 	char reason[128];	   /* why that mode */
 	uint64_t slot;		   /* out-of-line slot, 0 when emulated */
-	int installed;		   /* the int3 is in the text (registry_lock) */
+	/* jump optimization (mode UPROBE_MODE_OPTIMIZED) */
+	struct arch_window win;
+	uint64_t tramp;		   /* trampoline start */
+	uint64_t copy;		   /* relocated window copy inside it */
+	bool at_entry;		   /* function entry: flags are dead, not restored */
+	char opt_reason[128];	   /* why not optimized */
+	uint8_t orig[ARCH_INSN_MAX]; /* original bytes the patch covers */
+	uint8_t orig_len;
+	int installed;		   /* REC_* patch state in the text (registry_lock) */
 	int active;		   /* hits are handled; cleared after the int3 is gone */
 	struct uprobe *consumers;  /* RCU list, written under registry_lock */
 };
+
+enum { REC_CLEAN = 0, REC_INT3 = 1, REC_JMP = 2 };
 
 struct uprobe {
 	struct uprobe *next; /* in rec->consumers */
@@ -65,6 +76,9 @@ void registry_read_text(uint64_t addr, uint8_t *buf, size_t len);
 
 /* Signal context: the SIGTRAP entry point of the core (see ubp_trap_fn). */
 bool dispatch_trap(siginfo_t *si, ucontext_t *uc);
+
+/* Called by every trampoline (tramp_dispatch_fn). */
+int dispatch_optimized(void *rec, struct uprobe_regs *regs);
 
 /* Process-wide counters. */
 struct core_stats {

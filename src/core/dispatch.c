@@ -14,6 +14,7 @@
  *                      in dispatch_singlestep(), which fixes rip and the stack
  */
 #include "arch/x86_64/regs.h"
+#include "arch/x86_64/trampoline.h"
 #include "core/core.h"
 #include "core/srcu.h"
 
@@ -30,6 +31,8 @@ struct ss_pending {
 
 static __thread struct ss_pending ss_stack[SS_DEPTH] __attribute__((tls_model("initial-exec")));
 static __thread unsigned ss_depth __attribute__((tls_model("initial-exec")));
+/* Set by dispatch_optimized for the redirect trap that follows on this thread. */
+static __thread struct probe_rec *redirect_rec __attribute__((tls_model("initial-exec")));
 
 static void stat_inc(uint64_t *counter)
 {
@@ -101,10 +104,53 @@ static void dispatch_execute(struct probe_rec *rec, struct uprobe_regs *regs)
 		regs->rflags |= FL_TF;
 		regs->rip = rec->slot;
 		break;
+	case UPROBE_MODE_OPTIMIZED:
+		/* The jump is being put in or taken out: run the whole window's copy. */
+		regs->rip = rec->copy;
+		break;
 	default:
 		regs->rip = rec->slot;
 		break;
 	}
+}
+
+/*
+ * From a trampoline (not signal context, but just as constrained: the
+ * program may be anywhere). Non-zero asks the trampoline to take the
+ * redirect trap because the handler changed what it cannot restore itself.
+ */
+int dispatch_optimized(void *recp, struct uprobe_regs *regs)
+{
+	struct probe_rec *rec = recp;
+	uint64_t rip = regs->rip, rsp = regs->rsp, flags = regs->rflags;
+
+	dispatch_consumers(rec, regs);
+	if (regs->rip == rip && regs->rsp == rsp && (!rec->at_entry || regs->rflags == flags))
+		return 0;
+	redirect_rec = rec;
+	return 1;
+}
+
+/* An address inside rec's window (now a jump) maps to the same instruction of the copy. */
+static uint64_t window_to_copy(const struct probe_rec *rec, uint64_t rip)
+{
+	if (rip < rec->addr || rip >= rec->addr + rec->win.len)
+		return rip;
+	for (unsigned k = 0; k < rec->win.n; k++)
+		if (rip == rec->addr + rec->win.orig_off[k])
+			return rec->copy + rec->win.copy_off[k];
+	return rip;
+}
+
+/* The redirect trap: rsp points at the uprobe_regs the handler edited. */
+static void dispatch_redirect(ucontext_t *uc)
+{
+	struct uprobe_regs regs = *(struct uprobe_regs *)uc->uc_mcontext.gregs[REG_RSP];
+
+	if (redirect_rec)
+		regs.rip = window_to_copy(redirect_rec, regs.rip);
+	redirect_rec = NULL;
+	regs_to_ucontext(&regs, uc);
 }
 
 static bool dispatch_breakpoint(ucontext_t *uc)
@@ -132,8 +178,13 @@ static bool dispatch_breakpoint(ucontext_t *uc)
 
 bool dispatch_trap(siginfo_t *si, ucontext_t *uc)
 {
-	if (si->si_code == SI_KERNEL)
+	if (si->si_code == SI_KERNEL) {
+		if ((uint64_t)uc->uc_mcontext.gregs[REG_RIP] - 1 == arch_redirect_trap_addr()) {
+			dispatch_redirect(uc);
+			return true;
+		}
 		return dispatch_breakpoint(uc);
+	}
 	if (si->si_code == TRAP_TRACE)
 		return dispatch_singlestep(uc);
 	return false;

@@ -16,6 +16,7 @@ const char *uprobe_mode_name(enum uprobe_mode mode)
 	case UPROBE_MODE_EMULATE: return "emulate";
 	case UPROBE_MODE_XOL: return "xol";
 	case UPROBE_MODE_SINGLESTEP: return "singlestep";
+	case UPROBE_MODE_OPTIMIZED: return "optimized";
 	default: return "none";
 	}
 }
@@ -52,6 +53,8 @@ int uprobe_get_info(const struct uprobe *p, struct uprobe_info *info)
 	info->symbol_offset = p->symbol_offset;
 	info->mode = rec->mode;
 	snprintf(info->reason, sizeof(info->reason), "%s", rec->reason);
+	snprintf(info->opt_reason, sizeof(info->opt_reason), "%s", rec->opt_reason);
+	info->window_len = rec->mode == UPROBE_MODE_OPTIMIZED ? rec->win.len : 0;
 	info_fill_insn(info, &rec->insn);
 	info->attached = p->attached;
 	info->hits = __atomic_load_n(&p->hits, __ATOMIC_RELAXED);

@@ -20,11 +20,13 @@
 #include "core/core.h"
 #include "core/resolve.h"
 #include "core/srcu.h"
+#include "arch/x86_64/trampoline.h"
 #include "ubp/ubp.h"
 #include "util/log.h"
 #include "xol/xol.h"
 
-#define EXEC_FLAGS (UPROBE_F_NO_EMULATE | UPROBE_F_SINGLESTEP)
+#define EXEC_FLAGS \
+	(UPROBE_F_NO_EMULATE | UPROBE_F_SINGLESTEP | UPROBE_F_NO_OPTIMIZE | UPROBE_F_HANDLER_NO_SIMD)
 
 static pthread_once_t core_once = PTHREAD_ONCE_INIT;
 
@@ -90,22 +92,22 @@ static int rec_build_slot(struct probe_rec *rec)
 	int len, err;
 
 	arch_xol_window(&rec->insn, &lo, &hi);
-	rec->slot = xol_slot_alloc(lo, hi, rec->addr);
+	rec->slot = xol_alloc(ARCH_XOL_SLOT_SIZE, lo, hi, rec->addr);
 	if (!rec->slot)
 		return log_error(ERANGE, "no memory for an out-of-line slot within ±2 GiB of 0x%lx",
 				 rec->addr);
 	len = arch_xol_build(&rec->insn, rec->slot, rec->mode == UPROBE_MODE_SINGLESTEP, code);
 	if (len == -ENOTSUP) {
 		/* call *%rsp cannot be relocated: emulate it whatever the flags. */
-		xol_slot_free(rec->slot);
+		xol_free(rec->slot, ARCH_XOL_SLOT_SIZE);
 		rec->slot = 0;
 		rec->mode = UPROBE_MODE_EMULATE;
 		snprintf(rec->reason, sizeof(rec->reason), "emulated: call *%%rsp cannot be relocated");
 		return 0;
 	}
-	err = len < 0 ? len : xol_slot_write(rec->slot, code, len);
+	err = len < 0 ? len : xol_write(rec->slot, code, len);
 	if (err) {
-		xol_slot_free(rec->slot);
+		xol_free(rec->slot, ARCH_XOL_SLOT_SIZE);
 		return log_error(-err, "cannot write the out-of-line slot at 0x%lx: %s", rec->slot,
 				 strerror(-err));
 	}
@@ -126,6 +128,135 @@ static int analyze_at(const struct probe_target *t, struct arch_insn *ai)
 	return err ? log_error(-err, "%s", why) : 0;
 }
 
+/* Is addr covered by the jump of an optimized probe other than at addr itself? */
+static const struct probe_rec *inside_other_window(uint64_t addr)
+{
+	for (unsigned back = 1; back < ARCH_INSN_MAX; back++) {
+		const struct probe_rec *r = registry_lookup(addr - back);
+
+		if (r && r->installed && r->orig_len > back)
+			return r;
+	}
+	return NULL;
+}
+
+/* Another probe's int3 inside bytes 1.. of a would-be window? */
+static bool window_holds_probe(uint64_t addr, unsigned len, unsigned *at)
+{
+	for (unsigned k = 1; k < len; k++) {
+		const struct probe_rec *r = registry_lookup(addr + k);
+
+		if (r && r->installed) {
+			*at = k;
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool opt_refuse(struct probe_rec *rec, const char *why)
+{
+	snprintf(rec->opt_reason, sizeof(rec->opt_reason), "%s", why);
+	return false;
+}
+
+/* Original bytes of the function around t (NULL if unknown or too large). */
+static uint8_t *read_function(const struct probe_target *t, size_t *len)
+{
+	uint8_t *buf;
+
+	if (!t->func_start || !t->func_size || t->func_size > (1u << 20))
+		return NULL;
+	*len = t->func_size;
+	if (t->func_start + *len > t->map_end)
+		*len = t->map_end - t->func_start;
+	buf = malloc(*len);
+	if (buf)
+		registry_read_text(t->func_start, buf, *len);
+	return buf;
+}
+
+/* Write the trampoline: template, then the relocated window. */
+static bool rec_build_trampoline(struct probe_rec *rec)
+{
+	uint8_t code[TRAMP_MAX + ARCH_WINDOW_COPY_MAX];
+	bool simd = !(rec->flags & UPROBE_F_HANDLER_NO_SIMD);
+	uint64_t lo, hi;
+	size_t size;
+	int off, len;
+
+	off = arch_tramp_template(code, !rec->at_entry, simd, dispatch_optimized, rec, rec->addr);
+	if (off < 0)
+		return opt_refuse(rec, "the CPU lacks xsavec to preserve SIMD state around the handler");
+	size = off + ARCH_WINDOW_COPY_MAX;
+	arch_window_range(&rec->win, &lo, &hi);
+	rec->tramp = xol_alloc(size, lo, hi, rec->addr);
+	if (!rec->tramp)
+		return opt_refuse(rec, "no memory for a trampoline within ±2 GiB");
+	rec->copy = rec->tramp + off;
+	len = arch_window_copy(&rec->win, rec->copy, code + off);
+	if (len < 0 || xol_write(rec->tramp, code, off + len)) {
+		xol_free(rec->tramp, size);
+		return opt_refuse(rec, "the window cannot be relocated to the trampoline");
+	}
+	return true;
+}
+
+/* Can rec (flags set) be jump-optimized? Fills rec->win, or rec->opt_reason. */
+static bool rec_plan_optimize(struct probe_rec *rec, const struct probe_target *t)
+{
+	uint64_t src, dst;
+	char why[192];
+	uint8_t *func;
+	size_t len;
+	unsigned at;
+	int err;
+
+	if (rec->flags & (UPROBE_F_NO_OPTIMIZE | UPROBE_F_NO_EMULATE | UPROBE_F_SINGLESTEP))
+		return opt_refuse(rec, "disabled by the probe's flags");
+	func = read_function(t, &len);
+	if (!func)
+		return opt_refuse(rec, "the function's bounds are unknown");
+	err = arch_window_plan(func, len, t->func_start, t->addr, &rec->win, why, sizeof(why));
+	free(func);
+	if (err)
+		return opt_refuse(rec, why);
+	err = branches_into(t, t->addr, t->addr + rec->win.len, &src, &dst);
+	if (err) {
+		if (err > 0)
+			snprintf(why, sizeof(why), "the jump at 0x%lx targets byte %lu of the window",
+				 src, dst - t->addr);
+		return opt_refuse(rec, err > 0 ? why : "out of memory");
+	}
+	if (window_holds_probe(t->addr, rec->win.len, &at)) {
+		snprintf(why, sizeof(why), "another probe sits at +%u inside the window", at);
+		return opt_refuse(rec, why);
+	}
+	rec->at_entry = t->addr == t->func_start;
+	return true;
+}
+
+/*
+ * Jump optimization where it is safe (see optimize.h). On refusal the record
+ * keeps the reason and takes the breakpoint path.
+ */
+static bool rec_try_optimize(struct probe_rec *rec, const struct probe_target *t)
+{
+	if (!rec_plan_optimize(rec, t))
+		return false;
+	if (!rec_build_trampoline(rec))
+		return false;
+	rec->mode = UPROBE_MODE_OPTIMIZED;
+	for (unsigned k = 0; k < rec->win.n; k++)
+		memcpy(rec->orig + rec->win.orig_off[k], rec->win.insn[k].bytes, rec->win.insn[k].len);
+	rec->orig_len = rec->win.len;
+	snprintf(rec->reason, sizeof(rec->reason),
+		 "jump-optimized: %u-byte window of %u instruction%s, trampoline at 0x%lx%s",
+		 rec->win.len, rec->win.n, rec->win.n > 1 ? "s" : "", rec->tramp,
+		 rec->at_entry ? " (function entry)" : "");
+	return true;
+}
+
 /* The record a new consumer of t with flags joins: existing, or new and published. */
 static int rec_get(const struct probe_target *t, unsigned flags, struct probe_rec **out)
 {
@@ -133,6 +264,11 @@ static int rec_get(const struct probe_target *t, unsigned flags, struct probe_re
 	struct arch_insn ai;
 	int err;
 
+	const struct probe_rec *cover = inside_other_window(t->addr);
+
+	if (cover && cover->addr != t->addr)
+		return log_error(EBUSY, "0x%lx is inside the jump of the optimized probe at 0x%lx",
+				 t->addr, cover->addr);
 	err = analyze_at(t, &ai);
 	if (err)
 		return err;
@@ -151,8 +287,14 @@ static int rec_get(const struct probe_target *t, unsigned flags, struct probe_re
 	rec->addr = t->addr;
 	rec->insn = ai;
 	rec->flags = flags;
-	rec->mode = choose_mode(&ai, flags, rec->reason, sizeof(rec->reason));
-	err = rec->mode == UPROBE_MODE_EMULATE ? 0 : rec_build_slot(rec);
+	rec->orig[0] = ai.bytes[0];
+	rec->orig_len = 1;
+	if (rec_try_optimize(rec, t)) {
+		err = 0;
+	} else {
+		rec->mode = choose_mode(&ai, flags, rec->reason, sizeof(rec->reason));
+		err = rec->mode == UPROBE_MODE_EMULATE ? 0 : rec_build_slot(rec);
+	}
 	if (!err)
 		err = registry_publish(rec);
 	if (err) {
@@ -235,6 +377,7 @@ static void probe_unlink(struct uprobe *p)
 	core_stats.probes_attached--;
 }
 
+/* Head of the patch: int3 (every mode starts there). */
 static int rec_arm(struct probe_rec *rec)
 {
 	uint8_t bp = ARCH_BREAKPOINT;
@@ -249,44 +392,136 @@ static int rec_arm(struct probe_rec *rec)
 		return log_error(-err, "cannot write the breakpoint at 0x%lx: %s", rec->addr,
 				 strerror(-err));
 	}
-	rec->installed = 1;
+	rec->installed = REC_INT3;
 	return 0;
 }
 
-/* Restore the original byte if rec has no consumer left. Returns 1 if it did. */
-static int rec_disarm(struct probe_rec *rec)
+struct window_set {
+	struct probe_rec **recs;
+	size_t n;
+};
+
+/*
+ * Signal context, in every other running thread: a thread stopped inside
+ * bytes 1.. of a window about to be overwritten continues in the relocated
+ * copy at the same instruction instead.
+ */
+static void window_fixup(ucontext_t *uc, void *arg)
 {
-	if (!rec->installed || rec->consumers)
-		return 0;
-	if (ubp_text_write(rec->addr, rec->insn.bytes, 1))
-		return 0; /* cannot happen once the first write worked; keep it armed */
-	rec->installed = 0;
-	return 1;
+	const struct window_set *set = arg;
+	uint64_t rip = uc->uc_mcontext.gregs[REG_RIP];
+
+	for (size_t i = 0; i < set->n; i++) {
+		const struct probe_rec *r = set->recs[i];
+
+		if (rip <= r->addr || rip >= r->addr + r->win.len)
+			continue;
+		for (unsigned k = 1; k < r->win.n; k++)
+			if (rip == r->addr + r->win.orig_off[k])
+				uc->uc_mcontext.gregs[REG_RIP] = r->copy + r->win.copy_off[k];
+	}
 }
 
-/* After the synchronisation: records without int3 stop handling hits. */
-static void recs_deactivate(struct uprobe **probes, size_t n)
+/*
+ * int3 is already at the head of every window and the cores are synchronised:
+ * no thread can newly enter a window. Move the threads already inside, then
+ * write the jump's tail, synchronise, and its head:
+ *
+ *   cc xx xx xx xx  ->  cc r0 r1 r2 r3  ->  e9 r0 r1 r2 r3
+ */
+static void recs_optimize(struct probe_rec **recs, size_t n)
 {
+	struct window_set set = { recs, n };
+	bool multi = false;
+
+	/* A thread is never inside a one-instruction window: skip the round trip. */
+	for (size_t i = 0; i < n && !multi; i++)
+		multi = recs[i]->win.n > 1;
+	if (multi)
+		ubp_quiesce(window_fixup, &set);
+	for (size_t i = 0; i < n; i++) {
+		uint8_t jmp[ARCH_JMP_LEN];
+		int32_t rel = (int32_t)(recs[i]->tramp + TRAMP_DATA_WORDS * 8 -
+					(recs[i]->addr + ARCH_JMP_LEN));
+
+		jmp[0] = 0xe9;
+		memcpy(jmp + 1, &rel, 4);
+		ubp_text_write(recs[i]->addr + 1, jmp + 1, 4);
+	}
+	ubp_sync_cores();
+	for (size_t i = 0; i < n; i++) {
+		uint8_t e9 = 0xe9;
+
+		ubp_text_write(recs[i]->addr, &e9, 1);
+		recs[i]->installed = REC_JMP;
+	}
+	ubp_sync_cores();
+}
+
+/*
+ * Take patches out, in reverse: head back to int3 (hits keep being handled
+ * through the copy), tail restored, then the original head byte.
+ *
+ *   e9 r0 r1 r2 r3  ->  cc r0 r1 r2 r3  ->  cc xx xx xx xx  ->  xx xx xx xx xx
+ */
+static void recs_disarm(struct probe_rec **recs, size_t n)
+{
+	uint8_t bp = ARCH_BREAKPOINT;
+	bool jumps = false;
+
+	for (size_t i = 0; i < n; i++) {
+		if (recs[i]->installed != REC_JMP)
+			continue;
+		ubp_text_write(recs[i]->addr, &bp, 1);
+		jumps = true;
+	}
+	if (jumps) {
+		ubp_sync_cores();
+		for (size_t i = 0; i < n; i++) {
+			if (recs[i]->installed != REC_JMP)
+				continue;
+			ubp_text_write(recs[i]->addr + 1, recs[i]->orig + 1, ARCH_JMP_LEN - 1);
+			recs[i]->installed = REC_INT3;
+		}
+		ubp_sync_cores();
+	}
+	for (size_t i = 0; i < n; i++) {
+		ubp_text_write(recs[i]->addr, recs[i]->orig, 1);
+		recs[i]->installed = REC_CLEAN;
+	}
+	if (n)
+		ubp_sync_cores();
+	/* Only now can no thread trap on these: replay any late trap as the original. */
 	for (size_t i = 0; i < n; i++)
-		if (probes[i] && !probes[i]->rec->installed)
-			__atomic_store_n(&probes[i]->rec->active, 0, __ATOMIC_RELEASE);
+		__atomic_store_n(&recs[i]->active, 0, __ATOMIC_RELEASE);
+}
+
+/* The distinct records of probes that are installed and have no consumer left. */
+static size_t recs_orphaned(struct uprobe **probes, size_t n, struct probe_rec **out)
+{
+	size_t m = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct probe_rec *r = probes[i] ? probes[i]->rec : NULL;
+		bool dup = false;
+
+		if (!r || !r->installed || r->consumers)
+			continue;
+		for (size_t j = 0; j < m && !dup; j++)
+			dup = out[j] == r;
+		if (!dup)
+			out[m++] = r;
+	}
+	return m;
 }
 
 /* Unlink and disarm a prepared, linked set (failure of an all-or-nothing batch). */
-static void batch_rollback(struct uprobe **probes, size_t n)
+static void batch_rollback(struct uprobe **probes, size_t n, struct probe_rec **recs)
 {
-	int wrote = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		if (!probes[i])
-			continue;
-		if (probes[i]->attached)
+	for (size_t i = 0; i < n; i++)
+		if (probes[i] && probes[i]->attached)
 			probe_unlink(probes[i]);
-		wrote |= rec_disarm(probes[i]->rec);
-	}
-	if (wrote)
-		ubp_sync_cores();
-	recs_deactivate(probes, n);
+	recs_disarm(recs, recs_orphaned(probes, n, recs));
 	srcu_synchronize();
 	for (size_t i = 0; i < n; i++) {
 		free(probes[i]);
@@ -317,19 +552,26 @@ static int batch_prepare(const struct uprobe_spec *specs, size_t n, struct uprob
 	return first;
 }
 
-static int batch_arm(struct uprobe **probes, size_t n, bool partial, int *errs)
+/* Link every prepared probe and arm its record; optimized ones then get their jump. */
+static int batch_arm(struct uprobe **probes, size_t n, bool partial, int *errs,
+		     struct probe_rec **opt)
 {
+	size_t nopt = 0;
 	int attached = 0;
 
 	for (size_t i = 0; i < n; i++) {
+		struct probe_rec *rec = probes[i] ? probes[i]->rec : NULL;
+		bool fresh = rec && !rec->installed;
 		int err;
 
-		if (!probes[i])
+		if (!rec)
 			continue;
 		probe_link(probes[i]);
-		err = rec_arm(probes[i]->rec);
+		err = rec_arm(rec);
 		if (!err) {
 			attached++;
+			if (fresh && rec->mode == UPROBE_MODE_OPTIMIZED)
+				opt[nopt++] = rec;
 			continue;
 		}
 		if (errs)
@@ -341,6 +583,8 @@ static int batch_arm(struct uprobe **probes, size_t n, bool partial, int *errs)
 		probes[i] = NULL;
 	}
 	ubp_sync_cores();
+	if (nopt)
+		recs_optimize(opt, nopt);
 	return attached;
 }
 
@@ -348,6 +592,7 @@ int uprobe_attach_many(const struct uprobe_spec *specs, size_t n, struct uprobe 
 		       const struct uprobe_batch_opts *opts)
 {
 	bool partial = opts && (opts->flags & UPROBE_BATCH_PARTIAL);
+	struct probe_rec **recs;
 	int *errs = opts && opts->sz >= offsetof(struct uprobe_batch_opts, errs) + sizeof(int *)
 			    ? opts->errs
 			    : NULL;
@@ -368,10 +613,12 @@ int uprobe_attach_many(const struct uprobe_spec *specs, size_t n, struct uprobe 
 		pthread_mutex_unlock(&registry_lock);
 		return log_report(err);
 	}
-	ret = batch_arm(probes, n, partial, errs);
-	if (ret < 0)
-		batch_rollback(probes, n);
+	recs = calloc(n ? n : 1, sizeof(*recs));
+	ret = recs ? batch_arm(probes, n, partial, errs, recs) : log_error(ENOMEM, "out of memory");
+	if (ret < 0 && recs)
+		batch_rollback(probes, n, recs);
 	pthread_mutex_unlock(&registry_lock);
+	free(recs);
 	return log_report(ret);
 }
 
@@ -417,11 +664,15 @@ struct uprobe *uprobe_attach_addr(const void *addr, const struct uprobe_opts *op
 
 int uprobe_detach_many(struct uprobe **probes, size_t n)
 {
-	int err = 0, wrote = 0;
+	struct probe_rec **recs;
+	int err = 0;
 
 	log_clear_error();
 	if (srcu_in_reader())
 		return log_report(log_error(EDEADLK, "cannot detach from inside a probe handler"));
+	recs = calloc(n ? n : 1, sizeof(*recs));
+	if (!recs)
+		return log_report(log_error(ENOMEM, "out of memory"));
 	pthread_mutex_lock(&registry_lock);
 	for (size_t i = 0; i < n; i++) {
 		struct uprobe *p = probes[i];
@@ -435,14 +686,10 @@ int uprobe_detach_many(struct uprobe **probes, size_t n)
 		}
 		probe_unlink(p);
 	}
-	for (size_t i = 0; i < n; i++)
-		if (probes[i] && probes[i]->rec)
-			wrote |= rec_disarm(probes[i]->rec);
-	if (wrote)
-		ubp_sync_cores();
-	recs_deactivate(probes, n);
+	recs_disarm(recs, recs_orphaned(probes, n, recs));
 	srcu_synchronize();
 	pthread_mutex_unlock(&registry_lock);
+	free(recs);
 	return log_report(err);
 }
 
@@ -488,7 +735,26 @@ int uprobe_analyze(const char *path, const char *location, unsigned int flags,
 		info->insn_len = ai.len;
 		arch_insn_format(ai.bytes, ai.len, ai.addr, info->insn_text,
 				 sizeof(info->insn_text));
-		info->mode = choose_mode(&ai, flags, info->reason, sizeof(info->reason));
+		struct probe_rec *rec = calloc(1, sizeof(*rec));
+
+		if (rec) {
+			rec->addr = t.addr;
+			rec->flags = flags & EXEC_FLAGS;
+			if (rec_plan_optimize(rec, &t)) {
+				info->mode = UPROBE_MODE_OPTIMIZED;
+				info->window_len = rec->win.len;
+				snprintf(info->reason, sizeof(info->reason),
+					 "jump-optimized: %u-byte window of %u instruction%s%s",
+					 rec->win.len, rec->win.n, rec->win.n > 1 ? "s" : "",
+					 rec->at_entry ? " (function entry)" : "");
+			} else {
+				snprintf(info->opt_reason, sizeof(info->opt_reason), "%s",
+					 rec->opt_reason);
+			}
+			free(rec);
+		}
+		if (info->mode != UPROBE_MODE_OPTIMIZED)
+			info->mode = choose_mode(&ai, flags, info->reason, sizeof(info->reason));
 	}
 	pthread_mutex_unlock(&registry_lock);
 	if (err)

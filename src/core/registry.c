@@ -81,13 +81,16 @@ int registry_publish(struct probe_rec *rec)
 void registry_read_text(uint64_t addr, uint8_t *buf, size_t len)
 {
 	memcpy(buf, (const void *)addr, len);
-	for (size_t i = 0; i < len; i++) {
-		struct probe_rec *r;
+	if (!table)
+		return;
+	/* Put back the original bytes of every patch overlapping the range. */
+	for (size_t i = 0; i <= table->mask; i++) {
+		struct probe_rec *r = table->slots[i];
 
-		if (buf[i] != ARCH_BREAKPOINT)
+		if (!r || !r->installed || r->addr + r->orig_len <= addr || r->addr >= addr + len)
 			continue;
-		r = registry_lookup(addr + i);
-		if (r && r->installed)
-			buf[i] = r->insn.bytes[0];
+		for (unsigned k = 0; k < r->orig_len; k++)
+			if (r->addr + k >= addr && r->addr + k < addr + len)
+				buf[r->addr + k - addr] = r->orig[k];
 	}
 }

@@ -37,7 +37,9 @@ static int resolve_runtime(struct sym_file *f, struct probe_target *t)
 		return log_error(ENXIO, "'%s' is not mapped (executable) in this process",
 				 sym_file_path(f));
 	t->addr = m.start + (t->file_offset - m.offset);
+	t->map_start = m.start;
 	t->map_end = m.end;
+	t->map_ino = m.ino;
 	return 0;
 }
 
@@ -185,7 +187,9 @@ int resolve_address(uint64_t addr, unsigned flags, struct probe_target *t)
 		return log_error(ENXIO, "address 0x%lx is not executable (%s %s)", addr, m.perms,
 				 m.path[0] ? m.path : "anonymous");
 	t->addr = addr;
+	t->map_start = m.start;
 	t->map_end = m.end;
+	t->map_ino = m.ino;
 	if (!t->path[0])
 		snprintf(t->path, sizeof(t->path), "%s", m.path);
 	if (!m.ino || m.path[0] != '/')

@@ -4,6 +4,7 @@
 #define UPROBES_CORE_RESOLVE_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "core/core.h"
 
@@ -11,7 +12,9 @@
 
 struct probe_target {
 	uint64_t addr;	       /* runtime address */
-	uint64_t map_end;      /* end of its mapping (reads stop there) */
+	uint64_t map_start;    /* its mapping (reads stop at map_end) */
+	uint64_t map_end;
+	ino_t map_ino;
 	uint64_t file_offset;
 	uint64_t func_start;   /* runtime start of the containing function, 0 if unknown */
 	uint64_t func_size;
@@ -24,6 +27,13 @@ struct probe_target {
 int resolve_location(const char *path, const char *location, unsigned flags,
 		     struct probe_target *t);
 int resolve_address(uint64_t addr, unsigned flags, struct probe_target *t);
+
+/*
+ * Is a direct branch of t's mapping aimed into (lo, hi)? 1 (source and target
+ * set), 0, or -ENOMEM. Caller holds registry_lock.
+ */
+int branches_into(const struct probe_target *t, uint64_t lo, uint64_t hi, uint64_t *src,
+		  uint64_t *target);
 
 /* Decode from the function start to t->addr. Caller holds registry_lock. */
 int resolve_check_boundary(struct probe_target *t, unsigned flags);

@@ -113,6 +113,8 @@ static void ubp_sigtrap(int sig, siginfo_t *si, void *ucv)
 
 	if (trap_fn && trap_fn(si, uc))
 		return;
+	if (ubp_quiesce_signal(si, uc))
+		return;
 	chain(sig, si, uc);
 }
 

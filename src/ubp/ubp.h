@@ -37,6 +37,18 @@ typedef bool (*ubp_trap_fn)(siginfo_t *si, ucontext_t *uc);
 /* Install our SIGTRAP handler (idempotent). Returns 0 or -errno. */
 int ubp_signal_install(ubp_trap_fn fn);
 
+/* Signal context: inspect (and change) another thread's interrupted context. */
+typedef void (*ubp_fixup_fn)(ucontext_t *uc, void *arg);
+
+/*
+ * Run fn in every other running thread of the process, on its interrupted
+ * context, and wait for all of them. Caller serialises. Returns 0 or -errno.
+ */
+int ubp_quiesce(ubp_fixup_fn fn, void *arg);
+
+/* Signal context: was this SIGTRAP a quiescence request? (handled if so) */
+bool ubp_quiesce_signal(siginfo_t *si, ucontext_t *uc);
+
 /* Number of SIGTRAPs passed on to the program. */
 uint64_t ubp_foreign_traps(void);
 

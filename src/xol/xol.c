@@ -14,11 +14,15 @@
 #define XOL_MIN_ADDR 0x10000ull		/* above vm.mmap_min_addr */
 #define XOL_MAX_ADDR 0x7fffffff0000ull	/* top of the 47-bit user space */
 
+struct xol_free_run {
+	uint16_t first, units;
+};
+
 struct xol_area {
 	uint64_t base;
 	unsigned used;		/* slots handed out so far (bump) */
-	unsigned nfree;		/* returned slots, reused first */
-	uint32_t free[64];
+	unsigned nfree;		/* returned runs of slots, reused first (exact fit) */
+	struct xol_free_run free[64];
 	struct xol_area *next;
 };
 
@@ -30,13 +34,19 @@ static int area_fits(const struct xol_area *a, uint64_t lo, uint64_t hi)
 	return a->base >= lo && a->base + XOL_AREA_SIZE - 1 <= hi;
 }
 
-static uint64_t area_take(struct xol_area *a)
+static uint64_t area_take(struct xol_area *a, unsigned units)
 {
-	if (a->nfree)
-		return a->base + (uint64_t)a->free[--a->nfree] * ARCH_XOL_SLOT_SIZE;
-	if (a->used == XOL_SLOTS)
+	for (unsigned i = 0; i < a->nfree; i++) {
+		if (a->free[i].units != units)
+			continue;
+		uint64_t addr = a->base + (uint64_t)a->free[i].first * ARCH_XOL_SLOT_SIZE;
+		a->free[i] = a->free[--a->nfree];
+		return addr;
+	}
+	if (a->used + units > XOL_SLOTS)
 		return 0;
-	return a->base + (uint64_t)a->used++ * ARCH_XOL_SLOT_SIZE;
+	a->used += units;
+	return a->base + (uint64_t)(a->used - units) * ARCH_XOL_SLOT_SIZE;
 }
 
 /* The address in the gap [g0, g1) clipped to [lo, hi] closest to near, or 0. */
@@ -105,43 +115,54 @@ static struct xol_area *area_map(uint64_t lo, uint64_t hi, uint64_t near)
 	return a;
 }
 
-uint64_t xol_slot_alloc(uint64_t lo, uint64_t hi, uint64_t near)
+static unsigned size_units(size_t size)
 {
+	return (size + ARCH_XOL_SLOT_SIZE - 1) / ARCH_XOL_SLOT_SIZE;
+}
+
+uint64_t xol_alloc(size_t size, uint64_t lo, uint64_t hi, uint64_t near)
+{
+	unsigned units = size_units(size);
 	struct xol_area *a;
-	uint64_t slot;
+	uint64_t addr;
 
 	for (a = areas; a; a = a->next) {
-		if (area_fits(a, lo, hi) && (slot = area_take(a)))
+		if (area_fits(a, lo, hi) && (addr = area_take(a, units)))
 			goto found;
 	}
 	a = area_map(lo, hi, near);
-	if (!a || !(slot = area_take(a)))
+	if (!a || !(addr = area_take(a, units)))
 		return 0;
 found:
-	slots_in_use++;
-	return slot;
+	slots_in_use += units;
+	return addr;
 }
 
-void xol_slot_free(uint64_t slot)
+void xol_free(uint64_t addr, size_t size)
 {
 	for (struct xol_area *a = areas; a; a = a->next) {
-		if (slot < a->base || slot >= a->base + XOL_AREA_SIZE)
+		if (addr < a->base || addr >= a->base + XOL_AREA_SIZE)
 			continue;
-		slots_in_use--;
+		slots_in_use -= size_units(size);
 		if (a->nfree < sizeof(a->free) / sizeof(a->free[0]))
-			a->free[a->nfree++] = (slot - a->base) / ARCH_XOL_SLOT_SIZE;
+			a->free[a->nfree++] = (struct xol_free_run){
+				(addr - a->base) / ARCH_XOL_SLOT_SIZE, size_units(size)
+			};
 		return;
 	}
 }
 
-int xol_slot_write(uint64_t slot, const uint8_t *code, size_t len)
+int xol_write(uint64_t addr, const uint8_t *code, size_t len)
 {
-	uint8_t buf[ARCH_XOL_SLOT_SIZE];
+	uint8_t buf[1024];
+	size_t padded = (size_t)size_units(len) * ARCH_XOL_SLOT_SIZE;
 
+	if (padded > sizeof(buf))
+		return -E2BIG;
 	/* Pad with int3: a stray jump into the tail traps instead of running garbage. */
-	memset(buf, ARCH_BREAKPOINT, sizeof(buf));
+	memset(buf, ARCH_BREAKPOINT, padded);
 	memcpy(buf, code, len);
-	return ubp_text_write(slot, buf, sizeof(buf));
+	return ubp_text_write(addr, buf, padded);
 }
 
 size_t xol_slots_in_use(void)

@@ -11,16 +11,16 @@
 #include <stdint.h>
 
 /*
- * A slot whose whole extent lies in [lo, hi], preferring one close to near.
- * Returns its address, or 0 (no memory can be mapped in that window).
+ * size bytes (rounded up to whole slots) lying entirely in [lo, hi], close to
+ * near. Returns the address, or 0 (no memory can be mapped in that window).
  */
-uint64_t xol_slot_alloc(uint64_t lo, uint64_t hi, uint64_t near);
+uint64_t xol_alloc(size_t size, uint64_t lo, uint64_t hi, uint64_t near);
 
-/* Give back a slot that was never published (no thread can be in it). */
-void xol_slot_free(uint64_t slot);
+/* Give back memory that was never published (no thread can be in it). */
+void xol_free(uint64_t addr, size_t size);
 
-/* Fill a slot (through ubp_text_write). Returns 0 or -errno. */
-int xol_slot_write(uint64_t slot, const uint8_t *code, size_t len);
+/* Fill memory from xol_alloc (through ubp_text_write), int3-padded to whole slots. */
+int xol_write(uint64_t addr, const uint8_t *code, size_t len);
 
 size_t xol_slots_in_use(void);
 

@@ -357,7 +357,8 @@ static void same_address_by_offset(void)
 	CHECK_EQ_U64(b.addr, (uint64_t)api_add);
 	CHECK_STR(b.symbol, "api_add");
 	CHECK_EQ_U64(b.symbol_offset, 0);
-	CHECK_EQ_INT(b.mode, UPROBE_MODE_XOL);
+	CHECK_EQ_INT(b.mode, UPROBE_MODE_OPTIMIZED);
+	CHECK_EQ_INT(b.window_len, 5);
 	CHECK_STR(b.insn_text, "lea rax, [rdi+rsi*1]");
 	uprobe_free(p);
 }

@@ -684,16 +684,27 @@ static const struct {
 	const char *name;
 	unsigned int flags;
 } modes[] = {
-	{ "default", 0 },
+	{ "default", UPROBE_F_NO_OPTIMIZE },
 	{ "noemu", UPROBE_F_NO_EMULATE },
 	{ "sstep", UPROBE_F_SINGLESTEP },
+	{ "opt", 0 },
 };
-#define NMODES 3
+#define NMODES 4
+#define INT3_FLAGS (UPROBE_F_NO_OPTIMIZE | UPROBE_F_NO_EMULATE | UPROBE_F_SINGLESTEP)
 
 static int mode_ok(enum emode e, unsigned int flags, enum uprobe_mode got)
 {
 	if (got == UPROBE_MODE_NONE)
 		return 0;
+	/*
+	 * Jump optimization, or the breakpoint path where it is refused (a short
+	 * ret/jmp cannot fill a window; see opt_required() for who must get it).
+	 */
+	if (!(flags & INT3_FLAGS)) {
+		if (got == UPROBE_MODE_OPTIMIZED)
+			return 1;
+		flags = UPROBE_F_NO_OPTIMIZE;
+	}
 	if (flags & UPROBE_F_NO_EMULATE) {
 		if (got == UPROBE_MODE_EMULATE)
 			return 0;
@@ -719,6 +730,13 @@ static int mode_ok(enum emode e, unsigned int flags, enum uprobe_mode got)
 	}
 }
 
+/* RIP-relative and SIMD cases all have room for a window: they must be optimized. */
+static int opt_required(const char *name)
+{
+	return !strncmp(name, "riprel_", 7) || !strncmp(name, "sse_", 4) ||
+	       !strncmp(name, "avx", 3);
+}
+
 static const char *emode_text(enum emode e, unsigned int flags)
 {
 	static const char *const t[3][5] = {
@@ -727,6 +745,8 @@ static const char *emode_text(enum emode e, unsigned int flags)
 		{ "SINGLESTEP", "EMULATE", "SINGLESTEP", "EMULATE or SINGLESTEP", "any" },
 	};
 
+	if (!(flags & INT3_FLAGS))
+		return "OPTIMIZED or the default mode";
 	return t[flags & UPROBE_F_NO_EMULATE ? 1 : flags & UPROBE_F_SINGLESTEP ? 2 : 0][e];
 }
 
@@ -822,6 +842,10 @@ static void check_info(const struct insn_case *c, struct uprobe *p, int m, const
 	if (getenv("INSN_VERBOSE"))
 		printf("  %-22s %-7s %-10s len %d  %-32s  %s\n", c->name, modes[m].name,
 		       uprobe_mode_name(info.mode), info.insn_len, info.insn_text, info.reason);
+	if (!(modes[m].flags & INT3_FLAGS) && opt_required(c->name) &&
+	    info.mode != UPROBE_MODE_OPTIMIZED)
+		REPORT("%s [%s]: mode %s, want OPTIMIZED (refused: %s)", c->name, modes[m].name,
+		       uprobe_mode_name(info.mode), info.opt_reason);
 	if (!mode_ok(c->emode, modes[m].flags, info.mode))
 		REPORT("%s [%s]: mode %s (%s), want %s", c->name, modes[m].name,
 		       uprobe_mode_name(info.mode), info.reason, emode_text(c->emode, modes[m].flags));

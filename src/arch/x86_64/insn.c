@@ -194,10 +194,14 @@ static void insn_classify(struct arch_insn *ai, const ZydisDecodedInstruction *i
 			ai->reg = regs_index(ops[0].reg.value);
 		} else {
 			ai->op = ARCH_OP_CALL_MEM;
+			ai->base_rsp = ops[0].mem.base == ZYDIS_REGISTER_RSP;
 		}
 		break;
-	case ZYDIS_MNEMONIC_RET:
 	case ZYDIS_MNEMONIC_JMP:
+		ai->indirect_jmp = 1;
+		ai->op = ARCH_OP_NO_RETURN;
+		break;
+	case ZYDIS_MNEMONIC_RET:
 		ai->op = ARCH_OP_NO_RETURN;
 		break;
 	case ZYDIS_MNEMONIC_PUSHF:

@@ -53,6 +53,8 @@ struct arch_insn {
 	uint8_t riprel_off;   /* offset of the disp32 of a RIP-relative operand, 0 if none */
 	uint8_t modrm_off;    /* offset of the ModRM byte (call *reg relocation) */
 	uint8_t pushes_flags; /* pushf: a single-step would push our trap flag */
+	uint8_t indirect_jmp; /* jmp *x (ARCH_OP_NO_RETURN) */
+	uint8_t base_rsp;     /* call *mem with an rsp-based address */
 	uint64_t target;      /* branch target of relative branches */
 	uint64_t riprel_addr; /* absolute address a RIP-relative operand refers to */
 };

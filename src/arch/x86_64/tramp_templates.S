@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Trampoline templates for jump-optimized probes. A template is copied into
+ * XOL memory, its four data words are filled in, and the relocated window
+ * copy (optimize.c) is appended right after it:
+ *
+ *   tramp+0   .quad dispatch_optimized   (C, -mgeneral-regs-only)
+ *   tramp+8   .quad redirect stub        (uprobes_redirect_trap below)
+ *   tramp+16  .quad struct probe_rec *
+ *   tramp+24  .quad probe address        (regs->rip)
+ *   tramp+32  .quad xsave area size      (SIMD variants)
+ *   tramp+40  code:
+ *     lea -(128+144)(%rsp),%rsp   step below the red zone, room for uprobe_regs
+ *     pushfq; popq 128(%rsp)      rflags
+ *     15 GPR stores, rsp and rip  struct uprobe_regs at (%rsp)
+ *     rbx = frame; align 16; [xsavec]; cld; call dispatch(rec, regs)
+ *     [xrstor]; rsp = frame
+ *     eax != 0 -> jmp *redirect with rsp = &regs (the handler moved rip/rsp/flags)
+ *     [pushq 128(%rsp); popfq]    not at function entries: flags are dead there
+ *     15 GPR loads; lea 272(%rsp),%rsp (lea: flags untouched)
+ *   end: window copy, jmp back
+ *
+ * The redirect stub traps: the SIGTRAP handler loads the whole context from
+ * the uprobe_regs the handler edited (see dispatch_redirect()).
+ */
+#define FRAME 144
+#define R_R15 0
+#define R_RIP 120
+#define R_RFL 128
+#define R_RSP 136
+
+	.text
+
+	.macro SAVE_GPRS
+	mov %r15, 0(%rsp)
+	mov %r14, 8(%rsp)
+	mov %r13, 16(%rsp)
+	mov %r12, 24(%rsp)
+	mov %rbp, 32(%rsp)
+	mov %rbx, 40(%rsp)
+	mov %r11, 48(%rsp)
+	mov %r10, 56(%rsp)
+	mov %r9, 64(%rsp)
+	mov %r8, 72(%rsp)
+	mov %rax, 80(%rsp)
+	mov %rcx, 88(%rsp)
+	mov %rdx, 96(%rsp)
+	mov %rsi, 104(%rsp)
+	mov %rdi, 112(%rsp)
+	.endm
+
+	.macro LOAD_GPRS
+	mov 0(%rsp), %r15
+	mov 8(%rsp), %r14
+	mov 16(%rsp), %r13
+	mov 24(%rsp), %r12
+	mov 32(%rsp), %rbp
+	mov 40(%rsp), %rbx
+	mov 48(%rsp), %r11
+	mov 56(%rsp), %r10
+	mov 64(%rsp), %r9
+	mov 72(%rsp), %r8
+	mov 80(%rsp), %rax
+	mov 88(%rsp), %rcx
+	mov 96(%rsp), %rdx
+	mov 104(%rsp), %rsi
+	mov 112(%rsp), %rdi
+	.endm
+
+	/* name, restore flags (0/1), save SIMD state (0/1) */
+	.macro TRAMPOLINE name, flags, simd
+	.globl \name, \name\()_end
+	.hidden \name, \name\()_end
+	.p2align 5
+\name:
+	.quad 0, 0, 0, 0, 0
+	lea -(128 + FRAME)(%rsp), %rsp
+	pushfq
+	popq R_RFL(%rsp)
+	SAVE_GPRS
+	lea (128 + FRAME)(%rsp), %rax
+	mov %rax, R_RSP(%rsp)
+	mov \name + 24(%rip), %rax
+	mov %rax, R_RIP(%rsp)
+	mov %rsp, %rbx
+	and $-16, %rsp
+	.if \simd
+	sub \name + 32(%rip), %rsp
+	and $-64, %rsp
+	xor %eax, %eax
+	mov %rax, 512(%rsp)
+	mov %rax, 520(%rsp)
+	mov %rax, 528(%rsp)
+	mov %rax, 536(%rsp)
+	mov %rax, 544(%rsp)
+	mov %rax, 552(%rsp)
+	mov %rax, 560(%rsp)
+	mov %rax, 568(%rsp)
+	mov $-1, %eax
+	mov $-1, %edx
+	xsavec (%rsp)
+	.endif
+	mov %rbx, %rsi
+	mov \name + 16(%rip), %rdi
+	cld
+	call *\name(%rip)
+	.if \simd
+	mov %eax, %r12d
+	mov $-1, %eax
+	mov $-1, %edx
+	xrstor (%rsp)
+	mov %r12d, %eax
+	.endif
+	mov %rbx, %rsp
+	test %eax, %eax
+	jz 1f
+	jmp *\name + 8(%rip)
+1:
+	.if \flags
+	pushq R_RFL(%rsp)
+	popfq
+	.endif
+	LOAD_GPRS
+	lea (128 + FRAME)(%rsp), %rsp
+\name\()_end:
+	.endm
+
+	TRAMPOLINE uprobes_tramp_entry, 0, 0
+	TRAMPOLINE uprobes_tramp_flags, 1, 0
+	TRAMPOLINE uprobes_tramp_entry_simd, 0, 1
+	TRAMPOLINE uprobes_tramp_flags_simd, 1, 1
+
+/* Reached with rsp = &struct uprobe_regs; the SIGTRAP handler takes it from here. */
+	.globl uprobes_redirect_trap
+	.hidden uprobes_redirect_trap
+	.type uprobes_redirect_trap, @function
+uprobes_redirect_trap:
+	int3
+	.size uprobes_redirect_trap, .-uprobes_redirect_trap
+
+	.section .note.GNU-stack,"",@progbits

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+/* Trampoline templates (tramp_templates.S) and how to instantiate one. */
+#ifndef UPROBES_ARCH_TRAMPOLINE_H
+#define UPROBES_ARCH_TRAMPOLINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "uprobes.h"
+
+#define TRAMP_DATA_WORDS 5
+#define TRAMP_MAX 512
+
+/* Data words at the start of every trampoline. */
+enum { TRAMP_DISPATCH, TRAMP_REDIRECT, TRAMP_REC, TRAMP_ADDR, TRAMP_XSAVE_SIZE };
+
+/*
+ * The C side of a trampoline: run the consumers on regs. Returns non-zero
+ * when the handler changed rip, rsp (or, at a function entry, rflags): the
+ * trampoline then traps into uprobes_redirect_trap to load the whole context.
+ */
+typedef int (*tramp_dispatch_fn)(void *rec, struct uprobe_regs *regs);
+
+/*
+ * Build a trampoline into out (TRAMP_MAX bytes): the template, then the
+ * window copy. flags: restore rflags (false at function entries); simd: save
+ * the extended state around the handler. Returns the offset of the window
+ * copy (the copy itself is written by the caller), or -ENOTSUP when the CPU
+ * lacks xsavec for the SIMD variant.
+ */
+int arch_tramp_template(uint8_t *out, bool flags, bool simd, tramp_dispatch_fn fn, void *rec,
+			uint64_t addr);
+
+/* The address the redirect trap reports (rip - 1 of its SIGTRAP). */
+uint64_t arch_redirect_trap_addr(void);
+
+#endif

@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Signal-based quiescence: make every other running thread of the process
+ * pass through a function of ours with its interrupted context, so that a
+ * thread stopped inside a window being patched can be moved out of it.
+ *
+ * Only threads in state R (running or runnable: preempted anywhere) are
+ * signalled. A sleeping thread sits in a system call, whose instruction is
+ * never inside a window (syscall cannot be probed), and it can only reach a
+ * window through its first byte, which already holds int3. Sleepers are left
+ * alone so that their system calls are not interrupted.
+ *
+ * The request is a SIGTRAP queued with SI_QUEUE and a cookie: no signal number
+ * of the program's is taken, and SIGTRAP is never blocked.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include "ubp/ubp.h"
+
+static int quiesce_cookie;
+static ubp_fixup_fn quiesce_fn;
+static void *quiesce_arg;
+static unsigned quiesce_acks;
+
+bool ubp_quiesce_signal(siginfo_t *si, ucontext_t *uc)
+{
+	if (si->si_code != SI_QUEUE || si->si_value.sival_ptr != &quiesce_cookie ||
+	    si->si_pid != (pid_t)syscall(SYS_getpid))
+		return false;
+	if (__atomic_load_n(&quiesce_fn, __ATOMIC_ACQUIRE))
+		quiesce_fn(uc, quiesce_arg);
+	__atomic_fetch_add(&quiesce_acks, 1, __ATOMIC_RELEASE);
+	return true;
+}
+
+static char thread_state(pid_t tid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' ? p[2] : 0;
+}
+
+static int quiesce_send(pid_t pid, pid_t tid)
+{
+	siginfo_t si;
+
+	memset(&si, 0, sizeof(si));
+	si.si_signo = SIGTRAP;
+	si.si_code = SI_QUEUE;
+	si.si_pid = pid;
+	si.si_uid = getuid();
+	si.si_value.sival_ptr = &quiesce_cookie;
+	return syscall(SYS_rt_tgsigqueueinfo, pid, tid, SIGTRAP, &si) ? -errno : 0;
+}
+
+int ubp_quiesce(ubp_fixup_fn fn, void *arg)
+{
+	pid_t pid = getpid(), self = (pid_t)syscall(SYS_gettid);
+	unsigned sent = 0, waited = 0;
+	struct dirent *de;
+	DIR *d;
+
+	d = opendir("/proc/self/task");
+	if (!d)
+		return -errno;
+	quiesce_arg = arg;
+	__atomic_store_n(&quiesce_acks, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&quiesce_fn, fn, __ATOMIC_RELEASE);
+	while ((de = readdir(d))) {
+		pid_t tid = atoi(de->d_name);
+
+		if (tid <= 0 || tid == self || thread_state(tid) != 'R')
+			continue;
+		if (!quiesce_send(pid, tid))
+			sent++;
+	}
+	closedir(d);
+	/*
+	 * The signalled threads answer when they next run: give them the CPU. A
+	 * thread that exits before handling the signal never answers: bounded wait.
+	 */
+	while (__atomic_load_n(&quiesce_acks, __ATOMIC_ACQUIRE) < sent && waited++ < 2000000)
+		sched_yield();
+	__atomic_store_n(&quiesce_fn, NULL, __ATOMIC_RELEASE);
+	return 0;
+}
