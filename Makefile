@@ -73,7 +73,7 @@ PROG_LDFLAGS := -L$(B) -Wl,-rpath,$(abspath $(B))
 PROG_LDLIBS := -luprobes -lpthread
 
 TEST_BINS :=
-include $(sort $(wildcard demo/module.mk tests/*/module.mk bench/module.mk))
+include $(sort $(wildcard demo/module.mk tests/*/module.mk bench/*.mk))
 
 demo: deps lib $(DEMO_BINS)
 	$(B)/demo/demo

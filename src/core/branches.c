@@ -59,7 +59,7 @@ static struct branch_index *index_build(const struct probe_target *t)
 	bi->start = t->map_start;
 	bi->end = t->map_end;
 	bi->ino = t->map_ino;
-	registry_read_text(t->map_start, code, len);
+	target_read(t, t->map_start, code, len);
 	seen = arch_scan_branches(code, len, t->map_start, index_add, bi);
 	if (seen != bi->n)
 		goto err;

@@ -123,7 +123,7 @@ static int analyze_at(const struct probe_target *t, struct arch_insn *ai)
 
 	if (avail > sizeof(buf))
 		avail = sizeof(buf);
-	registry_read_text(t->addr, buf, avail);
+	target_read(t, t->addr, buf, avail);
 	err = arch_insn_analyze(ai, buf, avail, t->addr, why, sizeof(why));
 	return err ? log_error(-err, "%s", why) : 0;
 }
@@ -172,7 +172,7 @@ static uint8_t *read_function(const struct probe_target *t, size_t *len)
 		*len = t->map_end - t->func_start;
 	buf = malloc(*len);
 	if (buf)
-		registry_read_text(t->func_start, buf, *len);
+		target_read(t, t->func_start, buf, *len);
 	return buf;
 }
 
@@ -719,7 +719,7 @@ int uprobe_analyze(const char *path, const char *location, unsigned int flags,
 		return log_report(log_error(EINVAL, "info is NULL or info->sz is too small"));
 	memset((char *)info + sizeof(info->sz), 0, sizeof(*info) - sizeof(info->sz));
 	pthread_mutex_lock(&registry_lock);
-	err = resolve_location(path, location, flags, &t);
+	err = resolve_location(path, location, flags | RESOLVE_FILE_IMAGE, &t);
 	if (!err) {
 		info->addr = t.addr;
 		info->file_offset = t.file_offset;
@@ -756,6 +756,7 @@ int uprobe_analyze(const char *path, const char *location, unsigned int flags,
 		if (info->mode != UPROBE_MODE_OPTIMIZED)
 			info->mode = choose_mode(&ai, flags, info->reason, sizeof(info->reason));
 	}
+	resolve_release(&t);
 	pthread_mutex_unlock(&registry_lock);
 	if (err)
 		log_error_prefix("%s:%s", path ? path : "(self)", location ? location : "");

@@ -10,7 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/resolve.h"
 #include "sym/maps.h"
@@ -28,14 +31,59 @@ static int parse_u64(const char *s, uint64_t *out)
 	return errno || *end ? -EINVAL : 0;
 }
 
+/* Map the file read-only and address its code segment by virtual address. */
+static int resolve_image(struct sym_file *f, struct probe_target *t)
+{
+	uint64_t vaddr, offset, filesz;
+	void *image;
+	int fd;
+
+	if (sym_exec_segment(f, t->file_offset, &vaddr, &offset, &filesz))
+		return log_error(ENXIO, "offset 0x%lx is not in an executable segment",
+				 t->file_offset);
+	fd = open(sym_file_path(f), O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return log_error(errno, "%s: %s", sym_file_path(f), strerror(errno));
+	image = mmap(NULL, sym_file_size(f), PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (image == MAP_FAILED)
+		return log_error(errno, "%s: %s", sym_file_path(f), strerror(errno));
+	t->image = image;
+	t->image_size = sym_file_size(f);
+	t->image_delta = (int64_t)offset - (int64_t)vaddr;
+	t->addr = t->file_offset - offset + vaddr;
+	t->map_start = vaddr;
+	t->map_end = vaddr + filesz;
+	t->map_ino = sym_file_ino(f);
+	return 0;
+}
+
+void resolve_release(struct probe_target *t)
+{
+	if (t->image)
+		munmap((void *)t->image, t->image_size);
+	t->image = NULL;
+}
+
+void target_read(const struct probe_target *t, uint64_t addr, uint8_t *buf, size_t len)
+{
+	if (t->image)
+		memcpy(buf, t->image + addr + t->image_delta, len);
+	else
+		registry_read_text(addr, buf, len);
+}
+
 /* Fill the runtime side of t from its file offset. */
-static int resolve_runtime(struct sym_file *f, struct probe_target *t)
+static int resolve_runtime(struct sym_file *f, struct probe_target *t, unsigned flags)
 {
 	struct maps_entry m;
 
-	if (maps_find_file_offset(sym_file_dev(f), sym_file_ino(f), t->file_offset, &m))
+	if (maps_find_file_offset(sym_file_dev(f), sym_file_ino(f), t->file_offset, &m)) {
+		if (flags & RESOLVE_FILE_IMAGE)
+			return resolve_image(f, t);
 		return log_error(ENXIO, "'%s' is not mapped (executable) in this process",
 				 sym_file_path(f));
+	}
 	t->addr = m.start + (t->file_offset - m.offset);
 	t->map_start = m.start;
 	t->map_end = m.end;
@@ -58,7 +106,8 @@ static void resolve_func(struct sym_file *f, uint64_t vaddr, struct probe_target
 	}
 }
 
-static int resolve_offset(struct sym_file *f, const char *loc, struct probe_target *t)
+static int resolve_offset(struct sym_file *f, const char *loc, unsigned flags,
+			  struct probe_target *t)
 {
 	uint64_t vaddr;
 	int err;
@@ -71,9 +120,10 @@ static int resolve_offset(struct sym_file *f, const char *loc, struct probe_targ
 	if (sym_off_to_vaddr(f, t->file_offset, &vaddr))
 		return log_error(ENXIO, "offset 0x%lx is not in an executable segment",
 				 t->file_offset);
-	err = resolve_runtime(f, t);
+	err = resolve_runtime(f, t, flags);
 	if (err)
 		return err;
+	t->bias = t->addr - vaddr;
 	resolve_func(f, vaddr, t);
 	return 0;
 }
@@ -131,9 +181,10 @@ static int resolve_symbol(struct sym_file *f, const char *loc, unsigned flags,
 	vaddr = fn.vaddr + off;
 	if (sym_vaddr_to_off(f, vaddr, &t->file_offset))
 		return log_error(ENXIO, "'%s' (0x%lx) is not in an executable segment", name, vaddr);
-	err = resolve_runtime(f, t);
+	err = resolve_runtime(f, t, flags);
 	if (err)
 		return err;
+	t->bias = t->addr - vaddr;
 	if (fn.size) {
 		t->func_start = t->addr - off;
 		t->func_size = fn.size;
@@ -164,13 +215,15 @@ int resolve_location(const char *path, const char *loc, unsigned flags, struct p
 		return -errno;
 	snprintf(t->path, sizeof(t->path), "%s", real);
 	if (loc[0] >= '0' && loc[0] <= '9')
-		err = resolve_offset(f, loc, t);
+		err = resolve_offset(f, loc, flags, t);
 	else
 		err = resolve_symbol(f, loc, flags, t);
 	sym_file_close(f);
+	if (!err)
+		err = resolve_check_boundary(t, flags);
 	if (err)
-		return err;
-	return resolve_check_boundary(t, flags);
+		resolve_release(t);
+	return err;
 }
 
 int resolve_address(uint64_t addr, unsigned flags, struct probe_target *t)
@@ -200,8 +253,10 @@ int resolve_address(uint64_t addr, unsigned flags, struct probe_target *t)
 		log_clear_error();
 		return 0;
 	}
-	if (!sym_off_to_vaddr(f, t->file_offset, &vaddr))
+	if (!sym_off_to_vaddr(f, t->file_offset, &vaddr)) {
+		t->bias = addr - vaddr;
 		resolve_func(f, vaddr, t);
+	}
 	sym_file_close(f);
 	return 0;
 }
@@ -226,7 +281,7 @@ int resolve_check_boundary(struct probe_target *t, unsigned flags)
 
 		if (avail > sizeof(buf))
 			avail = sizeof(buf);
-		registry_read_text(t->func_start + pos, buf, avail);
+		target_read(t, t->func_start + pos, buf, avail);
 		len = arch_insn_length(buf, avail, t->func_start + pos);
 		if (!len)
 			return log_error(EILSEQ, "cannot decode the function at +0x%lx (byte %02x)",

@@ -9,12 +9,21 @@
 #include "core/core.h"
 
 #define RESOLVE_KEEP_SYMBOL (1u << 31) /* internal: keep t's symbol fields */
+#define RESOLVE_FILE_IMAGE (1u << 30)  /* internal: not mapped? analyse the file itself */
 
 struct probe_target {
 	uint64_t addr;	       /* runtime address */
 	uint64_t map_start;    /* its mapping (reads stop at map_end) */
 	uint64_t map_end;
 	ino_t map_ino;
+	/*
+	 * Analysis of a file this process has not mapped (uprobe_analyze only):
+	 * addresses are the file's virtual addresses and text comes from image.
+	 */
+	const uint8_t *image;
+	size_t image_size;
+	int64_t image_delta; /* file offset - virtual address in the code segment */
+	uint64_t bias;	     /* runtime (or virtual) address - virtual address */
 	uint64_t file_offset;
 	uint64_t func_start;   /* runtime start of the containing function, 0 if unknown */
 	uint64_t func_size;
@@ -34,6 +43,12 @@ int resolve_address(uint64_t addr, unsigned flags, struct probe_target *t);
  */
 int branches_into(const struct probe_target *t, uint64_t lo, uint64_t hi, uint64_t *src,
 		  uint64_t *target);
+
+/* Original text of t's code at [addr, addr + len) (memory, or the file image). */
+void target_read(const struct probe_target *t, uint64_t addr, uint8_t *buf, size_t len);
+
+/* Release what resolve_* acquired (the file image). */
+void resolve_release(struct probe_target *t);
 
 /* Decode from the function start to t->addr. Caller holds registry_lock. */
 int resolve_check_boundary(struct probe_target *t, unsigned flags);

@@ -280,3 +280,16 @@ int sym_off_to_vaddr(const struct sym_file *f, uint64_t off, uint64_t *vaddr)
 	*vaddr = off - p->p_offset + p->p_vaddr;
 	return 0;
 }
+
+int sym_exec_segment(const struct sym_file *f, uint64_t off, uint64_t *vaddr, uint64_t *offset,
+		     uint64_t *filesz)
+{
+	const GElf_Phdr *p = sym_exec_load(f, off, false);
+
+	if (!p)
+		return -ENXIO;
+	*vaddr = p->p_vaddr;
+	*offset = p->p_offset;
+	*filesz = p->p_filesz;
+	return 0;
+}

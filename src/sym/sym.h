@@ -39,4 +39,8 @@ int sym_func_at(struct sym_file *f, uint64_t vaddr, struct sym_func *out);
 int sym_vaddr_to_off(const struct sym_file *f, uint64_t vaddr, uint64_t *off);
 int sym_off_to_vaddr(const struct sym_file *f, uint64_t off, uint64_t *vaddr);
 
+/* The executable PT_LOAD segment covering file offset off: 0 or -ENXIO. */
+int sym_exec_segment(const struct sym_file *f, uint64_t off, uint64_t *vaddr, uint64_t *offset,
+		     uint64_t *filesz);
+
 #endif
