@@ -3,7 +3,7 @@
 # Install the Debian packages the build, the tests and the benchmarks need.
 # Idempotent: does nothing when everything is present. Needs root to install.
 set -e
-PKGS="make gcc libc6-dev pkg-config libzydis-dev libelf-dev libdw-dev
+PKGS="make gcc g++ libc6-dev pkg-config libzydis-dev libelf-dev libdw-dev
       systemtap-sdt-dev libc6-dbg binutils python3 sqlite3 bash coreutils"
 missing=""
 for p in $PKGS; do

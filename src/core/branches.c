@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Every direct branch of a code mapping, indexed by target, built once per
- * mapping. A window must not be the target of any branch of the module, not
+ * Every direct branch of a code mapping and every exception landing pad of its
+ * file, indexed by target, built once per mapping. A window must not be the target of any branch of the module, not
  * only of its own function: glibc's __mempcpy_*, for one, jumps to the
  * instruction after the first one of __memmove_* (a function of its own).
  */
@@ -11,6 +11,8 @@
 #include "arch/x86_64/optimize.h"
 #include "core/core.h"
 #include "core/resolve.h"
+#include "sym/sym.h"
+#include "util/log.h"
 
 struct branch_ref {
 	uint64_t target, src;
@@ -41,6 +43,19 @@ static void index_add(uint64_t src, uint64_t target, void *arg)
 	bi->refs[bi->n++] = (struct branch_ref){ target, src };
 }
 
+struct pad_ctx {
+	struct branch_index *bi;
+	uint64_t bias;
+};
+
+/* Landing pads are where the unwinder resumes: branch targets with no source. */
+static void index_add_pad(uint64_t vaddr, void *arg)
+{
+	struct pad_ctx *pc = arg;
+
+	index_add(0, vaddr + pc->bias, pc->bi);
+}
+
 static int ref_cmp(const void *a, const void *b)
 {
 	const struct branch_ref *x = a, *y = b;
@@ -64,6 +79,14 @@ static struct branch_index *index_build(const struct probe_target *t)
 	if (seen != bi->n)
 		goto err;
 	free(code);
+	if (t->path[0] == '/') {
+		struct sym_file *f = sym_file_open(t->path);
+		struct pad_ctx pc = { bi, t->bias };
+
+		if (f)
+			sym_landing_pads(f, index_add_pad, &pc);
+		sym_file_close(f);
+	}
 	qsort(bi->refs, bi->n, sizeof(*bi->refs), ref_cmp);
 	bi->next = indexes;
 	indexes = bi;

@@ -223,9 +223,11 @@ static bool rec_plan_optimize(struct probe_rec *rec, const struct probe_target *
 		return opt_refuse(rec, why);
 	err = branches_into(t, t->addr, t->addr + rec->win.len, &src, &dst);
 	if (err) {
-		if (err > 0)
+		if (err > 0 && src)
 			snprintf(why, sizeof(why), "the jump at 0x%lx targets byte %lu of the window",
 				 src, dst - t->addr);
+		else if (err > 0)
+			snprintf(why, sizeof(why), "a landing pad at 0x%lx is inside the window", dst);
 		return opt_refuse(rec, err > 0 ? why : "out of memory");
 	}
 	if (window_holds_probe(t->addr, rec->win.len, &at)) {
@@ -416,7 +418,7 @@ static void window_fixup(ucontext_t *uc, void *arg)
 
 		if (rip <= r->addr || rip >= r->addr + r->win.len)
 			continue;
-		for (unsigned k = 1; k < r->win.n; k++)
+		for (unsigned k = 1; k < r->win.live; k++)
 			if (rip == r->addr + r->win.orig_off[k])
 				uc->uc_mcontext.gregs[REG_RIP] = r->copy + r->win.copy_off[k];
 	}
@@ -436,7 +438,7 @@ static void recs_optimize(struct probe_rec **recs, size_t n)
 
 	/* A thread is never inside a one-instruction window: skip the round trip. */
 	for (size_t i = 0; i < n && !multi; i++)
-		multi = recs[i]->win.n > 1;
+		multi = recs[i]->win.live > 1;
 	if (multi)
 		ubp_quiesce(window_fixup, &set);
 	for (size_t i = 0; i < n; i++) {

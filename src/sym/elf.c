@@ -176,6 +176,11 @@ uint64_t sym_file_size(const struct sym_file *f)
 	return f->st.st_size;
 }
 
+Elf *sym_file_elf(const struct sym_file *f)
+{
+	return f->elf;
+}
+
 static void sym_fill(const struct sym_entry *e, struct sym_func *out)
 {
 	snprintf(out->name, sizeof(out->name), "%s", e->name);

@@ -28,6 +28,7 @@ const char *sym_file_path(const struct sym_file *f);
 dev_t sym_file_dev(const struct sym_file *f);
 ino_t sym_file_ino(const struct sym_file *f);
 uint64_t sym_file_size(const struct sym_file *f);
+struct Elf *sym_file_elf(const struct sym_file *f);
 
 /* Function symbol by name: 0 or -ESRCH. */
 int sym_find(struct sym_file *f, const char *name, struct sym_func *out);
@@ -38,6 +39,12 @@ int sym_func_at(struct sym_file *f, uint64_t vaddr, struct sym_func *out);
 /* 0, or -ENXIO when the address/offset is in no executable PT_LOAD segment. */
 int sym_vaddr_to_off(const struct sym_file *f, uint64_t vaddr, uint64_t *off);
 int sym_off_to_vaddr(const struct sym_file *f, uint64_t off, uint64_t *vaddr);
+
+/*
+ * Every exception landing pad of the file (LSDAs reached from .eh_frame), as
+ * virtual addresses. 0, or -ENOENT when there is no .eh_frame.
+ */
+int sym_landing_pads(struct sym_file *f, void (*fn)(uint64_t vaddr, void *arg), void *arg);
 
 /* The executable PT_LOAD segment covering file offset off: 0 or -ENXIO. */
 int sym_exec_segment(const struct sym_file *f, uint64_t off, uint64_t *vaddr, uint64_t *offset,

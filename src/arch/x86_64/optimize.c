@@ -66,6 +66,13 @@ static int window_collect(const uint8_t *func, size_t func_len, uint64_t func_ad
 		}
 		w->orig_off[w->n++] = w->len;
 		w->len += ai->len;
+		if (w->live)
+			continue; /* dead bytes after a ret/jmp */
+		if ((ai->op == ARCH_OP_NO_RETURN || ai->op == ARCH_OP_JMP_REL) &&
+		    w->len < ARCH_JMP_LEN) {
+			w->live = w->n;
+			continue;
+		}
 		if (op_must_be_last(ai) && w->len < ARCH_JMP_LEN) {
 			arch_insn_format(ai->bytes, ai->len, ai->addr, text, sizeof(text));
 			snprintf(why, whylen, "'%s' would not be the last instruction of the window",
@@ -85,10 +92,12 @@ static int window_collect(const uint8_t *func, size_t func_len, uint64_t func_ad
 		snprintf(why, whylen, "the window would run past the end of the function");
 		return -ENOTSUP;
 	}
-	w->no_return = op_must_be_last(&w->insn[w->n - 1]) &&
-		       w->insn[w->n - 1].op != ARCH_OP_CALL_REL &&
-		       w->insn[w->n - 1].op != ARCH_OP_CALL_REG &&
-		       w->insn[w->n - 1].op != ARCH_OP_CALL_MEM;
+	if (!w->live)
+		w->live = w->n;
+	w->no_return = op_must_be_last(&w->insn[w->live - 1]) &&
+		       w->insn[w->live - 1].op != ARCH_OP_CALL_REL &&
+		       w->insn[w->live - 1].op != ARCH_OP_CALL_REG &&
+		       w->insn[w->live - 1].op != ARCH_OP_CALL_MEM;
 	return 0;
 }
 
@@ -148,7 +157,7 @@ void arch_window_range(const struct arch_window *w, uint64_t *lo, uint64_t *hi)
 	*lo = 0;
 	*hi = UINT64_MAX;
 	range_clip(w->insn[0].addr, lo, hi);
-	for (unsigned k = 0; k < w->n; k++) {
+	for (unsigned k = 0; k < w->live; k++) {
 		if (w->insn[k].riprel_off)
 			range_clip(w->insn[k].riprel_addr, lo, hi);
 		if (op_is_branch(w->insn[k].op))
@@ -233,13 +242,13 @@ int arch_window_copy(struct arch_window *w, uint64_t at, uint8_t *out)
 {
 	int pos = 0;
 
-	for (unsigned k = 0; k < w->n; k++) {
+	for (unsigned k = 0; k < w->live; k++) {
 		w->copy_off[k] = pos;
 		pos = copy_one(&w->insn[k], out, pos, at);
 		if (pos < 0)
 			return pos;
 	}
-	if (!w->no_return && !op_must_be_last(&w->insn[w->n - 1]))
+	if (!w->no_return && !op_must_be_last(&w->insn[w->live - 1]))
 		pos = put_jmp(out, pos, at, w->insn[0].addr + w->len);
 	if (pos < 0)
 		return pos;

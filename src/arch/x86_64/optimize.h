@@ -26,7 +26,8 @@
 struct arch_window {
 	uint8_t len;			  /* bytes replaced (>= ARCH_JMP_LEN) */
 	uint8_t n;			  /* instructions */
-	bool no_return;			  /* the last one never falls through */
+	uint8_t live;			  /* instructions reachable by falling through */
+	bool no_return;			  /* the last live one never falls through */
 	struct arch_insn insn[ARCH_WINDOW_MAX];
 	uint8_t orig_off[ARCH_WINDOW_MAX]; /* offset of insn k in the window */
 	uint8_t copy_off[ARCH_WINDOW_MAX]; /* offset of its relocation in the copy */

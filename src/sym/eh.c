@@ -1,0 +1,255 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Exception landing pads: the addresses the C++ unwinder may resume at. They
+ * are listed per function in the LSDA (.gcc_except_table) that the FDE of
+ * the function points to through its 'L' augmentation:
+ *
+ *   .eh_frame   CIE "zPLR": personality, LSDA encoding, FDE encoding
+ *               FDE: initial location, range, augmentation data = LSDA pointer
+ *   LSDA        lpstart encoding [lpstart], ttype encoding [ttype offset],
+ *               call-site encoding, call-site table length, then per call
+ *               site: start, length, landing pad (relative to lpstart), action
+ */
+#include <errno.h>
+#include <string.h>
+
+#include <gelf.h>
+
+#include "sym/sym.h"
+
+#define DW_EH_PE_omit 0xff
+
+struct eh_reader {
+	const uint8_t *p, *end;
+	uint64_t vaddr; /* address of p in the file's address space */
+};
+
+static int rd_bytes(struct eh_reader *r, void *out, size_t n)
+{
+	if ((size_t)(r->end - r->p) < n)
+		return -EINVAL;
+	memcpy(out, r->p, n);
+	r->p += n;
+	r->vaddr += n;
+	return 0;
+}
+
+static int rd_uleb(struct eh_reader *r, uint64_t *out)
+{
+	uint64_t v = 0;
+	unsigned shift = 0;
+	uint8_t b;
+
+	do {
+		if (rd_bytes(r, &b, 1) || shift > 63)
+			return -EINVAL;
+		v |= (uint64_t)(b & 0x7f) << shift;
+		shift += 7;
+	} while (b & 0x80);
+	*out = v;
+	return 0;
+}
+
+static int rd_sleb(struct eh_reader *r, int64_t *out)
+{
+	uint64_t v = 0;
+	unsigned shift = 0;
+	uint8_t b;
+
+	do {
+		if (rd_bytes(r, &b, 1) || shift > 63)
+			return -EINVAL;
+		v |= (uint64_t)(b & 0x7f) << shift;
+		shift += 7;
+	} while (b & 0x80);
+	if (shift < 64 && (b & 0x40))
+		v |= ~0ull << shift;
+	*out = (int64_t)v;
+	return 0;
+}
+
+/* A DW_EH_PE_* encoded pointer: absolute and pc-relative bases are supported. */
+static int rd_encoded(struct eh_reader *r, uint8_t enc, uint64_t *out)
+{
+	uint64_t pc = r->vaddr, u = 0;
+	int64_t s = 0;
+	int err;
+
+	switch (enc & 0x0f) {
+	case 0x00: err = rd_bytes(r, &u, 8); break;
+	case 0x01: err = rd_uleb(r, &u); break;
+	case 0x02: { uint16_t v = 0; err = rd_bytes(r, &v, 2); u = v; break; }
+	case 0x03: { uint32_t v = 0; err = rd_bytes(r, &v, 4); u = v; break; }
+	case 0x04: err = rd_bytes(r, &u, 8); break;
+	case 0x09: err = rd_sleb(r, &s); u = s; break;
+	case 0x0a: { int16_t v = 0; err = rd_bytes(r, &v, 2); u = (uint64_t)(int64_t)v; break; }
+	case 0x0b: { int32_t v = 0; err = rd_bytes(r, &v, 4); u = (uint64_t)(int64_t)v; break; }
+	case 0x0c: err = rd_bytes(r, &u, 8); break;
+	default: return -EINVAL;
+	}
+	if (err)
+		return err;
+	switch (enc & 0x70) {
+	case 0x00: break;
+	case 0x10: u += pc; break;
+	default: return -EINVAL;
+	}
+	*out = u;
+	return 0;
+}
+
+/* The allocated section holding vaddr, as a reader positioned there. */
+static int section_at(Elf *elf, uint64_t vaddr, struct eh_reader *r)
+{
+	Elf_Scn *scn = NULL;
+
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		Elf_Data *d;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_PROGBITS || !(sh.sh_flags & SHF_ALLOC))
+			continue;
+		if (vaddr < sh.sh_addr || vaddr >= sh.sh_addr + sh.sh_size)
+			continue;
+		d = elf_getdata(scn, NULL);
+		if (!d || !d->d_buf)
+			return -EINVAL;
+		r->p = (const uint8_t *)d->d_buf + (vaddr - sh.sh_addr);
+		r->end = (const uint8_t *)d->d_buf + d->d_size;
+		r->vaddr = vaddr;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+static int lsda_walk(Elf *elf, uint64_t lsda, uint64_t func, void (*fn)(uint64_t, void *),
+		     void *arg)
+{
+	struct eh_reader r;
+	uint64_t lpstart = func, cs_len, skip;
+	uint8_t lp_enc, tt_enc, cs_enc;
+	const uint8_t *end;
+
+	if (section_at(elf, lsda, &r) || rd_bytes(&r, &lp_enc, 1))
+		return -EINVAL;
+	if (lp_enc != DW_EH_PE_omit && rd_encoded(&r, lp_enc, &lpstart))
+		return -EINVAL;
+	if (rd_bytes(&r, &tt_enc, 1) || (tt_enc != DW_EH_PE_omit && rd_uleb(&r, &skip)))
+		return -EINVAL;
+	if (rd_bytes(&r, &cs_enc, 1) || rd_uleb(&r, &cs_len) || cs_len > (uint64_t)(r.end - r.p))
+		return -EINVAL;
+	for (end = r.p + cs_len; r.p < end;) {
+		uint64_t start, len, lp, action;
+
+		if (rd_encoded(&r, cs_enc, &start) || rd_encoded(&r, cs_enc, &len) ||
+		    rd_encoded(&r, cs_enc, &lp) || rd_uleb(&r, &action))
+			return -EINVAL;
+		if (lp)
+			fn(lpstart + lp, arg);
+	}
+	return 0;
+}
+
+struct eh_cie {
+	uint8_t fde_enc, lsda_enc;
+	int has_z;
+};
+
+static int cie_parse(struct eh_reader r, struct eh_cie *c)
+{
+	const char *aug;
+	uint64_t u;
+	int64_t s;
+	uint8_t version, b;
+
+	c->fde_enc = 0;
+	c->lsda_enc = DW_EH_PE_omit;
+	if (rd_bytes(&r, &version, 1))
+		return -EINVAL;
+	aug = (const char *)r.p;
+	while (r.p < r.end && *r.p)
+		r.p++, r.vaddr++;
+	if (rd_bytes(&r, &b, 1) || strstr(aug, "eh"))
+		return -EINVAL;
+	if (rd_uleb(&r, &u) || rd_sleb(&r, &s))
+		return -EINVAL;
+	if (version == 1 ? rd_bytes(&r, &b, 1) : rd_uleb(&r, &u))
+		return -EINVAL;
+	c->has_z = aug[0] == 'z';
+	if (!c->has_z)
+		return 0;
+	if (rd_uleb(&r, &u))
+		return -EINVAL;
+	for (const char *a = aug + 1; *a; a++) {
+		uint8_t enc;
+
+		if (*a == 'L' && rd_bytes(&r, &c->lsda_enc, 1))
+			return -EINVAL;
+		if (*a == 'R' && rd_bytes(&r, &c->fde_enc, 1))
+			return -EINVAL;
+		if (*a == 'P' && (rd_bytes(&r, &enc, 1) || rd_encoded(&r, enc & 0x7f, &u)))
+			return -EINVAL;
+	}
+	return 0;
+}
+
+/* One FDE: its LSDA, if any, lists landing pads. */
+static void fde_visit(Elf *elf, struct eh_reader r, const struct eh_cie *c,
+		      void (*fn)(uint64_t, void *), void *arg)
+{
+	uint64_t start, range, aug_len, lsda = 0;
+
+	if (rd_encoded(&r, c->fde_enc, &start) || rd_encoded(&r, c->fde_enc & 0x0f, &range))
+		return;
+	if (!c->has_z || c->lsda_enc == DW_EH_PE_omit || rd_uleb(&r, &aug_len) || !aug_len)
+		return;
+	if (!rd_encoded(&r, c->lsda_enc, &lsda) && lsda)
+		lsda_walk(elf, lsda, start, fn, arg);
+}
+
+int sym_landing_pads(struct sym_file *f, void (*fn)(uint64_t vaddr, void *arg), void *arg)
+{
+	Elf *elf = sym_file_elf(f);
+	Elf_Scn *scn = NULL;
+	size_t shstrndx;
+
+	if (elf_getshdrstrndx(elf, &shstrndx))
+		return -EINVAL;
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		Elf_Data *d;
+		const char *name;
+
+		if (!gelf_getshdr(scn, &sh) || !(name = elf_strptr(elf, shstrndx, sh.sh_name)) ||
+		    strcmp(name, ".eh_frame") || !(d = elf_getdata(scn, NULL)) || !d->d_buf)
+			continue;
+		const uint8_t *base = d->d_buf;
+
+		for (size_t pos = 0; pos + 8 <= d->d_size;) {
+			uint32_t len32, id;
+			struct eh_reader r;
+			struct eh_cie cie;
+
+			memcpy(&len32, base + pos, 4);
+			if (!len32 || len32 == 0xffffffff || pos + 4 + len32 > d->d_size)
+				break;
+			memcpy(&id, base + pos + 4, 4);
+			if (id && id <= pos + 4) {
+				size_t cie_pos = pos + 4 - id;
+				uint32_t cie_len;
+
+				memcpy(&cie_len, base + cie_pos, 4);
+				r = (struct eh_reader){ base + cie_pos + 8, base + cie_pos + 4 + cie_len,
+							sh.sh_addr + cie_pos + 8 };
+				if (!cie_parse(r, &cie)) {
+					r = (struct eh_reader){ base + pos + 8, base + pos + 4 + len32,
+								sh.sh_addr + pos + 8 };
+					fde_visit(elf, r, &cie, fn, arg);
+				}
+			}
+			pos += 4 + len32;
+		}
+		return 0;
+	}
+	return -ENOENT;
+}

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+/* Functions whose first instructions cannot be replaced by a jump. */
+	.text
+
+/* A loop back to the second instruction: a branch into bytes 1..4 of the window. */
+	.globl opt_branch_into
+	.type opt_branch_into, @function
+opt_branch_into:		/* returns max(rdi, 10) counted up one by one */
+	mov %rdi, %rax		/* 48 89 f8: probed */
+1:	add $1, %rax		/* 48 83 c0 01: byte 3 of the window */
+	cmp $10, %rax
+	jl 1b
+	ret
+	.size opt_branch_into, .-opt_branch_into
+
+/* switch (rdi & 3) through a jump table: an indirect jump. */
+	.globl opt_jump_table
+	.type opt_jump_table, @function
+opt_jump_table:
+	mov %rdi, %rax		/* probed */
+	and $3, %eax
+	lea opt_table(%rip), %rdx
+	movslq (%rdx,%rax,4), %rax
+	add %rdx, %rax
+	jmp *%rax
+.Lcase0:
+	mov $100, %eax
+	ret
+.Lcase1:
+	mov $101, %eax
+	ret
+.Lcase2:
+	mov $102, %eax
+	ret
+.Lcase3:
+	mov $103, %eax
+	ret
+	.size opt_jump_table, .-opt_jump_table
+
+/* The same work with no obstacle: must be optimized (the control case). */
+	.globl opt_plain
+	.type opt_plain, @function
+opt_plain:
+	mov %rdi, %rax
+	add $1, %rax
+	add %rax, %rax
+	ret
+	.size opt_plain, .-opt_plain
+
+	.section .rodata
+	.p2align 2
+opt_table:
+	.long .Lcase0 - opt_table
+	.long .Lcase1 - opt_table
+	.long .Lcase2 - opt_table
+	.long .Lcase3 - opt_table
+
+	.section .note.GNU-stack,"",@progbits

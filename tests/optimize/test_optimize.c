@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Jump optimization is refused, with the right reason, where a jump cannot
+ * safely replace the first instructions: a branch into bytes 1..4 of the
+ * window, a jump table, a landing pad inside the window. The probe then takes
+ * the breakpoint path and the program still computes exactly what it does
+ * unprobed.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "testlib.h"
+#include "uprobes.h"
+
+TL_DEFINE("optimize");
+
+long opt_branch_into(long x);
+long opt_jump_table(long x);
+long opt_plain(long x);
+int opt_catcher(int x);
+
+static uint64_t hits;
+
+static void count(struct uprobe *p, struct uprobe_regs *r, void *ctx)
+{
+	(void)p, (void)r, (void)ctx;
+	hits++;
+}
+
+static struct uprobe *attach(const char *loc, struct uprobe_info *info)
+{
+	struct uprobe_opts o = { .sz = sizeof(o), .handler = count };
+	struct uprobe *p = uprobe_attach(NULL, loc, &o);
+
+	if (!p) {
+		TL_FAIL("attach %s: %s", loc, uprobe_last_error());
+		return NULL;
+	}
+	info->sz = sizeof(*info);
+	CHECK_EQ_INT(uprobe_get_info(p, info), 0);
+	return p;
+}
+
+static void plain_is_optimized(void)
+{
+	struct uprobe_info info;
+	struct uprobe *p = attach("opt_plain", &info);
+
+	if (!p)
+		return;
+	CHECK_EQ_INT(info.mode, UPROBE_MODE_OPTIMIZED);
+	CHECK_STR(info.opt_reason, "");
+	CHECK_EQ_INT(info.window_len, 7); /* mov (3) + add (4) */
+	hits = 0;
+	CHECK_EQ_INT(opt_plain(4), 10);
+	CHECK_EQ_U64(hits, 1);
+	uprobe_free(p);
+}
+
+static void branch_into_window(void)
+{
+	struct uprobe_info info;
+	struct uprobe *p = attach("opt_branch_into", &info);
+
+	if (!p)
+		return;
+	CHECK(info.mode != UPROBE_MODE_OPTIMIZED);
+	CHECK_EQ_INT(info.mode, UPROBE_MODE_XOL);
+	CHECK_CONTAINS(info.opt_reason, "targets byte 3 of the window");
+	hits = 0;
+	CHECK_EQ_INT(opt_branch_into(0), 10);
+	CHECK_EQ_INT(opt_branch_into(3), 10);
+	CHECK_EQ_INT(opt_branch_into(42), 43);
+	CHECK_EQ_U64(hits, 3);
+	uprobe_free(p);
+	CHECK_EQ_INT(opt_branch_into(0), 10);
+	CHECK_EQ_U64(hits, 3);
+}
+
+static void jump_table(void)
+{
+	struct uprobe_info info;
+	struct uprobe *p = attach("opt_jump_table", &info);
+
+	if (!p)
+		return;
+	CHECK(info.mode != UPROBE_MODE_OPTIMIZED);
+	CHECK_CONTAINS(info.opt_reason, "indirect jump 'jmp rax' at +0x14 (jump table?)");
+	hits = 0;
+	for (long i = 0; i < 8; i++)
+		CHECK_EQ_INT(opt_jump_table(i), 100 + (i & 3));
+	CHECK_EQ_U64(hits, 8);
+	uprobe_free(p);
+}
+
+/*
+ * The landing pad of opt_catcher follows its ret: look for the instruction
+ * whose window would cover it, rather than hard-code a compiler's layout.
+ */
+static void landing_pad_in_window(void)
+{
+	struct uprobe_info info = { .sz = sizeof(info) };
+	char loc[64];
+	int found = -1;
+
+	for (int off = 0; off < 64 && found < 0; off++) {
+		snprintf(loc, sizeof(loc), "opt_catcher+%d", off);
+		if (uprobe_analyze(NULL, loc, 0, &info))
+			continue; /* not an instruction boundary */
+		if (strstr(info.opt_reason, "a landing pad at"))
+			found = off;
+	}
+	CHECK(found >= 0);
+	if (found < 0)
+		return;
+	struct uprobe *p = attach(loc, &info);
+	if (!p)
+		return;
+	CHECK(info.mode != UPROBE_MODE_OPTIMIZED);
+	CHECK_CONTAINS(info.opt_reason, "is inside the window");
+	/* Throwing through and catching in the probed function works as unprobed. */
+	hits = 0;
+	CHECK_EQ_INT(opt_catcher(0), 0);
+	CHECK_EQ_INT(opt_catcher(1), 1);
+	CHECK_EQ_INT(opt_catcher(0), 0);
+	/*
+	 * The probe sits on a ret: both no-throw calls return through it; the
+	 * catch path may come back to it from the .cold part (g++ 12 -O2 does).
+	 */
+	CHECK(hits == 2 || hits == 3);
+	uprobe_free(p);
+	/* The function entry has no obstacle: optimized, and exceptions still work. */
+	p = attach("opt_catcher", &info);
+	if (!p)
+		return;
+	CHECK_EQ_INT(info.mode, UPROBE_MODE_OPTIMIZED);
+	hits = 0;
+	CHECK_EQ_INT(opt_catcher(1), 1);
+	CHECK_EQ_INT(opt_catcher(0), 0);
+	CHECK_EQ_U64(hits, 2);
+	uprobe_free(p);
+}
+
+int main(void)
+{
+	RUN(plain_is_optimized);
+	RUN(branch_into_window);
+	RUN(jump_table);
+	RUN(landing_pad_in_window);
+	TL_EXIT();
+}
