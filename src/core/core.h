@@ -39,6 +39,7 @@ struct probe_rec {
 	uint8_t orig[ARCH_INSN_MAX]; /* original bytes the patch covers */
 	uint8_t orig_len;
 	int installed;		   /* REC_* patch state in the text (registry_lock) */
+	int pending;		   /* taken by the batch being attached (registry_lock) */
 	int active;		   /* hits are handled; cleared after the int3 is gone */
 	struct uprobe *consumers;  /* RCU list, written under registry_lock */
 };
@@ -64,6 +65,10 @@ extern pthread_mutex_t registry_lock;
 
 /* Lock-free lookup (signal context): the current record for addr, or NULL. */
 struct probe_rec *registry_lookup(uint64_t addr);
+
+/* Mark rec as taken by the batch being attached; forget all at its end. registry_lock. */
+void rec_set_pending(struct probe_rec *rec);
+void recs_clear_pending(void);
 
 /* Publish rec as the record for rec->addr (replacing any). Caller holds registry_lock. */
 int registry_publish(struct probe_rec *rec);

@@ -136,7 +136,7 @@ static uint64_t window_to_copy(const struct probe_rec *rec, uint64_t rip)
 {
 	if (rip < rec->addr || rip >= rec->addr + rec->win.len)
 		return rip;
-	for (unsigned k = 0; k < rec->win.live; k++)
+	for (unsigned k = 0; k < rec->win.n; k++)
 		if (rip == rec->addr + rec->win.orig_off[k])
 			return rec->copy + rec->win.copy_off[k];
 	return rip;

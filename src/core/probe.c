@@ -128,25 +128,28 @@ static int analyze_at(const struct probe_target *t, struct arch_insn *ai)
 	return err ? log_error(-err, "%s", why) : 0;
 }
 
-/* Is addr covered by the jump of an optimized probe other than at addr itself? */
-static const struct probe_rec *inside_other_window(uint64_t addr)
+/*
+ * The optimized record (installed, or pending in the batch being attached)
+ * whose jump would cover addr, other than one at addr itself.
+ */
+static struct probe_rec *inside_other_window(uint64_t addr)
 {
 	for (unsigned back = 1; back < ARCH_INSN_MAX; back++) {
-		const struct probe_rec *r = registry_lookup(addr - back);
+		struct probe_rec *r = registry_lookup(addr - back);
 
-		if (r && r->installed && r->orig_len > back)
+		if (r && (r->installed || r->pending) && r->orig_len > back)
 			return r;
 	}
 	return NULL;
 }
 
-/* Another probe's int3 inside bytes 1.. of a would-be window? */
+/* Another probe (installed, or pending in this batch) inside bytes 1.. of a would-be window? */
 static bool window_holds_probe(uint64_t addr, unsigned len, unsigned *at)
 {
 	for (unsigned k = 1; k < len; k++) {
 		const struct probe_rec *r = registry_lookup(addr + k);
 
-		if (r && r->installed) {
+		if (r && (r->installed || r->pending)) {
 			*at = k;
 			return true;
 		}
@@ -202,6 +205,58 @@ static bool rec_build_trampoline(struct probe_rec *rec)
 	return true;
 }
 
+/* Does the jump table at table (relative or absolute entries) reach into the window? */
+static bool table_hits_window(const struct probe_target *t, uint64_t table, uint64_t lo,
+			      uint64_t hi, uint64_t *hit)
+{
+	uint64_t fend = t->func_start + t->func_size;
+
+	for (unsigned i = 0; i < 4096; i++) {
+		int32_t rel;
+
+		if (target_read_data(t, table + 4 * i, &rel, 4))
+			break;
+		*hit = table + rel;
+		if (*hit < t->func_start || *hit >= fend)
+			break;
+		if (*hit > lo && *hit < hi)
+			return true;
+	}
+	for (unsigned i = 0; !t->image && i < 4096; i++) {
+		if (target_read_data(t, table + 8 * i, hit, 8) || *hit < t->func_start ||
+		    *hit >= fend)
+			break;
+		if (*hit > lo && *hit < hi)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * A function with indirect jumps: kprobes refuses them all. At a function
+ * entry we read the jump tables the function addresses (lea x(%rip)) and
+ * accept when no case lands in the window: compilers never make a switch
+ * case of the prologue's second instruction. Elsewhere, refuse.
+ */
+static bool jump_tables_clear(const struct probe_target *t, const struct arch_window *w,
+			      char *why, size_t len)
+{
+	uint64_t hit;
+
+	if (t->addr != t->func_start) {
+		snprintf(why, len, "%s (jump table?)", w->indirect_why);
+		return false;
+	}
+	for (unsigned i = 0; i < w->ntables; i++) {
+		if (table_hits_window(t, w->tables[i], t->addr, t->addr + w->len, &hit)) {
+			snprintf(why, len, "a jump table at 0x%lx has a case at byte %lu of the window",
+				 w->tables[i], hit - t->addr);
+			return false;
+		}
+	}
+	return true;
+}
+
 /* Can rec (flags set) be jump-optimized? Fills rec->win, or rec->opt_reason. */
 static bool rec_plan_optimize(struct probe_rec *rec, const struct probe_target *t)
 {
@@ -230,6 +285,8 @@ static bool rec_plan_optimize(struct probe_rec *rec, const struct probe_target *
 			snprintf(why, sizeof(why), "a landing pad at 0x%lx is inside the window", dst);
 		return opt_refuse(rec, err > 0 ? why : "out of memory");
 	}
+	if (rec->win.indirect_jmps && !jump_tables_clear(t, &rec->win, why, sizeof(why)))
+		return opt_refuse(rec, why);
 	if (window_holds_probe(t->addr, rec->win.len, &at)) {
 		snprintf(why, sizeof(why), "another probe sits at +%u inside the window", at);
 		return opt_refuse(rec, why);
@@ -259,6 +316,22 @@ static bool rec_try_optimize(struct probe_rec *rec, const struct probe_target *t
 	return true;
 }
 
+/*
+ * A record of the batch being attached (not installed yet, so no thread can
+ * use it) whose window covers a probe that comes later in the batch: it takes
+ * the breakpoint path instead. Its trampoline is simply never used.
+ */
+static int rec_demote(struct probe_rec *rec, uint64_t other)
+{
+	rec->mode = choose_mode(&rec->insn, rec->flags, rec->reason, sizeof(rec->reason));
+	snprintf(rec->opt_reason, sizeof(rec->opt_reason),
+		 "another probe at +%lu is inside the window", other - rec->addr);
+	rec->orig[0] = rec->insn.bytes[0];
+	rec->orig_len = 1;
+	rec->tramp = rec->copy = 0;
+	return rec->mode == UPROBE_MODE_EMULATE ? 0 : rec_build_slot(rec);
+}
+
 /* The record a new consumer of t with flags joins: existing, or new and published. */
 static int rec_get(const struct probe_target *t, unsigned flags, struct probe_rec **out)
 {
@@ -266,17 +339,23 @@ static int rec_get(const struct probe_target *t, unsigned flags, struct probe_re
 	struct arch_insn ai;
 	int err;
 
-	const struct probe_rec *cover = inside_other_window(t->addr);
+	struct probe_rec *cover = inside_other_window(t->addr);
 
-	if (cover && cover->addr != t->addr)
+	if (cover && cover->installed)
 		return log_error(EBUSY, "0x%lx is inside the jump of the optimized probe at 0x%lx",
 				 t->addr, cover->addr);
+	if (cover) {
+		err = rec_demote(cover, t->addr);
+		if (err)
+			return err;
+	}
 	err = analyze_at(t, &ai);
 	if (err)
 		return err;
 	flags &= EXEC_FLAGS;
 	if (old && old->flags == flags && old->insn.len == ai.len &&
 	    !memcmp(old->insn.bytes, ai.bytes, ai.len)) {
+		rec_set_pending(old);
 		*out = old;
 		return 0;
 	}
@@ -303,6 +382,7 @@ static int rec_get(const struct probe_target *t, unsigned flags, struct probe_re
 		free(rec);
 		return err;
 	}
+	rec_set_pending(rec);
 	*out = rec;
 	return 0;
 }
@@ -418,7 +498,7 @@ static void window_fixup(ucontext_t *uc, void *arg)
 
 		if (rip <= r->addr || rip >= r->addr + r->win.len)
 			continue;
-		for (unsigned k = 1; k < r->win.live; k++)
+		for (unsigned k = 1; k < r->win.n; k++)
 			if (rip == r->addr + r->win.orig_off[k])
 				uc->uc_mcontext.gregs[REG_RIP] = r->copy + r->win.copy_off[k];
 	}
@@ -438,7 +518,7 @@ static void recs_optimize(struct probe_rec **recs, size_t n)
 
 	/* A thread is never inside a one-instruction window: skip the round trip. */
 	for (size_t i = 0; i < n && !multi; i++)
-		multi = recs[i]->win.live > 1;
+		multi = recs[i]->win.n > 1;
 	if (multi)
 		ubp_quiesce(window_fixup, &set);
 	for (size_t i = 0; i < n; i++) {
@@ -612,6 +692,7 @@ int uprobe_attach_many(const struct uprobe_spec *specs, size_t n, struct uprobe 
 	if (err && !partial) {
 		for (size_t i = 0; i < n; i++)
 			free(probes[i]), probes[i] = NULL;
+		recs_clear_pending();
 		pthread_mutex_unlock(&registry_lock);
 		return log_report(err);
 	}
@@ -619,6 +700,7 @@ int uprobe_attach_many(const struct uprobe_spec *specs, size_t n, struct uprobe 
 	ret = recs ? batch_arm(probes, n, partial, errs, recs) : log_error(ENOMEM, "out of memory");
 	if (ret < 0 && recs)
 		batch_rollback(probes, n, recs);
+	recs_clear_pending();
 	pthread_mutex_unlock(&registry_lock);
 	free(recs);
 	return log_report(ret);

@@ -80,17 +80,45 @@ int registry_publish(struct probe_rec *rec)
 
 void registry_read_text(uint64_t addr, uint8_t *buf, size_t len)
 {
-	memcpy(buf, (const void *)addr, len);
-	if (!table)
-		return;
-	/* Put back the original bytes of every patch overlapping the range. */
-	for (size_t i = 0; i <= table->mask; i++) {
-		struct probe_rec *r = table->slots[i];
+	uint64_t first = addr > ARCH_INSN_MAX ? addr - ARCH_INSN_MAX : 0;
 
-		if (!r || !r->installed || r->addr + r->orig_len <= addr || r->addr >= addr + len)
+	memcpy(buf, (const void *)addr, len);
+	/* Put back the original bytes of every patch overlapping the range. */
+	for (uint64_t a = first; a < addr + len; a++) {
+		struct probe_rec *r = registry_lookup(a);
+
+		if (!r || !r->installed || a + r->orig_len <= addr)
 			continue;
 		for (unsigned k = 0; k < r->orig_len; k++)
-			if (r->addr + k >= addr && r->addr + k < addr + len)
-				buf[r->addr + k - addr] = r->orig[k];
+			if (a + k >= addr && a + k < addr + len)
+				buf[a + k - addr] = r->orig[k];
 	}
+}
+
+static struct probe_rec **pending;
+static size_t npending, pending_cap;
+
+void rec_set_pending(struct probe_rec *rec)
+{
+	struct probe_rec **grown;
+
+	if (rec->pending)
+		return;
+	/* Out of memory: the mark stays for good, which only costs optimizations. */
+	rec->pending = 1;
+	if (npending == pending_cap) {
+		grown = realloc(pending, (pending_cap ? pending_cap * 2 : 64) * sizeof(*pending));
+		if (!grown)
+			return;
+		pending = grown;
+		pending_cap = pending_cap ? pending_cap * 2 : 64;
+	}
+	pending[npending++] = rec;
+}
+
+void recs_clear_pending(void)
+{
+	for (size_t i = 0; i < npending; i++)
+		pending[i]->pending = 0;
+	npending = 0;
 }

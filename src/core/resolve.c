@@ -65,6 +65,24 @@ void resolve_release(struct probe_target *t)
 	t->image = NULL;
 }
 
+int target_read_data(const struct probe_target *t, uint64_t addr, void *buf, size_t len)
+{
+	uint64_t vaddr = addr - t->bias;
+
+	for (unsigned i = 0; i < t->nloads; i++) {
+		const struct sym_load *l = &t->loads[i];
+
+		if (vaddr < l->vaddr || vaddr + len > l->vaddr + l->filesz)
+			continue;
+		if (t->image)
+			memcpy(buf, t->image + (vaddr - l->vaddr + l->offset), len);
+		else
+			memcpy(buf, (const void *)addr, len);
+		return 0;
+	}
+	return -EFAULT;
+}
+
 void target_read(const struct probe_target *t, uint64_t addr, uint8_t *buf, size_t len)
 {
 	if (t->image)
@@ -124,6 +142,7 @@ static int resolve_offset(struct sym_file *f, const char *loc, unsigned flags,
 	if (err)
 		return err;
 	t->bias = t->addr - vaddr;
+	t->nloads = sym_loads(f, t->loads, 8);
 	resolve_func(f, vaddr, t);
 	return 0;
 }
@@ -185,6 +204,7 @@ static int resolve_symbol(struct sym_file *f, const char *loc, unsigned flags,
 	if (err)
 		return err;
 	t->bias = t->addr - vaddr;
+	t->nloads = sym_loads(f, t->loads, 8);
 	if (fn.size) {
 		t->func_start = t->addr - off;
 		t->func_size = fn.size;
@@ -255,6 +275,7 @@ int resolve_address(uint64_t addr, unsigned flags, struct probe_target *t)
 	}
 	if (!sym_off_to_vaddr(f, t->file_offset, &vaddr)) {
 		t->bias = addr - vaddr;
+		t->nloads = sym_loads(f, t->loads, 8);
 		resolve_func(f, vaddr, t);
 	}
 	sym_file_close(f);

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include "core/core.h"
+#include "sym/sym.h"
 
 #define RESOLVE_KEEP_SYMBOL (1u << 31) /* internal: keep t's symbol fields */
 #define RESOLVE_FILE_IMAGE (1u << 30)  /* internal: not mapped? analyse the file itself */
@@ -24,6 +25,8 @@ struct probe_target {
 	size_t image_size;
 	int64_t image_delta; /* file offset - virtual address in the code segment */
 	uint64_t bias;	     /* runtime (or virtual) address - virtual address */
+	struct sym_load loads[8]; /* the file's PT_LOADs: what data reads may touch */
+	unsigned nloads;
 	uint64_t file_offset;
 	uint64_t func_start;   /* runtime start of the containing function, 0 if unknown */
 	uint64_t func_size;
@@ -46,6 +49,12 @@ int branches_into(const struct probe_target *t, uint64_t lo, uint64_t hi, uint64
 
 /* Original text of t's code at [addr, addr + len) (memory, or the file image). */
 void target_read(const struct probe_target *t, uint64_t addr, uint8_t *buf, size_t len);
+
+/*
+ * Data of t's file at address addr (runtime, or virtual for an image): 0, or
+ * -EFAULT when [addr, addr + len) is not inside one of its PT_LOAD segments.
+ */
+int target_read_data(const struct probe_target *t, uint64_t addr, void *buf, size_t len);
 
 /* Release what resolve_* acquired (the file image). */
 void resolve_release(struct probe_target *t);

@@ -298,3 +298,14 @@ int sym_exec_segment(const struct sym_file *f, uint64_t off, uint64_t *vaddr, ui
 	*filesz = p->p_filesz;
 	return 0;
 }
+
+unsigned sym_loads(const struct sym_file *f, struct sym_load *out, unsigned max)
+{
+	unsigned n = 0;
+
+	for (size_t i = 0; i < f->nphdrs && n < max; i++)
+		if (f->phdrs[i].p_type == PT_LOAD)
+			out[n++] = (struct sym_load){ f->phdrs[i].p_vaddr, f->phdrs[i].p_offset,
+						      f->phdrs[i].p_filesz };
+	return n;
+}

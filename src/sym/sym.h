@@ -46,6 +46,12 @@ int sym_off_to_vaddr(const struct sym_file *f, uint64_t off, uint64_t *vaddr);
  */
 int sym_landing_pads(struct sym_file *f, void (*fn)(uint64_t vaddr, void *arg), void *arg);
 
+/* PT_LOAD segments (up to max): returns how many were filled. */
+struct sym_load {
+	uint64_t vaddr, offset, filesz;
+};
+unsigned sym_loads(const struct sym_file *f, struct sym_load *out, unsigned max);
+
 /* The executable PT_LOAD segment covering file offset off: 0 or -ENXIO. */
 int sym_exec_segment(const struct sym_file *f, uint64_t off, uint64_t *vaddr, uint64_t *offset,
 		     uint64_t *filesz);

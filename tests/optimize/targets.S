@@ -37,6 +37,22 @@ opt_jump_table:
 	ret
 	.size opt_jump_table, .-opt_jump_table
 
+/* A loop driven through a jump table whose only case is the second instruction. */
+	.globl opt_table_into
+	.type opt_table_into, @function
+opt_table_into:			/* counts rdi down to -1 through the table, returns 7 */
+	mov %rdi, %rcx		/* 48 89 f9: probed */
+.Lagain:
+	dec %rcx		/* 48 ff c9: byte 3 of the window, reached only by the table */
+	js 1f
+	lea opt_table2(%rip), %rdx
+	movslq (%rdx), %rax
+	add %rdx, %rax
+	jmp *%rax
+1:	mov $7, %eax
+	ret
+	.size opt_table_into, .-opt_table_into
+
 /* The same work with no obstacle: must be optimized (the control case). */
 	.globl opt_plain
 	.type opt_plain, @function
@@ -54,5 +70,7 @@ opt_table:
 	.long .Lcase1 - opt_table
 	.long .Lcase2 - opt_table
 	.long .Lcase3 - opt_table
+opt_table2:
+	.long .Lagain - opt_table2
 
 	.section .note.GNU-stack,"",@progbits

@@ -19,6 +19,7 @@ TL_DEFINE("optimize");
 long opt_branch_into(long x);
 long opt_jump_table(long x);
 long opt_plain(long x);
+long opt_table_into(long x);
 int opt_catcher(int x);
 
 static uint64_t hits;
@@ -79,11 +80,25 @@ static void branch_into_window(void)
 	CHECK_EQ_U64(hits, 3);
 }
 
+/*
+ * A jump table whose cases all lie after the prologue: the entry is optimized
+ * (the table is read); a probe after the entry in such a function is not.
+ */
 static void jump_table(void)
 {
 	struct uprobe_info info;
 	struct uprobe *p = attach("opt_jump_table", &info);
 
+	if (!p)
+		return;
+	CHECK_EQ_INT(info.mode, UPROBE_MODE_OPTIMIZED);
+	hits = 0;
+	for (long i = 0; i < 8; i++)
+		CHECK_EQ_INT(opt_jump_table(i), 100 + (i & 3));
+	CHECK_EQ_U64(hits, 8);
+	uprobe_free(p);
+
+	p = attach("opt_jump_table+3", &info);
 	if (!p)
 		return;
 	CHECK(info.mode != UPROBE_MODE_OPTIMIZED);
@@ -92,6 +107,23 @@ static void jump_table(void)
 	for (long i = 0; i < 8; i++)
 		CHECK_EQ_INT(opt_jump_table(i), 100 + (i & 3));
 	CHECK_EQ_U64(hits, 8);
+	uprobe_free(p);
+}
+
+/* A jump table case at byte 3 of the entry window: refused, and the loop still runs. */
+static void jump_table_into_window(void)
+{
+	struct uprobe_info info;
+	struct uprobe *p = attach("opt_table_into", &info);
+
+	if (!p)
+		return;
+	CHECK(info.mode != UPROBE_MODE_OPTIMIZED);
+	CHECK_CONTAINS(info.opt_reason, "has a case at byte 3 of the window");
+	hits = 0;
+	CHECK_EQ_INT(opt_table_into(0), 7);
+	CHECK_EQ_INT(opt_table_into(5), 7);
+	CHECK_EQ_U64(hits, 2);
 	uprobe_free(p);
 }
 
@@ -148,6 +180,7 @@ int main(void)
 	RUN(plain_is_optimized);
 	RUN(branch_into_window);
 	RUN(jump_table);
+	RUN(jump_table_into_window);
 	RUN(landing_pad_in_window);
 	TL_EXIT();
 }

@@ -227,6 +227,8 @@ int arch_insn_analyze(struct arch_insn *ai, const uint8_t *code, size_t avail, u
 	if (avail > ARCH_INSN_MAX)
 		avail = ARCH_INSN_MAX;
 	if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(insn_decoder(), code, avail, &in, ops))) {
+		if (!whylen)
+			return -EILSEQ;
 		hex_bytes(code, avail < 8 ? avail : 8, hex, sizeof(hex));
 		snprintf(why, whylen, "bytes %s do not decode as an x86-64 instruction", hex);
 		return -EILSEQ;
@@ -236,6 +238,8 @@ int arch_insn_analyze(struct arch_insn *ai, const uint8_t *code, size_t avail, u
 	refusal = insn_refusal(&in, ops);
 	if (!refusal && insn_riprel(ai, &in, ops))
 		refusal = "RIP-relative operand without a 32-bit displacement";
+	if (refusal && !whylen)
+		return -ENOTSUP; /* a sweep: no message wanted */
 	if (refusal) {
 		arch_insn_format(code, in.length, addr, text, sizeof(text));
 		hex_bytes(code, in.length, hex, sizeof(hex));

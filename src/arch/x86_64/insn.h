@@ -62,7 +62,7 @@ struct arch_insn {
 /*
  * Decode the instruction at code[0..avail) whose address is addr. Returns 0,
  * -EILSEQ (undecodable: why names the bytes) or -ENOTSUP (not probeable: why
- * names the instruction and the reason).
+ * names the instruction and the reason). whylen 0: no message (fast sweeps).
  */
 int arch_insn_analyze(struct arch_insn *ai, const uint8_t *code, size_t avail, uint64_t addr,
 		      char *why, size_t whylen);

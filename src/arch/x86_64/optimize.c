@@ -27,8 +27,13 @@ static bool op_is_branch(uint8_t op)
 	return op >= ARCH_OP_JMP_REL && op <= ARCH_OP_JRCXZ;
 }
 
-/* Instructions after which nothing in the window may follow. */
-static bool op_must_be_last(const struct arch_insn *ai)
+static bool op_is_call(const struct arch_insn *ai)
+{
+	return ai->op == ARCH_OP_CALL_REL || ai->op == ARCH_OP_CALL_REG || ai->op == ARCH_OP_CALL_MEM;
+}
+
+/* Control does not continue in the copy after these (a call returns to addr + len). */
+static bool op_leaves_copy(const struct arch_insn *ai)
 {
 	switch (ai->op) {
 	case ARCH_OP_JMP_REL:
@@ -66,14 +71,12 @@ static int window_collect(const uint8_t *func, size_t func_len, uint64_t func_ad
 		}
 		w->orig_off[w->n++] = w->len;
 		w->len += ai->len;
-		if (w->live)
-			continue; /* dead bytes after a ret/jmp */
-		if ((ai->op == ARCH_OP_NO_RETURN || ai->op == ARCH_OP_JMP_REL) &&
-		    w->len < ARCH_JMP_LEN) {
-			w->live = w->n;
-			continue;
-		}
-		if (op_must_be_last(ai) && w->len < ARCH_JMP_LEN) {
+		/*
+		 * A ret or jmp may be followed by more of the window: bytes only a
+		 * branch (checked) or a handler's new rip can reach; the copy keeps
+		 * them. A call may not: its return address would point inside.
+		 */
+		if (op_is_call(ai) && w->len < ARCH_JMP_LEN) {
 			arch_insn_format(ai->bytes, ai->len, ai->addr, text, sizeof(text));
 			snprintf(why, whylen, "'%s' would not be the last instruction of the window",
 				 text);
@@ -92,25 +95,20 @@ static int window_collect(const uint8_t *func, size_t func_len, uint64_t func_ad
 		snprintf(why, whylen, "the window would run past the end of the function");
 		return -ENOTSUP;
 	}
-	if (!w->live)
-		w->live = w->n;
-	w->no_return = op_must_be_last(&w->insn[w->live - 1]) &&
-		       w->insn[w->live - 1].op != ARCH_OP_CALL_REL &&
-		       w->insn[w->live - 1].op != ARCH_OP_CALL_REG &&
-		       w->insn[w->live - 1].op != ARCH_OP_CALL_MEM;
+	w->no_return = op_leaves_copy(&w->insn[w->n - 1]) && !op_is_call(&w->insn[w->n - 1]);
 	return 0;
 }
 
 /* Decode the whole function: no branch may land inside the window. */
 static int window_scan_function(const uint8_t *func, size_t func_len, uint64_t func_addr,
-				const struct arch_window *w, uint64_t addr, char *why, size_t whylen)
+				struct arch_window *w, uint64_t addr, char *why, size_t whylen)
 {
 	for (size_t pos = 0; pos < func_len;) {
 		struct arch_insn ai;
 		char text[96];
 		uint64_t at = func_addr + pos;
 
-		if (arch_insn_analyze(&ai, func + pos, func_len - pos, at, text, sizeof(text)) == -EILSEQ) {
+		if (arch_insn_analyze(&ai, func + pos, func_len - pos, at, NULL, 0) == -EILSEQ) {
 			snprintf(why, whylen, "cannot decode the function at +0x%zx", pos);
 			return -ENOTSUP;
 		}
@@ -123,11 +121,17 @@ static int window_scan_function(const uint8_t *func, size_t func_len, uint64_t f
 				 (unsigned)(ai.target - addr));
 			return -ENOTSUP;
 		}
-		if (ai.op == ARCH_OP_NO_RETURN && ai.indirect_jmp && !ai.riprel_off) {
+		if (ai.op == ARCH_OP_NO_RETURN && ai.indirect_jmp && !ai.riprel_off &&
+		    !w->indirect_jmps++) {
 			arch_insn_format(ai.bytes, ai.len, at, text, sizeof(text));
-			snprintf(why, whylen, "indirect jump '%s' at +0x%zx (jump table?)", text, pos);
-			return -ENOTSUP;
+			snprintf(w->indirect_why, sizeof(w->indirect_why),
+				 "indirect jump '%s' at +0x%zx", text, pos);
 		}
+		/* lea of an address outside the function: a jump table candidate. */
+		if (ai.riprel_off && ai.bytes[ai.riprel_off - 2] == 0x8d &&
+		    (ai.riprel_addr < func_addr || ai.riprel_addr >= func_addr + func_len) &&
+		    w->ntables < sizeof(w->tables) / sizeof(w->tables[0]))
+			w->tables[w->ntables++] = ai.riprel_addr;
 		pos += ai.len;
 	}
 	return 0;
@@ -157,7 +161,7 @@ void arch_window_range(const struct arch_window *w, uint64_t *lo, uint64_t *hi)
 	*lo = 0;
 	*hi = UINT64_MAX;
 	range_clip(w->insn[0].addr, lo, hi);
-	for (unsigned k = 0; k < w->live; k++) {
+	for (unsigned k = 0; k < w->n; k++) {
 		if (w->insn[k].riprel_off)
 			range_clip(w->insn[k].riprel_addr, lo, hi);
 		if (op_is_branch(w->insn[k].op))
@@ -242,13 +246,13 @@ int arch_window_copy(struct arch_window *w, uint64_t at, uint8_t *out)
 {
 	int pos = 0;
 
-	for (unsigned k = 0; k < w->live; k++) {
+	for (unsigned k = 0; k < w->n; k++) {
 		w->copy_off[k] = pos;
 		pos = copy_one(&w->insn[k], out, pos, at);
 		if (pos < 0)
 			return pos;
 	}
-	if (!w->no_return && !op_must_be_last(&w->insn[w->live - 1]))
+	if (!op_leaves_copy(&w->insn[w->n - 1]))
 		pos = put_jmp(out, pos, at, w->insn[0].addr + w->len);
 	if (pos < 0)
 		return pos;
@@ -263,8 +267,7 @@ size_t arch_scan_branches(const uint8_t *code, size_t len, uint64_t base,
 
 	for (size_t pos = 0; pos < len;) {
 		struct arch_insn ai;
-		char why[8];
-		int err = arch_insn_analyze(&ai, code + pos, len - pos, base + pos, why, sizeof(why));
+		int err = arch_insn_analyze(&ai, code + pos, len - pos, base + pos, NULL, 0);
 
 		if (err == -EILSEQ || !ai.len) {
 			pos++; /* not code (or a desynchronised sweep): resynchronise */

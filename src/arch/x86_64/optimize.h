@@ -26,12 +26,20 @@
 struct arch_window {
 	uint8_t len;			  /* bytes replaced (>= ARCH_JMP_LEN) */
 	uint8_t n;			  /* instructions */
-	uint8_t live;			  /* instructions reachable by falling through */
-	bool no_return;			  /* the last live one never falls through */
+	bool no_return;			  /* the last one never falls through */
 	struct arch_insn insn[ARCH_WINDOW_MAX];
 	uint8_t orig_off[ARCH_WINDOW_MAX]; /* offset of insn k in the window */
 	uint8_t copy_off[ARCH_WINDOW_MAX]; /* offset of its relocation in the copy */
 	uint8_t copy_len;
+	/*
+	 * Indirect jumps of the function (jump tables, computed gotos): the
+	 * first one's description, and the data addresses the function takes
+	 * with lea x(%rip) (where its jump tables would be).
+	 */
+	unsigned indirect_jmps;
+	char indirect_why[96];
+	unsigned ntables;
+	uint64_t tables[16];
 };
 
 /*
