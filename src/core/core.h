@@ -53,6 +53,7 @@ struct uprobe {
 	void *ctx;
 	unsigned flags;
 	bool attached;
+	bool retired; /* counted into core_stats.retired_* */
 	uint64_t hits, skipped, singlesteps;
 	/* where the probe is, for uprobe_get_info */
 	char path[256];
@@ -87,8 +88,13 @@ int dispatch_optimized(void *rec, struct uprobe_regs *regs);
 
 /* Process-wide counters. */
 struct core_stats {
-	uint64_t hits, skipped, stale_traps, singlesteps, probes_attached;
+	uint64_t stale_traps, singlesteps; /* atomics, from the trap path */
+	uint64_t probes_attached;	   /* registry_lock */
+	uint64_t retired_hits, retired_skipped; /* of probes detached since (registry_lock) */
 };
+
+/* Sum hits and skipped over the attached probes plus the retired ones. registry_lock. */
+void registry_sum_hits(uint64_t *hits, uint64_t *skipped);
 extern struct core_stats core_stats;
 
 #endif

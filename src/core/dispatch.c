@@ -77,15 +77,14 @@ static void dispatch_consumers(struct probe_rec *rec, struct uprobe_regs *regs)
 	srcu_read_lock();
 	for (struct uprobe *c = __atomic_load_n(&rec->consumers, __ATOMIC_ACQUIRE); c;
 	     c = __atomic_load_n(&c->next, __ATOMIC_ACQUIRE)) {
+		/* Process-wide totals are summed from the probes: one atomic per hit. */
 		if (nested) {
 			stat_inc(&c->skipped);
-			stat_inc(&core_stats.skipped);
 			continue;
 		}
 		if (c->handler)
 			c->handler(c, regs, c->ctx);
 		stat_inc(&c->hits);
-		stat_inc(&core_stats.hits);
 		if (rec->mode == UPROBE_MODE_SINGLESTEP)
 			stat_inc(&c->singlesteps);
 	}

@@ -67,12 +67,11 @@ int uprobe_get_stats(struct uprobe_stats *s)
 {
 	if (!s || s->sz < sizeof(*s))
 		return log_report(log_error(EINVAL, "stats is NULL or stats->sz is too small"));
-	s->hits = __atomic_load_n(&core_stats.hits, __ATOMIC_RELAXED);
-	s->skipped = __atomic_load_n(&core_stats.skipped, __ATOMIC_RELAXED);
 	s->stale_traps = __atomic_load_n(&core_stats.stale_traps, __ATOMIC_RELAXED);
 	s->foreign_traps = ubp_foreign_traps();
 	s->singlestep_fallbacks = __atomic_load_n(&core_stats.singlesteps, __ATOMIC_RELAXED);
 	pthread_mutex_lock(&registry_lock);
+	registry_sum_hits(&s->hits, &s->skipped);
 	s->probes_attached = core_stats.probes_attached;
 	s->xol_slots = xol_slots_in_use();
 	pthread_mutex_unlock(&registry_lock);

@@ -772,6 +772,14 @@ int uprobe_detach_many(struct uprobe **probes, size_t n)
 	}
 	recs_disarm(recs, recs_orphaned(probes, n, recs));
 	srcu_synchronize();
+	/* No handler runs for them any more: their counts are final. */
+	for (size_t i = 0; i < n; i++) {
+		if (!probes[i] || probes[i]->attached || probes[i]->retired)
+			continue;
+		core_stats.retired_hits += probes[i]->hits;
+		core_stats.retired_skipped += probes[i]->skipped;
+		probes[i]->retired = true;
+	}
 	pthread_mutex_unlock(&registry_lock);
 	free(recs);
 	return log_report(err);

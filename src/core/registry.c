@@ -122,3 +122,17 @@ void recs_clear_pending(void)
 		pending[i]->pending = 0;
 	npending = 0;
 }
+
+void registry_sum_hits(uint64_t *hits, uint64_t *skipped)
+{
+	*hits = core_stats.retired_hits;
+	*skipped = core_stats.retired_skipped;
+	for (size_t i = 0; table && i <= table->mask; i++) {
+		if (!table->slots[i])
+			continue;
+		for (struct uprobe *c = table->slots[i]->consumers; c; c = c->next) {
+			*hits += __atomic_load_n(&c->hits, __ATOMIC_RELAXED);
+			*skipped += __atomic_load_n(&c->skipped, __ATOMIC_RELAXED);
+		}
+	}
+}
