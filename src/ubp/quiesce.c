@@ -13,8 +13,8 @@
  * The request is a SIGTRAP queued with SI_QUEUE and a cookie: no signal number
  * of the program's is taken, and SIGTRAP is never blocked.
  */
-#include <dirent.h>
 #include <errno.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -25,6 +25,14 @@
 #include <unistd.h>
 
 #include "ubp/ubp.h"
+
+struct linux_dirent64 {
+	uint64_t d_ino;
+	int64_t d_off;
+	unsigned short d_reclen;
+	unsigned char d_type;
+	char d_name[];
+};
 
 static int quiesce_cookie;
 static ubp_fixup_fn quiesce_fn;
@@ -78,24 +86,33 @@ int ubp_quiesce(ubp_fixup_fn fn, void *arg)
 {
 	pid_t pid = getpid(), self = (pid_t)syscall(SYS_gettid);
 	unsigned sent = 0, waited = 0;
-	struct dirent *de;
-	DIR *d;
+	char dents[4096] __attribute__((aligned(8)));
+	long n;
+	int fd;
 
-	d = opendir("/proc/self/task");
-	if (!d)
+	/*
+	 * getdents64 rather than opendir: no malloc, whose entry may be one of the
+	 * probes being installed (it would count a hit of the library's own).
+	 */
+	fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
 		return -errno;
 	quiesce_arg = arg;
 	__atomic_store_n(&quiesce_acks, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&quiesce_fn, fn, __ATOMIC_RELEASE);
-	while ((de = readdir(d))) {
-		pid_t tid = atoi(de->d_name);
+	while ((n = syscall(SYS_getdents64, fd, dents, sizeof(dents))) > 0) {
+		for (long pos = 0; pos < n;) {
+			struct linux_dirent64 *de = (struct linux_dirent64 *)(dents + pos);
+			pid_t tid = atoi(de->d_name);
 
-		if (tid <= 0 || tid == self || thread_state(tid) != 'R')
-			continue;
-		if (!quiesce_send(pid, tid))
-			sent++;
+			pos += de->d_reclen;
+			if (tid <= 0 || tid == self || thread_state(tid) != 'R')
+				continue;
+			if (!quiesce_send(pid, tid))
+				sent++;
+		}
 	}
-	closedir(d);
+	close(fd);
 	/*
 	 * The signalled threads answer when they next run: give them the CPU. A
 	 * thread that exits before handling the signal never answers: bounded wait.
