@@ -4,6 +4,17 @@
 # "summary: key=value ..." line.
 BENCH_BINS += $(B)/bench/bench_probe
 
-$(B)/bench/bench_probe: bench/bench_probe.c $(B)/libuprobes.so
+# The handlers are attached with UPROBE_F_HANDLER_NO_SIMD: no SIMD in their code.
+$(B)/bench/bench_handlers.o: bench/bench_handlers.c bench/bench_handlers.h
 	@mkdir -p $(@D)
-	$(CC) $(PROG_CFLAGS) $(CFLAGS) -o $@ $(filter %.c,$^) $(PROG_LDFLAGS) $(PROG_LDLIBS) -lelf
+	$(CC) $(PROG_CFLAGS) $(CFLAGS) -mgeneral-regs-only -c $< -o $@
+
+$(B)/bench/bench_probe: bench/bench_probe.c bench/bench_handlers.h $(B)/bench/bench_handlers.o \
+		$(B)/libuprobes.so
+	@mkdir -p $(@D)
+	$(CC) $(PROG_CFLAGS) $(CFLAGS) -o $@ $(filter %.c %.o,$^) $(PROG_LDFLAGS) $(PROG_LDLIBS) -lelf
+
+# Instructions per hit under callgrind (optional: needs valgrind; not part of `make bench`).
+.PHONY: bench-callgrind
+bench-callgrind: lib $(B)/bench/bench_probe
+	@sh bench/callgrind.sh
