@@ -46,8 +46,21 @@ struct probe_rec {
 
 enum { REC_CLEAN = 0, REC_INT3 = 1, REC_JMP = 2 };
 
+/*
+ * Hits of the first CORE_FAST_IDS threads (by srcu slot id) are counted in a
+ * cache line each, with a plain increment: only that thread writes it. Others
+ * use an atomic add on hits. A locked add on every hit cost more than the
+ * rest of the trampoline.
+ */
+#define CORE_FAST_IDS 16
+
+struct hit_line {
+	uint64_t n;
+} __attribute__((aligned(64)));
+
 struct uprobe {
 	struct uprobe *next; /* in rec->consumers */
+	struct hit_line *fast_hits; /* [CORE_FAST_IDS] */
 	struct probe_rec *rec;
 	uprobe_handler_fn handler;
 	void *ctx;
@@ -92,6 +105,9 @@ struct core_stats {
 	uint64_t probes_attached;	   /* registry_lock */
 	uint64_t retired_hits, retired_skipped; /* of probes detached since (registry_lock) */
 };
+
+/* A probe's hits: the atomic count plus its per-thread lines. */
+uint64_t probe_hits(const struct uprobe *p);
 
 /* Sum hits and skipped over the attached probes plus the retired ones. registry_lock. */
 void registry_sum_hits(uint64_t *hits, uint64_t *skipped);

@@ -72,23 +72,34 @@ static bool dispatch_singlestep(ucontext_t *uc)
 /* Call every consumer's handler; a thread already in a handler only counts. */
 static void dispatch_consumers(struct probe_rec *rec, struct uprobe_regs *regs)
 {
-	bool nested = srcu_in_reader();
+	int id = srcu_read_lock();
 
-	srcu_read_lock();
 	for (struct uprobe *c = __atomic_load_n(&rec->consumers, __ATOMIC_ACQUIRE); c;
 	     c = __atomic_load_n(&c->next, __ATOMIC_ACQUIRE)) {
-		/* Process-wide totals are summed from the probes: one atomic per hit. */
-		if (nested) {
+		if (id < 0) {
 			stat_inc(&c->skipped);
 			continue;
 		}
 		if (c->handler)
 			c->handler(c, regs, c->ctx);
-		stat_inc(&c->hits);
+		if (id < CORE_FAST_IDS)
+			__atomic_store_n(&c->fast_hits[id].n, c->fast_hits[id].n + 1,
+					 __ATOMIC_RELAXED);
+		else
+			stat_inc(&c->hits);
 		if (rec->mode == UPROBE_MODE_SINGLESTEP)
 			stat_inc(&c->singlesteps);
 	}
 	srcu_read_unlock();
+}
+
+uint64_t probe_hits(const struct uprobe *p)
+{
+	uint64_t n = __atomic_load_n(&p->hits, __ATOMIC_RELAXED);
+
+	for (unsigned i = 0; i < CORE_FAST_IDS; i++)
+		n += __atomic_load_n(&p->fast_hits[i].n, __ATOMIC_RELAXED);
+	return n;
 }
 
 static void dispatch_execute(struct probe_rec *rec, struct uprobe_regs *regs)

@@ -57,7 +57,7 @@ int uprobe_get_info(const struct uprobe *p, struct uprobe_info *info)
 	info->window_len = rec->mode == UPROBE_MODE_OPTIMIZED ? rec->win.len : 0;
 	info_fill_insn(info, &rec->insn);
 	info->attached = p->attached;
-	info->hits = __atomic_load_n(&p->hits, __ATOMIC_RELAXED);
+	info->hits = probe_hits(p);
 	info->skipped = __atomic_load_n(&p->skipped, __ATOMIC_RELAXED);
 	info->singlestep_fallbacks = __atomic_load_n(&p->singlesteps, __ATOMIC_RELAXED);
 	return 0;

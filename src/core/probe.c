@@ -405,6 +405,26 @@ static const char *spec_name(const struct uprobe_spec *s, char *buf, size_t len)
 	return buf;
 }
 
+static struct uprobe *probe_new(void)
+{
+	struct uprobe *p = calloc(1, sizeof(*p));
+
+	if (p && !(p->fast_hits = aligned_alloc(64, CORE_FAST_IDS * sizeof(struct hit_line)))) {
+		free(p);
+		return NULL;
+	}
+	if (p)
+		memset(p->fast_hits, 0, CORE_FAST_IDS * sizeof(struct hit_line));
+	return p;
+}
+
+static void probe_delete(struct uprobe *p)
+{
+	if (p)
+		free(p->fast_hits);
+	free(p);
+}
+
 /* Resolve, analyse and find the record of one spec. Caller holds registry_lock. */
 static int probe_prepare(const struct uprobe_spec *s, struct uprobe **out)
 {
@@ -420,13 +440,13 @@ static int probe_prepare(const struct uprobe_spec *s, struct uprobe **out)
 		      resolve_check_boundary(&t, s->flags);
 	else
 		err = log_error(EINVAL, "no location and no address");
-	p = err ? NULL : calloc(1, sizeof(*p));
+	p = err ? NULL : probe_new();
 	if (!err && !p)
 		err = log_error(ENOMEM, "out of memory");
 	if (!err)
 		err = rec_get(&t, s->flags, &p->rec);
 	if (err) {
-		free(p);
+		probe_delete(p);
 		log_error_prefix("%s", spec_name(s, name, sizeof(name)));
 		return err;
 	}
@@ -606,7 +626,7 @@ static void batch_rollback(struct uprobe **probes, size_t n, struct probe_rec **
 	recs_disarm(recs, recs_orphaned(probes, n, recs));
 	srcu_synchronize();
 	for (size_t i = 0; i < n; i++) {
-		free(probes[i]);
+		probe_delete(probes[i]);
 		probes[i] = NULL;
 	}
 }
@@ -661,7 +681,7 @@ static int batch_arm(struct uprobe **probes, size_t n, bool partial, int *errs,
 		if (!partial)
 			return err;
 		probe_unlink(probes[i]);
-		free(probes[i]);
+		probe_delete(probes[i]);
 		probes[i] = NULL;
 	}
 	ubp_sync_cores();
@@ -691,7 +711,7 @@ int uprobe_attach_many(const struct uprobe_spec *specs, size_t n, struct uprobe 
 	err = batch_prepare(specs, n, probes, partial, errs);
 	if (err && !partial) {
 		for (size_t i = 0; i < n; i++)
-			free(probes[i]), probes[i] = NULL;
+			probe_delete(probes[i]), probes[i] = NULL;
 		recs_clear_pending();
 		pthread_mutex_unlock(&registry_lock);
 		return log_report(err);
@@ -776,7 +796,7 @@ int uprobe_detach_many(struct uprobe **probes, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		if (!probes[i] || probes[i]->attached || probes[i]->retired)
 			continue;
-		core_stats.retired_hits += probes[i]->hits;
+		core_stats.retired_hits += probe_hits(probes[i]);
 		core_stats.retired_skipped += probes[i]->skipped;
 		probes[i]->retired = true;
 	}
@@ -796,7 +816,7 @@ void uprobe_free(struct uprobe *probe)
 		return;
 	if (probe->attached)
 		uprobe_detach(probe);
-	free(probe);
+	probe_delete(probe);
 }
 
 int uprobe_analyze(const char *path, const char *location, unsigned int flags,

@@ -131,7 +131,7 @@ void registry_sum_hits(uint64_t *hits, uint64_t *skipped)
 		if (!table->slots[i])
 			continue;
 		for (struct uprobe *c = table->slots[i]->consumers; c; c = c->next) {
-			*hits += __atomic_load_n(&c->hits, __ATOMIC_RELAXED);
+			*hits += probe_hits(c);
 			*skipped += __atomic_load_n(&c->skipped, __ATOMIC_RELAXED);
 		}
 	}

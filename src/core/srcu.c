@@ -10,11 +10,6 @@
 
 #define SRCU_CHUNK_SLOTS 256
 
-struct srcu_slot {
-	uint64_t seq; /* odd while the owner is inside a read section */
-	int used;
-} __attribute__((aligned(64)));
-
 struct srcu_chunk {
 	struct srcu_slot slots[SRCU_CHUNK_SLOTS];
 	struct srcu_chunk *next;
@@ -22,15 +17,19 @@ struct srcu_chunk {
 
 static struct srcu_chunk first_chunk;
 static pthread_key_t srcu_key;
-static int use_fence; /* membarrier unavailable: readers fence themselves */
+int srcu_use_fence; /* membarrier unavailable: readers fence themselves */
 
-static __thread struct srcu_slot *srcu_self __attribute__((tls_model("initial-exec")));
-static __thread unsigned srcu_nest __attribute__((tls_model("initial-exec")));
+__thread struct srcu_slot *srcu_self __attribute__((tls_model("initial-exec")));
+__thread unsigned srcu_nest __attribute__((tls_model("initial-exec")));
 
-/* Signal context: claim a free slot, mapping a new chunk if all are taken. */
-static struct srcu_slot *srcu_claim(void)
+/*
+ * Signal context: claim the free slot with the lowest id (ids stay dense as
+ * threads come and go), mapping a new chunk if all are taken.
+ */
+__attribute__((noinline)) struct srcu_slot *srcu_claim(void)
 {
 	struct srcu_chunk *c = &first_chunk, *fresh;
+	int base = 0;
 
 	for (;;) {
 		for (unsigned i = 0; i < SRCU_CHUNK_SLOTS; i++) {
@@ -38,19 +37,26 @@ static struct srcu_slot *srcu_claim(void)
 
 			if (__atomic_compare_exchange_n(&c->slots[i].used, &expected, 1, 0,
 							__ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+				c->slots[i].id = base + (int)i;
 				/* glibc keeps the first 32 keys in the thread descriptor: no malloc. */
 				pthread_setspecific(srcu_key, &c->slots[i]);
+				srcu_self = &c->slots[i];
 				return &c->slots[i];
 			}
 		}
+		base += SRCU_CHUNK_SLOTS;
 		if (__atomic_load_n(&c->next, __ATOMIC_ACQUIRE)) {
 			c = c->next;
 			continue;
 		}
 		fresh = mmap(NULL, sizeof(*fresh), PROT_READ | PROT_WRITE,
 			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (fresh == MAP_FAILED)
-			continue; /* retry the scan: slots are freed as threads exit */
+		if (fresh == MAP_FAILED) {
+			/* Rescan from the start: slots are freed as threads exit. */
+			c = &first_chunk;
+			base = 0;
+			continue;
+		}
 		struct srcu_chunk *none = NULL;
 		if (!__atomic_compare_exchange_n(&c->next, &none, fresh, 0, __ATOMIC_ACQ_REL,
 						 __ATOMIC_ACQUIRE))
@@ -65,36 +71,6 @@ static void srcu_thread_exit(void *p)
 
 	__atomic_store_n(&s->seq, (s->seq + 1) & ~1ull, __ATOMIC_RELEASE);
 	__atomic_store_n(&s->used, 0, __ATOMIC_RELEASE);
-}
-
-void srcu_read_lock(void)
-{
-	struct srcu_slot *s;
-
-	if (srcu_nest++)
-		return;
-	s = srcu_self;
-	if (!s)
-		s = srcu_self = srcu_claim();
-	__atomic_store_n(&s->seq, s->seq + 1, __ATOMIC_RELAXED);
-	if (use_fence)
-		__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	else
-		__atomic_signal_fence(__ATOMIC_SEQ_CST);
-}
-
-void srcu_read_unlock(void)
-{
-	struct srcu_slot *s = srcu_self;
-
-	if (--srcu_nest)
-		return;
-	__atomic_store_n(&s->seq, s->seq + 1, __ATOMIC_RELEASE);
-}
-
-int srcu_in_reader(void)
-{
-	return srcu_nest != 0;
 }
 
 static void srcu_wait_slot(struct srcu_slot *s)
@@ -116,7 +92,7 @@ static void srcu_wait_slot(struct srcu_slot *s)
 
 void srcu_synchronize(void)
 {
-	if (use_fence || ubp_membarrier())
+	if (srcu_use_fence || ubp_membarrier())
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	for (struct srcu_chunk *c = &first_chunk; c; c = __atomic_load_n(&c->next, __ATOMIC_ACQUIRE))
 		for (unsigned i = 0; i < SRCU_CHUNK_SLOTS; i++)
@@ -141,6 +117,6 @@ static void srcu_atfork_child(void)
 void srcu_init(void)
 {
 	pthread_key_create(&srcu_key, srcu_thread_exit);
-	use_fence = ubp_membarrier() != 0;
+	srcu_use_fence = ubp_membarrier() != 0;
 	pthread_atfork(NULL, NULL, srcu_atfork_child);
 }

@@ -12,11 +12,56 @@
 #ifndef UPROBES_CORE_SRCU_H
 #define UPROBES_CORE_SRCU_H
 
-void srcu_read_lock(void);
-void srcu_read_unlock(void);
+#include <stdint.h>
+
+struct srcu_slot {
+	uint64_t seq; /* odd while the owner is inside a read section */
+	int used;
+	int id;	      /* dense: 0, 1, 2 ... (see SRCU_FAST_IDS) */
+} __attribute__((aligned(64)));
+
+extern __thread struct srcu_slot *srcu_self __attribute__((tls_model("initial-exec")));
+extern __thread unsigned srcu_nest __attribute__((tls_model("initial-exec")));
+extern int srcu_use_fence;
+
+struct srcu_slot *srcu_claim(void);
+
+/*
+ * Enter a read section. Returns the calling thread's slot id (>= 0), or -1
+ * when the thread was already inside one (a handler hitting a probe: the
+ * caller must not recurse). Signal-safe; the hot path of every hit.
+ */
+static inline int srcu_read_lock(void)
+{
+	struct srcu_slot *s;
+
+	if (srcu_nest++)
+		return -1;
+	s = srcu_self;
+	if (__builtin_expect(!s, 0))
+		s = srcu_claim();
+	__atomic_store_n(&s->seq, s->seq + 1, __ATOMIC_RELAXED);
+	if (srcu_use_fence)
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	else
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	return s->id;
+}
+
+static inline void srcu_read_unlock(void)
+{
+	struct srcu_slot *s = srcu_self;
+
+	if (--srcu_nest)
+		return;
+	__atomic_store_n(&s->seq, s->seq + 1, __ATOMIC_RELEASE);
+}
 
 /* Is the calling thread inside a read section (a handler)? */
-int srcu_in_reader(void);
+static inline int srcu_in_reader(void)
+{
+	return srcu_nest != 0;
+}
 
 /* Wait for every read section that began before the call. Not in signal context. */
 void srcu_synchronize(void);

@@ -13,7 +13,7 @@
  *     lea -(128+144)(%rsp),%rsp   step below the red zone, room for uprobe_regs
  *     pushfq; popq 128(%rsp)      rflags
  *     15 GPR stores, rsp and rip  struct uprobe_regs at (%rsp)
- *     rbx = frame; align 16; [xsavec]; cld; call dispatch(rec, regs)
+ *     rbx = frame; align 16; [xsavec]; [cld]; call dispatch(rec, regs)
  *     [xrstor]; rsp = frame
  *     eax != 0 -> jmp *redirect with rsp = &regs (the handler moved rip/rsp/flags)
  *     [pushq 128(%rsp); popfq]    not at function entries: flags are dead there
@@ -24,6 +24,8 @@
  * the uprobe_regs the handler edited (see dispatch_redirect()).
  */
 #define FRAME 144
+/* x87, SSE, AVX, AVX-512 opmask/ZMM_Hi256/Hi16_ZMM: what a C handler may touch (not AMX, PKRU). */
+#define XSAVE_MASK 0xe7
 #define R_R15 0
 #define R_RIP 120
 #define R_RFL 128
@@ -96,18 +98,20 @@
 	mov %rax, 552(%rsp)
 	mov %rax, 560(%rsp)
 	mov %rax, 568(%rsp)
-	mov $-1, %eax
-	mov $-1, %edx
+	mov $XSAVE_MASK, %eax
+	xor %edx, %edx
 	xsavec (%rsp)
 	.endif
 	mov %rbx, %rsi
 	mov \name + 16(%rip), %rdi
-	cld
+	.if \flags
+	cld			/* DF is clear at function entries (ABI) */
+	.endif
 	call *\name(%rip)
 	.if \simd
 	mov %eax, %r12d
-	mov $-1, %eax
-	mov $-1, %edx
+	mov $XSAVE_MASK, %eax
+	xor %edx, %edx
 	xrstor (%rsp)
 	mov %r12d, %eax
 	.endif

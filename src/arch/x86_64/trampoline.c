@@ -11,16 +11,35 @@ extern const uint8_t uprobes_tramp_entry_simd[], uprobes_tramp_entry_simd_end[];
 extern const uint8_t uprobes_tramp_flags_simd[], uprobes_tramp_flags_simd_end[];
 extern const uint8_t uprobes_redirect_trap[];
 
-/* Size of the XSAVE area for everything XCR0 enables, or 0 without xsavec. */
+#define XSAVE_MASK 0xe7 /* as in tramp_templates.S */
+
+static uint64_t xgetbv0(void)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+	return (uint64_t)hi << 32 | lo;
+}
+
+/*
+ * Room for an xsavec of XSAVE_MASK & XCR0 (the compacted area is never larger
+ * than the standard layout's end), or 0 without xsavec.
+ */
 static uint64_t xsave_area_size(void)
 {
 	unsigned a, b, c, d;
+	uint64_t end = 512 + 64, mask;
 
 	if (!__get_cpuid_count(0xd, 1, &a, &b, &c, &d) || !(a & (1u << 1)))
 		return 0;
-	if (!__get_cpuid_count(0xd, 0, &a, &b, &c, &d))
-		return 0;
-	return (b + 63) & ~63u;
+	mask = xgetbv0() & XSAVE_MASK;
+	for (unsigned i = 2; i < 8; i++) {
+		if (!(mask & (1u << i)) || !__get_cpuid_count(0xd, i, &a, &b, &c, &d))
+			continue;
+		if (b + a > end)
+			end = b + a;
+	}
+	return (end + 63) & ~63u;
 }
 
 int arch_tramp_template(uint8_t *out, bool flags, bool simd, tramp_dispatch_fn fn, void *rec,
