@@ -84,7 +84,7 @@ check: deps lib $(TEST_BINS)
 test: check
 
 bench: deps lib $(BENCH_BINS)
-	@sh bench/run.sh
+	@sh bench/run.sh $(BENCH_BINS)
 
 format:
 	clang-format -i $(LIB_SRCS) include/uprobes.h

@@ -3,7 +3,7 @@
  * Coverage report: for every function-entry symbol of an ELF file, would a
  * probe be jump-optimized, take the breakpoint path, or be refused, and why.
  *
- *   coverage [-v] FILE...     (default: libc.so.6, python3.11, libsqlite3.so.0)
+ *   coverage [-v] [FILE...]   (default: libc.so.6, python3.11, libsqlite3.so.0)
  *
  * Ends with "summary: optimized_pct=... int3_pct=... refused_pct=..." over all
  * files. Uses uprobe_analyze(), which reads files this process has not mapped.
@@ -192,12 +192,21 @@ int main(int argc, char **argv)
 	unsigned total;
 	int first = 1;
 
+	int files = 0;
+
 	if (argc > 1 && !strcmp(argv[1], "-v"))
 		verbose = 1, first = 2;
-	if (argc > first) {
-		for (int i = first; i < argc; i++)
-			report(argv[i], &all);
-	} else {
+	/*
+	 * Arguments that are not readable files are ignored: bench/run.sh passes
+	 * the timing benches' BENCH_ARGS ("-r 3 -t 50") to every program.
+	 */
+	for (int i = first; i < argc; i++) {
+		if (argv[i][0] == '-' || access(argv[i], R_OK))
+			continue;
+		report(argv[i], &all);
+		files++;
+	}
+	if (!files) {
 		for (unsigned i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
 			if (!access(defaults[i], R_OK))
 				report(defaults[i], &all);

@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # Run the benchmark programs given as arguments or, with none, those listed in
-# BENCH_BINS of bench/module.mk, in that order. Each prints its table, then one
+# BENCH_BINS of bench/*.mk, in that order. Each prints its table, then one
 # "summary: key=value ..." line; at the end every summary is repeated, prefixed
 # with the program name, for scripts. Fails if a program fails or prints no
 # summary line. BENCH_ARGS is passed to every program (e.g. "-r 3 -t 50").
@@ -9,7 +9,7 @@ if [ $# = 0 ]; then
 	top=$(cd "$(dirname "$0")/.." && pwd)
 	# "BENCH_BINS += $(B)/bench/x" becomes "$top/build/bench/x".
 	# shellcheck disable=SC2016,SC2046
-	set -- $(sed -n 's|^BENCH_BINS *+= *\$(B)/||p' "$top/bench/module.mk" |
+	set -- $(sed -n 's|^BENCH_BINS *+= *\$(B)/||p' "$top"/bench/*.mk |
 		sed "s|^|$top/build/|")
 fi
 if [ $# = 0 ]; then
