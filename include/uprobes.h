@@ -196,6 +196,7 @@ struct uprobe_stats {
 	uint64_t singlestep_fallbacks; /* instructions single-stepped, all probes */
 	uint64_t probes_attached;
 	uint64_t xol_slots;	       /* out-of-line slots in use (never freed) */
+	uint64_t threads_moved;	       /* threads moved out of a window being patched */
 };
 
 UPROBE_API int uprobe_get_stats(struct uprobe_stats *stats);

@@ -102,6 +102,7 @@ int dispatch_optimized(void *rec, struct uprobe_regs *regs);
 /* Process-wide counters. */
 struct core_stats {
 	uint64_t stale_traps, singlesteps; /* atomics, from the trap path */
+	uint64_t threads_moved;		   /* atomic, from quiescence */
 	uint64_t probes_attached;	   /* registry_lock */
 	uint64_t retired_hits, retired_skipped; /* of probes detached since (registry_lock) */
 };

@@ -70,6 +70,7 @@ int uprobe_get_stats(struct uprobe_stats *s)
 	s->stale_traps = __atomic_load_n(&core_stats.stale_traps, __ATOMIC_RELAXED);
 	s->foreign_traps = ubp_foreign_traps();
 	s->singlestep_fallbacks = __atomic_load_n(&core_stats.singlesteps, __ATOMIC_RELAXED);
+	s->threads_moved = __atomic_load_n(&core_stats.threads_moved, __ATOMIC_RELAXED);
 	pthread_mutex_lock(&registry_lock);
 	registry_sum_hits(&s->hits, &s->skipped);
 	s->probes_attached = core_stats.probes_attached;

@@ -518,9 +518,12 @@ static void window_fixup(ucontext_t *uc, void *arg)
 
 		if (rip <= r->addr || rip >= r->addr + r->win.len)
 			continue;
-		for (unsigned k = 1; k < r->win.n; k++)
-			if (rip == r->addr + r->win.orig_off[k])
-				uc->uc_mcontext.gregs[REG_RIP] = r->copy + r->win.copy_off[k];
+		for (unsigned k = 1; k < r->win.n; k++) {
+			if (rip != r->addr + r->win.orig_off[k])
+				continue;
+			uc->uc_mcontext.gregs[REG_RIP] = r->copy + r->win.copy_off[k];
+			__atomic_fetch_add(&core_stats.threads_moved, 1, __ATOMIC_RELAXED);
+		}
 	}
 }
 

@@ -53,6 +53,20 @@ opt_table_into:			/* counts rdi down to -1 through the table, returns 7 */
 	ret
 	.size opt_table_into, .-opt_table_into
 
+/*
+ * memcpy by rep movsb: mov (3 bytes) + rep movsb (2) is exactly one window. A
+ * rep movsb of a large buffer keeps rip at +3 for a long time: a thread there
+ * while the probe is attached must be moved into the trampoline's copy.
+ */
+	.globl opt_rep_window
+	.type opt_rep_window, @function
+opt_rep_window:			/* (dst, src, n): returns dst + n */
+	mov %rdx, %rcx
+	rep movsb
+	mov %rdi, %rax
+	ret
+	.size opt_rep_window, .-opt_rep_window
+
 /* The same work with no obstacle: must be optimized (the control case). */
 	.globl opt_plain
 	.type opt_plain, @function

@@ -7,7 +7,11 @@
  * unprobed.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <time.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -21,6 +25,7 @@ long opt_jump_table(long x);
 long opt_plain(long x);
 long opt_table_into(long x);
 int opt_catcher(int x);
+char *opt_rep_window(char *dst, const char *src, size_t n);
 
 static uint64_t hits;
 
@@ -175,6 +180,69 @@ static void landing_pad_in_window(void)
 	uprobe_free(p);
 }
 
+#define REP_BYTES (1ul << 30)
+
+static char *rep_src, *rep_dst;
+static volatile int rep_started;
+
+static void *rep_thread(void *arg)
+{
+	(void)arg;
+	rep_started = 1;
+	return opt_rep_window(rep_dst, rep_src, REP_BYTES);
+}
+
+/*
+ * A thread inside the window (in a long rep movsb at +3) while the jump is
+ * written: quiescence moves it to the copy, and the copy finishes exactly.
+ */
+static void thread_moved_out_of_window(void)
+{
+	struct uprobe_stats st = { .sz = sizeof(st) };
+	uint64_t moved0, moved = 0;
+	struct uprobe_info info;
+	struct timespec ts = { 0, 20 * 1000 * 1000 };
+
+	rep_src = mmap(NULL, REP_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	rep_dst = mmap(NULL, REP_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(rep_src != MAP_FAILED && rep_dst != MAP_FAILED);
+	if (rep_src == MAP_FAILED || rep_dst == MAP_FAILED)
+		return;
+	for (size_t i = 0; i < REP_BYTES; i += 4096)
+		rep_src[i] = (char)(i >> 12), rep_dst[i] = 0;
+	/* Under load the thread may not be in the rep yet: a few tries. */
+	for (int attempt = 0; attempt < 5 && !moved; attempt++) {
+		pthread_t t;
+		void *ret;
+
+		memset(rep_dst, 0, 4096);
+		uprobe_get_stats(&st);
+		moved0 = st.threads_moved;
+		rep_started = 0;
+		pthread_create(&t, NULL, rep_thread, NULL);
+		while (!rep_started)
+			;
+		nanosleep(&ts, NULL);
+		struct uprobe *p = attach("opt_rep_window", &info);
+		pthread_join(t, &ret);
+		CHECK(ret == rep_dst + REP_BYTES);
+		CHECK(!memcmp(rep_src, rep_dst, REP_BYTES));
+		CHECK(p && info.mode == UPROBE_MODE_OPTIMIZED && info.window_len == 5);
+		uprobe_get_stats(&st);
+		moved = st.threads_moved - moved0;
+		/* Probed calls still copy exactly. */
+		hits = 0;
+		memset(rep_dst, 0, REP_BYTES / 64);
+		CHECK(opt_rep_window(rep_dst, rep_src, REP_BYTES / 64) == rep_dst + REP_BYTES / 64);
+		CHECK(!memcmp(rep_src, rep_dst, REP_BYTES / 64));
+		CHECK_EQ_U64(hits, 1);
+		uprobe_free(p);
+	}
+	CHECK_EQ_U64(moved, 1);
+	munmap(rep_src, REP_BYTES);
+	munmap(rep_dst, REP_BYTES);
+}
+
 int main(void)
 {
 	RUN(plain_is_optimized);
@@ -182,5 +250,6 @@ int main(void)
 	RUN(jump_table);
 	RUN(jump_table_into_window);
 	RUN(landing_pad_in_window);
+	RUN(thread_moved_out_of_window);
 	TL_EXIT();
 }
