@@ -7,6 +7,7 @@
 
 #include "core/srcu.h"
 #include "ubp/ubp.h"
+#include "util/log.h"
 
 #define SRCU_CHUNK_SLOTS 256
 
@@ -73,20 +74,44 @@ static void srcu_thread_exit(void *p)
 	__atomic_store_n(&s->used, 0, __ATOMIC_RELEASE);
 }
 
+/*
+ * A read section that never ends was abandoned: a handler, or a signal
+ * handler that interrupted one, jumped out with longjmp. Waiting for it would
+ * hang detach forever; after SRCU_GIVE_UP_NS the slot is skipped and a warning
+ * logged (a handler that really runs that long then races with the free).
+ */
+#define SRCU_GIVE_UP_NS (5ull * 1000 * 1000 * 1000)
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
 static void srcu_wait_slot(struct srcu_slot *s)
 {
-	uint64_t seq = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
+	uint64_t seq = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE), start;
 	struct timespec ts = { 0, 20000 };
 
 	if (!(seq & 1) || !__atomic_load_n(&s->used, __ATOMIC_ACQUIRE))
 		return;
+	start = mono_ns();
 	for (unsigned spins = 0; __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE) == seq; spins++) {
 		if (!__atomic_load_n(&s->used, __ATOMIC_ACQUIRE))
 			return;
-		if (spins < 100)
+		if (spins < 100) {
 			sched_yield();
-		else
-			nanosleep(&ts, NULL);
+			continue;
+		}
+		nanosleep(&ts, NULL);
+		if (mono_ns() - start > SRCU_GIVE_UP_NS) {
+			log_msg(UPROBE_LOG_WARN,
+				"thread slot %d has been inside a probe handler for 5 s (did a handler "
+				"longjmp out?): detaching without waiting for it", s->id);
+			return;
+		}
 	}
 }
 
