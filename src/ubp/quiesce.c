@@ -10,8 +10,9 @@
  * window through its first byte, which already holds int3. Sleepers are left
  * alone so that their system calls are not interrupted.
  *
- * The request is a SIGTRAP queued with SI_QUEUE and a cookie: no signal number
- * of the program's is taken, and SIGTRAP is never blocked.
+ * The request is UBP_QUIESCE_SIG (a real-time signal: queued, never merged
+ * with a pending breakpoint SIGTRAP, which a second SIGTRAP would be) with
+ * SI_QUEUE and a cookie; the program's own uses of that signal are chained.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -22,6 +23,7 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <sched.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ubp/ubp.h"
@@ -74,18 +76,19 @@ static int quiesce_send(pid_t pid, pid_t tid)
 	siginfo_t si;
 
 	memset(&si, 0, sizeof(si));
-	si.si_signo = SIGTRAP;
+	si.si_signo = UBP_QUIESCE_SIG;
 	si.si_code = SI_QUEUE;
 	si.si_pid = pid;
 	si.si_uid = getuid();
 	si.si_value.sival_ptr = &quiesce_cookie;
-	return syscall(SYS_rt_tgsigqueueinfo, pid, tid, SIGTRAP, &si) ? -errno : 0;
+	return syscall(SYS_rt_tgsigqueueinfo, pid, tid, UBP_QUIESCE_SIG, &si) ? -errno : 0;
 }
 
 int ubp_quiesce(ubp_fixup_fn fn, void *arg)
 {
 	pid_t pid = getpid(), self = (pid_t)syscall(SYS_gettid);
 	unsigned sent = 0, waited = 0;
+	struct timespec t0, t1;
 	char dents[4096] __attribute__((aligned(8)));
 	long n;
 	int fd;
@@ -115,10 +118,19 @@ int ubp_quiesce(ubp_fixup_fn fn, void *arg)
 	close(fd);
 	/*
 	 * The signalled threads answer when they next run: give them the CPU. A
-	 * thread that exits before handling the signal never answers: bounded wait.
+	 * thread that exits before handling the signal never answers: wait one
+	 * second at most.
 	 */
-	while (__atomic_load_n(&quiesce_acks, __ATOMIC_ACQUIRE) < sent && waited++ < 2000000)
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (__atomic_load_n(&quiesce_acks, __ATOMIC_ACQUIRE) < sent) {
 		sched_yield();
+		if (!(++waited & 255)) {
+			clock_gettime(CLOCK_MONOTONIC, &t1);
+			if ((t1.tv_sec - t0.tv_sec) * 1000000000L + (t1.tv_nsec - t0.tv_nsec) >
+			    1000000000L)
+				break;
+		}
+	}
 	__atomic_store_n(&quiesce_fn, NULL, __ATOMIC_RELEASE);
 	return 0;
 }

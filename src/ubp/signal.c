@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * SIGTRAP ownership.
+ * SIGTRAP (and quiescence signal) ownership.
  *
  * Our handler is installed once (SA_SIGINFO | SA_NODEFER | SA_ONSTACK |
  * SA_RESTART). SA_NODEFER matters: a probe hit inside a handler (ours or the
@@ -32,25 +32,55 @@ extern int __sigaction(int sig, const struct sigaction *act, struct sigaction *o
 static ubp_trap_fn trap_fn;
 static int installed;
 static pthread_mutex_t chain_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct sigaction chained[2];
-static int chained_cur;
 static uint64_t foreign_traps;
 
-static void chained_get(struct sigaction *out)
-{
-	int i = __atomic_load_n(&chained_cur, __ATOMIC_ACQUIRE);
+/*
+ * The signals we own: SIGTRAP (breakpoints, redirects) and UBP_QUIESCE_SIG
+ * (quiescence requests; a real-time signal, because two SIGTRAPs pending at
+ * once merge into one and a breakpoint trap would be lost). Each keeps the
+ * program's disposition, double-buffered for the signal handler to read.
+ */
+struct owned {
+	int sig;
+	struct sigaction chained[2];
+	int cur;
+};
 
-	*out = chained[i];
+static struct owned owned[2] = { { .sig = SIGTRAP }, { .sig = UBP_QUIESCE_SIG } };
+
+static struct owned *owned_of(int sig)
+{
+	for (unsigned i = 0; i < 2; i++)
+		if (owned[i].sig == sig)
+			return &owned[i];
+	return NULL;
+}
+
+static void chained_get(struct owned *o, struct sigaction *out)
+{
+	*out = o->chained[__atomic_load_n(&o->cur, __ATOMIC_ACQUIRE)];
+}
+
+/* Keep our signals out of every mask. */
+static void mask_strip(sigset_t *set)
+{
+	sigdelset(set, SIGTRAP);
+	sigdelset(set, UBP_QUIESCE_SIG);
+}
+
+static bool mask_has_owned(const sigset_t *set)
+{
+	return sigismember(set, SIGTRAP) == 1 || sigismember(set, UBP_QUIESCE_SIG) == 1;
 }
 
 /* Caller holds chain_lock. */
-static void chained_set_locked(const struct sigaction *act)
+static void chained_set_locked(struct owned *o, const struct sigaction *act)
 {
-	int next = !chained_cur;
+	int next = !o->cur;
 
-	chained[next] = *act;
-	sigdelset(&chained[next].sa_mask, SIGTRAP);
-	__atomic_store_n(&chained_cur, next, __ATOMIC_RELEASE);
+	o->chained[next] = *act;
+	mask_strip(&o->chained[next].sa_mask);
+	__atomic_store_n(&o->cur, next, __ATOMIC_RELEASE);
 }
 
 static long raw_sigprocmask(int how, const sigset_t *set, sigset_t *old)
@@ -58,36 +88,39 @@ static long raw_sigprocmask(int how, const sigset_t *set, sigset_t *old)
 	return syscall(SYS_rt_sigprocmask, how, set, old, _NSIG / 8);
 }
 
-/* The default action of SIGTRAP: terminate with a core dump, as without us. */
-static void chain_default(void)
+/* The default action (SIGTRAP: core dump; a real-time signal: terminate), as without us. */
+static void chain_default(int sig)
 {
 	struct sigaction dfl;
-	sigset_t trap;
+	sigset_t one;
 
 	memset(&dfl, 0, sizeof(dfl));
 	dfl.sa_handler = SIG_DFL;
-	__sigaction(SIGTRAP, &dfl, NULL);
-	sigemptyset(&trap);
-	sigaddset(&trap, SIGTRAP);
-	raw_sigprocmask(SIG_UNBLOCK, &trap, NULL);
-	syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), SIGTRAP);
+	__sigaction(sig, &dfl, NULL);
+	sigemptyset(&one);
+	sigaddset(&one, sig);
+	raw_sigprocmask(SIG_UNBLOCK, &one, NULL);
+	syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), sig);
 }
 
 static void chain(int sig, siginfo_t *si, ucontext_t *uc)
 {
+	struct owned *o = owned_of(sig);
 	struct sigaction act;
 	sigset_t old;
 
+	if (!o)
+		return;
 	__atomic_fetch_add(&foreign_traps, 1, __ATOMIC_RELAXED);
-	chained_get(&act);
+	chained_get(o, &act);
 	if (!(act.sa_flags & SA_SIGINFO) && act.sa_handler == SIG_IGN) {
-		/* The kernel ignores a sent SIGTRAP, but forces death on a real trap. */
+		/* The kernel ignores a sent signal, but forces death on a real trap. */
 		if (si->si_code > 0)
-			chain_default();
+			chain_default(sig);
 		return;
 	}
 	if (!(act.sa_flags & SA_SIGINFO) && act.sa_handler == SIG_DFL) {
-		chain_default();
+		chain_default(sig);
 		return;
 	}
 	if (act.sa_flags & SA_RESETHAND) {
@@ -96,7 +129,7 @@ static void chain(int sig, siginfo_t *si, ucontext_t *uc)
 		memset(&dfl, 0, sizeof(dfl));
 		dfl.sa_handler = SIG_DFL;
 		pthread_mutex_lock(&chain_lock);
-		chained_set_locked(&dfl);
+		chained_set_locked(o, &dfl);
 		pthread_mutex_unlock(&chain_lock);
 	}
 	raw_sigprocmask(SIG_BLOCK, &act.sa_mask, &old);
@@ -113,33 +146,40 @@ static void ubp_sigtrap(int sig, siginfo_t *si, void *ucv)
 
 	if (trap_fn && trap_fn(si, uc))
 		return;
-	if (ubp_quiesce_signal(si, uc))
-		return;
 	chain(sig, si, uc);
 }
 
-/* Other handlers installed before us may block SIGTRAP while they run. */
-static void unblock_trap_everywhere(void)
+static void ubp_sigquiesce(int sig, siginfo_t *si, void *ucv)
 {
-	sigset_t trap;
+	if (ubp_quiesce_signal(si, ucv))
+		return;
+	chain(sig, si, ucv);
+}
+
+/* Other handlers installed before us may block our signals while they run. */
+static void unblock_owned_everywhere(void)
+{
+	sigset_t ours;
 
 	for (int sig = 1; sig < _NSIG; sig++) {
 		struct sigaction act;
 
-		if (sig == SIGTRAP || sig == SIGKILL || sig == SIGSTOP)
+		if (owned_of(sig) || sig == SIGKILL || sig == SIGSTOP)
 			continue;
-		if (__sigaction(sig, NULL, &act) || !sigismember(&act.sa_mask, SIGTRAP))
+		if (__sigaction(sig, NULL, &act) || !mask_has_owned(&act.sa_mask))
 			continue;
-		sigdelset(&act.sa_mask, SIGTRAP);
+		mask_strip(&act.sa_mask);
 		__sigaction(sig, &act, NULL);
 	}
-	sigemptyset(&trap);
-	sigaddset(&trap, SIGTRAP);
-	raw_sigprocmask(SIG_UNBLOCK, &trap, NULL);
+	sigemptyset(&ours);
+	sigaddset(&ours, SIGTRAP);
+	sigaddset(&ours, UBP_QUIESCE_SIG);
+	raw_sigprocmask(SIG_UNBLOCK, &ours, NULL);
 }
 
 int ubp_signal_install(ubp_trap_fn fn)
 {
+	void (*handlers[2])(int, siginfo_t *, void *) = { ubp_sigtrap, ubp_sigquiesce };
 	struct sigaction act, old;
 	int ret = 0;
 
@@ -147,17 +187,19 @@ int ubp_signal_install(ubp_trap_fn fn)
 	trap_fn = fn;
 	if (installed)
 		goto out;
-	memset(&act, 0, sizeof(act));
-	act.sa_sigaction = ubp_sigtrap;
-	act.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK | SA_RESTART;
-	sigemptyset(&act.sa_mask);
-	if (__sigaction(SIGTRAP, &act, &old)) {
-		ret = -errno;
-		goto out;
+	for (unsigned i = 0; i < 2; i++) {
+		memset(&act, 0, sizeof(act));
+		act.sa_sigaction = handlers[i];
+		act.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK | SA_RESTART;
+		sigemptyset(&act.sa_mask);
+		if (__sigaction(owned[i].sig, &act, &old)) {
+			ret = -errno;
+			goto out;
+		}
+		chained_set_locked(&owned[i], &old);
 	}
-	chained_set_locked(&old);
 	__atomic_store_n(&installed, 1, __ATOMIC_RELEASE);
-	unblock_trap_everywhere();
+	unblock_owned_everywhere();
 out:
 	pthread_mutex_unlock(&chain_lock);
 	return ret;
@@ -173,20 +215,21 @@ uint64_t ubp_foreign_traps(void)
 __attribute__((visibility("default"))) int sigaction(int sig, const struct sigaction *act,
 						      struct sigaction *old)
 {
+	struct owned *o = owned_of(sig);
 	struct sigaction copy;
 
-	if (sig == SIGTRAP && __atomic_load_n(&installed, __ATOMIC_ACQUIRE)) {
+	if (o && __atomic_load_n(&installed, __ATOMIC_ACQUIRE)) {
 		pthread_mutex_lock(&chain_lock);
 		if (old)
-			chained_get(old);
+			chained_get(o, old);
 		if (act)
-			chained_set_locked(act);
+			chained_set_locked(o, act);
 		pthread_mutex_unlock(&chain_lock);
 		return 0;
 	}
-	if (act && sigismember(&act->sa_mask, SIGTRAP)) {
+	if (act && mask_has_owned(&act->sa_mask)) {
 		copy = *act;
-		sigdelset(&copy.sa_mask, SIGTRAP);
+		mask_strip(&copy.sa_mask);
 		act = &copy;
 	}
 	return __sigaction(sig, act, old);
@@ -229,10 +272,10 @@ typedef int (*sigmask_fn)(int, const sigset_t *, sigset_t *);
 
 static const sigset_t *mask_without_trap(int how, const sigset_t *set, sigset_t *copy)
 {
-	if (!set || how == SIG_UNBLOCK || !sigismember(set, SIGTRAP))
+	if (!set || how == SIG_UNBLOCK || !mask_has_owned(set))
 		return set;
 	*copy = *set;
-	sigdelset(copy, SIGTRAP);
+	mask_strip(copy);
 	return copy;
 }
 

@@ -14,6 +14,13 @@
 #include <ucontext.h>
 
 /*
+ * The real-time signal used for quiescence requests. Like SIGTRAP it is owned
+ * by the library: the program's disposition is chained behind ours and it is
+ * never blocked.
+ */
+#define UBP_QUIESCE_SIG (_NSIG - 1) /* SIGRTMAX, as a constant */
+
+/*
  * Write len bytes at addr, whatever the page protection, through
  * /proc/self/mem (falls back to mprotect when /proc is unavailable). The
  * mapping stays private: the file and other processes never change. Caller
