@@ -17,10 +17,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "arch/x86_64/emit.h"
 #include "arch/x86_64/optimize.h"
 #include "arch/x86_64/regs.h"
 
-#define REL32_REACH ((int64_t)INT32_MAX - 256)
+#define REL32_SLACK 256 /* the copy is at most ARCH_WINDOW_COPY_MAX bytes */
 
 static bool op_is_branch(uint8_t op)
 {
@@ -145,100 +146,36 @@ int arch_window_plan(const uint8_t *func, size_t func_len, uint64_t func_addr, u
 	return err ? err : window_scan_function(func, func_len, func_addr, w, addr, why, whylen);
 }
 
-static void range_clip(uint64_t x, uint64_t *lo, uint64_t *hi)
-{
-	uint64_t l = x > (uint64_t)REL32_REACH ? x - REL32_REACH : 0;
-	uint64_t h = x + REL32_REACH < x ? UINT64_MAX : x + REL32_REACH;
-
-	if (l > *lo)
-		*lo = l;
-	if (h < *hi)
-		*hi = h;
-}
-
 void arch_window_range(const struct arch_window *w, uint64_t *lo, uint64_t *hi)
 {
 	*lo = 0;
 	*hi = UINT64_MAX;
-	range_clip(w->insn[0].addr, lo, hi);
+	emit_reach_clip(w->insn[0].addr, REL32_SLACK, lo, hi);
 	for (unsigned k = 0; k < w->n; k++) {
 		if (w->insn[k].riprel_off)
-			range_clip(w->insn[k].riprel_addr, lo, hi);
+			emit_reach_clip(w->insn[k].riprel_addr, REL32_SLACK, lo, hi);
 		if (op_is_branch(w->insn[k].op))
-			range_clip(w->insn[k].target, lo, hi);
+			emit_reach_clip(w->insn[k].target, REL32_SLACK, lo, hi);
 	}
-}
-
-static int put_rel32(uint8_t *at, uint64_t next_ip, uint64_t target)
-{
-	int64_t rel = (int64_t)(target - next_ip);
-	int32_t r32 = (int32_t)rel;
-
-	if (rel != r32)
-		return -ERANGE;
-	memcpy(at, &r32, 4);
-	return 0;
-}
-
-static int put_jmp(uint8_t *out, int pos, uint64_t base, uint64_t target)
-{
-	out[pos] = 0xe9;
-	return put_rel32(out + pos + 1, base + pos + 5, target) ? -ERANGE : pos + 5;
-}
-
-static int put_push_ret(uint8_t *out, int pos, uint64_t ret)
-{
-	uint32_t lo = (uint32_t)ret, hi = (uint32_t)(ret >> 32);
-
-	out[pos] = 0x68;
-	memcpy(out + pos + 1, &lo, 4);
-	memcpy(out + pos + 5, "\xc7\x44\x24\x04", 4);
-	memcpy(out + pos + 9, &hi, 4);
-	return pos + 13;
-}
-
-/* The instruction itself at out[pos], RIP-relative displacement re-targeted. */
-static int put_insn(const struct arch_insn *ai, uint8_t *out, int pos, uint64_t base)
-{
-	memcpy(out + pos, ai->bytes, ai->len);
-	if (ai->riprel_off &&
-	    put_rel32(out + pos + ai->riprel_off, base + pos + ai->len, ai->riprel_addr))
-		return -ERANGE;
-	return pos + ai->len;
 }
 
 static int copy_one(const struct arch_insn *ai, uint8_t *out, int pos, uint64_t base)
 {
-	uint64_t next = ai->addr + ai->len;
-
 	switch (ai->op) {
 	case ARCH_OP_JMP_REL:
-		return put_jmp(out, pos, base, ai->target);
+		return emit_jmp(out, pos, base, ai->target);
 	case ARCH_OP_JCC_REL:
-		out[pos] = 0x0f;
-		out[pos + 1] = 0x80 | ai->cond;
-		return put_rel32(out + pos + 2, base + pos + 6, ai->target) ? -ERANGE : pos + 6;
+		return emit_jcc(out, pos, base, ai->cond, ai->target);
 	case ARCH_OP_LOOP:
 	case ARCH_OP_JRCXZ:
-		memcpy(out + pos, ai->bytes, ai->len);
-		out[pos + ai->len - 1] = 2;
-		out[pos + ai->len] = 0xeb;
-		out[pos + ai->len + 1] = 5;
-		return put_jmp(out, pos + ai->len + 2, base, ai->target);
+		return emit_loop(ai, out, pos, base);
 	case ARCH_OP_CALL_REL:
-		pos = put_push_ret(out, pos, next);
-		return put_jmp(out, pos, base, ai->target);
+		return emit_jmp(out, emit_push_ret(out, pos, ai->addr + ai->len), base, ai->target);
 	case ARCH_OP_CALL_REG:
 	case ARCH_OP_CALL_MEM:
-		/* call *x -> push the return address, then jmp *x (ModRM /2 -> /4). */
-		pos = put_push_ret(out, pos, next);
-		pos = put_insn(ai, out, pos, base);
-		if (pos > 0)
-			out[pos - ai->len + ai->modrm_off] =
-				(out[pos - ai->len + ai->modrm_off] & ~0x38) | (4 << 3);
-		return pos;
+		return emit_call_indirect(ai, out, pos, base);
 	default:
-		return put_insn(ai, out, pos, base);
+		return emit_insn(ai, out, pos, base);
 	}
 }
 
@@ -253,7 +190,7 @@ int arch_window_copy(struct arch_window *w, uint64_t at, uint8_t *out)
 			return pos;
 	}
 	if (!op_leaves_copy(&w->insn[w->n - 1]))
-		pos = put_jmp(out, pos, at, w->insn[0].addr + w->len);
+		pos = emit_jmp(out, pos, at, w->insn[0].addr + w->len);
 	if (pos < 0)
 		return pos;
 	w->copy_len = pos;
