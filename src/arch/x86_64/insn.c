@@ -59,8 +59,7 @@ static const char *insn_refusal(const ZydisDecodedInstruction *in, const ZydisDe
 {
 	switch (in->meta.category) {
 	case ZYDIS_CATEGORY_SYSCALL:
-		return "system call: the kernel returns to the address after it, which "
-		       "out of line would be the slot";
+		return "system call (out of line, the kernel would return into the slot)";
 	case ZYDIS_CATEGORY_INTERRUPT:
 		return in->mnemonic == ZYDIS_MNEMONIC_INT3 ? "already a breakpoint"
 							   : "software interrupt";
