@@ -1,0 +1,269 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Jump optimization decisions and the patch protocol (see optimize.h for the
+ * window rules and docs/architecture.md for the whole picture).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arch/x86_64/trampoline.h"
+#include "core/core.h"
+#include "core/jump.h"
+#include "core/resolve.h"
+#include "ubp/ubp.h"
+#include "xol/xol.h"
+
+/*
+ * The optimized record (installed, or pending in the batch being attached)
+ * whose jump would cover addr, other than one at addr itself.
+ */
+struct probe_rec *jump_covering(uint64_t addr)
+{
+	for (unsigned back = 1; back < ARCH_INSN_MAX; back++) {
+		struct probe_rec *r = registry_lookup(addr - back);
+
+		if (r && (r->installed || r->pending) && r->orig_len > back)
+			return r;
+	}
+	return NULL;
+}
+
+/* Another probe (installed, or pending in this batch) inside bytes 1.. of a would-be window? */
+static bool window_holds_probe(uint64_t addr, unsigned len, unsigned *at)
+{
+	for (unsigned k = 1; k < len; k++) {
+		const struct probe_rec *r = registry_lookup(addr + k);
+
+		if (r && (r->installed || r->pending)) {
+			*at = k;
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool opt_refuse(struct probe_rec *rec, const char *why)
+{
+	snprintf(rec->opt_reason, sizeof(rec->opt_reason), "%s", why);
+	return false;
+}
+
+/* Original bytes of the function around t (NULL if unknown or too large). */
+static uint8_t *read_function(const struct probe_target *t, size_t *len)
+{
+	uint8_t *buf;
+
+	if (!t->func_start || !t->func_size || t->func_size > (1u << 20))
+		return NULL;
+	*len = t->func_size;
+	if (t->func_start + *len > t->map_end)
+		*len = t->map_end - t->func_start;
+	buf = malloc(*len);
+	if (buf)
+		target_read(t, t->func_start, buf, *len);
+	return buf;
+}
+
+/* Write the trampoline: template, then the relocated window. */
+static bool rec_build_trampoline(struct probe_rec *rec)
+{
+	uint8_t code[TRAMP_MAX + ARCH_WINDOW_COPY_MAX];
+	bool simd = !(rec->flags & UPROBE_F_HANDLER_NO_SIMD);
+	uint64_t lo, hi;
+	size_t size;
+	int off, len;
+
+	off = arch_tramp_template(code, !rec->at_entry, simd, dispatch_optimized, rec, rec->addr);
+	if (off < 0)
+		return opt_refuse(rec, "the CPU lacks xsavec to preserve SIMD state around the handler");
+	size = off + ARCH_WINDOW_COPY_MAX;
+	arch_window_range(&rec->win, &lo, &hi);
+	rec->tramp = xol_alloc(size, lo, hi, rec->addr);
+	if (!rec->tramp)
+		return opt_refuse(rec, "no memory for a trampoline within ±2 GiB");
+	rec->copy = rec->tramp + off;
+	len = arch_window_copy(&rec->win, rec->copy, code + off);
+	if (len < 0 || xol_write(rec->tramp, code, off + len)) {
+		xol_free(rec->tramp, size);
+		return opt_refuse(rec, "the window cannot be relocated to the trampoline");
+	}
+	return true;
+}
+
+/* Does the jump table at table (relative or absolute entries) reach into the window? */
+static bool table_hits_window(const struct probe_target *t, uint64_t table, uint64_t lo,
+			      uint64_t hi, uint64_t *hit)
+{
+	uint64_t fend = t->func_start + t->func_size;
+
+	for (unsigned i = 0; i < 4096; i++) {
+		int32_t rel;
+
+		if (target_read_data(t, table + 4 * i, &rel, 4))
+			break;
+		*hit = table + rel;
+		if (*hit < t->func_start || *hit >= fend)
+			break;
+		if (*hit > lo && *hit < hi)
+			return true;
+	}
+	for (unsigned i = 0; !t->image && i < 4096; i++) {
+		if (target_read_data(t, table + 8 * i, hit, 8) || *hit < t->func_start ||
+		    *hit >= fend)
+			break;
+		if (*hit > lo && *hit < hi)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * A function with indirect jumps: kprobes refuses them all. At a function
+ * entry we read the jump tables the function addresses (lea x(%rip)) and
+ * accept when no case lands in the window: compilers never make a switch
+ * case of the prologue's second instruction. Elsewhere, refuse.
+ */
+static bool jump_tables_clear(const struct probe_target *t, const struct arch_window *w,
+			      char *why, size_t len)
+{
+	uint64_t hit;
+
+	if (t->addr != t->func_start) {
+		snprintf(why, len, "%s (jump table?)", w->indirect_why);
+		return false;
+	}
+	for (unsigned i = 0; i < w->ntables; i++) {
+		if (table_hits_window(t, w->tables[i], t->addr, t->addr + w->len, &hit)) {
+			snprintf(why, len, "a jump table at 0x%lx has a case at byte %lu of the window",
+				 w->tables[i], hit - t->addr);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Can rec (flags set) be jump-optimized? Fills rec->win, or rec->opt_reason. */
+bool jump_plan(struct probe_rec *rec, const struct probe_target *t)
+{
+	uint64_t src, dst;
+	char why[192];
+	uint8_t *func;
+	size_t len;
+	unsigned at;
+	int err;
+
+	if (rec->flags & (UPROBE_F_NO_OPTIMIZE | UPROBE_F_NO_EMULATE | UPROBE_F_SINGLESTEP))
+		return opt_refuse(rec, "disabled by the probe's flags");
+	func = read_function(t, &len);
+	if (!func)
+		return opt_refuse(rec, "the function's bounds are unknown");
+	err = arch_window_plan(func, len, t->func_start, t->addr, &rec->win, why, sizeof(why));
+	free(func);
+	if (err)
+		return opt_refuse(rec, why);
+	err = branches_into(t, t->addr, t->addr + rec->win.len, &src, &dst);
+	if (err) {
+		if (err > 0 && src)
+			snprintf(why, sizeof(why), "the jump at 0x%lx targets byte %lu of the window",
+				 src, dst - t->addr);
+		else if (err > 0)
+			snprintf(why, sizeof(why), "a landing pad at 0x%lx is inside the window", dst);
+		return opt_refuse(rec, err > 0 ? why : "out of memory");
+	}
+	if (rec->win.indirect_jmps && !jump_tables_clear(t, &rec->win, why, sizeof(why)))
+		return opt_refuse(rec, why);
+	if (window_holds_probe(t->addr, rec->win.len, &at)) {
+		snprintf(why, sizeof(why), "another probe sits at +%u inside the window", at);
+		return opt_refuse(rec, why);
+	}
+	rec->at_entry = t->addr == t->func_start;
+	return true;
+}
+
+/*
+ * Jump optimization where it is safe (see optimize.h). On refusal the record
+ * keeps the reason and takes the breakpoint path.
+ */
+bool jump_build(struct probe_rec *rec, const struct probe_target *t)
+{
+	if (!jump_plan(rec, t))
+		return false;
+	if (!rec_build_trampoline(rec))
+		return false;
+	rec->mode = UPROBE_MODE_OPTIMIZED;
+	for (unsigned k = 0; k < rec->win.n; k++)
+		memcpy(rec->orig + rec->win.orig_off[k], rec->win.insn[k].bytes, rec->win.insn[k].len);
+	rec->orig_len = rec->win.len;
+	snprintf(rec->reason, sizeof(rec->reason),
+		 "jump-optimized: %u-byte window of %u instruction%s, trampoline at 0x%lx%s",
+		 rec->win.len, rec->win.n, rec->win.n > 1 ? "s" : "", rec->tramp,
+		 rec->at_entry ? " (function entry)" : "");
+	return true;
+}
+
+struct window_set {
+	struct probe_rec **recs;
+	size_t n;
+};
+
+/*
+ * Signal context, in every other running thread: a thread stopped inside
+ * bytes 1.. of a window about to be overwritten continues in the relocated
+ * copy at the same instruction instead.
+ */
+static void window_fixup(ucontext_t *uc, void *arg)
+{
+	const struct window_set *set = arg;
+	uint64_t rip = uc->uc_mcontext.gregs[REG_RIP];
+
+	for (size_t i = 0; i < set->n; i++) {
+		const struct probe_rec *r = set->recs[i];
+
+		if (rip <= r->addr || rip >= r->addr + r->win.len)
+			continue;
+		for (unsigned k = 1; k < r->win.n; k++) {
+			if (rip != r->addr + r->win.orig_off[k])
+				continue;
+			uc->uc_mcontext.gregs[REG_RIP] = r->copy + r->win.copy_off[k];
+			__atomic_fetch_add(&core_stats.threads_moved, 1, __ATOMIC_RELAXED);
+		}
+	}
+}
+
+/*
+ * int3 is already at the head of every window and the cores are synchronised:
+ * no thread can newly enter a window. Move the threads already inside, then
+ * write the jump's tail, synchronise, and its head:
+ *
+ *   cc xx xx xx xx  ->  cc r0 r1 r2 r3  ->  e9 r0 r1 r2 r3
+ */
+void jump_install(struct probe_rec **recs, size_t n)
+{
+	struct window_set set = { recs, n };
+	bool multi = false;
+
+	/* A thread is never inside a one-instruction window: skip the round trip. */
+	for (size_t i = 0; i < n && !multi; i++)
+		multi = recs[i]->win.n > 1;
+	if (multi)
+		ubp_quiesce(window_fixup, &set);
+	for (size_t i = 0; i < n; i++) {
+		uint8_t jmp[ARCH_JMP_LEN];
+		int32_t rel = (int32_t)(recs[i]->tramp + TRAMP_DATA_WORDS * 8 -
+					(recs[i]->addr + ARCH_JMP_LEN));
+
+		jmp[0] = 0xe9;
+		memcpy(jmp + 1, &rel, 4);
+		ubp_text_write(recs[i]->addr + 1, jmp + 1, 4);
+	}
+	ubp_sync_cores();
+	for (size_t i = 0; i < n; i++) {
+		uint8_t e9 = 0xe9;
+
+		ubp_text_write(recs[i]->addr, &e9, 1);
+		recs[i]->installed = REC_JMP;
+	}
+	ubp_sync_cores();
+}

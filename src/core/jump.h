@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: MIT */
+/* Jump-optimized probes: deciding, building and installing. Callers hold registry_lock. */
+#ifndef UPROBES_CORE_JUMP_H
+#define UPROBES_CORE_JUMP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/core.h"
+#include "core/resolve.h"
+
+/* The optimized record (installed or pending) whose jump covers addr, other than at addr. */
+struct probe_rec *jump_covering(uint64_t addr);
+
+/* Can rec (its flags set) be jump-optimized? Fills rec->win, or rec->opt_reason. */
+bool jump_plan(struct probe_rec *rec, const struct probe_target *t);
+
+/* Plan and build the trampoline; on success rec is in UPROBE_MODE_OPTIMIZED. */
+bool jump_build(struct probe_rec *rec, const struct probe_target *t);
+
+/* int3 is at every head and synchronised: quiesce, write the tails, then the heads. */
+void jump_install(struct probe_rec **recs, size_t n);
+
+#endif
