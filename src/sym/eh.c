@@ -11,6 +11,7 @@
  *               site: start, length, landing pad (relative to lpstart), action
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include <gelf.h>
@@ -34,7 +35,8 @@ static int rd_bytes(struct eh_reader *r, void *out, size_t n)
 	return 0;
 }
 
-static int rd_uleb(struct eh_reader *r, uint64_t *out)
+/* LEB128; a signed one is sign-extended from its last byte's bit 6. */
+static int rd_leb(struct eh_reader *r, bool is_signed, uint64_t *out)
 {
 	uint64_t v = 0;
 	unsigned shift = 0;
@@ -46,26 +48,20 @@ static int rd_uleb(struct eh_reader *r, uint64_t *out)
 		v |= (uint64_t)(b & 0x7f) << shift;
 		shift += 7;
 	} while (b & 0x80);
+	if (is_signed && shift < 64 && (b & 0x40))
+		v |= ~0ull << shift;
 	*out = v;
 	return 0;
 }
 
+static int rd_uleb(struct eh_reader *r, uint64_t *out)
+{
+	return rd_leb(r, false, out);
+}
+
 static int rd_sleb(struct eh_reader *r, int64_t *out)
 {
-	uint64_t v = 0;
-	unsigned shift = 0;
-	uint8_t b;
-
-	do {
-		if (rd_bytes(r, &b, 1) || shift > 63)
-			return -EINVAL;
-		v |= (uint64_t)(b & 0x7f) << shift;
-		shift += 7;
-	} while (b & 0x80);
-	if (shift < 64 && (b & 0x40))
-		v |= ~0ull << shift;
-	*out = (int64_t)v;
-	return 0;
+	return rd_leb(r, true, (uint64_t *)out);
 }
 
 /* A DW_EH_PE_* encoded pointer: absolute and pc-relative bases are supported. */
