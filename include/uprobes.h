@@ -50,6 +50,43 @@ struct uprobe_regs {
 
 typedef void (*uprobe_handler_fn)(struct uprobe *probe, struct uprobe_regs *regs, void *ctx);
 
+/* An xmm register as the return handler sees it. */
+union uprobe_xmm {
+	uint8_t b[16];
+	uint32_t u32[4];
+	uint64_t u64[2];
+	float f[4];
+	double d[2];
+};
+
+enum uprobe_ret_flags {
+	/*
+	 * The frame did not return: it was left by a C++ exception, a longjmp,
+	 * pthread_exit or the thread's end. regs then hold only rip (where the
+	 * call would have returned) and rsp; rax, rdx and xmm are zero.
+	 */
+	UPROBE_RET_UNWOUND = 1u << 0,
+};
+
+/* What a return handler learns about the call that returned. */
+struct uprobe_ret {
+	uint64_t func;	    /* the probed function's entry address */
+	uint64_t ret_addr;  /* the call site: where the function returns to */
+	uint64_t cookie;    /* set by the entry handler of the same call (uprobe_cookie()) */
+	uint64_t entry_sp;  /* rsp at entry (it points at the return address) */
+	unsigned int flags; /* enum uprobe_ret_flags */
+	union uprobe_xmm xmm0, xmm1; /* floating-point return registers */
+};
+
+/*
+ * Return handler: runs when a call of the probed function returns, with the
+ * registers at that moment (rip = the call site, rax/rdx the integer result;
+ * changes to general registers take effect, to rip and rsp are ignored).
+ * Same rules as an entry handler (no recursion, async-signal-safe).
+ */
+typedef void (*uprobe_ret_handler_fn)(struct uprobe *probe, struct uprobe_regs *regs,
+				      const struct uprobe_ret *ret, void *ctx);
+
 enum uprobe_flags {
 	/* Execute out of line even instructions that could be emulated. */
 	UPROBE_F_NO_EMULATE = 1u << 0,
@@ -76,7 +113,27 @@ struct uprobe_opts {
 	uprobe_handler_fn handler;
 	void *ctx;
 	unsigned int flags; /* enum uprobe_flags */
+	/*
+	 * Return probe (optional, with or without handler): the location must
+	 * be a function entry. At each call the return address is swapped for
+	 * the library's return trampoline and kept on a per-thread shadow stack
+	 * of UPROBE_RET_DEPTH calls; deeper calls run unprobed on return and are
+	 * counted (uprobe_info.ret_missed). C++ exceptions, backtrace(),
+	 * longjmp, signal handlers (also on sigaltstack), fork and
+	 * swapcontext keep working (see docs/architecture.md).
+	 */
+	uprobe_ret_handler_fn ret_handler;
 };
+
+/* Calls per thread a return probe can follow at once. */
+#define UPROBE_RET_DEPTH 1024
+
+/*
+ * In an entry handler of a probe with a return handler: the 64-bit cookie of
+ * this call, handed to the return handler of the same call (e.g. a timestamp).
+ * NULL elsewhere, or when the call is beyond UPROBE_RET_DEPTH.
+ */
+UPROBE_API uint64_t *uprobe_cookie(void);
 
 /*
  * Attach a probe in the calling process.
@@ -94,7 +151,8 @@ struct uprobe_opts {
  * ESRCH unknown symbol; EINVAL malformed location or bad argument;
  * ERANGE offset beyond the function or file, or no out-of-line memory within
  * ±2 GiB; EILSEQ offset inside an instruction; ENOTSUP instruction that cannot
- * be probed; ENOMEM.
+ * be probed; EINVAL also for a return handler on a location that is not a
+ * function entry; ENOMEM.
  */
 UPROBE_API struct uprobe *uprobe_attach(const char *path, const char *location, const struct uprobe_opts *opts);
 
@@ -120,6 +178,7 @@ struct uprobe_spec {
 	uprobe_handler_fn handler;
 	void *ctx;
 	unsigned int flags; /* enum uprobe_flags */
+	uprobe_ret_handler_fn ret_handler; /* see struct uprobe_opts */
 };
 
 enum uprobe_batch_flags {
@@ -172,6 +231,11 @@ struct uprobe_info {
 	uint64_t hits;		/* handler calls */
 	uint64_t skipped;	/* hits from inside a handler, not recursed into */
 	uint64_t singlestep_fallbacks; /* hits of this probe executed by single-step */
+	/* return probes */
+	int has_ret_handler;
+	uint64_t ret_hits;	/* return handler calls, including unwound reports */
+	uint64_t ret_unwound;	/* of which frames left without returning */
+	uint64_t ret_missed;	/* calls beyond UPROBE_RET_DEPTH: no return report */
 };
 
 UPROBE_API int uprobe_get_info(const struct uprobe *probe, struct uprobe_info *info);
@@ -197,6 +261,10 @@ struct uprobe_stats {
 	uint64_t probes_attached;
 	uint64_t xol_slots;	       /* out-of-line slots in use (never freed) */
 	uint64_t threads_moved;	       /* threads moved out of a window being patched */
+	uint64_t ret_hits;	       /* return handler calls, including unwound reports */
+	uint64_t ret_unwound;	       /* frames left without returning (exception, longjmp ...) */
+	uint64_t ret_missed;	       /* calls beyond UPROBE_RET_DEPTH, not followed */
+	uint64_t ret_orphaned;	       /* returns of calls whose probe was detached meanwhile */
 };
 
 UPROBE_API int uprobe_get_stats(struct uprobe_stats *stats);
