@@ -23,7 +23,7 @@ LIB_OBJS := $(patsubst %.c,$(B)/%.o,$(LIB_SRCS)) $(patsubst %.S,$(B)/%.o,$(LIB_A
 # Code that runs inside the SIGTRAP handler (and, later, trampolines) must not
 # call into libc string functions a user may have probed, nor touch SIMD state.
 HOT_CFLAGS := -fno-builtin -fno-tree-loop-distribute-patterns -mgeneral-regs-only
-HOT_SRCS := src/ubp/signal.c src/ubp/quiesce.c src/core/dispatch.c src/core/srcu.c src/arch/x86_64/emulate.c \
+HOT_SRCS := src/ubp/signal.c src/ubp/quiesce.c src/core/dispatch.c src/core/srcu.c src/core/retprobe.c src/arch/x86_64/emulate.c \
 	src/arch/x86_64/regs.c
 
 .PHONY: all lib demo check test bench install clean deps format FORCE

@@ -55,7 +55,8 @@ enum { REC_CLEAN = 0, REC_INT3 = 1, REC_JMP = 2 };
 #define CORE_FAST_IDS 16
 
 struct hit_line {
-	uint64_t n;
+	uint64_t n;   /* entry handler calls */
+	uint64_t ret; /* return handler calls */
 } __attribute__((aligned(64)));
 
 struct uprobe {
@@ -63,11 +64,14 @@ struct uprobe {
 	struct hit_line *fast_hits; /* [CORE_FAST_IDS] */
 	struct probe_rec *rec;
 	uprobe_handler_fn handler;
+	uprobe_ret_handler_fn ret_handler;
 	void *ctx;
 	unsigned flags;
+	uint64_t id; /* unique for the process's life: shadow entries name it */
 	bool attached;
 	bool retired; /* counted into core_stats.retired_* */
 	uint64_t hits, skipped, singlesteps;
+	uint64_t ret_hits, ret_unwound, ret_missed; /* atomics */
 	/* where the probe is, for uprobe_get_info */
 	char path[256];
 	char symbol[128];
@@ -100,18 +104,27 @@ bool dispatch_trap(siginfo_t *si, ucontext_t *uc);
 int dispatch_optimized(void *rec, struct uprobe_regs *regs);
 
 /* Process-wide counters. */
+/* Per-probe counts, summed over probes. */
+struct hit_sums {
+	uint64_t hits, skipped, ret_hits, ret_unwound, ret_missed;
+};
+
 struct core_stats {
 	uint64_t stale_traps, singlesteps; /* atomics, from the trap path */
 	uint64_t threads_moved;		   /* atomic, from quiescence */
+	uint64_t ret_orphaned;		   /* atomic: returns after the probe's detach */
 	uint64_t probes_attached;	   /* registry_lock */
-	uint64_t retired_hits, retired_skipped; /* of probes detached since (registry_lock) */
+	struct hit_sums retired;	   /* of probes detached since (registry_lock) */
 };
 
-/* A probe's hits: the atomic count plus its per-thread lines. */
-uint64_t probe_hits(const struct uprobe *p);
+/* A probe's entry (ret = false) or return handler calls, over its per-thread lines. */
+uint64_t probe_hits(const struct uprobe *p, bool ret);
 
-/* Sum hits and skipped over the attached probes plus the retired ones. registry_lock. */
-void registry_sum_hits(uint64_t *hits, uint64_t *skipped);
+/* Add p's counts to sums. */
+void probe_sum(const struct uprobe *p, struct hit_sums *sums);
+
+/* Sum the counts of the attached probes plus the retired ones. registry_lock. */
+void registry_sum_hits(struct hit_sums *sums);
 extern struct core_stats core_stats;
 
 #endif

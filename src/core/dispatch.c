@@ -16,6 +16,7 @@
 #include "arch/x86_64/regs.h"
 #include "arch/x86_64/trampoline.h"
 #include "core/core.h"
+#include "core/retprobe.h"
 #include "core/srcu.h"
 
 #define FL_TF (1ull << 8)
@@ -69,7 +70,11 @@ static bool dispatch_singlestep(ucontext_t *uc)
 	return true;
 }
 
-/* Call every consumer's handler; a thread already in a handler only counts. */
+/*
+ * Call every consumer's handler; a thread already in a handler only counts.
+ * A consumer with a return handler follows the call first (ret_push), so
+ * that its entry handler can set the call's cookie.
+ */
 static void dispatch_consumers(struct probe_rec *rec, struct uprobe_regs *regs)
 {
 	int id = srcu_read_lock();
@@ -80,8 +85,14 @@ static void dispatch_consumers(struct probe_rec *rec, struct uprobe_regs *regs)
 			stat_inc(&c->skipped);
 			continue;
 		}
-		if (c->handler)
+		if (c->ret_handler) {
+			ret_cur_cookie = ret_push(rec, c, regs->rsp, id);
+			if (c->handler)
+				c->handler(c, regs, c->ctx);
+			ret_cur_cookie = NULL;
+		} else if (c->handler) {
 			c->handler(c, regs, c->ctx);
+		}
 		if (id < CORE_FAST_IDS)
 			__atomic_store_n(&c->fast_hits[id].n, c->fast_hits[id].n + 1,
 					 __ATOMIC_RELAXED);
@@ -93,13 +104,23 @@ static void dispatch_consumers(struct probe_rec *rec, struct uprobe_regs *regs)
 	srcu_read_unlock();
 }
 
-uint64_t probe_hits(const struct uprobe *p)
+uint64_t probe_hits(const struct uprobe *p, bool ret)
 {
-	uint64_t n = __atomic_load_n(&p->hits, __ATOMIC_RELAXED);
+	uint64_t n = __atomic_load_n(ret ? &p->ret_hits : &p->hits, __ATOMIC_RELAXED);
 
 	for (unsigned i = 0; i < CORE_FAST_IDS; i++)
-		n += __atomic_load_n(&p->fast_hits[i].n, __ATOMIC_RELAXED);
+		n += __atomic_load_n(ret ? &p->fast_hits[i].ret : &p->fast_hits[i].n,
+				     __ATOMIC_RELAXED);
 	return n;
+}
+
+void probe_sum(const struct uprobe *p, struct hit_sums *sums)
+{
+	sums->hits += probe_hits(p, false);
+	sums->ret_hits += probe_hits(p, true);
+	sums->skipped += __atomic_load_n(&p->skipped, __ATOMIC_RELAXED);
+	sums->ret_unwound += __atomic_load_n(&p->ret_unwound, __ATOMIC_RELAXED);
+	sums->ret_missed += __atomic_load_n(&p->ret_missed, __ATOMIC_RELAXED);
 }
 
 static void dispatch_execute(struct probe_rec *rec, struct uprobe_regs *regs)

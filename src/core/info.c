@@ -57,7 +57,11 @@ int uprobe_get_info(const struct uprobe *p, struct uprobe_info *info)
 	info->window_len = rec->mode == UPROBE_MODE_OPTIMIZED ? rec->win.len : 0;
 	info_fill_insn(info, &rec->insn);
 	info->attached = p->attached;
-	info->hits = probe_hits(p);
+	info->hits = probe_hits(p, false);
+	info->has_ret_handler = p->ret_handler != NULL;
+	info->ret_hits = probe_hits(p, true);
+	info->ret_unwound = __atomic_load_n(&p->ret_unwound, __ATOMIC_RELAXED);
+	info->ret_missed = __atomic_load_n(&p->ret_missed, __ATOMIC_RELAXED);
 	info->skipped = __atomic_load_n(&p->skipped, __ATOMIC_RELAXED);
 	info->singlestep_fallbacks = __atomic_load_n(&p->singlesteps, __ATOMIC_RELAXED);
 	return 0;
@@ -65,6 +69,8 @@ int uprobe_get_info(const struct uprobe *p, struct uprobe_info *info)
 
 int uprobe_get_stats(struct uprobe_stats *s)
 {
+	struct hit_sums sums;
+
 	if (!s || s->sz < sizeof(*s))
 		return log_report(log_error(EINVAL, "stats is NULL or stats->sz is too small"));
 	s->stale_traps = __atomic_load_n(&core_stats.stale_traps, __ATOMIC_RELAXED);
@@ -72,7 +78,13 @@ int uprobe_get_stats(struct uprobe_stats *s)
 	s->singlestep_fallbacks = __atomic_load_n(&core_stats.singlesteps, __ATOMIC_RELAXED);
 	s->threads_moved = __atomic_load_n(&core_stats.threads_moved, __ATOMIC_RELAXED);
 	pthread_mutex_lock(&registry_lock);
-	registry_sum_hits(&s->hits, &s->skipped);
+	registry_sum_hits(&sums);
+	s->hits = sums.hits;
+	s->skipped = sums.skipped;
+	s->ret_hits = sums.ret_hits;
+	s->ret_unwound = sums.ret_unwound;
+	s->ret_missed = sums.ret_missed;
+	s->ret_orphaned = __atomic_load_n(&core_stats.ret_orphaned, __ATOMIC_RELAXED);
 	s->probes_attached = core_stats.probes_attached;
 	s->xol_slots = xol_slots_in_use();
 	pthread_mutex_unlock(&registry_lock);

@@ -20,6 +20,7 @@
 #include "core/core.h"
 #include "core/jump.h"
 #include "core/resolve.h"
+#include "core/retprobe.h"
 #include "core/srcu.h"
 #include "arch/x86_64/trampoline.h"
 #include "ubp/ubp.h"
@@ -220,14 +221,17 @@ static const char *spec_name(const struct uprobe_spec *s, char *buf, size_t len)
 
 static struct uprobe *probe_new(void)
 {
+	static uint64_t last_id;
 	struct uprobe *p = calloc(1, sizeof(*p));
 
 	if (p && !(p->fast_hits = aligned_alloc(64, CORE_FAST_IDS * sizeof(struct hit_line)))) {
 		free(p);
 		return NULL;
 	}
-	if (p)
+	if (p) {
 		memset(p->fast_hits, 0, CORE_FAST_IDS * sizeof(struct hit_line));
+		p->id = ++last_id; /* registry_lock */
+	}
 	return p;
 }
 
@@ -236,6 +240,25 @@ static void probe_delete(struct uprobe *p)
 	if (p)
 		free(p->fast_hits);
 	free(p);
+}
+
+/*
+ * A return probe swaps the return address found at rsp: only true at the
+ * first instruction of a function.
+ */
+static int ret_check_entry(const struct probe_target *t, unsigned flags)
+{
+	int err;
+
+	if (!t->func_start && !(flags & UPROBE_F_NO_BOUNDARY_CHECK))
+		return log_error(EINVAL, "return probes need a function entry, and no symbol or "
+				 ".eh_frame entry covers 0x%lx", t->addr);
+	if (t->func_start && t->addr != t->func_start)
+		return log_error(EINVAL, "return probes need a function entry: 0x%lx is %s+0x%lx",
+				 t->addr, t->symbol[0] ? t->symbol : "its function",
+				 t->addr - t->func_start);
+	err = ret_setup();
+	return err ? log_error(-err, "cannot set up return probes: %s", strerror(-err)) : 0;
 }
 
 /* Resolve, analyse and find the record of one spec. Caller holds registry_lock. */
@@ -253,6 +276,8 @@ static int probe_prepare(const struct uprobe_spec *s, struct uprobe **out)
 		      resolve_check_boundary(&t, s->flags);
 	else
 		err = log_error(EINVAL, "no location and no address");
+	if (!err && s->ret_handler)
+		err = ret_check_entry(&t, s->flags);
 	p = err ? NULL : probe_new();
 	if (!err && !p)
 		err = log_error(ENOMEM, "out of memory");
@@ -264,6 +289,7 @@ static int probe_prepare(const struct uprobe_spec *s, struct uprobe **out)
 		return err;
 	}
 	p->handler = s->handler;
+	p->ret_handler = s->ret_handler;
 	p->ctx = s->ctx;
 	p->flags = s->flags;
 	probe_set_target(p, &t);
@@ -489,15 +515,23 @@ static struct uprobe *attach_one(const struct uprobe_spec *s)
 	return p;
 }
 
+/* Fields of opts the caller's sz covers (opts may predate return probes). */
+static void opts_to_spec(const struct uprobe_opts *opts, struct uprobe_spec *s)
+{
+	if (!opts)
+		return;
+	s->handler = opts->handler;
+	s->ctx = opts->ctx;
+	s->flags = opts->flags;
+	if (opts->sz >= offsetof(struct uprobe_opts, ret_handler) + sizeof(opts->ret_handler))
+		s->ret_handler = opts->ret_handler;
+}
+
 struct uprobe *uprobe_attach(const char *path, const char *location, const struct uprobe_opts *opts)
 {
 	struct uprobe_spec s = { .path = path, .location = location ? location : "" };
 
-	if (opts) {
-		s.handler = opts->handler;
-		s.ctx = opts->ctx;
-		s.flags = opts->flags;
-	}
+	opts_to_spec(opts, &s);
 	return attach_one(&s);
 }
 
@@ -509,11 +543,7 @@ struct uprobe *uprobe_attach_addr(const void *addr, const struct uprobe_opts *op
 		errno = -log_report(log_error(EINVAL, "NULL address"));
 		return NULL;
 	}
-	if (opts) {
-		s.handler = opts->handler;
-		s.ctx = opts->ctx;
-		s.flags = opts->flags;
-	}
+	opts_to_spec(opts, &s);
 	return attach_one(&s);
 }
 
@@ -547,8 +577,7 @@ int uprobe_detach_many(struct uprobe **probes, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		if (!probes[i] || probes[i]->attached || probes[i]->retired)
 			continue;
-		core_stats.retired_hits += probe_hits(probes[i]);
-		core_stats.retired_skipped += probes[i]->skipped;
+		probe_sum(probes[i], &core_stats.retired);
 		probes[i]->retired = true;
 	}
 	pthread_mutex_unlock(&registry_lock);

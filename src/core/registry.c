@@ -123,16 +123,13 @@ void recs_clear_pending(void)
 	npending = 0;
 }
 
-void registry_sum_hits(uint64_t *hits, uint64_t *skipped)
+void registry_sum_hits(struct hit_sums *sums)
 {
-	*hits = core_stats.retired_hits;
-	*skipped = core_stats.retired_skipped;
+	*sums = core_stats.retired;
 	for (size_t i = 0; table && i <= table->mask; i++) {
 		if (!table->slots[i])
 			continue;
-		for (struct uprobe *c = table->slots[i]->consumers; c; c = c->next) {
-			*hits += probe_hits(c);
-			*skipped += __atomic_load_n(&c->skipped, __ATOMIC_RELAXED);
-		}
+		for (struct uprobe *c = table->slots[i]->consumers; c; c = c->next)
+			probe_sum(c, sums);
 	}
 }

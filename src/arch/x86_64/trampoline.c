@@ -10,6 +10,11 @@ extern const uint8_t uprobes_tramp_flags[], uprobes_tramp_flags_end[];
 extern const uint8_t uprobes_tramp_entry_simd[], uprobes_tramp_entry_simd_end[];
 extern const uint8_t uprobes_tramp_flags_simd[], uprobes_tramp_flags_simd_end[];
 extern const uint8_t uprobes_redirect_trap[];
+extern const uint8_t uprobes_ret_tramp[];
+void uprobes_simd_call(simd_call_fn fn, void *a, void *b, const void *c, void *d);
+
+/* Read by uprobes_simd_call; set once, before the first return probe. */
+uint64_t uprobes_xsave_size __attribute__((visibility("hidden")));
 
 #define XSAVE_MASK 0xe7 /* as in tramp_templates.S */
 
@@ -70,4 +75,23 @@ int arch_tramp_template(uint8_t *out, bool flags, bool simd, tramp_dispatch_fn f
 uint64_t arch_redirect_trap_addr(void)
 {
 	return (uint64_t)uprobes_redirect_trap;
+}
+
+uint64_t arch_ret_tramp_addr(void)
+{
+	return (uint64_t)uprobes_ret_tramp;
+}
+
+void arch_simd_call(simd_call_fn fn, void *a, void *b, const void *c, void *d)
+{
+	uint64_t size = __atomic_load_n(&uprobes_xsave_size, __ATOMIC_RELAXED);
+
+	if (!size) {
+		size = xsave_area_size();
+		__atomic_store_n(&uprobes_xsave_size, size ? size : ~0ull, __ATOMIC_RELAXED);
+	}
+	if (size == ~0ull)
+		fn(a, b, c, d);
+	else
+		uprobes_simd_call(fn, a, b, c, d);
 }

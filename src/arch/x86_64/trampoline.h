@@ -35,4 +35,21 @@ int arch_tramp_template(uint8_t *out, bool flags, bool simd, tramp_dispatch_fn f
 /* The address the redirect trap reports (rip - 1 of its SIGTRAP). */
 uint64_t arch_redirect_trap_addr(void);
 
+/* What the return trampoline saves: its argument to dispatch_return(). */
+struct ret_frame {
+	struct uprobe_regs regs;
+	union uprobe_xmm xmm0, xmm1;
+};
+
+/* The return trampoline (ret_tramp.S): where a return probe makes a call return. */
+uint64_t arch_ret_tramp_addr(void);
+
+typedef void (*simd_call_fn)(void *a, void *b, const void *c, void *d);
+
+/*
+ * Call fn(a, b, c, d) with the extended state saved around it (for handlers
+ * that may use SIMD), or directly when the CPU lacks xsavec.
+ */
+void arch_simd_call(simd_call_fn fn, void *a, void *b, const void *c, void *d);
+
 #endif

@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The return trampoline. A return probe swaps the return address of a call
+ * for uprobes_ret_tramp (see core/retprobe.c); the probed function's `ret`
+ * lands here with rsp one word above the slot it popped:
+ *
+ *   lea -(8+FRAME)(%rsp),%rsp  the slot itself stays free for the final ret;
+ *                              below it the caller has nothing live (its red
+ *                              zone does not survive a call)
+ *   pushfq; popq; 15 GPRs, rsp, xmm0, xmm1   struct ret_frame
+ *   call dispatch_return(frame)  pops the shadow stack, runs the handlers and
+ *                                writes the original return address into the slot
+ *   popfq; 15 GPRs; lea FRAME(%rsp),%rsp; ret   to the caller, rsp as after
+ *                                               the original return
+ *
+ * uprobes_simd_call(fn, a, b, c, d) calls fn(a, b, c, d) with the extended
+ * state (x87/SSE/AVX/AVX-512) saved around it, for handlers that may use it.
+ */
+#define FRAME 176 /* struct ret_frame: uprobe_regs (144) + xmm0 + xmm1 */
+#define R_RFL 128
+#define R_RSP 136
+#define R_XMM0 144
+#define R_XMM1 160
+#define XSAVE_MASK 0xe7 /* as in tramp_templates.S */
+
+	.text
+	.globl uprobes_ret_tramp
+	.hidden uprobes_ret_tramp
+	.type uprobes_ret_tramp, @function
+	.p2align 4
+	nop	/* unwinders look up ret_addr - 1: keep it outside other code */
+uprobes_ret_tramp:
+	lea -(8 + FRAME)(%rsp), %rsp
+	pushfq
+	popq R_RFL(%rsp)
+	mov %r15, 0(%rsp)
+	mov %r14, 8(%rsp)
+	mov %r13, 16(%rsp)
+	mov %r12, 24(%rsp)
+	mov %rbp, 32(%rsp)
+	mov %rbx, 40(%rsp)
+	mov %r11, 48(%rsp)
+	mov %r10, 56(%rsp)
+	mov %r9, 64(%rsp)
+	mov %r8, 72(%rsp)
+	mov %rax, 80(%rsp)
+	mov %rcx, 88(%rsp)
+	mov %rdx, 96(%rsp)
+	mov %rsi, 104(%rsp)
+	mov %rdi, 112(%rsp)
+	lea (8 + FRAME)(%rsp), %rax
+	mov %rax, R_RSP(%rsp)
+	movdqu %xmm0, R_XMM0(%rsp)
+	movdqu %xmm1, R_XMM1(%rsp)
+	mov %rsp, %rbx
+	and $-16, %rsp
+	mov %rbx, %rdi
+	cld
+	call dispatch_return
+	mov %rbx, %rsp
+	pushq R_RFL(%rsp)
+	popfq
+	mov 0(%rsp), %r15
+	mov 8(%rsp), %r14
+	mov 16(%rsp), %r13
+	mov 24(%rsp), %r12
+	mov 32(%rsp), %rbp
+	mov 40(%rsp), %rbx
+	mov 48(%rsp), %r11
+	mov 56(%rsp), %r10
+	mov 64(%rsp), %r9
+	mov 72(%rsp), %r8
+	mov 80(%rsp), %rax
+	mov 88(%rsp), %rcx
+	mov 96(%rsp), %rdx
+	mov 104(%rsp), %rsi
+	mov 112(%rsp), %rdi
+	lea FRAME(%rsp), %rsp
+	ret
+	.size uprobes_ret_tramp, .-uprobes_ret_tramp
+
+	.globl uprobes_simd_call
+	.hidden uprobes_simd_call
+	.type uprobes_simd_call, @function
+	.p2align 4
+uprobes_simd_call:
+	.cfi_startproc
+	push %rbp
+	.cfi_def_cfa_offset 16
+	.cfi_offset %rbp, -16
+	mov %rsp, %rbp
+	.cfi_def_cfa_register %rbp
+	push %rbx
+	push %r12
+	push %r13
+	push %r14
+	push %r15
+	sub $8, %rsp
+	.cfi_offset %rbx, -24
+	.cfi_offset %r12, -32
+	.cfi_offset %r13, -40
+	.cfi_offset %r14, -48
+	.cfi_offset %r15, -56
+	mov %rdi, %rbx
+	mov %rsi, %r12
+	mov %rdx, %r13
+	mov %rcx, %r14
+	mov %r8, %r15
+	sub uprobes_xsave_size(%rip), %rsp
+	and $-64, %rsp
+	xor %eax, %eax
+	mov %rax, 512(%rsp)
+	mov %rax, 520(%rsp)
+	mov %rax, 528(%rsp)
+	mov %rax, 536(%rsp)
+	mov %rax, 544(%rsp)
+	mov %rax, 552(%rsp)
+	mov %rax, 560(%rsp)
+	mov %rax, 568(%rsp)
+	mov $XSAVE_MASK, %eax
+	xor %edx, %edx
+	xsavec (%rsp)
+	mov %r12, %rdi
+	mov %r13, %rsi
+	mov %r14, %rdx
+	mov %r15, %rcx
+	call *%rbx
+	mov $XSAVE_MASK, %eax
+	xor %edx, %edx
+	xrstor (%rsp)
+	lea -48(%rbp), %rsp
+	add $8, %rsp
+	pop %r15
+	pop %r14
+	pop %r13
+	pop %r12
+	pop %rbx
+	pop %rbp
+	.cfi_def_cfa %rsp, 8
+	ret
+	.cfi_endproc
+	.size uprobes_simd_call, .-uprobes_simd_call
+
+	.section .note.GNU-stack,"",@progbits

@@ -1,0 +1,463 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Return probes: a shadow stack per thread.
+ *
+ * Hot code (trampolines, the SIGTRAP handler): no libc, no locks, no SIMD.
+ *
+ * Each followed call has an entry (slot, orig, probe, cookie), oldest first.
+ * Calls normally return in the reverse order, and the return trampoline finds
+ * its entry on top. The rest is about calls that never return:
+ *
+ *   longjmp, exceptions  frames below the current stack pointer on the same
+ *                        stack are gone; they are reported as unwound when the
+ *                        thread next pushes or pops at or above them
+ *   other stacks         a signal handler on a sigaltstack, a makecontext
+ *                        coroutine: their frames interleave with the thread's
+ *                        own; stack pointers are only compared within a stack
+ *                        (ret_add_stack() knows the other stacks' bounds)
+ *   unwinders            see retunwind.c: the slots get their return
+ *                        addresses back while an unwinder walks
+ *
+ * A signal handler that interrupts an operation on the shadow stack (busy)
+ * does not follow its own calls: they are counted as missed.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "core/retprobe.h"
+#include "core/srcu.h"
+
+#define RET_GRAVE 64		 /* entries dropped as unwound, kept for ret_lost() */
+#define RET_STACKS 256		 /* other stacks known by their bounds */
+#define RET_NEAR (256ull << 20)	 /* farther apart than this: not one stack */
+
+struct ret_entry {
+	uint64_t slot; /* where the return address lives on the stack */
+	uint64_t orig; /* the return address */
+	struct probe_rec *rec;
+	struct uprobe *c;
+	uint64_t c_id;
+	uint64_t cookie;
+	uint64_t unhooked; /* the slot holds orig again (an unwinder walks) */
+};
+
+struct ret_stack {
+	unsigned n; /* entries in use */
+	unsigned n_unhooked;
+	unsigned busy;
+	unsigned grave_next;
+	struct ret_entry grave[RET_GRAVE];
+	struct ret_entry e[UPROBE_RET_DEPTH];
+};
+
+__thread uint64_t *ret_cur_cookie __attribute__((tls_model("initial-exec")));
+static __thread struct ret_stack *ret_self __attribute__((tls_model("initial-exec")));
+static pthread_key_t ret_key;
+static uint64_t ret_tramp; /* arch_ret_tramp_addr(), once set up */
+
+static struct {
+	uint64_t lo, hi;
+} ret_stacks[RET_STACKS];
+static unsigned ret_nstacks;
+static uint64_t ret_stacks_dropped;
+
+static void stat_inc(uint64_t *counter)
+{
+	__atomic_fetch_add(counter, 1, __ATOMIC_RELAXED);
+}
+
+static long raw_syscall6(long nr, long a, long b, long c, long d, long e, long f)
+{
+	register long r10 __asm__("r10") = d, r8 __asm__("r8") = e, r9 __asm__("r9") = f;
+	long ret;
+
+	__asm__ volatile("syscall"
+			 : "=a"(ret)
+			 : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
+			 : "rcx", "r11", "memory");
+	return ret;
+}
+
+static struct ret_stack *ret_stack_new(void)
+{
+	long p = raw_syscall6(SYS_mmap, 0, sizeof(struct ret_stack), PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p < 0 && p > -4096)
+		return NULL;
+	ret_self = (struct ret_stack *)p;
+	/* Thread exit reports what is left (ret_thread_end). A plain TLS store for small keys. */
+	pthread_setspecific(ret_key, ret_self);
+	return ret_self;
+}
+
+static int stack_of(uint64_t a)
+{
+	unsigned n = __atomic_load_n(&ret_nstacks, __ATOMIC_ACQUIRE);
+
+	for (unsigned i = 0; i < n; i++)
+		if (a >= ret_stacks[i].lo && a < ret_stacks[i].hi)
+			return (int)i;
+	return -1;
+}
+
+/* Are two stack addresses of this thread on the same stack? */
+static bool same_stack(uint64_t a, uint64_t b)
+{
+	int s = stack_of(a);
+
+	if (s != stack_of(b))
+		return false;
+	return s >= 0 || (a > b ? a - b : b - a) < RET_NEAR;
+}
+
+void ret_add_stack(uint64_t lo, uint64_t hi)
+{
+	static int lock;
+	unsigned n;
+
+	if (lo >= hi)
+		return;
+	while (__atomic_exchange_n(&lock, 1, __ATOMIC_ACQUIRE))
+		;
+	n = ret_nstacks;
+	for (unsigned i = 0; i < n; i++) {
+		if (ret_stacks[i].lo == lo || ret_stacks[i].hi == hi) {
+			/* A stack reused (coroutine pools): new bounds. */
+			__atomic_store_n(&ret_stacks[i].lo, lo, __ATOMIC_RELAXED);
+			__atomic_store_n(&ret_stacks[i].hi, hi, __ATOMIC_RELEASE);
+			goto out;
+		}
+	}
+	if (n == RET_STACKS) {
+		ret_stacks_dropped++;
+		goto out;
+	}
+	ret_stacks[n].lo = lo;
+	ret_stacks[n].hi = hi;
+	__atomic_store_n(&ret_nstacks, n + 1, __ATOMIC_RELEASE);
+out:
+	__atomic_store_n(&lock, 0, __ATOMIC_RELEASE);
+}
+
+/* The consumer of e if it is still attached (read section held), else NULL. */
+static struct uprobe *entry_consumer(const struct ret_entry *e)
+{
+	for (struct uprobe *c = __atomic_load_n(&e->rec->consumers, __ATOMIC_ACQUIRE); c;
+	     c = __atomic_load_n(&c->next, __ATOMIC_ACQUIRE))
+		if (c == e->c && c->id == e->c_id)
+			return c;
+	return NULL;
+}
+
+typedef void (*ret_simd_fn)(void *, void *, const void *, void *);
+
+/* Run e's return handler (read section held: id >= 0, or -1 when nested). */
+static void ret_report(const struct ret_entry *e, struct uprobe_regs *regs,
+		       struct uprobe_ret *r, int id)
+{
+	struct uprobe *c = entry_consumer(e);
+
+	if (!c) {
+		stat_inc(&core_stats.ret_orphaned);
+		return;
+	}
+	if (id < 0) {
+		stat_inc(&c->skipped);
+		return;
+	}
+	r->func = e->rec->addr;
+	r->ret_addr = e->orig;
+	r->cookie = e->cookie;
+	r->entry_sp = e->slot;
+	if (c->flags & UPROBE_F_HANDLER_NO_SIMD)
+		c->ret_handler(c, regs, r, c->ctx);
+	else
+		arch_simd_call((ret_simd_fn)c->ret_handler, c, regs, r, c->ctx);
+	if (id < CORE_FAST_IDS)
+		__atomic_store_n(&c->fast_hits[id].ret, c->fast_hits[id].ret + 1,
+				 __ATOMIC_RELAXED);
+	else
+		stat_inc(&c->ret_hits);
+	if (r->flags & UPROBE_RET_UNWOUND)
+		stat_inc(&c->ret_unwound);
+}
+
+/* e's frame is gone without returning: say so, and remember it a while. */
+static void ret_unwound(struct ret_stack *rs, const struct ret_entry *e, int id)
+{
+	struct uprobe_regs regs = { .rip = e->orig, .rsp = e->slot + 8 };
+	struct uprobe_ret r = { .flags = UPROBE_RET_UNWOUND };
+
+	rs->grave[rs->grave_next++ % RET_GRAVE] = *e;
+	ret_report(e, &regs, &r, id);
+}
+
+/* Remove entry i (its slot untouched), keeping the order of the others. */
+static void ret_remove(struct ret_stack *rs, unsigned i)
+{
+	if (rs->e[i].unhooked)
+		rs->n_unhooked--;
+	for (unsigned k = i + 1; k < rs->n; k++)
+		rs->e[k - 1] = rs->e[k];
+	rs->n--;
+}
+
+/*
+ * Unhooked entries on limit's stack whose slot is below limit are gone (as
+ * are those whose slot was overwritten); the others are hooked again. On
+ * another stack they wait, unless their slot is intact.
+ */
+static void ret_resync_locked(struct ret_stack *rs, uint64_t limit, int id)
+{
+	for (unsigned i = rs->n; i-- > 0 && rs->n_unhooked;) {
+		struct ret_entry *e = &rs->e[i];
+		bool here = same_stack(e->slot, limit);
+
+		if (!e->unhooked)
+			continue;
+		if (!(here && e->slot < limit) && *(uint64_t *)e->slot == e->orig) {
+			*(uint64_t *)e->slot = ret_tramp;
+			e->unhooked = 0;
+			rs->n_unhooked--;
+		} else if (here) {
+			ret_unwound(rs, e, id);
+			ret_remove(rs, i);
+		}
+	}
+}
+
+uint64_t *ret_push(struct probe_rec *rec, struct uprobe *c, uint64_t slot, int id)
+{
+	struct ret_stack *rs = ret_self;
+	struct ret_entry *e;
+	uint64_t orig;
+
+	if (__builtin_expect(!rs, 0) && !(rs = ret_stack_new()))
+		goto missed;
+	if (rs->busy)
+		goto missed;
+	rs->busy = 1;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	if (rs->n_unhooked)
+		ret_resync_locked(rs, slot + 1, id);
+	orig = *(uint64_t *)slot;
+	if (orig == ret_tramp) {
+		/* A second consumer of this call, or a tail call back into the function. */
+		if (!rs->n || rs->e[rs->n - 1].slot != slot)
+			goto missed_busy;
+		orig = rs->e[rs->n - 1].orig;
+	} else {
+		while (rs->n && rs->e[rs->n - 1].slot <= slot &&
+		       same_stack(rs->e[rs->n - 1].slot, slot)) {
+			ret_unwound(rs, &rs->e[rs->n - 1], id);
+			ret_remove(rs, rs->n - 1);
+		}
+	}
+	if (rs->n == UPROBE_RET_DEPTH)
+		goto missed_busy;
+	e = &rs->e[rs->n];
+	e->slot = slot;
+	e->orig = orig;
+	e->rec = rec;
+	e->c = c;
+	e->c_id = c->id;
+	e->cookie = 0;
+	e->unhooked = 0;
+	rs->n++;
+	*(uint64_t *)slot = ret_tramp;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	rs->busy = 0;
+	return &e->cookie;
+missed_busy:
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	rs->busy = 0;
+missed:
+	stat_inc(&c->ret_missed);
+	return NULL;
+}
+
+/*
+ * No entry for a slot the trampoline returned through: the entry was taken
+ * for unwound (a stack we could not tell apart). The return address is still
+ * in the graveyard; without it there is nowhere to go.
+ */
+static uint64_t ret_lost(struct ret_stack *rs, uint64_t slot)
+{
+	static const char msg[] = "uprobes: return trampoline: no shadow entry for this "
+				  "return; aborting\n";
+
+	for (unsigned k = 0; rs && k < RET_GRAVE; k++) {
+		const struct ret_entry *g = &rs->grave[(rs->grave_next - 1 - k) % RET_GRAVE];
+
+		if (g->slot == slot && g->orig)
+			return g->orig;
+	}
+	raw_syscall6(SYS_write, 2, (long)msg, sizeof(msg) - 1, 0, 0, 0);
+	__builtin_trap();
+}
+
+void dispatch_return(struct ret_frame *f)
+{
+	struct ret_stack *rs = ret_self;
+	uint64_t slot = f->regs.rsp - 8, orig;
+	struct uprobe_ret r = { .xmm0 = f->xmm0, .xmm1 = f->xmm1 };
+	int id = srcu_read_lock();
+	unsigned top, bottom;
+
+	if (!rs) /* cannot happen: only followed calls come here */
+		ret_lost(rs, slot);
+	rs->busy = 1;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	if (rs->n_unhooked)
+		ret_resync_locked(rs, slot + 1, id);
+	for (top = rs->n; top > 0 && rs->e[top - 1].slot != slot; top--)
+		;
+	if (!top) {
+		orig = ret_lost(rs, slot);
+		goto out;
+	}
+	/* Newer entries: gone if below us on this stack, alive on another stack. */
+	for (unsigned i = rs->n; i-- > top;) {
+		if (rs->e[i].slot < slot && same_stack(rs->e[i].slot, slot)) {
+			ret_unwound(rs, &rs->e[i], id);
+			ret_remove(rs, i);
+		}
+	}
+	for (bottom = top - 1; bottom > 0 && rs->e[bottom - 1].slot == slot; bottom--)
+		;
+	orig = rs->e[bottom].orig;
+	f->regs.rip = orig;
+	for (unsigned i = bottom; i < top; i++) {
+		struct ret_entry e = rs->e[i];
+
+		ret_report(&e, &f->regs, &r, id);
+		f->regs.rip = orig;
+		f->regs.rsp = slot + 8;
+	}
+	for (unsigned i = top; i-- > bottom;)
+		ret_remove(rs, i);
+out:
+	*(uint64_t *)slot = orig;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	rs->busy = 0;
+	srcu_read_unlock();
+}
+
+/* Normal context, around unwinders. */
+static struct ret_stack *ret_enter(int *id)
+{
+	struct ret_stack *rs = ret_self;
+
+	if (!rs || rs->busy)
+		return NULL;
+	*id = srcu_read_lock();
+	rs->busy = 1;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	return rs;
+}
+
+static void ret_leave(struct ret_stack *rs)
+{
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	rs->busy = 0;
+	srcu_read_unlock();
+}
+
+void ret_unhook(uint64_t sp)
+{
+	int id;
+	struct ret_stack *rs = ret_enter(&id);
+
+	if (!rs)
+		return;
+	for (unsigned i = 0; i < rs->n; i++) {
+		struct ret_entry *e = &rs->e[i];
+
+		if (e->unhooked || e->slot < sp || !same_stack(e->slot, sp))
+			continue;
+		if (*(uint64_t *)e->slot == ret_tramp)
+			*(uint64_t *)e->slot = e->orig;
+		e->unhooked = 1;
+		rs->n_unhooked++;
+	}
+	ret_leave(rs);
+}
+
+void ret_resync(uint64_t sp)
+{
+	int id;
+	struct ret_stack *rs = ret_enter(&id);
+
+	if (!rs)
+		return;
+	if (rs->n_unhooked)
+		ret_resync_locked(rs, sp, id);
+	ret_leave(rs);
+}
+
+/* Report every entry as unwound; restore the slots on sp's stack. */
+static void ret_drop_all(struct ret_stack *rs, uint64_t sp, int id)
+{
+	while (rs->n) {
+		struct ret_entry *e = &rs->e[rs->n - 1];
+
+		if (sp && !e->unhooked && e->slot >= sp && same_stack(e->slot, sp) &&
+		    *(uint64_t *)e->slot == ret_tramp)
+			*(uint64_t *)e->slot = e->orig;
+		ret_unwound(rs, e, id);
+		ret_remove(rs, rs->n - 1);
+	}
+}
+
+void ret_exit_thread(uint64_t sp)
+{
+	int id;
+	struct ret_stack *rs = ret_enter(&id);
+
+	if (!rs)
+		return;
+	ret_drop_all(rs, sp, id);
+	ret_leave(rs);
+}
+
+/* pthread key destructor: the thread ends with calls pending (pthread_cancel). */
+static void ret_thread_end(void *p)
+{
+	struct ret_stack *rs = p;
+	int id = srcu_read_lock();
+
+	ret_drop_all(rs, 0, id);
+	srcu_read_unlock();
+	ret_self = NULL;
+	raw_syscall6(SYS_munmap, (long)rs, sizeof(*rs), 0, 0, 0, 0);
+}
+
+static int ret_setup_err;
+
+static void ret_setup_once(void)
+{
+	stack_t ss;
+
+	ret_setup_err = -pthread_key_create(&ret_key, ret_thread_end);
+	if (!ret_setup_err)
+		__atomic_store_n(&ret_tramp, arch_ret_tramp_addr(), __ATOMIC_RELEASE);
+	if (!sigaltstack(NULL, &ss) && !(ss.ss_flags & SS_DISABLE))
+		ret_add_stack((uint64_t)ss.ss_sp, (uint64_t)ss.ss_sp + ss.ss_size);
+}
+
+int ret_setup(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, ret_setup_once);
+	return ret_setup_err;
+}
+
+uint64_t *uprobe_cookie(void)
+{
+	return ret_cur_cookie;
+}

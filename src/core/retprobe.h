@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Return probes: the per-thread shadow stack behind the return trampoline.
+ *
+ * At a probed entry, ret_push() saves the return address and puts the
+ * trampoline's address in its place; at the return, dispatch_return() (called
+ * by the trampoline) pops it, runs the return handlers and sends the thread
+ * back to the caller. Unwinders must see the real return addresses: while one
+ * walks the stack, the slots hold them again ("unhooked", see retunwind.c).
+ */
+#ifndef UPROBES_CORE_RETPROBE_H
+#define UPROBES_CORE_RETPROBE_H
+
+#include <stdint.h>
+
+#include "arch/x86_64/trampoline.h"
+#include "core/core.h"
+
+/*
+ * Entry side, inside the consumer loop (read section held): follow this call
+ * of rec for consumer c whose return address is at slot. Returns the cookie
+ * of the call, or NULL when it is not followed (counted as missed).
+ */
+uint64_t *ret_push(struct probe_rec *rec, struct uprobe *c, uint64_t slot, int srcu_id);
+
+/* The cookie of the entry handler running on this thread (uprobe_cookie()). */
+extern __thread uint64_t *ret_cur_cookie __attribute__((tls_model("initial-exec")));
+
+/* Called by the return trampoline. */
+void dispatch_return(struct ret_frame *f);
+
+/*
+ * Unwinders (retunwind.c). sp: the caller's stack pointer.
+ * unhook: the slots of calls still on this stack (above sp) get their
+ * return addresses back, for an unwinder to walk.
+ * resync: calls below sp were unwound (reported so); the others are hooked again.
+ * exit: the thread leaves every call (pthread_exit): all reported unwound,
+ * the slots of this stack restored for the forced unwind.
+ */
+void ret_unhook(uint64_t sp);
+void ret_resync(uint64_t sp);
+void ret_exit_thread(uint64_t sp);
+
+/* Stacks that are not the thread's own (sigaltstack, makecontext): [lo, hi). */
+void ret_add_stack(uint64_t lo, uint64_t hi);
+
+/* Once, from the first attach of a return probe (not signal context). 0 or -errno. */
+int ret_setup(void);
+
+#endif
