@@ -152,7 +152,8 @@ UPROBE_API uint64_t *uprobe_cookie(void);
  * ERANGE offset beyond the function or file, or no out-of-line memory within
  * ±2 GiB; EILSEQ offset inside an instruction; ENOTSUP instruction that cannot
  * be probed; EINVAL also for a return handler on a location that is not a
- * function entry; ENOMEM.
+ * function entry; ENOTSUP also for a return handler in a Go binary (its
+ * runtime moves stacks and reads return addresses); ENOMEM.
  */
 UPROBE_API struct uprobe *uprobe_attach(const char *path, const char *location, const struct uprobe_opts *opts);
 

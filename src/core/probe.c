@@ -257,6 +257,10 @@ static int ret_check_entry(const struct probe_target *t, unsigned flags)
 		return log_error(EINVAL, "return probes need a function entry: 0x%lx is %s+0x%lx",
 				 t->addr, t->symbol[0] ? t->symbol : "its function",
 				 t->addr - t->func_start);
+	if (t->go)
+		return log_error(ENOTSUP, "%s is a Go binary: its runtime copies goroutine stacks "
+				 "and walks return addresses, which a return probe replaces",
+				 t->path);
 	err = ret_setup();
 	return err ? log_error(-err, "cannot set up return probes: %s", strerror(-err)) : 0;
 }

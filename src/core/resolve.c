@@ -234,6 +234,7 @@ int resolve_location(const char *path, const char *loc, unsigned flags, struct p
 	if (!f)
 		return -errno;
 	snprintf(t->path, sizeof(t->path), "%s", real);
+	t->go = sym_file_is_go(f);
 	if (loc[0] >= '0' && loc[0] <= '9')
 		err = resolve_offset(f, loc, flags, t);
 	else
@@ -273,6 +274,7 @@ int resolve_address(uint64_t addr, unsigned flags, struct probe_target *t)
 		log_clear_error();
 		return 0;
 	}
+	t->go = sym_file_is_go(f);
 	if (!sym_off_to_vaddr(f, t->file_offset, &vaddr)) {
 		t->bias = addr - vaddr;
 		t->nloads = sym_loads(f, t->loads, 8);

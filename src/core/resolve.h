@@ -3,6 +3,7 @@
 #ifndef UPROBES_CORE_RESOLVE_H
 #define UPROBES_CORE_RESOLVE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -31,6 +32,7 @@ struct probe_target {
 	uint64_t func_start;   /* runtime start of the containing function, 0 if unknown */
 	uint64_t func_size;
 	uint64_t symbol_offset;
+	bool go;	       /* the file is a Go binary */
 	char path[256];
 	char symbol[128];
 };

@@ -30,6 +30,7 @@ struct sym_file {
 	GElf_Phdr *phdrs;
 	size_t nphdrs;
 	Dwarf_CFI *cfi;
+	bool go; /* built by the Go toolchain */
 };
 
 static int sym_cmp(const void *a, const void *b)
@@ -75,6 +76,7 @@ static int sym_load_table(struct sym_file *f, Elf_Scn *scn, GElf_Shdr *sh)
 static int sym_load(struct sym_file *f)
 {
 	Elf_Scn *scn = NULL;
+	size_t shstrndx = 0;
 	GElf_Ehdr eh;
 
 	if (!gelf_getehdr(f->elf, &eh) || eh.e_machine != EM_X86_64 ||
@@ -87,11 +89,16 @@ static int sym_load(struct sym_file *f)
 		return log_error(ENOMEM, "out of memory");
 	for (size_t i = 0; i < f->nphdrs; i++)
 		gelf_getphdr(f->elf, i, &f->phdrs[i]);
+	elf_getshdrstrndx(f->elf, &shstrndx);
 	while ((scn = elf_nextscn(f->elf, scn))) {
+		const char *name;
 		GElf_Shdr sh;
 
 		if (!gelf_getshdr(scn, &sh))
 			continue;
+		name = elf_strptr(f->elf, shstrndx, sh.sh_name);
+		if (name && (!strcmp(name, ".gopclntab") || !strcmp(name, ".go.buildinfo")))
+			f->go = true;
 		if ((sh.sh_type == SHT_SYMTAB || sh.sh_type == SHT_DYNSYM) &&
 		    sym_load_table(f, scn, &sh))
 			return log_error(ENOMEM, "out of memory");
@@ -99,6 +106,11 @@ static int sym_load(struct sym_file *f)
 	qsort(f->syms, f->nsyms, sizeof(*f->syms), sym_cmp);
 	f->cfi = dwarf_getcfi_elf(f->elf);
 	return 0;
+}
+
+bool sym_file_is_go(const struct sym_file *f)
+{
+	return f->go;
 }
 
 struct sym_file *sym_file_open(const char *path)

@@ -27,6 +27,8 @@ void sym_file_close(struct sym_file *f);
 const char *sym_file_path(const struct sym_file *f);
 dev_t sym_file_dev(const struct sym_file *f);
 ino_t sym_file_ino(const struct sym_file *f);
+/* Built by the Go toolchain (its runtime moves stacks and reads return addresses). */
+bool sym_file_is_go(const struct sym_file *f);
 uint64_t sym_file_size(const struct sym_file *f);
 struct Elf *sym_file_elf(const struct sym_file *f);
 
