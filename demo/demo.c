@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "uprobes.h"
 
@@ -22,7 +23,17 @@ struct tally {
 	const char *what;
 	unsigned n;
 	struct seen seen[MAX_SEEN];
+	unsigned nret;
+	uint64_t ret[MAX_SEEN], ns[MAX_SEEN]; /* return values and latencies */
 };
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts); /* async-signal-safe */
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 __attribute__((noinline)) long demo_fib(long n)
 {
@@ -48,6 +59,22 @@ static void record(struct uprobe *p, struct uprobe_regs *regs, void *ctx)
 	if (t->n < MAX_SEEN)
 		t->seen[t->n] = (struct seen){ regs->rdi, regs->rsi, regs->rsp };
 	t->n++;
+	if (uprobe_cookie()) /* a return probe follows this call: start its clock */
+		*uprobe_cookie() = now_ns();
+}
+
+/* At the return of the same call: the result, and the entry's cookie. */
+static void record_ret(struct uprobe *p, struct uprobe_regs *regs, const struct uprobe_ret *r,
+		       void *ctx)
+{
+	struct tally *t = ctx;
+
+	(void)p;
+	if (t->nret < MAX_SEEN) {
+		t->ret[t->nret] = regs->rax;
+		t->ns[t->nret] = now_ns() - r->cookie;
+	}
+	t->nret++;
 }
 
 static void show(struct uprobe *p, const struct tally *t)
@@ -68,7 +95,8 @@ int main(void)
 	struct tally str = { .what = "strlen" }, mal = { .what = "malloc" };
 	struct uprobe_spec specs[] = {
 		{ .location = "demo_fib", .handler = record, .ctx = &fib },
-		{ .location = "demo_checksum", .handler = record, .ctx = &sum },
+		{ .location = "demo_checksum", .handler = record, .ctx = &sum,
+		  .ret_handler = record_ret },
 		{ .path = "/lib/x86_64-linux-gnu/libc.so.6", .location = "strlen",
 		  .handler = record, .ctx = &str },
 		{ .path = "/lib/x86_64-linux-gnu/libc.so.6", .location = "malloc",
@@ -99,17 +127,19 @@ int main(void)
 	       fib.seen[1].arg1, fib.seen[2].arg1);
 	show(probes[1], &sum);
 	for (unsigned i = 0; i < sum.n && i < 3; i++)
-		printf("  call %u: s=\"%s\" seed=%" PRIu64 "\n", i, (const char *)sum.seen[i].arg1,
-		       sum.seen[i].arg2);
+		printf("  call %u: s=\"%s\" seed=%" PRIu64 " -> returned %" PRIu64 " after %" PRIu64
+		       " ns\n", i, (const char *)sum.seen[i].arg1, sum.seen[i].arg2, sum.ret[i],
+		       sum.ns[i]);
 	show(probes[2], &str);
 	show(probes[3], &mal);
 	for (unsigned i = 0; i < mal.n && i < MAX_SEEN; i++)
 		if (mal.seen[i].arg1 >= 1000)
 			printf("  malloc(%" PRIu64 ")\n", mal.seen[i].arg1);
 	uprobe_get_stats(&stats);
-	printf("\nall probes: %" PRIu64 " hits, %" PRIu64 " skipped (recursive), %" PRIu64
-	       " single-stepped, %" PRIu64 " out-of-line slots\n",
-	       stats.hits, stats.skipped, stats.singlestep_fallbacks, stats.xol_slots);
+	printf("\nall probes: %" PRIu64 " hits, %" PRIu64 " returns, %" PRIu64
+	       " skipped (recursive), %" PRIu64 " single-stepped, %" PRIu64
+	       " out-of-line slots\n", stats.hits, stats.ret_hits, stats.skipped,
+	       stats.singlestep_fallbacks, stats.xol_slots);
 	if (uprobe_detach_many(probes, 4)) {
 		fprintf(stderr, "demo: detach failed: %s\n", uprobe_last_error());
 		return 1;
