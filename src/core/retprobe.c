@@ -312,6 +312,18 @@ void dispatch_return(struct ret_frame *f)
 		ret_lost(rs, slot);
 	rs->busy = 1;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	top = rs->n;
+	if (__builtin_expect(top && rs->e[top - 1].slot == slot && !rs->n_unhooked &&
+			     (top == 1 || rs->e[top - 2].slot != slot), 1)) {
+		/* The common case: our entry on top, alone. */
+		struct ret_entry *e = &rs->e[top - 1];
+
+		orig = e->orig;
+		f->regs.rip = orig;
+		ret_report(e, &f->regs, &r, id);
+		rs->n = top - 1;
+		goto out;
+	}
 	if (rs->n_unhooked)
 		ret_resync_locked(rs, slot + 1, id);
 	for (top = rs->n; top > 0 && rs->e[top - 1].slot != slot; top--)

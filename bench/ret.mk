@@ -1,0 +1,14 @@
+# SPDX-License-Identifier: MIT
+# Return probes: per-call cost of entry and entry+return probes, this library
+# against kernel uretprobes and bpftrace.
+BENCH_BINS += $(B)/bench/bench_ret
+
+# The handlers are attached with UPROBE_F_HANDLER_NO_SIMD: no SIMD in their code.
+$(B)/bench/bench_ret_handlers.o: bench/bench_ret_handlers.c bench/bench_ret_handlers.h
+	@mkdir -p $(@D)
+	$(CC) $(PROG_CFLAGS) $(CFLAGS) -mgeneral-regs-only -c $< -o $@
+
+$(B)/bench/bench_ret: bench/bench_ret.c bench/bench_ret_handlers.h \
+		$(B)/bench/bench_ret_handlers.o $(B)/libuprobes.so
+	@mkdir -p $(@D)
+	$(CC) $(PROG_CFLAGS) $(CFLAGS) -o $@ $(filter %.c %.o,$^) $(PROG_LDFLAGS) $(PROG_LDLIBS) -lelf
