@@ -4,6 +4,7 @@
  * bytes at fault, and changes nothing. Also: SIGTRAP stays the program's
  * (chaining), batches are all-or-nothing, recursion is skipped and counted.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdint.h>
@@ -91,6 +92,45 @@ static void unknown_symbol(void)
 	expect_fail(NULL, "no_such_function_xyz", ESRCH, "symbol 'no_such_function_xyz' not found",
 		    NULL);
 	expect_fail(LIBC, "no_such_libc_fn", ESRCH, "symbol 'no_such_libc_fn' not found in", NULL);
+}
+
+static void ret_nop(struct uprobe *p, struct uprobe_regs *regs, const struct uprobe_ret *r,
+		    void *ctx)
+{
+	(void)p, (void)regs, (void)r, (void)ctx;
+}
+
+/* Return probes: only at function entries, never in Go binaries. */
+static void ret_refused(void)
+{
+	struct uprobe_opts o = { .sz = sizeof(o), .ret_handler = ret_nop };
+	char path[4096];
+	struct uprobe *p;
+	ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 32);
+	void *h;
+
+	p = uprobe_attach(NULL, "api_add+4", &o);
+	CHECK(!p);
+	CHECK_EQ_INT(errno, EINVAL);
+	CHECK_CONTAINS(uprobe_last_error(), "return probes need a function entry: ");
+	CHECK_CONTAINS(uprobe_last_error(), " is api_add+0x4");
+	CHECK(n > 0);
+	path[n > 0 ? n : 0] = 0;
+	snprintf(strrchr(path, '/'), 32, "/libfake_go.so");
+	h = dlopen(path, RTLD_NOW);
+	CHECK(h);
+	if (!h)
+		return;
+	p = uprobe_attach(path, "fake_go_add", &o);
+	CHECK(!p);
+	CHECK_EQ_INT(errno, ENOTSUP);
+	CHECK_CONTAINS(uprobe_last_error(), "libfake_go.so is a Go binary");
+	/* Entry probes are fine there. */
+	o.ret_handler = NULL;
+	p = uprobe_attach(path, "fake_go_add", &o);
+	CHECK(p);
+	uprobe_free(p);
+	dlclose(h);
 }
 
 static void malformed_location(void)
@@ -370,6 +410,7 @@ int main(void)
 	RUN(not_mapped);
 	RUN(unknown_symbol);
 	RUN(malformed_location);
+	RUN(ret_refused);
 	RUN(offset_beyond_function);
 	RUN(offset_beyond_file);
 	RUN(offset_not_code);
