@@ -343,7 +343,8 @@ void dispatch_return(struct ret_frame *f)
 		;
 	orig = rs->e[bottom].orig;
 	f->regs.rip = orig;
-	for (unsigned i = bottom; i < top; i++) {
+	/* Newest first: a tail call's callee returns before its caller. */
+	for (unsigned i = top; i-- > bottom;) {
 		struct ret_entry e = rs->e[i];
 
 		ret_report(&e, &f->regs, &r, id);
@@ -379,17 +380,25 @@ static void ret_leave(struct ret_stack *rs)
 	srcu_read_unlock();
 }
 
+/*
+ * The unwinder walks this stack from sp up and, through a signal frame or a
+ * coroutine's link, may go on to the thread's own stack (never freed while
+ * the thread lives). Other stacks (suspended coroutines) are left alone.
+ */
 void ret_unhook(uint64_t sp)
 {
 	int id;
 	struct ret_stack *rs = ret_enter(&id);
+	bool away = stack_of(sp) >= 0;
 
 	if (!rs)
 		return;
 	for (unsigned i = 0; i < rs->n; i++) {
 		struct ret_entry *e = &rs->e[i];
+		bool here = same_stack(e->slot, sp);
 
-		if (e->unhooked || e->slot < sp || !same_stack(e->slot, sp))
+		if (e->unhooked || (here && e->slot < sp) ||
+		    (!here && !(away && stack_of(e->slot) < 0)))
 			continue;
 		if (*(uint64_t *)e->slot == ret_tramp)
 			*(uint64_t *)e->slot = e->orig;
