@@ -60,6 +60,7 @@ static uint64_t ret_tramp; /* arch_ret_tramp_addr(), once set up */
 
 static struct {
 	uint64_t lo, hi;
+	bool alt; /* a sigaltstack: its frames never outlive the interrupted code */
 } ret_stacks[RET_STACKS];
 static unsigned ret_nstacks;
 static uint64_t ret_stacks_dropped;
@@ -114,7 +115,23 @@ static bool same_stack(uint64_t a, uint64_t b)
 	return s >= 0 || (a > b ? a - b : b - a) < RET_NEAR;
 }
 
-void ret_add_stack(uint64_t lo, uint64_t hi)
+/*
+ * Is e's frame gone, seen from code running at slot? Either it is below slot
+ * on the same stack, or it belongs to a signal handler that ran on an
+ * alternate stack we are no longer on (handler frames are nested inside the
+ * code they interrupted; a coroutine's frames are not and stay).
+ */
+static bool entry_dead(const struct ret_entry *e, uint64_t slot)
+{
+	int st;
+
+	if (same_stack(e->slot, slot))
+		return e->slot <= slot;
+	st = stack_of(e->slot);
+	return st >= 0 && ret_stacks[st].alt;
+}
+
+void ret_add_stack(uint64_t lo, uint64_t hi, bool alt)
 {
 	static int lock;
 	unsigned n;
@@ -129,6 +146,7 @@ void ret_add_stack(uint64_t lo, uint64_t hi)
 			/* A stack reused (coroutine pools): new bounds. */
 			__atomic_store_n(&ret_stacks[i].lo, lo, __ATOMIC_RELAXED);
 			__atomic_store_n(&ret_stacks[i].hi, hi, __ATOMIC_RELEASE);
+			ret_stacks[i].alt = alt;
 			goto out;
 		}
 	}
@@ -138,6 +156,7 @@ void ret_add_stack(uint64_t lo, uint64_t hi)
 	}
 	ret_stacks[n].lo = lo;
 	ret_stacks[n].hi = hi;
+	ret_stacks[n].alt = alt;
 	__atomic_store_n(&ret_nstacks, n + 1, __ATOMIC_RELEASE);
 out:
 	__atomic_store_n(&lock, 0, __ATOMIC_RELEASE);
@@ -251,8 +270,7 @@ uint64_t *ret_push(struct probe_rec *rec, struct uprobe *c, uint64_t slot, int i
 			goto missed_busy;
 		orig = rs->e[rs->n - 1].orig;
 	} else {
-		while (rs->n && rs->e[rs->n - 1].slot <= slot &&
-		       same_stack(rs->e[rs->n - 1].slot, slot)) {
+		while (rs->n && entry_dead(&rs->e[rs->n - 1], slot)) {
 			ret_unwound(rs, &rs->e[rs->n - 1], id);
 			ret_remove(rs, rs->n - 1);
 		}
@@ -334,7 +352,7 @@ void dispatch_return(struct ret_frame *f)
 	}
 	/* Newer entries: gone if below us on this stack, alive on another stack. */
 	for (unsigned i = rs->n; i-- > top;) {
-		if (rs->e[i].slot < slot && same_stack(rs->e[i].slot, slot)) {
+		if (entry_dead(&rs->e[i], slot)) {
 			ret_unwound(rs, &rs->e[i], id);
 			ret_remove(rs, i);
 		}
@@ -467,7 +485,7 @@ static void ret_setup_once(void)
 	if (!ret_setup_err)
 		__atomic_store_n(&ret_tramp, arch_ret_tramp_addr(), __ATOMIC_RELEASE);
 	if (!sigaltstack(NULL, &ss) && !(ss.ss_flags & SS_DISABLE))
-		ret_add_stack((uint64_t)ss.ss_sp, (uint64_t)ss.ss_sp + ss.ss_size);
+		ret_add_stack((uint64_t)ss.ss_sp, (uint64_t)ss.ss_sp + ss.ss_size, true);
 }
 
 int ret_setup(void)

@@ -11,6 +11,7 @@
 #ifndef UPROBES_CORE_RETPROBE_H
 #define UPROBES_CORE_RETPROBE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "arch/x86_64/trampoline.h"
@@ -41,8 +42,8 @@ void ret_unhook(uint64_t sp);
 void ret_resync(uint64_t sp);
 void ret_exit_thread(uint64_t sp);
 
-/* Stacks that are not the thread's own (sigaltstack, makecontext): [lo, hi). */
-void ret_add_stack(uint64_t lo, uint64_t hi);
+/* Stacks that are not the thread's own: [lo, hi), alt for a sigaltstack (else makecontext). */
+void ret_add_stack(uint64_t lo, uint64_t hi, bool alt);
 
 /* Once, from the first attach of a return probe (not signal context). 0 or -errno. */
 int ret_setup(void);

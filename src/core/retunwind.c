@@ -180,7 +180,7 @@ UPROBE_EXPORT void makecontext(ucontext_t *ucp, void (*func)(void), int argc, ..
 		a[i] = va_arg(ap, long);
 	va_end(ap);
 	ret_add_stack((uint64_t)ucp->uc_stack.ss_sp,
-		      (uint64_t)ucp->uc_stack.ss_sp + ucp->uc_stack.ss_size);
+		      (uint64_t)ucp->uc_stack.ss_sp + ucp->uc_stack.ss_size, false);
 	/* Extra variadic arguments are ignored by the callee. */
 	real_(ucp, func, argc, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9],
 	      a[10], a[11], a[12], a[13], a[14], a[15]);
@@ -192,6 +192,6 @@ UPROBE_EXPORT int sigaltstack(const stack_t *ss, stack_t *old)
 	int ret = real_(ss, old);
 
 	if (!ret && ss && !(ss->ss_flags & SS_DISABLE))
-		ret_add_stack((uint64_t)ss->ss_sp, (uint64_t)ss->ss_sp + ss->ss_size);
+		ret_add_stack((uint64_t)ss->ss_sp, (uint64_t)ss->ss_sp + ss->ss_size, true);
 	return ret;
 }
