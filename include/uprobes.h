@@ -229,7 +229,7 @@ struct uprobe_info {
 	uint8_t insn_len;
 	char insn_text[96];	/* its disassembly (Intel syntax) */
 	int attached;
-	uint64_t hits;		/* handler calls */
+	uint64_t hits;		/* hits of the probe: entry handler calls, or entries when it has none */
 	uint64_t skipped;	/* hits from inside a handler, not recursed into */
 	uint64_t singlestep_fallbacks; /* hits of this probe executed by single-step */
 	/* return probes */
