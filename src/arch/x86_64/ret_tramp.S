@@ -27,7 +27,8 @@
 #define R_RSP 136
 #define R_XMM0 144
 #define R_XMM1 160
-#define XSAVE_MASK 0xe7 /* as in tramp_templates.S */
+
+#include "arch/x86_64/gprs.S.h"
 
 	.text
 	.globl uprobes_ret_tramp
@@ -39,21 +40,7 @@ uprobes_ret_tramp:
 	lea -(8 + FRAME)(%rsp), %rsp
 	pushfq
 	popq R_RFL(%rsp)
-	mov %r15, 0(%rsp)
-	mov %r14, 8(%rsp)
-	mov %r13, 16(%rsp)
-	mov %r12, 24(%rsp)
-	mov %rbp, 32(%rsp)
-	mov %rbx, 40(%rsp)
-	mov %r11, 48(%rsp)
-	mov %r10, 56(%rsp)
-	mov %r9, 64(%rsp)
-	mov %r8, 72(%rsp)
-	mov %rax, 80(%rsp)
-	mov %rcx, 88(%rsp)
-	mov %rdx, 96(%rsp)
-	mov %rsi, 104(%rsp)
-	mov %rdi, 112(%rsp)
+	SAVE_GPRS
 	lea (8 + FRAME)(%rsp), %rax
 	mov %rax, R_RSP(%rsp)
 	movdqu %xmm0, R_XMM0(%rsp)
@@ -72,21 +59,7 @@ uprobes_ret_tramp:
 	add $0x7f, %al			/* overflows (OF=1) iff al was 1 */
 	mov R_RFL(%rsp), %ah		/* SF ZF AF PF CF */
 	sahf
-	mov 0(%rsp), %r15
-	mov 8(%rsp), %r14
-	mov 16(%rsp), %r13
-	mov 24(%rsp), %r12
-	mov 32(%rsp), %rbp
-	mov 40(%rsp), %rbx
-	mov 48(%rsp), %r11
-	mov 56(%rsp), %r10
-	mov 64(%rsp), %r9
-	mov 72(%rsp), %r8
-	mov 80(%rsp), %rax
-	mov 88(%rsp), %rcx
-	mov 96(%rsp), %rdx
-	mov 104(%rsp), %rsi
-	mov 112(%rsp), %rdi
+	LOAD_GPRS
 	lea (FRAME + 8)(%rsp), %rsp
 	jmp *-8(%rsp)
 	.size uprobes_ret_tramp, .-uprobes_ret_tramp

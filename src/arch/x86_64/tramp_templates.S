@@ -24,50 +24,15 @@
  * the uprobe_regs the handler edited (see dispatch_redirect()).
  */
 #define FRAME 144
-/* x87, SSE, AVX, AVX-512 opmask/ZMM_Hi256/Hi16_ZMM: what a C handler may touch (not AMX, PKRU). */
-#define XSAVE_MASK 0xe7
 #define R_R15 0
 #define R_RIP 120
 #define R_RFL 128
 #define R_RSP 136
 
+#include "arch/x86_64/gprs.S.h"
+
 	.text
 
-	.macro SAVE_GPRS
-	mov %r15, 0(%rsp)
-	mov %r14, 8(%rsp)
-	mov %r13, 16(%rsp)
-	mov %r12, 24(%rsp)
-	mov %rbp, 32(%rsp)
-	mov %rbx, 40(%rsp)
-	mov %r11, 48(%rsp)
-	mov %r10, 56(%rsp)
-	mov %r9, 64(%rsp)
-	mov %r8, 72(%rsp)
-	mov %rax, 80(%rsp)
-	mov %rcx, 88(%rsp)
-	mov %rdx, 96(%rsp)
-	mov %rsi, 104(%rsp)
-	mov %rdi, 112(%rsp)
-	.endm
-
-	.macro LOAD_GPRS
-	mov 0(%rsp), %r15
-	mov 8(%rsp), %r14
-	mov 16(%rsp), %r13
-	mov 24(%rsp), %r12
-	mov 32(%rsp), %rbp
-	mov 40(%rsp), %rbx
-	mov 48(%rsp), %r11
-	mov 56(%rsp), %r10
-	mov 64(%rsp), %r9
-	mov 72(%rsp), %r8
-	mov 80(%rsp), %rax
-	mov 88(%rsp), %rcx
-	mov 96(%rsp), %rdx
-	mov 104(%rsp), %rsi
-	mov 112(%rsp), %rdi
-	.endm
 
 	/* name, restore flags (0/1), save SIMD state (0/1) */
 	.macro TRAMPOLINE name, flags, simd
