@@ -16,7 +16,7 @@ void uprobes_simd_call(simd_call_fn fn, void *a, void *b, const void *c, void *d
 /* Read by uprobes_simd_call; set once, before the first return probe. */
 uint64_t uprobes_xsave_size __attribute__((visibility("hidden")));
 
-#define XSAVE_MASK 0xe7 /* as in tramp_templates.S */
+#define XSAVE_MASK 0xe7 /* as in gprs.S.h */
 
 static uint64_t xgetbv0(void)
 {
