@@ -380,6 +380,10 @@ void report(uint64_t seed, int nseq)
 	tl_end("volume");
 
 	culprit_summary();
+	if (st.loc_dependent)
+		printf("  %lu sequences ran a different path in .text than on the anonymous page "
+		       "(address-dependent); their modes were compared per location\n",
+		       st.loc_dependent);
 	gen_print_stats();
 	lib_mode_summary();
 	if (!uprobe_get_stats(&us))

@@ -65,6 +65,7 @@ struct seq_ctx {
 	struct run_result res[3]; /* snapshot, native, probed */
 	struct probe_set ps;
 	int hits[N_MODES];
+	int want[N_MODES]; /* hits the location's snapshot predicts */
 };
 
 struct bucket {
@@ -80,7 +81,7 @@ struct stats {
 	unsigned long sequences, gen_failures, static_insns, probed_runs, hits, crashes;
 	unsigned long mode_crashes[N_MODES]; /* a mode is dropped after MAX_MODE_CRASHES */
 	unsigned long printed, oracle_fail, refused, refusal_runs, detach_fail, restore_fail;
-	unsigned long cross_mode_fail, refusal_printed;
+	unsigned long cross_mode_fail, refusal_printed, loc_dependent;
 	struct bucket b[N_MODES][FAM_COUNT];
 	const char *culprit_name[MAX_CULPRITS];
 	unsigned long culprit_count[MAX_CULPRITS][N_MODES];
