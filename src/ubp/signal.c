@@ -42,16 +42,28 @@ static uint64_t foreign_traps;
  */
 struct owned {
 	int sig;
+	int active; /* our handler is installed */
 	struct sigaction chained[2];
 	int cur;
 };
 
-static struct owned owned[2] = { { .sig = SIGTRAP }, { .sig = UBP_QUIESCE_SIG } };
+/*
+ * SIGSEGV and SIGBUS are owned only once a fault-safe read exists
+ * (ubp_fault_install): a fetch-arg that reads a bad pointer must come back
+ * as a fault, not kill the program, and a synchronous fault on a blocked
+ * signal kills the thread, so from then on they are never blocked either.
+ */
+enum { OWN_TRAP, OWN_QUIESCE, OWN_SEGV, OWN_BUS, N_OWNED };
+
+static struct owned owned[N_OWNED] = {
+	{ .sig = SIGTRAP }, { .sig = UBP_QUIESCE_SIG }, { .sig = SIGSEGV }, { .sig = SIGBUS },
+};
+static ubp_trap_fn fault_fn;
 
 static struct owned *owned_of(int sig)
 {
-	for (unsigned i = 0; i < 2; i++)
-		if (owned[i].sig == sig)
+	for (unsigned i = 0; i < N_OWNED; i++)
+		if (owned[i].sig == sig && __atomic_load_n(&owned[i].active, __ATOMIC_ACQUIRE))
 			return &owned[i];
 	return NULL;
 }
@@ -64,13 +76,18 @@ static void chained_get(struct owned *o, struct sigaction *out)
 /* Keep our signals out of every mask. */
 static void mask_strip(sigset_t *set)
 {
-	sigdelset(set, SIGTRAP);
-	sigdelset(set, UBP_QUIESCE_SIG);
+	for (unsigned i = 0; i < N_OWNED; i++)
+		if (__atomic_load_n(&owned[i].active, __ATOMIC_ACQUIRE))
+			sigdelset(set, owned[i].sig);
 }
 
 static bool mask_has_owned(const sigset_t *set)
 {
-	return sigismember(set, SIGTRAP) == 1 || sigismember(set, UBP_QUIESCE_SIG) == 1;
+	for (unsigned i = 0; i < N_OWNED; i++)
+		if (__atomic_load_n(&owned[i].active, __ATOMIC_ACQUIRE) &&
+		    sigismember(set, owned[i].sig) == 1)
+			return true;
+	return false;
 }
 
 /* Caller holds chain_lock. */
@@ -111,7 +128,8 @@ static void chain(int sig, siginfo_t *si, ucontext_t *uc)
 
 	if (!o)
 		return;
-	__atomic_fetch_add(&foreign_traps, 1, __ATOMIC_RELAXED);
+	if (sig == SIGTRAP)
+		__atomic_fetch_add(&foreign_traps, 1, __ATOMIC_RELAXED);
 	chained_get(o, &act);
 	if (!(act.sa_flags & SA_SIGINFO) && act.sa_handler == SIG_IGN) {
 		/* The kernel ignores a sent signal, but forces death on a real trap. */
@@ -172,34 +190,70 @@ static void unblock_owned_everywhere(void)
 		__sigaction(sig, &act, NULL);
 	}
 	sigemptyset(&ours);
-	sigaddset(&ours, SIGTRAP);
-	sigaddset(&ours, UBP_QUIESCE_SIG);
+	for (unsigned i = 0; i < N_OWNED; i++)
+		if (__atomic_load_n(&owned[i].active, __ATOMIC_ACQUIRE))
+			sigaddset(&ours, owned[i].sig);
 	raw_sigprocmask(SIG_UNBLOCK, &ours, NULL);
+}
+
+/* Install our handler for owned[i], keeping the previous disposition chained. */
+static int own_locked(unsigned i, void (*handler)(int, siginfo_t *, void *))
+{
+	struct sigaction act, old;
+
+	memset(&act, 0, sizeof(act));
+	act.sa_sigaction = handler;
+	act.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK | SA_RESTART;
+	sigemptyset(&act.sa_mask);
+	if (__sigaction(owned[i].sig, &act, &old))
+		return -errno;
+	chained_set_locked(&owned[i], &old);
+	__atomic_store_n(&owned[i].active, 1, __ATOMIC_RELEASE);
+	return 0;
 }
 
 int ubp_signal_install(ubp_trap_fn fn)
 {
-	void (*handlers[2])(int, siginfo_t *, void *) = { ubp_sigtrap, ubp_sigquiesce };
-	struct sigaction act, old;
 	int ret = 0;
 
 	pthread_mutex_lock(&chain_lock);
 	trap_fn = fn;
 	if (installed)
 		goto out;
-	for (unsigned i = 0; i < 2; i++) {
-		memset(&act, 0, sizeof(act));
-		act.sa_sigaction = handlers[i];
-		act.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK | SA_RESTART;
-		sigemptyset(&act.sa_mask);
-		if (__sigaction(owned[i].sig, &act, &old)) {
-			ret = -errno;
-			goto out;
-		}
-		chained_set_locked(&owned[i], &old);
-	}
+	ret = own_locked(OWN_TRAP, ubp_sigtrap);
+	if (!ret)
+		ret = own_locked(OWN_QUIESCE, ubp_sigquiesce);
+	if (ret)
+		goto out;
 	__atomic_store_n(&installed, 1, __ATOMIC_RELEASE);
 	unblock_owned_everywhere();
+out:
+	pthread_mutex_unlock(&chain_lock);
+	return ret;
+}
+
+static void ubp_sigfault(int sig, siginfo_t *si, void *ucv)
+{
+	ubp_trap_fn fn = __atomic_load_n(&fault_fn, __ATOMIC_ACQUIRE);
+
+	if (fn && fn(si, ucv))
+		return;
+	chain(sig, si, ucv);
+}
+
+int ubp_fault_install(ubp_trap_fn fn)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&chain_lock);
+	__atomic_store_n(&fault_fn, fn, __ATOMIC_RELEASE);
+	if (owned[OWN_SEGV].active)
+		goto out;
+	ret = own_locked(OWN_SEGV, ubp_sigfault);
+	if (!ret)
+		ret = own_locked(OWN_BUS, ubp_sigfault);
+	if (!ret)
+		unblock_owned_everywhere();
 out:
 	pthread_mutex_unlock(&chain_lock);
 	return ret;
@@ -218,7 +272,7 @@ __attribute__((visibility("default"))) int sigaction(int sig, const struct sigac
 	struct owned *o = owned_of(sig);
 	struct sigaction copy;
 
-	if (o && __atomic_load_n(&installed, __ATOMIC_ACQUIRE)) {
+	if (o) {
 		pthread_mutex_lock(&chain_lock);
 		if (old)
 			chained_get(o, old);

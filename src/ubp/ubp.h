@@ -56,6 +56,13 @@ int ubp_quiesce(ubp_fixup_fn fn, void *arg);
 /* Signal context: was this SIGTRAP a quiescence request? (handled if so) */
 bool ubp_quiesce_signal(siginfo_t *si, ucontext_t *uc);
 
+/*
+ * Own SIGSEGV and SIGBUS too (idempotent): fn sees every fault first and
+ * returns true when it fixed the context (a fault-safe read), false to pass
+ * the signal to the program's own disposition, exactly as for SIGTRAP.
+ */
+int ubp_fault_install(ubp_trap_fn fn);
+
 /* Number of SIGTRAPs passed on to the program. */
 uint64_t ubp_foreign_traps(void);
 
