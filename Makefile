@@ -24,7 +24,7 @@ LIB_OBJS := $(patsubst %.c,$(B)/%.o,$(LIB_SRCS)) $(patsubst %.S,$(B)/%.o,$(LIB_A
 # call into libc string functions a user may have probed, nor touch SIMD state.
 HOT_CFLAGS := -fno-builtin -fno-tree-loop-distribute-patterns -mgeneral-regs-only
 HOT_SRCS := src/ubp/signal.c src/ubp/quiesce.c src/core/dispatch.c src/core/srcu.c src/core/retprobe.c src/arch/x86_64/emulate.c \
-	src/arch/x86_64/regs.c
+	src/arch/x86_64/regs.c src/trace/fetch_eval.c src/trace/ring.c
 
 .PHONY: all lib demo check test bench install clean deps format FORCE
 all: lib
@@ -60,7 +60,7 @@ $(B)/uprobes.pc: FORCE
 
 install: lib $(B)/uprobes.pc
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
-	install -m 644 include/uprobes.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 644 include/uprobes.h include/uprobes_trace.h $(DESTDIR)$(INCLUDEDIR)/
 	install -m 755 $(B)/libuprobes.so $(DESTDIR)$(LIBDIR)/libuprobes.so.$(VERSION)
 	ln -sf libuprobes.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libuprobes.so
@@ -73,7 +73,7 @@ PROG_LDFLAGS := -L$(B) -Wl,-rpath,$(abspath $(B))
 PROG_LDLIBS := -luprobes -lpthread
 
 TEST_BINS :=
-include $(sort $(wildcard demo/module.mk tests/*/module.mk bench/*.mk))
+include $(sort $(wildcard demo/module.mk tests/*/module.mk bench/*.mk fuzz/module.mk))
 
 demo: deps lib $(DEMO_BINS)
 	$(B)/demo/demo

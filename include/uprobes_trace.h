@@ -1,0 +1,328 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libuprobes trace events: probes described as text in the kernel's
+ * uprobe_events grammar, fetch-args evaluated at each hit without ever
+ * faulting the target, records in shared-memory ring buffers that another
+ * process consumes, and the formatters and aggregations of the consumer.
+ *
+ * Two sides use this header:
+ *  - the producer (in the traced process): trace_spec_parse() a line,
+ *    trace_event_attach() it to a trace_session; hits write records;
+ *  - the consumer (anywhere, usually the tracer process): maps the session's
+ *    memfd with trace_consumer_new(), polls records with a callback, formats
+ *    or aggregates them. It parses the same spec lines to learn each event's
+ *    record layout (trace_layout_of()), so no layout travels in the buffer.
+ *
+ * Conventions as in uprobes.h: 0 or -errno; constructors return NULL and set
+ * errno; opts structs start with size_t sz.
+ */
+#ifndef UPROBES_TRACE_H
+#define UPROBES_TRACE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "uprobes.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- limits (the kernel's, from kernel/trace/trace_probe.h) ---------------------- */
+
+#define TRACE_MAX_ARGS 128	   /* MAX_TRACE_ARGS */
+#define TRACE_MAX_ARG_NAME 32	   /* MAX_ARG_NAME_LEN, including the NUL */
+#define TRACE_MAX_EVENT_NAME 64	   /* MAX_EVENT_NAME_LEN, including the NUL */
+#define TRACE_MAX_ARRAY 64	   /* MAX_ARRAY_LEN */
+#define TRACE_MAX_DEREF 15	   /* nested +OFF(...) per fetch-arg */
+#define TRACE_MAX_STRING 4096	   /* bytes copied per string fetch-arg (with NUL) */
+#define TRACE_DEFAULT_GROUP "uprobes"
+
+/* ---- spec: one line of the uprobe_events language, parsed -------------------------- */
+
+enum trace_kind {
+	TRACE_PROBE,	/* p: entry (any instruction) */
+	TRACE_RETPROBE, /* r: or %return: function return */
+	TRACE_DELETE,	/* -:[GRP/]EVENT */
+};
+
+/* Where a fetch-arg's value starts (before any dereference). */
+enum trace_base {
+	TRACE_B_REG,	/* %REG: reg = enum trace_reg */
+	TRACE_B_ADDR,	/* @ADDR: imm = absolute address in the target (implies one deref) */
+	TRACE_B_FILEOFF,/* @+FILEOFF: imm = file offset in PATH (implies one deref) */
+	TRACE_B_STACKN, /* $stackN: imm = N, the Nth 8-byte word above the stack pointer */
+	TRACE_B_STACK,	/* $stack: the stack pointer */
+	TRACE_B_RETVAL, /* $retval: rax at return (return probes only) */
+	TRACE_B_COMM,	/* $comm: the thread's name (string) */
+	TRACE_B_ARGN,	/* $argN (extension): imm = N >= 1, System V argument N at entry */
+	TRACE_B_IMM,	/* \IMM: imm = the value */
+	TRACE_B_IMMSTR, /* \"str": str = the text */
+};
+
+/* Registers by their kernel names (struct pt_regs order is irrelevant here). */
+enum trace_reg {
+	TRACE_R_AX, TRACE_R_BX, TRACE_R_CX, TRACE_R_DX, TRACE_R_SI, TRACE_R_DI,
+	TRACE_R_BP, TRACE_R_SP, TRACE_R_R8, TRACE_R_R9, TRACE_R_R10, TRACE_R_R11,
+	TRACE_R_R12, TRACE_R_R13, TRACE_R_R14, TRACE_R_R15, TRACE_R_IP, TRACE_R_FLAGS,
+	TRACE_R_COUNT
+};
+
+enum trace_type {
+	TRACE_T_U8, TRACE_T_U16, TRACE_T_U32, TRACE_T_U64,
+	TRACE_T_S8, TRACE_T_S16, TRACE_T_S32, TRACE_T_S64,
+	TRACE_T_X8, TRACE_T_X16, TRACE_T_X32, TRACE_T_X64,
+	TRACE_T_CHAR,
+	TRACE_T_STRING,	 /* NUL-terminated text at the address */
+	TRACE_T_USTRING, /* same in user space (identical for user probes) */
+	TRACE_T_BITFIELD,/* b<width>@<offset>/<container bits> */
+};
+
+/*
+ * One fetch-arg. Its value is computed as:
+ *   v = base;  then for each deref[i], i = 0 (innermost) .. n_deref-1:
+ *       v = *(uint64_t *)(v + deref[i])         for all but the last
+ *       v = *(TYPE *)(v + deref[i])             for the last one
+ * @ADDR and @+FILEOFF carry one implicit dereference with offset 0 (n_deref
+ * counts it). With n_deref == 0 the value is the base itself, truncated to
+ * the type. A string type needs a memory reference (a deref, @ADDR, $comm or
+ * \"str"): its last dereference yields the address of the text.
+ */
+struct trace_fetch {
+	enum trace_base base;
+	enum trace_reg reg;
+	uint64_t imm;
+	char *str; /* TRACE_B_IMMSTR */
+	int n_deref;
+	int64_t deref[TRACE_MAX_DEREF + 1];
+};
+
+struct trace_arg {
+	char name[TRACE_MAX_ARG_NAME];
+	char *text;	 /* the fetch-arg as written, without NAME= and :TYPE */
+	struct trace_fetch fetch;
+	enum trace_type type; /* for a bitfield: the container's unsigned type */
+	int is_bitfield;
+	uint8_t bf_width, bf_offset; /* bits; container size = type size */
+	unsigned int array_len;	     /* 0: scalar; TYPE[N]: N (1..TRACE_MAX_ARRAY) */
+	int type_given;		     /* :TYPE was written (else x64, or string for $comm) */
+};
+
+struct trace_spec {
+	enum trace_kind kind;
+	char group[TRACE_MAX_EVENT_NAME];
+	char event[TRACE_MAX_EVENT_NAME];
+	int event_given;     /* name written by the user (else auto-named) */
+	char *path;	     /* as written: "/bin/bash", "./prog", or a short name "libc" */
+	char *symbol;	     /* PATH:SYMBOL[+OFF] (NULL when PATH:OFFSET) */
+	uint64_t offset;     /* file offset (PATH:OFFSET) or offset from the symbol */
+	int has_ref_ctr;
+	uint64_t ref_ctr_offset; /* (REF_CTR_OFFSET): file offset of a USDT semaphore */
+	int bpftrace_style;	 /* written as uprobe:/uretprobe: */
+	int n_args;
+	struct trace_arg args[TRACE_MAX_ARGS];
+};
+
+/* Where and why a line was refused, like the kernel's tracing/error_log. */
+struct trace_error {
+	int column;	   /* 0-based column of the offending token in the line */
+	char token[64];	   /* the token (truncated) */
+	char msg[128];	   /* the kernel's wording where the kernel has the error */
+};
+
+/*
+ * Parse one line: "p|r[:[GRP/][EVENT]] PATH:OFFSET[%return][(REF_CTR_OFFSET)]
+ * [FETCHARGS]", "-:[GRP/]EVENT", "PATH:SYMBOL[+OFF]" (extension), and
+ * "uprobe:PATH:FUNC" / "uretprobe:PATH:FUNC" (bpftrace style). Default names
+ * follow the kernel: group "uprobes", event p_<file>_0x<offset> (file = path
+ * basename up to its first '.', '-' or '_'), args arg1...; for symbols the
+ * perf-probe naming <symbol>[_<off>] and <symbol>__return.
+ * Returns a spec to free with trace_spec_free(), or NULL with errno EINVAL
+ * (err filled), E2BIG (limits; err filled) or ENOMEM.
+ */
+UPROBE_API struct trace_spec *trace_spec_parse(const char *line, struct trace_error *err);
+UPROBE_API void trace_spec_free(struct trace_spec *spec);
+
+/*
+ * The canonical text of a parsed spec, every default made explicit, e.g.
+ *   "p:uprobes/p_bash_0x4245c0 /bin/bash:0x4245c0 arg1=%ax:x64"
+ * Parsing the output again gives the same spec. Returns the length that the
+ * full text needs (snprintf-style).
+ */
+UPROBE_API int trace_spec_format(const struct trace_spec *spec, char *buf, size_t len);
+
+/* ---- record layout ----------------------------------------------------------------- */
+
+/*
+ * A record's payload, derived from the spec alone (producer and consumer
+ * agree without exchanging it):
+ *
+ *   [fault bitmap: one bit per arg, (n_args + 63) / 64 u64 words]
+ *   [arg 0 field][arg 1 field]...        fields 8-byte aligned
+ *   [string bytes ...]                   dynamic part
+ *
+ * Field of a scalar (integer, char, bitfield): 8 bytes, the value converted
+ *   (sign-extended for sN, zero-extended otherwise, bitfield extracted).
+ * Field of an array TYPE[N]: N elements of the type's size, packed, padded to 8.
+ * Field of a string: uint32 offset of its bytes from the payload start, uint32
+ *   length (no NUL); the bytes follow the fixed part.
+ * An arg whose memory read faulted has its bit set and its field zeroed.
+ */
+struct trace_field {
+	char name[TRACE_MAX_ARG_NAME];
+	enum trace_type type;
+	int is_bitfield;
+	unsigned int elem_size;	 /* bytes of one element as stored (8 for scalars) */
+	unsigned int count;	 /* 1, or N for arrays */
+	unsigned int offset;	 /* of the field in the payload */
+};
+
+struct trace_layout {
+	int n_fields;
+	unsigned int bitmap_len; /* bytes */
+	unsigned int fixed_len;	 /* bytes of bitmap + fields */
+	struct trace_field fields[TRACE_MAX_ARGS];
+};
+
+UPROBE_API int trace_layout_of(const struct trace_spec *spec, struct trace_layout *layout);
+
+/* ---- records as the consumer sees them --------------------------------------------- */
+
+enum trace_rec_flags {
+	TRACE_REC_RETURN = 1u << 0,  /* a return probe's record */
+	TRACE_REC_UNWOUND = 1u << 1, /* the frame was left without returning */
+};
+
+struct trace_record {
+	uint32_t event_id; /* trace_event_id() on the producer side: index of the spec */
+	uint32_t flags;	   /* enum trace_rec_flags */
+	uint64_t ts_ns;	   /* CLOCK_MONOTONIC nanoseconds */
+	uint64_t entry_ts_ns; /* return records: when the call entered (0 if unknown) */
+	uint32_t pid, tid, cpu;
+	const char *comm;  /* the thread's name as last reported, "" if unknown */
+	uint64_t ip;	   /* entry: probed address; return: the call site returned to */
+	uint64_t func;	   /* return: the function's entry address */
+	const uint8_t *data; /* payload (see struct trace_layout) */
+	uint32_t data_len;
+};
+
+/* ---- producer: sessions and events (in the traced process) ------------------------- */
+
+struct trace_session;
+struct trace_event;
+
+struct trace_session_opts {
+	size_t sz;		  /* sizeof(struct trace_session_opts) */
+	unsigned int n_rings;	  /* rings in the buffer (default: 2 x CPUs, at least 4) */
+	size_t ring_bytes;	  /* bytes per ring, a power of two >= 4096 (default 1 MiB) */
+};
+
+/*
+ * A session owns one memfd holding every ring. Threads are spread over the
+ * rings (a thread always writes to the same ring, so its order is kept).
+ */
+UPROBE_API struct trace_session *trace_session_new(const struct trace_session_opts *opts);
+/*
+ * Detach and free its events (their pointers become invalid), unmap. The
+ * memfd stays valid for consumers that mapped it.
+ */
+UPROBE_API void trace_session_free(struct trace_session *s);
+/* The memfd to hand to a consumer (dup it or pass it over a socket). */
+UPROBE_API int trace_session_fd(const struct trace_session *s);
+
+/*
+ * Attach the probe described by spec (not TRACE_DELETE) in this process. id is
+ * written into each record (the consumer's key to the spec and its layout).
+ * Errors as uprobe_attach, plus EINVAL for a fetch-arg that does not fit the
+ * probe ($retval outside a return probe, @+FILEOFF outside the file). The
+ * message (uprobe_last_error()) names the token.
+ */
+UPROBE_API struct trace_event *trace_event_attach(struct trace_session *s,
+						  const struct trace_spec *spec, uint32_t id);
+UPROBE_API int trace_event_detach(struct trace_event *ev);
+UPROBE_API void trace_event_free(struct trace_event *ev);
+UPROBE_API struct uprobe *trace_event_probe(const struct trace_event *ev);
+
+/* ---- consumer (any process that has the memfd) ------------------------------------- */
+
+struct trace_consumer;
+
+typedef int (*trace_record_fn)(const struct trace_record *rec, void *ctx);
+
+UPROBE_API struct trace_consumer *trace_consumer_new(int memfd);
+UPROBE_API void trace_consumer_free(struct trace_consumer *c);
+
+/*
+ * Call fn for every committed record, ring by ring, oldest first within a
+ * ring; wait up to timeout_ms (0: do not wait, -1: forever) when none is
+ * ready. A non-zero return of fn stops early and is returned. Returns the
+ * number of records consumed, or -errno.
+ */
+UPROBE_API int trace_consumer_poll(struct trace_consumer *c, int timeout_ms, trace_record_fn fn,
+				   void *ctx);
+
+struct trace_ring_stats {
+	size_t sz;	   /* sizeof(struct trace_ring_stats) */
+	uint64_t produced; /* records written or dropped (every attempt) */
+	uint64_t consumed; /* records read by consumers */
+	uint64_t lost;	   /* records dropped because a ring was full */
+	uint64_t lost_rings; /* rings that lost at least one record */
+};
+
+/* produced == consumed + lost + (records still in the rings). */
+UPROBE_API int trace_consumer_stats(struct trace_consumer *c, struct trace_ring_stats *st);
+
+/* ---- formatters -------------------------------------------------------------------- */
+
+struct trace_event_desc {
+	const struct trace_spec *spec;
+	const struct trace_layout *layout;
+};
+
+enum trace_format { TRACE_FMT_TEXT, TRACE_FMT_JSON, TRACE_FMT_PERFETTO };
+
+struct trace_formatter;
+
+/*
+ * events[id] describes records with event_id == id. Text: the ftrace
+ * trace_pipe line; JSON: one object per line; Perfetto: Chrome trace-event
+ * JSON (one document; trace_formatter_free() closes it).
+ */
+UPROBE_API struct trace_formatter *trace_formatter_new(enum trace_format fmt, FILE *out,
+						       const struct trace_event_desc *events,
+						       size_t n_events);
+UPROBE_API int trace_formatter_write(struct trace_formatter *f, const struct trace_record *rec);
+UPROBE_API void trace_formatter_free(struct trace_formatter *f);
+
+/*
+ * The value of field i of a record as text, the way all formatters print it
+ * ("0x1f", "-3", "\"text\"", "{1,2,3}", "(fault)"). Returns the length
+ * needed (snprintf-style).
+ */
+UPROBE_API int trace_field_format(const struct trace_layout *layout, const struct trace_record *rec,
+				  int i, char *buf, size_t len);
+/* Field i as an integer (0 and -EFAULT on a fault, -EINVAL for a string or array). */
+UPROBE_API int trace_field_int(const struct trace_layout *layout, const struct trace_record *rec,
+			       int i, int64_t *out);
+
+/* ---- aggregations ------------------------------------------------------------------- */
+
+struct trace_agg;
+
+/* Counts by key (text), printed like bpftrace's "@name[key]: count", ascending. */
+UPROBE_API struct trace_agg *trace_agg_count_new(const char *name);
+UPROBE_API int trace_agg_count_add(struct trace_agg *a, const char *key, uint64_t n);
+
+/* log2 histogram of a value (or a latency in ns), printed like bpftrace's hist(). */
+UPROBE_API struct trace_agg *trace_agg_hist_new(const char *name);
+UPROBE_API int trace_agg_hist_add(struct trace_agg *a, int64_t value);
+
+UPROBE_API int trace_agg_print(const struct trace_agg *a, FILE *out);
+UPROBE_API void trace_agg_free(struct trace_agg *a);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,286 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Sessions and events: a session owns the rings; an event is one parsed
+ * spec attached as a probe of this process whose handlers evaluate the
+ * spec's fetch-args into records.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sym/maps.h"
+#include "trace/fetch.h"
+#include "util/log.h"
+
+struct trace_session {
+	struct trace_rings *rings;
+	pthread_mutex_t lock;
+	struct trace_event *events; /* list, newest first */
+};
+
+struct trace_event {
+	struct trace_session *session;
+	struct trace_event *next;
+	struct uprobe *probe;
+	struct fetch_plan *plan;
+	struct fetch_event hot; /* the handlers' ctx */
+	uint16_t *semaphore;	/* USDT reference counter, or NULL */
+	int attached;
+};
+
+UPROBE_API struct trace_session *trace_session_new(const struct trace_session_opts *opts)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned int n_rings = cpus > 2 ? 2 * (unsigned int)cpus : 4;
+	size_t ring_bytes = 1u << 20;
+	struct trace_session *s;
+
+	if (opts && opts->sz < offsetof(struct trace_session_opts, ring_bytes) + sizeof(size_t)) {
+		log_error(-EINVAL, "trace_session_opts: sz %zu too small", opts->sz);
+		errno = EINVAL;
+		return NULL;
+	}
+	if (opts && opts->n_rings)
+		n_rings = opts->n_rings;
+	if (opts && opts->ring_bytes)
+		ring_bytes = opts->ring_bytes;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->rings = trace_rings_new(n_rings, ring_bytes);
+	if (!s->rings) {
+		int err = errno;
+
+		log_error(-err, "cannot create %u rings of %zu bytes", n_rings, ring_bytes);
+		free(s);
+		errno = err;
+		return NULL;
+	}
+	pthread_mutex_init(&s->lock, NULL);
+	return s;
+}
+
+UPROBE_API void trace_session_free(struct trace_session *s)
+{
+	struct trace_event *ev, *next;
+
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->lock);
+	ev = s->events;
+	s->events = NULL;
+	pthread_mutex_unlock(&s->lock);
+	for (; ev; ev = next) {
+		next = ev->next;
+		ev->session = NULL;
+		trace_event_free(ev);
+	}
+	trace_rings_free(s->rings);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+UPROBE_API int trace_session_fd(const struct trace_session *s)
+{
+	return s ? trace_rings_fd(s->rings) : -EINVAL;
+}
+
+static bool short_name_matches(const char *base, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (!strcmp(base, name))
+		return true;
+	if (!strncmp(base, name, n) && !strncmp(base + n, ".so", 3))
+		return true;
+	return !strncmp(base, "lib", 3) && !strncmp(base + 3, name, n) &&
+	       !strncmp(base + 3 + n, ".so", 3);
+}
+
+/*
+ * "libc", "c", "libc.so.6" or "python3.11": the loaded file of that name,
+ * as the dynamic loader found it for this process (its mappings). A name
+ * with a '/' is a path and used as is.
+ */
+static int resolve_path(const char *name, char *out, size_t len)
+{
+	struct maps_entry *m;
+	int n, ret = -ENOENT;
+
+	if (strchr(name, '/')) {
+		snprintf(out, len, "%s", name);
+		return 0;
+	}
+	n = maps_read(&m);
+	if (n < 0)
+		return log_error(n, "cannot read /proc/self/maps");
+	for (int i = 0; i < n && ret; i++) {
+		const char *base = strrchr(m[i].path, '/');
+
+		if (m[i].path[0] != '/' || !strchr(m[i].perms, 'x') || !base)
+			continue;
+		if (short_name_matches(base + 1, name)) {
+			snprintf(out, len, "%s", m[i].path);
+			ret = 0;
+		}
+	}
+	free(m);
+	if (ret)
+		return log_error(ret, "'%s': no loaded executable or library of that name", name);
+	return 0;
+}
+
+static void location_of(const struct trace_spec *spec, char *buf, size_t len)
+{
+	if (!spec->symbol)
+		snprintf(buf, len, "0x%" PRIx64, spec->offset);
+	else if (spec->offset)
+		snprintf(buf, len, "%s+0x%" PRIx64, spec->symbol, spec->offset);
+	else
+		snprintf(buf, len, "%s", spec->symbol);
+}
+
+static int attach_probe(struct trace_event *ev, const struct trace_spec *spec, const char *path,
+			const char *loc)
+{
+	struct uprobe_opts o = {
+		.sz = sizeof(o), .ctx = &ev->hot, .flags = UPROBE_F_HANDLER_NO_SIMD,
+	};
+
+	if (spec->kind == TRACE_RETPROBE) {
+		o.handler = fetch_stamp_handler;
+		o.ret_handler = fetch_return_handler;
+	} else {
+		o.handler = fetch_entry_handler;
+	}
+	ev->probe = uprobe_attach(path, loc, &o);
+	return ev->probe ? 0 : -errno;
+}
+
+/* USDT: the semaphore counts tracers; *_ENABLED() code runs while it is non-zero. */
+static int semaphore_get(struct trace_event *ev, const struct trace_spec *spec, const char *path,
+			 const struct uprobe_info *info)
+{
+	uint64_t addr;
+
+	if (!spec->has_ref_ctr)
+		return 0;
+	if (fetch_file_off_addr(path, info->addr, info->file_offset, spec->ref_ctr_offset, &addr))
+		return log_error(-EINVAL, "(0x%" PRIx64 "): reference counter offset not in %s",
+				 spec->ref_ctr_offset, path);
+	ev->semaphore = (uint16_t *)(uintptr_t)addr;
+	__atomic_fetch_add(ev->semaphore, 1, __ATOMIC_RELAXED);
+	return 0;
+}
+
+static int event_setup(struct trace_event *ev, const struct trace_spec *spec, uint32_t id)
+{
+	struct uprobe_info info = { .sz = sizeof(info) };
+	char path[PATH_MAX], loc[256];
+	int ret;
+
+	if (spec->kind == TRACE_DELETE)
+		return log_error(-EINVAL, "'-:%s/%s' deletes an event; nothing to attach",
+				 spec->group, spec->event);
+	ret = resolve_path(spec->path, path, sizeof(path));
+	if (ret)
+		return ret;
+	location_of(spec, loc, sizeof(loc));
+	ret = uprobe_analyze(path, loc, 0, &info);
+	if (ret && ret != -ENOTSUP)
+		return ret;
+	ev->plan = fetch_compile(spec, info.addr, path, info.file_offset);
+	if (!ev->plan)
+		return -errno;
+	ev->hot.plan = ev->plan;
+	ev->hot.id = id;
+	ret = semaphore_get(ev, spec, path, &info);
+	if (!ret)
+		ret = attach_probe(ev, spec, path, loc);
+	return ret;
+}
+
+UPROBE_API struct trace_event *trace_event_attach(struct trace_session *s,
+						  const struct trace_spec *spec, uint32_t id)
+{
+	struct trace_event *ev;
+	int ret;
+
+	if (!s || !spec) {
+		errno = EINVAL;
+		return NULL;
+	}
+	ev = calloc(1, sizeof(*ev));
+	if (!ev)
+		return NULL;
+	ev->session = s;
+	ev->hot.rings = s->rings;
+	ret = event_setup(ev, spec, id);
+	if (ret) {
+		log_error_prefix("%s/%s", spec->group, spec->event);
+		ev->session = NULL;
+		trace_event_free(ev);
+		errno = -ret;
+		return NULL;
+	}
+	ev->attached = 1;
+	pthread_mutex_lock(&s->lock);
+	ev->next = s->events;
+	s->events = ev;
+	pthread_mutex_unlock(&s->lock);
+	return ev;
+}
+
+UPROBE_API int trace_event_detach(struct trace_event *ev)
+{
+	int ret;
+
+	if (!ev)
+		return -EINVAL;
+	if (!ev->attached)
+		return -ENOENT;
+	ret = uprobe_detach(ev->probe);
+	ev->attached = 0;
+	if (ev->semaphore)
+		__atomic_fetch_sub(ev->semaphore, 1, __ATOMIC_RELAXED);
+	ev->semaphore = NULL;
+	return ret;
+}
+
+static void session_unlink(struct trace_event *ev)
+{
+	struct trace_session *s = ev->session;
+
+	pthread_mutex_lock(&s->lock);
+	for (struct trace_event **pp = &s->events; *pp; pp = &(*pp)->next)
+		if (*pp == ev) {
+			*pp = ev->next;
+			break;
+		}
+	pthread_mutex_unlock(&s->lock);
+}
+
+UPROBE_API void trace_event_free(struct trace_event *ev)
+{
+	if (!ev)
+		return;
+	if (ev->attached)
+		trace_event_detach(ev);
+	else if (ev->semaphore)
+		__atomic_fetch_sub(ev->semaphore, 1, __ATOMIC_RELAXED);
+	if (ev->session)
+		session_unlink(ev);
+	uprobe_free(ev->probe);
+	fetch_plan_free(ev->plan);
+	free(ev);
+}
+
+UPROBE_API struct uprobe *trace_event_probe(const struct trace_event *ev)
+{
+	return ev ? ev->probe : NULL;
+}

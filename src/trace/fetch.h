@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Fetch-args compiled into a plan once, when an event is attached, and
+ * evaluated at every hit from the registers (fetch_eval.c, signal-safe, no
+ * system call, no libc call). Memory is read through the fault-safe routines
+ * of arch/x86_64/safe_read.S: a bad pointer marks the arg as faulted.
+ */
+#ifndef UPROBES_TRACE_FETCH_H
+#define UPROBES_TRACE_FETCH_H
+
+#include <stdint.h>
+
+#include "uprobes_trace.h"
+#include "trace/ring.h"
+
+enum fetch_kind {
+	FK_INT,	   /* one scalar, stored as 8 bytes */
+	FK_ARRAY,  /* count elements of size bytes */
+	FK_STRING, /* text at the address (count > 1: an array of char pointers) */
+	FK_COMM,   /* the thread's name */
+	FK_IMMSTR, /* constant text */
+};
+
+/*
+ * One compiled fetch-arg: v = base, then deref[0 .. n_deref-1] as in
+ * struct trace_fetch, with $stackN, $argN > 6, @ADDR and @+FILEOFF turned
+ * into a base and dereferences. For FK_INT with n_deref == 0 the base is the
+ * value; otherwise (and for arrays and strings) the last dereference gives
+ * the address.
+ */
+struct fetch_arg {
+	uint8_t kind;	  /* enum fetch_kind */
+	uint8_t base_reg; /* word index in struct uprobe_regs, or FETCH_IMM */
+	uint8_t n_deref;
+	uint8_t size;	  /* bytes of the last load (element size) */
+	uint8_t sign;	  /* sign-extend from size */
+	uint8_t bf_lshift, bf_rshift; /* bitfield: v = (v << l) >> r; both 0 otherwise */
+	uint16_t count;
+	uint32_t field_off;
+	uint32_t str_len; /* FK_IMMSTR */
+	uint64_t imm;	  /* base when base_reg == FETCH_IMM */
+	const char *str;  /* FK_IMMSTR */
+	int64_t deref[TRACE_MAX_DEREF + 2];
+};
+
+#define FETCH_IMM 0xff
+
+struct fetch_plan {
+	int n_args;
+	int has_dynamic;       /* strings: two passes */
+	uint32_t bitmap_len, fixed_len;
+	struct fetch_arg args[];
+};
+
+/*
+ * Compile spec for a probe at addr (in this process), whose file offset is
+ * file_off in path. NULL + errno (EINVAL: the token is in uprobe_last_error).
+ */
+struct fetch_plan *fetch_compile(const struct trace_spec *spec, uint64_t addr, const char *path,
+				 uint64_t file_off);
+void fetch_plan_free(struct fetch_plan *plan);
+
+/*
+ * File offset off of path as an address of this process, biased like the
+ * segment holding probe_off (mapped at probe_addr): 0, -ERANGE or -errno.
+ */
+int fetch_file_off_addr(const char *path, uint64_t probe_addr, uint64_t probe_off, uint64_t off,
+			uint64_t *addr);
+
+/* A thread's identity and name as the hot path caches them. */
+struct fetch_thread {
+	uint32_t pid, tid;
+	char comm[16];
+	const void *comm_sent; /* the rings that last received this thread's name */
+};
+
+/* The calling thread's cache (filled on first use; signal-safe). */
+struct fetch_thread *fetch_self(void);
+/* Forget it (in a fork child: new pid and tid). */
+void fetch_thread_reset(void);
+
+/*
+ * Evaluate plan at a hit and write one record into rings. Signal-safe.
+ * Returns 0, or -ENOSPC when the ring was full (counted there).
+ */
+int fetch_emit(struct trace_rings *rings, const struct fetch_plan *plan, uint32_t event_id,
+	       uint32_t flags, const struct uprobe_regs *regs, uint64_t ip, uint64_t func,
+	       uint64_t entry_tsc);
+
+/* What an event's handlers need at a hit (their ctx). */
+struct fetch_event {
+	struct trace_rings *rings;
+	const struct fetch_plan *plan;
+	uint32_t id;
+};
+
+/* Probe handlers (ctx: struct fetch_event), built without SIMD. */
+void fetch_entry_handler(struct uprobe *probe, struct uprobe_regs *regs, void *ctx);
+/* Entry half of a return probe: the call's cookie becomes its entry TSC. */
+void fetch_stamp_handler(struct uprobe *probe, struct uprobe_regs *regs, void *ctx);
+void fetch_return_handler(struct uprobe *probe, struct uprobe_regs *regs,
+			  const struct uprobe_ret *ret, void *ctx);
+
+#endif

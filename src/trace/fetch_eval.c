@@ -1,0 +1,305 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The hot half of fetch-args: evaluate a compiled plan at a hit and write the
+ * record. Runs in probe handlers, also inside the SIGTRAP handler: no libc
+ * call (the user may have probed it), no system call after a thread's first
+ * event, no SIMD (built -mgeneral-regs-only, see the Makefile's HOT_SRCS).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+
+#include "trace/fetch.h"
+
+/* Resolved in safe_read.S; see there. */
+int uprobes_safe_load(uint64_t addr, unsigned int size, uint64_t *out);
+int uprobes_safe_copy(void *dst, uint64_t src, size_t len);
+long uprobes_safe_strnlen(uint64_t src, size_t max);
+
+static __thread struct fetch_thread self __attribute__((tls_model("initial-exec")));
+
+static long raw_syscall1(long nr, long a)
+{
+	long ret;
+
+	__asm__ volatile("syscall" : "=a"(ret) : "a"(nr), "D"(a) : "rcx", "r11", "memory");
+	return ret;
+}
+
+static long raw_syscall2(long nr, long a, long b)
+{
+	long ret;
+
+	__asm__ volatile("syscall" : "=a"(ret) : "a"(nr), "D"(a), "S"(b) : "rcx", "r11", "memory");
+	return ret;
+}
+
+/*
+ * A thread's first event costs three system calls (its ids and its name);
+ * after fork the child's forking thread starts over (fetch.c's atfork).
+ */
+struct fetch_thread *fetch_self(void)
+{
+	if (__builtin_expect(!self.tid, 0)) {
+		self.pid = (uint32_t)raw_syscall1(SYS_getpid, 0);
+		self.comm[0] = 0;
+		raw_syscall2(SYS_prctl, PR_GET_NAME, (long)self.comm);
+		self.comm[15] = 0;
+		self.comm_sent = NULL;
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		self.tid = (uint32_t)raw_syscall1(SYS_gettid, 0);
+	}
+	return &self;
+}
+
+static inline uint64_t rdtscp_cpu(uint32_t *cpu)
+{
+	uint32_t lo, hi, aux;
+
+	__asm__ volatile("rdtscp" : "=a"(lo), "=d"(hi), "=c"(aux));
+	*cpu = aux & 0xfff; /* Linux keeps (node << 12 | cpu) in TSC_AUX */
+	return (uint64_t)hi << 32 | lo;
+}
+
+static void header(struct trace_raw *r, uint16_t type, const struct fetch_thread *t, uint32_t cpu)
+{
+	r->type = type;
+	r->cpu = (uint16_t)cpu;
+	r->pid = t->pid;
+	r->tid = t->tid;
+}
+
+/* The name goes to the rings once per thread, before its first event. */
+static void send_comm(struct trace_rings *rings, struct fetch_thread *t)
+{
+	struct trace_raw *r = trace_ring_reserve(rings, sizeof(*r) + 16);
+	uint32_t cpu;
+
+	if (!r)
+		return; /* counted lost; retried with the next event */
+	header(r, TRACE_RAW_COMM, t, 0);
+	r->tsc = rdtscp_cpu(&cpu);
+	r->cpu = (uint16_t)cpu;
+	r->event_id = 0;
+	r->flags = 0;
+	r->entry_tsc = 0;
+	r->ip = 0;
+	r->func = 0;
+	for (int i = 0; i < 16; i++)
+		((char *)(r + 1))[i] = t->comm[i];
+	trace_ring_commit(r);
+	t->comm_sent = rings;
+}
+
+static const uint64_t *regs_words(const struct uprobe_regs *regs)
+{
+	return (const uint64_t *)regs;
+}
+
+static uint64_t base_of(const struct fetch_arg *a, const struct uprobe_regs *regs)
+{
+	return a->base_reg == FETCH_IMM ? a->imm : regs_words(regs)[a->base_reg];
+}
+
+/* The address the last dereference reads from: 0 or -EFAULT. */
+static int addr_of(const struct fetch_arg *a, const struct uprobe_regs *regs, uint64_t *addr)
+{
+	uint64_t v = base_of(a, regs);
+
+	for (int i = 0; i + 1 < a->n_deref; i++)
+		if (uprobes_safe_load(v + (uint64_t)a->deref[i], 8, &v))
+			return -EFAULT;
+	*addr = v + (uint64_t)a->deref[a->n_deref - 1];
+	return 0;
+}
+
+static uint64_t convert(const struct fetch_arg *a, uint64_t v)
+{
+	unsigned int bits = a->size * 8u;
+
+	if (a->bf_rshift)
+		return (v << a->bf_lshift) >> a->bf_rshift;
+	if (bits == 64)
+		return v;
+	if (a->sign)
+		return (uint64_t)((int64_t)(v << (64 - bits)) >> (64 - bits));
+	return v & ((1ull << bits) - 1);
+}
+
+#define LEN_FAULT 0xffffffffu
+
+/* First pass: the length of every dynamic (string) arg; LEN_FAULT if unreadable. */
+static uint32_t measure(const struct fetch_plan *plan, const struct uprobe_regs *regs,
+			const struct fetch_thread *t, uint32_t *lens)
+{
+	uint32_t total = 0;
+
+	for (int i = 0; i < plan->n_args; i++) {
+		const struct fetch_arg *a = &plan->args[i];
+		uint64_t addr;
+		long n = 0;
+
+		if (a->kind == FK_COMM) {
+			while (n < 16 && t->comm[n])
+				n++;
+		} else if (a->kind == FK_IMMSTR) {
+			n = a->str_len;
+		} else if (a->kind == FK_STRING) {
+			n = addr_of(a, regs, &addr) ? -EFAULT
+						    : uprobes_safe_strnlen(addr, TRACE_MAX_STRING - 1);
+		} else {
+			continue;
+		}
+		lens[i] = n < 0 ? LEN_FAULT : (uint32_t)n;
+		total += n < 0 ? 0 : (uint32_t)n;
+	}
+	return total;
+}
+
+static int fetch_string(const struct fetch_arg *a, const struct uprobe_regs *regs,
+			const struct fetch_thread *t, uint8_t *dst, uint32_t len)
+{
+	uint64_t addr;
+
+	if (a->kind == FK_COMM) {
+		for (uint32_t k = 0; k < len; k++)
+			dst[k] = (uint8_t)t->comm[k];
+		return 0;
+	}
+	if (a->kind == FK_IMMSTR) {
+		for (uint32_t k = 0; k < len; k++)
+			dst[k] = (uint8_t)a->str[k];
+		return 0;
+	}
+	if (addr_of(a, regs, &addr) || uprobes_safe_copy(dst, addr, len))
+		return -EFAULT;
+	return 0;
+}
+
+/* A scalar or an array into its field: 0 or -EFAULT. */
+static int fetch_value(const struct fetch_arg *a, const struct uprobe_regs *regs, uint8_t *field)
+{
+	uint64_t addr, v;
+
+	if (a->kind == FK_ARRAY) {
+		if (addr_of(a, regs, &addr) ||
+		    uprobes_safe_copy(field, addr, (size_t)a->size * a->count))
+			return -EFAULT;
+		return 0;
+	}
+	if (!a->n_deref)
+		v = base_of(a, regs);
+	else if (addr_of(a, regs, &addr) || uprobes_safe_load(addr, a->size, &v))
+		return -EFAULT;
+	*(uint64_t *)field = convert(a, v);
+	return 0;
+}
+
+static void zero(uint8_t *p, uint32_t len)
+{
+	for (uint32_t k = 0; k < len; k += 8)
+		*(uint64_t *)(p + k) = 0;
+}
+
+static void fill_payload(const struct fetch_plan *plan, const struct uprobe_regs *regs,
+			 const struct fetch_thread *t, uint8_t *p, const uint32_t *lens, uint32_t total)
+{
+	uint64_t *bitmap = (uint64_t *)p;
+	uint32_t dyn = plan->fixed_len;
+
+	zero(p, (plan->fixed_len + 7u) & ~7u);
+	if (total) /* the last word of the text: no stale bytes after it */
+		*(uint64_t *)(p + ((plan->fixed_len + total + 7u) & ~7u) - 8) = 0;
+	for (int i = 0; i < plan->n_args; i++) {
+		const struct fetch_arg *a = &plan->args[i];
+		uint8_t *field = p + a->field_off;
+		int err;
+
+		if (a->kind == FK_INT || a->kind == FK_ARRAY) {
+			err = fetch_value(a, regs, field);
+		} else if (lens[i] == LEN_FAULT) {
+			err = -EFAULT;
+		} else {
+			err = fetch_string(a, regs, t, p + dyn, lens[i]);
+			((uint32_t *)field)[0] = dyn;
+			((uint32_t *)field)[1] = err ? 0 : lens[i];
+			dyn += lens[i];
+		}
+		if (err) {
+			zero(field, ((a->kind == FK_ARRAY ? (uint32_t)a->size * a->count : 8) + 7u) & ~7u);
+			bitmap[i / 64] |= 1ull << (i % 64);
+		}
+	}
+}
+
+int fetch_emit(struct trace_rings *rings, const struct fetch_plan *plan, uint32_t event_id,
+	       uint32_t flags, const struct uprobe_regs *regs, uint64_t ip, uint64_t func,
+	       uint64_t entry_tsc)
+{
+	struct fetch_thread *t = fetch_self();
+	uint32_t lens[TRACE_MAX_ARGS];
+	uint32_t dyn = 0, cpu;
+	struct trace_raw *r;
+
+	if (plan->has_dynamic)
+		dyn = measure(plan, regs, t, lens);
+	if (__builtin_expect(t->comm_sent != rings, 0))
+		send_comm(rings, t);
+	r = trace_ring_reserve(rings, (uint32_t)sizeof(*r) + ((plan->fixed_len + dyn + 7) & ~7u));
+	if (!r)
+		return -ENOSPC;
+	r->tsc = rdtscp_cpu(&cpu);
+	header(r, TRACE_RAW_EVENT, t, cpu);
+	r->event_id = event_id;
+	r->flags = flags;
+	r->entry_tsc = entry_tsc;
+	r->ip = ip;
+	r->func = func;
+	fill_payload(plan, regs, t, (uint8_t *)(r + 1), lens, dyn);
+	trace_ring_commit(r);
+	return 0;
+}
+
+/* After fork, in the child: its thread has a new id and no name sent yet. */
+void fetch_thread_reset(void)
+{
+	self.tid = 0;
+}
+
+/* ---- the probe handlers of trace events -------------------------------------------- */
+
+void fetch_entry_handler(struct uprobe *probe, struct uprobe_regs *regs, void *ctx)
+{
+	const struct fetch_event *ev = ctx;
+
+	(void)probe;
+	fetch_emit(ev->rings, ev->plan, ev->id, 0, regs, regs->rip, 0, 0);
+}
+
+void fetch_stamp_handler(struct uprobe *probe, struct uprobe_regs *regs, void *ctx)
+{
+	uint64_t *cookie = uprobe_cookie();
+	uint32_t lo, hi;
+
+	(void)probe;
+	(void)regs;
+	(void)ctx;
+	if (cookie) {
+		__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+		*cookie = (uint64_t)hi << 32 | lo;
+	}
+}
+
+void fetch_return_handler(struct uprobe *probe, struct uprobe_regs *regs,
+			  const struct uprobe_ret *ret, void *ctx)
+{
+	const struct fetch_event *ev = ctx;
+	uint32_t flags = TRACE_REC_RETURN;
+
+	(void)probe;
+	if (ret->flags & UPROBE_RET_UNWOUND)
+		flags |= TRACE_REC_UNWOUND;
+	fetch_emit(ev->rings, ev->plan, ev->id, flags, regs, ret->ret_addr, ret->func, ret->cookie);
+}

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The payload layout of an event's records, derived from its spec alone so
+ * that producer and consumer agree without exchanging it (see the diagram in
+ * include/uprobes_trace.h).
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "uprobes_trace.h"
+
+static unsigned int type_size(enum trace_type t)
+{
+	switch (t) {
+	case TRACE_T_U8: case TRACE_T_S8: case TRACE_T_X8: case TRACE_T_CHAR:
+		return 1;
+	case TRACE_T_U16: case TRACE_T_S16: case TRACE_T_X16:
+		return 2;
+	case TRACE_T_U32: case TRACE_T_S32: case TRACE_T_X32:
+		return 4;
+	default:
+		return 8;
+	}
+}
+
+static int is_string(enum trace_type t)
+{
+	return t == TRACE_T_STRING || t == TRACE_T_USTRING;
+}
+
+UPROBE_API int trace_layout_of(const struct trace_spec *spec, struct trace_layout *layout)
+{
+	unsigned int off;
+
+	if (!spec || !layout || spec->n_args < 0 || spec->n_args > TRACE_MAX_ARGS)
+		return -EINVAL;
+	memset(layout, 0, sizeof(*layout));
+	layout->n_fields = spec->n_args;
+	layout->bitmap_len = spec->n_args ? (unsigned int)(spec->n_args + 63) / 64 * 8 : 0;
+	off = layout->bitmap_len;
+	for (int i = 0; i < spec->n_args; i++) {
+		const struct trace_arg *a = &spec->args[i];
+		struct trace_field *f = &layout->fields[i];
+
+		if (a->array_len > TRACE_MAX_ARRAY)
+			return -EINVAL;
+		memcpy(f->name, a->name, sizeof(f->name));
+		f->name[sizeof(f->name) - 1] = 0;
+		f->type = a->type;
+		f->is_bitfield = a->is_bitfield;
+		f->count = a->array_len ? a->array_len : 1;
+		if (is_string(a->type))
+			f->elem_size = 8; /* u32 offset, u32 length per string */
+		else if (a->array_len)
+			f->elem_size = type_size(a->type);
+		else
+			f->elem_size = 8;
+		f->offset = off;
+		off += (f->elem_size * f->count + 7) & ~7u;
+	}
+	layout->fixed_len = off;
+	return 0;
+}
