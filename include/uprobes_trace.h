@@ -175,6 +175,7 @@ struct trace_field {
 	int is_bitfield;
 	unsigned int elem_size;	 /* bytes of one element as stored (8 for scalars) */
 	unsigned int count;	 /* 1, or N for arrays */
+	unsigned int array_len;	 /* 0 for a scalar, N for TYPE[N] (also N == 1) */
 	unsigned int offset;	 /* of the field in the payload */
 };
 
@@ -240,6 +241,15 @@ UPROBE_API int trace_session_fd(const struct trace_session *s);
  */
 UPROBE_API struct trace_event *trace_event_attach(struct trace_session *s,
 						  const struct trace_spec *spec, uint32_t id);
+struct trace_event_opts {
+	size_t sz;	    /* sizeof(struct trace_event_opts) */
+	unsigned int flags; /* enum uprobe_flags, e.g. UPROBE_F_NO_OPTIMIZE */
+};
+
+/* trace_event_attach with options (opts may be NULL). */
+UPROBE_API struct trace_event *trace_event_attach_opts(struct trace_session *s,
+						       const struct trace_spec *spec, uint32_t id,
+						       const struct trace_event_opts *opts);
 UPROBE_API int trace_event_detach(struct trace_event *ev);
 UPROBE_API void trace_event_free(struct trace_event *ev);
 UPROBE_API struct uprobe *trace_event_probe(const struct trace_event *ev);

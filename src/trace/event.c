@@ -146,10 +146,10 @@ static void location_of(const struct trace_spec *spec, char *buf, size_t len)
 }
 
 static int attach_probe(struct trace_event *ev, const struct trace_spec *spec, const char *path,
-			const char *loc)
+			const char *loc, unsigned int flags)
 {
 	struct uprobe_opts o = {
-		.sz = sizeof(o), .ctx = &ev->hot, .flags = UPROBE_F_HANDLER_NO_SIMD,
+		.sz = sizeof(o), .ctx = &ev->hot, .flags = flags | UPROBE_F_HANDLER_NO_SIMD,
 	};
 
 	if (spec->kind == TRACE_RETPROBE) {
@@ -178,7 +178,8 @@ static int semaphore_get(struct trace_event *ev, const struct trace_spec *spec, 
 	return 0;
 }
 
-static int event_setup(struct trace_event *ev, const struct trace_spec *spec, uint32_t id)
+static int event_setup(struct trace_event *ev, const struct trace_spec *spec, uint32_t id,
+		       unsigned int flags)
 {
 	struct uprobe_info info = { .sz = sizeof(info) };
 	char path[PATH_MAX], loc[256];
@@ -191,7 +192,7 @@ static int event_setup(struct trace_event *ev, const struct trace_spec *spec, ui
 	if (ret)
 		return ret;
 	location_of(spec, loc, sizeof(loc));
-	ret = uprobe_analyze(path, loc, 0, &info);
+	ret = uprobe_analyze(path, loc, flags, &info);
 	if (ret && ret != -ENOTSUP)
 		return ret;
 	ev->plan = fetch_compile(spec, info.addr, path, info.file_offset);
@@ -201,17 +202,26 @@ static int event_setup(struct trace_event *ev, const struct trace_spec *spec, ui
 	ev->hot.id = id;
 	ret = semaphore_get(ev, spec, path, &info);
 	if (!ret)
-		ret = attach_probe(ev, spec, path, loc);
+		ret = attach_probe(ev, spec, path, loc, flags);
 	return ret;
 }
 
 UPROBE_API struct trace_event *trace_event_attach(struct trace_session *s,
 						  const struct trace_spec *spec, uint32_t id)
 {
+	return trace_event_attach_opts(s, spec, id, NULL);
+}
+
+UPROBE_API struct trace_event *trace_event_attach_opts(struct trace_session *s,
+						       const struct trace_spec *spec, uint32_t id,
+						       const struct trace_event_opts *opts)
+{
 	struct trace_event *ev;
 	int ret;
 
-	if (!s || !spec) {
+	if (!s || !spec || (opts && opts->sz < sizeof(*opts))) {
+		log_error(-EINVAL, "trace_event_attach: %s", !s ? "no session" : !spec ? "no spec"
+							     : "opts->sz too small");
 		errno = EINVAL;
 		return NULL;
 	}
@@ -220,7 +230,7 @@ UPROBE_API struct trace_event *trace_event_attach(struct trace_session *s,
 		return NULL;
 	ev->session = s;
 	ev->hot.rings = s->rings;
-	ret = event_setup(ev, spec, id);
+	ret = event_setup(ev, spec, id, opts ? opts->flags : 0);
 	if (ret) {
 		log_error_prefix("%s/%s", spec->group, spec->event);
 		ev->session = NULL;

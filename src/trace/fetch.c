@@ -193,6 +193,8 @@ static int compile_kind(const struct trace_arg *ta, struct fetch_arg *a)
 	}
 	if (string && ta->array_len)
 		return arg_error(ta, "arrays of strings are not supported");
+	if (ta->is_bitfield && ta->array_len)
+		return arg_error(ta, "arrays of bitfields are not supported");
 	if ((string || ta->array_len) && !a->n_deref)
 		return arg_error(ta, "strings and arrays need a memory reference");
 	a->kind = string ? FK_STRING : ta->array_len ? FK_ARRAY : FK_INT;

@@ -16,7 +16,7 @@
 enum fetch_kind {
 	FK_INT,	   /* one scalar, stored as 8 bytes */
 	FK_ARRAY,  /* count elements of size bytes */
-	FK_STRING, /* text at the address (count > 1: an array of char pointers) */
+	FK_STRING, /* text at the address (arrays of strings are refused) */
 	FK_COMM,   /* the thread's name */
 	FK_IMMSTR, /* constant text */
 };

@@ -49,6 +49,7 @@ UPROBE_API int trace_layout_of(const struct trace_spec *spec, struct trace_layou
 		f->type = a->type;
 		f->is_bitfield = a->is_bitfield;
 		f->count = a->array_len ? a->array_len : 1;
+		f->array_len = a->array_len;
 		if (is_string(a->type))
 			f->elem_size = 8; /* u32 offset, u32 length per string */
 		else if (a->array_len)

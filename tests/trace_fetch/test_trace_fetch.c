@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -18,6 +19,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "testlib.h"
@@ -46,6 +48,7 @@ static struct trace_consumer *cons;
 static struct got recs[MAX_RECS];
 static int n_recs;
 static uint32_t next_id;
+static unsigned int attach_flags; /* uprobe flags of the next attach */
 
 uint64_t g_counter = 0xfeedface12345678ull;
 
@@ -89,7 +92,11 @@ static int attach(struct ev *ev, const char *fmt, ...)
 		TL_FAIL("layout of '%s'", line);
 		return -1;
 	}
-	ev->e = trace_event_attach(sess, ev->spec, next_id++);
+	{
+		struct trace_event_opts o = { .sz = sizeof(o), .flags = attach_flags };
+
+		ev->e = trace_event_attach_opts(sess, ev->spec, next_id++, &o);
+	}
 	if (!ev->e) {
 		TL_FAIL("attach '%s': %s", line, uprobe_last_error());
 		return -1;
@@ -353,7 +360,7 @@ static void absolute_and_immediates(void)
 
 	CHECK(foff != 0);
 	if (attach(&ev, "p:test/abs %s:t_ints g=@0x%lx:u64 g32=@0x%lx:u32 f=@+0x%lx:x64 "
-			"i=\\42 n=\\-1:s32 h=\\0xff:u8 s=\\\"hello world\" c=$comm",
+			"i=\\42 n=\\-1:s32 h=\\0xff:u8 s=\\\"hello_world\" c=$comm",
 		   exe, (unsigned long)(uintptr_t)&g_counter, (unsigned long)(uintptr_t)&g_counter,
 		   (unsigned long)foff))
 		return;
@@ -370,7 +377,7 @@ static void absolute_and_immediates(void)
 		CHECK_EQ_U64(val(&ev, &recs[0], "i"), 42);
 		CHECK_EQ_U64(val(&ev, &recs[0], "n"), (uint64_t)-1);
 		CHECK_EQ_U64(val(&ev, &recs[0], "h"), 0xff);
-		CHECK_STR(str(&ev, &recs[0], "s"), "hello world");
+		CHECK_STR(str(&ev, &recs[0], "s"), "hello_world");
 		CHECK_STR(str(&ev, &recs[0], "c"), "fetchtest");
 	}
 	g_counter = 0xfeedface12345678ull;
@@ -402,6 +409,7 @@ static void return_values(void)
 }
 
 static sigjmp_buf own_jmp;
+static volatile int *volatile bad_ptr = (volatile int *)16;
 static volatile int own_faults;
 
 static void own_segv(int sig)
@@ -422,12 +430,12 @@ static void own_handler_still_works(void)
 	sigaction(SIGSEGV, &sa, &old);
 	own_faults = 0;
 	if (!sigsetjmp(own_jmp, 1))
-		*(volatile int *)16 = 1;
+		*bad_ptr = 1;
 	CHECK_EQ_INT(own_faults, 1);
 	sigaction(SIGSEGV, &old, NULL);
 }
 
-static void faults(void)
+static void faults_in(unsigned int flags)
 {
 	long page = sysconf(_SC_PAGESIZE);
 	uint8_t *unmapped = mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE,
@@ -435,7 +443,7 @@ static void faults(void)
 	uint8_t *two = mmap(NULL, 2 * (size_t)page, PROT_READ | PROT_WRITE,
 			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	uint64_t word = 0x10;
-	char *freed = malloc(1 << 20); /* above the mmap threshold: free() unmaps it */
+	char *volatile freed = malloc(1 << 20); /* above the mmap threshold: free() unmaps it */
 	static const uint64_t *pc = &g_counter;
 	const void *ptrs[7];
 	struct ev ev;
@@ -444,14 +452,15 @@ static void faults(void)
 	munmap(unmapped, (size_t)page);
 	memset(two + page - 3, 'x', 3); /* text without its NUL before an unmapped page */
 	munmap(two + page, (size_t)page);
+	ptrs[2] = freed;
 	free(freed);
 	ptrs[0] = NULL;
 	ptrs[1] = unmapped;
-	ptrs[2] = freed;
 	ptrs[3] = &word;       /* valid, but +0(+0(...)) follows 0x10 */
 	ptrs[4] = two + page - 3;
 	ptrs[5] = &pc;	       /* valid all the way */
 	ptrs[6] = &g_counter;  /* +0(+0(...)) follows a non-canonical address (#GP) */
+	attach_flags = flags;
 	if (attach(&ev, "p:test/fault %s:t_ptr v=+0(%%di):u64 s=+0(%%di):string a=+0(%%di):u8[4] "
 			"nn=+0(+0(%%di)):u32 ok=%%di",
 		   exe))
@@ -463,8 +472,10 @@ static void faults(void)
 		struct got *g = &recs[i];
 
 		CHECK_EQ_U64(val(&ev, g, "ok"), (uint64_t)(uintptr_t)ptrs[i]);
-		CHECK_EQ_INT(faulted(&ev, g, "v"), i < 3);
-		CHECK_EQ_INT(faulted(&ev, g, "a"), i < 3);
+		/* [4]: 3 bytes before an unmapped page, so 4- and 8-byte reads fault too */
+		if (faulted(&ev, g, "v") != (i < 3 || i == 4))
+			TL_FAIL("pointer %d: v faulted %d", i, faulted(&ev, g, "v"));
+		CHECK_EQ_INT(faulted(&ev, g, "a"), i < 3 || i == 4);
 		CHECK_EQ_INT(faulted(&ev, g, "nn"), i != 5);
 		CHECK_EQ_INT(faulted(&ev, g, "s"), i < 3 || i == 4);
 	}
@@ -477,9 +488,69 @@ static void faults(void)
 		CHECK_STR(str(&ev, &recs[4], "s"), "(fault)");
 	}
 	own_handler_still_works();
+	if (ev.e) {
+		struct uprobe_info info = { .sz = sizeof(info) };
+
+		CHECK(!uprobe_get_info(trace_event_probe(ev.e), &info));
+		CHECK_EQ_INT(info.mode == UPROBE_MODE_OPTIMIZED, !(flags & UPROBE_F_NO_OPTIMIZE));
+	}
 	detach(&ev);
 out:
+	attach_flags = 0;
 	munmap(two, (size_t)page);
+}
+
+/* Jump-optimized: the fault arrives in the probed thread's normal context. */
+static void faults(void)
+{
+	faults_in(0);
+}
+
+/* Breakpoint mode: the fault arrives inside the SIGTRAP handler. */
+static void faults_int3(void)
+{
+	faults_in(UPROBE_F_NO_OPTIMIZE);
+}
+
+/* A fork child writes into the same rings with its own pid and tid. */
+static void fork_child_events(void)
+{
+	struct ev ev;
+	pid_t child;
+	int status = -1;
+
+	if (attach(&ev, "p:test/fork %s:t_ints a=%%di", exe))
+		return;
+	t_ints(1, 0, NULL);
+	child = fork();
+	if (child == 0) {
+		t_ints(2, 0, NULL);
+		_exit(0);
+	}
+	waitpid(child, &status, 0);
+	CHECK_EQ_INT(status, 0);
+	t_ints(3, 0, NULL);
+	one_record(3);
+	if (n_recs == 3) {
+		uint64_t a[3] = { 0 };
+		pid_t pids[3];
+
+		for (int i = 0; i < 3; i++) {
+			a[i] = val(&ev, &recs[i], "a");
+			pids[i] = (pid_t)recs[i].r.pid;
+			if (a[i] == 2) {
+				CHECK_EQ_INT(recs[i].r.pid, child);
+				CHECK_EQ_INT(recs[i].r.tid, child);
+				CHECK_STR(recs[i].comm, "fetchtest");
+			} else {
+				CHECK_EQ_INT(pids[i], getpid());
+				CHECK_EQ_INT(recs[i].r.tid, gettid());
+			}
+		}
+		CHECK_EQ_U64(a[0] + a[1] + a[2], 6);
+		CHECK_EQ_U64(a[0] * a[1] * a[2], 6);
+	}
+	detach(&ev);
 }
 
 int main(void)
@@ -490,6 +561,7 @@ int main(void)
 		return 1;
 	exe[n] = 0;
 	prctl(PR_SET_NAME, "fetchtest");
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024); /* fixed: a freed 1 MiB block is always unmapped */
 	sess = trace_session_new(NULL);
 	cons = sess ? trace_consumer_new(trace_session_fd(sess)) : NULL;
 	if (!cons) {
@@ -503,6 +575,8 @@ int main(void)
 	RUN(absolute_and_immediates);
 	RUN(return_values);
 	RUN(faults);
+	RUN(faults_int3);
+	RUN(fork_child_events);
 	trace_consumer_free(cons);
 	trace_session_free(sess);
 	return tl_total_failed != 0;
