@@ -9,7 +9,8 @@
  * to it, and signal handlers nested in them): space is reserved by a CAS on
  * producer_pos, the record header is written with TRACE_RAW_BUSY set, and
  * committing clears it with a release store. The consumer reads from
- * consumer_pos up to producer_pos and stops at the first busy record.
+ * consumer_pos and stops at the first busy or not yet written record (it
+ * zeroes what it has read, see ring_shm.h).
  * A full ring drops the record and counts it in lost. Producers never make a
  * system call (the consumer polls; it is never woken).
  */
@@ -65,6 +66,11 @@ int trace_rings_fd(const struct trace_rings *r);
  * when the ring is full (the loss is counted) or len exceeds a quarter ring.
  */
 struct trace_raw *trace_ring_reserve(struct trace_rings *r, uint32_t len);
+/*
+ * The same for bookkeeping records (thread names): a refusal is not counted,
+ * because lost and consumed count events only.
+ */
+struct trace_raw *trace_ring_reserve_quiet(struct trace_rings *r, uint32_t len);
 /* Publish a reserved record (release store of len without TRACE_RAW_BUSY). */
 void trace_ring_commit(struct trace_raw *rec);
 /* Give a reserved record up: the consumer skips it; it is not counted lost. */

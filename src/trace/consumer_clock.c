@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: MIT */
+/* TSC calibration of the consumer: see consumer_clock.h for the method and its precision. */
+#include <fcntl.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "trace/consumer_clock.h"
+#include "util/log.h"
+
+#define CLOCKSOURCE "/sys/devices/system/clocksource/clocksource0/current_clocksource"
+
+/* lfence on both sides: rdtsc is not ordered with the loads of clock_gettime otherwise. */
+static inline uint64_t rdtsc_fenced(void)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("lfence; rdtsc; lfence" : "=a"(lo), "=d"(hi) : : "memory");
+	return (uint64_t)hi << 32 | lo;
+}
+
+static struct clock_pair sample(void)
+{
+	struct clock_pair best = {0, 0};
+	uint64_t best_gap = UINT64_MAX;
+
+	for (int i = 0; i < 7; i++) {
+		struct timespec ts;
+		uint64_t t0 = rdtsc_fenced(), t1;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		t1 = rdtsc_fenced();
+		if (t1 - t0 < best_gap) {
+			best_gap = t1 - t0;
+			best.tsc = t0 + (t1 - t0) / 2;
+			best.ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+		}
+	}
+	return best;
+}
+
+static void add_pair(struct consumer_clock *k, struct clock_pair p)
+{
+	uint64_t span, ticks_per_s;
+
+	if (k->n == CONSUMER_CLOCK_PAIRS) {
+		memmove(&k->p[0], &k->p[1], (CONSUMER_CLOCK_PAIRS - 1) * sizeof(k->p[0]));
+		k->n--;
+	}
+	k->p[k->n++] = p;
+	span = p.tsc - k->p[0].tsc;
+	if (k->n < 2 || p.tsc <= k->p[0].tsc || p.ns <= k->p[0].ns) {
+		k->next_tsc = p.tsc; /* no usable slope yet: sample at the next tick */
+		return;
+	}
+	k->ns_per_tick = (double)(p.ns - k->p[0].ns) / (double)span;
+	ticks_per_s = (uint64_t)(1e9 / k->ns_per_tick);
+	k->next_tsc = p.tsc + (span < ticks_per_s ? span : ticks_per_s);
+}
+
+static int tsc_is_clocksource(void)
+{
+	char buf[32] = "";
+	int fd = open(CLOCKSOURCE, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	return n > 0 && !strncmp(buf, "tsc\n", 4);
+}
+
+void consumer_clock_init(struct consumer_clock *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->tsc_is_clocksource = tsc_is_clocksource();
+	add_pair(k, sample());
+	nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
+	add_pair(k, sample());
+	if (!k->tsc_is_clocksource)
+		log_msg(UPROBE_LOG_WARN,
+			"trace consumer: the clocksource (%s) is not the TSC: "
+			"record timestamps are approximate",
+			CLOCKSOURCE);
+	if (k->ns_per_tick <= 0)
+		log_msg(UPROBE_LOG_WARN, "trace consumer: the TSC did not advance over 1 ms: "
+					 "record timestamps are wrong until it does");
+}
+
+void consumer_clock_tick(struct consumer_clock *k)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	if (((uint64_t)hi << 32 | lo) >= k->next_tsc)
+		add_pair(k, sample());
+}

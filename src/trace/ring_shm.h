@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The rings' memfd as both sides see it: the producer (ring.c) creates it,
+ * the consumer (consumer.c) checks its header and maps it. Offsets are in
+ * bytes from the start of the file; P is the page size, R ring_bytes (a
+ * power of two, P <= R <= TRACE_SHM_MAX_RING), N n_rings:
+ *
+ *   0                  header page: struct trace_shm_hdr
+ *   P + i * (P + R)    ring i's control page: struct trace_shm_ctrl
+ *   2P + i * (P + R)   ring i's data: R bytes
+ *   P + N * (P + R)    end of file
+ *
+ * Every process maps a ring's data twice, back to back (trace_shm_map), so a
+ * record that starts near the end of the data reads on into the second copy:
+ *
+ *   virtual:  [hdr][ctrl 0][data 0][data 0 again][ctrl 1][data 1][data 1 again]...
+ *
+ * Positions count bytes since the ring was created and never wrap (2^64);
+ * a record at position pos starts at data + (pos & (R - 1)).
+ *
+ * Ownership of the ring words: producers CAS producer_pos and add to lost;
+ * the one consumer alone writes consumer_pos and consumed. Bytes of
+ * [consumer_pos, producer_pos) belong to producers until their record is
+ * committed; the rest of the lap, [producer_pos, consumer_pos + R), is zero,
+ * because the consumer zeroes what it has read before it moves consumer_pos.
+ * So a len word of 0 means "not written yet": a reservation whose producer
+ * has done its CAS but not yet stored the header (the window a CAS-based
+ * reservation has and a locked one does not) reads as not ready, and the
+ * consumer can walk records without reading producer_pos at all.
+ *
+ * The one hole: a consumer killed between zeroing and moving consumer_pos
+ * leaves zeroes at consumer_pos that the next consumer takes for a
+ * reservation in flight; that ring then stalls.
+ */
+#ifndef UPROBES_TRACE_RING_SHM_H
+#define UPROBES_TRACE_RING_SHM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "trace/ring.h"
+
+#define TRACE_SHM_MAGIC	    0x4543415254525055ull /* "UPRTRACE", little-endian */
+#define TRACE_SHM_VERSION   1u
+#define TRACE_SHM_MAX_RINGS 4096u
+#define TRACE_SHM_MAX_RING  (1ull << 30) /* fits TRACE_RAW_LEN_MASK */
+
+/* Page 0. Written once by trace_rings_new before the fd is handed out. */
+struct trace_shm_hdr {
+	uint64_t magic;
+	uint32_t version;
+	uint32_t hdr_size;    /* sizeof(struct trace_shm_hdr) */
+	uint32_t page_size;   /* P */
+	uint32_t n_rings;     /* N */
+	uint64_t ring_bytes;  /* R */
+	uint64_t ctrl_off;    /* P: ring 0's control page */
+	uint64_t ring_stride; /* P + R: from one ring's control page to the next */
+	uint64_t data_off;    /* P: from a ring's control page to its data */
+	uint64_t file_size;   /* P + N * (P + R) */
+	uint32_t max_record;  /* R / 4: longer reservations are refused (and lost) */
+	uint32_t producer_pid;
+};
+
+/*
+ * A ring's control page. Producer-written and consumer-written words sit
+ * 128 bytes apart (a cache line and its prefetched neighbour), so that a
+ * producer's CAS and the consumer's stores do not keep stealing one line.
+ */
+struct trace_shm_ctrl {
+	_Alignas(128) uint64_t producer_pos; /* bytes reserved, ever */
+	_Alignas(128) uint64_t consumer_pos; /* bytes consumed, ever */
+	uint64_t consumed;		     /* records consumed (not discarded ones) */
+	_Alignas(128) uint64_t lost;	     /* reservations refused */
+};
+
+struct trace_shm_ring {
+	struct trace_shm_ctrl *ctrl;
+	uint8_t *data; /* 2 * R bytes of address space, the second half the first again */
+};
+
+struct trace_shm_map {
+	void *base;
+	size_t len;
+	struct trace_shm_hdr *hdr;
+};
+
+/* The header describing n_rings rings of ring_bytes; -EINVAL for a bad shape. */
+int trace_shm_layout(struct trace_shm_hdr *h, unsigned int n_rings, uint64_t ring_bytes,
+		     uint32_t page_size);
+
+/*
+ * Map the file h describes, read-write and shared, filling rings[0 ..
+ * h->n_rings - 1]. populate: fault every page in now (the producer, whose
+ * reservations run in probe handlers). 0 or -errno.
+ */
+int trace_shm_map(int fd, const struct trace_shm_hdr *h, int populate, struct trace_shm_map *m,
+		  struct trace_shm_ring *rings);
+void trace_shm_unmap(struct trace_shm_map *m);
+
+#endif
