@@ -258,6 +258,7 @@ UPROBE_API struct uprobe *trace_event_probe(const struct trace_event *ev);
 
 struct trace_consumer;
 
+/* rec->data and rec->comm are valid only during the call (the ring space is reused). */
 typedef int (*trace_record_fn)(const struct trace_record *rec, void *ctx);
 
 UPROBE_API struct trace_consumer *trace_consumer_new(int memfd);
@@ -272,10 +273,11 @@ UPROBE_API void trace_consumer_free(struct trace_consumer *c);
 UPROBE_API int trace_consumer_poll(struct trace_consumer *c, int timeout_ms, trace_record_fn fn,
 				   void *ctx);
 
+/* Events only (thread-name records are not counted). */
 struct trace_ring_stats {
 	size_t sz;	   /* sizeof(struct trace_ring_stats) */
-	uint64_t produced; /* records written or dropped (every attempt) */
-	uint64_t consumed; /* records read by consumers */
+	uint64_t produced; /* consumed + lost + still in the rings (exact when producers are idle) */
+	uint64_t consumed; /* records read by consumers (any consumer of this memfd, ever) */
 	uint64_t lost;	   /* records dropped because a ring was full */
 	uint64_t lost_rings; /* rings that lost at least one record */
 };

@@ -54,12 +54,23 @@ struct fetch_thread *fetch_self(void)
 	return &self;
 }
 
-static inline uint64_t rdtscp_cpu(uint32_t *cpu)
-{
-	uint32_t lo, hi, aux;
+/*
+ * rdtscp costs twice rdtsc here (VM); the cpu comes from the rseq area glibc
+ * registers for every thread (struct rseq: cpu_id_start, then cpu_id), a
+ * plain load. 0xffff when the kernel or glibc has no rseq.
+ */
+extern const ptrdiff_t __rseq_offset __attribute__((weak));
+extern const unsigned int __rseq_size __attribute__((weak));
 
-	__asm__ volatile("rdtscp" : "=a"(lo), "=d"(hi), "=c"(aux));
-	*cpu = aux & 0xfff; /* Linux keeps (node << 12 | cpu) in TSC_AUX */
+static inline uint64_t tsc_cpu(uint32_t *cpu)
+{
+	uint32_t lo, hi;
+
+	if (&__rseq_size && __rseq_size >= 8)
+		*cpu = *(volatile uint32_t *)((char *)__builtin_thread_pointer() + __rseq_offset + 4);
+	else
+		*cpu = 0xffff;
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
 	return (uint64_t)hi << 32 | lo;
 }
 
@@ -74,13 +85,13 @@ static void header(struct trace_raw *r, uint16_t type, const struct fetch_thread
 /* The name goes to the rings once per thread, before its first event. */
 static void send_comm(struct trace_rings *rings, struct fetch_thread *t)
 {
-	struct trace_raw *r = trace_ring_reserve(rings, sizeof(*r) + 16);
+	struct trace_raw *r = trace_ring_reserve_quiet(rings, sizeof(*r) + 16);
 	uint32_t cpu;
 
 	if (!r)
-		return; /* counted lost; retried with the next event */
+		return; /* retried with the next event */
 	header(r, TRACE_RAW_COMM, t, 0);
-	r->tsc = rdtscp_cpu(&cpu);
+	r->tsc = tsc_cpu(&cpu);
 	r->cpu = (uint16_t)cpu;
 	r->event_id = 0;
 	r->flags = 0;
@@ -250,7 +261,7 @@ int fetch_emit(struct trace_rings *rings, const struct fetch_plan *plan, uint32_
 	r = trace_ring_reserve(rings, (uint32_t)sizeof(*r) + ((plan->fixed_len + dyn + 7) & ~7u));
 	if (!r)
 		return -ENOSPC;
-	r->tsc = rdtscp_cpu(&cpu);
+	r->tsc = tsc_cpu(&cpu);
 	header(r, TRACE_RAW_EVENT, t, cpu);
 	r->event_id = event_id;
 	r->flags = flags;
