@@ -215,7 +215,7 @@ struct trace_event;
 
 struct trace_session_opts {
 	size_t sz;		  /* sizeof(struct trace_session_opts) */
-	unsigned int n_rings;	  /* rings in the buffer (default: 2 x CPUs, at least 4) */
+	unsigned int n_rings;	  /* rings (default: 2 x CPUs + 1, at least 8); ring 0 is shared */
 	size_t ring_bytes;	  /* bytes per ring, a power of two >= 4096 (default 1 MiB) */
 };
 

@@ -36,7 +36,7 @@ struct trace_event {
 UPROBE_API struct trace_session *trace_session_new(const struct trace_session_opts *opts)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	unsigned int n_rings = cpus > 2 ? 2 * (unsigned int)cpus : 4;
+	unsigned int n_rings = cpus > 3 ? 2 * (unsigned int)cpus + 1 : 8;
 	size_t ring_bytes = 1u << 20;
 	struct trace_session *s;
 

@@ -6,6 +6,9 @@
  * call, no SIMD (the Makefile builds this file with HOT_CFLAGS).
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <sys/syscall.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -23,68 +26,171 @@ struct trace_rings {
 };
 
 /*
- * Which ring the calling thread writes to: 0 until its first reservation,
- * then 1 + a round-robin number (shared by every trace_rings; reduced modulo
- * n_rings at each use). Initial-exec so that reading it is one load from %fs,
- * never a call into the dynamic linker's TLS code.
+ * Which ring a thread writes to. A ring has two ways to be written:
+ *
+ *  - owned: one thread claimed it (ctrl->owner = its pid << 32 | tid) and is
+ *    its only writer, so it moves producer_pos with a plain store, no CAS
+ *    (the CAS costs ~9 ns of a ~30 ns event here);
+ *  - shared: ring 0 is never owned; threads that find no free ring, and
+ *    records written from a signal handler that interrupted its thread's own
+ *    reservation, reserve there with a CAS.
+ *
+ * A thread claims a ring at its first record in a session: the ring after the
+ * last one claimed, round robin, whose owner is 0 or an exited thread (tgkill
+ * with signal 0 says ESRCH). It keeps it, so its records stay in order. The
+ * claim is cached per thread for one session (initial-exec TLS); a thread
+ * writing into another session finds its ring there by a scan of the owners.
+ * A fork child starts over (its tid is new; the parent keeps its rings).
  */
-static __thread unsigned int thread_slot __attribute__((tls_model("initial-exec")));
-static unsigned int next_slot;
+struct ring_self {
+	const struct trace_rings *rings; /* the session of the cached claim */
+	unsigned int ring;		  /* its ring, 0 = shared */
+	unsigned int busy;		  /* inside an owned reservation */
+	uint64_t token;			  /* pid << 32 | tid, 0 until known */
+};
 
-/*
- * A signal handler may reserve between the outer reservation's read of
- * thread_slot and its write: the CAS keeps whichever number was stored first,
- * so the thread uses one ring from its first record on.
- */
-static unsigned int slot_of_thread(void)
+static __thread struct ring_self self __attribute__((tls_model("initial-exec")));
+static unsigned int next_claim;
+
+static long raw_syscall3(long nr, long a, long b, long c)
 {
-	unsigned int slot = __atomic_load_n(&thread_slot, __ATOMIC_RELAXED), zero = 0;
+	long ret;
 
-	if (__builtin_expect(slot != 0, 1))
-		return slot - 1;
-	slot = __atomic_fetch_add(&next_slot, 1, __ATOMIC_RELAXED) % 0x7fffffffu + 1;
-	if (!__atomic_compare_exchange_n(&thread_slot, &zero, slot, 0, __ATOMIC_RELAXED,
-					 __ATOMIC_RELAXED))
-		slot = zero;
-	return slot - 1;
+	__asm__ volatile("syscall"
+			 : "=a"(ret)
+			 : "a"(nr), "D"(a), "S"(b), "d"(c)
+			 : "rcx", "r11", "memory");
+	return ret;
+}
+
+static uint64_t self_token(void)
+{
+	if (__builtin_expect(!self.token, 0)) {
+		uint64_t pid = (uint64_t)raw_syscall3(SYS_getpid, 0, 0, 0);
+
+		self.token = pid << 32 | (uint32_t)raw_syscall3(SYS_gettid, 0, 0, 0);
+	}
+	return self.token;
+}
+
+static bool owner_gone(uint64_t owner)
+{
+	return raw_syscall3(SYS_tgkill, (long)(owner >> 32), (long)(uint32_t)owner, 0) == -ESRCH;
+}
+
+/* A thread's first record in r (or r is not the cached session): find or claim its ring. */
+static unsigned int claim(const struct trace_rings *r)
+{
+	uint64_t me = self_token();
+	unsigned int n = r->n_rings, start;
+
+	for (unsigned int i = 1; i < n; i++)
+		if (__atomic_load_n(&r->ring[i].ctrl->owner, __ATOMIC_RELAXED) == me)
+			return i;
+	start = __atomic_fetch_add(&next_claim, 1, __ATOMIC_RELAXED);
+	for (unsigned int k = 0; k < n; k++) {
+		unsigned int i = (start + k) % n;
+		uint64_t owner;
+
+		if (!i)
+			continue;
+		owner = __atomic_load_n(&r->ring[i].ctrl->owner, __ATOMIC_RELAXED);
+		if (owner && !owner_gone(owner))
+			continue;
+		/* Acquire: the previous owner's last producer_pos store is seen. */
+		if (__atomic_compare_exchange_n(&r->ring[i].ctrl->owner, &owner, me, 0,
+						__ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+			return i;
+	}
+	return 0;
+}
+
+static struct trace_raw *lost(struct trace_shm_ctrl *c, int count_lost)
+{
+	if (count_lost)
+		__atomic_fetch_add(&c->lost, 1, __ATOMIC_RELAXED);
+	return NULL;
+}
+
+static struct trace_raw *start_record(const struct trace_rings *r, const struct trace_shm_ring *ring,
+				      uint64_t pos, uint32_t len)
+{
+	struct trace_raw *rec = (struct trace_raw *)(ring->data + (pos & r->mask));
+
+	__atomic_store_n(&rec->len, len | TRACE_RAW_BUSY, __ATOMIC_RELAXED);
+	return rec;
 }
 
 /*
- * Reserve by CAS on producer_pos; the consumer's position is read first, so
- * that it can never be ahead of the producer position it is compared with
- * (consumer_pos <= producer_pos at every instant, and producer_pos only
- * grows). Acquire on consumer_pos orders the header store below after the
- * consumer zeroed this space. A signal handler that interrupts us between the
- * loads and the CAS makes the CAS fail: we retry past its records. One that
- * interrupts us after the CAS reserves after our record, which stays busy
- * (and holds the consumer back) until we commit; until our header store, our
- * len word reads 0, which the consumer also takes for "not ready".
- * Refused, and counted in lost: a full ring, len under a header, not a
- * multiple of 8, or over a quarter ring.
+ * Shared ring: reserve by CAS on producer_pos; the consumer's position is
+ * read first, so that it can never be ahead of the producer position it is
+ * compared with (consumer_pos <= producer_pos at every instant, and
+ * producer_pos only grows). Acquire on consumer_pos orders the header store
+ * after the consumer zeroed this space. A signal handler that interrupts us
+ * between the loads and the CAS makes the CAS fail: we retry past its
+ * records. One that interrupts us after the CAS reserves after our record,
+ * which stays busy (and holds the consumer back) until we commit.
  */
-static struct trace_raw *reserve(struct trace_rings *r, uint32_t len, int count_lost)
+static struct trace_raw *reserve_shared(const struct trace_rings *r, uint32_t len, int count_lost)
 {
-	const struct trace_shm_ring *ring = &r->ring[slot_of_thread() % r->n_rings];
+	const struct trace_shm_ring *ring = &r->ring[0];
 	struct trace_shm_ctrl *c = ring->ctrl;
 	uint64_t cons, pos;
-	struct trace_raw *rec;
 
-	if (__builtin_expect(len < sizeof(*rec) || len > r->max_len || (len & 7), 0))
-		goto lost;
 	do {
 		cons = __atomic_load_n(&c->consumer_pos, __ATOMIC_ACQUIRE);
 		pos = __atomic_load_n(&c->producer_pos, __ATOMIC_RELAXED);
 		if (pos + len - cons > r->ring_bytes)
-			goto lost;
+			return lost(c, count_lost);
 	} while (!__atomic_compare_exchange_n(&c->producer_pos, &pos, pos + len, 0,
 					      __ATOMIC_RELAXED, __ATOMIC_RELAXED));
-	rec = (struct trace_raw *)(ring->data + (pos & r->mask));
-	__atomic_store_n(&rec->len, len | TRACE_RAW_BUSY, __ATOMIC_RELAXED);
-	return rec;
-lost:
-	if (count_lost)
-		__atomic_fetch_add(&c->lost, 1, __ATOMIC_RELAXED);
-	return NULL;
+	return start_record(r, ring, pos, len);
+}
+
+/*
+ * Owned ring: this thread is its only writer, except for a signal handler
+ * that interrupts it here; self.busy sends that one to the shared ring.
+ */
+static struct trace_raw *reserve_owned(const struct trace_rings *r, unsigned int i, uint32_t len,
+				       int count_lost)
+{
+	const struct trace_shm_ring *ring = &r->ring[i];
+	struct trace_shm_ctrl *c = ring->ctrl;
+	struct trace_raw *rec = NULL;
+	uint64_t cons, pos;
+
+	self.busy = 1;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	cons = __atomic_load_n(&c->consumer_pos, __ATOMIC_ACQUIRE);
+	pos = c->producer_pos;
+	if (pos + len - cons <= r->ring_bytes) {
+		__atomic_store_n(&c->producer_pos, pos + len, __ATOMIC_RELAXED);
+		rec = start_record(r, ring, pos, len);
+	}
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	self.busy = 0;
+	return rec ? rec : lost(c, count_lost);
+}
+
+static struct trace_raw *reserve(struct trace_rings *r, uint32_t len, int count_lost)
+{
+	unsigned int i;
+
+	if (__builtin_expect(len < sizeof(struct trace_raw) || len > r->max_len || (len & 7), 0))
+		return lost(r->ring[0].ctrl, count_lost);
+	if (__builtin_expect(self.busy || r->n_rings == 1, 0))
+		return reserve_shared(r, len, count_lost);
+	if (__builtin_expect(self.rings != r, 0)) {
+		self.busy = 1; /* a nested record meanwhile goes to the shared ring */
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		i = claim(r);
+		self.ring = i;
+		self.rings = r;
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		self.busy = 0;
+	}
+	i = self.ring;
+	return i ? reserve_owned(r, i, len, count_lost) : reserve_shared(r, len, count_lost);
 }
 
 struct trace_raw *trace_ring_reserve(struct trace_rings *r, uint32_t len)
@@ -95,6 +201,20 @@ struct trace_raw *trace_ring_reserve(struct trace_rings *r, uint32_t len)
 struct trace_raw *trace_ring_reserve_quiet(struct trace_rings *r, uint32_t len)
 {
 	return reserve(r, len, 0);
+}
+
+/* After fork, in the child: a new thread id, no claim (the parent keeps its rings). */
+static void ring_atfork_child(void)
+{
+	self.token = 0;
+	self.rings = NULL;
+	self.ring = 0;
+	self.busy = 0;
+}
+
+__attribute__((constructor)) static void ring_init(void)
+{
+	pthread_atfork(NULL, NULL, ring_atfork_child);
 }
 
 /* The whole word is stored (not just the bit cleared): the consumer reads it once. */

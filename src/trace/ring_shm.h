@@ -18,7 +18,8 @@
  * Positions count bytes since the ring was created and never wrap (2^64);
  * a record at position pos starts at data + (pos & (R - 1)).
  *
- * Ownership of the ring words: producers CAS producer_pos and add to lost;
+ * Ownership of the ring words: producers move producer_pos (a CAS, or a
+ * plain store by the ring's owner thread, see ring.c) and add to lost;
  * the one consumer alone writes consumer_pos and consumed. Bytes of
  * [consumer_pos, producer_pos) belong to producers until their record is
  * committed; the rest of the lap, [producer_pos, consumer_pos + R), is zero,
@@ -68,6 +69,7 @@ struct trace_shm_hdr {
  */
 struct trace_shm_ctrl {
 	_Alignas(128) uint64_t producer_pos; /* bytes reserved, ever */
+	uint64_t owner; /* producer thread (pid << 32 | tid) writing alone, or 0 (ring.c) */
 	_Alignas(128) uint64_t consumer_pos; /* bytes consumed, ever */
 	uint64_t consumed;		     /* records consumed (not discarded ones) */
 	_Alignas(128) uint64_t lost;	     /* reservations refused */

@@ -309,6 +309,14 @@ static void mt_big_ring(void)
 	mt_check(&cfg, 0);
 }
 
+/* 5 rings: each of the 4 threads owns one and writes without a CAS. */
+static void mt_owned_rings(void)
+{
+	static const struct mt_cfg cfg = {"owned", 5, 4u << 20, 20000, 0, 0};
+
+	mt_check(&cfg, 0);
+}
+
 /*
  * 16 KiB rings, producers at up to 1 record per 2 us each, the consumer
  * keeping up or not (2 CPUs for 5 threads): rings wrap many times, losses may
@@ -424,6 +432,8 @@ static void signal_nested(void)
 
 struct storm_log {
 	uint64_t next[2], n[2], bad, order;
+	uint64_t sum[2];   /* of the sequence numbers seen */
+	int handler_order; /* check the handler's order too (one ring) */
 };
 
 static int storm_record(const struct trace_record *rec, void *ctx)
@@ -439,8 +449,10 @@ static int storm_record(const struct trace_record *rec, void *ctx)
 	}
 	for (uint32_t i = 0; i < nw; i++)
 		l->bad += w[i] != mix(rec->ip, k, i);
-	l->order += rec->ip != l->next[k];
+	if (!k || l->handler_order)
+		l->order += rec->ip != l->next[k];
 	l->next[k] = rec->ip + 1;
+	l->sum[k] += rec->ip;
 	l->n[k]++;
 	return 0;
 }
@@ -462,8 +474,13 @@ static int storm_timer(timer_t *t, long period_ns)
  * records land between the loop's, inside its CAS retries and inside its
  * busy records. None is lost (the ring holds all), none torn, both
  * sequences complete and in order.
+ *
+ * With 2 rings the thread owns ring 1 (no CAS); a handler record written
+ * while the thread is inside its own reservation goes to the shared ring 0,
+ * so only the loop's order is checked then, and the handler's sequence for
+ * completeness (count and sum).
  */
-static void signal_storm(void)
+static void signal_storm_in(unsigned int n_rings)
 {
 	struct sigaction sa = {.sa_handler = sig_writer, .sa_flags = SA_RESTART}, old;
 	const uint64_t n_main = 60000;
@@ -472,7 +489,8 @@ static void signal_storm(void)
 	timer_t t;
 
 	memset(&l, 0, sizeof(l));
-	sig_rings = trace_rings_new(1, 16u << 20);
+	l.handler_order = n_rings == 1;
+	sig_rings = trace_rings_new(n_rings, 16u << 20);
 	c = trace_consumer_new(trace_rings_fd(sig_rings));
 	CHECK(sig_rings && c);
 	if (!c)
@@ -503,17 +521,31 @@ static void signal_storm(void)
 	CHECK_EQ_U64(l.n[1], sig_seq);
 	CHECK_EQ_U64(l.bad, 0);
 	CHECK_EQ_U64(l.order, 0);
-	printf("  %llu records from the loop, %llu from the handler\n", (unsigned long long)l.n[0],
-	       (unsigned long long)l.n[1]);
+	CHECK_EQ_U64(l.sum[0], n_main * (n_main - 1) / 2);
+	CHECK_EQ_U64(l.sum[1], sig_seq * (sig_seq - 1) / 2);
+	printf("  %u ring(s): %llu records from the loop, %llu from the handler\n", n_rings,
+	       (unsigned long long)l.n[0], (unsigned long long)l.n[1]);
 	trace_consumer_free(c);
 	trace_rings_free(sig_rings);
+}
+
+static void signal_storm(void)
+{
+	signal_storm_in(1);
+}
+
+static void signal_storm_owned(void)
+{
+	signal_storm_in(2);
 }
 
 void stress_cases(void)
 {
 	RUN(mt_big_ring);
+	RUN(mt_owned_rings);
 	RUN(mt_medium_ring);
 	RUN(mt_overload);
 	RUN(signal_nested);
 	RUN(signal_storm);
+	RUN(signal_storm_owned);
 }

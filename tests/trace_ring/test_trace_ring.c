@@ -359,6 +359,7 @@ struct chooser {
 	struct trace_rings *r;
 	unsigned int records;
 	uint32_t len;
+	pthread_barrier_t *hold; /* stay alive (owning the ring) until released */
 };
 
 static void *write_some(void *arg)
@@ -367,39 +368,79 @@ static void *write_some(void *arg)
 
 	for (unsigned int i = 0; i < ch->records; i++)
 		put(ch->r, ch->len, 0, i, 1);
+	if (ch->hold) {
+		pthread_barrier_wait(ch->hold); /* written */
+		pthread_barrier_wait(ch->hold); /* released */
+	}
 	return NULL;
 }
 
+static void run_chooser(struct chooser *ch)
+{
+	pthread_t th;
+
+	pthread_create(&th, NULL, write_some, ch);
+	pthread_join(th, NULL);
+}
+
+/* Which ring holds exactly bytes (or -1), from the producer positions. */
+static int ring_holding(const struct peek *pk, unsigned int n, uint64_t bytes)
+{
+	for (unsigned int i = 0; i < n; i++)
+		if (pk->ring[i].ctrl->producer_pos == bytes)
+			return (int)i;
+	return -1;
+}
+
 /*
- * Threads take rings round-robin on their first record and keep them: four
- * threads started one after the other, each writing records of its own
- * length, fill each of four rings with one thread's records.
+ * Rings 1..3 of 4 are each claimed by one thread, which then writes alone
+ * (no CAS); ring 0 is shared: a fourth thread, while the three live, writes
+ * there. Once they exited, a new thread takes over a dead thread's ring.
  */
 static void ring_choice(void)
 {
 	struct trace_rings *r = trace_rings_new(4, 4096);
-	uint64_t want = 0, got = 0;
+	struct chooser ch[5];
+	pthread_barrier_t hold;
+	pthread_t th[3];
+	int owned[3];
 	struct peek pk;
 
 	CHECK(r != NULL);
 	if (!r || peek_map(trace_rings_fd(r), &pk))
 		return;
-	for (unsigned int i = 0; i < 4; i++) {
-		struct chooser ch = {r, i + 1, RAW_HDR + 8 * (i + 1)};
-		pthread_t th;
-
-		pthread_create(&th, NULL, write_some, &ch);
-		pthread_join(th, NULL);
-		want |= (uint64_t)(ch.records * ch.len) << (16 * i);
+	pthread_barrier_init(&hold, NULL, 4);
+	for (unsigned int i = 0; i < 5; i++)
+		ch[i] = (struct chooser){r, i + 1, RAW_HDR + 8 * (i + 1), i < 3 ? &hold : NULL};
+	for (unsigned int i = 0; i < 3; i++)
+		pthread_create(&th[i], NULL, write_some, &ch[i]);
+	pthread_barrier_wait(&hold);
+	run_chooser(&ch[3]); /* every ownable ring is taken: the shared one */
+	for (unsigned int i = 0; i < 3; i++) {
+		owned[i] = ring_holding(&pk, 4, (uint64_t)ch[i].records * ch[i].len);
+		CHECK(owned[i] >= 1);
+		for (unsigned int k = 0; k < i; k++)
+			CHECK(owned[i] != owned[k]);
+		CHECK(pk.ring[owned[i] > 0 ? owned[i] : 0].ctrl->owner != 0);
 	}
-	for (unsigned int i = 0; i < 4; i++) {
-		uint64_t pos = pk.ring[i].ctrl->producer_pos;
+	CHECK_EQ_U64(pk.ring[0].ctrl->producer_pos, (uint64_t)ch[3].records * ch[3].len);
+	CHECK_EQ_U64(pk.ring[0].ctrl->owner, 0);
+	pthread_barrier_wait(&hold);
+	for (unsigned int i = 0; i < 3; i++)
+		pthread_join(th[i], NULL);
+	run_chooser(&ch[4]); /* a dead owner's ring is taken over */
+	{
+		int taken = 0;
 
-		for (unsigned int k = 0; k < 4; k++)
-			if (pos == (k + 1) * (RAW_HDR + 8 * (k + 1)))
-				got |= pos << (16 * k);
+		for (unsigned int i = 0; i < 3; i++)
+			if (owned[i] > 0 && pk.ring[owned[i]].ctrl->producer_pos ==
+						    (uint64_t)ch[i].records * ch[i].len +
+							    (uint64_t)ch[4].records * ch[4].len)
+				taken++;
+		CHECK_EQ_INT(taken, 1);
 	}
-	CHECK_EQ_U64(got, want);
+	CHECK_EQ_U64(pk.ring[0].ctrl->producer_pos, (uint64_t)ch[3].records * ch[3].len);
+	pthread_barrier_destroy(&hold);
 	trace_shm_unmap(&pk.m);
 	trace_rings_free(r);
 }
