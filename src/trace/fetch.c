@@ -12,6 +12,7 @@
 
 #include "sym/sym.h"
 #include "trace/fetch.h"
+#include "trace/types.h"
 #include "ubp/ubp.h"
 #include "util/log.h"
 
@@ -59,25 +60,6 @@ static int setup_err;
 static void setup(void)
 {
 	setup_err = ubp_fault_install(safe_read_fault);
-}
-
-static unsigned int type_bytes(enum trace_type t)
-{
-	switch (t) {
-	case TRACE_T_U8: case TRACE_T_S8: case TRACE_T_X8: case TRACE_T_CHAR:
-		return 1;
-	case TRACE_T_U16: case TRACE_T_S16: case TRACE_T_X16:
-		return 2;
-	case TRACE_T_U32: case TRACE_T_S32: case TRACE_T_X32:
-		return 4;
-	default:
-		return 8;
-	}
-}
-
-static bool type_signed(enum trace_type t)
-{
-	return t == TRACE_T_S8 || t == TRACE_T_S16 || t == TRACE_T_S32 || t == TRACE_T_S64;
 }
 
 /*
@@ -174,10 +156,10 @@ static int compile_base(const struct compile_ctx *cx, const struct trace_arg *ta
 
 static int compile_kind(const struct trace_arg *ta, struct fetch_arg *a)
 {
-	bool string = ta->type == TRACE_T_STRING || ta->type == TRACE_T_USTRING;
+	bool string = trace_type_is_string(ta->type);
 
-	a->size = (uint8_t)type_bytes(ta->type);
-	a->sign = type_signed(ta->type);
+	a->size = (uint8_t)trace_type_size(ta->type);
+	a->sign = trace_type_is_signed(ta->type);
 	a->count = (uint16_t)(ta->array_len ? ta->array_len : 1);
 	if (ta->fetch.base == TRACE_B_COMM || ta->fetch.base == TRACE_B_IMMSTR) {
 		if (!string || ta->array_len)

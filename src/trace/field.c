@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "trace/format.h"
+#include "trace/types.h"
 
 /* ---- output sink ------------------------------------------------------------------- */
 
@@ -78,32 +79,6 @@ void fmt_printf(struct fmt_sink *s, const char *fmt, ...)
 
 /* ---- payload access, bounds-checked ------------------------------------------------ */
 
-static int is_string(enum trace_type t)
-{
-	return t == TRACE_T_STRING || t == TRACE_T_USTRING;
-}
-
-static unsigned int type_size(enum trace_type t)
-{
-	switch (t) {
-	case TRACE_T_U8:
-	case TRACE_T_S8:
-	case TRACE_T_X8:
-	case TRACE_T_CHAR:
-		return 1;
-	case TRACE_T_U16:
-	case TRACE_T_S16:
-	case TRACE_T_X16:
-		return 2;
-	case TRACE_T_U32:
-	case TRACE_T_S32:
-	case TRACE_T_X32:
-		return 4;
-	default:
-		return 8;
-	}
-}
-
 static int is_array(const struct trace_field *f)
 {
 	return f->array_len != 0;
@@ -146,11 +121,11 @@ static int field_check(const struct trace_layout *l, const struct trace_record *
 		return -EINVAL;
 	if (f->count < 1 || f->count > TRACE_MAX_ARRAY || f->elem_size > 8 ||
 	    (f->elem_size & (f->elem_size - 1)) || !f->elem_size ||
-	    (is_string(f->type) && f->elem_size != 8))
+	    (trace_type_is_string(f->type) && f->elem_size != 8))
 		return -EINVAL;
 	if ((uint64_t)f->offset + (uint64_t)f->elem_size * f->count > r->data_len)
 		return -EINVAL;
-	if (!is_string(f->type) || fmt_faulted(r, i))
+	if (!trace_type_is_string(f->type) || fmt_faulted(r, i))
 		return 0;
 	for (unsigned int k = 0; k < f->count; k++)
 		if (!str_bytes(r, r->data + f->offset + 8 * k, &len))
@@ -255,7 +230,7 @@ void fmt_json_cstr(struct fmt_sink *s, const char *str, size_t max)
 /* One integer or char element, raw holding at least its type's low bytes. */
 static void put_int(struct fmt_sink *s, enum trace_type t, uint64_t raw, enum fmt_style st)
 {
-	unsigned int bits = type_size(t) * 8;
+	unsigned int bits = trace_type_size(t) * 8;
 	uint64_t v = bits == 64 ? raw : raw & ((1ull << bits) - 1);
 	uint8_t c = (uint8_t)v;
 
@@ -293,7 +268,7 @@ static void put_elem(struct fmt_sink *s, const struct trace_field *f, const stru
 	const uint8_t *text;
 	uint32_t len;
 
-	if (!is_string(f->type)) {
+	if (!trace_type_is_string(f->type)) {
 		put_int(s, f->type, rd(elem, f->elem_size), st);
 		return;
 	}
@@ -354,12 +329,12 @@ UPROBE_API int trace_field_int(const struct trace_layout *layout, const struct t
 	if (!out || field_check(layout, rec, i))
 		return -EINVAL;
 	f = &layout->fields[i];
-	if (is_string(f->type) || is_array(f))
+	if (trace_type_is_string(f->type) || is_array(f))
 		return -EINVAL;
 	*out = 0;
 	if (fmt_faulted(rec, i))
 		return -EFAULT;
-	bits = type_size(f->type) * 8;
+	bits = trace_type_size(f->type) * 8;
 	v = rd(rec->data + f->offset, 8);
 	if (bits < 64)
 		v &= (1ull << bits) - 1;

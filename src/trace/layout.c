@@ -7,26 +7,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "uprobes_trace.h"
-
-static unsigned int type_size(enum trace_type t)
-{
-	switch (t) {
-	case TRACE_T_U8: case TRACE_T_S8: case TRACE_T_X8: case TRACE_T_CHAR:
-		return 1;
-	case TRACE_T_U16: case TRACE_T_S16: case TRACE_T_X16:
-		return 2;
-	case TRACE_T_U32: case TRACE_T_S32: case TRACE_T_X32:
-		return 4;
-	default:
-		return 8;
-	}
-}
-
-static int is_string(enum trace_type t)
-{
-	return t == TRACE_T_STRING || t == TRACE_T_USTRING;
-}
+#include "trace/types.h"
 
 UPROBE_API int trace_layout_of(const struct trace_spec *spec, struct trace_layout *layout)
 {
@@ -50,10 +31,10 @@ UPROBE_API int trace_layout_of(const struct trace_spec *spec, struct trace_layou
 		f->is_bitfield = a->is_bitfield;
 		f->count = a->array_len ? a->array_len : 1;
 		f->array_len = a->array_len;
-		if (is_string(a->type))
+		if (trace_type_is_string(a->type))
 			f->elem_size = 8; /* u32 offset, u32 length per string */
 		else if (a->array_len)
-			f->elem_size = type_size(a->type);
+			f->elem_size = trace_type_size(a->type);
 		else
 			f->elem_size = 8;
 		f->offset = off;

@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "trace/spec_priv.h"
+#include "trace/types.h"
 
 /* struct trace_arg's enum order. */
 static const char *const type_names[] = {
@@ -57,25 +58,6 @@ static const char *const reserved_names[] = {
 };
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
-
-static bool type_is_string(enum trace_type t)
-{
-	return t == TRACE_T_STRING || t == TRACE_T_USTRING;
-}
-
-static unsigned int type_bits(enum trace_type t)
-{
-	switch (t) {
-	case TRACE_T_U8: case TRACE_T_S8: case TRACE_T_X8: case TRACE_T_CHAR:
-		return 8;
-	case TRACE_T_U16: case TRACE_T_S16: case TRACE_T_X16:
-		return 16;
-	case TRACE_T_U32: case TRACE_T_S32: case TRACE_T_X32:
-		return 32;
-	default:
-		return 64;
-	}
-}
 
 /* ---- the fetch expression ------------------------------------------------------------ */
 
@@ -361,7 +343,7 @@ static int parse_bitfield(struct spec_ctx *cx, struct trace_arg *a, const char *
 	bo = spec_simple_strtoull(bo_text, 0, &tail);
 	if (tail == bo_text || *tail != '/')
 		return spec_fail_str(cx, SE_BAD_BITFIELD, t);
-	if (bw > 64 || bo > 64 || bw + bo > type_bits(a->type))
+	if (bw > 64 || bo > 64 || bw + bo > (8 * trace_type_size(a->type)))
 		return spec_fail_str(cx, SE_BAD_BITFIELD, t);
 	a->bf_width = (uint8_t)bw;
 	a->bf_offset = (uint8_t)bo;
@@ -379,7 +361,7 @@ static int finalize(struct spec_ctx *cx, struct trace_arg *a, const struct arg_t
 	char *where = at->t ? at->t : at->body;
 	int ret;
 
-	if (type_is_string(a->type)) {
+	if (trace_type_is_string(a->type)) {
 		bool imm = f->base == TRACE_B_IMM && !f->n_deref;
 
 		if (!f->n_deref && !imm && !at->comm_or_str)
@@ -530,7 +512,7 @@ void spec_format_arg(struct spec_out *o, const struct trace_arg *a)
 	spec_out_printf(o, " %.*s=", TRACE_MAX_ARG_NAME - 1, a->name);
 	format_fetch(o, &a->fetch);
 	if (a->is_bitfield)
-		spec_out_printf(o, ":b%u@%u/%u", a->bf_width, a->bf_offset, type_bits(a->type));
+		spec_out_printf(o, ":b%u@%u/%u", a->bf_width, a->bf_offset, (8 * trace_type_size(a->type)));
 	else if ((unsigned int)a->type < ARRAY_LEN(type_names))
 		spec_out_printf(o, ":%s", type_names[a->type]);
 	else
