@@ -9,8 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "uprobes.h"
+#include "trace_demo.h"
 
 #define MAX_SEEN 16
 
@@ -89,8 +91,25 @@ static void show(struct uprobe *p, const struct tally *t)
 	printf("  hits: %" PRIu64 "\n", info.hits);
 }
 
+/* What the trace-events half watches: checksums of three words, three mallocs. */
+static void workload(void)
+{
+	const char *words[] = { "user", "space", "probes" };
+	void *volatile blocks[3];
+
+	for (unsigned i = 0; i < 3; i++)
+		demo_checksum(words[i], i);
+	for (unsigned i = 0; i < 3; i++)
+		blocks[i] = malloc(1000 * (i + 1));
+	for (unsigned i = 0; i < 3; i++)
+		free(blocks[i]);
+}
+
 int main(void)
 {
+	char exe[4096];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
 	struct tally fib = { .what = "demo_fib" }, sum = { .what = "demo_checksum" };
 	struct tally str = { .what = "strlen" }, mal = { .what = "malloc" };
 	struct uprobe_spec specs[] = {
@@ -149,5 +168,8 @@ int main(void)
 		printf("detaching twice is refused: %s\n", uprobe_last_error());
 	for (unsigned i = 0; i < 4; i++)
 		uprobe_free(probes[i]);
-	return 0;
+	if (n <= 0)
+		return 1;
+	exe[n] = 0;
+	return trace_demo(exe, workload);
 }

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 DEMO_BINS := $(B)/demo/demo
 
-$(B)/demo/demo: demo/demo.c $(B)/libuprobes.so
+$(B)/demo/demo: demo/demo.c demo/trace_demo.c demo/trace_demo.h $(B)/libuprobes.so
 	@mkdir -p $(@D)
-	$(CC) $(PROG_CFLAGS) $(CFLAGS) -o $@ demo/demo.c $(PROG_LDFLAGS) $(PROG_LDLIBS)
+	$(CC) $(PROG_CFLAGS) $(CFLAGS) -o $@ demo/demo.c demo/trace_demo.c $(PROG_LDFLAGS) \
+		$(PROG_LDLIBS)
