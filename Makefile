@@ -26,7 +26,7 @@ HOT_CFLAGS := -fno-builtin -fno-tree-loop-distribute-patterns -mgeneral-regs-onl
 HOT_SRCS := src/ubp/signal.c src/ubp/quiesce.c src/core/dispatch.c src/core/srcu.c src/core/retprobe.c src/arch/x86_64/emulate.c \
 	src/arch/x86_64/regs.c src/trace/fetch_eval.c src/trace/ring.c
 
-.PHONY: all lib demo check test bench install clean deps format FORCE
+.PHONY: all lib tools demo check test bench install clean deps format FORCE
 all: lib
 
 lib: $(B)/libuprobes.so $(B)/libuprobes.a
@@ -73,7 +73,11 @@ PROG_LDFLAGS := -L$(B) -Wl,-rpath,$(abspath $(B))
 PROG_LDLIBS := -luprobes -lpthread
 
 TEST_BINS :=
-include $(sort $(wildcard demo/module.mk tests/*/module.mk bench/*.mk fuzz/module.mk))
+include $(sort $(wildcard demo/module.mk tools/*/module.mk tests/*/module.mk bench/*.mk fuzz/module.mk))
+
+# The uprobe command: `make` builds it with the library.
+all: tools
+tools: lib $(TOOL_BINS)
 
 demo: deps lib $(DEMO_BINS)
 	$(B)/demo/demo

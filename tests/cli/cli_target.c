@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What tests/cli traces: cli_target N [fork] prints a line per 100 calls of
+ * cli_work(i, i * 3), optionally forks a child that makes N/10 more calls,
+ * and exits with status 3; cli_target loop MS calls cli_work every ms for MS
+ * ms. Its output and status are compared with an untraced run; the call
+ * counts are known from N.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+__attribute__((noinline)) long cli_work(long a, long b)
+{
+	__asm__ volatile("" ::: "memory");
+	return a + b;
+}
+
+__attribute__((noinline)) const char *cli_name(int i)
+{
+	static const char *const names[] = { "alpha", "beta", "gamma" };
+
+	__asm__ volatile("" ::: "memory");
+	return names[i % 3];
+}
+
+static long calls(long from, long n)
+{
+	long sum = 0;
+
+	for (long i = from; i < from + n; i++) {
+		sum += cli_work(i, i * 3);
+		if (i % 100 == 99)
+			printf("%ld calls, sum %ld, name %s\n", i + 1, sum, cli_name((int)i));
+	}
+	return sum;
+}
+
+/* cli_target loop MS: a call every ms for MS ms (the probes may vanish meanwhile). */
+static int loop(long ms)
+{
+	struct timespec one = { 0, 1000000 };
+	long sum = 0;
+
+	for (long i = 0; i < ms; i++) {
+		sum += cli_work(i, 1);
+		nanosleep(&one, NULL);
+	}
+	printf("looped %ld, sum %ld\n", ms, sum);
+	return 3;
+}
+
+int main(int argc, char **argv)
+{
+	long n = argc > 1 ? atol(argv[1]) : 1000;
+	int status = 0;
+
+	if (argc > 2 && !strcmp(argv[1], "loop"))
+		return loop(atol(argv[2]));
+
+	calls(0, n);
+	if (argc > 2 && !strcmp(argv[2], "fork")) {
+		fflush(stdout);
+		pid_t pid = fork();
+
+		if (pid == 0) {
+			calls(n, n / 10);
+			fflush(stdout);
+			_exit(0);
+		}
+		waitpid(pid, &status, 0);
+		printf("child exited %d\n", WEXITSTATUS(status));
+	}
+	return 3;
+}

@@ -1,0 +1,10 @@
+# SPDX-License-Identifier: MIT
+# The uprobe command end to end: tests/cli/test_cli.sh runs build/uprobe on
+# build/tests/cli/cli_target, /usr/bin/python3 and /usr/bin/bash.
+TEST_BINS += tests/cli/test_cli.sh
+
+tests/cli/test_cli.sh: $(B)/uprobe $(B)/tests/cli/cli_target
+
+$(B)/tests/cli/cli_target: tests/cli/cli_target.c
+	@mkdir -p $(@D)
+	$(CC) $(PROG_CFLAGS) $(CFLAGS) -o $@ $<

@@ -1,0 +1,180 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# uprobe trace (launch mode) end to end. Every traced run is compared with an
+# untraced run of the same command: same output, same exit status; event
+# counts are exact, derived from the command's arguments.
+set -u
+top=$(cd "$(dirname "$0")/../.." && pwd)
+up() { "$top/build/uprobe" trace "$@"; }
+tgt="$top/build/tests/cli/cli_target"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+failed=0
+
+pass() { echo "PASS: cli/$1"; }
+fail() {
+	echo "  $2"
+	echo "FAIL: cli/$1"
+	failed=1
+}
+
+# same_run NAME EXPECTED_STATUS UPROBE_ARGS... -- CMD...: the traced run's
+# stdout and status equal the untraced run's; events go to $tmp/NAME.out.
+same_run() {
+	name=$1
+	shift
+	up "$@" >"$tmp/$name.stdout" 2>"$tmp/$name.stderr"
+	st=$?
+	while [ "$1" != "--" ]; do shift; done
+	shift
+	"$@" >"$tmp/$name.plain" 2>/dev/null
+	pst=$?
+	if [ "$st" != "$pst" ]; then
+		fail "$name" "status $st, untraced $pst: $(cat "$tmp/$name.stderr")"
+		return 1
+	fi
+	if ! cmp -s "$tmp/$name.stdout" "$tmp/$name.plain"; then
+		fail "$name" "output differs from the untraced run"
+		return 1
+	fi
+	return 0
+}
+
+expect_eq() { # name got want what
+	if [ "$2" = "$3" ]; then return 0; fi
+	fail "$1" "$4: got '$2', want '$3'"
+	return 1
+}
+
+# 1000 calls, then a forked child makes 100 more: counts exact, both processes.
+if same_run count --count -o "$tmp/count.out" \
+	"p:t/work $tgt:cli_work a=%di b=%si" "r:t/name $tgt:cli_name s=+0(\$retval):string" \
+	-- "$tgt" 1000 fork; then
+	expect_eq count "$(cat "$tmp/count.out")" "@events[name]: 11
+@events[work]: 1100" "counts" &&
+		expect_eq count "$(grep -c 'mode optimized' "$tmp/count.stderr")" 2 "modes in the summary" &&
+		pass count
+fi
+
+# text: one trace_pipe line per call, values in call order.
+if same_run text -o "$tmp/text.out" "p:t/work $tgt:cli_work a=%di b=%si:u64" -- "$tgt" 500; then
+	expect_eq text "$(wc -l <"$tmp/text.out")" 500 "lines" &&
+		expect_eq text "$(sed -n '500s/.*: work: (0x[0-9a-f]*) //p' "$tmp/text.out")" \
+			"a=0x1f3 b=1497" "last line's args" &&
+		expect_eq text "$(awk '{ n = $NF; sub("b=", "", n); s += n } END { print s }' \
+			"$tmp/text.out")" 374250 "sum of b over all lines" &&
+		pass text
+fi
+
+# json: every line parses; a and b of every call, in order.
+if same_run json -f json -o "$tmp/json.out" "p:t/work $tgt:cli_work a=%di:u32 b=%si:s64" \
+	-- "$tgt" 300; then
+	got=$(python3 -c '
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1])]
+ok = all(e["args"] == {"a": i, "b": 3 * i} and e["type"] == "entry" and e["event"] == "work"
+         for i, e in enumerate(ev))
+print(len(ev), ok)' "$tmp/json.out")
+	expect_eq json "$got" "300 True" "events, all args right" && pass json
+fi
+
+# perfetto: return probes become B/E slices, matched.
+if same_run perfetto -f perfetto -o "$tmp/pf.json" "r:t/name $tgt:cli_name s=+0(\$retval):string" \
+	-- "$tgt" 700; then
+	got=$(python3 -c '
+import json, sys
+ev = json.load(open(sys.argv[1]))["traceEvents"]
+b = [e for e in ev if e["ph"] == "B"]
+e = [x for x in ev if x["ph"] == "E"]
+names = [x["args"]["s"] for x in b]
+print(len(b), len(e), names == ["alpha", "beta", "gamma"] * 2 + ["alpha"])' "$tmp/pf.json")
+	expect_eq perfetto "$got" "7 7 True" "B, E, names" && pass perfetto
+fi
+
+# --filter keeps a >= 995 of 1000 calls; --hist of a return value.
+if same_run filter --filter 'a >= 995' -o "$tmp/filter.out" "p:t/work $tgt:cli_work a=%di:s64" \
+	-- "$tgt" 1000; then
+	expect_eq filter "$(sed 's/.* a=//' "$tmp/filter.out" | tr '\n' ' ')" \
+		"995 996 997 998 999 " "filtered values" &&
+		expect_eq filter "$(grep -c 'filtered out: 995' "$tmp/filter.stderr")" 1 "summary" &&
+		pass filter
+fi
+if same_run hist --hist r -o "$tmp/hist.out" "r:t/work $tgt:cli_work r=\$retval:s64" \
+	-- "$tgt" 64; then
+	# cli_work(i, 3i) = 4i for i < 64: 0, then 4..252 in powers of two.
+	expect_eq hist "$(grep -E '^\[' "$tmp/hist.out" | sed 's/ *|.*//; s/ //g' | tr '\n' ' ')" \
+		"[0]1 [1]0 [2,4)0 [4,8)1 [8,16)2 [16,32)4 [32,64)8 [64,128)16 [128,256)32 " \
+		"histogram rows" && pass hist
+fi
+
+# exec: bash runs the target; the probe attaches in the image that maps it.
+if same_run exec --count -o "$tmp/exec.out" "p:t/work $tgt:cli_work" \
+	-- /usr/bin/bash -c "$tgt 200; $tgt 30"; then
+	expect_eq exec "$(cat "$tmp/exec.out")" "@events[work]: 230" "count over two execs" &&
+		pass exec
+fi
+
+# python3: 50 os.getppid() calls are 50 getppid() calls in libc.
+if same_run python --count -o "$tmp/py.out" "p:libc:getppid" \
+	-- /usr/bin/python3 -c 'import os
+for _ in range(50): os.getppid()
+print("done")'; then
+	expect_eq python "$(cat "$tmp/py.out")" "@events[getppid]: 50" "count" && pass python
+fi
+
+# The tracer SIGKILLed: the target runs on, its probe gone within a second.
+"$top/build/uprobe" trace -q -o /dev/null "p:t/work $tgt:cli_work a=%di" -- "$tgt" loop 3000 \
+	>"$tmp/kill.stdout" &
+upid=$!
+sleep 0.4
+tpid=$(pgrep -P "$upid" -f cli_target)
+kill -9 "$upid"
+sleep 1
+got=$(python3 -c '
+import subprocess, sys
+pid, exe = sys.argv[1], sys.argv[2]
+nm = subprocess.run(["nm", exe], capture_output=True, text=True).stdout
+sym = int([l.split()[0] for l in nm.splitlines() if l.endswith(" cli_work")][0], 16)
+base = None
+for l in open(f"/proc/{pid}/maps"):
+    f = l.split()
+    if len(f) >= 6 and f[5] == exe and int(f[2], 16) == 0:
+        base = int(f[0].split("-")[0], 16)
+        break
+mem = open(f"/proc/{pid}/mem", "rb")
+mem.seek(base + sym)
+live = mem.read(8)
+data = open(exe, "rb").read()
+print("restored" if live == data[sym:sym + 8] else "patched")' "$tpid" "$tgt" 2>&1)
+wait "$upid" 2>/dev/null
+while kill -0 "$tpid" 2>/dev/null; do sleep 0.1; done
+if expect_eq tracer_killed "$got" restored "cli_work's bytes 1 s after the tracer died" &&
+	expect_eq tracer_killed "$(cat "$tmp/kill.stdout")" "looped 3000, sum 4501500" \
+		"the target's output"; then
+	pass tracer_killed
+fi
+
+# errors: message and exit status.
+err() { # name want_status want_text uprobe_args...
+	name=$1 want=$2 text=$3
+	shift 3
+	up "$@" >"$tmp/err.out" 2>&1
+	st=$?
+	if [ "$st" = "$want" ] && grep -qF -- "$text" "$tmp/err.out"; then
+		pass "$name"
+	else
+		fail "$name" "status $st (want $want), output: $(head -c 300 "$tmp/err.out")"
+	fi
+}
+col=$(printf '%s' "p:t/x $tgt:cli_work +0(" | wc -c)
+err bad_spec 2 "^ column $col: %eax" "p:t/x $tgt:cli_work +0(%eax):u8" -- "$tgt" 10
+err unknown_symbol 1 "symbol 'nosuch' not found" "p:t/x $tgt:nosuch" -- "$tgt" 10
+err mid_instruction 1 "is inside the instruction" "p:t/x $tgt:cli_work+1" -- "$tgt" 10
+err no_command 2 "no command given" "p:t/x $tgt:cli_work" --
+err no_probe 2 "no probe given" -- "$tgt" 10
+err bad_command 127 "cannot run '/nonexistent'" "p:t/x $tgt:cli_work" -- /nonexistent
+err bad_filter 2 "expected == != < <= > or >= at column 2" --filter 'a ~ 3' "p:t/x $tgt:cli_work a=%di" -- "$tgt" 1
+err unknown_hist 2 "--hist 'zz': no probe has a fetch-arg of that name" --hist zz "p:t/x $tgt:cli_work a=%di" -- "$tgt" 1
+err bad_format 2 "--format 'xml'" -f xml "p:t/x $tgt:cli_work" -- "$tgt" 1
+err attach_mode 2 "not implemented yet" -p 1 "p:t/x $tgt:cli_work" -- "$tgt" 1
+exit $failed

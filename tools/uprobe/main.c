@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * uprobe: user-space dynamic probes from the command line. The probes and
+ * their handlers live in the traced process (the agent in libuprobes); this
+ * program only starts it, hands it the probe lines and reads the rings.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char usage[] =
+	"usage: uprobe COMMAND [ARGS]\n"
+	"\n"
+	"commands:\n"
+	"  trace   run a command with probes and print, count or histogram their events\n"
+	"          (uprobe trace --help)\n"
+	"\n"
+	"Probes use the kernel's uprobe_events syntax: 'p:libc:malloc size=%di',\n"
+	"'r:./prog:parse ret=$retval'. See docs/trace-events.md and docs/uprobe.1.\n";
+
+int cli_error(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("uprobe: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return code;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		fputs(usage, argc < 2 ? stderr : stdout);
+		return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
+	}
+	if (!strcmp(argv[1], "trace"))
+		return cmd_trace(argc - 1, argv + 1);
+	fputs(usage, stderr);
+	return cli_error(CLI_EXIT_USAGE, "unknown command '%s'", argv[1]);
+}

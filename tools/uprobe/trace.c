@@ -1,0 +1,666 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * uprobe trace: run a command with probes (launch mode). The command starts
+ * with libuprobes preloaded; the agent in every image it runs attaches the
+ * probes before main (src/agent/proto.h) and hands back its rings' memfd.
+ * This process reads the rings, formats or aggregates, and exits with the
+ * command's status once it has drained every event.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent/proto.h"
+#include "cli.h"
+#include "uprobes_trace.h"
+
+#define MAX_AGENTS 256
+
+static const char trace_usage[] =
+	"usage: uprobe trace [OPTIONS] PROBE... -- COMMAND [ARGS...]\n"
+	"\n"
+	"Run COMMAND with the probes in place before its main(), print their events,\n"
+	"and exit with COMMAND's exit status once every event is drained. Processes it\n"
+	"forks keep tracing; programs it execs are probed again where they map a\n"
+	"probed file.\n"
+	"\n"
+	"PROBE is a line of the kernel's uprobe_events syntax, for example\n"
+	"  'p:libc:malloc size=%di:u64'   'r:./prog:parse ret=$retval'\n"
+	"  'p:grp/ev /usr/bin/python3.11:0x1234 +0(%di):string'\n"
+	"\n"
+	"options:\n"
+	"  -f, --format FMT   text (trace_pipe lines, the default), json (one object\n"
+	"                     per line) or perfetto (Chrome trace JSON for ui.perfetto.dev)\n"
+	"  -o, --output FILE  write events and aggregations to FILE (default: stdout)\n"
+	"  -d, --duration S   stop tracing after S seconds (the command keeps running)\n"
+	"      --count        count events per probe, print the counts at the end\n"
+	"      --hist EXPR    log2 histogram of a fetch-arg (its name) or of 'latency'\n"
+	"                     (return probes: ns from entry to return)\n"
+	"      --filter EXPR  keep events where NAME OP NUMBER holds (OP: == != < <= > >=);\n"
+	"                     events without that fetch-arg are kept\n"
+	"  -q, --quiet        no summary on stderr\n"
+	"  -h, --help         this text\n"
+	"With --count or --hist, events are not printed unless --format is given.\n"
+	"\n"
+	"exit status: COMMAND's (128+N if a signal N ended it); 1 if a probe could not\n"
+	"be attached or COMMAND could not run; 2 for bad options or probe syntax.\n";
+
+struct filter {
+	char name[TRACE_MAX_ARG_NAME];
+	char op[3];
+	int64_t value;
+	int on;
+};
+
+struct agent_conn {
+	int sock;
+	pid_t pid;
+	struct trace_consumer *cons;
+	int done; /* STOPPED received or the socket closed */
+};
+
+struct tracer {
+	int n;
+	struct trace_spec *specs[AGENT_MAX_SPECS];
+	struct trace_layout layouts[AGENT_MAX_SPECS];
+	struct trace_event_desc desc[AGENT_MAX_SPECS];
+	char *text; /* the SPECS message */
+	size_t text_len;
+	int attached[AGENT_MAX_SPECS];
+	char mode[AGENT_MAX_SPECS][16];
+	char why[AGENT_MAX_SPECS][172]; /* last refusal */
+	uint64_t events[AGENT_MAX_SPECS], skipped[AGENT_MAX_SPECS];
+	struct agent_conn agents[MAX_AGENTS];
+	int n_agents;
+	int ctl;
+	pid_t child;
+	int status, child_done, fatal;
+	FILE *out;
+	enum trace_format format;
+	int print_events, count, quiet;
+	const char *hist_expr;
+	struct trace_formatter *fmt;
+	struct trace_agg *counts, *hist;
+	struct filter filter;
+	uint64_t lost, filtered;
+};
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	stop_requested = sig;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ---- probes and options ------------------------------------------------------------ */
+
+static int add_probe(struct tracer *t, const char *line)
+{
+	struct trace_error err;
+	struct trace_spec *s;
+	size_t len = strlen(line);
+
+	if (t->n == AGENT_MAX_SPECS)
+		return cli_error(CLI_EXIT_USAGE, "more than %d probes", AGENT_MAX_SPECS);
+	if (strchr(line, '\n'))
+		return cli_error(CLI_EXIT_USAGE, "probe '%s': one line per probe", line);
+	s = trace_spec_parse(line, &err);
+	if (!s) {
+		fprintf(stderr, "uprobe: bad probe: %s\n", err.msg);
+		fprintf(stderr, "  %s\n  %*s^ column %d%s%s\n", line, err.column, "", err.column,
+			err.token[0] ? ": " : "", err.token);
+		return CLI_EXIT_USAGE;
+	}
+	if (s->kind == TRACE_DELETE) {
+		trace_spec_free(s);
+		return cli_error(CLI_EXIT_USAGE, "probe '%s': '-:' deletes an event; nothing to trace",
+				 line);
+	}
+	t->specs[t->n] = s;
+	trace_layout_of(s, &t->layouts[t->n]);
+	t->desc[t->n] = (struct trace_event_desc){ s, &t->layouts[t->n] };
+	t->n++;
+	t->text = realloc(t->text, t->text_len + len + 2);
+	if (!t->text)
+		return cli_error(CLI_EXIT_FAIL, "out of memory");
+	memcpy(t->text + t->text_len, line, len);
+	t->text_len += len;
+	t->text[t->text_len++] = '\n';
+	return 0;
+}
+
+static int parse_filter(struct filter *f, const char *expr)
+{
+	static const char *const ops[] = { "==", "!=", "<=", ">=", "<", ">" };
+	const char *p = expr, *name;
+	char *end;
+	size_t n;
+
+	while (*p == ' ')
+		p++;
+	name = p;
+	while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+	       *p == '_')
+		p++;
+	n = (size_t)(p - name);
+	if (!n || n >= sizeof(f->name))
+		return cli_error(CLI_EXIT_USAGE, "--filter '%s': expected a fetch-arg name at column %d",
+				 expr, (int)(name - expr));
+	memcpy(f->name, name, n);
+	f->name[n] = 0;
+	while (*p == ' ')
+		p++;
+	for (unsigned i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+		if (!strncmp(p, ops[i], strlen(ops[i]))) {
+			snprintf(f->op, sizeof(f->op), "%s", ops[i]);
+			p += strlen(ops[i]);
+			break;
+		}
+	if (!f->op[0])
+		return cli_error(CLI_EXIT_USAGE,
+				 "--filter '%s': expected == != < <= > or >= at column %d", expr,
+				 (int)(p - expr));
+	errno = 0;
+	f->value = strtoll(p, &end, 0);
+	while (*end == ' ')
+		end++;
+	if (end == p || *end || errno)
+		return cli_error(CLI_EXIT_USAGE, "--filter '%s': bad number '%s' at column %d", expr,
+				 p, (int)(p - expr));
+	f->on = 1;
+	return 0;
+}
+
+static int parse_format(const char *s, enum trace_format *f)
+{
+	if (!strcmp(s, "text"))
+		*f = TRACE_FMT_TEXT;
+	else if (!strcmp(s, "json"))
+		*f = TRACE_FMT_JSON;
+	else if (!strcmp(s, "perfetto"))
+		*f = TRACE_FMT_PERFETTO;
+	else
+		return cli_error(CLI_EXIT_USAGE, "--format '%s': expected text, json or perfetto", s);
+	return 0;
+}
+
+/* ---- records ------------------------------------------------------------------------ */
+
+static int field_of(const struct trace_layout *l, const char *name)
+{
+	for (int i = 0; i < l->n_fields; i++)
+		if (!strcmp(l->fields[i].name, name))
+			return i;
+	return -1;
+}
+
+static int filter_keeps(const struct filter *f, const struct trace_layout *l,
+			const struct trace_record *rec)
+{
+	int i = field_of(l, f->name);
+	int64_t v;
+
+	if (i < 0)
+		return 1;
+	if (trace_field_int(l, rec, i, &v))
+		return 0;
+	if (!strcmp(f->op, "=="))
+		return v == f->value;
+	if (!strcmp(f->op, "!="))
+		return v != f->value;
+	if (!strcmp(f->op, "<="))
+		return v <= f->value;
+	if (!strcmp(f->op, ">="))
+		return v >= f->value;
+	if (!strcmp(f->op, "<"))
+		return v < f->value;
+	return v > f->value;
+}
+
+static void hist_add(struct tracer *t, const struct trace_layout *l,
+		     const struct trace_record *rec)
+{
+	int64_t v;
+	int i;
+
+	if (!strcmp(t->hist_expr, "latency")) {
+		if ((rec->flags & TRACE_REC_RETURN) && rec->entry_ts_ns && rec->ts_ns >= rec->entry_ts_ns)
+			trace_agg_hist_add(t->hist, (int64_t)(rec->ts_ns - rec->entry_ts_ns));
+		return;
+	}
+	i = field_of(l, t->hist_expr);
+	if (i >= 0 && !trace_field_int(l, rec, i, &v))
+		trace_agg_hist_add(t->hist, v);
+}
+
+static int on_record(const struct trace_record *rec, void *ctx)
+{
+	struct tracer *t = ctx;
+	const struct trace_layout *l;
+
+	if (rec->event_id >= (uint32_t)t->n)
+		return 0;
+	l = &t->layouts[rec->event_id];
+	if (t->filter.on && !filter_keeps(&t->filter, l, rec)) {
+		t->filtered++;
+		return 0;
+	}
+	t->events[rec->event_id]++;
+	if (t->fmt)
+		trace_formatter_write(t->fmt, rec);
+	if (t->counts)
+		trace_agg_count_add(t->counts, t->specs[rec->event_id]->event, 1);
+	if (t->hist)
+		hist_add(t, l, rec);
+	return 0;
+}
+
+static void drain(struct tracer *t)
+{
+	for (int i = 0; i < t->n_agents; i++)
+		while (t->agents[i].cons && trace_consumer_poll(t->agents[i].cons, 0, on_record, t) > 0)
+			;
+}
+
+/* ---- agents ------------------------------------------------------------------------- */
+
+static ssize_t recv_fd(int sock, void *buf, size_t len, int *fd, int timeout_ms)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { buf, len };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			    .msg_controllen = sizeof(cbuf) };
+	struct pollfd p = { .fd = sock, .events = POLLIN };
+	struct cmsghdr *c;
+	ssize_t got;
+
+	*fd = -1;
+	if (poll(&p, 1, timeout_ms) <= 0)
+		return -1;
+	got = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
+	for (c = CMSG_FIRSTHDR(&m); got >= 0 && c; c = CMSG_NXTHDR(&m, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+			memcpy(fd, CMSG_DATA(c), sizeof(int));
+	return got;
+}
+
+/*
+ * A refusal in the command's own image is fatal unless the probed file is
+ * simply not mapped there (ENXIO, ENOENT): a program it execs may map it.
+ */
+static void note_statuses(struct tracer *t, const struct agent_status *st, int n, int first)
+{
+	for (int i = 0; i < n && i < t->n; i++) {
+		if (!st[i].err) {
+			t->attached[i]++;
+			snprintf(t->mode[i], sizeof(t->mode[i]), "%s", st[i].mode);
+			continue;
+		}
+		snprintf(t->why[i], sizeof(t->why[i]), "%s", st[i].msg);
+		if (first && st[i].err != -ENXIO && st[i].err != -ENOENT) {
+			cli_error(CLI_EXIT_FAIL, "cannot attach %s", st[i].msg);
+			t->fatal = 1;
+		}
+	}
+}
+
+/*
+ * HELLO on the shared socket: give the new image its probes, take its rings.
+ * Returns -1 once no process holds the other end any more.
+ */
+static int accept_agent(struct tracer *t)
+{
+	static char buf[sizeof(struct agent_hdr) + AGENT_MAX_SPECS * sizeof(struct agent_status)];
+	struct agent_hdr h;
+	struct agent_conn *a;
+	int sock, memfd;
+	ssize_t got = recv_fd(t->ctl, &h, sizeof(h), &sock, 0);
+
+	if (got == 0)
+		return -1;
+	if (got != sizeof(h) || h.type != AGENT_HELLO || sock < 0) {
+		if (sock >= 0)
+			close(sock);
+		return 0;
+	}
+	if (t->n_agents == MAX_AGENTS || stop_requested) {
+		close(sock); /* that image runs untraced */
+		return 0;
+	}
+	a = &t->agents[t->n_agents];
+	*a = (struct agent_conn){ .sock = sock, .pid = (pid_t)h.n };
+	memcpy(t->text, &(struct agent_hdr){ AGENT_SPECS, (uint32_t)(t->text_len - sizeof(h)) },
+	       sizeof(h));
+	if (send(sock, t->text, t->text_len, MSG_NOSIGNAL) != (ssize_t)t->text_len ||
+	    recv_fd(sock, buf, sizeof(buf), &memfd, 10000) < (ssize_t)sizeof(h)) {
+		close(sock);
+		return 0;
+	}
+	memcpy(&h, buf, sizeof(h));
+	note_statuses(t, (const struct agent_status *)(buf + sizeof(h)), (int)h.n,
+		      t->n_agents == 0);
+	h = (struct agent_hdr){ t->fatal ? AGENT_ABORT : AGENT_GO, 0 };
+	send(sock, &h, sizeof(h), MSG_NOSIGNAL);
+	if (memfd >= 0) {
+		a->cons = trace_consumer_new(memfd);
+		close(memfd);
+	}
+	t->n_agents++;
+	return 0;
+}
+
+/* STOP every agent still there and collect its counters (1 s each at most). */
+static void stop_agents(struct tracer *t)
+{
+	static char buf[sizeof(struct agent_hdr) + AGENT_MAX_SPECS * sizeof(struct agent_count)];
+	struct agent_hdr h = { AGENT_STOP, 0 };
+
+	for (int i = 0; i < t->n_agents; i++) {
+		struct agent_conn *a = &t->agents[i];
+		const struct agent_count *c = (const struct agent_count *)(buf + sizeof(h));
+		int fd;
+		ssize_t got;
+
+		if (a->done)
+			continue;
+		a->done = 1;
+		if (send(a->sock, &h, sizeof(h), MSG_NOSIGNAL) != sizeof(h))
+			continue;
+		got = recv_fd(a->sock, buf, sizeof(buf), &fd, 1000);
+		if (got < (ssize_t)sizeof(h))
+			continue;
+		for (uint32_t k = 0; k < ((const struct agent_hdr *)buf)->n && (int)k < t->n; k++)
+			t->skipped[k] += c[k].skipped;
+	}
+}
+
+/* ---- the command -------------------------------------------------------------------- */
+
+/* The libuprobes this program runs with: the one the command preloads. */
+static int library_path(char *out, size_t len)
+{
+	Dl_info info;
+
+	if (!dladdr((void *)trace_spec_parse, &info) || !info.dli_fname ||
+	    !realpath(info.dli_fname, out))
+		return -1;
+	(void)len;
+	return 0;
+}
+
+static int launch(struct tracer *t, char **cmd)
+{
+	char lib[PATH_MAX], fdbuf[16], *preload;
+	const char *old;
+	int pair[2];
+
+	if (library_path(lib, sizeof(lib)))
+		return cli_error(CLI_EXIT_FAIL, "cannot find libuprobes.so to preload");
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, pair))
+		return cli_error(CLI_EXIT_FAIL, "socketpair: %s", strerror(errno));
+	t->ctl = pair[0];
+	t->child = fork();
+	if (t->child < 0)
+		return cli_error(CLI_EXIT_FAIL, "fork: %s", strerror(errno));
+	if (t->child == 0) {
+		close(pair[0]);
+		old = getenv("LD_PRELOAD");
+		if (asprintf(&preload, "%s%s%s", lib, old && *old ? ":" : "", old ? old : "") < 0)
+			_exit(127);
+		snprintf(fdbuf, sizeof(fdbuf), "%d", pair[1]);
+		setenv("LD_PRELOAD", preload, 1);
+		setenv(AGENT_ENV_FD, fdbuf, 1);
+		execvp(cmd[0], cmd);
+		fprintf(stderr, "uprobe: cannot run '%s': %s\n", cmd[0], strerror(errno));
+		_exit(errno == ENOENT ? 127 : 126);
+	}
+	close(pair[1]);
+	return 0;
+}
+
+static void reap(struct tracer *t)
+{
+	int st;
+
+	if (!t->child_done && waitpid(t->child, &st, WNOHANG) == t->child) {
+		t->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		t->child_done = 1;
+	}
+}
+
+/* Until the command exits, a signal arrives or the duration ends. */
+static void run(struct tracer *t, uint64_t deadline)
+{
+	struct pollfd p = { .fd = t->ctl, .events = POLLIN };
+	struct timespec nap = { 0, 1000000 };
+
+	while (!t->child_done && !stop_requested && !t->fatal) {
+		if (deadline && now_ms() >= deadline)
+			break;
+		if (p.fd < 0)
+			nanosleep(&nap, NULL);
+		else if (poll(&p, 1, 1) > 0 && accept_agent(t) < 0)
+			p.fd = -1; /* every process that could say HELLO is gone */
+		drain(t);
+		reap(t);
+	}
+	while (!t->fatal && p.fd >= 0 && poll(&p, 1, 0) > 0) /* images that started meanwhile */
+		if (accept_agent(t) < 0)
+			break;
+}
+
+/* ---- the end ------------------------------------------------------------------------ */
+
+static void summary(struct tracer *t)
+{
+	struct trace_ring_stats st = { .sz = sizeof(st) };
+
+	for (int i = 0; i < t->n_agents; i++)
+		if (t->agents[i].cons && !trace_consumer_stats(t->agents[i].cons, &st))
+			t->lost += st.lost;
+	if (t->quiet)
+		return;
+	fprintf(stderr, "\nuprobe: %d process image(s) traced\n", t->n_agents);
+	for (int i = 0; i < t->n; i++) {
+		const struct trace_spec *s = t->specs[i];
+
+		if (t->attached[i])
+			fprintf(stderr, "  %s/%s: %" PRIu64 " events, %" PRIu64
+				" skipped (recursive), mode %s\n", s->group, s->event, t->events[i],
+				t->skipped[i], t->mode[i]);
+		else
+			fprintf(stderr, "  %s/%s: never attached: %s\n", s->group, s->event,
+				t->why[i][0] ? t->why[i] : "no image mapped its file");
+	}
+	fprintf(stderr, "  lost events (rings full): %" PRIu64 "\n", t->lost);
+	if (t->filter.on)
+		fprintf(stderr, "  filtered out: %" PRIu64 "\n", t->filtered);
+}
+
+static void finish(struct tracer *t)
+{
+	drain(t);
+	stop_agents(t);
+	drain(t);
+	if (t->fmt)
+		trace_formatter_free(t->fmt); /* closes a Perfetto document */
+	t->fmt = NULL;
+	if (t->counts)
+		trace_agg_print(t->counts, t->out);
+	if (t->hist)
+		trace_agg_print(t->hist, t->out);
+	fflush(t->out);
+	summary(t);
+}
+
+static int parse_options(struct tracer *t, int argc, char **argv, uint64_t *duration_ms,
+			 const char **output)
+{
+	static const struct option opts[] = {
+		{ "format", required_argument, NULL, 'f' }, { "output", required_argument, NULL, 'o' },
+		{ "duration", required_argument, NULL, 'd' }, { "count", no_argument, NULL, 'c' },
+		{ "hist", required_argument, NULL, 'H' },   { "filter", required_argument, NULL, 'F' },
+		{ "quiet", no_argument, NULL, 'q' },	      { "help", no_argument, NULL, 'h' },
+		{ "pid", required_argument, NULL, 'p' },      { 0 },
+	};
+	int c, fmt_given = 0, ret;
+	char *end;
+	double d;
+
+	while ((c = getopt_long(argc, argv, "f:o:d:qhp:", opts, NULL)) != -1) {
+		ret = 0;
+		switch (c) {
+		case 'f':
+			ret = parse_format(optarg, &t->format);
+			fmt_given = 1;
+			break;
+		case 'o':
+			*output = optarg;
+			break;
+		case 'd':
+			d = strtod(optarg, &end);
+			if (end == optarg || *end || !(d > 0) || d > 1e6)
+				return cli_error(CLI_EXIT_USAGE, "-d '%s': expected seconds > 0", optarg);
+			*duration_ms = (uint64_t)(d * 1000);
+			break;
+		case 'c':
+			t->count = 1;
+			break;
+		case 'H':
+			t->hist_expr = optarg;
+			break;
+		case 'F':
+			ret = parse_filter(&t->filter, optarg);
+			break;
+		case 'q':
+			t->quiet = 1;
+			break;
+		case 'h':
+			fputs(trace_usage, stdout);
+			exit(CLI_EXIT_OK);
+		case 'p':
+			return cli_error(CLI_EXIT_USAGE,
+					 "-p %s: attaching to a running process is not implemented "
+					 "yet; start the command with 'uprobe trace PROBE -- COMMAND'",
+					 optarg);
+		default:
+			fputs(trace_usage, stderr);
+			return CLI_EXIT_USAGE;
+		}
+		if (ret)
+			return ret;
+	}
+	t->print_events = fmt_given || (!t->count && !t->hist_expr);
+	return 0;
+}
+
+static int setup_output(struct tracer *t, const char *output)
+{
+	t->out = stdout;
+	if (output && !(t->out = fopen(output, "w")))
+		return cli_error(CLI_EXIT_FAIL, "-o %s: %s", output, strerror(errno));
+	if (t->print_events)
+		t->fmt = trace_formatter_new(t->format, t->out, t->desc, (size_t)t->n);
+	if (t->count)
+		t->counts = trace_agg_count_new("events");
+	if (t->hist_expr)
+		t->hist = trace_agg_hist_new(t->hist_expr);
+	if ((t->print_events && !t->fmt) || (t->count && !t->counts) || (t->hist_expr && !t->hist))
+		return cli_error(CLI_EXIT_FAIL, "out of memory");
+	return 0;
+}
+
+/* Refuse a --hist or --filter name that no probe fetches. */
+static int check_names(const struct tracer *t)
+{
+	const char *names[2] = { t->filter.on ? t->filter.name : NULL, t->hist_expr };
+
+	for (int k = 0; k < 2; k++) {
+		int found = 0;
+
+		if (!names[k] || (k == 1 && !strcmp(names[k], "latency")))
+			continue;
+		for (int i = 0; i < t->n && !found; i++)
+			found = field_of(&t->layouts[i], names[k]) >= 0;
+		if (!found)
+			return cli_error(CLI_EXIT_USAGE, "%s '%s': no probe has a fetch-arg of that name",
+					 k ? "--hist" : "--filter", names[k]);
+	}
+	return 0;
+}
+
+int cmd_trace(int argc, char **argv)
+{
+	static struct tracer tr;
+	struct tracer *t = &tr;
+	struct sigaction sa = { .sa_handler = on_signal };
+	uint64_t duration_ms = 0;
+	const char *output = NULL;
+	int ret, dash;
+
+	t->text_len = sizeof(struct agent_hdr);
+	t->text = calloc(1, t->text_len);
+	for (dash = 1; dash < argc && strcmp(argv[dash], "--"); dash++)
+		;
+	/* Options and probes mix freely before "--"; what follows is the command's. */
+	ret = parse_options(t, dash, argv, &duration_ms, &output);
+	if (ret)
+		return ret;
+	for (int i = optind; i < dash; i++) {
+		ret = add_probe(t, argv[i]);
+		if (ret)
+			return ret;
+	}
+	if (!t->n)
+		return cli_error(CLI_EXIT_USAGE, "no probe given (uprobe trace --help)");
+	if (dash >= argc - 1)
+		return cli_error(CLI_EXIT_USAGE, "no command given after '--' (uprobe trace --help)");
+	ret = check_names(t);
+	if (!ret)
+		ret = setup_output(t, output);
+	if (ret)
+		return ret;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	ret = launch(t, argv + dash + 1);
+	if (ret)
+		return ret;
+	run(t, duration_ms ? now_ms() + duration_ms : 0);
+	if (t->fatal) {
+		kill(t->child, SIGKILL);
+		waitpid(t->child, NULL, 0);
+		return CLI_EXIT_FAIL;
+	}
+	finish(t);
+	while (!t->child_done) { /* the command runs on after -d or a signal */
+		if (waitpid(t->child, &ret, 0) == t->child) {
+			t->status = WIFEXITED(ret) ? WEXITSTATUS(ret) : 128 + WTERMSIG(ret);
+			t->child_done = 1;
+		} else if (errno != EINTR) {
+			break;
+		}
+	}
+	if (t->out != stdout)
+		fclose(t->out);
+	return t->status;
+}
