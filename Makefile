@@ -79,8 +79,19 @@ include $(sort $(wildcard demo/module.mk tools/*/module.mk tests/*/module.mk ben
 all: tools
 tools: lib $(TOOL_BINS)
 
-demo: deps lib $(DEMO_BINS)
+# The library demo, then the uprobe command on a program that knows nothing
+# of probes: entry and return events with arguments, a count, a latency histogram.
+DEMO_APP := $(abspath $(B)/demo/app)
+demo: deps lib tools $(DEMO_BINS)
 	$(B)/demo/demo
+	@echo
+	@echo '== uprobe trace: events with arguments and return values'
+	$(B)/uprobe trace 'p:app/hash $(DEMO_APP):app_hash word=+0(%di):string rounds=%si:u32' \
+		'r:app/hash_ret $(DEMO_APP):app_hash h=$$retval:x32' -- $(DEMO_APP)
+	@echo
+	@echo '== uprobe trace --count --hist latency'
+	$(B)/uprobe trace --count --hist latency 'r:app/hash_ret $(DEMO_APP):app_hash' \
+		'p:app/malloc libc:malloc size=%di:u64' -- $(DEMO_APP)
 
 check: deps lib $(TEST_BINS)
 	@sh tests/run.sh $(TEST_BINS)

@@ -127,7 +127,8 @@ fi
 	>"$tmp/kill.stdout" &
 upid=$!
 sleep 0.4
-tpid=$(pgrep -P "$upid" -f cli_target)
+tpid=$(cat "/proc/$upid/task/$upid/children")
+tpid=${tpid% }
 kill -9 "$upid"
 sleep 1
 got=$(python3 -c '

@@ -506,6 +506,8 @@ static void finish(struct tracer *t)
 	t->fmt = NULL;
 	if (t->counts)
 		trace_agg_print(t->counts, t->out);
+	if (t->counts && t->hist)
+		fputc('\n', t->out);
 	if (t->hist)
 		trace_agg_print(t->hist, t->out);
 	fflush(t->out);
