@@ -122,16 +122,19 @@ print("done")'; then
 	expect_eq python "$(cat "$tmp/py.out")" "@events[getppid]: 50" "count" && pass python
 fi
 
-# The tracer SIGKILLed: the target runs on, its probe gone within a second.
-"$top/build/uprobe" trace -q -o /dev/null "p:t/work $tgt:cli_work a=%di" -- "$tgt" loop 3000 \
-	>"$tmp/kill.stdout" &
-upid=$!
-sleep 0.4
-tpid=$(cat "/proc/$upid/task/$upid/children")
-tpid=${tpid% }
-kill -9 "$upid"
-sleep 1
-got=$(python3 -c '
+# The command dies of a signal mid-trace: its events are drained, the status is 128+N.
+if same_run crash --count -o "$tmp/crash.out" "p:libc:getppid" \
+	-- /usr/bin/python3 -c 'import os, signal
+for _ in range(7): os.getppid()
+os.kill(os.getpid(), signal.SIGSEGV)'; then
+	expect_eq crash "$(cat "$tmp/crash.out")" "@events[getppid]: 7" "count" &&
+		expect_eq crash "$st" 139 "status (SIGSEGV)" &&
+		pass crash
+fi
+
+# probe_state PID: "restored" when cli_work's first bytes in PID equal the file's.
+probe_state() {
+	python3 -c '
 import subprocess, sys
 pid, exe = sys.argv[1], sys.argv[2]
 nm = subprocess.run(["nm", exe], capture_output=True, text=True).stdout
@@ -146,13 +149,50 @@ mem = open(f"/proc/{pid}/mem", "rb")
 mem.seek(base + sym)
 live = mem.read(8)
 data = open(exe, "rb").read()
-print("restored" if live == data[sym:sym + 8] else "patched")' "$tpid" "$tgt" 2>&1)
+print("restored" if live == data[sym:sym + 8] else "patched")' "$1" "$tgt" 2>&1
+}
+
+# bg_trace OUT UPROBE_ARGS...: uprobe trace in the background on "cli_target
+# loop 3000"; sets upid (uprobe) and tpid (the target) after 0.4 s.
+bg_trace() {
+	out=$1
+	shift
+	"$top/build/uprobe" trace "$@" -- "$tgt" loop 3000 >"$out" 2>"$out.err" &
+	upid=$!
+	sleep 0.4
+	tpid=$(cat "/proc/$upid/task/$upid/children")
+	tpid=${tpid% }
+}
+
+# The tracer SIGKILLed: the target runs on, its probe gone within a second.
+bg_trace "$tmp/kill.stdout" -q -o /dev/null "p:t/work $tgt:cli_work a=%di"
+before=$(probe_state "$tpid")
+kill -9 "$upid"
+sleep 1
+got=$(probe_state "$tpid")
 wait "$upid" 2>/dev/null
 while kill -0 "$tpid" 2>/dev/null; do sleep 0.1; done
-if expect_eq tracer_killed "$got" restored "cli_work's bytes 1 s after the tracer died" &&
+if expect_eq tracer_killed "$before" patched "cli_work's bytes while traced" &&
+	expect_eq tracer_killed "$got" restored "cli_work's bytes 1 s after the tracer died" &&
 	expect_eq tracer_killed "$(cat "$tmp/kill.stdout")" "looped 3000, sum 4501500" \
 		"the target's output"; then
 	pass tracer_killed
+fi
+
+# -d: tracing stops (probe removed, summary printed) while the command runs on;
+# uprobe then waits for it and exits with its status.
+bg_trace "$tmp/dur.stdout" -d 0.8 --count -o "$tmp/dur.out" "p:t/work $tgt:cli_work a=%di"
+sleep 1
+got=$(probe_state "$tpid")
+wait "$upid"
+st=$?
+n=$(sed 's/.*: //' "$tmp/dur.out")
+if expect_eq duration "$got" restored "cli_work's bytes after -d" &&
+	expect_eq duration "$st" 3 "uprobe's status (the command's)" &&
+	expect_eq duration "$(cat "$tmp/dur.stdout")" "looped 3000, sum 4501500" "output" &&
+	expect_eq duration "$([ "$n" -gt 0 ] && [ "$n" -lt 3000 ] && echo in-range)" in-range \
+		"events while traced ($n of 3000 calls)"; then
+	pass duration
 fi
 
 # errors: message and exit status.

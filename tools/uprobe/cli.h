@@ -11,6 +11,7 @@ enum {
 };
 
 int cmd_trace(int argc, char **argv);
+int cmd_list(int argc, char **argv);
 
 /* "uprobe: " + message on stderr; returns code. */
 int cli_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -16,6 +16,8 @@ static const char usage[] =
 	"commands:\n"
 	"  trace   run a command with probes and print, count or histogram their events\n"
 	"          (uprobe trace --help)\n"
+	"  list    list a binary's or a process's functions and how each would be probed\n"
+	"          (uprobe list --help)\n"
 	"\n"
 	"Probes use the kernel's uprobe_events syntax: 'p:libc:malloc size=%di',\n"
 	"'r:./prog:parse ret=$retval'. See docs/trace-events.md and docs/uprobe.1.\n";
@@ -40,6 +42,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "trace"))
 		return cmd_trace(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "list"))
+		return cmd_list(argc - 1, argv + 1);
 	fputs(usage, stderr);
 	return cli_error(CLI_EXIT_USAGE, "unknown command '%s'", argv[1]);
 }

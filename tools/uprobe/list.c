@@ -1,0 +1,440 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * uprobe list: the function symbols of an ELF file (or of every file a
+ * process maps executable) and how a probe at each entry would run:
+ * jump-optimized, through the int3 breakpoint, or refused. Decided by
+ * uprobe_analyze(), which reads files this process has not mapped.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <gelf.h>
+#include <getopt.h>
+#include <glob.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "uprobes.h"
+
+#define NAME_COLS 40 /* names longer than this push their line's later columns */
+
+static const char list_usage[] =
+	"usage: uprobe list [OPTIONS] BINARY|PID [PATTERN]\n"
+	"\n"
+	"List the function symbols (.symtab and .dynsym, one per address, in address\n"
+	"order) and how a probe at each entry would run:\n"
+	"  ADDRESS  NAME  optimized|int3|refused  REASON\n"
+	"and on stderr 'N functions: X optimized, Y int3, Z refused'.\n"
+	"\n"
+	"BINARY is a path; a name without '/' is looked up on PATH (python3), then as\n"
+	"a library in /lib/x86_64-linux-gnu, /usr/lib/x86_64-linux-gnu, /lib64,\n"
+	"/usr/lib64 as NAME, NAME.so.* or NAME.so (libc -> libc.so.6). A number that\n"
+	"is not a file is a PID: every ELF file it maps executable is listed under a\n"
+	"'PATH:' header line. PATTERN is a shell glob on the name ('PyObject_*').\n"
+	"\n"
+	"options:\n"
+	"  -q, --names   print only the names (no headers)\n"
+	"  -h, --help    this text\n"
+	"\n"
+	"exit status: 0; 1 if a file or process is missing or not an x86-64 ELF file;\n"
+	"2 for bad usage.\n";
+
+static const char *const lib_dirs[] = { "/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu",
+					"/lib64", "/usr/lib64" };
+
+struct func {
+	uint64_t addr;
+	uint64_t offset; /* file offset, the location handed to uprobe_analyze */
+	int rank;	 /* which alias of an address to show: lower wins */
+	char *name;
+};
+
+struct totals {
+	unsigned optimized, int3, refused;
+};
+
+static int names_only;
+static unsigned headers; /* header lines printed */
+
+static int is_elf_file(const char *path)
+{
+	char magic[4];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int ok = fd >= 0 && read(fd, magic, 4) == 4 && !memcmp(magic, ELFMAG, 4);
+
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+/* name on PATH: the first executable regular file. */
+static int find_on_path(const char *name, char *out, size_t len)
+{
+	const char *path = getenv("PATH");
+	struct stat st;
+
+	while (path && *path) {
+		size_t n = strcspn(path, ":");
+
+		snprintf(out, len, "%.*s/%s", (int)n, n ? path : ".", name);
+		if (!stat(out, &st) && S_ISREG(st.st_mode) && !access(out, X_OK))
+			return 0;
+		path += n + (path[n] == ':');
+	}
+	return -ENOENT;
+}
+
+/*
+ * A library short name: DIR/NAME, DIR/NAME.so.* (the shortest: libc.so.6
+ * before libc.so.6.1), DIR/NAME.so -- only ELF files, as libc.so is often a
+ * linker script.
+ */
+static int find_library(const char *name, char *out, size_t len)
+{
+	for (size_t d = 0; d < sizeof(lib_dirs) / sizeof(lib_dirs[0]); d++) {
+		char pat[PATH_MAX];
+		glob_t g;
+
+		snprintf(out, len, "%s/%s", lib_dirs[d], name);
+		if (is_elf_file(out))
+			return 0;
+		snprintf(pat, sizeof(pat), "%s/%s.so.*", lib_dirs[d], name);
+		if (!glob(pat, 0, NULL, &g)) {
+			const char *best = NULL;
+
+			for (size_t i = 0; i < g.gl_pathc; i++)
+				if (is_elf_file(g.gl_pathv[i]) &&
+				    (!best || strlen(g.gl_pathv[i]) < strlen(best)))
+					best = g.gl_pathv[i];
+			if (best)
+				snprintf(out, len, "%s", best);
+			globfree(&g);
+			if (best)
+				return 0;
+		}
+		snprintf(out, len, "%s/%s.so", lib_dirs[d], name);
+		if (is_elf_file(out))
+			return 0;
+	}
+	return -ENOENT;
+}
+
+/* Check the file: 0, or an error message already printed and CLI_EXIT_FAIL. */
+static int check_elf(const char *path, Elf **elfp, int *fdp)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	GElf_Ehdr eh;
+	Elf *elf;
+
+	if (fd < 0)
+		return cli_error(CLI_EXIT_FAIL, "%s: %s", path, strerror(errno));
+	elf_version(EV_CURRENT);
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	if (!elf || elf_kind(elf) != ELF_K_ELF || !gelf_getehdr(elf, &eh)) {
+		if (elf)
+			elf_end(elf);
+		close(fd);
+		return cli_error(CLI_EXIT_FAIL, "%s: not an ELF file", path);
+	}
+	if (eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_machine != EM_X86_64) {
+		elf_end(elf);
+		close(fd);
+		return cli_error(CLI_EXIT_FAIL, "%s: not an x86-64 ELF file", path);
+	}
+	*elfp = elf;
+	*fdp = fd;
+	return 0;
+}
+
+/* Virtual address -> file offset through the PT_LOADs; 0 when in none. */
+static uint64_t file_offset(Elf *elf, uint64_t addr)
+{
+	size_t n = 0;
+
+	elf_getphdrnum(elf, &n);
+	for (size_t i = 0; i < n; i++) {
+		GElf_Phdr ph;
+
+		if (gelf_getphdr(elf, (int)i, &ph) && ph.p_type == PT_LOAD &&
+		    addr >= ph.p_vaddr && addr < ph.p_vaddr + ph.p_filesz)
+			return addr - ph.p_vaddr + ph.p_offset;
+	}
+	return 0;
+}
+
+/* Prefer global names, then ones without leading '_', then shorter. */
+static int alias_rank(const GElf_Sym *s, const char *name)
+{
+	int bind = GELF_ST_BIND(s->st_info);
+
+	return (bind == STB_GLOBAL ? 0 : bind == STB_WEAK ? 1 : 2) * 4096 +
+	       (name[0] == '_') * 2048 + (int)(strlen(name) < 2047 ? strlen(name) : 2047);
+}
+
+static int push(struct func **v, size_t *n, size_t *cap, const struct func *f)
+{
+	if (*n == *cap) {
+		size_t c = *cap ? *cap * 2 : 256;
+		struct func *nv = realloc(*v, c * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		*v = nv;
+		*cap = c;
+	}
+	(*v)[(*n)++] = *f;
+	return 0;
+}
+
+/* Function symbols of one symbol table matching pattern (NULL: all). */
+static int collect_table(Elf *elf, Elf_Scn *scn, const char *pattern, struct func **v,
+			 size_t *n, size_t *cap)
+{
+	GElf_Shdr sh;
+	Elf_Data *d;
+
+	if (!gelf_getshdr(scn, &sh) || (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM) ||
+	    !sh.sh_entsize || !(d = elf_getdata(scn, NULL)))
+		return 0;
+	for (size_t i = 0; i < sh.sh_size / sh.sh_entsize; i++) {
+		GElf_Sym s;
+		const char *name;
+		int type;
+
+		if (!gelf_getsym(d, (int)i, &s))
+			continue;
+		type = GELF_ST_TYPE(s.st_info);
+		if ((type != STT_FUNC && type != STT_GNU_IFUNC) || s.st_shndx == SHN_UNDEF ||
+		    !s.st_value)
+			continue;
+		name = elf_strptr(elf, sh.sh_link, s.st_name);
+		if (!name || !*name || (pattern && fnmatch(pattern, name, 0)))
+			continue;
+		struct func f = { .addr = s.st_value, .offset = file_offset(elf, s.st_value),
+				  .rank = alias_rank(&s, name), .name = strdup(name) };
+
+		if (!f.name || push(v, n, cap, &f)) {
+			free(f.name);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+static int func_cmp(const void *a, const void *b)
+{
+	const struct func *x = a, *y = b;
+
+	if (x->addr != y->addr)
+		return x->addr < y->addr ? -1 : 1;
+	if (x->rank != y->rank)
+		return x->rank < y->rank ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+/* Sorted by address, one (the best-ranked alias) per address. */
+static size_t collect(Elf *elf, const char *pattern, struct func **out)
+{
+	struct func *v = NULL;
+	size_t n = 0, cap = 0, m = 0;
+	Elf_Scn *scn = NULL;
+
+	while ((scn = elf_nextscn(elf, scn)))
+		if (collect_table(elf, scn, pattern, &v, &n, &cap))
+			break;
+	if (n)
+		qsort(v, n, sizeof(*v), func_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (m && v[m - 1].addr == v[i].addr) {
+			free(v[i].name);
+			continue;
+		}
+		v[m++] = v[i];
+	}
+	*out = v;
+	return m;
+}
+
+/* "path:location: why" -> "why": the location is on the line already. */
+static const char *strip_prefix(const char *msg, const char *path, const char *loc)
+{
+	size_t lp = strlen(path), ll = strlen(loc);
+
+	if (!strncmp(msg, path, lp) && msg[lp] == ':' && !strncmp(msg + lp + 1, loc, ll) &&
+	    msg[lp + 1 + ll] == ':')
+		return msg + lp + ll + 2 + (msg[lp + ll + 2] == ' ');
+	return msg;
+}
+
+static void print_func(const char *path, const struct func *f, int aw, int width,
+		       struct totals *t)
+{
+	struct uprobe_info info = { .sz = sizeof(info) };
+	char loc[64];
+	const char *mode, *why;
+	int err;
+
+	if (f->offset)
+		snprintf(loc, sizeof(loc), "0x%" PRIx64, f->offset);
+	else
+		snprintf(loc, sizeof(loc), "%s", f->name);
+	err = uprobe_analyze(path, loc, 0, &info);
+	if (err) {
+		t->refused++;
+		mode = "refused";
+		why = info.reason[0] ? info.reason : strip_prefix(uprobe_last_error(), path, loc);
+	} else if (info.mode == UPROBE_MODE_OPTIMIZED) {
+		t->optimized++;
+		mode = "optimized";
+		why = info.reason;
+	} else {
+		t->int3++;
+		mode = "int3";
+		why = info.opt_reason[0] ? info.opt_reason : info.reason;
+	}
+	if (names_only)
+		printf("%s\n", f->name);
+	else
+		printf("0x%0*" PRIx64 "  %-*s  %-9s  %s\n", aw, f->addr, width, f->name, mode,
+		       why);
+}
+
+/* One file: its functions, analysed. 0 or CLI_EXIT_FAIL (message printed). */
+static int list_file(const char *path, const char *pattern, int header, struct totals *t)
+{
+	struct func *funcs = NULL;
+	size_t n;
+	int fd = -1, err, width = 1, aw = 4;
+	Elf *elf = NULL;
+
+	err = check_elf(path, &elf, &fd);
+	if (err)
+		return err;
+	n = collect(elf, pattern, &funcs);
+	elf_end(elf);
+	close(fd);
+	for (size_t i = 0; i < n; i++)
+		if ((int)strlen(funcs[i].name) > width)
+			width = (int)strlen(funcs[i].name);
+	if (width > NAME_COLS)
+		width = NAME_COLS;
+	/* Hex digits of the highest address: the list is sorted. */
+	while (n && aw < 16 && funcs[n - 1].addr >> (4 * aw))
+		aw++;
+	/* PID mode: headers only over files with matches, a blank line between. */
+	if (header && n && !names_only)
+		printf("%s%s:\n", headers++ ? "\n" : "", path);
+	for (size_t i = 0; i < n; i++) {
+		print_func(path, &funcs[i], aw, width, t);
+		free(funcs[i].name);
+	}
+	free(funcs);
+	return 0;
+}
+
+static int seen_before(char **paths, size_t n, const char *p)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(paths[i], p))
+			return 1;
+	return 0;
+}
+
+/*
+ * Every file the process maps executable, in maps order. Files that vanished
+ * ("(deleted)") or are not x86-64 ELF are reported and skipped.
+ */
+static int list_pid(const char *pid, const char *pattern, struct totals *t)
+{
+	char maps[64], line[PATH_MAX + 256];
+	char *paths[512];
+	size_t npaths = 0;
+	FILE *f;
+
+	snprintf(maps, sizeof(maps), "/proc/%s/maps", pid);
+	f = fopen(maps, "re");
+	if (!f)
+		return errno == ENOENT ? cli_error(CLI_EXIT_FAIL, "no process %s", pid) :
+					 cli_error(CLI_EXIT_FAIL, "%s: %s", maps, strerror(errno));
+	while (fgets(line, sizeof(line), f) && npaths < sizeof(paths) / sizeof(paths[0])) {
+		char perms[8], *path = strchr(line, '/');
+
+		line[strcspn(line, "\n")] = 0;
+		if (!path || sscanf(line, "%*s %7s", perms) != 1 || perms[2] != 'x' ||
+		    seen_before(paths, npaths, path))
+			continue;
+		paths[npaths] = strdup(path);
+		if (paths[npaths])
+			npaths++;
+	}
+	fclose(f);
+	if (!npaths)
+		return cli_error(CLI_EXIT_FAIL, "no process %s (or it maps no files)", pid);
+	for (size_t i = 0; i < npaths; i++) {
+		list_file(paths[i], pattern, 1, t);
+		free(paths[i]);
+	}
+	return 0;
+}
+
+static int all_digits(const char *s)
+{
+	if (!*s)
+		return 0;
+	for (; *s; s++)
+		if (!isdigit((unsigned char)*s))
+			return 0;
+	return 1;
+}
+
+static int list_target(const char *what, const char *pattern, struct totals *t)
+{
+	char path[PATH_MAX];
+
+	if (strchr(what, '/') || !access(what, F_OK))
+		return list_file(what, pattern, 0, t);
+	if (all_digits(what))
+		return list_pid(what, pattern, t);
+	if (!find_on_path(what, path, sizeof(path)) || !find_library(what, path, sizeof(path)))
+		return list_file(path, pattern, 0, t);
+	return cli_error(CLI_EXIT_FAIL, "%s: no such file, program on PATH or library", what);
+}
+
+int cmd_list(int argc, char **argv)
+{
+	static const struct option opts[] = { { "names", no_argument, NULL, 'q' },
+					      { "help", no_argument, NULL, 'h' },
+					      { NULL, 0, NULL, 0 } };
+	struct totals t = { 0 };
+	int c, err;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'q':
+			names_only = 1;
+			break;
+		case 'h':
+			fputs(list_usage, stdout);
+			return CLI_EXIT_OK;
+		default:
+			return cli_error(CLI_EXIT_USAGE, "bad option (uprobe list --help)");
+		}
+	}
+	if (argc - optind < 1 || argc - optind > 2)
+		return cli_error(CLI_EXIT_USAGE, "usage: uprobe list BINARY|PID [PATTERN] "
+						 "(uprobe list --help)");
+	err = list_target(argv[optind], argc - optind == 2 ? argv[optind + 1] : NULL, &t);
+	if (err)
+		return err;
+	fprintf(stderr, "%u functions: %u optimized, %u int3, %u refused\n",
+		t.optimized + t.int3 + t.refused, t.optimized, t.int3, t.refused);
+	return CLI_EXIT_OK;
+}
