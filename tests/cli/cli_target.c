@@ -3,7 +3,7 @@
  * What tests/cli traces: cli_target N [fork] prints a line per 100 calls of
  * cli_work(i, i * 3), optionally forks a child that makes N/10 more calls,
  * and exits with status 3; cli_target loop MS calls cli_work every ms for MS
- * ms. Its output and status are compared with an untraced run; the call
+ * ms; cli_target bench N times N calls itself (bench/bench_cli.sh). Its output and status are compared with an untraced run; the call
  * counts are known from N.
  */
 #include <stdio.h>
@@ -53,6 +53,22 @@ static int loop(long ms)
 	return 3;
 }
 
+/* cli_target bench N: N calls timed inside, so a tracer's start-up is not counted. */
+static int bench(long n)
+{
+	struct timespec a, b;
+	long sum = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	for (long i = 0; i < n; i++)
+		sum += cli_work(i, 1);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	printf("ns_per_call %.1f sum %ld\n",
+	       ((double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec)) / (double)n,
+	       sum);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	long n = argc > 1 ? atol(argv[1]) : 1000;
@@ -60,6 +76,8 @@ int main(int argc, char **argv)
 
 	if (argc > 2 && !strcmp(argv[1], "loop"))
 		return loop(atol(argv[2]));
+	if (argc > 2 && !strcmp(argv[1], "bench"))
+		return bench(atol(argv[2]));
 
 	calls(0, n);
 	if (argc > 2 && !strcmp(argv[2], "fork")) {

@@ -267,18 +267,22 @@ static int on_record(const struct trace_record *rec, void *ctx)
 	t->events[rec->event_id]++;
 	if (t->fmt)
 		trace_formatter_write(t->fmt, rec);
-	if (t->counts)
-		trace_agg_count_add(t->counts, t->specs[rec->event_id]->event, 1);
 	if (t->hist)
 		hist_add(t, l, rec);
 	return 0;
 }
 
-static void drain(struct tracer *t)
+/* Read every ring empty; returns the number of records read. */
+static long drain(struct tracer *t)
 {
+	long total = 0;
+	int n;
+
 	for (int i = 0; i < t->n_agents; i++)
-		while (t->agents[i].cons && trace_consumer_poll(t->agents[i].cons, 0, on_record, t) > 0)
-			;
+		while (t->agents[i].cons &&
+		       (n = trace_consumer_poll(t->agents[i].cons, 0, on_record, t)) > 0)
+			total += n;
+	return total;
 }
 
 /* ---- agents ------------------------------------------------------------------------- */
@@ -451,16 +455,25 @@ static void reap(struct tracer *t)
 static void run(struct tracer *t, uint64_t deadline)
 {
 	struct pollfd p = { .fd = t->ctl, .events = POLLIN };
-	struct timespec nap = { 0, 1000000 };
+	struct timespec nap = { 0, 0 };
+	long got = 0;
 
+	/*
+	 * Records flowing: read on without waiting. Caught up: nap 200 us, so
+	 * that a batch builds up (reading right behind a producer slows it
+	 * down, see docs/benchmarks.md); idle: 1 ms.
+	 */
 	while (!t->child_done && !stop_requested && !t->fatal) {
 		if (deadline && now_ms() >= deadline)
 			break;
-		if (p.fd < 0)
+		nap.tv_nsec = got > 256 ? 0 : got ? 200000 : 1000000;
+		if (p.fd < 0 || !nap.tv_nsec)
 			nanosleep(&nap, NULL);
-		else if (poll(&p, 1, 1) > 0 && accept_agent(t) < 0)
+		else if (poll(&p, 1, (int)(nap.tv_nsec / 1000000)) > 0 && accept_agent(t) < 0)
 			p.fd = -1; /* every process that could say HELLO is gone */
-		drain(t);
+		else if (nap.tv_nsec < 1000000)
+			nanosleep(&nap, NULL);
+		got = drain(t);
 		reap(t);
 	}
 	while (!t->fatal && p.fd >= 0 && poll(&p, 1, 0) > 0) /* images that started meanwhile */
@@ -504,6 +517,9 @@ static void finish(struct tracer *t)
 	if (t->fmt)
 		trace_formatter_free(t->fmt); /* closes a Perfetto document */
 	t->fmt = NULL;
+	for (int i = 0; t->counts && i < t->n; i++) /* counted per probe in on_record */
+		if (t->events[i])
+			trace_agg_count_add(t->counts, t->specs[i]->event, t->events[i]);
 	if (t->counts)
 		trace_agg_print(t->counts, t->out);
 	if (t->counts && t->hist)
