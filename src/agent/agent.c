@@ -125,7 +125,9 @@ static void *watch(void *arg)
 
 static int handshake(struct agent *a, int ctl)
 {
-	static char text[AGENT_MSG_MAX + 1];
+	/* SPECS in, then READY out of the same buffer: room for the larger of the two. */
+	static char text[AGENT_MSG_MAX + sizeof(struct agent_hdr) +
+			 AGENT_MAX_SPECS * sizeof(struct agent_status) + 1];
 	static struct agent_status st[AGENT_MAX_SPECS];
 	struct agent_hdr h = { AGENT_HELLO, (uint32_t)getpid() };
 	int pair[2];

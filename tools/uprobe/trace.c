@@ -121,6 +121,9 @@ static int add_probe(struct tracer *t, const char *line)
 
 	if (t->n == AGENT_MAX_SPECS)
 		return cli_error(CLI_EXIT_USAGE, "more than %d probes", AGENT_MAX_SPECS);
+	if (t->text_len + len + 1 > AGENT_MSG_MAX)
+		return cli_error(CLI_EXIT_USAGE, "the probes take more than %d KiB of text in all",
+				 AGENT_MSG_MAX / 1024);
 	if (strchr(line, '\n'))
 		return cli_error(CLI_EXIT_USAGE, "probe '%s': one line per probe", line);
 	s = trace_spec_parse(line, &err);
