@@ -3,9 +3,11 @@
  * What tests/cli traces: cli_target N [fork] prints a line per 100 calls of
  * cli_work(i, i * 3), optionally forks a child that makes N/10 more calls,
  * and exits with status 3; cli_target loop MS calls cli_work every ms for MS
- * ms; cli_target bench N times N calls itself (bench/bench_cli.sh). Its output and status are compared with an untraced run; the call
+ * ms; cli_target bench N times N calls itself (bench/bench_cli.sh);
+ * cli_target threads T N makes N calls in each of T threads. Its output and status are compared with an untraced run; the call
  * counts are known from N.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +55,40 @@ static int loop(long ms)
 	return 3;
 }
 
+struct worker {
+	long from, n, sum;
+};
+
+static void *work(void *arg)
+{
+	struct worker *w = arg;
+
+	for (long i = w->from; i < w->from + w->n; i++)
+		w->sum += cli_work(i, 3 * i);
+	return NULL;
+}
+
+/* cli_target threads T N: T threads make N calls each; prints the total. */
+static int threads(int t, long n)
+{
+	struct worker w[64];
+	pthread_t th[64];
+	long sum = 0;
+
+	if (t < 1 || t > 64)
+		return 2;
+	for (int i = 0; i < t; i++) {
+		w[i] = (struct worker){ i * n, n, 0 };
+		pthread_create(&th[i], NULL, work, &w[i]);
+	}
+	for (int i = 0; i < t; i++) {
+		pthread_join(th[i], NULL);
+		sum += w[i].sum;
+	}
+	printf("%d threads x %ld calls, sum %ld\n", t, n, sum);
+	return 3;
+}
+
 /* cli_target bench N: N calls timed inside, so a tracer's start-up is not counted. */
 static int bench(long n)
 {
@@ -78,6 +114,8 @@ int main(int argc, char **argv)
 		return loop(atol(argv[2]));
 	if (argc > 2 && !strcmp(argv[1], "bench"))
 		return bench(atol(argv[2]));
+	if (argc > 3 && !strcmp(argv[1], "threads"))
+		return threads(atoi(argv[2]), atol(argv[3]));
 
 	calls(0, n);
 	if (argc > 2 && !strcmp(argv[2], "fork")) {

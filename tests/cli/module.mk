@@ -7,4 +7,4 @@ tests/cli/test_cli.sh: $(B)/uprobe $(B)/tests/cli/cli_target
 
 $(B)/tests/cli/cli_target: tests/cli/cli_target.c
 	@mkdir -p $(@D)
-	$(CC) $(PROG_CFLAGS) $(CFLAGS) -o $@ $<
+	$(CC) $(PROG_CFLAGS) $(CFLAGS) -o $@ $< -lpthread

@@ -107,6 +107,27 @@ if same_run hist --hist r -o "$tmp/hist.out" "r:t/work $tgt:cli_work r=\$retval:
 		"histogram rows" && pass hist
 fi
 
+# 8 threads x 20000 calls, printed as JSON: every call is an event or counted
+# lost (the JSON printer is slower than 8 producers), each thread's events in
+# call order.
+if same_run threads -f json -o "$tmp/thr.out" "p:t/work $tgt:cli_work a=%di:u64" \
+	-- "$tgt" threads 8 20000; then
+	lost=$(sed -n 's/.*lost events (rings full): //p' "$tmp/threads.stderr")
+	got=$(python3 -c '
+import json, sys
+last, n, bad = {}, 0, 0
+for l in open(sys.argv[1]):
+    e = json.loads(l)
+    a, tid = e["args"]["a"], e["tid"]
+    if tid in last and a <= last[tid]:
+        bad += 1
+    last[tid] = a
+    n += 1
+print(n + int(sys.argv[2]), bad, 1 <= len(last) <= 8)' "$tmp/thr.out" "$lost")
+	expect_eq threads "$got" "160000 0 True" "events + lost, out-of-order events, threads seen" &&
+		pass threads
+fi
+
 # exec: bash runs the target; the probe attaches in the image that maps it.
 if same_run exec --count -o "$tmp/exec.out" "p:t/work $tgt:cli_work" \
 	-- /usr/bin/bash -c "$tgt 200; $tgt 30"; then
