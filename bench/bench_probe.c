@@ -52,6 +52,7 @@
 
 #include "uprobes.h"
 #include "bench_handlers.h"
+#include "bench_util.h"
 
 /*
  * The probed functions, in assembly so that the probed bytes are known and no
@@ -173,14 +174,6 @@ static char kernel_why[WHY_LEN];
 static struct arg_ring ring;
 static volatile int sink;
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* Not inlined and called through a pointer: every iteration is a real call. */
 static __attribute__((noinline)) uint64_t run_calls(int (*fn)(int), uint64_t n)
 {
@@ -193,97 +186,6 @@ static __attribute__((noinline)) uint64_t run_calls(int (*fn)(int), uint64_t n)
 	t1 = now_ns();
 	sink = acc;
 	return t1 - t0;
-}
-
-/* File offset of a symbol: its value, mapped through the PT_LOAD that holds it. */
-static int elf_sym_offset(const char *path, const char *name, uint64_t *off, char *why,
-			  size_t whylen)
-{
-	GElf_Addr value = 0;
-	Elf_Scn *scn = NULL;
-	bool found = false;
-	size_t nph;
-	int fd, ret = -1;
-	Elf *e;
-
-	elf_version(EV_CURRENT);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(why, whylen, "open %s: %s", path, strerror(errno));
-		return -1;
-	}
-	e = elf_begin(fd, ELF_C_READ, NULL);
-	if (!e) {
-		snprintf(why, whylen, "elf_begin %s: %s", path, elf_errmsg(-1));
-		close(fd);
-		return -1;
-	}
-	while (!found && (scn = elf_nextscn(e, scn))) {
-		GElf_Shdr sh;
-		Elf_Data *d;
-
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_SYMTAB || !sh.sh_entsize)
-			continue;
-		d = elf_getdata(scn, NULL);
-		for (size_t i = 0; d && i < sh.sh_size / sh.sh_entsize; i++) {
-			GElf_Sym s;
-			const char *n;
-
-			if (!gelf_getsym(d, (int)i, &s))
-				continue;
-			n = elf_strptr(e, sh.sh_link, s.st_name);
-			if (n && !strcmp(n, name)) {
-				value = s.st_value;
-				found = true;
-				break;
-			}
-		}
-	}
-	if (!found) {
-		snprintf(why, whylen, "%s: no symbol %s in .symtab", path, name);
-		goto out;
-	}
-	if (elf_getphdrnum(e, &nph))
-		nph = 0;
-	for (size_t i = 0; i < nph; i++) {
-		GElf_Phdr ph;
-
-		if (!gelf_getphdr(e, (int)i, &ph) || ph.p_type != PT_LOAD)
-			continue;
-		if (value >= ph.p_vaddr && value < ph.p_vaddr + ph.p_filesz) {
-			*off = value - ph.p_vaddr + ph.p_offset;
-			ret = 0;
-			goto out;
-		}
-	}
-	snprintf(why, whylen, "%s: %s at 0x%" PRIx64 " is in no PT_LOAD", path, name,
-		 (uint64_t)value);
-out:
-	elf_end(e);
-	close(fd);
-	return ret;
-}
-
-/* Cross-check: the file offset of a code address according to /proc/self/maps. */
-static int maps_offset(const void *addr, uint64_t *off)
-{
-	unsigned long lo, hi, pgoff;
-	uintptr_t a = (uintptr_t)addr;
-	char line[512];
-	FILE *f = fopen("/proc/self/maps", "re");
-	int ret = -1;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%lx-%lx %*s %lx", &lo, &hi, &pgoff) == 3 && a >= lo && a < hi) {
-			*off = a - lo + pgoff;
-			ret = 0;
-			break;
-		}
-	}
-	fclose(f);
-	return ret;
 }
 
 static int read_pmu_type(void)
@@ -324,13 +226,6 @@ static int kernel_uprobe_open(uint64_t offset, char *why, size_t whylen)
 				 " (needs CAP_PERFMON or perf_event_paranoid <= 1)" :
 				 "");
 	return fd;
-}
-
-static void sleep_ms(unsigned int ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
-
-	nanosleep(&ts, NULL);
 }
 
 static uint8_t first_byte(int (*fn)(int))
@@ -414,60 +309,6 @@ static int arm_kernel(struct variant *v)
 	return 0;
 }
 
-/* Characters bpftrace's parser accepts unquoted in a probe's path. */
-static bool plain_path(const char *p)
-{
-	for (; *p; p++)
-		if (!(*p >= 'a' && *p <= 'z') && !(*p >= 'A' && *p <= 'Z') &&
-		    !(*p >= '0' && *p <= '9') && !strchr("/._-+", *p))
-			return false;
-	return true;
-}
-
-/* Read fd until EOF or the deadline, keeping the last len - 1 bytes. */
-static void read_tail(int fd, char *buf, size_t len, uint64_t deadline)
-{
-	size_t n = strlen(buf);
-	char tmp[1024];
-
-	for (;;) {
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		uint64_t now = now_ns();
-		ssize_t r;
-
-		if (now >= deadline || poll(&p, 1, (int)((deadline - now) / 1000000 + 1)) <= 0)
-			break;
-		r = read(fd, tmp, sizeof(tmp));
-		if (r <= 0)
-			break;
-		if (n + (size_t)r >= len) {
-			size_t drop = n + (size_t)r - (len - 1);
-
-			drop = drop > n ? n : drop;
-			memmove(buf, buf + drop, n - drop);
-			n -= drop;
-			if ((size_t)r >= len)
-				r = (ssize_t)len - 1;
-		}
-		memcpy(buf + n, tmp, (size_t)r);
-		n += (size_t)r;
-		buf[n] = 0;
-	}
-}
-
-/* The last non-empty line of s, for error messages. */
-static const char *last_line(char *s)
-{
-	size_t n = strlen(s);
-	char *p;
-
-	while (n && (s[n - 1] == '\n' || s[n - 1] == '\r'))
-		s[--n] = 0;
-	p = strrchr(s, '\n');
-	p = p ? p + 1 : s;
-	return *p ? p : "(no output)";
-}
-
 static void bpftrace_reap(struct variant *v)
 {
 	if (v->pid > 0) {
@@ -478,23 +319,6 @@ static void bpftrace_reap(struct variant *v)
 	if (v->fd >= 0)
 		close(v->fd);
 	v->fd = -1;
-}
-
-static void bpftrace_child(int out, const char *pid, const char *prog)
-{
-	cpu_set_t all;
-
-	/* Undo the bench's pinning: bpftrace's start-up must not take our CPU. */
-	CPU_ZERO(&all);
-	for (int i = 0; i < CPU_SETSIZE; i++)
-		CPU_SET(i, &all);
-	sched_setaffinity(0, sizeof(all), &all);
-	/* If the bench dies (a timeout), bpftrace stops and takes its uprobe with it. */
-	prctl(PR_SET_PDEATHSIG, SIGINT);
-	dup2(out, 1);
-	dup2(out, 2);
-	execl(bpftrace_bin, "bpftrace", "-B", "none", "-p", pid, "-e", prog, (char *)NULL);
-	_exit(127);
 }
 
 /*
@@ -526,7 +350,7 @@ static int arm_bpftrace(struct variant *v)
 	}
 	v->pid = fork();
 	if (v->pid == 0)
-		bpftrace_child(pfd[1], pid, prog);
+		bpftrace_child(bpftrace_bin, pfd[1], pid, prog);
 	close(pfd[1]);
 	v->fd = pfd[0];
 	if (v->pid < 0) {
@@ -642,13 +466,6 @@ static double measure(struct variant *v, uint64_t iters)
 	if (disarm(v, iters))
 		return -2;
 	return (double)t / (double)iters;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
 }
 
 static void stats(struct variant *v)
@@ -780,23 +597,6 @@ static void pin_to_current_cpu(void)
 	CPU_SET(cpu, &set);
 	if (!sched_setaffinity(0, sizeof(set), &set))
 		printf("pinned to cpu %d of %ld online\n", cpu, sysconf(_SC_NPROCESSORS_ONLN));
-}
-
-static void find_bpftrace(void)
-{
-	const char *path = getenv("PATH");
-	char buf[PATH_MAX];
-
-	while (path && *path) {
-		size_t n = strcspn(path, ":");
-
-		snprintf(buf, sizeof(buf), "%.*s/bpftrace", (int)n, path);
-		if (n && !access(buf, X_OK)) {
-			snprintf(bpftrace_bin, sizeof(bpftrace_bin), "%s", buf);
-			return;
-		}
-		path += n + (path[n] == ':');
-	}
 }
 
 static void setup_offsets(void)
@@ -939,7 +739,7 @@ int main(int argc, char **argv)
 	print_analysis();
 	if (kernel_why[0])
 		printf("kernel uprobe: unavailable: %s\n", kernel_why);
-	find_bpftrace();
+	find_bpftrace(bpftrace_bin, sizeof(bpftrace_bin));
 	bpf_rounds = bpf_rounds < rounds ? bpf_rounds : rounds;
 	bpf_every = bpf_rounds ? (rounds + bpf_rounds - 1) / bpf_rounds : 1;
 	for (int i = 0; i < NVAR; i++) {

@@ -45,6 +45,7 @@
 
 #include "uprobes_trace.h"
 #include "trace/ring.h"
+#include "bench_util.h"
 
 #define MAX_ROUNDS 51
 #define REC_LEN	   72u /* sizeof(struct trace_raw) + two u64 */
@@ -79,14 +80,6 @@ static struct shared *sh;
 static struct trace_rings *rings[N_RINGS];
 static uint64_t next_seq[N_RINGS];
 static pid_t child = -1;
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* ---- the consumer process -------------------------------------------------------- */
 
@@ -410,13 +403,6 @@ static int round_overload(void)
 }
 
 /* ---- report ----------------------------------------------------------------------- */
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
 
 static void row_stats(struct row *r)
 {

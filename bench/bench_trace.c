@@ -62,6 +62,7 @@
 #include "uprobes_trace.h"
 #include "bench_handlers.h"
 #include "bench_trace_target.h"
+#include "bench_util.h"
 
 #define ARG_B	   1000003u /* the second argument of every call */
 #define MAX_ROUNDS 101
@@ -122,21 +123,6 @@ static uint64_t main_lost;		     /* main session's lost count at the last sync *
 static uint64_t last_sum;
 static int prod_cpu = -1;
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void sleep_ms(unsigned int ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
-
-	nanosleep(&ts, NULL);
-}
-
 /* What n calls with a = 0..n-1 and b = ARG_B add up to, modulo 2^64. */
 static uint64_t expected_sum(uint64_t n)
 {
@@ -159,101 +145,6 @@ static __attribute__((noinline)) uint64_t run_calls(uint64_t n)
 }
 
 /* ---- where bench_trace_target is in the file ------------------------------------- */
-
-static int sym_value(Elf *e, const char *name, GElf_Addr *value)
-{
-	Elf_Scn *scn = NULL;
-
-	while ((scn = elf_nextscn(e, scn))) {
-		GElf_Shdr sh;
-		Elf_Data *d;
-
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_SYMTAB || !sh.sh_entsize)
-			continue;
-		d = elf_getdata(scn, NULL);
-		for (size_t i = 0; d && i < sh.sh_size / sh.sh_entsize; i++) {
-			GElf_Sym s;
-			const char *n;
-
-			if (!gelf_getsym(d, (int)i, &s))
-				continue;
-			n = elf_strptr(e, sh.sh_link, s.st_name);
-			if (n && !strcmp(n, name)) {
-				*value = s.st_value;
-				return 0;
-			}
-		}
-	}
-	return -1;
-}
-
-/* File offset of a symbol: its value, mapped through the PT_LOAD that holds it. */
-static int elf_sym_offset(const char *path, const char *name, uint64_t *off, char *why,
-			  size_t whylen)
-{
-	GElf_Addr value = 0;
-	size_t nph;
-	int fd, ret = -1;
-	Elf *e;
-
-	elf_version(EV_CURRENT);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(why, whylen, "open %s: %s", path, strerror(errno));
-		return -1;
-	}
-	e = elf_begin(fd, ELF_C_READ, NULL);
-	if (!e) {
-		snprintf(why, whylen, "elf_begin %s: %s", path, elf_errmsg(-1));
-		close(fd);
-		return -1;
-	}
-	if (sym_value(e, name, &value)) {
-		snprintf(why, whylen, "%s: no symbol %s in .symtab", path, name);
-		goto out;
-	}
-	if (elf_getphdrnum(e, &nph))
-		nph = 0;
-	for (size_t i = 0; i < nph && ret; i++) {
-		GElf_Phdr ph;
-
-		if (!gelf_getphdr(e, (int)i, &ph) || ph.p_type != PT_LOAD)
-			continue;
-		if (value >= ph.p_vaddr && value < ph.p_vaddr + ph.p_filesz) {
-			*off = value - ph.p_vaddr + ph.p_offset;
-			ret = 0;
-		}
-	}
-	if (ret)
-		snprintf(why, whylen, "%s: %s at 0x%" PRIx64 " is in no PT_LOAD", path, name,
-			 (uint64_t)value);
-out:
-	elf_end(e);
-	close(fd);
-	return ret;
-}
-
-/* Cross-check: the file offset of a code address according to /proc/self/maps. */
-static int maps_offset(const void *addr, uint64_t *off)
-{
-	unsigned long lo, hi, pgoff;
-	uintptr_t a = (uintptr_t)addr;
-	char line[512];
-	FILE *f = fopen("/proc/self/maps", "re");
-	int ret = -1;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%lx-%lx %*s %lx", &lo, &hi, &pgoff) == 3 && a >= lo && a < hi) {
-			*off = a - lo + pgoff;
-			ret = 0;
-			break;
-		}
-	}
-	fclose(f);
-	return ret;
-}
 
 /* ---- the consumer process ---------------------------------------------------------- */
 
@@ -943,13 +834,6 @@ static void run_rounds(int rounds)
 				v->ns[v->nr++] = ns;
 		}
 	}
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
 }
 
 static void stats(struct variant *v)

@@ -9,8 +9,13 @@ $(B)/bench/bench_handlers.o: bench/bench_handlers.c bench/bench_handlers.h
 	@mkdir -p $(@D)
 	$(CC) $(PROG_CFLAGS) $(CFLAGS) -mgeneral-regs-only -c $< -o $@
 
+# What the bench programs share (clocks, ELF offsets, bpftrace), built once.
+$(B)/bench/bench_util.o: bench/bench_util.c bench/bench_util.h
+	@mkdir -p $(@D)
+	$(CC) $(PROG_CFLAGS) $(CFLAGS) -c $< -o $@
+
 $(B)/bench/bench_probe: bench/bench_probe.c bench/bench_handlers.h $(B)/bench/bench_handlers.o \
-		$(B)/libuprobes.so
+		$(B)/bench/bench_util.o $(B)/libuprobes.so
 	@mkdir -p $(@D)
 	$(CC) $(PROG_CFLAGS) $(CFLAGS) -o $@ $(filter %.c %.o,$^) $(PROG_LDFLAGS) $(PROG_LDLIBS) -lelf
 
