@@ -206,6 +206,17 @@ UPROBE_API int uprobe_attach_many(const struct uprobe_spec *specs, size_t n, str
 /* Detach n probes with one synchronisation. Returns 0 or the first -errno. */
 UPROBE_API int uprobe_detach_many(struct uprobe **probes, size_t n);
 
+/*
+ * Bracket a run of uprobe_attach() (or trace_event_attach()) calls made by
+ * this thread: in between, each file's symbols are read once and the
+ * process's mappings are not read again for every probe. Nests. Files stay
+ * open until the outermost uprobe_batch_end(). Changes speed only:
+ * attaching 1,000 probes to one binary takes milliseconds instead of
+ * a second or so.
+ */
+UPROBE_API void uprobe_batch_begin(void);
+UPROBE_API void uprobe_batch_end(void);
+
 enum uprobe_mode {
 	UPROBE_MODE_NONE = 0,	  /* not analysed / refused */
 	UPROBE_MODE_EMULATE,	  /* the instruction is emulated in the trap handler */

@@ -22,6 +22,7 @@
 #include "core/resolve.h"
 #include "core/retprobe.h"
 #include "core/srcu.h"
+#include "sym/sym.h"
 #include "arch/x86_64/trampoline.h"
 #include "ubp/ubp.h"
 #include "util/log.h"
@@ -489,7 +490,9 @@ int uprobe_attach_many(const struct uprobe_spec *specs, size_t n, struct uprobe 
 		return log_report(err);
 	memset(probes, 0, n * sizeof(*probes));
 	pthread_mutex_lock(&registry_lock);
+	sym_batch_begin();
 	err = batch_prepare(specs, n, probes, partial, errs);
+	sym_batch_end();
 	if (err && !partial) {
 		for (size_t i = 0; i < n; i++)
 			probe_delete(probes[i]), probes[i] = NULL;
@@ -505,6 +508,16 @@ int uprobe_attach_many(const struct uprobe_spec *specs, size_t n, struct uprobe 
 	pthread_mutex_unlock(&registry_lock);
 	free(recs);
 	return log_report(ret);
+}
+
+void uprobe_batch_begin(void)
+{
+	sym_batch_begin();
+}
+
+void uprobe_batch_end(void)
+{
+	sym_batch_end();
 }
 
 static struct uprobe *attach_one(const struct uprobe_spec *s)

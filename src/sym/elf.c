@@ -11,6 +11,7 @@
 #include <gelf.h>
 #include <libelf.h>
 
+#include "sym/maps.h"
 #include "sym/sym.h"
 #include "util/log.h"
 
@@ -31,7 +32,17 @@ struct sym_file {
 	size_t nphdrs;
 	Dwarf_CFI *cfi;
 	bool go; /* built by the Go toolchain */
+	int refs; /* opens, plus one while the batch cache holds it */
 };
+
+/*
+ * Between sym_batch_begin() and sym_batch_end(), a thread that opens the
+ * same file again gets the copy it already read: attaching a thousand probes
+ * to one binary reads and sorts its symbols once, not a thousand times.
+ */
+#define SYM_CACHE 16
+static __thread int batch_depth;
+static __thread struct sym_file *batch_cache[SYM_CACHE];
 
 static int sym_cmp(const void *a, const void *b)
 {
@@ -113,11 +124,64 @@ bool sym_file_is_go(const struct sym_file *f)
 	return f->go;
 }
 
+static struct sym_file *cache_lookup(const char *path)
+{
+	struct stat st;
+
+	if (!batch_depth || stat(path, &st))
+		return NULL;
+	for (int i = 0; i < SYM_CACHE; i++) {
+		struct sym_file *f = batch_cache[i];
+
+		if (f && !strcmp(f->path, path) && f->st.st_dev == st.st_dev &&
+		    f->st.st_ino == st.st_ino && f->st.st_size == st.st_size &&
+		    f->st.st_mtim.tv_sec == st.st_mtim.tv_sec &&
+		    f->st.st_mtim.tv_nsec == st.st_mtim.tv_nsec) {
+			__atomic_fetch_add(&f->refs, 1, __ATOMIC_RELAXED);
+			return f;
+		}
+	}
+	return NULL;
+}
+
+static void cache_add(struct sym_file *f)
+{
+	for (int i = 0; batch_depth && i < SYM_CACHE; i++) {
+		if (!batch_cache[i]) {
+			__atomic_fetch_add(&f->refs, 1, __ATOMIC_RELAXED);
+			batch_cache[i] = f;
+			return;
+		}
+	}
+}
+
+void sym_batch_begin(void)
+{
+	batch_depth++;
+	maps_batch_begin();
+}
+
+void sym_batch_end(void)
+{
+	if (batch_depth <= 0)
+		return;
+	maps_batch_end();
+	if (--batch_depth)
+		return;
+	for (int i = 0; i < SYM_CACHE; i++) {
+		sym_file_close(batch_cache[i]);
+		batch_cache[i] = NULL;
+	}
+}
+
 struct sym_file *sym_file_open(const char *path)
 {
-	struct sym_file *f = calloc(1, sizeof(*f));
+	struct sym_file *f = cache_lookup(path);
 	int err;
 
+	if (f)
+		return f;
+	f = calloc(1, sizeof(*f));
 	if (!f) {
 		errno = -log_error(ENOMEM, "out of memory");
 		return NULL;
@@ -141,6 +205,8 @@ struct sym_file *sym_file_open(const char *path)
 	err = sym_load(f);
 	if (err)
 		goto err_close;
+	f->refs = 1;
+	cache_add(f);
 	return f;
 
 err_close:
@@ -155,7 +221,7 @@ err_free:
 
 void sym_file_close(struct sym_file *f)
 {
-	if (!f)
+	if (!f || (f->refs && __atomic_sub_fetch(&f->refs, 1, __ATOMIC_ACQ_REL)))
 		return;
 	if (f->cfi)
 		dwarf_cfi_end(f->cfi);

@@ -55,55 +55,94 @@ int maps_read(struct maps_entry **out)
 	return (int)n;
 }
 
-int maps_find_addr(uint64_t addr, struct maps_entry *out)
+/*
+ * In a batch (maps_batch_begin), lookups use one reading of the maps, read
+ * again only when a lookup misses: mappings that exist stay where they are.
+ */
+static __thread int batch_depth;
+static __thread struct maps_entry *batch_v;
+static __thread int batch_n;
+
+void maps_batch_begin(void)
+{
+	batch_depth++;
+}
+
+void maps_batch_end(void)
+{
+	if (batch_depth <= 0 || --batch_depth)
+		return;
+	free(batch_v);
+	batch_v = NULL;
+	batch_n = 0;
+}
+
+struct maps_query {
+	uint64_t addr; /* by address, when !by_file */
+	bool by_file;
+	dev_t dev;
+	ino_t ino;
+	uint64_t off;
+	bool any_off; /* by_file: any mapping of the file */
+};
+
+static bool maps_match(const struct maps_entry *e, const struct maps_query *q)
+{
+	if (!q->by_file)
+		return q->addr >= e->start && q->addr < e->end;
+	if (e->dev != q->dev || e->ino != q->ino)
+		return false;
+	return q->any_off || (e->perms[2] == 'x' && q->off >= e->offset &&
+			      q->off - e->offset < e->end - e->start);
+}
+
+static int maps_lookup(const struct maps_query *q, struct maps_entry *out)
 {
 	struct maps_entry *v;
-	int n = maps_read(&v), ret = -ENXIO;
+	bool found = false;
+	int n;
 
-	if (n < 0)
-		return n;
-	for (int i = 0; i < n; i++) {
-		if (addr >= v[i].start && addr < v[i].end) {
-			*out = v[i];
-			ret = 0;
-			break;
+	for (int i = 0; batch_depth && i < batch_n; i++) {
+		if (maps_match(&batch_v[i], q)) {
+			*out = batch_v[i];
+			return 0;
 		}
 	}
-	free(v);
-	return ret;
+	n = maps_read(&v);
+	if (n < 0)
+		return n;
+	for (int i = 0; i < n && !found; i++) {
+		if (maps_match(&v[i], q)) {
+			*out = v[i];
+			found = true;
+		}
+	}
+	if (batch_depth) {
+		free(batch_v);
+		batch_v = v;
+		batch_n = n;
+	} else {
+		free(v);
+	}
+	return found ? 0 : -ENXIO;
+}
+
+int maps_find_addr(uint64_t addr, struct maps_entry *out)
+{
+	return maps_lookup(&(struct maps_query){ .addr = addr }, out);
 }
 
 int maps_find_file_offset(dev_t dev, ino_t ino, uint64_t off, struct maps_entry *out)
 {
-	struct maps_entry *v;
-	int n = maps_read(&v), ret = -ENXIO;
-
-	if (n < 0)
-		return n;
-	for (int i = 0; i < n; i++) {
-		struct maps_entry *e = &v[i];
-
-		if (e->dev != dev || e->ino != ino || e->perms[2] != 'x')
-			continue;
-		if (off >= e->offset && off - e->offset < e->end - e->start) {
-			*out = *e;
-			ret = 0;
-			break;
-		}
-	}
-	free(v);
-	return ret;
+	return maps_lookup(&(struct maps_query){ .by_file = true, .dev = dev, .ino = ino, .off = off },
+			   out);
 }
 
 bool maps_file_mapped(dev_t dev, ino_t ino)
 {
-	struct maps_entry *v;
-	int n = maps_read(&v);
-	bool found = false;
+	struct maps_entry e;
 
-	for (int i = 0; i < n && !found; i++)
-		found = v[i].dev == dev && v[i].ino == ino;
-	if (n >= 0)
-		free(v);
-	return found;
+	return !maps_lookup(&(struct maps_query){ .by_file = true, .dev = dev, .ino = ino,
+						 .any_off = true },
+			    &e);
 }

@@ -19,6 +19,10 @@ struct maps_entry {
 /* Read every mapping, sorted by address. Returns the count or -errno; free(*out). */
 int maps_read(struct maps_entry **out);
 
+/* A batch of lookups by this thread (nests); see sym_batch_begin(). */
+void maps_batch_begin(void);
+void maps_batch_end(void);
+
 /* The mapping that contains addr: 0 or -ENXIO. */
 int maps_find_addr(uint64_t addr, struct maps_entry *out);
 

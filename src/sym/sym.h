@@ -20,6 +20,14 @@ struct sym_func {
 	bool ifunc;	/* STT_GNU_IFUNC: vaddr is the resolver */
 };
 
+/*
+ * A batch of opens by this thread (nests): a file opened again before the
+ * batch ends is the same, already parsed sym_file. Maps lookups are served
+ * from one reading of /proc/self/maps too (maps.h).
+ */
+void sym_batch_begin(void);
+void sym_batch_end(void);
+
 /* NULL with errno (ENOENT, ENOEXEC, ...) and a message in log_error. */
 struct sym_file *sym_file_open(const char *path);
 void sym_file_close(struct sym_file *f);
