@@ -36,8 +36,9 @@ struct trace_rings {
  *    reservation, reserve there with a CAS.
  *
  * A thread claims a ring at its first record in a session: the ring after the
- * last one claimed, round robin, whose owner is 0 or an exited thread (tgkill
- * with signal 0 says ESRCH). It keeps it, so its records stay in order. The
+ * last one claimed, round robin, that was never owned, or else one whose
+ * owner exited (tgkill with signal 0 says ESRCH): that one may still hold
+ * unread records. It keeps it, so its records stay in order. The
  * claim is cached per thread for one session (initial-exec TLS); a thread
  * writing into another session finds its ring there by a scan of the owners.
  * A fork child starts over (its tid is new; the parent keeps its rings).
@@ -88,14 +89,18 @@ static unsigned int claim(const struct trace_rings *r)
 		if (__atomic_load_n(&r->ring[i].ctrl->owner, __ATOMIC_RELAXED) == me)
 			return i;
 	start = __atomic_fetch_add(&next_claim, 1, __ATOMIC_RELAXED);
-	for (unsigned int k = 0; k < n; k++) {
+	/*
+	 * A ring never owned first: an exited thread's ring may still hold its
+	 * records, unread, and leave the new owner little room.
+	 */
+	for (unsigned int k = 0; k < 2 * n; k++) {
 		unsigned int i = (start + k) % n;
 		uint64_t owner;
 
 		if (!i)
 			continue;
 		owner = __atomic_load_n(&r->ring[i].ctrl->owner, __ATOMIC_RELAXED);
-		if (owner && !owner_gone(owner))
+		if (owner && (k < n || !owner_gone(owner)))
 			continue;
 		/* Acquire: the previous owner's last producer_pos store is seen. */
 		if (__atomic_compare_exchange_n(&r->ring[i].ctrl->owner, &owner, me, 0,
