@@ -231,6 +231,13 @@ UPROBE_API struct trace_session *trace_session_new(const struct trace_session_op
 UPROBE_API void trace_session_free(struct trace_session *s);
 /* The memfd to hand to a consumer (dup it or pass it over a socket). */
 UPROBE_API int trace_session_fd(const struct trace_session *s);
+/*
+ * Record the session's events (on, the default) or drop them uncounted
+ * (off). Attaching or detaching many events takes time; switching the
+ * session off first and on afterwards makes them start and stop together,
+ * so that entry and return counts agree up to the calls in flight.
+ */
+UPROBE_API void trace_session_record(struct trace_session *s, int on);
 
 /*
  * Attach the probe described by spec (not TRACE_DELETE) in this process. id is

@@ -19,6 +19,7 @@
 
 struct trace_session {
 	struct trace_rings *rings;
+	int recording; /* see trace_session_record() */
 	pthread_mutex_t lock;
 	struct trace_event *events; /* list, newest first */
 };
@@ -52,6 +53,7 @@ UPROBE_API struct trace_session *trace_session_new(const struct trace_session_op
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
+	s->recording = 1;
 	s->rings = trace_rings_new(n_rings, ring_bytes);
 	if (!s->rings) {
 		int err = errno;
@@ -230,6 +232,7 @@ UPROBE_API struct trace_event *trace_event_attach_opts(struct trace_session *s,
 		return NULL;
 	ev->session = s;
 	ev->hot.rings = s->rings;
+	ev->hot.recording = &s->recording;
 	ret = event_setup(ev, spec, id, opts ? opts->flags : 0);
 	if (ret) {
 		log_error_prefix("%s/%s", spec->group, spec->event);
@@ -293,4 +296,9 @@ UPROBE_API void trace_event_free(struct trace_event *ev)
 UPROBE_API struct uprobe *trace_event_probe(const struct trace_event *ev)
 {
 	return ev ? ev->probe : NULL;
+}
+
+UPROBE_API void trace_session_record(struct trace_session *s, int on)
+{
+	__atomic_store_n(&s->recording, !!on, __ATOMIC_RELEASE);
 }

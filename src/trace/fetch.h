@@ -92,6 +92,7 @@ struct fetch_event {
 	struct trace_rings *rings;
 	const struct fetch_plan *plan;
 	uint32_t id;
+	const int *recording; /* the session's switch (trace_session_record) */
 };
 
 /* Probe handlers (ctx: struct fetch_event), built without SIMD. */

@@ -286,7 +286,8 @@ void fetch_entry_handler(struct uprobe *probe, struct uprobe_regs *regs, void *c
 	const struct fetch_event *ev = ctx;
 
 	(void)probe;
-	fetch_emit(ev->rings, ev->plan, ev->id, 0, regs, regs->rip, 0, 0);
+	if (__atomic_load_n(ev->recording, __ATOMIC_RELAXED))
+		fetch_emit(ev->rings, ev->plan, ev->id, 0, regs, regs->rip, 0, 0);
 }
 
 void fetch_stamp_handler(struct uprobe *probe, struct uprobe_regs *regs, void *ctx)
@@ -310,6 +311,8 @@ void fetch_return_handler(struct uprobe *probe, struct uprobe_regs *regs,
 	uint32_t flags = TRACE_REC_RETURN;
 
 	(void)probe;
+	if (!__atomic_load_n(ev->recording, __ATOMIC_RELAXED))
+		return;
 	if (ret->flags & UPROBE_RET_UNWOUND)
 		flags |= TRACE_REC_UNWOUND;
 	fetch_emit(ev->rings, ev->plan, ev->id, flags, regs, ret->ret_addr, ret->func, ret->cookie);
