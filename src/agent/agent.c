@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent/proto.h"
@@ -20,13 +21,26 @@
 
 struct agent {
 	int sock; /* private channel to the tracer */
+	int attach; /* attach mode: never exit the program, free everything at the end */
+	int ready;  /* READY is out (or will never be): exit() may report */
 	int n;
 	struct trace_session *session;
 	struct trace_spec *specs[AGENT_MAX_SPECS];
 	struct trace_event *events[AGENT_MAX_SPECS];
 };
 
-static struct agent agent;
+/* The agent serving a tracer now, if any; its exit() report goes there. */
+static struct agent *live;
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t live_ready = PTHREAD_COND_INITIALIZER;
+
+static void set_ready(struct agent *a)
+{
+	pthread_mutex_lock(&live_lock);
+	a->ready = 1;
+	pthread_cond_broadcast(&live_ready);
+	pthread_mutex_unlock(&live_lock);
+}
 
 static int send_fd(int sock, const void *buf, size_t len, int fd)
 {
@@ -55,6 +69,22 @@ static void mode_of(const struct trace_event *ev, char *buf, size_t len)
 		snprintf(buf, len, "%s", uprobe_mode_name(info.mode));
 }
 
+/*
+ * The reason alone, without the "GROUP/EVENT: PATH:LOCATION: " the tracer
+ * knows already: the status has room for 172 bytes.
+ */
+static const char *reason(const struct trace_spec *spec, const char *msg)
+{
+	size_t g = strlen(spec->group), e = strlen(spec->event), p = strlen(spec->path);
+
+	if (!strncmp(msg, spec->group, g) && msg[g] == '/' && !strncmp(msg + g + 1, spec->event, e) &&
+	    !strncmp(msg + g + 1 + e, ": ", 2))
+		msg += g + e + 3;
+	if (!strncmp(msg, spec->path, p) && msg[p] == ':' && strstr(msg + p, ": "))
+		msg = strstr(msg + p, ": ") + 2;
+	return msg;
+}
+
 /* Attach what can be attached here; one status per spec. */
 static void attach_all(struct agent *a, char *text, struct agent_status *st)
 {
@@ -74,7 +104,8 @@ static void attach_all(struct agent *a, char *text, struct agent_status *st)
 							     (uint32_t)a->n);
 			s->err = a->events[a->n] ? 0 : -errno;
 			if (s->err)
-				snprintf(s->msg, sizeof(s->msg), "%s", uprobe_last_error());
+				snprintf(s->msg, sizeof(s->msg), "%s",
+					 reason(a->specs[a->n], uprobe_last_error()));
 			else
 				mode_of(a->events[a->n], s->mode, sizeof(s->mode));
 		}
@@ -99,83 +130,213 @@ static void count_all(struct agent *a, struct agent_count *out)
 	}
 }
 
+static void agent_free(struct agent *a)
+{
+	trace_session_free(a->session); /* detaches whatever is still attached */
+	for (int i = 0; i < a->n; i++)
+		trace_spec_free(a->specs[i]);
+	if (a->sock >= 0)
+		close(a->sock);
+	free(a);
+}
+
+static void set_live(struct agent *a)
+{
+	pthread_mutex_lock(&live_lock);
+	live = a;
+	pthread_mutex_unlock(&live_lock);
+}
+
 /* STOP or the tracer gone: detach everything, report, and leave the program alone. */
 static void *watch(void *arg)
 {
 	struct agent *a = arg;
 	struct agent_hdr h;
 	ssize_t got;
-	char buf[sizeof(struct agent_hdr) + AGENT_MAX_SPECS * sizeof(struct agent_count)];
+	size_t size = sizeof(struct agent_hdr) + AGENT_MAX_SPECS * sizeof(struct agent_count);
+	char *buf = malloc(size);
 	struct agent_count *counts = (struct agent_count *)(buf + sizeof(h));
 
 	do
 		got = recv(a->sock, &h, sizeof(h), 0);
 	while (got < 0 && errno == EINTR);
+	set_live(NULL);
+	if (a->session)
+		trace_session_record(a->session, 0); /* every probe stops at once */
 	for (int i = 0; i < a->n; i++)
 		trace_event_detach(a->events[i]);
-	if (got == sizeof(h) && h.type == AGENT_STOP) {
+	if (buf && got == sizeof(h) && h.type == AGENT_STOP) {
 		count_all(a, counts);
 		h = (struct agent_hdr){ AGENT_STOPPED, (uint32_t)a->n };
 		memcpy(buf, &h, sizeof(h));
 		send_fd(a->sock, buf, sizeof(h) + (size_t)a->n * sizeof(*counts), -1);
 	}
-	close(a->sock);
+	free(buf);
+	if (a->attach) {
+		agent_free(a);
+	} else {
+		close(a->sock);
+		a->sock = -1;
+	}
 	return NULL;
 }
 
-static int handshake(struct agent *a, int ctl)
+/* SPECS in, READY out, then GO. 0 to trace on; -1 to run untraced. */
+static int serve(struct agent *a)
 {
 	/* SPECS in, then READY out of the same buffer: room for the larger of the two. */
-	static char text[AGENT_MSG_MAX + sizeof(struct agent_hdr) +
-			 AGENT_MAX_SPECS * sizeof(struct agent_status) + 1];
-	static struct agent_status st[AGENT_MAX_SPECS];
-	struct agent_hdr h = { AGENT_HELLO, (uint32_t)getpid() };
-	int pair[2];
+	size_t size = AGENT_MSG_MAX + sizeof(struct agent_hdr) +
+		      AGENT_MAX_SPECS * sizeof(struct agent_status) + 1;
+	char *text = malloc(size);
+	struct agent_status *st = calloc(AGENT_MAX_SPECS, sizeof(*st));
+	struct agent_hdr h;
 	ssize_t got;
+	int ret = -1;
 
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair))
-		return -1;
-	if (send_fd(ctl, &h, sizeof(h), pair[1])) {
-		close(pair[0]);
-		close(pair[1]);
-		return -1; /* no tracer (any more): run untraced */
-	}
-	close(pair[1]);
-	a->sock = pair[0];
+	if (!text || !st)
+		goto out;
 	got = recv(a->sock, text, AGENT_MSG_MAX, 0);
 	if (got < (ssize_t)sizeof(h))
-		return -1;
+		goto out;
 	memcpy(&h, text, sizeof(h));
 	if (h.type != AGENT_SPECS)
-		return -1;
+		goto out;
 	text[got] = 0;
 	a->session = trace_session_new(NULL);
-	if (a->session)
+	uprobe_batch_begin();
+	if (a->session) {
+		trace_session_record(a->session, 0); /* every probe starts at once */
 		attach_all(a, text + sizeof(h), st);
+		trace_session_record(a->session, 1);
+	}
+	uprobe_batch_end();
 	h = (struct agent_hdr){ AGENT_READY, (uint32_t)a->n };
 	memcpy(text, &h, sizeof(h));
 	memcpy(text + sizeof(h), st, (size_t)a->n * sizeof(st[0]));
-	if (send_fd(a->sock, text, sizeof(h) + (size_t)a->n * sizeof(st[0]),
-		    a->session ? trace_session_fd(a->session) : -1))
-		return -1;
+	got = send_fd(a->sock, text, sizeof(h) + (size_t)a->n * sizeof(st[0]),
+		      a->session ? trace_session_fd(a->session) : -1);
+	set_ready(a);
+	if (got)
+		goto out;
 	if (recv(a->sock, &h, sizeof(h), 0) != sizeof(h))
-		return -1; /* the tracer is gone: run untraced */
-	if (h.type == AGENT_ABORT)
+		goto out; /* the tracer is gone: run untraced */
+	if (h.type == AGENT_ABORT && !a->attach)
 		_exit(126); /* before main: the tracer reported why */
-	return h.type == AGENT_GO ? 0 : -1;
+	ret = h.type == AGENT_GO ? 0 : -1;
+out:
+	free(text);
+	free(st);
+	return ret;
+}
+
+/* The watcher thread, with every signal blocked: the program's signals stay its own. */
+static int start_watch(struct agent *a)
+{
+	sigset_t all, old;
+	pthread_t th;
+	int err;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = pthread_create(&th, NULL, watch, a);
+	if (!err)
+		pthread_detach(th);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return err;
+}
+
+/*
+ * A traced program calling exit(): tell an attached tracer its status. The
+ * probes may be hit before the tracer has the rings (READY); exit waits for
+ * that (a second at most), or the events recorded meanwhile would be lost.
+ */
+static void report_exit(int status, void *arg)
+{
+	struct agent_hdr h = { AGENT_EXITING, (uint32_t)status };
+	struct timespec until;
+
+	(void)arg;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 1;
+	pthread_mutex_lock(&live_lock);
+	while (live && live->attach && !live->ready &&
+	       !pthread_cond_timedwait(&live_ready, &live_lock, &until))
+		;
+	if (live && live->attach)
+		send(live->sock, &h, sizeof(h), MSG_NOSIGNAL);
+	pthread_mutex_unlock(&live_lock);
+}
+
+/* Attach mode: the agent's own thread serves the tracer from SPECS on. */
+static void *attached(void *arg)
+{
+	struct agent *a = arg;
+
+	if (serve(a)) {
+		set_ready(a);
+		set_live(NULL);
+		agent_free(a);
+		return NULL;
+	}
+	return watch(a);
+}
+
+/*
+ * Called by uprobe trace -p, in a thread of the program it holds with ptrace
+ * (see proto.h): returns the tracer's end of a new private channel, or -errno.
+ */
+__attribute__((visibility("default"))) int uprobe_agent_attach(void)
+{
+	static int exit_hooked;
+	struct agent *a;
+	sigset_t all, old;
+	pthread_t th;
+	int pair[2], err;
+
+	pthread_mutex_lock(&live_lock);
+	if (live) {
+		pthread_mutex_unlock(&live_lock);
+		return -EBUSY;
+	}
+	a = calloc(1, sizeof(*a));
+	if (!a || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair)) {
+		err = errno;
+		pthread_mutex_unlock(&live_lock);
+		free(a);
+		return -err;
+	}
+	a->sock = pair[0];
+	a->attach = 1;
+	if (!exit_hooked)
+		exit_hooked = !on_exit(report_exit, NULL);
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = pthread_create(&th, NULL, attached, a);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err) {
+		pthread_mutex_unlock(&live_lock);
+		close(pair[0]);
+		close(pair[1]);
+		free(a);
+		return -err;
+	}
+	pthread_detach(th);
+	live = a;
+	pthread_mutex_unlock(&live_lock);
+	return pair[1];
 }
 
 /*
  * Runs in every image that loads libuprobes; only with UPROBE_AGENT_FD set
- * (by the tracer) does it do anything. Signals are blocked in the watcher
- * thread so that the program's signals keep going to its own threads.
+ * (by the tracer) does it do anything.
  */
 __attribute__((constructor)) static void agent_init(void)
 {
+	static struct agent agent = { .sock = -1 };
+	struct agent_hdr h = { AGENT_HELLO, (uint32_t)getpid() };
 	const char *env = getenv(AGENT_ENV_FD);
-	sigset_t all, old;
-	pthread_t th;
 	char *end;
+	int pair[2];
 	long fd;
 
 	if (!env || !*env)
@@ -183,16 +344,20 @@ __attribute__((constructor)) static void agent_init(void)
 	fd = strtol(env, &end, 10);
 	if (*end || fd < 0 || fd > 65535)
 		return;
-	if (handshake(&agent, (int)fd)) {
-		if (agent.sock > 0)
-			close(agent.sock);
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair))
+		return;
+	if (send_fd((int)fd, &h, sizeof(h), pair[1])) {
+		close(pair[0]);
+		close(pair[1]);
+		return; /* no tracer (any more): run untraced */
+	}
+	close(pair[1]);
+	agent.sock = pair[0];
+	set_live(&agent);
+	if (serve(&agent) || start_watch(&agent)) {
+		set_live(NULL);
+		close(agent.sock);
 		trace_session_free(agent.session); /* detaches whatever was attached */
 		agent.session = NULL;
-		return;
 	}
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	if (pthread_create(&th, NULL, watch, &agent) == 0)
-		pthread_detach(th);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }

@@ -19,6 +19,16 @@
  * The agent detaches every probe when the tracer stops it or disappears, and
  * never stops the program. Processes forked without exec share their parent's
  * probes and rings.
+ *
+ * Attach mode (uprobe trace -p PID) reaches the agent without an environment:
+ * the tracer makes one of the process's threads call AGENT_ATTACH_SYM(), which
+ * creates the private socketpair, starts the agent's thread on one end and
+ * returns the other end's number; the tracer takes that descriptor with
+ * pidfd_getfd() and has the thread close it. From SPECS on the exchange is the
+ * same, except that ABORT detaches what was attached and lets the program run
+ * on, and that the agent sends EXITING (n: the exit status) when the program
+ * calls exit() while traced. A second tracer is refused (-EBUSY) while one is
+ * attached.
  */
 #ifndef UPROBES_AGENT_PROTO_H
 #define UPROBES_AGENT_PROTO_H
@@ -26,6 +36,7 @@
 #include <stdint.h>
 
 #define AGENT_ENV_FD "UPROBE_AGENT_FD"
+#define AGENT_ATTACH_SYM "uprobe_agent_attach"
 #define AGENT_MAX_SPECS 1024
 #define AGENT_MSG_MAX (192 * 1024)
 
@@ -37,6 +48,7 @@ enum agent_msg_type {
 	AGENT_STOPPED,
 	AGENT_GO,
 	AGENT_ABORT,
+	AGENT_EXITING,
 };
 
 struct agent_hdr {

@@ -238,5 +238,5 @@ err bad_command 127 "cannot run '/nonexistent'" "p:t/x $tgt:cli_work" -- /nonexi
 err bad_filter 2 "expected == != < <= > or >= at column 2" --filter 'a ~ 3' "p:t/x $tgt:cli_work a=%di" -- "$tgt" 1
 err unknown_hist 2 "--hist 'zz': no probe has a fetch-arg of that name" --hist zz "p:t/x $tgt:cli_work a=%di" -- "$tgt" 1
 err bad_format 2 "--format 'xml'" -f xml "p:t/x $tgt:cli_work" -- "$tgt" 1
-err attach_mode 2 "not implemented yet" -p 1 "p:t/x $tgt:cli_work" -- "$tgt" 1
+err attach_and_command 2 "trace one or the other" -p 1 "p:t/x $tgt:cli_work" -- "$tgt" 1
 exit $failed

@@ -10,8 +10,24 @@ enum {
 	CLI_EXIT_USAGE = 2, /* bad options or probe syntax */
 };
 
+#include <stdbool.h>
+#include <sys/types.h>
+
 int cmd_trace(int argc, char **argv);
 int cmd_list(int argc, char **argv);
+
+/*
+ * Attach mode (attach.c): load the agent into running process PID and start
+ * it; returns the tracer's end of its private channel, or -1 after saying why.
+ */
+int attach_agent(pid_t pid, const char *lib, bool ret_probes);
+
+/*
+ * How a process we did not start ended (attach.c): open the watch before
+ * attaching (root only; -1 otherwise), then 1 and its wait status once known.
+ */
+int attach_exit_watch(void);
+int attach_exit_status(int fd, pid_t pid, int *status);
 
 /* "uprobe: " + message on stderr; returns code. */
 int cli_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * uprobe trace: run a command with probes (launch mode). The command starts
- * with libuprobes preloaded; the agent in every image it runs attaches the
- * probes before main (src/agent/proto.h) and hands back its rings' memfd.
- * This process reads the rings, formats or aggregates, and exits with the
- * command's status once it has drained every event.
+ * uprobe trace: run a command with probes (launch mode), or trace a running
+ * process (attach mode, -p). A launched command starts with libuprobes
+ * preloaded; the agent in every image it runs attaches the probes before main
+ * (src/agent/proto.h) and hands back its rings' memfd. A running process gets
+ * the agent through attach.c. This process reads the rings, formats or
+ * aggregates, and exits with the command's status once it has drained every
+ * event.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -29,11 +31,15 @@
 
 static const char trace_usage[] =
 	"usage: uprobe trace [OPTIONS] PROBE... -- COMMAND [ARGS...]\n"
+	"       uprobe trace [OPTIONS] -p PID PROBE...\n"
 	"\n"
 	"Run COMMAND with the probes in place before its main(), print their events,\n"
 	"and exit with COMMAND's exit status once every event is drained. Processes it\n"
 	"forks keep tracing; programs it execs are probed again where they map a\n"
 	"probed file.\n"
+	"\n"
+	"With -p, trace the running process PID until Ctrl-C, SIGTERM, -d or its end;\n"
+	"then every probe is removed and the process runs on as before.\n"
 	"\n"
 	"PROBE is a line of the kernel's uprobe_events syntax, for example\n"
 	"  'p:libc:malloc size=%di:u64'   'r:./prog:parse ret=$retval'\n"
@@ -42,6 +48,7 @@ static const char trace_usage[] =
 	"options:\n"
 	"  -f, --format FMT   text (trace_pipe lines, the default), json (one object\n"
 	"                     per line) or perfetto (Chrome trace JSON for ui.perfetto.dev)\n"
+	"  -p, --pid PID      attach to running process PID (needs the rights of ptrace)\n"
 	"  -o, --output FILE  write events and aggregations to FILE (default: stdout)\n"
 	"  -d, --duration S   stop tracing after S seconds (the command keeps running)\n"
 	"      --count        count events per probe, print the counts at the end\n"
@@ -54,7 +61,10 @@ static const char trace_usage[] =
 	"With --count or --hist, events are not printed unless --format is given.\n"
 	"\n"
 	"exit status: COMMAND's (128+N if a signal N ended it); 1 if a probe could not\n"
-	"be attached or COMMAND could not run; 2 for bad options or probe syntax.\n";
+	"be attached or COMMAND could not run; 2 for bad options or probe syntax.\n"
+	"With -p: 0 once tracing stopped; 1 if the process could not be traced; if it\n"
+	"ended while traced, its status as for COMMAND (see uprobe(1) for what is\n"
+	"known of it).\n";
 
 struct filter {
 	char name[TRACE_MAX_ARG_NAME];
@@ -86,6 +96,10 @@ struct tracer {
 	int ctl;
 	pid_t child;
 	int status, child_done, fatal;
+	pid_t pid;	 /* attach mode */
+	int exit_watch; /* attach mode: see attach_exit_watch() */
+	int exit_known, wstatus; /* attach mode: how the process ended */
+	double attach_ms, detach_ms; /* attach mode: agent loaded and probes in; all out */
 	FILE *out;
 	enum trace_format format;
 	int print_events, count, quiet;
@@ -103,12 +117,17 @@ static void on_signal(int sig)
 	stop_requested = sig;
 }
 
-static uint64_t now_ms(void)
+static double now_fms(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static uint64_t now_ms(void)
+{
+	return (uint64_t)now_fms();
 }
 
 /* ---- probes and options ------------------------------------------------------------ */
@@ -300,8 +319,14 @@ static ssize_t recv_fd(int sock, void *buf, size_t len, int *fd, int timeout_ms)
 	struct cmsghdr *c;
 	ssize_t got;
 
+	int ready;
+
 	*fd = -1;
-	if (poll(&p, 1, timeout_ms) <= 0)
+	/* Ctrl-C meanwhile is acted on afterwards: the exchange completes first. */
+	do
+		ready = poll(&p, 1, timeout_ms);
+	while (ready < 0 && errno == EINTR);
+	if (ready <= 0)
 		return -1;
 	got = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
 	for (c = CMSG_FIRSTHDR(&m); got >= 0 && c; c = CMSG_NXTHDR(&m, c))
@@ -310,12 +335,37 @@ static ssize_t recv_fd(int sock, void *buf, size_t len, int *fd, int timeout_ms)
 	return got;
 }
 
+/* PATH:SYMBOL+OFF or PATH:0xOFF, as the probe names its place. */
+static const char *location(const struct trace_spec *s, char *buf, size_t len)
+{
+	if (s->symbol && s->offset)
+		snprintf(buf, len, "%s:%s+0x%" PRIx64, s->path, s->symbol, s->offset);
+	else if (s->symbol)
+		snprintf(buf, len, "%s:%s", s->path, s->symbol);
+	else
+		snprintf(buf, len, "%s:0x%" PRIx64, s->path, s->offset);
+	return buf;
+}
+
+static void replace_this_process(char *msg, size_t len, pid_t pid)
+{
+	char *at = strstr(msg, "this process"), rest[256];
+
+	if (!at)
+		return;
+	snprintf(rest, sizeof(rest), "%s", at + strlen("this process"));
+	snprintf(at, len - (size_t)(at - msg), "PID %d%s", pid, rest);
+}
+
 /*
  * A refusal in the command's own image is fatal unless the probed file is
- * simply not mapped there (ENXIO, ENOENT): a program it execs may map it.
+ * simply not mapped there (ENXIO, ENOENT): a program it execs may map it. A
+ * running process (-p) has what it has: every refusal is fatal.
  */
 static void note_statuses(struct tracer *t, const struct agent_status *st, int n, int first)
 {
+	char loc[PATH_MAX + 160];
+
 	for (int i = 0; i < n && i < t->n; i++) {
 		if (!st[i].err) {
 			t->attached[i]++;
@@ -323,23 +373,72 @@ static void note_statuses(struct tracer *t, const struct agent_status *st, int n
 			continue;
 		}
 		snprintf(t->why[i], sizeof(t->why[i]), "%s", st[i].msg);
-		if (first && st[i].err != -ENXIO && st[i].err != -ENOENT) {
-			cli_error(CLI_EXIT_FAIL, "cannot attach %s", st[i].msg);
+		if (t->pid) /* the agent speaks of "this process" */
+			replace_this_process(t->why[i], sizeof(t->why[i]), t->pid);
+		if (t->pid || (first && st[i].err != -ENXIO && st[i].err != -ENOENT)) {
+			cli_error(CLI_EXIT_FAIL, "cannot attach %s/%s (%s): %s", t->specs[i]->group,
+				  t->specs[i]->event, location(t->specs[i], loc, sizeof(loc)),
+				  t->why[i]);
 			t->fatal = 1;
 		}
 	}
 }
 
+/* Attach mode: the process told us the status it calls exit() with. */
+static int exiting(struct tracer *t, const struct agent_hdr *h)
+{
+	if (h->type != AGENT_EXITING)
+		return 0;
+	t->wstatus = (int)(h->n & 0xff) << 8;
+	t->exit_known = 1;
+	return 1;
+}
+
+/* Give a new agent its probes and take its rings; -1 if it went away first. */
+static int serve_agent(struct tracer *t, int sock, pid_t pid)
+{
+	static char buf[sizeof(struct agent_hdr) + AGENT_MAX_SPECS * sizeof(struct agent_status)];
+	struct agent_conn *a = &t->agents[t->n_agents];
+	struct agent_hdr h;
+	ssize_t got;
+	int memfd;
+
+	*a = (struct agent_conn){ .sock = sock, .pid = pid };
+	memcpy(t->text, &(struct agent_hdr){ AGENT_SPECS, (uint32_t)(t->text_len - sizeof(h)) },
+	       sizeof(h));
+	if (send(sock, t->text, t->text_len, MSG_NOSIGNAL) != (ssize_t)t->text_len) {
+		close(sock);
+		return -1;
+	}
+	/* A process attached to (-p) may call exit() before READY is out. */
+	while ((got = recv_fd(sock, buf, sizeof(buf), &memfd, 10000)) == sizeof(h) &&
+	       exiting(t, (const struct agent_hdr *)buf))
+		;
+	if (got < (ssize_t)sizeof(h)) {
+		close(sock);
+		return -1;
+	}
+	memcpy(&h, buf, sizeof(h));
+	note_statuses(t, (const struct agent_status *)(buf + sizeof(h)), (int)h.n,
+		      t->n_agents == 0);
+	h = (struct agent_hdr){ t->fatal ? AGENT_ABORT : AGENT_GO, 0 };
+	send(sock, &h, sizeof(h), MSG_NOSIGNAL);
+	if (memfd >= 0) {
+		a->cons = trace_consumer_new(memfd);
+		close(memfd);
+	}
+	t->n_agents++;
+	return 0;
+}
+
 /*
- * HELLO on the shared socket: give the new image its probes, take its rings.
- * Returns -1 once no process holds the other end any more.
+ * HELLO on the shared socket: a new image to serve. Returns -1 once no
+ * process holds the other end any more.
  */
 static int accept_agent(struct tracer *t)
 {
-	static char buf[sizeof(struct agent_hdr) + AGENT_MAX_SPECS * sizeof(struct agent_status)];
 	struct agent_hdr h;
-	struct agent_conn *a;
-	int sock, memfd;
+	int sock;
 	ssize_t got = recv_fd(t->ctl, &h, sizeof(h), &sock, 0);
 
 	if (got == 0)
@@ -353,25 +452,7 @@ static int accept_agent(struct tracer *t)
 		close(sock); /* that image runs untraced */
 		return 0;
 	}
-	a = &t->agents[t->n_agents];
-	*a = (struct agent_conn){ .sock = sock, .pid = (pid_t)h.n };
-	memcpy(t->text, &(struct agent_hdr){ AGENT_SPECS, (uint32_t)(t->text_len - sizeof(h)) },
-	       sizeof(h));
-	if (send(sock, t->text, t->text_len, MSG_NOSIGNAL) != (ssize_t)t->text_len ||
-	    recv_fd(sock, buf, sizeof(buf), &memfd, 10000) < (ssize_t)sizeof(h)) {
-		close(sock);
-		return 0;
-	}
-	memcpy(&h, buf, sizeof(h));
-	note_statuses(t, (const struct agent_status *)(buf + sizeof(h)), (int)h.n,
-		      t->n_agents == 0);
-	h = (struct agent_hdr){ t->fatal ? AGENT_ABORT : AGENT_GO, 0 };
-	send(sock, &h, sizeof(h), MSG_NOSIGNAL);
-	if (memfd >= 0) {
-		a->cons = trace_consumer_new(memfd);
-		close(memfd);
-	}
-	t->n_agents++;
+	serve_agent(t, sock, (pid_t)h.n);
 	return 0;
 }
 
@@ -392,8 +473,10 @@ static void stop_agents(struct tracer *t)
 		a->done = 1;
 		if (send(a->sock, &h, sizeof(h), MSG_NOSIGNAL) != sizeof(h))
 			continue;
-		got = recv_fd(a->sock, buf, sizeof(buf), &fd, 1000);
-		if (got < (ssize_t)sizeof(h))
+		do
+			got = recv_fd(a->sock, buf, sizeof(buf), &fd, 1000);
+		while (got == sizeof(h) && exiting(t, (const struct agent_hdr *)buf));
+		if (got < (ssize_t)sizeof(h) || ((const struct agent_hdr *)buf)->type != AGENT_STOPPED)
 			continue;
 		for (uint32_t k = 0; k < ((const struct agent_hdr *)buf)->n && (int)k < t->n; k++)
 			t->skipped[k] += c[k].skipped;
@@ -446,8 +529,20 @@ static int launch(struct tracer *t, char **cmd)
 
 static void reap(struct tracer *t)
 {
+	struct agent_hdr h;
+	ssize_t got;
 	int st;
 
+	/* Attach mode: the process is gone once no one holds the agent's end. */
+	while (t->pid && !t->child_done &&
+	       (got = recv(t->agents[0].sock, &h, sizeof(h), MSG_DONTWAIT)) >= 0) {
+		if (got == 0)
+			t->child_done = 1;
+		else if (got == sizeof(h))
+			exiting(t, &h);
+	}
+	if (t->pid)
+		return;
 	if (!t->child_done && waitpid(t->child, &st, WNOHANG) == t->child) {
 		t->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 		t->child_done = 1;
@@ -508,14 +603,20 @@ static void summary(struct tracer *t)
 				t->why[i][0] ? t->why[i] : "no image mapped its file");
 	}
 	fprintf(stderr, "  lost events (rings full): %" PRIu64 "\n", t->lost);
+	if (t->pid)
+		fprintf(stderr, "  attach %.1f ms, detach %.1f ms\n", t->attach_ms, t->detach_ms);
 	if (t->filter.on)
 		fprintf(stderr, "  filtered out: %" PRIu64 "\n", t->filtered);
 }
 
 static void finish(struct tracer *t)
 {
+	double t0;
+
 	drain(t);
+	t0 = now_fms();
 	stop_agents(t);
+	t->detach_ms = now_fms() - t0;
 	drain(t);
 	if (t->fmt)
 		trace_formatter_free(t->fmt); /* closes a Perfetto document */
@@ -531,6 +632,66 @@ static void finish(struct tracer *t)
 		trace_agg_print(t->hist, t->out);
 	fflush(t->out);
 	summary(t);
+}
+
+/* Attach mode: until a signal, the duration's end or the process's. */
+static int trace_pid(struct tracer *t, uint64_t duration_ms)
+{
+	char lib[PATH_MAX];
+	bool ret_probes = false;
+	double t0 = now_fms();
+	int sock, st;
+
+	for (int i = 0; i < t->n; i++)
+		ret_probes |= t->specs[i]->kind == TRACE_RETPROBE;
+	if (library_path(lib, sizeof(lib)))
+		return cli_error(CLI_EXIT_FAIL, "cannot find the libuprobes.so to load");
+	t->ctl = -1;
+	t->exit_watch = attach_exit_watch();
+	sock = attach_agent(t->pid, lib, ret_probes);
+	if (sock < 0)
+		return CLI_EXIT_FAIL;
+	if (serve_agent(t, sock, t->pid))
+		return cli_error(CLI_EXIT_FAIL, "-p %d: the agent closed its channel (the process "
+				 "exited?)", t->pid);
+	if (t->fatal) {
+		/* ABORT: the agent closes its end once every probe is out again. */
+		poll(&(struct pollfd){ .fd = sock, .events = POLLIN }, 1, 1000);
+		return CLI_EXIT_FAIL;
+	}
+	t->attach_ms = now_fms() - t0;
+	if (!t->quiet)
+		fprintf(stderr, "uprobe: tracing PID %d; Ctrl-C to stop\n", t->pid);
+	run(t, duration_ms ? now_ms() + duration_ms : 0);
+	finish(t);
+	if (t->out != stdout)
+		fclose(t->out);
+	if (!t->child_done)
+		return CLI_EXIT_OK; /* every probe is gone; the process runs on */
+	/* The connector's report comes a moment after the agent's socket closes. */
+	for (int i = 0; i < 100 && !t->exit_known && t->exit_watch >= 0; i++) {
+		if (attach_exit_status(t->exit_watch, t->pid, &st)) {
+			t->wstatus = st;
+			t->exit_known = 1;
+		} else {
+			poll(&(struct pollfd){ .fd = t->exit_watch, .events = POLLIN }, 1, 10);
+		}
+	}
+	if (!t->exit_known) {
+		cli_error(CLI_EXIT_FAIL, "PID %d ended while traced; how is not known (it is not "
+			  "our child, and only root can watch process exits)", t->pid);
+		return CLI_EXIT_FAIL;
+	}
+	if (WIFSIGNALED(t->wstatus)) {
+		if (!t->quiet)
+			fprintf(stderr, "uprobe: PID %d was killed by signal %d (%s)\n", t->pid,
+				WTERMSIG(t->wstatus), strsignal(WTERMSIG(t->wstatus)));
+		return 128 + WTERMSIG(t->wstatus);
+	}
+	if (!t->quiet)
+		fprintf(stderr, "uprobe: PID %d exited with status %d\n", t->pid,
+			WEXITSTATUS(t->wstatus));
+	return WEXITSTATUS(t->wstatus);
 }
 
 static int parse_options(struct tracer *t, int argc, char **argv, uint64_t *duration_ms,
@@ -578,11 +739,17 @@ static int parse_options(struct tracer *t, int argc, char **argv, uint64_t *dura
 		case 'h':
 			fputs(trace_usage, stdout);
 			exit(CLI_EXIT_OK);
-		case 'p':
-			return cli_error(CLI_EXIT_USAGE,
-					 "-p %s: attaching to a running process is not implemented "
-					 "yet; start the command with 'uprobe trace PROBE -- COMMAND'",
-					 optarg);
+		case 'p': {
+			long pid;
+
+			errno = 0;
+			pid = strtol(optarg, &end, 10);
+			if (end == optarg || *end || errno || pid <= 0 || pid > INT32_MAX)
+				return cli_error(CLI_EXIT_USAGE, "-p '%s': expected a process ID",
+						 optarg);
+			t->pid = (pid_t)pid;
+			break;
+		}
 		default:
 			fputs(trace_usage, stderr);
 			return CLI_EXIT_USAGE;
@@ -653,7 +820,10 @@ int cmd_trace(int argc, char **argv)
 	}
 	if (!t->n)
 		return cli_error(CLI_EXIT_USAGE, "no probe given (uprobe trace --help)");
-	if (dash >= argc - 1)
+	if (t->pid && dash < argc)
+		return cli_error(CLI_EXIT_USAGE, "-p %d and a command after '--': trace one or the "
+				 "other", t->pid);
+	if (!t->pid && dash >= argc - 1)
 		return cli_error(CLI_EXIT_USAGE, "no command given after '--' (uprobe trace --help)");
 	ret = check_names(t);
 	if (!ret)
@@ -663,6 +833,8 @@ int cmd_trace(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	if (t->pid)
+		return trace_pid(t, duration_ms);
 	ret = launch(t, argv + dash + 1);
 	if (ret)
 		return ret;

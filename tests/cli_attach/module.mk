@@ -1,0 +1,11 @@
+# SPDX-License-Identifier: MIT
+# uprobe trace -p end to end: tests/cli_attach/test_attach.sh attaches to
+# build/tests/cli_attach/attach_target (and to python3, bash) and checks what
+# the processes do, what they leave behind, and every refusal.
+TEST_BINS += tests/cli_attach/test_attach.sh
+
+tests/cli_attach/test_attach.sh: $(B)/uprobe $(B)/tests/cli_attach/attach_target
+
+$(B)/tests/cli_attach/attach_target: tests/cli_attach/attach_target.c
+	@mkdir -p $(@D)
+	$(CC) $(PROG_CFLAGS) $(CFLAGS) -o $@ $< -lpthread

@@ -1,0 +1,374 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# uprobe trace -p PID end to end: attaching to running processes (the
+# project's own multithreaded target, python3, bash), what they print and
+# what they are left with afterwards, the tracer's death, the target's end,
+# and every refusal.
+set -u
+top=$(cd "$(dirname "$0")/../.." && pwd)
+up="$top/build/uprobe"
+tgt="$top/build/tests/cli_attach/attach_target"
+same="$top/tests/cli_attach/text_same.py"
+tmp=$(mktemp -d)
+bg=""
+trap 'for p in $bg; do kill -9 $p 2>/dev/null; done; rm -rf "$tmp"' EXIT
+failed=0
+
+pass() { echo "PASS: cli_attach/$1"; }
+fail() {
+	echo "  $2"
+	echo "FAIL: cli_attach/$1"
+	failed=1
+}
+expect_eq() { # name got want what
+	if [ "$2" = "$3" ]; then return 0; fi
+	fail "$1" "$4: got '$2', want '$3'"
+	return 1
+}
+expect_grep() { # name file pattern what
+	if grep -q -- "$3" "$2"; then return 0; fi
+	fail "$1" "$4: '$3' not in: $(head -c 600 "$2")"
+	return 1
+}
+count_of() { # file event: the number in '@events[EVENT]: N'
+	sed -n "s/^@events\[$2\]: //p" "$1"
+}
+# Wait until PID's text is patched (1) or clean (0), polling every 20 ms for
+# at most $3 tenths of a second; returns 0 when it got there.
+wait_text() {
+	n=0
+	while [ $n -lt $(($3 * 5)) ]; do
+		if "$same" "$1" "$tgt" >/dev/null 2>&1; then now=0; else now=1; fi
+		[ "$now" = "$2" ] && return 0
+		sleep 0.02
+		n=$((n + 1))
+	done
+	return 1
+}
+threads_of() { sed -n 's/^Threads:\t//p' "/proc/$1/status"; }
+fds_of() { for f in /proc/$1/fd/*; do readlink "$f"; done | sort; }
+# A serve target's output of R rounds, untraced, equals what the traced one printed.
+same_as_untraced() { # name file threads
+	r=$(sed -n 's/^rounds \([0-9]*\),.*/\1/p' "$2")
+	"$tgt" serve "$3" "$r" >"$tmp/ref.out"
+	if cmp -s "$2" "$tmp/ref.out"; then return 0; fi
+	fail "$1" "output differs from an untraced run of $r rounds: $(diff "$2" "$tmp/ref.out" | head -5)"
+	return 1
+}
+
+# The tracer returned: the target has ended, or the tracer failed and the
+# target would wait for its probe forever.
+reap() {
+	kill -9 $1 2>/dev/null
+	wait $1
+}
+
+start_serve() { # threads output: sets $pid
+	"$tgt" serve "$1" >"$2" &
+	pid=$!
+	bg="$bg $pid"
+	sleep 0.2
+}
+
+# ---- 100 attach/detach cycles on a busy multithreaded process --------------------
+
+start_serve 4 "$tmp/stress.out"
+threads0=$(threads_of $pid)
+fds0=$(fds_of $pid)
+bad=""
+i=0
+while [ $i -lt 100 ]; do
+	i=$((i + 1))
+	"$up" trace -q -d 0.03 --count -p $pid "p:$tgt:at_work a=%di b=%si" \
+		"r:$tgt:at_alloc r=\$retval" >"$tmp/c.out" 2>"$tmp/c.err"
+	st=$?
+	w=$(count_of "$tmp/c.out" at_work)
+	r=$(count_of "$tmp/c.out" at_alloc__return)
+	if [ $st != 0 ] || [ -z "$w" ] || [ -z "$r" ] || [ "$w" -le 0 ] || [ "$r" -le 0 ]; then
+		bad="cycle $i: status $st, at_work '$w', at_alloc '$r': $(cat "$tmp/c.err")"
+		break
+	fi
+	if ! "$same" $pid "$tgt" >"$tmp/same.out"; then
+		bad="cycle $i: a probe was left behind: $(cat "$tmp/same.out")"
+		break
+	fi
+done
+threads1=$(threads_of $pid)
+# The library keeps /proc/self/mem open for its text writes once it has written.
+fds1=$(fds_of $pid | grep -v "^/proc/$pid/mem$")
+memfds=$(grep -c "memfd:" "/proc/$pid/maps")
+kill -TERM $pid
+wait $pid
+st=$?
+if [ -n "$bad" ]; then
+	fail stress "$bad"
+elif expect_eq stress "$st" 0 "target status" &&
+	expect_eq stress "$threads1" "$threads0" "threads after 100 detaches" &&
+	expect_eq stress "$(echo $fds1)" "$(echo $fds0)" "open descriptors after 100 detaches" &&
+	expect_eq stress "$memfds" 0 "ring mappings left" &&
+	expect_grep stress "$tmp/stress.out" "EINTR 0$" "no system call interrupted" &&
+	same_as_untraced stress "$tmp/stress.out" 4; then
+	pass stress
+fi
+
+# ---- exact counts: the target calls only once the probe is there --------------------
+
+"$tgt" traced 10000 threads 4 >"$tmp/exact.stdout" &
+pid=$!
+bg="$bg $pid"
+"$up" trace --count -p $pid "p:$tgt:at_work a=%di" >"$tmp/exact.out" 2>"$tmp/exact.err"
+st=$?
+reap $pid
+tst=$?
+expect_eq exact "$st" 0 "tracer status" &&
+	expect_eq exact "$tst" 0 "target status" &&
+	expect_eq exact "$(count_of "$tmp/exact.out" at_work)" 40000 "events" &&
+	expect_grep exact "$tmp/exact.err" "exited with status 0" "summary" &&
+	expect_grep exact "$tmp/exact.err" "uprobes/at_work: 40000 events, 0 skipped (recursive), mode optimized" "summary" &&
+	expect_grep exact "$tmp/exact.err" "lost events (rings full): 0" "summary" &&
+	pass exact
+
+# Formats: one JSON object per call with the argument in call order; text
+# lines; Perfetto slices for entry+return.
+"$tgt" traced 300 >/dev/null &
+pid=$!
+bg="$bg $pid"
+"$up" trace -q -f json -p $pid "p:$tgt:at_work a=%di:u64" >"$tmp/json.out" 2>"$tmp/json.err"
+reap $pid
+/usr/bin/python3 - "$tmp/json.out" >"$tmp/json.check" 2>&1 <<'EOF'
+import json, sys
+evs = [json.loads(l) for l in open(sys.argv[1])]
+assert len(evs) == 300, len(evs)
+assert [e["args"]["a"] for e in evs] == list(range(300)), "arguments out of order"
+assert all(e["event"] == "at_work" and e["group"] == "uprobes" for e in evs)
+assert len({e["pid"] for e in evs}) == 1
+EOF
+if [ -s "$tmp/json.check" ]; then
+	fail json "$(cat "$tmp/json.check") $(head -c 300 "$tmp/json.out")"
+else
+	pass json
+fi
+"$tgt" traced 250 >/dev/null &
+pid=$!
+bg="$bg $pid"
+"$up" trace -q -p $pid "p:$tgt:at_work a=%di:u64" >"$tmp/text.out" 2>&1
+reap $pid
+expect_eq text "$(grep -c ' at_work: (0x[0-9a-f]*) a=[0-9]*$' "$tmp/text.out")" 250 "text lines" &&
+	expect_eq text "$(sed -n '250s/.* a=//p' "$tmp/text.out")" 249 "last argument" &&
+	pass text
+"$tgt" traced 200 >/dev/null &
+pid=$!
+bg="$bg $pid"
+"$up" trace -q -f perfetto -p $pid "r:$tgt:at_work r=\$retval" >"$tmp/pf.out" 2>&1
+reap $pid
+/usr/bin/python3 - "$tmp/pf.out" >"$tmp/pf.check" 2>&1 <<'EOF'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+evs = doc["traceEvents"] if isinstance(doc, dict) else doc
+ends = [e for e in evs if e.get("ph") == "E"]
+begins = [e for e in evs if e.get("ph") == "B"]
+assert len(ends) == 200 and len(begins) == 200, (len(begins), len(ends))
+EOF
+if [ -s "$tmp/pf.check" ]; then fail perfetto "$(cat "$tmp/pf.check")"; else pass perfetto; fi
+
+# ---- the target's end while traced ------------------------------------------------
+
+"$tgt" traced 500 exit 7 >/dev/null &
+pid=$!
+bg="$bg $pid"
+"$up" trace --count -p $pid "p:$tgt:at_work" >"$tmp/exit.out" 2>"$tmp/exit.err"
+st=$?
+expect_eq exit "$st" 7 "tracer status" &&
+	expect_eq exit "$(count_of "$tmp/exit.out" at_work)" 500 "events drained" &&
+	expect_grep exit "$tmp/exit.err" "PID $pid exited with status 7" "message" &&
+	pass exit
+
+"$tgt" traced 300 crash >/dev/null 2>&1 &
+pid=$!
+bg="$bg $pid"
+"$up" trace --count -p $pid "p:$tgt:at_work" >"$tmp/crash.out" 2>"$tmp/crash.err"
+st=$?
+expect_eq crash "$st" 139 "tracer status" &&
+	expect_eq crash "$(count_of "$tmp/crash.out" at_work)" 300 "events drained" &&
+	expect_grep crash "$tmp/crash.err" "PID $pid was killed by signal 11" "message" &&
+	pass crash
+
+# ---- stopping: SIGINT, SIGTERM, and the tracer's own death ------------------------
+
+for how in INT TERM KILL; do
+	name=sig$(echo $how | tr A-Z a-z)
+	was=$failed
+	failed=0
+	start_serve 2 "$tmp/$name.target"
+	"$up" trace --count -p $pid "p:$tgt:at_work" >"$tmp/$name.out" 2>"$tmp/$name.err" &
+	tracer=$!
+	if ! wait_text $pid 1 50; then
+		fail $name "the probe never appeared: $(cat "$tmp/$name.err")"
+		continue
+	fi
+	kill -$how $tracer
+	wait $tracer
+	st=$?
+	if [ $how = KILL ]; then
+		# The agent sees its channel close and takes every probe out within a second.
+		wait_text $pid 0 10 || fail $name "text still patched 1 s after the tracer died"
+		want=137
+	else
+		"$same" $pid "$tgt" >"$tmp/$name.same" || fail $name "probe left: $(cat "$tmp/$name.same")"
+		want=0
+		expect_grep $name "$tmp/$name.err" "uprobes/at_work: [1-9][0-9]* events" "summary"
+		[ "$(count_of "$tmp/$name.out" at_work)" -gt 0 ] 2>/dev/null ||
+			fail $name "no count printed: $(cat "$tmp/$name.out")"
+	fi
+	expect_eq $name "$st" $want "tracer status"
+	kill -0 $pid 2>/dev/null || fail $name "the target died"
+	kill -TERM $pid
+	wait $pid
+	expect_eq $name "$?" 0 "target status"
+	same_as_untraced $name "$tmp/$name.target" 2 && [ $failed = 0 ] && pass $name
+	[ $was = 1 ] && failed=1
+done
+
+# A second uprobe on the same process is refused while the first is there.
+start_serve 1 "$tmp/busy.target"
+"$up" trace -q --count -p $pid "p:$tgt:at_work" >/dev/null 2>&1 &
+tracer=$!
+wait_text $pid 1 50
+"$up" trace -q --count -p $pid "p:$tgt:at_alloc" >"$tmp/busy.out" 2>&1
+st=$?
+kill -INT $tracer
+wait $tracer
+kill -TERM $pid
+wait $pid
+expect_eq busy "$st" 1 "status" &&
+	expect_grep busy "$tmp/busy.out" "another uprobe is tracing the process" "message" &&
+	pass busy
+
+# ---- python3 and bash, attached mid-run -------------------------------------------
+
+py=/usr/bin/python3
+pylib=$(readlink -f $py)
+cat >"$tmp/prog.py" <<'EOF'
+import time
+total = 0
+for i in range(400):
+    total += sum(int(str(k)) for k in range(i, i + 50))
+    time.sleep(0.002)
+print("total", total)
+EOF
+$py "$tmp/prog.py" >"$tmp/py.out" &
+pid=$!
+bg="$bg $pid"
+sleep 0.2
+"$up" trace -q -d 0.3 --count -p $pid "p:$pylib:PyLong_FromString s=+0(%di):string" \
+	"r:$pylib:PyLong_FromString r=\$retval" >"$tmp/pyc.out" 2>"$tmp/pyc.err"
+st=$?
+wait $pid
+pst=$?
+$py "$tmp/prog.py" >"$tmp/py.ref"
+e=$(count_of "$tmp/pyc.out" PyLong_FromString)
+r=$(count_of "$tmp/pyc.out" PyLong_FromString__return)
+# The probes start and stop recording together: a call in flight when they
+# do gives a return without its entry or an entry without its return.
+if expect_eq python "$st" 0 "tracer status: $(cat "$tmp/pyc.err")" &&
+	expect_eq python "$pst" 0 "python status" &&
+	expect_eq python "$(cat "$tmp/py.out")" "$(cat "$tmp/py.ref")" "python output"; then
+	if [ "${e:-0}" -gt 0 ] && [ $((${r:-0} - ${e:-0})) -le 1 ] && [ $((${e:-0} - ${r:-0})) -le 1 ]; then
+		pass python
+	else
+		fail python "entries '$e', returns '$r'"
+	fi
+fi
+
+bash -c 'for i in $(seq 150); do echo "line $i"; sleep 0.005; done' >"$tmp/sh.out" &
+pid=$!
+bg="$bg $pid"
+sleep 0.15
+"$up" trace -q -d 0.3 --count -p $pid "p:/usr/bin/bash:make_child" >"$tmp/shc.out" 2>"$tmp/shc.err"
+st=$?
+wait $pid
+pst=$?
+bash -c 'for i in $(seq 150); do echo "line $i"; sleep 0.005; done' >"$tmp/sh.ref"
+n=$(count_of "$tmp/shc.out" make_child)
+if expect_eq bash "$st" 0 "tracer status: $(cat "$tmp/shc.err")" &&
+	expect_eq bash "$pst" 0 "bash status" &&
+	expect_eq bash "$(cmp "$tmp/sh.out" "$tmp/sh.ref")" "" "bash output"; then
+	if [ "${n:-0}" -gt 0 ]; then pass bash; else fail bash "make_child events '$n'"; fi
+fi
+
+# ---- refusals -----------------------------------------------------------------------
+
+err() { # name want_status want_text uprobe_args...
+	name=$1 want=$2 text=$3
+	shift 3
+	"$up" trace "$@" >"$tmp/$name.out" 2>&1
+	st=$?
+	expect_eq "$name" "$st" "$want" "status ($(cat "$tmp/$name.out"))" &&
+		expect_grep "$name" "$tmp/$name.out" "$text" "message" && pass "$name"
+}
+
+dead=$(sh -c 'echo $$')
+err err_no_pid 1 "\-p $dead: no such process" -p $dead "p:$tgt:at_work"
+err err_pid_syntax 2 "\-p '12x': expected a process ID" -p 12x "p:$tgt:at_work"
+err err_pid_and_cmd 2 "trace one or the other" -p 1 "p:$tgt:at_work" -- true
+start_serve 1 "$tmp/errs.target"
+col=$(printf 'p:%s:at_work a=' "$tgt" | wc -c)
+err err_spec 2 "column $col: %zz" -p $pid "p:$tgt:at_work a=%zz"
+err err_symbol 1 "no_such_function" -p $pid "p:$tgt:no_such_function"
+err err_offset 1 "at_work+0x1" -p $pid "p:$tgt:at_work+1"
+err err_unmapped 1 "is not mapped (executable) in PID $pid" -p $pid "p:/usr/bin/bash:make_child"
+"$same" $pid "$tgt" >/dev/null || fail err_after "a refused attach left a probe"
+kill -STOP $pid
+err err_stopped 1 "is stopped (SIGSTOP)" -p $pid "p:$tgt:at_work"
+kill -CONT $pid
+strace -f -o /dev/null -p $pid 2>/dev/null &
+tracer=$!
+sleep 0.3
+err err_traced 1 "already traced by PID $tracer" -p $pid "p:$tgt:at_work"
+kill $tracer
+wait $tracer 2>/dev/null
+kill -TERM $pid
+wait $pid
+
+"$tgt" seccomp &
+pid=$!
+bg="$bg $pid"
+sleep 0.1
+err err_seccomp 1 "runs under seccomp (filter mode)" -p $pid "p:$tgt:at_work"
+kill -TERM $pid
+
+# Unprivileged: another user's process is refused before ptrace is tried; one's own works.
+pub=$(mktemp -d /tmp/uprobe-attach.XXXXXX)
+chmod 755 "$pub"
+cp "$up" "$top"/build/libuprobes.so* "$tgt" "$pub/"
+run_as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups env LD_LIBRARY_PATH="$pub" "$@"; }
+"$pub/attach_target" serve 1 >/dev/null &
+pid=$!
+bg="$bg $pid"
+sleep 0.1
+run_as_nobody "$pub/uprobe" trace -p $pid "p:$pub/attach_target:at_work" >"$tmp/other.out" 2>&1
+st=$?
+kill -TERM $pid
+expect_eq err_other_user "$st" 1 "status ($(cat "$tmp/other.out"))" &&
+	expect_grep err_other_user "$tmp/other.out" "belongs to user root (uid 0) and you are nobody" "message" &&
+	pass err_other_user
+setpriv --reuid=nobody --regid=nogroup --clear-groups "$pub/attach_target" traced 100 >/dev/null &
+pid=$!
+bg="$bg $pid"
+run_as_nobody "$pub/uprobe" trace --count -p $pid "p:$pub/attach_target:at_work" >"$tmp/own.out" 2>"$tmp/own.err"
+st=$?
+reap $pid
+expect_eq own_user "$st" 0 "status ($(cat "$tmp/own.err"))" &&
+	expect_eq own_user "$(count_of "$tmp/own.out" at_work)" 100 "events" && pass own_user
+# A setuid program (here: set-user-ID nobody, started by root) is refused.
+chown nobody "$pub/attach_target"
+chmod 4755 "$pub/attach_target"
+"$pub/attach_target" serve 1 >/dev/null &
+pid=$!
+bg="$bg $pid"
+sleep 0.1
+err err_setuid 1 "a setuid/setgid program" -p $pid "p:$pub/attach_target:at_work"
+kill -TERM $pid
+rm -rf "$pub"
+
+exit $failed
