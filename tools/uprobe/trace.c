@@ -347,6 +347,23 @@ static const char *location(const struct trace_spec *s, char *buf, size_t len)
 	return buf;
 }
 
+/* " in PID 42 (comm)" */
+static const char *in_pid(pid_t pid, char *buf, size_t len)
+{
+	char path[64], comm[32] = "?";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	f = fopen(path, "r");
+	if (f) {
+		if (fgets(comm, sizeof(comm), f))
+			comm[strcspn(comm, "\n")] = 0;
+		fclose(f);
+	}
+	snprintf(buf, len, " in PID %d (%s)", pid, comm);
+	return buf;
+}
+
 static void replace_this_process(char *msg, size_t len, pid_t pid)
 {
 	char *at = strstr(msg, "this process"), rest[256];
@@ -364,7 +381,7 @@ static void replace_this_process(char *msg, size_t len, pid_t pid)
  */
 static void note_statuses(struct tracer *t, const struct agent_status *st, int n, int first)
 {
-	char loc[PATH_MAX + 160];
+	char loc[PATH_MAX + 160], in[64];
 
 	for (int i = 0; i < n && i < t->n; i++) {
 		if (!st[i].err) {
@@ -376,9 +393,9 @@ static void note_statuses(struct tracer *t, const struct agent_status *st, int n
 		if (t->pid) /* the agent speaks of "this process" */
 			replace_this_process(t->why[i], sizeof(t->why[i]), t->pid);
 		if (t->pid || (first && st[i].err != -ENXIO && st[i].err != -ENOENT)) {
-			cli_error(CLI_EXIT_FAIL, "cannot attach %s/%s (%s): %s", t->specs[i]->group,
+			cli_error(CLI_EXIT_FAIL, "cannot attach %s/%s (%s)%s: %s", t->specs[i]->group,
 				  t->specs[i]->event, location(t->specs[i], loc, sizeof(loc)),
-				  t->why[i]);
+				  t->pid ? in_pid(t->pid, in, sizeof(in)) : "", t->why[i]);
 			t->fatal = 1;
 		}
 	}
