@@ -229,6 +229,42 @@ for how in INT TERM KILL; do
 	[ $was = 1 ] && failed=1
 done
 
+# The agent's channel and rings have no name another user could open: what the
+# process holds while traced, beyond what it held before, is an unnamed socket
+# and the memfd.
+start_serve 1 "$tmp/private.target"
+before=$(fds_of $pid)
+"$up" trace -q --count -p $pid "p:$tgt:at_work" >/dev/null 2>&1 &
+tracer=$!
+wait_text $pid 1 50
+sleep 0.1
+during=$(fds_of $pid)
+kill -INT $tracer
+wait $tracer
+kill -TERM $pid
+wait $pid
+new=$(echo "$during" | grep -v -x -F "$before" | grep -v "^/proc/$pid/mem$")
+named=$(echo "$new" | while read -r f; do
+	case $f in
+	socket:\[*\])
+		ino=${f#socket:[}
+		ino=${ino%]}
+		# /proc/net/unix: Num RefCount Protocol Flags Type St Inode [Path]
+		path=$(awk -v i="$ino" '$7 == i { print $8 }' /proc/net/unix)
+		[ -n "$path" ] && echo "$f=$path"
+		;;
+	/memfd:*) ;;
+	*) echo "$f" ;;
+	esac
+done)
+if [ -z "$new" ]; then
+	fail private "no descriptor of the agent's seen: $(echo $during)"
+elif [ -n "$named" ]; then
+	fail private "reachable by name: $named"
+else
+	pass private
+fi
+
 # A second uprobe on the same process is refused while the first is there.
 start_serve 1 "$tmp/busy.target"
 "$up" trace -q --count -p $pid "p:$tgt:at_work" >/dev/null 2>&1 &
