@@ -44,6 +44,8 @@ static const char trace_usage[] =
 	"PROBE is a line of the kernel's uprobe_events syntax, for example\n"
 	"  'p:libc:malloc size=%di:u64'   'r:./prog:parse ret=$retval'\n"
 	"  'p:grp/ev /usr/bin/python3.11:0x1234 +0(%di):string'\n"
+	"A fetch-arg may name a variable from the file's debug info, as perf probe\n"
+	"does: 'p:./prog:parse_request req->hdr.len n path' (default name req_hdr_len).\n"
 	"\n"
 	"options:\n"
 	"  -f, --format FMT   text (trace_pipe lines, the default), json (one object\n"
