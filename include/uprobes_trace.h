@@ -59,6 +59,8 @@ enum trace_base {
 	TRACE_B_ARGN,	/* $argN (extension): imm = N >= 1, System V argument N at entry */
 	TRACE_B_IMM,	/* \IMM: imm = the value */
 	TRACE_B_IMMSTR, /* \"str": str = the text */
+	TRACE_B_DWARF,	/* NAME[->MEMBER|.MEMBER]... (extension): str = the expression, to
+			 * be turned into one of the above by trace_spec_resolve_dwarf() */
 };
 
 /* Registers by their kernel names (struct pt_regs order is irrelevant here). */
@@ -93,7 +95,7 @@ struct trace_fetch {
 	enum trace_base base;
 	enum trace_reg reg;
 	uint64_t imm;
-	char *str; /* TRACE_B_IMMSTR */
+	char *str; /* TRACE_B_IMMSTR, TRACE_B_DWARF */
 	int n_deref;
 	int64_t deref[TRACE_MAX_DEREF + 1];
 };
@@ -151,6 +153,23 @@ UPROBE_API void trace_spec_free(struct trace_spec *spec);
  * full text needs (snprintf-style).
  */
 UPROBE_API int trace_spec_format(const struct trace_spec *spec, char *buf, size_t len);
+
+/*
+ * Turn the DWARF expressions of spec (fetch-args such as "req->hdr.len", base
+ * TRACE_B_DWARF) into plain fetch-args, from the debug info of the ELF file
+ * at path (spec->path may be a short name; path is the file it names). The
+ * variable is looked up in the scopes that contain the probe's address; its
+ * location there becomes a register, +OFF(...) dereferences or a constant,
+ * and its type the fetch type unless :TYPE was written. Debug info is read
+ * from path itself, else from /usr/lib/debug/.build-id/xx/yyyy.debug.
+ * Returns 0 (nothing to do is 0 too), or -errno with err filled (token: the
+ * offending name) and the full message in uprobe_last_error(): -ENOENT (no
+ * variable or member of that name: the message lists those in scope),
+ * -ENODATA (no debug info, or optimized out here), -ENOTSUP (a location or
+ * type that cannot be fetched), -EINVAL. On failure spec is unchanged.
+ */
+UPROBE_API int trace_spec_resolve_dwarf(struct trace_spec *spec, const char *path,
+					 struct trace_error *err);
 
 /* ---- record layout ----------------------------------------------------------------- */
 

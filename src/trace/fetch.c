@@ -150,6 +150,8 @@ static int compile_base(const struct compile_ctx *cx, const struct trace_arg *ta
 	case TRACE_B_COMM:
 	case TRACE_B_IMMSTR:
 		return 0;
+	case TRACE_B_DWARF:
+		return arg_error(ta, "a DWARF expression; trace_spec_resolve_dwarf() it first");
 	}
 	return arg_error(ta, "unknown base");
 }

@@ -219,6 +219,45 @@ static int parse_imm(struct spec_ctx *cx, struct trace_fetch *f, char *arg)
 	return 0;
 }
 
+static bool is_ident_char(char c)
+{
+	return spec_is_alpha(c) || spec_is_digit(c) || c == '_';
+}
+
+/*
+ * A DWARF expression (extension, perf probe's syntax): NAME, then any number
+ * of ->MEMBER and .MEMBER. It stays text until trace_spec_resolve_dwarf()
+ * (src/trace/dwarf.c) finds the variable in the binary's debug info.
+ */
+static int parse_dwarf(struct spec_ctx *cx, struct trace_fetch *f, char *arg, int depth)
+{
+	char *p = arg;
+
+	if (depth)
+		return spec_fail_str(cx, SE_DWARF_DEREF, arg);
+	for (;;) {
+		if (spec_is_digit(*p) || !is_ident_char(*p))
+			return spec_fail_str(cx, SE_DWARF_BAD_EXPR, p);
+		while (is_ident_char(*p))
+			p++;
+		if (!*p)
+			break;
+		if (p[0] == '-' && p[1] == '>')
+			p += 2;
+		else if (p[0] == '.')
+			p++;
+		else
+			return spec_fail_str(cx, SE_DWARF_BAD_EXPR, p);
+	}
+	if (cx->spec->kind == TRACE_RETPROBE)
+		return spec_fail_str(cx, SE_DWARF_ON_RETPROBE, arg);
+	f->str = strdup(arg);
+	if (!f->str)
+		return -ENOMEM;
+	f->base = TRACE_B_DWARF;
+	return 0;
+}
+
 static int parse_fetch(struct spec_ctx *cx, struct trace_fetch *f, char *arg, int depth)
 {
 	switch (arg[0]) {
@@ -234,9 +273,9 @@ static int parse_fetch(struct spec_ctx *cx, struct trace_fetch *f, char *arg, in
 	case '\\':
 		return parse_imm(cx, f, arg);
 	}
-	/* A bare identifier is a BTF variable for the kernel, which uprobes do not have. */
+	/* A bare identifier is a BTF variable for the kernel; for us a DWARF one. */
 	if (spec_is_alpha(arg[0]) || arg[0] == '_')
-		return spec_fail_str(cx, SE_NOSUP_BTFARG, arg);
+		return parse_dwarf(cx, f, arg, depth);
 	return spec_fail_str(cx, SE_BAD_FETCH_ARG, arg);
 }
 
@@ -361,6 +400,9 @@ static int finalize(struct spec_ctx *cx, struct trace_arg *a, const struct arg_t
 	char *where = at->t ? at->t : at->body;
 	int ret;
 
+	if (f->base == TRACE_B_DWARF) /* the resolver checks the rest, knowing the type */
+		return a->is_bitfield ? parse_bitfield(cx, a, at->t) : 0;
+
 	if (trace_type_is_string(a->type)) {
 		bool imm = f->base == TRACE_B_IMM && !f->n_deref;
 
@@ -414,11 +456,35 @@ static int parse_name(struct spec_ctx *cx, struct trace_arg *a, char *tok, int i
 	} else {
 		snprintf(a->name, sizeof(a->name), "arg%d", idx + 1);
 		*body = tok;
+		if (spec_is_alpha(tok[0]) || tok[0] == '_')
+			return 0; /* a DWARF expression names itself: dwarf_name() */
 	}
 	if (name_used(cx->spec, a->name, idx))
 		return spec_fail(cx, SE_USED_ARG_NAME, tok, eq ? (size_t)(eq - tok) : strlen(tok));
 	if (!**body)
 		return spec_fail(cx, SE_NO_ARG_BODY, *body, 0);
+	return 0;
+}
+
+/*
+ * The default name of a DWARF fetch-arg: its expression with "->" and "."
+ * turned into "_" (req->hdr.len: req_hdr_len), perf probe's way.
+ */
+static int dwarf_name(struct spec_ctx *cx, struct trace_arg *a, char *tok, int idx)
+{
+	const char *e = a->fetch.str;
+	size_t n = 0;
+
+	for (; *e; e++) {
+		if (n == TRACE_MAX_ARG_NAME - 1)
+			return spec_fail(cx, SE_ARG_NAME_TOO_LONG, tok, strcspn(tok, ":"));
+		if (*e == '-')
+			e++;
+		a->name[n++] = *e == '>' || *e == '.' ? '_' : *e;
+	}
+	a->name[n] = 0;
+	if (name_used(cx->spec, a->name, idx))
+		return spec_fail(cx, SE_USED_ARG_NAME, tok, strcspn(tok, ":"));
 	return 0;
 }
 
@@ -441,6 +507,8 @@ int spec_parse_arg(struct spec_ctx *cx, char *tok)
 	if (!a->text)
 		return -ENOMEM;
 	ret = parse_fetch(cx, &a->fetch, body, 0);
+	if (!ret && a->fetch.base == TRACE_B_DWARF && body == tok)
+		ret = dwarf_name(cx, a, tok, idx);
 	if (!ret)
 		ret = finalize(cx, a, &at);
 	return ret;
@@ -482,6 +550,9 @@ static void format_base(struct spec_out *o, const struct trace_fetch *f)
 	case TRACE_B_IMMSTR:
 		spec_out_printf(o, "\\\"%s\"", f->str ? f->str : "");
 		return;
+	case TRACE_B_DWARF:
+		spec_out_printf(o, "%s", f->str ? f->str : "");
+		return;
 	}
 	spec_out_printf(o, "?");
 }
@@ -511,6 +582,9 @@ void spec_format_arg(struct spec_out *o, const struct trace_arg *a)
 {
 	spec_out_printf(o, " %.*s=", TRACE_MAX_ARG_NAME - 1, a->name);
 	format_fetch(o, &a->fetch);
+	/* Unresolved DWARF: a type written out would override the variable's own. */
+	if (a->fetch.base == TRACE_B_DWARF && !a->type_given)
+		return;
 	if (a->is_bitfield)
 		spec_out_printf(o, ":b%u@%u/%u", a->bf_width, a->bf_offset, (8 * trace_type_size(a->type)));
 	else if ((unsigned int)a->type < ARRAY_LEN(type_names))

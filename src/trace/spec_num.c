@@ -72,6 +72,11 @@ static const struct spec_err_desc spec_errs[SE_COUNT] = {
 	[SE_BAD_DELETE] = { "Delete must be -:[GRP/]EVENT", EINVAL },
 	[SE_DELETE_ARGS] = { "Delete takes no other argument", EINVAL },
 	[SE_IMMSTR_TOO_LONG] = { "Immediate string is too long", E2BIG },
+	[SE_DWARF_BAD_EXPR] = { "Invalid DWARF expression (NAME, NAME->MEMBER, NAME.MEMBER)",
+				EINVAL },
+	[SE_DWARF_ON_RETPROBE] = { "DWARF variables are not available on a return probe",
+				   EINVAL },
+	[SE_DWARF_DEREF] = { "A DWARF variable can not be dereferenced; use -> or .", EINVAL },
 };
 
 int spec_fail(struct spec_ctx *cx, enum spec_err code, const char *at, size_t len)

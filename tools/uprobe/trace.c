@@ -44,6 +44,8 @@ static const char trace_usage[] =
 	"PROBE is a line of the kernel's uprobe_events syntax, for example\n"
 	"  'p:libc:malloc size=%di:u64'   'r:./prog:parse ret=$retval'\n"
 	"  'p:grp/ev /usr/bin/python3.11:0x1234 +0(%di):string'\n"
+	"A fetch-arg may name a variable from the file's debug info, as perf probe\n"
+	"does: 'p:./prog:parse_request req->hdr.len n path' (default name req_hdr_len).\n"
 	"\n"
 	"options:\n"
 	"  -f, --format FMT   text (trace_pipe lines, the default), json (one object\n"
@@ -132,11 +134,46 @@ static uint64_t now_ms(void)
 
 /* ---- probes and options ------------------------------------------------------------ */
 
+static bool has_dwarf_args(const struct trace_spec *s)
+{
+	for (int i = 0; i < s->n_args; i++)
+		if (s->args[i].fetch.base == TRACE_B_DWARF)
+			return true;
+	return false;
+}
+
+/*
+ * DWARF fetch-args ("req->len") become plain ones here, from the file's
+ * debug info, and the agent gets the rewritten line: it and this process
+ * must derive the same record layout from the text. *text is then malloc'd.
+ */
+static int resolve_dwarf(struct trace_spec *s, const char *line, char **text)
+{
+	struct trace_error err;
+	int len;
+
+	if (!has_dwarf_args(s))
+		return 0;
+	if (!strchr(s->path, '/') && access(s->path, R_OK))
+		return cli_error(CLI_EXIT_USAGE, "probe '%s': DWARF fetch-args need the file's path "
+				 "('%s' is not a file here)", line, s->path);
+	if (trace_spec_resolve_dwarf(s, s->path, &err))
+		return cli_error(CLI_EXIT_USAGE, "probe '%s': %s", line, uprobe_last_error());
+	len = trace_spec_format(s, NULL, 0);
+	*text = len > 0 ? malloc((size_t)len + 1) : NULL;
+	if (!*text)
+		return cli_error(CLI_EXIT_FAIL, "out of memory");
+	trace_spec_format(s, *text, (size_t)len + 1);
+	return 0;
+}
+
 static int add_probe(struct tracer *t, const char *line)
 {
 	struct trace_error err;
 	struct trace_spec *s;
+	char *resolved = NULL;
 	size_t len = strlen(line);
+	int ret;
 
 	if (t->n == AGENT_MAX_SPECS)
 		return cli_error(CLI_EXIT_USAGE, "more than %d probes", AGENT_MAX_SPECS);
@@ -157,6 +194,18 @@ static int add_probe(struct tracer *t, const char *line)
 		return cli_error(CLI_EXIT_USAGE, "probe '%s': '-:' deletes an event; nothing to trace",
 				 line);
 	}
+	ret = resolve_dwarf(s, line, &resolved);
+	if (ret) {
+		trace_spec_free(s);
+		return ret;
+	}
+	if (resolved) {
+		line = resolved;
+		len = strlen(line);
+		if (t->text_len + len + 1 > AGENT_MSG_MAX)
+			return cli_error(CLI_EXIT_USAGE, "the probes take more than %d KiB of text "
+					 "in all", AGENT_MSG_MAX / 1024);
+	}
 	t->specs[t->n] = s;
 	trace_layout_of(s, &t->layouts[t->n]);
 	t->desc[t->n] = (struct trace_event_desc){ s, &t->layouts[t->n] };
@@ -167,6 +216,7 @@ static int add_probe(struct tracer *t, const char *line)
 	memcpy(t->text + t->text_len, line, len);
 	t->text_len += len;
 	t->text[t->text_len++] = '\n';
+	free(resolved);
 	return 0;
 }
 
