@@ -72,6 +72,9 @@ static const struct spec_err_desc spec_errs[SE_COUNT] = {
 	[SE_BAD_DELETE] = { "Delete must be -:[GRP/]EVENT", EINVAL },
 	[SE_DELETE_ARGS] = { "Delete takes no other argument", EINVAL },
 	[SE_IMMSTR_TOO_LONG] = { "Immediate string is too long", E2BIG },
+	[SE_BAD_SDT] = { "SDT marker must be sdt:PROVIDER:NAME or usdt:PATH:PROVIDER:NAME",
+			 EINVAL },
+	[SE_SDT_RETPROBE] = { "An SDT marker has no return probe", EINVAL },
 };
 
 int spec_fail(struct spec_ctx *cx, enum spec_err code, const char *at, size_t len)

@@ -97,6 +97,7 @@ struct tracer {
 	pid_t child;
 	int status, child_done, fatal;
 	pid_t pid;	 /* attach mode */
+	const char *exe; /* launch mode: the command (where sdt: markers are looked for) */
 	int exit_watch; /* attach mode: see attach_exit_watch() */
 	int exit_known, wstatus; /* attach mode: how the process ended */
 	double attach_ms, detach_ms; /* attach mode: agent loaded and probes in; all out */
@@ -132,6 +133,45 @@ static uint64_t now_ms(void)
 
 /* ---- probes and options ------------------------------------------------------------ */
 
+static int add_probe(struct tracer *t, const char *line);
+
+/*
+ * sdt:/usdt: markers become plain probes here, in the text the agent parses
+ * again: the layouts this process derives from the specs are the agent's.
+ */
+static int add_sdt_probe(struct tracer *t, struct trace_spec *s, const char *line)
+{
+	struct trace_sdt_where w = { .sz = sizeof(w), .pid = t->pid, .exe = t->exe };
+	struct trace_spec *out[AGENT_MAX_SPECS];
+	struct trace_error err;
+	int n, ret = 0;
+
+	if (!t->pid && !t->exe) {
+		trace_spec_free(s);
+		return cli_error(CLI_EXIT_USAGE, "no command given after '--' (uprobe trace --help)");
+	}
+	n = trace_spec_resolve_sdt(s, &w, out, AGENT_MAX_SPECS - t->n, &err);
+	trace_spec_free(s);
+	if (n < 0)
+		return cli_error(CLI_EXIT_FAIL, "probe '%s': %s", line, uprobe_last_error());
+	for (int i = 0; i < n; i++) {
+		int len = trace_spec_format(out[i], NULL, 0);
+		char *text = len > 0 ? malloc((size_t)len + 1) : NULL;
+
+		if (!ret && text) {
+			trace_spec_format(out[i], text, (size_t)len + 1);
+			if (!t->quiet)
+				fprintf(stderr, "uprobe: %s: %s\n", line, text);
+			ret = add_probe(t, text);
+		} else if (!ret) {
+			ret = cli_error(CLI_EXIT_FAIL, "out of memory");
+		}
+		free(text);
+		trace_spec_free(out[i]);
+	}
+	return ret;
+}
+
 static int add_probe(struct tracer *t, const char *line)
 {
 	struct trace_error err;
@@ -152,6 +192,8 @@ static int add_probe(struct tracer *t, const char *line)
 			err.token[0] ? ": " : "", err.token);
 		return CLI_EXIT_USAGE;
 	}
+	if (s->sdt_name)
+		return add_sdt_probe(t, s, line);
 	if (s->kind == TRACE_DELETE) {
 		trace_spec_free(s);
 		return cli_error(CLI_EXIT_USAGE, "probe '%s': '-:' deletes an event; nothing to trace",
@@ -830,6 +872,7 @@ int cmd_trace(int argc, char **argv)
 	ret = parse_options(t, dash, argv, &duration_ms, &output);
 	if (ret)
 		return ret;
+	t->exe = dash < argc - 1 ? argv[dash + 1] : NULL;
 	for (int i = optind; i < dash; i++) {
 		ret = add_probe(t, argv[i]);
 		if (ret)
