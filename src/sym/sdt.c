@@ -312,7 +312,7 @@ static int decode_mem(struct sdt_ctx *cx, uint64_t pc, const char *op, struct sd
 	memcpy(inner, open + 2, in_len - 2);
 	inner[in_len - 2] = 0;
 	if (strchr(inner, ',')) {
-		snprintf(why, wlen, "index registers (%s) are not supported", open);
+		snprintf(why, wlen, "index registers are not supported: %s", open);
 		return -ENOTSUP;
 	}
 	if (reg_lookup(inner, &r) || r.width != 8) {
