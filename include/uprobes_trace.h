@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "uprobes.h"
 
@@ -124,6 +125,12 @@ struct trace_spec {
 	int bpftrace_style;	 /* written as uprobe:/uretprobe: */
 	int n_args;
 	struct trace_arg args[TRACE_MAX_ARGS];
+	/*
+	 * sdt:PROVIDER:NAME or usdt:PATH:PROVIDER:NAME (path is then PATH, else
+	 * NULL): an SDT marker, to turn into a probe at its place with
+	 * trace_spec_resolve_sdt() before anything else is done with the spec.
+	 */
+	char *sdt_provider, *sdt_name;
 };
 
 /* Where and why a line was refused, like the kernel's tracing/error_log. */
@@ -358,6 +365,49 @@ UPROBE_API int trace_agg_hist_add(struct trace_agg *a, int64_t value);
 
 UPROBE_API int trace_agg_print(const struct trace_agg *a, FILE *out);
 UPROBE_API void trace_agg_free(struct trace_agg *a);
+
+/* ---- SDT (USDT) markers ------------------------------------------------------------ */
+
+/* One .note.stapsdt note of an ELF file. */
+struct trace_sdt_marker {
+	char *provider, *name;
+	char *args;	     /* the note's argument string ("-4@%edi 8@-16(%rbp)"), "" if none */
+	char *fetchargs;     /* decoded: " arg1=%di:s32 arg2=-0x10(%bp):u64", or NULL ... */
+	char *error;	     /* ... with why, naming the argument */
+	uint64_t pc;	     /* address as linked (after the .stapsdt.base adjustment) */
+	uint64_t offset;     /* file offset of pc: the probe's place */
+	uint64_t semaphore;  /* address of the semaphore (0: none) */
+	uint64_t semaphore_offset; /* its file offset (0: none) */
+};
+
+/* The markers of the ELF file at path: their count (>= 0) or -errno. */
+UPROBE_API int trace_sdt_list(const char *path, struct trace_sdt_marker **out);
+UPROBE_API void trace_sdt_list_free(struct trace_sdt_marker *m, int n);
+
+/*
+ * Where an sdt:/usdt: spec looks for its marker: the files process pid maps
+ * executable (0: this process), or, with exe set, that executable (found on
+ * PATH when it has no '/'; a "#!" script's interpreter) and the libraries it
+ * needs (DT_NEEDED, searched like the dynamic loader's default paths).
+ */
+struct trace_sdt_where {
+	size_t sz; /* sizeof(struct trace_sdt_where) */
+	pid_t pid;
+	const char *exe;
+};
+
+/*
+ * Turn an sdt:/usdt: spec into plain probes: one spec per place of the
+ * marker (a marker in an inlined function has several), each
+ *   p:GRP/EVENT /path/file:0xOFF[(0xSEMOFF)] arg1=...:TYPE ...
+ * with the marker's arguments as fetch-args, or the spec's own fetch-args in
+ * which $argN stands for the marker's Nth argument. Up to max specs go to
+ * out[]; returns their count or -errno, with err filled (msg names the
+ * marker or the argument). A spec that is not sdt is copied unchanged.
+ */
+UPROBE_API int trace_spec_resolve_sdt(const struct trace_spec *spec,
+				      const struct trace_sdt_where *where, struct trace_spec **out,
+				      int max, struct trace_error *err);
 
 #ifdef __cplusplus
 }

@@ -190,6 +190,9 @@ static int event_setup(struct trace_event *ev, const struct trace_spec *spec, ui
 	if (spec->kind == TRACE_DELETE)
 		return log_error(-EINVAL, "'-:%s/%s' deletes an event; nothing to attach",
 				 spec->group, spec->event);
+	if (spec->sdt_name) /* its args are not known yet: a consumer could not lay them out */
+		return log_error(EINVAL, "SDT marker %s:%s: resolve it into probes first "
+				 "(trace_spec_resolve_sdt)", spec->sdt_provider, spec->sdt_name);
 	ret = resolve_path(spec->path, path, sizeof(path));
 	if (ret)
 		return ret;

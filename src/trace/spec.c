@@ -14,6 +14,7 @@
  *
  *   LOCATION := PATH:OFFSET[%return][(REF_CTR_OFFSET)]
  *             | PATH:SYMBOL[+OFF][%return][(REF_CTR_OFFSET)]     (extension)
+ *             | sdt:PROVIDER:NAME | usdt:PATH:PROVIDER:NAME      (spec_sdt.c)
  *
  * Words are separated by white space and '#' starts a comment, as when the
  * kernel reads the file. PATH is everything before the last ':' of the
@@ -220,6 +221,8 @@ static int parse_location(struct spec_ctx *cx, char *word)
 	char *colon = strrchr(word, ':');
 	int ret;
 
+	if (spec_is_sdt(word))
+		return spec_parse_sdt(cx, word);
 	if (!colon)
 		return spec_fail_str(cx, SE_BAD_PROBE_POINT, word);
 	if (colon == word)
@@ -238,7 +241,9 @@ static void auto_event_name(struct trace_spec *spec)
 	char *e = spec->event;
 	size_t sz = sizeof(spec->event);
 
-	if (spec->symbol && spec->kind == TRACE_RETPROBE) {
+	if (spec->sdt_name) {
+		snprintf(e, sz, "%s", spec->sdt_name);
+	} else if (spec->symbol && spec->kind == TRACE_RETPROBE) {
 		snprintf(e, sz, "%s__return", spec->symbol);
 	} else if (spec->symbol && spec->offset) {
 		snprintf(e, sz, "%s_%" PRIu64, spec->symbol, spec->offset);
@@ -393,11 +398,19 @@ UPROBE_API void trace_spec_free(struct trace_spec *spec)
 	}
 	free(spec->path);
 	free(spec->symbol);
+	free(spec->sdt_provider);
+	free(spec->sdt_name);
 	free(spec);
 }
 
 static void format_location(struct spec_out *o, const struct trace_spec *spec)
 {
+	if (spec->sdt_name) {
+		spec_out_printf(o, "%s%s%s%s:%s", spec->path ? "usdt:" : "sdt:",
+				spec->path ? spec->path : "", spec->path ? ":" : "",
+				spec->sdt_provider, spec->sdt_name);
+		return;
+	}
 	spec_out_printf(o, "%s:", spec->path ? spec->path : "");
 	if (!spec->symbol)
 		spec_out_printf(o, "0x%" PRIx64, spec->offset);

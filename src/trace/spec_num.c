@@ -77,6 +77,9 @@ static const struct spec_err_desc spec_errs[SE_COUNT] = {
 	[SE_DWARF_ON_RETPROBE] = { "DWARF variables are not available on a return probe",
 				   EINVAL },
 	[SE_DWARF_DEREF] = { "A DWARF variable can not be dereferenced; use -> or .", EINVAL },
+	[SE_BAD_SDT] = { "SDT marker must be sdt:PROVIDER:NAME or usdt:PATH:PROVIDER:NAME",
+			 EINVAL },
+	[SE_SDT_RETPROBE] = { "An SDT marker has no return probe", EINVAL },
 };
 
 int spec_fail(struct spec_ctx *cx, enum spec_err code, const char *at, size_t len)

@@ -79,6 +79,8 @@ enum spec_err {
 	SE_DWARF_BAD_EXPR,
 	SE_DWARF_ON_RETPROBE,
 	SE_DWARF_DEREF,
+	SE_BAD_SDT,
+	SE_SDT_RETPROBE,
 	SE_COUNT
 };
 
@@ -130,6 +132,10 @@ static inline bool spec_is_space(char c)
 
 /* The kernel's is_good_name(): a C identifier. */
 bool spec_good_name(const char *s);
+
+/* sdt:PROVIDER:NAME or usdt:PATH:PROVIDER:NAME (spec_sdt.c); word is cut in place. */
+bool spec_is_sdt(const char *word);
+int spec_parse_sdt(struct spec_ctx *cx, char *word);
 
 /* Parse the fetch-arg token tok ([NAME=]FETCHARG[:TYPE]) into a new arg of cx->spec. */
 int spec_parse_arg(struct spec_ctx *cx, char *tok);

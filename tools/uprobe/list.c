@@ -22,6 +22,7 @@
 
 #include "cli.h"
 #include "uprobes.h"
+#include "uprobes_trace.h"
 
 #define NAME_COLS 40 /* names longer than this push their line's later columns */
 
@@ -38,6 +39,10 @@ static const char list_usage[] =
 	"/usr/lib64 as NAME, NAME.so.* or NAME.so (libc -> libc.so.6). A number that\n"
 	"is not a file is a PID: every ELF file it maps executable is listed under a\n"
 	"'PATH:' header line. PATTERN is a shell glob on the name ('PyObject_*').\n"
+	"\n"
+	"Then the file's SDT markers (.note.stapsdt), probed as sdt:PROVIDER:NAME:\n"
+	"  ADDRESS  sdt:PROVIDER:NAME  sdt  offset 0xOFF  semaphore 0xOFF|none  args: ARGS\n"
+	"(file offsets; PATTERN matches PROVIDER:NAME or NAME too).\n"
 	"\n"
 	"options:\n"
 	"  -q, --names   print only the names (no headers)\n"
@@ -58,6 +63,7 @@ struct func {
 
 struct totals {
 	unsigned optimized, int3, refused;
+	unsigned sdt; /* SDT markers listed */
 };
 
 static int names_only;
@@ -306,12 +312,62 @@ static void print_func(const char *path, const struct func *f, int aw, int width
 		       why);
 }
 
-/* One file: its functions, analysed. 0 or CLI_EXIT_FAIL (message printed). */
+/* Does PATTERN select the marker: as PROVIDER:NAME, NAME or sdt:PROVIDER:NAME? */
+static int marker_matches(const struct trace_sdt_marker *m, const char *pattern)
+{
+	char full[300];
+
+	if (!pattern)
+		return 1;
+	snprintf(full, sizeof(full), "sdt:%s:%s", m->provider, m->name);
+	return !fnmatch(pattern, full, 0) || !fnmatch(pattern, full + 4, 0) ||
+	       !fnmatch(pattern, m->name, 0);
+}
+
+/*
+ * The SDT markers after the functions, one line each:
+ *   ADDRESS  sdt:PROVIDER:NAME  sdt  offset 0xOFF  semaphore 0xOFF|none  args: ARGS
+ * (file offsets, as probes name them). Markers whose arguments cannot be
+ * fetched say why.
+ */
+static void print_markers(const struct trace_sdt_marker *m, int n, const char *pattern, int aw,
+			  int width, struct totals *t)
+{
+	char name[300], sem[32];
+
+	for (int i = 0; i < n; i++) {
+		if (!marker_matches(&m[i], pattern))
+			continue;
+		t->sdt++;
+		snprintf(name, sizeof(name), "sdt:%s:%s", m[i].provider, m[i].name);
+		if (names_only) {
+			printf("%s\n", name);
+			continue;
+		}
+		snprintf(sem, sizeof(sem), m[i].semaphore ? "0x%" PRIx64 : "none",
+			 m[i].semaphore_offset);
+		printf("0x%0*" PRIx64 "  %-*s  %-9s  offset 0x%" PRIx64 "  semaphore %s  args: %s%s%s\n",
+		       aw, m[i].pc, width, name, "sdt", m[i].offset, sem, m[i].args,
+		       m[i].error ? "  " : "", m[i].error ? m[i].error : "");
+	}
+}
+
+static size_t count_markers(const struct trace_sdt_marker *m, int n, const char *pattern)
+{
+	size_t k = 0;
+
+	for (int i = 0; i < n; i++)
+		k += marker_matches(&m[i], pattern);
+	return k;
+}
+
+/* One file: its functions, analysed, then its SDT markers. 0 or CLI_EXIT_FAIL. */
 static int list_file(const char *path, const char *pattern, int header, struct totals *t)
 {
+	struct trace_sdt_marker *markers = NULL;
 	struct func *funcs = NULL;
-	size_t n;
-	int fd = -1, err, width = 1, aw = 4;
+	size_t n, n_sdt;
+	int fd = -1, err, width = 1, aw = 4, n_m;
 	Elf *elf = NULL;
 
 	err = check_elf(path, &elf, &fd);
@@ -320,22 +376,35 @@ static int list_file(const char *path, const char *pattern, int header, struct t
 	n = collect(elf, pattern, &funcs);
 	elf_end(elf);
 	close(fd);
+	n_m = trace_sdt_list(path, &markers);
+	if (n_m < 0)
+		n_m = 0;
+	n_sdt = count_markers(markers, n_m, pattern);
 	for (size_t i = 0; i < n; i++)
 		if ((int)strlen(funcs[i].name) > width)
 			width = (int)strlen(funcs[i].name);
+	for (int i = 0; i < n_m; i++) /* "sdt:" + PROVIDER + ":" + NAME */
+		if (marker_matches(&markers[i], pattern) &&
+		    (int)(strlen(markers[i].provider) + strlen(markers[i].name) + 5) > width)
+			width = (int)(strlen(markers[i].provider) + strlen(markers[i].name) + 5);
 	if (width > NAME_COLS)
 		width = NAME_COLS;
 	/* Hex digits of the highest address: the list is sorted. */
 	while (n && aw < 16 && funcs[n - 1].addr >> (4 * aw))
 		aw++;
+	for (int i = 0; i < n_m; i++)
+		while (aw < 16 && markers[i].pc >> (4 * aw))
+			aw++;
 	/* PID mode: headers only over files with matches, a blank line between. */
-	if (header && n && !names_only)
+	if (header && (n || n_sdt) && !names_only)
 		printf("%s%s:\n", headers++ ? "\n" : "", path);
 	for (size_t i = 0; i < n; i++) {
 		print_func(path, &funcs[i], aw, width, t);
 		free(funcs[i].name);
 	}
 	free(funcs);
+	print_markers(markers, n_m, pattern, aw, width, t);
+	trace_sdt_list_free(markers, n_m);
 	return 0;
 }
 
@@ -436,5 +505,7 @@ int cmd_list(int argc, char **argv)
 		return err;
 	fprintf(stderr, "%u functions: %u optimized, %u int3, %u refused\n",
 		t.optimized + t.int3 + t.refused, t.optimized, t.int3, t.refused);
+	if (t.sdt)
+		fprintf(stderr, "%u SDT markers\n", t.sdt);
 	return CLI_EXIT_OK;
 }

@@ -44,6 +44,10 @@ static const char trace_usage[] =
 	"PROBE is a line of the kernel's uprobe_events syntax, for example\n"
 	"  'p:libc:malloc size=%di:u64'   'r:./prog:parse ret=$retval'\n"
 	"  'p:grp/ev /usr/bin/python3.11:0x1234 +0(%di):string'\n"
+	"or an SDT marker: 'sdt:PROVIDER:NAME [ARGS]' (in COMMAND or a library it\n"
+	"needs; with -p, a file PID maps) or 'usdt:PATH:PROVIDER:NAME [ARGS]'; its\n"
+	"arguments are fetched as arg1..argN; in ARGS, $argN is the Nth of them:\n"
+	"  'sdt:python:import__find__load__start mod=+0($arg1):string'\n"
 	"A fetch-arg may name a variable from the file's debug info, as perf probe\n"
 	"does: 'p:./prog:parse_request req->hdr.len n path' (default name req_hdr_len).\n"
 	"\n"
@@ -99,6 +103,7 @@ struct tracer {
 	pid_t child;
 	int status, child_done, fatal;
 	pid_t pid;	 /* attach mode */
+	const char *exe; /* launch mode: the command (where sdt: markers are looked for) */
 	int exit_watch; /* attach mode: see attach_exit_watch() */
 	int exit_known, wstatus; /* attach mode: how the process ended */
 	double attach_ms, detach_ms; /* attach mode: agent loaded and probes in; all out */
@@ -167,6 +172,45 @@ static int resolve_dwarf(struct trace_spec *s, const char *line, char **text)
 	return 0;
 }
 
+static int add_probe(struct tracer *t, const char *line);
+
+/*
+ * sdt:/usdt: markers become plain probes here, in the text the agent parses
+ * again: the layouts this process derives from the specs are the agent's.
+ */
+static int add_sdt_probe(struct tracer *t, struct trace_spec *s, const char *line)
+{
+	struct trace_sdt_where w = { .sz = sizeof(w), .pid = t->pid, .exe = t->exe };
+	struct trace_spec *out[AGENT_MAX_SPECS];
+	struct trace_error err;
+	int n, ret = 0;
+
+	if (!t->pid && !t->exe) {
+		trace_spec_free(s);
+		return cli_error(CLI_EXIT_USAGE, "no command given after '--' (uprobe trace --help)");
+	}
+	n = trace_spec_resolve_sdt(s, &w, out, AGENT_MAX_SPECS - t->n, &err);
+	trace_spec_free(s);
+	if (n < 0)
+		return cli_error(CLI_EXIT_FAIL, "probe '%s': %s", line, uprobe_last_error());
+	for (int i = 0; i < n; i++) {
+		int len = trace_spec_format(out[i], NULL, 0);
+		char *text = len > 0 ? malloc((size_t)len + 1) : NULL;
+
+		if (!ret && text) {
+			trace_spec_format(out[i], text, (size_t)len + 1);
+			if (!t->quiet)
+				fprintf(stderr, "uprobe: %s: %s\n", line, text);
+			ret = add_probe(t, text);
+		} else if (!ret) {
+			ret = cli_error(CLI_EXIT_FAIL, "out of memory");
+		}
+		free(text);
+		trace_spec_free(out[i]);
+	}
+	return ret;
+}
+
 static int add_probe(struct tracer *t, const char *line)
 {
 	struct trace_error err;
@@ -189,6 +233,8 @@ static int add_probe(struct tracer *t, const char *line)
 			err.token[0] ? ": " : "", err.token);
 		return CLI_EXIT_USAGE;
 	}
+	if (s->sdt_name)
+		return add_sdt_probe(t, s, line);
 	if (s->kind == TRACE_DELETE) {
 		trace_spec_free(s);
 		return cli_error(CLI_EXIT_USAGE, "probe '%s': '-:' deletes an event; nothing to trace",
@@ -880,6 +926,7 @@ int cmd_trace(int argc, char **argv)
 	ret = parse_options(t, dash, argv, &duration_ms, &output);
 	if (ret)
 		return ret;
+	t->exe = dash < argc - 1 ? argv[dash + 1] : NULL;
 	for (int i = optind; i < dash; i++) {
 		ret = add_probe(t, argv[i]);
 		if (ret)
