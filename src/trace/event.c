@@ -42,7 +42,7 @@ UPROBE_API struct trace_session *trace_session_new(const struct trace_session_op
 	struct trace_session *s;
 
 	if (opts && opts->sz < offsetof(struct trace_session_opts, ring_bytes) + sizeof(size_t)) {
-		log_error(-EINVAL, "trace_session_opts: sz %zu too small", opts->sz);
+		log_error(EINVAL, "trace_session_opts: sz %zu too small", opts->sz);
 		errno = EINVAL;
 		return NULL;
 	}
@@ -58,7 +58,7 @@ UPROBE_API struct trace_session *trace_session_new(const struct trace_session_op
 	if (!s->rings) {
 		int err = errno;
 
-		log_error(-err, "cannot create %u rings of %zu bytes", n_rings, ring_bytes);
+		log_error(err, "cannot create %u rings of %zu bytes", n_rings, ring_bytes);
 		free(s);
 		errno = err;
 		return NULL;
@@ -173,7 +173,7 @@ static int semaphore_get(struct trace_event *ev, const struct trace_spec *spec, 
 	if (!spec->has_ref_ctr)
 		return 0;
 	if (fetch_file_off_addr(path, info->addr, info->file_offset, spec->ref_ctr_offset, &addr))
-		return log_error(-EINVAL, "(0x%" PRIx64 "): reference counter offset not in %s",
+		return log_error(EINVAL, "(0x%" PRIx64 "): reference counter offset not in %s",
 				 spec->ref_ctr_offset, path);
 	ev->semaphore = (uint16_t *)(uintptr_t)addr;
 	__atomic_fetch_add(ev->semaphore, 1, __ATOMIC_RELAXED);
