@@ -273,6 +273,8 @@ enum uprobe_sym_flags {
 
 struct uprobe_sym {
 	const char *name;     /* as shown: demangled for C++, NAME@plt, fn_<hex> */
+	const char *short_name; /* C++: name without a template's return type
+				   ("ns::max<int>(int, int)"); else name */
 	const char *location; /* what uprobe_attach() takes for exactly this function:
 				 the ELF name (mangled), NAME@VERSION / NAME@@VERSION for a
 				 versioned one, NAME@plt, fn_<hex> */

@@ -139,6 +139,7 @@ int sym_load_table(struct sym_file *f, Elf *elf, Elf_Scn *scn, GElf_Shdr *sh, in
 			.ifunc = type == STT_GNU_IFUNC,
 		};
 		err = sym_set_name(f, e, raw, vs, i, vnames, nv);
+		f->has_cxx |= raw[0] == '_' && raw[1] == 'Z';
 		f->nsyms++;
 	}
 	free(vnames);

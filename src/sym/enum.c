@@ -52,7 +52,8 @@ static void emit_entry(struct enum_ctx *cx, const struct sym_entry *e)
 	char loc[1024];
 	const char *shown = e->demangled ? e->demangled : e->name;
 	struct uprobe_sym s = {
-		.name = shown, .location = loc, .version = e->version, .vaddr = e->vaddr,
+		.name = shown, .short_name = e->demangled ? e->demangled + e->qoff : shown,
+		.location = loc, .version = e->version, .vaddr = e->vaddr,
 		.size = e->size, .bind = e->bind,
 		.flags = (e->ifunc ? UPROBE_SYM_IFUNC : 0) | (e->src == SYM_SRC_PLT ? UPROBE_SYM_PLT : 0) |
 			 (e->src == SYM_SRC_DEBUG || e->src == SYM_SRC_DEBUGDATA ? UPROBE_SYM_DEBUG : 0),
@@ -62,7 +63,7 @@ static void emit_entry(struct enum_ctx *cx, const struct sym_entry *e)
 		 e->version ? (e->ver_default ? "@@" : "@") : "", e->version ? e->version : "");
 	/* A version a plain name does not mean is shown: memcpy@GLIBC_2.2.5. */
 	if (e->version && !e->ver_default && !e->demangled)
-		s.name = shown = loc;
+		s.name = s.short_name = shown = loc;
 	if (!matches(cx->pattern, e, shown))
 		return;
 	emit(cx, &s);
@@ -74,7 +75,7 @@ static void emit_fde(uint64_t start, uint64_t size, void *arg)
 	struct enum_ctx *cx = arg;
 	struct sym_func fn;
 	char name[32];
-	struct uprobe_sym s = { .name = name, .location = name, .vaddr = start, .size = size,
+	struct uprobe_sym s = { .name = name, .short_name = name, .location = name, .vaddr = start, .size = size,
 				.bind = STB_LOCAL, .flags = UPROBE_SYM_EH };
 
 	if (!sym_func_at(cx->f, start, &fn) && fn.name[0])

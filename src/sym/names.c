@@ -276,13 +276,15 @@ int sym_find(struct sym_file *f, const char *name, struct sym_func *out)
 		ver = at + 1 + need_default;
 	}
 	n = collect(f, base, ver, need_default, false, c, MAX_CANDIDATES);
-	if (!n && !ver && looks_cxx(base)) {
+	/* free_function: the C++ function free_function(int), if that is the only one. */
+	if (!n && !ver && (looks_cxx(base) || f->has_cxx)) {
 		sym_demangle_all(f);
-		if (!f->demangled)
+		if (!f->demangled && looks_cxx(base))
 			return log_error(ENOTSUP, "'%s': no C++ demangler (libstdc++.so.6) to read "
 					 "the names of %s; use the mangled name", name, f->path);
-		cxx = true;
-		n = collect(f, base, NULL, false, true, c, MAX_CANDIDATES);
+		cxx = f->demangled;
+		if (cxx)
+			n = collect(f, base, NULL, false, true, c, MAX_CANDIDATES);
 	}
 	if (!n && ver)
 		return unknown_version(f, base, ver);

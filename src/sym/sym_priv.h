@@ -68,6 +68,7 @@ struct sym_file {
 	bool go;	/* built by the Go toolchain */
 	bool has_symtab; /* a .symtab was read (the file's, a debug file's, or MiniDebugInfo) */
 	bool demangled;	 /* sym_demangle_all() ran */
+	bool has_cxx;	 /* some name starts with _Z */
 	int refs;	 /* opens, plus one while the batch cache holds it */
 	struct sym_aux aux;
 	struct sym_pool_chunk *pool;

@@ -132,6 +132,14 @@ static uint64_t now_ms(void)
 
 /* ---- probes and options ------------------------------------------------------------ */
 
+static int add_probe(struct tracer *t, const char *line);
+
+/* One function of a wildcard probe (symexpand.c). */
+static int add_expanded(void *ctx, const char *line)
+{
+	return add_probe(ctx, line);
+}
+
 static int add_probe(struct tracer *t, const char *line)
 {
 	struct trace_error err;
@@ -156,6 +164,12 @@ static int add_probe(struct tracer *t, const char *line)
 		trace_spec_free(s);
 		return cli_error(CLI_EXIT_USAGE, "probe '%s': '-:' deletes an event; nothing to trace",
 				 line);
+	}
+	if (cli_symbol_is_wildcard(s->symbol)) {
+		int ret = cli_expand_wildcard(s, line, add_expanded, t);
+
+		trace_spec_free(s);
+		return ret;
 	}
 	t->specs[t->n] = s;
 	trace_layout_of(s, &t->layouts[t->n]);
