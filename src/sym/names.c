@@ -286,6 +286,9 @@ int sym_find(struct sym_file *f, const char *name, struct sym_func *out)
 		if (cxx)
 			n = collect(f, base, NULL, false, true, c, MAX_CANDIDATES);
 	}
+	if (!n && ver && need_default && collect(f, base, ver, false, false, c, MAX_CANDIDATES))
+		return log_error(ESRCH, "'%s': %s is not the default version of '%s' in %s (use "
+				 "%s@%s)", name, ver, base, f->path, base, ver);
 	if (!n && ver)
 		return unknown_version(f, base, ver);
 	if (!n)
