@@ -142,6 +142,11 @@ UPROBE_API uint64_t *uprobe_cookie(void);
  *           library); NULL means the main executable.
  * location: "symbol", "symbol+0x10" (decimal or hex offset), or a file offset
  *           "0x1139" exactly as in the kernel's uprobe_events.
+ *           A symbol may be "name@VERSION" / "name@@VERSION", "name@plt", a
+ *           demangled C++ name ("ns::Foo::bar(int)", or "ns::Foo::bar" when
+ *           unique) or "fn_<hex>" (an .eh_frame function of a stripped file);
+ *           symbols come also from separate debug files and MiniDebugInfo
+ *           (see uprobe_symbols()).
  *
  * The address must be an instruction boundary: the library decodes the
  * containing function (its symbol, or the .eh_frame FDE) to prove it.
