@@ -12,7 +12,7 @@ B := build
 WARN := -Wall -Wextra -Werror -Wno-format-truncation
 BASE_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude -Isrc -MMD -MP
 LIB_CFLAGS := $(BASE_CFLAGS) -fPIC -fvisibility=hidden
-LIB_LDLIBS := -lZydis -lelf -ldw -lpthread -ldl
+LIB_LDLIBS := -lZydis -lelf -ldw -llzma -lpthread -ldl
 SONAME := libuprobes.so.0
 VERSION := 0.1.0
 

@@ -142,6 +142,11 @@ UPROBE_API uint64_t *uprobe_cookie(void);
  *           library); NULL means the main executable.
  * location: "symbol", "symbol+0x10" (decimal or hex offset), or a file offset
  *           "0x1139" exactly as in the kernel's uprobe_events.
+ *           A symbol may be "name@VERSION" / "name@@VERSION", "name@plt", a
+ *           demangled C++ name ("ns::Foo::bar(int)", or "ns::Foo::bar" when
+ *           unique) or "fn_<hex>" (an .eh_frame function of a stripped file);
+ *           symbols come also from separate debug files and MiniDebugInfo
+ *           (see uprobe_symbols()).
  *
  * The address must be an instruction boundary: the library decodes the
  * containing function (its symbol, or the .eh_frame FDE) to prove it.
@@ -261,6 +266,46 @@ UPROBE_API int uprobe_analyze(const char *path, const char *location, unsigned i
 		   struct uprobe_info *info);
 
 UPROBE_API const char *uprobe_mode_name(enum uprobe_mode mode);
+
+/* ---- symbols ------------------------------------------------------------------------ */
+
+enum uprobe_sym_flags {
+	UPROBE_SYM_IFUNC = 1u << 0, /* STT_GNU_IFUNC: vaddr is the resolver */
+	UPROBE_SYM_PLT = 1u << 1,   /* a PLT stub: name is NAME@plt */
+	UPROBE_SYM_EH = 1u << 2,    /* no symbol: bounds from an .eh_frame FDE, name fn_<hex vaddr> */
+	UPROBE_SYM_DEBUG = 1u << 3, /* from a separate debug file or .gnu_debugdata */
+};
+
+struct uprobe_sym {
+	const char *name;     /* as shown: demangled for C++, NAME@plt, fn_<hex> */
+	const char *short_name; /* C++: name without a template's return type
+				   ("ns::max<int>(int, int)"); else name */
+	const char *location; /* what uprobe_attach() takes for exactly this function:
+				 the ELF name (mangled), NAME@VERSION / NAME@@VERSION for a
+				 versioned one, NAME@plt, fn_<hex> */
+	const char *version;  /* "GLIBC_2.14", or NULL */
+	uint64_t vaddr;	      /* virtual address in the file */
+	uint64_t size;
+	uint64_t file_offset; /* 0 when not in a PT_LOAD segment */
+	int bind;	      /* STB_GLOBAL, STB_WEAK, STB_LOCAL (PLT stubs and FDEs: local) */
+	unsigned int flags;   /* enum uprobe_sym_flags */
+};
+
+/* Called per function; return non-zero to stop. The strings live until it returns. */
+typedef int (*uprobe_sym_fn)(const struct uprobe_sym *sym, void *ctx);
+
+/*
+ * Every function of the ELF file at path that a location can name, from
+ * .symtab, .dynsym, a separate debug file (by build-id or .gnu_debuglink,
+ * under /usr/lib/debug or $UPROBE_DEBUG_DIR), MiniDebugInfo (.gnu_debugdata)
+ * and the PLT; aliases (several names of one address) are all reported, in
+ * address order. When no function symbol is defined at all (strip
+ * --strip-all), the .eh_frame FDEs are reported instead, as fn_<hex vaddr>.
+ * pattern (NULL: all) is a shell glob matched against the shown name, the
+ * qualified C++ name without parameters ("ns::Foo::*") and the ELF name.
+ * Returns the number of functions passed to fn, or -errno.
+ */
+UPROBE_API int uprobe_symbols(const char *path, const char *pattern, uprobe_sym_fn fn, void *ctx);
 
 /* Process-wide counters: nothing is lost silently. */
 struct uprobe_stats {

@@ -155,10 +155,13 @@ static int resolve_ifunc(struct sym_file *f, const struct sym_func *fn, const ch
 			 uint64_t off, unsigned flags, struct probe_target *t)
 {
 	void *h = dlopen(sym_file_path(f), RTLD_LAZY | RTLD_NOLOAD);
-	void *impl = h ? dlsym(h, name) : NULL;
+	const char *at = strchr(name, '@');
+	void *impl = NULL;
 	int err;
 
-	(void)fn;
+	/* NAME@VERSION / NAME@@VERSION: that version's choice (fn->name is NAME). */
+	if (h)
+		impl = at ? dlvsym(h, fn->name, at + 1 + (at[1] == '@')) : dlsym(h, fn->name);
 	if (h)
 		dlclose(h);
 	if (!impl)
@@ -175,7 +178,7 @@ static int resolve_ifunc(struct sym_file *f, const struct sym_func *fn, const ch
 static int resolve_symbol(struct sym_file *f, const char *loc, unsigned flags,
 			  struct probe_target *t)
 {
-	char name[sizeof(t->symbol)];
+	char name[512]; /* C++ names are long; t->symbol keeps what fits */
 	const char *plus = strchr(loc, '+');
 	size_t nlen = plus ? (size_t)(plus - loc) : strlen(loc);
 	uint64_t off = 0, vaddr;
@@ -188,8 +191,9 @@ static int resolve_symbol(struct sym_file *f, const char *loc, unsigned flags,
 	name[nlen] = '\0';
 	if (plus && parse_u64(plus + 1, &off))
 		return log_error(EINVAL, "bad offset '%s' after symbol '%s'", plus + 1, name);
-	if (sym_find(f, name, &fn))
-		return log_error(ESRCH, "symbol '%s' not found in %s", name, sym_file_path(f));
+	err = sym_find(f, name, &fn);
+	if (err)
+		return err;
 	snprintf(t->symbol, sizeof(t->symbol), "%s", name);
 	t->symbol_offset = off;
 	if (fn.ifunc)

@@ -16,7 +16,7 @@
 
 #include <gelf.h>
 
-#include "sym/sym.h"
+#include "sym/sym_priv.h"
 
 #define DW_EH_PE_omit 0xff
 
@@ -189,9 +189,15 @@ static int cie_parse(struct eh_reader r, struct eh_cie *c)
 	return 0;
 }
 
+struct eh_visit {
+	void (*fde)(Elf *elf, struct eh_reader r, const struct eh_cie *c, struct eh_visit *v);
+	void (*fn)(uint64_t, void *);		/* landing pads */
+	void (*range)(uint64_t, uint64_t, void *); /* FDE bounds */
+	void *arg;
+};
+
 /* One FDE: its LSDA, if any, lists landing pads. */
-static void fde_visit(Elf *elf, struct eh_reader r, const struct eh_cie *c,
-		      void (*fn)(uint64_t, void *), void *arg)
+static void fde_visit(Elf *elf, struct eh_reader r, const struct eh_cie *c, struct eh_visit *v)
 {
 	uint64_t start, range, aug_len, lsda = 0;
 
@@ -200,10 +206,21 @@ static void fde_visit(Elf *elf, struct eh_reader r, const struct eh_cie *c,
 	if (!c->has_z || c->lsda_enc == DW_EH_PE_omit || rd_uleb(&r, &aug_len) || !aug_len)
 		return;
 	if (!rd_encoded(&r, c->lsda_enc, &lsda) && lsda)
-		lsda_walk(elf, lsda, start, fn, arg);
+		lsda_walk(elf, lsda, start, v->fn, v->arg);
 }
 
-int sym_landing_pads(struct sym_file *f, void (*fn)(uint64_t vaddr, void *arg), void *arg)
+/* One FDE: its bounds. */
+static void fde_range(Elf *elf, struct eh_reader r, const struct eh_cie *c, struct eh_visit *v)
+{
+	uint64_t start, range;
+
+	(void)elf;
+	if (!rd_encoded(&r, c->fde_enc, &start) && !rd_encoded(&r, c->fde_enc & 0x0f, &range) &&
+	    start && range)
+		v->range(start, range, v->arg);
+}
+
+static int eh_walk(struct sym_file *f, struct eh_visit *v)
 {
 	Elf *elf = sym_file_elf(f);
 	Elf_Scn *scn = NULL;
@@ -240,7 +257,7 @@ int sym_landing_pads(struct sym_file *f, void (*fn)(uint64_t vaddr, void *arg), 
 				if (!cie_parse(r, &cie)) {
 					r = (struct eh_reader){ base + pos + 8, base + pos + 4 + len32,
 								sh.sh_addr + pos + 8 };
-					fde_visit(elf, r, &cie, fn, arg);
+					v->fde(elf, r, &cie, v);
 				}
 			}
 			pos += 4 + len32;
@@ -248,4 +265,18 @@ int sym_landing_pads(struct sym_file *f, void (*fn)(uint64_t vaddr, void *arg), 
 		return 0;
 	}
 	return -ENOENT;
+}
+
+int sym_landing_pads(struct sym_file *f, void (*fn)(uint64_t vaddr, void *arg), void *arg)
+{
+	struct eh_visit v = { .fde = fde_visit, .fn = fn, .arg = arg };
+
+	return eh_walk(f, &v);
+}
+
+int sym_fdes(struct sym_file *f, void (*fn)(uint64_t start, uint64_t size, void *arg), void *arg)
+{
+	struct eh_visit v = { .fde = fde_range, .range = fn, .arg = arg };
+
+	return eh_walk(f, &v);
 }

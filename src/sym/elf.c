@@ -12,28 +12,8 @@
 #include <libelf.h>
 
 #include "sym/maps.h"
-#include "sym/sym.h"
+#include "sym/sym_priv.h"
 #include "util/log.h"
-
-struct sym_entry {
-	uint64_t vaddr, size;
-	const char *name; /* points into the ELF string table */
-	bool ifunc;
-};
-
-struct sym_file {
-	char path[4096];
-	int fd;
-	Elf *elf;
-	struct stat st;
-	struct sym_entry *syms; /* sorted by vaddr */
-	size_t nsyms;
-	GElf_Phdr *phdrs;
-	size_t nphdrs;
-	Dwarf_CFI *cfi;
-	bool go; /* built by the Go toolchain */
-	int refs; /* opens, plus one while the batch cache holds it */
-};
 
 /*
  * Between sym_batch_begin() and sym_batch_end(), a thread that opens the
@@ -51,11 +31,83 @@ static int sym_cmp(const void *a, const void *b)
 	return x->vaddr < y->vaddr ? -1 : x->vaddr > y->vaddr;
 }
 
-static int sym_load_table(struct sym_file *f, Elf_Scn *scn, GElf_Shdr *sh)
+/* Version index -> name, from .gnu.version_d (index 0 and 1: none). */
+static const char **verdef_names(Elf *elf, size_t *n)
 {
-	Elf_Data *data = elf_getdata(scn, NULL);
-	size_t n = sh->sh_entsize ? sh->sh_size / sh->sh_entsize : 0;
+	Elf_Scn *scn = NULL;
+	const char **names = NULL;
+
+	*n = 0;
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		Elf_Data *d;
+		GElf_Verdef vd;
+		GElf_Verdaux va;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_GNU_verdef ||
+		    !(d = elf_getdata(scn, NULL)))
+			continue;
+		for (size_t off = 0; gelf_getverdef(d, (int)off, &vd); off += vd.vd_next) {
+			if (vd.vd_ndx >= *n) {
+				const char **grown = realloc(names, (vd.vd_ndx + 1) * sizeof(*names));
+
+				if (!grown)
+					break;
+				memset(grown + *n, 0, (vd.vd_ndx + 1 - *n) * sizeof(*names));
+				names = grown;
+				*n = vd.vd_ndx + 1;
+			}
+			if (!(vd.vd_flags & VER_FLG_BASE) && gelf_getverdaux(d, (int)(off + vd.vd_aux), &va))
+				names[vd.vd_ndx] = elf_strptr(elf, sh.sh_link, va.vda_name);
+			if (!vd.vd_next)
+				break;
+		}
+	}
+	return names;
+}
+
+static Elf_Data *versym_data(Elf *elf)
+{
+	Elf_Scn *scn = NULL;
+	GElf_Shdr sh;
+
+	while ((scn = elf_nextscn(elf, scn)))
+		if (gelf_getshdr(scn, &sh) && sh.sh_type == SHT_GNU_versym)
+			return elf_getdata(scn, NULL);
+	return NULL;
+}
+
+/*
+ * Name and version of one symbol: .dynsym through .gnu.version (the hidden
+ * bit clear means the default version); a .symtab spells it in the name,
+ * NAME@VERSION or NAME@@VERSION (the default).
+ */
+static int sym_set_name(struct sym_file *f, struct sym_entry *e, const char *raw, Elf_Data *vs,
+			size_t i, const char **vnames, size_t nv)
+{
+	const char *at = strchr(raw, '@');
+	GElf_Versym v;
+
+	e->name = raw;
+	if (vs && gelf_getversym(vs, (int)i, &v) && (v & 0x7fff) < nv && vnames[v & 0x7fff]) {
+		e->version = vnames[v & 0x7fff];
+		e->ver_default = !(v & 0x8000);
+	}
+	if (!at || at == raw)
+		return 0;
+	e->name = sym_pool_strndup(f, raw, (size_t)(at - raw));
+	e->ver_default = at[1] == '@';
+	e->version = at + 1 + e->ver_default;
+	return e->name ? 0 : -ENOMEM;
+}
+
+int sym_load_table(struct sym_file *f, Elf *elf, Elf_Scn *scn, GElf_Shdr *sh, int src)
+{
+	Elf_Data *data = elf_getdata(scn, NULL), *vs = NULL;
+	size_t n = sh->sh_entsize ? sh->sh_size / sh->sh_entsize : 0, nv = 0;
+	const char **vnames = NULL;
 	struct sym_entry *grown;
+	int err = 0;
 
 	if (!data || !n)
 		return 0;
@@ -63,25 +115,58 @@ static int sym_load_table(struct sym_file *f, Elf_Scn *scn, GElf_Shdr *sh)
 	if (!grown)
 		return -ENOMEM;
 	f->syms = grown;
-	for (size_t i = 0; i < n; i++) {
+	if (sh->sh_type == SHT_DYNSYM && (vs = versym_data(elf)))
+		vnames = verdef_names(elf, &nv);
+	for (size_t i = 0; i < n && !err; i++) {
+		struct sym_entry *e = &f->syms[f->nsyms];
+		const char *raw;
 		GElf_Sym s;
 		int type;
 
-		if (!gelf_getsym(data, i, &s) || s.st_shndx == SHN_UNDEF || !s.st_value)
+		if (!gelf_getsym(data, (int)i, &s) || s.st_shndx == SHN_UNDEF || !s.st_value)
 			continue;
 		type = GELF_ST_TYPE(s.st_info);
 		if (type != STT_FUNC && type != STT_GNU_IFUNC)
 			continue;
-		f->syms[f->nsyms++] = (struct sym_entry){
+		raw = elf_strptr(elf, sh->sh_link, s.st_name);
+		if (!raw || !*raw)
+			continue;
+		*e = (struct sym_entry){
 			.vaddr = s.st_value,
 			.size = s.st_size,
-			.name = elf_strptr(f->elf, sh->sh_link, s.st_name),
+			.bind = GELF_ST_BIND(s.st_info),
+			.src = src,
 			.ifunc = type == STT_GNU_IFUNC,
 		};
-		if (!f->syms[f->nsyms - 1].name)
-			f->nsyms--;
+		err = sym_set_name(f, e, raw, vs, i, vnames, nv);
+		f->has_cxx |= raw[0] == '_' && raw[1] == 'Z';
+		f->nsyms++;
 	}
-	return 0;
+	free(vnames);
+	return err;
+}
+
+const char *sym_pool_strndup(struct sym_file *f, const char *s, size_t n)
+{
+	struct sym_pool_chunk *c = f->pool;
+	char *out;
+
+	if (!c || c->cap - c->used < n + 1) {
+		size_t cap = n + 1 > 65536 ? n + 1 : 65536;
+
+		c = malloc(sizeof(*c) + cap);
+		if (!c)
+			return NULL;
+		c->used = 0;
+		c->cap = cap;
+		c->next = f->pool;
+		f->pool = c;
+	}
+	out = c->data + c->used;
+	memcpy(out, s, n);
+	out[n] = '\0';
+	c->used += n + 1;
+	return out;
 }
 
 static int sym_load(struct sym_file *f)
@@ -110,10 +195,17 @@ static int sym_load(struct sym_file *f)
 		name = elf_strptr(f->elf, shstrndx, sh.sh_name);
 		if (name && (!strcmp(name, ".gopclntab") || !strcmp(name, ".go.buildinfo")))
 			f->go = true;
+		if (sh.sh_type == SHT_SYMTAB)
+			f->has_symtab = true;
 		if ((sh.sh_type == SHT_SYMTAB || sh.sh_type == SHT_DYNSYM) &&
-		    sym_load_table(f, scn, &sh))
+		    sym_load_table(f, f->elf, scn, &sh,
+				   sh.sh_type == SHT_SYMTAB ? SYM_SRC_SYMTAB : SYM_SRC_DYNSYM))
 			return log_error(ENOMEM, "out of memory");
 	}
+	if (!f->has_symtab)
+		sym_load_debug(f);
+	if (sym_load_plt(f))
+		return log_error(ENOMEM, "out of memory");
 	qsort(f->syms, f->nsyms, sizeof(*f->syms), sym_cmp);
 	f->cfi = dwarf_getcfi_elf(f->elf);
 	return 0;
@@ -182,6 +274,8 @@ struct sym_file *sym_file_open(const char *path)
 	if (f)
 		return f;
 	f = calloc(1, sizeof(*f));
+	if (f)
+		f->aux.fd = -1;
 	if (!f) {
 		errno = -log_error(ENOMEM, "out of memory");
 		return NULL;
@@ -229,6 +323,13 @@ void sym_file_close(struct sym_file *f)
 		elf_end(f->elf);
 	if (f->fd >= 0)
 		close(f->fd);
+	sym_aux_close(&f->aux);
+	while (f->pool) {
+		struct sym_pool_chunk *next = f->pool->next;
+
+		free(f->pool);
+		f->pool = next;
+	}
 	free(f->syms);
 	free(f->phdrs);
 	free(f);
@@ -259,7 +360,7 @@ Elf *sym_file_elf(const struct sym_file *f)
 	return f->elf;
 }
 
-static void sym_fill(const struct sym_entry *e, struct sym_func *out)
+void sym_fill(const struct sym_entry *e, struct sym_func *out)
 {
 	snprintf(out->name, sizeof(out->name), "%s", e->name);
 	out->vaddr = e->vaddr;
@@ -267,24 +368,7 @@ static void sym_fill(const struct sym_entry *e, struct sym_func *out)
 	out->ifunc = e->ifunc;
 }
 
-int sym_find(struct sym_file *f, const char *name, struct sym_func *out)
-{
-	const struct sym_entry *best = NULL;
-
-	/* Several entries (symtab and dynsym copies, aliases): prefer one with a size. */
-	for (size_t i = 0; i < f->nsyms; i++) {
-		if (strcmp(f->syms[i].name, name))
-			continue;
-		if (!best || (!best->size && f->syms[i].size))
-			best = &f->syms[i];
-	}
-	if (!best)
-		return -ESRCH;
-	sym_fill(best, out);
-	return 0;
-}
-
-static int sym_fde_at(struct sym_file *f, uint64_t vaddr, struct sym_func *out)
+int sym_fde_at(struct sym_file *f, uint64_t vaddr, struct sym_func *out)
 {
 	Dwarf_Frame *frame;
 	Dwarf_Addr start, end;

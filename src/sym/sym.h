@@ -40,7 +40,12 @@ bool sym_file_is_go(const struct sym_file *f);
 uint64_t sym_file_size(const struct sym_file *f);
 struct Elf *sym_file_elf(const struct sym_file *f);
 
-/* Function symbol by name: 0 or -ESRCH. */
+/*
+ * Function by name (NAME, NAME@VERSION, NAME@@VERSION, NAME@plt, a demangled
+ * C++ name, fn_<hex>; see names.c): 0, or -ESRCH (unknown name or version),
+ * -EINVAL (ambiguous, or a wildcard), -ENOTSUP (C++ name, no demangler),
+ * with a message in log_error.
+ */
 int sym_find(struct sym_file *f, const char *name, struct sym_func *out);
 
 /* The function containing vaddr (symbol with a size, else .eh_frame FDE): 0 or -ESRCH. */

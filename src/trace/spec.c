@@ -22,8 +22,12 @@
  * resolves. OFFSET, OFF and REF_CTR_OFFSET are read like the kernel's
  * kstrtoul(): decimal, 0x hex or 0-prefixed octal. A SYMBOL starts with a
  * letter, '_' or '.', and goes on with those, digits, '@' (symbol versions,
- * memcpy@GLIBC_2.14) and '$'; C++ "::" is not supported. GRP/EVENT may also
- * be written GRP.EVENT, as newer kernels allow.
+ * memcpy@GLIBC_2.14) and '$', and for C++ names and globs ':' '<' '>' '('
+ * ')' ',' '~' '&' '*' '?' '[' ']' ("ns::Foo::bar(int,int)", "Foo::*"; no
+ * blanks: the resolver ignores the demangler's). PATH then ends at the last
+ * ':' that is not half of a "::", and "(...)" is a reference counter only when
+ * it holds a number. GRP/EVENT may also be written GRP.EVENT, as newer
+ * kernels allow.
  *
  * Defaults: group "uprobes"; event p_<file>_0x<offset> with <file> the
  * path's base name up to its first '.', '-' or '_' (the kernel's naming,
@@ -142,9 +146,14 @@ static int parse_event_name(struct spec_ctx *cx, char *ev)
 /* "(REF)" at the end of the location; the kernel reads it before anything else there. */
 static int parse_ref_ctr(struct spec_ctx *cx, char *loc)
 {
-	char *open = strchr(loc, '('), *close;
+	char *open = strrchr(loc, '('), *close;
 	uint64_t v;
 
+	/* A C++ parameter list, "ns::f(int)": a reference counter is a number. */
+	if (open && !spec_is_digit(loc[0]) && !spec_is_digit(open[1]))
+		return 0;
+	if (open && spec_is_digit(loc[0]))
+		open = strchr(loc, '(');
 	if (!open)
 		return 0;
 	close = strchr(open, ')');
@@ -163,9 +172,11 @@ static int parse_ref_ctr(struct spec_ctx *cx, char *loc)
 
 static bool symbol_char(char c, bool first)
 {
-	if (spec_is_alpha(c) || c == '_' || c == '.')
+	if (spec_is_alpha(c) || c == '_' || c == '.' || c == '*' || c == '?' || c == '[')
 		return true;
-	return !first && (spec_is_digit(c) || c == '@' || c == '$');
+	if (!first && c && strchr("@$:<>(),~&]", c)) /* versions, C++ names, globs */
+		return true;
+	return !first && spec_is_digit(c);
 }
 
 /* SYMBOL[+OFF] */
@@ -216,9 +227,18 @@ static int parse_loc(struct spec_ctx *cx, char *loc)
 	return 0;
 }
 
+/* The ':' that ends PATH: the last one that is not half of a C++ "::". */
+static char *path_colon(char *word)
+{
+	for (char *p = word + strlen(word); p-- > word;)
+		if (*p == ':' && (p == word || p[-1] != ':') && p[1] != ':')
+			return p;
+	return strrchr(word, ':');
+}
+
 static int parse_location(struct spec_ctx *cx, char *word)
 {
-	char *colon = strrchr(word, ':');
+	char *colon = path_colon(word);
 	int ret;
 
 	if (spec_is_sdt(word))
@@ -235,20 +255,48 @@ static int parse_location(struct spec_ctx *cx, char *word)
 	return cx->spec->path ? 0 : -ENOMEM;
 }
 
+/*
+ * A C++ name or a glob: one '_' per run of characters an event name cannot
+ * hold, none at the end ("ns::Foo::bar(int)" -> "ns_Foo_bar_int").
+ */
+static void tidy_cxx_name(const char *sym, char *out, size_t sz)
+{
+	char *o = out;
+	bool repl = false;
+
+	for (const char *p = sym; *p && o < out + sz - 1; p++) {
+		bool ok = spec_is_alpha(*p) || spec_is_digit(*p) || *p == '_';
+
+		if (ok)
+			*o++ = *p;
+		else if (!repl)
+			*o++ = '_';
+		repl = !ok;
+	}
+	if (repl && o > out + 1)
+		o--;
+	*o = 0;
+}
+
 /* Default event name (see the top of the file). */
 static void auto_event_name(struct trace_spec *spec)
 {
-	char *e = spec->event;
+	char *e = spec->event, tidy[TRACE_MAX_EVENT_NAME];
+	const char *sym = spec->symbol;
 	size_t sz = sizeof(spec->event);
 
+	if (sym && strpbrk(sym, ":()<>,*?[]~&")) {
+		tidy_cxx_name(sym, tidy, sizeof(tidy));
+		sym = tidy;
+	}
 	if (spec->sdt_name) {
 		snprintf(e, sz, "%s", spec->sdt_name);
-	} else if (spec->symbol && spec->kind == TRACE_RETPROBE) {
-		snprintf(e, sz, "%s__return", spec->symbol);
-	} else if (spec->symbol && spec->offset) {
-		snprintf(e, sz, "%s_%" PRIu64, spec->symbol, spec->offset);
-	} else if (spec->symbol) {
-		snprintf(e, sz, "%s", spec->symbol);
+	} else if (sym && spec->kind == TRACE_RETPROBE) {
+		snprintf(e, sz, "%s__return", sym);
+	} else if (sym && spec->offset) {
+		snprintf(e, sz, "%s_%" PRIu64, sym, spec->offset);
+	} else if (sym) {
+		snprintf(e, sz, "%s", sym);
 	} else {
 		const char *base = strrchr(spec->path, '/');
 

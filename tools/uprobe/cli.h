@@ -29,6 +29,16 @@ int attach_agent(pid_t pid, const char *lib, bool ret_probes);
 int attach_exit_watch(void);
 int attach_exit_status(int fd, pid_t pid, int *status);
 
+/*
+ * A probe on a wildcard symbol (symexpand.c): one spec line per matching
+ * function, each passed to add() (whose non-zero return stops and is
+ * returned); or a CLI error code after saying why.
+ */
+struct trace_spec;
+bool cli_symbol_is_wildcard(const char *symbol);
+int cli_expand_wildcard(struct trace_spec *s, const char *text,
+			int (*add)(void *ctx, const char *line), void *ctx);
+
 /* "uprobe: " + message on stderr; returns code. */
 int cli_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -7,8 +7,8 @@
  */
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <fnmatch.h>
+#include <fcntl.h>
 #include <gelf.h>
 #include <getopt.h>
 #include <glob.h>
@@ -29,8 +29,8 @@
 static const char list_usage[] =
 	"usage: uprobe list [OPTIONS] BINARY|PID [PATTERN]\n"
 	"\n"
-	"List the function symbols (.symtab and .dynsym, one per address, in address\n"
-	"order) and how a probe at each entry would run:\n"
+	"List the functions (one name per address, in address order) and how a probe\n"
+	"at each entry would run:\n"
 	"  ADDRESS  NAME  optimized|int3|refused  REASON\n"
 	"and on stderr 'N functions: X optimized, Y int3, Z refused'.\n"
 	"\n"
@@ -38,7 +38,14 @@ static const char list_usage[] =
 	"a library in /lib/x86_64-linux-gnu, /usr/lib/x86_64-linux-gnu, /lib64,\n"
 	"/usr/lib64 as NAME, NAME.so.* or NAME.so (libc -> libc.so.6). A number that\n"
 	"is not a file is a PID: every ELF file it maps executable is listed under a\n"
-	"'PATH:' header line. PATTERN is a shell glob on the name ('PyObject_*').\n"
+	"'PATH:' header line. PATTERN is a shell glob on the name ('PyObject_*',\n"
+	"'ns::Foo::*').\n"
+	"\n"
+	"Functions come from .symtab and .dynsym, a separate debug file (by build-id\n"
+	"or .gnu_debuglink under /usr/lib/debug, or $UPROBE_DEBUG_DIR), MiniDebugInfo\n"
+	"(.gnu_debugdata) and the PLT (NAME@plt); C++ names are shown demangled. A\n"
+	"file with no function symbol at all (strip --strip-all) shows its .eh_frame\n"
+	"functions as fn_<hex address>.\n"
 	"\n"
 	"Then the file's SDT markers (.note.stapsdt), probed as sdt:PROVIDER:NAME:\n"
 	"  ADDRESS  sdt:PROVIDER:NAME  sdt  offset 0xOFF  semaphore 0xOFF|none  args: ARGS\n"
@@ -159,29 +166,15 @@ static int check_elf(const char *path, Elf **elfp, int *fdp)
 	return 0;
 }
 
-/* Virtual address -> file offset through the PT_LOADs; 0 when in none. */
-static uint64_t file_offset(Elf *elf, uint64_t addr)
+/* Prefer global names, then ones without leading '_', then shorter; PLT stubs and FDEs last. */
+static int alias_rank(const struct uprobe_sym *s)
 {
-	size_t n = 0;
+	size_t len = strlen(s->name);
 
-	elf_getphdrnum(elf, &n);
-	for (size_t i = 0; i < n; i++) {
-		GElf_Phdr ph;
-
-		if (gelf_getphdr(elf, (int)i, &ph) && ph.p_type == PT_LOAD &&
-		    addr >= ph.p_vaddr && addr < ph.p_vaddr + ph.p_filesz)
-			return addr - ph.p_vaddr + ph.p_offset;
-	}
-	return 0;
-}
-
-/* Prefer global names, then ones without leading '_', then shorter. */
-static int alias_rank(const GElf_Sym *s, const char *name)
-{
-	int bind = GELF_ST_BIND(s->st_info);
-
-	return (bind == STB_GLOBAL ? 0 : bind == STB_WEAK ? 1 : 2) * 4096 +
-	       (name[0] == '_') * 2048 + (int)(strlen(name) < 2047 ? strlen(name) : 2047);
+	if (s->flags & (UPROBE_SYM_PLT | UPROBE_SYM_EH))
+		return 3 * 4096;
+	return (s->bind == STB_GLOBAL ? 0 : s->bind == STB_WEAK ? 1 : 2) * 4096 +
+	       (s->name[0] == '_') * 2048 + (int)(len < 2047 ? len : 2047);
 }
 
 static int push(struct func **v, size_t *n, size_t *cap, const struct func *f)
@@ -199,37 +192,23 @@ static int push(struct func **v, size_t *n, size_t *cap, const struct func *f)
 	return 0;
 }
 
-/* Function symbols of one symbol table matching pattern (NULL: all). */
-static int collect_table(Elf *elf, Elf_Scn *scn, const char *pattern, struct func **v,
-			 size_t *n, size_t *cap)
+struct collect_ctx {
+	struct func *v;
+	size_t n, cap;
+	int err;
+};
+
+/* One function from uprobe_symbols(). */
+static int collect_one(const struct uprobe_sym *s, void *arg)
 {
-	GElf_Shdr sh;
-	Elf_Data *d;
+	struct collect_ctx *cx = arg;
+	struct func f = { .addr = s->vaddr, .offset = s->file_offset, .rank = alias_rank(s),
+			  .name = strdup(s->name) };
 
-	if (!gelf_getshdr(scn, &sh) || (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM) ||
-	    !sh.sh_entsize || !(d = elf_getdata(scn, NULL)))
-		return 0;
-	for (size_t i = 0; i < sh.sh_size / sh.sh_entsize; i++) {
-		GElf_Sym s;
-		const char *name;
-		int type;
-
-		if (!gelf_getsym(d, (int)i, &s))
-			continue;
-		type = GELF_ST_TYPE(s.st_info);
-		if ((type != STT_FUNC && type != STT_GNU_IFUNC) || s.st_shndx == SHN_UNDEF ||
-		    !s.st_value)
-			continue;
-		name = elf_strptr(elf, sh.sh_link, s.st_name);
-		if (!name || !*name || (pattern && fnmatch(pattern, name, 0)))
-			continue;
-		struct func f = { .addr = s.st_value, .offset = file_offset(elf, s.st_value),
-				  .rank = alias_rank(&s, name), .name = strdup(name) };
-
-		if (!f.name || push(v, n, cap, &f)) {
-			free(f.name);
-			return -ENOMEM;
-		}
+	if (!f.name || push(&cx->v, &cx->n, &cx->cap, &f)) {
+		free(f.name);
+		cx->err = -ENOMEM;
+		return 1;
 	}
 	return 0;
 }
@@ -245,16 +224,20 @@ static int func_cmp(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
-/* Sorted by address, one (the best-ranked alias) per address. */
-static size_t collect(Elf *elf, const char *pattern, struct func **out)
+/*
+ * Sorted by address, one (the best-ranked alias) per address: every function
+ * the library can resolve (uprobe_symbols: .symtab, .dynsym, debug files,
+ * MiniDebugInfo, PLT stubs; .eh_frame FDEs for a stripped file).
+ */
+static size_t collect(const char *path, const char *pattern, struct func **out)
 {
-	struct func *v = NULL;
-	size_t n = 0, cap = 0, m = 0;
-	Elf_Scn *scn = NULL;
+	struct collect_ctx cx = { 0 };
+	struct func *v;
+	size_t n, m = 0;
 
-	while ((scn = elf_nextscn(elf, scn)))
-		if (collect_table(elf, scn, pattern, &v, &n, &cap))
-			break;
+	uprobe_symbols(path, pattern, collect_one, &cx);
+	v = cx.v;
+	n = cx.n;
 	if (n)
 		qsort(v, n, sizeof(*v), func_cmp);
 	for (size_t i = 0; i < n; i++) {
@@ -373,9 +356,9 @@ static int list_file(const char *path, const char *pattern, int header, struct t
 	err = check_elf(path, &elf, &fd);
 	if (err)
 		return err;
-	n = collect(elf, pattern, &funcs);
 	elf_end(elf);
 	close(fd);
+	n = collect(path, pattern, &funcs);
 	n_m = trace_sdt_list(path, &markers);
 	if (n_m < 0)
 		n_m = 0;
@@ -398,10 +381,12 @@ static int list_file(const char *path, const char *pattern, int header, struct t
 	/* PID mode: headers only over files with matches, a blank line between. */
 	if (header && (n || n_sdt) && !names_only)
 		printf("%s%s:\n", headers++ ? "\n" : "", path);
+	uprobe_batch_begin(); /* the file's symbols are read once, not once per function */
 	for (size_t i = 0; i < n; i++) {
 		print_func(path, &funcs[i], aw, width, t);
 		free(funcs[i].name);
 	}
+	uprobe_batch_end();
 	free(funcs);
 	print_markers(markers, n_m, pattern, aw, width, t);
 	trace_sdt_list_free(markers, n_m);

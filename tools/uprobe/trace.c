@@ -50,6 +50,9 @@ static const char trace_usage[] =
 	"  'sdt:python:import__find__load__start mod=+0($arg1):string'\n"
 	"A fetch-arg may name a variable from the file's debug info, as perf probe\n"
 	"does: 'p:./prog:parse_request req->hdr.len n path' (default name req_hdr_len).\n"
+	"Symbols: NAME, NAME@VERSION, NAME@plt, C++ 'ns::Foo::bar(int,int)' (no blanks),\n"
+	"fn_<hex> (stripped files); a glob ('./prog:ns::Foo::*') makes one probe per\n"
+	"matching function (see uprobe list).\n"
 	"\n"
 	"options:\n"
 	"  -f, --format FMT   text (trace_pipe lines, the default), json (one object\n"
@@ -211,6 +214,12 @@ static int add_sdt_probe(struct tracer *t, struct trace_spec *s, const char *lin
 	return ret;
 }
 
+/* One function of a wildcard probe (symexpand.c). */
+static int add_expanded(void *ctx, const char *line)
+{
+	return add_probe(ctx, line);
+}
+
 static int add_probe(struct tracer *t, const char *line)
 {
 	struct trace_error err;
@@ -239,6 +248,11 @@ static int add_probe(struct tracer *t, const char *line)
 		trace_spec_free(s);
 		return cli_error(CLI_EXIT_USAGE, "probe '%s': '-:' deletes an event; nothing to trace",
 				 line);
+	}
+	if (cli_symbol_is_wildcard(s->symbol)) {
+		ret = cli_expand_wildcard(s, line, add_expanded, t);
+		trace_spec_free(s);
+		return ret;
 	}
 	ret = resolve_dwarf(s, line, &resolved);
 	if (ret) {

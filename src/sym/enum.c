@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * uprobe_symbols(): the functions of a file as the resolver sees them, for
+ * `uprobe list` and for the tracer's expansion of wildcards and C++ names.
+ */
+#include <errno.h>
+#include <fnmatch.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sym/sym_priv.h"
+#include "uprobes.h"
+#include "util/log.h"
+
+struct enum_ctx {
+	struct sym_file *f;
+	const char *pattern;
+	uprobe_sym_fn fn;
+	void *arg;
+	int count, stop;
+};
+
+static bool matches(const char *pattern, const struct sym_entry *e, const char *shown)
+{
+	char q[1024];
+
+	if (!pattern || !fnmatch(pattern, shown, 0) || !fnmatch(pattern, e->name, 0))
+		return true;
+	if (!e->demangled)
+		return false;
+	snprintf(q, sizeof(q), "%.*s", (int)e->qlen, e->demangled + e->qoff);
+	if (!fnmatch(pattern, q, 0))
+		return true;
+	/* "ns::Foo::bar(int,int)" written without the demangler's blanks */
+	return !fnmatch(pattern, e->demangled + e->qoff, 0);
+}
+
+static void emit(struct enum_ctx *cx, struct uprobe_sym *s)
+{
+	if (cx->stop)
+		return;
+	if (sym_vaddr_to_off(cx->f, s->vaddr, &s->file_offset))
+		s->file_offset = 0;
+	cx->count++;
+	cx->stop = cx->fn(s, cx->arg);
+}
+
+static void emit_entry(struct enum_ctx *cx, const struct sym_entry *e)
+{
+	char loc[1024];
+	const char *shown = e->demangled ? e->demangled : e->name;
+	struct uprobe_sym s = {
+		.name = shown, .short_name = e->demangled ? e->demangled + e->qoff : shown,
+		.location = loc, .version = e->version, .vaddr = e->vaddr,
+		.size = e->size, .bind = e->bind,
+		.flags = (e->ifunc ? UPROBE_SYM_IFUNC : 0) | (e->src == SYM_SRC_PLT ? UPROBE_SYM_PLT : 0) |
+			 (e->src == SYM_SRC_DEBUG || e->src == SYM_SRC_DEBUGDATA ? UPROBE_SYM_DEBUG : 0),
+	};
+
+	snprintf(loc, sizeof(loc), "%s%s%s", e->name,
+		 e->version ? (e->ver_default ? "@@" : "@") : "", e->version ? e->version : "");
+	/* A version a plain name does not mean is shown: memcpy@GLIBC_2.2.5. */
+	if (e->version && !e->ver_default && !e->demangled)
+		s.name = s.short_name = shown = loc;
+	if (!matches(cx->pattern, e, shown))
+		return;
+	emit(cx, &s);
+}
+
+/* An FDE that no symbol covers: a function of a stripped file. */
+static void emit_fde(uint64_t start, uint64_t size, void *arg)
+{
+	struct enum_ctx *cx = arg;
+	struct sym_func fn;
+	char name[32];
+	struct uprobe_sym s = { .name = name, .short_name = name, .location = name, .vaddr = start, .size = size,
+				.bind = STB_LOCAL, .flags = UPROBE_SYM_EH };
+
+	if (!sym_func_at(cx->f, start, &fn) && fn.name[0])
+		return;
+	snprintf(name, sizeof(name), "fn_%" PRIx64, start);
+	if (cx->pattern && fnmatch(cx->pattern, name, 0))
+		return;
+	emit(cx, &s);
+}
+
+static bool has_functions(const struct sym_file *f)
+{
+	size_t n;
+	const struct sym_entry *e = sym_entries(f, &n);
+
+	for (size_t i = 0; i < n; i++)
+		if (e[i].src != SYM_SRC_PLT)
+			return true;
+	return false;
+}
+
+/*
+ * FDE functions come in .eh_frame order; a stripped file has few enough
+ * that collecting and sorting them is not worth it: callers sort (list.c).
+ */
+UPROBE_API int uprobe_symbols(const char *path, const char *pattern, uprobe_sym_fn fn, void *ctx)
+{
+	struct enum_ctx cx = { .pattern = pattern, .fn = fn, .arg = ctx };
+	const struct sym_entry *e;
+	size_t n;
+
+	if (!path || !fn)
+		return log_report(log_error(EINVAL, "uprobe_symbols: %s", path ? "no callback" : "no path"));
+	cx.f = sym_file_open(path);
+	if (!cx.f)
+		return log_report(-errno);
+	sym_demangle_all(cx.f);
+	e = sym_entries(cx.f, &n);
+	for (size_t i = 0; i < n && !cx.stop; i++)
+		emit_entry(&cx, &e[i]);
+	if (!has_functions(cx.f))
+		sym_fdes(cx.f, emit_fde, &cx);
+	sym_file_close(cx.f);
+	return cx.count;
+}

@@ -1,0 +1,304 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Functions by name (sym_find):
+ *
+ *   NAME               the default version (NAME@@V in .dynsym), else an
+ *                      unversioned symbol; globals before locals
+ *   NAME@V, NAME@@V    that version (@@: only if it is the default); an
+ *                      unknown version is an error naming the ones there are
+ *   NAME@plt           the PLT stub (plt.c)
+ *   ns::Foo::bar(int)  a C++ function by its demangled name: with the
+ *                      parameters (blanks ignored, the return type of a
+ *                      template may be left out), or without them when only
+ *                      one function has that qualified name
+ *   fn_<hex>           a function no symbol names, by its .eh_frame FDE
+ *                      (what uprobe_symbols() calls it)
+ *
+ * C++ names are demangled with libstdc++'s __cxa_demangle, found at run time
+ * (dlsym, or dlopen of libstdc++.so.6), so that the library itself does not
+ * depend on libstdc++; a process without it gets mangled names only.
+ * Demangling runs once per file, on the first lookup that needs it.
+ */
+#include <ctype.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sym/sym_priv.h"
+#include "util/log.h"
+
+typedef char *(*cxa_demangle_fn)(const char *name, char *buf, size_t *len, int *status);
+
+static cxa_demangle_fn demangler(void)
+{
+	static cxa_demangle_fn fn;
+	static int tried;
+
+	if (__atomic_load_n(&tried, __ATOMIC_ACQUIRE))
+		return fn;
+	fn = (cxa_demangle_fn)dlsym(RTLD_DEFAULT, "__cxa_demangle");
+	if (!fn) {
+		void *h = dlopen("libstdc++.so.6", RTLD_LAZY | RTLD_LOCAL);
+
+		if (h)
+			fn = (cxa_demangle_fn)dlsym(h, "__cxa_demangle");
+	}
+	__atomic_store_n(&tried, 1, __ATOMIC_RELEASE);
+	return fn;
+}
+
+bool sym_demangler_available(void)
+{
+	return demangler() != NULL;
+}
+
+/*
+ * Where the qualified name sits in a demangled name: after the return type
+ * of a template ("int ns::max<int>(int, int)") and before the parameters
+ * (the parenthesis matching the last ')'). Blanks and parentheses inside
+ * <...> and (...) -- "(anonymous namespace)" -- do not count.
+ */
+static void qualified_span(const char *d, uint16_t *qoff, uint16_t *qlen)
+{
+	size_t len = strlen(d), end = len, start = 0;
+	const char *close = strrchr(d, ')');
+	int depth = 0;
+
+	if (close) {
+		for (const char *p = close; p >= d; p--) {
+			depth += *p == ')' ? 1 : *p == '(' ? -1 : 0;
+			if (!depth) {
+				end = (size_t)(p - d);
+				break;
+			}
+		}
+	}
+	depth = 0;
+	for (size_t i = 0; i < end; i++) {
+		if (d[i] == '<' || d[i] == '(')
+			depth++;
+		else if ((d[i] == '>' || d[i] == ')') && depth)
+			depth--;
+		else if (d[i] == ' ' && !depth && !(i >= 8 && !strncmp(d + i - 8, "operator", 8)))
+			start = i + 1;
+	}
+	if (start > end)
+		start = end;
+	*qoff = (uint16_t)(start < 65535 ? start : 65535);
+	*qlen = (uint16_t)(end - start < 65535 ? end - start : 65535);
+}
+
+void sym_demangle_all(struct sym_file *f)
+{
+	cxa_demangle_fn fn = demangler();
+
+	if (f->demangled || !fn)
+		return;
+	f->demangled = true;
+	for (size_t i = 0; i < f->nsyms; i++) {
+		struct sym_entry *e = &f->syms[i];
+		char *d;
+		int status = -1;
+
+		if (strncmp(e->name, "_Z", 2))
+			continue;
+		/* Aliases (symtab and dynsym copies) are next to each other: demangle once. */
+		if (i && f->syms[i - 1].demangled && !strcmp(f->syms[i - 1].name, e->name)) {
+			e->demangled = f->syms[i - 1].demangled;
+			e->qoff = f->syms[i - 1].qoff;
+			e->qlen = f->syms[i - 1].qlen;
+			continue;
+		}
+		d = fn(e->name, NULL, NULL, &status);
+		if (!d || status)
+			continue;
+		e->demangled = sym_pool_strndup(f, d, strlen(d));
+		free(d);
+		if (e->demangled)
+			qualified_span(e->demangled, &e->qoff, &e->qlen);
+	}
+}
+
+/* a == b[0..blen) ignoring blanks on both sides. */
+static bool eq_noblank(const char *a, const char *b, size_t blen)
+{
+	const char *bend = b + blen;
+
+	for (;;) {
+		while (*a == ' ')
+			a++;
+		while (b < bend && *b == ' ')
+			b++;
+		if (!*a || b == bend)
+			return !*a && b == bend;
+		if (*a++ != *b++)
+			return false;
+	}
+}
+
+/* Does the user's C++ name designate e? */
+static bool cxx_match(const struct sym_entry *e, const char *want)
+{
+	const char *d = e->demangled;
+
+	if (!d)
+		return false;
+	if (!strchr(want, '('))
+		return eq_noblank(want, d + e->qoff, e->qlen);
+	return eq_noblank(want, d, strlen(d)) || eq_noblank(want, d + e->qoff, strlen(d + e->qoff));
+}
+
+static bool looks_cxx(const char *name)
+{
+	return strstr(name, "::") || strpbrk(name, "()<>~ ");
+}
+
+/* Rank of a plain-name candidate: lower wins. */
+static int plain_rank(const struct sym_entry *e)
+{
+	int r = e->version && !e->ver_default ? 4 : 0;
+
+	return r + (e->bind == STB_LOCAL ? 2 : 0) + (e->size ? 0 : 1);
+}
+
+/*
+ * Several candidates at different addresses with the same best rank: an
+ * error listing them (up to a few), or 0 when they all are one function.
+ */
+static int check_unique(const struct sym_file *f, const struct sym_entry **c, size_t n,
+			const char *want)
+{
+	char list[512];
+	size_t len = 0, shown = 0;
+	bool many = false;
+
+	for (size_t i = 1; i < n; i++)
+		many |= c[i]->vaddr != c[0]->vaddr;
+	if (!many)
+		return 0;
+	list[0] = '\0';
+	for (size_t i = 0; i < n && len < sizeof(list) - 64; i++) {
+		bool dup = false;
+
+		for (size_t k = 0; k < i; k++)
+			dup |= c[k]->vaddr == c[i]->vaddr;
+		if (dup)
+			continue;
+		len += snprintf(list + len, sizeof(list) - len, "%s%s at 0x%lx", shown++ ? ", " : "",
+				c[i]->demangled ? c[i]->demangled : c[i]->name, c[i]->vaddr);
+	}
+	return log_error(EINVAL, "'%s' is ambiguous in %s: %s%s", want, f->path, list,
+			 len >= sizeof(list) - 64 ? ", ..." : "");
+}
+
+/* Candidates of one name: best rank first. */
+static size_t collect(struct sym_file *f, const char *base, const char *ver, bool need_default,
+		      bool cxx, const struct sym_entry **c, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < f->nsyms && n < max; i++) {
+		const struct sym_entry *e = &f->syms[i];
+
+		if (cxx ? !cxx_match(e, base) : strcmp(e->name, base))
+			continue;
+		if (ver && (!e->version || strcmp(e->version, ver) || (need_default && !e->ver_default)))
+			continue;
+		c[n++] = e;
+	}
+	/* Insertion sort by rank: the lists are short. */
+	for (size_t i = 1; i < n; i++)
+		for (size_t k = i; k && plain_rank(c[k]) < plain_rank(c[k - 1]); k--) {
+			const struct sym_entry *t = c[k];
+
+			c[k] = c[k - 1];
+			c[k - 1] = t;
+		}
+	return n;
+}
+
+/* NAME@VERSION of a version the file does not define: name the ones it does. */
+static int unknown_version(struct sym_file *f, const char *base, const char *ver)
+{
+	char list[256];
+	size_t len = 0;
+
+	list[0] = '\0';
+	for (size_t i = 0; i < f->nsyms && len < sizeof(list) - 40; i++) {
+		const struct sym_entry *e = &f->syms[i];
+
+		if (strcmp(e->name, base) || !e->version || strstr(list, e->version))
+			continue;
+		len += snprintf(list + len, sizeof(list) - len, "%s%s%s", len ? ", " : "",
+				e->ver_default ? "@@" : "@", e->version);
+	}
+	if (!len)
+		return log_error(ESRCH, "symbol '%s@%s' not found in %s", base, ver, f->path);
+	return log_error(ESRCH, "version '%s' of '%s' not found in %s (it has %s)", ver, base,
+			 f->path, list);
+}
+
+/* fn_<hex>: the function an FDE starts at that address. */
+static int find_fde_name(struct sym_file *f, const char *name, struct sym_func *out)
+{
+	char *end;
+	uint64_t vaddr;
+
+	if (strncmp(name, "fn_", 3) || !isxdigit((unsigned char)name[3]))
+		return log_error(ESRCH, "symbol '%s' not found in %s", name, f->path);
+	vaddr = strtoull(name + 3, &end, 16);
+	if (*end || sym_fde_at(f, vaddr, out) || out->vaddr != vaddr)
+		return log_error(ESRCH, "symbol '%s' not found in %s", name, f->path);
+	snprintf(out->name, sizeof(out->name), "%s", name);
+	return 0;
+}
+
+#define MAX_CANDIDATES 64
+
+int sym_find(struct sym_file *f, const char *name, struct sym_func *out)
+{
+	const struct sym_entry *c[MAX_CANDIDATES];
+	char base[512];
+	const char *at = strchr(name, '@'), *ver = NULL;
+	bool need_default = false, cxx = false;
+	size_t n;
+	int err;
+
+	if (strpbrk(name, "*?["))
+		return log_error(EINVAL, "'%s' is a wildcard: it names no single function", name);
+	snprintf(base, sizeof(base), "%s", name);
+	if (at && at != name && strcmp(at, "@plt")) {
+		base[at - name] = '\0';
+		need_default = at[1] == '@';
+		ver = at + 1 + need_default;
+	}
+	n = collect(f, base, ver, need_default, false, c, MAX_CANDIDATES);
+	/* free_function: the C++ function free_function(int), if that is the only one. */
+	if (!n && !ver && (looks_cxx(base) || f->has_cxx)) {
+		sym_demangle_all(f);
+		if (!f->demangled && looks_cxx(base))
+			return log_error(ENOTSUP, "'%s': no C++ demangler (libstdc++.so.6) to read "
+					 "the names of %s; use the mangled name", name, f->path);
+		cxx = f->demangled;
+		if (cxx)
+			n = collect(f, base, NULL, false, true, c, MAX_CANDIDATES);
+	}
+	if (!n && ver && need_default && collect(f, base, ver, false, false, c, MAX_CANDIDATES))
+		return log_error(ESRCH, "'%s': %s is not the default version of '%s' in %s (use "
+				 "%s@%s)", name, ver, base, f->path, base, ver);
+	if (!n && ver)
+		return unknown_version(f, base, ver);
+	if (!n)
+		return find_fde_name(f, name, out);
+	/* Only the best-ranked candidates compete; a C++ name must be unique. */
+	while (!cxx && n > 1 && plain_rank(c[n - 1]) > plain_rank(c[0]))
+		n--;
+	err = check_unique(f, c, n, name);
+	if (err)
+		return err;
+	sym_fill(c[0], out);
+	return 0;
+}

@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Inside the sym layer: a file's function symbols gathered from every place a
+ * debugger looks (see elf.c for the order), shared by elf.c (loading,
+ * lookup by address), debug.c (separate debug files, MiniDebugInfo), plt.c
+ * (PLT stubs), names.c (versions, C++ names, lookup by name) and enum.c
+ * (uprobe_symbols()).
+ */
+#ifndef UPROBES_SYM_PRIV_H
+#define UPROBES_SYM_PRIV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include <elfutils/libdw.h>
+#include <gelf.h>
+#include <libelf.h>
+
+#include "sym/sym.h"
+
+/* Where a symbol came from. */
+enum sym_src {
+	SYM_SRC_SYMTAB,	   /* the file's own .symtab */
+	SYM_SRC_DYNSYM,	   /* the file's .dynsym */
+	SYM_SRC_DEBUG,	   /* .symtab of a separate debug file (build-id, .gnu_debuglink) */
+	SYM_SRC_DEBUGDATA, /* .symtab of the xz-compressed ELF in .gnu_debugdata */
+	SYM_SRC_PLT,	   /* a PLT stub, named NAME@plt */
+};
+
+struct sym_entry {
+	uint64_t vaddr, size;
+	const char *name;      /* without any @VERSION; in a string table or the pool */
+	const char *version;   /* "GLIBC_2.14", or NULL when unversioned */
+	const char *demangled; /* C++ (names starting _Z), once demangled; else NULL */
+	uint16_t qoff, qlen;   /* the qualified name inside demangled: no return type, no params */
+	uint8_t bind;	       /* STB_LOCAL, STB_GLOBAL, STB_WEAK */
+	uint8_t src;	       /* enum sym_src */
+	bool ifunc;
+	bool ver_default; /* NAME@@VERSION: what a plain NAME means */
+};
+
+/* A chunk of strings owned by a sym_file (names that are in no string table). */
+struct sym_pool_chunk {
+	struct sym_pool_chunk *next;
+	size_t used, cap;
+	char data[];
+};
+
+/* An ELF read besides the file: a separate debug file or the MiniDebugInfo. */
+struct sym_aux {
+	int fd;	   /* -1 for an in-memory ELF */
+	void *buf; /* the decompressed image of an in-memory ELF */
+	Elf *elf;
+	char path[4096]; /* what it was found as (for messages and docs) */
+};
+
+struct sym_file {
+	char path[4096];
+	int fd;
+	Elf *elf;
+	struct stat st;
+	struct sym_entry *syms; /* sorted by vaddr */
+	size_t nsyms;
+	GElf_Phdr *phdrs;
+	size_t nphdrs;
+	Dwarf_CFI *cfi;
+	bool go;	/* built by the Go toolchain */
+	bool has_symtab; /* a .symtab was read (the file's, a debug file's, or MiniDebugInfo) */
+	bool demangled;	 /* sym_demangle_all() ran */
+	bool has_cxx;	 /* some name starts with _Z */
+	int refs;	 /* opens, plus one while the batch cache holds it */
+	struct sym_aux aux;
+	struct sym_pool_chunk *pool;
+};
+
+/* Append the function symbols of one symbol table of elf (src: enum sym_src). */
+int sym_load_table(struct sym_file *f, Elf *elf, Elf_Scn *scn, GElf_Shdr *sh, int src);
+
+/* A copy of s[0..n) owned by f (freed at close), or NULL. */
+const char *sym_pool_strndup(struct sym_file *f, const char *s, size_t n);
+
+/* debug.c: the separate debug file or MiniDebugInfo, loaded into f->aux and f->syms. */
+void sym_load_debug(struct sym_file *f);
+void sym_aux_close(struct sym_aux *aux);
+
+/* plt.c: NAME@plt entries for the stubs in .plt, .plt.sec and .plt.got. */
+int sym_load_plt(struct sym_file *f);
+
+/* names.c: demangle every C++ name of f once (no-op without __cxa_demangle). */
+void sym_demangle_all(struct sym_file *f);
+bool sym_demangler_available(void);
+
+/* eh.c: every FDE of .eh_frame as [start, start + size). 0, or -ENOENT. */
+int sym_fdes(struct sym_file *f, void (*fn)(uint64_t start, uint64_t size, void *arg), void *arg);
+
+/* elf.c: an entry as a sym_func; the FDE containing vaddr (name ""): 0 or -ESRCH. */
+void sym_fill(const struct sym_entry *e, struct sym_func *out);
+int sym_fde_at(struct sym_file *f, uint64_t vaddr, struct sym_func *out);
+
+/* The entry array, for enum.c. */
+static inline const struct sym_entry *sym_entries(const struct sym_file *f, size_t *n)
+{
+	*n = f->nsyms;
+	return f->syms;
+}
+
+#endif

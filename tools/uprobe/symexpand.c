@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * uprobe trace: a probe whose symbol is a wildcard ('p:./prog:ns::Foo::*',
+ * 'p:/lib/x86_64-linux-gnu/libc.so.6:str*cmp') becomes one probe per
+ * matching function, here in the tracer: it computes each probe's record
+ * layout before the probe text goes to the agent, so the agent must receive
+ * the probes one by one. Each is sent by its ELF name (mangled, with its
+ * @VERSION), which needs no demangler in the target, under its own event
+ * name: the one given plus _2, _3 ... for the later ones, else the demangled
+ * name with one '_' per run of other characters (ns::Foo::bar(int) ->
+ * ns_Foo_bar_int), also made unique with _2, _3 ...
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "uprobes_trace.h"
+
+struct match {
+	uint64_t vaddr;
+	char *location, *name;
+};
+
+struct expand_ctx {
+	struct match *v;
+	size_t n, cap;
+	int oom;
+};
+
+bool cli_symbol_is_wildcard(const char *symbol)
+{
+	return symbol && strpbrk(symbol, "*?[");
+}
+
+/* One function per address: aliases come one after another. */
+static int on_sym(const struct uprobe_sym *s, void *arg)
+{
+	struct expand_ctx *cx = arg;
+
+	for (size_t i = 0; i < cx->n; i++)
+		if (cx->v[i].vaddr == s->vaddr)
+			return 0;
+	if (cx->n == cx->cap) {
+		size_t cap = cx->cap ? 2 * cx->cap : 64;
+		struct match *nv = realloc(cx->v, cap * sizeof(*nv));
+
+		if (!nv)
+			return cx->oom = 1;
+		cx->v = nv;
+		cx->cap = cap;
+	}
+	cx->v[cx->n] = (struct match){ s->vaddr, strdup(s->location), strdup(s->short_name) };
+	if (!cx->v[cx->n].location || !cx->v[cx->n].name)
+		return cx->oom = 1;
+	cx->n++;
+	return 0;
+}
+
+/* ns::Foo::bar(int, int) -> ns_Foo_bar_int_int, at most max - 1 characters. */
+static void event_name_of(const char *name, char *out, size_t max)
+{
+	char *o = out;
+	int repl = 0;
+
+	for (const char *p = name; *p && o < out + max - 1; p++) {
+		int ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			 (*p >= '0' && *p <= '9') || *p == '_';
+
+		if (ok)
+			*o++ = *p;
+		else if (!repl)
+			*o++ = '_';
+		repl = !ok;
+	}
+	if (repl && o > out + 1)
+		o--;
+	*o = 0;
+	if (out[0] >= '0' && out[0] <= '9')
+		out[0] = '_';
+}
+
+static int name_taken(const char (*names)[TRACE_MAX_EVENT_NAME], size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(names[i], name))
+			return 1;
+	return 0;
+}
+
+/* A unique event name for match i: base, else base_2, base_3 ... */
+static void unique_name(char (*names)[TRACE_MAX_EVENT_NAME], size_t i, const char *base)
+{
+	char trimmed[TRACE_MAX_EVENT_NAME];
+
+	snprintf(names[i], TRACE_MAX_EVENT_NAME, "%s", base);
+	for (unsigned k = 2; name_taken(names, i, names[i]); k++) {
+		snprintf(trimmed, TRACE_MAX_EVENT_NAME - 8, "%s", base);
+		snprintf(names[i], TRACE_MAX_EVENT_NAME, "%s_%u", trimmed, k);
+	}
+}
+
+/* The spec of match m as a line: event name, symbol by its ELF name. */
+static int emit(struct trace_spec *s, const struct match *m, const char *event,
+		int (*add)(void *ctx, const char *line), void *ctx)
+{
+	char *line, *sym = s->symbol;
+	int len, ret;
+
+	snprintf(s->event, sizeof(s->event), "%s", event);
+	s->event_given = 1;
+	s->bpftrace_style = 0; /* that form has no place for the event name */
+	s->symbol = m->location;
+	len = trace_spec_format(s, NULL, 0);
+	line = malloc((size_t)len + 1);
+	if (!line) {
+		s->symbol = sym;
+		return cli_error(CLI_EXIT_FAIL, "out of memory");
+	}
+	trace_spec_format(s, line, (size_t)len + 1);
+	s->symbol = sym;
+	ret = add(ctx, line);
+	free(line);
+	return ret;
+}
+
+int cli_expand_wildcard(struct trace_spec *s, const char *text,
+			int (*add)(void *ctx, const char *line), void *ctx)
+{
+	struct expand_ctx cx = { 0 };
+	char given[TRACE_MAX_EVENT_NAME], base[TRACE_MAX_EVENT_NAME];
+	char (*names)[TRACE_MAX_EVENT_NAME] = NULL;
+	int ret = 0, n, event_given = s->event_given;
+
+	if (!strchr(s->path, '/'))
+		return cli_error(CLI_EXIT_USAGE, "probe '%s': a wildcard needs the file's path "
+				 "('%s' is a short name; try uprobe list %s)", text, s->path, s->path);
+	n = uprobe_symbols(s->path, s->symbol, on_sym, &cx);
+	if (n < 0)
+		ret = cli_error(CLI_EXIT_FAIL, "probe '%s': %s", text, uprobe_last_error());
+	else if (cx.oom)
+		ret = cli_error(CLI_EXIT_FAIL, "out of memory");
+	else if (!cx.n)
+		ret = cli_error(CLI_EXIT_FAIL, "probe '%s': no function of %s matches '%s'", text,
+				s->path, s->symbol);
+	else if (!(names = calloc(cx.n, sizeof(*names))))
+		ret = cli_error(CLI_EXIT_FAIL, "out of memory");
+	snprintf(given, sizeof(given), "%s", s->event);
+	for (size_t i = 0; !ret && i < cx.n; i++) {
+		if (event_given)
+			snprintf(base, sizeof(base), "%s", given);
+		else
+			event_name_of(cx.v[i].name, base, sizeof(base) - 8);
+		unique_name(names, i, base);
+		ret = emit(s, &cx.v[i], names[i], add, ctx);
+	}
+	for (size_t i = 0; i < cx.n; i++) {
+		free(cx.v[i].location);
+		free(cx.v[i].name);
+	}
+	free(cx.v);
+	free(names);
+	return ret;
+}
