@@ -185,12 +185,21 @@ static int parse_symbol(struct spec_ctx *cx, char *loc)
 	size_t len = strlen(loc);
 	char *p = loc;
 	uint64_t off = 0;
+	int depth = 0;
 
 	if (!symbol_char(*p, true))
 		return spec_fail(cx, SE_BAD_PROBE_ADDR, loc, len);
-	while (*++p && *p != '+')
-		if (!symbol_char(*p, false))
+	/*
+	 * A C++ parameter list closes every '(' it opens, and never starts
+	 * with a digit: "(NUMBER)" is a reference counter.
+	 */
+	while (*++p && *p != '+') {
+		depth += (*p == '(') - (*p == ')');
+		if (!symbol_char(*p, false) || depth < 0 || (*p == '(' && spec_is_digit(p[1])))
 			return spec_fail(cx, SE_BAD_PROBE_ADDR, loc, len);
+	}
+	if (depth)
+		return spec_fail(cx, SE_BAD_PROBE_ADDR, loc, len);
 	if (*p == '+') {
 		*p = 0;
 		if (spec_strtoull_nosign(p + 1, 0, &off))
