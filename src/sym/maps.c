@@ -146,3 +146,15 @@ bool maps_file_mapped(dev_t dev, ino_t ino)
 						 .any_off = true },
 			    &e);
 }
+
+bool maps_short_name(const char *base, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (!strcmp(base, name))
+		return true;
+	if (!strncmp(base, name, n) && !strncmp(base + n, ".so", 3))
+		return true;
+	return !strncmp(base, "lib", 3) && !strncmp(base + 3, name, n) &&
+	       !strncmp(base + 3 + n, ".so", 3);
+}

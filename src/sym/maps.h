@@ -32,4 +32,10 @@ int maps_find_file_offset(dev_t dev, ino_t ino, uint64_t off, struct maps_entry 
 /* Is (dev, ino) mapped at all? */
 bool maps_file_mapped(dev_t dev, ino_t ino);
 
+/*
+ * Does a file's base name answer to the short name NAME? "libc.so.6" does to
+ * "libc.so.6", "libc" and "c"; "python3.11" to "python3.11".
+ */
+bool maps_short_name(const char *base, const char *name);
+
 #endif

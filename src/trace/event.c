@@ -92,18 +92,6 @@ UPROBE_API int trace_session_fd(const struct trace_session *s)
 	return s ? trace_rings_fd(s->rings) : -EINVAL;
 }
 
-static bool short_name_matches(const char *base, const char *name)
-{
-	size_t n = strlen(name);
-
-	if (!strcmp(base, name))
-		return true;
-	if (!strncmp(base, name, n) && !strncmp(base + n, ".so", 3))
-		return true;
-	return !strncmp(base, "lib", 3) && !strncmp(base + 3, name, n) &&
-	       !strncmp(base + 3 + n, ".so", 3);
-}
-
 /*
  * "libc", "c", "libc.so.6" or "python3.11": the loaded file of that name,
  * as the dynamic loader found it for this process (its mappings). A name
@@ -126,7 +114,7 @@ static int resolve_path(const char *name, char *out, size_t len)
 
 		if (m[i].path[0] != '/' || !strchr(m[i].perms, 'x') || !base)
 			continue;
-		if (short_name_matches(base + 1, name)) {
+		if (maps_short_name(base + 1, name)) {
 			snprintf(out, len, "%s", m[i].path);
 			ret = 0;
 		}

@@ -25,6 +25,7 @@
 #include <gelf.h>
 #include <libelf.h>
 
+#include "sym/maps.h"
 #include "sym/sdt.h"
 #include "trace/spec_priv.h"
 #include "util/log.h"
@@ -280,18 +281,6 @@ static int files_of_exe(struct file_set *fs, const char *exe, struct trace_error
 
 /* ---- the marker ---------------------------------------------------------------------- */
 
-static bool short_name_matches(const char *base, const char *name)
-{
-	size_t n = strlen(name);
-
-	if (!strcmp(base, name))
-		return true;
-	if (!strncmp(base, name, n) && !strncmp(base + n, ".so", 3))
-		return true;
-	return !strncmp(base, "lib", 3) && !strncmp(base + 3, name, n) &&
-	       !strncmp(base + 3 + n, ".so", 3);
-}
-
 /* "the files PID 42 maps" or "'prog' (/usr/bin/prog) and the 3 libraries it needs". */
 static void where_text(const struct trace_sdt_where *w, const struct file_set *fs, char *buf,
 		       size_t len)
@@ -323,7 +312,7 @@ static int pick_path(struct file_set *fs, const struct trace_spec *spec,
 		return files_add(fs, real) < 0 ? -ENOMEM : 0;
 	}
 	for (int i = 0; i < fs->n && keep < 0; i++)
-		if (short_name_matches(strrchr(fs->path[i], '/') + 1, spec->path))
+		if (maps_short_name(strrchr(fs->path[i], '/') + 1, spec->path))
 			keep = i;
 	if (keep < 0)
 		return fail(err, -ENOENT, spec->path, "'%s': no file of that name in %s", spec->path,
