@@ -5,18 +5,13 @@
 # counts are exact, derived from the command's arguments.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
+suite=cli
+. "$top/tests/lib.sh"
 up() { "$top/build/uprobe" trace "$@"; }
 tgt="$top/build/tests/cli/cli_target"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-failed=0
 
-pass() { echo "PASS: cli/$1"; }
-fail() {
-	echo "  $2"
-	echo "FAIL: cli/$1"
-	failed=1
-}
 
 # same_run NAME EXPECTED_STATUS UPROBE_ARGS... -- CMD...: the traced run's
 # stdout and status equal the untraced run's; events go to $tmp/NAME.out.
@@ -40,11 +35,6 @@ same_run() {
 	return 0
 }
 
-expect_eq() { # name got want what
-	if [ "$2" = "$3" ]; then return 0; fi
-	fail "$1" "$4: got '$2', want '$3'"
-	return 1
-}
 
 # 1000 calls, then a forked child makes 100 more: counts exact, both processes.
 if same_run count --count -o "$tmp/count.out" \

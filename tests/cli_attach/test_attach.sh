@@ -6,25 +6,15 @@
 # and every refusal.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
+suite=cli_attach
+. "$top/tests/lib.sh"
 up="$top/build/uprobe"
 tgt="$top/build/tests/cli_attach/attach_target"
 same="$top/tests/cli_attach/text_same.py"
 tmp=$(mktemp -d)
 bg=""
 trap 'for p in $bg; do kill -9 $p 2>/dev/null; done; rm -rf "$tmp"' EXIT
-failed=0
 
-pass() { echo "PASS: cli_attach/$1"; }
-fail() {
-	echo "  $2"
-	echo "FAIL: cli_attach/$1"
-	failed=1
-}
-expect_eq() { # name got want what
-	if [ "$2" = "$3" ]; then return 0; fi
-	fail "$1" "$4: got '$2', want '$3'"
-	return 1
-}
 expect_grep() { # name file pattern what
 	if grep -q -- "$3" "$2"; then return 0; fi
 	fail "$1" "$4: '$3' not in: $(head -c 600 "$2")"

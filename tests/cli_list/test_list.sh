@@ -4,25 +4,15 @@
 # both cli_target functions are plain C entries, so both must be optimized.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
+suite=cli_list
+. "$top/tests/lib.sh"
 up() { "$top/build/uprobe" list "$@"; }
 tgt=$(readlink -f "$top/build/tests/cli/cli_target")
 tmp=$(mktemp -d)
 pid=
 trap 'rm -rf "$tmp"; [ -n "$pid" ] && kill "$pid" 2>/dev/null' EXIT
-failed=0
 
-pass() { echo "PASS: cli_list/$1"; }
-fail() {
-	echo "  $2"
-	echo "FAIL: cli_list/$1"
-	failed=1
-}
 
-expect_eq() { # name got want what
-	if [ "$2" = "$3" ]; then return 0; fi
-	fail "$1" "$4: got '$2', want '$3'"
-	return 1
-}
 
 # "0xADDR NAME optimized" per line, normalised to "ADDR NAME MODE" with ADDR in
 # decimal, so padding of the printed address does not matter.

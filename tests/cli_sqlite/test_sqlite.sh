@@ -13,6 +13,8 @@
 # Without tracefs or kernel uprobes the kernel comparisons print SKIP.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
+suite=cli_sqlite
+. "$top/tests/lib.sh"
 up="$top/build/uprobe"
 py=/usr/bin/python3
 sq=/usr/bin/sqlite3
@@ -21,20 +23,7 @@ tag=k$$
 grp=uptsql$$
 tmp=$(mktemp -d)
 db="$tmp/w.db"
-failed=0
 
-pass() { echo "PASS: cli_sqlite/$1"; }
-fail() {
-	echo "  $2"
-	echo "FAIL: cli_sqlite/$1"
-	failed=1
-}
-skip() { echo "SKIP: cli_sqlite/$1: $2"; }
-expect_eq() { # name got want what
-	if [ "$2" = "$3" ]; then return 0; fi
-	fail "$1" "$4: got '$2', want '$3'"
-	return 1
-}
 
 # The kernel probes and the instance go away however the script ends.
 kernel_clean() {

@@ -8,19 +8,14 @@
 # (arguments stored in the frame by the prologue).
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
+suite=dwarf
+. "$top/tests/lib.sh"
 up() { "$top/build/uprobe" trace "$@"; }
 o2="$top/build/tests/dwarf/dwarf_target"
 o0="$top/build/tests/dwarf/dwarf_target_O0"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-failed=0
 
-pass() { echo "PASS: dwarf/$1"; }
-fail() {
-	echo "  $2"
-	echo "FAIL: dwarf/$1"
-	failed=1
-}
 
 # compare NAME EVENT...: the events (json lines in $tmp/NAME.ev) of each
 # EVENT equal, in order, the objects the program printed ($tmp/NAME.out).

@@ -21,26 +21,15 @@
 #                  offset counts exactly, a mid-instruction offset refused
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
+suite=symbols
+. "$top/tests/lib.sh"
 up="$top/build/uprobe"
 bin="$top/build/tests/symbols"
 libc=$(readlink -f /lib/x86_64-linux-gnu/libc.so.6)
 T=/sys/kernel/tracing
 grp=uptsym$$
 tmp=$(mktemp -d)
-failed=0
 
-pass() { echo "PASS: symbols/$1"; }
-fail() {
-	echo "  $2"
-	echo "FAIL: symbols/$1"
-	failed=1
-}
-skip() { echo "SKIP: symbols/$1: $2"; }
-expect_eq() { # name got want what
-	if [ "$2" = "$3" ]; then return 0; fi
-	fail "$1" "$4: got '$2', want '$3'"
-	return 1
-}
 expect_grep() { # name file text what
 	if grep -qF -- "$3" "$2"; then return 0; fi
 	fail "$1" "$4: '$3' not in: $(head -c 400 "$2")"

@@ -7,20 +7,15 @@
 # refusals.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
+suite=usdt
+. "$top/tests/lib.sh"
 up="$top/build/uprobe"
 tgt="$top/build/tests/usdt/usdt_target"
 py=/usr/bin/python3.11
 tmp=$(mktemp -d)
 bg=""
 trap 'for p in $bg; do kill -9 $p 2>/dev/null; done; rm -rf "$tmp"' EXIT
-failed=0
 
-pass() { echo "PASS: usdt/$1"; }
-fail() {
-	echo "  $2"
-	echo "FAIL: usdt/$1"
-	failed=1
-}
 check_eq() { # name got want what
 	if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "$4: got '$2', want '$3'"; fi
 }
