@@ -12,7 +12,7 @@
  *     instances, the function, and the CU for globals;
  *  3. the variable's location at that address (a location list picks the
  *     entry that covers it) turned into a value (register, constant) or an
- *     object in memory (+OFF(%reg), @+FILEOFF): struct dw_val;
+ *     object in memory (+OFF(%reg), @+FILEOFF): struct dw_val, dwarf_loc.c;
  *  4. each ->MEMBER and .MEMBER through the struct types: a dereference or
  *     an offset added to the last one;
  *  5. the final type: the fetch type (unless :TYPE was written).
@@ -30,58 +30,15 @@
 #include <unistd.h>
 
 #include "sym/sym.h"
+#include "trace/dwarf_priv.h"
 #include "trace/types.h"
 #include "util/log.h"
-
-/* What is known of one spec's binary while its args are resolved. */
-struct dw_ctx {
-	struct sym_file *sym; /* the binary: symbols, segments, .eh_frame */
-	Dwarf *dw;
-	Elf *debug_elf; /* a separate debug file, or NULL */
-	int debug_fd;
-	uint64_t pc;		/* the probe's virtual address */
-	char where[160];	/* "parse_request+0x4" for messages */
-	Dwarf_Die cu;
-	Dwarf_Die *scopes;
-	int n_scopes;
-	int func;		/* index in scopes of the innermost function or inline */
-	int subprogram;		/* index of the out-of-line function holding pc */
-	struct trace_error *err;
-	const struct trace_arg *arg; /* being resolved */
-};
-
-/*
- * A value being walked: either the object is in memory and the fetch's last
- * dereference loads it (in_mem), or the fetch's value is the object itself
- * (a register or a constant: scalars only).
- */
-struct dw_val {
-	struct trace_fetch f;
-	bool in_mem;
-	Dwarf_Die type;
-	bool has_type;
-	unsigned int bit_size, bit_off; /* a bitfield member: bits in the loaded container */
-	unsigned int container;		/* its bytes */
-};
-
-/* DWARF register numbers of x86-64 (System V psABI, figure 3.36). */
-static const enum trace_reg dw_regs[] = {
-	TRACE_R_AX, TRACE_R_DX, TRACE_R_CX, TRACE_R_BX, TRACE_R_SI, TRACE_R_DI,
-	TRACE_R_BP, TRACE_R_SP, TRACE_R_R8, TRACE_R_R9, TRACE_R_R10, TRACE_R_R11,
-	TRACE_R_R12, TRACE_R_R13, TRACE_R_R14, TRACE_R_R15, TRACE_R_IP,
-};
-
-#define N_DW_REGS (sizeof(dw_regs) / sizeof(dw_regs[0]))
-
-static bool is_aggregate(Dwarf_Die *type);
-static bool int_type(Dwarf_Die *t, enum trace_type *out, bool *is_char);
 
 /*
  * Refuse the current arg: the full message goes to uprobe_last_error(), a
  * short one and the offending token to err. Returns -err_no.
  */
-__attribute__((format(printf, 4, 5))) static int dw_fail(struct dw_ctx *cx, int err_no,
-							 const char *token, const char *fmt, ...)
+int dw_fail(struct dw_ctx *cx, int err_no, const char *token, const char *fmt, ...)
 {
 	char msg[1024];
 	va_list ap;
@@ -229,7 +186,7 @@ static int find_scopes(struct dw_ctx *cx)
 }
 
 /* pc is the first instruction of the out-of-line function (not inside an inline). */
-static bool at_entry(struct dw_ctx *cx)
+bool dw_at_entry(struct dw_ctx *cx)
 {
 	Dwarf_Addr low;
 
@@ -325,342 +282,6 @@ static int find_var(struct dw_ctx *cx, const char *name, const char *token, Dwar
 		       l.len ? l.buf : "(none)");
 }
 
-/* ---- locations ---------------------------------------------------------------------- */
-
-static int dw_reg(struct dw_ctx *cx, unsigned int regno, enum trace_reg *out)
-{
-	if (regno < N_DW_REGS) {
-		*out = dw_regs[regno];
-		return 0;
-	}
-	return dw_fail(cx, ENOTSUP, cx->arg->fetch.str,
-		       "its value is in DWARF register %u (a vector or x87 register), which "
-		       "fetch-args cannot read", regno);
-}
-
-/* Memory at %reg + off: the object is loaded by "+off(%reg)". */
-static void mem_at_reg(struct dw_val *v, enum trace_reg reg, int64_t off)
-{
-	v->f.base = TRACE_B_REG;
-	v->f.reg = reg;
-	v->f.n_deref = 1;
-	v->f.deref[0] = off;
-	v->in_mem = true;
-}
-
-/* The CFA at pc as register + offset, from .debug_frame or .eh_frame. */
-static int cfa_at(struct dw_ctx *cx, enum trace_reg *reg, int64_t *off)
-{
-	Dwarf_CFI *cfis[2] = { dwarf_getcfi(cx->dw), dwarf_getcfi_elf(sym_file_elf(cx->sym)) };
-
-	for (int i = 0; i < 2; i++) {
-		Dwarf_Frame *frame;
-		Dwarf_Op *ops;
-		size_t n;
-		int ret = -1;
-
-		if (!cfis[i] || dwarf_cfi_addrframe(cfis[i], cx->pc, &frame))
-			continue;
-		if (dwarf_frame_cfa(frame, &ops, &n) == 0 && n == 1) {
-			if (ops[0].atom == DW_OP_bregx) {
-				ret = dw_reg(cx, (unsigned int)ops[0].number, reg);
-				*off = (int64_t)ops[0].number2;
-			} else if (ops[0].atom >= DW_OP_breg0 && ops[0].atom <= DW_OP_breg31) {
-				ret = dw_reg(cx, ops[0].atom - DW_OP_breg0, reg);
-				*off = (int64_t)ops[0].number;
-			}
-		}
-		free(frame);
-		if (ret == 0)
-			return 0;
-	}
-	return dw_fail(cx, ENOTSUP, cx->arg->fetch.str,
-		       "its frame base is the CFA, which the call frame info does not give as "
-		       "register + offset at this address");
-}
-
-/* DW_OP_fbreg off: memory at the function's frame base + off. */
-static int frame_base(struct dw_ctx *cx, int64_t off, struct dw_val *v)
-{
-	Dwarf_Attribute a;
-	Dwarf_Op *ops;
-	size_t n;
-	enum trace_reg reg = TRACE_R_AX;
-	int64_t base = 0;
-	int ret;
-
-	if (!dwarf_attr(&cx->scopes[cx->subprogram], DW_AT_frame_base, &a) ||
-	    dwarf_getlocation_addr(&a, cx->pc, &ops, &n, 1) != 1 || n != 1)
-		return dw_fail(cx, ENOTSUP, cx->arg->fetch.str,
-			       "its function's frame base is not known at this address");
-	if (ops[0].atom == DW_OP_call_frame_cfa) {
-		ret = cfa_at(cx, &reg, &base);
-	} else if (ops[0].atom >= DW_OP_breg0 && ops[0].atom <= DW_OP_breg31) {
-		ret = dw_reg(cx, ops[0].atom - DW_OP_breg0, &reg);
-		base = (int64_t)ops[0].number;
-	} else if (ops[0].atom >= DW_OP_reg0 && ops[0].atom <= DW_OP_reg31) {
-		ret = dw_reg(cx, ops[0].atom - DW_OP_reg0, &reg);
-	} else {
-		return dw_fail(cx, ENOTSUP, cx->arg->fetch.str,
-			       "its function's frame base (DW_OP 0x%x) is not register-based",
-			       ops[0].atom);
-	}
-	if (!ret)
-		mem_at_reg(v, reg, base + off);
-	return ret;
-}
-
-/* DW_OP_addr: a static object, read through its file offset (@+FILEOFF). */
-static int static_addr(struct dw_ctx *cx, uint64_t vaddr, struct dw_val *v)
-{
-	struct sym_load seg[16];
-	unsigned int n = sym_loads(cx->sym, seg, 16);
-
-	for (unsigned int i = 0; i < n; i++)
-		if (vaddr >= seg[i].vaddr && vaddr < seg[i].vaddr + seg[i].filesz) {
-			v->f.base = TRACE_B_FILEOFF;
-			v->f.imm = vaddr - seg[i].vaddr + seg[i].offset;
-			v->f.n_deref = 1;
-			v->f.deref[0] = 0;
-			v->in_mem = true;
-			return 0;
-		}
-	return dw_fail(cx, ENOTSUP, cx->arg->fetch.str,
-		       "it is a static at 0x%" PRIx64 " with no bytes in the file (.bss); "
-		       "fetch-args address statics through the file (@+FILEOFF)", vaddr);
-}
-
-static void imm_val(struct dw_val *v, uint64_t value)
-{
-	v->f.base = TRACE_B_IMM;
-	v->f.imm = value;
-	v->f.n_deref = 0;
-	v->in_mem = false;
-}
-
-/*
- * DW_OP_entry_value(DW_OP_regN): the register's value when the function was
- * entered. Known only at the entry itself, where it is the register.
- */
-static int entry_value(struct dw_ctx *cx, Dwarf_Attribute *loc, Dwarf_Op *op, struct dw_val *v)
-{
-	Dwarf_Attribute inner;
-	Dwarf_Op *ops;
-	size_t n;
-	enum trace_reg reg = TRACE_R_AX;
-	int ret;
-
-	if (dwarf_getlocation_attr(loc, op, &inner) || dwarf_getlocation(&inner, &ops, &n) ||
-	    n != 1 || ops[0].atom < DW_OP_reg0 || ops[0].atom > DW_OP_reg31)
-		return dw_fail(cx, ENOTSUP, cx->arg->fetch.str,
-			       "its location is an entry value that is not a register");
-	if (!at_entry(cx))
-		return dw_fail(cx, ENODATA, cx->arg->fetch.str,
-			       "only its value at the function's entry is known here (the "
-			       "register holding it was reused); probe the entry instead");
-	ret = dw_reg(cx, ops[0].atom - DW_OP_reg0, &reg);
-	if (!ret) {
-		v->f.base = TRACE_B_REG;
-		v->f.reg = reg;
-		v->f.n_deref = 0;
-		v->in_mem = false;
-	}
-	return ret;
-}
-
-/* A constant pushed by the first op, if it is one. */
-static bool const_op(const Dwarf_Op *op, uint64_t *value)
-{
-	if (op->atom >= DW_OP_lit0 && op->atom <= DW_OP_lit31) {
-		*value = op->atom - DW_OP_lit0;
-		return true;
-	}
-	switch (op->atom) {
-	case DW_OP_const1u: case DW_OP_const2u: case DW_OP_const4u: case DW_OP_const8u:
-	case DW_OP_const1s: case DW_OP_const2s: case DW_OP_const4s: case DW_OP_const8s:
-	case DW_OP_constu: case DW_OP_consts:
-		*value = op->number;
-		return true;
-	}
-	return false;
-}
-
-/* One location expression (ops[0..n)) of the variable, at pc. */
-static int eval_expr(struct dw_ctx *cx, Dwarf_Attribute *loc, Dwarf_Op *ops, size_t n,
-		     struct dw_val *v)
-{
-	bool value = n == 2 && ops[1].atom == DW_OP_stack_value;
-	unsigned int a = ops[0].atom;
-	enum trace_reg reg = TRACE_R_AX;
-	uint64_t c;
-	int ret;
-
-	if (n == 1 && a >= DW_OP_reg0 && a <= DW_OP_reg31) {
-		ret = dw_reg(cx, a - DW_OP_reg0, &v->f.reg);
-		v->f.base = TRACE_B_REG;
-		return ret;
-	}
-	if (n == 1 && a == DW_OP_regx) {
-		ret = dw_reg(cx, (unsigned int)ops[0].number, &v->f.reg);
-		v->f.base = TRACE_B_REG;
-		return ret;
-	}
-	if (n == 1 && a >= DW_OP_breg0 && a <= DW_OP_breg31) {
-		ret = dw_reg(cx, a - DW_OP_breg0, &reg);
-		if (!ret)
-			mem_at_reg(v, reg, (int64_t)ops[0].number);
-		return ret;
-	}
-	if (n == 1 && a == DW_OP_fbreg)
-		return frame_base(cx, (int64_t)ops[0].number, v);
-	if (n == 1 && a == DW_OP_addr)
-		return static_addr(cx, ops[0].number, v);
-	if (value && const_op(&ops[0], &c)) {
-		imm_val(v, c);
-		return 0;
-	}
-	if (value && (a == DW_OP_entry_value || a == DW_OP_GNU_entry_value))
-		return entry_value(cx, loc, &ops[0], v);
-	if (value && a >= DW_OP_breg0 && a <= DW_OP_breg31 && ops[0].number == 0) {
-		ret = dw_reg(cx, a - DW_OP_breg0, &v->f.reg);
-		v->f.base = TRACE_B_REG;
-		return ret;
-	}
-	if (n == 1 && a == DW_OP_implicit_value && ops[0].number <= 8) {
-		Dwarf_Block b;
-
-		if (dwarf_getlocation_implicit_value(loc, &ops[0], &b) == 0) {
-			c = 0;
-			memcpy(&c, b.data, b.length); /* little-endian */
-			imm_val(v, c);
-			return 0;
-		}
-	}
-	for (size_t i = 0; i < n; i++)
-		if (ops[i].atom == DW_OP_piece || ops[i].atom == DW_OP_bit_piece)
-			return dw_fail(cx, ENOTSUP, cx->arg->fetch.str,
-				       "it is split into pieces (DW_OP_piece) here, which "
-				       "fetch-args cannot put together");
-	return dw_fail(cx, ENOTSUP, cx->arg->fetch.str,
-		       "its location here (DW_OP 0x%x, %zu operations) is not a register, "
-		       "register + offset, frame base + offset, static or constant", a, n);
-}
-
-/*
- * At a function's entry, the System V slot of parameter var: for the -O0
- * code whose parameters' single location is the stack slot the prologue is
- * about to fill. Only when every parameter before it is an integer or a
- * pointer (a struct by value moves the others in ways we do not follow).
- */
-static int abi_param(struct dw_ctx *cx, Dwarf_Die *var, struct dw_val *v)
-{
-	static const enum trace_reg regs[6] = {
-		TRACE_R_DI, TRACE_R_SI, TRACE_R_DX, TRACE_R_CX, TRACE_R_R8, TRACE_R_R9,
-	};
-	Dwarf_Die *fn = &cx->scopes[cx->subprogram], child, type;
-	int k = 0;
-
-	Dwarf_Attribute a;
-
-	/* A struct returned in memory takes %rdi for its address. */
-	if (dwarf_formref_die(dwarf_attr_integrate(fn, DW_AT_type, &a), &type) &&
-	    (dwarf_peel_type(&type, &type) || is_aggregate(&type)))
-		goto refuse;
-	if (dwarf_child(fn, &child) != 0)
-		goto refuse;
-	do {
-		enum trace_type t;
-		bool is_char;
-
-		if (dwarf_tag(&child) != DW_TAG_formal_parameter)
-			continue;
-		if (!dwarf_formref_die(dwarf_attr_integrate(&child, DW_AT_type, &a), &type) ||
-		    dwarf_peel_type(&type, &type))
-			goto refuse;
-		/* An integer or a pointer takes the next integer register. */
-		if (dwarf_tag(&type) != DW_TAG_pointer_type && !int_type(&type, &t, &is_char))
-			goto refuse;
-		if (child.addr == var->addr) {
-			if (k < 6) {
-				v->f.base = TRACE_B_REG;
-				v->f.reg = regs[k];
-				v->f.n_deref = 0;
-				v->in_mem = false;
-			} else {
-				mem_at_reg(v, TRACE_R_SP, 8 * (k - 5));
-			}
-			return 0;
-		}
-		k++;
-	} while (dwarf_siblingof(&child, &child) == 0);
-refuse:
-	return dw_fail(cx, ENODATA, cx->arg->fetch.str,
-		       "it is not stored yet at the function's entry (its location is valid "
-		       "after the prologue only); probe an address after the prologue");
-}
-
-/*
- * True when pc is in the function's prologue as the line table tells it:
- * before the second row of the function (gcc -O0 starts the body there).
- */
-static bool in_prologue(struct dw_ctx *cx)
-{
-	Dwarf_Addr low, high, body = 0;
-	Dwarf_Lines *lines;
-	size_t n;
-
-	if (dwarf_lowpc(&cx->scopes[cx->subprogram], &low) ||
-	    dwarf_highpc(&cx->scopes[cx->subprogram], &high) ||
-	    dwarf_getsrclines(&cx->cu, &lines, &n))
-		return cx->pc == low;
-	for (size_t i = 0; i < n; i++) {
-		Dwarf_Addr a;
-
-		if (dwarf_lineaddr(dwarf_onesrcline(lines, i), &a) == 0 && a > low && a < high &&
-		    (!body || a < body))
-			body = a;
-	}
-	return cx->pc < (body ? body : low + 1);
-}
-
-static int locate(struct dw_ctx *cx, Dwarf_Die *var, const char *name, struct dw_val *v)
-{
-	Dwarf_Attribute loc;
-	Dwarf_Op *ops;
-	size_t n;
-	int cnt, ret;
-
-	memset(v, 0, sizeof(*v));
-	if (dwarf_attr_integrate(var, DW_AT_const_value, &loc)) {
-		Dwarf_Word c;
-
-		if (dwarf_formudata(&loc, &c))
-			return dw_fail(cx, ENOTSUP, name, "'%s' is a constant we cannot read", name);
-		imm_val(v, c);
-		return 0;
-	}
-	if (!dwarf_attr(var, DW_AT_location, &loc))
-		return dw_fail(cx, ENODATA, name, "'%s' is optimized out (it has no location)",
-			       name);
-	cnt = dwarf_getlocation_addr(&loc, cx->pc, &ops, &n, 1);
-	if (cnt <= 0 || !n)
-		return dw_fail(cx, ENODATA, name, "'%s' is optimized out at this address", name);
-	ret = eval_expr(cx, &loc, ops, n, v);
-	if (ret || !v->in_mem || v->f.base != TRACE_B_REG)
-		return ret;
-	/*
-	 * A single location for the whole function, in memory, is where -O0 code
-	 * keeps the variable once its prologue stored it there.
-	 */
-	if (dwarf_whatform(&loc) == DW_FORM_exprloc && in_prologue(cx)) {
-		if (dwarf_tag(var) == DW_TAG_formal_parameter && at_entry(cx))
-			return abi_param(cx, var, v);
-		return dw_fail(cx, ENODATA, name, "'%s' is not stored yet in the prologue; "
-			       "probe after it", name);
-	}
-	return 0;
-}
-
 /* ---- members -------------------------------------------------------------------------- */
 
 static const char *type_name(Dwarf_Die *type, char *buf, size_t len)
@@ -680,7 +301,7 @@ static const char *type_name(Dwarf_Die *type, char *buf, size_t len)
 	return buf;
 }
 
-static bool is_aggregate(Dwarf_Die *type)
+bool dw_is_aggregate(Dwarf_Die *type)
 {
 	int tag = dwarf_tag(type);
 
@@ -731,7 +352,7 @@ static int find_member(Dwarf_Die *type, const char *name, Dwarf_Die *out, Dwarf_
 			return 1;
 		}
 		if (mn || !dwarf_formref_die(dwarf_attr(&m, DW_AT_type, &a), &inner) ||
-		    dwarf_peel_type(&inner, &inner) || !is_aggregate(&inner))
+		    dwarf_peel_type(&inner, &inner) || !dw_is_aggregate(&inner))
 			continue;
 		ret = find_member(&inner, name, out, off);
 		if (ret) {
@@ -828,7 +449,7 @@ static int member(struct dw_ctx *cx, struct dw_val *v, bool arrow, const char *n
 	} else if (dwarf_tag(&t) == DW_TAG_pointer_type) {
 		return dw_fail(cx, EINVAL, name, "'%s' is a pointer; use '->' for a member", prev);
 	}
-	if (!is_aggregate(&t))
+	if (!dw_is_aggregate(&t))
 		return dw_fail(cx, EINVAL, name, "'%s'%s is %s, not a struct or union", prev,
 			       arrow ? " points to what" : "", type_name(&t, tn, sizeof(tn)));
 	ret = find_member(&t, name, &m, &off);
@@ -866,7 +487,7 @@ static const enum trace_type sig[9] = {
 };
 
 /* An integer type of 1, 2, 4 or 8 bytes: its fetch type. */
-static bool int_type(Dwarf_Die *t, enum trace_type *out, bool *is_char)
+bool dw_int_type(Dwarf_Die *t, enum trace_type *out, bool *is_char)
 {
 	Dwarf_Attribute a;
 	Dwarf_Word size, enc = DW_ATE_unsigned;
@@ -877,7 +498,7 @@ static bool int_type(Dwarf_Die *t, enum trace_type *out, bool *is_char)
 		return false;
 	if (dwarf_tag(t) == DW_TAG_enumeration_type) {
 		if (dwarf_formref_die(dwarf_attr(t, DW_AT_type, &a), &under))
-			return int_type(&under, out, is_char);
+			return dw_int_type(&under, out, is_char);
 	} else if (dwarf_tag(t) != DW_TAG_base_type || !dwarf_attr(t, DW_AT_encoding, &a) ||
 		   dwarf_formudata(&a, &enc)) {
 		return false;
@@ -897,7 +518,7 @@ static bool points_to_char(Dwarf_Die *ptr)
 	enum trace_type t;
 	bool is_char = false;
 
-	return dwarf_formref_die(dwarf_attr(ptr, DW_AT_type, &a), &to) && int_type(&to, &t, &is_char) &&
+	return dwarf_formref_die(dwarf_attr(ptr, DW_AT_type, &a), &to) && dw_int_type(&to, &t, &is_char) &&
 	       is_char;
 }
 
@@ -909,7 +530,7 @@ static bool int_array(Dwarf_Die *arr, enum trace_type *elem, bool *is_char, Dwar
 	Dwarf_Word size, esize;
 
 	if (!dwarf_formref_die(dwarf_attr(arr, DW_AT_type, &a), &et) ||
-	    !int_type(&et, elem, is_char) || dwarf_aggregate_size(&et, &esize) ||
+	    !dw_int_type(&et, elem, is_char) || dwarf_aggregate_size(&et, &esize) ||
 	    dwarf_aggregate_size(arr, &size) || !esize || dwarf_child(arr, &sub) != 0 ||
 	    dwarf_siblingof(&sub, &sub) == 0)
 		return false;
@@ -951,7 +572,7 @@ static int default_type(struct dw_ctx *cx, struct dw_val *v, struct trace_arg *o
 		}
 		return 0;
 	}
-	if (int_type(&t, &et, &is_char)) {
+	if (dw_int_type(&t, &et, &is_char)) {
 		set_scalar(out, et);
 		return 0;
 	}
@@ -966,7 +587,7 @@ static int default_type(struct dw_ctx *cx, struct dw_val *v, struct trace_arg *o
 			return 0;
 		}
 	}
-	if (is_aggregate(&t))
+	if (dw_is_aggregate(&t))
 		return dw_fail(cx, ENOTSUP, out->fetch.str, "'%s' is %s: name a member with "
 			       "-> or ., or give a :TYPE", out->fetch.str, type_name(&t, tn, sizeof(tn)));
 	return dw_fail(cx, ENOTSUP, out->fetch.str, "'%s' is of a type fetch-args cannot show "
@@ -1034,7 +655,7 @@ static int resolve_arg(struct dw_ctx *cx, struct trace_arg *out)
 		return dw_fail(cx, E2BIG, out->fetch.str, "too many members");
 	ret = find_var(cx, names[0], names[0], &var);
 	if (!ret)
-		ret = locate(cx, &var, names[0], &v);
+		ret = dw_locate(cx, &var, names[0], &v);
 	if (ret)
 		return ret;
 	if (v.f.base == TRACE_B_IMM && n > 1)
