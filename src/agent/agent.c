@@ -27,6 +27,14 @@ struct agent {
 	struct trace_session *session;
 	struct trace_spec *specs[AGENT_MAX_SPECS];
 	struct trace_event *events[AGENT_MAX_SPECS];
+	/*
+	 * STOPPED, ready before any probe is live: the watcher thread makes no
+	 * allocation the program's own probes (malloc's) would count.
+	 */
+	struct {
+		struct agent_hdr h;
+		struct agent_count c[AGENT_MAX_SPECS];
+	} stopped;
 };
 
 /* The agent serving a tracer now, if any; its exit() report goes there. */
@@ -153,9 +161,6 @@ static void *watch(void *arg)
 	struct agent *a = arg;
 	struct agent_hdr h;
 	ssize_t got;
-	size_t size = sizeof(struct agent_hdr) + AGENT_MAX_SPECS * sizeof(struct agent_count);
-	char *buf = malloc(size);
-	struct agent_count *counts = (struct agent_count *)(buf + sizeof(h));
 
 	do
 		got = recv(a->sock, &h, sizeof(h), 0);
@@ -165,13 +170,11 @@ static void *watch(void *arg)
 		trace_session_record(a->session, 0); /* every probe stops at once */
 	for (int i = 0; i < a->n; i++)
 		trace_event_detach(a->events[i]);
-	if (buf && got == sizeof(h) && h.type == AGENT_STOP) {
-		count_all(a, counts);
-		h = (struct agent_hdr){ AGENT_STOPPED, (uint32_t)a->n };
-		memcpy(buf, &h, sizeof(h));
-		send_fd(a->sock, buf, sizeof(h) + (size_t)a->n * sizeof(*counts), -1);
+	if (got == sizeof(h) && h.type == AGENT_STOP) {
+		count_all(a, a->stopped.c);
+		a->stopped.h = (struct agent_hdr){ AGENT_STOPPED, (uint32_t)a->n };
+		send_fd(a->sock, &a->stopped, sizeof(h) + (size_t)a->n * sizeof(a->stopped.c[0]), -1);
 	}
-	free(buf);
 	if (a->attach) {
 		agent_free(a);
 	} else {
