@@ -114,13 +114,12 @@ static int file_crc32(int fd, uint32_t *crc)
 }
 
 /*
- * Open path as the debug file of f: an x86-64 ELF other than f itself,
+ * Open path into a as the debug file of f: an x86-64 ELF other than f itself,
  * passing check (build-id or CRC, whichever found it).
  */
-static int aux_open(struct sym_file *f, const char *path, const uint8_t *id, size_t idlen,
-		    const uint32_t *crc)
+static int aux_open(const struct sym_file *f, struct sym_aux *a, const char *path,
+		    const uint8_t *id, size_t idlen, const uint32_t *crc)
 {
-	struct sym_aux *a = &f->aux;
 	struct stat st;
 	const uint8_t *their;
 	uint32_t c = 0;
@@ -146,7 +145,7 @@ fail:
 	return -ENOENT;
 }
 
-static int find_by_build_id(struct sym_file *f)
+static int find_by_build_id(const struct sym_file *f, struct sym_aux *a)
 {
 	const uint8_t *id;
 	size_t n = build_id(f->elf, &id);
@@ -159,10 +158,10 @@ static int find_by_build_id(struct sym_file *f)
 	for (size_t i = 1; i < n && len < (int)sizeof(path) - 8; i++)
 		len += snprintf(path + len, sizeof(path) - len, "%02x", id[i]);
 	snprintf(path + len, sizeof(path) - len, ".debug");
-	return aux_open(f, path, id, n, NULL);
+	return aux_open(f, a, path, id, n, NULL);
 }
 
-static int find_by_debuglink(struct sym_file *f)
+static int find_by_debuglink(const struct sym_file *f, struct sym_aux *a)
 {
 	Elf_Data *d = section_data(f->elf, ".gnu_debuglink");
 	const char *name, *slash = strrchr(f->path, '/');
@@ -181,13 +180,13 @@ static int find_by_debuglink(struct sym_file *f)
 	memcpy(&crc, (const char *)d->d_buf + crc_off, 4);
 	snprintf(path, sizeof(path), "%s%s%.*s/%s", debug_root(), f->path[0] == '/' ? "" : "/",
 		 dlen, f->path, name);
-	if (!aux_open(f, path, NULL, 0, &crc))
+	if (!aux_open(f, a, path, NULL, 0, &crc))
 		return 0;
 	snprintf(path, sizeof(path), "%.*s/%s", dlen, f->path, name);
-	if (!aux_open(f, path, NULL, 0, &crc))
+	if (!aux_open(f, a, path, NULL, 0, &crc))
 		return 0;
 	snprintf(path, sizeof(path), "%.*s/.debug/%s", dlen, f->path, name);
-	return aux_open(f, path, NULL, 0, &crc);
+	return aux_open(f, a, path, NULL, 0, &crc);
 }
 
 /* xz -> a buffer the caller frees: 0 or -errno. */
@@ -257,7 +256,7 @@ void sym_load_debug(struct sym_file *f)
 	int src = SYM_SRC_DEBUG;
 	Elf_Scn *scn = NULL;
 
-	if (find_by_build_id(f) && find_by_debuglink(f)) {
+	if (find_by_build_id(f, &f->aux) && find_by_debuglink(f, &f->aux)) {
 		if (find_debugdata(f))
 			return;
 		src = SYM_SRC_DEBUGDATA;
@@ -281,4 +280,19 @@ void sym_aux_close(struct sym_aux *a)
 	a->elf = NULL;
 	a->fd = -1;
 	a->buf = NULL;
+}
+
+int sym_debug_path(struct sym_file *f, char *path, size_t len)
+{
+	struct sym_aux a = { .fd = -1 };
+
+	if (f->aux.fd >= 0 && f->aux.elf) { /* found already, for its symbols */
+		snprintf(path, len, "%s", f->aux.path);
+		return 0;
+	}
+	if (find_by_build_id(f, &a) && find_by_debuglink(f, &a))
+		return -ENOENT;
+	snprintf(path, len, "%s", a.path);
+	sym_aux_close(&a);
+	return 0;
 }

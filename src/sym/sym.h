@@ -41,6 +41,13 @@ uint64_t sym_file_size(const struct sym_file *f);
 struct Elf *sym_file_elf(const struct sym_file *f);
 
 /*
+ * The file's separate debug file (by build-id, else by .gnu_debuglink; each
+ * verified, under $UPROBE_DEBUG_DIR or /usr/lib/debug): 0 with its path, or
+ * -ENOENT. For the DWARF such a file holds.
+ */
+int sym_debug_path(struct sym_file *f, char *path, size_t len);
+
+/*
  * Function by name (NAME, NAME@VERSION, NAME@@VERSION, NAME@plt, a demangled
  * C++ name, fn_<hex>; see names.c): 0, or -ESRCH (unknown name or version),
  * -EINVAL (ambiguous, or a wildcard), -ENOTSUP (C++ name, no demangler),

@@ -19,7 +19,6 @@
  */
 #include <dwarf.h>
 #include <elfutils/libdw.h>
-#include <elfutils/libdwelf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -64,21 +63,14 @@ static const char *die_name(Dwarf_Die *die)
 	return dwarf_formstring(dwarf_attr_integrate(die, DW_AT_name, &a));
 }
 
-/* ---- the debug info: in the binary, or in a separate file by build-id ------------------ */
+/* ---- the debug info: in the binary, or in a separate debug file ------------------------- */
 
-static int open_debug_file(struct dw_ctx *cx, Elf *elf)
+static int open_debug_file(struct dw_ctx *cx)
 {
-	const unsigned char *id;
-	char path[512];
-	ssize_t n = dwelf_elf_gnu_build_id(elf, (const void **)&id);
-	int len;
+	char path[4096];
 
-	if (n < 2)
+	if (sym_debug_path(cx->sym, path, sizeof(path)))
 		return -ENODATA;
-	len = snprintf(path, sizeof(path), "/usr/lib/debug/.build-id/%02x/", id[0]);
-	for (ssize_t i = 1; i < n && len < (int)sizeof(path) - 8; i++)
-		len += snprintf(path + len, sizeof(path) - (size_t)len, "%02x", id[i]);
-	snprintf(path + len, sizeof(path) - (size_t)len, ".debug");
 	cx->debug_fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (cx->debug_fd < 0)
 		return -ENODATA;
@@ -99,11 +91,11 @@ static int open_dwarf(struct dw_ctx *cx, const char *path)
 	cx->dw = dwarf_begin_elf(elf, DWARF_C_READ, NULL);
 	if (cx->dw)
 		return 0;
-	if (!open_debug_file(cx, elf))
+	if (!open_debug_file(cx))
 		return 0;
 	return dw_fail(cx, ENODATA, path,
-		       "%s has no debug info (no .debug_info, nor a /usr/lib/debug/.build-id file)",
-		       path);
+		       "%s has no debug info (no .debug_info, nor a separate debug file by "
+		       "build-id or .gnu_debuglink)", path);
 }
 
 static void close_dwarf(struct dw_ctx *cx)
