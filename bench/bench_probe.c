@@ -468,17 +468,6 @@ static double measure(struct variant *v, uint64_t iters)
 	return (double)t / (double)iters;
 }
 
-static void stats(struct variant *v)
-{
-	double s[MAX_ROUNDS];
-
-	memcpy(s, v->ns, sizeof(double) * (size_t)v->nr);
-	qsort(s, (size_t)v->nr, sizeof(double), cmp_double);
-	v->lo = s[0];
-	v->hi = s[v->nr - 1];
-	v->med = v->nr % 2 ? s[v->nr / 2] : (s[v->nr / 2 - 1] + s[v->nr / 2]) / 2;
-}
-
 static bool usable(const struct variant *v)
 {
 	return !v->dead && v->nr > 0;
@@ -584,19 +573,6 @@ static void print_summary(void)
 			printf(" %s=na", v->key);
 	}
 	printf("\n");
-}
-
-static void pin_to_current_cpu(void)
-{
-	int cpu = sched_getcpu();
-	cpu_set_t set;
-
-	if (cpu < 0)
-		return;
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	if (!sched_setaffinity(0, sizeof(set), &set))
-		printf("pinned to cpu %d of %ld online\n", cpu, sysconf(_SC_NPROCESSORS_ONLN));
 }
 
 static void setup_offsets(void)
@@ -734,7 +710,9 @@ int main(int argc, char **argv)
 	printf("bench_probe: per-hit cost of a probe on one instruction\n");
 	printf("bench_target: lea 0x1(%%rdi,%%rdi,2),%%eax (8d 44 7f 01); ret (c3); "
 	       "bench_nop5: nopl 0x0(%%rax,%%rax,1) (0f 1f 44 00 00)\n");
-	pin_to_current_cpu();
+	if (pin_to_current_cpu() >= 0)
+		printf("pinned to cpu %d of %ld online\n", sched_getcpu(),
+		       sysconf(_SC_NPROCESSORS_ONLN));
 	setup_offsets();
 	print_analysis();
 	if (kernel_why[0])
@@ -774,7 +752,8 @@ int main(int argc, char **argv)
 	}
 	for (int i = 0; i < NVAR; i++)
 		if (usable(&variants[i]))
-			stats(&variants[i]);
+			spread(variants[i].ns, variants[i].nr, &variants[i].lo, &variants[i].med,
+			       &variants[i].hi);
 
 	print_table();
 	print_checks();

@@ -406,15 +406,8 @@ static int round_overload(void)
 
 static void row_stats(struct row *r)
 {
-	double v[MAX_ROUNDS];
-
-	if (!r->n)
-		return;
-	memcpy(v, r->v, sizeof(double) * (size_t)r->n);
-	qsort(v, (size_t)r->n, sizeof(double), cmp_double);
-	r->lo = v[0];
-	r->hi = v[r->n - 1];
-	r->med = r->n % 2 ? v[r->n / 2] : (v[r->n / 2 - 1] + v[r->n / 2]) / 2;
+	if (r->n)
+		spread(r->v, r->n, &r->lo, &r->med, &r->hi);
 }
 
 /* Rates in millions, times and percentages as they are. */

@@ -836,17 +836,6 @@ static void run_rounds(int rounds)
 	}
 }
 
-static void stats(struct variant *v)
-{
-	double s[MAX_ROUNDS];
-
-	memcpy(s, v->ns, sizeof(double) * (size_t)v->nr);
-	qsort(s, (size_t)v->nr, sizeof(double), cmp_double);
-	v->lo = s[0];
-	v->hi = s[v->nr - 1];
-	v->med = v->nr % 2 ? s[v->nr / 2] : (s[v->nr / 2 - 1] + s[v->nr / 2]) / 2;
-}
-
 static bool usable(const struct variant *v)
 {
 	return !v->dead && v->nr > 0;
@@ -1244,22 +1233,6 @@ static void print_summary(void)
 
 /* ---- set-up ------------------------------------------------------------------------ */
 
-static void pin_to_current_cpu(void)
-{
-	int cpu = sched_getcpu();
-	cpu_set_t set;
-
-	if (cpu < 0)
-		return;
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	if (sched_setaffinity(0, sizeof(set), &set))
-		return;
-	prod_cpu = cpu;
-	printf("producer pinned to cpu %d of %ld online; the consumer process runs on the others\n",
-	       cpu, sysconf(_SC_NPROCESSORS_ONLN));
-}
-
 static int parse_specs(void)
 {
 	static const char *const fmt[N_IDS] = {
@@ -1352,7 +1325,10 @@ static int setup(size_t ring_bytes)
 	struct cons_reply r;
 	int err;
 
-	pin_to_current_cpu();
+	prod_cpu = pin_to_current_cpu();
+	if (prod_cpu >= 0)
+		printf("producer pinned to cpu %d of %ld online; the consumer process runs on the "
+		       "others\n", prod_cpu, sysconf(_SC_NPROCESSORS_ONLN));
 	setup_target();
 	if (!exe_path[0] || parse_specs() || make_sessions(ring_bytes))
 		return -1;
@@ -1402,7 +1378,8 @@ int main(int argc, char **argv)
 	run_rounds(rounds);
 	for (int i = 0; i < NVAR; i++)
 		if (usable(&variants[i]))
-			stats(&variants[i]);
+			spread(variants[i].ns, variants[i].nr, &variants[i].lo, &variants[i].med,
+			       &variants[i].hi);
 	run_flows(ms, (size_t)mib << 20);
 	teardown();
 

@@ -44,6 +44,29 @@ int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+void spread(const double *v, int n, double *lo, double *med, double *hi)
+{
+	double s[n];
+
+	memcpy(s, v, sizeof(double) * (size_t)n);
+	qsort(s, (size_t)n, sizeof(double), cmp_double);
+	*lo = s[0];
+	*hi = s[n - 1];
+	*med = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
+int pin_to_current_cpu(void)
+{
+	int cpu = sched_getcpu();
+	cpu_set_t set;
+
+	if (cpu < 0)
+		return -1;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(0, sizeof(set), &set) ? -1 : cpu;
+}
+
 static int sym_value(Elf *e, const char *name, GElf_Addr *value)
 {
 	Elf_Scn *scn = NULL;

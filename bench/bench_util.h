@@ -12,6 +12,10 @@ uint64_t now_ns(void);
 void sleep_ms(unsigned int ms);
 /* qsort comparator of doubles, ascending. */
 int cmp_double(const void *a, const void *b);
+/* Lowest, median and highest of v[0..n), n >= 1 (v is left as it is). */
+void spread(const double *v, int n, double *lo, double *med, double *hi);
+/* Keep this process on the CPU it runs on: that CPU, or -1. */
+int pin_to_current_cpu(void);
 
 /* File offset of symbol name in path (.symtab, through its PT_LOAD): 0, or -1 and why. */
 int elf_sym_offset(const char *path, const char *name, uint64_t *off, char *why, size_t whylen);
