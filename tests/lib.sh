@@ -16,3 +16,15 @@ expect_eq() { # name got want what
 	fail "$1" "$4: got '$2', want '$3'"
 	return 1
 }
+
+# Kernel uprobes of group $1 in tracefs ($T) and the instance of that name: gone.
+tracefs_clean() {
+	if [ -d "$T/instances/$1" ]; then
+		echo 0 >"$T/instances/$1/events/$1/enable" 2>/dev/null
+		rmdir "$T/instances/$1"
+	fi
+	[ -r "$T/uprobe_events" ] || return 0
+	sed -n "s|^[pr]:$1/\([^ ]*\) .*|\1|p" "$T/uprobe_events" | while read -r ev; do
+		echo "-:$1/$ev" >>"$T/uprobe_events"
+	done
+}

@@ -26,17 +26,7 @@ db="$tmp/w.db"
 
 
 # The kernel probes and the instance go away however the script ends.
-kernel_clean() {
-	if [ -d "$T/instances/$grp" ]; then
-		echo 0 >"$T/instances/$grp/events/$grp/enable" 2>/dev/null
-		rmdir "$T/instances/$grp"
-	fi
-	[ -r "$T/uprobe_events" ] || return 0
-	sed -n "s|^[pr]:$grp/\([^ ]*\) .*|\1|p" "$T/uprobe_events" | while read -r ev; do
-		echo "-:$grp/$ev" >>"$T/uprobe_events"
-	done
-}
-trap 'kernel_clean; rm -rf "$tmp"' EXIT
+trap 'tracefs_clean "$grp"; rm -rf "$tmp"' EXIT
 trap 'exit 130' INT TERM
 # Kernel probes count every process that runs libsqlite3, so two copies of
 # this test (two "make check" at once) take turns.
@@ -360,7 +350,7 @@ kernel_run() {
 	cat "$T/uprobe_profile" >"$tmp/kernel.profile"
 	cat "$T/instances/$grp/trace" >"$tmp/kernel.trace"
 	cat "$T/instances/$grp"/per_cpu/cpu*/stats >"$tmp/kernel.stats"
-	kernel_clean
+	tracefs_clean "$grp"
 }
 # kernel_counts: kcount, "EVENT HITS" (uprobe_profile) in the order of
 # $tmp/probes, and krec, "EVENT=RECORDS ..." of the workload's pid.
@@ -379,7 +369,7 @@ kernel_counts() {
 # Another process running libsqlite3 meanwhile (this test run twice at once)
 # adds hits to the profile but not records of our pid: try again then.
 kpid=""
-kernel_clean # what a run killed with this pid may have left
+tracefs_clean "$grp" # what a run killed with this pid may have left
 for try in 1 2 3; do
 	kpid=""
 	kernel_run || break
@@ -388,7 +378,7 @@ for try in 1 2 3; do
 	[ "$krec" = "$khits" ] && break
 	sleep 1
 done
-[ -z "$kpid" ] && kernel_clean
+[ -z "$kpid" ] && tracefs_clean "$grp"
 kernel_skip() { # name: true (after a SKIP line) when there is no kernel reference
 	[ -n "$kpid" ] && return 1
 	skip "$1" "$kwhy"

@@ -35,17 +35,7 @@ expect_grep() { # name file text what
 	fail "$1" "$4: '$3' not in: $(head -c 400 "$2")"
 	return 1
 }
-kernel_clean() {
-	if [ -d "$T/instances/$grp" ]; then
-		echo 0 >"$T/instances/$grp/events/$grp/enable" 2>/dev/null
-		rmdir "$T/instances/$grp"
-	fi
-	[ -r "$T/uprobe_events" ] || return 0
-	sed -n "s|^[pr]:$grp/\([^ ]*\) .*|\1|p" "$T/uprobe_events" | while read -r ev; do
-		echo "-:$grp/$ev" >>"$T/uprobe_events"
-	done
-}
-trap 'kernel_clean; rm -rf "$tmp"' EXIT
+trap 'tracefs_clean "$grp"; rm -rf "$tmp"' EXIT
 trap 'exit 130' INT TERM
 
 # file_off FILE HEXVADDR: its file offset (0x...) through the PT_LOAD that holds it.
@@ -110,7 +100,7 @@ else
 		# allocations); "malloc_target-PID": not the shell's before the exec.
 		kn=$(grep -E -- "^ *malloc_target-$kpid +\[[0-9]+\]" "$T/instances/$grp/trace" |
 			awk '/ mn: / { m = 1 } m && / im: / { n++ } END { print n + 0 }')
-		kernel_clean
+		tracefs_clean "$grp"
 		if [ "$kn" -lt 300 ]; then
 			fail libc_probe "the kernel counted $kn calls, fewer than the 300 rounds"
 		elif expect_eq libc_probe "$ours" "_int_malloc=$kn" "our count vs the kernel's"; then
