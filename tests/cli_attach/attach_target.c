@@ -15,6 +15,12 @@
  *	threads), prints the total and exits with status S (default 0), or dies
  *	of SIGSEGV.
  *
+ *   attach_target sleepers T
+ *	T threads each spin for 10 us and sleep for 10 us, over and over, half
+ *	of them in nanosleep(), half in epoll_pwait2(): a thread found running
+ *	is about to sleep. Until SIGTERM; then prints how many sleeps failed
+ *	with EINTR.
+ *
  *   attach_target seccomp
  *	Runs under an allow-everything seccomp filter until SIGTERM.
  */
@@ -23,6 +29,7 @@
 #include <linux/seccomp.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -223,6 +230,57 @@ static int traced(long n, int argc, char **argv)
 	return argc >= 2 && !strcmp(argv[0], "exit") ? atoi(argv[1]) : 0;
 }
 
+static long us_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1000000 + (t.tv_nsec - t0->tv_nsec) / 1000;
+}
+
+static void *sleeper(void *arg)
+{
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	bool in_epoll = (long)arg & 1;
+
+	while (!stop) {
+		struct timespec t0, nap = { 0, 10000 };
+		struct epoll_event ev;
+		int r;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		while (us_since(&t0) < 10)
+			at_work(1, 2);
+		r = in_epoll ? epoll_pwait2(ep, &ev, 1, &nap, NULL) : nanosleep(&nap, NULL);
+		if (r < 0 && errno == EINTR)
+			__atomic_fetch_add(&eintr, 1, __ATOMIC_RELAXED);
+	}
+	close(ep);
+	return NULL;
+}
+
+static int sleepers(int t)
+{
+	pthread_t th[64];
+	sigset_t term;
+
+	if (t < 1 || t > 64)
+		return 2;
+	signal(SIGTERM, on_term);
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &term, NULL);
+	for (long i = 0; i < t; i++)
+		pthread_create(&th[i], NULL, sleeper, (void *)i);
+	pthread_sigmask(SIG_UNBLOCK, &term, NULL);
+	while (!stop)
+		pause();
+	for (int i = 0; i < t; i++)
+		pthread_join(th[i], NULL);
+	printf("sleepers: EINTR %ld\n", eintr);
+	return 0;
+}
+
 static int under_seccomp(void)
 {
 	struct sock_filter allow[] = { BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW) };
@@ -245,9 +303,11 @@ int main(int argc, char **argv)
 		return serve(atoi(argv[2]), argc > 3 ? atol(argv[3]) : 0);
 	if (argc >= 3 && !strcmp(argv[1], "traced"))
 		return traced(atol(argv[2]), argc - 3, argv + 3);
+	if (argc == 3 && !strcmp(argv[1], "sleepers"))
+		return sleepers(atoi(argv[2]));
 	if (argc == 2 && !strcmp(argv[1], "seccomp"))
 		return under_seccomp();
 	fprintf(stderr, "usage: attach_target serve T [ROUNDS] | traced N [exit S | crash | "
-			"threads T] | seccomp\n");
+			"threads T] | sleepers T | seccomp\n");
 	return 2;
 }

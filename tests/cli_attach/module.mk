@@ -9,3 +9,11 @@ tests/cli_attach/test_attach.sh: $(B)/uprobe $(B)/tests/cli_attach/attach_target
 $(B)/tests/cli_attach/attach_target: tests/cli_attach/attach_target.c
 	@mkdir -p $(@D)
 	$(CC) $(PROG_CFLAGS) $(CFLAGS) -o $@ $< -lpthread
+
+# tools/uprobe/guard.c on its own: system calls cut short by the quiescence
+# signal are restarted under the guard, the program's own signals are not.
+TEST_BINS += $(B)/tests/cli_attach/test_guard
+
+$(B)/tests/cli_attach/test_guard: tests/cli_attach/test_guard.c tools/uprobe/guard.c tools/uprobe/cli.h src/ubp/ubp.h
+	@mkdir -p $(@D)
+	$(CC) $(PROG_CFLAGS) $(CFLAGS) -o $@ tests/cli_attach/test_guard.c tools/uprobe/guard.c -lpthread

@@ -16,15 +16,16 @@
  *     private socket; take that descriptor with pidfd_getfd() and have the
  *     thread close() its copy. Each call returns to address 0, a SIGSEGV that
  *     the ptrace stop swallows.
- *  4. Put back every register (general, x87/SSE/AVX state) and detach. A
- *     system call the stop interrupted is restarted as if nothing happened.
+ *  4. Put back every register (general, x87/SSE/AVX state) and let it go on.
+ *     A system call the stop interrupted is restarted as if nothing happened.
  *
  * The other threads are never stopped: installing the probes is then the
  * agent's business, and the library's quiescence stops each running thread
  * in a signal handler and moves it out of any window being patched. Holding
  * them in ptrace stops instead could deadlock the agent on a lock one of them
- * holds (malloc's, stdio's), and would make their epoll_wait() or
- * sigtimedwait() fail with EINTR.
+ * holds (malloc's, stdio's). Until the probes are in, every thread stays under
+ * ptrace nonetheless (guard.c), to restart a system call the quiescence
+ * signal cuts short.
  */
 #include <dirent.h>
 #include <dlfcn.h>
@@ -367,22 +368,6 @@ static int wait_stop(pid_t tid, int *status, int timeout_ms)
 }
 
 /*
- * The interrupted call failed with EINTR because of our stop (epoll_wait,
- * for instance, is not restarted by the kernel): make it start again.
- */
-static void undo_eintr(pid_t tid, struct user_regs_struct *r)
-{
-	errno = 0;
-	long word = ptrace(PTRACE_PEEKTEXT, tid, (void *)(r->rip - 2), NULL);
-
-	if ((long)r->orig_rax >= 0 && (long)r->rax == -EINTR && !errno &&
-	    (word & 0xffff) == 0x050f) { /* syscall */
-		r->rip -= 2;
-		r->rax = r->orig_rax;
-	}
-}
-
-/*
  * Seize one thread after another until one stops at a safe point; the others
  * are released at once. Returns 0 with B->tid borrowed.
  */
@@ -423,6 +408,13 @@ static int borrow(struct borrowed *b, const struct proc_status *ps)
 				ptrace(PTRACE_DETACH, tid, NULL, NULL);
 				continue;
 			}
+			/* The process is being stopped (SIGSTOP): it stays so. */
+			if ((st >> 16) == PTRACE_EVENT_STOP && WSTOPSIG(st) != SIGTRAP) {
+				ptrace(PTRACE_DETACH, tid, NULL, NULL);
+				return cli_error(CLI_EXIT_FAIL, "-p %d (%s): the process is stopped "
+						 "(SIG%s); resume it with 'kill -CONT %d' first",
+						 b->pid, ps->name, sigabbrev_np(WSTOPSIG(st)), b->pid);
+			}
 			/* A signal being delivered: let it be delivered, untouched. */
 			if ((st >> 16) != PTRACE_EVENT_STOP ||
 			    ptrace(PTRACE_GETREGS, tid, NULL, &b->regs)) {
@@ -430,7 +422,8 @@ static int borrow(struct borrowed *b, const struct proc_status *ps)
 				       (void *)(long)((st >> 16) ? 0 : WSTOPSIG(st)));
 				continue;
 			}
-			undo_eintr(tid, &b->regs);
+			/* epoll_wait, for one, fails with EINTR at our stop. */
+			ptrace_restart_syscall(tid, &b->regs, false);
 			if (safe_point(b->pid, &b->regs)) {
 				b->xiov = (struct iovec){ b->xstate, sizeof(b->xstate) };
 				if (ptrace(PTRACE_GETREGSET, tid, (void *)NT_X86_XSTATE, &b->xiov)) {
@@ -454,11 +447,12 @@ static int borrow(struct borrowed *b, const struct proc_status *ps)
 			 "locks within %d ms; try again", b->pid, ps->name, BORROW_TIMEOUT_MS);
 }
 
-static void give_back(struct borrowed *b)
+/* Every register back; the thread goes on, still traced when GUARDED. */
+static void give_back(struct borrowed *b, bool guarded)
 {
 	ptrace(PTRACE_SETREGSET, b->tid, (void *)NT_X86_XSTATE, &b->xiov);
 	ptrace(PTRACE_SETREGS, b->tid, NULL, &b->regs);
-	ptrace(PTRACE_DETACH, b->tid, NULL, NULL);
+	ptrace(guarded ? PTRACE_CONT : PTRACE_DETACH, b->tid, NULL, NULL);
 }
 
 /* ---- 3. calls in the borrowed thread ------------------------------------------------------ */
@@ -614,7 +608,7 @@ int attach_agent(pid_t pid, const char *lib, bool ret_probes)
 	if (borrow(&b, &ps))
 		return -1;
 	sock = start_agent(&b, lib, ps.name);
-	give_back(&b);
+	give_back(&b, sock >= 0 && !guard_begin(pid, b.tid));
 	return sock >= 0 ? sock : -1;
 }
 

@@ -18,9 +18,34 @@ int cmd_list(int argc, char **argv);
 
 /*
  * Attach mode (attach.c): load the agent into running process PID and start
- * it; returns the tracer's end of its private channel, or -1 after saying why.
+ * it; returns the tracer's end of its private channel, with every thread of
+ * PID under ptrace until guard_end(), or -1 after saying why.
  */
 int attach_agent(pid_t pid, const char *lib, bool ret_probes);
+
+/*
+ * While the agent of a process attached to puts its probes in (guard.c):
+ * every thread is under ptrace, so that a system call the library's
+ * quiescence signal cuts short starts again as if nothing happened.
+ * guard_begin() seizes the threads besides HELD (0, or the borrowed one,
+ * still stopped: the caller lets it go on); guard_fd() is readable when one
+ * of them stopped; guard_service() handles their stops and returns the
+ * stopping signal if the process was stopped (SIGSTOP) meanwhile;
+ * guard_end() detaches them all, returns how many system calls it restarted
+ * and sets *STOP_SIG as guard_service() returns it.
+ */
+struct user_regs_struct;
+int guard_begin(pid_t pid, pid_t held);
+int guard_fd(void);
+int guard_service(void);
+unsigned guard_end(int *stop_sig);
+
+/*
+ * At a ptrace stop of TID: R's system call, cut short by the signal being
+ * delivered to a HANDLER or by the stop itself (!HANDLER), made to start again.
+ * Returns whether R was changed (the caller writes it back).
+ */
+bool ptrace_restart_syscall(pid_t tid, struct user_regs_struct *r, bool handler);
 
 /*
  * How a process we did not start ended (attach.c): open the watch before

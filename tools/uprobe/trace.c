@@ -110,6 +110,7 @@ struct tracer {
 	int exit_watch; /* attach mode: see attach_exit_watch() */
 	int exit_known, wstatus; /* attach mode: how the process ended */
 	double attach_ms, detach_ms; /* attach mode: agent loaded and probes in; all out */
+	unsigned restarted;	     /* attach mode: system calls guard.c restarted */
 	FILE *out;
 	enum trace_format format;
 	int print_events, count, quiet;
@@ -419,6 +420,32 @@ static long drain(struct tracer *t)
 
 /* ---- agents ------------------------------------------------------------------------- */
 
+/* Attach mode, until READY: the process's threads are under ptrace (guard.c). */
+static bool guarding;
+
+/*
+ * poll() one descriptor while serving the threads' ptrace stops: a thread
+ * stopped for the quiescence signal holds up the agent until it is let go.
+ * 0 on timeout, or when the process was stopped (SIGSTOP) meanwhile.
+ */
+static int poll_guarded(struct pollfd *p, int timeout_ms)
+{
+	uint64_t end = now_ms() + (uint64_t)timeout_ms, now;
+	struct pollfd two[2] = { *p, { .fd = guard_fd(), .events = POLLIN } };
+
+	while ((now = now_ms()) < end) {
+		if (guard_service())
+			return 0; /* the process was stopped */
+		if (poll(two, 2, (int)(end - now)) < 0 && errno != EINTR)
+			return -1;
+		if (two[0].revents) {
+			p->revents = two[0].revents;
+			return 1;
+		}
+	}
+	return 0;
+}
+
 static ssize_t recv_fd(int sock, void *buf, size_t len, int *fd, int timeout_ms)
 {
 	char cbuf[CMSG_SPACE(sizeof(int))];
@@ -433,9 +460,13 @@ static ssize_t recv_fd(int sock, void *buf, size_t len, int *fd, int timeout_ms)
 
 	*fd = -1;
 	/* Ctrl-C meanwhile is acted on afterwards: the exchange completes first. */
-	do
-		ready = poll(&p, 1, timeout_ms);
-	while (ready < 0 && errno == EINTR);
+	if (guarding) {
+		ready = poll_guarded(&p, timeout_ms);
+	} else {
+		do
+			ready = poll(&p, 1, timeout_ms);
+		while (ready < 0 && errno == EINTR);
+	}
 	if (ready <= 0)
 		return -1;
 	got = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
@@ -731,7 +762,9 @@ static void summary(struct tracer *t)
 	}
 	fprintf(stderr, "  lost events (rings full): %" PRIu64 "\n", t->lost);
 	if (t->pid)
-		fprintf(stderr, "  attach %.1f ms, detach %.1f ms\n", t->attach_ms, t->detach_ms);
+		fprintf(stderr, "  attach %.1f ms, detach %.1f ms\n"
+			"  system calls cut short while attaching, restarted: %u\n",
+			t->attach_ms, t->detach_ms, t->restarted);
 	if (t->filter.on)
 		fprintf(stderr, "  filtered out: %" PRIu64 "\n", t->filtered);
 }
@@ -767,7 +800,7 @@ static int trace_pid(struct tracer *t, uint64_t duration_ms)
 	char lib[PATH_MAX];
 	bool ret_probes = false;
 	double t0 = now_fms();
-	int sock, st;
+	int sock, st, served, stop_sig = 0;
 
 	for (int i = 0; i < t->n; i++)
 		ret_probes |= t->specs[i]->kind == TRACE_RETPROBE;
@@ -778,7 +811,15 @@ static int trace_pid(struct tracer *t, uint64_t duration_ms)
 	sock = attach_agent(t->pid, lib, ret_probes);
 	if (sock < 0)
 		return CLI_EXIT_FAIL;
-	if (serve_agent(t, sock, t->pid))
+	guarding = true;
+	served = serve_agent(t, sock, t->pid);
+	guarding = false;
+	t->restarted = guard_end(&stop_sig);
+	if (served && stop_sig)
+		return cli_error(CLI_EXIT_FAIL, "-p %d: the process was stopped (SIG%s) while the "
+				 "probes went in; they come out again once it is resumed "
+				 "('kill -CONT %d')", t->pid, sigabbrev_np(stop_sig), t->pid);
+	if (served)
 		return cli_error(CLI_EXIT_FAIL, "-p %d: the agent closed its channel (the process "
 				 "exited?)", t->pid);
 	if (t->fatal) {

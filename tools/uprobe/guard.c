@@ -1,0 +1,308 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * uprobe trace -p PID, while the agent puts its probes in: every thread of
+ * the process is under ptrace (PTRACE_SEIZE, none of them stopped), so that
+ * each signal stops its thread for a moment before it is delivered.
+ *
+ * Why: the library's quiescence (src/ubp/quiesce.c) signals each running
+ * thread to move it out of the windows being patched. A thread that goes to
+ * sleep in epoll_wait() or nanosleep() between the check and the signal has
+ * that call fail with EINTR, which SA_RESTART does not prevent, and the
+ * number of the call is gone by the time the handler runs. At the signal's
+ * delivery stop the kernel still has it (orig_rax): the tracer points the
+ * thread back at its syscall instruction, and the call starts again once the
+ * handler returns. The program's own signals pass untouched.
+ *
+ * Once READY is in, each thread is interrupted, its system call restarted in
+ * the same way if the interruption cut it short, and detached. A process that
+ * is stopped (SIGSTOP) meanwhile stays stopped, and the attach is abandoned.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/signalfd.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "ubp/ubp.h"
+
+/* The kernel's own codes for a system call cut short by a signal. */
+#define ERESTARTNOHAND 514
+#define ERESTART_RESTARTBLOCK 516
+
+#define GUARD_MAX 4096
+#define RELEASE_TIMEOUT_MS 2000
+
+enum { T_RUN, T_GONE, T_DONE };
+
+static struct {
+	pid_t pid;
+	int n, stop_sig;
+	int sfd;	   /* SIGCHLD: a thread stopped */
+	sigset_t mask; /* ours before SIGCHLD was blocked */
+	unsigned restarted;
+	pid_t tid[GUARD_MAX];
+	unsigned char state[GUARD_MAX];
+} g;
+
+bool ptrace_restart_syscall(pid_t tid, struct user_regs_struct *r, bool handler)
+{
+	long rax = (long)r->rax, word;
+
+	/*
+	 * -EINTR: the call failed already (epoll_wait does not wait for the
+	 * signal code to decide). ERESTARTNOHAND and ERESTART_RESTARTBLOCK become
+	 * EINTR when a handler runs; ERESTARTSYS is restarted by SA_RESTART.
+	 */
+	if ((long)r->orig_rax < 0 ||
+	    !(rax == -EINTR ||
+	      (handler && (rax == -ERESTARTNOHAND || rax == -ERESTART_RESTARTBLOCK))))
+		return false;
+	errno = 0;
+	word = ptrace(PTRACE_PEEKTEXT, tid, (void *)(r->rip - 2), NULL);
+	if (errno || (word & 0xffff) != 0x050f) /* syscall */
+		return false;
+	r->rip -= 2;
+	r->rax = r->orig_rax;
+	return true;
+}
+
+static int slot(pid_t tid)
+{
+	for (int i = 0; i < g.n; i++)
+		if (g.tid[i] == tid)
+			return i;
+	if (g.n == GUARD_MAX)
+		return -1;
+	g.tid[g.n] = tid;
+	g.state[g.n] = T_RUN;
+	return g.n++;
+}
+
+static void set_state(pid_t tid, int state)
+{
+	int i = slot(tid);
+
+	if (i >= 0)
+		g.state[i] = (unsigned char)state;
+}
+
+static void nap_us(long us)
+{
+	struct timespec ts = { 0, us * 1000 };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Seize every thread not yet seized, until a pass over /proc finds no new one. */
+static void seize_all(void)
+{
+	char dir[64];
+	bool more = true;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/task", g.pid);
+	while (more) {
+		DIR *d = opendir(dir);
+		struct dirent *de;
+
+		more = false;
+		while (d && (de = readdir(d))) {
+			pid_t tid = atoi(de->d_name);
+			int i, k;
+
+			if (tid <= 0)
+				continue;
+			for (k = 0; k < g.n && g.tid[k] != tid; k++)
+				;
+			if (k < g.n)
+				continue;
+			i = slot(tid);
+			if (i < 0)
+				break;
+			if (ptrace(PTRACE_SEIZE, tid, NULL, (void *)PTRACE_O_TRACECLONE))
+				g.state[i] = T_GONE; /* it exited meanwhile */
+			else
+				more = true;
+		}
+		if (d)
+			closedir(d);
+	}
+}
+
+int guard_begin(pid_t pid, pid_t held)
+{
+	sigset_t chld;
+
+	memset(&g, 0, sizeof(g));
+	if (held && (slot(held) < 0 ||
+		     ptrace(PTRACE_SETOPTIONS, held, NULL, (void *)PTRACE_O_TRACECLONE)))
+		return -1;
+	/* Each stop sends us SIGCHLD: a descriptor to wait on along with others. */
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, &g.mask);
+	g.sfd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
+	g.pid = pid;
+	seize_all();
+	return 0;
+}
+
+int guard_fd(void)
+{
+	return g.pid ? g.sfd : -1;
+}
+
+/* Our quiescence request, not the program's own use of that signal. */
+static bool quiesce_request(pid_t tid)
+{
+	siginfo_t si;
+
+	return !ptrace(PTRACE_GETSIGINFO, tid, NULL, &si) && si.si_code == SI_QUEUE &&
+	       si.si_pid == g.pid;
+}
+
+/*
+ * Another signal, pending and not blocked, will interrupt the call as well:
+ * then its EINTR is the program's own, and the call is left to fail.
+ */
+static bool other_signal_pending(pid_t tid)
+{
+	char path[64], line[256];
+	unsigned long long pnd = 0, blk = 0, v;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", g.pid, tid);
+	f = fopen(path, "r");
+	if (!f)
+		return true;
+	while (fgets(line, sizeof(line), f)) {
+		if ((!strncmp(line, "SigPnd:", 7) || !strncmp(line, "ShdPnd:", 7)) &&
+		    sscanf(line + 7, "%llx", &v) == 1)
+			pnd |= v;
+		else if (!strncmp(line, "SigBlk:", 7) && sscanf(line + 7, "%llx", &v) == 1)
+			blk = v;
+	}
+	fclose(f);
+	return pnd & ~blk & ~(1ULL << (UBP_QUIESCE_SIG - 1));
+}
+
+static bool is_stop_signal(int sig)
+{
+	return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
+}
+
+/* Let TID go on (with SIG delivered): still traced, or detached when RELEASING. */
+static void resume(pid_t tid, int sig, bool releasing)
+{
+	if (ptrace(releasing ? PTRACE_DETACH : PTRACE_CONT, tid, NULL, (void *)(long)sig))
+		set_state(tid, T_GONE);
+	else if (releasing)
+		set_state(tid, T_DONE);
+}
+
+static void on_stop(pid_t tid, int st, bool releasing)
+{
+	int ev = st >> 16, sig = WSTOPSIG(st);
+	struct user_regs_struct r;
+	unsigned long child;
+
+	if (slot(tid) < 0) { /* more threads than we keep track of: let it be */
+		ptrace(PTRACE_DETACH, tid, NULL, NULL);
+		return;
+	}
+	switch (ev) {
+	case 0: /* a signal about to be delivered */
+		if (sig == UBP_QUIESCE_SIG && quiesce_request(tid) && !other_signal_pending(tid) &&
+		    !ptrace(PTRACE_GETREGS, tid, NULL, &r) && ptrace_restart_syscall(tid, &r, true) &&
+		    !ptrace(PTRACE_SETREGS, tid, NULL, &r))
+			g.restarted++;
+		resume(tid, sig, releasing);
+		return;
+	case PTRACE_EVENT_CLONE:
+		if (!ptrace(PTRACE_GETEVENTMSG, tid, NULL, &child))
+			slot((pid_t)child);
+		resume(tid, 0, releasing);
+		return;
+	case PTRACE_EVENT_STOP:
+		if (is_stop_signal(sig)) { /* group stop: the process is to stay stopped */
+			g.stop_sig = sig;
+			if (releasing || ptrace(PTRACE_LISTEN, tid, NULL, NULL))
+				resume(tid, 0, true);
+			return;
+		}
+		/* Our interrupt, or a new thread's first stop. */
+		if (!ptrace(PTRACE_GETREGS, tid, NULL, &r) && ptrace_restart_syscall(tid, &r, false))
+			ptrace(PTRACE_SETREGS, tid, NULL, &r);
+		resume(tid, 0, releasing);
+		return;
+	default:
+		resume(tid, 0, releasing);
+	}
+}
+
+/* Every stop reported so far; returns how many threads were seen to stop. */
+static int drain(bool releasing)
+{
+	int st, seen = 0;
+	pid_t tid;
+
+	while ((tid = waitpid(-1, &st, __WALL | WNOHANG)) > 0) {
+		seen++;
+		if (WIFSTOPPED(st))
+			on_stop(tid, st, releasing);
+		else
+			set_state(tid, T_GONE);
+	}
+	return seen;
+}
+
+int guard_service(void)
+{
+	struct signalfd_siginfo si;
+
+	if (!g.pid)
+		return 0;
+	while (g.sfd >= 0 && read(g.sfd, &si, sizeof(si)) == sizeof(si))
+		;
+	drain(false);
+	return g.stop_sig;
+}
+
+unsigned guard_end(int *stop_sig)
+{
+	struct timespec t0, t1;
+	bool left = true;
+
+	if (!g.pid)
+		return 0;
+	for (int i = 0; i < g.n; i++)
+		if (g.state[i] == T_RUN && ptrace(PTRACE_INTERRUPT, g.tid[i], NULL, NULL))
+			g.state[i] = T_GONE;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (left) {
+		if (!drain(true))
+			nap_us(100);
+		left = false;
+		for (int i = 0; i < g.n; i++)
+			left |= g.state[i] == T_RUN;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		/* One stuck in uninterruptible sleep is let go when uprobe exits. */
+		if ((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 >
+		    RELEASE_TIMEOUT_MS)
+			break;
+	}
+	if (stop_sig)
+		*stop_sig = g.stop_sig;
+	if (g.sfd >= 0)
+		close(g.sfd);
+	sigprocmask(SIG_SETMASK, &g.mask, NULL);
+	g.pid = 0;
+	return g.restarted;
+}
