@@ -21,6 +21,12 @@
  *	is about to sleep. Until SIGTERM; then prints how many sleeps failed
  *	with EINTR.
  *
+ *   attach_target vforker
+ *	One thread vforks, over and over, a child that sleeps 3 s before it
+ *	exits: that thread is nearly always in uninterruptible sleep, where a
+ *	ptrace interrupt cannot stop it. Another calls at_work(). Until SIGTERM;
+ *	then prints the number of children.
+ *
  *   attach_target seccomp
  *	Runs under an allow-everything seccomp filter until SIGTERM.
  */
@@ -36,6 +42,8 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
+#include <sys/wait.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -281,6 +289,40 @@ static int sleepers(int t)
 	return 0;
 }
 
+static void *vforks(void *arg)
+{
+	long *children = arg;
+
+	while (!stop) {
+		pid_t pid = vfork();
+
+		if (pid == 0) {
+			struct timespec nap = { 3, 0 };
+
+			/* Only system calls here: the parent's memory is ours. */
+			syscall(SYS_nanosleep, &nap, NULL);
+			syscall(SYS_exit, 0);
+		}
+		if (pid > 0 && waitpid(pid, NULL, 0) == pid)
+			(*children)++;
+	}
+	return NULL;
+}
+
+static int vforker(void)
+{
+	pthread_t th;
+	long children = 0;
+
+	signal(SIGTERM, on_term);
+	pthread_create(&th, NULL, vforks, &children);
+	while (!stop)
+		at_work(usleep(1000), 0);
+	pthread_join(th, NULL);
+	printf("vforker: %ld children\n", children);
+	return 0;
+}
+
 static int under_seccomp(void)
 {
 	struct sock_filter allow[] = { BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW) };
@@ -305,9 +347,11 @@ int main(int argc, char **argv)
 		return traced(atol(argv[2]), argc - 3, argv + 3);
 	if (argc == 3 && !strcmp(argv[1], "sleepers"))
 		return sleepers(atoi(argv[2]));
+	if (argc == 2 && !strcmp(argv[1], "vforker"))
+		return vforker();
 	if (argc == 2 && !strcmp(argv[1], "seccomp"))
 		return under_seccomp();
 	fprintf(stderr, "usage: attach_target serve T [ROUNDS] | traced N [exit S | crash | "
-			"threads T] | sleepers T | seccomp\n");
+			"threads T] | sleepers T | vforker | seccomp\n");
 	return 2;
 }

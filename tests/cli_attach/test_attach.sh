@@ -134,6 +134,29 @@ elif expect_eq sleepers "$st" 0 "target status" &&
 	pass sleepers
 fi
 
+# A thread in uninterruptible sleep (a vfork parent waiting 3 s for its child)
+# cannot stop for ptrace; tracing starts without waiting for it, and it is let
+# go once it wakes, not when the tracer exits.
+"$tgt" vforker >"$tmp/vforker.out" &
+pid=$!
+bg="$bg $pid"
+sleep 0.3
+"$up" trace -d 6 --count -p $pid "p:$tgt:at_work" >"$tmp/vf.out" 2>"$tmp/vf.err" &
+tracer=$!
+sleep 4.5
+held=$(grep -l "^TracerPid:[[:space:]]*[1-9]" /proc/$pid/task/*/status 2>/dev/null | wc -l)
+wait $tracer
+st=$?
+kill -TERM $pid
+wait $pid
+tst=$?
+expect_eq vforker "$held" 0 "threads under ptrace 4.5 s after attaching" &&
+	expect_eq vforker "$st" 0 "tracer status" &&
+	expect_eq vforker "$tst" 0 "target status" &&
+	expect_grep vforker "$tmp/vf.out" "^@events\[at_work\]: [1-9]" "events" &&
+	expect_grep vforker "$tmp/vforker.out" "^vforker: [2-9] children" "the vfork thread ran on" &&
+	pass vforker
+
 # ---- exact counts: the target calls only once the probe is there --------------------
 
 "$tgt" traced 10000 threads 4 >"$tmp/exact.stdout" &
@@ -289,10 +312,16 @@ else
 fi
 
 # A second uprobe on the same process is refused while the first is there.
+# (While the first is still attaching, the second is told so: "another uprobe
+# (PID N) is attaching".)
 start_serve 1 "$tmp/busy.target"
-"$up" trace -q --count -p $pid "p:$tgt:at_work" >/dev/null 2>&1 &
+"$up" trace --count -p $pid "p:$tgt:at_work" >/dev/null 2>"$tmp/busy.first" &
 tracer=$!
-wait_text $pid 1 50
+n=0
+while ! grep -q "^uprobe: tracing PID" "$tmp/busy.first" && [ $n -lt 250 ]; do
+	sleep 0.02
+	n=$((n + 1))
+done
 "$up" trace -q --count -p $pid "p:$tgt:at_alloc" >"$tmp/busy.out" 2>&1
 st=$?
 kill -INT $tracer

@@ -55,6 +55,7 @@ struct result {
 
 static volatile int handled;
 static pid_t tids[2];
+static int done; /* a sleeper is back */
 
 static void on_signal(int sig, siginfo_t *si, void *uc)
 {
@@ -82,6 +83,7 @@ static void *in_epoll(void *arg)
 	r->epoll_ret = epoll_pwait2(ep, &ev, 1, &to, NULL);
 	r->epoll_errno = r->epoll_ret < 0 ? errno : 0;
 	r->epoll_ms = ms_since(&t0);
+	__atomic_store_n(&done, 1, __ATOMIC_RELEASE);
 	return NULL;
 }
 
@@ -95,6 +97,7 @@ static void *in_nanosleep(void *arg)
 	r->sleep_ret = nanosleep(&to, NULL);
 	r->sleep_errno = r->sleep_ret < 0 ? errno : 0;
 	r->sleep_ms = ms_since(&t0);
+	__atomic_store_n(&done, 1, __ATOMIC_RELEASE);
 	return NULL;
 }
 
@@ -143,8 +146,10 @@ static int child(int go, int out, int sig)
 		return 1;
 	pthread_create(&th[0], NULL, in_epoll, &r);
 	pthread_create(&th[1], NULL, in_nanosleep, &r);
-	while (!tids[0] || !tids[1] || sleeping_in(tids[0]) != SYS_epoll_pwait2 ||
-	       sleeping_in(tids[1]) != SYS_clock_nanosleep)
+	/* Both asleep; or, stopped meanwhile (SIGSTOP cuts epoll short), one is done. */
+	while (!__atomic_load_n(&done, __ATOMIC_ACQUIRE) &&
+	       (!tids[0] || !tids[1] || sleeping_in(tids[0]) != SYS_epoll_pwait2 ||
+		sleeping_in(tids[1]) != SYS_clock_nanosleep))
 		usleep(1000);
 	send_to(tids[0], sig);
 	send_to(tids[1], sig);
@@ -220,14 +225,18 @@ static int run(struct run *out, int sig, int guarded, int stop)
 			break;
 	}
 	if (guarded)
-		out->restarted = guard_end(&out->stop_sig);
+		out->restarted = guard_end(&out->stop_sig, 2000);
 	if (stop) {
 		usleep(50000);
 		out->state_after = state_of(pid);
 		kill(pid, SIGCONT);
 	}
-	if (read(res[0], &out->r, sizeof(out->r)) != sizeof(out->r))
+	if (poll(&(struct pollfd){ .fd = res[0], .events = POLLIN }, 1, 5000) != 1 ||
+	    read(res[0], &out->r, sizeof(out->r)) != sizeof(out->r)) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
 		return -1;
+	}
 	close(go[1]);
 	close(res[0]);
 	return waitpid(pid, &st, 0) == pid && WIFEXITED(st) && !WEXITSTATUS(st) ? 0 : -1;

@@ -144,6 +144,18 @@ static const char *user_name(unsigned uid, char *buf, size_t len)
 	return buf;
 }
 
+/* PID runs this program (it holds the threads under ptrace while it attaches). */
+static bool is_uprobe(pid_t pid)
+{
+	char path[64], me[PATH_MAX], it[PATH_MAX];
+	ssize_t a, b;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	a = readlink(path, it, sizeof(it));
+	b = readlink("/proc/self/exe", me, sizeof(me));
+	return a > 0 && a == b && !memcmp(it, me, (size_t)a);
+}
+
 static int refuse(pid_t pid, const struct proc_status *ps)
 {
 	char exe[64], who[64], me_name[64];
@@ -155,6 +167,10 @@ static int refuse(pid_t pid, const struct proc_status *ps)
 	if (ps->state == 'Z' || ps->state == 'X')
 		return cli_error(CLI_EXIT_FAIL, "-p %d (%s): the process has exited (zombie)", pid,
 				 ps->name);
+	if (ps->tracer && is_uprobe(ps->tracer))
+		return cli_error(CLI_EXIT_FAIL,
+				 "-p %d (%s): another uprobe (PID %d) is attaching to the process; "
+				 "one uprobe traces a process at a time", pid, ps->name, ps->tracer);
 	if (ps->tracer)
 		return cli_error(CLI_EXIT_FAIL,
 				 "-p %d (%s): already traced by PID %d (a debugger?); a process "

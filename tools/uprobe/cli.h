@@ -32,13 +32,15 @@ int attach_agent(pid_t pid, const char *lib, bool ret_probes);
  * of them stopped; guard_service() handles their stops and returns the
  * stopping signal if the process was stopped (SIGSTOP) meanwhile;
  * guard_end() detaches them all, returns how many system calls it restarted
- * and sets *STOP_SIG as guard_service() returns it.
+ * and sets *STOP_SIG as guard_service() returns it. A thread that did not stop
+ * within TIMEOUT_MS (uninterruptible sleep) is let go by a later
+ * guard_service() or guard_end().
  */
 struct user_regs_struct;
 int guard_begin(pid_t pid, pid_t held);
 int guard_fd(void);
 int guard_service(void);
-unsigned guard_end(int *stop_sig);
+unsigned guard_end(int *stop_sig, int timeout_ms);
 
 /*
  * At a ptrace stop of TID: R's system call, cut short by the signal being

@@ -19,6 +19,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,7 +39,6 @@
 #define ERESTART_RESTARTBLOCK 516
 
 #define GUARD_MAX 4096
-#define RELEASE_TIMEOUT_MS 2000
 
 enum { T_RUN, T_GONE, T_DONE };
 
@@ -47,6 +47,7 @@ static struct {
 	int n, stop_sig;
 	int sfd;	   /* SIGCHLD: a thread stopped */
 	sigset_t mask; /* ours before SIGCHLD was blocked */
+	bool releasing; /* guard_end() was called */
 	unsigned restarted;
 	pid_t tid[GUARD_MAX];
 	unsigned char state[GUARD_MAX];
@@ -263,6 +264,22 @@ static int drain(bool releasing)
 	return seen;
 }
 
+static bool all_released(void)
+{
+	for (int i = 0; i < g.n; i++)
+		if (g.state[i] == T_RUN)
+			return false;
+	return true;
+}
+
+static void guard_off(void)
+{
+	if (g.sfd >= 0)
+		close(g.sfd);
+	sigprocmask(SIG_SETMASK, &g.mask, NULL);
+	g.pid = 0;
+}
+
 int guard_service(void)
 {
 	struct signalfd_siginfo si;
@@ -271,38 +288,38 @@ int guard_service(void)
 		return 0;
 	while (g.sfd >= 0 && read(g.sfd, &si, sizeof(si)) == sizeof(si))
 		;
-	drain(false);
+	drain(g.releasing);
+	if (g.releasing && all_released())
+		guard_off();
 	return g.stop_sig;
 }
 
-unsigned guard_end(int *stop_sig)
+unsigned guard_end(int *stop_sig, int timeout_ms)
 {
 	struct timespec t0, t1;
-	bool left = true;
 
 	if (!g.pid)
-		return 0;
+		return g.restarted;
+	g.releasing = true;
 	for (int i = 0; i < g.n; i++)
 		if (g.state[i] == T_RUN && ptrace(PTRACE_INTERRUPT, g.tid[i], NULL, NULL))
 			g.state[i] = T_GONE;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (left) {
+	while (!all_released()) {
 		if (!drain(true))
 			nap_us(100);
-		left = false;
-		for (int i = 0; i < g.n; i++)
-			left |= g.state[i] == T_RUN;
 		clock_gettime(CLOCK_MONOTONIC, &t1);
-		/* One stuck in uninterruptible sleep is let go when uprobe exits. */
 		if ((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 >
-		    RELEASE_TIMEOUT_MS)
+		    timeout_ms)
 			break;
 	}
 	if (stop_sig)
 		*stop_sig = g.stop_sig;
-	if (g.sfd >= 0)
-		close(g.sfd);
-	sigprocmask(SIG_SETMASK, &g.mask, NULL);
-	g.pid = 0;
+	/*
+	 * A thread in uninterruptible sleep stops once it wakes: guard_service(),
+	 * called on while tracing, or guard_end() again lets it go then.
+	 */
+	if (all_released())
+		guard_off();
 	return g.restarted;
 }

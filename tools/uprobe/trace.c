@@ -722,6 +722,8 @@ static void run(struct tracer *t, uint64_t deadline)
 	while (!t->child_done && !stop_requested && !t->fatal) {
 		if (deadline && now_ms() >= deadline)
 			break;
+		if (t->pid)
+			guard_service(); /* a thread guard_end() could not let go yet */
 		nap.tv_nsec = got > 256 ? 0 : got ? 200000 : 1000000;
 		if (p.fd < 0 || !nap.tv_nsec)
 			nanosleep(&nap, NULL);
@@ -814,7 +816,8 @@ static int trace_pid(struct tracer *t, uint64_t duration_ms)
 	guarding = true;
 	served = serve_agent(t, sock, t->pid);
 	guarding = false;
-	t->restarted = guard_end(&stop_sig);
+	/* Tracing starts: one that cannot stop yet is let go from run(). */
+	t->restarted = guard_end(&stop_sig, served || t->fatal ? 2000 : 100);
 	if (served && stop_sig)
 		return cli_error(CLI_EXIT_FAIL, "-p %d: the process was stopped (SIG%s) while the "
 				 "probes went in; they come out again once it is resumed "
@@ -831,6 +834,7 @@ static int trace_pid(struct tracer *t, uint64_t duration_ms)
 	if (!t->quiet)
 		fprintf(stderr, "uprobe: tracing PID %d; Ctrl-C to stop\n", t->pid);
 	run(t, duration_ms ? now_ms() + duration_ms : 0);
+	guard_end(NULL, 2000); /* any thread still held: uprobe's exit would leave it as it is */
 	finish(t);
 	if (t->out != stdout)
 		fclose(t->out);
