@@ -336,24 +336,30 @@ expect_eq busy "$st" 1 "status" &&
 
 py=/usr/bin/python3
 pylib=$(readlink -f $py)
+# Rounds until the file "stop" exists (or ROUNDS of them): however slow the
+# machine, it runs through the whole trace, and an untraced run of as many
+# rounds prints the same.
 cat >"$tmp/prog.py" <<'EOF'
-import time
-total = 0
-for i in range(400):
+import os, sys, time
+limit = int(sys.argv[2]) if len(sys.argv) > 2 else None
+total = i = 0
+while (i < limit) if limit is not None else not os.path.exists(sys.argv[1]):
     total += sum(int(str(k)) for k in range(i, i + 50))
     time.sleep(0.002)
-print("total", total)
+    i += 1
+print("rounds", i, "total", total)
 EOF
-$py "$tmp/prog.py" >"$tmp/py.out" &
+$py "$tmp/prog.py" "$tmp/stop" >"$tmp/py.out" &
 pid=$!
 bg="$bg $pid"
 sleep 0.2
 "$up" trace -q -d 0.3 --count -p $pid "p:$pylib:PyLong_FromString s=+0(%di):string" \
 	"r:$pylib:PyLong_FromString r=\$retval" >"$tmp/pyc.out" 2>"$tmp/pyc.err"
 st=$?
+touch "$tmp/stop"
 wait $pid
 pst=$?
-$py "$tmp/prog.py" >"$tmp/py.ref"
+$py "$tmp/prog.py" "$tmp/stop" "$(sed -n 's/^rounds \([0-9]*\) .*/\1/p' "$tmp/py.out")" >"$tmp/py.ref"
 e=$(count_of "$tmp/pyc.out" PyLong_FromString)
 r=$(count_of "$tmp/pyc.out" PyLong_FromString__return)
 # The probes start and stop recording together: a call in flight when they
@@ -368,15 +374,19 @@ if expect_eq python "$st" 0 "tracer status: $(cat "$tmp/pyc.err")" &&
 	fi
 fi
 
-bash -c 'for i in $(seq 150); do echo "line $i"; sleep 0.005; done' >"$tmp/sh.out" &
+# Lines until the file "shstop" exists; the reference prints as many.
+bash -c 'i=0; while [ ! -e "$1" ]; do i=$((i + 1)); echo "line $i"; sleep 0.005; done' \
+	bash "$tmp/shstop" >"$tmp/sh.out" &
 pid=$!
 bg="$bg $pid"
 sleep 0.15
 "$up" trace -q -d 0.3 --count -p $pid "p:/usr/bin/bash:make_child" >"$tmp/shc.out" 2>"$tmp/shc.err"
 st=$?
+touch "$tmp/shstop"
 wait $pid
 pst=$?
-bash -c 'for i in $(seq 150); do echo "line $i"; sleep 0.005; done' >"$tmp/sh.ref"
+bash -c 'for i in $(seq "$1"); do echo "line $i"; sleep 0.005; done' \
+	bash "$(wc -l <"$tmp/sh.out")" >"$tmp/sh.ref"
 n=$(count_of "$tmp/shc.out" make_child)
 if expect_eq bash "$st" 0 "tracer status: $(cat "$tmp/shc.err")" &&
 	expect_eq bash "$pst" 0 "bash status" &&
