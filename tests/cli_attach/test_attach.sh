@@ -141,16 +141,26 @@ fi
 pid=$!
 bg="$bg $pid"
 sleep 0.3
-"$up" trace -d 6 --count -p $pid "p:$tgt:at_work" >"$tmp/vf.out" 2>"$tmp/vf.err" &
+"$up" trace -d 8 --count -p $pid "p:$tgt:at_work" >"$tmp/vf.out" 2>"$tmp/vf.err" &
 tracer=$!
-sleep 4.5
-held=$(grep -l "^TracerPid:[[:space:]]*[1-9]" /proc/$pid/task/*/status 2>/dev/null | wc -l)
+# The thread wakes every 3 s: let go within 7 s, while the tracer still runs.
+n=0
+held=x
+while [ $n -lt 70 ] && [ "$held" != 0 ]; do
+	sleep 0.1
+	n=$((n + 1))
+	held=$(grep -l "^TracerPid:[[:space:]]*[1-9]" /proc/$pid/task/*/status 2>/dev/null | wc -l)
+	kill -0 $tracer 2>/dev/null || held="the tracer ended first: $(cat "$tmp/vf.err")"
+done
+threads=$(for t in /proc/$pid/task/*; do
+	echo "$(basename $t):$(cut -d' ' -f3 $t/stat)/$(sed -n 's/^TracerPid:\t//p' $t/status)/$(cat $t/wchan)/$(cut -d' ' -f1 $t/syscall)"
+done; echo "tracer $tracer: $(cut -d' ' -f3 /proc/$tracer/stat 2>/dev/null)/$(cat /proc/$tracer/wchan 2>/dev/null)")
 wait $tracer
 st=$?
 kill -TERM $pid
 wait $pid
 tst=$?
-expect_eq vforker "$held" 0 "threads under ptrace 4.5 s after attaching" &&
+expect_eq vforker "$held" 0 "threads under ptrace 7 s after attaching (tid:state/tracer $(echo $threads))" &&
 	expect_eq vforker "$st" 0 "tracer status" &&
 	expect_eq vforker "$tst" 0 "target status" &&
 	expect_grep vforker "$tmp/vf.out" "^@events\[at_work\]: [1-9]" "events" &&

@@ -415,11 +415,18 @@ static int borrow(struct borrowed *b, const struct proc_status *ps)
 
 			if (ptrace(PTRACE_SEIZE, tid, NULL, NULL)) {
 				err = errno;
+				if (err == EPERM && ptrace_is_ours(b->pid, tid))
+					continue; /* it did not stop last time: see below */
 				if (err == EPERM || err == EACCES)
 					return ptrace_refused(b->pid, ps, err);
 				continue; /* that thread exited, or is a zombie leader */
 			}
 			tried++;
+			/*
+			 * Not stopped within 200 ms (uninterruptible sleep): it stays
+			 * seized, since only a stopped thread can be detached, and stops
+			 * when it wakes; guard.c takes it over and lets it go then.
+			 */
 			if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL) || wait_stop(tid, &st, 200) != 1) {
 				ptrace(PTRACE_DETACH, tid, NULL, NULL);
 				continue;

@@ -49,6 +49,9 @@ unsigned guard_end(int *stop_sig, int timeout_ms);
  */
 bool ptrace_restart_syscall(pid_t tid, struct user_regs_struct *r, bool handler);
 
+/* Thread TID of PID is under our ptrace already (see borrow() in attach.c). */
+bool ptrace_is_ours(pid_t pid, pid_t tid);
+
 /*
  * How a process we did not start ended (attach.c): open the watch before
  * attaching (root only; -1 otherwise), then 1 and its wait status once known.

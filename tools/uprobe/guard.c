@@ -102,6 +102,27 @@ static void nap_us(long us)
 	nanosleep(&ts, NULL);
 }
 
+/*
+ * Seized by us already: a thread borrow() interrupted that did not stop in
+ * time (asleep in a vfork, say) cannot be detached until it stops, and stops
+ * whenever it wakes. It is guarded like the others.
+ */
+bool ptrace_is_ours(pid_t pid, pid_t tid)
+{
+	char path[64], line[128];
+	pid_t tracer = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", pid, tid);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "TracerPid: %d", &tracer) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return tracer == getpid();
+}
+
 /* Seize every thread not yet seized, until a pass over /proc finds no new one. */
 static void seize_all(void)
 {
@@ -127,10 +148,10 @@ static void seize_all(void)
 			i = slot(tid);
 			if (i < 0)
 				break;
-			if (ptrace(PTRACE_SEIZE, tid, NULL, (void *)PTRACE_O_TRACECLONE))
-				g.state[i] = T_GONE; /* it exited meanwhile */
-			else
+			if (!ptrace(PTRACE_SEIZE, tid, NULL, (void *)PTRACE_O_TRACECLONE))
 				more = true;
+			else if (!ptrace_is_ours(g.pid, tid))
+				g.state[i] = T_GONE; /* it exited meanwhile */
 		}
 		if (d)
 			closedir(d);
