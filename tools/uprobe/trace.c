@@ -802,7 +802,7 @@ static int trace_pid(struct tracer *t, uint64_t duration_ms)
 	char lib[PATH_MAX];
 	bool ret_probes = false;
 	double t0 = now_fms();
-	int sock, st, served, stop_sig = 0;
+	int sock, st, failed, stop_sig = 0;
 
 	for (int i = 0; i < t->n; i++)
 		ret_probes |= t->specs[i]->kind == TRACE_RETPROBE;
@@ -814,15 +814,15 @@ static int trace_pid(struct tracer *t, uint64_t duration_ms)
 	if (sock < 0)
 		return CLI_EXIT_FAIL;
 	guarding = true;
-	served = serve_agent(t, sock, t->pid);
+	failed = serve_agent(t, sock, t->pid);
 	guarding = false;
 	/* Tracing starts: one that cannot stop yet is let go from run(). */
-	t->restarted = guard_end(&stop_sig, served || t->fatal ? 2000 : 100);
-	if (served && stop_sig)
+	t->restarted = guard_end(&stop_sig, failed || t->fatal ? 2000 : 100);
+	if (failed && stop_sig)
 		return cli_error(CLI_EXIT_FAIL, "-p %d: the process was stopped (SIG%s) while the "
 				 "probes went in; they come out again once it is resumed "
 				 "('kill -CONT %d')", t->pid, sigabbrev_np(stop_sig), t->pid);
-	if (served)
+	if (failed)
 		return cli_error(CLI_EXIT_FAIL, "-p %d: the agent closed its channel (the process "
 				 "exited?)", t->pid);
 	if (t->fatal) {
