@@ -10,7 +10,10 @@ CFLAGS ?= -O2 -g
 B := build
 
 WARN := -Wall -Wextra -Werror -Wno-format-truncation
-BASE_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude -Isrc -MMD -MP
+# The library's own code sees its private headers (-Isrc); the uprobe command
+# sees only the public ones it would see installed (TOOL_CFLAGS).
+PUB_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude -MMD -MP
+BASE_CFLAGS := $(PUB_CFLAGS) -Isrc
 LIB_CFLAGS := $(BASE_CFLAGS) -fPIC -fvisibility=hidden
 LIB_LDLIBS := -lZydis -lelf -ldw -llzma -lpthread -ldl
 SONAME := libuprobes.so.0
@@ -60,7 +63,7 @@ $(B)/uprobes.pc: FORCE
 
 install: lib $(B)/uprobes.pc
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
-	install -m 644 include/uprobes.h include/uprobes_trace.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 644 include/uprobes.h include/uprobes_trace.h include/uprobes_agent.h $(DESTDIR)$(INCLUDEDIR)/
 	install -m 755 $(B)/libuprobes.so $(DESTDIR)$(LIBDIR)/libuprobes.so.$(VERSION)
 	ln -sf libuprobes.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libuprobes.so
@@ -71,6 +74,7 @@ install: lib $(B)/uprobes.pc
 PROG_CFLAGS := $(BASE_CFLAGS) -Itests -pthread
 PROG_LDFLAGS := -L$(B) -Wl,-rpath,$(abspath $(B))
 PROG_LDLIBS := -luprobes -lpthread
+TOOL_CFLAGS := $(PUB_CFLAGS) -pthread
 
 TEST_BINS :=
 include $(sort $(wildcard demo/module.mk tools/*/module.mk tests/*/module.mk bench/*.mk fuzz/module.mk))
@@ -102,7 +106,7 @@ bench: deps lib $(BENCH_BINS)
 	@sh bench/run.sh $(BENCH_BINS)
 
 format:
-	clang-format -i $(LIB_SRCS) include/uprobes.h
+	clang-format -i $(LIB_SRCS) include/uprobes.h include/uprobes_trace.h include/uprobes_agent.h
 
 clean:
 	rm -rf $(B)

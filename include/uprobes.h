@@ -32,6 +32,17 @@ extern "C" {
 
 #define UPROBE_API __attribute__((visibility("default")))
 
+/*
+ * Signals the library owns once a probe is attached: SIGTRAP (breakpoints)
+ * and UPROBE_QUIESCE_SIGNAL, the real-time signal it sends the process's
+ * other threads to move them out of code being patched (SIGRTMAX, as a
+ * constant). The program's own dispositions for both are chained behind the
+ * library's and keep working. A debugger or tracer that stops the process's
+ * threads may meet this signal while probes go in or come out (uprobe trace -p
+ * restarts the system calls it cuts short).
+ */
+#define UPROBE_QUIESCE_SIGNAL 64
+
 struct uprobe;
 
 /*

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The agent: the tracer's representative inside the traced process (see
- * proto.h). It lives in libuprobes and does nothing unless UPROBE_AGENT_FD is
+ * uprobes_agent.h). It lives in libuprobes and does nothing unless UPROBE_AGENT_FD is
  * set. Its constructor attaches the tracer's probes before main runs; a
  * thread of its own then waits for the tracer to stop it, or to vanish, and
  * detaches everything. The program is never stopped or killed by it.
@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/proto.h"
+#include "uprobes_agent.h"
 #include "uprobes_trace.h"
 
 struct agent {
@@ -25,15 +25,15 @@ struct agent {
 	int ready;  /* READY is out (or will never be): exit() may report */
 	int n;
 	struct trace_session *session;
-	struct trace_spec *specs[AGENT_MAX_SPECS];
-	struct trace_event *events[AGENT_MAX_SPECS];
+	struct trace_spec *specs[UPROBE_AGENT_MAX_SPECS];
+	struct trace_event *events[UPROBE_AGENT_MAX_SPECS];
 	/*
 	 * STOPPED, ready before any probe is live: the watcher thread makes no
 	 * allocation the program's own probes (malloc's) would count.
 	 */
 	struct {
-		struct agent_hdr h;
-		struct agent_count c[AGENT_MAX_SPECS];
+		struct uprobe_agent_hdr h;
+		struct uprobe_agent_count c[UPROBE_AGENT_MAX_SPECS];
 	} stopped;
 };
 
@@ -94,13 +94,13 @@ static const char *reason(const struct trace_spec *spec, const char *msg)
 }
 
 /* Attach what can be attached here; one status per spec. */
-static void attach_all(struct agent *a, char *text, struct agent_status *st)
+static void attach_all(struct agent *a, char *text, struct uprobe_agent_status *st)
 {
 	char *save = NULL;
 
-	for (char *line = strtok_r(text, "\n", &save); line && a->n < AGENT_MAX_SPECS;
+	for (char *line = strtok_r(text, "\n", &save); line && a->n < UPROBE_AGENT_MAX_SPECS;
 	     line = strtok_r(NULL, "\n", &save)) {
-		struct agent_status *s = &st[a->n];
+		struct uprobe_agent_status *s = &st[a->n];
 		struct trace_error err;
 
 		a->specs[a->n] = trace_spec_parse(line, &err);
@@ -121,7 +121,7 @@ static void attach_all(struct agent *a, char *text, struct agent_status *st)
 	}
 }
 
-static void count_all(struct agent *a, struct agent_count *out)
+static void count_all(struct agent *a, struct uprobe_agent_count *out)
 {
 	for (int i = 0; i < a->n; i++) {
 		struct uprobe_info info = { .sz = sizeof(info) };
@@ -159,7 +159,7 @@ static void set_live(struct agent *a)
 static void *watch(void *arg)
 {
 	struct agent *a = arg;
-	struct agent_hdr h;
+	struct uprobe_agent_hdr h;
 	ssize_t got;
 
 	do
@@ -170,9 +170,9 @@ static void *watch(void *arg)
 		trace_session_record(a->session, 0); /* every probe stops at once */
 	for (int i = 0; i < a->n; i++)
 		trace_event_detach(a->events[i]);
-	if (got == sizeof(h) && h.type == AGENT_STOP) {
+	if (got == sizeof(h) && h.type == UPROBE_AGENT_STOP) {
 		count_all(a, a->stopped.c);
-		a->stopped.h = (struct agent_hdr){ AGENT_STOPPED, (uint32_t)a->n };
+		a->stopped.h = (struct uprobe_agent_hdr){ UPROBE_AGENT_STOPPED, (uint32_t)a->n };
 		send_fd(a->sock, &a->stopped, sizeof(h) + (size_t)a->n * sizeof(a->stopped.c[0]), -1);
 	}
 	if (a->attach) {
@@ -188,21 +188,21 @@ static void *watch(void *arg)
 static int serve(struct agent *a)
 {
 	/* SPECS in, then READY out of the same buffer: room for the larger of the two. */
-	size_t size = AGENT_MSG_MAX + sizeof(struct agent_hdr) +
-		      AGENT_MAX_SPECS * sizeof(struct agent_status) + 1;
+	size_t size = UPROBE_AGENT_MSG_MAX + sizeof(struct uprobe_agent_hdr) +
+		      UPROBE_AGENT_MAX_SPECS * sizeof(struct uprobe_agent_status) + 1;
 	char *text = malloc(size);
-	struct agent_status *st = calloc(AGENT_MAX_SPECS, sizeof(*st));
-	struct agent_hdr h;
+	struct uprobe_agent_status *st = calloc(UPROBE_AGENT_MAX_SPECS, sizeof(*st));
+	struct uprobe_agent_hdr h;
 	ssize_t got;
 	int ret = -1;
 
 	if (!text || !st)
 		goto out;
-	got = recv(a->sock, text, AGENT_MSG_MAX, 0);
+	got = recv(a->sock, text, UPROBE_AGENT_MSG_MAX, 0);
 	if (got < (ssize_t)sizeof(h))
 		goto out;
 	memcpy(&h, text, sizeof(h));
-	if (h.type != AGENT_SPECS)
+	if (h.type != UPROBE_AGENT_SPECS)
 		goto out;
 	text[got] = 0;
 	a->session = trace_session_new(NULL);
@@ -213,7 +213,7 @@ static int serve(struct agent *a)
 		trace_session_record(a->session, 1);
 	}
 	uprobe_batch_end();
-	h = (struct agent_hdr){ AGENT_READY, (uint32_t)a->n };
+	h = (struct uprobe_agent_hdr){ UPROBE_AGENT_READY, (uint32_t)a->n };
 	memcpy(text, &h, sizeof(h));
 	memcpy(text + sizeof(h), st, (size_t)a->n * sizeof(st[0]));
 	got = send_fd(a->sock, text, sizeof(h) + (size_t)a->n * sizeof(st[0]),
@@ -223,9 +223,9 @@ static int serve(struct agent *a)
 		goto out;
 	if (recv(a->sock, &h, sizeof(h), 0) != sizeof(h))
 		goto out; /* the tracer is gone: run untraced */
-	if (h.type == AGENT_ABORT && !a->attach)
+	if (h.type == UPROBE_AGENT_ABORT && !a->attach)
 		_exit(126); /* before main: the tracer reported why */
-	ret = h.type == AGENT_GO ? 0 : -1;
+	ret = h.type == UPROBE_AGENT_GO ? 0 : -1;
 out:
 	free(text);
 	free(st);
@@ -255,7 +255,7 @@ static int start_watch(struct agent *a)
  */
 static void report_exit(int status, void *arg)
 {
-	struct agent_hdr h = { AGENT_EXITING, (uint32_t)status };
+	struct uprobe_agent_hdr h = { UPROBE_AGENT_EXITING, (uint32_t)status };
 	struct timespec until;
 
 	(void)arg;
@@ -286,7 +286,7 @@ static void *attached(void *arg)
 
 /*
  * Called by uprobe trace -p, in a thread of the program it holds with ptrace
- * (see proto.h): returns the tracer's end of a new private channel, or -errno.
+ * (see uprobes_agent.h): returns the tracer's end of a new private channel, or -errno.
  */
 __attribute__((visibility("default"))) int uprobe_agent_attach(void)
 {
@@ -336,8 +336,8 @@ __attribute__((visibility("default"))) int uprobe_agent_attach(void)
 __attribute__((constructor)) static void agent_init(void)
 {
 	static struct agent agent = { .sock = -1 };
-	struct agent_hdr h = { AGENT_HELLO, (uint32_t)getpid() };
-	const char *env = getenv(AGENT_ENV_FD);
+	struct uprobe_agent_hdr h = { UPROBE_AGENT_HELLO, (uint32_t)getpid() };
+	const char *env = getenv(UPROBE_AGENT_ENV_FD);
 	char *end;
 	int pair[2];
 	long fd;

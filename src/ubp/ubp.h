@@ -13,12 +13,15 @@
 #include <stdint.h>
 #include <ucontext.h>
 
+#include "uprobes.h"
+
 /*
  * The real-time signal used for quiescence requests. Like SIGTRAP it is owned
  * by the library: the program's disposition is chained behind ours and it is
  * never blocked.
  */
-#define UBP_QUIESCE_SIG (_NSIG - 1) /* SIGRTMAX, as a constant */
+#define UBP_QUIESCE_SIG UPROBE_QUIESCE_SIGNAL
+_Static_assert(UPROBE_QUIESCE_SIGNAL == _NSIG - 1, "the quiescence signal is SIGRTMAX");
 
 /*
  * Write len bytes at addr, whatever the page protection, through

@@ -14,6 +14,6 @@ $(B)/tests/cli_attach/attach_target: tests/cli_attach/attach_target.c
 # signal are restarted under the guard, the program's own signals are not.
 TEST_BINS += $(B)/tests/cli_attach/test_guard
 
-$(B)/tests/cli_attach/test_guard: tests/cli_attach/test_guard.c tools/uprobe/guard.c tools/uprobe/cli.h src/ubp/ubp.h
+$(B)/tests/cli_attach/test_guard: tests/cli_attach/test_guard.c tools/uprobe/guard.c tools/uprobe/cli.h include/uprobes.h
 	@mkdir -p $(@D)
 	$(CC) $(PROG_CFLAGS) $(CFLAGS) -o $@ tests/cli_attach/test_guard.c tools/uprobe/guard.c -lpthread

@@ -28,7 +28,7 @@
 #include <unistd.h>
 
 #include "../../tools/uprobe/cli.h"
-#include "ubp/ubp.h"
+#include "uprobes.h"
 
 #define SLEEP_MS 400
 
@@ -265,12 +265,12 @@ int main(void)
 	int ok;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	ok = !run(&r, UBP_QUIESCE_SIG, 0, 0);
+	ok = !run(&r, UPROBE_QUIESCE_SIGNAL, 0, 0);
 	expect("unguarded", ok && r.r.epoll_ret == -1 && r.r.epoll_errno == EINTR &&
 				    r.r.sleep_ret == -1 && r.r.sleep_errno == EINTR &&
 				    r.r.handled == 2, &r);
 
-	ok = !run(&r, UBP_QUIESCE_SIG, 1, 0);
+	ok = !run(&r, UPROBE_QUIESCE_SIGNAL, 1, 0);
 	expect("restarted", ok && r.r.epoll_ret == 0 && r.r.sleep_ret == 0 &&
 				    r.r.epoll_ms >= SLEEP_MS && r.r.sleep_ms >= SLEEP_MS &&
 				    r.r.handled == 2 && r.restarted == 2 && !r.stop_sig, &r);
@@ -280,7 +280,7 @@ int main(void)
 				     r.r.sleep_ret == -1 && r.r.sleep_errno == EINTR &&
 				     r.r.handled == 2 && r.restarted == 0, &r);
 
-	ok = !run(&r, UBP_QUIESCE_SIG, 1, 1);
+	ok = !run(&r, UPROBE_QUIESCE_SIGNAL, 1, 1);
 	expect("stopped", ok && r.stop_sig == SIGSTOP && r.state_after == 'T', &r);
 	return failed;
 }

@@ -20,12 +20,17 @@ check() { # name, command...
 
 check make_install make -s -C "$top" install PREFIX="$tmp/prefix"
 check files_present test -f "$tmp/prefix/include/uprobes.h" \
-	-a -f "$tmp/prefix/include/uprobes_trace.h" -a -f "$tmp/prefix/lib/libuprobes.a" \
+	-a -f "$tmp/prefix/include/uprobes_trace.h" -a -f "$tmp/prefix/include/uprobes_agent.h" \
+	-a -f "$tmp/prefix/lib/libuprobes.a" \
 	-a -L "$tmp/prefix/lib/libuprobes.so" -a -f "$tmp/prefix/lib/pkgconfig/uprobes.pc"
 export PKG_CONFIG_PATH="$tmp/prefix/lib/pkgconfig"
 check pkgconfig_prefix sh -c "pkg-config --cflags uprobes | grep -qx -- '-I$tmp/prefix/include *'"
 check build_shared sh -c "cc -o '$tmp/demo' '$top/demo/demo.c' '$top/demo/trace_demo.c' \$(pkg-config --cflags --libs uprobes) \
 	-Wl,-rpath,'$tmp/prefix/lib'"
+# The uprobe command needs nothing but the installed headers and library.
+check build_cli_installed sh -c "cc -std=gnu11 -D_GNU_SOURCE -o '$tmp/uprobe' '$top'/tools/uprobe/*.c \
+	\$(pkg-config --cflags --libs uprobes) -ldl -lelf -lpthread -Wl,-rpath,'$tmp/prefix/lib'"
+check run_cli_installed sh -c "'$tmp/uprobe' trace --help | grep -q '^usage: uprobe trace'"
 check run_shared sh -c "'$tmp/demo' | grep -qx 'demo_fib(10) = 55'"
 check build_static sh -c "cc -o '$tmp/demo_static' '$top/demo/demo.c' '$top/demo/trace_demo.c' \$(pkg-config --cflags uprobes) \
 	'$tmp/prefix/lib/libuprobes.a' \$(pkg-config --libs-only-other --static uprobes) \

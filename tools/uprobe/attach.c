@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * uprobe trace -p PID: getting the agent into a process that is already
- * running (see src/agent/proto.h for what happens once it is there).
+ * running (see uprobes_agent.h for what happens once it is there).
  *
  *  1. Refuse what must not be traced, naming the reason: no such process, a
  *     zombie or stopped one, one traced already, a setuid program, seccomp,
@@ -54,7 +54,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/proto.h"
+#include "uprobes_agent.h"
 #include "cli.h"
 
 #define CALL_TIMEOUT_MS 5000
@@ -549,7 +549,7 @@ static int start_agent(struct borrowed *b, const char *lib, const char *name)
 	uint64_t fn, ret = 0;
 	int pidfd, sock, fd;
 
-	fn = target_sym(b, "libuprobes.so", true, AGENT_ATTACH_SYM, path, sizeof(path));
+	fn = target_sym(b, "libuprobes.so", true, UPROBE_AGENT_ATTACH_SYM, path, sizeof(path));
 	if (!fn && find_maps(b->pid, "libuprobes.so", true, (struct mapping[1]){ 0 }, 1) > 0)
 		return cli_error(CLI_EXIT_FAIL,
 				 "-p %d (%s): it has a libuprobes without an agent (%s); use the "
@@ -573,10 +573,10 @@ static int start_agent(struct borrowed *b, const char *lib, const char *name)
 			return cli_error(CLI_EXIT_FAIL, "-p %d (%s): cannot load the agent: %s",
 					 b->pid, name, why[0] ? why : lib), -1;
 		}
-		fn = target_sym(b, "libuprobes.so", true, AGENT_ATTACH_SYM, NULL, 0);
+		fn = target_sym(b, "libuprobes.so", true, UPROBE_AGENT_ATTACH_SYM, NULL, 0);
 		if (!fn)
 			return cli_error(CLI_EXIT_FAIL, "-p %d (%s): %s loaded, but %s not found "
-					 "in it", b->pid, name, lib, AGENT_ATTACH_SYM), -1;
+					 "in it", b->pid, name, lib, UPROBE_AGENT_ATTACH_SYM), -1;
 	}
 	if (call(b, fn, 0, 0, NULL, 0, &ret))
 		return cli_error(CLI_EXIT_FAIL, "-p %d (%s): the agent did not start", b->pid, name), -1;

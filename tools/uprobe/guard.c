@@ -32,7 +32,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "ubp/ubp.h"
+#include "uprobes.h"
 
 /* The kernel's own codes for a system call cut short by a signal. */
 #define ERESTARTNOHAND 514
@@ -212,7 +212,7 @@ static bool other_signal_pending(pid_t tid)
 			blk = v;
 	}
 	fclose(f);
-	return pnd & ~blk & ~(1ULL << (UBP_QUIESCE_SIG - 1));
+	return pnd & ~blk & ~(1ULL << (UPROBE_QUIESCE_SIGNAL - 1));
 }
 
 static bool is_stop_signal(int sig)
@@ -241,7 +241,7 @@ static void on_stop(pid_t tid, int st, bool releasing)
 	}
 	switch (ev) {
 	case 0: /* a signal about to be delivered */
-		if (sig == UBP_QUIESCE_SIG && quiesce_request(tid) && !other_signal_pending(tid) &&
+		if (sig == UPROBE_QUIESCE_SIGNAL && quiesce_request(tid) && !other_signal_pending(tid) &&
 		    !ptrace(PTRACE_GETREGS, tid, NULL, &r) && ptrace_restart_syscall(tid, &r, true) &&
 		    !ptrace(PTRACE_SETREGS, tid, NULL, &r))
 			g.restarted++;

@@ -4,6 +4,9 @@ TOOL_BINS += $(B)/uprobe
 
 UPROBE_SRCS := $(sort $(wildcard tools/uprobe/*.c))
 
-$(B)/uprobe: $(UPROBE_SRCS) tools/uprobe/cli.h src/agent/proto.h src/ubp/ubp.h $(B)/libuprobes.so
+# Public headers only (include/), as a program built against an installed
+# libuprobes would see them: no -Isrc.
+$(B)/uprobe: $(UPROBE_SRCS) $(wildcard tools/uprobe/*.h) include/uprobes.h include/uprobes_trace.h \
+		include/uprobes_agent.h $(B)/libuprobes.so
 	@mkdir -p $(@D)
-	$(CC) $(PROG_CFLAGS) $(CFLAGS) -o $@ $(UPROBE_SRCS) $(PROG_LDFLAGS) $(PROG_LDLIBS) -ldl -lelf
+	$(CC) $(TOOL_CFLAGS) $(CFLAGS) -o $@ $(UPROBE_SRCS) $(PROG_LDFLAGS) $(PROG_LDLIBS) -ldl -lelf

@@ -3,7 +3,7 @@
  * uprobe trace: run a command with probes (launch mode), or trace a running
  * process (attach mode, -p). A launched command starts with libuprobes
  * preloaded; the agent in every image it runs attaches the probes before main
- * (src/agent/proto.h) and hands back its rings' memfd. A running process gets
+ * (uprobes_agent.h) and hands back its rings' memfd. A running process gets
  * the agent through attach.c. This process reads the rings, formats or
  * aggregates, and exits with the command's status once it has drained every
  * event.
@@ -23,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/proto.h"
+#include "uprobes_agent.h"
 #include "cli.h"
 #include "uprobes_trace.h"
 
@@ -91,15 +91,15 @@ struct agent_conn {
 
 struct tracer {
 	int n;
-	struct trace_spec *specs[AGENT_MAX_SPECS];
-	struct trace_layout layouts[AGENT_MAX_SPECS];
-	struct trace_event_desc desc[AGENT_MAX_SPECS];
+	struct trace_spec *specs[UPROBE_AGENT_MAX_SPECS];
+	struct trace_layout layouts[UPROBE_AGENT_MAX_SPECS];
+	struct trace_event_desc desc[UPROBE_AGENT_MAX_SPECS];
 	char *text; /* the SPECS message */
 	size_t text_len;
-	int attached[AGENT_MAX_SPECS];
-	char mode[AGENT_MAX_SPECS][16];
-	char why[AGENT_MAX_SPECS][172]; /* last refusal */
-	uint64_t events[AGENT_MAX_SPECS], skipped[AGENT_MAX_SPECS];
+	int attached[UPROBE_AGENT_MAX_SPECS];
+	char mode[UPROBE_AGENT_MAX_SPECS][16];
+	char why[UPROBE_AGENT_MAX_SPECS][172]; /* last refusal */
+	uint64_t events[UPROBE_AGENT_MAX_SPECS], skipped[UPROBE_AGENT_MAX_SPECS];
 	struct agent_conn agents[MAX_AGENTS];
 	int n_agents;
 	int ctl;
@@ -185,7 +185,7 @@ static int add_probe(struct tracer *t, const char *line);
 static int add_sdt_probe(struct tracer *t, struct trace_spec *s, const char *line)
 {
 	struct trace_sdt_where w = { .sz = sizeof(w), .pid = t->pid, .exe = t->exe };
-	struct trace_spec *out[AGENT_MAX_SPECS];
+	struct trace_spec *out[UPROBE_AGENT_MAX_SPECS];
 	struct trace_error err;
 	int n, ret = 0;
 
@@ -193,7 +193,7 @@ static int add_sdt_probe(struct tracer *t, struct trace_spec *s, const char *lin
 		trace_spec_free(s);
 		return cli_error(CLI_EXIT_USAGE, "no command given after '--' (uprobe trace --help)");
 	}
-	n = trace_spec_resolve_sdt(s, &w, out, AGENT_MAX_SPECS - t->n, &err);
+	n = trace_spec_resolve_sdt(s, &w, out, UPROBE_AGENT_MAX_SPECS - t->n, &err);
 	trace_spec_free(s);
 	if (n < 0)
 		return cli_error(CLI_EXIT_FAIL, "probe '%s': %s", line, uprobe_last_error());
@@ -229,11 +229,11 @@ static int add_probe(struct tracer *t, const char *line)
 	size_t len = strlen(line);
 	int ret;
 
-	if (t->n == AGENT_MAX_SPECS)
-		return cli_error(CLI_EXIT_USAGE, "more than %d probes", AGENT_MAX_SPECS);
-	if (t->text_len + len + 1 > AGENT_MSG_MAX)
+	if (t->n == UPROBE_AGENT_MAX_SPECS)
+		return cli_error(CLI_EXIT_USAGE, "more than %d probes", UPROBE_AGENT_MAX_SPECS);
+	if (t->text_len + len + 1 > UPROBE_AGENT_MSG_MAX)
 		return cli_error(CLI_EXIT_USAGE, "the probes take more than %d KiB of text in all",
-				 AGENT_MSG_MAX / 1024);
+				 UPROBE_AGENT_MSG_MAX / 1024);
 	if (strchr(line, '\n'))
 		return cli_error(CLI_EXIT_USAGE, "probe '%s': one line per probe", line);
 	s = trace_spec_parse(line, &err);
@@ -263,9 +263,9 @@ static int add_probe(struct tracer *t, const char *line)
 	if (resolved) {
 		line = resolved;
 		len = strlen(line);
-		if (t->text_len + len + 1 > AGENT_MSG_MAX)
+		if (t->text_len + len + 1 > UPROBE_AGENT_MSG_MAX)
 			return cli_error(CLI_EXIT_USAGE, "the probes take more than %d KiB of text "
-					 "in all", AGENT_MSG_MAX / 1024);
+					 "in all", UPROBE_AGENT_MSG_MAX / 1024);
 	}
 	t->specs[t->n] = s;
 	trace_layout_of(s, &t->layouts[t->n]);
@@ -520,7 +520,7 @@ static void replace_this_process(char *msg, size_t len, pid_t pid)
  * simply not mapped there (ENXIO, ENOENT): a program it execs may map it. A
  * running process (-p) has what it has: every refusal is fatal.
  */
-static void note_statuses(struct tracer *t, const struct agent_status *st, int n, int first)
+static void note_statuses(struct tracer *t, const struct uprobe_agent_status *st, int n, int first)
 {
 	char loc[PATH_MAX + 160], in[64];
 
@@ -543,9 +543,9 @@ static void note_statuses(struct tracer *t, const struct agent_status *st, int n
 }
 
 /* Attach mode: the process told us the status it calls exit() with. */
-static int exiting(struct tracer *t, const struct agent_hdr *h)
+static int exiting(struct tracer *t, const struct uprobe_agent_hdr *h)
 {
-	if (h->type != AGENT_EXITING)
+	if (h->type != UPROBE_AGENT_EXITING)
 		return 0;
 	t->wstatus = (int)(h->n & 0xff) << 8;
 	t->exit_known = 1;
@@ -555,14 +555,14 @@ static int exiting(struct tracer *t, const struct agent_hdr *h)
 /* Give a new agent its probes and take its rings; -1 if it went away first. */
 static int serve_agent(struct tracer *t, int sock, pid_t pid)
 {
-	static char buf[sizeof(struct agent_hdr) + AGENT_MAX_SPECS * sizeof(struct agent_status)];
+	static char buf[sizeof(struct uprobe_agent_hdr) + UPROBE_AGENT_MAX_SPECS * sizeof(struct uprobe_agent_status)];
 	struct agent_conn *a = &t->agents[t->n_agents];
-	struct agent_hdr h;
+	struct uprobe_agent_hdr h;
 	ssize_t got;
 	int memfd;
 
 	*a = (struct agent_conn){ .sock = sock, .pid = pid };
-	memcpy(t->text, &(struct agent_hdr){ AGENT_SPECS, (uint32_t)(t->text_len - sizeof(h)) },
+	memcpy(t->text, &(struct uprobe_agent_hdr){ UPROBE_AGENT_SPECS, (uint32_t)(t->text_len - sizeof(h)) },
 	       sizeof(h));
 	if (send(sock, t->text, t->text_len, MSG_NOSIGNAL) != (ssize_t)t->text_len) {
 		close(sock);
@@ -570,16 +570,16 @@ static int serve_agent(struct tracer *t, int sock, pid_t pid)
 	}
 	/* A process attached to (-p) may call exit() before READY is out. */
 	while ((got = recv_fd(sock, buf, sizeof(buf), &memfd, 10000)) == sizeof(h) &&
-	       exiting(t, (const struct agent_hdr *)buf))
+	       exiting(t, (const struct uprobe_agent_hdr *)buf))
 		;
 	if (got < (ssize_t)sizeof(h)) {
 		close(sock);
 		return -1;
 	}
 	memcpy(&h, buf, sizeof(h));
-	note_statuses(t, (const struct agent_status *)(buf + sizeof(h)), (int)h.n,
+	note_statuses(t, (const struct uprobe_agent_status *)(buf + sizeof(h)), (int)h.n,
 		      t->n_agents == 0);
-	h = (struct agent_hdr){ t->fatal ? AGENT_ABORT : AGENT_GO, 0 };
+	h = (struct uprobe_agent_hdr){ t->fatal ? UPROBE_AGENT_ABORT : UPROBE_AGENT_GO, 0 };
 	send(sock, &h, sizeof(h), MSG_NOSIGNAL);
 	if (memfd >= 0) {
 		a->cons = trace_consumer_new(memfd);
@@ -595,13 +595,13 @@ static int serve_agent(struct tracer *t, int sock, pid_t pid)
  */
 static int accept_agent(struct tracer *t)
 {
-	struct agent_hdr h;
+	struct uprobe_agent_hdr h;
 	int sock;
 	ssize_t got = recv_fd(t->ctl, &h, sizeof(h), &sock, 0);
 
 	if (got == 0)
 		return -1;
-	if (got != sizeof(h) || h.type != AGENT_HELLO || sock < 0) {
+	if (got != sizeof(h) || h.type != UPROBE_AGENT_HELLO || sock < 0) {
 		if (sock >= 0)
 			close(sock);
 		return 0;
@@ -617,12 +617,12 @@ static int accept_agent(struct tracer *t)
 /* STOP every agent still there and collect its counters (1 s each at most). */
 static void stop_agents(struct tracer *t)
 {
-	static char buf[sizeof(struct agent_hdr) + AGENT_MAX_SPECS * sizeof(struct agent_count)];
-	struct agent_hdr h = { AGENT_STOP, 0 };
+	static char buf[sizeof(struct uprobe_agent_hdr) + UPROBE_AGENT_MAX_SPECS * sizeof(struct uprobe_agent_count)];
+	struct uprobe_agent_hdr h = { UPROBE_AGENT_STOP, 0 };
 
 	for (int i = 0; i < t->n_agents; i++) {
 		struct agent_conn *a = &t->agents[i];
-		const struct agent_count *c = (const struct agent_count *)(buf + sizeof(h));
+		const struct uprobe_agent_count *c = (const struct uprobe_agent_count *)(buf + sizeof(h));
 		int fd;
 		ssize_t got;
 
@@ -633,10 +633,10 @@ static void stop_agents(struct tracer *t)
 			continue;
 		do
 			got = recv_fd(a->sock, buf, sizeof(buf), &fd, 1000);
-		while (got == sizeof(h) && exiting(t, (const struct agent_hdr *)buf));
-		if (got < (ssize_t)sizeof(h) || ((const struct agent_hdr *)buf)->type != AGENT_STOPPED)
+		while (got == sizeof(h) && exiting(t, (const struct uprobe_agent_hdr *)buf));
+		if (got < (ssize_t)sizeof(h) || ((const struct uprobe_agent_hdr *)buf)->type != UPROBE_AGENT_STOPPED)
 			continue;
-		for (uint32_t k = 0; k < ((const struct agent_hdr *)buf)->n && (int)k < t->n; k++)
+		for (uint32_t k = 0; k < ((const struct uprobe_agent_hdr *)buf)->n && (int)k < t->n; k++)
 			t->skipped[k] += c[k].skipped;
 	}
 }
@@ -676,7 +676,7 @@ static int launch(struct tracer *t, char **cmd)
 			_exit(127);
 		snprintf(fdbuf, sizeof(fdbuf), "%d", pair[1]);
 		setenv("LD_PRELOAD", preload, 1);
-		setenv(AGENT_ENV_FD, fdbuf, 1);
+		setenv(UPROBE_AGENT_ENV_FD, fdbuf, 1);
 		execvp(cmd[0], cmd);
 		fprintf(stderr, "uprobe: cannot run '%s': %s\n", cmd[0], strerror(errno));
 		_exit(errno == ENOENT ? 127 : 126);
@@ -687,7 +687,7 @@ static int launch(struct tracer *t, char **cmd)
 
 static void reap(struct tracer *t)
 {
-	struct agent_hdr h;
+	struct uprobe_agent_hdr h;
 	ssize_t got;
 	int st;
 
@@ -977,7 +977,7 @@ int cmd_trace(int argc, char **argv)
 	const char *output = NULL;
 	int ret, dash;
 
-	t->text_len = sizeof(struct agent_hdr);
+	t->text_len = sizeof(struct uprobe_agent_hdr);
 	t->text = calloc(1, t->text_len);
 	for (dash = 1; dash < argc && strcmp(argv[dash], "--"); dash++)
 		;
