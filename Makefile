@@ -19,7 +19,7 @@ LIB_LDLIBS := -lZydis -lelf -ldw -llzma -lpthread -ldl
 SONAME := libuprobes.so.0
 VERSION := 0.1.0
 
-LIB_SRCS := $(sort $(wildcard src/*/*.c src/arch/x86_64/*.c))
+LIB_SRCS := $(sort $(wildcard src/*/*.c src/trace/*/*.c src/arch/x86_64/*.c))
 LIB_ASMS := $(sort $(wildcard src/arch/x86_64/*.S))
 LIB_OBJS := $(patsubst %.c,$(B)/%.o,$(LIB_SRCS)) $(patsubst %.S,$(B)/%.o,$(LIB_ASMS))
 
@@ -27,7 +27,7 @@ LIB_OBJS := $(patsubst %.c,$(B)/%.o,$(LIB_SRCS)) $(patsubst %.S,$(B)/%.o,$(LIB_A
 # call into libc string functions a user may have probed, nor touch SIMD state.
 HOT_CFLAGS := -fno-builtin -fno-tree-loop-distribute-patterns -mgeneral-regs-only
 HOT_SRCS := src/ubp/signal.c src/ubp/quiesce.c src/core/dispatch.c src/core/srcu.c src/core/retprobe.c src/arch/x86_64/emulate.c \
-	src/arch/x86_64/regs.c src/trace/fetch_eval.c src/trace/ring.c
+	src/arch/x86_64/regs.c src/trace/fetch/fetch_eval.c src/trace/transport/ring.c
 
 .PHONY: all lib tools demo check test bench install clean deps format FORCE
 all: lib

@@ -44,7 +44,7 @@
 #include <x86intrin.h>
 
 #include "uprobes_trace.h"
-#include "trace/ring.h"
+#include "trace/transport/ring.h"
 #include "bench_util.h"
 
 #define MAX_ROUNDS 51

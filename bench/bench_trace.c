@@ -67,7 +67,7 @@
 #define ARG_B	   1000003u /* the second argument of every call */
 #define MAX_ROUNDS 101
 #define WHY_LEN	   (PATH_MAX + 256) /* room for a path in a message */
-#define RAW_HDR	   56		    /* sizeof(struct trace_raw), src/trace/ring.h */
+#define RAW_HDR	   56		    /* sizeof(struct trace_raw), src/trace/transport/ring.h */
 #define CHUNK	   4096		    /* calls between two clock reads of the producer */
 
 /* Issue 5's targets (checked, never asserted). */

@@ -1,10 +1,10 @@
 # SPDX-License-Identifier: MIT
 # Shared-memory rings and the consumer. The producer side is internal to the
-# library (hidden symbols), so the test links its own copy of src/trace/ring.c,
+# library (hidden symbols), so the test links its own copy of src/trace/transport/ring.c,
 # built with the flags the library uses for code that runs in probe handlers.
 TEST_BINS += $(B)/tests/trace_ring/test_trace_ring
 
-$(B)/tests/trace_ring/ring.o: src/trace/ring.c src/trace/ring.h src/trace/ring_shm.h
+$(B)/tests/trace_ring/ring.o: src/trace/transport/ring.c src/trace/transport/ring.h src/trace/transport/ring_shm.h
 	@mkdir -p $(@D)
 	$(CC) $(PROG_CFLAGS) $(CFLAGS) $(HOT_CFLAGS) -c $< -o $@
 

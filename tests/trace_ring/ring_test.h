@@ -13,8 +13,8 @@
 #include <x86intrin.h>
 
 #include "uprobes_trace.h"
-#include "trace/ring.h"
-#include "trace/ring_shm.h"
+#include "trace/transport/ring.h"
+#include "trace/transport/ring_shm.h"
 
 #define RAW_HDR ((uint32_t)sizeof(struct trace_raw))
 

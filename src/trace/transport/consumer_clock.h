@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The consumer's TSC -> CLOCK_MONOTONIC conversion. Producers stamp records
+ * Private to trace/transport: the consumer's TSC -> CLOCK_MONOTONIC conversion. Producers stamp records
  * with rdtsc (a few ns, no system call); the consumer keeps pairs (TSC,
  * CLOCK_MONOTONIC) sampled by itself and converts along the line through the
  * oldest and the newest pair, from the newest one.
@@ -22,8 +22,8 @@
  * kvm-clock...) the fit is still linear but CLOCK_MONOTONIC is not derived
  * from the TSC: expect microseconds; trace_consumer_new() logs a warning.
  */
-#ifndef UPROBES_TRACE_CONSUMER_CLOCK_H
-#define UPROBES_TRACE_CONSUMER_CLOCK_H
+#ifndef UPROBES_TRACE_TRANSPORT_CONSUMER_CLOCK_H
+#define UPROBES_TRACE_TRANSPORT_CONSUMER_CLOCK_H
 
 #include <stdint.h>
 

@@ -11,7 +11,7 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 
-#include "trace/fetch.h"
+#include "trace/fetch/fetch.h"
 
 /* Resolved in safe_read.S; see there. */
 int uprobes_safe_load(uint64_t addr, unsigned int size, uint64_t *out);

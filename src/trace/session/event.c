@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Sessions and events: a session owns the rings; an event is one parsed
- * spec attached as a probe of this process whose handlers evaluate the
- * spec's fetch-args into records.
+ * trace/session — the top of trace/, in the traced process: a session owns
+ * the rings (transport); an event is one parsed spec (spec) attached as a
+ * probe of this process (core, uprobes.h) whose handlers evaluate the spec's
+ * fetch-args into records (fetch). The API is public (uprobes_trace.h:
+ * trace_session_*, trace_event_*); the agent is its user.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -14,7 +16,7 @@
 #include <unistd.h>
 
 #include "sym/maps.h"
-#include "trace/fetch.h"
+#include "trace/fetch/fetch.h"
 #include "util/log.h"
 
 struct trace_session {

@@ -1,7 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Shared-memory ring buffers: the producer side (in the traced process) and
- * the raw record format both sides agree on.
+ * trace/transport — records from the traced process to the tracer: shared-
+ * memory ring buffers (ring.c, the producer side, hot path), their consumer
+ * (consumer.c, public API in uprobes_trace.h: trace_consumer_*) and its clock
+ * (consumer_clock.c: TSC -> CLOCK_MONOTONIC). It knows records as bytes with
+ * a header; what a payload means is the business of fetch (which writes it)
+ * and output (which reads it). ring_shm.h (the memfd's layout) and
+ * consumer_clock.h are private to this sub-layer.
+ *
+ * This header: the producer side (in the traced process) and the raw record
+ * format both sides agree on.
  *
  * One memfd holds a header page, then per ring one control page and its data
  * area. Each data area is mapped twice, back to back, so a record never wraps
@@ -14,8 +22,8 @@
  * A full ring drops the record and counts it in lost. Producers never make a
  * system call (the consumer polls; it is never woken).
  */
-#ifndef UPROBES_TRACE_RING_H
-#define UPROBES_TRACE_RING_H
+#ifndef UPROBES_TRACE_TRANSPORT_RING_H
+#define UPROBES_TRACE_TRANSPORT_RING_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* DWARF fetch-args (dwarf.c): what its location half (dwarf_loc.c) shares with it. */
-#ifndef UPROBES_TRACE_DWARF_PRIV_H
-#define UPROBES_TRACE_DWARF_PRIV_H
+/*
+ * Private to trace/fetch. DWARF fetch-args (dwarf.c): what its location half
+ * (dwarf_loc.c) shares with it.
+ */
+#ifndef UPROBES_TRACE_FETCH_DWARF_PRIV_H
+#define UPROBES_TRACE_FETCH_DWARF_PRIV_H
 
 #include <elfutils/libdw.h>
 #include <stdbool.h>

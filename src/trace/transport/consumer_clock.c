@@ -5,7 +5,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "trace/consumer_clock.h"
+#include "trace/transport/consumer_clock.h"
 #include "util/log.h"
 
 #define CLOCKSOURCE "/sys/devices/system/clocksource/clocksource0/current_clocksource"

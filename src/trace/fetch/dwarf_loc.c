@@ -14,8 +14,8 @@
 #include <string.h>
 
 #include "sym/sym.h"
-#include "trace/dwarf_priv.h"
-#include "trace/types.h"
+#include "trace/fetch/dwarf_priv.h"
+#include "trace/spec/spec.h"
 #include "util/log.h"
 
 /* DWARF register numbers of x86-64 (System V psABI, figure 3.36). */

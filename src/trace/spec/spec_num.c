@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "trace/spec_priv.h"
+#include "trace/spec/parse.h"
 
 struct spec_err_desc {
 	const char *msg;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The rings' memfd as both sides see it: the producer (ring.c) creates it,
+ * Private to trace/transport. The rings' memfd as both sides see it: the producer (ring.c) creates it,
  * the consumer (consumer.c) checks its header and maps it. Offsets are in
  * bytes from the start of the file; P is the page size, R ring_bytes (a
  * power of two, P <= R <= TRACE_SHM_MAX_RING), N n_rings:
@@ -33,13 +33,13 @@
  * leaves zeroes at consumer_pos that the next consumer takes for a
  * reservation in flight; that ring then stalls.
  */
-#ifndef UPROBES_TRACE_RING_SHM_H
-#define UPROBES_TRACE_RING_SHM_H
+#ifndef UPROBES_TRACE_TRANSPORT_RING_SHM_H
+#define UPROBES_TRACE_TRANSPORT_RING_SHM_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "trace/ring.h"
+#include "trace/transport/ring.h"
 
 #define TRACE_SHM_MAGIC	    0x4543415254525055ull /* "UPRTRACE", little-endian */
 #define TRACE_SHM_VERSION   1u

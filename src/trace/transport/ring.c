@@ -14,7 +14,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "trace/ring_shm.h"
+#include "trace/transport/ring_shm.h"
 
 struct trace_rings {
 	int fd;

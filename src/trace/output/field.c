@@ -25,8 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "trace/format.h"
-#include "trace/types.h"
+#include "trace/output/format.h"
+#include "trace/spec/spec.h"
 
 /* ---- output sink ------------------------------------------------------------------- */
 

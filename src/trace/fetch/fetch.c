@@ -11,8 +11,8 @@
 #include <ucontext.h>
 
 #include "sym/sym.h"
-#include "trace/fetch.h"
-#include "trace/types.h"
+#include "trace/fetch/fetch.h"
+#include "trace/spec/spec.h"
 #include "ubp/ubp.h"
 #include "util/log.h"
 

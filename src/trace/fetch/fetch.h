@@ -1,17 +1,23 @@
 /* SPDX-License-Identifier: MIT */
 /*
+ * trace/fetch — what a hit records. Above spec (it reads struct trace_spec)
+ * and transport (it writes ring records). Fetch-args resolved from DWARF by
+ * name (dwarf.c, dwarf_loc.c; private dwarf_priv.h), the record layout that
+ * producer and consumer both derive from a spec (layout.c), plans compiled
+ * once (fetch.c) and evaluated at every hit (fetch_eval.c, hot path).
+ *
  * Fetch-args compiled into a plan once, when an event is attached, and
  * evaluated at every hit from the registers (fetch_eval.c, signal-safe, no
  * system call, no libc call). Memory is read through the fault-safe routines
  * of arch/x86_64/safe_read.S: a bad pointer marks the arg as faulted.
  */
-#ifndef UPROBES_TRACE_FETCH_H
-#define UPROBES_TRACE_FETCH_H
+#ifndef UPROBES_TRACE_FETCH_FETCH_H
+#define UPROBES_TRACE_FETCH_FETCH_H
 
 #include <stdint.h>
 
 #include "uprobes_trace.h"
-#include "trace/ring.h"
+#include "trace/transport/ring.h"
 
 enum fetch_kind {
 	FK_INT,	   /* one scalar, stored as 8 bytes */

@@ -1,11 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Shared by the formatters (format.c) and the field values (field.c): an
- * output sink, the record checks and the value printers. Consumer side only;
- * nothing here is signal-safe.
+ * trace/output — records made readable, in the tracer: the formatters (text,
+ * JSON, Perfetto: format.c), field values (field.c, the one place that reads
+ * a payload) and aggregations (agg.c). Above spec (types) and transport (the
+ * records the consumer hands over); the API is public (uprobes_trace.h:
+ * trace_formatter_*, trace_field_*, trace_agg_*). Consumer side only:
+ * nothing here runs in the traced process or is signal-safe.
+ *
+ * This header: what format.c and field.c share, an output sink, the record
+ * checks and the value printers.
  */
-#ifndef UPROBES_TRACE_FORMAT_H
-#define UPROBES_TRACE_FORMAT_H
+#ifndef UPROBES_TRACE_OUTPUT_FORMAT_H
+#define UPROBES_TRACE_OUTPUT_FORMAT_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -62,7 +62,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "trace/spec_priv.h"
+#include "trace/spec/parse.h"
 
 /* The next white-space separated word of *pos, NUL-terminated in place. */
 static char *next_word(char **pos)

@@ -28,8 +28,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "trace/spec_priv.h"
-#include "trace/types.h"
+#include "trace/spec/parse.h"
+#include "trace/spec/spec.h"
 
 /* struct trace_arg's enum order. */
 static const char *const type_names[] = {

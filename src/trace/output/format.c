@@ -63,7 +63,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "trace/format.h"
+#include "trace/output/format.h"
 
 #define COMM_LEN 16 /* TASK_COMM_LEN */
 

@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "trace/spec_priv.h"
+#include "trace/spec/parse.h"
 
 bool spec_is_sdt(const char *word)
 {

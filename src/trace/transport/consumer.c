@@ -26,8 +26,8 @@
 #include <unistd.h>
 
 #include "uprobes_trace.h"
-#include "trace/consumer_clock.h"
-#include "trace/ring_shm.h"
+#include "trace/transport/consumer_clock.h"
+#include "trace/transport/ring_shm.h"
 #include "util/log.h"
 
 /* A thread seen in the rings: its name (from TRACE_RAW_COMM) and latest timestamp. */

@@ -29,8 +29,8 @@
 #include <unistd.h>
 
 #include "sym/sym.h"
-#include "trace/dwarf_priv.h"
-#include "trace/types.h"
+#include "trace/fetch/dwarf_priv.h"
+#include "trace/spec/spec.h"
 #include "util/log.h"
 
 /*

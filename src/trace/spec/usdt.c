@@ -27,7 +27,7 @@
 
 #include "sym/maps.h"
 #include "sym/sdt.h"
-#include "trace/spec_priv.h"
+#include "trace/spec/parse.h"
 #include "util/log.h"
 
 #define MAX_FILES 256

@@ -1,7 +1,18 @@
 /* SPDX-License-Identifier: MIT */
-/* Facts about fetch-arg types that the parser, layout, fetch and formatters share. */
-#ifndef UPROBES_TRACE_TYPES_H
-#define UPROBES_TRACE_TYPES_H
+/*
+ * trace/spec — the uprobe_events language, the lowest sub-layer of trace/.
+ *
+ * Text <-> struct trace_spec: trace_spec_parse() and trace_spec_format()
+ * (spec.c, spec_args.c, spec_num.c; their shared parser state is parse.h),
+ * sdt:/usdt: markers parsed (spec_sdt.c) and resolved against a file's
+ * .note.stapsdt into plain probes (usdt.c). The API is public, in
+ * uprobes_trace.h; it touches no target memory and attaches nothing.
+ *
+ * This header holds what the layers above (fetch, output) share of the
+ * language: facts about fetch-arg types.
+ */
+#ifndef UPROBES_TRACE_SPEC_H
+#define UPROBES_TRACE_SPEC_H
 
 #include <stdbool.h>
 

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Shared by the spec parser's files (spec.c: the probe line; spec_args.c:
- * the fetch-args; spec_num.c: numbers and errors). Not installed.
+ * Private to trace/spec: shared by the parser's files (spec.c: the probe
+ * line; spec_args.c: the fetch-args; spec_num.c: numbers and errors;
+ * spec_sdt.c, usdt.c: SDT markers). Other layers include trace/spec/spec.h.
  */
-#ifndef TRACE_SPEC_PRIV_H
-#define TRACE_SPEC_PRIV_H
+#ifndef UPROBES_TRACE_SPEC_PARSE_H
+#define UPROBES_TRACE_SPEC_PARSE_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -7,7 +7,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "trace/types.h"
+#include "trace/spec/spec.h"
 
 UPROBE_API int trace_layout_of(const struct trace_spec *spec, struct trace_layout *layout)
 {
