@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * uprobe trace: the tracing loop. Until the command ends, a signal or the
+ * deadline, new images are served and every ring is drained; each record is
+ * filtered, counted per probe, formatted and added to the histogram.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "cli.h"
+#include "trace.h"
+
+int tracer_field(const struct trace_layout *l, const char *name)
+{
+	for (int i = 0; i < l->n_fields; i++)
+		if (!strcmp(l->fields[i].name, name))
+			return i;
+	return -1;
+}
+
+static int filter_keeps(const struct filter *f, const struct trace_layout *l,
+			const struct trace_record *rec)
+{
+	int i = tracer_field(l, f->name);
+	int64_t v;
+
+	if (i < 0)
+		return 1;
+	if (trace_field_int(l, rec, i, &v))
+		return 0;
+	if (!strcmp(f->op, "=="))
+		return v == f->value;
+	if (!strcmp(f->op, "!="))
+		return v != f->value;
+	if (!strcmp(f->op, "<="))
+		return v <= f->value;
+	if (!strcmp(f->op, ">="))
+		return v >= f->value;
+	if (!strcmp(f->op, "<"))
+		return v < f->value;
+	return v > f->value;
+}
+
+static void hist_add(struct tracer *t, const struct trace_layout *l,
+		     const struct trace_record *rec)
+{
+	int64_t v;
+	int i;
+
+	if (!strcmp(t->hist_expr, "latency")) {
+		if ((rec->flags & TRACE_REC_RETURN) && rec->entry_ts_ns && rec->ts_ns >= rec->entry_ts_ns)
+			trace_agg_hist_add(t->hist, (int64_t)(rec->ts_ns - rec->entry_ts_ns));
+		return;
+	}
+	i = tracer_field(l, t->hist_expr);
+	if (i >= 0 && !trace_field_int(l, rec, i, &v))
+		trace_agg_hist_add(t->hist, v);
+}
+
+static int on_record(const struct trace_record *rec, void *ctx)
+{
+	struct tracer *t = ctx;
+	const struct trace_layout *l;
+
+	if (rec->event_id >= (uint32_t)t->n)
+		return 0;
+	l = &t->layouts[rec->event_id];
+	if (t->filter.on && !filter_keeps(&t->filter, l, rec)) {
+		t->filtered++;
+		return 0;
+	}
+	t->events[rec->event_id]++;
+	if (t->fmt)
+		trace_formatter_write(t->fmt, rec);
+	if (t->hist)
+		hist_add(t, l, rec);
+	return 0;
+}
+
+long tracer_drain(struct tracer *t)
+{
+	long total = 0;
+	int n;
+
+	for (int i = 0; i < t->n_agents; i++)
+		while (t->agents[i].cons &&
+		       (n = trace_consumer_poll(t->agents[i].cons, 0, on_record, t)) > 0)
+			total += n;
+	return total;
+}
+
+void tracer_reap(struct tracer *t)
+{
+	struct uprobe_agent_hdr h;
+	ssize_t got;
+	int st;
+
+	/* Attach mode: the process is gone once no one holds the agent's end. */
+	while (t->pid && !t->child_done &&
+	       (got = recv(t->agents[0].sock, &h, sizeof(h), MSG_DONTWAIT)) >= 0) {
+		if (got == 0)
+			t->child_done = 1;
+		else if (got == sizeof(h))
+			tracer_exiting(t, &h);
+	}
+	if (t->pid)
+		return;
+	if (!t->child_done && waitpid(t->child, &st, WNOHANG) == t->child) {
+		t->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		t->child_done = 1;
+	}
+}
+
+void tracer_run(struct tracer *t, uint64_t deadline)
+{
+	struct pollfd p = { .fd = t->ctl, .events = POLLIN };
+	struct timespec nap = { 0, 0 };
+	long got = 0;
+
+	/*
+	 * Records flowing: read on without waiting. Caught up: nap 200 us, so
+	 * that a batch builds up (reading right behind a producer slows it
+	 * down, see docs/benchmarks.md); idle: 1 ms.
+	 */
+	while (!t->child_done && !stop_requested && !t->fatal) {
+		if (deadline && now_ms() >= deadline)
+			break;
+		if (t->pid)
+			guard_service(); /* a thread guard_end() could not let go yet */
+		nap.tv_nsec = got > 256 ? 0 : got ? 200000 : 1000000;
+		if (p.fd < 0 || !nap.tv_nsec)
+			nanosleep(&nap, NULL);
+		else if (poll(&p, 1, (int)(nap.tv_nsec / 1000000)) > 0 && tracer_accept_agent(t) < 0)
+			p.fd = -1; /* every process that could say HELLO is gone */
+		else if (nap.tv_nsec < 1000000)
+			nanosleep(&nap, NULL);
+		got = tracer_drain(t);
+		tracer_reap(t);
+	}
+	while (!t->fatal && p.fd >= 0 && poll(&p, 1, 0) > 0) /* images that started meanwhile */
+		if (tracer_accept_agent(t) < 0)
+			break;
+}

@@ -1,0 +1,355 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * uprobe trace: options, and the probes they give. Every probe line is parsed
+ * here as the agent will parse it, so that both derive the same record
+ * layouts; sdt: markers, globs and DWARF fetch-args are rewritten into plain
+ * lines first, and the agent gets those.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "trace.h"
+
+const char trace_usage[] =
+	"usage: uprobe trace [OPTIONS] PROBE... -- COMMAND [ARGS...]\n"
+	"       uprobe trace [OPTIONS] -p PID PROBE...\n"
+	"\n"
+	"Run COMMAND with the probes in place before its main(), print their events,\n"
+	"and exit with COMMAND's exit status once every event is drained. Processes it\n"
+	"forks keep tracing; programs it execs are probed again where they map a\n"
+	"probed file.\n"
+	"\n"
+	"With -p, trace the running process PID until Ctrl-C, SIGTERM, -d or its end;\n"
+	"then every probe is removed and the process runs on as before.\n"
+	"\n"
+	"PROBE is a line of the kernel's uprobe_events syntax, for example\n"
+	"  'p:libc:malloc size=%di:u64'   'r:./prog:parse ret=$retval'\n"
+	"  'p:grp/ev /usr/bin/python3.11:0x1234 +0(%di):string'\n"
+	"or an SDT marker: 'sdt:PROVIDER:NAME [ARGS]' (in COMMAND or a library it\n"
+	"needs; with -p, a file PID maps) or 'usdt:PATH:PROVIDER:NAME [ARGS]'; its\n"
+	"arguments are fetched as arg1..argN; in ARGS, $argN is the Nth of them:\n"
+	"  'sdt:python:import__find__load__start mod=+0($arg1):string'\n"
+	"A fetch-arg may name a variable from the file's debug info, as perf probe\n"
+	"does: 'p:./prog:parse_request req->hdr.len n path' (default name req_hdr_len).\n"
+	"Symbols: NAME, NAME@VERSION, NAME@plt, C++ 'ns::Foo::bar(int,int)' (no blanks),\n"
+	"fn_<hex> (stripped files); a glob ('./prog:ns::Foo::*') makes one probe per\n"
+	"matching function (see uprobe list).\n"
+	"\n"
+	"options:\n"
+	"  -f, --format FMT   text (trace_pipe lines, the default), json (one object\n"
+	"                     per line) or perfetto (Chrome trace JSON for ui.perfetto.dev)\n"
+	"  -p, --pid PID      attach to running process PID (needs the rights of ptrace)\n"
+	"  -o, --output FILE  write events and aggregations to FILE (default: stdout)\n"
+	"  -d, --duration S   stop tracing after S seconds (the command keeps running)\n"
+	"      --count        count events per probe, print the counts at the end\n"
+	"      --hist EXPR    log2 histogram of a fetch-arg (its name) or of 'latency'\n"
+	"                     (return probes: ns from entry to return)\n"
+	"      --filter EXPR  keep events where NAME OP NUMBER holds (OP: == != < <= > >=);\n"
+	"                     events without that fetch-arg are kept\n"
+	"  -q, --quiet        no summary on stderr\n"
+	"  -h, --help         this text\n"
+	"With --count or --hist, events are not printed unless --format is given.\n"
+	"\n"
+	"exit status: COMMAND's (128+N if a signal N ended it); 1 if a probe could not\n"
+	"be attached or COMMAND could not run; 2 for bad options or probe syntax.\n"
+	"With -p: 0 once tracing stopped; 1 if the process could not be traced; if it\n"
+	"ended while traced, its status as for COMMAND (see uprobe(1) for what is\n"
+	"known of it).\n";
+
+static bool has_dwarf_args(const struct trace_spec *s)
+{
+	for (int i = 0; i < s->n_args; i++)
+		if (s->args[i].fetch.base == TRACE_B_DWARF)
+			return true;
+	return false;
+}
+
+/*
+ * DWARF fetch-args ("req->len") become plain ones here, from the file's
+ * debug info, and the agent gets the rewritten line: it and this process
+ * must derive the same record layout from the text. *text is then malloc'd.
+ */
+static int resolve_dwarf(struct trace_spec *s, const char *line, char **text)
+{
+	struct trace_error err;
+	int len;
+
+	if (!has_dwarf_args(s))
+		return 0;
+	if (!strchr(s->path, '/') && access(s->path, R_OK))
+		return cli_error(CLI_EXIT_USAGE, "probe '%s': DWARF fetch-args need the file's path "
+				 "('%s' is not a file here)", line, s->path);
+	if (trace_spec_resolve_dwarf(s, s->path, &err))
+		return cli_error(CLI_EXIT_USAGE, "probe '%s': %s", line, uprobe_last_error());
+	len = trace_spec_format(s, NULL, 0);
+	*text = len > 0 ? malloc((size_t)len + 1) : NULL;
+	if (!*text)
+		return cli_error(CLI_EXIT_FAIL, "out of memory");
+	trace_spec_format(s, *text, (size_t)len + 1);
+	return 0;
+}
+
+/*
+ * sdt:/usdt: markers become plain probes here, in the text the agent parses
+ * again: the layouts this process derives from the specs are the agent's.
+ */
+static int add_sdt_probe(struct tracer *t, struct trace_spec *s, const char *line)
+{
+	struct trace_sdt_where w = { .sz = sizeof(w), .pid = t->pid, .exe = t->exe };
+	struct trace_spec *out[UPROBE_AGENT_MAX_SPECS];
+	struct trace_error err;
+	int n, ret = 0;
+
+	if (!t->pid && !t->exe) {
+		trace_spec_free(s);
+		return cli_error(CLI_EXIT_USAGE, "no command given after '--' (uprobe trace --help)");
+	}
+	n = trace_spec_resolve_sdt(s, &w, out, UPROBE_AGENT_MAX_SPECS - t->n, &err);
+	trace_spec_free(s);
+	if (n < 0)
+		return cli_error(CLI_EXIT_FAIL, "probe '%s': %s", line, uprobe_last_error());
+	for (int i = 0; i < n; i++) {
+		int len = trace_spec_format(out[i], NULL, 0);
+		char *text = len > 0 ? malloc((size_t)len + 1) : NULL;
+
+		if (!ret && text) {
+			trace_spec_format(out[i], text, (size_t)len + 1);
+			if (!t->quiet)
+				fprintf(stderr, "uprobe: %s: %s\n", line, text);
+			ret = tracer_add_probe(t, text);
+		} else if (!ret) {
+			ret = cli_error(CLI_EXIT_FAIL, "out of memory");
+		}
+		free(text);
+		trace_spec_free(out[i]);
+	}
+	return ret;
+}
+
+/* One function of a wildcard probe (symexpand.c). */
+static int add_expanded(void *ctx, const char *line)
+{
+	return tracer_add_probe(ctx, line);
+}
+
+int tracer_add_probe(struct tracer *t, const char *line)
+{
+	struct trace_error err;
+	struct trace_spec *s;
+	char *resolved = NULL;
+	size_t len = strlen(line);
+	int ret;
+
+	if (t->n == UPROBE_AGENT_MAX_SPECS)
+		return cli_error(CLI_EXIT_USAGE, "more than %d probes", UPROBE_AGENT_MAX_SPECS);
+	if (t->text_len + len + 1 > UPROBE_AGENT_MSG_MAX)
+		return cli_error(CLI_EXIT_USAGE, "the probes take more than %d KiB of text in all",
+				 UPROBE_AGENT_MSG_MAX / 1024);
+	if (strchr(line, '\n'))
+		return cli_error(CLI_EXIT_USAGE, "probe '%s': one line per probe", line);
+	s = trace_spec_parse(line, &err);
+	if (!s) {
+		fprintf(stderr, "uprobe: bad probe: %s\n", err.msg);
+		fprintf(stderr, "  %s\n  %*s^ column %d%s%s\n", line, err.column, "", err.column,
+			err.token[0] ? ": " : "", err.token);
+		return CLI_EXIT_USAGE;
+	}
+	if (s->sdt_name)
+		return add_sdt_probe(t, s, line);
+	if (s->kind == TRACE_DELETE) {
+		trace_spec_free(s);
+		return cli_error(CLI_EXIT_USAGE, "probe '%s': '-:' deletes an event; nothing to trace",
+				 line);
+	}
+	if (cli_symbol_is_wildcard(s->symbol)) {
+		ret = cli_expand_wildcard(s, line, add_expanded, t);
+		trace_spec_free(s);
+		return ret;
+	}
+	ret = resolve_dwarf(s, line, &resolved);
+	if (ret) {
+		trace_spec_free(s);
+		return ret;
+	}
+	if (resolved) {
+		line = resolved;
+		len = strlen(line);
+		if (t->text_len + len + 1 > UPROBE_AGENT_MSG_MAX)
+			return cli_error(CLI_EXIT_USAGE, "the probes take more than %d KiB of text "
+					 "in all", UPROBE_AGENT_MSG_MAX / 1024);
+	}
+	t->specs[t->n] = s;
+	trace_layout_of(s, &t->layouts[t->n]);
+	t->desc[t->n] = (struct trace_event_desc){ s, &t->layouts[t->n] };
+	t->n++;
+	t->text = realloc(t->text, t->text_len + len + 2);
+	if (!t->text)
+		return cli_error(CLI_EXIT_FAIL, "out of memory");
+	memcpy(t->text + t->text_len, line, len);
+	t->text_len += len;
+	t->text[t->text_len++] = '\n';
+	free(resolved);
+	return 0;
+}
+
+static int parse_filter(struct filter *f, const char *expr)
+{
+	static const char *const ops[] = { "==", "!=", "<=", ">=", "<", ">" };
+	const char *p = expr, *name;
+	char *end;
+	size_t n;
+
+	while (*p == ' ')
+		p++;
+	name = p;
+	while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+	       *p == '_')
+		p++;
+	n = (size_t)(p - name);
+	if (!n || n >= sizeof(f->name))
+		return cli_error(CLI_EXIT_USAGE, "--filter '%s': expected a fetch-arg name at column %d",
+				 expr, (int)(name - expr));
+	memcpy(f->name, name, n);
+	f->name[n] = 0;
+	while (*p == ' ')
+		p++;
+	for (unsigned i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+		if (!strncmp(p, ops[i], strlen(ops[i]))) {
+			snprintf(f->op, sizeof(f->op), "%s", ops[i]);
+			p += strlen(ops[i]);
+			break;
+		}
+	if (!f->op[0])
+		return cli_error(CLI_EXIT_USAGE,
+				 "--filter '%s': expected == != < <= > or >= at column %d", expr,
+				 (int)(p - expr));
+	errno = 0;
+	f->value = strtoll(p, &end, 0);
+	while (*end == ' ')
+		end++;
+	if (end == p || *end || errno)
+		return cli_error(CLI_EXIT_USAGE, "--filter '%s': bad number '%s' at column %d", expr,
+				 p, (int)(p - expr));
+	f->on = 1;
+	return 0;
+}
+
+static int parse_format(const char *s, enum trace_format *f)
+{
+	if (!strcmp(s, "text"))
+		*f = TRACE_FMT_TEXT;
+	else if (!strcmp(s, "json"))
+		*f = TRACE_FMT_JSON;
+	else if (!strcmp(s, "perfetto"))
+		*f = TRACE_FMT_PERFETTO;
+	else
+		return cli_error(CLI_EXIT_USAGE, "--format '%s': expected text, json or perfetto", s);
+	return 0;
+}
+
+int tracer_parse_options(struct tracer *t, int argc, char **argv, uint64_t *duration_ms,
+			 const char **output)
+{
+	static const struct option opts[] = {
+		{ "format", required_argument, NULL, 'f' }, { "output", required_argument, NULL, 'o' },
+		{ "duration", required_argument, NULL, 'd' }, { "count", no_argument, NULL, 'c' },
+		{ "hist", required_argument, NULL, 'H' },   { "filter", required_argument, NULL, 'F' },
+		{ "quiet", no_argument, NULL, 'q' },	      { "help", no_argument, NULL, 'h' },
+		{ "pid", required_argument, NULL, 'p' },      { 0 },
+	};
+	int c, fmt_given = 0, ret;
+	char *end;
+	double d;
+
+	while ((c = getopt_long(argc, argv, "f:o:d:qhp:", opts, NULL)) != -1) {
+		ret = 0;
+		switch (c) {
+		case 'f':
+			ret = parse_format(optarg, &t->format);
+			fmt_given = 1;
+			break;
+		case 'o':
+			*output = optarg;
+			break;
+		case 'd':
+			d = strtod(optarg, &end);
+			if (end == optarg || *end || !(d > 0) || d > 1e6)
+				return cli_error(CLI_EXIT_USAGE, "-d '%s': expected seconds > 0", optarg);
+			*duration_ms = (uint64_t)(d * 1000);
+			break;
+		case 'c':
+			t->count = 1;
+			break;
+		case 'H':
+			t->hist_expr = optarg;
+			break;
+		case 'F':
+			ret = parse_filter(&t->filter, optarg);
+			break;
+		case 'q':
+			t->quiet = 1;
+			break;
+		case 'h':
+			fputs(trace_usage, stdout);
+			exit(CLI_EXIT_OK);
+		case 'p': {
+			long pid;
+
+			errno = 0;
+			pid = strtol(optarg, &end, 10);
+			if (end == optarg || *end || errno || pid <= 0 || pid > INT32_MAX)
+				return cli_error(CLI_EXIT_USAGE, "-p '%s': expected a process ID",
+						 optarg);
+			t->pid = (pid_t)pid;
+			break;
+		}
+		default:
+			fputs(trace_usage, stderr);
+			return CLI_EXIT_USAGE;
+		}
+		if (ret)
+			return ret;
+	}
+	t->print_events = fmt_given || (!t->count && !t->hist_expr);
+	return 0;
+}
+
+int tracer_setup_output(struct tracer *t, const char *output)
+{
+	t->out = stdout;
+	if (output && !(t->out = fopen(output, "w")))
+		return cli_error(CLI_EXIT_FAIL, "-o %s: %s", output, strerror(errno));
+	if (t->print_events)
+		t->fmt = trace_formatter_new(t->format, t->out, t->desc, (size_t)t->n);
+	if (t->count)
+		t->counts = trace_agg_count_new("events");
+	if (t->hist_expr)
+		t->hist = trace_agg_hist_new(t->hist_expr);
+	if ((t->print_events && !t->fmt) || (t->count && !t->counts) || (t->hist_expr && !t->hist))
+		return cli_error(CLI_EXIT_FAIL, "out of memory");
+	return 0;
+}
+
+int tracer_check_names(const struct tracer *t)
+{
+	const char *names[2] = { t->filter.on ? t->filter.name : NULL, t->hist_expr };
+
+	for (int k = 0; k < 2; k++) {
+		int found = 0;
+
+		if (!names[k] || (k == 1 && !strcmp(names[k], "latency")))
+			continue;
+		for (int i = 0; i < t->n && !found; i++)
+			found = tracer_field(&t->layouts[i], names[k]) >= 0;
+		if (!found)
+			return cli_error(CLI_EXIT_USAGE, "%s '%s': no probe has a fetch-arg of that name",
+					 k ? "--hist" : "--filter", names[k]);
+	}
+	return 0;
+}
