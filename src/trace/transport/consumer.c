@@ -346,7 +346,7 @@ UPROBE_API void trace_consumer_free(struct trace_consumer *c)
 
 /* ---- polling and counting ----------------------------------------------------------- */
 
-static uint64_t now_ns(void)
+static uint64_t consumer_now_ns(void)
 {
 	struct timespec ts;
 
@@ -375,14 +375,14 @@ UPROBE_API int trace_consumer_poll(struct trace_consumer *c, int timeout_ms, tra
 		return log_report(log_error(EINVAL, "trace_consumer_poll: %s is NULL",
 					    c ? "fn" : "the consumer"));
 	if (timeout_ms > 0)
-		deadline = now_ns() + (uint64_t)timeout_ms * 1000000u;
+		deadline = consumer_now_ns() + (uint64_t)timeout_ms * 1000000u;
 	for (;;) {
 		ret = poll_once(c, fn, ctx, &events);
 		if (ret)
 			return ret;
 		if (events || !timeout_ms)
 			return events;
-		now = timeout_ms > 0 ? now_ns() : 0;
+		now = timeout_ms > 0 ? consumer_now_ns() : 0;
 		if (timeout_ms > 0 && now >= deadline)
 			return 0;
 		if (timeout_ms > 0 && deadline - now < nap_ns)
