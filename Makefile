@@ -77,7 +77,9 @@ PROG_LDLIBS := -luprobes -lpthread
 TOOL_CFLAGS := $(PUB_CFLAGS) -pthread
 
 TEST_BINS :=
-include $(sort $(wildcard demo/module.mk tools/*/module.mk tests/*/module.mk bench/*.mk fuzz/module.mk))
+# tests/hostile/ has one fragment per kind of attack (sort drops the duplicate module.mk).
+include $(sort $(wildcard demo/module.mk tools/*/module.mk tests/*/module.mk tests/hostile/*.mk bench/*.mk \
+	fuzz/module.mk))
 
 # The uprobe command: `make` builds it with the library.
 all: tools
