@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <gelf.h>
@@ -274,9 +275,100 @@ int sym_landing_pads(struct sym_file *f, void (*fn)(uint64_t vaddr, void *arg), 
 	return eh_walk(f, &v);
 }
 
+struct fde_collect {
+	struct sym_fde *v;
+	size_t n, cap;
+	bool oom;
+};
+
+static void fde_add(uint64_t start, uint64_t size, void *arg)
+{
+	struct fde_collect *c = arg;
+
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? 2 * c->cap : 256;
+		struct sym_fde *v = c->oom ? NULL : realloc(c->v, cap * sizeof(*v));
+
+		if (!v) {
+			c->oom = true;
+			return;
+		}
+		c->v = v;
+		c->cap = cap;
+	}
+	c->v[c->n++] = (struct sym_fde){ start, size };
+}
+
+static int fde_cmp(const void *a, const void *b)
+{
+	const struct sym_fde *x = a, *y = b;
+
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
+	return x->size > y->size ? -1 : x->size < y->size;
+}
+
+/*
+ * f->fdes: every FDE's [initial_location, + address_range), sorted, one per
+ * start (the longest), read once. The FDE, not a CFI row: a row ends at the
+ * next advance (after the first push), and its start is no function.
+ */
+static const struct sym_fde *fde_table(struct sym_file *f, size_t *n)
+{
+	struct eh_visit v = { .fde = fde_range, .range = fde_add };
+	struct fde_collect c = { 0 };
+	size_t m = 0;
+
+	if (!f->fdes_read) {
+		f->fdes_read = true;
+		v.arg = &c;
+		eh_walk(f, &v);
+		if (c.n)
+			qsort(c.v, c.n, sizeof(*c.v), fde_cmp);
+		for (size_t i = 0; i < c.n; i++)
+			if (!m || c.v[i].start != c.v[m - 1].start)
+				c.v[m++] = c.v[i];
+		f->fdes = c.v;
+		f->nfdes = c.oom ? 0 : m;
+	}
+	*n = f->nfdes;
+	return f->fdes;
+}
+
 int sym_fdes(struct sym_file *f, void (*fn)(uint64_t start, uint64_t size, void *arg), void *arg)
 {
-	struct eh_visit v = { .fde = fde_range, .range = fn, .arg = arg };
+	size_t n;
+	const struct sym_fde *t = fde_table(f, &n);
 
-	return eh_walk(f, &v);
+	for (size_t i = 0; i < n; i++)
+		fn(t[i].start, t[i].size, arg);
+	return n ? 0 : -ENOENT;
+}
+
+#define FDE_NESTED 16 /* FDEs inside another one looked past when searching back */
+
+int sym_fde_at(struct sym_file *f, uint64_t vaddr, struct sym_func *out)
+{
+	size_t n, lo = 0, hi;
+	const struct sym_fde *t = fde_table(f, &n);
+
+	/* The first FDE starting after vaddr, then back to the one containing it. */
+	for (hi = n; lo < hi;) {
+		size_t mid = (lo + hi) / 2;
+
+		if (t[mid].start <= vaddr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = lo; i-- > 0 && lo - i <= FDE_NESTED;) {
+		if (vaddr - t[i].start < t[i].size) {
+			out->name[0] = '\0';
+			out->vaddr = t[i].start;
+			out->size = t[i].size;
+			out->ifunc = false;
+			return 0;
+		}
+	}
+	return -ESRCH;
 }

@@ -98,8 +98,8 @@ static bool has_functions(const struct sym_file *f)
 }
 
 /*
- * FDE functions come in .eh_frame order; a stripped file has few enough
- * that collecting and sorting them is not worth it: callers sort (list.c).
+ * Symbols in address order; then, in a file with no function symbol but its
+ * PLT stubs, the FDEs, in address order too.
  */
 UPROBE_API int uprobe_symbols(const char *path, const char *pattern, uprobe_sym_fn fn, void *ctx)
 {
