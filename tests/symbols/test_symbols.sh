@@ -36,23 +36,9 @@ T=/sys/kernel/tracing
 grp=uptsym$$
 tmp=$(mktemp -d)
 
-expect_grep() { # name file text what
-	if grep -qF -- "$3" "$2"; then return 0; fi
-	fail "$1" "$4: '$3' not in: $(head -c 400 "$2")"
-	return 1
-}
 trap 'tracefs_clean "$grp"; rm -rf "$tmp"' EXIT
 trap 'exit 130' INT TERM
 
-# file_off FILE HEXVADDR: its file offset (0x...) through the PT_LOAD that holds it.
-file_off() {
-	readelf -lW "$1" 2>/dev/null | while read -r type o a p fs rest; do
-		[ "$type" = LOAD ] || continue
-		if [ $((0x$2)) -ge $((a)) ] && [ $((0x$2)) -lt $((a + fs)) ]; then
-			printf '0x%x\n' $((0x$2 - a + o))
-		fi
-	done
-}
 # "NAME=COUNT" lines of uprobe trace --count (stdout), sorted.
 counts() { sed -n 's/^@events\[\(.*\)\]: \([0-9]*\)$/\1=\2/p' "$1" | sort; }
 # Function symbols of a readelf -sW table: "ADDR NAME" (addresses without leading 0s).
@@ -88,8 +74,8 @@ else
 		kwhy="cannot write $T/uprobe_events"
 	elif ! mkdir "$T/instances/$grp" 2>/dev/null; then
 		kwhy="cannot create the tracefs instance $grp"
-	elif ! echo "p:$grp/im $libc:$(file_off "$libc" "$off")" >>"$T/uprobe_events" ||
-		! echo "p:$grp/mn $bin/malloc_target:$(file_off "$bin/malloc_target" \
+	elif ! echo "p:$grp/im $libc:$(vaddr_off "$libc" "$off")" >>"$T/uprobe_events" ||
+		! echo "p:$grp/mn $bin/malloc_target:$(vaddr_off "$bin/malloc_target" \
 			"$(nm "$bin/malloc_target" | awk '$3 == "main" { print $1 }')")" \
 			>>"$T/uprobe_events"; then
 		kwhy="the kernel refused the probe: $(tail -n 1 "$T/error_log" 2>/dev/null)"
