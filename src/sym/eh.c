@@ -150,6 +150,7 @@ static int lsda_walk(Elf *elf, uint64_t lsda, uint64_t func, void (*fn)(uint64_t
 struct eh_cie {
 	uint8_t fde_enc, lsda_enc;
 	int has_z;
+	bool signal; /* 'S': the FDEs are signal frames (a sigreturn trampoline) */
 };
 
 static int cie_parse(struct eh_reader r, struct eh_cie *c)
@@ -173,6 +174,7 @@ static int cie_parse(struct eh_reader r, struct eh_cie *c)
 	if (version == 1 ? rd_bytes(&r, &b, 1) : rd_uleb(&r, &u))
 		return -EINVAL;
 	c->has_z = aug[0] == 'z';
+	c->signal = strchr(aug, 'S');
 	if (!c->has_z)
 		return 0;
 	if (rd_uleb(&r, &u))
@@ -193,7 +195,7 @@ static int cie_parse(struct eh_reader r, struct eh_cie *c)
 struct eh_visit {
 	void (*fde)(Elf *elf, struct eh_reader r, const struct eh_cie *c, struct eh_visit *v);
 	void (*fn)(uint64_t, void *);		/* landing pads */
-	void (*range)(uint64_t, uint64_t, void *); /* FDE bounds */
+	void (*range)(const struct sym_fde *, void *); /* FDE bounds */
 	void *arg;
 };
 
@@ -210,15 +212,24 @@ static void fde_visit(Elf *elf, struct eh_reader r, const struct eh_cie *c, stru
 		lsda_walk(elf, lsda, start, v->fn, v->arg);
 }
 
-/* One FDE: its bounds. */
+/*
+ * One FDE: its bounds. A signal frame's FDE starts one byte before the code
+ * (glibc's __restore_rt), as unwinders look up the return address - 1: the
+ * function starts a byte later.
+ */
 static void fde_range(Elf *elf, struct eh_reader r, const struct eh_cie *c, struct eh_visit *v)
 {
-	uint64_t start, range;
+	struct sym_fde fde = { .signal = c->signal };
 
 	(void)elf;
-	if (!rd_encoded(&r, c->fde_enc, &start) && !rd_encoded(&r, c->fde_enc & 0x0f, &range) &&
-	    start && range)
-		v->range(start, range, v->arg);
+	if (rd_encoded(&r, c->fde_enc, &fde.start) || rd_encoded(&r, c->fde_enc & 0x0f, &fde.size))
+		return;
+	if (c->signal && fde.size) {
+		fde.start++;
+		fde.size--;
+	}
+	if (fde.start && fde.size)
+		v->range(&fde, v->arg);
 }
 
 static int eh_walk(struct sym_file *f, struct eh_visit *v)
@@ -281,7 +292,7 @@ struct fde_collect {
 	bool oom;
 };
 
-static void fde_add(uint64_t start, uint64_t size, void *arg)
+static void fde_add(const struct sym_fde *fde, void *arg)
 {
 	struct fde_collect *c = arg;
 
@@ -296,7 +307,7 @@ static void fde_add(uint64_t start, uint64_t size, void *arg)
 		c->v = v;
 		c->cap = cap;
 	}
-	c->v[c->n++] = (struct sym_fde){ start, size };
+	c->v[c->n++] = *fde;
 }
 
 static int fde_cmp(const void *a, const void *b)

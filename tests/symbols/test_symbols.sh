@@ -6,6 +6,8 @@
 #  libc_debug      uprobe list libc shows libc6-dbg's local _int_* functions
 #                  at readelf's addresses
 #  libc_probe      p:libc:_int_malloc counts what the kernel's uprobe counts
+#  signal_frame    __restore_rt, whose FDE starts a byte early, probed at its
+#                  symbol (it was refused: mid-instruction)
 #  debug_dir       UPROBE_DEBUG_DIR=/nonexistent: exported functions and PLT
 #                  stubs only, exactly; _int_malloc refused by name
 #  minidebuginfo   a stripped binary with .gnu_debugdata: its static
@@ -39,6 +41,8 @@ tmp=$(mktemp -d)
 trap 'tracefs_clean "$grp"; rm -rf "$tmp"' EXIT
 trap 'exit 130' INT TERM
 
+# "ADDR MODE REASON" of uprobe list lines (ADDR without 0x and leading 0s).
+modes() { sed -n 's/^0x0*\([0-9a-f]*\)  .*  \(optimized\|int3\|refused\)  *\([^ ].*\)$/\1 \2 \3/p'; }
 # "NAME=COUNT" lines of uprobe trace --count (stdout), sorted.
 counts() { sed -n 's/^@events\[\(.*\)\]: \([0-9]*\)$/\1=\2/p' "$1" | sort; }
 # Function symbols of a readelf -sW table: "ADDR NAME" (addresses without leading 0s).
@@ -98,6 +102,20 @@ else
 		elif expect_eq libc_probe "$ours" "_int_malloc=$kn" "our count vs the kernel's"; then
 			pass libc_probe
 		fi
+	fi
+fi
+
+# ---- a signal frame's FDE starts a byte before its code --------------------------------------
+# glibc's __restore_rt: unwinders look up return address - 1, so its FDE
+# starts at the byte before; the function, and a probe at it, start at the symbol.
+if [ ! -f "$dbg" ]; then
+	skip signal_frame "libc6-dbg not installed"
+else
+	rt=$(readelf -sW "$dbg" 2>/dev/null | awk '$8 == "__restore_rt" { a = $2; sub(/^0+/, "", a); print a }')
+	"$up" list "$libc" __restore_rt >"$tmp/rt" 2>/dev/null
+	if expect_eq signal_frame "$(modes <"$tmp/rt" | cut -d' ' -f1-3)" \
+		"$rt optimized jump-optimized:" "address (readelf of $dbg) and mode"; then
+		pass signal_frame
 	fi
 fi
 
@@ -277,8 +295,6 @@ if expect_eq stripped "$(readelf -S "$s" | grep -c '\.symtab')" 0 ".symtab left"
 	pass stripped
 fi
 
-# "ADDR MODE REASON" of uprobe list lines (ADDR without 0x and leading 0s).
-modes() { sed -n 's/^0x0*\([0-9a-f]*\)  .*  \(optimized\|int3\|refused\)  *\([^ ].*\)$/\1 \2 \3/p'; }
 # "START ROW" of the first FDE that starts as a function (CFA rsp+8) and has a second CFI row.
 row2() {
 	readelf -wF "$1" 2>/dev/null | awk '/ CIE / { fde = ""; next }
