@@ -120,7 +120,8 @@ struct uprobe_opts {
 	 * of UPROBE_RET_DEPTH calls; deeper calls run unprobed on return and are
 	 * counted (uprobe_info.ret_missed). C++ exceptions, backtrace(),
 	 * longjmp, signal handlers (also on sigaltstack), fork and
-	 * swapcontext keep working (see docs/architecture.md).
+	 * swapcontext keep working (see docs/architecture.md). Refused on
+	 * functions that return twice or that no call enters (ENOTSUP).
 	 */
 	uprobe_ret_handler_fn ret_handler;
 };
@@ -158,7 +159,11 @@ UPROBE_API uint64_t *uprobe_cookie(void);
  * ±2 GiB; EILSEQ offset inside an instruction; ENOTSUP instruction that cannot
  * be probed; EINVAL also for a return handler on a location that is not a
  * function entry; ENOTSUP also for a return handler in a Go binary (its
- * runtime moves stacks and reads return addresses); ENOMEM.
+ * runtime moves stacks and reads return addresses), on a function that
+ * returns twice (setjmp, vfork, getcontext: the second return would find no
+ * saved return address) or that no call enters (the ELF entry point, a
+ * signal frame, code entered by a jump: the top of the stack is no return
+ * address to swap); ENOMEM.
  */
 UPROBE_API struct uprobe *uprobe_attach(const char *path, const char *location, const struct uprobe_opts *opts);
 

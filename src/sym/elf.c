@@ -315,6 +315,8 @@ void sym_file_close(struct sym_file *f)
 {
 	if (!f || (f->refs && __atomic_sub_fetch(&f->refs, 1, __ATOMIC_ACQ_REL)))
 		return;
+	if (f->cfi)
+		dwarf_cfi_end(f->cfi);
 	if (f->elf)
 		elf_end(f->elf);
 	if (f->fd >= 0)
@@ -365,11 +367,10 @@ void sym_fill(const struct sym_entry *e, struct sym_func *out)
 	out->ifunc = e->ifunc;
 }
 
-int sym_func_at(struct sym_file *f, uint64_t vaddr, struct sym_func *out)
+size_t sym_index_after(const struct sym_file *f, uint64_t vaddr)
 {
 	size_t lo = 0, hi = f->nsyms;
 
-	/* First entry with vaddr greater than the address, then scan back over candidates. */
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
 
@@ -378,7 +379,13 @@ int sym_func_at(struct sym_file *f, uint64_t vaddr, struct sym_func *out)
 		else
 			hi = mid;
 	}
-	for (size_t i = lo; i-- > 0;) {
+	return lo;
+}
+
+int sym_func_at(struct sym_file *f, uint64_t vaddr, struct sym_func *out)
+{
+	/* Scan back over the candidates from the first entry past the address. */
+	for (size_t i = sym_index_after(f, vaddr); i-- > 0;) {
 		const struct sym_entry *e = &f->syms[i];
 
 		if (e->size && vaddr < e->vaddr + e->size && !e->ifunc) {

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
+#include <elfutils/libdw.h>
 #include <gelf.h>
 #include <libelf.h>
 
@@ -72,6 +73,8 @@ struct sym_file {
 	struct sym_fde *fdes; /* sorted by start; read at the first need (eh.c) */
 	size_t nfdes;
 	bool fdes_read;
+	Dwarf_CFI *cfi; /* libdw's view of .eh_frame, for the CFI at an address (retsafe.c) */
+	bool cfi_read;
 	bool go;	/* built by the Go toolchain */
 	bool has_symtab; /* a .symtab was read (the file's, a debug file's, or MiniDebugInfo) */
 	bool demangled;	 /* sym_demangle_all() ran */
@@ -108,6 +111,8 @@ int sym_fde_at(struct sym_file *f, uint64_t vaddr, struct sym_func *out);
 
 /* elf.c: an entry as a sym_func. */
 void sym_fill(const struct sym_entry *e, struct sym_func *out);
+/* elf.c: the index of the first entry whose vaddr is greater than vaddr (or nsyms). */
+size_t sym_index_after(const struct sym_file *f, uint64_t vaddr);
 
 /* The entry array, for enum.c. */
 static inline const struct sym_entry *sym_entries(const struct sym_file *f, size_t *n)

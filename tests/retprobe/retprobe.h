@@ -141,5 +141,7 @@ void t_swapcontext(unsigned int flags);
 void t_siglongjmp_altstack(unsigned int flags);
 void t_siglongjmp_altstack_loop(unsigned int flags);
 void t_longjmp_thread_end(unsigned int flags);
+void t_refuse_returns_twice(unsigned int flags);
+void t_refuse_no_caller(unsigned int flags);
 
 #endif

@@ -18,6 +18,7 @@
  * ending after a longjmp.
  * rp_stacks.c: signal handlers (also on sigaltstack), siglongjmp out of a
  * sigaltstack handler, fork, swapcontext.
+ * rp_refuse.c: functions that return twice or that no call enters, refused.
  *
  * Usage: test_retprobe [substring]  runs only the cases whose name contains it.
  */
@@ -1506,5 +1507,7 @@ int main(int argc, char **argv)
 	run_modes("siglongjmp_altstack", t_siglongjmp_altstack);
 	run_modes("siglongjmp_altstack_loop", t_siglongjmp_altstack_loop);
 	run_modes("longjmp_then_thread_end", t_longjmp_thread_end);
+	run_modes("refuse_returns_twice", t_refuse_returns_twice);
+	run_modes("refuse_no_caller", t_refuse_no_caller);
 	TL_EXIT();
 }

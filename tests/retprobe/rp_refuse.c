@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Return probes where no return could be followed.
+ *
+ *   returns_twice   setjmp, _setjmp, __sigsetjmp, vfork, __vfork, getcontext
+ *                   by name, by address and through the PLT: ENOTSUP naming
+ *                   the function (a longjmp back would find no shadow entry:
+ *                   SIGILL); an entry probe on each attaches
+ *   no_caller       the program's entry point (_start: argc on top of the
+ *                   stack), ld.so's lazy-binding resolver (entered by a jump
+ *                   with two words pushed), libc's signal return trampoline
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include "retprobe.h"
+
+static void noop_ret(struct uprobe *p, struct uprobe_regs *r, const struct uprobe_ret *ret, void *c)
+{
+	(void)p, (void)r, (void)ret, (void)c;
+}
+
+static void noop_entry(struct uprobe *p, struct uprobe_regs *r, void *c)
+{
+	(void)p, (void)r, (void)c;
+}
+
+static const char *libc_path(void)
+{
+	static Dl_info di;
+
+	if (!di.dli_fname && !dladdr((void *)printf, &di))
+		return NULL;
+	return di.dli_fname;
+}
+
+/*
+ * A return probe at path:loc (addr when loc is NULL) is refused with ENOTSUP
+ * and a message holding name and why; an entry probe there attaches.
+ */
+static void expect_refused(const char *path, const char *loc, const void *addr, unsigned int flags,
+			   const char *name, const char *why)
+{
+	struct uprobe_opts ro = {.sz = sizeof(ro), .ret_handler = noop_ret, .flags = flags};
+	struct uprobe_opts eo = {.sz = sizeof(eo), .handler = noop_entry, .flags = flags};
+	struct uprobe *p = loc ? uprobe_attach(path, loc, &ro) : uprobe_attach_addr(addr, &ro);
+	int err = errno;
+
+	if (p) {
+		TL_FAIL("r: on %s: attached, want ENOTSUP", name);
+		uprobe_free(p);
+		return;
+	}
+	if (err != ENOTSUP)
+		TL_FAIL("r: on %s: errno %d (%s), want ENOTSUP: %s", name, err, strerror(err),
+			uprobe_last_error());
+	CHECK_CONTAINS(uprobe_last_error(), name);
+	CHECK_CONTAINS(uprobe_last_error(), why);
+	p = loc ? uprobe_attach(path, loc, &eo) : uprobe_attach_addr(addr, &eo);
+	if (!p)
+		TL_FAIL("entry probe on %s: %s (%s)", name, strerror(errno), uprobe_last_error());
+	uprobe_free(p);
+}
+
+/* Keeps _setjmp@plt, __sigsetjmp@plt, vfork@plt and getcontext@plt in this program. */
+NOIPA static int use_plt_stubs(void)
+{
+	jmp_buf jb;
+	sigjmp_buf sjb;
+	ucontext_t uc;
+	volatile int n = 0;
+
+	if (!setjmp(jb))
+		n++;
+	if (!sigsetjmp(sjb, 1))
+		n++;
+	if (!getcontext(&uc))
+		n++;
+	if (!vfork())
+		_exit(0);
+	return n;
+}
+
+void t_refuse_returns_twice(unsigned int flags)
+{
+	static const char *const names[] = {"setjmp", "_setjmp", "__sigsetjmp",
+					    "vfork",  "__vfork", "getcontext"};
+	static const char *const plt[] = {"_setjmp@plt", "__sigsetjmp@plt", "vfork@plt",
+					  "getcontext@plt"};
+	const char *libc = libc_path();
+	size_t i;
+
+	if (!libc) {
+		TL_FAIL("no path for libc");
+		return;
+	}
+	if (flags == 0x7fffffff)
+		use_plt_stubs(); /* never: only its PLT stubs are wanted */
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		void *addr = dlsym(RTLD_DEFAULT, names[i]);
+
+		expect_refused(libc, names[i], NULL, flags, names[i], "returns twice");
+		if (!addr)
+			TL_FAIL("dlsym %s: %s", names[i], dlerror());
+		else
+			expect_refused(NULL, NULL, addr, flags, names[i], "returns twice");
+	}
+	for (i = 0; i < sizeof(plt) / sizeof(plt[0]); i++)
+		expect_refused(NULL, plt[i], NULL, flags, plt[i], "returns twice");
+}
+
+void t_refuse_no_caller(unsigned int flags)
+{
+	struct uprobe_opts ro = {.sz = sizeof(ro), .ret_handler = noop_ret, .flags = flags};
+	const char *libc = libc_path();
+	struct uprobe *p;
+
+	expect_refused(NULL, "_start", NULL, flags, "_start", "ELF entry point");
+	expect_refused("/lib64/ld-linux-x86-64.so.2", "_dl_runtime_resolve_xsavec", NULL, flags,
+		       "_dl_runtime_resolve_xsavec", "a jump enters it, not a call");
+	/* A local symbol: only with libc6-dbg. */
+	p = libc ? uprobe_attach(libc, "__restore_rt", &ro) : NULL;
+	uprobe_free(p);
+	if (errno == ESRCH)
+		printf("  __restore_rt not found (no libc6-dbg): not checked\n");
+	else
+		expect_refused(libc, "__restore_rt", NULL, flags, "__restore_rt", "signal frame");
+}
