@@ -17,3 +17,7 @@ $(B)/tests/retprobe/test_retprobe: $(RETPROBE_SRCS) tests/retprobe/retprobe.h \
 	$(CC) $(PROG_CFLAGS) $(CFLAGS) -rdynamic -o $@ $(filter %.c,$^) $(PROG_LDFLAGS) \
 		$(PROG_LDLIBS)
 
+# The CLI on Debian's programs (zstd, python3.11, bash): return probes refused
+# or skipped where no return can be followed.
+TEST_BINS += tests/retprobe/test_refuse_cli.sh
+tests/retprobe/test_refuse_cli.sh: $(B)/uprobe $(B)/libuprobes.so
