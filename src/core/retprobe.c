@@ -463,13 +463,19 @@ void ret_exit_thread(uint64_t sp)
 	ret_leave(rs);
 }
 
-/* pthread key destructor: the thread ends with calls pending (pthread_cancel). */
+/*
+ * pthread key destructor: the thread ends with calls pending (pthread_cancel),
+ * or still running: glibc's __nptl_deallocate_tsd, which runs the destructors,
+ * returns after this one freed the shadow stack. Calls above us on this stack
+ * get their return addresses back (reported now, unwound: they return
+ * unfollowed); a slot a forced unwind left is no longer ret_tramp.
+ */
 static void ret_thread_end(void *p)
 {
 	struct ret_stack *rs = p;
 	int id = srcu_read_lock();
 
-	ret_drop_all(rs, 0, id);
+	ret_drop_all(rs, (uint64_t)__builtin_frame_address(0), id);
 	srcu_read_unlock();
 	ret_self = NULL;
 	raw_syscall6(SYS_munmap, (long)rs, sizeof(*rs), 0, 0, 0, 0);

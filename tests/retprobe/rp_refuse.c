@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Return probes where no return could be followed.
+ * Return probes where no return could be followed, and a call still running
+ * when its thread's shadow stack goes away.
  *
  *   returns_twice   setjmp, _setjmp, __sigsetjmp, vfork, __vfork, getcontext
  *                   by name, by address and through the PLT: ENOTSUP naming
@@ -9,9 +10,14 @@
  *   no_caller       the program's entry point (_start: argc on top of the
  *                   stack), ld.so's lazy-binding resolver (entered by a jump
  *                   with two words pushed), libc's signal return trampoline
+ *   thread_end_live r: on glibc's __nptl_deallocate_tsd, which runs the
+ *                   thread's key destructors (ours frees the shadow stack)
+ *                   and then returns: reported unwound, and the thread ends
+ *                   normally (it was SIGILL)
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,4 +137,53 @@ void t_refuse_no_caller(unsigned int flags)
 		printf("  __restore_rt not found (no libc6-dbg): not checked\n");
 	else
 		expect_refused(libc, "__restore_rt", NULL, flags, "__restore_rt", "signal frame");
+}
+
+static pid_t te_tid;
+
+static void *te_nothing(void *arg)
+{
+	te_tid = rp_gettid();
+	return arg;
+}
+
+void t_thread_end_live(unsigned int flags)
+{
+	struct fdesc d = {.name = "__nptl_deallocate_tsd", .rk = RK_NONE, .log = LOG_ALL};
+	struct uprobe_opts eo = {.sz = sizeof(eo), .handler = noop_entry, .flags = flags};
+	struct uprobe_info info = {.sz = sizeof(info)};
+	struct uprobe *p = uprobe_attach(libc_path(), d.name, &eo);
+	pthread_t t;
+	void *v = NULL;
+	unsigned int i;
+
+	if (!p && errno == ESRCH) {
+		printf("SKIP: retprobe/thread_end_live: %s: no libc6-dbg\n", d.name);
+		fflush(stdout);
+		_exit(0);
+	}
+	if (!p || uprobe_get_info(p, &info)) {
+		TL_FAIL("%s: %s", d.name, uprobe_last_error());
+		uprobe_free(p);
+		return;
+	}
+	uprobe_free(p);
+	d.fn = (const void *)info.addr;
+	if (!rp_attach(&d, flags, 1, 1))
+		return;
+	ev_reset();
+	if (pthread_create(&t, NULL, te_nothing, (void *)5L)) {
+		TL_FAIL("pthread_create failed");
+		return;
+	}
+	pthread_join(t, &v);
+	CHECK_EQ_INT((long)v, 5);
+	CHECK_EQ_INT(ev_count(), 2);
+	for (i = 0; i < ev_count() && i < 2; i++) {
+		CHECK_EQ_INT(evlog[i].kind, i ? 'U' : 'E');
+		CHECK_EQ_INT(evlog[i].tid, te_tid);
+	}
+	if (ev_count() == 2)
+		check_ret_ev(&evlog[0], &evlog[1], 0);
+	check_probe(&d, 1, 1, 1, 0);
 }

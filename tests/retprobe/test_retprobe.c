@@ -18,7 +18,8 @@
  * ending after a longjmp.
  * rp_stacks.c: signal handlers (also on sigaltstack), siglongjmp out of a
  * sigaltstack handler, fork, swapcontext.
- * rp_refuse.c: functions that return twice or that no call enters, refused.
+ * rp_refuse.c: functions that return twice or that no call enters, refused;
+ * a call still running when its thread's shadow stack is freed.
  *
  * Usage: test_retprobe [substring]  runs only the cases whose name contains it.
  */
@@ -1509,5 +1510,6 @@ int main(int argc, char **argv)
 	run_modes("longjmp_then_thread_end", t_longjmp_thread_end);
 	run_modes("refuse_returns_twice", t_refuse_returns_twice);
 	run_modes("refuse_no_caller", t_refuse_no_caller);
+	run_modes("thread_end_live", t_thread_end_live);
 	TL_EXIT();
 }
