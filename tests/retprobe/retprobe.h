@@ -144,5 +144,6 @@ void t_longjmp_thread_end(unsigned int flags);
 void t_refuse_returns_twice(unsigned int flags);
 void t_refuse_no_caller(unsigned int flags);
 void t_thread_end_live(unsigned int flags);
+void t_coroutine_other_thread(unsigned int flags);
 
 #endif

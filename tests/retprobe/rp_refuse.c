@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Return probes where no return could be followed, and a call still running
- * when its thread's shadow stack goes away.
+ * Return probes where no return could be followed, and returns the shadow
+ * stack does not expect: a call still running when its thread's shadow stack
+ * goes away, a call that returns on another thread.
  *
  *   returns_twice   setjmp, _setjmp, __sigsetjmp, vfork, __vfork, getcontext
  *                   by name, by address and through the PLT: ENOTSUP naming
@@ -14,6 +15,9 @@
  *                   thread's key destructors (ours frees the shadow stack)
  *                   and then returns: reported unwound, and the thread ends
  *                   normally (it was SIGILL)
+ *   coroutine_other_thread  a coroutine suspended inside a followed call is
+ *                   resumed by another thread, where the call returns: its
+ *                   return is reported there, once (it was SIGILL)
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -186,4 +190,80 @@ void t_thread_end_live(unsigned int flags)
 	if (ev_count() == 2)
 		check_ret_ev(&evlog[0], &evlog[1], 0);
 	check_probe(&d, 1, 1, 1, 0);
+}
+
+/* ---- a coroutine that moves to another thread ------------------------------ */
+
+#define MG_STACK (64 * 1024)
+
+static ucontext_t mg_co, mg_main, mg_thread;
+static long mg_result;
+static pid_t mg_tid;
+
+/* Suspends the coroutine inside this call; the call returns where it is resumed. */
+NOIPA static long mg_f(long x)
+{
+	swapcontext(&mg_co, &mg_main);
+	OPAQUE(x);
+	return x + 1;
+}
+
+NOIPA static long mg_g(long x)
+{
+	OPAQUE(x);
+	return x * 2;
+}
+
+static void mg_body(void)
+{
+	mg_result = mg_f(41);
+} /* then uc_link: back to the resuming thread */
+
+static void *mg_resume(void *arg)
+{
+	mg_tid = rp_gettid();
+	swapcontext(&mg_thread, &mg_co);
+	return arg;
+}
+
+void t_coroutine_other_thread(unsigned int flags)
+{
+	struct fdesc df = {.name = "mg_f", .fn = mg_f, .rk = RK_LONG, .log = LOG_ALL};
+	struct fdesc dg = {.name = "mg_g", .fn = mg_g, .rk = RK_LONG, .log = LOG_ALL};
+	void *stack = malloc(MG_STACK);
+	char seq[256] = "";
+	pthread_t t;
+
+	if (!stack || !rp_attach(&df, flags, 1, 1) || !rp_attach(&dg, flags, 1, 1))
+		goto out;
+	getcontext(&mg_co);
+	mg_co.uc_stack.ss_sp = stack;
+	mg_co.uc_stack.ss_size = MG_STACK;
+	mg_co.uc_link = &mg_thread;
+	makecontext(&mg_co, mg_body, 0);
+	ev_reset();
+	swapcontext(&mg_main, &mg_co); /* back here from inside mg_f */
+	if (pthread_create(&t, NULL, mg_resume, NULL)) {
+		TL_FAIL("pthread_create failed");
+		goto out;
+	}
+	pthread_join(t, NULL);
+	CHECK_EQ_INT(mg_result, 42);
+	/* This thread's next followed call does not report mg_f's call again. */
+	CHECK_EQ_INT(mg_g(5), 10);
+	seq_add(seq, sizeof(seq), 'E', &df, 41, 0);
+	seq_add(seq, sizeof(seq), 'R', &df, 41, 42);
+	seq_add(seq, sizeof(seq), 'E', &dg, 5, 0);
+	seq_add(seq, sizeof(seq), 'R', &dg, 5, 10);
+	check_seq(seq);
+	if (ev_count() == 4) {
+		CHECK_EQ_INT(evlog[0].tid, rp_gettid());
+		CHECK_EQ_INT(evlog[1].tid, mg_tid);
+		check_ret_ev(&evlog[0], &evlog[1], 0);
+	}
+	check_probe(&df, 1, 1, 0, 0);
+	check_probe(&dg, 1, 1, 0, 0);
+out:
+	rp_detach_all();
+	free(stack);
 }

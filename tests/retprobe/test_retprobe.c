@@ -19,7 +19,8 @@
  * rp_stacks.c: signal handlers (also on sigaltstack), siglongjmp out of a
  * sigaltstack handler, fork, swapcontext.
  * rp_refuse.c: functions that return twice or that no call enters, refused;
- * a call still running when its thread's shadow stack is freed.
+ * a call still running when its thread's shadow stack is freed; a coroutine
+ * resumed by another thread inside a followed call.
  *
  * Usage: test_retprobe [substring]  runs only the cases whose name contains it.
  */
@@ -1511,5 +1512,6 @@ int main(int argc, char **argv)
 	run_modes("refuse_returns_twice", t_refuse_returns_twice);
 	run_modes("refuse_no_caller", t_refuse_no_caller);
 	run_modes("thread_end_live", t_thread_end_live);
+	run_modes("coroutine_other_thread", t_coroutine_other_thread);
 	TL_EXIT();
 }
