@@ -31,16 +31,6 @@
 
 #include "retprobe.h"
 
-static void noop_ret(struct uprobe *p, struct uprobe_regs *r, const struct uprobe_ret *ret, void *c)
-{
-	(void)p, (void)r, (void)ret, (void)c;
-}
-
-static void noop_entry(struct uprobe *p, struct uprobe_regs *r, void *c)
-{
-	(void)p, (void)r, (void)c;
-}
-
 static const char *libc_path(void)
 {
 	static Dl_info di;
@@ -57,19 +47,13 @@ static const char *libc_path(void)
 static void expect_refused(const char *path, const char *loc, const void *addr, unsigned int flags,
 			   const char *name, const char *why)
 {
-	struct uprobe_opts ro = {.sz = sizeof(ro), .ret_handler = noop_ret, .flags = flags};
-	struct uprobe_opts eo = {.sz = sizeof(eo), .handler = noop_entry, .flags = flags};
+	struct uprobe_opts ro = {.sz = sizeof(ro), .ret_handler = h_noop_ret, .flags = flags};
+	struct uprobe_opts eo = {.sz = sizeof(eo), .handler = h_noop_entry, .flags = flags};
 	struct uprobe *p = loc ? uprobe_attach(path, loc, &ro) : uprobe_attach_addr(addr, &ro);
-	int err = errno;
+	char what[160];
 
-	if (p) {
-		TL_FAIL("r: on %s: attached, want ENOTSUP", name);
-		uprobe_free(p);
-		return;
-	}
-	if (err != ENOTSUP)
-		TL_FAIL("r: on %s: errno %d (%s), want ENOTSUP: %s", name, err, strerror(err),
-			uprobe_last_error());
+	snprintf(what, sizeof(what), "r: on %s", name);
+	expect_refusal(p, ENOTSUP, what);
 	CHECK_CONTAINS(uprobe_last_error(), name);
 	CHECK_CONTAINS(uprobe_last_error(), why);
 	p = loc ? uprobe_attach(path, loc, &eo) : uprobe_attach_addr(addr, &eo);
@@ -127,7 +111,7 @@ void t_refuse_returns_twice(unsigned int flags)
 
 void t_refuse_no_caller(unsigned int flags)
 {
-	struct uprobe_opts ro = {.sz = sizeof(ro), .ret_handler = noop_ret, .flags = flags};
+	struct uprobe_opts ro = {.sz = sizeof(ro), .ret_handler = h_noop_ret, .flags = flags};
 	const char *libc = libc_path();
 	struct uprobe *p;
 
@@ -154,7 +138,7 @@ static void *te_nothing(void *arg)
 void t_thread_end_live(unsigned int flags)
 {
 	struct fdesc d = {.name = "__nptl_deallocate_tsd", .rk = RK_NONE, .log = LOG_ALL};
-	struct uprobe_opts eo = {.sz = sizeof(eo), .handler = noop_entry, .flags = flags};
+	struct uprobe_opts eo = {.sz = sizeof(eo), .handler = h_noop_entry, .flags = flags};
 	struct uprobe_info info = {.sz = sizeof(info)};
 	struct uprobe *p = uprobe_attach(libc_path(), d.name, &eo);
 	pthread_t t;
