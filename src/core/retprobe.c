@@ -372,7 +372,10 @@ missed:
 	return NULL;
 }
 
-/* rs's mod once even (the owner is between changes), or 1 when it stays odd. */
+/*
+ * rs's mod once even (the owner is between changes), or 1 when it stays odd
+ * (the owner stopped inside a change: by a debugger, say).
+ */
 static unsigned mod_read(struct ret_stack *rs)
 {
 	for (unsigned tries = 0; tries < 100000; tries++) {
@@ -406,7 +409,8 @@ static unsigned ret_take_from(struct ret_stack *rs, uint64_t slot, struct ret_en
 	unsigned k = 0, mod, tries = 0;
 
 	do {
-		mod = mod_read(rs);
+		if ((mod = mod_read(rs)) & 1)
+			return 0;
 		k = 0;
 		for (unsigned i = 0; i < rs->n && i < UPROBE_RET_DEPTH && k < RET_TAKE_MAX; i++)
 			if (rs->e[i].slot == slot && !rs->e[i].unhooked)
@@ -415,7 +419,8 @@ static unsigned ret_take_from(struct ret_stack *rs, uint64_t slot, struct ret_en
 	if (!k || tries == 1000)
 		return 0;
 	do {
-		mod = mod_read(rs);
+		if ((mod = mod_read(rs)) & 1)
+			break;
 		for (unsigned i = 0; i < rs->n && i < UPROBE_RET_DEPTH; i++) {
 			uint64_t want = slot;
 
