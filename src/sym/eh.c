@@ -219,7 +219,7 @@ static void fde_visit(Elf *elf, struct eh_reader r, const struct eh_cie *c, stru
  */
 static void fde_range(Elf *elf, struct eh_reader r, const struct eh_cie *c, struct eh_visit *v)
 {
-	struct sym_fde fde = { .signal = c->signal };
+	struct sym_fde fde;
 
 	(void)elf;
 	if (rd_encoded(&r, c->fde_enc, &fde.start) || rd_encoded(&r, c->fde_enc & 0x0f, &fde.size))

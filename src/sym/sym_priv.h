@@ -58,7 +58,6 @@ struct sym_aux {
 /* An .eh_frame FDE: [start, start + size). */
 struct sym_fde {
 	uint64_t start, size;
-	bool signal; /* a signal frame (augmentation 'S') */
 };
 
 struct sym_file {
