@@ -35,7 +35,7 @@ static const char list_usage[] =
 	"and on stderr 'N functions: X optimized, Y int3, Z refused'. REASON ends\n"
 	"with '; no r: (returns twice)' or '; no r: (no call enters it)' where a\n"
 	"return probe is refused: setjmp, vfork, getcontext ...; the ELF entry point,\n"
-	"signal frames, code a jump enters (see uprobe trace --help).\n"
+	"signal frames, code a jump enters.\n"
 	"\n"
 	"BINARY is a path; a name without '/' is looked up on PATH (python3), then as\n"
 	"a library in /lib/x86_64-linux-gnu, /usr/lib/x86_64-linux-gnu, /lib64,\n"
