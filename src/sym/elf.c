@@ -315,8 +315,6 @@ void sym_file_close(struct sym_file *f)
 {
 	if (!f || (f->refs && __atomic_sub_fetch(&f->refs, 1, __ATOMIC_ACQ_REL)))
 		return;
-	if (f->cfi)
-		dwarf_cfi_end(f->cfi);
 	if (f->elf)
 		elf_end(f->elf);
 	if (f->fd >= 0)

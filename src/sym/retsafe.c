@@ -21,16 +21,11 @@
  *                       savectx, vfork, getcontext, also after "_" or "__",
  *                       and their PLT stubs.
  */
-#include <dwarf.h>
 #include <inttypes.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "sym/sym_priv.h"
-
-#define DWARF_RSP 7
-#define DWARF_RA 16
 
 static const char *const twice_names[] = { "setjmp", "sigsetjmp", "savectx", "vfork",
 					   "getcontext" };
@@ -60,32 +55,21 @@ static bool twice_at(const struct sym_file *f, uint64_t vaddr)
 /* What the CFI says of the stack at vaddr: SYM_RET_OK when nothing is known against a call. */
 static int cfi_check(struct sym_file *f, uint64_t vaddr, char *why, size_t len)
 {
-	Dwarf_Op mem[3], *ops;
-	Dwarf_Addr start, end;
-	Dwarf_Frame *frame;
-	size_t nops;
-	bool signal;
-	int ret = SYM_RET_NOT_CALLED;
+	struct sym_cfi_row row;
 
-	if (!f->cfi_read) {
-		f->cfi_read = true;
-		f->cfi = dwarf_getcfi_elf(f->elf);
-	}
-	if (!f->cfi || dwarf_cfi_addrframe(f->cfi, vaddr, &frame))
+	if (sym_cfi_at(f, vaddr, &row))
 		return SYM_RET_OK;
-	if (dwarf_frame_info(frame, &start, &end, &signal) >= 0 && signal)
+	if (row.signal)
 		snprintf(why, len, "a signal frame: a handler's return enters it, not a call");
-	else if (!dwarf_frame_register(frame, DWARF_RA, mem, &ops, &nops) && !nops && ops == mem)
+	else if (row.ra_undefined)
 		snprintf(why, len, "its CFI has no return address: a program's or thread's "
 			 "first function");
-	else if (!dwarf_frame_cfa(frame, &ops, &nops) && nops == 1 && ops[0].atom == DW_OP_bregx &&
-		 ops[0].number == DWARF_RSP && (int64_t)ops[0].number2 != 8)
+	else if (row.cfa_rsp && row.cfa_off != 8)
 		snprintf(why, len, "a jump enters it, not a call: its CFI has the return address "
-			 "at rsp+%" PRId64, (int64_t)ops[0].number2 - 8);
+			 "at rsp+%" PRId64, row.cfa_off - 8);
 	else
-		ret = SYM_RET_OK;
-	free(frame);
-	return ret;
+		return SYM_RET_OK;
+	return SYM_RET_NOT_CALLED;
 }
 
 int sym_ret_check(struct sym_file *f, uint64_t vaddr, char *why, size_t len)

@@ -13,7 +13,6 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
-#include <elfutils/libdw.h>
 #include <gelf.h>
 #include <libelf.h>
 
@@ -58,6 +57,7 @@ struct sym_aux {
 /* An .eh_frame FDE: [start, start + size). */
 struct sym_fde {
 	uint64_t start, size;
+	uint64_t record; /* where its initial location field is (a vaddr in .eh_frame) */
 };
 
 struct sym_file {
@@ -72,8 +72,6 @@ struct sym_file {
 	struct sym_fde *fdes; /* sorted by start; read at the first need (eh.c) */
 	size_t nfdes;
 	bool fdes_read;
-	Dwarf_CFI *cfi; /* libdw's view of .eh_frame, for the CFI at an address (retsafe.c) */
-	bool cfi_read;
 	bool go;	/* built by the Go toolchain */
 	bool has_symtab; /* a .symtab was read (the file's, a debug file's, or MiniDebugInfo) */
 	bool demangled;	 /* sym_demangle_all() ran */
@@ -107,6 +105,17 @@ bool sym_demangler_available(void);
 int sym_fdes(struct sym_file *f, void (*fn)(uint64_t start, uint64_t size, void *arg), void *arg);
 /* eh.c: the FDE containing vaddr, its whole range (name ""): 0 or -ESRCH. */
 int sym_fde_at(struct sym_file *f, uint64_t vaddr, struct sym_func *out);
+
+/* The CFI row at an address, as far as return probes need it (sym_cfi_at). */
+struct sym_cfi_row {
+	bool signal;	   /* the FDE is a signal frame ('S') */
+	bool cfa_rsp;	   /* CFA = rsp + cfa_off (else another register, an expression, unset) */
+	int64_t cfa_off;
+	bool ra_undefined; /* DW_CFA_undefined on the return address: the outermost frame */
+};
+
+/* eh.c: 0, -ESRCH (no FDE covers vaddr) or -EINVAL (CFI this reader does not know). */
+int sym_cfi_at(struct sym_file *f, uint64_t vaddr, struct sym_cfi_row *out);
 
 /* elf.c: an entry as a sym_func. */
 void sym_fill(const struct sym_entry *e, struct sym_func *out);
