@@ -10,7 +10,8 @@
  *                   SIGILL); an entry probe on each attaches
  *   no_caller       the program's entry point (_start: argc on top of the
  *                   stack), ld.so's lazy-binding resolver (entered by a jump
- *                   with two words pushed), libc's signal return trampoline
+ *                   with two words pushed), libc's signal return trampoline,
+ *                   a .cold part; a PLT stub (a CFA expression) is followed
  *   thread_end_live r: on glibc's __nptl_deallocate_tsd, which runs the
  *                   thread's key destructors (ours frees the shadow stack)
  *                   and then returns: reported unwound, and the thread ends
@@ -118,13 +119,21 @@ void t_refuse_no_caller(unsigned int flags)
 	expect_refused(NULL, "_start", NULL, flags, "_start", "ELF entry point");
 	expect_refused("/lib64/ld-linux-x86-64.so.2", "_dl_runtime_resolve_xsavec", NULL, flags,
 		       "_dl_runtime_resolve_xsavec", "a jump enters it, not a call");
-	/* A local symbol: only with libc6-dbg. */
+	/* Local symbols: only with libc6-dbg. */
 	p = libc ? uprobe_attach(libc, "__restore_rt", &ro) : NULL;
 	uprobe_free(p);
-	if (errno == ESRCH)
-		printf("  __restore_rt not found (no libc6-dbg): not checked\n");
-	else
+	if (errno == ESRCH) {
+		printf("  __restore_rt, __assert_fail_base.cold not found (no libc6-dbg)\n");
+	} else {
 		expect_refused(libc, "__restore_rt", NULL, flags, "__restore_rt", "signal frame");
+		expect_refused(libc, "__assert_fail_base.cold", NULL, flags,
+			       "__assert_fail_base.cold", "a jump enters it, not a call");
+	}
+	/* A PLT stub's CFA is an expression, right at a call: its calls are followed. */
+	p = uprobe_attach(NULL, "free@plt", &ro);
+	if (!p)
+		TL_FAIL("r: on free@plt: %s (%s)", strerror(errno), uprobe_last_error());
+	uprobe_free(p);
 }
 
 static pid_t te_tid;
