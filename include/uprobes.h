@@ -131,7 +131,8 @@ struct uprobe_opts {
 	 * of UPROBE_RET_DEPTH calls; deeper calls run unprobed on return and are
 	 * counted (uprobe_info.ret_missed). C++ exceptions, backtrace(),
 	 * longjmp, signal handlers (also on sigaltstack), fork and
-	 * swapcontext keep working (see docs/architecture.md).
+	 * swapcontext keep working (see docs/architecture.md). Refused on
+	 * functions that return twice or that no call enters (ENOTSUP).
 	 */
 	uprobe_ret_handler_fn ret_handler;
 };
@@ -169,7 +170,11 @@ UPROBE_API uint64_t *uprobe_cookie(void);
  * ±2 GiB; EILSEQ offset inside an instruction; ENOTSUP instruction that cannot
  * be probed; EINVAL also for a return handler on a location that is not a
  * function entry; ENOTSUP also for a return handler in a Go binary (its
- * runtime moves stacks and reads return addresses); ENOMEM.
+ * runtime moves stacks and reads return addresses), on a function that
+ * returns twice (setjmp, vfork, getcontext: the second return would find no
+ * saved return address) or that no call enters (the ELF entry point, a
+ * signal frame, code entered by a jump: the top of the stack is no return
+ * address to swap; see UPROBE_SYM_RETURNS_TWICE, UPROBE_SYM_NOT_CALLED); ENOMEM.
  */
 UPROBE_API struct uprobe *uprobe_attach(const char *path, const char *location, const struct uprobe_opts *opts);
 
@@ -285,6 +290,11 @@ enum uprobe_sym_flags {
 	UPROBE_SYM_PLT = 1u << 1,   /* a PLT stub: name is NAME@plt */
 	UPROBE_SYM_EH = 1u << 2,    /* no symbol: bounds from an .eh_frame FDE, name fn_<hex vaddr> */
 	UPROBE_SYM_DEBUG = 1u << 3, /* from a separate debug file or .gnu_debugdata */
+	/* A return probe is refused here (ENOTSUP), as it could not follow the calls: */
+	UPROBE_SYM_RETURNS_TWICE = 1u << 4, /* setjmp, sigsetjmp, vfork, getcontext, savectx
+					       (also after '_'/'__', and their PLT stubs) */
+	UPROBE_SYM_NOT_CALLED = 1u << 5,    /* no call enters it: the ELF entry point, a signal
+					       frame, code a jump enters (its CFI says so) */
 };
 
 struct uprobe_sym {

@@ -28,3 +28,19 @@ tracefs_clean() {
 		echo "-:$1/$ev" >>"$T/uprobe_events"
 	done
 }
+
+expect_grep() { # name file text what: the fixed text is in the file
+	if grep -qF -- "$3" "$2"; then return 0; fi
+	fail "$1" "$4: '$3' not in: $(head -c 400 "$2")"
+	return 1
+}
+
+# vaddr_off FILE HEXVADDR: its file offset (0x...) through the PT_LOAD that holds it.
+vaddr_off() {
+	readelf -lW "$1" 2>/dev/null | while read -r type o a p fs rest; do
+		[ "$type" = LOAD ] || continue
+		if [ $((0x$2)) -ge $((a)) ] && [ $((0x$2)) -lt $((a + fs)) ]; then
+			printf '0x%x\n' $((0x$2 - a + o))
+		fi
+	done
+}

@@ -262,6 +262,10 @@ static int ret_check_entry(const struct probe_target *t, unsigned flags)
 		return log_error(ENOTSUP, "%s is a Go binary: its runtime copies goroutine stacks "
 				 "and walks return addresses, which a return probe replaces",
 				 t->path);
+	if (t->ret_refusal && t->symbol[0] && !t->symbol_offset)
+		return log_error(ENOTSUP, "no return probe on %s: %s", t->symbol, t->ret_why);
+	if (t->ret_refusal)
+		return log_error(ENOTSUP, "no return probe at 0x%lx: %s", t->addr, t->ret_why);
 	err = ret_setup();
 	return err ? log_error(-err, "cannot set up return probes: %s", strerror(-err)) : 0;
 }
@@ -269,16 +273,17 @@ static int ret_check_entry(const struct probe_target *t, unsigned flags)
 /* Resolve, analyse and find the record of one spec. Caller holds registry_lock. */
 static int probe_prepare(const struct uprobe_spec *s, struct uprobe **out)
 {
+	unsigned flags = s->flags | (s->ret_handler ? RESOLVE_RETURN : 0);
 	struct probe_target t;
 	struct uprobe *p;
 	char name[320];
 	int err;
 
 	if (s->path || s->location)
-		err = resolve_location(s->path, s->location, s->flags, &t);
+		err = resolve_location(s->path, s->location, flags, &t);
 	else if (s->addr)
-		err = resolve_address((uint64_t)s->addr, s->flags, &t) ?:
-		      resolve_check_boundary(&t, s->flags);
+		err = resolve_address((uint64_t)s->addr, flags, &t) ?:
+		      resolve_check_boundary(&t, flags);
 	else
 		err = log_error(EINVAL, "no location and no address");
 	if (!err && s->ret_handler)

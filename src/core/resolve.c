@@ -124,6 +124,13 @@ static void resolve_func(struct sym_file *f, uint64_t vaddr, struct probe_target
 	}
 }
 
+/* A return probe at a function's entry (or none known): can it follow the calls? */
+static void resolve_ret_check(struct sym_file *f, unsigned flags, struct probe_target *t)
+{
+	if ((flags & RESOLVE_RETURN) && (t->addr == t->func_start || !t->func_start))
+		t->ret_refusal = sym_ret_check(f, t->addr - t->bias, t->ret_why, sizeof(t->ret_why));
+}
+
 static int resolve_offset(struct sym_file *f, const char *loc, unsigned flags,
 			  struct probe_target *t)
 {
@@ -144,6 +151,7 @@ static int resolve_offset(struct sym_file *f, const char *loc, unsigned flags,
 	t->bias = t->addr - vaddr;
 	t->nloads = sym_loads(f, t->loads, 8);
 	resolve_func(f, vaddr, t);
+	resolve_ret_check(f, flags, t);
 	return 0;
 }
 
@@ -215,6 +223,7 @@ static int resolve_symbol(struct sym_file *f, const char *loc, unsigned flags,
 	} else {
 		resolve_func(f, vaddr, t);
 	}
+	resolve_ret_check(f, flags, t);
 	return 0;
 }
 
@@ -283,6 +292,7 @@ int resolve_address(uint64_t addr, unsigned flags, struct probe_target *t)
 		t->bias = addr - vaddr;
 		t->nloads = sym_loads(f, t->loads, 8);
 		resolve_func(f, vaddr, t);
+		resolve_ret_check(f, flags, t);
 	}
 	sym_file_close(f);
 	return 0;

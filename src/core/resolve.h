@@ -12,6 +12,7 @@
 
 #define RESOLVE_KEEP_SYMBOL (1u << 31) /* internal: keep t's symbol fields */
 #define RESOLVE_FILE_IMAGE (1u << 30)  /* internal: not mapped? analyse the file itself */
+#define RESOLVE_RETURN (1u << 29)      /* internal: a return probe: fill ret_refusal */
 
 struct probe_target {
 	uint64_t addr;	       /* runtime address */
@@ -33,6 +34,8 @@ struct probe_target {
 	uint64_t func_size;
 	uint64_t symbol_offset;
 	bool go;	       /* the file is a Go binary */
+	int ret_refusal;       /* RESOLVE_RETURN: why no return probe (enum sym_ret_refusal) */
+	char ret_why[256];     /* ... in a sentence */
 	char path[256];
 	char symbol[128];
 };

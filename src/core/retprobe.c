@@ -17,6 +17,10 @@
  *                        (ret_add_stack() knows the other stacks' bounds)
  *   unwinders            see retunwind.c: the slots get their return
  *                        addresses back while an unwinder walks
+ *   other threads        a coroutine suspended inside a followed call and
+ *                        resumed by another thread returns there: that
+ *                        thread takes the entries from their owner's stack
+ *                        (ret_take_foreign), which then drops them unseen
  *
  * A signal handler that interrupts an operation on the shadow stack (busy)
  * does not follow its own calls: they are counted as missed.
@@ -33,6 +37,9 @@
 #define RET_GRAVE 64		 /* entries dropped as unwound, kept for ret_lost() */
 #define RET_STACKS 256		 /* other stacks known by their bounds */
 #define RET_NEAR (256ull << 20)	 /* farther apart than this: not one stack */
+#define RET_ALL 4096		 /* shadow stacks another thread can look into */
+#define RET_TAKEN 1		 /* in a slot: the entry was taken by another thread */
+#define RET_TAKE_MAX 16		 /* consumers of one call taken at once */
 
 struct ret_entry {
 	uint64_t slot; /* where the return address lives on the stack */
@@ -44,11 +51,20 @@ struct ret_entry {
 	uint64_t unhooked; /* the slot holds orig again (an unwinder walks) */
 };
 
+/*
+ * One per thread that followed a call. Registered in ret_all and never
+ * unmapped: a thread's end releases it (owner 0) for a later thread. Other
+ * threads read the entries (ret_take_foreign): mod is odd while the owner
+ * changes them (a sequence lock; the owner never waits).
+ */
 struct ret_stack {
 	unsigned n; /* entries in use */
 	unsigned n_unhooked;
 	unsigned busy;
 	unsigned grave_next;
+	unsigned mod;
+	int owner;	 /* 1 while a thread uses it */
+	bool registered; /* in ret_all */
 	struct ret_entry grave[RET_GRAVE];
 	struct ret_entry e[UPROBE_RET_DEPTH];
 };
@@ -64,6 +80,8 @@ static struct {
 } ret_stacks[RET_STACKS];
 static unsigned ret_nstacks;
 static uint64_t ret_stacks_dropped;
+static struct ret_stack *ret_all[RET_ALL];
+static unsigned ret_nall; /* slots of ret_all handed out (a slot may still be NULL) */
 
 static void stat_inc(uint64_t *counter)
 {
@@ -82,14 +100,57 @@ static long raw_syscall6(long nr, long a, long b, long c, long d, long e, long f
 	return ret;
 }
 
+/* The owner changes entries: other threads reading them retry (ret_take_foreign). */
+static void mod_begin(struct ret_stack *rs)
+{
+	__atomic_store_n(&rs->mod, rs->mod + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+}
+
+static void mod_end(struct ret_stack *rs)
+{
+	__atomic_store_n(&rs->mod, rs->mod + 1, __ATOMIC_RELEASE);
+}
+
+/* A stack a thread that ended released, emptied. */
+static struct ret_stack *ret_stack_claim(void)
+{
+	unsigned n = __atomic_load_n(&ret_nall, __ATOMIC_ACQUIRE);
+
+	for (unsigned i = 0; i < n && i < RET_ALL; i++) {
+		struct ret_stack *rs = __atomic_load_n(&ret_all[i], __ATOMIC_ACQUIRE);
+		int free_owner = 0;
+
+		if (!rs || !__atomic_compare_exchange_n(&rs->owner, &free_owner, 1, false,
+							 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+			continue;
+		rs->n_unhooked = rs->busy = 0;
+		for (unsigned k = 0; k < RET_GRAVE; k++)
+			rs->grave[k].slot = 0;
+		return rs;
+	}
+	return NULL;
+}
+
 static struct ret_stack *ret_stack_new(void)
 {
-	long p = raw_syscall6(SYS_mmap, 0, sizeof(struct ret_stack), PROT_READ | PROT_WRITE,
-			      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct ret_stack *rs = ret_stack_claim();
+	unsigned i;
 
-	if (p < 0 && p > -4096)
-		return NULL;
-	ret_self = (struct ret_stack *)p;
+	if (!rs) {
+		long p = raw_syscall6(SYS_mmap, 0, sizeof(struct ret_stack), PROT_READ | PROT_WRITE,
+				      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (p < 0 && p > -4096)
+			return NULL;
+		rs = (struct ret_stack *)p;
+		rs->owner = 1;
+		i = __atomic_fetch_add(&ret_nall, 1, __ATOMIC_RELAXED);
+		rs->registered = i < RET_ALL;
+		if (rs->registered)
+			__atomic_store_n(&ret_all[i], rs, __ATOMIC_RELEASE);
+	}
+	ret_self = rs;
 	/* Thread exit reports what is left (ret_thread_end). A plain TLS store for small keys. */
 	pthread_setspecific(ret_key, ret_self);
 	return ret_self;
@@ -125,6 +186,8 @@ static bool entry_dead(const struct ret_entry *e, uint64_t slot)
 {
 	int st;
 
+	if (e->slot & RET_TAKEN)
+		return true;
 	if (same_stack(e->slot, slot))
 		return e->slot <= slot;
 	st = stack_of(e->slot);
@@ -205,12 +268,17 @@ static void ret_report(const struct ret_entry *e, struct uprobe_regs *regs,
 		stat_inc(&c->ret_unwound);
 }
 
-/* e's frame is gone without returning: say so, and remember it a while. */
+/*
+ * e's frame is gone without returning: say so, and remember it a while.
+ * Unless another thread took it: it returned there.
+ */
 static void ret_unwound(struct ret_stack *rs, const struct ret_entry *e, int id)
 {
 	struct uprobe_regs regs = { .rip = e->orig, .rsp = e->slot + 8 };
 	struct uprobe_ret r = { .flags = UPROBE_RET_UNWOUND };
 
+	if (e->slot & RET_TAKEN)
+		return;
 	rs->grave[rs->grave_next++ % RET_GRAVE] = *e;
 	ret_report(e, &regs, &r, id);
 }
@@ -218,11 +286,13 @@ static void ret_unwound(struct ret_stack *rs, const struct ret_entry *e, int id)
 /* Remove entry i (its slot untouched), keeping the order of the others. */
 static void ret_remove(struct ret_stack *rs, unsigned i)
 {
+	mod_begin(rs);
 	if (rs->e[i].unhooked)
 		rs->n_unhooked--;
 	for (unsigned k = i + 1; k < rs->n; k++)
 		rs->e[k - 1] = rs->e[k];
 	rs->n--;
+	mod_end(rs);
 }
 
 /*
@@ -236,11 +306,13 @@ static void ret_resync_locked(struct ret_stack *rs, uint64_t limit, int id)
 		struct ret_entry *e = &rs->e[i];
 		bool here = same_stack(e->slot, limit);
 
-		if (!e->unhooked)
+		if (!e->unhooked || (e->slot & RET_TAKEN))
 			continue;
 		if (!(here && e->slot < limit) && *(uint64_t *)e->slot == e->orig) {
 			*(uint64_t *)e->slot = ret_tramp;
+			mod_begin(rs);
 			e->unhooked = 0;
+			mod_end(rs);
 			rs->n_unhooked--;
 		} else if (here) {
 			ret_unwound(rs, e, id);
@@ -277,6 +349,7 @@ uint64_t *ret_push(struct probe_rec *rec, struct uprobe *c, uint64_t slot, int i
 	}
 	if (rs->n == UPROBE_RET_DEPTH)
 		goto missed_busy;
+	mod_begin(rs);
 	e = &rs->e[rs->n];
 	e->slot = slot;
 	e->orig = orig;
@@ -286,6 +359,7 @@ uint64_t *ret_push(struct probe_rec *rec, struct uprobe *c, uint64_t slot, int i
 	e->cookie = 0;
 	e->unhooked = 0;
 	rs->n++;
+	mod_end(rs);
 	*(uint64_t *)slot = ret_tramp;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	rs->busy = 0;
@@ -299,14 +373,97 @@ missed:
 }
 
 /*
- * No entry for a slot the trampoline returned through: the entry was taken
- * for unwound (a stack we could not tell apart). The return address is still
- * in the graveyard; without it there is nowhere to go.
+ * rs's mod once even (the owner is between changes), or 1 when it stays odd
+ * (the owner stopped inside a change: by a debugger, say).
  */
-static uint64_t ret_lost(struct ret_stack *rs, uint64_t slot)
+static unsigned mod_read(struct ret_stack *rs)
 {
-	static const char msg[] = "uprobes: return trampoline: no shadow entry for this "
-				  "return; aborting\n";
+	for (unsigned tries = 0; tries < 100000; tries++) {
+		unsigned mod = __atomic_load_n(&rs->mod, __ATOMIC_ACQUIRE);
+
+		if (!(mod & 1))
+			return mod;
+		if (tries % 1024 == 1023)
+			raw_syscall6(SYS_sched_yield, 0, 0, 0, 0, 0, 0);
+		__builtin_ia32_pause();
+	}
+	return 1;
+}
+
+/* Did the owner change rs's entries since mod_read() returned mod? */
+static bool mod_changed(struct ret_stack *rs, unsigned mod)
+{
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	return mod & 1 || __atomic_load_n(&rs->mod, __ATOMIC_RELAXED) != mod;
+}
+
+/*
+ * Copy the hooked entries of rs for slot (oldest first) into out, from one
+ * consistent reading, then mark them taken (RET_TAKEN in their slot) for
+ * their owner, who drops them unseen. A mark made while the owner moved
+ * entries may be lost with the copy it was on: marked again until a pass
+ * sees no change.
+ */
+static unsigned ret_take_from(struct ret_stack *rs, uint64_t slot, struct ret_entry *out)
+{
+	unsigned k = 0, mod, tries = 0;
+
+	do {
+		if ((mod = mod_read(rs)) & 1)
+			return 0;
+		k = 0;
+		for (unsigned i = 0; i < rs->n && i < UPROBE_RET_DEPTH && k < RET_TAKE_MAX; i++)
+			if (rs->e[i].slot == slot && !rs->e[i].unhooked)
+				out[k++] = rs->e[i];
+	} while (mod_changed(rs, mod) && ++tries < 1000);
+	if (!k || tries == 1000)
+		return 0;
+	do {
+		if ((mod = mod_read(rs)) & 1)
+			break;
+		for (unsigned i = 0; i < rs->n && i < UPROBE_RET_DEPTH; i++) {
+			uint64_t want = slot;
+
+			__atomic_compare_exchange_n(&rs->e[i].slot, &want, slot | RET_TAKEN, false,
+						    __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+		}
+	} while (mod_changed(rs, mod) && ++tries < 2000);
+	return k;
+}
+
+/*
+ * A call followed by another thread returns here: a coroutine suspended
+ * inside it there was resumed by this thread. Its entries, from whichever
+ * shadow stack holds them.
+ */
+static unsigned ret_take_foreign(struct ret_stack *self, uint64_t slot, struct ret_entry *out)
+{
+	unsigned n = __atomic_load_n(&ret_nall, __ATOMIC_ACQUIRE), k = 0;
+
+	for (unsigned i = 0; i < n && i < RET_ALL && !k; i++) {
+		struct ret_stack *rs = __atomic_load_n(&ret_all[i], __ATOMIC_ACQUIRE);
+
+		if (rs && rs != self && __atomic_load_n(&rs->owner, __ATOMIC_ACQUIRE))
+			k = ret_take_from(rs, slot, out);
+	}
+	return k;
+}
+
+/*
+ * No entry for a slot the trampoline returned through. The entry was taken
+ * for unwound (a stack we could not tell apart): the return address is still
+ * in the graveyard. Or another thread followed the call (ret_take_foreign):
+ * its returns are reported here. Without either there is nowhere to go: a
+ * function that returns twice (the known ones are refused at attach time).
+ */
+static uint64_t ret_lost(struct ret_stack *rs, uint64_t slot, struct uprobe_regs *regs,
+			 struct uprobe_ret *r, int id)
+{
+	static const char msg[] = "uprobes: return trampoline: no shadow entry for this return "
+				  "(a function that returns twice?): the return address is lost; "
+				  "aborting\n";
+	struct ret_entry taken[RET_TAKE_MAX];
+	unsigned n;
 
 	for (unsigned k = 0; rs && k < RET_GRAVE; k++) {
 		const struct ret_entry *g = &rs->grave[(rs->grave_next - 1 - k) % RET_GRAVE];
@@ -314,6 +471,15 @@ static uint64_t ret_lost(struct ret_stack *rs, uint64_t slot)
 		if (g->slot == slot && g->orig)
 			return g->orig;
 	}
+	n = ret_take_foreign(rs, slot, taken);
+	/* Newest first, as in dispatch_return(). */
+	for (unsigned i = n; i-- > 0;) {
+		regs->rip = taken[0].orig;
+		regs->rsp = slot + 8;
+		ret_report(&taken[i], regs, r, id);
+	}
+	if (n)
+		return taken[0].orig;
 	raw_syscall6(SYS_write, 2, (long)msg, sizeof(msg) - 1, 0, 0, 0);
 	__builtin_trap();
 }
@@ -326,8 +492,13 @@ void dispatch_return(struct ret_frame *f)
 	int id = srcu_read_lock();
 	unsigned top, bottom;
 
-	if (!rs) /* cannot happen: only followed calls come here */
-		ret_lost(rs, slot);
+	if (!rs && !(rs = ret_stack_new())) {
+		/* A coroutine's call followed by another thread, and no memory for ours. */
+		orig = ret_lost(NULL, slot, &f->regs, &r, id);
+		*(uint64_t *)slot = orig;
+		srcu_read_unlock();
+		return;
+	}
 	rs->busy = 1;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	top = rs->n;
@@ -339,7 +510,9 @@ void dispatch_return(struct ret_frame *f)
 		orig = e->orig;
 		f->regs.rip = orig;
 		ret_report(e, &f->regs, &r, id);
+		mod_begin(rs);
 		rs->n = top - 1;
+		mod_end(rs);
 		goto out;
 	}
 	if (rs->n_unhooked)
@@ -347,7 +520,7 @@ void dispatch_return(struct ret_frame *f)
 	for (top = rs->n; top > 0 && rs->e[top - 1].slot != slot; top--)
 		;
 	if (!top) {
-		orig = ret_lost(rs, slot);
+		orig = ret_lost(rs, slot, &f->regs, &r, id);
 		goto out;
 	}
 	/* Newer entries: gone if below us on this stack, alive on another stack. */
@@ -415,12 +588,14 @@ void ret_unhook(uint64_t sp)
 		struct ret_entry *e = &rs->e[i];
 		bool here = same_stack(e->slot, sp);
 
-		if (e->unhooked || (here && e->slot < sp) ||
+		if (e->unhooked || (e->slot & RET_TAKEN) || (here && e->slot < sp) ||
 		    (!here && !(away && stack_of(e->slot) < 0)))
 			continue;
 		if (*(uint64_t *)e->slot == ret_tramp)
 			*(uint64_t *)e->slot = e->orig;
+		mod_begin(rs);
 		e->unhooked = 1;
+		mod_end(rs);
 		rs->n_unhooked++;
 	}
 	ret_leave(rs);
@@ -444,8 +619,8 @@ static void ret_drop_all(struct ret_stack *rs, uint64_t sp, int id)
 	while (rs->n) {
 		struct ret_entry *e = &rs->e[rs->n - 1];
 
-		if (sp && !e->unhooked && e->slot >= sp && same_stack(e->slot, sp) &&
-		    *(uint64_t *)e->slot == ret_tramp)
+		if (sp && !e->unhooked && !(e->slot & RET_TAKEN) && e->slot >= sp &&
+		    same_stack(e->slot, sp) && *(uint64_t *)e->slot == ret_tramp)
 			*(uint64_t *)e->slot = e->orig;
 		ret_unwound(rs, e, id);
 		ret_remove(rs, rs->n - 1);
@@ -463,16 +638,25 @@ void ret_exit_thread(uint64_t sp)
 	ret_leave(rs);
 }
 
-/* pthread key destructor: the thread ends with calls pending (pthread_cancel). */
+/*
+ * pthread key destructor: the thread ends with calls pending (pthread_cancel),
+ * or still running: glibc's __nptl_deallocate_tsd, which runs the destructors,
+ * returns after this one freed the shadow stack. Calls above us on this stack
+ * get their return addresses back (reported now, unwound: they return
+ * unfollowed); a slot a forced unwind left is no longer ret_tramp.
+ */
 static void ret_thread_end(void *p)
 {
 	struct ret_stack *rs = p;
 	int id = srcu_read_lock();
 
-	ret_drop_all(rs, 0, id);
+	ret_drop_all(rs, (uint64_t)__builtin_frame_address(0), id);
 	srcu_read_unlock();
 	ret_self = NULL;
-	raw_syscall6(SYS_munmap, (long)rs, sizeof(*rs), 0, 0, 0, 0);
+	if (rs->registered) /* other threads may be reading it: kept for the next thread */
+		__atomic_store_n(&rs->owner, 0, __ATOMIC_RELEASE);
+	else
+		raw_syscall6(SYS_munmap, (long)rs, sizeof(*rs), 0, 0, 0, 0);
 }
 
 static int ret_setup_err;

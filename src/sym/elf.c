@@ -7,7 +7,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <elfutils/libdw.h>
 #include <gelf.h>
 #include <libelf.h>
 
@@ -207,7 +206,6 @@ static int sym_load(struct sym_file *f)
 	if (sym_load_plt(f))
 		return log_error(ENOMEM, "out of memory");
 	qsort(f->syms, f->nsyms, sizeof(*f->syms), sym_cmp);
-	f->cfi = dwarf_getcfi_elf(f->elf);
 	return 0;
 }
 
@@ -317,8 +315,6 @@ void sym_file_close(struct sym_file *f)
 {
 	if (!f || (f->refs && __atomic_sub_fetch(&f->refs, 1, __ATOMIC_ACQ_REL)))
 		return;
-	if (f->cfi)
-		dwarf_cfi_end(f->cfi);
 	if (f->elf)
 		elf_end(f->elf);
 	if (f->fd >= 0)
@@ -331,6 +327,7 @@ void sym_file_close(struct sym_file *f)
 		f->pool = next;
 	}
 	free(f->syms);
+	free(f->fdes);
 	free(f->phdrs);
 	free(f);
 }
@@ -368,31 +365,10 @@ void sym_fill(const struct sym_entry *e, struct sym_func *out)
 	out->ifunc = e->ifunc;
 }
 
-int sym_fde_at(struct sym_file *f, uint64_t vaddr, struct sym_func *out)
-{
-	Dwarf_Frame *frame;
-	Dwarf_Addr start, end;
-	bool signalp;
-
-	if (!f->cfi || dwarf_cfi_addrframe(f->cfi, vaddr, &frame))
-		return -ESRCH;
-	if (dwarf_frame_info(frame, &start, &end, &signalp) < 0) {
-		free(frame);
-		return -ESRCH;
-	}
-	free(frame);
-	out->name[0] = '\0';
-	out->vaddr = start;
-	out->size = end - start;
-	out->ifunc = false;
-	return 0;
-}
-
-int sym_func_at(struct sym_file *f, uint64_t vaddr, struct sym_func *out)
+size_t sym_index_after(const struct sym_file *f, uint64_t vaddr)
 {
 	size_t lo = 0, hi = f->nsyms;
 
-	/* First entry with vaddr greater than the address, then scan back over candidates. */
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
 
@@ -401,7 +377,13 @@ int sym_func_at(struct sym_file *f, uint64_t vaddr, struct sym_func *out)
 		else
 			hi = mid;
 	}
-	for (size_t i = lo; i-- > 0;) {
+	return lo;
+}
+
+int sym_func_at(struct sym_file *f, uint64_t vaddr, struct sym_func *out)
+{
+	/* Scan back over the candidates from the first entry past the address. */
+	for (size_t i = sym_index_after(f, vaddr); i-- > 0;) {
 		const struct sym_entry *e = &f->syms[i];
 
 		if (e->size && vaddr < e->vaddr + e->size && !e->ifunc) {

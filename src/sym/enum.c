@@ -20,7 +20,25 @@ struct enum_ctx {
 	uprobe_sym_fn fn;
 	void *arg;
 	int count, stop;
+	uint64_t ret_vaddr; /* the last address checked for return probes (aliases follow) */
+	unsigned ret_flags; /* ... and its UPROBE_SYM_RETURNS_TWICE / UPROBE_SYM_NOT_CALLED */
 };
+
+/* Would a return probe be refused at vaddr (sym_ret_check)? Its UPROBE_SYM_* flag, or 0. */
+static unsigned ret_flags(struct enum_ctx *cx, uint64_t vaddr)
+{
+	char why[256];
+	int kind;
+
+	if (cx->ret_vaddr == vaddr)
+		return cx->ret_flags;
+	kind = sym_ret_check(cx->f, vaddr, why, sizeof(why));
+	cx->ret_vaddr = vaddr;
+	cx->ret_flags = kind == SYM_RET_TWICE	    ? UPROBE_SYM_RETURNS_TWICE :
+			kind == SYM_RET_NOT_CALLED ? UPROBE_SYM_NOT_CALLED :
+						     0;
+	return cx->ret_flags;
+}
 
 static bool matches(const char *pattern, const struct sym_entry *e, const char *shown)
 {
@@ -43,6 +61,7 @@ static void emit(struct enum_ctx *cx, struct uprobe_sym *s)
 		return;
 	if (sym_vaddr_to_off(cx->f, s->vaddr, &s->file_offset))
 		s->file_offset = 0;
+	s->flags |= ret_flags(cx, s->vaddr);
 	cx->count++;
 	cx->stop = cx->fn(s, cx->arg);
 }
@@ -98,12 +117,12 @@ static bool has_functions(const struct sym_file *f)
 }
 
 /*
- * FDE functions come in .eh_frame order; a stripped file has few enough
- * that collecting and sorting them is not worth it: callers sort (list.c).
+ * Symbols in address order; then, in a file with no function symbol but its
+ * PLT stubs, the FDEs, in address order too.
  */
 UPROBE_API int uprobe_symbols(const char *path, const char *pattern, uprobe_sym_fn fn, void *ctx)
 {
-	struct enum_ctx cx = { .pattern = pattern, .fn = fn, .arg = ctx };
+	struct enum_ctx cx = { .pattern = pattern, .fn = fn, .arg = ctx, .ret_vaddr = UINT64_MAX };
 	const struct sym_entry *e;
 	size_t n;
 

@@ -23,6 +23,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fnmatch.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -244,14 +245,25 @@ static int unknown_version(struct sym_file *f, const char *base, const char *ver
 /* fn_<hex>: the function an FDE starts at that address. */
 static int find_fde_name(struct sym_file *f, const char *name, struct sym_func *out)
 {
+	struct sym_func in;
 	char *end;
 	uint64_t vaddr;
 
 	if (strncmp(name, "fn_", 3) || !isxdigit((unsigned char)name[3]))
 		return log_error(ESRCH, "symbol '%s' not found in %s", name, f->path);
 	vaddr = strtoull(name + 3, &end, 16);
-	if (*end || sym_fde_at(f, vaddr, out) || out->vaddr != vaddr)
+	if (*end || sym_fde_at(f, vaddr, out))
 		return log_error(ESRCH, "symbol '%s' not found in %s", name, f->path);
+	if (out->vaddr != vaddr) {
+		/* A later CFI row (after a push, say) starts mid-function. */
+		if (sym_func_at(f, vaddr, &in) || !in.name[0]) {
+			in.vaddr = out->vaddr;
+			snprintf(in.name, sizeof(in.name), "fn_%" PRIx64, in.vaddr);
+		}
+		return log_error(ESRCH, "'%s' is not a function of %s: 0x%" PRIx64 " is inside %s "
+				 "(%s+0x%" PRIx64 ")", name, f->path, vaddr, in.name, in.name,
+				 vaddr - in.vaddr);
+	}
 	snprintf(out->name, sizeof(out->name), "%s", name);
 	return 0;
 }

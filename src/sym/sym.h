@@ -58,6 +58,19 @@ int sym_find(struct sym_file *f, const char *name, struct sym_func *out);
 /* The function containing vaddr (symbol with a size, else .eh_frame FDE): 0 or -ESRCH. */
 int sym_func_at(struct sym_file *f, uint64_t vaddr, struct sym_func *out);
 
+/* Why a return probe cannot follow the calls of a function (retsafe.c). */
+enum sym_ret_refusal {
+	SYM_RET_OK = 0,
+	SYM_RET_TWICE,	    /* it returns twice: setjmp, vfork, getcontext ... */
+	SYM_RET_NOT_CALLED, /* no call enters it: the top of the stack is no return address */
+};
+
+/*
+ * Can a return probe follow the calls of the function that starts at vaddr?
+ * SYM_RET_OK, or the refusal with why (a sentence) in why.
+ */
+int sym_ret_check(struct sym_file *f, uint64_t vaddr, char *why, size_t len);
+
 /* 0, or -ENXIO when the address/offset is in no executable PT_LOAD segment. */
 int sym_vaddr_to_off(const struct sym_file *f, uint64_t vaddr, uint64_t *off);
 int sym_off_to_vaddr(const struct sym_file *f, uint64_t off, uint64_t *vaddr);

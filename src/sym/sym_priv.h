@@ -13,7 +13,6 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
-#include <elfutils/libdw.h>
 #include <gelf.h>
 #include <libelf.h>
 
@@ -55,6 +54,12 @@ struct sym_aux {
 	char path[4096]; /* what it was found as (for messages and docs) */
 };
 
+/* An .eh_frame FDE: [start, start + size). */
+struct sym_fde {
+	uint64_t start, size;
+	uint64_t record; /* where its initial location field is (a vaddr in .eh_frame) */
+};
+
 struct sym_file {
 	char path[4096];
 	int fd;
@@ -64,7 +69,9 @@ struct sym_file {
 	size_t nsyms;
 	GElf_Phdr *phdrs;
 	size_t nphdrs;
-	Dwarf_CFI *cfi;
+	struct sym_fde *fdes; /* sorted by start; read at the first need (eh.c) */
+	size_t nfdes;
+	bool fdes_read;
 	bool go;	/* built by the Go toolchain */
 	bool has_symtab; /* a .symtab was read (the file's, a debug file's, or MiniDebugInfo) */
 	bool demangled;	 /* sym_demangle_all() ran */
@@ -91,12 +98,29 @@ int sym_load_plt(struct sym_file *f);
 void sym_demangle_all(struct sym_file *f);
 bool sym_demangler_available(void);
 
-/* eh.c: every FDE of .eh_frame as [start, start + size). 0, or -ENOENT. */
+/*
+ * eh.c: every FDE of .eh_frame as [start, start + size), in address order.
+ * 0, or -ENOENT when there is none.
+ */
 int sym_fdes(struct sym_file *f, void (*fn)(uint64_t start, uint64_t size, void *arg), void *arg);
-
-/* elf.c: an entry as a sym_func; the FDE containing vaddr (name ""): 0 or -ESRCH. */
-void sym_fill(const struct sym_entry *e, struct sym_func *out);
+/* eh.c: the FDE containing vaddr, its whole range (name ""): 0 or -ESRCH. */
 int sym_fde_at(struct sym_file *f, uint64_t vaddr, struct sym_func *out);
+
+/* The CFI row at an address, as far as return probes need it (sym_cfi_at). */
+struct sym_cfi_row {
+	bool signal;	   /* the FDE is a signal frame ('S') */
+	bool cfa_rsp;	   /* CFA = rsp + cfa_off (else another register, an expression, unset) */
+	int64_t cfa_off;
+	bool ra_undefined; /* DW_CFA_undefined on the return address: the outermost frame */
+};
+
+/* eh.c: 0, -ESRCH (no FDE covers vaddr) or -EINVAL (CFI this reader does not know). */
+int sym_cfi_at(struct sym_file *f, uint64_t vaddr, struct sym_cfi_row *out);
+
+/* elf.c: an entry as a sym_func. */
+void sym_fill(const struct sym_entry *e, struct sym_func *out);
+/* elf.c: the index of the first entry whose vaddr is greater than vaddr (or nsyms). */
+size_t sym_index_after(const struct sym_file *f, uint64_t vaddr);
 
 /* The entry array, for enum.c. */
 static inline const struct sym_entry *sym_entries(const struct sym_file *f, size_t *n)

@@ -4,7 +4,7 @@
 TEST_BINS += $(B)/tests/retprobe/test_retprobe
 
 RETPROBE_SRCS := tests/retprobe/test_retprobe.c tests/retprobe/rp_unwind.c \
-	tests/retprobe/rp_stacks.c
+	tests/retprobe/rp_stacks.c tests/retprobe/rp_refuse.c
 
 $(B)/tests/retprobe/cxx_exc: tests/retprobe/cxx_exc.cc include/uprobes.h $(B)/libuprobes.so
 	@mkdir -p $(@D)
@@ -16,3 +16,8 @@ $(B)/tests/retprobe/test_retprobe: $(RETPROBE_SRCS) tests/retprobe/retprobe.h \
 	@mkdir -p $(@D)
 	$(CC) $(PROG_CFLAGS) $(CFLAGS) -rdynamic -o $@ $(filter %.c,$^) $(PROG_LDFLAGS) \
 		$(PROG_LDLIBS)
+
+# The CLI on Debian's programs (zstd, python3.11, bash): return probes refused
+# or skipped where no return can be followed.
+TEST_BINS += tests/retprobe/test_refuse_cli.sh
+tests/retprobe/test_refuse_cli.sh: $(B)/uprobe $(B)/libuprobes.so

@@ -86,6 +86,12 @@ static inline uint64_t cookie_of(long arg)
 
 void h_entry(struct uprobe *p, struct uprobe_regs *regs, void *ctx);
 void h_ret(struct uprobe *p, struct uprobe_regs *regs, const struct uprobe_ret *ret, void *ctx);
+/* Handlers that do nothing. */
+void h_noop_entry(struct uprobe *p, struct uprobe_regs *regs, void *ctx);
+void h_noop_ret(struct uprobe *p, struct uprobe_regs *regs, const struct uprobe_ret *ret, void *ctx);
+
+/* The attach that returned p failed with errno want and said why (uprobe_last_error). */
+void expect_refusal(struct uprobe *p, int want, const char *what);
 
 /* check_probe: do not check this count. */
 #define ANY UINT64_MAX
@@ -141,5 +147,9 @@ void t_swapcontext(unsigned int flags);
 void t_siglongjmp_altstack(unsigned int flags);
 void t_siglongjmp_altstack_loop(unsigned int flags);
 void t_longjmp_thread_end(unsigned int flags);
+void t_refuse_returns_twice(unsigned int flags);
+void t_refuse_no_caller(unsigned int flags);
+void t_thread_end_live(unsigned int flags);
+void t_coroutine_other_thread(unsigned int flags);
 
 #endif

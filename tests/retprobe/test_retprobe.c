@@ -18,6 +18,9 @@
  * ending after a longjmp.
  * rp_stacks.c: signal handlers (also on sigaltstack), siglongjmp out of a
  * sigaltstack handler, fork, swapcontext.
+ * rp_refuse.c: functions that return twice or that no call enters, refused;
+ * a call still running when its thread's shadow stack is freed; a coroutine
+ * resumed by another thread inside a followed call.
  *
  * Usage: test_retprobe [substring]  runs only the cases whose name contains it.
  */
@@ -681,27 +684,28 @@ static void t_modify_rax(unsigned int flags)
 
 /* ---- case 3: a return handler needs a function entry ------------------- */
 
-static void no_ret(struct uprobe *p, struct uprobe_regs *r, const struct uprobe_ret *ret, void *c)
+void h_noop_ret(struct uprobe *p, struct uprobe_regs *r, const struct uprobe_ret *ret, void *c)
 {
 	(void)p, (void)r, (void)ret, (void)c;
 }
 
-static void no_entry(struct uprobe *p, struct uprobe_regs *r, void *c)
+void h_noop_entry(struct uprobe *p, struct uprobe_regs *r, void *c)
 {
 	(void)p, (void)r, (void)c;
 }
 
-static void expect_einval(struct uprobe *p, const char *what)
+void expect_refusal(struct uprobe *p, int want, const char *what)
 {
 	int err = errno;
 
 	if (p) {
-		TL_FAIL("%s: attached, want EINVAL", what);
+		TL_FAIL("%s: attached, want %s", what, strerror(want));
 		uprobe_free(p);
 		return;
 	}
-	if (err != EINVAL)
-		TL_FAIL("%s: errno %d (%s), want EINVAL", what, err, strerror(err));
+	if (err != want)
+		TL_FAIL("%s: errno %d (%s), want %d (%s): %s", what, err, strerror(err), want,
+			strerror(want), uprobe_last_error());
 	if (!uprobe_last_error() || !uprobe_last_error()[0])
 		TL_FAIL("%s: uprobe_last_error() is empty", what);
 }
@@ -709,9 +713,9 @@ static void expect_einval(struct uprobe *p, const char *what)
 static void t_non_entry(unsigned int flags)
 {
 	struct uprobe_opts o = {
-		.sz = sizeof(o), .handler = no_entry, .ret_handler = no_ret, .flags = flags};
-	struct uprobe_opts ro = {.sz = sizeof(o), .ret_handler = no_ret, .flags = flags};
-	struct uprobe_opts eo = {.sz = sizeof(o), .handler = no_entry, .flags = flags};
+		.sz = sizeof(o), .handler = h_noop_entry, .ret_handler = h_noop_ret, .flags = flags};
+	struct uprobe_opts ro = {.sz = sizeof(o), .ret_handler = h_noop_ret, .flags = flags};
+	struct uprobe_opts eo = {.sz = sizeof(o), .handler = h_noop_entry, .flags = flags};
 	struct uprobe_info info;
 	struct uprobe_stats s0, s1;
 	unsigned int off = 0;
@@ -721,7 +725,7 @@ static void t_non_entry(unsigned int flags)
 	/* The first two instruction boundaries after the entry. */
 	for (i = 0; i < 2; i++) {
 		struct uprobe_spec spec = {
-			.path = NULL, .handler = no_entry, .ret_handler = no_ret, .flags = flags};
+			.path = NULL, .handler = h_noop_entry, .ret_handler = h_noop_ret, .flags = flags};
 		struct uprobe_batch_opts bo = {.sz = sizeof(bo)};
 		struct uprobe *bp = NULL, *p;
 		char loc[64], what[96];
@@ -747,13 +751,13 @@ static void t_non_entry(unsigned int flags)
 
 		errno = 0;
 		snprintf(what, sizeof(what), "%s entry+ret", loc);
-		expect_einval(uprobe_attach(NULL, loc, &o), what);
+		expect_refusal(uprobe_attach(NULL, loc, &o), EINVAL, what);
 		errno = 0;
 		snprintf(what, sizeof(what), "%s ret only", loc);
-		expect_einval(uprobe_attach(NULL, loc, &ro), what);
+		expect_refusal(uprobe_attach(NULL, loc, &ro), EINVAL, what);
 		errno = 0;
 		snprintf(what, sizeof(what), "addr rp_int+%u", off);
-		expect_einval(uprobe_attach_addr((const char *)(uintptr_t)rp_int + off, &o), what);
+		expect_refusal(uprobe_attach_addr((const char *)(uintptr_t)rp_int + off, &o), EINVAL, what);
 
 		spec.location = loc;
 		bo.errs = errs;
@@ -1506,5 +1510,9 @@ int main(int argc, char **argv)
 	run_modes("siglongjmp_altstack", t_siglongjmp_altstack);
 	run_modes("siglongjmp_altstack_loop", t_siglongjmp_altstack_loop);
 	run_modes("longjmp_then_thread_end", t_longjmp_thread_end);
+	run_modes("refuse_returns_twice", t_refuse_returns_twice);
+	run_modes("refuse_no_caller", t_refuse_no_caller);
+	run_modes("thread_end_live", t_thread_end_live);
+	run_modes("coroutine_other_thread", t_coroutine_other_thread);
 	TL_EXIT();
 }

@@ -6,6 +6,8 @@
 #  libc_debug      uprobe list libc shows libc6-dbg's local _int_* functions
 #                  at readelf's addresses
 #  libc_probe      p:libc:_int_malloc counts what the kernel's uprobe counts
+#  signal_frame    __restore_rt, whose FDE starts a byte early, probed at its
+#                  symbol (it was refused: mid-instruction)
 #  debug_dir       UPROBE_DEBUG_DIR=/nonexistent: exported functions and PLT
 #                  stubs only, exactly; _int_malloc refused by name
 #  minidebuginfo   a stripped binary with .gnu_debugdata: its static
@@ -19,6 +21,12 @@
 #  plt             NAME@plt at objdump's addresses, probed
 #  stripped        strip --strip-all: .eh_frame functions listed, a probe by
 #                  offset counts exactly, a mid-instruction offset refused
+#  stripped_bounds  the stripped file's functions have their FDE's bounds:
+#                  each entry probe runs as in the unstripped file; fn_ at a
+#                  later CFI row (after a push) is refused, naming its function
+#  zstd_bounds     Debian's stripped zstd: every "ends K bytes after the
+#                  probe" has K = the FDE's size (readelf -wf); r: at a later
+#                  CFI row is refused before zstd runs
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 suite=symbols
@@ -30,23 +38,11 @@ T=/sys/kernel/tracing
 grp=uptsym$$
 tmp=$(mktemp -d)
 
-expect_grep() { # name file text what
-	if grep -qF -- "$3" "$2"; then return 0; fi
-	fail "$1" "$4: '$3' not in: $(head -c 400 "$2")"
-	return 1
-}
 trap 'tracefs_clean "$grp"; rm -rf "$tmp"' EXIT
 trap 'exit 130' INT TERM
 
-# file_off FILE HEXVADDR: its file offset (0x...) through the PT_LOAD that holds it.
-file_off() {
-	readelf -lW "$1" 2>/dev/null | while read -r type o a p fs rest; do
-		[ "$type" = LOAD ] || continue
-		if [ $((0x$2)) -ge $((a)) ] && [ $((0x$2)) -lt $((a + fs)) ]; then
-			printf '0x%x\n' $((0x$2 - a + o))
-		fi
-	done
-}
+# "ADDR MODE REASON" of uprobe list lines (ADDR without 0x and leading 0s).
+modes() { sed -n 's/^0x0*\([0-9a-f]*\)  .*  \(optimized\|int3\|refused\)  *\([^ ].*\)$/\1 \2 \3/p'; }
 # "NAME=COUNT" lines of uprobe trace --count (stdout), sorted.
 counts() { sed -n 's/^@events\[\(.*\)\]: \([0-9]*\)$/\1=\2/p' "$1" | sort; }
 # Function symbols of a readelf -sW table: "ADDR NAME" (addresses without leading 0s).
@@ -82,8 +78,8 @@ else
 		kwhy="cannot write $T/uprobe_events"
 	elif ! mkdir "$T/instances/$grp" 2>/dev/null; then
 		kwhy="cannot create the tracefs instance $grp"
-	elif ! echo "p:$grp/im $libc:$(file_off "$libc" "$off")" >>"$T/uprobe_events" ||
-		! echo "p:$grp/mn $bin/malloc_target:$(file_off "$bin/malloc_target" \
+	elif ! echo "p:$grp/im $libc:$(vaddr_off "$libc" "$off")" >>"$T/uprobe_events" ||
+		! echo "p:$grp/mn $bin/malloc_target:$(vaddr_off "$bin/malloc_target" \
 			"$(nm "$bin/malloc_target" | awk '$3 == "main" { print $1 }')")" \
 			>>"$T/uprobe_events"; then
 		kwhy="the kernel refused the probe: $(tail -n 1 "$T/error_log" 2>/dev/null)"
@@ -106,6 +102,20 @@ else
 		elif expect_eq libc_probe "$ours" "_int_malloc=$kn" "our count vs the kernel's"; then
 			pass libc_probe
 		fi
+	fi
+fi
+
+# ---- a signal frame's FDE starts a byte before its code --------------------------------------
+# glibc's __restore_rt: unwinders look up return address - 1, so its FDE
+# starts at the byte before; the function, and a probe at it, start at the symbol.
+if [ ! -f "$dbg" ]; then
+	skip signal_frame "libc6-dbg not installed"
+else
+	rt=$(readelf -sW "$dbg" 2>/dev/null | awk '$8 == "__restore_rt" { a = $2; sub(/^0+/, "", a); print a }')
+	"$up" list "$libc" __restore_rt >"$tmp/rt" 2>/dev/null
+	if expect_eq signal_frame "$(modes <"$tmp/rt" | cut -d' ' -f1-3)" \
+		"$rt optimized jump-optimized:" "address (readelf of $dbg) and mode"; then
+		pass signal_frame
 	fi
 fi
 
@@ -283,6 +293,73 @@ if expect_eq stripped "$(readelf -S "$s" | grep -c '\.symtab')" 0 ".symtab left"
 	expect_eq stripped "$st" 1 "exit status at +1 (first instruction: $first bytes)" &&
 	expect_grep stripped "$tmp/mid.out" "offset +0x1 is inside the instruction at +0x0" "message"; then
 	pass stripped
+fi
+
+# "START ROW" of the first FDE that starts as a function (CFA rsp+8) and has a second CFI row.
+row2() {
+	readelf -wF "$1" 2>/dev/null | awk '/ CIE / { fde = ""; next }
+		/ FDE / { split($0, a, "pc="); split(a[2], b, "\\.\\."); fde = b[1]; n = 0; next }
+		fde != "" && /^[0-9a-f]+ / {
+			if (++n == 1 && $2 != "rsp+8") fde = ""
+			if (n == 2) { sub(/^0+/, "", fde); r = $1; sub(/^0+/, "", r); print fde, r; exit }
+		}'
+}
+# The message for fn_ROW inside the function fn_START of file F.
+inside_msg() { # F START ROW
+	echo "'fn_$3' is not a function of $1: 0x$3 is inside fn_$2 (fn_$2+0x$(printf %x $((0x$3 - 0x$2))))"
+}
+
+"$up" list "$cx" 2>/dev/null | modes | sort >"$tmp/b.named"
+"$up" list "$s" 'fn_*' 2>/dev/null | modes | sort >"$tmp/b.fde"
+# Both lists' lines of the addresses that have a name in the unstripped file.
+awk 'NR == FNR { named[$1] = 1; next } named[$1]' "$tmp/b.named" "$tmp/b.fde" >"$tmp/b.got"
+awk 'NR == FNR { fde[$1] = 1; next } fde[$1]' "$tmp/b.fde" "$tmp/b.named" >"$tmp/b.want"
+set -- $(row2 "$s")
+"$up" trace --count "p:$s:fn_$2" -- "$s" 1 >"$tmp/row.p" 2>&1
+st_p=$?
+"$up" trace --count "r:$s:fn_$2" -- "$s" 1 >"$tmp/row.r" 2>&1
+st_r=$?
+"$up" trace --count "p:ev/in $s:fn_$1+0x$(printf %x $((0x$2 - 0x$1)))" -- "$s" 1 >"$tmp/row.ok" 2>&1
+if expect_eq stripped_bounds "$(wc -l <"$tmp/b.want")" 8 \
+	"functions of the unstripped file among the FDEs (main, _start, 6 C++)" &&
+	expect_eq stripped_bounds "$(cat "$tmp/b.got")" "$(cat "$tmp/b.want")" \
+		"modes and reasons, stripped vs unstripped" &&
+	expect_eq stripped_bounds "$1" "$(nm "$cx" | awk '$3 == "main" { a = $1; sub(/^0+/, "", a); print a }')" \
+		"the first function with two CFI rows is main" &&
+	expect_eq stripped_bounds "$st_p $st_r" "1 1" "exit status of p: and r: on fn_$2" &&
+	expect_grep stripped_bounds "$tmp/row.p" "$(inside_msg "$s" "$1" "$2")" "p: message" &&
+	expect_grep stripped_bounds "$tmp/row.r" "$(inside_msg "$s" "$1" "$2")" "r: message" &&
+	expect_eq stripped_bounds "$(counts "$tmp/row.ok")" "in=1" "fn_$1+offset counts main once"; then
+	pass stripped_bounds
+fi
+
+# ---- Debian's stripped zstd --------------------------------------------------------------------
+z=/usr/bin/zstd
+if [ ! -x "$z" ] || readelf -S "$z" | grep -q '\.symtab'; then
+	skip zstd_bounds "no stripped $z (apt-get install zstd)"
+else
+	readelf -wf "$z" 2>/dev/null |
+		sed -n 's/.* FDE .*pc=0*\([0-9a-f]*\)\.\.0*\([0-9a-f]*\)$/\1 \2/p' |
+		while read -r a e; do echo "$a $((0x$e - 0x$a))"; done | sort >"$tmp/z.size"
+	objdump -d "$z" | sed -n 's/^0*\([0-9a-f]*\) <.*@plt>:$/\1/p' | sort -u >"$tmp/z.plt"
+	"$up" list "$z" >"$tmp/z.list" 2>"$tmp/z.err"
+	modes <"$tmp/z.list" | sed -n 's/^\([0-9a-f]*\) int3 the function ends \([0-9]*\) bytes after.*/\1 \2/p' |
+		sort >"$tmp/z.ends"
+	join "$tmp/z.ends" "$tmp/z.size" | awk '$2 != $3' >"$tmp/z.bad"
+	set -- $(row2 "$z")
+	echo hello >"$tmp/z.in"
+	"$up" trace "r:$z:fn_$2" -- "$z" -q -f "$tmp/z.in" -o "$tmp/z.zst" >"$tmp/z.r" 2>&1
+	st=$?
+	if expect_eq zstd_bounds "$(grep -c ' fn_' "$tmp/z.list")" \
+		"$(cut -d' ' -f1 "$tmp/z.size" | comm -23 - "$tmp/z.plt" | wc -l)" \
+		"functions listed vs FDEs (readelf -wf) that are no PLT stub (objdump -d)" &&
+		expect_eq zstd_bounds "$(head -n 3 "$tmp/z.bad")" "" \
+			"'ends K bytes after the probe' vs the FDE's size (ADDR K SIZE)" &&
+		expect_eq zstd_bounds "$st" 1 "exit status of r: on fn_$2" &&
+		expect_grep zstd_bounds "$tmp/z.r" "$(inside_msg "$z" "$1" "$2")" "message" &&
+		expect_eq zstd_bounds "$(ls "$tmp/z.zst" 2>/dev/null)" "" "zstd did not run"; then
+		pass zstd_bounds
+	fi
 fi
 
 exit $failed

@@ -32,7 +32,10 @@ static const char list_usage[] =
 	"List the functions (one name per address, in address order) and how a probe\n"
 	"at each entry would run:\n"
 	"  ADDRESS  NAME  optimized|int3|refused  REASON\n"
-	"and on stderr 'N functions: X optimized, Y int3, Z refused'.\n"
+	"and on stderr 'N functions: X optimized, Y int3, Z refused'. REASON ends\n"
+	"with '; no r: (returns twice)' or '; no r: (no call enters it)' where a\n"
+	"return probe is refused: setjmp, vfork, getcontext ...; the ELF entry point,\n"
+	"signal frames, code a jump enters.\n"
 	"\n"
 	"BINARY is a path; a name without '/' is looked up on PATH (python3), then as\n"
 	"a library in /lib/x86_64-linux-gnu, /usr/lib/x86_64-linux-gnu, /lib64,\n"
@@ -65,6 +68,7 @@ struct func {
 	uint64_t addr;
 	uint64_t offset; /* file offset, the location handed to uprobe_analyze */
 	int rank;	 /* which alias of an address to show: lower wins */
+	unsigned flags;	 /* UPROBE_SYM_RETURNS_TWICE, UPROBE_SYM_NOT_CALLED */
 	char *name;
 };
 
@@ -203,7 +207,7 @@ static int collect_one(const struct uprobe_sym *s, void *arg)
 {
 	struct collect_ctx *cx = arg;
 	struct func f = { .addr = s->vaddr, .offset = s->file_offset, .rank = alias_rank(s),
-			  .name = strdup(s->name) };
+			  .flags = s->flags, .name = strdup(s->name) };
 
 	if (!f.name || push(&cx->v, &cx->n, &cx->cap, &f)) {
 		free(f.name);
@@ -291,8 +295,9 @@ static void print_func(const char *path, const struct func *f, int aw, int width
 	if (names_only)
 		printf("%s\n", f->name);
 	else
-		printf("0x%0*" PRIx64 "  %-*s  %-9s  %s\n", aw, f->addr, width, f->name, mode,
-		       why);
+		printf("0x%0*" PRIx64 "  %-*s  %-9s  %s%s\n", aw, f->addr, width, f->name, mode,
+		       why, f->flags & UPROBE_SYM_RETURNS_TWICE ? "; no r: (returns twice)" :
+		       f->flags & UPROBE_SYM_NOT_CALLED	? "; no r: (no call enters it)" : "");
 }
 
 /* Does PATTERN select the marker: as PROVIDER:NAME, NAME or sdt:PROVIDER:NAME? */

@@ -9,6 +9,11 @@
  * name: the one given plus _2, _3 ... for the later ones, else the demangled
  * name with one '_' per run of other characters (ns::Foo::bar(int) ->
  * ns_Foo_bar_int), also made unique with _2, _3 ...
+ *
+ * A return probe skips the functions it would be refused on (setjmp and the
+ * others that return twice; those no call enters, like the ELF entry point),
+ * with a note on stderr naming them: a glob means "every function that can
+ * be probed so", and one refusal would stop the whole trace.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -23,11 +28,40 @@ struct match {
 	char *location, *name;
 };
 
+/* Functions a return probe skipped, for the note. */
+struct skipped {
+	unsigned n;
+	char names[200]; /* the first ones, ", "-separated, then "..." */
+};
+
 struct expand_ctx {
 	struct match *v;
 	size_t n, cap;
 	int oom;
+	int ret; /* a return probe */
+	struct skipped twice, not_called;
+	uint64_t skipped_vaddr; /* the last one skipped (its aliases follow) */
 };
+
+static void skip(struct skipped *sk, const char *name)
+{
+	size_t len = strlen(sk->names);
+
+	if (len + strlen(name) + 6 < sizeof(sk->names))
+		snprintf(sk->names + len, sizeof(sk->names) - len, "%s%s", len ? ", " : "", name);
+	else if (!strstr(sk->names, "..."))
+		snprintf(sk->names + len, sizeof(sk->names) - len, ", ...");
+	sk->n++;
+}
+
+/* "uprobe: PROBE: skipped N functions that WHAT: NAMES" (cli_error(0, ...): a note). */
+static void skip_note(const struct skipped *sk, const char *text, const char *one,
+		      const char *many)
+{
+	if (sk->n)
+		cli_error(0, "%s: skipped %u function%s that %s: %s", text, sk->n,
+			  sk->n == 1 ? "" : "s", sk->n == 1 ? one : many, sk->names);
+}
 
 bool cli_symbol_is_wildcard(const char *symbol)
 {
@@ -42,6 +76,13 @@ static int on_sym(const struct uprobe_sym *s, void *arg)
 	for (size_t i = 0; i < cx->n; i++)
 		if (cx->v[i].vaddr == s->vaddr)
 			return 0;
+	if (cx->ret && (s->flags & (UPROBE_SYM_RETURNS_TWICE | UPROBE_SYM_NOT_CALLED))) {
+		if (cx->twice.n + cx->not_called.n && cx->skipped_vaddr == s->vaddr)
+			return 0;
+		cx->skipped_vaddr = s->vaddr;
+		skip(s->flags & UPROBE_SYM_RETURNS_TWICE ? &cx->twice : &cx->not_called, s->name);
+		return 0;
+	}
 	if (cx->n == cx->cap) {
 		size_t cap = cx->cap ? 2 * cx->cap : 64;
 		struct match *nv = realloc(cx->v, cap * sizeof(*nv));
@@ -128,7 +169,7 @@ static int emit(struct trace_spec *s, const struct match *m, const char *event,
 int cli_expand_wildcard(struct trace_spec *s, const char *text,
 			int (*add)(void *ctx, const char *line), void *ctx)
 {
-	struct expand_ctx cx = { 0 };
+	struct expand_ctx cx = { .ret = s->kind == TRACE_RETPROBE };
 	char given[TRACE_MAX_EVENT_NAME], base[TRACE_MAX_EVENT_NAME];
 	char (*names)[TRACE_MAX_EVENT_NAME] = NULL;
 	int ret = 0, n, event_given = s->event_given;
@@ -141,10 +182,15 @@ int cli_expand_wildcard(struct trace_spec *s, const char *text,
 		ret = cli_error(CLI_EXIT_FAIL, "probe '%s': %s", text, uprobe_last_error());
 	else if (cx.oom)
 		ret = cli_error(CLI_EXIT_FAIL, "out of memory");
-	else if (!cx.n)
-		ret = cli_error(CLI_EXIT_FAIL, "probe '%s': no function of %s matches '%s'", text,
-				s->path, s->symbol);
-	else if (!(names = calloc(cx.n, sizeof(*names))))
+	if (!ret) {
+		skip_note(&cx.twice, text, "returns twice", "return twice");
+		skip_note(&cx.not_called, text, "no call enters (no return address to swap)",
+			  "no call enters (no return address to swap)");
+	}
+	if (!ret && !cx.n)
+		ret = cli_error(CLI_EXIT_FAIL, "probe '%s': no function of %s matches '%s'%s", text,
+				s->path, s->symbol, n ? " that a return probe can follow" : "");
+	if (!ret && !(names = calloc(cx.n, sizeof(*names))))
 		ret = cli_error(CLI_EXIT_FAIL, "out of memory");
 	snprintf(given, sizeof(given), "%s", s->event);
 	for (size_t i = 0; !ret && i < cx.n; i++) {
