@@ -22,11 +22,16 @@
 
 /*
  * Write len bytes at addr, whatever the page protection, through
- * /proc/self/mem (falls back to mprotect when /proc is unavailable). The
- * mapping stays private: the file and other processes never change. Caller
- * serialises writers. Returns 0 or -errno.
+ * /proc/self/mem (checked before every write, reopened when the program
+ * closed or replaced it; mprotect when it cannot be had). The mapping stays
+ * private: the file and other processes never change. Caller serialises
+ * writers. Returns 0 once the bytes are in the text (read back), else
+ * -errno.
  */
 int ubp_text_write(uint64_t addr, const void *buf, size_t len);
+
+/* Why the last ubp_text_write failed ("/proc/self/mem: ...; mprotect: ..."). */
+const char *ubp_text_error(void);
 
 /* Make every core of this process see the text written so far (serialise). */
 void ubp_sync_cores(void);

@@ -1,0 +1,11 @@
+# SPDX-License-Identifier: MIT
+# Programs written to break the tracer: they close or replace the library's
+# descriptors and take its signal handlers away with raw system calls while
+# probed (issue 15). Each asserts exact counts and an unchanged program.
+HOSTILE_PROG = $(CC) $(PROG_CFLAGS) $(CFLAGS) -o $@ $(filter %.c %.S,$^)
+
+TEST_BINS += $(B)/tests/hostile/test_fds
+$(B)/tests/hostile/test_fds: tests/hostile/test_fds.c tests/hostile/targets.S \
+		tests/hostile/hostile.h $(B)/libuprobes.so
+	@mkdir -p $(@D)
+	$(HOSTILE_PROG) $(PROG_LDFLAGS) $(PROG_LDLIBS)
