@@ -112,7 +112,7 @@ static int rec_build_slot(struct probe_rec *rec)
 	if (err) {
 		xol_free(rec->slot, ARCH_XOL_SLOT_SIZE);
 		return log_error(-err, "cannot write the out-of-line slot at 0x%lx: %s", rec->slot,
-				 strerror(-err));
+				 len < 0 || err == -E2BIG ? strerror(-err) : ubp_text_error());
 	}
 	return 0;
 }
@@ -326,58 +326,39 @@ static void probe_unlink(struct uprobe *p)
 /* Head of the patch: int3 (every mode starts there). */
 static int rec_arm(struct probe_rec *rec)
 {
-	uint8_t bp = ARCH_BREAKPOINT;
 	int err;
 
 	if (rec->installed)
 		return 0;
 	__atomic_store_n(&rec->active, 1, __ATOMIC_RELEASE);
-	err = ubp_text_write(rec->addr, &bp, 1);
-	if (err) {
+	err = rec_patch(rec, REC_INT3);
+	if (err)
 		__atomic_store_n(&rec->active, 0, __ATOMIC_RELEASE);
-		return log_error(-err, "cannot write the breakpoint at 0x%lx: %s", rec->addr,
-				 strerror(-err));
-	}
-	rec->installed = REC_INT3;
-	return 0;
+	return err;
 }
 
 /*
- * Take patches out, in reverse: head back to int3 (hits keep being handled
- * through the copy), tail restored, then the original head byte.
- *
- *   e9 r0 r1 r2 r3  ->  cc r0 r1 r2 r3  ->  cc xx xx xx xx  ->  xx xx xx xx xx
+ * Take patches out, in reverse (see REC_* in core.h): head back to int3 (hits
+ * keep being handled through the copy), tail restored, then the original head
+ * byte. A record is marked inactive only once its original bytes are back: one
+ * whose write failed stays in the text as it is, active, and its hits run the
+ * original instruction. Returns 0 or the first error.
  */
-static void recs_disarm(struct probe_rec **recs, size_t n)
+static int recs_disarm(struct probe_rec **recs, size_t n)
 {
-	uint8_t bp = ARCH_BREAKPOINT;
-	bool jumps = false;
+	int err = 0;
 
-	for (size_t i = 0; i < n; i++) {
-		if (recs[i]->installed != REC_JMP)
-			continue;
-		ubp_text_write(recs[i]->addr, &bp, 1);
-		jumps = true;
-	}
-	if (jumps) {
+	if (recs_patch(recs, n, REC_JMP, REC_JMP_TAIL, &err))
 		ubp_sync_cores();
-		for (size_t i = 0; i < n; i++) {
-			if (recs[i]->installed != REC_JMP)
-				continue;
-			ubp_text_write(recs[i]->addr + 1, recs[i]->orig + 1, ARCH_JMP_LEN - 1);
-			recs[i]->installed = REC_INT3;
-		}
+	if (recs_patch(recs, n, REC_JMP_TAIL, REC_INT3, &err))
 		ubp_sync_cores();
-	}
-	for (size_t i = 0; i < n; i++) {
-		ubp_text_write(recs[i]->addr, recs[i]->orig, 1);
-		recs[i]->installed = REC_CLEAN;
-	}
-	if (n)
+	if (recs_patch(recs, n, REC_INT3, REC_CLEAN, &err))
 		ubp_sync_cores();
 	/* Only now can no thread trap on these: replay any late trap as the original. */
 	for (size_t i = 0; i < n; i++)
-		__atomic_store_n(&recs[i]->active, 0, __ATOMIC_RELEASE);
+		if (recs[i]->installed == REC_CLEAN)
+			__atomic_store_n(&recs[i]->active, 0, __ATOMIC_RELEASE);
+	return err;
 }
 
 /* The distinct records of probes that are installed and have no consumer left. */
@@ -567,7 +548,7 @@ struct uprobe *uprobe_attach_addr(const void *addr, const struct uprobe_opts *op
 int uprobe_detach_many(struct uprobe **probes, size_t n)
 {
 	struct probe_rec **recs;
-	int err = 0;
+	int err = 0, disarm_err;
 
 	log_clear_error();
 	if (srcu_in_reader())
@@ -588,7 +569,12 @@ int uprobe_detach_many(struct uprobe **probes, size_t n)
 		}
 		probe_unlink(p);
 	}
-	recs_disarm(recs, recs_orphaned(probes, n, recs));
+	disarm_err = recs_disarm(recs, recs_orphaned(probes, n, recs));
+	if (disarm_err && !err) {
+		log_error_prefix("detached, but the breakpoint stays in (its hits run the "
+				 "original instruction)");
+		err = disarm_err;
+	}
 	srcu_synchronize();
 	/* No handler runs for them any more: their counts are final. */
 	for (size_t i = 0; i < n; i++) {

@@ -241,6 +241,42 @@ static void child_fake_mem(void)
 	rmdir(dir);
 }
 
+/*
+ * The text cannot be written back at all (the program closed the library's
+ * descriptor, a file sits over /proc/PID/mem, W^X forbids mprotect): detach
+ * says so, and the breakpoint left in keeps running the original instruction
+ * instead of replaying its trap forever.
+ */
+static void child_detach_unwritable(void)
+{
+	struct uprobe_opts o = { .sz = sizeof(o), .handler = count,
+				 .flags = UPROBE_F_NO_OPTIMIZE };
+	char dir[] = "/tmp/hostile-memXXXXXX", file[64], mem[64];
+	struct uprobe *p = uprobe_attach_addr((void *)hostile_xol, &o);
+	long sum = 0;
+
+	CHECK(p != NULL);
+	if (!p || !own_mounts("detach_unwritable"))
+		return;
+	CHECK(mkdtemp(dir) != NULL);
+	CHECK_EQ_INT(mount("none", dir, "tmpfs", 0, NULL), 0);
+	snprintf(file, sizeof(file), "%s/mem", dir);
+	snprintf(mem, sizeof(mem), "/proc/%d/mem", getpid());
+	CHECK_EQ_INT(close(open(file, O_CREAT | O_RDWR, 0600)), 0);
+	CHECK_EQ_INT(mount(file, mem, NULL, MS_BIND, NULL), 0);
+	close_all();
+	CHECK_EQ_INT(prctl(PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN, 0, 0, 0), 0);
+	CHECK_EQ_INT(uprobe_detach(p), -EACCES);
+	CHECK_CONTAINS(uprobe_last_error(), "detached, but the breakpoint stays in");
+	CHECK_CONTAINS(uprobe_last_error(), "cannot write the original byte at 0x");
+	CHECK_EQ_INT(hostile_text_is_file((void *)hostile_xol, HOSTILE_XOL_LEN), 0);
+	for (int i = 0; i < CALLS; i++)
+		sum += hostile_xol(i);
+	CHECK_EQ_INT(sum, CALLS * (CALLS + 1) / 2);
+	CHECK_EQ_U64(hits, 0);
+	uprobe_free(p);
+}
+
 #define CASE(name)                          \
 	static void name(void)              \
 	{                                   \
@@ -252,6 +288,7 @@ CASE(jmp_close_range)
 CASE(jmp_dup2)
 CASE(after_fork_close_range)
 CASE(fake_mem)
+CASE(detach_unwritable)
 
 int main(void)
 {
@@ -262,5 +299,6 @@ int main(void)
 	RUN(jmp_dup2);
 	RUN(after_fork_close_range);
 	RUN(fake_mem);
+	RUN(detach_unwritable);
 	TL_EXIT();
 }
