@@ -198,6 +198,20 @@ static bool own_mounts(const char *name)
 	return true;
 }
 
+/* No /proc: nothing can be resolved, and the refusal says why. */
+static void child_no_proc(void)
+{
+	struct uprobe_opts o = { .sz = sizeof(o), .handler = count };
+
+	if (!own_mounts("no_proc"))
+		return;
+	CHECK_EQ_INT(umount2("/proc", MNT_DETACH), 0);
+	CHECK(uprobe_attach_addr((void *)hostile_xol, &o) == NULL);
+	CHECK_EQ_INT(errno, ENOENT);
+	CHECK_CONTAINS(uprobe_last_error(),
+		       "cannot read /proc/self/maps: No such file or directory (is /proc mounted?)");
+}
+
 /*
  * A file of the program's own over /proc/PID/mem (a tmpfs file takes a write at
  * any offset): the library sees that it is not its memory and never writes
@@ -287,6 +301,7 @@ CASE(xol_dup2)
 CASE(jmp_close_range)
 CASE(jmp_dup2)
 CASE(after_fork_close_range)
+CASE(no_proc)
 CASE(fake_mem)
 CASE(detach_unwritable)
 
@@ -298,6 +313,7 @@ int main(void)
 	RUN(jmp_close_range);
 	RUN(jmp_dup2);
 	RUN(after_fork_close_range);
+	RUN(no_proc);
 	RUN(fake_mem);
 	RUN(detach_unwritable);
 	TL_EXIT();
