@@ -38,13 +38,43 @@ static void core_init(void)
 	srcu_init();
 }
 
+/*
+ * Take back the signal handlers the program replaced with the raw
+ * rt_sigaction system call (its handlers are chained behind ours) and say so.
+ * Every attach and detach starts here: both may trap (an int3 at a head while
+ * a jump goes in or out) and attach may send the quiescence signal.
+ */
+static int signals_reclaim(void)
+{
+	uint64_t taken = ubp_signal_reclaim();
+	int n = 0;
+
+	for (int sig = 1; sig <= 64; sig++) {
+		if (!(taken & (1ull << (sig - 1))))
+			continue;
+		log_msg(UPROBE_LOG_WARN, "SIG%s had been taken over with the raw rt_sigaction "
+			"system call: the library's handler is back, the program's runs behind it",
+			sig == UBP_QUIESCE_SIG ? "RTMAX" : sigabbrev_np(sig));
+		n++;
+	}
+	return n;
+}
+
 static int core_ready(void)
 {
 	int err;
 
 	pthread_once(&core_once, core_init);
 	err = ubp_signal_install(dispatch_trap);
-	return err ? log_error(-err, "cannot install the SIGTRAP handler: %s", strerror(-err)) : 0;
+	if (err)
+		return log_error(-err, "cannot install the SIGTRAP handler: %s", strerror(-err));
+	signals_reclaim();
+	return 0;
+}
+
+int uprobe_check_signals(void)
+{
+	return signals_reclaim();
 }
 
 static const char *emulate_reason(const struct arch_insn *ai)
@@ -556,6 +586,7 @@ int uprobe_detach_many(struct uprobe **probes, size_t n)
 	recs = calloc(n ? n : 1, sizeof(*recs));
 	if (!recs)
 		return log_report(log_error(ENOMEM, "out of memory"));
+	signals_reclaim();
 	pthread_mutex_lock(&registry_lock);
 	for (size_t i = 0; i < n; i++) {
 		struct uprobe *p = probes[i];

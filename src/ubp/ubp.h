@@ -49,6 +49,14 @@ typedef bool (*ubp_trap_fn)(siginfo_t *si, ucontext_t *uc);
 /* Install our SIGTRAP handler (idempotent). Returns 0 or -errno. */
 int ubp_signal_install(ubp_trap_fn fn);
 
+/*
+ * Take back each owned signal (SIGTRAP, the quiescence signal, and SIGSEGV,
+ * SIGBUS once owned) whose handler the program replaced with the raw
+ * rt_sigaction system call; its handler is chained behind ours. Not for
+ * signal context. Returns the signals taken back, bit (sig - 1) each.
+ */
+uint64_t ubp_signal_reclaim(void);
+
 /* Signal context: inspect (and change) another thread's interrupted context. */
 typedef void (*ubp_fixup_fn)(ucontext_t *uc, void *arg);
 

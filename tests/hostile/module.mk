@@ -9,3 +9,9 @@ $(B)/tests/hostile/test_fds: tests/hostile/test_fds.c tests/hostile/targets.S \
 		tests/hostile/hostile.h $(B)/libuprobes.so
 	@mkdir -p $(@D)
 	$(HOSTILE_PROG) $(PROG_LDFLAGS) $(PROG_LDLIBS)
+
+TEST_BINS += $(B)/tests/hostile/test_signals
+$(B)/tests/hostile/test_signals: tests/hostile/test_signals.c tests/hostile/targets.S \
+		tests/hostile/hostile.h $(B)/libuprobes.so
+	@mkdir -p $(@D)
+	$(HOSTILE_PROG) $(PROG_LDFLAGS) $(PROG_LDLIBS)
