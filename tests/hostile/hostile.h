@@ -24,35 +24,41 @@ void hostile_restorer(void);
 #define HOSTILE_JMP_LEN 10
 
 /*
- * Do the len bytes at addr in memory equal those of the file mapped there
- * (/proc/self/maps: its path and offset)? -1 when that cannot be read.
+ * The len bytes of the file mapped at addr (/proc/self/maps: its path and
+ * offset), into out: 0, or -1 when they cannot be read.
  */
-static inline int hostile_text_is_file(const void *addr, size_t len)
+static inline int hostile_file_bytes(const void *addr, size_t len, uint8_t *out)
 {
 	uint64_t a = (uint64_t)(uintptr_t)addr, start, end, off;
 	char line[4096], path[4096];
-	uint8_t file[64];
 	int ret = -1, fd;
 	FILE *maps = fopen("/proc/self/maps", "re");
 
-	if (!maps || len > sizeof(file))
-		goto out;
-	while (fgets(line, sizeof(line), maps)) {
+	while (maps && fgets(line, sizeof(line), maps)) {
 		path[0] = 0;
 		if (sscanf(line, "%lx-%lx %*s %lx %*s %*s %4095s", &start, &end, &off, path) < 3 ||
 		    a < start || a + len > end)
 			continue;
 		fd = path[0] == '/' ? open(path, O_RDONLY | O_CLOEXEC) : -1;
-		if (fd >= 0 && pread(fd, file, len, (off_t)(off + a - start)) == (ssize_t)len)
-			ret = !memcmp(file, addr, len);
+		if (fd >= 0 && pread(fd, out, len, (off_t)(off + a - start)) == (ssize_t)len)
+			ret = 0;
 		if (fd >= 0)
 			close(fd);
 		break;
 	}
-out:
 	if (maps)
 		fclose(maps);
 	return ret;
+}
+
+/* Do the len bytes at addr equal those of its file? -1 when that cannot be read. */
+static inline int hostile_text_is_file(const void *addr, size_t len)
+{
+	uint8_t file[64];
+
+	if (len > sizeof(file) || hostile_file_bytes(addr, len, file))
+		return -1;
+	return !memcmp(file, addr, len);
 }
 
 /* The kernel's struct sigaction for x86-64 (rt_sigaction's, not glibc's). */

@@ -15,3 +15,12 @@ $(B)/tests/hostile/test_signals: tests/hostile/test_signals.c tests/hostile/targ
 		tests/hostile/hostile.h $(B)/libuprobes.so
 	@mkdir -p $(@D)
 	$(HOSTILE_PROG) $(PROG_LDFLAGS) $(PROG_LDLIBS)
+
+# The same under uprobe trace: a program that knows nothing of probes.
+TEST_BINS += tests/hostile/test_hostile.sh
+tests/hostile/test_hostile.sh: $(B)/uprobe $(B)/tests/hostile/hostile_target
+
+$(B)/tests/hostile/hostile_target: tests/hostile/hostile_target.c tests/hostile/targets.S \
+		tests/hostile/hostile.h
+	@mkdir -p $(@D)
+	$(HOSTILE_PROG)
