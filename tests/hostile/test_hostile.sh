@@ -45,4 +45,41 @@ if same_run reexec --count -o "$tmp/reexec.out" "p:h/xol $tgt:hostile_xol" -- "$
 		pass reexec
 fi
 
+# Poll for a condition (a command), every 10 ms, for 60 s at most.
+wait_until() {
+	n=0
+	until "$@"; do
+		n=$((n + 1))
+		[ $n -gt 6000 ] && return 1
+		sleep 0.01
+	done
+}
+runs_target() { [ "$(readlink "/proc/$1/exe")" = "$tgt" ]; }
+
+# uprobe trace -p on a running daemon that then closes every descriptor: the
+# agent takes its probes out, the tracer sees the channel close and says so
+# (status 1, the process runs on), the daemon's calls are all right.
+"$tgt" daemon close_range 1000 >"$tmp/daemon.plain" &
+pid=$!
+st=none
+if wait_until runs_target $pid; then
+	up -p $pid --count -o "$tmp/daemon.out" "p:h/xol $tgt:hostile_xol" \
+		"p:h/jmp $tgt:hostile_jmp" 2>"$tmp/daemon.stderr" &
+	upid=$!
+	wait_until grep -q "tracing PID" "$tmp/daemon.stderr" && kill -USR1 $pid
+	wait $upid
+	st=$?
+	wait_until grep -q "^2000 calls" "$tmp/daemon.plain"
+fi
+kill $pid
+wait $pid
+expect_eq daemon "$st" 1 "uprobe's status" &&
+	expect_eq daemon "$(tail -1 "$tmp/daemon.stderr")" "uprobe: PID $pid closed its channel to \
+uprobe and runs on (it closed its file descriptors?): its probes are out" "the last word" &&
+	expect_eq daemon "$(cat "$tmp/daemon.out")" "@events[jmp]: 1000
+@events[xol]: 1000" "counts" &&
+	expect_eq daemon "$(cat "$tmp/daemon.plain")" "1000 calls, sum 1002000
+2000 calls, sum 2004000" "the daemon's output" &&
+	pass daemon
+
 exit "$failed"
