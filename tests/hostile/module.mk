@@ -18,9 +18,18 @@ $(B)/tests/hostile/test_signals: tests/hostile/test_signals.c tests/hostile/targ
 
 # The same under uprobe trace: a program that knows nothing of probes.
 TEST_BINS += tests/hostile/test_hostile.sh
-tests/hostile/test_hostile.sh: $(B)/uprobe $(B)/tests/hostile/hostile_target
+tests/hostile/test_hostile.sh: $(B)/uprobe $(B)/tests/hostile/hostile_target \
+	$(B)/tests/hostile/qsort_strict.so $(B)/tests/hostile/nosyms
 
 $(B)/tests/hostile/hostile_target: tests/hostile/hostile_target.c tests/hostile/targets.S \
 		tests/hostile/hostile.h
 	@mkdir -p $(@D)
 	$(HOSTILE_PROG)
+
+$(B)/tests/hostile/qsort_strict.so: tests/hostile/qsort_strict.c
+	@mkdir -p $(@D)
+	$(CC) $(PROG_CFLAGS) $(CFLAGS) -fPIC -shared -o $@ $< -ldl
+
+$(B)/tests/hostile/nosyms: tests/hostile/nosyms.S
+	@mkdir -p $(@D)
+	$(CC) -nostdlib -static -s -o $@ $<

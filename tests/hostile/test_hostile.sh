@@ -45,6 +45,12 @@ if same_run reexec --count -o "$tmp/reexec.out" "p:h/xol $tgt:hostile_xol" -- "$
 		pass reexec
 fi
 
+# An ELF file without a single symbol: no qsort(NULL, 0) (undefined behaviour).
+out=$(LD_PRELOAD="$top/build/tests/hostile/qsort_strict.so" "$top/build/uprobe" list \
+	"$top/build/tests/hostile/nosyms" 2>&1)
+expect_eq no_symbols "$?: $out" "0: 0 functions: 0 optimized, 0 int3, 0 refused" \
+	"uprobe list's status and output" && pass no_symbols
+
 # Poll for a condition (a command), every 10 ms, for 60 s at most.
 wait_until() {
 	n=0
