@@ -602,8 +602,8 @@ int uprobe_detach_many(struct uprobe **probes, size_t n)
 	}
 	disarm_err = recs_disarm(recs, recs_orphaned(probes, n, recs));
 	if (disarm_err && !err) {
-		log_error_prefix("detached, but the breakpoint stays in (its hits run the "
-				 "original instruction)");
+		log_error_prefix("detached, but its patch stays in the text (hits run the "
+				 "original instructions)");
 		err = disarm_err;
 	}
 	srcu_synchronize();

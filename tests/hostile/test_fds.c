@@ -281,7 +281,7 @@ static void child_detach_unwritable(void)
 	close_all();
 	CHECK_EQ_INT(prctl(PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN, 0, 0, 0), 0);
 	CHECK_EQ_INT(uprobe_detach(p), -EACCES);
-	CHECK_CONTAINS(uprobe_last_error(), "detached, but the breakpoint stays in");
+	CHECK_CONTAINS(uprobe_last_error(), "detached, but its patch stays in the text");
 	CHECK_CONTAINS(uprobe_last_error(), "cannot write the original byte at 0x");
 	CHECK_EQ_INT(hostile_text_is_file((void *)hostile_xol, HOSTILE_XOL_LEN), 0);
 	for (int i = 0; i < CALLS; i++)
