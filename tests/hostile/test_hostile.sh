@@ -4,7 +4,8 @@
 # descriptor it did not open (as a daemon does), installs its SIGTRAP handler
 # with the raw system call, and puts a connection of its own where the
 # tracer's socket was before it execs. Each traced run's output and status
-# equal the untraced run's; counts are exact.
+# equal the untraced run's; counts are exact. Also: uprobe trace -p on such a
+# daemon, and uprobe list on an ELF file without a single symbol.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 suite=hostile
