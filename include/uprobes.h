@@ -347,6 +347,20 @@ struct uprobe_stats {
 
 UPROBE_API int uprobe_get_stats(struct uprobe_stats *stats);
 
+/*
+ * The library owns SIGTRAP (breakpoints) and SIGRTMAX (quiescence requests)
+ * and chains the program's own handlers behind its own through the
+ * interposed sigaction(). A program that installs a handler with the raw
+ * rt_sigaction system call bypasses that: breakpoint hits then reach its
+ * handler and resume in the middle of the probed instruction. Every attach
+ * and detach takes such signals back (the program's handler is chained, a
+ * warning is logged); a program that may do this calls uprobe_check_signals()
+ * from time to time (uprobe trace's agent does, every 100 ms). Hits that
+ * arrive before then are lost to the program's handler; jump-optimized probes
+ * need no signal. Returns the number of signals taken back. Not for handlers.
+ */
+UPROBE_API int uprobe_check_signals(void);
+
 enum uprobe_log_level { UPROBE_LOG_ERROR, UPROBE_LOG_WARN, UPROBE_LOG_INFO, UPROBE_LOG_DEBUG };
 
 typedef void (*uprobe_log_fn)(enum uprobe_log_level level, const char *msg, void *ctx);

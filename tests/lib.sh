@@ -17,6 +17,30 @@ expect_eq() { # name got want what
 	return 1
 }
 
+# same_run NAME UPROBE_ARGS... -- CMD...: the traced run's stdout and status
+# equal the untraced run's (up() runs uprobe trace); its stdout and stderr go
+# to $tmp/NAME.stdout and $tmp/NAME.stderr.
+same_run() {
+	name=$1
+	shift
+	up "$@" >"$tmp/$name.stdout" 2>"$tmp/$name.stderr"
+	st=$?
+	while [ "$1" != "--" ]; do shift; done
+	shift
+	"$@" >"$tmp/$name.plain" 2>/dev/null
+	pst=$?
+	if [ "$st" != "$pst" ]; then
+		fail "$name" "status $st, untraced $pst: $(cat "$tmp/$name.stderr")"
+		return 1
+	fi
+	if ! cmp -s "$tmp/$name.stdout" "$tmp/$name.plain"; then
+		fail "$name" "output differs from the untraced run: $(diff "$tmp/$name.plain" \
+			"$tmp/$name.stdout" | head -5)"
+		return 1
+	fi
+	return 0
+}
+
 # Kernel uprobes of group $1 in tracefs ($T) and the instance of that name: gone.
 tracefs_clean() {
 	if [ -d "$T/instances/$1" ]; then

@@ -5,8 +5,17 @@
  * set. Its constructor attaches the tracer's probes before main runs; a
  * thread of its own then waits for the tracer to stop it, or to vanish, and
  * detaches everything. The program is never stopped or killed by it.
+ *
+ * The channel lives in the program's descriptor table, where the program may
+ * close it or put a file of its own at its number (a daemon's close_range):
+ * it is checked before every use (util/fd.h), and the watcher checks it every
+ * AGENT_CHECK_MS while it waits. A channel lost that way is taken for the
+ * tracer's death (every probe detached); the tracer sees it close. The same
+ * check takes back the library's signal handlers from a program that replaced
+ * them with the raw rt_sigaction system call (uprobe_check_signals).
  */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,9 +27,12 @@
 
 #include "uprobes_agent.h"
 #include "uprobes_trace.h"
+#include "util/fd.h"
+
+#define AGENT_CHECK_MS 100
 
 struct agent {
-	int sock; /* private channel to the tracer */
+	struct fd_kept sock; /* private channel to the tracer */
 	int attach; /* attach mode: never exit the program, free everything at the end */
 	int ready;  /* READY is out (or will never be): exit() may report */
 	int n;
@@ -67,6 +79,18 @@ static int send_fd(int sock, const void *buf, size_t len, int fd)
 		memcpy(CMSG_DATA(c), &fd, sizeof(int));
 	}
 	return sendmsg(sock, &m, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
+}
+
+/* To the tracer, if the channel is still ours: 0 or -1. */
+static int agent_send(struct agent *a, const void *buf, size_t len, int fd)
+{
+	return fd_kept_valid(&a->sock) ? send_fd(a->sock.fd, buf, len, fd) : -1;
+}
+
+/* From the tracer, if the channel is still ours. */
+static ssize_t agent_recv(struct agent *a, void *buf, size_t len, int flags)
+{
+	return fd_kept_valid(&a->sock) ? recv(a->sock.fd, buf, len, flags) : -1;
 }
 
 static void mode_of(const struct trace_event *ev, char *buf, size_t len)
@@ -143,8 +167,7 @@ static void agent_free(struct agent *a)
 	trace_session_free(a->session); /* detaches whatever is still attached */
 	for (int i = 0; i < a->n; i++)
 		trace_spec_free(a->specs[i]);
-	if (a->sock >= 0)
-		close(a->sock);
+	fd_kept_close(&a->sock);
 	free(a);
 }
 
@@ -155,16 +178,42 @@ static void set_live(struct agent *a)
 	pthread_mutex_unlock(&live_lock);
 }
 
-/* STOP or the tracer gone: detach everything, report, and leave the program alone. */
+/*
+ * The tracer's next message (what recv returned), checking every
+ * AGENT_CHECK_MS meanwhile that the channel and the signal handlers are still
+ * ours. -1 once the channel is lost: forgotten, never closed, as its number is
+ * the program's now.
+ */
+static ssize_t watch_recv(struct agent *a, struct uprobe_agent_hdr *h)
+{
+	for (;;) {
+		struct pollfd p = { .fd = a->sock.fd, .events = POLLIN };
+		int ready = poll(&p, 1, AGENT_CHECK_MS);
+		ssize_t got;
+
+		if (!fd_kept_valid(&a->sock)) {
+			a->sock = FD_KEPT_NONE;
+			return -1;
+		}
+		uprobe_check_signals();
+		if (ready <= 0)
+			continue;
+		got = recv(a->sock.fd, h, sizeof(*h), MSG_DONTWAIT);
+		if (got >= 0 || (errno != EAGAIN && errno != EINTR))
+			return got;
+	}
+}
+
+/*
+ * STOP, the tracer gone or the channel lost: detach everything, report, and
+ * leave the program alone.
+ */
 static void *watch(void *arg)
 {
 	struct agent *a = arg;
 	struct uprobe_agent_hdr h;
-	ssize_t got;
+	ssize_t got = watch_recv(a, &h);
 
-	do
-		got = recv(a->sock, &h, sizeof(h), 0);
-	while (got < 0 && errno == EINTR);
 	set_live(NULL);
 	if (a->session)
 		trace_session_record(a->session, 0); /* every probe stops at once */
@@ -173,14 +222,12 @@ static void *watch(void *arg)
 	if (got == sizeof(h) && h.type == UPROBE_AGENT_STOP) {
 		count_all(a, a->stopped.c);
 		a->stopped.h = (struct uprobe_agent_hdr){ UPROBE_AGENT_STOPPED, (uint32_t)a->n };
-		send_fd(a->sock, &a->stopped, sizeof(h) + (size_t)a->n * sizeof(a->stopped.c[0]), -1);
+		agent_send(a, &a->stopped, sizeof(h) + (size_t)a->n * sizeof(a->stopped.c[0]), -1);
 	}
-	if (a->attach) {
+	if (a->attach)
 		agent_free(a);
-	} else {
-		close(a->sock);
-		a->sock = -1;
-	}
+	else
+		fd_kept_close(&a->sock);
 	return NULL;
 }
 
@@ -198,7 +245,7 @@ static int serve(struct agent *a)
 
 	if (!text || !st)
 		goto out;
-	got = recv(a->sock, text, UPROBE_AGENT_MSG_MAX, 0);
+	got = agent_recv(a, text, UPROBE_AGENT_MSG_MAX, 0);
 	if (got < (ssize_t)sizeof(h))
 		goto out;
 	memcpy(&h, text, sizeof(h));
@@ -216,12 +263,12 @@ static int serve(struct agent *a)
 	h = (struct uprobe_agent_hdr){ UPROBE_AGENT_READY, (uint32_t)a->n };
 	memcpy(text, &h, sizeof(h));
 	memcpy(text + sizeof(h), st, (size_t)a->n * sizeof(st[0]));
-	got = send_fd(a->sock, text, sizeof(h) + (size_t)a->n * sizeof(st[0]),
-		      a->session ? trace_session_fd(a->session) : -1);
+	got = agent_send(a, text, sizeof(h) + (size_t)a->n * sizeof(st[0]),
+			 a->session ? trace_session_fd(a->session) : -1);
 	set_ready(a);
 	if (got)
 		goto out;
-	if (recv(a->sock, &h, sizeof(h), 0) != sizeof(h))
+	if (agent_recv(a, &h, sizeof(h), 0) != sizeof(h))
 		goto out; /* the tracer is gone: run untraced */
 	if (h.type == UPROBE_AGENT_ABORT && !a->attach)
 		_exit(126); /* before main: the tracer reported why */
@@ -266,7 +313,7 @@ static void report_exit(int status, void *arg)
 	       !pthread_cond_timedwait(&live_ready, &live_lock, &until))
 		;
 	if (live && live->attach)
-		send(live->sock, &h, sizeof(h), MSG_NOSIGNAL);
+		agent_send(live, &h, sizeof(h), -1);
 	pthread_mutex_unlock(&live_lock);
 }
 
@@ -308,7 +355,7 @@ __attribute__((visibility("default"))) int uprobe_agent_attach(void)
 		free(a);
 		return -err;
 	}
-	a->sock = pair[0];
+	fd_keep(&a->sock, pair[0]);
 	a->attach = 1;
 	if (!exit_hooked)
 		exit_hooked = !on_exit(report_exit, NULL);
@@ -330,12 +377,29 @@ __attribute__((visibility("default"))) int uprobe_agent_attach(void)
 }
 
 /*
+ * Is fd, inherited as UPROBE_AGENT_FD, still the tracer's kind of socket? A
+ * program that closed it (daemonizing) may have put a file, a pipe or a
+ * connection of its own at that number before it exec'd: HELLO is never
+ * written into those.
+ */
+static bool tracer_channel(int fd)
+{
+	int type = 0, domain = 0;
+	socklen_t len = sizeof(type);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) || type != SOCK_SEQPACKET)
+		return false;
+	len = sizeof(domain);
+	return !getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) && domain == AF_UNIX;
+}
+
+/*
  * Runs in every image that loads libuprobes; only with UPROBE_AGENT_FD set
  * (by the tracer) does it do anything.
  */
 __attribute__((constructor)) static void agent_init(void)
 {
-	static struct agent agent = { .sock = -1 };
+	static struct agent agent = { .sock = FD_KEPT_NONE };
 	struct uprobe_agent_hdr h = { UPROBE_AGENT_HELLO, (uint32_t)getpid() };
 	const char *env = getenv(UPROBE_AGENT_ENV_FD);
 	char *end;
@@ -345,7 +409,7 @@ __attribute__((constructor)) static void agent_init(void)
 	if (!env || !*env)
 		return;
 	fd = strtol(env, &end, 10);
-	if (*end || fd < 0 || fd > 65535)
+	if (*end || fd < 0 || fd > 65535 || !tracer_channel((int)fd))
 		return;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair))
 		return;
@@ -355,11 +419,11 @@ __attribute__((constructor)) static void agent_init(void)
 		return; /* no tracer (any more): run untraced */
 	}
 	close(pair[1]);
-	agent.sock = pair[0];
+	fd_keep(&agent.sock, pair[0]);
 	set_live(&agent);
 	if (serve(&agent) || start_watch(&agent)) {
 		set_live(NULL);
-		close(agent.sock);
+		fd_kept_close(&agent.sock);
 		trace_session_free(agent.session); /* detaches whatever was attached */
 		agent.session = NULL;
 	}

@@ -87,7 +87,8 @@ static struct branch_index *index_build(const struct probe_target *t)
 			sym_landing_pads(f, index_add_pad, &pc);
 		sym_file_close(f);
 	}
-	qsort(bi->refs, bi->n, sizeof(*bi->refs), ref_cmp);
+	if (bi->n) /* qsort(NULL, 0) is undefined behaviour (UBSan) */
+		qsort(bi->refs, bi->n, sizeof(*bi->refs), ref_cmp);
 	bi->next = indexes;
 	indexes = bi;
 	return bi;

@@ -44,7 +44,20 @@ struct probe_rec {
 	struct uprobe *consumers;  /* RCU list, written under registry_lock */
 };
 
-enum { REC_CLEAN = 0, REC_INT3 = 1, REC_JMP = 2 };
+/*
+ * The text at a record (rec->installed), one step at a time. Every patch goes
+ * in and out through an int3 at its head, so that a thread arriving meanwhile
+ * traps instead of running half-written bytes:
+ *
+ *   xx xx xx xx xx   REC_CLEAN     the original instruction(s)
+ *   cc xx xx xx xx   REC_INT3      breakpoint
+ *   cc r0 r1 r2 r3   REC_JMP_TAIL  the jump's rel32 behind the breakpoint
+ *   e9 r0 r1 r2 r3   REC_JMP       jump to the trampoline
+ *
+ * In every state but REC_CLEAN a hit is handled (the trap path resumes an
+ * optimized record in its copy of the window).
+ */
+enum { REC_CLEAN = 0, REC_INT3 = 1, REC_JMP_TAIL = 2, REC_JMP = 3 };
 
 /*
  * Hits of the first CORE_FAST_IDS threads (by srcu slot id) are counted in a

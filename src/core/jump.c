@@ -13,6 +13,7 @@
 #include "core/jump.h"
 #include "core/resolve.h"
 #include "ubp/ubp.h"
+#include "util/log.h"
 #include "xol/xol.h"
 
 /*
@@ -85,11 +86,14 @@ static bool rec_build_trampoline(struct probe_rec *rec)
 		return opt_refuse(rec, "no memory for a trampoline within ±2 GiB");
 	rec->copy = rec->tramp + off;
 	len = arch_window_copy(&rec->win, rec->copy, code + off);
-	if (len < 0 || xol_write(rec->tramp, code, off + len)) {
-		xol_free(rec->tramp, size);
+	if (len >= 0 && !xol_write(rec->tramp, code, off + len))
+		return true;
+	xol_free(rec->tramp, size);
+	if (len < 0)
 		return opt_refuse(rec, "the window cannot be relocated to the trampoline");
-	}
-	return true;
+	snprintf(rec->opt_reason, sizeof(rec->opt_reason), "cannot write the trampoline: %s",
+		 ubp_text_error());
+	return false;
 }
 
 /* Does the jump table at table (relative or absolute entries) reach into the window? */
@@ -233,37 +237,93 @@ static void window_fixup(ucontext_t *uc, void *arg)
 }
 
 /*
+ * The bytes of rec in patch state `state`: the head, then the tail (the rest
+ * of the jump's 5 bytes).
+ */
+static void patch_bytes(const struct probe_rec *rec, int state, uint8_t out[ARCH_JMP_LEN])
+{
+	int32_t rel = (int32_t)(rec->tramp + TRAMP_DATA_WORDS * 8 - (rec->addr + ARCH_JMP_LEN));
+
+	out[0] = state == REC_CLEAN ? rec->orig[0] : state == REC_JMP ? 0xe9 : ARCH_BREAKPOINT;
+	if (state >= REC_JMP_TAIL)
+		memcpy(out + 1, &rel, 4);
+	else
+		memcpy(out + 1, rec->orig + 1, ARCH_JMP_LEN - 1);
+}
+
+/* What a step to `to` writes: the head, or the tail, of that state. */
+static const char *patch_what(int to, bool tail)
+{
+	if (tail)
+		return to == REC_INT3 ? "the original bytes" : "the jump's offset";
+	return to == REC_CLEAN ? "the original byte" : to == REC_JMP ? "the jump" : "the breakpoint";
+}
+
+int rec_patch(struct probe_rec *rec, int to)
+{
+	uint8_t bytes[ARCH_JMP_LEN];
+	int from = rec->installed, err;
+	/* One step: between REC_INT3 and REC_JMP_TAIL the tail changes, elsewhere the head. */
+	bool tail = from + to == REC_INT3 + REC_JMP_TAIL;
+
+	if (to == from)
+		return 0;
+	if (to < REC_CLEAN || to > REC_JMP || (to != from + 1 && to != from - 1))
+		return log_error(EINVAL, "0x%lx: no patch step from state %d to %d", rec->addr,
+				 from, to);
+	patch_bytes(rec, to, bytes);
+	if (tail)
+		err = ubp_text_write(rec->addr + 1, bytes + 1, ARCH_JMP_LEN - 1);
+	else
+		err = ubp_text_write(rec->addr, bytes, 1);
+	if (err)
+		return log_error(-err, "cannot write %s at 0x%lx: %s", patch_what(to, tail),
+				 rec->addr, ubp_text_error());
+	rec->installed = to;
+	return 0;
+}
+
+/* Move every record of recs in state `from` one step to `to`. Returns how many moved. */
+size_t recs_patch(struct probe_rec **recs, size_t n, int from, int to, int *err)
+{
+	size_t moved = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int e;
+
+		if (recs[i]->installed != from)
+			continue;
+		e = rec_patch(recs[i], to);
+		if (!e)
+			moved++;
+		else if (!*err)
+			*err = e;
+	}
+	return moved;
+}
+
+/*
  * int3 is already at the head of every window and the cores are synchronised:
  * no thread can newly enter a window. Move the threads already inside, then
- * write the jump's tail, synchronise, and its head:
- *
- *   cc xx xx xx xx  ->  cc r0 r1 r2 r3  ->  e9 r0 r1 r2 r3
+ * write the jump's tail, synchronise, and its head. A record whose write
+ * fails stays behind its int3, where hits run through the trap path.
  */
 void jump_install(struct probe_rec **recs, size_t n)
 {
 	struct window_set set = { recs, n };
 	bool multi = false;
+	int err = 0;
 
 	/* A thread is never inside a one-instruction window: skip the round trip. */
 	for (size_t i = 0; i < n && !multi; i++)
 		multi = recs[i]->win.n > 1;
 	if (multi)
 		ubp_quiesce(window_fixup, &set);
-	for (size_t i = 0; i < n; i++) {
-		uint8_t jmp[ARCH_JMP_LEN];
-		int32_t rel = (int32_t)(recs[i]->tramp + TRAMP_DATA_WORDS * 8 -
-					(recs[i]->addr + ARCH_JMP_LEN));
-
-		jmp[0] = 0xe9;
-		memcpy(jmp + 1, &rel, 4);
-		ubp_text_write(recs[i]->addr + 1, jmp + 1, 4);
-	}
-	ubp_sync_cores();
-	for (size_t i = 0; i < n; i++) {
-		uint8_t e9 = 0xe9;
-
-		ubp_text_write(recs[i]->addr, &e9, 1);
-		recs[i]->installed = REC_JMP;
-	}
-	ubp_sync_cores();
+	if (recs_patch(recs, n, REC_INT3, REC_JMP_TAIL, &err))
+		ubp_sync_cores();
+	if (recs_patch(recs, n, REC_JMP_TAIL, REC_JMP, &err))
+		ubp_sync_cores();
+	if (err)
+		log_msg(UPROBE_LOG_WARN, "%s; the probe takes the breakpoint path",
+			uprobe_last_error());
 }

@@ -19,6 +19,15 @@ bool jump_plan(struct probe_rec *rec, const struct probe_target *t);
 /* Plan and build the trampoline; on success rec is in UPROBE_MODE_OPTIMIZED. */
 bool jump_build(struct probe_rec *rec, const struct probe_target *t);
 
+/*
+ * Move rec one patch step (REC_* in core.h) to `to`: 0 once its bytes are in
+ * the text, else -errno with a message, rec->installed still true to the text.
+ */
+int rec_patch(struct probe_rec *rec, int to);
+
+/* rec_patch(to) for every record of recs in state `from`; the first error in *err. */
+size_t recs_patch(struct probe_rec **recs, size_t n, int from, int to, int *err);
+
 /* int3 is at every head and synchronised: quiesce, write the tails, then the heads. */
 void jump_install(struct probe_rec **recs, size_t n);
 

@@ -38,13 +38,43 @@ static void core_init(void)
 	srcu_init();
 }
 
+/*
+ * Take back the signal handlers the program replaced with the raw
+ * rt_sigaction system call (its handlers are chained behind ours) and say so.
+ * Every attach and detach starts here: both may trap (an int3 at a head while
+ * a jump goes in or out) and attach may send the quiescence signal.
+ */
+static int signals_reclaim(void)
+{
+	uint64_t taken = ubp_signal_reclaim();
+	int n = 0;
+
+	for (int sig = 1; sig <= 64; sig++) {
+		if (!(taken & (1ull << (sig - 1))))
+			continue;
+		log_msg(UPROBE_LOG_WARN, "SIG%s had been taken over with the raw rt_sigaction "
+			"system call: the library's handler is back, the program's runs behind it",
+			sig == UBP_QUIESCE_SIG ? "RTMAX" : sigabbrev_np(sig));
+		n++;
+	}
+	return n;
+}
+
 static int core_ready(void)
 {
 	int err;
 
 	pthread_once(&core_once, core_init);
 	err = ubp_signal_install(dispatch_trap);
-	return err ? log_error(-err, "cannot install the SIGTRAP handler: %s", strerror(-err)) : 0;
+	if (err)
+		return log_error(-err, "cannot install the SIGTRAP handler: %s", strerror(-err));
+	signals_reclaim();
+	return 0;
+}
+
+int uprobe_check_signals(void)
+{
+	return signals_reclaim();
 }
 
 static const char *emulate_reason(const struct arch_insn *ai)
@@ -112,7 +142,7 @@ static int rec_build_slot(struct probe_rec *rec)
 	if (err) {
 		xol_free(rec->slot, ARCH_XOL_SLOT_SIZE);
 		return log_error(-err, "cannot write the out-of-line slot at 0x%lx: %s", rec->slot,
-				 strerror(-err));
+				 len < 0 || err == -E2BIG ? strerror(-err) : ubp_text_error());
 	}
 	return 0;
 }
@@ -331,58 +361,39 @@ static void probe_unlink(struct uprobe *p)
 /* Head of the patch: int3 (every mode starts there). */
 static int rec_arm(struct probe_rec *rec)
 {
-	uint8_t bp = ARCH_BREAKPOINT;
 	int err;
 
 	if (rec->installed)
 		return 0;
 	__atomic_store_n(&rec->active, 1, __ATOMIC_RELEASE);
-	err = ubp_text_write(rec->addr, &bp, 1);
-	if (err) {
+	err = rec_patch(rec, REC_INT3);
+	if (err)
 		__atomic_store_n(&rec->active, 0, __ATOMIC_RELEASE);
-		return log_error(-err, "cannot write the breakpoint at 0x%lx: %s", rec->addr,
-				 strerror(-err));
-	}
-	rec->installed = REC_INT3;
-	return 0;
+	return err;
 }
 
 /*
- * Take patches out, in reverse: head back to int3 (hits keep being handled
- * through the copy), tail restored, then the original head byte.
- *
- *   e9 r0 r1 r2 r3  ->  cc r0 r1 r2 r3  ->  cc xx xx xx xx  ->  xx xx xx xx xx
+ * Take patches out, in reverse (see REC_* in core.h): head back to int3 (hits
+ * keep being handled through the copy), tail restored, then the original head
+ * byte. A record is marked inactive only once its original bytes are back: one
+ * whose write failed stays in the text as it is, active, and its hits run the
+ * original instruction. Returns 0 or the first error.
  */
-static void recs_disarm(struct probe_rec **recs, size_t n)
+static int recs_disarm(struct probe_rec **recs, size_t n)
 {
-	uint8_t bp = ARCH_BREAKPOINT;
-	bool jumps = false;
+	int err = 0;
 
-	for (size_t i = 0; i < n; i++) {
-		if (recs[i]->installed != REC_JMP)
-			continue;
-		ubp_text_write(recs[i]->addr, &bp, 1);
-		jumps = true;
-	}
-	if (jumps) {
+	if (recs_patch(recs, n, REC_JMP, REC_JMP_TAIL, &err))
 		ubp_sync_cores();
-		for (size_t i = 0; i < n; i++) {
-			if (recs[i]->installed != REC_JMP)
-				continue;
-			ubp_text_write(recs[i]->addr + 1, recs[i]->orig + 1, ARCH_JMP_LEN - 1);
-			recs[i]->installed = REC_INT3;
-		}
+	if (recs_patch(recs, n, REC_JMP_TAIL, REC_INT3, &err))
 		ubp_sync_cores();
-	}
-	for (size_t i = 0; i < n; i++) {
-		ubp_text_write(recs[i]->addr, recs[i]->orig, 1);
-		recs[i]->installed = REC_CLEAN;
-	}
-	if (n)
+	if (recs_patch(recs, n, REC_INT3, REC_CLEAN, &err))
 		ubp_sync_cores();
 	/* Only now can no thread trap on these: replay any late trap as the original. */
 	for (size_t i = 0; i < n; i++)
-		__atomic_store_n(&recs[i]->active, 0, __ATOMIC_RELEASE);
+		if (recs[i]->installed == REC_CLEAN)
+			__atomic_store_n(&recs[i]->active, 0, __ATOMIC_RELEASE);
+	return err;
 }
 
 /* The distinct records of probes that are installed and have no consumer left. */
@@ -572,7 +583,7 @@ struct uprobe *uprobe_attach_addr(const void *addr, const struct uprobe_opts *op
 int uprobe_detach_many(struct uprobe **probes, size_t n)
 {
 	struct probe_rec **recs;
-	int err = 0;
+	int err = 0, disarm_err;
 
 	log_clear_error();
 	if (srcu_in_reader())
@@ -580,6 +591,7 @@ int uprobe_detach_many(struct uprobe **probes, size_t n)
 	recs = calloc(n ? n : 1, sizeof(*recs));
 	if (!recs)
 		return log_report(log_error(ENOMEM, "out of memory"));
+	signals_reclaim();
 	pthread_mutex_lock(&registry_lock);
 	for (size_t i = 0; i < n; i++) {
 		struct uprobe *p = probes[i];
@@ -593,7 +605,12 @@ int uprobe_detach_many(struct uprobe **probes, size_t n)
 		}
 		probe_unlink(p);
 	}
-	recs_disarm(recs, recs_orphaned(probes, n, recs));
+	disarm_err = recs_disarm(recs, recs_orphaned(probes, n, recs));
+	if (disarm_err && !err) {
+		log_error_prefix("detached, but its patch stays in the text (hits run the "
+				 "original instructions)");
+		err = disarm_err;
+	}
 	srcu_synchronize();
 	/* No handler runs for them any more: their counts are final. */
 	for (size_t i = 0; i < n; i++) {

@@ -91,12 +91,22 @@ void target_read(const struct probe_target *t, uint64_t addr, uint8_t *buf, size
 		registry_read_text(addr, buf, len);
 }
 
+/* A mapping lookup that failed other than by -ENXIO (not mapped). */
+static int maps_unreadable(int err)
+{
+	return log_error(-err, "cannot read /proc/self/maps: %s%s", strerror(-err),
+			 err == -ENOENT ? " (is /proc mounted?)" : "");
+}
+
 /* Fill the runtime side of t from its file offset. */
 static int resolve_runtime(struct sym_file *f, struct probe_target *t, unsigned flags)
 {
 	struct maps_entry m;
+	int err = maps_find_file_offset(sym_file_dev(f), sym_file_ino(f), t->file_offset, &m);
 
-	if (maps_find_file_offset(sym_file_dev(f), sym_file_ino(f), t->file_offset, &m)) {
+	if (err && err != -ENXIO)
+		return maps_unreadable(err);
+	if (err) {
 		if (flags & RESOLVE_FILE_IMAGE)
 			return resolve_image(f, t);
 		return log_error(ENXIO, "'%s' is not mapped (executable) in this process",
@@ -265,10 +275,14 @@ int resolve_address(uint64_t addr, unsigned flags, struct probe_target *t)
 	struct maps_entry m;
 	struct sym_file *f;
 	uint64_t vaddr;
+	int err;
 
 	if (!(flags & RESOLVE_KEEP_SYMBOL))
 		memset(t, 0, sizeof(*t));
-	if (maps_find_addr(addr, &m))
+	err = maps_find_addr(addr, &m);
+	if (err && err != -ENXIO)
+		return maps_unreadable(err);
+	if (err)
 		return log_error(ENXIO, "address 0x%lx is not mapped", addr);
 	if (m.perms[2] != 'x')
 		return log_error(ENXIO, "address 0x%lx is not executable (%s %s)", addr, m.perms,

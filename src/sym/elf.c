@@ -205,7 +205,8 @@ static int sym_load(struct sym_file *f)
 		sym_load_debug(f);
 	if (sym_load_plt(f))
 		return log_error(ENOMEM, "out of memory");
-	qsort(f->syms, f->nsyms, sizeof(*f->syms), sym_cmp);
+	if (f->nsyms) /* qsort(NULL, 0) is undefined behaviour (UBSan) */
+		qsort(f->syms, f->nsyms, sizeof(*f->syms), sym_cmp);
 	return 0;
 }
 

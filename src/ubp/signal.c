@@ -167,6 +167,8 @@ static void ubp_sigtrap(int sig, siginfo_t *si, void *ucv)
 	chain(sig, si, uc);
 }
 
+static void ubp_sigfault(int sig, siginfo_t *si, void *ucv);
+
 static void ubp_sigquiesce(int sig, siginfo_t *si, void *ucv)
 {
 	if (ubp_quiesce_signal(si, ucv))
@@ -196,13 +198,21 @@ static void unblock_owned_everywhere(void)
 	raw_sigprocmask(SIG_UNBLOCK, &ours, NULL);
 }
 
+/* Our handler of each owned signal. */
+static void (*const owned_handler[N_OWNED])(int, siginfo_t *, void *) = {
+	[OWN_TRAP] = ubp_sigtrap,
+	[OWN_QUIESCE] = ubp_sigquiesce,
+	[OWN_SEGV] = ubp_sigfault,
+	[OWN_BUS] = ubp_sigfault,
+};
+
 /* Install our handler for owned[i], keeping the previous disposition chained. */
-static int own_locked(unsigned i, void (*handler)(int, siginfo_t *, void *))
+static int own_locked(unsigned i)
 {
 	struct sigaction act, old;
 
 	memset(&act, 0, sizeof(act));
-	act.sa_sigaction = handler;
+	act.sa_sigaction = owned_handler[i];
 	act.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK | SA_RESTART;
 	sigemptyset(&act.sa_mask);
 	if (__sigaction(owned[i].sig, &act, &old))
@@ -210,6 +220,32 @@ static int own_locked(unsigned i, void (*handler)(int, siginfo_t *, void *))
 	chained_set_locked(&owned[i], &old);
 	__atomic_store_n(&owned[i].active, 1, __ATOMIC_RELEASE);
 	return 0;
+}
+
+/*
+ * Take back every owned signal whose handler is no longer ours: the program
+ * replaced it with the raw rt_sigaction system call, which the interposed
+ * sigaction never sees (or it runs where nothing is interposed: a library
+ * loaded by dlopen). The handler found there becomes the chained one, as if
+ * the program had called sigaction. Caller holds chain_lock.
+ */
+static uint64_t reclaim_locked(void)
+{
+	uint64_t taken = 0;
+
+	for (unsigned i = 0; i < N_OWNED; i++) {
+		struct sigaction cur;
+
+		if (!owned[i].active || __sigaction(owned[i].sig, NULL, &cur))
+			continue;
+		if ((cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == owned_handler[i])
+			continue;
+		if (!own_locked(i))
+			taken |= 1ull << (owned[i].sig - 1);
+	}
+	if (taken)
+		unblock_owned_everywhere();
+	return taken;
 }
 
 int ubp_signal_install(ubp_trap_fn fn)
@@ -220,9 +256,9 @@ int ubp_signal_install(ubp_trap_fn fn)
 	trap_fn = fn;
 	if (installed)
 		goto out;
-	ret = own_locked(OWN_TRAP, ubp_sigtrap);
+	ret = own_locked(OWN_TRAP);
 	if (!ret)
-		ret = own_locked(OWN_QUIESCE, ubp_sigquiesce);
+		ret = own_locked(OWN_QUIESCE);
 	if (ret)
 		goto out;
 	__atomic_store_n(&installed, 1, __ATOMIC_RELEASE);
@@ -230,6 +266,16 @@ int ubp_signal_install(ubp_trap_fn fn)
 out:
 	pthread_mutex_unlock(&chain_lock);
 	return ret;
+}
+
+uint64_t ubp_signal_reclaim(void)
+{
+	uint64_t taken;
+
+	pthread_mutex_lock(&chain_lock);
+	taken = reclaim_locked();
+	pthread_mutex_unlock(&chain_lock);
+	return taken;
 }
 
 static void ubp_sigfault(int sig, siginfo_t *si, void *ucv)
@@ -249,9 +295,9 @@ int ubp_fault_install(ubp_trap_fn fn)
 	__atomic_store_n(&fault_fn, fn, __ATOMIC_RELEASE);
 	if (owned[OWN_SEGV].active)
 		goto out;
-	ret = own_locked(OWN_SEGV, ubp_sigfault);
+	ret = own_locked(OWN_SEGV);
 	if (!ret)
-		ret = own_locked(OWN_BUS, ubp_sigfault);
+		ret = own_locked(OWN_BUS);
 	if (!ret)
 		unblock_owned_everywhere();
 out:

@@ -5,37 +5,93 @@
  * break copy-on-write exactly like a debugger's poke, so only this process's
  * private copy of the page changes.
  *
+ * The descriptor is opened once and lives in the program's descriptor table:
+ * the program may close it or put one of its own files at its number (see
+ * util/fd.h), so it is checked before every write, and reopened when it is
+ * gone. A file opened as /proc/self/mem must also read back this process's
+ * memory (something else may be mounted there). Where none can be had, the
+ * text is made writable for the write (mprotect). Every write is read back
+ * from memory: 0 means the bytes are in the text, whatever the kernel said.
+ *
  * A one-byte write is atomic for other cores; writers are serialised by the
- * caller (the probe registry lock).
+ * caller (the probe registry lock), which also guards the state below.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/membarrier.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "ubp/ubp.h"
+#include "util/fd.h"
 
-static int mem_fd = -1;
-static pid_t mem_fd_pid;
+static struct fd_kept mem = FD_KEPT_NONE;
+static pid_t mem_pid;
+static char text_why[192]; /* why the last write failed */
 static int membarrier_state; /* 0 unknown, 1 registered, -1 unavailable */
 static int sync_core_state;
 
-/* After fork, an inherited /proc/self/mem still refers to the parent. */
+/*
+ * Does fd read this process's memory? A word that only this process (after a
+ * fork, only this one) holds, read back through it.
+ */
+static bool mem_is_ours(int fd)
+{
+	static volatile uint64_t word;
+	static uint64_t opens;
+	uint64_t got = 0;
+
+	word = ((uint64_t)getpid() << 32) ^ ++opens ^ (uint64_t)(uintptr_t)&word;
+	return pread(fd, &got, sizeof(got), (off_t)(uintptr_t)&word) == sizeof(got) &&
+	       got == word;
+}
+
+/*
+ * The /proc/self/mem descriptor, checked, or -errno (text_why says why). After
+ * fork, an inherited one still refers to the parent: it is ours to close.
+ */
 static int text_mem_fd(void)
 {
 	pid_t pid = getpid();
+	int fd, err;
 
-	if (mem_fd >= 0 && mem_fd_pid == pid)
-		return mem_fd;
-	if (mem_fd >= 0)
-		close(mem_fd);
-	mem_fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
-	mem_fd_pid = pid;
-	return mem_fd;
+	if (mem_pid == pid && fd_kept_valid(&mem))
+		return mem.fd;
+	fd_kept_close(&mem);
+	fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		err = -errno;
+		snprintf(text_why, sizeof(text_why), "/proc/self/mem: %s", strerror(-err));
+		return err;
+	}
+	if (!mem_is_ours(fd)) {
+		close(fd);
+		snprintf(text_why, sizeof(text_why), "/proc/self/mem: not this process's memory");
+		return -ENXIO;
+	}
+	err = fd_keep(&mem, fd);
+	if (err) {
+		close(fd);
+		return err;
+	}
+	mem_pid = pid;
+	return fd;
+}
+
+static int text_write_mem(int fd, uint64_t addr, const void *buf, size_t len)
+{
+	ssize_t n;
+
+	do {
+		n = pwrite(fd, buf, len, (off_t)addr);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	return (size_t)n == len ? 0 : -EIO;
 }
 
 static int text_write_mprotect(uint64_t addr, const void *buf, size_t len)
@@ -53,19 +109,41 @@ static int text_write_mprotect(uint64_t addr, const void *buf, size_t len)
 	return 0;
 }
 
+/* Are the bytes in? (a loop, not memcmp: a probe may sit in memcmp) */
+static bool text_holds(uint64_t addr, const uint8_t *buf, size_t len)
+{
+	const volatile uint8_t *text = (const volatile uint8_t *)addr;
+
+	for (size_t i = 0; i < len; i++)
+		if (text[i] != buf[i])
+			return false;
+	return true;
+}
+
 int ubp_text_write(uint64_t addr, const void *buf, size_t len)
 {
-	int fd = text_mem_fd();
-	ssize_t n;
+	int fd = text_mem_fd(), err;
+	size_t used;
 
-	if (fd < 0)
-		return text_write_mprotect(addr, buf, len);
-	do {
-		n = pwrite(fd, buf, len, (off_t)addr);
-	} while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	return (size_t)n == len ? 0 : -EIO;
+	if (fd >= 0) {
+		err = text_write_mem(fd, addr, buf, len);
+		if (!err && text_holds(addr, buf, len))
+			return 0;
+		snprintf(text_why, sizeof(text_why), "/proc/self/mem: %s",
+			 err ? strerror(-err) : "the write did not reach the text");
+	}
+	err = text_write_mprotect(addr, buf, len);
+	if (!err && text_holds(addr, buf, len))
+		return 0;
+	used = strlen(text_why);
+	snprintf(text_why + used, sizeof(text_why) - used, "; mprotect: %s",
+		 err ? strerror(-err) : "the write did not reach the text");
+	return err ? err : -EIO;
+}
+
+const char *ubp_text_error(void)
+{
+	return text_why;
 }
 
 static long membarrier(int cmd)

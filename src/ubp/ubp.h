@@ -25,11 +25,16 @@ _Static_assert(UPROBE_QUIESCE_SIGNAL == _NSIG - 1, "the quiescence signal is SIG
 
 /*
  * Write len bytes at addr, whatever the page protection, through
- * /proc/self/mem (falls back to mprotect when /proc is unavailable). The
- * mapping stays private: the file and other processes never change. Caller
- * serialises writers. Returns 0 or -errno.
+ * /proc/self/mem (checked before every write, reopened when the program
+ * closed or replaced it; mprotect when it cannot be had). The mapping stays
+ * private: the file and other processes never change. Caller serialises
+ * writers. Returns 0 once the bytes are in the text (read back), else
+ * -errno.
  */
 int ubp_text_write(uint64_t addr, const void *buf, size_t len);
+
+/* Why the last ubp_text_write failed ("/proc/self/mem: ...; mprotect: ..."). */
+const char *ubp_text_error(void);
 
 /* Make every core of this process see the text written so far (serialise). */
 void ubp_sync_cores(void);
@@ -46,6 +51,14 @@ typedef bool (*ubp_trap_fn)(siginfo_t *si, ucontext_t *uc);
 
 /* Install our SIGTRAP handler (idempotent). Returns 0 or -errno. */
 int ubp_signal_install(ubp_trap_fn fn);
+
+/*
+ * Take back each owned signal (SIGTRAP, the quiescence signal, and SIGSEGV,
+ * SIGBUS once owned) whose handler the program replaced with the raw
+ * rt_sigaction system call; its handler is chained behind ours. Not for
+ * signal context. Returns the signals taken back, bit (sig - 1) each.
+ */
+uint64_t ubp_signal_reclaim(void);
 
 /* Signal context: inspect (and change) another thread's interrupted context. */
 typedef void (*ubp_fixup_fn)(ucontext_t *uc, void *arg);

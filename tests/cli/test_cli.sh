@@ -12,30 +12,6 @@ tgt="$top/build/tests/cli/cli_target"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-
-# same_run NAME EXPECTED_STATUS UPROBE_ARGS... -- CMD...: the traced run's
-# stdout and status equal the untraced run's; events go to $tmp/NAME.out.
-same_run() {
-	name=$1
-	shift
-	up "$@" >"$tmp/$name.stdout" 2>"$tmp/$name.stderr"
-	st=$?
-	while [ "$1" != "--" ]; do shift; done
-	shift
-	"$@" >"$tmp/$name.plain" 2>/dev/null
-	pst=$?
-	if [ "$st" != "$pst" ]; then
-		fail "$name" "status $st, untraced $pst: $(cat "$tmp/$name.stderr")"
-		return 1
-	fi
-	if ! cmp -s "$tmp/$name.stdout" "$tmp/$name.plain"; then
-		fail "$name" "output differs from the untraced run"
-		return 1
-	fi
-	return 0
-}
-
-
 # 1000 calls, then a forked child makes 100 more: counts exact, both processes.
 if same_run count --count -o "$tmp/count.out" \
 	"p:t/work $tgt:cli_work a=%di b=%si" "r:t/name $tgt:cli_name s=+0(\$retval):string" \

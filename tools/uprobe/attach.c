@@ -689,3 +689,10 @@ int attach_exit_status(int fd, pid_t pid, int *status)
 	}
 	return 0;
 }
+
+bool attach_process_runs(pid_t pid)
+{
+	struct proc_status ps;
+
+	return !read_status(pid, &ps) && ps.state != 'Z' && ps.state != 'X';
+}

@@ -59,6 +59,9 @@ bool ptrace_is_ours(pid_t pid, pid_t tid);
 int attach_exit_watch(void);
 int attach_exit_status(int fd, pid_t pid, int *status);
 
+/* PID exists and has not exited (attach.c). */
+bool attach_process_runs(pid_t pid);
+
 /*
  * A probe on a wildcard symbol (symexpand.c): one spec line per matching
  * function, each passed to add() (whose non-zero return stops and is

@@ -81,6 +81,9 @@ static int trace_pid(struct tracer *t, uint64_t duration_ms)
 			poll(&(struct pollfd){ .fd = t->exit_watch, .events = POLLIN }, 1, 10);
 		}
 	}
+	if (!t->exit_known && attach_process_runs(t->pid))
+		return cli_error(CLI_EXIT_FAIL, "PID %d closed its channel to uprobe and runs on (it "
+				 "closed its file descriptors?): its probes are out", t->pid);
 	if (!t->exit_known) {
 		cli_error(CLI_EXIT_FAIL, "PID %d ended while traced; how is not known (it is not "
 			  "our child, and only root can watch process exits)", t->pid);

@@ -15,9 +15,10 @@
 #include <unistd.h>
 
 #include "trace/transport/ring_shm.h"
+#include "util/fd.h"
 
 struct trace_rings {
-	int fd;
+	struct fd_kept file; /* the memfd, in the program's descriptor table */
 	unsigned int n_rings;
 	uint32_t max_len; /* ring_bytes / 4 */
 	uint64_t ring_bytes, mask;
@@ -333,7 +334,7 @@ struct trace_rings *trace_rings_new(unsigned int n_rings, size_t ring_bytes)
 	long page = sysconf(_SC_PAGESIZE);
 	struct trace_shm_hdr h;
 	struct trace_rings *r;
-	int err = trace_shm_layout(&h, n_rings, ring_bytes, (uint32_t)page);
+	int fd, err = trace_shm_layout(&h, n_rings, ring_bytes, (uint32_t)page);
 
 	if (err)
 		goto fail;
@@ -347,15 +348,16 @@ struct trace_rings *trace_rings_new(unsigned int n_rings, size_t ring_bytes)
 	r->ring_bytes = ring_bytes;
 	r->mask = ring_bytes - 1;
 	r->max_len = h.max_record;
-	r->fd = rings_file(&h);
-	err = r->fd < 0 ? r->fd : trace_shm_map(r->fd, &h, 1, &r->map, r->ring);
+	fd = rings_file(&h);
+	err = fd < 0 ? fd : trace_shm_map(fd, &h, 1, &r->map, r->ring);
 	if (err)
 		goto fail_free;
+	fd_keep(&r->file, fd);
 	*r->map.hdr = h; /* last: a consumer checks the magic before anything else */
 	return r;
 fail_free:
-	if (r->fd >= 0)
-		close(r->fd);
+	if (fd >= 0)
+		close(fd);
 	free(r);
 fail:
 	errno = -err;
@@ -368,11 +370,13 @@ void trace_rings_free(struct trace_rings *r)
 	if (!r)
 		return;
 	trace_shm_unmap(&r->map);
-	close(r->fd);
+	fd_kept_close(&r->file); /* unless the program closed it meanwhile */
 	free(r);
 }
 
 int trace_rings_fd(const struct trace_rings *r)
 {
-	return r ? r->fd : -EINVAL;
+	if (!r)
+		return -EINVAL;
+	return fd_kept_valid(&r->file) ? r->file.fd : -EBADF;
 }
