@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "uprobes.h"
+#include "harness.h"
 
 #define MAX_REASONS 256
 
@@ -214,8 +215,10 @@ int main(int argc, char **argv)
 	total = all.optimized + all.int3 + all.refused;
 	if (!total)
 		total = 1;
-	printf("summary: optimized_pct=%.1f int3_pct=%.1f refused_pct=%.1f functions=%u\n",
-	       100.0 * all.optimized / total, 100.0 * all.int3 / total,
-	       100.0 * all.refused / total, all.optimized + all.int3 + all.refused);
+	bench_sum("optimized_pct", "%.1f", 100.0 * all.optimized / total);
+	bench_sum("int3_pct", "%.1f", 100.0 * all.int3 / total);
+	bench_sum("refused_pct", "%.1f", 100.0 * all.refused / total);
+	bench_sum("functions", "%u", all.optimized + all.int3 + all.refused);
+	bench_sum_print();
 	return 0;
 }
