@@ -16,6 +16,11 @@ $(BENCH_HARNESS): $(B)/bench/%.o: bench/%.c bench/%.h bench/harness.h
 BENCH_LINK = $(CC) $(PROG_CFLAGS) $(CFLAGS) -o $@ $(filter %.c %.o,$^) $(PROG_LDFLAGS) \
 	$(PROG_LDLIBS) -lelf
 
+# The shell benches' harness, installed beside them: they source it from their directory.
+$(B)/bench/lib.sh: bench/lib.sh
+	@mkdir -p $(@D)
+	install -m 644 $< $@
+
 # The handlers are attached with UPROBE_F_HANDLER_NO_SIMD: no SIMD in their code.
 $(B)/bench/bench_handlers.o: bench/bench_handlers.c bench/bench_handlers.h
 	@mkdir -p $(@D)
