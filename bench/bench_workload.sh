@@ -16,15 +16,15 @@
 # So the three tools also run on a small script, which bpftrace finishes in
 # seconds, and bpftrace's time on the big one is estimated from its cost per
 # hit there. The small script's rows are sized by a time budget for one
-# bpftrace run (8 s, 3 s under BENCH_QUICK; 500 to 5,000 rows, 200 under
-# BENCH_QUICK), from its cost on a 300-row script; without bpftrace they are
-# 5,000, and -s fixes them. A third row set runs "SELECT 1;" to show start-up
-# alone.
+# bpftrace run (8 s, 3 s under BENCH_QUICK; 500 to 5,000 rows, 100 under
+# BENCH_QUICK), from its cost on a 300-row script (100); without bpftrace
+# they are 5,000, and -s fixes them. A third row set runs "SELECT 1;" to
+# show start-up alone.
 #
 # Time budgets keep the whole run bounded on a loaded machine: the big
 # script runs in as many of the rounds as fit in 75 s (12 s under
-# BENCH_QUICK, which also makes it 50,000 rows), bpftrace in as many as fit
-# in 45 s (10 s); each at least once. Ends with one line "summary: key=value
+# BENCH_QUICK, which also makes it 50,000 rows and the selection's 2,000),
+# bpftrace in as many as fit in 45 s (10 s); each at least once. Ends with one line "summary: key=value
 # ...". Options: -r ROUNDS, -n ROWS (big), -s ROWS (small), -c ROWS (selection).
 . "$(dirname "$0")/lib.sh"
 sq=/usr/bin/sqlite3
@@ -32,7 +32,7 @@ rounds=$(bench_pick 5 3)
 bench_opts "n:s:c:" "[-n rows] [-s rows] [-c rows]" "$@"
 rows=${opt_n:-$(bench_pick 250000 50000)}
 small=${opt_s:-}
-crows=${opt_c:-$(bench_pick 20000 5000)}
+crows=${opt_c:-$(bench_pick 20000 2000)}
 big_budget_ms=$(bench_pick 75000 12000)
 bpf_budget_ms=$(bench_pick 45000 10000)
 bpf_run_ms=$(bench_pick 8000 3000)
@@ -192,9 +192,10 @@ run() {
 }
 
 # The small script: -s rows, or as many as one bpftrace run does in
-# bpf_run_ms at its cost per hit on a 300-row script (start-up taken out).
+# bpf_run_ms at its cost on a script of size_rows (start-up taken out).
 size_small() {
-	gen_sql 300 >"$tmp/size.sql"
+	size_rows=$(bench_pick 300 100)
+	gen_sql "$size_rows" >"$tmp/size.sql"
 	for sz in start size; do
 		rm -f "$db" "$db-journal"
 		t0=$(bench_now_ns)
@@ -203,10 +204,11 @@ size_small() {
 		echo $(($(bench_now_ns) - t0)) >"$tmp/$sz.bpf_ns"
 	done
 	h=$(sed -n 's/^@.*\]: //p' "$tmp/hits" | awk '{ s += $1 } END { print s + 0 }')
-	per_row=$(bench_calc %.0f "$h ? ($(cat "$tmp/size.bpf_ns") - $(cat "$tmp/start.bpf_ns")) / 300 : 0")
-	small=$(bench_fit "$per_row" "$bpf_run_ms" "$(bench_pick 500 200)" 5000)
-	echo "bpftrace: $h hits on 300 rows in $(bench_calc %.2f "$(cat "$tmp/size.bpf_ns") / 1e9") s:" \
-		"the small script has $small rows"
+	per_row=$(bench_calc %.0f "($(cat "$tmp/size.bpf_ns") - $(cat "$tmp/start.bpf_ns")) / $size_rows")
+	[ "$h" -gt 0 ] || per_row=0 # it failed: the fewest rows
+	small=$(bench_fit "$per_row" "$bpf_run_ms" "$(bench_pick 500 100)" 5000)
+	echo "bpftrace: $h hits on $size_rows rows in" \
+		"$(bench_calc %.2f "$(cat "$tmp/size.bpf_ns") / 1e9") s: the small script has $small rows"
 }
 
 bad=0

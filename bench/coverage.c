@@ -3,7 +3,8 @@
  * Coverage report: for every function-entry symbol of an ELF file, would a
  * probe be jump-optimized, take the breakpoint path, or be refused, and why.
  *
- *   coverage [-v] [FILE...]   (default: libc.so.6, python3.11, libsqlite3.so.0)
+ *   coverage [-v] [FILE...]   (default: libc.so.6, python3.11, libsqlite3.so.0;
+ *                              under BENCH_QUICK, libc.so.6 alone)
  *
  * Ends with "summary: optimized_pct=... int3_pct=... refused_pct=..." over all
  * files. Uses uprobe_analyze(), which reads files this process has not mapped.
@@ -208,7 +209,9 @@ int main(int argc, char **argv)
 		files++;
 	}
 	if (!files) {
-		for (unsigned i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
+		unsigned n = bench_quick() ? 1 : sizeof(defaults) / sizeof(defaults[0]);
+
+		for (unsigned i = 0; i < n; i++)
 			if (!access(defaults[i], R_OK))
 				report(defaults[i], &all);
 	}

@@ -28,7 +28,7 @@
 
 /* ---- options ----------------------------------------------------------------------- */
 
-static bool quick_env(void)
+bool bench_quick(void)
 {
 	const char *q = getenv("BENCH_QUICK");
 
@@ -85,7 +85,7 @@ int bench_parse(struct bench_cfg *cfg, int argc, char **argv, const char *own, c
 	int o, bad = 0;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (quick_env())
+	if (bench_quick())
 		apply_quick(cfg);
 	for (const char *p = own; *p; p++)
 		if (strchr("cm", *p))

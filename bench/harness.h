@@ -42,6 +42,8 @@ struct bench_cfg {
  * "[-r rounds] [-t ms]") on stderr.
  */
 int bench_parse(struct bench_cfg *cfg, int argc, char **argv, const char *own, const char *usage);
+/* BENCH_QUICK is set, and not to 0: a quick pass. */
+bool bench_quick(void);
 
 /* ---- pinning ----------------------------------------------------------------------- */
 
