@@ -16,10 +16,9 @@
 # So the three tools also run on a small script, which bpftrace finishes in
 # seconds, and bpftrace's time on the big one is estimated from its cost per
 # hit there. The small script's rows are sized by a time budget for one
-# bpftrace run (8 s, 3 s under BENCH_QUICK; 500 to 5,000 rows, 100 under
-# BENCH_QUICK), from its cost on a 300-row script (100); without bpftrace
-# they are 5,000, and -s fixes them. A third row set runs "SELECT 1;" to
-# show start-up alone.
+# bpftrace run (8 s; 500 to 5,000 rows), from its cost on a 300-row script;
+# under BENCH_QUICK they are 100, without bpftrace 5,000, and -s fixes them.
+# A third row set runs "SELECT 1;" to show start-up alone.
 #
 # Time budgets keep the whole run bounded on a loaded machine: the big
 # script runs in as many of the rounds as fit in 75 s (12 s under
@@ -35,7 +34,6 @@ small=${opt_s:-}
 crows=${opt_c:-$(bench_pick 20000 2000)}
 big_budget_ms=$(bench_pick 75000 12000)
 bpf_budget_ms=$(bench_pick 45000 10000)
-bpf_run_ms=$(bench_pick 8000 3000)
 db="$tmp/w.db"
 
 if [ ! -x "$sq" ] || [ ! -x "$up" ]; then
@@ -191,10 +189,10 @@ run() {
 	fi
 }
 
-# The small script: -s rows, or as many as one bpftrace run does in
-# bpf_run_ms at its cost on a script of size_rows (start-up taken out).
+# The small script's rows: as many as one bpftrace run does in 8 s at its
+# cost on a 300-row script (start-up taken out).
 size_small() {
-	size_rows=$(bench_pick 300 100)
+	size_rows=300
 	gen_sql "$size_rows" >"$tmp/size.sql"
 	for sz in start size; do
 		rm -f "$db" "$db-journal"
@@ -206,7 +204,7 @@ size_small() {
 	h=$(sed -n 's/^@.*\]: //p' "$tmp/hits" | awk '{ s += $1 } END { print s + 0 }')
 	per_row=$(bench_calc %.0f "($(cat "$tmp/size.bpf_ns") - $(cat "$tmp/start.bpf_ns")) / $size_rows")
 	[ "$h" -gt 0 ] || per_row=0 # it failed: the fewest rows
-	small=$(bench_fit "$per_row" "$bpf_run_ms" "$(bench_pick 500 100)" 5000)
+	small=$(bench_fit "$per_row" 8000 500 5000)
 	echo "bpftrace: $h hits on $size_rows rows in" \
 		"$(bench_calc %.2f "$(cat "$tmp/size.bpf_ns") / 1e9") s: the small script has $small rows"
 }
@@ -220,9 +218,13 @@ elif ! bpftrace -q -o /dev/null -e "$prog" -c "$sq -init /dev/null :memory:" \
 	echo "bpftrace: n/a (it failed: $(grep -v RLIMIT_MEMLOCK "$tmp/err" | head -n 1))"
 else
 	configs="$configs bpftrace"
-	[ -n "$small" ] || size_small
 fi
-small=${small:-5000}
+# -s, or the smallest script for a quick bpftrace run (no sizing runs), or sized.
+case ${small:-x}:$configs:$quick in
+x:*bpftrace:1) small=100 ;;
+x:*bpftrace:) size_small ;;
+x:*) small=5000 ;;
+esac
 gen_sql "$small" >"$tmp/small.sql"
 
 # The big script, and bpftrace, only in the rounds their budgets allow (at
