@@ -370,7 +370,29 @@ static int bpftrace_arm(struct bench_case *c)
 	return 0;
 }
 
-/* SIGINT: it prints @hits and exits; its probe goes with its fds. */
+/*
+ * SIGINT until it prints its map and exits, up to 30 s. Now and then under
+ * load, bpftrace 0.17 takes the signal (its handler runs) and stays in its
+ * epoll_wait loop without a word: while it has printed nothing, it gets
+ * another SIGINT every 5 s. (Once it prints, SIGINT is back to its default:
+ * another one would kill it mid-print.)
+ */
+static void bpftrace_interrupt(struct bench_bpftrace *b, char *out, size_t len)
+{
+	uint64_t deadline = now_ns() + BPFTRACE_WAIT_NS;
+
+	while (b->pid > 0 && now_ns() < deadline) {
+		uint64_t next = now_ns() + 5000000000ull;
+
+		if (!out[0])
+			kill(b->pid, SIGINT);
+		read_tail(b->fd, out, len, next < deadline ? next : deadline);
+		if (waitpid(b->pid, NULL, WNOHANG) == b->pid)
+			b->pid = -1; /* reaped */
+	}
+}
+
+/* Its count; its probe goes with its fds. */
 static int bpftrace_disarm(struct bench_case *c, uint64_t calls)
 {
 	struct bench_bpftrace *b = c->arg;
@@ -378,9 +400,8 @@ static int bpftrace_disarm(struct bench_case *c, uint64_t calls)
 	char out[4096] = "";
 	const char *p;
 
-	kill(b->pid, SIGINT);
-	read_tail(b->fd, out, sizeof(out), deadline);
-	bpftrace_reap(b); /* EOF: it has exited, the SIGKILL is a no-op */
+	bpftrace_interrupt(b, out, sizeof(out));
+	bpftrace_reap(b);
 	p = strstr(out, "@hits: ");
 	if (!p) {
 		c->calls -= calls; /* no count: these calls cannot be checked */
