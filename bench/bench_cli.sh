@@ -24,7 +24,8 @@ run_native() { "$tgt" bench "$2" >"$1"; }
 run_uprobe() { "$up" trace -q --count -o "$tmp/up.count" "p:b/work $tgt:cli_work a=%di" -- "$tgt" bench "$2" >"$1"; }
 run_uprobe_args() { "$up" trace -q -o /dev/null "p:b/work $tgt:cli_work a=%di b=%si" -- "$tgt" bench "$2" >"$1"; }
 run_bpftrace() {
-	bpftrace -q -e "uprobe:$tgt:cli_work { @n = count(); }" -c "$tgt bench $2" >"$1" 2>/dev/null
+	bpftrace -q -e "uprobe:$tgt:cli_work /pid == cpid/ { @n = count(); }" -c "$tgt bench $2" \
+		>"$1" 2>/dev/null
 }
 run_perf() {
 	perf record -q -e probe_cli_target:cli_work -o "$tmp/perf.data" -- "$tgt" bench "$2" \
