@@ -42,14 +42,21 @@ stop_target() {
 	pid=""
 }
 
-# One attach and detach; "attach detach" (ms) appended to $tmp/KIND.
+# One attach and detach; "attach detach" (ms) appended to $tmp/KIND. A
+# refusal that says "try again" (on a loaded machine no thread of the target
+# came to a point where it holds none of libc's locks in time) is tried
+# again, twice at most.
 once() { # pid kind probes...
-	p=$1 kind=$2
+	p=$1 kind=$2 tries=3
 	shift 2
-	if ! "$up" trace -d 0.1 --count -o "$tmp/count" -p "$p" "$@" 2>"$tmp/err" >/dev/null; then
-		echo "bench_attach: uprobe trace failed: $(cat "$tmp/err")" >&2
-		exit 1
-	fi
+	while ! "$up" trace -d 0.1 --count -o "$tmp/count" -p "$p" "$@" 2>"$tmp/err" >/dev/null; do
+		tries=$((tries - 1))
+		if [ $tries = 0 ] || ! grep -q 'try again' "$tmp/err"; then
+			echo "bench_attach: uprobe trace failed: $(cat "$tmp/err")" >&2
+			exit 1
+		fi
+		echo "bench_attach: uprobe trace -p: $(grep 'try again' "$tmp/err" | head -n 1)"
+	done
 	n=$(grep -c '^@events\[f[0-9]*\]: [1-9]' "$tmp/count")
 	if [ "$n" != 1000 ]; then
 		echo "bench_attach: $n of 1000 probes counted events" >&2
