@@ -431,8 +431,7 @@ static void print_checks(void)
 			(unsigned long long)a->bad);
 	}
 	bench_check(accts[R_OVER].lost, false,
-		    "overload: records were lost (%llu): the run "
-		    "overloaded the ring",
+		    "overload: records were lost (%llu): the run overloaded the ring",
 		    (unsigned long long)accts[R_OVER].lost);
 	printf("target: consumer >= %.0fM events/s live: %.1fM batching (%s), %.1fM back to back, "
 	       "%.1fM draining\n",
