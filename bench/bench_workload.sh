@@ -16,14 +16,14 @@
 # So the three tools also run on a small script, which bpftrace finishes in
 # seconds, and bpftrace's time on the big one is estimated from its cost per
 # hit there. The small script's rows are sized by a time budget for one
-# bpftrace run (8 s; 500 to 5,000 rows), from its cost on a 300-row script;
+# bpftrace run (8 s; 200 to 5,000 rows), from its cost on a 100-row script;
 # under BENCH_QUICK they are 100, without bpftrace 5,000, and -s fixes them.
 # A third row set runs "SELECT 1;" to show start-up alone.
 #
 # Time budgets keep the whole run bounded on a loaded machine: the big
-# script runs in as many of the rounds as fit in 75 s (12 s under
+# script runs in as many of the rounds as fit in 60 s (12 s under
 # BENCH_QUICK, which also makes it 50,000 rows and the selection's 2,000),
-# bpftrace in as many as fit in 45 s (10 s); each at least once. Ends with one line "summary: key=value
+# bpftrace in as many as fit in 40 s (10 s); each at least once. Ends with one line "summary: key=value
 # ...". Options: -r ROUNDS, -n ROWS (big), -s ROWS (small), -c ROWS (selection).
 . "$(dirname "$0")/lib.sh"
 sq=/usr/bin/sqlite3
@@ -32,8 +32,8 @@ bench_opts "n:s:c:" "[-n rows] [-s rows] [-c rows]" "$@"
 rows=${opt_n:-$(bench_pick 250000 50000)}
 small=${opt_s:-}
 crows=${opt_c:-$(bench_pick 20000 2000)}
-big_budget_ms=$(bench_pick 75000 12000)
-bpf_budget_ms=$(bench_pick 45000 10000)
+big_budget_ms=$(bench_pick 60000 12000)
+bpf_budget_ms=$(bench_pick 40000 10000)
 db="$tmp/w.db"
 
 if [ ! -x "$sq" ] || [ ! -x "$up" ]; then
@@ -192,9 +192,10 @@ run() {
 }
 
 # The small script's rows: as many as one bpftrace run does in 8 s at its
-# cost on a 300-row script (start-up taken out).
+# cost on a 100-row script (start-up taken out; the script's fixed part,
+# about a third of those hits, errs on the side of fewer rows).
 size_small() {
-	size_rows=300
+	size_rows=100
 	gen_sql "$size_rows" >"$tmp/size.sql"
 	for sz in start size; do
 		rm -f "$db" "$db-journal"
@@ -206,7 +207,7 @@ size_small() {
 	h=$(sed -n 's/^@.*\]: //p' "$tmp/hits" | awk '{ s += $1 } END { print s + 0 }')
 	per_row=$(bench_calc %.0f "($(cat "$tmp/size.bpf_ns") - $(cat "$tmp/start.bpf_ns")) / $size_rows")
 	[ "$h" -gt 0 ] || per_row=0 # it failed: the fewest rows
-	small=$(bench_fit "$per_row" 8000 500 5000)
+	small=$(bench_fit "$per_row" 8000 200 5000)
 	echo "bpftrace: $h hits on $size_rows rows in" \
 		"$(bench_calc %.2f "$(cat "$tmp/size.bpf_ns") / 1e9") s: the small script has $small rows"
 }
