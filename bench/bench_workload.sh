@@ -231,14 +231,12 @@ esac
 gen_sql "$small" >"$tmp/small.sql"
 
 # The big script, and bpftrace, only in the rounds their budgets allow (at
-# least the first): another round must fit, at their cost per round so far.
-spent_big=0 spent_bpf=0
+# least the first): one more round must fit, at their cost per round so far.
+spent_big=0 spent_bpf=0 n_big=0 n_bpf=0
 for r in $(seq 1 "$rounds"); do
 	do_big=1 do_bpf=1
-	if [ "$r" -gt 1 ]; then
-		bench_within "$spent_big" $((spent_big / (r - 1))) "$big_budget_ms" || do_big=
-		bench_within "$spent_bpf" $((spent_bpf / (r - 1))) "$bpf_budget_ms" || do_bpf=
-	fi
+	[ $n_big = 0 ] || bench_within $spent_big $((spent_big / n_big)) "$big_budget_ms" || do_big=
+	[ $n_bpf = 0 ] || bench_within $spent_bpf $((spent_bpf / n_bpf)) "$bpf_budget_ms" || do_bpf=
 	for size in start small big; do
 		[ "$size" = big ] && [ -z "$do_big" ] && continue
 		for cfg in $configs; do
@@ -248,6 +246,8 @@ for r in $(seq 1 "$rounds"); do
 			[ "$cfg" = bpftrace ] && spent_bpf=$((spent_bpf + took))
 		done
 	done
+	[ -z "$do_big" ] || n_big=$((n_big + 1))
+	[ -z "$do_bpf" ] || [ "${configs%bpftrace}" = "$configs" ] || n_bpf=$((n_bpf + 1))
 done
 
 # ---- the table ------------------------------------------------------------------------------
