@@ -28,18 +28,18 @@ trap 'exit 143' INT TERM
 # bench_pick FULL QUICK: the value for this pass.
 bench_pick() { if [ -n "$quick" ]; then echo "$2"; else echo "$1"; fi; }
 
-# bench_opts OWN USAGE "$@": -r ROUNDS sets rounds; -t MS is accepted and
-# ignored (bench/run.sh passes BENCH_ARGS, e.g. "-r 3 -t 50", to every bench;
-# the sizes here are budgets and counts); the letters of OWN (getopts style,
-# e.g. "n:s:") set opt_<letter>. USAGE tells the own options.
+# bench_opts OWN USAGE "$@": -r ROUNDS sets rounds; -t MS and -b N are
+# accepted and ignored (bench/run.sh passes BENCH_ARGS, e.g. "-r 3 -t 50",
+# to every bench; the sizes here are budgets and counts); the letters of OWN
+# (getopts style, e.g. "n:s:") set opt_<letter>. USAGE tells the own options.
 bench_opts() {
 	own=$1 usage=$2
 	shift 2
 	OPTIND=1
-	while getopts "r:t:$own" o; do
+	while getopts "r:t:b:$own" o; do
 		case $o in
 		r) rounds=$OPTARG ;;
-		t) ;;
+		t | b) ;;
 		\?) echo "usage: $bench_name [-r rounds] $usage" >&2; exit 2 ;;
 		*) eval "opt_$o=\$OPTARG" ;;
 		esac
