@@ -6,6 +6,7 @@ $(B)/bench/attach_many: bench/attach_many.c
 	@mkdir -p $(@D)
 	$(CC) $(PROG_CFLAGS) $(CFLAGS) -o $@ $< -lpthread
 
-$(B)/bench/bench_attach: bench/bench_attach.sh $(B)/uprobe $(B)/bench/attach_many
+$(B)/bench/bench_attach: bench/bench_attach.sh $(B)/bench/lib.sh $(B)/uprobe \
+		$(B)/bench/attach_many
 	@mkdir -p $(@D)
 	install -m 755 $< $@

@@ -7,9 +7,11 @@
  * kernel uprobe+uretprobe opened with perf_event_open, and with bpftrace's
  * uretprobe count() when bpftrace is installed.
  *
- * The VM this runs on is noisy, so the variants are interleaved: every round
- * measures each variant once (attach, time a loop of calls, detach), and the
- * figure kept is the median over rounds.
+ * The VM this runs on is noisy, so the variants are interleaved by the
+ * harness (harness.h): every round measures each variant once (attach, time
+ * calls for -t ms, detach), and the figure kept is the median over rounds.
+ * bpftrace, a process per measurement, is measured in a few rounds within a
+ * time budget.
  *
  * Every measurement is verified: the handlers (the kernel's counters,
  * bpftrace's count) saw every call and every return, the function returned
@@ -22,40 +24,19 @@
  * Usage: bench_ret [-r rounds] [-t ms per measurement] [-b bpftrace rounds]
  *        bench_ret -c calls   (instruction counts: run under callgrind)
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <gelf.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <linux/perf_event.h>
-#include <poll.h>
-#include <sched.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-#if defined(__has_include)
-#if __has_include(<valgrind/callgrind.h>)
-#include <valgrind/callgrind.h>
-#endif
-#endif
-#ifndef CALLGRIND_DUMP_STATS_AT
-#define CALLGRIND_ZERO_STATS		 ((void)0)
-#define CALLGRIND_DUMP_STATS_AT(pos_str) ((void)(pos_str))
-#define RUNNING_ON_VALGRIND		 0
-#endif
-
 #include "uprobes.h"
+#include "bench_arm.h"
 #include "bench_ret_handlers.h"
 #include "bench_util.h"
+#include "harness.h"
 
 /*
  * The probed function, in assembly so that its bytes are what gcc -O2 makes
@@ -80,42 +61,21 @@ static const uint8_t target_bytes[] = {0x48, 0x8d, 0x04, 0x37, 0xc3};
 /* Read once per loop, so that the compiler cannot specialise run_calls. */
 static long (*volatile target_fn)(long, long) = bench_ret_target;
 
-#define ARG_B	   1000003 /* the second argument of every call */
-#define MAX_ROUNDS 101
-#define WHY_LEN	   (PATH_MAX + 256) /* room for a path in a message */
+#define ARG_B 1000003 /* the second argument of every call */
 
 enum kind { K_NATIVE, K_LIB, K_KERNEL, K_BPFTRACE };
 
-/* The mode a library variant must get, or it is not measured. */
-enum want { W_ANY, W_OPT, W_TRAP };
-
 struct variant {
-	const char *label;
-	const char *key; /* summary key */
+	struct bench_lib l; /* l.c: the case; the rest, for this library's rows */
 	enum kind kind;
-	unsigned int flags;
-	uprobe_handler_fn handler;
-	uprobe_ret_handler_fn ret_handler;
-	enum want want;
-	bool k_entry, k_ret; /* kernel: open an entry uprobe, a uretprobe */
-	/* state */
-	struct uprobe *probe;
-	int fd[2]; /* kernel: the perf events (entry, return); bpftrace: fd[0] its output */
-	pid_t pid; /* bpftrace */
-	char mode[16];
-	char reason[128]; /* the library's reason for that mode */
-	uint64_t iters;
-	double ns[MAX_ROUNDS]; /* ns per call, one per round */
-	int nr;
-	uint64_t calls, hits, ret_hits;
-	uint64_t ret_unwound, ret_missed; /* library only */
-	uint64_t sum_bad;		  /* measurements whose results were wrong */
-	uint64_t ring_bad;		  /* measurements whose cookie/rax ring disagreed */
-	bool dead;			  /* not measured (na): why says why */
-	bool failed;			  /* a check failed: why says which */
-	char why[WHY_LEN];
-	double med, lo, hi; /* ns per call over rounds */
+	uint64_t sum_bad;  /* loops whose results were wrong */
+	uint64_t ring_bad; /* measurements whose cookie/rax ring disagreed */
 };
+
+static struct ret_ring ring;
+static struct bench_kuprobe kp_ret = BENCH_KUPROBE(false, true);
+static struct bench_kuprobe kp_both = BENCH_KUPROBE(true, true);
+static struct bench_bpftrace bt = BENCH_BPFTRACE("uretprobe", bench_ret_target, target_bytes);
 
 #define NO_SIMD UPROBE_F_HANDLER_NO_SIMD
 #define NO_OPT	UPROBE_F_NO_OPTIMIZE
@@ -125,26 +85,36 @@ struct variant {
 #define R_RAX	bench_ret_ret_rax
 
 static struct variant variants[] = {
-#define V(l, k, kd, fl, h, rh, w, ke, kr)                                                       \
-	{                                                                                       \
-		.label = l, .key = k, .kind = kd, .flags = fl, .handler = h, .ret_handler = rh, \
-		.want = w, .k_entry = ke, .k_ret = kr, .fd = {-1, -1}, .pid = -1                \
+#define LIB(lb, k, fl, h, rh, w)                                           \
+	{                                                                  \
+		.l = {.c = {.label = lb, .key = k, .arm = &bench_lib_arm}, \
+		      .addr = (const void *)bench_ret_target,              \
+		      .flags = fl,                                         \
+		      .handler = h,                                        \
+		      .ret_handler = rh,                                   \
+		      .ctx = &ring,                                        \
+		      .want = w},                                          \
+		.kind = K_LIB                                              \
 	}
-	V("native", "native_ns", K_NATIVE, 0, NULL, NULL, W_ANY, false, false),
-	V("optimized, entry, empty", "optimized_entry_ns", K_LIB, NO_SIMD, H_EMPTY, NULL, W_OPT,
-	  false, false),
-	V("optimized, entry+return, empty", "optimized_entry_return_ns", K_LIB, NO_SIMD, H_EMPTY,
-	  R_EMPTY, W_OPT, false, false),
-	V("optimized, entry+return, cookie+rax", "optimized_entry_return_2arg_ns", K_LIB, NO_SIMD,
-	  H_COOK, R_RAX, W_OPT, false, false),
-	V("int3, entry+return, empty", "int3_entry_return_ns", K_LIB, NO_OPT | NO_SIMD, H_EMPTY,
-	  R_EMPTY, W_TRAP, false, false),
-	V("kernel uretprobe", "kernel_uretprobe_ns", K_KERNEL, 0, NULL, NULL, W_ANY, false, true),
-	V("kernel uprobe+uretprobe", "kernel_uprobe_uretprobe_ns", K_KERNEL, 0, NULL, NULL, W_ANY,
-	  true, true),
-	V("bpftrace uretprobe count()", "bpftrace_uretprobe_ns", K_BPFTRACE, 0, NULL, NULL, W_ANY,
-	  false, true),
-#undef V
+#define BASELINE(lb, k, kd, a, arg_)                                                   \
+	{                                                                              \
+		.l = {.c = {.label = lb, .key = k, .arm = a, .arg = arg_}}, .kind = kd \
+	}
+	{.l = {.c = {.label = "native", .key = "native_ns", .base = -1}}, .kind = K_NATIVE},
+	LIB("optimized, entry, empty", "optimized_entry_ns", NO_SIMD, H_EMPTY, NULL, WANT_OPT),
+	LIB("optimized, entry+return, empty", "optimized_entry_return_ns", NO_SIMD, H_EMPTY,
+	    R_EMPTY, WANT_OPT),
+	LIB("optimized, entry+return, cookie+rax", "optimized_entry_return_2arg_ns", NO_SIMD,
+	    H_COOK, R_RAX, WANT_OPT),
+	LIB("int3, entry+return, empty", "int3_entry_return_ns", NO_OPT | NO_SIMD, H_EMPTY, R_EMPTY,
+	    WANT_TRAP),
+	BASELINE("kernel uretprobe", "kernel_uretprobe_ns", K_KERNEL, &bench_kuprobe_arm, &kp_ret),
+	BASELINE("kernel uprobe+uretprobe", "kernel_uprobe_uretprobe_ns", K_KERNEL,
+		 &bench_kuprobe_arm, &kp_both),
+	BASELINE("bpftrace uretprobe count()", "bpftrace_uretprobe_ns", K_BPFTRACE,
+		 &bench_bpftrace_arm, &bt),
+#undef LIB
+#undef BASELINE
 };
 
 #undef NO_SIMD
@@ -157,93 +127,24 @@ static struct variant variants[] = {
 #define NVAR ((int)(sizeof(variants) / sizeof(variants[0])))
 
 static char exe_path[PATH_MAX];
-static char bpftrace_bin[PATH_MAX];
-static uint64_t off_target;
-static int pmu_type = -1;
-static int retprobe_bit = -1;
-static char kernel_why[WHY_LEN];     /* why no kernel uprobe at all */
-static char kernel_ret_why[WHY_LEN]; /* why no kernel uretprobe */
-static struct ret_ring ring;
-static uint64_t last_sum; /* what the last loop of calls added up */
+static char kernel_why[BENCH_WHY_LEN]; /* why no kernel uprobe */
 
 /* Not inlined and called through a pointer: every iteration is a real call. */
-static __attribute__((noinline)) uint64_t run_calls(uint64_t n)
+static __attribute__((noinline)) uint64_t run_calls(uint64_t first, uint64_t n)
 {
 	long (*fn)(long, long) = target_fn;
-	uint64_t t0, t1, acc = 0;
+	uint64_t acc = 0;
 
-	t0 = now_ns();
-	for (uint64_t i = 0; i < n; i++)
+	for (uint64_t i = first; i < first + n; i++)
 		acc += (uint64_t)fn((long)i, ARG_B);
-	t1 = now_ns();
-	last_sum = acc;
-	return t1 - t0;
+	return acc;
 }
 
-/* What run_calls(n) must add up: sum of i + ARG_B for i < n, modulo 2^64. */
-static uint64_t expected_sum(uint64_t n)
+/* The calls, and whether they added up to what the function must return. */
+static void run(struct bench_case *c, uint64_t first, uint64_t n)
 {
-	uint64_t tri = n % 2 ? n * ((n - 1) / 2) : (n / 2) * (n - 1);
-
-	return tri + n * (uint64_t)ARG_B;
-}
-
-/* The uprobe PMU's type and the config bit that makes an event a uretprobe. */
-static void read_pmu(void)
-{
-	const char *tp = "/sys/bus/event_source/devices/uprobe/type";
-	const char *rp = "/sys/bus/event_source/devices/uprobe/format/retprobe";
-	FILE *f = fopen(tp, "re");
-
-	if (!f) {
-		snprintf(kernel_why, sizeof(kernel_why), "uprobe PMU missing (%s: %s)", tp,
-			 strerror(errno));
-		return;
-	}
-	if (fscanf(f, "%d", &pmu_type) != 1) {
-		snprintf(kernel_why, sizeof(kernel_why), "%s: unreadable", tp);
-		pmu_type = -1;
-	}
-	fclose(f);
-	f = fopen(rp, "re");
-	if (!f) {
-		snprintf(kernel_ret_why, sizeof(kernel_ret_why), "no uretprobe format (%s: %s)", rp,
-			 strerror(errno));
-		return;
-	}
-	if (fscanf(f, "config:%d", &retprobe_bit) != 1 || retprobe_bit < 0 || retprobe_bit > 63) {
-		snprintf(kernel_ret_why, sizeof(kernel_ret_why), "%s: not \"config:N\"", rp);
-		retprobe_bit = -1;
-	}
-	fclose(f);
-}
-
-/* A counting, disabled kernel uprobe (or uretprobe) on this task at bench_ret_target. */
-static int kernel_open(bool ret, char *why, size_t whylen)
-{
-	struct perf_event_attr attr;
-	int fd;
-
-	memset(&attr, 0, sizeof(attr));
-	attr.size = sizeof(attr);
-	attr.type = (uint32_t)pmu_type;
-	attr.config = ret ? 1ull << retprobe_bit : 0;
-	attr.config1 = (uint64_t)(uintptr_t)exe_path;
-	attr.config2 = off_target;
-	attr.disabled = 1;
-	fd = (int)syscall(SYS_perf_event_open, &attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
-	if (fd < 0)
-		snprintf(why, whylen, "perf_event_open(%s %s:0x%" PRIx64 "): %s%s",
-			 ret ? "uretprobe" : "uprobe", exe_path, off_target, strerror(errno),
-			 errno == EACCES || errno == EPERM ?
-				 " (needs CAP_PERFMON or perf_event_paranoid <= 1)" :
-				 "");
-	return fd;
-}
-
-static uint8_t first_byte(void)
-{
-	return *(const volatile uint8_t *)(const void *)bench_ret_target;
+	if (run_calls(first, n) != sum_of_calls(first, n, ARG_B))
+		((struct variant *)c)->sum_bad++;
 }
 
 static bool text_intact(void)
@@ -254,204 +155,9 @@ static bool text_intact(void)
 /* Record a failed check; the first one's text is kept. */
 static void fail(struct variant *v, const char *msg)
 {
-	if (!v->failed)
-		snprintf(v->why, sizeof(v->why), "%s", msg);
-	v->failed = true;
-}
-
-/*
- * This library's probe. The mode must be the one the variant is about, and
- * the function's first byte must show it: the jmp (e9) of an optimized probe,
- * the int3 (cc) of the others.
- */
-static int arm_lib(struct variant *v)
-{
-	struct uprobe_opts opts = {.sz = sizeof(opts),
-				   .handler = v->handler,
-				   .flags = v->flags,
-				   .ret_handler = v->ret_handler,
-				   .ctx = &ring};
-	struct uprobe_info info = {.sz = sizeof(info)};
-	uint8_t want_byte;
-
-	memset(&ring, 0, sizeof(ring));
-	v->probe = uprobe_attach_addr((const void *)bench_ret_target, &opts);
-	if (!v->probe) {
-		snprintf(v->why, sizeof(v->why), "uprobe_attach_addr: %s: %s", strerror(errno),
-			 uprobe_last_error());
-		return -1;
-	}
-	if (uprobe_get_info(v->probe, &info)) {
-		snprintf(v->why, sizeof(v->why), "uprobe_get_info: %s", uprobe_last_error());
-		goto fail;
-	}
-	snprintf(v->mode, sizeof(v->mode), "%s", uprobe_mode_name(info.mode));
-	snprintf(v->reason, sizeof(v->reason), "%s", info.reason);
-	if (v->want == W_OPT && info.mode != UPROBE_MODE_OPTIMIZED) {
-		snprintf(v->why, sizeof(v->why), "not jump-optimized (mode %s): %s",
-			 uprobe_mode_name(info.mode), info.opt_reason);
-		goto fail;
-	}
-	if (v->want == W_TRAP && info.mode == UPROBE_MODE_OPTIMIZED) {
-		snprintf(v->why, sizeof(v->why), "jump-optimized despite UPROBE_F_NO_OPTIMIZE");
-		goto fail;
-	}
-	if (!info.has_ret_handler != !v->ret_handler) {
-		snprintf(v->why, sizeof(v->why), "uprobe_info.has_ret_handler is %d",
-			 info.has_ret_handler);
-		goto fail;
-	}
-	want_byte = info.mode == UPROBE_MODE_OPTIMIZED ? 0xe9 : 0xcc;
-	if (first_byte() != want_byte) {
-		snprintf(v->why, sizeof(v->why), "mode %s but the first byte is 0x%02x, not 0x%02x",
-			 v->mode, first_byte(), want_byte);
-		goto fail;
-	}
-	return 0;
-fail:
-	uprobe_free(v->probe);
-	v->probe = NULL;
-	return -1;
-}
-
-static void kernel_close(struct variant *v)
-{
-	for (int i = 0; i < 2; i++) {
-		if (v->fd[i] >= 0)
-			close(v->fd[i]);
-		v->fd[i] = -1;
-	}
-}
-
-/* fd[0]: the entry uprobe, fd[1]: the uretprobe, each when the variant has it. */
-static int arm_kernel(struct variant *v)
-{
-	if (pmu_type < 0 || (v->k_ret && retprobe_bit < 0)) {
-		snprintf(v->why, sizeof(v->why), "%s", pmu_type < 0 ? kernel_why : kernel_ret_why);
-		return -1;
-	}
-	for (int i = 0; i < 2; i++) {
-		if (!(i ? v->k_ret : v->k_entry))
-			continue;
-		v->fd[i] = kernel_open(i, v->why, sizeof(v->why));
-		if (v->fd[i] < 0)
-			goto fail;
-		if (ioctl(v->fd[i], PERF_EVENT_IOC_RESET, 0) ||
-		    ioctl(v->fd[i], PERF_EVENT_IOC_ENABLE, 0)) {
-			snprintf(v->why, sizeof(v->why), "PERF_EVENT_IOC_ENABLE: %s",
-				 strerror(errno));
-			goto fail;
-		}
-	}
-	snprintf(v->mode, sizeof(v->mode), "kernel");
-	return 0;
-fail:
-	kernel_close(v);
-	return -1;
-}
-
-static void bpftrace_reap(struct variant *v)
-{
-	if (v->pid > 0) {
-		kill(v->pid, SIGKILL);
-		waitpid(v->pid, NULL, 0);
-	}
-	v->pid = -1;
-	if (v->fd[0] >= 0)
-		close(v->fd[0]);
-	v->fd[0] = -1;
-}
-
-/*
- * bpftrace's uretprobe count() on bench_ret_target, one bpftrace process per
- * measurement. It prints "ready" from BEGIN, which runs once every probe is
- * attached; the int3 of its kernel uretprobe must then be at the entry.
- */
-static int arm_bpftrace(struct variant *v)
-{
-	char prog[PATH_MAX + 128], pid[16], out[4096] = "";
-	uint64_t deadline = now_ns() + 30000000000ull;
-	int pfd[2];
-
-	if (!exe_path[0] || !plain_path(exe_path)) {
-		snprintf(v->why, sizeof(v->why), "%s",
-			 !exe_path[0] ? "the executable's path is unknown" :
-					"the executable's path has characters bpftrace would "
-					"need quoted");
-		return -1;
-	}
-	snprintf(prog, sizeof(prog),
-		 "BEGIN { printf(\"ready\\n\"); } uretprobe:%s:bench_ret_target { @c = count(); }",
-		 exe_path);
-	snprintf(pid, sizeof(pid), "%d", (int)getpid());
-	if (pipe2(pfd, O_CLOEXEC)) {
-		snprintf(v->why, sizeof(v->why), "pipe2: %s", strerror(errno));
-		return -1;
-	}
-	v->pid = fork();
-	if (v->pid == 0)
-		bpftrace_child(bpftrace_bin, pfd[1], pid, prog);
-	close(pfd[1]);
-	v->fd[0] = pfd[0];
-	if (v->pid < 0) {
-		snprintf(v->why, sizeof(v->why), "fork: %s", strerror(errno));
-		bpftrace_reap(v);
-		return -1;
-	}
-	while (!strstr(out, "ready\n") || first_byte() != 0xcc) {
-		bool exited = waitpid(v->pid, NULL, WNOHANG) == v->pid;
-
-		if (exited || now_ns() >= deadline) {
-			if (exited)
-				v->pid = -1; /* reaped */
-			read_tail(v->fd[0], out, sizeof(out), now_ns() + 100000000);
-			snprintf(v->why, sizeof(v->why), "bpftrace %s: %s",
-				 v->pid < 0 ? "exited before attaching" :
-					      "attached nothing within 30 s",
-				 last_line(out));
-			bpftrace_reap(v);
-			return -1;
-		}
-		read_tail(v->fd[0], out, sizeof(out), now_ns() + 5000000);
-	}
-	snprintf(v->mode, sizeof(v->mode), "kernel+bpf");
-	return 0;
-}
-
-/* SIGINT makes bpftrace print its map and exit; its uretprobe goes with its fds. */
-static int disarm_bpftrace(struct variant *v)
-{
-	uint64_t deadline = now_ns() + 30000000000ull;
-	char out[4096] = "";
-	const char *p;
-
-	kill(v->pid, SIGINT);
-	read_tail(v->fd[0], out, sizeof(out), deadline);
-	bpftrace_reap(v); /* EOF: it has exited, the SIGKILL is a no-op */
-	p = strstr(out, "@c: ");
-	if (!p) {
-		snprintf(v->why, sizeof(v->why), "bpftrace printed no count: %s", last_line(out));
-		return -1;
-	}
-	v->ret_hits += strtoull(p + 4, NULL, 10);
-	while (!text_intact() && now_ns() < deadline)
-		sleep_ms(1);
-	return 0;
-}
-
-static int arm(struct variant *v)
-{
-	switch (v->kind) {
-	case K_NATIVE:
-		return 0;
-	case K_LIB:
-		return arm_lib(v);
-	case K_KERNEL:
-		return arm_kernel(v);
-	case K_BPFTRACE:
-		return arm_bpftrace(v);
-	}
-	return -1;
+	if (!v->l.c.failed)
+		snprintf(v->l.c.why, sizeof(v->l.c.why), "%s", msg);
+	v->l.c.failed = true;
 }
 
 /*
@@ -472,130 +178,70 @@ static bool ring_ok(uint64_t calls)
 	return true;
 }
 
-static void disarm_lib(struct variant *v, uint64_t calls)
+/*
+ * After every detach: the cookie/rax ring saw the calls (then it starts again
+ * for the next measurement), and the function's bytes are as they were.
+ */
+static int after_detach(struct bench_case *c, uint64_t calls)
 {
-	struct uprobe_info info = {.sz = sizeof(info)};
+	struct variant *v = (struct variant *)c;
 
-	if (!uprobe_get_info(v->probe, &info)) {
-		v->hits += info.hits;
-		v->ret_hits += info.ret_hits;
-		v->ret_unwound += info.ret_unwound;
-		v->ret_missed += info.ret_missed;
-	} else {
-		fail(v, "uprobe_get_info failed after the calls");
-	}
-	if (uprobe_detach(v->probe))
-		fail(v, "uprobe_detach failed");
-	uprobe_free(v->probe);
-	v->probe = NULL;
-	if (v->ret_handler == bench_ret_ret_rax && !ring_ok(calls))
+	if (v->l.ret_handler == bench_ret_ret_rax && !ring_ok(calls))
 		v->ring_bad++;
+	memset(&ring, 0, sizeof(ring));
+	if (text_intact())
+		return 0;
+	fail(v, "text not restored after detaching");
+	return -1;
 }
 
-/* Counts of the kernel events: fd[0] counts entries, fd[1] returns. */
-static void disarm_kernel(struct variant *v)
+/* Entry and return hits as whoever probed counted them. */
+static void hits_of(const struct variant *v, uint64_t *hits, uint64_t *ret_hits)
 {
-	for (int i = 0; i < 2; i++) {
-		uint64_t count = 0;
+	const struct bench_kuprobe *k = v->l.c.arg;
 
-		if (v->fd[i] < 0)
-			continue;
-		ioctl(v->fd[i], PERF_EVENT_IOC_DISABLE, 0);
-		if (read(v->fd[i], &count, sizeof(count)) != sizeof(count))
-			fail(v, "reading the perf event's count failed");
-		if (i)
-			v->ret_hits += count;
-		else
-			v->hits += count;
-	}
-	kernel_close(v);
+	*hits = v->kind == K_KERNEL ? k->hits : v->l.hits;
+	*ret_hits = v->kind == K_KERNEL	  ? k->ret_hits :
+		    v->kind == K_BPFTRACE ? bt.hits :
+					    v->l.ret_hits;
 }
 
-/* Remove the probe and count its hits; the text must be as it was before. */
-static int disarm(struct variant *v, uint64_t calls)
+/* The "x native" column: ns/call divided by the unprobed call's. */
+static void times_native(const struct bench_suite *s, const struct bench_case *c, char *buf,
+			 size_t len)
 {
-	/* No count from bpftrace: these calls cannot be checked, leave them out. */
-	if (v->kind == K_BPFTRACE && disarm_bpftrace(v))
-		return -1;
-	v->calls += calls;
-	if (last_sum != expected_sum(calls))
-		v->sum_bad++;
-	if (v->kind == K_LIB)
-		disarm_lib(v, calls);
-	else if (v->kind == K_KERNEL)
-		disarm_kernel(v);
-	if (!text_intact()) {
-		fail(v, "text not restored after detaching");
-		return -1;
-	}
-	return 0;
+	const struct bench_case *nat = bench_case_at(s, 0);
+	char r[24] = "na";
+
+	if (bench_usable(nat))
+		bench_ratio(r, sizeof(r), 1, c->ns.med, nat->ns.med);
+	snprintf(buf, len, "%9s", r);
 }
 
-/* One measurement: ns per call over iters calls, or a negative value on failure. */
-static double measure(struct variant *v, uint64_t iters)
-{
-	uint64_t t;
-
-	if (arm(v))
-		return -1;
-	t = run_calls(iters);
-	if (disarm(v, iters))
-		return -2;
-	return (double)t / (double)iters;
-}
-
-static bool usable(const struct variant *v)
-{
-	return !v->dead && !v->failed && v->nr > 0;
-}
-
-static struct variant *by_key(const char *key)
-{
-	for (int i = 0; i < NVAR; i++)
-		if (!strcmp(variants[i].key, key))
-			return &variants[i];
-	abort(); /* a key of the table above */
-}
-
-static void print_table(void)
-{
-	const struct variant *nat = by_key("native_ns");
-
-	printf("\n%-36s %-10s %10s %10s %21s %9s\n", "variant", "mode", "ns/call", "+ns",
-	       "ns/call min..max", "x native");
-	for (int i = 0; i < NVAR; i++) {
-		const struct variant *v = &variants[i];
-		char range[32];
-
-		if (!usable(v)) {
-			printf("%-36s %-10s %10s %10s %21s %9s\n", v->label, "-", "na", "na", "",
-			       "na");
-			continue;
-		}
-		snprintf(range, sizeof(range), "%.1f..%.1f", v->lo, v->hi);
-		printf("%-36s %-10s %10.1f ", v->label, v->kind == K_NATIVE ? "-" : v->mode,
-		       v->med);
-		if (v == nat)
-			printf("%10s %21s %9s\n", "-", range, "1.0x");
-		else if (usable(nat) && nat->med > 0)
-			printf("%10.1f %21s %8.1fx\n", v->med - nat->med, range, v->med / nat->med);
-		else
-			printf("%10s %21s %9s\n", "na", range, "na");
-	}
-	printf("ns/call: median over rounds of the time per call of bench_ret_target "
-	       "(lea; ret), probe included.\n+ns: above the unprobed call. x native: ns/call "
-	       "divided by the unprobed call's.\n");
-}
+static const struct bench_table table = {
+	.label_w = 36,
+	.hit_head = "+ns",
+	.more_head = " x native",
+	.more = times_native,
+	.legend =
+		"ns/call: median over rounds of the time per call of bench_ret_target (lea; ret), "
+		"probe included.\n+ns: above the unprobed call. x native: ns/call divided by "
+		"the unprobed call's.",
+};
 
 /* Every call seen at entry (when the variant probes entries) and at return. */
 static bool counts_ok(const struct variant *v)
 {
-	bool entry = v->kind == K_LIB ? v->handler != NULL : v->k_entry;
-	bool ret = v->kind == K_LIB ? v->ret_handler != NULL : v->k_ret;
+	const struct bench_kuprobe *k = v->l.c.arg;
+	bool entry = v->kind == K_LIB ? v->l.handler != NULL : v->kind == K_KERNEL && k->entry;
+	bool ret = v->kind == K_LIB ? v->l.ret_handler != NULL :
+				      v->kind != K_NATIVE && (v->kind == K_BPFTRACE || k->ret);
+	uint64_t calls = v->l.c.calls, hits, ret_hits;
 
-	return (!entry || v->hits == v->calls) && (!ret || v->ret_hits == v->calls) &&
-	       (entry || v->hits == 0) && (ret || v->ret_hits == 0) && !v->ret_unwound &&
-	       !v->ret_missed && !v->sum_bad && !v->ring_bad;
+	hits_of(v, &hits, &ret_hits);
+	return (!entry || hits == calls) && (!ret || ret_hits == calls) && (entry || hits == 0) &&
+	       (ret || ret_hits == 0) && !v->l.ret_unwound && !v->l.ret_missed && !v->sum_bad &&
+	       !v->ring_bad && (v->kind != K_KERNEL || !k->unreadable);
 }
 
 /* Mark the variants whose counts or results disagree with the calls made. */
@@ -604,7 +250,7 @@ static void verify(void)
 	for (int i = 0; i < NVAR; i++) {
 		struct variant *v = &variants[i];
 
-		if (v->calls && !counts_ok(v))
+		if (v->l.c.calls && !counts_ok(v))
 			fail(v, "counts or results disagree with the calls made");
 	}
 }
@@ -617,25 +263,25 @@ static int print_checks(void)
 	printf("\n");
 	for (int i = 0; i < NVAR; i++) {
 		struct variant *v = &variants[i];
+		uint64_t hits, ret_hits;
 
-		if (v->dead && !v->failed) {
-			printf("%s: not measured: %s\n", v->label, v->why);
+		if (bench_not_measured(&v->l.c))
 			continue;
-		}
+		hits_of(v, &hits, &ret_hits);
 		printf("%s: calls %" PRIu64 ", entry hits %" PRIu64 ", return hits %" PRIu64,
-		       v->label, v->calls, v->hits, v->ret_hits);
-		if (v->kind == K_LIB && v->ret_handler)
-			printf(" (unwound %" PRIu64 ", missed %" PRIu64 ")", v->ret_unwound,
-			       v->ret_missed);
+		       v->l.c.label, v->l.c.calls, hits, ret_hits);
+		if (v->kind == K_LIB && v->l.ret_handler)
+			printf(" (unwound %" PRIu64 ", missed %" PRIu64 ")", v->l.ret_unwound,
+			       v->l.ret_missed);
 		printf(", results %s", v->sum_bad ? "WRONG" : "ok");
-		if (v->ret_handler == bench_ret_ret_rax)
+		if (v->l.ret_handler == bench_ret_ret_rax)
 			printf(", cookie/rax ring %s", v->ring_bad ? "WRONG" : "ok");
-		printf(" %s", v->failed ? "(FAILED)" : "(ok)");
-		if (v->reason[0])
-			printf("; %s", v->reason);
+		printf(" %s", v->l.c.failed ? "(FAILED)" : "(ok)");
+		if (v->l.c.reason[0])
+			printf("; %s", v->l.c.reason);
 		printf("\n");
-		if (v->failed) {
-			printf("error: %s: %s\n", v->label, v->why);
+		if (v->l.c.failed) {
+			printf("error: %s: %s\n", v->l.c.label, v->l.c.why);
 			bad++;
 		}
 	}
@@ -661,226 +307,82 @@ static int print_global_checks(void)
 	return 0;
 }
 
-static void print_summary(void)
+static void setup(void)
 {
-	printf("\nsummary:");
-	for (int i = 0; i < NVAR; i++) {
-		const struct variant *v = &variants[i];
+	const struct bench_pmu *pmu = bench_pmu();
+	uint64_t off;
 
-		if (usable(v))
-			printf(" %s=%.1f", v->key, v->med);
-		else
-			printf(" %s=na", v->key);
+	if (exe_sym_offset("bench_ret_target", (const void *)bench_ret_target, exe_path, &off,
+			   kernel_why, sizeof(kernel_why))) {
+		kp_ret.unavailable = kp_both.unavailable = kernel_why;
+	} else {
+		kp_ret.path = kp_both.path = exe_path;
+		kp_ret.off = kp_both.off = off;
 	}
-	printf("\n");
-}
-
-static void setup_offsets(void)
-{
-	char why[WHY_LEN];
-	uint64_t m;
-
-	if (!realpath("/proc/self/exe", exe_path)) {
-		snprintf(kernel_why, sizeof(kernel_why), "realpath(/proc/self/exe): %s",
-			 strerror(errno));
-		exe_path[0] = 0;
-		return;
-	}
-	if (elf_sym_offset(exe_path, "bench_ret_target", &off_target, why, sizeof(why))) {
-		snprintf(kernel_why, sizeof(kernel_why), "%s", why);
-		return;
-	}
-	printf("%s: bench_ret_target at file offset 0x%" PRIx64 "\n", exe_path, off_target);
-	if (!maps_offset((const void *)bench_ret_target, &m) && m != off_target)
-		printf("warning: /proc/self/maps puts bench_ret_target at file offset 0x%" PRIx64
-		       ", not 0x%" PRIx64 "\n",
-		       m, off_target);
-	read_pmu();
-}
-
-/* What uprobe_analyze says of bench_ret_target with the flags of the optimized rows. */
-static void print_analysis(void)
-{
-	struct uprobe_info info = {.sz = sizeof(info)};
-
-	if (uprobe_analyze(NULL, "bench_ret_target", UPROBE_F_HANDLER_NO_SIMD, &info)) {
-		printf("uprobe_analyze(bench_ret_target): %s\n", uprobe_last_error());
-		return;
-	}
-	printf("uprobe_analyze(bench_ret_target): mode %s, window %u bytes: %s%s%s\n",
-	       uprobe_mode_name(info.mode), info.window_len, info.reason,
-	       info.opt_reason[0] ? "; not optimized: " : "", info.opt_reason);
-}
-
-/* A variant that failed to attach is na; one that failed a check is an error. */
-static void record(struct variant *v, double ns)
-{
-	if (ns >= 0)
-		v->ns[v->nr++] = ns;
+	bench_lib_analysis(NULL, "bench_ret_target", UPROBE_F_HANDLER_NO_SIMD);
+	if (kernel_why[0] || pmu->type < 0)
+		printf("kernel uprobe: unavailable: %s\n", kernel_why[0] ? kernel_why : pmu->why);
+	else if (pmu->retprobe_bit < 0)
+		printf("kernel uretprobe: unavailable: %s\n", pmu->ret_why);
 	else
-		v->dead = true;
+		printf("kernel uretprobe: uprobe PMU type %d, retprobe = config bit %d\n",
+		       pmu->type, pmu->retprobe_bit);
 }
 
-/* Pick each variant's iteration count so that one measurement lasts about ms. */
-static void calibrate(unsigned int ms)
+/* The count mode's line for a row (its counts checked first): false when it is wrong. */
+static bool count_report(struct bench_case *c)
 {
-	for (int i = 0; i < NVAR; i++) {
-		struct variant *v = &variants[i];
-		uint64_t n0 = v->kind == K_NATIVE || v->want == W_OPT ? 1u << 20 : 256;
-		double ns, n;
+	struct variant *v = (struct variant *)c;
+	uint64_t hits, ret_hits;
 
-		if (v->dead)
-			continue;
-		ns = measure(v, n0);
-		if (ns < 0) {
-			v->dead = true;
-			continue;
-		}
-		n = (double)ms * 1e6 / (ns > 0.1 ? ns : 0.1);
-		v->iters = n < 64 ? 64 : n > 2e9 ? 2000000000u : (uint64_t)n;
-	}
+	verify();
+	hits_of(v, &hits, &ret_hits);
+	printf("%s: %s, calls %" PRIu64 ", entry hits %" PRIu64 ", return hits %" PRIu64 "%s%s\n",
+	       c->key, v->kind == K_NATIVE ? "unprobed" : c->mode, c->calls, hits, ret_hits,
+	       c->failed ? ": error: " : "", c->failed ? c->why : "");
+	return !c->failed;
 }
 
-/*
- * -c calls: one pass of the native and jump-optimized rows, each loop of calls
- * between two callgrind client requests, so that a run under callgrind dumps
- * the instructions of exactly those calls. Out of valgrind they do nothing.
- */
-static int count_mode(uint64_t calls)
+static void reset_ring(void)
 {
-	static const char *const rows[] = {"native_ns", "optimized_entry_ns",
-					   "optimized_entry_return_ns",
-					   "optimized_entry_return_2arg_ns"};
-	int bad = 0;
-
-	printf("count mode: %" PRIu64 " calls per row%s\n", calls,
-	       RUNNING_ON_VALGRIND ? ", under valgrind" : " (not under valgrind: no counts)");
-	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		struct variant *v = by_key(rows[i]);
-
-		if (arm(v)) {
-			printf("%s: not measured: %s\n", v->key, v->why);
-			continue;
-		}
-		run_calls(1000); /* translate and warm up outside the count */
-		v->calls += 1000;
-		if (last_sum != expected_sum(1000))
-			v->sum_bad++;
-		memset(&ring, 0, sizeof(ring));
-		CALLGRIND_ZERO_STATS;
-		run_calls(calls);
-		CALLGRIND_DUMP_STATS_AT(v->key);
-		disarm(v, calls); /* the ring was reset after the warm-up: it checks these calls */
-		verify();
-		printf("%s: %s, calls %" PRIu64 ", entry hits %" PRIu64 ", return hits %" PRIu64
-		       "%s%s\n",
-		       v->key, v->kind == K_NATIVE ? "unprobed" : v->mode, v->calls, v->hits,
-		       v->ret_hits, v->failed ? ": error: " : "", v->failed ? v->why : "");
-		bad += v->failed;
-	}
-	return bad ? 1 : 0;
-}
-
-/* bpftrace only in some rounds: starting it takes about a second. */
-static int setup_bpftrace(int rounds, int bpf_rounds)
-{
-	struct variant *v = by_key("bpftrace_uretprobe_ns");
-	int every;
-
-	find_bpftrace(bpftrace_bin, sizeof(bpftrace_bin));
-	if (!bpftrace_bin[0] || !bpf_rounds) {
-		v->dead = true;
-		snprintf(v->why, sizeof(v->why), "%s",
-			 bpftrace_bin[0] ? "disabled (-b 0)" : "bpftrace is not installed");
-		return 1;
-	}
-	bpf_rounds = bpf_rounds < rounds ? bpf_rounds : rounds;
-	every = (rounds + bpf_rounds - 1) / bpf_rounds;
-	printf("bpftrace: %s, one process per measurement, measured in %d of the rounds\n",
-	       bpftrace_bin, (rounds + every - 1) / every);
-	return every;
-}
-
-static void run_rounds(int rounds, int bpf_every)
-{
-	for (int r = 0; r < rounds; r++) {
-		/* Rotate the order so that no variant always runs after the same one. */
-		for (int j = 0; j < NVAR; j++) {
-			struct variant *v = &variants[(j + r) % NVAR];
-
-			if (v->dead || v->failed || (v->kind == K_BPFTRACE && r % bpf_every))
-				continue;
-			record(v, measure(v, v->iters));
-		}
-	}
+	memset(&ring, 0, sizeof(ring));
 }
 
 int main(int argc, char **argv)
 {
-	unsigned int ms = 200;
-	int rounds = 11, bpf_rounds = 3, bpf_every, opt, bad;
-	uint64_t count_calls = 0;
+	static const char *const count_rows[] = {"native_ns", "optimized_entry_ns",
+						 "optimized_entry_return_ns",
+						 "optimized_entry_return_2arg_ns"};
+	struct bench_cfg cfg = {.rounds = 11, .ms = 200, .slow_rounds = 3, .slow_budget_ms = 30000};
+	struct bench_suite s = {variants, sizeof(variants[0]), NVAR, run, after_detach, &cfg};
+	int st = bench_parse(&cfg, argc, argv, "c",
+			     "[-r rounds] [-t ms] [-b bpftrace rounds] [-c calls]");
+	int bad;
 
-	while ((opt = getopt(argc, argv, "r:t:b:c:")) != -1) {
-		if (opt == 'r')
-			rounds = atoi(optarg);
-		else if (opt == 't')
-			ms = (unsigned int)atoi(optarg);
-		else if (opt == 'b')
-			bpf_rounds = atoi(optarg);
-		else if (opt == 'c')
-			count_calls = strtoull(optarg, NULL, 0);
-		else
-			return fprintf(stderr,
-				       "usage: %s [-r rounds] [-t ms] [-b bpftrace rounds] "
-				       "[-c calls]\n",
-				       argv[0]),
-			       2;
-	}
-	if (rounds < 1 || rounds > MAX_ROUNDS || ms < 1 || bpf_rounds < 0)
-		return fprintf(stderr, "bench_ret: rounds 1..%d, ms >= 1, bpftrace rounds >= 0\n",
-			       MAX_ROUNDS),
-		       2;
-	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (st)
+		return st;
 	if (!text_intact())
 		return fprintf(stderr, "bench_ret: target bytes are not the expected ones\n"), 1;
-	if (count_calls)
-		return count_mode(count_calls);
+	if (cfg.count_calls)
+		return bench_count_mode(&s, count_rows, 4, cfg.count_calls, reset_ring,
+					count_report);
 
 	printf("bench_ret: per-call cost of entry and return probes on one function\n");
 	printf("bench_ret_target(a, b): lea (%%rdi,%%rsi,1),%%rax (48 8d 04 37); ret (c3); "
 	       "called with (i, %d)\n",
 	       ARG_B);
-	if (pin_to_current_cpu() >= 0)
-		printf("pinned to cpu %d of %ld online\n", sched_getcpu(),
-		       sysconf(_SC_NPROCESSORS_ONLN));
-	setup_offsets();
-	print_analysis();
-	if (kernel_why[0])
-		printf("kernel uprobe: unavailable: %s\n", kernel_why);
-	else if (kernel_ret_why[0])
-		printf("kernel uretprobe: unavailable: %s\n", kernel_ret_why);
-	else
-		printf("kernel uretprobe: uprobe PMU type %d, retprobe = config bit %d\n", pmu_type,
-		       retprobe_bit);
-	bpf_every = setup_bpftrace(rounds, bpf_rounds);
-
-	calibrate(ms);
-	printf("%d rounds, about %u ms per measurement, variants interleaved\n", rounds, ms);
-	run_rounds(rounds, bpf_every);
-	for (int i = 0; i < NVAR; i++)
-		if (usable(&variants[i]))
-			spread(variants[i].ns, variants[i].nr, &variants[i].lo, &variants[i].med,
-			       &variants[i].hi);
-
+	bench_pin();
+	setup();
+	bench_suite_run(&s);
 	verify();
-	print_table();
+	bench_table_print(&s, &table);
 	bad = print_checks();
 	bad += print_global_checks();
 	if (bad) {
 		fprintf(stderr, "bench_ret: %d check(s) failed: no summary\n", bad);
 		return 1;
 	}
-	print_summary();
+	bench_sum_cases(&s, true);
+	bench_sum_print();
 	return 0;
 }

@@ -24,13 +24,13 @@
  * attempts == records consumed + lost, the ring counters (trace_consumer_stats)
  * agree, every gap in the sequence numbers is a counted loss, every payload
  * is intact. A failed check makes the exit status 1. Figures are medians over
- * -r rounds (the VM is noisy).
+ * -r rounds (the VM is noisy); BENCH_QUICK=1 runs fewer, shorter ones
+ * (harness.h).
  *
  * Output: a table, the checks, then one line "summary: key=value ...".
  * Usage: bench_ring [-r rounds] [-t ms per live run] [-m MiB live ring]
  */
 #include <errno.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -46,8 +46,8 @@
 #include "uprobes_trace.h"
 #include "trace/transport/ring.h"
 #include "bench_util.h"
+#include "harness.h"
 
-#define MAX_ROUNDS 51
 #define REC_LEN	   72u /* sizeof(struct trace_raw) + two u64 */
 #define ARG_B	   0x5eed5eedull
 #define SOLO_BYTES (64u << 20)
@@ -164,16 +164,10 @@ static void consumer_loop(struct trace_consumer **c)
 static void consumer_child(int parent_cpu)
 {
 	struct trace_consumer *c[N_RINGS] = {NULL};
-	cpu_set_t set;
 	int err = 0;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	CPU_ZERO(&set);
-	for (long i = 0; parent_cpu >= 0 && i < sysconf(_SC_NPROCESSORS_ONLN); i++)
-		if (i != parent_cpu)
-			CPU_SET(i, &set);
-	if (CPU_COUNT(&set))
-		sched_setaffinity(0, sizeof(set), &set);
+	bench_pin_others(parent_cpu);
 	for (int i = 0; i < N_RINGS && !err; i++)
 		if (!(c[i] = trace_consumer_new(trace_rings_fd(rings[i]))))
 			err = -errno;
@@ -273,9 +267,7 @@ static void produce_empty(int ring, uint64_t n, struct run *run)
 
 struct row {
 	const char *label;
-	double v[MAX_ROUNDS];
-	int n;
-	double med, lo, hi;
+	struct bench_stat s;
 };
 
 enum {
@@ -340,7 +332,7 @@ static void account(int ring, const struct run *run, uint64_t empty_records)
 
 static void add(int row, double v)
 {
-	rows[row].v[rows[row].n++] = v;
+	bench_stat_add(&rows[row].s, v);
 }
 
 /* Part 1 and 3: nobody reads while the producer writes, then the consumer drains alone. */
@@ -404,12 +396,6 @@ static int round_overload(void)
 
 /* ---- report ----------------------------------------------------------------------- */
 
-static void row_stats(struct row *r)
-{
-	if (r->n)
-		spread(r->v, r->n, &r->lo, &r->med, &r->hi);
-}
-
 /* Rates in millions, times and percentages as they are. */
 static void print_table(void)
 {
@@ -419,73 +405,58 @@ static void print_table(void)
 		double unit = strstr(r->label, "/s") ? 1e6 : 1;
 		char range[64];
 
-		row_stats(r);
-		snprintf(range, sizeof(range), "%.2f..%.2f", r->lo / unit, r->hi / unit);
-		printf("%-36s %11.2f%s %22s\n", r->label, r->med / unit, unit > 1 ? "M" : " ",
+		bench_stat_done(&r->s);
+		snprintf(range, sizeof(range), "%.2f..%.2f", r->s.lo / unit, r->s.hi / unit);
+		printf("%-36s %11.2f%s %22s\n", r->label, r->s.med / unit, unit > 1 ? "M" : " ",
 		       range);
 	}
 }
 
 static const char *const ring_names[N_RINGS] = {"live", "solo+drain", "overload"};
 
-/* Returns the number of failed checks. */
-static int print_checks(void)
+/* PASS/FAIL lines, counted by the harness (the exit status). */
+static void print_checks(void)
 {
-	int failed = 0;
-
 	printf("\n");
 	for (int i = 0; i < N_RINGS; i++) {
 		const struct account *a = &accts[i];
-		bool ok = !a->unbalanced && !a->bad;
 
-		printf("%s %s: produced %llu = consumed %llu + lost %llu (%s), records intact and "
-		       "in order (%llu bad)\n",
-		       ok ? "PASS" : "FAIL", ring_names[i], (unsigned long long)a->produced,
-		       (unsigned long long)a->consumed, (unsigned long long)a->lost,
-		       a->unbalanced ? "does NOT add up" : "exact, by every count",
-		       (unsigned long long)a->bad);
-		failed += !ok;
+		bench_check(
+			!a->unbalanced && !a->bad, false,
+			"%s: produced %llu = consumed %llu + lost %llu (%s), records intact and "
+			"in order (%llu bad)",
+			ring_names[i], (unsigned long long)a->produced,
+			(unsigned long long)a->consumed, (unsigned long long)a->lost,
+			a->unbalanced ? "does NOT add up" : "exact, by every count",
+			(unsigned long long)a->bad);
 	}
-	if (!accts[R_OVER].lost) {
-		printf("FAIL overload: nothing was lost, the run did not overload the ring\n");
-		failed++;
-	}
+	bench_check(accts[R_OVER].lost, false,
+		    "overload: records were lost (%llu): the run overloaded the ring",
+		    (unsigned long long)accts[R_OVER].lost);
 	printf("target: consumer >= %.0fM events/s live: %.1fM batching (%s), %.1fM back to back, "
 	       "%.1fM draining\n",
-	       TARGET_EPS / 1e6, rows[ROW_LIVE_CONS].med / 1e6,
-	       rows[ROW_LIVE_CONS].med >= TARGET_EPS ? "met" : "MISSED",
-	       rows[ROW_FAST_CONS].med / 1e6, rows[ROW_DRAIN].med / 1e6);
-	return failed;
+	       TARGET_EPS / 1e6, rows[ROW_LIVE_CONS].s.med / 1e6,
+	       rows[ROW_LIVE_CONS].s.med >= TARGET_EPS ? "met" : "MISSED",
+	       rows[ROW_FAST_CONS].s.med / 1e6, rows[ROW_DRAIN].s.med / 1e6);
 }
 
 static void print_summary(void)
 {
 	const struct account *o = &accts[R_OVER];
 
-	printf("summary: consumer_events_per_s=%.0f produced=%llu consumed=%llu lost=%llu "
-	       "reserve_commit_ns=%.2f write_ns=%.2f back_to_back_events_per_s=%.0f "
-	       "drain_events_per_s=%.0f live_lost_pct=%.2f\n",
-	       rows[ROW_LIVE_CONS].med, (unsigned long long)o->produced,
-	       (unsigned long long)o->consumed, (unsigned long long)o->lost, rows[ROW_EMPTY].med,
-	       rows[ROW_WRITE].med, rows[ROW_FAST_CONS].med, rows[ROW_DRAIN].med,
-	       rows[ROW_LIVE_LOST].med);
+	bench_sum("consumer_events_per_s", "%.0f", rows[ROW_LIVE_CONS].s.med);
+	bench_sum("produced", "%llu", (unsigned long long)o->produced);
+	bench_sum("consumed", "%llu", (unsigned long long)o->consumed);
+	bench_sum("lost", "%llu", (unsigned long long)o->lost);
+	bench_sum("reserve_commit_ns", "%.2f", rows[ROW_EMPTY].s.med);
+	bench_sum("write_ns", "%.2f", rows[ROW_WRITE].s.med);
+	bench_sum("back_to_back_events_per_s", "%.0f", rows[ROW_FAST_CONS].s.med);
+	bench_sum("drain_events_per_s", "%.0f", rows[ROW_DRAIN].s.med);
+	bench_sum("live_lost_pct", "%.2f", rows[ROW_LIVE_LOST].s.med);
+	bench_sum_print();
 }
 
 /* ---- main -------------------------------------------------------------------------- */
-
-static int pin_self(void)
-{
-	int cpu = sched_getcpu();
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	if (cpu < 0 || sched_setaffinity(0, sizeof(set), &set))
-		return -1;
-	printf("producer pinned to cpu %d of %ld online; the consumer process runs on the others\n",
-	       cpu, sysconf(_SC_NPROCESSORS_ONLN));
-	return cpu;
-}
 
 static int setup(size_t live_bytes, int cpu)
 {
@@ -517,33 +488,23 @@ static int setup(size_t live_bytes, int cpu)
 
 int main(int argc, char **argv)
 {
-	unsigned int ms = 500, mib = 1;
-	int rounds = 5, opt, failed;
+	struct bench_cfg cfg = {.rounds = 5, .ms = 500, .mib = 1};
+	int st = bench_parse(&cfg, argc, argv, "m",
+			     "[-r rounds] [-t ms per live run] [-m MiB live ring]");
 
-	while ((opt = getopt(argc, argv, "r:t:m:")) != -1) {
-		if (opt == 'r')
-			rounds = atoi(optarg);
-		else if (opt == 't')
-			ms = (unsigned int)atoi(optarg);
-		else if (opt == 'm')
-			mib = (unsigned int)atoi(optarg);
-		else
-			return fprintf(stderr, "usage: %s [-r rounds] [-t ms] [-m MiB]\n", argv[0]),
-			       2;
-	}
-	if (rounds < 1 || rounds > MAX_ROUNDS || ms < 1 || !mib || (mib & (mib - 1)))
-		return fprintf(stderr, "bench_ring: rounds 1..%d, ms >= 1, MiB a power of two\n",
-			       MAX_ROUNDS),
-		       2;
-	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (st)
+		return st;
 	printf("bench_ring: shared-memory rings, %u-byte records, 1 producer thread, consumer in "
-	       "another process\nlive ring %u MiB, %d rounds, %u ms per live run\n",
-	       REC_LEN, mib, rounds, ms);
-	if (setup((size_t)mib << 20, pin_self()))
+	       "another process\nlive ring %u MiB, %d rounds, %u ms per live run%s\n",
+	       REC_LEN, cfg.mib, cfg.rounds, cfg.ms, cfg.quick ? " (BENCH_QUICK)" : "");
+	st = bench_pin();
+	printf("the producer is this process's main thread; the consumer process runs on the "
+	       "other CPUs\n");
+	if (setup((size_t)cfg.mib << 20, st))
 		return 1;
-	for (int i = 0; i < rounds; i++)
-		if (round_solo() || round_live(C_FAST, ROW_FAST_CONS, ms) ||
-		    round_live(C_BATCH, ROW_LIVE_CONS, ms) || round_overload()) {
+	for (int i = 0; i < cfg.rounds; i++)
+		if (round_solo() || round_live(C_FAST, ROW_FAST_CONS, cfg.ms) ||
+		    round_live(C_BATCH, ROW_LIVE_CONS, cfg.ms) || round_overload()) {
 			fprintf(stderr, "bench_ring: the consumer stopped answering (%s)\n",
 				strerror(sh->ph.err ? -sh->ph.err : ETIMEDOUT));
 			return 1;
@@ -551,7 +512,7 @@ int main(int argc, char **argv)
 	command(C_QUIT, 0);
 	waitpid(child, NULL, 0);
 	print_table();
-	failed = print_checks();
+	print_checks();
 	print_summary();
-	return failed ? 1 : 0;
+	return bench_failures() ? 1 : 0;
 }

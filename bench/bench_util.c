@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * What the benchmark programs share: clocks, where a function is in its file
- * (ELF symbol and /proc/self/maps, to cross-check), medians, and running
- * bpftrace beside the bench.
+ * Small helpers the benchmark programs share: clocks, where a function is in
+ * its file (ELF symbol and /proc/self/maps, to cross-check), reading a
+ * child's output.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -10,13 +10,9 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
-#include <sched.h>
-#include <signal.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,34 +33,14 @@ void sleep_ms(unsigned int ms)
 	nanosleep(&ts, NULL);
 }
 
-int cmp_double(const void *a, const void *b)
+/* Sum of i + b for i in [first, first + n): n * b plus a difference of triangles. */
+uint64_t sum_of_calls(uint64_t first, uint64_t n, uint64_t b)
 {
-	double x = *(const double *)a, y = *(const double *)b;
+	uint64_t end = first + n;
+	uint64_t tri_end = end % 2 ? end * ((end - 1) / 2) : (end / 2) * (end - 1);
+	uint64_t tri_first = first % 2 ? first * ((first - 1) / 2) : (first / 2) * (first - 1);
 
-	return (x > y) - (x < y);
-}
-
-void spread(const double *v, int n, double *lo, double *med, double *hi)
-{
-	double s[n];
-
-	memcpy(s, v, sizeof(double) * (size_t)n);
-	qsort(s, (size_t)n, sizeof(double), cmp_double);
-	*lo = s[0];
-	*hi = s[n - 1];
-	*med = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-}
-
-int pin_to_current_cpu(void)
-{
-	int cpu = sched_getcpu();
-	cpu_set_t set;
-
-	if (cpu < 0)
-		return -1;
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	return sched_setaffinity(0, sizeof(set), &set) ? -1 : cpu;
+	return tri_end - tri_first + n * b;
 }
 
 static int sym_value(Elf *e, const char *name, GElf_Addr *value)
@@ -95,8 +71,7 @@ static int sym_value(Elf *e, const char *name, GElf_Addr *value)
 }
 
 /* File offset of a symbol: its value, mapped through the PT_LOAD that holds it. */
-int elf_sym_offset(const char *path, const char *name, uint64_t *off, char *why,
-			  size_t whylen)
+int elf_sym_offset(const char *path, const char *name, uint64_t *off, char *why, size_t whylen)
 {
 	GElf_Addr value = 0;
 	size_t nph;
@@ -162,14 +137,24 @@ int maps_offset(const void *addr, uint64_t *off)
 	return ret;
 }
 
-/* Characters bpftrace's parser accepts unquoted in a probe's path. */
-bool plain_path(const char *p)
+int exe_sym_offset(const char *sym, const void *addr, char *exe, uint64_t *off, char *why,
+		   size_t whylen)
 {
-	for (; *p; p++)
-		if (!(*p >= 'a' && *p <= 'z') && !(*p >= 'A' && *p <= 'Z') &&
-		    !(*p >= '0' && *p <= '9') && !strchr("/._-+", *p))
-			return false;
-	return true;
+	uint64_t m;
+
+	if (!realpath("/proc/self/exe", exe)) {
+		snprintf(why, whylen, "realpath(/proc/self/exe): %s", strerror(errno));
+		exe[0] = 0;
+		return -1;
+	}
+	if (elf_sym_offset(exe, sym, off, why, whylen))
+		return -1;
+	printf("%s: %s at file offset 0x%" PRIx64 "\n", exe, sym, *off);
+	if (!maps_offset(addr, &m) && m != *off)
+		printf("warning: /proc/self/maps puts %s at file offset 0x%" PRIx64
+		       ", not 0x%" PRIx64 "\n",
+		       sym, m, *off);
+	return 0;
 }
 
 /* Read fd until EOF or the deadline, keeping the last len - 1 bytes. */
@@ -214,38 +199,4 @@ const char *last_line(char *s)
 	p = strrchr(s, '\n');
 	p = p ? p + 1 : s;
 	return *p ? p : "(no output)";
-}
-
-void bpftrace_child(const char *bin, int out, const char *pid, const char *prog)
-{
-	cpu_set_t all;
-
-	/* Undo the bench's pinning: bpftrace's start-up must not take our CPU. */
-	CPU_ZERO(&all);
-	for (int i = 0; i < CPU_SETSIZE; i++)
-		CPU_SET(i, &all);
-	sched_setaffinity(0, sizeof(all), &all);
-	/* If the bench dies (a timeout), bpftrace stops and takes its uprobe with it. */
-	prctl(PR_SET_PDEATHSIG, SIGINT);
-	dup2(out, 1);
-	dup2(out, 2);
-	execl(bin, "bpftrace", "-B", "none", "-p", pid, "-e", prog, (char *)NULL);
-	_exit(127);
-}
-
-void find_bpftrace(char *out, size_t len)
-{
-	const char *path = getenv("PATH");
-	char buf[PATH_MAX];
-
-	while (path && *path) {
-		size_t n = strcspn(path, ":");
-
-		snprintf(buf, sizeof(buf), "%.*s/bpftrace", (int)n, path);
-		if (n && !access(buf, X_OK)) {
-			snprintf(out, len, "%s", buf);
-			return;
-		}
-		path += n + (path[n] == ':');
-	}
 }

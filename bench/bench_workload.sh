@@ -11,38 +11,29 @@
 # counts summed over all callers); without valgrind, by uprobe trace --count
 # on every function in chunks (the ring may lose events: an approximation).
 #
-# bpftrace costs microseconds a hit: on the -n workload (about 1.5 s plain,
-# ~150 million hits) one bpftrace run would take 8 to 9 minutes. So the three
-# tools also run on a small script (-s rows), which bpftrace finishes in
+# bpftrace costs microseconds a hit (10 to 20 on a loaded VM): on the -n
+# workload (~150 million hits) one bpftrace run would take most of an hour.
+# So the three tools also run on a small script, which bpftrace finishes in
 # seconds, and bpftrace's time on the big one is estimated from its cost per
-# hit there. A third row set runs "SELECT 1;" to show start-up alone.
-# Ends with one line "summary: key=value ...".
-# Options: -r ROUNDS, -n ROWS (big), -s ROWS (small), -c ROWS (selection).
-set -u
-here=$(cd "$(dirname "$0")" && pwd)
-case $here in
-*/build/bench) top=${here%/build/bench} ;;
-*) top=${here%/bench} ;;
-esac
-up="$top/build/uprobe"
+# hit there. The small script's rows are sized by a time budget for one
+# bpftrace run (8 s; 200 to 5,000 rows), from its cost on a 100-row script;
+# under BENCH_QUICK they are 100, without bpftrace 5,000, and -s fixes them.
+# A third row set runs "SELECT 1;" to show start-up alone.
+#
+# Time budgets keep the whole run bounded on a loaded machine: the big
+# script runs in as many of the rounds as fit in 60 s (12 s under
+# BENCH_QUICK, which also makes it 50,000 rows and the selection's 2,000),
+# bpftrace in as many as fit in 40 s (10 s); each at least once. Ends with one line "summary: key=value
+# ...". Options: -r ROUNDS, -n ROWS (big), -s ROWS (small), -c ROWS (selection).
+. "$(dirname "$0")/lib.sh"
 sq=/usr/bin/sqlite3
-rounds=5
-rows=250000
-small=5000
-crows=20000
-while getopts r:n:s:c:t: o; do
-	case $o in
-	r) rounds=$OPTARG ;;
-	n) rows=$OPTARG ;;
-	s) small=$OPTARG ;;
-	c) crows=$OPTARG ;;
-	t) ;; # bench/run.sh passes -t to every bench; sizes here are -n/-s
-	*) echo "usage: bench_workload [-r rounds] [-n rows] [-s rows] [-c rows]" >&2; exit 2 ;;
-	esac
-done
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-trap 'exit 143' INT TERM
+rounds=$(bench_pick 5 3)
+bench_opts "n:s:c:" "[-n rows] [-s rows] [-c rows]" "$@"
+rows=${opt_n:-$(bench_pick 250000 50000)}
+small=${opt_s:-}
+crows=${opt_c:-$(bench_pick 20000 2000)}
+big_budget_ms=$(bench_pick 60000 12000)
+bpf_budget_ms=$(bench_pick 40000 10000)
 db="$tmp/w.db"
 
 if [ ! -x "$sq" ] || [ ! -x "$up" ]; then
@@ -93,7 +84,6 @@ gen_sql() {
 }'
 }
 gen_sql "$rows" >"$tmp/big.sql"
-gen_sql "$small" >"$tmp/small.sql"
 gen_sql "$crows" >"$tmp/count.sql"
 echo 'SELECT 1;' >"$tmp/start.sql"
 
@@ -155,8 +145,10 @@ if [ "$(wc -l <"$tmp/hot")" != 20 ]; then
 	exit 1
 fi
 probes=$(awk '{ printf "p:libsqlite3:%s ", $2 }' "$tmp/hot")
+# bpftrace's uprobes are on the library, in every process: count sqlite3's
+# only (another one may run on the machine meanwhile).
 prog=$(awk -v l="$lib" '{ printf "%suprobe:%s:%s", (NR > 1 ? "," : ""), l, $2 }
-	END { print " { @[probe] = count(); }" }' "$tmp/hot")
+	END { print " /pid == cpid/ { @[probe] = count(); }" }' "$tmp/hot")
 
 # ---- the runs ------------------------------------------------------------------------------
 
@@ -169,12 +161,12 @@ same_output() {
 }
 
 # run CONFIG SIZE ROUND: the SIZE script once under CONFIG; appends the wall
-# time to $tmp/SIZE.CONFIG.s and its probe hits (counted + lost) to .hits.
-# Its output must be the plain run's.
+# time to $tmp/SIZE.CONFIG.s (and sets took, in ns) and its probe hits
+# (counted + lost) to .hits. Its output must be the plain run's.
 run() {
 	cfg=$1 size=$2 out="$tmp/out"
 	rm -f "$db" "$db-journal"
-	t0=$(date +%s%N)
+	t0=$(bench_now_ns)
 	# shellcheck disable=SC2086
 	case $cfg in
 	plain) "$sq" -init /dev/null "$db" ;;
@@ -182,8 +174,8 @@ run() {
 	bpftrace) bpftrace -q -o "$tmp/hits" -e "$prog" -c "$sq -init /dev/null $db" ;;
 	esac <"$tmp/$size.sql" >"$out" 2>"$tmp/err"
 	st=$?
-	t1=$(date +%s%N)
-	echo $((t1 - t0)) | awk '{ printf "%.4f\n", $1 / 1e9 }' >>"$tmp/$size.$cfg.s"
+	took=$(($(bench_now_ns) - t0))
+	bench_calc "%.4f\n" "$took / 1e9" >>"$tmp/$size.$cfg.s"
 	[ "$cfg" = plain ] && [ ! -f "$tmp/$size.want" ] && cp "$out" "$tmp/$size.want"
 	# Hits: every count printed, plus (uprobe) the events lost to full rings.
 	hits=0
@@ -199,9 +191,30 @@ run() {
 	fi
 }
 
+# The small script's rows: as many as one bpftrace run does in 8 s at its
+# cost on a 100-row script (start-up taken out; the script's fixed part,
+# about a third of those hits, errs on the side of fewer rows).
+size_small() {
+	size_rows=100
+	gen_sql "$size_rows" >"$tmp/size.sql"
+	for sz in start size; do
+		rm -f "$db" "$db-journal"
+		t0=$(bench_now_ns)
+		bpftrace -q -o "$tmp/hits" -e "$prog" -c "$sq -init /dev/null $db" \
+			<"$tmp/$sz.sql" >/dev/null 2>&1
+		echo $(($(bench_now_ns) - t0)) >"$tmp/$sz.bpf_ns"
+	done
+	h=$(sed -n 's/^@.*\]: //p' "$tmp/hits" | awk '{ s += $1 } END { print s + 0 }')
+	per_row=$(bench_calc %.0f "($(cat "$tmp/size.bpf_ns") - $(cat "$tmp/start.bpf_ns")) / $size_rows")
+	[ "$h" -gt 0 ] || per_row=0 # it failed: the fewest rows
+	small=$(bench_fit "$per_row" 8000 200 5000)
+	echo "bpftrace: $h hits on $size_rows rows in" \
+		"$(bench_calc %.2f "$(cat "$tmp/size.bpf_ns") / 1e9") s: the small script has $small rows"
+}
+
 bad=0
 configs="plain uprobe"
-if ! command -v bpftrace >/dev/null 2>&1; then
+if ! bench_has bpftrace; then
 	echo "bpftrace: not installed"
 elif ! bpftrace -q -o /dev/null -e "$prog" -c "$sq -init /dev/null :memory:" \
 	</dev/null >/dev/null 2>"$tmp/err"; then
@@ -209,57 +222,78 @@ elif ! bpftrace -q -o /dev/null -e "$prog" -c "$sq -init /dev/null :memory:" \
 else
 	configs="$configs bpftrace"
 fi
+# -s, or the smallest script for a quick bpftrace run (no sizing runs), or sized.
+case ${small:-x}:$configs:$quick in
+x:*bpftrace:1) small=100 ;;
+x:*bpftrace:) size_small ;;
+x:*) small=5000 ;;
+esac
+gen_sql "$small" >"$tmp/small.sql"
+
+# The big script, and bpftrace, only in the rounds their budgets allow (at
+# least the first): one more round must fit, at their cost per round so far.
+spent_big=0 spent_bpf=0 n_big=0 n_bpf=0
 for r in $(seq 1 "$rounds"); do
+	do_big=1 do_bpf=1
+	[ $n_big = 0 ] || bench_within $spent_big $((spent_big / n_big)) "$big_budget_ms" || do_big=
+	[ $n_bpf = 0 ] || bench_within $spent_bpf $((spent_bpf / n_bpf)) "$bpf_budget_ms" || do_bpf=
 	for size in start small big; do
+		[ "$size" = big ] && [ -z "$do_big" ] && continue
 		for cfg in $configs; do
-			[ "$size/$cfg" = big/bpftrace ] && continue
+			[ "$cfg" = bpftrace ] && { [ "$size" = big ] || [ -z "$do_bpf" ]; } && continue
 			run "$cfg" "$size" "$r"
+			[ "$size" = big ] && spent_big=$((spent_big + took))
+			[ "$cfg" = bpftrace ] && spent_bpf=$((spent_bpf + took))
 		done
 	done
+	[ -z "$do_big" ] || n_big=$((n_big + 1))
+	[ -z "$do_bpf" ] || [ "${configs%bpftrace}" = "$configs" ] || n_bpf=$((n_bpf + 1))
 done
 
 # ---- the table ------------------------------------------------------------------------------
 
-median() { sort -n "$1" | awk '{ a[NR] = $1 } END { print NR ? a[int((NR + 1) / 2)] : "na" }'; }
-calc() { awk "BEGIN { printf \"$1\", $2 }"; } # calc FORMAT EXPR
 last() { if [ -s "$1" ]; then tail -n 1 "$1"; else echo 0; fi; }
 
 # Start-up and teardown of each tool ("SELECT 1;" minus plain): taken out of
 # the cost per hit below.
-boot() { calc %.4f "$(median "$tmp/start.$1.s") - $(median "$tmp/start.plain.s")"; }
+boot() { bench_calc %.4f "$(bench_median "$tmp/start.$1.s") - $(bench_median "$tmp/start.plain.s")"; }
 
 # row SIZE CFG ROWS KEY: one line of the table; adds to $summary. Sets m,
 # hits, ns (the nanoseconds a hit adds, start-up excluded).
 row() {
-	m=$(median "$tmp/$1.$2.s")
-	plain=$(median "$tmp/$1.plain.s")
+	m=$(bench_median "$tmp/$1.$2.s")
+	plain=$(bench_median "$tmp/$1.plain.s")
 	hits=$(last "$tmp/$1.$2.hits")
 	lost=$(last "$tmp/$1.$2.lost")
-	slow=$(calc %.2f "$m / $plain")
-	ns=$(calc %.1f "$hits ? ($m - $plain - $(boot "$2")) * 1e9 / $hits : 0")
+	slow=$(bench_calc %.2f "$m / $plain")
+	ns=0 # (gawk folds a division by a constant 0 even where it is not taken)
+	[ "$hits" -gt 0 ] && ns=$(bench_calc %.1f "($m - $plain - $(boot "$2")) * 1e9 / $hits")
 	[ "$2" = uprobe ] || lost=-
 	[ "$2" = plain ] && hits=- && ns=-
 	[ "$1" = start ] && ns=-
 	# shellcheck disable=SC2059
-	printf "$fmt" "$2" "$3" "$m" "$slow" "$hits" "$lost" "$ns"
-	summary="$summary ${4}_${2}_s=$m"
+	printf "$fmt" "$2" "$3" "$(wc -l <"$tmp/$1.$2.s")" "$m" "$slow" "$hits" "$lost" "$ns"
+	bench_sum "${4}_${2}_s" "$m"
 	[ "$2" = plain ] && return
-	summary="$summary ${4}_${2}_slowdown=$slow"
+	bench_sum "${4}_${2}_slowdown" "$slow"
 	[ "$1" = start ] && return
-	summary="$summary ${4}_${2}_hits=$hits ${4}_${2}_ns_per_hit=$ns"
-	[ "$2" = uprobe ] && summary="$summary ${4}_uprobe_lost=$lost"
+	bench_sum "${4}_${2}_hits" "$hits"
+	bench_sum "${4}_${2}_ns_per_hit" "$ns"
+	[ "$2" = uprobe ] && bench_sum "${4}_uprobe_lost" "$lost"
 }
 
 echo "sqlite3 workload; probes on its 20 most called libsqlite3 functions"
 echo "($method at $crows rows; calls there):"
 awk '{ printf "  %-34s %10d\n", $2, $1 }' "$tmp/hot"
 echo
-fmt='%-26s %9s %9s %9s %12s %9s %8s\n'
+fmt='%-26s %9s %5s %9s %9s %12s %9s %8s\n'
 # shellcheck disable=SC2059
-printf "$fmt" "config ($rounds rounds)" rows "median s" slowdown "probe hits" lost ns/hit
-summary="summary: workload_rows=$rows small_rows=$small"
+printf "$fmt" "config (up to $rounds rounds)" rows runs "median s" slowdown "probe hits" lost \
+	ns/hit
+bench_sum workload_rows "$rows"
+bench_sum small_rows "$small"
 for cfg in plain uprobe; do row big "$cfg" "$rows" workload; done
-big_plain=$(median "$tmp/big.plain.s")
+big_plain=$(bench_median "$tmp/big.plain.s")
 big_hits=$hits
 for cfg in $configs; do row small "$cfg" "$small" small; done
 [ "$cfg" = bpftrace ] && bpf_ns=$ns bpf_hits=$hits
@@ -269,11 +303,12 @@ up_hits=$(last "$tmp/small.uprobe.hits")
 # bpftrace on the big script, estimated: plain time + its start-up + the
 # uprobe run's hits (lost ones included) at its cost per hit on the small.
 if [ -n "${bpf_ns:-}" ]; then
-	est=$(calc %.1f "$big_plain + $(boot bpftrace) + $big_hits * $bpf_ns / 1e9")
-	slow=$(calc %.0f "$est / $big_plain")
+	est=$(bench_calc %.1f "$big_plain + $(boot bpftrace) + $big_hits * $bpf_ns / 1e9")
+	slow=$(bench_calc %.0f "$est / $big_plain")
 	# shellcheck disable=SC2059
-	printf "$fmt" "bpftrace (estimated)" "$rows" "~$est" "~$slow" "$big_hits" - "$bpf_ns"
-	summary="$summary workload_bpftrace_est_s=$est workload_bpftrace_est_slowdown=$slow"
+	printf "$fmt" "bpftrace (estimated)" "$rows" - "~$est" "~$slow" "$big_hits" - "$bpf_ns"
+	bench_sum workload_bpftrace_est_s "$est"
+	bench_sum workload_bpftrace_est_slowdown "$slow"
 	if [ "$up_hits" = "$bpf_hits" ]; then
 		echo "check: $small rows: uprobe's events + lost = bpftrace's count = $bpf_hits"
 	else
@@ -282,7 +317,8 @@ if [ -n "${bpf_ns:-}" ]; then
 		bad=1
 	fi
 else
-	summary="$summary workload_bpftrace_est_slowdown=na small_bpftrace_slowdown=na"
+	bench_sum workload_bpftrace_est_slowdown na
+	bench_sum small_bpftrace_slowdown na
 fi
-echo "$summary"
+bench_sum_print
 exit $bad

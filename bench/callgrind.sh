@@ -6,15 +6,14 @@
 # after each row's loop of calls (native, optimized with an empty handler,
 # with the two-argument handler, with xsavec), so each dump holds exactly one
 # row. Usage: sh bench/callgrind.sh [bench_probe] (CALLS=100000 by default).
-top=$(cd "$(dirname "$0")/.." && pwd)
+. "$(dirname "$0")/lib.sh"
 bin=${1:-$top/build/bench/bench_probe}
 calls=${CALLS:-100000}
-if ! command -v valgrind >/dev/null 2>&1; then
+if ! bench_has valgrind; then
 	echo "callgrind: valgrind is not installed"
 	exit 0
 fi
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
+dir=$tmp
 # --smc-check=all: the library rewrites the text through /proc/self/mem,
 # which valgrind's cached translations would not otherwise notice.
 if ! valgrind --tool=callgrind --smc-check=all --callgrind-out-file="$dir/cg.out" \
@@ -38,8 +37,8 @@ while [ -f "$dir/cg.out.$i" ]; do
 		continue
 	fi
 	[ -z "$base" ] && base=$total
-	percall=$(awk -v t="$total" -v n="$calls" 'BEGIN { printf "%.1f", t / n }')
-	perhit=$(awk -v t="$total" -v b="$base" -v n="$calls" 'BEGIN { printf "%.1f", (t - b) / n }')
+	percall=$(bench_calc %.1f "$total / $calls")
+	perhit=$(bench_calc %.1f "($total - $base) / $calls")
 	printf '%-20s %12s %12s\n' "$key" "$percall" "$perhit"
 	[ "$total" = "$base" ] || line="$line ${key%_ns}_insns=$perhit"
 	# Where a hit's instructions go (self counts per call; the trampoline and

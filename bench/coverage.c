@@ -3,7 +3,8 @@
  * Coverage report: for every function-entry symbol of an ELF file, would a
  * probe be jump-optimized, take the breakpoint path, or be refused, and why.
  *
- *   coverage [-v] [FILE...]   (default: libc.so.6, python3.11, libsqlite3.so.0)
+ *   coverage [-v] [FILE...]   (default: libc.so.6, python3.11, libsqlite3.so.0;
+ *                              under BENCH_QUICK, libc.so.6 alone)
  *
  * Ends with "summary: optimized_pct=... int3_pct=... refused_pct=..." over all
  * files. Uses uprobe_analyze(), which reads files this process has not mapped.
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "uprobes.h"
+#include "harness.h"
 
 #define MAX_REASONS 256
 
@@ -207,15 +209,19 @@ int main(int argc, char **argv)
 		files++;
 	}
 	if (!files) {
-		for (unsigned i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
+		unsigned n = bench_quick() ? 1 : sizeof(defaults) / sizeof(defaults[0]);
+
+		for (unsigned i = 0; i < n; i++)
 			if (!access(defaults[i], R_OK))
 				report(defaults[i], &all);
 	}
 	total = all.optimized + all.int3 + all.refused;
 	if (!total)
 		total = 1;
-	printf("summary: optimized_pct=%.1f int3_pct=%.1f refused_pct=%.1f functions=%u\n",
-	       100.0 * all.optimized / total, 100.0 * all.int3 / total,
-	       100.0 * all.refused / total, all.optimized + all.int3 + all.refused);
+	bench_sum("optimized_pct", "%.1f", 100.0 * all.optimized / total);
+	bench_sum("int3_pct", "%.1f", 100.0 * all.int3 / total);
+	bench_sum("refused_pct", "%.1f", 100.0 * all.refused / total);
+	bench_sum("functions", "%u", all.optimized + all.int3 + all.refused);
+	bench_sum_print();
 	return 0;
 }

@@ -4,20 +4,32 @@
 # "summary: key=value ..." line.
 BENCH_BINS += $(B)/bench/bench_probe
 
+# The harness every bench program runs on (harness.h), the helpers it shares
+# (clocks, ELF offsets) and what the benches arm (library, kernel, bpftrace
+# probes), built once.
+BENCH_HARNESS := $(B)/bench/harness.o $(B)/bench/bench_util.o $(B)/bench/bench_arm.o
+$(BENCH_HARNESS): $(B)/bench/%.o: bench/%.c bench/%.h bench/harness.h
+	@mkdir -p $(@D)
+	$(CC) $(PROG_CFLAGS) $(CFLAGS) -c $< -o $@
+
+# A bench program: its sources and objects, linked with libuprobes and libelf.
+BENCH_LINK = $(CC) $(PROG_CFLAGS) $(CFLAGS) -o $@ $(filter %.c %.o,$^) $(PROG_LDFLAGS) \
+	$(PROG_LDLIBS) -lelf
+
+# The shell benches' harness, installed beside them: they source it from their directory.
+$(B)/bench/lib.sh: bench/lib.sh
+	@mkdir -p $(@D)
+	install -m 644 $< $@
+
 # The handlers are attached with UPROBE_F_HANDLER_NO_SIMD: no SIMD in their code.
 $(B)/bench/bench_handlers.o: bench/bench_handlers.c bench/bench_handlers.h
 	@mkdir -p $(@D)
 	$(CC) $(PROG_CFLAGS) $(CFLAGS) -mgeneral-regs-only -c $< -o $@
 
-# What the bench programs share (clocks, ELF offsets, bpftrace), built once.
-$(B)/bench/bench_util.o: bench/bench_util.c bench/bench_util.h
-	@mkdir -p $(@D)
-	$(CC) $(PROG_CFLAGS) $(CFLAGS) -c $< -o $@
-
 $(B)/bench/bench_probe: bench/bench_probe.c bench/bench_handlers.h $(B)/bench/bench_handlers.o \
-		$(B)/bench/bench_util.o $(B)/libuprobes.so
+		$(BENCH_HARNESS) $(B)/libuprobes.so
 	@mkdir -p $(@D)
-	$(CC) $(PROG_CFLAGS) $(CFLAGS) -o $@ $(filter %.c %.o,$^) $(PROG_LDFLAGS) $(PROG_LDLIBS) -lelf
+	$(BENCH_LINK)
 
 # Instructions per hit under callgrind (optional: needs valgrind; not part of `make bench`).
 .PHONY: bench-callgrind

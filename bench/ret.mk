@@ -9,6 +9,6 @@ $(B)/bench/bench_ret_handlers.o: bench/bench_ret_handlers.c bench/bench_ret_hand
 	$(CC) $(PROG_CFLAGS) $(CFLAGS) -mgeneral-regs-only -c $< -o $@
 
 $(B)/bench/bench_ret: bench/bench_ret.c bench/bench_ret_handlers.h \
-		$(B)/bench/bench_ret_handlers.o $(B)/bench/bench_util.o $(B)/libuprobes.so
+		$(B)/bench/bench_ret_handlers.o $(BENCH_HARNESS) $(B)/libuprobes.so
 	@mkdir -p $(@D)
-	$(CC) $(PROG_CFLAGS) $(CFLAGS) -o $@ $(filter %.c %.o,$^) $(PROG_LDFLAGS) $(PROG_LDLIBS) -lelf
+	$(BENCH_LINK)

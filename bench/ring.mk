@@ -9,7 +9,6 @@ $(B)/bench/ring.o: src/trace/transport/ring.c src/trace/transport/ring.h src/tra
 	@mkdir -p $(@D)
 	$(CC) $(PROG_CFLAGS) $(CFLAGS) $(HOT_CFLAGS) -c $< -o $@
 
-$(B)/bench/bench_ring: bench/bench_ring.c $(B)/bench/ring.o $(B)/bench/bench_util.o \
-		$(B)/libuprobes.so
+$(B)/bench/bench_ring: bench/bench_ring.c $(B)/bench/ring.o $(BENCH_HARNESS) $(B)/libuprobes.so
 	@mkdir -p $(@D)
-	$(CC) $(PROG_CFLAGS) $(CFLAGS) -o $@ $(filter %.c %.o,$^) $(PROG_LDFLAGS) $(PROG_LDLIBS) -lelf
+	$(BENCH_LINK)

@@ -5,8 +5,10 @@ BENCH_BINS += $(B)/bench/bench_trace
 
 # bench_empty_handler comes from bench_handlers.o (bench/module.mk); the probed
 # function is alone in bench_trace_target.c so that no call to it is inlined.
-$(B)/bench/bench_trace: bench/bench_trace.c bench/bench_trace_target.c bench/bench_trace_target.h \
-		bench/bench_handlers.h $(B)/bench/bench_handlers.o $(B)/bench/bench_util.o \
+BENCH_TRACE_SRCS := bench/bench_trace.c bench/bench_trace_consumer.c bench/bench_trace_kernel.c \
+	bench/bench_trace_flow.c bench/bench_trace_target.c
+$(B)/bench/bench_trace: $(BENCH_TRACE_SRCS) bench/bench_trace.h bench/bench_trace_target.h \
+		bench/bench_handlers.h $(B)/bench/bench_handlers.o $(BENCH_HARNESS) \
 		$(B)/libuprobes.so
 	@mkdir -p $(@D)
-	$(CC) $(PROG_CFLAGS) $(CFLAGS) -o $@ $(filter %.c %.o,$^) $(PROG_LDFLAGS) $(PROG_LDLIBS) -lelf
+	$(BENCH_LINK)

@@ -3,6 +3,6 @@
 # uprobe command's slowdown beside bpftrace's (bench/bench_workload.sh).
 BENCH_BINS += $(B)/bench/bench_workload
 
-$(B)/bench/bench_workload: bench/bench_workload.sh $(B)/uprobe
+$(B)/bench/bench_workload: bench/bench_workload.sh $(B)/bench/lib.sh $(B)/uprobe
 	@mkdir -p $(@D)
 	install -m 755 $< $@
