@@ -29,7 +29,7 @@ HOT_CFLAGS := -fno-builtin -fno-tree-loop-distribute-patterns -mgeneral-regs-onl
 HOT_SRCS := src/ubp/signal.c src/ubp/quiesce.c src/core/dispatch.c src/core/srcu.c src/core/retprobe.c src/arch/x86_64/emulate.c \
 	src/arch/x86_64/regs.c src/trace/fetch/fetch_eval.c src/trace/transport/ring.c
 
-.PHONY: all lib tools demo check test bench install clean deps format FORCE
+.PHONY: all lib tools demo check check-real test bench install clean deps format FORCE
 all: lib
 
 lib: $(B)/libuprobes.so $(B)/libuprobes.a
@@ -99,10 +99,16 @@ demo: deps lib tools $(DEMO_BINS)
 	$(B)/uprobe trace --count --hist latency 'r:app/hash_ret $(DEMO_APP):app_hash' \
 		'p:app/malloc libc:malloc size=%di:u64' -- $(DEMO_APP)
 
+# tests/real/ runs its quick subset here (REAL_QUICK=1), in full in check-real.
 check: deps lib $(TEST_BINS)
-	@sh tests/run.sh $(TEST_BINS)
+	@REAL_QUICK=$${REAL_QUICK:-1} sh tests/run.sh $(TEST_BINS)
 
 test: check
+
+# tests/real/ in full: every function of each program, 50 redis cycles; about
+# 20 minutes on 2 cores (docs/testing.md).
+check-real: deps lib tools $(REAL_BINS)
+	@REAL_QUICK=0 TEST_TIMEOUT=$${TEST_TIMEOUT:-3600} sh tests/run.sh $(REAL_BINS)
 
 bench: deps lib $(BENCH_BINS)
 	@sh bench/run.sh $(BENCH_BINS)

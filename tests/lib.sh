@@ -68,3 +68,24 @@ vaddr_off() {
 		fi
 	done
 }
+
+# Process $1 runs (not ended, nor a zombie not yet waited for).
+alive() {
+	[ -r "/proc/$1/stat" ] && [ "$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)" != Z ]
+}
+
+# Wait until "$@" succeeds, polling every 20 ms with no time limit: a test
+# waits for events, never for a time (tests/run.sh stops one that hangs).
+# With a PID first (0: none), gives up when that process ends first: then
+# the status is that of one last try.
+wait_until() { # pid command...
+	_wu_pid=$1
+	shift
+	until "$@"; do
+		if [ "$_wu_pid" != 0 ] && ! alive "$_wu_pid"; then
+			"$@"
+			return
+		fi
+		sleep 0.02
+	done
+}

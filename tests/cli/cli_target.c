@@ -2,8 +2,9 @@
 /*
  * What tests/cli traces: cli_target N [fork] prints a line per 100 calls of
  * cli_work(i, i * 3), optionally forks a child that makes N/10 more calls,
- * and exits with status 3; cli_target loop MS calls cli_work every ms for MS
- * ms; cli_target bench N times N calls itself (bench/bench_cli.sh);
+ * and exits with status 3; cli_target until FILE calls cli_work every ms
+ * until FILE exists (status 3 too);
+ * cli_target bench N times N calls itself (bench/bench_cli.sh);
  * cli_target threads T N makes N calls in each of T threads. Its output and status are compared with an untraced run; the call
  * counts are known from N.
  */
@@ -41,17 +42,20 @@ static long calls(long from, long n)
 	return sum;
 }
 
-/* cli_target loop MS: a call every ms for MS ms (the probes may vanish meanwhile). */
-static int loop(long ms)
+/*
+ * cli_target until FILE: a call every ms until FILE exists (the test decides
+ * when, not the clock); prints the calls and their sum, N (N + 1) / 2.
+ */
+static int until(const char *file)
 {
 	struct timespec one = { 0, 1000000 };
-	long sum = 0;
+	long sum = 0, i;
 
-	for (long i = 0; i < ms; i++) {
+	for (i = 0; access(file, F_OK); i++) {
 		sum += cli_work(i, 1);
 		nanosleep(&one, NULL);
 	}
-	printf("looped %ld, sum %ld\n", ms, sum);
+	printf("looped %ld, sum %ld\n", i, sum);
 	return 3;
 }
 
@@ -110,8 +114,8 @@ int main(int argc, char **argv)
 	long n = argc > 1 ? atol(argv[1]) : 1000;
 	int status = 0;
 
-	if (argc > 2 && !strcmp(argv[1], "loop"))
-		return loop(atol(argv[2]));
+	if (argc > 2 && !strcmp(argv[1], "until"))
+		return until(argv[2]);
 	if (argc > 2 && !strcmp(argv[1], "bench"))
 		return bench(atol(argv[2]));
 	if (argc > 3 && !strcmp(argv[1], "threads"))

@@ -1,19 +1,24 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tools/uprobe/guard.c on its own: a child process with two threads asleep,
- * one in epoll_pwait2() and one in nanosleep(), 400 ms each, receives the
- * library's quiescence signal (or a signal of its own) in both while they
- * sleep, and reports what the calls returned and how long they slept.
+ * one in epoll_pwait2() and one in nanosleep(), receives the library's
+ * quiescence signal (or a signal of its own) in both while they sleep, and
+ * reports what the calls returned and how long they slept.
  *
  *   unguarded: the quiescence signal makes both calls fail with EINTR (what
  *              guard.c is for; this proves the case is real);
- *   guarded:   both calls sleep their 400 ms and return 0, the handler ran
+ *   guarded:   both calls sleep their 1 s and return 0, the handler ran
  *              twice, and guard_end() counts 2 restarted calls;
  *   own:       the program's own SIGUSR1 still makes both fail with EINTR
  *              under the guard: only our signal is made harmless;
  *   stopped:   SIGSTOP while guarded is reported, and the process stays
  *              stopped after guard_end() until SIGCONT.
+ * Nothing waits for a time: the sleeps that a signal must cut short last a
+ * minute (they end at once when it works), the one that must be restarted a
+ * second (the child signals once it sees both threads asleep), the stopped
+ * child's an hour (it is killed once seen stopped).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -30,7 +35,9 @@
 #include "../../tools/uprobe/cli.h"
 #include "uprobes.h"
 
-#define SLEEP_MS 400
+#define SLEEP_MS    1000	 /* restarted: slept through */
+#define CUT_MS	    60000	 /* cut short by the signal */
+#define STOPPED_MS  3600000	 /* killed */
 
 static int failed;
 
@@ -54,6 +61,7 @@ struct result {
 };
 
 static volatile int handled;
+static long sleep_ms; /* the child's sleeps */
 static pid_t tids[2];
 static int done; /* a sleeper is back */
 
@@ -74,7 +82,7 @@ static long ms_since(const struct timespec *t0)
 static void *in_epoll(void *arg)
 {
 	struct result *r = arg;
-	struct timespec t0, to = { 0, SLEEP_MS * 1000000L };
+	struct timespec t0, to = { sleep_ms / 1000, sleep_ms % 1000 * 1000000L };
 	struct epoll_event ev;
 	int ep = epoll_create1(EPOLL_CLOEXEC);
 
@@ -90,7 +98,7 @@ static void *in_epoll(void *arg)
 static void *in_nanosleep(void *arg)
 {
 	struct result *r = arg;
-	struct timespec t0, to = { 0, SLEEP_MS * 1000000L };
+	struct timespec t0, to = { sleep_ms / 1000, sleep_ms % 1000 * 1000000L };
 
 	tids[1] = (pid_t)syscall(SYS_gettid);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -188,8 +196,38 @@ static char state_of(pid_t pid)
 	return p ? p[2] : 0;
 }
 
-/* One child signalled with SIG, under the guard or not; STOP: SIGSTOP it meanwhile. */
-static int run(struct run *out, int sig, int guarded, int stop)
+/* How many threads of PID sleep in epoll_pwait2() or clock_nanosleep(). */
+static int asleep(pid_t pid)
+{
+	char path[96];
+	struct dirent *e;
+	DIR *d;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	d = opendir(path);
+	while (d && (e = readdir(d))) {
+		long nr = -1;
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/syscall", pid, e->d_name);
+		f = e->d_name[0] != '.' ? fopen(path, "r") : NULL;
+		if (f && fscanf(f, "%ld", &nr) == 1)
+			n += nr == SYS_epoll_pwait2 || nr == SYS_clock_nanosleep;
+		if (f)
+			fclose(f);
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/*
+ * One child signalled with SIG, under the guard or not, its threads sleeping
+ * MS ms; STOP: SIGSTOP it once both sleep, see that the guard reports it and
+ * that it stays stopped, then kill it.
+ */
+static int run(struct run *out, int sig, int guarded, int stop, long ms)
 {
 	int go[2], res[2], st;
 	pid_t pid;
@@ -201,6 +239,7 @@ static int run(struct run *out, int sig, int guarded, int stop)
 	if (pid == 0) {
 		close(go[1]);
 		close(res[0]);
+		sleep_ms = ms;
 		_exit(child(go[0], res[1], sig));
 	}
 	close(go[0]);
@@ -210,7 +249,11 @@ static int run(struct run *out, int sig, int guarded, int stop)
 	if (write(go[1], "g", 1) != 1)
 		return -1;
 	if (stop) {
-		usleep(100000);
+		/* The guard serves the threads' creation meanwhile. */
+		while (asleep(pid) < 2) {
+			guard_service();
+			usleep(1000);
+		}
 		kill(pid, SIGSTOP);
 	}
 	for (;;) {
@@ -219,7 +262,7 @@ static int run(struct run *out, int sig, int guarded, int stop)
 
 		if (guarded && guard_service() && stop)
 			break;
-		if (poll(p, 2, 2000) <= 0)
+		if (poll(p, 2, -1) < 0)
 			return -1;
 		if (p[0].revents)
 			break;
@@ -227,11 +270,14 @@ static int run(struct run *out, int sig, int guarded, int stop)
 	if (guarded)
 		out->restarted = guard_end(&out->stop_sig, 2000);
 	if (stop) {
-		usleep(50000);
-		out->state_after = state_of(pid);
-		kill(pid, SIGCONT);
+		/* Its state once ptrace has let go of it ('t' until then). */
+		while ((out->state_after = state_of(pid)) == 't')
+			usleep(1000);
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+		return 0;
 	}
-	if (poll(&(struct pollfd){ .fd = res[0], .events = POLLIN }, 1, 5000) != 1 ||
+	if (poll(&(struct pollfd){ .fd = res[0], .events = POLLIN }, 1, -1) != 1 ||
 	    read(res[0], &out->r, sizeof(out->r)) != sizeof(out->r)) {
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
@@ -265,22 +311,22 @@ int main(void)
 	int ok;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	ok = !run(&r, UPROBE_QUIESCE_SIGNAL, 0, 0);
+	ok = !run(&r, UPROBE_QUIESCE_SIGNAL, 0, 0, CUT_MS);
 	expect("unguarded", ok && r.r.epoll_ret == -1 && r.r.epoll_errno == EINTR &&
 				    r.r.sleep_ret == -1 && r.r.sleep_errno == EINTR &&
 				    r.r.handled == 2, &r);
 
-	ok = !run(&r, UPROBE_QUIESCE_SIGNAL, 1, 0);
+	ok = !run(&r, UPROBE_QUIESCE_SIGNAL, 1, 0, SLEEP_MS);
 	expect("restarted", ok && r.r.epoll_ret == 0 && r.r.sleep_ret == 0 &&
 				    r.r.epoll_ms >= SLEEP_MS && r.r.sleep_ms >= SLEEP_MS &&
 				    r.r.handled == 2 && r.restarted == 2 && !r.stop_sig, &r);
 
-	ok = !run(&r, SIGUSR1, 1, 0);
+	ok = !run(&r, SIGUSR1, 1, 0, CUT_MS);
 	expect("own_signal", ok && r.r.epoll_ret == -1 && r.r.epoll_errno == EINTR &&
 				     r.r.sleep_ret == -1 && r.r.sleep_errno == EINTR &&
 				     r.r.handled == 2 && r.restarted == 0, &r);
 
-	ok = !run(&r, UPROBE_QUIESCE_SIGNAL, 1, 1);
+	ok = !run(&r, UPROBE_QUIESCE_SIGNAL, 1, 1, STOPPED_MS);
 	expect("stopped", ok && r.stop_sig == SIGSTOP && r.state_after == 'T', &r);
 	return failed;
 }

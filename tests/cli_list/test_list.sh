@@ -62,21 +62,17 @@ else
 fi
 
 # pid: a running cli_target; its executable's header, then the same two lines.
-"$tgt" loop 2000 >/dev/null &
+"$tgt" until "$tmp/stop" >/dev/null &
 pid=$!
-i=0
-while [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" != "$tgt" ] && [ $i -lt 100 ]; do
-	sleep 0.02
-	i=$((i + 1))
-done
+wait_until $pid eval '[ "$(readlink "/proc/$pid/exe")" = "$tgt" ]'
 up "$pid" 'cli_*' >"$tmp/pid.out" 2>"$tmp/pid.err"
 st=$?
 expect_eq pid "$st" 0 "exit status: $(cat "$tmp/pid.err")" &&
 	expect_eq pid "$(head -n 1 "$tmp/pid.out")" "$tgt:" "header" &&
 	expect_eq pid "$(tail -n +2 "$tmp/pid.out" | norm)" "$want" "lines (addr name mode)" &&
 	pass pid
-kill "$pid" 2>/dev/null
-wait "$pid" 2>/dev/null
+touch "$tmp/stop"
+wait "$pid"
 pid=
 
 # expect_err NAME WANT_STATUS WANT_SUBSTRING ARGS...: status and a stderr message.

@@ -30,6 +30,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -108,7 +109,7 @@ static void setup_signals(void)
 	static uint8_t altstack[1 << 16];
 	stack_t ss = {.ss_sp = altstack, .ss_size = sizeof(altstack)};
 	struct sigaction sa;
-	int sigs[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGALRM};
+	int sigs[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGPROF};
 
 	sigaltstack(&ss, NULL);
 	memset(&sa, 0, sizeof(sa));
@@ -201,6 +202,20 @@ static __attribute__((noinline)) void run_code(struct cpu_state *cs)
 }
 
 /*
+ * A run that has used HANG_CPU_S of CPU time (a sequence runs for
+ * microseconds) is stuck in a loop: SIGPROF ends it. CPU time, not wall time
+ * (alarm()): a loaded machine makes a run slower, never "hung".
+ */
+#define HANG_CPU_S 5
+
+static void hang_timer(int seconds)
+{
+	struct itimerval t = {.it_value = {.tv_sec = seconds}};
+
+	setitimer(ITIMER_PROF, &t, NULL);
+}
+
+/*
  * Run the code in the buffer from the sequence's initial state. Always called
  * from the same place in run_sequence, so rsp is the same in every run.
  */
@@ -215,14 +230,14 @@ static __attribute__((noinline)) int exec(const struct gseq *s, struct run_resul
 	load_memory(s);
 	sig = sigsetjmp(crash_jb, 1);
 	if (sig) {
-		alarm(0);
+		hang_timer(0);
 		r->crashed = sig;
 		return -1;
 	}
 	crash_armed = 1;
-	alarm(5);
+	hang_timer(HANG_CPU_S);
 	run_code(&r->st);
-	alarm(0);
+	hang_timer(0);
 	crash_armed = 0;
 	memcpy(r->sbx, sbx, SBX_SIZE);
 	memcpy(r->data, buf + DATA_OFF, DATA_SIZE);
@@ -415,7 +430,7 @@ void check_probed(struct seq_ctx *c, int mode, const struct run_result *r)
 			printf("  mode %s crashed %d times: not run any more\n", modes[mode].name,
 			       MAX_MODE_CRASHES);
 		snprintf(why, sizeof(why), "probed run %s (signal %d); ",
-			 r->crashed == SIGALRM ? "hung" : "crashed", r->crashed);
+			 r->crashed == SIGPROF ? "hung" : "crashed", r->crashed);
 		bad = 1;
 	} else {
 		char fin[1024] = "";
@@ -733,9 +748,13 @@ int main(void)
 	       seed, nseq, N_MODES, f.sse3, f.ssse3, f.sse41, f.sse42, f.avx, f.avx2, f.avx512,
 	       f.bmi1, f.bmi2, f.adx, f.lzcnt, f.movbe);
 	t0 = now();
-	for (int i = 0; i < nseq && st.oracle_fail < 50; i++)
+	for (int i = 0; i < nseq && st.oracle_fail < 50; i++) {
 		if (only < 0 || i == only)
 			run_sequence(&ctx, seed, i);
+		/* Progress: tests/run.sh stops a test that prints nothing for long. */
+		if (i % 1000 == 999)
+			printf("# %d sequences, %.0f s\n", i + 1, now() - t0);
+	}
 	st.seconds = now() - t0;
 	self_check(&ctx, seed);
 	report(seed, only >= 0 ? 1 : nseq);

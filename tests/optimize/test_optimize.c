@@ -8,10 +8,11 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -181,48 +182,58 @@ static void landing_pad_in_window(void)
 }
 
 #define REP_BYTES (1ul << 30)
+#define REP_PAGE  4096
+#define REP_TRIES 20
 
 static char *rep_src, *rep_dst;
-static volatile int rep_started;
 
 static void *rep_thread(void *arg)
 {
 	(void)arg;
-	rep_started = 1;
 	return opt_rep_window(rep_dst, rep_src, REP_BYTES);
+}
+
+/* The rep has copied the byte at OFF (each page starts with its number). */
+static bool rep_copied(size_t off)
+{
+	return *(volatile char *)(rep_dst + off) == rep_src[off];
 }
 
 /*
  * A thread inside the window (in a long rep movsb at +3) while the jump is
  * written: quiescence moves it to the copy, and the copy finishes exactly.
+ * The attach starts once the copy is seen under way (its second page copied,
+ * its last not yet): the thread is then in the rep, for the rest of a GiB. It
+ * can still finish before the threads are stopped (a machine loaded enough
+ * to stall the attach that long): another try then, up to REP_TRIES.
  */
 static void thread_moved_out_of_window(void)
 {
 	struct uprobe_stats st = { .sz = sizeof(st) };
 	uint64_t moved0, moved = 0;
 	struct uprobe_info info;
-	struct timespec ts = { 0, 20 * 1000 * 1000 };
+	int tries;
 
 	rep_src = mmap(NULL, REP_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	rep_dst = mmap(NULL, REP_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	CHECK(rep_src != MAP_FAILED && rep_dst != MAP_FAILED);
 	if (rep_src == MAP_FAILED || rep_dst == MAP_FAILED)
 		return;
-	for (size_t i = 0; i < REP_BYTES; i += 4096)
-		rep_src[i] = (char)(i >> 12), rep_dst[i] = 0;
-	/* Under load the thread may not be in the rep yet: a few tries. */
-	for (int attempt = 0; attempt < 5 && !moved; attempt++) {
+	for (size_t i = 0; i < REP_BYTES; i += REP_PAGE)
+		rep_src[i] = (char)(i / REP_PAGE), rep_dst[i] = 0;
+	for (tries = 1; tries <= REP_TRIES && !moved; tries++) {
 		pthread_t t;
 		void *ret;
 
-		memset(rep_dst, 0, 4096);
+		memset(rep_dst, 0, 2 * REP_PAGE);
+		rep_dst[REP_BYTES - REP_PAGE] = 0;
 		uprobe_get_stats(&st);
 		moved0 = st.threads_moved;
-		rep_started = 0;
 		pthread_create(&t, NULL, rep_thread, NULL);
-		while (!rep_started)
-			;
-		nanosleep(&ts, NULL);
+		while (!rep_copied(REP_PAGE))
+			sched_yield();
+		if (rep_copied(REP_BYTES - REP_PAGE))
+			printf("# try %d: the copy was over before the attach began\n", tries);
 		struct uprobe *p = attach("opt_rep_window", &info);
 		pthread_join(t, &ret);
 		CHECK(ret == rep_dst + REP_BYTES);
@@ -238,6 +249,8 @@ static void thread_moved_out_of_window(void)
 		CHECK_EQ_U64(hits, 1);
 		uprobe_free(p);
 	}
+	if (moved)
+		printf("# the thread was moved out of the window in try %d\n", tries - 1);
 	CHECK_EQ_U64(moved, 1);
 	munmap(rep_src, REP_BYTES);
 	munmap(rep_dst, REP_BYTES);

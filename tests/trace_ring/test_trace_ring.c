@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -601,7 +602,12 @@ static void *write_late(void *arg)
 	return NULL;
 }
 
-/* Nothing ready: wait up to the timeout; a record that arrives meanwhile ends the wait. */
+/*
+ * Nothing ready: wait up to the timeout (never less; how much longer depends
+ * on the machine, not checked); a record that arrives meanwhile ends the
+ * wait, with no timeout or a finite one too long to run out (a poll that did
+ * not wake for the record would never return: tests/run.sh stops it).
+ */
 static void poll_timeout(void)
 {
 	struct seen s = {.stop_at_ip = -1};
@@ -618,13 +624,10 @@ static void poll_timeout(void)
 	t0 = mono_ns();
 	CHECK_EQ_INT(trace_consumer_poll(c, 30, collect, &s), 0);
 	dt = mono_ns() - t0;
-	CHECK(dt >= 30000000 && dt < 1000000000);
-	for (int timeout = -1; timeout <= 5000; timeout += 5001) {
+	CHECK(dt >= 30000000);
+	for (int k = 0; k < 2; k++) {
 		pthread_create(&th, NULL, write_late, &w);
-		t0 = mono_ns();
-		CHECK_EQ_INT(trace_consumer_poll(c, timeout, collect, &s), 1);
-		dt = mono_ns() - t0;
-		CHECK(dt >= 15000000 && dt < 1000000000);
+		CHECK_EQ_INT(trace_consumer_poll(c, k ? INT_MAX : -1, collect, &s), 1);
 		pthread_join(th, NULL);
 	}
 	CHECK_EQ_INT(s.n, 2);

@@ -85,18 +85,15 @@ check_eq other_marker_events "$(grep -c ' ints: ' "$tmp/ev2.txt")" 3 "utest:ints
 "$tgt" serve >"$tmp/serve.out" &
 pid=$!
 bg="$bg $pid"
-n=0
-while ! grep -q '^ready' "$tmp/serve.out" && [ $n -lt 100 ]; do sleep 0.02; n=$((n + 1)); done
+wait_until $pid grep -q '^ready' "$tmp/serve.out"
 round() { # wait for "done N"
 	kill -USR1 $pid
-	n=0
-	while ! grep -q "^done $1\$" "$tmp/serve.out" && [ $n -lt 200 ]; do sleep 0.02; n=$((n + 1)); done
+	wait_until $pid grep -q "^done $1\$" "$tmp/serve.out"
 }
 round 1
 "$up" trace -p $pid -o "$tmp/evp.txt" 'sdt:utest:guarded' 'usdt:usdt_target:utest:ints' 2>"$tmp/p.err" &
 tracer=$!
-n=0
-while ! grep -q 'tracing PID' "$tmp/p.err" && [ $n -lt 250 ]; do sleep 0.02; n=$((n + 1)); done
+wait_until $tracer grep -q 'tracing PID' "$tmp/p.err"
 round 2
 kill -INT $tracer
 wait $tracer
@@ -159,7 +156,7 @@ check_grep retprobe_refused "$tmp/e6" "An SDT marker has no return probe"
 "$tgt" serve >"$tmp/serve2.out" &
 pid=$!
 bg="$bg $pid"
-sleep 0.2
+wait_until $pid grep -q '^ready' "$tmp/serve2.out"
 "$up" trace -p $pid "usdt:$py:python:gc__start" >/dev/null 2>"$tmp/e7"
 check_eq not_loaded_exit "$?" 1 "exit status"
 check_grep not_loaded_named "$tmp/e7" "'$py' is not loaded (not in the files PID $pid maps)"
