@@ -28,6 +28,25 @@ static void on_signal(int sig)
 	stop_requested = sig;
 }
 
+/*
+ * SIGINT, SIGTERM, SIGHUP and SIGQUIT stop tracing; SIGHUP not when uprobe
+ * was started with it ignored (nohup). A launched command is started before
+ * this, with the dispositions uprobe was given (an ignored SIGPIPE, for one,
+ * would stay ignored across its exec). SA_RESTART: a write of the output
+ * that the signal interrupts is not lost; the naps of the loop (poll,
+ * nanosleep) end at the signal all the same.
+ */
+static void catch_stop_signals(void)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART }, old;
+
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		if (sigs[i] != SIGHUP || (!sigaction(SIGHUP, NULL, &old) && old.sa_handler != SIG_IGN))
+			sigaction(sigs[i], &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
 /* Attach mode: until a signal, the duration's end or the process's. */
 static int trace_pid(struct tracer *t, uint64_t duration_ms)
 {
@@ -105,7 +124,6 @@ int cmd_trace(int argc, char **argv)
 {
 	static struct tracer tr;
 	struct tracer *t = &tr;
-	struct sigaction sa = { .sa_handler = on_signal };
 	uint64_t duration_ms = 0;
 	const char *output = NULL;
 	int ret, dash;
@@ -136,14 +154,14 @@ int cmd_trace(int argc, char **argv)
 		ret = tracer_setup_output(t, output);
 	if (ret)
 		return ret;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	if (t->pid)
+	if (t->pid) {
+		catch_stop_signals();
 		return trace_pid(t, duration_ms);
+	}
 	ret = tracer_launch(t, argv + dash + 1);
 	if (ret)
 		return ret;
+	catch_stop_signals();
 	tracer_run(t, duration_ms ? now_ms() + duration_ms : 0);
 	if (t->fatal) {
 		kill(t->child, SIGKILL);
