@@ -69,9 +69,14 @@ struct tracer {
 	struct trace_agg *counts, *hist;
 	struct filter filter;
 	uint64_t lost, filtered;
+	uint64_t unread;   /* events still in the rings once they were read after STOP */
+	uint64_t deadline; /* now_ms() at which tracing stops, 0: none */
+	uint64_t records;  /* read from the rings so far */
+	bool cut;	   /* the pass was cut short by a stop request or the deadline */
+	bool stopping;	   /* after STOP: passes are not cut short */
 };
 
-/* Set by SIGINT and SIGTERM (the signal's number). */
+/* Set by SIGINT, SIGTERM, SIGHUP and SIGQUIT (the signal's number). */
 extern volatile sig_atomic_t stop_requested;
 
 static inline double now_fms(void)
@@ -114,7 +119,11 @@ int tracer_exiting(struct tracer *t, const struct uprobe_agent_hdr *h);
 /* trace_loop.c */
 /* Index of the field called name in l, or -1. */
 int tracer_field(const struct trace_layout *l, const char *name);
-/* Read every ring empty; returns the number of records read. */
+/*
+ * One pass over every ring: each read up to its first record not yet
+ * committed, a lap at most; while tracing (tracer_run), cut short by a stop
+ * request or the deadline. Returns the number of records read.
+ */
 long tracer_drain(struct tracer *t);
 /* Note how the command (or the process attached to) ended, if it did. */
 void tracer_reap(struct tracer *t);
