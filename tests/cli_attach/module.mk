@@ -26,3 +26,8 @@ tests/cli_attach/test_stop.sh: $(B)/uprobe $(B)/tests/cli_attach/busy_target
 $(B)/tests/cli_attach/busy_target: tests/cli_attach/busy_target.c
 	@mkdir -p $(@D)
 	$(CC) $(PROG_CFLAGS) $(CFLAGS) -o $@ $< -lpthread
+
+# Failures said, not kept quiet: unwritable output, ptrace refused and why.
+TEST_BINS += tests/cli_attach/test_errors.sh
+
+tests/cli_attach/test_errors.sh: $(B)/uprobe $(B)/tests/cli_attach/attach_target

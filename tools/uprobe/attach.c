@@ -60,6 +60,7 @@ struct proc_status {
 	pid_t tracer;
 	unsigned uid[2], gid[2]; /* real, effective */
 	int seccomp;
+	unsigned long long cap_prm; /* permitted capabilities */
 };
 
 static int read_status(pid_t pid, struct proc_status *ps)
@@ -85,23 +86,57 @@ static int read_status(pid_t pid, struct proc_status *ps)
 			sscanf(line + 4, "%u %u", &ps->gid[0], &ps->gid[1]);
 		else if (!strncmp(line, "Seccomp:", 8))
 			sscanf(line + 8, "%d", &ps->seccomp);
+		else if (!strncmp(line, "CapPrm:", 7))
+			sscanf(line + 7, "%llx", &ps->cap_prm);
 	}
 	fclose(f);
 	return 0;
 }
 
-static bool have_cap_sys_ptrace(void)
+/* This process's capability set FIELD ("CapEff:", "CapPrm:") of /proc/self/status. */
+static unsigned long long own_caps(const char *field)
 {
 	char line[256];
-	unsigned long long eff = 0;
+	unsigned long long caps = 0;
 	FILE *f = fopen("/proc/self/status", "r");
 
 	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, "CapEff:", 7))
-			eff = strtoull(line + 7, NULL, 16);
+		if (!strncmp(line, field, strlen(field)))
+			caps = strtoull(line + strlen(field), NULL, 16);
 	if (f)
 		fclose(f);
-	return eff & (1ULL << 19); /* CAP_SYS_PTRACE */
+	return caps;
+}
+
+static bool have_cap_sys_ptrace(void)
+{
+	return own_caps("CapEff:") & (1ULL << 19); /* CAP_SYS_PTRACE */
+}
+
+/* "cap_net_raw, cap_sys_admin": the names of the capabilities in CAPS. */
+static const char *cap_names(unsigned long long caps, char *buf, size_t len)
+{
+	static const char *const names[] = {
+		"chown", "dac_override", "dac_read_search", "fowner", "fsetid", "kill", "setgid",
+		"setuid", "setpcap", "linux_immutable", "net_bind_service", "net_broadcast",
+		"net_admin", "net_raw", "ipc_lock", "ipc_owner", "sys_module", "sys_rawio",
+		"sys_chroot", "sys_ptrace", "sys_pacct", "sys_admin", "sys_boot", "sys_nice",
+		"sys_resource", "sys_time", "sys_tty_config", "mknod", "lease", "audit_write",
+		"audit_control", "setfcap", "mac_override", "mac_admin", "syslog", "wake_alarm",
+		"block_suspend", "audit_read", "perfmon", "bpf", "checkpoint_restore",
+	};
+	size_t at = 0;
+
+	buf[0] = 0;
+	for (unsigned i = 0; i < 64 && at < len; i++) {
+		if (!(caps & (1ULL << i)))
+			continue;
+		if (i < sizeof(names) / sizeof(names[0]))
+			at += (size_t)snprintf(buf + at, len - at, "%scap_%s", at ? ", " : "", names[i]);
+		else
+			at += (size_t)snprintf(buf + at, len - at, "%scapability %u", at ? ", " : "", i);
+	}
+	return buf;
 }
 
 static const char *user_name(unsigned uid, char *buf, size_t len)
@@ -170,25 +205,58 @@ static int refuse(pid_t pid, const struct proc_status *ps)
 	return 0;
 }
 
+/*
+ * Why ptrace refused (EPERM) a process of the caller's own user: it has
+ * capabilities the caller has not, or it is not dumpable (it said so with
+ * prctl, or it gained privileges at exec: the files of its /proc directory are
+ * then root's),
+ * or Yama's ptrace_scope. Empty when none of these is seen.
+ */
+static const char *refused_why(pid_t pid, const struct proc_status *ps, char *buf, size_t len)
+{
+	unsigned long long extra = ps->cap_prm & ~own_caps("CapPrm:");
+	char path[64], names[512], scope[16] = "";
+	struct stat st;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if (extra) {
+		snprintf(buf, len, ": the process has capabilities that you have not (%s); only "
+			 "root, or a holder of CAP_SYS_PTRACE, may attach",
+			 cap_names(extra, names, sizeof(names)));
+		return buf;
+	}
+	if (!stat(path, &st) && st.st_uid == 0 && ps->uid[1] != 0) {
+		snprintf(buf, len, ": the process is not dumpable (PR_SET_DUMPABLE 0, or it gained "
+			 "privileges when it was started); only root, or a holder of "
+			 "CAP_SYS_PTRACE, may attach");
+		return buf;
+	}
+	fd = open("/proc/sys/kernel/yama/ptrace_scope", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (read(fd, scope, sizeof(scope) - 1) < 0)
+			scope[0] = 0;
+		close(fd);
+		scope[strcspn(scope, "\n")] = 0;
+	}
+	if (scope[0] && scope[0] != '0')
+		snprintf(buf, len, " (kernel.yama.ptrace_scope is %s: only root, or a tracer the "
+			 "process allowed, may attach)", scope);
+	else
+		buf[0] = 0;
+	return buf;
+}
+
 static int ptrace_refused(pid_t pid, const struct proc_status *ps, int err)
 {
-	char buf[16] = "";
-	int fd = open("/proc/sys/kernel/yama/ptrace_scope", O_RDONLY | O_CLOEXEC);
+	char why[768] = "";
 
-	if (fd >= 0) {
-		if (read(fd, buf, sizeof(buf) - 1) < 0)
-			buf[0] = 0;
-		close(fd);
-		buf[strcspn(buf, "\n")] = 0;
-	}
-	if (err == EPERM && buf[0] && buf[0] != '0')
-		return cli_error(CLI_EXIT_FAIL,
-				 "-p %d (%s): ptrace: %s (kernel.yama.ptrace_scope is %s: only "
-				 "root, or a tracer the process allowed, may attach)", pid,
-				 ps->name, strerror(err), buf);
 	if (err == ESRCH)
 		return cli_error(CLI_EXIT_FAIL, "-p %d: no such process (it exited)", pid);
-	return cli_error(CLI_EXIT_FAIL, "-p %d (%s): ptrace: %s", pid, ps->name, strerror(err));
+	if (err == EPERM || err == EACCES)
+		refused_why(pid, ps, why, sizeof(why));
+	return cli_error(CLI_EXIT_FAIL, "-p %d (%s): ptrace: %s%s", pid, ps->name, strerror(err),
+			 why);
 }
 
 /* ---- 2. the agent, loaded and started in a borrowed thread (borrow.c) ---------------------- */
