@@ -1,14 +1,17 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# Failures uprobe trace must not keep quiet about (issue 15): a process that
-# ptrace refuses to an unprivileged user, with the property that refuses it
-# (not dumpable, capabilities it has that the user has not).
+# Failures uprobe trace must not keep quiet about (issue 15): output that
+# cannot be written (-o /dev/full, a full standard output), in launch and
+# attach mode; and a process that ptrace refuses to an unprivileged user,
+# with the property that refuses it (not dumpable, capabilities it has that
+# the user has not).
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 suite=cli_attach
 . "$top/tests/lib.sh"
 up="$top/build/uprobe"
 tgt="$top/build/tests/cli_attach/attach_target"
+cli="$top/build/tests/cli/cli_target" # 1000 calls of cli_work, 10 lines, exit status 3
 tmp=$(mktemp -d)
 bg=""
 trap 'for p in $bg; do kill -9 $p 2>/dev/null; done; rm -rf "$tmp"' EXIT
@@ -26,6 +29,31 @@ check() {
 		expect_eq "$1" "$(grep '^uprobe: .*: \(No space\|ptrace\)' "$4")" "$5" "message ($(cat "$4"))" &&
 		pass "$1"
 }
+
+# ---- output that cannot be written ------------------------------------------------
+
+# Text, counts: nothing written, said so, exit 1 (not the command's 3); the
+# command runs to its end as it would untraced.
+"$cli" 1000 >"$tmp/plain.cmd"
+"$up" trace -q -o /dev/full "p:$cli:cli_work a=%di" -- "$cli" 1000 >"$tmp/full.cmd" \
+	2>"$tmp/full.err"
+st=$?
+expect_eq full_text "$(cat "$tmp/full.cmd")" "$(cat "$tmp/plain.cmd")" "the command's output" &&
+	check full_text $st 1 "$tmp/full.err" "uprobe: -o /dev/full: No space left on device"
+"$up" trace -q --count -o /dev/full "p:$cli:cli_work" -- "$cli" 1000 >/dev/null \
+	2>"$tmp/fullc.err"
+check full_count $? 1 "$tmp/fullc.err" "uprobe: -o /dev/full: No space left on device"
+"$up" trace -q --count "p:$cli:cli_work" -- "$cli" 1000 >/dev/full 2>"$tmp/stdout.err"
+check full_stdout $? 1 "$tmp/stdout.err" "uprobe: standard output: No space left on device"
+
+# Attach mode.
+"$tgt" traced 100 >/dev/null &
+pid=$!
+bg="$bg $pid"
+"$up" trace -q -o /dev/full -p $pid "p:$tgt:at_work a=%di" 2>"$tmp/fullp.err"
+st=$?
+wait $pid
+check full_attach $st 1 "$tmp/fullp.err" "uprobe: -o /dev/full: No space left on device"
 
 # ---- ptrace refused to an unprivileged user -------------------------------------------
 

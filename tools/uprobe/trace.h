@@ -62,6 +62,8 @@ struct tracer {
 	double attach_ms, detach_ms; /* attach mode: agent loaded and probes in; all out */
 	unsigned restarted;	     /* attach mode: system calls guard.c restarted */
 	FILE *out;
+	const char *output; /* -o FILE, or NULL: standard output */
+	int out_errno;	    /* the first write error of out */
 	enum trace_format format;
 	int print_events, count, quiet;
 	const char *hist_expr;
@@ -130,7 +132,12 @@ void tracer_reap(struct tracer *t);
 /* Until the command exits, a signal arrives or the deadline (ms, 0: none) passes. */
 void tracer_run(struct tracer *t, uint64_t deadline);
 
+/* Note a write error of the output (tracing stops then). */
+void tracer_check_output(struct tracer *t);
+
 /* trace_summary.c: drain, stop the agents, print the aggregations and the summary. */
 void tracer_finish(struct tracer *t);
+/* Close the output: 0, or CLI_EXIT_FAIL after saying what could not be written. */
+int tracer_close_output(struct tracer *t);
 
 #endif

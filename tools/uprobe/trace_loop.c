@@ -72,7 +72,13 @@ static void hist_add(struct tracer *t, const struct trace_layout *l,
 
 static bool time_to_stop(const struct tracer *t)
 {
-	return stop_requested || (t->deadline && now_ms() >= t->deadline);
+	return stop_requested || t->out_errno || (t->deadline && now_ms() >= t->deadline);
+}
+
+void tracer_check_output(struct tracer *t)
+{
+	if (!t->out_errno && ferror(t->out))
+		t->out_errno = errno ? errno : EIO;
 }
 
 static int on_record(const struct trace_record *rec, void *ctx)
@@ -90,8 +96,11 @@ static int on_record(const struct trace_record *rec, void *ctx)
 		t->filtered++;
 	} else {
 		t->events[rec->event_id]++;
-		if (t->fmt)
+		if (t->fmt) {
+			errno = 0;
 			trace_formatter_write(t->fmt, rec);
+			tracer_check_output(t);
+		}
 		if (t->hist)
 			hist_add(t, l, rec);
 	}

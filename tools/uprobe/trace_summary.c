@@ -7,9 +7,12 @@
  * child keeps its probes; an agent that did not answer STOP), which are
  * counted rather than read for as long as they come.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
+#include "cli.h"
 #include "trace.h"
 
 /* Passes over the rings after STOP: once the agents stopped, the first one empties them. */
@@ -73,7 +76,23 @@ void tracer_finish(struct tracer *t)
 		fputc('\n', t->out);
 	if (t->hist)
 		trace_agg_print(t->hist, t->out);
+	errno = 0;
 	fflush(t->out);
+	tracer_check_output(t);
 	summary(t);
+}
+
+int tracer_close_output(struct tracer *t)
+{
+	errno = 0;
+	if (t->out == stdout ? fflush(t->out) : fclose(t->out))
+		t->out_errno = t->out_errno ? t->out_errno : errno ? errno : EIO;
+	else if (t->out == stdout)
+		tracer_check_output(t);
+	if (!t->out_errno)
+		return 0;
+	if (t->output)
+		return cli_error(CLI_EXIT_FAIL, "-o %s: %s", t->output, strerror(t->out_errno));
+	return cli_error(CLI_EXIT_FAIL, "standard output: %s", strerror(t->out_errno));
 }
 
