@@ -55,6 +55,13 @@ st=$?
 wait $pid
 check full_attach $st 1 "$tmp/fullp.err" "uprobe: -o /dev/full: No space left on device"
 
+# The command does not inherit the output file (it could write into it).
+"$up" trace -q -o "$tmp/events.out" "p:$cli:cli_work" -- \
+	sh -c 'for f in /proc/$$/fd/*; do readlink "$f"; done' >"$tmp/fds.cmd" 2>&1
+expect_eq output_private "$(grep -c -x -F "$tmp/events.out" "$tmp/fds.cmd")" 0 \
+	"descriptors of the output file in the command ($(tr '\n' ' ' <"$tmp/fds.cmd"))" &&
+	pass output_private
+
 # ---- ptrace refused to an unprivileged user -------------------------------------------
 
 pub=$(mktemp -d /tmp/uprobe-errors.XXXXXX)

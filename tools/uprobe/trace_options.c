@@ -324,7 +324,7 @@ int tracer_parse_options(struct tracer *t, int argc, char **argv, uint64_t *dura
 int tracer_setup_output(struct tracer *t, const char *output)
 {
 	t->out = stdout;
-	if (output && !(t->out = fopen(output, "w")))
+	if (output && !(t->out = fopen(output, "we")))
 		return cli_error(CLI_EXIT_FAIL, "-o %s: %s", output, strerror(errno));
 	if (t->print_events)
 		t->fmt = trace_formatter_new(t->format, t->out, t->desc, (size_t)t->n);
