@@ -29,6 +29,10 @@
  *
  *   attach_target seccomp
  *	Runs under an allow-everything seccomp filter until SIGTERM.
+ *
+ *   attach_target nodump
+ *	Makes itself not dumpable (PR_SET_DUMPABLE 0), says "nodump" and runs
+ *	until SIGTERM.
  */
 #include <errno.h>
 #include <linux/filter.h>
@@ -339,6 +343,20 @@ static int under_seccomp(void)
 	return 0;
 }
 
+static int nodump(void)
+{
+	signal(SIGTERM, on_term);
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)) {
+		perror("PR_SET_DUMPABLE");
+		return 1;
+	}
+	printf("nodump\n");
+	fflush(stdout);
+	while (!stop)
+		at_work(usleep(1000), 0);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 3 && !strcmp(argv[1], "serve"))
@@ -351,7 +369,9 @@ int main(int argc, char **argv)
 		return vforker();
 	if (argc == 2 && !strcmp(argv[1], "seccomp"))
 		return under_seccomp();
+	if (argc == 2 && !strcmp(argv[1], "nodump"))
+		return nodump();
 	fprintf(stderr, "usage: attach_target serve T [ROUNDS] | traced N [exit S | crash | "
-			"threads T] | sleepers T | vforker | seccomp\n");
+			"threads T] | sleepers T | vforker | seccomp | nodump\n");
 	return 2;
 }

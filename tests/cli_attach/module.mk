@@ -17,3 +17,17 @@ TEST_BINS += $(B)/tests/cli_attach/test_guard
 $(B)/tests/cli_attach/test_guard: tests/cli_attach/test_guard.c tools/uprobe/guard.c tools/uprobe/cli.h include/uprobes.h
 	@mkdir -p $(@D)
 	$(CC) $(PROG_CFLAGS) $(CFLAGS) -o $@ tests/cli_attach/test_guard.c tools/uprobe/guard.c -lpthread
+
+# Stopping while a hot probe floods the rings: -d and signals, both modes.
+TEST_BINS += tests/cli_attach/test_stop.sh
+
+tests/cli_attach/test_stop.sh: $(B)/uprobe $(B)/tests/cli_attach/busy_target
+
+$(B)/tests/cli_attach/busy_target: tests/cli_attach/busy_target.c
+	@mkdir -p $(@D)
+	$(CC) $(PROG_CFLAGS) $(CFLAGS) -o $@ $< -lpthread
+
+# Failures said, not kept quiet: unwritable output, ptrace refused and why.
+TEST_BINS += tests/cli_attach/test_errors.sh
+
+tests/cli_attach/test_errors.sh: $(B)/uprobe $(B)/tests/cli_attach/attach_target $(B)/tests/cli/cli_target

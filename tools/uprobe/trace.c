@@ -28,13 +28,68 @@ static void on_signal(int sig)
 	stop_requested = sig;
 }
 
+/*
+ * SIGINT, SIGTERM, SIGHUP and SIGQUIT stop tracing; SIGHUP not when uprobe
+ * was started with it ignored (nohup). A launched command is started before
+ * this, with the dispositions uprobe was given (an ignored SIGPIPE, for one,
+ * would stay ignored across its exec). SA_RESTART: a write of the output
+ * that the signal interrupts is not lost; the naps of the loop (poll,
+ * nanosleep) end at the signal all the same.
+ */
+static void catch_stop_signals(void)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART }, old;
+
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		if (sigs[i] != SIGHUP || (!sigaction(SIGHUP, NULL, &old) && old.sa_handler != SIG_IGN))
+			sigaction(sigs[i], &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* Attach mode, once tracing is over: how the process is; its exit status, if it ended. */
+static int pid_status(struct tracer *t)
+{
+	int st;
+
+	if (!t->child_done)
+		return CLI_EXIT_OK; /* every probe is gone; the process runs on */
+	/* The connector's report comes a moment after the agent's socket closes. */
+	for (int i = 0; i < 100 && !t->exit_known && t->exit_watch >= 0; i++) {
+		if (attach_exit_status(t->exit_watch, t->pid, &st)) {
+			t->wstatus = st;
+			t->exit_known = 1;
+		} else {
+			poll(&(struct pollfd){ .fd = t->exit_watch, .events = POLLIN }, 1, 10);
+		}
+	}
+	if (!t->exit_known && attach_process_runs(t->pid))
+		return cli_error(CLI_EXIT_FAIL, "PID %d closed its channel to uprobe and runs on (it "
+				 "closed its file descriptors?): its probes are out", t->pid);
+	if (!t->exit_known) {
+		cli_error(CLI_EXIT_FAIL, "PID %d ended while traced; how is not known (it is not "
+			  "our child, and only root can watch process exits)", t->pid);
+		return CLI_EXIT_FAIL;
+	}
+	if (WIFSIGNALED(t->wstatus)) {
+		if (!t->quiet)
+			fprintf(stderr, "uprobe: PID %d was killed by signal %d (%s)\n", t->pid,
+				WTERMSIG(t->wstatus), strsignal(WTERMSIG(t->wstatus)));
+		return 128 + WTERMSIG(t->wstatus);
+	}
+	if (!t->quiet)
+		fprintf(stderr, "uprobe: PID %d exited with status %d\n", t->pid,
+			WEXITSTATUS(t->wstatus));
+	return WEXITSTATUS(t->wstatus);
+}
+
 /* Attach mode: until a signal, the duration's end or the process's. */
 static int trace_pid(struct tracer *t, uint64_t duration_ms)
 {
 	char lib[PATH_MAX];
 	bool ret_probes = false;
 	double t0 = now_fms();
-	int sock, st, failed, stop_sig = 0;
+	int sock, st, out, failed, stop_sig = 0;
 
 	for (int i = 0; i < t->n; i++)
 		ret_probes |= t->specs[i]->kind == TRACE_RETPROBE;
@@ -68,47 +123,18 @@ static int trace_pid(struct tracer *t, uint64_t duration_ms)
 	tracer_run(t, duration_ms ? now_ms() + duration_ms : 0);
 	guard_end(NULL, 2000); /* any thread still held: uprobe's exit would leave it as it is */
 	tracer_finish(t);
-	if (t->out != stdout)
-		fclose(t->out);
-	if (!t->child_done)
-		return CLI_EXIT_OK; /* every probe is gone; the process runs on */
-	/* The connector's report comes a moment after the agent's socket closes. */
-	for (int i = 0; i < 100 && !t->exit_known && t->exit_watch >= 0; i++) {
-		if (attach_exit_status(t->exit_watch, t->pid, &st)) {
-			t->wstatus = st;
-			t->exit_known = 1;
-		} else {
-			poll(&(struct pollfd){ .fd = t->exit_watch, .events = POLLIN }, 1, 10);
-		}
-	}
-	if (!t->exit_known && attach_process_runs(t->pid))
-		return cli_error(CLI_EXIT_FAIL, "PID %d closed its channel to uprobe and runs on (it "
-				 "closed its file descriptors?): its probes are out", t->pid);
-	if (!t->exit_known) {
-		cli_error(CLI_EXIT_FAIL, "PID %d ended while traced; how is not known (it is not "
-			  "our child, and only root can watch process exits)", t->pid);
-		return CLI_EXIT_FAIL;
-	}
-	if (WIFSIGNALED(t->wstatus)) {
-		if (!t->quiet)
-			fprintf(stderr, "uprobe: PID %d was killed by signal %d (%s)\n", t->pid,
-				WTERMSIG(t->wstatus), strsignal(WTERMSIG(t->wstatus)));
-		return 128 + WTERMSIG(t->wstatus);
-	}
-	if (!t->quiet)
-		fprintf(stderr, "uprobe: PID %d exited with status %d\n", t->pid,
-			WEXITSTATUS(t->wstatus));
-	return WEXITSTATUS(t->wstatus);
+	out = tracer_close_output(t);
+	st = pid_status(t);
+	return out ? out : st;
 }
 
 int cmd_trace(int argc, char **argv)
 {
 	static struct tracer tr;
 	struct tracer *t = &tr;
-	struct sigaction sa = { .sa_handler = on_signal };
 	uint64_t duration_ms = 0;
 	const char *output = NULL;
-	int ret, dash;
+	int ret, out, dash;
 
 	t->text_len = sizeof(struct uprobe_agent_hdr);
 	t->text = calloc(1, t->text_len);
@@ -134,16 +160,17 @@ int cmd_trace(int argc, char **argv)
 	ret = tracer_check_names(t);
 	if (!ret)
 		ret = tracer_setup_output(t, output);
+	t->output = output;
 	if (ret)
 		return ret;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	if (t->pid)
+	if (t->pid) {
+		catch_stop_signals();
 		return trace_pid(t, duration_ms);
+	}
 	ret = tracer_launch(t, argv + dash + 1);
 	if (ret)
 		return ret;
+	catch_stop_signals();
 	tracer_run(t, duration_ms ? now_ms() + duration_ms : 0);
 	if (t->fatal) {
 		kill(t->child, SIGKILL);
@@ -151,6 +178,7 @@ int cmd_trace(int argc, char **argv)
 		return CLI_EXIT_FAIL;
 	}
 	tracer_finish(t);
+	out = tracer_close_output(t);
 	while (!t->child_done) { /* the command runs on after -d or a signal */
 		if (waitpid(t->child, &ret, 0) == t->child) {
 			t->status = WIFEXITED(ret) ? WEXITSTATUS(ret) : 128 + WTERMSIG(ret);
@@ -159,8 +187,6 @@ int cmd_trace(int argc, char **argv)
 			break;
 		}
 	}
-	if (t->out != stdout)
-		fclose(t->out);
-	return t->status;
+	return out ? out : t->status;
 }
 

@@ -62,6 +62,8 @@ struct tracer {
 	double attach_ms, detach_ms; /* attach mode: agent loaded and probes in; all out */
 	unsigned restarted;	     /* attach mode: system calls guard.c restarted */
 	FILE *out;
+	const char *output; /* -o FILE, or NULL: standard output */
+	int out_errno;	    /* the first write error of out */
 	enum trace_format format;
 	int print_events, count, quiet;
 	const char *hist_expr;
@@ -69,9 +71,14 @@ struct tracer {
 	struct trace_agg *counts, *hist;
 	struct filter filter;
 	uint64_t lost, filtered;
+	uint64_t unread;   /* events still in the rings once they were read after STOP */
+	uint64_t deadline; /* now_ms() at which tracing stops, 0: none */
+	uint64_t records;  /* read from the rings so far */
+	bool cut;	   /* the pass was cut short by a stop request or the deadline */
+	bool stopping;	   /* after STOP: passes are not cut short */
 };
 
-/* Set by SIGINT and SIGTERM (the signal's number). */
+/* Set by SIGINT, SIGTERM, SIGHUP and SIGQUIT (the signal's number). */
 extern volatile sig_atomic_t stop_requested;
 
 static inline double now_fms(void)
@@ -114,14 +121,23 @@ int tracer_exiting(struct tracer *t, const struct uprobe_agent_hdr *h);
 /* trace_loop.c */
 /* Index of the field called name in l, or -1. */
 int tracer_field(const struct trace_layout *l, const char *name);
-/* Read every ring empty; returns the number of records read. */
+/*
+ * One pass over every ring: each read up to its first record not yet
+ * committed, a lap at most; while tracing (tracer_run), cut short by a stop
+ * request or the deadline. Returns the number of records read.
+ */
 long tracer_drain(struct tracer *t);
 /* Note how the command (or the process attached to) ended, if it did. */
 void tracer_reap(struct tracer *t);
 /* Until the command exits, a signal arrives or the deadline (ms, 0: none) passes. */
 void tracer_run(struct tracer *t, uint64_t deadline);
 
+/* Note a write error of the output (tracing stops then). */
+void tracer_check_output(struct tracer *t);
+
 /* trace_summary.c: drain, stop the agents, print the aggregations and the summary. */
 void tracer_finish(struct tracer *t);
+/* Close the output: 0, or CLI_EXIT_FAIL after saying what could not be written. */
+int tracer_close_output(struct tracer *t);
 
 #endif

@@ -3,6 +3,11 @@
  * uprobe trace: the tracing loop. Until the command ends, a signal or the
  * deadline, new images are served and every ring is drained; each record is
  * filtered, counted per probe, formatted and added to the histogram.
+ *
+ * Producers may be faster than this process for as long as they like (a hot
+ * probe with text output): no loop here waits for the rings to be empty. A
+ * pass reads each ring once, at most a lap of it, and a stop request or the
+ * deadline cuts it short; the loop checks them between passes.
  */
 #include <errno.h>
 #include <poll.h>
@@ -61,36 +66,56 @@ static void hist_add(struct tracer *t, const struct trace_layout *l,
 		trace_agg_hist_add(t->hist, v);
 }
 
+/* How often (in records) a pass looks at the clock and the stop flag. */
+#define STOP_CHECK_RECORDS 1024
+#define PASS_CUT 1 /* on_record's value that ends a pass early */
+
+static bool time_to_stop(const struct tracer *t)
+{
+	return stop_requested || t->out_errno || (t->deadline && now_ms() >= t->deadline);
+}
+
+void tracer_check_output(struct tracer *t)
+{
+	if (!t->out_errno && ferror(t->out))
+		t->out_errno = errno ? errno : EIO;
+}
+
 static int on_record(const struct trace_record *rec, void *ctx)
 {
 	struct tracer *t = ctx;
 	const struct trace_layout *l;
 
+	/* The record is taken even when the pass ends here: nothing is read twice. */
+	if (++t->records % STOP_CHECK_RECORDS == 0 && !t->stopping && time_to_stop(t))
+		t->cut = true;
 	if (rec->event_id >= (uint32_t)t->n)
-		return 0;
+		return t->cut ? PASS_CUT : 0;
 	l = &t->layouts[rec->event_id];
 	if (t->filter.on && !filter_keeps(&t->filter, l, rec)) {
 		t->filtered++;
-		return 0;
+	} else {
+		t->events[rec->event_id]++;
+		if (t->fmt) {
+			errno = 0;
+			trace_formatter_write(t->fmt, rec);
+			tracer_check_output(t);
+		}
+		if (t->hist)
+			hist_add(t, l, rec);
 	}
-	t->events[rec->event_id]++;
-	if (t->fmt)
-		trace_formatter_write(t->fmt, rec);
-	if (t->hist)
-		hist_add(t, l, rec);
-	return 0;
+	return t->cut ? PASS_CUT : 0;
 }
 
 long tracer_drain(struct tracer *t)
 {
-	long total = 0;
-	int n;
+	uint64_t before = t->records;
 
-	for (int i = 0; i < t->n_agents; i++)
-		while (t->agents[i].cons &&
-		       (n = trace_consumer_poll(t->agents[i].cons, 0, on_record, t)) > 0)
-			total += n;
-	return total;
+	t->cut = false;
+	for (int i = 0; i < t->n_agents && !t->cut; i++)
+		if (t->agents[i].cons)
+			trace_consumer_poll(t->agents[i].cons, 0, on_record, t);
+	return (long)(t->records - before);
 }
 
 void tracer_reap(struct tracer *t)
@@ -126,9 +151,8 @@ void tracer_run(struct tracer *t, uint64_t deadline)
 	 * that a batch builds up (reading right behind a producer slows it
 	 * down, see docs/benchmarks.md); idle: 1 ms.
 	 */
-	while (!t->child_done && !stop_requested && !t->fatal) {
-		if (deadline && now_ms() >= deadline)
-			break;
+	t->deadline = deadline;
+	while (!t->child_done && !t->fatal && !time_to_stop(t)) {
 		if (t->pid)
 			guard_service(); /* a thread guard_end() could not let go yet */
 		nap.tv_nsec = got > 256 ? 0 : got ? 200000 : 1000000;

@@ -57,10 +57,11 @@ const char trace_usage[] =
 	"With --count or --hist, events are not printed unless --format is given.\n"
 	"\n"
 	"exit status: COMMAND's (128+N if a signal N ended it); 1 if a probe could not\n"
-	"be attached or COMMAND could not run; 2 for bad options or probe syntax.\n"
-	"With -p: 0 once tracing stopped; 1 if the process could not be traced; if it\n"
-	"ended while traced, its status as for COMMAND (see uprobe(1) for what is\n"
-	"known of it).\n";
+	"be attached, COMMAND could not run or the output could not be written; 2 for\n"
+	"bad options or probe syntax.\n"
+	"With -p: 0 once tracing stopped; 1 if the process could not be traced or the\n"
+	"output could not be written; if it ended while traced, its status as for\n"
+	"COMMAND (see uprobe(1) for what is known of it).\n";
 
 static bool has_dwarf_args(const struct trace_spec *s)
 {
@@ -323,7 +324,7 @@ int tracer_parse_options(struct tracer *t, int argc, char **argv, uint64_t *dura
 int tracer_setup_output(struct tracer *t, const char *output)
 {
 	t->out = stdout;
-	if (output && !(t->out = fopen(output, "w")))
+	if (output && !(t->out = fopen(output, "we")))
 		return cli_error(CLI_EXIT_FAIL, "-o %s: %s", output, strerror(errno));
 	if (t->print_events)
 		t->fmt = trace_formatter_new(t->format, t->out, t->desc, (size_t)t->n);

@@ -1,22 +1,34 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * uprobe trace: the end. The rings are drained, the agents stopped (their
- * probes come out), the rings drained again, the aggregations printed, then
- * the summary on stderr: per probe its events, skipped recursive hits and
- * mode, or why it never attached; lost and filtered events.
+ * uprobe trace: the end. The agents are stopped (their probes come out), the
+ * rings drained, the aggregations printed, then the summary on stderr: per
+ * probe its events, skipped recursive hits and mode, or why it never
+ * attached; lost and filtered events, and those still arriving (a forked
+ * child keeps its probes; an agent that did not answer STOP), which are
+ * counted rather than read for as long as they come.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
+#include "cli.h"
 #include "trace.h"
+
+/* Passes over the rings after STOP: once the agents stopped, the first one empties them. */
+#define FINAL_PASSES 4
 
 static void summary(struct tracer *t)
 {
 	struct trace_ring_stats st = { .sz = sizeof(st) };
 
-	for (int i = 0; i < t->n_agents; i++)
-		if (t->agents[i].cons && !trace_consumer_stats(t->agents[i].cons, &st))
-			t->lost += st.lost;
+	for (int i = 0; i < t->n_agents; i++) {
+		if (!t->agents[i].cons || trace_consumer_stats(t->agents[i].cons, &st))
+			continue;
+		t->lost += st.lost;
+		if (st.produced > st.consumed + st.lost)
+			t->unread += st.produced - st.consumed - st.lost;
+	}
 	if (t->quiet)
 		return;
 	fprintf(stderr, "\nuprobe: %d process image(s) traced\n", t->n_agents);
@@ -32,6 +44,9 @@ static void summary(struct tracer *t)
 				t->why[i][0] ? t->why[i] : "no image mapped its file");
 	}
 	fprintf(stderr, "  lost events (rings full): %" PRIu64 "\n", t->lost);
+	if (t->unread)
+		fprintf(stderr, "  events still arriving after the stop, not read: %" PRIu64 "\n",
+			t->unread);
 	if (t->pid)
 		fprintf(stderr, "  attach %.1f ms, detach %.1f ms\n"
 			"  system calls cut short while attaching, restarted: %u\n",
@@ -42,13 +57,13 @@ static void summary(struct tracer *t)
 
 void tracer_finish(struct tracer *t)
 {
-	double t0;
+	double t0 = now_fms();
 
-	tracer_drain(t);
-	t0 = now_fms();
 	tracer_stop_agents(t);
 	t->detach_ms = now_fms() - t0;
-	tracer_drain(t);
+	t->stopping = true;
+	for (int i = 0; i < FINAL_PASSES && tracer_drain(t) > 0; i++)
+		;
 	if (t->fmt)
 		trace_formatter_free(t->fmt); /* closes a Perfetto document */
 	t->fmt = NULL;
@@ -61,7 +76,23 @@ void tracer_finish(struct tracer *t)
 		fputc('\n', t->out);
 	if (t->hist)
 		trace_agg_print(t->hist, t->out);
+	errno = 0;
 	fflush(t->out);
+	tracer_check_output(t);
 	summary(t);
+}
+
+int tracer_close_output(struct tracer *t)
+{
+	errno = 0;
+	if (t->out == stdout ? fflush(t->out) : fclose(t->out))
+		t->out_errno = t->out_errno ? t->out_errno : errno ? errno : EIO;
+	else if (t->out == stdout)
+		tracer_check_output(t);
+	if (!t->out_errno)
+		return 0;
+	if (t->output)
+		return cli_error(CLI_EXIT_FAIL, "-o %s: %s", t->output, strerror(t->out_errno));
+	return cli_error(CLI_EXIT_FAIL, "standard output: %s", strerror(t->out_errno));
 }
 
