@@ -20,77 +20,6 @@
 
 TL_DEFINE("trace_ring");
 
-#define MAXREC 16
-
-struct seen {
-	int n;
-	struct trace_record rec[MAXREC];
-	char comm[MAXREC][16];
-	uint64_t w0[MAXREC]; /* first payload word */
-	uint64_t words[32];  /* the first record's payload (data is valid during fn only) */
-	int stop_at_ip;	     /* return 7 for the record whose ip is this (-1: never) */
-};
-
-static int collect(const struct trace_record *rec, void *ctx)
-{
-	struct seen *s = ctx;
-
-	if (s->n < MAXREC) {
-		s->rec[s->n] = *rec;
-		snprintf(s->comm[s->n], sizeof(s->comm[0]), "%s", rec->comm);
-		s->w0[s->n] = rec->data_len >= 8 ? *(const uint64_t *)rec->data : 0;
-	}
-	if (s->n == 0)
-		memcpy(s->words, rec->data, rec->data_len < 256 ? rec->data_len : 256);
-	s->n++;
-	return (int)rec->ip == s->stop_at_ip ? 7 : 0;
-}
-
-/* An event record of len bytes, payload words mix(seq, id, i); committed if asked. */
-static struct trace_raw *put(struct trace_rings *r, uint32_t len, uint32_t id, uint64_t seq,
-			     int commit)
-{
-	struct trace_raw *raw = trace_ring_reserve(r, len);
-
-	if (!raw)
-		return NULL;
-	raw_fill(raw, TRACE_RAW_EVENT, id, (uint32_t)gettid(), seq);
-	for (uint32_t i = 0; i < (len - RAW_HDR) / 8; i++)
-		((uint64_t *)(raw + 1))[i] = mix(seq, id, i);
-	if (commit)
-		trace_ring_commit(raw);
-	return raw;
-}
-
-static struct trace_consumer *pair_new(struct trace_rings **r, unsigned int n, size_t bytes)
-{
-	struct trace_consumer *c;
-
-	*r = trace_rings_new(n, bytes);
-	if (!*r)
-		return NULL;
-	c = trace_consumer_new(trace_rings_fd(*r));
-	if (!c) {
-		trace_rings_free(*r);
-		*r = NULL;
-	}
-	return c;
-}
-
-static void pair_free(struct trace_rings *r, struct trace_consumer *c)
-{
-	trace_consumer_free(c);
-	trace_rings_free(r);
-}
-
-static struct trace_ring_stats stats_of(struct trace_consumer *c)
-{
-	struct trace_ring_stats st = {.sz = sizeof(st)};
-
-	CHECK_EQ_INT(trace_consumer_stats(c, &st), 0);
-	return st;
-}
-
 /* Every header field and the payload come out as written. */
 static void fields(void)
 {
@@ -198,20 +127,6 @@ static void quarter_and_full(void)
 	CHECK_EQ_U64(st.consumed, 4);
 	CHECK_EQ_U64(st.produced, 4 + 4 + 1);
 	pair_free(r, c);
-}
-
-/* The test's own mapping of the file, to look at what the library does not show. */
-struct peek {
-	struct trace_shm_hdr h;
-	struct trace_shm_map m;
-	struct trace_shm_ring ring[4];
-};
-
-static int peek_map(int fd, struct peek *p)
-{
-	if (pread(fd, &p->h, sizeof(p->h), 0) != sizeof(p->h) || p->h.n_rings > 4)
-		return -1;
-	return trace_shm_map(fd, &p->h, 0, &p->m, p->ring);
 }
 
 static bool all_zero(const uint8_t *p, size_t n)
@@ -522,14 +437,6 @@ static void put_comm(struct trace_rings *r, uint32_t tid, const char *name)
 
 	raw_fill(raw, TRACE_RAW_COMM, 0, tid, 0);
 	strncpy((char *)(raw + 1), name, 16);
-	trace_ring_commit(raw);
-}
-
-static void put_tid(struct trace_rings *r, uint32_t tid, uint64_t seq)
-{
-	struct trace_raw *raw = put(r, RAW_HDR + 8, 0, seq, 0);
-
-	raw->tid = tid;
 	trace_ring_commit(raw);
 }
 
