@@ -318,6 +318,16 @@ struct trace_ring_stats {
 /* produced == consumed + lost + (records still in the rings). */
 UPROBE_API int trace_consumer_stats(struct trace_consumer *c, struct trace_ring_stats *st);
 
+/* Events lost are counted apart for event ids below this (trace_consumer_lost). */
+#define TRACE_LOST_IDS 16383u
+
+/*
+ * Events lost per event id, as the producers counted them: lost[id] for
+ * id < n (0 for ids from TRACE_LOST_IDS up: those are only in the total).
+ * Returns 0 or -EINVAL.
+ */
+UPROBE_API int trace_consumer_lost(struct trace_consumer *c, uint64_t *lost, size_t n);
+
 /* ---- formatters -------------------------------------------------------------------- */
 
 struct trace_event_desc {

@@ -13,3 +13,12 @@ $(B)/tests/trace_ring/test_trace_ring: tests/trace_ring/test_trace_ring.c \
 		$(B)/tests/trace_ring/ring.o $(B)/libuprobes.so
 	@mkdir -p $(@D)
 	$(CC) $(PROG_CFLAGS) $(CFLAGS) -o $@ $(filter %.c %.o,$^) $(PROG_LDFLAGS) $(PROG_LDLIBS)
+
+# The uprobe command's summary: events lost per probe.
+TEST_BINS += tests/trace_ring/ring_lost.sh
+
+tests/trace_ring/ring_lost.sh: $(B)/uprobe $(B)/tests/trace_ring/lost_target
+
+$(B)/tests/trace_ring/lost_target: tests/trace_ring/lost_target.c
+	@mkdir -p $(@D)
+	$(CC) $(PROG_CFLAGS) $(CFLAGS) -o $@ $<

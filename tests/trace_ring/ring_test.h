@@ -87,7 +87,7 @@ static inline int collect(const struct trace_record *rec, void *ctx)
 static inline struct trace_raw *put(struct trace_rings *r, uint32_t len, uint32_t id, uint64_t seq,
 				    int commit)
 {
-	struct trace_raw *raw = trace_ring_reserve(r, len);
+	struct trace_raw *raw = trace_ring_reserve(r, len, id);
 
 	if (!raw)
 		return NULL;

@@ -31,7 +31,7 @@ static void fields(void)
 	CHECK(c != NULL);
 	if (!c)
 		return;
-	raw = trace_ring_reserve(r, RAW_HDR + 16);
+	raw = trace_ring_reserve(r, RAW_HDR + 16, 42);
 	CHECK_EQ_U64(raw->len, (RAW_HDR + 16) | TRACE_RAW_BUSY);
 	*raw = (struct trace_raw){.len = raw->len,
 				  .type = TRACE_RAW_EVENT,
@@ -107,9 +107,9 @@ static void quarter_and_full(void)
 	CHECK(c != NULL);
 	if (!c)
 		return;
-	CHECK(trace_ring_reserve(r, 1024 + 8) == NULL);
-	CHECK(trace_ring_reserve(r, 40) == NULL);  /* shorter than a header */
-	CHECK(trace_ring_reserve(r, 100) == NULL); /* not a multiple of 8 */
+	CHECK(trace_ring_reserve(r, 1024 + 8, 0) == NULL);
+	CHECK(trace_ring_reserve(r, 40, 0) == NULL);  /* shorter than a header */
+	CHECK(trace_ring_reserve(r, 100, 0) == NULL); /* not a multiple of 8 */
 	st = stats_of(c);
 	CHECK_EQ_U64(st.lost, 3);
 	CHECK_EQ_U64(st.lost_rings, 1);
@@ -126,6 +126,43 @@ static void quarter_and_full(void)
 	st = stats_of(c);
 	CHECK_EQ_U64(st.consumed, 4);
 	CHECK_EQ_U64(st.produced, 4 + 4 + 1);
+	pair_free(r, c);
+}
+
+/*
+ * Losses are counted per event id (ids from TRACE_LOST_IDS up only in the
+ * total); a ring full, a record too long, and thread names refused
+ * (not counted at all).
+ */
+static void lost_by_event(void)
+{
+	struct trace_rings *r;
+	struct trace_consumer *c = pair_new(&r, 1, 4096);
+	struct trace_ring_stats st;
+	uint64_t lost[8];
+
+	CHECK(c != NULL);
+	if (!c)
+		return;
+	CHECK(trace_ring_reserve(r, 2048, 7) == NULL); /* over a quarter ring */
+	for (int i = 0; i < 4; i++)
+		put(r, 1024, 0, (uint64_t)i, 1);
+	CHECK(put(r, 64, 3, 4, 1) == NULL);
+	CHECK(put(r, 64, 3, 5, 1) == NULL);
+	CHECK(put(r, 64, 5, 6, 1) == NULL);
+	CHECK(put(r, 64, TRACE_LOST_IDS, 7, 1) == NULL);
+	CHECK(put(r, 64, UINT32_MAX, 8, 1) == NULL);
+	CHECK(trace_ring_reserve_quiet(r, 64) == NULL);
+	memset(lost, 0xaa, sizeof(lost));
+	CHECK_EQ_INT(trace_consumer_lost(c, lost, 8), 0);
+	for (int id = 0; id < 8; id++)
+		CHECK_EQ_U64(lost[id], id == 3 ? 2 : id == 5 || id == 7 ? 1 : 0);
+	st = stats_of(c);
+	CHECK_EQ_U64(st.lost, 6);
+	CHECK_EQ_U64(st.produced, 4 + 6);
+	CHECK_EQ_INT(trace_consumer_lost(c, NULL, 0), 0);
+	CHECK_EQ_INT(trace_consumer_lost(NULL, lost, 8), -EINVAL);
+	CHECK_EQ_INT(trace_consumer_lost(c, NULL, 8), -EINVAL);
 	pair_free(r, c);
 }
 
@@ -399,7 +436,11 @@ static void bad_buffer(void)
 	CHECK(r != NULL);
 	if (!r || pread(trace_rings_fd(r), &good, sizeof(good), 0) != sizeof(good))
 		return;
-	CHECK_EQ_U64(good.file_size, 4096 + 2 * (4096 + 4096));
+	/* header page, lost table (16384 u64), 2 x (control page, data) */
+	CHECK_EQ_U64(good.lost_off, 4096);
+	CHECK_EQ_U64(good.lost_slots, 16384);
+	CHECK_EQ_U64(good.ctrl_off, 4096 + 131072);
+	CHECK_EQ_U64(good.file_size, 4096 + 131072 + 2 * (4096 + 4096));
 	fd = forge(&good, good.file_size);
 	c = trace_consumer_new(fd);
 	CHECK(c != NULL); /* the copy is fine */
@@ -412,8 +453,8 @@ static void bad_buffer(void)
 	expect_refused(forge(&good, 16), EINVAL, "not a trace buffer (16 bytes)");
 	h = good, h.magic ^= 1;
 	expect_refused(forge(&h, good.file_size), EINVAL, "not a uprobes trace buffer (magic");
-	h = good, h.version = 2;
-	expect_refused(forge(&h, good.file_size), EINVAL, "version 2");
+	h = good, h.version = 1;
+	expect_refused(forge(&h, good.file_size), EINVAL, "version 1");
 	h = good, h.page_size = 8192;
 	expect_refused(forge(&h, good.file_size), EINVAL, "8192-byte pages");
 	h = good, h.ring_bytes = 6000;
@@ -423,7 +464,7 @@ static void bad_buffer(void)
 	h = good, h.data_off = 0;
 	expect_refused(forge(&h, good.file_size), EINVAL, "header offsets do not match");
 	expect_refused(forge(&good, good.file_size - 4096), EINVAL,
-		       "file is 16384 bytes, its header says 20480");
+		       "file is 147456 bytes, its header says 151552");
 	fd = forge(&good, good.file_size);
 	pwrite(fd, &bad_prod, 8, (off_t)(good.ctrl_off + good.ring_stride));
 	expect_refused(fd, EINVAL, "ring 1: positions 0..4104");
@@ -631,7 +672,7 @@ static void stats_sz(void)
 	if (!c)
 		return;
 	put(r, RAW_HDR + 8, 0, 0, 1);
-	trace_ring_reserve(r, 4096);
+	trace_ring_reserve(r, 4096, 0);
 	memset(&st, 0xaa, sizeof(st));
 	st.sz = offsetof(struct trace_ring_stats, lost);
 	CHECK_EQ_INT(trace_consumer_stats(c, &st), 0);
@@ -650,6 +691,7 @@ int main(void)
 	RUN(fields);
 	RUN(discard);
 	RUN(quarter_and_full);
+	RUN(lost_by_event);
 	RUN(straddle);
 	RUN(unwritten_header);
 	RUN(bad_record);

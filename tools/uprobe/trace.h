@@ -69,6 +69,7 @@ struct tracer {
 	struct trace_agg *counts, *hist;
 	struct filter filter;
 	uint64_t lost, filtered;
+	uint64_t lost_by[UPROBE_AGENT_MAX_SPECS]; /* per probe, as the agents' producers counted */
 };
 
 /* Set by SIGINT and SIGTERM (the signal's number). */

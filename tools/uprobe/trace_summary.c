@@ -2,31 +2,47 @@
 /*
  * uprobe trace: the end. The rings are drained, the agents stopped (their
  * probes come out), the rings drained again, the aggregations printed, then
- * the summary on stderr: per probe its events, skipped recursive hits and
- * mode, or why it never attached; lost and filtered events.
+ * the summary on stderr: per probe its events, those lost (rings full),
+ * skipped recursive hits and mode, or why it never attached; lost and
+ * filtered events.
  */
 #include <inttypes.h>
 #include <stdio.h>
 
 #include "trace.h"
 
-static void summary(struct tracer *t)
+/* One agent's rings: lost events, in all and per probe. */
+static void agent_rings(struct tracer *t, const struct agent_conn *a)
 {
 	struct trace_ring_stats st = { .sz = sizeof(st) };
+	static uint64_t lost[UPROBE_AGENT_MAX_SPECS];
 
+	if (!a->cons || trace_consumer_stats(a->cons, &st))
+		return;
+	t->lost += st.lost;
+	if (trace_consumer_lost(a->cons, lost, (size_t)t->n))
+		return;
+	for (int i = 0; i < t->n; i++)
+		t->lost_by[i] += lost[i];
+}
+
+static void summary(struct tracer *t)
+{
 	for (int i = 0; i < t->n_agents; i++)
-		if (t->agents[i].cons && !trace_consumer_stats(t->agents[i].cons, &st))
-			t->lost += st.lost;
+		agent_rings(t, &t->agents[i]);
 	if (t->quiet)
 		return;
 	fprintf(stderr, "\nuprobe: %d process image(s) traced\n", t->n_agents);
 	for (int i = 0; i < t->n; i++) {
 		const struct trace_spec *s = t->specs[i];
+		char lost[32] = "";
 
+		if (t->lost_by[i])
+			snprintf(lost, sizeof(lost), ", %" PRIu64 " lost", t->lost_by[i]);
 		if (t->attached[i])
-			fprintf(stderr, "  %s/%s: %" PRIu64 " events, %" PRIu64
+			fprintf(stderr, "  %s/%s: %" PRIu64 " events%s, %" PRIu64
 				" skipped (recursive), mode %s\n", s->group, s->event, t->events[i],
-				t->skipped[i], t->mode[i]);
+				lost, t->skipped[i], t->mode[i]);
 		else
 			fprintf(stderr, "  %s/%s: never attached: %s\n", s->group, s->event,
 				t->why[i][0] ? t->why[i] : "no image mapped its file");

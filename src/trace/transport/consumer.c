@@ -451,3 +451,13 @@ UPROBE_API int trace_consumer_stats(struct trace_consumer *c, struct trace_ring_
 	memcpy((char *)st + sizeof(s.sz), (char *)&s + sizeof(s.sz), sz - sizeof(s.sz));
 	return 0;
 }
+
+UPROBE_API int trace_consumer_lost(struct trace_consumer *c, uint64_t *lost, size_t n)
+{
+	if (!c || (!lost && n))
+		return log_report(log_error(EINVAL, "trace_consumer_lost: NULL argument"));
+	for (size_t id = 0; id < n; id++)
+		lost[id] = id < TRACE_LOST_IDS ? __atomic_load_n(&c->map.lost[id], __ATOMIC_RELAXED)
+					       : 0;
+	return 0;
+}
