@@ -152,5 +152,6 @@ static inline int peek_map(int fd, struct peek *p)
 }
 
 void stress_cases(void);
+void hostile_cases(void);
 
 #endif

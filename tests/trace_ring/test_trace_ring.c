@@ -5,8 +5,10 @@
  * counted, a record that straddles the end of the data area reads
  * contiguously (the double mapping), a reservation whose header is not
  * written yet holds the consumer back, bad buffers are refused with EINVAL
- * and a reason, thread names come from comm records, timestamps match
- * CLOCK_MONOTONIC. ring_stress.c has the multi-threaded and signal cases.
+ * and a reason (EPERM without the seals), thread names come from comm
+ * records, timestamps match CLOCK_MONOTONIC. ring_hostile.c has what a
+ * producer that lies writes, ring_stress.c the multi-threaded and signal
+ * cases.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -159,6 +161,7 @@ static void lost_by_event(void)
 		CHECK_EQ_U64(lost[id], id == 3 ? 2 : id == 5 || id == 7 ? 1 : 0);
 	st = stats_of(c);
 	CHECK_EQ_U64(st.lost, 6);
+	CHECK_EQ_U64(st.lost_corrupted, 0);
 	CHECK_EQ_U64(st.produced, 4 + 6);
 	CHECK_EQ_INT(trace_consumer_lost(c, NULL, 0), 0);
 	CHECK_EQ_INT(trace_consumer_lost(NULL, lost, 8), -EINVAL);
@@ -255,30 +258,6 @@ static void unwritten_header(void)
 	CHECK_EQ_U64(st.produced, 6);
 	CHECK_EQ_U64(st.consumed, 6);
 	trace_shm_unmap(&pk.m);
-	pair_free(r, c);
-}
-
-/* A committed len word that cannot be: EBADMSG, and the ring stays there. */
-static void bad_record(void)
-{
-	struct seen s = {.stop_at_ip = -1};
-	struct trace_rings *r;
-	struct trace_consumer *c = pair_new(&r, 1, 4096);
-	struct trace_raw *raw;
-
-	CHECK(c != NULL);
-	if (!c)
-		return;
-	raw = put(r, RAW_HDR + 8, 0, 0, 1);
-	put(r, RAW_HDR + 8, 0, 1, 1);
-	__atomic_store_n(&raw->len, 12, __ATOMIC_RELEASE);
-	for (int i = 0; i < 2; i++) {
-		CHECK_EQ_INT(trace_consumer_poll(c, 0, collect, &s), -EBADMSG);
-		CHECK_CONTAINS(uprobe_last_error(), "ring 0: bad record length 0xc at position 0");
-	}
-	__atomic_store_n(&raw->len, RAW_HDR + 8, __ATOMIC_RELEASE);
-	CHECK_EQ_INT(trace_consumer_poll(c, 0, collect, &s), 2);
-	CHECK_EQ_U64(s.rec[1].ip, 1);
 	pair_free(r, c);
 }
 
@@ -397,16 +376,25 @@ static void ring_choice(void)
 	trace_rings_free(r);
 }
 
-/* A memfd of size bytes holding the header h (and zeroes). */
-static int forge(const struct trace_shm_hdr *h, size_t size)
+/* A memfd of size bytes holding the header h (and zeroes), with the given seals. */
+static int forge_sealed(const struct trace_shm_hdr *h, size_t size, int seals)
 {
-	int fd = memfd_create("forged", MFD_CLOEXEC);
+	int fd = memfd_create("forged", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 
 	if (fd < 0 || ftruncate(fd, (off_t)size))
 		return -1;
 	if (size >= sizeof(*h))
 		pwrite(fd, h, sizeof(*h), 0);
+	if (seals && fcntl(fd, F_ADD_SEALS, seals))
+		return -1;
 	return fd;
+}
+
+#define ALL_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
+
+static int forge(const struct trace_shm_hdr *h, size_t size)
+{
+	return forge_sealed(h, size, ALL_SEALS);
 }
 
 static void expect_refused(int fd, int err, const char *want)
@@ -430,7 +418,7 @@ static void bad_buffer(void)
 	struct trace_rings *r = trace_rings_new(2, 4096);
 	struct trace_shm_hdr good, h;
 	struct trace_consumer *c;
-	uint64_t bad_prod = 4096 + 8;
+	uint64_t bad_prod = 4096 + 8, bad_consumed = 2, pos = 64;
 	int fd, pipefd[2];
 
 	CHECK(r != NULL);
@@ -468,6 +456,50 @@ static void bad_buffer(void)
 	fd = forge(&good, good.file_size);
 	pwrite(fd, &bad_prod, 8, (off_t)(good.ctrl_off + good.ring_stride));
 	expect_refused(fd, EINVAL, "ring 1: positions 0..4104");
+	/* 64 bytes hold one record at most */
+	fd = forge(&good, good.file_size);
+	pwrite(fd, &pos, 8, (off_t)(good.ctrl_off + offsetof(struct trace_shm_ctrl, consumer_pos)));
+	pwrite(fd, &pos, 8, (off_t)(good.ctrl_off + offsetof(struct trace_shm_ctrl, producer_pos)));
+	pwrite(fd, &bad_consumed, 8,
+	       (off_t)(good.ctrl_off + offsetof(struct trace_shm_ctrl, consumed)));
+	expect_refused(fd, EINVAL, "ring 0: 2 events consumed before position 64");
+	trace_rings_free(r);
+}
+
+/*
+ * A memfd that could shrink under the tracer (SIGBUS at its next read) is
+ * refused: all three seals, F_SEAL_SEAL included, or nothing.
+ */
+static void unsealed(void)
+{
+	struct trace_rings *r = trace_rings_new(2, 4096);
+	struct trace_shm_hdr good;
+	int fd, tmp;
+	char want[160];
+
+	CHECK(r != NULL);
+	if (!r || pread(trace_rings_fd(r), &good, sizeof(good), 0) != sizeof(good))
+		return;
+	CHECK_EQ_INT(fcntl(trace_rings_fd(r), F_GET_SEALS), ALL_SEALS);
+	fd = forge_sealed(&good, good.file_size, 0);
+	snprintf(want, sizeof(want),
+		 "trace_consumer_new: fd %d: memfd seals 0x0 lack "
+		 "F_SEAL_SHRINK|F_SEAL_GROW|F_SEAL_SEAL (its size could change under the tracer)",
+		 fd);
+	expect_refused(fd, EPERM, want);
+	fd = forge_sealed(&good, good.file_size, F_SEAL_SHRINK | F_SEAL_GROW);
+	snprintf(want, sizeof(want), "fd %d: memfd seals 0x%x lack", fd,
+		 F_SEAL_SHRINK | F_SEAL_GROW);
+	expect_refused(fd, EPERM, want);
+	fd = forge_sealed(&good, good.file_size, F_SEAL_SHRINK | F_SEAL_SEAL);
+	expect_refused(fd, EPERM, "lack F_SEAL_SHRINK|F_SEAL_GROW|F_SEAL_SEAL");
+	/* a regular file cannot be sealed at all */
+	tmp = open("/tmp", O_TMPFILE | O_RDWR, 0600);
+	CHECK(tmp >= 0);
+	CHECK_EQ_INT(ftruncate(tmp, (off_t)good.file_size), 0);
+	pwrite(tmp, &good, sizeof(good), 0);
+	snprintf(want, sizeof(want), "trace_consumer_new: fd %d is not a sealed memfd", tmp);
+	expect_refused(tmp, EPERM, want);
 	trace_rings_free(r);
 }
 
@@ -694,8 +726,8 @@ int main(void)
 	RUN(lost_by_event);
 	RUN(straddle);
 	RUN(unwritten_header);
-	RUN(bad_record);
 	RUN(bad_buffer);
+	RUN(unsealed);
 	RUN(consumer_restart);
 	RUN(ring_choice);
 	RUN(comm_table);
@@ -703,6 +735,7 @@ int main(void)
 	RUN(poll_timeout);
 	RUN(timestamps);
 	RUN(stats_sz);
+	hostile_cases();
 	stress_cases();
 	TL_EXIT();
 }

@@ -40,6 +40,12 @@
  * The one hole: a consumer killed between zeroing and moving consumer_pos
  * leaves zeroes at consumer_pos that the next consumer takes for a
  * reservation in flight; that ring then stalls.
+ *
+ * The traced process can write every byte of the file at any time (it maps
+ * it read-write, and a hostile one scribbles): the consumer reads the header
+ * once, keeps its own consumer_pos and consumed, reads each shared word once
+ * and checks it before use, and copies a record out of the ring before it
+ * checks it (docs/security.md, "Shared memory").
  */
 #ifndef UPROBES_TRACE_TRANSPORT_RING_SHM_H
 #define UPROBES_TRACE_TRANSPORT_RING_SHM_H
