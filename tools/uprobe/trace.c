@@ -70,8 +70,8 @@ static int trace_pid(struct tracer *t, uint64_t duration_ms)
 	tracer_finish(t);
 	if (t->out != stdout)
 		fclose(t->out);
-	if (!t->child_done)
-		return CLI_EXIT_OK; /* every probe is gone; the process runs on */
+	if (!t->child_done) /* every probe is gone; the process runs on */
+		return tracer_exit_status(t, CLI_EXIT_OK);
 	/* The connector's report comes a moment after the agent's socket closes. */
 	for (int i = 0; i < 100 && !t->exit_known && t->exit_watch >= 0; i++) {
 		if (attach_exit_status(t->exit_watch, t->pid, &st)) {
@@ -95,7 +95,7 @@ static int trace_pid(struct tracer *t, uint64_t duration_ms)
 	if (!t->quiet)
 		fprintf(stderr, "uprobe: PID %d exited with status %d\n", t->pid,
 			WEXITSTATUS(t->wstatus));
-	return WEXITSTATUS(t->wstatus);
+	return tracer_exit_status(t, WEXITSTATUS(t->wstatus));
 }
 
 int cmd_trace(int argc, char **argv)
@@ -158,6 +158,6 @@ int cmd_trace(int argc, char **argv)
 	}
 	if (t->out != stdout)
 		fclose(t->out);
-	return t->status;
+	return tracer_exit_status(t, t->status);
 }
 

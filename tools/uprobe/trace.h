@@ -70,6 +70,8 @@ struct tracer {
 	struct filter filter;
 	uint64_t lost, filtered;
 	uint64_t lost_by[UPROBE_AGENT_MAX_SPECS]; /* per probe, as the agents' producers counted */
+	uint64_t malformed; /* records no probe writes (trace_loop.c): not printed */
+	int corrupted;	    /* a traced program wrote into its rings: exit non-zero */
 };
 
 /* Set by SIGINT and SIGTERM (the signal's number). */
@@ -124,5 +126,7 @@ void tracer_run(struct tracer *t, uint64_t deadline);
 
 /* trace_summary.c: drain, stop the agents, print the aggregations and the summary. */
 void tracer_finish(struct tracer *t);
+/* The exit status: status, or 1 instead of 0 when a traced program corrupted its rings. */
+int tracer_exit_status(const struct tracer *t, int status);
 
 #endif

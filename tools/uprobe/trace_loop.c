@@ -67,15 +67,15 @@ static int on_record(const struct trace_record *rec, void *ctx)
 	const struct trace_layout *l;
 
 	if (rec->event_id >= (uint32_t)t->n)
-		return 0;
+		return t->malformed++, 0; /* no probe writes that: the traced program did */
 	l = &t->layouts[rec->event_id];
 	if (t->filter.on && !filter_keeps(&t->filter, l, rec)) {
 		t->filtered++;
 		return 0;
 	}
+	if (t->fmt && trace_formatter_write(t->fmt, rec) == -EINVAL)
+		return t->malformed++, 0; /* does not fit its probe's layout: likewise */
 	t->events[rec->event_id]++;
-	if (t->fmt)
-		trace_formatter_write(t->fmt, rec);
 	if (t->hist)
 		hist_add(t, l, rec);
 	return 0;

@@ -57,7 +57,8 @@ const char trace_usage[] =
 	"With --count or --hist, events are not printed unless --format is given.\n"
 	"\n"
 	"exit status: COMMAND's (128+N if a signal N ended it); 1 if a probe could not\n"
-	"be attached or COMMAND could not run; 2 for bad options or probe syntax.\n"
+	"be attached or COMMAND could not run, or instead of 0 if a traced program\n"
+	"corrupted its trace buffer; 2 for bad options or probe syntax.\n"
 	"With -p: 0 once tracing stopped; 1 if the process could not be traced; if it\n"
 	"ended while traced, its status as for COMMAND (see uprobe(1) for what is\n"
 	"known of it).\n";

@@ -4,32 +4,53 @@
  * probes come out), the rings drained again, the aggregations printed, then
  * the summary on stderr: per probe its events, those lost (rings full),
  * skipped recursive hits and mode, or why it never attached; lost and
- * filtered events.
+ * filtered events. What the traced programs wrote into their rings that no
+ * probe writes (corrupted rings, counters, records) is said even with -q,
+ * and makes the exit status 1 (tracer_exit_status).
  */
 #include <inttypes.h>
 #include <stdio.h>
 
+#include "cli.h"
 #include "trace.h"
 
-/* One agent's rings: lost events, in all and per probe. */
-static void agent_rings(struct tracer *t, const struct agent_conn *a)
+/*
+ * One agent's rings: lost events, in all and per probe; -1 when the traced
+ * program overwrote the counters (they are unknown then). Corrupted rings
+ * are said even with -q: they make the exit status 1.
+ */
+static int agent_rings(struct tracer *t, const struct agent_conn *a)
 {
 	struct trace_ring_stats st = { .sz = sizeof(st) };
 	static uint64_t lost[UPROBE_AGENT_MAX_SPECS];
 
 	if (!a->cons || trace_consumer_stats(a->cons, &st))
-		return;
+		return 0;
+	if (st.corrupted_rings)
+		fprintf(stderr, "uprobe: PID %d: %s\n", a->pid, st.corruption);
+	if (st.corrupted_rings > 1)
+		fprintf(stderr, "uprobe: PID %d: %" PRIu64 " rings corrupted in all\n", a->pid,
+			st.corrupted_rings);
+	t->corrupted |= st.corrupted_rings != 0;
+	if (st.lost_corrupted || trace_consumer_lost(a->cons, lost, (size_t)t->n))
+		return -1;
 	t->lost += st.lost;
-	if (trace_consumer_lost(a->cons, lost, (size_t)t->n))
-		return;
 	for (int i = 0; i < t->n; i++)
 		t->lost_by[i] += lost[i];
+	return 0;
 }
 
 static void summary(struct tracer *t)
 {
+	int lost_known = 1;
+
 	for (int i = 0; i < t->n_agents; i++)
-		agent_rings(t, &t->agents[i]);
+		if (agent_rings(t, &t->agents[i]))
+			lost_known = 0;
+	if (t->malformed)
+		fprintf(stderr, "uprobe: %" PRIu64 " records fit no probe (the traced program wrote "
+			"them into its rings); not printed\n", t->malformed);
+	t->corrupted |= !lost_known || t->malformed;
 	if (t->quiet)
 		return;
 	fprintf(stderr, "\nuprobe: %d process image(s) traced\n", t->n_agents);
@@ -37,7 +58,7 @@ static void summary(struct tracer *t)
 		const struct trace_spec *s = t->specs[i];
 		char lost[32] = "";
 
-		if (t->lost_by[i])
+		if (t->lost_by[i] && lost_known)
 			snprintf(lost, sizeof(lost), ", %" PRIu64 " lost", t->lost_by[i]);
 		if (t->attached[i])
 			fprintf(stderr, "  %s/%s: %" PRIu64 " events%s, %" PRIu64
@@ -47,7 +68,11 @@ static void summary(struct tracer *t)
 			fprintf(stderr, "  %s/%s: never attached: %s\n", s->group, s->event,
 				t->why[i][0] ? t->why[i] : "no image mapped its file");
 	}
-	fprintf(stderr, "  lost events (rings full): %" PRIu64 "\n", t->lost);
+	if (lost_known)
+		fprintf(stderr, "  lost events (rings full): %" PRIu64 "\n", t->lost);
+	else
+		fprintf(stderr, "  lost events (rings full): unknown (the traced program overwrote "
+			"the counters)\n");
 	if (t->pid)
 		fprintf(stderr, "  attach %.1f ms, detach %.1f ms\n"
 			"  system calls cut short while attaching, restarted: %u\n",
@@ -81,3 +106,7 @@ void tracer_finish(struct tracer *t)
 	summary(t);
 }
 
+int tracer_exit_status(const struct tracer *t, int status)
+{
+	return status || !t->corrupted ? status : CLI_EXIT_FAIL;
+}
