@@ -217,7 +217,7 @@ static void produce(int ring, uint64_t n, uint64_t deadline, struct run *run)
 
 		if (deadline && !(i & 4095) && now_ns() >= deadline)
 			break;
-		raw = trace_ring_reserve(r, REC_LEN);
+		raw = trace_ring_reserve(r, REC_LEN, 0);
 		if (!raw) {
 			run->failed++;
 			continue;
@@ -249,7 +249,7 @@ static void produce_empty(int ring, uint64_t n, struct run *run)
 	uint64_t t0 = now_ns();
 
 	for (uint64_t i = 0; i < n; i++) {
-		struct trace_raw *raw = trace_ring_reserve(r, REC_LEN);
+		struct trace_raw *raw = trace_ring_reserve(r, REC_LEN, 0);
 
 		if (raw) {
 			raw->type = TRACE_RAW_EVENT; /* the counters count events only */

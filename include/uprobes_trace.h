@@ -291,32 +291,86 @@ UPROBE_API struct uprobe *trace_event_probe(const struct trace_event *ev);
 
 struct trace_consumer;
 
-/* rec->data and rec->comm are valid only during the call (the ring space is reused). */
+/*
+ * rec->data and rec->comm are valid only during the call. They point into the
+ * consumer's own copy of the record, never into the shared rings: the traced
+ * process cannot change a record between a check and a use.
+ */
 typedef int (*trace_record_fn)(const struct trace_record *rec, void *ctx);
 
+/*
+ * Map a session's memfd. The traced process writes that memory, so nothing
+ * in it is trusted: the fd must be a memfd sealed against resizing
+ * (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL, as trace_session_new() makes
+ * it), else NULL with errno EPERM; its size is taken once (fstat) and must be
+ * the header's; the header is read once and checked (EINVAL, the message
+ * names the field). See docs/security.md, "Shared memory".
+ */
 UPROBE_API struct trace_consumer *trace_consumer_new(int memfd);
 UPROBE_API void trace_consumer_free(struct trace_consumer *c);
 
 /*
  * Call fn for every committed record, ring by ring, oldest first within a
  * ring; wait up to timeout_ms (0: do not wait, -1: forever) when none is
- * ready. A non-zero return of fn stops early and is returned. Returns the
- * number of records consumed, or -errno.
+ * ready. One poll reads at most TRACE_POLL_BYTES of records (or one ring's
+ * size, if larger) and at most a lap of each ring; the next poll goes on
+ * where it stopped. A non-zero return of fn stops early and is returned.
+ * Returns the number of records consumed, or -errno.
+ *
+ * A ring holding what no producer writes (a length word that cannot be, a
+ * record type that does not exist, positions that cannot be, its consumer
+ * position moved by someone else) is corrupted: the consumer stops reading
+ * it for good, and the poll that found it returns -EBADMSG (after reading
+ * the other rings; fn has seen their records) with uprobe_last_error()
+ * "ring N corrupted at POS (WHY); stopped reading it". trace_consumer_stats()
+ * keeps the count and the first one.
  */
 UPROBE_API int trace_consumer_poll(struct trace_consumer *c, int timeout_ms, trace_record_fn fn,
 				   void *ctx);
 
-/* Events only (thread-name records are not counted). */
+#define TRACE_POLL_BYTES (8u << 20)
+
+/* Events lost are counted apart for event ids below this (trace_consumer_lost). */
+#define TRACE_LOST_IDS 16383u
+
+/*
+ * Events only (thread-name records are not counted). produced, lost and
+ * lost_rings come from counters the traced process writes: they are what
+ * its producers reported; lost_corrupted says when they cannot be right.
+ */
 struct trace_ring_stats {
 	size_t sz;	   /* sizeof(struct trace_ring_stats) */
 	uint64_t produced; /* consumed + lost + still in the rings (exact when producers are idle) */
 	uint64_t consumed; /* records read by consumers (any consumer of this memfd, ever) */
 	uint64_t lost;	   /* records dropped because a ring was full */
 	uint64_t lost_rings; /* rings that lost at least one record */
+	/*
+	 * Lost counters that cannot be right (one went down since the last
+	 * read, one exceeds 2^56, or the per-event ones sum to less than the
+	 * per-ring ones): lost is then unknown, not a count.
+	 */
+	uint64_t lost_corrupted;
+	uint64_t corrupted_rings; /* rings the consumer stopped reading (trace_consumer_poll) */
+	uint64_t corrupted_ring;  /* the first of them, when corrupted_rings != 0 ... */
+	uint64_t corrupted_pos;	  /* ... the position where it went wrong */
+	char corruption[128];	  /* ... and the message, "" if none */
+	/*
+	 * Threads whose name the consumer forgot: it keeps the last 32768 to
+	 * 65536 threads seen (rec->comm is "" for a thread it forgot).
+	 */
+	uint64_t threads_forgotten;
 };
 
-/* produced == consumed + lost + (records still in the rings). */
+/* produced == consumed + lost + (records still in the rings). 0 or -EINVAL. */
 UPROBE_API int trace_consumer_stats(struct trace_consumer *c, struct trace_ring_stats *st);
+
+/*
+ * Events lost per event id, as the producers counted them: lost[id] for
+ * id < n (0 for ids from TRACE_LOST_IDS up: those are only in the total).
+ * Returns 0, -EINVAL, or -EBADMSG when a counter cannot be right (over
+ * 2^56; lost[] is filled anyway).
+ */
+UPROBE_API int trace_consumer_lost(struct trace_consumer *c, uint64_t *lost, size_t n);
 
 /* ---- formatters -------------------------------------------------------------------- */
 

@@ -367,6 +367,91 @@ static void text_wide_bitmap(void)
 	mem_close(&m);
 }
 
+/*
+ * The traced program names its threads (prctl(PR_SET_NAME), or a forged
+ * name record): comm is escaped like a string in every format, so that a name
+ * can neither set the terminal's title nor start a line of its own. Text
+ * pads the escaped name to 16 columns, as the kernel's %16s pads a plain one.
+ */
+static const char evil_comm[] = "\x1b]0;pwn\x07\nfake"; /* OSC: set the title; a newline */
+
+static void comm_escaped(void)
+{
+	static const struct {
+		const char *comm, *text;
+	} c[] = {
+		{ evil_comm, "\\x1b]0;pwn\\x07\\nfake-1001    [002]      5.123457: noargs: (0x401136)\n" },
+		{ "a\tb\\", "          a\\tb\\\\-1001    [002]      5.123457: noargs: (0x401136)\n" },
+		/* C1 controls in UTF-8 (U+009B: CSI) are controls too; other UTF-8 stays */
+		{ "\xc2\x9b" "31m\xc3\xa9", "   \\xc2\\x9b31m\xc3\xa9-1001    [002]      5.123457: noargs: "
+					     "(0x401136)\n" },
+		{ "\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f",
+		  "\\x7f\\x7f\\x7f\\x7f\\x7f\\x7f\\x7f\\x7f\\x7f\\x7f\\x7f\\x7f\\x7f\\x7f\\x7f\\x7f"
+		  "-1001    [002]      5.123457: noargs: (0x401136)\n" },
+	};
+	struct trace_record r;
+	struct rb b;
+	struct mem m;
+
+	rb_init(&b, EV_NOARGS);
+	r = rb_rec(&b, EV_NOARGS);
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		r.comm = c[i].comm;
+		CHECK_EQ_INT(write_all(&m, TRACE_FMT_TEXT, &r, 1), 0);
+		CHECK_STR(mem_text(&m), c[i].text);
+		mem_close(&m);
+	}
+	r.comm = evil_comm;
+	CHECK_EQ_INT(write_all(&m, TRACE_FMT_JSON, &r, 1), 0);
+	CHECK_CONTAINS(mem_text(&m), ",\"comm\":\"\\u001b]0;pwn\\u0007\\nfake\",");
+	CHECK_EQ_INT(strchr(mem_text(&m), '\n') - mem_text(&m) + 1, strlen(mem_text(&m)));
+	mem_close(&m);
+	CHECK_EQ_INT(write_all(&m, TRACE_FMT_PERFETTO, &r, 1), 0);
+	CHECK_CONTAINS(mem_text(&m), "{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":1000,"
+				     "\"tid\":1000,\"args\":{\"name\":\"\\u001b]0;pwn\\u0007\\nfake\"}}");
+	CHECK_CONTAINS(mem_text(&m), "{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":1000,"
+				     "\"tid\":1001,\"args\":{\"name\":\"\\u001b]0;pwn\\u0007\\nfake\"}}");
+	CHECK(!strchr(mem_text(&m), '\x1b'));
+	mem_close(&m);
+}
+
+/*
+ * A Perfetto document names every thread it sees once; a traced program
+ * that writes records of ever new tids makes the formatter forget the names
+ * (and write them again when a thread comes back) past 65536 of them, rather
+ * than grow without bound: each of 70000 threads, seen twice, first in a
+ * row, is named once per sight after the table was cleared.
+ */
+static void perfetto_names_bounded(void)
+{
+	struct trace_formatter *f;
+	struct trace_record r;
+	uint64_t names = 0;
+	struct rb b;
+	struct mem m;
+	char *p;
+
+	rb_init(&b, EV_NOARGS);
+	r = rb_rec(&b, EV_NOARGS);
+	r.comm = "t";
+	mem_open(&m);
+	f = trace_formatter_new(TRACE_FMT_PERFETTO, m.f, events, N_EV);
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	for (int pass = 0; pass < 2; pass++)
+		for (uint32_t t = 0; t < 70000; t++) {
+			r.tid = 100000 + t;
+			CHECK_EQ_INT(trace_formatter_write(f, &r), 0);
+		}
+	trace_formatter_free(f);
+	for (p = strstr(mem_text(&m), "thread_name"); p; p = strstr(p + 1, "thread_name"))
+		names++;
+	/* the table holds 65536 entries, the process's one among them */
+	CHECK_EQ_U64(names, 140000);
+	mem_close(&m);
+}
+
 /* ---- trace_field_format / trace_field_int ---------------------------------------------- */
 
 static void field_format(void)
@@ -689,11 +774,13 @@ int main(void)
 	RUN(text_returns);
 	RUN(text_prefix);
 	RUN(text_wide_bitmap);
+	RUN(comm_escaped);
 	RUN(field_format);
 	RUN(field_int);
 	RUN(json_lines);
 	RUN(json_utf8);
 	RUN(perfetto);
+	RUN(perfetto_names_bounded);
 	RUN(malformed);
 	RUN(formatter_args);
 	for (int i = 0; i < N_EV; i++)

@@ -9,7 +9,16 @@ $(B)/tests/trace_ring/ring.o: src/trace/transport/ring.c src/trace/transport/rin
 	$(CC) $(PROG_CFLAGS) $(CFLAGS) $(HOT_CFLAGS) -c $< -o $@
 
 $(B)/tests/trace_ring/test_trace_ring: tests/trace_ring/test_trace_ring.c \
-		tests/trace_ring/ring_stress.c tests/trace_ring/ring_test.h \
+		tests/trace_ring/ring_stress.c tests/trace_ring/ring_hostile.c tests/trace_ring/ring_test.h \
 		$(B)/tests/trace_ring/ring.o $(B)/libuprobes.so
 	@mkdir -p $(@D)
 	$(CC) $(PROG_CFLAGS) $(CFLAGS) -o $@ $(filter %.c %.o,$^) $(PROG_LDFLAGS) $(PROG_LDLIBS)
+
+# The uprobe command's summary: events lost per probe.
+TEST_BINS += tests/trace_ring/ring_lost.sh
+
+tests/trace_ring/ring_lost.sh: $(B)/uprobe $(B)/tests/trace_ring/lost_target
+
+$(B)/tests/trace_ring/lost_target: tests/trace_ring/lost_target.c
+	@mkdir -p $(@D)
+	$(CC) $(PROG_CFLAGS) $(CFLAGS) -o $@ $<

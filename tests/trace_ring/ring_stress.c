@@ -96,7 +96,7 @@ static void *mt_producer(void *arg)
 
 		for (next += mt_cur->pace_ns; mt_cur->pace_ns && mono_ns() < next;)
 			;
-		r = trace_ring_reserve(mt_rings, RAW_HDR + 8 * nw);
+		r = trace_ring_reserve(mt_rings, RAW_HDR + 8 * nw, 0);
 
 		p->attempts++;
 		if (!r)
@@ -351,7 +351,7 @@ static volatile uint64_t sig_seq, sig_failed;
 /* A record of kind 1 (the handler's), 64 bytes. */
 static void sig_writer(int sig)
 {
-	struct trace_raw *r = trace_ring_reserve(sig_rings, RAW_HDR + 8);
+	struct trace_raw *r = trace_ring_reserve(sig_rings, RAW_HDR + 8, 0);
 
 	(void)sig;
 	if (!r) {
@@ -408,7 +408,7 @@ static void signal_nested(void)
 		return;
 	sig_seq = 0;
 	sigaction(SIGUSR1, &sa, &old);
-	outer = trace_ring_reserve(sig_rings, RAW_HDR + 8);
+	outer = trace_ring_reserve(sig_rings, RAW_HDR + 8, 0);
 	raw_fill(outer, TRACE_RAW_EVENT, 0, (uint32_t)gettid(), 100);
 	*(uint64_t *)(outer + 1) = mix(100, 0, 0);
 	raise(SIGUSR1);
@@ -505,7 +505,7 @@ static void signal_storm_in(unsigned int n_rings)
 	sigaction(SIGALRM, &sa, &old);
 	CHECK_EQ_INT(storm_timer(&t, 20000), 0);
 	for (uint64_t seq = 0; seq < n_main; seq++) {
-		struct trace_raw *r = trace_ring_reserve(sig_rings, RAW_HDR + 64);
+		struct trace_raw *r = trace_ring_reserve(sig_rings, RAW_HDR + 64, 0);
 		uint64_t *w = (uint64_t *)(r + 1);
 
 		if (!r) {

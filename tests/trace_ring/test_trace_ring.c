@@ -5,8 +5,10 @@
  * counted, a record that straddles the end of the data area reads
  * contiguously (the double mapping), a reservation whose header is not
  * written yet holds the consumer back, bad buffers are refused with EINVAL
- * and a reason, thread names come from comm records, timestamps match
- * CLOCK_MONOTONIC. ring_stress.c has the multi-threaded and signal cases.
+ * and a reason (EPERM without the seals), thread names come from comm
+ * records, timestamps match CLOCK_MONOTONIC. ring_hostile.c has what a
+ * producer that lies writes, ring_stress.c the multi-threaded and signal
+ * cases.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,77 +23,6 @@
 
 TL_DEFINE("trace_ring");
 
-#define MAXREC 16
-
-struct seen {
-	int n;
-	struct trace_record rec[MAXREC];
-	char comm[MAXREC][16];
-	uint64_t w0[MAXREC]; /* first payload word */
-	uint64_t words[32];  /* the first record's payload (data is valid during fn only) */
-	int stop_at_ip;	     /* return 7 for the record whose ip is this (-1: never) */
-};
-
-static int collect(const struct trace_record *rec, void *ctx)
-{
-	struct seen *s = ctx;
-
-	if (s->n < MAXREC) {
-		s->rec[s->n] = *rec;
-		snprintf(s->comm[s->n], sizeof(s->comm[0]), "%s", rec->comm);
-		s->w0[s->n] = rec->data_len >= 8 ? *(const uint64_t *)rec->data : 0;
-	}
-	if (s->n == 0)
-		memcpy(s->words, rec->data, rec->data_len < 256 ? rec->data_len : 256);
-	s->n++;
-	return (int)rec->ip == s->stop_at_ip ? 7 : 0;
-}
-
-/* An event record of len bytes, payload words mix(seq, id, i); committed if asked. */
-static struct trace_raw *put(struct trace_rings *r, uint32_t len, uint32_t id, uint64_t seq,
-			     int commit)
-{
-	struct trace_raw *raw = trace_ring_reserve(r, len);
-
-	if (!raw)
-		return NULL;
-	raw_fill(raw, TRACE_RAW_EVENT, id, (uint32_t)gettid(), seq);
-	for (uint32_t i = 0; i < (len - RAW_HDR) / 8; i++)
-		((uint64_t *)(raw + 1))[i] = mix(seq, id, i);
-	if (commit)
-		trace_ring_commit(raw);
-	return raw;
-}
-
-static struct trace_consumer *pair_new(struct trace_rings **r, unsigned int n, size_t bytes)
-{
-	struct trace_consumer *c;
-
-	*r = trace_rings_new(n, bytes);
-	if (!*r)
-		return NULL;
-	c = trace_consumer_new(trace_rings_fd(*r));
-	if (!c) {
-		trace_rings_free(*r);
-		*r = NULL;
-	}
-	return c;
-}
-
-static void pair_free(struct trace_rings *r, struct trace_consumer *c)
-{
-	trace_consumer_free(c);
-	trace_rings_free(r);
-}
-
-static struct trace_ring_stats stats_of(struct trace_consumer *c)
-{
-	struct trace_ring_stats st = {.sz = sizeof(st)};
-
-	CHECK_EQ_INT(trace_consumer_stats(c, &st), 0);
-	return st;
-}
-
 /* Every header field and the payload come out as written. */
 static void fields(void)
 {
@@ -103,7 +34,7 @@ static void fields(void)
 	CHECK(c != NULL);
 	if (!c)
 		return;
-	raw = trace_ring_reserve(r, RAW_HDR + 16);
+	raw = trace_ring_reserve(r, RAW_HDR + 16, 42);
 	CHECK_EQ_U64(raw->len, (RAW_HDR + 16) | TRACE_RAW_BUSY);
 	*raw = (struct trace_raw){.len = raw->len,
 				  .type = TRACE_RAW_EVENT,
@@ -179,9 +110,9 @@ static void quarter_and_full(void)
 	CHECK(c != NULL);
 	if (!c)
 		return;
-	CHECK(trace_ring_reserve(r, 1024 + 8) == NULL);
-	CHECK(trace_ring_reserve(r, 40) == NULL);  /* shorter than a header */
-	CHECK(trace_ring_reserve(r, 100) == NULL); /* not a multiple of 8 */
+	CHECK(trace_ring_reserve(r, 1024 + 8, 0) == NULL);
+	CHECK(trace_ring_reserve(r, 40, 0) == NULL);  /* shorter than a header */
+	CHECK(trace_ring_reserve(r, 100, 0) == NULL); /* not a multiple of 8 */
 	st = stats_of(c);
 	CHECK_EQ_U64(st.lost, 3);
 	CHECK_EQ_U64(st.lost_rings, 1);
@@ -201,18 +132,42 @@ static void quarter_and_full(void)
 	pair_free(r, c);
 }
 
-/* The test's own mapping of the file, to look at what the library does not show. */
-struct peek {
-	struct trace_shm_hdr h;
-	struct trace_shm_map m;
-	struct trace_shm_ring ring[4];
-};
-
-static int peek_map(int fd, struct peek *p)
+/*
+ * Losses are counted per event id (ids from TRACE_LOST_IDS up only in the
+ * total); a ring full, a record too long, and thread names refused
+ * (not counted at all).
+ */
+static void lost_by_event(void)
 {
-	if (pread(fd, &p->h, sizeof(p->h), 0) != sizeof(p->h) || p->h.n_rings > 4)
-		return -1;
-	return trace_shm_map(fd, &p->h, 0, &p->m, p->ring);
+	struct trace_rings *r;
+	struct trace_consumer *c = pair_new(&r, 1, 4096);
+	struct trace_ring_stats st;
+	uint64_t lost[8];
+
+	CHECK(c != NULL);
+	if (!c)
+		return;
+	CHECK(trace_ring_reserve(r, 2048, 7) == NULL); /* over a quarter ring */
+	for (int i = 0; i < 4; i++)
+		put(r, 1024, 0, (uint64_t)i, 1);
+	CHECK(put(r, 64, 3, 4, 1) == NULL);
+	CHECK(put(r, 64, 3, 5, 1) == NULL);
+	CHECK(put(r, 64, 5, 6, 1) == NULL);
+	CHECK(put(r, 64, TRACE_LOST_IDS, 7, 1) == NULL);
+	CHECK(put(r, 64, UINT32_MAX, 8, 1) == NULL);
+	CHECK(trace_ring_reserve_quiet(r, 64) == NULL);
+	memset(lost, 0xaa, sizeof(lost));
+	CHECK_EQ_INT(trace_consumer_lost(c, lost, 8), 0);
+	for (int id = 0; id < 8; id++)
+		CHECK_EQ_U64(lost[id], id == 3 ? 2 : id == 5 || id == 7 ? 1 : 0);
+	st = stats_of(c);
+	CHECK_EQ_U64(st.lost, 6);
+	CHECK_EQ_U64(st.lost_corrupted, 0);
+	CHECK_EQ_U64(st.produced, 4 + 6);
+	CHECK_EQ_INT(trace_consumer_lost(c, NULL, 0), 0);
+	CHECK_EQ_INT(trace_consumer_lost(NULL, lost, 8), -EINVAL);
+	CHECK_EQ_INT(trace_consumer_lost(c, NULL, 8), -EINVAL);
+	pair_free(r, c);
 }
 
 static bool all_zero(const uint8_t *p, size_t n)
@@ -304,30 +259,6 @@ static void unwritten_header(void)
 	CHECK_EQ_U64(st.produced, 6);
 	CHECK_EQ_U64(st.consumed, 6);
 	trace_shm_unmap(&pk.m);
-	pair_free(r, c);
-}
-
-/* A committed len word that cannot be: EBADMSG, and the ring stays there. */
-static void bad_record(void)
-{
-	struct seen s = {.stop_at_ip = -1};
-	struct trace_rings *r;
-	struct trace_consumer *c = pair_new(&r, 1, 4096);
-	struct trace_raw *raw;
-
-	CHECK(c != NULL);
-	if (!c)
-		return;
-	raw = put(r, RAW_HDR + 8, 0, 0, 1);
-	put(r, RAW_HDR + 8, 0, 1, 1);
-	__atomic_store_n(&raw->len, 12, __ATOMIC_RELEASE);
-	for (int i = 0; i < 2; i++) {
-		CHECK_EQ_INT(trace_consumer_poll(c, 0, collect, &s), -EBADMSG);
-		CHECK_CONTAINS(uprobe_last_error(), "ring 0: bad record length 0xc at position 0");
-	}
-	__atomic_store_n(&raw->len, RAW_HDR + 8, __ATOMIC_RELEASE);
-	CHECK_EQ_INT(trace_consumer_poll(c, 0, collect, &s), 2);
-	CHECK_EQ_U64(s.rec[1].ip, 1);
 	pair_free(r, c);
 }
 
@@ -446,16 +377,25 @@ static void ring_choice(void)
 	trace_rings_free(r);
 }
 
-/* A memfd of size bytes holding the header h (and zeroes). */
-static int forge(const struct trace_shm_hdr *h, size_t size)
+/* A memfd of size bytes holding the header h (and zeroes), with the given seals. */
+static int forge_sealed(const struct trace_shm_hdr *h, size_t size, int seals)
 {
-	int fd = memfd_create("forged", MFD_CLOEXEC);
+	int fd = memfd_create("forged", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 
 	if (fd < 0 || ftruncate(fd, (off_t)size))
 		return -1;
 	if (size >= sizeof(*h))
 		pwrite(fd, h, sizeof(*h), 0);
+	if (seals && fcntl(fd, F_ADD_SEALS, seals))
+		return -1;
 	return fd;
+}
+
+#define ALL_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
+
+static int forge(const struct trace_shm_hdr *h, size_t size)
+{
+	return forge_sealed(h, size, ALL_SEALS);
 }
 
 static void expect_refused(int fd, int err, const char *want)
@@ -479,13 +419,17 @@ static void bad_buffer(void)
 	struct trace_rings *r = trace_rings_new(2, 4096);
 	struct trace_shm_hdr good, h;
 	struct trace_consumer *c;
-	uint64_t bad_prod = 4096 + 8;
+	uint64_t bad_prod = 4096 + 8, bad_consumed = 2, pos = 64;
 	int fd, pipefd[2];
 
 	CHECK(r != NULL);
 	if (!r || pread(trace_rings_fd(r), &good, sizeof(good), 0) != sizeof(good))
 		return;
-	CHECK_EQ_U64(good.file_size, 4096 + 2 * (4096 + 4096));
+	/* header page, lost table (16384 u64), 2 x (control page, data) */
+	CHECK_EQ_U64(good.lost_off, 4096);
+	CHECK_EQ_U64(good.lost_slots, 16384);
+	CHECK_EQ_U64(good.ctrl_off, 4096 + 131072);
+	CHECK_EQ_U64(good.file_size, 4096 + 131072 + 2 * (4096 + 4096));
 	fd = forge(&good, good.file_size);
 	c = trace_consumer_new(fd);
 	CHECK(c != NULL); /* the copy is fine */
@@ -498,8 +442,8 @@ static void bad_buffer(void)
 	expect_refused(forge(&good, 16), EINVAL, "not a trace buffer (16 bytes)");
 	h = good, h.magic ^= 1;
 	expect_refused(forge(&h, good.file_size), EINVAL, "not a uprobes trace buffer (magic");
-	h = good, h.version = 2;
-	expect_refused(forge(&h, good.file_size), EINVAL, "version 2");
+	h = good, h.version = 1;
+	expect_refused(forge(&h, good.file_size), EINVAL, "version 1");
 	h = good, h.page_size = 8192;
 	expect_refused(forge(&h, good.file_size), EINVAL, "8192-byte pages");
 	h = good, h.ring_bytes = 6000;
@@ -509,10 +453,54 @@ static void bad_buffer(void)
 	h = good, h.data_off = 0;
 	expect_refused(forge(&h, good.file_size), EINVAL, "header offsets do not match");
 	expect_refused(forge(&good, good.file_size - 4096), EINVAL,
-		       "file is 16384 bytes, its header says 20480");
+		       "file is 147456 bytes, its header says 151552");
 	fd = forge(&good, good.file_size);
 	pwrite(fd, &bad_prod, 8, (off_t)(good.ctrl_off + good.ring_stride));
 	expect_refused(fd, EINVAL, "ring 1: positions 0..4104");
+	/* 64 bytes hold one record at most */
+	fd = forge(&good, good.file_size);
+	pwrite(fd, &pos, 8, (off_t)(good.ctrl_off + offsetof(struct trace_shm_ctrl, consumer_pos)));
+	pwrite(fd, &pos, 8, (off_t)(good.ctrl_off + offsetof(struct trace_shm_ctrl, producer_pos)));
+	pwrite(fd, &bad_consumed, 8,
+	       (off_t)(good.ctrl_off + offsetof(struct trace_shm_ctrl, consumed)));
+	expect_refused(fd, EINVAL, "ring 0: 2 events consumed before position 64");
+	trace_rings_free(r);
+}
+
+/*
+ * A memfd that could shrink under the tracer (SIGBUS at its next read) is
+ * refused: all three seals, F_SEAL_SEAL included, or nothing.
+ */
+static void unsealed(void)
+{
+	struct trace_rings *r = trace_rings_new(2, 4096);
+	struct trace_shm_hdr good;
+	int fd, tmp;
+	char want[160];
+
+	CHECK(r != NULL);
+	if (!r || pread(trace_rings_fd(r), &good, sizeof(good), 0) != sizeof(good))
+		return;
+	CHECK_EQ_INT(fcntl(trace_rings_fd(r), F_GET_SEALS), ALL_SEALS);
+	fd = forge_sealed(&good, good.file_size, 0);
+	snprintf(want, sizeof(want),
+		 "trace_consumer_new: fd %d: memfd seals 0x0 lack "
+		 "F_SEAL_SHRINK|F_SEAL_GROW|F_SEAL_SEAL (its size could change under the tracer)",
+		 fd);
+	expect_refused(fd, EPERM, want);
+	fd = forge_sealed(&good, good.file_size, F_SEAL_SHRINK | F_SEAL_GROW);
+	snprintf(want, sizeof(want), "fd %d: memfd seals 0x%x lack", fd,
+		 F_SEAL_SHRINK | F_SEAL_GROW);
+	expect_refused(fd, EPERM, want);
+	fd = forge_sealed(&good, good.file_size, F_SEAL_SHRINK | F_SEAL_SEAL);
+	expect_refused(fd, EPERM, "lack F_SEAL_SHRINK|F_SEAL_GROW|F_SEAL_SEAL");
+	/* a regular file cannot be sealed at all */
+	tmp = open("/tmp", O_TMPFILE | O_RDWR, 0600);
+	CHECK(tmp >= 0);
+	CHECK_EQ_INT(ftruncate(tmp, (off_t)good.file_size), 0);
+	pwrite(tmp, &good, sizeof(good), 0);
+	snprintf(want, sizeof(want), "trace_consumer_new: fd %d is not a sealed memfd", tmp);
+	expect_refused(tmp, EPERM, want);
 	trace_rings_free(r);
 }
 
@@ -523,14 +511,6 @@ static void put_comm(struct trace_rings *r, uint32_t tid, const char *name)
 
 	raw_fill(raw, TRACE_RAW_COMM, 0, tid, 0);
 	strncpy((char *)(raw + 1), name, 16);
-	trace_ring_commit(raw);
-}
-
-static void put_tid(struct trace_rings *r, uint32_t tid, uint64_t seq)
-{
-	struct trace_raw *raw = put(r, RAW_HDR + 8, 0, seq, 0);
-
-	raw->tid = tid;
 	trace_ring_commit(raw);
 }
 
@@ -727,7 +707,7 @@ static void stats_sz(void)
 	if (!c)
 		return;
 	put(r, RAW_HDR + 8, 0, 0, 1);
-	trace_ring_reserve(r, 4096);
+	trace_ring_reserve(r, 4096, 0);
 	memset(&st, 0xaa, sizeof(st));
 	st.sz = offsetof(struct trace_ring_stats, lost);
 	CHECK_EQ_INT(trace_consumer_stats(c, &st), 0);
@@ -746,10 +726,11 @@ int main(void)
 	RUN(fields);
 	RUN(discard);
 	RUN(quarter_and_full);
+	RUN(lost_by_event);
 	RUN(straddle);
 	RUN(unwritten_header);
-	RUN(bad_record);
 	RUN(bad_buffer);
+	RUN(unsealed);
 	RUN(consumer_restart);
 	RUN(ring_choice);
 	RUN(comm_table);
@@ -757,6 +738,7 @@ int main(void)
 	RUN(poll_timeout);
 	RUN(timestamps);
 	RUN(stats_sz);
+	hostile_cases();
 	stress_cases();
 	TL_EXIT();
 }

@@ -124,7 +124,7 @@ static int trace_pid(struct tracer *t, uint64_t duration_ms)
 	guard_end(NULL, 2000); /* any thread still held: uprobe's exit would leave it as it is */
 	tracer_finish(t);
 	out = tracer_close_output(t);
-	st = pid_status(t);
+	st = tracer_exit_status(t, pid_status(t));
 	return out ? out : st;
 }
 
@@ -187,6 +187,6 @@ int cmd_trace(int argc, char **argv)
 			break;
 		}
 	}
-	return out ? out : t->status;
+	return out ? out : tracer_exit_status(t, t->status);
 }
 

@@ -76,6 +76,9 @@ struct tracer {
 	uint64_t records;  /* read from the rings so far */
 	bool cut;	   /* the pass was cut short by a stop request or the deadline */
 	bool stopping;	   /* after STOP: passes are not cut short */
+	uint64_t lost_by[UPROBE_AGENT_MAX_SPECS]; /* per probe, as the agents' producers counted */
+	uint64_t malformed; /* records no probe writes (trace_loop.c): not printed */
+	int corrupted;	    /* a traced program wrote into its rings: exit non-zero */
 };
 
 /* Set by SIGINT, SIGTERM, SIGHUP and SIGQUIT (the signal's number). */
@@ -139,5 +142,7 @@ void tracer_check_output(struct tracer *t);
 void tracer_finish(struct tracer *t);
 /* Close the output: 0, or CLI_EXIT_FAIL after saying what could not be written. */
 int tracer_close_output(struct tracer *t);
+/* The exit status: status, or 1 instead of 0 when a traced program corrupted its rings. */
+int tracer_exit_status(const struct tracer *t, int status);
 
 #endif

@@ -89,21 +89,26 @@ static int on_record(const struct trace_record *rec, void *ctx)
 	/* The record is taken even when the pass ends here: nothing is read twice. */
 	if (++t->records % STOP_CHECK_RECORDS == 0 && !t->stopping && time_to_stop(t))
 		t->cut = true;
-	if (rec->event_id >= (uint32_t)t->n)
+	if (rec->event_id >= (uint32_t)t->n) {
+		t->malformed++; /* no probe writes that: the traced program did */
 		return t->cut ? PASS_CUT : 0;
+	}
 	l = &t->layouts[rec->event_id];
 	if (t->filter.on && !filter_keeps(&t->filter, l, rec)) {
 		t->filtered++;
-	} else {
-		t->events[rec->event_id]++;
-		if (t->fmt) {
-			errno = 0;
-			trace_formatter_write(t->fmt, rec);
-			tracer_check_output(t);
-		}
-		if (t->hist)
-			hist_add(t, l, rec);
+		return t->cut ? PASS_CUT : 0;
 	}
+	if (t->fmt) {
+		errno = 0;
+		if (trace_formatter_write(t->fmt, rec) == -EINVAL) {
+			t->malformed++; /* does not fit its probe's layout: likewise */
+			return t->cut ? PASS_CUT : 0;
+		}
+		tracer_check_output(t);
+	}
+	t->events[rec->event_id]++;
+	if (t->hist)
+		hist_add(t, l, rec);
 	return t->cut ? PASS_CUT : 0;
 }
 

@@ -57,8 +57,9 @@ const char trace_usage[] =
 	"With --count or --hist, events are not printed unless --format is given.\n"
 	"\n"
 	"exit status: COMMAND's (128+N if a signal N ended it); 1 if a probe could not\n"
-	"be attached, COMMAND could not run or the output could not be written; 2 for\n"
-	"bad options or probe syntax.\n"
+	"be attached, COMMAND could not run or the output could not be written, or\n"
+	"instead of 0 if a traced program corrupted its trace buffer; 2 for bad\n"
+	"options or probe syntax.\n"
 	"With -p: 0 once tracing stopped; 1 if the process could not be traced or the\n"
 	"output could not be written; if it ended while traced, its status as for\n"
 	"COMMAND (see uprobe(1) for what is known of it).\n";

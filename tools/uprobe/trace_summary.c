@@ -2,10 +2,13 @@
 /*
  * uprobe trace: the end. The agents are stopped (their probes come out), the
  * rings drained, the aggregations printed, then the summary on stderr: per
- * probe its events, skipped recursive hits and mode, or why it never
- * attached; lost and filtered events, and those still arriving (a forked
- * child keeps its probes; an agent that did not answer STOP), which are
- * counted rather than read for as long as they come.
+ * probe its events, those lost (rings full), skipped recursive hits and mode,
+ * or why it never attached; lost and filtered events, and those still
+ * arriving (a forked child keeps its probes; an agent that did not answer
+ * STOP), which are counted rather than read for as long as they come. What
+ * the traced programs wrote into their rings that no probe writes (corrupted
+ * rings, counters, records) is said even with -q, and makes the exit status 1
+ * (tracer_exit_status).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -18,32 +21,67 @@
 /* Passes over the rings after STOP: once the agents stopped, the first one empties them. */
 #define FINAL_PASSES 4
 
-static void summary(struct tracer *t)
+/*
+ * One agent's rings: lost events, in all and per probe; -1 when the traced
+ * program overwrote the counters (they are unknown then). Corrupted rings
+ * are said even with -q: they make the exit status 1.
+ */
+static int agent_rings(struct tracer *t, const struct agent_conn *a)
 {
 	struct trace_ring_stats st = { .sz = sizeof(st) };
+	static uint64_t lost[UPROBE_AGENT_MAX_SPECS];
 
-	for (int i = 0; i < t->n_agents; i++) {
-		if (!t->agents[i].cons || trace_consumer_stats(t->agents[i].cons, &st))
-			continue;
-		t->lost += st.lost;
-		if (st.produced > st.consumed + st.lost)
-			t->unread += st.produced - st.consumed - st.lost;
-	}
+	if (!a->cons || trace_consumer_stats(a->cons, &st))
+		return 0;
+	if (st.corrupted_rings)
+		fprintf(stderr, "uprobe: PID %d: %s\n", a->pid, st.corruption);
+	if (st.corrupted_rings > 1)
+		fprintf(stderr, "uprobe: PID %d: %" PRIu64 " rings corrupted in all\n", a->pid,
+			st.corrupted_rings);
+	t->corrupted |= st.corrupted_rings != 0;
+	if (st.lost_corrupted || trace_consumer_lost(a->cons, lost, (size_t)t->n))
+		return -1;
+	t->lost += st.lost;
+	if (st.produced > st.consumed + st.lost)
+		t->unread += st.produced - st.consumed - st.lost;
+	for (int i = 0; i < t->n; i++)
+		t->lost_by[i] += lost[i];
+	return 0;
+}
+
+static void summary(struct tracer *t)
+{
+	int lost_known = 1;
+
+	for (int i = 0; i < t->n_agents; i++)
+		if (agent_rings(t, &t->agents[i]))
+			lost_known = 0;
+	if (t->malformed)
+		fprintf(stderr, "uprobe: %" PRIu64 " records fit no probe (the traced program wrote "
+			"them into its rings); not printed\n", t->malformed);
+	t->corrupted |= !lost_known || t->malformed;
 	if (t->quiet)
 		return;
 	fprintf(stderr, "\nuprobe: %d process image(s) traced\n", t->n_agents);
 	for (int i = 0; i < t->n; i++) {
 		const struct trace_spec *s = t->specs[i];
+		char lost[32] = "";
 
+		if (t->lost_by[i] && lost_known)
+			snprintf(lost, sizeof(lost), ", %" PRIu64 " lost", t->lost_by[i]);
 		if (t->attached[i])
-			fprintf(stderr, "  %s/%s: %" PRIu64 " events, %" PRIu64
+			fprintf(stderr, "  %s/%s: %" PRIu64 " events%s, %" PRIu64
 				" skipped (recursive), mode %s\n", s->group, s->event, t->events[i],
-				t->skipped[i], t->mode[i]);
+				lost, t->skipped[i], t->mode[i]);
 		else
 			fprintf(stderr, "  %s/%s: never attached: %s\n", s->group, s->event,
 				t->why[i][0] ? t->why[i] : "no image mapped its file");
 	}
-	fprintf(stderr, "  lost events (rings full): %" PRIu64 "\n", t->lost);
+	if (lost_known)
+		fprintf(stderr, "  lost events (rings full): %" PRIu64 "\n", t->lost);
+	else
+		fprintf(stderr, "  lost events (rings full): unknown (the traced program overwrote "
+			"the counters)\n");
 	if (t->unread)
 		fprintf(stderr, "  events still arriving after the stop, not read: %" PRIu64 "\n",
 			t->unread);
@@ -96,3 +134,7 @@ int tracer_close_output(struct tracer *t)
 	return cli_error(CLI_EXIT_FAIL, "standard output: %s", strerror(t->out_errno));
 }
 
+int tracer_exit_status(const struct tracer *t, int status)
+{
+	return status || !t->corrupted ? status : CLI_EXIT_FAIL;
+}

@@ -258,7 +258,8 @@ int fetch_emit(struct trace_rings *rings, const struct fetch_plan *plan, uint32_
 		dyn = measure(plan, regs, t, lens);
 	if (__builtin_expect(t->comm_sent != rings, 0))
 		send_comm(rings, t);
-	r = trace_ring_reserve(rings, (uint32_t)sizeof(*r) + ((plan->fixed_len + dyn + 7) & ~7u));
+	r = trace_ring_reserve(rings, (uint32_t)sizeof(*r) + ((plan->fixed_len + dyn + 7) & ~7u),
+			       event_id);
 	if (!r)
 		return -ENOSPC;
 	r->tsc = tsc_cpu(&cpu);

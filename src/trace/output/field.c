@@ -16,8 +16,10 @@
  *   faulted arg       (fault), for any type (the kernel prints it for strings)
  * Deliberate difference from the kernel: text
  * and chars are escaped so one record stays one line: \\, the quote in use,
- * \n \t \r, and \xNN for other control bytes and 0x7f; bytes >= 0x80 are
- * printed raw (UTF-8 text stays readable), as the kernel does.
+ * \n \t \r, and \xNN for other control bytes, 0x7f and the C1 controls
+ * U+0080..U+009F in UTF-8 (\xc2\xNN: a terminal takes U+009B for CSI);
+ * other bytes >= 0x80 are printed raw (UTF-8 text stays readable), as the
+ * kernel does.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -148,14 +150,15 @@ int fmt_record_check(const struct trace_layout *l, const struct trace_record *r)
 
 /* ---- values ------------------------------------------------------------------------ */
 
-/* Bytes as text between quote characters, escaped so the line stays one line. */
-static void put_text(struct fmt_sink *s, const uint8_t *p, size_t n, char quote)
+void fmt_text(struct fmt_sink *s, const uint8_t *p, size_t n, char quote)
 {
 	for (size_t k = 0; k < n; k++) {
 		uint8_t c = p[k];
 
-		if (c == quote || c == '\\')
+		if ((quote && c == quote) || c == '\\')
 			fmt_write(s, (const char[]){ '\\', (char)c }, 2);
+		else if (c == 0xc2 && k + 1 < n && p[k + 1] >= 0x80 && p[k + 1] <= 0x9f)
+			fmt_printf(s, "\\xc2\\x%02x", p[++k]); /* U+0080..U+009F: C1 controls */
 		else if (c == '\n')
 			fmt_puts(s, "\\n");
 		else if (c == '\t')
@@ -250,7 +253,7 @@ static void put_int(struct fmt_sink *s, enum trace_type t, uint64_t raw, enum fm
 	case TRACE_T_CHAR:
 		if (st == STYLE_TEXT) {
 			fmt_putc(s, '\'');
-			put_text(s, &c, 1, '\'');
+			fmt_text(s, &c, 1, '\'');
 			fmt_putc(s, '\'');
 		} else {
 			fmt_json_str(s, &c, 1);
@@ -260,6 +263,11 @@ static void put_int(struct fmt_sink *s, enum trace_type t, uint64_t raw, enum fm
 		fmt_printf(s, "%" PRIu64, v);
 		break;
 	}
+}
+
+static void put_fault(struct fmt_sink *s, enum fmt_style st)
+{
+	fmt_puts(s, st == STYLE_TEXT ? "(fault)" : st == STYLE_JSON ? "null" : "\"(fault)\"");
 }
 
 static void put_elem(struct fmt_sink *s, const struct trace_field *f, const struct trace_record *r,
@@ -273,9 +281,13 @@ static void put_elem(struct fmt_sink *s, const struct trace_field *f, const stru
 		return;
 	}
 	text = str_bytes(r, elem, &len); /* checked by field_check */
+	if (!text) { /* the caller's record changed since (a consumer copies it: never) */
+		put_fault(s, st);
+		return;
+	}
 	if (st == STYLE_TEXT) {
 		fmt_putc(s, '"');
-		put_text(s, text, len, '"');
+		fmt_text(s, text, len, '"');
 		fmt_putc(s, '"');
 	} else {
 		fmt_json_str(s, text, len);
@@ -290,9 +302,7 @@ void fmt_field(struct fmt_sink *s, const struct trace_layout *l, const struct tr
 	int arr = is_array(f);
 
 	if (fmt_faulted(r, i)) {
-		fmt_puts(s, st == STYLE_TEXT ? "(fault)" :
-			    st == STYLE_JSON ? "null" :
-					       "\"(fault)\"");
+		put_fault(s, st);
 		return;
 	}
 	if (arr)

@@ -11,7 +11,8 @@
  *   "%16s-%-7d [%03d]  %5lu.%06lu: EVENT: (0xIP) NAME=VALUE ...\n"
  *   "%16s-%-7d [%03d]  %5lu.%06lu: EVENT: (0xCALLSITE <- 0xFUNC) NAME=VALUE ...\n"
  *
- * comm (or "<...>" when unknown, like trace_find_cmdline), the thread id,
+ * comm (or "<...>" when unknown, like trace_find_cmdline; escaped like a
+ * string value, because the traced program names its threads), the thread id,
  * the CPU, then CLOCK_MONOTONIC seconds.microseconds rounded to the nearest
  * microsecond (the kernel's ns2usecs adds 500 ns). The kernel's irq-flags
  * column ("d.h1.") is not printed: a user-space probe has no such state. The
@@ -53,7 +54,10 @@
  * can take, and "__probe_unwound":true when set. A faulted arg is the string
  * "(fault)" here. Metadata "M" events name threads (thread_name, again when a
  * thread's comm changes) and processes (process_name: the first comm seen in
- * the process, replaced by the main thread's once it shows up).
+ * the process, replaced by the main thread's once it shows up). Past 65536
+ * threads and processes named, the names are forgotten and written again as
+ * threads show up again (the traced program writes the tids: memory stays
+ * bounded).
  *
  * A formatter is not thread-safe; events, their specs and layouts must stay
  * valid while it is used.
@@ -111,6 +115,13 @@ static int who_grow(struct who_map *m)
 	return 0;
 }
 
+/*
+ * Threads and processes named at most: the traced program writes the tids,
+ * so past this the map is cleared, and a thread seen again is named again
+ * (metadata events cost little; memory without bound would not).
+ */
+#define WHO_MAX 65536
+
 /* The entry for key, added unnamed when new; NULL when out of memory. */
 static struct who *who_get(struct who_map *m, uint64_t key)
 {
@@ -159,16 +170,32 @@ static void put_arg_name(struct fmt_sink *s, const struct trace_field *f)
 	fmt_write(s, f->name, strnlen(f->name, TRACE_MAX_ARG_NAME));
 }
 
-static void text_record(struct fmt_sink *s, const struct trace_event_desc *ev,
-			const struct trace_record *r)
+/*
+ * The traced program names its threads: comm is escaped like a string
+ * (fmt_text), then right-aligned in 16 columns as the kernel's "%16s".
+ */
+static void put_comm(struct fmt_sink *s, const struct trace_record *r)
 {
-	uint64_t us = (r->ts_ns + 500) / 1000; /* ns2usecs() */
+	char tmp[4 * COMM_LEN]; /* a byte escapes to 4 at most */
+	struct fmt_sink e = {.buf = tmp, .cap = sizeof(tmp)};
 	const char *comm;
 	int clen;
 
 	comm = comm_text(r, &clen);
-	fmt_printf(s, "%16.*s-%-7" PRIu32 " [%03" PRIu32 "]  %5" PRIu64 ".%06" PRIu64 ": ", clen,
-		   comm, r->tid, r->cpu, us / 1000000, us % 1000000);
+	fmt_text(&e, (const uint8_t *)comm, (size_t)clen, 0);
+	for (size_t k = e.len; k < COMM_LEN; k++)
+		fmt_putc(s, ' ');
+	fmt_write(s, tmp, e.len);
+}
+
+static void text_record(struct fmt_sink *s, const struct trace_event_desc *ev,
+			const struct trace_record *r)
+{
+	uint64_t us = (r->ts_ns + 500) / 1000; /* ns2usecs() */
+
+	put_comm(s, r);
+	fmt_printf(s, "-%-7" PRIu32 " [%03" PRIu32 "]  %5" PRIu64 ".%06" PRIu64 ": ", r->tid,
+		   r->cpu, us / 1000000, us % 1000000);
 	put_event_name(s, ev->spec);
 	if (r->flags & TRACE_REC_RETURN)
 		fmt_printf(s, ": (0x%" PRIx64 " <- 0x%" PRIx64 ")", r->ip, r->func);
@@ -341,6 +368,10 @@ static int pf_record(struct trace_formatter *f, struct fmt_sink *s,
 	struct who *t, *p;
 	int need;
 
+	if (f->names.n + 2 > WHO_MAX) {
+		memset(f->names.slot, 0, f->names.cap * sizeof(*f->names.slot));
+		f->names.n = 0;
+	}
 	t = who_get(&f->names, r->tid);
 	p = t ? who_get(&f->names, 1ull << 32 | r->pid) : NULL;
 	if (!p)

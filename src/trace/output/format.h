@@ -36,6 +36,11 @@ void fmt_putc(struct fmt_sink *s, char c);
 /* Short, bounded formats only (numbers, a comm): at most 127 bytes. */
 void fmt_printf(struct fmt_sink *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/*
+ * Bytes as text, escaped so that the line stays one line and the terminal
+ * takes no control from it (field.c says how); quote, if not 0, is escaped too.
+ */
+void fmt_text(struct fmt_sink *s, const uint8_t *p, size_t n, char quote);
 /* Bytes as a JSON string (escaped; invalid UTF-8 bytes as \u00XX). */
 void fmt_json_str(struct fmt_sink *s, const uint8_t *p, size_t n);
 /* A C string of at most max bytes as a JSON string ("" for NULL). */

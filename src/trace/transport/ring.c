@@ -22,7 +22,7 @@ struct trace_rings {
 	unsigned int n_rings;
 	uint32_t max_len; /* ring_bytes / 4 */
 	uint64_t ring_bytes, mask;
-	struct trace_shm_map map;
+	struct trace_shm_map map; /* map.lost: the lost table (ring_shm.h) */
 	struct trace_shm_ring ring[];
 };
 
@@ -53,6 +53,8 @@ struct ring_self {
 
 static __thread struct ring_self self __attribute__((tls_model("initial-exec")));
 static unsigned int next_claim;
+
+#define RING_QUIET UINT32_MAX /* bookkeeping (thread names): a refusal is not counted */
 
 static long raw_syscall3(long nr, long a, long b, long c)
 {
@@ -111,10 +113,20 @@ static unsigned int claim(const struct trace_rings *r)
 	return 0;
 }
 
-static struct trace_raw *lost(struct trace_shm_ctrl *c, int count_lost)
+/*
+ * A refused reservation of an event: counted for its event id, then for its
+ * ring (release: a consumer that sees the ring's count sees the event's, see
+ * ring_shm.h). The only writes a loss costs; a record that fits writes
+ * neither line.
+ */
+static struct trace_raw *lost(const struct trace_rings *r, struct trace_shm_ctrl *c,
+			      uint32_t event_id)
 {
-	if (count_lost)
-		__atomic_fetch_add(&c->lost, 1, __ATOMIC_RELAXED);
+	if (event_id == RING_QUIET)
+		return NULL;
+	__atomic_fetch_add(&r->map.lost[event_id < TRACE_LOST_IDS ? event_id : TRACE_LOST_IDS], 1,
+			   __ATOMIC_RELAXED);
+	__atomic_fetch_add(&c->lost, 1, __ATOMIC_RELEASE);
 	return NULL;
 }
 
@@ -137,7 +149,7 @@ static struct trace_raw *start_record(const struct trace_rings *r, const struct 
  * records. One that interrupts us after the CAS reserves after our record,
  * which stays busy (and holds the consumer back) until we commit.
  */
-static struct trace_raw *reserve_shared(const struct trace_rings *r, uint32_t len, int count_lost)
+static struct trace_raw *reserve_shared(const struct trace_rings *r, uint32_t len, uint32_t event_id)
 {
 	const struct trace_shm_ring *ring = &r->ring[0];
 	struct trace_shm_ctrl *c = ring->ctrl;
@@ -147,7 +159,7 @@ static struct trace_raw *reserve_shared(const struct trace_rings *r, uint32_t le
 		cons = __atomic_load_n(&c->consumer_pos, __ATOMIC_ACQUIRE);
 		pos = __atomic_load_n(&c->producer_pos, __ATOMIC_RELAXED);
 		if (pos + len - cons > r->ring_bytes)
-			return lost(c, count_lost);
+			return lost(r, c, event_id);
 	} while (!__atomic_compare_exchange_n(&c->producer_pos, &pos, pos + len, 0,
 					      __ATOMIC_RELAXED, __ATOMIC_RELAXED));
 	return start_record(r, ring, pos, len);
@@ -158,7 +170,7 @@ static struct trace_raw *reserve_shared(const struct trace_rings *r, uint32_t le
  * that interrupts it here; self.busy sends that one to the shared ring.
  */
 static struct trace_raw *reserve_owned(const struct trace_rings *r, unsigned int i, uint32_t len,
-				       int count_lost)
+				       uint32_t event_id)
 {
 	const struct trace_shm_ring *ring = &r->ring[i];
 	struct trace_shm_ctrl *c = ring->ctrl;
@@ -175,17 +187,17 @@ static struct trace_raw *reserve_owned(const struct trace_rings *r, unsigned int
 	}
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	self.busy = 0;
-	return rec ? rec : lost(c, count_lost);
+	return rec ? rec : lost(r, c, event_id);
 }
 
-static struct trace_raw *reserve(struct trace_rings *r, uint32_t len, int count_lost)
+static struct trace_raw *reserve(struct trace_rings *r, uint32_t len, uint32_t event_id)
 {
 	unsigned int i;
 
 	if (__builtin_expect(len < sizeof(struct trace_raw) || len > r->max_len || (len & 7), 0))
-		return lost(r->ring[0].ctrl, count_lost);
+		return lost(r, r->ring[0].ctrl, event_id);
 	if (__builtin_expect(self.busy || r->n_rings == 1, 0))
-		return reserve_shared(r, len, count_lost);
+		return reserve_shared(r, len, event_id);
 	if (__builtin_expect(self.rings != r, 0)) {
 		self.busy = 1; /* a nested record meanwhile goes to the shared ring */
 		__atomic_signal_fence(__ATOMIC_SEQ_CST);
@@ -196,17 +208,17 @@ static struct trace_raw *reserve(struct trace_rings *r, uint32_t len, int count_
 		self.busy = 0;
 	}
 	i = self.ring;
-	return i ? reserve_owned(r, i, len, count_lost) : reserve_shared(r, len, count_lost);
+	return i ? reserve_owned(r, i, len, event_id) : reserve_shared(r, len, event_id);
 }
 
-struct trace_raw *trace_ring_reserve(struct trace_rings *r, uint32_t len)
+struct trace_raw *trace_ring_reserve(struct trace_rings *r, uint32_t len, uint32_t event_id)
 {
-	return reserve(r, len, 1);
+	return reserve(r, len, event_id == RING_QUIET ? RING_QUIET - 1 : event_id);
 }
 
 struct trace_raw *trace_ring_reserve_quiet(struct trace_rings *r, uint32_t len)
 {
-	return reserve(r, len, 0);
+	return reserve(r, len, RING_QUIET);
 }
 
 /* After fork, in the child: a new thread id, no claim (the parent keeps its rings). */
@@ -243,6 +255,8 @@ void trace_ring_discard(struct trace_raw *rec)
 int trace_shm_layout(struct trace_shm_hdr *h, unsigned int n_rings, uint64_t ring_bytes,
 		     uint32_t page_size)
 {
+	uint64_t lost_bytes = (TRACE_SHM_LOST_SLOTS * 8ull + page_size - 1) & ~(page_size - 1ull);
+
 	if (!n_rings || n_rings > TRACE_SHM_MAX_RINGS || ring_bytes < page_size ||
 	    ring_bytes > TRACE_SHM_MAX_RING || (ring_bytes & (ring_bytes - 1)))
 		return -EINVAL;
@@ -253,11 +267,13 @@ int trace_shm_layout(struct trace_shm_hdr *h, unsigned int n_rings, uint64_t rin
 		.page_size = page_size,
 		.n_rings = n_rings,
 		.ring_bytes = ring_bytes,
-		.ctrl_off = page_size,
+		.ctrl_off = page_size + lost_bytes,
 		.ring_stride = page_size + ring_bytes,
 		.data_off = page_size,
-		.file_size = page_size + n_rings * (page_size + ring_bytes),
+		.file_size = page_size + lost_bytes + n_rings * (page_size + ring_bytes),
 		.max_record = (uint32_t)(ring_bytes / 4),
+		.lost_off = page_size,
+		.lost_slots = TRACE_SHM_LOST_SLOTS,
 	};
 	return 0;
 }
@@ -270,25 +286,29 @@ static int map_fixed(void *at, size_t len, int fd, uint64_t off, int populate)
 	return p == MAP_FAILED ? -errno : 0;
 }
 
-/* Address space first (PROT_NONE), then every piece MAP_FIXED into it. */
+/*
+ * Address space first (PROT_NONE), then every piece MAP_FIXED into it: the
+ * header page and the lost table in one piece, then each ring.
+ */
 int trace_shm_map(int fd, const struct trace_shm_hdr *h, int populate, struct trace_shm_map *m,
 		  struct trace_shm_ring *rings)
 {
-	size_t page = h->page_size, stride = page + 2 * h->ring_bytes;
+	size_t page = h->page_size, stride = page + 2 * h->ring_bytes, head = h->ctrl_off;
 	uint8_t *base, *at;
 	int err;
 
-	m->len = page + h->n_rings * stride;
+	m->len = head + h->n_rings * stride;
 	base = mmap(NULL, m->len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (base == MAP_FAILED)
 		return -errno;
 	m->base = base;
 	m->hdr = (struct trace_shm_hdr *)base;
-	err = map_fixed(base, page, fd, 0, 0);
+	m->lost = (uint64_t *)(base + h->lost_off);
+	err = map_fixed(base, head, fd, 0, 0);
 	for (unsigned int i = 0; i < h->n_rings && !err; i++) {
 		uint64_t ctrl = h->ctrl_off + i * h->ring_stride, data = ctrl + h->data_off;
 
-		at = base + page + i * stride;
+		at = base + head + i * stride;
 		rings[i].ctrl = (struct trace_shm_ctrl *)at;
 		rings[i].data = at + page;
 		err = map_fixed(at, page, fd, ctrl, 0);

@@ -19,8 +19,8 @@
  * committing clears it with a release store. The consumer reads from
  * consumer_pos and stops at the first busy or not yet written record (it
  * zeroes what it has read, see ring_shm.h).
- * A full ring drops the record and counts it in lost. Producers never make a
- * system call (the consumer polls; it is never woken).
+ * A full ring drops the record and counts it in lost, and per event. Producers
+ * never make a system call (the consumer polls; it is never woken).
  */
 #ifndef UPROBES_TRACE_TRANSPORT_RING_H
 #define UPROBES_TRACE_TRANSPORT_RING_H
@@ -69,11 +69,13 @@ int trace_rings_fd(const struct trace_rings *r);
 
 /*
  * Hot path, any thread, signal-safe, no system call, no libc call: reserve
- * len bytes (a multiple of 8, header included) in the calling thread's ring.
- * Returns the record with its len word set to len | TRACE_RAW_BUSY, or NULL
- * when the ring is full (the loss is counted) or len exceeds a quarter ring.
+ * len bytes (a multiple of 8, header included) in the calling thread's ring
+ * for a record of event event_id. Returns the record with its len word set
+ * to len | TRACE_RAW_BUSY, or NULL when the ring is full or len exceeds a
+ * quarter ring: the loss is counted for the ring and for event_id (the lost
+ * table of ring_shm.h).
  */
-struct trace_raw *trace_ring_reserve(struct trace_rings *r, uint32_t len);
+struct trace_raw *trace_ring_reserve(struct trace_rings *r, uint32_t len, uint32_t event_id);
 /*
  * The same for bookkeeping records (thread names): a refusal is not counted,
  * because lost and consumed count events only.

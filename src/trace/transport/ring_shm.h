@@ -3,12 +3,20 @@
  * Private to trace/transport. The rings' memfd as both sides see it: the producer (ring.c) creates it,
  * the consumer (consumer.c) checks its header and maps it. Offsets are in
  * bytes from the start of the file; P is the page size, R ring_bytes (a
- * power of two, P <= R <= TRACE_SHM_MAX_RING), N n_rings:
+ * power of two, P <= R <= TRACE_SHM_MAX_RING), N n_rings, L the lost table's
+ * bytes (TRACE_SHM_LOST_SLOTS u64, rounded up to pages), C = P + L:
  *
  *   0                  header page: struct trace_shm_hdr
- *   P + i * (P + R)    ring i's control page: struct trace_shm_ctrl
- *   2P + i * (P + R)   ring i's data: R bytes
- *   P + N * (P + R)    end of file
+ *   P                  lost table: events lost, per event id (see below)
+ *   C + i * (P + R)    ring i's control page: struct trace_shm_ctrl
+ *   C + P + i * (P + R)  ring i's data: R bytes
+ *   C + N * (P + R)    end of file
+ *
+ * The lost table: slot id counts the reservations of event id refused
+ * (ring full, record too long), for id < TRACE_LOST_IDS; the last slot counts
+ * those of every larger id. A producer adds to its slot before it adds to
+ * its ring's lost (release), so a consumer that reads the rings' counters
+ * first (acquire) finds the table's sum at least as large.
  *
  * Every process maps a ring's data twice, back to back (trace_shm_map), so a
  * record that starts near the end of the data reads on into the second copy:
@@ -32,6 +40,12 @@
  * The one hole: a consumer killed between zeroing and moving consumer_pos
  * leaves zeroes at consumer_pos that the next consumer takes for a
  * reservation in flight; that ring then stalls.
+ *
+ * The traced process can write every byte of the file at any time (it maps
+ * it read-write, and a hostile one scribbles): the consumer reads the header
+ * once, keeps its own consumer_pos and consumed, reads each shared word once
+ * and checks it before use, and copies a record out of the ring before it
+ * checks it (docs/security.md, "Shared memory").
  */
 #ifndef UPROBES_TRACE_TRANSPORT_RING_SHM_H
 #define UPROBES_TRACE_TRANSPORT_RING_SHM_H
@@ -39,12 +53,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "uprobes_trace.h"
 #include "trace/transport/ring.h"
 
 #define TRACE_SHM_MAGIC	    0x4543415254525055ull /* "UPRTRACE", little-endian */
-#define TRACE_SHM_VERSION   1u
+#define TRACE_SHM_VERSION   2u
 #define TRACE_SHM_MAX_RINGS 4096u
 #define TRACE_SHM_MAX_RING  (1ull << 30) /* fits TRACE_RAW_LEN_MASK */
+#define TRACE_SHM_LOST_SLOTS (TRACE_LOST_IDS + 1) /* the last: every larger id */
 
 /* Page 0. Written once by trace_rings_new before the fd is handed out. */
 struct trace_shm_hdr {
@@ -60,6 +76,9 @@ struct trace_shm_hdr {
 	uint64_t file_size;   /* P + N * (P + R) */
 	uint32_t max_record;  /* R / 4: longer reservations are refused (and lost) */
 	uint32_t producer_pid;
+	uint64_t lost_off;    /* P: the lost table */
+	uint32_t lost_slots;  /* TRACE_SHM_LOST_SLOTS */
+	uint32_t pad;
 };
 
 /*
@@ -84,6 +103,7 @@ struct trace_shm_map {
 	void *base;
 	size_t len;
 	struct trace_shm_hdr *hdr;
+	uint64_t *lost; /* the lost table: hdr->lost_slots counters */
 };
 
 /* The header describing n_rings rings of ring_bytes; -EINVAL for a bad shape. */
