@@ -277,6 +277,7 @@ UPROBE_API struct trace_event *trace_event_attach(struct trace_session *s,
 struct trace_event_opts {
 	size_t sz;	    /* sizeof(struct trace_event_opts) */
 	unsigned int flags; /* enum uprobe_flags, e.g. UPROBE_F_NO_OPTIMIZE */
+	uint64_t *skipped_counter; /* optional: see uprobe_opts.skipped_counter */
 };
 
 /* trace_event_attach with options (opts may be NULL). */

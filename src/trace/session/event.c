@@ -33,6 +33,7 @@ struct trace_event {
 	struct fetch_plan *plan;
 	struct fetch_event hot; /* the handlers' ctx */
 	uint16_t *semaphore;	/* USDT reference counter, or NULL */
+	uint64_t *skipped_counter; /* trace_event_opts.skipped_counter */
 	int attached;
 };
 
@@ -142,6 +143,7 @@ static int attach_probe(struct trace_event *ev, const struct trace_spec *spec, c
 {
 	struct uprobe_opts o = {
 		.sz = sizeof(o), .ctx = &ev->hot, .flags = flags | UPROBE_F_HANDLER_NO_SIMD,
+		.skipped_counter = ev->skipped_counter,
 	};
 
 	if (spec->kind == TRACE_RETPROBE) {
@@ -214,7 +216,9 @@ UPROBE_API struct trace_event *trace_event_attach_opts(struct trace_session *s,
 	struct trace_event *ev;
 	int ret;
 
-	if (!s || !spec || (opts && opts->sz < sizeof(*opts))) {
+	size_t min_sz = offsetof(struct trace_event_opts, skipped_counter); /* an older caller's */
+
+	if (!s || !spec || (opts && opts->sz < min_sz)) {
 		log_error(-EINVAL, "trace_event_attach: %s", !s ? "no session" : !spec ? "no spec"
 							     : "opts->sz too small");
 		errno = EINVAL;
@@ -226,6 +230,9 @@ UPROBE_API struct trace_event *trace_event_attach_opts(struct trace_session *s,
 	ev->session = s;
 	ev->hot.rings = s->rings;
 	ev->hot.recording = &s->recording;
+	if (opts && opts->sz >= offsetof(struct trace_event_opts, skipped_counter) +
+					sizeof(opts->skipped_counter))
+		ev->skipped_counter = opts->skipped_counter;
 	ret = event_setup(ev, spec, id, opts ? opts->flags : 0);
 	if (ret) {
 		log_error_prefix("%s/%s", spec->group, spec->event);
