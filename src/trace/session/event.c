@@ -249,6 +249,15 @@ UPROBE_API struct trace_event *trace_event_attach_opts(struct trace_session *s,
 	return ev;
 }
 
+/* ev's probe is out: its USDT semaphore (the count of tracers) goes back down. */
+static void event_detached(struct trace_event *ev)
+{
+	ev->attached = 0;
+	if (ev->semaphore)
+		__atomic_fetch_sub(ev->semaphore, 1, __ATOMIC_RELAXED);
+	ev->semaphore = NULL;
+}
+
 UPROBE_API int trace_event_detach(struct trace_event *ev)
 {
 	int ret;
@@ -258,10 +267,7 @@ UPROBE_API int trace_event_detach(struct trace_event *ev)
 	if (!ev->attached)
 		return -ENOENT;
 	ret = uprobe_detach(ev->probe);
-	ev->attached = 0;
-	if (ev->semaphore)
-		__atomic_fetch_sub(ev->semaphore, 1, __ATOMIC_RELAXED);
-	ev->semaphore = NULL;
+	event_detached(ev);
 	return ret;
 }
 
@@ -296,6 +302,36 @@ UPROBE_API void trace_event_free(struct trace_event *ev)
 UPROBE_API struct uprobe *trace_event_probe(const struct trace_event *ev)
 {
 	return ev ? ev->probe : NULL;
+}
+
+UPROBE_API int trace_session_detach(struct trace_session *s)
+{
+	struct uprobe **probes;
+	struct trace_event *ev;
+	size_t n = 0;
+	int ret;
+
+	if (!s)
+		return -EINVAL;
+	pthread_mutex_lock(&s->lock);
+	for (ev = s->events; ev; ev = ev->next)
+		n += ev->attached != 0;
+	probes = calloc(n ? n : 1, sizeof(*probes));
+	if (!probes) {
+		pthread_mutex_unlock(&s->lock);
+		return -ENOMEM;
+	}
+	n = 0;
+	for (ev = s->events; ev; ev = ev->next)
+		if (ev->attached)
+			probes[n++] = ev->probe;
+	ret = uprobe_detach_many(probes, n);
+	for (ev = s->events; ev; ev = ev->next)
+		if (ev->attached)
+			event_detached(ev);
+	pthread_mutex_unlock(&s->lock);
+	free(probes);
+	return ret;
 }
 
 UPROBE_API void trace_session_record(struct trace_session *s, int on)
