@@ -68,7 +68,7 @@ static int on_record(const struct trace_record *rec, void *ctx)
 
 	if (rec->event_id >= (uint32_t)t->n)
 		return 0;
-	l = &t->layouts[rec->event_id];
+	l = t->layouts[rec->event_id];
 	if (t->filter.on && !filter_keeps(&t->filter, l, rec)) {
 		t->filtered++;
 		return 0;
@@ -138,6 +138,7 @@ void tracer_run(struct tracer *t, uint64_t deadline)
 			p.fd = -1; /* every process that could say HELLO is gone */
 		else if (nap.tv_nsec < 1000000)
 			nanosleep(&nap, NULL);
+		tracer_service_agents(t); /* READY of new images; images that ended */
 		got = tracer_drain(t);
 		tracer_reap(t);
 	}

@@ -13,13 +13,14 @@
 static void summary(struct tracer *t)
 {
 	struct trace_ring_stats st = { .sz = sizeof(st) };
+	char why[512];
 
 	for (int i = 0; i < t->n_agents; i++)
 		if (t->agents[i].cons && !trace_consumer_stats(t->agents[i].cons, &st))
 			t->lost += st.lost;
 	if (t->quiet)
 		return;
-	fprintf(stderr, "\nuprobe: %d process image(s) traced\n", t->n_agents);
+	fprintf(stderr, "\nuprobe: %u process image(s) traced\n", t->images);
 	for (int i = 0; i < t->n; i++) {
 		const struct trace_spec *s = t->specs[i];
 
@@ -29,8 +30,9 @@ static void summary(struct tracer *t)
 				t->skipped[i], t->mode[i]);
 		else
 			fprintf(stderr, "  %s/%s: never attached: %s\n", s->group, s->event,
-				t->why[i][0] ? t->why[i] : "no image mapped its file");
+				tracer_unattached_reason(t, i, why, sizeof(why)));
 	}
+	tracer_gate_summary(t, stderr);
 	fprintf(stderr, "  lost events (rings full): %" PRIu64 "\n", t->lost);
 	if (t->pid)
 		fprintf(stderr, "  attach %.1f ms, detach %.1f ms\n"
