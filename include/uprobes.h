@@ -135,6 +135,12 @@ struct uprobe_opts {
 	 * functions that return twice or that no call enters (ENOTSUP).
 	 */
 	uprobe_ret_handler_fn ret_handler;
+	/*
+	 * Optional: every skipped hit (uprobe_info.skipped) is also added here,
+	 * atomically, e.g. in memory shared with a tracer, where the count sums
+	 * over the process's forks and outlives the process.
+	 */
+	uint64_t *skipped_counter;
 };
 
 /* Calls per thread a return probe can follow at once. */

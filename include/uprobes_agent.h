@@ -5,19 +5,40 @@
  * libuprobes and does nothing unless a tracer speaks to it, in one of two ways.
  *
  * Launch mode: the tracer starts the command with libuprobes preloaded and
- * UPROBE_AGENT_FD naming one end of a SOCK_SEQPACKET socketpair. Every process
- * image that loads the library with that variable set (the command, and
- * whatever it execs) runs the agent's constructor before main:
+ * UPROBE_AGENT_FD naming one end of a SOCK_SEQPACKET socketpair (the control
+ * socket, inherited by every descendant). Every process image that loads the
+ * library with that variable set (the command, and whatever it execs) runs the
+ * agent's constructor before main:
  *
- *   agent -> tracer  HELLO   on the shared fd, with a private socketpair end
- *                            (SCM_RIGHTS): the rest goes over that one
- *   tracer -> agent  SPECS   the probe lines, '\n'-separated
- *   agent -> tracer  READY   one status per spec, with the session's memfd
+ *   agent -> tracer  HELLO   on the control socket (n: pid), with a private
+ *                            socketpair end (SCM_RIGHTS): the rest goes over
+ *                            that one. The tracer sets SO_PASSCRED: the kernel
+ *                            adds the sender's pid, uid and gid.
+ *   tracer -> agent  SPECS   struct uprobe_agent_specs (n: probes), with two
+ *                            memfds: the probe lines ('\n'-separated, text_len
+ *                            bytes) and the counts (one struct uprobe_agent_count
+ *                            per probe, shared by every image: the agent adds
+ *                            its skipped hits there as they happen)
+ *   agent -> tracer  PROGRESS n: probes attached so far, every
+ *                            UPROBE_AGENT_PROGRESS_EVERY (thousands take seconds)
+ *   agent -> tracer  READY   n: probes, with two memfds: the statuses (one
+ *                            struct uprobe_agent_status per probe) and the
+ *                            session's rings (none when it has no session)
  *   tracer -> agent  GO      run on (main), or ABORT: a probe the user asked
  *                            for was refused in the command itself; the
  *                            image exits with status 126 before main
  *   tracer -> agent  STOP    (or the socket closes: the tracer died)
- *   agent -> tracer  STOPPED per-spec hits, skipped hits and execution mode
+ *   agent -> tracer  STOPPED every probe is out (n: 0)
+ *
+ * A process image started in secure-execution mode (setuid, setgid, file
+ * capabilities: AT_SECURE, where the loader ignores LD_PRELOAD) is never
+ * traced: its agent says HELLO_SECURE (n: pid; nothing else, no descriptor)
+ * when the control socket's peer is its real user, and nothing more.
+ *
+ * Each memfd is sealed by the process that made it (F_SEAL_SHRINK,
+ * F_SEAL_GROW and F_SEAL_SEAL; F_SEAL_WRITE too unless the other side writes
+ * into it), and the receiver checks the seals and sizes before it reads: see
+ * docs/security.md for what each side trusts.
  *
  * The agent detaches every probe when the tracer stops it or disappears, and
  * never stops the program. Processes forked without exec share their parent's
@@ -35,7 +56,7 @@
  *
  * Every message starts with struct uprobe_agent_hdr; integers are in the host's
  * byte order (both ends run on one machine). The records that the probes write
- * are read with the consumer of uprobes_trace.h from the memfd of READY.
+ * are read with the consumer of uprobes_trace.h from the rings' memfd.
  */
 #ifndef UPROBES_AGENT_H
 #define UPROBES_AGENT_H
@@ -44,8 +65,9 @@
 
 #define UPROBE_AGENT_ENV_FD "UPROBE_AGENT_FD"
 #define UPROBE_AGENT_ATTACH_SYM "uprobe_agent_attach"
-#define UPROBE_AGENT_MAX_SPECS 1024
-#define UPROBE_AGENT_MSG_MAX (192 * 1024)
+#define UPROBE_AGENT_MAX_SPECS 65536	  /* probes in one run */
+#define UPROBE_AGENT_TEXT_MAX (64u << 20) /* bytes of probe lines in one run */
+#define UPROBE_AGENT_PROGRESS_EVERY 256
 
 enum uprobe_agent_msg_type {
 	UPROBE_AGENT_HELLO = 1,
@@ -56,30 +78,38 @@ enum uprobe_agent_msg_type {
 	UPROBE_AGENT_GO,
 	UPROBE_AGENT_ABORT,
 	UPROBE_AGENT_EXITING,
+	UPROBE_AGENT_HELLO_SECURE,
+	UPROBE_AGENT_PROGRESS,
 };
 
 struct uprobe_agent_hdr {
 	uint32_t type; /* enum uprobe_agent_msg_type */
-	uint32_t n;    /* HELLO: pid; SPECS: bytes of text; READY/STOPPED: entries */
+	uint32_t n; /* HELLO, HELLO_SECURE: pid; SPECS, READY, PROGRESS: probes; EXITING: status */
 };
 
-/* READY: one per spec. */
+/* SPECS, with the memfds of the probe lines and of the counts (SCM_RIGHTS, in that order). */
+struct uprobe_agent_specs {
+	struct uprobe_agent_hdr h;
+	uint64_t text_len; /* bytes of probe lines at the start of the first memfd */
+};
+
+/* READY's first memfd: one per probe, in the order of the lines. */
 struct uprobe_agent_status {
-	int32_t err;	 /* 0, or -errno */
-	char mode[16];	 /* execution mode when attached (uprobe_mode_name) */
-	char msg[172];	 /* uprobe_last_error() when err */
+	int32_t err;	 /* 0, or -errno (-4095..-1) */
+	char mode[16];	 /* execution mode when attached (uprobe_mode_name), NUL-terminated */
+	char msg[172];	 /* uprobe_last_error() when err, NUL-terminated */
 };
 
-/* STOPPED: one per spec (zeroes for specs that were not attached). */
+/* SPECS's second memfd: one per probe, in the order of the lines. */
 struct uprobe_agent_count {
-	uint64_t hits, skipped, ret_hits, ret_missed;
-	char mode[16];
+	uint64_t skipped; /* hits not recursed into, over every process traced (atomic adds) */
 };
 
 /*
  * Attach mode, called in the traced process by a tracer (through ptrace):
  * start the agent on a new private socketpair and return the number of the
- * tracer's end, or -errno (-EBUSY: a tracer is attached already).
+ * tracer's end, or -errno (-EBUSY: a tracer is attached already; -EPERM: a
+ * secure-execution process).
  */
 int uprobe_agent_attach(void);
 

@@ -258,6 +258,12 @@ UPROBE_API void trace_session_free(struct trace_session *s);
 /* The memfd to hand to a consumer (dup it or pass it over a socket). */
 UPROBE_API int trace_session_fd(const struct trace_session *s);
 /*
+ * Detach every attached event of the session with one synchronisation of
+ * the threads (detaching them one by one costs one each); they stay valid,
+ * detached, until trace_session_free(). Returns 0 or the first -errno.
+ */
+UPROBE_API int trace_session_detach(struct trace_session *s);
+/*
  * Record the session's events (on, the default) or drop them uncounted
  * (off). Attaching or detaching many events takes time; switching the
  * session off first and on afterwards makes them start and stop together,
@@ -277,6 +283,7 @@ UPROBE_API struct trace_event *trace_event_attach(struct trace_session *s,
 struct trace_event_opts {
 	size_t sz;	    /* sizeof(struct trace_event_opts) */
 	unsigned int flags; /* enum uprobe_flags, e.g. UPROBE_F_NO_OPTIMIZE */
+	uint64_t *skipped_counter; /* optional: see uprobe_opts.skipped_counter */
 };
 
 /* trace_event_attach with options (opts may be NULL). */

@@ -6,6 +6,11 @@
  * thread of its own then waits for the tracer to stop it, or to vanish, and
  * detaches everything. The program is never stopped or killed by it.
  *
+ * A secure-execution image (setuid, setgid, file capabilities: AT_SECURE)
+ * takes no orders from its caller's environment, as the loader ignores
+ * LD_PRELOAD there; nor does an image whose credentials are not its tracer's.
+ * Either only says that it is not traced (HELLO_SECURE), and carries no data.
+ *
  * The channel lives in the program's descriptor table, where the program may
  * close it or put a file of its own at its number (a daemon's close_range):
  * it is checked before every use (util/fd.h), and the watcher checks it every
@@ -15,13 +20,17 @@
  * them with the raw rt_sigaction system call (uprobe_check_signals).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,23 +39,17 @@
 #include "util/fd.h"
 
 #define AGENT_CHECK_MS 100
+#define COUNTS_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
+#define STATUS_SEALS (COUNTS_SEALS | F_SEAL_WRITE)
 
 struct agent {
 	struct fd_kept sock; /* private channel to the tracer */
 	int attach; /* attach mode: never exit the program, free everything at the end */
 	int ready;  /* READY is out (or will never be): exit() may report */
-	int n;
+	uint32_t n; /* probes (SPECS) */
 	struct trace_session *session;
-	struct trace_spec *specs[UPROBE_AGENT_MAX_SPECS];
-	struct trace_event *events[UPROBE_AGENT_MAX_SPECS];
-	/*
-	 * STOPPED, ready before any probe is live: the watcher thread makes no
-	 * allocation the program's own probes (malloc's) would count.
-	 */
-	struct {
-		struct uprobe_agent_hdr h;
-		struct uprobe_agent_count c[UPROBE_AGENT_MAX_SPECS];
-	} stopped;
+	struct uprobe_agent_count *counts; /* the tracer's counts memfd, mapped; or NULL */
+	size_t counts_len;
 };
 
 /* The agent serving a tracer now, if any; its exit() report goes there. */
@@ -62,43 +65,146 @@ static void set_ready(struct agent *a)
 	pthread_mutex_unlock(&live_lock);
 }
 
-static int send_fd(int sock, const void *buf, size_t len, int fd)
+/* One message with up to two descriptors (-1: none). */
+static int send_fds(int sock, const void *buf, size_t len, int fd0, int fd1)
 {
-	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	char cbuf[CMSG_SPACE(2 * sizeof(int))] = { 0 };
+	int fds[2] = { fd0, fd1 }, nfd = (fd0 >= 0) + (fd1 >= 0);
 	struct iovec iov = { (void *)buf, len };
 	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
 	struct cmsghdr *c;
 
-	if (fd >= 0) {
+	if (nfd) {
 		m.msg_control = cbuf;
-		m.msg_controllen = sizeof(cbuf);
+		m.msg_controllen = CMSG_SPACE((size_t)nfd * sizeof(int));
 		c = CMSG_FIRSTHDR(&m);
 		c->cmsg_level = SOL_SOCKET;
 		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+		c->cmsg_len = CMSG_LEN((size_t)nfd * sizeof(int));
+		memcpy(CMSG_DATA(c), fd0 >= 0 ? fds : fds + 1, (size_t)nfd * sizeof(int));
 	}
 	return sendmsg(sock, &m, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
 }
 
 /* To the tracer, if the channel is still ours: 0 or -1. */
-static int agent_send(struct agent *a, const void *buf, size_t len, int fd)
+static int agent_send(struct agent *a, const void *buf, size_t len, int fd0, int fd1)
 {
-	return fd_kept_valid(&a->sock) ? send_fd(a->sock.fd, buf, len, fd) : -1;
+	return fd_kept_valid(&a->sock) ? send_fds(a->sock.fd, buf, len, fd0, fd1) : -1;
 }
 
-/* From the tracer, if the channel is still ours. */
-static ssize_t agent_recv(struct agent *a, void *buf, size_t len, int flags)
+/* One message of exactly len bytes and exactly two descriptors, else -1 (all closed). */
+static int recv_two_fds(int sock, void *buf, size_t len, int fds[2])
 {
-	return fd_kept_valid(&a->sock) ? recv(a->sock.fd, buf, len, flags) : -1;
+	char cbuf[CMSG_SPACE(4 * sizeof(int))];
+	struct iovec iov = { buf, len };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			    .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *c;
+	int got_fds = 0;
+	ssize_t got;
+
+	do
+		got = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
+	while (got < 0 && errno == EINTR);
+	fds[0] = fds[1] = -1;
+	for (c = got >= 0 ? CMSG_FIRSTHDR(&m) : NULL; c; c = CMSG_NXTHDR(&m, c)) {
+		size_t k = c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS
+				   ? (c->cmsg_len - CMSG_LEN(0)) / sizeof(int)
+				   : 0;
+
+		for (size_t i = 0; i < k; i++, got_fds++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+			if (got_fds < 2)
+				fds[got_fds] = fd;
+			else
+				close(fd);
+		}
+	}
+	if (got == (ssize_t)len && got_fds == 2 && !(m.msg_flags & (MSG_TRUNC | MSG_CTRUNC)))
+		return 0;
+	for (int i = 0; i < 2; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	return -1;
+}
+
+/* A memfd sealed against at least seals, of at least len bytes. */
+static int memfd_is_sealed(int fd, int seals, size_t len)
+{
+	struct stat st;
+	int have = fcntl(fd, F_GET_SEALS);
+
+	return have >= 0 && (have & seals) == seals && !fstat(fd, &st) && st.st_size >= 0 &&
+	       (size_t)st.st_size >= len;
+}
+
+/* The probe lines, copied out of the tracer's memfd once: malloc'd, NUL-terminated. */
+static char *read_text(int fd, uint64_t len)
+{
+	char *text = len <= UPROBE_AGENT_TEXT_MAX ? malloc(len + 1) : NULL;
+	size_t done = 0;
+
+	while (text && done < len) {
+		ssize_t got = pread(fd, text + done, len - done, (off_t)done);
+
+		if (got <= 0) {
+			free(text);
+			return NULL;
+		}
+		done += (size_t)got;
+	}
+	if (text)
+		text[len] = 0;
+	return text;
+}
+
+/* The tracer's counts, shared by every image: mapped only when it cannot shrink under a hit. */
+static void map_counts(struct agent *a, int fd)
+{
+	size_t len = (size_t)a->n * sizeof(struct uprobe_agent_count);
+	void *p;
+
+	if (!memfd_is_sealed(fd, COUNTS_SEALS, len))
+		return;
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return;
+	a->counts = p;
+	a->counts_len = len;
+}
+
+/* The statuses in a sealed memfd (READY's first descriptor), or -1. */
+static int status_memfd(const struct uprobe_agent_status *st, uint32_t n)
+{
+	size_t len = (size_t)n * sizeof(*st), done = 0;
+	int fd = memfd_create("uprobes-status", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	if (fd < 0)
+		return -1;
+	while (done < len) {
+		ssize_t put = pwrite(fd, (const char *)st + done, len - done, (off_t)done);
+
+		if (put <= 0)
+			break;
+		done += (size_t)put;
+	}
+	if (done < len || fcntl(fd, F_ADD_SEALS, STATUS_SEALS)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
 }
 
 static void mode_of(const struct trace_event *ev, char *buf, size_t len)
 {
 	struct uprobe_info info = { .sz = sizeof(info) };
+	enum uprobe_mode mode = UPROBE_MODE_NONE;
 
 	if (!uprobe_get_info(trace_event_probe(ev), &info))
-		snprintf(buf, len, "%s", uprobe_mode_name(info.mode));
+		mode = info.mode;
+	snprintf(buf, len, "%s", uprobe_mode_name(mode));
 }
 
 /*
@@ -117,56 +223,67 @@ static const char *reason(const struct trace_spec *spec, const char *msg)
 	return msg;
 }
 
-/* Attach what can be attached here; one status per spec. */
+/* Probe i from its line; its status in *s. The spec is not kept: the event has its plan. */
+static void attach_one(struct agent *a, uint32_t i, const char *line, struct uprobe_agent_status *s)
+{
+	struct trace_event_opts o = {
+		.sz = sizeof(o), .skipped_counter = a->counts ? &a->counts[i].skipped : NULL,
+	};
+	struct trace_error err;
+	struct trace_spec *spec = trace_spec_parse(line, &err);
+	struct trace_event *ev;
+
+	if (!spec) {
+		s->err = -EINVAL;
+		snprintf(s->msg, sizeof(s->msg), "column %d: %s", err.column, err.msg);
+		return;
+	}
+	ev = trace_event_attach_opts(a->session, spec, i, &o);
+	s->err = ev ? 0 : errno > 0 && errno < 4096 ? -errno : -EINVAL;
+	if (s->err)
+		snprintf(s->msg, sizeof(s->msg), "%s", reason(spec, uprobe_last_error()));
+	else
+		mode_of(ev, s->mode, sizeof(s->mode));
+	trace_spec_free(spec);
+}
+
+/*
+ * Attach what can be attached here; one status per probe (n of them, whatever
+ * the text holds). PROGRESS every 256 probes: thousands take seconds.
+ */
 static void attach_all(struct agent *a, char *text, struct uprobe_agent_status *st)
 {
-	char *save = NULL;
+	char *save = NULL, *line = strtok_r(text, "\n", &save);
+	struct uprobe_agent_hdr h = { UPROBE_AGENT_PROGRESS, 0 };
 
-	for (char *line = strtok_r(text, "\n", &save); line && a->n < UPROBE_AGENT_MAX_SPECS;
-	     line = strtok_r(NULL, "\n", &save)) {
-		struct uprobe_agent_status *s = &st[a->n];
-		struct trace_error err;
-
-		a->specs[a->n] = trace_spec_parse(line, &err);
-		if (!a->specs[a->n]) {
-			s->err = -EINVAL;
-			snprintf(s->msg, sizeof(s->msg), "column %d: %s", err.column, err.msg);
+	for (uint32_t i = 0; i < a->n; i++, line = strtok_r(NULL, "\n", &save)) {
+		if (line) {
+			attach_one(a, i, line, &st[i]);
 		} else {
-			a->events[a->n] = trace_event_attach(a->session, a->specs[a->n],
-							     (uint32_t)a->n);
-			s->err = a->events[a->n] ? 0 : -errno;
-			if (s->err)
-				snprintf(s->msg, sizeof(s->msg), "%s",
-					 reason(a->specs[a->n], uprobe_last_error()));
-			else
-				mode_of(a->events[a->n], s->mode, sizeof(s->mode));
+			st[i].err = -EINVAL;
+			snprintf(st[i].msg, sizeof(st[i].msg), "no probe line %u in SPECS", i + 1);
 		}
-		a->n++;
+		if (!((i + 1) % UPROBE_AGENT_PROGRESS_EVERY) && i + 1 < a->n) {
+			h.n = i + 1;
+			agent_send(a, &h, sizeof(h), -1, -1);
+		}
 	}
 }
 
-static void count_all(struct agent *a, struct uprobe_agent_count *out)
+/* Every probe out at once, with one synchronisation. */
+static void detach_all(struct agent *a)
 {
-	for (int i = 0; i < a->n; i++) {
-		struct uprobe_info info = { .sz = sizeof(info) };
-		struct uprobe *p = trace_event_probe(a->events[i]);
-
-		memset(&out[i], 0, sizeof(out[i]));
-		if (!p || uprobe_get_info(p, &info))
-			continue;
-		out[i].hits = info.hits;
-		out[i].skipped = info.skipped;
-		out[i].ret_hits = info.ret_hits;
-		out[i].ret_missed = info.ret_missed;
-		snprintf(out[i].mode, sizeof(out[i].mode), "%s", uprobe_mode_name(info.mode));
-	}
+	if (!a->session)
+		return;
+	trace_session_record(a->session, 0); /* every probe stops at once */
+	trace_session_detach(a->session);
 }
 
 static void agent_free(struct agent *a)
 {
 	trace_session_free(a->session); /* detaches whatever is still attached */
-	for (int i = 0; i < a->n; i++)
-		trace_spec_free(a->specs[i]);
+	if (a->counts)
+		munmap(a->counts, a->counts_len);
 	fd_kept_close(&a->sock);
 	free(a);
 }
@@ -215,14 +332,10 @@ static void *watch(void *arg)
 	ssize_t got = watch_recv(a, &h);
 
 	set_live(NULL);
-	if (a->session)
-		trace_session_record(a->session, 0); /* every probe stops at once */
-	for (int i = 0; i < a->n; i++)
-		trace_event_detach(a->events[i]);
+	detach_all(a);
 	if (got == sizeof(h) && h.type == UPROBE_AGENT_STOP) {
-		count_all(a, a->stopped.c);
-		a->stopped.h = (struct uprobe_agent_hdr){ UPROBE_AGENT_STOPPED, (uint32_t)a->n };
-		agent_send(a, &a->stopped, sizeof(h) + (size_t)a->n * sizeof(a->stopped.c[0]), -1);
+		h = (struct uprobe_agent_hdr){ UPROBE_AGENT_STOPPED, 0 };
+		agent_send(a, &h, sizeof(h), -1, -1);
 	}
 	if (a->attach)
 		agent_free(a);
@@ -231,52 +344,69 @@ static void *watch(void *arg)
 	return NULL;
 }
 
-/* SPECS in, READY out, then GO. 0 to trace on; -1 to run untraced. */
-static int serve(struct agent *a)
+/* Attach the probes of SPECS and answer READY. 0, or -1 if the tracer is gone. */
+static int attach_and_report(struct agent *a, char *text)
 {
-	/* SPECS in, then READY out of the same buffer: room for the larger of the two. */
-	size_t size = UPROBE_AGENT_MSG_MAX + sizeof(struct uprobe_agent_hdr) +
-		      UPROBE_AGENT_MAX_SPECS * sizeof(struct uprobe_agent_status) + 1;
-	char *text = malloc(size);
-	struct uprobe_agent_status *st = calloc(UPROBE_AGENT_MAX_SPECS, sizeof(*st));
-	struct uprobe_agent_hdr h;
-	ssize_t got;
-	int ret = -1;
+	struct uprobe_agent_status *st = calloc(a->n, sizeof(*st));
+	struct uprobe_agent_hdr h = { UPROBE_AGENT_READY, a->n };
+	int fd, ret;
 
-	if (!text || !st)
-		goto out;
-	got = agent_recv(a, text, UPROBE_AGENT_MSG_MAX, 0);
-	if (got < (ssize_t)sizeof(h))
-		goto out;
-	memcpy(&h, text, sizeof(h));
-	if (h.type != UPROBE_AGENT_SPECS)
-		goto out;
-	text[got] = 0;
+	if (!st)
+		return -1;
 	a->session = trace_session_new(NULL);
 	uprobe_batch_begin();
 	if (a->session) {
 		trace_session_record(a->session, 0); /* every probe starts at once */
-		attach_all(a, text + sizeof(h), st);
+		attach_all(a, text, st);
 		trace_session_record(a->session, 1);
+	} else {
+		for (uint32_t i = 0; i < a->n; i++) {
+			st[i].err = -ENOMEM;
+			snprintf(st[i].msg, sizeof(st[i].msg), "no trace session: %s",
+				 strerror(errno));
+		}
 	}
 	uprobe_batch_end();
-	h = (struct uprobe_agent_hdr){ UPROBE_AGENT_READY, (uint32_t)a->n };
-	memcpy(text, &h, sizeof(h));
-	memcpy(text + sizeof(h), st, (size_t)a->n * sizeof(st[0]));
-	got = agent_send(a, text, sizeof(h) + (size_t)a->n * sizeof(st[0]),
-			 a->session ? trace_session_fd(a->session) : -1);
+	fd = status_memfd(st, a->n);
+	free(st);
+	ret = fd < 0 ? -1
+		     : agent_send(a, &h, sizeof(h), fd,
+				  a->session ? trace_session_fd(a->session) : -1);
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+/* SPECS in, READY out, then GO. 0 to trace on; -1 to run untraced. */
+static int serve(struct agent *a)
+{
+	struct uprobe_agent_specs sp;
+	struct uprobe_agent_hdr h;
+	char *text = NULL;
+	int fds[2], ret = -1;
+
+	if (!fd_kept_valid(&a->sock) || recv_two_fds(a->sock.fd, &sp, sizeof(sp), fds))
+		return -1;
+	if (sp.h.type == UPROBE_AGENT_SPECS && sp.h.n && sp.h.n <= UPROBE_AGENT_MAX_SPECS) {
+		a->n = sp.h.n;
+		text = read_text(fds[0], sp.text_len);
+		if (text)
+			map_counts(a, fds[1]);
+	}
+	close(fds[0]);
+	close(fds[1]);
+	if (!text)
+		return -1;
+	ret = attach_and_report(a, text);
+	free(text);
 	set_ready(a);
-	if (got)
-		goto out;
-	if (agent_recv(a, &h, sizeof(h), 0) != sizeof(h))
-		goto out; /* the tracer is gone: run untraced */
+	if (ret)
+		return -1;
+	if (!fd_kept_valid(&a->sock) || recv(a->sock.fd, &h, sizeof(h), 0) != sizeof(h))
+		return -1; /* the tracer is gone: run untraced */
 	if (h.type == UPROBE_AGENT_ABORT && !a->attach)
 		_exit(126); /* before main: the tracer reported why */
-	ret = h.type == UPROBE_AGENT_GO ? 0 : -1;
-out:
-	free(text);
-	free(st);
-	return ret;
+	return h.type == UPROBE_AGENT_GO ? 0 : -1;
 }
 
 /* The watcher thread, with every signal blocked: the program's signals stay its own. */
@@ -313,7 +443,7 @@ static void report_exit(int status, void *arg)
 	       !pthread_cond_timedwait(&live_ready, &live_lock, &until))
 		;
 	if (live && live->attach)
-		agent_send(live, &h, sizeof(h), -1);
+		agent_send(live, &h, sizeof(h), -1, -1);
 	pthread_mutex_unlock(&live_lock);
 }
 
@@ -343,6 +473,8 @@ __attribute__((visibility("default"))) int uprobe_agent_attach(void)
 	pthread_t th;
 	int pair[2], err;
 
+	if (getauxval(AT_SECURE))
+		return -EPERM; /* the tracer refuses these first; the agent does too */
 	pthread_mutex_lock(&live_lock);
 	if (live) {
 		pthread_mutex_unlock(&live_lock);
@@ -377,43 +509,83 @@ __attribute__((visibility("default"))) int uprobe_agent_attach(void)
 }
 
 /*
- * Is fd, inherited as UPROBE_AGENT_FD, still the tracer's kind of socket? A
- * program that closed it (daemonizing) may have put a file, a pipe or a
- * connection of its own at that number before it exec'd: HELLO is never
- * written into those.
+ * The control socket UPROBE_AGENT_FD names, if it is one: a SOCK_SEQPACKET
+ * AF_UNIX socket, never a descriptor the program opened for itself (a
+ * program that closed it, daemonizing, may have put a file, a pipe or a
+ * connection of its own at that number before it exec'd). *peer gets the
+ * credentials of the process that made it (the tracer). -1 if none.
  */
-static bool tracer_channel(int fd)
+static int control_socket(const char *env, struct ucred *peer)
 {
+	socklen_t len = sizeof(int);
 	int type = 0, domain = 0;
-	socklen_t len = sizeof(type);
+	char *end;
+	long fd;
 
-	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) || type != SOCK_SEQPACKET)
-		return false;
-	len = sizeof(domain);
-	return !getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) && domain == AF_UNIX;
+	if (!env || !*env)
+		return -1;
+	fd = strtol(env, &end, 10);
+	if (*end || fd < 0 || fd > 65535)
+		return -1;
+	if (getsockopt((int)fd, SOL_SOCKET, SO_TYPE, &type, &len) || type != SOCK_SEQPACKET ||
+	    getsockopt((int)fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) || domain != AF_UNIX)
+		return -1;
+	len = sizeof(*peer);
+	if (getsockopt((int)fd, SOL_SOCKET, SO_PEERCRED, peer, &len))
+		return -1;
+	return (int)fd;
+}
+
+/* The tracer (peer) is root, or has every uid and gid of this process: what ptrace asks. */
+static int tracer_may_trace(const struct ucred *peer)
+{
+	uid_t ru, eu, su;
+	gid_t rg, eg, sg;
+
+	if (getresuid(&ru, &eu, &su) || getresgid(&rg, &eg, &sg))
+		return 0;
+	return peer->uid == 0 ||
+	       (peer->uid == ru && peer->uid == eu && peer->uid == su && peer->gid == rg &&
+		peer->gid == eg && peer->gid == sg);
+}
+
+/*
+ * A secure-execution image, or one of other credentials than its tracer's,
+ * is not traced. It says so (HELLO_SECURE: its pid, nothing else) only when
+ * the socket's maker runs as its real user, who knows that pid already.
+ */
+static void say_untraced(int fd, const struct ucred *peer)
+{
+	struct uprobe_agent_hdr h = { UPROBE_AGENT_HELLO_SECURE, (uint32_t)getpid() };
+
+	if (peer->uid == getuid())
+		send(fd, &h, sizeof(h), MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
 /*
  * Runs in every image that loads libuprobes; only with UPROBE_AGENT_FD set
- * (by the tracer) does it do anything.
+ * (by the tracer) does it do anything. In a secure-execution image the
+ * variable is the caller's word and is read only to say "not traced".
  */
 __attribute__((constructor)) static void agent_init(void)
 {
 	static struct agent agent = { .sock = FD_KEPT_NONE };
+	int secure = getauxval(AT_SECURE) != 0;
 	struct uprobe_agent_hdr h = { UPROBE_AGENT_HELLO, (uint32_t)getpid() };
-	const char *env = getenv(UPROBE_AGENT_ENV_FD);
-	char *end;
-	int pair[2];
-	long fd;
+	struct ucred peer;
+	int pair[2], fd;
 
-	if (!env || !*env)
+	fd = control_socket(secure ? getenv(UPROBE_AGENT_ENV_FD)
+				   : secure_getenv(UPROBE_AGENT_ENV_FD), &peer);
+	if (fd < 0)
 		return;
-	fd = strtol(env, &end, 10);
-	if (*end || fd < 0 || fd > 65535 || !tracer_channel((int)fd))
+	if (secure || !tracer_may_trace(&peer)) {
+		say_untraced(fd, &peer);
 		return;
+	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair))
 		return;
-	if (send_fd((int)fd, &h, sizeof(h), pair[1])) {
+	if (send_fds(fd, &h, sizeof(h), pair[1], -1)) {
 		close(pair[0]);
 		close(pair[1]);
 		return; /* no tracer (any more): run untraced */

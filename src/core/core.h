@@ -85,6 +85,7 @@ struct uprobe {
 	bool retired; /* counted into core_stats.retired_* */
 	uint64_t hits, skipped, singlesteps;
 	uint64_t ret_hits, ret_unwound, ret_missed; /* atomics */
+	uint64_t *skipped_also; /* uprobe_opts.skipped_counter, or NULL */
 	/* where the probe is, for uprobe_get_info */
 	char path[256];
 	char symbol[128];
@@ -93,6 +94,14 @@ struct uprobe {
 };
 
 extern pthread_mutex_t registry_lock;
+
+/* A hit not recursed into (signal context): counted in c, and where the attacher asked. */
+static inline void probe_count_skipped(struct uprobe *c)
+{
+	__atomic_fetch_add(&c->skipped, 1, __ATOMIC_RELAXED);
+	if (c->skipped_also)
+		__atomic_fetch_add(c->skipped_also, 1, __ATOMIC_RELAXED);
+}
 
 /* Lock-free lookup (signal context): the current record for addr, or NULL. */
 struct probe_rec *registry_lookup(uint64_t addr);

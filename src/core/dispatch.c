@@ -82,7 +82,7 @@ static void dispatch_consumers(struct probe_rec *rec, struct uprobe_regs *regs)
 	for (struct uprobe *c = __atomic_load_n(&rec->consumers, __ATOMIC_ACQUIRE); c;
 	     c = __atomic_load_n(&c->next, __ATOMIC_ACQUIRE)) {
 		if (id < 0) {
-			stat_inc(&c->skipped);
+			probe_count_skipped(c);
 			continue;
 		}
 		if (c->ret_handler) {

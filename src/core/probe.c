@@ -488,8 +488,9 @@ static int batch_arm(struct uprobe **probes, size_t n, bool partial, int *errs,
 	return attached;
 }
 
-int uprobe_attach_many(const struct uprobe_spec *specs, size_t n, struct uprobe **probes,
-		       const struct uprobe_batch_opts *opts)
+/* uprobe_attach_many(), every probe also counting its skipped hits at skipped_at (or not: NULL). */
+static int attach_many(const struct uprobe_spec *specs, size_t n, struct uprobe **probes,
+		       const struct uprobe_batch_opts *opts, uint64_t *skipped_at)
 {
 	bool partial = opts && (opts->flags & UPROBE_BATCH_PARTIAL);
 	struct probe_rec **recs;
@@ -516,6 +517,9 @@ int uprobe_attach_many(const struct uprobe_spec *specs, size_t n, struct uprobe 
 		pthread_mutex_unlock(&registry_lock);
 		return log_report(err);
 	}
+	for (size_t i = 0; i < n; i++) /* before any hit can count */
+		if (probes[i])
+			probes[i]->skipped_also = skipped_at;
 	recs = calloc(n ? n : 1, sizeof(*recs));
 	ret = recs ? batch_arm(probes, n, partial, errs, recs) : log_error(ENOMEM, "out of memory");
 	if (ret < 0 && recs)
@@ -524,6 +528,12 @@ int uprobe_attach_many(const struct uprobe_spec *specs, size_t n, struct uprobe 
 	pthread_mutex_unlock(&registry_lock);
 	free(recs);
 	return log_report(ret);
+}
+
+int uprobe_attach_many(const struct uprobe_spec *specs, size_t n, struct uprobe **probes,
+		       const struct uprobe_batch_opts *opts)
+{
+	return attach_many(specs, n, probes, opts, NULL);
 }
 
 void uprobe_batch_begin(void)
@@ -536,10 +546,14 @@ void uprobe_batch_end(void)
 	sym_batch_end();
 }
 
-static struct uprobe *attach_one(const struct uprobe_spec *s)
+static struct uprobe *attach_one(const struct uprobe_spec *s, const struct uprobe_opts *opts)
 {
 	struct uprobe *p = NULL;
-	int ret = uprobe_attach_many(s, 1, &p, NULL);
+	uint64_t *skipped_at = opts && opts->sz >= offsetof(struct uprobe_opts, skipped_counter) +
+							 sizeof(opts->skipped_counter)
+				       ? opts->skipped_counter
+				       : NULL;
+	int ret = attach_many(s, 1, &p, NULL, skipped_at);
 
 	if (ret < 0) {
 		errno = -ret;
@@ -565,7 +579,7 @@ struct uprobe *uprobe_attach(const char *path, const char *location, const struc
 	struct uprobe_spec s = { .path = path, .location = location ? location : "" };
 
 	opts_to_spec(opts, &s);
-	return attach_one(&s);
+	return attach_one(&s, opts);
 }
 
 struct uprobe *uprobe_attach_addr(const void *addr, const struct uprobe_opts *opts)
@@ -577,7 +591,7 @@ struct uprobe *uprobe_attach_addr(const void *addr, const struct uprobe_opts *op
 		return NULL;
 	}
 	opts_to_spec(opts, &s);
-	return attach_one(&s);
+	return attach_one(&s, opts);
 }
 
 int uprobe_detach_many(struct uprobe **probes, size_t n)

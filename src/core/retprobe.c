@@ -248,7 +248,7 @@ static void ret_report(const struct ret_entry *e, struct uprobe_regs *regs,
 		return;
 	}
 	if (id < 0) {
-		stat_inc(&c->skipped);
+		probe_count_skipped(c);
 		return;
 	}
 	r->func = e->rec->addr;

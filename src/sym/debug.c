@@ -30,7 +30,7 @@
 
 static const char *debug_root(void)
 {
-	const char *env = getenv("UPROBE_DEBUG_DIR");
+	const char *env = secure_getenv("UPROBE_DEBUG_DIR"); /* not a setuid program's caller's */
 
 	return env && *env ? env : DEBUG_ROOT;
 }

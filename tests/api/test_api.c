@@ -381,6 +381,27 @@ static void recursion_skipped(void)
 	uprobe_free(rec_probe);
 }
 
+/* uprobe_opts.skipped_counter: each skipped hit added there too; opts of an older sz have none. */
+static void skipped_counter(void)
+{
+	uint64_t shared = 5, unused = 7;
+	struct uprobe_opts o = { .sz = sizeof(o), .handler = recursive_handler,
+				 .skipped_counter = &shared };
+	struct uprobe_opts old = { .sz = offsetof(struct uprobe_opts, skipped_counter),
+				   .handler = recursive_handler, .skipped_counter = &unused };
+	struct uprobe *p = uprobe_attach(NULL, "api_add", &o);
+
+	CHECK(p != NULL);
+	CHECK_EQ_INT(api_add_fn(3, 4) + api_add_fn(1, 1), 9);
+	CHECK_EQ_U64(shared, 7);
+	uprobe_free(p);
+	p = uprobe_attach(NULL, "api_add", &old);
+	CHECK(p != NULL);
+	api_add_fn(3, 4);
+	CHECK_EQ_U64(unused, 7);
+	uprobe_free(p);
+}
+
 static void same_address_by_offset(void)
 {
 	struct uprobe_info a = { .sz = sizeof(a) }, b = { .sz = sizeof(b) };
@@ -422,6 +443,7 @@ int main(void)
 	RUN(chained_sigtrap);
 	RUN(default_disposition_kills);
 	RUN(recursion_skipped);
+	RUN(skipped_counter);
 	RUN(same_address_by_offset);
 	TL_EXIT();
 }

@@ -8,3 +8,15 @@ tests/cli/test_cli.sh: $(B)/uprobe $(B)/tests/cli/cli_target
 $(B)/tests/cli/cli_target: tests/cli/cli_target.c
 	@mkdir -p $(@D)
 	$(CC) $(PROG_CFLAGS) $(CFLAGS) -o $@ $< -lpthread
+
+# Limits of one run: a static command, thousands of probes, skipped hits counted.
+TEST_BINS += tests/cli/test_cli_limits.sh
+tests/cli/test_cli_limits.sh: $(B)/uprobe $(B)/tests/cli/cli_target_static $(B)/tests/cli/cli_signal
+
+$(B)/tests/cli/cli_target_static: tests/cli/cli_target.c
+	@mkdir -p $(@D)
+	$(CC) $(PROG_CFLAGS) $(CFLAGS) -static -o $@ $< -lpthread
+
+$(B)/tests/cli/cli_signal: tests/cli/cli_signal.c
+	@mkdir -p $(@D)
+	$(CC) $(PROG_CFLAGS) $(CFLAGS) -o $@ $<

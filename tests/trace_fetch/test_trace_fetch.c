@@ -553,6 +553,30 @@ static void fork_child_events(void)
 	detach(&ev);
 }
 
+/* trace_session_detach(): every event out at once, none recording after; each stays, detached. */
+static void session_detach(void)
+{
+	struct ev a, b;
+
+	if (attach(&a, "p:test/da %s:t_ints a=%%di", exe))
+		return;
+	if (attach(&b, "p:test/db %s:t_ints b=%%si", exe)) {
+		detach(&a);
+		return;
+	}
+	t_ints(1, 2, NULL);
+	drain();
+	CHECK_EQ_INT(n_recs, 2);
+	CHECK_EQ_INT(trace_session_detach(sess), 0);
+	t_ints(3, 4, NULL);
+	drain();
+	CHECK_EQ_INT(n_recs, 0);
+	CHECK_EQ_INT(trace_event_detach(a.e), -ENOENT);
+	CHECK_EQ_INT(trace_event_detach(b.e), -ENOENT);
+	detach(&a);
+	detach(&b);
+}
+
 int main(void)
 {
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
@@ -577,6 +601,7 @@ int main(void)
 	RUN(faults);
 	RUN(faults_int3);
 	RUN(fork_child_events);
+	RUN(session_detach);
 	trace_consumer_free(cons);
 	trace_session_free(sess);
 	return tl_total_failed != 0;

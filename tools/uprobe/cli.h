@@ -72,6 +72,9 @@ bool cli_symbol_is_wildcard(const char *symbol);
 int cli_expand_wildcard(struct trace_spec *s, const char *text,
 			int (*add)(void *ctx, const char *line), void *ctx);
 
+/* name on PATH (list.c): the first executable regular file, in out; 0 or -ENOENT. */
+int cli_find_on_path(const char *name, char *out, size_t len);
+
 /* "uprobe: " + message on stderr; returns code. */
 int cli_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

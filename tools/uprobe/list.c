@@ -91,8 +91,7 @@ static int is_elf_file(const char *path)
 	return ok;
 }
 
-/* name on PATH: the first executable regular file. */
-static int find_on_path(const char *name, char *out, size_t len)
+int cli_find_on_path(const char *name, char *out, size_t len)
 {
 	const char *path = getenv("PATH");
 	struct stat st;
@@ -461,7 +460,7 @@ static int list_target(const char *what, const char *pattern, struct totals *t)
 		return list_file(what, pattern, 0, t);
 	if (all_digits(what))
 		return list_pid(what, pattern, t);
-	if (!find_on_path(what, path, sizeof(path)) || !find_library(what, path, sizeof(path)))
+	if (!cli_find_on_path(what, path, sizeof(path)) || !find_library(what, path, sizeof(path)))
 		return list_file(path, pattern, 0, t);
 	return cli_error(CLI_EXIT_FAIL, "%s: no such file, program on PATH or library", what);
 }

@@ -136,8 +136,6 @@ int cmd_trace(int argc, char **argv)
 	const char *output = NULL;
 	int ret, out, dash;
 
-	t->text_len = sizeof(struct uprobe_agent_hdr);
-	t->text = calloc(1, t->text_len);
 	for (dash = 1; dash < argc && strcmp(argv[dash], "--"); dash++)
 		;
 	/* Options and probes mix freely before "--"; what follows is the command's. */

@@ -4,6 +4,9 @@
  *   trace.c          the command: launch mode, attach mode (-p), the end
  *   trace_options.c  options and probes (the SPECS text every agent gets)
  *   trace_agents.c   the agents' protocol (uprobes_agent.h): serve, stop
+ *   trace_gate.c     who may be traced: HELLO's credentials, one agent per
+ *                    image, limits, refusals; what the command is (static,
+ *                    setuid)
  *   trace_loop.c     the tracing loop: rings drained, records filtered,
  *                    counted, formatted
  *   trace_summary.c  the aggregations and the summary at the end
@@ -22,7 +25,11 @@
 #include "uprobes_agent.h"
 #include "uprobes_trace.h"
 
-#define MAX_AGENTS 256
+/* Images served at once (each holds a socket), rings kept (live or ended), images in a run. */
+#define MAX_LIVE_AGENTS 512
+#define MAX_KEPT_RINGS 1024
+#define MAX_IMAGES (1u << 20)
+#define SPEC_POOL_CHUNK 1024 /* specs per mapping of the spec pool */
 
 struct filter {
 	char name[TRACE_MAX_ARG_NAME];
@@ -31,26 +38,79 @@ struct filter {
 	int on;
 };
 
+enum agent_state {
+	AGENT_SERVING, /* SPECS sent, READY awaited */
+	AGENT_TRACING, /* GO sent */
+	AGENT_ENDED,   /* STOPPED, the socket closed, or refused: sock is -1 */
+};
+
 struct agent_conn {
 	int sock;
 	pid_t pid;
+	enum agent_state state;
+	bool first; /* the run's first image: its refusals are fatal (launch mode) */
 	struct trace_consumer *cons;
-	int done; /* STOPPED received or the socket closed */
 };
 
+/* Why a HELLO was refused, or an image not traced (trace_gate.c). */
+enum refusal {
+	REF_CREDS,    /* HELLO from a process of other credentials */
+	REF_PID,      /* the pid in HELLO is not the sender's */
+	REF_SOCKET,   /* no private socket, or one the sender did not make */
+	REF_AGAIN,    /* a second HELLO of one image */
+	REF_MESSAGE,  /* not a HELLO, or a malformed one */
+	REF_READY,    /* a malformed READY */
+	REF_PROTOCOL, /* a message out of turn */
+	REF_RINGS,    /* rings refused (trace_consumer_new) */
+	REF_GONE,     /* the image was gone before it could be told apart */
+	REF_TOO_MANY, /* more than MAX_LIVE_AGENTS at once, or MAX_IMAGES in all */
+	REF_STOPPING, /* HELLO after tracing had stopped */
+	REF_COUNT
+};
+
+/* Images that will not be traced and say so (HELLO_SECURE). */
+enum untraced {
+	UNTRACED_SECURE, /* setuid, setgid, file capabilities */
+	UNTRACED_CREDS,	 /* of other credentials than the tracer's */
+	UNTRACED_COUNT
+};
+
+/* What the command given after "--" is, as far as preloading goes (trace_gate.c). */
+enum command_kind { CMD_DYNAMIC, CMD_STATIC, CMD_SECURE };
+
 struct tracer {
-	int n;
-	struct trace_spec *specs[UPROBE_AGENT_MAX_SPECS];
-	struct trace_layout layouts[UPROBE_AGENT_MAX_SPECS];
-	struct trace_event_desc desc[UPROBE_AGENT_MAX_SPECS];
-	char *text; /* the SPECS message */
+	/* The probes: n of each, grown together (tracer_add_probe). */
+	int n, n_room;
+	struct trace_spec **specs;
+	const struct trace_layout **layouts; /* probes with the same fields share one */
+	struct trace_event_desc *desc;
+	int *attached;
+	char (*mode)[16];
+	char (*why)[172]; /* last refusal */
+	uint64_t *events, *skipped;
+	struct trace_layout **distinct; /* the layouts, each once (the last few are looked up) */
+	int n_distinct;
+	struct trace_spec *pool; /* where the next spec is kept (trace_options.c) */
+	int pool_left;
+	char *text; /* the probe lines, '\n'-separated */
 	size_t text_len;
-	int attached[UPROBE_AGENT_MAX_SPECS];
-	char mode[UPROBE_AGENT_MAX_SPECS][16];
-	char why[UPROBE_AGENT_MAX_SPECS][172]; /* last refusal */
-	uint64_t events[UPROBE_AGENT_MAX_SPECS], skipped[UPROBE_AGENT_MAX_SPECS];
-	struct agent_conn agents[MAX_AGENTS];
-	int n_agents;
+	bool specs_made;	/* text_fd and counts_fd: made for the first image */
+	int text_fd, counts_fd; /* the memfds of SPECS: the lines, the counts */
+	const struct uprobe_agent_count *shared_counts; /* the counts memfd, read-only */
+	/* The images: served, tracing, or ended with their rings kept. */
+	struct agent_conn *agents;
+	int n_agents, agents_room;
+	int live;	       /* agents with a socket */
+	unsigned accepted;     /* HELLOs served in all (the first one's refusals are fatal) */
+	unsigned images;       /* images traced (READY, GO) in all */
+	void *seen;	       /* images served, by identity (trace_gate.c) */
+	unsigned refused[REF_COUNT];
+	pid_t refused_pid[REF_COUNT]; /* the first one of each */
+	unsigned untraced[UNTRACED_COUNT];
+	pid_t untraced_pid[UNTRACED_COUNT];
+	enum command_kind cmd_kind;
+	char cmd_why[160];	/* what makes it so: "is setuid root" */
+	bool child_traced;	/* the command's own image said HELLO */
 	int ctl;
 	pid_t child;
 	int status, child_done, fatal;
@@ -112,14 +172,39 @@ int tracer_setup_output(struct tracer *t, const char *output);
 int tracer_library_path(char *out, size_t len);
 /* Launch mode: start cmd with the agent preloaded; 0 or a CLI exit code. */
 int tracer_launch(struct tracer *t, char **cmd);
-/* Give a new agent its probes and take its rings; -1 if it went away first. */
+/* Attach mode: give the agent its probes and take its rings; -1 if it went away first. */
 int tracer_serve_agent(struct tracer *t, int sock, pid_t pid);
-/* HELLO on the shared socket: a new image to serve. -1 once no process can say it. */
+/* A message on the shared socket: a new image to serve. -1 once no process can say it. */
 int tracer_accept_agent(struct tracer *t);
-/* STOP every agent still there and collect its counters (1 s each at most). */
+/* Launch mode, in the tracing loop: READY of images being served, images that ended. */
+void tracer_service_agents(struct tracer *t);
+/* STOP every agent still there and collect the counters (bounded wait); no HELLO after. */
 void tracer_stop_agents(struct tracer *t);
 /* Attach mode: 1 if h is EXITING (the status is then noted), else 0. */
 int tracer_exiting(struct tracer *t, const struct uprobe_agent_hdr *h);
+
+/* trace_gate.c: who may be traced. */
+/* s with its control characters as '?' (text from the traced processes, to print). */
+char *tracer_printable(char *s);
+/* " (comm)" of pid, or "" when gone; control characters as '?': the name is the process's. */
+const char *tracer_comm(pid_t pid, char *buf, size_t len);
+/* One more refusal of kind r, of PID pid, said on stderr the first time (detail: why). */
+void tracer_refuse(struct tracer *t, enum refusal r, pid_t pid, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/*
+ * A HELLO or HELLO_SECURE (h) with the sender's credentials and the descriptor it
+ * carried (fd, -1: none; n_fds in all): 1 to serve it, 0 if refused or noted as
+ * untraced (fd is then closed).
+ */
+struct ucred;
+int tracer_gate_hello(struct tracer *t, const struct uprobe_agent_hdr *h, const struct ucred *cred,
+		      int fd, int n_fds);
+/* Launch mode: what the command is (static, setuid), said on stderr if it will not be traced. */
+void tracer_check_command(struct tracer *t, const char *cmd);
+/* Why probe i never attached: what the agents said, and what the tracer knows. */
+const char *tracer_unattached_reason(const struct tracer *t, int i, char *buf, size_t len);
+/* The summary's lines on refused HELLOs and images not traced. */
+void tracer_gate_summary(const struct tracer *t, FILE *out);
 
 /* trace_loop.c */
 /* Index of the field called name in l, or -1. */

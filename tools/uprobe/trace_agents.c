@@ -1,24 +1,101 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * uprobe trace: the agents' side of the protocol (uprobes_agent.h). In launch
- * mode every image the command runs says HELLO on the shared socket; in attach
- * mode attach.c hands over the one agent's channel. Each gets the SPECS text,
- * answers READY with its statuses and its rings' memfd, and is told GO or
- * ABORT; at the end STOP, answered by STOPPED with its counters.
+ * mode every image the command runs says HELLO on the shared socket and, once
+ * trace_gate.c lets it in, is served from the tracing loop: SPECS out (the
+ * probe lines and the counts in two sealed memfds), READY in (the statuses in
+ * a memfd of the agent's, checked, and its rings), GO or ABORT out. In attach
+ * mode attach.c hands over the one agent's channel and it is served at once.
+ * At the end STOP, answered by STOPPED; the skipped hits are in the counts.
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "trace.h"
+
+#define TEXT_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL)
+#define COUNTS_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
+#define STATUS_SEALS TEXT_SEALS
+
+/* A message as received: its length and flags, its descriptors, the sender's credentials. */
+struct msg_in {
+	ssize_t len;
+	int flags;
+	int fds[2]; /* the first two (-1: none); any more are closed */
+	int n_fds;  /* how many came */
+	bool has_cred;
+	struct ucred cred;
+};
+
+static void msg_close(struct msg_in *in)
+{
+	for (int i = 0; i < 2; i++)
+		if (in->fds[i] >= 0)
+			close(in->fds[i]);
+	in->fds[0] = in->fds[1] = -1;
+}
+
+static ssize_t recv_msg(int sock, void *buf, size_t len, struct msg_in *in, int flags)
+{
+	char cbuf[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(8 * sizeof(int))];
+	struct iovec iov = { buf, len };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			    .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *c;
+
+	*in = (struct msg_in){ .fds = { -1, -1 } };
+	do
+		in->len = recvmsg(sock, &m, MSG_CMSG_CLOEXEC | flags);
+	while (in->len < 0 && errno == EINTR);
+	in->flags = m.msg_flags;
+	for (c = in->len >= 0 ? CMSG_FIRSTHDR(&m) : NULL; c; c = CMSG_NXTHDR(&m, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS &&
+		    c->cmsg_len == CMSG_LEN(sizeof(in->cred))) {
+			memcpy(&in->cred, CMSG_DATA(c), sizeof(in->cred));
+			in->has_cred = true;
+		}
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		for (size_t i = 0, k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i < k;
+		     i++, in->n_fds++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+			if (in->n_fds < 2)
+				in->fds[in->n_fds] = fd;
+			else
+				close(fd);
+		}
+	}
+	return in->len;
+}
+
+static int send_fds(int sock, const void *buf, size_t len, const int *fds, int n_fds)
+{
+	char cbuf[CMSG_SPACE(2 * sizeof(int))] = { 0 };
+	struct iovec iov = { (void *)buf, len };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			    .msg_controllen = CMSG_SPACE((size_t)n_fds * sizeof(int)) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN((size_t)n_fds * sizeof(int));
+	memcpy(CMSG_DATA(c), fds, (size_t)n_fds * sizeof(int));
+	return sendmsg(sock, &m, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
+}
 
 /*
  * poll() one descriptor while serving the threads' ptrace stops: a thread
@@ -43,19 +120,13 @@ static int poll_guarded(struct pollfd *p, int timeout_ms)
 	return 0;
 }
 
-static ssize_t recv_fd(const struct tracer *t, int sock, void *buf, size_t len, int *fd,
-		       int timeout_ms)
+/* Attach mode: the next message of the agent within timeout_ms, or -1. */
+static ssize_t recv_wait(const struct tracer *t, int sock, void *buf, size_t len, struct msg_in *in,
+			 int timeout_ms)
 {
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { buf, len };
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-			    .msg_controllen = sizeof(cbuf) };
 	struct pollfd p = { .fd = sock, .events = POLLIN };
-	struct cmsghdr *c;
-	ssize_t got;
 	int ready;
 
-	*fd = -1;
 	/* Ctrl-C meanwhile is acted on afterwards: the exchange completes first. */
 	if (t->guarding) {
 		ready = poll_guarded(&p, timeout_ms);
@@ -64,13 +135,8 @@ static ssize_t recv_fd(const struct tracer *t, int sock, void *buf, size_t len, 
 			ready = poll(&p, 1, timeout_ms);
 		while (ready < 0 && errno == EINTR);
 	}
-	if (ready <= 0)
-		return -1;
-	got = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
-	for (c = CMSG_FIRSTHDR(&m); got >= 0 && c; c = CMSG_NXTHDR(&m, c))
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-			memcpy(fd, CMSG_DATA(c), sizeof(int));
-	return got;
+	*in = (struct msg_in){ .len = -1, .fds = { -1, -1 } };
+	return ready > 0 ? recv_msg(sock, buf, len, in, MSG_DONTWAIT) : -1;
 }
 
 /* PATH:SYMBOL+OFF or PATH:0xOFF, as the probe names its place. */
@@ -85,23 +151,6 @@ static const char *location(const struct trace_spec *s, char *buf, size_t len)
 	return buf;
 }
 
-/* " in PID 42 (comm)" */
-static const char *in_pid(pid_t pid, char *buf, size_t len)
-{
-	char path[64], comm[32] = "?";
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
-	f = fopen(path, "r");
-	if (f) {
-		if (fgets(comm, sizeof(comm), f))
-			comm[strcspn(comm, "\n")] = 0;
-		fclose(f);
-	}
-	snprintf(buf, len, " in PID %d (%s)", pid, comm);
-	return buf;
-}
-
 static void replace_this_process(char *msg, size_t len, pid_t pid)
 {
 	char *at = strstr(msg, "this process"), rest[256];
@@ -112,31 +161,272 @@ static void replace_this_process(char *msg, size_t len, pid_t pid)
 	snprintf(at, len - (size_t)(at - msg), "PID %d%s", pid, rest);
 }
 
+/* ---- SPECS: the probe lines and the counts, in memfds every image gets ---------------- */
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+	for (size_t done = 0; done < len;) {
+		ssize_t put = pwrite(fd, (const char *)buf + done, len - done, (off_t)done);
+
+		if (put <= 0)
+			return -1;
+		done += (size_t)put;
+	}
+	return 0;
+}
+
+/* Made once, for the first image: the text sealed read-only, the counts sealed in size. */
+static int make_specs(struct tracer *t)
+{
+	size_t counts_len = (size_t)t->n * sizeof(struct uprobe_agent_count);
+	void *counts;
+
+	if (t->specs_made)
+		return 0;
+	t->text_fd = memfd_create("uprobe-specs", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	t->counts_fd = memfd_create("uprobe-counts", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (t->text_fd < 0 || t->counts_fd < 0 || write_all(t->text_fd, t->text, t->text_len) ||
+	    fcntl(t->text_fd, F_ADD_SEALS, TEXT_SEALS) ||
+	    ftruncate(t->counts_fd, (off_t)counts_len) ||
+	    fcntl(t->counts_fd, F_ADD_SEALS, COUNTS_SEALS))
+		return cli_error(-1, "cannot hand the probes over: %s", strerror(errno));
+	counts = mmap(NULL, counts_len, PROT_READ, MAP_SHARED, t->counts_fd, 0);
+	if (counts == MAP_FAILED)
+		return cli_error(-1, "cannot map the probes' counts: %s", strerror(errno));
+	t->shared_counts = counts;
+	t->specs_made = true;
+	return 0;
+}
+
+static int send_specs(struct tracer *t, int sock)
+{
+	struct uprobe_agent_specs sp = { { UPROBE_AGENT_SPECS, (uint32_t)t->n }, t->text_len };
+	int fds[2];
+
+	if (make_specs(t))
+		return -1;
+	fds[0] = t->text_fd;
+	fds[1] = t->counts_fd;
+	return send_fds(sock, &sp, sizeof(sp), fds, 2);
+}
+
+/* ---- READY: the statuses, checked before anything of them is used ------------------- */
+
+static bool mode_known(const char *mode)
+{
+	for (int m = UPROBE_MODE_NONE; m <= UPROBE_MODE_OPTIMIZED; m++)
+		if (!strcmp(mode, uprobe_mode_name((enum uprobe_mode)m)))
+			return true;
+	return false;
+}
+
+/* NULL, or what is wrong with a status. */
+static const char *status_fault(const struct uprobe_agent_status *s)
+{
+	if (s->err > 0 || s->err < -4095)
+		return "err is not 0 or -errno";
+	if (!memchr(s->mode, 0, sizeof(s->mode)))
+		return "mode is not NUL-terminated";
+	if (!memchr(s->msg, 0, sizeof(s->msg)))
+		return "message is not NUL-terminated";
+	if (!s->err && !mode_known(s->mode))
+		return "mode is not one of uprobe_mode_name()'s";
+	return NULL;
+}
+
+/*
+ * READY's statuses, copied once out of the agent's memfd (sealed, so a
+ * shmem file that no one can make block or shrink) and checked: malloc'd, or
+ * NULL after the refusal.
+ */
+static struct uprobe_agent_status *read_statuses(struct tracer *t, const struct agent_conn *a,
+						 const struct uprobe_agent_hdr *h, int fd)
+{
+	size_t len = (size_t)t->n * sizeof(struct uprobe_agent_status);
+	struct uprobe_agent_status *st = NULL;
+	int seals = fd >= 0 ? fcntl(fd, F_GET_SEALS) : -1;
+	const char *bad = NULL;
+	char fault[128] = "";
+	struct stat sb;
+
+	if (h->n != (uint32_t)t->n)
+		snprintf(fault, sizeof(fault), "%u statuses for %d probes", h->n, t->n);
+	else if (seals < 0 || (seals & STATUS_SEALS) != STATUS_SEALS || fstat(fd, &sb) ||
+		 (size_t)sb.st_size < len)
+		snprintf(fault, sizeof(fault), "no sealed memfd of %zu bytes of statuses", len);
+	else if (!(st = malloc(len)) || pread(fd, st, len, 0) != (ssize_t)len)
+		snprintf(fault, sizeof(fault), "cannot read its statuses");
+	for (uint32_t i = 0; !fault[0] && i < h->n; i++)
+		if ((bad = status_fault(&st[i])))
+			snprintf(fault, sizeof(fault), "status %u: %s", i + 1, bad);
+	if (!fault[0])
+		return st;
+	tracer_refuse(t, REF_READY, a->pid, "%s", fault);
+	free(st);
+	return NULL;
+}
+
 /*
  * A refusal in the command's own image is fatal unless the probed file is
  * simply not mapped there (ENXIO, ENOENT): a program it execs may map it. A
  * running process (-p) has what it has: every refusal is fatal.
  */
-static void note_statuses(struct tracer *t, const struct uprobe_agent_status *st, int n, int first)
+static void note_statuses(struct tracer *t, const struct agent_conn *a,
+			  const struct uprobe_agent_status *st)
 {
-	char loc[PATH_MAX + 160], in[64];
+	char loc[PATH_MAX + 160], in[96] = "", comm[48];
 
-	for (int i = 0; i < n && i < t->n; i++) {
+	if (t->pid)
+		snprintf(in, sizeof(in), " in PID %d%s", t->pid, tracer_comm(t->pid, comm, sizeof(comm)));
+	for (int i = 0; i < t->n; i++) {
 		if (!st[i].err) {
 			t->attached[i]++;
 			snprintf(t->mode[i], sizeof(t->mode[i]), "%s", st[i].mode);
 			continue;
 		}
 		snprintf(t->why[i], sizeof(t->why[i]), "%s", st[i].msg);
+		tracer_printable(t->why[i]); /* the agent's words, printed */
 		if (t->pid) /* the agent speaks of "this process" */
 			replace_this_process(t->why[i], sizeof(t->why[i]), t->pid);
-		if (t->pid || (first && st[i].err != -ENXIO && st[i].err != -ENOENT)) {
+		if (t->pid || (a->first && st[i].err != -ENXIO && st[i].err != -ENOENT)) {
 			cli_error(CLI_EXIT_FAIL, "cannot attach %s/%s (%s)%s: %s", t->specs[i]->group,
-				  t->specs[i]->event, location(t->specs[i], loc, sizeof(loc)),
-				  t->pid ? in_pid(t->pid, in, sizeof(in)) : "", t->why[i]);
+				  t->specs[i]->event, location(t->specs[i], loc, sizeof(loc)), in,
+				  t->why[i]);
 			t->fatal = 1;
 		}
 	}
+}
+
+/* ---- the images --------------------------------------------------------------------- */
+
+static void agent_end(struct tracer *t, struct agent_conn *a)
+{
+	if (a->sock >= 0) {
+		close(a->sock);
+		t->live--;
+	}
+	a->sock = -1;
+	a->state = AGENT_ENDED;
+}
+
+static struct agent_conn *agent_new(struct tracer *t, int sock, pid_t pid)
+{
+	struct agent_conn *a;
+
+	if (t->n_agents == t->agents_room) {
+		int room = t->agents_room ? 2 * t->agents_room : 16;
+
+		a = realloc(t->agents, (size_t)room * sizeof(*a));
+		if (!a)
+			return NULL;
+		t->agents = a;
+		t->agents_room = room;
+	}
+	a = &t->agents[t->n_agents++];
+	*a = (struct agent_conn){ .sock = sock, .pid = pid, .first = !t->accepted++ };
+	t->live++;
+	return a;
+}
+
+/*
+ * READY: statuses checked, rings taken (trace_consumer_new() refuses a memfd
+ * the agent could still shrink), then statuses noted and GO or ABORT. A
+ * refused image has its socket closed: its agent detaches and runs on untraced.
+ */
+static void on_ready(struct tracer *t, struct agent_conn *a, const struct uprobe_agent_hdr *h,
+		     struct msg_in *in)
+{
+	struct uprobe_agent_status *st = read_statuses(t, a, h, in->fds[0]);
+	struct uprobe_agent_hdr go = { UPROBE_AGENT_GO, 0 };
+
+	if (st && in->fds[1] >= 0 && !(a->cons = trace_consumer_new(in->fds[1])))
+		tracer_refuse(t, REF_RINGS, a->pid, "%s",
+			      *uprobe_last_error() ? uprobe_last_error() : strerror(errno));
+	msg_close(in);
+	if (!st || (in->n_fds > 1 && !a->cons)) {
+		free(st);
+		agent_end(t, a);
+		return;
+	}
+	note_statuses(t, a, st);
+	free(st);
+	if (t->fatal)
+		go.type = UPROBE_AGENT_ABORT;
+	send(a->sock, &go, sizeof(go), MSG_NOSIGNAL);
+	a->state = AGENT_TRACING;
+	t->images++;
+	t->child_traced |= a->pid == t->child && !t->pid;
+}
+
+/* One message (or the end) from an image's socket; launch mode. */
+static void agent_readable(struct tracer *t, struct agent_conn *a)
+{
+	struct uprobe_agent_hdr h;
+	struct msg_in in;
+	ssize_t got = recv_msg(a->sock, &h, sizeof(h), &in, MSG_DONTWAIT);
+
+	if (got < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (got == sizeof(h) && !(in.flags & (MSG_TRUNC | MSG_CTRUNC)) &&
+	    a->state == AGENT_SERVING && h.type == UPROBE_AGENT_READY) {
+		on_ready(t, a, &h, &in);
+		return;
+	}
+	if (got == sizeof(h) && !in.n_fds && a->state == AGENT_SERVING &&
+	    h.type == UPROBE_AGENT_PROGRESS)
+		return;
+	msg_close(&in);
+	if (got > 0)
+		tracer_refuse(t, REF_PROTOCOL, a->pid, "message type %u, %zd bytes, %s",
+			      got >= 4 ? h.type : 0, got,
+			      a->state == AGENT_SERVING ? "READY awaited" : "after GO");
+	agent_end(t, a); /* ended (0), or out of turn: the agent detaches on its own */
+}
+
+/* Rings of ended images beyond MAX_KEPT_RINGS: the oldest drained a last time and let go. */
+static void release_ended(struct tracer *t)
+{
+	int kept = 0, i, j;
+
+	for (i = 0; i < t->n_agents; i++)
+		kept += t->agents[i].cons != NULL;
+	if (kept > MAX_KEPT_RINGS)
+		tracer_drain(t);
+	for (i = 0; i < t->n_agents && kept > MAX_KEPT_RINGS; i++) {
+		struct trace_ring_stats st = { .sz = sizeof(st) };
+
+		if (t->agents[i].state != AGENT_ENDED || !t->agents[i].cons)
+			continue;
+		if (!trace_consumer_stats(t->agents[i].cons, &st))
+			t->lost += st.lost; /* the summary adds the rings still kept */
+		trace_consumer_free(t->agents[i].cons);
+		t->agents[i].cons = NULL;
+		kept--;
+	}
+	for (i = j = 0; i < t->n_agents; i++) /* entries with nothing left go */
+		if (t->agents[i].sock >= 0 || t->agents[i].cons)
+			t->agents[j++] = t->agents[i];
+	t->n_agents = j;
+}
+
+void tracer_service_agents(struct tracer *t)
+{
+	static struct pollfd p[MAX_LIVE_AGENTS];
+	static int idx[MAX_LIVE_AGENTS];
+	int n = 0;
+
+	if (t->pid)
+		return; /* attach mode: served at once; its end is tracer_reap()'s */
+	for (int i = 0; i < t->n_agents && n < MAX_LIVE_AGENTS; i++)
+		if (t->agents[i].sock >= 0) {
+			p[n] = (struct pollfd){ .fd = t->agents[i].sock, .events = POLLIN };
+			idx[n++] = i;
+		}
+	if (n && poll(p, (nfds_t)n, 0) > 0)
+		for (int k = 0; k < n; k++)
+			if (p[k].revents)
+				agent_readable(t, &t->agents[idx[k]]);
+	release_ended(t);
 }
 
 int tracer_exiting(struct tracer *t, const struct uprobe_agent_hdr *h)
@@ -150,88 +440,129 @@ int tracer_exiting(struct tracer *t, const struct uprobe_agent_hdr *h)
 
 int tracer_serve_agent(struct tracer *t, int sock, pid_t pid)
 {
-	static char buf[sizeof(struct uprobe_agent_hdr) +
-			UPROBE_AGENT_MAX_SPECS * sizeof(struct uprobe_agent_status)];
-	struct agent_conn *a = &t->agents[t->n_agents];
+	struct agent_conn *a = agent_new(t, sock, pid);
 	struct uprobe_agent_hdr h;
+	struct msg_in in;
 	ssize_t got;
-	int memfd;
 
-	*a = (struct agent_conn){ .sock = sock, .pid = pid };
-	h = (struct uprobe_agent_hdr){ UPROBE_AGENT_SPECS, (uint32_t)(t->text_len - sizeof(h)) };
-	memcpy(t->text, &h, sizeof(h));
-	if (send(sock, t->text, t->text_len, MSG_NOSIGNAL) != (ssize_t)t->text_len) {
-		close(sock);
+	if (!a || send_specs(t, sock)) {
+		if (a)
+			agent_end(t, a);
+		else
+			close(sock);
 		return -1;
 	}
-	/* A process attached to (-p) may call exit() before READY is out. */
-	while ((got = recv_fd(t, sock, buf, sizeof(buf), &memfd, 10000)) == sizeof(h) &&
-	       tracer_exiting(t, (const struct uprobe_agent_hdr *)buf))
-		;
-	if (got < (ssize_t)sizeof(h)) {
-		close(sock);
+	/* A process attached to (-p) may call exit() before READY is out; 10 s without progress. */
+	while ((got = recv_wait(t, sock, &h, sizeof(h), &in, 10000)) == sizeof(h) &&
+	       (h.type == UPROBE_AGENT_PROGRESS || tracer_exiting(t, &h)))
+		msg_close(&in);
+	if (got == sizeof(h) && h.type == UPROBE_AGENT_READY)
+		on_ready(t, a, &h, &in);
+	else
+		msg_close(&in);
+	if (a->state != AGENT_TRACING) {
+		agent_end(t, a);
 		return -1;
 	}
-	memcpy(&h, buf, sizeof(h));
-	note_statuses(t, (const struct uprobe_agent_status *)(buf + sizeof(h)), (int)h.n,
-		      t->n_agents == 0);
-	h = (struct uprobe_agent_hdr){ t->fatal ? UPROBE_AGENT_ABORT : UPROBE_AGENT_GO, 0 };
-	send(sock, &h, sizeof(h), MSG_NOSIGNAL);
-	if (memfd >= 0) {
-		a->cons = trace_consumer_new(memfd);
-		close(memfd);
-	}
-	t->n_agents++;
 	return 0;
+}
+
+/* The control socket's every writer is gone (a zero-length message is no end). */
+static bool writers_gone(int sock)
+{
+	struct pollfd p = { .fd = sock, .events = POLLIN | POLLRDHUP };
+
+	return poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLRDHUP));
 }
 
 int tracer_accept_agent(struct tracer *t)
 {
 	struct uprobe_agent_hdr h;
-	int sock;
-	ssize_t got = recv_fd(t, t->ctl, &h, sizeof(h), &sock, 0);
+	struct msg_in in;
+	ssize_t got = recv_msg(t->ctl, &h, sizeof(h), &in, MSG_DONTWAIT);
+	struct agent_conn *a;
 
-	if (got == 0)
+	if (got == 0 && writers_gone(t->ctl))
 		return -1;
-	if (got != sizeof(h) || h.type != UPROBE_AGENT_HELLO || sock < 0) {
-		if (sock >= 0)
-			close(sock);
+	if (got < 0)
+		return 0;
+	if (!in.has_cred || got != sizeof(h) || (in.flags & (MSG_TRUNC | MSG_CTRUNC)) ||
+	    (h.type != UPROBE_AGENT_HELLO && h.type != UPROBE_AGENT_HELLO_SECURE)) {
+		msg_close(&in);
+		tracer_refuse(t, REF_MESSAGE, in.cred.pid, "%zd bytes%s, not a HELLO", got,
+			      in.flags & (MSG_TRUNC | MSG_CTRUNC) ? " (truncated)" : "");
 		return 0;
 	}
-	if (t->n_agents == MAX_AGENTS || stop_requested) {
-		close(sock); /* that image runs untraced */
+	if (in.fds[1] >= 0)
+		close(in.fds[1]);
+	if (!tracer_gate_hello(t, &h, &in.cred, in.fds[0], in.n_fds))
 		return 0;
-	}
-	tracer_serve_agent(t, sock, (pid_t)h.n);
+	a = agent_new(t, in.fds[0], in.cred.pid);
+	if (!a)
+		close(in.fds[0]);
+	else if (send_specs(t, a->sock))
+		agent_end(t, a); /* that image runs untraced */
 	return 0;
+}
+
+/* Wait for STOPPED (or the end) from every agent told to STOP, until end_ms. */
+static void collect_stopped(struct tracer *t, uint64_t end_ms)
+{
+	static struct pollfd p[MAX_LIVE_AGENTS];
+	static int idx[MAX_LIVE_AGENTS];
+	uint64_t now;
+	int n;
+
+	while ((now = now_ms()) < end_ms) {
+		n = 0;
+		for (int i = 0; i < t->n_agents && n < MAX_LIVE_AGENTS; i++)
+			if (t->agents[i].sock >= 0) {
+				p[n] = (struct pollfd){ .fd = t->agents[i].sock, .events = POLLIN };
+				idx[n++] = i;
+			}
+		if (!n || poll(p, (nfds_t)n, (int)(end_ms - now)) <= 0)
+			break;
+		for (int k = 0; k < n; k++) {
+			struct agent_conn *a = &t->agents[idx[k]];
+			struct uprobe_agent_hdr h;
+			struct msg_in in;
+			ssize_t got;
+
+			if (!p[k].revents)
+				continue;
+			got = recv_msg(a->sock, &h, sizeof(h), &in, MSG_DONTWAIT);
+			msg_close(&in);
+			if (got < 0 && errno == EAGAIN)
+				continue;
+			if (got != sizeof(h) || !tracer_exiting(t, &h))
+				agent_end(t, a); /* STOPPED, the end, or anything else */
+		}
+	}
 }
 
 void tracer_stop_agents(struct tracer *t)
 {
-	static char buf[sizeof(struct uprobe_agent_hdr) +
-			UPROBE_AGENT_MAX_SPECS * sizeof(struct uprobe_agent_count)];
 	struct uprobe_agent_hdr h = { UPROBE_AGENT_STOP, 0 };
 
 	for (int i = 0; i < t->n_agents; i++) {
 		struct agent_conn *a = &t->agents[i];
-		const struct uprobe_agent_count *c = (const struct uprobe_agent_count *)(buf + sizeof(h));
-		int fd;
-		ssize_t got;
 
-		if (a->done)
-			continue;
-		a->done = 1;
-		if (send(a->sock, &h, sizeof(h), MSG_NOSIGNAL) != sizeof(h))
-			continue;
-		do
-			got = recv_fd(t, a->sock, buf, sizeof(buf), &fd, 1000);
-		while (got == sizeof(h) && tracer_exiting(t, (const struct uprobe_agent_hdr *)buf));
-		if (got < (ssize_t)sizeof(h) ||
-		    ((const struct uprobe_agent_hdr *)buf)->type != UPROBE_AGENT_STOPPED)
-			continue;
-		for (uint32_t k = 0; k < ((const struct uprobe_agent_hdr *)buf)->n && (int)k < t->n; k++)
-			t->skipped[k] += c[k].skipped;
+		if (a->sock >= 0 && a->state == AGENT_SERVING)
+			t->refused[REF_STOPPING]++; /* not served yet: it runs untraced */
+		if (a->sock >= 0 && (a->state != AGENT_TRACING ||
+				     send(a->sock, &h, sizeof(h), MSG_NOSIGNAL) != sizeof(h)))
+			agent_end(t, a);
 	}
+	/* Every agent detaches at once; a second, plus time for many probes. */
+	collect_stopped(t, now_ms() + 1000 + (uint64_t)t->n / 4);
+	for (int i = 0; i < t->n_agents; i++)
+		agent_end(t, &t->agents[i]);
+	/* Read once: any image may write there. */
+	for (int i = 0; t->shared_counts && i < t->n; i++)
+		t->skipped[i] = __atomic_load_n(&t->shared_counts[i].skipped, __ATOMIC_RELAXED);
+	if (t->ctl >= 0) /* a later HELLO fails at once: its image runs untraced, not blocked */
+		close(t->ctl);
+	t->ctl = -1;
 }
 
 int tracer_library_path(char *out, size_t len)
@@ -249,12 +580,17 @@ int tracer_launch(struct tracer *t, char **cmd)
 {
 	char lib[PATH_MAX], fdbuf[16], *preload;
 	const char *old;
-	int pair[2];
+	int pair[2], on = 1;
 
 	if (tracer_library_path(lib, sizeof(lib)))
 		return cli_error(CLI_EXIT_FAIL, "cannot find libuprobes.so to preload");
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, pair))
+	/* SO_PASSCRED before any process can send: every HELLO carries its sender's pid and ids. */
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, pair) ||
+	    setsockopt(pair[0], SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)))
 		return cli_error(CLI_EXIT_FAIL, "socketpair: %s", strerror(errno));
+	if (make_specs(t))
+		return CLI_EXIT_FAIL;
+	tracer_check_command(t, cmd[0]);
 	t->ctl = pair[0];
 	t->child = fork();
 	if (t->child < 0)

@@ -93,7 +93,7 @@ static int on_record(const struct trace_record *rec, void *ctx)
 		t->malformed++; /* no probe writes that: the traced program did */
 		return t->cut ? PASS_CUT : 0;
 	}
-	l = &t->layouts[rec->event_id];
+	l = t->layouts[rec->event_id];
 	if (t->filter.on && !filter_keeps(&t->filter, l, rec)) {
 		t->filtered++;
 		return t->cut ? PASS_CUT : 0;
@@ -167,6 +167,7 @@ void tracer_run(struct tracer *t, uint64_t deadline)
 			p.fd = -1; /* every process that could say HELLO is gone */
 		else if (nap.tv_nsec < 1000000)
 			nanosleep(&nap, NULL);
+		tracer_service_agents(t); /* READY of new images; images that ended */
 		got = tracer_drain(t);
 		tracer_reap(t);
 	}

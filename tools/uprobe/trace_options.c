@@ -8,9 +8,11 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -23,7 +25,8 @@ const char trace_usage[] =
 	"Run COMMAND with the probes in place before its main(), print their events,\n"
 	"and exit with COMMAND's exit status once every event is drained. Processes it\n"
 	"forks keep tracing; programs it execs are probed again where they map a\n"
-	"probed file.\n"
+	"probed file. Setuid and static programs, and processes of another user, run\n"
+	"untraced (the summary says so). Up to 65536 probes in one run.\n"
 	"\n"
 	"With -p, trace the running process PID until Ctrl-C, SIGTERM, -d or its end;\n"
 	"then every probe is removed and the process runs on as before.\n"
@@ -104,18 +107,22 @@ static int resolve_dwarf(struct trace_spec *s, const char *line, char **text)
 static int add_sdt_probe(struct tracer *t, struct trace_spec *s, const char *line)
 {
 	struct trace_sdt_where w = { .sz = sizeof(w), .pid = t->pid, .exe = t->exe };
-	struct trace_spec *out[UPROBE_AGENT_MAX_SPECS];
+	int n, ret = 0, room = UPROBE_AGENT_MAX_SPECS - t->n;
+	struct trace_spec **out = calloc((size_t)room, sizeof(*out));
 	struct trace_error err;
-	int n, ret = 0;
 
 	if (!t->pid && !t->exe) {
 		trace_spec_free(s);
+		free(out);
 		return cli_error(CLI_EXIT_USAGE, "no command given after '--' (uprobe trace --help)");
 	}
-	n = trace_spec_resolve_sdt(s, &w, out, UPROBE_AGENT_MAX_SPECS - t->n, &err);
+	n = out ? trace_spec_resolve_sdt(s, &w, out, room, &err) : -ENOMEM;
 	trace_spec_free(s);
-	if (n < 0)
-		return cli_error(CLI_EXIT_FAIL, "probe '%s': %s", line, uprobe_last_error());
+	if (n < 0) {
+		free(out);
+		return cli_error(CLI_EXIT_FAIL, "probe '%s': %s", line,
+				 out ? uprobe_last_error() : "out of memory");
+	}
 	for (int i = 0; i < n; i++) {
 		int len = trace_spec_format(out[i], NULL, 0);
 		char *text = len > 0 ? malloc((size_t)len + 1) : NULL;
@@ -131,7 +138,100 @@ static int add_sdt_probe(struct tracer *t, struct trace_spec *s, const char *lin
 		free(text);
 		trace_spec_free(out[i]);
 	}
+	free(out);
 	return ret;
+}
+
+/*
+ * The array at *array_ptr (any pointer type: copied, not cast) from old to
+ * room entries of elem bytes, the new ones zeroed; 0, or -1 with it unchanged.
+ */
+static int grow(void *array_ptr, int room, int old, size_t elem)
+{
+	void *p, *q;
+
+	memcpy(&p, array_ptr, sizeof(p));
+	q = realloc(p, (size_t)room * elem);
+	if (!q)
+		return -1;
+	memset((char *)q + (size_t)old * elem, 0, (size_t)(room - old) * elem);
+	memcpy(array_ptr, &q, sizeof(q));
+	return 0;
+}
+
+static int probes_grow(struct tracer *t)
+{
+	int room = t->n_room ? 2 * t->n_room : 64, old = t->n_room;
+
+	if (t->n < t->n_room)
+		return 0;
+	if (grow(&t->specs, room, old, sizeof(*t->specs)) ||
+	    grow(&t->layouts, room, old, sizeof(*t->layouts)) ||
+	    grow(&t->desc, room, old, sizeof(*t->desc)) ||
+	    grow(&t->attached, room, old, sizeof(*t->attached)) ||
+	    grow(&t->mode, room, old, sizeof(*t->mode)) || grow(&t->why, room, old, sizeof(*t->why)) ||
+	    grow(&t->events, room, old, sizeof(*t->events)) ||
+	    grow(&t->skipped, room, old, sizeof(*t->skipped)))
+		return cli_error(CLI_EXIT_FAIL, "out of memory");
+	t->n_room = room;
+	return 0;
+}
+
+/*
+ * Keep s for the whole run in a mapping of zero pages. A spec has room for
+ * 128 fetch-args (28 KiB) and a parsed one is touched all over; copied here,
+ * a probe costs the page its fields use (thousands of probes: 4 KiB, not 28,
+ * each). The copy takes over what s points to; s itself is freed.
+ */
+static struct trace_spec *spec_keep(struct tracer *t, struct trace_spec *s)
+{
+	size_t used = offsetof(struct trace_spec, args) + (size_t)s->n_args * sizeof(s->args[0]);
+	struct trace_spec *k;
+	void *p;
+
+	if (!t->pool_left) {
+		p = mmap(NULL, SPEC_POOL_CHUNK * sizeof(*s), PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED)
+			return NULL;
+		t->pool = p;
+		t->pool_left = SPEC_POOL_CHUNK;
+	}
+	k = t->pool++;
+	t->pool_left--;
+	memcpy(k, s, used);
+	if (s->sdt_provider || s->sdt_name) { /* at the end: the page stays untouched without */
+		k->sdt_provider = s->sdt_provider;
+		k->sdt_name = s->sdt_name;
+	}
+	free(s);
+	return k;
+}
+
+/*
+ * The layout of s, shared with a recent probe's when their fields are the
+ * same: the thousands of probes of a glob have one (a layout is 7 KiB).
+ */
+static const struct trace_layout *layout_intern(struct tracer *t, const struct trace_spec *s)
+{
+	struct trace_layout l, *copy;
+	size_t used;
+
+	trace_layout_of(s, &l);
+	used = offsetof(struct trace_layout, fields) + (size_t)l.n_fields * sizeof(l.fields[0]);
+	for (int i = t->n_distinct - 1; i >= 0 && i >= t->n_distinct - 16; i--)
+		if (!memcmp(t->distinct[i], &l, used))
+			return t->distinct[i];
+	if (!(t->n_distinct & (t->n_distinct - 1)) &&
+	    grow(&t->distinct, t->n_distinct ? 2 * t->n_distinct : 1, t->n_distinct,
+		 sizeof(*t->distinct)))
+		return NULL;
+	copy = malloc(sizeof(*copy));
+	if (copy) {
+		*copy = l;
+		t->distinct[t->n_distinct++] = copy;
+	}
+	return copy;
 }
 
 /* One function of a wildcard probe (symexpand.c). */
@@ -149,10 +249,11 @@ int tracer_add_probe(struct tracer *t, const char *line)
 	int ret;
 
 	if (t->n == UPROBE_AGENT_MAX_SPECS)
-		return cli_error(CLI_EXIT_USAGE, "more than %d probes", UPROBE_AGENT_MAX_SPECS);
-	if (t->text_len + len + 1 > UPROBE_AGENT_MSG_MAX)
-		return cli_error(CLI_EXIT_USAGE, "the probes take more than %d KiB of text in all",
-				 UPROBE_AGENT_MSG_MAX / 1024);
+		return cli_error(CLI_EXIT_USAGE, "more than %d probes in one run (see "
+				 "docs/limitations.md)", UPROBE_AGENT_MAX_SPECS);
+	if (t->text_len + len + 1 > UPROBE_AGENT_TEXT_MAX)
+		return cli_error(CLI_EXIT_USAGE, "the probes take more than %u MiB of text in all",
+				 UPROBE_AGENT_TEXT_MAX >> 20);
 	if (strchr(line, '\n'))
 		return cli_error(CLI_EXIT_USAGE, "probe '%s': one line per probe", line);
 	s = trace_spec_parse(line, &err);
@@ -182,13 +283,19 @@ int tracer_add_probe(struct tracer *t, const char *line)
 	if (resolved) {
 		line = resolved;
 		len = strlen(line);
-		if (t->text_len + len + 1 > UPROBE_AGENT_MSG_MAX)
-			return cli_error(CLI_EXIT_USAGE, "the probes take more than %d KiB of text "
-					 "in all", UPROBE_AGENT_MSG_MAX / 1024);
+		if (t->text_len + len + 1 > UPROBE_AGENT_TEXT_MAX)
+			return cli_error(CLI_EXIT_USAGE, "the probes take more than %u MiB of text "
+					 "in all", UPROBE_AGENT_TEXT_MAX >> 20);
 	}
+	ret = probes_grow(t);
+	if (ret)
+		return ret;
+	t->layouts[t->n] = layout_intern(t, s);
+	s = t->layouts[t->n] ? spec_keep(t, s) : NULL;
+	if (!s)
+		return cli_error(CLI_EXIT_FAIL, "out of memory");
 	t->specs[t->n] = s;
-	trace_layout_of(s, &t->layouts[t->n]);
-	t->desc[t->n] = (struct trace_event_desc){ s, &t->layouts[t->n] };
+	t->desc[t->n] = (struct trace_event_desc){ s, t->layouts[t->n] };
 	t->n++;
 	t->text = realloc(t->text, t->text_len + len + 2);
 	if (!t->text)
@@ -348,7 +455,7 @@ int tracer_check_names(const struct tracer *t)
 		if (!names[k] || (k == 1 && !strcmp(names[k], "latency")))
 			continue;
 		for (int i = 0; i < t->n && !found; i++)
-			found = tracer_field(&t->layouts[i], names[k]) >= 0;
+			found = tracer_field(t->layouts[i], names[k]) >= 0;
 		if (!found)
 			return cli_error(CLI_EXIT_USAGE, "%s '%s': no probe has a fetch-arg of that name",
 					 k ? "--hist" : "--filter", names[k]);

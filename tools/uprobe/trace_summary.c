@@ -52,6 +52,7 @@ static int agent_rings(struct tracer *t, const struct agent_conn *a)
 static void summary(struct tracer *t)
 {
 	int lost_known = 1;
+	char why[512];
 
 	for (int i = 0; i < t->n_agents; i++)
 		if (agent_rings(t, &t->agents[i]))
@@ -62,7 +63,7 @@ static void summary(struct tracer *t)
 	t->corrupted |= !lost_known || t->malformed;
 	if (t->quiet)
 		return;
-	fprintf(stderr, "\nuprobe: %d process image(s) traced\n", t->n_agents);
+	fprintf(stderr, "\nuprobe: %u process image(s) traced\n", t->images);
 	for (int i = 0; i < t->n; i++) {
 		const struct trace_spec *s = t->specs[i];
 		char lost[32] = "";
@@ -75,8 +76,9 @@ static void summary(struct tracer *t)
 				lost, t->skipped[i], t->mode[i]);
 		else
 			fprintf(stderr, "  %s/%s: never attached: %s\n", s->group, s->event,
-				t->why[i][0] ? t->why[i] : "no image mapped its file");
+				tracer_unattached_reason(t, i, why, sizeof(why)));
 	}
+	tracer_gate_summary(t, stderr);
 	if (lost_known)
 		fprintf(stderr, "  lost events (rings full): %" PRIu64 "\n", t->lost);
 	else

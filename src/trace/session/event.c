@@ -33,6 +33,7 @@ struct trace_event {
 	struct fetch_plan *plan;
 	struct fetch_event hot; /* the handlers' ctx */
 	uint16_t *semaphore;	/* USDT reference counter, or NULL */
+	uint64_t *skipped_counter; /* trace_event_opts.skipped_counter */
 	int attached;
 };
 
@@ -142,6 +143,7 @@ static int attach_probe(struct trace_event *ev, const struct trace_spec *spec, c
 {
 	struct uprobe_opts o = {
 		.sz = sizeof(o), .ctx = &ev->hot, .flags = flags | UPROBE_F_HANDLER_NO_SIMD,
+		.skipped_counter = ev->skipped_counter,
 	};
 
 	if (spec->kind == TRACE_RETPROBE) {
@@ -214,7 +216,9 @@ UPROBE_API struct trace_event *trace_event_attach_opts(struct trace_session *s,
 	struct trace_event *ev;
 	int ret;
 
-	if (!s || !spec || (opts && opts->sz < sizeof(*opts))) {
+	size_t min_sz = offsetof(struct trace_event_opts, skipped_counter); /* an older caller's */
+
+	if (!s || !spec || (opts && opts->sz < min_sz)) {
 		log_error(-EINVAL, "trace_event_attach: %s", !s ? "no session" : !spec ? "no spec"
 							     : "opts->sz too small");
 		errno = EINVAL;
@@ -226,6 +230,9 @@ UPROBE_API struct trace_event *trace_event_attach_opts(struct trace_session *s,
 	ev->session = s;
 	ev->hot.rings = s->rings;
 	ev->hot.recording = &s->recording;
+	if (opts && opts->sz >= offsetof(struct trace_event_opts, skipped_counter) +
+					sizeof(opts->skipped_counter))
+		ev->skipped_counter = opts->skipped_counter;
 	ret = event_setup(ev, spec, id, opts ? opts->flags : 0);
 	if (ret) {
 		log_error_prefix("%s/%s", spec->group, spec->event);
@@ -242,6 +249,15 @@ UPROBE_API struct trace_event *trace_event_attach_opts(struct trace_session *s,
 	return ev;
 }
 
+/* ev's probe is out: its USDT semaphore (the count of tracers) goes back down. */
+static void event_detached(struct trace_event *ev)
+{
+	ev->attached = 0;
+	if (ev->semaphore)
+		__atomic_fetch_sub(ev->semaphore, 1, __ATOMIC_RELAXED);
+	ev->semaphore = NULL;
+}
+
 UPROBE_API int trace_event_detach(struct trace_event *ev)
 {
 	int ret;
@@ -251,10 +267,7 @@ UPROBE_API int trace_event_detach(struct trace_event *ev)
 	if (!ev->attached)
 		return -ENOENT;
 	ret = uprobe_detach(ev->probe);
-	ev->attached = 0;
-	if (ev->semaphore)
-		__atomic_fetch_sub(ev->semaphore, 1, __ATOMIC_RELAXED);
-	ev->semaphore = NULL;
+	event_detached(ev);
 	return ret;
 }
 
@@ -289,6 +302,36 @@ UPROBE_API void trace_event_free(struct trace_event *ev)
 UPROBE_API struct uprobe *trace_event_probe(const struct trace_event *ev)
 {
 	return ev ? ev->probe : NULL;
+}
+
+UPROBE_API int trace_session_detach(struct trace_session *s)
+{
+	struct uprobe **probes;
+	struct trace_event *ev;
+	size_t n = 0;
+	int ret;
+
+	if (!s)
+		return -EINVAL;
+	pthread_mutex_lock(&s->lock);
+	for (ev = s->events; ev; ev = ev->next)
+		n += ev->attached != 0;
+	probes = calloc(n ? n : 1, sizeof(*probes));
+	if (!probes) {
+		pthread_mutex_unlock(&s->lock);
+		return -ENOMEM;
+	}
+	n = 0;
+	for (ev = s->events; ev; ev = ev->next)
+		if (ev->attached)
+			probes[n++] = ev->probe;
+	ret = uprobe_detach_many(probes, n);
+	for (ev = s->events; ev; ev = ev->next)
+		if (ev->attached)
+			event_detached(ev);
+	pthread_mutex_unlock(&s->lock);
+	free(probes);
+	return ret;
 }
 
 UPROBE_API void trace_session_record(struct trace_session *s, int on)

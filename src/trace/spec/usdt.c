@@ -163,7 +163,7 @@ static int find_needed(const char *name, const char *rpath, const char *runpath,
 	}
 	if (!runpath && rpath && !search_dirs(rpath, origin, name, out, len))
 		return 0;
-	if (!search_dirs(getenv("LD_LIBRARY_PATH"), origin, name, out, len))
+	if (!search_dirs(secure_getenv("LD_LIBRARY_PATH"), origin, name, out, len)) /* as ld.so */
 		return 0;
 	if (runpath && !search_dirs(runpath, origin, name, out, len))
 		return 0;
