@@ -15,7 +15,7 @@ WARN := -Wall -Wextra -Werror -Wno-format-truncation
 PUB_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude -MMD -MP
 BASE_CFLAGS := $(PUB_CFLAGS) -Isrc
 LIB_CFLAGS := $(BASE_CFLAGS) -fPIC -fvisibility=hidden
-LIB_LDLIBS := -lZydis -lelf -ldw -llzma -lpthread -ldl
+LIB_LDLIBS := -lZydis -lelf -ldw -llzma -lz -lpthread -ldl
 SONAME := libuprobes.so.0
 VERSION := 0.1.0
 

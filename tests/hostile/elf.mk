@@ -1,0 +1,25 @@
+# SPDX-License-Identifier: MIT
+# Hostile ELF input for the sym layer (tests/hostile/elf_*):
+#  elf_debuglink.sh  debug files that are FIFOs, devices, huge sparse files,
+#                    another build's, a wrong CRC: refused by name, never hung on
+TEST_BINS += tests/hostile/elf_debuglink.sh
+
+ELF_TARGETS := $(B)/tests/hostile/elf_target $(B)/tests/hostile/elf_target_other \
+	$(B)/tests/hostile/elf_target_noid $(B)/tests/hostile/elf_target_noid_other
+
+tests/hostile/elf_debuglink.sh: $(B)/uprobe $(ELF_TARGETS)
+
+# -g: the debug files are made from these by objcopy --only-keep-debug.
+ELF_TARGET_CFLAGS := -O2 -g -rdynamic
+$(B)/tests/hostile/elf_target: tests/hostile/elf_target.c
+	@mkdir -p $(@D)
+	$(CC) $(ELF_TARGET_CFLAGS) -Wl,--build-id -o $@ $<
+$(B)/tests/hostile/elf_target_other: tests/hostile/elf_target.c
+	@mkdir -p $(@D)
+	$(CC) $(ELF_TARGET_CFLAGS) -DELF_OTHER -Wl,--build-id -o $@ $<
+$(B)/tests/hostile/elf_target_noid: tests/hostile/elf_target.c
+	@mkdir -p $(@D)
+	$(CC) $(ELF_TARGET_CFLAGS) -Wl,--build-id=none -o $@ $<
+$(B)/tests/hostile/elf_target_noid_other: tests/hostile/elf_target.c
+	@mkdir -p $(@D)
+	$(CC) $(ELF_TARGET_CFLAGS) -DELF_OTHER -Wl,--build-id=none -o $@ $<
