@@ -280,15 +280,31 @@ static int find_by_build_id(struct debug_search *ds)
 	return aux_open(ds, path, NULL);
 }
 
+/*
+ * The directory of f, absolute, as DIR in the paths of a .gnu_debuglink
+ * (ROOT/DIR/NAME needs it so; "prog" is in the current directory, not "/").
+ */
+static void file_dir(const char *path, char *out, size_t len)
+{
+	const char *slash = strrchr(path, '/');
+	int dlen = slash ? (int)(slash - path) : 0;
+	char cwd[4096];
+
+	if (path[0] == '/')
+		snprintf(out, len, "%.*s", dlen, path);
+	else if (getcwd(cwd, sizeof(cwd)))
+		snprintf(out, len, "%s%s%.*s", cwd, slash ? "/" : "", dlen, path);
+	else
+		snprintf(out, len, "%.*s", slash ? dlen : 1, slash ? path : ".");
+}
+
 static int find_by_debuglink(struct debug_search *ds)
 {
-	const struct sym_file *f = ds->f;
-	Elf_Data *d = section_data(f->elf, ".gnu_debuglink");
-	const char *name, *slash = strrchr(f->path, '/');
+	Elf_Data *d = section_data(ds->f->elf, ".gnu_debuglink");
+	const char *name;
 	size_t nlen, crc_off;
 	uint32_t crc;
-	char path[4096];
-	int dlen = slash ? (int)(slash - f->path) : 0;
+	char dir[4096], path[4096];
 
 	if (!d || !d->d_buf || d->d_size < 8)
 		return -ENOENT;
@@ -298,36 +314,35 @@ static int find_by_debuglink(struct debug_search *ds)
 	if (!nlen || crc_off + 4 > d->d_size || strchr(name, '/'))
 		return -ENOENT;
 	memcpy(&crc, (const char *)d->d_buf + crc_off, 4);
-	snprintf(path, sizeof(path), "%s%s%.*s/%s", debug_root(), f->path[0] == '/' ? "" : "/",
-		 dlen, f->path, name);
+	file_dir(ds->f->path, dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s%s%s/%s", debug_root(), dir[0] == '/' ? "" : "/", dir, name);
 	if (!aux_open(ds, path, &crc))
 		return 0;
-	snprintf(path, sizeof(path), "%.*s/%s", dlen, f->path, name);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	if (!aux_open(ds, path, &crc))
 		return 0;
-	snprintf(path, sizeof(path), "%.*s/.debug/%s", dlen, f->path, name);
+	snprintf(path, sizeof(path), "%s/.debug/%s", dir, name);
 	return aux_open(ds, path, &crc);
 }
 
 /*
- * A refusal is worth one warning per process, not one per open of the file
- * (uprobe list opens it three times, a program attaching probes once per
- * batch): the hashes of the last messages warned. Two threads may both warn.
+ * A refusal is worth one warning per file and process, not one per open of
+ * the file (uprobe list opens it three times, by two names; a program
+ * attaching probes once per batch): the last files warned of, by inode.
+ * Two threads may both warn.
  */
-static void warn_once(const char *msg)
+static void warn_once(const struct sym_file *f, const char *msg)
 {
 	static uint64_t seen[16];
 	static unsigned next;
-	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+	uint64_t key = ((uint64_t)f->st.st_dev * 0x9e3779b97f4a7c15ull) ^ f->st.st_ino;
 
-	for (const char *p = msg; *p; p++)
-		h = (h ^ (uint8_t)*p) * 0x100000001b3ull;
 	for (size_t i = 0; i < sizeof(seen) / sizeof(seen[0]); i++)
-		if (__atomic_load_n(&seen[i], __ATOMIC_RELAXED) == h)
+		if (__atomic_load_n(&seen[i], __ATOMIC_RELAXED) == key)
 			return;
-	__atomic_store_n(&seen[__atomic_fetch_add(&next, 1, __ATOMIC_RELAXED) % 16], h,
+	__atomic_store_n(&seen[__atomic_fetch_add(&next, 1, __ATOMIC_RELAXED) % 16], key,
 			 __ATOMIC_RELAXED);
-	log_msg(UPROBE_LOG_WARN, "%s", msg);
+	log_msg(UPROBE_LOG_WARN, "%s: %s", f->path, msg);
 }
 
 /* By build-id, else by .gnu_debuglink, into a: 0 or -ENOENT (a refusal warned, kept in f). */
@@ -338,11 +353,8 @@ static int find_debug_file(struct sym_file *f, struct sym_aux *a)
 	if (!find_by_build_id(&ds) || !find_by_debuglink(&ds))
 		return 0;
 	if (ds.refused[0]) {
-		char msg[sizeof(ds.refused) + 256];
-
 		snprintf(f->aux.refused, sizeof(f->aux.refused), "%s", ds.refused);
-		snprintf(msg, sizeof(msg), "%s: %s", f->path, ds.refused);
-		warn_once(msg);
+		warn_once(f, ds.refused);
 	}
 	return -ENOENT;
 }

@@ -15,6 +15,8 @@
 #  other_build  DIR/NAME is another build's debug file: its build-id differs
 #  noid_real    control, no build-id: the CRC of .gnu_debuglink accepts it
 #  noid_crc     no build-id, another build's debug file: CRC mismatch
+#  relative     uprobe list prog: DIR is the current directory (it was /),
+#               and one warning though the SDT markers read it as an absolute path
 #  wildcard     uprobe trace 'p:PROG:elf_*' (expanded by the tracer) says why
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -97,6 +99,11 @@ mk "$d" "$bin/elf_target" && mkdir "$d/.debug" && mkfifo "$d/.debug/prog.debug"
 why="a FIFO, not a regular file"
 list_refused fifo "$d" "$d/.debug/prog.debug" "$why" &&
 	trace_refused fifo "$d" "$d/.debug/prog.debug" "$why" && pass fifo
+
+(cd "$d" && "$up" list prog >"$tmp/rel.out" 2>"$tmp/rel.err")
+expect_eq relative "$(grep '^uprobe: warning:' "$tmp/rel.err")" \
+	"uprobe: warning: prog: debug file $d/.debug/prog.debug refused: $why" "warnings" &&
+	pass relative
 
 # ---- /dev/zero at DIR/NAME -------------------------------------------------------------------
 d="$tmp/device"
