@@ -2,12 +2,15 @@
 # Hostile ELF input for the sym layer (tests/hostile/elf_*):
 #  elf_debuglink.sh  debug files that are FIFOs, devices, huge sparse files,
 #                    another build's, a wrong CRC: refused by name, never hung on
-TEST_BINS += tests/hostile/elf_debuglink.sh
+#  elf_cases.sh      the inputs fuzz_elf found breaking the sym layer, each with
+#                    its exact uprobe list output (tests/hostile/elf_cases/)
+TEST_BINS += tests/hostile/elf_debuglink.sh tests/hostile/elf_cases.sh
 
 ELF_TARGETS := $(B)/tests/hostile/elf_target $(B)/tests/hostile/elf_target_other \
 	$(B)/tests/hostile/elf_target_noid $(B)/tests/hostile/elf_target_noid_other
 
 tests/hostile/elf_debuglink.sh: $(B)/uprobe $(ELF_TARGETS)
+tests/hostile/elf_cases.sh: $(B)/uprobe
 
 # -g: the debug files are made from these by objcopy --only-keep-debug.
 ELF_TARGET_CFLAGS := -O2 -g -rdynamic
