@@ -6,27 +6,51 @@
  *      accepted only if that file carries the same build-id note;
  *   2. by .gnu_debuglink (NAME, then a CRC32 of the whole debug file):
  *      ROOT/DIR/NAME, DIR/NAME, DIR/.debug/NAME  (DIR = the file's directory),
- *      accepted only if the CRC32 matches;
+ *      accepted if both files have the same build-id, else if the CRC32
+ *      matches (a file is read whole only when a build-id is missing);
  *   3. MiniDebugInfo (Fedora): .gnu_debugdata holds an xz-compressed ELF whose
  *      .symtab lists the functions .dynsym does not.
  *
  * ROOT is /usr/lib/debug, or $UPROBE_DEBUG_DIR. A debug file's symbols carry
  * the same virtual addresses as the stripped file's (its sections are NOBITS
  * placeholders at the same addresses); only its .symtab is read.
+ *
+ * The names come from the file, which the tracer may not trust (the traced
+ * program's directory, its .gnu_debuglink): this runs inside the traced
+ * program, before its main. So a name that is a FIFO, a device, a directory,
+ * a socket or a file of more than DEBUG_FILE_MAX bytes is refused without
+ * being opened for reading (no wait, no driver's open, no 4 GiB to read),
+ * and a refusal is said once through the log callback (a warning: "PATH:
+ * debug file FILE refused: WHY") and at the end of a "symbol not found".
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <lzma.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "sym/sym_priv.h"
+#include "util/log.h"
 
 #define DEBUG_ROOT "/usr/lib/debug"
 #define DEBUGDATA_MAX (256u << 20) /* decompressed MiniDebugInfo: more is not a symbol table */
+/*
+ * A debug file larger than this is refused: libc's is 5 MB, a large C++
+ * program's some hundreds; reading (or checksumming) more, inside the
+ * traced program, is not worth its time.
+ */
+#define DEBUG_FILE_MAX (2ull << 30)
+
+/* One search for f's debug file: found into a, or the first candidate refused and why. */
+struct debug_search {
+	const struct sym_file *f;
+	struct sym_aux *a;
+	char refused[512]; /* "debug file PATH refused: WHY" */
+};
 
 static const char *debug_root(void)
 {
@@ -78,77 +102,172 @@ static size_t build_id(Elf *elf, const uint8_t **id)
 	return 0;
 }
 
-/* CRC-32 (IEEE 802.3, reflected, as .gnu_debuglink uses), bytewise with a table. */
-static uint32_t crc32_update(uint32_t crc, const uint8_t *p, size_t n)
+/* The reason why a candidate was refused, as "debug file PATH refused: WHY". */
+static void refuse(struct debug_search *ds, const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void refuse(struct debug_search *ds, const char *path, const char *fmt, ...)
 {
-	static uint32_t table[256];
+	char why[256];
+	va_list ap;
 
-	if (!table[1]) {
-		for (uint32_t i = 0; i < 256; i++) {
-			uint32_t c = i;
-
-			for (int k = 0; k < 8; k++)
-				c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
-			table[i] = c;
-		}
-	}
-	crc = ~crc;
-	while (n--)
-		crc = table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
-	return ~crc;
+	if (ds->refused[0]) /* the first one tells: the others are often the same file */
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	snprintf(ds->refused, sizeof(ds->refused), "debug file %s refused: %s", path, why);
 }
 
-static int file_crc32(int fd, uint32_t *crc)
+static const char *file_kind(mode_t mode)
 {
-	struct stat st;
-	void *m;
+	switch (mode & S_IFMT) {
+	case S_IFIFO:
+		return "a FIFO";
+	case S_IFCHR:
+		return "a character device";
+	case S_IFBLK:
+		return "a block device";
+	case S_IFDIR:
+		return "a directory";
+	case S_IFSOCK:
+		return "a socket";
+	default:
+		return "a file of unknown type";
+	}
+}
 
-	if (fstat(fd, &st) || !st.st_size)
-		return -EINVAL;
-	m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-	if (m == MAP_FAILED)
-		return -errno;
-	*crc = crc32_update(0, m, (size_t)st.st_size);
-	munmap(m, (size_t)st.st_size);
+/*
+ * A candidate debug file: the fd of a regular file of at most DEBUG_FILE_MAX
+ * bytes, -ENOENT when there is nothing (not worth a word), or -EPERM with
+ * the reason in ds. The name is resolved with O_PATH, which opens no device
+ * and waits on no FIFO; only a regular file is then opened for reading,
+ * through /proc/self/fd (the same inode, whatever the name means by then).
+ */
+static int debug_file_open(struct debug_search *ds, const char *path, struct stat *st)
+{
+	char proc[64];
+	int pfd = open(path, O_PATH | O_CLOEXEC), fd;
+
+	if (pfd < 0)
+		return -ENOENT;
+	if (fstat(pfd, st)) {
+		refuse(ds, path, "cannot stat it: %s", strerror(errno));
+		fd = -EPERM;
+	} else if (!S_ISREG(st->st_mode)) {
+		refuse(ds, path, "%s, not a regular file", file_kind(st->st_mode));
+		fd = -EPERM;
+	} else if ((uint64_t)st->st_size > DEBUG_FILE_MAX) {
+		refuse(ds, path, "%lld bytes, over the %llu GiB limit",
+		       (long long)st->st_size, DEBUG_FILE_MAX >> 30);
+		fd = -EPERM;
+	} else {
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pfd);
+		fd = open(proc, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+		if (fd < 0) {
+			refuse(ds, path, "cannot open it: %s", strerror(errno));
+			fd = -EPERM;
+		}
+	}
+	close(pfd);
+	return fd;
+}
+
+/* CRC-32 of the whole file (as .gnu_debuglink has it: zlib's), read with pread. */
+static int file_crc32(struct debug_search *ds, const char *path, int fd, uint64_t size,
+		      uint32_t *crc)
+{
+	size_t chunk = 1u << 20;
+	uint8_t *buf = malloc(chunk);
+	uLong c = crc32_z(0, NULL, 0);
+	uint64_t off = 0;
+	ssize_t n = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	while (off < size && (n = pread(fd, buf, chunk, (off_t)off)) > 0) {
+		c = crc32_z(c, buf, (size_t)n);
+		off += (uint64_t)n;
+	}
+	free(buf);
+	if (n < 0 || off != size) {
+		refuse(ds, path, "cannot read it: %s", n < 0 ? strerror(errno) : "it shrank");
+		return -EIO;
+	}
+	*crc = (uint32_t)c;
 	return 0;
 }
 
 /*
- * Open path into a as the debug file of f: an x86-64 ELF other than f itself,
- * passing check (build-id or CRC, whichever found it).
+ * Is ds->a the debug file of ds->f? Build-ids decide when both files have one
+ * (no need to read a large file whole); else the CRC32 .gnu_debuglink gives
+ * (crc), which only the debuglink search has. 0, or -EPERM with the reason.
  */
-static int aux_open(const struct sym_file *f, struct sym_aux *a, const char *path,
-		    const uint8_t *id, size_t idlen, const uint32_t *crc)
+static int debug_file_matches(struct debug_search *ds, const char *path, int fd, uint64_t size,
+			      const uint32_t *crc)
 {
-	struct stat st;
-	const uint8_t *their;
-	uint32_t c = 0;
-	GElf_Ehdr eh;
+	const uint8_t *ours, *theirs;
+	size_t n = build_id(ds->f->elf, &ours), m = build_id(ds->a->elf, &theirs);
+	uint32_t c;
 
-	a->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (n && m) {
+		if (n == m && !memcmp(ours, theirs, n))
+			return 0;
+		refuse(ds, path, "its build-id is not the one of %s", ds->f->path);
+		return -EPERM;
+	}
+	if (!crc) { /* the build-id path, and the file there has none */
+		refuse(ds, path, "it has no build-id");
+		return -EPERM;
+	}
+	if (file_crc32(ds, path, fd, size, &c))
+		return -EPERM;
+	if (c != *crc) {
+		refuse(ds, path, "its CRC32 is 0x%08x, .gnu_debuglink asks for 0x%08x", c, *crc);
+		return -EPERM;
+	}
+	return 0;
+}
+
+/*
+ * Open path into ds->a as the debug file of ds->f: a regular x86-64 ELF file
+ * other than f itself, of f's build (debug_file_matches). 0, -ENOENT when
+ * there is no such file, -EPERM when it was refused (the reason in ds).
+ */
+static int aux_open(struct debug_search *ds, const char *path, const uint32_t *crc)
+{
+	struct sym_aux *a = ds->a;
+	struct stat st;
+	GElf_Ehdr eh;
+	int err;
+
+	a->fd = debug_file_open(ds, path, &st);
 	if (a->fd < 0)
-		return -ENOENT;
-	if (fstat(a->fd, &st) || (st.st_dev == f->st.st_dev && st.st_ino == f->st.st_ino))
+		return a->fd;
+	err = -ENOENT; /* f itself, found by its own .gnu_debuglink: nothing to say */
+	if (st.st_dev == ds->f->st.st_dev && st.st_ino == ds->f->st.st_ino)
 		goto fail;
-	if (crc && (file_crc32(a->fd, &c) || c != *crc))
-		goto fail;
-	a->elf = elf_begin(a->fd, ELF_C_READ_MMAP, NULL);
+	/* ELF_C_READ: pread on demand, so that a file cut short is an error, not a SIGBUS. */
+	a->elf = elf_begin(a->fd, ELF_C_READ, NULL);
+	err = -EPERM;
 	if (!a->elf || elf_kind(a->elf) != ELF_K_ELF || !gelf_getehdr(a->elf, &eh) ||
-	    eh.e_machine != EM_X86_64)
+	    eh.e_machine != EM_X86_64) {
+		refuse(ds, path, "not an x86-64 ELF file");
 		goto fail;
-	if (id && (build_id(a->elf, &their) != idlen || memcmp(their, id, idlen)))
+	}
+	if (debug_file_matches(ds, path, a->fd, (uint64_t)st.st_size, crc))
 		goto fail;
 	snprintf(a->path, sizeof(a->path), "%s", path);
 	return 0;
 fail:
 	sym_aux_close(a);
-	return -ENOENT;
+	return err;
 }
 
-static int find_by_build_id(const struct sym_file *f, struct sym_aux *a)
+static int find_by_build_id(struct debug_search *ds)
 {
 	const uint8_t *id;
-	size_t n = build_id(f->elf, &id);
+	size_t n = build_id(ds->f->elf, &id);
 	char path[4096];
 	int len;
 
@@ -158,17 +277,34 @@ static int find_by_build_id(const struct sym_file *f, struct sym_aux *a)
 	for (size_t i = 1; i < n && len < (int)sizeof(path) - 8; i++)
 		len += snprintf(path + len, sizeof(path) - len, "%02x", id[i]);
 	snprintf(path + len, sizeof(path) - len, ".debug");
-	return aux_open(f, a, path, id, n, NULL);
+	return aux_open(ds, path, NULL);
 }
 
-static int find_by_debuglink(const struct sym_file *f, struct sym_aux *a)
+/*
+ * The directory of f, absolute, as DIR in the paths of a .gnu_debuglink
+ * (ROOT/DIR/NAME needs it so; "prog" is in the current directory, not "/").
+ */
+static void file_dir(const char *path, char *out, size_t len)
 {
-	Elf_Data *d = section_data(f->elf, ".gnu_debuglink");
-	const char *name, *slash = strrchr(f->path, '/');
+	const char *slash = strrchr(path, '/');
+	int dlen = slash ? (int)(slash - path) : 0;
+	char cwd[4096];
+
+	if (path[0] == '/')
+		snprintf(out, len, "%.*s", dlen, path);
+	else if (getcwd(cwd, sizeof(cwd)))
+		snprintf(out, len, "%s%s%.*s", cwd, slash ? "/" : "", dlen, path);
+	else
+		snprintf(out, len, "%.*s", slash ? dlen : 1, slash ? path : ".");
+}
+
+static int find_by_debuglink(struct debug_search *ds)
+{
+	Elf_Data *d = section_data(ds->f->elf, ".gnu_debuglink");
+	const char *name;
 	size_t nlen, crc_off;
 	uint32_t crc;
-	char path[4096];
-	int dlen = slash ? (int)(slash - f->path) : 0;
+	char dir[4096], path[4096];
 
 	if (!d || !d->d_buf || d->d_size < 8)
 		return -ENOENT;
@@ -178,15 +314,49 @@ static int find_by_debuglink(const struct sym_file *f, struct sym_aux *a)
 	if (!nlen || crc_off + 4 > d->d_size || strchr(name, '/'))
 		return -ENOENT;
 	memcpy(&crc, (const char *)d->d_buf + crc_off, 4);
-	snprintf(path, sizeof(path), "%s%s%.*s/%s", debug_root(), f->path[0] == '/' ? "" : "/",
-		 dlen, f->path, name);
-	if (!aux_open(f, a, path, NULL, 0, &crc))
+	file_dir(ds->f->path, dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s%s%s/%s", debug_root(), dir[0] == '/' ? "" : "/", dir, name);
+	if (!aux_open(ds, path, &crc))
 		return 0;
-	snprintf(path, sizeof(path), "%.*s/%s", dlen, f->path, name);
-	if (!aux_open(f, a, path, NULL, 0, &crc))
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (!aux_open(ds, path, &crc))
 		return 0;
-	snprintf(path, sizeof(path), "%.*s/.debug/%s", dlen, f->path, name);
-	return aux_open(f, a, path, NULL, 0, &crc);
+	snprintf(path, sizeof(path), "%s/.debug/%s", dir, name);
+	return aux_open(ds, path, &crc);
+}
+
+/*
+ * A refusal is worth one warning per file and process, not one per open of
+ * the file (uprobe list opens it three times, by two names; a program
+ * attaching probes once per batch): the last files warned of, by inode.
+ * Two threads may both warn.
+ */
+static void warn_once(const struct sym_file *f, const char *msg)
+{
+	static uint64_t seen[16];
+	static unsigned next;
+	uint64_t key = ((uint64_t)f->st.st_dev * 0x9e3779b97f4a7c15ull) ^ f->st.st_ino;
+
+	for (size_t i = 0; i < sizeof(seen) / sizeof(seen[0]); i++)
+		if (__atomic_load_n(&seen[i], __ATOMIC_RELAXED) == key)
+			return;
+	__atomic_store_n(&seen[__atomic_fetch_add(&next, 1, __ATOMIC_RELAXED) % 16], key,
+			 __ATOMIC_RELAXED);
+	log_msg(UPROBE_LOG_WARN, "%s: %s", f->path, msg);
+}
+
+/* By build-id, else by .gnu_debuglink, into a: 0 or -ENOENT (a refusal warned, kept in f). */
+static int find_debug_file(struct sym_file *f, struct sym_aux *a)
+{
+	struct debug_search ds = { .f = f, .a = a };
+
+	if (!find_by_build_id(&ds) || !find_by_debuglink(&ds))
+		return 0;
+	if (ds.refused[0]) {
+		snprintf(f->aux.refused, sizeof(f->aux.refused), "%s", ds.refused);
+		warn_once(f, ds.refused);
+	}
+	return -ENOENT;
 }
 
 /* xz -> a buffer the caller frees: 0 or -errno. */
@@ -256,7 +426,7 @@ void sym_load_debug(struct sym_file *f)
 	int src = SYM_SRC_DEBUG;
 	Elf_Scn *scn = NULL;
 
-	if (find_by_build_id(f, &f->aux) && find_by_debuglink(f, &f->aux)) {
+	if (find_debug_file(f, &f->aux)) {
 		if (find_debugdata(f))
 			return;
 		src = SYM_SRC_DEBUGDATA;
@@ -290,7 +460,7 @@ int sym_debug_path(struct sym_file *f, char *path, size_t len)
 		snprintf(path, len, "%s", f->aux.path);
 		return 0;
 	}
-	if (find_by_build_id(f, &a) && find_by_debuglink(f, &a))
+	if (find_debug_file(f, &a))
 		return -ENOENT;
 	snprintf(path, len, "%s", a.path);
 	sym_aux_close(&a);

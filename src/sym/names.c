@@ -268,6 +268,20 @@ static int find_fde_name(struct sym_file *f, const char *name, struct sym_func *
 	return 0;
 }
 
+/*
+ * A function not found in a file whose debug file was refused: the refusal
+ * may be why (the function may be one only the debug file names).
+ */
+static int not_found(struct sym_file *f, int err)
+{
+	char msg[512];
+
+	if (err != -ESRCH || !f->aux.refused[0])
+		return err;
+	snprintf(msg, sizeof(msg), "%s", uprobe_last_error());
+	return log_error(ESRCH, "%s (%s)", msg, f->aux.refused);
+}
+
 #define MAX_CANDIDATES 64
 
 int sym_find(struct sym_file *f, const char *name, struct sym_func *out)
@@ -302,9 +316,9 @@ int sym_find(struct sym_file *f, const char *name, struct sym_func *out)
 		return log_error(ESRCH, "'%s': %s is not the default version of '%s' in %s (use "
 				 "%s@%s)", name, ver, base, f->path, base, ver);
 	if (!n && ver)
-		return unknown_version(f, base, ver);
+		return not_found(f, unknown_version(f, base, ver));
 	if (!n)
-		return find_fde_name(f, name, out);
+		return not_found(f, find_fde_name(f, name, out));
 	/* Only the best-ranked candidates compete; a C++ name must be unique. */
 	while (!cxx && n > 1 && plain_rank(c[n - 1]) > plain_rank(c[0]))
 		n--;

@@ -44,6 +44,8 @@ static struct got_name *got_names(Elf *elf, size_t *n)
 		    !gelf_getshdr(symscn, &symsh) || !(syms = elf_getdata(symscn, NULL)))
 			continue;
 		cnt = sh.sh_size / sh.sh_entsize;
+		if (!cnt) /* realloc(v, 0) would free v */
+			continue;
 		struct got_name *grown = realloc(v, (*n + cnt) * sizeof(*v));
 
 		if (!grown)

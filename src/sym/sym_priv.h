@@ -48,6 +48,7 @@ struct sym_pool_chunk {
 
 /* An ELF read besides the file: a separate debug file or the MiniDebugInfo. */
 struct sym_aux {
+	char refused[512]; /* none found: the first candidate refused, "debug file PATH refused: WHY" */
 	int fd;	   /* -1 for an in-memory ELF */
 	void *buf; /* the decompressed image of an in-memory ELF */
 	Elf *elf;

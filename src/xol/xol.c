@@ -73,17 +73,18 @@ static uint64_t dist(uint64_t a, uint64_t b)
 	return a > b ? a - b : b - a;
 }
 
-/* Map a new area in [lo, hi] as close to near as the free gaps allow. */
-static struct xol_area *area_map(uint64_t lo, uint64_t hi, uint64_t near)
+/*
+ * The free address nearest to near for an area in [lo, hi], from the maps as
+ * they are now: 0 when none.
+ */
+static uint64_t area_place(uint64_t lo, uint64_t hi, uint64_t near)
 {
 	struct maps_entry *m;
 	uint64_t best = 0, prev_end = XOL_MIN_ADDR;
 	int n = maps_read(&m);
-	struct xol_area *a;
-	void *p;
 
 	if (n < 0)
-		return NULL;
+		return 0;
 	for (int i = 0; i <= n; i++) {
 		uint64_t gap_end = i < n ? m[i].start : XOL_MAX_ADDR;
 		uint64_t pick = prev_end < gap_end ? gap_pick(prev_end, gap_end, lo, hi, near) : 0;
@@ -94,16 +95,59 @@ static struct xol_area *area_map(uint64_t lo, uint64_t hi, uint64_t near)
 			prev_end = m[i].end;
 	}
 	free(m);
-	if (!best)
-		return NULL;
-	p = mmap((void *)best, XOL_AREA_SIZE, PROT_READ | PROT_EXEC,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	return best;
+}
+
+/*
+ * mmap an area at addr, else at the next few areas' worth of its gap away
+ * from near: the address mapped, or MAP_FAILED with errno.
+ */
+static void *area_mmap(uint64_t addr, uint64_t lo, uint64_t hi, uint64_t near)
+{
+	void *p = MAP_FAILED;
+
+	for (int step = 0; step < 4; step++) {
+		uint64_t at = addr < near ? addr - (uint64_t)step * XOL_AREA_SIZE
+					  : addr + (uint64_t)step * XOL_AREA_SIZE;
+
+		if (at < lo || at < XOL_MIN_ADDR || at + XOL_AREA_SIZE - 1 > hi)
+			break;
+		p = mmap((void *)at, XOL_AREA_SIZE, PROT_READ | PROT_EXEC,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+		if (p != MAP_FAILED || errno != EEXIST)
+			break;
+	}
+	return p;
+}
+
+/*
+ * Map a new area in [lo, hi] as close to near as the free gaps allow. The
+ * gap may be taken between the reading of the maps and the mmap: by another
+ * thread, or by the array the maps were read into, which AddressSanitizer
+ * keeps mapped once freed, in the gap nearest the libraries (EEXIST). Then a
+ * little further into the gap, then the maps are read again, a few times.
+ */
+static struct xol_area *area_map(uint64_t lo, uint64_t hi, uint64_t near)
+{
+	uint64_t best = 0;
+	struct xol_area *a;
+	void *p = MAP_FAILED;
+
+	for (int round = 0; round < 4 && p == MAP_FAILED; round++) {
+		best = area_place(lo, hi, near);
+		if (!best)
+			return NULL;
+		p = area_mmap(best, lo, hi, near);
+		if (p == MAP_FAILED && errno != EEXIST)
+			return NULL;
+	}
 	if (p == MAP_FAILED)
 		return NULL;
-	if ((uint64_t)p != best) {
+	if ((uint64_t)p < lo || (uint64_t)p + XOL_AREA_SIZE - 1 > hi) {
 		munmap(p, XOL_AREA_SIZE); /* old kernel ignored MAP_FIXED_NOREPLACE */
 		return NULL;
 	}
+	best = (uint64_t)p;
 	a = calloc(1, sizeof(*a));
 	if (!a) {
 		munmap(p, XOL_AREA_SIZE);

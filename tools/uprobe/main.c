@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "uprobes.h"
 
 static const char usage[] =
 	"usage: uprobe COMMAND [ARGS]\n"
@@ -34,8 +35,21 @@ int cli_error(int code, const char *fmt, ...)
 	return code;
 }
 
+/*
+ * What the library warns of in this process (a debug file it refused, say)
+ * goes to stderr; its errors come back through uprobe_last_error(), printed
+ * by the caller, in context.
+ */
+static void cli_log(enum uprobe_log_level level, const char *msg, void *ctx)
+{
+	(void)ctx;
+	if (level == UPROBE_LOG_WARN)
+		fprintf(stderr, "uprobe: warning: %s\n", msg);
+}
+
 int main(int argc, char **argv)
 {
+	uprobe_set_log(cli_log, NULL);
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
 		fputs(usage, argc < 2 ? stderr : stdout);
 		return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;

@@ -576,9 +576,24 @@ int tracer_library_path(char *out, size_t len)
 	return 0;
 }
 
+/*
+ * A libuprobes built with AddressSanitizer (make SANITIZE=1) loads only in a
+ * process whose first library is the ASan runtime: "RUNTIME:" when this
+ * process runs with one (then so does its libuprobes), else "".
+ */
+static void asan_runtime(char *out, size_t len)
+{
+	void *init = dlsym(RTLD_DEFAULT, "__asan_init");
+	Dl_info info;
+
+	out[0] = '\0';
+	if (init && dladdr(init, &info) && info.dli_fname && strstr(info.dli_fname, "libasan"))
+		snprintf(out, len, "%s:", info.dli_fname);
+}
+
 int tracer_launch(struct tracer *t, char **cmd)
 {
-	char lib[PATH_MAX], fdbuf[16], *preload;
+	char lib[PATH_MAX], asan[PATH_MAX], fdbuf[16], *preload;
 	const char *old;
 	int pair[2], on = 1;
 
@@ -598,7 +613,9 @@ int tracer_launch(struct tracer *t, char **cmd)
 	if (t->child == 0) {
 		close(pair[0]);
 		old = getenv("LD_PRELOAD");
-		if (asprintf(&preload, "%s%s%s", lib, old && *old ? ":" : "", old ? old : "") < 0)
+		asan_runtime(asan, sizeof(asan));
+		if (asprintf(&preload, "%s%s%s%s", asan, lib, old && *old ? ":" : "", old ? old : "") <
+		    0)
 			_exit(127);
 		snprintf(fdbuf, sizeof(fdbuf), "%d", pair[1]);
 		setenv("LD_PRELOAD", preload, 1);

@@ -50,16 +50,19 @@ static void mem_at_reg(struct dw_val *v, enum trace_reg reg, int64_t off)
 	v->in_mem = true;
 }
 
-/* The CFA at pc as register + offset, from .debug_frame or .eh_frame. */
+/*
+ * The CFA at pc as register + offset, from .debug_frame or .eh_frame (the
+ * Dwarf_CFI of the latter is ours to end; the former belongs to cx->dw).
+ */
 static int cfa_at(struct dw_ctx *cx, enum trace_reg *reg, int64_t *off)
 {
 	Dwarf_CFI *cfis[2] = { dwarf_getcfi(cx->dw), dwarf_getcfi_elf(sym_file_elf(cx->sym)) };
+	int ret = -1;
 
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 2 && ret; i++) {
 		Dwarf_Frame *frame;
 		Dwarf_Op *ops;
 		size_t n;
-		int ret = -1;
 
 		if (!cfis[i] || dwarf_cfi_addrframe(cfis[i], cx->pc, &frame))
 			continue;
@@ -73,9 +76,11 @@ static int cfa_at(struct dw_ctx *cx, enum trace_reg *reg, int64_t *off)
 			}
 		}
 		free(frame);
-		if (ret == 0)
-			return 0;
 	}
+	if (cfis[1])
+		dwarf_cfi_end(cfis[1]);
+	if (ret == 0)
+		return 0;
 	return dw_fail(cx, ENOTSUP, cx->arg->fetch.str,
 		       "its frame base is the CFA, which the call frame info does not give as "
 		       "register + offset at this address");

@@ -79,7 +79,7 @@ void consumer_clock_init(struct consumer_clock *k)
 	nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
 	add_pair(k, sample());
 	if (!k->tsc_is_clocksource)
-		log_msg(UPROBE_LOG_WARN,
+		log_msg(UPROBE_LOG_INFO,
 			"trace consumer: the clocksource (%s) is not the TSC: "
 			"record timestamps are approximate",
 			CLOCKSOURCE);
