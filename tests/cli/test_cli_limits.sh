@@ -56,7 +56,8 @@ up --count -o "$tmp/sig.count" "p:t/tick $sig:cli_tick" -- "$sig" "$tmp/calls" >
 	2>"$tmp/sig.err"
 st=$?
 ev=$(sed -n 's/^  t\/tick: \([0-9]*\) events, .*/\1/p' "$tmp/sig.err")
-sk=$(sed -n 's/^  t\/tick: .* events, \([0-9]*\) skipped.*/\1/p' "$tmp/sig.err")
+# "t/tick: N events[, L lost], K skipped (recursive), mode M"
+sk=$(sed -n 's/^  t\/tick: .* events\(, [0-9]* lost\)\{0,1\}, \([0-9]*\) skipped.*/\2/p' "$tmp/sig.err")
 lost=$(sed -n 's/.*lost events (rings full): //p' "$tmp/sig.err")
 if expect_eq skipped "$st" 0 "status" &&
 	expect_eq skipped "$(cat "$tmp/sig.out")" "$(cat "$tmp/plain")" "output" &&

@@ -135,9 +135,14 @@ done
 # ---- dispositions ---------------------------------------------------------------
 
 # The command ignores the signals uprobe was started with ignored, no more
-# (uprobe's own SIGPIPE is not passed on).
-grep '^SigIgn' /proc/self/status >"$tmp/disp.plain"
-"$up" trace -q "$probe" -- grep '^SigIgn' /proc/self/status >"$tmp/disp.traced" 2>&1
+# (uprobe's own SIGPIPE is not passed on). Signals 32 and 33 are glibc's own
+# (SIGCANCEL, SIGSETXID): glibc installs its handler for 33 when a process
+# makes its first thread, as the agent does, whatever it inherited: left out.
+sig_ign() { # the SigIgn mask of /proc/self/status from stdin, without 32 and 33
+	printf '0x%x\n' $((0x$(sed -n 's/^SigIgn:\t//p') & ~(3 << 31)))
+}
+grep '^SigIgn' /proc/self/status | sig_ign >"$tmp/disp.plain"
+"$up" trace -q "$probe" -- grep '^SigIgn' /proc/self/status 2>&1 | sig_ign >"$tmp/disp.traced"
 expect_eq dispositions "$(cat "$tmp/disp.traced")" "$(cat "$tmp/disp.plain")" \
 	"the command's ignored signals" && pass dispositions
 
