@@ -38,6 +38,7 @@ ino_t sym_file_ino(const struct sym_file *f);
 /* Built by the Go toolchain (its runtime moves stacks and reads return addresses). */
 bool sym_file_is_go(const struct sym_file *f);
 uint64_t sym_file_size(const struct sym_file *f);
+uint64_t sym_file_mtime_ns(const struct sym_file *f);
 struct Elf *sym_file_elf(const struct sym_file *f);
 
 /*
