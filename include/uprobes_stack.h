@@ -62,6 +62,14 @@ struct uprobe_mapping {
 	const char *path;	     /* "/usr/lib/...", "[vdso]", "[anon:name]", "" */
 };
 
+/*
+ * The addresses of field i (a $ustack) of a record, leaf first, up to max:
+ * their number, -EFAULT (none were recorded), or -EINVAL (not a stack field,
+ * or one that does not lie inside the record).
+ */
+UPROBE_API int trace_field_ustack(const struct trace_layout *layout, const struct trace_record *rec,
+				  int i, uint64_t *frames, unsigned int max);
+
 /* ---- symbolizer ------------------------------------------------------------------ */
 
 struct uprobe_symbolizer;
@@ -120,16 +128,27 @@ struct uprobe_frame {
 UPROBE_API int uprobe_symbolize(struct uprobe_symbolizer *s, pid_t pid, uint64_t addr,
 				int ret_addr, struct uprobe_frame *out, unsigned int max);
 
+/*
+ * The formatter prints $ustack fields symbolized by s (which it does not
+ * own; NULL: addresses only): text, under the event's line, one line per
+ * frame as perf script's callchain (UPROBE_STACK_PERF); JSON, the field's
+ * value is an array of {"ip","func","off","module"[,"file","line"][,"inlined"]};
+ * Perfetto, an array of the frames' bpftrace text. The caller still passes
+ * every record to uprobe_symbolizer_take_record() first. 0 or -EINVAL.
+ */
+UPROBE_API int trace_formatter_set_symbolizer(struct trace_formatter *f,
+					      struct uprobe_symbolizer *s);
+
 enum uprobe_stack_style {
 	/*
 	 * bpftrace's ustack, as its map keys print it: each frame on its own
-	 * line, indented 8 spaces, "function+offset" (decimal); unknown code
+	 * line, indented 4 spaces, "function+offset" (decimal); unknown code
 	 * "[unknown] 0x7f..." and the mapping's name in parentheses. With
 	 * lines: " (file:line)" after each frame, inlined calls on their own
 	 * lines marked "[inlined]".
 	 */
 	UPROBE_STACK_BPFTRACE,
-	/* perf script's callchain: "\t%16lx function+0xoff (module)" */
+	/* perf script's callchain: a tab, then "%16lx function+0xoff (module)" */
 	UPROBE_STACK_PERF,
 };
 
