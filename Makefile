@@ -64,7 +64,8 @@ $(B)/uprobes.pc: FORCE
 
 install: lib $(B)/uprobes.pc
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
-	install -m 644 include/uprobes.h include/uprobes_trace.h include/uprobes_agent.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 644 include/uprobes.h include/uprobes_trace.h include/uprobes_agent.h \
+		include/uprobes_stack.h $(DESTDIR)$(INCLUDEDIR)/
 	install -m 755 $(B)/libuprobes.so $(DESTDIR)$(LIBDIR)/libuprobes.so.$(VERSION)
 	ln -sf libuprobes.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libuprobes.so
@@ -109,7 +110,8 @@ bench: deps lib $(BENCH_BINS)
 	@sh bench/run.sh $(BENCH_BINS)
 
 format:
-	clang-format -i $(LIB_SRCS) include/uprobes.h include/uprobes_trace.h include/uprobes_agent.h
+	clang-format -i $(LIB_SRCS) include/uprobes.h include/uprobes_trace.h include/uprobes_agent.h \
+		include/uprobes_stack.h
 
 clean:
 	rm -rf $(B)

@@ -66,7 +66,7 @@ static int on_record(const struct trace_record *rec, void *ctx)
 	struct tracer *t = ctx;
 	const struct trace_layout *l;
 
-	if (rec->event_id >= (uint32_t)t->n)
+	if (tracer_stack_record(rec) || rec->event_id >= (uint32_t)t->n)
 		return 0;
 	l = &t->layouts[rec->event_id];
 	if (t->filter.on && !filter_keeps(&t->filter, l, rec)) {
@@ -78,6 +78,7 @@ static int on_record(const struct trace_record *rec, void *ctx)
 		trace_formatter_write(t->fmt, rec);
 	if (t->hist)
 		hist_add(t, l, rec);
+	tracer_stack_event(t, l, rec);
 	return 0;
 }
 

@@ -61,6 +61,7 @@ void tracer_finish(struct tracer *t)
 		fputc('\n', t->out);
 	if (t->hist)
 		trace_agg_print(t->hist, t->out);
+	tracer_stack_finish(t);
 	fflush(t->out);
 	summary(t);
 }
