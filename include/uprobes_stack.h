@@ -132,7 +132,8 @@ UPROBE_API int uprobe_symbolize(struct uprobe_symbolizer *s, pid_t pid, uint64_t
  * The formatter prints $ustack fields symbolized by s (which it does not
  * own; NULL: addresses only): text, under the event's line, one line per
  * frame as perf script's callchain (UPROBE_STACK_PERF); JSON, the field's
- * value is an array of {"ip","func","off","module"[,"file","line"][,"inlined"]};
+ * value is an array of {"ip","func","off","module","module_off"[,"file","line"]
+ * [,"inlined"]} (func null for unknown code);
  * Perfetto, an array of the frames' bpftrace text. The caller still passes
  * every record to uprobe_symbolizer_take_record() first. 0 or -EINVAL.
  */

@@ -398,12 +398,10 @@ int sym_cfi_rows(struct sym_file *f, void (*fn)(const struct sym_cfi *row, void 
 {
 	struct rows_ctx rc = { fn, arg };
 	Elf *elf = sym_file_elf(f);
+	bool eh = !eh_frames_walk(elf, ".eh_frame", fde_rows, &rc);
+	bool debug = !eh_frames_walk(elf, ".debug_frame", fde_rows, &rc);
 
-	if (!eh_frames_walk(elf, ".eh_frame", fde_rows, &rc))
-		return 0;
-	if (!eh_frames_walk(elf, ".debug_frame", fde_rows, &rc))
-		return 0;
-	if (f->aux.elf && !eh_frames_walk(f->aux.elf, ".debug_frame", fde_rows, &rc))
-		return 0;
-	return -ENOENT;
+	if (!eh && !debug && f->aux.elf) /* a stripped file: its debug file's */
+		debug = !eh_frames_walk(f->aux.elf, ".debug_frame", fde_rows, &rc);
+	return eh || debug ? 0 : -ENOENT;
 }

@@ -117,11 +117,13 @@ struct sym_cfi {
 };
 
 /*
- * Every row of every FDE of the file's .eh_frame, or of its .debug_frame
- * when it has no .eh_frame (code built without unwind tables but with -g),
- * in the order of the section: each FDE's rows in address order, a row per
- * address range whose rules differ. 0, or -ENOENT when the file has neither.
- * FDEs this reader cannot interpret (unknown instructions) are skipped.
+ * Every row of every FDE of the file's .eh_frame and .debug_frame (code
+ * built without unwind tables but with -g has only the latter; a stripped
+ * file's comes from its debug file), in the order of the sections: each
+ * FDE's rows in address order, a row per address range whose rules differ.
+ * Both sections may cover a function: the caller picks. 0, or -ENOENT when
+ * the file has neither. An FDE this reader cannot interpret (an unknown
+ * instruction) is reported up to there.
  */
 int sym_cfi_rows(struct sym_file *f, void (*fn)(const struct sym_cfi *row, void *arg), void *arg);
 

@@ -402,6 +402,12 @@ static unsigned int frames_of(struct uprobe_symbolizer *s, struct sz_file *file,
 	if (sym_fde_at(f, at, &fde))
 		fde.vaddr = UINT64_MAX;
 	e = best_symbol(f, at, fde.vaddr);
+	if (!e && fde.vaddr == UINT64_MAX && at != vaddr) {
+		/* a return address at a function's first byte: a signal frame's (__restore_rt) */
+		if (sym_fde_at(f, vaddr, &fde))
+			fde.vaddr = UINT64_MAX;
+		e = best_symbol(f, vaddr, fde.vaddr);
+	}
 	if (e || fde.vaddr != UINT64_MAX) {
 		name_frame(s, &out[k - 1], e, e ? e->vaddr : fde.vaddr);
 		out[k - 1].func_off = vaddr - (e ? e->vaddr : fde.vaddr);

@@ -222,6 +222,7 @@ static int json_frame(const char *text, const struct uprobe_frame *f, void *arg)
 		fmt_puts(s, "null");
 	fmt_printf(s, ",\"off\":%" PRIu64 ",\"module\":", f->func ? f->func_off : 0);
 	fmt_json_cstr(s, f->module, strlen(f->module));
+	fmt_printf(s, ",\"module_off\":%" PRIu64, f->module_off);
 	if (f->file) {
 		fmt_puts(s, ",\"file\":");
 		fmt_json_cstr(s, f->file, strlen(f->file));

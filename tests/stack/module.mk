@@ -1,0 +1,25 @@
+# SPDX-License-Identifier: MIT
+# User stacks (issue 17): src/stack, the symbolizer, $ustack and the stack
+# outputs, end to end and against gdb. tests/stack/test_stack_gdb.sh runs the
+# C++ target (-O2 -fomit-frame-pointer) and its two libraries, one with CFI
+# only in .debug_frame, one with no CFI at all (frame pointers).
+TEST_BINS += tests/stack/test_stack_gdb.sh
+
+STACK_T := $(B)/tests/stack
+
+$(STACK_T)/libfp.so: tests/stack/stack_libfp.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -fPIC -shared -nostartfiles -fno-omit-frame-pointer -fno-asynchronous-unwind-tables \
+		-fno-unwind-tables -o $@ $<
+
+$(STACK_T)/libdebugf.so: tests/stack/stack_libdebugf.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -g -fPIC -shared -fomit-frame-pointer -fno-asynchronous-unwind-tables \
+		-fno-unwind-tables -o $@ $<
+
+$(STACK_T)/stack_target: tests/stack/stack_target.cc $(STACK_T)/libfp.so $(STACK_T)/libdebugf.so
+	@mkdir -p $(@D)
+	$(CXX) -O2 -g -fomit-frame-pointer -pthread -o $@ $< -L$(STACK_T) -lfp -ldebugf \
+		-Wl,-rpath,$(abspath $(STACK_T))
+
+tests/stack/test_stack_gdb.sh: $(B)/uprobe $(STACK_T)/stack_target
