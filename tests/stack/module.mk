@@ -23,3 +23,9 @@ $(STACK_T)/stack_target: tests/stack/stack_target.cc $(STACK_T)/libfp.so $(STACK
 		-Wl,-rpath,$(abspath $(STACK_T))
 
 tests/stack/test_stack_gdb.sh: $(B)/uprobe $(STACK_T)/stack_target
+
+# The layer's parts in process: its internals come from libuprobes.a.
+TEST_BINS += $(STACK_T)/test_stack_unit
+$(STACK_T)/test_stack_unit: tests/stack/test_stack_unit.c $(B)/libuprobes.a
+	@mkdir -p $(@D)
+	$(CC) $(PROG_CFLAGS) $(CFLAGS) -o $@ $< $(B)/libuprobes.a $(LIB_LDLIBS)
