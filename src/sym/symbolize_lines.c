@@ -2,15 +2,19 @@
 /*
  * Source lines and inlined calls for the symbolizer, from DWARF: the file's
  * separate debug file (build-id, debuglink) when it has one, else the file
- * itself. At an address, the scopes that contain it (dwarf_getscopes), from
- * the innermost: each DW_TAG_inlined_subroutine is a call inlined there (its
- * name from its abstract origin, its line the current one; the caller's line
- * is its DW_AT_call_file:DW_AT_call_line), up to the DW_TAG_subprogram that
- * holds them all: the function the address is in, at the line reached.
+ * itself. At an address, the innermost function scope that contains it
+ * (dwarf_getscopes), then outwards through the DIE tree (dwarf_getscopes_die,
+ * as eu-addr2line -i does: dwarf_getscopes itself goes on into an inlined
+ * function's abstract definition): each DW_TAG_inlined_subroutine is a call
+ * inlined there (its name from its abstract origin, its line the current one;
+ * the caller's line is its DW_AT_call_file:DW_AT_call_line), up to the
+ * DW_TAG_subprogram that holds them all: the function the address is in, at
+ * the line reached.
  */
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -93,15 +97,37 @@ static void call_site(Dwarf_Die *cu, Dwarf_Die *die, const char **file, int *lin
 		*file = dwarf_filesrc(files, idx, NULL, NULL);
 }
 
+static bool is_function(Dwarf_Die *die)
+{
+	int tag = dwarf_tag(die);
+
+	return tag == DW_TAG_inlined_subroutine || tag == DW_TAG_subprogram;
+}
+
+/* The function scope holding die: the next inlined call or function out (0), or -1. */
+static int outer_function(Dwarf_Die *die, Dwarf_Die *out)
+{
+	Dwarf_Die *scopes = NULL;
+	int n = dwarf_getscopes_die(die, &scopes), ret = -1;
+
+	for (int i = 1; i < n && ret; i++)
+		if (is_function(&scopes[i])) {
+			*out = scopes[i];
+			ret = 0;
+		}
+	free(scopes);
+	return ret;
+}
+
 int sz_lines(struct sz_file *file, struct sz_pool *pool, uint64_t vaddr, struct uprobe_frame *out,
 	     unsigned int max)
 {
 	struct sz_dwarf *d = dwarf_of(file);
 	const char *src = NULL;
-	Dwarf_Die cu, *scopes = NULL;
+	Dwarf_Die cu, die, *scopes = NULL;
 	Dwarf_Line *l;
 	unsigned int k = 0;
-	int line = 0, n;
+	int line = 0, n, found = -1;
 
 	if (!d || !dwarf_addrdie(d->dw, vaddr, &cu))
 		return 0;
@@ -110,26 +136,27 @@ int sz_lines(struct sz_file *file, struct sz_pool *pool, uint64_t vaddr, struct 
 		dwarf_lineno(l, &line);
 	}
 	n = dwarf_getscopes(&cu, vaddr, &scopes);
-	for (int i = 0; i < n && k < max; i++) {
-		int tag = dwarf_tag(&scopes[i]);
+	for (int i = 0; i < n && found; i++)
+		if (is_function(&scopes[i])) {
+			die = scopes[i];
+			found = 0;
+		}
+	free(scopes);
+	for (; !found && k < max; found = outer_function(&die, &die)) {
+		bool inlined = dwarf_tag(&die) == DW_TAG_inlined_subroutine;
 
-		if (tag != DW_TAG_inlined_subroutine && tag != DW_TAG_subprogram)
-			continue;
 		out[k] = (struct uprobe_frame){
 			.file = src ? sz_strndup(pool, src, strlen(src)) : NULL,
 			.line = line > 0 ? (unsigned int)line : 0,
-			.inlined = tag == DW_TAG_inlined_subroutine,
+			.inlined = inlined,
 		};
-		if (tag == DW_TAG_subprogram) {
-			k++;
-			break;
-		}
-		out[k].func = out[k].short_func = scope_name(pool, &scopes[i]);
-		call_site(&cu, &scopes[i], &src, &line);
 		k++;
+		if (!inlined)
+			break;
+		out[k - 1].func = out[k - 1].short_func = scope_name(pool, &die);
+		call_site(&cu, &die, &src, &line);
 	}
-	free(scopes);
-	if (!k && src && max) /* a line but no scope (assembly): the line alone */
+	if (!k && src && max) /* a line but no function scope (assembly): the line alone */
 		out[k++] = (struct uprobe_frame){ .file = sz_strndup(pool, src, strlen(src)),
 						  .line = line > 0 ? (unsigned int)line : 0 };
 	return (int)k;

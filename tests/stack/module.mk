@@ -29,3 +29,13 @@ TEST_BINS += $(STACK_T)/test_stack_unit
 $(STACK_T)/test_stack_unit: tests/stack/test_stack_unit.c $(B)/libuprobes.a
 	@mkdir -p $(@D)
 	$(CC) $(PROG_CFLAGS) $(CFLAGS) -o $@ $< $(B)/libuprobes.a $(LIB_LDLIBS)
+
+# uprobe trace --stack end to end: threads, a corrupt stack, inlined calls,
+# JIT code, folded stacks and the SVG flame graph (in a browser if there is one).
+TEST_BINS += tests/stack/test_stack_cli.sh
+
+$(STACK_T)/stack_cli_target: tests/stack/stack_cli_target.c tests/stack/stack_corrupt.S
+	@mkdir -p $(@D)
+	$(CC) -O2 -g -fomit-frame-pointer -pthread -o $@ $^
+
+tests/stack/test_stack_cli.sh: $(B)/uprobe $(STACK_T)/stack_cli_target

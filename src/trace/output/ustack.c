@@ -10,7 +10,8 @@
  *   bpftrace  "func+off" (decimal, as bpftrace), "[unknown] 0x7f.. (module)";
  *             with lines " (file:line)", inlined calls "func (file:line) [inlined]"
  *   perf      "        7f1b2c3d4e5f func+0x1f (module)", perf script's
- *             "%16lx %s+0x%lx (%s)" after a tab; "[unknown] (module)"
+ *             "%16lx %s+0x%lx (%s)" after a tab; "[unknown] (module)"; with
+ *             lines " file:line" after it, inlined calls "func (inlined)"
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -92,11 +93,15 @@ static void frame_text(const struct uprobe_frame *f, enum uprobe_stack_style sty
 
 	if (style == UPROBE_STACK_PERF) {
 		n = snprintf(buf, len, "%16" PRIx64 " ", f->addr);
-		if (f->func)
+		if (f->func && f->inlined)
+			n += snprintf(buf + n, len - n, "%s (inlined)", f->func);
+		else if (f->func)
 			n += snprintf(buf + n, len - n, "%s+0x%" PRIx64, f->func, f->func_off);
 		else
 			n += snprintf(buf + n, len - n, "[unknown]");
-		snprintf(buf + n, len - n, " (%s)", f->module[0] ? f->module : "unknown");
+		n += snprintf(buf + n, len - n, " (%s)", f->module[0] ? f->module : "unknown");
+		if (f->file && n < (int)len)
+			snprintf(buf + n, len - n, " %s:%u", f->file, f->line);
 		return;
 	}
 	if (!f->func)
