@@ -372,6 +372,11 @@ missed:
 	return NULL;
 }
 
+uint64_t ret_tramp_address(void)
+{
+	return __atomic_load_n(&ret_tramp, __ATOMIC_RELAXED);
+}
+
 uint64_t ret_real_address(uint64_t slot, uint64_t ra)
 {
 	const struct ret_stack *rs = ret_self;

@@ -34,6 +34,8 @@ extern __thread uint64_t *ret_cur_cookie __attribute__((tls_model("initial-exec"
  * thread's own calls only.
  */
 uint64_t ret_real_address(uint64_t slot, uint64_t ra);
+/* The return trampoline's address, 0 before the first return probe (signal-safe). */
+uint64_t ret_tramp_address(void);
 
 /* Called by the return trampoline. */
 void dispatch_return(struct ret_frame *f);

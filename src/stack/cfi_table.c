@@ -66,6 +66,9 @@ static struct cfi_row row_of(const struct sym_cfi *c)
 	r.bp_off = bp_off;
 	r.kind = CFI_CALL | (c->cfa == SYM_CFA_DEREF ? CFI_F_DEREF : 0) | (uint8_t)(bp << 4);
 	r.cfa_reg = c->cfa_reg;
+	if (c->cfa == SYM_CFA_REG && (c->cfa_reg == DW_RSP || c->cfa_reg == DW_RBP) &&
+	    (bp == CFI_BP_SAME || (bp == CFI_BP_CFA && bp_off == -16)))
+		r.kind |= CFI_F_FAST | (c->cfa_reg == DW_RBP ? CFI_F_BP_BASE : 0);
 	return r;
 }
 
@@ -281,6 +284,18 @@ void cfi_ident_of(struct sym_file *f, struct cfi_ident *id)
 	id->mtime_ns = sym_file_mtime_ns(f);
 }
 
+/* A row marked fast is one (the unwinder trusts the mark). */
+static bool fast_ok(const struct cfi_row *r)
+{
+	uint8_t bp = CFI_BP(r->kind);
+
+	if (!(r->kind & CFI_F_FAST))
+		return !(r->kind & CFI_F_BP_BASE);
+	return (r->kind & (7 | CFI_F_DEREF)) == CFI_CALL &&
+	       r->cfa_reg == ((r->kind & CFI_F_BP_BASE) ? DW_RBP : DW_RSP) &&
+	       (bp == CFI_BP_SAME || (bp == CFI_BP_CFA && r->bp_off == -16));
+}
+
 /* Every part of a table inside its len bytes, every row and block sane. */
 static bool table_valid(const struct cfi_table_hdr *h, size_t len)
 {
@@ -299,7 +314,7 @@ static bool table_valid(const struct cfi_table_hdr *h, size_t len)
 	block = (const uint32_t *)(mem + h->block_off);
 	for (uint32_t i = 0; i < h->n_rows; i++)
 		if ((i && ip[i] <= ip[i - 1]) || ip[i] >= h->span || CFI_KIND(row[i].kind) > CFI_PLT ||
-		    row[i].cfa_reg > 31)
+		    row[i].cfa_reg > 31 || !fast_ok(&row[i]))
 			return false;
 	for (uint32_t b = 0; b < h->n_blocks; b++)
 		if (block[b] >= h->n_rows || (b && block[b] < block[b - 1]))

@@ -29,7 +29,9 @@
  *   byte 4..5  s16 bp_off
  *   byte 6     kind: bits 0-2 enum cfi_kind, bit 3 CFI_F_DEREF (CFA =
  *              *(reg + cfa_off)), bits 4-5 enum cfi_bp (where the caller's
- *              rbp is)
+ *              rbp is), bit 6 CFI_F_FAST (the common case: CFI_CALL, CFA =
+ *              rsp or rbp + cfa_off, rbp unchanged or saved at CFA - 16),
+ *              bit 7 CFI_F_BP_BASE (with CFI_F_FAST: the CFA is rbp-based)
  *   byte 7     cfa_reg: DWARF number (0..15; 6 rbp, 7 rsp); CFI_PLT: k
  *
  *   CFI_CALL     CFA = reg + cfa_off (or *(reg + cfa_off)); the return
@@ -52,7 +54,7 @@
 #include <stdint.h>
 
 #define CFI_MAGIC 0x49464355u /* "UCFI" */
-#define CFI_VERSION 1
+#define CFI_VERSION 2
 #define CFI_BLOCK_SHIFT 8
 #define CFI_MAX_ROWS (1u << 24)
 
@@ -60,6 +62,8 @@ enum cfi_kind { CFI_UNKNOWN, CFI_CALL, CFI_SIGNAL, CFI_END, CFI_PLT };
 enum cfi_bp { CFI_BP_SAME, CFI_BP_CFA, CFI_BP_BP, CFI_BP_LOST };
 
 #define CFI_F_DEREF 0x08
+#define CFI_F_FAST 0x40
+#define CFI_F_BP_BASE 0x80
 #define CFI_KIND(k) ((k) & 7)
 #define CFI_BP(k) (((k) >> 4) & 3)
 

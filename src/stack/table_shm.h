@@ -85,16 +85,28 @@ static inline uint64_t stack_shm_layout(struct stack_shm_hdr *h, uint32_t max_st
 	return h->file_size;
 }
 
-/* The hash of a stack (never 0). */
+/*
+ * The hash of a stack (never 0): four lanes of multiply-add, so that the
+ * multiplications of a deep stack overlap instead of waiting on each other.
+ */
 static inline uint64_t stack_hash(const uint64_t *frames, unsigned int n)
 {
-	uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
+	const uint64_t k = 0xff51afd7ed558ccdull;
+	uint64_t a = 0x9e3779b97f4a7c15ull ^ n, b = 0xc2b2ae3d27d4eb4full, c = 0x165667b19e3779f9ull,
+		 d = 0x27d4eb2f165667c5ull;
+	unsigned int i;
 
-	for (unsigned int i = 0; i < n; i++) {
-		h = (h ^ frames[i]) * 0xff51afd7ed558ccdull;
-		h ^= h >> 29;
+	for (i = 0; i + 4 <= n; i += 4) {
+		a = (a + frames[i]) * k;
+		b = (b + frames[i + 1]) * k;
+		c = (c + frames[i + 2]) * k;
+		d = (d + frames[i + 3]) * k;
 	}
-	return h | 1;
+	for (; i < n; i++)
+		a = (a + frames[i]) * k;
+	a ^= (b >> 17) ^ (c << 13) ^ (d >> 29);
+	a *= 0xc4ceb9fe1a85ec53ull;
+	return (a ^ (a >> 32)) | 1;
 }
 
 #endif

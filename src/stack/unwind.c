@@ -45,12 +45,16 @@ struct uw_state {
 	uint64_t ip, sp, bp;
 	const struct uprobe_regs *regs; /* frame 0: every register */
 	uint64_t uc;			/* after a signal frame: the ucontext, else 0 */
+	uint64_t tramp;			/* the return probes' trampoline, 0: none */
 	bool exact;			/* ip is where the frame is, not a return address */
 };
 
 static inline int load8(uint64_t addr, uint64_t *v)
 {
-	return uprobes_safe_load(addr, 8, v);
+	struct safe_word w = uprobes_safe_load8(addr);
+
+	*v = w.v;
+	return w.fault ? -1 : 0;
 }
 
 /* DWARF register n of this frame, where it is known: 0 or -1. */
@@ -82,7 +86,7 @@ static int set_caller(struct uw_state *s, uint64_t ra, uint64_t cfa, uint64_t bp
 {
 	if (cfa <= s->sp || ra < 4096 || ra >= USER_TOP)
 		return -1;
-	s->ip = ret_real_address(slot, ra);
+	s->ip = ra == s->tramp ? ret_real_address(slot, ra) : ra;
 	s->sp = cfa;
 	s->bp = bp;
 	s->regs = NULL;
@@ -135,7 +139,8 @@ static int step_signal(struct uw_state *s)
 	if (load8(uc + UC_GREGS + 8 * REG_RIP, &ip) || load8(uc + UC_GREGS + 8 * REG_RSP, &sp) ||
 	    load8(uc + UC_GREGS + 8 * REG_RBP, &bp) || ip < 4096 || ip >= USER_TOP)
 		return -1;
-	*s = (struct uw_state){ .ip = ip, .sp = sp, .bp = bp, .uc = uc, .exact = true };
+	*s = (struct uw_state){ .ip = ip, .sp = sp, .bp = bp, .uc = uc, .tramp = s->tramp,
+				.exact = true };
 	return 0;
 }
 
@@ -176,30 +181,82 @@ static int step(struct uw_state *s, const struct cfi_row *r, bool entry)
 	}
 }
 
+/*
+ * The walk's loop keeps the common frames to itself, in registers: a row
+ * marked CFI_F_FAST (CFA = rsp or rbp + offset; the return address at CFA -
+ * 8; rbp unchanged, or saved right below it, one paired load for both), and,
+ * where no row applies, a frame pointer (the same paired load at rbp). Any
+ * other row goes through step() with the state in memory.
+ */
+struct uw_module {
+	uint64_t lo, span, bias; /* [lo, lo + span): one compare */
+	const struct cfi_table *cfi;
+};
+
+static void module_enter(struct uw_module *u, const struct stack_modset *ms, uint64_t pc)
+{
+	const struct stack_module *m = stack_module_at(ms, pc);
+
+	u->lo = m ? m->start : 1;
+	u->span = m ? m->end - m->start : 0;
+	u->bias = m ? m->bias : 0;
+	u->cfi = m ? m->cfi : NULL;
+}
+
 unsigned stack_unwind(const struct uprobe_regs *regs, bool at_entry, uint64_t *frames,
 		      unsigned max)
 {
 	const struct stack_modset *ms = stack_modules_current();
-	const struct stack_module *m = NULL;
-	struct uw_state s = { regs->rip, regs->rsp, regs->rbp, regs, 0, true };
+	struct uw_state s = { regs->rip, regs->rsp, regs->rbp, regs, 0, ret_tramp_address(), true };
+	struct uw_module u = { .lo = 1 };
+	uint64_t ip = s.ip, sp = s.sp, bp = s.bp, tramp = s.tramp;
 	unsigned n = 0;
+	bool exact = true;
 
 	if (max > STACK_MAX_DEPTH)
 		max = STACK_MAX_DEPTH;
 	if (!max)
 		return 0;
-	frames[n++] = s.ip;
+	frames[n++] = ip;
 	while (n < max) {
-		uint64_t pc = s.exact ? s.ip : s.ip - 1;
-		const struct cfi_row *r = NULL;
+		uint64_t pc = ip - !exact, cfa, ra;
+		const struct cfi_row *r;
+		struct safe_word w;
 
-		if (!m || pc < m->start || pc >= m->end)
-			m = stack_module_at(ms, pc);
-		if (m && m->cfi)
-			r = cfi_lookup(m->cfi, pc - m->bias);
-		if (step(&s, r, at_entry && n == 1))
+		if (pc - u.lo >= u.span)
+			module_enter(&u, ms, pc);
+		r = u.cfi ? cfi_lookup(u.cfi, pc - u.bias) : NULL;
+		if (r && (r->kind & CFI_F_FAST)) {
+			cfa = ((r->kind & CFI_F_BP_BASE) ? bp : sp) + (uint64_t)(int64_t)r->cfa_off;
+		} else if ((!r || CFI_KIND(r->kind) == CFI_UNKNOWN) && !(at_entry && n == 1) &&
+			   bp >= sp && !(bp & 7) && bp - sp <= FP_REACH) {
+			cfa = bp + 16; /* a frame pointer: [saved rbp][return address] at rbp */
+		} else {
+			s = (struct uw_state){ ip, sp, bp, n == 1 ? regs : NULL, s.uc, tramp, exact };
+			if (step(&s, r, at_entry && n == 1))
+				break;
+			ip = s.ip;
+			sp = s.sp;
+			bp = s.bp;
+			exact = s.exact;
+			frames[n++] = ip;
+			continue;
+		}
+		if (!r || CFI_BP(r->kind) == CFI_BP_CFA) {
+			w = uprobes_safe_load16(cfa - 16); /* v: the saved rbp; fault: the return address */
+			ra = w.fault;
+			bp = w.v;
+		} else {
+			w = uprobes_safe_load8(cfa - 8);
+			ra = w.fault ? 0 : w.v;
+		}
+		if (cfa <= sp || ra - 4096 >= USER_TOP - 4096)
 			break;
-		frames[n++] = s.ip;
+		ip = ra == tramp ? ret_real_address(cfa - 8, ra) : ra;
+		sp = cfa;
+		exact = false;
+		s.uc = 0;
+		frames[n++] = ip;
 	}
 	return n;
 }

@@ -21,6 +21,14 @@ int uprobes_safe_copy(void *dst, uint64_t src, size_t len);
 /* Length of the text before its NUL, at most max; or -EFAULT. */
 long uprobes_safe_strnlen(uint64_t src, size_t max);
 
+/* The word at addr (fault 0), or fault 1: one call a frame for stack walks. */
+struct safe_word {
+	uint64_t v, fault;
+};
+struct safe_word uprobes_safe_load8(uint64_t addr);
+/* The words at addr (v) and addr + 8 (fault); after a fault, fault is 1. */
+struct safe_word uprobes_safe_load16(uint64_t addr);
+
 /*
  * A fault in one of the routines above: resume at their fixup (they return
  * -EFAULT) and return true; any other fault: false. For ubp_fault_install().
