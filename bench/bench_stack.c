@@ -32,11 +32,13 @@
 #include "stack/stack.h"
 #include "sym/sym.h"
 #include "uprobes.h"
+#include "uprobes_stack.h"
 
 #define ROUNDS_MAX 64
 
 extern struct stack_table *bench_stack_table;
 extern unsigned long bench_stack_failed;
+extern uint64_t bench_stack_last;
 void bench_stack_empty(struct uprobe *p, struct uprobe_regs *regs, void *ctx);
 void bench_stack_capture(struct uprobe *p, struct uprobe_regs *regs, void *ctx);
 
@@ -68,6 +70,17 @@ static double time_calls(int (*top)(int), unsigned int ms)
 	} while (t - t0 < (uint64_t)ms * 1000000u);
 	(void)sink;
 	return (double)(t - t0) / (double)calls;
+}
+
+/* Frames of the last stack captured (the walk must go all the way, or it is not timed). */
+static int last_depth(void)
+{
+	struct uprobe_stack_reader *rd = uprobe_stack_reader_new(stack_table_fd(bench_stack_table));
+	uint64_t frames[UPROBE_STACK_MAX];
+	int n = rd ? uprobe_stack_reader_get(rd, bench_stack_last, frames, UPROBE_STACK_MAX) : -1;
+
+	uprobe_stack_reader_free(rd);
+	return n;
 }
 
 /* ns per call with the leaf probed by handler (NULL: unprobed); -1 if it cannot be. */
@@ -207,6 +220,11 @@ int main(int argc, char **argv)
 			empty[k][r] = measure(&roads[k], bench_stack_empty, ms);
 			stack[k][r] = measure(&roads[k], bench_stack_capture, ms);
 			ok &= empty[k][r] > 0 && stack[k][r] > 0;
+			if (!r && last_depth() != 16) {
+				printf("check: %s: the walk found %d frames, not 16\n", roads[k].name,
+				       last_depth());
+				ok = 0;
+			}
 		}
 	printf("%-8s %12s %12s %12s %14s %10s\n", "road", "unprobed", "probe", "probe+stack",
 	       "stack per hit", "target");

@@ -9,6 +9,7 @@
 struct stack_table *bench_stack_table;
 unsigned int bench_stack_depth = 16;
 unsigned long bench_stack_failed;
+uint64_t bench_stack_last; /* the last stack's id */
 
 void bench_stack_empty(struct uprobe *p, struct uprobe_regs *regs, void *ctx)
 {
@@ -25,4 +26,6 @@ void bench_stack_capture(struct uprobe *p, struct uprobe_regs *regs, void *ctx)
 	(void)ctx;
 	if (stack_capture(bench_stack_table, regs, true, bench_stack_depth, &id))
 		bench_stack_failed++;
+	else
+		bench_stack_last = id;
 }

@@ -222,15 +222,18 @@ unsigned stack_unwind(const struct uprobe_regs *regs, bool at_entry, uint64_t *f
 		uint64_t pc = ip - !exact, cfa, ra;
 		const struct cfi_row *r;
 		struct safe_word w;
+		bool bp_saved;
 
 		if (pc - u.lo >= u.span)
 			module_enter(&u, ms, pc);
 		r = u.cfi ? cfi_lookup(u.cfi, pc - u.bias) : NULL;
 		if (r && (r->kind & CFI_F_FAST)) {
 			cfa = ((r->kind & CFI_F_BP_BASE) ? bp : sp) + (uint64_t)(int64_t)r->cfa_off;
+			bp_saved = CFI_BP(r->kind) == CFI_BP_CFA;
 		} else if ((!r || CFI_KIND(r->kind) == CFI_UNKNOWN) && !(at_entry && n == 1) &&
 			   bp >= sp && !(bp & 7) && bp - sp <= FP_REACH) {
 			cfa = bp + 16; /* a frame pointer: [saved rbp][return address] at rbp */
+			bp_saved = true;
 		} else {
 			s = (struct uw_state){ ip, sp, bp, n == 1 ? regs : NULL, s.uc, tramp, exact };
 			if (step(&s, r, at_entry && n == 1))
@@ -242,7 +245,7 @@ unsigned stack_unwind(const struct uprobe_regs *regs, bool at_entry, uint64_t *f
 			frames[n++] = ip;
 			continue;
 		}
-		if (!r || CFI_BP(r->kind) == CFI_BP_CFA) {
+		if (bp_saved) {
 			w = uprobes_safe_load16(cfa - 16); /* v: the saved rbp; fault: the return address */
 			ra = w.fault;
 			bp = w.v;

@@ -2,7 +2,8 @@
 # User stacks (issue 17): src/stack, the symbolizer, $ustack and the stack
 # outputs, end to end and against gdb. tests/stack/test_stack_gdb.sh runs the
 # C++ target (-O2 -fomit-frame-pointer) and its two libraries, one with CFI
-# only in .debug_frame, one with no CFI at all (frame pointers).
+# only in .debug_frame, one with no CFI at all (frame pointers). stack_gap.S
+# has code without CFI between functions with CFI: a gap inside the table.
 TEST_BINS += tests/stack/test_stack_gdb.sh
 
 STACK_T := $(B)/tests/stack
@@ -17,10 +18,11 @@ $(STACK_T)/libdebugf.so: tests/stack/stack_libdebugf.c
 	$(CC) -O2 -g -fPIC -shared -fomit-frame-pointer -fno-asynchronous-unwind-tables \
 		-fno-unwind-tables -o $@ $<
 
-$(STACK_T)/stack_target: tests/stack/stack_target.cc $(STACK_T)/libfp.so $(STACK_T)/libdebugf.so
+$(STACK_T)/stack_target: tests/stack/stack_target.cc tests/stack/stack_gap.S $(STACK_T)/libfp.so \
+		$(STACK_T)/libdebugf.so
 	@mkdir -p $(@D)
-	$(CXX) -O2 -g -fomit-frame-pointer -pthread -o $@ $< -L$(STACK_T) -lfp -ldebugf \
-		-Wl,-rpath,$(abspath $(STACK_T))
+	$(CXX) -O2 -g -fomit-frame-pointer -pthread -o $@ $(filter %.cc %.S,$^) -L$(STACK_T) -lfp \
+		-ldebugf -Wl,-rpath,$(abspath $(STACK_T))
 
 tests/stack/test_stack_gdb.sh: $(B)/uprobe $(STACK_T)/stack_target
 

@@ -11,6 +11,8 @@
 //   debugf  from a library with .debug_frame and no .eh_frame (libdebugf.so)
 //   fp      from a library with no CFI at all, frame pointers only (libfp.so)
 //   fpleaf  at fp_leaf() in libfp.so itself: an entry without CFI
+//   gapfp   from gap_mid (stack_gap.S): frame pointers, no CFI, in this
+//           file, whose other functions have CFI
 //   thread  from a thread (start_thread, clone3)
 //
 // The probe (and gdb's breakpoint) is at the first instruction of stack_leaf,
@@ -25,6 +27,7 @@ extern "C" {
 int fp_mid(int (*fn)(int), int x);
 int fp_leaf(int x);
 int debugf_mid(int (*fn)(int), int x);
+int gap_mid(int (*fn)(int), int x);
 }
 
 static volatile int sink;
@@ -71,6 +74,15 @@ int Widget::poke(int x)
 	return r + base;
 }
 
+// Two frames above gap_mid: the walk goes on through rbp, then CFI again.
+__attribute__((noinline)) static int rec_down_gap(void)
+{
+	int r = gap_mid(stack_leaf, 6);
+
+	sink = r;
+	return r + 1;
+}
+
 __attribute__((noinline)) static int raise_usr1(void)
 {
 	int r = raise(SIGUSR1);
@@ -106,12 +118,15 @@ int main(int argc, char **argv)
 		printf("%d\n", debugf_mid(stack_leaf, 4));
 	} else if (!strcmp(what, "fp") || !strcmp(what, "fpleaf")) {
 		printf("%d\n", fp_mid(what[2] ? fp_leaf : stack_leaf, 5));
+	} else if (!strcmp(what, "gapfp")) {
+		printf("%d\n", rec_down_gap());
 	} else if (!strcmp(what, "thread")) {
 		pthread_create(&th, nullptr, thread_main, (void *)1L);
 		pthread_join(th, nullptr);
 		printf("%d\n", sink);
 	} else {
-		fprintf(stderr, "usage: stack_target rec|qsort|signal|member|debugf|fp|fpleaf|thread\n");
+		fprintf(stderr, "usage: stack_target rec|qsort|signal|member|debugf|fp|fpleaf|gapfp|"
+				"thread\n");
 		return 2;
 	}
 	return 0;

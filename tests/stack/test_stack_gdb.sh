@@ -87,5 +87,6 @@ check member "$tgt" stack_leaf _start
 check debugf "$tgt" stack_leaf _start
 check fp "$tgt" stack_leaf _start
 check fpleaf "$dir/libfp.so" fp_leaf _start
+check gapfp "$tgt" stack_leaf _start
 check thread "$tgt" stack_leaf clone3
 exit $failed
