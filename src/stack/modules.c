@@ -7,8 +7,17 @@
  * refresh that finds the same mappings publishes nothing. Anonymous
  * executable mappings (JIT code) and the vDSO are modules without a table:
  * frame pointers are tried there.
+ *
+ * Libraries that come and go later (dlopen, dlclose) are seen the way a
+ * debugger sees them: the dynamic loader calls its r_brk function (the
+ * address in _r_debug, <link.h>) before and after every change, and a probe
+ * there refreshes the set once the change is complete (RT_CONSISTENT). That
+ * handler runs in the thread calling dlopen, inside the loader's lock, where
+ * no malloc lock is held: it may read /proc and compile tables; it calls
+ * nothing of the loader's.
  */
 #include <errno.h>
+#include <link.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,12 +204,29 @@ int stack_modules_refresh(void)
 
 static pthread_once_t setup_once = PTHREAD_ONCE_INIT;
 static int setup_err;
+static struct uprobe *dl_probe;
+
+static void on_dl_change(struct uprobe *p, struct uprobe_regs *regs, void *ctx)
+{
+	(void)p;
+	(void)regs;
+	(void)ctx;
+	if (__atomic_load_n(&_r_debug.r_state, __ATOMIC_RELAXED) == RT_CONSISTENT)
+		stack_modules_refresh();
+}
 
 static void setup(void)
 {
+	struct uprobe_opts o = { .sz = sizeof(o), .handler = on_dl_change };
+
 	setup_err = ubp_fault_install(arch_safe_read_fault);
-	if (setup_err)
+	if (setup_err) {
 		log_error(-setup_err, "stack: cannot own SIGSEGV for fault-safe reads");
+		return;
+	}
+	/* Without it (a static program), libraries loaded later get no table: frame pointers. */
+	if (_r_debug.r_brk)
+		dl_probe = uprobe_attach_addr((const void *)_r_debug.r_brk, &o);
 }
 
 int stack_setup(void)

@@ -18,11 +18,15 @@ $(STACK_T)/libdebugf.so: tests/stack/stack_libdebugf.c
 	$(CC) -O2 -g -fPIC -shared -fomit-frame-pointer -fno-asynchronous-unwind-tables \
 		-fno-unwind-tables -o $@ $<
 
+$(STACK_T)/liblate.so: tests/stack/stack_liblate.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -fPIC -shared -fomit-frame-pointer -o $@ $<
+
 $(STACK_T)/stack_target: tests/stack/stack_target.cc tests/stack/stack_gap.S $(STACK_T)/libfp.so \
-		$(STACK_T)/libdebugf.so
+		$(STACK_T)/libdebugf.so $(STACK_T)/liblate.so
 	@mkdir -p $(@D)
 	$(CXX) -O2 -g -fomit-frame-pointer -pthread -o $@ $(filter %.cc %.S,$^) -L$(STACK_T) -lfp \
-		-ldebugf -Wl,-rpath,$(abspath $(STACK_T))
+		-ldebugf -ldl -Wl,-rpath,$(abspath $(STACK_T))
 
 tests/stack/test_stack_gdb.sh: $(B)/uprobe $(STACK_T)/stack_target
 

@@ -13,6 +13,7 @@
 //   fpleaf  at fp_leaf() in libfp.so itself: an entry without CFI
 //   gapfp   from gap_mid (stack_gap.S): frame pointers, no CFI, in this
 //           file, whose other functions have CFI
+//   dlopen  from liblate.so, loaded with dlopen after the probes are in
 //   thread  from a thread (start_thread, clone3)
 //
 // The probe (and gdb's breakpoint) is at the first instruction of stack_leaf,
@@ -21,6 +22,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <dlfcn.h>
 #include <pthread.h>
 
 extern "C" {
@@ -83,6 +85,24 @@ __attribute__((noinline)) static int rec_down_gap(void)
 	return r + 1;
 }
 
+// liblate.so beside this program, loaded now.
+__attribute__((noinline)) static int late_call(const char *self)
+{
+	char path[4096];
+	const char *slash = strrchr(self, '/');
+	void *h;
+	int (*mid)(int (*)(int), int);
+
+	snprintf(path, sizeof(path), "%.*sliblate.so", slash ? (int)(slash - self + 1) : 0, self);
+	h = dlopen(path, RTLD_NOW);
+	mid = h ? (int (*)(int (*)(int), int))dlsym(h, "late_mid") : nullptr;
+	if (!mid) {
+		fprintf(stderr, "%s: %s\n", path, dlerror());
+		return -1;
+	}
+	return mid(stack_leaf, 7);
+}
+
 __attribute__((noinline)) static int raise_usr1(void)
 {
 	int r = raise(SIGUSR1);
@@ -118,6 +138,8 @@ int main(int argc, char **argv)
 		printf("%d\n", debugf_mid(stack_leaf, 4));
 	} else if (!strcmp(what, "fp") || !strcmp(what, "fpleaf")) {
 		printf("%d\n", fp_mid(what[2] ? fp_leaf : stack_leaf, 5));
+	} else if (!strcmp(what, "dlopen")) {
+		printf("%d\n", late_call(argv[0]));
 	} else if (!strcmp(what, "gapfp")) {
 		printf("%d\n", rec_down_gap());
 	} else if (!strcmp(what, "thread")) {
@@ -126,7 +148,7 @@ int main(int argc, char **argv)
 		printf("%d\n", sink);
 	} else {
 		fprintf(stderr, "usage: stack_target rec|qsort|signal|member|debugf|fp|fpleaf|gapfp|"
-				"thread\n");
+				"dlopen|thread\n");
 		return 2;
 	}
 	return 0;

@@ -88,5 +88,6 @@ check debugf "$tgt" stack_leaf _start
 check fp "$tgt" stack_leaf _start
 check fpleaf "$dir/libfp.so" fp_leaf _start
 check gapfp "$tgt" stack_leaf _start
+check dlopen "$tgt" stack_leaf _start
 check thread "$tgt" stack_leaf clone3
 exit $failed
