@@ -64,19 +64,24 @@ for i in range(max(len(g), len(u))):
 ' "$2" "$3"
 }
 
-check() { # scenario file func outermost-function
-	name=$1
-	if ! same_run "$name" -q -f json -o "$tmp/$name.json" --stack "p:$2:$3" -- "$tgt" "$name"; then
+# check NAME FILE FUNC OUTERMOST [PROBE...]: the stack at FUNC of FILE on the road
+# NAME (up to a '+': rec+ret is the rec road) equals gdb's there, down to the
+# function OUTERMOST; more probes may be traced beside it (gdb runs without them).
+check() {
+	name=$1 road=${1%%+*} file=$2 func=$3 outer=$4
+	shift 4
+	if ! same_run "$name" -q -f json -o "$tmp/$name.json" --stack "p:$file:$func" "$@" \
+		-- "$tgt" "$road"; then
 		return
 	fi
-	gdb_frames "$name" "$3" >"$tmp/$name.gdb"
+	gdb_frames "$road" "$func" >"$tmp/$name.gdb"
 	uprobe_frames "$name" >"$tmp/$name.ours"
 	if ! why=$(same_frames "$name" "$tmp/$name.gdb" "$tmp/$name.ours" 2>&1); then
 		fail "$name" "$why; gdb: $(tr '\n' '|' <"$tmp/$name.gdb") ours: $(tr '\n' '|' \
 			<"$tmp/$name.ours")"
 		return
 	fi
-	expect_eq "$name" "$(tail -1 "$tmp/$name.ours" | cut -d' ' -f3)" "$4" "outermost frame" &&
+	expect_eq "$name" "$(tail -1 "$tmp/$name.ours" | cut -d' ' -f3)" "$outer" "outermost frame" &&
 		pass "$name"
 }
 
@@ -89,5 +94,8 @@ check fp "$tgt" stack_leaf _start
 check fpleaf "$dir/libfp.so" fp_leaf _start
 check gapfp "$tgt" stack_leaf _start
 check dlopen "$tgt" stack_leaf _start
+# Return probes on the callers: their return addresses are the trampoline's
+# while the leaf runs; the walk puts the real ones back.
+check rec+ret "$tgt" stack_leaf _start "r:$tgt:_ZL8rec_downi"
 check thread "$tgt" stack_leaf clone3
 exit $failed
