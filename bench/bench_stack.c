@@ -251,5 +251,6 @@ int main(int argc, char **argv)
 	printf("summary: fp_ns=%.1f cfi_ns=%.1f nocfi_ns=%.1f compile_ms=%.1f cached_ms=%.2f\n",
 	       above[0], above[1], above[2], compile, cached);
 	stack_table_free(bench_stack_table);
+	stack_release();
 	return ok && !bench_stack_failed ? 0 : 1;
 }

@@ -18,6 +18,7 @@
  */
 #include <errno.h>
 #include <link.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,7 +205,8 @@ int stack_modules_refresh(void)
 
 static pthread_once_t setup_once = PTHREAD_ONCE_INIT;
 static int setup_err;
-static struct uprobe *dl_probe;
+static struct uprobe *dl_probe; /* while users > 0 (modules_lock) */
+static unsigned int users;
 
 static void on_dl_change(struct uprobe *p, struct uprobe_regs *regs, void *ctx)
 {
@@ -217,25 +219,60 @@ static void on_dl_change(struct uprobe *p, struct uprobe_regs *regs, void *ctx)
 
 static void setup(void)
 {
-	struct uprobe_opts o = { .sz = sizeof(o), .handler = on_dl_change };
-
 	setup_err = ubp_fault_install(arch_safe_read_fault);
-	if (setup_err) {
+	if (setup_err)
 		log_error(-setup_err, "stack: cannot own SIGSEGV for fault-safe reads");
-		return;
+}
+
+/*
+ * The loader's r_brk watched while stacks have users. Without it (a static
+ * program, or the attach refused) libraries loaded later get no table: frame
+ * pointers there.
+ */
+static void dl_watch(void)
+{
+	struct uprobe_opts o = { .sz = sizeof(o), .handler = on_dl_change };
+	struct uprobe *p = _r_debug.r_brk ? uprobe_attach_addr((const void *)_r_debug.r_brk, &o)
+					  : NULL;
+
+	pthread_mutex_lock(&modules_lock);
+	if (users && !dl_probe) {
+		dl_probe = p;
+		p = NULL;
 	}
-	/* Without it (a static program), libraries loaded later get no table: frame pointers. */
-	if (_r_debug.r_brk)
-		dl_probe = uprobe_attach_addr((const void *)_r_debug.r_brk, &o);
+	pthread_mutex_unlock(&modules_lock);
+	uprobe_free(p); /* the last user left meanwhile, or another watches already */
 }
 
 int stack_setup(void)
 {
+	bool first;
 	int ret;
 
 	pthread_once(&setup_once, setup);
 	if (setup_err)
 		return setup_err;
+	pthread_mutex_lock(&modules_lock);
+	first = !users++;
+	pthread_mutex_unlock(&modules_lock);
+	if (first)
+		dl_watch();
 	ret = stack_modules_refresh();
+	if (ret < 0)
+		stack_release();
 	return ret < 0 ? ret : 0;
+}
+
+void stack_release(void)
+{
+	struct uprobe *p = NULL;
+
+	pthread_mutex_lock(&modules_lock);
+	if (users && !--users) {
+		p = dl_probe;
+		dl_probe = NULL;
+	}
+	pthread_mutex_unlock(&modules_lock);
+	/* Outside the lock: the detach waits for a handler that may be refreshing. */
+	uprobe_free(p);
 }

@@ -32,11 +32,15 @@
 #define STACK_MAX_DEPTH 127
 
 /*
- * Make stacks work in this process (not signal context; idempotent): own
- * SIGSEGV/SIGBUS for the fault-safe loads, compile (or load from the cache)
- * the tables of every file mapped executable. 0 or -errno.
+ * Make stacks work in this process (not signal context): own SIGSEGV/SIGBUS
+ * for the fault-safe loads (from then on), compile (or map from the cache)
+ * the tables of every file mapped executable, and watch the dynamic loader
+ * for libraries that come later (a probe on its r_brk). Each success is one
+ * user, to stack_release() when done: the last release takes the loader's
+ * probe out. 0 or -errno.
  */
 int stack_setup(void);
+void stack_release(void);
 
 /*
  * Read the mappings again (after dlopen/dlclose): files new to this process

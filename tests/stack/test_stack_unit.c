@@ -16,6 +16,8 @@
  *   reader_checks   the reader refuses a memfd that is no stack table and
  *                   entries that do not hold together
  *   unwind_bad      registers pointing nowhere: one frame, no fault
+ *   setup_undone    a trace event with $ustack, freed: no probe of the stack
+ *                   layer's (the dynamic loader's r_brk) stays in the process
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +33,7 @@
 #include "sym/sym.h"
 #include "testlib.h"
 #include "uprobes_stack.h"
+#include "uprobes_trace.h"
 
 TL_DEFINE("stack_unit");
 
@@ -260,6 +263,7 @@ static void intern_threads(void)
 	CHECK(r && !uprobe_stack_reader_stats(r, &st) && st.stacks == 1 && st.dropped == 0);
 	uprobe_stack_reader_free(r);
 	stack_table_free(table);
+	stack_release();
 }
 
 static void table_full(void)
@@ -348,6 +352,34 @@ static void unwind_bad(void)
 	regs.rsp = 0x7ffffffff000ull; /* no stack there either */
 	CHECK_EQ_INT(stack_unwind(&regs, false, frames, 8), 1);
 	CHECK_EQ_INT(stack_unwind(&regs, false, frames, 0), 0);
+	stack_release();
+}
+
+static void setup_undone(void)
+{
+	struct uprobe_stats st = { .sz = sizeof(st) };
+	struct trace_session *s = trace_session_new(NULL);
+	struct trace_error err;
+	struct trace_event *ev = NULL;
+	struct trace_spec *spec;
+	char exe[4096], line[4200];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	CHECK(s && n > 0);
+	exe[n > 0 ? n : 0] = 0;
+	snprintf(line, sizeof(line), "p:%s:stack_unit_hot $ustack", exe);
+	spec = trace_spec_parse(line, &err);
+	CHECK(spec != NULL);
+	if (spec && s)
+		ev = trace_event_attach(s, spec, 0);
+	CHECK(ev != NULL);
+	CHECK_EQ_INT(uprobe_get_stats(&st), 0);
+	CHECK(st.probes_attached >= 2); /* the event's and the loader's */
+	trace_event_free(ev);
+	CHECK_EQ_INT(uprobe_get_stats(&st), 0);
+	CHECK_EQ_U64(st.probes_attached, 0);
+	trace_spec_free(spec);
+	trace_session_free(s);
 }
 
 int main(void)
@@ -359,5 +391,6 @@ int main(void)
 	RUN(table_full);
 	RUN(reader_checks);
 	RUN(unwind_bad);
+	RUN(setup_undone);
 	TL_EXIT();
 }

@@ -249,7 +249,10 @@ void fetch_plan_free(struct fetch_plan *plan)
 {
 	if (!plan)
 		return;
-	for (int i = 0; i < plan->n_args; i++)
+	for (int i = 0; i < plan->n_args; i++) {
 		free((char *)plan->args[i].str);
+		if (plan->args[i].kind == FK_USTACK)
+			fetch_ustack_release();
+	}
 	free(plan);
 }

@@ -80,6 +80,8 @@ int fetch_file_off_addr(const char *path, uint64_t probe_addr, uint64_t probe_of
  */
 int fetch_ustack_compile(const struct trace_spec *spec, const struct trace_arg *ta,
 			 const char *path, uint64_t file_off, struct fetch_arg *a);
+/* A compiled $ustack arg is freed (fetch_plan_free): the stack layer's user goes. */
+void fetch_ustack_release(void);
 
 /* The frames of one record's stacks: unwound once, in the first pass (hot path). */
 struct fetch_ustack {

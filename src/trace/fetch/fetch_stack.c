@@ -45,6 +45,11 @@ int fetch_ustack_compile(const struct trace_spec *spec, const struct trace_arg *
 	return 0;
 }
 
+void fetch_ustack_release(void)
+{
+	stack_release();
+}
+
 uint32_t fetch_ustack_len(const struct fetch_arg *a, const struct uprobe_regs *regs,
 			  struct fetch_ustack *us)
 {
