@@ -21,10 +21,10 @@
  * loses the caller there); elsewhere rbp -> [saved rbp][return address],
  * followed only while rbp lies above rsp, aligned, within a frame's reach.
  *
- * Every word is read with uprobes_safe_load (a bad one ends the stack), a
- * caller's stack pointer must lie above its callee's (so a walk cannot loop),
- * and return addresses the return probes swapped for their trampoline are
- * put back (ret_real_address).
+ * Every word is read with the fault-safe loads of safe_read.S (a bad one
+ * ends the stack), a caller's stack pointer must lie above its callee's (so
+ * a walk cannot loop), and return addresses the return probes swapped for
+ * their trampoline are put back (ret_real_address).
  */
 #include <stddef.h>
 #include <ucontext.h>

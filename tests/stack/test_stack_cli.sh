@@ -44,6 +44,27 @@ for l in open(sys.argv[1]):
 cli_leaf corrupt_cfi" "stacks cut short" && pass corrupt
 fi
 
+# Perfetto: the stack in the event's args, each frame's bpftrace text.
+if same_run perfetto -q -f perfetto --stack -o "$tmp/corrupt.pf" "p:$tgt:cli_leaf" \
+	-- "$tgt" corrupt; then
+	got=$(python3 -c '
+import json, sys
+ev = [e for e in json.load(open(sys.argv[1]))["traceEvents"] if e["ph"] == "i"]
+print("|".join(" ".join(f.split("+")[0] for f in e["args"]["ustack"]) for e in ev))' "$tmp/corrupt.pf")
+	expect_eq perfetto "$got" "cli_leaf corrupt_nocfi|cli_leaf corrupt_cfi" "stacks in args" &&
+		pass perfetto
+fi
+
+# A stripped copy: its functions are named fn_<hex> by their FDE, as uprobe list names them.
+strip -s -o "$tmp/stripped" "$tgt"
+fn() { printf 'fn_%x' "0x$(nm "$tgt" | sed -n "s/^\([0-9a-f]*\) [tT] $1\$/\1/p")"; }
+if same_run stripped -q -f folded -o "$tmp/stripped.folded" "p:$tmp/stripped:$(fn cli_hot)" \
+	-- "$tmp/stripped" threads 2 20; then
+	expect_eq stripped "$(cat "$tmp/stripped.folded")" \
+		"clone3;start_thread;$(fn cli_thread);$(fn cli_work);$(fn cli_hot) 40" "folded stacks" &&
+		pass stripped
+fi
+
 # -v: source lines, and the call inlined between cli_leaf and cli_outer.
 call=$(grep -n 'int r = cli_leaf(x \* 5);' "$src" | cut -d: -f1)
 outer=$(grep -n 'int r = cli_inlined(x) + 1;' "$src" | cut -d: -f1)

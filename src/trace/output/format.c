@@ -19,7 +19,9 @@
  * space, so without it two spaces separate them, as with "noirq-info". A
  * return record prints the call site it returned to, then the function, as
  * the kernel does. An unwound return (left by longjmp or an exception) gets
- * " (unwound)" right after that parenthesis.
+ * " (unwound)" right after that parenthesis. A $ustack field is not on the
+ * line: its frames follow it, one line each, as perf script prints a
+ * callchain, then an empty line (ustack.c).
  *
  * TRACE_FMT_JSON: one object per line, keys in this order:
  *   {"ts_ns":N,"pid":N,"tid":N,"cpu":N,"comm":"..","group":"..","event":"..",
@@ -33,7 +35,8 @@
  * uN, sN and bitfields are JSON numbers (a u64 may exceed 2^53: parsers that
  * use doubles lose precision, Python's does not); xN are strings "0x..";
  * char is a one-character string; strings are JSON strings; arrays are JSON
- * arrays. Strings escape ", \, control characters and 0x7f; valid UTF-8 is
+ * arrays; a $ustack, an array of frame objects (ustack.c), or of addresses
+ * without a symbolizer. Strings escape ", \, control characters and 0x7f; valid UTF-8 is
  * kept, and each byte of invalid UTF-8 becomes \u00XX (the byte read as
  * Latin-1), so any payload gives valid JSON. comm is "" when unknown.
  *
