@@ -47,7 +47,8 @@ LIB_OBJS := $(patsubst %.c,$(B)/%.o,$(LIB_SRCS)) $(patsubst %.S,$(B)/%.o,$(LIB_A
 # call into libc string functions a user may have probed, nor touch SIMD state.
 HOT_CFLAGS := -fno-builtin -fno-tree-loop-distribute-patterns -mgeneral-regs-only
 HOT_SRCS := src/ubp/signal.c src/ubp/quiesce.c src/core/dispatch.c src/core/srcu.c src/core/retprobe.c src/arch/x86_64/emulate.c \
-	src/arch/x86_64/regs.c src/trace/fetch/fetch_eval.c src/trace/transport/ring.c
+	src/arch/x86_64/regs.c src/trace/fetch/fetch_eval.c src/trace/transport/ring.c \
+	src/stack/unwind.c src/stack/table.c src/trace/fetch/fetch_stack.c
 
 .PHONY: all lib tools demo check check-real test bench install clean deps format FORCE
 all: lib
@@ -83,7 +84,8 @@ $(B)/uprobes.pc: FORCE
 
 install: lib $(B)/uprobes.pc
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
-	install -m 644 include/uprobes.h include/uprobes_trace.h include/uprobes_agent.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 644 include/uprobes.h include/uprobes_trace.h include/uprobes_agent.h \
+		include/uprobes_stack.h $(DESTDIR)$(INCLUDEDIR)/
 	install -m 755 $(B)/libuprobes.so $(DESTDIR)$(LIBDIR)/libuprobes.so.$(VERSION)
 	ln -sf libuprobes.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libuprobes.so
@@ -142,7 +144,8 @@ bench: deps lib $(BENCH_BINS)
 	@sh bench/run.sh $(BENCH_BINS)
 
 format:
-	clang-format -i $(LIB_SRCS) include/uprobes.h include/uprobes_trace.h include/uprobes_agent.h
+	clang-format -i $(LIB_SRCS) include/uprobes.h include/uprobes_trace.h include/uprobes_agent.h \
+		include/uprobes_stack.h
 
 clean:
 	rm -rf $(B)

@@ -38,6 +38,7 @@ extern "C" {
 #define TRACE_MAX_ARRAY 64	   /* MAX_ARRAY_LEN */
 #define TRACE_MAX_DEREF 15	   /* nested +OFF(...) per fetch-arg */
 #define TRACE_MAX_STRING 4096	   /* bytes copied per string fetch-arg (with NUL) */
+#define TRACE_MAX_USTACK 127	   /* frames of a $ustack fetch-arg (bpftrace's cap) */
 #define TRACE_DEFAULT_GROUP "uprobes"
 
 /* ---- spec: one line of the uprobe_events language, parsed -------------------------- */
@@ -62,6 +63,8 @@ enum trace_base {
 	TRACE_B_IMMSTR, /* \"str": str = the text */
 	TRACE_B_DWARF,	/* NAME[->MEMBER|.MEMBER]... (extension): str = the expression, to
 			 * be turned into one of the above by trace_spec_resolve_dwarf() */
+	TRACE_B_USTACK, /* $ustack, $ustackN (extension): imm = N, the most frames of the
+			 * user stack at the hit (1..127; $ustack: 127); type TRACE_T_USTACK */
 };
 
 /* Registers by their kernel names (struct pt_regs order is irrelevant here). */
@@ -80,6 +83,7 @@ enum trace_type {
 	TRACE_T_STRING,	 /* NUL-terminated text at the address */
 	TRACE_T_USTRING, /* same in user space (identical for user probes) */
 	TRACE_T_BITFIELD,/* b<width>@<offset>/<container bits> */
+	TRACE_T_USTACK,	 /* $ustack: the stack's return addresses (uprobes_stack.h) */
 };
 
 /*
@@ -193,6 +197,9 @@ UPROBE_API int trace_spec_resolve_dwarf(struct trace_spec *spec, const char *pat
  * Field of an array TYPE[N]: N elements of the type's size, packed, padded to 8.
  * Field of a string: uint32 offset of its bytes from the payload start, uint32
  *   length (no NUL); the bytes follow the fixed part.
+ * Field of a stack ($ustack): the same, its bytes being 8-aligned u64
+ *   addresses, leaf first: the probed address, then each caller's return
+ *   address (at most 127).
  * An arg whose memory read faulted has its bit set and its field zeroed.
  */
 struct trace_field {

@@ -372,6 +372,23 @@ missed:
 	return NULL;
 }
 
+uint64_t ret_tramp_address(void)
+{
+	return __atomic_load_n(&ret_tramp, __ATOMIC_RELAXED);
+}
+
+uint64_t ret_real_address(uint64_t slot, uint64_t ra)
+{
+	const struct ret_stack *rs = ret_self;
+
+	if (!rs || ra != __atomic_load_n(&ret_tramp, __ATOMIC_RELAXED))
+		return ra;
+	for (unsigned i = rs->n; i-- > 0;)
+		if (rs->e[i].slot == slot)
+			return rs->e[i].orig;
+	return ra;
+}
+
 /*
  * rs's mod once even (the owner is between changes), or 1 when it stays odd
  * (the owner stopped inside a change: by a debugger, say).

@@ -27,6 +27,16 @@ uint64_t *ret_push(struct probe_rec *rec, struct uprobe *c, uint64_t slot, int s
 /* The cookie of the entry handler running on this thread (uprobe_cookie()). */
 extern __thread uint64_t *ret_cur_cookie __attribute__((tls_model("initial-exec")));
 
+/*
+ * A stack walk (stack/unwind.c) found ra in the return address slot at slot:
+ * the return address itself, or, where it is the return trampoline's, the one
+ * this thread's followed call saved from that slot. Signal-safe; the calling
+ * thread's own calls only.
+ */
+uint64_t ret_real_address(uint64_t slot, uint64_t ra);
+/* The return trampoline's address, 0 before the first return probe (signal-safe). */
+uint64_t ret_tramp_address(void);
+
 /* Called by the return trampoline. */
 void dispatch_return(struct ret_frame *f);
 

@@ -17,86 +17,11 @@
 
 #include <gelf.h>
 
+#include "sym/eh_priv.h"
 #include "sym/sym_priv.h"
 
-#define DW_EH_PE_omit 0xff
-
-struct eh_reader {
-	const uint8_t *p, *end;
-	uint64_t vaddr; /* address of p in the file's address space */
-};
-
-static int rd_bytes(struct eh_reader *r, void *out, size_t n)
-{
-	if ((size_t)(r->end - r->p) < n)
-		return -EINVAL;
-	memcpy(out, r->p, n);
-	r->p += n;
-	r->vaddr += n;
-	return 0;
-}
-
-/* LEB128; a signed one is sign-extended from its last byte's bit 6. */
-static int rd_leb(struct eh_reader *r, bool is_signed, uint64_t *out)
-{
-	uint64_t v = 0;
-	unsigned shift = 0;
-	uint8_t b;
-
-	do {
-		if (rd_bytes(r, &b, 1) || shift > 63)
-			return -EINVAL;
-		v |= (uint64_t)(b & 0x7f) << shift;
-		shift += 7;
-	} while (b & 0x80);
-	if (is_signed && shift < 64 && (b & 0x40))
-		v |= ~0ull << shift;
-	*out = v;
-	return 0;
-}
-
-static int rd_uleb(struct eh_reader *r, uint64_t *out)
-{
-	return rd_leb(r, false, out);
-}
-
-static int rd_sleb(struct eh_reader *r, int64_t *out)
-{
-	return rd_leb(r, true, (uint64_t *)out);
-}
-
-/* A DW_EH_PE_* encoded pointer: absolute and pc-relative bases are supported. */
-static int rd_encoded(struct eh_reader *r, uint8_t enc, uint64_t *out)
-{
-	uint64_t pc = r->vaddr, u = 0;
-	int64_t s = 0;
-	int err;
-
-	switch (enc & 0x0f) {
-	case 0x00: err = rd_bytes(r, &u, 8); break;
-	case 0x01: err = rd_uleb(r, &u); break;
-	case 0x02: { uint16_t v = 0; err = rd_bytes(r, &v, 2); u = v; break; }
-	case 0x03: { uint32_t v = 0; err = rd_bytes(r, &v, 4); u = v; break; }
-	case 0x04: err = rd_bytes(r, &u, 8); break;
-	case 0x09: err = rd_sleb(r, &s); u = s; break;
-	case 0x0a: { int16_t v = 0; err = rd_bytes(r, &v, 2); u = (uint64_t)(int64_t)v; break; }
-	case 0x0b: { int32_t v = 0; err = rd_bytes(r, &v, 4); u = (uint64_t)(int64_t)v; break; }
-	case 0x0c: err = rd_bytes(r, &u, 8); break;
-	default: return -EINVAL;
-	}
-	if (err)
-		return err;
-	switch (enc & 0x70) {
-	case 0x00: break;
-	case 0x10: u += pc; break;
-	default: return -EINVAL;
-	}
-	*out = u;
-	return 0;
-}
-
 /* The allocated section holding vaddr, as a reader positioned there. */
-static int section_at(Elf *elf, uint64_t vaddr, struct eh_reader *r)
+int eh_section_at(Elf *elf, uint64_t vaddr, struct eh_reader *r)
 {
 	Elf_Scn *scn = NULL;
 
@@ -127,7 +52,7 @@ static int lsda_walk(Elf *elf, uint64_t lsda, uint64_t func, void (*fn)(uint64_t
 	uint8_t lp_enc, tt_enc, cs_enc;
 	const uint8_t *end;
 
-	if (section_at(elf, lsda, &r) || rd_bytes(&r, &lp_enc, 1))
+	if (eh_section_at(elf, lsda, &r) || rd_bytes(&r, &lp_enc, 1))
 		return -EINVAL;
 	if (lp_enc != DW_EH_PE_omit && rd_encoded(&r, lp_enc, &lpstart))
 		return -EINVAL;
@@ -147,20 +72,16 @@ static int lsda_walk(Elf *elf, uint64_t lsda, uint64_t func, void (*fn)(uint64_t
 	return 0;
 }
 
-struct eh_cie {
-	uint8_t fde_enc, lsda_enc;
-	int has_z;
-	bool signal; /* 'S': the FDEs are signal frames (a sigreturn trampoline) */
-	uint64_t code_align, ra_reg;
-	int64_t data_align;
-	struct eh_reader insns; /* the initial instructions */
-};
-
-static int cie_parse(struct eh_reader r, struct eh_cie *c)
+/*
+ * A CIE, from its version on. Version 1 and 3 are .eh_frame's and
+ * .debug_frame's; version 4 (.debug_frame) adds the address and segment
+ * selector sizes after the augmentation.
+ */
+int eh_cie_parse(struct eh_reader r, struct eh_cie *c)
 {
 	const char *aug;
 	uint64_t u, aug_len = 0;
-	uint8_t version, b;
+	uint8_t version, b, sizes[2];
 
 	c->fde_enc = 0;
 	c->lsda_enc = DW_EH_PE_omit;
@@ -170,6 +91,8 @@ static int cie_parse(struct eh_reader r, struct eh_cie *c)
 	while (r.p < r.end && *r.p)
 		r.p++, r.vaddr++;
 	if (rd_bytes(&r, &b, 1) || strstr(aug, "eh"))
+		return -EINVAL;
+	if (version == 4 && (rd_bytes(&r, sizes, 2) || sizes[0] != 8 || sizes[1]))
 		return -EINVAL;
 	if (rd_uleb(&r, &c->code_align) || rd_sleb(&r, &c->data_align))
 		return -EINVAL;
@@ -198,15 +121,15 @@ static int cie_parse(struct eh_reader r, struct eh_cie *c)
 }
 
 struct eh_visit {
-	void (*fde)(Elf *elf, struct eh_reader r, const struct eh_cie *c, struct eh_visit *v);
 	void (*fn)(uint64_t, void *);		/* landing pads */
 	void (*range)(const struct sym_fde *, void *); /* FDE bounds */
 	void *arg;
 };
 
 /* One FDE: its LSDA, if any, lists landing pads. */
-static void fde_visit(Elf *elf, struct eh_reader r, const struct eh_cie *c, struct eh_visit *v)
+static void fde_visit(Elf *elf, struct eh_reader r, const struct eh_cie *c, void *arg)
 {
+	struct eh_visit *v = arg;
 	uint64_t start, range, aug_len, lsda = 0;
 
 	if (rd_encoded(&r, c->fde_enc, &start) || rd_encoded(&r, c->fde_enc & 0x0f, &range))
@@ -222,8 +145,9 @@ static void fde_visit(Elf *elf, struct eh_reader r, const struct eh_cie *c, stru
  * (glibc's __restore_rt), as unwinders look up the return address - 1: the
  * function starts a byte later.
  */
-static void fde_range(Elf *elf, struct eh_reader r, const struct eh_cie *c, struct eh_visit *v)
+static void fde_range(Elf *elf, struct eh_reader r, const struct eh_cie *c, void *arg)
 {
+	struct eh_visit *v = arg;
 	struct sym_fde fde = { .record = r.vaddr };
 
 	(void)elf;
@@ -237,58 +161,89 @@ static void fde_range(Elf *elf, struct eh_reader r, const struct eh_cie *c, stru
 		v->range(&fde, v->arg);
 }
 
-static int eh_walk(struct sym_file *f, struct eh_visit *v)
+/* The section of elf called name, with data: 0 or -ENOENT. */
+static int frame_section(Elf *elf, const char *name, GElf_Shdr *sh, Elf_Data **d)
 {
-	Elf *elf = sym_file_elf(f);
 	Elf_Scn *scn = NULL;
 	size_t shstrndx;
+	const char *n;
 
 	if (elf_getshdrstrndx(elf, &shstrndx))
-		return -EINVAL;
-	while ((scn = elf_nextscn(elf, scn))) {
-		GElf_Shdr sh;
-		Elf_Data *d;
-		const char *name;
-
-		if (!gelf_getshdr(scn, &sh) || !(name = elf_strptr(elf, shstrndx, sh.sh_name)) ||
-		    strcmp(name, ".eh_frame") || !(d = elf_getdata(scn, NULL)) || !d->d_buf)
-			continue;
-		const uint8_t *base = d->d_buf;
-
-		for (size_t pos = 0; pos + 8 <= d->d_size;) {
-			uint32_t len32, id;
-			struct eh_reader r;
-			struct eh_cie cie;
-
-			memcpy(&len32, base + pos, 4);
-			if (!len32 || len32 == 0xffffffff || pos + 4 + len32 > d->d_size)
-				break;
-			memcpy(&id, base + pos + 4, 4);
-			if (id && id <= pos + 4) {
-				size_t cie_pos = pos + 4 - id;
-				uint32_t cie_len;
-
-				memcpy(&cie_len, base + cie_pos, 4);
-				r = (struct eh_reader){ base + cie_pos + 8, base + cie_pos + 4 + cie_len,
-							sh.sh_addr + cie_pos + 8 };
-				if (!cie_parse(r, &cie)) {
-					r = (struct eh_reader){ base + pos + 8, base + pos + 4 + len32,
-								sh.sh_addr + pos + 8 };
-					v->fde(elf, r, &cie, v);
-				}
-			}
-			pos += 4 + len32;
-		}
-		return 0;
-	}
+		return -ENOENT;
+	while ((scn = elf_nextscn(elf, scn)))
+		if (gelf_getshdr(scn, sh) && sh->sh_type == SHT_PROGBITS &&
+		    (n = elf_strptr(elf, shstrndx, sh->sh_name)) && !strcmp(n, name) &&
+		    (*d = elf_getdata(scn, NULL)) && (*d)->d_buf)
+			return 0;
 	return -ENOENT;
+}
+
+/*
+ * The entry at pos: its length and CIE pointer (or CIE id). .eh_frame's CIE
+ * id is 0 and its pointers count back from the pointer's own place;
+ * .debug_frame's id is 0xffffffff and its pointers are section offsets. The
+ * 64-bit DWARF format (length 0xffffffff) is not read.
+ */
+static bool entry_at(const uint8_t *base, size_t size, size_t pos, uint32_t *len, size_t *cie_pos,
+		     bool debug)
+{
+	uint32_t id;
+
+	if (pos + 8 > size)
+		return false;
+	memcpy(len, base + pos, 4);
+	if (!*len || *len == 0xffffffff || *len < 4 || *len > size - pos - 4)
+		return false;
+	memcpy(&id, base + pos + 4, 4);
+	if (debug)
+		*cie_pos = id == 0xffffffff ? SIZE_MAX : id;
+	else
+		*cie_pos = !id ? SIZE_MAX : id <= pos + 4 ? pos + 4 - id : SIZE_MAX - 1;
+	return true;
+}
+
+int eh_frames_walk(Elf *elf, const char *name,
+		   void (*fde)(Elf *elf, struct eh_reader r, const struct eh_cie *c, void *arg),
+		   void *arg)
+{
+	bool debug = !strcmp(name, ".debug_frame");
+	size_t pos, cie_pos, last_cie = SIZE_MAX;
+	uint32_t len, cie_len;
+	struct eh_cie cie;
+	const uint8_t *base;
+	GElf_Shdr sh;
+	Elf_Data *d;
+
+	if (frame_section(elf, name, &sh, &d))
+		return -ENOENT;
+	base = d->d_buf;
+	for (pos = 0; entry_at(base, d->d_size, pos, &len, &cie_pos, debug); pos += 4 + len) {
+		struct eh_reader r;
+		size_t unused;
+
+		if (cie_pos >= SIZE_MAX - 1) /* a CIE, or a pointer before the section */
+			continue;
+		if (cie_pos != last_cie) { /* FDEs of one CIE come in runs: parse it once a run */
+			last_cie = SIZE_MAX;
+			if (!entry_at(base, d->d_size, cie_pos, &cie_len, &unused, debug))
+				continue;
+			r = (struct eh_reader){ base + cie_pos + 8, base + cie_pos + 4 + cie_len,
+						sh.sh_addr + cie_pos + 8 };
+			if (eh_cie_parse(r, &cie))
+				continue;
+			last_cie = cie_pos;
+		}
+		r = (struct eh_reader){ base + pos + 8, base + pos + 4 + len, sh.sh_addr + pos + 8 };
+		fde(elf, r, &cie, arg);
+	}
+	return 0;
 }
 
 int sym_landing_pads(struct sym_file *f, void (*fn)(uint64_t vaddr, void *arg), void *arg)
 {
-	struct eh_visit v = { .fde = fde_visit, .fn = fn, .arg = arg };
+	struct eh_visit v = { .fn = fn, .arg = arg };
 
-	return eh_walk(f, &v);
+	return eh_frames_walk(sym_file_elf(f), ".eh_frame", fde_visit, &v);
 }
 
 struct fde_collect {
@@ -331,14 +286,14 @@ static int fde_cmp(const void *a, const void *b)
  */
 static const struct sym_fde *fde_table(struct sym_file *f, size_t *n)
 {
-	struct eh_visit v = { .fde = fde_range, .range = fde_add };
+	struct eh_visit v = { .range = fde_add };
 	struct fde_collect c = { 0 };
 	size_t m = 0;
 
 	if (!f->fdes_read) {
 		f->fdes_read = true;
 		v.arg = &c;
-		eh_walk(f, &v);
+		eh_frames_walk(sym_file_elf(f), ".eh_frame", fde_range, &v);
 		if (c.n)
 			qsort(c.v, c.n, sizeof(*c.v), fde_cmp);
 		for (size_t i = 0; i < c.n; i++)
@@ -364,7 +319,7 @@ int sym_fdes(struct sym_file *f, void (*fn)(uint64_t start, uint64_t size, void 
 #define FDE_NESTED 16 /* FDEs inside another one looked past when searching back */
 
 /* The FDE containing vaddr, or NULL. */
-static const struct sym_fde *fde_containing(struct sym_file *f, uint64_t vaddr)
+const struct sym_fde *eh_fde_containing(struct sym_file *f, uint64_t vaddr)
 {
 	size_t n, lo = 0, hi;
 	const struct sym_fde *t = fde_table(f, &n);
@@ -386,7 +341,7 @@ static const struct sym_fde *fde_containing(struct sym_file *f, uint64_t vaddr)
 
 int sym_fde_at(struct sym_file *f, uint64_t vaddr, struct sym_func *out)
 {
-	const struct sym_fde *fde = fde_containing(f, vaddr);
+	const struct sym_fde *fde = eh_fde_containing(f, vaddr);
 
 	if (!fde)
 		return -ESRCH;
@@ -394,237 +349,5 @@ int sym_fde_at(struct sym_file *f, uint64_t vaddr, struct sym_func *out)
 	out->vaddr = fde->start;
 	out->size = fde->size;
 	out->ifunc = false;
-	return 0;
-}
-
-/*
- * The CFI row at an address: the CIE's initial instructions, then the FDE's
- * up to the address. Only what sym_cfi_at() reports is kept: the CFA rule and
- * the return address column's rule; other registers are skipped. A rule the
- * instructions never set is unknown (RA_OTHER, cfa_known false), not undefined.
- */
-enum { RA_OTHER, RA_OFFSET, RA_UNDEFINED };
-
-struct cfi_rule {
-	uint64_t cfa_reg;
-	int64_t cfa_off;
-	bool cfa_known; /* register + offset (not an expression, not unset) */
-	int ra;
-};
-
-#define CFI_STATES 8 /* DW_CFA_remember_state nesting kept */
-
-struct cfi_run {
-	const struct eh_cie *cie;
-	struct cfi_rule now, init, saved[CFI_STATES];
-	unsigned nsaved;
-	uint64_t loc, stop; /* stop: the address whose row is wanted */
-};
-
-static int rd_skip(struct eh_reader *r, uint64_t n)
-{
-	if (n > (uint64_t)(r->end - r->p))
-		return -EINVAL;
-	r->p += n;
-	r->vaddr += n;
-	return 0;
-}
-
-/* A DWARF expression block (DW_CFA_*expression): uleb length, bytes. */
-static int rd_skip_block(struct eh_reader *r)
-{
-	uint64_t len;
-
-	return rd_uleb(r, &len) ?: rd_skip(r, len);
-}
-
-/* Register reg gets a rule: only the return address column's is kept. */
-static void cfi_reg(struct cfi_run *x, uint64_t reg, int rule)
-{
-	if (reg == x->cie->ra_reg)
-		x->now.ra = rule == -1 ? x->init.ra : rule;
-}
-
-static int cfi_def_cfa(struct cfi_run *x, uint64_t reg, int64_t off)
-{
-	x->now.cfa_reg = reg;
-	x->now.cfa_off = off;
-	x->now.cfa_known = true;
-	return 0;
-}
-
-/* One instruction with its operand in the low 6 bits: advance_loc, offset, restore. */
-static int cfi_short(struct cfi_run *x, struct eh_reader *r, uint8_t op)
-{
-	uint64_t u;
-
-	switch (op & 0xc0) {
-	case 0x40: /* advance_loc */
-		x->loc += (op & 0x3f) * x->cie->code_align;
-		return 0;
-	case 0x80: /* offset */
-		cfi_reg(x, op & 0x3f, RA_OFFSET);
-		return rd_uleb(r, &u);
-	default: /* restore */
-		cfi_reg(x, op & 0x3f, -1);
-		return 0;
-	}
-}
-
-/* The register rules of the extended set: 0, or -EINVAL. */
-static int cfi_reg_op(struct cfi_run *x, struct eh_reader *r, uint8_t op)
-{
-	uint64_t reg, u;
-	int64_t s;
-	int err = rd_uleb(r, &reg);
-
-	if (err)
-		return err;
-	switch (op) {
-	case 0x05: case 0x2f: /* offset_extended, GNU_negative_offset_extended */
-		cfi_reg(x, reg, RA_OFFSET);
-		return rd_uleb(r, &u);
-	case 0x11: /* offset_extended_sf */
-		cfi_reg(x, reg, RA_OFFSET);
-		return rd_sleb(r, &s);
-	case 0x14: case 0x09: /* val_offset, register */
-		cfi_reg(x, reg, RA_OTHER);
-		return rd_uleb(r, &u);
-	case 0x15: /* val_offset_sf */
-		cfi_reg(x, reg, RA_OTHER);
-		return rd_sleb(r, &s);
-	case 0x06: /* restore_extended */
-		cfi_reg(x, reg, -1);
-		return 0;
-	case 0x07: /* undefined */
-		cfi_reg(x, reg, RA_UNDEFINED);
-		return 0;
-	case 0x08: /* same_value */
-		cfi_reg(x, reg, RA_OTHER);
-		return 0;
-	default: /* 0x10 expression, 0x16 val_expression */
-		cfi_reg(x, reg, RA_OTHER);
-		return rd_skip_block(r);
-	}
-}
-
-/* One instruction of the extended set: 0, or -EINVAL (unknown or truncated). */
-static int cfi_long(struct cfi_run *x, struct eh_reader *r, uint8_t op)
-{
-	uint32_t d = 0;
-	uint64_t reg, u;
-	int64_t s;
-
-	switch (op) {
-	case 0x00: /* nop */
-		return 0;
-	case 0x01: /* set_loc */
-		return rd_encoded(r, x->cie->fde_enc, &x->loc);
-	case 0x02: case 0x03: case 0x04: /* advance_loc1, 2, 4 */
-		if (rd_bytes(r, &d, op == 0x02 ? 1 : op == 0x03 ? 2 : 4))
-			return -EINVAL;
-		x->loc += d * x->cie->code_align;
-		return 0;
-	case 0x05: case 0x06: case 0x07: case 0x08: case 0x09:
-	case 0x10: case 0x11: case 0x14: case 0x15: case 0x16: case 0x2f:
-		return cfi_reg_op(x, r, op);
-	case 0x0a: /* remember_state */
-		if (x->nsaved == CFI_STATES)
-			return -EINVAL;
-		x->saved[x->nsaved++] = x->now;
-		return 0;
-	case 0x0b: /* restore_state */
-		if (!x->nsaved)
-			return -EINVAL;
-		x->now = x->saved[--x->nsaved];
-		return 0;
-	case 0x0c: /* def_cfa */
-		return rd_uleb(r, &reg) ?: rd_uleb(r, &u) ?: cfi_def_cfa(x, reg, (int64_t)u);
-	case 0x12: /* def_cfa_sf */
-		return rd_uleb(r, &reg) ?: rd_sleb(r, &s) ?:
-		       cfi_def_cfa(x, reg, s * x->cie->data_align);
-	case 0x0d: /* def_cfa_register */
-		return rd_uleb(r, &reg) ?: cfi_def_cfa(x, reg, x->now.cfa_off);
-	case 0x0e: /* def_cfa_offset */
-		return rd_uleb(r, &u) ?: cfi_def_cfa(x, x->now.cfa_reg, (int64_t)u);
-	case 0x13: /* def_cfa_offset_sf */
-		return rd_sleb(r, &s) ?: cfi_def_cfa(x, x->now.cfa_reg, s * x->cie->data_align);
-	case 0x0f: /* def_cfa_expression */
-		x->now.cfa_known = false;
-		return rd_skip_block(r);
-	case 0x2e: /* GNU_args_size */
-		return rd_uleb(r, &u);
-	default:
-		return -EINVAL;
-	}
-}
-
-/* Run r's instructions until the location passes x->stop. */
-static int cfi_exec(struct cfi_run *x, struct eh_reader r)
-{
-	uint8_t op;
-	int err;
-
-	while (r.p < r.end && x->loc <= x->stop) {
-		if (rd_bytes(&r, &op, 1))
-			return -EINVAL;
-		err = op & 0xc0 ? cfi_short(x, &r, op) : cfi_long(x, &r, op);
-		if (err)
-			return err;
-	}
-	return 0;
-}
-
-/*
- * The FDE record whose initial location is at vaddr record: its instructions
- * in insns, its CIE in cie, its initial location in start.
- */
-static int cfi_fde(Elf *elf, uint64_t record, struct eh_cie *cie, struct eh_reader *insns,
-		   uint64_t *start)
-{
-	struct eh_reader r, c;
-	uint32_t len, id, cie_len;
-	uint64_t size, aug_len;
-
-	if (section_at(elf, record - 8, &r) || rd_bytes(&r, &len, 4) || rd_bytes(&r, &id, 4) ||
-	    len < 4 || len - 4 > (uint64_t)(r.end - r.p) || !id)
-		return -EINVAL;
-	r.end = r.p + (len - 4);
-	if (section_at(elf, record - 4 - id, &c) || rd_bytes(&c, &cie_len, 4) ||
-	    cie_len < 4 || cie_len > (uint64_t)(c.end - c.p))
-		return -EINVAL;
-	c.end = c.p + cie_len;
-	if (rd_skip(&c, 4) || cie_parse(c, cie))
-		return -EINVAL;
-	if (rd_encoded(&r, cie->fde_enc, start) || rd_encoded(&r, cie->fde_enc & 0x0f, &size))
-		return -EINVAL;
-	if (cie->has_z && (rd_uleb(&r, &aug_len) || rd_skip(&r, aug_len)))
-		return -EINVAL;
-	*insns = r;
-	return 0;
-}
-
-int sym_cfi_at(struct sym_file *f, uint64_t vaddr, struct sym_cfi_row *out)
-{
-	const struct sym_fde *fde = fde_containing(f, vaddr);
-	struct cfi_run x = { .stop = vaddr };
-	struct eh_reader insns;
-	struct eh_cie cie;
-
-	if (!fde)
-		return -ESRCH;
-	if (cfi_fde(sym_file_elf(f), fde->record, &cie, &insns, &x.loc))
-		return -EINVAL;
-	x.cie = &cie;
-	if (cfi_exec(&x, cie.insns))
-		return -EINVAL;
-	x.init = x.now;
-	x.nsaved = 0;
-	if (cfi_exec(&x, insns))
-		return -EINVAL;
-	out->signal = cie.signal;
-	out->cfa_rsp = x.now.cfa_known && x.now.cfa_reg == 7;
-	out->cfa_off = x.now.cfa_off;
-	out->ra_undefined = x.now.ra == RA_UNDEFINED;
 	return 0;
 }

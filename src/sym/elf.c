@@ -353,6 +353,11 @@ uint64_t sym_file_size(const struct sym_file *f)
 	return f->st.st_size;
 }
 
+uint64_t sym_file_mtime_ns(const struct sym_file *f)
+{
+	return (uint64_t)f->st.st_mtim.tv_sec * 1000000000u + (uint64_t)f->st.st_mtim.tv_nsec;
+}
+
 Elf *sym_file_elf(const struct sym_file *f)
 {
 	return f->elf;

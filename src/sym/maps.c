@@ -29,11 +29,20 @@ static int maps_parse_line(const char *line, struct maps_entry *e)
 
 int maps_read(struct maps_entry **out)
 {
-	FILE *fp = fopen("/proc/self/maps", "re");
+	return maps_read_pid(0, out);
+}
+
+int maps_read_pid(pid_t pid, struct maps_entry **out)
+{
+	char name[64];
+	FILE *fp;
 	struct maps_entry *v = NULL, *grown;
 	size_t n = 0, cap = 0;
 	char line[1024];
 
+	if (pid)
+		snprintf(name, sizeof(name), "/proc/%d/maps", (int)pid);
+	fp = fopen(pid ? name : "/proc/self/maps", "re");
 	if (!fp)
 		return -errno;
 	while (fgets(line, sizeof(line), fp)) {

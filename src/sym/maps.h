@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The calling process's mappings (/proc/self/maps). Not for signal context. */
+/* The calling process's mappings (/proc/self/maps), or another's. Not for signal context. */
 #ifndef UPROBES_SYM_MAPS_H
 #define UPROBES_SYM_MAPS_H
 
@@ -18,6 +18,8 @@ struct maps_entry {
 
 /* Read every mapping, sorted by address. Returns the count or -errno; free(*out). */
 int maps_read(struct maps_entry **out);
+/* The same for process pid (0: this one), as far as /proc/PID/maps lets us read. */
+int maps_read_pid(pid_t pid, struct maps_entry **out);
 
 /* A batch of lookups by this thread (nests); see sym_batch_begin(). */
 void maps_batch_begin(void);

@@ -328,3 +328,20 @@ int sym_find(struct sym_file *f, const char *name, struct sym_func *out)
 	sym_fill(c[0], out);
 	return 0;
 }
+
+char *sym_demangle(const char *name, size_t *qoff, size_t *qlen)
+{
+	cxa_demangle_fn fn = strncmp(name, "_Z", 2) ? NULL : demangler();
+	uint16_t off, len;
+	int status = -1;
+	char *d = fn ? fn(name, NULL, NULL, &status) : NULL;
+
+	if (!d || status) {
+		free(d);
+		return NULL;
+	}
+	qualified_span(d, &off, &len);
+	*qoff = off;
+	*qlen = len;
+	return d;
+}

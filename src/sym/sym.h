@@ -38,6 +38,7 @@ ino_t sym_file_ino(const struct sym_file *f);
 /* Built by the Go toolchain (its runtime moves stacks and reads return addresses). */
 bool sym_file_is_go(const struct sym_file *f);
 uint64_t sym_file_size(const struct sym_file *f);
+uint64_t sym_file_mtime_ns(const struct sym_file *f);
 struct Elf *sym_file_elf(const struct sym_file *f);
 
 /*
@@ -80,6 +81,51 @@ int sym_off_to_vaddr(const struct sym_file *f, uint64_t off, uint64_t *vaddr);
  * virtual addresses. 0, or -ENOENT when there is no .eh_frame.
  */
 int sym_landing_pads(struct sym_file *f, void (*fn)(uint64_t vaddr, void *arg), void *arg);
+
+/*
+ * One row of a file's CFI (call frame information): at [start, end), how the
+ * caller's frame is found. Registers are DWARF numbers (x86-64: 6 rbp, 7 rsp,
+ * 16 the return address). This is what the compilers emit on x86-64; anything
+ * else is SYM_CFA_EXPR or SYM_RULE_OTHER, for the user to give up on.
+ */
+enum sym_cfa {
+	SYM_CFA_NONE,  /* no rule yet */
+	SYM_CFA_REG,   /* CFA = reg + off */
+	SYM_CFA_DEREF, /* CFA = *(reg + off): GCC's stack realignment (DRAP) */
+	SYM_CFA_PLT,   /* CFA = rsp + off, + 8 when (rip & 15) >= plt_k: a PLT's expression */
+	SYM_CFA_EXPR,  /* another expression */
+};
+
+enum sym_rule {
+	SYM_RULE_SAME,	    /* the register keeps its value (the default for rbp) */
+	SYM_RULE_CFA,	    /* saved at CFA + off */
+	SYM_RULE_REG,	    /* saved at reg + off (an expression: DW_OP_bregN off) */
+	SYM_RULE_UNDEFINED, /* DW_CFA_undefined (the return address: the outermost frame) */
+	SYM_RULE_OTHER,	    /* anything else; also the return address when never set */
+};
+
+struct sym_cfi {
+	uint64_t start, end;
+	bool signal;	   /* the FDE is a signal frame ('S': a sigreturn trampoline) */
+	uint8_t cfa;	   /* enum sym_cfa */
+	uint8_t cfa_reg;
+	uint8_t plt_k;
+	int64_t cfa_off;
+	uint8_t ra, bp;	   /* enum sym_rule: the return address, rbp */
+	uint8_t bp_reg;	   /* SYM_RULE_REG */
+	int64_t ra_off, bp_off;
+};
+
+/*
+ * Every row of every FDE of the file's .eh_frame and .debug_frame (code
+ * built without unwind tables but with -g has only the latter; a stripped
+ * file's comes from its debug file), in the order of the sections: each
+ * FDE's rows in address order, a row per address range whose rules differ.
+ * Both sections may cover a function: the caller picks. 0, or -ENOENT when
+ * the file has neither. An FDE this reader cannot interpret (an unknown
+ * instruction) is reported up to there.
+ */
+int sym_cfi_rows(struct sym_file *f, void (*fn)(const struct sym_cfi *row, void *arg), void *arg);
 
 /* PT_LOAD segments (up to max): returns how many were filled. */
 struct sym_load {

@@ -98,6 +98,11 @@ int sym_load_plt(struct sym_file *f);
 /* names.c: demangle every C++ name of f once (no-op without __cxa_demangle). */
 void sym_demangle_all(struct sym_file *f);
 bool sym_demangler_available(void);
+/*
+ * names.c: one C++ name demangled (malloc'd), with the span of its qualified
+ * name (no return type, no parameters); NULL when not a C++ name.
+ */
+char *sym_demangle(const char *name, size_t *qoff, size_t *qlen);
 
 /*
  * eh.c: every FDE of .eh_frame as [start, start + size), in address order.

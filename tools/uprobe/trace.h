@@ -10,6 +10,7 @@
  *   trace_loop.c     the tracing loop: rings drained, records filtered,
  *                    counted, formatted
  *   trace_summary.c  the aggregations and the summary at the end
+ *   trace_stack.c    --stack: stacks under events, counted, folded, drawn
  */
 #ifndef UPROBE_TRACE_H
 #define UPROBE_TRACE_H
@@ -229,5 +230,23 @@ void tracer_finish(struct tracer *t);
 int tracer_close_output(struct tracer *t);
 /* The exit status: status, or 1 instead of 0 when a traced program corrupted its rings. */
 int tracer_exit_status(const struct tracer *t, int status);
+
+/* trace_stack.c: --stack[=N], -v, -f folded|flamegraph (each: 0, or a CLI exit code). */
+int tracer_stack_option(const char *arg);
+void tracer_stack_verbose(void);
+/* 0 if fmt is a stack format (taken), -1 if not. */
+int tracer_stack_format(const char *fmt);
+/* With --stack: the probe gets "ustack=$ustackN" (*s and *line replaced, *owned the new text). */
+int tracer_stack_probe(struct trace_spec **s, const char **line, char **owned);
+/* Before the formatter is made (events printed or not), then once it is. */
+int tracer_stack_setup(struct tracer *t, const char *output);
+void tracer_stack_formatter(struct tracer *t);
+/* A record of the process's mappings (taken: 1), or 0. */
+int tracer_stack_record(const struct trace_record *rec);
+/* An event kept: its stack counted (--count, folded, flame graph). */
+void tracer_stack_event(struct tracer *t, const struct trace_layout *l,
+			const struct trace_record *rec);
+/* The end: stack counts, folded stacks or the flame graph, into t->out. */
+void tracer_stack_finish(struct tracer *t);
 
 #endif

@@ -89,6 +89,8 @@ static int on_record(const struct trace_record *rec, void *ctx)
 	/* The record is taken even when the pass ends here: nothing is read twice. */
 	if (++t->records % STOP_CHECK_RECORDS == 0 && !t->stopping && time_to_stop(t))
 		t->cut = true;
+	if (tracer_stack_record(rec))
+		return t->cut ? PASS_CUT : 0; /* a mappings record: for the symbolizer */
 	if (rec->event_id >= (uint32_t)t->n) {
 		t->malformed++; /* no probe writes that: the traced program did */
 		return t->cut ? PASS_CUT : 0;
@@ -109,6 +111,7 @@ static int on_record(const struct trace_record *rec, void *ctx)
 	t->events[rec->event_id]++;
 	if (t->hist)
 		hist_add(t, l, rec);
+	tracer_stack_event(t, l, rec);
 	return t->cut ? PASS_CUT : 0;
 }
 

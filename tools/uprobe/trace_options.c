@@ -46,7 +46,10 @@ const char trace_usage[] =
 	"\n"
 	"options:\n"
 	"  -f, --format FMT   text (trace_pipe lines, the default), json (one object\n"
-	"                     per line) or perfetto (Chrome trace JSON for ui.perfetto.dev)\n"
+	"                     per line) or perfetto (Chrome trace JSON for ui.perfetto.dev);\n"
+	"                     folded (\"root;...;leaf COUNT\" per distinct stack, for\n"
+	"                     flamegraph.pl, inferno, speedscope) or flamegraph (an\n"
+	"                     interactive SVG: -o FILE.svg); both imply --stack\n"
 	"  -p, --pid PID      attach to running process PID (needs the rights of ptrace)\n"
 	"  -o, --output FILE  write events and aggregations to FILE (default: stdout)\n"
 	"  -d, --duration S   stop tracing after S seconds (the command keeps running)\n"
@@ -55,6 +58,14 @@ const char trace_usage[] =
 	"                     (return probes: ns from entry to return)\n"
 	"      --filter EXPR  keep events where NAME OP NUMBER holds (OP: == != < <= > >=);\n"
 	"                     events without that fetch-arg are kept\n"
+	"      --stack[=N]    the user stack at each hit (N frames, 1 to 127; default\n"
+	"                     127), walked in the process (CFI, frame pointers where\n"
+	"                     none) and symbolized here: under each event (text, as\n"
+	"                     perf script), in its args (json, perfetto); with\n"
+	"                     --count, one count per distinct stack (bpftrace's\n"
+	"                     @[ustack] = count()). A probe's own fetch-arg\n"
+	"                     'NAME=$ustack[N]' does the same for that probe\n"
+	"  -v, --verbose      stacks with source file:line and inlined calls (DWARF)\n"
 	"  -q, --quiet        no summary on stderr\n"
 	"  -h, --help         this text\n"
 	"With --count or --hist, events are not printed unless --format is given.\n"
@@ -276,6 +287,8 @@ int tracer_add_probe(struct tracer *t, const char *line)
 		return ret;
 	}
 	ret = resolve_dwarf(s, line, &resolved);
+	if (!ret)
+		ret = tracer_stack_probe(&s, &line, &resolved);
 	if (ret) {
 		trace_spec_free(s);
 		return ret;
@@ -358,7 +371,8 @@ static int parse_format(const char *s, enum trace_format *f)
 	else if (!strcmp(s, "perfetto"))
 		*f = TRACE_FMT_PERFETTO;
 	else
-		return cli_error(CLI_EXIT_USAGE, "--format '%s': expected text, json or perfetto", s);
+		return cli_error(CLI_EXIT_USAGE, "--format '%s': expected text, json, perfetto, "
+				 "folded or flamegraph", s);
 	return 0;
 }
 
@@ -370,18 +384,26 @@ int tracer_parse_options(struct tracer *t, int argc, char **argv, uint64_t *dura
 		{ "duration", required_argument, NULL, 'd' }, { "count", no_argument, NULL, 'c' },
 		{ "hist", required_argument, NULL, 'H' },   { "filter", required_argument, NULL, 'F' },
 		{ "quiet", no_argument, NULL, 'q' },	      { "help", no_argument, NULL, 'h' },
-		{ "pid", required_argument, NULL, 'p' },      { 0 },
+		{ "pid", required_argument, NULL, 'p' },      { "stack", optional_argument, NULL, 'S' },
+		{ "verbose", no_argument, NULL, 'v' },	      { 0 },
 	};
 	int c, fmt_given = 0, ret;
 	char *end;
 	double d;
 
-	while ((c = getopt_long(argc, argv, "f:o:d:qhp:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "f:o:d:qhp:v", opts, NULL)) != -1) {
 		ret = 0;
 		switch (c) {
 		case 'f':
-			ret = parse_format(optarg, &t->format);
+			if (tracer_stack_format(optarg))
+				ret = parse_format(optarg, &t->format);
 			fmt_given = 1;
+			break;
+		case 'S':
+			ret = tracer_stack_option(optarg);
+			break;
+		case 'v':
+			tracer_stack_verbose();
 			break;
 		case 'o':
 			*output = optarg;
@@ -431,6 +453,10 @@ int tracer_parse_options(struct tracer *t, int argc, char **argv, uint64_t *dura
 
 int tracer_setup_output(struct tracer *t, const char *output)
 {
+	int ret = tracer_stack_setup(t, output);
+
+	if (ret)
+		return ret;
 	t->out = stdout;
 	if (output && !(t->out = fopen(output, "we")))
 		return cli_error(CLI_EXIT_FAIL, "-o %s: %s", output, strerror(errno));
@@ -442,6 +468,7 @@ int tracer_setup_output(struct tracer *t, const char *output)
 		t->hist = trace_agg_hist_new(t->hist_expr);
 	if ((t->print_events && !t->fmt) || (t->count && !t->counts) || (t->hist_expr && !t->hist))
 		return cli_error(CLI_EXIT_FAIL, "out of memory");
+	tracer_stack_formatter(t);
 	return 0;
 }
 

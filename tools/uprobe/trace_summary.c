@@ -116,6 +116,7 @@ void tracer_finish(struct tracer *t)
 		fputc('\n', t->out);
 	if (t->hist)
 		trace_agg_print(t->hist, t->out);
+	tracer_stack_finish(t);
 	errno = 0;
 	fflush(t->out);
 	tracer_check_output(t);

@@ -16,12 +16,24 @@
  *        0 or -EFAULT (dst partly written)
  *   long uprobes_safe_strnlen(uint64_t src, size_t max)
  *        length of the text before its NUL, at most max; or -EFAULT
+ *   struct { uint64_t v, fault; } uprobes_safe_load8(uint64_t addr)
+ *        the word at addr, fault 0; or fault 1 (stack walks: one load a
+ *        frame, no size to dispatch on, the result in registers)
+ *   struct { uint64_t v, fault; } uprobes_safe_load16(uint64_t addr)
+ *        the words at addr (v) and addr + 8 (in fault); after a fault, 1 in
+ *        fault (a stack walk's saved rbp and return address: 1 is no return
+ *        address)
+ *
+ * The fixup returns -EFAULT in rax and 1 in rdx (a scratch register for the
+ * others' callers, the fault flag for uprobes_safe_load8's).
  */
 	.text
 	.globl uprobes_safe_begin, uprobes_safe_end, uprobes_safe_fixup
 	.hidden uprobes_safe_begin, uprobes_safe_end, uprobes_safe_fixup
-	.globl uprobes_safe_load, uprobes_safe_copy, uprobes_safe_strnlen
-	.hidden uprobes_safe_load, uprobes_safe_copy, uprobes_safe_strnlen
+	.globl uprobes_safe_load, uprobes_safe_copy, uprobes_safe_strnlen, uprobes_safe_load8
+	.globl uprobes_safe_load16
+	.hidden uprobes_safe_load, uprobes_safe_copy, uprobes_safe_strnlen, uprobes_safe_load8
+	.hidden uprobes_safe_load16
 
 	.p2align 4
 uprobes_safe_begin:
@@ -79,10 +91,31 @@ uprobes_safe_strnlen:
 	.type uprobes_safe_strnlen, @function
 	.size uprobes_safe_strnlen, . - uprobes_safe_strnlen
 
+	.p2align 4
+uprobes_safe_load8:
+	.cfi_startproc
+	movq (%rdi), %rax
+	xorl %edx, %edx
+	ret
+	.cfi_endproc
+	.type uprobes_safe_load8, @function
+	.size uprobes_safe_load8, . - uprobes_safe_load8
+
+	.p2align 4
+uprobes_safe_load16:
+	.cfi_startproc
+	movq (%rdi), %rax
+	movq 8(%rdi), %rdx
+	ret
+	.cfi_endproc
+	.type uprobes_safe_load16, @function
+	.size uprobes_safe_load16, . - uprobes_safe_load16
+
 	/* Resumed here, in place of the faulting load, by the fault handler. */
 uprobes_safe_fixup:
 	.cfi_startproc
 	movq $-14, %rax
+	movl $1, %edx
 	ret
 	.cfi_endproc
 uprobes_safe_end:

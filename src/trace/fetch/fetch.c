@@ -10,6 +10,7 @@
 #include <string.h>
 #include <ucontext.h>
 
+#include "arch/x86_64/safe_read.h"
 #include "sym/sym.h"
 #include "trace/fetch/fetch.h"
 #include "trace/spec/spec.h"
@@ -30,19 +31,6 @@ static const enum trace_reg arg_reg[6] = {
 	TRACE_R_DI, TRACE_R_SI, TRACE_R_DX, TRACE_R_CX, TRACE_R_R8, TRACE_R_R9,
 };
 
-extern const char uprobes_safe_begin[], uprobes_safe_end[], uprobes_safe_fixup[];
-
-static bool safe_read_fault(siginfo_t *si, ucontext_t *uc)
-{
-	uint64_t rip = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
-
-	(void)si;
-	if (rip < (uint64_t)uprobes_safe_begin || rip >= (uint64_t)uprobes_safe_end)
-		return false;
-	uc->uc_mcontext.gregs[REG_RIP] = (greg_t)uprobes_safe_fixup;
-	return true;
-}
-
 static void atfork_child(void)
 {
 	fetch_thread_reset();
@@ -59,7 +47,7 @@ static int setup_err;
 
 static void setup(void)
 {
-	setup_err = ubp_fault_install(safe_read_fault);
+	setup_err = ubp_fault_install(arch_safe_read_fault);
 }
 
 /*
@@ -152,6 +140,8 @@ static int compile_base(const struct compile_ctx *cx, const struct trace_arg *ta
 		return 0;
 	case TRACE_B_DWARF:
 		return arg_error(ta, "a DWARF expression; trace_spec_resolve_dwarf() it first");
+	case TRACE_B_USTACK: /* fetch_ustack_compile() */
+		break;
 	}
 	return arg_error(ta, "unknown base");
 }
@@ -195,15 +185,18 @@ static int compile_kind(const struct trace_arg *ta, struct fetch_arg *a)
 static int compile_arg(const struct compile_ctx *cx, const struct trace_arg *ta,
 		       const struct trace_field *fl, struct fetch_arg *a)
 {
-	int ret = compile_base(cx, ta, a);
+	int ret;
 
+	a->field_off = fl->offset;
+	if (ta->fetch.base == TRACE_B_USTACK)
+		return fetch_ustack_compile(cx->spec, ta, cx->path, cx->file_off, a);
+	ret = compile_base(cx, ta, a);
 	if (ret)
 		return ret;
 	if (a->n_deref + ta->fetch.n_deref > TRACE_MAX_DEREF + 1)
 		return arg_error(ta, "too many dereferences");
 	for (int i = 0; i < ta->fetch.n_deref; i++)
 		a->deref[a->n_deref++] = ta->fetch.deref[i];
-	a->field_off = fl->offset;
 	return compile_kind(ta, a);
 }
 
@@ -256,7 +249,10 @@ void fetch_plan_free(struct fetch_plan *plan)
 {
 	if (!plan)
 		return;
-	for (int i = 0; i < plan->n_args; i++)
+	for (int i = 0; i < plan->n_args; i++) {
 		free((char *)plan->args[i].str);
+		if (plan->args[i].kind == FK_USTACK)
+			fetch_ustack_release();
+	}
 	free(plan);
 }

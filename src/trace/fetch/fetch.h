@@ -25,6 +25,7 @@ enum fetch_kind {
 	FK_STRING, /* text at the address (arrays of strings are refused) */
 	FK_COMM,   /* the thread's name */
 	FK_IMMSTR, /* constant text */
+	FK_USTACK, /* the user stack: count frames at most; imm: at a function's entry */
 };
 
 /*
@@ -72,6 +73,25 @@ void fetch_plan_free(struct fetch_plan *plan);
  */
 int fetch_file_off_addr(const char *path, uint64_t probe_addr, uint64_t probe_off, uint64_t off,
 			uint64_t *addr);
+
+/*
+ * $ustack (fetch_stack.c): the stack unwinder set up (stack/), the arg
+ * compiled for a probe at file offset file_off of path. 0 or -errno.
+ */
+int fetch_ustack_compile(const struct trace_spec *spec, const struct trace_arg *ta,
+			 const char *path, uint64_t file_off, struct fetch_arg *a);
+/* A compiled $ustack arg is freed (fetch_plan_free): the stack layer's user goes. */
+void fetch_ustack_release(void);
+
+/* The frames of one record's stacks: unwound once, in the first pass (hot path). */
+struct fetch_ustack {
+	unsigned int n; /* 0: not unwound (no $ustack in the plan) */
+	uint64_t frames[TRACE_MAX_USTACK];
+};
+
+/* Bytes of a's stack in the record, unwinding into us the first time (hot path). */
+uint32_t fetch_ustack_len(const struct fetch_arg *a, const struct uprobe_regs *regs,
+			  struct fetch_ustack *us);
 
 /* A thread's identity and name as the hot path caches them. */
 struct fetch_thread {

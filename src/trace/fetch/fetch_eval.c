@@ -11,7 +11,9 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 
+#include "stack/modules.h"
 #include "trace/fetch/fetch.h"
+#include "uprobes_stack.h"
 
 /* Resolved in safe_read.S; see there. */
 int uprobes_safe_load(uint64_t addr, unsigned int size, uint64_t *out);
@@ -104,6 +106,39 @@ static void send_comm(struct trace_rings *rings, struct fetch_thread *t)
 	t->comm_sent = rings;
 }
 
+/*
+ * The process's mappings go into the rings before a thread's first stack
+ * (in its own ring, so the tracer reads them first) and again after they
+ * changed: records of UPROBE_STACK_MAPS_EVENT whose payload the stack layer
+ * prepared (modules.c). A full ring refuses them uncounted; the next stack
+ * tries again.
+ */
+static __thread uint64_t maps_sent __attribute__((tls_model("initial-exec")));
+
+static void send_maps(struct trace_rings *rings, const struct fetch_thread *t)
+{
+	const struct stack_modset *ms = stack_modules_current();
+	struct trace_raw *r;
+	uint32_t cpu;
+
+	if (!ms || ms->gen == maps_sent || !ms->maps_len)
+		return;
+	r = trace_ring_reserve_quiet(rings, (uint32_t)sizeof(*r) + ms->maps_len);
+	if (!r)
+		return;
+	r->tsc = tsc_cpu(&cpu);
+	header(r, TRACE_RAW_EVENT, t, cpu);
+	r->event_id = UPROBE_STACK_MAPS_EVENT;
+	r->flags = 0;
+	r->entry_tsc = 0;
+	r->ip = 0;
+	r->func = 0;
+	for (uint32_t k = 0; k < ms->maps_len / 8; k++)
+		((uint64_t *)(r + 1))[k] = ms->maps_rec[k];
+	trace_ring_commit(r);
+	maps_sent = ms->gen;
+}
+
 static const uint64_t *regs_words(const struct uprobe_regs *regs)
 {
 	return (const uint64_t *)regs;
@@ -143,7 +178,7 @@ static uint64_t convert(const struct fetch_arg *a, uint64_t v)
 
 /* First pass: the length of every dynamic (string) arg; LEN_FAULT if unreadable. */
 static uint32_t measure(const struct fetch_plan *plan, const struct uprobe_regs *regs,
-			const struct fetch_thread *t, uint32_t *lens)
+			const struct fetch_thread *t, uint32_t *lens, struct fetch_ustack *us)
 {
 	uint32_t total = 0;
 
@@ -157,6 +192,8 @@ static uint32_t measure(const struct fetch_plan *plan, const struct uprobe_regs 
 				n++;
 		} else if (a->kind == FK_IMMSTR) {
 			n = a->str_len;
+		} else if (a->kind == FK_USTACK) {
+			n = fetch_ustack_len(a, regs, us);
 		} else if (a->kind == FK_STRING) {
 			n = addr_of(a, regs, &addr) ? -EFAULT
 						    : uprobes_safe_strnlen(addr, TRACE_MAX_STRING - 1);
@@ -170,10 +207,16 @@ static uint32_t measure(const struct fetch_plan *plan, const struct uprobe_regs 
 }
 
 static int fetch_string(const struct fetch_arg *a, const struct uprobe_regs *regs,
-			const struct fetch_thread *t, uint8_t *dst, uint32_t len)
+			const struct fetch_thread *t, const struct fetch_ustack *us, uint8_t *dst,
+			uint32_t len)
 {
 	uint64_t addr;
 
+	if (a->kind == FK_USTACK) { /* len is what measure() left: 8 per frame */
+		for (uint32_t k = 0; k < len; k++)
+			dst[k] = ((const uint8_t *)us->frames)[k];
+		return 0;
+	}
 	if (a->kind == FK_COMM) {
 		for (uint32_t k = 0; k < len; k++)
 			dst[k] = (uint8_t)t->comm[k];
@@ -215,7 +258,8 @@ static void zero(uint8_t *p, uint32_t len)
 }
 
 static void fill_payload(const struct fetch_plan *plan, const struct uprobe_regs *regs,
-			 const struct fetch_thread *t, uint8_t *p, const uint32_t *lens, uint32_t total)
+			 const struct fetch_thread *t, const struct fetch_ustack *us, uint8_t *p,
+			 const uint32_t *lens, uint32_t total)
 {
 	uint64_t *bitmap = (uint64_t *)p;
 	uint32_t dyn = plan->fixed_len;
@@ -233,7 +277,7 @@ static void fill_payload(const struct fetch_plan *plan, const struct uprobe_regs
 		} else if (lens[i] == LEN_FAULT) {
 			err = -EFAULT;
 		} else {
-			err = fetch_string(a, regs, t, p + dyn, lens[i]);
+			err = fetch_string(a, regs, t, us, p + dyn, lens[i]);
 			((uint32_t *)field)[0] = dyn;
 			((uint32_t *)field)[1] = err ? 0 : lens[i];
 			dyn += lens[i];
@@ -252,12 +296,16 @@ int fetch_emit(struct trace_rings *rings, const struct fetch_plan *plan, uint32_
 	struct fetch_thread *t = fetch_self();
 	uint32_t lens[TRACE_MAX_ARGS];
 	uint32_t dyn = 0, cpu;
+	struct fetch_ustack us;
 	struct trace_raw *r;
 
+	us.n = 0;
 	if (plan->has_dynamic)
-		dyn = measure(plan, regs, t, lens);
+		dyn = measure(plan, regs, t, lens, &us);
 	if (__builtin_expect(t->comm_sent != rings, 0))
 		send_comm(rings, t);
+	if (us.n)
+		send_maps(rings, t);
 	r = trace_ring_reserve(rings, (uint32_t)sizeof(*r) + ((plan->fixed_len + dyn + 7) & ~7u),
 			       event_id);
 	if (!r)
@@ -269,7 +317,7 @@ int fetch_emit(struct trace_rings *rings, const struct fetch_plan *plan, uint32_
 	r->entry_tsc = entry_tsc;
 	r->ip = ip;
 	r->func = func;
-	fill_payload(plan, regs, t, (uint8_t *)(r + 1), lens, dyn);
+	fill_payload(plan, regs, t, &us, (uint8_t *)(r + 1), lens, dyn);
 	trace_ring_commit(r);
 	return 0;
 }
@@ -278,6 +326,7 @@ int fetch_emit(struct trace_rings *rings, const struct fetch_plan *plan, uint32_
 void fetch_thread_reset(void)
 {
 	self.tid = 0;
+	maps_sent = 0; /* a new pid: its mappings are told again */
 }
 
 /* ---- the probe handlers of trace events -------------------------------------------- */

@@ -31,8 +31,8 @@ UPROBE_API int trace_layout_of(const struct trace_spec *spec, struct trace_layou
 		f->is_bitfield = a->is_bitfield;
 		f->count = a->array_len ? a->array_len : 1;
 		f->array_len = a->array_len;
-		if (trace_type_is_string(a->type))
-			f->elem_size = 8; /* u32 offset, u32 length per string */
+		if (trace_type_is_dynamic(a->type))
+			f->elem_size = 8; /* u32 offset, u32 length per string or stack */
 		else if (a->array_len)
 			f->elem_size = trace_type_size(a->type);
 		else

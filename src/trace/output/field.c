@@ -13,6 +13,9 @@
  *   char              'c', as the kernel's "'%c'"
  *   string, ustring   "text"
  *   TYPE[N]           {a,b,c}, as the kernel's print_probe_args
+ *   $ustack           {0x401136,0x4011d2,...}: the addresses, leaf first (the
+ *                     formatters print them symbolized when they have a
+ *                     symbolizer, trace/output/ustack.c)
  *   faulted arg       (fault), for any type (the kernel prints it for strings)
  * Deliberate difference from the kernel: text
  * and chars are escaped so one record stays one line: \\, the quote in use,
@@ -29,6 +32,7 @@
 
 #include "trace/output/format.h"
 #include "trace/spec/spec.h"
+#include "uprobes_stack.h"
 
 /* ---- output sink ------------------------------------------------------------------- */
 
@@ -123,15 +127,18 @@ static int field_check(const struct trace_layout *l, const struct trace_record *
 		return -EINVAL;
 	if (f->count < 1 || f->count > TRACE_MAX_ARRAY || f->elem_size > 8 ||
 	    (f->elem_size & (f->elem_size - 1)) || !f->elem_size ||
-	    (trace_type_is_string(f->type) && f->elem_size != 8))
+	    (trace_type_is_dynamic(f->type) && f->elem_size != 8) ||
+	    (f->type == TRACE_T_USTACK && f->count != 1))
 		return -EINVAL;
 	if ((uint64_t)f->offset + (uint64_t)f->elem_size * f->count > r->data_len)
 		return -EINVAL;
-	if (!trace_type_is_string(f->type) || fmt_faulted(r, i))
+	if (!trace_type_is_dynamic(f->type) || fmt_faulted(r, i))
 		return 0;
 	for (unsigned int k = 0; k < f->count; k++)
 		if (!str_bytes(r, r->data + f->offset + 8 * k, &len))
 			return -EINVAL;
+	if (f->type == TRACE_T_USTACK && (len % 8 || len / 8 > TRACE_MAX_USTACK))
+		return -EINVAL;
 	return 0;
 }
 
@@ -276,6 +283,17 @@ static void put_elem(struct fmt_sink *s, const struct trace_field *f, const stru
 	const uint8_t *text;
 	uint32_t len;
 
+	if (f->type == TRACE_T_USTACK) { /* the addresses, as an x64 array prints */
+		text = str_bytes(r, elem, &len);
+		fmt_putc(s, st == STYLE_TEXT ? '{' : '[');
+		for (uint32_t k = 0; k < len / 8; k++) {
+			if (k)
+				fmt_putc(s, ',');
+			put_int(s, TRACE_T_X64, rd(text + 8 * k, 8), st);
+		}
+		fmt_putc(s, st == STYLE_TEXT ? '}' : ']');
+		return;
+	}
 	if (!trace_type_is_string(f->type)) {
 		put_int(s, f->type, rd(elem, f->elem_size), st);
 		return;
@@ -339,7 +357,7 @@ UPROBE_API int trace_field_int(const struct trace_layout *layout, const struct t
 	if (!out || field_check(layout, rec, i))
 		return -EINVAL;
 	f = &layout->fields[i];
-	if (trace_type_is_string(f->type) || is_array(f))
+	if (trace_type_is_dynamic(f->type) || is_array(f))
 		return -EINVAL;
 	*out = 0;
 	if (fmt_faulted(rec, i))
@@ -352,4 +370,21 @@ UPROBE_API int trace_field_int(const struct trace_layout *layout, const struct t
 		v = (uint64_t)((int64_t)(v << (64 - bits)) >> (64 - bits));
 	*out = (int64_t)v;
 	return 0;
+}
+
+UPROBE_API int trace_field_ustack(const struct trace_layout *layout, const struct trace_record *rec,
+				  int i, uint64_t *frames, unsigned int max)
+{
+	const uint8_t *p;
+	uint32_t len, n;
+
+	if (!frames || field_check(layout, rec, i) || layout->fields[i].type != TRACE_T_USTACK)
+		return -EINVAL;
+	if (fmt_faulted(rec, i))
+		return -EFAULT;
+	p = str_bytes(rec, rec->data + layout->fields[i].offset, &len);
+	n = len / 8 < max ? len / 8 : max;
+	for (uint32_t k = 0; k < n; k++)
+		frames[k] = rd(p + 8 * k, 8);
+	return (int)n;
 }

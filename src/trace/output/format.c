@@ -20,7 +20,9 @@
  * space, so without it two spaces separate them, as with "noirq-info". A
  * return record prints the call site it returned to, then the function, as
  * the kernel does. An unwound return (left by longjmp or an exception) gets
- * " (unwound)" right after that parenthesis.
+ * " (unwound)" right after that parenthesis. A $ustack field is not on the
+ * line: its frames follow it, one line each, as perf script prints a
+ * callchain, then an empty line (ustack.c).
  *
  * TRACE_FMT_JSON: one object per line, keys in this order:
  *   {"ts_ns":N,"pid":N,"tid":N,"cpu":N,"comm":"..","group":"..","event":"..",
@@ -34,7 +36,8 @@
  * uN, sN and bitfields are JSON numbers (a u64 may exceed 2^53: parsers that
  * use doubles lose precision, Python's does not); xN are strings "0x..";
  * char is a one-character string; strings are JSON strings; arrays are JSON
- * arrays. Strings escape ", \, control characters and 0x7f; valid UTF-8 is
+ * arrays; a $ustack, an array of frame objects (ustack.c), or of addresses
+ * without a symbolizer. Strings escape ", \, control characters and 0x7f; valid UTF-8 is
  * kept, and each byte of invalid UTF-8 becomes \u00XX (the byte read as
  * Latin-1), so any payload gives valid JSON. comm is "" when unknown.
  *
@@ -64,10 +67,12 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "trace/output/format.h"
+#include "uprobes_stack.h"
 
 #define COMM_LEN 16 /* TASK_COMM_LEN */
 
@@ -149,6 +154,7 @@ struct trace_formatter {
 	struct fmt_sink line; /* reused for every record */
 	uint64_t n_emitted;   /* Perfetto: events in the document so far */
 	struct who_map names; /* Perfetto */
+	struct uprobe_symbolizer *sym; /* $ustack fields (trace_formatter_set_symbolizer) */
 };
 
 static const char *comm_text(const struct trace_record *r, int *len)
@@ -170,6 +176,11 @@ static void put_arg_name(struct fmt_sink *s, const struct trace_field *f)
 	fmt_write(s, f->name, strnlen(f->name, TRACE_MAX_ARG_NAME));
 }
 
+static bool is_ustack(const struct trace_layout *l, int i)
+{
+	return l->fields[i].type == TRACE_T_USTACK;
+}
+
 /*
  * The traced program names its threads: comm is escaped like a string
  * (fmt_text), then right-aligned in 16 columns as the kernel's "%16s".
@@ -188,8 +199,8 @@ static void put_comm(struct fmt_sink *s, const struct trace_record *r)
 	fmt_write(s, tmp, e.len);
 }
 
-static void text_record(struct fmt_sink *s, const struct trace_event_desc *ev,
-			const struct trace_record *r)
+static void text_record(const struct trace_formatter *f, struct fmt_sink *s,
+			const struct trace_event_desc *ev, const struct trace_record *r)
 {
 	uint64_t us = (r->ts_ns + 500) / 1000; /* ns2usecs() */
 
@@ -204,16 +215,21 @@ static void text_record(struct fmt_sink *s, const struct trace_event_desc *ev,
 	if (r->flags & TRACE_REC_UNWOUND)
 		fmt_puts(s, " (unwound)");
 	for (int i = 0; i < ev->layout->n_fields; i++) {
+		if (is_ustack(ev->layout, i)) /* under the line, as perf script's callchain */
+			continue;
 		fmt_putc(s, ' ');
 		put_arg_name(s, &ev->layout->fields[i]);
 		fmt_putc(s, '=');
 		fmt_field(s, ev->layout, r, i, STYLE_TEXT);
 	}
 	fmt_putc(s, '\n');
+	for (int i = 0; i < ev->layout->n_fields; i++)
+		if (is_ustack(ev->layout, i))
+			fmt_ustack_lines(s, f->sym, ev->layout, r, i);
 }
 
-static void json_args(struct fmt_sink *s, const struct trace_layout *l,
-		      const struct trace_record *r, enum fmt_style st)
+static void json_args(const struct trace_formatter *f, struct fmt_sink *s,
+		      const struct trace_layout *l, const struct trace_record *r, enum fmt_style st)
 {
 	for (int i = 0; i < l->n_fields; i++) {
 		if (i)
@@ -221,7 +237,10 @@ static void json_args(struct fmt_sink *s, const struct trace_layout *l,
 		fmt_json_str(s, (const uint8_t *)l->fields[i].name,
 			     strnlen(l->fields[i].name, TRACE_MAX_ARG_NAME));
 		fmt_putc(s, ':');
-		fmt_field(s, l, r, i, st);
+		if (is_ustack(l, i))
+			fmt_ustack_json(s, f->sym, l, r, i, st);
+		else
+			fmt_field(s, l, r, i, st);
 	}
 }
 
@@ -241,8 +260,8 @@ static void json_faults(struct fmt_sink *s, const struct trace_layout *l,
 		fmt_putc(s, ']');
 }
 
-static void json_record(struct fmt_sink *s, const struct trace_event_desc *ev,
-			const struct trace_record *r)
+static void json_record(const struct trace_formatter *f, struct fmt_sink *s,
+			const struct trace_event_desc *ev, const struct trace_record *r)
 {
 	int ret = !!(r->flags & TRACE_REC_RETURN);
 
@@ -265,7 +284,7 @@ static void json_record(struct fmt_sink *s, const struct trace_event_desc *ev,
 	if (r->flags & TRACE_REC_UNWOUND)
 		fmt_puts(s, ",\"unwound\":true");
 	fmt_puts(s, ",\"args\":{");
-	json_args(s, ev->layout, r, STYLE_JSON);
+	json_args(f, s, ev->layout, r, STYLE_JSON);
 	fmt_putc(s, '}');
 	json_faults(s, ev->layout, r);
 	fmt_puts(s, "}\n");
@@ -308,8 +327,8 @@ static void pf_head(struct trace_formatter *f, struct fmt_sink *s, uint64_t *n, 
 	fmt_printf(s, ",\"pid\":%" PRIu32 ",\"tid\":%" PRIu32, r->pid, r->tid);
 }
 
-static void pf_args(struct fmt_sink *s, const struct trace_event_desc *ev,
-		    const struct trace_record *r)
+static void pf_args(const struct trace_formatter *f, struct fmt_sink *s,
+		    const struct trace_event_desc *ev, const struct trace_record *r)
 {
 	if (r->flags & TRACE_REC_RETURN)
 		fmt_printf(s,
@@ -322,7 +341,7 @@ static void pf_args(struct fmt_sink *s, const struct trace_event_desc *ev,
 		fmt_puts(s, ",\"__probe_unwound\":true");
 	if (ev->layout->n_fields)
 		fmt_putc(s, ',');
-	json_args(s, ev->layout, r, STYLE_PERFETTO);
+	json_args(f, s, ev->layout, r, STYLE_PERFETTO);
 	fmt_puts(s, "}}");
 }
 
@@ -385,7 +404,7 @@ static int pf_record(struct trace_formatter *f, struct fmt_sink *s,
 	if (ret && r->entry_ts_ns && r->entry_ts_ns <= r->ts_ns) {
 		pf_head(f, s, n, "B", ev, r);
 		pf_ts(s, r->entry_ts_ns);
-		pf_args(s, ev, r);
+		pf_args(f, s, ev, r);
 		pf_head(f, s, n, "E", ev, r);
 		pf_ts(s, r->ts_ns);
 		fmt_putc(s, '}');
@@ -393,7 +412,7 @@ static int pf_record(struct trace_formatter *f, struct fmt_sink *s,
 		pf_head(f, s, n, "i", ev, r);
 		fmt_puts(s, ",\"s\":\"t\"");
 		pf_ts(s, r->ts_ns);
-		pf_args(s, ev, r);
+		pf_args(f, s, ev, r);
 	}
 	return need;
 }
@@ -455,9 +474,9 @@ UPROBE_API int trace_formatter_write(struct trace_formatter *f, const struct tra
 	s->len = 0;
 	s->err = 0;
 	if (f->fmt == TRACE_FMT_TEXT)
-		text_record(s, ev, rec);
+		text_record(f, s, ev, rec);
 	else if (f->fmt == TRACE_FMT_JSON)
-		json_record(s, ev, rec);
+		json_record(f, s, ev, rec);
 	else if ((need = pf_record(f, s, ev, rec, &n)) < 0)
 		return need;
 	if (s->err)
@@ -470,6 +489,15 @@ UPROBE_API int trace_formatter_write(struct trace_formatter *f, const struct tra
 			      who_find(&f->names, 1ull << 32 | rec->pid), rec, need);
 		f->n_emitted += n;
 	}
+	return 0;
+}
+
+UPROBE_API int trace_formatter_set_symbolizer(struct trace_formatter *f,
+					      struct uprobe_symbolizer *sym)
+{
+	if (!f)
+		return -EINVAL;
+	f->sym = sym;
 	return 0;
 }
 

@@ -63,4 +63,16 @@ enum fmt_style {
 void fmt_field(struct fmt_sink *s, const struct trace_layout *l, const struct trace_record *r,
 	       int i, enum fmt_style st);
 
+/*
+ * ustack.c: field i of a checked record, a $ustack, symbolized by sym (NULL:
+ * addresses only): as lines under the event's (text, perf script's), or as
+ * a JSON value (JSON: frame objects; Perfetto: strings).
+ */
+struct uprobe_symbolizer;
+void fmt_ustack_lines(struct fmt_sink *s, struct uprobe_symbolizer *sym,
+		      const struct trace_layout *l, const struct trace_record *r, int i);
+void fmt_ustack_json(struct fmt_sink *s, struct uprobe_symbolizer *sym,
+		     const struct trace_layout *l, const struct trace_record *r, int i,
+		     enum fmt_style st);
+
 #endif

@@ -38,6 +38,12 @@ static inline bool trace_type_is_string(enum trace_type t)
 	return t == TRACE_T_STRING || t == TRACE_T_USTRING;
 }
 
+/* A string or a stack: an offset and a length in the fixed part, the bytes after it. */
+static inline bool trace_type_is_dynamic(enum trace_type t)
+{
+	return trace_type_is_string(t) || t == TRACE_T_USTACK;
+}
+
 static inline bool trace_type_is_signed(enum trace_type t)
 {
 	return t == TRACE_T_S8 || t == TRACE_T_S16 || t == TRACE_T_S32 || t == TRACE_T_S64;

@@ -106,6 +106,20 @@ static int parse_var_num(struct spec_ctx *cx, struct trace_fetch *f, char *arg)
 	return 0;
 }
 
+/* $ustack, $ustackN (extension): the user stack, N frames at most (bpftrace's ustack(N)). */
+static int parse_ustack(struct spec_ctx *cx, struct trace_fetch *f, char *arg)
+{
+	uint64_t n = TRACE_MAX_USTACK;
+
+	if (arg[7] && (!spec_is_digit(arg[7]) || spec_kstrtoull(arg + 7, 10, &n)))
+		return spec_fail_str(cx, SE_BAD_VAR, arg);
+	if (n < 1 || n > TRACE_MAX_USTACK)
+		return spec_fail_str(cx, SE_BAD_USTACK_NUM, arg);
+	f->base = TRACE_B_USTACK;
+	f->imm = n;
+	return 0;
+}
+
 static int parse_var(struct spec_ctx *cx, struct trace_fetch *f, char *arg)
 {
 	if (!strcmp(arg, "$retval")) {
@@ -118,6 +132,8 @@ static int parse_var(struct spec_ctx *cx, struct trace_fetch *f, char *arg)
 		f->base = TRACE_B_COMM;
 		return 0;
 	}
+	if (!strncmp(arg, "$ustack", 7))
+		return parse_ustack(cx, f, arg);
 	if (!strncmp(arg, "$stack", 6) || !strncmp(arg, "$arg", 4))
 		return parse_var_num(cx, f, arg);
 	return spec_fail_str(cx, SE_BAD_VAR, arg);
@@ -180,6 +196,8 @@ static int parse_deref(struct spec_ctx *cx, struct trace_fetch *f, char *arg, in
 		return ret;
 	if (f->base == TRACE_B_COMM || f->base == TRACE_B_IMMSTR)
 		return spec_fail_str(cx, SE_COMM_CANT_DEREF, inner);
+	if (f->base == TRACE_B_USTACK)
+		return spec_fail_str(cx, SE_USTACK_DEREF, inner);
 	f->deref[f->n_deref++] = off;
 	return 0;
 }
@@ -352,6 +370,13 @@ static int parse_type(struct spec_ctx *cx, struct trace_arg *a, char *body, stru
 	}
 	at->body = body;
 	at->t = t;
+	at->comm_or_str = false;
+	if (!strncmp(body, "$ustack", 7)) { /* a stack is a stack: no :TYPE, no [N] */
+		if (t)
+			return spec_fail_str(cx, SE_USTACK_TYPE, t);
+		a->type = TRACE_T_USTACK;
+		return 0;
+	}
 	at->comm_or_str = !strcmp(body, "$comm") || !strcmp(body, "$COMM") ||
 			  !strncmp(body, "\\\"", 2);
 	if (at->comm_or_str) {
@@ -453,6 +478,9 @@ static int parse_name(struct spec_ctx *cx, struct trace_arg *a, char *tok, int i
 		*body = eq + 1;
 		if (!spec_good_name(a->name))
 			return spec_fail(cx, SE_BAD_ARG_NAME, tok, n);
+	} else if (!strncmp(tok, "$ustack", 7)) {
+		snprintf(a->name, sizeof(a->name), "ustack");
+		*body = tok;
 	} else {
 		snprintf(a->name, sizeof(a->name), "arg%d", idx + 1);
 		*body = tok;
@@ -553,6 +581,9 @@ static void format_base(struct spec_out *o, const struct trace_fetch *f)
 	case TRACE_B_DWARF:
 		spec_out_printf(o, "%s", f->str ? f->str : "");
 		return;
+	case TRACE_B_USTACK:
+		spec_out_printf(o, "$ustack%" PRIu64, f->imm);
+		return;
 	}
 	spec_out_printf(o, "?");
 }
@@ -583,7 +614,7 @@ void spec_format_arg(struct spec_out *o, const struct trace_arg *a)
 	spec_out_printf(o, " %.*s=", TRACE_MAX_ARG_NAME - 1, a->name);
 	format_fetch(o, &a->fetch);
 	/* Unresolved DWARF: a type written out would override the variable's own. */
-	if (a->fetch.base == TRACE_B_DWARF && !a->type_given)
+	if ((a->fetch.base == TRACE_B_DWARF && !a->type_given) || a->type == TRACE_T_USTACK)
 		return;
 	if (a->is_bitfield)
 		spec_out_printf(o, ":b%u@%u/%u", a->bf_width, a->bf_offset, (8 * trace_type_size(a->type)));

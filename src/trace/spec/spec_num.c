@@ -80,6 +80,9 @@ static const struct spec_err_desc spec_errs[SE_COUNT] = {
 	[SE_BAD_SDT] = { "SDT marker must be sdt:PROVIDER:NAME or usdt:PATH:PROVIDER:NAME",
 			 EINVAL },
 	[SE_SDT_RETPROBE] = { "An SDT marker has no return probe", EINVAL },
+	[SE_BAD_USTACK_NUM] = { "$ustackN takes 1 to 127 frames", EINVAL },
+	[SE_USTACK_TYPE] = { "$ustack has no type", EINVAL },
+	[SE_USTACK_DEREF] = { "$ustack can not be dereferenced", EINVAL },
 };
 
 int spec_fail(struct spec_ctx *cx, enum spec_err code, const char *at, size_t len)

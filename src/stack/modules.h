@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private to stack/ (and read by trace/fetch to tell the tracer the
+ * mappings): the executable mappings of this process, each with the CFI
+ * table of its file. A set is immutable once published and never freed (a
+ * hit may be walking it); stack_modules_refresh() publishes a new one.
+ */
+#ifndef UPROBES_STACK_MODULES_H
+#define UPROBES_STACK_MODULES_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+struct cfi_table;
+
+struct stack_module {
+	uint64_t start, end; /* [start, end): the executable mapping */
+	uint64_t bias;	     /* address - bias = the file's virtual address */
+	uint64_t offset;     /* file offset of start */
+	const struct cfi_table *cfi; /* NULL: no CFI (frame pointers) */
+	dev_t dev;
+	ino_t ino;
+	const char *path; /* as in /proc/self/maps: "/usr/lib/...", "[vdso]", "" */
+};
+
+struct stack_modset {
+	unsigned int n;
+	uint64_t gen; /* bumped at every change */
+	/* The mappings as the tracer reads them (uprobes_stack.h, UPROBE_STACK_MAPS_EVENT). */
+	const uint64_t *maps_rec;
+	uint32_t maps_len; /* bytes, a multiple of 8; 0 when it could not be made */
+	struct stack_module m[]; /* sorted by start, disjoint */
+};
+
+/* The set in force, or NULL before stack_setup(). Signal-safe (an acquire load). */
+const struct stack_modset *stack_modules_current(void);
+
+/* The module holding addr, or NULL. Signal-safe. */
+static inline const struct stack_module *stack_module_at(const struct stack_modset *s,
+							 uint64_t addr)
+{
+	unsigned int lo = 0, hi = s ? s->n : 0;
+
+	while (lo < hi) {
+		unsigned int mid = (lo + hi) / 2;
+
+		if (addr < s->m[mid].start)
+			hi = mid;
+		else if (addr >= s->m[mid].end)
+			lo = mid + 1;
+		else
+			return &s->m[mid];
+	}
+	return NULL;
+}
+
+#endif

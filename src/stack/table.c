@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The stack table, producer side (see table_shm.h for the memfd and the
+ * protocol): distinct stacks interned once, so that a stack is a key as small
+ * as a BPF stack map's id. stack_table_intern() and stack_capture() are the
+ * hot path (HOT_SRCS): no libc call, no system call, no lock.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "stack/stack.h"
+#include "stack/table_shm.h"
+#include "util/log.h"
+
+struct stack_table {
+	int fd;
+	uint8_t *base;
+	size_t len;
+	struct stack_shm_hdr hdr; /* our own copy: the shared one is never read back */
+	struct stack_shm_ctl *ctl;
+	uint32_t *index;
+	struct stack_ent *ent;
+	uint64_t *pool;
+};
+
+struct stack_table *stack_table_new(const struct stack_table_opts *opts)
+{
+	uint32_t max_stacks = 16384, max_frames;
+	struct stack_table *t;
+
+	if (opts && opts->sz < sizeof(*opts)) {
+		errno = -log_error(EINVAL, "stack_table_opts: sz %zu too small", opts->sz);
+		return NULL;
+	}
+	if (opts && opts->max_stacks)
+		max_stacks = opts->max_stacks;
+	max_frames = opts && opts->max_frames ? opts->max_frames : 64 * max_stacks;
+	if (max_stacks > STACK_SHM_MAX_STACKS || max_frames > STACK_SHM_MAX_FRAMES) {
+		errno = -log_error(E2BIG, "stack table: %u stacks, %u frames: at most %u and %u",
+				   max_stacks, max_frames, STACK_SHM_MAX_STACKS,
+				   STACK_SHM_MAX_FRAMES);
+		return NULL;
+	}
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->len = stack_shm_layout(&t->hdr, max_stacks, max_frames);
+	t->fd = memfd_create("uprobes-stacks", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (t->fd < 0 || ftruncate(t->fd, (off_t)t->len) ||
+	    fcntl(t->fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL))
+		goto fail;
+	t->base = mmap(NULL, t->len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, t->fd, 0);
+	if (t->base == MAP_FAILED)
+		goto fail;
+	*(struct stack_shm_hdr *)t->base = t->hdr;
+	t->ctl = (struct stack_shm_ctl *)(t->base + 64);
+	t->index = (uint32_t *)(t->base + t->hdr.index_off);
+	t->ent = (struct stack_ent *)(t->base + t->hdr.ent_off);
+	t->pool = (uint64_t *)(t->base + t->hdr.pool_off);
+	return t;
+fail:
+	errno = -log_error(errno, "stack table: cannot make a memfd of %zu bytes", t->len);
+	if (t->fd >= 0)
+		close(t->fd);
+	free(t);
+	return NULL;
+}
+
+void stack_table_free(struct stack_table *t)
+{
+	if (!t)
+		return;
+	munmap(t->base, t->len);
+	close(t->fd);
+	free(t);
+}
+
+int stack_table_fd(const struct stack_table *t)
+{
+	return t ? t->fd : -EINVAL;
+}
+
+static bool same_frames(const uint64_t *a, const uint64_t *b, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return false;
+	return true;
+}
+
+/* Is entry number e (READY) the stack frames[0 .. n) of hash h? */
+static bool entry_is(const struct stack_table *t, uint32_t e, uint64_t h, const uint64_t *frames,
+		     unsigned n)
+{
+	const struct stack_ent *x = &t->ent[e];
+
+	return __atomic_load_n(&x->state, __ATOMIC_ACQUIRE) == STACK_ENT_READY && x->hash == h &&
+	       x->depth == n && same_frames(&t->pool[x->pool_off], frames, n);
+}
+
+/* A new entry holding the stack, READY, not yet in the index: its number, or -ENOSPC. */
+static int64_t entry_new(struct stack_table *t, uint64_t h, const uint64_t *frames, unsigned n)
+{
+	uint32_t e = __atomic_fetch_add(&t->ctl->n_stacks, 1, __ATOMIC_RELAXED);
+	uint64_t off;
+
+	if (e >= t->hdr.max_stacks)
+		return -ENOSPC;
+	off = __atomic_fetch_add(&t->ctl->pool_used, n, __ATOMIC_RELAXED);
+	if (off + n > t->hdr.max_frames) {
+		__atomic_store_n(&t->ent[e].state, STACK_ENT_DEAD, __ATOMIC_RELAXED);
+		return -ENOSPC;
+	}
+	for (unsigned i = 0; i < n; i++)
+		t->pool[off + i] = frames[i];
+	t->ent[e].hash = h;
+	t->ent[e].pool_off = (uint32_t)off;
+	t->ent[e].depth = (uint16_t)n;
+	__atomic_store_n(&t->ent[e].state, STACK_ENT_READY, __ATOMIC_RELEASE);
+	return e;
+}
+
+int stack_table_intern(struct stack_table *t, const uint64_t *frames, unsigned n, uint64_t *id)
+{
+	uint64_t h = stack_hash(frames, n);
+	uint32_t mask = t->hdr.index_slots - 1, slot = (uint32_t)h & mask;
+	int64_t mine = -1;
+
+	if (!n || n > STACK_MAX_DEPTH)
+		return -EINVAL;
+	for (uint32_t probes = 0; probes <= mask; probes++, slot = (slot + 1) & mask) {
+		uint32_t v = __atomic_load_n(&t->index[slot], __ATOMIC_ACQUIRE);
+
+		if (!v) {
+			if (mine < 0 && (mine = entry_new(t, h, frames, n)) < 0)
+				break;
+			v = (uint32_t)mine + 1;
+			if (__atomic_compare_exchange_n(&t->index[slot], &(uint32_t){ 0 }, v, false,
+							__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+				*id = v;
+				return 0;
+			}
+			v = __atomic_load_n(&t->index[slot], __ATOMIC_ACQUIRE);
+		}
+		if (v - 1 < t->hdr.max_stacks && entry_is(t, v - 1, h, frames, n)) {
+			if (mine >= 0) /* lost to the same stack: ours is never an id */
+				__atomic_store_n(&t->ent[mine].state, STACK_ENT_DEAD,
+						 __ATOMIC_RELAXED);
+			*id = v;
+			return 0;
+		}
+	}
+	if (mine >= 0) /* every slot taken: never published */
+		__atomic_store_n(&t->ent[mine].state, STACK_ENT_DEAD, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&t->ctl->dropped, 1, __ATOMIC_RELAXED);
+	return -ENOSPC;
+}
+
+int stack_capture(struct stack_table *t, const struct uprobe_regs *regs, bool at_entry,
+		  unsigned max_depth, uint64_t *id)
+{
+	uint64_t frames[STACK_MAX_DEPTH];
+	unsigned n = stack_unwind(regs, at_entry, frames, max_depth ? max_depth : STACK_MAX_DEPTH);
+
+	return stack_table_intern(t, frames, n, id);
+}

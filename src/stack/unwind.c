@@ -1,0 +1,265 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The unwinder at a hit (hot path: built like the trap path, see the
+ * Makefile's HOT_SRCS; no libc call, no system call, no lock, no SIMD).
+ *
+ * Each step looks the frame's address up in the compiled table of its
+ * module (cfi_table.h) and applies the row; nothing is interpreted here.
+ *
+ *   frame 0          ip = the probed address, exact; every register known
+ *                    (struct uprobe_regs): a CFA based on any register works
+ *   a caller         ip = a return address: looked up at ip - 1 (the call
+ *                    may be a function's last instruction); rsp = the callee's
+ *                    CFA, rbp as the callee's row restores it
+ *   after a signal   the interrupted code: ip exact, every register read from
+ *                    the ucontext the signal frame holds (rsp points at it
+ *                    in __restore_rt)
+ *
+ * Where no row applies (no CFI, JIT code, a gap) frame pointers are tried:
+ * at frame 0 of a probe on a function's entry the return address is at rsp
+ * (the function has pushed nothing yet: bpftrace's ustack, which walks rbp,
+ * loses the caller there); elsewhere rbp -> [saved rbp][return address],
+ * followed only while rbp lies above rsp, aligned, within a frame's reach.
+ *
+ * Every word is read with the fault-safe loads of safe_read.S (a bad one
+ * ends the stack), a caller's stack pointer must lie above its callee's (so
+ * a walk cannot loop), and return addresses the return probes swapped for
+ * their trampoline are put back (ret_real_address).
+ */
+#include <stddef.h>
+#include <ucontext.h>
+
+#include "arch/x86_64/safe_read.h"
+#include "core/retprobe.h"
+#include "stack/cfi_table.h"
+#include "stack/modules.h"
+#include "stack/stack.h"
+
+#define DW_RBP 6
+#define DW_RSP 7
+#define USER_TOP (1ull << 47)	    /* no user address at or above */
+#define FP_REACH (64ull << 20)	    /* rbp further above rsp: not a frame of this stack */
+#define UC_GREGS offsetof(ucontext_t, uc_mcontext.gregs)
+
+struct uw_state {
+	uint64_t ip, sp, bp;
+	const struct uprobe_regs *regs; /* frame 0: every register */
+	uint64_t uc;			/* after a signal frame: the ucontext, else 0 */
+	uint64_t tramp;			/* the return probes' trampoline, 0: none */
+	bool exact;			/* ip is where the frame is, not a return address */
+};
+
+static inline int load8(uint64_t addr, uint64_t *v)
+{
+	struct safe_word w = uprobes_safe_load8(addr);
+
+	*v = w.v;
+	return w.fault ? -1 : 0;
+}
+
+/* DWARF register n of this frame, where it is known: 0 or -1. */
+static int reg_value(const struct uw_state *s, unsigned int n, uint64_t *v)
+{
+	/* struct uprobe_regs word and ucontext gregs index of DWARF 0..15 */
+	static const uint8_t word[16] = { 10, 12, 11, 5, 13, 14, 4, 17, 9, 8, 7, 6, 3, 2, 1, 0 };
+	static const uint8_t greg[16] = { REG_RAX, REG_RDX, REG_RCX, REG_RBX, REG_RSI, REG_RDI,
+					  REG_RBP, REG_RSP, REG_R8,  REG_R9,  REG_R10, REG_R11,
+					  REG_R12, REG_R13, REG_R14, REG_R15 };
+
+	if (n == DW_RBP || n == DW_RSP) {
+		*v = n == DW_RBP ? s->bp : s->sp;
+		return 0;
+	}
+	if (n > 15)
+		return -1;
+	if (s->regs) {
+		*v = ((const uint64_t *)s->regs)[word[n]];
+		return 0;
+	}
+	if (s->uc)
+		return load8(s->uc + UC_GREGS + 8 * greg[n], v);
+	return -1;
+}
+
+/* The caller's frame: its return address was at slot, its stack pointer is cfa. */
+static int set_caller(struct uw_state *s, uint64_t ra, uint64_t cfa, uint64_t bp, uint64_t slot)
+{
+	if (cfa <= s->sp || ra < 4096 || ra >= USER_TOP)
+		return -1;
+	s->ip = ra == s->tramp ? ret_real_address(slot, ra) : ra;
+	s->sp = cfa;
+	s->bp = bp;
+	s->regs = NULL;
+	s->uc = 0;
+	s->exact = false;
+	return 0;
+}
+
+static int step_call(struct uw_state *s, const struct cfi_row *r)
+{
+	uint64_t cfa, ra, bp = s->bp;
+
+	if (reg_value(s, r->cfa_reg, &cfa))
+		return -1;
+	cfa += (uint64_t)(int64_t)r->cfa_off;
+	if (((r->kind & CFI_F_DEREF) && load8(cfa, &cfa)) || load8(cfa - 8, &ra))
+		return -1;
+	switch (CFI_BP(r->kind)) {
+	case CFI_BP_CFA:
+		if (load8(cfa + (uint64_t)(int64_t)r->bp_off, &bp))
+			return -1;
+		break;
+	case CFI_BP_BP:
+		if (load8(s->bp + (uint64_t)(int64_t)r->bp_off, &bp))
+			return -1;
+		break;
+	case CFI_BP_LOST:
+		bp = 0;
+		break;
+	}
+	return set_caller(s, ra, cfa, bp, cfa - 8);
+}
+
+/* A PLT stub: CFA = rsp + 8, 8 more once it pushed (byte k of its 16 on). */
+static int step_plt(struct uw_state *s, const struct cfi_row *r)
+{
+	uint64_t cfa = s->sp + (uint64_t)(int64_t)r->cfa_off + ((s->ip & 15) >= r->cfa_reg ? 8 : 0);
+	uint64_t ra;
+
+	if (load8(cfa - 8, &ra))
+		return -1;
+	return set_caller(s, ra, cfa, s->bp, cfa - 8);
+}
+
+/* __restore_rt: the interrupted code's registers are in the ucontext at rsp. */
+static int step_signal(struct uw_state *s)
+{
+	uint64_t uc = s->sp, ip, sp, bp;
+
+	if (load8(uc + UC_GREGS + 8 * REG_RIP, &ip) || load8(uc + UC_GREGS + 8 * REG_RSP, &sp) ||
+	    load8(uc + UC_GREGS + 8 * REG_RBP, &bp) || ip < 4096 || ip >= USER_TOP)
+		return -1;
+	*s = (struct uw_state){ .ip = ip, .sp = sp, .bp = bp, .uc = uc, .tramp = s->tramp,
+				.exact = true };
+	return 0;
+}
+
+/* A function's first instruction: the return address is on top of the stack. */
+static int step_entry(struct uw_state *s)
+{
+	uint64_t ra;
+
+	if (load8(s->sp, &ra))
+		return -1;
+	return set_caller(s, ra, s->sp + 8, s->bp, s->sp);
+}
+
+/* Frame pointers: rbp -> [the caller's rbp][the return address]. */
+static int step_fp(struct uw_state *s)
+{
+	uint64_t bp = s->bp, next, ra;
+
+	if (bp < s->sp || (bp & 7) || bp - s->sp > FP_REACH || load8(bp, &next) ||
+	    load8(bp + 8, &ra))
+		return -1;
+	return set_caller(s, ra, bp + 16, next, bp + 8);
+}
+
+static int step(struct uw_state *s, const struct cfi_row *r, bool entry)
+{
+	switch (r ? CFI_KIND(r->kind) : CFI_UNKNOWN) {
+	case CFI_CALL:
+		return step_call(s, r);
+	case CFI_SIGNAL:
+		return step_signal(s);
+	case CFI_PLT:
+		return step_plt(s, r);
+	case CFI_END:
+		return -1;
+	default:
+		return entry ? step_entry(s) : step_fp(s);
+	}
+}
+
+/*
+ * The walk's loop keeps the common frames to itself, in registers: a row
+ * marked CFI_F_FAST (CFA = rsp or rbp + offset; the return address at CFA -
+ * 8; rbp unchanged, or saved right below it, one paired load for both), and,
+ * where no row applies, a frame pointer (the same paired load at rbp). Any
+ * other row goes through step() with the state in memory.
+ */
+struct uw_module {
+	uint64_t lo, span, bias; /* [lo, lo + span): one compare */
+	const struct cfi_table *cfi;
+};
+
+static void module_enter(struct uw_module *u, const struct stack_modset *ms, uint64_t pc)
+{
+	const struct stack_module *m = stack_module_at(ms, pc);
+
+	u->lo = m ? m->start : 1;
+	u->span = m ? m->end - m->start : 0;
+	u->bias = m ? m->bias : 0;
+	u->cfi = m ? m->cfi : NULL;
+}
+
+unsigned stack_unwind(const struct uprobe_regs *regs, bool at_entry, uint64_t *frames,
+		      unsigned max)
+{
+	const struct stack_modset *ms = stack_modules_current();
+	struct uw_state s = { regs->rip, regs->rsp, regs->rbp, regs, 0, ret_tramp_address(), true };
+	struct uw_module u = { .lo = 1 };
+	uint64_t ip = s.ip, sp = s.sp, bp = s.bp, tramp = s.tramp;
+	unsigned n = 0;
+	bool exact = true;
+
+	if (max > STACK_MAX_DEPTH)
+		max = STACK_MAX_DEPTH;
+	if (!max)
+		return 0;
+	frames[n++] = ip;
+	while (n < max) {
+		uint64_t pc = ip - !exact, cfa, ra;
+		const struct cfi_row *r;
+		struct safe_word w;
+		bool bp_saved;
+
+		if (pc - u.lo >= u.span)
+			module_enter(&u, ms, pc);
+		r = u.cfi ? cfi_lookup(u.cfi, pc - u.bias) : NULL;
+		if (r && (r->kind & CFI_F_FAST)) {
+			cfa = ((r->kind & CFI_F_BP_BASE) ? bp : sp) + (uint64_t)(int64_t)r->cfa_off;
+			bp_saved = CFI_BP(r->kind) == CFI_BP_CFA;
+		} else if ((!r || CFI_KIND(r->kind) == CFI_UNKNOWN) && !(at_entry && n == 1) &&
+			   bp >= sp && !(bp & 7) && bp - sp <= FP_REACH) {
+			cfa = bp + 16; /* a frame pointer: [saved rbp][return address] at rbp */
+			bp_saved = true;
+		} else {
+			s = (struct uw_state){ ip, sp, bp, n == 1 ? regs : NULL, s.uc, tramp, exact };
+			if (step(&s, r, at_entry && n == 1))
+				break;
+			ip = s.ip;
+			sp = s.sp;
+			bp = s.bp;
+			exact = s.exact;
+			frames[n++] = ip;
+			continue;
+		}
+		if (bp_saved) {
+			w = uprobes_safe_load16(cfa - 16); /* v: the saved rbp; fault: the return address */
+			ra = w.fault;
+			bp = w.v;
+		} else {
+			w = uprobes_safe_load8(cfa - 8);
+			ra = w.fault ? 0 : w.v;
+		}
+		if (cfa <= sp || ra - 4096 >= USER_TOP - 4096)
+			break;
+		ip = ra == tramp ? ret_real_address(cfa - 8, ra) : ra;
+		sp = cfa;
+		exact = false;
+		s.uc = 0;
+		frames[n++] = ip;
+	}
+	return n;
+}

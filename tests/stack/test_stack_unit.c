@@ -1,0 +1,396 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The stack layer's parts, in process (linked with libuprobes.a for its
+ * internals):
+ *
+ *   table_rows      libc's compiled CFI table answers, at the first and the
+ *                   last byte of every CFI row, the rule of that row
+ *   cache           a table is compiled once, stored, then mapped; a cache
+ *                   file that was tampered with or that others can write is
+ *                   not used
+ *   intern_threads  a probe's handler interns its stack (stack_capture) in 4
+ *                   threads calling through one path: one id, its count the
+ *                   probe's hits, its frames read back by the tracer's reader
+ *   table_full      a full table refuses new stacks, counts them, still finds
+ *                   known ones
+ *   reader_checks   the reader refuses a memfd that is no stack table and
+ *                   entries that do not hold together
+ *   unwind_bad      registers pointing nowhere: one frame, no fault
+ *   setup_undone    a trace event with $ustack, freed: no probe of the stack
+ *                   layer's (the dynamic loader's r_brk) stays in the process
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "stack/cfi_table.h"
+#include "stack/stack.h"
+#include "stack/table_shm.h"
+#include "sym/sym.h"
+#include "testlib.h"
+#include "uprobes_stack.h"
+#include "uprobes_trace.h"
+
+TL_DEFINE("stack_unit");
+
+static const char *libc_path = "/lib/x86_64-linux-gnu/libc.so.6";
+
+struct rows {
+	struct sym_cfi v[1 << 16];
+	size_t n;
+};
+
+static void keep_row(const struct sym_cfi *r, void *arg)
+{
+	struct rows *rows = arg;
+
+	if (rows->n < sizeof(rows->v) / sizeof(rows->v[0]))
+		rows->v[rows->n++] = *r;
+}
+
+/* The kind a row must compile to (cfi_table.h), as this test reads the rule. */
+static int want_kind(const struct sym_cfi *r)
+{
+	if (r->signal)
+		return CFI_SIGNAL;
+	if (r->ra == SYM_RULE_UNDEFINED)
+		return CFI_END;
+	if (r->ra != SYM_RULE_CFA || r->ra_off != -8)
+		return CFI_UNKNOWN;
+	if (r->cfa == SYM_CFA_PLT)
+		return CFI_PLT;
+	return (r->cfa == SYM_CFA_REG || r->cfa == SYM_CFA_DEREF) && r->cfa_reg <= 15 ? CFI_CALL
+										 : CFI_UNKNOWN;
+}
+
+static bool row_matches(const struct cfi_table *t, const struct sym_cfi *r, uint64_t at)
+{
+	const struct cfi_row *c = cfi_lookup(t, at);
+
+	if (!c || CFI_KIND(c->kind) != want_kind(r))
+		return false;
+	if (CFI_KIND(c->kind) != CFI_CALL)
+		return true;
+	return c->cfa_reg == r->cfa_reg && c->cfa_off == r->cfa_off &&
+	       !!(c->kind & CFI_F_DEREF) == (r->cfa == SYM_CFA_DEREF);
+}
+
+static void table_rows(void)
+{
+	static struct rows rows;
+	struct sym_file *f = sym_file_open(libc_path);
+	struct cfi_table *t = f ? cfi_table_compile(f) : NULL;
+	size_t checked = 0, bad = 0;
+
+	CHECK(t != NULL);
+	if (!t)
+		return;
+	CHECK_EQ_INT(sym_cfi_rows(f, keep_row, &rows), 0);
+	for (size_t i = 0; i < rows.n; i++) {
+		const struct sym_cfi *r = &rows.v[i];
+
+		/* rows of FDEs that overlap another's are cut: not this test's business */
+		if ((i && rows.v[i - 1].end > r->start && rows.v[i - 1].start < r->end) ||
+		    (i + 1 < rows.n && rows.v[i + 1].start < r->end && rows.v[i + 1].end > r->start))
+			continue;
+		checked++;
+		if (!row_matches(t, r, r->start) || !row_matches(t, r, r->end - 1)) {
+			if (!bad++)
+				TL_FAIL("row [0x%lx, 0x%lx) cfa %d reg %d off %ld: table disagrees",
+					(unsigned long)r->start, (unsigned long)r->end, r->cfa,
+					r->cfa_reg, (long)r->cfa_off);
+		}
+	}
+	CHECK_EQ_INT(bad, 0);
+	CHECK(checked > 20000); /* libc 2.36 has some 25,000 rows */
+	CHECK(cfi_lookup(t, t->hdr->text_start - 1) == NULL);
+	CHECK(cfi_lookup(t, t->hdr->text_start + t->hdr->span) == NULL);
+	cfi_table_free(t);
+	sym_file_close(f);
+}
+
+static void cache(void)
+{
+	char dir[] = "/tmp/stack_unit_XXXXXX", path[512];
+	struct sym_file *f = sym_file_open(libc_path);
+	struct cfi_table *fresh, *first, *second, *third, *fourth;
+	struct cfi_ident id;
+	struct stat st;
+	int fd;
+
+	CHECK(mkdtemp(dir) != NULL);
+	setenv("UPROBE_CACHE_DIR", dir, 1);
+	fresh = cfi_table_compile(f);
+	first = cfi_table_get(f);  /* compiled, stored */
+	second = cfi_table_get(f); /* mapped from the file */
+	CHECK(fresh && first && second);
+	if (!fresh || !first || !second)
+		return;
+	CHECK_EQ_INT(first->map_len, 0);
+	CHECK(second->map_len != 0);
+	CHECK_EQ_U64(second->hdr->size, fresh->hdr->size);
+	CHECK(!memcmp(second->mem, fresh->mem, fresh->hdr->size));
+	cfi_ident_of(f, &id);
+	snprintf(path, sizeof(path), "%s/cfi-", dir);
+	for (uint32_t i = 0; i < id.build_id_len; i++)
+		snprintf(path + strlen(path), sizeof(path) - strlen(path), "%02x", id.build_id[i]);
+	strcat(path, ".ucfi");
+	CHECK(!stat(path, &st) && (st.st_mode & 0777) == 0600);
+
+	/* rows scrambled: refused, compiled again (and stored again) */
+	fd = open(path, O_WRONLY);
+	CHECK(fd >= 0 && pwrite(fd, "\xff\xff\xff\xff\xff\xff\xff\xff", 8, 64 + 40) == 8);
+	close(fd);
+	third = cfi_table_get(f);
+	CHECK(third && third->map_len == 0 && !memcmp(third->mem, fresh->mem, fresh->hdr->size));
+
+	/* a file others may write is not used */
+	chmod(path, 0622);
+	fourth = cfi_table_get(f);
+	CHECK(fourth && fourth->map_len == 0);
+	unlink(path);
+	rmdir(dir);
+	unsetenv("UPROBE_CACHE_DIR");
+	cfi_table_free(fresh);
+	cfi_table_free(first);
+	cfi_table_free(second);
+	cfi_table_free(third);
+	cfi_table_free(fourth);
+	sym_file_close(f);
+}
+
+/* ---- stacks interned from a probe's handler, in several threads ------------------- */
+
+#define THREADS 4
+#define CALLS 5000
+
+static struct stack_table *table;
+static uint64_t ids[64], counts[64];
+static unsigned n_ids;
+static int capture_err;
+
+static void capture(struct uprobe *p, struct uprobe_regs *regs, void *ctx)
+{
+	uint64_t id;
+
+	(void)p;
+	(void)ctx;
+	if (stack_capture(table, regs, true, 0, &id)) {
+		__atomic_store_n(&capture_err, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	for (;;) { /* a tiny id -> count map, lock-free enough for 64 ids */
+		unsigned n = __atomic_load_n(&n_ids, __ATOMIC_ACQUIRE);
+
+		for (unsigned i = 0; i < n; i++)
+			if (__atomic_load_n(&ids[i], __ATOMIC_ACQUIRE) == id) {
+				__atomic_fetch_add(&counts[i], 1, __ATOMIC_RELAXED);
+				return;
+			}
+		if (n < 64 && __atomic_compare_exchange_n(&n_ids, &n, n + 1, false, __ATOMIC_ACQ_REL,
+							  __ATOMIC_RELAXED)) {
+			__atomic_store_n(&ids[n], id, __ATOMIC_RELEASE);
+			__atomic_fetch_add(&counts[n], 1, __ATOMIC_RELAXED);
+			return;
+		}
+		if (n >= 64)
+			return;
+	}
+}
+
+__attribute__((noinline)) int stack_unit_hot(int x)
+{
+	__asm__ volatile("" ::: "memory");
+	return x + 1;
+}
+
+__attribute__((noinline)) static int work(int n)
+{
+	int s = 0;
+
+	for (int i = 0; i < n; i++)
+		s += stack_unit_hot(i);
+	__asm__ volatile("" ::: "memory");
+	return s;
+}
+
+static void *worker(void *arg)
+{
+	(void)arg;
+	return (void *)(long)work(CALLS);
+}
+
+static void intern_threads(void)
+{
+	struct uprobe_opts o = { .sz = sizeof(o), .handler = capture };
+	struct uprobe_info info = { .sz = sizeof(info) };
+	struct uprobe_stack_reader *r;
+	struct uprobe_stack_table_stats st = { .sz = sizeof(st) };
+	pthread_t th[THREADS];
+	uint64_t frames[UPROBE_STACK_MAX];
+	struct uprobe *p;
+	int n;
+
+	CHECK_EQ_INT(stack_setup(), 0);
+	table = stack_table_new(NULL);
+	p = uprobe_attach(NULL, "stack_unit_hot", &o);
+	CHECK(table && p);
+	if (!table || !p)
+		return;
+	for (int i = 0; i < THREADS; i++)
+		pthread_create(&th[i], NULL, worker, NULL);
+	for (int i = 0; i < THREADS; i++)
+		pthread_join(th[i], NULL);
+	CHECK_EQ_INT(uprobe_get_info(p, &info), 0);
+	uprobe_free(p);
+	CHECK_EQ_INT(capture_err, 0);
+	CHECK_EQ_INT(n_ids, 1); /* one stack: the same road in every thread */
+	CHECK_EQ_U64(counts[0], (uint64_t)THREADS * CALLS);
+	CHECK_EQ_U64(info.hits, (uint64_t)THREADS * CALLS);
+	r = uprobe_stack_reader_new(stack_table_fd(table));
+	CHECK(r != NULL);
+	n = r ? uprobe_stack_reader_get(r, ids[0], frames, UPROBE_STACK_MAX) : -1;
+	CHECK(n >= 5); /* stack_unit_hot, work, worker, start_thread, clone3 */
+	if (n >= 3) {
+		CHECK_EQ_U64(frames[0], (uint64_t)stack_unit_hot);
+		CHECK(frames[1] > (uint64_t)work && frames[1] < (uint64_t)work + 64);
+		CHECK(frames[2] > (uint64_t)worker && frames[2] < (uint64_t)worker + 64);
+	}
+	CHECK(r && !uprobe_stack_reader_stats(r, &st) && st.stacks == 1 && st.dropped == 0);
+	uprobe_stack_reader_free(r);
+	stack_table_free(table);
+	stack_release();
+}
+
+static void table_full(void)
+{
+	struct stack_table_opts o = { .sz = sizeof(o), .max_stacks = 8 };
+	struct stack_table *t = stack_table_new(&o);
+	struct uprobe_stack_reader *r;
+	struct uprobe_stack_table_stats st = { .sz = sizeof(st) };
+	uint64_t f[3] = { 0x1000, 0x2000, 0 }, id, first = 0;
+	int ok = 0, full = 0;
+
+	CHECK(t != NULL);
+	if (!t)
+		return;
+	for (int i = 0; i < 20; i++) {
+		f[2] = 0x3000 + (uint64_t)i;
+		int ret = stack_table_intern(t, f, 3, &id);
+
+		ok += !ret;
+		full += ret == -ENOSPC;
+		if (!i)
+			first = id;
+	}
+	CHECK_EQ_INT(ok, 8);
+	CHECK_EQ_INT(full, 12);
+	f[2] = 0x3000; /* known: still found, same id */
+	CHECK(!stack_table_intern(t, f, 3, &id) && id == first);
+	CHECK_EQ_INT(stack_table_intern(t, f, 0, &id), -EINVAL);
+	r = uprobe_stack_reader_new(stack_table_fd(t));
+	CHECK(r && !uprobe_stack_reader_stats(r, &st));
+	CHECK_EQ_U64(st.stacks, 8);
+	CHECK_EQ_U64(st.dropped, 12);
+	CHECK_EQ_U64(st.capacity, 8);
+	uprobe_stack_reader_free(r);
+	stack_table_free(t);
+}
+
+static void reader_checks(void)
+{
+	struct stack_table_opts o = { .sz = sizeof(o), .max_stacks = 4 };
+	struct stack_table *t = stack_table_new(&o);
+	uint64_t f[2] = { 0x1000, 0x2000 }, id, out[4];
+	struct stack_shm_hdr h;
+	struct stack_ent *e;
+	struct uprobe_stack_reader *r;
+	uint8_t *base;
+	int fd = memfd_create("not-stacks", 0);
+
+	CHECK(t && fd >= 0 && !ftruncate(fd, 1 << 20));
+	errno = 0;
+	CHECK(uprobe_stack_reader_new(fd) == NULL && errno == EINVAL);
+	close(fd);
+	if (!t)
+		return;
+	CHECK(!stack_table_intern(t, f, 2, &id));
+	base = mmap(NULL, stack_shm_layout(&h, 4, 256), PROT_READ | PROT_WRITE, MAP_SHARED,
+		    stack_table_fd(t), 0);
+	r = uprobe_stack_reader_new(stack_table_fd(t));
+	CHECK(base != MAP_FAILED && r);
+	if (base == MAP_FAILED || !r)
+		return;
+	CHECK_EQ_INT(uprobe_stack_reader_get(r, id, out, 4), 2);
+	CHECK_EQ_INT(uprobe_stack_reader_get(r, id + 1, out, 4), -ENOENT);
+	CHECK_EQ_INT(uprobe_stack_reader_get(r, 0, out, 4), -ENOENT);
+	e = (struct stack_ent *)(base + h.ent_off) + (id - 1);
+	e->depth = 200; /* the traced process lies: more than a stack holds */
+	CHECK_EQ_INT(uprobe_stack_reader_get(r, id, out, 4), -EINVAL);
+	e->depth = 2;
+	e->pool_off = 0xfffffff0; /* frames outside the pool */
+	CHECK_EQ_INT(uprobe_stack_reader_get(r, id, out, 4), -EINVAL);
+	((struct stack_shm_ctl *)(base + 64))->n_stacks = 0xffffffff; /* clamped */
+	CHECK_EQ_INT(uprobe_stack_reader_get(r, 4, out, 4), -ENOENT);
+	uprobe_stack_reader_free(r);
+	munmap(base, h.file_size);
+	stack_table_free(t);
+}
+
+static void unwind_bad(void)
+{
+	struct uprobe_regs regs = { .rip = 0x1234, .rsp = 0x10, .rbp = 0xdead0000 };
+	uint64_t frames[8];
+
+	CHECK_EQ_INT(stack_setup(), 0);
+	CHECK_EQ_INT(stack_unwind(&regs, true, frames, 8), 1);
+	CHECK_EQ_U64(frames[0], 0x1234);
+	regs.rsp = 0x7ffffffff000ull; /* no stack there either */
+	CHECK_EQ_INT(stack_unwind(&regs, false, frames, 8), 1);
+	CHECK_EQ_INT(stack_unwind(&regs, false, frames, 0), 0);
+	stack_release();
+}
+
+static void setup_undone(void)
+{
+	struct uprobe_stats st = { .sz = sizeof(st) };
+	struct trace_session *s = trace_session_new(NULL);
+	struct trace_error err;
+	struct trace_event *ev = NULL;
+	struct trace_spec *spec;
+	char exe[4096], line[4200];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	CHECK(s && n > 0);
+	exe[n > 0 ? n : 0] = 0;
+	snprintf(line, sizeof(line), "p:%s:stack_unit_hot $ustack", exe);
+	spec = trace_spec_parse(line, &err);
+	CHECK(spec != NULL);
+	if (spec && s)
+		ev = trace_event_attach(s, spec, 0);
+	CHECK(ev != NULL);
+	CHECK_EQ_INT(uprobe_get_stats(&st), 0);
+	CHECK(st.probes_attached >= 2); /* the event's and the loader's */
+	trace_event_free(ev);
+	CHECK_EQ_INT(uprobe_get_stats(&st), 0);
+	CHECK_EQ_U64(st.probes_attached, 0);
+	trace_spec_free(spec);
+	trace_session_free(s);
+}
+
+int main(void)
+{
+	setenv("UPROBE_CACHE_DIR", "", 1); /* no cache but the one the cache case makes */
+	RUN(table_rows);
+	RUN(cache);
+	RUN(intern_threads);
+	RUN(table_full);
+	RUN(reader_checks);
+	RUN(unwind_bad);
+	RUN(setup_undone);
+	TL_EXIT();
+}
