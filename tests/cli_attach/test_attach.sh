@@ -92,6 +92,7 @@ while [ $i -lt 100 ]; do
 		bad="cycle $i: a probe was left behind: $(cat "$tmp/same.out")"
 		break
 	fi
+	[ $((i % 20)) = 0 ] && echo "  stress: $i cycles" # progress, for tests/run.sh
 done
 threads1=$(threads_of $pid)
 # The library keeps /proc/self/mem open for its text writes once it has written.
