@@ -72,6 +72,9 @@ while [ $i -lt 100 ]; do
 	i=$((i + 1))
 	# Stopped once the target has run two whole rounds (4 x 100,000 calls
 	# each) after the probes went in: however slow the machine, both count.
+	# (The last cycle's "tracing" line must not be taken for this one's: the
+	# new tracer truncates the file only once it runs.)
+	rm -f "$tmp/c.err"
 	"$up" trace --count -p $pid "p:$tgt:at_work a=%di b=%si" \
 		"r:$tgt:at_alloc r=\$retval" >"$tmp/c.out" 2>"$tmp/c.err" &
 	tracer=$!

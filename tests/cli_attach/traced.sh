@@ -33,6 +33,7 @@ start_traced() { # out args...
 trace_traced() { # out err args...
 	o_=$1 e_=$2
 	shift 2
+	rm -f "$e_" # no line of an earlier run in it
 	"$up" trace "$@" >"$o_" 2>"$e_" &
 	tracer=$!
 	wait_lines "$e_" '^uprobe: tracing PID' 1 $tracer && kill -USR1 $pid

@@ -97,6 +97,7 @@ while [ $i -le $kills ]; do
 	if [ -z "$what" ]; then
 		# Stopped once the main thread has slept 9 more times (4 naps a
 		# round): a whole round, so a victim_tick(), ran traced.
+		rm -f "$tmp/again.err" # the last round's "tracing" line is not this one's
 		"$up" trace --count -p $pid "$probe" >"$tmp/again.out" 2>"$tmp/again.err" 3>&- &
 		tracer=$!
 		while ! grep -q '^uprobe: tracing PID' "$tmp/again.err" 2>/dev/null &&
