@@ -44,7 +44,7 @@
 #define MAP_DEFAULT_SHARDS 128u	 /* threads updating at once */
 #define MAP_MAX_SHARDS	   4096u
 #define MAP_NAME_MAX	   64u	 /* bytes of a name, NUL included */
-#define MAP_HIST_BUCKETS   66u	 /* negative, 0, then [2^k, 2^(k+1)) for k = 0 .. 63 */
+#define MAP_HIST_BUCKETS   65u	 /* negative, 0, then [2^k, 2^(k+1)) for k = 0 .. 62 */
 #define MAP_LHIST_MAX_BUCKETS 1002u /* (max - min) / step + 2 (below min, at/above max) */
 
 enum map_kind {
