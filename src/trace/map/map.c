@@ -151,6 +151,25 @@ int map_define(struct map_region *r, const struct map_def *def)
 	return (int)r->n_maps++;
 }
 
+int map_region_set_blob(struct map_region *r, const void *data, size_t len)
+{
+	if (!r || (len && !data))
+		return -EINVAL;
+	if (r->sealed)
+		return fail(r, EBUSY, "maps: blob after seal");
+	if (len > MAP_BLOB_MAX)
+		return fail(r, E2BIG, "maps: blob of %zu bytes (at most %u)", len, MAP_BLOB_MAX);
+	memcpy(r->blob, data, len);
+	r->blob_len = len;
+	return 0;
+}
+
+const void *map_region_blob(const struct map_region *r, size_t *len)
+{
+	*len = r ? r->blob_len : 0;
+	return r && r->blob_len ? r->blob : NULL;
+}
+
 /* Offsets of everything (map_shm.h); -E2BIG past MAP_SHM_MAX_FILE. */
 static int layout(struct map_region *r, struct map_shm_hdr *h, uint32_t page)
 {
@@ -159,7 +178,9 @@ static int layout(struct map_region *r, struct map_shm_hdr *h, uint32_t page)
 	*h = (struct map_shm_hdr){ .magic = MAP_SHM_MAGIC, .version = MAP_SHM_VERSION,
 				   .hdr_size = sizeof(*h), .page_size = page,
 				   .n_maps = r->n_maps, .n_shards = r->n_shards };
-	h->defs_off = page;
+	h->blob_off = sizeof(*h);
+	h->blob_len = r->blob_len;
+	h->defs_off = align_up(h->blob_off + h->blob_len, 64) > page ? 2 * page : page;
 	h->state_off = align_up(h->defs_off + r->n_maps * sizeof(struct map_shm_def), 128);
 	h->owners_off = align_up(h->state_off + r->n_maps * sizeof(struct map_shm_state), 128);
 	h->shards_off = align_up(h->owners_off + r->n_shards * 8ull, page);
@@ -260,6 +281,7 @@ int map_region_seal(struct map_region *r)
 	fd_keep(&r->file, fd);
 	bind(r, &h);
 	write_defs(r, &h);
+	memcpy(r->base + h.blob_off, r->blob, r->blob_len);
 	*(struct map_shm_hdr *)r->base = h; /* last: attach checks the magic first */
 	r->sealed = true;
 	return 0;
@@ -332,7 +354,9 @@ static int attach_check(struct map_region *r, int fd, struct map_shm_hdr *h)
 	    h->values_off > h->file_size || h->owners_off + h->n_shards * 8ull > h->shards_off ||
 	    h->state_off + h->n_maps * sizeof(struct map_shm_state) > h->owners_off ||
 	    h->defs_off + h->n_maps * sizeof(struct map_shm_def) > h->state_off ||
-	    h->n_maps * sizeof(struct map_shm_shard_stats) > h->shard_stride || h->defs_off < 64 ||
+	    h->n_maps * sizeof(struct map_shm_shard_stats) > h->shard_stride ||
+	    h->blob_off < sizeof(*h) || h->blob_len > MAP_BLOB_MAX ||
+	    h->blob_off + h->blob_len > h->defs_off ||
 	    (h->state_off & 127) || (h->owners_off & 7) || (h->shard_stride & 127))
 		return fail(r, EINVAL, "maps: header out of bounds");
 	return 0;
@@ -356,6 +380,8 @@ struct map_region *map_region_attach(int fd)
 		goto out;
 	}
 	r->len = h.file_size;
+	r->blob_len = h.blob_len;
+	memcpy(r->blob, r->base + h.blob_off, h.blob_len);
 	r->n_maps = h.n_maps;
 	r->n_shards = h.n_shards;
 	for (uint32_t i = 0; i < h.n_maps && !err; i++)

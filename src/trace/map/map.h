@@ -115,6 +115,14 @@ int map_define(struct map_region *r, const struct map_def *def);
  * and map it. After this: map_region_fd, the hot-path calls, map_read. 0 or -errno.
  */
 int map_region_seal(struct map_region *r);
+/*
+ * Bytes for the region's users (e.g. what the agent is to aggregate), copied
+ * into the file at seal; at most MAP_BLOB_MAX. Before seal only: 0 or -errno.
+ * The agent's copy: map_region_blob (NULL when none; len set).
+ */
+#define MAP_BLOB_MAX 4096u
+int map_region_set_blob(struct map_region *r, const void *data, size_t len);
+const void *map_region_blob(const struct map_region *r, size_t *len);
 /* The sealed memfd to hand to agents, or -EBADF before map_region_seal. */
 int map_region_fd(const struct map_region *r);
 /* The message of the last failed map_define / map_region_attach. */

@@ -4,7 +4,8 @@
  * bytes from the start of the file; P is the page size, M the maps, S the
  * shards:
  *
- *   0            header page: struct map_shm_hdr
+ *   0            header page: struct map_shm_hdr, then blob_len bytes of the
+ *                blob (map_region_set_blob) at blob_off
  *   defs_off     struct map_shm_def[M]        (written once, before sealing)
  *   state_off    struct map_shm_state[M]      (one 128-byte line per map: its
  *                generation words and the counters of rare paths, atomics)
@@ -69,6 +70,7 @@ struct map_shm_hdr {
 	uint32_t version, hdr_size;
 	uint32_t page_size, n_maps, n_shards, pad;
 	uint64_t file_size, defs_off, state_off, owners_off, shards_off, shard_stride, values_off;
+	uint64_t blob_off, blob_len;
 };
 
 struct map_shm_def {
@@ -113,6 +115,8 @@ struct map_region {
 	uint32_t n_maps, n_shards;
 	uint64_t shard_stride, shards_off, file_size;
 	uint64_t *owners;
+	uint8_t blob[MAP_BLOB_MAX]; /* a private copy (the agent's taken at attach) */
+	size_t blob_len;
 	struct map_priv maps[MAP_MAX_MAPS];
 	char err[192];
 };
