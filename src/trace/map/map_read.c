@@ -49,10 +49,14 @@ static uint64_t *entry_buckets(const struct merge *g, struct merged *e)
 	return (uint64_t *)(entry_key(e) + 8 * g->m->key_words);
 }
 
-static int grow_index(struct merge *g)
+static int grow_index(struct merge *g, uint32_t want)
 {
 	uint32_t cap = g->index_cap ? 2 * g->index_cap : 1024;
-	uint32_t *idx = calloc(cap, sizeof(*idx));
+	uint32_t *idx;
+
+	while (cap < 2 * want && cap < (1u << 31))
+		cap *= 2;
+	idx = calloc(cap, sizeof(*idx));
 
 	if (!idx)
 		return -ENOMEM;
@@ -76,7 +80,7 @@ static struct merged *merge_find(struct merge *g, const uint8_t *key, uint64_t h
 	struct merged *e;
 	uint32_t j;
 
-	if (2 * (g->n + 1) > g->index_cap && grow_index(g))
+	if (2 * (g->n + 1) > g->index_cap && grow_index(g, 0))
 		return NULL;
 	for (j = (uint32_t)h & (g->index_cap - 1); g->index[j]; j = (j + 1) & (g->index_cap - 1)) {
 		e = entry_at(g, g->index[j] - 1);
@@ -84,7 +88,7 @@ static struct merged *merge_find(struct merge *g, const uint8_t *key, uint64_t h
 			return e;
 	}
 	if (g->n == g->room) {
-		uint32_t room = g->room ? 2 * g->room : 256;
+		uint32_t room = g->room ? 2 * g->room : g->index_cap / 2;
 		uint8_t *p = realloc(g->entries, (size_t)room * g->entry_size);
 
 		if (!p)
@@ -194,6 +198,34 @@ static bool key_sound(const struct map_priv *m, const uint64_t *buf, uint64_t ct
 	return MAP_CTRL_HASH(ctrl) == (uint32_t)*h;
 }
 
+/*
+ * Room for the keys the shards say they hold (each count bounded by the map's
+ * own maximum, the sum by twice that: the target wrote them), so that the
+ * merge rarely grows.
+ */
+static int presize(struct merge *g, const struct map_region *r)
+{
+	const struct map_priv *m = g->m;
+	uint64_t want = 0;
+
+	for (uint32_t s = 0; s < r->n_shards && m->def.kind != MAP_VALUE; s++) {
+		const struct map_shm_shard_stats *ss;
+		uint64_t used;
+
+		if (!__atomic_load_n(&r->owners[s], __ATOMIC_RELAXED))
+			continue;
+		ss = (const struct map_shm_shard_stats *)(r->base + r->shards_off +
+							  (uint64_t)s * r->shard_stride) + (m - r->maps);
+		used = __atomic_load_n(&ss->used, __ATOMIC_RELAXED);
+		want += used < m->def.max_entries ? used : m->def.max_entries;
+	}
+	if (m->def.kind == MAP_VALUE)
+		want = __atomic_load_n(&m->state->used, __ATOMIC_RELAXED);
+	if (want > 2ull * m->def.max_entries)
+		want = 2ull * m->def.max_entries;
+	return grow_index(g, (uint32_t)want);
+}
+
 /* Every slot of one table into the merge; -1 on memory exhaustion. */
 static int merge_table(struct merge *g, const uint8_t *table, uint32_t gen, uint32_t clear_gen,
 		       uint64_t *buf)
@@ -267,7 +299,9 @@ int map_read(struct map_region *r, int id, map_read_cb cb, void *ctx)
 	before = m->corrupt;
 	gen = __atomic_load_n(&m->state->gen, __ATOMIC_ACQUIRE) & MAP_GEN_MASK;
 	clear_gen = __atomic_load_n(&m->state->clear_gen, __ATOMIC_ACQUIRE) & MAP_GEN_MASK;
-	if (m->def.kind == MAP_VALUE) {
+	if (presize(&g, r))
+		ret = -1;
+	else if (m->def.kind == MAP_VALUE) {
 		ret = merge_table(&g, r->base + m->table_off, gen, clear_gen, buf);
 	} else {
 		/* Never-owned shards were never written by a probe: not read (not even paged in). */
