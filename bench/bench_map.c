@@ -142,6 +142,7 @@ static const struct {
 	uprobe_handler_fn h;
 } thread_rows[] = {
 	{ "native", NULL, NULL },
+	{ "empty handler", "empty", bench_empty_handler },
 	{ "@ = count()", "count", bench_map_count },
 	{ "@[arg0] = count()", "keyed", bench_map_keyed },
 	{ "@ = hist(arg0)", "hist", bench_map_hist },

@@ -256,16 +256,28 @@ static void table_wipe(const struct map_priv *m, uint8_t *table, struct map_shm_
 	PUT(st->seen_clear, clear_gen);
 }
 
-/* The value words of key in the shard's table of m, inserted if new; NULL when full. */
-static int64_t *agg_slot(const struct map_priv *m, uint8_t *table, struct map_shm_shard_stats *st,
-			 const uint8_t *key)
+/* The key in slot s is key: 8-byte keys (ints, tids) in one compare. */
+static inline __attribute__((always_inline)) bool slot_key_is(const struct map_priv *m,
+							     const uint8_t *s, const uint8_t *key)
 {
-	uint32_t gen = __atomic_load_n(&m->state->gen, __ATOMIC_ACQUIRE);
+	if (m->def.key_size == 8)
+		return load_word(s + 8) == load_word(key);
+	return key_equal(s + 8, key, m->def.key_size);
+}
+
+/*
+ * The slow path of agg_slot: the table emptied first if the map was cleared
+ * since (every entry there is gone then), then the key found (renewed if of
+ * an older generation) or inserted; NULL when the table is full.
+ */
+static __attribute__((noinline)) int64_t *agg_slot_slow(const struct map_priv *m, uint8_t *table,
+							 struct map_shm_shard_stats *st,
+							 const uint8_t *key, uint64_t h, uint32_t gen)
+{
 	uint32_t clear_gen = __atomic_load_n(&m->state->clear_gen, __ATOMIC_RELAXED);
-	uint64_t h = m->def.key_size ? map_key_hash(key, m->def.key_size) : 1;
 	uint32_t i = (uint32_t)h & m->mask;
 
-	if (__builtin_expect(clear_gen != st->seen_clear, 0))
+	if (clear_gen != st->seen_clear)
 		table_wipe(m, table, st, clear_gen);
 	for (uint32_t n = 0; n < m->cap; n++, i = (i + 1) & m->mask) {
 		uint8_t *s = map_slot(table, m, i);
@@ -277,8 +289,8 @@ static int64_t *agg_slot(const struct map_priv *m, uint8_t *table, struct map_sh
 			PUT(st->used, st->used + 1);
 			return slot_fill(m, s, key, h, gen);
 		}
-		if (MAP_CTRL_HASH(c) == (uint32_t)h && key_equal(s + 8, key, m->def.key_size)) {
-			if (__builtin_expect(MAP_CTRL_GEN(c) == gen, 1))
+		if (MAP_CTRL_HASH(c) == (uint32_t)h && slot_key_is(m, s, key)) {
+			if (MAP_CTRL_GEN(c) == gen)
 				return (int64_t *)(s + 8 + 8 * m->key_words);
 			return slot_renew(m, s, h, gen);
 		}
@@ -287,24 +299,51 @@ static int64_t *agg_slot(const struct map_priv *m, uint8_t *table, struct map_sh
 	return NULL;
 }
 
-static int update_locked(struct map_region *r, const struct map_priv *m, uint32_t id,
-			 const void *key, int64_t v)
+/*
+ * The value words of key in the shard's table of m. The fast path: the key is
+ * there, of the current generation (so written after any clear: no wipe is
+ * pending). Anything else takes the slow path.
+ */
+static inline int64_t *agg_slot(const struct map_priv *m, uint8_t *table,
+				struct map_shm_shard_stats *st, const uint8_t *key)
+{
+	uint32_t gen = __atomic_load_n(&m->state->gen, __ATOMIC_ACQUIRE);
+	uint64_t h = m->def.key_size ? map_key_hash(key, m->def.key_size) : 1;
+	uint32_t i = (uint32_t)h & m->mask;
+
+	for (uint32_t n = 0; n < m->cap; n++, i = (i + 1) & m->mask) {
+		uint8_t *s = map_slot(table, m, i);
+		uint64_t c = *(uint64_t *)s;
+
+		if (MAP_CTRL_STATE(c) == MAP_SLOT_EMPTY)
+			break;
+		if (MAP_CTRL_HASH(c) == (uint32_t)h && slot_key_is(m, s, key)) {
+			if (__builtin_expect(MAP_CTRL_GEN(c) != gen, 0))
+				break;
+			return (int64_t *)(s + 8 + 8 * m->key_words);
+		}
+	}
+	return agg_slot_slow(m, table, st, key, h, gen);
+}
+
+static int update_locked(struct map_self *me, struct map_region *r, const struct map_priv *m,
+			 uint32_t id, const void *key, int64_t v)
 {
 	struct map_shm_shard_stats *st;
 	int64_t *w;
 
-	if (__builtin_expect(self.serial != r->serial ||
-				     (!self.shard && ++self.retry >= MAP_CLAIM_RETRY), 0)) {
-		self.shard = claim(r);
-		self.serial = r->serial;
-		self.retry = 0;
+	if (__builtin_expect(me->serial != r->serial ||
+				     (!me->shard && ++me->retry >= MAP_CLAIM_RETRY), 0)) {
+		me->shard = claim(r);
+		me->serial = r->serial;
+		me->retry = 0;
 	}
-	if (__builtin_expect(!self.shard, 0)) {
+	if (__builtin_expect(!me->shard, 0)) {
 		__atomic_fetch_add(&m->state->dropped_shard, 1, __ATOMIC_RELAXED);
 		return -ENOSPC;
 	}
-	st = (struct map_shm_shard_stats *)self.shard + id;
-	w = agg_slot(m, self.shard + m->table_off, st, key);
+	st = (struct map_shm_shard_stats *)me->shard + id;
+	w = agg_slot(m, me->shard + m->table_off, st, key);
 	if (!w)
 		return -ENOSPC;
 	value_apply(m, w, v);
@@ -313,6 +352,7 @@ static int update_locked(struct map_region *r, const struct map_priv *m, uint32_
 
 int map_agg_update(struct map_region *r, int id, const void *key, int64_t v)
 {
+	struct map_self *me = &self;
 	const struct map_priv *m;
 	int ret;
 
@@ -321,15 +361,15 @@ int map_agg_update(struct map_region *r, int id, const void *key, int64_t v)
 	m = &r->maps[id];
 	if (__builtin_expect(m->def.kind == MAP_VALUE, 0))
 		return -EINVAL;
-	if (__builtin_expect(self.busy, 0)) {
+	if (__builtin_expect(me->busy, 0)) {
 		__atomic_fetch_add(&m->state->dropped_nested, 1, __ATOMIC_RELAXED);
 		return -EAGAIN;
 	}
-	self.busy = 1;
+	me->busy = 1;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	ret = update_locked(r, m, (uint32_t)id, key, v);
+	ret = update_locked(me, r, m, (uint32_t)id, key, v);
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	self.busy = 0;
+	me->busy = 0;
 	return ret;
 }
 
