@@ -6,12 +6,14 @@
  * the empty handler, in one run; the same with 4 threads hitting the probe at
  * once (per thread CPU time per call: no cache line is shared, so the cost per
  * hit must not grow with threads); and the tracer's merge of 1 M distinct keys.
+ * bpftrace's @ = count() on the same function is a row too (a process per
+ * measurement, within a time budget; "na" without bpftrace or root).
  *
  * One thread: the harness's interleaved rounds (harness.h), medians. Threads:
  * THREADS threads each time their own calls with CLOCK_THREAD_CPUTIME_ID (on
  * 2 cores they cannot all run at once; CPU time per call is what a shared line
  * would inflate), the median of the threads, then of -r rounds.
- * Usage: bench_map [-r rounds] [-t ms per measurement]
+ * Usage: bench_map [-r rounds] [-t ms per measurement] [-b bpftrace rounds]
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -37,6 +39,8 @@ __asm__(".text\n"
 	"	.cfi_endproc\n"
 	".size bench_map_target,.-bench_map_target\n");
 int bench_map_target(int x);
+static const uint8_t target_bytes[] = { 0x8d, 0x44, 0x7f, 0x01, 0xc3 };
+static struct bench_bpftrace bt = BENCH_BPFTRACE("uprobe", bench_map_target, target_bytes);
 
 /* Issue 16's targets, ns above the unprobed call (checked, never asserted). */
 #define TARGET_COUNT_NS 8.0
@@ -57,6 +61,8 @@ static struct bench_lib rows[] = {
 	LIB("@ = count()", "count_ns", bench_map_count),
 	LIB("@[arg0] = count() (1024 keys)", "keyed_ns", bench_map_keyed),
 	LIB("@ = hist(arg0)", "hist_ns", bench_map_hist),
+	{ .c = { .label = "bpftrace @ = count()", .key = "bpftrace_count_ns", .base = 0,
+		 .arm = &bench_bpftrace_arm, .arg = &bt } },
 };
 #undef LIB
 #undef ROW
@@ -294,9 +300,9 @@ static int setup_maps(void)
 
 int main(int argc, char **argv)
 {
-	struct bench_cfg cfg = { .rounds = 11, .ms = 200, .slow_rounds = 1, .slow_budget_ms = 1 };
+	struct bench_cfg cfg = { .rounds = 11, .ms = 200, .slow_rounds = 3, .slow_budget_ms = 30000 };
 	struct bench_suite s = { rows, sizeof(rows[0]), NROWS, run, NULL, &cfg };
-	int st = bench_parse(&cfg, argc, argv, "", "[-r rounds] [-t ms]");
+	int st = bench_parse(&cfg, argc, argv, "", "[-r rounds] [-t ms] [-b bpftrace rounds]");
 
 	if (st)
 		return st;
