@@ -7,7 +7,9 @@
  * end). -f: then a forked child does the same N calls of map_f(i % 5, i) in one
  * thread while its parent waits for it. -k: then the process kills itself with
  * SIGKILL. -w FIFO: before any call, wait until a line can be read from FIFO
- * (the tracer is attached), and write "done" into it at the end.
+ * (the tracer is attached), and write "done" into it at the end; -a with -w:
+ * then wait for another line (the tracer has detached) and make N more calls
+ * of map_f(i % 5, i), which nobody counts.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -49,17 +51,19 @@ static int wait_line(const char *fifo)
 
 int main(int argc, char **argv)
 {
-	int fork_child = 0, early = 0, kill_self = 0, opt, threads;
+	int fork_child = 0, early = 0, kill_self = 0, again = 0, opt, threads;
 	const char *fifo = NULL;
 	pthread_t th[65];
 
-	while ((opt = getopt(argc, argv, "fekw:")) != -1) {
+	while ((opt = getopt(argc, argv, "aefkw:")) != -1) {
 		if (opt == 'f')
 			fork_child = 1;
 		else if (opt == 'e')
 			early = 1;
 		else if (opt == 'k')
 			kill_self = 1;
+		else if (opt == 'a')
+			again = 1;
 		else if (opt == 'w')
 			fifo = optarg;
 		else
@@ -97,6 +101,10 @@ int main(int argc, char **argv)
 
 		if (!f || fputs("done\n", f) < 0 || fclose(f))
 			return 1;
+		if (again && wait_line(fifo))
+			return 1;
+		for (long i = 0; again && i < n_calls; i++)
+			map_f(i % 5, i);
 	}
 	if (kill_self)
 		raise(SIGKILL);

@@ -62,7 +62,8 @@ attach_case() { # name want target-options...
 	mkfifo "$fifo"
 	"$tgt" -w "$fifo" "$@" &
 	tpid=$!
-	up -p $tpid --count -o "$tmp/$name.out" "$probe" 2>"$tmp/$name.stderr" &
+	"$top/build/uprobe" trace -p $tpid --count -o "$tmp/$name.out" "$probe" \
+		2>"$tmp/$name.stderr" &
 	upid=$!
 	tries=0
 	while ! grep -q "tracing PID $tpid" "$tmp/$name.stderr" && kill -0 $upid 2>/dev/null &&
@@ -78,6 +79,32 @@ attach_case() { # name want target-options...
 		no_drops "$name" "$tmp/$name.stderr" && pass "$name"
 }
 attach_case attach $((4 * n)) $n 4
+
+# Detach while the process runs on: what was counted until then, exactly; the
+# calls it makes afterwards are not probed (and it ends well).
+fifo="$tmp/detach.fifo"
+mkfifo "$fifo"
+"$tgt" -w "$fifo" -a $n 4 &
+tpid=$!
+"$top/build/uprobe" trace -p $tpid --count -o "$tmp/detach.out" "$probe" \
+	2>"$tmp/detach.stderr" &
+upid=$! # uprobe itself: a background job ignores SIGINT, SIGTERM stops it as well
+tries=0
+while ! grep -q "tracing PID $tpid" "$tmp/detach.stderr" && kill -0 $upid 2>/dev/null &&
+	[ $tries -lt 6000 ]; do
+	sleep 0.05
+	tries=$((tries + 1))
+done
+echo go >"$fifo"
+cat "$fifo" >/dev/null
+kill -TERM $upid
+wait $upid
+echo again >"$fifo"
+wait $tpid
+tst=$?
+expect_eq detach "$(cat "$tmp/detach.out")" "@events[f]: $((4 * n))" "count" &&
+	expect_eq detach "$tst" 0 "the process's status" && no_drops detach "$tmp/detach.stderr" &&
+	pass detach
 attach_case attach_fork $((5 * n + n / 10)) -f -e $n 4
 attach_case attach_kill $((4 * n)) -k $n 4
 
