@@ -362,6 +362,41 @@ static void test_clear_zero(void)
 	map_region_free(r);
 }
 
+/* delete(@agg[key]) from another thread: gone from every shard; updated again, it starts at 0. */
+static void test_agg_delete(void)
+{
+	struct map_region *r = region(4);
+	int id = def(r, "c", MAP_COUNT, 8, 0), hid = def(r, "h", MAP_HIST, 8, 0);
+	struct worker w[2];
+	pthread_t th[2];
+	struct seen s = { 0 };
+	uint64_t k = 2;
+
+	CHECK_EQ_INT(map_region_seal(r), 0);
+	for (int i = 0; i < 2; i++) {
+		w[i] = (struct worker){ .r = r, .id = id, .n = 100 };
+		pthread_create(&th[i], NULL, hammer, &w[i]);
+	}
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	CHECK_EQ_INT(map_agg_update(r, hid, &k, 5), 0);
+	CHECK_EQ_INT(map_agg_delete(r, id, &k), 0);
+	CHECK_EQ_INT(map_agg_delete(r, id, &k), -ENOENT);
+	CHECK_EQ_INT(map_agg_delete(r, hid, &k), 0);
+	CHECK_EQ_INT(map_agg_delete(r, id, &(uint64_t){ 99 }), -ENOENT);
+	CHECK_EQ_INT(map_read(r, id, collect, &s), 0);
+	CHECK_EQ_INT(s.n, 4);
+	CHECK(!find(&s, 2) && find(&s, 3) && find(&s, 3)->count == 40);
+	CHECK_EQ_INT(map_agg_update(r, id, &k, 1), 0);
+	memset(&s, 0, sizeof(s));
+	CHECK_EQ_INT(map_read(r, id, collect, &s), 0);
+	CHECK(find(&s, 2) && find(&s, 2)->count == 1);
+	memset(&s, 0, sizeof(s));
+	CHECK_EQ_INT(map_read(r, hid, collect, &s), 0);
+	CHECK_EQ_INT(s.n, 0);
+	map_region_free(r);
+}
+
 static void *adder(void *p)
 {
 	struct worker *w = p;
@@ -558,6 +593,7 @@ int main(void)
 	RUN(test_full);
 	RUN(test_clear_zero);
 	RUN(test_clear_concurrent);
+	RUN(test_agg_delete);
 	RUN(test_value_map);
 	RUN(test_attach);
 	RUN(test_hostile);

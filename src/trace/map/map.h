@@ -158,6 +158,15 @@ int map_value_add(struct map_region *r, int id, const void *key, int64_t delta, 
 int map_value_delete(struct map_region *r, int id, const void *key);
 
 /*
+ * delete(@agg[key]) of an aggregation map, from either side without stopping
+ * writers: the key's entry in every shard is marked deleted (a CAS on its
+ * control word); an update racing with it lands before the delete (lost with
+ * the entry) or after (the owner renews the entry from zero). 0, -ENOENT when
+ * no shard holds the key, -EAGAIN when an owner kept its entry busy (counted).
+ */
+int map_agg_delete(struct map_region *r, int id, const void *key);
+
+/*
  * clear(): every key goes; zero(): every key stays with a zero value. Without
  * stopping writers: the map's generation moves on and entries of an older one
  * are reset by their writer at its next update (an update racing with the

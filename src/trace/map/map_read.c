@@ -163,8 +163,6 @@ static void merge_words(struct merge *g, struct merged *e, const int64_t *w, boo
 static int copy_slot(const struct map_priv *m, const uint8_t *s, uint64_t *buf, uint64_t *ctrl)
 {
 	uint32_t words = m->key_words + m->vwords;
-	bool value_map = m->def.kind == MAP_VALUE;
-
 	for (int tries = 0; tries < READ_RETRIES; tries++) {
 		uint64_t c1 = __atomic_load_n((const uint64_t *)s, __ATOMIC_ACQUIRE), c2;
 		unsigned int st = MAP_CTRL_STATE(c1);
@@ -174,7 +172,7 @@ static int copy_slot(const struct map_priv *m, const uint8_t *s, uint64_t *buf, 
 		if (st == MAP_SLOT_BUSY)
 			continue;
 		if (st == MAP_SLOT_DELETED)
-			return value_map ? 0 : -1;
+			return 0; /* delete(): gone */
 		for (uint32_t i = 0; i < words; i++)
 			buf[i] = __atomic_load_n((const uint64_t *)s + 1 + i, __ATOMIC_RELAXED);
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);

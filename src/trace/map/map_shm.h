@@ -25,8 +25,11 @@
  *   +8+K value words      vwords int64 (aggregations: per kind, see
  *                         map_vwords; value maps: one)
  *
- * An aggregation slot is written by its shard's owner alone. It goes EMPTY ->
- * LIVE once its key and value are written (release). A reader copies ctrl
+ * An aggregation slot is written by its shard's owner alone, but for
+ * delete(), which may come from any thread: a CAS of the control word from
+ * LIVE to DELETED (key and generation kept); the owner's next update of the
+ * key renews the entry from zero. It goes EMPTY -> LIVE once its key and
+ * value are written (release). A reader copies ctrl
  * (acquire), key and value, then reads ctrl again and keeps the copy only if
  * both agree and say LIVE. An entry's generation older than the map's gen is
  * zero (zero()) or gone (older than clear_gen, clear()). The owner renews an

@@ -65,6 +65,11 @@ __attribute__((constructor)) static void map_init(void)
 	pthread_atfork(NULL, NULL, map_atfork_child);
 }
 
+static void relax(void)
+{
+	__asm__ volatile("pause" ::: "memory");
+}
+
 static uint8_t *shard_at(const struct map_region *r, uint32_t i)
 {
 	return r->base + r->shards_off + (uint64_t)i * r->shard_stride;
@@ -281,7 +286,7 @@ static __attribute__((noinline)) int64_t *agg_slot_slow(const struct map_priv *m
 		table_wipe(m, table, st, clear_gen);
 	for (uint32_t n = 0; n < m->cap; n++, i = (i + 1) & m->mask) {
 		uint8_t *s = map_slot(table, m, i);
-		uint64_t c = *(uint64_t *)s;
+		uint64_t c = __atomic_load_n((uint64_t *)s, __ATOMIC_RELAXED);
 
 		if (MAP_CTRL_STATE(c) == MAP_SLOT_EMPTY) {
 			if (st->used >= m->def.max_entries)
@@ -290,9 +295,9 @@ static __attribute__((noinline)) int64_t *agg_slot_slow(const struct map_priv *m
 			return slot_fill(m, s, key, h, gen);
 		}
 		if (MAP_CTRL_HASH(c) == (uint32_t)h && slot_key_is(m, s, key)) {
-			if (MAP_CTRL_GEN(c) == gen)
+			if (c == MAP_CTRL(h, MAP_SLOT_LIVE, gen))
 				return (int64_t *)(s + 8 + 8 * m->key_words);
-			return slot_renew(m, s, h, gen);
+			return slot_renew(m, s, h, gen); /* older, or deleted: from zero */
 		}
 	}
 	PUT(st->dropped_full, st->dropped_full + 1);
@@ -311,15 +316,17 @@ static inline int64_t *agg_slot(const struct map_priv *m, uint8_t *table,
 	uint64_t h = m->def.key_size ? map_key_hash(key, m->def.key_size) : 1;
 	uint32_t i = (uint32_t)h & m->mask;
 
+	uint64_t live = MAP_CTRL(h, MAP_SLOT_LIVE, gen);
+
 	for (uint32_t n = 0; n < m->cap; n++, i = (i + 1) & m->mask) {
 		uint8_t *s = map_slot(table, m, i);
-		uint64_t c = *(uint64_t *)s;
+		uint64_t c = __atomic_load_n((uint64_t *)s, __ATOMIC_RELAXED);
 
 		if (MAP_CTRL_STATE(c) == MAP_SLOT_EMPTY)
 			break;
 		if (MAP_CTRL_HASH(c) == (uint32_t)h && slot_key_is(m, s, key)) {
-			if (__builtin_expect(MAP_CTRL_GEN(c) != gen, 0))
-				break;
+			if (__builtin_expect(c != live, 0))
+				break; /* an older generation, or deleted */
 			return (int64_t *)(s + 8 + 8 * m->key_words);
 		}
 	}
@@ -373,6 +380,60 @@ int map_agg_update(struct map_region *r, int id, const void *key, int64_t v)
 	return ret;
 }
 
+/* key's entry in one shard's table marked deleted: 1, 0 when absent, -EAGAIN when kept busy. */
+static int delete_in(const struct map_priv *m, uint8_t *table, const uint8_t *key, uint64_t h)
+{
+	uint32_t i = (uint32_t)h & m->mask, spins = 0;
+
+	for (uint32_t n = 0; n < m->cap;) {
+		uint8_t *s = map_slot(table, m, i);
+		uint64_t c = __atomic_load_n((uint64_t *)s, __ATOMIC_ACQUIRE);
+
+		if (MAP_CTRL_STATE(c) == MAP_SLOT_EMPTY)
+			return 0;
+		if (MAP_CTRL_HASH(c) == (uint32_t)h && slot_key_is(m, s, key)) {
+			if (MAP_CTRL_STATE(c) == MAP_SLOT_DELETED)
+				return 0;
+			if (MAP_CTRL_STATE(c) == MAP_SLOT_LIVE &&
+			    __atomic_compare_exchange_n((uint64_t *)s, &c,
+							MAP_CTRL(h, MAP_SLOT_DELETED, MAP_CTRL_GEN(c)),
+							0, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+				return 1;
+			if (++spins > MAP_SPIN) /* its owner renews it, or refilled it: look again */
+				return -EAGAIN;
+			relax();
+			continue;
+		}
+		n++;
+		i = (i + 1) & m->mask;
+	}
+	return 0;
+}
+
+int map_agg_delete(struct map_region *r, int id, const void *key)
+{
+	const struct map_priv *m;
+	int found = 0, busy = 0;
+	uint64_t h;
+
+	if (!r || (uint32_t)id >= r->n_maps || !r->base || r->maps[id].def.kind == MAP_VALUE)
+		return -EINVAL;
+	m = &r->maps[id];
+	h = m->def.key_size ? map_key_hash(key, m->def.key_size) : 1;
+	for (uint32_t s = 0; s < r->n_shards; s++) {
+		int got;
+
+		if (!__atomic_load_n(&r->owners[s], __ATOMIC_ACQUIRE))
+			continue;
+		got = delete_in(m, shard_at(r, s) + m->table_off, key, h);
+		found |= got > 0;
+		busy |= got < 0;
+	}
+	if (busy)
+		__atomic_fetch_add(&m->state->dropped_nested, 1, __ATOMIC_RELAXED);
+	return busy ? -EAGAIN : found ? 0 : -ENOENT;
+}
+
 unsigned int map_hist_bucket(int64_t v)
 {
 	if (v < 0)
@@ -392,11 +453,6 @@ unsigned int map_lhist_bucket(const struct map_def *d, int64_t v)
 }
 
 /* ---- value maps: one table shared by every thread ------------------------------------ */
-
-static void relax(void)
-{
-	__asm__ volatile("pause" ::: "memory");
-}
 
 /*
  * The slot of key, claimed (EMPTY -> BUSY -> DELETED with the key written) if
