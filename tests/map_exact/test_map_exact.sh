@@ -46,6 +46,17 @@ if same_run fork_hist --hist k -o "$tmp/hist.out" "$probe" -- "$tgt" -f -e $n 4;
 		"histogram rows" && no_drops fork_hist "$tmp/fork_hist.stderr" && pass fork_hist
 fi
 
+# --hist latency of a return probe, in the target: every call is in the histogram
+# (the rows' counts add up to the calls; where they fall is the machine's business).
+if same_run latency --hist latency -o "$tmp/lat.out" "r:m/fr $tgt:map_f" -- "$tgt" -e $n 4
+then
+	expect_eq latency "$(grep -E '^\[' "$tmp/lat.out" | sed 's/ *|.*//' |
+		awk '{ n += $NF } END { print n }')" \
+		$((4 * n + n / 10)) "calls in the histogram" &&
+		expect_grep latency "$tmp/latency.stderr" "m/fr: $((4 * n + n / 10)) events" \
+			"summary" && no_drops latency "$tmp/latency.stderr" && pass latency
+fi
+
 # The target SIGKILLs itself: what it counted is printed; the status is the untraced one (137).
 if same_run sigkill --count -o "$tmp/kill.out" "$probe" -- "$tgt" -k $n 4; then
 	expect_eq sigkill "$(cat "$tmp/kill.out")" "@events[f]: $((4 * n))" "count" &&
