@@ -183,7 +183,7 @@ static int layout(struct map_region *r, struct map_shm_hdr *h, uint32_t page)
 	h->defs_off = align_up(h->blob_off + h->blob_len, 64) > page ? 2 * page : page;
 	h->state_off = align_up(h->defs_off + r->n_maps * sizeof(struct map_shm_def), 128);
 	h->owners_off = align_up(h->state_off + r->n_maps * sizeof(struct map_shm_state), 128);
-	h->shards_off = align_up(h->owners_off + r->n_shards * 8ull, page);
+	h->shards_off = align_up(h->owners_off + (r->n_shards + 1) * 8ull, page);
 	shard = align_up(r->n_maps * sizeof(struct map_shm_shard_stats), 128);
 	for (uint32_t i = 0; i < r->n_maps; i++) {
 		struct map_priv *m = &r->maps[i];
@@ -194,7 +194,7 @@ static int layout(struct map_region *r, struct map_shm_hdr *h, uint32_t page)
 		shard = align_up(shard + (uint64_t)m->cap * m->slot_size, 128);
 	}
 	h->shard_stride = align_up(shard, page);
-	values = h->shards_off + (uint64_t)r->n_shards * h->shard_stride;
+	values = h->shards_off + (uint64_t)(r->n_shards + 1) * h->shard_stride;
 	h->values_off = values;
 	off = values;
 	for (uint32_t i = 0; i < r->n_maps; i++) {
@@ -350,8 +350,9 @@ static int attach_check(struct map_region *r, int fd, struct map_shm_hdr *h)
 		return fail(r, EINVAL, "maps: bad header");
 	if (h->file_size != (uint64_t)st.st_size || h->n_maps > MAP_MAX_MAPS || !h->n_shards ||
 	    h->n_shards > MAP_MAX_SHARDS || h->page_size != (uint32_t)sysconf(_SC_PAGESIZE) ||
-	    h->shards_off + (uint64_t)h->n_shards * h->shard_stride > h->values_off ||
-	    h->values_off > h->file_size || h->owners_off + h->n_shards * 8ull > h->shards_off ||
+	    h->shards_off + (uint64_t)(h->n_shards + 1) * h->shard_stride > h->values_off ||
+	    h->values_off > h->file_size ||
+	    h->owners_off + (h->n_shards + 1) * 8ull > h->shards_off ||
 	    h->state_off + h->n_maps * sizeof(struct map_shm_state) > h->owners_off ||
 	    h->defs_off + h->n_maps * sizeof(struct map_shm_def) > h->state_off ||
 	    h->n_maps * sizeof(struct map_shm_shard_stats) > h->shard_stride ||

@@ -206,7 +206,7 @@ static int presize(struct merge *g, const struct map_region *r)
 	const struct map_priv *m = g->m;
 	uint64_t want = 0;
 
-	for (uint32_t s = 0; s < r->n_shards && m->def.kind != MAP_VALUE; s++) {
+	for (uint32_t s = 0; s <= r->n_shards && m->def.kind != MAP_VALUE; s++) {
 		const struct map_shm_shard_stats *ss;
 		uint64_t used;
 
@@ -302,8 +302,11 @@ int map_read(struct map_region *r, int id, map_read_cb cb, void *ctx)
 	else if (m->def.kind == MAP_VALUE) {
 		ret = merge_table(&g, r->base + m->table_off, gen, clear_gen, buf);
 	} else {
-		/* Never-owned shards were never written by a probe: not read (not even paged in). */
-		for (uint32_t s = 0; s < r->n_shards && !ret; s++)
+		/*
+		 * Never-owned shards were never written by a probe: not read (not even
+		 * paged in). The last is the overflow shard, read once it was used.
+		 */
+		for (uint32_t s = 0; s <= r->n_shards && !ret; s++)
 			if (__atomic_load_n(&r->owners[s], __ATOMIC_RELAXED))
 				ret = merge_table(&g, shard_of(r, s) + m->table_off, gen,
 						  clear_gen, buf);
@@ -334,7 +337,7 @@ int map_stats_get(struct map_region *r, int id, struct map_stats *st)
 		.corrupt = m->corrupt,
 		.entries = m->entries,
 	};
-	for (uint32_t s = 0; s < r->n_shards && m->def.kind != MAP_VALUE; s++) {
+	for (uint32_t s = 0; s <= r->n_shards && m->def.kind != MAP_VALUE; s++) {
 		const struct map_shm_shard_stats *ss;
 
 		if (!__atomic_load_n(&r->owners[s], __ATOMIC_RELAXED))

@@ -9,8 +9,11 @@
  *   defs_off     struct map_shm_def[M]        (written once, before sealing)
  *   state_off    struct map_shm_state[M]      (one 128-byte line per map: its
  *                generation words and the counters of rare paths, atomics)
- *   owners_off   uint64_t owner[S]            (pid << 32 | tid; 0: never owned)
- *   shards_off   shard s at shards_off + s * shard_stride:
+ *   owners_off   uint64_t owner[S + 1]        (pid << 32 | tid; 0: never owned; the
+ *                                             last: the overflow shard's lock word)
+ *   shards_off   shard s at shards_off + s * shard_stride, s = 0 .. S (S: the
+ *                overflow shard, written under its lock by threads that found
+ *                no shard of their own):
  *                  struct map_shm_shard_stats[M]  (its owner's counters)
  *                  then, per aggregation map, its table at def.table_off
  *   values_off   value maps' tables, each at def.table_off from the file start
@@ -67,6 +70,8 @@ enum map_slot_state { MAP_SLOT_EMPTY = 0, MAP_SLOT_BUSY = 1, MAP_SLOT_LIVE = 2, 
 #define MAP_CTRL_STATE(c) ((unsigned int)((c) >> 32) & 3u)
 #define MAP_CTRL_GEN(c)	  ((uint32_t)((c) >> 34))
 #define MAP_GEN_MASK	  0x3fffffffu
+#define MAP_OVERFLOW_LOCKED 1ull /* the overflow's lock word: held */
+#define MAP_OVERFLOW_USED   2ull /* ... ever taken: the reader reads that shard */
 
 struct map_shm_hdr {
 	uint64_t magic;

@@ -33,6 +33,7 @@ static __thread struct map_self self __attribute__((tls_model("initial-exec")));
 
 #define MAP_CLAIM_RETRY 4096 /* dropped updates between two claims of a shardless thread */
 #define MAP_SPIN	4096 /* loads of a value slot another thread holds BUSY */
+#define MAP_YIELDS	64   /* sched_yield()s for the overflow shard's lock, then a drop */
 
 static uint64_t self_token(void)
 {
@@ -318,6 +319,45 @@ static inline int64_t *agg_slot(const struct map_priv *m, uint8_t *table,
 	return agg_slot_slow(m, table, st, key, h, gen);
 }
 
+/*
+ * A thread that found no shard of its own (more threads at once than
+ * shards): the overflow shard, one writer at a time under its lock word (a
+ * CAS; the holder is never interrupted by a holder of its own thread, whose
+ * nested update was dropped before). The lock is held for one update; a
+ * thread that cannot take it within MAP_SPIN tries yields (its holder was
+ * preempted) up to MAP_YIELDS times, then drops the update, counted.
+ */
+static int update_overflow(struct map_region *r, const struct map_priv *m, uint32_t id,
+			   const void *key, int64_t v)
+{
+	uint64_t *lock = &r->owners[r->n_shards];
+	uint8_t *shard = shard_at(r, r->n_shards);
+	struct map_shm_shard_stats *st = (struct map_shm_shard_stats *)shard + id;
+	int64_t *w;
+
+	for (uint32_t spins = 0;; spins++) {
+		uint64_t l = __atomic_load_n(lock, __ATOMIC_RELAXED);
+
+		if (!(l & MAP_OVERFLOW_LOCKED) &&
+		    __atomic_compare_exchange_n(lock, &l, MAP_OVERFLOW_LOCKED | MAP_OVERFLOW_USED,
+						0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+			break;
+		if (spins >= MAP_SPIN + MAP_YIELDS) {
+			__atomic_fetch_add(&m->state->dropped_shard, 1, __ATOMIC_RELAXED);
+			return -ENOSPC;
+		}
+		if (spins < MAP_SPIN)
+			relax();
+		else /* its holder was preempted: let it run (the one system call here) */
+			util_syscall3(SYS_sched_yield, 0, 0, 0);
+	}
+	w = agg_slot(m, shard + m->table_off, st, key);
+	if (w)
+		value_apply(m, w, v);
+	__atomic_store_n(lock, MAP_OVERFLOW_USED, __ATOMIC_RELEASE);
+	return w ? 0 : -ENOSPC;
+}
+
 static int update_locked(struct map_self *me, struct map_region *r, const struct map_priv *m,
 			 uint32_t id, const void *key, int64_t v)
 {
@@ -330,10 +370,8 @@ static int update_locked(struct map_self *me, struct map_region *r, const struct
 		me->serial = r->serial;
 		me->retry = 0;
 	}
-	if (__builtin_expect(!me->shard, 0)) {
-		__atomic_fetch_add(&m->state->dropped_shard, 1, __ATOMIC_RELAXED);
-		return -ENOSPC;
-	}
+	if (__builtin_expect(!me->shard, 0))
+		return update_overflow(r, m, id, key, v);
 	st = (struct map_shm_shard_stats *)me->shard + id;
 	w = agg_slot(m, me->shard + m->table_off, st, key);
 	if (!w)
@@ -405,7 +443,7 @@ int map_agg_delete(struct map_region *r, int id, const void *key)
 		return -EINVAL;
 	m = &r->maps[id];
 	h = m->def.key_size ? map_key_hash(key, m->def.key_size) : 1;
-	for (uint32_t s = 0; s < r->n_shards; s++) {
+	for (uint32_t s = 0; s <= r->n_shards; s++) { /* the overflow shard too */
 		int got;
 
 		if (!__atomic_load_n(&r->owners[s], __ATOMIC_ACQUIRE))
