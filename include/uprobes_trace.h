@@ -488,7 +488,8 @@ struct trace_map_value {
 struct trace_map_stats {
 	size_t sz; /* sizeof(struct trace_map_stats) */
 	uint64_t dropped_full;	 /* new keys refused: the map was full */
-	uint64_t dropped_shard;	 /* updates of threads that found no free shard */
+	uint64_t dropped_shard;	 /* updates of threads without a shard that could not take
+				  * the overflow shard's lock */
 	uint64_t dropped_nested; /* updates nested in one of the same thread (signal handler) */
 	uint64_t corrupt;	 /* entries the reader found impossible (hostile target) */
 	uint64_t entries;	 /* distinct keys at the last read */

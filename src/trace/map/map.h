@@ -14,17 +14,19 @@
  *    its only writer: an update is a hash, an open-addressing probe and plain
  *    stores into lines no other thread writes. The tracer merges the shards
  *    (map_read). Shards of exited threads stay and are merged; a new thread
- *    may take over a dead thread's shard and add on.
+ *    may take over a dead thread's shard and add on. A thread that finds no
+ *    shard free updates the overflow shard under a lock word (map_update.c).
  *  - value maps (MAP_VALUE): one table shared by all threads, slots claimed by
  *    CAS, 8-byte values updated atomically; get/set/add/delete from the target
  *    (the `@start[tid] = nsecs` idiom) and read by the tracer.
  *
  * Hot-path calls (map_agg_update, map_value_*) are async-signal-safe: no lock,
  * no system call (except a thread's first update, which may ask tgkill(0)
- * whether a shard's owner is gone), no allocation, no libc call. What cannot be
- * stored (a full table, no free shard, an update nested in a signal handler
- * that interrupted the same thread's update of any map) is dropped and
- * counted per map (struct map_stats): never silent.
+ * whether a shard's owner is gone, and the overflow shard's yields), no
+ * allocation, no libc call. What cannot be stored (a full table, the overflow
+ * shard's lock held too long, an update nested in a signal handler that
+ * interrupted the same thread's update of any map) is dropped and counted per
+ * map (struct map_stats): never silent.
  *
  * The tracer side (map_read, map_stats_get) treats the region as hostile: it
  * keeps its own copy of every map's definition, reads each shared word once,
@@ -87,7 +89,7 @@ struct map_value {
 /* Per map, as counted in the region (and by the reader). */
 struct map_stats {
 	uint64_t dropped_full;	 /* updates of a new key refused: the table was full */
-	uint64_t dropped_shard;	 /* updates of a thread that found no free shard */
+	uint64_t dropped_shard;	 /* updates that could not take the overflow shard's lock */
 	uint64_t dropped_nested; /* nested in another update of the thread (any map), or a
 				  * value slot / deleted entry another thread kept busy */
 	uint64_t corrupt;	 /* entries or words the reader found impossible (hostile target) */
