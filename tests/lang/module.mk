@@ -1,0 +1,10 @@
+# SPDX-License-Identifier: MIT
+# The bpftrace language: golden tests of the front end (tests/lang/cases:
+# NAME.bt -> NAME.out, the AST dump or the errors), the plan's compiler,
+# verifier and evaluator in process (their internals from libuprobes.a).
+TEST_BINS += $(B)/tests/lang/test_lang_golden tests/lang/test_lang_ast_bpftrace.sh
+
+$(B)/tests/lang/test_lang_golden: tests/lang/test_lang_golden.c $(B)/libuprobes.so
+	@mkdir -p $(@D)
+	$(CC) $(PROG_CFLAGS) $(CFLAGS) -DLANG_CASES=\"$(abspath tests/lang/cases)\" -o $@ \
+		$(filter %.c,$^) $(PROG_LDFLAGS) $(PROG_LDLIBS)
