@@ -245,7 +245,16 @@ void lang_error(struct lang_src *src, struct lang_pos pos, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	for (char *c = msg; *c; c++) /* a message is one line: names from the input may hold any byte */
+		if ((unsigned char)*c < 0x20)
+			*c = '?';
 	src->nerrors++;
+	if (pos.line < 1)
+		pos.line = 1;
+	if (pos.col < 1)
+		pos.col = 1;
+	if (pos.end <= pos.col) /* at least one ~ */
+		pos.end = pos.col + 1;
 	char *head = NULL;
 	int n = asprintf(&head, "%s:%d:%d-%d: ERROR: %s\n", src->name, pos.line, pos.col, pos.end, msg);
 	if (n < 0)

@@ -115,11 +115,15 @@ static void lex_string(struct lang_lexer *lx, struct lang_token *t, const char *
 	lx->p++;
 	while (*lx->p && *lx->p != '"' && *lx->p != '\n') {
 		int c = (unsigned char)*lx->p++;
-		if (c == '\\' && *lx->p) {
+		if (c == '\\' && *lx->p && *lx->p != '\n') {
 			c = escape(*lx->p);
 			if (c < 0) {
 				struct lang_pos pos = { lx->line, col_of(lx, start), col_of(lx, lx->p + 1) };
-				lang_error(lx->src, pos, "invalid escape character '\\%c'", *lx->p);
+				if (isprint((unsigned char)*lx->p))
+					lang_error(lx->src, pos, "invalid escape character '\\%c'", *lx->p);
+				else
+					lang_error(lx->src, pos, "invalid escape character '\\x%02x'",
+						   (unsigned char)*lx->p);
 				c = *lx->p;
 			}
 			lx->p++;
