@@ -36,6 +36,12 @@ UPROBE_API void lang_program_dump(const struct lang_program *p, FILE *out);
 /* The compiled plan, one instruction a line (for -d and tests). */
 UPROBE_API void lang_program_dump_plan(const struct lang_program *p, FILE *out);
 
+/*
+ * The number of attach points that need a traced process (uprobe:,
+ * uretprobe:, usdt:) or a timer in the tracer (interval:).
+ */
+UPROBE_API int lang_program_target_probes(const struct lang_program *p);
+
 /* Output formats of the tracer side. */
 enum lang_output { LANG_OUT_TEXT, LANG_OUT_JSON };
 

@@ -64,3 +64,13 @@ void lang_program_dump_plan(const struct lang_program *p, FILE *out)
 	if (p->compiled)
 		plan_dump(&p->plan, out);
 }
+
+int lang_program_target_probes(const struct lang_program *p)
+{
+	int n = 0;
+	for (int i = 0; i < p->checked.nprobes; i++)
+		for (int a = 0; a < p->checked.probes[i].nat; a++)
+			n += p->checked.probes[i].at[a].kind != P_BEGIN &&
+			     p->checked.probes[i].at[a].kind != P_END;
+	return n;
+}

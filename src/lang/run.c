@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The tracer's side of a program: what a plan emits (printf, print, clear,
+ * zero, exit) carried out on the tracer's maps, and the probes that run in
+ * the tracer (BEGIN, END). A run prints what bpftrace prints: "Attaching N
+ * probes...", the probes' output, then, at the end, two newlines and every
+ * map by name.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lang/store.h"
+
+struct runner {
+	struct lang_program *p;
+	struct lang_store *store;
+	FILE *out;
+	bool exited;
+	uint64_t start_ns;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int run_emit(void *ctx, enum lang_emit what, uint32_t id, int64_t imm, const void *data,
+		    uint32_t len)
+{
+	struct runner *r = ctx;
+	const struct plan *pl = &r->p->plan;
+	switch (what) {
+	case EMIT_PRINTF:
+		if (id < pl->nfmts)
+			print_printf(pl->pool + pl->fmt[id], data, len, imm, r->out);
+		break;
+	case EMIT_PRINT:
+		print_map(r->store, id, (uint32_t)((uint64_t)imm >> 32), (uint32_t)imm, r->out);
+		break;
+	case EMIT_CLEAR:
+		store_clear(r->store, id);
+		break;
+	case EMIT_ZERO:
+		store_zero(r->store, id);
+		break;
+	case EMIT_EXIT:
+		r->exited = true;
+		break;
+	case EMIT_VALUE:
+		if (imm && len >= LANG_STRLEN) {
+			fprintf(r->out, "%.*s\n", LANG_STRLEN, (const char *)data);
+		} else if (len >= 8) {
+			int64_t v;
+			memcpy(&v, data, 8);
+			fprintf(r->out, "%lld\n", (long long)v);
+		}
+		break;
+	}
+	return 0;
+}
+
+/* Strings in the tracer: no user memory to read (str() of an address in BEGIN). */
+static long run_read_str(void *ctx, uint64_t addr, char *dst, uint32_t len)
+{
+	(void)ctx, (void)addr, (void)len;
+	dst[0] = 0;
+	return -EFAULT;
+}
+
+/* The store's callbacks, called with the runner as their context. */
+static struct lang_env_ops store_ops;
+
+static int r_get(void *ctx, unsigned m, const void *k, void *v)
+{
+	return store_ops.map_get(((struct runner *)ctx)->store, m, k, v);
+}
+
+static int r_set(void *ctx, unsigned m, const void *k, const void *v)
+{
+	return store_ops.map_set(((struct runner *)ctx)->store, m, k, v);
+}
+
+static int r_agg(void *ctx, unsigned m, const void *k, enum lang_map_kind kind, int64_t v)
+{
+	return store_ops.map_agg(((struct runner *)ctx)->store, m, k, kind, v);
+}
+
+static int r_del(void *ctx, unsigned m, const void *k)
+{
+	return store_ops.map_del(((struct runner *)ctx)->store, m, k);
+}
+
+static const struct lang_env_ops runner_ops = { r_get, r_set, r_agg, r_del, run_emit, run_read_str };
+
+/* Every probe of this kind (BEGIN, END), in the program's order. */
+static void run_kind(struct runner *r, enum lang_probe_kind kind)
+{
+	const struct lang_checked *ck = &r->p->checked;
+	for (int i = 0; i < ck->nprobes; i++) {
+		for (int a = 0; a < ck->probes[i].nat; a++) {
+			if (ck->probes[i].at[a].kind != kind)
+				continue;
+			uint64_t t = now_ns();
+			struct lang_env env = {
+				.ops = &runner_ops, .ctx = r, .pid = (uint64_t)getpid(),
+				.tid = (uint64_t)gettid(), .nsecs = t, .elapsed = t - r->start_ns,
+				.cpu = (uint64_t)sched_getcpu(), .uid = getuid(), .gid = getgid(),
+				.comm = "uprobe", .probe = ck->probes[i].at[a].text,
+			};
+			plan_eval(&r->p->plan, (uint32_t)i, &env);
+		}
+	}
+}
+
+int lang_program_run_local(struct lang_program *p, enum lang_output fmt, FILE *out)
+{
+	if (!p->compiled)
+		return -EINVAL;
+	if (fmt != LANG_OUT_TEXT)
+		return -ENOTSUP;
+	struct runner r = { .p = p, .out = out, .start_ns = now_ns() };
+	r.store = store_new(&p->checked, &p->plan);
+	if (!r.store)
+		return -ENOMEM;
+	store_env_ops(&store_ops);
+	int n = 0;
+	for (int i = 0; i < p->checked.nprobes; i++)
+		n += p->checked.probes[i].nat;
+	fprintf(out, "Attaching %d probe%s...\n", n, n == 1 ? "" : "s");
+	run_kind(&r, P_BEGIN);
+	run_kind(&r, P_END);
+	print_all_maps(r.store, out);
+	fflush(out);
+	store_free(r.store);
+	return 0;
+}
