@@ -238,17 +238,14 @@ static const char *source_line(const struct lang_src *src, int line, size_t *len
 	return p;
 }
 
-void lang_error(struct lang_src *src, struct lang_pos pos, const char *fmt, ...)
+static void diag(struct lang_src *src, const char *kind, struct lang_pos pos, const char *fmt,
+		 va_list ap)
 {
 	char msg[512];
-	va_list ap;
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	for (char *c = msg; *c; c++) /* a message is one line: names from the input may hold any byte */
 		if ((unsigned char)*c < 0x20)
 			*c = '?';
-	src->nerrors++;
 	if (pos.line < 1)
 		pos.line = 1;
 	if (pos.col < 1)
@@ -256,7 +253,8 @@ void lang_error(struct lang_src *src, struct lang_pos pos, const char *fmt, ...)
 	if (pos.end <= pos.col) /* at least one ~ */
 		pos.end = pos.col + 1;
 	char *head = NULL;
-	int n = asprintf(&head, "%s:%d:%d-%d: ERROR: %s\n", src->name, pos.line, pos.col, pos.end, msg);
+	int n = asprintf(&head, "%s:%d:%d-%d: %s: %s\n", src->name, pos.line, pos.col, pos.end, kind,
+			 msg);
 	if (n < 0)
 		abort();
 	diag_append(src, head, (size_t)n);
@@ -270,4 +268,21 @@ void lang_error(struct lang_src *src, struct lang_pos pos, const char *fmt, ...)
 	for (int i = pos.col; i < pos.end; i++)
 		diag_append(src, "~", 1);
 	diag_append(src, "\n", 1);
+}
+
+void lang_error(struct lang_src *src, struct lang_pos pos, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	diag(src, "ERROR", pos, fmt, ap);
+	va_end(ap);
+	src->nerrors++;
+}
+
+void lang_warning(struct lang_src *src, struct lang_pos pos, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	diag(src, "WARNING", pos, fmt, ap);
+	va_end(ap);
 }

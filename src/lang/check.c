@@ -12,6 +12,8 @@
 #include "lang/lang.h"
 
 struct checker {
+	const struct lang_node *written[LANG_MAX_MAPS]; /* a node of each map written */
+	int nwritten;
 	struct lang_src *src;
 	struct lang_checked *c;
 	struct lang_probe_info *probe;
@@ -20,6 +22,26 @@ struct checker {
 
 static void check_expr(struct checker *ck, struct lang_node *n);
 static void check_stmt(struct checker *ck, struct lang_node *n);
+
+/* Every map the program writes (assignments, ++/--), for "Undefined map". */
+static void find_written(struct checker *ck, const struct lang_node *n)
+{
+	const struct lang_node *t = NULL;
+	if (n->kind == N_ASSIGN || n->kind == N_INCDEC)
+		t = n->kids[0];
+	if (t && t->kind == N_MAP && ck->nwritten < LANG_MAX_MAPS)
+		ck->written[ck->nwritten++] = t;
+	for (int i = 0; i < n->nkids; i++)
+		find_written(ck, n->kids[i]);
+}
+
+static bool is_written(const struct checker *ck, const char *name)
+{
+	for (int i = 0; i < ck->nwritten; i++)
+		if (!strcmp(ck->written[i]->str, name))
+			return true;
+	return false;
+}
 
 static const char *const builtin_names[] = {
 	[B_ARG0] = "arg0", [B_ARG1] = "arg1",	  [B_ARG2] = "arg2",	 [B_ARG3] = "arg3",
@@ -173,11 +195,11 @@ static struct lang_map_info *check_map(struct checker *ck, struct lang_node *n)
 	}
 	if (m->nkeys < 0) {
 		m->nkeys = n->nkids;
-		for (int i = 0; i < n->nkids; i++) {
+		for (int i = 0; i < n->nkids; i++)
 			m->key[i] = n->kids[i]->type;
-			m->key_signed[i] = n->kids[i]->is_signed;
-		}
 	}
+	for (int i = 0; i < n->nkids; i++) /* any signed key prints signed */
+		m->key_signed[i] |= n->kids[i]->is_signed;
 	return m;
 }
 
@@ -200,8 +222,8 @@ static void set_map_kind(struct checker *ck, struct lang_node *map, enum lang_ma
 	} else if (m->kind != k) {
 		lang_error(ck->src, map->pos,
 			   "Type mismatch for %s: trying to assign value of type '%s' when map "
-			   "already contains a value of type '%s'",
-			   map->str, kind_name(k), kind_name(m->kind));
+			   "already contains a value of type '%s",
+			   map->str, kind_name(k), kind_name(m->kind)); /* sic: bpftrace 0.17 */
 	}
 }
 
@@ -230,30 +252,50 @@ static int nargs_error(struct checker *ck, struct lang_node *n, int min, int max
 	return -1;
 }
 
-/* printf's conversions: bpftrace's set, each taking one argument. */
-static int printf_convs(struct checker *ck, struct lang_node *call, const char *fmt, size_t len,
-			enum lang_type *types, int max)
+/*
+ * printf's conversions as bpftrace 0.17 finds them: "%[-][width][.prec][h|hh|l|ll|z|j]"
+ * and one of c s d u x X o p; any other '%' is text ("%i", "%+d" are not
+ * conversions there).
+ */
+int lang_printf_conv(const char *p)
+{
+	if (p[0] != '%')
+		return 0;
+	int i = 1;
+	if (p[i] == '-')
+		i++;
+	while (p[i] >= '0' && p[i] <= '9')
+		i++;
+	if (p[i] == '.') {
+		if (p[i + 1] < '0' || p[i + 1] > '9')
+			return 0;
+		for (i++; p[i] >= '0' && p[i] <= '9'; i++)
+			;
+	}
+	if (p[i] == 'h' || p[i] == 'l')
+		i += p[i + 1] == p[i] ? 2 : 1;
+	else if (p[i] == 'z' || p[i] == 'j')
+		i++;
+	return p[i] && strchr("csduxXop", p[i]) ? i + 1 : 0;
+}
+
+static int printf_convs(const char *fmt, size_t len, enum lang_type *types, int max)
 {
 	int n = 0;
 	for (size_t i = 0; i < len; i++) {
 		if (fmt[i] != '%')
 			continue;
-		if (fmt[++i] == '%')
+		if (fmt[i + 1] == '%') {
+			i++;
 			continue;
-		while (i < len && strchr("-+ #0", fmt[i]))
-			i++;
-		while (i < len && ((fmt[i] >= '0' && fmt[i] <= '9') || fmt[i] == '.'))
-			i++;
-		while (i < len && strchr("hlzjt", fmt[i]))
-			i++;
-		if (i >= len || !strchr("diouxXcsp", fmt[i])) {
-			lang_error(ck->src, call->pos, "printf: Unknown format string token: %%%c",
-				   i < len ? fmt[i] : ' ');
-			return -1;
 		}
+		int c = lang_printf_conv(fmt + i);
+		if (!c)
+			continue;
 		if (n < max)
-			types[n] = fmt[i] == 's' ? T_STR : T_INT;
+			types[n] = fmt[i + (size_t)c - 1] == 's' ? T_STR : T_INT;
 		n++;
+		i += (size_t)c - 1;
 	}
 	return n;
 }
@@ -271,9 +313,7 @@ static void check_printf(struct checker *ck, struct lang_node *n)
 	for (int i = 1; i < n->nkids; i++)
 		check_expr(ck, n->kids[i]);
 	enum lang_type want[LANG_MAX_ARGS];
-	int nconv = printf_convs(ck, n, n->kids[0]->str, (size_t)n->kids[0]->ival, want, LANG_MAX_ARGS);
-	if (nconv < 0)
-		return;
+	int nconv = printf_convs(n->kids[0]->str, (size_t)n->kids[0]->ival, want, LANG_MAX_ARGS);
 	int given = n->nkids - 1;
 	if (given < nconv)
 		lang_error(ck->src, n->pos,
@@ -301,6 +341,10 @@ static void check_map_arg(struct checker *ck, struct lang_node *n, struct lang_n
 		lang_error(ck->src, n->pos, "%s() expects a map to be provided", n->str);
 		return;
 	}
+	if (!is_written(ck, a->str)) {
+		lang_error(ck->src, n->pos, "Undefined map: %s", a->str);
+		return;
+	}
 	if (n->id == F_DELETE) {
 		check_map(ck, a);
 		return;
@@ -320,7 +364,8 @@ static void check_call(struct checker *ck, struct lang_node *n, struct lang_node
 	n->id = find(func_names, sizeof(func_names) / sizeof(func_names[0]), n->str);
 	n->type = T_NONE;
 	if (n->id < 0) {
-		lang_error(ck->src, n->pos, lang_is_call(n->str)
+		struct lang_pos name = { n->pos.line, n->pos.col, n->pos.col + (int)strlen(n->str) };
+		lang_error(ck->src, name, lang_is_call(n->str)
 				   ? "%s() is not supported for user-space probes"
 				   : "Unknown function: %s", n->str);
 		return;
@@ -404,6 +449,11 @@ static void check_binop(struct checker *ck, struct lang_node *n)
 	check_expr(ck, r);
 	n->type = T_INT;
 	n->is_signed = l->is_signed && r->is_signed;
+	if ((n->op == OP_DIV || n->op == OP_MOD) && n->is_signed && l->type == T_INT &&
+	    r->type == T_INT && !(l->kind == N_INT && r->kind == N_INT))
+		lang_warning(ck->src, n->op_pos,
+			     "signed operands for '%s' can lead to undefined behavior (cast to "
+			     "unsigned to silence warning)", lang_op_name(n->op));
 	bool str_ok = (n->op == OP_EQ || n->op == OP_NE) && l->type == T_STR && r->type == T_STR;
 	if (str_ok || (l->type == T_INT && r->type == T_INT))
 		return;
@@ -439,6 +489,10 @@ static void check_expr(struct checker *ck, struct lang_node *n)
 		return;
 	}
 	case N_MAP: {
+		if (!is_written(ck, n->str)) {
+			lang_error(ck->src, n->pos, "Undefined map: %s", n->str);
+			return;
+		}
 		struct lang_map_info *m = check_map(ck, n);
 		if (!m)
 			return;
@@ -622,9 +676,17 @@ int lang_check(struct lang_src *src, struct lang_node *prog, struct lang_checked
 	c->probes = calloc((size_t)prog->nkids, sizeof(*c->probes));
 	if (!c->probes)
 		abort();
+	find_written(&ck, prog);
+	int begin = 0, end = 0;
 	for (int i = 0; i < prog->nkids; i++) {
 		c->nprobes++;
 		check_probe(&ck, prog->kids[i], &c->probes[i]);
+		for (int a = 0; a < c->probes[i].nat; a++) {
+			const struct lang_attach *at = &c->probes[i].at[a];
+			int *seen = at->kind == P_BEGIN ? &begin : at->kind == P_END ? &end : NULL;
+			if (seen && (*seen)++)
+				lang_error(src, at->pos, "More than one %s probe defined", at->text);
+		}
 	}
 	/* a map read but never written has no kind: bpftrace's int64 */
 	for (int i = 0; i < c->nmaps; i++)

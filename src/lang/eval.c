@@ -59,23 +59,14 @@ static uint64_t binop(int op, bool sgn, uint64_t a, uint64_t b)
 	case OP_ADD: return a + b;
 	case OP_SUB: return a - b;
 	case OP_MUL: return a * b;
-	case OP_DIV:
-		if (!b)
-			return 0;
-		if (sgn)
-			return sb == -1 ? 0 - a : (uint64_t)(sa / sb);
-		return a / b;
-	case OP_MOD:
-		if (!b)
-			return 0;
-		if (sgn)
-			return sb == -1 ? 0 : (uint64_t)(sa % sb);
-		return a % b;
+	/* bpftrace 0.17 divides and shifts right unsigned, whatever the types */
+	case OP_DIV: return b ? a / b : 0;
+	case OP_MOD: return b ? a % b : 0;
 	case OP_AND: return a & b;
 	case OP_OR: return a | b;
 	case OP_XOR: return a ^ b;
 	case OP_SHL: return a << (b & 63);
-	case OP_SHR: return sgn ? (uint64_t)(sa >> (b & 63)) : a >> (b & 63);
+	case OP_SHR: return a >> (b & 63);
 	case OP_EQ: return a == b;
 	case OP_NE: return a != b;
 	case OP_LT: return sgn ? sa < sb : a < b;
@@ -168,14 +159,13 @@ int plan_eval(const struct plan *pl, uint32_t probe, struct lang_env *env)
 	struct frame f;
 	const struct plan_probe *pp = &pl->probes[probe];
 	uint64_t *sp = f.stack; /* next free word */
-	int exited = 0;
 	for (uint32_t i = 0; i < pp->nvars; i++)
 		f.vars[i] = 0;
 	for (uint32_t pc = pp->entry;; pc++) {
 		const struct plan_insn *in = &pl->code[pc];
 		switch (in->op) {
 		case PI_END:
-			return exited;
+			return 0;
 		case PI_IMM:
 			*sp++ = (uint64_t)in->imm;
 			break;
@@ -273,7 +263,8 @@ int plan_eval(const struct plan *pl, uint32_t probe, struct lang_env *env)
 			break;
 		case PI_EMIT:
 			sp -= in->b;
-			exited |= emit(env, &f, in, sp);
+			if (emit(env, &f, in, sp))
+				return 1; /* exit() ends the probe, as in bpftrace */
 			break;
 		case PI_POP:
 			sp--;

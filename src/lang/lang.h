@@ -72,6 +72,7 @@ struct lang_node {
 	int64_t ival;
 	char *str; /* name, string literal (unescaped), type or attach point */
 	struct lang_pos pos;
+	struct lang_pos op_pos; /* a binary operator's own token (warnings) */
 	struct lang_node **kids;
 	int nkids;
 	/* set by check.c */
@@ -112,6 +113,9 @@ struct lang_src {
 };
 
 void lang_error(struct lang_src *src, struct lang_pos pos, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* The same shape with "WARNING:"; not counted as an error. */
+void lang_warning(struct lang_src *src, struct lang_pos pos, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* lexer.c */
@@ -156,6 +160,8 @@ void node_free(struct lang_node *n);
 struct lang_node *node_clone(const struct lang_node *n);
 bool lang_is_builtin(const char *s);
 bool lang_is_call(const char *s);
+/* The length of the printf conversion at p (bpftrace's set), or 0. */
+int lang_printf_conv(const char *p);
 void lang_ast_dump(const struct lang_node *n, FILE *out);
 const char *lang_op_name(int op);
 

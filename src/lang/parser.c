@@ -384,10 +384,12 @@ static struct lang_node *expr(struct parser *ps, int min_prec)
 		int prec = binop_prec(ps, &op);
 		if (prec < 0 || prec < min_prec)
 			break;
+		struct lang_pos op_pos = ps->tok.pos;
 		next(ps);
 		struct lang_node *r = expr(ps, prec + 1);
 		struct lang_node *n = node_new(N_BINOP, l->pos);
 		n->op = op;
+		n->op_pos = op_pos;
 		node_add(n, l);
 		if (!r)
 			return n;
@@ -401,10 +403,12 @@ static struct lang_node *expr(struct parser *ps, int min_prec)
 static struct lang_node *block(struct parser *ps, bool probe_body);
 
 /* "@x += e" is "@x = @x + e", as bpftrace desugars it. */
-static struct lang_node *compound(struct lang_node *target, int op, struct lang_node *v)
+static struct lang_node *compound(struct lang_node *target, int op, struct lang_node *v,
+				  struct lang_pos op_pos)
 {
 	struct lang_node *b = node_new(N_BINOP, span(target->pos, v->pos));
 	b->op = op;
+	b->op_pos = op_pos;
 	node_add(b, node_clone(target));
 	node_add(b, v);
 	return b;
@@ -471,7 +475,7 @@ static struct lang_node *statement(struct parser *ps)
 			return e;
 		struct lang_node *n = node_new(N_ASSIGN, eq);
 		node_add(n, e);
-		node_add(n, op ? compound(e, op, v) : v);
+		node_add(n, op ? compound(e, op, v, eq) : v);
 		return n;
 	}
 	return e;
@@ -510,7 +514,11 @@ static struct lang_node *probe(struct parser *ps)
 {
 	struct lang_node *p = node_new(N_PROBE, ps->tok.pos);
 	for (;;) {
+		struct lang_pos before = ps->tok.pos;
 		lexer_attach(&ps->lx, &ps->tok);
+		/* bison's location of an attach point starts where the token before ended */
+		if (before.line == ps->tok.pos.line && before.end && before.end < ps->tok.pos.col)
+			ps->tok.pos.col = before.end;
 		if (ps->tok.kind == TK_EOF) {
 			next(ps);
 			syntax_error(ps, NULL);

@@ -287,10 +287,12 @@ void print_printf(const char *fmt, const uint8_t *data, uint32_t len, int64_t st
 			p++;
 			continue;
 		}
-		size_t n = 1 + strspn(p + 1, "-+ #0123456789.hlzjt");
-		if (!p[n])
-			break;
-		n++;
+		int c = lang_printf_conv(p);
+		if (!c) { /* not a conversion for bpftrace: text */
+			fputc('%', out);
+			continue;
+		}
+		size_t n = (size_t)c;
 		char str[LANG_STRLEN + 1] = "";
 		uint64_t v = 0;
 		if ((uint64_t)strs & (1ull << arg)) {

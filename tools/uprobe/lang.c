@@ -55,8 +55,9 @@ static int run(const char *name, const char *text, bool dump, bool has_target)
 	if (!p)
 		return cli_error(CLI_EXIT_FAIL, "%s", strerror(errno));
 	const char *diag;
-	if (lang_program_errors(p, &diag)) {
-		fputs(diag, stderr);
+	int errors = lang_program_errors(p, &diag);
+	fputs(diag, stderr); /* errors, or warnings only */
+	if (errors) {
 		lang_program_free(p);
 		return CLI_EXIT_FAIL;
 	}
