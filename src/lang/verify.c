@@ -146,6 +146,7 @@ static int verify_probe(struct verifier *v, uint32_t entry, uint32_t *bad_pc)
 {
 	v->s = (struct vstate){ 0, 0 };
 	bool live = true; /* the previous instruction falls through */
+	uint32_t last = entry; /* the furthest jump target seen */
 	for (uint32_t pc = entry; pc < v->pl->ninsns; pc++) {
 		const struct plan_insn *in = &v->pl->code[pc];
 		*bad_pc = pc;
@@ -156,10 +157,18 @@ static int verify_probe(struct verifier *v, uint32_t entry, uint32_t *bad_pc)
 		} else if (!join(&v->at[pc], v->s)) {
 			return -EINVAL;
 		}
-		if (in->op == PI_END)
-			return v->s.depth == 0 ? 0 : -EINVAL;
+		if (in->op == PI_END) {
+			if (v->s.depth)
+				return -EINVAL;
+			if (last <= pc)
+				return 0;
+			live = false; /* a jump goes past this end: verify there too */
+			continue;
+		}
 		if (!step(v, in, pc))
 			return -EINVAL;
+		if ((in->op == PI_JZ || in->op == PI_JMP) && in->c > last)
+			last = in->c;
 		live = in->op != PI_JMP;
 	}
 	return -EINVAL; /* ran off the end */

@@ -8,3 +8,8 @@ $(B)/tests/lang/test_lang_golden: tests/lang/test_lang_golden.c $(B)/libuprobes.
 	@mkdir -p $(@D)
 	$(CC) $(PROG_CFLAGS) $(CFLAGS) -DLANG_CASES=\"$(abspath tests/lang/cases)\" -o $@ \
 		$(filter %.c,$^) $(PROG_LDFLAGS) $(PROG_LDLIBS)
+
+TEST_BINS += $(B)/tests/lang/test_lang_plan
+$(B)/tests/lang/test_lang_plan: tests/lang/test_lang_plan.c $(B)/libuprobes.a
+	@mkdir -p $(@D)
+	$(CC) $(PROG_CFLAGS) $(CFLAGS) -o $@ $< $(B)/libuprobes.a $(LIB_LDLIBS)
