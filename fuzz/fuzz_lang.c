@@ -2,7 +2,8 @@
 /*
  * libFuzzer target for the language (src/lang): any input is a program. A
  * refused one must come back with diagnostics in bpftrace's shape (each
- * message "stdin:L:C-E: ERROR: ...", then its source line and a ~ line, C < E)
+ * message "stdin:L:C-E: ERROR|WARNING: ...", then its source line and a ~
+ * line, C < E)
  * and no plan; an accepted one must have a plan that passes the verifier, and
  * every probe's plan is run against a stub environment. Then the plan is
  * mutated (one instruction field changed, chosen by the input's hash): if
@@ -62,8 +63,9 @@ static void check_diag(const char *d)
 		abort();
 	while (*d) {
 		int line, col, end, n = 0;
-		if (sscanf(d, "stdin:%d:%d-%d: ERROR: %n", &line, &col, &end, &n) != 3 || !n ||
-		    line < 1 || col < 1 || end <= col)
+		char kind[8];
+		if (sscanf(d, "stdin:%d:%d-%d: %7[A-Z]: %n", &line, &col, &end, kind, &n) != 4 || !n ||
+		    line < 1 || col < 1 || end <= col || (strcmp(kind, "ERROR") && strcmp(kind, "WARNING")))
 			abort();
 		for (int i = 0; i < 3; i++) { /* message, source line, ~ line */
 			d = strchr(d, '\n');
