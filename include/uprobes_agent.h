@@ -18,7 +18,11 @@
  *                            memfds: the probe lines ('\n'-separated, text_len
  *                            bytes) and the counts (one struct uprobe_agent_count
  *                            per probe, shared by every image: the agent adds
- *                            its skipped hits there as they happen)
+ *                            its skipped hits there as they happen), and
+ *                            optionally a third: the maps (trace_maps_fd),
+ *                            whose blob is a struct uprobe_agent_aggs: the
+ *                            probes then aggregate in the process instead of
+ *                            writing records
  *   agent -> tracer  PROGRESS n: probes attached so far, every
  *                            UPROBE_AGENT_PROGRESS_EVERY (thousands take seconds)
  *   agent -> tracer  READY   n: probes, with two memfds: the statuses (one
@@ -91,6 +95,24 @@ struct uprobe_agent_hdr {
 struct uprobe_agent_specs {
 	struct uprobe_agent_hdr h;
 	uint64_t text_len; /* bytes of probe lines at the start of the first memfd */
+};
+
+/*
+ * The blob of SPECS's maps (trace_maps_set_blob): what every probe aggregates
+ * (struct trace_event_agg). Map ids, or -1; the count and filtered maps are
+ * keyed by the probe's index (uint32_t). The agent looks the fetch-arg names
+ * up in each probe's line; a probe without such an arg has no filter (keeps
+ * every hit) or adds nothing to the histogram, as the tracer's own would.
+ */
+#define UPROBE_AGENT_AGGS_MAGIC 0x53474741u /* "AGGS" */
+struct uprobe_agent_aggs {
+	uint32_t magic;
+	int32_t count_map, filtered_map, hist_map;
+	int32_t filter_op; /* enum trace_filter_op */
+	uint32_t pad;
+	int64_t filter_value;
+	char hist_arg[32];   /* TRACE_MAX_ARG_NAME, NUL-terminated; "" none */
+	char filter_arg[32]; /* likewise */
 };
 
 /* READY's first memfd: one per probe, in the order of the lines. */

@@ -287,10 +287,17 @@ UPROBE_API void trace_session_record(struct trace_session *s, int on);
  */
 UPROBE_API struct trace_event *trace_event_attach(struct trace_session *s,
 						  const struct trace_spec *spec, uint32_t id);
+struct trace_event_agg;
+
 struct trace_event_opts {
 	size_t sz;	    /* sizeof(struct trace_event_opts) */
 	unsigned int flags; /* enum uprobe_flags, e.g. UPROBE_F_NO_OPTIMIZE */
 	uint64_t *skipped_counter; /* optional: see uprobe_opts.skipped_counter */
+	/*
+	 * Optional: aggregate every hit into maps in the target (copied) instead
+	 * of writing a record into the session's rings (docs/maps.md).
+	 */
+	const struct trace_event_agg *agg;
 };
 
 /* trace_event_attach with options (opts may be NULL). */
@@ -433,6 +440,100 @@ UPROBE_API int trace_agg_hist_add(struct trace_agg *a, int64_t value);
 
 UPROBE_API int trace_agg_print(const struct trace_agg *a, FILE *out);
 UPROBE_API void trace_agg_free(struct trace_agg *a);
+
+/* A histogram's bucket (as trace_maps_read gives them: 0 negative, 1 zero, 2 + log2) n times. */
+UPROBE_API int trace_agg_hist_add_bucket(struct trace_agg *a, unsigned int bucket, uint64_t n);
+
+/* ---- maps in the target (docs/maps.md) -------------------------------------------- */
+
+/*
+ * Aggregations updated by the probe handlers themselves, in shared memory
+ * that the tracer owns (per-thread shards, no lock, no system call): exact at
+ * any hit rate, and kept when the traced process dies. The tracer makes the
+ * region (new, define, seal), hands trace_maps_fd() to the agents (SPECS, see
+ * uprobes_agent.h) and reads the merged values with trace_maps_read(), which
+ * treats the region as hostile (the traced process can write all of it).
+ */
+struct trace_maps;
+
+enum trace_map_kind { /* as bpftrace's: count() sum() min() max() avg() stats() hist() lhist() */
+	TRACE_MAP_COUNT = 1,
+	TRACE_MAP_SUM,
+	TRACE_MAP_MIN,
+	TRACE_MAP_MAX,
+	TRACE_MAP_AVG,
+	TRACE_MAP_STATS,
+	TRACE_MAP_HIST,
+	TRACE_MAP_LHIST,
+	TRACE_MAP_LAST,	 /* @x = v: the last write */
+	TRACE_MAP_VALUE, /* shared value map: get, set, add, delete */
+};
+
+struct trace_map_def {
+	size_t sz; /* sizeof(struct trace_map_def) */
+	const char *name;
+	enum trace_map_kind kind;
+	uint32_t key_size;    /* 0 .. 256 bytes */
+	uint32_t max_entries; /* 0: 4096 */
+	int64_t lhist_min, lhist_max, lhist_step;
+};
+
+struct trace_map_value {
+	uint64_t count;
+	int64_t sum, min, max, value;
+	uint32_t n_buckets;
+	const uint64_t *buckets; /* valid during the callback only */
+};
+
+struct trace_map_stats {
+	size_t sz; /* sizeof(struct trace_map_stats) */
+	uint64_t dropped_full;	 /* new keys refused: the map was full */
+	uint64_t dropped_shard;	 /* updates of threads that found no free shard */
+	uint64_t dropped_nested; /* updates nested in one of the same thread (signal handler) */
+	uint64_t corrupt;	 /* entries the reader found impossible (hostile target) */
+	uint64_t entries;	 /* distinct keys at the last read */
+};
+
+/* n_shards: threads updating at once (0: 128). NULL + errno. */
+UPROBE_API struct trace_maps *trace_maps_new(unsigned int n_shards);
+/* A map's id (0, 1, ...) or -errno; trace_maps_error() names the field at fault. */
+UPROBE_API int trace_maps_define(struct trace_maps *m, const struct trace_map_def *def);
+/* Bytes for the agents (at most 4096), before trace_maps_seal. */
+UPROBE_API int trace_maps_set_blob(struct trace_maps *m, const void *data, size_t len);
+UPROBE_API int trace_maps_seal(struct trace_maps *m);
+UPROBE_API int trace_maps_fd(const struct trace_maps *m);
+UPROBE_API const char *trace_maps_error(const struct trace_maps *m);
+/* Every distinct key of map id, its shards merged; cb's non-zero ends the walk. */
+UPROBE_API int trace_maps_read(struct trace_maps *m, int id,
+			       int (*cb)(const void *key, const struct trace_map_value *v,
+					 void *ctx),
+			       void *ctx);
+UPROBE_API int trace_maps_stats(struct trace_maps *m, int id, struct trace_map_stats *st);
+UPROBE_API int trace_maps_clear(struct trace_maps *m, int id);
+UPROBE_API int trace_maps_zero(struct trace_maps *m, int id);
+UPROBE_API void trace_maps_free(struct trace_maps *m);
+
+/*
+ * What a probe aggregates in the target (trace_event_opts.agg). Map ids are
+ * those of maps; -1: none. The key of count_map and filtered_map is key (the
+ * probe's index, 4 bytes); hist_map has no key. hist_arg and filter_arg are
+ * indexes of the spec's fetch-args (-1: none; an arg that faults or is not an
+ * integer is not added, and fails the filter).
+ */
+enum trace_filter_op { TRACE_FILTER_EQ, TRACE_FILTER_NE, TRACE_FILTER_LT, TRACE_FILTER_LE,
+		       TRACE_FILTER_GT, TRACE_FILTER_GE };
+
+struct trace_event_agg {
+	struct trace_maps *maps;
+	int count_map;	  /* +1 per hit that passes the filter */
+	int filtered_map; /* +1 per hit that does not */
+	int hist_map;
+	int hist_arg;
+	int filter_arg;
+	enum trace_filter_op filter_op;
+	int64_t filter_value;
+	uint32_t key;
+};
 
 /* ---- SDT (USDT) markers ------------------------------------------------------------ */
 

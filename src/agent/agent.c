@@ -36,6 +36,7 @@
 
 #include "uprobes_agent.h"
 #include "uprobes_trace.h"
+#include "trace/map/map.h"
 #include "util/fd.h"
 
 #define AGENT_CHECK_MS 100
@@ -50,6 +51,9 @@ struct agent {
 	struct trace_session *session;
 	struct uprobe_agent_count *counts; /* the tracer's counts memfd, mapped; or NULL */
 	size_t counts_len;
+	struct map_region *maps; /* SPECS's maps: the probes aggregate there; or NULL */
+	struct uprobe_agent_aggs aggs;
+	int maps_err; /* SPECS had maps that could not be used: every probe fails with it */
 };
 
 /* The agent serving a tracer now, if any; its exit() report goes there. */
@@ -92,8 +96,11 @@ static int agent_send(struct agent *a, const void *buf, size_t len, int fd0, int
 	return fd_kept_valid(&a->sock) ? send_fds(a->sock.fd, buf, len, fd0, fd1) : -1;
 }
 
-/* One message of exactly len bytes and exactly two descriptors, else -1 (all closed). */
-static int recv_two_fds(int sock, void *buf, size_t len, int fds[2])
+/*
+ * One message of exactly len bytes and two or three descriptors (fds[2] -1
+ * when two), else -1 (all closed).
+ */
+static int recv_fds(int sock, void *buf, size_t len, int fds[3])
 {
 	char cbuf[CMSG_SPACE(4 * sizeof(int))];
 	struct iovec iov = { buf, len };
@@ -106,7 +113,7 @@ static int recv_two_fds(int sock, void *buf, size_t len, int fds[2])
 	do
 		got = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
 	while (got < 0 && errno == EINTR);
-	fds[0] = fds[1] = -1;
+	fds[0] = fds[1] = fds[2] = -1;
 	for (c = got >= 0 ? CMSG_FIRSTHDR(&m) : NULL; c; c = CMSG_NXTHDR(&m, c)) {
 		size_t k = c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS
 				   ? (c->cmsg_len - CMSG_LEN(0)) / sizeof(int)
@@ -116,15 +123,16 @@ static int recv_two_fds(int sock, void *buf, size_t len, int fds[2])
 			int fd;
 
 			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-			if (got_fds < 2)
+			if (got_fds < 3)
 				fds[got_fds] = fd;
 			else
 				close(fd);
 		}
 	}
-	if (got == (ssize_t)len && got_fds == 2 && !(m.msg_flags & (MSG_TRUNC | MSG_CTRUNC)))
+	if (got == (ssize_t)len && (got_fds == 2 || got_fds == 3) &&
+	    !(m.msg_flags & (MSG_TRUNC | MSG_CTRUNC)))
 		return 0;
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 3; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
 	return -1;
@@ -223,6 +231,50 @@ static const char *reason(const struct trace_spec *spec, const char *msg)
 	return msg;
 }
 
+/* SPECS's maps, and what to aggregate there (its blob); -errno when unusable. */
+static int attach_maps(struct agent *a, int fd)
+{
+	const struct uprobe_agent_aggs *g;
+	size_t len;
+	int n;
+
+	a->maps = map_region_attach(fd);
+	if (!a->maps)
+		return -errno;
+	g = map_region_blob(a->maps, &len);
+	if (!g || len != sizeof(*g) || g->magic != UPROBE_AGENT_AGGS_MAGIC)
+		return -EINVAL;
+	a->aggs = *g;
+	a->aggs.hist_arg[sizeof(a->aggs.hist_arg) - 1] = 0;
+	a->aggs.filter_arg[sizeof(a->aggs.filter_arg) - 1] = 0;
+	n = map_count(a->maps);
+	if (a->aggs.count_map >= n || a->aggs.filtered_map >= n || a->aggs.hist_map >= n)
+		return -EINVAL;
+	return 0;
+}
+
+static int arg_index(const struct trace_spec *spec, const char *name)
+{
+	for (int k = 0; *name && k < spec->n_args; k++)
+		if (!strcmp(spec->args[k].name, name))
+			return k;
+	return -1;
+}
+
+/* What probe i aggregates: SPECS's aggregations, its own fetch-args looked up by name. */
+static void agg_of(const struct agent *a, const struct trace_spec *spec, uint32_t i,
+		   struct trace_event_agg *g)
+{
+	*g = (struct trace_event_agg){
+		.maps = (struct trace_maps *)a->maps, .count_map = a->aggs.count_map,
+		.filtered_map = a->aggs.filtered_map, .hist_map = a->aggs.hist_map,
+		.hist_arg = arg_index(spec, a->aggs.hist_arg),
+		.filter_arg = arg_index(spec, a->aggs.filter_arg),
+		.filter_op = (enum trace_filter_op)a->aggs.filter_op,
+		.filter_value = a->aggs.filter_value, .key = i,
+	};
+}
+
 /* Probe i from its line; its status in *s. The spec is not kept: the event has its plan. */
 static void attach_one(struct agent *a, uint32_t i, const char *line, struct uprobe_agent_status *s)
 {
@@ -231,12 +283,21 @@ static void attach_one(struct agent *a, uint32_t i, const char *line, struct upr
 	};
 	struct trace_error err;
 	struct trace_spec *spec = trace_spec_parse(line, &err);
+	struct trace_event_agg agg;
 	struct trace_event *ev;
 
-	if (!spec) {
-		s->err = -EINVAL;
-		snprintf(s->msg, sizeof(s->msg), "column %d: %s", err.column, err.msg);
+	if (!spec || a->maps_err) {
+		s->err = a->maps_err ? a->maps_err : -EINVAL;
+		if (a->maps_err)
+			snprintf(s->msg, sizeof(s->msg), "maps unusable: %s", strerror(-a->maps_err));
+		else
+			snprintf(s->msg, sizeof(s->msg), "column %d: %s", err.column, err.msg);
+		trace_spec_free(spec);
 		return;
+	}
+	if (a->maps) {
+		agg_of(a, spec, i, &agg);
+		o.agg = &agg;
 	}
 	ev = trace_event_attach_opts(a->session, spec, i, &o);
 	s->err = ev ? 0 : errno > 0 && errno < 4096 ? -errno : -EINVAL;
@@ -284,6 +345,7 @@ static void agent_free(struct agent *a)
 	trace_session_free(a->session); /* detaches whatever is still attached */
 	if (a->counts)
 		munmap(a->counts, a->counts_len);
+	map_region_free(a->maps); /* the probes are out: no handler uses it */
 	fd_kept_close(&a->sock);
 	free(a);
 }
@@ -383,18 +445,22 @@ static int serve(struct agent *a)
 	struct uprobe_agent_specs sp;
 	struct uprobe_agent_hdr h;
 	char *text = NULL;
-	int fds[2], ret = -1;
+	int fds[3], ret = -1;
 
-	if (!fd_kept_valid(&a->sock) || recv_two_fds(a->sock.fd, &sp, sizeof(sp), fds))
+	if (!fd_kept_valid(&a->sock) || recv_fds(a->sock.fd, &sp, sizeof(sp), fds))
 		return -1;
 	if (sp.h.type == UPROBE_AGENT_SPECS && sp.h.n && sp.h.n <= UPROBE_AGENT_MAX_SPECS) {
 		a->n = sp.h.n;
 		text = read_text(fds[0], sp.text_len);
 		if (text)
 			map_counts(a, fds[1]);
+		if (text && fds[2] >= 0)
+			a->maps_err = attach_maps(a, fds[2]);
 	}
 	close(fds[0]);
 	close(fds[1]);
+	if (fds[2] >= 0)
+		close(fds[2]);
 	if (!text)
 		return -1;
 	ret = attach_and_report(a, text);

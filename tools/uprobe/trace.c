@@ -158,6 +158,8 @@ int cmd_trace(int argc, char **argv)
 	ret = tracer_check_names(t);
 	if (!ret)
 		ret = tracer_setup_output(t, output);
+	if (!ret)
+		ret = tracer_maps_setup(t);
 	t->output = output;
 	if (ret)
 		return ret;

@@ -130,6 +130,9 @@ struct tracer {
 	const char *hist_expr;
 	struct trace_formatter *fmt;
 	struct trace_agg *counts, *hist;
+	struct trace_maps *maps; /* --count/--hist computed in the target (trace_maps.c), or NULL */
+	int map_count, map_filtered, map_hist; /* their ids, -1: none */
+	uint64_t map_dropped, map_corrupt; /* updates the maps could not take; impossible entries */
 	struct filter filter;
 	uint64_t lost, filtered;
 	uint64_t unread;   /* events still in the rings once they were read after STOP */
@@ -224,6 +227,16 @@ void tracer_run(struct tracer *t, uint64_t deadline);
 /* Note a write error of the output (tracing stops then). */
 void tracer_check_output(struct tracer *t);
 
+/* trace_maps.c: --count, --hist and --filter in the target, when no event is printed. */
+/* Make the maps if this run can use them (after tracer_setup_output): 0 or a CLI exit code. */
+int tracer_maps_setup(struct tracer *t);
+/* The maps' fd for SPECS, or -1 when the run has none. */
+int tracer_maps_fd(const struct tracer *t);
+/* The end: counts, filtered events and the histogram from the maps (tracer_finish). */
+void tracer_maps_collect(struct tracer *t);
+/* The summary's line on dropped map updates; said even with -q when there are some. */
+void tracer_maps_summary(const struct tracer *t, FILE *out, bool quiet);
+
 /* trace_summary.c: drain, stop the agents, print the aggregations and the summary. */
 void tracer_finish(struct tracer *t);
 /* Close the output: 0, or CLI_EXIT_FAIL after saying what could not be written. */
@@ -233,6 +246,8 @@ int tracer_exit_status(const struct tracer *t, int status);
 
 /* trace_stack.c: --stack[=N], -v, -f folded|flamegraph (each: 0, or a CLI exit code). */
 int tracer_stack_option(const char *arg);
+/* --stack or a stack format was given. */
+bool tracer_stack_on(void);
 void tracer_stack_verbose(void);
 /* 0 if fmt is a stack format (taken), -1 if not. */
 int tracer_stack_format(const char *fmt);

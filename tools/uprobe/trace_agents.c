@@ -84,7 +84,7 @@ static ssize_t recv_msg(int sock, void *buf, size_t len, struct msg_in *in, int 
 
 static int send_fds(int sock, const void *buf, size_t len, const int *fds, int n_fds)
 {
-	char cbuf[CMSG_SPACE(2 * sizeof(int))] = { 0 };
+	char cbuf[CMSG_SPACE(3 * sizeof(int))] = { 0 };
 	struct iovec iov = { (void *)buf, len };
 	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
 			    .msg_controllen = CMSG_SPACE((size_t)n_fds * sizeof(int)) };
@@ -201,13 +201,14 @@ static int make_specs(struct tracer *t)
 static int send_specs(struct tracer *t, int sock)
 {
 	struct uprobe_agent_specs sp = { { UPROBE_AGENT_SPECS, (uint32_t)t->n }, t->text_len };
-	int fds[2];
+	int fds[3];
 
 	if (make_specs(t))
 		return -1;
 	fds[0] = t->text_fd;
 	fds[1] = t->counts_fd;
-	return send_fds(sock, &sp, sizeof(sp), fds, 2);
+	fds[2] = tracer_maps_fd(t); /* the maps, when the probes aggregate in the target */
+	return send_fds(sock, &sp, sizeof(sp), fds, fds[2] >= 0 ? 3 : 2);
 }
 
 /* ---- READY: the statuses, checked before anything of them is used ------------------- */

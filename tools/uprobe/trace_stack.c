@@ -44,6 +44,11 @@ static struct {
 	size_t cap, used;
 } st;
 
+bool tracer_stack_on(void)
+{
+	return st.depth != 0;
+}
+
 int tracer_stack_option(const char *arg)
 {
 	char *end;

@@ -61,8 +61,10 @@ static void summary(struct tracer *t)
 		fprintf(stderr, "uprobe: %" PRIu64 " records fit no probe (the traced program wrote "
 			"them into its rings); not printed\n", t->malformed);
 	t->corrupted |= !lost_known || t->malformed;
-	if (t->quiet)
+	if (t->quiet) {
+		tracer_maps_summary(t, stderr, true);
 		return;
+	}
 	fprintf(stderr, "\nuprobe: %u process image(s) traced\n", t->images);
 	for (int i = 0; i < t->n; i++) {
 		const struct trace_spec *s = t->specs[i];
@@ -84,6 +86,7 @@ static void summary(struct tracer *t)
 	else
 		fprintf(stderr, "  lost events (rings full): unknown (the traced program overwrote "
 			"the counters)\n");
+	tracer_maps_summary(t, stderr, false);
 	if (t->unread)
 		fprintf(stderr, "  events still arriving after the stop, not read: %" PRIu64 "\n",
 			t->unread);
@@ -107,6 +110,7 @@ void tracer_finish(struct tracer *t)
 	if (t->fmt)
 		trace_formatter_free(t->fmt); /* closes a Perfetto document */
 	t->fmt = NULL;
+	tracer_maps_collect(t); /* --count, --hist, --filter computed in the target */
 	for (int i = 0; t->counts && i < t->n; i++) /* counted per probe in on_record */
 		if (t->events[i])
 			trace_agg_count_add(t->counts, t->specs[i]->event, t->events[i]);

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "uprobes_trace.h"
+#include "trace/map/map.h"
 #include "trace/transport/ring.h"
 
 enum fetch_kind {
@@ -113,12 +114,29 @@ int fetch_emit(struct trace_rings *rings, const struct fetch_plan *plan, uint32_
 	       uint32_t flags, const struct uprobe_regs *regs, uint64_t ip, uint64_t func,
 	       uint64_t entry_tsc);
 
+/*
+ * An event that aggregates in the target (trace_event_agg) rather than
+ * records: map ids (-1: none), the plan's arg indexes (-1: none).
+ */
+struct fetch_agg {
+	struct map_region *maps;
+	int count_map, filtered_map, hist_map, hist_arg, filter_arg;
+	enum trace_filter_op filter_op;
+	int64_t filter_value;
+	uint32_t key;
+};
+
+/* Evaluate agg at a hit: the filter, the count, the histogram. Signal-safe. */
+void fetch_aggregate(const struct fetch_agg *agg, const struct fetch_plan *plan,
+		     const struct uprobe_regs *regs);
+
 /* What an event's handlers need at a hit (their ctx). */
 struct fetch_event {
 	struct trace_rings *rings;
 	const struct fetch_plan *plan;
 	uint32_t id;
 	const int *recording; /* the session's switch (trace_session_record) */
+	const struct fetch_agg *agg; /* NULL: records into rings */
 };
 
 /* Probe handlers (ctx: struct fetch_event), built without SIMD. */

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -329,6 +330,62 @@ void fetch_thread_reset(void)
 	maps_sent = 0; /* a new pid: its mappings are told again */
 }
 
+/* ---- aggregation in the target (trace_event_agg) ------------------------------------ */
+
+/* Arg i as an integer, as trace_field_int reads it from a record: 0, or -1 (fault, not one). */
+static int arg_int(const struct fetch_plan *plan, int i, const struct uprobe_regs *regs,
+		   int64_t *v)
+{
+	uint64_t w;
+
+	if (i < 0 || i >= plan->n_args || plan->args[i].kind != FK_INT ||
+	    fetch_value(&plan->args[i], regs, (uint8_t *)&w))
+		return -1;
+	*v = (int64_t)w;
+	return 0;
+}
+
+static bool filter_keeps(const struct fetch_agg *agg, const struct fetch_plan *plan,
+			 const struct uprobe_regs *regs)
+{
+	int64_t v, k = agg->filter_value;
+
+	if (agg->filter_arg < 0)
+		return true;
+	if (arg_int(plan, agg->filter_arg, regs, &v))
+		return false;
+	switch (agg->filter_op) {
+	case TRACE_FILTER_EQ:
+		return v == k;
+	case TRACE_FILTER_NE:
+		return v != k;
+	case TRACE_FILTER_LT:
+		return v < k;
+	case TRACE_FILTER_LE:
+		return v <= k;
+	case TRACE_FILTER_GT:
+		return v > k;
+	default:
+		return v >= k;
+	}
+}
+
+void fetch_aggregate(const struct fetch_agg *agg, const struct fetch_plan *plan,
+		     const struct uprobe_regs *regs)
+{
+	int64_t v;
+
+	if (!filter_keeps(agg, plan, regs)) {
+		if (agg->filtered_map >= 0)
+			map_agg_update(agg->maps, agg->filtered_map, &agg->key, 1);
+		return;
+	}
+	if (agg->count_map >= 0)
+		map_agg_update(agg->maps, agg->count_map, &agg->key, 1);
+	if (agg->hist_map >= 0 && !arg_int(plan, agg->hist_arg, regs, &v))
+		map_agg_update(agg->maps, agg->hist_map, NULL, v);
+}
+
 /* ---- the probe handlers of trace events -------------------------------------------- */
 
 void fetch_entry_handler(struct uprobe *probe, struct uprobe_regs *regs, void *ctx)
@@ -336,7 +393,11 @@ void fetch_entry_handler(struct uprobe *probe, struct uprobe_regs *regs, void *c
 	const struct fetch_event *ev = ctx;
 
 	(void)probe;
-	if (__atomic_load_n(ev->recording, __ATOMIC_RELAXED))
+	if (!__atomic_load_n(ev->recording, __ATOMIC_RELAXED))
+		return;
+	if (ev->agg)
+		fetch_aggregate(ev->agg, ev->plan, regs);
+	else
 		fetch_emit(ev->rings, ev->plan, ev->id, 0, regs, regs->rip, 0, 0);
 }
 
@@ -363,6 +424,10 @@ void fetch_return_handler(struct uprobe *probe, struct uprobe_regs *regs,
 	(void)probe;
 	if (!__atomic_load_n(ev->recording, __ATOMIC_RELAXED))
 		return;
+	if (ev->agg) {
+		fetch_aggregate(ev->agg, ev->plan, regs);
+		return;
+	}
 	if (ret->flags & UPROBE_RET_UNWOUND)
 		flags |= TRACE_REC_UNWOUND;
 	fetch_emit(ev->rings, ev->plan, ev->id, flags, regs, ret->ret_addr, ret->func, ret->cookie);

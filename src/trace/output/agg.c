@@ -210,6 +210,14 @@ UPROBE_API int trace_agg_hist_add(struct trace_agg *a, int64_t value)
 	return 0;
 }
 
+UPROBE_API int trace_agg_hist_add_bucket(struct trace_agg *a, unsigned int bucket, uint64_t n)
+{
+	if (!a || a->kind != AGG_HIST || bucket >= HIST_BUCKETS)
+		return -EINVAL;
+	a->bucket[bucket] += n;
+	return 0;
+}
+
 /* 2^power as bpftrace labels it: "512", "1K", "2M", ... "8E". */
 static void pow2_label(char *buf, size_t len, unsigned int power)
 {

@@ -34,6 +34,7 @@ struct trace_event {
 	struct fetch_event hot; /* the handlers' ctx */
 	uint16_t *semaphore;	/* USDT reference counter, or NULL */
 	uint64_t *skipped_counter; /* trace_event_opts.skipped_counter */
+	struct fetch_agg agg;	   /* trace_event_opts.agg, when given (hot.agg) */
 	int attached;
 };
 
@@ -209,6 +210,18 @@ UPROBE_API struct trace_event *trace_event_attach(struct trace_session *s,
 	return trace_event_attach_opts(s, spec, id, NULL);
 }
 
+/* Aggregate in the target: the handlers update maps instead of writing records. */
+static void set_agg(struct trace_event *ev, const struct trace_event_agg *a)
+{
+	ev->agg = (struct fetch_agg){
+		.maps = (struct map_region *)a->maps, .count_map = a->count_map,
+		.filtered_map = a->filtered_map, .hist_map = a->hist_map, .hist_arg = a->hist_arg,
+		.filter_arg = a->filter_arg, .filter_op = a->filter_op,
+		.filter_value = a->filter_value, .key = a->key,
+	};
+	ev->hot.agg = a->maps ? &ev->agg : NULL;
+}
+
 UPROBE_API struct trace_event *trace_event_attach_opts(struct trace_session *s,
 						       const struct trace_spec *spec, uint32_t id,
 						       const struct trace_event_opts *opts)
@@ -233,6 +246,9 @@ UPROBE_API struct trace_event *trace_event_attach_opts(struct trace_session *s,
 	if (opts && opts->sz >= offsetof(struct trace_event_opts, skipped_counter) +
 					sizeof(opts->skipped_counter))
 		ev->skipped_counter = opts->skipped_counter;
+	if (opts && opts->sz >= offsetof(struct trace_event_opts, agg) + sizeof(opts->agg) &&
+	    opts->agg)
+		set_agg(ev, opts->agg);
 	ret = event_setup(ev, spec, id, opts ? opts->flags : 0);
 	if (ret) {
 		log_error_prefix("%s/%s", spec->group, spec->event);

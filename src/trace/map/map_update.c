@@ -1,0 +1,648 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Maps, the hot path: aggregation updates into the calling thread's shard and
+ * the value maps' get / set / add / delete. Runs in probe handlers, also in
+ * the SIGTRAP handler: no lock, no system call (but tgkill(0) when a thread's
+ * first update looks for a dead owner's shard), no libc call, no SIMD (the
+ * Makefile builds this file with HOT_CFLAGS). See map_shm.h for the slots.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <sys/syscall.h>
+
+#include "trace/map/map_shm.h"
+
+/*
+ * The shard a thread writes: claimed at its first update in a region (a CAS
+ * on its owner word: a never-owned shard first, else one whose owner exited,
+ * tgkill(0) says ESRCH), cached in initial-exec TLS. busy is set while the
+ * thread updates a shard or value slot, so that a probe hit in a signal
+ * handler that interrupted it drops its update (counted) rather than write
+ * under it. A fork child starts over (pthread_atfork): its writes go to shards
+ * of its own, never into its parent's, which the mapping shares.
+ */
+struct map_self {
+	uint64_t serial;	    /* the region of the cached claim (map_region.serial) */
+	uint8_t *shard;		    /* NULL: none was free */
+	uint32_t busy;
+	uint32_t retry;		    /* updates dropped since the last try to claim */
+	uint64_t token;		    /* pid << 32 | tid, 0 until known */
+};
+
+static __thread struct map_self self __attribute__((tls_model("initial-exec")));
+
+#define MAP_CLAIM_RETRY 4096 /* dropped updates between two claims of a shardless thread */
+#define MAP_SPIN	4096 /* loads of a value slot another thread holds BUSY */
+
+static long raw_syscall3(long nr, long a, long b, long c)
+{
+	long ret;
+
+	__asm__ volatile("syscall"
+			 : "=a"(ret)
+			 : "a"(nr), "D"(a), "S"(b), "d"(c)
+			 : "rcx", "r11", "memory");
+	return ret;
+}
+
+static uint64_t self_token(void)
+{
+	if (__builtin_expect(!self.token, 0)) {
+		uint64_t pid = (uint64_t)raw_syscall3(SYS_getpid, 0, 0, 0);
+
+		self.token = pid << 32 | (uint32_t)raw_syscall3(SYS_gettid, 0, 0, 0);
+	}
+	return self.token;
+}
+
+static void map_atfork_child(void)
+{
+	self = (struct map_self){ 0 };
+}
+
+__attribute__((constructor)) static void map_init(void)
+{
+	pthread_atfork(NULL, NULL, map_atfork_child);
+}
+
+static void relax(void)
+{
+	__asm__ volatile("pause" ::: "memory");
+}
+
+static uint8_t *shard_at(const struct map_region *r, uint32_t i)
+{
+	return r->base + r->shards_off + (uint64_t)i * r->shard_stride;
+}
+
+/* The calling thread's shard in r: its own, a never-owned one, then a dead owner's. */
+static uint8_t *claim(const struct map_region *r)
+{
+	uint64_t me = self_token(), owner;
+	uint32_t n = r->n_shards;
+
+	for (uint32_t i = 0; i < n; i++)
+		if (__atomic_load_n(&r->owners[i], __ATOMIC_RELAXED) == me)
+			return shard_at(r, i);
+	for (uint32_t k = 0; k < 2 * n; k++) {
+		uint32_t i = k % n;
+
+		owner = __atomic_load_n(&r->owners[i], __ATOMIC_RELAXED);
+		if (owner && (k < n || raw_syscall3(SYS_tgkill, (long)(owner >> 32),
+						    (long)(uint32_t)owner, 0) != -ESRCH))
+			continue;
+		/* Acquire: the previous owner's last stores into the shard are seen. */
+		if (__atomic_compare_exchange_n(&r->owners[i], &owner, me, 0, __ATOMIC_ACQUIRE,
+						__ATOMIC_RELAXED))
+			return shard_at(r, i);
+	}
+	return NULL;
+}
+
+/* ---- keys ------------------------------------------------------------------------------ */
+
+static inline uint64_t load_word(const uint8_t *p)
+{
+	uint64_t w;
+
+	__builtin_memcpy(&w, p, 8);
+	return w;
+}
+
+/* The last, partial word of a key (bytes past key_size are zero). */
+static inline uint64_t tail_word(const uint8_t *p, uint32_t n)
+{
+	uint64_t w = 0;
+
+	for (uint32_t i = 0; i < n; i++)
+		w |= (uint64_t)p[i] << (8 * i);
+	return w;
+}
+
+uint64_t map_key_hash(const void *key, uint32_t key_size)
+{
+	const uint8_t *p = key;
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ key_size;
+	uint32_t i = 0;
+
+	for (; i + 8 <= key_size; i += 8) {
+		h = (h ^ load_word(p + i)) * 0xff51afd7ed558ccdull;
+		h ^= h >> 32;
+	}
+	if (i < key_size) {
+		h = (h ^ tail_word(p + i, key_size - i)) * 0xff51afd7ed558ccdull;
+		h ^= h >> 32;
+	}
+	h ^= h >> 29;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	h ^= h >> 32;
+	return (uint32_t)h ? h : h | 1;
+}
+
+static bool key_equal(const uint8_t *slot_key, const uint8_t *key, uint32_t key_size)
+{
+	uint32_t i = 0;
+
+	for (; i + 8 <= key_size; i += 8)
+		if (load_word(slot_key + i) != load_word(key + i))
+			return false;
+	return i == key_size || load_word(slot_key + i) == tail_word(key + i, key_size - i);
+}
+
+static void key_store(uint8_t *slot_key, const uint8_t *key, uint32_t key_size)
+{
+	uint64_t *w = (uint64_t *)slot_key;
+	uint32_t i = 0;
+
+	for (; i + 8 <= key_size; i += 8)
+		w[i / 8] = load_word(key + i);
+	if (i < key_size)
+		w[i / 8] = tail_word(key + i, key_size - i);
+}
+
+/* ---- aggregation maps ------------------------------------------------------------------ */
+
+static void value_init(const struct map_priv *m, int64_t *w)
+{
+	for (uint32_t i = 0; i < m->vwords; i++)
+		w[i] = 0;
+	if (m->def.kind == MAP_MIN)
+		w[0] = INT64_MAX;
+	else if (m->def.kind == MAP_MAX)
+		w[0] = INT64_MIN;
+	else if (m->def.kind == MAP_STATS)
+		w[2] = INT64_MAX, w[3] = INT64_MIN;
+}
+
+/* Relaxed stores: a reader never sees half a word. */
+#define PUT(w, v) __atomic_store_n(&(w), (v), __ATOMIC_RELAXED)
+
+static void value_apply(const struct map_priv *m, int64_t *w, int64_t v)
+{
+	switch (m->def.kind) {
+	case MAP_COUNT:
+		PUT(w[0], w[0] + 1);
+		break;
+	case MAP_SUM:
+		PUT(w[0], (int64_t)((uint64_t)w[0] + (uint64_t)v));
+		break;
+	case MAP_MIN:
+		if (v < w[0])
+			PUT(w[0], v);
+		break;
+	case MAP_MAX:
+		if (v > w[0])
+			PUT(w[0], v);
+		break;
+	case MAP_STATS:
+		if (v < w[2])
+			PUT(w[2], v);
+		if (v > w[3])
+			PUT(w[3], v);
+		/* fall through */
+	case MAP_AVG:
+		PUT(w[0], w[0] + 1);
+		PUT(w[1], (int64_t)((uint64_t)w[1] + (uint64_t)v));
+		break;
+	case MAP_HIST: {
+		unsigned int b = map_hist_bucket(v);
+
+		PUT(w[b], w[b] + 1);
+		break;
+	}
+	case MAP_LHIST: {
+		unsigned int b = map_lhist_bucket(&m->def, v);
+
+		PUT(w[b], w[b] + 1);
+		break;
+	}
+	case MAP_LAST: {
+		uint32_t lo, hi;
+
+		__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+		PUT(w[0], v);
+		PUT(w[1], (int64_t)((uint64_t)hi << 32 | lo));
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+/* Slot s (EMPTY) for key: key and initial value, then LIVE (release: a reader that sees LIVE sees them). */
+static int64_t *slot_fill(const struct map_priv *m, uint8_t *s, const uint8_t *key, uint64_t h,
+			  uint32_t gen)
+{
+	key_store(s + 8, key, m->def.key_size);
+	value_init(m, (int64_t *)(s + 8 + 8 * m->key_words));
+	__atomic_store_n((uint64_t *)s, MAP_CTRL(h, MAP_SLOT_LIVE, gen), __ATOMIC_RELEASE);
+	return (int64_t *)(s + 8 + 8 * m->key_words);
+}
+
+/* An entry of an older generation (zero()), found again: zeroed, then current. */
+static int64_t *slot_renew(const struct map_priv *m, uint8_t *s, uint64_t h, uint32_t gen)
+{
+	int64_t *w = (int64_t *)(s + 8 + 8 * m->key_words);
+
+	__atomic_store_n((uint64_t *)s, MAP_CTRL(h, MAP_SLOT_BUSY, gen), __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	value_init(m, w);
+	__atomic_store_n((uint64_t *)s, MAP_CTRL(h, MAP_SLOT_LIVE, gen), __ATOMIC_RELEASE);
+	return w;
+}
+
+/* After a clear(): every entry of the table is gone; the table starts empty. */
+static void table_wipe(const struct map_priv *m, uint8_t *table, struct map_shm_shard_stats *st,
+		       uint32_t clear_gen)
+{
+	for (uint32_t i = 0; i < m->cap; i++)
+		__atomic_store_n((uint64_t *)map_slot(table, m, i), 0, __ATOMIC_RELAXED);
+	PUT(st->used, 0);
+	PUT(st->seen_clear, clear_gen);
+}
+
+/* The key in slot s is key: 8-byte keys (ints, tids) in one compare. */
+static inline __attribute__((always_inline)) bool slot_key_is(const struct map_priv *m,
+							     const uint8_t *s, const uint8_t *key)
+{
+	if (m->def.key_size == 8)
+		return load_word(s + 8) == load_word(key);
+	return key_equal(s + 8, key, m->def.key_size);
+}
+
+/*
+ * The slow path of agg_slot: the table emptied first if the map was cleared
+ * since (every entry there is gone then), then the key found (renewed if of
+ * an older generation) or inserted; NULL when the table is full.
+ */
+static __attribute__((noinline)) int64_t *agg_slot_slow(const struct map_priv *m, uint8_t *table,
+							 struct map_shm_shard_stats *st,
+							 const uint8_t *key, uint64_t h, uint32_t gen)
+{
+	uint32_t clear_gen = __atomic_load_n(&m->state->clear_gen, __ATOMIC_RELAXED);
+	uint32_t i = (uint32_t)h & m->mask;
+
+	if (clear_gen != st->seen_clear)
+		table_wipe(m, table, st, clear_gen);
+	for (uint32_t n = 0; n < m->cap; n++, i = (i + 1) & m->mask) {
+		uint8_t *s = map_slot(table, m, i);
+		uint64_t c = __atomic_load_n((uint64_t *)s, __ATOMIC_RELAXED);
+
+		if (MAP_CTRL_STATE(c) == MAP_SLOT_EMPTY) {
+			if (st->used >= m->def.max_entries)
+				break;
+			PUT(st->used, st->used + 1);
+			return slot_fill(m, s, key, h, gen);
+		}
+		if (MAP_CTRL_HASH(c) == (uint32_t)h && slot_key_is(m, s, key)) {
+			if (c == MAP_CTRL(h, MAP_SLOT_LIVE, gen))
+				return (int64_t *)(s + 8 + 8 * m->key_words);
+			return slot_renew(m, s, h, gen); /* older, or deleted: from zero */
+		}
+	}
+	PUT(st->dropped_full, st->dropped_full + 1);
+	return NULL;
+}
+
+/*
+ * The value words of key in the shard's table of m. The fast path: the key is
+ * there, of the current generation (so written after any clear: no wipe is
+ * pending). Anything else takes the slow path.
+ */
+static inline int64_t *agg_slot(const struct map_priv *m, uint8_t *table,
+				struct map_shm_shard_stats *st, const uint8_t *key)
+{
+	uint32_t gen = __atomic_load_n(&m->state->gen, __ATOMIC_ACQUIRE);
+	uint64_t h = m->def.key_size ? map_key_hash(key, m->def.key_size) : 1;
+	uint32_t i = (uint32_t)h & m->mask;
+
+	uint64_t live = MAP_CTRL(h, MAP_SLOT_LIVE, gen);
+
+	for (uint32_t n = 0; n < m->cap; n++, i = (i + 1) & m->mask) {
+		uint8_t *s = map_slot(table, m, i);
+		uint64_t c = __atomic_load_n((uint64_t *)s, __ATOMIC_RELAXED);
+
+		if (MAP_CTRL_STATE(c) == MAP_SLOT_EMPTY)
+			break;
+		if (MAP_CTRL_HASH(c) == (uint32_t)h && slot_key_is(m, s, key)) {
+			if (__builtin_expect(c != live, 0))
+				break; /* an older generation, or deleted */
+			return (int64_t *)(s + 8 + 8 * m->key_words);
+		}
+	}
+	return agg_slot_slow(m, table, st, key, h, gen);
+}
+
+static int update_locked(struct map_self *me, struct map_region *r, const struct map_priv *m,
+			 uint32_t id, const void *key, int64_t v)
+{
+	struct map_shm_shard_stats *st;
+	int64_t *w;
+
+	if (__builtin_expect(me->serial != r->serial ||
+				     (!me->shard && ++me->retry >= MAP_CLAIM_RETRY), 0)) {
+		me->shard = claim(r);
+		me->serial = r->serial;
+		me->retry = 0;
+	}
+	if (__builtin_expect(!me->shard, 0)) {
+		__atomic_fetch_add(&m->state->dropped_shard, 1, __ATOMIC_RELAXED);
+		return -ENOSPC;
+	}
+	st = (struct map_shm_shard_stats *)me->shard + id;
+	w = agg_slot(m, me->shard + m->table_off, st, key);
+	if (!w)
+		return -ENOSPC;
+	value_apply(m, w, v);
+	return 0;
+}
+
+int map_agg_update(struct map_region *r, int id, const void *key, int64_t v)
+{
+	struct map_self *me = &self;
+	const struct map_priv *m;
+	int ret;
+
+	if (__builtin_expect(!r || (uint32_t)id >= r->n_maps || !r->base, 0))
+		return -EINVAL;
+	m = &r->maps[id];
+	if (__builtin_expect(m->def.kind == MAP_VALUE, 0))
+		return -EINVAL;
+	if (__builtin_expect(me->busy, 0)) {
+		__atomic_fetch_add(&m->state->dropped_nested, 1, __ATOMIC_RELAXED);
+		return -EAGAIN;
+	}
+	me->busy = 1;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	ret = update_locked(me, r, m, (uint32_t)id, key, v);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	me->busy = 0;
+	return ret;
+}
+
+/* key's entry in one shard's table marked deleted: 1, 0 when absent, -EAGAIN when kept busy. */
+static int delete_in(const struct map_priv *m, uint8_t *table, const uint8_t *key, uint64_t h)
+{
+	uint32_t i = (uint32_t)h & m->mask, spins = 0;
+
+	for (uint32_t n = 0; n < m->cap;) {
+		uint8_t *s = map_slot(table, m, i);
+		uint64_t c = __atomic_load_n((uint64_t *)s, __ATOMIC_ACQUIRE);
+
+		if (MAP_CTRL_STATE(c) == MAP_SLOT_EMPTY)
+			return 0;
+		if (MAP_CTRL_HASH(c) == (uint32_t)h && slot_key_is(m, s, key)) {
+			if (MAP_CTRL_STATE(c) == MAP_SLOT_DELETED)
+				return 0;
+			if (MAP_CTRL_STATE(c) == MAP_SLOT_LIVE &&
+			    __atomic_compare_exchange_n((uint64_t *)s, &c,
+							MAP_CTRL(h, MAP_SLOT_DELETED, MAP_CTRL_GEN(c)),
+							0, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+				return 1;
+			if (++spins > MAP_SPIN) /* its owner renews it, or refilled it: look again */
+				return -EAGAIN;
+			relax();
+			continue;
+		}
+		n++;
+		i = (i + 1) & m->mask;
+	}
+	return 0;
+}
+
+int map_agg_delete(struct map_region *r, int id, const void *key)
+{
+	const struct map_priv *m;
+	int found = 0, busy = 0;
+	uint64_t h;
+
+	if (!r || (uint32_t)id >= r->n_maps || !r->base || r->maps[id].def.kind == MAP_VALUE)
+		return -EINVAL;
+	m = &r->maps[id];
+	h = m->def.key_size ? map_key_hash(key, m->def.key_size) : 1;
+	for (uint32_t s = 0; s < r->n_shards; s++) {
+		int got;
+
+		if (!__atomic_load_n(&r->owners[s], __ATOMIC_ACQUIRE))
+			continue;
+		got = delete_in(m, shard_at(r, s) + m->table_off, key, h);
+		found |= got > 0;
+		busy |= got < 0;
+	}
+	if (busy)
+		__atomic_fetch_add(&m->state->dropped_nested, 1, __ATOMIC_RELAXED);
+	return busy ? -EAGAIN : found ? 0 : -ENOENT;
+}
+
+unsigned int map_hist_bucket(int64_t v)
+{
+	if (v < 0)
+		return 0;
+	if (v == 0)
+		return 1;
+	return 2 + 63 - (unsigned int)__builtin_clzll((uint64_t)v);
+}
+
+unsigned int map_lhist_bucket(const struct map_def *d, int64_t v)
+{
+	if (v < d->lhist_min)
+		return 0;
+	if (v >= d->lhist_max)
+		return map_lhist_buckets(d) - 1;
+	return 1 + (unsigned int)(((uint64_t)v - (uint64_t)d->lhist_min) / (uint64_t)d->lhist_step);
+}
+
+/* ---- value maps: one table shared by every thread ------------------------------------ */
+
+/*
+ * The slot of key, claimed (EMPTY -> BUSY -> DELETED with the key written) if
+ * create and it is new; NULL when absent (!create), full, or held BUSY by
+ * another writer for too long (*err says which).
+ */
+static uint8_t *value_slot(const struct map_priv *m, uint8_t *table, const uint8_t *key,
+			   uint64_t h, bool create, int *err)
+{
+	uint32_t i = (uint32_t)h & m->mask, spins = 0;
+
+	for (uint32_t n = 0; n < m->cap;) {
+		uint8_t *s = map_slot(table, m, i);
+		uint64_t c = __atomic_load_n((uint64_t *)s, __ATOMIC_ACQUIRE), busy;
+
+		if (MAP_CTRL_STATE(c) == MAP_SLOT_EMPTY) {
+			if (!create)
+				break;
+			if (__atomic_load_n(&m->state->used, __ATOMIC_RELAXED) >= m->def.max_entries)
+				break;
+			busy = MAP_CTRL(h, MAP_SLOT_BUSY, 0);
+			if (!__atomic_compare_exchange_n((uint64_t *)s, &c, busy, 0,
+							 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+				continue; /* taken meanwhile: look at it again */
+			__atomic_fetch_add(&m->state->used, 1, __ATOMIC_RELAXED);
+			key_store(s + 8, key, m->def.key_size);
+			__atomic_store_n((uint64_t *)s, MAP_CTRL(h, MAP_SLOT_DELETED, 0),
+					 __ATOMIC_RELEASE);
+			return s;
+		}
+		if (MAP_CTRL_HASH(c) == (uint32_t)h) {
+			if (MAP_CTRL_STATE(c) == MAP_SLOT_BUSY) {
+				if (++spins > MAP_SPIN) {
+					*err = -EAGAIN;
+					return NULL;
+				}
+				relax();
+				continue;
+			}
+			if (key_equal(s + 8, key, m->def.key_size))
+				return s;
+		}
+		n++;
+		i = (i + 1) & m->mask;
+	}
+	*err = create ? -ENOSPC : -ENOENT;
+	return NULL;
+}
+
+static int64_t *value_word(const struct map_priv *m, uint8_t *s)
+{
+	return (int64_t *)(s + 8 + 8 * m->key_words);
+}
+
+/* A DELETED entry made LIVE with value v (through BUSY: one reviver at a time). */
+static bool revive(const struct map_priv *m, uint8_t *s, uint64_t c, int64_t v)
+{
+	uint64_t busy = MAP_CTRL(MAP_CTRL_HASH(c), MAP_SLOT_BUSY, MAP_CTRL_GEN(c));
+	uint32_t seq = (MAP_CTRL_GEN(c) + 1) & MAP_GEN_MASK;
+
+	if (!__atomic_compare_exchange_n((uint64_t *)s, &c, busy, 0, __ATOMIC_ACQUIRE,
+					 __ATOMIC_RELAXED))
+		return false;
+	__atomic_store_n(value_word(m, s), v, __ATOMIC_RELAXED);
+	__atomic_store_n((uint64_t *)s, MAP_CTRL(MAP_CTRL_HASH(c), MAP_SLOT_LIVE, seq),
+			 __ATOMIC_RELEASE);
+	return true;
+}
+
+enum value_op { VAL_GET, VAL_SET, VAL_ADD, VAL_DELETE };
+
+/*
+ * One operation on a found slot. A LIVE entry is read, set or added to
+ * atomically; get reads ctrl around the value, so that the value read is the
+ * entry's of that sequence. Retried (bounded) when another writer moved the
+ * slot meanwhile.
+ */
+static int value_op_slot(const struct map_priv *m, uint8_t *s, enum value_op op, int64_t *v)
+{
+	int64_t *w = value_word(m, s);
+
+	for (uint32_t spins = 0; spins < MAP_SPIN; spins++) {
+		uint64_t c = __atomic_load_n((uint64_t *)s, __ATOMIC_ACQUIRE);
+		unsigned int state = MAP_CTRL_STATE(c);
+		int64_t got;
+
+		if (state == MAP_SLOT_BUSY) {
+			relax();
+			continue;
+		}
+		if (state == MAP_SLOT_DELETED) {
+			if (op == VAL_GET || op == VAL_DELETE)
+				return -ENOENT;
+			if (revive(m, s, c, *v))
+				return 0; /* add of a new key: delta from 0 */
+			continue;
+		}
+		switch (op) {
+		case VAL_GET:
+			got = __atomic_load_n(w, __ATOMIC_RELAXED);
+			__atomic_thread_fence(__ATOMIC_ACQUIRE);
+			if (__atomic_load_n((uint64_t *)s, __ATOMIC_RELAXED) != c)
+				continue;
+			*v = got;
+			return 0;
+		case VAL_SET:
+			__atomic_store_n(w, *v, __ATOMIC_RELAXED);
+			return 0;
+		case VAL_ADD:
+			*v = (int64_t)((uint64_t)__atomic_add_fetch(w, *v, __ATOMIC_RELAXED));
+			return 0;
+		case VAL_DELETE:
+			if (__atomic_compare_exchange_n((uint64_t *)s, &c,
+							MAP_CTRL(MAP_CTRL_HASH(c), MAP_SLOT_DELETED,
+								 MAP_CTRL_GEN(c)),
+							0, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+				return 0;
+			continue;
+		}
+	}
+	return -EAGAIN;
+}
+
+static int value_op(struct map_region *r, int id, const void *key, enum value_op op, int64_t *v)
+{
+	const struct map_priv *m;
+	uint8_t *s;
+	int err = 0;
+
+	if (!r || (uint32_t)id >= r->n_maps || !r->base || r->maps[id].def.kind != MAP_VALUE)
+		return -EINVAL;
+	m = &r->maps[id];
+	s = value_slot(m, r->base + m->table_off, key, map_key_hash(key, m->def.key_size),
+		       op == VAL_SET || op == VAL_ADD, &err);
+	if (s)
+		err = value_op_slot(m, s, op, v);
+	if (err == -ENOSPC)
+		__atomic_fetch_add(&m->state->dropped_full, 1, __ATOMIC_RELAXED);
+	else if (err == -EAGAIN)
+		__atomic_fetch_add(&m->state->dropped_nested, 1, __ATOMIC_RELAXED);
+	return err;
+}
+
+int map_value_get(struct map_region *r, int id, const void *key, int64_t *v)
+{
+	int64_t got = 0;
+	int err = value_op(r, id, key, VAL_GET, &got);
+
+	if (!err && v)
+		*v = got;
+	return err;
+}
+
+int map_value_set(struct map_region *r, int id, const void *key, int64_t v)
+{
+	return value_op(r, id, key, VAL_SET, &v);
+}
+
+int map_value_add(struct map_region *r, int id, const void *key, int64_t delta, int64_t *out)
+{
+	int err = value_op(r, id, key, VAL_ADD, &delta);
+
+	if (!err && out)
+		*out = delta;
+	return err;
+}
+
+int map_value_delete(struct map_region *r, int id, const void *key)
+{
+	return value_op(r, id, key, VAL_DELETE, NULL);
+}
+
+int map_value_clear(struct map_region *r, int id, bool zero)
+{
+	const struct map_priv *m = &r->maps[id];
+	uint8_t *table = r->base + m->table_off;
+
+	for (uint32_t i = 0; i < m->cap; i++) {
+		uint8_t *s = map_slot(table, m, i);
+		uint64_t c = __atomic_load_n((uint64_t *)s, __ATOMIC_ACQUIRE);
+
+		if (MAP_CTRL_STATE(c) != MAP_SLOT_LIVE)
+			continue;
+		if (zero)
+			__atomic_store_n(value_word(m, s), 0, __ATOMIC_RELAXED);
+		else
+			__atomic_compare_exchange_n((uint64_t *)s, &c,
+						    MAP_CTRL(MAP_CTRL_HASH(c), MAP_SLOT_DELETED,
+							     MAP_CTRL_GEN(c)),
+						    0, __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+	}
+	return 0;
+}

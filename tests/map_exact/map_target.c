@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What tests/map_exact/ traces: map_target [-f] [-e] [-k] [-w FIFO] N THREADS.
+ * THREADS threads each call map_f(i % 5, i) N times (i = 0 .. N-1): N / 5 hits
+ * per key and thread when 5 divides N. -e: one more thread calls map_f(7, i)
+ * N / 10 times and exits while the others still run (it is joined before they
+ * end). -f: then a forked child does the same N calls of map_f(i % 5, i) in one
+ * thread while its parent waits for it. -k: then the process kills itself with
+ * SIGKILL. -w FIFO: before any call, wait until a line can be read from FIFO
+ * (the tracer is attached), and write "done" into it at the end; -a with -w:
+ * then wait for another line (the tracer has detached) and make N more calls
+ * of map_f(i % 5, i), which nobody counts.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static long n_calls;
+static pthread_barrier_t start;
+
+__attribute__((noinline)) long map_f(long key, long i)
+{
+	__asm__ volatile("" : : "r"(key), "r"(i) : "memory");
+	return key + i;
+}
+
+static void *caller(void *arg)
+{
+	long key_fixed = (long)arg, n = key_fixed ? n_calls / 10 : n_calls;
+
+	pthread_barrier_wait(&start);
+	for (long i = 0; i < n; i++)
+		map_f(key_fixed ? key_fixed : i % 5, i);
+	return NULL;
+}
+
+static int wait_line(const char *fifo)
+{
+	char line[64];
+	FILE *f = fopen(fifo, "r");
+	int ok = f && fgets(line, sizeof(line), f);
+
+	if (f)
+		fclose(f);
+	return ok ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+	int fork_child = 0, early = 0, kill_self = 0, again = 0, opt, threads;
+	const char *fifo = NULL;
+	pthread_t th[65];
+
+	while ((opt = getopt(argc, argv, "aefkw:")) != -1) {
+		if (opt == 'f')
+			fork_child = 1;
+		else if (opt == 'e')
+			early = 1;
+		else if (opt == 'k')
+			kill_self = 1;
+		else if (opt == 'a')
+			again = 1;
+		else if (opt == 'w')
+			fifo = optarg;
+		else
+			return 2;
+	}
+	if (argc - optind != 2)
+		return 2;
+	n_calls = atol(argv[optind]);
+	threads = atoi(argv[optind + 1]);
+	if (threads < 1 || threads > 64 || (fifo && wait_line(fifo)))
+		return 2;
+	pthread_barrier_init(&start, NULL, (unsigned)(threads + early));
+	for (int i = 0; i < threads; i++)
+		pthread_create(&th[i], NULL, caller, NULL);
+	if (early) { /* it ends first: the others have N calls to make, it N / 10 */
+		pthread_create(&th[threads], NULL, caller, (void *)7L);
+		pthread_join(th[threads], NULL);
+	}
+	for (int i = 0; i < threads; i++)
+		pthread_join(th[i], NULL);
+	if (fork_child) {
+		pid_t child = fork();
+		int st = -1;
+
+		if (child == 0) {
+			for (long i = 0; i < n_calls; i++)
+				map_f(i % 5, i);
+			_exit(0);
+		}
+		if (child < 0 || waitpid(child, &st, 0) != child || st != 0)
+			return 1;
+	}
+	if (fifo) {
+		FILE *f = fopen(fifo, "w");
+
+		if (!f || fputs("done\n", f) < 0 || fclose(f))
+			return 1;
+		if (again && wait_line(fifo))
+			return 1;
+		for (long i = 0; again && i < n_calls; i++)
+			map_f(i % 5, i);
+	}
+	if (kill_self)
+		raise(SIGKILL);
+	return 0;
+}

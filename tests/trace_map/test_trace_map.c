@@ -1,0 +1,601 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * trace/map: aggregations in per-thread shards and value maps, exact under
+ * threads and fork; clear and zero; full maps and shardless threads counted;
+ * a region scribbled over by a hostile target read without a crash.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "testlib.h"
+#include "trace/map/map_shm.h"
+
+TL_DEFINE("trace_map");
+
+/* What map_read found, per key (keys 0 .. 63 as uint64, or the one entry). */
+struct seen {
+	int n;
+	uint64_t key[64];
+	struct map_value v[64];
+	uint64_t buckets[64][MAP_HIST_BUCKETS];
+};
+
+static int collect(const void *key, const struct map_value *v, void *ctx)
+{
+	struct seen *s = ctx;
+
+	if (s->n >= 64)
+		return 0;
+	s->key[s->n] = 0;
+	memcpy(&s->key[s->n], key, 8);
+	s->v[s->n] = *v;
+	if (v->buckets)
+		memcpy(s->buckets[s->n], v->buckets,
+		       8 * (v->n_buckets < MAP_HIST_BUCKETS ? v->n_buckets : MAP_HIST_BUCKETS));
+	s->n++;
+	return 0;
+}
+
+static int collect0(const void *key, const struct map_value *v, void *ctx)
+{
+	(void)key;
+	return collect("\0\0\0\0\0\0\0\0", v, ctx);
+}
+
+/* The entry of key k in s, or NULL. */
+static const struct map_value *find(const struct seen *s, uint64_t k)
+{
+	for (int i = 0; i < s->n; i++)
+		if (s->key[i] == k)
+			return &s->v[i];
+	return NULL;
+}
+
+static struct map_region *region(uint32_t n_shards)
+{
+	struct map_region_opts o = { .sz = sizeof(o), .n_shards = n_shards };
+
+	return map_region_create(&o);
+}
+
+static int def(struct map_region *r, const char *name, enum map_kind kind, uint32_t key_size,
+	       uint32_t max)
+{
+	struct map_def d = { .name = name, .kind = kind, .key_size = key_size, .max_entries = max };
+
+	return map_define(r, &d);
+}
+
+static void test_define_errors(void)
+{
+	struct map_region *r = region(0);
+	struct map_def d = { .name = "h", .kind = MAP_LHIST, .key_size = 8, .lhist_min = 0,
+			     .lhist_max = 100, .lhist_step = 0 };
+
+	CHECK_EQ_INT(map_define(r, &d), -EINVAL);
+	CHECK_CONTAINS(map_region_error(r), "map h: lhist(min 0, max 100, step 0)");
+	d.lhist_step = 10;
+	CHECK_EQ_INT(map_define(r, &d), 0);
+	CHECK_EQ_INT(def(r, "h", MAP_COUNT, 0, 0), -EEXIST);
+	CHECK_CONTAINS(map_region_error(r), "map h: defined twice");
+	CHECK_EQ_INT(def(r, "big", MAP_COUNT, 257, 0), -EINVAL);
+	CHECK_CONTAINS(map_region_error(r), "map big: key of 257 bytes (at most 256)");
+	CHECK_EQ_INT(def(r, "k", 99, 8, 0), -EINVAL);
+	CHECK_CONTAINS(map_region_error(r), "map k: unknown kind 99");
+	CHECK_EQ_INT(map_region_fd(r), -EBADF);
+	CHECK_EQ_INT(map_region_seal(r), 0);
+	CHECK(map_region_fd(r) >= 0);
+	CHECK_EQ_INT(def(r, "late", MAP_COUNT, 8, 0), -EBUSY);
+	map_region_free(r);
+}
+
+static const struct map_value *read1(struct map_region *r, int id, struct seen *s)
+{
+	memset(s, 0, sizeof(*s));
+	map_read(r, id, collect0, s);
+	return &s->v[0];
+}
+
+/* Every kind, one thread, exact values. */
+static void test_kinds(void)
+{
+	struct map_region *r = region(4);
+	struct map_def lh = { .name = "lh", .kind = MAP_LHIST, .key_size = 0, .lhist_min = 0,
+			      .lhist_max = 100, .lhist_step = 10 };
+	int64_t vals[] = { 5, -3, 0, 1, 2, 3, 1000, 99, 100 };
+	int ids[MAP_VALUE], n = (int)(sizeof(vals) / sizeof(vals[0]));
+	struct seen s;
+
+	for (int k = MAP_COUNT; k < MAP_LHIST; k++)
+		ids[k] = def(r, (const char *[]){ "", "c", "s", "mi", "ma", "a", "st", "h" }[k],
+			     (enum map_kind)k, 0, 0);
+	ids[MAP_LHIST] = map_define(r, &lh);
+	ids[MAP_LAST] = def(r, "last", MAP_LAST, 0, 0);
+	CHECK_EQ_INT(map_region_seal(r), 0);
+	for (int i = 0; i < n; i++)
+		for (int k = MAP_COUNT; k < MAP_VALUE; k++)
+			CHECK_EQ_INT(map_agg_update(r, ids[k], NULL, vals[i]), 0);
+	for (int k = MAP_COUNT; k < MAP_VALUE; k++) {
+		memset(&s, 0, sizeof(s));
+		CHECK_EQ_INT(map_read(r, ids[k], collect0, &s), 0);
+		CHECK_EQ_INT(s.n, 1);
+	}
+#define READ1(k) read1(r, ids[k], &s)
+	CHECK_EQ_U64(READ1(MAP_COUNT)->count, 9);
+	CHECK_EQ_INT(READ1(MAP_SUM)->sum, 1207);
+	CHECK_EQ_INT(READ1(MAP_MIN)->min, -3);
+	CHECK_EQ_INT(READ1(MAP_MAX)->max, 1000);
+	CHECK_EQ_U64(READ1(MAP_AVG)->count, 9);
+	CHECK_EQ_INT(READ1(MAP_AVG)->sum, 1207);
+	READ1(MAP_STATS);
+	CHECK(s.v[0].count == 9 && s.v[0].sum == 1207 && s.v[0].min == -3 && s.v[0].max == 1000);
+	READ1(MAP_HIST);
+	CHECK_EQ_U64(s.v[0].n_buckets, MAP_HIST_BUCKETS);
+	/* -3 | 0 | 1 | 2,3 | 5 | 99 (64..127: 2+6) | 100 | 1000 (512..1023: 2+9) */
+	CHECK_EQ_U64(s.buckets[0][0], 1);
+	CHECK_EQ_U64(s.buckets[0][1], 1);
+	CHECK_EQ_U64(s.buckets[0][2], 1);
+	CHECK_EQ_U64(s.buckets[0][3], 2);
+	CHECK_EQ_U64(s.buckets[0][4], 1);
+	CHECK_EQ_U64(s.buckets[0][8], 2);
+	CHECK_EQ_U64(s.buckets[0][11], 1);
+	CHECK_EQ_U64(s.v[0].count, 9);
+	READ1(MAP_LHIST);
+	CHECK_EQ_U64(s.v[0].n_buckets, 12);
+	CHECK_EQ_U64(s.buckets[0][0], 1);  /* -3 */
+	CHECK_EQ_U64(s.buckets[0][1], 5);  /* 0 1 2 3 5 */
+	CHECK_EQ_U64(s.buckets[0][10], 1); /* 99 */
+	CHECK_EQ_U64(s.buckets[0][11], 2); /* 100, 1000 */
+	CHECK_EQ_INT(READ1(MAP_LAST)->value, 100);
+	map_region_free(r);
+}
+
+struct worker {
+	struct map_region *r;
+	int id;
+	long n;
+	int exit_early;
+	pid_t tid;
+};
+
+static void *hammer(void *p)
+{
+	struct worker *w = p;
+
+	w->tid = gettid();
+	for (long i = 0; i < w->n; i++) {
+		uint64_t k = (uint64_t)(i % 5);
+
+		if (map_agg_update(w->r, w->id, &k, 1))
+			break;
+	}
+	return NULL;
+}
+
+/* Four threads, 5 keys: exact per key; each thread had a shard of its own. */
+static void test_threads_exact(void)
+{
+	struct map_region *r = region(8);
+	int id = def(r, "c", MAP_COUNT, 8, 0);
+	struct worker w[4];
+	pthread_t th[4];
+	struct map_stats st;
+	struct seen s = { 0 };
+	int owned = 0;
+
+	CHECK_EQ_INT(map_region_seal(r), 0);
+	for (int i = 0; i < 4; i++) {
+		w[i] = (struct worker){ .r = r, .id = id, .n = 500000 };
+		pthread_create(&th[i], NULL, hammer, &w[i]);
+	}
+	for (int i = 0; i < 4; i++)
+		pthread_join(th[i], NULL);
+	CHECK_EQ_INT(map_read(r, id, collect, &s), 0);
+	CHECK_EQ_INT(s.n, 5);
+	for (uint64_t k = 0; k < 5; k++)
+		CHECK(find(&s, k) && find(&s, k)->count == 400000);
+	for (uint32_t i = 0; i < r->n_shards; i++)
+		owned += r->owners[i] != 0;
+	CHECK_EQ_INT(owned, 4);
+	CHECK_EQ_INT(map_stats_get(r, id, &st), 0);
+	CHECK_EQ_U64(st.dropped_full + st.dropped_shard + st.dropped_nested + st.corrupt, 0);
+	CHECK_EQ_U64(st.entries, 5);
+	map_region_free(r);
+}
+
+/*
+ * A fork child updating at the same time as its parent: both exact, because
+ * the child writes a shard of its own (the mapping is shared: were it still
+ * writing its parent's, plain increments of both would lose some).
+ */
+static void test_fork(void)
+{
+	struct map_region *r = region(8);
+	int id = def(r, "c", MAP_COUNT, 8, 0), status = -1;
+	struct worker w = { .n = 1000000 };
+	struct seen s = { 0 };
+	pid_t child;
+
+	CHECK_EQ_INT(map_region_seal(r), 0);
+	w.r = r;
+	w.id = id;
+	hammer(&(struct worker){ .r = r, .id = id, .n = 10 }); /* the parent has its shard */
+	child = fork();
+	if (child == 0) {
+		hammer(&w);
+		_exit(0);
+	}
+	hammer(&w);
+	waitpid(child, &status, 0);
+	CHECK_EQ_INT(status, 0);
+	CHECK_EQ_INT(map_read(r, id, collect, &s), 0);
+	CHECK_EQ_U64(find(&s, 0)->count, 2 + 400000);
+	CHECK_EQ_U64(find(&s, 4)->count, 2 + 400000);
+	map_region_free(r);
+}
+
+/* Threads that exit keep their counts; with one shard, the next thread takes it over. */
+static void test_thread_exit_reuse(void)
+{
+	struct map_region *r = region(1);
+	int id = def(r, "c", MAP_COUNT, 8, 0);
+	struct seen s = { 0 };
+	struct map_stats st;
+	pthread_t th;
+
+	CHECK_EQ_INT(map_region_seal(r), 0);
+	for (int i = 0; i < 3; i++) {
+		struct worker w = { .r = r, .id = id, .n = 1000 };
+
+		pthread_create(&th, NULL, hammer, &w);
+		pthread_join(th, NULL);
+		/* Until the kernel has let the thread go, its shard is not free. */
+		while (tgkill(getpid(), w.tid, 0) == 0)
+			usleep(1000);
+	}
+	CHECK_EQ_INT(map_read(r, id, collect, &s), 0);
+	CHECK_EQ_U64(find(&s, 3)->count, 600);
+	CHECK_EQ_INT(map_stats_get(r, id, &st), 0);
+	CHECK_EQ_U64(st.dropped_shard, 0);
+	map_region_free(r);
+}
+
+static void *hold_shard(void *p)
+{
+	struct worker *w = p;
+	uint64_t k = 1;
+
+	map_agg_update(w->r, w->id, &k, 1);
+	while (!__atomic_load_n(&w->exit_early, __ATOMIC_ACQUIRE))
+		usleep(1000);
+	return NULL;
+}
+
+/* A thread that finds every shard held by a live thread drops, counted. */
+static void test_no_shard(void)
+{
+	struct map_region *r = region(1);
+	int id = def(r, "c", MAP_COUNT, 8, 0);
+	struct worker w;
+	struct map_stats st;
+	struct seen s = { 0 };
+	uint64_t k = 1;
+	pthread_t th;
+
+	CHECK_EQ_INT(map_region_seal(r), 0);
+	w = (struct worker){ .r = r, .id = id };
+	pthread_create(&th, NULL, hold_shard, &w);
+	while (!__atomic_load_n(&r->owners[0], __ATOMIC_ACQUIRE))
+		usleep(1000);
+	CHECK_EQ_INT(map_agg_update(r, id, &k, 1), -ENOSPC);
+	CHECK_EQ_INT(map_agg_update(r, id, &k, 1), -ENOSPC);
+	__atomic_store_n(&w.exit_early, 1, __ATOMIC_RELEASE);
+	pthread_join(th, NULL);
+	CHECK_EQ_INT(map_stats_get(r, id, &st), 0);
+	CHECK_EQ_U64(st.dropped_shard, 2);
+	CHECK_EQ_INT(map_read(r, id, collect, &s), 0);
+	CHECK_EQ_U64(find(&s, 1)->count, 1);
+	map_region_free(r);
+}
+
+/* A full map keeps its keys, drops new ones and counts them. */
+static void test_full(void)
+{
+	struct map_region *r = region(2);
+	int id = def(r, "c", MAP_COUNT, 8, 8), vid = def(r, "v", MAP_VALUE, 8, 4);
+	struct map_stats st;
+	struct seen s = { 0 };
+
+	CHECK_EQ_INT(map_region_seal(r), 0);
+	for (uint64_t k = 0; k < 10; k++) {
+		CHECK_EQ_INT(map_agg_update(r, id, &k, 1), k < 8 ? 0 : -ENOSPC);
+		CHECK_EQ_INT(map_value_set(r, vid, &k, (int64_t)k), k < 4 ? 0 : -ENOSPC);
+	}
+	for (uint64_t k = 0; k < 8; k++)
+		CHECK_EQ_INT(map_agg_update(r, id, &k, 1), 0);
+	CHECK_EQ_INT(map_read(r, id, collect, &s), 0);
+	CHECK_EQ_INT(s.n, 8);
+	CHECK_EQ_U64(find(&s, 7)->count, 2);
+	CHECK_EQ_INT(map_stats_get(r, id, &st), 0);
+	CHECK_EQ_U64(st.dropped_full, 2);
+	CHECK_EQ_INT(map_stats_get(r, vid, &st), 0);
+	CHECK_EQ_U64(st.dropped_full, 6);
+	map_region_free(r);
+}
+
+static void test_clear_zero(void)
+{
+	struct map_region *r = region(2);
+	int id = def(r, "c", MAP_SUM, 8, 4);
+	struct seen s = { 0 };
+
+	CHECK_EQ_INT(map_region_seal(r), 0);
+	for (uint64_t k = 0; k < 4; k++)
+		CHECK_EQ_INT(map_agg_update(r, id, &k, 10), 0);
+	CHECK_EQ_INT(map_zero(r, id), 0);
+	CHECK_EQ_INT(map_read(r, id, collect, &s), 0);
+	CHECK_EQ_INT(s.n, 4);
+	CHECK_EQ_INT(find(&s, 2)->sum, 0);
+	CHECK_EQ_INT(map_agg_update(r, id, &(uint64_t){ 2 }, 5), 0);
+	memset(&s, 0, sizeof(s));
+	map_read(r, id, collect, &s);
+	CHECK_EQ_INT(find(&s, 2)->sum, 5);
+	CHECK_EQ_INT(find(&s, 3)->sum, 0);
+	CHECK_EQ_INT(map_clear(r, id), 0);
+	memset(&s, 0, sizeof(s));
+	CHECK_EQ_INT(map_read(r, id, collect, &s), 0);
+	CHECK_EQ_INT(s.n, 0);
+	/* The table held 4 keys (its maximum): cleared slots take new ones. */
+	for (uint64_t k = 10; k < 14; k++)
+		CHECK_EQ_INT(map_agg_update(r, id, &k, 1), 0);
+	CHECK_EQ_INT(map_agg_update(r, id, &(uint64_t){ 2 }, 1), -ENOSPC);
+	memset(&s, 0, sizeof(s));
+	CHECK_EQ_INT(map_read(r, id, collect, &s), 0);
+	CHECK_EQ_INT(s.n, 4);
+	CHECK(find(&s, 13) && find(&s, 13)->sum == 1 && !find(&s, 2));
+	map_region_free(r);
+}
+
+/* delete(@agg[key]) from another thread: gone from every shard; updated again, it starts at 0. */
+static void test_agg_delete(void)
+{
+	struct map_region *r = region(4);
+	int id = def(r, "c", MAP_COUNT, 8, 0), hid = def(r, "h", MAP_HIST, 8, 0);
+	struct worker w[2];
+	pthread_t th[2];
+	struct seen s = { 0 };
+	uint64_t k = 2;
+
+	CHECK_EQ_INT(map_region_seal(r), 0);
+	for (int i = 0; i < 2; i++) {
+		w[i] = (struct worker){ .r = r, .id = id, .n = 100 };
+		pthread_create(&th[i], NULL, hammer, &w[i]);
+	}
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	CHECK_EQ_INT(map_agg_update(r, hid, &k, 5), 0);
+	CHECK_EQ_INT(map_agg_delete(r, id, &k), 0);
+	CHECK_EQ_INT(map_agg_delete(r, id, &k), -ENOENT);
+	CHECK_EQ_INT(map_agg_delete(r, hid, &k), 0);
+	CHECK_EQ_INT(map_agg_delete(r, id, &(uint64_t){ 99 }), -ENOENT);
+	CHECK_EQ_INT(map_read(r, id, collect, &s), 0);
+	CHECK_EQ_INT(s.n, 4);
+	CHECK(!find(&s, 2) && find(&s, 3) && find(&s, 3)->count == 40);
+	CHECK_EQ_INT(map_agg_update(r, id, &k, 1), 0);
+	memset(&s, 0, sizeof(s));
+	CHECK_EQ_INT(map_read(r, id, collect, &s), 0);
+	CHECK(find(&s, 2) && find(&s, 2)->count == 1);
+	memset(&s, 0, sizeof(s));
+	CHECK_EQ_INT(map_read(r, hid, collect, &s), 0);
+	CHECK_EQ_INT(s.n, 0);
+	map_region_free(r);
+}
+
+static void *adder(void *p)
+{
+	struct worker *w = p;
+
+	for (long i = 0; i < w->n; i++) {
+		uint64_t k = (uint64_t)(i % 3);
+
+		map_value_add(w->r, w->id, &k, 2, NULL);
+	}
+	return NULL;
+}
+
+static void test_value_map(void)
+{
+	struct map_region *r = region(2);
+	int id = def(r, "start", MAP_VALUE, 4, 0);
+	uint32_t tid = 42;
+	struct worker w[4];
+	pthread_t th[4];
+	struct seen s = { 0 };
+	int64_t v = 0;
+
+	CHECK_EQ_INT(map_region_seal(r), 0);
+	CHECK_EQ_INT(map_value_get(r, id, &tid, &v), -ENOENT);
+	CHECK_EQ_INT(map_value_set(r, id, &tid, 1000), 0);
+	CHECK_EQ_INT(map_value_get(r, id, &tid, &v), 0);
+	CHECK_EQ_INT(v, 1000);
+	CHECK_EQ_INT(map_value_delete(r, id, &tid), 0);
+	CHECK_EQ_INT(map_value_get(r, id, &tid, &v), -ENOENT);
+	CHECK_EQ_INT(map_value_delete(r, id, &tid), -ENOENT);
+	CHECK_EQ_INT(map_value_add(r, id, &tid, 7, &v), 0);
+	CHECK_EQ_INT(v, 7);
+	CHECK_EQ_INT(map_read(r, id, collect, &s), 0);
+	CHECK_EQ_INT(s.n, 1);
+	CHECK_EQ_INT(s.v[0].value, 7);
+	CHECK_EQ_INT(map_value_delete(r, id, &tid), 0);
+	for (int i = 0; i < 4; i++) {
+		w[i] = (struct worker){ .r = r, .id = id, .n = 300000 };
+		pthread_create(&th[i], NULL, adder, &w[i]);
+	}
+	for (int i = 0; i < 4; i++)
+		pthread_join(th[i], NULL);
+	for (uint32_t k = 0; k < 3; k++) {
+		CHECK_EQ_INT(map_value_get(r, id, &k, &v), 0);
+		CHECK_EQ_INT(v, 4 * 100000 * 2);
+	}
+	CHECK_EQ_INT(map_clear(r, id), 0);
+	memset(&s, 0, sizeof(s));
+	CHECK_EQ_INT(map_read(r, id, collect, &s), 0);
+	CHECK_EQ_INT(s.n, 0);
+	map_region_free(r);
+}
+
+struct churn {
+	struct map_region *r;
+	int id;
+	int stop;
+};
+
+static void *churn_writer(void *p)
+{
+	struct churn *c = p;
+
+	while (!__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE)) {
+		for (uint64_t k = 0; k < 50; k++)
+			map_agg_update(c->r, c->id, &k, 1);
+	}
+	return NULL;
+}
+
+/*
+ * clear() and zero() while 3 threads write, the reader reading meanwhile: no
+ * impossible entry, no drop; once the writers stopped, a last clear and K
+ * more updates per thread read exactly (every shard's table emptied by its
+ * owner at its first update after the clear).
+ */
+static void test_clear_concurrent(void)
+{
+	struct map_region *r = region(4);
+	struct churn c = { .r = r, .id = def(r, "c", MAP_COUNT, 8, 64) };
+	struct map_stats st;
+	struct worker w[3];
+	pthread_t th[3];
+	struct seen s;
+
+	CHECK_EQ_INT(map_region_seal(r), 0);
+	for (int i = 0; i < 3; i++)
+		pthread_create(&th[i], NULL, churn_writer, &c);
+	for (int round = 0; round < 2000; round++) {
+		memset(&s, 0, sizeof(s));
+		CHECK_EQ_INT(map_read(r, c.id, collect, &s), 0);
+		CHECK(s.n <= 50);
+		CHECK_EQ_INT(round % 3 ? map_clear(r, c.id) : map_zero(r, c.id), 0);
+	}
+	__atomic_store_n(&c.stop, 1, __ATOMIC_RELEASE);
+	for (int i = 0; i < 3; i++)
+		pthread_join(th[i], NULL);
+	CHECK_EQ_INT(map_clear(r, c.id), 0);
+	for (int i = 0; i < 3; i++) {
+		w[i] = (struct worker){ .r = r, .id = c.id, .n = 1000 };
+		pthread_create(&th[i], NULL, hammer, &w[i]);
+	}
+	for (int i = 0; i < 3; i++)
+		pthread_join(th[i], NULL);
+	memset(&s, 0, sizeof(s));
+	CHECK_EQ_INT(map_read(r, c.id, collect, &s), 0);
+	CHECK_EQ_INT(s.n, 5);
+	for (uint64_t k = 0; k < 5; k++)
+		CHECK(find(&s, k) && find(&s, k)->count == 600);
+	CHECK_EQ_INT(map_stats_get(r, c.id, &st), 0);
+	CHECK_EQ_U64(st.corrupt + st.dropped_full + st.dropped_shard + st.dropped_nested, 0);
+	map_region_free(r);
+}
+
+/* The agent's view: the same maps through the memfd; a file that is not a region refused. */
+static void test_attach(void)
+{
+	struct map_region *r = region(4), *a;
+	int id = def(r, "c", MAP_COUNT, 8, 0), fd;
+	struct seen s = { 0 };
+	uint64_t k = 3;
+
+	CHECK_EQ_INT(map_region_seal(r), 0);
+	a = map_region_attach(map_region_fd(r));
+	CHECK(a != NULL);
+	if (a) {
+		CHECK_EQ_INT(map_lookup(a, "c"), id);
+		CHECK_EQ_INT(map_agg_update(a, id, &k, 1), 0);
+		map_region_free(a);
+	}
+	CHECK_EQ_INT(map_read(r, id, collect, &s), 0);
+	CHECK(find(&s, 3) && find(&s, 3)->count == 1);
+	fd = memfd_create("x", MFD_ALLOW_SEALING);
+	CHECK(ftruncate(fd, 4096) == 0);
+	CHECK(map_region_attach(fd) == NULL && errno == EINVAL);
+	CHECK(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) == 0);
+	CHECK(map_region_attach(fd) == NULL && errno == EINVAL);
+	close(fd);
+	map_region_free(r);
+}
+
+/*
+ * A hostile target scribbles over the shards, owners and states: the reader
+ * walks only what its own layout bounds, reports -EUCLEAN and counts what it
+ * skipped; the good entries still merge.
+ */
+static void test_hostile(void)
+{
+	struct map_region *r = region(4);
+	int id = def(r, "h", MAP_HIST, 8, 64), vid = def(r, "v", MAP_VALUE, 8, 64);
+	struct seen s = { 0 };
+	struct map_stats st;
+	uint8_t *table;
+	unsigned int seed = 7;
+
+	CHECK_EQ_INT(map_region_seal(r), 0);
+	for (uint64_t k = 0; k < 5; k++) {
+		CHECK_EQ_INT(map_agg_update(r, id, &k, 100), 0);
+		CHECK_EQ_INT(map_value_set(r, vid, &k, 1), 0);
+	}
+	/* Every owner word set: shards never written are read too (zeroes: fine). */
+	for (uint32_t i = 0; i < r->n_shards; i++)
+		r->owners[i] = ~0ull - i;
+	table = r->base + r->shards_off + r->maps[id].table_off;
+	for (uint32_t i = 0; i < r->maps[id].cap; i++) {
+		uint64_t *ctrl = (uint64_t *)map_slot(table, &r->maps[id], i);
+
+		if (MAP_CTRL_STATE(*ctrl) == MAP_SLOT_EMPTY && (rand_r(&seed) & 1))
+			*ctrl = (uint64_t)rand_r(&seed) << 32 | (uint64_t)rand_r(&seed);
+	}
+	r->maps[id].state->gen = 0x7fffffff; /* beyond the mask */
+	CHECK_EQ_INT(map_read(r, id, collect, &s), -EUCLEAN);
+	CHECK_EQ_INT(map_stats_get(r, id, &st), 0);
+	CHECK(st.corrupt > 0);
+	/* Garbage everywhere but the headers the tracer never re-reads. */
+	for (uint8_t *p = r->base + r->shards_off; p < r->base + r->len; p++)
+		*p = (uint8_t)rand_r(&seed);
+	memset(&s, 0, sizeof(s));
+	CHECK_EQ_INT(map_read(r, id, collect, &s), -EUCLEAN);
+	memset(&s, 0, sizeof(s));
+	CHECK_EQ_INT(map_read(r, vid, collect, &s), -EUCLEAN);
+	CHECK_EQ_INT(map_stats_get(r, vid, &st), 0);
+	map_region_free(r);
+}
+
+int main(void)
+{
+	RUN(test_define_errors);
+	RUN(test_kinds);
+	RUN(test_threads_exact);
+	RUN(test_fork);
+	RUN(test_thread_exit_reuse);
+	RUN(test_no_shard);
+	RUN(test_full);
+	RUN(test_clear_zero);
+	RUN(test_clear_concurrent);
+	RUN(test_agg_delete);
+	RUN(test_value_map);
+	RUN(test_attach);
+	RUN(test_hostile);
+	TL_EXIT();
+}
