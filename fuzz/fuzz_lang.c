@@ -37,6 +37,12 @@ static int stub_del(void *ctx, unsigned map, const void *key)
 	(void)ctx, (void)map, (void)key;
 	return 0;
 }
+static int stub_add(void *ctx, unsigned map, const void *key, int64_t d, int64_t *out)
+{
+	(void)ctx, (void)map, (void)key;
+	*out = d;
+	return 0;
+}
 static int stub_emit(void *ctx, enum lang_emit what, uint32_t id, int64_t imm, const void *data,
 		     uint32_t len)
 {
@@ -54,8 +60,8 @@ static long stub_read(void *ctx, uint64_t addr, char *dst, uint32_t len)
 	dst[len - 1] = 0;
 	return len - 1;
 }
-static const struct lang_env_ops stub_ops = { stub_get, stub_set, stub_agg, stub_del, stub_emit,
-					      stub_read };
+static const struct lang_env_ops stub_ops = { stub_get,	 stub_set,  stub_agg, stub_del,
+					      stub_add,	 stub_emit, stub_read };
 
 static void check_diag(const char *d)
 {

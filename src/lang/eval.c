@@ -248,12 +248,10 @@ int plan_eval(const struct plan *pl, uint32_t probe, struct lang_env *env)
 		case PI_MAP_ADD: {
 			sp -= in->b;
 			make_key(pl, in->a, sp, in->b, f.key);
-			uint64_t v = 0;
-			if (env->ops->map_get(env->ctx, in->a, f.key, &v))
+			int64_t v = 0;
+			if (env->ops->map_add(env->ctx, in->a, f.key, in->imm, &v))
 				v = 0;
-			v += (uint64_t)in->imm;
-			env->ops->map_set(env->ctx, in->a, f.key, &v);
-			*sp++ = v;
+			*sp++ = (uint64_t)v;
 			break;
 		}
 		case PI_MAP_DEL:

@@ -93,6 +93,8 @@ struct lang_env_ops {
 	int (*map_set)(void *ctx, unsigned map, const void *key, const void *val);
 	int (*map_agg)(void *ctx, unsigned map, const void *key, enum lang_map_kind k, int64_t v);
 	int (*map_del)(void *ctx, unsigned map, const void *key);
+	/* map += delta (created at 0), the new value in *out: ++, -- */
+	int (*map_add)(void *ctx, unsigned map, const void *key, int64_t delta, int64_t *out);
 	int (*emit)(void *ctx, enum lang_emit what, uint32_t id, int64_t imm, const void *data,
 		    uint32_t len);
 	/* a fault-safe copy of the string at addr, at most len - 1 bytes and a
@@ -125,6 +127,20 @@ void plan_free(struct lang_program *p);
 /* verify.c: 0, or -EINVAL with the offending instruction in *bad_pc. */
 int plan_verify(const struct plan *plan, uint32_t *bad_pc);
 void plan_dump(const struct plan *plan, FILE *out);
+
+/*
+ * target.c: the maps of a program in a region of src/trace/map (the tracer
+ * defines them, the target updates them, the tracer merges them into a
+ * store). Aggregations are per-thread shards; integer maps are the region's
+ * shared value maps; maps of strings are not in the target yet (-ENOTSUP).
+ */
+struct map_region;
+int lang_target_define(const struct lang_program *p, struct map_region *r, char *why, size_t len);
+/* The environment's map operations over region r (ctx: the region); hot path. */
+void lang_target_env_ops(struct lang_env_ops *ops);
+struct lang_store;
+/* Every map of the region merged into the store (its maps cleared first). */
+int lang_target_read(struct map_region *r, struct lang_store *s);
 
 /* eval.c: run probe `probe`'s plan; 0, 1 when it called exit(), or -errno. */
 int plan_eval(const struct plan *plan, uint32_t probe, struct lang_env *env);

@@ -96,7 +96,13 @@ static int r_del(void *ctx, unsigned m, const void *k)
 	return store_ops.map_del(((struct runner *)ctx)->store, m, k);
 }
 
-static const struct lang_env_ops runner_ops = { r_get, r_set, r_agg, r_del, run_emit, run_read_str };
+static int r_add(void *ctx, unsigned m, const void *k, int64_t d, int64_t *out)
+{
+	return store_ops.map_add(((struct runner *)ctx)->store, m, k, d, out);
+}
+
+static const struct lang_env_ops runner_ops = { r_get, r_set, r_agg, r_del, r_add, run_emit,
+						run_read_str };
 
 /* Every probe of this kind (BEGIN, END), in the program's order. */
 static void run_kind(struct runner *r, enum lang_probe_kind kind)

@@ -258,8 +258,21 @@ static int env_del(void *ctx, unsigned map, const void *key)
 	return store_delete(ctx, map, key);
 }
 
+static int env_add(void *ctx, unsigned map, const void *key, int64_t delta, int64_t *out)
+{
+	struct lang_store *s = ctx;
+	struct store_entry *e = store_lookup(s, map, key, true);
+	if (!e)
+		return -ENOMEM;
+	e->a = (int64_t)((uint64_t)e->a + (uint64_t)delta);
+	e->init = true;
+	*out = e->a;
+	return 0;
+}
+
 void store_env_ops(struct lang_env_ops *ops)
 {
+	ops->map_add = env_add;
 	ops->map_get = env_get;
 	ops->map_set = env_set;
 	ops->map_agg = env_agg;

@@ -4,15 +4,18 @@
  * run against the tracer's store; the verifier's refusals of hand-made bad
  * plans (each would make the evaluator leave its frame); str() of a bad
  * pointer through the fetch layer's fault-safe reads in a probe handler:
- * bpftrace's "" and a counted error, the program unharmed.
+ * bpftrace's "" and a counted error, the program unharmed; the maps in the
+ * target (src/trace/map) against the tracer's store.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "arch/x86_64/safe_read.h"
 #include "lang/store.h"
 #include "testlib.h"
+#include "trace/map/map.h"
 #include "ubp/ubp.h"
 
 TL_DEFINE("lang_plan");
@@ -53,6 +56,11 @@ static int r_del(void *c, unsigned m, const void *k)
 	struct recorder *r = c;
 	return r->store_ops.map_del(r->store, m, k);
 }
+static int r_add(void *c, unsigned m, const void *k, int64_t d, int64_t *out)
+{
+	struct recorder *r = c;
+	return r->store_ops.map_add(r->store, m, k, d, out);
+}
 static const struct plan *cur_plan;
 static int r_emit(void *c, enum lang_emit what, uint32_t id, int64_t imm, const void *data,
 		  uint32_t len)
@@ -75,7 +83,7 @@ static long r_read(void *c, uint64_t addr, char *dst, uint32_t len)
 	dst[n] = 0;
 	return n;
 }
-static const struct lang_env_ops rec_ops = { r_get, r_set, r_agg, r_del, r_emit, r_read };
+static const struct lang_env_ops rec_ops = { r_get, r_set, r_agg, r_del, r_add, r_emit, r_read };
 
 static struct lang_program *compile(const char *text)
 {
@@ -247,6 +255,87 @@ static void case_limits(void)
 	end_case("limits");
 }
 
+/*
+ * The same program on the maps in the target (a region of src/trace/map,
+ * updated by plan_eval through lang_target_env_ops, from two threads, merged
+ * by lang_target_read) and on the tracer's store: the same text, byte for byte.
+ */
+#define TARGET_PROG                                                                        \
+	"uprobe:/bin/true:main /arg0 != 3/ { @c = count(); @k[arg0 % 4] = count(); "        \
+	"@s[arg0 % 3] = sum(arg1); @mn = min(arg1); @mx = max(arg1); @a = avg(arg1); "      \
+	"@st[arg0 % 2] = stats(arg1); @h = hist(arg1); @l = lhist(arg1, 0, 100, 20); "      \
+	"if (arg0 >= 995) { @last[arg0 % 5] = arg1; } @inc[arg0 % 2]++; @start[arg0] = arg1; " \
+	"if (arg0 % 7 == 0) { delete(@start[arg0]); } }"
+
+struct target_run {
+	struct lang_program *p;
+	struct map_region *r;
+	uint64_t from, to;
+};
+
+static void *target_thread(void *arg)
+{
+	struct target_run *t = arg;
+	struct lang_env_ops ops = { .emit = r_emit, .read_str = r_read };
+	lang_target_env_ops(&ops);
+	for (uint64_t i = t->from; i < t->to; i++) {
+		uint64_t args[6] = { i, i * 7 % 130 };
+		struct lang_env env = { .ops = &ops, .ctx = t->r, .args = args };
+		if (plan_eval(&t->p->plan, 0, &env))
+			return (void *)1;
+	}
+	return NULL;
+}
+
+static char *maps_text(struct lang_store *s)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	print_all_maps(s, f);
+	fclose(f);
+	return buf;
+}
+
+static void case_target_maps(void)
+{
+	struct lang_program *p = compile(TARGET_PROG);
+	struct map_region_opts o = { .sz = sizeof(o) };
+	struct map_region *r = map_region_create(&o);
+	char why[256] = "";
+	CHECK(r && lang_target_define(p, r, why, sizeof(why)) == 0);
+	CHECK_EQ_INT(map_region_seal(r), 0);
+	struct target_run a = { p, r, 0, 500 }, b = { p, r, 500, 1000 };
+	pthread_t ta, tb;
+	pthread_create(&ta, NULL, target_thread, &a);
+	pthread_create(&tb, NULL, target_thread, &b);
+	void *ra, *rb;
+	pthread_join(ta, &ra);
+	pthread_join(tb, &rb);
+	CHECK(!ra && !rb);
+	struct lang_store *in_target = store_new(&p->checked, &p->plan);
+	CHECK_EQ_INT(lang_target_read(r, in_target), 0);
+
+	struct recorder rec = { 0 };
+	rec.store = store_new(&p->checked, &p->plan);
+	store_env_ops(&rec.store_ops);
+	int rc;
+	for (uint64_t i = 0; i < 1000; i++) {
+		uint64_t args[6] = { i, i * 7 % 130 };
+		run0(p, &rec, args, &rc);
+	}
+	char *got = maps_text(in_target), *want = maps_text(rec.store);
+	CHECK_STR(got, want);
+	CHECK_CONTAINS(want, "@c: 999\n");
+	free(got);
+	free(want);
+	store_free(in_target);
+	store_free(rec.store);
+	map_region_free(r);
+	lang_program_free(p);
+	end_case("target_maps");
+}
+
 int main(void)
 {
 	/* the fetch layer's fault handling: SIGSEGV in safe_read.S returns -EFAULT */
@@ -258,5 +347,6 @@ int main(void)
 	case_str_fault();
 	case_verifier();
 	case_limits();
+	case_target_maps();
 	return tl_total_failed ? 1 : 0;
 }
