@@ -110,7 +110,7 @@ static void check_builtin(struct checker *ck, struct lang_node *n)
 		n->type = T_STR;
 		n->size = id == B_COMM ? 16 : LANG_STRLEN;
 	}
-	n->is_signed = id == B_RETVAL || (id <= B_ARG5 && false);
+	n->is_signed = id == B_RETVAL; /* argN, pid, nsecs...: unsigned, as bpftrace's */
 }
 
 static struct lang_var_info *var_of(struct checker *ck, struct lang_node *n, bool define)
@@ -303,11 +303,10 @@ static int printf_convs(const char *fmt, size_t len, enum lang_type *types, int 
 static void check_printf(struct checker *ck, struct lang_node *n)
 {
 	if (!n->nkids || n->kids[0]->kind != N_STR) {
-		char buf[32];
 		if (n->nkids)
 			check_expr(ck, n->kids[0]);
 		lang_error(ck->src, n->pos, "printf() expects a string literal (%s provided)",
-			   !n->nkids ? "none" : n->kids[0]->type == T_STR ? "string" : (type_name(n->kids[0], buf, sizeof(buf)), "integer"));
+			   !n->nkids ? "none" : n->kids[0]->type == T_STR ? "string" : "integer");
 		return;
 	}
 	for (int i = 1; i < n->nkids; i++)

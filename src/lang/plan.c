@@ -140,6 +140,7 @@ static void logic(struct comp *c, const struct lang_node *n)
 static void builtin(struct comp *c, const struct lang_node *n)
 {
 	int s = n->type == T_STR ? slot(c, n) : 0;
+	c->probe->uses |= 1u << n->id;
 	emit(c, PI_BUILTIN, n->id, 0, (uint32_t)s, 0);
 }
 

@@ -66,6 +66,7 @@ struct plan_insn {
 struct plan_probe {
 	uint32_t entry;	    /* first instruction */
 	uint32_t nvars;
+	uint32_t uses; /* bit per enum lang_builtin read: the handler computes only those */
 	uint8_t str_var[LANG_MAX_VARS]; /* string variable's buffer index + 1, or 0 */
 };
 
