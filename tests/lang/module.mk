@@ -2,7 +2,8 @@
 # The bpftrace language: golden tests of the front end (tests/lang/cases:
 # NAME.bt -> NAME.out, the AST dump or the errors), the plan's compiler,
 # verifier and evaluator in process (their internals from libuprobes.a).
-TEST_BINS += $(B)/tests/lang/test_lang_golden tests/lang/test_lang_ast_bpftrace.sh
+TEST_BINS += $(B)/tests/lang/test_lang_golden tests/lang/test_lang_ast_bpftrace.sh \
+	tests/lang/test_lang_cli.sh
 
 $(B)/tests/lang/test_lang_golden: tests/lang/test_lang_golden.c $(B)/libuprobes.so
 	@mkdir -p $(@D)
@@ -13,3 +14,4 @@ TEST_BINS += $(B)/tests/lang/test_lang_plan
 $(B)/tests/lang/test_lang_plan: tests/lang/test_lang_plan.c $(B)/libuprobes.a
 	@mkdir -p $(@D)
 	$(CC) $(PROG_CFLAGS) $(CFLAGS) -o $@ $< $(B)/libuprobes.a $(LIB_LDLIBS)
+tests/lang/test_lang_cli.sh: $(B)/uprobe

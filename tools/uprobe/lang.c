@@ -83,12 +83,15 @@ int cmd_lang(int argc, char **argv)
 {
 	const char *prog = NULL, *file = NULL;
 	bool dump = false, has_target = false;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			fputs(usage, stdout);
 			return CLI_EXIT_OK;
-		} else if (!strcmp(a, "-e") || !strcmp(a, "-c") || !strcmp(a, "-p") || !strcmp(a, "-f")) {
+		}
+	}
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "-e") || !strcmp(a, "-c") || !strcmp(a, "-p") || !strcmp(a, "-f")) {
 			if (i + 1 >= argc)
 				return cli_error(CLI_EXIT_USAGE, "%s needs an argument", a);
 			const char *v = argv[++i];
@@ -108,8 +111,7 @@ int cmd_lang(int argc, char **argv)
 			return cli_error(CLI_EXIT_USAGE, "unknown option '%s'", a);
 		} else if (!prog && !file) {
 			file = a;
-		} else {
-			has_target = true; /* bpftrace FILE.bt's positional parameters: not yet */
+		} else { /* bpftrace's positional parameters ($1): not yet */
 			return cli_error(CLI_EXIT_USAGE, "unexpected argument '%s' (positional parameters are not supported)", a);
 		}
 	}
