@@ -103,6 +103,7 @@ struct uprobe_agent_specs {
  * keyed by the probe's index (uint32_t). The agent looks the fetch-arg names
  * up in each probe's line; a probe without such an arg has no filter (keeps
  * every hit) or adds nothing to the histogram, as the tracer's own would.
+ * hist_arg "latency": the histogram of return probes' call durations.
  */
 #define UPROBE_AGENT_AGGS_MAGIC 0x53474741u /* "AGGS" */
 struct uprobe_agent_aggs {
@@ -111,8 +112,9 @@ struct uprobe_agent_aggs {
 	int32_t filter_op; /* enum trace_filter_op */
 	uint32_t pad;
 	int64_t filter_value;
-	char hist_arg[32];   /* TRACE_MAX_ARG_NAME, NUL-terminated; "" none */
+	char hist_arg[32];   /* TRACE_MAX_ARG_NAME, NUL-terminated; "" none; "latency": */
 	char filter_arg[32]; /* likewise */
+	uint64_t latency_mult; /* ns = TSC ticks * latency_mult >> 32 (return probes) */
 };
 
 /* READY's first memfd: one per probe, in the order of the lines. */

@@ -518,7 +518,8 @@ UPROBE_API void trace_maps_free(struct trace_maps *m);
  * those of maps; -1: none. The key of count_map and filtered_map is key (the
  * probe's index, 4 bytes); hist_map has no key. hist_arg and filter_arg are
  * indexes of the spec's fetch-args (-1: none; an arg that faults or is not an
- * integer is not added, and fails the filter).
+ * integer is not added, and fails the filter), or for hist_arg
+ * TRACE_AGG_LATENCY.
  */
 enum trace_filter_op { TRACE_FILTER_EQ, TRACE_FILTER_NE, TRACE_FILTER_LT, TRACE_FILTER_LE,
 		       TRACE_FILTER_GT, TRACE_FILTER_GE };
@@ -533,7 +534,14 @@ struct trace_event_agg {
 	enum trace_filter_op filter_op;
 	int64_t filter_value;
 	uint32_t key;
+	/*
+	 * hist_arg TRACE_AGG_LATENCY (return probes): the histogram is of the
+	 * call's duration in ns, (return TSC - entry TSC) * latency_mult >> 32.
+	 */
+	uint64_t latency_mult;
 };
+
+#define TRACE_AGG_LATENCY (-2)
 
 /* ---- SDT (USDT) markers ------------------------------------------------------------ */
 

@@ -268,10 +268,13 @@ static void agg_of(const struct agent *a, const struct trace_spec *spec, uint32_
 	*g = (struct trace_event_agg){
 		.maps = (struct trace_maps *)a->maps, .count_map = a->aggs.count_map,
 		.filtered_map = a->aggs.filtered_map, .hist_map = a->aggs.hist_map,
-		.hist_arg = arg_index(spec, a->aggs.hist_arg),
+		.hist_arg = strcmp(a->aggs.hist_arg, "latency") ? arg_index(spec, a->aggs.hist_arg)
+			    : spec->kind == TRACE_RETPROBE    ? TRACE_AGG_LATENCY
+							      : -1,
 		.filter_arg = arg_index(spec, a->aggs.filter_arg),
 		.filter_op = (enum trace_filter_op)a->aggs.filter_op,
 		.filter_value = a->aggs.filter_value, .key = i,
+		.latency_mult = a->aggs.latency_mult,
 	};
 }
 

@@ -46,57 +46,64 @@ if same_run fork_hist --hist k -o "$tmp/hist.out" "$probe" -- "$tgt" -f -e $n 4;
 		"histogram rows" && no_drops fork_hist "$tmp/fork_hist.stderr" && pass fork_hist
 fi
 
+# --hist latency of a return probe, in the target: every call is in the histogram
+# (the rows' counts add up to the calls; where they fall is the machine's business).
+if same_run latency --hist latency -o "$tmp/lat.out" "r:m/fr $tgt:map_f" -- "$tgt" -e $n 4
+then
+	expect_eq latency "$(grep -E '^\[' "$tmp/lat.out" | sed 's/ *|.*//' |
+		awk '{ n += $NF } END { print n }')" \
+		$((4 * n + n / 10)) "calls in the histogram" &&
+		expect_grep latency "$tmp/latency.stderr" "m/fr: $((4 * n + n / 10)) events" \
+			"summary" && no_drops latency "$tmp/latency.stderr" && pass latency
+fi
+
 # The target SIGKILLs itself: what it counted is printed; the status is the untraced one (137).
 if same_run sigkill --count -o "$tmp/kill.out" "$probe" -- "$tgt" -k $n 4; then
 	expect_eq sigkill "$(cat "$tmp/kill.out")" "@events[f]: $((4 * n))" "count" &&
 		pass sigkill
 fi
 
-# Attach mode: the target waits for a line on a FIFO once uprobe says it is tracing,
-# makes its calls (-f: a child too; -k: then dies of SIGKILL), writes "done" into it.
-attach_case() { # name want target-options...
-	name=$1
-	want=$2
-	shift 2
-	fifo="$tmp/$name.fifo"
+# Attach mode: the target waits for a line on its FIFO ($tmp/NAME.fifo), made to go
+# once uprobe says it is tracing; it makes its calls (-f: a child too; -k: then dies of
+# SIGKILL) and writes "done" into it. attached NAME TARGET-OPTIONS... returns when
+# "done" was read, with tpid and upid set (upid: uprobe itself, not a subshell).
+attached() {
+	fifo="$tmp/$1.fifo"
+	out="$tmp/$1.out" err="$tmp/$1.stderr"
+	shift
 	mkfifo "$fifo"
 	"$tgt" -w "$fifo" "$@" &
 	tpid=$!
-	"$top/build/uprobe" trace -p $tpid --count -o "$tmp/$name.out" "$probe" \
-		2>"$tmp/$name.stderr" &
+	"$top/build/uprobe" trace -p $tpid --count -o "$out" "$probe" 2>"$err" &
 	upid=$!
 	tries=0
-	while ! grep -q "tracing PID $tpid" "$tmp/$name.stderr" && kill -0 $upid 2>/dev/null &&
+	while ! grep -q "tracing PID $tpid" "$err" 2>/dev/null && kill -0 $upid 2>/dev/null &&
 		[ $tries -lt 6000 ]; do
 		sleep 0.05
 		tries=$((tries + 1))
 	done
 	echo go >"$fifo"
 	cat "$fifo" >/dev/null
+}
+
+attach_case() { # name want target-options...
+	name=$1
+	want=$2
+	shift 2
+	attached "$name" "$@"
 	wait $tpid 2>/dev/null
 	wait $upid
 	expect_eq "$name" "$(cat "$tmp/$name.out")" "@events[f]: $want" "count" &&
 		no_drops "$name" "$tmp/$name.stderr" && pass "$name"
 }
 attach_case attach $((4 * n)) $n 4
+attach_case attach_fork $((5 * n + n / 10)) -f -e $n 4
+attach_case attach_kill $((4 * n)) -k $n 4
 
-# Detach while the process runs on: what was counted until then, exactly; the
-# calls it makes afterwards are not probed (and it ends well).
-fifo="$tmp/detach.fifo"
-mkfifo "$fifo"
-"$tgt" -w "$fifo" -a $n 4 &
-tpid=$!
-"$top/build/uprobe" trace -p $tpid --count -o "$tmp/detach.out" "$probe" \
-	2>"$tmp/detach.stderr" &
-upid=$! # uprobe itself: a background job ignores SIGINT, SIGTERM stops it as well
-tries=0
-while ! grep -q "tracing PID $tpid" "$tmp/detach.stderr" && kill -0 $upid 2>/dev/null &&
-	[ $tries -lt 6000 ]; do
-	sleep 0.05
-	tries=$((tries + 1))
-done
-echo go >"$fifo"
-cat "$fifo" >/dev/null
+# Detach while the process runs on (SIGTERM: a background job ignores SIGINT): what
+# was counted until then, exactly; the calls it makes afterwards are not probed, and
+# it ends well.
+attached detach -a $n 4
 kill -TERM $upid
 wait $upid
 echo again >"$fifo"
@@ -105,7 +112,5 @@ tst=$?
 expect_eq detach "$(cat "$tmp/detach.out")" "@events[f]: $((4 * n))" "count" &&
 	expect_eq detach "$tst" 0 "the process's status" && no_drops detach "$tmp/detach.stderr" &&
 	pass detach
-attach_case attach_fork $((5 * n + n / 10)) -f -e $n 4
-attach_case attach_kill $((4 * n)) -k $n 4
 
 exit $failed

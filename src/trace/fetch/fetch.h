@@ -124,11 +124,15 @@ struct fetch_agg {
 	enum trace_filter_op filter_op;
 	int64_t filter_value;
 	uint32_t key;
+	uint64_t latency_mult; /* hist_arg TRACE_AGG_LATENCY: ns = ticks * mult >> 32 */
 };
 
-/* Evaluate agg at a hit: the filter, the count, the histogram. Signal-safe. */
+/*
+ * Evaluate agg at a hit: the filter, the count, the histogram. entry_tsc: a
+ * return probe's call entry (0 otherwise). Signal-safe.
+ */
 void fetch_aggregate(const struct fetch_agg *agg, const struct fetch_plan *plan,
-		     const struct uprobe_regs *regs);
+		     const struct uprobe_regs *regs, uint64_t entry_tsc);
 
 /* What an event's handlers need at a hit (their ctx). */
 struct fetch_event {

@@ -370,8 +370,22 @@ static bool filter_keeps(const struct fetch_agg *agg, const struct fetch_plan *p
 	}
 }
 
+/* A call's duration in ns (its return now), as the tracer's clock would convert it. */
+static int latency_ns(const struct fetch_agg *agg, uint64_t entry_tsc, int64_t *v)
+{
+	uint32_t lo, hi;
+	uint64_t now;
+
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	now = (uint64_t)hi << 32 | lo;
+	if (!entry_tsc || now < entry_tsc)
+		return -1;
+	*v = (int64_t)(((unsigned __int128)(now - entry_tsc) * agg->latency_mult) >> 32);
+	return 0;
+}
+
 void fetch_aggregate(const struct fetch_agg *agg, const struct fetch_plan *plan,
-		     const struct uprobe_regs *regs)
+		     const struct uprobe_regs *regs, uint64_t entry_tsc)
 {
 	int64_t v;
 
@@ -382,7 +396,10 @@ void fetch_aggregate(const struct fetch_agg *agg, const struct fetch_plan *plan,
 	}
 	if (agg->count_map >= 0)
 		map_agg_update(agg->maps, agg->count_map, &agg->key, 1);
-	if (agg->hist_map >= 0 && !arg_int(plan, agg->hist_arg, regs, &v))
+	if (agg->hist_map < 0)
+		return;
+	if (agg->hist_arg == TRACE_AGG_LATENCY ? !latency_ns(agg, entry_tsc, &v)
+					       : !arg_int(plan, agg->hist_arg, regs, &v))
 		map_agg_update(agg->maps, agg->hist_map, NULL, v);
 }
 
@@ -396,7 +413,7 @@ void fetch_entry_handler(struct uprobe *probe, struct uprobe_regs *regs, void *c
 	if (!__atomic_load_n(ev->recording, __ATOMIC_RELAXED))
 		return;
 	if (ev->agg)
-		fetch_aggregate(ev->agg, ev->plan, regs);
+		fetch_aggregate(ev->agg, ev->plan, regs, 0);
 	else
 		fetch_emit(ev->rings, ev->plan, ev->id, 0, regs, regs->rip, 0, 0);
 }
@@ -425,7 +442,7 @@ void fetch_return_handler(struct uprobe *probe, struct uprobe_regs *regs,
 	if (!__atomic_load_n(ev->recording, __ATOMIC_RELAXED))
 		return;
 	if (ev->agg) {
-		fetch_aggregate(ev->agg, ev->plan, regs);
+		fetch_aggregate(ev->agg, ev->plan, regs, ret->cookie);
 		return;
 	}
 	if (ret->flags & UPROBE_RET_UNWOUND)

@@ -23,7 +23,7 @@
  * no system call (except a thread's first update, which may ask tgkill(0)
  * whether a shard's owner is gone), no allocation, no libc call. What cannot be
  * stored (a full table, no free shard, an update nested in a signal handler
- * that interrupted the same thread's update of that map) is dropped and
+ * that interrupted the same thread's update of any map) is dropped and
  * counted per map (struct map_stats): never silent.
  *
  * The tracer side (map_read, map_stats_get) treats the region as hostile: it
@@ -88,7 +88,8 @@ struct map_value {
 struct map_stats {
 	uint64_t dropped_full;	 /* updates of a new key refused: the table was full */
 	uint64_t dropped_shard;	 /* updates of a thread that found no free shard */
-	uint64_t dropped_nested; /* updates nested in one of the same thread and map */
+	uint64_t dropped_nested; /* nested in another update of the thread (any map), or a
+				  * value slot / deleted entry another thread kept busy */
 	uint64_t corrupt;	 /* entries or words the reader found impossible (hostile target) */
 	uint64_t entries;	 /* distinct keys at the last map_read */
 };

@@ -8,9 +8,9 @@
  */
 #include <errno.h>
 #include <pthread.h>
-#include <sys/syscall.h>
 
 #include "trace/map/map_shm.h"
+#include "util/thread_token.h"
 
 /*
  * The shard a thread writes: claimed at its first update in a region (a CAS
@@ -34,24 +34,10 @@ static __thread struct map_self self __attribute__((tls_model("initial-exec")));
 #define MAP_CLAIM_RETRY 4096 /* dropped updates between two claims of a shardless thread */
 #define MAP_SPIN	4096 /* loads of a value slot another thread holds BUSY */
 
-static long raw_syscall3(long nr, long a, long b, long c)
-{
-	long ret;
-
-	__asm__ volatile("syscall"
-			 : "=a"(ret)
-			 : "a"(nr), "D"(a), "S"(b), "d"(c)
-			 : "rcx", "r11", "memory");
-	return ret;
-}
-
 static uint64_t self_token(void)
 {
-	if (__builtin_expect(!self.token, 0)) {
-		uint64_t pid = (uint64_t)raw_syscall3(SYS_getpid, 0, 0, 0);
-
-		self.token = pid << 32 | (uint32_t)raw_syscall3(SYS_gettid, 0, 0, 0);
-	}
+	if (__builtin_expect(!self.token, 0))
+		self.token = util_thread_token();
 	return self.token;
 }
 
@@ -88,8 +74,7 @@ static uint8_t *claim(const struct map_region *r)
 		uint32_t i = k % n;
 
 		owner = __atomic_load_n(&r->owners[i], __ATOMIC_RELAXED);
-		if (owner && (k < n || raw_syscall3(SYS_tgkill, (long)(owner >> 32),
-						    (long)(uint32_t)owner, 0) != -ESRCH))
+		if (owner && (k < n || !util_thread_gone(owner)))
 			continue;
 		/* Acquire: the previous owner's last stores into the shard are seen. */
 		if (__atomic_compare_exchange_n(&r->owners[i], &owner, me, 0, __ATOMIC_ACQUIRE,

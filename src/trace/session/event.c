@@ -217,7 +217,7 @@ static void set_agg(struct trace_event *ev, const struct trace_event_agg *a)
 		.maps = (struct map_region *)a->maps, .count_map = a->count_map,
 		.filtered_map = a->filtered_map, .hist_map = a->hist_map, .hist_arg = a->hist_arg,
 		.filter_arg = a->filter_arg, .filter_op = a->filter_op,
-		.filter_value = a->filter_value, .key = a->key,
+		.filter_value = a->filter_value, .key = a->key, .latency_mult = a->latency_mult,
 	};
 	ev->hot.agg = a->maps ? &ev->agg : NULL;
 }

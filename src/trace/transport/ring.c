@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
-#include <sys/syscall.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -16,6 +15,7 @@
 
 #include "trace/transport/ring_shm.h"
 #include "util/fd.h"
+#include "util/thread_token.h"
 
 struct trace_rings {
 	struct fd_kept file; /* the memfd, in the program's descriptor table */
@@ -56,30 +56,11 @@ static unsigned int next_claim;
 
 #define RING_QUIET UINT32_MAX /* bookkeeping (thread names): a refusal is not counted */
 
-static long raw_syscall3(long nr, long a, long b, long c)
-{
-	long ret;
-
-	__asm__ volatile("syscall"
-			 : "=a"(ret)
-			 : "a"(nr), "D"(a), "S"(b), "d"(c)
-			 : "rcx", "r11", "memory");
-	return ret;
-}
-
 static uint64_t self_token(void)
 {
-	if (__builtin_expect(!self.token, 0)) {
-		uint64_t pid = (uint64_t)raw_syscall3(SYS_getpid, 0, 0, 0);
-
-		self.token = pid << 32 | (uint32_t)raw_syscall3(SYS_gettid, 0, 0, 0);
-	}
+	if (__builtin_expect(!self.token, 0))
+		self.token = util_thread_token();
 	return self.token;
-}
-
-static bool owner_gone(uint64_t owner)
-{
-	return raw_syscall3(SYS_tgkill, (long)(owner >> 32), (long)(uint32_t)owner, 0) == -ESRCH;
 }
 
 /* A thread's first record in r (or r is not the cached session): find or claim its ring. */
@@ -103,7 +84,7 @@ static unsigned int claim(const struct trace_rings *r)
 		if (!i)
 			continue;
 		owner = __atomic_load_n(&r->ring[i].ctrl->owner, __ATOMIC_RELAXED);
-		if (owner && (k < n || !owner_gone(owner)))
+		if (owner && (k < n || !util_thread_gone(owner)))
 			continue;
 		/* Acquire: the previous owner's last producer_pos store is seen. */
 		if (__atomic_compare_exchange_n(&r->ring[i].ctrl->owner, &owner, me, 0,
