@@ -48,7 +48,8 @@ enum lang_output { LANG_OUT_TEXT, LANG_OUT_JSON };
 /*
  * Tracer-side run of the probes that do not need a traced process: BEGIN,
  * then END, with maps kept in the tracer, printing to `out` as bpftrace does
- * (every non-empty map at the end). Returns the exit status: 0, or -errno.
+ * (every non-empty map at the end; LANG_OUT_JSON: bpftrace's -f json lines).
+ * Returns 0, or -errno (-EINVAL: the program has errors).
  */
 UPROBE_API int lang_program_run_local(struct lang_program *p, enum lang_output fmt, FILE *out);
 

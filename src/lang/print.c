@@ -310,3 +310,161 @@ void print_printf(const char *fmt, const uint8_t *data, uint32_t len, int64_t st
 		p += n - 1;
 	}
 }
+
+/* ---- -f json: bpftrace 0.17's lines ------------------------------------------------------ */
+
+void print_json_string(const char *s, size_t len, FILE *out)
+{
+	fputc('"', out);
+	for (size_t i = 0; i < len && s[i]; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '"' || c == '\\')
+			fprintf(out, "\\%c", c);
+		else if (c == '\n')
+			fputs("\\n", out);
+		else if (c == '\t')
+			fputs("\\t", out);
+		else if (c == '\r')
+			fputs("\\r", out);
+		else if (c < 0x20)
+			fprintf(out, "\\u%04x", c);
+		else
+			fputc(c, out);
+	}
+	fputc('"', out);
+}
+
+/* A key as bpftrace's JSON names it: the fields' text joined by ",". */
+static void json_key(const struct store_map *m, const uint8_t *key, FILE *out)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	if (!f)
+		return;
+	print_key(m, key, f);
+	fclose(f);
+	/* "[a, b]" -> "a,b" */
+	size_t o = 0;
+	for (size_t i = 1; i + 1 < len; i++) {
+		if (buf[i] == ',' && buf[i + 1] == ' ')
+			i++, buf[o++] = ',';
+		else
+			buf[o++] = buf[i];
+	}
+	print_json_string(buf, o, out);
+	free(buf);
+}
+
+static void json_hist(const struct store_map *m, const struct store_entry *e, uint32_t div,
+		      FILE *out)
+{
+	const struct lang_map_info *mi = m->info;
+	int32_t first = -1, last = -1;
+	for (uint32_t i = 0; i < m->nbuckets; i++)
+		if (e->buckets[i])
+			last = (int32_t)i, first = first < 0 ? (int32_t)i : first;
+	fputc('[', out);
+	for (int32_t i = first; first >= 0 && i <= last; i++) {
+		int64_t lo, hi;
+		bool has_lo = i > 0, has_hi = true;
+		if (mi->kind == MK_HIST) {
+			lo = i <= 1 ? 0 : (int64_t)(1ull << (i - 2));
+			hi = i <= 1 ? (i ? 0 : -1) : (int64_t)((1ull << (i - 1)) - 1);
+		} else {
+			lo = mi->lmin + (int64_t)(i - 1) * mi->lstep;
+			hi = i == 0 ? mi->lmin - 1 : lo + mi->lstep - 1;
+			has_hi = (uint32_t)i != m->nbuckets - 1;
+			if (!has_hi)
+				lo = mi->lmax;
+		}
+		fprintf(out, "%s{", i > first ? ", " : "");
+		if (has_lo)
+			fprintf(out, "\"min\": %" PRId64 ", ", lo);
+		if (has_hi)
+			fprintf(out, "\"max\": %" PRId64 ", ", hi);
+		fprintf(out, "\"count\": %" PRIu64 "}", e->buckets[i] / div);
+	}
+	fputc(']', out);
+}
+
+static void json_value(const struct store_map *m, const struct store_entry *e, uint32_t div,
+		       FILE *out)
+{
+	switch (m->info->kind) {
+	case MK_STR:
+		print_json_string(e->str, LANG_STRLEN, out);
+		return;
+	case MK_COUNT:
+		fprintf(out, "%" PRIu64, (uint64_t)e->a / div);
+		return;
+	case MK_AVG:
+		fprintf(out, "%" PRId64, (e->a ? e->b / e->a : 0) / (int64_t)div);
+		return;
+	case MK_STATS:
+		fprintf(out, "{\"count\": %" PRId64 ", \"average\": %" PRId64 ", \"total\": %" PRId64 "}",
+			e->a / (int64_t)div, (e->a ? e->b / e->a : 0) / (int64_t)div, e->b / (int64_t)div);
+		return;
+	case MK_HIST:
+	case MK_LHIST:
+		json_hist(m, e, div, out);
+		return;
+	default:
+		fprintf(out, "%" PRId64, e->a / (int64_t)div);
+	}
+}
+
+void print_map_json(const struct lang_store *s, unsigned map, uint32_t top, uint32_t div, FILE *out)
+{
+	if (map >= s->nmaps)
+		return;
+	const struct store_map *m = &s->maps[map];
+	enum lang_map_kind k = m->info->kind;
+	if (!div)
+		div = 1;
+	struct store_entry **v = calloc(m->count + 1, sizeof(*v));
+	if (!v)
+		return;
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < m->cap; i++)
+		if (m->slots[i])
+			v[n++] = m->slots[i];
+	if (!n) { /* bpftrace prints nothing for an empty map */
+		free(v);
+		return;
+	}
+	struct sort_ctx sc = { m, k != MK_HIST && k != MK_LHIST && k != MK_STR };
+	g_sort = &sc;
+	qsort(v, n, sizeof(*v), cmp_entries);
+	const char *type = k == MK_HIST || k == MK_LHIST ? "hist"
+			   : k == MK_AVG || k == MK_STATS ? "stats" : "map";
+	fprintf(out, "{\"type\": \"%s\", \"data\": {", type);
+	print_json_string(m->info->name, strlen(m->info->name), out);
+	fputs(": ", out);
+	if (m->info->nkeys > 0)
+		fputc('{', out);
+	for (uint32_t i = top && n > top ? n - top : 0; i < n; i++) {
+		if (m->info->nkeys > 0) {
+			if (i > (top && n > top ? n - top : 0))
+				fputs(", ", out);
+			json_key(m, v[i]->key, out);
+			fputs(": ", out);
+		}
+		json_value(m, v[i], div, out);
+	}
+	if (m->info->nkeys > 0)
+		fputc('}', out);
+	fputs("}}\n", out);
+	free(v);
+}
+
+void print_all_maps_json(const struct lang_store *s, FILE *out)
+{
+	const struct store_map *v[LANG_MAX_MAPS];
+	for (uint32_t i = 0; i < s->nmaps; i++)
+		v[i] = &s->maps[i];
+	qsort(v, s->nmaps, sizeof(v[0]), cmp_names);
+	fputs("\n\n", out);
+	for (uint32_t i = 0; i < s->nmaps; i++)
+		print_map_json(s, (unsigned)(v[i] - s->maps), 0, 1, out);
+}

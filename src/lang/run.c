@@ -4,7 +4,7 @@
  * zero, exit) carried out on the tracer's maps, and the probes that run in
  * the tracer (BEGIN, END). A run prints what bpftrace prints: "Attaching N
  * probes...", the probes' output, then, at the end, two newlines and every
- * map by name.
+ * map by name; with -f json, bpftrace's JSON lines.
  */
 #include <errno.h>
 #include <sched.h>
@@ -19,6 +19,7 @@ struct runner {
 	struct lang_program *p;
 	struct lang_store *store;
 	FILE *out;
+	bool json;
 	bool exited;
 	uint64_t start_ns;
 };
@@ -37,11 +38,25 @@ static int run_emit(void *ctx, enum lang_emit what, uint32_t id, int64_t imm, co
 	const struct plan *pl = &r->p->plan;
 	switch (what) {
 	case EMIT_PRINTF:
-		if (id < pl->nfmts)
+		if (id < pl->nfmts && r->json) {
+			char *buf = NULL;
+			size_t n = 0;
+			FILE *f = open_memstream(&buf, &n);
+			if (!f)
+				break;
+			print_printf(pl->pool + pl->fmt[id], data, len, imm, f);
+			fclose(f);
+			fputs("{\"type\": \"printf\", \"data\": ", r->out);
+			print_json_string(buf, n, r->out);
+			fputs("}\n", r->out);
+			free(buf);
+		} else if (id < pl->nfmts) {
 			print_printf(pl->pool + pl->fmt[id], data, len, imm, r->out);
+		}
 		break;
 	case EMIT_PRINT:
-		print_map(r->store, id, (uint32_t)((uint64_t)imm >> 32), (uint32_t)imm, r->out);
+		(r->json ? print_map_json : print_map)(r->store, id, (uint32_t)((uint64_t)imm >> 32),
+						       (uint32_t)imm, r->out);
 		break;
 	case EMIT_CLEAR:
 		store_clear(r->store, id);
@@ -53,13 +68,18 @@ static int run_emit(void *ctx, enum lang_emit what, uint32_t id, int64_t imm, co
 		r->exited = true;
 		break;
 	case EMIT_VALUE:
-		if (imm && len >= LANG_STRLEN) {
-			fprintf(r->out, "%.*s\n", LANG_STRLEN, (const char *)data);
+		if (r->json)
+			fputs("{\"type\": \"value\", \"data\": ", r->out);
+		if (imm && len >= LANG_STRLEN && r->json) {
+			print_json_string(data, LANG_STRLEN, r->out);
+		} else if (imm && len >= LANG_STRLEN) {
+			fprintf(r->out, "%.*s", LANG_STRLEN, (const char *)data);
 		} else if (len >= 8) {
 			int64_t v;
 			memcpy(&v, data, 8);
-			fprintf(r->out, "%lld\n", (long long)v);
+			fprintf(r->out, "%lld", (long long)v);
 		}
+		fputs(r->json ? "}\n" : "\n", r->out);
 		break;
 	}
 	return 0;
@@ -128,9 +148,7 @@ int lang_program_run_local(struct lang_program *p, enum lang_output fmt, FILE *o
 {
 	if (!p->compiled)
 		return -EINVAL;
-	if (fmt != LANG_OUT_TEXT)
-		return -ENOTSUP;
-	struct runner r = { .p = p, .out = out, .start_ns = now_ns() };
+	struct runner r = { .p = p, .out = out, .json = fmt == LANG_OUT_JSON, .start_ns = now_ns() };
 	r.store = store_new(&p->checked, &p->plan);
 	if (!r.store)
 		return -ENOMEM;
@@ -138,10 +156,13 @@ int lang_program_run_local(struct lang_program *p, enum lang_output fmt, FILE *o
 	int n = 0;
 	for (int i = 0; i < p->checked.nprobes; i++)
 		n += p->checked.probes[i].nat;
-	fprintf(out, "Attaching %d probe%s...\n", n, n == 1 ? "" : "s");
+	if (r.json)
+		fprintf(out, "{\"type\": \"attached_probes\", \"data\": {\"probes\": %d}}\n", n);
+	else
+		fprintf(out, "Attaching %d probe%s...\n", n, n == 1 ? "" : "s");
 	run_kind(&r, P_BEGIN);
 	run_kind(&r, P_END);
-	print_all_maps(r.store, out);
+	(r.json ? print_all_maps_json : print_all_maps)(r.store, out);
 	fflush(out);
 	store_free(r.store);
 	return 0;

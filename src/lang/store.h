@@ -47,6 +47,10 @@ void store_env_ops(struct lang_env_ops *ops);
 void print_map(const struct lang_store *s, unsigned map, uint32_t top, uint32_t div, FILE *out);
 /* Every map, by name, as bpftrace prints them at exit. */
 void print_all_maps(const struct lang_store *s, FILE *out);
+/* -f json: bpftrace's {"type": "map"|"hist"|"stats", "data": {...}} lines. */
+void print_map_json(const struct lang_store *s, unsigned map, uint32_t top, uint32_t div, FILE *out);
+void print_all_maps_json(const struct lang_store *s, FILE *out);
+void print_json_string(const char *s, size_t len, FILE *out);
 /* printf(): fmt with the arguments serialized as plan_eval emits them. */
 void print_printf(const char *fmt, const uint8_t *data, uint32_t len, int64_t strs, FILE *out);
 

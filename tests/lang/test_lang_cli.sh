@@ -46,6 +46,10 @@ check kprobe_says_why grep -q 'kprobe probes are not supported: they trace kerne
 check help [ $? = 0 ]
 check help_text grep -q "^usage: uprobe -e 'PROGRAM'" "$tmp/out"
 
-"$uprobe" -e 'BEGIN { exit(); }' -f json >"$tmp/out" 2>"$tmp/err"
-check json_refused [ $? = 2 ]
+"$uprobe" -e 'BEGIN { exit(); }' -f yaml >"$tmp/out" 2>"$tmp/err"
+check format_refused [ $? = 2 ]
+check format_says_why grep -q -- '-f yaml: text or json' "$tmp/err"
+"$uprobe" -f json -e 'BEGIN { @x = 1; exit(); }' >"$tmp/out" 2>"$tmp/err"
+check json_runs [ $? = 0 ]
+check json_map grep -qx '{"type": "map", "data": {"@x": 1}}' "$tmp/out"
 exit $fail

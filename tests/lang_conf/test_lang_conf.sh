@@ -4,6 +4,7 @@
 # `uprobe -e` must print what bpftrace printed, output then messages (expected/NAME.out, written by
 # rebase.sh from bpftrace itself). With LANG_CONF_LIVE=1 and bpftrace
 # installed, bpftrace is also run now, on the same program, and compared.
+# One-liners named json_* run with -f json.
 dir=$(cd "$(dirname "$0")" && pwd)
 uprobe=${UPROBE:-$dir/../../build/uprobe}
 tmp=$(mktemp -d)
@@ -12,7 +13,8 @@ fail=0
 grep -v '^#' "$dir/oneliners.txt" | {
 	while IFS='	' read -r name prog; do
 		[ -n "$name" ] || continue
-		"$uprobe" -e "$prog" >"$tmp/got" 2>"$tmp/err" </dev/null
+		case $name in json_*) fmt=json ;; *) fmt=text ;; esac
+		"$uprobe" -f $fmt -e "$prog" >"$tmp/got" 2>"$tmp/err" </dev/null
 		cat "$tmp/err" >>"$tmp/got"
 		if ! cmp -s "$tmp/got" "$dir/expected/$name.out"; then
 			echo "FAIL: lang_conf/$name: $prog"
@@ -22,7 +24,7 @@ grep -v '^#' "$dir/oneliners.txt" | {
 			continue
 		fi
 		if [ "${LANG_CONF_LIVE:-0}" = 1 ] && command -v bpftrace >/dev/null; then
-			bpftrace -e "$prog" >"$tmp/live" 2>"$tmp/lerr" </dev/null
+			bpftrace -f $fmt -e "$prog" >"$tmp/live" 2>"$tmp/lerr" </dev/null
 			grep -v -e RLIMIT_MEMLOCK -e 'traceable functions' "$tmp/lerr" >>"$tmp/live"
 			if ! cmp -s "$tmp/got" "$tmp/live"; then
 				echo "FAIL: lang_conf/$name: bpftrace now prints otherwise"

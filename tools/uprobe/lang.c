@@ -12,14 +12,14 @@
 #include "uprobes_lang.h"
 
 static const char usage[] =
-	"usage: uprobe -e 'PROGRAM' [-d] [-f text] [-c 'CMD' | -p PID | -- CMD ARGS]\n"
+	"usage: uprobe -e 'PROGRAM' [-d] [-f text|json] [-c 'CMD' | -p PID | -- CMD ARGS]\n"
 	"       uprobe [-d] FILE.bt [...]\n"
 	"\n"
 	"Runs a bpftrace program on user-space probes (docs/language.md).\n"
 	"  -e PROGRAM   the program's text (its name in messages: stdin)\n"
 	"  FILE.bt      the program from a file\n"
 	"  -d           print the program's AST (as bpftrace -d does) and its plan, and exit\n"
-	"  -f text      output format (json: not yet)\n"
+	"  -f FORMAT    text (bpftrace's) or json (bpftrace's -f json lines)\n"
 	"  -c CMD, -p PID, -- CMD ARGS   the process to trace\n"
 	"\n"
 	"Today BEGIN and END probes run; probes in a traced process (uprobe:, uretprobe:,\n"
@@ -49,7 +49,8 @@ static char *read_file(const char *path)
 	return buf;
 }
 
-static int run(const char *name, const char *text, bool dump, bool has_target)
+static int run(const char *name, const char *text, bool dump, bool has_target,
+	       enum lang_output fmt)
 {
 	struct lang_program *p = lang_program_new(name, text);
 	if (!p)
@@ -71,7 +72,7 @@ static int run(const char *name, const char *text, bool dump, bool has_target)
 			       "interval: and -c/-p are not wired to the agent yet: only BEGIN and "
 			       "END run (docs/language.md)", name);
 	} else {
-		int err = lang_program_run_local(p, LANG_OUT_TEXT, stdout);
+		int err = lang_program_run_local(p, fmt, stdout);
 		if (err < 0)
 			rc = cli_error(CLI_EXIT_FAIL, "%s: %s", name, strerror(-err));
 	}
@@ -83,6 +84,7 @@ int cmd_lang(int argc, char **argv)
 {
 	const char *prog = NULL, *file = NULL;
 	bool dump = false, has_target = false;
+	enum lang_output fmt = LANG_OUT_TEXT;
 	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			fputs(usage, stdout);
@@ -97,8 +99,10 @@ int cmd_lang(int argc, char **argv)
 			const char *v = argv[++i];
 			if (a[1] == 'e')
 				prog = v;
+			else if (a[1] == 'f' && !strcmp(v, "json"))
+				fmt = LANG_OUT_JSON;
 			else if (a[1] == 'f' && strcmp(v, "text"))
-				return cli_error(CLI_EXIT_USAGE, "-f %s: only text output for now", v);
+				return cli_error(CLI_EXIT_USAGE, "-f %s: text or json", v);
 			else if (a[1] != 'f')
 				has_target = true;
 		} else if (!strcmp(a, "-d")) {
@@ -122,11 +126,11 @@ int cmd_lang(int argc, char **argv)
 	if (prog && file)
 		return cli_error(CLI_EXIT_USAGE, "both -e and %s: one program at a time", file);
 	if (prog)
-		return run("stdin", prog, dump, has_target);
+		return run("stdin", prog, dump, has_target, fmt);
 	char *text = read_file(file);
 	if (!text)
 		return cli_error(CLI_EXIT_FAIL, "%s: %s", file, strerror(errno));
-	int rc = run(file, text, dump, has_target);
+	int rc = run(file, text, dump, has_target, fmt);
 	free(text);
 	return rc;
 }

@@ -61,7 +61,8 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "list"))
 		return cmd_list(argc - 1, argv + 1);
 	size_t n = strlen(argv[1]);
-	if (!strcmp(argv[1], "-e") || !strcmp(argv[1], "-d") || (n > 3 && !strcmp(argv[1] + n - 3, ".bt")))
+	if (!strcmp(argv[1], "-e") || !strcmp(argv[1], "-d") || !strcmp(argv[1], "-f") ||
+	    (n > 3 && !strcmp(argv[1] + n - 3, ".bt")))
 		return cmd_lang(argc, argv);
 	fputs(usage, stderr);
 	return cli_error(CLI_EXIT_USAGE, "unknown command '%s'", argv[1]);
