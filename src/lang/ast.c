@@ -64,27 +64,48 @@ struct lang_node *node_clone(const struct lang_node *n)
 const char *lang_op_name(int op)
 {
 	switch (op) {
-	case OP_EQ: return "==";
-	case OP_NE: return "!=";
-	case OP_LE: return "<=";
-	case OP_GE: return ">=";
-	case OP_SHL: return "<<";
-	case OP_SHR: return ">>";
-	case OP_LAND: return "&&";
-	case OP_LOR: return "||";
-	case OP_ADD: return "+";
-	case OP_SUB: return "-";
-	case OP_MUL: return "*";
-	case OP_DIV: return "/";
-	case OP_MOD: return "%";
-	case OP_LT: return "<";
-	case OP_GT: return ">";
-	case OP_AND: return "&";
-	case OP_OR: return "|";
-	case OP_XOR: return "^";
-	case OP_NOT: return "!";
-	case OP_BNOT: return "~";
-	default: return "?";
+	case OP_EQ:
+		return "==";
+	case OP_NE:
+		return "!=";
+	case OP_LE:
+		return "<=";
+	case OP_GE:
+		return ">=";
+	case OP_SHL:
+		return "<<";
+	case OP_SHR:
+		return ">>";
+	case OP_LAND:
+		return "&&";
+	case OP_LOR:
+		return "||";
+	case OP_ADD:
+		return "+";
+	case OP_SUB:
+		return "-";
+	case OP_MUL:
+		return "*";
+	case OP_DIV:
+		return "/";
+	case OP_MOD:
+		return "%";
+	case OP_LT:
+		return "<";
+	case OP_GT:
+		return ">";
+	case OP_AND:
+		return "&";
+	case OP_OR:
+		return "|";
+	case OP_XOR:
+		return "^";
+	case OP_NOT:
+		return "!";
+	case OP_BNOT:
+		return "~";
+	default:
+		return "?";
 	}
 }
 
@@ -243,7 +264,8 @@ static void diag(struct lang_src *src, const char *kind, struct lang_pos pos, co
 {
 	char msg[512];
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	for (char *c = msg; *c; c++) /* a message is one line: names from the input may hold any byte */
+	for (char *c = msg; *c;
+	     c++) /* a message is one line: names from the input may hold any byte */
 		if ((unsigned char)*c < 0x20)
 			*c = '?';
 	if (pos.line < 1)
@@ -253,8 +275,8 @@ static void diag(struct lang_src *src, const char *kind, struct lang_pos pos, co
 	if (pos.end <= pos.col) /* at least one ~ */
 		pos.end = pos.col + 1;
 	char *head = NULL;
-	int n = asprintf(&head, "%s:%d:%d-%d: %s: %s\n", src->name, pos.line, pos.col, pos.end, kind,
-			 msg);
+	int n = asprintf(&head, "%s:%d:%d-%d: %s: %s\n", src->name, pos.line, pos.col, pos.end,
+			 kind, msg);
 	if (n < 0)
 		abort();
 	diag_append(src, head, (size_t)n);

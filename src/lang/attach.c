@@ -15,18 +15,18 @@
 static const struct {
 	const char *name, *alias, *why;
 } refused[] = {
-	{ "kprobe", "k", "kernel functions" },
-	{ "kretprobe", "kr", "kernel functions" },
-	{ "tracepoint", "t", "kernel tracepoints" },
-	{ "rawtracepoint", "rt", "kernel tracepoints" },
-	{ "kfunc", "f", "kernel functions" },
-	{ "kretfunc", "fr", "kernel functions" },
-	{ "software", "s", "kernel software events" },
-	{ "hardware", "h", "hardware counters, through the kernel" },
-	{ "profile", "p", "every CPU, sampled by the kernel" },
-	{ "watchpoint", "w", "hardware watchpoints, set by the kernel" },
-	{ "asyncwatchpoint", "aw", "hardware watchpoints, set by the kernel" },
-	{ "iter", "it", "kernel objects" },
+	{"kprobe", "k", "kernel functions"},
+	{"kretprobe", "kr", "kernel functions"},
+	{"tracepoint", "t", "kernel tracepoints"},
+	{"rawtracepoint", "rt", "kernel tracepoints"},
+	{"kfunc", "f", "kernel functions"},
+	{"kretfunc", "fr", "kernel functions"},
+	{"software", "s", "kernel software events"},
+	{"hardware", "h", "hardware counters, through the kernel"},
+	{"profile", "p", "every CPU, sampled by the kernel"},
+	{"watchpoint", "w", "hardware watchpoints, set by the kernel"},
+	{"asyncwatchpoint", "aw", "hardware watchpoints, set by the kernel"},
+	{"iter", "it", "kernel objects"},
 };
 
 void lang_attach_free(struct lang_attach *at)
@@ -50,7 +50,7 @@ static int parse_interval(struct lang_src *src, const char *rest, struct lang_po
 	static const struct {
 		const char *unit;
 		uint64_t ns;
-	} units[] = { { "s", 1000000000ull }, { "ms", 1000000ull }, { "us", 1000ull }, { "hz", 0 } };
+	} units[] = {{"s", 1000000000ull}, {"ms", 1000000ull}, {"us", 1000ull}, {"hz", 0}};
 	const char *colon = strchr(rest, ':');
 	if (!colon)
 		return bad(src, pos, "interval probe requires a unit and a period: %s", at->text);

@@ -44,18 +44,18 @@ static bool is_written(const struct checker *ck, const char *name)
 }
 
 static const char *const builtin_names[] = {
-	[B_ARG0] = "arg0", [B_ARG1] = "arg1",	  [B_ARG2] = "arg2",	 [B_ARG3] = "arg3",
-	[B_ARG4] = "arg4", [B_ARG5] = "arg5",	  [B_RETVAL] = "retval", [B_PID] = "pid",
+	[B_ARG0] = "arg0", [B_ARG1] = "arg1",	  [B_ARG2] = "arg2",	   [B_ARG3] = "arg3",
+	[B_ARG4] = "arg4", [B_ARG5] = "arg5",	  [B_RETVAL] = "retval",   [B_PID] = "pid",
 	[B_TID] = "tid",   [B_NSECS] = "nsecs",	  [B_ELAPSED] = "elapsed", [B_CPU] = "cpu",
-	[B_COMM] = "comm", [B_FUNC] = "func",	  [B_PROBE] = "probe",	 [B_UID] = "uid",
+	[B_COMM] = "comm", [B_FUNC] = "func",	  [B_PROBE] = "probe",	   [B_UID] = "uid",
 	[B_GID] = "gid",   [B_USTACK] = "ustack",
 };
 
 static const char *const func_names[] = {
-	[F_COUNT] = "count", [F_SUM] = "sum",	  [F_AVG] = "avg",     [F_MIN] = "min",
-	[F_MAX] = "max",     [F_STATS] = "stats", [F_HIST] = "hist",   [F_LHIST] = "lhist",
-	[F_DELETE] = "delete", [F_EXIT] = "exit", [F_STR] = "str",     [F_PRINT] = "print",
-	[F_CLEAR] = "clear", [F_ZERO] = "zero",	  [F_PRINTF] = "printf",
+	[F_COUNT] = "count",   [F_SUM] = "sum",	    [F_AVG] = "avg",	   [F_MIN] = "min",
+	[F_MAX] = "max",       [F_STATS] = "stats", [F_HIST] = "hist",	   [F_LHIST] = "lhist",
+	[F_DELETE] = "delete", [F_EXIT] = "exit",   [F_STR] = "str",	   [F_PRINT] = "print",
+	[F_CLEAR] = "clear",   [F_ZERO] = "zero",   [F_PRINTF] = "printf",
 };
 
 static int find(const char *const *names, size_t n, const char *s)
@@ -91,21 +91,26 @@ static void check_builtin(struct checker *ck, struct lang_node *n)
 	n->type = T_INT;
 	if (id < 0) {
 		if (lang_is_builtin(n->str))
-			lang_error(ck->src, n->pos, "The %s builtin is not supported for user-space probes",
-				   n->str);
+			lang_error(ck->src, n->pos,
+				   "The %s builtin is not supported for user-space probes", n->str);
 		else
 			lang_error(ck->src, n->pos, "Unknown identifier: '%s'", n->str);
 		return;
 	}
 	if (id <= B_ARG5 && !only_probes(ck, 1 << P_UPROBE | 1 << P_USDT))
-		lang_error(ck->src, n->pos, "The %s builtin can only be used with 'uprobes' and 'usdt' probes",
+		lang_error(ck->src, n->pos,
+			   "The %s builtin can only be used with 'uprobes' and 'usdt' probes",
 			   n->str);
 	else if (id == B_RETVAL && !only_probes(ck, 1 << P_URETPROBE))
-		lang_error(ck->src, n->pos, "The retval builtin can only be used with 'uretprobe' probes");
+		lang_error(ck->src, n->pos,
+			   "The retval builtin can only be used with 'uretprobe' probes");
 	else if (id == B_FUNC && !only_probes(ck, 1 << P_UPROBE | 1 << P_URETPROBE))
-		lang_error(ck->src, n->pos, "The func builtin can only be used with 'uprobe' and 'uretprobe' probes");
+		lang_error(
+			ck->src, n->pos,
+			"The func builtin can only be used with 'uprobe' and 'uretprobe' probes");
 	else if (id == B_USTACK)
-		lang_error(ck->src, n->pos, "ustack is not yet supported by uprobe -e (see docs/language.md)");
+		lang_error(ck->src, n->pos,
+			   "ustack is not yet supported by uprobe -e (see docs/language.md)");
 	if (id == B_COMM || id == B_PROBE || id == B_FUNC) {
 		n->type = T_STR;
 		n->size = id == B_COMM ? 16 : LANG_STRLEN;
@@ -124,8 +129,9 @@ static struct lang_var_info *var_of(struct checker *ck, struct lang_node *n, boo
 		return NULL;
 	}
 	if (p->nvars == LANG_MAX_VARS || strlen(n->str) >= sizeof(p->vars[0].name)) {
-		lang_error(ck->src, n->pos, "too many variables or a too long name (%d at most): %s",
-			   LANG_MAX_VARS, n->str);
+		lang_error(ck->src, n->pos,
+			   "too many variables or a too long name (%d at most): %s", LANG_MAX_VARS,
+			   n->str);
 		return NULL;
 	}
 	struct lang_var_info *v = &p->vars[p->nvars];
@@ -177,7 +183,8 @@ static struct lang_map_info *check_map(struct checker *ck, struct lang_node *n)
 	if (!m)
 		return NULL;
 	if (n->nkids > LANG_MAX_KEYS) {
-		lang_error(ck->src, n->pos, "too many keys for %s (%d at most)", n->str, LANG_MAX_KEYS);
+		lang_error(ck->src, n->pos, "too many keys for %s (%d at most)", n->str,
+			   LANG_MAX_KEYS);
 		return NULL;
 	}
 	bool same = m->nkeys < 0 || m->nkeys == n->nkids;
@@ -205,15 +212,16 @@ static struct lang_map_info *check_map(struct checker *ck, struct lang_node *n)
 
 static const char *kind_name(enum lang_map_kind k)
 {
-	static const char *const names[] = { "none", "int64", "string", "count", "sum", "avg",
-					      "min", "max", "stats", "hist", "lhist" };
+	static const char *const names[] = {"none", "int64", "string", "count", "sum",	"avg",
+					    "min",  "max",   "stats",  "hist",	"lhist"};
 	return names[k];
 }
 
 static void set_map_kind(struct checker *ck, struct lang_node *map, enum lang_map_kind k,
 			 bool is_signed)
 {
-	struct lang_map_info *m = map->id >= 0 && map->id < ck->c->nmaps ? &ck->c->maps[map->id] : NULL;
+	struct lang_map_info *m =
+		map->id >= 0 && map->id < ck->c->nmaps ? &ck->c->maps[map->id] : NULL;
 	if (!m)
 		return;
 	if (m->kind == MK_NONE) {
@@ -237,18 +245,20 @@ static int nargs_error(struct checker *ck, struct lang_node *n, int min, int max
 	if (n->nkids >= min && n->nkids <= max)
 		return 0;
 	if (max == 0)
-		lang_error(ck->src, n->pos, "%s() requires no arguments (%d provided)", n->str, n->nkids);
+		lang_error(ck->src, n->pos, "%s() requires no arguments (%d provided)", n->str,
+			   n->nkids);
 	else if (min == max && min == 1)
-		lang_error(ck->src, n->pos, "%s() requires one argument (%d provided)", n->str, n->nkids);
+		lang_error(ck->src, n->pos, "%s() requires one argument (%d provided)", n->str,
+			   n->nkids);
 	else if (min == max)
 		lang_error(ck->src, n->pos, "%s() requires %d arguments (%d provided)", n->str, min,
 			   n->nkids);
 	else if (n->nkids < min)
-		lang_error(ck->src, n->pos, "%s() requires at least one argument (%d provided)", n->str,
-			   n->nkids);
+		lang_error(ck->src, n->pos, "%s() requires at least one argument (%d provided)",
+			   n->str, n->nkids);
 	else
-		lang_error(ck->src, n->pos, "%s() takes up to %d arguments (%d provided)", n->str, max,
-			   n->nkids);
+		lang_error(ck->src, n->pos, "%s() takes up to %d arguments (%d provided)", n->str,
+			   max, n->nkids);
 	return -1;
 }
 
@@ -306,7 +316,9 @@ static void check_printf(struct checker *ck, struct lang_node *n)
 		if (n->nkids)
 			check_expr(ck, n->kids[0]);
 		lang_error(ck->src, n->pos, "printf() expects a string literal (%s provided)",
-			   !n->nkids ? "none" : n->kids[0]->type == T_STR ? "string" : "integer");
+			   !n->nkids		     ? "none" :
+			   n->kids[0]->type == T_STR ? "string" :
+						       "integer");
 		return;
 	}
 	for (int i = 1; i < n->nkids; i++)
@@ -315,21 +327,23 @@ static void check_printf(struct checker *ck, struct lang_node *n)
 	int nconv = printf_convs(n->kids[0]->str, (size_t)n->kids[0]->ival, want, LANG_MAX_ARGS);
 	int given = n->nkids - 1;
 	if (given < nconv)
-		lang_error(ck->src, n->pos,
-			   "printf: Not enough arguments for format string (%d supplied, %d expected)",
-			   given, nconv);
+		lang_error(
+			ck->src, n->pos,
+			"printf: Not enough arguments for format string (%d supplied, %d expected)",
+			given, nconv);
 	else if (given > nconv)
-		lang_error(ck->src, n->pos,
-			   "printf: Too many arguments for format string (%d supplied, %d expected)",
-			   given, nconv);
+		lang_error(
+			ck->src, n->pos,
+			"printf: Too many arguments for format string (%d supplied, %d expected)",
+			given, nconv);
 	else if (nconv > LANG_MAX_ARGS)
 		lang_error(ck->src, n->pos, "printf: %d arguments at most", LANG_MAX_ARGS);
 	for (int i = 0; i < nconv && i < given && i < LANG_MAX_ARGS; i++) {
 		struct lang_node *a = n->kids[i + 1];
 		if (a->type == T_AGG || (want[i] == T_STR) != (a->type == T_STR))
 			lang_error(ck->src, a->pos, "printf: %s specifier expects %s (argument %d)",
-				   want[i] == T_STR ? "%s" : "integer", want[i] == T_STR ? "a string" : "an integer",
-				   i + 1);
+				   want[i] == T_STR ? "%s" : "integer",
+				   want[i] == T_STR ? "a string" : "an integer", i + 1);
 	}
 }
 
@@ -349,7 +363,8 @@ static void check_map_arg(struct checker *ck, struct lang_node *n, struct lang_n
 		return;
 	}
 	if (a->nkids) {
-		lang_error(ck->src, a->pos, "%s() expects a map without keys: %s[...]", n->str, a->str);
+		lang_error(ck->src, a->pos, "%s() expects a map without keys: %s[...]", n->str,
+			   a->str);
 		return;
 	}
 	for (int i = 0; i < ck->c->nmaps; i++)
@@ -363,37 +378,41 @@ static void check_call(struct checker *ck, struct lang_node *n, struct lang_node
 	n->id = find(func_names, sizeof(func_names) / sizeof(func_names[0]), n->str);
 	n->type = T_NONE;
 	if (n->id < 0) {
-		struct lang_pos name = { n->pos.line, n->pos.col, n->pos.col + (int)strlen(n->str) };
-		lang_error(ck->src, name, lang_is_call(n->str)
-				   ? "%s() is not supported for user-space probes"
-				   : "Unknown function: %s", n->str);
+		struct lang_pos name = {n->pos.line, n->pos.col, n->pos.col + (int)strlen(n->str)};
+		lang_error(ck->src, name,
+			   lang_is_call(n->str) ? "%s() is not supported for user-space probes" :
+						  "Unknown function: %s",
+			   n->str);
 		return;
 	}
 	int id = n->id;
 	if (id == F_PRINTF)
 		return check_printf(ck, n);
-	static const int8_t lo[] = { [F_COUNT] = 0, [F_SUM] = 1, [F_AVG] = 1, [F_MIN] = 1, [F_MAX] = 1,
-				     [F_STATS] = 1, [F_HIST] = 1, [F_LHIST] = 4, [F_DELETE] = 1,
-				     [F_EXIT] = 0, [F_STR] = 1, [F_PRINT] = 1, [F_CLEAR] = 1,
-				     [F_ZERO] = 1 };
-	static const int8_t hi[] = { [F_COUNT] = 0, [F_SUM] = 1, [F_AVG] = 1, [F_MIN] = 1, [F_MAX] = 1,
-				     [F_STATS] = 1, [F_HIST] = 1, [F_LHIST] = 4, [F_DELETE] = 1,
-				     [F_EXIT] = 0, [F_STR] = 2, [F_PRINT] = 3, [F_CLEAR] = 1,
-				     [F_ZERO] = 1 };
+	static const int8_t lo[] = {
+		[F_COUNT] = 0, [F_SUM] = 1,   [F_AVG] = 1,   [F_MIN] = 1,    [F_MAX] = 1,
+		[F_STATS] = 1, [F_HIST] = 1,  [F_LHIST] = 4, [F_DELETE] = 1, [F_EXIT] = 0,
+		[F_STR] = 1,   [F_PRINT] = 1, [F_CLEAR] = 1, [F_ZERO] = 1};
+	static const int8_t hi[] = {
+		[F_COUNT] = 0, [F_SUM] = 1,   [F_AVG] = 1,   [F_MIN] = 1,    [F_MAX] = 1,
+		[F_STATS] = 1, [F_HIST] = 1,  [F_LHIST] = 4, [F_DELETE] = 1, [F_EXIT] = 0,
+		[F_STR] = 2,   [F_PRINT] = 3, [F_CLEAR] = 1, [F_ZERO] = 1};
 	if (nargs_error(ck, n, lo[id], hi[id]))
 		return;
 	if (id == F_DELETE || id == F_CLEAR || id == F_ZERO || id == F_PRINT) {
 		if (id == F_PRINT && !is_map(n->kids[0])) {
 			check_expr(ck, n->kids[0]);
 			if (n->nkids > 1)
-				lang_error(ck->src, n->pos, "Non-map print() only takes 1 argument, %d found", n->nkids);
+				lang_error(ck->src, n->pos,
+					   "Non-map print() only takes 1 argument, %d found",
+					   n->nkids);
 		} else {
 			check_map_arg(ck, n, n->kids[0]);
 		}
 		for (int i = 1; i < n->nkids; i++) {
 			check_expr(ck, n->kids[i]);
 			if (n->kids[i]->kind != N_INT)
-				lang_error(ck->src, n->kids[i]->pos, "print() expects integer literals for top and div");
+				lang_error(ck->src, n->kids[i]->pos,
+					   "print() expects integer literals for top and div");
 		}
 		return;
 	}
@@ -406,36 +425,55 @@ static void check_call(struct checker *ck, struct lang_node *n, struct lang_node
 		    n->kids[1]->ival < LANG_STRLEN)
 			n->size = (int)n->kids[1]->ival + 1;
 		if (n->kids[0]->type == T_STR)
-			lang_error(ck->src, n->pos, "str() expects an integer or a pointer type as first argument (string provided)");
+			lang_error(ck->src, n->pos,
+				   "str() expects an integer or a pointer type as first argument "
+				   "(string provided)");
 		return;
 	}
 	if (id >= F_COUNT && id <= F_LHIST) {
 		if (!assign_to) {
-			lang_error(ck->src, n->pos, "%s() should be directly assigned to a map", n->str);
+			lang_error(ck->src, n->pos, "%s() should be directly assigned to a map",
+				   n->str);
 			return;
 		}
 		if (n->nkids && n->kids[0]->type != T_INT)
-			lang_error(ck->src, n->pos, "%s() only supports integer arguments (%s provided)",
-				   n->str, n->kids[0]->type == T_STR ? "string" : "none");
+			lang_error(ck->src, n->pos,
+				   "%s() only supports integer arguments (%s provided)", n->str,
+				   n->kids[0]->type == T_STR ? "string" : "none");
 		if (id == F_LHIST) {
 			for (int i = 1; i < 4; i++)
-				if (n->kids[i]->kind != N_INT && !(n->kids[i]->kind == N_UNOP && n->kids[i]->kids[0]->kind == N_INT))
-					return (void)lang_error(ck->src, n->pos, "lhist: invalid %s value (must be non-negative literal)",
-						   i == 1 ? "min" : i == 2 ? "max" : "step");
+				if (n->kids[i]->kind != N_INT &&
+				    !(n->kids[i]->kind == N_UNOP &&
+				      n->kids[i]->kids[0]->kind == N_INT))
+					return (void)lang_error(ck->src, n->pos,
+								"lhist: invalid %s value (must be "
+								"non-negative literal)",
+								i == 1 ? "min" :
+								i == 2 ? "max" :
+									 "step");
 			int64_t mn = n->kids[1]->ival, mx = n->kids[2]->ival, st = n->kids[3]->ival;
-			if (n->kids[1]->kind != N_INT || n->kids[2]->kind != N_INT || n->kids[3]->kind != N_INT || mn < 0 || mx < 0 || st <= 0)
-				return (void)lang_error(ck->src, n->pos, "lhist: invalid min, max or step (must be non-negative literals, step > 0)");
+			if (n->kids[1]->kind != N_INT || n->kids[2]->kind != N_INT ||
+			    n->kids[3]->kind != N_INT || mn < 0 || mx < 0 || st <= 0)
+				return (void)lang_error(ck->src, n->pos,
+							"lhist: invalid min, max or step (must be "
+							"non-negative literals, step > 0)");
 			if (mn >= mx)
-				return (void)lang_error(ck->src, n->pos, "lhist: max must be greater than min");
+				return (void)lang_error(ck->src, n->pos,
+							"lhist: max must be greater than min");
 			if ((mx - mn) / st > 1000)
-				return (void)lang_error(ck->src, n->pos, "lhist: too many buckets, (max - min) / step must be at most 1000");
+				return (void)lang_error(ck->src, n->pos,
+							"lhist: too many buckets, (max - min) / "
+							"step must be at most 1000");
 			struct lang_map_info *m = &ck->c->maps[assign_to->id];
-			if (m->kind == MK_LHIST && (m->lmin != mn || m->lmax != mx || m->lstep != st))
-				return (void)lang_error(ck->src, n->pos, "Different lhist bounds in a single map unsupported");
+			if (m->kind == MK_LHIST &&
+			    (m->lmin != mn || m->lmax != mx || m->lstep != st))
+				return (void)lang_error(
+					ck->src, n->pos,
+					"Different lhist bounds in a single map unsupported");
 			m->lmin = mn, m->lmax = mx, m->lstep = st;
 		}
-		static const enum lang_map_kind kinds[] = { MK_COUNT, MK_SUM, MK_AVG, MK_MIN, MK_MAX,
-							   MK_STATS, MK_HIST, MK_LHIST };
+		static const enum lang_map_kind kinds[] = {MK_COUNT, MK_SUM,   MK_AVG,	MK_MIN,
+							   MK_MAX,   MK_STATS, MK_HIST, MK_LHIST};
 		set_map_kind(ck, assign_to, kinds[id], n->nkids && n->kids[0]->is_signed);
 		n->type = T_AGG;
 	}
@@ -452,15 +490,16 @@ static void check_binop(struct checker *ck, struct lang_node *n)
 	    r->type == T_INT && !(l->kind == N_INT && r->kind == N_INT))
 		lang_warning(ck->src, n->op_pos,
 			     "signed operands for '%s' can lead to undefined behavior (cast to "
-			     "unsigned to silence warning)", lang_op_name(n->op));
+			     "unsigned to silence warning)",
+			     lang_op_name(n->op));
 	bool str_ok = (n->op == OP_EQ || n->op == OP_NE) && l->type == T_STR && r->type == T_STR;
 	if (str_ok || (l->type == T_INT && r->type == T_INT))
 		return;
 	if (l->type == T_NONE || r->type == T_NONE)
 		return;
 	char a[32], b[32];
-	lang_error(ck->src, n->pos, "Type mismatch for '%s': comparing '%s' with '%s'", lang_op_name(n->op),
-		   type_name(l, a, sizeof(a)), type_name(r, b, sizeof(b)));
+	lang_error(ck->src, n->pos, "Type mismatch for '%s': comparing '%s' with '%s'",
+		   lang_op_name(n->op), type_name(l, a, sizeof(a)), type_name(r, b, sizeof(b)));
 }
 
 static void check_expr(struct checker *ck, struct lang_node *n)
@@ -474,7 +513,8 @@ static void check_expr(struct checker *ck, struct lang_node *n)
 		n->type = T_STR;
 		n->size = (int)n->ival + 1;
 		if (n->ival >= LANG_STRLEN)
-			lang_error(ck->src, n->pos, "String is too long (over %d bytes): %.20s...", LANG_STRLEN - 1, n->str);
+			lang_error(ck->src, n->pos, "String is too long (over %d bytes): %.20s...",
+				   LANG_STRLEN - 1, n->str);
 		return;
 	case N_BUILTIN:
 		return check_builtin(ck, n);
@@ -512,7 +552,8 @@ static void check_expr(struct checker *ck, struct lang_node *n)
 		n->is_signed = n->op == OP_NOT || n->kids[0]->is_signed || n->op == OP_SUB;
 		if (n->kids[0]->type != T_INT && n->kids[0]->type != T_NONE) {
 			char a[32];
-			lang_error(ck->src, n->pos, "The %s operator can not be used on expressions of type '%s'",
+			lang_error(ck->src, n->pos,
+				   "The %s operator can not be used on expressions of type '%s'",
 				   lang_op_name(n->op), type_name(n->kids[0], a, sizeof(a)));
 		}
 		return;
@@ -524,7 +565,8 @@ static void check_expr(struct checker *ck, struct lang_node *n)
 		n->is_signed = n->kids[1]->is_signed && n->kids[2]->is_signed;
 		n->size = LANG_STRLEN;
 		if (n->kids[1]->type != n->kids[2]->type)
-			lang_error(ck->src, n->pos, "Ternary operator must return the same type: have '%s' and '%s'",
+			lang_error(ck->src, n->pos,
+				   "Ternary operator must return the same type: have '%s' and '%s'",
 				   n->kids[1]->type == T_STR ? "string" : "integer",
 				   n->kids[2]->type == T_STR ? "string" : "integer");
 		return;
@@ -533,8 +575,10 @@ static void check_expr(struct checker *ck, struct lang_node *n)
 		const char *t = n->str;
 		n->type = T_INT;
 		n->is_signed = strncmp(t, "uint", 4) && strcmp(t, "unsigned");
-		n->size = strstr(t, "8") || !strcmp(t, "char") ? 1 : strstr(t, "16") || !strcmp(t, "short") ? 2
-			: strstr(t, "32") || !strcmp(t, "int") || !strcmp(t, "unsigned") ? 4 : 8;
+		n->size = strstr(t, "8") || !strcmp(t, "char")				 ? 1 :
+			  strstr(t, "16") || !strcmp(t, "short")			 ? 2 :
+			  strstr(t, "32") || !strcmp(t, "int") || !strcmp(t, "unsigned") ? 4 :
+											   8;
 		if (n->kids[0]->type != T_INT)
 			lang_error(ck->src, n->pos, "Cannot cast from \"%s\" to \"%s\"",
 				   n->kids[0]->type == T_STR ? "string" : "none", t);
@@ -545,10 +589,16 @@ static void check_expr(struct checker *ck, struct lang_node *n)
 	case N_FIELD:
 	case N_DEREF:
 		if (n->kind == N_FIELD && n->kids[0]->kind == N_DEREF &&
-		    n->kids[0]->kids[0]->kind == N_BUILTIN && !strcmp(n->kids[0]->kids[0]->str, "args"))
-			lang_error(ck->src, n->pos, "args->%s: DWARF arguments are not yet supported by uprobe -e (use argN)", n->str);
+		    n->kids[0]->kids[0]->kind == N_BUILTIN &&
+		    !strcmp(n->kids[0]->kids[0]->str, "args"))
+			lang_error(ck->src, n->pos,
+				   "args->%s: DWARF arguments are not yet supported by uprobe -e "
+				   "(use argN)",
+				   n->str);
 		else
-			lang_error(ck->src, n->pos, "%s is not supported for user-space probes (no BTF or C types here)",
+			lang_error(ck->src, n->pos,
+				   "%s is not supported for user-space probes (no BTF or C types "
+				   "here)",
 				   n->kind == N_DEREF ? "dereference" : "field access");
 		n->type = T_INT;
 		return;
@@ -570,7 +620,8 @@ static void check_assign(struct checker *ck, struct lang_node *n)
 			check_expr(ck, v);
 		}
 		if (v->type == T_AGG) {
-			lang_error(ck->src, v->pos, "an aggregation's value cannot be assigned to a map");
+			lang_error(ck->src, v->pos,
+				   "an aggregation's value cannot be assigned to a map");
 			return;
 		}
 		set_map_kind(ck, t, v->type == T_STR ? MK_STR : MK_INT, v->is_signed);
@@ -580,7 +631,8 @@ static void check_assign(struct checker *ck, struct lang_node *n)
 	check_expr(ck, v);
 	if (v->type == T_AGG || v->type == T_NONE) {
 		if (v->type == T_AGG)
-			lang_error(ck->src, v->pos, "an aggregation's value cannot be assigned to a variable");
+			lang_error(ck->src, v->pos,
+				   "an aggregation's value cannot be assigned to a variable");
 		return;
 	}
 	bool known = false;
@@ -591,10 +643,12 @@ static void check_assign(struct checker *ck, struct lang_node *n)
 		return;
 	if (known && var->type != v->type) {
 		char a[32];
-		lang_error(ck->src, n->pos,
-			   "Type mismatch for %s: trying to assign value of type '%s' when variable "
-			   "already contains a value of type '%s'",
-			   t->str, type_name(v, a, sizeof(a)), var->type == T_STR ? "string" : "int64");
+		lang_error(
+			ck->src, n->pos,
+			"Type mismatch for %s: trying to assign value of type '%s' when variable "
+			"already contains a value of type '%s'",
+			t->str, type_name(v, a, sizeof(a)),
+			var->type == T_STR ? "string" : "int64");
 		return;
 	}
 	var->type = v->type;
@@ -626,9 +680,14 @@ static void check_stmt(struct checker *ck, struct lang_node *n)
 		} else if (t->kind == N_VAR) {
 			struct lang_var_info *v = var_of(ck, t, false);
 			if (v && v->type != T_INT)
-				lang_error(ck->src, n->pos, "The %c%c operator must be applied to a map or variable of integer type", n->op, n->op);
+				lang_error(ck->src, n->pos,
+					   "The %c%c operator must be applied to a map or variable "
+					   "of integer type",
+					   n->op, n->op);
 		} else {
-			lang_error(ck->src, n->pos, "The %c%c operator must be applied to a map or variable", n->op, n->op);
+			lang_error(ck->src, n->pos,
+				   "The %c%c operator must be applied to a map or variable", n->op,
+				   n->op);
 		}
 		return;
 	}
@@ -649,7 +708,8 @@ static int check_probe(struct checker *ck, struct lang_node *p, struct lang_prob
 		struct lang_node *k = p->kids[i];
 		if (k->kind == N_STR) {
 			if (pi->nat == LANG_MAX_ATTACH) {
-				lang_error(ck->src, k->pos, "too many attach points (%d at most)", LANG_MAX_ATTACH);
+				lang_error(ck->src, k->pos, "too many attach points (%d at most)",
+					   LANG_MAX_ATTACH);
 				return -1;
 			}
 			if (lang_attach_parse(ck->src, k->str, k->pos, &pi->at[pi->nat++]))
@@ -670,7 +730,7 @@ static int check_probe(struct checker *ck, struct lang_node *p, struct lang_prob
 
 int lang_check(struct lang_src *src, struct lang_node *prog, struct lang_checked *c)
 {
-	struct checker ck = { .src = src, .c = c };
+	struct checker ck = {.src = src, .c = c};
 	int before = src->nerrors;
 	c->probes = calloc((size_t)prog->nkids, sizeof(*c->probes));
 	if (!c->probes)
@@ -684,7 +744,8 @@ int lang_check(struct lang_src *src, struct lang_node *prog, struct lang_checked
 			const struct lang_attach *at = &c->probes[i].at[a];
 			int *seen = at->kind == P_BEGIN ? &begin : at->kind == P_END ? &end : NULL;
 			if (seen && (*seen)++)
-				lang_error(src, at->pos, "More than one %s probe defined", at->text);
+				lang_error(src, at->pos, "More than one %s probe defined",
+					   at->text);
 		}
 	}
 	/* a map read but never written has no kind: bpftrace's int64 */

@@ -56,24 +56,41 @@ static uint64_t binop(int op, bool sgn, uint64_t a, uint64_t b)
 {
 	int64_t sa = (int64_t)a, sb = (int64_t)b;
 	switch (op) {
-	case OP_ADD: return a + b;
-	case OP_SUB: return a - b;
-	case OP_MUL: return a * b;
+	case OP_ADD:
+		return a + b;
+	case OP_SUB:
+		return a - b;
+	case OP_MUL:
+		return a * b;
 	/* bpftrace 0.17 divides and shifts right unsigned, whatever the types */
-	case OP_DIV: return b ? a / b : 0;
-	case OP_MOD: return b ? a % b : 0;
-	case OP_AND: return a & b;
-	case OP_OR: return a | b;
-	case OP_XOR: return a ^ b;
-	case OP_SHL: return a << (b & 63);
-	case OP_SHR: return a >> (b & 63);
-	case OP_EQ: return a == b;
-	case OP_NE: return a != b;
-	case OP_LT: return sgn ? sa < sb : a < b;
-	case OP_GT: return sgn ? sa > sb : a > b;
-	case OP_LE: return sgn ? sa <= sb : a <= b;
-	case OP_GE: return sgn ? sa >= sb : a >= b;
-	default: return 0;
+	case OP_DIV:
+		return b ? a / b : 0;
+	case OP_MOD:
+		return b ? a % b : 0;
+	case OP_AND:
+		return a & b;
+	case OP_OR:
+		return a | b;
+	case OP_XOR:
+		return a ^ b;
+	case OP_SHL:
+		return a << (b & 63);
+	case OP_SHR:
+		return a >> (b & 63);
+	case OP_EQ:
+		return a == b;
+	case OP_NE:
+		return a != b;
+	case OP_LT:
+		return sgn ? sa < sb : a < b;
+	case OP_GT:
+		return sgn ? sa > sb : a > b;
+	case OP_LE:
+		return sgn ? sa <= sb : a <= b;
+	case OP_GE:
+		return sgn ? sa >= sb : a >= b;
+	default:
+		return 0;
 	}
 }
 
@@ -88,20 +105,40 @@ static uint64_t cast(uint64_t v, int size, bool sgn)
 static uint64_t builtin(const struct lang_env *env, struct frame *f, const struct plan_insn *in)
 {
 	switch (in->a) {
-	case B_ARG0: case B_ARG1: case B_ARG2: case B_ARG3: case B_ARG4: case B_ARG5:
+	case B_ARG0:
+	case B_ARG1:
+	case B_ARG2:
+	case B_ARG3:
+	case B_ARG4:
+	case B_ARG5:
 		return env->args ? env->args[in->a - B_ARG0] : 0;
-	case B_RETVAL: return env->retval;
-	case B_PID: return env->pid;
-	case B_TID: return env->tid;
-	case B_NSECS: return env->nsecs;
-	case B_ELAPSED: return env->elapsed;
-	case B_CPU: return env->cpu;
-	case B_UID: return env->uid;
-	case B_GID: return env->gid;
-	case B_COMM: copy_str(f->slots[in->c], env->comm); break;
-	case B_FUNC: copy_str(f->slots[in->c], env->func); break;
-	case B_PROBE: copy_str(f->slots[in->c], env->probe); break;
-	default: return 0;
+	case B_RETVAL:
+		return env->retval;
+	case B_PID:
+		return env->pid;
+	case B_TID:
+		return env->tid;
+	case B_NSECS:
+		return env->nsecs;
+	case B_ELAPSED:
+		return env->elapsed;
+	case B_CPU:
+		return env->cpu;
+	case B_UID:
+		return env->uid;
+	case B_GID:
+		return env->gid;
+	case B_COMM:
+		copy_str(f->slots[in->c], env->comm);
+		break;
+	case B_FUNC:
+		copy_str(f->slots[in->c], env->func);
+		break;
+	case B_PROBE:
+		copy_str(f->slots[in->c], env->probe);
+		break;
+	default:
+		return 0;
 	}
 	return (uint64_t)(uintptr_t)f->slots[in->c];
 }
@@ -138,7 +175,8 @@ static void do_str(struct lang_env *env, struct frame *f, const struct plan_insn
 	}
 }
 
-static int emit(struct lang_env *env, struct frame *f, const struct plan_insn *in, const uint64_t *w)
+static int emit(struct lang_env *env, struct frame *f, const struct plan_insn *in,
+		const uint64_t *w)
 {
 	uint32_t o = 0;
 	for (int i = 0; i < in->b; i++) {
@@ -184,7 +222,8 @@ int plan_eval(const struct plan *pl, uint32_t probe, struct lang_env *env)
 		case PI_STOREV:
 			sp--;
 			if (in->b)
-				copy_str(f.strvars[pp->str_var[in->a] - 1], (const char *)(uintptr_t)*sp);
+				copy_str(f.strvars[pp->str_var[in->a] - 1],
+					 (const char *)(uintptr_t)*sp);
 			else
 				f.vars[in->a] = *sp;
 			break;
@@ -194,11 +233,13 @@ int plan_eval(const struct plan *pl, uint32_t probe, struct lang_env *env)
 			break;
 		case PI_STREQ:
 			sp--;
-			sp[-1] = str_eq((const char *)(uintptr_t)sp[-1], (const char *)(uintptr_t)sp[0]) ==
-				 (in->a == OP_EQ);
+			sp[-1] = str_eq((const char *)(uintptr_t)sp[-1],
+					(const char *)(uintptr_t)sp[0]) == (in->a == OP_EQ);
 			break;
 		case PI_UN:
-			sp[-1] = in->a == OP_NOT ? !sp[-1] : in->a == OP_BNOT ? ~sp[-1] : 0 - sp[-1];
+			sp[-1] = in->a == OP_NOT  ? !sp[-1] :
+				 in->a == OP_BNOT ? ~sp[-1] :
+						    0 - sp[-1];
 			break;
 		case PI_CAST:
 			sp[-1] = cast(sp[-1], in->a, in->b);
@@ -242,7 +283,8 @@ int plan_eval(const struct plan *pl, uint32_t probe, struct lang_env *env)
 			uint64_t v = in->c == MK_COUNT ? 1 : *--sp;
 			sp -= in->b;
 			make_key(pl, in->a, sp, in->b, f.key);
-			env->ops->map_agg(env->ctx, in->a, f.key, (enum lang_map_kind)in->c, (int64_t)v);
+			env->ops->map_agg(env->ctx, in->a, f.key, (enum lang_map_kind)in->c,
+					  (int64_t)v);
 			break;
 		}
 		case PI_MAP_ADD: {

@@ -24,7 +24,7 @@
 #include "uprobes_lang.h"
 
 /* bpftrace's defaults: BPFTRACE_STRLEN, map key/value limits. */
-#define LANG_STRLEN 64
+#define LANG_STRLEN   64
 #define LANG_MAX_KEYS 8
 #define LANG_MAX_ARGS 8 /* printf arguments */
 
@@ -37,19 +37,19 @@ enum lang_kind {
 	N_PROBE,
 	N_PRED,
 	N_IF,
-	N_ASSIGN,   /* kids[0] target (N_MAP or N_VAR), kids[1] value */
+	N_ASSIGN, /* kids[0] target (N_MAP or N_VAR), kids[1] value */
 	N_INT,
 	N_STR,
 	N_BUILTIN,
 	N_VAR,
-	N_MAP,	    /* kids: keys */
-	N_CALL,	    /* kids: arguments */
+	N_MAP,	/* kids: keys */
+	N_CALL, /* kids: arguments */
 	N_BINOP,
 	N_UNOP,
-	N_INCDEC,   /* op: '+' or '-'; ival 1 = prefix; kids[0] the operand */
+	N_INCDEC, /* op: '+' or '-'; ival 1 = prefix; kids[0] the operand */
 	N_TERNARY,
-	N_CAST,	    /* str: type name; kids[0] */
-	N_FIELD,    /* str: field; kids[0] (args->x is a field of a dereference) */
+	N_CAST,	 /* str: type name; kids[0] */
+	N_FIELD, /* str: field; kids[0] (args->x is a field of a dereference) */
 	N_DEREF,
 	N_BLOCK,
 };
@@ -57,10 +57,26 @@ enum lang_kind {
 /* Binary and unary operators: one code each (multi-character ones below 'A'). */
 enum lang_op {
 	OP_NONE = 0,
-	OP_EQ = 1, OP_NE, OP_LE, OP_GE, OP_SHL, OP_SHR, OP_LAND, OP_LOR,
-	OP_ADD = '+', OP_SUB = '-', OP_MUL = '*', OP_DIV = '/', OP_MOD = '%',
-	OP_LT = '<', OP_GT = '>', OP_AND = '&', OP_OR = '|', OP_XOR = '^',
-	OP_NOT = '!', OP_BNOT = '~',
+	OP_EQ = 1,
+	OP_NE,
+	OP_LE,
+	OP_GE,
+	OP_SHL,
+	OP_SHR,
+	OP_LAND,
+	OP_LOR,
+	OP_ADD = '+',
+	OP_SUB = '-',
+	OP_MUL = '*',
+	OP_DIV = '/',
+	OP_MOD = '%',
+	OP_LT = '<',
+	OP_GT = '>',
+	OP_AND = '&',
+	OP_OR = '|',
+	OP_XOR = '^',
+	OP_NOT = '!',
+	OP_BNOT = '~',
 };
 
 /* Types found by check.c. */
@@ -78,8 +94,8 @@ struct lang_node {
 	/* set by check.c */
 	enum lang_type type;
 	bool is_signed;
-	int size;   /* string length bound, cast size */
-	int id;	    /* variable or map index; function id */
+	int size; /* string length bound, cast size */
+	int id;	  /* variable or map index; function id */
 };
 
 /* Attach point kinds. */
@@ -107,7 +123,7 @@ struct lang_attach {
 struct lang_src {
 	const char *name; /* "stdin" for -e */
 	const char *text;
-	char *diag;	  /* every message so far, bpftrace's shape */
+	char *diag; /* every message so far, bpftrace's shape */
 	size_t diag_len;
 	int nerrors;
 };
@@ -124,9 +140,9 @@ enum lang_tok {
 	TK_INT,
 	TK_STR,
 	TK_IDENT,
-	TK_MAP,	    /* @name or @ */
-	TK_VAR,	    /* $name */
-	TK_PUNCT,   /* text holds it: "{", "+=", "->", ... */
+	TK_MAP,	  /* @name or @ */
+	TK_VAR,	  /* $name */
+	TK_PUNCT, /* text holds it: "{", "+=", "->", ... */
 	TK_ERROR,
 };
 
@@ -166,12 +182,21 @@ void lang_ast_dump(const struct lang_node *n, FILE *out);
 const char *lang_op_name(int op);
 
 /* check.c */
-#define LANG_MAX_MAPS 64
-#define LANG_MAX_VARS 32
+#define LANG_MAX_MAPS	64
+#define LANG_MAX_VARS	32
 #define LANG_MAX_ATTACH 64
 
 enum lang_map_kind {
-	MK_NONE, MK_INT, MK_STR, MK_COUNT, MK_SUM, MK_AVG, MK_MIN, MK_MAX, MK_STATS, MK_HIST,
+	MK_NONE,
+	MK_INT,
+	MK_STR,
+	MK_COUNT,
+	MK_SUM,
+	MK_AVG,
+	MK_MIN,
+	MK_MAX,
+	MK_STATS,
+	MK_HIST,
 	MK_LHIST,
 };
 
@@ -179,7 +204,7 @@ struct lang_map_info {
 	char name[64];
 	enum lang_map_kind kind;
 	bool value_signed;
-	int nkeys;	/* -1 until first used */
+	int nkeys; /* -1 until first used */
 	enum lang_type key[LANG_MAX_KEYS];
 	bool key_signed[LANG_MAX_KEYS];
 	int64_t lmin, lmax, lstep; /* lhist */
@@ -193,7 +218,7 @@ struct lang_var_info {
 };
 
 struct lang_probe_info {
-	struct lang_node *node;	 /* N_PROBE */
+	struct lang_node *node; /* N_PROBE */
 	struct lang_attach at[LANG_MAX_ATTACH];
 	int nat;
 	struct lang_var_info vars[LANG_MAX_VARS];
@@ -209,12 +234,41 @@ struct lang_checked {
 
 /* Builtins (node->id of N_BUILTIN) and functions (node->id of N_CALL). */
 enum lang_builtin {
-	B_ARG0, B_ARG1, B_ARG2, B_ARG3, B_ARG4, B_ARG5, B_RETVAL, B_PID, B_TID, B_NSECS,
-	B_ELAPSED, B_CPU, B_COMM, B_FUNC, B_PROBE, B_UID, B_GID, B_USTACK,
+	B_ARG0,
+	B_ARG1,
+	B_ARG2,
+	B_ARG3,
+	B_ARG4,
+	B_ARG5,
+	B_RETVAL,
+	B_PID,
+	B_TID,
+	B_NSECS,
+	B_ELAPSED,
+	B_CPU,
+	B_COMM,
+	B_FUNC,
+	B_PROBE,
+	B_UID,
+	B_GID,
+	B_USTACK,
 };
 enum lang_func {
-	F_COUNT, F_SUM, F_AVG, F_MIN, F_MAX, F_STATS, F_HIST, F_LHIST, F_DELETE, F_EXIT, F_STR,
-	F_PRINT, F_CLEAR, F_ZERO, F_PRINTF,
+	F_COUNT,
+	F_SUM,
+	F_AVG,
+	F_MIN,
+	F_MAX,
+	F_STATS,
+	F_HIST,
+	F_LHIST,
+	F_DELETE,
+	F_EXIT,
+	F_STR,
+	F_PRINT,
+	F_CLEAR,
+	F_ZERO,
+	F_PRINTF,
 };
 
 /* 0 or the number of errors (in src->diag). */

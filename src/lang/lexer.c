@@ -99,13 +99,20 @@ void lexer_attach(struct lang_lexer *lx, struct lang_token *t)
 static int escape(char c)
 {
 	switch (c) {
-	case 'n': return '\n';
-	case 't': return '\t';
-	case 'r': return '\r';
-	case '\\': return '\\';
-	case '"': return '"';
-	case '0': return 0;
-	default: return -1;
+	case 'n':
+		return '\n';
+	case 't':
+		return '\t';
+	case 'r':
+		return '\r';
+	case '\\':
+		return '\\';
+	case '"':
+		return '"';
+	case '0':
+		return 0;
+	default:
+		return -1;
 	}
 }
 
@@ -118,11 +125,14 @@ static void lex_string(struct lang_lexer *lx, struct lang_token *t, const char *
 		if (c == '\\' && *lx->p && *lx->p != '\n') {
 			c = escape(*lx->p);
 			if (c < 0) {
-				struct lang_pos pos = { lx->line, col_of(lx, start), col_of(lx, lx->p + 1) };
+				struct lang_pos pos = {lx->line, col_of(lx, start),
+						       col_of(lx, lx->p + 1)};
 				if (isprint((unsigned char)*lx->p))
-					lang_error(lx->src, pos, "invalid escape character '\\%c'", *lx->p);
+					lang_error(lx->src, pos, "invalid escape character '\\%c'",
+						   *lx->p);
 				else
-					lang_error(lx->src, pos, "invalid escape character '\\x%02x'",
+					lang_error(lx->src, pos,
+						   "invalid escape character '\\x%02x'",
 						   (unsigned char)*lx->p);
 				c = *lx->p;
 			}
@@ -156,8 +166,8 @@ static void lex_number(struct lang_lexer *lx, struct lang_token *t, const char *
 			v *= 10;
 	}
 	lx->p = end;
-	size_t n = (size_t)(end - start) < sizeof(t->text) - 1 ? (size_t)(end - start)
-							       : sizeof(t->text) - 1;
+	size_t n = (size_t)(end - start) < sizeof(t->text) - 1 ? (size_t)(end - start) :
+								 sizeof(t->text) - 1;
 	memcpy(t->text, start, n);
 	t->text[n] = 0;
 	t->kind = TK_INT;
@@ -173,8 +183,8 @@ static void lex_number(struct lang_lexer *lx, struct lang_token *t, const char *
 }
 
 static const char *const puncts[] = {
-	"<<=", ">>=", "->", "++", "--", "==", "!=", "<=", ">=", "<<", ">>", "&&", "||", "+=",
-	"-=", "*=", "/=", "%=", "&=", "|=", "^=", NULL,
+	"<<=", ">>=", "->", "++", "--", "==", "!=", "<=", ">=", "<<", ">>",
+	"&&",  "||",  "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", NULL,
 };
 
 void lexer_next(struct lang_lexer *lx, struct lang_token *t)
@@ -226,5 +236,6 @@ void lexer_next(struct lang_lexer *lx, struct lang_token *t)
 	t->text[1] = 0;
 	finish(lx, t, start);
 	if (t->kind == TK_ERROR)
-		lang_error(lx->src, t->pos, "invalid character '%c'", isprint((unsigned char)*start) ? *start : '?');
+		lang_error(lx->src, t->pos, "invalid character '%c'",
+			   isprint((unsigned char)*start) ? *start : '?');
 }

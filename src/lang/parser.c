@@ -24,15 +24,16 @@ struct parser {
 #define PARSE_MAX_DEPTH 200
 
 static const char *const calls[] = {
-	"printf", "count", "sum", "avg", "min", "max", "stats", "hist", "lhist", "delete",
-	"exit", "str", "print", "clear", "zero", "time", "join", "ksym", "usym", "kaddr",
-	"uaddr", "reg", "system", "cat", "signal", "strncmp", "override", "buf", "sizeof",
-	"ntop", "cgroupid", "macaddr", "unwatch", "strftime", "path", "uptr", "kptr", NULL,
+	"printf",  "count",    "sum",	   "avg",   "min",    "max",   "stats",	   "hist",
+	"lhist",   "delete",   "exit",	   "str",   "print",  "clear", "zero",	   "time",
+	"join",	   "ksym",     "usym",	   "kaddr", "uaddr",  "reg",   "system",   "cat",
+	"signal",  "strncmp",  "override", "buf",   "sizeof", "ntop",  "cgroupid", "macaddr",
+	"unwatch", "strftime", "path",	   "uptr",  "kptr",   NULL,
 };
 static const char *const builtins[] = {
-	"pid", "tid", "uid", "gid", "nsecs", "elapsed", "cpu", "comm", "kstack", "ustack",
-	"retval", "func", "probe", "curtask", "rand", "ctx", "username", "args", "cgroup",
-	"cpid", "numaid", NULL,
+	"pid",	    "tid",    "uid",	"gid",	"nsecs",  "elapsed", "cpu",  "comm",
+	"kstack",   "ustack", "retval", "func", "probe",  "curtask", "rand", "ctx",
+	"username", "args",   "cgroup", "cpid", "numaid", NULL,
 };
 
 static bool in_list(const char *const *l, const char *s)
@@ -67,18 +68,24 @@ static void next(struct parser *ps)
 static const char *tok_name(const struct lang_token *t, char *buf, size_t len)
 {
 	switch (t->kind) {
-	case TK_EOF: return "end of file";
-	case TK_INT: return "integer";
-	case TK_STR: return "string";
-	case TK_MAP: return "map";
-	case TK_VAR: return "variable";
+	case TK_EOF:
+		return "end of file";
+	case TK_INT:
+		return "integer";
+	case TK_STR:
+		return "string";
+	case TK_MAP:
+		return "map";
+	case TK_VAR:
+		return "variable";
 	case TK_IDENT:
 		if (lang_is_builtin(t->text))
 			return "builtin";
 		if (lang_is_call(t->text))
 			return "call";
-		if (!strcmp(t->text, "if") || !strcmp(t->text, "else") || !strcmp(t->text, "unroll") ||
-		    !strcmp(t->text, "return") || !strcmp(t->text, "while"))
+		if (!strcmp(t->text, "if") || !strcmp(t->text, "else") ||
+		    !strcmp(t->text, "unroll") || !strcmp(t->text, "return") ||
+		    !strcmp(t->text, "while"))
 			return t->text;
 		return "identifier";
 	default:
@@ -98,12 +105,13 @@ static void syntax_error(struct parser *ps, const char *expect)
 	char buf[16];
 	struct lang_pos pos = ps->tok.pos;
 	if (ps->tok.kind == TK_EOF)
-		pos = ps->prev.line ? ps->prev : (struct lang_pos){ 1, 1, 2 };
+		pos = ps->prev.line ? ps->prev : (struct lang_pos){1, 1, 2};
 	if (expect)
 		lang_error(ps->src, pos, "syntax error, unexpected %s, expecting %s",
 			   tok_name(&ps->tok, buf, sizeof(buf)), expect);
 	else
-		lang_error(ps->src, pos, "syntax error, unexpected %s", tok_name(&ps->tok, buf, sizeof(buf)));
+		lang_error(ps->src, pos, "syntax error, unexpected %s",
+			   tok_name(&ps->tok, buf, sizeof(buf)));
 }
 
 static bool is(const struct parser *ps, const char *punct)
@@ -142,12 +150,11 @@ static int binop_prec(const struct parser *ps, int *op)
 		const char *text;
 		int op, prec;
 	} ops[] = {
-		{ "||", OP_LOR, 2 }, { "&&", OP_LAND, 3 }, { "|", OP_OR, 4 },
-		{ "^", OP_XOR, 5 },  { "&", OP_AND, 6 },   { "==", OP_EQ, 7 },
-		{ "!=", OP_NE, 7 },  { "<", OP_LT, 8 },	   { ">", OP_GT, 8 },
-		{ "<=", OP_LE, 8 },  { ">=", OP_GE, 8 },   { "<<", OP_SHL, 9 },
-		{ ">>", OP_SHR, 9 }, { "+", OP_ADD, 10 },  { "-", OP_SUB, 10 },
-		{ "*", OP_MUL, 11 }, { "/", OP_DIV, 11 },  { "%", OP_MOD, 11 },
+		{"||", OP_LOR, 2}, {"&&", OP_LAND, 3}, {"|", OP_OR, 4},	  {"^", OP_XOR, 5},
+		{"&", OP_AND, 6},  {"==", OP_EQ, 7},   {"!=", OP_NE, 7},  {"<", OP_LT, 8},
+		{">", OP_GT, 8},   {"<=", OP_LE, 8},   {">=", OP_GE, 8},  {"<<", OP_SHL, 9},
+		{">>", OP_SHR, 9}, {"+", OP_ADD, 10},  {"-", OP_SUB, 10}, {"*", OP_MUL, 11},
+		{"/", OP_DIV, 11}, {"%", OP_MOD, 11},
 	};
 	if (ps->tok.kind != TK_PUNCT)
 		return -1;
@@ -163,8 +170,8 @@ static int binop_prec(const struct parser *ps, int *op)
 }
 
 static const char *const cast_types[] = {
-	"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "int",
-	"char", "short", "long", "unsigned", NULL,
+	"int8",	  "int16", "int32", "int64", "uint8", "uint16",	  "uint32",
+	"uint64", "int",   "char",  "short", "long",  "unsigned", NULL,
 };
 
 /* "(" TYPE ")" ahead? Looks without consuming. */
@@ -450,7 +457,8 @@ static struct lang_node *statement(struct parser *ps)
 	}
 	if (is_word(ps, "unroll") || is_word(ps, "while") || is_word(ps, "return")) {
 		if (!ps->failed)
-			lang_error(ps->src, ps->tok.pos, "%s is not supported: a probe's plan has no loops",
+			lang_error(ps->src, ps->tok.pos,
+				   "%s is not supported: a probe's plan has no loops",
 				   ps->tok.text);
 		ps->failed = true;
 		return NULL;
@@ -458,8 +466,8 @@ static struct lang_node *statement(struct parser *ps)
 	struct lang_node *e = expr(ps, 0);
 	if (!e || ps->failed)
 		return e;
-	static const char *const assign_ops[] = { "=",	"+=", "-=", "*=", "/=", "%=",
-						  "&=", "|=", "^=", "<<=", ">>=", NULL };
+	static const char *const assign_ops[] = {
+		"=", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "<<=", ">>=", NULL};
 	for (int i = 0; assign_ops[i]; i++) {
 		if (!is(ps, assign_ops[i]))
 			continue;
@@ -550,9 +558,9 @@ static struct lang_node *probe(struct parser *ps)
 
 struct lang_node *lang_parse(struct lang_src *src)
 {
-	struct parser ps = { .src = src };
+	struct parser ps = {.src = src};
 	lexer_init(&ps.lx, src);
-	struct lang_node *prog = node_new(N_PROGRAM, (struct lang_pos){ 1, 1, 1 });
+	struct lang_node *prog = node_new(N_PROGRAM, (struct lang_pos){1, 1, 1});
 	lexer_skip_space(&ps.lx);
 	if (!*ps.lx.p) {
 		next(&ps);
@@ -565,7 +573,7 @@ struct lang_node *lang_parse(struct lang_src *src)
 		if (*ps.lx.p == '#') { /* #include, #define: no C preprocessor here */
 			const char *e = strchrnul(ps.lx.p, '\n');
 			int col = (int)(ps.lx.p - ps.lx.line_start) + 1;
-			struct lang_pos pos = { ps.lx.line, col, col + (int)(e - ps.lx.p) };
+			struct lang_pos pos = {ps.lx.line, col, col + (int)(e - ps.lx.p)};
 			lang_error(src, pos, "preprocessor directives are not supported");
 			break;
 		}

@@ -24,7 +24,7 @@ struct comp {
 	struct lang_program *p;
 	struct plan *plan;
 	struct plan_probe *probe;
-	int slots;    /* string temporaries used by this probe */
+	int slots; /* string temporaries used by this probe */
 	int strvars;
 	bool failed;
 };
@@ -34,8 +34,11 @@ static uint32_t emit(struct comp *c, enum plan_op op, int a, int b, uint32_t cc,
 	struct plan *pl = c->plan;
 	if (pl->ninsns == PLAN_MAX_INSNS) {
 		if (!c->failed)
-			lang_error(&c->p->src, c->probe ? (struct lang_pos){ 1, 1, 2 } : (struct lang_pos){ 1, 1, 2 },
-				   "program too large: more than %d plan instructions", PLAN_MAX_INSNS);
+			lang_error(&c->p->src,
+				   c->probe ? (struct lang_pos){1, 1, 2} :
+					      (struct lang_pos){1, 1, 2},
+				   "program too large: more than %d plan instructions",
+				   PLAN_MAX_INSNS);
 		c->failed = true;
 		return 0;
 	}
@@ -45,7 +48,7 @@ static uint32_t emit(struct comp *c, enum plan_op op, int a, int b, uint32_t cc,
 		if (!pl->code)
 			abort();
 	}
-	pl->code[pl->ninsns] = (struct plan_insn){ (uint8_t)op, (uint8_t)a, (uint16_t)b, cc, imm };
+	pl->code[pl->ninsns] = (struct plan_insn){(uint8_t)op, (uint8_t)a, (uint16_t)b, cc, imm};
 	return pl->ninsns++;
 }
 
@@ -59,7 +62,8 @@ static int slot(struct comp *c, const struct lang_node *n)
 {
 	if (c->slots == PLAN_SLOTS) {
 		if (!c->failed)
-			lang_error(&c->p->src, n->pos, "too many strings in one probe (%d at most)", PLAN_SLOTS);
+			lang_error(&c->p->src, n->pos, "too many strings in one probe (%d at most)",
+				   PLAN_SLOTS);
 		c->failed = true;
 		return 0;
 	}
@@ -69,10 +73,12 @@ static int slot(struct comp *c, const struct lang_node *n)
 static uint32_t pool_add(struct comp *c, const char *s, size_t len, const struct lang_node *n)
 {
 	struct plan *pl = c->plan;
-	size_t room = len + 1 > LANG_STRLEN ? len + 1 : LANG_STRLEN; /* a slot's 64 bytes readable */
+	size_t room =
+		len + 1 > LANG_STRLEN ? len + 1 : LANG_STRLEN; /* a slot's 64 bytes readable */
 	if (pl->pool_len + room > PLAN_POOL) {
 		if (!c->failed)
-			lang_error(&c->p->src, n->pos, "too much string text (%d bytes at most)", PLAN_POOL);
+			lang_error(&c->p->src, n->pos, "too much string text (%d bytes at most)",
+				   PLAN_POOL);
 		c->failed = true;
 		return 0;
 	}
@@ -173,7 +179,8 @@ static void expr(struct comp *c, const struct lang_node *n)
 		return;
 	case N_MAP:
 		keys(c, n);
-		emit(c, PI_MAP_GET, n->id, n->nkids, n->type == T_STR ? (uint32_t)slot(c, n) : 0, 0);
+		emit(c, PI_MAP_GET, n->id, n->nkids, n->type == T_STR ? (uint32_t)slot(c, n) : 0,
+		     0);
 		return;
 	case N_CALL:
 		return call_expr(c, n);
@@ -217,7 +224,8 @@ static void printf_call(struct comp *c, const struct lang_node *n)
 	struct plan *pl = c->plan;
 	if (pl->nfmts == PLAN_MAX_FMTS) {
 		if (!c->failed)
-			lang_error(&c->p->src, n->pos, "too many printf formats (%d at most)", PLAN_MAX_FMTS);
+			lang_error(&c->p->src, n->pos, "too many printf formats (%d at most)",
+				   PLAN_MAX_FMTS);
 		c->failed = true;
 		return;
 	}
@@ -291,7 +299,8 @@ static void assign(struct comp *c, const struct lang_node *n)
 	bool is_str = v->type == T_STR;
 	if (is_str && !c->probe->str_var[t->id]) {
 		if (c->strvars == PLAN_STRVARS) {
-			lang_error(&c->p->src, t->pos, "too many string variables in one probe (%d at most)",
+			lang_error(&c->p->src, t->pos,
+				   "too many string variables in one probe (%d at most)",
 				   PLAN_STRVARS);
 			c->failed = true;
 		}
@@ -355,7 +364,7 @@ static void probe(struct comp *c, const struct lang_node *p, struct plan_probe *
 int plan_compile(struct lang_program *p)
 {
 	struct plan *pl = &p->plan;
-	struct comp c = { .p = p, .plan = pl };
+	struct comp c = {.p = p, .plan = pl};
 	const struct lang_checked *ck = &p->checked;
 	pl->nmaps = (uint32_t)ck->nmaps;
 	for (int i = 0; i < ck->nmaps; i++) {
@@ -378,8 +387,9 @@ int plan_compile(struct lang_program *p)
 		return -EINVAL;
 	uint32_t bad;
 	if (plan_verify(pl, &bad)) {
-		lang_error(&p->src, (struct lang_pos){ 1, 1, 2 },
-			   "internal error: the plan failed its verification at instruction %u", bad);
+		lang_error(&p->src, (struct lang_pos){1, 1, 2},
+			   "internal error: the plan failed its verification at instruction %u",
+			   bad);
 		return -EINVAL;
 	}
 	p->compiled = true;

@@ -106,7 +106,7 @@ static void print_key(const struct store_map *m, const uint8_t *key, FILE *out)
 /* bpftrace's hist labels: 1024 multiples with K, M, G, T, P, E. */
 static void size_label(uint64_t n, char *buf, size_t len)
 {
-	static const char *const suffix[] = { "", "K", "M", "G", "T", "P", "E" };
+	static const char *const suffix[] = {"", "K", "M", "G", "T", "P", "E"};
 	int i = 0;
 	while (n && !(n % 1024) && i < 6) {
 		n /= 1024;
@@ -221,7 +221,7 @@ void print_map(const struct lang_store *s, unsigned map, uint32_t top, uint32_t 
 	for (uint32_t i = 0; i < m->cap; i++)
 		if (m->slots[i])
 			v[n++] = m->slots[i];
-	struct sort_ctx sc = { m, k != MK_HIST && k != MK_LHIST && k != MK_STR };
+	struct sort_ctx sc = {m, k != MK_HIST && k != MK_LHIST && k != MK_STR};
 	g_sort = &sc;
 	qsort(v, n, sizeof(*v), cmp_entries);
 	if (!n)
@@ -235,7 +235,8 @@ void print_map(const struct lang_store *s, unsigned map, uint32_t top, uint32_t 
 
 static int cmp_names(const void *a, const void *b)
 {
-	const struct store_map *x = *(struct store_map *const *)a, *y = *(struct store_map *const *)b;
+	const struct store_map *x = *(struct store_map *const *)a,
+			       *y = *(struct store_map *const *)b;
 	return strcmp(x->info->name, y->info->name);
 }
 
@@ -402,8 +403,11 @@ static void json_value(const struct store_map *m, const struct store_entry *e, u
 		fprintf(out, "%" PRId64, (e->a ? e->b / e->a : 0) / (int64_t)div);
 		return;
 	case MK_STATS:
-		fprintf(out, "{\"count\": %" PRId64 ", \"average\": %" PRId64 ", \"total\": %" PRId64 "}",
-			e->a / (int64_t)div, (e->a ? e->b / e->a : 0) / (int64_t)div, e->b / (int64_t)div);
+		fprintf(out,
+			"{\"count\": %" PRId64 ", \"average\": %" PRId64 ", \"total\": %" PRId64
+			"}",
+			e->a / (int64_t)div, (e->a ? e->b / e->a : 0) / (int64_t)div,
+			e->b / (int64_t)div);
 		return;
 	case MK_HIST:
 	case MK_LHIST:
@@ -433,11 +437,12 @@ void print_map_json(const struct lang_store *s, unsigned map, uint32_t top, uint
 		free(v);
 		return;
 	}
-	struct sort_ctx sc = { m, k != MK_HIST && k != MK_LHIST && k != MK_STR };
+	struct sort_ctx sc = {m, k != MK_HIST && k != MK_LHIST && k != MK_STR};
 	g_sort = &sc;
 	qsort(v, n, sizeof(*v), cmp_entries);
-	const char *type = k == MK_HIST || k == MK_LHIST ? "hist"
-			   : k == MK_AVG || k == MK_STATS ? "stats" : "map";
+	const char *type = k == MK_HIST || k == MK_LHIST ? "hist" :
+			   k == MK_AVG || k == MK_STATS	 ? "stats" :
+							   "map";
 	fprintf(out, "{\"type\": \"%s\", \"data\": {", type);
 	print_json_string(m->info->name, strlen(m->info->name), out);
 	fputs(": ", out);

@@ -15,33 +15,33 @@
 
 #include "lang/lang.h"
 
-#define PLAN_STACK 32	 /* words */
-#define PLAN_SLOTS 8	 /* string temporaries of a frame */
-#define PLAN_STRVARS 8	 /* string variables of a probe */
+#define PLAN_STACK     32 /* words */
+#define PLAN_SLOTS     8  /* string temporaries of a frame */
+#define PLAN_STRVARS   8  /* string variables of a probe */
 #define PLAN_MAX_INSNS 4096
-#define PLAN_MAX_FMTS 64
-#define PLAN_POOL 4096	 /* string literals */
+#define PLAN_MAX_FMTS  64
+#define PLAN_POOL      4096 /* string literals */
 
 enum plan_op {
 	PI_END,
-	PI_IMM,	     /* push imm */
-	PI_STRLIT,   /* push &pool[c] */
-	PI_BUILTIN,  /* push builtin a (string ones into slot c) */
-	PI_LOADV,    /* push var a (b: 1 string) */
-	PI_STOREV,   /* pop into var a (b: 1 string) */
-	PI_BIN,	     /* a: enum lang_op, b: 1 signed */
-	PI_STREQ,    /* a: OP_EQ or OP_NE */
-	PI_UN,	     /* a: OP_NOT, OP_BNOT, OP_SUB */
-	PI_CAST,     /* a: bytes, b: 1 signed */
-	PI_JZ,	     /* pop; jump to c if zero */
-	PI_JMP,	     /* jump to c */
-	PI_STR,	     /* a: 1 length on top; pop [len,] pointer; push slot c (bound b) */
-	PI_MAP_GET,  /* a map, b keys; push value (strings: slot c) */
-	PI_MAP_SET,  /* a map, b keys; pop value, keys */
-	PI_MAP_AGG,  /* a map, b keys, c enum lang_map_kind; pop [value], keys */
-	PI_MAP_ADD,  /* a map, b keys; pop keys; map += imm; push the new value */
-	PI_MAP_DEL,  /* a map, b keys */
-	PI_EMIT,     /* a enum lang_emit, b words popped, c format or map, imm args */
+	PI_IMM,	    /* push imm */
+	PI_STRLIT,  /* push &pool[c] */
+	PI_BUILTIN, /* push builtin a (string ones into slot c) */
+	PI_LOADV,   /* push var a (b: 1 string) */
+	PI_STOREV,  /* pop into var a (b: 1 string) */
+	PI_BIN,	    /* a: enum lang_op, b: 1 signed */
+	PI_STREQ,   /* a: OP_EQ or OP_NE */
+	PI_UN,	    /* a: OP_NOT, OP_BNOT, OP_SUB */
+	PI_CAST,    /* a: bytes, b: 1 signed */
+	PI_JZ,	    /* pop; jump to c if zero */
+	PI_JMP,	    /* jump to c */
+	PI_STR,	    /* a: 1 length on top; pop [len,] pointer; push slot c (bound b) */
+	PI_MAP_GET, /* a map, b keys; push value (strings: slot c) */
+	PI_MAP_SET, /* a map, b keys; pop value, keys */
+	PI_MAP_AGG, /* a map, b keys, c enum lang_map_kind; pop [value], keys */
+	PI_MAP_ADD, /* a map, b keys; pop keys; map += imm; push the new value */
+	PI_MAP_DEL, /* a map, b keys */
+	PI_EMIT,    /* a enum lang_emit, b words popped, c format or map, imm args */
 	PI_POP,
 	PI_OPS,
 };
@@ -53,7 +53,7 @@ enum lang_emit {
 	EMIT_CLEAR,
 	EMIT_ZERO,
 	EMIT_EXIT,
-	EMIT_VALUE,  /* print(expr): one argument */
+	EMIT_VALUE, /* print(expr): one argument */
 };
 
 struct plan_insn {
@@ -64,7 +64,7 @@ struct plan_insn {
 };
 
 struct plan_probe {
-	uint32_t entry;	    /* first instruction */
+	uint32_t entry; /* first instruction */
 	uint32_t nvars;
 	uint32_t uses; /* bit per enum lang_builtin read: the handler computes only those */
 	uint8_t str_var[LANG_MAX_VARS]; /* string variable's buffer index + 1, or 0 */
@@ -82,8 +82,8 @@ struct plan {
 	uint16_t key_size[LANG_MAX_MAPS]; /* bytes of a map's key */
 	uint8_t val_str[LANG_MAX_MAPS];	  /* a map of strings */
 	uint8_t nkeys[LANG_MAX_MAPS];
-	uint8_t key_str[LANG_MAX_MAPS];	  /* bit i: key i is a string */
-	uint8_t kind[LANG_MAX_MAPS];	  /* enum lang_map_kind */
+	uint8_t key_str[LANG_MAX_MAPS]; /* bit i: key i is a string */
+	uint8_t kind[LANG_MAX_MAPS];	/* enum lang_map_kind */
 	uint32_t nmaps;
 };
 
@@ -106,11 +106,11 @@ struct lang_env_ops {
 struct lang_env {
 	const struct lang_env_ops *ops;
 	void *ctx;
-	const uint64_t *args;	 /* arg0..arg5, NULL outside probes */
+	const uint64_t *args; /* arg0..arg5, NULL outside probes */
 	uint64_t retval;
 	uint64_t pid, tid, nsecs, elapsed, cpu, uid, gid;
 	const char *comm, *func, *probe;
-	uint64_t errors;	 /* faults counted (str() of a bad pointer) */
+	uint64_t errors; /* faults counted (str() of a bad pointer) */
 };
 
 struct lang_program {

@@ -55,8 +55,8 @@ static int run_emit(void *ctx, enum lang_emit what, uint32_t id, int64_t imm, co
 		}
 		break;
 	case EMIT_PRINT:
-		(r->json ? print_map_json : print_map)(r->store, id, (uint32_t)((uint64_t)imm >> 32),
-						       (uint32_t)imm, r->out);
+		(r->json ? print_map_json : print_map)(
+			r->store, id, (uint32_t)((uint64_t)imm >> 32), (uint32_t)imm, r->out);
 		break;
 	case EMIT_CLEAR:
 		store_clear(r->store, id);
@@ -121,8 +121,8 @@ static int r_add(void *ctx, unsigned m, const void *k, int64_t d, int64_t *out)
 	return store_ops.map_add(((struct runner *)ctx)->store, m, k, d, out);
 }
 
-static const struct lang_env_ops runner_ops = { r_get, r_set, r_agg, r_del, r_add, run_emit,
-						run_read_str };
+static const struct lang_env_ops runner_ops = {r_get, r_set,	r_agg,	     r_del,
+					       r_add, run_emit, run_read_str};
 
 /* Every probe of this kind (BEGIN, END), in the program's order. */
 static void run_kind(struct runner *r, enum lang_probe_kind kind)
@@ -134,10 +134,17 @@ static void run_kind(struct runner *r, enum lang_probe_kind kind)
 				continue;
 			uint64_t t = now_ns();
 			struct lang_env env = {
-				.ops = &runner_ops, .ctx = r, .pid = (uint64_t)getpid(),
-				.tid = (uint64_t)gettid(), .nsecs = t, .elapsed = t - r->start_ns,
-				.cpu = (uint64_t)sched_getcpu(), .uid = getuid(), .gid = getgid(),
-				.comm = "uprobe", .probe = ck->probes[i].at[a].text,
+				.ops = &runner_ops,
+				.ctx = r,
+				.pid = (uint64_t)getpid(),
+				.tid = (uint64_t)gettid(),
+				.nsecs = t,
+				.elapsed = t - r->start_ns,
+				.cpu = (uint64_t)sched_getcpu(),
+				.uid = getuid(),
+				.gid = getgid(),
+				.comm = "uprobe",
+				.probe = ck->probes[i].at[a].text,
 			};
 			plan_eval(&r->p->plan, (uint32_t)i, &env);
 		}
@@ -148,7 +155,7 @@ int lang_program_run_local(struct lang_program *p, enum lang_output fmt, FILE *o
 {
 	if (!p->compiled)
 		return -EINVAL;
-	struct runner r = { .p = p, .out = out, .json = fmt == LANG_OUT_JSON, .start_ns = now_ns() };
+	struct runner r = {.p = p, .out = out, .json = fmt == LANG_OUT_JSON, .start_ns = now_ns()};
 	r.store = store_new(&p->checked, &p->plan);
 	if (!r.store)
 		return -ENOMEM;

@@ -183,7 +183,8 @@ static uint32_t lhist_index(const struct lang_map_info *mi, uint32_t nb, int64_t
 }
 
 /* One value into an aggregation, as the handler in the target does it. */
-void store_agg_entry(const struct store_map *m, struct store_entry *e, enum lang_map_kind k, int64_t v)
+void store_agg_entry(const struct store_map *m, struct store_entry *e, enum lang_map_kind k,
+		     int64_t v)
 {
 	switch (k) {
 	case MK_COUNT:

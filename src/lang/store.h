@@ -13,7 +13,7 @@
 struct store_entry {
 	uint8_t *key;
 	bool init;
-	int64_t a, b;	/* value, count, min, max; avg and stats: a count, b total */
+	int64_t a, b; /* value, count, min, max; avg and stats: a count, b total */
 	char str[LANG_STRLEN];
 	uint64_t buckets[]; /* hist, lhist */
 };
@@ -38,7 +38,8 @@ struct store_entry *store_lookup(struct lang_store *s, unsigned map, const void 
 int store_delete(struct lang_store *s, unsigned map, const void *key);
 void store_clear(struct lang_store *s, unsigned map);
 void store_zero(struct lang_store *s, unsigned map);
-void store_agg_entry(const struct store_map *m, struct store_entry *e, enum lang_map_kind k, int64_t v);
+void store_agg_entry(const struct store_map *m, struct store_entry *e, enum lang_map_kind k,
+		     int64_t v);
 /* map_get, map_set, map_agg, map_del over a store (ctx: the store) */
 void store_env_ops(struct lang_env_ops *ops);
 
@@ -48,7 +49,8 @@ void print_map(const struct lang_store *s, unsigned map, uint32_t top, uint32_t 
 /* Every map, by name, as bpftrace prints them at exit. */
 void print_all_maps(const struct lang_store *s, FILE *out);
 /* -f json: bpftrace's {"type": "map"|"hist"|"stats", "data": {...}} lines. */
-void print_map_json(const struct lang_store *s, unsigned map, uint32_t top, uint32_t div, FILE *out);
+void print_map_json(const struct lang_store *s, unsigned map, uint32_t top, uint32_t div,
+		    FILE *out);
 void print_all_maps_json(const struct lang_store *s, FILE *out);
 void print_json_string(const char *s, size_t len, FILE *out);
 /* printf(): fmt with the arguments serialized as plan_eval emits them. */

@@ -21,9 +21,9 @@
 #include "trace/map/map.h"
 
 static const enum map_kind kinds[] = {
-	[MK_INT] = MAP_VALUE, [MK_COUNT] = MAP_COUNT, [MK_SUM] = MAP_SUM,     [MK_AVG] = MAP_AVG,
-	[MK_MIN] = MAP_MIN,   [MK_MAX] = MAP_MAX,	  [MK_STATS] = MAP_STATS, [MK_HIST] = MAP_HIST,
-	[MK_LHIST] = MAP_LHIST,
+	[MK_INT] = MAP_VALUE,	[MK_COUNT] = MAP_COUNT, [MK_SUM] = MAP_SUM,
+	[MK_AVG] = MAP_AVG,	[MK_MIN] = MAP_MIN,	[MK_MAX] = MAP_MAX,
+	[MK_STATS] = MAP_STATS, [MK_HIST] = MAP_HIST,	[MK_LHIST] = MAP_LHIST,
 };
 
 int lang_target_define(const struct lang_program *p, struct map_region *r, char *why, size_t len)
@@ -32,13 +32,18 @@ int lang_target_define(const struct lang_program *p, struct map_region *r, char 
 	for (int i = 0; i < ck->nmaps; i++) {
 		const struct lang_map_info *m = &ck->maps[i];
 		if (m->kind == MK_STR || m->kind == MK_NONE) {
-			snprintf(why, len, "%s: maps of strings are not supported in the target yet",
+			snprintf(why, len,
+				 "%s: maps of strings are not supported in the target yet",
 				 m->name);
 			return -ENOTSUP;
 		}
 		struct map_def d = {
-			.name = m->name, .kind = kinds[m->kind], .key_size = p->plan.key_size[i],
-			.lhist_min = m->lmin, .lhist_max = m->lmax, .lhist_step = m->lstep,
+			.name = m->name,
+			.kind = kinds[m->kind],
+			.key_size = p->plan.key_size[i],
+			.lhist_min = m->lmin,
+			.lhist_max = m->lmax,
+			.lhist_step = m->lstep,
 		};
 		int id = map_define(r, &d);
 		if (id < 0) {
@@ -81,8 +86,8 @@ static int t_del(void *ctx, unsigned map, const void *key)
 	const struct map_def *d = map_get_def(ctx, (int)map);
 	if (!d)
 		return -EINVAL;
-	return d->kind == MAP_VALUE ? map_value_delete(ctx, (int)map, key)
-				    : map_agg_delete(ctx, (int)map, key);
+	return d->kind == MAP_VALUE ? map_value_delete(ctx, (int)map, key) :
+				      map_agg_delete(ctx, (int)map, key);
 }
 
 static int t_add(void *ctx, unsigned map, const void *key, int64_t delta, int64_t *out)
@@ -114,10 +119,18 @@ static int read_one(const void *key, const struct map_value *v, void *ctx)
 		return -ENOMEM;
 	const struct store_map *m = &rc->s->maps[rc->map];
 	switch (m->info->kind) {
-	case MK_COUNT: e->a = (int64_t)v->count; break;
-	case MK_SUM: e->a = v->sum; break;
-	case MK_MIN: e->a = v->min; break;
-	case MK_MAX: e->a = v->max; break;
+	case MK_COUNT:
+		e->a = (int64_t)v->count;
+		break;
+	case MK_SUM:
+		e->a = v->sum;
+		break;
+	case MK_MIN:
+		e->a = v->min;
+		break;
+	case MK_MAX:
+		e->a = v->max;
+		break;
 	case MK_AVG:
 	case MK_STATS:
 		e->a = (int64_t)v->count;
@@ -140,7 +153,7 @@ int lang_target_read(struct map_region *r, struct lang_store *s)
 	int err = 0;
 	for (unsigned i = 0; i < s->nmaps; i++) {
 		store_clear(s, i);
-		struct read_ctx rc = { s, i };
+		struct read_ctx rc = {s, i};
 		int e = map_read(r, (int)i, read_one, &rc);
 		if (e && !err)
 			err = e;

@@ -15,8 +15,8 @@
 #include "lang/program.h"
 
 struct vstate {
-	int depth;	/* -1: not reached yet */
-	uint32_t strs;	/* bit i: word i (from the bottom) is a string */
+	int depth;     /* -1: not reached yet */
+	uint32_t strs; /* bit i: word i (from the bottom) is a string */
 };
 
 struct verifier {
@@ -81,8 +81,8 @@ static bool step(struct verifier *v, const struct plan_insn *in, uint32_t pc)
 		return in->a < v->probe->nvars && (in->b != 1 || v->probe->str_var[in->a]) &&
 		       in->b <= 1 && push(v, in->b);
 	case PI_STOREV:
-		return in->a < v->probe->nvars && in->b <= 1 && (!in->b || v->probe->str_var[in->a]) &&
-		       pop(v, 1, in->b, 1);
+		return in->a < v->probe->nvars && in->b <= 1 &&
+		       (!in->b || v->probe->str_var[in->a]) && pop(v, 1, in->b, 1);
 	case PI_BIN:
 		return pop(v, 2, 0, 3) && push(v, false);
 	case PI_STREQ:
@@ -105,8 +105,8 @@ static bool step(struct verifier *v, const struct plan_insn *in, uint32_t pc)
 		       (!pl->val_str[in->a] || in->c < PLAN_SLOTS) && pl->kind[in->a] <= MK_STR &&
 		       push(v, pl->val_str[in->a]);
 	case PI_MAP_SET:
-		return map_ok(v, in) && pl->kind[in->a] <= MK_STR && pop(v, 1, pl->val_str[in->a], 1) &&
-		       pop(v, in->b, pl->key_str[in->a], 0xff);
+		return map_ok(v, in) && pl->kind[in->a] <= MK_STR &&
+		       pop(v, 1, pl->val_str[in->a], 1) && pop(v, in->b, pl->key_str[in->a], 0xff);
 	case PI_MAP_AGG: {
 		int vals = in->c == MK_COUNT ? 0 : 1;
 		return map_ok(v, in) && in->c >= MK_COUNT && in->c <= MK_LHIST &&
@@ -144,8 +144,8 @@ static bool step(struct verifier *v, const struct plan_insn *in, uint32_t pc)
 
 static int verify_probe(struct verifier *v, uint32_t entry, uint32_t *bad_pc)
 {
-	v->s = (struct vstate){ 0, 0 };
-	bool live = true; /* the previous instruction falls through */
+	v->s = (struct vstate){0, 0};
+	bool live = true;      /* the previous instruction falls through */
 	uint32_t last = entry; /* the furthest jump target seen */
 	for (uint32_t pc = entry; pc < v->pl->ninsns; pc++) {
 		const struct plan_insn *in = &v->pl->code[pc];
@@ -181,9 +181,10 @@ int plan_verify(const struct plan *pl, uint32_t *bad_pc)
 	    pl->nmaps > LANG_MAX_MAPS || pl->nfmts > PLAN_MAX_FMTS)
 		return -EINVAL;
 	for (uint32_t i = 0; i < pl->nfmts; i++)
-		if (pl->fmt[i] >= pl->pool_len || !memchr(pl->pool + pl->fmt[i], 0, pl->pool_len - pl->fmt[i]))
+		if (pl->fmt[i] >= pl->pool_len ||
+		    !memchr(pl->pool + pl->fmt[i], 0, pl->pool_len - pl->fmt[i]))
 			return -EINVAL;
-	struct verifier v = { .pl = pl };
+	struct verifier v = {.pl = pl};
 	v.at = malloc(pl->ninsns * sizeof(*v.at));
 	if (!v.at)
 		return -ENOMEM;
@@ -208,13 +209,13 @@ int plan_verify(const struct plan *pl, uint32_t *bad_pc)
 }
 
 static const char *const op_names[] = {
-	[PI_END] = "end",	   [PI_IMM] = "imm",	       [PI_STRLIT] = "strlit",
-	[PI_BUILTIN] = "builtin",  [PI_LOADV] = "loadv",       [PI_STOREV] = "storev",
-	[PI_BIN] = "bin",	   [PI_STREQ] = "streq",       [PI_UN] = "un",
-	[PI_CAST] = "cast",	   [PI_JZ] = "jz",	       [PI_JMP] = "jmp",
-	[PI_STR] = "str",	   [PI_MAP_GET] = "map_get",   [PI_MAP_SET] = "map_set",
-	[PI_MAP_AGG] = "map_agg",  [PI_MAP_ADD] = "map_add",   [PI_MAP_DEL] = "map_del",
-	[PI_EMIT] = "emit",	   [PI_POP] = "pop",
+	[PI_END] = "end",	  [PI_IMM] = "imm",	    [PI_STRLIT] = "strlit",
+	[PI_BUILTIN] = "builtin", [PI_LOADV] = "loadv",	    [PI_STOREV] = "storev",
+	[PI_BIN] = "bin",	  [PI_STREQ] = "streq",	    [PI_UN] = "un",
+	[PI_CAST] = "cast",	  [PI_JZ] = "jz",	    [PI_JMP] = "jmp",
+	[PI_STR] = "str",	  [PI_MAP_GET] = "map_get", [PI_MAP_SET] = "map_set",
+	[PI_MAP_AGG] = "map_agg", [PI_MAP_ADD] = "map_add", [PI_MAP_DEL] = "map_del",
+	[PI_EMIT] = "emit",	  [PI_POP] = "pop",
 };
 
 void plan_dump(const struct plan *pl, FILE *out)
@@ -225,6 +226,7 @@ void plan_dump(const struct plan *pl, FILE *out)
 	for (uint32_t pc = 0; pc < pl->ninsns; pc++) {
 		const struct plan_insn *in = &pl->code[pc];
 		fprintf(out, "%4u  %-8s a=%u b=%u c=%u imm=%lld\n", pc,
-			in->op < PI_OPS ? op_names[in->op] : "?", in->a, in->b, in->c, (long long)in->imm);
+			in->op < PI_OPS ? op_names[in->op] : "?", in->a, in->b, in->c,
+			(long long)in->imm);
 	}
 }
