@@ -36,10 +36,7 @@ UPROBE_API void lang_program_dump(const struct lang_program *p, FILE *out);
 /* The compiled plan, one instruction a line (for -d and tests). */
 UPROBE_API void lang_program_dump_plan(const struct lang_program *p, FILE *out);
 
-/*
- * The number of attach points that need a traced process (uprobe:,
- * uretprobe:, usdt:) or a timer in the tracer (interval:).
- */
+/* The number of attach points that need a traced process (uprobe:, uretprobe:, usdt:). */
 UPROBE_API int lang_program_target_probes(const struct lang_program *p);
 
 /* Output formats of the tracer side. */
@@ -47,7 +44,8 @@ enum lang_output { LANG_OUT_TEXT, LANG_OUT_JSON };
 
 /*
  * Tracer-side run of the probes that do not need a traced process: BEGIN,
- * then END, with maps kept in the tracer, printing to `out` as bpftrace does
+ * then interval probes until exit() or SIGINT/SIGTERM, then END, with maps
+ * kept in the tracer, printing to `out` as bpftrace does
  * (every non-empty map at the end; LANG_OUT_JSON: bpftrace's -f json lines).
  * Returns 0, or -errno (-EINVAL: the program has errors).
  */

@@ -71,6 +71,7 @@ int lang_program_target_probes(const struct lang_program *p)
 	for (int i = 0; i < p->checked.nprobes; i++)
 		for (int a = 0; a < p->checked.probes[i].nat; a++)
 			n += p->checked.probes[i].at[a].kind != P_BEGIN &&
-			     p->checked.probes[i].at[a].kind != P_END;
+			     p->checked.probes[i].at[a].kind != P_END &&
+			     p->checked.probes[i].at[a].kind != P_INTERVAL;
 	return n;
 }

@@ -2,12 +2,13 @@
 /*
  * The tracer's side of a program: what a plan emits (printf, print, clear,
  * zero, exit) carried out on the tracer's maps, and the probes that run in
- * the tracer (BEGIN, END). A run prints what bpftrace prints: "Attaching N
+ * the tracer (BEGIN, interval, END). A run prints what bpftrace prints: "Attaching N
  * probes...", the probes' output, then, at the end, two newlines and every
  * map by name; with -f json, bpftrace's JSON lines.
  */
 #include <errno.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -124,6 +125,27 @@ static int r_add(void *ctx, unsigned m, const void *k, int64_t d, int64_t *out)
 static const struct lang_env_ops runner_ops = {r_get, r_set,	r_agg,	     r_del,
 					       r_add, run_emit, run_read_str};
 
+/* Probe i's plan for attach point a. */
+static void run_one(struct runner *r, int i, int a)
+{
+	const struct lang_checked *ck = &r->p->checked;
+	uint64_t t = now_ns();
+	struct lang_env env = {
+		.ops = &runner_ops,
+		.ctx = r,
+		.pid = (uint64_t)getpid(),
+		.tid = (uint64_t)gettid(),
+		.nsecs = t,
+		.elapsed = t - r->start_ns,
+		.cpu = (uint64_t)sched_getcpu(),
+		.uid = getuid(),
+		.gid = getgid(),
+		.comm = "uprobe",
+		.probe = ck->probes[i].at[a].text,
+	};
+	plan_eval(&r->p->plan, (uint32_t)i, &env);
+}
+
 /* Every probe of this kind (BEGIN, END), in the program's order. */
 static void run_kind(struct runner *r, enum lang_probe_kind kind)
 {
@@ -132,23 +154,62 @@ static void run_kind(struct runner *r, enum lang_probe_kind kind)
 		for (int a = 0; a < ck->probes[i].nat; a++) {
 			if (ck->probes[i].at[a].kind != kind)
 				continue;
-			uint64_t t = now_ns();
-			struct lang_env env = {
-				.ops = &runner_ops,
-				.ctx = r,
-				.pid = (uint64_t)getpid(),
-				.tid = (uint64_t)gettid(),
-				.nsecs = t,
-				.elapsed = t - r->start_ns,
-				.cpu = (uint64_t)sched_getcpu(),
-				.uid = getuid(),
-				.gid = getgid(),
-				.comm = "uprobe",
-				.probe = ck->probes[i].at[a].text,
-			};
-			plan_eval(&r->p->plan, (uint32_t)i, &env);
+			run_one(r, i, a);
 		}
 	}
+}
+
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+/*
+ * After BEGIN, until exit() or SIGINT/SIGTERM (bpftrace's Ctrl-C): interval
+ * probes at their periods, from the run's start (absolute deadlines, so a
+ * late run does not shift the next ones).
+ */
+static void run_intervals(struct runner *r)
+{
+	const struct lang_checked *ck = &r->p->checked;
+	struct sigaction sa = { .sa_handler = on_interrupt }, old_int, old_term;
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	uint64_t next[LANG_MAX_ATTACH * 4] = { 0 };
+	while (!r->exited && !interrupted) {
+		uint64_t soonest = UINT64_MAX;
+		int k = 0;
+		for (int i = 0; i < ck->nprobes; i++) {
+			for (int a = 0; a < ck->probes[i].nat && k < (int)(sizeof(next) / sizeof(next[0])); a++) {
+				const struct lang_attach *at = &ck->probes[i].at[a];
+				if (at->kind != P_INTERVAL)
+					continue;
+				if (!next[k])
+					next[k] = r->start_ns + at->interval_ns;
+				if (next[k] <= now_ns() && !r->exited) {
+					run_one(r, i, a);
+					next[k] += at->interval_ns;
+				}
+				if (next[k] < soonest)
+					soonest = next[k];
+				k++;
+			}
+		}
+		fflush(r->out);
+		if (r->exited)
+			break;
+		if (soonest == UINT64_MAX) {
+			pause(); /* no interval probe: until a signal */
+			continue;
+		}
+		struct timespec ts = { (time_t)(soonest / 1000000000ull), (long)(soonest % 1000000000ull) };
+		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+	}
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
 }
 
 int lang_program_run_local(struct lang_program *p, enum lang_output fmt, FILE *out)
@@ -168,6 +229,8 @@ int lang_program_run_local(struct lang_program *p, enum lang_output fmt, FILE *o
 	else
 		fprintf(out, "Attaching %d probe%s...\n", n, n == 1 ? "" : "s");
 	run_kind(&r, P_BEGIN);
+	if (!r.exited)
+		run_intervals(&r);
 	run_kind(&r, P_END);
 	(r.json ? print_all_maps_json : print_all_maps)(r.store, out);
 	fflush(out);

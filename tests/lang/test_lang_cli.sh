@@ -52,4 +52,16 @@ check format_says_why grep -q -- '-f yaml: text or json' "$tmp/err"
 "$uprobe" -f json -e 'BEGIN { @x = 1; exit(); }' >"$tmp/out" 2>"$tmp/err"
 check json_runs [ $? = 0 ]
 check json_map grep -qx '{"type": "map", "data": {"@x": 1}}' "$tmp/out"
+# No exit(): BEGIN, then waiting until Ctrl-C (SIGINT), then END and the maps,
+# as bpftrace does. The signal is sent once the run has started (its first line).
+"$uprobe" -e 'BEGIN { @x = 7; } END { printf("end\n"); }' >"$tmp/out" 2>"$tmp/err" &
+pid=$!
+while ! grep -q '^Attaching 2 probes' "$tmp/out" 2>/dev/null && kill -0 $pid 2>/dev/null; do
+	sleep 0.05
+done
+kill -INT $pid
+wait $pid
+check interrupt_status [ $? = 0 ]
+printf 'Attaching 2 probes...\nend\n\n\n@x: 7\n' >"$tmp/want"
+check interrupt_runs_end cmp -s "$tmp/out" "$tmp/want"
 exit $fail

@@ -22,9 +22,9 @@ static const char usage[] =
 	"  -f FORMAT    text (bpftrace's) or json (bpftrace's -f json lines)\n"
 	"  -c CMD, -p PID, -- CMD ARGS   the process to trace\n"
 	"\n"
-	"Today BEGIN and END probes run; probes in a traced process (uprobe:, uretprobe:,\n"
-	"usdt:) and interval: are parsed, checked and compiled, and refused at run time\n"
-	"until maps in the target are wired in (issue 16).\n";
+	"Today BEGIN, interval and END probes run (in this process, until exit() or\n"
+	"Ctrl-C); probes in a traced process (uprobe:, uretprobe:, usdt:) are parsed,\n"
+	"checked and compiled, and refused at run time until the agent runs plans (issue 16).\n";
 
 static char *read_file(const char *path)
 {
@@ -68,9 +68,9 @@ static int run(const char *name, const char *text, bool dump, bool has_target,
 		lang_program_dump_plan(p, stdout);
 	} else if (lang_program_target_probes(p) || has_target) {
 		rc = cli_error(CLI_EXIT_FAIL,
-			       "%s: probes in a traced process (uprobe:, uretprobe:, usdt:), "
-			       "interval: and -c/-p are not wired to the agent yet: only BEGIN and "
-			       "END run (docs/language.md)", name);
+			       "%s: probes in a traced process (uprobe:, uretprobe:, usdt:) "
+			       "and -c/-p/-- are not wired to the agent yet: only BEGIN, interval "
+			       "and END run (docs/language.md)", name);
 	} else {
 		int err = lang_program_run_local(p, fmt, stdout);
 		if (err < 0)
