@@ -206,6 +206,23 @@ static void print_entry(const struct store_map *m, const struct store_entry *e, 
 	}
 }
 
+/* The map's entries in bpftrace's order (to free), *n of them; NULL without memory. */
+static struct store_entry **sorted_entries(const struct store_map *m, uint32_t *n)
+{
+	enum lang_map_kind k = m->info->kind;
+	struct store_entry **v = calloc(m->count + 1, sizeof(*v));
+	if (!v)
+		return NULL;
+	*n = 0;
+	for (uint32_t i = 0; i < m->cap; i++)
+		if (m->slots[i])
+			v[(*n)++] = m->slots[i];
+	struct sort_ctx sc = {m, k != MK_HIST && k != MK_LHIST && k != MK_STR};
+	g_sort = &sc;
+	qsort(v, *n, sizeof(*v), cmp_entries);
+	return v;
+}
+
 void print_map(const struct lang_store *s, unsigned map, uint32_t top, uint32_t div, FILE *out)
 {
 	if (map >= s->nmaps)
@@ -214,16 +231,10 @@ void print_map(const struct lang_store *s, unsigned map, uint32_t top, uint32_t 
 	enum lang_map_kind k = m->info->kind;
 	if (!div)
 		div = 1;
-	struct store_entry **v = calloc(m->count + 1, sizeof(*v));
+	uint32_t n;
+	struct store_entry **v = sorted_entries(m, &n);
 	if (!v)
 		return;
-	uint32_t n = 0;
-	for (uint32_t i = 0; i < m->cap; i++)
-		if (m->slots[i])
-			v[n++] = m->slots[i];
-	struct sort_ctx sc = {m, k != MK_HIST && k != MK_LHIST && k != MK_STR};
-	g_sort = &sc;
-	qsort(v, n, sizeof(*v), cmp_entries);
 	if (!n)
 		fputc('\n', out);
 	for (uint32_t i = top && n > top ? n - top : 0; i < n; i++)
@@ -426,20 +437,14 @@ void print_map_json(const struct lang_store *s, unsigned map, uint32_t top, uint
 	enum lang_map_kind k = m->info->kind;
 	if (!div)
 		div = 1;
-	struct store_entry **v = calloc(m->count + 1, sizeof(*v));
+	uint32_t n;
+	struct store_entry **v = sorted_entries(m, &n);
 	if (!v)
 		return;
-	uint32_t n = 0;
-	for (uint32_t i = 0; i < m->cap; i++)
-		if (m->slots[i])
-			v[n++] = m->slots[i];
 	if (!n) { /* bpftrace prints nothing for an empty map */
 		free(v);
 		return;
 	}
-	struct sort_ctx sc = {m, k != MK_HIST && k != MK_LHIST && k != MK_STR};
-	g_sort = &sc;
-	qsort(v, n, sizeof(*v), cmp_entries);
 	const char *type = k == MK_HIST || k == MK_LHIST ? "hist" :
 			   k == MK_AVG || k == MK_STATS	 ? "stats" :
 							   "map";
