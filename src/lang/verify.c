@@ -180,6 +180,9 @@ int plan_verify(const struct plan *pl, uint32_t *bad_pc)
 	if (!pl->code || pl->ninsns > PLAN_MAX_INSNS || pl->pool_len > PLAN_POOL ||
 	    pl->nmaps > LANG_MAX_MAPS || pl->nfmts > PLAN_MAX_FMTS)
 		return -EINVAL;
+	for (uint32_t i = 0; i < pl->nmaps; i++) /* the evaluator's key buffer */
+		if (pl->nkeys[i] > LANG_MAX_KEYS || pl->kind[i] > MK_LHIST)
+			return -EINVAL;
 	for (uint32_t i = 0; i < pl->nfmts; i++)
 		if (pl->fmt[i] >= pl->pool_len ||
 		    !memchr(pl->pool + pl->fmt[i], 0, pl->pool_len - pl->fmt[i]))

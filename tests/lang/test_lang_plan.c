@@ -230,6 +230,23 @@ static void case_verifier(void)
 		deep[i] = (struct plan_insn){ PI_IMM, 0, 0, 0, i };
 	deep[PLAN_STACK + 1] = (struct plan_insn){ PI_END, 0, 0, 0, 0 };
 	CHECK_EQ_INT(verify_insns(deep, PLAN_STACK + 2, 0), -EINVAL);
+	struct plan pl = {0};
+	struct plan_probe pp = {0};
+	const struct plan_insn keys9[] = {{PI_IMM, 0, 0, 0, 1}, {PI_IMM, 0, 0, 0, 1},
+					  {PI_IMM, 0, 0, 0, 1}, {PI_IMM, 0, 0, 0, 1},
+					  {PI_IMM, 0, 0, 0, 1}, {PI_IMM, 0, 0, 0, 1},
+					  {PI_IMM, 0, 0, 0, 1}, {PI_IMM, 0, 0, 0, 1},
+					  {PI_IMM, 0, 0, 0, 1}, {PI_MAP_DEL, 0, 9, 0, 0},
+					  {PI_END, 0, 0, 0, 0}};
+	pl.code = (struct plan_insn *)keys9;
+	pl.ninsns = 11;
+	pl.probes = &pp;
+	pl.nprobes = 1;
+	pl.nmaps = 1;
+	pl.nkeys[0] = 9; /* more keys than the evaluator's buffer holds */
+	pl.kind[0] = MK_INT;
+	uint32_t bad;
+	CHECK_EQ_INT(plan_verify(&pl, &bad), -EINVAL);
 	const struct plan_insn no_end[] = { { PI_IMM, 0, 0, 0, 1 }, { PI_POP, 0, 0, 0, 0 } };
 	CHECK_EQ_INT(verify_insns(no_end, 2, 0), -EINVAL);
 	end_case("verifier");
