@@ -159,31 +159,28 @@ static void run_kind(struct runner *r, enum lang_probe_kind kind)
 	}
 }
 
-static volatile sig_atomic_t interrupted;
-
-static void on_interrupt(int sig)
-{
-	(void)sig;
-	interrupted = 1;
-}
-
 /*
  * After BEGIN, until exit() or SIGINT/SIGTERM (bpftrace's Ctrl-C): interval
  * probes at their periods, from the run's start (absolute deadlines, so a
- * late run does not shift the next ones).
+ * late run does not shift the next ones). The two signals are blocked and
+ * waited for (sigtimedwait), so none can slip in between a check and a sleep.
  */
 static void run_intervals(struct runner *r)
 {
 	const struct lang_checked *ck = &r->p->checked;
-	struct sigaction sa = { .sa_handler = on_interrupt }, old_int, old_term;
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
-	uint64_t next[LANG_MAX_ATTACH * 4] = { 0 };
-	while (!r->exited && !interrupted) {
+	sigset_t stop, old;
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	sigprocmask(SIG_BLOCK, &stop, &old);
+	uint64_t next[LANG_MAX_ATTACH * 4] = {0};
+	for (;;) {
 		uint64_t soonest = UINT64_MAX;
 		int k = 0;
 		for (int i = 0; i < ck->nprobes; i++) {
-			for (int a = 0; a < ck->probes[i].nat && k < (int)(sizeof(next) / sizeof(next[0])); a++) {
+			for (int a = 0;
+			     a < ck->probes[i].nat && k < (int)(sizeof(next) / sizeof(next[0]));
+			     a++) {
 				const struct lang_attach *at = &ck->probes[i].at[a];
 				if (at->kind != P_INTERVAL)
 					continue;
@@ -201,15 +198,15 @@ static void run_intervals(struct runner *r)
 		fflush(r->out);
 		if (r->exited)
 			break;
-		if (soonest == UINT64_MAX) {
-			pause(); /* no interval probe: until a signal */
+		uint64_t now = now_ns();
+		uint64_t wait = soonest == UINT64_MAX ? 0 : soonest > now ? soonest - now : 0;
+		struct timespec ts = {(time_t)(wait / 1000000000ull), (long)(wait % 1000000000ull)};
+		if (soonest != UINT64_MAX && !wait)
 			continue;
-		}
-		struct timespec ts = { (time_t)(soonest / 1000000000ull), (long)(soonest % 1000000000ull) };
-		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+		if (sigtimedwait(&stop, NULL, soonest == UINT64_MAX ? NULL : &ts) > 0)
+			break; /* Ctrl-C: END runs */
 	}
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
+	sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
 int lang_program_run_local(struct lang_program *p, enum lang_output fmt, FILE *out)
