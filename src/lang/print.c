@@ -307,7 +307,7 @@ void print_printf(const char *fmt, const uint8_t *data, uint32_t len, int64_t st
 		size_t n = (size_t)c;
 		char str[LANG_STRLEN + 1] = "";
 		uint64_t v = 0;
-		if ((uint64_t)strs & (1ull << arg)) {
+		if (arg < 64 && (uint64_t)strs & (1ull << arg)) {
 			if (o + LANG_STRLEN <= len)
 				memcpy(str, data + o, LANG_STRLEN);
 			str[LANG_STRLEN] = 0;
@@ -382,7 +382,9 @@ static void json_hist(const struct store_map *m, const struct store_entry *e, ui
 		bool has_lo = i > 0, has_hi = true;
 		if (mi->kind == MK_HIST) {
 			lo = i <= 1 ? 0 : (int64_t)(1ull << (i - 2));
-			hi = i <= 1 ? (i ? 0 : -1) : (int64_t)((1ull << (i - 1)) - 1);
+			hi = i <= 1	? (i ? 0 : -1) :
+			     i - 1 < 64 ? (int64_t)((1ull << (i - 1)) - 1) :
+					  INT64_MAX;
 		} else {
 			lo = mi->lmin + (int64_t)(i - 1) * mi->lstep;
 			hi = i == 0 ? mi->lmin - 1 : lo + mi->lstep - 1;

@@ -87,8 +87,11 @@ static bool step(struct verifier *v, const struct plan_insn *in, uint32_t pc)
 		return pop(v, 2, 0, 3) && push(v, false);
 	case PI_STREQ:
 		return (in->a == OP_EQ || in->a == OP_NE) && pop(v, 2, 3, 3) && push(v, false);
+	case PI_CAST: /* a: 1, 2, 4 or 8 bytes (a shift by 64 is undefined) */
+		if (in->a != 1 && in->a != 2 && in->a != 4 && in->a != 8)
+			return false;
+		return pop(v, 1, 0, 1) && push(v, false);
 	case PI_UN:
-	case PI_CAST:
 		return pop(v, 1, 0, 1) && push(v, false);
 	case PI_JZ:
 	case PI_JMP:

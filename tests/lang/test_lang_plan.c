@@ -230,6 +230,9 @@ static void case_verifier(void)
 		deep[i] = (struct plan_insn){ PI_IMM, 0, 0, 0, i };
 	deep[PLAN_STACK + 1] = (struct plan_insn){ PI_END, 0, 0, 0, 0 };
 	CHECK_EQ_INT(verify_insns(deep, PLAN_STACK + 2, 0), -EINVAL);
+	const struct plan_insn cast0[] = {{PI_IMM, 0, 0, 0, 1}, {PI_CAST, 0, 1, 0, 0},
+					  {PI_POP, 0, 0, 0, 0}, {PI_END, 0, 0, 0, 0}};
+	CHECK_EQ_INT(verify_insns(cast0, 4, 0), -EINVAL); /* found by fuzz_lang */
 	struct plan pl = {0};
 	struct plan_probe pp = {0};
 	const struct plan_insn keys9[] = {{PI_IMM, 0, 0, 0, 1}, {PI_IMM, 0, 0, 0, 1},
