@@ -49,7 +49,7 @@ HOT_CFLAGS := -fno-builtin -fno-tree-loop-distribute-patterns -mgeneral-regs-onl
 HOT_SRCS := src/ubp/signal.c src/ubp/quiesce.c src/core/dispatch.c src/core/srcu.c src/core/retprobe.c src/arch/x86_64/emulate.c \
 	src/arch/x86_64/regs.c src/trace/fetch/fetch_eval.c src/trace/transport/ring.c \
 	src/stack/unwind.c src/stack/table.c src/trace/fetch/fetch_stack.c \
-	src/trace/map/map_update.c
+	src/trace/map/map_update.c src/lang/eval.c src/lang/target.c
 
 .PHONY: all lib tools demo check check-real test bench install clean deps format FORCE
 all: lib
@@ -86,7 +86,7 @@ $(B)/uprobes.pc: FORCE
 install: lib $(B)/uprobes.pc
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
 	install -m 644 include/uprobes.h include/uprobes_trace.h include/uprobes_agent.h \
-		include/uprobes_stack.h $(DESTDIR)$(INCLUDEDIR)/
+		include/uprobes_stack.h include/uprobes_lang.h $(DESTDIR)$(INCLUDEDIR)/
 	install -m 755 $(B)/libuprobes.so $(DESTDIR)$(LIBDIR)/libuprobes.so.$(VERSION)
 	ln -sf libuprobes.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libuprobes.so
@@ -146,7 +146,7 @@ bench: deps lib $(BENCH_BINS)
 
 format:
 	clang-format -i $(LIB_SRCS) include/uprobes.h include/uprobes_trace.h include/uprobes_agent.h \
-		include/uprobes_stack.h
+		include/uprobes_stack.h include/uprobes_lang.h
 
 clean:
 	rm -rf $(B)

@@ -23,3 +23,12 @@ $(B)/fuzz/fuzz_elf: $(FUZZ_ELF_SRCS) $(wildcard src/sym/*.h) src/util/log.h fuzz
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize-ignorelist=fuzz/elf_ignore.txt \
 		-DFUZZ_ELF_CORPUS=\"$(abspath fuzz/corpus/elf)\" -o $@ \
 		$(filter %.c,$^) -lelf -ldw -llzma -lz -ldl -lpthread
+
+# The language (src/lang/*.c): fuzz_lang.c; seeds: fuzz/corpus/lang (the golden
+# cases of tests/lang/cases and bpftrace one-liners).
+FUZZ_LANG_SRCS := fuzz/fuzz_lang.c $(sort $(wildcard src/lang/*.c src/trace/map/*.c))
+fuzz: $(B)/fuzz/fuzz_lang
+
+$(B)/fuzz/fuzz_lang: $(FUZZ_LANG_SRCS) $(wildcard src/lang/*.h) include/uprobes_lang.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^)

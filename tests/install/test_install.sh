@@ -21,6 +21,7 @@ check() { # name, command...
 check make_install make -s -C "$top" install PREFIX="$tmp/prefix"
 check files_present test -f "$tmp/prefix/include/uprobes.h" \
 	-a -f "$tmp/prefix/include/uprobes_trace.h" -a -f "$tmp/prefix/include/uprobes_agent.h" \
+	-a -f "$tmp/prefix/include/uprobes_lang.h" \
 	-a -f "$tmp/prefix/lib/libuprobes.a" \
 	-a -L "$tmp/prefix/lib/libuprobes.so" -a -f "$tmp/prefix/lib/pkgconfig/uprobes.pc"
 export PKG_CONFIG_PATH="$tmp/prefix/lib/pkgconfig"
@@ -31,10 +32,11 @@ check build_shared sh -c "cc -o '$tmp/demo' '$top/demo/demo.c' '$top/demo/trace_
 check build_cli_installed sh -c "cc -std=gnu11 -D_GNU_SOURCE -o '$tmp/uprobe' '$top'/tools/uprobe/*.c \
 	\$(pkg-config --cflags --libs uprobes) -ldl -lelf -lpthread -Wl,-rpath,'$tmp/prefix/lib'"
 check run_cli_installed sh -c "'$tmp/uprobe' trace --help | grep -q '^usage: uprobe trace'"
+check run_lang_installed sh -c "'$tmp/uprobe' -e 'BEGIN { @n = 2; exit(); }' | grep -qx '@n: 2'"
 check run_shared sh -c "'$tmp/demo' | grep -qx 'demo_fib(10) = 55'"
 check build_static sh -c "cc -o '$tmp/demo_static' '$top/demo/demo.c' '$top/demo/trace_demo.c' \$(pkg-config --cflags uprobes) \
 	'$tmp/prefix/lib/libuprobes.a' \$(pkg-config --libs-only-other --static uprobes) \
 	-lZydis -lelf -ldw -llzma -lz -lpthread -ldl"
 check run_static sh -c "'$tmp/demo_static' | grep -qx 'demo_fib(10) = 55'"
 check only_api_exported sh -c "! nm -D --defined-only '$tmp/prefix/lib/libuprobes.so' | \
-	awk '{print \$3}' | grep -v -E '^(uprobe_|trace_|sigaction|signal|bsd_signal|sysv_signal|sigprocmask|pthread_sigmask|backtrace|pthread_exit|makecontext|sigaltstack|_Unwind_(RaiseException|Resume|Resume_or_Rethrow|ForcedUnwind|Backtrace)|__cxa_begin_catch|GLIBC_|GCC_|CXXABI_|UPROBES_)'"
+	awk '{print \$3}' | grep -v -E '^(uprobe_|trace_|lang_program_|sigaction|signal|bsd_signal|sysv_signal|sigprocmask|pthread_sigmask|backtrace|pthread_exit|makecontext|sigaltstack|_Unwind_(RaiseException|Resume|Resume_or_Rethrow|ForcedUnwind|Backtrace)|__cxa_begin_catch|GLIBC_|GCC_|CXXABI_|UPROBES_)'"

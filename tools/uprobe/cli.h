@@ -15,6 +15,7 @@ enum {
 
 int cmd_trace(int argc, char **argv);
 int cmd_list(int argc, char **argv);
+int cmd_lang(int argc, char **argv); /* uprobe -e PROGRAM, uprobe FILE.bt (lang.c) */
 
 /*
  * Attach mode (attach.c): load the agent into running process PID and start

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libuprobes: the bpftrace language for user-space probes (docs/language.md).
+ *
+ * A program is parsed, checked and compiled once (lang_program_new); its
+ * errors are bpftrace's ("stdin:1:14-17: ERROR: ...", the line, a ~~~ line).
+ * BEGIN, END and interval probes run in the tracer; uprobe/uretprobe/usdt
+ * probes run their plan in the traced process. Maps are printed as bpftrace
+ * prints them.
+ */
+#ifndef UPROBES_LANG_H
+#define UPROBES_LANG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "uprobes.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct lang_program;
+
+/*
+ * Parse, check and compile `text`; `name` is the file name in messages
+ * ("stdin" for -e). Returns NULL only without memory (errno ENOMEM); a
+ * program with errors is returned with lang_program_errors() > 0.
+ */
+UPROBE_API struct lang_program *lang_program_new(const char *name, const char *text);
+UPROBE_API void lang_program_free(struct lang_program *p);
+/* The number of errors; *diag (may be NULL) receives their text ("" when none). */
+UPROBE_API int lang_program_errors(const struct lang_program *p, const char **diag);
+/* The AST in the shape of bpftrace's -d ("AST after: parser", no types). */
+UPROBE_API void lang_program_dump(const struct lang_program *p, FILE *out);
+/* The compiled plan, one instruction a line (for -d and tests). */
+UPROBE_API void lang_program_dump_plan(const struct lang_program *p, FILE *out);
+
+/* The number of attach points that need a traced process (uprobe:, uretprobe:, usdt:). */
+UPROBE_API int lang_program_target_probes(const struct lang_program *p);
+
+/* Output formats of the tracer side. */
+enum lang_output { LANG_OUT_TEXT, LANG_OUT_JSON };
+
+/*
+ * Tracer-side run of the probes that do not need a traced process: BEGIN,
+ * then interval probes until exit() or SIGINT/SIGTERM, then END, with maps
+ * kept in the tracer, printing to `out` as bpftrace does
+ * (every non-empty map at the end; LANG_OUT_JSON: bpftrace's -f json lines).
+ * Returns 0, or -errno (-EINVAL: the program has errors).
+ */
+UPROBE_API int lang_program_run_local(struct lang_program *p, enum lang_output fmt, FILE *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

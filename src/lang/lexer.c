@@ -1,0 +1,241 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The lexer: bpftrace's tokens, with positions as bpftrace reports them
+ * (1-based line and columns, the end exclusive). Attach points are not
+ * tokenized: the parser asks for them raw (lexer_attach), since a path holds
+ * '/', '.', '-' and a glob '*'.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lang/lang.h"
+
+void lexer_init(struct lang_lexer *lx, struct lang_src *src)
+{
+	lx->src = src;
+	lx->p = src->text;
+	lx->line = 1;
+	lx->line_start = src->text;
+}
+
+static int col_of(const struct lang_lexer *lx, const char *p)
+{
+	return (int)(p - lx->line_start) + 1;
+}
+
+static void newline(struct lang_lexer *lx, const char *p)
+{
+	lx->line++;
+	lx->line_start = p + 1;
+}
+
+/* White space and comments (// to the end of the line, C block comments). */
+void lexer_skip_space(struct lang_lexer *lx)
+{
+	for (;;) {
+		const char *p = lx->p;
+		if (*p == '\n') {
+			newline(lx, p);
+			lx->p++;
+		} else if (isspace((unsigned char)*p)) {
+			lx->p++;
+		} else if (p[0] == '/' && p[1] == '/') {
+			while (*lx->p && *lx->p != '\n')
+				lx->p++;
+		} else if (p[0] == '/' && p[1] == '*') {
+			lx->p += 2;
+			while (*lx->p && !(lx->p[0] == '*' && lx->p[1] == '/')) {
+				if (*lx->p == '\n')
+					newline(lx, lx->p);
+				lx->p++;
+			}
+			if (*lx->p)
+				lx->p += 2;
+		} else {
+			return;
+		}
+	}
+}
+
+static void finish(struct lang_lexer *lx, struct lang_token *t, const char *start)
+{
+	t->pos.line = lx->line;
+	t->pos.col = col_of(lx, start);
+	t->pos.end = col_of(lx, lx->p);
+}
+
+static bool ident_char(char c)
+{
+	return isalnum((unsigned char)c) || c == '_';
+}
+
+void lexer_attach(struct lang_lexer *lx, struct lang_token *t)
+{
+	lexer_skip_space(lx);
+	const char *start = lx->p;
+	bool path = false; /* in a component that began with '/' or '.' */
+	size_t n = 0;
+	for (;;) {
+		char c = *lx->p;
+		if (!c || isspace((unsigned char)c) || c == '{' || c == ',')
+			break;
+		if (c == ':')
+			path = false;
+		else if ((c == '/' || c == '.') && (lx->p == start || lx->p[-1] == ':'))
+			path = true;
+		if (c == '/' && !path)
+			break;
+		if (n + 1 < sizeof(t->text))
+			t->text[n++] = c;
+		lx->p++;
+	}
+	t->text[n] = 0;
+	t->kind = n ? TK_IDENT : TK_EOF;
+	finish(lx, t, start);
+}
+
+static int escape(char c)
+{
+	switch (c) {
+	case 'n':
+		return '\n';
+	case 't':
+		return '\t';
+	case 'r':
+		return '\r';
+	case '\\':
+		return '\\';
+	case '"':
+		return '"';
+	case '0':
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+static void lex_string(struct lang_lexer *lx, struct lang_token *t, const char *start)
+{
+	size_t n = 0;
+	lx->p++;
+	while (*lx->p && *lx->p != '"' && *lx->p != '\n') {
+		int c = (unsigned char)*lx->p++;
+		if (c == '\\' && *lx->p && *lx->p != '\n') {
+			c = escape(*lx->p);
+			if (c < 0) {
+				struct lang_pos pos = {lx->line, col_of(lx, start),
+						       col_of(lx, lx->p + 1)};
+				if (isprint((unsigned char)*lx->p))
+					lang_error(lx->src, pos, "invalid escape character '\\%c'",
+						   *lx->p);
+				else
+					lang_error(lx->src, pos,
+						   "invalid escape character '\\x%02x'",
+						   (unsigned char)*lx->p);
+				c = *lx->p;
+			}
+			lx->p++;
+		}
+		if (n + 1 < sizeof(t->text))
+			t->text[n++] = (char)c;
+	}
+	t->text[n] = 0;
+	t->ival = (int64_t)n;
+	if (*lx->p != '"') {
+		t->kind = TK_ERROR;
+		finish(lx, t, start);
+		lang_error(lx->src, t->pos, "unterminated string");
+		return;
+	}
+	lx->p++;
+	t->kind = TK_STR;
+	finish(lx, t, start);
+}
+
+static void lex_number(struct lang_lexer *lx, struct lang_token *t, const char *start)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(start, &end, 0);
+	/* bpftrace's suffixes: 1_000 separators are not in 0.17; "1e6" is */
+	if (*end == 'e' && isdigit((unsigned char)end[1])) {
+		unsigned long long e = strtoull(end + 1, &end, 10);
+		while (e-- > 0 && v <= UINT64_MAX / 10)
+			v *= 10;
+	}
+	lx->p = end;
+	size_t n = (size_t)(end - start) < sizeof(t->text) - 1 ? (size_t)(end - start) :
+								 sizeof(t->text) - 1;
+	memcpy(t->text, start, n);
+	t->text[n] = 0;
+	t->kind = TK_INT;
+	t->ival = (int64_t)v;
+	finish(lx, t, start);
+	if (errno == ERANGE || ident_char(*lx->p)) {
+		while (ident_char(*lx->p))
+			lx->p++;
+		finish(lx, t, start);
+		t->kind = TK_ERROR;
+		lang_error(lx->src, t->pos, "invalid integer: %.*s", (int)(lx->p - start), start);
+	}
+}
+
+static const char *const puncts[] = {
+	"<<=", ">>=", "->", "++", "--", "==", "!=", "<=", ">=", "<<", ">>",
+	"&&",  "||",  "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", NULL,
+};
+
+void lexer_next(struct lang_lexer *lx, struct lang_token *t)
+{
+	lexer_skip_space(lx);
+	const char *start = lx->p;
+	t->ival = 0;
+	t->text[0] = 0;
+	if (!*start) {
+		t->kind = TK_EOF;
+		finish(lx, t, start);
+		return;
+	}
+	if (*start == '"')
+		return lex_string(lx, t, start);
+	if (isdigit((unsigned char)*start))
+		return lex_number(lx, t, start);
+	if (*start == '@' || *start == '$' || ident_char(*start)) {
+		lx->p++;
+		while (ident_char(*lx->p))
+			lx->p++;
+		size_t n = (size_t)(lx->p - start);
+		if (n >= sizeof(t->text))
+			n = sizeof(t->text) - 1;
+		memcpy(t->text, start, n);
+		t->text[n] = 0;
+		t->kind = *start == '@' ? TK_MAP : *start == '$' ? TK_VAR : TK_IDENT;
+		finish(lx, t, start);
+		if (t->kind == TK_VAR && n == 1) {
+			t->kind = TK_ERROR;
+			lang_error(lx->src, t->pos, "syntax error, unexpected $");
+		}
+		return;
+	}
+	for (int i = 0; puncts[i]; i++) {
+		size_t n = strlen(puncts[i]);
+		if (!strncmp(start, puncts[i], n)) {
+			memcpy(t->text, start, n);
+			t->text[n] = 0;
+			lx->p += n;
+			t->kind = TK_PUNCT;
+			finish(lx, t, start);
+			return;
+		}
+	}
+	lx->p++;
+	t->kind = strchr("{}()[];,/?:+-*%<>=!~&|^.", *start) ? TK_PUNCT : TK_ERROR;
+	t->text[0] = *start;
+	t->text[1] = 0;
+	finish(lx, t, start);
+	if (t->kind == TK_ERROR)
+		lang_error(lx->src, t->pos, "invalid character '%c'",
+			   isprint((unsigned char)*start) ? *start : '?');
+}

@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private to src/lang: the program object, the plan (bytecode) and the
+ * environment a plan runs in (maps and output, provided by the caller: the
+ * tracer's store for BEGIN/END, the maps in the target for probes).
+ *
+ * The plan is a stack machine over 64-bit words. A string is a pointer to a
+ * 64-byte buffer of the evaluator's frame (or of the plan's pool); the
+ * verifier tracks which stack words are strings, so a plan that passed it can
+ * never take an integer for a pointer. Every jump goes forward: a plan runs
+ * at most once through each instruction.
+ */
+#ifndef UPROBES_LANG_PROGRAM_H
+#define UPROBES_LANG_PROGRAM_H
+
+#include "lang/lang.h"
+
+#define PLAN_STACK     32 /* words */
+#define PLAN_SLOTS     8  /* string temporaries of a frame */
+#define PLAN_STRVARS   8  /* string variables of a probe */
+#define PLAN_MAX_INSNS 4096
+#define PLAN_MAX_FMTS  64
+#define PLAN_POOL      4096 /* string literals */
+
+enum plan_op {
+	PI_END,
+	PI_IMM,	    /* push imm */
+	PI_STRLIT,  /* push &pool[c] */
+	PI_BUILTIN, /* push builtin a (string ones into slot c) */
+	PI_LOADV,   /* push var a (b: 1 string) */
+	PI_STOREV,  /* pop into var a (b: 1 string) */
+	PI_BIN,	    /* a: enum lang_op, b: 1 signed */
+	PI_STREQ,   /* a: OP_EQ or OP_NE */
+	PI_UN,	    /* a: OP_NOT, OP_BNOT, OP_SUB */
+	PI_CAST,    /* a: bytes, b: 1 signed */
+	PI_JZ,	    /* pop; jump to c if zero */
+	PI_JMP,	    /* jump to c */
+	PI_STR,	    /* a: 1 length on top; pop [len,] pointer; push slot c (bound b) */
+	PI_MAP_GET, /* a map, b keys; push value (strings: slot c) */
+	PI_MAP_SET, /* a map, b keys; pop value, keys */
+	PI_MAP_AGG, /* a map, b keys, c enum lang_map_kind; pop [value], keys */
+	PI_MAP_ADD, /* a map, b keys; pop keys; map += imm; push the new value */
+	PI_MAP_DEL, /* a map, b keys */
+	PI_EMIT,    /* a enum lang_emit, b words popped, c format or map, imm args */
+	PI_POP,
+	PI_OPS,
+};
+
+/* What a plan hands to the tracer (the rings in the target). */
+enum lang_emit {
+	EMIT_PRINTF, /* c: format id; the arguments, 8 bytes or 64 for strings */
+	EMIT_PRINT,  /* c: map; imm: top << 32 | div */
+	EMIT_CLEAR,
+	EMIT_ZERO,
+	EMIT_EXIT,
+	EMIT_VALUE, /* print(expr): one argument */
+};
+
+struct plan_insn {
+	uint8_t op, a;
+	uint16_t b;
+	uint32_t c;
+	int64_t imm;
+};
+
+struct plan_probe {
+	uint32_t entry; /* first instruction */
+	uint32_t nvars;
+	uint32_t uses; /* bit per enum lang_builtin read: the handler computes only those */
+	uint8_t str_var[LANG_MAX_VARS]; /* string variable's buffer index + 1, or 0 */
+};
+
+struct plan {
+	struct plan_insn *code;
+	uint32_t ninsns, cap;
+	struct plan_probe *probes;
+	uint32_t nprobes;
+	char pool[PLAN_POOL];
+	uint32_t pool_len;
+	uint32_t fmt[PLAN_MAX_FMTS]; /* printf formats: offsets into pool */
+	uint32_t nfmts;
+	uint16_t key_size[LANG_MAX_MAPS]; /* bytes of a map's key */
+	uint8_t val_str[LANG_MAX_MAPS];	  /* a map of strings */
+	uint8_t nkeys[LANG_MAX_MAPS];
+	uint8_t key_str[LANG_MAX_MAPS]; /* bit i: key i is a string */
+	uint8_t kind[LANG_MAX_MAPS];	/* enum lang_map_kind */
+	uint32_t nmaps;
+};
+
+/* The environment: maps and output. Called in signal context in the target. */
+struct lang_env_ops {
+	/* 0, or -ENOENT (the value is then 0 or "") */
+	int (*map_get)(void *ctx, unsigned map, const void *key, void *val);
+	int (*map_set)(void *ctx, unsigned map, const void *key, const void *val);
+	int (*map_agg)(void *ctx, unsigned map, const void *key, enum lang_map_kind k, int64_t v);
+	int (*map_del)(void *ctx, unsigned map, const void *key);
+	/* map += delta (created at 0), the new value in *out: ++, -- */
+	int (*map_add)(void *ctx, unsigned map, const void *key, int64_t delta, int64_t *out);
+	int (*emit)(void *ctx, enum lang_emit what, uint32_t id, int64_t imm, const void *data,
+		    uint32_t len);
+	/* a fault-safe copy of the string at addr, at most len - 1 bytes and a
+	 * NUL: its length, or -EFAULT */
+	long (*read_str)(void *ctx, uint64_t addr, char *dst, uint32_t len);
+};
+
+struct lang_env {
+	const struct lang_env_ops *ops;
+	void *ctx;
+	const uint64_t *args; /* arg0..arg5, NULL outside probes */
+	uint64_t retval;
+	uint64_t pid, tid, nsecs, elapsed, cpu, uid, gid;
+	const char *comm, *func, *probe;
+	uint64_t errors; /* faults counted (str() of a bad pointer) */
+};
+
+struct lang_program {
+	char *name, *text;
+	struct lang_src src;
+	struct lang_node *ast;
+	struct lang_checked checked;
+	struct plan plan;
+	bool compiled;
+};
+
+/* plan.c */
+int plan_compile(struct lang_program *p);
+void plan_free(struct lang_program *p);
+/* verify.c: 0, or -EINVAL with the offending instruction in *bad_pc. */
+int plan_verify(const struct plan *plan, uint32_t *bad_pc);
+void plan_dump(const struct plan *plan, FILE *out);
+
+/*
+ * target.c: the maps of a program in a region of src/trace/map (the tracer
+ * defines them, the target updates them, the tracer merges them into a
+ * store). Aggregations are per-thread shards; integer maps are the region's
+ * shared value maps; maps of strings are not in the target yet (-ENOTSUP).
+ */
+struct map_region;
+int lang_target_define(const struct lang_program *p, struct map_region *r, char *why, size_t len);
+/* The environment's map operations over region r (ctx: the region); hot path. */
+void lang_target_env_ops(struct lang_env_ops *ops);
+struct lang_store;
+/* Every map of the region merged into the store (its maps cleared first). */
+int lang_target_read(struct map_region *r, struct lang_store *s);
+
+/* eval.c: run probe `probe`'s plan; 0, 1 when it called exit(), or -errno. */
+int plan_eval(const struct plan *plan, uint32_t probe, struct lang_env *env);
+
+#endif

@@ -1,0 +1,236 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The tracer's side of a program: what a plan emits (printf, print, clear,
+ * zero, exit) carried out on the tracer's maps, and the probes that run in
+ * the tracer (BEGIN, interval, END). A run prints what bpftrace prints: "Attaching N
+ * probes...", the probes' output, then, at the end, two newlines and every
+ * map by name; with -f json, bpftrace's JSON lines.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lang/store.h"
+
+struct runner {
+	struct lang_program *p;
+	struct lang_store *store;
+	FILE *out;
+	bool json;
+	bool exited;
+	uint64_t start_ns;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int run_emit(void *ctx, enum lang_emit what, uint32_t id, int64_t imm, const void *data,
+		    uint32_t len)
+{
+	struct runner *r = ctx;
+	const struct plan *pl = &r->p->plan;
+	switch (what) {
+	case EMIT_PRINTF:
+		if (id < pl->nfmts && r->json) {
+			char *buf = NULL;
+			size_t n = 0;
+			FILE *f = open_memstream(&buf, &n);
+			if (!f)
+				break;
+			print_printf(pl->pool + pl->fmt[id], data, len, imm, f);
+			fclose(f);
+			fputs("{\"type\": \"printf\", \"data\": ", r->out);
+			print_json_string(buf, n, r->out);
+			fputs("}\n", r->out);
+			free(buf);
+		} else if (id < pl->nfmts) {
+			print_printf(pl->pool + pl->fmt[id], data, len, imm, r->out);
+		}
+		break;
+	case EMIT_PRINT:
+		(r->json ? print_map_json : print_map)(
+			r->store, id, (uint32_t)((uint64_t)imm >> 32), (uint32_t)imm, r->out);
+		break;
+	case EMIT_CLEAR:
+		store_clear(r->store, id);
+		break;
+	case EMIT_ZERO:
+		store_zero(r->store, id);
+		break;
+	case EMIT_EXIT:
+		r->exited = true;
+		break;
+	case EMIT_VALUE:
+		if (r->json)
+			fputs("{\"type\": \"value\", \"data\": ", r->out);
+		if (imm && len >= LANG_STRLEN && r->json) {
+			print_json_string(data, LANG_STRLEN, r->out);
+		} else if (imm && len >= LANG_STRLEN) {
+			fprintf(r->out, "%.*s", LANG_STRLEN, (const char *)data);
+		} else if (len >= 8) {
+			int64_t v;
+			memcpy(&v, data, 8);
+			fprintf(r->out, "%lld", (long long)v);
+		}
+		fputs(r->json ? "}\n" : "\n", r->out);
+		break;
+	}
+	return 0;
+}
+
+/* Strings in the tracer: no user memory to read (str() of an address in BEGIN). */
+static long run_read_str(void *ctx, uint64_t addr, char *dst, uint32_t len)
+{
+	(void)ctx, (void)addr, (void)len;
+	dst[0] = 0;
+	return -EFAULT;
+}
+
+/* The store's callbacks, called with the runner as their context. */
+static struct lang_env_ops store_ops;
+
+static int r_get(void *ctx, unsigned m, const void *k, void *v)
+{
+	return store_ops.map_get(((struct runner *)ctx)->store, m, k, v);
+}
+
+static int r_set(void *ctx, unsigned m, const void *k, const void *v)
+{
+	return store_ops.map_set(((struct runner *)ctx)->store, m, k, v);
+}
+
+static int r_agg(void *ctx, unsigned m, const void *k, enum lang_map_kind kind, int64_t v)
+{
+	return store_ops.map_agg(((struct runner *)ctx)->store, m, k, kind, v);
+}
+
+static int r_del(void *ctx, unsigned m, const void *k)
+{
+	return store_ops.map_del(((struct runner *)ctx)->store, m, k);
+}
+
+static int r_add(void *ctx, unsigned m, const void *k, int64_t d, int64_t *out)
+{
+	return store_ops.map_add(((struct runner *)ctx)->store, m, k, d, out);
+}
+
+static const struct lang_env_ops runner_ops = {r_get, r_set,	r_agg,	     r_del,
+					       r_add, run_emit, run_read_str};
+
+/* Probe i's plan for attach point a. */
+static void run_one(struct runner *r, int i, int a)
+{
+	const struct lang_checked *ck = &r->p->checked;
+	uint64_t t = now_ns();
+	struct lang_env env = {
+		.ops = &runner_ops,
+		.ctx = r,
+		.pid = (uint64_t)getpid(),
+		.tid = (uint64_t)gettid(),
+		.nsecs = t,
+		.elapsed = t - r->start_ns,
+		.cpu = (uint64_t)sched_getcpu(),
+		.uid = getuid(),
+		.gid = getgid(),
+		.comm = "uprobe",
+		.probe = ck->probes[i].at[a].text,
+	};
+	plan_eval(&r->p->plan, (uint32_t)i, &env);
+}
+
+/* Every probe of this kind (BEGIN, END), in the program's order. */
+static void run_kind(struct runner *r, enum lang_probe_kind kind)
+{
+	const struct lang_checked *ck = &r->p->checked;
+	for (int i = 0; i < ck->nprobes; i++) {
+		for (int a = 0; a < ck->probes[i].nat; a++) {
+			if (ck->probes[i].at[a].kind != kind)
+				continue;
+			run_one(r, i, a);
+		}
+	}
+}
+
+/*
+ * After BEGIN, until exit() or SIGINT/SIGTERM (bpftrace's Ctrl-C): interval
+ * probes at their periods, from the run's start (absolute deadlines, so a
+ * late run does not shift the next ones). The two signals are blocked and
+ * waited for (sigtimedwait), so none can slip in between a check and a sleep.
+ */
+static void run_intervals(struct runner *r)
+{
+	const struct lang_checked *ck = &r->p->checked;
+	sigset_t stop, old;
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	sigprocmask(SIG_BLOCK, &stop, &old);
+	uint64_t next[LANG_MAX_ATTACH * 4] = {0};
+	for (;;) {
+		uint64_t soonest = UINT64_MAX;
+		int k = 0;
+		for (int i = 0; i < ck->nprobes; i++) {
+			for (int a = 0;
+			     a < ck->probes[i].nat && k < (int)(sizeof(next) / sizeof(next[0]));
+			     a++) {
+				const struct lang_attach *at = &ck->probes[i].at[a];
+				if (at->kind != P_INTERVAL)
+					continue;
+				if (!next[k])
+					next[k] = r->start_ns + at->interval_ns;
+				if (next[k] <= now_ns() && !r->exited) {
+					run_one(r, i, a);
+					next[k] += at->interval_ns;
+				}
+				if (next[k] < soonest)
+					soonest = next[k];
+				k++;
+			}
+		}
+		fflush(r->out);
+		if (r->exited)
+			break;
+		uint64_t now = now_ns();
+		uint64_t wait = soonest == UINT64_MAX ? 0 : soonest > now ? soonest - now : 0;
+		struct timespec ts = {(time_t)(wait / 1000000000ull), (long)(wait % 1000000000ull)};
+		if (soonest != UINT64_MAX && !wait)
+			continue;
+		if (sigtimedwait(&stop, NULL, soonest == UINT64_MAX ? NULL : &ts) > 0)
+			break; /* Ctrl-C: END runs */
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
+int lang_program_run_local(struct lang_program *p, enum lang_output fmt, FILE *out)
+{
+	if (!p->compiled)
+		return -EINVAL;
+	struct runner r = {.p = p, .out = out, .json = fmt == LANG_OUT_JSON, .start_ns = now_ns()};
+	r.store = store_new(&p->checked, &p->plan);
+	if (!r.store)
+		return -ENOMEM;
+	store_env_ops(&store_ops);
+	int n = 0;
+	for (int i = 0; i < p->checked.nprobes; i++)
+		n += p->checked.probes[i].nat;
+	if (r.json)
+		fprintf(out, "{\"type\": \"attached_probes\", \"data\": {\"probes\": %d}}\n", n);
+	else
+		fprintf(out, "Attaching %d probe%s...\n", n, n == 1 ? "" : "s");
+	run_kind(&r, P_BEGIN);
+	if (!r.exited)
+		run_intervals(&r);
+	run_kind(&r, P_END);
+	(r.json ? print_all_maps_json : print_all_maps)(r.store, out);
+	fflush(out);
+	store_free(r.store);
+	return 0;
+}

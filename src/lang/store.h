@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private to src/lang: the tracer's maps (store.c) and their printing in
+ * bpftrace's text (print.c). Not for the hot path: they allocate.
+ */
+#ifndef UPROBES_LANG_STORE_H
+#define UPROBES_LANG_STORE_H
+
+#include "lang/program.h"
+
+#define STORE_HIST_BUCKETS 66 /* (..., 0), [0], [1], [2, 4) ... [2^63, 2^64) */
+
+struct store_entry {
+	uint8_t *key;
+	bool init;
+	int64_t a, b; /* value, count, min, max; avg and stats: a count, b total */
+	char str[LANG_STRLEN];
+	uint64_t buckets[]; /* hist, lhist */
+};
+
+struct store_map {
+	const struct lang_map_info *info;
+	uint32_t key_size, nbuckets;
+	struct store_entry **slots;
+	uint32_t cap, count;
+};
+
+struct lang_store {
+	const struct lang_checked *ck;
+	struct store_map maps[LANG_MAX_MAPS];
+	uint32_t nmaps;
+};
+
+struct lang_store *store_new(const struct lang_checked *ck, const struct plan *pl);
+void store_free(struct lang_store *s);
+uint32_t store_nbuckets(const struct lang_map_info *m);
+struct store_entry *store_lookup(struct lang_store *s, unsigned map, const void *key, bool create);
+int store_delete(struct lang_store *s, unsigned map, const void *key);
+void store_clear(struct lang_store *s, unsigned map);
+void store_zero(struct lang_store *s, unsigned map);
+void store_agg_entry(const struct store_map *m, struct store_entry *e, enum lang_map_kind k,
+		     int64_t v);
+/* map_get, map_set, map_agg, map_del over a store (ctx: the store) */
+void store_env_ops(struct lang_env_ops *ops);
+
+/* print.c */
+/* One map as bpftrace prints it: print(@m, top, div) and at the end. */
+void print_map(const struct lang_store *s, unsigned map, uint32_t top, uint32_t div, FILE *out);
+/* Every map, by name, as bpftrace prints them at exit. */
+void print_all_maps(const struct lang_store *s, FILE *out);
+/* -f json: bpftrace's {"type": "map"|"hist"|"stats", "data": {...}} lines. */
+void print_map_json(const struct lang_store *s, unsigned map, uint32_t top, uint32_t div,
+		    FILE *out);
+void print_all_maps_json(const struct lang_store *s, FILE *out);
+void print_json_string(const char *s, size_t len, FILE *out);
+/* printf(): fmt with the arguments serialized as plan_eval emits them. */
+void print_printf(const char *fmt, const uint8_t *data, uint32_t len, int64_t strs, FILE *out);
+
+#endif

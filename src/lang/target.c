@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: MIT
+/*
+ * A program's maps in the target (src/trace/map, docs/maps.md): the tracer
+ * defines one map of the region per map of the program, in the program's
+ * order (map id = the plan's map index); the plan's map operations in the
+ * target become the region's hot-path calls; the tracer merges the region
+ * into its store (store.c), which prints them as bpftrace does.
+ *
+ *   count() sum() min() max() avg() stats() hist() lhist()  per-thread shards
+ *   @x[k] = v, @x[k]++, @start[tid] = nsecs, delete()       the shared value map
+ *
+ * The environment's callbacks (lang_target_env_ops) run in the probe handler:
+ * built with the hot-path flags, they call only the region's async-signal-safe
+ * functions.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "lang/store.h"
+#include "trace/map/map.h"
+
+static const enum map_kind kinds[] = {
+	[MK_INT] = MAP_VALUE,	[MK_COUNT] = MAP_COUNT, [MK_SUM] = MAP_SUM,
+	[MK_AVG] = MAP_AVG,	[MK_MIN] = MAP_MIN,	[MK_MAX] = MAP_MAX,
+	[MK_STATS] = MAP_STATS, [MK_HIST] = MAP_HIST,	[MK_LHIST] = MAP_LHIST,
+};
+
+int lang_target_define(const struct lang_program *p, struct map_region *r, char *why, size_t len)
+{
+	const struct lang_checked *ck = &p->checked;
+	for (int i = 0; i < ck->nmaps; i++) {
+		const struct lang_map_info *m = &ck->maps[i];
+		if (m->kind == MK_STR || m->kind == MK_NONE) {
+			snprintf(why, len,
+				 "%s: maps of strings are not supported in the target yet",
+				 m->name);
+			return -ENOTSUP;
+		}
+		struct map_def d = {
+			.name = m->name,
+			.kind = kinds[m->kind],
+			.key_size = p->plan.key_size[i],
+			.lhist_min = m->lmin,
+			.lhist_max = m->lmax,
+			.lhist_step = m->lstep,
+		};
+		int id = map_define(r, &d);
+		if (id < 0) {
+			snprintf(why, len, "%s: %s", m->name, map_region_error(r));
+			return id;
+		}
+		if (id != i) {
+			snprintf(why, len, "%s: the region gave id %d for map %d", m->name, id, i);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* ---- hot path: the plan's map operations on the region ---------------------------- */
+
+static int t_get(void *ctx, unsigned map, const void *key, void *val)
+{
+	return map_value_get(ctx, (int)map, key, val);
+}
+
+static int t_set(void *ctx, unsigned map, const void *key, const void *val)
+{
+	int64_t v;
+	const uint8_t *s = val;
+	uint8_t *d = (uint8_t *)&v;
+	for (int i = 0; i < 8; i++) /* no memcpy on the hot path */
+		d[i] = s[i];
+	return map_value_set(ctx, (int)map, key, v);
+}
+
+static int t_agg(void *ctx, unsigned map, const void *key, enum lang_map_kind k, int64_t v)
+{
+	(void)k; /* the region knows the map's kind */
+	return map_agg_update(ctx, (int)map, key, v);
+}
+
+static int t_del(void *ctx, unsigned map, const void *key)
+{
+	const struct map_def *d = map_get_def(ctx, (int)map);
+	if (!d)
+		return -EINVAL;
+	return d->kind == MAP_VALUE ? map_value_delete(ctx, (int)map, key) :
+				      map_agg_delete(ctx, (int)map, key);
+}
+
+static int t_add(void *ctx, unsigned map, const void *key, int64_t delta, int64_t *out)
+{
+	return map_value_add(ctx, (int)map, key, delta, out);
+}
+
+void lang_target_env_ops(struct lang_env_ops *ops)
+{
+	ops->map_get = t_get;
+	ops->map_set = t_set;
+	ops->map_agg = t_agg;
+	ops->map_del = t_del;
+	ops->map_add = t_add;
+}
+
+/* ---- the tracer: merge into the store ------------------------------------------------ */
+
+struct read_ctx {
+	struct lang_store *s;
+	unsigned map;
+};
+
+static int read_one(const void *key, const struct map_value *v, void *ctx)
+{
+	struct read_ctx *rc = ctx;
+	struct store_entry *e = store_lookup(rc->s, rc->map, key, true);
+	if (!e)
+		return -ENOMEM;
+	const struct store_map *m = &rc->s->maps[rc->map];
+	switch (m->info->kind) {
+	case MK_COUNT:
+		e->a = (int64_t)v->count;
+		break;
+	case MK_SUM:
+		e->a = v->sum;
+		break;
+	case MK_MIN:
+		e->a = v->min;
+		break;
+	case MK_MAX:
+		e->a = v->max;
+		break;
+	case MK_AVG:
+	case MK_STATS:
+		e->a = (int64_t)v->count;
+		e->b = v->sum;
+		break;
+	case MK_HIST:
+	case MK_LHIST:
+		for (uint32_t i = 0; i < v->n_buckets && i < m->nbuckets; i++)
+			e->buckets[i] = v->buckets[i];
+		break;
+	default:
+		e->a = v->value;
+	}
+	e->init = true;
+	return 0;
+}
+
+int lang_target_read(struct map_region *r, struct lang_store *s)
+{
+	int err = 0;
+	for (unsigned i = 0; i < s->nmaps; i++) {
+		store_clear(s, i);
+		struct read_ctx rc = {s, i};
+		int e = map_read(r, (int)i, read_one, &rc);
+		if (e && !err)
+			err = e;
+	}
+	return err;
+}

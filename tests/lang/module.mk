@@ -1,0 +1,17 @@
+# SPDX-License-Identifier: MIT
+# The bpftrace language: golden tests of the front end (tests/lang/cases:
+# NAME.bt -> NAME.out, the AST dump or the errors), the plan's compiler,
+# verifier and evaluator in process (their internals from libuprobes.a).
+TEST_BINS += $(B)/tests/lang/test_lang_golden tests/lang/test_lang_ast_bpftrace.sh \
+	tests/lang/test_lang_cli.sh
+
+$(B)/tests/lang/test_lang_golden: tests/lang/test_lang_golden.c $(B)/libuprobes.so
+	@mkdir -p $(@D)
+	$(CC) $(PROG_CFLAGS) $(CFLAGS) -DLANG_CASES=\"$(abspath tests/lang/cases)\" -o $@ \
+		$(filter %.c,$^) $(PROG_LDFLAGS) $(PROG_LDLIBS)
+
+TEST_BINS += $(B)/tests/lang/test_lang_plan
+$(B)/tests/lang/test_lang_plan: tests/lang/test_lang_plan.c $(B)/libuprobes.a
+	@mkdir -p $(@D)
+	$(CC) $(PROG_CFLAGS) $(CFLAGS) -o $@ $< $(B)/libuprobes.a $(LIB_LDLIBS)
+tests/lang/test_lang_cli.sh: $(B)/uprobe
