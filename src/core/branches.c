@@ -9,8 +9,9 @@
  * Building an index decodes the whole mapping (libc: 1.7 MB, ~40 ms), so it
  * is built once per file, not once per process: from the file's bytes (never
  * from a process's text, which that process may have changed), kept in the
- * cache (util/cache.h) by the file's identity and the mapping's file offset
- * and length, and mapped by every later process. A cached index is used only
+ * cache (util/cache.h) by the file's identity (its build-id, and where it
+ * is on disk: a copy patched with objcopy keeps the build-id) and the
+ * mapping's file offset and length, and mapped by every later process. A cached index is used only
  * when its identity matches and every entry is checked (index_valid): in
  * bounds and sorted, so that a damaged file can only be refused, never trusted.
  * Processes with no cache, files that cannot be read, and analysed images
@@ -50,6 +51,7 @@ struct branch_cache_hdr {
 	uint32_t magic, version;
 	uint64_t n;
 	uint64_t file_offset, len; /* the mapping's */
+	uint64_t dev, ino, size, mtime_ns; /* the file's */
 	struct sym_ident ident;
 };
 
@@ -182,7 +184,8 @@ static bool index_valid(const struct branch_cache_hdr *h, size_t size,
 	const struct branch_ref *r = (const struct branch_ref *)(h + 1);
 
 	if (size < sizeof(*h) || h->magic != BRANCH_MAGIC || h->version != BRANCH_VERSION ||
-	    h->file_offset != want->file_offset || h->len != want->len ||
+	    h->file_offset != want->file_offset || h->len != want->len || h->dev != want->dev ||
+	    h->ino != want->ino || h->size != want->size || h->mtime_ns != want->mtime_ns ||
 	    memcmp(&h->ident, &want->ident, sizeof(h->ident)) ||
 	    h->n != (size - sizeof(*h)) / sizeof(*r) || size != sizeof(*h) + h->n * sizeof(*r))
 		return false;
@@ -232,6 +235,10 @@ static struct branch_index *index_get(const struct probe_target *t)
 					    .len = b.len };
 	if (cacheable && f && sym_file_ino(f) == t->map_ino) {
 		sym_file_ident(f, &b.hdr->ident);
+		b.hdr->dev = sym_file_dev(f);
+		b.hdr->ino = sym_file_ino(f);
+		b.hdr->size = sym_file_size(f);
+		b.hdr->mtime_ns = sym_file_mtime_ns(f);
 		snprintf(suffix, sizeof(suffix), "-%lx-%lx.ubr", b.hdr->file_offset, b.len);
 		sym_ident_name(&b.hdr->ident, "br-", suffix, name, sizeof(name));
 		mem = cache_map(name, &map_len);

@@ -421,16 +421,17 @@ static int find_debugdata(struct sym_file *f)
 	return 0;
 }
 
-void sym_load_debug(struct sym_file *f)
+int sym_debug_open(struct sym_file *f)
 {
-	int src = SYM_SRC_DEBUG;
+	if (!find_debug_file(f, &f->aux))
+		return SYM_SRC_DEBUG;
+	return find_debugdata(f) ? -1 : SYM_SRC_DEBUGDATA;
+}
+
+void sym_load_debug(struct sym_file *f, int src)
+{
 	Elf_Scn *scn = NULL;
 
-	if (find_debug_file(f, &f->aux)) {
-		if (find_debugdata(f))
-			return;
-		src = SYM_SRC_DEBUGDATA;
-	}
 	while ((scn = elf_nextscn(f->aux.elf, scn))) {
 		GElf_Shdr sh;
 

@@ -344,7 +344,7 @@ static void branch_index_cached(void)
 
 /*
  * An index whose entries are out of order is not trusted: rebuilt (a new
- * file), same decisions. Layout (core/branches.c): a 104-byte header with the
+ * file), same decisions. Layout (core/branches.c): a 136-byte header with the
  * count at byte 8, then { target, src } pairs of 32-bit offsets.
  */
 static void branch_index_damaged(void)
@@ -361,10 +361,10 @@ static void branch_index_damaged(void)
 	}
 	f = fopen(path, "r+");
 	if (!f || fseek(f, 8, SEEK_SET) || fread(&n, 8, 1, f) != 1 || n < 2 ||
-	    fseek(f, 104, SEEK_SET) || fread(first, 8, 1, f) != 1 ||
-	    fseek(f, (long)(104 + 8 * (n - 1)), SEEK_SET) || fread(last, 8, 1, f) != 1 ||
-	    first[0] >= last[0] || fseek(f, 104, SEEK_SET) || fwrite(last, 8, 1, f) != 1 ||
-	    fseek(f, (long)(104 + 8 * (n - 1)), SEEK_SET) || fwrite(first, 8, 1, f) != 1)
+	    fseek(f, 136, SEEK_SET) || fread(first, 8, 1, f) != 1 ||
+	    fseek(f, (long)(136 + 8 * (n - 1)), SEEK_SET) || fread(last, 8, 1, f) != 1 ||
+	    first[0] >= last[0] || fseek(f, 136, SEEK_SET) || fwrite(last, 8, 1, f) != 1 ||
+	    fseek(f, (long)(136 + 8 * (n - 1)), SEEK_SET) || fwrite(first, 8, 1, f) != 1)
 		TL_FAIL("cannot swap the first and last references of %s", path);
 	if (f)
 		fclose(f);
