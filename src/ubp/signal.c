@@ -15,6 +15,9 @@
  *
  * The chained disposition is double-buffered so that the signal handler can
  * read it while a sigaction() call in another thread replaces it.
+ *
+ * Our handlers return through a restorer of our own (arch sigreturn.S), not
+ * libc's __restore_rt, which may be probed: the raw rt_sigaction installs them.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -24,6 +27,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "arch/x86_64/sigreturn.h"
 #include "ubp/ubp.h"
 
 /* glibc's own entry point: never interposed, unlike "sigaction". */
@@ -206,16 +210,30 @@ static void (*const owned_handler[N_OWNED])(int, siginfo_t *, void *) = {
 	[OWN_BUS] = ubp_sigfault,
 };
 
+#ifndef SA_RESTORER
+#define SA_RESTORER 0x04000000
+#endif
+
+/* The kernel's struct sigaction (x86-64), as rt_sigaction takes it. */
+struct ksigaction {
+	void (*handler)(int, siginfo_t *, void *);
+	unsigned long flags;
+	void (*restorer)(void);
+	uint64_t mask;
+};
+
 /* Install our handler for owned[i], keeping the previous disposition chained. */
 static int own_locked(unsigned i)
 {
-	struct sigaction act, old;
+	struct ksigaction act = {
+		.handler = owned_handler[i],
+		.flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK | SA_RESTART | SA_RESTORER,
+		.restorer = uprobes_sigreturn,
+	};
+	struct sigaction old;
 
-	memset(&act, 0, sizeof(act));
-	act.sa_sigaction = owned_handler[i];
-	act.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK | SA_RESTART;
-	sigemptyset(&act.sa_mask);
-	if (__sigaction(owned[i].sig, &act, &old))
+	if (__sigaction(owned[i].sig, NULL, &old) ||
+	    syscall(SYS_rt_sigaction, owned[i].sig, &act, NULL, sizeof(act.mask)))
 		return -errno;
 	chained_set_locked(&owned[i], &old);
 	__atomic_store_n(&owned[i].active, 1, __ATOMIC_RELEASE);
