@@ -5,34 +5,20 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "sym/sym.h"
+#include "sym/sym_priv.h"
 
 /* The NT_GNU_BUILD_ID note of f, else its identity on disk. */
 void sym_file_ident(struct sym_file *f, struct sym_ident *id)
 {
-	Elf *elf = sym_file_elf(f);
-	Elf_Scn *scn = NULL;
+	const uint8_t *bid;
+	size_t n = sym_elf_build_id(sym_file_elf(f), &bid);
 
 	memset(id, 0, sizeof(*id));
-	while ((scn = elf_nextscn(elf, scn)) && !id->build_id_len) {
-		GElf_Shdr sh;
-		GElf_Nhdr nh;
-		Elf_Data *d;
-		size_t off = 0, name_off, desc_off;
-
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_NOTE || !(d = elf_getdata(scn, NULL)))
-			continue;
-		while ((off = gelf_getnote(d, off, &nh, &name_off, &desc_off)) > 0)
-			if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 &&
-			    !memcmp((char *)d->d_buf + name_off, "GNU", 4) && nh.n_descsz &&
-			    nh.n_descsz <= sizeof(id->build_id)) {
-				memcpy(id->build_id, (char *)d->d_buf + desc_off, nh.n_descsz);
-				id->build_id_len = nh.n_descsz;
-				break;
-			}
-	}
-	if (id->build_id_len)
+	if (n && n <= sizeof(id->build_id)) {
+		memcpy(id->build_id, bid, n);
+		id->build_id_len = (uint32_t)n;
 		return;
+	}
 	id->size = sym_file_size(f);
 	id->ino = sym_file_ino(f);
 	id->dev = sym_file_dev(f);

@@ -90,6 +90,9 @@ int sym_load_table(struct sym_file *f, Elf *elf, Elf_Scn *scn, GElf_Shdr *sh, in
 /* A copy of s[0..n) owned by f (freed at close), or NULL. */
 const char *sym_pool_strndup(struct sym_file *f, const char *s, size_t n);
 
+/* debug.c: the NT_GNU_BUILD_ID of elf in *id: its length (0 when none). */
+size_t sym_elf_build_id(Elf *elf, const uint8_t **id);
+
 /*
  * debug.c: the separate debug file or MiniDebugInfo opened into f->aux: its
  * source (SYM_SRC_DEBUG or SYM_SRC_DEBUGDATA), or -1; then its symbols loaded
