@@ -9,17 +9,19 @@
  * Building an index decodes the whole mapping (libc: 1.7 MB, ~40 ms), so it
  * is built once per file, not once per process: from the file's bytes (never
  * from a process's text, which that process may have changed), kept in the
- * cache (util/cache.h) by the file's identity (its build-id, and where it
- * is on disk: a copy patched with objcopy keeps the build-id) and the
- * mapping's file offset and length, and mapped by every later process. A cached index is used only
- * when its identity matches and every entry is checked (index_valid): in
- * bounds and sorted, so that a damaged file can only be refused, never trusted.
+ * cache (util/cache.h) by the file's identity (its build-id, and where it is
+ * on disk: a copy patched with objcopy keeps the build-id) and the mapping's
+ * file offset and length, and mapped by every later process. A cached index
+ * is used only when its identity matches and every entry is checked
+ * (index_valid): in bounds and sorted, so that a damaged file can only be
+ * refused, never trusted.
  * Processes with no cache, files that cannot be read, and analysed images
  * (uprobe_analyze) build the index from the text, for themselves.
  *
  * Entries are offsets from the mapping's start:
  *
- *   struct branch_cache_hdr (magic, version, n, file offset, length, identity)
+ *   struct branch_cache_hdr (magic, version, n, the mapping's file offset and
+ *                           length, the file's dev/ino/size/mtime, identity)
  *   struct branch_ref[n]    { target, src }  sorted by target;
  *                           src == BRANCH_PAD for a landing pad
  */

@@ -27,7 +27,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#ifdef __x86_64__
 #include "arch/x86_64/sigreturn.h"
+#endif
 #include "ubp/ubp.h"
 
 /* glibc's own entry point: never interposed, unlike "sigaction". */
@@ -210,6 +212,7 @@ static void (*const owned_handler[N_OWNED])(int, siginfo_t *, void *) = {
 	[OWN_BUS] = ubp_sigfault,
 };
 
+#ifdef __x86_64__
 #ifndef SA_RESTORER
 #define SA_RESTORER 0x04000000
 #endif
@@ -222,18 +225,37 @@ struct ksigaction {
 	uint64_t mask;
 };
 
-/* Install our handler for owned[i], keeping the previous disposition chained. */
-static int own_locked(unsigned i)
+/* Our handler for sig, returning through our own restorer: 0 or -1 (errno). */
+static int own_install(int sig, void (*handler)(int, siginfo_t *, void *))
 {
 	struct ksigaction act = {
-		.handler = owned_handler[i],
+		.handler = handler,
 		.flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK | SA_RESTART | SA_RESTORER,
 		.restorer = uprobes_sigreturn,
 	};
+
+	return syscall(SYS_rt_sigaction, sig, &act, NULL, sizeof(act.mask)) ? -1 : 0;
+}
+#else
+/* Where the kernel provides the signal return (vDSO), libc's sigaction is enough. */
+static int own_install(int sig, void (*handler)(int, siginfo_t *, void *))
+{
+	struct sigaction act;
+
+	memset(&act, 0, sizeof(act));
+	act.sa_sigaction = handler;
+	act.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK | SA_RESTART;
+	sigemptyset(&act.sa_mask);
+	return __sigaction(sig, &act, NULL);
+}
+#endif
+
+/* Install our handler for owned[i], keeping the previous disposition chained. */
+static int own_locked(unsigned i)
+{
 	struct sigaction old;
 
-	if (__sigaction(owned[i].sig, NULL, &old) ||
-	    syscall(SYS_rt_sigaction, owned[i].sig, &act, NULL, sizeof(act.mask)))
+	if (__sigaction(owned[i].sig, NULL, &old) || own_install(owned[i].sig, owned_handler[i]))
 		return -errno;
 	chained_set_locked(&owned[i], &old);
 	__atomic_store_n(&owned[i].active, 1, __ATOMIC_RELEASE);
