@@ -478,14 +478,31 @@ static int serve(struct agent *a)
 	return h.type == UPROBE_AGENT_GO ? 0 : -1;
 }
 
-/* The watcher thread, with every signal blocked: the program's signals stay its own. */
+/*
+ * Every signal but the synchronous ones the library owns: the program's
+ * signals stay its own threads'; a breakpoint trap or a fault-safe read's
+ * fault in the agent's threads (they call libc, which may be probed, and
+ * patch text) must reach the library's handlers, and the kernel kills a
+ * thread whose synchronous signal arrives blocked. Nor can the raw mask
+ * count on the interposed pthread_sigmask: a library loaded by dlopen
+ * (uprobe trace -p) binds to libc's.
+ */
+static void agent_thread_mask(sigset_t *set)
+{
+	sigfillset(set);
+	sigdelset(set, SIGTRAP);
+	sigdelset(set, SIGSEGV);
+	sigdelset(set, SIGBUS);
+}
+
+/* The watcher thread, with the program's signals blocked (agent_thread_mask). */
 static int start_watch(struct agent *a)
 {
 	sigset_t all, old;
 	pthread_t th;
 	int err;
 
-	sigfillset(&all);
+	agent_thread_mask(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	err = pthread_create(&th, NULL, watch, a);
 	if (!err)
@@ -560,7 +577,7 @@ __attribute__((visibility("default"))) int uprobe_agent_attach(void)
 	a->attach = 1;
 	if (!exit_hooked)
 		exit_hooked = !on_exit(report_exit, NULL);
-	sigfillset(&all);
+	agent_thread_mask(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	err = pthread_create(&th, NULL, attached, a);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);

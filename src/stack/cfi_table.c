@@ -176,7 +176,7 @@ static size_t table_layout(struct cfi_table_hdr *h, size_t n, uint64_t span)
 	h->rows_off = (uint32_t)((sizeof(*h) + 4 * n + 7) & ~7ul);
 	h->block_off = (uint32_t)(h->rows_off + sizeof(struct cfi_row) * n);
 	h->ident_off = (uint32_t)((h->block_off + 4ul * h->n_blocks + 7) & ~7ul);
-	return h->ident_off + sizeof(struct cfi_ident);
+	return h->ident_off + sizeof(struct sym_ident);
 }
 
 /* Fill the laid-out table from the flattened points p[0 .. n). */
@@ -248,40 +248,8 @@ struct cfi_table *cfi_table_compile(struct sym_file *f)
 	free(sorted);
 	free(rows.v);
 	if (t)
-		cfi_ident_of(f, (struct cfi_ident *)((uint8_t *)t->mem + t->hdr->ident_off));
+		sym_file_ident(f, (struct sym_ident *)((uint8_t *)t->mem + t->hdr->ident_off));
 	return t;
-}
-
-/* The NT_GNU_BUILD_ID note of f, else its identity on disk. */
-void cfi_ident_of(struct sym_file *f, struct cfi_ident *id)
-{
-	Elf *elf = sym_file_elf(f);
-	Elf_Scn *scn = NULL;
-
-	memset(id, 0, sizeof(*id));
-	while ((scn = elf_nextscn(elf, scn)) && !id->build_id_len) {
-		GElf_Shdr sh;
-		GElf_Nhdr nh;
-		Elf_Data *d;
-		size_t off = 0, name_off, desc_off;
-
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_NOTE || !(d = elf_getdata(scn, NULL)))
-			continue;
-		while ((off = gelf_getnote(d, off, &nh, &name_off, &desc_off)) > 0)
-			if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 &&
-			    !memcmp((char *)d->d_buf + name_off, "GNU", 4) && nh.n_descsz &&
-			    nh.n_descsz <= sizeof(id->build_id)) {
-				memcpy(id->build_id, (char *)d->d_buf + desc_off, nh.n_descsz);
-				id->build_id_len = nh.n_descsz;
-				break;
-			}
-	}
-	if (id->build_id_len)
-		return;
-	id->size = sym_file_size(f);
-	id->ino = sym_file_ino(f);
-	id->dev = sym_file_dev(f);
-	id->mtime_ns = sym_file_mtime_ns(f);
 }
 
 /* A row marked fast is one (the unwinder trusts the mark). */

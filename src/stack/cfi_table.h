@@ -76,21 +76,13 @@ struct cfi_row {
 
 _Static_assert(sizeof(struct cfi_row) == 8, "cfi_row layout");
 
-/* Which file a table was compiled from: its build-id, else its stat identity. */
-struct cfi_ident {
-	uint8_t build_id[32];
-	uint32_t build_id_len;
-	uint32_t pad;
-	uint64_t size, mtime_ns, ino, dev; /* files without a build-id */
-};
-
 struct cfi_table_hdr {
 	uint32_t magic, version;
 	uint32_t n_rows, n_blocks; /* N, B + 1 */
 	uint64_t text_start, span; /* file vaddrs [text_start, text_start + span) */
 	uint64_t size;		   /* of the whole table */
 	uint32_t rows_off, block_off;
-	uint32_t ident_off; /* struct cfi_ident after the blocks (the cache checks it) */
+	uint32_t ident_off; /* struct sym_ident after the blocks (the cache checks it) */
 	uint32_t pad[3];
 };
 
@@ -116,8 +108,6 @@ struct sym_file;
  * the file has no CFI; ENOMEM; E2BIG: more than CFI_MAX_ROWS rows).
  */
 struct cfi_table *cfi_table_compile(struct sym_file *f);
-/* The identity of f, as tables and the cache name it. */
-void cfi_ident_of(struct sym_file *f, struct cfi_ident *id);
 /*
  * A table from len bytes at mem (a cached file, or anything else): every
  * offset, count, row and block is checked first; NULL + errno (EINVAL).

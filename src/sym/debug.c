@@ -78,8 +78,7 @@ static Elf_Data *section_data(Elf *elf, const char *name)
 	return NULL;
 }
 
-/* The NT_GNU_BUILD_ID of elf: its length (0 when none). */
-static size_t build_id(Elf *elf, const uint8_t **id)
+size_t sym_elf_build_id(Elf *elf, const uint8_t **id)
 {
 	Elf_Scn *scn = NULL;
 
@@ -207,7 +206,7 @@ static int debug_file_matches(struct debug_search *ds, const char *path, int fd,
 			      const uint32_t *crc)
 {
 	const uint8_t *ours, *theirs;
-	size_t n = build_id(ds->f->elf, &ours), m = build_id(ds->a->elf, &theirs);
+	size_t n = sym_elf_build_id(ds->f->elf, &ours), m = sym_elf_build_id(ds->a->elf, &theirs);
 	uint32_t c;
 
 	if (n && m) {
@@ -267,7 +266,7 @@ fail:
 static int find_by_build_id(struct debug_search *ds)
 {
 	const uint8_t *id;
-	size_t n = build_id(ds->f->elf, &id);
+	size_t n = sym_elf_build_id(ds->f->elf, &id);
 	char path[4096];
 	int len;
 
@@ -421,16 +420,17 @@ static int find_debugdata(struct sym_file *f)
 	return 0;
 }
 
-void sym_load_debug(struct sym_file *f)
+int sym_debug_open(struct sym_file *f)
 {
-	int src = SYM_SRC_DEBUG;
+	if (!find_debug_file(f, &f->aux))
+		return SYM_SRC_DEBUG;
+	return find_debugdata(f) ? -1 : SYM_SRC_DEBUGDATA;
+}
+
+void sym_load_debug(struct sym_file *f, int src)
+{
 	Elf_Scn *scn = NULL;
 
-	if (find_debug_file(f, &f->aux)) {
-		if (find_debugdata(f))
-			return;
-		src = SYM_SRC_DEBUGDATA;
-	}
 	while ((scn = elf_nextscn(f->aux.elf, scn))) {
 		GElf_Shdr sh;
 

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -173,6 +174,7 @@ static int sym_load(struct sym_file *f)
 	Elf_Scn *scn = NULL;
 	size_t shstrndx = 0;
 	GElf_Ehdr eh;
+	int aux_src;
 
 	if (!gelf_getehdr(f->elf, &eh) || eh.e_machine != EM_X86_64 ||
 	    gelf_getclass(f->elf) != ELFCLASS64)
@@ -196,17 +198,26 @@ static int sym_load(struct sym_file *f)
 			f->go = true;
 		if (sh.sh_type == SHT_SYMTAB)
 			f->has_symtab = true;
-		if ((sh.sh_type == SHT_SYMTAB || sh.sh_type == SHT_DYNSYM) &&
+	}
+	aux_src = f->has_symtab ? -1 : sym_debug_open(f);
+	if (sym_cache_load(f, aux_src))
+		return 0;
+	while ((scn = elf_nextscn(f->elf, scn))) {
+		GElf_Shdr sh;
+
+		if (gelf_getshdr(scn, &sh) &&
+		    (sh.sh_type == SHT_SYMTAB || sh.sh_type == SHT_DYNSYM) &&
 		    sym_load_table(f, f->elf, scn, &sh,
 				   sh.sh_type == SHT_SYMTAB ? SYM_SRC_SYMTAB : SYM_SRC_DYNSYM))
 			return log_error(ENOMEM, "out of memory");
 	}
-	if (!f->has_symtab)
-		sym_load_debug(f);
+	if (aux_src >= 0)
+		sym_load_debug(f, aux_src);
 	if (sym_load_plt(f))
 		return log_error(ENOMEM, "out of memory");
 	if (f->nsyms) /* qsort(NULL, 0) is undefined behaviour (UBSan) */
 		qsort(f->syms, f->nsyms, sizeof(*f->syms), sym_cmp);
+	sym_cache_store(f, aux_src);
 	return 0;
 }
 
@@ -328,6 +339,8 @@ void sym_file_close(struct sym_file *f)
 		f->pool = next;
 	}
 	free(f->syms);
+	if (f->cache_map)
+		munmap(f->cache_map, f->cache_len);
 	free(f->fdes);
 	free(f->phdrs);
 	free(f);

@@ -41,6 +41,20 @@ uint64_t sym_file_size(const struct sym_file *f);
 uint64_t sym_file_mtime_ns(const struct sym_file *f);
 struct Elf *sym_file_elf(const struct sym_file *f);
 
+/* A file's identity for caches keyed by file (util/cache.h): build-id, else where it is on disk. */
+struct sym_ident {
+	uint8_t build_id[32];
+	uint32_t build_id_len;
+	uint32_t pad;
+	uint64_t size, mtime_ns, ino, dev; /* files without a build-id */
+};
+
+/* The NT_GNU_BUILD_ID note of f, else its device, inode, size and mtime. */
+void sym_file_ident(struct sym_file *f, struct sym_ident *id);
+/* "<prefix><hex build-id or dev-ino-size-mtime><suffix>": a cache file's name. */
+void sym_ident_name(const struct sym_ident *id, const char *prefix, const char *suffix, char *out,
+		    size_t len);
+
 /*
  * The file's separate debug file (by build-id, else by .gnu_debuglink; each
  * verified, under $UPROBE_DEBUG_DIR or /usr/lib/debug): 0 with its path, or

@@ -80,6 +80,8 @@ struct sym_file {
 	int refs;	 /* opens, plus one while the batch cache holds it */
 	struct sym_aux aux;
 	struct sym_pool_chunk *pool;
+	void *cache_map; /* the cached symbols' names point here (symcache.c) */
+	size_t cache_len;
 };
 
 /* Append the function symbols of one symbol table of elf (src: enum sym_src). */
@@ -88,8 +90,23 @@ int sym_load_table(struct sym_file *f, Elf *elf, Elf_Scn *scn, GElf_Shdr *sh, in
 /* A copy of s[0..n) owned by f (freed at close), or NULL. */
 const char *sym_pool_strndup(struct sym_file *f, const char *s, size_t n);
 
-/* debug.c: the separate debug file or MiniDebugInfo, loaded into f->aux and f->syms. */
-void sym_load_debug(struct sym_file *f);
+/* debug.c: the NT_GNU_BUILD_ID of elf in *id: its length (0 when none). */
+size_t sym_elf_build_id(Elf *elf, const uint8_t **id);
+
+/*
+ * debug.c: the separate debug file or MiniDebugInfo opened into f->aux: its
+ * source (SYM_SRC_DEBUG or SYM_SRC_DEBUGDATA), or -1; then its symbols loaded
+ * into f->syms.
+ */
+int sym_debug_open(struct sym_file *f);
+void sym_load_debug(struct sym_file *f, int src);
+
+/*
+ * symcache.c: f's symbols (aux_src: what sym_debug_open said) from the cache,
+ * sorted: true, or false when there are none to use; and the loaded ones kept.
+ */
+bool sym_cache_load(struct sym_file *f, int aux_src);
+void sym_cache_store(struct sym_file *f, int aux_src);
 void sym_aux_close(struct sym_aux *aux);
 
 /* plt.c: NAME@plt entries for the stubs in .plt, .plt.sec and .plt.got. */

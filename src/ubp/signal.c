@@ -15,6 +15,9 @@
  *
  * The chained disposition is double-buffered so that the signal handler can
  * read it while a sigaction() call in another thread replaces it.
+ *
+ * Our handlers return through a restorer of our own (arch sigreturn.S), not
+ * libc's __restore_rt, which may be probed: the raw rt_sigaction installs them.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -24,6 +27,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#ifdef __x86_64__
+#include "arch/x86_64/sigreturn.h"
+#endif
 #include "ubp/ubp.h"
 
 /* glibc's own entry point: never interposed, unlike "sigaction". */
@@ -206,16 +212,50 @@ static void (*const owned_handler[N_OWNED])(int, siginfo_t *, void *) = {
 	[OWN_BUS] = ubp_sigfault,
 };
 
+#ifdef __x86_64__
+#ifndef SA_RESTORER
+#define SA_RESTORER 0x04000000
+#endif
+
+/* The kernel's struct sigaction (x86-64), as rt_sigaction takes it. */
+struct ksigaction {
+	void (*handler)(int, siginfo_t *, void *);
+	unsigned long flags;
+	void (*restorer)(void);
+	uint64_t mask;
+};
+
+/* Our handler for sig, returning through our own restorer: 0 or -1 (errno). */
+static int own_install(int sig, void (*handler)(int, siginfo_t *, void *))
+{
+	struct ksigaction act = {
+		.handler = handler,
+		.flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK | SA_RESTART | SA_RESTORER,
+		.restorer = uprobes_sigreturn,
+	};
+
+	return syscall(SYS_rt_sigaction, sig, &act, NULL, sizeof(act.mask)) ? -1 : 0;
+}
+#else
+/* Where the kernel provides the signal return (vDSO), libc's sigaction is enough. */
+static int own_install(int sig, void (*handler)(int, siginfo_t *, void *))
+{
+	struct sigaction act;
+
+	memset(&act, 0, sizeof(act));
+	act.sa_sigaction = handler;
+	act.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK | SA_RESTART;
+	sigemptyset(&act.sa_mask);
+	return __sigaction(sig, &act, NULL);
+}
+#endif
+
 /* Install our handler for owned[i], keeping the previous disposition chained. */
 static int own_locked(unsigned i)
 {
-	struct sigaction act, old;
+	struct sigaction old;
 
-	memset(&act, 0, sizeof(act));
-	act.sa_sigaction = owned_handler[i];
-	act.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK | SA_RESTART;
-	sigemptyset(&act.sa_mask);
-	if (__sigaction(owned[i].sig, &act, &old))
+	if (__sigaction(owned[i].sig, NULL, &old) || own_install(owned[i].sig, owned_handler[i]))
 		return -errno;
 	chained_set_locked(&owned[i], &old);
 	__atomic_store_n(&owned[i].active, 1, __ATOMIC_RELEASE);

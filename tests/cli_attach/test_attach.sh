@@ -3,7 +3,7 @@
 # uprobe trace -p PID end to end: attaching to running processes (the
 # project's own multithreaded target, python3, bash), what they print and
 # what they are left with afterwards, the tracer's death, the target's end,
-# and every refusal.
+# every refusal, and a probe on what the agent itself calls (libc's syscall).
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 suite=cli_attach
@@ -395,6 +395,29 @@ if expect_eq python "$st" 0 "tracer status: $(cat "$tmp/pyc.err")" &&
 	else
 		fail python "entries '$e', returns '$r'"
 	fi
+fi
+
+# libc's syscall(), which the agent's own threads call while they patch: twice
+# attached (the second time to the agent already there) and detached. The
+# agent's threads blocked SIGTRAP, and the trap of the probe being written
+# killed the process (SIGTRAP) at the second attach.
+$py "$tmp/prog.py" "$tmp/stop2" >"$tmp/py2.out" &
+pid=$!
+bg="$bg $pid"
+sleep 0.2
+st=
+for k in 1 2; do
+	"$up" trace -q -d 0.2 --count -p $pid "p:libc:syscall" >"$tmp/sys$k.out" 2>"$tmp/sys$k.err"
+	st="$st$?"
+done
+touch "$tmp/stop2"
+wait $pid
+pst=$?
+$py "$tmp/prog.py" "$tmp/stop2" "$(sed -n 's/^rounds \([0-9]*\) .*/\1/p' "$tmp/py2.out")" >"$tmp/py2.ref"
+if expect_eq libc_syscall "$st" 00 "tracer statuses: $(cat "$tmp/sys1.err" "$tmp/sys2.err")" &&
+	expect_eq libc_syscall "$pst" 0 "python status" &&
+	expect_eq libc_syscall "$(cat "$tmp/py2.out")" "$(cat "$tmp/py2.ref")" "python output"; then
+	pass libc_syscall
 fi
 
 # Lines until the file "shstop" exists; the reference prints as many.

@@ -4,13 +4,16 @@
  * system call, bypassing the interposed sigaction: the library takes SIGTRAP
  * and SIGRTMAX back at its next attach, detach or uprobe_check_signals(), and
  * chains the program's handler behind its own. Hits are then exact and the
- * program's own traps still reach its handler. Each case runs in a child of
- * its own, which alarm() ends if it runs wild.
+ * program's own traps still reach its handler. And libc's __restore_rt under
+ * an int3 probe: the library's handlers return through a restorer of their
+ * own. Each case runs in a child of its own, which alarm() ends if it runs
+ * wild.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -220,6 +223,48 @@ static void child_raw_sigrtmax_quiesce(void)
 	CHECK_EQ_INT(uprobe_detach(p), 0);
 }
 
+static int usr1_seen;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	usr1_seen++;
+}
+
+/*
+ * An int3 probe on libc's __restore_rt (the restorer libc gives every
+ * handler): each SIGUSR1 handler's return is one hit, exactly. The SIGTRAP
+ * handler itself returns through the library's own restorer; through
+ * __restore_rt, its return would trap again, and so on until the stack ran
+ * out (a probe there killed the process it was attached to).
+ */
+static void child_restorer_probed(void)
+{
+	struct {
+		void *handler;
+		unsigned long flags;
+		void *restorer;
+		uint64_t mask;
+	} k;
+	struct sigaction sa = { .sa_handler = on_usr1 };
+	struct uprobe_opts o = { .sz = sizeof(o), .handler = count, .flags = UPROBE_F_NO_OPTIMIZE };
+	struct uprobe *p;
+
+	CHECK_EQ_INT(sigaction(SIGUSR1, &sa, NULL), 0);
+	CHECK_EQ_INT(syscall(SYS_rt_sigaction, SIGUSR1, NULL, &k, sizeof(k.mask)), 0);
+	p = uprobe_attach_addr(k.restorer, &o);
+	if (!p) {
+		TL_FAIL("attach at libc's restorer %p: %s", k.restorer, uprobe_last_error());
+		return;
+	}
+	hits = 0;
+	for (int i = 0; i < 10; i++)
+		raise(SIGUSR1);
+	CHECK_EQ_INT(usr1_seen, 10);
+	CHECK_EQ_U64(hits, 10);
+	CHECK_EQ_INT(uprobe_detach(p), 0);
+}
+
 #define CASE(name)                          \
 	static void name(void)              \
 	{                                   \
@@ -229,6 +274,7 @@ CASE(raw_sigtrap_attach)
 CASE(raw_sigtrap_check)
 CASE(raw_sigtrap_detach)
 CASE(raw_sigrtmax_quiesce)
+CASE(restorer_probed)
 
 int main(void)
 {
@@ -237,5 +283,6 @@ int main(void)
 	RUN(raw_sigtrap_check);
 	RUN(raw_sigtrap_detach);
 	RUN(raw_sigrtmax_quiesce);
+	RUN(restorer_probed);
 	TL_EXIT();
 }

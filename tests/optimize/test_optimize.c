@@ -4,8 +4,11 @@
  * safely replace the first instructions: a branch into bytes 1..4 of the
  * window, a jump table, a landing pad inside the window. The probe then takes
  * the breakpoint path and the program still computes exactly what it does
- * unprobed.
+ * unprobed. The branch index behind those decisions is built once per file
+ * and kept in the cache (core/branches.c): a second process maps it, and a
+ * damaged one is rebuilt, with the same decisions.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
@@ -13,6 +16,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -256,13 +261,136 @@ static void thread_moved_out_of_window(void)
 	munmap(rep_dst, REP_BYTES);
 }
 
-int main(void)
+static char cache[64], cmd_rm[128];
+
+/* The cached branch index of this program (br-*.ubr) in path, with its inode: 0 or -1. */
+static int cached_index(char *path, size_t len, ino_t *ino)
 {
+	DIR *d = opendir(cache);
+	struct dirent *e;
+	struct stat st;
+	int found = 0;
+
+	while (d && (e = readdir(d)))
+		if (!strncmp(e->d_name, "br-", 3) && strstr(e->d_name, ".ubr") &&
+		    !strstr(e->d_name, ".tmp") && !found++)
+			snprintf(path, len, "%s/%s", cache, e->d_name);
+	if (d)
+		closedir(d);
+	if (found != 1 || stat(path, &st))
+		return -1;
+	*ino = st.st_ino;
+	return 0;
+}
+
+/* What a fresh process (this program, "--child") decides for opt_branch_into and opt_plain. */
+static void child_decides(const char *want_reason)
+{
+	char exe[4096], cmd[4200], line[512] = "";
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	FILE *f;
+
+	if (n <= 0) {
+		TL_FAIL("readlink /proc/self/exe");
+		return;
+	}
+	exe[n] = 0;
+	snprintf(cmd, sizeof(cmd), "'%s' --child", exe);
+	f = popen(cmd, "r");
+	if (!f || !fgets(line, sizeof(line), f))
+		TL_FAIL("no answer from '%s'", cmd);
+	CHECK_CONTAINS(line, want_reason);
+	if (f && fgets(line, sizeof(line), f))
+		CHECK_STR(line, "opt_plain optimized\n");
+	if (f)
+		CHECK_EQ_INT(pclose(f), 0);
+}
+
+static int child(void)
+{
+	struct uprobe_opts o = { .sz = sizeof(o), .handler = count };
+	const char *locs[] = { "opt_branch_into", "opt_plain" };
+
+	for (int i = 0; i < 2; i++) {
+		struct uprobe_info info = { .sz = sizeof(info) };
+		struct uprobe *p = uprobe_attach(NULL, locs[i], &o);
+
+		if (!p || uprobe_get_info(p, &info))
+			return 1;
+		printf("%s %s%s\n", locs[i],
+		       info.mode == UPROBE_MODE_OPTIMIZED ? "optimized" : "refused: ",
+		       info.opt_reason);
+		uprobe_free(p);
+	}
+	return 0;
+}
+
+/*
+ * branch_into_window left this program's index in the cache: a fresh process
+ * maps it (the file is not rewritten: same inode) and decides the same.
+ */
+static void branch_index_cached(void)
+{
+	char path[256];
+	ino_t ino, again;
+
+	if (cached_index(path, sizeof(path), &ino)) {
+		TL_FAIL("no branch index br-*.ubr in %s", cache);
+		return;
+	}
+	child_decides("targets byte 3 of the window");
+	CHECK(!cached_index(path, sizeof(path), &again) && again == ino);
+}
+
+/*
+ * An index whose entries are out of order is not trusted: rebuilt (a new
+ * file), same decisions. Layout (core/branches.c): a 136-byte header with the
+ * count at byte 8, then { target, src } pairs of 32-bit offsets.
+ */
+static void branch_index_damaged(void)
+{
+	uint32_t first[2], last[2];
+	uint64_t n = 0;
+	char path[256];
+	ino_t ino, again;
+	FILE *f;
+
+	if (cached_index(path, sizeof(path), &ino)) {
+		TL_FAIL("no branch index br-*.ubr in %s", cache);
+		return;
+	}
+	f = fopen(path, "r+");
+	if (!f || fseek(f, 8, SEEK_SET) || fread(&n, 8, 1, f) != 1 || n < 2 ||
+	    fseek(f, 136, SEEK_SET) || fread(first, 8, 1, f) != 1 ||
+	    fseek(f, (long)(136 + 8 * (n - 1)), SEEK_SET) || fread(last, 8, 1, f) != 1 ||
+	    first[0] >= last[0] || fseek(f, 136, SEEK_SET) || fwrite(last, 8, 1, f) != 1 ||
+	    fseek(f, (long)(136 + 8 * (n - 1)), SEEK_SET) || fwrite(first, 8, 1, f) != 1)
+		TL_FAIL("cannot swap the first and last references of %s", path);
+	if (f)
+		fclose(f);
+	child_decides("targets byte 3 of the window");
+	CHECK(!cached_index(path, sizeof(path), &again) && again != ino);
+}
+
+int main(int argc, char **argv)
+{
+	int rc;
+
+	if (argc > 1 && !strcmp(argv[1], "--child"))
+		return child();
+	/* A cache of this run's own, made before the first probe. */
+	snprintf(cache, sizeof(cache), "/tmp/uprobes-optimize-XXXXXX");
+	if (!mkdtemp(cache) || setenv("UPROBE_CACHE_DIR", cache, 1))
+		return 1;
 	RUN(plain_is_optimized);
 	RUN(branch_into_window);
+	RUN(branch_index_cached);
+	RUN(branch_index_damaged);
 	RUN(jump_table);
 	RUN(jump_table_into_window);
 	RUN(landing_pad_in_window);
 	RUN(thread_moved_out_of_window);
-	TL_EXIT();
+	rc = tl_total_failed ? 1 : 0;
+	snprintf(cmd_rm, sizeof(cmd_rm), "rm -rf '%s'", cache);
+	return system(cmd_rm) ? 1 : rc;
 }

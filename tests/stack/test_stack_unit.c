@@ -118,7 +118,7 @@ static void cache(void)
 	char dir[] = "/tmp/stack_unit_XXXXXX", path[512];
 	struct sym_file *f = sym_file_open(libc_path);
 	struct cfi_table *fresh, *first, *second, *third, *fourth;
-	struct cfi_ident id;
+	struct sym_ident id;
 	struct stat st;
 	int fd;
 
@@ -134,7 +134,7 @@ static void cache(void)
 	CHECK(second->map_len != 0);
 	CHECK_EQ_U64(second->hdr->size, fresh->hdr->size);
 	CHECK(!memcmp(second->mem, fresh->mem, fresh->hdr->size));
-	cfi_ident_of(f, &id);
+	sym_file_ident(f, &id);
 	snprintf(path, sizeof(path), "%s/cfi-", dir);
 	for (uint32_t i = 0; i < id.build_id_len; i++)
 		snprintf(path + strlen(path), sizeof(path) - strlen(path), "%02x", id.build_id[i]);

@@ -24,6 +24,10 @@
 #  stripped_bounds  the stripped file's functions have their FDE's bounds:
 #                  each entry probe runs as in the unstripped file; fn_ at a
 #                  later CFI row (after a push) is refused, naming its function
+#  symbol_cache    libc's symbols kept in the cache (sym-*.usym): a second
+#                  list maps them (same file) and lists what a run without a
+#                  cache lists; an entry out of order, or another debug
+#                  directory, and they are loaded again, exactly
 #  zstd_bounds     Debian's stripped zstd: every "ends K bytes after the
 #                  probe" has K = the FDE's size (readelf -wf); r: at a later
 #                  CFI row is refused before zstd runs
@@ -331,6 +335,41 @@ if expect_eq stripped_bounds "$(wc -l <"$tmp/b.want")" 8 \
 	expect_grep stripped_bounds "$tmp/row.r" "$(inside_msg "$s" "$1" "$2")" "r: message" &&
 	expect_eq stripped_bounds "$(counts "$tmp/row.ok")" "in=1" "fn_$1+offset counts main once"; then
 	pass stripped_bounds
+fi
+
+# ---- the symbol cache ---------------------------------------------------------------------------
+c=$tmp/cache
+[ -f "$dbg" ] || skip symbol_cache "libc6-dbg not installed ($dbg)"
+list_libc() { # CACHE_DIR DEBUG_DIR OUT (runtime addresses in reasons made ADDR)
+	UPROBE_CACHE_DIR=$1 UPROBE_DEBUG_DIR=$2 "$up" list "$libc" 2>&1 |
+		sed 's/0x7f[0-9a-f]*/ADDR/g' >"$3"
+}
+ino() { ls -i "$c"/sym-*.usym 2>/dev/null | awk '{ print $1 }'; }
+list_libc "" /usr/lib/debug "$tmp/sc.want"
+list_libc "" /nonexistent "$tmp/sc.nodbg.want"
+list_libc "$c" /usr/lib/debug "$tmp/sc.1"
+i1=$(ino)
+list_libc "$c" /usr/lib/debug "$tmp/sc.2"
+i2=$(ino)
+# The first entry's address (after the 168-byte header) made the largest: out of order.
+printf '\377\377\377\377\377\377\377\377' | dd of="$(ls "$c"/sym-*.usym)" bs=1 seek=168 \
+	conv=notrunc 2>/dev/null
+list_libc "$c" /usr/lib/debug "$tmp/sc.3"
+i3=$(ino)
+list_libc "$c" /nonexistent "$tmp/sc.4"
+i4=$(ino)
+if [ -f "$dbg" ] && expect_eq symbol_cache "$(ls "$c" | grep -c '^sym-.*\.usym$')" 1 "sym-*.usym files" &&
+	expect_eq symbol_cache "$(grep -c ' _int_malloc ' "$tmp/sc.want")" 1 "_int_malloc listed" &&
+	expect_eq symbol_cache "$(cmp "$tmp/sc.1" "$tmp/sc.want" && cmp "$tmp/sc.2" "$tmp/sc.want")" "" \
+		"lists with the cache (first, second) vs without" &&
+	expect_eq symbol_cache "$i2" "$i1" "inode after the second list (mapped, not rewritten)" &&
+	expect_eq symbol_cache "$(cmp "$tmp/sc.3" "$tmp/sc.want")" "" "list after the damage" &&
+	expect_eq symbol_cache "$([ "$i3" != "$i2" ] && echo rewritten)" rewritten "damaged file" &&
+	expect_eq symbol_cache "$(cmp "$tmp/sc.4" "$tmp/sc.nodbg.want")" "" \
+		"list with UPROBE_DEBUG_DIR=/nonexistent" &&
+	expect_eq symbol_cache "$([ "$i4" != "$i3" ] && echo rewritten)" rewritten \
+		"file after another debug directory"; then
+	pass symbol_cache
 fi
 
 # ---- Debian's stripped zstd --------------------------------------------------------------------

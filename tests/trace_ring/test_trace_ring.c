@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 #include "testlib.h"
 #include "ring_test.h"
@@ -721,6 +722,42 @@ static void stats_sz(void)
 	pair_free(r, c);
 }
 
+/* Bytes of shared memory the rings' file holds (pages written so far). */
+static long long file_bytes(const struct trace_rings *r)
+{
+	struct stat st;
+
+	return fstat(trace_rings_fd(r), &st) ? -1 : (long long)st.st_blocks * 512;
+}
+
+/*
+ * Rings take memory as they are written, not when made: a traced image
+ * whose threads write one ring does not zero the others (8 MB per image).
+ * With transparent huge pages for shared memory off (Debian's default,
+ * "never"), a first record takes a few pages (its ring's control page and
+ * first data page, the thread's name), not its 1 MB ring.
+ */
+static void rings_lazy(void)
+{
+	struct trace_rings *r = trace_rings_new(4, 1u << 20);
+	struct trace_raw *raw;
+	long long before, after;
+
+	CHECK(r != NULL);
+	if (!r)
+		return;
+	before = file_bytes(r);
+	CHECK(before >= 0 && before < 64 * 1024); /* the header and lost table, not 4 MB */
+	raw = trace_ring_reserve(r, RAW_HDR + 16, 1);
+	CHECK(raw != NULL);
+	if (raw)
+		trace_ring_commit(raw);
+	after = file_bytes(r);
+	if (after - before < 4096 || after - before > 16 * 4096)
+		TL_FAIL("a first record took %lld bytes (%lld before)", after - before, before);
+	trace_rings_free(r);
+}
+
 int main(void)
 {
 	RUN(fields);
@@ -738,6 +775,7 @@ int main(void)
 	RUN(poll_timeout);
 	RUN(timestamps);
 	RUN(stats_sz);
+	RUN(rings_lazy);
 	hostile_cases();
 	stress_cases();
 	TL_EXIT();

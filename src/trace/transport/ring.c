@@ -350,7 +350,13 @@ struct trace_rings *trace_rings_new(unsigned int n_rings, size_t ring_bytes)
 	r->mask = ring_bytes - 1;
 	r->max_len = h.max_record;
 	fd = rings_file(&h);
-	err = fd < 0 ? fd : trace_shm_map(fd, &h, 1, &r->map, r->ring);
+	/*
+	 * Not populated: a ring's pages come in at its first records (a fault
+	 * per page, once), so that a process pays nothing for the rings its
+	 * threads never use (8 MB per image, each zeroed, was a third of a
+	 * traced process's start-up).
+	 */
+	err = fd < 0 ? fd : trace_shm_map(fd, &h, 0, &r->map, r->ring);
 	if (err)
 		goto fail_free;
 	fd_keep(&r->file, fd);

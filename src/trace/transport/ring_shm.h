@@ -112,8 +112,7 @@ int trace_shm_layout(struct trace_shm_hdr *h, unsigned int n_rings, uint64_t rin
 
 /*
  * Map the file h describes, read-write and shared, filling rings[0 ..
- * h->n_rings - 1]. populate: fault every page in now (the producer, whose
- * reservations run in probe handlers). 0 or -errno.
+ * h->n_rings - 1]. populate: fault every page in now. 0 or -errno.
  */
 int trace_shm_map(int fd, const struct trace_shm_hdr *h, int populate, struct trace_shm_map *m,
 		  struct trace_shm_ring *rings);

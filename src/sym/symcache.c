@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A file's function symbols, loaded and sorted, kept in the cache
+ * (util/cache.h): libc's separate debug file alone has some 10,000 of them,
+ * read, named and sorted again by every traced process and by the tracer
+ * (about 6 ms of CPU each). The first loader stores the sorted entries; later
+ * ones map them and only build their pointers.
+ *
+ * A cached table is named by the file's identity (sym-<id>.usym) and carries
+ * the identity of the file on disk (a stripped copy keeps the build-id, not
+ * the symbols) and of the debug symbols it was loaded with (the debug file's
+ * device, inode, size and mtime, or none), so that a debug file installed or
+ * removed since is noticed. It is used only when both match and every entry
+ * is checked: names inside the strings, a known source, sorted addresses.
+ *
+ *   struct symcache_hdr
+ *   struct symcache_entry[n]     sorted by vaddr, as sym_load sorted them
+ *   strings (NUL-terminated names and versions; the last byte is a NUL)
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include "sym/sym_priv.h"
+#include "util/cache.h"
+
+#define SYMCACHE_MAGIC 0x6d797375u /* "usym" */
+#define SYMCACHE_VERSION 1u
+#define SYMCACHE_NONE UINT32_MAX
+
+struct symcache_hdr {
+	uint32_t magic, version;
+	uint64_t n, strings_len;
+	uint64_t dev, ino, size, mtime_ns;		   /* the file */
+	uint64_t aux_dev, aux_ino, aux_size, aux_mtime_ns; /* the debug file, or 0s */
+	uint32_t aux_src; /* SYM_SRC_DEBUG, SYM_SRC_DEBUGDATA or SYMCACHE_NONE */
+	uint8_t has_symtab, has_cxx, pad[2];
+	struct sym_ident ident;
+};
+
+struct symcache_entry {
+	uint64_t vaddr, size;
+	uint32_t name, version; /* offsets into the strings; version SYMCACHE_NONE */
+	uint8_t bind, src, ifunc, ver_default;
+	uint32_t pad;
+};
+
+/* What the header says of f: its identity and its debug symbols'. */
+static void symcache_want(struct sym_file *f, int aux_src, struct symcache_hdr *h)
+{
+	struct stat st;
+
+	memset(h, 0, sizeof(*h));
+	h->magic = SYMCACHE_MAGIC;
+	h->version = SYMCACHE_VERSION;
+	h->aux_src = aux_src < 0 ? SYMCACHE_NONE : (uint32_t)aux_src;
+	h->dev = f->st.st_dev;
+	h->ino = f->st.st_ino;
+	h->size = (uint64_t)f->st.st_size;
+	h->mtime_ns = sym_file_mtime_ns(f);
+	if (f->aux.fd >= 0 && !fstat(f->aux.fd, &st)) {
+		h->aux_dev = st.st_dev;
+		h->aux_ino = st.st_ino;
+		h->aux_size = (uint64_t)st.st_size;
+		h->aux_mtime_ns = (uint64_t)st.st_mtim.tv_sec * 1000000000u +
+				  (uint64_t)st.st_mtim.tv_nsec;
+	}
+	sym_file_ident(f, &h->ident);
+}
+
+static void symcache_name(const struct symcache_hdr *h, char *out, size_t len)
+{
+	sym_ident_name(&h->ident, "sym-", ".usym", out, len);
+}
+
+static bool symcache_valid(const struct symcache_hdr *h, size_t len,
+			   const struct symcache_hdr *want)
+{
+	const struct symcache_entry *e = (const struct symcache_entry *)(h + 1);
+	const char *s = (const char *)(e + h->n);
+
+	if (len < sizeof(*h) || h->magic != want->magic || h->version != want->version ||
+	    h->dev != want->dev || h->ino != want->ino || h->size != want->size ||
+	    h->mtime_ns != want->mtime_ns || h->aux_src != want->aux_src || h->aux_dev != want->aux_dev ||
+	    h->aux_ino != want->aux_ino || h->aux_size != want->aux_size ||
+	    h->aux_mtime_ns != want->aux_mtime_ns || memcmp(&h->ident, &want->ident, sizeof(h->ident)))
+		return false;
+	if (h->n > (len - sizeof(*h)) / sizeof(*e) || !h->strings_len ||
+	    len != sizeof(*h) + h->n * sizeof(*e) + h->strings_len || s[h->strings_len - 1])
+		return false;
+	for (uint64_t i = 0; i < h->n; i++)
+		if (e[i].name >= h->strings_len || e[i].src > SYM_SRC_PLT ||
+		    (e[i].version != SYMCACHE_NONE && e[i].version >= h->strings_len) ||
+		    (i && e[i].vaddr < e[i - 1].vaddr))
+			return false;
+	return true;
+}
+
+bool sym_cache_load(struct sym_file *f, int aux_src)
+{
+	struct symcache_hdr want;
+	const struct symcache_hdr *h;
+	const struct symcache_entry *e;
+	const char *s;
+	char name[128];
+	size_t len;
+
+	symcache_want(f, aux_src, &want);
+	symcache_name(&want, name, sizeof(name));
+	h = cache_map(name, &len);
+	if (!h)
+		return false;
+	if (!symcache_valid(h, len, &want) ||
+	    !(f->syms = calloc(h->n ? h->n : 1, sizeof(*f->syms)))) {
+		munmap((void *)h, len);
+		return false;
+	}
+	e = (const struct symcache_entry *)(h + 1);
+	s = (const char *)(e + h->n);
+	for (uint64_t i = 0; i < h->n; i++)
+		f->syms[i] = (struct sym_entry){
+			.vaddr = e[i].vaddr,
+			.size = e[i].size,
+			.name = s + e[i].name,
+			.version = e[i].version == SYMCACHE_NONE ? NULL : s + e[i].version,
+			.bind = e[i].bind,
+			.src = e[i].src,
+			.ifunc = e[i].ifunc,
+			.ver_default = e[i].ver_default,
+		};
+	f->nsyms = h->n;
+	f->has_symtab = h->has_symtab;
+	f->has_cxx = h->has_cxx;
+	f->cache_map = (void *)h;
+	f->cache_len = len;
+	return true;
+}
+
+/* Offset of s in the strings being built (appended), or SYMCACHE_NONE. */
+static uint32_t strings_add(char *strings, size_t *used, const char *s)
+{
+	size_t n = strlen(s) + 1, at = *used;
+
+	if (at + n >= SYMCACHE_NONE)
+		return SYMCACHE_NONE;
+	memcpy(strings + at, s, n);
+	*used += n;
+	return (uint32_t)at;
+}
+
+void sym_cache_store(struct sym_file *f, int aux_src)
+{
+	size_t strings_cap = 1, used = 0;
+	struct symcache_hdr *h;
+	struct symcache_entry *e;
+	char name[128], *strings;
+	uint8_t *mem;
+
+	for (size_t i = 0; i < f->nsyms; i++)
+		strings_cap += strlen(f->syms[i].name) + 1 +
+			       (f->syms[i].version ? strlen(f->syms[i].version) + 1 : 0);
+	mem = malloc(sizeof(*h) + f->nsyms * sizeof(*e) + strings_cap);
+	if (!mem)
+		return;
+	h = (struct symcache_hdr *)mem;
+	symcache_want(f, aux_src, h);
+	h->n = f->nsyms;
+	h->has_symtab = f->has_symtab;
+	h->has_cxx = f->has_cxx;
+	e = (struct symcache_entry *)(h + 1);
+	strings = (char *)(e + f->nsyms);
+	for (size_t i = 0; i < f->nsyms; i++) {
+		const struct sym_entry *x = &f->syms[i];
+
+		e[i] = (struct symcache_entry){
+			.vaddr = x->vaddr,
+			.size = x->size,
+			.name = strings_add(strings, &used, x->name),
+			.version = x->version ? strings_add(strings, &used, x->version)
+					      : SYMCACHE_NONE,
+			.bind = x->bind,
+			.src = x->src,
+			.ifunc = x->ifunc,
+			.ver_default = x->ver_default,
+		};
+		if (e[i].name == SYMCACHE_NONE)
+			goto out;
+	}
+	strings[used++] = 0; /* the strings end with a NUL even when there are none */
+	h->strings_len = used;
+	symcache_name(h, name, sizeof(name));
+	cache_store(name, mem, sizeof(*h) + f->nsyms * sizeof(*e) + used);
+out:
+	free(mem);
+}
