@@ -85,7 +85,7 @@ $(B)/uprobes.pc: FORCE
 install: lib $(B)/uprobes.pc
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
 	install -m 644 include/uprobes.h include/uprobes_trace.h include/uprobes_agent.h \
-		include/uprobes_stack.h $(DESTDIR)$(INCLUDEDIR)/
+		include/uprobes_stack.h include/uprobes_kernel.h $(DESTDIR)$(INCLUDEDIR)/
 	install -m 755 $(B)/libuprobes.so $(DESTDIR)$(LIBDIR)/libuprobes.so.$(VERSION)
 	ln -sf libuprobes.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libuprobes.so
@@ -145,7 +145,7 @@ bench: deps lib $(BENCH_BINS)
 
 format:
 	clang-format -i $(LIB_SRCS) include/uprobes.h include/uprobes_trace.h include/uprobes_agent.h \
-		include/uprobes_stack.h
+		include/uprobes_stack.h include/uprobes_kernel.h
 
 clean:
 	rm -rf $(B)
