@@ -34,8 +34,11 @@ WARN := -Wall -Wextra -Werror -Wno-format-truncation
 # sees only the public ones it would see installed (TOOL_CFLAGS).
 PUB_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude -MMD -MP
 BASE_CFLAGS := $(PUB_CFLAGS) -Isrc
-LIB_CFLAGS := $(BASE_CFLAGS) -fPIC -fvisibility=hidden
-LIB_LDLIBS := -lZydis -lelf -ldw -llzma -lz -lpthread -ldl
+# The kernel backend (src/kernel/) reads tracefs with libtracefs and event formats with
+# libtraceevent.
+TRACEFS_CFLAGS := $(shell pkg-config --cflags libtracefs libtraceevent 2>/dev/null)
+LIB_CFLAGS := $(BASE_CFLAGS) -fPIC -fvisibility=hidden $(TRACEFS_CFLAGS)
+LIB_LDLIBS := -lZydis -lelf -ldw -llzma -lz -lpthread -ldl -ltracefs -ltraceevent
 SONAME := libuprobes.so.0
 VERSION := 0.1.0
 

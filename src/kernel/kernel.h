@@ -32,6 +32,13 @@ struct kevent {
 	int *fds;	     /* one per CPU */
 };
 
+/* A sample taken out of a ring, waiting to be sorted by time and decoded. */
+struct ksample {
+	uint64_t time;
+	uint32_t pid, tid, cpu, size;
+	uint8_t *raw; /* malloc'd */
+};
+
 struct kring {
 	int fd;
 	void *base;
@@ -50,8 +57,8 @@ struct trace_kernel {
 	struct kring *rings; /* per CPU */
 	bool enabled;
 	uint64_t records, lost, malformed;
-	void *batch;	  /* kread.c: samples of one poll, sorted */
-	size_t batch_room;
+	struct ksample *batch; /* kread.c: samples of one poll, sorted */
+	size_t batch_room, batch_pos;
 };
 
 /* kgroup.c */

@@ -81,7 +81,7 @@ void tracer_check_output(struct tracer *t)
 		t->out_errno = errno ? errno : EIO;
 }
 
-static int on_record(const struct trace_record *rec, void *ctx)
+int tracer_record(const struct trace_record *rec, void *ctx)
 {
 	struct tracer *t = ctx;
 	const struct trace_layout *l;
@@ -119,10 +119,12 @@ long tracer_drain(struct tracer *t)
 {
 	uint64_t before = t->records;
 
+	if (t->backend_kernel)
+		return tracer_kernel_drain(t);
 	t->cut = false;
 	for (int i = 0; i < t->n_agents && !t->cut; i++)
 		if (t->agents[i].cons)
-			trace_consumer_poll(t->agents[i].cons, 0, on_record, t);
+			trace_consumer_poll(t->agents[i].cons, 0, tracer_record, t);
 	return (long)(t->records - before);
 }
 

@@ -385,13 +385,15 @@ int tracer_parse_options(struct tracer *t, int argc, char **argv, uint64_t *dura
 		{ "hist", required_argument, NULL, 'H' },   { "filter", required_argument, NULL, 'F' },
 		{ "quiet", no_argument, NULL, 'q' },	      { "help", no_argument, NULL, 'h' },
 		{ "pid", required_argument, NULL, 'p' },      { "stack", optional_argument, NULL, 'S' },
-		{ "verbose", no_argument, NULL, 'v' },	      { 0 },
+		{ "verbose", no_argument, NULL, 'v' },	      { "all", no_argument, NULL, 'a' },
+		{ "backend", required_argument, NULL, 'B' },  { 0 },
 	};
+	const char *backend = NULL;
 	int c, fmt_given = 0, ret;
 	char *end;
 	double d;
 
-	while ((c = getopt_long(argc, argv, "f:o:d:qhp:v", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "f:o:d:qhp:va", opts, NULL)) != -1) {
 		ret = 0;
 		switch (c) {
 		case 'f':
@@ -416,6 +418,15 @@ int tracer_parse_options(struct tracer *t, int argc, char **argv, uint64_t *dura
 			break;
 		case 'c':
 			t->count = 1;
+			break;
+		case 'a':
+			t->all = t->backend_kernel = true;
+			break;
+		case 'B':
+			if (strcmp(optarg, "agent") && strcmp(optarg, "kernel"))
+				return cli_error(CLI_EXIT_USAGE, "--backend '%s': expected agent or "
+						 "kernel", optarg);
+			backend = optarg;
 			break;
 		case 'H':
 			t->hist_expr = optarg;
@@ -448,6 +459,16 @@ int tracer_parse_options(struct tracer *t, int argc, char **argv, uint64_t *dura
 			return ret;
 	}
 	t->print_events = fmt_given || (!t->count && !t->hist_expr);
+	if (backend && t->all && !strcmp(backend, "agent"))
+		return cli_error(CLI_EXIT_USAGE, "-a traces every process: only the kernel backend "
+				 "can (--backend kernel)");
+	if (backend)
+		t->backend_kernel = !strcmp(backend, "kernel");
+	if (t->all && t->pid)
+		return cli_error(CLI_EXIT_USAGE, "-a and -p %d: trace every process or one", t->pid);
+	if (t->backend_kernel && tracer_stack_wanted())
+		return cli_error(CLI_EXIT_USAGE, "--stack, folded and flamegraph need the agent "
+				 "backend (the kernel's uprobe events fetch no user stack)");
 	return 0;
 }
 

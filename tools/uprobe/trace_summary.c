@@ -63,7 +63,11 @@ static void summary(struct tracer *t)
 	t->corrupted |= !lost_known || t->malformed;
 	if (t->quiet)
 		return;
-	fprintf(stderr, "\nuprobe: %u process image(s) traced\n", t->images);
+	if (t->backend_kernel)
+		fprintf(stderr, "\nuprobe: traced through the kernel's uprobes%s\n",
+			t->kernel_counting ? " (hits counted by the kernel)" : "");
+	else
+		fprintf(stderr, "\nuprobe: %u process image(s) traced\n", t->images);
 	for (int i = 0; i < t->n; i++) {
 		const struct trace_spec *s = t->specs[i];
 		char lost[32] = "";
@@ -79,7 +83,9 @@ static void summary(struct tracer *t)
 				tracer_unattached_reason(t, i, why, sizeof(why)));
 	}
 	tracer_gate_summary(t, stderr);
-	if (lost_known)
+	if (lost_known && t->backend_kernel)
+		fprintf(stderr, "  lost events (kernel rings full): %" PRIu64 "\n", t->lost);
+	else if (lost_known)
 		fprintf(stderr, "  lost events (rings full): %" PRIu64 "\n", t->lost);
 	else
 		fprintf(stderr, "  lost events (rings full): unknown (the traced program overwrote "
