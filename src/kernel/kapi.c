@@ -91,6 +91,9 @@ int trace_kernel_add(struct trace_kernel *k, const struct trace_spec *spec, uint
 		return ret;
 	e = &k->ev[k->n_ev];
 	*e = (struct kevent){ .spec = spec, .id = id, .is_ret = spec->kind == TRACE_RETPROBE };
+	for (int i = 0; i < spec->n_args; i++)
+		if (spec->args[i].fetch.base == TRACE_B_IMMSTR && spec->args[i].fetch.str)
+			e->immstr_len += (uint32_t)strlen(spec->args[i].fetch.str);
 	e->kid = kgroup_event_id(k, name);
 	if (e->kid < 0)
 		return e->kid;

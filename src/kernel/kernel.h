@@ -28,6 +28,7 @@ struct kevent {
 	/* where each field of layout is in the sample's raw data (from the event's format) */
 	int *koff, *ksize; /* per field; ksize < 0: __data_loc */
 	int comm_off;	     /* __comm's __data_loc, -1: none */
+	uint32_t immstr_len; /* bytes of the spec's immediate strings (not in the samples) */
 	int ip_off, func_off; /* __probe_ip / __probe_ret_ip, __probe_func */
 	int *fds;	     /* one per CPU */
 };

@@ -253,8 +253,19 @@ static int decode_field(const struct kevent *e, int i, const uint8_t *raw, uint3
 			uint8_t *pay, uint32_t *dyn, uint32_t room)
 {
 	const struct trace_field *f = &e->layout.fields[i];
+	const struct trace_fetch *fa = &e->spec->args[i].fetch;
 	int off = e->koff[i], ks = e->ksize[i];
 
+	if (fa->base == TRACE_B_IMMSTR) { /* the kernel has a placeholder (kline.c) */
+		uint32_t w[2] = { *dyn, fa->str ? (uint32_t)strlen(fa->str) : 0 };
+
+		if (*dyn + w[1] > room)
+			return -1;
+		memcpy(pay + *dyn, fa->str, w[1]);
+		memcpy(pay + f->offset, w, 8);
+		*dyn += w[1];
+		return 0;
+	}
 	if (trace_type_is_dynamic(f->type)) {
 		for (unsigned j = 0; j < f->count; j++) {
 			const uint8_t *p;
@@ -293,7 +304,7 @@ static int decode_field(const struct kevent *e, int i, const uint8_t *raw, uint3
 static int deliver(struct trace_kernel *k, const struct ksample *s, trace_record_fn fn, void *ctx)
 {
 	struct kevent *e = event_of(k, s->raw, s->size);
-	uint32_t room = e ? e->layout.fixed_len + s->size : 0, dyn, len;
+	uint32_t room = e ? e->layout.fixed_len + s->size + e->immstr_len : 0, dyn, len;
 	char comm[17] = "";
 	const uint8_t *p;
 	uint8_t *pay;

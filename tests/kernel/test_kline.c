@@ -123,7 +123,7 @@ static void fetch_args(void)
 	snprintf(want, sizeof(want),
 		 "p:g/e %s:0x%" PRIx64 " a1=%%di:u64 a6=%%r9:u32 a7=$stack1:s64 a8=$stack2:x16"
 		 " s=+0(%%si):string u=+8(%%dx):ustring d=-16(+24(%%bp)):u8 arr=+0(%%di):u32[4]"
-		 " c=+1(%%di):char bf=+4(%%di):b3@2/32 imm=\\0x2a:x64 is=\\\"hi\":string"
+		 " c=+1(%%di):char bf=+4(%%di):b3@2/32 imm=\\0x2a:x64 is=\\0:u8"
 		 " cm=$comm:string st=$stack:x64 s0=$stack0:x64 fo=@+0x10:u32 ad=@0x601000:u64"
 		 " flags=%%flags:x64 ip=%%ip:x64 r15=%%r15:x64",
 		 path, off);
