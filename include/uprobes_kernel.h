@@ -86,13 +86,19 @@ UPROBE_API int trace_kernel_poll(struct trace_kernel *k, int timeout_ms, trace_r
 struct trace_kernel_stats {
 	size_t sz;	   /* sizeof(struct trace_kernel_stats) */
 	uint64_t records;  /* decoded and passed on */
-	uint64_t lost;	   /* dropped by the kernel (ring full: PERF_RECORD_LOST) */
+	uint64_t lost;	   /* dropped by the kernel, ring full (exact: PERF_FORMAT_LOST) */
 	uint64_t malformed; /* samples that fit no event of ours, not passed on */
 };
 
 UPROBE_API int trace_kernel_stats(const struct trace_kernel *k, struct trace_kernel_stats *st);
-/* Counting mode: hits of the probe of event_id id, summed over the CPUs. 0 or -errno. */
-UPROBE_API int trace_kernel_count(const struct trace_kernel *k, uint32_t id, uint64_t *count);
+/*
+ * The probe of event_id id, as the kernel counted, summed over the CPUs: its
+ * hits (every hit, also those dropped or of processes filtered out: exact in
+ * counting mode) and the samples dropped because a ring was full (NULLs
+ * allowed). 0, -ENOENT (no such probe) or -EINVAL (not enabled).
+ */
+UPROBE_API int trace_kernel_count(const struct trace_kernel *k, uint32_t id, uint64_t *hits,
+				  uint64_t *lost);
 /* Disable, close, remove the group, stop the guard. */
 UPROBE_API void trace_kernel_free(struct trace_kernel *k);
 

@@ -143,30 +143,52 @@ int trace_kernel_enable(struct trace_kernel *k)
 	return 0;
 }
 
+/* Hits and losses of event e, summed over the CPUs (counting mode: no losses). */
+static void event_counts(const struct trace_kernel *k, const struct kevent *e, uint64_t *hits,
+			 uint64_t *lost)
+{
+	*hits = *lost = 0;
+	for (int c = 0; e->fds && c < k->ncpu; c++) {
+		uint64_t v[2] = { 0, 0 };
+		size_t want = k->opts.counting ? 8 : 16;
+
+		if (e->fds[c] >= 0 && read(e->fds[c], v, want) == (ssize_t)want) {
+			*hits += v[0];
+			*lost += v[1];
+		}
+	}
+}
+
 int trace_kernel_stats(const struct trace_kernel *k, struct trace_kernel_stats *st)
 {
+	uint64_t hits, lost;
+
 	if (!k || !st || st->sz < sizeof(*st))
 		return -EINVAL;
 	st->records = k->records;
-	st->lost = k->lost;
+	st->lost = 0;
+	for (int i = 0; k->enabled && i < k->n_ev; i++) {
+		event_counts(k, &k->ev[i], &hits, &lost);
+		st->lost += lost;
+	}
 	st->malformed = k->malformed;
 	return 0;
 }
 
-int trace_kernel_count(const struct trace_kernel *k, uint32_t id, uint64_t *count)
+int trace_kernel_count(const struct trace_kernel *k, uint32_t id, uint64_t *hits, uint64_t *lost)
 {
-	if (!k || !count || !k->opts.counting || !k->enabled)
+	uint64_t h, l;
+
+	if (!k || !k->enabled)
 		return -EINVAL;
 	for (int i = 0; i < k->n_ev; i++) {
 		if (k->ev[i].id != id)
 			continue;
-		*count = 0;
-		for (int c = 0; c < k->ncpu; c++) {
-			uint64_t v;
-
-			if (k->ev[i].fds[c] >= 0 && read(k->ev[i].fds[c], &v, sizeof(v)) == sizeof(v))
-				*count += v;
-		}
+		event_counts(k, &k->ev[i], &h, &l);
+		if (hits)
+			*hits = h;
+		if (lost)
+			*lost = l;
 		return 0;
 	}
 	return -ENOENT;

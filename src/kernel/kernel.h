@@ -57,7 +57,7 @@ struct trace_kernel {
 	int n_ev, room;
 	struct kring *rings; /* per CPU */
 	bool enabled;
-	uint64_t records, lost, malformed;
+	uint64_t records, malformed;
 	struct ksample *batch; /* kread.c: samples of one poll, sorted */
 	size_t batch_room, batch_pos;
 };

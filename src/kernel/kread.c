@@ -7,8 +7,10 @@
  * trace event itself, its first u16 (common_type) the kernel's event id,
  * decoded with the field offsets of the event's format (kgroup_layout) into
  * the payload layout of trace_layout_of(). Time is CLOCK_MONOTONIC
- * (use_clockid), the agent's clock. A full ring makes the kernel write a
- * PERF_RECORD_LOST with the count it dropped: added to the lost events.
+ * (use_clockid), the agent's clock. A full ring drops samples; the kernel
+ * counts them per event (PERF_FORMAT_LOST, read() gives {hits, lost}), which
+ * is exact at any moment, unlike the PERF_RECORD_LOST it writes only once
+ * the ring has room again (those are skipped here).
  *
  *   ring page 0: struct perf_event_mmap_page (data_head written by the kernel,
  *                data_tail by us: acquire / release)
@@ -56,6 +58,7 @@ static int open_one(struct trace_kernel *k, struct kevent *e, int cpu)
 		a.sample_period = 1;
 		a.sample_type = PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_CPU | PERF_SAMPLE_RAW;
 		a.wakeup_events = 1;
+		a.read_format = PERF_FORMAT_LOST; /* {hits, lost}: see trace_kernel_count */
 	}
 	fd = perf_open(&a, k->opts.pid > 0 ? k->opts.pid : -1, cpu, -1);
 	if (fd < 0)
@@ -183,11 +186,6 @@ static void ring_drain(struct trace_kernel *k, struct kring *r, uint8_t *buf)
 		ring_copy(r, tail + sizeof(h), buf, h.size - sizeof(h));
 		if (h.type == PERF_RECORD_SAMPLE) {
 			take_sample(k, buf, h.size - sizeof(h));
-		} else if (h.type == PERF_RECORD_LOST && h.size >= sizeof(h) + 16) {
-			uint64_t lost;
-
-			memcpy(&lost, buf + 8, 8);
-			k->lost += lost;
 		}
 		tail += h.size;
 	}

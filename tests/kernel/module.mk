@@ -26,3 +26,10 @@ $(KT_DIR)/ktarget: tests/kernel/ktarget.c tests/kernel/ktarget.h $(KT_DIR)/libkt
 
 $(KT_DIR)/ktarget_other: tests/kernel/ktarget.c tests/kernel/ktarget.h $(KT_DIR)/libktarget.so
 	$(CC) $(KT_CFLAGS) -DKT_OTHER -o $@ $< -L$(KT_DIR) -lktarget -Wl,-rpath,'$$ORIGIN'
+
+# The API on the test's own function: decoded records, kernel losses counted, counting mode.
+TEST_BINS += $(B)/tests/kernel/test_kread
+
+$(B)/tests/kernel/test_kread: tests/kernel/test_kread.c $(B)/libuprobes.so
+	@mkdir -p $(@D)
+	$(CC) $(PROG_CFLAGS) $(CFLAGS) -o $@ $(filter %.c,$^) $(PROG_LDFLAGS) $(PROG_LDLIBS)

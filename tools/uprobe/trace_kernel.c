@@ -107,8 +107,9 @@ static void kernel_counts(struct tracer *t)
 {
 	struct trace_kernel_stats st = { .sz = sizeof(st) };
 
-	for (int i = 0; t->kernel_counting && i < t->n; i++)
-		trace_kernel_count(kern, (uint32_t)i, &t->events[i]);
+	for (int i = 0; i < t->n; i++)
+		trace_kernel_count(kern, (uint32_t)i, t->kernel_counting ? &t->events[i] : NULL,
+				   &t->lost_by[i]);
 	if (!trace_kernel_stats(kern, &st)) {
 		t->lost += st.lost;
 		t->malformed += st.malformed;
