@@ -132,6 +132,7 @@ int trace_kernel_enable(struct trace_kernel *k)
 
 	if (!k || k->enabled || !k->n_ev)
 		return -EINVAL;
+	kline_cache_drop();
 	qsort(k->ev, (size_t)k->n_ev, sizeof(*k->ev), by_kid);
 	raise_nofile(k);
 	ret = kread_open(k);
@@ -198,6 +199,7 @@ void trace_kernel_free(struct trace_kernel *k)
 {
 	if (!k)
 		return;
+	kline_cache_drop();
 	kread_close(k);
 	kgroup_remove(k);
 	for (int i = 0; i < k->n_ev; i++) {

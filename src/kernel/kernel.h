@@ -62,6 +62,9 @@ struct trace_kernel {
 	size_t batch_room, batch_pos;
 };
 
+/* kline.c: close the file kept open for the next translation. */
+void kline_cache_drop(void);
+
 /* kgroup.c */
 int kgroup_start(struct trace_kernel *k);
 int kgroup_create(struct trace_kernel *k, const char *line);

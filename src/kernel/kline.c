@@ -161,11 +161,49 @@ int trace_kernel_path(const char *name, char *out, size_t len)
 			 "program of that name is on PATH", name, LOADER_DIRS);
 }
 
+/*
+ * The last file resolved in, kept open: its symbol table is what costs (libc:
+ * ~20 ms to load and sort), and a glob gives hundreds of probes in one file.
+ * Checked by identity (device, inode, size, mtime) at each use. registry_lock.
+ */
+static struct {
+	struct sym_file *f;
+	struct stat st;
+} cache;
+
+void kline_cache_drop(void)
+{
+	pthread_mutex_lock(&registry_lock);
+	if (cache.f)
+		sym_file_close(cache.f);
+	cache.f = NULL;
+	pthread_mutex_unlock(&registry_lock);
+}
+
+static struct sym_file *cached_file(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st))
+		return NULL;
+	if (cache.f && (strcmp(sym_file_path(cache.f), path) || st.st_dev != cache.st.st_dev ||
+			st.st_ino != cache.st.st_ino || st.st_size != cache.st.st_size ||
+			st.st_mtim.tv_sec != cache.st.st_mtim.tv_sec ||
+			st.st_mtim.tv_nsec != cache.st.st_mtim.tv_nsec)) {
+		sym_file_close(cache.f);
+		cache.f = NULL;
+	}
+	if (!cache.f && (cache.f = sym_file_open(path)))
+		cache.st = st;
+	return cache.f;
+}
+
 /* The file offset of the probe, proved an instruction boundary (as the agent does). */
 static int probe_offset(const struct trace_spec *spec, const char *path, uint64_t *off,
 			struct trace_error *err)
 {
 	struct probe_target t;
+	struct sym_file *f;
 	char loc[600];
 	int ret;
 
@@ -176,10 +214,13 @@ static int probe_offset(const struct trace_spec *spec, const char *path, uint64_
 	else
 		snprintf(loc, sizeof(loc), "%s", spec->symbol);
 	pthread_mutex_lock(&registry_lock);
-	ret = resolve_location(path, loc, RESOLVE_FILE_IMAGE, &t);
+	f = cached_file(path);
+	ret = f ? resolve_location_in(f, loc, RESOLVE_FILE_IMAGE, &t)
+		: resolve_location(path, loc, RESOLVE_FILE_IMAGE, &t); /* says why */
 	if (!ret)
 		*off = t.file_offset;
-	resolve_release(&t);
+	if (!ret)
+		resolve_release(&t);
 	pthread_mutex_unlock(&registry_lock);
 	if (ret)
 		return kfail(err, -ret, spec->symbol ? spec->symbol : loc, "%s: %s", path,
