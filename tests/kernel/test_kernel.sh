@@ -205,4 +205,11 @@ expect_eq errors "$st" 1 "status of \$ustack with -a ($out)" &&
 	expect_eq errors "$(echo "$out" | grep -c 'use the agent backend')" 1 "the message ($out)" &&
 	pass errors
 
+# 7. uprobe list says which backend takes a probe where.
+out=$("$top/build/uprobe" list "$lib" 2>/dev/null)
+expect_eq list "$(echo "$out" | awk '$2 == "kt_work" { print $NF }')" "kernel]" \
+	"kt_work's backends ($out)" &&
+	expect_eq list "$(echo "$out" | grep -c 'kt_work .*\[backends: agent kernel\]$')" 1 \
+		"kt_work: both" && pass list
+
 exit $failed

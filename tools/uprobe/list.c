@@ -31,11 +31,15 @@ static const char list_usage[] =
 	"\n"
 	"List the functions (one name per address, in address order) and how a probe\n"
 	"at each entry would run:\n"
-	"  ADDRESS  NAME  optimized|int3|refused  REASON\n"
+	"  ADDRESS  NAME  optimized|int3|refused  REASON  [backends: B]\n"
 	"and on stderr 'N functions: X optimized, Y int3, Z refused'. REASON ends\n"
 	"with '; no r: (returns twice)' or '; no r: (no call enters it)' where a\n"
 	"return probe is refused: setjmp, vfork, getcontext ...; the ELF entry point,\n"
-	"signal frames, code a jump enters.\n"
+	"signal frames, code a jump enters (with the agent; the kernel's return\n"
+	"probes are its own). B says which backends of 'uprobe trace' take an entry\n"
+	"probe there: 'agent kernel', 'kernel' (an instruction only the kernel may\n"
+	"probe, by its own rules) or 'none' (not an instruction boundary ...).\n"
+	"SDT markers are taken by both.\n"
 	"\n"
 	"BINARY is a path; a name without '/' is looked up on PATH (python3), then as\n"
 	"a library in /lib/x86_64-linux-gnu, /usr/lib/x86_64-linux-gnu, /lib64,\n"
@@ -271,7 +275,7 @@ static void print_func(const char *path, const struct func *f, int aw, int width
 {
 	struct uprobe_info info = { .sz = sizeof(info) };
 	char loc[64];
-	const char *mode, *why;
+	const char *mode, *why, *backends;
 	int err;
 
 	if (f->offset)
@@ -292,12 +296,18 @@ static void print_func(const char *path, const struct func *f, int aw, int width
 		mode = "int3";
 		why = info.opt_reason[0] ? info.opt_reason : info.reason;
 	}
+	/*
+	 * The kernel backend takes what is an instruction boundary: an instruction
+	 * the agent cannot run elsewhere (-ENOTSUP) is the kernel's to judge.
+	 */
+	backends = !err ? "agent kernel" : err == -ENOTSUP ? "kernel" : "none";
 	if (names_only)
 		printf("%s\n", f->name);
 	else
-		printf("0x%0*" PRIx64 "  %-*s  %-9s  %s%s\n", aw, f->addr, width, f->name, mode,
-		       why, f->flags & UPROBE_SYM_RETURNS_TWICE ? "; no r: (returns twice)" :
-		       f->flags & UPROBE_SYM_NOT_CALLED	? "; no r: (no call enters it)" : "");
+		printf("0x%0*" PRIx64 "  %-*s  %-9s  %s%s  [backends: %s]\n", aw, f->addr, width,
+		       f->name, mode, why, f->flags & UPROBE_SYM_RETURNS_TWICE ?
+		       "; no r: (returns twice)" : f->flags & UPROBE_SYM_NOT_CALLED ?
+		       "; no r: (no call enters it)" : "", backends);
 }
 
 /* Does PATTERN select the marker: as PROVIDER:NAME, NAME or sdt:PROVIDER:NAME? */
