@@ -303,8 +303,9 @@ int main(int argc, char **argv)
 	bench_suite_run(&s);
 	bench_table_print(&s, &table);
 	for (int i = 0; i < NROWS; i++) {
-		bench_check(!rows[i].hits_bad, false, "%s: the kernel counted every call",
-			    rows[i].c.label);
+		if (rows[i].c.arm == &kernel_arm)
+			bench_check(!rows[i].hits_bad, false, "%s: the kernel counted every call",
+				    rows[i].c.label);
 		trace_spec_free(rows[i].spec);
 	}
 	if (ok) {

@@ -95,7 +95,7 @@ static __attribute__((noreturn)) void guard_main(int rd, const char *events, con
 	while (read(rd, &c, 1) != 0 && (errno == EINTR || errno == 0))
 		;
 	/* The tracer is gone: its perf events may still be closing (EBUSY) for a moment. */
-	for (int i = 0; i < 150; i++) {
+	for (int i = 0; i < 30000; i++) { /* 20 ms apart: the kernel takes ~50 ms a probe */
 		fd = open(events, O_WRONLY | O_APPEND | O_CLOEXEC);
 		if (fd < 0)
 			break;
