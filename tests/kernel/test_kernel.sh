@@ -63,7 +63,14 @@ mkfifo "$tmp/f1" "$tmp/f2" "$tmp/f3"
 p1=$!
 upbg -a -f json -o "$tmp/all.json" "p:$lib:kt_work i=%di:s64" 2>"$tmp/all.err"
 tr=$!
-if wait_for "$tmp/all.err" "Ctrl-C to stop"; then
+# The same events counted by pid, and by comm for one comm only (--count-by, --comm).
+upbg -a --count-by pid -o "$tmp/bypid.out" "p:$lib:kt_work" 2>"$tmp/bypid.err"
+trp=$!
+upbg -a --count-by comm --comm ktarget_other -o "$tmp/bycomm.out" "p:$lib:kt_work" \
+	2>"$tmp/bycomm.err"
+trc=$!
+if wait_for "$tmp/all.err" "Ctrl-C to stop" && wait_for "$tmp/bypid.err" "Ctrl-C to stop" &&
+	wait_for "$tmp/bycomm.err" "Ctrl-C to stop"; then
 	"$tmp/ktarget" 7 "$tmp/f2" >/dev/null &
 	p2=$!
 	"$tmp/ktarget_other" 11 "$tmp/f3" >/dev/null &
@@ -74,13 +81,20 @@ if wait_for "$tmp/all.err" "Ctrl-C to stop"; then
 	wait $p1 $p2 $p3
 	stop_tracer $tr
 	st=$?
+	stop_tracer $trp
+	stop_tracer $trc
 	expect_eq processes "$st" 0 "uprobe's status ($(cat "$tmp/all.err"))" &&
 		expect_eq processes "$(per_pid "$tmp/all.json" | grep -E "^($p1|$p2|$p3) ")" \
 			"$(printf '%s ktarget 5\n%s ktarget 7\n%s ktarget_other 11' $p1 $p2 $p3 |
 				sort -n)" "events per pid" &&
 		pass processes
+	expect_eq keys "$(grep -E "kt_work, ($p1|$p2|$p3)\]" "$tmp/bypid.out" | sort)" \
+		"$(printf '@events[kt_work, %s]: 5\n@events[kt_work, %s]: 7\n@events[kt_work, %s]: 11' \
+			$p1 $p2 $p3 | sort)" "--count-by pid" &&
+		expect_eq keys "$(cat "$tmp/bycomm.out")" "@events[kt_work, ktarget_other]: 11" \
+			"--count-by comm --comm ktarget_other" && pass keys
 else
-	kill -KILL $tr $p1 2>/dev/null
+	kill -KILL $tr $trp $trc $p1 2>/dev/null
 	fail processes "the tracer never said it was tracing: $(cat "$tmp/all.err")"
 fi
 

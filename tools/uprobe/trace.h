@@ -144,6 +144,8 @@ struct tracer {
 	bool all;	      /* -a: every process that maps the files */
 	bool backend_kernel;
 	bool kernel_counting; /* --count alone with -a: the kernel counts (no records) */
+	const char *count_by; /* --count-by pid|comm: counts keyed by event and that */
+	const char *comm;     /* --comm NAME: only the events of threads so named */
 };
 
 /* Set by SIGINT, SIGTERM, SIGHUP and SIGQUIT (the signal's number). */

@@ -130,7 +130,8 @@ int tracer_kernel_run(struct tracer *t, char **cmd, uint64_t duration_ms)
 		o.inherit = 1;
 	}
 	/* -p: every process's events, this one's kept (its threads, started before too). */
-	t->kernel_counting = t->all && t->count && !t->print_events && !t->hist && !t->filter.on;
+	t->kernel_counting = t->all && t->count && !t->print_events && !t->hist && !t->filter.on &&
+			     !t->count_by && !t->comm;
 	o.counting = t->kernel_counting;
 	kern = trace_kernel_new(&o);
 	ret = kern ? add_probes(t) : cli_error(CLI_EXIT_FAIL, "kernel backend: %s",
@@ -156,6 +157,9 @@ int tracer_kernel_run(struct tracer *t, char **cmd, uint64_t duration_ms)
 		;
 	kernel_counts(t);
 	tracer_finish(t);
+	if (!t->quiet && t->n >= 100)
+		fprintf(stderr, "uprobe: removing %d kernel probes (the kernel synchronizes once "
+			"each: ~50 ms a probe here)\n", t->n);
 	trace_kernel_free(kern); /* the probes out, the group removed */
 	kern = NULL;
 	out = tracer_close_output(t);

@@ -67,7 +67,10 @@ const char trace_usage[] =
 	"      --hist EXPR    log2 histogram of a fetch-arg (its name) or of 'latency'\n"
 	"                     (return probes: ns from entry to return)\n"
 	"      --filter EXPR  keep events where NAME OP NUMBER holds (OP: == != < <= > >=);\n"
-	"                     events without that fetch-arg are kept\n"
+	"                     events without that fetch-arg are kept; NAME pid or tid\n"
+	"                     is the event's process or thread, unless a fetch-arg has it\n"
+	"      --comm NAME    keep the events of threads named NAME\n"
+	"      --count-by K   --count per probe and K: pid or comm (\"@events[ev, 4242]\")\n"
 	"      --stack[=N]    the user stack at each hit (N frames, 1 to 127; default\n"
 	"                     127), walked in the process (CFI, frame pointers where\n"
 	"                     none) and symbolized here: under each event (text, as\n"
@@ -396,7 +399,8 @@ int tracer_parse_options(struct tracer *t, int argc, char **argv, uint64_t *dura
 		{ "quiet", no_argument, NULL, 'q' },	      { "help", no_argument, NULL, 'h' },
 		{ "pid", required_argument, NULL, 'p' },      { "stack", optional_argument, NULL, 'S' },
 		{ "verbose", no_argument, NULL, 'v' },	      { "all", no_argument, NULL, 'a' },
-		{ "backend", required_argument, NULL, 'B' },  { 0 },
+		{ "backend", required_argument, NULL, 'B' },  { "count-by", required_argument, NULL, 'K' },
+		{ "comm", required_argument, NULL, 'C' },     { 0 },
 	};
 	const char *backend = NULL;
 	int c, fmt_given = 0, ret;
@@ -431,6 +435,16 @@ int tracer_parse_options(struct tracer *t, int argc, char **argv, uint64_t *dura
 			break;
 		case 'a':
 			t->all = t->backend_kernel = true;
+			break;
+		case 'K':
+			if (strcmp(optarg, "pid") && strcmp(optarg, "comm"))
+				return cli_error(CLI_EXIT_USAGE, "--count-by '%s': expected pid or comm",
+						 optarg);
+			t->count_by = optarg;
+			t->count = 1;
+			break;
+		case 'C':
+			t->comm = optarg;
 			break;
 		case 'B':
 			if (strcmp(optarg, "agent") && strcmp(optarg, "kernel"))
@@ -510,7 +524,8 @@ int tracer_check_names(const struct tracer *t)
 	for (int k = 0; k < 2; k++) {
 		int found = 0;
 
-		if (!names[k] || (k == 1 && !strcmp(names[k], "latency")))
+		if (!names[k] || (k == 1 && !strcmp(names[k], "latency")) ||
+		    (k == 0 && (!strcmp(names[k], "pid") || !strcmp(names[k], "tid"))))
 			continue;
 		for (int i = 0; i < t->n && !found; i++)
 			found = tracer_field(t->layouts[i], names[k]) >= 0;

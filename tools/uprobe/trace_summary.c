@@ -113,7 +113,7 @@ void tracer_finish(struct tracer *t)
 	if (t->fmt)
 		trace_formatter_free(t->fmt); /* closes a Perfetto document */
 	t->fmt = NULL;
-	for (int i = 0; t->counts && i < t->n; i++) /* counted per probe in on_record */
+	for (int i = 0; t->counts && !t->count_by && i < t->n; i++) /* counted in tracer_record */
 		if (t->events[i])
 			trace_agg_count_add(t->counts, t->specs[i]->event, t->events[i]);
 	if (t->counts)
