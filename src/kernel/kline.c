@@ -46,26 +46,6 @@ static const char *const ktype_names[] = {
 static const enum trace_reg arg_regs[6] = { TRACE_R_DI, TRACE_R_SI, TRACE_R_DX,
 					    TRACE_R_CX, TRACE_R_R8, TRACE_R_R9 };
 
-struct kout {
-	char *buf;
-	size_t len, used; /* used: what the whole text needs */
-};
-
-static void kout_printf(struct kout *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void kout_printf(struct kout *o, const char *fmt, ...)
-{
-	size_t room = o->used < o->len ? o->len - o->used : 0;
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(room ? o->buf + o->used : NULL, room, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		o->used += (size_t)n;
-}
-
 static int kfail(struct trace_error *err, int code, const char *token, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
@@ -228,40 +208,40 @@ static int probe_offset(const struct trace_spec *spec, const char *path, uint64_
 	return 0;
 }
 
-static int format_base(struct kout *o, const struct trace_arg *a, struct trace_error *err)
+static int format_base(struct spec_out *o, const struct trace_arg *a, struct trace_error *err)
 {
 	const struct trace_fetch *f = &a->fetch;
 
 	switch (f->base) {
 	case TRACE_B_REG:
-		kout_printf(o, "%%%s", kreg_names[f->reg % TRACE_R_COUNT]);
+		spec_out_printf(o, "%%%s", kreg_names[f->reg % TRACE_R_COUNT]);
 		return 0;
 	case TRACE_B_ADDR:
-		kout_printf(o, "@0x%" PRIx64, f->imm);
+		spec_out_printf(o, "@0x%" PRIx64, f->imm);
 		return 0;
 	case TRACE_B_FILEOFF:
-		kout_printf(o, "@+0x%" PRIx64, f->imm);
+		spec_out_printf(o, "@+0x%" PRIx64, f->imm);
 		return 0;
 	case TRACE_B_STACKN:
-		kout_printf(o, "$stack%" PRIu64, f->imm);
+		spec_out_printf(o, "$stack%" PRIu64, f->imm);
 		return 0;
 	case TRACE_B_STACK:
-		kout_printf(o, "$stack");
+		spec_out_printf(o, "$stack");
 		return 0;
 	case TRACE_B_RETVAL:
-		kout_printf(o, "$retval");
+		spec_out_printf(o, "$retval");
 		return 0;
 	case TRACE_B_COMM:
-		kout_printf(o, "$comm");
+		spec_out_printf(o, "$comm");
 		return 0;
 	case TRACE_B_ARGN:
 		if (f->imm >= 1 && f->imm <= 6)
-			kout_printf(o, "%%%s", kreg_names[arg_regs[f->imm - 1]]);
+			spec_out_printf(o, "%%%s", kreg_names[arg_regs[f->imm - 1]]);
 		else
-			kout_printf(o, "$stack%" PRIu64, f->imm - 6);
+			spec_out_printf(o, "$stack%" PRIu64, f->imm - 6);
 		return 0;
 	case TRACE_B_IMM:
-		kout_printf(o, "\\0x%" PRIx64, f->imm);
+		spec_out_printf(o, "\\0x%" PRIx64, f->imm);
 		return 0;
 	case TRACE_B_IMMSTR:
 		/*
@@ -269,7 +249,7 @@ static int format_base(struct kout *o, const struct trace_arg *a, struct trace_e
 		 * (6.18: always a fault). It is the spec's own text: the line holds a
 		 * one-byte placeholder, and kread.c fills the text in.
 		 */
-		kout_printf(o, "\\0:u8");
+		spec_out_printf(o, "\\0:u8");
 		return 1;
 	case TRACE_B_DWARF:
 		return kfail(err, EINVAL, a->text, "%s: DWARF name '%s' not resolved "
@@ -282,37 +262,37 @@ static int format_base(struct kout *o, const struct trace_arg *a, struct trace_e
 }
 
 /* deref[0] is innermost; @ADDR / @+FILEOFF carry the first one implicitly. */
-static int format_arg(struct kout *o, const struct trace_arg *a, struct trace_error *err)
+static int format_arg(struct spec_out *o, const struct trace_arg *a, struct trace_error *err)
 {
 	const struct trace_fetch *f = &a->fetch;
 	int first = f->base == TRACE_B_ADDR || f->base == TRACE_B_FILEOFF, ret;
 
 	if (f->n_deref > TRACE_MAX_DEREF + 1)
 		return kfail(err, E2BIG, a->text, "%s: too many dereferences", a->name);
-	kout_printf(o, " %s=", a->name);
+	spec_out_printf(o, " %s=", a->name);
 	for (int i = f->n_deref - 1; i >= first; i--)
-		kout_printf(o, "%+" PRId64 "(", f->deref[i]);
+		spec_out_printf(o, "%+" PRId64 "(", f->deref[i]);
 	ret = format_base(o, a, err);
 	if (ret)
 		return ret < 0 ? ret : 0; /* 1: complete as it is */
 	for (int i = f->n_deref - 1; i >= first; i--)
-		kout_printf(o, ")");
+		spec_out_printf(o, ")");
 	if (a->is_bitfield)
-		kout_printf(o, ":b%u@%u/%u", a->bf_width, a->bf_offset, 8 * trace_type_size(a->type));
+		spec_out_printf(o, ":b%u@%u/%u", a->bf_width, a->bf_offset, 8 * trace_type_size(a->type));
 	else if ((unsigned int)a->type < sizeof(ktype_names) / sizeof(ktype_names[0]) &&
 		 ktype_names[a->type])
-		kout_printf(o, ":%s", ktype_names[a->type]);
+		spec_out_printf(o, ":%s", ktype_names[a->type]);
 	else
 		return kfail(err, ENOTSUP, a->text, "%s: a type the kernel does not have", a->name);
 	if (a->array_len)
-		kout_printf(o, "[%u]", a->array_len);
+		spec_out_printf(o, "[%u]", a->array_len);
 	return 0;
 }
 
 int trace_kernel_line(const struct trace_spec *spec, const char *group, const char *event,
 		      int comm, char *buf, size_t len, struct trace_error *err)
 {
-	struct kout o = { .buf = buf, .len = len };
+	struct spec_out o = { .buf = buf, .len = len };
 	char path[PATH_MAX];
 	uint64_t off = 0;
 	int ret;
@@ -333,16 +313,16 @@ int trace_kernel_line(const struct trace_spec *spec, const char *group, const ch
 	ret = probe_offset(spec, path, &off, err);
 	if (ret)
 		return ret;
-	kout_printf(&o, "%c:%s/%s %s:0x%" PRIx64, spec->kind == TRACE_RETPROBE ? 'r' : 'p', group,
+	spec_out_printf(&o, "%c:%s/%s %s:0x%" PRIx64, spec->kind == TRACE_RETPROBE ? 'r' : 'p', group,
 		    event, path, off);
 	if (spec->has_ref_ctr)
-		kout_printf(&o, "(0x%" PRIx64 ")", spec->ref_ctr_offset);
+		spec_out_printf(&o, "(0x%" PRIx64 ")", spec->ref_ctr_offset);
 	for (int i = 0; i < spec->n_args; i++) {
 		ret = format_arg(&o, &spec->args[i], err);
 		if (ret)
 			return ret;
 	}
 	if (comm && spec->n_args < TRACE_MAX_ARGS)
-		kout_printf(&o, " " KERNEL_COMM_FIELD "=$comm:string");
-	return o.used > INT_MAX ? kfail(err, E2BIG, "", "line too long") : (int)o.used;
+		spec_out_printf(&o, " " KERNEL_COMM_FIELD "=$comm:string");
+	return o.pos > INT_MAX ? kfail(err, E2BIG, "", "line too long") : (int)o.pos;
 }
