@@ -57,7 +57,9 @@ static int open_one(struct trace_kernel *k, struct kevent *e, int cpu)
 	if (!k->opts.counting) {
 		a.sample_period = 1;
 		a.sample_type = PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_CPU | PERF_SAMPLE_RAW;
-		a.wakeup_events = 1;
+		/* Woken when a quarter is full, not at each sample: the poll has a timeout. */
+		a.watermark = 1;
+		a.wakeup_watermark = (uint32_t)(k->opts.ring_pages * (size_t)sysconf(_SC_PAGESIZE) / 4);
 		a.read_format = PERF_FORMAT_LOST; /* {hits, lost}: see trace_kernel_count */
 	}
 	fd = perf_open(&a, k->opts.pid > 0 ? k->opts.pid : -1, cpu, -1);
