@@ -61,7 +61,7 @@ const char *trace_kernel_group(const struct trace_kernel *k)
 
 int trace_kernel_add(struct trace_kernel *k, const struct trace_spec *spec, uint32_t id)
 {
-	char name[32], *line;
+	char name[32], small[4096], *line = small;
 	struct trace_error err;
 	struct kevent *e;
 	int len, ret;
@@ -78,15 +78,18 @@ int trace_kernel_add(struct trace_kernel *k, const struct trace_spec *spec, uint
 		k->room = room;
 	}
 	snprintf(name, sizeof(name), "e%u", id);
-	len = trace_kernel_line(spec, k->group, name, 1, NULL, 0, &err);
+	len = trace_kernel_line(spec, k->group, name, 1, small, sizeof(small), &err);
 	if (len < 0)
 		return len;
-	line = malloc((size_t)len + 1);
-	if (!line)
-		return -ENOMEM;
-	trace_kernel_line(spec, k->group, name, 1, line, (size_t)len + 1, &err);
+	if ((size_t)len >= sizeof(small)) { /* resolved again: rare (many fetch-args) */
+		line = malloc((size_t)len + 1);
+		if (!line)
+			return -ENOMEM;
+		trace_kernel_line(spec, k->group, name, 1, line, (size_t)len + 1, &err);
+	}
 	ret = kgroup_create(k, line);
-	free(line);
+	if (line != small)
+		free(line);
 	if (ret)
 		return ret;
 	e = &k->ev[k->n_ev];

@@ -5,8 +5,8 @@
  * their formats read with libtraceevent, and removal of the whole group
  * ("-:GROUP/") at the end.
  *
- * The guard: a process forked at the start, holding only the read end of a
- * pipe whose write end only the tracer holds. When the tracer ends in any way
+ * The guard: a process forked at the start, in a session of its own, holding
+ * only the read end of a pipe whose write end only the tracer holds. When the tracer ends in any way
  * (SIGKILL included) the kernel closes that end, the guard reads EOF and
  * removes the group (retrying while the tracer's perf events, closed by the
  * same exit, still hold it busy), then exits. A guard killed with the tracer
@@ -88,11 +88,13 @@ static __attribute__((noreturn)) void guard_main(int rd, const char *events, con
 	char c;
 	int fd;
 
-	setsid(); /* the terminal's Ctrl-C is the tracer's to handle */
-	for (int sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			signal(sig, SIG_IGN);
-	while (read(rd, &c, 1) != 0 && (errno == EINTR || errno == 0))
+	/*
+	 * A session of its own: the terminal's Ctrl-C and a kill of the tracer's
+	 * process group are the tracer's. (No sigaction here: libuprobes
+	 * interposes it, and after fork only async-signal-safe calls are safe.)
+	 */
+	setsid();
+	while (read(rd, &c, 1) < 0 && errno == EINTR)
 		;
 	/* The tracer is gone: its perf events may still be closing (EBUSY) for a moment. */
 	for (int i = 0; i < 30000; i++) { /* 20 ms apart: the kernel takes ~50 ms a probe */

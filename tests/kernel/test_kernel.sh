@@ -219,7 +219,30 @@ expect_eq errors "$st" 1 "status of \$ustack with -a ($out)" &&
 	expect_eq errors "$(echo "$out" | grep -c 'use the agent backend')" 1 "the message ($out)" &&
 	pass errors
 
-# 7. uprobe list says which backend takes a probe where.
+# 7. An SDT marker with a semaphore (the kernel's ref_ctr_offset sets it in every
+# process): a private copy of python3.11, the agent's count and the kernel's (-a) agree.
+if [ -x /usr/bin/python3.11 ]; then
+	cp /usr/bin/python3.11 "$tmp/py"
+	printf 'def f(): pass\nfor i in range(5): f()\n' >"$tmp/s.py"
+	usdt="usdt:$tmp/py:python:function__entry fn=+0(\$arg2):string"
+	up -q --count "$usdt" -- "$tmp/py" "$tmp/s.py" >"$tmp/usdt.agent" 2>&1
+	upbg -a --count-by comm -o "$tmp/usdt.kernel" "$usdt" 2>"$tmp/usdt.err"
+	tr=$!
+	if wait_for "$tmp/usdt.err" "Ctrl-C to stop"; then
+		"$tmp/py" "$tmp/s.py"
+		stop_tracer $tr
+		n=$(sed -n 's/^@events\[function__entry\]: //p' "$tmp/usdt.agent")
+		expect_eq usdt "$(cat "$tmp/usdt.kernel")" "@events[function__entry, py]: $n" \
+			"the kernel's count, the agent's $n ($(cat "$tmp/usdt.err"))" &&
+			expect_eq usdt "$(grep -c '(0x[0-9a-f]*) fn=' "$tmp/usdt.err")" 1 \
+				"the semaphore in the line" && pass usdt
+	else
+		kill -KILL $tr 2>/dev/null
+		fail usdt "the tracer never said it was tracing: $(cat "$tmp/usdt.err")"
+	fi
+fi
+
+# 8. uprobe list says which backend takes a probe where.
 out=$("$top/build/uprobe" list "$lib" 2>/dev/null)
 expect_eq list "$(echo "$out" | awk '$2 == "kt_work" { print $NF }')" "kernel]" \
 	"kt_work's backends ($out)" &&

@@ -135,11 +135,16 @@ static int add_sdt_probe(struct tracer *t, struct trace_spec *s, const char *lin
 	struct trace_spec **out = calloc((size_t)room, sizeof(*out));
 	struct trace_error err;
 
-	if (!t->pid && !t->exe) {
+	if (!t->pid && !t->exe && (!t->all || !s->path)) {
 		trace_spec_free(s);
 		free(out);
+		if (t->all)
+			return cli_error(CLI_EXIT_USAGE, "probe '%s': with -a, name the file: "
+					 "'usdt:PATH:PROVIDER:NAME'", line);
 		return cli_error(CLI_EXIT_USAGE, "no command given after '--' (uprobe trace --help)");
 	}
+	if (t->all)
+		w.exe = s->path; /* usdt:PATH: that file (and the libraries it needs) */
 	n = out ? trace_spec_resolve_sdt(s, &w, out, room, &err) : -ENOMEM;
 	trace_spec_free(s);
 	if (n < 0) {
