@@ -65,8 +65,10 @@ for t in "$@"; do
 		continue
 	fi
 	start=$(date +%s)
-	# A process group of its own: a hung test goes with all it started.
-	setsid "$t" >"$log" 2>&1 &
+	# A process group of its own: a hung test goes with all it started. With
+	# SIGHUP's default action even when make runs under nohup: the tests of
+	# uprobe's SIGHUP handling need it, and a shell cannot restore it.
+	setsid env --default-signal=HUP "$t" >"$log" 2>&1 &
 	pid=$!
 	idle_watch "$pid" "$log" &
 	watch=$!

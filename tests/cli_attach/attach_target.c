@@ -10,10 +10,10 @@
  *	until SIGTERM; the output of N rounds is the same traced or not.
  *
  *   attach_target traced N [exit S | crash | threads T]
- *	Waits until at_work's first byte is no longer its own (a probe is
- *	there) and 200 ms more, then calls at_work N times (in each of T
- *	threads), prints the total and exits with status S (default 0), or dies
- *	of SIGSEGV.
+ *	Prints "ready" and waits for SIGUSR1 (the test sends it once the
+ *	tracer says it is tracing: no wall-clock guess of when the probes
+ *	record), then calls at_work N times (in each of T threads), prints the
+ *	total and exits with status S (default 0), or dies of SIGSEGV.
  *
  *   attach_target sleepers T
  *	T threads each spin for 10 us and sleep for 10 us, over and over, half
@@ -202,9 +202,16 @@ static void *call_n(void *arg)
 	return NULL;
 }
 
+static volatile sig_atomic_t go;
+
+static void on_go(int sig)
+{
+	(void)sig;
+	go = 1;
+}
+
 static int traced(long n, int argc, char **argv)
 {
-	unsigned char orig = *(volatile unsigned char *)(uintptr_t)at_work;
 	struct caller c[64];
 	pthread_t th[64];
 	int threads = 1;
@@ -214,19 +221,12 @@ static int traced(long n, int argc, char **argv)
 		threads = atoi(argv[1]);
 	if (threads < 1 || threads > 64)
 		return 2;
-	while (*(volatile unsigned char *)(uintptr_t)at_work == orig)
+	signal(SIGUSR1, on_go);
+	printf("ready\n");
+	fflush(stdout);
+	/* Sleeping, not blocked in sigwait(): an attach needs a thread that runs. */
+	while (!go)
 		usleep(1000);
-	/*
-	 * The probes record once all of them are in (trace_session_record), a
-	 * moment after the first byte changed; and a crash gives no time to hand
-	 * the rings over. 200 ms covers both.
-	 */
-	{
-		struct timespec left = { 0, 200000000 };
-
-		while (nanosleep(&left, &left))
-			fprintf(stderr, "attach_target: nanosleep: %s\n", strerror(errno));
-	}
 	for (int i = 0; i < threads; i++) {
 		c[i] = (struct caller){ .n = n };
 		pthread_create(&th[i], NULL, call_n, &c[i]);
@@ -338,6 +338,8 @@ static int under_seccomp(void)
 		perror("seccomp");
 		return 1;
 	}
+	printf("seccomp\n");
+	fflush(stdout);
 	while (!stop)
 		at_work(usleep(1000), 0);
 	return 0;

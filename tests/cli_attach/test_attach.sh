@@ -11,6 +11,7 @@ suite=cli_attach
 up="$top/build/uprobe"
 tgt="$top/build/tests/cli_attach/attach_target"
 same="$top/tests/cli_attach/text_same.py"
+. "$top/tests/cli_attach/traced.sh"
 tmp=$(mktemp -d)
 bg=""
 trap 'for p in $bg; do kill -9 $p 2>/dev/null; done; rm -rf "$tmp"' EXIT
@@ -53,11 +54,11 @@ reap() {
 	wait $1
 }
 
-start_serve() { # threads output: sets $pid
+start_serve() { # threads output: sets $pid once a round has run
 	"$tgt" serve "$1" >"$2" &
 	pid=$!
 	bg="$bg $pid"
-	sleep 0.2
+	wait_lines "$2" '^round ' 1 $pid
 }
 
 # ---- 100 attach/detach cycles on a busy multithreaded process --------------------
@@ -69,8 +70,17 @@ bad=""
 i=0
 while [ $i -lt 100 ]; do
 	i=$((i + 1))
-	"$up" trace -q -d 0.03 --count -p $pid "p:$tgt:at_work a=%di b=%si" \
-		"r:$tgt:at_alloc r=\$retval" >"$tmp/c.out" 2>"$tmp/c.err"
+	# Stopped once the target has run two whole rounds (4 x 100,000 calls
+	# each) after the probes went in: however slow the machine, both count.
+	"$up" trace --count -p $pid "p:$tgt:at_work a=%di b=%si" \
+		"r:$tgt:at_alloc r=\$retval" >"$tmp/c.out" 2>"$tmp/c.err" &
+	tracer=$!
+	if wait_lines "$tmp/c.err" '^uprobe: tracing PID' 1 $tracer; then
+		rounds=$(grep -c '^round ' "$tmp/stress.out")
+		wait_lines "$tmp/stress.out" '^round ' $((rounds + 2)) $pid
+		kill -INT $tracer
+	fi
+	wait $tracer
 	st=$?
 	w=$(count_of "$tmp/c.out" at_work)
 	r=$(count_of "$tmp/c.out" at_alloc__return)
@@ -82,6 +92,7 @@ while [ $i -lt 100 ]; do
 		bad="cycle $i: a probe was left behind: $(cat "$tmp/same.out")"
 		break
 	fi
+	[ $((i % 20)) = 0 ] && echo "  stress: $i cycles" # progress, for tests/run.sh
 done
 threads1=$(threads_of $pid)
 # The library keeps /proc/self/mem open for its text writes once it has written.
@@ -109,7 +120,7 @@ fi
 "$tgt" sleepers 6 >"$tmp/sleepers.out" &
 pid=$!
 bg="$bg $pid"
-sleep 0.1
+sleep 0.1 # the threads are up (sooner only makes the test easier to pass)
 bad=""
 restarted=0
 i=0
@@ -140,40 +151,47 @@ fi
 "$tgt" vforker >"$tmp/vforker.out" &
 pid=$!
 bg="$bg $pid"
-sleep 0.3
-"$up" trace -d 8 --count -p $pid "p:$tgt:at_work" >"$tmp/vf.out" 2>"$tmp/vf.err" &
+"$up" trace --count -p $pid "p:$tgt:at_work" >"$tmp/vf.out" 2>"$tmp/vf.err" &
 tracer=$!
-# The thread wakes every 3 s: let go within 7 s, while the tracer still runs.
-n=0
+# The thread wakes every 3 s: it is let go while the tracer still runs, which
+# is stopped only once that thread has started its next child (the stall
+# limit of tests/run.sh ends a test that hangs).
+wait_lines "$tmp/vf.err" '^uprobe: tracing PID' 1 $tracer
 held=x
-while [ $n -lt 70 ] && [ "$held" != 0 ]; do
-	sleep 0.1
-	n=$((n + 1))
+while [ "$held" != 0 ]; do
 	held=$(grep -l "^TracerPid:[[:space:]]*[1-9]" /proc/$pid/task/*/status 2>/dev/null | wc -l)
-	kill -0 $tracer 2>/dev/null || held="the tracer ended first: $(cat "$tmp/vf.err")"
+	if ! kill -0 $tracer 2>/dev/null; then
+		held="the tracer ended first: $(cat "$tmp/vf.err")"
+		break
+	fi
+	[ "$held" = 0 ] || sleep 0.1
+done
+children_of() { grep -l "^PPid:[[:space:]]*$1$" /proc/[0-9]*/status 2>/dev/null; }
+child=$(children_of $pid)
+while [ "$held" = 0 ] && [ "$(children_of $pid)" = "$child" ]; do
+	sleep 0.1
 done
 threads=$(for t in /proc/$pid/task/*; do
 	echo "$(basename $t):$(cut -d' ' -f3 $t/stat)/$(sed -n 's/^TracerPid:\t//p' $t/status)/$(cat $t/wchan)/$(cut -d' ' -f1 $t/syscall)"
 done; echo "tracer $tracer: $(cut -d' ' -f3 /proc/$tracer/stat 2>/dev/null)/$(cat /proc/$tracer/wchan 2>/dev/null)")
+kill -INT $tracer
 wait $tracer
 st=$?
 kill -TERM $pid
 wait $pid
 tst=$?
-expect_eq vforker "$held" 0 "threads under ptrace 7 s after attaching (tid:state/tracer $(echo $threads))" &&
+expect_eq vforker "$held" 0 "threads under ptrace while the tracer ran (tid:state/tracer $(echo $threads))" &&
 	expect_eq vforker "$st" 0 "tracer status" &&
 	expect_eq vforker "$tst" 0 "target status" &&
 	expect_grep vforker "$tmp/vf.out" "^@events\[at_work\]: [1-9]" "events" &&
-	expect_grep vforker "$tmp/vforker.out" "^vforker: [2-9] children" "the vfork thread ran on" &&
+	expect_eq vforker "$(sed -n 's/^vforker: \([0-9]*\) children$/\1/p' "$tmp/vforker.out" |
+		awk '{ print ($1 >= 2) }')" 1 "the vfork thread ran on ($(cat "$tmp/vforker.out"))" &&
 	pass vforker
 
 # ---- exact counts: the target calls only once the probe is there --------------------
 
-"$tgt" traced 10000 threads 4 >"$tmp/exact.stdout" &
-pid=$!
-bg="$bg $pid"
-"$up" trace --count -p $pid "p:$tgt:at_work a=%di" >"$tmp/exact.out" 2>"$tmp/exact.err"
-st=$?
+start_traced "$tmp/exact.stdout" 10000 threads 4
+trace_traced "$tmp/exact.out" "$tmp/exact.err" --count -p $pid "p:$tgt:at_work a=%di"
 reap $pid
 tst=$?
 expect_eq exact "$st" 0 "tracer status" &&
@@ -186,10 +204,8 @@ expect_eq exact "$st" 0 "tracer status" &&
 
 # Formats: one JSON object per call with the argument in call order; text
 # lines; Perfetto slices for entry+return.
-"$tgt" traced 300 >/dev/null &
-pid=$!
-bg="$bg $pid"
-"$up" trace -q -f json -p $pid "p:$tgt:at_work a=%di:u64" >"$tmp/json.out" 2>"$tmp/json.err"
+start_traced "$tmp/json.target" 300
+trace_traced "$tmp/json.out" "$tmp/json.err" -f json -p $pid "p:$tgt:at_work a=%di:u64"
 reap $pid
 /usr/bin/python3 - "$tmp/json.out" >"$tmp/json.check" 2>&1 <<'EOF'
 import json, sys
@@ -204,18 +220,14 @@ if [ -s "$tmp/json.check" ]; then
 else
 	pass json
 fi
-"$tgt" traced 250 >/dev/null &
-pid=$!
-bg="$bg $pid"
-"$up" trace -q -p $pid "p:$tgt:at_work a=%di:u64" >"$tmp/text.out" 2>&1
+start_traced "$tmp/text.target" 250
+trace_traced "$tmp/text.out" "$tmp/text.err" -p $pid "p:$tgt:at_work a=%di:u64"
 reap $pid
 expect_eq text "$(grep -c ' at_work: (0x[0-9a-f]*) a=[0-9]*$' "$tmp/text.out")" 250 "text lines" &&
 	expect_eq text "$(sed -n '250s/.* a=//p' "$tmp/text.out")" 249 "last argument" &&
 	pass text
-"$tgt" traced 200 >/dev/null &
-pid=$!
-bg="$bg $pid"
-"$up" trace -q -f perfetto -p $pid "r:$tgt:at_work r=\$retval" >"$tmp/pf.out" 2>&1
+start_traced "$tmp/pf.target" 200
+trace_traced "$tmp/pf.out" "$tmp/pf.err" -f perfetto -p $pid "r:$tgt:at_work r=\$retval"
 reap $pid
 /usr/bin/python3 - "$tmp/pf.out" >"$tmp/pf.check" 2>&1 <<'EOF'
 import json, sys
@@ -229,21 +241,15 @@ if [ -s "$tmp/pf.check" ]; then fail perfetto "$(cat "$tmp/pf.check")"; else pas
 
 # ---- the target's end while traced ------------------------------------------------
 
-"$tgt" traced 500 exit 7 >/dev/null &
-pid=$!
-bg="$bg $pid"
-"$up" trace --count -p $pid "p:$tgt:at_work" >"$tmp/exit.out" 2>"$tmp/exit.err"
-st=$?
+start_traced "$tmp/exit.target" 500 exit 7
+trace_traced "$tmp/exit.out" "$tmp/exit.err" --count -p $pid "p:$tgt:at_work"
 expect_eq exit "$st" 7 "tracer status" &&
 	expect_eq exit "$(count_of "$tmp/exit.out" at_work)" 500 "events drained" &&
 	expect_grep exit "$tmp/exit.err" "PID $pid exited with status 7" "message" &&
 	pass exit
 
-"$tgt" traced 300 crash >/dev/null 2>&1 &
-pid=$!
-bg="$bg $pid"
-"$up" trace --count -p $pid "p:$tgt:at_work" >"$tmp/crash.out" 2>"$tmp/crash.err"
-st=$?
+start_traced "$tmp/crash.target" 300 crash 2>/dev/null
+trace_traced "$tmp/crash.out" "$tmp/crash.err" --count -p $pid "p:$tgt:at_work"
 expect_eq crash "$st" 139 "tracer status" &&
 	expect_eq crash "$(count_of "$tmp/crash.out" at_work)" 300 "events drained" &&
 	expect_grep crash "$tmp/crash.err" "PID $pid was killed by signal 11" "message" &&
@@ -258,16 +264,17 @@ for how in INT TERM KILL; do
 	start_serve 2 "$tmp/$name.target"
 	"$up" trace --count -p $pid "p:$tgt:at_work" >"$tmp/$name.out" 2>"$tmp/$name.err" &
 	tracer=$!
-	if ! wait_text $pid 1 50; then
-		fail $name "the probe never appeared: $(cat "$tmp/$name.err")"
+	if ! wait_lines "$tmp/$name.err" '^uprobe: tracing PID' 1 $tracer; then
+		fail $name "the tracer ended before tracing: $(cat "$tmp/$name.err")"
 		continue
 	fi
 	kill -$how $tracer
 	wait $tracer
 	st=$?
 	if [ $how = KILL ]; then
-		# The agent sees its channel close and takes every probe out within a second.
-		wait_text $pid 0 10 || fail $name "text still patched 1 s after the tracer died"
+		# The agent sees its channel close and takes every probe out (at
+		# once: 60 s only tells a hang from a slow machine).
+		wait_text $pid 0 600 || fail $name "text still patched 60 s after the tracer died"
 		want=137
 	else
 		"$same" $pid "$tgt" >"$tmp/$name.same" || fail $name "probe left: $(cat "$tmp/$name.same")"
@@ -290,10 +297,9 @@ done
 # and the memfd.
 start_serve 1 "$tmp/private.target"
 before=$(fds_of $pid)
-"$up" trace -q --count -p $pid "p:$tgt:at_work" >/dev/null 2>&1 &
+"$up" trace --count -p $pid "p:$tgt:at_work" >/dev/null 2>"$tmp/private.err" &
 tracer=$!
-wait_text $pid 1 50
-sleep 0.1
+wait_lines "$tmp/private.err" '^uprobe: tracing PID' 1 $tracer
 during=$(fds_of $pid)
 kill -INT $tracer
 wait $tracer
@@ -327,11 +333,7 @@ fi
 start_serve 1 "$tmp/busy.target"
 "$up" trace --count -p $pid "p:$tgt:at_work" >/dev/null 2>"$tmp/busy.first" &
 tracer=$!
-n=0
-while ! grep -q "^uprobe: tracing PID" "$tmp/busy.first" && [ $n -lt 250 ]; do
-	sleep 0.02
-	n=$((n + 1))
-done
+wait_lines "$tmp/busy.first" '^uprobe: tracing PID' 1 $tracer
 "$up" trace -q --count -p $pid "p:$tgt:at_alloc" >"$tmp/busy.out" 2>&1
 st=$?
 kill -INT $tracer
@@ -355,6 +357,7 @@ limit = int(sys.argv[2]) if len(sys.argv) > 2 else None
 total = i = 0
 while (i < limit) if limit is not None else not os.path.exists(sys.argv[1]):
     total += sum(int(str(k)) for k in range(i, i + 50))
+    print("round", i, flush=True)
     time.sleep(0.002)
     i += 1
 print("rounds", i, "total", total)
@@ -362,9 +365,16 @@ EOF
 $py "$tmp/prog.py" "$tmp/stop" >"$tmp/py.out" &
 pid=$!
 bg="$bg $pid"
-sleep 0.2
-"$up" trace -q -d 0.3 --count -p $pid "p:$pylib:PyLong_FromString s=+0(%di):string" \
-	"r:$pylib:PyLong_FromString r=\$retval" >"$tmp/pyc.out" 2>"$tmp/pyc.err"
+wait_lines "$tmp/py.out" '^round ' 1 $pid
+# Stopped once two whole rounds (50 PyLong_FromString calls each) ran traced.
+"$up" trace --count -p $pid "p:$pylib:PyLong_FromString s=+0(%di):string" \
+	"r:$pylib:PyLong_FromString r=\$retval" >"$tmp/pyc.out" 2>"$tmp/pyc.err" &
+tracer=$!
+if wait_lines "$tmp/pyc.err" '^uprobe: tracing PID' 1 $tracer; then
+	wait_lines "$tmp/py.out" '^round ' $(($(grep -c '^round ' "$tmp/py.out") + 2)) $pid
+	kill -INT $tracer
+fi
+wait $tracer
 st=$?
 touch "$tmp/stop"
 wait $pid
@@ -389,8 +399,15 @@ bash -c 'i=0; while [ ! -e "$1" ]; do i=$((i + 1)); echo "line $i"; sleep 0.005;
 	bash "$tmp/shstop" >"$tmp/sh.out" &
 pid=$!
 bg="$bg $pid"
-sleep 0.15
-"$up" trace -q -d 0.3 --count -p $pid "p:/usr/bin/bash:make_child" >"$tmp/shc.out" 2>"$tmp/shc.err"
+wait_lines "$tmp/sh.out" '^line ' 1 $pid
+# Stopped once two more lines (a sleep, so a make_child, before each) came out traced.
+"$up" trace --count -p $pid "p:/usr/bin/bash:make_child" >"$tmp/shc.out" 2>"$tmp/shc.err" &
+tracer=$!
+if wait_lines "$tmp/shc.err" '^uprobe: tracing PID' 1 $tracer; then
+	wait_lines "$tmp/sh.out" '^line ' $(($(grep -c '^line ' "$tmp/sh.out") + 2)) $pid
+	kill -INT $tracer
+fi
+wait $tracer
 st=$?
 touch "$tmp/shstop"
 wait $pid
@@ -431,17 +448,17 @@ err err_stopped 1 "stopped (SIGSTOP)" -p $pid "p:$tgt:at_work"
 kill -CONT $pid
 strace -f -o /dev/null -p $pid 2>/dev/null &
 tracer=$!
-sleep 0.3
+until grep -q "^TracerPid:[[:space:]]*$tracer$" /proc/$pid/status; do sleep 0.02; done
 err err_traced 1 "already traced by PID $tracer" -p $pid "p:$tgt:at_work"
 kill $tracer
 wait $tracer 2>/dev/null
 kill -TERM $pid
 wait $pid
 
-"$tgt" seccomp &
+"$tgt" seccomp >"$tmp/seccomp.target" &
 pid=$!
 bg="$bg $pid"
-sleep 0.1
+wait_lines "$tmp/seccomp.target" '^seccomp$' 1 $pid
 err err_seccomp 1 "runs under seccomp (filter mode)" -p $pid "p:$tgt:at_work"
 kill -TERM $pid
 
@@ -450,20 +467,26 @@ pub=$(mktemp -d /tmp/uprobe-attach.XXXXXX)
 chmod 755 "$pub"
 cp "$up" "$top"/build/libuprobes.so* "$tgt" "$pub/"
 run_as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups env LD_LIBRARY_PATH="$pub" "$@"; }
-"$pub/attach_target" serve 1 >/dev/null &
+"$pub/attach_target" serve 1 >"$tmp/other.target" &
 pid=$!
 bg="$bg $pid"
-sleep 0.1
+wait_lines "$tmp/other.target" '^round ' 1 $pid
 run_as_nobody "$pub/uprobe" trace -p $pid "p:$pub/attach_target:at_work" >"$tmp/other.out" 2>&1
 st=$?
 kill -TERM $pid
 expect_eq err_other_user "$st" 1 "status ($(cat "$tmp/other.out"))" &&
 	expect_grep err_other_user "$tmp/other.out" "belongs to user root (uid 0) and you are nobody" "message" &&
 	pass err_other_user
-setpriv --reuid=nobody --regid=nogroup --clear-groups "$pub/attach_target" traced 100 >/dev/null &
+setpriv --reuid=nobody --regid=nogroup --clear-groups "$pub/attach_target" traced 100 \
+	>"$tmp/own.target" &
 pid=$!
 bg="$bg $pid"
-run_as_nobody "$pub/uprobe" trace --count -p $pid "p:$pub/attach_target:at_work" >"$tmp/own.out" 2>"$tmp/own.err"
+wait_lines "$tmp/own.target" '^ready$' 1 $pid
+run_as_nobody "$pub/uprobe" trace --count -p $pid "p:$pub/attach_target:at_work" \
+	>"$tmp/own.out" 2>"$tmp/own.err" &
+tracer=$!
+wait_lines "$tmp/own.err" '^uprobe: tracing PID' 1 $tracer && kill -USR1 $pid
+wait $tracer
 st=$?
 reap $pid
 expect_eq own_user "$st" 0 "status ($(cat "$tmp/own.err"))" &&
@@ -471,10 +494,10 @@ expect_eq own_user "$st" 0 "status ($(cat "$tmp/own.err"))" &&
 # A setuid program (here: set-user-ID nobody, started by root) is refused.
 chown nobody "$pub/attach_target"
 chmod 4755 "$pub/attach_target"
-"$pub/attach_target" serve 1 >/dev/null &
+"$pub/attach_target" serve 1 >"$tmp/setuid.target" &
 pid=$!
 bg="$bg $pid"
-sleep 0.1
+wait_lines "$tmp/setuid.target" '^round ' 1 $pid
 err err_setuid 1 "a setuid/setgid program" -p $pid "p:$pub/attach_target:at_work"
 kill -TERM $pid
 rm -rf "$pub"

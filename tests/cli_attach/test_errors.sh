@@ -47,10 +47,16 @@ check full_count $? 1 "$tmp/fullc.err" "uprobe: -o /dev/full: No space left on d
 check full_stdout $? 1 "$tmp/stdout.err" "uprobe: standard output: No space left on device"
 
 # Attach mode.
-"$tgt" traced 100 >/dev/null &
+"$tgt" traced 100 >"$tmp/fullp.target" &
 pid=$!
 bg="$bg $pid"
-"$up" trace -q -o /dev/full -p $pid "p:$tgt:at_work a=%di" 2>"$tmp/fullp.err"
+wait_line "$tmp/fullp.target" '^ready$' $pid
+# The target calls once the tracer says it traces (tests/cli_attach/attach_target.c).
+"$up" trace -o /dev/full -p $pid "p:$tgt:at_work a=%di" 2>"$tmp/fullp.err" &
+tracer=$!
+wait_line "$tmp/fullp.err" '^uprobe: tracing PID' $tracer
+kill -USR1 $pid
+wait $tracer
 st=$?
 wait $pid
 check full_attach $st 1 "$tmp/fullp.err" "uprobe: -o /dev/full: No space left on device"

@@ -30,6 +30,7 @@ trap 'for p in $bg; do kill -9 $p 2>/dev/null; done; rm -rf "$tmp"' EXIT
 
 running() { [ -e "/proc/$1" ] && [ "$(cut -d' ' -f3 "/proc/$1/stat")" != Z ]; }
 threads_of() { sed -n 's/^Threads:\t//p' "/proc/$1/status"; }
+naps_of() { sed -n 's/^voluntary_ctxt_switches:\t//p' "/proc/$1/task/$1/status"; }
 
 # A victim on a pipe that ends its run when closed: sets pid.
 start_victim() {
@@ -94,7 +95,20 @@ while [ $i -le $kills ]; do
 		done
 	done
 	if [ -z "$what" ]; then
-		"$up" trace -d 0.05 --count -p $pid "$probe" >"$tmp/again.out" 2>"$tmp/again.err" 3>&-
+		# Stopped once the main thread has slept 9 more times (4 naps a
+		# round): a whole round, so a victim_tick(), ran traced.
+		"$up" trace --count -p $pid "$probe" >"$tmp/again.out" 2>"$tmp/again.err" 3>&- &
+		tracer=$!
+		while ! grep -q '^uprobe: tracing PID' "$tmp/again.err" 2>/dev/null &&
+			kill -0 $tracer 2>/dev/null; do
+			sleep 0.02
+		done
+		naps=$(naps_of $pid)
+		while [ $(($(naps_of $pid) - naps)) -lt 9 ] && kill -0 $tracer 2>/dev/null; do
+			sleep 0.02
+		done
+		kill -INT $tracer 2>/dev/null
+		wait $tracer
 		st=$?
 		n=$(sed -n 's/^@events\[victim_tick\]: //p' "$tmp/again.out")
 		if [ $st != 0 ] || [ "${n:-0}" -le 0 ]; then

@@ -17,6 +17,10 @@
  *	call; once the library has taken SIGTRAP back (traced only: the
  *	agent's watcher does), N calls of hostile_xol; then an int3 of its
  *	own, which must reach its handler exactly once.
+ * hostile_target threads T N
+ *	T threads (up to 256) started at once, each making N calls of
+ *	hostile_xol and hostile_jmp, alive together until all are done; prints
+ *	the sum, the same traced or not.
  * hostile_target reexec
  *	closes every descriptor, puts a connection of its own at the number
  *	of UPROBE_AGENT_FD and execs itself ("reexec-child"), which says how
@@ -26,6 +30,7 @@
  * with a line saying so, which differs from the untraced output.
  */
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
@@ -176,6 +181,47 @@ static int reexec_child(void)
 	return 0;
 }
 
+struct crowd {
+	pthread_barrier_t *all;
+	long n, sum;
+};
+
+static void *crowd_member(void *arg)
+{
+	struct crowd *c = arg;
+
+	pthread_barrier_wait(c->all);
+	for (long i = 0; i < c->n; i++)
+		c->sum += hostile_xol((int)i) + hostile_jmp((int)i);
+	pthread_barrier_wait(c->all); /* every thread lives until all have called */
+	return NULL;
+}
+
+static int threads(int t, long n)
+{
+	static struct crowd c[256];
+	static pthread_t th[256];
+	pthread_barrier_t all;
+	long sum = 0;
+
+	if (t < 1 || t > 256)
+		return 2;
+	pthread_barrier_init(&all, NULL, (unsigned)t);
+	for (int i = 0; i < t; i++) {
+		c[i] = (struct crowd){ .all = &all, .n = n };
+		if (pthread_create(&th[i], NULL, crowd_member, &c[i])) {
+			printf("thread %d: cannot start\n", i);
+			return 1;
+		}
+	}
+	for (int i = 0; i < t; i++) {
+		pthread_join(th[i], NULL);
+		sum += c[i].sum;
+	}
+	printf("%d threads, %ld calls each, sum %ld\n", t, n, sum);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	long n = argc > 2 ? atol(argv[argc - 1]) : 0;
@@ -186,10 +232,13 @@ int main(int argc, char **argv)
 		return closefds(argv[2], n, true);
 	if (argc == 3 && !strcmp(argv[1], "rawtrap"))
 		return rawtrap(n);
+	if (argc == 4 && !strcmp(argv[1], "threads"))
+		return threads(atoi(argv[2]), n);
 	if (argc == 2 && !strcmp(argv[1], "reexec"))
 		return reexec(argv[0]);
 	if (argc == 2 && !strcmp(argv[1], "reexec-child"))
 		return reexec_child();
-	fprintf(stderr, "usage: hostile_target closefds|daemon close_range|dup2 N | rawtrap N | reexec\n");
+	fprintf(stderr, "usage: hostile_target closefds|daemon close_range|dup2 N | rawtrap N | "
+			"threads T N | reexec\n");
 	return 2;
 }

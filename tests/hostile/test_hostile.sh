@@ -39,6 +39,23 @@ if same_run rawtrap --count -o "$tmp/rawtrap.out" "p:h/xol $tgt:hostile_xol" -- 
 		pass rawtrap
 fi
 
+# 200 threads at once, each claiming what a thread needs of the tracer's
+# shared memory: every call accounted for (counted, or lost to full rings
+# and said so), the output the untraced run's.
+if same_run threads --count -o "$tmp/threads.out" "p:h/xol $tgt:hostile_xol" \
+	"p:h/jmp $tgt:hostile_jmp" -- "$tgt" threads 200 500; then
+	got=$(sed -n 's/^  h\/\([a-z]*\): \([0-9]*\) events, \([0-9]*\) lost, .*/\1 \2 \3/p' \
+		"$tmp/threads.stderr" | sort | awk '{ print $1, $2 + $3 }')
+	expect_eq threads "$got" "jmp 100000
+xol 100000" "events + lost ($(cat "$tmp/threads.stderr"))" &&
+		expect_eq threads "$(sed -n 's/^@events\[\([a-z]*\)\]: /\1 /p' "$tmp/threads.out")" \
+			"$(sed -n 's/^  h\/\([a-z]*\): \([0-9]*\) events, .*/\1 \2/p' \
+			"$tmp/threads.stderr" | sort)" "counts printed and in the summary" &&
+		expect_eq threads "$(cat "$tmp/threads.stdout")" \
+			"200 threads, 500 calls each, sum $((200 * (499 * 500 + 3 * 500)))" "output" &&
+		pass threads
+fi
+
 # A connection of the target's own at the number of UPROBE_AGENT_FD: the
 # exec'd image's agent does not say HELLO into it (and runs untraced).
 if same_run reexec --count -o "$tmp/reexec.out" "p:h/xol $tgt:hostile_xol" -- "$tgt" reexec; then
