@@ -117,7 +117,7 @@ static int by_kid(const void *a, const void *b)
 	return (x->kid > y->kid) - (x->kid < y->kid);
 }
 
-/* Room for two descriptors per event and CPU: the soft limit up to the hard one. */
+/* Room for a descriptor per event and CPU: the soft limit raised up to the hard one. */
 static void raise_nofile(const struct trace_kernel *k)
 {
 	struct rlimit r;
