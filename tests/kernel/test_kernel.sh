@@ -243,7 +243,7 @@ if [ -x /usr/bin/python3.11 ]; then
 fi
 
 # 8. uprobe list says which backend takes a probe where.
-out=$("$top/build/uprobe" list "$lib" 2>/dev/null)
+out=$("$top/build/uprobe" list -b "$lib" 2>/dev/null)
 expect_eq list "$(echo "$out" | awk '$2 == "kt_work" { print $NF }')" "kernel]" \
 	"kt_work's backends ($out)" &&
 	expect_eq list "$(echo "$out" | grep -c 'kt_work .*\[backends: agent kernel\]$')" 1 \
