@@ -184,10 +184,8 @@ static int check_tracefs(struct trace_kernel *k)
 				 "%s)", KERNEL_TRACEFS);
 	snprintf(k->tracefs, sizeof(k->tracefs), "%s", dir);
 	tracefs_path(k, path, sizeof(path), "dynamic_events");
-	if (access(path, W_OK) && errno == EACCES)
-		return log_error(EACCES, "%s: %s: the kernel backend needs root, or CAP_PERFMON "
-				 "with write access to tracefs", path, strerror(errno));
-	if (access(path, F_OK))
+	/* An unprivileged user may not even see the file (tracefs is 0700). */
+	if (access(path, F_OK) && errno != EACCES)
 		return log_error(ENOTSUP, "%s: missing: this kernel has no dynamic events "
 				 "(CONFIG_UPROBE_EVENTS)", path);
 	if (access(path, W_OK))
