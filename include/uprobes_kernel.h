@@ -54,7 +54,8 @@ struct trace_kernel_opts {
 	pid_t pid;		/* 0: every process; > 0: that process only (its threads) */
 	int inherit;		/* with pid: and the processes it starts after the enable */
 	unsigned int ring_pages; /* pages per CPU ring, a power of two (default 256: 1 MiB) */
-	int counting;		/* count hits only (no records: trace_kernel_counts) */
+	int counting;		/* count hits only, through the uprobe PMU: no trace event,
+				 * no record (trace_kernel_count), nothing in tracefs */
 };
 
 /*

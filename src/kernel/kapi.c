@@ -9,6 +9,7 @@
  *   trace_kernel_free    perf events closed, the group removed, the guard ends
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,32 @@ const char *trace_kernel_group(const struct trace_kernel *k)
 	return k ? k->group : "";
 }
 
+/*
+ * Counting mode: no trace event at all. The uprobe PMU counts the hits of a
+ * file offset (perf_event_open with the path and offset: the kernel makes a
+ * private uprobe that goes with the descriptor): nothing to remove, ever.
+ */
+static int add_counter(struct trace_kernel *k, const struct trace_spec *spec, uint32_t id)
+{
+	char path[PATH_MAX];
+	struct trace_error err;
+	struct kevent *e = &k->ev[k->n_ev];
+	uint64_t off = 0;
+	int ret = kline_place(spec, path, sizeof(path), &off, &err);
+
+	if (ret)
+		return ret;
+	*e = (struct kevent){ .spec = spec, .id = id, .is_ret = spec->kind == TRACE_RETPROBE,
+			      .path = strdup(path), .offset = off,
+			      .fds = calloc((size_t)k->ncpu, sizeof(int)) };
+	k->n_ev++; /* freed with the others, also on failure */
+	if (!e->path || !e->fds)
+		return -ENOMEM;
+	for (int c = 0; c < k->ncpu; c++)
+		e->fds[c] = -1;
+	return 0;
+}
+
 int trace_kernel_add(struct trace_kernel *k, const struct trace_spec *spec, uint32_t id)
 {
 	char name[32], small[4096], *line = small;
@@ -77,6 +104,8 @@ int trace_kernel_add(struct trace_kernel *k, const struct trace_spec *spec, uint
 		k->ev = ev;
 		k->room = room;
 	}
+	if (k->opts.counting)
+		return add_counter(k, spec, id);
 	snprintf(name, sizeof(name), "e%u", id);
 	len = trace_kernel_line(spec, k->group, name, 1, small, sizeof(small), &err);
 	if (len < 0)
@@ -209,6 +238,7 @@ void trace_kernel_free(struct trace_kernel *k)
 		free(k->ev[i].koff);
 		free(k->ev[i].ksize);
 		free(k->ev[i].fds);
+		free(k->ev[i].path);
 	}
 	for (size_t i = k->batch_pos; k->batch && i < k->batch_room; i++)
 		free(k->batch[i].raw);

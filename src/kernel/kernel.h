@@ -31,6 +31,8 @@ struct kevent {
 	uint32_t immstr_len; /* bytes of the spec's immediate strings (not in the samples) */
 	int ip_off, func_off; /* __probe_ip / __probe_ret_ip, __probe_func */
 	int *fds;	     /* one per CPU */
+	char *path;	     /* counting mode: the file and offset for the uprobe PMU */
+	uint64_t offset;
 };
 
 /* A sample taken out of a ring, waiting to be sorted by time and decoded. */
@@ -64,6 +66,9 @@ struct trace_kernel {
 
 /* kline.c: close the file kept open for the next translation. */
 void kline_cache_drop(void);
+/* The probe's file (absolute) and file offset, proved an instruction boundary. */
+int kline_place(const struct trace_spec *spec, char *path, size_t len, uint64_t *off,
+		struct trace_error *err);
 
 /* kgroup.c */
 int kgroup_start(struct trace_kernel *k);

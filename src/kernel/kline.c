@@ -289,6 +289,24 @@ static int format_arg(struct spec_out *o, const struct trace_arg *a, struct trac
 	return 0;
 }
 
+int kline_place(const struct trace_spec *spec, char *path, size_t len, uint64_t *off,
+		struct trace_error *err)
+{
+	int ret;
+
+	if (spec->kind == TRACE_DELETE)
+		return kfail(err, EINVAL, "-:", "'-:' deletes an event: nothing to probe");
+	if (spec->sdt_name)
+		return kfail(err, EINVAL, spec->sdt_name, "sdt marker '%s' not resolved "
+			     "(trace_spec_resolve_sdt() first)", spec->sdt_name);
+	ret = trace_kernel_path(spec->path, path, len);
+	if (ret)
+		return kfail(err, -ret, spec->path, "%s", uprobe_last_error());
+	if (strpbrk(path, " \t\n"))
+		return kfail(err, EINVAL, path, "'%s': the kernel splits its lines at blanks", path);
+	return probe_offset(spec, path, off, err);
+}
+
 int trace_kernel_line(const struct trace_spec *spec, const char *group, const char *event,
 		      int comm, char *buf, size_t len, struct trace_error *err)
 {
@@ -300,17 +318,7 @@ int trace_kernel_line(const struct trace_spec *spec, const char *group, const ch
 	log_clear_error();
 	if (!spec || !group || !event)
 		return kfail(err, EINVAL, "", "no spec, group or event");
-	if (spec->kind == TRACE_DELETE)
-		return kfail(err, EINVAL, "-:", "'-:' deletes an event: nothing to probe");
-	if (spec->sdt_name)
-		return kfail(err, EINVAL, spec->sdt_name, "sdt marker '%s' not resolved "
-			     "(trace_spec_resolve_sdt() first)", spec->sdt_name);
-	ret = trace_kernel_path(spec->path, path, sizeof(path));
-	if (ret)
-		return kfail(err, -ret, spec->path, "%s", uprobe_last_error());
-	if (strpbrk(path, " \t\n"))
-		return kfail(err, EINVAL, path, "'%s': the kernel splits its lines at blanks", path);
-	ret = probe_offset(spec, path, &off, err);
+	ret = kline_place(spec, path, sizeof(path), &off, err);
 	if (ret)
 		return ret;
 	spec_out_printf(&o, "%c:%s/%s %s:0x%" PRIx64, spec->kind == TRACE_RETPROBE ? 'r' : 'p', group,

@@ -16,8 +16,10 @@
  *                data_tail by us: acquire / release)
  *   pages 1..2^n: records {perf_event_header; body}, wrapping
  *
- * Counting mode (opts.counting): the same events without sampling; read()
- * gives each one's exact hit count, no ring, nothing lost.
+ * Counting mode (opts.counting): no trace event, the uprobe PMU instead
+ * (type from sysfs; config: the retprobe bit, ref_ctr_offset << 32;
+ * uprobe_path, probe_offset): a private uprobe that lives as long as the
+ * descriptor, nothing in tracefs; read() gives every hit, no ring, no loss.
  */
 #include <errno.h>
 #include <linux/perf_event.h>
@@ -42,6 +44,30 @@ static int perf_open(struct perf_event_attr *a, pid_t pid, int cpu, int group)
 	return (int)syscall(SYS_perf_event_open, a, pid, cpu, group, PERF_FLAG_FD_CLOEXEC);
 }
 
+/* The uprobe PMU's type and its retprobe config bit (sysfs), or -1. */
+static int uprobe_pmu(int *ret_bit)
+{
+	static int type = -2, bit = -1;
+	char buf[64];
+	FILE *f;
+
+	if (type == -2) {
+		type = -1;
+		f = fopen("/sys/bus/event_source/devices/uprobe/type", "re");
+		if (f && fscanf(f, "%d", &type) != 1)
+			type = -1;
+		if (f)
+			fclose(f);
+		f = fopen("/sys/bus/event_source/devices/uprobe/format/retprobe", "re");
+		if (f && fgets(buf, sizeof(buf), f) && sscanf(buf, "config:%d", &bit) != 1)
+			bit = -1;
+		if (f)
+			fclose(f);
+	}
+	*ret_bit = bit;
+	return type;
+}
+
 static int open_one(struct trace_kernel *k, struct kevent *e, int cpu)
 {
 	struct perf_event_attr a = {
@@ -54,7 +80,17 @@ static int open_one(struct trace_kernel *k, struct kevent *e, int cpu)
 	};
 	int fd;
 
-	if (!k->opts.counting) {
+	if (k->opts.counting) {
+		int bit, type = uprobe_pmu(&bit);
+
+		if (type < 0 || (e->is_ret && bit < 0))
+			return -ENOTSUP; /* no uprobe PMU (or no uretprobes) in this kernel */
+		a.type = (uint32_t)type;
+		a.config = (e->is_ret ? 1ull << bit : 0) |
+			   (e->spec->has_ref_ctr ? e->spec->ref_ctr_offset << 32 : 0);
+		a.uprobe_path = (uint64_t)(uintptr_t)e->path;
+		a.probe_offset = e->offset;
+	} else {
 		a.sample_period = 1;
 		a.sample_type = PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_CPU | PERF_SAMPLE_RAW;
 		/* Woken when a quarter is full, not at each sample: the poll has a timeout. */

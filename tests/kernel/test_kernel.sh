@@ -98,16 +98,19 @@ else
 	fail processes "the tracer never said it was tracing: $(cat "$tmp/all.err")"
 fi
 
-# 2. --count alone: the kernel counts the hits (perf counting mode), exact.
+# 2. --count alone: the kernel counts the hits (the uprobe PMU in counting mode), exact,
+# and no trace event is made.
 upbg -a --count -o "$tmp/count.out" "p:k/work $lib:kt_work" "r:k/ret $lib:kt_work" \
 	2>"$tmp/count.err"
 tr=$!
 if wait_for "$tmp/count.err" "Ctrl-C to stop"; then
+	lines=$(grep -c "uprobes_$tr/" "$ev")
 	"$tmp/ktarget" 300 >/dev/null
 	"$tmp/ktarget_other" 200 >/dev/null
 	stop_tracer $tr
 	expect_eq counting "$(cat "$tmp/count.out")" "@events[ret]: 500
 @events[work]: 500" "kernel counts" &&
+		expect_eq counting "$lines" 0 "trace events made (the uprobe PMU needs none)" &&
 		expect_eq counting "$(grep -c 'counted by the kernel' "$tmp/count.err")" 1 \
 			"the summary says how" && pass counting
 else

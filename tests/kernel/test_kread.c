@@ -111,6 +111,22 @@ static void lost_counted(void)
 	trace_spec_free(spec);
 }
 
+/* Lines of dynamic_events that name group/. */
+static int group_lines(const char *group)
+{
+	char prefix[80], line[512];
+	FILE *f = fopen("/sys/kernel/tracing/dynamic_events", "r");
+	int found = 0;
+
+	snprintf(prefix, sizeof(prefix), "%s/", group);
+	while (f && fgets(line, sizeof(line), f))
+		found += strstr(line, prefix) != NULL;
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/* Counting: the uprobe PMU, no trace event in tracefs at all; every hit. */
 static void counting(void)
 {
 	struct trace_spec *spec;
@@ -119,6 +135,7 @@ static void counting(void)
 
 	if (!k)
 		return;
+	CHECK_EQ_INT(group_lines(trace_kernel_group(k)), 0);
 	for (long i = 0; i < 12345; i++)
 		kread_target(i, NULL);
 	CHECK_EQ_INT(trace_kernel_count(k, 0, &n, NULL), 0);
@@ -128,28 +145,21 @@ static void counting(void)
 	trace_spec_free(spec);
 }
 
-/* The group is gone once freed. */
+/* The group is there while tracing, and gone once freed. */
 static void group_removed(void)
 {
 	struct trace_spec *spec;
-	struct trace_kernel *k = start(&spec, 0, 1);
-	char group[64], want[64], line[512];
-	FILE *f;
-	int found = 0;
+	struct trace_kernel *k = start(&spec, 0, 0);
+	char want[64];
 
 	if (!k)
 		return;
 	snprintf(want, sizeof(want), "uprobes_%d", (int)getpid());
 	CHECK_STR(trace_kernel_group(k), want);
-	snprintf(group, sizeof(group), "%s/", want);
+	CHECK_EQ_INT(group_lines(want), 1);
 	trace_kernel_free(k);
 	trace_spec_free(spec);
-	f = fopen("/sys/kernel/tracing/dynamic_events", "r");
-	while (f && fgets(line, sizeof(line), f))
-		found += strstr(line, group) != NULL;
-	if (f)
-		fclose(f);
-	CHECK_EQ_INT(found, 0);
+	CHECK_EQ_INT(group_lines(want), 0);
 }
 
 int main(void)

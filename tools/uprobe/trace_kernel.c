@@ -6,8 +6,8 @@
  * (that process's threads). The kernel probes; this process reads its
  * per-CPU rings and passes each decoded record to the same loop as the
  * agents' (tracer_record): same filters, counts, histograms and formats.
- * With --count alone (-a), the kernel counts the hits (perf counting mode):
- * exact, nothing read per hit, nothing lost.
+ * With --count alone (-a), the kernel counts the hits (the uprobe PMU in
+ * counting mode): exact, nothing read per hit, nothing lost, no trace event.
  */
 #include <errno.h>
 #include <fcntl.h>
