@@ -3,7 +3,9 @@
  * kernel/ — the kernel backend (public API: uprobes_kernel.h), private to the layer:
  *   kline.c    specs -> dynamic_events lines (symbols, short names, $argN)
  *   kgroup.c   tracefs: the tracer's group, the guard, stale groups, events
- *   kread.c    perf_event_open per event and CPU, rings, decoding into records
+ *   kread.c    perf_event_open per event and CPU, rings, decoding into records;
+ *              counting mode through the uprobe PMU
+ *   kapi.c     the object of uprobes_kernel.h: new, add, enable, poll, count, free
  * Above trace/spec, trace/fetch (layouts) and core (resolve), beside trace/session.
  */
 #ifndef UPROBES_KERNEL_KERNEL_H
