@@ -34,8 +34,11 @@ WARN := -Wall -Wextra -Werror -Wno-format-truncation
 # sees only the public ones it would see installed (TOOL_CFLAGS).
 PUB_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude -MMD -MP
 BASE_CFLAGS := $(PUB_CFLAGS) -Isrc
-LIB_CFLAGS := $(BASE_CFLAGS) -fPIC -fvisibility=hidden
-LIB_LDLIBS := -lZydis -lelf -ldw -llzma -lz -lpthread -ldl
+# The kernel backend (src/kernel/) reads tracefs with libtracefs and event formats with
+# libtraceevent.
+TRACEFS_CFLAGS := $(shell pkg-config --cflags libtracefs libtraceevent 2>/dev/null)
+LIB_CFLAGS := $(BASE_CFLAGS) -fPIC -fvisibility=hidden $(TRACEFS_CFLAGS)
+LIB_LDLIBS := -lZydis -lelf -ldw -llzma -lz -lpthread -ldl -ltracefs -ltraceevent
 SONAME := libuprobes.so.0
 VERSION := 0.1.0
 
@@ -86,7 +89,7 @@ $(B)/uprobes.pc: FORCE
 install: lib $(B)/uprobes.pc
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
 	install -m 644 include/uprobes.h include/uprobes_trace.h include/uprobes_agent.h \
-		include/uprobes_stack.h include/uprobes_lang.h $(DESTDIR)$(INCLUDEDIR)/
+		include/uprobes_stack.h include/uprobes_lang.h include/uprobes_kernel.h $(DESTDIR)$(INCLUDEDIR)/
 	install -m 755 $(B)/libuprobes.so $(DESTDIR)$(LIBDIR)/libuprobes.so.$(VERSION)
 	ln -sf libuprobes.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libuprobes.so
@@ -146,7 +149,7 @@ bench: deps lib $(BENCH_BINS)
 
 format:
 	clang-format -i $(LIB_SRCS) include/uprobes.h include/uprobes_trace.h include/uprobes_agent.h \
-		include/uprobes_stack.h include/uprobes_lang.h
+		include/uprobes_stack.h include/uprobes_lang.h include/uprobes_kernel.h
 
 clean:
 	rm -rf $(B)

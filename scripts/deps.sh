@@ -5,7 +5,8 @@
 set -e
 PKGS="make gcc g++ libc6-dev pkg-config libzydis-dev libelf-dev libdw-dev
       systemtap-sdt-dev libc6-dbg liblzma-dev xz-utils binutils python3 sqlite3 bash coreutils strace
-      lua5.4 gawk perl python3.11 zstd redis-server redis-tools gdb bpftrace clang"
+      lua5.4 gawk perl python3.11 zstd redis-server redis-tools gdb bpftrace clang
+      libtracefs-dev libtraceevent-dev"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

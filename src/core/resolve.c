@@ -251,6 +251,27 @@ static int resolve_symbol(struct sym_file *f, const char *loc, unsigned flags,
 	return 0;
 }
 
+int resolve_location_in(struct sym_file *f, const char *loc, unsigned flags,
+			struct probe_target *t)
+{
+	int err;
+
+	memset(t, 0, sizeof(*t));
+	if (!loc || !*loc)
+		return log_error(EINVAL, "empty location");
+	snprintf(t->path, sizeof(t->path), "%s", sym_file_path(f));
+	t->go = sym_file_is_go(f);
+	if (loc[0] >= '0' && loc[0] <= '9')
+		err = resolve_offset(f, loc, flags, t);
+	else
+		err = resolve_symbol(f, loc, flags, t);
+	if (!err)
+		err = resolve_check_boundary(t, flags);
+	if (err)
+		resolve_release(t);
+	return err;
+}
+
 int resolve_location(const char *path, const char *loc, unsigned flags, struct probe_target *t)
 {
 	char real[PATH_MAX];
@@ -270,17 +291,8 @@ int resolve_location(const char *path, const char *loc, unsigned flags, struct p
 	f = sym_file_open(real);
 	if (!f)
 		return -errno;
-	snprintf(t->path, sizeof(t->path), "%s", real);
-	t->go = sym_file_is_go(f);
-	if (loc[0] >= '0' && loc[0] <= '9')
-		err = resolve_offset(f, loc, flags, t);
-	else
-		err = resolve_symbol(f, loc, flags, t);
+	err = resolve_location_in(f, loc, flags, t);
 	sym_file_close(f);
-	if (!err)
-		err = resolve_check_boundary(t, flags);
-	if (err)
-		resolve_release(t);
 	return err;
 }
 

@@ -40,6 +40,9 @@ struct probe_target {
 	char symbol[128];
 };
 
+/* The same in the file f, opened already (the caller resolves many locations of one file). */
+int resolve_location_in(struct sym_file *f, const char *location, unsigned flags,
+			struct probe_target *t);
 /* path NULL: the main executable. 0 or -errno with log_error set. */
 int resolve_location(const char *path, const char *location, unsigned flags,
 		     struct probe_target *t);

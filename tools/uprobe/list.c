@@ -35,7 +35,11 @@ static const char list_usage[] =
 	"and on stderr 'N functions: X optimized, Y int3, Z refused'. REASON ends\n"
 	"with '; no r: (returns twice)' or '; no r: (no call enters it)' where a\n"
 	"return probe is refused: setjmp, vfork, getcontext ...; the ELF entry point,\n"
-	"signal frames, code a jump enters.\n"
+	"signal frames, code a jump enters (with the agent; the kernel's return\n"
+	"probes are its own). With -b, each line ends with '  [backends: B]': which\n"
+	"backends of 'uprobe trace' take an entry probe there: 'agent kernel',\n"
+	"'kernel' (an instruction only the kernel may probe, by its own rules) or\n"
+	"'none' (not an instruction boundary ...). SDT markers are taken by both.\n"
 	"\n"
 	"BINARY is a path; a name without '/' is looked up on PATH (python3), then as\n"
 	"a library in /lib/x86_64-linux-gnu, /usr/lib/x86_64-linux-gnu, /lib64,\n"
@@ -57,6 +61,7 @@ static const char list_usage[] =
 	"\n"
 	"options:\n"
 	"  -q, --names   print only the names (no headers)\n"
+	"  -b, --backends  say which backends (agent, kernel) take each probe\n"
 	"  -h, --help    this text\n"
 	"\n"
 	"exit status: 0; 1 if a file or process is missing or not an x86-64 ELF file;\n"
@@ -78,7 +83,7 @@ struct totals {
 	unsigned sdt; /* SDT markers listed */
 };
 
-static int names_only;
+static int names_only, show_backends;
 static unsigned headers; /* header lines printed */
 
 static int is_elf_file(const char *path)
@@ -271,7 +276,7 @@ static void print_func(const char *path, const struct func *f, int aw, int width
 {
 	struct uprobe_info info = { .sz = sizeof(info) };
 	char loc[64];
-	const char *mode, *why;
+	const char *mode, *why, *backends;
 	int err;
 
 	if (f->offset)
@@ -292,12 +297,19 @@ static void print_func(const char *path, const struct func *f, int aw, int width
 		mode = "int3";
 		why = info.opt_reason[0] ? info.opt_reason : info.reason;
 	}
+	/*
+	 * The kernel backend takes what is an instruction boundary: an instruction
+	 * the agent cannot run elsewhere (-ENOTSUP) is the kernel's to judge.
+	 */
+	backends = !err ? "agent kernel" : err == -ENOTSUP ? "kernel" : "none";
 	if (names_only)
 		printf("%s\n", f->name);
 	else
-		printf("0x%0*" PRIx64 "  %-*s  %-9s  %s%s\n", aw, f->addr, width, f->name, mode,
-		       why, f->flags & UPROBE_SYM_RETURNS_TWICE ? "; no r: (returns twice)" :
-		       f->flags & UPROBE_SYM_NOT_CALLED	? "; no r: (no call enters it)" : "");
+		printf("0x%0*" PRIx64 "  %-*s  %-9s  %s%s%s%s%s\n", aw, f->addr, width, f->name,
+		       mode, why, f->flags & UPROBE_SYM_RETURNS_TWICE ? "; no r: (returns twice)" :
+		       f->flags & UPROBE_SYM_NOT_CALLED ? "; no r: (no call enters it)" : "",
+		       show_backends ? "  [backends: " : "", show_backends ? backends : "",
+		       show_backends ? "]" : "");
 }
 
 /* Does PATTERN select the marker: as PROVIDER:NAME, NAME or sdt:PROVIDER:NAME? */
@@ -469,16 +481,20 @@ static int list_target(const char *what, const char *pattern, struct totals *t)
 int cmd_list(int argc, char **argv)
 {
 	static const struct option opts[] = { { "names", no_argument, NULL, 'q' },
+					      { "backends", no_argument, NULL, 'b' },
 					      { "help", no_argument, NULL, 'h' },
 					      { NULL, 0, NULL, 0 } };
 	struct totals t = { 0 };
 	int c, err;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "qbh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'q':
 			names_only = 1;
+			break;
+		case 'b':
+			show_backends = 1;
 			break;
 		case 'h':
 			fputs(list_usage, stdout);

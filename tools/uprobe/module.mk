@@ -7,6 +7,6 @@ UPROBE_SRCS := $(sort $(wildcard tools/uprobe/*.c))
 # Public headers only (include/), as a program built against an installed
 # libuprobes would see them: no -Isrc.
 $(B)/uprobe: $(UPROBE_SRCS) $(wildcard tools/uprobe/*.h) include/uprobes.h include/uprobes_trace.h \
-		include/uprobes_stack.h include/uprobes_agent.h include/uprobes_lang.h $(B)/libuprobes.so
+		include/uprobes_stack.h include/uprobes_agent.h include/uprobes_lang.h include/uprobes_kernel.h $(B)/libuprobes.so
 	@mkdir -p $(@D)
 	$(CC) $(TOOL_CFLAGS) $(CFLAGS) -o $@ $(UPROBE_SRCS) $(PROG_LDFLAGS) $(PROG_LDLIBS) -ldl -lelf

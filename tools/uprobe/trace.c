@@ -153,7 +153,10 @@ int cmd_trace(int argc, char **argv)
 	if (t->pid && dash < argc)
 		return cli_error(CLI_EXIT_USAGE, "-p %d and a command after '--': trace one or the "
 				 "other", t->pid);
-	if (!t->pid && dash >= argc - 1)
+	if (t->all && dash < argc)
+		return cli_error(CLI_EXIT_USAGE, "-a and a command after '--': trace every process "
+				 "or the command");
+	if (!t->pid && !t->all && dash >= argc - 1)
 		return cli_error(CLI_EXIT_USAGE, "no command given after '--' (uprobe trace --help)");
 	ret = tracer_check_names(t);
 	if (!ret)
@@ -163,6 +166,10 @@ int cmd_trace(int argc, char **argv)
 	t->output = output;
 	if (ret)
 		return ret;
+	if (t->backend_kernel) {
+		catch_stop_signals();
+		return tracer_kernel_run(t, t->all || t->pid ? NULL : argv + dash + 1, duration_ms);
+	}
 	if (t->pid) {
 		catch_stop_signals();
 		return trace_pid(t, duration_ms);

@@ -143,6 +143,12 @@ struct tracer {
 	uint64_t lost_by[UPROBE_AGENT_MAX_SPECS]; /* per probe, as the agents' producers counted */
 	uint64_t malformed; /* records no probe writes (trace_loop.c): not printed */
 	int corrupted;	    /* a traced program wrote into its rings: exit non-zero */
+	/* The kernel backend (trace_kernel.c): -a, or --backend kernel. */
+	bool all;	      /* -a: every process that maps the files */
+	bool backend_kernel;
+	bool kernel_counting; /* --count alone with -a: the kernel counts (no records) */
+	const char *count_by; /* --count-by pid|comm: counts keyed by event and that */
+	const char *comm;     /* --comm NAME: only the events of threads so named */
 };
 
 /* Set by SIGINT, SIGTERM, SIGHUP and SIGQUIT (the signal's number). */
@@ -211,6 +217,8 @@ const char *tracer_unattached_reason(const struct tracer *t, int i, char *buf, s
 void tracer_gate_summary(const struct tracer *t, FILE *out);
 
 /* trace_loop.c */
+/* One record of any backend: filtered, counted, formatted (a trace_record_fn). */
+int tracer_record(const struct trace_record *rec, void *ctx);
 /* Index of the field called name in l, or -1. */
 int tracer_field(const struct trace_layout *l, const char *name);
 /*
@@ -244,11 +252,18 @@ int tracer_close_output(struct tracer *t);
 /* The exit status: status, or 1 instead of 0 when a traced program corrupted its rings. */
 int tracer_exit_status(const struct tracer *t, int status);
 
+/* trace_kernel.c: the kernel backend (cmd: launch mode, else -a or -p); a CLI exit code. */
+int tracer_kernel_run(struct tracer *t, char **cmd, uint64_t duration_ms);
+/* One pass over the kernel's rings: the records read. */
+long tracer_kernel_drain(struct tracer *t);
+
 /* trace_stack.c: --stack[=N], -v, -f folded|flamegraph (each: 0, or a CLI exit code). */
 int tracer_stack_option(const char *arg);
 /* --stack or a stack format was given. */
 bool tracer_stack_on(void);
 void tracer_stack_verbose(void);
+/* --stack or a stack format was given. */
+bool tracer_stack_wanted(void);
 /* 0 if fmt is a stack format (taken), -1 if not. */
 int tracer_stack_format(const char *fmt);
 /* With --stack: the probe gets "ustack=$ustackN" (*s and *line replaced, *owned the new text). */

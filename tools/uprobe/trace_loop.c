@@ -33,9 +33,13 @@ static int filter_keeps(const struct filter *f, const struct trace_layout *l,
 	int i = tracer_field(l, f->name);
 	int64_t v;
 
-	if (i < 0)
+	if (i < 0 && !strcmp(f->name, "pid")) /* a fetch-arg of that name wins */
+		v = rec->pid;
+	else if (i < 0 && !strcmp(f->name, "tid"))
+		v = rec->tid;
+	else if (i < 0)
 		return 1;
-	if (trace_field_int(l, rec, i, &v))
+	else if (trace_field_int(l, rec, i, &v))
 		return 0;
 	if (!strcmp(f->op, "=="))
 		return v == f->value;
@@ -66,6 +70,18 @@ static void hist_add(struct tracer *t, const struct trace_layout *l,
 		trace_agg_hist_add(t->hist, v);
 }
 
+/* --count-by pid|comm: "EVENT, PID" or "EVENT, COMM" counted (bpftrace's @[probe, pid]). */
+static void count_by(struct tracer *t, const struct trace_record *rec)
+{
+	char key[TRACE_MAX_EVENT_NAME + 32];
+
+	if (!strcmp(t->count_by, "pid"))
+		snprintf(key, sizeof(key), "%s, %u", t->specs[rec->event_id]->event, rec->pid);
+	else
+		snprintf(key, sizeof(key), "%s, %s", t->specs[rec->event_id]->event, rec->comm);
+	trace_agg_count_add(t->counts, key, 1);
+}
+
 /* How often (in records) a pass looks at the clock and the stop flag. */
 #define STOP_CHECK_RECORDS 1024
 #define PASS_CUT 1 /* on_record's value that ends a pass early */
@@ -81,7 +97,7 @@ void tracer_check_output(struct tracer *t)
 		t->out_errno = errno ? errno : EIO;
 }
 
-static int on_record(const struct trace_record *rec, void *ctx)
+int tracer_record(const struct trace_record *rec, void *ctx)
 {
 	struct tracer *t = ctx;
 	const struct trace_layout *l;
@@ -96,7 +112,8 @@ static int on_record(const struct trace_record *rec, void *ctx)
 		return t->cut ? PASS_CUT : 0;
 	}
 	l = t->layouts[rec->event_id];
-	if (t->filter.on && !filter_keeps(&t->filter, l, rec)) {
+	if ((t->filter.on && !filter_keeps(&t->filter, l, rec)) ||
+	    (t->comm && strcmp(rec->comm, t->comm))) {
 		t->filtered++;
 		return t->cut ? PASS_CUT : 0;
 	}
@@ -109,6 +126,8 @@ static int on_record(const struct trace_record *rec, void *ctx)
 		tracer_check_output(t);
 	}
 	t->events[rec->event_id]++;
+	if (t->count_by)
+		count_by(t, rec);
 	if (t->hist)
 		hist_add(t, l, rec);
 	tracer_stack_event(t, l, rec);
@@ -119,10 +138,12 @@ long tracer_drain(struct tracer *t)
 {
 	uint64_t before = t->records;
 
+	if (t->backend_kernel)
+		return tracer_kernel_drain(t);
 	t->cut = false;
 	for (int i = 0; i < t->n_agents && !t->cut; i++)
 		if (t->agents[i].cons)
-			trace_consumer_poll(t->agents[i].cons, 0, on_record, t);
+			trace_consumer_poll(t->agents[i].cons, 0, tracer_record, t);
 	return (long)(t->records - before);
 }
 

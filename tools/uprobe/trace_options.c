@@ -21,6 +21,7 @@
 const char trace_usage[] =
 	"usage: uprobe trace [OPTIONS] PROBE... -- COMMAND [ARGS...]\n"
 	"       uprobe trace [OPTIONS] -p PID PROBE...\n"
+	"       uprobe trace [OPTIONS] -a PROBE...\n"
 	"\n"
 	"Run COMMAND with the probes in place before its main(), print their events,\n"
 	"and exit with COMMAND's exit status once every event is drained. Processes it\n"
@@ -30,6 +31,11 @@ const char trace_usage[] =
 	"\n"
 	"With -p, trace the running process PID until Ctrl-C, SIGTERM, -d or its end;\n"
 	"then every probe is removed and the process runs on as before.\n"
+	"\n"
+	"With -a, trace every process that maps a probed file, running or started\n"
+	"later, until Ctrl-C, SIGTERM or -d: the kernel's uprobes do the probing\n"
+	"(needs root and tracefs; docs/kernel-backend.md). --backend kernel does the\n"
+	"same for COMMAND or -p PID, to compare the two engines on one workload.\n"
 	"\n"
 	"PROBE is a line of the kernel's uprobe_events syntax, for example\n"
 	"  'p:libc:malloc size=%di:u64'   'r:./prog:parse ret=$retval'\n"
@@ -51,13 +57,20 @@ const char trace_usage[] =
 	"                     flamegraph.pl, inferno, speedscope) or flamegraph (an\n"
 	"                     interactive SVG: -o FILE.svg); both imply --stack\n"
 	"  -p, --pid PID      attach to running process PID (needs the rights of ptrace)\n"
+	"  -a, --all          every process that maps the probed files (kernel backend)\n"
+	"      --backend B    agent (in the process, the default) or kernel (the kernel's\n"
+	"                     uprobes: no $ustack/--stack; with -a and --count alone\n"
+	"                     the kernel counts the hits, exactly)\n"
 	"  -o, --output FILE  write events and aggregations to FILE (default: stdout)\n"
 	"  -d, --duration S   stop tracing after S seconds (the command keeps running)\n"
 	"      --count        count events per probe, print the counts at the end\n"
 	"      --hist EXPR    log2 histogram of a fetch-arg (its name) or of 'latency'\n"
 	"                     (return probes: ns from entry to return)\n"
 	"      --filter EXPR  keep events where NAME OP NUMBER holds (OP: == != < <= > >=);\n"
-	"                     events without that fetch-arg are kept\n"
+	"                     events without that fetch-arg are kept; NAME pid or tid\n"
+	"                     is the event's process or thread, unless a fetch-arg has it\n"
+	"      --comm NAME    keep the events of threads named NAME\n"
+	"      --count-by K   --count per probe and K: pid or comm (\"@events[ev, 4242]\")\n"
 	"      --stack[=N]    the user stack at each hit (N frames, 1 to 127; default\n"
 	"                     127), walked in the process (CFI, frame pointers where\n"
 	"                     none) and symbolized here: under each event (text, as\n"
@@ -125,11 +138,16 @@ static int add_sdt_probe(struct tracer *t, struct trace_spec *s, const char *lin
 	struct trace_spec **out = calloc((size_t)room, sizeof(*out));
 	struct trace_error err;
 
-	if (!t->pid && !t->exe) {
+	if (!t->pid && !t->exe && (!t->all || !s->path)) {
 		trace_spec_free(s);
 		free(out);
+		if (t->all)
+			return cli_error(CLI_EXIT_USAGE, "probe '%s': with -a, name the file: "
+					 "'usdt:PATH:PROVIDER:NAME'", line);
 		return cli_error(CLI_EXIT_USAGE, "no command given after '--' (uprobe trace --help)");
 	}
+	if (t->all)
+		w.exe = s->path; /* usdt:PATH: that file (and the libraries it needs) */
 	n = out ? trace_spec_resolve_sdt(s, &w, out, room, &err) : -ENOMEM;
 	trace_spec_free(s);
 	if (n < 0) {
@@ -388,13 +406,16 @@ int tracer_parse_options(struct tracer *t, int argc, char **argv, uint64_t *dura
 		{ "hist", required_argument, NULL, 'H' },   { "filter", required_argument, NULL, 'F' },
 		{ "quiet", no_argument, NULL, 'q' },	      { "help", no_argument, NULL, 'h' },
 		{ "pid", required_argument, NULL, 'p' },      { "stack", optional_argument, NULL, 'S' },
-		{ "verbose", no_argument, NULL, 'v' },	      { 0 },
+		{ "verbose", no_argument, NULL, 'v' },	      { "all", no_argument, NULL, 'a' },
+		{ "backend", required_argument, NULL, 'B' },  { "count-by", required_argument, NULL, 'K' },
+		{ "comm", required_argument, NULL, 'C' },     { 0 },
 	};
+	const char *backend = NULL;
 	int c, fmt_given = 0, ret;
 	char *end;
 	double d;
 
-	while ((c = getopt_long(argc, argv, "f:o:d:qhp:v", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "f:o:d:qhp:va", opts, NULL)) != -1) {
 		ret = 0;
 		switch (c) {
 		case 'f':
@@ -419,6 +440,25 @@ int tracer_parse_options(struct tracer *t, int argc, char **argv, uint64_t *dura
 			break;
 		case 'c':
 			t->count = 1;
+			break;
+		case 'a':
+			t->all = t->backend_kernel = true;
+			break;
+		case 'K':
+			if (strcmp(optarg, "pid") && strcmp(optarg, "comm"))
+				return cli_error(CLI_EXIT_USAGE, "--count-by '%s': expected pid or comm",
+						 optarg);
+			t->count_by = optarg;
+			t->count = 1;
+			break;
+		case 'C':
+			t->comm = optarg;
+			break;
+		case 'B':
+			if (strcmp(optarg, "agent") && strcmp(optarg, "kernel"))
+				return cli_error(CLI_EXIT_USAGE, "--backend '%s': expected agent or "
+						 "kernel", optarg);
+			backend = optarg;
 			break;
 		case 'H':
 			t->hist_expr = optarg;
@@ -451,6 +491,16 @@ int tracer_parse_options(struct tracer *t, int argc, char **argv, uint64_t *dura
 			return ret;
 	}
 	t->print_events = fmt_given || (!t->count && !t->hist_expr);
+	if (backend && t->all && !strcmp(backend, "agent"))
+		return cli_error(CLI_EXIT_USAGE, "-a traces every process: only the kernel backend "
+				 "can (--backend kernel)");
+	if (backend)
+		t->backend_kernel = !strcmp(backend, "kernel");
+	if (t->all && t->pid)
+		return cli_error(CLI_EXIT_USAGE, "-a and -p %d: trace every process or one", t->pid);
+	if (t->backend_kernel && tracer_stack_wanted())
+		return cli_error(CLI_EXIT_USAGE, "--stack, folded and flamegraph need the agent "
+				 "backend (the kernel's uprobe events fetch no user stack)");
 	return 0;
 }
 
@@ -482,7 +532,8 @@ int tracer_check_names(const struct tracer *t)
 	for (int k = 0; k < 2; k++) {
 		int found = 0;
 
-		if (!names[k] || (k == 1 && !strcmp(names[k], "latency")))
+		if (!names[k] || (k == 1 && !strcmp(names[k], "latency")) ||
+		    (k == 0 && (!strcmp(names[k], "pid") || !strcmp(names[k], "tid"))))
 			continue;
 		for (int i = 0; i < t->n && !found; i++)
 			found = tracer_field(t->layouts[i], names[k]) >= 0;

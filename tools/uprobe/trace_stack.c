@@ -65,6 +65,11 @@ int tracer_stack_option(const char *arg)
 	return 0;
 }
 
+bool tracer_stack_wanted(void)
+{
+	return st.depth != 0;
+}
+
 void tracer_stack_verbose(void)
 {
 	st.lines = true;

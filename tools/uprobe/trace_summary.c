@@ -65,7 +65,11 @@ static void summary(struct tracer *t)
 		tracer_maps_summary(t, stderr, true);
 		return;
 	}
-	fprintf(stderr, "\nuprobe: %u process image(s) traced\n", t->images);
+	if (t->backend_kernel)
+		fprintf(stderr, "\nuprobe: traced through the kernel's uprobes%s\n",
+			t->kernel_counting ? " (hits counted by the kernel)" : "");
+	else
+		fprintf(stderr, "\nuprobe: %u process image(s) traced\n", t->images);
 	for (int i = 0; i < t->n; i++) {
 		const struct trace_spec *s = t->specs[i];
 		char lost[32] = "";
@@ -81,7 +85,9 @@ static void summary(struct tracer *t)
 				tracer_unattached_reason(t, i, why, sizeof(why)));
 	}
 	tracer_gate_summary(t, stderr);
-	if (lost_known)
+	if (lost_known && t->backend_kernel)
+		fprintf(stderr, "  lost events (kernel rings full): %" PRIu64 "\n", t->lost);
+	else if (lost_known)
 		fprintf(stderr, "  lost events (rings full): %" PRIu64 "\n", t->lost);
 	else
 		fprintf(stderr, "  lost events (rings full): unknown (the traced program overwrote "
@@ -111,7 +117,7 @@ void tracer_finish(struct tracer *t)
 		trace_formatter_free(t->fmt); /* closes a Perfetto document */
 	t->fmt = NULL;
 	tracer_maps_collect(t); /* --count, --hist, --filter computed in the target */
-	for (int i = 0; t->counts && i < t->n; i++) /* counted per probe in on_record */
+	for (int i = 0; t->counts && !t->count_by && i < t->n; i++) /* counted in on_record */
 		if (t->events[i])
 			trace_agg_count_add(t->counts, t->specs[i]->event, t->events[i]);
 	if (t->counts)

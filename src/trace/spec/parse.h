@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "trace/spec/spec.h"
 #include "uprobes_trace.h"
 
 /* PARAM_MAX_STACK of the kernel (THREAD_SIZE / sizeof(long) on x86-64): the largest $argN. */
@@ -144,15 +145,6 @@ int spec_parse_sdt(struct spec_ctx *cx, char *word);
 /* Parse the fetch-arg token tok ([NAME=]FETCHARG[:TYPE]) into a new arg of cx->spec. */
 int spec_parse_arg(struct spec_ctx *cx, char *tok);
 
-/* Output with snprintf semantics: pos counts what the full text needs. */
-struct spec_out {
-	char *buf;
-	size_t len;
-	size_t pos;
-};
-
-void spec_out_printf(struct spec_out *o, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
 /* " NAME=FETCHARG:TYPE[N]" */
 void spec_format_arg(struct spec_out *o, const struct trace_arg *a);
 

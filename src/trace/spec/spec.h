@@ -15,8 +15,22 @@
 #define UPROBES_TRACE_SPEC_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "uprobes_trace.h"
+
+/*
+ * Text output with snprintf semantics (pos counts what the full text needs):
+ * the canonical spec text here, the kernel's lines in kernel/kline.c.
+ */
+struct spec_out {
+	char *buf;
+	size_t len;
+	size_t pos;
+};
+
+void spec_out_printf(struct spec_out *o, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 /* Bytes of one value (strings: of the address they are read from). */
 static inline unsigned int trace_type_size(enum trace_type t)
