@@ -74,7 +74,7 @@ static uint64_t load_words(uint64_t addr, unsigned n)
 }
 
 static int load_literal(const struct arch_insn *ai, struct uprobe_regs *regs,
-			struct arch_fpsimd *fp)
+			const struct arch_vregs *vr)
 {
 	uint64_t v;
 
@@ -85,12 +85,13 @@ static int load_literal(const struct arch_insn *ai, struct uprobe_regs *regs,
 		reg_write(regs, ai->rt, v);
 		return 0;
 	}
-	if (!fp)
+	if (!vr || !vr->fpsimd)
 		return -EFAULT;
 	v = load_words(ai->target, ai->size == 4 ? 1 : 2);
 	/* A scalar load clears the rest of the vector register. */
-	fp->v[ai->rt] = ai->size == 16 ? (__uint128_t)load_words(ai->target + 8, 2) << 64 | v
-				       : (__uint128_t)v;
+	arch_vreg_write(vr, ai->rt,
+			ai->size == 16 ? (__uint128_t)load_words(ai->target + 8, 2) << 64 | v
+				       : (__uint128_t)v);
 	return 0;
 }
 
@@ -131,12 +132,13 @@ static uint64_t next_pc(const struct arch_insn *ai, struct uprobe_regs *regs)
 	return next; /* nop, bti, prfm, literal loads */
 }
 
-int arch_emulate(const struct arch_insn *ai, struct uprobe_regs *regs, struct arch_fpsimd *fp)
+int arch_emulate(const struct arch_insn *ai, struct uprobe_regs *regs,
+		 const struct arch_vregs *vr)
 {
 	int err = 0;
 
 	if (ai->op == ARCH_OP_LDR_LIT || ai->op == ARCH_OP_LDR_LIT_FP)
-		err = load_literal(ai, regs, fp);
+		err = load_literal(ai, regs, vr);
 	if (err)
 		return err;
 	regs->pc = next_pc(ai, regs);

@@ -119,12 +119,27 @@ struct arch_fpsimd {
 };
 
 /*
- * Signal context: perform the instruction on regs (and fp for SIMD literal
- * loads: NULL when the frame has none). Literal loads read their literal
- * directly: it lies within +-1 MiB of the instruction, in its own image.
- * Returns 0, or -EFAULT when a SIMD load has no frame to write to.
+ * Where a signal frame keeps v0-v31 (regs_vregs() in regs.h finds them): the
+ * fpsimd record, and the Z registers of the SVE record when SVE state is live
+ * (sigreturn then restores the vector registers from it, not from fpsimd).
  */
-int arch_emulate(const struct arch_insn *ai, struct uprobe_regs *regs, struct arch_fpsimd *fp);
+struct arch_vregs {
+	struct arch_fpsimd *fpsimd; /* NULL: the frame has none */
+	uint8_t *sve_z;		    /* Z0, vq * 16 bytes each; NULL: not live */
+	unsigned vq;
+};
+
+/* Signal context: write v<n> as a SIMD&FP load does (bits above 128 cleared). */
+void arch_vreg_write(const struct arch_vregs *vr, unsigned n, __uint128_t v);
+
+/*
+ * Signal context: perform the instruction on regs (and vr for SIMD literal
+ * loads). Literal loads read their literal directly: it lies within +-1 MiB
+ * of the instruction, in its own image. Returns 0, or -EFAULT when a SIMD
+ * load has no frame record to write to.
+ */
+int arch_emulate(const struct arch_insn *ai, struct uprobe_regs *regs,
+		 const struct arch_vregs *vr);
 
 /* Does condition cond (b.cond encoding) hold for the flags in pstate? */
 bool arch_cond_holds(unsigned cond, uint64_t pstate);

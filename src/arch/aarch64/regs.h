@@ -13,9 +13,10 @@ void regs_from_ucontext(struct uprobe_regs *regs, const ucontext_t *uc);
 void regs_to_ucontext(const struct uprobe_regs *regs, ucontext_t *uc);
 
 /*
- * Signal context: the frame's fpsimd_context (FPSIMD_MAGIC record in
- * __reserved), or NULL. Writes to it take effect at sigreturn.
+ * Signal context: where the frame keeps v0-v31 (the fpsimd record, the SVE
+ * record's Z registers when live), for arch_emulate(). Writes through vr take
+ * effect at sigreturn.
  */
-struct arch_fpsimd *regs_fpsimd(ucontext_t *uc);
+void regs_vregs(ucontext_t *uc, struct arch_vregs *vr);
 
 #endif

@@ -1,0 +1,52 @@
+# SPDX-License-Identifier: MIT
+# make ARCH=aarch64 (docs/aarch64.md): the aarch64 cross build in build-aarch64/,
+# included by the Makefile instead of the x86-64 build. What is built so far:
+# the arch layer (src/arch/aarch64) as a static library and its tests, which
+# `make check-aarch64` runs under qemu-aarch64.
+CROSS ?= aarch64-linux-gnu-
+CC := $(CROSS)gcc
+AR := $(CROSS)ar
+CFLAGS ?= -O2 -g
+QEMU ?= qemu-aarch64
+B := build-aarch64
+
+WARN := -Wall -Wextra -Werror -Wno-format-truncation
+BASE_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude -Isrc -MMD -MP
+A64_LIB_SRCS := $(sort $(wildcard src/arch/aarch64/*.c))
+A64_LIB_OBJS := $(patsubst %.c,$(B)/%.o,$(A64_LIB_SRCS))
+A64_LDLIBS := -lcapstone -lpthread
+# Signal context: no libc string functions, no SIMD registers.
+A64_HOT_SRCS := src/arch/aarch64/emulate.c src/arch/aarch64/regs.c
+A64_HOT_CFLAGS := -fno-builtin -fno-tree-loop-distribute-patterns -mgeneral-regs-only
+
+.PHONY: all lib check-aarch64 deps clean
+all: lib $(A64_TEST_BINS)
+lib: $(B)/libuprobes-arch.a
+
+deps:
+	@sh scripts/deps.sh
+
+$(B)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) -fPIC $(CFLAGS) $(if $(filter $(A64_HOT_SRCS),$<),$(A64_HOT_CFLAGS)) \
+		-c $< -o $@
+
+$(B)/libuprobes-arch.a: $(A64_LIB_OBJS)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+A64_TEST_BINS :=
+include tests/aarch64/aarch64.mk
+all: $(A64_TEST_BINS)
+
+# Each test runs under qemu-aarch64 through a wrapper that tests/run.sh starts.
+check-aarch64: deps lib $(A64_TEST_BINS)
+	@for t in $(A64_TEST_BINS); do \
+		printf '#!/bin/sh\nexec %s %s "$$@"\n' '$(QEMU)' "$(abspath .)/$$t" >$$t.qemu; \
+		chmod +x $$t.qemu; done
+	@sh tests/run.sh $(addsuffix .qemu,$(A64_TEST_BINS))
+
+clean:
+	rm -rf $(B)
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)
