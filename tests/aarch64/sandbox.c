@@ -137,6 +137,7 @@ static int arm_probe(const uint32_t *words, int probe, struct sb_probe *pr)
 	if (pr->analyze_err)
 		return pr->analyze_err;
 	pr->emulated = arch_insn_can_emulate(&probe_insn);
+	pr->op = probe_insn.op;
 	if (!pr->emulated) {
 		len = arch_xol_build(&probe_insn, sb_addr(SB_SLOTS), slot);
 		if (len < 0)

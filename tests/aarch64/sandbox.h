@@ -28,6 +28,7 @@ struct sb_probe {
 	char why[160];	   /* its reason when refused */
 	int hits;	   /* brk hits at the probed instruction */
 	bool emulated;	   /* emulated (else run out of line) */
+	int op;		   /* the probed instruction's enum arch_op */
 	int signal;	   /* a signal that ended the run, 0 if none */
 	uint64_t sig_pc;
 };

@@ -7,7 +7,9 @@
  * Capstone 4.0 (Debian 12) predates ARMv8.3: it does not decode the PAC forms
  * of the branch-register group (braa, blraa, retaa, ... with op3 = 00001x),
  * which Debian's own libraries use. Those are recognized here by that group's
- * fields; every other word Capstone cannot decode is refused.
+ * fields, and so are its other pointer-authentication instructions (pacia,
+ * autib, xpaci, ldraa ...), which run out of line; every other word Capstone
+ * cannot decode is refused.
  */
 #include <capstone/capstone.h>
 #include <errno.h>
@@ -72,6 +74,17 @@ static bool is_pac_branch(uint32_t w)
 {
 	return (w & 0xfe000000u) == 0xd6000000u && ((w >> 16) & 0x1f) == 0x1f &&
 	       ((w >> 11) & 0x1f) == 0x01;
+}
+
+/*
+ * The other ARMv8.3 pointer-authentication instructions Capstone 4.0 lacks,
+ * none of which reads the PC: data processing (1 source) pacia..autdzb,
+ * xpaci, xpacd (opcode 0..17), and ldraa/ldrab.
+ */
+static bool is_pac_other(uint32_t w)
+{
+	return ((w & 0xffffc000u) == 0xdac10000u && ((w >> 10) & 0x3f) <= 0x11) ||
+	       (w & 0xff200400u) == 0xf8200400u;
 }
 
 static int pac_branch(struct arch_insn *ai, uint32_t w, char *why, size_t whylen)
@@ -228,6 +241,8 @@ int arch_insn_analyze(struct arch_insn *ai, const uint8_t *code, size_t avail, u
 	memcpy(ai->bytes, code, 4);
 	if (is_pac_branch(w))
 		return pac_branch(ai, w, why, whylen);
+	if (is_pac_other(w))
+		return 0; /* ARCH_OP_XOL */
 	err = cs_decode(w, addr, &id, &imm, txt, sizeof(txt));
 	if (err) {
 		if (whylen)
@@ -255,7 +270,7 @@ unsigned arch_insn_length(const uint8_t *code, size_t avail, uint64_t addr)
 
 	if (avail < 4 || (addr & 3))
 		return 0;
-	if (is_pac_branch(word_of(code)))
+	if (is_pac_branch(word_of(code)) || is_pac_other(word_of(code)))
 		return 4;
 	return cs_decode(word_of(code), addr, &id, &imm, NULL, 0) ? 0 : 4;
 }
