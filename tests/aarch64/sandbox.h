@@ -14,6 +14,8 @@
 
 #include "sandbox_layout.h"
 
+struct uprobe_regs;
+
 struct sb_state {
 	uint64_t x[31];
 	uint64_t sp;
@@ -28,12 +30,24 @@ struct sb_probe {
 	char why[160];	   /* its reason when refused */
 	int hits;	   /* brk hits at the probed instruction */
 	bool emulated;	   /* emulated (else run out of line) */
+	bool fast;	   /* jump mode: hits never trap */
+	int redirects;	   /* jump mode: trampoline exits through brk */
 	int op;		   /* the probed instruction's enum arch_op */
 	int signal;	   /* a signal that ended the run, 0 if none */
 	uint64_t sig_pc;
 };
 
 extern uint8_t *sb_base;
+
+/* How a probe is put in: brk (trap path) or b to a trampoline (jump.h). */
+enum sb_mode { SB_BRK, SB_JUMP };
+extern enum sb_mode sb_mode;
+
+/*
+ * Called with the registers at each hit (the consumer), in either mode; it
+ * may change them (a new pc: the instruction is not executed). NULL: none.
+ */
+extern void (*sb_hook)(struct uprobe_regs *regs);
 
 /* Map the sandbox, copy the stubs, write the pads, install the handlers. */
 void sb_init(void);
@@ -60,6 +74,10 @@ void sb_run(const uint32_t *words, int n, int probe, const struct sb_state *in,
 	    uint64_t mem_seed, struct sb_state *out, uint8_t *mem, struct sb_probe *pr);
 
 #define SB_MEM_SIZE (SB_IN - SB_LIT)
+/*
+ * The stack below the final sp is dead to the program (Linux arm64 has no red
+ * zone): a trampoline keeps its frame there. It is not compared.
+ */
 
 /*
  * Run natively and probed; 0 when both left the same state (and the probe was

@@ -229,13 +229,13 @@ static void state_for(struct sb_state *st, uint64_t seed)
 	st->x[30] = sb_pad((unsigned)((seed >> 8) % SB_NPADS));
 }
 
-static void test_sequences(void)
+static void sequences(void)
 {
 	const char *env = getenv("DIFF_SEQS");
 	long nseq = env ? atol(env) : 10000;
 	uint64_t seed0 = getenv("DIFF_SEED") ? strtoull(getenv("DIFF_SEED"), NULL, 0) : 1;
 	unsigned long per_op[ARCH_OP_PRFM_LIT + 1] = { 0 };
-	long diffs = 0, emulated = 0;
+	long diffs = 0, emulated = 0, slow = 0;
 
 	for (long i = 0; i < nseq; i++) {
 		struct gen g = { .rng = seed0 + (uint64_t)i * 7919 };
@@ -265,9 +265,12 @@ static void test_sequences(void)
 		}
 		per_op[pr.op]++;
 		emulated += pr.emulated;
+		slow += sb_mode == SB_JUMP && !pr.fast;
 	}
-	printf("  %ld sequences, %ld diffs; probes emulated %ld, out of line %ld\n", nseq, diffs,
-	       emulated, nseq - diffs - emulated);
+	printf("  %s: %ld sequences, %ld diffs; probes emulated %ld, out of line %ld",
+	       sb_mode == SB_JUMP ? "jump" : "brk", nseq, diffs, emulated,
+	       nseq - diffs - emulated);
+	printf(sb_mode == SB_JUMP ? "; trampolines leaving through brk %ld\n" : "\n", slow);
 	for (int op = 0; op <= ARCH_OP_PRFM_LIT; op++) {
 		printf("  op %d: %lu probes\n", op, per_op[op]);
 		if (per_op[op] < (unsigned long)nseq / 500)
@@ -276,9 +279,24 @@ static void test_sequences(void)
 	CHECK_EQ_INT(diffs, 0);
 }
 
+/* The probe a brk: emulation or an out-of-line slot. */
+static void test_sequences_brk(void)
+{
+	sb_mode = SB_BRK;
+	sequences();
+}
+
+/* The same sequences, the probe a b to a trampoline. */
+static void test_sequences_jump(void)
+{
+	sb_mode = SB_JUMP;
+	sequences();
+}
+
 int main(void)
 {
 	sb_init();
-	RUN(test_sequences);
+	RUN(test_sequences_brk);
+	RUN(test_sequences_jump);
 	TL_EXIT();
 }

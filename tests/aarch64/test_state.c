@@ -17,6 +17,7 @@
 TL_DEFINE("aarch64_state");
 
 static uint64_t seed = 0x5eed;
+static int slow_runs; /* jump mode: trampolines that leave through brk */
 
 /* Offset from instruction i of the sequence to pad k. */
 static int64_t to_pad(unsigned k, int i)
@@ -41,6 +42,10 @@ static void one(const char *name, const uint32_t *w, int n, int probe, const str
 	else if (pr.emulated != want_emulated)
 		TL_FAIL("%s: %s, want %s", name, pr.emulated ? "emulated" : "out of line",
 			want_emulated ? "emulated" : "out of line");
+	else if (sb_mode == SB_JUMP && pr.redirects != !pr.fast)
+		TL_FAIL("%s: %d redirects, the trampoline is %s", name, pr.redirects,
+			pr.fast ? "fast" : "slow");
+	slow_runs += sb_mode == SB_JUMP && !pr.fast;
 }
 
 static void base_state(struct sb_state *st)
@@ -330,10 +335,9 @@ static void test_encoders(void)
 	}
 }
 
-int main(void)
+/* Every class again, the probe a b to a trampoline (jump.h). */
+static void run_classes(void)
 {
-	sb_init();
-	RUN(test_encoders);
 	RUN(test_adr_adrp);
 	RUN(test_ldr_literal);
 	RUN(test_branches);
@@ -341,7 +345,87 @@ int main(void)
 	RUN(test_indirect);
 	RUN(test_pac_bti);
 	RUN(test_xol);
+}
+
+static struct uprobe_regs seen;
+static int seen_n;
+
+static void hook_record(struct uprobe_regs *regs)
+{
+	seen = *regs;
+	seen_n++;
+}
+
+static uint64_t hook_pc;
+
+static void hook_move(struct uprobe_regs *regs)
+{
+	regs->x[5] = 0x5555;
+	regs->pstate ^= 1ull << 29; /* C */
+	if (hook_pc)
+		regs->pc = hook_pc;
+}
+
+/*
+ * The consumer sees the same registers in both modes (pc the probed address),
+ * and what it changes takes effect: a register, a flag, pc (the instruction is
+ * then not executed).
+ */
+static void test_consumer_regs(void)
+{
+	uint32_t w[3] = { enc_addsub_imm(1, 0, 1, 3, 4, 7), enc_adr(6, 64),
+			  enc_addsub_reg(1, 0, 0, 7, 5, 31, 0, 0) };
+	struct uprobe_regs brk_regs;
+	struct sb_state in, out;
+	struct sb_probe pr;
+
+	base_state(&in);
+	sb_hook = hook_record;
+	for (int mode = SB_BRK; mode <= SB_JUMP; mode++) {
+		sb_mode = mode;
+		seen_n = 0;
+		one("regs", w, 3, 1, &in, 1, NULL);
+		CHECK_EQ_INT(seen_n, 1);
+		CHECK_EQ_U64(seen.pc, sb_addr(SB_CODE + 4));
+		CHECK_EQ_U64(seen.sp, in.sp);
+		if (mode == SB_BRK)
+			brk_regs = seen;
+	}
+	CHECK(!memcmp(brk_regs.x, seen.x, sizeof(seen.x)));
+	CHECK_EQ_U64(brk_regs.pstate >> 28, seen.pstate >> 28);
+	sb_hook = hook_move;
+	for (int mode = SB_BRK; mode <= SB_JUMP; mode++) {
+		sb_mode = mode;
+		hook_pc = 0;
+		sb_run(w, 3, 1, &in, seed, &out, (uint8_t[SB_MEM_SIZE]){ 0 }, &pr);
+		CHECK_EQ_U64(out.x[7], 0x5555); /* add x7, x5, xzr after the hit */
+		CHECK_EQ_U64(out.x[6], sb_addr(SB_CODE + 4 + 64));
+		CHECK_EQ_INT(pr.redirects, 0);
+		hook_pc = sb_pad(50);
+		sb_run(w, 3, 1, &in, seed, &out, (uint8_t[SB_MEM_SIZE]){ 0 }, &pr);
+		CHECK_EQ_U64(out.pad, sb_pad(50));
+		CHECK_EQ_U64(out.x[6], in.x[6]); /* adr not executed */
+		CHECK_EQ_U64(out.x[5], 0x5555);
+		CHECK_EQ_INT(pr.redirects, mode == SB_JUMP);
+	}
+	sb_hook = NULL;
+	sb_mode = SB_BRK;
+}
+
+int main(void)
+{
+	sb_init();
+	RUN(test_encoders);
+	run_classes();
 	RUN(test_refused);
 	RUN(test_xol_window);
+	RUN(test_consumer_regs);
+	tl_suite = "aarch64_jump";
+	sb_mode = SB_JUMP;
+	slow_runs = 0;
+	run_classes();
+	tl_begin();
+	CHECK_EQ_INT(slow_runs, 3); /* blr x30, blraa, blraaz */
+	tl_end("slow_trampolines");
 	TL_EXIT();
 }

@@ -13,10 +13,11 @@ B := build-aarch64
 WARN := -Wall -Wextra -Werror -Wno-format-truncation
 BASE_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude -Isrc -MMD -MP
 A64_LIB_SRCS := $(sort $(wildcard src/arch/aarch64/*.c))
-A64_LIB_OBJS := $(patsubst %.c,$(B)/%.o,$(A64_LIB_SRCS))
+A64_LIB_ASMS := $(sort $(wildcard src/arch/aarch64/*.S))
+A64_LIB_OBJS := $(patsubst %.c,$(B)/%.o,$(A64_LIB_SRCS)) $(patsubst %.S,$(B)/%.o,$(A64_LIB_ASMS))
 A64_LDLIBS := -lcapstone -lpthread
 # Signal context: no libc string functions, no SIMD registers.
-A64_HOT_SRCS := src/arch/aarch64/emulate.c src/arch/aarch64/regs.c
+A64_HOT_SRCS := src/arch/aarch64/emulate.c src/arch/aarch64/regs.c src/arch/aarch64/jump.c
 A64_HOT_CFLAGS := -fno-builtin -fno-tree-loop-distribute-patterns -mgeneral-regs-only
 
 .PHONY: all lib check-aarch64 deps clean
@@ -30,6 +31,10 @@ $(B)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(BASE_CFLAGS) -fPIC $(CFLAGS) $(if $(filter $(A64_HOT_SRCS),$<),$(A64_HOT_CFLAGS)) \
 		-c $< -o $@
+
+$(B)/%.o: %.S
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) -fPIC $(CFLAGS) -c $< -o $@
 
 $(B)/libuprobes-arch.a: $(A64_LIB_OBJS)
 	rm -f $@
