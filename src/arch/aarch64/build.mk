@@ -21,7 +21,7 @@ A64_HOT_SRCS := src/arch/aarch64/emulate.c src/arch/aarch64/regs.c src/arch/aarc
 A64_HOT_CFLAGS := -fno-builtin -fno-tree-loop-distribute-patterns -mgeneral-regs-only
 
 .PHONY: all lib check-aarch64 deps clean
-all: lib $(A64_TEST_BINS)
+all: lib
 lib: $(B)/libuprobes-arch.a
 
 deps:
@@ -42,7 +42,22 @@ $(B)/libuprobes-arch.a: $(A64_LIB_OBJS)
 
 A64_TEST_BINS :=
 include tests/aarch64/aarch64.mk
-all: $(A64_TEST_BINS)
+
+# Benchmarks under qemu-aarch64: the coverage of function entries (bench/coverage_aarch64.c).
+A64_BENCH_BINS := $(B)/bench/coverage_aarch64
+all: $(A64_TEST_BINS) $(A64_BENCH_BINS)
+$(B)/bench/harness.o $(B)/bench/bench_util.o: $(B)/bench/%.o: bench/%.c bench/%.h bench/harness.h
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) -Ibench $(CFLAGS) -c $< -o $@
+
+$(B)/bench/coverage_aarch64: bench/coverage_aarch64.c $(B)/bench/harness.o $(B)/bench/bench_util.o \
+		$(B)/libuprobes-arch.a
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) -Ibench $(CFLAGS) -o $@ $(filter %.c %.o %.a,$^) -lelf $(A64_LDLIBS)
+
+.PHONY: bench-aarch64
+bench-aarch64: deps lib $(A64_BENCH_BINS)
+	@for b in $(A64_BENCH_BINS); do echo "== $$b"; $(QEMU) $$b || exit 1; done
 
 # Each test runs under qemu-aarch64 through a wrapper that tests/run.sh starts.
 check-aarch64: deps lib $(A64_TEST_BINS)
