@@ -4,7 +4,7 @@
 A64_SANDBOX := tests/aarch64/sandbox.c tests/aarch64/frame.S
 A64_TEST_CFLAGS := $(BASE_CFLAGS) -Itests -pthread
 
-A64_TEST_BINS += $(B)/tests/aarch64/test_state $(B)/tests/aarch64/test_diff
+A64_TEST_BINS += $(B)/tests/aarch64/test_state $(B)/tests/aarch64/test_diff $(B)/tests/aarch64/test_ret
 $(B)/tests/aarch64/test_%: tests/aarch64/test_%.c $(A64_SANDBOX) $(wildcard tests/aarch64/*.h) \
 		$(B)/libuprobes-arch.a
 	@mkdir -p $(@D)

@@ -20,6 +20,7 @@ extern const uint8_t a64_frame_exit[], a64_frame_exit_end[];
 uint8_t *sb_base;
 enum sb_mode sb_mode;
 void (*sb_hook)(struct uprobe_regs *regs);
+int sb_want_hits = 1;
 static volatile int redirects;
 static struct arch_insn probe_insn;
 static uint64_t probe_pc;
@@ -262,7 +263,7 @@ int sb_compare(const char *name, const uint32_t *words, int n, int probe,
 		printf("  %s: refused: %s\n", name, pr->why);
 		return 1;
 	}
-	if (pr->signal || pr->hits != 1) {
+	if (pr->signal || pr->hits != sb_want_hits) {
 		printf("  %s: probed run: %d hits, signal %d at %#llx\n", name, pr->hits,
 		       pr->signal, (unsigned long long)pr->sig_pc);
 		return 1;

@@ -49,6 +49,9 @@ extern enum sb_mode sb_mode;
  */
 extern void (*sb_hook)(struct uprobe_regs *regs);
 
+/* The hits sb_compare() expects of a probed run (1 unless a test says). */
+extern int sb_want_hits;
+
 /* Map the sandbox, copy the stubs, write the pads, install the handlers. */
 void sb_init(void);
 
