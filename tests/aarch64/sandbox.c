@@ -11,6 +11,7 @@
 #include "arch/aarch64/insn.h"
 #include "arch/aarch64/jump.h"
 #include "arch/aarch64/regs.h"
+#include "arch/safe_read.h"
 #include "enc.h"
 #include "sandbox.h"
 
@@ -58,16 +59,28 @@ static void write_pad(unsigned off)
 	put_words(off, w, 6);
 }
 
+/* A literal load that cannot read its literal: the SIGSEGV the instruction takes. */
+static void deliver_fault(uint64_t pc)
+{
+	bail_sig = SIGSEGV;
+	bail_pc = pc;
+	siglongjmp(bail, 1);
+}
+
 static void on_trap(int sig, siginfo_t *si, void *ctx)
 {
 	ucontext_t *uc = ctx;
 	struct uprobe_regs regs;
 	struct arch_vregs vr;
+	int err;
 
-	(void)si;
-	if (sig == SIGTRAP && sb_mode == SB_JUMP && arch_jump_redirect(uc)) {
-		redirects++;
+	if ((sig == SIGSEGV || sig == SIGBUS) && arch_safe_read_fault(si, uc))
 		return;
+	if (sig == SIGTRAP && sb_mode == SB_JUMP && (err = arch_jump_redirect(uc))) {
+		redirects++;
+		if (err > 0)
+			return;
+		deliver_fault(uc->uc_mcontext.pc); /* what the probe's owner would do */
 	}
 	if (sig != SIGTRAP || uc->uc_mcontext.pc != probe_pc) {
 		bail_sig = sig;
@@ -87,10 +100,8 @@ static void on_trap(int sig, siginfo_t *si, void *ctx)
 		return;
 	}
 	regs_vregs(uc, &vr);
-	if (arch_emulate(&probe_insn, &regs, &vr)) {
-		bail_sig = -1;
-		siglongjmp(bail, 1);
-	}
+	if (arch_emulate(&probe_insn, &regs, &vr))
+		deliver_fault(probe_pc);
 	regs_to_ucontext(&regs, uc);
 }
 
@@ -109,9 +120,10 @@ void sb_init(void)
 	}
 	memcpy(sb_base + SB_ENTRY, a64_frame_entry, a64_frame_entry_end - a64_frame_entry);
 	memcpy(sb_base + SB_EXIT, a64_frame_exit, a64_frame_exit_end - a64_frame_exit);
+	mprotect(sb_base + SB_GUARD, 4096, PROT_NONE);
 	for (unsigned i = 0; i < SB_NPADS; i++)
 		write_pad(SB_PADS + i * SB_PAD_SIZE);
-	__builtin___clear_cache((char *)sb_base, (char *)sb_base + SB_SIZE);
+	__builtin___clear_cache((char *)sb_base, (char *)sb_base + SB_GUARD);
 	sigaltstack(&ss, NULL);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = on_trap;
@@ -199,7 +211,7 @@ void sb_run(const uint32_t *words, int n, int probe, const struct sb_state *in,
 	write_pad(SB_CODE + n * 4);
 	if (probe >= 0 && arm_probe(words, probe, pr))
 		return;
-	__builtin___clear_cache((char *)sb_base, (char *)sb_base + SB_SIZE);
+	__builtin___clear_cache((char *)sb_base, (char *)sb_base + SB_GUARD);
 	memcpy(sb_base + SB_IN, in, sizeof(*in));
 	memset(sb_base + SB_OUT, 0, sizeof(*out));
 	probe_hits = 0;

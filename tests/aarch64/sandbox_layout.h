@@ -14,7 +14,8 @@
  *   SB_IN     0xc000  registers loaded at entry (struct sb_state)
  *   SB_OUT    0xd000  registers stored at exit, pad reached
  *   SB_CTX    0xe000  the caller's registers
- *   SB_SLOTS  0x10000 out-of-line slots
+ *   SB_SLOTS  0x10000 out-of-line slots, trampolines
+ *   SB_GUARD  0x11000 a page nobody may read (faulting literals)
  */
 #ifndef TESTS_AARCH64_SANDBOX_LAYOUT_H
 #define TESTS_AARCH64_SANDBOX_LAYOUT_H
@@ -33,7 +34,8 @@
 #define SB_OUT 0xd000
 #define SB_CTX 0xe000
 #define SB_SLOTS 0x10000
-#define SB_SIZE 0x11000
+#define SB_GUARD 0x11000
+#define SB_SIZE 0x12000
 
 /* struct sb_state: x0..x30, sp, nzcv, pad, v0..v31 */
 #define ST_SP (31 * 8)

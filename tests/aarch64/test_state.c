@@ -7,9 +7,11 @@
  * once, and the class executed the way the layer says (emulated or not).
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 
 #include "arch/aarch64/insn.h"
+#include "arch/safe_read.h"
 #include "enc.h"
 #include "sandbox.h"
 #include "testlib.h"
@@ -307,6 +309,62 @@ static void test_xol_window(void)
 	CHECK_EQ_INT(arch_xol_build(&ai, lo - 4, (uint8_t *)out), -ERANGE);
 }
 
+/* Fault-safe reads: values from good memory, -EFAULT from the guard page. */
+static void test_safe_read(void)
+{
+	uint64_t good = sb_addr(SB_LIT), bad = sb_addr(SB_GUARD), v = 0, lo, hi;
+	struct safe_word sw;
+	char buf[16];
+
+	CHECK_EQ_INT(uprobes_safe_load(good, 8, &v), 0);
+	CHECK_EQ_U64(v, *(uint64_t *)(uintptr_t)good);
+	CHECK_EQ_INT(uprobes_safe_load(good, 2, &v), 0);
+	CHECK_EQ_U64(v, *(uint16_t *)(uintptr_t)good);
+	CHECK_EQ_INT(uprobes_safe_load(bad, 4, &v), -EFAULT);
+	CHECK_EQ_INT(uprobes_safe_copy(buf, bad - 8, 16), -EFAULT); /* crosses into the guard */
+	CHECK_EQ_INT(uprobes_safe_copy(buf, good, 16), 0);
+	CHECK(!memcmp(buf, (void *)(uintptr_t)good, 16));
+	memcpy(sb_base + SB_GUARD - 3, "ab", 3);
+	CHECK_EQ_INT(uprobes_safe_strnlen(bad - 3, 100), 2);
+	memcpy(sb_base + SB_GUARD - 3, "abc", 3);
+	CHECK_EQ_INT(uprobes_safe_strnlen(bad - 3, 100), -EFAULT);
+	CHECK_EQ_INT(uprobes_safe_strnlen(bad - 3, 3), 3);
+	sw = uprobes_safe_load8(bad);
+	CHECK_EQ_U64(sw.fault, 1);
+	sw = uprobes_safe_load16(bad - 8);
+	CHECK_EQ_U64(sw.fault, 1);
+	sw = uprobes_safe_load16(good);
+	CHECK_EQ_U64(sw.v, ((uint64_t *)(uintptr_t)good)[0]);
+	CHECK_EQ_U64(sw.fault, ((uint64_t *)(uintptr_t)good)[1]);
+	CHECK_EQ_INT(arch_read_literal(bad - 8, 16, &lo, &hi), -EFAULT);
+	CHECK_EQ_INT(arch_read_literal(bad - 4, 4, &lo, &hi), 0);
+}
+
+/*
+ * A literal load whose literal cannot be read faults as without the probe:
+ * SIGSEGV at the instruction, in both modes, registers as they were.
+ */
+static void test_literal_fault(void)
+{
+	static uint8_t mem[SB_MEM_SIZE];
+	struct sb_state in, out;
+	struct sb_probe pr;
+	uint32_t w[1];
+
+	for (unsigned v = 0; v < 2; v++) {
+		w[0] = enc_ldr_lit(1, v, 4, (int64_t)(sb_addr(SB_GUARD + 16) - sb_addr(SB_CODE)));
+		base_state(&in);
+		for (int mode = -1; mode <= SB_JUMP; mode++) {
+			sb_mode = mode < 0 ? SB_BRK : (enum sb_mode)mode;
+			sb_run(w, 1, mode < 0 ? -1 : 0, &in, seed, &out, mem, &pr);
+			CHECK_EQ_INT(pr.analyze_err, 0);
+			CHECK_EQ_INT(pr.signal, SIGSEGV);
+			CHECK_EQ_U64(pr.sig_pc, sb_addr(SB_CODE));
+		}
+	}
+	sb_mode = SB_BRK;
+}
+
 /* The tests' encoders produce what Capstone reads back. */
 static void test_encoders(void)
 {
@@ -420,6 +478,8 @@ int main(void)
 	RUN(test_refused);
 	RUN(test_xol_window);
 	RUN(test_consumer_regs);
+	RUN(test_safe_read);
+	RUN(test_literal_fault);
 	tl_suite = "aarch64_jump";
 	sb_mode = SB_JUMP;
 	slow_runs = 0;

@@ -52,7 +52,7 @@ static void on_trap(int sig, siginfo_t *si, void *ctx)
 		uc->uc_mcontext.pc = (uint64_t)(uintptr_t)(page + SLOT_OFF);
 		return;
 	}
-	if (arch_jump_redirect(uc))
+	if (arch_jump_redirect(uc) > 0)
 		return;
 	abort();
 }

@@ -10,6 +10,7 @@
 #include <errno.h>
 
 #include "arch/aarch64/insn.h"
+#include "arch/safe_read.h"
 
 #define PSTATE_BTYPE (3ull << 10)
 #define BTYPE_CALL (2ull << 10)
@@ -65,33 +66,30 @@ static uint64_t pac_auth(uint64_t ptr, uint64_t mod, bool key_b, bool zero)
 	return p;
 }
 
-/* Literal loads: the literal is 4-aligned; read it in 32-bit words. */
-static uint64_t load_words(uint64_t addr, unsigned n)
+/* A literal of size 4, 8 or 16 bytes, read fault-safe: 0 or -EFAULT. */
+int arch_read_literal(uint64_t addr, unsigned size, uint64_t *lo, uint64_t *hi)
 {
-	const volatile uint32_t *p = (const volatile uint32_t *)(uintptr_t)addr;
-
-	return n == 1 ? p[0] : (uint64_t)p[0] | (uint64_t)p[1] << 32;
+	*hi = 0;
+	if (uprobes_safe_load(addr, size == 16 ? 8 : size, lo))
+		return -EFAULT;
+	return size == 16 && uprobes_safe_load(addr + 8, 8, hi) ? -EFAULT : 0;
 }
 
 static int load_literal(const struct arch_insn *ai, struct uprobe_regs *regs,
 			const struct arch_vregs *vr)
 {
-	uint64_t v;
+	uint64_t lo, hi;
 
+	if (ai->op == ARCH_OP_LDR_LIT_FP && (!vr || !vr->fpsimd))
+		return -EFAULT;
+	if (arch_read_literal(ai->target, ai->size, &lo, &hi))
+		return -EFAULT;
 	if (ai->op == ARCH_OP_LDR_LIT) {
-		v = load_words(ai->target, ai->size / 4);
-		if (ai->sign)
-			v = (uint64_t)(int64_t)(int32_t)v;
-		reg_write(regs, ai->rt, v);
+		reg_write(regs, ai->rt, ai->sign ? (uint64_t)(int64_t)(int32_t)lo : lo);
 		return 0;
 	}
-	if (!vr || !vr->fpsimd)
-		return -EFAULT;
-	v = load_words(ai->target, ai->size == 4 ? 1 : 2);
 	/* A scalar load clears the rest of the vector register. */
-	arch_vreg_write(vr, ai->rt,
-			ai->size == 16 ? (__uint128_t)load_words(ai->target + 8, 2) << 64 | v
-				       : (__uint128_t)v);
+	arch_vreg_write(vr, ai->rt, (__uint128_t)hi << 64 | lo);
 	return 0;
 }
 

@@ -134,12 +134,16 @@ void arch_vreg_write(const struct arch_vregs *vr, unsigned n, __uint128_t v);
 
 /*
  * Signal context: perform the instruction on regs (and vr for SIMD literal
- * loads). Literal loads read their literal directly: it lies within +-1 MiB
- * of the instruction, in its own image. Returns 0, or -EFAULT when a SIMD
- * load has no frame record to write to.
+ * loads). Literal loads read their literal fault-safe (arch/safe_read.h: the
+ * SIGSEGV hook must be installed). Returns 0, or -EFAULT, regs unchanged, when
+ * the literal cannot be read (the instruction itself would fault: the caller
+ * delivers that) or a SIMD load has no frame record to write to.
  */
 int arch_emulate(const struct arch_insn *ai, struct uprobe_regs *regs,
 		 const struct arch_vregs *vr);
+
+/* A literal of size 4, 8 or 16 bytes (lo, hi), zero-extended: 0 or -EFAULT. */
+int arch_read_literal(uint64_t addr, unsigned size, uint64_t *lo, uint64_t *hi);
 
 /* Does condition cond (b.cond encoding) hold for the flags in pstate? */
 bool arch_cond_holds(unsigned cond, uint64_t pstate);

@@ -121,6 +121,7 @@ int arch_jump_finish(uint8_t *frame, const struct arch_jump_data *d)
 	struct uprobe_regs *regs = (struct uprobe_regs *)frame;
 	const struct arch_insn *ai = &d->ai;
 	uint64_t lo, hi;
+	int err;
 
 	if (regs->pc != ai->addr || regs->sp != (uintptr_t)frame + ARCH_JUMP_FRAME || d->slow)
 		return 1;
@@ -129,14 +130,13 @@ int arch_jump_finish(uint8_t *frame, const struct arch_jump_data *d)
 	case ARCH_OP_BLR:
 	case ARCH_OP_ADR:
 	case ARCH_OP_LDR_LIT:
-		arch_emulate(ai, regs, NULL); /* its pc is not used: the tail branches */
+		/* its pc is not used: the tail branches; a faulting literal: redirect */
+		err = arch_emulate(ai, regs, NULL);
 		regs->pc = ai->addr;
-		return 0;
+		return err ? 1 : 0;
 	case ARCH_OP_LDR_LIT_FP:
-		lo = *(const volatile uint64_t *)(uintptr_t)ai->target;
-		hi = ai->size == 16 ? *(const volatile uint64_t *)(uintptr_t)(ai->target + 8) : 0;
-		if (ai->size == 4)
-			lo = (uint32_t)lo;
+		if (arch_read_literal(ai->target, ai->size, &lo, &hi))
+			return 1;
 		((uint64_t *)(frame + ARCH_JUMP_LIT_OFF))[0] = lo; /* 16-aligned */
 		((uint64_t *)(frame + ARCH_JUMP_LIT_OFF))[1] = hi;
 		return 0;
@@ -144,15 +144,16 @@ int arch_jump_finish(uint8_t *frame, const struct arch_jump_data *d)
 	return 0;
 }
 
-bool arch_jump_redirect(ucontext_t *uc)
+int arch_jump_redirect(ucontext_t *uc)
 {
 	uint64_t pc = uc->uc_mcontext.pc, frame = uc->uc_mcontext.sp;
 	const struct arch_jump_data *d;
 	struct uprobe_regs regs;
 	struct arch_vregs vr;
+	int err = 0;
 
 	if (*(const volatile uint32_t *)(uintptr_t)pc != ARCH_BRK_REDIRECT)
-		return false;
+		return 0;
 	d = (const struct arch_jump_data *)(uintptr_t)(pc - OFF(a64_tramp_redirect) +
 						       OFF(a64_tramp_template_end));
 	regs = *(const struct uprobe_regs *)(uintptr_t)frame;
@@ -160,11 +161,11 @@ bool arch_jump_redirect(ucontext_t *uc)
 	if (regs.pc == d->ai.addr) {
 		if (arch_insn_can_emulate(&d->ai)) {
 			regs_vregs(uc, &vr);
-			arch_emulate(&d->ai, &regs, &vr);
+			err = arch_emulate(&d->ai, &regs, &vr);
 		} else {
 			regs.pc = d->tail; /* [insn][b back] or [insn] */
 		}
 	}
 	regs_to_ucontext(&regs, uc);
-	return true;
+	return err ? err : 1;
 }

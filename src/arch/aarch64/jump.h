@@ -61,8 +61,10 @@ int arch_jump_finish(uint8_t *frame, const struct arch_jump_data *d);
 /*
  * Signal context, SIGTRAP: if it is a trampoline's redirect brk, load the
  * frame's registers into uc and execute the displaced instruction (unless the
- * handler moved pc); returns false for any other trap.
+ * handler moved pc). Returns 1; 0 for any other trap; -EFAULT when the
+ * instruction's literal cannot be read: uc then holds the registers at the
+ * probed instruction (pc its address), for the caller to deliver the fault.
  */
-bool arch_jump_redirect(ucontext_t *uc);
+int arch_jump_redirect(ucontext_t *uc);
 
 #endif
