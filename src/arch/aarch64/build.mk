@@ -43,14 +43,15 @@ $(B)/libuprobes-arch.a: $(A64_LIB_OBJS)
 A64_TEST_BINS :=
 include tests/aarch64/aarch64.mk
 
-# Benchmarks under qemu-aarch64: the coverage of function entries (bench/coverage_aarch64.c).
-A64_BENCH_BINS := $(B)/bench/coverage_aarch64
+# Benchmarks under qemu-aarch64: the coverage of function entries (bench/coverage_aarch64.c),
+# the cost of a hit as ratios (bench/probe_aarch64.c).
+A64_BENCH_BINS := $(B)/bench/coverage_aarch64 $(B)/bench/probe_aarch64
 all: $(A64_TEST_BINS) $(A64_BENCH_BINS)
 $(B)/bench/harness.o $(B)/bench/bench_util.o: $(B)/bench/%.o: bench/%.c bench/%.h bench/harness.h
 	@mkdir -p $(@D)
 	$(CC) $(BASE_CFLAGS) -Ibench $(CFLAGS) -c $< -o $@
 
-$(B)/bench/coverage_aarch64: bench/coverage_aarch64.c $(B)/bench/harness.o $(B)/bench/bench_util.o \
+$(B)/bench/%_aarch64: bench/%_aarch64.c $(B)/bench/harness.o $(B)/bench/bench_util.o \
 		$(B)/libuprobes-arch.a
 	@mkdir -p $(@D)
 	$(CC) $(BASE_CFLAGS) -Ibench $(CFLAGS) -o $@ $(filter %.c %.o %.a,$^) -lelf $(A64_LDLIBS)
