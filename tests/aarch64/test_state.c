@@ -219,6 +219,11 @@ static void test_pac_bti(void)
 	w[1] = enc_blraaz(5);
 	one("blraaz", w, 2, 1, &in, 1, &out);
 	CHECK_EQ_U64(out.pad, sb_pad(41));
+	in.x[7] = sb_pad(42); /* a pointer: xpaci gives it back whole */
+	w[0] = enc_pacia(7, 8);
+	w[1] = 0xdac143e7u; /* xpaci x7: Capstone 4 does not know it */
+	one("xpaci", w, 2, 1, &in, 0, &out);
+	CHECK_EQ_U64(out.x[7], in.x[7]); /* the signature stripped again */
 	w[0] = ENC_BTI_C;
 	one("bti c", w, 1, 0, &in, 1, NULL);
 	w[0] = ENC_BTI_JC;

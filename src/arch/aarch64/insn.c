@@ -83,7 +83,7 @@ static bool is_pac_branch(uint32_t w)
  */
 static bool is_pac_other(uint32_t w)
 {
-	return ((w & 0xffffc000u) == 0xdac10000u && ((w >> 10) & 0x3f) <= 0x11) ||
+	return ((w & 0xffff0000u) == 0xdac10000u && ((w >> 10) & 0x3f) <= 0x11) ||
 	       (w & 0xff200400u) == 0xf8200400u;
 }
 
@@ -153,7 +153,7 @@ static void literal(struct arch_insn *ai, uint32_t w)
 	ai->sign = opc == 2;
 }
 
-/* The instruction's class from Capstone's id; 1 when it is plain XOL. */
+/* The instruction's class from Capstone's id; 1 when it is plain XOL, -1 unknown. */
 static int classify(struct arch_insn *ai, unsigned id, int64_t imm)
 {
 	uint32_t w = ai->insn;
@@ -169,8 +169,10 @@ static int classify(struct arch_insn *ai, unsigned id, int64_t imm)
 		if ((w & 0xff000010u) == 0x54000000u) {
 			ai->op = ARCH_OP_BCOND;
 			ai->cond = w & 0xf;
-		} else {
+		} else if ((w & 0xfc000000u) == 0x14000000u) {
 			ai->op = ARCH_OP_B;
+		} else {
+			return -1; /* a branch form this table does not know */
 		}
 		return 0;
 	case ARM64_INS_BL:
@@ -259,7 +261,11 @@ int arch_insn_analyze(struct arch_insn *ai, const uint8_t *code, size_t avail, u
 						  : "exception-generating instruction: not probeable");
 		return -ENOTSUP;
 	}
-	classify(ai, id, imm);
+	if (classify(ai, id, imm) < 0) {
+		if (whylen)
+			snprintf(why, whylen, "%08x '%s': unknown branch form", w, txt);
+		return -ENOTSUP;
+	}
 	return 0;
 }
 
