@@ -1,12 +1,23 @@
 # SPDX-License-Identifier: MIT
 # The aarch64 tests (src/arch/aarch64/build.mk includes this; make check-aarch64):
 # test_state, one case per instruction class; test_diff, generated sequences;
-# test_ret, return probes; test_threads, patching under running threads.
+# test_ret, return probes; test_threads, patching under running threads;
+# test_realcode, every instruction of compiler-generated PAC/BTI code probed.
 A64_SANDBOX := tests/aarch64/sandbox.c tests/aarch64/frame.S
 A64_TEST_CFLAGS := $(BASE_CFLAGS) -Itests -pthread
 
 A64_TEST_BINS += $(B)/tests/aarch64/test_state $(B)/tests/aarch64/test_diff $(B)/tests/aarch64/test_ret \
-	$(B)/tests/aarch64/test_threads
+	$(B)/tests/aarch64/test_threads $(B)/tests/aarch64/test_realcode
+
+$(B)/tests/aarch64/realcode_work.o: tests/aarch64/realcode_work.c tests/aarch64/realcode.h
+	@mkdir -p $(@D)
+	$(CC) $(A64_TEST_CFLAGS) -O2 -mbranch-protection=standard -c $< -o $@
+
+$(B)/tests/aarch64/test_realcode: tests/aarch64/test_realcode.c $(B)/tests/aarch64/realcode_work.o \
+		$(B)/libuprobes-arch.a
+	@mkdir -p $(@D)
+	$(CC) $(A64_TEST_CFLAGS) $(CFLAGS) -o $@ $(filter %.c %.o,$^) $(B)/libuprobes-arch.a \
+		$(A64_LDLIBS)
 $(B)/tests/aarch64/test_threads: tests/aarch64/test_threads.c $(B)/libuprobes-arch.a
 	@mkdir -p $(@D)
 	$(CC) $(A64_TEST_CFLAGS) $(CFLAGS) -o $@ $< $(B)/libuprobes-arch.a $(A64_LDLIBS)
