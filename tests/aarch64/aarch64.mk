@@ -17,7 +17,7 @@ $(B)/tests/aarch64/test_realcode: tests/aarch64/test_realcode.c $(B)/tests/aarch
 		$(B)/libuprobes-arch.a
 	@mkdir -p $(@D)
 	$(CC) $(A64_TEST_CFLAGS) $(CFLAGS) -o $@ $(filter %.c %.o,$^) $(B)/libuprobes-arch.a \
-		$(A64_LDLIBS)
+		-lelf -ldl $(A64_LDLIBS)
 $(B)/tests/aarch64/test_threads: tests/aarch64/test_threads.c $(B)/libuprobes-arch.a
 	@mkdir -p $(@D)
 	$(CC) $(A64_TEST_CFLAGS) $(CFLAGS) -o $@ $< $(B)/libuprobes-arch.a $(A64_LDLIBS)
