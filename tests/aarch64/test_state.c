@@ -370,6 +370,23 @@ static void test_literal_fault(void)
 	sb_mode = SB_BRK;
 }
 
+/* The sandbox itself: a nop leaves every register as it was loaded. */
+static void test_sandbox_identity(void)
+{
+	static uint8_t mem[SB_MEM_SIZE];
+	uint32_t w[1] = { ENC_NOP };
+	struct sb_state in, out;
+	struct sb_probe pr;
+
+	base_state(&in);
+	sb_run(w, 1, -1, &in, seed, &out, mem, &pr);
+	CHECK(!memcmp(in.x, out.x, sizeof(in.x)));
+	CHECK_EQ_U64(out.sp, in.sp);
+	CHECK_EQ_U64(out.nzcv, in.nzcv);
+	CHECK_EQ_U64(out.pad, sb_addr(SB_CODE + 4));
+	CHECK(!memcmp(in.v, out.v, sizeof(in.v)));
+}
+
 /* The tests' encoders produce what Capstone reads back. */
 static void test_encoders(void)
 {
@@ -478,6 +495,7 @@ static void test_consumer_regs(void)
 int main(void)
 {
 	sb_init();
+	RUN(test_sandbox_identity);
 	RUN(test_encoders);
 	run_classes();
 	RUN(test_refused);

@@ -21,6 +21,8 @@
 #define OFF_Q 304
 #define OFF_FPSR 688
 
+#include "arch/aarch64/regs.S.h"
+
 	.text
 	.globl uprobes_ret_tramp
 	.hidden uprobes_ret_tramp
@@ -28,78 +30,22 @@
 	.p2align 3
 uprobes_ret_tramp:
 	sub sp, sp, #FRAME
-	stp x0, x1, [sp, #0]
-	stp x2, x3, [sp, #16]
-	stp x4, x5, [sp, #32]
-	stp x6, x7, [sp, #48]
-	stp x8, x9, [sp, #64]
-	stp x10, x11, [sp, #80]
-	stp x12, x13, [sp, #96]
-	stp x14, x15, [sp, #112]
-	stp x16, x17, [sp, #128]
-	stp x18, x19, [sp, #144]
-	stp x20, x21, [sp, #160]
-	stp x22, x23, [sp, #176]
-	stp x24, x25, [sp, #192]
-	stp x26, x27, [sp, #208]
-	stp x28, x29, [sp, #224]
+	X_PAIRS stp, sp
 	add x0, sp, #FRAME
 	stp x30, x0, [sp, #OFF_X30]
 	mrs x1, nzcv
 	stp x30, x1, [sp, #OFF_PC]	// pc: dispatch_return sets the original
 	stp q0, q1, [sp, #OFF_V0]
-	stp q0, q1, [sp, #OFF_Q]
-	stp q2, q3, [sp, #OFF_Q + 32]
-	stp q4, q5, [sp, #OFF_Q + 64]
-	stp q6, q7, [sp, #OFF_Q + 96]
-	stp q16, q17, [sp, #OFF_Q + 128]
-	stp q18, q19, [sp, #OFF_Q + 160]
-	stp q20, q21, [sp, #OFF_Q + 192]
-	stp q22, q23, [sp, #OFF_Q + 224]
-	stp q24, q25, [sp, #OFF_Q + 256]
-	stp q26, q27, [sp, #OFF_Q + 288]
-	stp q28, q29, [sp, #OFF_Q + 320]
-	stp q30, q31, [sp, #OFF_Q + 352]
-	mrs x0, fpsr
-	mrs x1, fpcr
-	str x0, [sp, #OFF_FPSR]
-	str x1, [sp, #OFF_FPSR + 8]
+	Q_CALLER stp, sp, OFF_Q
+	FP_STATUS save, sp, OFF_FPSR, x0, x1
 	mov x0, sp
 	bl dispatch_return
-	ldr x2, [sp, #OFF_FPSR]
-	ldr x3, [sp, #OFF_FPSR + 8]
-	msr fpsr, x2
-	msr fpcr, x3
-	ldp q0, q1, [sp, #OFF_Q]
-	ldp q2, q3, [sp, #OFF_Q + 32]
-	ldp q4, q5, [sp, #OFF_Q + 64]
-	ldp q6, q7, [sp, #OFF_Q + 96]
-	ldp q16, q17, [sp, #OFF_Q + 128]
-	ldp q18, q19, [sp, #OFF_Q + 160]
-	ldp q20, q21, [sp, #OFF_Q + 192]
-	ldp q22, q23, [sp, #OFF_Q + 224]
-	ldp q24, q25, [sp, #OFF_Q + 256]
-	ldp q26, q27, [sp, #OFF_Q + 288]
-	ldp q28, q29, [sp, #OFF_Q + 320]
-	ldp q30, q31, [sp, #OFF_Q + 352]
+	FP_STATUS load, sp, OFF_FPSR, x2, x3
+	Q_CALLER ldp, sp, OFF_Q
 	ldr x1, [sp, #OFF_PSTATE]
 	msr nzcv, x1
-	ldp x2, x3, [sp, #16]
-	ldp x4, x5, [sp, #32]
-	ldp x6, x7, [sp, #48]
-	ldp x8, x9, [sp, #64]
-	ldp x10, x11, [sp, #80]
-	ldp x12, x13, [sp, #96]
-	ldp x14, x15, [sp, #112]
-	ldp x16, x17, [sp, #128]
-	ldp x18, x19, [sp, #144]
-	ldp x20, x21, [sp, #160]
-	ldp x22, x23, [sp, #176]
-	ldp x24, x25, [sp, #192]
-	ldp x26, x27, [sp, #208]
-	ldp x28, x29, [sp, #224]
+	X_PAIRS ldp, sp
 	ldr x30, [sp, #OFF_PC]
-	ldp x0, x1, [sp, #0]
 	add sp, sp, #FRAME
 	ret
 	.size uprobes_ret_tramp, .-uprobes_ret_tramp
