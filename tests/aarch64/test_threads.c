@@ -6,7 +6,9 @@
  * (trap path, out-of-line slot) and b to a trampoline (jump.h), and each time
  * waits until every thread has gone through the new form (progress, not
  * time). Each thread's x0 must equal its number of calls: the instruction ran
- * exactly once per call in every form, whichever a thread saw.
+ * exactly once per call in every form, whichever a thread saw. Meanwhile each
+ * thread takes SIGUSR1 at any point, inside a trampoline or the trap handler
+ * included, and its handler calls F too: F(41) must be 42 there as well.
  */
 #include <pthread.h>
 #include <sched.h>
@@ -35,6 +37,8 @@ static uint32_t orig_word, brk_word, jump_word;
 static volatile int stop;
 static unsigned long hits_brk[NTHREADS], hits_jump[NTHREADS];
 static __thread int self;
+static unsigned long usr1_calls[NTHREADS];
+static volatile int usr1_bad;
 
 static uint64_t f_addr(void)
 {
@@ -62,6 +66,17 @@ static void jump_hit(void *rec, struct uprobe_regs *regs)
 	(void)rec;
 	if (regs->pc == f_addr())
 		__atomic_add_fetch(&hits_jump[self], 1, __ATOMIC_RELAXED);
+}
+
+/* Signals land anywhere, a trampoline's frame or the SIGTRAP handler included. */
+static void on_usr1(int sig)
+{
+	uint64_t (*f)(uint64_t) = (uint64_t (*)(uint64_t))(uintptr_t)f_addr();
+
+	(void)sig;
+	if (f(41) != 42)
+		usr1_bad = 1;
+	__atomic_add_fetch(&usr1_calls[self], 1, __ATOMIC_RELAXED);
 }
 
 struct worker {
@@ -128,8 +143,23 @@ static void setup(void)
 	jump_word = arch_jump_insn(f_addr(), (uintptr_t)(page + TRAMP_OFF));
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = on_trap;
-	sa.sa_flags = SA_SIGINFO;
+	sa.sa_flags = SA_SIGINFO | SA_NODEFER; /* a SIGUSR1 handler inside it may hit brk */
 	sigaction(SIGTRAP, &sa, NULL);
+	sa.sa_handler = on_usr1;
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGUSR1, &sa, NULL);
+}
+
+/* Signal every thread and wait until each has run its handler. */
+static void signal_all(struct worker *w)
+{
+	for (int i = 0; i < NTHREADS; i++) {
+		unsigned long seen = __atomic_load_n(&usr1_calls[i], __ATOMIC_RELAXED);
+
+		pthread_kill(w[i].tid, SIGUSR1);
+		while (__atomic_load_n(&usr1_calls[i], __ATOMIC_RELAXED) == seen)
+			sched_yield();
+	}
 }
 
 static void test_patch_under_threads(void)
@@ -145,8 +175,10 @@ static void test_patch_under_threads(void)
 	for (int r = 0; r < ROUNDS; r++) {
 		patch(brk_word);
 		wait_all(hits_brk);
+		signal_all(w);
 		patch(jump_word);
 		wait_all(hits_jump);
+		signal_all(w);
 		patch(orig_word);
 	}
 	__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
@@ -156,8 +188,10 @@ static void test_patch_under_threads(void)
 		brk_total += hits_brk[i];
 		jump_total += hits_jump[i];
 		CHECK(hits_brk[i] >= ROUNDS && hits_jump[i] >= ROUNDS);
-		CHECK(hits_brk[i] + hits_jump[i] <= w[i].calls);
+		CHECK(hits_brk[i] + hits_jump[i] <= w[i].calls + usr1_calls[i]);
+		CHECK_EQ_U64(usr1_calls[i], 2 * ROUNDS);
 	}
+	CHECK(!usr1_bad);
 	printf("  %d threads, %d rounds: %lu brk hits, %lu trampoline hits\n", NTHREADS, ROUNDS,
 	       brk_total, jump_total);
 }
