@@ -35,6 +35,8 @@ static void on_entry(struct uprobe_regs *regs)
 
 void dispatch_return(struct ret_frame *f)
 {
+	/* a handler may use any SIMD register whole: the trampoline keeps them all */
+	__asm__ volatile("movi v8.2d, #0\n\tmovi v2.2d, #0" ::: "v2", "v8");
 	returns++;
 	f->regs.pc = shadow[--top].orig;
 	if (returns <= DEPTH) {

@@ -436,6 +436,32 @@ static void hook_record(struct uprobe_regs *regs)
 	seen_n++;
 }
 
+/*
+ * A consumer that uses v8-v15 whole: the C ABI keeps only their low halves
+ * across a call, so the trampoline must keep the upper ones.
+ */
+static void hook_simd(struct uprobe_regs *regs)
+{
+	(void)regs;
+	__asm__ volatile("movi v8.2d, #0\n\tmovi v15.2d, #0\n\tmovi v0.2d, #0\n\t"
+			 "movi v31.2d, #0" ::: "v0", "v8", "v15", "v31");
+}
+
+static void test_consumer_simd(void)
+{
+	uint32_t w[2] = { enc_add_v2d(1, 8, 15), ENC_NOP };
+	struct sb_state in;
+
+	base_state(&in);
+	sb_hook = hook_simd;
+	for (int mode = SB_BRK; mode <= SB_JUMP; mode++) {
+		sb_mode = mode;
+		one(mode ? "simd consumer, jump" : "simd consumer, brk", w, 2, 1, &in, 1, NULL);
+	}
+	sb_hook = NULL;
+	sb_mode = SB_BRK;
+}
+
 static uint64_t hook_pc;
 
 static void hook_move(struct uprobe_regs *regs)
@@ -501,6 +527,7 @@ int main(void)
 	RUN(test_refused);
 	RUN(test_xol_window);
 	RUN(test_consumer_regs);
+	RUN(test_consumer_simd);
 	RUN(test_safe_read);
 	RUN(test_literal_fault);
 	tl_suite = "aarch64_jump";

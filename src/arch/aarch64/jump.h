@@ -28,7 +28,7 @@
 
 #include "arch/aarch64/insn.h"
 
-#define ARCH_JUMP_FRAME 688   /* tramp.S FRAME */
+#define ARCH_JUMP_FRAME 816   /* tramp.S FRAME */
 #define ARCH_JUMP_LIT_OFF 272 /* the frame's literal slot, after struct uprobe_regs */
 #define ARCH_BRK_REDIRECT (0xd4200000u | 0x5a2u << 5)
 #define ARCH_TRAMP_MAX 1024

@@ -8,6 +8,8 @@
  *   Q_CALLER op, base, off    q0-q7, q16-q31 (what a C call may clobber) at
  *                             [base, #off] .. [base, #off + 383]
  *   Q_CALLEE op, base, off    q8-q15 at [base, #off] .. [base, #off + 127]
+ *   Q_ALL op, base, off       q0-q31: Q_CALLER, then Q_CALLEE at off + 384 (a C call
+ *                             keeps only the low halves of v8-v15)
  *   FP_STATUS save|load, base, off, t1, t2   fpsr, fpcr at [base, #off], #off + 8
  */
 .macro X_PAIRS op, base
@@ -48,6 +50,11 @@
 	\op q10, q11, [\base, #\off + 32]
 	\op q12, q13, [\base, #\off + 64]
 	\op q14, q15, [\base, #\off + 96]
+.endm
+
+.macro Q_ALL op, base, off
+	Q_CALLER \op, \base, \off
+	Q_CALLEE \op, \base, \off + 384
 .endm
 
 .macro FP_STATUS dir, base, off, t1, t2

@@ -3,11 +3,12 @@
  * The aarch64 jump trampoline template (jump.c instantiates it). The probed
  * instruction is replaced by `b tramp`; the trampoline, within +-128 MiB:
  *
- *   sp -> | x0..x30 sp pc pstate | lit | q0-q7 q16-q31 | fpsr fpcr |  (FRAME)
- *           struct uprobe_regs     16    caller-saved SIMD
+ *   sp -> | x0..x30 sp pc pstate | lit | q0-q7 q16-q31 q8-q15 | fpsr fpcr |  (FRAME)
+ *           struct uprobe_regs     16    every SIMD register
  *
- *   save x0-x30, sp, pc (the probed address), nzcv, the caller-saved SIMD
- *   registers, fpsr and fpcr below sp (Linux arm64 has no red zone);
+ *   save x0-x30, sp, pc (the probed address), nzcv, q0-q31 (a C call may
+ *   clobber the upper halves of v8-v15 too), fpsr and fpcr below sp (Linux
+ *   arm64 has no red zone);
  *   fn(rec, regs)            the consumers (regs may be changed)
  *   finish(frame, data)      arch_jump_finish: the C part of the displaced
  *                            instruction; non-zero: leave through brk
@@ -16,12 +17,12 @@
  *   restore nzcv and x0-x30, [tail_pre], release the frame, [tail]: the
  *   displaced instruction relocated, or `b` back.
  */
-#define FRAME 688
+#define FRAME 816
 #define OFF_X30 240
 #define OFF_PC 256
 #define OFF_PSTATE 264
 #define OFF_Q 288
-#define OFF_FPSR 672
+#define OFF_FPSR 800
 
 #include "arch/aarch64/regs.S.h"
 
@@ -37,7 +38,7 @@ a64_tramp_template:
 	mrs x1, nzcv
 	ldr x0, a64_tramp_lits + 24
 	stp x0, x1, [sp, #OFF_PC]
-	Q_CALLER stp, sp, OFF_Q
+	Q_ALL stp, sp, OFF_Q
 	FP_STATUS save, sp, OFF_FPSR, x0, x1
 	ldr x0, a64_tramp_lits		// rec
 	mov x1, sp			// regs
@@ -48,7 +49,7 @@ a64_tramp_template:
 	ldr x16, a64_tramp_lits + 16	// finish
 	blr x16
 	FP_STATUS load, sp, OFF_FPSR, x2, x3
-	Q_CALLER ldp, sp, OFF_Q
+	Q_ALL ldp, sp, OFF_Q
 	cbnz w0, a64_tramp_redirect
 	ldr x1, [sp, #OFF_PSTATE]
 	msr nzcv, x1
