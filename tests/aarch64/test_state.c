@@ -6,9 +6,11 @@
  * landing pad reached and the sandbox's memory must be equal, the probe hit
  * once, and the class executed the way the layer says (emulated or not).
  */
+#include <asm/hwcap.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/auxv.h>
 
 #include "arch/aarch64/insn.h"
 #include "arch/safe_read.h"
@@ -462,6 +464,40 @@ static void test_consumer_simd(void)
 	sb_mode = SB_BRK;
 }
 
+/* A consumer that uses SVE: z8 beyond its low 128 bits, p7. */
+static void hook_sve(struct uprobe_regs *regs)
+{
+	(void)regs;
+	__asm__ volatile(".arch_extension sve\n\tmov z8.d, #0\n\tpfalse p7.b" ::: "v8", "memory");
+}
+
+/*
+ * Live SVE state across a probe: ptrue p7.d; mov z8.d, x5; <probe>; lastb x6,
+ * p7, z8.d (z8's last lane); cntp x7, p7, p7.d (p7's lanes). The consumer
+ * clobbers z8 and p7; the program must not see it.
+ */
+static void test_consumer_sve(void)
+{
+	uint32_t w[5] = { 0x25d8e3e7u, 0x05e038a8u, enc_addsub_imm(1, 0, 0, 1, 1, 1), 0x05e1bd06u,
+			  0x25e09ce7u };
+	struct sb_state in, out;
+
+	if (!(getauxval(AT_HWCAP) & HWCAP_SVE)) {
+		printf("  no SVE on this CPU: nothing to keep\n");
+		return;
+	}
+	base_state(&in);
+	sb_hook = hook_sve;
+	for (int mode = SB_BRK; mode <= SB_JUMP; mode++) {
+		sb_mode = mode;
+		one(mode ? "sve consumer, jump" : "sve consumer, brk", w, 5, 2, &in, 0, &out);
+		CHECK_EQ_U64(out.x[6], in.x[5]);
+		CHECK(out.x[7] >= 2); /* 128-bit vectors at least: two .d lanes */
+	}
+	sb_hook = NULL;
+	sb_mode = SB_BRK;
+}
+
 static uint64_t hook_pc;
 
 static void hook_move(struct uprobe_regs *regs)
@@ -528,6 +564,7 @@ int main(void)
 	RUN(test_xol_window);
 	RUN(test_consumer_regs);
 	RUN(test_consumer_simd);
+	RUN(test_consumer_sve);
 	RUN(test_safe_read);
 	RUN(test_literal_fault);
 	tl_suite = "aarch64_jump";

@@ -4,8 +4,10 @@
  * on every optimized hit and arch_jump_redirect in signal context: both are
  * built like the trap path (no libc calls, no SIMD registers).
  */
+#include <asm/hwcap.h>
 #include <errno.h>
 #include <string.h>
+#include <sys/auxv.h>
 
 #include "arch/aarch64/jump.h"
 #include "arch/aarch64/regs.h"
@@ -16,7 +18,7 @@ extern const uint8_t a64_tramp_redirect[], a64_tramp_lits[], a64_tramp_template_
 #define OFF(sym) ((size_t)((sym) - a64_tramp_template))
 #define NZCV_MASK 0xf0000000ull
 
-enum { LIT_REC, LIT_FN, LIT_FINISH, LIT_ADDR, LIT_DATA };
+enum { LIT_REC, LIT_FN, LIT_FINISH, LIT_ADDR, LIT_DATA, LIT_SVE, LIT_COUNT };
 
 static bool b_reaches(uint64_t from, uint64_t to)
 {
@@ -92,8 +94,8 @@ int arch_jump_build(const struct arch_insn *ai, uint64_t tramp, arch_jump_fn fn,
 		    uint8_t *out, bool *fast)
 {
 	size_t len = OFF(a64_tramp_template_end);
-	uint64_t lits[5] = { (uintptr_t)rec, (uintptr_t)fn, (uintptr_t)arch_jump_finish, ai->addr,
-			     tramp + len };
+	uint64_t lits[LIT_COUNT] = { (uintptr_t)rec, (uintptr_t)fn, (uintptr_t)arch_jump_finish,
+				     ai->addr, tramp + len, (getauxval(AT_HWCAP) & HWCAP_SVE) != 0 };
 	struct arch_jump_data d = { .ai = *ai, .tail = tramp + OFF(a64_tramp_tail) };
 	uint32_t tail[3] = { 0xd4200000u | 0x5a3u << 5, 0xd4200000u | 0x5a3u << 5,
 			     0xd4200000u | 0x5a3u << 5 };

@@ -11,6 +11,9 @@
  *   Q_ALL op, base, off       q0-q31: Q_CALLER, then Q_CALLEE at off + 384 (a C call
  *                             keeps only the low halves of v8-v15)
  *   FP_STATUS save|load, base, off, t1, t2   fpsr, fpcr at [base, #off], #off + 8
+ *   SVE_STATE save|load, t   the SVE registers below sp (save moves sp down by
+ *                            SVE_VLS vector lengths, load moves it back): z0-z31,
+ *                            then p0-p15 and FFR from t = sp + 32 VL. Clobbers t.
  */
 .macro X_PAIRS op, base
 	\op x0, x1, [\base, #0]
@@ -68,5 +71,42 @@
 	ldr \t2, [\base, #\off + 8]
 	msr fpsr, \t1
 	msr fpcr, \t2
+.endif
+.endm
+
+#define SVE_VLS 35 /* 32 Z registers, 17 predicates (P0-P15, FFR) in 3 VLs */
+
+.macro SVE_Z op
+	.irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+	\op z\n, [sp, #\n, mul vl]
+	.endr
+.endm
+
+.macro SVE_P op, t
+	.irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
+	\op p\n, [\t, #\n, mul vl]
+	.endr
+.endm
+
+.macro SVE_STATE dir, t
+	.arch_extension sve
+.ifc \dir, save
+	addvl sp, sp, #-32
+	addvl sp, sp, #-(SVE_VLS - 32)
+	SVE_Z str
+	addvl \t, sp, #31
+	addvl \t, \t, #1
+	SVE_P str, \t
+	rdffr p0.b
+	str p0, [\t, #16, mul vl]
+.else
+	addvl \t, sp, #31
+	addvl \t, \t, #1
+	ldr p0, [\t, #16, mul vl]
+	wrffr p0.b
+	SVE_P ldr, \t
+	SVE_Z ldr
+	addvl sp, sp, #31
+	addvl sp, sp, #(SVE_VLS - 31)
 .endif
 .endm

@@ -8,11 +8,12 @@
  *
  *   save x0-x30, sp, pc (the probed address), nzcv, q0-q31 (a C call may
  *   clobber the upper halves of v8-v15 too), fpsr and fpcr below sp (Linux
- *   arm64 has no red zone);
+ *   arm64 has no red zone); on a CPU with SVE, below that z0-z31, p0-p15
+ *   and FFR (SVE_VLS vector lengths);
  *   fn(rec, regs)            the consumers (regs may be changed)
  *   finish(frame, data)      arch_jump_finish: the C part of the displaced
  *                            instruction; non-zero: leave through brk
- *   restore SIMD, then:  non-zero -> brk #0x5a2 with sp at the frame (the
+ *   restore SIMD (q, then SVE), then:  non-zero -> brk #0x5a2 with sp at the frame (the
  *   signal handler loads the frame and executes the instruction there)
  *   restore nzcv and x0-x30, [tail_pre], release the frame, [tail]: the
  *   displaced instruction relocated, or `b` back.
@@ -40,17 +41,24 @@ a64_tramp_template:
 	stp x0, x1, [sp, #OFF_PC]
 	Q_ALL stp, sp, OFF_Q
 	FP_STATUS save, sp, OFF_FPSR, x0, x1
-	ldr x0, a64_tramp_lits		// rec
-	mov x1, sp			// regs
+	mov x19, sp			// the frame, across the calls (x19 is in it)
+	ldr x0, a64_tramp_lits + 40	// the CPU has SVE
+	cbz x0, 1f
+	SVE_STATE save, x9
+1:	ldr x0, a64_tramp_lits		// rec
+	mov x1, x19			// regs
 	ldr x16, a64_tramp_lits + 8	// fn
 	blr x16
-	mov x0, sp			// frame
+	mov x0, x19			// frame
 	ldr x1, a64_tramp_lits + 32	// data
 	ldr x16, a64_tramp_lits + 16	// finish
 	blr x16
-	FP_STATUS load, sp, OFF_FPSR, x2, x3
-	Q_ALL ldp, sp, OFF_Q
-	cbnz w0, a64_tramp_redirect
+	FP_STATUS load, x19, OFF_FPSR, x2, x3
+	Q_ALL ldp, x19, OFF_Q		// before the Z registers: a q load clears their upper bits
+	ldr x1, a64_tramp_lits + 40
+	cbz x1, 2f
+	SVE_STATE load, x9		// sp back at the frame
+2:	cbnz w0, a64_tramp_redirect
 	ldr x1, [sp, #OFF_PSTATE]
 	msr nzcv, x1
 	X_PAIRS ldp, sp
@@ -66,6 +74,6 @@ a64_tramp_redirect:
 	brk #0x5a2
 	.p2align 3
 a64_tramp_lits:
-	.quad 0, 0, 0, 0, 0		// rec, fn, finish, probed address, data
+	.quad 0, 0, 0, 0, 0, 0		// rec, fn, finish, probed address, data, SVE
 a64_tramp_template_end:
 	.section .note.GNU-stack,"",%progbits
