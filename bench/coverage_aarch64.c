@@ -79,7 +79,7 @@ static void classify(Elf *elf, const GElf_Sym *s, const char *name, uint64_t tra
 	if (!err)
 		err = arch_insn_analyze(&ai, code, 4, s->st_value, why, sizeof(why));
 	if (!err)
-		err = arch_jump_build(&ai, tramp, noop_fn, NULL, buf, &fast);
+		err = arch_jump_build(&ai, tramp, noop_fn, NULL, false, buf, &fast);
 	if (err < 0)
 		t->refused++;
 	else if (fast)

@@ -6,11 +6,13 @@
  *
  *   unprobed   F as it is
  *   jump       F's first instruction a b to a trampoline (jump.h), empty handler
+ *   jump_simd  the same, the trampoline built for a handler that may use SIMD
+ *              (on a CPU with SVE: z0-z31, p0-p15, FFR saved and restored)
  *   brk        F's first instruction brk: SIGTRAP, out-of-line slot, sigreturn
  *
  * Rounds interleave the three; medians of ns per call. Prints the table, then
- * "summary: jump_x=... brk_x=... brk_over_jump=..." (ratios to unprobed, and
- * brk's cost over jump's).
+ * "summary: jump_x=... jump_simd_x=... brk_x=... brk_over_jump=..." (ratios
+ * to unprobed, and brk's cost over jump's).
  */
 #include <signal.h>
 #include <stdio.h>
@@ -24,8 +26,8 @@
 #include "bench_util.h"
 #include "harness.h"
 
-enum { UNPROBED, JUMP, BRK, NMODES };
-static const char *const names[NMODES] = { "unprobed", "jump", "brk" };
+enum { UNPROBED, JUMP, JUMP_SIMD, BRK, NMODES };
+static const char *const names[NMODES] = { "unprobed", "jump", "jump_simd", "brk" };
 
 static uint8_t *page;
 static uint32_t words[NMODES];
@@ -64,13 +66,18 @@ static int setup(void)
 	memcpy(page, code, sizeof(code));
 	if (arch_insn_analyze(&ai, page, 4, (uintptr_t)page, NULL, 0) ||
 	    arch_xol_build(&ai, (uintptr_t)page + 256, slot) != 8 ||
-	    (n = arch_jump_build(&ai, (uintptr_t)page + 1024, on_hit, NULL, tramp, NULL)) < 0)
+	    (n = arch_jump_build(&ai, (uintptr_t)page + 1024, on_hit, NULL, false, tramp,
+				 NULL)) < 0)
 		return -1;
-	memcpy(page + 256, slot, 8);
 	memcpy(page + 1024, tramp, n);
+	if ((n = arch_jump_build(&ai, (uintptr_t)page + 2048, on_hit, NULL, true, tramp, NULL)) < 0)
+		return -1;
+	memcpy(page + 2048, tramp, n);
+	memcpy(page + 256, slot, 8);
 	__builtin___clear_cache((char *)page, (char *)page + 4096);
 	words[UNPROBED] = code[0];
 	words[JUMP] = arch_jump_insn((uintptr_t)page, (uintptr_t)page + 1024);
+	words[JUMP_SIMD] = arch_jump_insn((uintptr_t)page, (uintptr_t)page + 2048);
 	words[BRK] = ARCH_BREAKPOINT;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = on_trap;
@@ -105,7 +112,7 @@ int main(int argc, char **argv)
 {
 	struct bench_cfg cfg = { .rounds = 7 };
 	double ns[NMODES][BENCH_MAX_ROUNDS], med[NMODES];
-	uint64_t calls[NMODES] = { 2000000, 200000, 20000 };
+	uint64_t calls[NMODES] = { 2000000, 200000, 50000, 20000 };
 	int bad = 0;
 
 	if (bench_parse(&cfg, argc, argv, "", "[-r rounds]"))
@@ -131,6 +138,7 @@ int main(int argc, char **argv)
 	}
 	bench_check(!bad, false, "every call's add ran once, every probed call hit once");
 	bench_sum("jump_x", "%.1f", med[JUMP] / med[UNPROBED]);
+	bench_sum("jump_simd_x", "%.1f", med[JUMP_SIMD] / med[UNPROBED]);
 	bench_sum("brk_x", "%.1f", med[BRK] / med[UNPROBED]);
 	bench_sum("brk_over_jump", "%.1f", (med[BRK] - med[UNPROBED]) / (med[JUMP] - med[UNPROBED]));
 	bench_sum_print();

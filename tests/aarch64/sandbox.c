@@ -166,7 +166,7 @@ static int arm_jump(struct sb_probe *pr)
 {
 	static uint8_t tramp[ARCH_TRAMP_MAX];
 	uint64_t at = sb_addr(SB_SLOTS);
-	int len = arch_jump_build(&probe_insn, at, jump_hit, NULL, tramp, &pr->fast);
+	int len = arch_jump_build(&probe_insn, at, jump_hit, NULL, true, tramp, &pr->fast);
 
 	if (len < 0)
 		return pr->analyze_err = len;

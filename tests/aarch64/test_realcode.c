@@ -157,7 +157,7 @@ static int add_range(uint8_t *code, size_t len)
 		}
 		if ((!arch_insn_can_emulate(&s->ai) && arch_xol_build(&s->ai, (uintptr_t)s->slot,
 								      s->slot) < 0) ||
-		    arch_jump_build(&s->ai, (uintptr_t)s->tramp, on_hit, NULL, s->tramp, NULL) < 0) {
+		    arch_jump_build(&s->ai, (uintptr_t)s->tramp, on_hit, NULL, false, s->tramp, NULL) < 0) {
 			printf("  %#llx (%08x): no slot or trampoline\n", (unsigned long long)s->addr,
 			       s->ai.insn);
 			return -1;

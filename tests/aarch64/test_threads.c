@@ -134,7 +134,7 @@ static void setup(void)
 	len = arch_xol_build(&insn, (uintptr_t)(page + SLOT_OFF), slot);
 	CHECK_EQ_INT(len, 8);
 	memcpy(page + SLOT_OFF, slot, len);
-	len = arch_jump_build(&insn, (uintptr_t)(page + TRAMP_OFF), jump_hit, NULL, tramp, NULL);
+	len = arch_jump_build(&insn, (uintptr_t)(page + TRAMP_OFF), jump_hit, NULL, false, tramp, NULL);
 	CHECK(len > 0 && TRAMP_OFF + len <= 4096);
 	memcpy(page + TRAMP_OFF, tramp, len);
 	__builtin___clear_cache((char *)page, (char *)page + 4096);

@@ -91,11 +91,12 @@ static bool build_tail(const struct arch_insn *ai, uint64_t t, uint32_t *w, uint
 }
 
 int arch_jump_build(const struct arch_insn *ai, uint64_t tramp, arch_jump_fn fn, void *rec,
-		    uint8_t *out, bool *fast)
+		    bool simd, uint8_t *out, bool *fast)
 {
 	size_t len = OFF(a64_tramp_template_end);
 	uint64_t lits[LIT_COUNT] = { (uintptr_t)rec, (uintptr_t)fn, (uintptr_t)arch_jump_finish,
-				     ai->addr, tramp + len, (getauxval(AT_HWCAP) & HWCAP_SVE) != 0 };
+				     ai->addr, tramp + len,
+				     simd && (getauxval(AT_HWCAP) & HWCAP_SVE) };
 	struct arch_jump_data d = { .ai = *ai, .tail = tramp + OFF(a64_tramp_tail) };
 	uint32_t tail[3] = { 0xd4200000u | 0x5a3u << 5, 0xd4200000u | 0x5a3u << 5,
 			     0xd4200000u | 0x5a3u << 5 };

@@ -48,12 +48,15 @@ uint32_t arch_jump_insn(uint64_t addr, uint64_t tramp);
 
 /*
  * Build the trampoline for ai at address tramp into out (ARCH_TRAMP_MAX
- * bytes). Returns its length, -ERANGE when tramp is out of reach of the
- * probe, -ENOTSUP for an instruction the trampoline cannot execute. *fast
- * (may be NULL) says whether hits never trap.
+ * bytes). simd: fn may use SIMD registers beyond what a C call keeps (SVE):
+ * on a CPU with SVE its state is saved around fn (costly: 35 vector lengths
+ * stored and loaded; the library's own handlers use no SIMD). Returns the
+ * length, -ERANGE when tramp is out of reach of the probe, -ENOTSUP for an
+ * instruction the trampoline cannot execute. *fast (may be NULL) says
+ * whether hits never trap.
  */
 int arch_jump_build(const struct arch_insn *ai, uint64_t tramp, arch_jump_fn fn, void *rec,
-		    uint8_t *out, bool *fast);
+		    bool simd, uint8_t *out, bool *fast);
 
 /* Called by the trampoline: the C part of the displaced instruction. */
 int arch_jump_finish(uint8_t *frame, const struct arch_jump_data *d);
