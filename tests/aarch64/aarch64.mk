@@ -11,7 +11,7 @@ A64_TEST_BINS += $(B)/tests/aarch64/test_state $(B)/tests/aarch64/test_diff $(B)
 
 $(B)/tests/aarch64/realcode_work.o: tests/aarch64/realcode_work.c tests/aarch64/realcode.h
 	@mkdir -p $(@D)
-	$(CC) $(A64_TEST_CFLAGS) -O2 -mbranch-protection=standard -c $< -o $@
+	$(CC) $(A64_TEST_CFLAGS) -O2 -mbranch-protection=standard -mno-outline-atomics -c $< -o $@
 
 $(B)/tests/aarch64/test_realcode: tests/aarch64/test_realcode.c $(B)/tests/aarch64/realcode_work.o \
 		$(B)/libuprobes-arch.a

@@ -5,7 +5,7 @@
  * libraries are made of) into a section of its own, whose every instruction
  * the test probes at once. Jump tables (adr, ldrb, br), calls through
  * pointers from libc (qsort's comparator), recursion, doubles, 128-bit
- * multiplies, loops with conditional branches and compares.
+ * multiplies, loops with conditional branches and compares, exclusive loops.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -99,6 +99,25 @@ WORK static uint32_t hash_str(const char *s)
 	return h;
 }
 
+/*
+ * Exclusive loops (built with -mno-outline-atomics: ldaxr ... stlxr inline).
+ * Their loads and stores are refused and what lies between them left alone:
+ * a trap there would clear the monitor and the store would fail forever.
+ */
+WORK static uint64_t atomics(void)
+{
+	static uint32_t counter;
+	static uint64_t word;
+	uint64_t expected = 5;
+
+	__atomic_store_n(&counter, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&word, 5, __ATOMIC_RELEASE);
+	for (int i = 0; i < 50; i++)
+		__atomic_fetch_add(&counter, (uint32_t)i, __ATOMIC_ACQ_REL);
+	__atomic_compare_exchange_n(&word, &expected, 9, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+	return __atomic_load_n(&counter, __ATOMIC_ACQUIRE) * 16 + word;
+}
+
 WORK void realcode_run(struct realcode_out *out)
 {
 	static const uint8_t prog[] = { 0, 5, 1, 3, 0, 2, 4, 7, 9, 6, 0, 1, 3, 11, 2, 7 };
@@ -121,7 +140,7 @@ WORK void realcode_run(struct realcode_out *out)
 	for (unsigned i = 0; i < 200; i++)
 		out->interp += (int64_t)op_table(i % 13, (uint64_t)out->interp + i);
 	out->poly = poly(0.37, 40) + poly(-1.5, 12);
-	out->hash = 0;
+	out->hash = atomics();
 	for (unsigned i = 0; i < sizeof(words) / sizeof(words[0]); i++)
 		out->hash = out->hash * 7 + hash_str(words[i]);
 }

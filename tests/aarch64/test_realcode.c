@@ -39,6 +39,7 @@ TL_DEFINE("aarch64_realcode");
 extern uint8_t __start_a64work[], __stop_a64work[];
 
 #define MAX_SITES 8192
+#define HITS_MAX 100000 /* a site's hits in one mode: the workloads make far fewer */
 #define SLOT_STRIDE ARCH_XOL_SLOT_SIZE
 #define TRAMP_STRIDE ARCH_TRAMP_MAX
 
@@ -87,7 +88,14 @@ static void on_signal(int sig, siginfo_t *si, void *ctx)
 			return;
 		abort();
 	}
-	s->hits_brk++;
+	if (++s->hits_brk > HITS_MAX) { /* a livelock: an exclusive loop that cannot succeed */
+		static const char msg[] = "FAIL: aarch64_realcode/test_every_instruction: "
+					  "a probe hit without end (exclusive loop?)\n";
+
+		if (write(1, msg, sizeof(msg) - 1) < 0)
+			_exit(2);
+		_exit(1);
+	}
 	if (!arch_insn_can_emulate(&s->ai)) {
 		uc->uc_mcontext.pc = (uint64_t)(uintptr_t)s->slot;
 		return;
