@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * Emulation of the instructions that read the PC, in signal context: no libc,
- * no SIMD (built with -mgeneral-regs-only), only the saved registers.
+ * no SIMD (built with -mgeneral-regs-only); the saved registers, a literal read
+ * fault-safe, and the PAC calls' pointers authenticated with this process's keys.
  *
  * PSTATE.BTYPE (bits 11:10) is what the hardware leaves after the instruction:
  * 0b10 after blr and its PAC forms (a guarded target must then start with

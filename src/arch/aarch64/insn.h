@@ -8,15 +8,18 @@
  *            instruction that reads the PC (adr, adrp, ldr/ldrsw/prfm literal,
  *            b, bl, b.cond, cbz/cbnz, tbz/tbnz), blr and its PAC forms (the
  *            link register must be the original address + 4), nop and bti;
- *   xol      a copy runs in an out-of-line slot followed by `b` back;
- *            br/ret/retaa... run there alone (control never falls through).
+ *   xol      a copy runs in an out-of-line slot followed by `b` back (every
+ *            other instruction, paciasp/autiasp included); br/ret/retaa...
+ *            run there alone (control never falls through).
  *
  * Refused, with the reason: exclusive loads and stores (a trap between ldxr and
  * stxr clears the monitor: the program would retry forever), exception
- * generation (svc, hvc, smc, brk, hlt, dcps), and what does not decode.
+ * generation (svc, hvc, smc, brk, hlt, dcps, eret), and what does not decode.
+ * The instructions between an exclusive load and its store are the caller's to
+ * refuse: arch_insn_in_exclusive() finds them.
  *
- * Nothing here runs in signal context except arch_emulate() (emulate.c), which
- * touches no libc.
+ * Nothing here runs in signal context except arch_emulate() and
+ * arch_read_literal() (emulate.c), which touch no libc.
  */
 #ifndef UPROBES_ARCH_A64_INSN_H
 #define UPROBES_ARCH_A64_INSN_H
