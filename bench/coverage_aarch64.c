@@ -4,7 +4,8 @@
  * `make ARCH=aarch64 bench-aarch64`: for every function entry of an arm64 ELF
  * file, would a probe there be jump-optimized with a fast trampoline (no trap
  * at any hit), jump-optimized with a trampoline that leaves through brk
- * (blr x30, blraa ..., a branch out of reach), or refused, and why.
+ * (blr x30, blraa ..., a branch out of reach), or refused, and why. Then the
+ * same over every instruction of those functions (a probe anywhere).
  *
  *   coverage_aarch64 [-v] [FILE...]   (default: arm64 libc.so.6, libsqlite3.so.0)
  *
@@ -12,6 +13,7 @@
  * last loaded segment. Ends with "summary: optimized_pct=... slow_pct=...
  * refused_pct=..." over all files.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
 #include <stdio.h>
@@ -36,19 +38,19 @@ static void noop_fn(void *rec, struct uprobe_regs *regs)
 	(void)regs;
 }
 
-/* The first word of the function at addr, from its section. */
-static int entry_word(Elf *elf, const GElf_Sym *s, uint8_t out[4])
+/* The bytes of the function sym (st_size of them), from its section. */
+static const uint8_t *func_bytes(Elf *elf, const GElf_Sym *s)
 {
 	Elf_Scn *scn = elf_getscn(elf, s->st_shndx);
 	GElf_Shdr sh;
 	Elf_Data *d;
 
 	if (!scn || !gelf_getshdr(scn, &sh) || sh.sh_type != SHT_PROGBITS ||
-	    s->st_value < sh.sh_addr || s->st_value + 4 > sh.sh_addr + sh.sh_size ||
+	    s->st_value < sh.sh_addr ||
+	    s->st_value + (s->st_size ? s->st_size : 4) > sh.sh_addr + sh.sh_size ||
 	    !(d = elf_getdata(scn, NULL)) || !d->d_buf)
-		return -1;
-	memcpy(out, (const uint8_t *)d->d_buf + (s->st_value - sh.sh_addr), 4);
-	return 0;
+		return NULL;
+	return (const uint8_t *)d->d_buf + (s->st_value - sh.sh_addr);
 }
 
 static uint64_t image_end(Elf *elf)
@@ -70,11 +72,11 @@ static void classify(Elf *elf, const GElf_Sym *s, const char *name, uint64_t tra
 		     struct tally *t)
 {
 	static uint8_t buf[ARCH_TRAMP_MAX];
+	const uint8_t *code = func_bytes(elf, s);
 	struct arch_insn ai;
-	uint8_t code[4];
 	char why[160] = "unreadable";
 	bool fast = false;
-	int err = entry_word(elf, s, code);
+	int err = code ? 0 : -EIO;
 
 	if (!err)
 		err = arch_insn_analyze(&ai, code, 4, s->st_value, why, sizeof(why));
@@ -89,6 +91,51 @@ static void classify(Elf *elf, const GElf_Sym *s, const char *name, uint64_t tra
 	if (verbose || (err >= 0 && !fast) || err < 0)
 		printf("  %-36s %s%s%s\n", name, err < 0 ? "refused" : fast ? "fast" : "slow",
 		       err < 0 ? ": " : "", err < 0 ? why : "");
+}
+
+/* Every instruction of every function, not only entries: what a probe anywhere meets. */
+struct insn_tally {
+	unsigned long total, fast, slow, inside_excl, excl, exception, undecodable;
+	uint32_t sample[4];
+};
+
+static void classify_all(Elf *elf, const GElf_Sym *s, uint64_t tramp, struct insn_tally *t)
+{
+	static uint8_t buf[ARCH_TRAMP_MAX];
+	const uint8_t *code = func_bytes(elf, s);
+	char why[160];
+	struct arch_insn ai;
+
+	for (size_t off = 0; code && off + 4 <= s->st_size; off += 4) {
+		int err = arch_insn_analyze(&ai, code + off, 4, s->st_value + off, why, sizeof(why));
+		bool fast = false;
+
+		t->total++;
+		if (err == -EILSEQ) {
+			if (t->undecodable < 4)
+				memcpy(&t->sample[t->undecodable], code + off, 4);
+			t->undecodable++;
+		} else if (err) {
+			(*(strstr(why, "exclusive") ? &t->excl : &t->exception))++;
+		} else if (arch_insn_in_exclusive(code, s->st_size, off, s->st_value, NULL, 0)) {
+			t->inside_excl++;
+		} else if (arch_jump_build(&ai, tramp, noop_fn, NULL, false, buf, &fast) < 0 || !fast) {
+			t->slow++;
+		} else {
+			t->fast++;
+		}
+	}
+}
+
+static void report_all(const struct insn_tally *t)
+{
+	printf("  every instruction of those functions: %lu: %lu fast (%.1f%%), %lu slow, %lu inside "
+	       "exclusive sequences, refused: %lu exclusive, %lu exception, %lu undecodable",
+	       t->total, t->fast, t->total ? 100.0 * t->fast / t->total : 0, t->slow, t->inside_excl,
+	       t->excl, t->exception, t->undecodable);
+	for (unsigned long i = 0; i < t->undecodable && i < 4; i++)
+		printf("%s%08x", i ? " " : " (", t->sample[i]);
+	printf("%s\n", t->undecodable ? " ...)" : "");
 }
 
 static int sym_cmp(const void *a, const void *b)
@@ -131,6 +178,7 @@ static void report(const char *path, struct tally *all)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct tally t = { 0 };
+	struct insn_tally all_insns = { 0 };
 	GElf_Sym *syms = NULL;
 	size_t n, strtab = 0;
 	uint64_t tramp;
@@ -143,8 +191,10 @@ static void report(const char *path, struct tally *all)
 	}
 	tramp = image_end(elf);
 	n = entries(elf, &syms, &strtab);
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		classify(elf, &syms[i], elf_strptr(elf, strtab, syms[i].st_name), tramp, &t);
+		classify_all(elf, &syms[i], tramp, &all_insns);
+	}
 	free(syms);
 	elf_end(elf);
 	close(fd);
@@ -158,6 +208,7 @@ static void report(const char *path, struct tally *all)
 		if (t.by_op[op])
 			printf(" %d:%u", op, t.by_op[op]);
 	printf("\n");
+	report_all(&all_insns);
 	all->fast += t.fast;
 	all->slow += t.slow;
 	all->refused += t.refused;
