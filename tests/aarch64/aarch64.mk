@@ -13,8 +13,8 @@ $(B)/tests/aarch64/realcode_work.o: tests/aarch64/realcode_work.c tests/aarch64/
 	@mkdir -p $(@D)
 	$(CC) $(A64_TEST_CFLAGS) -O2 -mbranch-protection=standard -mno-outline-atomics -c $< -o $@
 
-$(B)/tests/aarch64/test_realcode: tests/aarch64/test_realcode.c $(B)/tests/aarch64/realcode_work.o \
-		$(B)/libuprobes-arch.a
+$(B)/tests/aarch64/test_realcode: tests/aarch64/test_realcode.c tests/aarch64/sites.c \
+		tests/aarch64/sites.h $(B)/tests/aarch64/realcode_work.o $(B)/libuprobes-arch.a
 	@mkdir -p $(@D)
 	$(CC) $(A64_TEST_CFLAGS) $(CFLAGS) -o $@ $(filter %.c %.o,$^) $(B)/libuprobes-arch.a \
 		-lelf -ldl $(A64_LDLIBS)

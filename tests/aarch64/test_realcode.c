@@ -20,182 +20,17 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <search.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <ucontext.h>
 #include <unistd.h>
 
-#include "arch/aarch64/insn.h"
-#include "arch/aarch64/jump.h"
-#include "arch/aarch64/regs.h"
-#include "arch/safe_read.h"
 #include "realcode.h"
+#include "sites.h"
 #include "testlib.h"
 
 TL_DEFINE("aarch64_realcode");
 
 extern uint8_t __start_a64work[], __stop_a64work[];
-
-#define MAX_SITES 8192
-#define HITS_MAX 100000 /* a site's hits in one mode: the workloads make far fewer */
-#define SLOT_STRIDE ARCH_XOL_SLOT_SIZE
-#define TRAMP_STRIDE ARCH_TRAMP_MAX
-
-/* One probed instruction, sorted by address. */
-struct site {
-	uint64_t addr;
-	struct arch_insn ai;
-	uint8_t *slot, *tramp;
-	unsigned long hits_brk, hits_jump;
-};
-
-static struct site sites[MAX_SITES];
-static size_t nsites, nrefused, nexclusive;
-
-/* Signal context: the site at pc (a binary search of our own: bsearch is probed). */
-static struct site *site_at(uint64_t pc)
-{
-	size_t lo = 0, hi = nsites;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (sites[mid].addr == pc)
-			return &sites[mid];
-		if (sites[mid].addr < pc)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
-}
-
-static void on_signal(int sig, siginfo_t *si, void *ctx)
-{
-	ucontext_t *uc = ctx;
-	struct site *s = site_at(uc->uc_mcontext.pc);
-	struct uprobe_regs regs;
-	struct arch_vregs vr;
-
-	if ((sig == SIGSEGV || sig == SIGBUS) && arch_safe_read_fault(si, uc))
-		return;
-	if (sig != SIGTRAP)
-		abort();
-	if (!s) {
-		if (arch_jump_redirect(uc) > 0)
-			return;
-		abort();
-	}
-	if (++s->hits_brk > HITS_MAX) { /* a livelock: an exclusive loop that cannot succeed */
-		static const char msg[] = "FAIL: aarch64_realcode/test_every_instruction: "
-					  "a probe hit without end (exclusive loop?)\n";
-
-		if (write(1, msg, sizeof(msg) - 1) < 0)
-			_exit(2);
-		_exit(1);
-	}
-	if (!arch_insn_can_emulate(&s->ai)) {
-		uc->uc_mcontext.pc = (uint64_t)(uintptr_t)s->slot;
-		return;
-	}
-	regs_from_ucontext(&regs, uc);
-	regs_vregs(uc, &vr);
-	if (arch_emulate(&s->ai, &regs, &vr))
-		abort();
-	regs_to_ucontext(&regs, uc);
-}
-
-/* The trampolines' consumer (sites are sorted after their trampolines are built). */
-static void on_hit(void *rec, struct uprobe_regs *regs)
-{
-	struct site *s = site_at(regs->pc);
-
-	(void)rec;
-	if (!s)
-		abort();
-	s->hits_jump++;
-}
-
-/* Slots and trampolines for len bytes of code at code: a mapping within +-96 MiB. */
-static uint8_t *map_near(uint64_t code, size_t len)
-{
-	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
-
-	for (int64_t d = 1 << 20; d < 96 << 20; d += 1 << 20)
-		for (int sign = 1; sign >= -1; sign -= 2) {
-			uint64_t hint = (code + (uint64_t)(sign * d)) & ~(uint64_t)(pg - 1);
-			void *p = mmap((void *)(uintptr_t)hint, len, PROT_READ | PROT_WRITE | PROT_EXEC,
-				       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-
-			if (p == (void *)(uintptr_t)hint)
-				return p;
-			if (p != MAP_FAILED) /* a kernel or qemu that took the hint as a hint */
-				munmap(p, len);
-		}
-	return NULL;
-}
-
-/* Probe every instruction of [code, code + len): analyse, build slot and trampoline. */
-static int add_range(uint8_t *code, size_t len)
-{
-	size_t pg = (size_t)sysconf(_SC_PAGESIZE), n = len / 4;
-	uintptr_t lo = (uintptr_t)code & ~(pg - 1);
-	uint8_t *area = map_near((uintptr_t)code, n * (SLOT_STRIDE + TRAMP_STRIDE));
-
-	if (!area || nsites + n > MAX_SITES ||
-	    mprotect((void *)lo, (uintptr_t)code + len - lo, PROT_READ | PROT_WRITE | PROT_EXEC)) {
-		printf("  add_range %p: %s\n", (void *)code, area ? "mprotect or too many" : "no area");
-		return -1;
-	}
-	for (size_t i = 0; i < n; i++) {
-		struct site *s = &sites[nsites];
-
-		s->addr = (uintptr_t)code + 4 * i;
-		s->slot = area + i * SLOT_STRIDE;
-		s->tramp = area + n * SLOT_STRIDE + i * TRAMP_STRIDE;
-		if (arch_insn_analyze(&s->ai, code + 4 * i, 4, s->addr, NULL, 0)) {
-			nrefused++;
-			continue;
-		}
-		if (arch_insn_in_exclusive(code, len, 4 * i, (uintptr_t)code, NULL, 0)) {
-			nexclusive++;
-			continue;
-		}
-		if ((!arch_insn_can_emulate(&s->ai) && arch_xol_build(&s->ai, (uintptr_t)s->slot,
-								      s->slot) < 0) ||
-		    arch_jump_build(&s->ai, (uintptr_t)s->tramp, on_hit, NULL, false, s->tramp, NULL) < 0) {
-			printf("  %#llx (%08x): no slot or trampoline\n", (unsigned long long)s->addr,
-			       s->ai.insn);
-			return -1;
-		}
-		nsites++;
-	}
-	__builtin___clear_cache((char *)area, (char *)area + n * (SLOT_STRIDE + TRAMP_STRIDE));
-	return 0;
-}
-
-static int site_cmp(const void *a, const void *b)
-{
-	const struct site *x = a, *y = b;
-
-	return x->addr < y->addr ? -1 : x->addr > y->addr;
-}
-
-/* Write each site's word (brk, b to its trampoline, or the original). */
-static void patch_all(int how)
-{
-	for (size_t i = 0; i < nsites; i++) {
-		struct site *s = &sites[i];
-		uint32_t w = how == 0 ? s->ai.insn
-				      : how == 1 ? ARCH_BREAKPOINT
-						 : arch_jump_insn(s->addr, (uintptr_t)s->tramp);
-
-		memcpy((void *)(uintptr_t)s->addr, &w, 4);
-		__builtin___clear_cache((char *)(uintptr_t)s->addr, (char *)(uintptr_t)s->addr + 4);
-	}
-}
 
 /* ---- the libc workload ------------------------------------------------------------------ */
 
@@ -331,8 +166,8 @@ static int add_libc(void)
 				continue;
 			for (size_t k = 0; k < sizeof(libc_funcs) / sizeof(libc_funcs[0]); k++)
 				if (!strcmp(name, libc_funcs[k]) && (added & (1 << k)) == 0) {
-					if (add_range((uint8_t *)di.dli_fbase + sym.st_value,
-						      sym.st_size))
+					if (sites_add((uint8_t *)di.dli_fbase + sym.st_value,
+						      sym.st_size, 0))
 						return -1;
 					added |= 1 << k;
 				}
@@ -360,27 +195,22 @@ static void test_every_instruction(void)
 	uint64_t libc_plain, libc_brk, libc_jump;
 	size_t hit = 0;
 	unsigned long total = 0;
-	struct sigaction sa;
 
 	realcode_run(&plain);
 	libc_plain = libc_work();
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_sigaction = on_signal;
-	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
-	sigaction(SIGTRAP, &sa, NULL);
-	sigaction(SIGSEGV, &sa, NULL);
-	if (add_range(__start_a64work, (size_t)(__stop_a64work - __start_a64work)) || add_libc()) {
+	if (sites_add(__start_a64work, (size_t)(__stop_a64work - __start_a64work), 0) ||
+	    add_libc()) {
 		TL_FAIL("setting the probes up failed");
 		return;
 	}
-	qsort(sites, nsites, sizeof(sites[0]), site_cmp);
-	patch_all(1);
+	sites_ready("aarch64_realcode/test_every_instruction");
+	sites_patch(SITES_BRK);
 	realcode_run(&brk);
 	libc_brk = libc_work();
-	patch_all(2);
+	sites_patch(SITES_JUMP);
 	realcode_run(&jump);
 	libc_jump = libc_work();
-	patch_all(0);
+	sites_patch(SITES_ORIG);
 	CHECK(same_out(&plain, &brk));
 	CHECK(same_out(&plain, &jump));
 	CHECK_EQ_U64(libc_brk, libc_plain);
