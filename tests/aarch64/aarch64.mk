@@ -2,12 +2,13 @@
 # The aarch64 tests (src/arch/aarch64/build.mk includes this; make check-aarch64):
 # test_state, one case per instruction class; test_diff, generated sequences;
 # test_ret, return probes; test_threads, patching under running threads;
-# test_realcode, every instruction of compiler-generated PAC/BTI code probed.
+# test_realcode, every instruction of compiler-generated PAC/BTI code and of libc
+# functions probed; test_sqlite, every function entry of arm64 libsqlite3.
 A64_SANDBOX := tests/aarch64/sandbox.c tests/aarch64/frame.S
 A64_TEST_CFLAGS := $(BASE_CFLAGS) -Itests -pthread
 
 A64_TEST_BINS += $(B)/tests/aarch64/test_state $(B)/tests/aarch64/test_diff $(B)/tests/aarch64/test_ret \
-	$(B)/tests/aarch64/test_threads $(B)/tests/aarch64/test_realcode
+	$(B)/tests/aarch64/test_threads $(B)/tests/aarch64/test_realcode $(B)/tests/aarch64/test_sqlite
 
 $(B)/tests/aarch64/realcode_work.o: tests/aarch64/realcode_work.c tests/aarch64/realcode.h
 	@mkdir -p $(@D)
@@ -27,3 +28,9 @@ $(B)/tests/aarch64/test_%: tests/aarch64/test_%.c $(A64_SANDBOX) $(wildcard test
 	@mkdir -p $(@D)
 	$(CC) $(A64_TEST_CFLAGS) $(CFLAGS) -o $@ $(filter %.c %.S,$^) $(B)/libuprobes-arch.a \
 		$(A64_LDLIBS)
+
+$(B)/tests/aarch64/test_sqlite: tests/aarch64/test_sqlite.c tests/aarch64/sites.c tests/aarch64/sites.h \
+		$(B)/libuprobes-arch.a
+	@mkdir -p $(@D)
+	$(CC) $(A64_TEST_CFLAGS) $(CFLAGS) -o $@ $(filter %.c,$^) $(B)/libuprobes-arch.a \
+		-lsqlite3 -lelf -ldl $(A64_LDLIBS)
