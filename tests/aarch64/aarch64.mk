@@ -3,7 +3,9 @@
 # test_state, one case per instruction class; test_diff, generated sequences;
 # test_ret, return probes; test_threads, patching under running threads;
 # test_realcode, every instruction of compiler-generated PAC/BTI code and of libc
-# functions probed; test_sqlite, every function entry of arm64 libsqlite3.
+# functions probed; test_sqlite, every function entry of arm64 libsqlite3;
+# test_demo.sh, the demo program with a64probe.so preloaded (A64_TEST_SCRIPTS: run
+# on the host, they start qemu-aarch64 themselves).
 A64_SANDBOX := tests/aarch64/sandbox.c tests/aarch64/frame.S
 A64_TEST_CFLAGS := $(BASE_CFLAGS) -Itests -pthread
 
@@ -34,3 +36,16 @@ $(B)/tests/aarch64/test_sqlite: tests/aarch64/test_sqlite.c tests/aarch64/sites.
 	@mkdir -p $(@D)
 	$(CC) $(A64_TEST_CFLAGS) $(CFLAGS) -o $@ $(filter %.c,$^) $(B)/libuprobes-arch.a \
 		-lsqlite3 -lelf -ldl $(A64_LDLIBS)
+
+A64_TEST_SCRIPTS += tests/aarch64/test_demo.sh
+A64_SCRIPT_DEPS := $(B)/demo/app $(B)/tests/aarch64/a64probe.so
+
+$(B)/demo/app: demo/app.c
+	@mkdir -p $(@D)
+	$(CC) $(A64_TEST_CFLAGS) $(CFLAGS) -o $@ $<
+
+$(B)/tests/aarch64/a64probe.so: tests/aarch64/a64probe.c tests/aarch64/sites.c tests/aarch64/sites.h \
+		$(B)/libuprobes-arch.a
+	@mkdir -p $(@D)
+	$(CC) $(A64_TEST_CFLAGS) $(CFLAGS) -fPIC -shared -o $@ $(filter %.c,$^) \
+		$(B)/libuprobes-arch.a -lelf -ldl $(A64_LDLIBS)

@@ -41,12 +41,14 @@ $(B)/libuprobes-arch.a: $(A64_LIB_OBJS)
 	$(AR) rcs $@ $^
 
 A64_TEST_BINS :=
+A64_TEST_SCRIPTS :=
+A64_SCRIPT_DEPS :=
 include tests/aarch64/aarch64.mk
 
 # Benchmarks under qemu-aarch64: the coverage of function entries (bench/coverage_aarch64.c),
 # the cost of a hit as ratios (bench/probe_aarch64.c).
 A64_BENCH_BINS := $(B)/bench/coverage_aarch64 $(B)/bench/probe_aarch64
-all: $(A64_TEST_BINS) $(A64_BENCH_BINS)
+all: $(A64_TEST_BINS) $(A64_SCRIPT_DEPS) $(A64_BENCH_BINS)
 $(B)/bench/harness.o $(B)/bench/bench_util.o: $(B)/bench/%.o: bench/%.c bench/%.h bench/harness.h
 	@mkdir -p $(@D)
 	$(CC) $(BASE_CFLAGS) -Ibench $(CFLAGS) -c $< -o $@
@@ -60,12 +62,17 @@ $(B)/bench/%_aarch64: bench/%_aarch64.c $(B)/bench/harness.o $(B)/bench/bench_ut
 bench-aarch64: deps lib $(A64_BENCH_BINS)
 	@for b in $(A64_BENCH_BINS); do echo "== $$b"; $(QEMU) $$b || exit 1; done
 
-# Each test runs under qemu-aarch64 through a wrapper that tests/run.sh starts.
-check-aarch64: deps lib $(A64_TEST_BINS)
+# Each test runs under qemu-aarch64 through a wrapper that tests/run.sh starts;
+# a test script runs on the host with the build directory (it starts qemu itself).
+check-aarch64: deps lib $(A64_TEST_BINS) $(A64_SCRIPT_DEPS)
 	@for t in $(A64_TEST_BINS); do \
 		printf '#!/bin/sh\nexec %s %s "$$@"\n' '$(QEMU)' "$(abspath .)/$$t" >$$t.qemu; \
 		chmod +x $$t.qemu; done
-	@sh tests/run.sh $(addsuffix .qemu,$(A64_TEST_BINS))
+	@for t in $(A64_TEST_SCRIPTS); do w=$(B)/tests/aarch64/$$(basename $$t .sh).run; \
+		printf '#!/bin/sh\nQEMU=%s exec sh %s %s\n' '$(QEMU)' "$(abspath .)/$$t" \
+			'$(abspath $(B))' >$$w; chmod +x $$w; done
+	@sh tests/run.sh $(addsuffix .qemu,$(A64_TEST_BINS)) \
+		$(patsubst tests/aarch64/%.sh,$(B)/tests/aarch64/%.run,$(A64_TEST_SCRIPTS))
 
 clean:
 	rm -rf $(B)

@@ -30,6 +30,9 @@
 	.text
 	.globl a64_tramp_template, a64_tramp_tail_pre, a64_tramp_tail, a64_tramp_redirect
 	.globl a64_tramp_lits, a64_tramp_template_end
+	/* hidden: bound inside the library, so its pc-relative references link -shared */
+	.hidden a64_tramp_template, a64_tramp_tail_pre, a64_tramp_tail, a64_tramp_redirect
+	.hidden a64_tramp_lits, a64_tramp_template_end
 	.p2align 3
 a64_tramp_template:
 	sub sp, sp, #FRAME
