@@ -9,13 +9,11 @@
  * "a64probe: NAME HITS" on stderr for each.
  */
 #include <dlfcn.h>
-#include <fcntl.h>
 #include <gelf.h>
 #include <link.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "sites.h"
 
@@ -34,38 +32,31 @@ static int first_object(struct dl_phdr_info *info, size_t size, void *bias)
 	return 1;
 }
 
+struct lookup {
+	const char *name;
+	uint64_t addr;
+};
+
+static int match(uint8_t *code, size_t size, const char *name, void *arg)
+{
+	struct lookup *l = arg;
+
+	(void)size;
+	if (strcmp(name, l->name))
+		return 0;
+	l->addr = (uintptr_t)code;
+	return 1;
+}
+
 /* The run-time address of the program's own function name (.symtab), or 0. */
 static uint64_t exe_symbol(const char *name)
 {
-	uint64_t bias = 0, addr = 0;
-	Elf_Scn *scn = NULL;
-	Elf *elf;
-	int fd = open("/proc/self/exe", O_RDONLY);
+	struct lookup l = { name, 0 };
+	uint64_t bias = 0;
 
-	if (fd < 0)
-		return 0;
 	dl_iterate_phdr(first_object, &bias);
-	elf_version(EV_CURRENT);
-	elf = elf_begin(fd, ELF_C_READ, NULL);
-	while (elf && !addr && (scn = elf_nextscn(elf, scn))) {
-		GElf_Shdr sh;
-		Elf_Data *d;
-
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_SYMTAB || !(d = elf_getdata(scn, 0)))
-			continue;
-		for (size_t i = 0; !addr && i < sh.sh_size / sh.sh_entsize; i++) {
-			GElf_Sym s;
-			const char *n;
-
-			if (gelf_getsym(d, i, &s) && GELF_ST_TYPE(s.st_info) == STT_FUNC && s.st_value &&
-			    (n = elf_strptr(elf, sh.sh_link, s.st_name)) && !strcmp(n, name))
-				addr = bias + s.st_value;
-		}
-	}
-	if (elf)
-		elf_end(elf);
-	close(fd);
-	return addr;
+	sites_each_symbol("/proc/self/exe", bias, SHT_SYMTAB, match, &l);
+	return l.addr;
 }
 
 __attribute__((constructor)) static void a64probe_attach(void)

@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: MIT
 /* Probes on real code for the aarch64 tests: see sites.h. */
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <gelf.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -201,4 +204,46 @@ void sites_patch(enum sites_word how)
 		memcpy((void *)(uintptr_t)s->addr, &w, 4);
 		__builtin___clear_cache((char *)(uintptr_t)s->addr, (char *)(uintptr_t)s->addr + 4);
 	}
+}
+
+int sites_each_symbol(const char *path, uint64_t bias, unsigned sh_type, sites_fn fn, void *arg)
+{
+	Elf_Scn *scn = NULL;
+	Elf *elf;
+	int fd = open(path, O_RDONLY), ret = 0;
+
+	if (fd < 0)
+		return -1;
+	elf_version(EV_CURRENT);
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	while (elf && !ret && (scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		Elf_Data *d;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != sh_type || !(d = elf_getdata(scn, 0)))
+			continue;
+		for (size_t i = 0; !ret && i < sh.sh_size / sh.sh_entsize; i++) {
+			GElf_Sym sym;
+			const char *name;
+
+			if (gelf_getsym(d, i, &sym) && GELF_ST_TYPE(sym.st_info) == STT_FUNC &&
+			    sym.st_shndx != SHN_UNDEF && sym.st_value &&
+			    (name = elf_strptr(elf, sh.sh_link, sym.st_name)))
+				ret = fn((uint8_t *)(uintptr_t)(bias + sym.st_value), sym.st_size, name,
+					 arg);
+		}
+	}
+	if (elf)
+		elf_end(elf);
+	close(fd);
+	return elf ? ret : -1;
+}
+
+int sites_each_function(const void *inside, sites_fn fn, void *arg)
+{
+	Dl_info di;
+
+	if (!dladdr(inside, &di))
+		return -1;
+	return sites_each_symbol(di.dli_fname, (uintptr_t)di.dli_fbase, SHT_DYNSYM, fn, arg);
 }

@@ -42,6 +42,19 @@ enum sites_word { SITES_ORIG, SITES_BRK, SITES_JUMP };
 /* Write every site's word: the original, brk, or b to its trampoline. */
 void sites_patch(enum sites_word how);
 
+typedef int (*sites_fn)(uint8_t *code, size_t size, const char *name, void *arg);
+
+/*
+ * fn(code, size, name, arg) for each defined function of the symbol table
+ * sh_type (SHT_SYMTAB, SHT_DYNSYM) of the ELF file path loaded at bias (code:
+ * the run-time address); stops at fn's first non-zero value. Returns 0, that
+ * value, or -1.
+ */
+int sites_each_symbol(const char *path, uint64_t bias, unsigned sh_type, sites_fn fn, void *arg);
+
+/* The same over the .dynsym of the shared object holding the address inside. */
+int sites_each_function(const void *inside, sites_fn fn, void *arg);
+
 /* Signal context too: the site at pc, or NULL. */
 struct site *site_at(uint64_t pc);
 

@@ -16,9 +16,6 @@
  */
 #include <arpa/inet.h>
 #include <netinet/ether.h>
-#include <dlfcn.h>
-#include <fcntl.h>
-#include <gelf.h>
 #include <search.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,43 +136,26 @@ static uint64_t libc_work(void)
 	return h;
 }
 
-/* The libc functions' code, from .dynsym of the file dladdr names. */
+/* One of libc_funcs: probe its every instruction (aliases: once). */
+static int add_if_listed(uint8_t *code, size_t size, const char *name, void *arg)
+{
+	int *added = arg;
+
+	for (size_t k = 0; k < sizeof(libc_funcs) / sizeof(libc_funcs[0]); k++)
+		if (size && !strcmp(name, libc_funcs[k]) && (*added & (1 << k)) == 0) {
+			*added |= 1 << k;
+			return sites_add(code, size, 0);
+		}
+	return 0;
+}
+
+/* The libc functions' code, from the .dynsym of the libc this process runs. */
 static int add_libc(void)
 {
-	Dl_info di;
-	Elf_Scn *scn = NULL;
-	Elf *elf;
-	int fd, added = 0;
+	int added = 0;
 
-	if (!dladdr((void *)strverscmp, &di) || (fd = open(di.dli_fname, O_RDONLY)) < 0)
+	if (sites_each_function((void *)strverscmp, add_if_listed, &added))
 		return -1;
-	elf_version(EV_CURRENT);
-	elf = elf_begin(fd, ELF_C_READ, NULL);
-	while (elf && (scn = elf_nextscn(elf, scn))) {
-		GElf_Shdr sh;
-		Elf_Data *d;
-
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNSYM || !(d = elf_getdata(scn, 0)))
-			continue;
-		for (size_t i = 0; i < sh.sh_size / sh.sh_entsize; i++) {
-			GElf_Sym sym;
-			const char *name;
-
-			if (!gelf_getsym(d, i, &sym) || GELF_ST_TYPE(sym.st_info) != STT_FUNC ||
-			    !sym.st_size || !(name = elf_strptr(elf, sh.sh_link, sym.st_name)))
-				continue;
-			for (size_t k = 0; k < sizeof(libc_funcs) / sizeof(libc_funcs[0]); k++)
-				if (!strcmp(name, libc_funcs[k]) && (added & (1 << k)) == 0) {
-					if (sites_add((uint8_t *)di.dli_fbase + sym.st_value,
-						      sym.st_size, 0))
-						return -1;
-					added |= 1 << k;
-				}
-		}
-	}
-	if (elf)
-		elf_end(elf);
-	close(fd);
 	if (added != (1 << (sizeof(libc_funcs) / sizeof(libc_funcs[0]))) - 1)
 		printf("  libc: found %#x of the functions\n", added);
 	return added == (1 << (sizeof(libc_funcs) / sizeof(libc_funcs[0]))) - 1 ? 0 : -1;

@@ -7,13 +7,9 @@
  * unprobed run's, each entry hit as often in both modes, and the entries only
  * the workload calls hit exactly as often as it calls them.
  */
-#include <dlfcn.h>
-#include <fcntl.h>
-#include <gelf.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "sites.h"
 #include "testlib.h"
@@ -63,41 +59,33 @@ static int addr_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+struct entries {
+	uint64_t addr[4096];
+	size_t n;
+};
+
+static int collect(uint8_t *code, size_t size, const char *name, void *arg)
+{
+	struct entries *e = arg;
+
+	(void)size;
+	(void)name;
+	if (e->n < sizeof(e->addr) / sizeof(e->addr[0]))
+		e->addr[e->n++] = (uintptr_t)code;
+	return 0;
+}
+
 /* Every function entry of the libsqlite3 this process runs (aliases once). */
 static int add_sqlite(void)
 {
-	static uint64_t entries[4096];
-	size_t n = 0, i;
-	Elf_Scn *scn = NULL;
-	Dl_info di;
-	Elf *elf;
-	int fd;
+	static struct entries e;
 
-	if (!dladdr((void *)sqlite3_open, &di) || (fd = open(di.dli_fname, O_RDONLY)) < 0)
+	if (sites_each_function((void *)sqlite3_open, collect, &e))
 		return -1;
-	elf_version(EV_CURRENT);
-	elf = elf_begin(fd, ELF_C_READ, NULL);
-	while (elf && (scn = elf_nextscn(elf, scn))) {
-		GElf_Shdr sh;
-		Elf_Data *d;
-
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNSYM || !(d = elf_getdata(scn, 0)))
-			continue;
-		for (i = 0; n < 4096 && i < sh.sh_size / sh.sh_entsize; i++) {
-			GElf_Sym sym;
-
-			if (gelf_getsym(d, i, &sym) && GELF_ST_TYPE(sym.st_info) == STT_FUNC &&
-			    sym.st_shndx != SHN_UNDEF && sym.st_value)
-				entries[n++] = (uintptr_t)di.dli_fbase + sym.st_value;
-		}
-	}
-	if (elf)
-		elf_end(elf);
-	close(fd);
-	qsort(entries, n, sizeof(entries[0]), addr_cmp);
-	for (i = 0; i < n; i++)
-		if ((!i || entries[i] != entries[i - 1]) &&
-		    sites_add((uint8_t *)(uintptr_t)entries[i], 4, 1))
+	qsort(e.addr, e.n, sizeof(e.addr[0]), addr_cmp);
+	for (size_t i = 0; i < e.n; i++)
+		if ((!i || e.addr[i] != e.addr[i - 1]) &&
+		    sites_add((uint8_t *)(uintptr_t)e.addr[i], 4, 1))
 			return -1;
 	sites_ready("aarch64_sqlite/test_every_entry");
 	return 0;
