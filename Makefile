@@ -2,6 +2,11 @@
 # Non-recursive build. Each directory with more than the library adds itself
 # through a module.mk fragment included below.
 
+# make ARCH=aarch64: the aarch64 cross build instead, in build-aarch64/ (docs/aarch64.md).
+ifeq ($(ARCH),aarch64)
+include src/arch/aarch64/build.mk
+else
+
 PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
@@ -155,3 +160,9 @@ clean:
 	rm -rf $(B)
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
+
+# The aarch64 engine tests under qemu-aarch64 (docs/aarch64.md).
+.PHONY: check-aarch64
+check-aarch64:
+	@$(MAKE) --no-print-directory ARCH=aarch64 check-aarch64
+endif

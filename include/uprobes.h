@@ -51,6 +51,18 @@ struct uprobe;
  * the change takes effect. If it changes rip, the probed instruction is not
  * executed and the thread resumes at the new rip.
  */
+#if defined(__aarch64__)
+/*
+ * aarch64 (docs/aarch64.md): x[0..30] (x30 is the link register), sp, pc the
+ * probed address, pstate with the condition flags NZCV in bits 31..28.
+ */
+struct uprobe_regs {
+	uint64_t x[31];
+	uint64_t sp;
+	uint64_t pc;
+	uint64_t pstate;
+};
+#else
 struct uprobe_regs {
 	uint64_t r15, r14, r13, r12, rbp, rbx, r11, r10, r9, r8;
 	uint64_t rax, rcx, rdx, rsi, rdi;
@@ -58,6 +70,7 @@ struct uprobe_regs {
 	uint64_t rflags;
 	uint64_t rsp;
 };
+#endif
 
 typedef void (*uprobe_handler_fn)(struct uprobe *probe, struct uprobe_regs *regs, void *ctx);
 

@@ -11,6 +11,13 @@ missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 done
+# aarch64 (make ARCH=aarch64, make check-aarch64, docs/aarch64.md): the cross compiler,
+# qemu-user to run what it builds, and the arm64 libraries through multiarch.
+ARM64_PKGS="gcc-aarch64-linux-gnu qemu-user libc6-dev:arm64 libelf-dev:arm64 libdw-dev:arm64
+      libcapstone-dev:arm64 libsqlite3-dev:arm64 liblzma-dev:arm64 zlib1g-dev:arm64"
+for p in $ARM64_PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
 [ -z "$missing" ] && exit 0
 echo "deps: installing:$missing"
 if [ "$(id -u)" != 0 ]; then
@@ -18,6 +25,9 @@ if [ "$(id -u)" != 0 ]; then
 	exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
+case "$missing" in *:arm64*)
+	dpkg --print-foreign-architectures | grep -qx arm64 || dpkg --add-architecture arm64 ;;
+esac
 apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >/dev/null

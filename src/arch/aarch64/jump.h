@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Jump optimization on aarch64 (docs/aarch64.md): the probed instruction is
+ * replaced by one `b` to a per-probe trampoline (tramp.S) within +-128 MiB, a
+ * single aligned 4-byte store. The window is one instruction, so no branch can
+ * land inside it.
+ *
+ *   before:  addr: <insn>          after:  addr: b tramp
+ *   tramp:   save, fn(rec, regs), arch_jump_finish, restore, tail:
+ *     generic         [insn][b addr+4]
+ *     br/ret/retaa    [insn]
+ *     b, bl           [b target]                  (bl: x30 set by finish)
+ *     b.cond/cbz/tbz  [same, to +8][b addr+4][b target]
+ *     blr xn          [br xn]                     (x30 set by finish)
+ *     adr, ldr lit    [b addr+4]                  (register set by finish;
+ *                     a SIMD&FP literal: ldr from the frame before the tail)
+ *   slow: blr x30, blraa..., a branch the tail cannot reach: the trampoline
+ *   leaves through brk and the signal handler emulates (arch_jump_redirect).
+ * A handler that changes pc (or sp) leaves through the same brk.
+ */
+#ifndef UPROBES_ARCH_A64_JUMP_H
+#define UPROBES_ARCH_A64_JUMP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <ucontext.h>
+
+#include "arch/aarch64/insn.h"
+
+#define ARCH_JUMP_FRAME 816   /* tramp.S FRAME */
+#define ARCH_JUMP_LIT_OFF 272 /* the frame's literal slot, after struct uprobe_regs */
+#define ARCH_BRK_REDIRECT (0xd4200000u | 0x5a2u << 5)
+#define ARCH_TRAMP_MAX 1024
+
+/* The consumers of a probe; runs in the probed thread, on its stack. */
+typedef void (*arch_jump_fn)(void *rec, struct uprobe_regs *regs);
+
+/* Kept in the trampoline, after its literals. */
+struct arch_jump_data {
+	struct arch_insn ai;
+	uint64_t tail; /* the tail's address: the out-of-line copy for a redirect */
+	uint32_t slow; /* always leave through brk */
+};
+
+/* The `b tramp` that replaces the instruction at addr, or 0 when out of reach. */
+uint32_t arch_jump_insn(uint64_t addr, uint64_t tramp);
+
+/*
+ * Build the trampoline for ai at address tramp into out (ARCH_TRAMP_MAX
+ * bytes). simd: fn may use SIMD registers beyond what a C call keeps (SVE):
+ * on a CPU with SVE its state is saved around fn (costly: 35 vector lengths
+ * stored and loaded; the library's own handlers use no SIMD). Returns the
+ * length, -ERANGE when tramp is out of reach of the probe, -ENOTSUP for an
+ * instruction the trampoline cannot execute. *fast (may be NULL) says
+ * whether hits never trap.
+ */
+int arch_jump_build(const struct arch_insn *ai, uint64_t tramp, arch_jump_fn fn, void *rec,
+		    bool simd, uint8_t *out, bool *fast);
+
+/* Called by the trampoline: the C part of the displaced instruction. */
+int arch_jump_finish(uint8_t *frame, const struct arch_jump_data *d);
+
+/*
+ * Signal context, SIGTRAP: if it is a trampoline's redirect brk, load the
+ * frame's registers into uc and execute the displaced instruction (unless the
+ * handler moved pc). Returns 1; 0 for any other trap; -EFAULT when the
+ * instruction's literal cannot be read: uc then holds the registers at the
+ * probed instruction (pc its address), for the caller to deliver the fault.
+ */
+int arch_jump_redirect(ucontext_t *uc);
+
+#endif

@@ -1,0 +1,51 @@
+# SPDX-License-Identifier: MIT
+# The aarch64 tests (src/arch/aarch64/build.mk includes this; make check-aarch64):
+# test_state, one case per instruction class; test_diff, generated sequences;
+# test_ret, return probes; test_threads, patching under running threads;
+# test_realcode, every instruction of compiler-generated PAC/BTI code and of libc
+# functions probed; test_sqlite, every function entry of arm64 libsqlite3;
+# test_demo.sh, the demo program with a64probe.so preloaded (A64_TEST_SCRIPTS: run
+# on the host, they start qemu-aarch64 themselves).
+A64_SANDBOX := tests/aarch64/sandbox.c tests/aarch64/frame.S
+A64_TEST_CFLAGS := $(BASE_CFLAGS) -Itests -pthread
+
+A64_TEST_BINS += $(B)/tests/aarch64/test_state $(B)/tests/aarch64/test_diff $(B)/tests/aarch64/test_ret \
+	$(B)/tests/aarch64/test_threads $(B)/tests/aarch64/test_realcode $(B)/tests/aarch64/test_sqlite
+
+$(B)/tests/aarch64/realcode_work.o: tests/aarch64/realcode_work.c tests/aarch64/realcode.h
+	@mkdir -p $(@D)
+	$(CC) $(A64_TEST_CFLAGS) -O2 -mbranch-protection=standard -mno-outline-atomics -c $< -o $@
+
+$(B)/tests/aarch64/test_realcode: tests/aarch64/test_realcode.c tests/aarch64/sites.c \
+		tests/aarch64/sites.h $(B)/tests/aarch64/realcode_work.o $(B)/libuprobes-arch.a
+	@mkdir -p $(@D)
+	$(CC) $(A64_TEST_CFLAGS) $(CFLAGS) -o $@ $(filter %.c %.o,$^) $(B)/libuprobes-arch.a \
+		-lelf -ldl $(A64_LDLIBS)
+$(B)/tests/aarch64/test_threads: tests/aarch64/test_threads.c $(B)/libuprobes-arch.a
+	@mkdir -p $(@D)
+	$(CC) $(A64_TEST_CFLAGS) $(CFLAGS) -o $@ $< $(B)/libuprobes-arch.a $(A64_LDLIBS)
+
+$(B)/tests/aarch64/test_%: tests/aarch64/test_%.c $(A64_SANDBOX) $(wildcard tests/aarch64/*.h) \
+		$(B)/libuprobes-arch.a
+	@mkdir -p $(@D)
+	$(CC) $(A64_TEST_CFLAGS) $(CFLAGS) -o $@ $(filter %.c %.S,$^) $(B)/libuprobes-arch.a \
+		$(A64_LDLIBS)
+
+$(B)/tests/aarch64/test_sqlite: tests/aarch64/test_sqlite.c tests/aarch64/sites.c tests/aarch64/sites.h \
+		$(B)/libuprobes-arch.a
+	@mkdir -p $(@D)
+	$(CC) $(A64_TEST_CFLAGS) $(CFLAGS) -o $@ $(filter %.c,$^) $(B)/libuprobes-arch.a \
+		-lsqlite3 -lelf -ldl $(A64_LDLIBS)
+
+A64_TEST_SCRIPTS += tests/aarch64/test_demo.sh
+A64_SCRIPT_DEPS := $(B)/demo/app $(B)/tests/aarch64/a64probe.so
+
+$(B)/demo/app: demo/app.c
+	@mkdir -p $(@D)
+	$(CC) $(A64_TEST_CFLAGS) $(CFLAGS) -o $@ $<
+
+$(B)/tests/aarch64/a64probe.so: tests/aarch64/a64probe.c tests/aarch64/sites.c tests/aarch64/sites.h \
+		$(B)/libuprobes-arch.a
+	@mkdir -p $(@D)
+	$(CC) $(A64_TEST_CFLAGS) $(CFLAGS) -fPIC -shared -o $@ $(filter %.c,$^) \
+		$(B)/libuprobes-arch.a -lelf -ldl $(A64_LDLIBS)

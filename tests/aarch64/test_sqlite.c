@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Debian's arm64 libsqlite3 under qemu-aarch64 with a probe on every function
+ * entry of its .dynsym (about 1,370): an SQL workload (create, 100 inserts with
+ * bound values, a select read back row by row) runs unprobed, then with brk
+ * at each entry, then with a b to a trampoline at each. Its output must be the
+ * unprobed run's, each entry hit as often in both modes, and the entries only
+ * the workload calls hit exactly as often as it calls them.
+ */
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sites.h"
+#include "testlib.h"
+
+TL_DEFINE("aarch64_sqlite");
+
+#define ROWS 100
+
+/* The workload; its output (every row read back) goes into out. */
+static int workload(char *out, size_t outlen)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	size_t used = 0;
+	char text[32];
+
+	if (sqlite3_open(":memory:", &db) != SQLITE_OK ||
+	    sqlite3_exec(db, "create table t(a integer, b text)", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "insert into t values(?, ?)", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	for (int i = 0; i < ROWS; i++) {
+		snprintf(text, sizeof(text), "row-%d", i * 7 % 13);
+		sqlite3_bind_int64(st, 1, (int64_t)i * i - 50);
+		sqlite3_bind_text(st, 2, text, -1, SQLITE_TRANSIENT);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			return -1;
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	if (sqlite3_prepare_v2(db, "select a, b, length(b) from t order by b, a desc", -1, &st,
+			       NULL) != SQLITE_OK)
+		return -1;
+	while (sqlite3_step(st) == SQLITE_ROW && used < outlen)
+		used += (size_t)snprintf(out + used, outlen - used, "%lld %s %d\n",
+					 (long long)sqlite3_column_int64(st, 0),
+					 (const char *)sqlite3_column_text(st, 1),
+					 sqlite3_column_int(st, 2));
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return 0;
+}
+
+static int addr_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+struct entries {
+	uint64_t addr[4096];
+	size_t n;
+};
+
+static int collect(uint8_t *code, size_t size, const char *name, void *arg)
+{
+	struct entries *e = arg;
+
+	(void)size;
+	(void)name;
+	if (e->n < sizeof(e->addr) / sizeof(e->addr[0]))
+		e->addr[e->n++] = (uintptr_t)code;
+	return 0;
+}
+
+/* Every function entry of the libsqlite3 this process runs (aliases once). */
+static int add_sqlite(void)
+{
+	static struct entries e;
+
+	if (sites_each_function((void *)sqlite3_open, collect, &e))
+		return -1;
+	qsort(e.addr, e.n, sizeof(e.addr[0]), addr_cmp);
+	for (size_t i = 0; i < e.n; i++)
+		if ((!i || e.addr[i] != e.addr[i - 1]) &&
+		    sites_add((uint8_t *)(uintptr_t)e.addr[i], 4, 1))
+			return -1;
+	sites_ready("aarch64_sqlite/test_every_entry");
+	return 0;
+}
+
+static unsigned long hits_of(void *fn, int jump)
+{
+	struct site *s = site_at((uintptr_t)fn);
+
+	return !s ? 0 : jump ? s->hits_jump : s->hits_brk;
+}
+
+static void test_every_entry(void)
+{
+	static char plain[16384], brk[16384], jump[16384];
+	unsigned long hit = 0, total = 0;
+
+	CHECK_EQ_INT(workload(plain, sizeof(plain)), 0);
+	if (add_sqlite()) {
+		TL_FAIL("setting the probes up failed");
+		return;
+	}
+	sites_patch(SITES_BRK);
+	CHECK_EQ_INT(workload(brk, sizeof(brk)), 0);
+	sites_patch(SITES_JUMP);
+	CHECK_EQ_INT(workload(jump, sizeof(jump)), 0);
+	sites_patch(SITES_ORIG);
+	CHECK_STR(brk, plain);
+	CHECK_STR(jump, plain);
+	for (size_t i = 0; i < nsites; i++) {
+		if (sites[i].hits_brk != sites[i].hits_jump)
+			TL_FAIL("%#llx: %lu brk hits, %lu trampoline hits",
+				(unsigned long long)sites[i].addr, sites[i].hits_brk,
+				sites[i].hits_jump);
+		hit += sites[i].hits_brk != 0;
+		total += sites[i].hits_brk;
+	}
+	/* what only the workload calls: exactly its calls */
+	for (int jmp = 0; jmp < 2; jmp++) {
+		CHECK_EQ_U64(hits_of((void *)sqlite3_bind_int64, jmp), ROWS);
+		CHECK_EQ_U64(hits_of((void *)sqlite3_reset, jmp), ROWS);
+		CHECK_EQ_U64(hits_of((void *)sqlite3_column_int64, jmp), ROWS);
+		CHECK_EQ_U64(hits_of((void *)sqlite3_open, jmp), 1);
+	}
+	printf("  %zu entries probed (%zu refused), %lu hit, %lu hits a mode; output %zu bytes\n",
+	       nsites, nrefused, hit, total, strlen(plain));
+	CHECK(nsites > 1000);
+	CHECK(strlen(plain) > 1000);
+}
+
+int main(void)
+{
+	RUN(test_every_entry);
+	TL_EXIT();
+}
