@@ -48,7 +48,7 @@ if same_run threads --count -o "$tmp/threads.out" "p:h/xol $tgt:hostile_xol" \
 		"$tmp/threads.stderr" | sort | awk '{ print $1, $2 + $3 }')
 	expect_eq threads "$got" "jmp 100000
 xol 100000" "events + lost ($(cat "$tmp/threads.stderr"))" &&
-		expect_eq threads "$(sed -n 's/^@events\[\([a-z]*\)\]: /\1 /p' "$tmp/threads.out")" \
+		expect_eq threads "$(sed -n 's/^@events\[\([a-z]*\)\]: /\1 /p' "$tmp/threads.out" | sort)" \
 			"$(sed -n 's/^  h\/\([a-z]*\): \([0-9]*\) events, .*/\1 \2/p' \
 			"$tmp/threads.stderr" | sort)" "counts printed and in the summary" &&
 		expect_eq threads "$(cat "$tmp/threads.stdout")" \
