@@ -116,8 +116,11 @@ static int maps_unreadable(int err)
 static int resolve_runtime(struct sym_file *f, struct probe_target *t, unsigned flags)
 {
 	struct maps_entry m;
-	int err = maps_find_file_offset(sym_file_dev(f), sym_file_ino(f), t->file_offset, &m);
+	int err;
 
+	if (flags & RESOLVE_FILE_ONLY)
+		return resolve_image(f, t);
+	err = maps_find_file_offset(sym_file_dev(f), sym_file_ino(f), t->file_offset, &m);
 	if (err && err != -ENXIO)
 		return maps_unreadable(err);
 	if (err) {

@@ -13,6 +13,8 @@
 #define RESOLVE_KEEP_SYMBOL (1u << 31) /* internal: keep t's symbol fields */
 #define RESOLVE_FILE_IMAGE (1u << 30)  /* internal: not mapped? analyse the file itself */
 #define RESOLVE_RETURN (1u << 29)      /* internal: a return probe: fill ret_refusal */
+#define RESOLVE_FILE_ONLY (1u << 28)   /* internal: the file itself, never this process's
+					  mapping of it (the kernel backend: no maps read) */
 
 struct probe_target {
 	uint64_t addr;	       /* runtime address */

@@ -195,7 +195,7 @@ static int probe_offset(const struct trace_spec *spec, const char *path, uint64_
 		snprintf(loc, sizeof(loc), "%s", spec->symbol);
 	pthread_mutex_lock(&registry_lock);
 	f = cached_file(path);
-	ret = f ? resolve_location_in(f, loc, RESOLVE_FILE_IMAGE, &t)
+	ret = f ? resolve_location_in(f, loc, RESOLVE_FILE_IMAGE | RESOLVE_FILE_ONLY, &t)
 		: resolve_location(path, loc, RESOLVE_FILE_IMAGE, &t); /* says why */
 	if (!ret)
 		*off = t.file_offset;

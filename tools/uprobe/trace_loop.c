@@ -77,9 +77,9 @@ static void count_by(struct tracer *t, const struct trace_record *rec)
 
 	if (!strcmp(t->count_by, "pid"))
 		snprintf(key, sizeof(key), "%s, %u", t->specs[rec->event_id]->event, rec->pid);
-	else
+	else /* the name is the traced thread's: its control characters as '?' */
 		snprintf(key, sizeof(key), "%s, %s", t->specs[rec->event_id]->event, rec->comm);
-	trace_agg_count_add(t->counts, key, 1);
+	trace_agg_count_add(t->counts, tracer_printable(key), 1);
 }
 
 /* How often (in records) a pass looks at the clock and the stop flag. */
