@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 # make ARCH=aarch64 (docs/aarch64.md): the aarch64 cross build in build-aarch64/,
 # included by the Makefile instead of the x86-64 build. What is built so far:
-# the arch layer (src/arch/aarch64) as a static library and its tests, which
+# the arch layer (src/arch/aarch64) as a static library, its tests and benches, which
 # `make check-aarch64` runs under qemu-aarch64.
 CROSS ?= aarch64-linux-gnu-
 CC := $(CROSS)gcc
