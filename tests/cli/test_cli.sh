@@ -155,8 +155,11 @@ bg_trace() {
 	"$top/build/uprobe" trace "$@" -- "$tgt" until "$out.stop" >"$out" 2>"$out.err" &
 	upid=$!
 	wait_until $upid target_of
-	wait_until $tpid is_patched
+	# (Or tracing is already over: a -d shorter than a loaded machine's
+	# polls here must not leave this waiting for ever.)
+	wait_until $tpid patched_or_over "$out.err"
 }
+patched_or_over() { is_patched || grep -q '^uprobe: 1 process image' "$1"; }
 # The target's output: its calls and their sum, which must be N (N + 1) / 2.
 looped_right() { # file
 	awk '$1 == "looped" && $2 > 0 && $4 == $2 * ($2 + 1) / 2 { print "right" }' "$1"
