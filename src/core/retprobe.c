@@ -31,6 +31,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "arch/x86_64/raw_syscall.h"
 #include "core/retprobe.h"
 #include "core/srcu.h"
 
@@ -86,18 +87,6 @@ static unsigned ret_nall; /* slots of ret_all handed out (a slot may still be NU
 static void stat_inc(uint64_t *counter)
 {
 	__atomic_fetch_add(counter, 1, __ATOMIC_RELAXED);
-}
-
-static long raw_syscall6(long nr, long a, long b, long c, long d, long e, long f)
-{
-	register long r10 __asm__("r10") = d, r8 __asm__("r8") = e, r9 __asm__("r9") = f;
-	long ret;
-
-	__asm__ volatile("syscall"
-			 : "=a"(ret)
-			 : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
-			 : "rcx", "r11", "memory");
-	return ret;
 }
 
 /* The owner changes entries: other threads reading them retry (ret_take_foreign). */

@@ -26,6 +26,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "arch/x86_64/raw_syscall.h"
 #include "ubp/ubp.h"
 #include "util/fd.h"
 
@@ -82,15 +83,20 @@ static int text_mem_fd(void)
 	return fd;
 }
 
+/*
+ * The raw system call, not libc's pwrite: libc's goes through functions that
+ * may be probed (__pthread_enable_asynccancel), and while their patches are
+ * being written in or out each call would take their breakpoint trap.
+ */
 static int text_write_mem(int fd, uint64_t addr, const void *buf, size_t len)
 {
-	ssize_t n;
+	long n;
 
 	do {
-		n = pwrite(fd, buf, len, (off_t)addr);
-	} while (n < 0 && errno == EINTR);
+		n = raw_syscall6(SYS_pwrite64, fd, (long)buf, (long)len, (long)addr, 0, 0);
+	} while (n == -EINTR);
 	if (n < 0)
-		return -errno;
+		return (int)n;
 	return (size_t)n == len ? 0 : -EIO;
 }
 
@@ -146,9 +152,16 @@ const char *ubp_text_error(void)
 	return text_why;
 }
 
+/* Raw, as text_write_mem: 0, or -1 with errno. */
 static long membarrier(int cmd)
 {
-	return syscall(SYS_membarrier, cmd, 0, 0);
+	long r = raw_syscall6(SYS_membarrier, cmd, 0, 0, 0, 0, 0);
+
+	if (r < 0) {
+		errno = (int)-r;
+		return -1;
+	}
+	return r;
 }
 
 void ubp_sync_cores(void)

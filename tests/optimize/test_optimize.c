@@ -261,6 +261,34 @@ static void thread_moved_out_of_window(void)
 	munmap(rep_dst, REP_BYTES);
 }
 
+/*
+ * The library writes text with the raw system call: a probe on libc's
+ * pwrite64 sees none of the writes that put another probe in and take it
+ * out (through libc, each write would also take the breakpoint of a probe
+ * being patched on the way, __pthread_enable_asynccancel's for one).
+ */
+static void text_writes_bypass_libc(void)
+{
+	struct uprobe_opts o = { .sz = sizeof(o), .handler = count };
+	struct uprobe *w = uprobe_attach("/lib/x86_64-linux-gnu/libc.so.6", "pwrite64", &o), *p;
+	struct uprobe_info info = { .sz = sizeof(info) };
+
+	if (!w) {
+		TL_FAIL("attach libc's pwrite64: %s", uprobe_last_error());
+		return;
+	}
+	hits = 0;
+	p = uprobe_attach_addr((void *)opt_plain, &o);
+	CHECK(p != NULL);
+	CHECK_EQ_INT(opt_plain(4), 10);
+	CHECK_EQ_INT(uprobe_detach(p), 0);
+	uprobe_free(p);
+	CHECK_EQ_U64(hits, 1); /* opt_plain's, none of pwrite64 */
+	CHECK_EQ_INT(uprobe_get_info(w, &info), 0);
+	CHECK_EQ_U64(info.hits, 0);
+	uprobe_free(w);
+}
+
 static char cache[64], cmd_rm[128];
 
 /* The cached branch index of this program (br-*.ubr) in path, with its inode: 0 or -1. */
@@ -390,6 +418,7 @@ int main(int argc, char **argv)
 	RUN(jump_table_into_window);
 	RUN(landing_pad_in_window);
 	RUN(thread_moved_out_of_window);
+	RUN(text_writes_bypass_libc);
 	rc = tl_total_failed ? 1 : 0;
 	snprintf(cmd_rm, sizeof(cmd_rm), "rm -rf '%s'", cache);
 	return system(cmd_rm) ? 1 : rc;

@@ -54,6 +54,8 @@ static const char list_usage[] =
 	"on stderr), MiniDebugInfo (.gnu_debugdata) and the PLT (NAME@plt); C++ names\n"
 	"are shown demangled. A file with no function symbol at all (strip --strip-all)\n"
 	"shows its .eh_frame functions as fn_<hex address>.\n"
+	"A file's symbols and branch targets are read once and kept by its build-id in\n"
+	"$UPROBE_CACHE_DIR (else $XDG_CACHE_HOME/uprobes or ~/.cache/uprobes; empty: off).\n"
 	"\n"
 	"Then the file's SDT markers (.note.stapsdt), probed as sdt:PROVIDER:NAME:\n"
 	"  ADDRESS  sdt:PROVIDER:NAME  sdt  offset 0xOFF  semaphore 0xOFF|none  args: ARGS\n"
