@@ -389,6 +389,10 @@ void fetch_aggregate(const struct fetch_agg *agg, const struct fetch_plan *plan,
 {
 	int64_t v;
 
+	if (agg->run) {
+		agg->run(agg->run_ctx, regs, entry_tsc);
+		return;
+	}
 	if (!filter_keeps(agg, plan, regs)) {
 		if (agg->filtered_map >= 0)
 			map_agg_update(agg->maps, agg->filtered_map, &agg->key, 1);
