@@ -159,6 +159,7 @@ static int run_target(struct lang_program *p, const char *name, const char *text
 	t->pid = tg->pid;
 	t->exe = tg->cmd ? tg->cmd[0] : NULL;
 	t->quiet = 1;
+	t->say_tracing = true; /* -p: on stderr, once the probes are in */
 	int rc = add_probes(t, p, name, tg);
 	if (!rc && !t->n)
 		rc = cli_error(CLI_EXIT_FAIL, "%s: no probe to attach", name);

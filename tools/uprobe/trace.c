@@ -118,7 +118,7 @@ static int trace_pid(struct tracer *t, uint64_t duration_ms)
 		return CLI_EXIT_FAIL;
 	}
 	t->attach_ms = now_fms() - t0;
-	if (!t->quiet)
+	if (!t->quiet || t->say_tracing)
 		fprintf(stderr, "uprobe: tracing PID %d; Ctrl-C to stop\n", t->pid);
 	tracer_run(t, duration_ms ? now_ms() + duration_ms : 0);
 	guard_end(NULL, 2000); /* any thread still held: uprobe's exit would leave it as it is */

@@ -127,6 +127,7 @@ struct tracer {
 	int out_errno;	    /* the first write error of out */
 	enum trace_format format;
 	int print_events, count, quiet;
+	bool say_tracing; /* attach mode: "tracing PID" even when quiet (uprobe -e -p) */
 	const char *hist_expr;
 	struct trace_formatter *fmt;
 	struct trace_agg *counts, *hist;

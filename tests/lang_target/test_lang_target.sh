@@ -1,0 +1,108 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# uprobe -e with probes in a traced process: the plan runs in the agent, on maps
+# in the target (issue 16). Exact counts per key from 4 threads; the one-liners of
+# oneliners.txt print bpftrace 0.17's map text (expected/, maps compared as sets,
+# hist lines exactly; LANG_CONF_LIVE=1 also runs bpftrace now); the latency idiom
+# counts every call; launch (-c, --) and attach (-p) modes; the target's output and
+# status are the untraced run's. No timing is asserted.
+set -u
+top=$(cd "$(dirname "$0")/../.." && pwd)
+dir="$top/tests/lang_target"
+suite=lang_target
+. "$top/tests/lib.sh"
+uprobe="$top/build/uprobe"
+tgt="$top/build/tests/lang_target/lang_target"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# Runs of map lines ("@x[k]: v") sorted: bpftrace orders equal values by its hash.
+maps_as_sets() {
+	awk '/^@.*: [-0-9]+$/ { print | "sort"; next } { close("sort"); print }' "$1"
+}
+
+# What the target printed: the lines after "Attaching N probes...", up to the maps.
+target_part() {
+	awk 'NR == 1 { next } /^$/ { exit } { print }' "$1"
+}
+
+# The check of issue 16: 4 threads, N / 5 calls per key and thread, exactly.
+n=500000
+"$uprobe" -e "uprobe:$tgt:lt_f { @[arg0] = count(); @c = count(); @s = sum(arg1); }" \
+	-c "$tgt $n 4" >"$tmp/exact.out" 2>"$tmp/exact.err"
+st=$?
+want=$(printf 'Attaching 1 probe...\n'; "$tgt" $n 4; printf '\n\n'
+	for k in 0 1 2 3 4; do echo "@[$k]: $((4 * n / 5))"; done
+	echo "@c: $((4 * n))"; echo "@s: $((4 * n * (n - 1) / 2))"; echo)
+got=$(maps_as_sets "$tmp/exact.out")
+expect_eq exact "$st" 3 "the target's status" &&
+	expect_eq exact "$got" "$want" "output" && expect_eq exact "$(cat "$tmp/exact.err")" "" \
+		"stderr" && pass exact
+
+# The same under "-- CMD ARGS"; the target's own output is the untraced run's.
+"$uprobe" -e "uprobe:$tgt:lt_f { @ = count(); }" -- "$tgt" 1000 4 >"$tmp/dash.out" 2>&1
+st=$?
+expect_eq dash_launch "$st" 3 "status" &&
+	expect_eq dash_launch "$(target_part "$tmp/dash.out")" "$("$tgt" 1000 4)" "target output" &&
+	expect_eq dash_launch "$(grep '^@' "$tmp/dash.out")" "@: 4000" "count" && pass dash_launch
+
+# The latency idiom: every call's duration lands in the histogram.
+"$uprobe" -e "uprobe:$tgt:lt_f { @start[tid] = nsecs; }
+uretprobe:$tgt:lt_f /@start[tid]/ { @lat = hist(nsecs - @start[tid]); delete(@start[tid]); }" \
+	-c "$tgt 20000 4" >"$tmp/lat.out" 2>"$tmp/lat.err"
+total=$(awk '/^\[/ { sub(/^\[[^])]*[])] */, ""); s += $1 } END { print s + 0 }' "$tmp/lat.out")
+expect_eq latency "$total" 80000 "calls in @lat" && pass latency
+
+# printf in a probe of the traced process: refused, naming the probe.
+"$uprobe" -e "uprobe:$tgt:lt_f { printf(\"%d\\n\", arg0); }" -c "$tgt 10 1" \
+	>"$tmp/pf.out" 2>"$tmp/pf.err"
+st=$?
+expect_eq printf_refused "$st" 1 "status" &&
+	expect_grep printf_refused "$tmp/pf.err" "uprobe:$tgt:lt_f: printf(), print()" "message" &&
+	pass printf_refused
+
+# Attach mode: the target waits on its FIFO until uprobe has attached.
+fifo="$tmp/p.fifo"
+mkfifo "$fifo"
+"$tgt" -w "$fifo" 100000 4 >"$tmp/p.target" &
+tpid=$!
+"$uprobe" -e "uprobe:$tgt:lt_f { @[arg0] = count(); }" -p $tpid >"$tmp/p.out" 2>"$tmp/p.err" &
+upid=$!
+tries=0
+while ! grep -q "tracing PID $tpid" "$tmp/p.err" 2>/dev/null && kill -0 $upid 2>/dev/null &&
+	[ $tries -lt 6000 ]; do
+	sleep 0.05
+	tries=$((tries + 1))
+done
+echo go >"$fifo"
+cat "$fifo" >/dev/null
+wait $tpid
+wait $upid
+want=$(printf 'Attaching 1 probe...\n\n\n'; for k in 0 1 2 3 4; do echo "@[$k]: 80000"; done; echo)
+expect_eq attach_pid "$(maps_as_sets "$tmp/p.out")" "$want" "output" && pass attach_pid
+
+# bpftrace's text: the one-liners on "lang_target 1000 4".
+grep -v '^#' "$dir/oneliners.txt" | while IFS='	' read -r name prog; do
+	[ -n "$name" ] || continue
+	prog=$(echo "$prog" | sed "s|TARGET|$tgt|g")
+	exp="$dir/expected/$name.out"
+	if [ "${LANG_TARGET_REBASE:-0}" = 1 ]; then
+		bpftrace -e "$prog" -c "$tgt 1000 4" 2>/dev/null | maps_as_sets /dev/stdin >"$exp"
+	fi
+	"$uprobe" -e "$prog" -c "$tgt 1000 4" 2>"$tmp/$name.err" | maps_as_sets /dev/stdin \
+		>"$tmp/$name.out"
+	if ! cmp -s "$tmp/$name.out" "$exp"; then
+		fail "$name" "differs from bpftrace's: $(diff "$exp" "$tmp/$name.out" | head -8)
+$(head -3 "$tmp/$name.err")"
+		continue
+	fi
+	if [ "${LANG_CONF_LIVE:-0}" = 1 ] && command -v bpftrace >/dev/null; then
+		bpftrace -e "$prog" -c "$tgt 1000 4" 2>/dev/null | maps_as_sets /dev/stdin \
+			>"$tmp/$name.live"
+		if ! cmp -s "$tmp/$name.out" "$tmp/$name.live"; then
+			fail "$name" "bpftrace now prints otherwise"
+			continue
+		fi
+	fi
+	pass "$name"
+done
