@@ -39,6 +39,15 @@ expect_eq exact "$st" 3 "the target's status" &&
 	expect_eq exact "$got" "$want" "output" && expect_eq exact "$(cat "$tmp/exact.err")" "" \
 		"stderr" && pass exact
 
+# ++ and a keyless value map from 4 threads: exact (bpftrace 0.17's ++ is a read, then a
+# write, and loses updates between CPUs).
+"$uprobe" -e "uprobe:$tgt:lt_f { @inc[arg0]++; @c++; @v = 7; } END { printf(\"c=%d\\n\", @c); }" \
+	-c "$tgt 10000 4" >"$tmp/inc.out" 2>"$tmp/inc.err"
+want=$(echo "c=40000"; echo; echo; echo "@c: 40000"; for k in 0 1 2 3 4; do echo "@inc[$k]: 8000"
+	done; echo "@v: 7")
+expect_eq increment "$(grep -v -e '^thread' -e '^total' -e '^Attaching' "$tmp/inc.out" |
+	maps_as_sets /dev/stdin)" "$want" "output" && pass increment
+
 # The same under "-- CMD ARGS"; the target's own output is the untraced run's.
 "$uprobe" -e "uprobe:$tgt:lt_f { @ = count(); }" -- "$tgt" 1000 4 >"$tmp/dash.out" 2>&1
 st=$?
