@@ -15,10 +15,24 @@
 #include <string.h>
 
 #include "agent/agent_lang.h"
+#include "arch/safe_read.h"
 #include "lang/hit.h"
 #include "trace/map/map.h"
 #include "uprobes_agent.h"
 #include "uprobes_lang.h"
+#include "ubp/ubp.h"
+
+/*
+ * str() reads the target's memory: SIGSEGV/SIGBUS must then be the library's,
+ * so that a bad pointer comes back as a fault (as fetch-args that dereference).
+ */
+static int own_faults(const struct plan *pl)
+{
+	for (uint32_t pc = 0; pc < pl->ninsns; pc++)
+		if (pl->code[pc].op == PI_STR)
+			return ubp_fault_install(arch_safe_read_fault);
+	return 0;
+}
 
 struct agent_lang {
 	struct lang_program *prog;
@@ -54,6 +68,12 @@ struct agent_lang *agent_lang_new(struct map_region *r, const void *blob, size_t
 	    (int)l->prog->plan.nmaps != map_count(r)) {
 		agent_lang_free(l);
 		errno = EINVAL;
+		return NULL;
+	}
+	int err = own_faults(&l->prog->plan);
+	if (err) {
+		agent_lang_free(l);
+		errno = -err;
 		return NULL;
 	}
 	lang_hit_ops(&l->ops);
