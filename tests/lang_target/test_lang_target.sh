@@ -12,7 +12,7 @@ dir="$top/tests/lang_target"
 suite=lang_target
 . "$top/tests/lib.sh"
 uprobe="$top/build/uprobe"
-tgt="$top/build/tests/lang_target/lang_target"
+tgt="$top/build/tests/map_exact/map_target"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -28,10 +28,10 @@ target_part() {
 
 # The check of issue 16: 4 threads, N / 5 calls per key and thread, exactly.
 n=500000
-"$uprobe" -e "uprobe:$tgt:lt_f { @[arg0] = count(); @c = count(); @s = sum(arg1); }" \
-	-c "$tgt $n 4" >"$tmp/exact.out" 2>"$tmp/exact.err"
+"$uprobe" -e "uprobe:$tgt:map_f { @[arg0] = count(); @c = count(); @s = sum(arg1); }" \
+	-c "$tgt -s $n 4" >"$tmp/exact.out" 2>"$tmp/exact.err"
 st=$?
-want=$(printf 'Attaching 1 probe...\n'; "$tgt" $n 4; printf '\n\n'
+want=$(printf 'Attaching 1 probe...\n'; "$tgt" -s $n 4; printf '\n\n'
 	for k in 0 1 2 3 4; do echo "@[$k]: $((4 * n / 5))"; done
 	echo "@c: $((4 * n))"; echo "@s: $((4 * n * (n - 1) / 2))"; echo)
 got=$(maps_as_sets "$tmp/exact.out")
@@ -41,7 +41,7 @@ expect_eq exact "$st" 3 "the target's status" &&
 
 # ++ and a keyless value map from 4 threads: exact (bpftrace 0.17's ++ is a read, then a
 # write, and loses updates between CPUs).
-"$uprobe" -e "uprobe:$tgt:lt_f { @inc[arg0]++; @c++; @v = 7; } END { printf(\"c=%d\\n\", @c); }" \
+"$uprobe" -e "uprobe:$tgt:map_f { @inc[arg0]++; @c++; @v = 7; } END { printf(\"c=%d\\n\", @c); }" \
 	-c "$tgt 10000 4" >"$tmp/inc.out" 2>"$tmp/inc.err"
 want=$(echo "c=40000"; echo; echo; echo "@c: 40000"; for k in 0 1 2 3 4; do echo "@inc[$k]: 8000"
 	done; echo "@v: 7")
@@ -49,40 +49,35 @@ expect_eq increment "$(grep -v -e '^thread' -e '^total' -e '^Attaching' "$tmp/in
 	maps_as_sets /dev/stdin)" "$want" "output" && pass increment
 
 # The same under "-- CMD ARGS"; the target's own output is the untraced run's.
-"$uprobe" -e "uprobe:$tgt:lt_f { @ = count(); }" -- "$tgt" 1000 4 >"$tmp/dash.out" 2>&1
+"$uprobe" -e "uprobe:$tgt:map_f { @ = count(); }" -- "$tgt" -s 1000 4 >"$tmp/dash.out" 2>&1
 st=$?
 expect_eq dash_launch "$st" 3 "status" &&
-	expect_eq dash_launch "$(target_part "$tmp/dash.out")" "$("$tgt" 1000 4)" "target output" &&
+	expect_eq dash_launch "$(target_part "$tmp/dash.out")" "$("$tgt" -s 1000 4)" "target output" &&
 	expect_eq dash_launch "$(grep '^@' "$tmp/dash.out")" "@: 4000" "count" && pass dash_launch
 
 # The latency idiom: every call's duration lands in the histogram.
-"$uprobe" -e "uprobe:$tgt:lt_f { @start[tid] = nsecs; }
-uretprobe:$tgt:lt_f /@start[tid]/ { @lat = hist(nsecs - @start[tid]); delete(@start[tid]); }" \
+"$uprobe" -e "uprobe:$tgt:map_f { @start[tid] = nsecs; }
+uretprobe:$tgt:map_f /@start[tid]/ { @lat = hist(nsecs - @start[tid]); delete(@start[tid]); }" \
 	-c "$tgt 20000 4" >"$tmp/lat.out" 2>"$tmp/lat.err"
 total=$(awk '/^\[/ { sub(/^\[[^])]*[])] */, ""); s += $1 } END { print s + 0 }' "$tmp/lat.out")
 expect_eq latency "$total" 80000 "calls in @lat" && pass latency
 
 # printf in a probe of the traced process: refused, naming the probe.
-"$uprobe" -e "uprobe:$tgt:lt_f { printf(\"%d\\n\", arg0); }" -c "$tgt 10 1" \
+"$uprobe" -e "uprobe:$tgt:map_f { printf(\"%d\\n\", arg0); }" -c "$tgt 10 1" \
 	>"$tmp/pf.out" 2>"$tmp/pf.err"
 st=$?
 expect_eq printf_refused "$st" 1 "status" &&
-	expect_grep printf_refused "$tmp/pf.err" "uprobe:$tgt:lt_f: printf(), print()" "message" &&
+	expect_grep printf_refused "$tmp/pf.err" "uprobe:$tgt:map_f: printf(), print()" "message" &&
 	pass printf_refused
 
 # Attach mode: the target waits on its FIFO until uprobe has attached.
 fifo="$tmp/p.fifo"
 mkfifo "$fifo"
-"$tgt" -w "$fifo" 100000 4 >"$tmp/p.target" &
+"$tgt" -w "$fifo" 100000 4 &
 tpid=$!
-"$uprobe" -e "uprobe:$tgt:lt_f { @[arg0] = count(); }" -p $tpid >"$tmp/p.out" 2>"$tmp/p.err" &
+"$uprobe" -e "uprobe:$tgt:map_f { @[arg0] = count(); }" -p $tpid >"$tmp/p.out" 2>"$tmp/p.err" &
 upid=$!
-tries=0
-while ! grep -q "tracing PID $tpid" "$tmp/p.err" 2>/dev/null && kill -0 $upid 2>/dev/null &&
-	[ $tries -lt 6000 ]; do
-	sleep 0.05
-	tries=$((tries + 1))
-done
+wait_until $upid grep -q "tracing PID $tpid" "$tmp/p.err"
 echo go >"$fifo"
 cat "$fifo" >/dev/null
 wait $tpid
@@ -90,15 +85,15 @@ wait $upid
 want=$(printf 'Attaching 1 probe...\n\n\n'; for k in 0 1 2 3 4; do echo "@[$k]: 80000"; done; echo)
 expect_eq attach_pid "$(maps_as_sets "$tmp/p.out")" "$want" "output" && pass attach_pid
 
-# bpftrace's text: the one-liners on "lang_target 1000 4".
+# bpftrace's text: the one-liners on "map_target -s 1000 4".
 grep -v '^#' "$dir/oneliners.txt" | while IFS='	' read -r name prog; do
 	[ -n "$name" ] || continue
 	prog=$(printf "%s" "$prog" | sed "s|TARGET|$tgt|g")
 	exp="$dir/expected/$name.out"
 	if [ "${LANG_TARGET_REBASE:-0}" = 1 ]; then
-		bpftrace -e "$prog" -c "$tgt 1000 4" 2>/dev/null </dev/null | maps_as_sets /dev/stdin >"$exp"
+		bpftrace -e "$prog" -c "$tgt -s 1000 4" 2>/dev/null </dev/null | maps_as_sets /dev/stdin >"$exp"
 	fi
-	"$uprobe" -e "$prog" -c "$tgt 1000 4" 2>"$tmp/$name.err" </dev/null | maps_as_sets /dev/stdin \
+	"$uprobe" -e "$prog" -c "$tgt -s 1000 4" 2>"$tmp/$name.err" </dev/null | maps_as_sets /dev/stdin \
 		>"$tmp/$name.out"
 	if ! grep -q '^@' "$exp"; then
 		fail "$name" "expected/$name.out has no map (bpftrace refused it?)"
@@ -110,7 +105,7 @@ $(head -3 "$tmp/$name.err")"
 		continue
 	fi
 	if [ "${LANG_CONF_LIVE:-0}" = 1 ] && command -v bpftrace >/dev/null; then
-		bpftrace -e "$prog" -c "$tgt 1000 4" 2>/dev/null </dev/null | maps_as_sets /dev/stdin \
+		bpftrace -e "$prog" -c "$tgt -s 1000 4" 2>/dev/null </dev/null | maps_as_sets /dev/stdin \
 			>"$tmp/$name.live"
 		if ! cmp -s "$tmp/$name.out" "$tmp/$name.live"; then
 			fail "$name" "bpftrace now prints otherwise"
