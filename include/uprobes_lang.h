@@ -46,7 +46,7 @@ UPROBE_API int lang_program_target_probes(const struct lang_program *p);
 UPROBE_API int lang_program_target_check(const struct lang_program *p, char *why, size_t len);
 /*
  * One probe line (uprobes_trace.h's spec syntax) per attach point of the
- * traced process: "p:lang/pN_aM PATH:FUNC[+OFF]" (r: for uretprobe, usdt:),
+ * traced process: "p:lang/pN_aM PATH:FUNC[+OFF]" (r: for uretprobe, usdt:PATH:PROVIDER:NAME),
  * PATH the attach point's, or exe when it has none (the command). Returns
  * their count and a NULL-terminated array (lang_program_specs_free), or
  * -errno (-ENOENT: an attach point without a path and exe NULL).

@@ -79,7 +79,8 @@ static long raw_syscall0(long nr)
 
 #define USES(b) (uses & (1u << (b)))
 
-void lang_hit_run(void *ctx, const struct uprobe_regs *regs, uint64_t entry_tsc)
+void lang_hit_run(void *ctx, const struct uprobe_regs *regs, uint64_t entry_tsc,
+		  const uint64_t *usdt_args)
 {
 	struct lang_hit *h = ctx;
 	uint32_t uses = h->plan->probes[h->probe].uses;
@@ -87,7 +88,7 @@ void lang_hit_run(void *ctx, const struct uprobe_regs *regs, uint64_t entry_tsc)
 	struct lang_env env = {
 		.ops = h->ops,
 		.ctx = h->region,
-		.args = args,
+		.args = usdt_args ? usdt_args : args,
 		.retval = h->ret ? regs->rax : 0,
 		.comm = "",
 		.func = h->func,

@@ -23,6 +23,7 @@ struct lang_hit {
 /* The target's environment: the region's maps, fault-safe str(), no emit yet. */
 void lang_hit_ops(struct lang_env_ops *ops);
 /* trace_event_agg.run (ctx: struct lang_hit): signal-safe. */
-void lang_hit_run(void *ctx, const struct uprobe_regs *regs, uint64_t entry_tsc);
+void lang_hit_run(void *ctx, const struct uprobe_regs *regs, uint64_t entry_tsc,
+		  const uint64_t *args);
 
 #endif

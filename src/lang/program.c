@@ -107,6 +107,11 @@ int lang_program_target_check(const struct lang_program *p, char *why, size_t le
 					 "process are not supported yet", at->text);
 				return -ENOTSUP;
 			}
+			if (at->kind == P_USDT && !(at->provider && at->provider[0])) {
+				snprintf(why, len, "%s: usdt without a provider is not supported "
+					 "yet: usdt:PATH:PROVIDER:NAME", at->text);
+				return -ENOTSUP;
+			}
 			if (target && probe_emits(&p->plan, (uint32_t)i)) {
 				snprintf(why, len, "%s: printf(), print(), clear(), zero() and "
 					 "exit() in a probe of a traced process are not supported "
@@ -119,7 +124,7 @@ int lang_program_target_check(const struct lang_program *p, char *why, size_t le
 	return 0;
 }
 
-/* "p:lang/pN_aM PATH:FUNC[+OFF]", "r:..." or "usdt:lang/pN_aM PATH:PROVIDER:NAME". */
+/* "p:lang/pN_aM PATH:FUNC[+OFF]", "r:..." or "p:lang/pN_aM usdt:PATH:PROVIDER:NAME". */
 static char *spec_line(const struct lang_attach *at, int i, int a, const char *exe)
 {
 	const char *path = at->target && at->target[0] ? at->target : exe;
@@ -127,11 +132,9 @@ static char *spec_line(const struct lang_attach *at, int i, int a, const char *e
 	int n;
 	if (at->offset)
 		snprintf(off, sizeof(off), "+%llu", (unsigned long long)at->offset);
-	if (at->kind == P_USDT && at->provider && at->provider[0])
-		n = asprintf(&line, "usdt:lang/p%d_a%d %s:%s:%s", i, a, path, at->provider,
+	if (at->kind == P_USDT) /* with a provider: lang_program_target_check */
+		n = asprintf(&line, "p:lang/p%d_a%d usdt:%s:%s:%s", i, a, path, at->provider,
 			     at->func);
-	else if (at->kind == P_USDT)
-		n = asprintf(&line, "usdt:lang/p%d_a%d %s:%s", i, a, path, at->func);
 	else
 		n = asprintf(&line, "%c:lang/p%d_a%d %s:%s%s", at->kind == P_URETPROBE ? 'r' : 'p',
 			     i, a, path, at->func, off);

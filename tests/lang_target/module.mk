@@ -4,4 +4,5 @@
 # target is tests/map_exact's map_target with -s (it prints its sums).
 TEST_BINS += tests/lang_target/test_lang_target.sh
 
-tests/lang_target/test_lang_target.sh: $(B)/uprobe $(B)/tests/map_exact/map_target
+tests/lang_target/test_lang_target.sh: $(B)/uprobe $(B)/tests/map_exact/map_target \
+	$(B)/tests/usdt/usdt_target

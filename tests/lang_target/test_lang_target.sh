@@ -62,6 +62,13 @@ uretprobe:$tgt:map_f /@start[tid]/ { @lat = hist(nsecs - @start[tid]); delete(@s
 total=$(awk '/^\[/ { sub(/^\[[^])]*[])] */, ""); s += $1 } END { print s + 0 }' "$tmp/lat.out")
 expect_eq latency "$total" 80000 "calls in @lat" && pass latency
 
+# usdt: the marker's arguments (not the registers), str() of one of them.
+usdt="$top/build/tests/usdt/usdt_target"
+"$uprobe" -e "usdt:$usdt:utest:str { @s[str(arg0), arg1] = count(); }" -c "$usdt run 3" \
+	>"$tmp/usdt.out" 2>"$tmp/usdt.err"
+expect_eq usdt "$(grep '^@' "$tmp/usdt.out")" "$(printf '@s[item-%d, 6]: 1\n' 0 1 2)" "maps" &&
+	pass usdt
+
 # printf in a probe of the traced process: refused, naming the probe.
 "$uprobe" -e "uprobe:$tgt:map_f { printf(\"%d\\n\", arg0); }" -c "$tgt 10 1" \
 	>"$tmp/pf.out" 2>"$tmp/pf.err"
