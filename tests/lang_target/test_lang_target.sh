@@ -92,6 +92,27 @@ wait $upid
 want=$(printf 'Attaching 1 probe...\n\n\n'; for k in 0 1 2 3 4; do echo "@[$k]: 80000"; done; echo)
 expect_eq attach_pid "$(maps_as_sets "$tmp/p.out")" "$want" "output" && pass attach_pid
 
+# Detach (SIGTERM: a background job ignores SIGINT) while the process runs on: what was
+# counted until then is printed; the calls it makes afterwards (-a) are not probed.
+fifo="$tmp/d.fifo"
+mkfifo "$fifo"
+"$tgt" -a -w "$fifo" 100000 2 &
+tpid=$!
+"$uprobe" -e "uprobe:$tgt:map_f { @[arg0] = count(); }" -p $tpid >"$tmp/d.out" 2>"$tmp/d.err" &
+upid=$!
+wait_until $upid grep -q "tracing PID $tpid" "$tmp/d.err"
+echo go >"$fifo"
+cat "$fifo" >/dev/null
+kill -TERM $upid
+wait $upid
+ust=$?
+echo again >"$fifo"
+wait $tpid
+tst=$?
+want=$(printf 'Attaching 1 probe...\n\n\n'; for k in 0 1 2 3 4; do echo "@[$k]: 40000"; done; echo)
+expect_eq detach "$ust.$tst" "0.0" "statuses" &&
+	expect_eq detach "$(maps_as_sets "$tmp/d.out")" "$want" "output" && pass detach
+
 # bpftrace's text: the one-liners on "map_target -s 1000 4".
 grep -v '^#' "$dir/oneliners.txt" | while IFS='	' read -r name prog; do
 	[ -n "$name" ] || continue
