@@ -91,12 +91,12 @@ int agent_lang_agg(struct agent_lang *l, uint32_t i, const struct trace_spec *sp
 {
 	const struct lang_checked *ck = &l->prog->checked;
 	unsigned probe, at;
-	struct lang_hit *h = &l->hits[i];
 	if (i >= l->n || sscanf(spec->event, "p%u_a%u", &probe, &at) != 2 ||
 	    probe >= (unsigned)ck->nprobes || at >= (unsigned)ck->probes[probe].nat) {
 		snprintf(why, len, "event '%s' names no probe of the program", spec->event);
 		return -EINVAL;
 	}
+	struct lang_hit *h = &l->hits[i];
 	h->probe = probe;
 	h->ret = spec->kind == TRACE_RETPROBE;
 	char *func = spec->symbol ? strdup(spec->symbol) : NULL;

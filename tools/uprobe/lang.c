@@ -62,6 +62,15 @@ static char *read_file(const char *path)
 	return buf;
 }
 
+/* A process ID, or 0. */
+static pid_t parse_pid(const char *v)
+{
+	char *end;
+	errno = 0;
+	long pid = strtol(v, &end, 10);
+	return end == v || *end || errno || pid <= 0 || pid > INT32_MAX ? 0 : (pid_t)pid;
+}
+
 /* The command's binary as a path (PATH searched), for attach points without one. */
 static char *command_path(const char *cmd)
 {
@@ -230,7 +239,7 @@ int cmd_lang(int argc, char **argv)
 			else if (a[1] == 'f' && strcmp(v, "text"))
 				return cli_error(CLI_EXIT_USAGE, "-f %s: text or json", v);
 			else if (a[1] == 'p')
-				tg.pid = (pid_t)atoi(v);
+				tg.pid = parse_pid(v);
 			if (a[1] == 'p' && tg.pid <= 0)
 				return cli_error(CLI_EXIT_USAGE, "-p '%s': expected a process ID", v);
 			if (a[1] == 'c' && (we_used || wordexp(v, &we, WRDE_NOCMD) || !we.we_wordc))
