@@ -77,41 +77,45 @@ expect_eq printf_refused "$st" 1 "status" &&
 	expect_grep printf_refused "$tmp/pf.err" "uprobe:$tgt:map_f: printf(), print()" "message" &&
 	pass printf_refused
 
-# Attach mode: the target waits on its FIFO until uprobe has attached.
-fifo="$tmp/p.fifo"
-mkfifo "$fifo"
-"$tgt" -w "$fifo" 100000 4 &
-tpid=$!
-"$uprobe" -e "uprobe:$tgt:map_f { @[arg0] = count(); }" -p $tpid >"$tmp/p.out" 2>"$tmp/p.err" &
-upid=$!
-wait_until $upid grep -q "tracing PID $tpid" "$tmp/p.err"
-echo go >"$fifo"
-cat "$fifo" >/dev/null
+# Attach mode: the target waits on its FIFO ($tmp/NAME.fifo) until uprobe -p says it
+# is tracing, makes its calls and writes "done". attached NAME TARGET-OPTIONS... returns
+# then, with tpid and upid set; uprobe's output in $tmp/NAME.out and .err.
+attached() {
+	fifo="$tmp/$1.fifo"
+	out="$tmp/$1.out" err="$tmp/$1.err"
+	shift
+	mkfifo "$fifo"
+	"$tgt" -w "$fifo" "$@" &
+	tpid=$!
+	"$uprobe" -e "uprobe:$tgt:map_f { @[arg0] = count(); }" -p $tpid >"$out" 2>"$err" &
+	upid=$!
+	wait_until $upid grep -q "tracing PID $tpid" "$err"
+	echo go >"$fifo"
+	cat "$fifo" >/dev/null
+}
+
+keys() { # per-key count: the maps uprobe prints
+	printf 'Attaching 1 probe...\n\n\n'
+	for k in 0 1 2 3 4; do echo "@[$k]: $1"; done
+	echo
+}
+
+attached attach_pid 100000 4
 wait $tpid
 wait $upid
-want=$(printf 'Attaching 1 probe...\n\n\n'; for k in 0 1 2 3 4; do echo "@[$k]: 80000"; done; echo)
-expect_eq attach_pid "$(maps_as_sets "$tmp/p.out")" "$want" "output" && pass attach_pid
+expect_eq attach_pid "$(maps_as_sets "$out")" "$(keys 80000)" "output" && pass attach_pid
 
 # Detach (SIGTERM: a background job ignores SIGINT) while the process runs on: what was
 # counted until then is printed; the calls it makes afterwards (-a) are not probed.
-fifo="$tmp/d.fifo"
-mkfifo "$fifo"
-"$tgt" -a -w "$fifo" 100000 2 &
-tpid=$!
-"$uprobe" -e "uprobe:$tgt:map_f { @[arg0] = count(); }" -p $tpid >"$tmp/d.out" 2>"$tmp/d.err" &
-upid=$!
-wait_until $upid grep -q "tracing PID $tpid" "$tmp/d.err"
-echo go >"$fifo"
-cat "$fifo" >/dev/null
+attached detach -a 100000 2
 kill -TERM $upid
 wait $upid
 ust=$?
 echo again >"$fifo"
 wait $tpid
 tst=$?
-want=$(printf 'Attaching 1 probe...\n\n\n'; for k in 0 1 2 3 4; do echo "@[$k]: 40000"; done; echo)
 expect_eq detach "$ust.$tst" "0.0" "statuses" &&
-	expect_eq detach "$(maps_as_sets "$tmp/d.out")" "$want" "output" && pass detach
+	expect_eq detach "$(maps_as_sets "$out")" "$(keys 40000)" "output" && pass detach
 
 # bpftrace's text: the one-liners on "map_target -s 1000 4".
 grep -v '^#' "$dir/oneliners.txt" | while IFS='	' read -r name prog; do
