@@ -106,6 +106,21 @@ struct uprobe_agent_specs {
  * hist_arg "latency": the histogram of return probes' call durations.
  */
 #define UPROBE_AGENT_AGGS_MAGIC 0x53474741u /* "AGGS" */
+/*
+ * Or a bpftrace program (uprobe -e): struct uprobe_agent_lang then its text.
+ * The maps of the region are the program's, in its order; probe line i's
+ * event is "pN_aM...": attach point M of the program's probe N. The agent
+ * compiles the text (the plan the tracer made) and runs probe N's plan at
+ * every hit. latency_mult: ns per TSC tick << 32 (nsecs); start_tsc: the
+ * TSC when tracing began (elapsed).
+ */
+#define UPROBE_AGENT_LANG_MAGIC 0x474e414cu /* "LANG" */
+struct uprobe_agent_lang {
+	uint32_t magic;
+	uint32_t text_len; /* bytes of text after this header, no NUL */
+	uint64_t latency_mult;
+	uint64_t start_tsc;
+};
 struct uprobe_agent_aggs {
 	uint32_t magic;
 	int32_t count_map, filtered_map, hist_map;

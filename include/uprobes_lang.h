@@ -39,6 +39,25 @@ UPROBE_API void lang_program_dump_plan(const struct lang_program *p, FILE *out);
 /* The number of attach points that need a traced process (uprobe:, uretprobe:, usdt:). */
 UPROBE_API int lang_program_target_probes(const struct lang_program *p);
 
+/*
+ * Probes in a traced process (uprobe -e ... -c/-p/--). 0, or -ENOTSUP with
+ * *why naming the attach point at fault: what the agent cannot run yet.
+ */
+UPROBE_API int lang_program_target_check(const struct lang_program *p, char *why, size_t len);
+/*
+ * One probe line (uprobes_trace.h's spec syntax) per attach point of the
+ * traced process: "p:lang/pN_aM PATH:FUNC[+OFF]" (r: for uretprobe, usdt:PATH:PROVIDER:NAME),
+ * PATH the attach point's, or exe when it has none (the command). Returns
+ * their count and a NULL-terminated array (lang_program_specs_free), or
+ * -errno (-ENOENT: an attach point without a path and exe NULL).
+ */
+UPROBE_API int lang_program_specs(const struct lang_program *p, const char *exe, char ***lines);
+UPROBE_API void lang_program_specs_free(char **lines);
+struct trace_maps;
+/* The program's maps, in its order, in a region not yet sealed; 0 or -errno with *why. */
+UPROBE_API int lang_program_define_maps(const struct lang_program *p, struct trace_maps *m,
+					char *why, size_t len);
+
 /* Output formats of the tracer side. */
 enum lang_output { LANG_OUT_TEXT, LANG_OUT_JSON };
 
@@ -50,6 +69,18 @@ enum lang_output { LANG_OUT_TEXT, LANG_OUT_JSON };
  * Returns 0, or -errno (-EINVAL: the program has errors).
  */
 UPROBE_API int lang_program_run_local(struct lang_program *p, enum lang_output fmt, FILE *out);
+
+/*
+ * The tracer's side of a run with probes in a traced process: before the
+ * process is traced, "Attaching N probes..." (n: the probe lines, plus BEGIN
+ * and END) and BEGIN; at the end, the region's maps merged, END, then every
+ * map as bpftrace prints it. Maps written by BEGIN are not kept (the
+ * region's values replace them). 0 or -errno.
+ */
+UPROBE_API int lang_program_run_begin(struct lang_program *p, int n, enum lang_output fmt,
+				      FILE *out);
+UPROBE_API int lang_program_run_end(struct lang_program *p, struct trace_maps *m,
+				    enum lang_output fmt, FILE *out);
 
 #ifdef __cplusplus
 }

@@ -540,6 +540,17 @@ struct trace_event_agg {
 	 * call's duration in ns, (return TSC - entry TSC) * latency_mult >> 32.
 	 */
 	uint64_t latency_mult;
+	/*
+	 * Optional: instead of the above, run(run_ctx, regs, entry_tsc, args) at
+	 * every hit (a bpftrace program's plan, src/lang/hit.c). It runs in the
+	 * probe handler: async-signal-safe, no allocation, no lock. entry_tsc: a
+	 * return probe's call entry, 0 otherwise. args: NULL when the spec has no
+	 * fetch-args, else its first six as integers (0 for one that faults or is
+	 * not an integer): a USDT marker's arguments.
+	 */
+	void (*run)(void *run_ctx, const struct uprobe_regs *regs, uint64_t entry_tsc,
+		    const uint64_t *args);
+	void *run_ctx;
 };
 
 #define TRACE_AGG_LATENCY (-2)

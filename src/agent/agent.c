@@ -36,6 +36,7 @@
 
 #include "uprobes_agent.h"
 #include "uprobes_trace.h"
+#include "agent/agent_lang.h"
 #include "trace/map/map.h"
 #include "util/fd.h"
 
@@ -53,6 +54,7 @@ struct agent {
 	size_t counts_len;
 	struct map_region *maps; /* SPECS's maps: the probes aggregate there; or NULL */
 	struct uprobe_agent_aggs aggs;
+	struct agent_lang *lang; /* or a bpftrace program's probes (agent_lang.c) */
 	int maps_err; /* SPECS had maps that could not be used: every probe fails with it */
 };
 
@@ -242,6 +244,10 @@ static int attach_maps(struct agent *a, int fd)
 	if (!a->maps)
 		return -errno;
 	g = map_region_blob(a->maps, &len);
+	if (g && len >= sizeof(struct uprobe_agent_lang) && g->magic == UPROBE_AGENT_LANG_MAGIC) {
+		a->lang = agent_lang_new(a->maps, g, len, a->n);
+		return a->lang ? 0 : -errno;
+	}
 	if (!g || len != sizeof(*g) || g->magic != UPROBE_AGENT_AGGS_MAGIC)
 		return -EINVAL;
 	a->aggs = *g;
@@ -298,10 +304,15 @@ static void attach_one(struct agent *a, uint32_t i, const char *line, struct upr
 		trace_spec_free(spec);
 		return;
 	}
-	if (a->maps) {
-		agg_of(a, spec, i, &agg);
-		o.agg = &agg;
+	if (a->lang && agent_lang_agg(a->lang, i, spec, &agg, s->msg, sizeof(s->msg))) {
+		s->err = -EINVAL;
+		trace_spec_free(spec);
+		return;
 	}
+	if (a->maps && !a->lang)
+		agg_of(a, spec, i, &agg);
+	if (a->maps)
+		o.agg = &agg;
 	ev = trace_event_attach_opts(a->session, spec, i, &o);
 	s->err = ev ? 0 : errno > 0 && errno < 4096 ? -errno : -EINVAL;
 	if (s->err)
@@ -349,6 +360,7 @@ static void agent_free(struct agent *a)
 	if (a->counts)
 		munmap(a->counts, a->counts_len);
 	map_region_free(a->maps); /* the probes are out: no handler uses it */
+	agent_lang_free(a->lang);
 	fd_kept_close(&a->sock);
 	free(a);
 }

@@ -149,7 +149,8 @@ static void make_key(const struct plan *pl, unsigned map, const uint64_t *w, int
 	uint32_t o = 0;
 	for (int i = 0; i < n; i++) {
 		if (pl->key_str[map] & (1u << i)) {
-			copy(key + o, (const void *)(uintptr_t)w[i], LANG_STRLEN);
+			/* NUL-padded: a str() buffer holds stale bytes after its NUL */
+			copy_str((char *)key + o, (const char *)(uintptr_t)w[i]);
 			o += LANG_STRLEN;
 		} else {
 			copy(key + o, &w[i], 8);

@@ -4,6 +4,7 @@
  * parsed, checked and compiled once, its diagnostics, its dumps.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,4 +75,109 @@ int lang_program_target_probes(const struct lang_program *p)
 			     p->checked.probes[i].at[a].kind != P_END &&
 			     p->checked.probes[i].at[a].kind != P_INTERVAL;
 	return n;
+}
+
+/* Instructions of probe i: from its entry to the next probe's (plan.c lays them out in order). */
+static bool probe_emits(const struct plan *pl, uint32_t i)
+{
+	uint32_t end = pl->ninsns;
+	for (uint32_t k = 0; k < pl->nprobes; k++)
+		if (pl->probes[k].entry > pl->probes[i].entry && pl->probes[k].entry < end)
+			end = pl->probes[k].entry;
+	for (uint32_t pc = pl->probes[i].entry; pc < end; pc++)
+		if (pl->code[pc].op == PI_EMIT)
+			return true;
+	return false;
+}
+
+int lang_program_target_check(const struct lang_program *p, char *why, size_t len)
+{
+	const struct lang_checked *ck = &p->checked;
+	if (!p->compiled) {
+		snprintf(why, len, "the program has errors");
+		return -EINVAL;
+	}
+	for (int i = 0; i < ck->nprobes; i++) {
+		for (int a = 0; a < ck->probes[i].nat; a++) {
+			const struct lang_attach *at = &ck->probes[i].at[a];
+			bool target = at->kind == P_UPROBE || at->kind == P_URETPROBE ||
+				      at->kind == P_USDT;
+			if (at->kind == P_INTERVAL) {
+				snprintf(why, len, "%s: interval probes beside probes in a traced "
+					 "process are not supported yet", at->text);
+				return -ENOTSUP;
+			}
+			if (at->kind == P_USDT && !(at->provider && at->provider[0])) {
+				snprintf(why, len, "%s: usdt without a provider is not supported "
+					 "yet: usdt:PATH:PROVIDER:NAME", at->text);
+				return -ENOTSUP;
+			}
+			if (target && probe_emits(&p->plan, (uint32_t)i)) {
+				snprintf(why, len, "%s: printf(), print(), clear(), zero() and "
+					 "exit() in a probe of a traced process are not supported "
+					 "yet (aggregations are; printf works in BEGIN and END)",
+					 at->text);
+				return -ENOTSUP;
+			}
+		}
+	}
+	return 0;
+}
+
+/* "p:lang/pN_aM PATH:FUNC[+OFF]", "r:..." or "p:lang/pN_aM usdt:PATH:PROVIDER:NAME". */
+static char *spec_line(const struct lang_attach *at, int i, int a, const char *exe)
+{
+	const char *path = at->target && at->target[0] ? at->target : exe;
+	char *line = NULL, off[32] = "";
+	int n;
+	if (at->offset)
+		snprintf(off, sizeof(off), "+%llu", (unsigned long long)at->offset);
+	if (at->kind == P_USDT) /* with a provider: lang_program_target_check */
+		n = asprintf(&line, "p:lang/p%d_a%d usdt:%s:%s:%s", i, a, path, at->provider,
+			     at->func);
+	else
+		n = asprintf(&line, "%c:lang/p%d_a%d %s:%s%s", at->kind == P_URETPROBE ? 'r' : 'p',
+			     i, a, path, at->func, off);
+	return n < 0 ? NULL : line;
+}
+
+int lang_program_specs(const struct lang_program *p, const char *exe, char ***lines)
+{
+	const struct lang_checked *ck = &p->checked;
+	int n = lang_program_target_probes(p), k = 0;
+	*lines = calloc((size_t)n + 1, sizeof(char *));
+	if (!*lines)
+		return -ENOMEM;
+	for (int i = 0; i < ck->nprobes; i++) {
+		for (int a = 0; a < ck->probes[i].nat; a++) {
+			const struct lang_attach *at = &ck->probes[i].at[a];
+			if (at->kind != P_UPROBE && at->kind != P_URETPROBE && at->kind != P_USDT)
+				continue;
+			if (!(at->target && at->target[0]) && !exe) {
+				lang_program_specs_free(*lines);
+				*lines = NULL;
+				return -ENOENT;
+			}
+			(*lines)[k] = spec_line(at, i, a, exe);
+			if (!(*lines)[k++]) {
+				lang_program_specs_free(*lines);
+				*lines = NULL;
+				return -ENOMEM;
+			}
+		}
+	}
+	return n;
+}
+
+void lang_program_specs_free(char **lines)
+{
+	for (int i = 0; lines && lines[i]; i++)
+		free(lines[i]);
+	free(lines);
+}
+
+int lang_program_define_maps(const struct lang_program *p, struct trace_maps *m, char *why,
+			     size_t len)
+{
+	return lang_target_define(p, (struct map_region *)m, why, len);
 }

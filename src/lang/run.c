@@ -209,28 +209,76 @@ static void run_intervals(struct runner *r)
 	sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
-int lang_program_run_local(struct lang_program *p, enum lang_output fmt, FILE *out)
+/* "Attaching N probes..." as bpftrace says it. */
+static void say_attaching(const struct runner *r, int n)
+{
+	if (r->json)
+		fprintf(r->out, "{\"type\": \"attached_probes\", \"data\": {\"probes\": %d}}\n", n);
+	else
+		fprintf(r->out, "Attaching %d probe%s...\n", n, n == 1 ? "" : "s");
+}
+
+static int runner_init(struct runner *r, struct lang_program *p, enum lang_output fmt, FILE *out)
 {
 	if (!p->compiled)
 		return -EINVAL;
-	struct runner r = {.p = p, .out = out, .json = fmt == LANG_OUT_JSON, .start_ns = now_ns()};
-	r.store = store_new(&p->checked, &p->plan);
-	if (!r.store)
+	*r = (struct runner){.p = p, .out = out, .json = fmt == LANG_OUT_JSON, .start_ns = now_ns()};
+	r->store = store_new(&p->checked, &p->plan);
+	if (!r->store)
 		return -ENOMEM;
 	store_env_ops(&store_ops);
+	return 0;
+}
+
+static void runner_end(struct runner *r)
+{
+	run_kind(r, P_END);
+	(r->json ? print_all_maps_json : print_all_maps)(r->store, r->out);
+	fflush(r->out);
+	store_free(r->store);
+}
+
+int lang_program_run_local(struct lang_program *p, enum lang_output fmt, FILE *out)
+{
+	struct runner r;
+	int err = runner_init(&r, p, fmt, out);
+	if (err)
+		return err;
 	int n = 0;
 	for (int i = 0; i < p->checked.nprobes; i++)
 		n += p->checked.probes[i].nat;
-	if (r.json)
-		fprintf(out, "{\"type\": \"attached_probes\", \"data\": {\"probes\": %d}}\n", n);
-	else
-		fprintf(out, "Attaching %d probe%s...\n", n, n == 1 ? "" : "s");
+	say_attaching(&r, n);
 	run_kind(&r, P_BEGIN);
 	if (!r.exited)
 		run_intervals(&r);
-	run_kind(&r, P_END);
-	(r.json ? print_all_maps_json : print_all_maps)(r.store, out);
+	runner_end(&r);
+	return 0;
+}
+
+int lang_program_run_begin(struct lang_program *p, int n, enum lang_output fmt, FILE *out)
+{
+	struct runner r;
+	int err = runner_init(&r, p, fmt, out);
+	if (err)
+		return err;
+	for (int i = 0; i < p->checked.nprobes; i++)
+		n += p->checked.probes[i].at[0].kind == P_BEGIN ||
+		     p->checked.probes[i].at[0].kind == P_END;
+	say_attaching(&r, n);
+	run_kind(&r, P_BEGIN);
 	fflush(out);
 	store_free(r.store);
 	return 0;
+}
+
+int lang_program_run_end(struct lang_program *p, struct trace_maps *m, enum lang_output fmt,
+			 FILE *out)
+{
+	struct runner r;
+	int err = runner_init(&r, p, fmt, out);
+	if (err)
+		return err;
+	err = lang_target_read((struct map_region *)m, r.store);
+	runner_end(&r);
+	return err;
 }

@@ -35,8 +35,9 @@ check dump_ast grep -q '^   call: count$' "$tmp/out"
 check dump_plan grep -q 'map_agg' "$tmp/out"
 
 "$uprobe" -e 'uprobe:/bin/true:main { @ = count(); }' >"$tmp/out" 2>"$tmp/err"
-check target_refused [ $? = 1 ]
-check target_says_why grep -q 'not wired to the agent yet' "$tmp/err"
+check target_needs_process [ $? = 2 ]
+check target_says_why grep -q "probes in a traced process need -c 'CMD', -p PID or -- CMD ARGS" \
+	"$tmp/err"
 
 "$uprobe" -e 'kprobe:do_sys_open { @ = count(); }' >"$tmp/out" 2>"$tmp/err"
 check kprobe_refused [ $? = 1 ]

@@ -9,7 +9,9 @@
  * SIGKILL. -w FIFO: before any call, wait until a line can be read from FIFO
  * (the tracer is attached), and write "done" into it at the end; -a with -w:
  * then wait for another line (the tracer has detached) and make N more calls
- * of map_f(i % 5, i), which nobody counts.
+ * of map_f(i % 5, i), which nobody counts. -s: at the end, print what map_f returned
+ * (key + i) summed per thread and in all, and exit with status 3 (tests/lang_target:
+ * the traced run's output and status are the untraced run's).
  */
 #include <pthread.h>
 #include <signal.h>
@@ -28,13 +30,19 @@ __attribute__((noinline)) long map_f(long key, long i)
 	return key + i;
 }
 
+struct caller {
+	long key_fixed; /* 0: i % 5 */
+	long sum;	/* of what map_f returned */
+};
+
 static void *caller(void *arg)
 {
-	long key_fixed = (long)arg, n = key_fixed ? n_calls / 10 : n_calls;
+	struct caller *c = arg;
+	long n = c->key_fixed ? n_calls / 10 : n_calls;
 
 	pthread_barrier_wait(&start);
 	for (long i = 0; i < n; i++)
-		map_f(key_fixed ? key_fixed : i % 5, i);
+		c->sum += map_f(c->key_fixed ? c->key_fixed : i % 5, i);
 	return NULL;
 }
 
@@ -51,11 +59,13 @@ static int wait_line(const char *fifo)
 
 int main(int argc, char **argv)
 {
-	int fork_child = 0, early = 0, kill_self = 0, again = 0, opt, threads;
+	int fork_child = 0, early = 0, kill_self = 0, again = 0, sums = 0, opt, threads;
+	static struct caller args[65];
+	long total = 0;
 	const char *fifo = NULL;
 	pthread_t th[65];
 
-	while ((opt = getopt(argc, argv, "aefkw:")) != -1) {
+	while ((opt = getopt(argc, argv, "aefksw:")) != -1) {
 		if (opt == 'f')
 			fork_child = 1;
 		else if (opt == 'e')
@@ -64,6 +74,8 @@ int main(int argc, char **argv)
 			kill_self = 1;
 		else if (opt == 'a')
 			again = 1;
+		else if (opt == 's')
+			sums = 1;
 		else if (opt == 'w')
 			fifo = optarg;
 		else
@@ -77,13 +89,21 @@ int main(int argc, char **argv)
 		return 2;
 	pthread_barrier_init(&start, NULL, (unsigned)(threads + early));
 	for (int i = 0; i < threads; i++)
-		pthread_create(&th[i], NULL, caller, NULL);
+		pthread_create(&th[i], NULL, caller, &args[i]);
 	if (early) { /* it ends first: the others have N calls to make, it N / 10 */
-		pthread_create(&th[threads], NULL, caller, (void *)7L);
+		args[threads].key_fixed = 7;
+		pthread_create(&th[threads], NULL, caller, &args[threads]);
 		pthread_join(th[threads], NULL);
 	}
-	for (int i = 0; i < threads; i++)
+	for (int i = 0; i < threads; i++) {
 		pthread_join(th[i], NULL);
+		if (sums)
+			printf("thread %d: %ld\n", i, args[i].sum);
+		total += args[i].sum;
+	}
+	if (sums)
+		printf("total: %ld\n", total);
+	fflush(stdout);
 	if (fork_child) {
 		pid_t child = fork();
 		int st = -1;
@@ -108,5 +128,5 @@ int main(int argc, char **argv)
 	}
 	if (kill_self)
 		raise(SIGKILL);
-	return 0;
+	return sums ? 3 : 0;
 }

@@ -4,12 +4,24 @@
  * (docs/language.md), through the library's public API (uprobes_lang.h).
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <wordexp.h>
 
 #include "cli.h"
+#include "trace.h"
+#include "uprobes_agent.h"
 #include "uprobes_lang.h"
+
+/* What to trace: a command (-c, --) or a process (-p). */
+struct lang_target {
+	char **cmd;
+	pid_t pid;
+	bool given;
+};
 
 static const char usage[] =
 	"usage: uprobe -e 'PROGRAM' [-d] [-f text|json] [-c 'CMD' | -p PID | -- CMD ARGS]\n"
@@ -22,9 +34,10 @@ static const char usage[] =
 	"  -f FORMAT    text (bpftrace's) or json (bpftrace's -f json lines)\n"
 	"  -c CMD, -p PID, -- CMD ARGS   the process to trace\n"
 	"\n"
-	"Today BEGIN, interval and END probes run (in this process, until exit() or\n"
-	"Ctrl-C); probes in a traced process (uprobe:, uretprobe:, usdt:) are parsed,\n"
-	"checked and compiled, and refused at run time until the agent runs plans (issue 16).\n";
+	"BEGIN, interval and END probes run in this process (until exit() or Ctrl-C).\n"
+	"uprobe:, uretprobe: and usdt: probes run their plan in the traced process, on\n"
+	"maps there (exact at any rate); the maps are printed when it ends (or at Ctrl-C\n"
+	"with -p). Not yet in those probes: printf(), print(), clear(), zero(), exit().\n";
 
 static char *read_file(const char *path)
 {
@@ -49,7 +62,129 @@ static char *read_file(const char *path)
 	return buf;
 }
 
-static int run(const char *name, const char *text, bool dump, bool has_target,
+/* A process ID, or 0. */
+static pid_t parse_pid(const char *v)
+{
+	char *end;
+	errno = 0;
+	long pid = strtol(v, &end, 10);
+	return end == v || *end || errno || pid <= 0 || pid > INT32_MAX ? 0 : (pid_t)pid;
+}
+
+/* The command's binary as a path (PATH searched), for attach points without one. */
+static char *command_path(const char *cmd)
+{
+	if (strchr(cmd, '/'))
+		return realpath(cmd, NULL);
+	const char *path = getenv("PATH");
+	char buf[PATH_MAX];
+	for (const char *d = path ? path : "/usr/bin:/bin"; d && *d;) {
+		const char *end = strchr(d, ':');
+		int len = end ? (int)(end - d) : (int)strlen(d);
+		snprintf(buf, sizeof(buf), "%.*s/%s", len, d, cmd);
+		if (!access(buf, X_OK))
+			return realpath(buf, NULL);
+		d = end ? end + 1 : NULL;
+	}
+	return NULL;
+}
+
+static char *target_exe(const struct lang_target *tg)
+{
+	char buf[PATH_MAX], link[64];
+	if (tg->cmd && tg->cmd[0])
+		return command_path(tg->cmd[0]);
+	snprintf(link, sizeof(link), "/proc/%d/exe", (int)tg->pid);
+	ssize_t n = tg->pid ? readlink(link, buf, sizeof(buf) - 1) : -1;
+	if (n <= 0)
+		return NULL;
+	buf[n] = 0;
+	return strdup(buf);
+}
+
+/* The program's maps in the region handed to the agents, its text as the region's blob. */
+static int make_maps(struct tracer *t, struct lang_program *p, const char *name, const char *text)
+{
+	char why[256];
+	size_t len = strlen(text);
+	struct uprobe_agent_lang h = { .magic = UPROBE_AGENT_LANG_MAGIC, .text_len = (uint32_t)len };
+	if (sizeof(h) + len > 4096)
+		return cli_error(CLI_EXIT_FAIL, "%s: the program takes %zu bytes; probes in a traced "
+				 "process take at most %zu for now", name, len, 4096 - sizeof(h));
+	t->maps = trace_maps_new(0);
+	if (!t->maps)
+		return cli_error(CLI_EXIT_FAIL, "maps: %s", strerror(errno));
+	if (lang_program_define_maps(p, t->maps, why, sizeof(why)))
+		return cli_error(CLI_EXIT_FAIL, "%s: %s", name, why);
+	char *blob = malloc(sizeof(h) + len);
+	if (!blob)
+		return cli_error(CLI_EXIT_FAIL, "out of memory");
+	h.latency_mult = tracer_latency_mult();
+	uint32_t lo, hi;
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	h.start_tsc = (uint64_t)hi << 32 | lo;
+	memcpy(blob, &h, sizeof(h));
+	memcpy(blob + sizeof(h), text, len);
+	int err = trace_maps_set_blob(t->maps, blob, sizeof(h) + len) || trace_maps_seal(t->maps);
+	free(blob);
+	if (err)
+		return cli_error(CLI_EXIT_FAIL, "maps: %s", trace_maps_error(t->maps));
+	struct trace_map_stats st = { .sz = sizeof(st) };
+	while (!trace_maps_stats(t->maps, t->lang_maps, &st))
+		t->lang_maps++; /* the program's maps: their drops in the summary */
+	return 0;
+}
+
+/* One probe line per attach point of the traced process. */
+static int add_probes(struct tracer *t, struct lang_program *p, const char *name,
+		      const struct lang_target *tg)
+{
+	char *exe = target_exe(tg), **lines;
+	int n = lang_program_specs(p, exe, &lines), rc = 0;
+	free(exe);
+	if (n == -ENOENT)
+		return cli_error(CLI_EXIT_USAGE, "%s: an attach point without a path needs the "
+				 "command (-c, --) or -p", name);
+	if (n < 0)
+		return cli_error(CLI_EXIT_FAIL, "%s: %s", name, strerror(-n));
+	for (int i = 0; i < n && !rc; i++)
+		rc = tracer_add_probe(t, lines[i]);
+	lang_program_specs_free(lines);
+	return rc;
+}
+
+/* uprobe:, uretprobe:, usdt: probes: run in the traced process (the agent), maps merged here. */
+static int run_target(struct lang_program *p, const char *name, const char *text,
+		      struct lang_target *tg, enum lang_output fmt)
+{
+	static struct tracer tr;
+	struct tracer *t = &tr;
+	char why[512];
+	if (!tg->given)
+		return cli_error(CLI_EXIT_USAGE, "%s: probes in a traced process need -c 'CMD', "
+				 "-p PID or -- CMD ARGS", name);
+	if (lang_program_target_check(p, why, sizeof(why)))
+		return cli_error(CLI_EXIT_FAIL, "%s: %s", name, why);
+	t->pid = tg->pid;
+	t->exe = tg->cmd ? tg->cmd[0] : NULL;
+	t->quiet = 1;
+	t->say_tracing = true; /* -p: on stderr, once the probes are in */
+	int rc = add_probes(t, p, name, tg);
+	if (!rc && !t->n)
+		rc = cli_error(CLI_EXIT_FAIL, "%s: no probe to attach", name);
+	if (!rc)
+		rc = make_maps(t, p, name, text);
+	if (rc)
+		return rc;
+	lang_program_run_begin(p, t->n, fmt, stdout);
+	rc = tracer_trace(t, tg->cmd, 0, NULL);
+	int err = lang_program_run_end(p, t->maps, fmt, stdout);
+	if (err < 0)
+		cli_error(CLI_EXIT_FAIL, "%s: maps: %s", name, strerror(-err));
+	return rc;
+}
+
+static int run(const char *name, const char *text, bool dump, struct lang_target *tg,
 	       enum lang_output fmt)
 {
 	struct lang_program *p = lang_program_new(name, text);
@@ -66,11 +201,8 @@ static int run(const char *name, const char *text, bool dump, bool has_target,
 	if (dump) {
 		lang_program_dump(p, stdout);
 		lang_program_dump_plan(p, stdout);
-	} else if (lang_program_target_probes(p) || has_target) {
-		rc = cli_error(CLI_EXIT_FAIL,
-			       "%s: probes in a traced process (uprobe:, uretprobe:, usdt:) "
-			       "and -c/-p/-- are not wired to the agent yet: only BEGIN, interval "
-			       "and END run (docs/language.md)", name);
+	} else if (lang_program_target_probes(p) || tg->given) {
+		rc = run_target(p, name, text, tg, fmt);
 	} else {
 		int err = lang_program_run_local(p, fmt, stdout);
 		if (err < 0)
@@ -83,7 +215,10 @@ static int run(const char *name, const char *text, bool dump, bool has_target,
 int cmd_lang(int argc, char **argv)
 {
 	const char *prog = NULL, *file = NULL;
-	bool dump = false, has_target = false;
+	bool dump = false;
+	struct lang_target tg = { 0 };
+	wordexp_t we = { 0 };
+	bool we_used = false;
 	enum lang_output fmt = LANG_OUT_TEXT;
 	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
@@ -103,12 +238,26 @@ int cmd_lang(int argc, char **argv)
 				fmt = LANG_OUT_JSON;
 			else if (a[1] == 'f' && strcmp(v, "text"))
 				return cli_error(CLI_EXIT_USAGE, "-f %s: text or json", v);
-			else if (a[1] != 'f')
-				has_target = true;
+			else if (a[1] == 'p')
+				tg.pid = parse_pid(v);
+			if (a[1] == 'p' && tg.pid <= 0)
+				return cli_error(CLI_EXIT_USAGE, "-p '%s': expected a process ID", v);
+			if (a[1] == 'c' && (we_used || wordexp(v, &we, WRDE_NOCMD) || !we.we_wordc))
+				return cli_error(CLI_EXIT_USAGE, "-c '%s': expected one command", v);
+			if (a[1] == 'c') {
+				we_used = true;
+				tg.cmd = we.we_wordv;
+			}
+			tg.given |= a[1] == 'c' || a[1] == 'p';
 		} else if (!strcmp(a, "-d")) {
 			dump = true;
 		} else if (!strcmp(a, "--")) {
-			has_target = i + 1 < argc;
+			if (i + 1 < argc && (tg.cmd || tg.pid))
+				return cli_error(CLI_EXIT_USAGE, "a command after '--' and -c or -p: "
+						 "trace one");
+			if (i + 1 < argc)
+				tg.cmd = argv + i + 1;
+			tg.given = i + 1 < argc;
 			break;
 		} else if (a[0] == '-') {
 			fputs(usage, stderr);
@@ -125,12 +274,14 @@ int cmd_lang(int argc, char **argv)
 	}
 	if (prog && file)
 		return cli_error(CLI_EXIT_USAGE, "both -e and %s: one program at a time", file);
+	if (tg.cmd && tg.pid)
+		return cli_error(CLI_EXIT_USAGE, "-c and -p: trace one");
 	if (prog)
-		return run("stdin", prog, dump, has_target, fmt);
+		return run("stdin", prog, dump, &tg, fmt);
 	char *text = read_file(file);
 	if (!text)
 		return cli_error(CLI_EXIT_FAIL, "%s: %s", file, strerror(errno));
-	int rc = run(file, text, dump, has_target, fmt);
+	int rc = run(file, text, dump, &tg, fmt);
 	free(text);
 	return rc;
 }

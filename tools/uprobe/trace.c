@@ -118,7 +118,7 @@ static int trace_pid(struct tracer *t, uint64_t duration_ms)
 		return CLI_EXIT_FAIL;
 	}
 	t->attach_ms = now_fms() - t0;
-	if (!t->quiet)
+	if (!t->quiet || t->say_tracing)
 		fprintf(stderr, "uprobe: tracing PID %d; Ctrl-C to stop\n", t->pid);
 	tracer_run(t, duration_ms ? now_ms() + duration_ms : 0);
 	guard_end(NULL, 2000); /* any thread still held: uprobe's exit would leave it as it is */
@@ -128,13 +128,56 @@ static int trace_pid(struct tracer *t, uint64_t duration_ms)
 	return out ? out : st;
 }
 
+int tracer_trace(struct tracer *t, char **cmd, uint64_t duration_ms, const char *output)
+{
+	int ret, out;
+
+	ret = tracer_check_names(t);
+	if (!ret)
+		ret = tracer_setup_output(t, output);
+	if (!ret)
+		ret = tracer_maps_setup(t);
+	t->output = output;
+	if (ret)
+		return ret;
+	if (t->backend_kernel) {
+		catch_stop_signals();
+		return tracer_kernel_run(t, t->all || t->pid ? NULL : cmd, duration_ms);
+	}
+	if (t->pid) {
+		catch_stop_signals();
+		return trace_pid(t, duration_ms);
+	}
+	ret = tracer_launch(t, cmd);
+	if (ret)
+		return ret;
+	catch_stop_signals();
+	tracer_run(t, duration_ms ? now_ms() + duration_ms : 0);
+	if (t->fatal) {
+		kill(t->child, SIGKILL);
+		waitpid(t->child, NULL, 0);
+		return CLI_EXIT_FAIL;
+	}
+	tracer_finish(t);
+	out = tracer_close_output(t);
+	while (!t->child_done) { /* the command runs on after -d or a signal */
+		if (waitpid(t->child, &ret, 0) == t->child) {
+			t->status = WIFEXITED(ret) ? WEXITSTATUS(ret) : 128 + WTERMSIG(ret);
+			t->child_done = 1;
+		} else if (errno != EINTR) {
+			break;
+		}
+	}
+	return out ? out : tracer_exit_status(t, t->status);
+}
+
 int cmd_trace(int argc, char **argv)
 {
 	static struct tracer tr;
 	struct tracer *t = &tr;
 	uint64_t duration_ms = 0;
 	const char *output = NULL;
-	int ret, out, dash;
+	int ret, dash;
 
 	for (dash = 1; dash < argc && strcmp(argv[dash], "--"); dash++)
 		;
@@ -158,42 +201,6 @@ int cmd_trace(int argc, char **argv)
 				 "or the command");
 	if (!t->pid && !t->all && dash >= argc - 1)
 		return cli_error(CLI_EXIT_USAGE, "no command given after '--' (uprobe trace --help)");
-	ret = tracer_check_names(t);
-	if (!ret)
-		ret = tracer_setup_output(t, output);
-	if (!ret)
-		ret = tracer_maps_setup(t);
-	t->output = output;
-	if (ret)
-		return ret;
-	if (t->backend_kernel) {
-		catch_stop_signals();
-		return tracer_kernel_run(t, t->all || t->pid ? NULL : argv + dash + 1, duration_ms);
-	}
-	if (t->pid) {
-		catch_stop_signals();
-		return trace_pid(t, duration_ms);
-	}
-	ret = tracer_launch(t, argv + dash + 1);
-	if (ret)
-		return ret;
-	catch_stop_signals();
-	tracer_run(t, duration_ms ? now_ms() + duration_ms : 0);
-	if (t->fatal) {
-		kill(t->child, SIGKILL);
-		waitpid(t->child, NULL, 0);
-		return CLI_EXIT_FAIL;
-	}
-	tracer_finish(t);
-	out = tracer_close_output(t);
-	while (!t->child_done) { /* the command runs on after -d or a signal */
-		if (waitpid(t->child, &ret, 0) == t->child) {
-			t->status = WIFEXITED(ret) ? WEXITSTATUS(ret) : 128 + WTERMSIG(ret);
-			t->child_done = 1;
-		} else if (errno != EINTR) {
-			break;
-		}
-	}
-	return out ? out : tracer_exit_status(t, t->status);
+	return tracer_trace(t, t->pid || t->all ? NULL : argv + dash + 1, duration_ms, output);
 }
 

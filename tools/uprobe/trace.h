@@ -127,11 +127,13 @@ struct tracer {
 	int out_errno;	    /* the first write error of out */
 	enum trace_format format;
 	int print_events, count, quiet;
+	bool say_tracing; /* attach mode: "tracing PID" even when quiet (uprobe -e -p) */
 	const char *hist_expr;
 	struct trace_formatter *fmt;
 	struct trace_agg *counts, *hist;
 	struct trace_maps *maps; /* --count/--hist computed in the target (trace_maps.c), or NULL */
 	int map_count, map_filtered, map_hist; /* their ids, -1: none */
+	int lang_maps; /* uprobe -e: maps (the program's) made by lang.c, ids 0 .. lang_maps - 1 */
 	uint64_t map_dropped, map_corrupt; /* updates the maps could not take; impossible entries */
 	struct filter filter;
 	uint64_t lost, filtered;
@@ -150,6 +152,13 @@ struct tracer {
 	const char *count_by; /* --count-by pid|comm: counts keyed by event and that */
 	const char *comm;     /* --comm NAME: only the events of threads so named */
 };
+
+/*
+ * trace.c: trace the probes of t (options parsed, probes added): the command
+ * cmd (launch mode) or t->pid; the command's or the process's exit status, or a
+ * CLI exit code.
+ */
+int tracer_trace(struct tracer *t, char **cmd, uint64_t duration_ms, const char *output);
 
 /* Set by SIGINT, SIGTERM, SIGHUP and SIGQUIT (the signal's number). */
 extern volatile sig_atomic_t stop_requested;
@@ -236,6 +245,8 @@ void tracer_run(struct tracer *t, uint64_t deadline);
 void tracer_check_output(struct tracer *t);
 
 /* trace_maps.c: --count, --hist and --filter in the target, when no event is printed. */
+/* ns per TSC tick << 32, measured over 20 ms against CLOCK_MONOTONIC. */
+uint64_t tracer_latency_mult(void);
 /* Make the maps if this run can use them (after tracer_setup_output): 0 or a CLI exit code. */
 int tracer_maps_setup(struct tracer *t);
 /* The maps' fd for SPECS, or -1 when the run has none. */

@@ -61,7 +61,7 @@ static double mono_ns(void)
 }
 
 /* ns per TSC tick << 32, over 20 ms: each end the narrowest of 5 (rdtsc, clock, rdtsc). */
-static uint64_t latency_mult(void)
+uint64_t tracer_latency_mult(void)
 {
 	double ns[2], best[2] = { 1e18, 1e18 };
 	uint64_t tk[2] = { 0, 0 };
@@ -94,7 +94,7 @@ static void aggs_of(const struct tracer *t, struct uprobe_agent_aggs *g)
 	if (t->hist_expr)
 		snprintf(g->hist_arg, sizeof(g->hist_arg), "%s", t->hist_expr);
 	if (t->hist_expr && !strcmp(t->hist_expr, "latency"))
-		g->latency_mult = latency_mult();
+		g->latency_mult = tracer_latency_mult();
 	if (!t->filter.on)
 		return;
 	snprintf(g->filter_arg, sizeof(g->filter_arg), "%s", t->filter.name);
@@ -109,6 +109,8 @@ int tracer_maps_setup(struct tracer *t)
 	struct uprobe_agent_aggs g;
 
 	t->map_count = t->map_filtered = t->map_hist = -1;
+	if (t->lang_maps)
+		return 0; /* the program's, made and sealed by lang.c */
 	if (t->print_events || tracer_stack_on())
 		return 0;
 	t->maps = trace_maps_new(0);
@@ -185,7 +187,10 @@ void tracer_maps_collect(struct tracer *t)
 
 	if (!t->maps)
 		return;
-	trace_maps_read(t->maps, t->map_count, per_probe, &c);
+	for (int id = 0; id < t->lang_maps; id++)
+		map_stats(t, id); /* the program's maps: lang.c prints them */
+	if (t->map_count >= 0)
+		trace_maps_read(t->maps, t->map_count, per_probe, &c);
 	if (t->map_filtered >= 0) {
 		c = (struct collect){ .t = t, .total = &t->filtered };
 		trace_maps_read(t->maps, t->map_filtered, per_probe, &c);

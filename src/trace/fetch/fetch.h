@@ -125,6 +125,9 @@ struct fetch_agg {
 	int64_t filter_value;
 	uint32_t key;
 	uint64_t latency_mult; /* hist_arg TRACE_AGG_LATENCY: ns = ticks * mult >> 32 */
+	void (*run)(void *run_ctx, const struct uprobe_regs *regs, uint64_t entry_tsc,
+		    const uint64_t *args);
+	void *run_ctx; /* run set: it replaces the filter, count and histogram */
 };
 
 /*

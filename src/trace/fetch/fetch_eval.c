@@ -389,6 +389,15 @@ void fetch_aggregate(const struct fetch_agg *agg, const struct fetch_plan *plan,
 {
 	int64_t v;
 
+	if (agg->run) {
+		uint64_t args[6] = { 0 };
+
+		for (int k = 0; k < 6 && k < plan->n_args; k++)
+			if (arg_int(plan, k, regs, (int64_t *)&args[k]))
+				args[k] = 0;
+		agg->run(agg->run_ctx, regs, entry_tsc, plan->n_args ? args : NULL);
+		return;
+	}
 	if (!filter_keeps(agg, plan, regs)) {
 		if (agg->filtered_map >= 0)
 			map_agg_update(agg->maps, agg->filtered_map, &agg->key, 1);

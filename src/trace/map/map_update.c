@@ -608,7 +608,9 @@ static int value_op(struct map_region *r, int id, const void *key, enum value_op
 	if (!r || (uint32_t)id >= r->n_maps || !r->base || r->maps[id].def.kind != MAP_VALUE)
 		return -EINVAL;
 	m = &r->maps[id];
-	s = value_slot(m, r->base + m->table_off, key, map_key_hash(key, m->def.key_size),
+	/* A map without a key hashes as the reader checks it (1), as aggregations do. */
+	s = value_slot(m, r->base + m->table_off, key,
+		       m->def.key_size ? map_key_hash(key, m->def.key_size) : 1,
 		       op == VAL_SET || op == VAL_ADD, &err);
 	if (s)
 		err = value_op_slot(m, s, op, v);

@@ -218,6 +218,7 @@ static void set_agg(struct trace_event *ev, const struct trace_event_agg *a)
 		.filtered_map = a->filtered_map, .hist_map = a->hist_map, .hist_arg = a->hist_arg,
 		.filter_arg = a->filter_arg, .filter_op = a->filter_op,
 		.filter_value = a->filter_value, .key = a->key, .latency_mult = a->latency_mult,
+		.run = a->run, .run_ctx = a->run_ctx,
 	};
 	ev->hot.agg = a->maps ? &ev->agg : NULL;
 }

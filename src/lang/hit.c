@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: MIT
+/*
+ * A probe of a bpftrace program hit in the traced process: the handler
+ * (trace_event_agg.run, called by fetch_aggregate) fills struct lang_env from
+ * the registers and runs the probe's plan on the maps of the region
+ * (target.c). Only the builtins the plan reads (plan_probe.uses) are
+ * computed:
+ *
+ *   arg0..arg5   rdi rsi rdx rcx r8 r9        retval   rax (uretprobe)
+ *   pid tid comm the thread's cache (fetch_self: system calls once a thread)
+ *   nsecs        TSC * latency_mult >> 32 (ns, the tracer's --hist latency rate)
+ *   elapsed      the same from the TSC at which tracing began
+ *   cpu          rdtscp's TSC_AUX (Linux: the cpu in its low 12 bits)
+ *
+ * Hot path, built with the hot-path flags: no libc, no lock, no allocation;
+ * async-signal-safe. str() reads through the fault-safe loads; a bad pointer
+ * gives "" and counts an error (hit->errors). What a plan emits (printf,
+ * print, clear, zero, exit) has no ring yet: the tracer refuses such probes,
+ * and an emit reaching here is dropped and counted.
+ */
+#include <errno.h>
+#include <sys/syscall.h>
+
+#include "arch/safe_read.h"
+#include "lang/hit.h"
+#include "trace/fetch/fetch.h"
+
+static long hit_read_str(void *ctx, uint64_t addr, char *dst, uint32_t len)
+{
+	(void)ctx;
+	long n = len ? uprobes_safe_strnlen(addr, len - 1) : -EFAULT;
+	if (n >= 0 && uprobes_safe_copy(dst, addr, (size_t)n))
+		n = -EFAULT;
+	if (len)
+		dst[n < 0 ? 0 : n] = 0;
+	return n < 0 ? -EFAULT : n;
+}
+
+static int hit_emit(void *ctx, enum lang_emit what, uint32_t id, int64_t imm, const void *data,
+		    uint32_t len)
+{
+	(void)ctx, (void)what, (void)id, (void)imm, (void)data, (void)len;
+	return -ENOTSUP;
+}
+
+void lang_hit_ops(struct lang_env_ops *ops)
+{
+	lang_target_env_ops(ops);
+	ops->emit = hit_emit;
+	ops->read_str = hit_read_str;
+}
+
+static inline uint64_t rdtsc_cpu(uint32_t *cpu)
+{
+	uint32_t lo, hi, aux;
+	__asm__ volatile("rdtscp" : "=a"(lo), "=d"(hi), "=c"(aux));
+	*cpu = aux & 0xfff;
+	return (uint64_t)hi << 32 | lo;
+}
+
+static inline uint64_t rdtsc(void)
+{
+	uint32_t lo, hi;
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return (uint64_t)hi << 32 | lo;
+}
+
+static inline uint64_t ticks_ns(uint64_t ticks, uint64_t mult)
+{
+	return (uint64_t)(((unsigned __int128)ticks * mult) >> 32);
+}
+
+static long raw_syscall0(long nr)
+{
+	long ret;
+	__asm__ volatile("syscall" : "=a"(ret) : "a"(nr) : "rcx", "r11", "memory");
+	return ret;
+}
+
+#define USES(b) (uses & (1u << (b)))
+
+void lang_hit_run(void *ctx, const struct uprobe_regs *regs, uint64_t entry_tsc,
+		  const uint64_t *usdt_args)
+{
+	struct lang_hit *h = ctx;
+	uint32_t uses = h->plan->probes[h->probe].uses;
+	uint64_t args[6] = {regs->rdi, regs->rsi, regs->rdx, regs->rcx, regs->r8, regs->r9};
+	struct lang_env env = {
+		.ops = h->ops,
+		.ctx = h->region,
+		.args = usdt_args ? usdt_args : args,
+		.retval = h->ret ? regs->rax : 0,
+		.comm = "",
+		.func = h->func,
+		.probe = h->probe_text,
+	};
+	(void)entry_tsc;
+	if (USES(B_PID) || USES(B_TID) || USES(B_COMM)) {
+		struct fetch_thread *t = fetch_self();
+		env.pid = t->pid;
+		env.tid = t->tid;
+		env.comm = t->comm;
+	}
+	if (USES(B_NSECS) || USES(B_ELAPSED) || USES(B_CPU)) {
+		uint32_t cpu;
+		uint64_t now = USES(B_CPU) ? rdtsc_cpu(&cpu) : (cpu = 0, rdtsc());
+		env.cpu = cpu;
+		env.nsecs = ticks_ns(now, h->latency_mult);
+		env.elapsed = now > h->start_tsc ? ticks_ns(now - h->start_tsc, h->latency_mult) : 0;
+	}
+	if (USES(B_UID))
+		env.uid = (uint64_t)raw_syscall0(SYS_getuid);
+	if (USES(B_GID))
+		env.gid = (uint64_t)raw_syscall0(SYS_getgid);
+	plan_eval(h->plan, h->probe, &env);
+	if (env.errors)
+		__atomic_fetch_add(&h->errors, env.errors, __ATOMIC_RELAXED);
+}
