@@ -28,11 +28,23 @@
 #include <unistd.h>
 
 #include "bench_util.h"
+#include "harness.h"
 #include "stack/cfi_table.h"
 #include "stack/stack.h"
 #include "sym/sym.h"
 #include "uprobes.h"
 #include "uprobes_stack.h"
+
+/* Lowest, median and highest of V[0..N-1], through the harness's medians. */
+static void spread(const double *v, int n, double *lo, double *med, double *hi)
+{
+	struct bench_stat st = { .n = 0 };
+
+	for (int i = 0; i < n; i++)
+		bench_stat_add(&st, v[i]);
+	bench_stat_done(&st);
+	*lo = st.lo, *med = st.med, *hi = st.hi;
+}
 
 #define ROUNDS_MAX 64
 
@@ -209,7 +221,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	setenv("UPROBE_CACHE_DIR", "", 1);
-	pin_to_current_cpu();
+	bench_pin();
 	if (stack_setup() || !(bench_stack_table = stack_table_new(NULL))) {
 		fprintf(stderr, "bench_stack: %s\n", uprobe_last_error());
 		return 1;

@@ -23,7 +23,8 @@ $(B)/bench/bench_stack_handlers.o: bench/bench_stack_handlers.c src/stack/stack.
 	$(CC) $(PROG_CFLAGS) $(CFLAGS) -mgeneral-regs-only -c $< -o $@
 
 $(B)/bench/bench_stack: bench/bench_stack.c $(B)/bench/chain_fp.o $(B)/bench/chain_cfi.o \
-		$(B)/bench/chain_nocfi.o $(B)/bench/bench_stack_handlers.o $(B)/bench/bench_util.o \
+		$(B)/bench/chain_nocfi.o $(B)/bench/bench_stack_handlers.o $(B)/bench/harness.o \
+		$(B)/bench/bench_util.o $(B)/bench/bench_arm.o \
 		$(B)/libuprobes.a
 	@mkdir -p $(@D)
 	$(CC) $(PROG_CFLAGS) $(CFLAGS) -o $@ $(filter %.c %.o,$^) $(B)/libuprobes.a $(LIB_LDLIBS)
