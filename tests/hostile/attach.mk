@@ -14,3 +14,9 @@ $(B)/tests/hostile/attach_victim: tests/hostile/attach_victim.c tests/hostile/at
 $(B)/tests/hostile/attach_kill: tests/hostile/attach_kill.c
 	@mkdir -p $(@D)
 	$(CC) $(PROG_CFLAGS) $(CFLAGS) -o $@ $<
+
+# uprobe SIGKILLed (and SIGHUPed) while its guard holds a thread in the
+# delivery stop of an int3's SIGTRAP, every time (UPROBE_TEST_GUARD_PAUSE).
+TEST_BINS += tests/hostile/attach_guard.sh
+
+tests/hostile/attach_guard.sh: $(B)/uprobe $(B)/tests/hostile/attach_victim

@@ -42,6 +42,8 @@ int guard_begin(pid_t pid, pid_t held);
 int guard_fd(void);
 int guard_service(void);
 unsigned guard_end(int *stop_sig, int timeout_ms);
+/* The test hook's pause (UPROBE_TEST_GUARD_PAUSE, guard.c) ends when FD is readable. */
+void guard_pause_on(int fd);
 
 /*
  * At a ptrace stop of TID: R's system call, cut short by the signal being

@@ -19,8 +19,10 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <signal.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +42,8 @@
 
 #define GUARD_MAX 4096
 
-enum { T_RUN, T_GONE, T_DONE };
+/* T_HELD: kept in the delivery stop of its SIGTRAP (UPROBE_TEST_GUARD_PAUSE). */
+enum { T_RUN, T_GONE, T_DONE, T_HELD };
 
 static struct {
 	pid_t pid;
@@ -48,6 +51,9 @@ static struct {
 	int sfd;	   /* SIGCHLD: a thread stopped */
 	sigset_t mask; /* ours before SIGCHLD was blocked */
 	bool releasing; /* guard_end() was called */
+	const char *pause_file; /* the test hook: see hold_trap() */
+	bool paused;		/* one thread held already */
+	int pause_fd;		/* readable: stop pausing (see guard_pause_on()) */
 	unsigned restarted;
 	pid_t tid[GUARD_MAX];
 	unsigned char state[GUARD_MAX];
@@ -172,6 +178,8 @@ int guard_begin(pid_t pid, pid_t held)
 	sigprocmask(SIG_BLOCK, &chld, &g.mask);
 	g.sfd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
 	g.pid = pid;
+	g.pause_fd = -1;
+	g.pause_file = secure_getenv("UPROBE_TEST_GUARD_PAUSE");
 	seize_all();
 	return 0;
 }
@@ -229,6 +237,32 @@ static void resume(pid_t tid, int sig, bool releasing)
 		set_state(tid, T_DONE);
 }
 
+/*
+ * The test hook (tests/hostile/attach_guard.sh): with UPROBE_TEST_GUARD_PAUSE
+ * set to a file name, the first thread that stops in the delivery of a
+ * SIGTRAP (an int3 probe's hit) is kept there, and its tid written to that
+ * file: the moment at which uprobe's death once lost the hit. guard_end() lets
+ * it go with its signal, as it lets any other thread go.
+ */
+static bool hold_trap(pid_t tid, int sig)
+{
+	char line[32];
+	int fd, n;
+
+	if (!g.pause_file || g.paused || sig != SIGTRAP)
+		return false;
+	fd = open(g.pause_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return false;
+	n = snprintf(line, sizeof(line), "%d\n", tid);
+	if (write(fd, line, (size_t)n) != n)
+		n = -1;
+	close(fd);
+	g.paused = true;
+	set_state(tid, T_HELD);
+	return true;
+}
+
 static void on_stop(pid_t tid, int st, bool releasing)
 {
 	int ev = st >> 16, sig = WSTOPSIG(st);
@@ -241,6 +275,8 @@ static void on_stop(pid_t tid, int st, bool releasing)
 	}
 	switch (ev) {
 	case 0: /* a signal about to be delivered */
+		if (!releasing && hold_trap(tid, sig))
+			return;
 		if (sig == UPROBE_QUIESCE_SIGNAL && quiesce_request(tid) && !other_signal_pending(tid) &&
 		    !ptrace(PTRACE_GETREGS, tid, NULL, &r) && ptrace_restart_syscall(tid, &r, true) &&
 		    !ptrace(PTRACE_SETREGS, tid, NULL, &r))
@@ -288,7 +324,7 @@ static int drain(bool releasing)
 static bool all_released(void)
 {
 	for (int i = 0; i < g.n; i++)
-		if (g.state[i] == T_RUN)
+		if (g.state[i] == T_RUN || g.state[i] == T_HELD)
 			return false;
 	return true;
 }
@@ -315,15 +351,55 @@ int guard_service(void)
 	return g.stop_sig;
 }
 
+void guard_pause_on(int fd)
+{
+	g.pause_fd = fd;
+}
+
+static bool any_held(void)
+{
+	for (int i = 0; i < g.n; i++)
+		if (g.state[i] == T_HELD)
+			return true;
+	return false;
+}
+
+/*
+ * The test hook's pause, before the threads are let go: up to 10 s for a
+ * thread to hit a probe (and be held: hold_trap()), then up to 10 s more, or
+ * until the pause descriptor is readable (uprobe's end of the guard's channel:
+ * a message, or uprobe's death), for the test to kill uprobe meanwhile.
+ */
+static void pause_held(void)
+{
+	struct pollfd p = { .fd = g.pause_fd, .events = POLLIN };
+	struct signalfd_siginfo si;
+
+	if (!g.pause_file)
+		return;
+	for (int i = 0; i < 1000 && !any_held(); i++) {
+		while (read(g.sfd, &si, sizeof(si)) == sizeof(si))
+			;
+		drain(false);
+		if (!any_held())
+			nap_us(10000);
+	}
+	if (any_held())
+		poll(&p, 1, 10000);
+}
+
 unsigned guard_end(int *stop_sig, int timeout_ms)
 {
 	struct timespec t0, t1;
 
 	if (!g.pid)
 		return g.restarted;
+	pause_held();
 	g.releasing = true;
 	for (int i = 0; i < g.n; i++)
-		if (g.state[i] == T_RUN && ptrace(PTRACE_INTERRUPT, g.tid[i], NULL, NULL))
+		if (g.state[i] == T_HELD)
+			resume(g.tid[i], SIGTRAP, true);
+		else if (g.state[i] == T_RUN && ptrace(PTRACE_INTERRUPT, g.tid[i], NULL, NULL))
 			g.state[i] = T_GONE;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while (!all_released()) {
