@@ -159,6 +159,29 @@ static bool is_uprobe(pid_t pid)
 	return a > 0 && a == b && !memcmp(it, me, (size_t)a);
 }
 
+/*
+ * The uprobe a tracer that runs uprobe belongs to: the tracer is the guard
+ * process of a uprobe attaching (guard_proc.c), forked by it; the guard itself
+ * once that uprobe is gone.
+ */
+static pid_t uprobe_of(pid_t tracer)
+{
+	struct proc_status ts;
+	char path[64], line[128];
+	pid_t parent = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", tracer);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "PPid: %d", &parent) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return parent > 1 && is_uprobe(parent) && !read_status(parent, &ts) && !ts.tracer ?
+		       parent : tracer;
+}
+
 static int refuse(pid_t pid, const struct proc_status *ps)
 {
 	char exe[64], who[64], me_name[64];
@@ -173,7 +196,8 @@ static int refuse(pid_t pid, const struct proc_status *ps)
 	if (ps->tracer && is_uprobe(ps->tracer))
 		return cli_error(CLI_EXIT_FAIL,
 				 "-p %d (%s): another uprobe (PID %d) is attaching to the process; "
-				 "one uprobe traces a process at a time", pid, ps->name, ps->tracer);
+				 "one uprobe traces a process at a time", pid, ps->name,
+				 uprobe_of(ps->tracer));
 	if (ps->tracer)
 		return cli_error(CLI_EXIT_FAIL,
 				 "-p %d (%s): already traced by PID %d (a debugger?); a process "
@@ -333,12 +357,45 @@ static int start_agent(struct borrowed *b, const char *lib, const char *name)
 	return b->taken_fd;
 }
 
-int attach_agent(pid_t pid, const char *lib, bool ret_probes)
+/*
+ * Steps 2 to 4, in the guard process (guard_proc.c), which stays the tracer
+ * of every thread until the probes are in: the agent's socket, or -1.
+ */
+static int attach_borrowed(pid_t pid, const char *name, const char *lib)
 {
 	static struct borrowed b;
 	struct proc_status ps;
 	int sock = -1, err;
 	bool guarded;
+
+	memset(&b, 0, sizeof(b));
+	b.pid = pid;
+	snprintf(b.root, sizeof(b.root), "/proc/%d/root", pid);
+	err = borrow(&b, name);
+	if (err == -EPERM || err == -EACCES) {
+		if (read_status(pid, &ps))
+			return cli_error(CLI_EXIT_FAIL, "-p %d: no such process (it exited)", pid), -1;
+		ptrace_refused(pid, &ps, -err);
+		return -1;
+	}
+	if (err)
+		return -1;
+	if (!borrow_way_back(&b, name))
+		sock = start_agent(&b, lib, name);
+	if (borrow_park(&b) && sock >= 0) {
+		close(sock);
+		sock = -1;
+		cli_error(CLI_EXIT_FAIL, "-p %d (%s): thread %d did not come back from its last "
+			  "call; it goes back by itself", pid, name, b.tid);
+	}
+	guarded = sock >= 0 && !guard_begin(pid, b.tid);
+	borrow_release(&b, guarded);
+	return sock;
+}
+
+int attach_agent(pid_t pid, const char *lib, bool ret_probes)
+{
+	struct proc_status ps;
 
 	if (read_status(pid, &ps))
 		return cli_error(CLI_EXIT_FAIL, "-p %d: no such process", pid), -1;
@@ -355,27 +412,7 @@ int attach_agent(pid_t pid, const char *lib, bool ret_probes)
 				 "-p %d (%s): return probes in a C++ program need its unwinder "
 				 "interposed, which only a launched command has; run it as "
 				 "'uprobe trace PROBE... -- COMMAND'", pid, ps.name), -1;
-	memset(&b, 0, sizeof(b));
-	b.pid = pid;
-	snprintf(b.root, sizeof(b.root), "/proc/%d/root", pid);
-	err = borrow(&b, ps.name);
-	if (err == -EPERM || err == -EACCES) {
-		ptrace_refused(pid, &ps, -err);
-		return -1;
-	}
-	if (err)
-		return -1;
-	if (!borrow_way_back(&b, ps.name))
-		sock = start_agent(&b, lib, ps.name);
-	if (borrow_park(&b) && sock >= 0) {
-		close(sock);
-		sock = -1;
-		cli_error(CLI_EXIT_FAIL, "-p %d (%s): thread %d did not come back from its last "
-			  "call; it goes back by itself", pid, ps.name, b.tid);
-	}
-	guarded = sock >= 0 && !guard_begin(pid, b.tid);
-	borrow_release(&b, guarded);
-	return sock;
+	return guard_proc_attach(pid, ps.name, lib, attach_borrowed);
 }
 
 /* ---- the end of a process that is not our child ------------------------------------------ */

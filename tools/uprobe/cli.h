@@ -20,9 +20,27 @@ int cmd_lang(int argc, char **argv); /* uprobe -e PROGRAM, uprobe FILE.bt (lang.
 /*
  * Attach mode (attach.c): load the agent into running process PID and start
  * it; returns the tracer's end of its private channel, with every thread of
- * PID under ptrace until guard_end(), or -1 after saying why.
+ * PID under the guard process's ptrace until guard_proc_end(), or -1 after
+ * saying why.
  */
 int attach_agent(pid_t pid, const char *lib, bool ret_probes);
+
+/*
+ * The guard process (guard_proc.c), forked by uprobe and outliving it: it runs
+ * ATTACH(PID, NAME, LIB) (borrow, agent, guard_begin()) as the tracer of every
+ * thread and hands its result, the agent's socket, to uprobe: that socket, or
+ * -1 after saying why. Then the guard_*() calls below run in it, on uprobe's
+ * word: guard_proc_fd() is readable when it has news, guard_proc_service()
+ * returns the stopping signal if the process was stopped (SIGSTOP) meanwhile,
+ * guard_proc_end() is guard_end() there (the first call), then (the next call)
+ * the guard's end, waited for TIMEOUT_MS. If uprobe dies, the guard lets every
+ * thread go, each with the signal it is being delivered, and exits.
+ */
+typedef int guard_attach_fn(pid_t pid, const char *name, const char *lib);
+int guard_proc_attach(pid_t pid, const char *name, const char *lib, guard_attach_fn *attach);
+int guard_proc_fd(void);
+int guard_proc_service(void);
+unsigned guard_proc_end(int *stop_sig, int timeout_ms);
 
 /*
  * While the agent of a process attached to puts its probes in (guard.c):

@@ -104,7 +104,7 @@ static int trace_pid(struct tracer *t, uint64_t duration_ms)
 	failed = tracer_serve_agent(t, sock, t->pid);
 	t->guarding = false;
 	/* Tracing starts: one that cannot stop yet is let go from tracer_run(). */
-	t->restarted = guard_end(&stop_sig, failed || t->fatal ? 2000 : 100);
+	t->restarted = guard_proc_end(&stop_sig, failed || t->fatal ? 2000 : 100);
 	if (failed && stop_sig)
 		return cli_error(CLI_EXIT_FAIL, "-p %d: the process was stopped (SIG%s) while the "
 				 "probes went in; they come out again once it is resumed "
@@ -121,7 +121,7 @@ static int trace_pid(struct tracer *t, uint64_t duration_ms)
 	if (!t->quiet || t->say_tracing)
 		fprintf(stderr, "uprobe: tracing PID %d; Ctrl-C to stop\n", t->pid);
 	tracer_run(t, duration_ms ? now_ms() + duration_ms : 0);
-	guard_end(NULL, 2000); /* any thread still held: uprobe's exit would leave it as it is */
+	guard_proc_end(NULL, 2000); /* the guard, gone: no thread left under ptrace */
 	tracer_finish(t);
 	out = tracer_close_output(t);
 	st = tracer_exit_status(t, pid_status(t));

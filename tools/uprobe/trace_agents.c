@@ -105,11 +105,12 @@ static int send_fds(int sock, const void *buf, size_t len, const int *fds, int n
 static int poll_guarded(struct pollfd *p, int timeout_ms)
 {
 	uint64_t end = now_ms() + (uint64_t)timeout_ms, now;
-	struct pollfd two[2] = { *p, { .fd = guard_fd(), .events = POLLIN } };
+	struct pollfd two[2] = { *p, { .fd = -1, .events = POLLIN } };
 
 	while ((now = now_ms()) < end) {
-		if (guard_service())
+		if (guard_proc_service())
 			return 0; /* the process was stopped */
+		two[1].fd = guard_proc_fd(); /* -1 once the guard is gone */
 		if (poll(two, 2, (int)(end - now)) < 0 && errno != EINTR)
 			return -1;
 		if (two[0].revents) {

@@ -183,7 +183,7 @@ void tracer_run(struct tracer *t, uint64_t deadline)
 	t->deadline = deadline;
 	while (!t->child_done && !t->fatal && !time_to_stop(t)) {
 		if (t->pid)
-			guard_service(); /* a thread guard_end() could not let go yet */
+			guard_proc_service(); /* news of the guard, which lets go a late thread itself */
 		nap.tv_nsec = got > 256 ? 0 : got ? 200000 : 1000000;
 		if (p.fd < 0 || !nap.tv_nsec)
 			nanosleep(&nap, NULL);
