@@ -8,6 +8,11 @@
  * those stop it (a seccomp filter returning SECCOMP_RET_TRACE): the others
  * run at full speed.
  *
+ * The processes CMD starts (uprobe trace -p's guard) are followed and their
+ * system calls counted with CMD's; a signal goes to CMD alone. Every one is
+ * traced until it exits (the filter stays with it), and attach_kill waits for
+ * them all.
+ *
  *   attach_kill count -- CMD...  counts CMD's system calls from its first
  *				ptrace up to its write of "uprobe: tracing"
  *				(attached), prints "syscalls N", then ends CMD
@@ -15,7 +20,7 @@
  *   attach_kill SIG N -- CMD...  sends SIG (a number) to CMD as it enters
  *				that Nth system call, or its write of "uprobe:
  *				tracing" if that comes first, then lets CMD go
- *				(it is no longer traced); prints "signal SIG at
+ *				on; prints "signal SIG at
  *				syscall N (number NR)", or "ended before
  *				syscall N"; exits with CMD's status (128+SIG if
  *				killed)
@@ -84,8 +89,8 @@ int main(int argc, char **argv)
 	int sig = counting ? 0 : argc > 4 ? atoi(argv[1]) : 0;
 	long n = 0, at = counting ? 0 : argc > 4 ? atol(argv[2]) : 0;
 	char **cmd = argv + (counting ? 3 : 4);
-	int st, seen_ptrace = 0;
-	pid_t pid;
+	int st = -1, ws, seen_ptrace = 0;
+	pid_t pid, w;
 
 	if (!counting && (argc < 5 || strcmp(argv[3], "--") || sig <= 0 || at <= 0)) {
 		fprintf(stderr, "usage: attach_kill count -- CMD... | attach_kill SIG N -- CMD...\n");
@@ -104,47 +109,53 @@ int main(int argc, char **argv)
 	}
 	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFSTOPPED(st) ||
 	    ptrace(PTRACE_SETOPTIONS, pid, NULL,
-		   (void *)(PTRACE_O_TRACESECCOMP | PTRACE_O_TRACEEXEC | PTRACE_O_EXITKILL)) ||
+		   (void *)(PTRACE_O_TRACESECCOMP | PTRACE_O_TRACEEXEC | PTRACE_O_EXITKILL |
+			    PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE)) ||
 	    ptrace(PTRACE_CONT, pid, NULL, NULL)) {
 		perror("attach_kill");
 		return 1;
 	}
-	while (waitpid(pid, &st, 0) == pid) {
+	/*
+	 * CMD and what it starts (uprobe's guard process, which inherits the
+	 * filter: without a tracer its watched calls would fail with ENOSYS),
+	 * each traced until it exits; their calls counted together.
+	 */
+	while ((w = waitpid(-1, &ws, __WALL)) > 0) {
 		struct __ptrace_syscall_info si;
-		int deliver = 0;
+		int deliver = 0, att;
 
-		if (!WIFSTOPPED(st))
-			break;
-		if ((st >> 16) == PTRACE_EVENT_SECCOMP &&
-		    ptrace(PTRACE_GET_SYSCALL_INFO, pid, (void *)sizeof(si), &si) > 0 &&
+		if (!WIFSTOPPED(ws)) {
+			if (w == pid)
+				st = ws;
+			continue;
+		}
+		if ((ws >> 16) == PTRACE_EVENT_SECCOMP &&
+		    ptrace(PTRACE_GET_SYSCALL_INFO, w, (void *)sizeof(si), &si) > 0 &&
 		    si.op == PTRACE_SYSCALL_INFO_SECCOMP) {
 			seen_ptrace |= si.seccomp.nr == SYS_ptrace;
 			n += seen_ptrace;
-			if (seen_ptrace && writes_attached(pid, &si) && counting) {
+			att = w == pid && seen_ptrace && writes_attached(w, &si);
+			if (att && counting) {
 				printf("syscalls %ld\n", n);
 				fflush(stdout);
 				kill(pid, SIGTERM);
-				ptrace(PTRACE_DETACH, pid, NULL, NULL);
 				counting = 0;
 				at = -1;
-			} else if (!counting && (n == at || (seen_ptrace && writes_attached(pid, &si)))) {
+			} else if (at > 0 && (n == at || att)) {
 				kill(pid, sig);
 				printf("signal %d at syscall %ld (number %llu)\n", sig, n,
 				       (unsigned long long)si.seccomp.nr);
 				fflush(stdout);
-				ptrace(PTRACE_DETACH, pid, NULL, NULL);
 				at = -1;
 			}
-		} else if ((st >> 16) == 0) {
-			deliver = WSTOPSIG(st); /* a signal of its own */
+		} else if ((ws >> 16) == 0 && (w == pid || WSTOPSIG(ws) != SIGSTOP)) {
+			deliver = WSTOPSIG(ws); /* a signal of its own (not a new child's first stop) */
 		}
-		if (at >= 0 && ptrace(PTRACE_CONT, pid, NULL, (void *)(long)deliver) &&
-		    errno != ESRCH)
+		if (ptrace(PTRACE_CONT, w, NULL, (void *)(long)deliver) && errno != ESRCH)
 			break;
 	}
-	while (!WIFEXITED(st) && !WIFSIGNALED(st) && waitpid(pid, &st, 0) != pid)
-		if (errno != EINTR)
-			return 1;
+	if (st == -1)
+		return 1;
 	if (at > 0)
 		printf("ended before syscall %ld\n", at);
 	return status_of(st);

@@ -140,6 +140,7 @@ static __attribute__((noreturn)) void guard_watch(void)
 {
 	int sent_sig = 0, sig;
 	struct gp_msg m;
+	ssize_t n;
 
 	guard_pause_on(CHAN);
 	while (guard_fd() >= 0) {
@@ -153,11 +154,11 @@ static __attribute__((noreturn)) void guard_watch(void)
 			sent_sig = sig;
 		if (!p[0].revents)
 			continue;
-		if (recv_msg(CHAN, &m, NULL, MSG_DONTWAIT) <= 0) {
-			if (errno == EAGAIN)
-				continue;
+		n = recv_msg(CHAN, &m, NULL, MSG_DONTWAIT);
+		if (n < 0 && errno == EAGAIN)
+			continue;
+		if (n <= 0)
 			break; /* uprobe is gone */
-		}
 		if (m.type == GP_END && !gp.ended) {
 			gp.restarted = guard_end(&sig, m.value);
 			send_msg(CHAN, GP_ENDED, sig, gp.restarted, -1);
