@@ -166,7 +166,6 @@ static bool is_uprobe(pid_t pid)
  */
 static pid_t uprobe_of(pid_t tracer)
 {
-	struct proc_status ts;
 	char path[64], line[128];
 	pid_t parent = 0;
 	FILE *f;
@@ -178,8 +177,7 @@ static pid_t uprobe_of(pid_t tracer)
 			break;
 	if (f)
 		fclose(f);
-	return parent > 1 && is_uprobe(parent) && !read_status(parent, &ts) && !ts.tracer ?
-		       parent : tracer;
+	return parent > 1 && is_uprobe(parent) ? parent : tracer;
 }
 
 static int refuse(pid_t pid, const struct proc_status *ps)
