@@ -7,7 +7,8 @@
 # thread go with its signal. UPROBE_TEST_GUARD_PAUSE=FILE makes the guard keep
 # the first thread that stops so and write its tid to FILE: uprobe is killed
 # then, every time. The victim must live, compute what it computes untraced,
-# no thread may stay traced, and no guard may stay behind.
+# no thread may stay traced, and no guard may stay behind. While the guard
+# holds the thread, a second uprobe is refused with the first one's PID.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 suite=hostile
@@ -74,6 +75,15 @@ for sig in KILL; do
 		tid=$(head -1 "$tmp/held")
 		state=$(sed 's/.*) //' "/proc/$pid/task/$tid/stat" | cut -d' ' -f1)
 		[ "$state" = t ] || what="thread $tid held, but in state '$state', not t"
+		# Meanwhile a second uprobe is told who attaches: uprobe, not its guard.
+		"$up" trace -p $pid --count "$probe" >"$tmp/second.out" 2>&1
+		sst=$?
+		want="another uprobe (PID $tracer) is attaching"
+		if [ $sst != 1 ] || ! grep -qF "$want" "$tmp/second.out"; then
+			fail attach_guard_busy "status $sst, want 1 and '$want': $(cat "$tmp/second.out")"
+		else
+			pass attach_guard_busy
+		fi
 	fi
 	kill -$sig $tracer
 	wait $tracer
