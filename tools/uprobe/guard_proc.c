@@ -53,12 +53,13 @@ struct gp_msg {
 
 #define CHAN 3 /* the channel's descriptor in the guard */
 
+/* uprobe's side; in the guard, only ENDED (END received) is used. */
 static struct {
 	pid_t pid; /* the guard */
 	int fd;	   /* uprobe's end of the channel, or -1 */
 	int stop_sig;
 	unsigned restarted;
-	bool ended; /* END sent */
+	bool ended; /* END sent (received, in the guard), or the guard gone */
 } gp = { .fd = -1 };
 
 static int send_msg(int fd, int type, int value, unsigned restarted, int pass_fd)
