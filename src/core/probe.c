@@ -52,9 +52,12 @@ static int signals_reclaim(void)
 	for (int sig = 1; sig <= 64; sig++) {
 		if (!(taken & (1ull << (sig - 1))))
 			continue;
+		char rt[16];
+
+		snprintf(rt, sizeof(rt), "RTMAX-%d", SIGRTMAX - sig);
 		log_msg(UPROBE_LOG_WARN, "SIG%s had been taken over with the raw rt_sigaction "
 			"system call: the library's handler is back, the program's runs behind it",
-			sig == UBP_QUIESCE_SIG ? "RTMAX" : sigabbrev_np(sig));
+			sig == SIGRTMAX ? "RTMAX" : sig >= SIGRTMIN ? rt : sigabbrev_np(sig));
 		n++;
 	}
 	return n;
