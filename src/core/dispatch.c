@@ -172,6 +172,25 @@ int dispatch_optimized(void *recp, struct uprobe_regs *regs)
 	return 1;
 }
 
+/*
+ * From a lean trampoline at a function entry: rip and rsp are known without
+ * reading the frame (the probe's address; the trampoline put regs a fixed
+ * distance below the thread's rsp), and rflags are not compared: the
+ * trampoline neither read nor restores them, they are dead at an entry (see
+ * tramp_templates.S), so a handler's write to regs->rflags has no effect.
+ */
+int dispatch_entry_lean(void *recp, struct uprobe_regs *regs)
+{
+	struct probe_rec *rec = recp;
+
+	consumers_call(rec, regs, false);
+	if (__builtin_expect(regs->rip == rec->addr &&
+				     regs->rsp == (uint64_t)regs + TRAMP_REGS_BELOW_RSP, 1))
+		return 0;
+	redirect_rec = rec;
+	return 1;
+}
+
 /* An address inside rec's window (now a jump) maps to the same instruction of the copy. */
 static uint64_t window_to_copy(const struct probe_rec *rec, uint64_t rip)
 {

@@ -220,6 +220,11 @@ static int rec_get(const struct probe_target *t, unsigned flags, struct probe_re
 	rec->orig_len = 1;
 	if (jump_build(rec, t)) {
 		err = 0;
+	} else if (t->addr == t->func_start && !(flags & UPROBE_F_NO_OPTIMIZE) &&
+		   jump_entry_path() == JUMP_ENTRY_STRICT) {
+		/* UPROBE_ENTRY_PATH=lean-strict: no breakpoint fallback at an entry. */
+		err = log_error(ENOTSUP, "0x%lx: function entry not jump-optimized (%s) and "
+				"UPROBE_ENTRY_PATH=lean-strict", t->addr, rec->opt_reason);
 	} else {
 		rec->mode = choose_mode(&ai, flags, rec->reason, sizeof(rec->reason));
 		err = rec->mode == UPROBE_MODE_EMULATE ? 0 : rec_build_slot(rec);
