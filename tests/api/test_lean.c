@@ -28,6 +28,7 @@ long lean_add_full_fn(long a, long b) __asm__("lean_add_full");
 unsigned lean_loop_fn(unsigned n) __asm__("lean_loop");
 
 static struct uprobe_regs seen;
+static uint64_t seen_ret; /* the return address at rsp, read during the hit */
 static uint64_t hits;
 static int action; /* 0: look; 1: rdi += 100; 2: return 99 at once */
 
@@ -35,6 +36,7 @@ static void look(struct uprobe *p, struct uprobe_regs *r, void *ctx)
 {
 	(void)p, (void)ctx;
 	seen = *r;
+	seen_ret = *(uint64_t *)r->rsp;
 	hits++;
 	if (action == 1) {
 		r->rdi += 100;
@@ -57,7 +59,6 @@ static void lean_view(void)
 {
 	struct uprobe_info info = { .sz = sizeof(info) };
 	struct uprobe *p = attach("lean_add");
-	uint64_t ret;
 
 	CHECK(p != NULL);
 	if (!p)
@@ -75,8 +76,7 @@ static void lean_view(void)
 	CHECK_EQ_U64(seen.rflags, 0x202);
 	/* rsp: the return address, just after a call rel32 (e8) in this file. */
 	CHECK_EQ_U64(seen.rsp & 15, 8);
-	ret = *(uint64_t *)seen.rsp;
-	CHECK_EQ_INT(*(uint8_t *)(ret - 5), 0xe8);
+	CHECK_EQ_INT(*(uint8_t *)(seen_ret - 5), 0xe8);
 	uprobe_free(p);
 }
 
