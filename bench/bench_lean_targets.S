@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Three identical functions (lea 0x1(%rdi,%rdi,2),%eax; ret) for bench_lean's A/B. */
+/* Four identical functions (lea 0x1(%rdi,%rdi,2),%eax; ret) for bench_lean's A/B. */
 	.text
 	.macro TARGET name
 	.globl \name
@@ -14,5 +14,6 @@
 	TARGET lean_t_native
 	TARGET lean_t_full
 	TARGET lean_t_lean
+	TARGET lean_t_nofl
 
 	.section .note.GNU-stack,"",@progbits

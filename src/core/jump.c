@@ -92,10 +92,11 @@ static bool rec_build_trampoline(struct probe_rec *rec)
 	if (rec->at_entry && jump_entry_path() == JUMP_ENTRY_FULL) {
 		kind = TRAMP_KIND_ENTRY;
 	} else if (rec->at_entry) {
-		kind = TRAMP_KIND_LEAN;
+		kind = rec->flags & UPROBE_F_HANDLER_NO_FLAGS ? TRAMP_KIND_LEAN_NOFLAGS :
+								 TRAMP_KIND_LEAN;
 		fn = dispatch_entry_lean;
 	}
-	rec->lean = kind == TRAMP_KIND_LEAN;
+	rec->lean = kind == TRAMP_KIND_LEAN || kind == TRAMP_KIND_LEAN_NOFLAGS;
 	off = arch_tramp_template(code, kind, simd, fn, rec, rec->addr);
 	if (off < 0)
 		return opt_refuse(rec, "the CPU lacks xsavec to preserve SIMD state around the handler");
@@ -223,7 +224,10 @@ bool jump_build(struct probe_rec *rec, const struct probe_target *t)
 	snprintf(rec->reason, sizeof(rec->reason),
 		 "jump-optimized: %u-byte window of %u instruction%s, trampoline at 0x%lx%s",
 		 rec->win.len, rec->win.n, rec->win.n > 1 ? "s" : "", rec->tramp,
-		 rec->lean ? " (function entry, lean)" : rec->at_entry ? " (function entry)" : "");
+		 rec->lean ? (rec->flags & UPROBE_F_HANDLER_NO_FLAGS ?
+				      " (function entry, lean, flags not read)" :
+				      " (function entry, lean)") :
+		 rec->at_entry ? " (function entry)" : "");
 	return true;
 }
 

@@ -16,6 +16,13 @@ lean_add_full:			/* the same, for UPROBE_ENTRY_PATH=full (a record of its own) *
 	ret
 	.size lean_add_full, .-lean_add_full
 
+	.globl lean_add_nofl
+	.type lean_add_nofl, @function
+lean_add_nofl:			/* the same, for UPROBE_F_HANDLER_NO_FLAGS */
+	lea (%rdi,%rsi), %rax
+	ret
+	.size lean_add_nofl, .-lean_add_nofl
+
 	/*
 	 * Counts up to edi. The loop's jb lands on byte 2 of the entry's 5-byte
 	 * window: the entry cannot take a jump, only a breakpoint.

@@ -2,8 +2,8 @@
 /*
  * The lean trampoline at function entries (issue 18): the handler sees the
  * registers of the call (rip at the entry, rsp at the return address, the
- * arguments) and rflags as 0x202; its register writes and a redirect take
- * effect; UPROBE_ENTRY_PATH=full builds the flag-saving trampoline instead
+ * arguments, rflags; rflags as 0x202 with UPROBE_F_HANDLER_NO_FLAGS); its
+ * register writes and a redirect take effect; UPROBE_ENTRY_PATH=full builds the flag-saving trampoline instead
  * and =lean-strict refuses an entry that cannot be jump-optimized. Also the
  * quiescence signal named by UPROBE_QUIESCE_SIGNAL (in a child: the signal
  * is chosen once per process).
@@ -25,6 +25,7 @@ TL_DEFINE("lean");
 extern char lean_add[], lean_loop[];
 long lean_add_fn(long a, long b) __asm__("lean_add");
 long lean_add_full_fn(long a, long b) __asm__("lean_add_full");
+long lean_add_nofl_fn(long a, long b) __asm__("lean_add_nofl");
 unsigned lean_loop_fn(unsigned n) __asm__("lean_loop");
 
 static struct uprobe_regs seen;
@@ -45,6 +46,13 @@ static void look(struct uprobe *p, struct uprobe_regs *r, void *ctx)
 		r->rsp += 8;
 		r->rax = 99;
 	}
+}
+
+static struct uprobe *attach_flags(const char *sym, unsigned flags)
+{
+	struct uprobe_opts o = { .sz = sizeof(o), .handler = look, .flags = flags };
+
+	return uprobe_attach(NULL, sym, &o);
 }
 
 static struct uprobe *attach(const char *sym)
@@ -73,10 +81,37 @@ static void lean_view(void)
 	CHECK_EQ_U64(seen.rip, (uint64_t)lean_add);
 	CHECK_EQ_U64(seen.rdi, 3);
 	CHECK_EQ_U64(seen.rsi, 4);
-	CHECK_EQ_U64(seen.rflags, 0x202);
+	CHECK_EQ_U64(seen.rflags & 0x402, 0x2); /* read: DF clear, the always-one bit */
 	/* rsp: the return address, just after a call rel32 (e8) in this file. */
 	CHECK_EQ_U64(seen.rsp & 15, 8);
 	CHECK_EQ_INT(*(uint8_t *)(seen_ret - 5), 0xe8);
+	uprobe_free(p);
+}
+
+/* A probe of its own at the same entry, with UPROBE_F_HANDLER_NO_FLAGS: flags not read. */
+static void lean_noflags(void)
+{
+	struct uprobe_info info = { .sz = sizeof(info) };
+	struct uprobe *p = attach_flags("lean_add_nofl",
+					UPROBE_F_HANDLER_NO_SIMD | UPROBE_F_HANDLER_NO_FLAGS);
+	CHECK(p != NULL);
+	if (!p)
+		return;
+	uprobe_get_info(p, &info);
+	CHECK_CONTAINS(info.reason, "(function entry, lean, flags not read)");
+	action = 0;
+	hits = 0;
+	/* Carry set before the call (past the red zone): the handler is not shown it. */
+	__asm__ volatile("sub $128, %%rsp; stc; call lean_add_nofl; add $128, %%rsp"
+			 :
+			 : "D"(2L), "S"(3L)
+			 : "rax", "rcx", "rdx", "r8", "r9", "r10", "r11", "memory", "cc");
+	CHECK_EQ_U64(hits, 1);
+	CHECK_EQ_U64(seen.rflags, 0x202);
+	CHECK_EQ_U64(seen.rdi, 2);
+	action = 1;
+	CHECK_EQ_U64(lean_add_nofl_fn(3, 4), 107);
+	action = 0;
 	uprobe_free(p);
 }
 
@@ -202,6 +237,7 @@ int main(int argc, char **argv)
 		return quiesce_child();
 	self_path = "/proc/self/exe";
 	RUN(lean_view);
+	RUN(lean_noflags);
 	RUN(lean_writes);
 	RUN(full_path);
 	RUN(strict_refuses);

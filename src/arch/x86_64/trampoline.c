@@ -9,17 +9,20 @@ extern const uint8_t uprobes_tramp_entry[], uprobes_tramp_entry_end[];
 extern const uint8_t uprobes_tramp_flags[], uprobes_tramp_flags_end[];
 extern const uint8_t uprobes_tramp_entry_simd[], uprobes_tramp_entry_simd_end[];
 extern const uint8_t uprobes_tramp_flags_simd[], uprobes_tramp_flags_simd_end[];
-extern const uint8_t uprobes_tramp_lean[], uprobes_tramp_lean_end[];
-extern const uint8_t uprobes_tramp_lean_simd[], uprobes_tramp_lean_simd_end[];
+extern const uint8_t uprobes_tramp_lean_nofl[], uprobes_tramp_lean_nofl_end[];
+extern const uint8_t uprobes_tramp_lean_nofl_simd[], uprobes_tramp_lean_nofl_simd_end[];
 
-/* [kind][simd]: start and end of each template. */
-static const uint8_t *const tramp_bounds[3][2][2] = {
+/* [kind][simd]: start and end of each template (LEAN differs from ENTRY in its C side). */
+static const uint8_t *const tramp_bounds[4][2][2] = {
 	[TRAMP_KIND_FLAGS] = { { uprobes_tramp_flags, uprobes_tramp_flags_end },
 			       { uprobes_tramp_flags_simd, uprobes_tramp_flags_simd_end } },
 	[TRAMP_KIND_ENTRY] = { { uprobes_tramp_entry, uprobes_tramp_entry_end },
 			       { uprobes_tramp_entry_simd, uprobes_tramp_entry_simd_end } },
-	[TRAMP_KIND_LEAN] = { { uprobes_tramp_lean, uprobes_tramp_lean_end },
-			      { uprobes_tramp_lean_simd, uprobes_tramp_lean_simd_end } },
+	[TRAMP_KIND_LEAN] = { { uprobes_tramp_entry, uprobes_tramp_entry_end },
+			      { uprobes_tramp_entry_simd, uprobes_tramp_entry_simd_end } },
+	[TRAMP_KIND_LEAN_NOFLAGS] = { { uprobes_tramp_lean_nofl, uprobes_tramp_lean_nofl_end },
+				      { uprobes_tramp_lean_nofl_simd,
+					uprobes_tramp_lean_nofl_simd_end } },
 };
 extern const uint8_t uprobes_redirect_trap[];
 extern const uint8_t uprobes_ret_tramp[];

@@ -25,10 +25,12 @@ typedef int (*tramp_dispatch_fn)(void *rec, struct uprobe_regs *regs);
 /*
  * The kinds of trampoline: FLAGS saves and restores rflags (anywhere in a
  * function); ENTRY saves them for the handler to see but does not restore
- * them (a function entry: they are dead); LEAN neither reads nor restores
- * them (a function entry; the handler sees 0x202, see tramp_templates.S).
+ * them (a function entry: they are dead); LEAN is ENTRY's code with the lean
+ * C side (dispatch_entry_lean); LEAN_NOFLAGS does not read them either (a
+ * function entry, UPROBE_F_HANDLER_NO_FLAGS: the handler sees 0x202, see
+ * tramp_templates.S).
  */
-enum tramp_kind { TRAMP_KIND_FLAGS, TRAMP_KIND_ENTRY, TRAMP_KIND_LEAN };
+enum tramp_kind { TRAMP_KIND_FLAGS, TRAMP_KIND_ENTRY, TRAMP_KIND_LEAN, TRAMP_KIND_LEAN_NOFLAGS };
 
 /* Where a trampoline's regs sit below the probed thread's rsp. */
 #define TRAMP_REGS_BELOW_RSP (128 + 144)
