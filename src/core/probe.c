@@ -221,7 +221,8 @@ static int rec_get(const struct probe_target *t, unsigned flags, struct probe_re
 	rec->orig_len = 1;
 	if (jump_build(rec, t)) {
 		err = 0;
-	} else if (t->addr == t->func_start && !(flags & UPROBE_F_NO_OPTIMIZE) &&
+	} else if (t->addr == t->func_start &&
+		   !(flags & (UPROBE_F_NO_OPTIMIZE | UPROBE_F_NO_EMULATE | UPROBE_F_SINGLESTEP)) &&
 		   jump_entry_path() == JUMP_ENTRY_STRICT) {
 		/* UPROBE_ENTRY_PATH=lean-strict: no breakpoint fallback at an entry. */
 		err = log_error(ENOTSUP, "0x%lx: function entry not jump-optimized (%s) and "
