@@ -6,10 +6,10 @@
 # loaded by the same run (cold). The times are the tracer's own (its summary
 # line "attach X ms, detach Y ms"), medians over the rounds; every probe must
 # have counted events. Ends with "summary: attach_10000_ms=... detach_10000_ms=...".
-# Options: -r ROUNDS (3; 1 under BENCH_QUICK).
+# Options: -r ROUNDS (2; 1 under BENCH_QUICK).
 . "$(dirname "$0")/lib.sh"
 tgt="$top/build/bench/attach_10k"
-rounds=$(bench_pick 3 1)
+rounds=$(bench_pick 2 1)
 bench_opts "" "" "$@"
 pid=""
 bench_cleanup() { [ -z "$pid" ] || kill -9 "$pid" 2>/dev/null; }
