@@ -89,7 +89,8 @@ static struct bench_kuprobe kp_target = BENCH_KUPROBE(true, false);
 static struct bench_kuprobe kp_nop5 = BENCH_KUPROBE(true, false);
 static struct bench_bpftrace bt = BENCH_BPFTRACE("uprobe", bench_target, target_bytes);
 
-#define NO_SIMD UPROBE_F_HANDLER_NO_SIMD
+/* The handlers touch no SIMD state and do not read rflags (issue 18's lean entry). */
+#define NO_SIMD (UPROBE_F_HANDLER_NO_SIMD | UPROBE_F_HANDLER_NO_FLAGS)
 #define NO_OPT	UPROBE_F_NO_OPTIMIZE
 #define H_EMPTY bench_empty_handler
 #define T	bench_target

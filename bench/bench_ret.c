@@ -77,7 +77,8 @@ static struct bench_kuprobe kp_ret = BENCH_KUPROBE(false, true);
 static struct bench_kuprobe kp_both = BENCH_KUPROBE(true, true);
 static struct bench_bpftrace bt = BENCH_BPFTRACE("uretprobe", bench_ret_target, target_bytes);
 
-#define NO_SIMD UPROBE_F_HANDLER_NO_SIMD
+/* The handlers touch no SIMD state and do not read rflags (issue 18's lean entry). */
+#define NO_SIMD (UPROBE_F_HANDLER_NO_SIMD | UPROBE_F_HANDLER_NO_FLAGS)
 #define NO_OPT	UPROBE_F_NO_OPTIMIZE
 #define H_EMPTY bench_ret_entry_empty
 #define H_COOK	bench_ret_entry_cookie

@@ -33,5 +33,5 @@ $(B)/bench/bench_probe: bench/bench_probe.c bench/bench_handlers.h $(B)/bench/be
 
 # Instructions per hit under callgrind (optional: needs valgrind; not part of `make bench`).
 .PHONY: bench-callgrind
-bench-callgrind: lib $(B)/bench/bench_probe
+bench-callgrind: lib $(B)/bench/bench_probe $(B)/bench/bench_ret
 	@sh bench/callgrind.sh

@@ -35,6 +35,7 @@ struct probe_rec {
 	uint64_t tramp;		   /* trampoline start */
 	uint64_t copy;		   /* relocated window copy inside it */
 	bool at_entry;		   /* function entry: flags are dead, not restored */
+	bool lean;		   /* its trampoline is the lean one (dispatch_entry_lean) */
 	char opt_reason[128];	   /* why not optimized */
 	uint8_t orig[ARCH_INSN_MAX]; /* original bytes the patch covers */
 	uint8_t orig_len;
@@ -122,8 +123,11 @@ void registry_read_text(uint64_t addr, uint8_t *buf, size_t len);
 /* Signal context: the SIGTRAP entry point of the core (see ubp_trap_fn). */
 bool dispatch_trap(siginfo_t *si, ucontext_t *uc);
 
-/* Called by every trampoline (tramp_dispatch_fn). */
+/* Called by every trampoline (tramp_dispatch_fn) but the lean ones. */
 int dispatch_optimized(void *rec, struct uprobe_regs *regs);
+
+/* Called by the lean trampolines at function entries (rflags not read). */
+int dispatch_entry_lean(void *rec, struct uprobe_regs *regs);
 
 /* Process-wide counters. */
 /* Per-probe counts, summed over probes. */

@@ -73,15 +73,20 @@ static bool dispatch_singlestep(ucontext_t *uc)
 /*
  * Call every consumer's handler; a thread already in a handler only counts.
  * A consumer with a return handler follows the call first (ret_push), so
- * that its entry handler can set the call's cookie.
+ * that its entry handler can set the call's cookie. Inlined in both paths:
+ * the jump-optimized one then runs a single C frame between the trampoline
+ * and the handler (one set of callee-saved pushes, no inner call), and the
+ * single-step count is folded away where the mode cannot be single-step.
  */
-static void dispatch_consumers(struct probe_rec *rec, struct uprobe_regs *regs)
+static inline __attribute__((always_inline)) void consumers_call(struct probe_rec *rec,
+								  struct uprobe_regs *regs,
+								  bool may_step)
 {
 	int id = srcu_read_lock();
 
 	for (struct uprobe *c = __atomic_load_n(&rec->consumers, __ATOMIC_ACQUIRE); c;
 	     c = __atomic_load_n(&c->next, __ATOMIC_ACQUIRE)) {
-		if (id < 0) {
+		if (__builtin_expect(id < 0, 0)) {
 			probe_count_skipped(c);
 			continue;
 		}
@@ -93,15 +98,20 @@ static void dispatch_consumers(struct probe_rec *rec, struct uprobe_regs *regs)
 		} else if (c->handler) {
 			c->handler(c, regs, c->ctx);
 		}
-		if (id < CORE_FAST_IDS)
+		if (__builtin_expect(id < CORE_FAST_IDS, 1))
 			__atomic_store_n(&c->fast_hits[id].n, c->fast_hits[id].n + 1,
 					 __ATOMIC_RELAXED);
 		else
 			stat_inc(&c->hits);
-		if (rec->mode == UPROBE_MODE_SINGLESTEP)
+		if (may_step && rec->mode == UPROBE_MODE_SINGLESTEP)
 			stat_inc(&c->singlesteps);
 	}
 	srcu_read_unlock();
+}
+
+static void dispatch_consumers(struct probe_rec *rec, struct uprobe_regs *regs)
+{
+	consumers_call(rec, regs, true);
 }
 
 uint64_t probe_hits(const struct uprobe *p, bool ret)
@@ -155,8 +165,27 @@ int dispatch_optimized(void *recp, struct uprobe_regs *regs)
 	struct probe_rec *rec = recp;
 	uint64_t rip = regs->rip, rsp = regs->rsp, flags = regs->rflags;
 
-	dispatch_consumers(rec, regs);
+	consumers_call(rec, regs, false);
 	if (regs->rip == rip && regs->rsp == rsp && (!rec->at_entry || regs->rflags == flags))
+		return 0;
+	redirect_rec = rec;
+	return 1;
+}
+
+/*
+ * From a lean trampoline at a function entry: rip and rsp are known without
+ * reading the frame (the probe's address; the trampoline put regs a fixed
+ * distance below the thread's rsp), and rflags are not compared: the
+ * trampoline neither read nor restores them, they are dead at an entry (see
+ * tramp_templates.S), so a handler's write to regs->rflags has no effect.
+ */
+int dispatch_entry_lean(void *recp, struct uprobe_regs *regs)
+{
+	struct probe_rec *rec = recp;
+
+	consumers_call(rec, regs, false);
+	if (__builtin_expect(regs->rip == rec->addr &&
+				     regs->rsp == (uint64_t)regs + TRAMP_REGS_BELOW_RSP, 1))
 		return 0;
 	redirect_rec = rec;
 	return 1;

@@ -67,16 +67,37 @@ static uint8_t *read_function(const struct probe_target *t, size_t *len)
 	return buf;
 }
 
+enum jump_entry_path jump_entry_path(void)
+{
+	const char *v = getenv("UPROBE_ENTRY_PATH");
+
+	if (v && !strcmp(v, "full"))
+		return JUMP_ENTRY_FULL;
+	if (v && !strcmp(v, "lean-strict"))
+		return JUMP_ENTRY_STRICT;
+	return JUMP_ENTRY_LEAN;
+}
+
 /* Write the trampoline: template, then the relocated window. */
 static bool rec_build_trampoline(struct probe_rec *rec)
 {
 	uint8_t code[TRAMP_MAX + ARCH_WINDOW_COPY_MAX];
 	bool simd = !(rec->flags & UPROBE_F_HANDLER_NO_SIMD);
+	enum tramp_kind kind = TRAMP_KIND_FLAGS;
+	tramp_dispatch_fn fn = dispatch_optimized;
 	uint64_t lo, hi;
 	size_t size;
 	int off, len;
 
-	off = arch_tramp_template(code, !rec->at_entry, simd, dispatch_optimized, rec, rec->addr);
+	if (rec->at_entry && jump_entry_path() == JUMP_ENTRY_FULL) {
+		kind = TRAMP_KIND_ENTRY;
+	} else if (rec->at_entry) {
+		kind = rec->flags & UPROBE_F_HANDLER_NO_FLAGS ? TRAMP_KIND_LEAN_NOFLAGS :
+								 TRAMP_KIND_LEAN;
+		fn = dispatch_entry_lean;
+	}
+	rec->lean = kind == TRAMP_KIND_LEAN || kind == TRAMP_KIND_LEAN_NOFLAGS;
+	off = arch_tramp_template(code, kind, simd, fn, rec, rec->addr);
 	if (off < 0)
 		return opt_refuse(rec, "the CPU lacks xsavec to preserve SIMD state around the handler");
 	size = off + ARCH_WINDOW_COPY_MAX;
@@ -203,6 +224,9 @@ bool jump_build(struct probe_rec *rec, const struct probe_target *t)
 	snprintf(rec->reason, sizeof(rec->reason),
 		 "jump-optimized: %u-byte window of %u instruction%s, trampoline at 0x%lx%s",
 		 rec->win.len, rec->win.n, rec->win.n > 1 ? "s" : "", rec->tramp,
+		 rec->lean ? (rec->flags & UPROBE_F_HANDLER_NO_FLAGS ?
+				      " (function entry, lean, flags not read)" :
+				      " (function entry, lean)") :
 		 rec->at_entry ? " (function entry)" : "");
 	return true;
 }

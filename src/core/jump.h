@@ -16,6 +16,17 @@ struct probe_rec *jump_covering(uint64_t addr);
 /* Can rec (its flags set) be jump-optimized? Fills rec->win, or rec->opt_reason. */
 bool jump_plan(struct probe_rec *rec, const struct probe_target *t);
 
+/*
+ * How probes at a function entry are optimized, from UPROBE_ENTRY_PATH (read at
+ * each attach): "lean" or unset, the lean trampoline (rflags neither saved nor
+ * restored); "full", the trampoline that saves rflags for the handler (for
+ * side-by-side measurement); "lean-strict", lean, and an entry probe that
+ * cannot be jump-optimized is refused instead of taking the breakpoint (for
+ * running the tests with the fallback off).
+ */
+enum jump_entry_path { JUMP_ENTRY_LEAN, JUMP_ENTRY_FULL, JUMP_ENTRY_STRICT };
+enum jump_entry_path jump_entry_path(void);
+
 /* Plan and build the trampoline; on success rec is in UPROBE_MODE_OPTIMIZED. */
 bool jump_build(struct probe_rec *rec, const struct probe_target *t);
 

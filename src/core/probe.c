@@ -29,7 +29,8 @@
 #include "xol/xol.h"
 
 #define EXEC_FLAGS \
-	(UPROBE_F_NO_EMULATE | UPROBE_F_SINGLESTEP | UPROBE_F_NO_OPTIMIZE | UPROBE_F_HANDLER_NO_SIMD)
+	(UPROBE_F_NO_EMULATE | UPROBE_F_SINGLESTEP | UPROBE_F_NO_OPTIMIZE | \
+	 UPROBE_F_HANDLER_NO_SIMD | UPROBE_F_HANDLER_NO_FLAGS)
 
 static pthread_once_t core_once = PTHREAD_ONCE_INIT;
 
@@ -52,9 +53,12 @@ static int signals_reclaim(void)
 	for (int sig = 1; sig <= 64; sig++) {
 		if (!(taken & (1ull << (sig - 1))))
 			continue;
+		char rt[16];
+
+		snprintf(rt, sizeof(rt), "RTMAX-%d", SIGRTMAX - sig);
 		log_msg(UPROBE_LOG_WARN, "SIG%s had been taken over with the raw rt_sigaction "
 			"system call: the library's handler is back, the program's runs behind it",
-			sig == UBP_QUIESCE_SIG ? "RTMAX" : sigabbrev_np(sig));
+			sig == SIGRTMAX ? "RTMAX" : sig >= SIGRTMIN ? rt : sigabbrev_np(sig));
 		n++;
 	}
 	return n;
@@ -217,6 +221,12 @@ static int rec_get(const struct probe_target *t, unsigned flags, struct probe_re
 	rec->orig_len = 1;
 	if (jump_build(rec, t)) {
 		err = 0;
+	} else if (t->addr == t->func_start &&
+		   !(flags & (UPROBE_F_NO_OPTIMIZE | UPROBE_F_NO_EMULATE | UPROBE_F_SINGLESTEP)) &&
+		   jump_entry_path() == JUMP_ENTRY_STRICT) {
+		/* UPROBE_ENTRY_PATH=lean-strict: no breakpoint fallback at an entry. */
+		err = log_error(ENOTSUP, "0x%lx: function entry not jump-optimized (%s) and "
+				"UPROBE_ENTRY_PATH=lean-strict", t->addr, rec->opt_reason);
 	} else {
 		rec->mode = choose_mode(&ai, flags, rec->reason, sizeof(rec->reason));
 		err = rec->mode == UPROBE_MODE_EMULATE ? 0 : rec_build_slot(rec);

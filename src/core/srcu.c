@@ -20,8 +20,7 @@ static struct srcu_chunk first_chunk;
 static pthread_key_t srcu_key;
 int srcu_use_fence; /* membarrier unavailable: readers fence themselves */
 
-__thread struct srcu_slot *srcu_self __attribute__((tls_model("initial-exec")));
-__thread unsigned srcu_nest __attribute__((tls_model("initial-exec")));
+__thread struct srcu_tls srcu_tls __attribute__((tls_model("initial-exec")));
 
 /*
  * Signal context: claim the free slot with the lowest id (ids stay dense as
@@ -41,7 +40,7 @@ __attribute__((noinline)) struct srcu_slot *srcu_claim(void)
 				c->slots[i].id = base + (int)i;
 				/* glibc keeps the first 32 keys in the thread descriptor: no malloc. */
 				pthread_setspecific(srcu_key, &c->slots[i]);
-				srcu_self = &c->slots[i];
+				srcu_tls.self = &c->slots[i];
 				return &c->slots[i];
 			}
 		}
@@ -131,7 +130,7 @@ static void srcu_atfork_child(void)
 		for (unsigned i = 0; i < SRCU_CHUNK_SLOTS; i++) {
 			struct srcu_slot *s = &c->slots[i];
 
-			if (s == srcu_self)
+			if (s == srcu_tls.self)
 				continue;
 			s->seq = 0;
 			s->used = 0;

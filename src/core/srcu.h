@@ -20,9 +20,18 @@ struct srcu_slot {
 	int id;	      /* dense: 0, 1, 2 ... (see SRCU_FAST_IDS) */
 } __attribute__((aligned(64)));
 
-extern __thread struct srcu_slot *srcu_self __attribute__((tls_model("initial-exec")));
-extern __thread unsigned srcu_nest __attribute__((tls_model("initial-exec")));
-extern int srcu_use_fence;
+/*
+ * The thread's slot and read-section depth side by side: the hot path finds
+ * both through one GOT entry (an initial-exec TLS offset).
+ */
+struct srcu_tls {
+	struct srcu_slot *self;
+	unsigned nest;
+};
+
+extern __thread struct srcu_tls srcu_tls
+	__attribute__((tls_model("initial-exec"), visibility("hidden")));
+extern int srcu_use_fence __attribute__((visibility("hidden")));
 
 struct srcu_slot *srcu_claim(void);
 
@@ -35,9 +44,9 @@ static inline int srcu_read_lock(void)
 {
 	struct srcu_slot *s;
 
-	if (srcu_nest++)
+	if (srcu_tls.nest++)
 		return -1;
-	s = srcu_self;
+	s = srcu_tls.self;
 	if (__builtin_expect(!s, 0))
 		s = srcu_claim();
 	__atomic_store_n(&s->seq, s->seq + 1, __ATOMIC_RELAXED);
@@ -50,9 +59,9 @@ static inline int srcu_read_lock(void)
 
 static inline void srcu_read_unlock(void)
 {
-	struct srcu_slot *s = srcu_self;
+	struct srcu_slot *s = srcu_tls.self;
 
-	if (--srcu_nest)
+	if (--srcu_tls.nest)
 		return;
 	__atomic_store_n(&s->seq, s->seq + 1, __ATOMIC_RELEASE);
 }
@@ -60,7 +69,7 @@ static inline void srcu_read_unlock(void)
 /* Is the calling thread inside a read section (a handler)? */
 static inline int srcu_in_reader(void)
 {
-	return srcu_nest != 0;
+	return srcu_tls.nest != 0;
 }
 
 /* Wait for every read section that began before the call. Not in signal context. */

@@ -10,7 +10,7 @@
  * window through its first byte, which already holds int3. Sleepers are left
  * alone so that their system calls are not interrupted.
  *
- * The request is UBP_QUIESCE_SIG (a real-time signal: queued, never merged
+ * The request is ubp_quiesce_sig() (a real-time signal: queued, never merged
  * with a pending breakpoint SIGTRAP, which a second SIGTRAP would be) with
  * SI_QUEUE and a cookie; the program's own uses of that signal are chained.
  */
@@ -76,12 +76,12 @@ static int quiesce_send(pid_t pid, pid_t tid)
 	siginfo_t si;
 
 	memset(&si, 0, sizeof(si));
-	si.si_signo = UBP_QUIESCE_SIG;
+	si.si_signo = ubp_quiesce_sig();
 	si.si_code = SI_QUEUE;
 	si.si_pid = pid;
 	si.si_uid = getuid();
 	si.si_value.sival_ptr = &quiesce_cookie;
-	return syscall(SYS_rt_tgsigqueueinfo, pid, tid, UBP_QUIESCE_SIG, &si) ? -errno : 0;
+	return syscall(SYS_rt_tgsigqueueinfo, pid, tid, si.si_signo, &si) ? -errno : 0;
 }
 
 int ubp_quiesce(ubp_fixup_fn fn, void *arg)

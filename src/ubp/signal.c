@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -41,7 +42,7 @@ static pthread_mutex_t chain_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t foreign_traps;
 
 /*
- * The signals we own: SIGTRAP (breakpoints, redirects) and UBP_QUIESCE_SIG
+ * The signals we own: SIGTRAP (breakpoints, redirects) and ubp_quiesce_sig()
  * (quiescence requests; a real-time signal, because two SIGTRAPs pending at
  * once merge into one and a breakpoint trap would be lost). Each keeps the
  * program's disposition, double-buffered for the signal handler to read.
@@ -62,7 +63,7 @@ struct owned {
 enum { OWN_TRAP, OWN_QUIESCE, OWN_SEGV, OWN_BUS, N_OWNED };
 
 static struct owned owned[N_OWNED] = {
-	{ .sig = SIGTRAP }, { .sig = UBP_QUIESCE_SIG }, { .sig = SIGSEGV }, { .sig = SIGBUS },
+	{ .sig = SIGTRAP }, { .sig = UBP_QUIESCE_SIG_DEFAULT }, { .sig = SIGSEGV }, { .sig = SIGBUS },
 };
 static ubp_trap_fn fault_fn;
 
@@ -288,6 +289,38 @@ static uint64_t reclaim_locked(void)
 	return taken;
 }
 
+int ubp_quiesce_sig(void)
+{
+	return __atomic_load_n(&owned[OWN_QUIESCE].sig, __ATOMIC_RELAXED);
+}
+
+/*
+ * Choose and own the quiescence signal: the one the environment names
+ * (UPROBE_QUIESCE_SIGNAL=N), else SIGRTMAX, else the highest real-time signal
+ * below it that rt_sigaction accepts. Valgrind keeps SIGRTMAX for itself and
+ * refuses it with EINVAL; no kernel does. Caller holds chain_lock.
+ */
+static int own_quiesce_locked(void)
+{
+	const char *env = getenv("UPROBE_QUIESCE_SIGNAL");
+	int err = -EINVAL;
+
+	if (env && *env) {
+		char *end;
+		long n = strtol(env, &end, 10);
+
+		if (*end || n < SIGRTMIN || n > SIGRTMAX)
+			return -EINVAL;
+		owned[OWN_QUIESCE].sig = (int)n;
+		return own_locked(OWN_QUIESCE);
+	}
+	for (int sig = SIGRTMAX; sig >= SIGRTMIN && err == -EINVAL; sig--) {
+		__atomic_store_n(&owned[OWN_QUIESCE].sig, sig, __ATOMIC_RELAXED);
+		err = own_locked(OWN_QUIESCE);
+	}
+	return err;
+}
+
 int ubp_signal_install(ubp_trap_fn fn)
 {
 	int ret = 0;
@@ -298,7 +331,7 @@ int ubp_signal_install(ubp_trap_fn fn)
 		goto out;
 	ret = own_locked(OWN_TRAP);
 	if (!ret)
-		ret = own_locked(OWN_QUIESCE);
+		ret = own_quiesce_locked();
 	if (ret)
 		goto out;
 	__atomic_store_n(&installed, 1, __ATOMIC_RELEASE);

@@ -18,10 +18,16 @@
 /*
  * The real-time signal used for quiescence requests. Like SIGTRAP it is owned
  * by the library: the program's disposition is chained behind ours and it is
- * never blocked.
+ * never blocked. It is UPROBE_QUIESCE_SIGNAL (SIGRTMAX) unless the environment
+ * names another (UPROBE_QUIESCE_SIGNAL=N, SIGRTMIN..SIGRTMAX) or SIGRTMAX
+ * cannot be had (valgrind keeps it): then the highest real-time signal below
+ * it that can. Fixed by ubp_signal_install; ubp_quiesce_sig() reads it.
  */
-#define UBP_QUIESCE_SIG UPROBE_QUIESCE_SIGNAL
+#define UBP_QUIESCE_SIG_DEFAULT UPROBE_QUIESCE_SIGNAL
 _Static_assert(UPROBE_QUIESCE_SIGNAL == _NSIG - 1, "the quiescence signal is SIGRTMAX");
+
+/* The quiescence signal in use (UBP_QUIESCE_SIG_DEFAULT before the install). */
+int ubp_quiesce_sig(void);
 
 /*
  * Write len bytes at addr, whatever the page protection, through

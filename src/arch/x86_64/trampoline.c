@@ -9,6 +9,21 @@ extern const uint8_t uprobes_tramp_entry[], uprobes_tramp_entry_end[];
 extern const uint8_t uprobes_tramp_flags[], uprobes_tramp_flags_end[];
 extern const uint8_t uprobes_tramp_entry_simd[], uprobes_tramp_entry_simd_end[];
 extern const uint8_t uprobes_tramp_flags_simd[], uprobes_tramp_flags_simd_end[];
+extern const uint8_t uprobes_tramp_lean_nofl[], uprobes_tramp_lean_nofl_end[];
+extern const uint8_t uprobes_tramp_lean_nofl_simd[], uprobes_tramp_lean_nofl_simd_end[];
+
+/* [kind][simd]: start and end of each template (LEAN differs from ENTRY in its C side). */
+static const uint8_t *const tramp_bounds[4][2][2] = {
+	[TRAMP_KIND_FLAGS] = { { uprobes_tramp_flags, uprobes_tramp_flags_end },
+			       { uprobes_tramp_flags_simd, uprobes_tramp_flags_simd_end } },
+	[TRAMP_KIND_ENTRY] = { { uprobes_tramp_entry, uprobes_tramp_entry_end },
+			       { uprobes_tramp_entry_simd, uprobes_tramp_entry_simd_end } },
+	[TRAMP_KIND_LEAN] = { { uprobes_tramp_entry, uprobes_tramp_entry_end },
+			      { uprobes_tramp_entry_simd, uprobes_tramp_entry_simd_end } },
+	[TRAMP_KIND_LEAN_NOFLAGS] = { { uprobes_tramp_lean_nofl, uprobes_tramp_lean_nofl_end },
+				      { uprobes_tramp_lean_nofl_simd,
+					uprobes_tramp_lean_nofl_simd_end } },
+};
 extern const uint8_t uprobes_redirect_trap[];
 extern const uint8_t uprobes_ret_tramp[];
 void uprobes_simd_call(simd_call_fn fn, void *a, void *b, const void *c, void *d);
@@ -47,21 +62,16 @@ static uint64_t xsave_area_size(void)
 	return (end + 63) & ~63u;
 }
 
-int arch_tramp_template(uint8_t *out, bool flags, bool simd, tramp_dispatch_fn fn, void *rec,
-			uint64_t addr)
+int arch_tramp_template(uint8_t *out, enum tramp_kind kind, bool simd, tramp_dispatch_fn fn,
+			void *rec, uint64_t addr)
 {
-	const uint8_t *start, *end;
+	const uint8_t *start = tramp_bounds[kind][simd][0], *end = tramp_bounds[kind][simd][1];
 	uint64_t data[TRAMP_DATA_WORDS] = { 0 };
 
 	if (simd) {
-		start = flags ? uprobes_tramp_flags_simd : uprobes_tramp_entry_simd;
-		end = flags ? uprobes_tramp_flags_simd_end : uprobes_tramp_entry_simd_end;
 		data[TRAMP_XSAVE_SIZE] = xsave_area_size();
 		if (!data[TRAMP_XSAVE_SIZE])
 			return -ENOTSUP;
-	} else {
-		start = flags ? uprobes_tramp_flags : uprobes_tramp_entry;
-		end = flags ? uprobes_tramp_flags_end : uprobes_tramp_entry_end;
 	}
 	memcpy(out, start, end - start);
 	data[TRAMP_DISPATCH] = (uint64_t)fn;

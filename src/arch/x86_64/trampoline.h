@@ -23,14 +23,26 @@ enum { TRAMP_DISPATCH, TRAMP_REDIRECT, TRAMP_REC, TRAMP_ADDR, TRAMP_XSAVE_SIZE }
 typedef int (*tramp_dispatch_fn)(void *rec, struct uprobe_regs *regs);
 
 /*
- * Build a trampoline into out (TRAMP_MAX bytes): the template, then the
- * window copy. flags: restore rflags (false at function entries); simd: save
- * the extended state around the handler. Returns the offset of the window
- * copy (the copy itself is written by the caller), or -ENOTSUP when the CPU
- * lacks xsavec for the SIMD variant.
+ * The kinds of trampoline: FLAGS saves and restores rflags (anywhere in a
+ * function); ENTRY saves them for the handler to see but does not restore
+ * them (a function entry: they are dead); LEAN is ENTRY's code with the lean
+ * C side (dispatch_entry_lean); LEAN_NOFLAGS does not read them either (a
+ * function entry, UPROBE_F_HANDLER_NO_FLAGS: the handler sees 0x202, see
+ * tramp_templates.S).
  */
-int arch_tramp_template(uint8_t *out, bool flags, bool simd, tramp_dispatch_fn fn, void *rec,
-			uint64_t addr);
+enum tramp_kind { TRAMP_KIND_FLAGS, TRAMP_KIND_ENTRY, TRAMP_KIND_LEAN, TRAMP_KIND_LEAN_NOFLAGS };
+
+/* Where a trampoline's regs sit below the probed thread's rsp. */
+#define TRAMP_REGS_BELOW_RSP (128 + 144)
+
+/*
+ * Build a trampoline into out (TRAMP_MAX bytes): the template, then the
+ * window copy. simd: save the extended state around the handler. Returns the
+ * offset of the window copy (the copy itself is written by the caller), or
+ * -ENOTSUP when the CPU lacks xsavec for the SIMD variant.
+ */
+int arch_tramp_template(uint8_t *out, enum tramp_kind kind, bool simd, tramp_dispatch_fn fn,
+			void *rec, uint64_t addr);
 
 /* The address the redirect trap reports (rip - 1 of its SIGTRAP). */
 uint64_t arch_redirect_trap_addr(void);
