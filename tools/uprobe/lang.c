@@ -37,7 +37,9 @@ static const char usage[] =
 	"BEGIN, interval and END probes run in this process (until exit() or Ctrl-C).\n"
 	"uprobe:, uretprobe: and usdt: probes run their plan in the traced process, on\n"
 	"maps there (exact at any rate); the maps are printed when it ends (or at Ctrl-C\n"
-	"with -p). Not yet in those probes: printf(), print(), clear(), zero(), exit().\n";
+	"with -p, or at exit()). Their printf(), print(), clear(), zero() and exit() go\n"
+	"through its rings, in order per thread; records lost (rings full) are counted\n"
+	"on stderr. exit() ends a command given with -c or -- (SIGTERM; status 0).\n";
 
 static char *read_file(const char *path)
 {
@@ -153,6 +155,25 @@ static int add_probes(struct tracer *t, struct lang_program *p, const char *name
 	return rc;
 }
 
+/* The run of the tracing loop's callbacks (their ctx: the tracer). */
+static struct lang_run *the_run;
+
+static int on_record(const struct trace_record *rec, void *ctx)
+{
+	struct tracer *t = ctx;
+	struct lang_run *r = the_run;
+	int err = lang_run_record(r, rec->data, rec->data_len);
+	t->lang_exit |= lang_run_exited(r);
+	return err;
+}
+
+static void on_tick(void *ctx)
+{
+	struct tracer *t = ctx;
+	lang_run_tick(the_run);
+	t->lang_exit |= lang_run_exited(the_run);
+}
+
 /* uprobe:, uretprobe:, usdt: probes: run in the traced process (the agent), maps merged here. */
 static int run_target(struct lang_program *p, const char *name, const char *text,
 		      struct lang_target *tg, enum lang_output fmt)
@@ -176,11 +197,22 @@ static int run_target(struct lang_program *p, const char *name, const char *text
 		rc = make_maps(t, p, name, text);
 	if (rc)
 		return rc;
-	lang_program_run_begin(p, t->n, fmt, stdout);
-	rc = tracer_trace(t, tg->cmd, 0, NULL);
-	int err = lang_program_run_end(p, t->maps, fmt, stdout);
+	struct lang_run *r = lang_run_new(p, t->maps, t->n, fmt, stdout);
+	if (!r)
+		return cli_error(CLI_EXIT_FAIL, "%s: %s", name, strerror(errno));
+	the_run = r;
+	t->lang_record = on_record;
+	t->lang_tick = on_tick;
+	t->lang_ctx = t;
+	t->lang_exit = lang_run_exited(r); /* exit() in BEGIN */
+	rc = t->lang_exit ? CLI_EXIT_OK : tracer_trace(t, tg->cmd, 0, NULL);
+	uint64_t faults = 0;
+	int err = lang_run_end(r, &faults);
 	if (err < 0)
 		cli_error(CLI_EXIT_FAIL, "%s: maps: %s", name, strerror(-err));
+	if (faults) /* bpftrace says nothing (without -k); the count is said here */
+		fprintf(stderr, "uprobe: str() read %llu bad pointer%s in the traced process "
+			"(each gave \"\")\n", (unsigned long long)faults, faults == 1 ? "" : "s");
 	return rc;
 }
 
