@@ -171,6 +171,26 @@ tst=$?
 expect_eq detach "$ust.$tst" "0.0" "statuses" &&
 	expect_eq detach "$(maps_as_sets "$out")" "$(keys 40000)" "output" && pass detach
 
+# exit() with -p: uprobe ends by itself (the process waits on its FIFO meanwhile), prints
+# what came before exit(), and leaves the process running, its probes out.
+mkfifo "$tmp/exitp.fifo"
+"$tgt" -w "$tmp/exitp.fifo" -a 1000 1 &
+tpid=$!
+"$uprobe" -e "uprobe:$tgt:map_f { @n++; if (@n <= 3) { printf(\"%d %d\\n\", arg0, arg1); }
+if (@n == 500) { exit(); } } END { clear(@n); }" -p $tpid >"$tmp/exitp.out" 2>"$tmp/exitp.err" &
+upid=$!
+wait_until $upid grep -q "tracing PID $tpid" "$tmp/exitp.err"
+echo go >"$tmp/exitp.fifo"
+cat "$tmp/exitp.fifo" >/dev/null
+wait $upid
+ust=$?
+echo again >"$tmp/exitp.fifo"
+wait $tpid
+tst=$?
+want=$(printf 'Attaching 2 probes...\n0 0\n1 1\n2 2\n\n\n')
+expect_eq exit_pid "$ust.$tst" "0.0" "statuses" &&
+	expect_eq exit_pid "$(cat "$tmp/exitp.out")" "$want" "output" && pass exit_pid
+
 # bpftrace's text: the one-liners on "map_target -s 1000 4".
 grep -v '^#' "$dir/oneliners.txt" | while IFS='	' read -r name prog; do
 	[ -n "$name" ] || continue
