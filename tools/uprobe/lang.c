@@ -167,11 +167,42 @@ static int on_record(const struct trace_record *rec, void *ctx)
 	return err;
 }
 
+/*
+ * Records lost since the last look (rings full), said in the output as bpftrace
+ * says its own: "Lost N events" (-f json: a lost_events line).
+ */
+static void say_lost(struct tracer *t, enum lang_output fmt)
+{
+	static uint64_t said;
+	uint64_t lost = 0;
+	for (int i = 0; i < t->n_agents; i++) {
+		struct trace_ring_stats st = { .sz = sizeof(st) };
+		if (t->agents[i].cons && !trace_consumer_stats(t->agents[i].cons, &st) &&
+		    !st.lost_corrupted)
+			lost += st.lost;
+	}
+	if (lost <= said)
+		return;
+	if (fmt == LANG_OUT_JSON)
+		printf("{\"type\": \"lost_events\", \"data\": {\"events\": %llu}}\n",
+		       (unsigned long long)(lost - said));
+	else
+		printf("Lost %llu events\n", (unsigned long long)(lost - said));
+	said = lost;
+}
+
+static enum lang_output the_fmt;
+
 static void on_tick(void *ctx)
 {
 	struct tracer *t = ctx;
+	static uint64_t last_ms;
 	lang_run_tick(the_run);
 	t->lang_exit |= lang_run_exited(the_run);
+	if (now_ms() >= last_ms + 100) { /* a look at the rings' counters, 10 times a second */
+		say_lost(t, the_fmt);
+		last_ms = now_ms();
+	}
 }
 
 /* uprobe:, uretprobe:, usdt: probes: run in the traced process (the agent), maps merged here. */
@@ -201,11 +232,13 @@ static int run_target(struct lang_program *p, const char *name, const char *text
 	if (!r)
 		return cli_error(CLI_EXIT_FAIL, "%s: %s", name, strerror(errno));
 	the_run = r;
+	the_fmt = fmt;
 	t->lang_record = on_record;
 	t->lang_tick = on_tick;
 	t->lang_ctx = t;
 	t->lang_exit = lang_run_exited(r); /* exit() in BEGIN */
 	rc = t->lang_exit ? CLI_EXIT_OK : tracer_trace(t, tg->cmd, 0, NULL);
+	say_lost(t, fmt);
 	uint64_t faults = 0;
 	int err = lang_run_end(r, &faults);
 	if (err < 0)
