@@ -115,7 +115,7 @@ int tracer_record(const struct trace_record *rec, void *ctx)
 	if (t->lang_record) { /* uprobe -e: printf, print, clear, zero, exit */
 		t->events[rec->event_id]++;
 		t->malformed += t->lang_record(rec, t->lang_ctx) != 0;
-		return t->cut || t->lang_exit ? PASS_CUT : 0;
+		return t->cut || (t->lang_exit && !t->stopping) ? PASS_CUT : 0;
 	}
 	l = t->layouts[rec->event_id];
 	if ((t->filter.on && !filter_keeps(&t->filter, l, rec)) ||
