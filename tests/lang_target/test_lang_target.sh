@@ -101,6 +101,16 @@ $(head -3 "$tmp/emit_$name.err")"
 			"the command's end" && pass "emit_$name"
 done
 
+# printf from 4 threads (4 rings): the lines of bpftrace 0.17 as a set, the target's own
+# output among them (expected/emit_threads.out: bpftrace's, sorted).
+prog="uprobe:$tgt:map_f /arg1 < 3/ { printf(\"%d %d %d %s\\n\", arg0, arg1, tid > 0, comm); }"
+if [ "${LANG_TARGET_REBASE:-0}" = 1 ]; then
+	bpftrace -e "$prog" -c "$tgt -s 1000 4" 2>/dev/null </dev/null | sort >"$dir/expected/emit_threads.out"
+fi
+"$uprobe" -e "$prog" -c "$tgt -s 1000 4" 2>"$tmp/threads.err" </dev/null | sort >"$tmp/threads.out"
+expect_eq emit_threads "$(cat "$tmp/threads.out")" "$(cat "$dir/expected/emit_threads.out")" \
+	"lines" && pass emit_threads
+
 # str() of bad pointers in the target: "" as bpftrace's, and counted on stderr.
 expect_grep str_faults "$tmp/emit_str_fault.err" \
 	'uprobe: str() read 3 bad pointers in the traced process (each gave "")' "summary" &&
