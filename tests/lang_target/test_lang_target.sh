@@ -111,6 +111,17 @@ fi
 expect_eq emit_threads "$(cat "$tmp/threads.out")" "$(cat "$dir/expected/emit_threads.out")" \
 	"lines" && pass emit_threads
 
+# printf at full rate: what is not printed is said lost ("Lost N events", as bpftrace says
+# it), and the total again on stderr: printed + lost = hits, however many are lost.
+n=300000
+"$uprobe" -e "uprobe:$emit:emit_f { printf(\"%d\\n\", arg0); }" -c "$emit $n" >"$tmp/rate.out" \
+	2>"$tmp/rate.err"
+said=$(awk '/^Lost [0-9]+ events$/ { s += $2 } END { print s + 0 }' "$tmp/rate.out")
+printed=$(grep -c '^[0-9][0-9]*$' "$tmp/rate.out")
+total=$(sed -n 's/^uprobe: lost events (rings full): //p' "$tmp/rate.err")
+expect_eq printf_rate "$((printed + said))" "$n" "printed + said lost" &&
+	expect_eq printf_rate "${total:-0}" "$said" "the total on stderr" && pass printf_rate
+
 # str() of bad pointers in the target: "" as bpftrace's, and counted on stderr.
 expect_grep str_faults "$tmp/emit_str_fault.err" \
 	'uprobe: str() read 3 bad pointers in the traced process (each gave "")' "summary" &&

@@ -38,8 +38,9 @@ static const char usage[] =
 	"uprobe:, uretprobe: and usdt: probes run their plan in the traced process, on\n"
 	"maps there (exact at any rate); the maps are printed when it ends (or at Ctrl-C\n"
 	"with -p, or at exit()). Their printf(), print(), clear(), zero() and exit() go\n"
-	"through its rings, in order per thread; records lost (rings full) are counted\n"
-	"on stderr. exit() ends a command given with -c or -- (SIGTERM; status 0).\n";
+	"through its rings, in order per thread; records lost (rings full) are said as\n"
+	"bpftrace says them (\"Lost N events\") and counted on stderr. exit() ends a\n"
+	"command given with -c or -- (SIGTERM; status 0, as bpftrace's).\n";
 
 static char *read_file(const char *path)
 {
