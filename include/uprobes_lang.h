@@ -82,6 +82,28 @@ UPROBE_API int lang_program_run_begin(struct lang_program *p, int n, enum lang_o
 UPROBE_API int lang_program_run_end(struct lang_program *p, struct trace_maps *m,
 				    enum lang_output fmt, FILE *out);
 
+/*
+ * The same, while the process is traced (uprobe -e with printf, exit,
+ * interval probes ...): lang_run_new prints "Attaching N probes..." (n: the
+ * probe lines; BEGIN, END and interval probes added) and runs BEGIN on the
+ * maps of m (sealed: lang_program_define_maps); NULL + errno.
+ * lang_run_record performs what a probe emitted (the payload of a ring
+ * record of one of its events: printf, print, clear, zero, exit), in the
+ * order the records are read; 0 or -EINVAL (not such a record).
+ * lang_run_tick runs the interval probes due (the maps merged first) and
+ * returns the ms until the next one is (-1: none). lang_run_exited: exit()
+ * was called (tracing is to stop; nothing emitted after it is performed).
+ * lang_run_end: the maps merged, END, every map printed; *faults (may be
+ * NULL): the str() reads that faulted in the target. Frees r; 0 or -errno.
+ */
+struct lang_run;
+UPROBE_API struct lang_run *lang_run_new(struct lang_program *p, struct trace_maps *m, int n,
+					 enum lang_output fmt, FILE *out);
+UPROBE_API int lang_run_record(struct lang_run *r, const void *data, size_t len);
+UPROBE_API int lang_run_tick(struct lang_run *r);
+UPROBE_API int lang_run_exited(const struct lang_run *r);
+UPROBE_API int lang_run_end(struct lang_run *r, uint64_t *faults);
+
 #ifdef __cplusplus
 }
 #endif

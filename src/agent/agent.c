@@ -304,7 +304,7 @@ static void attach_one(struct agent *a, uint32_t i, const char *line, struct upr
 		trace_spec_free(spec);
 		return;
 	}
-	if (a->lang && agent_lang_agg(a->lang, i, spec, &agg, s->msg, sizeof(s->msg))) {
+	if (a->lang && agent_lang_agg(a->lang, a->session, i, spec, &agg, s->msg, sizeof(s->msg))) {
 		s->err = -EINVAL;
 		trace_spec_free(spec);
 		return;

@@ -18,6 +18,7 @@
 #include "arch/safe_read.h"
 #include "lang/hit.h"
 #include "trace/map/map.h"
+#include "trace/session/session.h"
 #include "uprobes_agent.h"
 #include "uprobes_lang.h"
 #include "ubp/ubp.h"
@@ -63,9 +64,9 @@ struct agent_lang *agent_lang_new(struct map_region *r, const void *blob, size_t
 	}
 	l->prog = lang_program_new("stdin", text);
 	free(text);
-	/* The same text, the same plan; its maps must be the region's. */
+	/* The same text, the same plan; its maps must be the region's (and str()'s faults). */
 	if (!l->prog || lang_program_errors(l->prog, NULL) || !l->prog->compiled ||
-	    (int)l->prog->plan.nmaps != map_count(r)) {
+	    (int)l->prog->plan.nmaps + 1 != map_count(r)) {
 		agent_lang_free(l);
 		errno = EINVAL;
 		return NULL;
@@ -82,12 +83,13 @@ struct agent_lang *agent_lang_new(struct map_region *r, const void *blob, size_t
 		l->hits[i] = (struct lang_hit){ .plan = &l->prog->plan, .ops = &l->ops,
 						.region = r, .latency_mult = h.latency_mult,
 						.start_tsc = h.start_tsc, .func = "",
-						.probe_text = "" };
+						.probe_text = "",
+						.faults_map = (int)l->prog->plan.nmaps };
 	return l;
 }
 
-int agent_lang_agg(struct agent_lang *l, uint32_t i, const struct trace_spec *spec,
-		   struct trace_event_agg *g, char *why, size_t len)
+int agent_lang_agg(struct agent_lang *l, struct trace_session *s, uint32_t i,
+		   const struct trace_spec *spec, struct trace_event_agg *g, char *why, size_t len)
 {
 	const struct lang_checked *ck = &l->prog->checked;
 	unsigned probe, at;
@@ -99,6 +101,8 @@ int agent_lang_agg(struct agent_lang *l, uint32_t i, const struct trace_spec *sp
 	struct lang_hit *h = &l->hits[i];
 	h->probe = probe;
 	h->ret = spec->kind == TRACE_RETPROBE;
+	h->rings = trace_session_rings(s); /* printf and the other emits: records of event i */
+	h->event_id = i;
 	char *func = spec->symbol ? strdup(spec->symbol) : NULL;
 	char *text = NULL;
 	if (asprintf(&text, "%s:%s:%s", h->ret ? "uretprobe" : "uprobe", spec->path,

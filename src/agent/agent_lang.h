@@ -18,10 +18,12 @@ struct map_region;
 struct agent_lang *agent_lang_new(struct map_region *r, const void *blob, size_t len, uint32_t n);
 /*
  * Probe line i's handler (spec: its line parsed) into g: 0, or -EINVAL with
- * why (the event names no probe of the program).
+ * why (the event names no probe of the program). What its plan emits goes
+ * into s's rings as records of event i.
  */
-int agent_lang_agg(struct agent_lang *l, uint32_t i, const struct trace_spec *spec,
-		   struct trace_event_agg *g, char *why, size_t len);
+struct trace_session;
+int agent_lang_agg(struct agent_lang *l, struct trace_session *s, uint32_t i,
+		   const struct trace_spec *spec, struct trace_event_agg *g, char *why, size_t len);
 /* After every probe is out. */
 void agent_lang_free(struct agent_lang *l);
 

@@ -189,7 +189,8 @@ static int emit(struct lang_env *env, struct frame *f, const struct plan_insn *i
 			o += 8;
 		}
 	}
-	env->ops->emit(env->ctx, (enum lang_emit)in->a, in->c, in->imm, f->out, o);
+	env->ops->emit(env->emit_ctx ? env->emit_ctx : env->ctx, (enum lang_emit)in->a, in->c,
+		       in->imm, f->out, o);
 	return in->a == EMIT_EXIT;
 }
 

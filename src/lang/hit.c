@@ -14,9 +14,10 @@
  *
  * Hot path, built with the hot-path flags: no libc, no lock, no allocation;
  * async-signal-safe. str() reads through the fault-safe loads; a bad pointer
- * gives "" and counts an error (hit->errors). What a plan emits (printf,
- * print, clear, zero, exit) has no ring yet: the tracer refuses such probes,
- * and an emit reaching here is dropped and counted.
+ * gives "" and counts an error (hit->errors, and the region's "str() faults"
+ * map, which the tracer reports). What a plan emits (printf, print, clear,
+ * zero, exit) becomes one record in the thread's ring (struct lang_emit_rec):
+ * a full ring drops it and counts it lost, per event, as uprobe trace's.
  */
 #include <errno.h>
 #include <sys/syscall.h>
@@ -24,6 +25,8 @@
 #include "arch/safe_read.h"
 #include "lang/hit.h"
 #include "trace/fetch/fetch.h"
+#include "trace/map/map.h"
+#include "trace/transport/ring.h"
 
 static long hit_read_str(void *ctx, uint64_t addr, char *dst, uint32_t len)
 {
@@ -36,11 +39,48 @@ static long hit_read_str(void *ctx, uint64_t addr, char *dst, uint32_t len)
 	return n < 0 ? -EFAULT : n;
 }
 
+static inline uint64_t rdtsc(void)
+{
+	uint32_t lo, hi;
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return (uint64_t)hi << 32 | lo;
+}
+
+/* One record: the header, struct lang_emit_rec, the arguments padded to 8 bytes. */
 static int hit_emit(void *ctx, enum lang_emit what, uint32_t id, int64_t imm, const void *data,
 		    uint32_t len)
 {
-	(void)ctx, (void)what, (void)id, (void)imm, (void)data, (void)len;
-	return -ENOTSUP;
+	struct lang_hit *h = ctx;
+	if (!h->rings || len > LANG_EMIT_MAX)
+		return -EINVAL;
+	uint32_t pad = (len + 7) & ~7u;
+	struct trace_raw *r = trace_ring_reserve(
+		h->rings, (uint32_t)(sizeof(*r) + sizeof(struct lang_emit_rec)) + pad, h->event_id);
+	if (!r)
+		return -ENOSPC; /* counted lost for the ring and the event */
+	const struct fetch_thread *t = fetch_self();
+	r->type = TRACE_RAW_EVENT;
+	r->cpu = 0;
+	r->event_id = h->event_id;
+	r->flags = 0;
+	r->tsc = rdtsc();
+	r->entry_tsc = 0;
+	r->pid = t->pid;
+	r->tid = t->tid;
+	r->ip = 0;
+	r->func = 0;
+	struct lang_emit_rec *e = (struct lang_emit_rec *)(r + 1);
+	e->what = what;
+	e->id = id;
+	e->imm = imm;
+	e->len = len;
+	e->pad = 0;
+	uint8_t *d = (uint8_t *)(e + 1);
+	const uint8_t *s = data;
+	for (uint32_t i = 0; i < pad; i++) /* no memcpy on the hot path */
+		d[i] = i < len ? s[i] : 0;
+	trace_ring_commit(r);
+	return 0;
 }
 
 void lang_hit_ops(struct lang_env_ops *ops)
@@ -55,13 +95,6 @@ static inline uint64_t rdtsc_cpu(uint32_t *cpu)
 	uint32_t lo, hi, aux;
 	__asm__ volatile("rdtscp" : "=a"(lo), "=d"(hi), "=c"(aux));
 	*cpu = aux & 0xfff;
-	return (uint64_t)hi << 32 | lo;
-}
-
-static inline uint64_t rdtsc(void)
-{
-	uint32_t lo, hi;
-	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
 	return (uint64_t)hi << 32 | lo;
 }
 
@@ -88,6 +121,7 @@ void lang_hit_run(void *ctx, const struct uprobe_regs *regs, uint64_t entry_tsc,
 	struct lang_env env = {
 		.ops = h->ops,
 		.ctx = h->region,
+		.emit_ctx = h,
 		.args = usdt_args ? usdt_args : args,
 		.retval = h->ret ? regs->rax : 0,
 		.comm = "",
@@ -113,6 +147,8 @@ void lang_hit_run(void *ctx, const struct uprobe_regs *regs, uint64_t entry_tsc,
 	if (USES(B_GID))
 		env.gid = (uint64_t)raw_syscall0(SYS_getgid);
 	plan_eval(h->plan, h->probe, &env);
-	if (env.errors)
+	if (env.errors) {
 		__atomic_fetch_add(&h->errors, env.errors, __ATOMIC_RELAXED);
+		map_agg_update(h->region, h->faults_map, NULL, (int64_t)env.errors);
+	}
 }

@@ -9,6 +9,27 @@
 #include "lang/program.h"
 #include "uprobes.h"
 
+struct trace_rings;
+
+/*
+ * What a plan emits in the target (printf, print, clear, zero, exit, print of
+ * a value) as the payload of one ring record (TRACE_RAW_EVENT of the probe
+ * line's event): this header, then len bytes of arguments as plan_eval
+ * serializes them (8 bytes an integer, 64 a string, NUL-padded). The tracer
+ * (session.c) performs it at its place in the stream.
+ *
+ *   0      what (enum lang_emit)   4  id (format or map)
+ *   8      imm (strings bitmap; print: top << 32 | div)
+ *   16     len                     20 zero
+ *   24     arguments ...
+ */
+struct lang_emit_rec {
+	uint32_t what, id;
+	int64_t imm;
+	uint32_t len, pad;
+};
+#define LANG_EMIT_MAX (LANG_MAX_ARGS * LANG_STRLEN) /* bytes of arguments */
+
 struct lang_hit {
 	const struct plan *plan;
 	uint32_t probe; /* the plan's probe (the program's probe index) */
@@ -17,10 +38,13 @@ struct lang_hit {
 	struct map_region *region;
 	const char *func, *probe_text; /* the func and probe builtins */
 	uint64_t latency_mult, start_tsc;
-	uint64_t errors; /* str() faults (atomic) */
+	uint64_t errors; /* str() faults (atomic); also counted in the region's last map */
+	struct trace_rings *rings; /* emits: one record each, of event event_id */
+	uint32_t event_id;
+	int faults_map; /* the region's "str() faults" count map (lang_target_define) */
 };
 
-/* The target's environment: the region's maps, fault-safe str(), no emit yet. */
+/* The target's environment: the region's maps, fault-safe str(), emits into the rings. */
 void lang_hit_ops(struct lang_env_ops *ops);
 /* trace_event_agg.run (ctx: struct lang_hit): signal-safe. */
 void lang_hit_run(void *ctx, const struct uprobe_regs *regs, uint64_t entry_tsc,

@@ -10,7 +10,7 @@
  *   @name: \n[2, 4)   1 |@@@...@@|\n\n     hist and lhist, per key: label in
  *                                 16 columns, count in 8, a 52-column bar
  *
- * An empty map is one empty line. At exit the maps come by name after two
+ * An empty map is one empty line (a keyless count(): "@c: 0"). At exit the maps come by name after two
  * newlines. printf passes each conversion to the C library with the argument
  * of the conversion's C type, as bpftrace does; bpftrace 0.17 prints "%%" as
  * "%%", and so do we.
@@ -223,6 +223,12 @@ static struct store_entry **sorted_entries(const struct store_map *m, uint32_t *
 	return v;
 }
 
+/* bpftrace 0.17 prints a keyless count() that holds nothing (cleared, deleted, never hit) as 0. */
+static bool empty_as_zero(const struct store_map *m)
+{
+	return m->info->kind == MK_COUNT && m->info->nkeys <= 0;
+}
+
 void print_map(const struct lang_store *s, unsigned map, uint32_t top, uint32_t div, FILE *out)
 {
 	if (map >= s->nmaps)
@@ -235,7 +241,9 @@ void print_map(const struct lang_store *s, unsigned map, uint32_t top, uint32_t 
 	struct store_entry **v = sorted_entries(m, &n);
 	if (!v)
 		return;
-	if (!n)
+	if (!n && empty_as_zero(m))
+		fprintf(out, "%s: 0\n", m->info->name);
+	else if (!n)
 		fputc('\n', out);
 	for (uint32_t i = top && n > top ? n - top : 0; i < n; i++)
 		print_entry(m, v[i], div, out);
@@ -443,6 +451,11 @@ void print_map_json(const struct lang_store *s, unsigned map, uint32_t top, uint
 	struct store_entry **v = sorted_entries(m, &n);
 	if (!v)
 		return;
+	if (!n && empty_as_zero(m)) {
+		fputs("{\"type\": \"map\", \"data\": {", out);
+		print_json_string(m->info->name, strlen(m->info->name), out);
+		fputs(": 0}}\n", out);
+	}
 	if (!n) { /* bpftrace prints nothing for an empty map */
 		free(v);
 		return;

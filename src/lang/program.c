@@ -77,19 +77,6 @@ int lang_program_target_probes(const struct lang_program *p)
 	return n;
 }
 
-/* Instructions of probe i: from its entry to the next probe's (plan.c lays them out in order). */
-static bool probe_emits(const struct plan *pl, uint32_t i)
-{
-	uint32_t end = pl->ninsns;
-	for (uint32_t k = 0; k < pl->nprobes; k++)
-		if (pl->probes[k].entry > pl->probes[i].entry && pl->probes[k].entry < end)
-			end = pl->probes[k].entry;
-	for (uint32_t pc = pl->probes[i].entry; pc < end; pc++)
-		if (pl->code[pc].op == PI_EMIT)
-			return true;
-	return false;
-}
-
 int lang_program_target_check(const struct lang_program *p, char *why, size_t len)
 {
 	const struct lang_checked *ck = &p->checked;
@@ -100,23 +87,9 @@ int lang_program_target_check(const struct lang_program *p, char *why, size_t le
 	for (int i = 0; i < ck->nprobes; i++) {
 		for (int a = 0; a < ck->probes[i].nat; a++) {
 			const struct lang_attach *at = &ck->probes[i].at[a];
-			bool target = at->kind == P_UPROBE || at->kind == P_URETPROBE ||
-				      at->kind == P_USDT;
-			if (at->kind == P_INTERVAL) {
-				snprintf(why, len, "%s: interval probes beside probes in a traced "
-					 "process are not supported yet", at->text);
-				return -ENOTSUP;
-			}
 			if (at->kind == P_USDT && !(at->provider && at->provider[0])) {
 				snprintf(why, len, "%s: usdt without a provider is not supported "
 					 "yet: usdt:PATH:PROVIDER:NAME", at->text);
-				return -ENOTSUP;
-			}
-			if (target && probe_emits(&p->plan, (uint32_t)i)) {
-				snprintf(why, len, "%s: printf(), print(), clear(), zero() and "
-					 "exit() in a probe of a traced process are not supported "
-					 "yet (aggregations are; printf works in BEGIN and END)",
-					 at->text);
 				return -ENOTSUP;
 			}
 		}

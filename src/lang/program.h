@@ -106,6 +106,7 @@ struct lang_env_ops {
 struct lang_env {
 	const struct lang_env_ops *ops;
 	void *ctx;
+	void *emit_ctx; /* emit's context when not ctx (the target: ctx is the region) */
 	const uint64_t *args; /* arg0..arg5, NULL outside probes */
 	uint64_t retval;
 	uint64_t pid, tid, nsecs, elapsed, cpu, uid, gid;
@@ -142,6 +143,10 @@ void lang_target_env_ops(struct lang_env_ops *ops);
 struct lang_store;
 /* Every map of the region merged into the store (its maps cleared first). */
 int lang_target_read(struct map_region *r, struct lang_store *s);
+int lang_target_read_map(struct map_region *r, struct lang_store *s, unsigned map);
+/* The region's map after the program's nmaps: str()'s faults in the target, summed. */
+#define LANG_FAULTS_MAP "str() faults"
+uint64_t lang_target_faults(struct map_region *r, unsigned nmaps);
 
 /* eval.c: run probe `probe`'s plan; 0, 1 when it called exit(), or -errno. */
 int plan_eval(const struct plan *plan, uint32_t probe, struct lang_env *env);

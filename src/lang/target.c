@@ -8,6 +8,7 @@
  *
  *   count() sum() min() max() avg() stats() hist() lhist()  per-thread shards
  *   @x[k] = v, @x[k]++, @start[tid] = nsecs, delete()       the shared value map
+ *   then one more map, "str() faults": a sum of the faults of str() per thread
  *
  * The environment's callbacks (lang_target_env_ops) run in the probe handler:
  * built with the hot-path flags, they call only the region's async-signal-safe
@@ -55,7 +56,28 @@ int lang_target_define(const struct lang_program *p, struct map_region *r, char 
 			return -EINVAL;
 		}
 	}
+	/* then str()'s faults, summed per thread by the handlers (lang_target_faults) */
+	struct map_def d = { .name = LANG_FAULTS_MAP, .kind = MAP_SUM };
+	int id = map_define(r, &d);
+	if (id < 0) {
+		snprintf(why, len, "%s: %s", LANG_FAULTS_MAP, map_region_error(r));
+		return id;
+	}
 	return 0;
+}
+
+static int read_faults(const void *key, const struct map_value *v, void *ctx)
+{
+	(void)key;
+	*(uint64_t *)ctx += (uint64_t)v->sum;
+	return 0;
+}
+
+uint64_t lang_target_faults(struct map_region *r, unsigned nmaps)
+{
+	uint64_t n = 0;
+	map_read(r, (int)nmaps, read_faults, &n);
+	return n;
 }
 
 /* ---- hot path: the plan's map operations on the region ---------------------------- */
@@ -148,13 +170,18 @@ static int read_one(const void *key, const struct map_value *v, void *ctx)
 	return 0;
 }
 
+int lang_target_read_map(struct map_region *r, struct lang_store *s, unsigned map)
+{
+	store_clear(s, map);
+	struct read_ctx rc = {s, map};
+	return map_read(r, (int)map, read_one, &rc);
+}
+
 int lang_target_read(struct map_region *r, struct lang_store *s)
 {
 	int err = 0;
 	for (unsigned i = 0; i < s->nmaps; i++) {
-		store_clear(s, i);
-		struct read_ctx rc = {s, i};
-		int e = map_read(r, (int)i, read_one, &rc);
+		int e = lang_target_read_map(r, s, i);
 		if (e && !err)
 			err = e;
 	}

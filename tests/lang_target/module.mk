@@ -1,8 +1,14 @@
 # SPDX-License-Identifier: MIT
 # uprobe -e with probes in a traced process (issue 16): the plan runs in the
 # agent on maps in the target; exact counts, bpftrace 0.17's map text. The
-# target is tests/map_exact's map_target with -s (it prints its sums).
+# target is tests/map_exact's map_target with -s (it prints its sums); printf,
+# exit and interval probes trace emit_target (one thread, in order).
 TEST_BINS += tests/lang_target/test_lang_target.sh
 
 tests/lang_target/test_lang_target.sh: $(B)/uprobe $(B)/tests/map_exact/map_target \
-	$(B)/tests/usdt/usdt_target
+	$(B)/tests/usdt/usdt_target $(B)/tests/lang_target/emit_target
+
+# printf, exit, print, clear, zero and interval probes (emit_target.c)
+$(B)/tests/lang_target/emit_target: tests/lang_target/emit_target.c
+	@mkdir -p $(@D)
+	$(CC) $(PROG_CFLAGS) $(CFLAGS) -o $@ $<

@@ -5,7 +5,8 @@
 # oneliners.txt print bpftrace 0.17's map text (expected/, maps compared as sets,
 # hist lines exactly; LANG_CONF_LIVE=1 also runs bpftrace now); the latency idiom
 # counts every call; launch (-c, --) and attach (-p) modes; the target's output and
-# status are the untraced run's. No timing is asserted.
+# status are the untraced run's; printf, print, exit() and interval probes beside probes in
+# the target (emit_oneliners.txt). No timing is asserted.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 dir="$top/tests/lang_target"
@@ -69,13 +70,87 @@ usdt="$top/build/tests/usdt/usdt_target"
 expect_eq usdt "$(grep '^@' "$tmp/usdt.out")" "$(printf '@s[item-%d, 6]: 1\n' 0 1 2)" "maps" &&
 	pass usdt
 
-# printf in a probe of the traced process: refused, naming the probe.
-"$uprobe" -e "uprobe:$tgt:map_f { printf(\"%d\\n\", arg0); }" -c "$tgt 10 1" \
-	>"$tmp/pf.out" 2>"$tmp/pf.err"
-st=$?
-expect_eq printf_refused "$st" 1 "status" &&
-	expect_grep printf_refused "$tmp/pf.err" "uprobe:$tgt:map_f: printf(), print()" "message" &&
-	pass printf_refused
+# printf, print and exit() in probes of the traced process, on emit_target (one thread,
+# in order): stdout exactly bpftrace 0.17's (expected/emit_*.out, LANG_TARGET_REBASE=1
+# writes them from bpftrace). NAME<TAB>FORMAT<TAB>ARGS<TAB>PROGRAM (TARGET: its path).
+emit="$top/build/tests/lang_target/emit_target"
+grep -v '^#' "$dir/emit_oneliners.txt" | while IFS='	' read -r name fmt args prog; do
+	[ -n "$name" ] || continue
+	prog=$(printf "%s" "$prog" | sed "s|TARGET|$emit|g")
+	exp="$dir/expected/emit_$name.out"
+	if [ "${LANG_TARGET_REBASE:-0}" = 1 ]; then
+		bpftrace -f "$fmt" -e "$prog" -c "$emit $args" 2>/dev/null </dev/null >"$exp"
+	fi
+	"$uprobe" -f "$fmt" -e "$prog" -c "$emit $args" >"$tmp/emit_$name.out" \
+		2>"$tmp/emit_$name.err" </dev/null
+	st=$?
+	if ! cmp -s "$tmp/emit_$name.out" "$exp"; then
+		fail "emit_$name" "differs from bpftrace's: $(diff "$exp" "$tmp/emit_$name.out" |
+			head -8)
+$(head -3 "$tmp/emit_$name.err")"
+		continue
+	fi
+	# exit() ends the command (killed in its sleep: no "done"), status 0 as bpftrace's;
+	# otherwise the command's own status (3) and its "done" line
+	case "$prog" in
+	*exit*) want_st=0 want_err="" ;;
+	*) want_st=3 want_err="done" ;;
+	esac
+	expect_eq "emit_$name" "$st" "$want_st" "status" &&
+		expect_eq "emit_$name" "$(grep -o '^done' "$tmp/emit_$name.err")" "$want_err" \
+			"the command's end" && pass "emit_$name"
+done
+
+# printf from 4 threads (4 rings): the lines of bpftrace 0.17 as a set, the target's own
+# output among them (expected/emit_threads.out: bpftrace's, sorted).
+prog="uprobe:$tgt:map_f /arg1 < 3/ { printf(\"%d %d %d %s\\n\", arg0, arg1, tid > 0, comm); }"
+if [ "${LANG_TARGET_REBASE:-0}" = 1 ]; then
+	bpftrace -e "$prog" -c "$tgt -s 1000 4" 2>/dev/null </dev/null | sort >"$dir/expected/emit_threads.out"
+fi
+"$uprobe" -e "$prog" -c "$tgt -s 1000 4" 2>"$tmp/threads.err" </dev/null | sort >"$tmp/threads.out"
+expect_eq emit_threads "$(cat "$tmp/threads.out")" "$(cat "$dir/expected/emit_threads.out")" \
+	"lines" && pass emit_threads
+
+# printf at full rate: what is not printed is said lost ("Lost N events", as bpftrace says
+# it), and the total again on stderr: printed + lost = hits, however many are lost.
+n=300000
+"$uprobe" -e "uprobe:$emit:emit_f { printf(\"%d\\n\", arg0); }" -c "$emit $n" >"$tmp/rate.out" \
+	2>"$tmp/rate.err"
+said=$(awk '/^Lost [0-9]+ events$/ { s += $2 } END { print s + 0 }' "$tmp/rate.out")
+printed=$(grep -c '^[0-9][0-9]*$' "$tmp/rate.out")
+total=$(sed -n 's/^uprobe: lost events (rings full): //p' "$tmp/rate.err")
+expect_eq printf_rate "$((printed + said))" "$n" "printed + said lost" &&
+	expect_eq printf_rate "${total:-0}" "$said" "the total on stderr" && pass printf_rate
+
+# str() of bad pointers in the target: "" as bpftrace's, and counted on stderr.
+expect_grep str_faults "$tmp/emit_str_fault.err" \
+	'uprobe: str() read 3 bad pointers in the traced process (each gave "")' "summary" &&
+	pass str_faults
+
+# Interval probes beside probes in the target, on the maps merged at each tick. What a
+# tick sees depends on timing; these hold whatever it is: every hit counted once over the
+# printed intervals and the end (clear, zero), and print alone never goes down.
+# emit_target 200 1000: 200 calls a millisecond apart, about 4 ticks of 50 ms.
+"$uprobe" -e "uprobe:$emit:emit_f { @c = count(); } interval:ms:50 { print(@c); clear(@c); }" \
+	-c "$emit 200 1000" >"$tmp/iclear.out" 2>"$tmp/iclear.err"
+ticks=$(grep -c '^@c: ' "$tmp/iclear.out")
+expect_eq interval_clear "$(awk '/^@c: / { s += $2 } END { print s + 0 }' "$tmp/iclear.out")" \
+	200 "hits over the ticks and the end" &&
+	expect_eq interval_clear "$(head -1 "$tmp/iclear.out")" "Attaching 2 probes..." "first line" &&
+	expect_eq interval_clear "$([ "$ticks" -ge 2 ] && echo yes)" yes "@c printed twice at least" &&
+	pass interval_clear
+
+"$uprobe" -e "uprobe:$emit:emit_f { @k[arg0 % 3] = count(); }
+interval:ms:50 { print(@k); zero(@k); }" -c "$emit 200 1000" >"$tmp/izero.out" 2>"$tmp/izero.err"
+expect_eq interval_zero "$(awk -F': ' '/^@k\[/ { s[$1] += $2 } END { for (k in s) print k, s[k] }' \
+	"$tmp/izero.out" | sort)" "$(printf '@k[0] 67\n@k[1] 67\n@k[2] 66')" "hits per key" &&
+	pass interval_zero
+
+"$uprobe" -e "uprobe:$emit:emit_f { @c = count(); } interval:ms:50 { print(@c); }" \
+	-c "$emit 200 1000" >"$tmp/iprint.out" 2>"$tmp/iprint.err"
+expect_eq interval_print "$(awk '/^@c: / { if ($2 < last) bad = 1; last = $2 }
+	END { print bad ? "down" : last }' "$tmp/iprint.out")" 200 "values (never down), the last" &&
+	pass interval_print
 
 # Attach mode: the target waits on its FIFO ($tmp/NAME.fifo) until uprobe -p says it
 # is tracing, makes its calls and writes "done". attached NAME TARGET-OPTIONS... returns
@@ -116,6 +191,26 @@ wait $tpid
 tst=$?
 expect_eq detach "$ust.$tst" "0.0" "statuses" &&
 	expect_eq detach "$(maps_as_sets "$out")" "$(keys 40000)" "output" && pass detach
+
+# exit() with -p: uprobe ends by itself (the process waits on its FIFO meanwhile), prints
+# what came before exit(), and leaves the process running, its probes out.
+mkfifo "$tmp/exitp.fifo"
+"$tgt" -w "$tmp/exitp.fifo" -a 1000 1 &
+tpid=$!
+"$uprobe" -e "uprobe:$tgt:map_f { @n++; if (@n <= 3) { printf(\"%d %d\\n\", arg0, arg1); }
+if (@n == 500) { exit(); } } END { clear(@n); }" -p $tpid >"$tmp/exitp.out" 2>"$tmp/exitp.err" &
+upid=$!
+wait_until $upid grep -q "tracing PID $tpid" "$tmp/exitp.err"
+echo go >"$tmp/exitp.fifo"
+cat "$tmp/exitp.fifo" >/dev/null
+wait $upid
+ust=$?
+echo again >"$tmp/exitp.fifo"
+wait $tpid
+tst=$?
+want=$(printf 'Attaching 2 probes...\n0 0\n1 1\n2 2\n\n\n')
+expect_eq exit_pid "$ust.$tst" "0.0" "statuses" &&
+	expect_eq exit_pid "$(cat "$tmp/exitp.out")" "$want" "output" && pass exit_pid
 
 # bpftrace's text: the one-liners on "map_target -s 1000 4".
 grep -v '^#' "$dir/oneliners.txt" | while IFS='	' read -r name prog; do

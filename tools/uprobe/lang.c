@@ -37,7 +37,10 @@ static const char usage[] =
 	"BEGIN, interval and END probes run in this process (until exit() or Ctrl-C).\n"
 	"uprobe:, uretprobe: and usdt: probes run their plan in the traced process, on\n"
 	"maps there (exact at any rate); the maps are printed when it ends (or at Ctrl-C\n"
-	"with -p). Not yet in those probes: printf(), print(), clear(), zero(), exit().\n";
+	"with -p, or at exit()). Their printf(), print(), clear(), zero() and exit() go\n"
+	"through its rings, in order per thread; records lost (rings full) are said as\n"
+	"bpftrace says them (\"Lost N events\") and counted on stderr. exit() ends a\n"
+	"command given with -c or -- (SIGTERM; status 0, as bpftrace's).\n";
 
 static char *read_file(const char *path)
 {
@@ -153,6 +156,56 @@ static int add_probes(struct tracer *t, struct lang_program *p, const char *name
 	return rc;
 }
 
+/* The run of the tracing loop's callbacks (their ctx: the tracer). */
+static struct lang_run *the_run;
+
+static int on_record(const struct trace_record *rec, void *ctx)
+{
+	struct tracer *t = ctx;
+	struct lang_run *r = the_run;
+	int err = lang_run_record(r, rec->data, rec->data_len);
+	t->lang_exit |= lang_run_exited(r);
+	return err;
+}
+
+/*
+ * Records lost since the last look (rings full), said in the output as bpftrace
+ * says its own: "Lost N events" (-f json: a lost_events line).
+ */
+static void say_lost(struct tracer *t, enum lang_output fmt)
+{
+	static uint64_t said;
+	uint64_t lost = 0;
+	for (int i = 0; i < t->n_agents; i++) {
+		struct trace_ring_stats st = { .sz = sizeof(st) };
+		if (t->agents[i].cons && !trace_consumer_stats(t->agents[i].cons, &st) &&
+		    !st.lost_corrupted)
+			lost += st.lost;
+	}
+	if (lost <= said)
+		return;
+	if (fmt == LANG_OUT_JSON)
+		printf("{\"type\": \"lost_events\", \"data\": {\"events\": %llu}}\n",
+		       (unsigned long long)(lost - said));
+	else
+		printf("Lost %llu events\n", (unsigned long long)(lost - said));
+	said = lost;
+}
+
+static enum lang_output the_fmt;
+
+static void on_tick(void *ctx)
+{
+	struct tracer *t = ctx;
+	static uint64_t last_ms;
+	lang_run_tick(the_run);
+	t->lang_exit |= lang_run_exited(the_run);
+	if (now_ms() >= last_ms + 100) { /* a look at the rings' counters, 10 times a second */
+		say_lost(t, the_fmt);
+		last_ms = now_ms();
+	}
+}
+
 /* uprobe:, uretprobe:, usdt: probes: run in the traced process (the agent), maps merged here. */
 static int run_target(struct lang_program *p, const char *name, const char *text,
 		      struct lang_target *tg, enum lang_output fmt)
@@ -176,11 +229,24 @@ static int run_target(struct lang_program *p, const char *name, const char *text
 		rc = make_maps(t, p, name, text);
 	if (rc)
 		return rc;
-	lang_program_run_begin(p, t->n, fmt, stdout);
-	rc = tracer_trace(t, tg->cmd, 0, NULL);
-	int err = lang_program_run_end(p, t->maps, fmt, stdout);
+	struct lang_run *r = lang_run_new(p, t->maps, t->n, fmt, stdout);
+	if (!r)
+		return cli_error(CLI_EXIT_FAIL, "%s: %s", name, strerror(errno));
+	the_run = r;
+	the_fmt = fmt;
+	t->lang_record = on_record;
+	t->lang_tick = on_tick;
+	t->lang_ctx = t;
+	t->lang_exit = lang_run_exited(r); /* exit() in BEGIN */
+	rc = t->lang_exit ? CLI_EXIT_OK : tracer_trace(t, tg->cmd, 0, NULL);
+	say_lost(t, fmt);
+	uint64_t faults = 0;
+	int err = lang_run_end(r, &faults);
 	if (err < 0)
 		cli_error(CLI_EXIT_FAIL, "%s: maps: %s", name, strerror(-err));
+	if (faults) /* bpftrace says nothing (without -k); the count is said here */
+		fprintf(stderr, "uprobe: str() read %llu bad pointer%s in the traced process "
+			"(each gave \"\")\n", (unsigned long long)faults, faults == 1 ? "" : "s");
 	return rc;
 }
 

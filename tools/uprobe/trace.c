@@ -160,9 +160,13 @@ int tracer_trace(struct tracer *t, char **cmd, uint64_t duration_ms, const char 
 	}
 	tracer_finish(t);
 	out = tracer_close_output(t);
+	if (t->lang_exit && !t->child_done) /* exit(): bpftrace ends its -c command */
+		kill(t->child, SIGTERM);
 	while (!t->child_done) { /* the command runs on after -d or a signal */
 		if (waitpid(t->child, &ret, 0) == t->child) {
 			t->status = WIFEXITED(ret) ? WEXITSTATUS(ret) : 128 + WTERMSIG(ret);
+			if (t->lang_exit && WIFSIGNALED(ret) && WTERMSIG(ret) == SIGTERM)
+				t->status = 0; /* ended by exit(), as bpftrace's: not a failure */
 			t->child_done = 1;
 		} else if (errno != EINTR) {
 			break;

@@ -151,6 +151,16 @@ struct tracer {
 	bool kernel_counting; /* --count alone with -a: the kernel counts (no records) */
 	const char *count_by; /* --count-by pid|comm: counts keyed by event and that */
 	const char *comm;     /* --comm NAME: only the events of threads so named */
+	/*
+	 * uprobe -e (lang.c): every record is what a probe's plan emitted, given to
+	 * lang_record (non-zero: malformed) instead of the formatter; lang_tick runs
+	 * at every turn of the loop (interval probes). lang_exit: the program called
+	 * exit(): tracing stops, a launched command is ended (SIGTERM) as bpftrace does.
+	 */
+	int (*lang_record)(const struct trace_record *rec, void *ctx);
+	void (*lang_tick)(void *ctx);
+	void *lang_ctx;
+	bool lang_exit;
 };
 
 /*

@@ -88,7 +88,8 @@ static void count_by(struct tracer *t, const struct trace_record *rec)
 
 static bool time_to_stop(const struct tracer *t)
 {
-	return stop_requested || t->out_errno || (t->deadline && now_ms() >= t->deadline);
+	return stop_requested || t->out_errno || t->lang_exit ||
+	       (t->deadline && now_ms() >= t->deadline);
 }
 
 void tracer_check_output(struct tracer *t)
@@ -110,6 +111,11 @@ int tracer_record(const struct trace_record *rec, void *ctx)
 	if (rec->event_id >= (uint32_t)t->n) {
 		t->malformed++; /* no probe writes that: the traced program did */
 		return t->cut ? PASS_CUT : 0;
+	}
+	if (t->lang_record) { /* uprobe -e: printf, print, clear, zero, exit */
+		t->events[rec->event_id]++;
+		t->malformed += t->lang_record(rec, t->lang_ctx) != 0;
+		return t->cut || (t->lang_exit && !t->stopping) ? PASS_CUT : 0;
 	}
 	l = t->layouts[rec->event_id];
 	if ((t->filter.on && !filter_keeps(&t->filter, l, rec)) ||
@@ -193,6 +199,8 @@ void tracer_run(struct tracer *t, uint64_t deadline)
 			nanosleep(&nap, NULL);
 		tracer_service_agents(t); /* READY of new images; images that ended */
 		got = tracer_drain(t);
+		if (t->lang_tick)
+			t->lang_tick(t->lang_ctx);
 		tracer_reap(t);
 	}
 	while (!t->fatal && p.fd >= 0 && poll(&p, 1, 0) > 0) /* images that started meanwhile */

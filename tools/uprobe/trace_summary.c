@@ -62,6 +62,8 @@ static void summary(struct tracer *t)
 			"them into its rings); not printed\n", t->malformed);
 	t->corrupted |= !lost_known || t->malformed;
 	if (t->quiet) {
+		if (lost_known && t->lost) /* never silent, even with -q */
+			fprintf(stderr, "uprobe: lost events (rings full): %" PRIu64 "\n", t->lost);
 		tracer_maps_summary(t, stderr, true);
 		return;
 	}

@@ -17,6 +17,7 @@
 
 #include "sym/maps.h"
 #include "trace/fetch/fetch.h"
+#include "trace/session/session.h"
 #include "util/log.h"
 
 struct trace_session {
@@ -37,6 +38,11 @@ struct trace_event {
 	struct fetch_agg agg;	   /* trace_event_opts.agg, when given (hot.agg) */
 	int attached;
 };
+
+struct trace_rings *trace_session_rings(struct trace_session *s)
+{
+	return s ? s->rings : NULL;
+}
 
 UPROBE_API struct trace_session *trace_session_new(const struct trace_session_opts *opts)
 {
