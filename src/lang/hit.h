@@ -9,6 +9,8 @@
 #include "lang/program.h"
 #include "uprobes.h"
 
+struct stack_table;
+
 struct lang_hit {
 	const struct plan *plan;
 	uint32_t probe; /* the plan's probe (the program's probe index) */
@@ -18,6 +20,8 @@ struct lang_hit {
 	const char *func, *probe_text; /* the func and probe builtins */
 	uint64_t latency_mult, start_tsc;
 	uint64_t errors; /* str() faults (atomic) */
+	struct stack_table *stacks; /* ustack keys intern here (NULL: their id is 0) */
+	bool at_entry;		    /* the probe is a function's first instruction */
 };
 
 /* The target's environment: the region's maps, fault-safe str(), no emit yet. */

@@ -129,6 +129,11 @@ static int make_maps(struct tracer *t, struct lang_program *p, const char *name,
 	free(blob);
 	if (err)
 		return cli_error(CLI_EXIT_FAIL, "maps: %s", trace_maps_error(t->maps));
+	int sfd = lang_program_stack_fd(p);
+	if (sfd < 0 && sfd != -ENOENT)
+		return cli_error(CLI_EXIT_FAIL, "%s: the stack table: %s", name, strerror(-sfd));
+	t->lang_stacks = sfd >= 0;
+	t->lang_stacks_fd = sfd;
 	struct trace_map_stats st = { .sz = sizeof(st) };
 	while (!trace_maps_stats(t->maps, t->lang_maps, &st))
 		t->lang_maps++; /* the program's maps: their drops in the summary */
