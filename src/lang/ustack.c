@@ -108,8 +108,14 @@ UPROBE_API int lang_program_stack_fd(struct lang_program *p)
 		return -EINVAL;
 	if (!uses_ustack(p))
 		return -ENOENT;
-	if (!p->stacks)
-		p->stacks = stack_table_new(NULL);
+	if (!p->stacks) {
+		/* UPROBE_USTACK_MAX: distinct stacks kept (default 16384; tests fill it) */
+		const char *max = getenv("UPROBE_USTACK_MAX");
+		struct stack_table_opts o = { .sz = sizeof(o) };
+		if (max && *max)
+			o.max_stacks = (unsigned)strtoul(max, NULL, 10);
+		p->stacks = stack_table_new(&o);
+	}
 	return p->stacks ? stack_table_fd(p->stacks) : -errno;
 }
 
@@ -185,7 +191,7 @@ void lang_ustacks_report(struct lang_ustacks *u, FILE *err)
 	if (!u || uprobe_stack_reader_stats(u->reader, &st) || !st.dropped)
 		return;
 	fprintf(err,
-		"uprobe: %" PRIu64 " stacks were not interned: the stack table (%" PRIu64
-		" stacks) was full; their hits are counted under an empty ustack\n",
+		"uprobe: %" PRIu64 " hits' stacks were not interned: the stack table (%" PRIu64
+		" stacks) was full (UPROBE_USTACK_MAX); they are counted under an empty ustack\n",
 		st.dropped, st.capacity);
 }
