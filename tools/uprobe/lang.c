@@ -37,7 +37,10 @@ static const char usage[] =
 	"BEGIN, interval and END probes run in this process (until exit() or Ctrl-C).\n"
 	"uprobe:, uretprobe: and usdt: probes run their plan in the traced process, on\n"
 	"maps there (exact at any rate); the maps are printed when it ends (or at Ctrl-C\n"
-	"with -p). Not yet in those probes: printf(), print(), clear(), zero(), exit().\n";
+	"with -p). Not yet in those probes: printf(), print(), clear(), zero(), exit().\n"
+	"ustack, ustack(N), ustack(perf|bpftrace[, N]) are map keys there: the stack is\n"
+	"walked in the process (CFI, the frames gdb's bt shows) and named here at the end\n"
+	"(UPROBE_USTACK_MAX: distinct stacks kept, default 16384; docs/stacks.md).\n";
 
 static char *read_file(const char *path)
 {
