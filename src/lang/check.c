@@ -183,11 +183,9 @@ static void key_list(const struct lang_map_info *m, const struct lang_node *n, b
 	for (int i = 0; i < nk && o < len; i++) {
 		enum lang_type t = declared ? m->key[i] : n->kids[i]->type;
 		bool perf = declared ? m->key_stack[i] == 2 : n->kids[i]->ival >> 8;
+		const char *name = t == T_USTACK ? (perf ? "ustack(perf)" : "ustack") : "int64";
 		o += (size_t)snprintf(buf + o, len - o, "%s%s", i ? ", " : "",
-				      t == T_STR    ? "string" :
-				      t != T_USTACK ? "int64" :
-				      perf	    ? "ustack(perf)" :
-						      "ustack");
+				      t == T_STR ? "string" : name);
 	}
 	if (o < len)
 		snprintf(buf + o, len - o, "]");
