@@ -28,3 +28,18 @@ $(B)/bench/bench_stack: bench/bench_stack.c $(B)/bench/chain_fp.o $(B)/bench/cha
 		$(B)/libuprobes.a
 	@mkdir -p $(@D)
 	$(CC) $(PROG_CFLAGS) $(CFLAGS) -o $@ $(filter %.c %.o,$^) $(B)/libuprobes.a $(LIB_LDLIBS)
+
+# The capture alone in a loop, for callgrind (bench_stack_loop.c says how): not
+# a timed bench (no BENCH_BINS), built on request: make build/bench/bench_stack_loop
+$(B)/bench/loop_fp.o: bench/bench_stack_chain.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -fno-omit-frame-pointer -DCHAIN=loop_fp -DLEAF_HOOK=loop_hook -c $< -o $@
+
+$(B)/bench/loop_cfi.o: bench/bench_stack_chain.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -fomit-frame-pointer -DCHAIN=loop_cfi -DLEAF_HOOK=loop_hook -c $< -o $@
+
+$(B)/bench/bench_stack_loop: bench/bench_stack_loop.c $(B)/bench/loop_fp.o $(B)/bench/loop_cfi.o \
+		$(B)/libuprobes.a
+	@mkdir -p $(@D)
+	$(CC) $(PROG_CFLAGS) $(CFLAGS) -o $@ $(filter %.c %.o,$^) $(B)/libuprobes.a $(LIB_LDLIBS)

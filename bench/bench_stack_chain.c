@@ -12,8 +12,15 @@
 
 volatile int FN(_sink);
 
+#ifdef LEAF_HOOK /* bench_stack_loop: the leaf hands its registers to the hook */
+void LEAF_HOOK(void);
+#endif
+
 __attribute__((noinline)) int FN(_leaf)(int x)
 {
+#ifdef LEAF_HOOK
+	LEAF_HOOK();
+#endif
 	FN(_sink) = x;
 	return x + 1;
 }

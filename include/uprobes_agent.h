@@ -22,7 +22,12 @@
  *                            optionally a third: the maps (trace_maps_fd),
  *                            whose blob is a struct uprobe_agent_aggs: the
  *                            probes then aggregate in the process instead of
- *                            writing records
+ *                            writing records (or a struct uprobe_agent_lang),
+ *                            and after the maps optionally a fourth: the
+ *                            stack table of a program's ustack keys (a memfd
+ *                            of uprobe_stack_reader's layout, made by the
+ *                            tracer; the agent interns stacks and leaves its
+ *                            mappings there)
  *   agent -> tracer  PROGRESS n: probes attached so far, every
  *                            UPROBE_AGENT_PROGRESS_EVERY (thousands take seconds)
  *   agent -> tracer  READY   n: probes, with two memfds: the statuses (one

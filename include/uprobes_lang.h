@@ -58,6 +58,13 @@ struct trace_maps;
 UPROBE_API int lang_program_define_maps(const struct lang_program *p, struct trace_maps *m,
 					char *why, size_t len);
 
+/*
+ * The stack table of the program's ustack keys (made at the first call, freed
+ * with the program): a memfd to hand to the agents with SPECS, after the maps
+ * (uprobes_agent.h). -ENOENT when no probe uses ustack, else -errno.
+ */
+UPROBE_API int lang_program_stack_fd(struct lang_program *p);
+
 /* Output formats of the tracer side. */
 enum lang_output { LANG_OUT_TEXT, LANG_OUT_JSON };
 

@@ -219,6 +219,15 @@ UPROBE_API void uprobe_stack_reader_free(struct uprobe_stack_reader *r);
 UPROBE_API int uprobe_stack_reader_get(struct uprobe_stack_reader *r, uint64_t id,
 				       uint64_t *frames, unsigned int max);
 
+/*
+ * The mappings the processes that interned stacks left in the table (the
+ * language's ustack: the agent writes them when its probes go in), each
+ * given to s (uprobe_symbolizer_take_record) under its pid: frames can be
+ * named after the processes exited. Returns how many were taken, or -EINVAL.
+ */
+UPROBE_API int uprobe_stack_reader_maps(struct uprobe_stack_reader *r,
+					struct uprobe_symbolizer *s);
+
 struct uprobe_stack_table_stats {
 	size_t sz;	  /* sizeof(struct uprobe_stack_table_stats) */
 	uint64_t stacks;  /* distinct stacks interned */

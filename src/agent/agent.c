@@ -99,12 +99,12 @@ static int agent_send(struct agent *a, const void *buf, size_t len, int fd0, int
 }
 
 /*
- * One message of exactly len bytes and two or three descriptors (fds[2] -1
- * when two), else -1 (all closed).
+ * One message of exactly len bytes and two to four descriptors (fds[2],
+ * fds[3] -1 when not sent), else -1 (all closed).
  */
-static int recv_fds(int sock, void *buf, size_t len, int fds[3])
+static int recv_fds(int sock, void *buf, size_t len, int fds[4])
 {
-	char cbuf[CMSG_SPACE(4 * sizeof(int))];
+	char cbuf[CMSG_SPACE(5 * sizeof(int))];
 	struct iovec iov = { buf, len };
 	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
 			    .msg_controllen = sizeof(cbuf) };
@@ -115,7 +115,7 @@ static int recv_fds(int sock, void *buf, size_t len, int fds[3])
 	do
 		got = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
 	while (got < 0 && errno == EINTR);
-	fds[0] = fds[1] = fds[2] = -1;
+	fds[0] = fds[1] = fds[2] = fds[3] = -1;
 	for (c = got >= 0 ? CMSG_FIRSTHDR(&m) : NULL; c; c = CMSG_NXTHDR(&m, c)) {
 		size_t k = c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS
 				   ? (c->cmsg_len - CMSG_LEN(0)) / sizeof(int)
@@ -125,16 +125,16 @@ static int recv_fds(int sock, void *buf, size_t len, int fds[3])
 			int fd;
 
 			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-			if (got_fds < 3)
+			if (got_fds < 4)
 				fds[got_fds] = fd;
 			else
 				close(fd);
 		}
 	}
-	if (got == (ssize_t)len && (got_fds == 2 || got_fds == 3) &&
+	if (got == (ssize_t)len && got_fds >= 2 && got_fds <= 4 &&
 	    !(m.msg_flags & (MSG_TRUNC | MSG_CTRUNC)))
 		return 0;
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
 	return -1;
@@ -460,7 +460,7 @@ static int serve(struct agent *a)
 	struct uprobe_agent_specs sp;
 	struct uprobe_agent_hdr h;
 	char *text = NULL;
-	int fds[3], ret = -1;
+	int fds[4], ret = -1;
 
 	if (!fd_kept_valid(&a->sock) || recv_fds(a->sock.fd, &sp, sizeof(sp), fds))
 		return -1;
@@ -471,11 +471,12 @@ static int serve(struct agent *a)
 			map_counts(a, fds[1]);
 		if (text && fds[2] >= 0)
 			a->maps_err = attach_maps(a, fds[2]);
+		if (text && !a->maps_err && a->lang && fds[3] >= 0) /* the language's ustack */
+			a->maps_err = agent_lang_set_stacks(a->lang, fds[3]);
 	}
-	close(fds[0]);
-	close(fds[1]);
-	if (fds[2] >= 0)
-		close(fds[2]);
+	for (int i = 0; i < 4; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
 	if (!text)
 		return -1;
 	ret = attach_and_report(a, text);

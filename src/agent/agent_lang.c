@@ -13,10 +13,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agent/agent_lang.h"
 #include "arch/safe_read.h"
 #include "lang/hit.h"
+#include "stack/stack.h"
 #include "trace/map/map.h"
 #include "trace/session/session.h"
 #include "uprobes_agent.h"
@@ -37,6 +39,7 @@ static int own_faults(const struct plan *pl)
 
 struct agent_lang {
 	struct lang_program *prog;
+	struct stack_table *stacks; /* ustack keys; a stack_setup() user while set */
 	struct lang_env_ops ops;
 	uint32_t n;
 	struct lang_hit hits[]; /* one per probe line */
@@ -103,6 +106,8 @@ int agent_lang_agg(struct agent_lang *l, struct trace_session *s, uint32_t i,
 	h->ret = spec->kind == TRACE_RETPROBE;
 	h->rings = trace_session_rings(s); /* printf and the other emits: records of event i */
 	h->event_id = i;
+	/* SYMBOL, not SYMBOL+OFF: the return address is at rsp even without CFI. */
+	h->at_entry = spec->kind == TRACE_PROBE && spec->symbol && !spec->offset;
 	char *func = spec->symbol ? strdup(spec->symbol) : NULL;
 	char *text = NULL;
 	if (asprintf(&text, "%s:%s:%s", h->ret ? "uretprobe" : "uprobe", spec->path,
@@ -118,10 +123,33 @@ int agent_lang_agg(struct agent_lang *l, struct trace_session *s, uint32_t i,
 	return 0;
 }
 
+int agent_lang_set_stacks(struct agent_lang *l, int fd)
+{
+	if (l->stacks)
+		return -EEXIST;
+	int err = stack_setup();
+	if (err)
+		return err;
+	l->stacks = stack_table_attach(fd);
+	if (!l->stacks) {
+		err = -errno;
+		stack_release();
+		return err ? err : -EINVAL;
+	}
+	stack_table_put_maps(l->stacks, (uint32_t)getpid()); /* best effort: -ENOSPC */
+	for (uint32_t i = 0; i < l->n; i++)
+		l->hits[i].stacks = l->stacks;
+	return 0;
+}
+
 void agent_lang_free(struct agent_lang *l)
 {
 	if (!l)
 		return;
+	if (l->stacks) {
+		stack_release();
+		stack_table_free(l->stacks);
+	}
 	for (uint32_t i = 0; i < l->n; i++) {
 		if (l->hits[i].func && l->hits[i].func[0])
 			free((char *)l->hits[i].func);

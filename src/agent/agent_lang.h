@@ -25,6 +25,12 @@ struct trace_session;
 int agent_lang_agg(struct agent_lang *l, struct trace_session *s, uint32_t i,
 		   const struct trace_spec *spec, struct trace_event_agg *g, char *why, size_t len);
 /* After every probe is out. */
+/*
+ * The program's stack table (ustack keys), memfd fd from the tracer: stacks
+ * set up in this process (stack_setup), its mappings left in the table, and
+ * every probe's hits intern there. 0 or -errno.
+ */
+int agent_lang_set_stacks(struct agent_lang *l, int fd);
 void agent_lang_free(struct agent_lang *l);
 
 #endif

@@ -189,8 +189,11 @@ static void dump(const struct lang_node *n, int depth, FILE *out)
 		put_escaped(n->str, (size_t)n->ival, out);
 		fputc('\n', out);
 		return;
-	case N_BUILTIN:
-		fprintf(out, "builtin: %s\n", n->str);
+	case N_BUILTIN: /* ustack(...) (op 1) was a call, its mode (op 2) a stack_mode */
+		fprintf(out, "%s: %s\n", n->op == 1 ? "call" : n->op == 2 ? "stack_mode" : "builtin",
+			n->str);
+		if (n->op == 1)
+			return dump_kids(n, 0, depth + 1, out);
 		return;
 	case N_VAR:
 		fprintf(out, "variable: %s\n", n->str);

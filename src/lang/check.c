@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "lang/lang.h"
+#include "lang/store.h"
 
 struct checker {
 	const struct lang_node *written[LANG_MAX_MAPS]; /* a node of each map written */
@@ -18,6 +19,7 @@ struct checker {
 	struct lang_checked *c;
 	struct lang_probe_info *probe;
 	int nprobe_kinds; /* bit per enum lang_probe_kind in this probe */
+	const struct lang_node *key; /* the map key being checked (ustack is one only) */
 };
 
 static void check_expr(struct checker *ck, struct lang_node *n);
@@ -74,6 +76,8 @@ static const char *type_name(const struct lang_node *n, char *buf, size_t len)
 	}
 	if (n->type == T_AGG)
 		return "count";
+	if (n->type == T_USTACK)
+		return "ustack";
 	if (n->type == T_NONE)
 		return "none";
 	return n->is_signed ? "int64" : "unsigned int64";
@@ -108,9 +112,20 @@ static void check_builtin(struct checker *ck, struct lang_node *n)
 		lang_error(
 			ck->src, n->pos,
 			"The func builtin can only be used with 'uprobe' and 'uretprobe' probes");
-	else if (id == B_USTACK)
+	else if (id == B_USTACK && !only_probes(ck, 1 << P_UPROBE | 1 << P_URETPROBE | 1 << P_USDT))
 		lang_error(ck->src, n->pos,
-			   "ustack is not yet supported by uprobe -e (see docs/language.md)");
+			   "The ustack builtin can only be used with 'uprobe', 'uretprobe' and "
+			   "'usdt' probes here (BEGIN, END and interval probes run in the tracer)");
+	else if (id == B_USTACK && ck->key != n)
+		lang_error(ck->src, n->pos,
+			   "ustack is supported as a map key only (@[ustack] = count()); "
+			   "print(), printf(\"%%s\") and values of ustack are not yet");
+	if (id == B_USTACK) {
+		n->type = T_USTACK;
+		if (!n->ival) /* the plain builtin: 127 frames, bpftrace mode */
+			n->ival = 127;
+		return;
+	}
 	if (id == B_COMM || id == B_PROBE || id == B_FUNC) {
 		n->type = T_STR;
 		n->size = id == B_COMM ? 16 : LANG_STRLEN;
@@ -166,19 +181,29 @@ static void key_list(const struct lang_map_info *m, const struct lang_node *n, b
 	int nk = declared ? m->nkeys : n->nkids;
 	o += (size_t)snprintf(buf + o, len - o, "[");
 	for (int i = 0; i < nk && o < len; i++) {
-		bool str = declared ? m->key[i] == T_STR : n->kids[i]->type == T_STR;
+		enum lang_type t = declared ? m->key[i] : n->kids[i]->type;
+		bool perf = declared ? m->key_stack[i] == 2 : n->kids[i]->ival >> 8;
+		const char *name = t == T_USTACK ? (perf ? "ustack(perf)" : "ustack") : "int64";
 		o += (size_t)snprintf(buf + o, len - o, "%s%s", i ? ", " : "",
-				      str ? "string" : "int64");
+				      t == T_STR ? "string" : name);
 	}
 	if (o < len)
 		snprintf(buf + o, len - o, "]");
 }
 
 /* A map access: its keys checked against the map's signature. */
+static uint8_t stack_mode(const struct lang_node *k)
+{
+	return k->type == T_USTACK ? (uint8_t)(1 + (k->ival >> 8)) : 0;
+}
+
 static struct lang_map_info *check_map(struct checker *ck, struct lang_node *n)
 {
-	for (int i = 0; i < n->nkids; i++)
+	for (int i = 0; i < n->nkids; i++) {
+		ck->key = n->kids[i];
 		check_expr(ck, n->kids[i]);
+		ck->key = NULL;
+	}
 	struct lang_map_info *m = map_of(ck, n);
 	if (!m)
 		return NULL;
@@ -189,7 +214,7 @@ static struct lang_map_info *check_map(struct checker *ck, struct lang_node *n)
 	}
 	bool same = m->nkeys < 0 || m->nkeys == n->nkids;
 	for (int i = 0; same && m->nkeys >= 0 && i < n->nkids; i++)
-		same = m->key[i] == n->kids[i]->type;
+		same = m->key[i] == n->kids[i]->type && m->key_stack[i] == stack_mode(n->kids[i]);
 	if (!same) {
 		char want[128], got[128];
 		key_list(m, n, true, want, sizeof(want));
@@ -202,8 +227,10 @@ static struct lang_map_info *check_map(struct checker *ck, struct lang_node *n)
 	}
 	if (m->nkeys < 0) {
 		m->nkeys = n->nkids;
-		for (int i = 0; i < n->nkids; i++)
+		for (int i = 0; i < n->nkids; i++) {
 			m->key[i] = n->kids[i]->type;
+			m->key_stack[i] = stack_mode(n->kids[i]);
+		}
 	}
 	for (int i = 0; i < n->nkids; i++) /* any signed key prints signed */
 		m->key_signed[i] |= n->kids[i]->is_signed;
@@ -375,6 +402,13 @@ static void check_map_arg(struct checker *ck, struct lang_node *n, struct lang_n
 
 static void check_call(struct checker *ck, struct lang_node *n, struct lang_node *assign_to)
 {
+	if (!strcmp(n->str, "ustack")) { /* ustack(N), ustack(perf[, N]): the builtin */
+		if (lang_ustack_call(ck->src, n))
+			return;
+		n->kind = N_BUILTIN;
+		n->op = 1; /* printed as bpftrace's "call: ustack" by -d */
+		return check_builtin(ck, n);
+	}
 	n->id = find(func_names, sizeof(func_names) / sizeof(func_names[0]), n->str);
 	n->type = T_NONE;
 	if (n->id < 0) {

@@ -137,6 +137,8 @@ static uint64_t builtin(const struct lang_env *env, struct frame *f, const struc
 	case B_PROBE:
 		copy_str(f->slots[in->c], env->probe);
 		break;
+	case B_USTACK:
+		return env->ustack ? env->ustack(env, in->b) : 0;
 	default:
 		return 0;
 	}

@@ -11,6 +11,8 @@
  *   nsecs        TSC * latency_mult >> 32 (ns, the tracer's --hist latency rate)
  *   elapsed      the same from the TSC at which tracing began
  *   cpu          rdtscp's TSC_AUX (Linux: the cpu in its low 12 bits)
+ *   ustack(N)    stack_capture() into the program's stack table: the key word
+ *                is pid << 32 | stack id (0: not interned, the table full)
  *
  * Hot path, built with the hot-path flags: no libc, no lock, no allocation;
  * async-signal-safe. str() reads through the fault-safe loads; a bad pointer
@@ -24,6 +26,7 @@
 
 #include "arch/safe_read.h"
 #include "lang/hit.h"
+#include "stack/stack.h"
 #include "trace/fetch/fetch.h"
 #include "trace/map/map.h"
 #include "trace/transport/ring.h"
@@ -110,6 +113,17 @@ static long raw_syscall0(long nr)
 	return ret;
 }
 
+/* how: the depth (1..127) in its low byte (the mode is the tracer's). */
+static uint64_t hit_ustack(const struct lang_env *env, uint32_t how)
+{
+	const struct lang_hit *h = env->hit;
+	uint64_t id = 0;
+
+	if (!h->stacks || stack_capture(h->stacks, env->regs, h->at_entry, how & 0xff, &id))
+		id = 0;
+	return env->pid << 32 | (uint32_t)id;
+}
+
 #define USES(b) (uses & (1u << (b)))
 
 void lang_hit_run(void *ctx, const struct uprobe_regs *regs, uint64_t entry_tsc,
@@ -127,9 +141,12 @@ void lang_hit_run(void *ctx, const struct uprobe_regs *regs, uint64_t entry_tsc,
 		.comm = "",
 		.func = h->func,
 		.probe = h->probe_text,
+		.regs = regs,
+		.hit = h,
+		.ustack = hit_ustack,
 	};
 	(void)entry_tsc;
-	if (USES(B_PID) || USES(B_TID) || USES(B_COMM)) {
+	if (USES(B_PID) || USES(B_TID) || USES(B_COMM) || USES(B_USTACK)) {
 		struct fetch_thread *t = fetch_self();
 		env.pid = t->pid;
 		env.tid = t->tid;

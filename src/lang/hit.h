@@ -10,6 +10,7 @@
 #include "uprobes.h"
 
 struct trace_rings;
+struct stack_table;
 
 /*
  * What a plan emits in the target (printf, print, clear, zero, exit, print of
@@ -42,6 +43,8 @@ struct lang_hit {
 	struct trace_rings *rings; /* emits: one record each, of event event_id */
 	uint32_t event_id;
 	int faults_map; /* the region's "str() faults" count map (lang_target_define) */
+	struct stack_table *stacks; /* ustack keys intern here (NULL: their id is 0) */
+	bool at_entry;		    /* the probe is a function's first instruction */
 };
 
 /* The target's environment: the region's maps, fault-safe str(), emits into the rings. */

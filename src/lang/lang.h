@@ -80,7 +80,7 @@ enum lang_op {
 };
 
 /* Types found by check.c. */
-enum lang_type { T_NONE, T_INT, T_STR, T_AGG };
+enum lang_type { T_NONE, T_INT, T_STR, T_AGG, T_USTACK /* a map key only: a word */ };
 
 struct lang_node {
 	enum lang_kind kind;
@@ -207,6 +207,7 @@ struct lang_map_info {
 	int nkeys; /* -1 until first used */
 	enum lang_type key[LANG_MAX_KEYS];
 	bool key_signed[LANG_MAX_KEYS];
+	uint8_t key_stack[LANG_MAX_KEYS]; /* T_USTACK keys: 1 bpftrace mode, 2 perf */
 	int64_t lmin, lmax, lstep; /* lhist */
 	struct lang_pos pos;
 };

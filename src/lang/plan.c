@@ -147,7 +147,8 @@ static void builtin(struct comp *c, const struct lang_node *n)
 {
 	int s = n->type == T_STR ? slot(c, n) : 0;
 	c->probe->uses |= 1u << n->id;
-	emit(c, PI_BUILTIN, n->id, 0, (uint32_t)s, 0);
+	/* ustack: b is depth | perf << 8 (check.c's ival) */
+	emit(c, PI_BUILTIN, n->id, n->id == B_USTACK ? (int)n->ival : 0, (uint32_t)s, 0);
 }
 
 static void call_expr(struct comp *c, const struct lang_node *n)

@@ -95,7 +95,9 @@ static void print_key(const struct store_map *m, const uint8_t *key, FILE *out)
 		uint64_t v;
 		memcpy(&v, key + o, 8);
 		o += 8;
-		if (mi->key_signed[i])
+		if (mi->key[i] == T_USTACK)
+			lang_ustack_key(m->ustacks, v, mi->key_stack[i] == 2, out);
+		else if (mi->key_signed[i])
 			fprintf(out, "%" PRId64, (int64_t)v);
 		else
 			fprintf(out, "%" PRIu64, v);

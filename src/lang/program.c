@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "stack/stack.h"
 #include "lang/lang.h"
 #include "lang/program.h"
 
@@ -41,6 +42,7 @@ void lang_program_free(struct lang_program *p)
 	node_free(p->ast);
 	lang_checked_free(&p->checked);
 	plan_free(p);
+	stack_table_free(p->stacks);
 	free(p->src.diag);
 	free(p->name);
 	free(p->text);

@@ -15,6 +15,9 @@
 
 #include "lang/lang.h"
 
+struct uprobe_regs;
+struct stack_table;
+
 #define PLAN_STACK     32 /* words */
 #define PLAN_SLOTS     8  /* string temporaries of a frame */
 #define PLAN_STRVARS   8  /* string variables of a probe */
@@ -112,6 +115,10 @@ struct lang_env {
 	uint64_t pid, tid, nsecs, elapsed, cpu, uid, gid;
 	const char *comm, *func, *probe;
 	uint64_t errors; /* faults counted (str() of a bad pointer) */
+	/* ustack: the key word of the stack at regs (how: depth | perf << 8); NULL: 0 */
+	uint64_t (*ustack)(const struct lang_env *env, uint32_t how);
+	const struct uprobe_regs *regs;
+	const void *hit;
 };
 
 struct lang_program {
@@ -121,6 +128,7 @@ struct lang_program {
 	struct lang_checked checked;
 	struct plan plan;
 	bool compiled;
+	struct stack_table *stacks; /* the tracer's table for ustack keys (ustack.c) */
 };
 
 /* plan.c */

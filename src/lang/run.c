@@ -279,6 +279,11 @@ int lang_program_run_end(struct lang_program *p, struct trace_maps *m, enum lang
 	if (err)
 		return err;
 	err = lang_target_read((struct map_region *)m, r.store);
+	struct lang_ustacks *u = lang_ustacks_open(p); /* ustack keys: frames and names */
+	for (uint32_t i = 0; i < r.store->nmaps; i++)
+		r.store->maps[i].ustacks = u;
 	runner_end(&r);
+	lang_ustacks_report(u, stderr);
+	lang_ustacks_close(u);
 	return err;
 }

@@ -18,8 +18,11 @@ struct store_entry {
 	uint64_t buckets[]; /* hist, lhist */
 };
 
+struct lang_ustacks;
+
 struct store_map {
 	const struct lang_map_info *info;
+	struct lang_ustacks *ustacks; /* ustack keys' frames and names (ustack.c) */
 	uint32_t key_size, nbuckets;
 	struct store_entry **slots;
 	uint32_t cap, count;
@@ -42,6 +45,16 @@ void store_agg_entry(const struct store_map *m, struct store_entry *e, enum lang
 		     int64_t v);
 /* map_get, map_set, map_agg, map_del over a store (ctx: the store) */
 void store_env_ops(struct lang_env_ops *ops);
+
+/* ustack.c: ustack(...)'s arguments into n->ival (depth | perf << 8); 0 or -EINVAL */
+int lang_ustack_call(struct lang_src *src, struct lang_node *n);
+/* The tracer's stack table read, its mappings given to a symbolizer; NULL: none. */
+struct lang_ustacks *lang_ustacks_open(struct lang_program *p);
+void lang_ustacks_close(struct lang_ustacks *u);
+/* A ustack key's text as bpftrace prints it in a map key (u NULL: an empty stack). */
+void lang_ustack_key(struct lang_ustacks *u, uint64_t word, bool perf, FILE *out);
+/* The stacks the table could not take, said on err (nothing when none). */
+void lang_ustacks_report(struct lang_ustacks *u, FILE *err);
 
 /* print.c */
 /* One map as bpftrace prints it: print(@m, top, div) and at the end. */

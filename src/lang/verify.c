@@ -62,7 +62,9 @@ static bool map_ok(const struct verifier *v, const struct plan_insn *in)
 static bool check_builtin(const struct plan_insn *in)
 {
 	bool str = in->a == B_COMM || in->a == B_FUNC || in->a == B_PROBE;
-	return in->a <= B_USTACK && in->a != B_USTACK && (!str || in->c < PLAN_SLOTS);
+	if (in->a == B_USTACK) /* depth 1..127, mode bpftrace (0) or perf (1) */
+		return (in->b & 0xff) >= 1 && (in->b & 0xff) <= 127 && in->b >> 8 <= 1;
+	return in->a < B_USTACK && (!str || in->c < PLAN_SLOTS);
 }
 
 /* One instruction's effect on v->s; false: refused. */

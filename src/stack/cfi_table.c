@@ -308,6 +308,8 @@ struct cfi_table *cfi_table_from(void *mem, size_t len, size_t map_len)
 		return NULL;
 	}
 	t->hdr = h;
+	t->text_start = h->text_start;
+	t->span = h->span;
 	t->ip = (const uint32_t *)((const uint8_t *)mem + sizeof(*h));
 	t->row = (const struct cfi_row *)((const uint8_t *)mem + h->rows_off);
 	t->block = (const uint32_t *)((const uint8_t *)mem + h->block_off);

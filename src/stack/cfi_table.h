@@ -50,6 +50,7 @@
 #ifndef UPROBES_STACK_CFI_TABLE_H
 #define UPROBES_STACK_CFI_TABLE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -88,16 +89,39 @@ struct cfi_table_hdr {
 
 _Static_assert(sizeof(struct cfi_table_hdr) == 64, "cfi_table_hdr layout");
 
+/*
+ * A lookup cache entry: the row itself beside its tag, so that a hit reads
+ * one cache line (not the tag, then the row array). tag = (rel + 1) << 32 |
+ * cfi_cache_check(row, rel): written row first, tag last, but two writers
+ * can interleave; a reader takes the entry only if the check matches the
+ * row it read, so a torn entry is a miss.
+ */
+struct cfi_cache_ent {
+	uint64_t tag;
+	uint64_t row; /* struct cfi_row's 8 bytes */
+};
+
 /* A table in memory: the block (malloc'd or mapped), its parts, and a lookup cache. */
 struct cfi_table {
+	uint64_t text_start, span; /* the header's, here: one line less to read at a lookup */
 	const struct cfi_table_hdr *hdr;
 	const uint32_t *ip;
 	const struct cfi_row *row;
 	const uint32_t *block;
 	void *mem;	 /* what to free (malloc'd) or unmap (cached file) */
 	size_t map_len;	 /* non-zero: mem is mapped */
-	uint64_t *cache; /* CFI_CACHE words: (rel + 1) << 32 | row, see cfi_lookup() */
+	struct cfi_cache_ent *cache; /* CFI_CACHE entries, see cfi_lookup() */
 };
+
+union cfi_row_word {
+	struct cfi_row r;
+	uint64_t w;
+};
+
+static inline uint32_t cfi_cache_check(uint64_t row, uint64_t rel)
+{
+	return (uint32_t)(((row ^ rel) * 0x9e3779b97f4a7c15ull) >> 32);
+}
 
 #define CFI_CACHE 1024
 
@@ -117,23 +141,26 @@ struct cfi_table *cfi_table_from(void *mem, size_t len, size_t map_len);
 void cfi_table_free(struct cfi_table *t);
 
 /*
- * The row at file address vaddr, or NULL outside the table. Signal-safe (the
- * unwinder's, compiled with it). The cache is racy by design: each word is
- * written whole and names the address it answers for, so a word another
- * thread overwrote is only a miss.
+ * The row at file address vaddr into *out: false outside the table.
+ * Signal-safe (the unwinder's, compiled with it). The cache is racy by
+ * design: an entry another thread overwrote, or tore, is only a miss.
  */
-static inline const struct cfi_row *cfi_lookup(const struct cfi_table *t, uint64_t vaddr)
+static inline bool cfi_lookup(const struct cfi_table *t, uint64_t vaddr, struct cfi_row *out)
 {
-	uint64_t rel = vaddr - t->hdr->text_start, w;
+	uint64_t rel = vaddr - t->text_start, tag;
+	struct cfi_cache_ent *e;
+	union cfi_row_word row;
 	uint32_t lo, hi, b;
-	size_t slot;
 
-	if (rel >= t->hdr->span)
-		return NULL;
-	slot = (size_t)((rel * 0x9e3779b97f4a7c15ull) >> 54) & (CFI_CACHE - 1);
-	w = __atomic_load_n(&t->cache[slot], __ATOMIC_RELAXED);
-	if (w >> 32 == rel + 1)
-		return &t->row[(uint32_t)w];
+	if (rel >= t->span)
+		return false;
+	e = &t->cache[((rel * 0x9e3779b97f4a7c15ull) >> 54) & (CFI_CACHE - 1)];
+	tag = __atomic_load_n(&e->tag, __ATOMIC_RELAXED);
+	row.w = __atomic_load_n(&e->row, __ATOMIC_RELAXED);
+	if (tag >> 32 == rel + 1 && (uint32_t)tag == cfi_cache_check(row.w, rel)) {
+		*out = row.r;
+		return true;
+	}
 	b = (uint32_t)(rel >> CFI_BLOCK_SHIFT);
 	lo = t->block[b];
 	hi = t->block[b + 1];
@@ -145,8 +172,11 @@ static inline const struct cfi_row *cfi_lookup(const struct cfi_table *t, uint64
 		else
 			hi = mid - 1;
 	}
-	__atomic_store_n(&t->cache[slot], (rel + 1) << 32 | lo, __ATOMIC_RELAXED);
-	return &t->row[lo];
+	row.r = t->row[lo];
+	__atomic_store_n(&e->row, row.w, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->tag, (rel + 1) << 32 | cfi_cache_check(row.w, rel), __ATOMIC_RELAXED);
+	*out = row.r;
+	return true;
 }
 
 /*

@@ -73,6 +73,17 @@ struct stack_table_opts {
 /* A table in a new sealed memfd ("uprobes-stacks"). NULL + errno. */
 struct stack_table *stack_table_new(const struct stack_table_opts *opts);
 void stack_table_free(struct stack_table *t);
+/*
+ * The table of memfd fd, made by the tracer (its header checked against the
+ * file; fd dup'ed). NULL + errno.
+ */
+struct stack_table *stack_table_attach(int fd);
+/*
+ * This process's executable mappings (after stack_setup()) into the table's
+ * mappings area, under pid, for the tracer to name frames after the process
+ * exited. Not signal context. 0, -ENOENT (none known) or -ENOSPC (area full).
+ */
+int stack_table_put_maps(struct stack_table *t, uint32_t pid);
 /* The memfd to hand to the tracer (uprobe_stack_reader_new()). */
 int stack_table_fd(const struct stack_table *t);
 

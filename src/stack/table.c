@@ -9,8 +9,10 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "stack/modules.h"
 #include "stack/stack.h"
 #include "stack/table_shm.h"
 #include "util/log.h"
@@ -25,6 +27,19 @@ struct stack_table {
 	struct stack_ent *ent;
 	uint64_t *pool;
 };
+
+/* Map t->fd (t->hdr, t->len set) and point at its parts. 0 or -1. */
+static int table_map(struct stack_table *t)
+{
+	t->base = mmap(NULL, t->len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, t->fd, 0);
+	if (t->base == MAP_FAILED)
+		return -1;
+	t->ctl = (struct stack_shm_ctl *)(t->base + 64);
+	t->index = (uint32_t *)(t->base + t->hdr.index_off);
+	t->ent = (struct stack_ent *)(t->base + t->hdr.ent_off);
+	t->pool = (uint64_t *)(t->base + t->hdr.pool_off);
+	return 0;
+}
 
 struct stack_table *stack_table_new(const struct stack_table_opts *opts)
 {
@@ -52,14 +67,9 @@ struct stack_table *stack_table_new(const struct stack_table_opts *opts)
 	if (t->fd < 0 || ftruncate(t->fd, (off_t)t->len) ||
 	    fcntl(t->fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL))
 		goto fail;
-	t->base = mmap(NULL, t->len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, t->fd, 0);
-	if (t->base == MAP_FAILED)
+	if (table_map(t))
 		goto fail;
 	*(struct stack_shm_hdr *)t->base = t->hdr;
-	t->ctl = (struct stack_shm_ctl *)(t->base + 64);
-	t->index = (uint32_t *)(t->base + t->hdr.index_off);
-	t->ent = (struct stack_ent *)(t->base + t->hdr.ent_off);
-	t->pool = (uint64_t *)(t->base + t->hdr.pool_off);
 	return t;
 fail:
 	errno = -log_error(errno, "stack table: cannot make a memfd of %zu bytes", t->len);
@@ -67,6 +77,59 @@ fail:
 		close(t->fd);
 	free(t);
 	return NULL;
+}
+
+/*
+ * The table in memfd fd, made by the tracer (stack_table_new there): its
+ * header must be a layout of ours and the file's size. The fd is dup'ed.
+ */
+struct stack_table *stack_table_attach(int fd)
+{
+	struct stack_shm_hdr theirs;
+	struct stack_table *t;
+	struct stat st;
+
+	if (fstat(fd, &st) || pread(fd, &theirs, sizeof(theirs), 0) != (ssize_t)sizeof(theirs))
+		return NULL;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	if (theirs.magic != STACK_SHM_MAGIC || theirs.version != STACK_SHM_VERSION ||
+	    !theirs.max_stacks || theirs.max_stacks > STACK_SHM_MAX_STACKS ||
+	    theirs.max_frames > STACK_SHM_MAX_FRAMES ||
+	    stack_shm_layout(&t->hdr, theirs.max_stacks, theirs.max_frames) !=
+		    (uint64_t)st.st_size) {
+		free(t);
+		errno = EINVAL;
+		return NULL;
+	}
+	t->len = (size_t)st.st_size;
+	t->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	if (t->fd < 0 || table_map(t)) {
+		if (t->fd >= 0)
+			close(t->fd);
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+int stack_table_put_maps(struct stack_table *t, uint32_t pid)
+{
+	const struct stack_modset *ms = stack_modules_current();
+	uint64_t off, len = ms ? ms->maps_len : 0;
+	uint64_t *at;
+
+	if (!t || !len)
+		return -ENOENT;
+	off = __atomic_fetch_add(&t->ctl->maps_used, 8 + len, __ATOMIC_RELAXED);
+	if (off + 8 + len > STACK_SHM_MAPS_SIZE)
+		return -ENOSPC;
+	at = (uint64_t *)(t->base + stack_shm_maps_off(&t->hdr) + off);
+	for (uint64_t k = 0; k < len / 8; k++)
+		at[1 + k] = ms->maps_rec[k];
+	__atomic_store_n(&at[0], len << 32 | pid, __ATOMIC_RELEASE);
+	return 0;
 }
 
 void stack_table_free(struct stack_table *t)

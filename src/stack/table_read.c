@@ -117,3 +117,31 @@ UPROBE_API int uprobe_stack_reader_stats(struct uprobe_stack_reader *r,
 	st->capacity = r->hdr.max_stacks;
 	return 0;
 }
+
+UPROBE_API int uprobe_stack_reader_maps(struct uprobe_stack_reader *r, struct uprobe_symbolizer *s)
+{
+	const uint8_t *area;
+	uint64_t used, off = 0;
+	int n = 0;
+
+	if (!r || !s)
+		return -EINVAL;
+	area = r->base + stack_shm_maps_off(&r->hdr);
+	used = __atomic_load_n(&ctl_of(r)->maps_used, __ATOMIC_ACQUIRE);
+	if (used > STACK_SHM_MAPS_SIZE)
+		used = STACK_SHM_MAPS_SIZE;
+	while (off + 8 <= used) {
+		uint64_t head = __atomic_load_n((const uint64_t *)(area + off), __ATOMIC_ACQUIRE);
+		uint32_t len = (uint32_t)(head >> 32);
+		struct trace_record rec = { .event_id = UPROBE_STACK_MAPS_EVENT,
+					    .pid = (uint32_t)head, .comm = "",
+					    .data = area + off + 8, .data_len = len };
+
+		if (!head || len % 8 || len > used - off - 8)
+			break; /* a writer that never finished, or nonsense: the end */
+		if (uprobe_symbolizer_take_record(s, &rec) == 1)
+			n++;
+		off += 8 + len;
+	}
+	return n;
+}

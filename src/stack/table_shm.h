@@ -13,6 +13,14 @@
  *                                 entry number + 1 (the stack's id)
  *   ...    struct stack_ent ent[max_stacks]
  *   ...    u64 pool[max_frames]   the frames of the entries, leaf first
+ *   ...    maps[STACK_SHM_MAPS_SIZE]  the mappings of the processes that intern
+ *                                 (the language's ustack, so that the tracer
+ *                                 names frames after they exited): records of
+ *                                 u64 (len << 32 | pid), then len bytes of the
+ *                                 UPROBE_STACK_MAPS_EVENT payload; a writer
+ *                                 reserves with a fetch-add of maps_used and
+ *                                 stores the head word last (release); a zero
+ *                                 head ends the list
  *
  * Interning a stack (lock-free; any thread, signal handlers too): look its
  * hash up in the index, comparing the frames of each READY entry of that
@@ -30,9 +38,10 @@
 #include <stdint.h>
 
 #define STACK_SHM_MAGIC 0x4b43415453505255ull /* "URPSTACK" */
-#define STACK_SHM_VERSION 1
+#define STACK_SHM_VERSION 2
 #define STACK_SHM_MAX_STACKS (1u << 24)
 #define STACK_SHM_MAX_FRAMES (1u << 28)
+#define STACK_SHM_MAPS_SIZE (256u << 10)
 
 enum stack_ent_state {
 	STACK_ENT_WRITING = 0, /* reserved, being written (or its writer gave up) */
@@ -52,6 +61,7 @@ struct stack_shm_ctl {
 	_Alignas(64) uint32_t n_stacks; /* entries reserved (may pass max_stacks: clamp) */
 	uint32_t dropped;		/* new stacks refused, the table being full */
 	_Alignas(64) uint64_t pool_used; /* frames reserved (may pass max_frames) */
+	_Alignas(64) uint64_t maps_used; /* bytes of maps reserved (may pass the size) */
 };
 
 struct stack_ent {
@@ -62,6 +72,12 @@ struct stack_ent {
 };
 
 _Static_assert(sizeof(struct stack_ent) == 16, "stack_ent layout");
+
+/* Where the mappings' records start. */
+static inline uint64_t stack_shm_maps_off(const struct stack_shm_hdr *h)
+{
+	return (h->pool_off + 8ull * h->max_frames + 63) & ~63ull;
+}
 
 /* The layout of a table of this shape (both sides compute it): the file's size. */
 static inline uint64_t stack_shm_layout(struct stack_shm_hdr *h, uint32_t max_stacks,
@@ -81,7 +97,7 @@ static inline uint64_t stack_shm_layout(struct stack_shm_hdr *h, uint32_t max_st
 	h->index_off = 64 + sizeof(struct stack_shm_ctl);
 	h->ent_off = (h->index_off + 4ull * slots + 63) & ~63ull;
 	h->pool_off = h->ent_off + sizeof(struct stack_ent) * (uint64_t)max_stacks;
-	h->file_size = (h->pool_off + 8ull * max_frames + 4095) & ~4095ull;
+	h->file_size = (stack_shm_maps_off(h) + STACK_SHM_MAPS_SIZE + 4095) & ~4095ull;
 	return h->file_size;
 }
 

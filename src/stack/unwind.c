@@ -220,13 +220,15 @@ unsigned stack_unwind(const struct uprobe_regs *regs, bool at_entry, uint64_t *f
 	frames[n++] = ip;
 	while (n < max) {
 		uint64_t pc = ip - !exact, cfa, ra;
-		const struct cfi_row *r;
+		const struct cfi_row *r = NULL;
+		struct cfi_row row;
 		struct safe_word w;
 		bool bp_saved;
 
 		if (pc - u.lo >= u.span)
 			module_enter(&u, ms, pc);
-		r = u.cfi ? cfi_lookup(u.cfi, pc - u.bias) : NULL;
+		if (u.cfi && cfi_lookup(u.cfi, pc - u.bias, &row))
+			r = &row;
 		if (r && (r->kind & CFI_F_FAST)) {
 			cfa = ((r->kind & CFI_F_BP_BASE) ? bp : sp) + (uint64_t)(int64_t)r->cfa_off;
 			bp_saved = CFI_BP(r->kind) == CFI_BP_CFA;

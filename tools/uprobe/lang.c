@@ -40,7 +40,10 @@ static const char usage[] =
 	"with -p, or at exit()). Their printf(), print(), clear(), zero() and exit() go\n"
 	"through its rings, in order per thread; records lost (rings full) are said as\n"
 	"bpftrace says them (\"Lost N events\") and counted on stderr. exit() ends a\n"
-	"command given with -c or -- (SIGTERM; status 0, as bpftrace's).\n";
+	"command given with -c or -- (SIGTERM; status 0, as bpftrace's).\n"
+	"ustack, ustack(N), ustack(perf|bpftrace[, N]) are map keys there: the stack is\n"
+	"walked in the process (CFI, the frames gdb's bt shows) and named here at the end\n"
+	"(UPROBE_USTACK_MAX: distinct stacks kept, default 16384; docs/stacks.md).\n";
 
 static char *read_file(const char *path)
 {
@@ -132,6 +135,11 @@ static int make_maps(struct tracer *t, struct lang_program *p, const char *name,
 	free(blob);
 	if (err)
 		return cli_error(CLI_EXIT_FAIL, "maps: %s", trace_maps_error(t->maps));
+	int sfd = lang_program_stack_fd(p);
+	if (sfd < 0 && sfd != -ENOENT)
+		return cli_error(CLI_EXIT_FAIL, "%s: the stack table: %s", name, strerror(-sfd));
+	t->lang_stacks = sfd >= 0;
+	t->lang_stacks_fd = sfd;
 	struct trace_map_stats st = { .sz = sizeof(st) };
 	while (!trace_maps_stats(t->maps, t->lang_maps, &st))
 		t->lang_maps++; /* the program's maps: their drops in the summary */

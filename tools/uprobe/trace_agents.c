@@ -202,14 +202,15 @@ static int make_specs(struct tracer *t)
 static int send_specs(struct tracer *t, int sock)
 {
 	struct uprobe_agent_specs sp = { { UPROBE_AGENT_SPECS, (uint32_t)t->n }, t->text_len };
-	int fds[3];
+	int fds[4];
 
 	if (make_specs(t))
 		return -1;
 	fds[0] = t->text_fd;
 	fds[1] = t->counts_fd;
 	fds[2] = tracer_maps_fd(t); /* the maps, when the probes aggregate in the target */
-	return send_fds(sock, &sp, sizeof(sp), fds, fds[2] >= 0 ? 3 : 2);
+	fds[3] = t->lang_stacks ? t->lang_stacks_fd : -1; /* a program's ustack keys' table */
+	return send_fds(sock, &sp, sizeof(sp), fds, fds[2] < 0 ? 2 : fds[3] >= 0 ? 4 : 3);
 }
 
 /* ---- READY: the statuses, checked before anything of them is used ------------------- */

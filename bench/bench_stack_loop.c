@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The stack capture alone, in a loop, for valgrind --tool=callgrind (no
+ * probe: valgrind cannot run patched code): a chain of 18 calls (the fp or
+ * the cfi road of bench_stack_chain.c) ends in a call to loop_hook, which
+ * takes the registers at that point and captures the stack ITERS times,
+ * touching THRASH KiB of memory between captures as the traced program's own
+ * work would. Counts instructions and simulated cache misses of
+ * stack_unwind() and stack_table_intern() per capture:
+ *   valgrind --tool=callgrind --cache-sim=yes build/bench/bench_stack_loop fp 20000 256
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "stack/stack.h"
+
+int loop_fp_top(int x), loop_cfi_top(int x);
+
+static struct stack_table *table;
+static unsigned long iters, thrash_kib, failed;
+static volatile unsigned char *thrash;
+
+/* rip: the return address into the leaf; rsp: the leaf's; rbp: as it was. */
+void loop_hook_c(uint64_t rip, uint64_t rsp, uint64_t rbp);
+__asm__(".globl loop_hook\n"
+	".type loop_hook, @function\n"
+	"loop_hook:\n"
+	"	movq (%rsp), %rdi\n"
+	"	leaq 8(%rsp), %rsi\n"
+	"	movq %rbp, %rdx\n"
+	"	jmp loop_hook_c\n");
+
+void loop_hook_c(uint64_t rip, uint64_t rsp, uint64_t rbp)
+{
+	struct uprobe_regs regs;
+	uint64_t id;
+
+	memset(&regs, 0, sizeof(regs));
+	regs.rip = rip;
+	regs.rsp = rsp;
+	regs.rbp = rbp;
+	for (unsigned long i = 0; i < iters; i++) {
+		for (unsigned long k = 0; k < thrash_kib * 1024; k += 64)
+			thrash[k]++;
+		if (stack_capture(table, &regs, false, 16, &id))
+			failed++;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	int fp = argc < 2 || !strcmp(argv[1], "fp");
+
+	iters = argc > 2 ? strtoul(argv[2], NULL, 10) : 10000;
+	thrash_kib = argc > 3 ? strtoul(argv[3], NULL, 10) : 0;
+	thrash = calloc(thrash_kib + 1, 1024);
+	if ((argc > 1 && !fp && strcmp(argv[1], "cfi")) || stack_setup() || !(table = stack_table_new(NULL)) || !thrash) {
+		fprintf(stderr, "usage: bench_stack_loop fp|cfi [ITERS [THRASH_KIB]]\n");
+		return 2;
+	}
+	(fp ? loop_fp_top : loop_cfi_top)(1);
+	printf("%lu captures, %lu failed\n", iters, failed);
+	return failed != 0;
+}

@@ -1,0 +1,122 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# uprobe -e's ustack keys (issue 17) on a target built -O2
+# -fomit-frame-pointer (lstack_target.c): lstack_leaf is reached by three
+# roads from several threads. Checked: exactly three stacks with exact counts
+# whose sum is the plain count() of the same probe; each stack's frames equal
+# gdb's bt at lstack_leaf's first instruction on that road (gdb walks the CFI
+# as we do; bpftrace's ustack, frame pointers only, would drop the direct
+# caller at the entry and stop at the first frame without rbp: we match
+# bpftrace's format, not its frames); ustack(3) keeps the first three frames;
+# ustack(perf) and -f json in bpftrace 0.17's shapes; the frames are named
+# after the target exited (the tracer prints at the end); a full stack table
+# counts the stacks it refused and shows them under an empty ustack.
+set -u
+top=$(cd "$(dirname "$0")/../.." && pwd)
+suite=lang_stack
+. "$top/tests/lib.sh"
+tgt="$top/build/tests/lang_stack/lstack_target"
+tmp=$(mktemp -d)
+trap '[ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
+export UPROBE_CACHE_DIR="$tmp/cache"
+threads=4 iters=1000
+prog="uprobe:$tgt:lstack_leaf { @[ustack] = count(); @n = count(); @t[ustack(3)] = count();
+	@p[tid, ustack(perf, 2)] = count(); }"
+
+# stacks FILE MAP: each key of MAP as "COUNT|frame|frame|...", sorted by count, highest first.
+stacks() {
+	python3 - "$1" "$2" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+out = []
+for m in re.finditer(r"^%s\[(.*?)\]: (\d+)$" % re.escape(sys.argv[2]), text, re.M | re.S):
+    frames = [l.strip() for l in m.group(1).split("\n") if l.strip()]
+    out.append((int(m.group(2)), frames))
+for n, f in sorted(out, key=lambda x: -x[0]):
+    print("|".join([str(n)] + f))
+PY
+}
+
+if ! "$top/build/uprobe" -e "$prog" -- "$tgt" $threads $iters >"$tmp/out" 2>"$tmp/err"; then
+	fail run "uprobe -e failed: $(head -5 "$tmp/err")"
+	exit 1
+fi
+stacks "$tmp/out" @ >"$tmp/full"
+a=$((threads * iters)) b=$((threads * ((iters + 1) / 2))) q=$threads
+expect_eq counts "$(cut -d'|' -f1 "$tmp/full" | tr '\n' ' ')" "$a $b $q " \
+	"the three roads' counts" && pass counts
+n=$(sed -n 's/^@n: //p' "$tmp/out")
+expect_eq sum "$(cut -d'|' -f1 "$tmp/full" | paste -sd+ | bc)" "$n" "sum over stacks vs count()" &&
+	expect_eq total "$n" $((a + b + q)) "count()" && pass sum
+
+# gdb at lstack_leaf's first instruction, one thread, one iteration: roads a, b, qsort.
+if command -v gdb >/dev/null; then
+	gdb -nx -batch -ex 'set debuginfod enabled off' -ex 'set backtrace past-main on' \
+		-ex 'set backtrace past-entry on' -ex 'break main' -ex 'run 1 1 >/dev/null' \
+		-ex 'break *lstack_leaf' -ex continue -ex "source $top/tests/lang_stack/gdb_syms.py" \
+		-ex continue -ex "source $top/tests/lang_stack/gdb_syms.py" \
+		-ex continue -ex "source $top/tests/lang_stack/gdb_syms.py" "$tgt" 2>&1 |
+		sed -n 's/^FRAME //p; s/^END$/END/p' >"$tmp/gdb"
+	i=0
+	for road in a b qsort; do
+		i=$((i + 1))
+		want=$(awk -v k=$i '/^END$/ { n++; next } n == k - 1' "$tmp/gdb" | tr '\n' '|')
+		got=$(sed -n "${i}p" "$tmp/full" | cut -d'|' -f2- | tr -d '\n')
+		# Names where they cannot be aliases (the target's own); offsets everywhere.
+		if python3 - "$want" "$got" <<'PY'; then pass "gdb_$road"; else fail "gdb_$road" "gdb: $want ours: $got"; fi
+import sys
+g = [f for f in sys.argv[1].split("|") if f]
+u = [f for f in sys.argv[2].split("|") if f]
+own = ("lstack_leaf", "mid_a", "road_a", "road_b", "leaf_cmp", "thread_main")
+ok = len(g) >= 4 and len(g) == len(u)
+for x, y in zip(g, u):
+    ok = ok and x.rsplit("+", 1)[1] == y.rsplit("+", 1)[1]
+    ok = ok and (x.rsplit("+", 1)[0] not in own or x == y)
+sys.exit(0 if ok else 1)
+PY
+	done
+	expect_grep gdb_outermost "$tmp/full" "clone3+" "the threads' stacks end in clone3" &&
+		pass gdb_outermost
+else
+	skip gdb "gdb is not installed (scripts/deps.sh)"
+fi
+
+# ustack(3): the first three frames of each full stack, the same counts.
+stacks "$tmp/out" @t >"$tmp/three"
+cut -d'|' -f1-4 "$tmp/full" >"$tmp/three.want"
+if cmp -s "$tmp/three" "$tmp/three.want"; then
+	pass depth3
+else
+	fail depth3 "$(diff "$tmp/three.want" "$tmp/three" | head -8 | tr '\n' ' ')"
+fi
+
+# ustack(perf, 2) beside tid: "TID, " then "\tADDR func+off (module)" lines.
+if grep -Eq "^@p\[[0-9]+, $" "$tmp/out" &&
+	grep -Eq "^	[0-9a-f]+ lstack_leaf\+0 \(.*/lstack_target\)$" "$tmp/out" &&
+	[ "$(stacks "$tmp/out" @p | awk -F'|' '{ s += $1; if (NF != 4) bad = 1 } END { print s + 0, bad + 0 }')" = "$n 0" ]; then
+	pass perf
+else
+	fail perf "$(grep -A3 '^@p' "$tmp/out" | head -4 | tr '\n' ' ')"
+fi
+
+# -f json: bpftrace's key, the stack's text with its newlines.
+"$top/build/uprobe" -f json -e "uprobe:$tgt:lstack_leaf { @[ustack(2)] = count(); }" \
+	-- "$tgt" 1 3 >"$tmp/json" 2>"$tmp/err"
+expect_grep json "$tmp/json" '"\n    lstack_leaf+0\n    mid_a+' "the JSON key of road a" &&
+	pass json
+
+# A table of 2 stacks, one thread (the roads come in order: a, b, then qsort):
+# the qsort road's one hit is refused, counted and shown under an empty ustack.
+UPROBE_USTACK_MAX=2 "$top/build/uprobe" -e \
+	"uprobe:$tgt:lstack_leaf { @[ustack] = count(); @n = count(); }" -- "$tgt" 1 $iters \
+	>"$tmp/full2" 2>"$tmp/err2"
+stacks "$tmp/full2" @ >"$tmp/two"
+empty=$(awk -F'|' 'NF == 1 { print $1 }' "$tmp/two")
+n2=$(sed -n 's/^@n: //p' "$tmp/full2")
+said=$(sed -n 's/^uprobe: \([0-9]*\) hits.*stack table (2 stacks) was full.*/\1/p' "$tmp/err2")
+expect_eq full_keys "$(awk -F'|' 'NF > 1' "$tmp/two" | wc -l)" 2 "stacks interned" &&
+	expect_eq full_sum "$(cut -d'|' -f1 "$tmp/two" | paste -sd+ | bc)" "$n2" "sum vs count()" &&
+	expect_eq full_empty "$empty" 1 "hits under the empty ustack" &&
+	expect_eq full_said "$said" 1 "refused hits said on stderr" &&
+	expect_eq full_total "$n2" $((iters + (iters + 1) / 2 + 1)) "count()" && pass full_table
+exit $failed
