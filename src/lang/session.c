@@ -32,6 +32,7 @@ struct lang_run {
 	struct lang_program *p;
 	struct map_region *region;
 	struct lang_store *store;
+	struct lang_ustacks *ustacks; /* ustack keys' frames and names (ustack.c), opened to print */
 	FILE *out;
 	bool json, exited, ticking;
 	uint64_t start_ns; /* BEGIN; then the first tick (intervals count from tracing's start) */
@@ -125,6 +126,21 @@ static void emit_value(struct lang_run *r, int64_t imm, const void *data, uint32
 	fputs(r->json ? "}\n" : "\n", r->out);
 }
 
+/*
+ * ustack keys are named from the stack table and the mappings the agents left
+ * in it: opened at the first print (the agents are in by then) and again at
+ * the end (for processes that came later).
+ */
+static void ustacks_open(struct lang_run *r)
+{
+	if (!r->p->stacks)
+		return;
+	lang_ustacks_close(r->ustacks);
+	r->ustacks = lang_ustacks_open(r->p);
+	for (uint32_t i = 0; i < r->store->nmaps; i++)
+		r->store->maps[i].ustacks = r->ustacks;
+}
+
 static int run_emit(void *ctx, enum lang_emit what, uint32_t id, int64_t imm, const void *data,
 		    uint32_t len)
 {
@@ -141,6 +157,8 @@ static int run_emit(void *ctx, enum lang_emit what, uint32_t id, int64_t imm, co
 		emit_value(r, imm, data, len);
 		break;
 	case EMIT_PRINT:
+		if (!r->ustacks)
+			ustacks_open(r);
 		lang_target_read_map(r->region, r->store, id);
 		(r->json ? print_map_json : print_map)(
 			r->store, id, (uint32_t)((uint64_t)imm >> 32), (uint32_t)imm, r->out);
@@ -304,8 +322,11 @@ int lang_run_end(struct lang_run *r, uint64_t *faults)
 	run_kind(r, P_END);
 	/* END's print() merged its maps again; every map merged for the last time */
 	lang_target_read(r->region, r->store);
+	ustacks_open(r);
 	(r->json ? print_all_maps_json : print_all_maps)(r->store, r->out);
 	fflush(r->out);
+	lang_ustacks_report(r->ustacks, stderr);
+	lang_ustacks_close(r->ustacks);
 	store_free(r->store);
 	free(r);
 	return err;
