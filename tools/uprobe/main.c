@@ -62,6 +62,7 @@ int main(int argc, char **argv)
 		return cmd_list(argc - 1, argv + 1);
 	size_t n = strlen(argv[1]);
 	if (!strcmp(argv[1], "-e") || !strcmp(argv[1], "-d") || !strcmp(argv[1], "-f") ||
+	    !strcmp(argv[1], "--backend") ||
 	    (n > 3 && !strcmp(argv[1] + n - 3, ".bt")))
 		return cmd_lang(argc, argv);
 	fputs(usage, stderr);
