@@ -20,7 +20,8 @@ static const char usage[] =
 	"  list    list a binary's or a process's functions and how each would be probed\n"
 	"          (uprobe list --help)\n"
 	"  -e 'PROGRAM', FILE.bt\n"
-	"          a bpftrace program (uprobe -e --help, docs/language.md)\n"
+	"          a bpftrace program (uprobe -e --help, docs/language.md); without -c, -p\n"
+	"          or --, in every process, through the kernel (docs/kernel-backend.md)\n"
 	"\n"
 	"Probes use the kernel's uprobe_events syntax: 'p:libc:malloc size=%di',\n"
 	"'r:./prog:parse ret=$retval'. See docs/trace-events.md and docs/uprobe.1.\n";
