@@ -235,4 +235,29 @@ expect_eq command "$st" 0 "status ($(cat "$tmp/cmd.err"))" &&
 @[ktarget, 1]: 1
 @[ktarget, 2]: 1" "maps" && pass command
 
+# 8. --backend kernel -p: that process's events only, though another runs the same
+# code; the tracer ends with the process.
+rm -f "$tmp/f4" "$tmp/f5"
+mkfifo "$tmp/f4" "$tmp/f5"
+"$tmp/ktarget" 9 "$tmp/f4" >/dev/null &
+p4=$!
+"$tmp/ktarget" 4 "$tmp/f5" >/dev/null &
+p5=$!
+"$uprobe" --backend kernel -e "u:$lib:kt_* { @[pid, func] = count(); }" -p $p4 \
+	>"$tmp/pid.out" 2>"$tmp/pid.err" &
+tr=$!
+if wait_for "$tmp/pid.err" "Ctrl-C to stop"; then
+	echo x >"$tmp/f4"
+	echo x >"$tmp/f5"
+	wait $p4 $p5
+	wait $tr
+	st=$?
+	expect_eq pid "$st" 0 "status ($(cat "$tmp/pid.err"))" &&
+		expect_eq pid "$(grep '^@' "$tmp/pid.out")" "@[$p4, kt_work]: 9" "maps" &&
+		expect_eq pid "$(left $tr)" 0 "lines left in dynamic_events" && pass pid
+else
+	kill -KILL $tr $p4 $p5 2>/dev/null
+	fail pid "the tracer never said it was tracing: $(cat "$tmp/pid.err")"
+fi
+
 exit $failed
