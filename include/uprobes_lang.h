@@ -111,6 +111,46 @@ UPROBE_API int lang_run_tick(struct lang_run *r);
 UPROBE_API int lang_run_exited(const struct lang_run *r);
 UPROBE_API int lang_run_end(struct lang_run *r, uint64_t *faults);
 
+/*
+ * The kernel backend (docs/kernel-backend.md): uprobe:, uretprobe: and usdt:
+ * probes made kernel events in every process that maps their file (or a
+ * command's, a process's), the plan run in the tracer per event.
+ *
+ * lang_program_kernel_specs: the probe lines of lang_program_specs with the
+ * fetch-args each attach point's plan reads ("a0=%di:u64", "rv=%ax:u64",
+ * "s0=+0(%di):string" for str(arg0)). Their count, or -errno with *why:
+ * -ENOTSUP names what no kernel event carries (uid, gid, ustack, str() of an
+ * expression), -ENOENT an attach point without a path and exe NULL.
+ */
+UPROBE_API int lang_program_kernel_specs(const struct lang_program *p, const char *exe,
+					 char ***lines, char *why, size_t len);
+
+struct lang_krun;
+struct trace_spec;
+struct trace_layout;
+struct trace_record;
+/* Maps kept here, output to out; NULL with errno (EINVAL: the program has errors). */
+UPROBE_API struct lang_krun *lang_krun_new(struct lang_program *p, enum lang_output fmt, FILE *out);
+/*
+ * Records of event_id id come from spec (a line of lang_program_kernel_specs,
+ * globs and usdt markers expanded, event "pN_aM[_K]"), payload l. 0 or -errno.
+ */
+UPROBE_API int lang_krun_bind(struct lang_krun *r, uint32_t id, const struct trace_spec *spec,
+			     const struct trace_layout *l);
+/* "Attaching N probes..." (n: probe lines; BEGIN, END, interval added), BEGIN. 1 after exit(). */
+UPROBE_API int lang_krun_begin(struct lang_krun *r, int n);
+/* One event (a trace_record_fn, ctx the run): its probe's plan. 1 once exit() was called. */
+UPROBE_API int lang_krun_record(const struct trace_record *rec, void *ctx);
+/* Interval probes that are due run; the CLOCK_MONOTONIC ns of the next (UINT64_MAX: none). */
+UPROBE_API uint64_t lang_krun_intervals(struct lang_krun *r);
+UPROBE_API int lang_krun_exited(const struct lang_krun *r);
+/* str() reads that found no string (the kernel's read faulted). */
+UPROBE_API uint64_t lang_krun_errors(const struct lang_krun *r);
+/* END, every map printed, r freed. */
+UPROBE_API void lang_krun_end(struct lang_krun *r);
+/* r freed, nothing run or printed. */
+UPROBE_API void lang_krun_free(struct lang_krun *r);
+
 #ifdef __cplusplus
 }
 #endif

@@ -39,4 +39,4 @@ check build_static sh -c "cc -o '$tmp/demo_static' '$top/demo/demo.c' '$top/demo
 	-lZydis -lelf -ldw -llzma -lz -lpthread -ldl"
 check run_static sh -c "'$tmp/demo_static' | grep -qx 'demo_fib(10) = 55'"
 check only_api_exported sh -c "! nm -D --defined-only '$tmp/prefix/lib/libuprobes.so' | \
-	awk '{print \$3}' | grep -v -E '^(uprobe_|trace_|lang_program_|sigaction|signal|bsd_signal|sysv_signal|sigprocmask|pthread_sigmask|backtrace|pthread_exit|makecontext|sigaltstack|_Unwind_(RaiseException|Resume|Resume_or_Rethrow|ForcedUnwind|Backtrace)|__cxa_begin_catch|GLIBC_|GCC_|CXXABI_|UPROBES_)'"
+	awk '{print \$3}' | grep -v -E '^(uprobe_|trace_|lang_program_|lang_run_|lang_krun_|sigaction|signal|bsd_signal|sysv_signal|sigprocmask|pthread_sigmask|backtrace|pthread_exit|makecontext|sigaltstack|_Unwind_(RaiseException|Resume|Resume_or_Rethrow|ForcedUnwind|Backtrace)|__cxa_begin_catch|GLIBC_|GCC_|CXXABI_|UPROBES_)'"

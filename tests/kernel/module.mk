@@ -33,3 +33,9 @@ TEST_BINS += $(B)/tests/kernel/test_kread
 $(B)/tests/kernel/test_kread: tests/kernel/test_kread.c $(B)/libuprobes.so
 	@mkdir -p $(@D)
 	$(CC) $(PROG_CFLAGS) $(CFLAGS) -o $@ $(filter %.c,$^) $(PROG_LDFLAGS) $(PROG_LDLIBS)
+
+# bpftrace programs on the kernel backend (uprobe -e without -c/-p/--), against
+# exact counts and bpftrace 0.17 when it runs here.
+TEST_BINS += tests/kernel/test_kernel_lang.sh
+
+tests/kernel/test_kernel_lang.sh: $(B)/uprobe $(KT_DIR)/ktarget $(KT_DIR)/ktarget_other

@@ -252,4 +252,25 @@ expect_eq list "$(echo "$out" | awk '$2 == "kt_work" { print $NF }')" "kernel]" 
 	expect_eq list "$(echo "$out" | grep -c 'kt_work .*\[backends: agent kernel\]$')" 1 \
 		"kt_work: both" && pass list
 
+# 9. --hist latency: the kernel's return events carry no entry time; a hidden entry
+# probe per return probe, paired by thread in the tracer. Every call in the histogram.
+upbg -a --hist latency -o "$tmp/lat.out" "r:$lib:kt_work" 2>"$tmp/lat.err"
+tr=$!
+if wait_for "$tmp/lat.err" "Ctrl-C to stop"; then
+	lines=$(grep -c "uprobes_$tr/" "$ev")
+	"$tmp/ktarget" 50 >/dev/null
+	"$tmp/ktarget_other" 30 >/dev/null
+	stop_tracer $tr
+	st=$?
+	total=$(awk '/^\[/ { sub(/^\[[^])]*[])] */, ""); s += $1 } END { print s + 0 }' "$tmp/lat.out")
+	expect_eq latency "$st" 0 "status ($(cat "$tmp/lat.err"))" &&
+		expect_eq latency "$lines" 2 "the return probe and its hidden entry" &&
+		expect_eq latency "$total" 80 "calls in @latency ($(cat "$tmp/lat.out"))" &&
+		expect_eq latency "$(grep -c 'kt_work__return: 80 events' "$tmp/lat.err")" 1 \
+			"the summary counts the returns only" && pass latency
+else
+	kill -KILL $tr 2>/dev/null
+	fail latency "the tracer never said it was tracing: $(cat "$tmp/lat.err")"
+fi
+
 exit $failed

@@ -34,10 +34,10 @@ check dump_status [ $? = 0 ]
 check dump_ast grep -q '^   call: count$' "$tmp/out"
 check dump_plan grep -q 'map_agg' "$tmp/out"
 
-"$uprobe" -e 'uprobe:/bin/true:main { @ = count(); }' >"$tmp/out" 2>"$tmp/err"
+# Without -c/-p/-- a program is the kernel's (tests/kernel); the agent needs a process.
+"$uprobe" --backend agent -e 'uprobe:/bin/true:main { @ = count(); }' >"$tmp/out" 2>"$tmp/err"
 check target_needs_process [ $? = 2 ]
-check target_says_why grep -q "probes in a traced process need -c 'CMD', -p PID or -- CMD ARGS" \
-	"$tmp/err"
+check target_says_why grep -q "backend agent needs -c 'CMD', -p PID or -- CMD ARGS" "$tmp/err"
 
 "$uprobe" -e 'kprobe:do_sys_open { @ = count(); }' >"$tmp/out" 2>"$tmp/err"
 check kprobe_refused [ $? = 1 ]

@@ -12,6 +12,7 @@
 #include <wordexp.h>
 
 #include "cli.h"
+#include "lang_kernel.h"
 #include "trace.h"
 #include "uprobes_agent.h"
 #include "uprobes_lang.h"
@@ -21,10 +22,12 @@ struct lang_target {
 	char **cmd;
 	pid_t pid;
 	bool given;
+	int backend; /* 'a': --backend agent, 'k': kernel, 0: none given */
 };
 
 static const char usage[] =
-	"usage: uprobe -e 'PROGRAM' [-d] [-f text|json] [-c 'CMD' | -p PID | -- CMD ARGS]\n"
+	"usage: uprobe -e 'PROGRAM' [-d] [-f text|json] [--backend agent|kernel]\n"
+	"                [-c 'CMD' | -p PID | -- CMD ARGS]\n"
 	"       uprobe [-d] FILE.bt [...]\n"
 	"\n"
 	"Runs a bpftrace program on user-space probes (docs/language.md).\n"
@@ -32,10 +35,16 @@ static const char usage[] =
 	"  FILE.bt      the program from a file\n"
 	"  -d           print the program's AST (as bpftrace -d does) and its plan, and exit\n"
 	"  -f FORMAT    text (bpftrace's) or json (bpftrace's -f json lines)\n"
-	"  -c CMD, -p PID, -- CMD ARGS   the process to trace\n"
+	"  -c CMD, -p PID, -- CMD ARGS   the process to trace (default: every process)\n"
+	"  --backend B  agent (the default with -c, -p, --) or kernel (the only one without)\n"
 	"\n"
 	"BEGIN, interval and END probes run in this process (until exit() or Ctrl-C).\n"
-	"uprobe:, uretprobe: and usdt: probes run their plan in the traced process, on\n"
+	"Without -c, -p or -- (as bpftrace), uprobe:, uretprobe: and usdt: probes are\n"
+	"the kernel's, in every process that maps the file, started before or after,\n"
+	"until Ctrl-C, SIGTERM or exit(); each event runs its plan in this process, as\n"
+	"do printf(), print(), clear(), zero(), exit() (docs/kernel-backend.md; needs\n"
+	"root and tracefs; not there: uid, gid, ustack, str() of anything but arg0-5 or\n"
+	"retval). With -c, -p or -- (agent): the plan runs in the traced process, on\n"
 	"maps there (exact at any rate); the maps are printed when it ends (or at Ctrl-C\n"
 	"with -p, or at exit()). Their printf(), print(), clear(), zero() and exit() go\n"
 	"through its rings, in order per thread; records lost (rings full) are said as\n"
@@ -275,6 +284,14 @@ static int run(const char *name, const char *text, bool dump, struct lang_target
 	if (dump) {
 		lang_program_dump(p, stdout);
 		lang_program_dump_plan(p, stdout);
+	} else if (lang_program_target_probes(p) && (tg->backend == 'k' || !tg->given)) {
+		if (tg->backend == 'a')
+			rc = cli_error(CLI_EXIT_USAGE, "%s: --backend agent needs -c 'CMD', -p PID "
+				       "or -- CMD ARGS (the agent lives in the traced process)", name);
+		char *exe = tg->given ? target_exe(tg) : NULL;
+		if (!rc)
+			rc = lang_kernel_run(p, name, fmt, exe, tg->pid, tg->cmd);
+		free(exe);
 	} else if (lang_program_target_probes(p) || tg->given) {
 		rc = run_target(p, name, text, tg, fmt);
 	} else {
@@ -323,6 +340,11 @@ int cmd_lang(int argc, char **argv)
 				tg.cmd = we.we_wordv;
 			}
 			tg.given |= a[1] == 'c' || a[1] == 'p';
+		} else if (!strcmp(a, "--backend")) {
+			const char *v = i + 1 < argc ? argv[++i] : "";
+			if (strcmp(v, "agent") && strcmp(v, "kernel"))
+				return cli_error(CLI_EXIT_USAGE, "--backend '%s': agent or kernel", v);
+			tg.backend = v[0];
 		} else if (!strcmp(a, "-d")) {
 			dump = true;
 		} else if (!strcmp(a, "--")) {

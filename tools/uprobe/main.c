@@ -20,7 +20,8 @@ static const char usage[] =
 	"  list    list a binary's or a process's functions and how each would be probed\n"
 	"          (uprobe list --help)\n"
 	"  -e 'PROGRAM', FILE.bt\n"
-	"          a bpftrace program (uprobe -e --help, docs/language.md)\n"
+	"          a bpftrace program (uprobe -e --help, docs/language.md); without -c, -p\n"
+	"          or --, in every process, through the kernel (docs/kernel-backend.md)\n"
 	"\n"
 	"Probes use the kernel's uprobe_events syntax: 'p:libc:malloc size=%di',\n"
 	"'r:./prog:parse ret=$retval'. See docs/trace-events.md and docs/uprobe.1.\n";
@@ -62,6 +63,7 @@ int main(int argc, char **argv)
 		return cmd_list(argc - 1, argv + 1);
 	size_t n = strlen(argv[1]);
 	if (!strcmp(argv[1], "-e") || !strcmp(argv[1], "-d") || !strcmp(argv[1], "-f") ||
+	    !strcmp(argv[1], "--backend") ||
 	    (n > 3 && !strcmp(argv[1] + n - 3, ".bt")))
 		return cmd_lang(argc, argv);
 	fputs(usage, stderr);

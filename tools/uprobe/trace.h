@@ -279,6 +279,14 @@ int tracer_exit_status(const struct tracer *t, int status);
 int tracer_kernel_run(struct tracer *t, char **cmd, uint64_t duration_ms);
 /* One pass over the kernel's rings: the records read. */
 long tracer_kernel_drain(struct tracer *t);
+/* trace_klat.c: --hist latency there: a hidden entry probe per return probe; 0 or a CLI code. */
+struct trace_kernel;
+int tracer_klat_add(struct tracer *t, struct trace_kernel *k);
+/* rec, or copy with its entry time (a return), or NULL (a hidden entry: taken). */
+const struct trace_record *tracer_klat_record(const struct tracer *t,
+					      const struct trace_record *rec,
+					      struct trace_record *copy);
+void tracer_klat_free(void);
 
 /* trace_stack.c: --stack[=N], -v, -f folded|flamegraph (each: 0, or a CLI exit code). */
 int tracer_stack_option(const char *arg);

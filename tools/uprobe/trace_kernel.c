@@ -28,10 +28,12 @@ static struct trace_kernel *kern;
 static int kernel_record(const struct trace_record *rec, void *ctx)
 {
 	struct tracer *t = ctx;
+	struct trace_record copy;
 
 	if (t->pid && (pid_t)rec->pid != t->pid)
 		return 0; /* -p: another process mapping the same file */
-	return tracer_record(rec, ctx);
+	rec = tracer_klat_record(t, rec, &copy); /* --hist latency: entries paired */
+	return rec ? tracer_record(rec, ctx) : 0;
 }
 
 long tracer_kernel_drain(struct tracer *t)
@@ -136,6 +138,8 @@ int tracer_kernel_run(struct tracer *t, char **cmd, uint64_t duration_ms)
 	kern = trace_kernel_new(&o);
 	ret = kern ? add_probes(t) : cli_error(CLI_EXIT_FAIL, "kernel backend: %s",
 					       uprobe_last_error());
+	if (!ret && t->hist && !strcmp(t->hist_expr, "latency"))
+		ret = tracer_klat_add(t, kern);
 	if (!ret && trace_kernel_enable(kern))
 		ret = cli_error(CLI_EXIT_FAIL, "kernel backend: %s", uprobe_last_error());
 	if (ret) {
@@ -144,6 +148,7 @@ int tracer_kernel_run(struct tracer *t, char **cmd, uint64_t duration_ms)
 		if (t->child > 0)
 			waitpid(t->child, NULL, 0);
 		trace_kernel_free(kern);
+		tracer_klat_free();
 		return ret;
 	}
 	if (!t->quiet && !cmd)
@@ -161,6 +166,7 @@ int tracer_kernel_run(struct tracer *t, char **cmd, uint64_t duration_ms)
 		fprintf(stderr, "uprobe: removing %d kernel probes (the kernel synchronizes once "
 			"each: ~50 ms a probe here)\n", t->n);
 	trace_kernel_free(kern); /* the probes out, the group removed */
+	tracer_klat_free();
 	kern = NULL;
 	out = tracer_close_output(t);
 	while (cmd && !t->child_done && waitpid(t->child, &ret, 0) == t->child) {
