@@ -165,7 +165,13 @@ expect_eq killed "$(cat "$tmp/killed.st")" "$(cat "$tmp/plain.st")" "status" &&
 up -f raw "$pwork" -- "$tgt" 1 >/dev/null 2>"$tmp/u1.err"
 st=$?
 rep "$tmp/nonexistent" >/dev/null 2>"$tmp/u2.err"
-expect_eq usage "$st $?" "2 1" "statuses" &&
+st="$st $?"
+rep -q -o /dev/full "$tmp/small.rec" 2>"$tmp/u3.err"
+st="$st $?"
+up -q -f raw -o /dev/full "$pwork" -- "$tgt" 1 >/dev/null 2>"$tmp/u4.err"
+expect_eq usage "$st $?" "2 1 1 1" "statuses: no -o, no file, report and record to /dev/full" &&
+	expect_grep usage "$tmp/u3.err" "No space left on device" "report's write error" &&
+	expect_grep usage "$tmp/u4.err" "No space left on device" "record's write error" &&
 	expect_grep usage "$tmp/u1.err" "-f raw writes a record file: give it with -o FILE" "no -o" &&
 	pass usage
 

@@ -214,7 +214,7 @@ int tracer_record_setup(struct tracer *t)
 		return cli_error(CLI_EXIT_FAIL, "out of memory");
 	}
 	h.hdr_len = sizeof(h) + len;
-	h.crc = urec_crc32c(0, texts, len);
+	h.crc = urec_crc32c(urec_crc32c(0, &h, sizeof(h)), texts, len); /* crc 0 meanwhile */
 	if (fwrite(&h, sizeof(h), 1, t->out) != 1 || fwrite(texts, 1, len, t->out) != len)
 		tracer_check_output(t);
 	free(texts);

@@ -5,7 +5,8 @@
  * events are written as they come out of the rings, formatted later.
  * Little-endian, every piece 8-byte aligned:
  *
- *   0   struct urec_header   magic "UPRBREC1", version, n_probes, hdr_len, crc
+ *   0   struct urec_header   magic "UPRBREC1", version, n_probes, hdr_len, flags,
+ *                            crc (of the header and the probe texts)
  *   40  n_probes times:      u32 length, the probe's canonical text (what
  *                            trace_spec_format() gives; it parses back to the
  *                            same spec, hence the same record layout), padded
@@ -41,8 +42,8 @@ struct urec_header {
 	uint32_t n_probes;
 	uint64_t hdr_len;  /* this header and the probe texts, a multiple of 8 */
 	uint32_t flags;	   /* enum urec_flags */
-	uint32_t crc;	   /* crc32c of the probe texts (hdr_len - 40 bytes after this) */
-	uint64_t reserved;
+	uint32_t crc;	   /* crc32c of this header (crc 0) then of the probe texts */
+	uint64_t reserved; /* 0 */
 };
 
 enum urec_flags { UREC_F_BLOCKING = 1u << 0 };

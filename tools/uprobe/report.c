@@ -131,6 +131,7 @@ static int read_header(struct report *r)
 {
 	struct urec_header h;
 	uint8_t *texts;
+	uint32_t crc;
 	size_t len;
 	int ret = read_exact(r, &h, sizeof(h), "the header");
 
@@ -138,6 +139,8 @@ static int read_header(struct report *r)
 		return ret;
 	if (memcmp(h.magic, UREC_MAGIC, 8))
 		return bad(r, 0, "not a uprobe record file (no \"%s\" magic)", UREC_MAGIC);
+	if (h.reserved)
+		return bad(r, 32, "reserved header field not 0 (corrupted)");
 	if (h.version != UREC_VERSION)
 		return bad(r, 8, "record file version %u; this uprobe reads version %u", h.version,
 			   UREC_VERSION);
@@ -160,8 +163,11 @@ static int read_header(struct report *r)
 		return cli_error(CLI_EXIT_FAIL, "out of memory");
 	}
 	ret = read_exact(r, texts, len, "the probe texts");
-	if (!ret && urec_crc32c(0, texts, len) != h.crc)
-		ret = bad(r, sizeof(h), "the probe texts fail their checksum (corrupted)");
+	crc = h.crc;
+	h.crc = 0;
+	if (!ret && urec_crc32c(urec_crc32c(0, &h, sizeof(h)), texts, len) != crc)
+		ret = bad(r, 0, "the header and probe texts (%zu bytes) fail their checksum "
+			  "(corrupted)", sizeof(h) + len);
 	if (!ret)
 		ret = parse_probes(r, texts, len, sizeof(h));
 	free(texts);
@@ -399,7 +405,7 @@ int cmd_report(int argc, char **argv)
 	ret = run(&r, format, quiet);
 	report_free(&r); /* before the output is closed: a Perfetto document ends there */
 	errno = 0;
-	if ((r.out == stdout ? fflush(r.out) : fclose(r.out)) || (r.out == stdout && ferror(r.out)))
+	if ((fflush(r.out) | ferror(r.out)) || (r.out != stdout && fclose(r.out)))
 		return cli_error(CLI_EXIT_FAIL, "%s: %s", output ? output : "standard output",
 				 strerror(errno ? errno : EIO));
 	return ret;
