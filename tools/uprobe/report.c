@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "record.h"
@@ -130,6 +131,7 @@ static int parse_probes(struct report *r, const uint8_t *texts, size_t len, uint
 static int read_header(struct report *r)
 {
 	struct urec_header h;
+	struct stat st;
 	uint8_t *texts;
 	uint32_t crc;
 	size_t len;
@@ -149,7 +151,8 @@ static int read_header(struct report *r)
 			   UPROBE_AGENT_MAX_SPECS);
 	len = h.hdr_len - sizeof(h);
 	if (h.hdr_len < sizeof(h) || h.hdr_len % 8 ||
-	    len > (size_t)h.n_probes * (8 + UREC_MAX_PROBE_TEXT))
+	    len > (size_t)h.n_probes * (8 + UREC_MAX_PROBE_TEXT) ||
+	    (!fstat(fileno(r->in), &st) && S_ISREG(st.st_mode) && h.hdr_len > (uint64_t)st.st_size))
 		return bad(r, 16, "bad header length %" PRIu64, h.hdr_len);
 	r->n = h.n_probes;
 	r->flags = h.flags;
