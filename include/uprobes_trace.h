@@ -393,6 +393,16 @@ UPROBE_API int trace_consumer_stats(struct trace_consumer *c, struct trace_ring_
  */
 UPROBE_API int trace_consumer_lost(struct trace_consumer *c, uint64_t *lost, size_t n);
 
+/*
+ * Blocking (on) or not (off, the default): with it, a producer that finds its
+ * ring full waits for space (spinning, then sched_yield) instead of dropping
+ * the event, up to 1 s; a wait that times out turns blocking off for the
+ * session (the consumer is taken for gone), so the traced program never
+ * hangs on a dead consumer. Call with off before the consumer stops reading.
+ * 0 or -EINVAL.
+ */
+UPROBE_API int trace_consumer_set_blocking(struct trace_consumer *c, int on);
+
 /* ---- formatters -------------------------------------------------------------------- */
 
 struct trace_event_desc {

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "record.h"
 #include "uprobes.h"
 
 static const char usage[] =
@@ -17,6 +18,8 @@ static const char usage[] =
 	"commands:\n"
 	"  trace   run a command with probes and print, count or histogram their events\n"
 	"          (uprobe trace --help)\n"
+	"  report  print the events of a record file (uprobe trace -f raw -o FILE)\n"
+	"          as uprobe trace prints them (uprobe report --help)\n"
 	"  list    list a binary's or a process's functions and how each would be probed\n"
 	"          (uprobe list --help)\n"
 	"  -e 'PROGRAM', FILE.bt\n"
@@ -59,6 +62,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "trace"))
 		return cmd_trace(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "report"))
+		return cmd_report(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "list"))
 		return cmd_list(argc - 1, argv + 1);
 	size_t n = strlen(argv[1]);

@@ -163,6 +163,11 @@ struct tracer {
 	void (*lang_tick)(void *ctx);
 	void *lang_ctx;
 	bool lang_exit;
+	/* -f raw -o FILE: records written as they come, formatted by uprobe report (record.c). */
+	bool raw;
+	struct recorder *rec;
+	bool lost_unknown; /* the traced program overwrote its lost counters (summary) */
+	bool blocking;	   /* --blocking: producers wait for space instead of dropping */
 };
 
 /*
@@ -274,6 +279,15 @@ void tracer_finish(struct tracer *t);
 int tracer_close_output(struct tracer *t);
 /* The exit status: status, or 1 instead of 0 when a traced program corrupted its rings. */
 int tracer_exit_status(const struct tracer *t, int status);
+
+/* record.c: -f raw, the record file that uprobe report formats (docs/trace-events.md). */
+struct recorder;
+/* The file's header (the probes) written to t->out: 0 or a CLI exit code. */
+int tracer_record_setup(struct tracer *t);
+/* One event, as it came out of the rings (after --filter and --comm). */
+void tracer_record_write(struct tracer *t, const struct trace_record *rec);
+/* The end: the last block and the counts (after the summary computed them). */
+void tracer_record_end(struct tracer *t);
 
 /* trace_kernel.c: the kernel backend (cmd: launch mode, else -a or -p); a CLI exit code. */
 int tracer_kernel_run(struct tracer *t, char **cmd, uint64_t duration_ms);

@@ -345,6 +345,8 @@ static void on_ready(struct tracer *t, struct agent_conn *a, const struct uprobe
 	if (st && in->fds[1] >= 0 && !(a->cons = trace_consumer_new(in->fds[1])))
 		tracer_refuse(t, REF_RINGS, a->pid, "%s",
 			      *uprobe_last_error() ? uprobe_last_error() : strerror(errno));
+	if (a->cons && t->blocking) /* --blocking: set before GO, before any event */
+		trace_consumer_set_blocking(a->cons, 1);
 	msg_close(in);
 	if (!st || (in->n_fds > 1 && !a->cons)) {
 		free(st);

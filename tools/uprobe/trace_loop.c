@@ -130,6 +130,8 @@ int tracer_record(const struct trace_record *rec, void *ctx)
 			return t->cut ? PASS_CUT : 0;
 		}
 		tracer_check_output(t);
+	} else if (t->rec) {
+		tracer_record_write(t, rec); /* checked against its layout by uprobe report */
 	}
 	t->events[rec->event_id]++;
 	if (t->count_by)

@@ -53,6 +53,8 @@ const char trace_usage[] =
 	"options:\n"
 	"  -f, --format FMT   text (trace_pipe lines, the default), json (one object\n"
 	"                     per line) or perfetto (Chrome trace JSON for ui.perfetto.dev);\n"
+	"                     raw (-o FILE): a record file, written at ring speed, that\n"
+	"                     'uprobe report FILE' prints later in any of those formats;\n"
 	"                     folded (\"root;...;leaf COUNT\" per distinct stack, for\n"
 	"                     flamegraph.pl, inferno, speedscope) or flamegraph (an\n"
 	"                     interactive SVG: -o FILE.svg); both imply --stack\n"
@@ -78,6 +80,9 @@ const char trace_usage[] =
 	"                     --count, one count per distinct stack (bpftrace's\n"
 	"                     @[ustack] = count()). A probe's own fetch-arg\n"
 	"                     'NAME=$ustack[N]' does the same for that probe\n"
+	"      --blocking     a probe that finds its ring full waits for space (at most\n"
+	"                     1 s, then drops as without it) instead of losing the\n"
+	"                     event: a slower program, no event lost\n"
 	"  -v, --verbose      stacks with source file:line and inlined calls (DWARF)\n"
 	"  -q, --quiet        no summary on stderr\n"
 	"  -h, --help         this text\n"
@@ -397,6 +402,23 @@ static int parse_format(const char *s, enum trace_format *f)
 	return 0;
 }
 
+/* -f raw and --blocking: what they go with. */
+static int check_raw(const struct tracer *t, const char *output)
+{
+	if (t->blocking && t->backend_kernel)
+		return cli_error(CLI_EXIT_USAGE, "--blocking needs the agent backend (the kernel's "
+				 "rings drop when full)");
+	if (!t->raw)
+		return 0;
+	if (!output)
+		return cli_error(CLI_EXIT_USAGE, "-f raw writes a record file: give it with -o FILE "
+				 "(then: uprobe report FILE)");
+	if (t->count || t->hist_expr || tracer_stack_wanted() || t->backend_kernel)
+		return cli_error(CLI_EXIT_USAGE, "-f raw records events only: no --count, --hist, "
+				 "--stack, folded, flamegraph or kernel backend with it");
+	return 0;
+}
+
 int tracer_parse_options(struct tracer *t, int argc, char **argv, uint64_t *duration_ms,
 			 const char **output)
 {
@@ -408,7 +430,8 @@ int tracer_parse_options(struct tracer *t, int argc, char **argv, uint64_t *dura
 		{ "pid", required_argument, NULL, 'p' },      { "stack", optional_argument, NULL, 'S' },
 		{ "verbose", no_argument, NULL, 'v' },	      { "all", no_argument, NULL, 'a' },
 		{ "backend", required_argument, NULL, 'B' },  { "count-by", required_argument, NULL, 'K' },
-		{ "comm", required_argument, NULL, 'C' },     { 0 },
+		{ "comm", required_argument, NULL, 'C' },     { "blocking", no_argument, NULL, 'b' },
+		{ 0 },
 	};
 	const char *backend = NULL;
 	int c, fmt_given = 0, ret;
@@ -419,7 +442,8 @@ int tracer_parse_options(struct tracer *t, int argc, char **argv, uint64_t *dura
 		ret = 0;
 		switch (c) {
 		case 'f':
-			if (tracer_stack_format(optarg))
+			t->raw = !strcmp(optarg, "raw");
+			if (!t->raw && tracer_stack_format(optarg))
 				ret = parse_format(optarg, &t->format);
 			fmt_given = 1;
 			break;
@@ -453,6 +477,9 @@ int tracer_parse_options(struct tracer *t, int argc, char **argv, uint64_t *dura
 			break;
 		case 'C':
 			t->comm = optarg;
+			break;
+		case 'b':
+			t->blocking = true;
 			break;
 		case 'B':
 			if (strcmp(optarg, "agent") && strcmp(optarg, "kernel"))
@@ -498,6 +525,9 @@ int tracer_parse_options(struct tracer *t, int argc, char **argv, uint64_t *dura
 		t->backend_kernel = !strcmp(backend, "kernel");
 	if (t->all && t->pid)
 		return cli_error(CLI_EXIT_USAGE, "-a and -p %d: trace every process or one", t->pid);
+	ret = check_raw(t, *output);
+	if (ret)
+		return ret;
 	if (t->backend_kernel && tracer_stack_wanted())
 		return cli_error(CLI_EXIT_USAGE, "--stack, folded and flamegraph need the agent "
 				 "backend (the kernel's uprobe events fetch no user stack)");
@@ -513,6 +543,8 @@ int tracer_setup_output(struct tracer *t, const char *output)
 	t->out = stdout;
 	if (output && !(t->out = fopen(output, "we")))
 		return cli_error(CLI_EXIT_FAIL, "-o %s: %s", output, strerror(errno));
+	if (t->raw)
+		return tracer_record_setup(t);
 	if (t->print_events)
 		t->fmt = trace_formatter_new(t->format, t->out, t->desc, (size_t)t->n);
 	if (t->count)

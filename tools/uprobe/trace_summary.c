@@ -39,8 +39,10 @@ static int agent_rings(struct tracer *t, const struct agent_conn *a)
 		fprintf(stderr, "uprobe: PID %d: %" PRIu64 " rings corrupted in all\n", a->pid,
 			st.corrupted_rings);
 	t->corrupted |= st.corrupted_rings != 0;
-	if (st.lost_corrupted || trace_consumer_lost(a->cons, lost, (size_t)t->n))
+	if (st.lost_corrupted || trace_consumer_lost(a->cons, lost, (size_t)t->n)) {
+		t->lost_unknown = true;
 		return -1;
+	}
 	t->lost += st.lost;
 	if (st.produced > st.consumed + st.lost)
 		t->unread += st.produced - st.consumed - st.lost;
@@ -110,6 +112,9 @@ void tracer_finish(struct tracer *t)
 {
 	double t0 = now_fms();
 
+	for (int i = 0; t->blocking && i < t->n_agents; i++) /* no producer waits for us now */
+		if (t->agents[i].cons)
+			trace_consumer_set_blocking(t->agents[i].cons, 0);
 	tracer_stop_agents(t);
 	t->detach_ms = now_fms() - t0;
 	t->stopping = true;
@@ -133,6 +138,8 @@ void tracer_finish(struct tracer *t)
 	fflush(t->out);
 	tracer_check_output(t);
 	summary(t);
+	if (t->rec)
+		tracer_record_end(t); /* the counts summary() gathered */
 }
 
 int tracer_close_output(struct tracer *t)

@@ -532,6 +532,19 @@ UPROBE_API void trace_consumer_free(struct trace_consumer *c)
 	free(c);
 }
 
+/*
+ * The one word of the header page the consumer writes (ring_shm.h); it is
+ * never read back here: the traced process may change it, which changes only
+ * whether its own producers wait.
+ */
+UPROBE_API int trace_consumer_set_blocking(struct trace_consumer *c, int on)
+{
+	if (!c)
+		return -EINVAL;
+	__atomic_store_n(&c->map.hdr->blocking, on ? TRACE_SHM_BLOCKING : 0, __ATOMIC_RELAXED);
+	return 0;
+}
+
 /* ---- polling and counting ----------------------------------------------------------- */
 
 static uint64_t consumer_now_ns(void)

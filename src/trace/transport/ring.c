@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "trace/transport/ring_shm.h"
@@ -48,6 +49,7 @@ struct ring_self {
 	const struct trace_rings *rings; /* the session of the cached claim */
 	unsigned int ring;		  /* its ring, 0 = shared */
 	unsigned int busy;		  /* inside an owned reservation */
+	unsigned int open;		  /* records reserved, not yet committed or discarded */
 	uint64_t token;			  /* pid << 32 | tid, 0 until known */
 };
 
@@ -55,6 +57,7 @@ static __thread struct ring_self self __attribute__((tls_model("initial-exec")))
 static unsigned int next_claim;
 
 #define RING_QUIET UINT32_MAX /* bookkeeping (thread names): a refusal is not counted */
+#define TRACE_BLOCK_WAIT_NS 1000000000ull /* --blocking: the longest wait for space (1 s) */
 
 static uint64_t self_token(void)
 {
@@ -130,7 +133,7 @@ static struct trace_raw *start_record(const struct trace_rings *r, const struct 
  * records. One that interrupts us after the CAS reserves after our record,
  * which stays busy (and holds the consumer back) until we commit.
  */
-static struct trace_raw *reserve_shared(const struct trace_rings *r, uint32_t len, uint32_t event_id)
+static struct trace_raw *reserve_shared(const struct trace_rings *r, uint32_t len)
 {
 	const struct trace_shm_ring *ring = &r->ring[0];
 	struct trace_shm_ctrl *c = ring->ctrl;
@@ -140,7 +143,7 @@ static struct trace_raw *reserve_shared(const struct trace_rings *r, uint32_t le
 		cons = __atomic_load_n(&c->consumer_pos, __ATOMIC_ACQUIRE);
 		pos = __atomic_load_n(&c->producer_pos, __ATOMIC_RELAXED);
 		if (pos + len - cons > r->ring_bytes)
-			return lost(r, c, event_id);
+			return NULL;
 	} while (!__atomic_compare_exchange_n(&c->producer_pos, &pos, pos + len, 0,
 					      __ATOMIC_RELAXED, __ATOMIC_RELAXED));
 	return start_record(r, ring, pos, len);
@@ -150,8 +153,7 @@ static struct trace_raw *reserve_shared(const struct trace_rings *r, uint32_t le
  * Owned ring: this thread is its only writer, except for a signal handler
  * that interrupts it here; self.busy sends that one to the shared ring.
  */
-static struct trace_raw *reserve_owned(const struct trace_rings *r, unsigned int i, uint32_t len,
-				       uint32_t event_id)
+static struct trace_raw *reserve_owned(const struct trace_rings *r, unsigned int i, uint32_t len)
 {
 	const struct trace_shm_ring *ring = &r->ring[i];
 	struct trace_shm_ctrl *c = ring->ctrl;
@@ -168,28 +170,100 @@ static struct trace_raw *reserve_owned(const struct trace_rings *r, unsigned int
 	}
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	self.busy = 0;
-	return rec ? rec : lost(r, c, event_id);
+	return rec;
+}
+
+static struct trace_raw *try_reserve(const struct trace_rings *r, unsigned int i, uint32_t len)
+{
+	return i ? reserve_owned(r, i, len) : reserve_shared(r, len);
+}
+
+static uint64_t wait_now_ns(void)
+{
+	struct timespec ts = { 0, 0 };
+
+	util_syscall3(SYS_clock_gettime, CLOCK_MONOTONIC, (long)&ts, 0);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void cpu_relax(void)
+{
+#if defined(__x86_64__)
+	__asm__ volatile("pause" ::: "memory");
+#else
+	__asm__ volatile("" ::: "memory");
+#endif
+}
+
+/*
+ * --blocking (the consumer set hdr->blocking): ring i is full, wait for the
+ * consumer to free space rather than drop, as LTTng's blocking channels do.
+ * Spin a little (pause), then give the CPU away (sched_yield, a raw system
+ * call: this runs in probe handlers, signal handlers included), and look
+ * again; bounded by TRACE_BLOCK_WAIT_NS. A wait that times out means the
+ * consumer is gone or stalled: it turns blocking off for the whole session
+ * (every producer drops and counts from then on, as without --blocking), so
+ * a tracer that dies costs the target one wait, never a hang. A thread that
+ * holds a record it has not committed (a handler nested in its own record)
+ * does not wait: the consumer may be stopped at that very record.
+ */
+__attribute__((noinline, cold)) static struct trace_raw *
+reserve_wait(const struct trace_rings *r, unsigned int i, uint32_t len)
+{
+	uint32_t *word = &r->map.hdr->blocking;
+	struct trace_raw *rec;
+	uint64_t start = 0;
+
+	if (self.open)
+		return NULL;
+	for (unsigned int round = 0;; round++) {
+		if (__atomic_load_n(word, __ATOMIC_RELAXED) != TRACE_SHM_BLOCKING)
+			return NULL;
+		for (int k = 0; k < 32; k++)
+			cpu_relax();
+		rec = try_reserve(r, i, len);
+		if (rec)
+			return rec;
+		if (round < 8)
+			continue;
+		util_syscall3(SYS_sched_yield, 0, 0, 0);
+		if (round % 16)
+			continue;
+		if (!start)
+			start = wait_now_ns();
+		else if (wait_now_ns() - start > TRACE_BLOCK_WAIT_NS)
+			break;
+	}
+	__atomic_store_n(word, 0, __ATOMIC_RELAXED);
+	return NULL;
 }
 
 static struct trace_raw *reserve(struct trace_rings *r, uint32_t len, uint32_t event_id)
 {
-	unsigned int i;
+	struct trace_raw *rec;
+	unsigned int i = 0;
 
 	if (__builtin_expect(len < sizeof(struct trace_raw) || len > r->max_len || (len & 7), 0))
 		return lost(r, r->ring[0].ctrl, event_id);
 	if (__builtin_expect(self.busy || r->n_rings == 1, 0))
-		return reserve_shared(r, len, event_id);
+		goto reserve;
 	if (__builtin_expect(self.rings != r, 0)) {
 		self.busy = 1; /* a nested record meanwhile goes to the shared ring */
 		__atomic_signal_fence(__ATOMIC_SEQ_CST);
-		i = claim(r);
-		self.ring = i;
+		self.ring = claim(r);
 		self.rings = r;
 		__atomic_signal_fence(__ATOMIC_SEQ_CST);
 		self.busy = 0;
 	}
 	i = self.ring;
-	return i ? reserve_owned(r, i, len, event_id) : reserve_shared(r, len, event_id);
+reserve:
+	rec = try_reserve(r, i, len);
+	if (__builtin_expect(!rec, 0) && r->map.hdr->blocking == TRACE_SHM_BLOCKING)
+		rec = reserve_wait(r, i, len);
+	if (__builtin_expect(!rec, 0))
+		return lost(r, r->ring[i].ctrl, event_id);
+	self.open++;
+	return rec;
 }
 
 struct trace_raw *trace_ring_reserve(struct trace_rings *r, uint32_t len, uint32_t event_id)
@@ -209,6 +283,7 @@ static void ring_atfork_child(void)
 	self.rings = NULL;
 	self.ring = 0;
 	self.busy = 0;
+	self.open = 0;
 }
 
 __attribute__((constructor)) static void ring_init(void)
@@ -222,6 +297,7 @@ void trace_ring_commit(struct trace_raw *rec)
 	uint32_t len = rec->len & TRACE_RAW_LEN_MASK;
 
 	__atomic_store_n(&rec->len, len, __ATOMIC_RELEASE);
+	self.open--;
 }
 
 void trace_ring_discard(struct trace_raw *rec)
@@ -229,6 +305,7 @@ void trace_ring_discard(struct trace_raw *rec)
 	uint32_t len = rec->len & TRACE_RAW_LEN_MASK;
 
 	__atomic_store_n(&rec->len, len | TRACE_RAW_DISCARD, __ATOMIC_RELEASE);
+	self.open--;
 }
 
 /* ---- creating and mapping the memfd (not signal-safe) ------------------------------ */

@@ -78,8 +78,17 @@ struct trace_shm_hdr {
 	uint32_t producer_pid;
 	uint64_t lost_off;    /* P: the lost table */
 	uint32_t lost_slots;  /* TRACE_SHM_LOST_SLOTS */
-	uint32_t pad;
+	/*
+	 * The one word of this page written after creation: the consumer sets it
+	 * to TRACE_SHM_BLOCKING (trace_consumer_set_blocking) and producers that
+	 * find their ring full then wait for space (ring.c); a producer whose wait
+	 * times out, and the consumer when it stops reading, set it back to 0.
+	 * Nothing else reads it: the consumer never trusts it.
+	 */
+	uint32_t blocking;
 };
+
+#define TRACE_SHM_BLOCKING 0x424c4b31u /* "1KLB": any other value is "do not wait" */
 
 /*
  * A ring's control page. Producer-written and consumer-written words sit
