@@ -495,3 +495,67 @@ void print_all_maps_json(const struct lang_store *s, FILE *out)
 	for (uint32_t i = 0; i < s->nmaps; i++)
 		print_map_json(s, (unsigned)(v[i] - s->maps), 0, 1, out);
 }
+
+void print_emit_printf(const struct plan *pl, uint32_t id, int64_t imm, const void *data,
+		       uint32_t len, bool json, FILE *out)
+{
+	if (id >= pl->nfmts)
+		return;
+	if (!json) {
+		print_printf(pl->pool + pl->fmt[id], data, len, imm, out);
+		return;
+	}
+	char *buf = NULL;
+	size_t n = 0;
+	FILE *f = open_memstream(&buf, &n);
+	if (!f)
+		return;
+	print_printf(pl->pool + pl->fmt[id], data, len, imm, f);
+	fclose(f);
+	fputs("{\"type\": \"printf\", \"data\": ", out);
+	print_json_string(buf, n, out);
+	fputs("}\n", out);
+	free(buf);
+}
+
+void print_emit_value(int64_t imm, const void *data, uint32_t len, bool json, FILE *out)
+{
+	if (json)
+		fputs("{\"type\": \"value\", \"data\": ", out);
+	if (imm && len >= LANG_STRLEN && json) {
+		print_json_string(data, LANG_STRLEN, out);
+	} else if (imm && len >= LANG_STRLEN) {
+		fprintf(out, "%.*s", LANG_STRLEN, (const char *)data);
+	} else if (len >= 8) {
+		int64_t v;
+		memcpy(&v, data, 8);
+		fprintf(out, "%lld", (long long)v);
+	}
+	fputs(json ? "}\n" : "\n", out);
+}
+
+void print_emit(struct lang_store *s, const struct plan *pl, enum lang_emit what, uint32_t id,
+		int64_t imm, const void *data, uint32_t len, bool json, bool *exited, FILE *out)
+{
+	switch (what) {
+	case EMIT_PRINTF:
+		print_emit_printf(pl, id, imm, data, len, json, out);
+		break;
+	case EMIT_PRINT:
+		(json ? print_map_json : print_map)(s, id, (uint32_t)((uint64_t)imm >> 32),
+						    (uint32_t)imm, out);
+		break;
+	case EMIT_CLEAR:
+		store_clear(s, id);
+		break;
+	case EMIT_ZERO:
+		store_zero(s, id);
+		break;
+	case EMIT_EXIT:
+		*exited = true;
+		break;
+	case EMIT_VALUE:
+		print_emit_value(imm, data, len, json, out);
+		break;
+	}
+}

@@ -36,53 +36,7 @@ static int run_emit(void *ctx, enum lang_emit what, uint32_t id, int64_t imm, co
 		    uint32_t len)
 {
 	struct runner *r = ctx;
-	const struct plan *pl = &r->p->plan;
-	switch (what) {
-	case EMIT_PRINTF:
-		if (id < pl->nfmts && r->json) {
-			char *buf = NULL;
-			size_t n = 0;
-			FILE *f = open_memstream(&buf, &n);
-			if (!f)
-				break;
-			print_printf(pl->pool + pl->fmt[id], data, len, imm, f);
-			fclose(f);
-			fputs("{\"type\": \"printf\", \"data\": ", r->out);
-			print_json_string(buf, n, r->out);
-			fputs("}\n", r->out);
-			free(buf);
-		} else if (id < pl->nfmts) {
-			print_printf(pl->pool + pl->fmt[id], data, len, imm, r->out);
-		}
-		break;
-	case EMIT_PRINT:
-		(r->json ? print_map_json : print_map)(
-			r->store, id, (uint32_t)((uint64_t)imm >> 32), (uint32_t)imm, r->out);
-		break;
-	case EMIT_CLEAR:
-		store_clear(r->store, id);
-		break;
-	case EMIT_ZERO:
-		store_zero(r->store, id);
-		break;
-	case EMIT_EXIT:
-		r->exited = true;
-		break;
-	case EMIT_VALUE:
-		if (r->json)
-			fputs("{\"type\": \"value\", \"data\": ", r->out);
-		if (imm && len >= LANG_STRLEN && r->json) {
-			print_json_string(data, LANG_STRLEN, r->out);
-		} else if (imm && len >= LANG_STRLEN) {
-			fprintf(r->out, "%.*s", LANG_STRLEN, (const char *)data);
-		} else if (len >= 8) {
-			int64_t v;
-			memcpy(&v, data, 8);
-			fprintf(r->out, "%lld", (long long)v);
-		}
-		fputs(r->json ? "}\n" : "\n", r->out);
-		break;
-	}
+	print_emit(r->store, &r->p->plan, what, id, imm, data, len, r->json, &r->exited, r->out);
 	return 0;
 }
 

@@ -87,45 +87,6 @@ static int s_add(void *ctx, unsigned m, const void *k, int64_t d, int64_t *out)
 
 /* ---- emits ------------------------------------------------------------------------------- */
 
-static void emit_printf(struct lang_run *r, uint32_t id, int64_t imm, const void *data,
-			uint32_t len)
-{
-	const struct plan *pl = &r->p->plan;
-	if (id >= pl->nfmts)
-		return;
-	if (!r->json) {
-		print_printf(pl->pool + pl->fmt[id], data, len, imm, r->out);
-		return;
-	}
-	char *buf = NULL;
-	size_t n = 0;
-	FILE *f = open_memstream(&buf, &n);
-	if (!f)
-		return;
-	print_printf(pl->pool + pl->fmt[id], data, len, imm, f);
-	fclose(f);
-	fputs("{\"type\": \"printf\", \"data\": ", r->out);
-	print_json_string(buf, n, r->out);
-	fputs("}\n", r->out);
-	free(buf);
-}
-
-static void emit_value(struct lang_run *r, int64_t imm, const void *data, uint32_t len)
-{
-	if (r->json)
-		fputs("{\"type\": \"value\", \"data\": ", r->out);
-	if (imm && len >= LANG_STRLEN && r->json) {
-		print_json_string(data, LANG_STRLEN, r->out);
-	} else if (imm && len >= LANG_STRLEN) {
-		fprintf(r->out, "%.*s", LANG_STRLEN, (const char *)data);
-	} else if (len >= 8) {
-		int64_t v;
-		memcpy(&v, data, 8);
-		fprintf(r->out, "%lld", (long long)v);
-	}
-	fputs(r->json ? "}\n" : "\n", r->out);
-}
-
 /*
  * ustack keys are named from the stack table and the mappings the agents left
  * in it: opened at the first print (the agents are in by then) and again at
@@ -151,10 +112,10 @@ static int run_emit(void *ctx, enum lang_emit what, uint32_t id, int64_t imm, co
 		return -EINVAL;
 	switch (what) {
 	case EMIT_PRINTF:
-		emit_printf(r, id, imm, data, len);
+		print_emit_printf(&r->p->plan, id, imm, data, len, r->json, r->out);
 		break;
 	case EMIT_VALUE:
-		emit_value(r, imm, data, len);
+		print_emit_value(imm, data, len, r->json, r->out);
 		break;
 	case EMIT_PRINT:
 		if (!r->ustacks)

@@ -68,5 +68,16 @@ void print_all_maps_json(const struct lang_store *s, FILE *out);
 void print_json_string(const char *s, size_t len, FILE *out);
 /* printf(): fmt with the arguments serialized as plan_eval emits them. */
 void print_printf(const char *fmt, const uint8_t *data, uint32_t len, int64_t strs, FILE *out);
+/*
+ * What printf(fmt id) and print(value) emitted, as bpftrace prints it (json:
+ * its {"type": "printf"|"value", ...} lines); the tracer's runs (run.c,
+ * session.c, krun.c) share them. A format id past the plan's prints nothing.
+ */
+void print_emit_printf(const struct plan *pl, uint32_t id, int64_t imm, const void *data,
+		       uint32_t len, bool json, FILE *out);
+void print_emit_value(int64_t imm, const void *data, uint32_t len, bool json, FILE *out);
+/* One emit carried out on the maps of s (print, clear, zero); exit() sets *exited. */
+void print_emit(struct lang_store *s, const struct plan *pl, enum lang_emit what, uint32_t id,
+		int64_t imm, const void *data, uint32_t len, bool json, bool *exited, FILE *out);
 
 #endif
