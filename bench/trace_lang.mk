@@ -26,7 +26,8 @@ $(B)/bench/bench_lang_handlers.o: bench/bench_lang_handlers.c bench/bench_lang_h
 	@mkdir -p $(@D)
 	$(CC) $(PROG_CFLAGS) $(CFLAGS) -mgeneral-regs-only -c $< -o $@
 
-$(B)/bench/bench_lang: bench/bench_lang.c src/trace/map/map.c src/trace/map/map_read.c \
+$(B)/bench/bench_lang: bench/bench_lang.c tests/lang/nostack.c src/trace/map/map.c \
+		src/trace/map/map_read.c \
 		$(B)/bench/map_update.o $(B)/bench/bench_map_handlers.o $(B)/bench/bench_handlers.o \
 		$(B)/bench/bench_lang_handlers.o $(BENCH_LANG_OBJS) $(BENCH_HARNESS) $(B)/libuprobes.so
 	@mkdir -p $(@D)
