@@ -15,10 +15,11 @@ $(B)/fuzz/fuzz_spec: $(FUZZ_SPEC_SRCS) src/trace/spec/parse.h tests/trace_spec/s
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^)
 
 # ELF files through the sym layer (src/sym/*.c): fuzz_elf.c; seeds: fuzz/elf/seeds.sh.
-FUZZ_ELF_SRCS := fuzz/fuzz_elf.c $(sort $(wildcard src/sym/*.c)) src/util/log.c
+FUZZ_ELF_SRCS := fuzz/fuzz_elf.c $(sort $(wildcard src/sym/*.c)) src/util/log.c src/util/cache.c
 fuzz: $(B)/fuzz/fuzz_elf
 
-$(B)/fuzz/fuzz_elf: $(FUZZ_ELF_SRCS) $(wildcard src/sym/*.h) src/util/log.h fuzz/elf_ignore.txt
+$(B)/fuzz/fuzz_elf: $(FUZZ_ELF_SRCS) $(wildcard src/sym/*.h) src/util/log.h src/util/cache.h \
+		fuzz/elf_ignore.txt
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize-ignorelist=fuzz/elf_ignore.txt \
 		-DFUZZ_ELF_CORPUS=\"$(abspath fuzz/corpus/elf)\" -o $@ \
@@ -26,11 +27,14 @@ $(B)/fuzz/fuzz_elf: $(FUZZ_ELF_SRCS) $(wildcard src/sym/*.h) src/util/log.h fuzz
 
 # The language (src/lang/*.c): fuzz_lang.c; seeds: fuzz/corpus/lang (the golden
 # cases of tests/lang/cases and bpftrace one-liners). Not hit.c: the agent's handler
-# reads through the fetch layer and writes into the rings (the library's own).
-FUZZ_LANG_SRCS := fuzz/fuzz_lang.c $(filter-out src/lang/hit.c,\
+# reads through the fetch layer and writes into the rings (the library's own); not
+# krun.c and kspec.c, the kernel backend's (the trace layer's); no stacks
+# (tests/lang/nostack.c refuses them).
+FUZZ_LANG_SRCS := fuzz/fuzz_lang.c tests/lang/nostack.c \
+	$(filter-out src/lang/hit.c src/lang/krun.c src/lang/kspec.c,\
 	$(sort $(wildcard src/lang/*.c src/trace/map/*.c)))
 fuzz: $(B)/fuzz/fuzz_lang
 
 $(B)/fuzz/fuzz_lang: $(FUZZ_LANG_SRCS) $(wildcard src/lang/*.h) include/uprobes_lang.h
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -DLANG_NOSTACK_PUBLIC -o $@ $(filter %.c,$^)
