@@ -120,33 +120,42 @@ fi
 # The quiescence signal then reaches them asleep; uprobe restarts those calls
 # (tools/uprobe/guard.c). Without that, 40 attaches give a few EINTRs.
 
-"$tgt" sleepers 6 >"$tmp/sleepers.out" &
-pid=$!
-bg="$bg $pid"
-sleep 0.1 # the threads are up (sooner only makes the test easier to pass)
-bad=""
-restarted=0
-i=0
-while [ $i -lt 40 ]; do
-	i=$((i + 1))
-	if ! "$up" trace -d 0.02 --count -p $pid "p:$tgt:at_work a=%di" >"$tmp/c.out" 2>"$tmp/c.err"; then
-		bad="cycle $i: $(cat "$tmp/c.err")"
-		break
+# sleepers NAME [ENV...]: 40 attaches to a target started with ENV.
+sleepers() {
+	name=$1
+	shift
+	env "$@" "$tgt" sleepers 6 >"$tmp/$name.out" &
+	pid=$!
+	bg="$bg $pid"
+	sleep 0.1 # the threads are up (sooner only makes the test easier to pass)
+	bad=""
+	restarted=0
+	i=0
+	while [ $i -lt 40 ]; do
+		i=$((i + 1))
+		if ! "$up" trace -d 0.02 --count -p $pid "p:$tgt:at_work a=%di" >"$tmp/c.out" 2>"$tmp/c.err"; then
+			bad="cycle $i: $(cat "$tmp/c.err")"
+			break
+		fi
+		n=$(sed -n 's/^  system calls cut short while attaching, restarted: //p' "$tmp/c.err")
+		restarted=$((restarted + ${n:-0}))
+	done
+	kill -TERM $pid
+	wait $pid
+	st=$?
+	if [ -n "$bad" ]; then
+		fail $name "$bad"
+	elif expect_eq $name "$st" 0 "target status" &&
+		expect_eq $name "$(sed -n 's/^sleepers: EINTR //p' "$tmp/$name.out")" 0 \
+			"sleeps that failed with EINTR"; then
+		echo "  ($restarted system calls restarted in 40 attaches)"
+		pass $name
 	fi
-	n=$(sed -n 's/^  system calls cut short while attaching, restarted: //p' "$tmp/c.err")
-	restarted=$((restarted + ${n:-0}))
-done
-kill -TERM $pid
-wait $pid
-st=$?
-if [ -n "$bad" ]; then
-	fail sleepers "$bad"
-elif expect_eq sleepers "$st" 0 "target status" &&
-	expect_eq sleepers "$(sed -n 's/^sleepers: EINTR //p' "$tmp/sleepers.out")" 0 \
-		"sleeps that failed with EINTR"; then
-	echo "  ($restarted system calls restarted in 40 attaches)"
-	pass sleepers
-fi
+}
+sleepers sleepers
+# The target names another quiescence signal (UPROBE_QUIESCE_SIGNAL=40): the
+# guard reads it from the target's environment and restarts those calls too.
+sleepers sleepers_signal UPROBE_QUIESCE_SIGNAL=40
 
 # A thread in uninterruptible sleep (a vfork parent waiting 3 s for its child)
 # cannot stop for ptrace; tracing starts without waiting for it, and it is let

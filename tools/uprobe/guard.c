@@ -55,6 +55,7 @@ static struct {
 	bool paused;		/* one thread held already */
 	int pause_fd;		/* readable: stop pausing (see guard_pause_on()) */
 	unsigned restarted;
+	int quiesce_sig; /* the target's quiescence signal (target_quiesce_sig()) */
 	pid_t tid[GUARD_MAX];
 	unsigned char state[GUARD_MAX];
 } g;
@@ -164,6 +165,41 @@ static void seize_all(void)
 	}
 }
 
+/*
+ * The quiescence signal the library in PID uses: UPROBE_QUIESCE_SIGNAL=N in
+ * its environment (as exec gave it; src/ubp/signal.c reads the same), else
+ * the default. A value the library would refuse leaves the default: the
+ * library then refuses to install and sends nothing.
+ */
+static int target_quiesce_sig(pid_t pid)
+{
+	static const char key[] = "UPROBE_QUIESCE_SIGNAL=";
+	char path[64], buf[65536];
+	ssize_t n, got = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/environ", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return UPROBE_QUIESCE_SIGNAL;
+	while (got < (ssize_t)sizeof(buf) - 1 &&
+	       (n = read(fd, buf + got, sizeof(buf) - 1 - (size_t)got)) > 0)
+		got += n;
+	close(fd);
+	buf[got] = 0;
+	for (char *e = buf; e < buf + got; e += strlen(e) + 1) {
+		char *end;
+		long v;
+
+		if (strncmp(e, key, sizeof(key) - 1))
+			continue;
+		v = strtol(e + sizeof(key) - 1, &end, 10);
+		if (end != e + sizeof(key) - 1 && !*end && v >= SIGRTMIN && v <= SIGRTMAX)
+			return (int)v;
+	}
+	return UPROBE_QUIESCE_SIGNAL;
+}
+
 int guard_begin(pid_t pid, pid_t held)
 {
 	sigset_t chld;
@@ -178,6 +214,7 @@ int guard_begin(pid_t pid, pid_t held)
 	sigprocmask(SIG_BLOCK, &chld, &g.mask);
 	g.sfd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
 	g.pid = pid;
+	g.quiesce_sig = target_quiesce_sig(pid);
 	g.pause_fd = -1;
 	g.pause_file = secure_getenv("UPROBE_TEST_GUARD_PAUSE");
 	seize_all();
@@ -220,7 +257,7 @@ static bool other_signal_pending(pid_t tid)
 			blk = v;
 	}
 	fclose(f);
-	return pnd & ~blk & ~(1ULL << (UPROBE_QUIESCE_SIGNAL - 1));
+	return pnd & ~blk & ~(1ULL << (g.quiesce_sig - 1));
 }
 
 static bool is_stop_signal(int sig)
@@ -277,7 +314,7 @@ static void on_stop(pid_t tid, int st, bool releasing)
 	case 0: /* a signal about to be delivered */
 		if (!releasing && hold_trap(tid, sig))
 			return;
-		if (sig == UPROBE_QUIESCE_SIGNAL && quiesce_request(tid) && !other_signal_pending(tid) &&
+		if (sig == g.quiesce_sig && quiesce_request(tid) && !other_signal_pending(tid) &&
 		    !ptrace(PTRACE_GETREGS, tid, NULL, &r) && ptrace_restart_syscall(tid, &r, true) &&
 		    !ptrace(PTRACE_SETREGS, tid, NULL, &r))
 			g.restarted++;
