@@ -141,6 +141,9 @@ while [ $i -le $kills ]; do
 		*) fail "attach_kill_$((i - 2))" "${what#; }" ;;
 		esac
 	fi
+	# A line now and then: tests/run.sh stops a program silent for TEST_TIMEOUT
+	# seconds, and ATTACH_KILLS=300 on a loaded machine is long.
+	[ $((victims % 25)) = 0 ] && echo "  ($((i - 1)) of $kills kill points, $victims victims)"
 done
 if [ $bad = 0 ]; then
 	pass attach_kill
