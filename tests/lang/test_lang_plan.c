@@ -272,6 +272,23 @@ static void case_limits(void)
 	CHECK(lang_program_errors(p, &diag) >= 1);
 	CHECK_CONTAINS(diag, "printf: 8 arguments at most");
 	lang_program_free(p);
+	/* text past LANG_MAX_TEXT: refused before parsing, the first line quoted */
+	size_t n = LANG_MAX_TEXT + 1;
+	char *huge = malloc(n + 1);
+	memset(huge, ' ', n);
+	memcpy(huge, "BEGIN { @x = 1; }\n", 18);
+	huge[n] = 0;
+	p = lang_program_new("stdin", huge);
+	CHECK(lang_program_errors(p, &diag) == 1);
+	CHECK_STR(diag, "stdin:1:1-2: ERROR: program too large: more than 1048576 bytes\n"
+			"BEGIN { @x = 1; }\n~\n");
+	CHECK(!p->compiled);
+	lang_program_free(p);
+	huge[n - 1] = 0; /* exactly the bound: parsed (blanks after the probe) */
+	p = lang_program_new("stdin", huge);
+	CHECK(lang_program_errors(p, &diag) == 0 && p->compiled);
+	lang_program_free(p);
+	free(huge);
 	end_case("limits");
 }
 
