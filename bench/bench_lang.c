@@ -13,7 +13,9 @@
  *
  * The plans come from lang_program_new(), like uprobe -e's. nsecs is the TSC
  * here (bench_lang_handlers.c): the cost of the idiom, not its unit.
- * Usage: bench_lang [-r rounds] [-t ms per measurement] [-b bpftrace rounds]
+ * Usage: bench_lang [-r rounds] [-t ms per measurement] [-b bpftrace rounds] [-c calls]
+ * (-c: count mode, a row's calls between callgrind requests: instructions per hit
+ * under `sh bench/callgrind.sh build/bench/bench_lang -`)
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -143,6 +145,16 @@ static void exact_checks(void)
 		    " returns", lat, rows[6].ret_hits);
 }
 
+/* Count mode (-c, bench/callgrind.sh): a row's line; right when every call was a hit. */
+static bool count_report(struct bench_case *c)
+{
+	const struct bench_lib *l = (const struct bench_lib *)c;
+
+	printf("%s: %" PRIu64 " calls, %" PRIu64 " hits%s%s\n", c->key, c->calls, l->hits,
+	       c->failed ? ": error: " : "", c->failed ? c->why : "");
+	return !c->failed && (!c->arm || l->hits == c->calls);
+}
+
 static const struct bench_table table = {
 	.label_w = 30,
 	.hit_head = "ns/hit",
@@ -153,12 +165,17 @@ int main(int argc, char **argv)
 {
 	struct bench_cfg cfg = { .rounds = 11, .ms = 200, .slow_rounds = 3, .slow_budget_ms = 30000 };
 	struct bench_suite s = { rows, sizeof(rows[0]), NROWS, run, NULL, &cfg };
-	int st = bench_parse(&cfg, argc, argv, "", "[-r rounds] [-t ms] [-b bpftrace rounds]");
+	static const char *const count_rows[] = { "native_ns", "empty_ns", "hand_count_ns",
+						  "count_ns", "keyed_ns", "hist_ns", "latency_ns" };
+	int st = bench_parse(&cfg, argc, argv, "c",
+			     "[-r rounds] [-t ms] [-b bpftrace rounds] [-c calls]");
 
 	if (st)
 		return st;
 	if (setup())
 		return 1;
+	if (cfg.count_calls)
+		return bench_count_mode(&s, count_rows, 7, cfg.count_calls, NULL, count_report);
 	printf("bench_lang: compiled plans on the maps in the target, optimized probe\n");
 	bench_pin();
 	bench_suite_run(&s);

@@ -155,7 +155,7 @@ static void make_key(const struct plan *pl, unsigned map, const uint64_t *w, int
 			copy_str((char *)key + o, (const char *)(uintptr_t)w[i]);
 			o += LANG_STRLEN;
 		} else {
-			copy(key + o, &w[i], 8);
+			__builtin_memcpy(key + o, &w[i], 8); /* one store, even with -fno-builtin */
 			o += 8;
 		}
 	}
@@ -196,10 +196,68 @@ static int emit(struct lang_env *env, struct frame *f, const struct plan_insn *i
 	return in->a == EMIT_EXIT;
 }
 
-int plan_eval(const struct plan *pl, uint32_t probe, struct lang_env *env)
+/* An integer builtin (shape.c's int_builtin) as builtin() gives it. */
+static inline uint64_t int_word(const struct lang_env *env, uint8_t b)
+{
+	switch (b) {
+	case B_RETVAL:
+		return env->retval;
+	case B_PID:
+		return env->pid;
+	case B_TID:
+		return env->tid;
+	case B_NSECS:
+		return env->nsecs;
+	case B_ELAPSED:
+		return env->elapsed;
+	case B_CPU:
+		return env->cpu;
+	case B_UID:
+		return env->uid;
+	case B_GID:
+		return env->gid;
+	default: /* B_ARG0 .. B_ARG5 */
+		return env->args ? env->args[b - B_ARG0] : 0;
+	}
+}
+
+/*
+ * A probe of a common shape (struct plan_fast): the map operations its code
+ * would make, in the same order, with the same keys and values, without the
+ * interpreter's frame, dispatch and key serialization.
+ */
+static int run_fast(const struct plan *pl, const struct plan_fast *f, struct lang_env *env)
+{
+	const struct lang_env_ops *ops = env->ops;
+	uint64_t key = f->key == PF_NO ? 0 : int_word(env, f->key), v, start = 0;
+
+	switch (f->kind) {
+	case PF_AGG:
+		v = f->val == PF_NO ? 1 : int_word(env, f->val);
+		ops->map_agg(env->ctx, f->map, &key, (enum lang_map_kind)pl->kind[f->map],
+			     (int64_t)v);
+		return 0;
+	case PF_SET:
+		v = int_word(env, f->val);
+		ops->map_set(env->ctx, f->map, &key, &v);
+		return 0;
+	default: /* PF_LAT: the predicate is the start's value, not zero */
+		if (ops->map_get(env->ctx, f->from, &key, &start) || !start)
+			return 0;
+		v = int_word(env, f->val) - start;
+		ops->map_agg(env->ctx, f->map, &key, (enum lang_map_kind)pl->kind[f->map],
+			     (int64_t)v);
+		ops->map_del(env->ctx, f->from, &key);
+		return 0;
+	}
+}
+
+/* The interpreter: out of line, so that a fast probe does not set up its frame. */
+static __attribute__((noinline)) int run_general(const struct plan *pl,
+						 const struct plan_probe *pp,
+						 struct lang_env *env)
 {
 	struct frame f;
-	const struct plan_probe *pp = &pl->probes[probe];
 	uint64_t *sp = f.stack; /* next free word */
 	for (uint32_t i = 0; i < pp->nvars; i++)
 		f.vars[i] = 0;
@@ -317,4 +375,12 @@ int plan_eval(const struct plan *pl, uint32_t probe, struct lang_env *env)
 			return -EINVAL;
 		}
 	}
+}
+
+int plan_eval(const struct plan *pl, uint32_t probe, struct lang_env *env)
+{
+	const struct plan_probe *pp = &pl->probes[probe];
+	if (pp->fast.kind != PF_NONE)
+		return run_fast(pl, &pp->fast, env);
+	return run_general(pl, pp, env);
 }
