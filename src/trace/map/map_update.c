@@ -105,6 +105,27 @@ static inline uint64_t tail_word(const uint8_t *p, uint32_t n)
 	return w;
 }
 
+/* map_key_hash, inlined where the key is one word (ints, tids): the same value. */
+static inline uint64_t hash_word(uint64_t w)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ 8;
+
+	h = (h ^ w) * 0xff51afd7ed558ccdull;
+	h ^= h >> 32;
+	h ^= h >> 29;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	h ^= h >> 32;
+	return (uint32_t)h ? h : h | 1;
+}
+
+/* A key's hash: 1 without a key (as the reader checks it), one word inline. */
+static inline uint64_t key_hash(const uint8_t *key, uint32_t key_size)
+{
+	if (key_size == 8)
+		return hash_word(load_word(key));
+	return key_size ? map_key_hash(key, key_size) : 1;
+}
+
 uint64_t map_key_hash(const void *key, uint32_t key_size)
 {
 	const uint8_t *p = key;
@@ -163,7 +184,8 @@ static void value_init(const struct map_priv *m, int64_t *w)
 /* Relaxed stores: a reader never sees half a word. */
 #define PUT(w, v) __atomic_store_n(&(w), (v), __ATOMIC_RELAXED)
 
-static void value_apply(const struct map_priv *m, int64_t *w, int64_t v)
+static inline __attribute__((always_inline)) void value_apply(const struct map_priv *m,
+								int64_t *w, int64_t v)
 {
 	switch (m->def.kind) {
 	case MAP_COUNT:
@@ -253,7 +275,7 @@ static inline __attribute__((always_inline)) bool slot_key_is(const struct map_p
 {
 	if (m->def.key_size == 8)
 		return load_word(s + 8) == load_word(key);
-	return key_equal(s + 8, key, m->def.key_size);
+	return !m->def.key_size || key_equal(s + 8, key, m->def.key_size);
 }
 
 /*
@@ -295,11 +317,11 @@ static __attribute__((noinline)) int64_t *agg_slot_slow(const struct map_priv *m
  * there, of the current generation (so written after any clear: no wipe is
  * pending). Anything else takes the slow path.
  */
-static inline int64_t *agg_slot(const struct map_priv *m, uint8_t *table,
+static inline __attribute__((always_inline)) int64_t *agg_slot(const struct map_priv *m, uint8_t *table,
 				struct map_shm_shard_stats *st, const uint8_t *key)
 {
 	uint32_t gen = __atomic_load_n(&m->state->gen, __ATOMIC_ACQUIRE);
-	uint64_t h = m->def.key_size ? map_key_hash(key, m->def.key_size) : 1;
+	uint64_t h = key_hash(key, m->def.key_size);
 	uint32_t i = (uint32_t)h & m->mask;
 
 	uint64_t live = MAP_CTRL(h, MAP_SLOT_LIVE, gen);
@@ -515,7 +537,7 @@ static uint8_t *value_slot(const struct map_priv *m, uint8_t *table, const uint8
 				relax();
 				continue;
 			}
-			if (key_equal(s + 8, key, m->def.key_size))
+			if (slot_key_is(m, s, key))
 				return s;
 		}
 		n++;
@@ -609,8 +631,7 @@ static int value_op(struct map_region *r, int id, const void *key, enum value_op
 		return -EINVAL;
 	m = &r->maps[id];
 	/* A map without a key hashes as the reader checks it (1), as aggregations do. */
-	s = value_slot(m, r->base + m->table_off, key,
-		       m->def.key_size ? map_key_hash(key, m->def.key_size) : 1,
+	s = value_slot(m, r->base + m->table_off, key, key_hash(key, m->def.key_size),
 		       op == VAL_SET || op == VAL_ADD, &err);
 	if (s)
 		err = value_op_slot(m, s, op, v);
