@@ -242,12 +242,17 @@ static int run_fast(const struct plan *pl, const struct plan_fast *f, struct lan
 		ops->map_set(env->ctx, f->map, &key, &v);
 		return 0;
 	default: /* PF_LAT: the predicate is the start's value, not zero */
-		if (ops->map_get(env->ctx, f->from, &key, &start) || !start)
+		if (ops->map_take) { /* the start read and deleted in one lookup */
+			if (ops->map_take(env->ctx, f->from, &key, (int64_t *)&start) || !start)
+				return 0;
+		} else if (ops->map_get(env->ctx, f->from, &key, &start) || !start) {
 			return 0;
+		}
 		v = int_word(env, f->val) - start;
 		ops->map_agg(env->ctx, f->map, &key, (enum lang_map_kind)pl->kind[f->map],
 			     (int64_t)v);
-		ops->map_del(env->ctx, f->from, &key);
+		if (!ops->map_take)
+			ops->map_del(env->ctx, f->from, &key);
 		return 0;
 	}
 }

@@ -126,6 +126,11 @@ struct lang_env_ops {
 	/* a fault-safe copy of the string at addr, at most len - 1 bytes and a
 	 * NUL: its length, or -EFAULT */
 	long (*read_str)(void *ctx, uint64_t addr, char *dst, uint32_t len);
+	/*
+	 * Optional (NULL: map_get, then map_del): the value (0 or -ENOENT: 0),
+	 * deleted in the same lookup when not 0. The latency idiom's fast path.
+	 */
+	int (*map_take)(void *ctx, unsigned map, const void *key, int64_t *val);
 };
 
 struct lang_env {

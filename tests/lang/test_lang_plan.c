@@ -83,7 +83,7 @@ static long r_read(void *c, uint64_t addr, char *dst, uint32_t len)
 	dst[n] = 0;
 	return n;
 }
-static const struct lang_env_ops rec_ops = { r_get, r_set, r_agg, r_del, r_add, r_emit, r_read };
+static const struct lang_env_ops rec_ops = { r_get, r_set, r_agg, r_del, r_add, r_emit, r_read, NULL };
 
 static struct lang_program *compile(const char *text)
 {
@@ -435,6 +435,35 @@ static char *run_shapes(struct lang_program *p)
 	return text;
 }
 
+/* The same hits on the maps in the target (their map_take): the region's text. */
+static char *run_shapes_target(struct lang_program *p)
+{
+	struct map_region_opts o = { .sz = sizeof(o) };
+	struct map_region *r = map_region_create(&o);
+	struct lang_env_ops ops = { .emit = r_emit, .read_str = r_read };
+	char why[256] = "";
+	lang_target_env_ops(&ops);
+	CHECK(ops.map_take != NULL);
+	CHECK(r && lang_target_define(p, r, why, sizeof(why)) == 0 && map_region_seal(r) == 0);
+	for (uint64_t i = 0; i < 300; i++) {
+		for (uint32_t k = 0; k < p->plan.nprobes; k++) {
+			uint64_t args[6] = { i % 7, i * 37 % 200, i * 5 };
+			struct lang_env env = { .ops = &ops, .ctx = r, .args = args, .retval = i * 11,
+						.tid = 100 + i % 3, .pid = 100,
+						.nsecs = 1000 + i * 13 + k * (i % 50),
+						.comm = "test", .func = "f", .probe = "uprobe:x:f" };
+			if (plan_eval(&p->plan, k, &env))
+				TL_FAIL("plan_eval of probe %u", k);
+		}
+	}
+	struct lang_store *st = store_new(&p->checked, &p->plan);
+	CHECK_EQ_INT(lang_target_read(r, st), 0);
+	char *text = maps_text(st);
+	store_free(st);
+	map_region_free(r);
+	return text;
+}
+
 static void case_fast_paths(void)
 {
 	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
@@ -454,6 +483,11 @@ static void case_fast_paths(void)
 			TL_FAIL("%s: fast path printed\n%s\ninterpreter\n%s", shapes[i].text, got,
 				want);
 		CHECK(strlen(want) > 8);
+		free(got);
+		got = run_shapes_target(f); /* in the target: the same text */
+		if (strcmp(got, want))
+			TL_FAIL("%s: fast path in the target printed\n%s\ninterpreter\n%s",
+				shapes[i].text, got, want);
 		free(want);
 		free(got);
 		lang_program_free(g);

@@ -567,7 +567,7 @@ static bool revive(const struct map_priv *m, uint8_t *s, uint64_t c, int64_t v)
 	return true;
 }
 
-enum value_op { VAL_GET, VAL_SET, VAL_ADD, VAL_DELETE };
+enum value_op { VAL_GET, VAL_SET, VAL_ADD, VAL_DELETE, VAL_TAKE };
 
 /*
  * One operation on a found slot. A LIVE entry is read, set or added to
@@ -589,7 +589,7 @@ static int value_op_slot(const struct map_priv *m, uint8_t *s, enum value_op op,
 			continue;
 		}
 		if (state == MAP_SLOT_DELETED) {
-			if (op == VAL_GET || op == VAL_DELETE)
+			if (op == VAL_GET || op == VAL_DELETE || op == VAL_TAKE)
 				return -ENOENT;
 			if (revive(m, s, c, *v))
 				return 0; /* add of a new key: delta from 0 */
@@ -608,6 +608,22 @@ static int value_op_slot(const struct map_priv *m, uint8_t *s, enum value_op op,
 			return 0;
 		case VAL_ADD:
 			*v = (int64_t)((uint64_t)__atomic_add_fetch(w, *v, __ATOMIC_RELAXED));
+			return 0;
+		case VAL_TAKE: /* get; a value not 0 deleted with the sequence it was read in */
+			got = __atomic_load_n(w, __ATOMIC_RELAXED);
+			__atomic_thread_fence(__ATOMIC_ACQUIRE);
+			if (!got) {
+				if (__atomic_load_n((uint64_t *)s, __ATOMIC_RELAXED) != c)
+					continue;
+				*v = 0;
+				return 0;
+			}
+			if (!__atomic_compare_exchange_n((uint64_t *)s, &c,
+							 MAP_CTRL(MAP_CTRL_HASH(c), MAP_SLOT_DELETED,
+								  MAP_CTRL_GEN(c)),
+							 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+				continue;
+			*v = got;
 			return 0;
 		case VAL_DELETE:
 			if (__atomic_compare_exchange_n((uint64_t *)s, &c,
@@ -669,6 +685,24 @@ int map_value_add(struct map_region *r, int id, const void *key, int64_t delta, 
 int map_value_delete(struct map_region *r, int id, const void *key)
 {
 	return value_op(r, id, key, VAL_DELETE, NULL);
+}
+
+int map_value_take(struct map_region *r, int id, const void *key, int64_t *v)
+{
+	int64_t got = 0;
+	int err = value_op(r, id, key, VAL_TAKE, &got);
+
+	if (v)
+		*v = err ? 0 : got;
+	return err;
+}
+
+int map_delete(struct map_region *r, int id, const void *key)
+{
+	if (!r || (uint32_t)id >= r->n_maps)
+		return -EINVAL;
+	return r->maps[id].def.kind == MAP_VALUE ? value_op(r, id, key, VAL_DELETE, NULL) :
+						   map_agg_delete(r, id, key);
 }
 
 int map_value_clear(struct map_region *r, int id, bool zero)
