@@ -196,65 +196,68 @@ static int emit(struct lang_env *env, struct frame *f, const struct plan_insn *i
 	return in->a == EMIT_EXIT;
 }
 
-/* An integer builtin (shape.c's int_builtin) as builtin() gives it. */
+/*
+ * An integer builtin (shape.c's int_builtin) as builtin() gives it: arg0-arg5
+ * from env->args, the others one load from the words at env->retval (their
+ * order in struct lang_env: retval pid tid nsecs elapsed cpu uid gid).
+ */
+static const uint8_t int_slot[] = {
+	[B_RETVAL] = 0, [B_PID] = 1, [B_TID] = 2, [B_NSECS] = 3,
+	[B_ELAPSED] = 4, [B_CPU] = 5, [B_UID] = 6, [B_GID] = 7,
+};
+
 static inline uint64_t int_word(const struct lang_env *env, uint8_t b)
 {
-	switch (b) {
-	case B_RETVAL:
-		return env->retval;
-	case B_PID:
-		return env->pid;
-	case B_TID:
-		return env->tid;
-	case B_NSECS:
-		return env->nsecs;
-	case B_ELAPSED:
-		return env->elapsed;
-	case B_CPU:
-		return env->cpu;
-	case B_UID:
-		return env->uid;
-	case B_GID:
-		return env->gid;
-	default: /* B_ARG0 .. B_ARG5 */
+	if (b <= B_ARG5)
 		return env->args ? env->args[b - B_ARG0] : 0;
-	}
+	return (&env->retval)[int_slot[b]];
 }
 
 /*
  * A probe of a common shape (struct plan_fast): the map operations its code
  * would make, in the same order, with the same keys and values, without the
- * interpreter's frame, dispatch and key serialization.
+ * interpreter's frame, dispatch and key serialization. One function a shape,
+ * each a leaf around its map calls.
  */
-static int run_fast(const struct plan *pl, const struct plan_fast *f, struct lang_env *env)
+static __attribute__((noinline)) int fast_agg(const struct plan *pl, const struct plan_fast *f,
+					      struct lang_env *env)
+{
+	uint64_t key = f->key == PF_NO ? 0 : int_word(env, f->key);
+	uint64_t v = f->val == PF_NO ? 1 : int_word(env, f->val);
+
+	env->ops->map_agg(env->ctx, f->map, &key, (enum lang_map_kind)pl->kind[f->map],
+			  (int64_t)v);
+	return 0;
+}
+
+static __attribute__((noinline)) int fast_set(const struct plan_fast *f, struct lang_env *env)
+{
+	uint64_t key = f->key == PF_NO ? 0 : int_word(env, f->key);
+	uint64_t v = int_word(env, f->val);
+
+	env->ops->map_set(env->ctx, f->map, &key, &v);
+	return 0;
+}
+
+/* The predicate is the start's value, not zero; map_take reads and deletes it at once. */
+static __attribute__((noinline)) int fast_latency(const struct plan *pl,
+						  const struct plan_fast *f,
+						  struct lang_env *env)
 {
 	const struct lang_env_ops *ops = env->ops;
-	uint64_t key = f->key == PF_NO ? 0 : int_word(env, f->key), v, start = 0;
+	uint64_t key = int_word(env, f->key), start = 0, v;
 
-	switch (f->kind) {
-	case PF_AGG:
-		v = f->val == PF_NO ? 1 : int_word(env, f->val);
-		ops->map_agg(env->ctx, f->map, &key, (enum lang_map_kind)pl->kind[f->map],
-			     (int64_t)v);
-		return 0;
-	case PF_SET:
-		v = int_word(env, f->val);
-		ops->map_set(env->ctx, f->map, &key, &v);
-		return 0;
-	default: /* PF_LAT: the predicate is the start's value, not zero */
-		if (ops->map_take) { /* the start read and deleted in one lookup */
-			if (ops->map_take(env->ctx, f->from, &key, (int64_t *)&start) || !start)
-				return 0;
-		} else if (ops->map_get(env->ctx, f->from, &key, &start) || !start) {
+	if (ops->map_take) {
+		if (ops->map_take(env->ctx, f->from, &key, (int64_t *)&start) || !start)
 			return 0;
-		}
-		v = int_word(env, f->val) - start;
-		ops->map_agg(env->ctx, f->map, &key, (enum lang_map_kind)pl->kind[f->map],
-			     (int64_t)v);
-		if (!ops->map_take)
-			ops->map_del(env->ctx, f->from, &key);
+	} else if (ops->map_get(env->ctx, f->from, &key, &start) || !start) {
 		return 0;
 	}
+	v = int_word(env, f->val) - start;
+	ops->map_agg(env->ctx, f->map, &key, (enum lang_map_kind)pl->kind[f->map], (int64_t)v);
+	if (!ops->map_take)
+		ops->map_del(env->ctx, f->from, &key);
+	return 0;
 }
 
 /* The interpreter: out of line, so that a fast probe does not set up its frame. */
@@ -385,7 +388,14 @@ static __attribute__((noinline)) int run_general(const struct plan *pl,
 int plan_eval(const struct plan *pl, uint32_t probe, struct lang_env *env)
 {
 	const struct plan_probe *pp = &pl->probes[probe];
-	if (pp->fast.kind != PF_NONE)
-		return run_fast(pl, &pp->fast, env);
-	return run_general(pl, pp, env);
+	switch (pp->fast.kind) {
+	case PF_AGG:
+		return fast_agg(pl, &pp->fast, env);
+	case PF_SET:
+		return fast_set(&pp->fast, env);
+	case PF_LAT:
+		return fast_latency(pl, &pp->fast, env);
+	default:
+		return run_general(pl, pp, env);
+	}
 }
