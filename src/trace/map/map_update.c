@@ -321,14 +321,22 @@ static inline __attribute__((always_inline)) int64_t *agg_slot(const struct map_
 				struct map_shm_shard_stats *st, const uint8_t *key)
 {
 	uint32_t gen = __atomic_load_n(&m->state->gen, __ATOMIC_ACQUIRE);
-	uint64_t h = key_hash(key, m->def.key_size);
-	uint32_t i = (uint32_t)h & m->mask;
-
+	uint32_t key_size = m->def.key_size, mask = m->mask;
+	uint64_t h = key_hash(key, key_size);
+	uint32_t i = (uint32_t)h & mask;
 	uint64_t live = MAP_CTRL(h, MAP_SLOT_LIVE, gen);
+	uint8_t *s = map_slot(table, m, i);
 
-	for (uint32_t n = 0; n < m->cap; n++, i = (i + 1) & m->mask) {
-		uint8_t *s = map_slot(table, m, i);
-		uint64_t c = __atomic_load_n((uint64_t *)s, __ATOMIC_RELAXED);
+	/* Most updates: the key at its home slot, live in this generation (one compare). */
+	if (__builtin_expect(__atomic_load_n((uint64_t *)s, __ATOMIC_RELAXED) == live, 1) &&
+	    (!key_size || (key_size == 8 ? load_word(s + 8) == load_word(key) :
+					   key_equal(s + 8, key, key_size))))
+		return (int64_t *)(s + 8 + 8 * m->key_words);
+	for (uint32_t n = 0; n < m->cap; n++, i = (i + 1) & mask) {
+		uint64_t c;
+
+		s = map_slot(table, m, i);
+		c = __atomic_load_n((uint64_t *)s, __ATOMIC_RELAXED);
 
 		if (MAP_CTRL_STATE(c) == MAP_SLOT_EMPTY)
 			break;
