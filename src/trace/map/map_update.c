@@ -516,7 +516,13 @@ static uint8_t *value_slot(const struct map_priv *m, uint8_t *table, const uint8
 			   uint64_t h, bool create, int *err)
 {
 	uint32_t i = (uint32_t)h & m->mask, spins = 0;
+	uint8_t *home = map_slot(table, m, i);
+	uint64_t hc = __atomic_load_n((uint64_t *)home, __ATOMIC_ACQUIRE);
 
+	/* Most lookups: the key at its home slot, live or deleted (its key kept for ever). */
+	if (MAP_CTRL_HASH(hc) == (uint32_t)h && MAP_CTRL_STATE(hc) >= MAP_SLOT_LIVE &&
+	    slot_key_is(m, home, key))
+		return home;
 	for (uint32_t n = 0; n < m->cap;) {
 		uint8_t *s = map_slot(table, m, i);
 		uint64_t c = __atomic_load_n((uint64_t *)s, __ATOMIC_ACQUIRE), busy;
