@@ -64,8 +64,10 @@ static bool agg_or_set(const struct plan *pl, const struct plan_insn *in, uint32
 		return false;
 	if (op->op != PI_MAP_AGG && op->op != PI_MAP_SET)
 		return false;
-	*f = (struct plan_fast){ .kind = op->op == PI_MAP_AGG ? PF_AGG : PF_SET, .map = op->a,
-				 .key = keys ? in[0].a : PF_NO, .val = vals ? in[keys].a : PF_NO };
+	*f = (struct plan_fast){.kind = op->op == PI_MAP_AGG ? PF_AGG : PF_SET,
+				.map = op->a,
+				.key = keys ? in[0].a : PF_NO,
+				.val = vals ? in[keys].a : PF_NO};
 	return true;
 }
 
@@ -74,23 +76,23 @@ static bool same_key(const struct plan_insn *in, uint8_t k)
 	return in->op == PI_BUILTIN && in->a == k;
 }
 
-static bool latency(const struct plan *pl, const struct plan_insn *in, uint32_t n,
-		    uint32_t entry, struct plan_fast *f)
+static bool latency(const struct plan *pl, const struct plan_insn *in, uint32_t n, uint32_t entry,
+		    struct plan_fast *f)
 {
 	if (n < 11 || !int_builtin(&in[0]) || !int_builtin(&in[3]))
 		return false;
 	uint8_t k = in[0].a, s = in[1].a;
 	bool ok = in[1].op == PI_MAP_GET && in[1].b == 1 && int_map(pl, s, 1) &&
 		  pl->kind[s] == MK_INT && in[2].op == PI_JZ && in[2].c == entry + 10 &&
-		  same_key(&in[4], k) && in[5].op == PI_MAP_GET && in[5].a == s &&
-		  in[5].b == 1 && in[6].op == PI_BIN && in[6].a == OP_SUB &&
-		  in[7].op == PI_MAP_AGG && in[7].b == 0 && in[7].c != MK_COUNT &&
-		  int_map(pl, in[7].a, 0) && same_key(&in[8], k) && in[9].op == PI_MAP_DEL &&
-		  in[9].a == s && in[9].b == 1 && in[10].op == PI_END;
+		  same_key(&in[4], k) && in[5].op == PI_MAP_GET && in[5].a == s && in[5].b == 1 &&
+		  in[6].op == PI_BIN && in[6].a == OP_SUB && in[7].op == PI_MAP_AGG &&
+		  in[7].b == 0 && in[7].c != MK_COUNT && int_map(pl, in[7].a, 0) &&
+		  same_key(&in[8], k) && in[9].op == PI_MAP_DEL && in[9].a == s && in[9].b == 1 &&
+		  in[10].op == PI_END;
 	if (!ok)
 		return false;
-	*f = (struct plan_fast){ .kind = PF_LAT, .map = in[7].a, .key = k, .val = in[3].a,
-				 .from = s };
+	*f = (struct plan_fast){
+		.kind = PF_LAT, .map = in[7].a, .key = k, .val = in[3].a, .from = s};
 	return true;
 }
 
@@ -100,8 +102,8 @@ void plan_shapes(struct plan *pl, bool general)
 		struct plan_probe *pp = &pl->probes[p];
 		const struct plan_insn *in = &pl->code[pp->entry];
 		uint32_t n = pl->ninsns - pp->entry;
-		struct plan_fast f = { .kind = PF_NONE };
-		pp->fast = (struct plan_fast){ .kind = PF_NONE };
+		struct plan_fast f = {.kind = PF_NONE};
+		pp->fast = (struct plan_fast){.kind = PF_NONE};
 		if (general)
 			continue;
 		if (agg_or_set(pl, in, n, &f) || latency(pl, in, n, pp->entry, &f))
@@ -111,6 +113,6 @@ void plan_shapes(struct plan *pl, bool general)
 
 const char *plan_fast_name(enum plan_fast_kind kind)
 {
-	static const char *const names[] = { "general", "agg", "set", "latency" };
+	static const char *const names[] = {"general", "agg", "set", "latency"};
 	return kind <= PF_LAT ? names[kind] : "?";
 }
