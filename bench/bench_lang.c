@@ -11,9 +11,13 @@
  *   uprobe { @start[tid] = nsecs } uretprobe /@start[tid]/
  *       { @ns = hist(nsecs - @start[tid]); delete(@start[tid]) }
  *
- * The plans come from lang_program_new(), like uprobe -e's. nsecs is the TSC
+ * The plans come from lang_program_new(), like uprobe -e's, twice: their fast
+ * paths (src/lang/shape.c) and interpreted (UPROBE_LANG_PLAN=general), rows side
+ * by side for an A/B ratio in one run. nsecs is the TSC
  * here (bench_lang_handlers.c): the cost of the idiom, not its unit.
- * Usage: bench_lang [-r rounds] [-t ms per measurement] [-b bpftrace rounds]
+ * Usage: bench_lang [-r rounds] [-t ms per measurement] [-b bpftrace rounds] [-c calls]
+ * (-c: count mode, a row's calls between callgrind requests: instructions per hit
+ * under `sh bench/callgrind.sh build/bench/bench_lang -`)
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -55,8 +59,9 @@ static const char *const programs[] = {
 	"uretprobe:x:f /@start[tid]/ { @ns = hist(nsecs - @start[tid]); delete(@start[tid]); }",
 };
 #define NPROGS 4
-static struct lang_program *progs[NPROGS];
-static struct bench_lang langs[NPROGS];
+/* [0, NPROGS): the fast paths (shape.c); [NPROGS, 2 NPROGS): UPROBE_LANG_PLAN=general */
+static struct lang_program *progs[2 * NPROGS];
+static struct bench_lang langs[2 * NPROGS];
 static struct bench_maps maps;
 
 #define NO_SIMD UPROBE_F_HANDLER_NO_SIMD
@@ -72,6 +77,12 @@ static struct bench_lib rows[] = {
 	LIB("plan: @[arg0] = count()", "keyed_ns", bench_lang_entry, NULL, &langs[1]),
 	LIB("plan: @ = hist(arg1)", "hist_ns", bench_lang_entry, NULL, &langs[2]),
 	LIB("plan: latency idiom", "latency_ns", bench_lang_entry, bench_lang_return, &langs[3]),
+	LIB("interpreted: @ = count()", "count_general_ns", bench_lang_entry, NULL, &langs[4]),
+	LIB("interpreted: @[arg0] = count()", "keyed_general_ns", bench_lang_entry, NULL,
+	    &langs[5]),
+	LIB("interpreted: @ = hist(arg1)", "hist_general_ns", bench_lang_entry, NULL, &langs[6]),
+	LIB("interpreted: latency idiom", "latency_general_ns", bench_lang_entry,
+	    bench_lang_return, &langs[7]),
 	{ .c = { .label = "bpftrace @ = count()", .key = "bpftrace_count_ns", .base = 0,
 		 .arm = &bench_bpftrace_arm, .arg = &bt } },
 };
@@ -106,16 +117,20 @@ static int setup(void)
 	if (!maps.region || (maps.count = map_define(maps.region, &c)) < 0 ||
 	    map_region_seal(maps.region))
 		return fprintf(stderr, "bench_lang: cannot make the maps\n"), -1;
-	for (int i = 0; i < NPROGS; i++) {
+	for (int i = 0; i < 2 * NPROGS; i++) {
 		const char *diag;
-		progs[i] = lang_program_new("stdin", programs[i]);
+		if (i == NPROGS)
+			setenv("UPROBE_LANG_PLAN", "general", 1);
+		progs[i] = lang_program_new("stdin", programs[i % NPROGS]);
+		if (i == 2 * NPROGS - 1)
+			unsetenv("UPROBE_LANG_PLAN");
 		if (!progs[i] || lang_program_errors(progs[i], &diag) || !progs[i]->compiled)
-			return fprintf(stderr, "bench_lang: %s: %s\n", programs[i], diag), -1;
+			return fprintf(stderr, "bench_lang: %s: %s\n", programs[i % NPROGS], diag), -1;
 		langs[i] = (struct bench_lang){ .plan = &progs[i]->plan, .entry = 0, .ret = 1 };
 		langs[i].region = map_region_create(NULL);
 		if (!langs[i].region || lang_target_define(progs[i], langs[i].region, why, sizeof(why)) ||
 		    map_region_seal(langs[i].region))
-			return fprintf(stderr, "bench_lang: %s: %s\n", programs[i], why), -1;
+			return fprintf(stderr, "bench_lang: %s: %s\n", programs[i % NPROGS], why), -1;
 		lang_target_env_ops(&langs[i].ops);
 	}
 	return 0;
@@ -131,16 +146,34 @@ static int count_total(const void *key, const struct map_value *v, void *ctx)
 /* The plans' maps counted every hit of their rows (the harness counted the calls). */
 static void exact_checks(void)
 {
-	for (int k = 0; k < 3; k++) {
-		uint64_t counted = 0;
-		map_read(langs[k].region, 0, count_total, &counted);
-		bench_check(counted == rows[3 + k].hits, false, "%s: %" PRIu64 " counted, %" PRIu64 " hits",
-			    rows[3 + k].c.label, counted, rows[3 + k].hits);
+	for (int set = 0; set < 2; set++) { /* fast paths (rows 3-6), interpreted (7-10) */
+		for (int k = 0; k < 3; k++) {
+			const struct bench_lib *row = &rows[3 + 4 * set + k];
+			uint64_t counted = 0;
+
+			map_read(langs[4 * set + k].region, 0, count_total, &counted);
+			bench_check(counted == row->hits, false,
+				    "%s: %" PRIu64 " counted, %" PRIu64 " hits", row->c.label,
+				    counted, row->hits);
+		}
+		uint64_t lat = 0; /* @ns: one value per returned call */
+		const struct bench_lib *row = &rows[6 + 4 * set];
+
+		map_read(langs[4 * set + 3].region, 1, count_total, &lat);
+		bench_check(lat == row->ret_hits, false,
+			    "%s: %" PRIu64 " in @ns, %" PRIu64 " returns", row->c.label, lat,
+			    row->ret_hits);
 	}
-	uint64_t lat = 0; /* @ns: one value per returned call */
-	map_read(langs[3].region, 1, count_total, &lat);
-	bench_check(lat == rows[6].ret_hits, false, "latency idiom: %" PRIu64 " in @ns, %" PRIu64
-		    " returns", lat, rows[6].ret_hits);
+}
+
+/* Count mode (-c, bench/callgrind.sh): a row's line; right when every call was a hit. */
+static bool count_report(struct bench_case *c)
+{
+	const struct bench_lib *l = (const struct bench_lib *)c;
+
+	printf("%s: %" PRIu64 " calls, %" PRIu64 " hits%s%s\n", c->key, c->calls, l->hits,
+	       c->failed ? ": error: " : "", c->failed ? c->why : "");
+	return !c->failed && (!c->arm || l->hits == c->calls);
 }
 
 static const struct bench_table table = {
@@ -153,12 +186,20 @@ int main(int argc, char **argv)
 {
 	struct bench_cfg cfg = { .rounds = 11, .ms = 200, .slow_rounds = 3, .slow_budget_ms = 30000 };
 	struct bench_suite s = { rows, sizeof(rows[0]), NROWS, run, NULL, &cfg };
-	int st = bench_parse(&cfg, argc, argv, "", "[-r rounds] [-t ms] [-b bpftrace rounds]");
+	static const char *const count_rows[] = {
+		"native_ns",	    "empty_ns",		"hand_count_ns",    "count_ns",
+		"keyed_ns",	    "hist_ns",		"latency_ns",	    "count_general_ns",
+		"keyed_general_ns", "hist_general_ns", "latency_general_ns",
+	};
+	int st = bench_parse(&cfg, argc, argv, "c",
+			     "[-r rounds] [-t ms] [-b bpftrace rounds] [-c calls]");
 
 	if (st)
 		return st;
 	if (setup())
 		return 1;
+	if (cfg.count_calls)
+		return bench_count_mode(&s, count_rows, 11, cfg.count_calls, NULL, count_report);
 	printf("bench_lang: compiled plans on the maps in the target, optimized probe\n");
 	bench_pin();
 	bench_suite_run(&s);
@@ -176,7 +217,7 @@ int main(int argc, char **argv)
 			TARGET_LATENCY_NS, "the unprobed call");
 	bench_sum_cases(&s, false);
 	bench_sum_print();
-	for (int i = 0; i < NPROGS; i++) {
+	for (int i = 0; i < 2 * NPROGS; i++) {
 		map_region_free(langs[i].region);
 		lang_program_free(progs[i]);
 	}

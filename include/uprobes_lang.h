@@ -25,8 +25,11 @@ struct lang_program;
 /*
  * Parse, check and compile `text`; `name` is the file name in messages
  * ("stdin" for -e). Returns NULL only without memory (errno ENOMEM); a
- * program with errors is returned with lang_program_errors() > 0.
+ * program with errors is returned with lang_program_errors() > 0. A text
+ * longer than LANG_MAX_TEXT bytes is one such error ("program too large"),
+ * not parsed.
  */
+#define LANG_MAX_TEXT (1u << 20)
 UPROBE_API struct lang_program *lang_program_new(const char *name, const char *text);
 UPROBE_API void lang_program_free(struct lang_program *p);
 /* The number of errors; *diag (may be NULL) receives their text ("" when none). */

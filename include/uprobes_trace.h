@@ -556,7 +556,9 @@ struct trace_event_agg {
 	 * probe handler: async-signal-safe, no allocation, no lock. entry_tsc: a
 	 * return probe's call entry, 0 otherwise. args: NULL when the spec has no
 	 * fetch-args, else its first six as integers (0 for one that faults or is
-	 * not an integer): a USDT marker's arguments.
+	 * not an integer): a USDT marker's arguments. regs->rflags is not to be
+	 * read (the probe is attached with UPROBE_F_HANDLER_NO_FLAGS unless a
+	 * fetch-arg reads %flags: at a function entry it reads 0x202).
 	 */
 	void (*run)(void *run_ctx, const struct uprobe_regs *regs, uint64_t entry_tsc,
 		    const uint64_t *args);

@@ -155,7 +155,7 @@ static void make_key(const struct plan *pl, unsigned map, const uint64_t *w, int
 			copy_str((char *)key + o, (const char *)(uintptr_t)w[i]);
 			o += LANG_STRLEN;
 		} else {
-			copy(key + o, &w[i], 8);
+			__builtin_memcpy(key + o, &w[i], 8); /* one store, even with -fno-builtin */
 			o += 8;
 		}
 	}
@@ -196,10 +196,76 @@ static int emit(struct lang_env *env, struct frame *f, const struct plan_insn *i
 	return in->a == EMIT_EXIT;
 }
 
-int plan_eval(const struct plan *pl, uint32_t probe, struct lang_env *env)
+/*
+ * An integer builtin (shape.c's int_builtin) as builtin() gives it: arg0-arg5
+ * from env->args, the others one load from the words at env->retval (their
+ * order in struct lang_env: retval pid tid nsecs elapsed cpu uid gid).
+ */
+static const uint8_t int_slot[] = {
+	[B_RETVAL] = 0, [B_PID] = 1, [B_TID] = 2, [B_NSECS] = 3,
+	[B_ELAPSED] = 4, [B_CPU] = 5, [B_UID] = 6, [B_GID] = 7,
+};
+
+static inline uint64_t int_word(const struct lang_env *env, uint8_t b)
+{
+	if (b <= B_ARG5)
+		return env->args ? env->args[b - B_ARG0] : 0;
+	return (&env->retval)[int_slot[b]];
+}
+
+/*
+ * A probe of a common shape (struct plan_fast): the map operations its code
+ * would make, in the same order, with the same keys and values, without the
+ * interpreter's frame, dispatch and key serialization. One function a shape,
+ * each a leaf around its map calls.
+ */
+static __attribute__((noinline)) int fast_agg(const struct plan *pl, const struct plan_fast *f,
+					      struct lang_env *env)
+{
+	uint64_t key = f->key == PF_NO ? 0 : int_word(env, f->key);
+	uint64_t v = f->val == PF_NO ? 1 : int_word(env, f->val);
+
+	env->ops->map_agg(env->ctx, f->map, &key, (enum lang_map_kind)pl->kind[f->map],
+			  (int64_t)v);
+	return 0;
+}
+
+static __attribute__((noinline)) int fast_set(const struct plan_fast *f, struct lang_env *env)
+{
+	uint64_t key = f->key == PF_NO ? 0 : int_word(env, f->key);
+	uint64_t v = int_word(env, f->val);
+
+	env->ops->map_set(env->ctx, f->map, &key, &v);
+	return 0;
+}
+
+/* The predicate is the start's value, not zero; map_take reads and deletes it at once. */
+static __attribute__((noinline)) int fast_latency(const struct plan *pl,
+						  const struct plan_fast *f,
+						  struct lang_env *env)
+{
+	const struct lang_env_ops *ops = env->ops;
+	uint64_t key = int_word(env, f->key), start = 0, v;
+
+	if (ops->map_take) {
+		if (ops->map_take(env->ctx, f->from, &key, (int64_t *)&start) || !start)
+			return 0;
+	} else if (ops->map_get(env->ctx, f->from, &key, &start) || !start) {
+		return 0;
+	}
+	v = int_word(env, f->val) - start;
+	ops->map_agg(env->ctx, f->map, &key, (enum lang_map_kind)pl->kind[f->map], (int64_t)v);
+	if (!ops->map_take)
+		ops->map_del(env->ctx, f->from, &key);
+	return 0;
+}
+
+/* The interpreter: out of line, so that a fast probe does not set up its frame. */
+static __attribute__((noinline)) int run_general(const struct plan *pl,
+						 const struct plan_probe *pp,
+						 struct lang_env *env)
 {
 	struct frame f;
-	const struct plan_probe *pp = &pl->probes[probe];
 	uint64_t *sp = f.stack; /* next free word */
 	for (uint32_t i = 0; i < pp->nvars; i++)
 		f.vars[i] = 0;
@@ -316,5 +382,20 @@ int plan_eval(const struct plan *pl, uint32_t probe, struct lang_env *env)
 		default:
 			return -EINVAL;
 		}
+	}
+}
+
+int plan_eval(const struct plan *pl, uint32_t probe, struct lang_env *env)
+{
+	const struct plan_probe *pp = &pl->probes[probe];
+	switch (pp->fast.kind) {
+	case PF_AGG:
+		return fast_agg(pl, &pp->fast, env);
+	case PF_SET:
+		return fast_set(&pp->fast, env);
+	case PF_LAT:
+		return fast_latency(pl, &pp->fast, env);
+	default:
+		return run_general(pl, pp, env);
 	}
 }

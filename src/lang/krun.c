@@ -118,7 +118,7 @@ static int k_add(void *ctx, unsigned m, const void *k, int64_t d, int64_t *out)
 }
 
 static const struct lang_env_ops krun_ops = {k_get, k_set,     k_agg,	     k_del,
-					     k_add, krun_emit, krun_read_str};
+					     k_add, krun_emit, krun_read_str, NULL};
 
 struct lang_krun *lang_krun_new(struct lang_program *p, enum lang_output fmt, FILE *out)
 {

@@ -393,6 +393,13 @@ int plan_compile(struct lang_program *p)
 			   bad);
 		return -EINVAL;
 	}
+	const char *how = getenv("UPROBE_LANG_PLAN");
+	if (how && *how && strcmp(how, "general") && strcmp(how, "fast")) {
+		lang_error(&p->src, (struct lang_pos){1, 1, 2},
+			   "UPROBE_LANG_PLAN=%s: 'general' or 'fast' (the default)", how);
+		return -EINVAL;
+	}
+	plan_shapes(pl, how && !strcmp(how, "general"));
 	p->compiled = true;
 	return 0;
 }

@@ -17,8 +17,12 @@ struct lang_program *lang_program_new(const char *name, const char *text)
 	struct lang_program *p = calloc(1, sizeof(*p));
 	if (!p)
 		return NULL;
+	size_t len = text ? strnlen(text, LANG_MAX_TEXT + 1) : 0;
+	size_t quote = len > LANG_MAX_TEXT ? strcspn(text, "\n") : 0;
 	p->name = strdup(name ? name : "stdin");
-	p->text = strdup(text ? text : "");
+	/* past the bound only (80 bytes of) the first line is kept: the message's quote */
+	p->text = len > LANG_MAX_TEXT ? strndup(text, quote < 80 ? quote : 80) :
+					strdup(text ? text : "");
 	if (!p->name || !p->text) {
 		lang_program_free(p);
 		errno = ENOMEM;
@@ -26,6 +30,11 @@ struct lang_program *lang_program_new(const char *name, const char *text)
 	}
 	p->src.name = p->name;
 	p->src.text = p->text;
+	if (len > LANG_MAX_TEXT) {
+		lang_error(&p->src, (struct lang_pos){1, 1, 2},
+			   "program too large: more than %u bytes", LANG_MAX_TEXT);
+		return p;
+	}
 	p->ast = lang_parse(&p->src);
 	if (!p->ast)
 		return p;

@@ -66,11 +66,33 @@ struct plan_insn {
 	int64_t imm;
 };
 
+/*
+ * The common shapes of a probe, recognized in its verified code (shape.c) and
+ * run without the interpreter (eval.c), with the same map operations in the
+ * same order as the code would make them:
+ *
+ *   PF_AGG  @m[k] = agg(v)    k, v: integer builtins or none; count() has no v
+ *   PF_SET  @m[k] = v         an integer value map
+ *   PF_LAT  /@s[k]/ { @m = agg(v - @s[k]); delete(@s[k]); }   (the latency idiom)
+ *
+ * UPROBE_LANG_PLAN=general when the plan is compiled: none (every probe interpreted).
+ */
+enum plan_fast_kind { PF_NONE, PF_AGG, PF_SET, PF_LAT };
+#define PF_NO 0xff /* no key, no value */
+
+struct plan_fast {
+	uint8_t kind;	  /* enum plan_fast_kind */
+	uint8_t map;	  /* the map updated (PF_LAT: the aggregation) */
+	uint8_t key, val; /* enum lang_builtin, or PF_NO */
+	uint8_t from;	  /* PF_LAT: the value map of the starts */
+};
+
 struct plan_probe {
 	uint32_t entry; /* first instruction */
 	uint32_t nvars;
 	uint32_t uses; /* bit per enum lang_builtin read: the handler computes only those */
 	uint8_t str_var[LANG_MAX_VARS]; /* string variable's buffer index + 1, or 0 */
+	struct plan_fast fast;
 };
 
 struct plan {
@@ -104,6 +126,11 @@ struct lang_env_ops {
 	/* a fault-safe copy of the string at addr, at most len - 1 bytes and a
 	 * NUL: its length, or -EFAULT */
 	long (*read_str)(void *ctx, uint64_t addr, char *dst, uint32_t len);
+	/*
+	 * Optional (NULL: map_get, then map_del): the value (0 or -ENOENT: 0),
+	 * deleted in the same lookup when not 0. The latency idiom's fast path.
+	 */
+	int (*map_take)(void *ctx, unsigned map, const void *key, int64_t *val);
 };
 
 struct lang_env {
@@ -134,6 +161,12 @@ struct lang_program {
 /* plan.c */
 int plan_compile(struct lang_program *p);
 void plan_free(struct lang_program *p);
+/*
+ * shape.c: each probe's plan_fast set from its code (after plan_verify);
+ * general: all PF_NONE. The name of a kind, for dumps.
+ */
+void plan_shapes(struct plan *plan, bool general);
+const char *plan_fast_name(enum plan_fast_kind kind);
 /* verify.c: 0, or -EINVAL with the offending instruction in *bad_pc. */
 int plan_verify(const struct plan *plan, uint32_t *bad_pc);
 void plan_dump(const struct plan *plan, FILE *out);

@@ -77,7 +77,7 @@ static int r_add(void *ctx, unsigned m, const void *k, int64_t d, int64_t *out)
 }
 
 static const struct lang_env_ops runner_ops = {r_get, r_set,	r_agg,	     r_del,
-					       r_add, run_emit, run_read_str};
+					       r_add, run_emit, run_read_str, NULL};
 
 /* Probe i's plan for attach point a. */
 static void run_one(struct runner *r, int i, int a)

@@ -150,7 +150,7 @@ static long run_read_str(void *ctx, uint64_t addr, char *dst, uint32_t len)
 }
 
 static const struct lang_env_ops run_ops = {s_get, s_set,    s_agg,	  s_del,
-					    s_add, run_emit, run_read_str};
+					    s_add, run_emit, run_read_str, NULL};
 
 /* ---- probes run here --------------------------------------------------------------------- */
 

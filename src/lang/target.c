@@ -90,10 +90,7 @@ static int t_get(void *ctx, unsigned map, const void *key, void *val)
 static int t_set(void *ctx, unsigned map, const void *key, const void *val)
 {
 	int64_t v;
-	const uint8_t *s = val;
-	uint8_t *d = (uint8_t *)&v;
-	for (int i = 0; i < 8; i++) /* no memcpy on the hot path */
-		d[i] = s[i];
+	__builtin_memcpy(&v, val, 8); /* one move, even with -fno-builtin: no libc call */
 	return map_value_set(ctx, (int)map, key, v);
 }
 
@@ -105,11 +102,12 @@ static int t_agg(void *ctx, unsigned map, const void *key, enum lang_map_kind k,
 
 static int t_del(void *ctx, unsigned map, const void *key)
 {
-	const struct map_def *d = map_get_def(ctx, (int)map);
-	if (!d)
-		return -EINVAL;
-	return d->kind == MAP_VALUE ? map_value_delete(ctx, (int)map, key) :
-				      map_agg_delete(ctx, (int)map, key);
+	return map_delete(ctx, (int)map, key);
+}
+
+static int t_take(void *ctx, unsigned map, const void *key, int64_t *val)
+{
+	return map_value_take(ctx, (int)map, key, val);
 }
 
 static int t_add(void *ctx, unsigned map, const void *key, int64_t delta, int64_t *out)
@@ -124,6 +122,7 @@ void lang_target_env_ops(struct lang_env_ops *ops)
 	ops->map_agg = t_agg;
 	ops->map_del = t_del;
 	ops->map_add = t_add;
+	ops->map_take = t_take;
 }
 
 /* ---- the tracer: merge into the store ------------------------------------------------ */

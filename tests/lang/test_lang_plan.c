@@ -83,7 +83,7 @@ static long r_read(void *c, uint64_t addr, char *dst, uint32_t len)
 	dst[n] = 0;
 	return n;
 }
-static const struct lang_env_ops rec_ops = { r_get, r_set, r_agg, r_del, r_add, r_emit, r_read };
+static const struct lang_env_ops rec_ops = { r_get, r_set, r_agg, r_del, r_add, r_emit, r_read, NULL };
 
 static struct lang_program *compile(const char *text)
 {
@@ -272,6 +272,23 @@ static void case_limits(void)
 	CHECK(lang_program_errors(p, &diag) >= 1);
 	CHECK_CONTAINS(diag, "printf: 8 arguments at most");
 	lang_program_free(p);
+	/* text past LANG_MAX_TEXT: refused before parsing, the first line quoted */
+	size_t n = LANG_MAX_TEXT + 1;
+	char *huge = malloc(n + 1);
+	memset(huge, ' ', n);
+	memcpy(huge, "BEGIN { @x = 1; }\n", 18);
+	huge[n] = 0;
+	p = lang_program_new("stdin", huge);
+	CHECK(lang_program_errors(p, &diag) == 1);
+	CHECK_STR(diag, "stdin:1:1-2: ERROR: program too large: more than 1048576 bytes\n"
+			"BEGIN { @x = 1; }\n~\n");
+	CHECK(!p->compiled);
+	lang_program_free(p);
+	huge[n - 1] = 0; /* exactly the bound: parsed (blanks after the probe) */
+	p = lang_program_new("stdin", huge);
+	CHECK(lang_program_errors(p, &diag) == 0 && p->compiled);
+	lang_program_free(p);
+	free(huge);
 	end_case("limits");
 }
 
@@ -356,6 +373,136 @@ static void case_target_maps(void)
 	end_case("target_maps");
 }
 
+/*
+ * The fast paths (shape.c) against the interpreter (UPROBE_LANG_PLAN=general):
+ * each program compiled both ways, run on the same hits against stores, prints
+ * the same maps byte for byte; lookalikes of the shapes stay interpreted.
+ */
+static const struct {
+	const char *text;
+	enum plan_fast_kind kind[2]; /* probes 0 and 1 */
+} shapes[] = {
+	{ "uprobe:/bin/true:main { @ = count(); }", { PF_AGG } },
+	{ "uprobe:/bin/true:main { @[arg0] = count(); }", { PF_AGG } },
+	{ "uprobe:/bin/true:main { @h = hist(arg1); }", { PF_AGG } },
+	{ "uprobe:/bin/true:main { @l[arg0] = lhist(arg1, 0, 100, 10); }", { PF_AGG } },
+	{ "uprobe:/bin/true:main { @s[tid] = sum(arg1); }", { PF_AGG } },
+	{ "uprobe:/bin/true:main { @st = stats(arg1); }", { PF_AGG } },
+	{ "uprobe:/bin/true:main { @v[arg0] = arg1; }", { PF_SET } },
+	{ "uprobe:/bin/true:main { @v = arg1; }", { PF_SET } },
+	{ "uprobe:/bin/true:main { @start[tid] = nsecs; } "
+	  "uretprobe:/bin/true:main /@start[tid]/ { @ns = hist(nsecs - @start[tid]); "
+	  "delete(@start[tid]); }",
+	  { PF_SET, PF_LAT } },
+	{ "uprobe:/bin/true:main { @start[pid] = arg1; } "
+	  "uretprobe:/bin/true:main /@start[pid]/ { @m = max(retval - @start[pid]); "
+	  "delete(@start[pid]); }",
+	  { PF_SET, PF_LAT } },
+	/* lookalikes: interpreted */
+	{ "uprobe:/bin/true:main /arg0/ { @ = count(); }", { PF_NONE } },
+	{ "uprobe:/bin/true:main { @[arg0, arg1] = count(); }", { PF_NONE } },
+	{ "uprobe:/bin/true:main { @[comm] = count(); }", { PF_NONE } },
+	{ "uprobe:/bin/true:main { @ = count(); @n = count(); }", { PF_NONE } },
+	{ "uprobe:/bin/true:main { @h = hist(arg1 + 1); }", { PF_NONE } },
+	{ "uprobe:/bin/true:main { @start[tid] = nsecs; } "
+	  "uretprobe:/bin/true:main /@start[tid]/ { @ns = hist(nsecs - @start[pid]); "
+	  "delete(@start[tid]); }",
+	  { PF_SET, PF_NONE } },
+	{ "uprobe:/bin/true:main { @start[tid] = nsecs; } "
+	  "uretprobe:/bin/true:main /@start[tid]/ { @ns = hist(nsecs - @start[tid]); }",
+	  { PF_SET, PF_NONE } },
+};
+
+/* 300 hits of each probe in turn, arg0 % 7, the rest varying, nsecs rising. */
+static char *run_shapes(struct lang_program *p)
+{
+	struct recorder r = { 0 };
+	r.store = store_new(&p->checked, &p->plan);
+	store_env_ops(&r.store_ops);
+	cur_plan = &p->plan;
+	for (uint64_t i = 0; i < 300; i++) {
+		for (uint32_t k = 0; k < p->plan.nprobes; k++) {
+			uint64_t args[6] = { i % 7, i * 37 % 200, i * 5 };
+			struct lang_env env = { .ops = &rec_ops, .ctx = &r, .args = args,
+						.retval = i * 11, .tid = 100 + i % 3, .pid = 100, .nsecs = 1000 + i * 13 + k * (i % 50),
+						.comm = "test", .func = "f", .probe = "uprobe:x:f" };
+			if (plan_eval(&p->plan, k, &env))
+				TL_FAIL("plan_eval of probe %u", k);
+		}
+	}
+	char *text = maps_text(r.store);
+	store_free(r.store);
+	return text;
+}
+
+/* The same hits on the maps in the target (their map_take): the region's text. */
+static char *run_shapes_target(struct lang_program *p)
+{
+	struct map_region_opts o = { .sz = sizeof(o) };
+	struct map_region *r = map_region_create(&o);
+	struct lang_env_ops ops = { .emit = r_emit, .read_str = r_read };
+	char why[256] = "";
+	lang_target_env_ops(&ops);
+	CHECK(ops.map_take != NULL);
+	CHECK(r && lang_target_define(p, r, why, sizeof(why)) == 0 && map_region_seal(r) == 0);
+	for (uint64_t i = 0; i < 300; i++) {
+		for (uint32_t k = 0; k < p->plan.nprobes; k++) {
+			uint64_t args[6] = { i % 7, i * 37 % 200, i * 5 };
+			struct lang_env env = { .ops = &ops, .ctx = r, .args = args, .retval = i * 11,
+						.tid = 100 + i % 3, .pid = 100,
+						.nsecs = 1000 + i * 13 + k * (i % 50),
+						.comm = "test", .func = "f", .probe = "uprobe:x:f" };
+			if (plan_eval(&p->plan, k, &env))
+				TL_FAIL("plan_eval of probe %u", k);
+		}
+	}
+	struct lang_store *st = store_new(&p->checked, &p->plan);
+	CHECK_EQ_INT(lang_target_read(r, st), 0);
+	char *text = maps_text(st);
+	store_free(st);
+	map_region_free(r);
+	return text;
+}
+
+static void case_fast_paths(void)
+{
+	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+		setenv("UPROBE_LANG_PLAN", "general", 1);
+		struct lang_program *g = compile(shapes[i].text);
+		unsetenv("UPROBE_LANG_PLAN");
+		struct lang_program *f = compile(shapes[i].text);
+		for (uint32_t k = 0; k < f->plan.nprobes && k < 2; k++) {
+			CHECK_EQ_INT(g->plan.probes[k].fast.kind, PF_NONE);
+			if (f->plan.probes[k].fast.kind != shapes[i].kind[k])
+				TL_FAIL("%s: probe %u: %s path, want %s", shapes[i].text, k,
+					plan_fast_name(f->plan.probes[k].fast.kind),
+					plan_fast_name(shapes[i].kind[k]));
+		}
+		char *want = run_shapes(g), *got = run_shapes(f);
+		if (strcmp(got, want))
+			TL_FAIL("%s: fast path printed\n%s\ninterpreter\n%s", shapes[i].text, got,
+				want);
+		CHECK(strlen(want) > 8);
+		free(got);
+		got = run_shapes_target(f); /* in the target: the same text */
+		if (strcmp(got, want))
+			TL_FAIL("%s: fast path in the target printed\n%s\ninterpreter\n%s",
+				shapes[i].text, got, want);
+		free(want);
+		free(got);
+		lang_program_free(g);
+		lang_program_free(f);
+	}
+	setenv("UPROBE_LANG_PLAN", "bogus", 1);
+	struct lang_program *p = lang_program_new("stdin", "BEGIN { @ = 1; }");
+	const char *diag;
+	CHECK(lang_program_errors(p, &diag) == 1);
+	CHECK_CONTAINS(diag, "UPROBE_LANG_PLAN=bogus: 'general' or 'fast' (the default)");
+	lang_program_free(p);
+	unsetenv("UPROBE_LANG_PLAN");
+	end_case("fast_paths");
+}
+
 int main(void)
 {
 	/* the fetch layer's fault handling: SIGSEGV in safe_read.S returns -EFAULT */
@@ -368,5 +515,6 @@ int main(void)
 	case_verifier();
 	case_limits();
 	case_target_maps();
+	case_fast_paths();
 	return tl_total_failed ? 1 : 0;
 }

@@ -63,6 +63,41 @@ uretprobe:$tgt:map_f /@start[tid]/ { @lat = hist(nsecs - @start[tid]); delete(@s
 total=$(awk '/^\[/ { sub(/^\[[^])]*[])] */, ""); s += $1 } END { print s + 0 }' "$tmp/lat.out")
 expect_eq latency "$total" 80000 "calls in @lat" && pass latency
 
+# The fast paths (the shapes -d names: agg, set, latency) print what the interpreter
+# prints (UPROBE_LANG_PLAN=general), from 4 threads: maps as sets, hist lines exactly;
+# the latency idiom's histogram depends on timing: its total only, and no @start left.
+pg_bad=0
+for prog in "@ = count();" "@[arg0] = count();" "@h = hist(arg1);" "@s[arg0] = sum(arg1);" \
+	"@l = lhist(arg1, 0, 1000, 100);" "@v[arg0] = arg0 * 0 + arg0;" "@v[arg0] = arg0;"; do
+	p="uprobe:$tgt:map_f { $prog }"
+	"$uprobe" -e "$p" -c "$tgt -s 1000 4" 2>&1 | maps_as_sets /dev/stdin >"$tmp/fast.out"
+	UPROBE_LANG_PLAN=general "$uprobe" -e "$p" -c "$tgt -s 1000 4" 2>&1 |
+		maps_as_sets /dev/stdin >"$tmp/general.out"
+	path=$("$uprobe" -d -e "$p" | sed -n 's/^probe 0: .*, \([a-z]*\) path$/\1/p')
+	gpath=$(UPROBE_LANG_PLAN=general "$uprobe" -d -e "$p" |
+		sed -n 's/^probe 0: .*, \([a-z]*\) path$/\1/p')
+	case "$prog" in
+	*"* 0"*) want=general ;;
+	*" = arg0;"*) want=set ;;
+	*) want=agg ;;
+	esac
+	expect_eq "plan_general" "$path.$gpath" "$want.general" "$prog: paths" &&
+		expect_eq "plan_general" "$(cat "$tmp/fast.out")" "$(cat "$tmp/general.out")" \
+			"$prog: output" || { pg_bad=1; continue; }
+	grep -q '^@' "$tmp/fast.out" || { pg_bad=1; fail plan_general "$prog: no map printed"; }
+done
+lat="uprobe:$tgt:map_f { @start[tid] = nsecs; }
+uretprobe:$tgt:map_f /@start[tid]/ { @lat = hist(nsecs - @start[tid]); delete(@start[tid]); }"
+expect_eq plan_general "$("$uprobe" -d -e "$lat" | grep -c ', latency path$')" 1 \
+	"latency path" || pg_bad=1
+for how in fast general; do
+	UPROBE_LANG_PLAN=$how "$uprobe" -e "$lat" -c "$tgt 20000 4" >"$tmp/lat_$how.out" 2>&1
+	expect_eq plan_general "$(awk '/^\[/ { sub(/^\[[^])]*[])] */, ""); s += $1 }
+		END { print s + 0 }' "$tmp/lat_$how.out").$(grep -c '^@start' "$tmp/lat_$how.out")" \
+		80000.0 "$how: calls in @lat, @start left" || pg_bad=1
+done
+[ $pg_bad = 0 ] && pass plan_general
+
 # usdt: the marker's arguments (not the registers), str() of one of them.
 usdt="$top/build/tests/usdt/usdt_target"
 "$uprobe" -e "usdt:$usdt:utest:str { @s[str(arg0), arg1] = count(); }" -c "$usdt run 3" \

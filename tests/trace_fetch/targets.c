@@ -44,3 +44,25 @@ __attribute__((noinline)) double t_double(double x)
 	__asm__ volatile("" ::: "memory");
 	return x * 2.0;
 }
+
+/*
+ * t_flags: lea + ret, the 5 bytes a jump replaces (a jump-optimized function
+ * entry); t_flags_cf enters it with CF set, which a %flags fetch-arg must see.
+ */
+__asm__(".text\n"
+	".globl t_flags\n"
+	".type t_flags,@function\n"
+	"t_flags:\n"
+	"	.cfi_startproc\n"
+	"	lea 1(%rdi,%rdi,2),%eax\n"
+	"	ret\n"
+	"	.cfi_endproc\n"
+	".size t_flags,.-t_flags\n"
+	".globl t_flags_cf\n"
+	".type t_flags_cf,@function\n"
+	"t_flags_cf:\n"
+	"	.cfi_startproc\n"
+	"	stc\n"
+	"	jmp t_flags\n"
+	"	.cfi_endproc\n"
+	".size t_flags_cf,.-t_flags_cf\n");

@@ -28,5 +28,8 @@ uint64_t t_args8(uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5
 const char *t_name(int i);
 long t_ptr(const void *p);
 double t_double(double x);
+/* 3 * x + 1; t_flags_cf calls it with CF set */
+int t_flags(int x);
+int t_flags_cf(int x);
 
 #endif

@@ -230,6 +230,37 @@ static void registers_and_stack(void)
 	detach(&ev);
 }
 
+/*
+ * %flags at a jump-optimized function entry: the caller's flags (CF set by
+ * t_flags_cf), not the 0x202 a probe attached with UPROBE_F_HANDLER_NO_FLAGS
+ * sees (the trace layer passes it only when no fetch-arg reads %flags).
+ */
+static void flags_at_entry(void)
+{
+	struct uprobe_info info = { .sz = sizeof(info) };
+	struct ev ev;
+
+	if (attach(&ev, "p:test/fl %s:t_flags fl=%%flags", exe))
+		return;
+	CHECK_EQ_INT(uprobe_get_info(trace_event_probe(ev.e), &info), 0);
+	CHECK_EQ_INT(info.mode, UPROBE_MODE_OPTIMIZED);
+	CHECK_EQ_INT(t_flags_cf(5), 16);
+	CHECK_EQ_INT(t_flags(5), 16); /* CF as the compiler left it */
+	drain();
+	CHECK_EQ_INT(n_recs, 2);
+	if (n_recs >= 1) {
+		CHECK_EQ_U64(val(&ev, &recs[0], "fl") & 0x203, 0x203); /* CF, bit 1, IF */
+	}
+	detach(&ev);
+	if (attach(&ev, "p:test/nofl %s:t_flags x=%%di:s32", exe)) /* no %%flags: still right */
+		return;
+	CHECK_EQ_INT(t_flags_cf(7), 22);
+	one_record(1);
+	if (n_recs == 1)
+		CHECK_EQ_U64(val(&ev, &recs[0], "x"), 7);
+	detach(&ev);
+}
+
 static void memory_types(void)
 {
 	struct ev ev;
@@ -593,6 +624,7 @@ int main(void)
 		return 1;
 	}
 	RUN(registers_and_stack);
+	RUN(flags_at_entry);
 	RUN(memory_types);
 	RUN(nested_strings_arrays_bitfields);
 	RUN(args_and_stack_words);

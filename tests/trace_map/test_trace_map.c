@@ -494,6 +494,42 @@ static void test_value_map(void)
 	map_region_free(r);
 }
 
+/* take: get and delete in one lookup, a 0 kept; map_delete of both kinds; 8-byte keys. */
+static void test_value_take(void)
+{
+	struct map_region *r = region(2);
+	int id = def(r, "start", MAP_VALUE, 8, 0);
+	int agg = def(r, "n", MAP_COUNT, 8, 0);
+	uint64_t tid = 42, other = 43;
+	struct seen s = { 0 };
+	int64_t v = -1;
+
+	CHECK_EQ_INT(map_region_seal(r), 0);
+	CHECK_EQ_INT(map_value_take(r, id, &tid, &v), -ENOENT);
+	CHECK_EQ_INT(v, 0);
+	CHECK_EQ_INT(map_value_set(r, id, &tid, 1000), 0);
+	CHECK_EQ_INT(map_value_set(r, id, &other, 0), 0);
+	CHECK_EQ_INT(map_value_take(r, id, &tid, &v), 0);
+	CHECK_EQ_INT(v, 1000);
+	CHECK_EQ_INT(map_value_get(r, id, &tid, &v), -ENOENT); /* taken */
+	CHECK_EQ_INT(map_value_take(r, id, &other, &v), 0);	/* 0: read, kept */
+	CHECK_EQ_INT(v, 0);
+	CHECK_EQ_INT(map_value_get(r, id, &other, &v), 0);
+	CHECK_EQ_INT(map_value_set(r, id, &tid, 5), 0); /* revived after the take */
+	CHECK_EQ_INT(map_value_take(r, id, &tid, &v), 0);
+	CHECK_EQ_INT(v, 5);
+	CHECK_EQ_INT(map_read(r, id, collect, &s), 0);
+	CHECK_EQ_INT(s.n, 1); /* other's 0 */
+	CHECK_EQ_INT(map_agg_update(r, agg, &tid, 1), 0);
+	CHECK_EQ_INT(map_delete(r, agg, &tid), 0);
+	CHECK_EQ_INT(map_delete(r, agg, &tid), -ENOENT);
+	CHECK_EQ_INT(map_delete(r, id, &other), 0);
+	CHECK_EQ_INT(map_delete(r, id, &other), -ENOENT);
+	CHECK_EQ_INT(map_delete(r, 7, &other), -EINVAL);
+	CHECK_EQ_INT(map_value_take(r, agg, &tid, &v), -EINVAL);
+	map_region_free(r);
+}
+
 struct churn {
 	struct map_region *r;
 	int id;
@@ -640,6 +676,7 @@ int main(void)
 	RUN(test_clear_concurrent);
 	RUN(test_agg_delete);
 	RUN(test_value_map);
+	RUN(test_value_take);
 	RUN(test_attach);
 	RUN(test_hostile);
 	TL_EXIT();

@@ -52,7 +52,10 @@ static const char usage[] =
 	"command given with -c or -- (SIGTERM; status 0, as bpftrace's).\n"
 	"ustack, ustack(N), ustack(perf|bpftrace[, N]) are map keys there: the stack is\n"
 	"walked in the process (CFI, the frames gdb's bt shows) and named here at the end\n"
-	"(UPROBE_USTACK_MAX: distinct stacks kept, default 16384; docs/stacks.md).\n";
+	"(UPROBE_USTACK_MAX: distinct stacks kept, default 16384; docs/stacks.md).\n"
+	"Programs of at most 1 MiB. -d says each probe's path: agg, set or latency (the\n"
+	"common shapes, run without the interpreter) or general; UPROBE_LANG_PLAN=general\n"
+	"interprets every probe (the same output; for testing).\n";
 
 static char *read_file(const char *path)
 {

@@ -245,6 +245,18 @@ out:
 	return plan;
 }
 
+bool fetch_plan_reads_flags(const struct fetch_plan *plan)
+{
+	for (int i = 0; plan && i < plan->n_args; i++) {
+		const struct fetch_arg *a = &plan->args[i];
+
+		if (a->kind != FK_IMMSTR && a->kind != FK_COMM && a->kind != FK_USTACK &&
+		    a->base_reg == reg_word[TRACE_R_FLAGS])
+			return true;
+	}
+	return false;
+}
+
 void fetch_plan_free(struct fetch_plan *plan)
 {
 	if (!plan)

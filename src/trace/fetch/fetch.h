@@ -14,6 +14,7 @@
 #ifndef UPROBES_TRACE_FETCH_FETCH_H
 #define UPROBES_TRACE_FETCH_FETCH_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "uprobes_trace.h"
@@ -67,6 +68,12 @@ struct fetch_plan {
 struct fetch_plan *fetch_compile(const struct trace_spec *spec, uint64_t addr, const char *path,
 				 uint64_t file_off);
 void fetch_plan_free(struct fetch_plan *plan);
+/*
+ * A fetch-arg of plan starts from %flags (as written, or its DWARF location):
+ * without one the event's probe is attached with UPROBE_F_HANDLER_NO_FLAGS
+ * (no pushfq/popfq at a function entry's jump-optimized hits).
+ */
+bool fetch_plan_reads_flags(const struct fetch_plan *plan);
 
 /*
  * File offset off of path as an address of this process, biased like the

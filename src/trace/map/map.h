@@ -159,6 +159,15 @@ int map_value_set(struct map_region *r, int id, const void *key, int64_t v);
 /* *v += delta, creating the key at 0 first; the new value in *out (may be NULL). */
 int map_value_add(struct map_region *r, int id, const void *key, int64_t delta, int64_t *out);
 int map_value_delete(struct map_region *r, int id, const void *key);
+/*
+ * get, then delete when the value is not 0, in one lookup (the latency
+ * idiom's `/@start[tid]/ { ... @start[tid] ...; delete(@start[tid]); }`):
+ * the entry deleted is the one whose value was read. 0 (*v the value, 0 when
+ * it was 0 and is kept), -ENOENT (*v 0).
+ */
+int map_value_take(struct map_region *r, int id, const void *key, int64_t *v);
+/* delete() of either kind of map: map_value_delete or map_agg_delete. */
+int map_delete(struct map_region *r, int id, const void *key);
 
 /*
  * delete(@agg[key]) of an aggregation map, from either side without stopping

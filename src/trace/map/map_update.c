@@ -109,6 +109,27 @@ static inline uint64_t tail_word(const uint8_t *p, uint32_t n)
 	return w;
 }
 
+/* map_key_hash, inlined where the key is one word (ints, tids): the same value. */
+static inline uint64_t hash_word(uint64_t w)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ 8;
+
+	h = (h ^ w) * 0xff51afd7ed558ccdull;
+	h ^= h >> 32;
+	h ^= h >> 29;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	h ^= h >> 32;
+	return (uint32_t)h ? h : h | 1;
+}
+
+/* A key's hash: 1 without a key (as the reader checks it), one word inline. */
+static inline uint64_t key_hash(const uint8_t *key, uint32_t key_size)
+{
+	if (key_size == 8)
+		return hash_word(load_word(key));
+	return key_size ? map_key_hash(key, key_size) : 1;
+}
+
 uint64_t map_key_hash(const void *key, uint32_t key_size)
 {
 	const uint8_t *p = key;
@@ -167,7 +188,8 @@ static void value_init(const struct map_priv *m, int64_t *w)
 /* Relaxed stores: a reader never sees half a word. */
 #define PUT(w, v) __atomic_store_n(&(w), (v), __ATOMIC_RELAXED)
 
-static void value_apply(const struct map_priv *m, int64_t *w, int64_t v)
+static inline __attribute__((always_inline)) void value_apply(const struct map_priv *m,
+								int64_t *w, int64_t v)
 {
 	switch (m->def.kind) {
 	case MAP_COUNT:
@@ -257,7 +279,7 @@ static inline __attribute__((always_inline)) bool slot_key_is(const struct map_p
 {
 	if (m->def.key_size == 8)
 		return load_word(s + 8) == load_word(key);
-	return key_equal(s + 8, key, m->def.key_size);
+	return !m->def.key_size || key_equal(s + 8, key, m->def.key_size);
 }
 
 /*
@@ -299,18 +321,26 @@ static __attribute__((noinline)) int64_t *agg_slot_slow(const struct map_priv *m
  * there, of the current generation (so written after any clear: no wipe is
  * pending). Anything else takes the slow path.
  */
-static inline int64_t *agg_slot(const struct map_priv *m, uint8_t *table,
+static inline __attribute__((always_inline)) int64_t *agg_slot(const struct map_priv *m, uint8_t *table,
 				struct map_shm_shard_stats *st, const uint8_t *key)
 {
 	uint32_t gen = __atomic_load_n(&m->state->gen, __ATOMIC_ACQUIRE);
-	uint64_t h = m->def.key_size ? map_key_hash(key, m->def.key_size) : 1;
-	uint32_t i = (uint32_t)h & m->mask;
-
+	uint32_t key_size = m->def.key_size, mask = m->mask;
+	uint64_t h = key_hash(key, key_size);
+	uint32_t i = (uint32_t)h & mask;
 	uint64_t live = MAP_CTRL(h, MAP_SLOT_LIVE, gen);
+	uint8_t *s = map_slot(table, m, i);
 
-	for (uint32_t n = 0; n < m->cap; n++, i = (i + 1) & m->mask) {
-		uint8_t *s = map_slot(table, m, i);
-		uint64_t c = __atomic_load_n((uint64_t *)s, __ATOMIC_RELAXED);
+	/* Most updates: the key at its home slot, live in this generation (one compare). */
+	if (__builtin_expect(__atomic_load_n((uint64_t *)s, __ATOMIC_RELAXED) == live, 1) &&
+	    (!key_size || (key_size == 8 ? load_word(s + 8) == load_word(key) :
+					   key_equal(s + 8, key, key_size))))
+		return (int64_t *)(s + 8 + 8 * m->key_words);
+	for (uint32_t n = 0; n < m->cap; n++, i = (i + 1) & mask) {
+		uint64_t c;
+
+		s = map_slot(table, m, i);
+		c = __atomic_load_n((uint64_t *)s, __ATOMIC_RELAXED);
 
 		if (MAP_CTRL_STATE(c) == MAP_SLOT_EMPTY)
 			break;
@@ -499,7 +529,13 @@ static uint8_t *value_slot(const struct map_priv *m, uint8_t *table, const uint8
 			   uint64_t h, bool create, int *err)
 {
 	uint32_t i = (uint32_t)h & m->mask, spins = 0;
+	uint8_t *home = map_slot(table, m, i);
+	uint64_t hc = __atomic_load_n((uint64_t *)home, __ATOMIC_ACQUIRE);
 
+	/* Most lookups: the key at its home slot, live or deleted (its key kept for ever). */
+	if (MAP_CTRL_HASH(hc) == (uint32_t)h && MAP_CTRL_STATE(hc) >= MAP_SLOT_LIVE &&
+	    slot_key_is(m, home, key))
+		return home;
 	for (uint32_t n = 0; n < m->cap;) {
 		uint8_t *s = map_slot(table, m, i);
 		uint64_t c = __atomic_load_n((uint64_t *)s, __ATOMIC_ACQUIRE), busy;
@@ -528,7 +564,7 @@ static uint8_t *value_slot(const struct map_priv *m, uint8_t *table, const uint8
 				relax();
 				continue;
 			}
-			if (key_equal(s + 8, key, m->def.key_size))
+			if (slot_key_is(m, s, key))
 				return s;
 		}
 		n++;
@@ -558,7 +594,7 @@ static bool revive(const struct map_priv *m, uint8_t *s, uint64_t c, int64_t v)
 	return true;
 }
 
-enum value_op { VAL_GET, VAL_SET, VAL_ADD, VAL_DELETE };
+enum value_op { VAL_GET, VAL_SET, VAL_ADD, VAL_DELETE, VAL_TAKE };
 
 /*
  * One operation on a found slot. A LIVE entry is read, set or added to
@@ -580,7 +616,7 @@ static int value_op_slot(const struct map_priv *m, uint8_t *s, enum value_op op,
 			continue;
 		}
 		if (state == MAP_SLOT_DELETED) {
-			if (op == VAL_GET || op == VAL_DELETE)
+			if (op == VAL_GET || op == VAL_DELETE || op == VAL_TAKE)
 				return -ENOENT;
 			if (revive(m, s, c, *v))
 				return 0; /* add of a new key: delta from 0 */
@@ -599,6 +635,22 @@ static int value_op_slot(const struct map_priv *m, uint8_t *s, enum value_op op,
 			return 0;
 		case VAL_ADD:
 			*v = (int64_t)((uint64_t)__atomic_add_fetch(w, *v, __ATOMIC_RELAXED));
+			return 0;
+		case VAL_TAKE: /* get; a value not 0 deleted with the sequence it was read in */
+			got = __atomic_load_n(w, __ATOMIC_RELAXED);
+			__atomic_thread_fence(__ATOMIC_ACQUIRE);
+			if (!got) {
+				if (__atomic_load_n((uint64_t *)s, __ATOMIC_RELAXED) != c)
+					continue;
+				*v = 0;
+				return 0;
+			}
+			if (!__atomic_compare_exchange_n((uint64_t *)s, &c,
+							 MAP_CTRL(MAP_CTRL_HASH(c), MAP_SLOT_DELETED,
+								  MAP_CTRL_GEN(c)),
+							 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+				continue;
+			*v = got;
 			return 0;
 		case VAL_DELETE:
 			if (__atomic_compare_exchange_n((uint64_t *)s, &c,
@@ -622,8 +674,7 @@ static int value_op(struct map_region *r, int id, const void *key, enum value_op
 		return -EINVAL;
 	m = &r->maps[id];
 	/* A map without a key hashes as the reader checks it (1), as aggregations do. */
-	s = value_slot(m, r->base + m->table_off, key,
-		       m->def.key_size ? map_key_hash(key, m->def.key_size) : 1,
+	s = value_slot(m, r->base + m->table_off, key, key_hash(key, m->def.key_size),
 		       op == VAL_SET || op == VAL_ADD, &err);
 	if (s)
 		err = value_op_slot(m, s, op, v);
@@ -661,6 +712,24 @@ int map_value_add(struct map_region *r, int id, const void *key, int64_t delta, 
 int map_value_delete(struct map_region *r, int id, const void *key)
 {
 	return value_op(r, id, key, VAL_DELETE, NULL);
+}
+
+int map_value_take(struct map_region *r, int id, const void *key, int64_t *v)
+{
+	int64_t got = 0;
+	int err = value_op(r, id, key, VAL_TAKE, &got);
+
+	if (v)
+		*v = err ? 0 : got;
+	return err;
+}
+
+int map_delete(struct map_region *r, int id, const void *key)
+{
+	if (!r || (uint32_t)id >= r->n_maps)
+		return -EINVAL;
+	return r->maps[id].def.kind == MAP_VALUE ? value_op(r, id, key, VAL_DELETE, NULL) :
+						   map_agg_delete(r, id, key);
 }
 
 int map_value_clear(struct map_region *r, int id, bool zero)

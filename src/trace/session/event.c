@@ -153,6 +153,11 @@ static int attach_probe(struct trace_event *ev, const struct trace_spec *spec, c
 		.skipped_counter = ev->skipped_counter,
 	};
 
+	/* The handlers read regs->rflags only for a %flags fetch-arg (trace_event_agg.run:
+	 * never, uprobes_trace.h): otherwise a function entry's hit skips pushfq/popfq. */
+	if (!fetch_plan_reads_flags(ev->plan))
+		o.flags |= UPROBE_F_HANDLER_NO_FLAGS;
+
 	if (spec->kind == TRACE_RETPROBE) {
 		o.handler = fetch_stamp_handler;
 		o.ret_handler = fetch_return_handler;
