@@ -24,7 +24,7 @@
 #include <errno.h>
 #include <sys/syscall.h>
 
-#include "arch/safe_read.h"
+#include "arch/arch.h"
 #include "lang/hit.h"
 #include "stack/stack.h"
 #include "trace/fetch/fetch.h"
@@ -131,13 +131,13 @@ void lang_hit_run(void *ctx, const struct uprobe_regs *regs, uint64_t entry_tsc,
 {
 	struct lang_hit *h = ctx;
 	uint32_t uses = h->plan->probes[h->probe].uses;
-	uint64_t args[6] = {regs->rdi, regs->rsi, regs->rdx, regs->rcx, regs->r8, regs->r9};
+	uint64_t args[ARCH_ARG_REGS];
 	struct lang_env env = {
 		.ops = h->ops,
 		.ctx = h->region,
 		.emit_ctx = h,
 		.args = usdt_args ? usdt_args : args,
-		.retval = h->ret ? regs->rax : 0,
+		.retval = h->ret ? arch_regs_retval(regs) : 0,
 		.comm = "",
 		.func = h->func,
 		.probe = h->probe_text,
@@ -146,6 +146,8 @@ void lang_hit_run(void *ctx, const struct uprobe_regs *regs, uint64_t entry_tsc,
 		.ustack = hit_ustack,
 	};
 	(void)entry_tsc;
+	if (!usdt_args)
+		arch_regs_args(regs, args);
 	if (USES(B_PID) || USES(B_TID) || USES(B_COMM) || USES(B_USTACK)) {
 		struct fetch_thread *t = fetch_self();
 		env.pid = t->pid;

@@ -12,6 +12,7 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 
+#include "arch/arch.h"
 #include "stack/modules.h"
 #include "trace/fetch/fetch.h"
 #include "uprobes_stack.h"
@@ -424,7 +425,7 @@ void fetch_entry_handler(struct uprobe *probe, struct uprobe_regs *regs, void *c
 	if (ev->agg)
 		fetch_aggregate(ev->agg, ev->plan, regs, 0);
 	else
-		fetch_emit(ev->rings, ev->plan, ev->id, 0, regs, regs->rip, 0, 0);
+		fetch_emit(ev->rings, ev->plan, ev->id, 0, regs, arch_regs_pc(regs), 0, 0);
 }
 
 void fetch_stamp_handler(struct uprobe *probe, struct uprobe_regs *regs, void *ctx)
