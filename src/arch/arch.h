@@ -14,6 +14,10 @@
  *   arch_regs_args                the ARCH_ARG_REGS argument registers at once
  *   arch_regs_set_pc_sp           (a frame that did not return: where and which sp)
  *   arch_uc_pc/arch_uc_set_pc     the same in a signal frame (ucontext_t)
+ *   arch_ticks, arch_ticks_fenced the cycle counter (rdtsc, cntvct_el0), and its
+ *   ARCH_TICKS_CLOCKSOURCE        name as the kernel's clocksource ("tsc", ...)
+ *   raw_syscall6                  a system call without libc
+ *   arch_cpu_relax                a spin loop's pause
  *
  * and the headers of its instruction analysis, trampolines and signal frame, and the
  * register tables below (trace_regs.c), which the trace grammar, the fetch-arg

@@ -55,6 +55,35 @@ static inline void arch_regs_set_pc_sp(struct uprobe_regs *r, uint64_t pc, uint6
 	r->sp = sp;
 }
 
+/*
+ * The generic timer's virtual counter (cntvct_el0, readable at EL0 on Linux), and
+ * the same ordered with the loads around it (isb on both sides).
+ * ARCH_TICKS_CLOCKSOURCE: the kernel's name of that counter as a clocksource.
+ */
+#define ARCH_TICKS_CLOCKSOURCE "arch_sys_counter"
+
+static inline uint64_t arch_ticks(void)
+{
+	uint64_t v;
+
+	__asm__ volatile("mrs %0, cntvct_el0" : "=r"(v));
+	return v;
+}
+
+static inline uint64_t arch_ticks_fenced(void)
+{
+	uint64_t v;
+
+	__asm__ volatile("isb; mrs %0, cntvct_el0; isb" : "=r"(v) : : "memory");
+	return v;
+}
+
+/* In a spin loop: a hint to the core (yield). */
+static inline void arch_cpu_relax(void)
+{
+	__asm__ volatile("yield" ::: "memory");
+}
+
 static inline uint64_t arch_uc_pc(const ucontext_t *uc)
 {
 	return uc->uc_mcontext.pc;

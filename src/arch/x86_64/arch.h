@@ -66,6 +66,36 @@ static inline void arch_regs_set_pc_sp(struct uprobe_regs *r, uint64_t pc, uint6
 	r->rsp = sp;
 }
 
+/*
+ * The cycle counter the hot paths stamp events with (rdtsc), and the same ordered
+ * with the loads around it (lfence on both sides), for calibrations against
+ * clock_gettime. ARCH_TICKS_CLOCKSOURCE: the kernel's name of that counter as a
+ * clocksource.
+ */
+#define ARCH_TICKS_CLOCKSOURCE "tsc"
+
+static inline uint64_t arch_ticks(void)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return (uint64_t)hi << 32 | lo;
+}
+
+static inline uint64_t arch_ticks_fenced(void)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("lfence; rdtsc; lfence" : "=a"(lo), "=d"(hi) : : "memory");
+	return (uint64_t)hi << 32 | lo;
+}
+
+/* In a spin loop: let the sibling hyperthread run. */
+static inline void arch_cpu_relax(void)
+{
+	__asm__ volatile("pause" ::: "memory");
+}
+
 static inline uint64_t arch_uc_pc(const ucontext_t *uc)
 {
 	return (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
