@@ -6,6 +6,7 @@
  * with the same names:
  *
  *   ARCH_NAME                     "x86_64", "aarch64"
+ *   ARCH_ELF_MACHINE, _DESC       the ELF e_machine probed (EM_X86_64, ...), its name
  *   ARCH_ARG_REGS                 integer arguments passed in registers (6, 8)
  *   ARCH_STACK_ARG_SLOT(n)        8-byte slot above sp at the function's entry that
  *                                 holds integer argument n > ARCH_ARG_REGS (1-based)

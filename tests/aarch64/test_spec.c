@@ -5,10 +5,12 @@
  * refused with the token, $argN and $retval as written; and the arch tables the
  * fetch-arg compiler and DWARF locations read (arch/aarch64/trace_regs.c): each
  * register's word in struct uprobe_regs, $argN = x0..x7 then the stack from sp,
- * $retval = x0.
+ * $retval = x0; and the kernel backend's lines (src/kernel/kline.c) of such specs:
+ * the arm64 kernel's names, $argN beyond x7 as $stackN.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +18,7 @@
 
 #include "arch/arch.h"
 #include "testlib.h"
+#include "uprobes_kernel.h"
 #include "uprobes_trace.h"
 
 TL_DEFINE("aarch64_spec");
@@ -148,6 +151,69 @@ static void dwarf_registers(void)
 	CHECK_EQ_INT(arch_dwarf_trace_reg(64, &r), -ENOTSUP);
 }
 
+__attribute__((noinline)) int kline_target(int a, int b)
+{
+	__asm__ volatile("" ::: "memory");
+	return a * 3 + b;
+}
+
+/* File offset of addr in its mapping (/proc/self/maps, as qemu shows the guest's). */
+static uint64_t file_offset_of(const void *addr, char *path, size_t len)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	unsigned long lo, hi, off;
+	char line[4096], p[PATH_MAX];
+	uint64_t ret = 0;
+
+	while (f && fgets(line, sizeof(line), f)) {
+		p[0] = 0;
+		if (sscanf(line, "%lx-%lx %*s %lx %*s %*s %4095s", &lo, &hi, &off, p) < 3)
+			continue;
+		if ((uintptr_t)addr >= lo && (uintptr_t)addr < hi) {
+			ret = (uintptr_t)addr - lo + off;
+			if (!realpath(p, path))
+				snprintf(path, len, "%s", p);
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
+	return ret;
+}
+
+static void check_kline(const char *text, const char *want)
+{
+	struct trace_error err = { 0 };
+	struct trace_spec *s = trace_spec_parse(text, &err);
+	char buf[2048];
+	int n = s ? trace_kernel_line(s, "g", "e", 0, buf, sizeof(buf), &err) : -EINVAL;
+
+	trace_spec_free(s);
+	if (n < 0)
+		TL_FAIL("'%s': %d %s (%s)", text, n, err.msg, err.token);
+	else if (strcmp(buf, want))
+		TL_FAIL("%s\n    got  %s\n    want %s", text, buf, want);
+}
+
+/* The kernel's uprobe_events lines for arm64: its register names, $argN as the ABI has it. */
+static void kernel_lines(void)
+{
+	char path[PATH_MAX], want[PATH_MAX + 512];
+	uint64_t off = file_offset_of((void *)kline_target, path, sizeof(path));
+
+	CHECK(off != 0);
+	snprintf(want, sizeof(want),
+		 "p:g/e %s:0x%" PRIx64 " a=%%x0:s32 b=%%x1:u64 h=%%x7:x64 c=$stack0:s64 "
+		 "d=$stack3:x64 p=%%pc:x64 sp=%%sp:x64 f=%%pstate:x32 lr=+8(%%x30):u8",
+		 path, off);
+	check_kline("p:/proc/self/exe:kline_target a=%x0:s32 b=$arg2:u64 h=$arg8 c=$arg9:s64 "
+		    "d=$arg12 p=%pc sp=%sp f=%pstate:x32 lr=+8(%x30):u8",
+		    want);
+	snprintf(want, sizeof(want), "r:g/e %s:0x%" PRIx64 " r=$retval:s64", path, off);
+	check_kline("r:/proc/self/exe:kline_target r=$retval:s64", want);
+	CHECK_EQ_INT(kline_target(1, 2), 5);
+}
+
 int main(void)
 {
 	RUN(golden_registers);
@@ -155,5 +221,6 @@ int main(void)
 	RUN(fields_registers);
 	RUN(abi_args_retval);
 	RUN(dwarf_registers);
+	RUN(kernel_lines);
 	TL_EXIT();
 }

@@ -3,6 +3,7 @@
 #ifndef UPROBES_ARCH_A64_ARCH_H
 #define UPROBES_ARCH_A64_ARCH_H
 
+#include <elf.h>
 #include <stdint.h>
 #include <ucontext.h>
 
@@ -15,6 +16,9 @@
 #include "arch/safe_read.h"
 
 #define ARCH_NAME "aarch64"
+/* The ELF files this build probes: e_machine, and its name in messages. */
+#define ARCH_ELF_MACHINE EM_AARCH64
+#define ARCH_ELF_DESC "aarch64"
 /* AAPCS64: x0..x7; then the stack, from sp at the entry (no return address there). */
 #define ARCH_ARG_REGS 8
 #define ARCH_STACK_ARG_SLOT(n) ((n) - ARCH_ARG_REGS - 1)

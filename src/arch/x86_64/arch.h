@@ -3,6 +3,7 @@
 #ifndef UPROBES_ARCH_X86_64_ARCH_H
 #define UPROBES_ARCH_X86_64_ARCH_H
 
+#include <elf.h>
 #include <stdint.h>
 #include <ucontext.h>
 
@@ -15,6 +16,9 @@
 #include "arch/x86_64/trampoline.h"
 
 #define ARCH_NAME "x86_64"
+/* The ELF files this build probes: e_machine, and its name in messages. */
+#define ARCH_ELF_MACHINE EM_X86_64
+#define ARCH_ELF_DESC "x86-64"
 /* System V: rdi, rsi, rdx, rcx, r8, r9; then the stack above the return address. */
 #define ARCH_ARG_REGS 6
 #define ARCH_STACK_ARG_SLOT(n) ((n) - ARCH_ARG_REGS)
