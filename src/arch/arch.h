@@ -17,6 +17,7 @@
  *   arch_uc_pc/arch_uc_set_pc     the same in a signal frame (ucontext_t)
  *   arch_ticks, arch_ticks_fenced the cycle counter (rdtsc, cntvct_el0), and its
  *   ARCH_TICKS_CLOCKSOURCE        name as the kernel's clocksource ("tsc", ...)
+ *   arch_ticks_cpu                the counter and the cpu (rdtscp; getcpu)
  *   raw_syscall6                  a system call without libc
  *   arch_cpu_relax                a spin loop's pause
  *

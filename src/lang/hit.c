@@ -44,9 +44,7 @@ static long hit_read_str(void *ctx, uint64_t addr, char *dst, uint32_t len)
 
 static inline uint64_t rdtsc(void)
 {
-	uint32_t lo, hi;
-	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-	return (uint64_t)hi << 32 | lo;
+	return arch_ticks();
 }
 
 /* One record: the header, struct lang_emit_rec, the arguments padded to 8 bytes. */
@@ -95,10 +93,7 @@ void lang_hit_ops(struct lang_env_ops *ops)
 
 static inline uint64_t rdtsc_cpu(uint32_t *cpu)
 {
-	uint32_t lo, hi, aux;
-	__asm__ volatile("rdtscp" : "=a"(lo), "=d"(hi), "=c"(aux));
-	*cpu = aux & 0xfff;
-	return (uint64_t)hi << 32 | lo;
+	return arch_ticks_cpu(cpu);
 }
 
 static inline uint64_t ticks_ns(uint64_t ticks, uint64_t mult)
@@ -108,9 +103,7 @@ static inline uint64_t ticks_ns(uint64_t ticks, uint64_t mult)
 
 static long raw_syscall0(long nr)
 {
-	long ret;
-	__asm__ volatile("syscall" : "=a"(ret) : "a"(nr) : "rcx", "r11", "memory");
-	return ret;
+	return raw_syscall6(nr, 0, 0, 0, 0, 0, 0);
 }
 
 /* how: the depth (1..127) in its low byte (the mode is the tracer's). */

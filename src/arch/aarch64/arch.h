@@ -5,6 +5,7 @@
 
 #include <elf.h>
 #include <stdint.h>
+#include <sys/syscall.h>
 #include <ucontext.h>
 
 #include "uprobes.h"
@@ -80,6 +81,19 @@ static inline uint64_t arch_ticks_fenced(void)
 
 	__asm__ volatile("isb; mrs %0, cntvct_el0; isb" : "=r"(v) : : "memory");
 	return v;
+}
+
+/*
+ * arch_ticks() and the cpu the thread runs on (getcpu: aarch64 has no counter that
+ * names the cpu; the thread may move between the two reads, as on x86 after rdtscp).
+ */
+static inline uint64_t arch_ticks_cpu(uint32_t *cpu)
+{
+	unsigned int c = 0;
+
+	raw_syscall6(SYS_getcpu, (long)&c, 0, 0, 0, 0, 0);
+	*cpu = c;
+	return arch_ticks();
 }
 
 /* In a spin loop: a hint to the core (yield). */

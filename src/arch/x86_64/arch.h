@@ -94,6 +94,16 @@ static inline uint64_t arch_ticks_fenced(void)
 	return (uint64_t)hi << 32 | lo;
 }
 
+/* arch_ticks() and the cpu it was read on (rdtscp's TSC_AUX: Linux puts the cpu in its low 12 bits). */
+static inline uint64_t arch_ticks_cpu(uint32_t *cpu)
+{
+	uint32_t lo, hi, aux;
+
+	__asm__ volatile("rdtscp" : "=a"(lo), "=d"(hi), "=c"(aux));
+	*cpu = aux & 0xfff;
+	return (uint64_t)hi << 32 | lo;
+}
+
 /* In a spin loop: let the sibling hyperthread run. */
 static inline void arch_cpu_relax(void)
 {
