@@ -37,4 +37,13 @@ for f in $(sed -n 's/^\(src\/[^	]*\)	.*/\1/p' "$todo"); do
 	[ -f "$f" ] || { echo "FAIL: aarch64_generic/$f is listed but does not exist"; failed=1; }
 done
 [ $failed = 0 ] && echo "PASS: aarch64_generic/files ($built built, $listed listed as x86-only)"
+
+# The generic layers ask arch/arch.h, never the compiler, which architecture it is.
+hits=$(grep -rln '__aarch64__' src --include='*.c' --include='*.h' | grep -v '^src/arch/')
+if [ -n "$hits" ]; then
+	echo "FAIL: aarch64_generic/no_arch_ifdef: __aarch64__ outside src/arch/: $hits"
+	failed=1
+else
+	echo "PASS: aarch64_generic/no_arch_ifdef"
+fi
 exit $failed
