@@ -56,9 +56,10 @@ enum trace_base {
 	TRACE_B_FILEOFF,/* @+FILEOFF: imm = file offset in PATH (implies one deref) */
 	TRACE_B_STACKN, /* $stackN: imm = N, the Nth 8-byte word above the stack pointer */
 	TRACE_B_STACK,	/* $stack: the stack pointer */
-	TRACE_B_RETVAL, /* $retval: rax at return (return probes only) */
+	TRACE_B_RETVAL, /* $retval: rax (aarch64: x0) at return (return probes only) */
 	TRACE_B_COMM,	/* $comm: the thread's name (string) */
-	TRACE_B_ARGN,	/* $argN (extension): imm = N >= 1, System V argument N at entry */
+	TRACE_B_ARGN,	/* $argN (extension): imm = N >= 1, integer argument N at entry
+			 * (System V: rdi...r9 then the stack; aarch64: x0..x7) */
 	TRACE_B_IMM,	/* \IMM: imm = the value */
 	TRACE_B_IMMSTR, /* \"str": str = the text */
 	TRACE_B_DWARF,	/* NAME[->MEMBER|.MEMBER]... (extension): str = the expression, to
@@ -67,13 +68,29 @@ enum trace_base {
 			 * user stack at the hit (1..127; $ustack: 127); type TRACE_T_USTACK */
 };
 
-/* Registers by their kernel names (struct pt_regs order is irrelevant here). */
+/*
+ * Registers by their kernel names (struct pt_regs order is irrelevant here). Each
+ * architecture has its own set; TRACE_R_SP is the stack pointer in both.
+ */
+#if defined(__aarch64__)
+/* aarch64: %x0..%x30, %sp, %pc, %pstate; here the word index in struct uprobe_regs. */
+enum trace_reg {
+	TRACE_R_X0, TRACE_R_X1, TRACE_R_X2, TRACE_R_X3, TRACE_R_X4, TRACE_R_X5,
+	TRACE_R_X6, TRACE_R_X7, TRACE_R_X8, TRACE_R_X9, TRACE_R_X10, TRACE_R_X11,
+	TRACE_R_X12, TRACE_R_X13, TRACE_R_X14, TRACE_R_X15, TRACE_R_X16, TRACE_R_X17,
+	TRACE_R_X18, TRACE_R_X19, TRACE_R_X20, TRACE_R_X21, TRACE_R_X22, TRACE_R_X23,
+	TRACE_R_X24, TRACE_R_X25, TRACE_R_X26, TRACE_R_X27, TRACE_R_X28, TRACE_R_X29,
+	TRACE_R_X30, TRACE_R_SP, TRACE_R_PC, TRACE_R_PSTATE,
+	TRACE_R_COUNT
+};
+#else
 enum trace_reg {
 	TRACE_R_AX, TRACE_R_BX, TRACE_R_CX, TRACE_R_DX, TRACE_R_SI, TRACE_R_DI,
 	TRACE_R_BP, TRACE_R_SP, TRACE_R_R8, TRACE_R_R9, TRACE_R_R10, TRACE_R_R11,
 	TRACE_R_R12, TRACE_R_R13, TRACE_R_R14, TRACE_R_R15, TRACE_R_IP, TRACE_R_FLAGS,
 	TRACE_R_COUNT
 };
+#endif
 
 enum trace_type {
 	TRACE_T_U8, TRACE_T_U16, TRACE_T_U32, TRACE_T_U64,

@@ -34,7 +34,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "arch/x86_64/optimize.h"
+#include "arch/arch.h"
 #include "core/core.h"
 #include "core/resolve.h"
 #include "sym/sym.h"

@@ -19,8 +19,7 @@
 #include <stdint.h>
 #include <ucontext.h>
 
-#include "arch/x86_64/insn.h"
-#include "arch/x86_64/optimize.h"
+#include "arch/arch.h"
 #include "uprobes.h"
 
 struct probe_rec {

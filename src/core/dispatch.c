@@ -13,8 +13,7 @@
  *     singlestep       rip = slot, TF set; the next trap (TRAP_TRACE) lands
  *                      in dispatch_singlestep(), which fixes rip and the stack
  */
-#include "arch/x86_64/regs.h"
-#include "arch/x86_64/trampoline.h"
+#include "arch/arch.h"
 #include "core/core.h"
 #include "core/retprobe.h"
 #include "core/srcu.h"
@@ -91,7 +90,7 @@ static inline __attribute__((always_inline)) void consumers_call(struct probe_re
 			continue;
 		}
 		if (c->ret_handler) {
-			ret_cur_cookie = ret_push(rec, c, regs->rsp, id);
+			ret_cur_cookie = ret_push(rec, c, arch_regs_sp(regs), id);
 			if (c->handler)
 				c->handler(c, regs, c->ctx);
 			ret_cur_cookie = NULL;

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "arch/x86_64/trampoline.h"
+#include "arch/arch.h"
 #include "core/core.h"
 #include "core/jump.h"
 #include "core/resolve.h"
@@ -244,7 +244,7 @@ struct window_set {
 static void window_fixup(ucontext_t *uc, void *arg)
 {
 	const struct window_set *set = arg;
-	uint64_t rip = uc->uc_mcontext.gregs[REG_RIP];
+	uint64_t rip = arch_uc_pc(uc);
 
 	for (size_t i = 0; i < set->n; i++) {
 		const struct probe_rec *r = set->recs[i];
@@ -254,7 +254,7 @@ static void window_fixup(ucontext_t *uc, void *arg)
 		for (unsigned k = 1; k < r->win.n; k++) {
 			if (rip != r->addr + r->win.orig_off[k])
 				continue;
-			uc->uc_mcontext.gregs[REG_RIP] = r->copy + r->win.copy_off[k];
+			arch_uc_set_pc(uc, r->copy + r->win.copy_off[k]);
 			__atomic_fetch_add(&core_stats.threads_moved, 1, __ATOMIC_RELAXED);
 		}
 	}

@@ -23,7 +23,7 @@
 #include "core/retprobe.h"
 #include "core/srcu.h"
 #include "sym/sym.h"
-#include "arch/x86_64/trampoline.h"
+#include "arch/arch.h"
 #include "ubp/ubp.h"
 #include "util/log.h"
 #include "xol/xol.h"

@@ -31,7 +31,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "arch/x86_64/raw_syscall.h"
+#include "arch/arch.h"
 #include "core/retprobe.h"
 #include "core/srcu.h"
 
@@ -263,8 +263,10 @@ static void ret_report(const struct ret_entry *e, struct uprobe_regs *regs,
  */
 static void ret_unwound(struct ret_stack *rs, const struct ret_entry *e, int id)
 {
-	struct uprobe_regs regs = { .rip = e->orig, .rsp = e->slot + 8 };
+	struct uprobe_regs regs = { 0 };
 	struct uprobe_ret r = { .flags = UPROBE_RET_UNWOUND };
+
+	arch_regs_set_pc_sp(&regs, e->orig, e->slot + 8);
 
 	if (e->slot & RET_TAKEN)
 		return;

@@ -14,7 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "arch/x86_64/trampoline.h"
+#include "arch/arch.h"
 #include "core/core.h"
 
 /*

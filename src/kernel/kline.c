@@ -24,16 +24,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "arch/arch.h"
 #include "core/resolve.h"
 #include "kernel/kernel.h"
 #include "sym/maps.h"
 #include "trace/spec/spec.h"
 #include "util/log.h"
-
-static const char *const kreg_names[TRACE_R_COUNT] = {
-	"ax", "bx", "cx", "dx", "si", "di", "bp", "sp", "r8", "r9",
-	"r10", "r11", "r12", "r13", "r14", "r15", "ip", "flags",
-};
 
 static const char *const ktype_names[] = {
 	[TRACE_T_U8] = "u8",   [TRACE_T_U16] = "u16", [TRACE_T_U32] = "u32", [TRACE_T_U64] = "u64",
@@ -41,10 +37,6 @@ static const char *const ktype_names[] = {
 	[TRACE_T_X8] = "x8",   [TRACE_T_X16] = "x16", [TRACE_T_X32] = "x32", [TRACE_T_X64] = "x64",
 	[TRACE_T_CHAR] = "char", [TRACE_T_STRING] = "string", [TRACE_T_USTRING] = "ustring",
 };
-
-/* System V: the first six integer arguments. */
-static const enum trace_reg arg_regs[6] = { TRACE_R_DI, TRACE_R_SI, TRACE_R_DX,
-					    TRACE_R_CX, TRACE_R_R8, TRACE_R_R9 };
 
 static int kfail(struct trace_error *err, int code, const char *token, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -214,7 +206,7 @@ static int format_base(struct spec_out *o, const struct trace_arg *a, struct tra
 
 	switch (f->base) {
 	case TRACE_B_REG:
-		spec_out_printf(o, "%%%s", kreg_names[f->reg % TRACE_R_COUNT]);
+		spec_out_printf(o, "%%%s", arch_trace_regs[f->reg % TRACE_R_COUNT].kname);
 		return 0;
 	case TRACE_B_ADDR:
 		spec_out_printf(o, "@0x%" PRIx64, f->imm);
@@ -235,10 +227,12 @@ static int format_base(struct spec_out *o, const struct trace_arg *a, struct tra
 		spec_out_printf(o, "$comm");
 		return 0;
 	case TRACE_B_ARGN:
-		if (f->imm >= 1 && f->imm <= 6)
-			spec_out_printf(o, "%%%s", kreg_names[arg_regs[f->imm - 1]]);
+		/* The integer argument registers, then the stack (arch/arch.h). */
+		if (f->imm >= 1 && f->imm <= ARCH_ARG_REGS)
+			spec_out_printf(o, "%%%s", arch_trace_regs[arch_arg_regs[f->imm - 1]].kname);
 		else
-			spec_out_printf(o, "$stack%" PRIu64, f->imm - 6);
+			spec_out_printf(o, "$stack%" PRIu64,
+					(uint64_t)ARCH_STACK_ARG_SLOT(f->imm));
 		return 0;
 	case TRACE_B_IMM:
 		spec_out_printf(o, "\\0x%" PRIx64, f->imm);

@@ -24,7 +24,7 @@
 #include <errno.h>
 #include <sys/syscall.h>
 
-#include "arch/safe_read.h"
+#include "arch/arch.h"
 #include "lang/hit.h"
 #include "stack/stack.h"
 #include "trace/fetch/fetch.h"
@@ -44,9 +44,7 @@ static long hit_read_str(void *ctx, uint64_t addr, char *dst, uint32_t len)
 
 static inline uint64_t rdtsc(void)
 {
-	uint32_t lo, hi;
-	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-	return (uint64_t)hi << 32 | lo;
+	return arch_ticks();
 }
 
 /* One record: the header, struct lang_emit_rec, the arguments padded to 8 bytes. */
@@ -95,10 +93,7 @@ void lang_hit_ops(struct lang_env_ops *ops)
 
 static inline uint64_t rdtsc_cpu(uint32_t *cpu)
 {
-	uint32_t lo, hi, aux;
-	__asm__ volatile("rdtscp" : "=a"(lo), "=d"(hi), "=c"(aux));
-	*cpu = aux & 0xfff;
-	return (uint64_t)hi << 32 | lo;
+	return arch_ticks_cpu(cpu);
 }
 
 static inline uint64_t ticks_ns(uint64_t ticks, uint64_t mult)
@@ -108,9 +103,7 @@ static inline uint64_t ticks_ns(uint64_t ticks, uint64_t mult)
 
 static long raw_syscall0(long nr)
 {
-	long ret;
-	__asm__ volatile("syscall" : "=a"(ret) : "a"(nr) : "rcx", "r11", "memory");
-	return ret;
+	return raw_syscall6(nr, 0, 0, 0, 0, 0, 0);
 }
 
 /* how: the depth (1..127) in its low byte (the mode is the tracer's). */
@@ -131,13 +124,13 @@ void lang_hit_run(void *ctx, const struct uprobe_regs *regs, uint64_t entry_tsc,
 {
 	struct lang_hit *h = ctx;
 	uint32_t uses = h->plan->probes[h->probe].uses;
-	uint64_t args[6] = {regs->rdi, regs->rsi, regs->rdx, regs->rcx, regs->r8, regs->r9};
+	uint64_t args[ARCH_ARG_REGS];
 	struct lang_env env = {
 		.ops = h->ops,
 		.ctx = h->region,
 		.emit_ctx = h,
 		.args = usdt_args ? usdt_args : args,
-		.retval = h->ret ? regs->rax : 0,
+		.retval = h->ret ? arch_regs_retval(regs) : 0,
 		.comm = "",
 		.func = h->func,
 		.probe = h->probe_text,
@@ -146,6 +139,8 @@ void lang_hit_run(void *ctx, const struct uprobe_regs *regs, uint64_t entry_tsc,
 		.ustack = hit_ustack,
 	};
 	(void)entry_tsc;
+	if (!usdt_args)
+		arch_regs_args(regs, args);
 	if (USES(B_PID) || USES(B_TID) || USES(B_COMM) || USES(B_USTACK)) {
 		struct fetch_thread *t = fetch_self();
 		env.pid = t->pid;

@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "arch/x86_64/safe_read.h"
+#include "arch/arch.h"
 #include "stack/cfi_table.h"
 #include "stack/modules.h"
 #include "stack/stack.h"

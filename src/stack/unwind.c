@@ -29,7 +29,7 @@
 #include <stddef.h>
 #include <ucontext.h>
 
-#include "arch/x86_64/safe_read.h"
+#include "arch/arch.h"
 #include "core/retprobe.h"
 #include "stack/cfi_table.h"
 #include "stack/modules.h"

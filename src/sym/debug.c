@@ -33,6 +33,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "arch/arch.h"
 #include "sym/sym_priv.h"
 #include "util/log.h"
 
@@ -250,8 +251,8 @@ static int aux_open(struct debug_search *ds, const char *path, const uint32_t *c
 	a->elf = elf_begin(a->fd, ELF_C_READ, NULL);
 	err = -EPERM;
 	if (!a->elf || elf_kind(a->elf) != ELF_K_ELF || !gelf_getehdr(a->elf, &eh) ||
-	    eh.e_machine != EM_X86_64) {
-		refuse(ds, path, "not an x86-64 ELF file");
+	    eh.e_machine != ARCH_ELF_MACHINE) {
+		refuse(ds, path, "not an " ARCH_ELF_DESC " ELF file");
 		goto fail;
 	}
 	if (debug_file_matches(ds, path, a->fd, (uint64_t)st.st_size, crc))
@@ -412,7 +413,7 @@ static int find_debugdata(struct sym_file *f)
 	a->buf = buf;
 	a->elf = elf_memory((char *)buf, len);
 	if (!a->elf || elf_kind(a->elf) != ELF_K_ELF || !gelf_getehdr(a->elf, &eh) ||
-	    eh.e_machine != EM_X86_64) {
+	    eh.e_machine != ARCH_ELF_MACHINE) {
 		sym_aux_close(a);
 		return -ENOENT;
 	}

@@ -11,6 +11,7 @@
 #include <gelf.h>
 #include <libelf.h>
 
+#include "arch/arch.h"
 #include "sym/maps.h"
 #include "sym/sym_priv.h"
 #include "util/log.h"
@@ -176,9 +177,9 @@ static int sym_load(struct sym_file *f)
 	GElf_Ehdr eh;
 	int aux_src;
 
-	if (!gelf_getehdr(f->elf, &eh) || eh.e_machine != EM_X86_64 ||
+	if (!gelf_getehdr(f->elf, &eh) || eh.e_machine != ARCH_ELF_MACHINE ||
 	    gelf_getclass(f->elf) != ELFCLASS64)
-		return log_error(ENOEXEC, "%s: not an x86-64 ELF file", f->path);
+		return log_error(ENOEXEC, "%s: not an " ARCH_ELF_DESC " ELF file", f->path);
 	if (elf_getphdrnum(f->elf, &f->nphdrs))
 		return log_error(ENOEXEC, "%s: no program headers", f->path);
 	f->phdrs = calloc(f->nphdrs ? f->nphdrs : 1, sizeof(*f->phdrs));

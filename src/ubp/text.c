@@ -26,7 +26,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "arch/x86_64/raw_syscall.h"
+#include "arch/arch.h"
 #include "ubp/ubp.h"
 #include "util/fd.h"
 

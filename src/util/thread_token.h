@@ -14,15 +14,11 @@
 #include <stdint.h>
 #include <sys/syscall.h>
 
+#include "arch/raw_syscall.h"
+
 static inline long util_syscall3(long nr, long a, long b, long c)
 {
-	long ret;
-
-	__asm__ volatile("syscall"
-			 : "=a"(ret)
-			 : "a"(nr), "D"(a), "S"(b), "d"(c)
-			 : "rcx", "r11", "memory");
-	return ret;
+	return raw_syscall6(nr, a, b, c, 0, 0, 0);
 }
 
 /* The calling thread's pid << 32 | tid (two system calls: callers cache it). */

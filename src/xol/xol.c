@@ -4,7 +4,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "arch/x86_64/insn.h"
+#include "arch/arch.h"
 #include "sym/maps.h"
 #include "ubp/ubp.h"
 #include "xol/xol.h"

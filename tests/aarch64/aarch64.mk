@@ -49,3 +49,16 @@ $(B)/tests/aarch64/a64probe.so: tests/aarch64/a64probe.c tests/aarch64/sites.c t
 	@mkdir -p $(@D)
 	$(CC) $(A64_TEST_CFLAGS) $(CFLAGS) -fPIC -shared -o $@ $(filter %.c,$^) \
 		$(B)/libuprobes-arch.a -lelf -ldl $(A64_LDLIBS)
+
+# The trace grammar's aarch64 registers and the arch tables behind $argN/$retval.
+A64_TEST_BINS += $(B)/tests/aarch64/test_spec
+# (core_stubs.c: what the generic layers take from core/probe.c, not built yet)
+$(B)/tests/aarch64/test_spec: tests/aarch64/test_spec.c tests/aarch64/core_stubs.c \
+		$(B)/libuprobes-generic.a $(B)/libuprobes-arch.a
+	@mkdir -p $(@D)
+	$(CC) $(A64_TEST_CFLAGS) $(CFLAGS) -o $@ $(filter %.c,$^) $(B)/libuprobes-generic.a \
+		$(B)/libuprobes-arch.a -lelf -ldw -lz -llzma $(A64_LDLIBS)
+
+# Every generic file built above or listed in generic_todo.txt (with the reason).
+A64_TEST_SCRIPTS += tests/aarch64/test_generic.sh
+A64_SCRIPT_DEPS += $(B)/libuprobes-generic.a

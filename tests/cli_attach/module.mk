@@ -30,4 +30,10 @@ $(B)/tests/cli_attach/busy_target: tests/cli_attach/busy_target.c
 # Failures said, not kept quiet: unwritable output, ptrace refused and why.
 TEST_BINS += tests/cli_attach/test_errors.sh
 
-tests/cli_attach/test_errors.sh: $(B)/uprobe $(B)/tests/cli_attach/attach_target $(B)/tests/cli/cli_target
+tests/cli_attach/test_errors.sh: $(B)/uprobe $(B)/tests/cli_attach/attach_target $(B)/tests/cli/cli_target \
+	$(B)/tests/cli_attach/no_ptrace
+
+# A command run where ptrace fails with ENOSYS, as under qemu-user.
+$(B)/tests/cli_attach/no_ptrace: tests/cli_attach/no_ptrace.c
+	@mkdir -p $(@D)
+	$(CC) $(PROG_CFLAGS) $(CFLAGS) -o $@ $<

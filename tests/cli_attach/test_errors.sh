@@ -68,6 +68,24 @@ expect_eq output_private "$(grep -c -x -F "$tmp/events.out" "$tmp/fds.cmd")" 0 \
 	"descriptors of the output file in the command ($(tr '\n' ' ' <"$tmp/fds.cmd"))" &&
 	pass output_private
 
+# ---- no ptrace at all (qemu-user: ENOSYS) -----------------------------------------------
+
+# Refused before anything is tried, naming the reason and the way that works.
+"$tgt" nodump >"$tmp/noptrace.target" &
+pid=$!
+bg="$bg $pid"
+wait_line "$tmp/noptrace.target" "^nodump" $pid
+"$top/build/tests/cli_attach/no_ptrace" "$up" trace -p $pid "p:$tgt:at_work" \
+	>"$tmp/noptrace.out" 2>&1
+st=$?
+kill -TERM $pid
+wait $pid 2>/dev/null
+expect_eq no_ptrace "$st" 1 "status ($(head -c 300 "$tmp/noptrace.out"))" &&
+	expect_eq no_ptrace "$(grep '^uprobe: ' "$tmp/noptrace.out")" "uprobe: -p $pid \
+(attach_target): attaching needs ptrace, which this system does not provide (qemu-user does \
+not emulate it); launch the program instead: 'uprobe trace PROBE... -- COMMAND'" \
+		"message ($(cat "$tmp/noptrace.out"))" && pass no_ptrace
+
 # ---- ptrace refused to an unprivileged user -------------------------------------------
 
 pub=$(mktemp -d /tmp/uprobe-errors.XXXXXX)

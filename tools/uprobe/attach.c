@@ -269,10 +269,27 @@ static const char *refused_why(pid_t pid, const struct proc_status *ps, char *bu
 	return buf;
 }
 
+/*
+ * ptrace exists here. qemu-user (an aarch64 uprobe run on x86-64, docs/aarch64.md)
+ * does not emulate it: every request fails with ENOSYS. A request about ourselves,
+ * whom we do not trace, fails with ESRCH where ptrace exists.
+ */
+static bool ptrace_available(void)
+{
+	errno = 0;
+	return ptrace(PTRACE_PEEKDATA, getpid(), NULL, NULL) != -1 || errno != ENOSYS;
+}
+
+#define NO_PTRACE_MSG                                                                           \
+	"attaching needs ptrace, which this system does not provide (qemu-user does not "      \
+	"emulate it); launch the program instead: 'uprobe trace PROBE... -- COMMAND'"
+
 static int ptrace_refused(pid_t pid, const struct proc_status *ps, int err)
 {
 	char why[768] = "";
 
+	if (err == ENOSYS)
+		return cli_error(CLI_EXIT_FAIL, "-p %d (%s): " NO_PTRACE_MSG, pid, ps->name);
 	if (err == ESRCH)
 		return cli_error(CLI_EXIT_FAIL, "-p %d: no such process (it exited)", pid);
 	if (err == EPERM || err == EACCES)
@@ -397,6 +414,8 @@ int attach_agent(pid_t pid, const char *lib, bool ret_probes)
 
 	if (read_status(pid, &ps))
 		return cli_error(CLI_EXIT_FAIL, "-p %d: no such process", pid), -1;
+	if (!ptrace_available())
+		return cli_error(CLI_EXIT_FAIL, "-p %d (%s): " NO_PTRACE_MSG, pid, ps.name), -1;
 	if (refuse(pid, &ps))
 		return -1;
 	/*

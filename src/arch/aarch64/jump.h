@@ -33,6 +33,23 @@
 #define ARCH_BRK_REDIRECT (0xd4200000u | 0x5a2u << 5)
 #define ARCH_TRAMP_MAX 1024
 
+/*
+ * The window a jump replaces, in the core's terms (struct probe_rec, as x86-64's
+ * arch/x86_64/optimize.h): here always one instruction, 4 bytes, whose copy is
+ * the trampoline's tail.
+ */
+#define ARCH_JMP_LEN 4
+#define ARCH_WINDOW_MAX 1
+struct arch_window {
+	uint8_t len;	   /* 4 */
+	uint8_t n;	   /* 1 */
+	bool no_return;	   /* br, ret: the tail never falls through */
+	struct arch_insn insn[ARCH_WINDOW_MAX];
+	uint8_t orig_off[ARCH_WINDOW_MAX];
+	uint8_t copy_off[ARCH_WINDOW_MAX];
+	uint8_t copy_len;
+};
+
 /* The consumers of a probe; runs in the probed thread, on its stack. */
 typedef void (*arch_jump_fn)(void *rec, struct uprobe_regs *regs);
 

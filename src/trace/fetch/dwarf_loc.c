@@ -13,28 +13,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/arch.h"
 #include "sym/sym.h"
 #include "trace/fetch/dwarf_priv.h"
 #include "trace/spec/spec.h"
 #include "util/log.h"
 
-/* DWARF register numbers of x86-64 (System V psABI, figure 3.36). */
-static const enum trace_reg dw_regs[] = {
-	TRACE_R_AX, TRACE_R_DX, TRACE_R_CX, TRACE_R_BX, TRACE_R_SI, TRACE_R_DI,
-	TRACE_R_BP, TRACE_R_SP, TRACE_R_R8, TRACE_R_R9, TRACE_R_R10, TRACE_R_R11,
-	TRACE_R_R12, TRACE_R_R13, TRACE_R_R14, TRACE_R_R15, TRACE_R_IP,
-};
-
-#define N_DW_REGS (sizeof(dw_regs) / sizeof(dw_regs[0]))
-
 /* ---- locations ---------------------------------------------------------------------- */
 
 static int dw_reg(struct dw_ctx *cx, unsigned int regno, enum trace_reg *out)
 {
-	if (regno < N_DW_REGS) {
-		*out = dw_regs[regno];
+	/* The arch's DWARF register numbers (arch/<arch>/trace_regs.c). */
+	if (!arch_dwarf_trace_reg(regno, out))
 		return 0;
-	}
 	return dw_fail(cx, ENOTSUP, cx->arg->fetch.str,
 		       "its value is in DWARF register %u (a vector or x87 register), which "
 		       "fetch-args cannot read", regno);
@@ -92,7 +83,7 @@ static int frame_base(struct dw_ctx *cx, int64_t off, struct dw_val *v)
 	Dwarf_Attribute a;
 	Dwarf_Op *ops;
 	size_t n;
-	enum trace_reg reg = TRACE_R_AX;
+	enum trace_reg reg = TRACE_R_SP;
 	int64_t base = 0;
 	int ret;
 
@@ -154,7 +145,7 @@ static int entry_value(struct dw_ctx *cx, Dwarf_Attribute *loc, Dwarf_Op *op, st
 	Dwarf_Attribute inner;
 	Dwarf_Op *ops;
 	size_t n;
-	enum trace_reg reg = TRACE_R_AX;
+	enum trace_reg reg = TRACE_R_SP;
 	int ret;
 
 	if (dwarf_getlocation_attr(loc, op, &inner) || dwarf_getlocation(&inner, &ops, &n) ||
@@ -198,7 +189,7 @@ static int eval_expr(struct dw_ctx *cx, Dwarf_Attribute *loc, Dwarf_Op *ops, siz
 {
 	bool value = n == 2 && ops[1].atom == DW_OP_stack_value;
 	unsigned int a = ops[0].atom;
-	enum trace_reg reg = TRACE_R_AX;
+	enum trace_reg reg = TRACE_R_SP;
 	uint64_t c;
 	int ret;
 
@@ -261,9 +252,6 @@ static int eval_expr(struct dw_ctx *cx, Dwarf_Attribute *loc, Dwarf_Op *ops, siz
  */
 static int abi_param(struct dw_ctx *cx, Dwarf_Die *var, struct dw_val *v)
 {
-	static const enum trace_reg regs[6] = {
-		TRACE_R_DI, TRACE_R_SI, TRACE_R_DX, TRACE_R_CX, TRACE_R_R8, TRACE_R_R9,
-	};
 	Dwarf_Die *fn = &cx->scopes[cx->subprogram], child, type;
 	int k = 0;
 
@@ -288,13 +276,13 @@ static int abi_param(struct dw_ctx *cx, Dwarf_Die *var, struct dw_val *v)
 		if (dwarf_tag(&type) != DW_TAG_pointer_type && !dw_int_type(&type, &t, &is_char))
 			goto refuse;
 		if (child.addr == var->addr) {
-			if (k < 6) {
+			if (k < ARCH_ARG_REGS) {
 				v->f.base = TRACE_B_REG;
-				v->f.reg = regs[k];
+				v->f.reg = arch_arg_regs[k];
 				v->f.n_deref = 0;
 				v->in_mem = false;
 			} else {
-				mem_at_reg(v, TRACE_R_SP, 8 * (k - 5));
+				mem_at_reg(v, TRACE_R_SP, 8 * ARCH_STACK_ARG_SLOT(k + 1));
 			}
 			return 0;
 		}

@@ -10,26 +10,15 @@
 #include <string.h>
 #include <ucontext.h>
 
-#include "arch/x86_64/safe_read.h"
+#include "arch/arch.h"
 #include "sym/sym.h"
 #include "trace/fetch/fetch.h"
 #include "trace/spec/spec.h"
 #include "ubp/ubp.h"
 #include "util/log.h"
 
-/* Word index of each register in struct uprobe_regs (r15 first, rsp last). */
-static const uint8_t reg_word[TRACE_R_COUNT] = {
-	[TRACE_R_AX] = 10, [TRACE_R_BX] = 5,   [TRACE_R_CX] = 11,  [TRACE_R_DX] = 12,
-	[TRACE_R_SI] = 13, [TRACE_R_DI] = 14,  [TRACE_R_BP] = 4,   [TRACE_R_SP] = 17,
-	[TRACE_R_R8] = 9,  [TRACE_R_R9] = 8,   [TRACE_R_R10] = 7,  [TRACE_R_R11] = 6,
-	[TRACE_R_R12] = 3, [TRACE_R_R13] = 2,  [TRACE_R_R14] = 1,  [TRACE_R_R15] = 0,
-	[TRACE_R_IP] = 15, [TRACE_R_FLAGS] = 16,
-};
-
-/* System V: the first six integer arguments, then the stack above the return address. */
-static const enum trace_reg arg_reg[6] = {
-	TRACE_R_DI, TRACE_R_SI, TRACE_R_DX, TRACE_R_CX, TRACE_R_R8, TRACE_R_R9,
-};
+/* Word index of each register in struct uprobe_regs. */
+#define reg_word(r) (arch_trace_regs[r].word)
 
 static void atfork_child(void)
 {
@@ -103,28 +92,28 @@ static int compile_base(const struct compile_ctx *cx, const struct trace_arg *ta
 	a->base_reg = FETCH_IMM;
 	switch (f->base) {
 	case TRACE_B_REG:
-		a->base_reg = reg_word[f->reg];
+		a->base_reg = reg_word(f->reg);
 		return 0;
 	case TRACE_B_STACK:
-		a->base_reg = reg_word[TRACE_R_SP];
+		a->base_reg = reg_word(TRACE_R_SP);
 		return 0;
 	case TRACE_B_STACKN:
-		a->base_reg = reg_word[TRACE_R_SP];
+		a->base_reg = reg_word(TRACE_R_SP);
 		a->deref[a->n_deref++] = (int64_t)(8 * n);
 		return 0;
 	case TRACE_B_RETVAL:
 		if (cx->spec->kind != TRACE_RETPROBE)
 			return arg_error(ta, "$retval is only available in return probes");
-		a->base_reg = reg_word[TRACE_R_AX];
+		a->base_reg = reg_word(ARCH_TRACE_R_RETVAL);
 		return 0;
 	case TRACE_B_ARGN:
 		if (cx->spec->kind == TRACE_RETPROBE)
 			return arg_error(ta, "$argN is only available at function entry");
-		if (n >= 1 && n <= 6) {
-			a->base_reg = reg_word[arg_reg[n - 1]];
+		if (n >= 1 && n <= ARCH_ARG_REGS) {
+			a->base_reg = reg_word(arch_arg_regs[n - 1]);
 		} else {
-			a->base_reg = reg_word[TRACE_R_SP];
-			a->deref[a->n_deref++] = (int64_t)(8 * (n - 6));
+			a->base_reg = reg_word(TRACE_R_SP);
+			a->deref[a->n_deref++] = (int64_t)(8 * ARCH_STACK_ARG_SLOT(n));
 		}
 		return 0;
 	case TRACE_B_ADDR:

@@ -12,6 +12,7 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 
+#include "arch/arch.h"
 #include "stack/modules.h"
 #include "trace/fetch/fetch.h"
 #include "uprobes_stack.h"
@@ -25,18 +26,12 @@ static __thread struct fetch_thread self __attribute__((tls_model("initial-exec"
 
 static long raw_syscall1(long nr, long a)
 {
-	long ret;
-
-	__asm__ volatile("syscall" : "=a"(ret) : "a"(nr), "D"(a) : "rcx", "r11", "memory");
-	return ret;
+	return raw_syscall6(nr, a, 0, 0, 0, 0, 0);
 }
 
 static long raw_syscall2(long nr, long a, long b)
 {
-	long ret;
-
-	__asm__ volatile("syscall" : "=a"(ret) : "a"(nr), "D"(a), "S"(b) : "rcx", "r11", "memory");
-	return ret;
+	return raw_syscall6(nr, a, b, 0, 0, 0, 0);
 }
 
 /*
@@ -67,14 +62,11 @@ extern const unsigned int __rseq_size __attribute__((weak));
 
 static inline uint64_t tsc_cpu(uint32_t *cpu)
 {
-	uint32_t lo, hi;
-
 	if (&__rseq_size && __rseq_size >= 8)
 		*cpu = *(volatile uint32_t *)((char *)__builtin_thread_pointer() + __rseq_offset + 4);
 	else
 		*cpu = 0xffff;
-	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-	return (uint64_t)hi << 32 | lo;
+	return arch_ticks();
 }
 
 static void header(struct trace_raw *r, uint16_t type, const struct fetch_thread *t, uint32_t cpu)
@@ -373,11 +365,8 @@ static bool filter_keeps(const struct fetch_agg *agg, const struct fetch_plan *p
 /* A call's duration in ns (its return now), as the tracer's clock would convert it. */
 static int latency_ns(const struct fetch_agg *agg, uint64_t entry_tsc, int64_t *v)
 {
-	uint32_t lo, hi;
-	uint64_t now;
+	uint64_t now = arch_ticks();
 
-	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-	now = (uint64_t)hi << 32 | lo;
 	if (!entry_tsc || now < entry_tsc)
 		return -1;
 	*v = (int64_t)(((unsigned __int128)(now - entry_tsc) * agg->latency_mult) >> 32);
@@ -424,21 +413,18 @@ void fetch_entry_handler(struct uprobe *probe, struct uprobe_regs *regs, void *c
 	if (ev->agg)
 		fetch_aggregate(ev->agg, ev->plan, regs, 0);
 	else
-		fetch_emit(ev->rings, ev->plan, ev->id, 0, regs, regs->rip, 0, 0);
+		fetch_emit(ev->rings, ev->plan, ev->id, 0, regs, arch_regs_pc(regs), 0, 0);
 }
 
 void fetch_stamp_handler(struct uprobe *probe, struct uprobe_regs *regs, void *ctx)
 {
 	uint64_t *cookie = uprobe_cookie();
-	uint32_t lo, hi;
 
 	(void)probe;
 	(void)regs;
 	(void)ctx;
-	if (cookie) {
-		__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-		*cookie = (uint64_t)hi << 32 | lo;
-	}
+	if (cookie)
+		*cookie = arch_ticks();
 }
 
 void fetch_return_handler(struct uprobe *probe, struct uprobe_regs *regs,

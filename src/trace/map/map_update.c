@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <time.h>
 
+#include "arch/arch.h"
 #include "trace/map/map_shm.h"
 #include "util/thread_token.h"
 
@@ -58,7 +59,7 @@ __attribute__((constructor)) static void map_init(void)
 
 static void relax(void)
 {
-	__asm__ volatile("pause" ::: "memory");
+	arch_cpu_relax();
 }
 
 static uint8_t *shard_at(const struct map_region *r, uint32_t i)
@@ -229,11 +230,8 @@ static inline __attribute__((always_inline)) void value_apply(const struct map_p
 		break;
 	}
 	case MAP_LAST: {
-		uint32_t lo, hi;
-
-		__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
 		PUT(w[0], v);
-		PUT(w[1], (int64_t)((uint64_t)hi << 32 | lo));
+		PUT(w[1], (int64_t)arch_ticks());
 		break;
 	}
 	default:

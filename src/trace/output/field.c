@@ -118,7 +118,7 @@ static const uint8_t *str_bytes(const struct trace_record *r, const uint8_t *ele
 static int field_check(const struct trace_layout *l, const struct trace_record *r, int i)
 {
 	const struct trace_field *f;
-	uint32_t len;
+	uint32_t len = 0;
 
 	if (!l || !r || i < 0 || i >= l->n_fields || l->n_fields > TRACE_MAX_ARGS || !r->data)
 		return -EINVAL;

@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/arch.h"
 #include "trace/spec/parse.h"
 #include "trace/spec/spec.h"
 
@@ -38,17 +39,6 @@ static const char *const type_names[] = {
 	[TRACE_T_S32] = "s32",	 [TRACE_T_S64] = "s64",	 [TRACE_T_X8] = "x8",
 	[TRACE_T_X16] = "x16",	 [TRACE_T_X32] = "x32",	 [TRACE_T_X64] = "x64",
 	[TRACE_T_CHAR] = "char", [TRACE_T_STRING] = "string", [TRACE_T_USTRING] = "ustring",
-};
-
-/* The kernel's x86-64 pt_regs names a user probe can read, in enum trace_reg order. */
-static const char *const reg_names[TRACE_R_COUNT] = {
-	"ax", "bx", "cx", "dx", "si", "di", "bp", "sp", "r8", "r9",
-	"r10", "r11", "r12", "r13", "r14", "r15", "ip", "flags",
-};
-
-/* Kernel register names (x86-64 pt_regs and 32-bit segments) we do not have. */
-static const char *const kernel_only_regs[] = {
-	"orig_ax", "cs", "ss", "ds", "es", "fs", "gs", "fs_base", "gs_base",
 };
 
 /* Field names every kernel probe event already has (reserved_field_names[]). */
@@ -65,14 +55,16 @@ static int parse_fetch(struct spec_ctx *cx, struct trace_fetch *f, char *arg, in
 
 static int parse_reg(struct spec_ctx *cx, struct trace_fetch *f, char *arg)
 {
-	for (int i = 0; i < TRACE_R_COUNT; i++)
-		if (!strcmp(arg + 1, reg_names[i])) {
-			f->base = TRACE_B_REG;
-			f->reg = (enum trace_reg)i;
-			return 0;
-		}
-	for (size_t i = 0; i < ARRAY_LEN(kernel_only_regs); i++)
-		if (!strcmp(arg + 1, kernel_only_regs[i]))
+	/* The kernel's pt_regs names of this architecture (arch/<arch>/trace_regs.c). */
+	int r = arch_trace_reg_by_name(arg + 1);
+
+	if (r >= 0) {
+		f->base = TRACE_B_REG;
+		f->reg = (enum trace_reg)r;
+		return 0;
+	}
+	for (size_t i = 0; arch_kernel_only_regs[i]; i++)
+		if (!strcmp(arg + 1, arch_kernel_only_regs[i]))
 			return spec_fail_str(cx, SE_REG_NOT_USER, arg);
 	return spec_fail_str(cx, SE_BAD_REG_NAME, arg);
 }
@@ -549,7 +541,7 @@ static void format_base(struct spec_out *o, const struct trace_fetch *f)
 	switch (f->base) {
 	case TRACE_B_REG:
 		spec_out_printf(o, "%%%s",
-				(unsigned int)f->reg < TRACE_R_COUNT ? reg_names[f->reg] : "?");
+				(unsigned int)f->reg < TRACE_R_COUNT ? arch_trace_regs[f->reg].name : "?");
 		return;
 	case TRACE_B_ADDR:
 		spec_out_printf(o, "@0x%" PRIx64, f->imm);

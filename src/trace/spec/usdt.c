@@ -25,6 +25,7 @@
 #include <gelf.h>
 #include <libelf.h>
 
+#include "arch/arch.h"
 #include "sym/maps.h"
 #include "sym/sdt.h"
 #include "trace/spec/parse.h"
@@ -120,12 +121,12 @@ static const char *const default_dirs[] = {
 	"/usr/local/lib", "/lib64", "/usr/lib64", "/lib", "/usr/lib",
 };
 
-static bool is_x86_64_elf(const char *path)
+static bool is_arch_elf(const char *path)
 {
 	unsigned char h[20];
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	bool ok = fd >= 0 && read(fd, h, sizeof(h)) == sizeof(h) && !memcmp(h, ELFMAG, SELFMAG) &&
-		  h[EI_CLASS] == ELFCLASS64 && h[18] == EM_X86_64;
+		  h[EI_CLASS] == ELFCLASS64 && h[18] == ARCH_ELF_MACHINE;
 
 	if (fd >= 0)
 		close(fd);
@@ -147,7 +148,7 @@ static int search_dirs(const char *dirs, const char *origin, const char *name, c
 		else
 			snprintf(dir, sizeof(dir), "%.*s", (int)n, p);
 		snprintf(out, len, "%s/%s", dir, name);
-		if (n && is_x86_64_elf(out))
+		if (n && is_arch_elf(out))
 			return 0;
 		p += n + (p[n] == ':');
 	}

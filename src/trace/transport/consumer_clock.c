@@ -5,19 +5,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "arch/arch.h"
 #include "trace/transport/consumer_clock.h"
 #include "util/log.h"
 
 #define CLOCKSOURCE "/sys/devices/system/clocksource/clocksource0/current_clocksource"
-
-/* lfence on both sides: rdtsc is not ordered with the loads of clock_gettime otherwise. */
-static inline uint64_t rdtsc_fenced(void)
-{
-	uint32_t lo, hi;
-
-	__asm__ volatile("lfence; rdtsc; lfence" : "=a"(lo), "=d"(hi) : : "memory");
-	return (uint64_t)hi << 32 | lo;
-}
 
 static struct clock_pair sample(void)
 {
@@ -26,10 +18,10 @@ static struct clock_pair sample(void)
 
 	for (int i = 0; i < 7; i++) {
 		struct timespec ts;
-		uint64_t t0 = rdtsc_fenced(), t1;
+		uint64_t t0 = arch_ticks_fenced(), t1;
 
 		clock_gettime(CLOCK_MONOTONIC, &ts);
-		t1 = rdtsc_fenced();
+		t1 = arch_ticks_fenced();
 		if (t1 - t0 < best_gap) {
 			best_gap = t1 - t0;
 			best.tsc = t0 + (t1 - t0) / 2;
@@ -68,7 +60,7 @@ static int tsc_is_clocksource(void)
 		return 0;
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
-	return n > 0 && !strncmp(buf, "tsc\n", 4);
+	return n > 0 && !strncmp(buf, ARCH_TICKS_CLOCKSOURCE "\n", sizeof(ARCH_TICKS_CLOCKSOURCE));
 }
 
 void consumer_clock_init(struct consumer_clock *k)
@@ -90,9 +82,6 @@ void consumer_clock_init(struct consumer_clock *k)
 
 void consumer_clock_tick(struct consumer_clock *k)
 {
-	uint32_t lo, hi;
-
-	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-	if (((uint64_t)hi << 32 | lo) >= k->next_tsc)
+	if (arch_ticks() >= k->next_tsc)
 		add_pair(k, sample());
 }
