@@ -11,6 +11,7 @@
  *   ARCH_STACK_ARG_SLOT(n)        8-byte slot above sp at the function's entry that
  *                                 holds integer argument n > ARCH_ARG_REGS (1-based)
  *   ARCH_TRACE_R_RETVAL, _PC      the registers of $retval and of the probed address
+ *   ARCH_TRACE_R_FLAGS            the flags register (what UPROBE_F_HANDLER_NO_FLAGS spares)
  *   arch_regs_pc/sp/retval/arg    struct uprobe_regs read by meaning, not by name;
  *   arch_regs_args                the ARCH_ARG_REGS argument registers at once
  *   arch_regs_set_pc_sp           (a frame that did not return: where and which sp)

@@ -25,6 +25,7 @@
 #define ARCH_STACK_ARG_SLOT(n) ((n) - ARCH_ARG_REGS - 1)
 #define ARCH_TRACE_R_RETVAL TRACE_R_X0
 #define ARCH_TRACE_R_PC TRACE_R_PC
+#define ARCH_TRACE_R_FLAGS TRACE_R_PSTATE
 
 static inline uint64_t arch_regs_pc(const struct uprobe_regs *r)
 {

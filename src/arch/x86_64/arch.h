@@ -24,6 +24,7 @@
 #define ARCH_STACK_ARG_SLOT(n) ((n) - ARCH_ARG_REGS)
 #define ARCH_TRACE_R_RETVAL TRACE_R_AX
 #define ARCH_TRACE_R_PC TRACE_R_IP
+#define ARCH_TRACE_R_FLAGS TRACE_R_FLAGS
 
 static inline uint64_t arch_regs_pc(const struct uprobe_regs *r)
 {

@@ -240,7 +240,7 @@ bool fetch_plan_reads_flags(const struct fetch_plan *plan)
 		const struct fetch_arg *a = &plan->args[i];
 
 		if (a->kind != FK_IMMSTR && a->kind != FK_COMM && a->kind != FK_USTACK &&
-		    a->base_reg == reg_word[TRACE_R_FLAGS])
+		    a->base_reg == reg_word(ARCH_TRACE_R_FLAGS))
 			return true;
 	}
 	return false;
