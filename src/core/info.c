@@ -64,6 +64,12 @@ int uprobe_get_info(const struct uprobe *p, struct uprobe_info *info)
 	info->ret_missed = __atomic_load_n(&p->ret_missed, __ATOMIC_RELAXED);
 	info->skipped = __atomic_load_n(&p->skipped, __ATOMIC_RELAXED);
 	info->singlestep_fallbacks = __atomic_load_n(&p->singlesteps, __ATOMIC_RELAXED);
+	if (p->ret_handler) {
+		info->ret_path = p->ret_site.path;
+		info->ret_site_ok = p->ret_site.ok;
+		info->ret_sites = p->ret_site.sites;
+		snprintf(info->ret_reason, sizeof(info->ret_reason), "%s", p->ret_site.why);
+	}
 	return 0;
 }
 
