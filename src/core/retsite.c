@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "core/retsite.h"
 #include "sym/sym.h"
@@ -103,6 +104,38 @@ static size_t padding_after(const struct probe_target *t, struct sym_file *f, ui
 	return n;
 }
 
+/*
+ * No branch of the whole module (another function's, e.g. glibc's __mempcpy_*
+ * entering __memmove_*) and no exception landing pad may land inside a
+ * window but at its first byte: the function's own were checked already.
+ */
+static int check_foreign(const struct probe_target *t, struct arch_retsites *rs)
+{
+	for (unsigned i = 0; i < rs->n; i++) {
+		const struct arch_exit *e = &rs->exit[i];
+		uint64_t src, target;
+		int r;
+
+		if (!e->win_len)
+			continue;
+		r = branches_into(t, e->win, e->win + e->win_len, &src, &target);
+		if (r <= 0)
+			return r;
+		rs->refusal = ARCH_RETSITE_FOREIGN;
+		if (src)
+			snprintf(rs->why, sizeof(rs->why), "a branch at 0x%lx, outside the function, "
+				 "lands at +0x%lx, inside the window of the %s at +0x%lx", src,
+				 target - rs->start, arch_exit_kind_name(e->kind),
+				 e->addr - rs->start);
+		else
+			snprintf(rs->why, sizeof(rs->why), "an exception landing pad at +0x%lx is "
+				 "inside the window of the %s at +0x%lx", target - rs->start,
+				 arch_exit_kind_name(e->kind), e->addr - rs->start);
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
 static int check_file(const struct probe_target *t, struct sym_file *f, struct arch_retsites *rs)
 {
 	uint64_t size = t->func_size, start = t->func_start;
@@ -112,14 +145,19 @@ static int check_file(const struct probe_target *t, struct sym_file *f, struct a
 	int err;
 
 	after = padding_after(t, f, start + size);
-	buf = malloc(2 * size + after);
-	if (!buf)
+	/*
+	 * mmap, not malloc: a return probe's attach leaves the program's heap as
+	 * an entry probe's would (tests/retlibc compares the two runs' calls).
+	 */
+	buf = mmap(NULL, 2 * size + after, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		   -1, 0);
+	if (buf == MAP_FAILED)
 		return -ENOMEM;
 	target_read(t, start, buf, size + after);
 	err = arch_retsite_analyze(rs, buf, size, after, start, buf + size + after, target_kind,
 				   &ctx);
-	free(buf);
-	return err;
+	munmap(buf, 2 * size + after);
+	return err ?: check_foreign(t, rs);
 }
 
 int retsite_check(const struct probe_target *t, struct arch_retsites *rs)
@@ -171,14 +209,11 @@ void retsite_summary(const struct arch_retsites *rs, char *buf, size_t len)
 
 void retsite_decide(const struct probe_target *t, struct retsite_verdict *v)
 {
-	struct arch_retsites *rs = malloc(sizeof(*rs));
+	static struct arch_retsites scratch; /* registry_lock */
+	struct arch_retsites *rs = &scratch;
 
 	memset(v, 0, sizeof(*v));
 	v->path = UPROBE_RET_HIJACK;
-	if (!rs) {
-		snprintf(v->why, sizeof(v->why), "out of memory");
-		return;
-	}
 	if (!retsite_check(t, rs)) {
 		v->ok = 1;
 		v->sites = rs->n - rs->count[ARCH_EXIT_NORETURN];
@@ -186,7 +221,6 @@ void retsite_decide(const struct probe_target *t, struct retsite_verdict *v)
 	} else {
 		snprintf(v->why, sizeof(v->why), "%s", rs->why);
 	}
-	free(rs);
 }
 
 const char *uprobe_ret_path_name(enum uprobe_ret_path path)

@@ -226,6 +226,23 @@ FUNC(rs_past_end)
 	.size rs_past_end, . - rs_past_end - 4
 	ret
 
+/* Refused: another function jumps into the window of its ret (add; ret, no padding). */
+	PAD
+FUNC(rs_foreign)
+	mov %rdi, %rax
+	nop
+	nop
+	add $1, %rax
+.Lforeign_ret:
+	ret
+END(rs_foreign)
+FUNC(rs_foreign_from)
+	mov %rdi, %rax
+	nop
+	nop
+	{disp32} jmp .Lforeign_ret
+END(rs_foreign_from)
+
 	.section .data.rel.ro, "aw"
 	.p2align 3
 rs_leaf_ptr:

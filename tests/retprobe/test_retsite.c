@@ -52,6 +52,8 @@ static const struct site_case cases[] = {
 	{ "rs_to_entry", 0, 0, "the branch at +0x6 goes back to the entry" },
 	{ "rs_tiny", 0, 0, "the ret at +0x2: its window overlaps the entry's jump" },
 	{ "rs_mid_insn", 0, 0, "a branch lands at +0x9, inside an instruction" },
+	{ "rs_foreign", 0, 0, "outside the function, lands at +0x9, inside the window of the "
+			      "ret at +0x9" },
 	{ "rs_past_end", 0, 0, "the instruction at +0x5 runs past the extent's end (+0xb)" },
 };
 

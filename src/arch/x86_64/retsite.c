@@ -382,6 +382,7 @@ const char *arch_retsite_refusal_name(int refusal)
 		[ARCH_RETSITE_SHORT_EXIT] = "exit too short to patch",
 		[ARCH_RETSITE_OVERLAP] = "windows overlap",
 		[ARCH_RETSITE_TOO_MANY] = "too many exits",
+		[ARCH_RETSITE_FOREIGN] = "branch from elsewhere into a window",
 	};
 
 	return refusal >= 0 && refusal < ARCH_RETSITE_REFUSALS ? names[refusal] : "?";

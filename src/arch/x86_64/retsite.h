@@ -66,6 +66,8 @@ enum arch_retsite_refusal {
 	ARCH_RETSITE_SHORT_EXIT,    /* an exit too short to patch */
 	ARCH_RETSITE_OVERLAP,	    /* windows overlap (each other or the entry's) */
 	ARCH_RETSITE_TOO_MANY,	    /* more than ARCH_RETSITE_MAX exits */
+	ARCH_RETSITE_FOREIGN,	    /* a branch from elsewhere, or a landing pad, in a window
+				       (the caller's check: the module's branches) */
 	ARCH_RETSITE_REFUSALS,
 };
 
