@@ -28,3 +28,7 @@ $(B)/tests/retprobe/test_retsite: tests/retprobe/test_retsite.c tests/retprobe/s
 		$(B)/libuprobes.so
 	@mkdir -p $(@D)
 	$(CC) $(PROG_CFLAGS) $(CFLAGS) -o $@ $(filter %.c %.S,$^) $(PROG_LDFLAGS) $(PROG_LDLIBS)
+
+# Return sites by the CLI: uprobe list -r, uprobe trace's summary.
+TEST_BINS += tests/retprobe/test_retsite_cli.sh
+tests/retprobe/test_retsite_cli.sh: $(B)/uprobe $(B)/libuprobes.so $(B)/tests/retprobe/test_retsite
