@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "arch/x86_64/optimize.h"
 #include "core/retsite.h"
 #include "sym/sym.h"
 
@@ -14,6 +15,7 @@
 
 struct target_ctx {
 	struct sym_file *f;
+	const struct probe_target *t;
 	uint64_t bias;
 };
 
@@ -56,6 +58,46 @@ bool retsite_noreturn_name(const char *name)
 	return false;
 }
 
+static uint64_t readable_from(const struct probe_target *t, uint64_t addr);
+
+struct back_scan {
+	uint64_t lo, hi; /* the function analysed */
+	bool found;
+};
+
+static void back_branch(uint64_t src, uint64_t target, void *arg)
+{
+	struct back_scan *b = arg;
+
+	(void)src;
+	b->found |= target >= b->lo && target < b->hi;
+}
+
+/*
+ * A function with no symbol, only an .eh_frame FDE, at addr: a tail call's
+ * target when its CFI says a call enters it (stack as at a callee's entry)
+ * and none of its direct branches comes back into the function analysed;
+ * else it may be that function's cold part (which GCC enters mid-frame and
+ * leaves by a jump back).
+ */
+static bool unnamed_is_callee(struct target_ctx *c, uint64_t addr, const struct sym_func *fn)
+{
+	struct back_scan b = { .lo = c->t->func_start, .hi = c->t->func_start + c->t->func_size };
+	char why[256];
+	uint8_t *buf;
+
+	if (sym_ret_check(c->f, fn->vaddr, why, sizeof(why)) != SYM_RET_OK ||
+	    fn->size > RETSITE_FUNC_MAX || readable_from(c->t, addr) < fn->size)
+		return false;
+	buf = mmap(NULL, fn->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (buf == MAP_FAILED)
+		return false;
+	target_read(c->t, addr, buf, fn->size);
+	arch_scan_branches(buf, fn->size, addr, back_branch, &b);
+	munmap(buf, fn->size);
+	return !b.found;
+}
+
 static enum arch_target_kind target_kind(uint64_t addr, void *ctx, char *name, size_t len)
 {
 	struct target_ctx *c = ctx;
@@ -69,8 +111,13 @@ static enum arch_target_kind target_kind(uint64_t addr, void *ctx, char *name, s
 			 vaddr - fn.vaddr);
 		return ARCH_TARGET_NONE;
 	}
+	if (!fn.name[0] && unnamed_is_callee(c, addr, &fn)) {
+		snprintf(name, len, "fn_%lx", vaddr);
+		return ARCH_TARGET_FUNC;
+	}
 	if (!fn.name[0]) {
-		snprintf(name, len, "fn_%lx (no symbol: perhaps a cold part)", vaddr);
+		snprintf(name, len, "fn_%lx (no symbol; entered mid-frame or branching back into "
+			 "this one: a cold part)", vaddr);
 		return ARCH_TARGET_PART;
 	}
 	snprintf(name, len, "%s", fn.name);
@@ -139,7 +186,7 @@ static int check_foreign(const struct probe_target *t, struct arch_retsites *rs)
 static int check_file(const struct probe_target *t, struct sym_file *f, struct arch_retsites *rs)
 {
 	uint64_t size = t->func_size, start = t->func_start;
-	struct target_ctx ctx = { .f = f, .bias = t->bias };
+	struct target_ctx ctx = { .f = f, .t = t, .bias = t->bias };
 	size_t after;
 	uint8_t *buf;
 	int err;

@@ -243,6 +243,44 @@ FUNC(rs_foreign_from)
 	{disp32} jmp .Lforeign_ret
 END(rs_foreign_from)
 
+/*
+ * Tail jumps to code with no symbol, only an .eh_frame FDE: to a callee
+ * (eligible), and to a "cold part" that jumps back (refused).
+ */
+	PAD
+FUNC(rs_tail_fde)
+	mov %rdi, %rax
+	nop
+	nop
+	{disp32} jmp .Lfde_callee
+END(rs_tail_fde)
+	PAD
+FUNC(rs_tail_cold)
+	mov %rdi, %rax
+	nop
+	nop
+	test %rdi, %rdi
+	{disp32} js .Lfde_cold
+.Lcold_back:
+	add $1, %rax
+	nop
+	nop
+	nop
+	ret
+END(rs_tail_cold)
+	PAD
+.Lfde_callee:
+	.cfi_startproc
+	lea 1(%rdi), %rax
+	ret
+	.cfi_endproc
+	PAD
+.Lfde_cold:
+	.cfi_startproc
+	neg %rax
+	{disp32} jmp .Lcold_back
+	.cfi_endproc
+
 	.section .data.rel.ro, "aw"
 	.p2align 3
 rs_leaf_ptr:

@@ -41,6 +41,9 @@ static const struct site_case cases[] = {
 	{ "rs_tail_jcc", 1, 2, "2 return sites: 1 ret, 1 conditional tail jump" },
 	{ "rs_tail_got", 1, 1, "1 return site: 1 tail jump through the GOT" },
 	{ "rs_noreturn", 1, 1, "1 return site: 1 ret; 1 no-return call" },
+	{ "rs_tail_fde", 1, 1, "1 return site: 1 tail jump" },
+	{ "rs_tail_cold", 0, 0, " (no symbol; entered mid-frame or branching back into this one: "
+				"a cold part), a part of a function elsewhere" },
 	{ "rs_jump_table", 0, 0, "jump table: 'jmp rax' at +0xe, its table's address taken at +0x0" },
 	{ "rs_indirect", 0, 0, "indirect jump 'jmp rsi' at +0x5 may stay inside the function" },
 	{ "rs_indexed", 0, 0, "jump table: 'jmp [rsi+rdi*8]' at +0x5 (indexed)" },
