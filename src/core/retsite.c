@@ -9,6 +9,7 @@
 #include "arch/x86_64/optimize.h"
 #include "core/retsite.h"
 #include "sym/sym.h"
+#include "util/log.h"
 
 #define RETSITE_FUNC_MAX (1u << 20) /* sym_func_at's largest function too */
 #define RETSITE_ALIGN 16	    /* padding after the extent: up to the next 16 */
@@ -229,6 +230,7 @@ int retsite_check(const struct probe_target *t, struct arch_retsites *rs)
 	}
 	f = sym_file_open(t->path);
 	if (!f) {
+		log_clear_error(); /* a verdict, not a failure of the attach */
 		snprintf(rs->why, sizeof(rs->why), "cannot read the symbols of %s", t->path);
 		return -ENOTSUP;
 	}
