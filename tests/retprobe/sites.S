@@ -281,6 +281,18 @@ END(rs_tail_cold)
 	{disp32} jmp .Lcold_back
 	.cfi_endproc
 
+/* Refused: a far return (an exit of its own kind). */
+	PAD
+FUNC(rs_lret)
+	mov %rdi, %rax
+	nop
+	nop
+	test %rdi, %rdi
+	jne 1f
+	lretq
+1:	ret
+END(rs_lret)
+
 	.section .data.rel.ro, "aw"
 	.p2align 3
 rs_leaf_ptr:

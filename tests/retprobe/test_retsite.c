@@ -57,6 +57,7 @@ static const struct site_case cases[] = {
 	{ "rs_mid_insn", 0, 0, "a branch lands at +0x9, inside an instruction" },
 	{ "rs_foreign", 0, 0, "outside the function, lands at +0x9, inside the window of the "
 			      "ret at +0x9" },
+	{ "rs_lret", 0, 0, "'ret far' at +0xa: a control transfer this analysis does not follow" },
 	{ "rs_past_end", 0, 0, "the instruction at +0x5 runs past the extent's end (+0xb)" },
 };
 

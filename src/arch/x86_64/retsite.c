@@ -183,9 +183,49 @@ static int indirect_jump(struct ctx *c, const struct arch_insn *ai, size_t pos)
 		      "inside the function", text, pos);
 }
 
+/*
+ * Among the instructions a probe refuses (arch_insn_analyze -ENOTSUP), those
+ * that transfer control where this analysis does not follow: far returns
+ * and iret (exits of their own), far jmp/call, xbegin (its abort path
+ * branches), a relative branch with an operand-size prefix (ip truncated).
+ */
+static bool odd_branch(const struct arch_insn *ai)
+{
+	unsigned i = 0;
+	bool opsize = false;
+	uint8_t op, modrm;
+
+	for (; i < ai->len; i++) {
+		uint8_t b = ai->bytes[i];
+
+		if (b == 0x66)
+			opsize = true;
+		else if (b != 0x67 && b != 0xf2 && b != 0xf3 && b != 0x2e && b != 0x3e &&
+			 b != 0x26 && b != 0x36 && b != 0x64 && b != 0x65 && (b & 0xf0) != 0x40)
+			break;
+	}
+	if (i >= ai->len)
+		return false;
+	op = ai->bytes[i];
+	modrm = i + 1 < ai->len ? ai->bytes[i + 1] : 0;
+	if (op == 0xca || op == 0xcb || op == 0xcf || (op == 0xc7 && modrm == 0xf8))
+		return true;
+	if (op == 0xff && (((modrm >> 3) & 7) == 3 || ((modrm >> 3) & 7) == 5))
+		return true;
+	return opsize && (op == 0xe8 || op == 0xe9 || op == 0xeb || (op & 0xf0) == 0x70 ||
+			  (op == 0x0f && (modrm & 0xf0) == 0x80));
+}
+
 /* Pass 2, one instruction: FLOW_NEXT, FLOW_STOP or -ENOTSUP. */
 static int classify(struct ctx *c, const struct arch_insn *ai, int err, size_t pos)
 {
+	char text[96];
+
+	if (err && odd_branch(ai)) {
+		insn_text(ai, text, sizeof(text));
+		return refuse(c->rs, ARCH_RETSITE_ODD_BRANCH, "'%s' at +0x%zx: a control "
+			      "transfer this analysis does not follow", text, pos);
+	}
 	if (err)
 		return is_trap(ai) ? FLOW_STOP : FLOW_NEXT;
 	if (ai->riprel_off && ai->bytes[ai->riprel_off - 2] == 0x8d && !in_extent(c, ai->riprel_addr))
@@ -382,6 +422,7 @@ const char *arch_retsite_refusal_name(int refusal)
 		[ARCH_RETSITE_SHORT_EXIT] = "exit too short to patch",
 		[ARCH_RETSITE_OVERLAP] = "windows overlap",
 		[ARCH_RETSITE_TOO_MANY] = "too many exits",
+		[ARCH_RETSITE_ODD_BRANCH] = "control transfer not followed",
 		[ARCH_RETSITE_FOREIGN] = "branch from elsewhere into a window",
 	};
 

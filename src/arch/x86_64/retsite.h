@@ -27,7 +27,9 @@
  * register, or a jump table: indexed memory or notrack); a jump out to
  * where no function starts, or to a part of the function elsewhere
  * (foo.cold); loop/jrcxz out; the last instruction falling through past the
- * extent (code after it would run); an exit with fewer than 5 bytes to
+ * extent (code after it would run); a control transfer not followed (far
+ * branch or return, iret, xbegin, an operand-size prefixed relative
+ * branch); an exit with fewer than 5 bytes to
  * patch, or whose window overlaps the entry's jump or another exit's; more
  * than ARCH_RETSITE_MAX exits.
  *
@@ -66,6 +68,7 @@ enum arch_retsite_refusal {
 	ARCH_RETSITE_SHORT_EXIT,    /* an exit too short to patch */
 	ARCH_RETSITE_OVERLAP,	    /* windows overlap (each other or the entry's) */
 	ARCH_RETSITE_TOO_MANY,	    /* more than ARCH_RETSITE_MAX exits */
+	ARCH_RETSITE_ODD_BRANCH,    /* far branch, iret, xbegin, 16-bit relative branch */
 	ARCH_RETSITE_FOREIGN,	    /* a branch from elsewhere, or a landing pad, in a window
 				       (the caller's check: the module's branches) */
 	ARCH_RETSITE_REFUSALS,
