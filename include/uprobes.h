@@ -137,6 +137,12 @@ enum uprobe_flags {
 	 * Elsewhere, and on breakpoint hits, the flag changes nothing.
 	 */
 	UPROBE_F_HANDLER_NO_FLAGS = 1u << 5,
+	/*
+	 * uprobe_analyze() at a function entry: also say how a return probe
+	 * there would catch the returns (uprobe_info.ret_path): this decodes
+	 * the whole function. Ignored by uprobe_attach().
+	 */
+	UPROBE_F_ANALYZE_RET = 1u << 6,
 };
 
 struct uprobe_opts {
@@ -272,6 +278,16 @@ enum uprobe_mode {
 	UPROBE_MODE_OPTIMIZED,	  /* jmp to a trampoline: no trap, no syscall */
 };
 
+/* How a return probe catches the returns of its function. */
+enum uprobe_ret_path {
+	UPROBE_RET_NONE = 0, /* no return handler, or not a function entry */
+	UPROBE_RET_HIJACK,   /* the return address swapped at each call (the fallback) */
+	UPROBE_RET_SITE,     /* the function's exits (ret, tail jumps) patched */
+};
+
+/* "none", "hijack", "site". */
+UPROBE_API const char *uprobe_ret_path_name(enum uprobe_ret_path path);
+
 struct uprobe_info {
 	size_t sz;		/* sizeof(struct uprobe_info), set by the caller */
 	uint64_t addr;		/* probed address in this process */
@@ -295,6 +311,14 @@ struct uprobe_info {
 	uint64_t ret_hits;	/* return handler calls, including unwound reports */
 	uint64_t ret_unwound;	/* of which frames left without returning */
 	uint64_t ret_missed;	/* calls beyond UPROBE_RET_DEPTH: no return report */
+	/*
+	 * How the returns are caught (docs/architecture.md "Return sites"); from
+	 * uprobe_analyze() only with UPROBE_F_ANALYZE_RET.
+	 */
+	enum uprobe_ret_path ret_path;
+	int ret_site_ok;	/* every exit of the function can be patched */
+	uint32_t ret_sites;	/* its exits patched (or patchable): ret, tail jumps */
+	char ret_reason[192];	/* the exits ("3 return sites: 2 ret, 1 tail jump"), or why not */
 };
 
 UPROBE_API int uprobe_get_info(const struct uprobe *probe, struct uprobe_info *info);

@@ -207,14 +207,23 @@ static int status_memfd(const struct uprobe_agent_status *st, uint32_t n)
 	return fd;
 }
 
-static void mode_of(const struct trace_event *ev, char *buf, size_t len)
+/*
+ * The probe's mode, and for a return probe how its returns are caught
+ * ("hijack; return sites possible: 2 return sites: 2 ret" or "hijack: WHY"),
+ * in the status's message (empty on success otherwise).
+ */
+static void mode_of(const struct trace_event *ev, struct uprobe_agent_status *s)
 {
 	struct uprobe_info info = { .sz = sizeof(info) };
 	enum uprobe_mode mode = UPROBE_MODE_NONE;
 
 	if (!uprobe_get_info(trace_event_probe(ev), &info))
 		mode = info.mode;
-	snprintf(buf, len, "%s", uprobe_mode_name(mode));
+	snprintf(s->mode, sizeof(s->mode), "%s", uprobe_mode_name(mode));
+	if (mode != UPROBE_MODE_NONE && info.ret_path != UPROBE_RET_NONE)
+		snprintf(s->msg, sizeof(s->msg), "%s%s%s", uprobe_ret_path_name(info.ret_path),
+			 info.ret_site_ok && info.ret_path == UPROBE_RET_HIJACK
+				 ? "; return sites possible: " : ": ", info.ret_reason);
 }
 
 /*
@@ -318,7 +327,7 @@ static void attach_one(struct agent *a, uint32_t i, const char *line, struct upr
 	if (s->err)
 		snprintf(s->msg, sizeof(s->msg), "%s", reason(spec, uprobe_last_error()));
 	else
-		mode_of(ev, s->mode, sizeof(s->mode));
+		mode_of(ev, s);
 	trace_spec_free(spec);
 }
 

@@ -72,6 +72,14 @@ struct hit_line {
 	uint64_t ret; /* return handler calls */
 } __attribute__((aligned(64)));
 
+/* How a return probe catches its returns (core/retsite.c). */
+struct retsite_verdict {
+	uint8_t path;	 /* enum uprobe_ret_path */
+	uint8_t ok;	 /* every exit of the function can be patched */
+	uint32_t sites;	 /* exits with a window */
+	char why[192];	 /* the exits, or why not */
+};
+
 struct uprobe {
 	struct uprobe *next; /* in rec->consumers */
 	struct hit_line *fast_hits; /* [CORE_FAST_IDS] */
@@ -91,6 +99,7 @@ struct uprobe {
 	char symbol[128];
 	uint64_t symbol_offset;
 	uint64_t file_offset;
+	struct retsite_verdict ret_site; /* return probes */
 };
 
 extern pthread_mutex_t registry_lock;

@@ -56,6 +56,13 @@ int uprobe_get_info(const struct uprobe *p, struct uprobe_info *info)
 	snprintf(info->opt_reason, sizeof(info->opt_reason), "%s", rec->opt_reason);
 	info->window_len = rec->mode == UPROBE_MODE_OPTIMIZED ? rec->win.len : 0;
 	info_fill_insn(info, &rec->insn);
+	/* Before the counts are read: snprintf may be a probed function too. */
+	if (p->ret_handler) {
+		info->ret_path = p->ret_site.path;
+		info->ret_site_ok = p->ret_site.ok;
+		info->ret_sites = p->ret_site.sites;
+		snprintf(info->ret_reason, sizeof(info->ret_reason), "%s", p->ret_site.why);
+	}
 	info->attached = p->attached;
 	info->hits = probe_hits(p, false);
 	info->has_ret_handler = p->ret_handler != NULL;

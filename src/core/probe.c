@@ -20,6 +20,7 @@
 #include "core/core.h"
 #include "core/jump.h"
 #include "core/resolve.h"
+#include "core/retsite.h"
 #include "core/retprobe.h"
 #include "core/srcu.h"
 #include "sym/sym.h"
@@ -338,6 +339,8 @@ static int probe_prepare(const struct uprobe_spec *s, struct uprobe **out)
 		log_error_prefix("%s", spec_name(s, name, sizeof(name)));
 		return err;
 	}
+	if (s->ret_handler)
+		retsite_decide(&t, &p->ret_site);
 	p->handler = s->handler;
 	p->ret_handler = s->ret_handler;
 	p->ctx = s->ctx;
@@ -662,6 +665,18 @@ void uprobe_free(struct uprobe *probe)
 	probe_delete(probe);
 }
 
+/* UPROBE_F_ANALYZE_RET: the path a return probe at t would use. */
+static void analyze_ret_path(const struct probe_target *t, struct uprobe_info *info)
+{
+	struct retsite_verdict v;
+
+	retsite_decide(t, &v);
+	info->ret_path = v.path;
+	info->ret_site_ok = v.ok;
+	info->ret_sites = v.sites;
+	snprintf(info->ret_reason, sizeof(info->ret_reason), "%s", v.why);
+}
+
 int uprobe_analyze(const char *path, const char *location, unsigned int flags,
 		   struct uprobe_info *info)
 {
@@ -711,6 +726,8 @@ int uprobe_analyze(const char *path, const char *location, unsigned int flags,
 		if (info->mode != UPROBE_MODE_OPTIMIZED)
 			info->mode = choose_mode(&ai, flags, info->reason, sizeof(info->reason));
 	}
+	if (!err && (flags & UPROBE_F_ANALYZE_RET) && t.addr == t.func_start)
+		analyze_ret_path(&t, info);
 	resolve_release(&t);
 	pthread_mutex_unlock(&registry_lock);
 	if (err)

@@ -21,3 +21,14 @@ $(B)/tests/retprobe/test_retprobe: $(RETPROBE_SRCS) tests/retprobe/retprobe.h \
 # or skipped where no return can be followed.
 TEST_BINS += tests/retprobe/test_refuse_cli.sh
 tests/retprobe/test_refuse_cli.sh: $(B)/uprobe $(B)/libuprobes.so
+
+# Return sites: the analysis on the hand-written functions of sites.S.
+TEST_BINS += $(B)/tests/retprobe/test_retsite
+$(B)/tests/retprobe/test_retsite: tests/retprobe/test_retsite.c tests/retprobe/sites.S \
+		$(B)/libuprobes.so
+	@mkdir -p $(@D)
+	$(CC) $(PROG_CFLAGS) $(CFLAGS) -o $@ $(filter %.c %.S,$^) $(PROG_LDFLAGS) $(PROG_LDLIBS)
+
+# Return sites by the CLI: uprobe list -r, uprobe trace's summary.
+TEST_BINS += tests/retprobe/test_retsite_cli.sh
+tests/retprobe/test_retsite_cli.sh: $(B)/uprobe $(B)/libuprobes.so $(B)/tests/retprobe/test_retsite

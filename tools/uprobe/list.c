@@ -64,6 +64,9 @@ static const char list_usage[] =
 	"options:\n"
 	"  -q, --names   print only the names (no headers)\n"
 	"  -b, --backends  say which backends (agent, kernel) take each probe\n"
+	"  -r, --ret     say whether a return probe's returns can be caught at the\n"
+	"                function's return sites (every exit patchable: [r: sites ...])\n"
+	"                or only by swapping the return address ([r: hijack: WHY])\n"
 	"  -h, --help    this text\n"
 	"\n"
 	"exit status: 0; 1 if a file or process is missing or not an x86-64 ELF file;\n"
@@ -83,9 +86,10 @@ struct func {
 struct totals {
 	unsigned optimized, int3, refused;
 	unsigned sdt; /* SDT markers listed */
+	unsigned ret_sites, ret_hijack; /* --ret: functions of each return path */
 };
 
-static int names_only, show_backends;
+static int names_only, show_backends, show_ret;
 static unsigned headers; /* header lines printed */
 
 static int is_elf_file(const char *path)
@@ -285,7 +289,7 @@ static void print_func(const char *path, const struct func *f, int aw, int width
 		snprintf(loc, sizeof(loc), "0x%" PRIx64, f->offset);
 	else
 		snprintf(loc, sizeof(loc), "%s", f->name);
-	err = uprobe_analyze(path, loc, 0, &info);
+	err = uprobe_analyze(path, loc, show_ret ? UPROBE_F_ANALYZE_RET : 0, &info);
 	if (err) {
 		t->refused++;
 		mode = "refused";
@@ -307,11 +311,22 @@ static void print_func(const char *path, const struct func *f, int aw, int width
 	if (names_only)
 		printf("%s\n", f->name);
 	else
-		printf("0x%0*" PRIx64 "  %-*s  %-9s  %s%s%s%s%s\n", aw, f->addr, width, f->name,
+		printf("0x%0*" PRIx64 "  %-*s  %-9s  %s%s%s%s%s", aw, f->addr, width, f->name,
 		       mode, why, f->flags & UPROBE_SYM_RETURNS_TWICE ? "; no r: (returns twice)" :
 		       f->flags & UPROBE_SYM_NOT_CALLED ? "; no r: (no call enters it)" : "",
 		       show_backends ? "  [backends: " : "", show_backends ? backends : "",
 		       show_backends ? "]" : "");
+	if (show_ret && !err && info.ret_path != UPROBE_RET_NONE) {
+		if (info.ret_site_ok)
+			t->ret_sites++;
+		else
+			t->ret_hijack++;
+		if (!names_only)
+			printf("  [r: %s: %s]", info.ret_site_ok ? "sites" : "hijack",
+			       info.ret_reason);
+	}
+	if (!names_only)
+		putchar('\n');
 }
 
 /* Does PATTERN select the marker: as PROVIDER:NAME, NAME or sdt:PROVIDER:NAME? */
@@ -484,19 +499,23 @@ int cmd_list(int argc, char **argv)
 {
 	static const struct option opts[] = { { "names", no_argument, NULL, 'q' },
 					      { "backends", no_argument, NULL, 'b' },
+					      { "ret", no_argument, NULL, 'r' },
 					      { "help", no_argument, NULL, 'h' },
 					      { NULL, 0, NULL, 0 } };
 	struct totals t = { 0 };
 	int c, err;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "qbh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "qbrh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'q':
 			names_only = 1;
 			break;
 		case 'b':
 			show_backends = 1;
+			break;
+		case 'r':
+			show_ret = 1;
 			break;
 		case 'h':
 			fputs(list_usage, stdout);
@@ -513,6 +532,10 @@ int cmd_list(int argc, char **argv)
 		return err;
 	fprintf(stderr, "%u functions: %u optimized, %u int3, %u refused\n",
 		t.optimized + t.int3 + t.refused, t.optimized, t.int3, t.refused);
+	if (show_ret && t.ret_sites + t.ret_hijack)
+		fprintf(stderr, "return probes: %u by return sites, %u by hijack (%.1f%% sites)\n",
+			t.ret_sites, t.ret_hijack,
+			100.0 * t.ret_sites / (t.ret_sites + t.ret_hijack));
 	if (t.sdt)
 		fprintf(stderr, "%u SDT markers\n", t.sdt);
 	return CLI_EXIT_OK;

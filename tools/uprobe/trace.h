@@ -88,6 +88,7 @@ struct tracer {
 	int *attached;
 	char (*mode)[16];
 	char (*why)[172]; /* last refusal */
+	char (*ret)[172]; /* return probes: how returns are caught (the agent's words) */
 	uint64_t *events, *skipped;
 	struct trace_layout **distinct; /* the layouts, each once (the last few are looked up) */
 	int n_distinct;

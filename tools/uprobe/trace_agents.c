@@ -285,6 +285,10 @@ static void note_statuses(struct tracer *t, const struct agent_conn *a,
 		if (!st[i].err) {
 			t->attached[i]++;
 			snprintf(t->mode[i], sizeof(t->mode[i]), "%s", st[i].mode);
+			if (st[i].msg[0]) { /* a return probe: how its returns are caught */
+				snprintf(t->ret[i], sizeof(t->ret[i]), "%s", st[i].msg);
+				tracer_printable(t->ret[i]);
+			}
 			continue;
 		}
 		snprintf(t->why[i], sizeof(t->why[i]), "%s", st[i].msg);

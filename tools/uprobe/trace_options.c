@@ -206,6 +206,7 @@ static int probes_grow(struct tracer *t)
 	    grow(&t->desc, room, old, sizeof(*t->desc)) ||
 	    grow(&t->attached, room, old, sizeof(*t->attached)) ||
 	    grow(&t->mode, room, old, sizeof(*t->mode)) || grow(&t->why, room, old, sizeof(*t->why)) ||
+	    grow(&t->ret, room, old, sizeof(*t->ret)) ||
 	    grow(&t->events, room, old, sizeof(*t->events)) ||
 	    grow(&t->skipped, room, old, sizeof(*t->skipped)))
 		return cli_error(CLI_EXIT_FAIL, "out of memory");

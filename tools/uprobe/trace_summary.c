@@ -82,8 +82,9 @@ static void summary(struct tracer *t)
 			snprintf(lost, sizeof(lost), ", %" PRIu64 " lost", t->lost_by[i]);
 		if (t->attached[i])
 			fprintf(stderr, "  %s/%s: %" PRIu64 " events%s, %" PRIu64
-				" skipped (recursive), mode %s\n", s->group, s->event, t->events[i],
-				lost, t->skipped[i], t->mode[i]);
+				" skipped (recursive), mode %s%s%s\n", s->group, s->event,
+				t->events[i], lost, t->skipped[i], t->mode[i],
+				t->ret[i][0] ? ", returns by " : "", t->ret[i]);
 		else
 			fprintf(stderr, "  %s/%s: never attached: %s\n", s->group, s->event,
 				tracer_unattached_reason(t, i, why, sizeof(why)));
