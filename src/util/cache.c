@@ -15,6 +15,64 @@
 
 #define CACHE_MAX_FILE (1ull << 30)
 
+/*
+ * Every file ends in a trailer that covers the bytes before it: a file cut
+ * short, grown, or with any word changed (a disk's error, an editor, a copy
+ * of another file's) is not mapped. The users check the structure and the
+ * identity of what they map; the sum is what makes a changed address or
+ * branch target inside a well-formed file seen too.
+ *
+ *   payload (len bytes) | magic "ucache1\0" (8) | len (8) | sum (8)
+ */
+#define CACHE_TRAILER_MAGIC 0x0031656863616375ull /* "ucache1" */
+
+struct cache_trailer {
+	uint64_t magic, len, sum;
+};
+
+/* Four lanes of (h ^ word) * odd, xor-shifted: any one word changed changes the sum. */
+static uint64_t cache_sum(const uint8_t *p, size_t len)
+{
+	const uint64_t k = 0x9e3779b97f4a7c15ull;
+	uint64_t h[4] = { len, k, ~len, ~k }, w, sum = 0;
+	size_t i = 0;
+
+	for (; i + 32 <= len; i += 32)
+		for (int l = 0; l < 4; l++) {
+			memcpy(&w, p + i + 8 * l, 8);
+			h[l] = (h[l] ^ w) * k;
+			h[l] ^= h[l] >> 29;
+		}
+	for (int l = 0; i < len; i++, l = (l + 1) % 4) {
+		h[l] = (h[l] ^ p[i]) * k;
+		h[l] ^= h[l] >> 29;
+	}
+	for (int l = 0; l < 4; l++)
+		sum ^= (h[l] * (k + 2 * (uint64_t)l)) >> (l * 7);
+	return sum;
+}
+
+/*
+ * The payload's length when mem (size bytes) ends in its trailer, else 0. The
+ * pages past the payload's last one are unmapped: users munmap(mem, payload).
+ */
+static size_t cache_check(uint8_t *mem, size_t size)
+{
+	struct cache_trailer tr;
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), used;
+
+	if (size <= sizeof(tr))
+		return 0;
+	memcpy(&tr, mem + size - sizeof(tr), sizeof(tr));
+	if (tr.magic != CACHE_TRAILER_MAGIC || tr.len != size - sizeof(tr) ||
+	    tr.sum != cache_sum(mem, (size_t)tr.len))
+		return 0;
+	used = ((size_t)tr.len + page - 1) / page * page;
+	if (used < size)
+		munmap(mem + used, size - used);
+	return (size_t)tr.len;
+}
+
 int cache_dir(char *out, size_t len)
 {
 	const char *env = secure_getenv("UPROBE_CACHE_DIR");
@@ -65,7 +123,11 @@ void *cache_map(const char *name, size_t *len)
 	close(fd);
 	if (mem == MAP_FAILED)
 		return NULL;
-	*len = (size_t)st.st_size;
+	*len = cache_check(mem, (size_t)st.st_size);
+	if (!*len) { /* damaged, cut, or of an older format: computed and stored anew */
+		munmap(mem, (size_t)st.st_size);
+		return NULL;
+	}
 	return mem;
 }
 
@@ -87,6 +149,7 @@ static void dir_make(const char *dir)
 void cache_store(const char *name, const void *mem, size_t len)
 {
 	char dir[4096], path[4300], tmp[4400];
+	struct cache_trailer tr = { CACHE_TRAILER_MAGIC, len, cache_sum(mem, len) };
 	size_t done = 0;
 	ssize_t n = 0;
 	int fd;
@@ -102,6 +165,8 @@ void cache_store(const char *name, const void *mem, size_t len)
 		return;
 	while (done < len && (n = write(fd, (const uint8_t *)mem + done, len - done)) > 0)
 		done += (size_t)n;
+	if (done == len && write(fd, &tr, sizeof(tr)) != (ssize_t)sizeof(tr))
+		done = 0;
 	if (close(fd) || done != len || rename(tmp, path))
 		unlink(tmp);
 }
