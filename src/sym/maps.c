@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: MIT */
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -23,6 +22,13 @@
  * spaces and " (deleted)" included ([vdso], [heap], "" for anonymous memory),
  * cut to fit path[]. Anything else is -EINVAL: the line is not used.
  */
+/* A hex digit's value + 1, 0 for any other byte. */
+static const uint8_t hex_digit[256] = {
+	['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6, ['6'] = 7, ['7'] = 8,
+	['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15,
+	['f'] = 16, ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+};
+
 static const char *parse_hex(const char *p, const char *end, uint64_t *v)
 {
 	const char *s = p;
@@ -30,17 +36,9 @@ static const char *parse_hex(const char *p, const char *end, uint64_t *v)
 
 	if (!p)
 		return NULL; /* the separator before was missing */
-	for (; p < end && p - s < 16; p++) {
-		int d = *p >= '0' && *p <= '9'	 ? *p - '0'
-			: *p >= 'a' && *p <= 'f' ? *p - 'a' + 10
-			: *p >= 'A' && *p <= 'F' ? *p - 'A' + 10
-						 : -1;
-
-		if (d < 0)
-			break;
-		x = x << 4 | (uint64_t)d;
-	}
-	if (p == s || (p < end && isxdigit((unsigned char)*p)))
+	for (; p < end && p - s < 16 && hex_digit[(uint8_t)*p]; p++)
+		x = x << 4 | (uint64_t)(hex_digit[(uint8_t)*p] - 1);
+	if (p == s || (p < end && hex_digit[(uint8_t)*p]))
 		return NULL; /* no digit, or more than 16 */
 	*v = x;
 	return p;
