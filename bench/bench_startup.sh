@@ -34,7 +34,10 @@ ms_of() {
 	bench_calc "%.3f\n" "($t1 - $t0) / 1e6"
 }
 traced() { "$up" trace -q 'p:libc:malloc' --count -o /dev/null -- "$@"; }
-traced_b() { "$opt_B" trace -q 'p:libc:malloc' --count -o /dev/null -- "$@"; }
+# B's cache apart from A's: the formats may differ, and each would replace the other's files.
+traced_b() {
+	UPROBE_CACHE_DIR="$tmp/cache_b" "$opt_B" trace -q 'p:libc:malloc' --count -o /dev/null -- "$@"
+}
 
 printf 'i=0\nwhile [ $i -lt 40 ]; do %s -c pass; i=$((i + 1)); done\n' "$py" >"$tmp/script.sh"
 traced /bin/true
