@@ -40,10 +40,11 @@ WARN := -Wall -Wextra -Werror -Wno-format-truncation
 PUB_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude -MMD -MP
 BASE_CFLAGS := $(PUB_CFLAGS) -Isrc
 # The kernel backend (src/kernel/) reads tracefs with libtracefs and event formats with
-# libtraceevent.
+# libtraceevent, opened at its first use (src/kernel/klibs.h), not linked: every traced
+# image loads libuprobes, and would load them too.
 TRACEFS_CFLAGS := $(shell pkg-config --cflags libtracefs libtraceevent 2>/dev/null)
 LIB_CFLAGS := $(BASE_CFLAGS) -fPIC -fvisibility=hidden $(TRACEFS_CFLAGS)
-LIB_LDLIBS := -lZydis -lelf -ldw -llzma -lz -lpthread -ldl -ltracefs -ltraceevent
+LIB_LDLIBS := -lZydis -lelf -ldw -llzma -lz -lpthread -ldl
 SONAME := libuprobes.so.0
 VERSION := 0.1.0
 

@@ -10,10 +10,17 @@
 #                      script untraced (each of its 41 images attaches)
 # A first traced run, not counted, fills the cache of per-file facts
 # (util/cache.h) as any first use on a machine does. Ends with one line
-# "summary: key=value ...". Options: -r ROUNDS.
+# "summary: key=value ...". Options: -r ROUNDS; -B UPROBE: A/B in one run, the
+# same runs with another uprobe command (another build: "before") interleaved
+# with this one's, its figures under *_b keys.
 . "$(dirname "$0")/lib.sh"
 rounds=$(bench_pick 21 7)
-bench_opts "" "" "$@"
+opt_B=
+bench_opts "B:" "[-B other-uprobe]" "$@"
+if [ -n "$opt_B" ] && [ ! -x "$opt_B" ]; then
+	echo "bench_startup: -B $opt_B: not an executable" >&2
+	exit 2
+fi
 # Debian's python3.11 itself, not a shim on PATH that is a script (pyenv's
 # runs some 40 processes for each python).
 py=
@@ -27,12 +34,18 @@ ms_of() {
 	bench_calc "%.3f\n" "($t1 - $t0) / 1e6"
 }
 traced() { "$up" trace -q 'p:libc:malloc' --count -o /dev/null -- "$@"; }
+# B's cache apart from A's: the formats may differ, and each would replace the other's files.
+traced_b() {
+	UPROBE_CACHE_DIR="$tmp/cache_b" "$opt_B" trace -q 'p:libc:malloc' --count -o /dev/null -- "$@"
+}
 
 printf 'i=0\nwhile [ $i -lt 40 ]; do %s -c pass; i=$((i + 1)); done\n' "$py" >"$tmp/script.sh"
 traced /bin/true
+[ -z "$opt_B" ] || traced_b /bin/true
 for r in $(seq 1 "$rounds"); do
 	ms_of /bin/true >>"$tmp/true.all"
 	ms_of traced /bin/true >>"$tmp/true_traced.all"
+	[ -z "$opt_B" ] || ms_of traced_b /bin/true >>"$tmp/true_traced_b.all"
 done
 script_rounds=$(bench_pick 5 3)
 if [ -n "$py" ]; then
@@ -40,11 +53,12 @@ if [ -n "$py" ]; then
 	for r in $(seq 1 "$script_rounds"); do
 		ms_of sh "$tmp/script.sh" >>"$tmp/script.all"
 		ms_of traced sh "$tmp/script.sh" >>"$tmp/script_traced.all"
+		[ -z "$opt_B" ] || ms_of traced_b sh "$tmp/script.sh" >>"$tmp/script_traced_b.all"
 	done
 fi
 
 printf '%-44s %10s\n' "run (medians, $rounds / $script_rounds rounds)" ms
-for v in true true_traced script script_traced; do
+for v in true true_traced true_traced_b script script_traced script_traced_b; do
 	[ -f "$tmp/$v.all" ] || continue
 	eval "m_$v=$(bench_median "$tmp/$v.all")"
 	eval "printf '%-44s %10s\n' \"$v\" \"\$m_$v\""
@@ -59,5 +73,17 @@ if [ -n "$py" ]; then
 else
 	echo "fork script: na (no python3)"
 	bench_sum fork_script_ratio na
+fi
+if [ -n "$opt_B" ]; then
+	startup_b=$(bench_calc %.1f "$m_true_traced_b - $m_true")
+	echo "B ($opt_B): startup $startup_b ms; A/B of traced /bin/true:" \
+		"$(bench_calc %.2f "$m_true_traced / $m_true_traced_b")"
+	bench_sum startup_ms_b "$startup_b"
+	if [ -n "$py" ]; then
+		ratio_b=$(bench_calc %.2f "$m_script_traced_b / $m_script")
+		echo "B: fork script ratio $ratio_b; A/B of the traced script:" \
+			"$(bench_calc %.2f "$m_script_traced / $m_script_traced_b")"
+		bench_sum fork_script_ratio_b "$ratio_b"
+	fi
 fi
 bench_sum_print

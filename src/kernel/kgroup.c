@@ -26,10 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <event-parse.h>
-#include <tracefs.h>
-
 #include "kernel/kernel.h"
+#include "kernel/klibs.h"
 #include "trace/spec/spec.h"
 #include "util/log.h"
 
@@ -157,28 +155,35 @@ static bool tracer_gone(const char *system)
 int trace_kernel_remove_stale(void)
 {
 	struct tracefs_dynevent **all;
-	int n = 0;
+	int n = 0, err;
+	const struct klibs *kl = klibs_get(&err);
 
-	all = tracefs_dynevent_get_all(TRACEFS_DYNEVENT_UPROBE | TRACEFS_DYNEVENT_URETPROBE, NULL);
+	if (!kl)
+		return err;
+	all = kl->dynevent_get_all(TRACEFS_DYNEVENT_UPROBE | TRACEFS_DYNEVENT_URETPROBE, NULL);
 	for (int i = 0; all && all[i]; i++) {
 		char *system = NULL, *event = NULL;
 
-		tracefs_dynevent_info(all[i], &system, &event, NULL, NULL, NULL);
-		if (system && tracer_gone(system) && !tracefs_dynevent_destroy(all[i], true))
+		kl->dynevent_info(all[i], &system, &event, NULL, NULL, NULL);
+		if (system && tracer_gone(system) && !kl->dynevent_destroy(all[i], true))
 			n++;
 		free(system);
 		free(event);
 	}
-	tracefs_dynevent_list_free(all);
+	kl->dynevent_list_free(all);
 	return n;
 }
 
 static int check_tracefs(struct trace_kernel *k)
 {
-	const char *dir = tracefs_tracing_dir();
+	int err;
+	const struct klibs *kl = klibs_get(&err);
+	const char *dir = kl ? kl->tracing_dir() : NULL;
 	char path[PATH_MAX];
 	struct stat st;
 
+	if (!kl)
+		return err;
 	if (!dir || stat(dir, &st))
 		return log_error(ENODEV, "tracefs is not mounted (as root: mount -t tracefs nodev "
 				 "%s)", KERNEL_TRACEFS);
@@ -261,9 +266,10 @@ int kgroup_event_id(const struct trace_kernel *k, const char *event)
 }
 
 /* Where field name lies in the raw sample: offset, and size (-1: __data_loc). */
-static int field_place(struct tep_event *ev, const char *name, int *off, int *size)
+static int field_place(const struct klibs *kl, struct tep_event *ev, const char *name, int *off,
+		       int *size)
 {
-	struct tep_format_field *f = tep_find_field(ev, name);
+	struct tep_format_field *f = kl->tep_find_field(ev, name);
 
 	if (!f)
 		return -ENOENT;
@@ -275,16 +281,19 @@ static int field_place(struct tep_event *ev, const char *name, int *off, int *si
 /* The event's format (libtraceevent) mapped onto the layout our formatters read. */
 int kgroup_layout(struct trace_kernel *k, struct kevent *e, const char *event)
 {
-	struct tep_handle *tep = tep_alloc();
+	int ret = 0, sz;
+	const struct klibs *kl = klibs_get(&ret);
+	struct tep_handle *tep = kl ? kl->tep_alloc() : NULL;
 	struct tep_event *ev = NULL;
 	char path[PATH_MAX], rel[192];
 	size_t len = 0;
 	char *fmt;
-	int ret = 0, sz;
 
+	if (!kl)
+		return ret;
 	snprintf(rel, sizeof(rel), "events/%s/%s/format", k->group, event);
 	fmt = tracefs_path(k, path, sizeof(path), rel) ? NULL : read_file(path, &len);
-	if (!tep || !fmt || tep_parse_format(tep, &ev, fmt, len, k->group)) {
+	if (!tep || !fmt || kl->tep_parse_format(tep, &ev, fmt, len, k->group)) {
 		ret = log_error(EINVAL, "%s: cannot read or parse the event's format", path);
 		goto out;
 	}
@@ -296,21 +305,21 @@ int kgroup_layout(struct trace_kernel *k, struct kevent *e, const char *event)
 		goto out;
 	}
 	for (int i = 0; i < e->layout.n_fields && !ret; i++)
-		if (field_place(ev, e->layout.fields[i].name, &e->koff[i], &e->ksize[i]))
+		if (field_place(kl, ev, e->layout.fields[i].name, &e->koff[i], &e->ksize[i]))
 			ret = log_error(EINVAL, "%s: no field '%s'", path, e->layout.fields[i].name);
-	if (field_place(ev, KERNEL_COMM_FIELD, &e->comm_off, &sz))
+	if (field_place(kl, ev, KERNEL_COMM_FIELD, &e->comm_off, &sz))
 		e->comm_off = -1;
 	e->func_off = -1;
 	if (e->is_ret) {
-		field_place(ev, "__probe_func", &e->func_off, &sz);
-		ret = ret ? ret : field_place(ev, "__probe_ret_ip", &e->ip_off, &sz);
+		field_place(kl, ev, "__probe_func", &e->func_off, &sz);
+		ret = ret ? ret : field_place(kl, ev, "__probe_ret_ip", &e->ip_off, &sz);
 	} else {
-		ret = ret ? ret : field_place(ev, "__probe_ip", &e->ip_off, &sz);
+		ret = ret ? ret : field_place(kl, ev, "__probe_ip", &e->ip_off, &sz);
 	}
 out:
 	free(fmt);
 	if (tep)
-		tep_free(tep);
+		kl->tep_free(tep);
 	return ret;
 }
 

@@ -1,29 +1,113 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include "sym/maps.h"
 
-static int maps_parse_line(const char *line, struct maps_entry *e)
+/*
+ * One line of /proc/PID/maps, parsed by hand (sscanf cost more than the rest
+ * of a process's start-up reading, and took "0x", signs and spaces where the
+ * kernel writes none):
+ *
+ *   START-END PERMS OFFSET MAJ:MIN INODE[ spaces PATH]
+ *   7f0c1a000000-7f0c1a026000 r--p 00000000 fe:00 1234   /usr/lib/libc.so.6
+ *
+ * Hex numbers have 1-16 digits, PERMS is [r-][w-][x-][ps], the inode is
+ * decimal (fits 64 bits); PATH is the rest of the line as the kernel wrote it,
+ * spaces and " (deleted)" included ([vdso], [heap], "" for anonymous memory),
+ * cut to fit path[]. Anything else is -EINVAL: the line is not used.
+ */
+/* A hex digit's value + 1, 0 for any other byte. */
+static const uint8_t hex_digit[256] = {
+	['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6, ['6'] = 7, ['7'] = 8,
+	['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15,
+	['f'] = 16, ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+};
+
+static const char *parse_hex(const char *p, const char *end, uint64_t *v)
 {
-	unsigned long long start, end, off, ino;
-	unsigned int maj, min;
-	int n = 0;
+	const char *s = p;
+	uint64_t x = 0;
+
+	if (!p)
+		return NULL; /* the separator before was missing */
+	for (; p < end && p - s < 16 && hex_digit[(uint8_t)*p]; p++)
+		x = x << 4 | (uint64_t)(hex_digit[(uint8_t)*p] - 1);
+	if (p == s || (p < end && hex_digit[(uint8_t)*p]))
+		return NULL; /* no digit, or more than 16 */
+	*v = x;
+	return p;
+}
+
+static const char *parse_dec(const char *p, const char *end, uint64_t *v)
+{
+	const char *s = p;
+	uint64_t x = 0;
+
+	if (!p)
+		return NULL;
+	for (; p < end && *p >= '0' && *p <= '9'; p++) {
+		if (x > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
+			return NULL;
+		x = x * 10 + (uint64_t)(*p - '0');
+	}
+	if (p == s)
+		return NULL;
+	*v = x;
+	return p;
+}
+
+/* The separator c at p: the position after it, or NULL. */
+static const char *expect(const char *p, const char *end, char c)
+{
+	return p && p < end && *p == c ? p + 1 : NULL;
+}
+
+static const char *parse_perms(const char *p, const char *end, char perms[5])
+{
+	static const char *const ok[4] = { "r-", "w-", "x-", "ps" };
+
+	if (!p || end - p < 4)
+		return NULL;
+	for (int i = 0; i < 4; i++) {
+		if (!p[i] || !strchr(ok[i], p[i]))
+			return NULL;
+		perms[i] = p[i];
+	}
+	perms[4] = '\0';
+	return p + 4;
+}
+
+int maps_parse_line(const char *line, size_t len, struct maps_entry *e)
+{
+	const char *p = line, *end = line + len;
+	uint64_t maj, min, ino;
+	size_t n;
 
 	memset(e, 0, sizeof(*e));
-	if (sscanf(line, "%llx-%llx %4s %llx %x:%x %llu %n", &start, &end, e->perms, &off, &maj,
-		   &min, &ino, &n) < 7)
+	p = parse_hex(p, end, &e->start);
+	p = p ? parse_hex(expect(p, end, '-'), end, &e->end) : NULL;
+	p = p ? parse_perms(expect(p, end, ' '), end, e->perms) : NULL;
+	p = p ? parse_hex(expect(p, end, ' '), end, &e->offset) : NULL;
+	p = p ? parse_hex(expect(p, end, ' '), end, &maj) : NULL;
+	p = p ? parse_hex(expect(p, end, ':'), end, &min) : NULL;
+	p = p ? parse_dec(expect(p, end, ' '), end, &ino) : NULL;
+	if (!p || e->end < e->start || maj > 0xfffff || min > 0xfffff || (p < end && *p != ' '))
 		return -EINVAL;
-	e->start = start;
-	e->end = end;
-	e->offset = off;
-	e->dev = makedev(maj, min);
-	e->ino = ino;
-	if (n > 0)
-		snprintf(e->path, sizeof(e->path), "%.*s", (int)strcspn(line + n, "\n"), line + n);
+	e->dev = makedev((unsigned int)maj, (unsigned int)min);
+	e->ino = (ino_t)ino;
+	while (p < end && *p == ' ')
+		p++;
+	n = (size_t)(end - p) < sizeof(e->path) - 1 ? (size_t)(end - p) : sizeof(e->path) - 1;
+	if (memchr(p, '\0', n))
+		return -EINVAL; /* the kernel writes none */
+	memcpy(e->path, p, n);
+	e->path[n] = '\0';
 	return 0;
 }
 
@@ -32,36 +116,84 @@ int maps_read(struct maps_entry **out)
 	return maps_read_pid(0, out);
 }
 
-int maps_read_pid(pid_t pid, struct maps_entry **out)
+/* The whole file, NUL-terminated: malloc'd, its length in *len; NULL and errno. */
+static char *read_all(int fd, size_t *len)
 {
-	char name[64];
-	FILE *fp;
+	size_t room = 16384, n = 0;
+	char *buf = malloc(room), *grown;
+	ssize_t got;
+
+	while (buf) {
+		if (room - n < 4096) {
+			grown = room < (1u << 30) ? realloc(buf, room * 2) : NULL;
+			if (!grown)
+				break;
+			buf = grown;
+			room *= 2;
+		}
+		got = read(fd, buf + n, room - n - 1);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0) {
+			if (got < 0)
+				break;
+			buf[n] = '\0';
+			*len = n;
+			return buf;
+		}
+		n += (size_t)got;
+	}
+	free(buf);
+	errno = errno ? errno : ENOMEM;
+	return NULL;
+}
+
+/* Every line of text, parsed: the count, or -ENOMEM. A line that does not parse is left out. */
+static int maps_parse(const char *text, size_t len, struct maps_entry **out)
+{
 	struct maps_entry *v = NULL, *grown;
 	size_t n = 0, cap = 0;
-	char line[1024];
+	const char *p = text, *end = text + len, *nl;
 
-	if (pid)
-		snprintf(name, sizeof(name), "/proc/%d/maps", (int)pid);
-	fp = fopen(pid ? name : "/proc/self/maps", "re");
-	if (!fp)
-		return -errno;
-	while (fgets(line, sizeof(line), fp)) {
+	for (; p < end; p = nl + 1) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		nl = nl ? nl : end;
 		if (n == cap) {
 			cap = cap ? cap * 2 : 64;
 			grown = realloc(v, cap * sizeof(*v));
 			if (!grown) {
 				free(v);
-				fclose(fp);
 				return -ENOMEM;
 			}
 			v = grown;
 		}
-		if (!maps_parse_line(line, &v[n]))
+		if (!maps_parse_line(p, (size_t)(nl - p), &v[n]))
 			n++;
 	}
-	fclose(fp);
 	*out = v;
 	return (int)n;
+}
+
+int maps_read_pid(pid_t pid, struct maps_entry **out)
+{
+	char name[64], *text;
+	size_t len = 0;
+	int fd, n;
+
+	if (pid)
+		snprintf(name, sizeof(name), "/proc/%d/maps", (int)pid);
+	fd = open(pid ? name : "/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	errno = 0;
+	text = read_all(fd, &len);
+	n = text ? 0 : -errno;
+	close(fd);
+	if (!text)
+		return n;
+	n = maps_parse(text, len, out);
+	free(text);
+	return n;
 }
 
 /*

@@ -16,6 +16,12 @@ struct maps_entry {
 	char path[512];
 };
 
+/*
+ * One line of /proc/PID/maps (len bytes, no newline): 0, or -EINVAL when it
+ * is not one the kernel writes (maps.c has the grammar). Exposed for tests.
+ */
+int maps_parse_line(const char *line, size_t len, struct maps_entry *e);
+
 /* Read every mapping, sorted by address. Returns the count or -errno; free(*out). */
 int maps_read(struct maps_entry **out);
 /* The same for process pid (0: this one), as far as /proc/PID/maps lets us read. */

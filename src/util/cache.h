@@ -6,8 +6,9 @@
  * a directory of this user's that no one else can write, and so is each
  * file; files are written whole under a temporary name and renamed, so that
  * a reader never sees half a file. Nothing here is needed: a cache that
- * cannot be read or written is skipped, and its users compute. Readers still
- * check every byte they use (a file of this user's may be stale or damaged).
+ * cannot be read or written is skipped, and its users compute. Each file ends
+ * in a checksum of its bytes (cache.c), and readers still check every byte
+ * they use (a file of this user's may be stale, damaged or another file's).
  * Not for signal context.
  */
 #ifndef UPROBES_UTIL_CACHE_H
@@ -21,7 +22,11 @@
  */
 int cache_dir(char *out, size_t len);
 
-/* The file name (no '/') mapped read-only (MAP_PRIVATE) with its length, or NULL. */
+/*
+ * The file name (no '/') mapped read-only (MAP_PRIVATE) with its length (what
+ * cache_store was given; munmap(mem, len) unmaps it all), or NULL when it is
+ * missing, not ours, or its checksum does not match.
+ */
 void *cache_map(const char *name, size_t *len);
 
 /* Keep len bytes at mem as the file name, whole or not at all. */

@@ -33,3 +33,8 @@ $(B)/tests/hostile/qsort_strict.so: tests/hostile/qsort_strict.c
 $(B)/tests/hostile/nosyms: tests/hostile/nosyms.S
 	@mkdir -p $(@D)
 	$(CC) -nostdlib -static -s -o $@ $<
+
+# The cache of per-file facts damaged every way (corrupt, cut, another
+# build-id's, not ours, unusable directory): each run equals the uncached one.
+TEST_BINS += tests/hostile/cache_test.sh
+tests/hostile/cache_test.sh: $(B)/uprobe $(B)/tests/hostile/hostile_target

@@ -21,3 +21,10 @@ $(B)/tests/symbols/cxx_target: tests/symbols/cxx_target.cpp
 $(B)/tests/symbols/malloc_target: tests/symbols/malloc_target.c
 	@mkdir -p $(@D)
 	$(CC) -O2 -g -fno-builtin -o $@ $<
+
+# /proc/PID/maps parsed by hand (src/sym/maps.c): odd lines, refused lines, a
+# file name shaped like a line. Internals from libuprobes.a.
+TEST_BINS += $(B)/tests/symbols/test_maps
+$(B)/tests/symbols/test_maps: tests/symbols/test_maps.c $(B)/libuprobes.a
+	@mkdir -p $(@D)
+	$(CC) $(PROG_CFLAGS) $(CFLAGS) -o $@ $< $(B)/libuprobes.a $(LIB_LDLIBS)

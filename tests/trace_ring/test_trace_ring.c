@@ -661,6 +661,20 @@ static int ts_record(const struct trace_record *rec, void *ctx)
 	return 0;
 }
 
+/* As ts_record, without entry_ts_ns (none is stamped). */
+static int ts_record_first(const struct trace_record *rec, void *ctx)
+{
+	struct ts_check *k = ctx;
+	uint64_t i = rec->ip;
+
+	ts_note(k, bracket_err(rec->ts_ns, ts_before[i], ts_after[i]));
+	k->far += rec->entry_ts_ns != 0;
+	k->back += rec->ts_ns < k->last;
+	k->last = rec->ts_ns;
+	k->n++;
+	return 0;
+}
+
 static void timestamps(void)
 {
 	struct ts_check k = {0};
@@ -694,6 +708,40 @@ static void timestamps(void)
 	       "%.3f us (tolerance %d us), %.3f us from the middle\n",
 	       TS_N, (ts_after[TS_N - 1] - ts_before[0]) / 1e6, k.max_err / 1000.0,
 	       TS_TOL_NS / 1000, k.max_mid / 1000.0);
+	pair_free(r, c);
+}
+
+/*
+ * A consumer made long after the library was loaded takes its slope from the
+ * process's first pair, without sleeping: records stamped right after it is
+ * made, and read at its first poll, are in their brackets all the same.
+ */
+static void timestamps_first_poll(void)
+{
+	struct ts_check k = {0};
+	struct trace_rings *r;
+	struct trace_consumer *c;
+
+	while (mono_ns() < ts_after[TS_N - 1] + 2000000) /* the library: > 1 ms loaded */
+		;
+	c = pair_new(&r, 1, 1u << 20);
+	CHECK(c != NULL);
+	if (!c)
+		return;
+	for (uint64_t i = 0; i < 100; i++) {
+		struct trace_raw *raw = put(r, RAW_HDR + 8, 0, i, 0);
+
+		ts_before[i] = mono_ns();
+		raw->tsc = __rdtsc();
+		ts_after[i] = mono_ns();
+		raw->entry_tsc = 0;
+		trace_ring_commit(raw);
+	}
+	CHECK_EQ_INT(trace_consumer_poll(c, 0, ts_record_first, &k), 100);
+	CHECK_EQ_U64(k.n, 100);
+	CHECK_EQ_U64(k.far, 0);
+	CHECK_EQ_U64(k.back, 0);
+	printf("  first poll: ts_ns outside its bracket by at most %.3f us\n", k.max_err / 1000.0);
 	pair_free(r, c);
 }
 
@@ -774,6 +822,7 @@ int main(void)
 	RUN(callback_stop);
 	RUN(poll_timeout);
 	RUN(timestamps);
+	RUN(timestamps_first_poll);
 	RUN(stats_sz);
 	RUN(rings_lazy);
 	hostile_cases();

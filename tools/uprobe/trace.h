@@ -115,6 +115,7 @@ struct tracer {
 	bool child_traced;	/* the command's own image said HELLO */
 	int ctl;
 	pid_t child;
+	int child_pidfd; /* launch mode: readable once the command ends; -1: none (old kernel) */
 	int status, child_done, fatal;
 	pid_t pid;	 /* attach mode */
 	bool guarding;	 /* attach mode, until READY: the threads are under ptrace (guard.c) */

@@ -20,6 +20,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -634,5 +635,7 @@ int tracer_launch(struct tracer *t, char **cmd)
 		_exit(errno == ENOENT ? 127 : 126);
 	}
 	close(pair[1]);
+	/* The loop waits on it: the command's end is seen at once, not at the next nap's end. */
+	t->child_pidfd = (int)syscall(SYS_pidfd_open, t->child, 0);
 	return 0;
 }

@@ -14,7 +14,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
 
 #include "cli.h"
 #include "trace.h"
@@ -177,35 +176,71 @@ void tracer_reap(struct tracer *t)
 	}
 }
 
+/*
+ * What the loop waits on, so that nothing waits for a nap to end: the
+ * control socket (HELLO of a new image), every image's socket (READY, its
+ * end) and the command's pidfd; in attach mode the agent's socket and the
+ * guard's news. Rings have no descriptor: the nap's length bounds how late a
+ * record is read. Returns how many descriptors are in p.
+ */
+#define WAIT_FDS (MAX_LIVE_AGENTS + 3)
+
+static int wait_fds(const struct tracer *t, int ctl, struct pollfd *p)
+{
+	int n = 0;
+
+	if (ctl >= 0)
+		p[n++] = (struct pollfd){ .fd = ctl, .events = POLLIN };
+	if (t->pid) {
+		p[n++] = (struct pollfd){ .fd = t->agents[0].sock, .events = POLLIN };
+		p[n++] = (struct pollfd){ .fd = guard_proc_fd(), .events = POLLIN }; /* -1: none */
+		return n;
+	}
+	if (t->child_pidfd >= 0)
+		p[n++] = (struct pollfd){ .fd = t->child_pidfd, .events = POLLIN };
+	for (int i = 0; i < t->n_agents && n < WAIT_FDS; i++)
+		if (t->agents[i].sock >= 0)
+			p[n++] = (struct pollfd){ .fd = t->agents[i].sock, .events = POLLIN };
+	return n;
+}
+
+/* Waits up to nap_ns for any of wait_fds(); true when the control socket is readable. */
+static bool wait_events(const struct tracer *t, int ctl, long nap_ns)
+{
+	static struct pollfd p[WAIT_FDS];
+	struct timespec ts = { 0, nap_ns };
+	int n = wait_fds(t, ctl, p);
+
+	if (ppoll(p, (nfds_t)n, &ts, NULL) <= 0)
+		return false; /* the nap's end, or a signal: the loop checks its flags */
+	return ctl >= 0 && p[0].revents;
+}
+
 void tracer_run(struct tracer *t, uint64_t deadline)
 {
-	struct pollfd p = { .fd = t->ctl, .events = POLLIN };
-	struct timespec nap = { 0, 0 };
+	int ctl = t->ctl;
 	long got = 0;
 
 	/*
 	 * Records flowing: read on without waiting. Caught up: nap 200 us, so
 	 * that a batch builds up (reading right behind a producer slows it
-	 * down, see docs/benchmarks.md); idle: 1 ms.
+	 * down, see docs/benchmarks.md); idle: 1 ms. A nap ends early at a
+	 * message of an image, a new image or the command's end.
 	 */
 	t->deadline = deadline;
 	while (!t->child_done && !t->fatal && !time_to_stop(t)) {
 		if (t->pid)
 			guard_proc_service(); /* news of the guard, which lets go a late thread itself */
-		nap.tv_nsec = got > 256 ? 0 : got ? 200000 : 1000000;
-		if (p.fd < 0 || !nap.tv_nsec)
-			nanosleep(&nap, NULL);
-		else if (poll(&p, 1, (int)(nap.tv_nsec / 1000000)) > 0 && tracer_accept_agent(t) < 0)
-			p.fd = -1; /* every process that could say HELLO is gone */
-		else if (nap.tv_nsec < 1000000)
-			nanosleep(&nap, NULL);
+		if (got <= 256 && wait_events(t, ctl, got ? 200000 : 1000000) &&
+		    tracer_accept_agent(t) < 0)
+			ctl = -1; /* every process that could say HELLO is gone */
 		tracer_service_agents(t); /* READY of new images; images that ended */
 		got = tracer_drain(t);
 		if (t->lang_tick)
 			t->lang_tick(t->lang_ctx);
 		tracer_reap(t);
 	}
-	while (!t->fatal && p.fd >= 0 && poll(&p, 1, 0) > 0) /* images that started meanwhile */
-		if (tracer_accept_agent(t) < 0)
+	while (!t->fatal && ctl >= 0 && poll(&(struct pollfd){ .fd = ctl, .events = POLLIN }, 1, 0) > 0)
+		if (tracer_accept_agent(t) < 0) /* images that started meanwhile */
 			break;
 }

@@ -63,13 +63,39 @@ static int tsc_is_clocksource(void)
 	return n > 0 && !strncmp(buf, ARCH_TICKS_CLOCKSOURCE "\n", sizeof(ARCH_TICKS_CLOCKSOURCE));
 }
 
+/*
+ * The process's first pair, taken when the library is loaded: by the time a
+ * consumer is made (an image's READY comes after its fork, exec and dynamic
+ * loading) it is usually more than CALIBRATION_NS old, and a new consumer's
+ * slope is drawn from it without waiting. A pair is a few hundred ns of
+ * reads (no write, no system call with the vDSO), also in traced images,
+ * where nothing uses it.
+ */
+#define CALIBRATION_NS 1000000u
+static struct clock_pair first_pair;
+
+__attribute__((constructor)) static void take_first_pair(void)
+{
+	first_pair = sample();
+}
+
 void consumer_clock_init(struct consumer_clock *k)
 {
+	struct clock_pair from = first_pair, now; /* read only: consumers of any thread */
+
 	memset(k, 0, sizeof(*k));
 	k->tsc_is_clocksource = tsc_is_clocksource();
-	add_pair(k, sample());
-	nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
-	add_pair(k, sample());
+	now = sample();
+	if (!from.ns || now.ns < from.ns || now.tsc <= from.tsc)
+		from = now; /* no constructor ran, or the TSC went back (another CPU's) */
+	if (now.ns - from.ns < CALIBRATION_NS) { /* too young: wait out the rest */
+		uint64_t left = CALIBRATION_NS - (now.ns - from.ns);
+
+		nanosleep(&(struct timespec){ .tv_nsec = (long)left }, NULL);
+		now = sample();
+	}
+	add_pair(k, from);
+	add_pair(k, now);
 	if (!k->tsc_is_clocksource)
 		log_msg(UPROBE_LOG_INFO,
 			"trace consumer: the clocksource (%s) is not the TSC: "

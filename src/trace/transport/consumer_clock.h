@@ -5,10 +5,12 @@
  * CLOCK_MONOTONIC) sampled by itself and converts along the line through the
  * oldest and the newest pair, from the newest one.
  *
- * Sampling: one pair when the consumer is made, another 1 ms later, then one
- * whenever the time since the newest pair reaches the span of all pairs,
- * capped at 1 s (2, 4, 8 ms ... then every second, during polls); the last
- * 16 pairs are kept. Each pair is the best of 7 tries (clock_gettime between
+ * Sampling: the first pair is the process's own, taken when the library was
+ * loaded (waited for when that is less than 1 ms ago: not in uprobe trace,
+ * whose consumers are made after an image's exec and dynamic loading),
+ * another when the consumer is made, then one whenever the time since the
+ * newest pair reaches the span of all pairs, capped at 1 s (then every
+ * second, during polls); the last 16 pairs are kept. Each pair is the best of 7 tries (clock_gettime between
  * two rdtsc, the narrowest bracket wins), within ~10-30 ns.
  *
  * Precision, when the kernel's clocksource is the TSC (CLOCK_MONOTONIC is
@@ -41,7 +43,7 @@ struct consumer_clock {
 	uint64_t next_tsc;  /* sample again once the TSC passes this */
 };
 
-/* Two pairs, 1 ms apart (sleeps 1 ms). Logs a warning when the TSC is not the clocksource. */
+/* Two pairs, >= 1 ms apart (sleeps only when the library was loaded < 1 ms ago). Logs a warning when the TSC is not the clocksource. */
 void consumer_clock_init(struct consumer_clock *k);
 /* A new pair if one is due (cheap otherwise: one rdtsc). */
 void consumer_clock_tick(struct consumer_clock *k);
