@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 struct cfi_table;
+struct walk_cache;
 
 struct stack_module {
 	uint64_t start, end; /* [start, end): the executable mapping */
@@ -29,6 +30,7 @@ struct stack_modset {
 	/* The mappings as the tracer reads them (uprobes_stack.h, UPROBE_STACK_MAPS_EVENT). */
 	const uint64_t *maps_rec;
 	uint32_t maps_len; /* bytes, a multiple of 8; 0 when it could not be made */
+	struct walk_cache *walk; /* what walks found at addresses of this set (walk.h) */
 	struct stack_module m[]; /* sorted by start, disjoint */
 };
 
