@@ -206,6 +206,8 @@ int stack_modules_refresh(void)
 	pthread_mutex_unlock(&modules_lock);
 	if (err)
 		return log_error(-err, "stack: cannot read this process's mappings");
+	if (changed)
+		stack_tables_maps_changed();
 	return changed;
 }
 

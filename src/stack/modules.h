@@ -34,6 +34,9 @@ struct stack_modset {
 	struct stack_module m[]; /* sorted by start, disjoint */
 };
 
+/* table.c: the tables that follow the mappings get the new set. Not signal context. */
+void stack_tables_maps_changed(void);
+
 /* The set in force, or NULL before stack_setup(). Signal-safe (an acquire load). */
 const struct stack_modset *stack_modules_current(void);
 
