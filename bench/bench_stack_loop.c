@@ -63,7 +63,8 @@ int main(int argc, char **argv)
 	if ((argc > 1 && !fp && strcmp(argv[1], "cfi")) ||
 	    (argc > 4 && !walk_only && strcmp(argv[4], "capture")) || stack_setup() ||
 	    !(table = stack_table_new(NULL)) || !thrash) {
-		fprintf(stderr, "usage: bench_stack_loop fp|cfi [ITERS [THRASH_KIB [capture|walk]]]\n");
+		fprintf(stderr,
+			"usage: bench_stack_loop fp|cfi [ITERS [THRASH_KIB [capture|walk]]]\n");
 		return 2;
 	}
 	(fp ? loop_fp_top : loop_cfi_top)(1);

@@ -272,8 +272,9 @@ static inline __attribute__((always_inline)) int walk_apply(uint64_t d, uint64_t
  * Not inlined: its few registers stay its own (inlined, the slow road's
  * state pushed them to the stack).
  */
-static __attribute__((noinline)) unsigned walk_fast(struct walk_cache *wc, uint64_t *frames, unsigned n, unsigned max,
-			  uint64_t *spp, uint64_t *bpp, uint64_t tramp)
+static __attribute__((noinline)) unsigned walk_fast(struct walk_cache *wc, uint64_t *frames,
+						     unsigned n, unsigned max, uint64_t *spp,
+						     uint64_t *bpp, uint64_t tramp)
 {
 	uint64_t ip = frames[n - 1], sp = *spp, bp = *bpp, d;
 

@@ -64,8 +64,9 @@ static int leaf_cmp(const void *a, const void *b)
 
 static int late_road(const char *lib)
 {
+	typedef int (*late_fn)(int (*)(int), int);
 	void *h = dlopen(lib, RTLD_NOW);
-	int (*late_mid)(int (*)(int), int) = h ? (int (*)(int (*)(int), int))dlsym(h, "late_mid") : NULL;
+	late_fn late_mid = h ? (late_fn)dlsym(h, "late_mid") : NULL;
 	int r;
 
 	if (!late_mid) {
