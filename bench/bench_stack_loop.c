@@ -6,8 +6,10 @@
  * takes the registers at that point and captures the stack ITERS times,
  * touching THRASH KiB of memory between captures as the traced program's own
  * work would. Counts instructions and simulated cache misses of
- * stack_unwind() and stack_table_intern() per capture:
+ * stack_unwind() and stack_table_intern() per capture (MODE capture, the
+ * default), or of stack_unwind() alone (MODE walk):
  *   valgrind --tool=callgrind --cache-sim=yes build/bench/bench_stack_loop fp 20000 256
+ *   valgrind --tool=callgrind --cache-sim=yes build/bench/bench_stack_loop cfi 20000 0 walk
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +21,7 @@ int loop_fp_top(int x), loop_cfi_top(int x);
 
 static struct stack_table *table;
 static unsigned long iters, thrash_kib, failed;
+static int walk_only;
 static volatile unsigned char *thrash;
 
 /* rip: the return address into the leaf; rsp: the leaf's; rbp: as it was. */
@@ -34,7 +37,7 @@ __asm__(".globl loop_hook\n"
 void loop_hook_c(uint64_t rip, uint64_t rsp, uint64_t rbp)
 {
 	struct uprobe_regs regs;
-	uint64_t id;
+	uint64_t id, frames[16];
 
 	memset(&regs, 0, sizeof(regs));
 	regs.rip = rip;
@@ -43,7 +46,8 @@ void loop_hook_c(uint64_t rip, uint64_t rsp, uint64_t rbp)
 	for (unsigned long i = 0; i < iters; i++) {
 		for (unsigned long k = 0; k < thrash_kib * 1024; k += 64)
 			thrash[k]++;
-		if (stack_capture(table, &regs, false, 16, &id))
+		if (walk_only ? stack_unwind(&regs, false, frames, 16) != 16
+			      : stack_capture(table, &regs, false, 16, &id) != 0)
 			failed++;
 	}
 }
@@ -54,12 +58,16 @@ int main(int argc, char **argv)
 
 	iters = argc > 2 ? strtoul(argv[2], NULL, 10) : 10000;
 	thrash_kib = argc > 3 ? strtoul(argv[3], NULL, 10) : 0;
+	walk_only = argc > 4 && !strcmp(argv[4], "walk");
 	thrash = calloc(thrash_kib + 1, 1024);
-	if ((argc > 1 && !fp && strcmp(argv[1], "cfi")) || stack_setup() || !(table = stack_table_new(NULL)) || !thrash) {
-		fprintf(stderr, "usage: bench_stack_loop fp|cfi [ITERS [THRASH_KIB]]\n");
+	if ((argc > 1 && !fp && strcmp(argv[1], "cfi")) ||
+	    (argc > 4 && !walk_only && strcmp(argv[4], "capture")) || stack_setup() ||
+	    !(table = stack_table_new(NULL)) || !thrash) {
+		fprintf(stderr,
+			"usage: bench_stack_loop fp|cfi [ITERS [THRASH_KIB [capture|walk]]]\n");
 		return 2;
 	}
 	(fp ? loop_fp_top : loop_cfi_top)(1);
-	printf("%lu captures, %lu failed\n", iters, failed);
+	printf("%lu %s, %lu failed\n", iters, walk_only ? "walks" : "captures", failed);
 	return failed != 0;
 }

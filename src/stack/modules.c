@@ -27,6 +27,7 @@
 #include "stack/cfi_table.h"
 #include "stack/modules.h"
 #include "stack/stack.h"
+#include "stack/walk.h"
 #include "uprobes_stack.h"
 #include "sym/maps.h"
 #include "sym/sym.h"
@@ -166,6 +167,10 @@ static struct stack_modset *modset_read(int *err)
 		return NULL;
 	}
 	s = calloc(1, sizeof(*s) + (size_t)n * sizeof(s->m[0]));
+	if (s && !(s->walk = walk_cache_new())) {
+		free(s);
+		s = NULL;
+	}
 	if (!s) {
 		free(v);
 		*err = -ENOMEM;
@@ -194,12 +199,15 @@ int stack_modules_refresh(void)
 		maps_rec_make(s);
 		__atomic_store_n(&current, s, __ATOMIC_RELEASE);
 		changed = 1; /* the old set stays: a hit may be walking it */
-	} else {
+	} else if (s) {
+		free(s->walk);
 		free(s);
 	}
 	pthread_mutex_unlock(&modules_lock);
 	if (err)
 		return log_error(-err, "stack: cannot read this process's mappings");
+	if (changed)
+		stack_tables_maps_changed();
 	return changed;
 }
 

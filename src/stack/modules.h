@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 struct cfi_table;
+struct walk_cache;
 
 struct stack_module {
 	uint64_t start, end; /* [start, end): the executable mapping */
@@ -29,8 +30,12 @@ struct stack_modset {
 	/* The mappings as the tracer reads them (uprobes_stack.h, UPROBE_STACK_MAPS_EVENT). */
 	const uint64_t *maps_rec;
 	uint32_t maps_len; /* bytes, a multiple of 8; 0 when it could not be made */
+	struct walk_cache *walk; /* what walks found at addresses of this set (walk.h) */
 	struct stack_module m[]; /* sorted by start, disjoint */
 };
+
+/* table.c: the tables that follow the mappings get the new set. Not signal context. */
+void stack_tables_maps_changed(void);
 
 /* The set in force, or NULL before stack_setup(). Signal-safe (an acquire load). */
 const struct stack_modset *stack_modules_current(void);

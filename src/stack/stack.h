@@ -81,7 +81,9 @@ struct stack_table *stack_table_attach(int fd);
 /*
  * This process's executable mappings (after stack_setup()) into the table's
  * mappings area, under pid, for the tracer to name frames after the process
- * exited. Not signal context. 0, -ENOENT (none known) or -ENOSPC (area full).
+ * exited; and again after each change of them (dlopen, dlclose: the loader's
+ * r_brk probe) until the table is freed. Not signal context. 0, -ENOENT
+ * (none known) or -ENOSPC (area full).
  */
 int stack_table_put_maps(struct stack_table *t, uint32_t pid);
 /* The memfd to hand to the tracer (uprobe_stack_reader_new()). */

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -26,7 +27,15 @@ struct stack_table {
 	uint32_t *index;
 	struct stack_ent *ent;
 	uint64_t *pool;
+	/* stack_table_put_maps(): the area follows this process's mappings (follow_lock) */
+	struct stack_table *follow_next;
+	uint64_t maps_gen; /* of the set written last, 0: none */
+	uint32_t maps_pid;
+	bool follows, maps_full;
 };
+
+static pthread_mutex_t follow_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct stack_table *followers;
 
 /* Map t->fd (t->hdr, t->len set) and point at its parts. 0 or -1. */
 static int table_map(struct stack_table *t)
@@ -114,28 +123,79 @@ struct stack_table *stack_table_attach(int fd)
 	return t;
 }
 
-int stack_table_put_maps(struct stack_table *t, uint32_t pid)
+/* The set in force into t's mappings area, unless t has it already (follow_lock held). */
+static int put_maps_locked(struct stack_table *t)
 {
 	const struct stack_modset *ms = stack_modules_current();
 	uint64_t off, len = ms ? ms->maps_len : 0;
 	uint64_t *at;
 
-	if (!t || !len)
+	if (!len)
 		return -ENOENT;
+	if (ms->gen == t->maps_gen)
+		return 0;
 	off = __atomic_fetch_add(&t->ctl->maps_used, 8 + len, __ATOMIC_RELAXED);
 	if (off + 8 + len > STACK_SHM_MAPS_SIZE)
 		return -ENOSPC;
 	at = (uint64_t *)(t->base + stack_shm_maps_off(&t->hdr) + off);
 	for (uint64_t k = 0; k < len / 8; k++)
 		at[1 + k] = ms->maps_rec[k];
-	__atomic_store_n(&at[0], len << 32 | pid, __ATOMIC_RELEASE);
+	__atomic_store_n(&at[0], len << 32 | t->maps_pid, __ATOMIC_RELEASE);
+	t->maps_gen = ms->gen;
 	return 0;
+}
+
+int stack_table_put_maps(struct stack_table *t, uint32_t pid)
+{
+	int err;
+
+	if (!t)
+		return -ENOENT;
+	pthread_mutex_lock(&follow_lock);
+	t->maps_pid = pid;
+	if (!t->follows) {
+		t->follows = true;
+		t->follow_next = followers;
+		followers = t;
+	}
+	err = put_maps_locked(t);
+	pthread_mutex_unlock(&follow_lock);
+	return err;
+}
+
+/*
+ * modules.c, after it published a new set (dlopen, dlclose): each table
+ * that follows the mappings gets the new set as one more record; the reader
+ * takes them in order, so a library loaded late is named after the process
+ * exited, and one closed since is still named (its mapping was not taken
+ * back). Not signal context.
+ */
+void stack_tables_maps_changed(void)
+{
+	pthread_mutex_lock(&follow_lock);
+	for (struct stack_table *t = followers; t; t = t->follow_next) {
+		if (put_maps_locked(t) == -ENOSPC && !t->maps_full) {
+			t->maps_full = true; /* said once */
+			log_error(ENOSPC, "stack table: its mappings area is full: frames in "
+					  "libraries loaded from now on are named only while "
+					  "the process lives");
+		}
+	}
+	pthread_mutex_unlock(&follow_lock);
 }
 
 void stack_table_free(struct stack_table *t)
 {
 	if (!t)
 		return;
+	pthread_mutex_lock(&follow_lock);
+	for (struct stack_table **p = &followers; *p; p = &(*p)->follow_next) {
+		if (*p == t) {
+			*p = t->follow_next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&follow_lock);
 	munmap(t->base, t->len);
 	close(t->fd);
 	free(t);

@@ -34,6 +34,7 @@
 #include "stack/cfi_table.h"
 #include "stack/modules.h"
 #include "stack/stack.h"
+#include "stack/walk.h"
 
 #define DW_RBP 6
 #define DW_RSP 7
@@ -185,8 +186,10 @@ static int step(struct uw_state *s, const struct cfi_row *r, bool entry)
  * The walk's loop keeps the common frames to itself, in registers: a row
  * marked CFI_F_FAST (CFA = rsp or rbp + offset; the return address at CFA -
  * 8; rbp unchanged, or saved right below it, one paired load for both), and,
- * where no row applies, a frame pointer (the same paired load at rbp). Any
- * other row goes through step() with the state in memory.
+ * where no row applies, a frame pointer (the same paired load at rbp). What
+ * it found at an address is kept in the set's walk cache (walk.h): the next
+ * walk through that return address reads one word, no module search, no
+ * table lookup. Any other row goes through step() with the state in memory.
  */
 struct uw_module {
 	uint64_t lo, span, bias; /* [lo, lo + span): one compare */
@@ -203,10 +206,91 @@ static void module_enter(struct uw_module *u, const struct stack_modset *ms, uin
 	u->cfi = m ? m->cfi : NULL;
 }
 
+/*
+ * What the walk does at pc, from the walk cache, else from pc's row in its
+ * module's table (into *row; *r: it, or NULL without one), as a desc of
+ * walk.h, then kept for the next walks; 0 when the row is one for step().
+ * entry: pc is frame 0 at a function's entry, where no row means the return
+ * address at rsp (not a frame pointer): not taken from the cache.
+ */
+static uint64_t walk_find(struct uw_module *u, const struct stack_modset *ms,
+			  struct walk_cache *wc, uint64_t pc, bool entry, struct cfi_row *row,
+			  const struct cfi_row **r)
+{
+	uint64_t d;
+
+	*r = NULL;
+	if (wc && !entry && (d = walk_cache_get(wc, pc)))
+		return d;
+	if (pc - u->lo >= u->span)
+		module_enter(u, ms, pc);
+	if (u->cfi && cfi_lookup(u->cfi, pc - u->bias, row))
+		*r = row;
+	d = walk_desc_of(*r);
+	if (d && wc && pc < USER_TOP)
+		walk_cache_put(wc, pc, d);
+	return d;
+}
+
+/*
+ * A frame by desc d (walk.h, not WALK_END): its caller's ip, sp and bp, or
+ * -1 where the frame ends the stack (a frame pointer that is none, a fault,
+ * a caller's stack below its callee's, no return address).
+ */
+static inline __attribute__((always_inline)) int walk_apply(uint64_t d, uint64_t *ip,
+							    uint64_t *sp, uint64_t *bp,
+							    uint64_t tramp)
+{
+	uint64_t cfa, ra;
+	struct safe_word w;
+
+	if ((d & WALK_FP) && (*bp < *sp || (*bp & 7) || *bp - *sp > FP_REACH))
+		return -1;
+	cfa = ((d & WALK_BP_BASE) ? *bp : *sp) + walk_desc_off(d);
+	if (d & WALK_BP_SAVED) {
+		w = uprobes_safe_load16(cfa - 16); /* v: the saved rbp; fault: the return address */
+		ra = w.fault;
+		if (cfa <= *sp || ra - 4096 >= USER_TOP - 4096)
+			return -1;
+		*bp = w.v;
+	} else {
+		w = uprobes_safe_load8(cfa - 8);
+		ra = w.fault ? 0 : w.v;
+		if (cfa <= *sp || ra - 4096 >= USER_TOP - 4096)
+			return -1;
+	}
+	*ip = ra == tramp ? ret_real_address(cfa - 8, ra) : ra;
+	*sp = cfa;
+	return 0;
+}
+
+/*
+ * The fast road: the callers whose rule the walk cache holds, one word read
+ * a frame, everything in registers, from frames[n - 1] (a return address)
+ * on. Stops at max, at an address the cache does not hold (or holds as the
+ * end), or at a frame walk_apply() refuses: the slow road looks again there.
+ * Not inlined: its few registers stay its own (inlined, the slow road's
+ * state pushed them to the stack).
+ */
+static __attribute__((noinline)) unsigned walk_fast(struct walk_cache *wc, uint64_t *frames,
+						     unsigned n, unsigned max, uint64_t *spp,
+						     uint64_t *bpp, uint64_t tramp)
+{
+	uint64_t ip = frames[n - 1], sp = *spp, bp = *bpp, d;
+
+	while (n < max && (d = walk_cache_get(wc, ip - 1)) && !(d & WALK_END) &&
+	       !walk_apply(d, &ip, &sp, &bp, tramp))
+		frames[n++] = ip;
+	*spp = sp;
+	*bpp = bp;
+	return n;
+}
+
 unsigned stack_unwind(const struct uprobe_regs *regs, bool at_entry, uint64_t *frames,
 		      unsigned max)
 {
 	const struct stack_modset *ms = stack_modules_current();
+	struct walk_cache *wc = ms ? ms->walk : NULL;
 	struct uw_state s = { regs->rip, regs->rsp, regs->rbp, regs, 0, ret_tramp_address(), true };
 	struct uw_module u = { .lo = 1 };
 	uint64_t ip = s.ip, sp = s.sp, bp = s.bp, tramp = s.tramp;
@@ -219,48 +303,36 @@ unsigned stack_unwind(const struct uprobe_regs *regs, bool at_entry, uint64_t *f
 		return 0;
 	frames[n++] = ip;
 	while (n < max) {
-		uint64_t pc = ip - !exact, cfa, ra;
-		const struct cfi_row *r = NULL;
+		bool entry = at_entry && n == 1; /* no row: the return address at rsp */
+		const struct cfi_row *r;
 		struct cfi_row row;
-		struct safe_word w;
-		bool bp_saved;
+		uint64_t d;
 
-		if (pc - u.lo >= u.span)
-			module_enter(&u, ms, pc);
-		if (u.cfi && cfi_lookup(u.cfi, pc - u.bias, &row))
-			r = &row;
-		if (r && (r->kind & CFI_F_FAST)) {
-			cfa = ((r->kind & CFI_F_BP_BASE) ? bp : sp) + (uint64_t)(int64_t)r->cfa_off;
-			bp_saved = CFI_BP(r->kind) == CFI_BP_CFA;
-		} else if ((!r || CFI_KIND(r->kind) == CFI_UNKNOWN) && !(at_entry && n == 1) &&
-			   bp >= sp && !(bp & 7) && bp - sp <= FP_REACH) {
-			cfa = bp + 16; /* a frame pointer: [saved rbp][return address] at rbp */
-			bp_saved = true;
-		} else {
-			s = (struct uw_state){ ip, sp, bp, n == 1 ? regs : NULL, s.uc, tramp, exact };
-			if (step(&s, r, at_entry && n == 1))
+		if (!exact && wc) {
+			n = walk_fast(wc, frames, n, max, &sp, &bp, tramp);
+			ip = frames[n - 1];
+			if (n >= max)
 				break;
-			ip = s.ip;
-			sp = s.sp;
-			bp = s.bp;
-			exact = s.exact;
+		}
+		/* The slow road, one frame: its row looked up (and kept in the cache). */
+		d = walk_find(&u, ms, wc, ip - !exact, entry, &row, &r);
+		if (d & WALK_END)
+			break;
+		if (d && !(entry && (d & WALK_FP))) {
+			if (walk_apply(d, &ip, &sp, &bp, tramp))
+				break;
+			exact = false;
+			s.uc = 0;
 			frames[n++] = ip;
 			continue;
 		}
-		if (bp_saved) {
-			w = uprobes_safe_load16(cfa - 16); /* v: the saved rbp; fault: the return address */
-			ra = w.fault;
-			bp = w.v;
-		} else {
-			w = uprobes_safe_load8(cfa - 8);
-			ra = w.fault ? 0 : w.v;
-		}
-		if (cfa <= sp || ra - 4096 >= USER_TOP - 4096)
+		s = (struct uw_state){ ip, sp, bp, n == 1 ? regs : NULL, s.uc, tramp, exact };
+		if (step(&s, r, entry))
 			break;
-		ip = ra == tramp ? ret_real_address(cfa - 8, ra) : ra;
-		sp = cfa;
-		exact = false;
-		s.uc = 0;
+		ip = s.ip;
+		sp = s.sp;
+		bp = s.bp;
+		exact = s.exact;
 		frames[n++] = ip;
 	}
 	return n;

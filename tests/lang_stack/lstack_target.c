@@ -8,7 +8,13 @@
 //   qsort  thread_main -> qsort ... -> leaf_cmp -> lstack_leaf once a thread
 //
 // so @[ustack] = count() at lstack_leaf holds three stacks with the counts
-// THREADS * ITERS, THREADS * ((ITERS + 1) / 2) and THREADS.
+// THREADS * ITERS, THREADS * ((ITERS + 1) / 2) and THREADS. With a third
+// argument LIB (tests/stack's liblate.so), main then loads LIB (dlopen: after
+// the probes went in), reaches lstack_leaf(1003) once through its late_mid,
+// and closes LIB before it exits:
+//
+//   late   main -> late_mid (LIB) -> lstack_leaf
+#include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +62,22 @@ static int leaf_cmp(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+static int late_road(const char *lib)
+{
+	typedef int (*late_fn)(int (*)(int), int);
+	void *h = dlopen(lib, RTLD_NOW);
+	late_fn late_mid = h ? (late_fn)dlsym(h, "late_mid") : NULL;
+	int r;
+
+	if (!late_mid) {
+		fprintf(stderr, "lstack_target: %s\n", dlerror());
+		return -1;
+	}
+	r = late_mid(lstack_leaf, 1000);
+	dlclose(h);
+	return r;
+}
+
 static void *thread_main(void *arg)
 {
 	int v[2] = { 2, 1 };
@@ -78,13 +100,15 @@ int main(int argc, char **argv)
 
 	iters = argc > 2 ? atoi(argv[2]) : 0;
 	if (threads < 1 || threads > 64 || iters < 1) {
-		fprintf(stderr, "usage: lstack_target THREADS(1-64) ITERS\n");
+		fprintf(stderr, "usage: lstack_target THREADS(1-64) ITERS [LIB]\n");
 		return 2;
 	}
 	for (int i = 0; i < threads; i++)
 		pthread_create(&th[i], NULL, thread_main, (void *)(long)i);
 	for (int i = 0; i < threads; i++)
 		pthread_join(th[i], NULL);
+	if (argc > 3 && late_road(argv[3]) < 0)
+		return 1;
 	printf("done\n");
 	return 0;
 }

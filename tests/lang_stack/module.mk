@@ -1,11 +1,13 @@
 # SPDX-License-Identifier: MIT
 # uprobe -e's ustack keys in a traced process (issue 17): stacks interned in
 # the target, named by the tracer after it exited, frames equal to gdb's bt,
-# exact counts from several threads, ustack(N), a full stack table.
+# exact counts from several threads, ustack(N), a full stack table, a library
+# loaded late and closed (its frames named after the exit all the same).
 TEST_BINS += tests/lang_stack/test_lang_stack.sh
 
 $(B)/tests/lang_stack/lstack_target: tests/lang_stack/lstack_target.c
 	@mkdir -p $(@D)
-	$(CC) -O2 -g -fomit-frame-pointer -pthread -o $@ $<
+	$(CC) -O2 -g -fomit-frame-pointer -pthread -o $@ $< -ldl
 
-tests/lang_stack/test_lang_stack.sh: $(B)/uprobe $(B)/tests/lang_stack/lstack_target
+tests/lang_stack/test_lang_stack.sh: $(B)/uprobe $(B)/tests/lang_stack/lstack_target \
+	$(B)/tests/stack/liblate.so

@@ -10,7 +10,9 @@
 # bpftrace's format, not its frames); ustack(3) keeps the first three frames;
 # ustack(perf) and -f json in bpftrace 0.17's shapes; the frames are named
 # after the target exited (the tracer prints at the end); a full stack table
-# counts the stacks it refused and shows them under an empty ustack.
+# counts the stacks it refused and shows them under an empty ustack; frames in
+# a library loaded after the probes went in (dlopen) and closed before the
+# exit are named all the same (late_library).
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 suite=lang_stack
@@ -119,4 +121,17 @@ expect_eq full_keys "$(awk -F'|' 'NF > 1' "$tmp/two" | wc -l)" 2 "stacks interne
 	expect_eq full_empty "$empty" 1 "hits under the empty ustack" &&
 	expect_eq full_said "$said" 1 "refused hits said on stderr" &&
 	expect_eq full_total "$n2" $((iters + (iters + 1) / 2 + 1)) "count()" && pass full_table
+# late_library: main loads liblate.so after the probes went in, reaches
+# lstack_leaf(1003) through its late_mid, closes it and exits; the tracer
+# names the frames after the exit, from the stack table's mappings area,
+# which the target writes again after each dlopen and dlclose.
+lib="$top/build/tests/stack/liblate.so"
+if "$top/build/uprobe" -e "uprobe:$tgt:lstack_leaf /arg0 == 1003/ { @[ustack] = count(); }" \
+	-- "$tgt" 1 1 "$lib" >"$tmp/late" 2>"$tmp/err3"; then
+	got=$(stacks "$tmp/late" @ | cut -d'|' -f1-4)
+	expect_eq late_library "$(echo "$got" | sed 's/+[0-9]*//g')" "1|lstack_leaf|late_mid|main" \
+		"the late library's frame named after the exit ($got)" && pass late_library
+else
+	fail late_library "uprobe -e failed: $(head -5 "$tmp/err3")"
+fi
 exit $failed

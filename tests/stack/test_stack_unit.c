@@ -16,9 +16,14 @@
  *   reader_checks   the reader refuses a memfd that is no stack table and
  *                   entries that do not hold together
  *   unwind_bad      registers pointing nowhere: one frame, no fault
+ *   walk_cache      the rules the walk cache keeps (and those it leaves to the
+ *                   slow road), one entry per slot, a colliding address a
+ *                   miss; a walk from the cache equals the walk that filled
+ *                   it; a new set of modules starts with an empty cache
  *   setup_undone    a trace event with $ustack, freed: no probe of the stack
  *                   layer's (the dynamic loader's r_brk) stays in the process
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -28,8 +33,10 @@
 #include <unistd.h>
 
 #include "stack/cfi_table.h"
+#include "stack/modules.h"
 #include "stack/stack.h"
 #include "stack/table_shm.h"
+#include "stack/walk.h"
 #include "sym/sym.h"
 #include "testlib.h"
 #include "uprobes_stack.h"
@@ -359,6 +366,127 @@ static void unwind_bad(void)
 	stack_release();
 }
 
+/* The walk here: frame 0 exact (this function's own rip, rsp, rbp). */
+static __attribute__((noinline)) unsigned walk_here(uint64_t *frames, unsigned max)
+{
+	struct uprobe_regs regs;
+
+	memset(&regs, 0, sizeof(regs));
+	__asm__ volatile("lea 0(%%rip), %0\n\tmov %%rsp, %1\n\tmov %%rbp, %2"
+			 : "=r"(regs.rip), "=r"(regs.rsp), "=r"(regs.rbp));
+	return stack_unwind(&regs, false, frames, max);
+}
+
+static volatile unsigned walk_sink;
+
+/* depth calls deep, then walk_here: not tail calls (the result is used after). */
+static __attribute__((noinline)) unsigned walk_deep(int depth, uint64_t *frames, unsigned max)
+{
+	unsigned n = depth ? walk_deep(depth - 1, frames, max) : walk_here(frames, max);
+
+	walk_sink = n;
+	return n;
+}
+
+static unsigned cache_used(const struct walk_cache *c)
+{
+	unsigned used = 0;
+
+	for (unsigned i = 0; i < WALK_CACHE; i++)
+		used += c->ent[i] != 0;
+	return used;
+}
+
+static void walk_cache_rows(void)
+{
+	struct cfi_row call = { .cfa_off = 24, .kind = CFI_CALL | CFI_F_FAST, .cfa_reg = 7 };
+	struct cfi_row bp = { .cfa_off = 16,
+			      .bp_off = -16,
+			      .kind = CFI_CALL | CFI_F_FAST | CFI_F_BP_BASE | CFI_BP_CFA << 4,
+			      .cfa_reg = 6 };
+	struct cfi_row odd = call, big = call, slow = call, unknown = { .kind = CFI_UNKNOWN };
+	struct cfi_row end = { .kind = CFI_END }, sig = { .kind = CFI_SIGNAL };
+	struct cfi_row plt = { .cfa_off = 8, .kind = CFI_PLT, .cfa_reg = 11 };
+
+	odd.cfa_off = 20;	  /* not a multiple of 8 */
+	big.cfa_off = 1 << 20;	  /* past the 13 bits of the word */
+	slow.kind = CFI_CALL;	  /* not FAST (say, a CFA in r10): step() */
+	CHECK_EQ_U64(walk_desc_of(&call), 3u << WALK_OFF_SHIFT);
+	CHECK_EQ_U64(walk_desc_of(&bp), WALK_BP_BASE | WALK_BP_SAVED | 2u << WALK_OFF_SHIFT);
+	CHECK_EQ_U64(walk_desc_of(NULL), WALK_DESC_FP);
+	CHECK_EQ_U64(walk_desc_of(&unknown), WALK_DESC_FP);
+	CHECK_EQ_U64(walk_desc_of(&end), WALK_END);
+	CHECK_EQ_U64(walk_desc_of(&sig), 0);
+	CHECK_EQ_U64(walk_desc_of(&plt), 0);
+	CHECK_EQ_U64(walk_desc_of(&odd), 0);
+	CHECK_EQ_U64(walk_desc_of(&big), 0);
+	CHECK_EQ_U64(walk_desc_of(&slow), 0);
+	CHECK_EQ_U64(walk_desc_off(walk_desc_of(&call)), 24);
+	CHECK_EQ_U64(walk_desc_off(WALK_DESC_FP), 16);
+}
+
+static void walk_cache(void)
+{
+	struct walk_cache *c = walk_cache_new();
+	uint64_t pc = 0x7f1234567891ull, other = pc + (1ull << 24); /* the same slot */
+	uint64_t cold[32], warm[32];
+	const struct stack_modset *ms;
+	unsigned n = 0, m = 0, used = 0;
+
+	walk_cache_rows();
+	CHECK(c != NULL);
+	if (!c)
+		return;
+	CHECK(walk_slot(c, pc) == walk_slot(c, other));
+	CHECK_EQ_U64(walk_cache_get(c, pc), 0);
+	walk_cache_put(c, pc, WALK_DESC_FP);
+	CHECK_EQ_U64(walk_cache_get(c, pc), WALK_DESC_FP);
+	CHECK_EQ_U64(walk_cache_get(c, pc + 1), 0);
+	CHECK_EQ_U64(walk_cache_get(c, other), 0); /* a collision is a miss, never pc's rule */
+	walk_cache_put(c, other, WALK_END);
+	CHECK_EQ_U64(walk_cache_get(c, other), WALK_END);
+	CHECK_EQ_U64(walk_cache_get(c, pc), 0);
+	CHECK_EQ_U64(walk_cache_get(c, (1ull << 47) - 1), 0);
+	CHECK_EQ_INT(cache_used(c), 1);
+	free(c);
+
+	/* A walk through this test's own CFI: cold (fills the cache), then warm. */
+	CHECK_EQ_INT(stack_setup(), 0);
+	ms = stack_modules_current();
+	CHECK(ms && ms->walk);
+	if (!ms || !ms->walk)
+		return;
+	memset(ms->walk, 0, sizeof(*ms->walk));
+	n = walk_deep(5, cold, 32);
+	used = cache_used(ms->walk);
+	m = walk_deep(5, warm, 32);
+	CHECK(n >= 9); /* walk_here, 6 walk_deep, walk_cache, main ... */
+	CHECK(used >= 4); /* walk_here's rip, its return address, walk_deep's, ... */
+	CHECK_EQ_INT(m, n);
+	/* frame 7: the two call sites in this function */
+	CHECK(!memcmp(cold, warm, 7 * sizeof(cold[0])));
+	CHECK(cold[7] != warm[7]);
+	CHECK(!memcmp(cold + 8, warm + 8, (n - 8) * sizeof(cold[0])));
+	CHECK_EQ_U64(cold[2], cold[3]); /* walk_deep's return address into itself */
+	/*
+	 * A library loaded now (not linked in): a new set (made by the loader's
+	 * r_brk probe, or here), its cache empty; the walk from it the same
+	 * except the call site in this function.
+	 */
+	void *h = dlopen("libexpat.so.1", RTLD_NOW);
+	CHECK(h != NULL);
+	CHECK(stack_modules_refresh() >= 0);
+	CHECK(stack_modules_current() != ms);
+	CHECK_EQ_INT(cache_used(stack_modules_current()->walk), 0);
+	m = walk_deep(5, warm, 32);
+	CHECK_EQ_INT(m, n);
+	CHECK(!memcmp(cold, warm, 7 * sizeof(cold[0])));
+	CHECK(!memcmp(cold + 8, warm + 8, (n - 8) * sizeof(cold[0])));
+	if (h)
+		dlclose(h);
+	stack_release();
+}
+
 static void setup_undone(void)
 {
 	struct uprobe_stats st = { .sz = sizeof(st) };
@@ -395,6 +523,7 @@ int main(void)
 	RUN(table_full);
 	RUN(reader_checks);
 	RUN(unwind_bad);
+	RUN(walk_cache);
 	RUN(setup_undone);
 	TL_EXIT();
 }
