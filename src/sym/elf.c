@@ -339,6 +339,7 @@ void sym_file_close(struct sym_file *f)
 		f->pool = next;
 	}
 	free(f->syms);
+	free(f->by_name);
 	if (f->cache_map)
 		munmap(f->cache_map, f->cache_len);
 	free(f->fdes);
