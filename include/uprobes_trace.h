@@ -305,6 +305,36 @@ UPROBE_API struct trace_event *trace_event_attach_opts(struct trace_session *s,
 						       const struct trace_spec *spec, uint32_t id,
 						       const struct trace_event_opts *opts);
 UPROBE_API int trace_event_detach(struct trace_event *ev);
+
+/* Options of trace_event_attach_many(). */
+struct trace_event_batch_opts {
+	size_t sz; /* sizeof(struct trace_event_batch_opts) */
+	/* Optional: opts[i] (each with its sz) for specs[i]; NULL: none for any. */
+	const struct trace_event_opts *opts;
+	/*
+	 * Optional: called once for each spec that is not attached (not in spec
+	 * order: those refused before the probes go in come first), with its
+	 * error and message ("GROUP/EVENT: PATH:LOCATION: why").
+	 */
+	void (*on_error)(uint32_t i, int err, const char *msg, void *ctx);
+	/* Optional: specs[0..done) looked at; the probes go in after the last. */
+	void (*progress)(uint32_t done, void *ctx);
+	void *ctx;
+	uint32_t failed; /* out: specs not attached (NULL specs not counted) */
+};
+
+/*
+ * Attach n events at once (spec i gets id i; a NULL spec is left out):
+ * each spec is checked and compiled as by trace_event_attach_opts(), then
+ * every probe goes in with one pass over the text and one cross-core
+ * synchronisation, instead of one per probe. events[i] is the event of
+ * specs[i], or NULL when it failed (reported to on_error). Returns how many
+ * were attached, or -EINVAL / -ENOMEM when none could be tried.
+ */
+UPROBE_API int trace_event_attach_many(struct trace_session *s,
+				       const struct trace_spec *const *specs, uint32_t n,
+				       struct trace_event **events,
+				       struct trace_event_batch_opts *opts);
 UPROBE_API void trace_event_free(struct trace_event *ev);
 UPROBE_API struct uprobe *trace_event_probe(const struct trace_event *ev);
 

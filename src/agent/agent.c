@@ -284,17 +284,30 @@ static void agg_of(const struct agent *a, const struct trace_spec *spec, uint32_
 	};
 }
 
-/* Probe i from its line; its status in *s. The spec is not kept: the event has its plan. */
-static void attach_one(struct agent *a, uint32_t i, const char *line, struct uprobe_agent_status *s)
+/* What attach_all() holds for every probe until they are in. */
+struct agent_batch {
+	struct agent *a;
+	struct uprobe_agent_status *st;
+	struct trace_spec **specs;
+	struct trace_event_opts *opts;
+	struct trace_event_agg *aggs;
+	struct trace_event **events;
+};
+
+/*
+ * Probe i from its line: its spec and options in b, or its failure in its
+ * status (the spec stays NULL: not attached).
+ */
+static void prepare_one(struct agent_batch *b, uint32_t i, const char *line)
 {
-	struct trace_event_opts o = {
-		.sz = sizeof(o), .skipped_counter = a->counts ? &a->counts[i].skipped : NULL,
-	};
+	struct agent *a = b->a;
+	struct uprobe_agent_status *s = &b->st[i];
 	struct trace_error err;
 	struct trace_spec *spec = trace_spec_parse(line, &err);
-	struct trace_event_agg agg;
-	struct trace_event *ev;
 
+	b->opts[i] = (struct trace_event_opts){
+		.sz = sizeof(b->opts[i]), .skipped_counter = a->counts ? &a->counts[i].skipped : NULL,
+	};
 	if (!spec || a->maps_err) {
 		s->err = a->maps_err ? a->maps_err : -EINVAL;
 		if (a->maps_err)
@@ -304,45 +317,96 @@ static void attach_one(struct agent *a, uint32_t i, const char *line, struct upr
 		trace_spec_free(spec);
 		return;
 	}
-	if (a->lang && agent_lang_agg(a->lang, a->session, i, spec, &agg, s->msg, sizeof(s->msg))) {
+	if (a->lang &&
+	    agent_lang_agg(a->lang, a->session, i, spec, &b->aggs[i], s->msg, sizeof(s->msg))) {
 		s->err = -EINVAL;
 		trace_spec_free(spec);
 		return;
 	}
 	if (a->maps && !a->lang)
-		agg_of(a, spec, i, &agg);
+		agg_of(a, spec, i, &b->aggs[i]);
 	if (a->maps)
-		o.agg = &agg;
-	ev = trace_event_attach_opts(a->session, spec, i, &o);
-	s->err = ev ? 0 : errno > 0 && errno < 4096 ? -errno : -EINVAL;
-	if (s->err)
-		snprintf(s->msg, sizeof(s->msg), "%s", reason(spec, uprobe_last_error()));
-	else
-		mode_of(ev, s->mode, sizeof(s->mode));
-	trace_spec_free(spec);
+		b->opts[i].agg = &b->aggs[i];
+	b->specs[i] = spec;
+}
+
+/* trace_event_attach_many's report of probe i's failure. */
+static void attach_failed(uint32_t i, int err, const char *msg, void *ctx)
+{
+	struct agent_batch *b = ctx;
+	struct uprobe_agent_status *s = &b->st[i];
+
+	s->err = err < 0 && err > -4096 ? err : -EINVAL;
+	snprintf(s->msg, sizeof(s->msg), "%s", reason(b->specs[i], msg));
+}
+
+/* PROGRESS every UPROBE_AGENT_PROGRESS_EVERY probes looked at: thousands take a while. */
+static void attach_progress(uint32_t done, void *ctx)
+{
+	struct agent_batch *b = ctx;
+	struct uprobe_agent_hdr h = { UPROBE_AGENT_PROGRESS, done };
+
+	if (!(done % UPROBE_AGENT_PROGRESS_EVERY) && done < b->a->n)
+		agent_send(b->a, &h, sizeof(h), -1, -1);
+}
+
+/* The specs parsed (those that could be); then every probe in at once. */
+static void attach_batch(struct agent_batch *b, char *text)
+{
+	struct trace_event_batch_opts o = {
+		.sz = sizeof(o), .opts = b->opts, .on_error = attach_failed,
+		.progress = attach_progress, .ctx = b,
+	};
+	char *save = NULL, *line = strtok_r(text, "\n", &save);
+	struct agent *a = b->a;
+
+	for (uint32_t i = 0; i < a->n; i++, line = strtok_r(NULL, "\n", &save)) {
+		if (line) {
+			prepare_one(b, i, line);
+		} else {
+			b->st[i].err = -EINVAL;
+			snprintf(b->st[i].msg, sizeof(b->st[i].msg), "no probe line %u in SPECS", i + 1);
+		}
+	}
+	int ret = trace_event_attach_many(a->session, (const struct trace_spec *const *)b->specs,
+					  a->n, b->events, &o);
+
+	for (uint32_t i = 0; ret < 0 && i < a->n; i++)
+		if (b->specs[i])
+			attach_failed(i, ret, uprobe_last_error(), b);
+	for (uint32_t i = 0; i < a->n; i++)
+		if (b->events[i])
+			mode_of(b->events[i], b->st[i].mode, sizeof(b->st[i].mode));
 }
 
 /*
  * Attach what can be attached here; one status per probe (n of them, whatever
- * the text holds). PROGRESS every 256 probes: thousands take seconds.
+ * the text holds). The specs are not kept: each event has its plan.
  */
 static void attach_all(struct agent *a, char *text, struct uprobe_agent_status *st)
 {
-	char *save = NULL, *line = strtok_r(text, "\n", &save);
-	struct uprobe_agent_hdr h = { UPROBE_AGENT_PROGRESS, 0 };
+	struct agent_batch b = {
+		.a = a, .st = st,
+		.specs = calloc(a->n ? a->n : 1, sizeof(*b.specs)),
+		.opts = calloc(a->n ? a->n : 1, sizeof(*b.opts)),
+		.aggs = calloc(a->n ? a->n : 1, sizeof(*b.aggs)),
+		.events = calloc(a->n ? a->n : 1, sizeof(*b.events)),
+	};
 
-	for (uint32_t i = 0; i < a->n; i++, line = strtok_r(NULL, "\n", &save)) {
-		if (line) {
-			attach_one(a, i, line, &st[i]);
-		} else {
-			st[i].err = -EINVAL;
-			snprintf(st[i].msg, sizeof(st[i].msg), "no probe line %u in SPECS", i + 1);
-		}
-		if (!((i + 1) % UPROBE_AGENT_PROGRESS_EVERY) && i + 1 < a->n) {
-			h.n = i + 1;
-			agent_send(a, &h, sizeof(h), -1, -1);
+	if (b.specs && b.opts && b.aggs && b.events) {
+		attach_batch(&b, text);
+	} else {
+		for (uint32_t i = 0; i < a->n; i++) {
+			st[i].err = -ENOMEM;
+			snprintf(st[i].msg, sizeof(st[i].msg), "out of memory");
 		}
 	}
+	for (uint32_t i = 0; b.specs && i < a->n; i++)
+		trace_spec_free(b.specs[i]);
+	free(b.events);
+	free(b.aggs);
+	free(b.opts);
+	free(b.specs);
 }
 
 /* Every probe out at once, with one synchronisation. */

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/batch.h"
 #include "core/core.h"
 #include "core/jump.h"
 #include "core/resolve.h"
@@ -439,8 +440,15 @@ static void batch_rollback(struct uprobe **probes, size_t n, struct probe_rec **
 	}
 }
 
+/* Spec i failed with err (its message is uprobe_last_error()): tell each's caller. */
+static void batch_failed(const struct core_batch_each *each, size_t i, int err)
+{
+	if (each && each->on_error)
+		each->on_error(i, err, each->ctx);
+}
+
 static int batch_prepare(const struct uprobe_spec *specs, size_t n, struct uprobe **probes,
-			 bool partial, int *errs)
+			 bool partial, int *errs, const struct core_batch_each *each)
 {
 	int first = 0;
 
@@ -453,6 +461,8 @@ static int batch_prepare(const struct uprobe_spec *specs, size_t n, struct uprob
 			continue;
 		if (!first)
 			first = err;
+		if (partial)
+			batch_failed(each, i, err);
 		if (!partial) {
 			if (n > 1)
 				log_error_prefix("spec %zu", i);
@@ -464,7 +474,7 @@ static int batch_prepare(const struct uprobe_spec *specs, size_t n, struct uprob
 
 /* Link every prepared probe and arm its record; optimized ones then get their jump. */
 static int batch_arm(struct uprobe **probes, size_t n, bool partial, int *errs,
-		     struct probe_rec **opt)
+		     struct probe_rec **opt, const struct core_batch_each *each)
 {
 	size_t nopt = 0;
 	int attached = 0;
@@ -488,6 +498,7 @@ static int batch_arm(struct uprobe **probes, size_t n, bool partial, int *errs,
 			errs[i] = err;
 		if (!partial)
 			return err;
+		batch_failed(each, i, err);
 		probe_unlink(probes[i]);
 		probe_delete(probes[i]);
 		probes[i] = NULL;
@@ -498,9 +509,8 @@ static int batch_arm(struct uprobe **probes, size_t n, bool partial, int *errs,
 	return attached;
 }
 
-/* uprobe_attach_many(), every probe also counting its skipped hits at skipped_at (or not: NULL). */
-static int attach_many(const struct uprobe_spec *specs, size_t n, struct uprobe **probes,
-		       const struct uprobe_batch_opts *opts, uint64_t *skipped_at)
+int core_attach_many(const struct uprobe_spec *specs, size_t n, struct uprobe **probes,
+		     const struct uprobe_batch_opts *opts, const struct core_batch_each *each)
 {
 	bool partial = opts && (opts->flags & UPROBE_BATCH_PARTIAL);
 	struct probe_rec **recs;
@@ -518,7 +528,7 @@ static int attach_many(const struct uprobe_spec *specs, size_t n, struct uprobe 
 	memset(probes, 0, n * sizeof(*probes));
 	pthread_mutex_lock(&registry_lock);
 	sym_batch_begin();
-	err = batch_prepare(specs, n, probes, partial, errs);
+	err = batch_prepare(specs, n, probes, partial, errs, each);
 	sym_batch_end();
 	if (err && !partial) {
 		for (size_t i = 0; i < n; i++)
@@ -527,11 +537,11 @@ static int attach_many(const struct uprobe_spec *specs, size_t n, struct uprobe 
 		pthread_mutex_unlock(&registry_lock);
 		return log_report(err);
 	}
-	for (size_t i = 0; i < n; i++) /* before any hit can count */
+	for (size_t i = 0; each && each->skipped && i < n; i++) /* before any hit can count */
 		if (probes[i])
-			probes[i]->skipped_also = skipped_at;
+			probes[i]->skipped_also = each->skipped[i];
 	recs = calloc(n ? n : 1, sizeof(*recs));
-	ret = recs ? batch_arm(probes, n, partial, errs, recs) : log_error(ENOMEM, "out of memory");
+	ret = recs ? batch_arm(probes, n, partial, errs, recs, each) : log_error(ENOMEM, "out of memory");
 	if (ret < 0 && recs)
 		batch_rollback(probes, n, recs);
 	recs_clear_pending();
@@ -543,7 +553,7 @@ static int attach_many(const struct uprobe_spec *specs, size_t n, struct uprobe 
 int uprobe_attach_many(const struct uprobe_spec *specs, size_t n, struct uprobe **probes,
 		       const struct uprobe_batch_opts *opts)
 {
-	return attach_many(specs, n, probes, opts, NULL);
+	return core_attach_many(specs, n, probes, opts, NULL);
 }
 
 void uprobe_batch_begin(void)
@@ -563,7 +573,8 @@ static struct uprobe *attach_one(const struct uprobe_spec *s, const struct uprob
 							 sizeof(opts->skipped_counter)
 				       ? opts->skipped_counter
 				       : NULL;
-	int ret = attach_many(s, 1, &p, NULL, skipped_at);
+	struct core_batch_each each = { .skipped = &skipped_at };
+	int ret = core_attach_many(s, 1, &p, NULL, &each);
 
 	if (ret < 0) {
 		errno = -ret;

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/batch.h"
 #include "sym/maps.h"
 #include "trace/fetch/fetch.h"
 #include "trace/session/session.h"
@@ -145,20 +146,33 @@ static void location_of(const struct trace_spec *spec, char *buf, size_t len)
 		snprintf(buf, len, "%s", spec->symbol);
 }
 
+/* The probe of ev, at path:loc. */
+static void probe_spec_of(struct trace_event *ev, const struct trace_spec *spec, const char *path,
+			  const char *loc, unsigned int flags, struct uprobe_spec *u)
+{
+	*u = (struct uprobe_spec){
+		.path = path, .location = loc, .ctx = &ev->hot,
+		.flags = flags | UPROBE_F_HANDLER_NO_SIMD,
+	};
+	if (spec->kind == TRACE_RETPROBE) {
+		u->handler = fetch_stamp_handler;
+		u->ret_handler = fetch_return_handler;
+	} else {
+		u->handler = fetch_entry_handler;
+	}
+}
+
 static int attach_probe(struct trace_event *ev, const struct trace_spec *spec, const char *path,
 			const char *loc, unsigned int flags)
 {
-	struct uprobe_opts o = {
-		.sz = sizeof(o), .ctx = &ev->hot, .flags = flags | UPROBE_F_HANDLER_NO_SIMD,
-		.skipped_counter = ev->skipped_counter,
-	};
+	struct uprobe_opts o = { .sz = sizeof(o), .skipped_counter = ev->skipped_counter };
+	struct uprobe_spec u;
 
-	if (spec->kind == TRACE_RETPROBE) {
-		o.handler = fetch_stamp_handler;
-		o.ret_handler = fetch_return_handler;
-	} else {
-		o.handler = fetch_entry_handler;
-	}
+	probe_spec_of(ev, spec, path, loc, flags, &u);
+	o.handler = u.handler;
+	o.ret_handler = u.ret_handler;
+	o.ctx = u.ctx;
+	o.flags = u.flags;
 	ev->probe = uprobe_attach(path, loc, &o);
 	return ev->probe ? 0 : -errno;
 }
@@ -179,11 +193,15 @@ static int semaphore_get(struct trace_event *ev, const struct trace_spec *spec, 
 	return 0;
 }
 
-static int event_setup(struct trace_event *ev, const struct trace_spec *spec, uint32_t id,
-		       unsigned int flags)
+/*
+ * Everything of ev but its probe: the file found (into path), the location
+ * (into loc, 256 bytes) analysed, the fetch plan compiled, the USDT
+ * semaphore raised.
+ */
+static int event_prepare(struct trace_event *ev, const struct trace_spec *spec, uint32_t id,
+			 unsigned int flags, char path[PATH_MAX], char loc[256])
 {
 	struct uprobe_info info = { .sz = sizeof(info) };
-	char path[PATH_MAX], loc[256];
 	int ret;
 
 	if (spec->kind == TRACE_DELETE)
@@ -192,10 +210,10 @@ static int event_setup(struct trace_event *ev, const struct trace_spec *spec, ui
 	if (spec->sdt_name) /* its args are not known yet: a consumer could not lay them out */
 		return log_error(EINVAL, "SDT marker %s:%s: resolve it into probes first "
 				 "(trace_spec_resolve_sdt)", spec->sdt_provider, spec->sdt_name);
-	ret = resolve_path(spec->path, path, sizeof(path));
+	ret = resolve_path(spec->path, path, PATH_MAX);
 	if (ret)
 		return ret;
-	location_of(spec, loc, sizeof(loc));
+	location_of(spec, loc, 256);
 	ret = uprobe_analyze(path, loc, flags, &info);
 	if (ret && ret != -ENOTSUP)
 		return ret;
@@ -204,10 +222,16 @@ static int event_setup(struct trace_event *ev, const struct trace_spec *spec, ui
 		return -errno;
 	ev->hot.plan = ev->plan;
 	ev->hot.id = id;
-	ret = semaphore_get(ev, spec, path, &info);
-	if (!ret)
-		ret = attach_probe(ev, spec, path, loc, flags);
-	return ret;
+	return semaphore_get(ev, spec, path, &info);
+}
+
+static int event_setup(struct trace_event *ev, const struct trace_spec *spec, uint32_t id,
+		       unsigned int flags)
+{
+	char path[PATH_MAX], loc[256];
+	int ret = event_prepare(ev, spec, id, flags, path, loc);
+
+	return ret ? ret : attach_probe(ev, spec, path, loc, flags);
 }
 
 UPROBE_API struct trace_event *trace_event_attach(struct trace_session *s,
@@ -229,22 +253,13 @@ static void set_agg(struct trace_event *ev, const struct trace_event_agg *a)
 	ev->hot.agg = a->maps ? &ev->agg : NULL;
 }
 
-UPROBE_API struct trace_event *trace_event_attach_opts(struct trace_session *s,
-						       const struct trace_spec *spec, uint32_t id,
-						       const struct trace_event_opts *opts)
+#define EVENT_OPTS_MIN_SZ offsetof(struct trace_event_opts, skipped_counter) /* an older caller's */
+
+/* A new event of s with opts (checked), not attached, in no list. */
+static struct trace_event *event_new(struct trace_session *s, const struct trace_event_opts *opts)
 {
-	struct trace_event *ev;
-	int ret;
+	struct trace_event *ev = calloc(1, sizeof(*ev));
 
-	size_t min_sz = offsetof(struct trace_event_opts, skipped_counter); /* an older caller's */
-
-	if (!s || !spec || (opts && opts->sz < min_sz)) {
-		log_error(-EINVAL, "trace_event_attach: %s", !s ? "no session" : !spec ? "no spec"
-							     : "opts->sz too small");
-		errno = EINVAL;
-		return NULL;
-	}
-	ev = calloc(1, sizeof(*ev));
 	if (!ev)
 		return NULL;
 	ev->session = s;
@@ -256,19 +271,52 @@ UPROBE_API struct trace_event *trace_event_attach_opts(struct trace_session *s,
 	if (opts && opts->sz >= offsetof(struct trace_event_opts, agg) + sizeof(opts->agg) &&
 	    opts->agg)
 		set_agg(ev, opts->agg);
-	ret = event_setup(ev, spec, id, opts ? opts->flags : 0);
-	if (ret) {
-		log_error_prefix("%s/%s", spec->group, spec->event);
-		ev->session = NULL;
-		trace_event_free(ev);
-		errno = -ret;
-		return NULL;
-	}
+	return ev;
+}
+
+/* An event that could not be attached: undone (its semaphore back down) and freed. */
+static void event_drop(struct trace_event *ev)
+{
+	ev->session = NULL;
+	trace_event_free(ev);
+}
+
+/* ev, attached, joins its session's list. */
+static void event_publish(struct trace_event *ev)
+{
+	struct trace_session *s = ev->session;
+
 	ev->attached = 1;
 	pthread_mutex_lock(&s->lock);
 	ev->next = s->events;
 	s->events = ev;
 	pthread_mutex_unlock(&s->lock);
+}
+
+UPROBE_API struct trace_event *trace_event_attach_opts(struct trace_session *s,
+						       const struct trace_spec *spec, uint32_t id,
+						       const struct trace_event_opts *opts)
+{
+	struct trace_event *ev;
+	int ret;
+
+	if (!s || !spec || (opts && opts->sz < EVENT_OPTS_MIN_SZ)) {
+		log_error(-EINVAL, "trace_event_attach: %s", !s ? "no session" : !spec ? "no spec"
+							     : "opts->sz too small");
+		errno = EINVAL;
+		return NULL;
+	}
+	ev = event_new(s, opts);
+	if (!ev)
+		return NULL;
+	ret = event_setup(ev, spec, id, opts ? opts->flags : 0);
+	if (ret) {
+		log_error_prefix("%s/%s", spec->group, spec->event);
+		event_drop(ev);
+		errno = -ret;
+		return NULL;
+	}
+	event_publish(ev);
 	return ev;
 }
 
@@ -360,4 +408,148 @@ UPROBE_API int trace_session_detach(struct trace_session *s)
 UPROBE_API void trace_session_record(struct trace_session *s, int on)
 {
 	__atomic_store_n(&s->recording, !!on, __ATOMIC_RELEASE);
+}
+
+/* trace_event_attach_many(): one batch's state. */
+struct event_batch {
+	const struct trace_spec *const *specs;
+	struct trace_event_batch_opts *opts;
+	uint32_t *spec_of;  /* probe k of the core batch is that of specs[spec_of[k]] */
+	uint8_t *told;	    /* told[k]: its failure was reported */
+};
+
+/* specs[i] is not attached (err; its message is uprobe_last_error()): tell the caller. */
+static void batch_error(struct event_batch *b, uint32_t i, int err)
+{
+	const struct trace_spec *spec = b->specs[i];
+
+	log_error_prefix("%s/%s", spec->group, spec->event);
+	b->opts->failed++;
+	if (b->opts->on_error)
+		b->opts->on_error(i, err, uprobe_last_error(), b->opts->ctx);
+}
+
+static void batch_core_error(size_t k, int err, void *ctx)
+{
+	struct event_batch *b = ctx;
+
+	b->told[k] = 1;
+	batch_error(b, b->spec_of[k], err);
+}
+
+/*
+ * Phase 1: every event but its probe (event_prepare), the probe's spec in
+ * us[m] for each that is ready. Returns m.
+ */
+static uint32_t batch_prepare_events(struct trace_session *s, struct event_batch *b, uint32_t n,
+				     struct trace_event **events, struct uprobe_spec *us,
+				     char **paths, char (*locs)[256])
+{
+	struct trace_event_batch_opts *o = b->opts;
+	char path[PATH_MAX];
+	uint32_t m = 0;
+
+	for (uint32_t i = 0; i < n; i++) {
+		const struct trace_event_opts *eo = o->opts ? &o->opts[i] : NULL;
+		unsigned int flags = eo ? eo->flags : 0;
+		struct trace_event *ev;
+		int ret;
+
+		events[i] = NULL;
+		if (!b->specs[i])
+			continue;
+		ev = eo && eo->sz < EVENT_OPTS_MIN_SZ ? NULL : event_new(s, eo);
+		ret = !ev ? (eo && eo->sz < EVENT_OPTS_MIN_SZ ? log_error(EINVAL, "opts[%u].sz "
+							     "too small", i)
+							: log_error(ENOMEM, "out of memory"))
+			  : event_prepare(ev, b->specs[i], i, flags, path, locs[m]);
+		if (!ret && !(paths[m] = strdup(path)))
+			ret = log_error(ENOMEM, "out of memory");
+		if (ret) {
+			if (ev)
+				event_drop(ev);
+			batch_error(b, i, ret);
+		} else {
+			events[i] = ev;
+			probe_spec_of(ev, b->specs[i], paths[m], locs[m], flags, &us[m]);
+			b->spec_of[m++] = i;
+		}
+		if (o->progress)
+			o->progress(i + 1, o->ctx);
+	}
+	return m;
+}
+
+/* Phase 2: the m probes in at once; events without theirs are dropped. */
+static int batch_attach_probes(struct event_batch *b, struct trace_event **events,
+			       const struct uprobe_spec *us, uint32_t m, uint64_t **skipped,
+			       struct uprobe **probes)
+{
+	struct uprobe_batch_opts bo = { .sz = sizeof(bo), .flags = UPROBE_BATCH_PARTIAL };
+	struct core_batch_each each = {
+		.skipped = skipped, .on_error = batch_core_error, .ctx = b,
+	};
+	int attached = 0, ret;
+
+	for (uint32_t k = 0; k < m; k++)
+		skipped[k] = events[b->spec_of[k]]->skipped_counter;
+	ret = core_attach_many(us, m, probes, &bo, &each);
+	for (uint32_t k = 0; k < m; k++) {
+		uint32_t i = b->spec_of[k];
+
+		if (probes[k]) {
+			events[i]->probe = probes[k];
+			event_publish(events[i]);
+			attached++;
+			continue;
+		}
+		if (!b->told[k]) /* the whole batch failed before this probe */
+			batch_error(b, i, ret < 0 ? ret : -EIO);
+		event_drop(events[i]);
+		events[i] = NULL;
+	}
+	return attached;
+}
+
+UPROBE_API int trace_event_attach_many(struct trace_session *s,
+				       const struct trace_spec *const *specs, uint32_t n,
+				       struct trace_event **events,
+				       struct trace_event_batch_opts *opts)
+{
+	struct trace_event_batch_opts none = { .sz = sizeof(none) };
+	struct event_batch b = { .specs = specs, .opts = opts ? opts : &none };
+	struct uprobe_spec *us = calloc(n ? n : 1, sizeof(*us));
+	char **paths = calloc(n ? n : 1, sizeof(*paths));
+	char(*locs)[256] = malloc((n ? n : 1) * sizeof(*locs));
+	uint64_t **skipped = calloc(n ? n : 1, sizeof(*skipped));
+	struct uprobe **probes = calloc(n ? n : 1, sizeof(*probes));
+	uint32_t m;
+	int ret = -ENOMEM;
+
+	b.spec_of = calloc(n ? n : 1, sizeof(*b.spec_of));
+	b.told = calloc(n ? n : 1, 1);
+	if (!s || (n && (!specs || !events)) || (opts && opts->sz < sizeof(*opts))) {
+		ret = log_error(EINVAL, "trace_event_attach_many: %s",
+				!s ? "no session" : opts && opts->sz < sizeof(*opts)
+							 ? "opts->sz too small" : "no specs or events");
+		goto out;
+	}
+	b.opts->failed = 0;
+	if (!us || !paths || !locs || !skipped || !probes || !b.spec_of || !b.told)
+		goto out;
+	uprobe_batch_begin();
+	m = batch_prepare_events(s, &b, n, events, us, paths, locs);
+	ret = batch_attach_probes(&b, events, us, m, skipped, probes);
+	uprobe_batch_end();
+	for (uint32_t k = 0; k < m; k++)
+		free(paths[k]);
+out:
+	free(b.told);
+	free(b.spec_of);
+	free(probes);
+	free(skipped);
+	free(locs);
+	free(paths);
+	free(us);
+	return ret;
 }
