@@ -317,14 +317,13 @@ struct trace_event_batch_opts {
 	 * error and message ("GROUP/EVENT: PATH:LOCATION: why").
 	 */
 	void (*on_error)(uint32_t i, int err, const char *msg, void *ctx);
-	/* Optional: specs[0..done) looked at; the probes go in after the last. */
-	void (*progress)(uint32_t done, void *ctx);
 	void *ctx;
-	uint32_t failed; /* out: specs not attached (NULL specs not counted) */
+	uint32_t first_id; /* spec i gets id first_id + i */
+	uint32_t failed;   /* out: specs not attached (NULL specs not counted) */
 };
 
 /*
- * Attach n events at once (spec i gets id i; a NULL spec is left out):
+ * Attach n events at once (spec i gets id first_id + i; a NULL spec is left out):
  * each spec is checked and compiled as by trace_event_attach_opts(), then
  * every probe goes in with one pass over the text and one cross-core
  * synchronisation, instead of one per probe. events[i] is the event of

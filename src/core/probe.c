@@ -369,20 +369,6 @@ static void probe_unlink(struct uprobe *p)
 	core_stats.probes_attached--;
 }
 
-/* Head of the patch: int3 (every mode starts there). */
-static int rec_arm(struct probe_rec *rec)
-{
-	int err;
-
-	if (rec->installed)
-		return 0;
-	__atomic_store_n(&rec->active, 1, __ATOMIC_RELEASE);
-	err = rec_patch(rec, REC_INT3);
-	if (err)
-		__atomic_store_n(&rec->active, 0, __ATOMIC_RELEASE);
-	return err;
-}
-
 /*
  * Take patches out, in reverse (see REC_* in core.h): head back to int3 (hits
  * keep being handled through the copy), tail restored, then the original head
@@ -407,22 +393,48 @@ static int recs_disarm(struct probe_rec **recs, size_t n)
 	return err;
 }
 
-/* The distinct records of probes that are installed and have no consumer left. */
+/*
+ * Has r been seen? seen is an open-addressing set of cap slots (a power of
+ * two, more than the records put in); r goes in if not.
+ */
+static bool rec_seen(struct probe_rec **seen, size_t cap, struct probe_rec *r)
+{
+	size_t i = ((uintptr_t)r >> 4) * 0x9e3779b97f4a7c15ull >> 20;
+
+	for (i &= cap - 1; seen[i]; i = (i + 1) & (cap - 1))
+		if (seen[i] == r)
+			return true;
+	seen[i] = r;
+	return false;
+}
+
+/*
+ * The distinct records of probes that are installed and have no consumer
+ * left. Duplicates are found with a set (thousands of probes detach at once);
+ * without memory for it, by a pass over those found so far.
+ */
 static size_t recs_orphaned(struct uprobe **probes, size_t n, struct probe_rec **out)
 {
-	size_t m = 0;
+	size_t m = 0, cap = 16;
+	struct probe_rec **seen;
 
+	while (cap < 2 * n)
+		cap *= 2;
+	seen = calloc(cap, sizeof(*seen));
 	for (size_t i = 0; i < n; i++) {
 		struct probe_rec *r = probes[i] ? probes[i]->rec : NULL;
 		bool dup = false;
 
 		if (!r || !r->installed || r->consumers)
 			continue;
-		for (size_t j = 0; j < m && !dup; j++)
+		if (seen)
+			dup = rec_seen(seen, cap, r);
+		for (size_t j = 0; !seen && j < m && !dup; j++)
 			dup = out[j] == r;
 		if (!dup)
 			out[m++] = r;
 	}
+	free(seen);
 	return m;
 }
 
@@ -472,28 +484,45 @@ static int batch_prepare(const struct uprobe_spec *specs, size_t n, struct uprob
 	return first;
 }
 
-/* Link every prepared probe and arm its record; optimized ones then get their jump. */
+/*
+ * Link every prepared probe, then write int3 into each record not in the
+ * text yet (int3: every mode starts there), those on one page in one write.
+ * A record is fresh while neither installed nor active; marking it active
+ * before its int3 goes in takes it once, however many probes of the batch
+ * share it. Probes whose record could not be armed come out again. fresh and
+ * opt have room for n records each.
+ */
 static int batch_arm(struct uprobe **probes, size_t n, bool partial, int *errs,
-		     struct probe_rec **opt, const struct core_batch_each *each)
+		     struct probe_rec **fresh, struct probe_rec **opt,
+		     const struct core_batch_each *each)
 {
-	size_t nopt = 0;
-	int attached = 0;
+	size_t nfresh = 0, nopt = 0;
+	int attached = 0, err = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		struct probe_rec *rec = probes[i] ? probes[i]->rec : NULL;
-		bool fresh = rec && !rec->installed;
-		int err;
 
 		if (!rec)
 			continue;
 		probe_link(probes[i]);
-		err = rec_arm(rec);
-		if (!err) {
-			attached++;
-			if (fresh && rec->mode == UPROBE_MODE_OPTIMIZED)
-				opt[nopt++] = rec;
+		if (rec->installed || rec->active)
+			continue;
+		__atomic_store_n(&rec->active, 1, __ATOMIC_RELEASE);
+		fresh[nfresh++] = rec;
+	}
+	recs_patch(fresh, nfresh, REC_CLEAN, REC_INT3, &err);
+	for (size_t k = 0; k < nfresh; k++) {
+		if (!fresh[k]->installed)
+			__atomic_store_n(&fresh[k]->active, 0, __ATOMIC_RELEASE);
+		else if (fresh[k]->mode == UPROBE_MODE_OPTIMIZED)
+			opt[nopt++] = fresh[k];
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!probes[i] || probes[i]->rec->installed) {
+			attached += probes[i] != NULL;
 			continue;
 		}
+		err = err ? err : -EIO;
 		if (errs)
 			errs[i] = err;
 		if (!partial)
@@ -540,8 +569,9 @@ int core_attach_many(const struct uprobe_spec *specs, size_t n, struct uprobe **
 	for (size_t i = 0; each && each->skipped && i < n; i++) /* before any hit can count */
 		if (probes[i])
 			probes[i]->skipped_also = each->skipped[i];
-	recs = calloc(n ? n : 1, sizeof(*recs));
-	ret = recs ? batch_arm(probes, n, partial, errs, recs, each) : log_error(ENOMEM, "out of memory");
+	recs = calloc(n ? 2 * n : 1, sizeof(*recs)); /* fresh records, optimized ones */
+	ret = recs ? batch_arm(probes, n, partial, errs, recs, recs + n, each)
+		   : log_error(ENOMEM, "out of memory");
 	if (ret < 0 && recs)
 		batch_rollback(probes, n, recs);
 	recs_clear_pending();

@@ -462,7 +462,7 @@ static uint32_t batch_prepare_events(struct trace_session *s, struct event_batch
 		ret = !ev ? (eo && eo->sz < EVENT_OPTS_MIN_SZ ? log_error(EINVAL, "opts[%u].sz "
 							     "too small", i)
 							: log_error(ENOMEM, "out of memory"))
-			  : event_prepare(ev, b->specs[i], i, flags, path, locs[m]);
+			  : event_prepare(ev, b->specs[i], o->first_id + i, flags, path, locs[m]);
 		if (!ret && !(paths[m] = strdup(path)))
 			ret = log_error(ENOMEM, "out of memory");
 		if (ret) {
@@ -474,8 +474,6 @@ static uint32_t batch_prepare_events(struct trace_session *s, struct event_batch
 			probe_spec_of(ev, b->specs[i], paths[m], locs[m], flags, &us[m]);
 			b->spec_of[m++] = i;
 		}
-		if (o->progress)
-			o->progress(i + 1, o->ctx);
 	}
 	return m;
 }
