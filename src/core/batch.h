@@ -28,4 +28,12 @@ struct core_batch_each {
 int core_attach_many(const struct uprobe_spec *specs, size_t n, struct uprobe **probes,
 		     const struct uprobe_batch_opts *opts, const struct core_batch_each *each);
 
+/*
+ * Where path:location is (uprobe_analyze()'s addr and file_offset), without
+ * analysing the instruction there: attaching does that. 0 or -errno with a
+ * message, as uprobe_analyze.
+ */
+int core_locate(const char *path, const char *location, unsigned int flags, uint64_t *addr,
+		uint64_t *file_offset);
+
 #endif

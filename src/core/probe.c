@@ -758,3 +758,23 @@ int uprobe_analyze(const char *path, const char *location, unsigned int flags,
 		log_error_prefix("%s:%s", path ? path : "(self)", location ? location : "");
 	return log_report(err);
 }
+
+int core_locate(const char *path, const char *location, unsigned int flags, uint64_t *addr,
+		uint64_t *file_offset)
+{
+	struct probe_target t;
+	int err;
+
+	log_clear_error();
+	pthread_mutex_lock(&registry_lock);
+	err = resolve_location(path, location, flags | RESOLVE_FILE_IMAGE, &t);
+	if (!err) {
+		*addr = t.addr;
+		*file_offset = t.file_offset;
+	}
+	resolve_release(&t);
+	pthread_mutex_unlock(&registry_lock);
+	if (err)
+		log_error_prefix("%s:%s", path ? path : "(self)", location ? location : "");
+	return err;
+}

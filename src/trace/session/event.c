@@ -195,8 +195,8 @@ static int semaphore_get(struct trace_event *ev, const struct trace_spec *spec, 
 
 /*
  * Everything of ev but its probe: the file found (into path), the location
- * (into loc, 256 bytes) analysed, the fetch plan compiled, the USDT
- * semaphore raised.
+ * (into loc, 256 bytes) found (its instruction is analysed as the probe goes
+ * in), the fetch plan compiled, the USDT semaphore raised.
  */
 static int event_prepare(struct trace_event *ev, const struct trace_spec *spec, uint32_t id,
 			 unsigned int flags, char path[PATH_MAX], char loc[256])
@@ -214,9 +214,9 @@ static int event_prepare(struct trace_event *ev, const struct trace_spec *spec, 
 	if (ret)
 		return ret;
 	location_of(spec, loc, 256);
-	ret = uprobe_analyze(path, loc, flags, &info);
-	if (ret && ret != -ENOTSUP)
-		return ret;
+	ret = core_locate(path, loc, flags, &info.addr, &info.file_offset);
+	if (ret)
+		return log_report(ret);
 	ev->plan = fetch_compile(spec, info.addr, path, info.file_offset);
 	if (!ev->plan)
 		return -errno;
@@ -424,6 +424,7 @@ static void batch_error(struct event_batch *b, uint32_t i, int err)
 	const struct trace_spec *spec = b->specs[i];
 
 	log_error_prefix("%s/%s", spec->group, spec->event);
+	err = err > 0 ? -err : err ? err : -EINVAL; /* some layers return +errno */
 	b->opts->failed++;
 	if (b->opts->on_error)
 		b->opts->on_error(i, err, uprobe_last_error(), b->opts->ctx);
