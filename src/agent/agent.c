@@ -37,6 +37,7 @@
 #include "uprobes_agent.h"
 #include "uprobes_trace.h"
 #include "agent/agent_lang.h"
+#include "core/batch.h"
 #include "trace/map/map.h"
 #include "util/fd.h"
 
@@ -209,12 +210,7 @@ static int status_memfd(const struct uprobe_agent_status *st, uint32_t n)
 
 static void mode_of(const struct trace_event *ev, char *buf, size_t len)
 {
-	struct uprobe_info info = { .sz = sizeof(info) };
-	enum uprobe_mode mode = UPROBE_MODE_NONE;
-
-	if (!uprobe_get_info(trace_event_probe(ev), &info))
-		mode = info.mode;
-	snprintf(buf, len, "%s", uprobe_mode_name(mode));
+	snprintf(buf, len, "%s", uprobe_mode_name(core_probe_mode(trace_event_probe(ev))));
 }
 
 /*

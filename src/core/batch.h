@@ -33,6 +33,9 @@ int core_attach_many(const struct uprobe_spec *specs, size_t n, struct uprobe **
  * analysing the instruction there: attaching does that. 0 or -errno with a
  * message, as uprobe_analyze.
  */
+/* uprobe_get_info(p).mode alone (no disassembly, no copies): for a status per probe. */
+enum uprobe_mode core_probe_mode(const struct uprobe *p);
+
 int core_locate(const char *path, const char *location, unsigned int flags, uint64_t *addr,
 		uint64_t *file_offset);
 

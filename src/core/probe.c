@@ -778,3 +778,8 @@ int core_locate(const char *path, const char *location, unsigned int flags, uint
 		log_error_prefix("%s:%s", path ? path : "(self)", location ? location : "");
 	return err;
 }
+
+enum uprobe_mode core_probe_mode(const struct uprobe *p)
+{
+	return p ? p->rec->mode : UPROBE_MODE_NONE;
+}
