@@ -43,11 +43,9 @@ int ubp_text_write(uint64_t addr, const void *buf, size_t len);
 struct ubp_patch {
 	uint64_t addr;
 	const uint8_t *bytes;
-	uint32_t len; /* at most UBP_PATCH_MAX */
-	int err;      /* out: 0 once the bytes are in the text, else -errno */
+	uint32_t len;
+	int err; /* out: 0 once the bytes are in the text, else -errno */
 };
-
-#define UBP_PATCH_MAX 16
 
 /*
  * Write n patches (in any order, none overlapping another) as ubp_text_write
