@@ -319,11 +319,20 @@ struct trace_event_batch_opts {
 	void (*on_error)(uint32_t i, int err, const char *msg, void *ctx);
 	void *ctx;
 	uint32_t first_id; /* spec i gets id first_id + i */
+	/*
+	 * When specs is NULL: spec i is asked for (spec_get, in order, NULL to
+	 * leave it out) when its turn comes and handed back (spec_put) once its
+	 * event is prepared, so that one spec at a time is held however many
+	 * go in. opts[i] is read after spec_get(i) returns.
+	 */
+	const struct trace_spec *(*spec_get)(uint32_t i, void *ctx);
+	void (*spec_put)(uint32_t i, const struct trace_spec *spec, void *ctx);
 	uint32_t failed;   /* out: specs not attached (NULL specs not counted) */
 };
 
 /*
- * Attach n events at once (spec i gets id first_id + i; a NULL spec is left out):
+ * Attach n events at once (spec i gets id first_id + i; a NULL spec is left out;
+ * specs may be NULL when opts->spec_get hands them out one at a time):
  * each spec is checked and compiled as by trace_event_attach_opts(), then
  * every probe goes in with one pass over the text and one cross-core
  * synchronisation, instead of one per probe. events[i] is the event of

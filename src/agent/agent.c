@@ -281,36 +281,40 @@ static void agg_of(const struct agent *a, const struct trace_spec *spec, uint32_
 }
 
 /*
- * Probes attached per trace_event_attach_many() call: one synchronisation
- * each, while the parsed specs (28 KiB each) of one chunk only are held.
+ * What attach_all() holds for every probe until they are in: its line, its
+ * options. The parsed specs (28 KiB each) are made one at a time, as
+ * trace_event_attach_many() asks for them (spec_get), and freed once their
+ * event is prepared.
  */
-#define AGENT_CHUNK UPROBE_AGENT_PROGRESS_EVERY
-
-/* What attach_all() holds for the probes of one chunk until they are in. */
 struct agent_batch {
 	struct agent *a;
-	struct uprobe_agent_status *st; /* the chunk's statuses */
-	uint32_t first;			/* its first probe */
-	struct trace_spec *specs[AGENT_CHUNK];
-	struct trace_event_opts opts[AGENT_CHUNK];
-	struct trace_event_agg aggs[AGENT_CHUNK];
-	struct trace_event *events[AGENT_CHUNK];
+	struct uprobe_agent_status *st;
+	char **lines;
+	struct trace_event_opts *opts;
+	struct trace_event_agg *aggs;
+	struct trace_event **events;
 };
 
-/*
- * Probe first + k from its line: its spec and options in b, or its failure
- * in its status (the spec stays NULL: not attached).
- */
-static void prepare_one(struct agent_batch *b, uint32_t k, const char *line)
+/* Probe i's spec and options, or NULL with its failure in its status (left out). */
+static const struct trace_spec *spec_get(uint32_t i, void *ctx)
 {
+	struct agent_batch *b = ctx;
 	struct agent *a = b->a;
-	struct uprobe_agent_status *s = &b->st[k];
-	uint32_t i = b->first + k;
+	struct uprobe_agent_status *s = &b->st[i];
+	struct uprobe_agent_hdr h = { UPROBE_AGENT_PROGRESS, i };
 	struct trace_error err;
-	struct trace_spec *spec = trace_spec_parse(line, &err);
+	struct trace_spec *spec;
 
-	b->opts[k] = (struct trace_event_opts){
-		.sz = sizeof(b->opts[k]), .skipped_counter = a->counts ? &a->counts[i].skipped : NULL,
+	if (i && !(i % UPROBE_AGENT_PROGRESS_EVERY)) /* thousands take a while */
+		agent_send(a, &h, sizeof(h), -1, -1);
+	if (!b->lines[i]) {
+		s->err = -EINVAL;
+		snprintf(s->msg, sizeof(s->msg), "no probe line %u in SPECS", i + 1);
+		return NULL;
+	}
+	spec = trace_spec_parse(b->lines[i], &err);
+	b->opts[i] = (struct trace_event_opts){
+		.sz = sizeof(b->opts[i]), .skipped_counter = a->counts ? &a->counts[i].skipped : NULL,
 	};
 	if (!spec || a->maps_err) {
 		s->err = a->maps_err ? a->maps_err : -EINVAL;
@@ -319,92 +323,94 @@ static void prepare_one(struct agent_batch *b, uint32_t k, const char *line)
 		else
 			snprintf(s->msg, sizeof(s->msg), "column %d: %s", err.column, err.msg);
 		trace_spec_free(spec);
-		return;
+		return NULL;
 	}
 	if (a->lang &&
-	    agent_lang_agg(a->lang, a->session, i, spec, &b->aggs[k], s->msg, sizeof(s->msg))) {
+	    agent_lang_agg(a->lang, a->session, i, spec, &b->aggs[i], s->msg, sizeof(s->msg))) {
 		s->err = -EINVAL;
 		trace_spec_free(spec);
-		return;
+		return NULL;
 	}
 	if (a->maps && !a->lang)
-		agg_of(a, spec, i, &b->aggs[k]);
+		agg_of(a, spec, i, &b->aggs[i]);
 	if (a->maps)
-		b->opts[k].agg = &b->aggs[k];
-	b->specs[k] = spec;
+		b->opts[i].agg = &b->aggs[i];
+	return spec;
 }
 
-/* trace_event_attach_many's report of the chunk's probe k failing. */
-static void attach_failed(uint32_t k, int err, const char *msg, void *ctx)
+static void spec_put(uint32_t i, const struct trace_spec *spec, void *ctx)
+{
+	(void)i, (void)ctx;
+	trace_spec_free((struct trace_spec *)spec);
+}
+
+/*
+ * trace_event_attach_many's report of probe i failing: the reason alone (its
+ * line parsed again to know what to leave out).
+ */
+static void attach_failed(uint32_t i, int err, const char *msg, void *ctx)
 {
 	struct agent_batch *b = ctx;
-	struct uprobe_agent_status *s = &b->st[k];
+	struct uprobe_agent_status *s = &b->st[i];
+	struct trace_error perr;
+	struct trace_spec *spec = b->lines[i] ? trace_spec_parse(b->lines[i], &perr) : NULL;
 
 	s->err = err < 0 && err > -4096 ? err : -EINVAL;
-	snprintf(s->msg, sizeof(s->msg), "%s", reason(b->specs[k], msg));
+	snprintf(s->msg, sizeof(s->msg), "%s", spec ? reason(spec, msg) : msg);
+	trace_spec_free(spec);
 }
 
-/* The chunk's n lines parsed (those that can be), then its probes in at once. */
-static void attach_chunk(struct agent_batch *b, uint32_t n, char **save)
+/* Every probe in at once. */
+static void attach_batch(struct agent_batch *b, char *text)
 {
 	struct trace_event_batch_opts o = {
 		.sz = sizeof(o), .opts = b->opts, .on_error = attach_failed, .ctx = b,
-		.first_id = b->first,
+		.spec_get = spec_get, .spec_put = spec_put,
 	};
+	struct agent *a = b->a;
+	char *save = NULL, *line = strtok_r(text, "\n", &save);
 	int ret;
 
-	for (uint32_t k = 0; k < n; k++) {
-		char *line = strtok_r(NULL, "\n", save);
-
-		b->specs[k] = NULL;
-		b->events[k] = NULL;
-		if (line) {
-			prepare_one(b, k, line);
-		} else {
-			b->st[k].err = -EINVAL;
-			snprintf(b->st[k].msg, sizeof(b->st[k].msg), "no probe line %u in SPECS",
-				 b->first + k + 1);
+	for (uint32_t i = 0; i < a->n; i++, line = strtok_r(NULL, "\n", &save))
+		b->lines[i] = line;
+	ret = trace_event_attach_many(a->session, NULL, a->n, b->events, &o);
+	for (uint32_t i = 0; ret < 0 && i < a->n; i++)
+		if (!b->st[i].err) {
+			b->st[i].err = ret;
+			snprintf(b->st[i].msg, sizeof(b->st[i].msg), "%s", uprobe_last_error());
 		}
-	}
-	ret = trace_event_attach_many(b->a->session, (const struct trace_spec *const *)b->specs, n,
-				      b->events, &o);
-	for (uint32_t k = 0; k < n; k++) {
-		if (ret < 0 && b->specs[k])
-			attach_failed(k, ret, uprobe_last_error(), b);
-		else if (ret >= 0 && b->events[k])
-			mode_of(b->events[k], b->st[k].mode, sizeof(b->st[k].mode));
-		trace_spec_free(b->specs[k]);
-	}
+	for (uint32_t i = 0; ret >= 0 && i < a->n; i++)
+		if (b->events[i])
+			mode_of(b->events[i], b->st[i].mode, sizeof(b->st[i].mode));
 }
 
 /*
  * Attach what can be attached here; one status per probe (n of them, whatever
- * the text holds), AGENT_CHUNK at a time. The specs are not kept: each event
- * has its plan. PROGRESS after each chunk: thousands take a while.
+ * the text holds). The specs are not kept: each event has its plan.
  */
 static void attach_all(struct agent *a, char *text, struct uprobe_agent_status *st)
 {
-	struct agent_batch *b = calloc(1, sizeof(*b));
-	struct uprobe_agent_hdr h = { UPROBE_AGENT_PROGRESS, 0 };
-	char *save = text;
+	size_t n = a->n ? a->n : 1;
+	struct agent_batch b = {
+		.a = a, .st = st,
+		.lines = calloc(n, sizeof(*b.lines)),
+		.opts = calloc(n, sizeof(*b.opts)),
+		.aggs = calloc(n, sizeof(*b.aggs)),
+		.events = calloc(n, sizeof(*b.events)),
+	};
 
-	for (uint32_t i = 0; !b && i < a->n; i++) {
-		st[i].err = -ENOMEM;
-		snprintf(st[i].msg, sizeof(st[i].msg), "out of memory");
-	}
-	for (uint32_t i = 0; b && i < a->n; i += AGENT_CHUNK) {
-		uint32_t n = a->n - i < AGENT_CHUNK ? a->n - i : AGENT_CHUNK;
-
-		b->a = a;
-		b->st = &st[i];
-		b->first = i;
-		attach_chunk(b, n, &save);
-		if (i + n < a->n) {
-			h.n = i + n;
-			agent_send(a, &h, sizeof(h), -1, -1);
+	if (b.lines && b.opts && b.aggs && b.events) {
+		attach_batch(&b, text);
+	} else {
+		for (uint32_t i = 0; i < a->n; i++) {
+			st[i].err = -ENOMEM;
+			snprintf(st[i].msg, sizeof(st[i].msg), "out of memory");
 		}
 	}
-	free(b);
+	free(b.events);
+	free(b.aggs);
+	free(b.opts);
+	free(b.lines);
 }
 
 /* Every probe out at once, with one synchronisation. */

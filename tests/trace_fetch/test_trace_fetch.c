@@ -657,6 +657,56 @@ static void attach_many(void)
 	CHECK_EQ_INT(n_recs, 0);
 }
 
+static struct trace_spec *given[3];
+static int given_back;
+
+static const struct trace_spec *give_spec(uint32_t i, void *ctx)
+{
+	(void)ctx;
+	return given[i];
+}
+
+static void take_spec(uint32_t i, const struct trace_spec *spec, void *ctx)
+{
+	(void)ctx;
+	given_back += spec == given[i];
+}
+
+/* trace_event_attach_many() asking for its specs one at a time (spec_get, spec_put). */
+static void attach_many_get(void)
+{
+	struct trace_event *events[3];
+	struct many_errs e = { 0 };
+	struct trace_event_batch_opts o = {
+		.sz = sizeof(o), .on_error = many_error, .ctx = &e, .first_id = 7,
+		.spec_get = give_spec, .spec_put = take_spec,
+	};
+	struct trace_error err;
+	char line[512];
+
+	snprintf(line, sizeof(line), "p:test/g0 %s:t_ints a=%%di", exe);
+	given[0] = trace_spec_parse(line, &err);
+	given[1] = NULL;
+	snprintf(line, sizeof(line), "p:test/g2 %s:no_such_function_here", exe);
+	given[2] = trace_spec_parse(line, &err);
+	given_back = 0;
+	CHECK_EQ_INT(trace_event_attach_many(sess, NULL, 3, events, &o), 1);
+	CHECK_EQ_INT(given_back, 2);
+	CHECK(events[0] && !events[1] && !events[2]);
+	CHECK_EQ_INT(e.n, 1);
+	CHECK_EQ_INT(e.i[0], 2);
+	CHECK(strstr(e.msg[0], "test/g2: ") == e.msg[0]);
+	drain();
+	t_ints(1, 2, NULL);
+	drain();
+	CHECK_EQ_INT(n_recs, 1);
+	CHECK_EQ_INT(recs[0].r.event_id, 7);
+	for (int i = 0; i < 3; i++) {
+		trace_event_free(events[i]);
+		trace_spec_free(given[i]);
+	}
+}
+
 int main(void)
 {
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
@@ -683,6 +733,7 @@ int main(void)
 	RUN(fork_child_events);
 	RUN(session_detach);
 	RUN(attach_many);
+	RUN(attach_many_get);
 	trace_consumer_free(cons);
 	trace_session_free(sess);
 	return tl_total_failed != 0;

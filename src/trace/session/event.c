@@ -411,19 +411,20 @@ UPROBE_API void trace_session_record(struct trace_session *s, int on)
 }
 
 /* trace_event_attach_many(): one batch's state. */
+#define BATCH_NAME_LEN (2 * TRACE_MAX_EVENT_NAME)
+
 struct event_batch {
-	const struct trace_spec *const *specs;
+	const struct trace_spec *const *specs; /* or NULL: opts->spec_get */
 	struct trace_event_batch_opts *opts;
-	uint32_t *spec_of;  /* probe k of the core batch is that of specs[spec_of[k]] */
-	uint8_t *told;	    /* told[k]: its failure was reported */
+	uint32_t *spec_of;		/* probe k of the core batch is that of spec spec_of[k] */
+	uint8_t *told;			/* told[k]: its failure was reported */
+	char (*names)[BATCH_NAME_LEN];	/* names[k]: "GROUP/EVENT" of probe k */
 };
 
-/* specs[i] is not attached (err; its message is uprobe_last_error()): tell the caller. */
-static void batch_error(struct event_batch *b, uint32_t i, int err)
+/* Spec i (err; its message is uprobe_last_error()) is not attached: tell the caller. */
+static void batch_error(struct event_batch *b, uint32_t i, int err, const char *name)
 {
-	const struct trace_spec *spec = b->specs[i];
-
-	log_error_prefix("%s/%s", spec->group, spec->event);
+	log_error_prefix("%s", name);
 	err = err > 0 ? -err : err ? err : -EINVAL; /* some layers return +errno */
 	b->opts->failed++;
 	if (b->opts->on_error)
@@ -435,46 +436,77 @@ static void batch_core_error(size_t k, int err, void *ctx)
 	struct event_batch *b = ctx;
 
 	b->told[k] = 1;
-	batch_error(b, b->spec_of[k], err);
+	batch_error(b, b->spec_of[k], err, b->names[k]);
+}
+
+static const struct trace_spec *batch_spec_get(struct event_batch *b, uint32_t i)
+{
+	if (b->specs)
+		return b->specs[i];
+	return b->opts->spec_get ? b->opts->spec_get(i, b->opts->ctx) : NULL;
+}
+
+static void batch_spec_put(struct event_batch *b, uint32_t i, const struct trace_spec *spec)
+{
+	if (!b->specs && b->opts->spec_put)
+		b->opts->spec_put(i, spec, b->opts->ctx);
 }
 
 /*
- * Phase 1: every event but its probe (event_prepare), the probe's spec in
- * us[m] for each that is ready. Returns m.
+ * Spec i's event but its probe (event_prepare), the probe's spec in us[m];
+ * false when it failed (reported).
+ */
+static bool batch_prepare_one(struct trace_session *s, struct event_batch *b, uint32_t i,
+			      const struct trace_spec *spec, struct trace_event **ev_out,
+			      struct uprobe_spec *us, char **path_out, char *loc, char *name)
+{
+	const struct trace_event_opts *eo = b->opts->opts ? &b->opts->opts[i] : NULL;
+	unsigned int flags = eo ? eo->flags : 0;
+	struct trace_event *ev = NULL;
+	char path[PATH_MAX];
+	int ret;
+
+	snprintf(name, BATCH_NAME_LEN, "%s/%s", spec->group, spec->event);
+	if (eo && eo->sz < EVENT_OPTS_MIN_SZ)
+		ret = log_error(EINVAL, "opts[%u].sz too small", i);
+	else if (!(ev = event_new(s, eo)))
+		ret = log_error(ENOMEM, "out of memory");
+	else
+		ret = event_prepare(ev, spec, b->opts->first_id + i, flags, path, loc);
+	if (!ret && !(*path_out = strdup(path)))
+		ret = log_error(ENOMEM, "out of memory");
+	if (ret) {
+		if (ev)
+			event_drop(ev);
+		batch_error(b, i, ret, name);
+		return false;
+	}
+	*ev_out = ev;
+	probe_spec_of(ev, spec, *path_out, loc, flags, us);
+	return true;
+}
+
+/*
+ * Phase 1: every event but its probe, the probe's spec in us[m] for each
+ * that is ready. Each spec is held only while its event is prepared.
+ * Returns m.
  */
 static uint32_t batch_prepare_events(struct trace_session *s, struct event_batch *b, uint32_t n,
 				     struct trace_event **events, struct uprobe_spec *us,
 				     char **paths, char (*locs)[256])
 {
-	struct trace_event_batch_opts *o = b->opts;
-	char path[PATH_MAX];
 	uint32_t m = 0;
 
 	for (uint32_t i = 0; i < n; i++) {
-		const struct trace_event_opts *eo = o->opts ? &o->opts[i] : NULL;
-		unsigned int flags = eo ? eo->flags : 0;
-		struct trace_event *ev;
-		int ret;
+		const struct trace_spec *spec = batch_spec_get(b, i);
 
 		events[i] = NULL;
-		if (!b->specs[i])
+		if (!spec)
 			continue;
-		ev = eo && eo->sz < EVENT_OPTS_MIN_SZ ? NULL : event_new(s, eo);
-		ret = !ev ? (eo && eo->sz < EVENT_OPTS_MIN_SZ ? log_error(EINVAL, "opts[%u].sz "
-							     "too small", i)
-							: log_error(ENOMEM, "out of memory"))
-			  : event_prepare(ev, b->specs[i], o->first_id + i, flags, path, locs[m]);
-		if (!ret && !(paths[m] = strdup(path)))
-			ret = log_error(ENOMEM, "out of memory");
-		if (ret) {
-			if (ev)
-				event_drop(ev);
-			batch_error(b, i, ret);
-		} else {
-			events[i] = ev;
-			probe_spec_of(ev, b->specs[i], paths[m], locs[m], flags, &us[m]);
+		if (batch_prepare_one(s, b, i, spec, &events[i], &us[m], &paths[m], locs[m],
+				      b->names[m]))
 			b->spec_of[m++] = i;
-		}
+		batch_spec_put(b, i, spec);
 	}
 	return m;
 }
@@ -503,7 +535,7 @@ static int batch_attach_probes(struct event_batch *b, struct trace_event **event
 			continue;
 		}
 		if (!b->told[k]) /* the whole batch failed before this probe */
-			batch_error(b, i, ret < 0 ? ret : -EIO);
+			batch_error(b, i, ret < 0 ? ret : -EIO, b->names[k]);
 		event_drop(events[i]);
 		events[i] = NULL;
 	}
@@ -517,24 +549,27 @@ UPROBE_API int trace_event_attach_many(struct trace_session *s,
 {
 	struct trace_event_batch_opts none = { .sz = sizeof(none) };
 	struct event_batch b = { .specs = specs, .opts = opts ? opts : &none };
-	struct uprobe_spec *us = calloc(n ? n : 1, sizeof(*us));
-	char **paths = calloc(n ? n : 1, sizeof(*paths));
-	char(*locs)[256] = malloc((n ? n : 1) * sizeof(*locs));
-	uint64_t **skipped = calloc(n ? n : 1, sizeof(*skipped));
-	struct uprobe **probes = calloc(n ? n : 1, sizeof(*probes));
+	size_t cnt = n ? n : 1;
+	struct uprobe_spec *us = calloc(cnt, sizeof(*us));
+	char **paths = calloc(cnt, sizeof(*paths));
+	char(*locs)[256] = malloc(cnt * sizeof(*locs));
+	uint64_t **skipped = calloc(cnt, sizeof(*skipped));
+	struct uprobe **probes = calloc(cnt, sizeof(*probes));
 	uint32_t m;
 	int ret = -ENOMEM;
 
-	b.spec_of = calloc(n ? n : 1, sizeof(*b.spec_of));
-	b.told = calloc(n ? n : 1, 1);
-	if (!s || (n && (!specs || !events)) || (opts && opts->sz < sizeof(*opts))) {
+	b.spec_of = calloc(cnt, sizeof(*b.spec_of));
+	b.told = calloc(cnt, 1);
+	b.names = malloc(cnt * sizeof(*b.names));
+	if (!s || (n && !events) || (n && !specs && (!opts || !opts->spec_get)) ||
+	    (opts && opts->sz < sizeof(*opts))) {
 		ret = log_error(EINVAL, "trace_event_attach_many: %s",
 				!s ? "no session" : opts && opts->sz < sizeof(*opts)
 							 ? "opts->sz too small" : "no specs or events");
 		goto out;
 	}
 	b.opts->failed = 0;
-	if (!us || !paths || !locs || !skipped || !probes || !b.spec_of || !b.told)
+	if (!us || !paths || !locs || !skipped || !probes || !b.spec_of || !b.told || !b.names)
 		goto out;
 	uprobe_batch_begin();
 	m = batch_prepare_events(s, &b, n, events, us, paths, locs);
@@ -543,6 +578,7 @@ UPROBE_API int trace_event_attach_many(struct trace_session *s,
 	for (uint32_t k = 0; k < m; k++)
 		free(paths[k]);
 out:
+	free(b.names);
 	free(b.told);
 	free(b.spec_of);
 	free(probes);
