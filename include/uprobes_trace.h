@@ -322,6 +322,44 @@ UPROBE_API struct trace_event *trace_event_attach_opts(struct trace_session *s,
 						       const struct trace_spec *spec, uint32_t id,
 						       const struct trace_event_opts *opts);
 UPROBE_API int trace_event_detach(struct trace_event *ev);
+
+/* Options of trace_event_attach_many(). */
+struct trace_event_batch_opts {
+	size_t sz; /* sizeof(struct trace_event_batch_opts) */
+	/* Optional: opts[i] (each with its sz) for specs[i]; NULL: none for any. */
+	const struct trace_event_opts *opts;
+	/*
+	 * Optional: called once for each spec that is not attached (not in spec
+	 * order: those refused before the probes go in come first), with its
+	 * error and message ("GROUP/EVENT: PATH:LOCATION: why").
+	 */
+	void (*on_error)(uint32_t i, int err, const char *msg, void *ctx);
+	void *ctx;
+	uint32_t first_id; /* spec i gets id first_id + i */
+	/*
+	 * When specs is NULL: spec i is asked for (spec_get, in order, NULL to
+	 * leave it out) when its turn comes and handed back (spec_put) once its
+	 * event is prepared, so that one spec at a time is held however many
+	 * go in. opts[i] is read after spec_get(i) returns.
+	 */
+	const struct trace_spec *(*spec_get)(uint32_t i, void *ctx);
+	void (*spec_put)(uint32_t i, const struct trace_spec *spec, void *ctx);
+	uint32_t failed;   /* out: specs not attached (NULL specs not counted) */
+};
+
+/*
+ * Attach n events at once (spec i gets id first_id + i; a NULL spec is left out;
+ * specs may be NULL when opts->spec_get hands them out one at a time):
+ * each spec is checked and compiled as by trace_event_attach_opts(), then
+ * every probe goes in with one pass over the text and one cross-core
+ * synchronisation, instead of one per probe. events[i] is the event of
+ * specs[i], or NULL when it failed (reported to on_error). Returns how many
+ * were attached, or -EINVAL / -ENOMEM when none could be tried.
+ */
+UPROBE_API int trace_event_attach_many(struct trace_session *s,
+				       const struct trace_spec *const *specs, uint32_t n,
+				       struct trace_event **events,
+				       struct trace_event_batch_opts *opts);
 UPROBE_API void trace_event_free(struct trace_event *ev);
 UPROBE_API struct uprobe *trace_event_probe(const struct trace_event *ev);
 

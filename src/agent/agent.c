@@ -37,6 +37,7 @@
 #include "uprobes_agent.h"
 #include "uprobes_trace.h"
 #include "agent/agent_lang.h"
+#include "core/batch.h"
 #include "trace/map/map.h"
 #include "util/fd.h"
 
@@ -214,16 +215,17 @@ static int status_memfd(const struct uprobe_agent_status *st, uint32_t n)
  */
 static void mode_of(const struct trace_event *ev, struct uprobe_agent_status *s)
 {
-	struct uprobe_info info = { .sz = sizeof(info) };
-	enum uprobe_mode mode = UPROBE_MODE_NONE;
+	const struct uprobe *p = trace_event_probe(ev);
+	enum uprobe_mode mode = core_probe_mode(p);
+	const char *why = "";
+	bool site_ok = false;
+	enum uprobe_ret_path path = core_probe_ret_path(p, &site_ok, &why);
 
-	if (!uprobe_get_info(trace_event_probe(ev), &info))
-		mode = info.mode;
 	snprintf(s->mode, sizeof(s->mode), "%s", uprobe_mode_name(mode));
-	if (mode != UPROBE_MODE_NONE && info.ret_path != UPROBE_RET_NONE)
-		snprintf(s->msg, sizeof(s->msg), "%s%s%s", uprobe_ret_path_name(info.ret_path),
-			 info.ret_site_ok && info.ret_path == UPROBE_RET_HIJACK
-				 ? "; return sites possible: " : ": ", info.ret_reason);
+	if (mode != UPROBE_MODE_NONE && path != UPROBE_RET_NONE)
+		snprintf(s->msg, sizeof(s->msg), "%s%s%s", uprobe_ret_path_name(path),
+			 site_ok && path == UPROBE_RET_HIJACK ? "; return sites possible: " : ": ",
+			 why);
 }
 
 /*
@@ -293,17 +295,42 @@ static void agg_of(const struct agent *a, const struct trace_spec *spec, uint32_
 	};
 }
 
-/* Probe i from its line; its status in *s. The spec is not kept: the event has its plan. */
-static void attach_one(struct agent *a, uint32_t i, const char *line, struct uprobe_agent_status *s)
-{
-	struct trace_event_opts o = {
-		.sz = sizeof(o), .skipped_counter = a->counts ? &a->counts[i].skipped : NULL,
-	};
-	struct trace_error err;
-	struct trace_spec *spec = trace_spec_parse(line, &err);
-	struct trace_event_agg agg;
-	struct trace_event *ev;
+/*
+ * What attach_all() holds for every probe until they are in: its line, its
+ * options. The parsed specs (28 KiB each) are made one at a time, as
+ * trace_event_attach_many() asks for them (spec_get), and freed once their
+ * event is prepared.
+ */
+struct agent_batch {
+	struct agent *a;
+	struct uprobe_agent_status *st;
+	char **lines;
+	struct trace_event_opts *opts;
+	struct trace_event_agg *aggs;
+	struct trace_event **events;
+};
 
+/* Probe i's spec and options, or NULL with its failure in its status (left out). */
+static const struct trace_spec *spec_get(uint32_t i, void *ctx)
+{
+	struct agent_batch *b = ctx;
+	struct agent *a = b->a;
+	struct uprobe_agent_status *s = &b->st[i];
+	struct uprobe_agent_hdr h = { UPROBE_AGENT_PROGRESS, i };
+	struct trace_error err;
+	struct trace_spec *spec;
+
+	if (i && !(i % UPROBE_AGENT_PROGRESS_EVERY)) /* thousands take a while */
+		agent_send(a, &h, sizeof(h), -1, -1);
+	if (!b->lines[i]) {
+		s->err = -EINVAL;
+		snprintf(s->msg, sizeof(s->msg), "no probe line %u in SPECS", i + 1);
+		return NULL;
+	}
+	spec = trace_spec_parse(b->lines[i], &err);
+	b->opts[i] = (struct trace_event_opts){
+		.sz = sizeof(b->opts[i]), .skipped_counter = a->counts ? &a->counts[i].skipped : NULL,
+	};
 	if (!spec || a->maps_err) {
 		s->err = a->maps_err ? a->maps_err : -EINVAL;
 		if (a->maps_err)
@@ -311,47 +338,94 @@ static void attach_one(struct agent *a, uint32_t i, const char *line, struct upr
 		else
 			snprintf(s->msg, sizeof(s->msg), "column %d: %s", err.column, err.msg);
 		trace_spec_free(spec);
-		return;
+		return NULL;
 	}
-	if (a->lang && agent_lang_agg(a->lang, a->session, i, spec, &agg, s->msg, sizeof(s->msg))) {
+	if (a->lang &&
+	    agent_lang_agg(a->lang, a->session, i, spec, &b->aggs[i], s->msg, sizeof(s->msg))) {
 		s->err = -EINVAL;
 		trace_spec_free(spec);
-		return;
+		return NULL;
 	}
 	if (a->maps && !a->lang)
-		agg_of(a, spec, i, &agg);
+		agg_of(a, spec, i, &b->aggs[i]);
 	if (a->maps)
-		o.agg = &agg;
-	ev = trace_event_attach_opts(a->session, spec, i, &o);
-	s->err = ev ? 0 : errno > 0 && errno < 4096 ? -errno : -EINVAL;
-	if (s->err)
-		snprintf(s->msg, sizeof(s->msg), "%s", reason(spec, uprobe_last_error()));
-	else
-		mode_of(ev, s);
+		b->opts[i].agg = &b->aggs[i];
+	return spec;
+}
+
+static void spec_put(uint32_t i, const struct trace_spec *spec, void *ctx)
+{
+	(void)i, (void)ctx;
+	trace_spec_free((struct trace_spec *)spec);
+}
+
+/*
+ * trace_event_attach_many's report of probe i failing: the reason alone (its
+ * line parsed again to know what to leave out).
+ */
+static void attach_failed(uint32_t i, int err, const char *msg, void *ctx)
+{
+	struct agent_batch *b = ctx;
+	struct uprobe_agent_status *s = &b->st[i];
+	struct trace_error perr;
+	struct trace_spec *spec = b->lines[i] ? trace_spec_parse(b->lines[i], &perr) : NULL;
+
+	s->err = err < 0 && err > -4096 ? err : -EINVAL;
+	snprintf(s->msg, sizeof(s->msg), "%s", spec ? reason(spec, msg) : msg);
 	trace_spec_free(spec);
+}
+
+/* Every probe in at once. */
+static void attach_batch(struct agent_batch *b, char *text)
+{
+	struct trace_event_batch_opts o = {
+		.sz = sizeof(o), .opts = b->opts, .on_error = attach_failed, .ctx = b,
+		.spec_get = spec_get, .spec_put = spec_put,
+	};
+	struct agent *a = b->a;
+	char *save = NULL, *line = strtok_r(text, "\n", &save);
+	int ret;
+
+	for (uint32_t i = 0; i < a->n; i++, line = strtok_r(NULL, "\n", &save))
+		b->lines[i] = line;
+	ret = trace_event_attach_many(a->session, NULL, a->n, b->events, &o);
+	for (uint32_t i = 0; ret < 0 && i < a->n; i++)
+		if (!b->st[i].err) {
+			b->st[i].err = ret;
+			snprintf(b->st[i].msg, sizeof(b->st[i].msg), "%s", uprobe_last_error());
+		}
+	for (uint32_t i = 0; ret >= 0 && i < a->n; i++)
+		if (b->events[i])
+			mode_of(b->events[i], &b->st[i]);
 }
 
 /*
  * Attach what can be attached here; one status per probe (n of them, whatever
- * the text holds). PROGRESS every 256 probes: thousands take seconds.
+ * the text holds). The specs are not kept: each event has its plan.
  */
 static void attach_all(struct agent *a, char *text, struct uprobe_agent_status *st)
 {
-	char *save = NULL, *line = strtok_r(text, "\n", &save);
-	struct uprobe_agent_hdr h = { UPROBE_AGENT_PROGRESS, 0 };
+	size_t n = a->n ? a->n : 1;
+	struct agent_batch b = {
+		.a = a, .st = st,
+		.lines = calloc(n, sizeof(*b.lines)),
+		.opts = calloc(n, sizeof(*b.opts)),
+		.aggs = calloc(n, sizeof(*b.aggs)),
+		.events = calloc(n, sizeof(*b.events)),
+	};
 
-	for (uint32_t i = 0; i < a->n; i++, line = strtok_r(NULL, "\n", &save)) {
-		if (line) {
-			attach_one(a, i, line, &st[i]);
-		} else {
-			st[i].err = -EINVAL;
-			snprintf(st[i].msg, sizeof(st[i].msg), "no probe line %u in SPECS", i + 1);
-		}
-		if (!((i + 1) % UPROBE_AGENT_PROGRESS_EVERY) && i + 1 < a->n) {
-			h.n = i + 1;
-			agent_send(a, &h, sizeof(h), -1, -1);
+	if (b.lines && b.opts && b.aggs && b.events) {
+		attach_batch(&b, text);
+	} else {
+		for (uint32_t i = 0; i < a->n; i++) {
+			st[i].err = -ENOMEM;
+			snprintf(st[i].msg, sizeof(st[i].msg), "out of memory");
 		}
 	}
+	free(b.events);
+	free(b.aggs);
+	free(b.opts);
+	free(b.lines);
 }
 
 /* Every probe out at once, with one synchronisation. */

@@ -307,11 +307,60 @@ int rec_patch(struct probe_rec *rec, int to)
 	return 0;
 }
 
+/*
+ * recs_patch() with the writes of records that share a page in one write
+ * (ubp_text_write_many). recs are distinct. Returns how many moved, or -1
+ * without memory (nothing written).
+ */
+static ssize_t recs_patch_many(struct probe_rec **recs, size_t n, int from, int to, int *err)
+{
+	bool tail = from + to == REC_INT3 + REC_JMP_TAIL;
+	struct ubp_patch *p = malloc((n ? n : 1) * sizeof(*p));
+	uint8_t(*bytes)[ARCH_JMP_LEN] = malloc((n ? n : 1) * sizeof(*bytes));
+	struct probe_rec **which = malloc((n ? n : 1) * sizeof(*which));
+	ssize_t moved = -1;
+	size_t m = 0;
+
+	if (!p || !bytes || !which)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		if (recs[i]->installed != from)
+			continue;
+		patch_bytes(recs[i], to, bytes[m]);
+		p[m] = (struct ubp_patch){
+			.addr = recs[i]->addr + tail, .bytes = bytes[m] + tail,
+			.len = tail ? ARCH_JMP_LEN - 1 : 1,
+		};
+		which[m++] = recs[i];
+	}
+	ubp_text_write_many(p, m);
+	moved = 0;
+	for (size_t k = 0; k < m; k++) {
+		if (!p[k].err) {
+			which[k]->installed = to;
+			moved++;
+		} else if (!*err) {
+			*err = log_error(-p[k].err, "cannot write %s at 0x%lx: %s",
+					 patch_what(to, tail), which[k]->addr, ubp_text_error());
+		}
+	}
+out:
+	free(which);
+	free(bytes);
+	free(p);
+	return moved;
+}
+
 /* Move every record of recs in state `from` one step to `to`. Returns how many moved. */
 size_t recs_patch(struct probe_rec **recs, size_t n, int from, int to, int *err)
 {
 	size_t moved = 0;
+	ssize_t many;
 
+	/* A step, one state either way (rec_patch says why not otherwise). */
+	if (from >= REC_CLEAN && from <= REC_JMP && to >= REC_CLEAN && to <= REC_JMP &&
+	    (to == from + 1 || to == from - 1) && (many = recs_patch_many(recs, n, from, to, err)) >= 0)
+		return (size_t)many;
 	for (size_t i = 0; i < n; i++) {
 		int e;
 

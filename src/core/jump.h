@@ -36,7 +36,10 @@ bool jump_build(struct probe_rec *rec, const struct probe_target *t);
  */
 int rec_patch(struct probe_rec *rec, int to);
 
-/* rec_patch(to) for every record of recs in state `from`; the first error in *err. */
+/*
+ * rec_patch(to) for every record of recs (distinct) in state `from`, those
+ * on one page in one write; the first error in *err.
+ */
 size_t recs_patch(struct probe_rec **recs, size_t n, int from, int to, int *err);
 
 /* int3 is at every head and synchronised: quiesce, write the tails, then the heads. */

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/batch.h"
 #include "core/core.h"
 #include "core/jump.h"
 #include "core/resolve.h"
@@ -371,20 +372,6 @@ static void probe_unlink(struct uprobe *p)
 	core_stats.probes_attached--;
 }
 
-/* Head of the patch: int3 (every mode starts there). */
-static int rec_arm(struct probe_rec *rec)
-{
-	int err;
-
-	if (rec->installed)
-		return 0;
-	__atomic_store_n(&rec->active, 1, __ATOMIC_RELEASE);
-	err = rec_patch(rec, REC_INT3);
-	if (err)
-		__atomic_store_n(&rec->active, 0, __ATOMIC_RELEASE);
-	return err;
-}
-
 /*
  * Take patches out, in reverse (see REC_* in core.h): head back to int3 (hits
  * keep being handled through the copy), tail restored, then the original head
@@ -409,22 +396,48 @@ static int recs_disarm(struct probe_rec **recs, size_t n)
 	return err;
 }
 
-/* The distinct records of probes that are installed and have no consumer left. */
+/*
+ * Has r been seen? seen is an open-addressing set of cap slots (a power of
+ * two, more than the records put in); r goes in if not.
+ */
+static bool rec_seen(struct probe_rec **seen, size_t cap, struct probe_rec *r)
+{
+	size_t i = ((uintptr_t)r >> 4) * 0x9e3779b97f4a7c15ull >> 20;
+
+	for (i &= cap - 1; seen[i]; i = (i + 1) & (cap - 1))
+		if (seen[i] == r)
+			return true;
+	seen[i] = r;
+	return false;
+}
+
+/*
+ * The distinct records of probes that are installed and have no consumer
+ * left. Duplicates are found with a set (thousands of probes detach at once);
+ * without memory for it, by a pass over those found so far.
+ */
 static size_t recs_orphaned(struct uprobe **probes, size_t n, struct probe_rec **out)
 {
-	size_t m = 0;
+	size_t m = 0, cap = 16;
+	struct probe_rec **seen;
 
+	while (cap < 2 * n)
+		cap *= 2;
+	seen = calloc(cap, sizeof(*seen));
 	for (size_t i = 0; i < n; i++) {
 		struct probe_rec *r = probes[i] ? probes[i]->rec : NULL;
 		bool dup = false;
 
 		if (!r || !r->installed || r->consumers)
 			continue;
-		for (size_t j = 0; j < m && !dup; j++)
+		if (seen)
+			dup = rec_seen(seen, cap, r);
+		for (size_t j = 0; !seen && j < m && !dup; j++)
 			dup = out[j] == r;
 		if (!dup)
 			out[m++] = r;
 	}
+	free(seen);
 	return m;
 }
 
@@ -442,8 +455,15 @@ static void batch_rollback(struct uprobe **probes, size_t n, struct probe_rec **
 	}
 }
 
+/* Spec i failed with err (its message is uprobe_last_error()): tell each's caller. */
+static void batch_failed(const struct core_batch_each *each, size_t i, int err)
+{
+	if (each && each->on_error)
+		each->on_error(i, err, each->ctx);
+}
+
 static int batch_prepare(const struct uprobe_spec *specs, size_t n, struct uprobe **probes,
-			 bool partial, int *errs)
+			 bool partial, int *errs, const struct core_batch_each *each)
 {
 	int first = 0;
 
@@ -456,6 +476,8 @@ static int batch_prepare(const struct uprobe_spec *specs, size_t n, struct uprob
 			continue;
 		if (!first)
 			first = err;
+		if (partial)
+			batch_failed(each, i, err);
 		if (!partial) {
 			if (n > 1)
 				log_error_prefix("spec %zu", i);
@@ -465,32 +487,50 @@ static int batch_prepare(const struct uprobe_spec *specs, size_t n, struct uprob
 	return first;
 }
 
-/* Link every prepared probe and arm its record; optimized ones then get their jump. */
+/*
+ * Link every prepared probe, then write int3 into each record not in the
+ * text yet (int3: every mode starts there), those on one page in one write.
+ * A record is fresh while neither installed nor active; marking it active
+ * before its int3 goes in takes it once, however many probes of the batch
+ * share it. Probes whose record could not be armed come out again. fresh and
+ * opt have room for n records each.
+ */
 static int batch_arm(struct uprobe **probes, size_t n, bool partial, int *errs,
-		     struct probe_rec **opt)
+		     struct probe_rec **fresh, struct probe_rec **opt,
+		     const struct core_batch_each *each)
 {
-	size_t nopt = 0;
-	int attached = 0;
+	size_t nfresh = 0, nopt = 0;
+	int attached = 0, err = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		struct probe_rec *rec = probes[i] ? probes[i]->rec : NULL;
-		bool fresh = rec && !rec->installed;
-		int err;
 
 		if (!rec)
 			continue;
 		probe_link(probes[i]);
-		err = rec_arm(rec);
-		if (!err) {
-			attached++;
-			if (fresh && rec->mode == UPROBE_MODE_OPTIMIZED)
-				opt[nopt++] = rec;
+		if (rec->installed || rec->active)
+			continue;
+		__atomic_store_n(&rec->active, 1, __ATOMIC_RELEASE);
+		fresh[nfresh++] = rec;
+	}
+	recs_patch(fresh, nfresh, REC_CLEAN, REC_INT3, &err);
+	for (size_t k = 0; k < nfresh; k++) {
+		if (!fresh[k]->installed)
+			__atomic_store_n(&fresh[k]->active, 0, __ATOMIC_RELEASE);
+		else if (fresh[k]->mode == UPROBE_MODE_OPTIMIZED)
+			opt[nopt++] = fresh[k];
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!probes[i] || probes[i]->rec->installed) {
+			attached += probes[i] != NULL;
 			continue;
 		}
+		err = err ? err : -EIO;
 		if (errs)
 			errs[i] = err;
 		if (!partial)
 			return err;
+		batch_failed(each, i, err);
 		probe_unlink(probes[i]);
 		probe_delete(probes[i]);
 		probes[i] = NULL;
@@ -501,9 +541,8 @@ static int batch_arm(struct uprobe **probes, size_t n, bool partial, int *errs,
 	return attached;
 }
 
-/* uprobe_attach_many(), every probe also counting its skipped hits at skipped_at (or not: NULL). */
-static int attach_many(const struct uprobe_spec *specs, size_t n, struct uprobe **probes,
-		       const struct uprobe_batch_opts *opts, uint64_t *skipped_at)
+int core_attach_many(const struct uprobe_spec *specs, size_t n, struct uprobe **probes,
+		     const struct uprobe_batch_opts *opts, const struct core_batch_each *each)
 {
 	bool partial = opts && (opts->flags & UPROBE_BATCH_PARTIAL);
 	struct probe_rec **recs;
@@ -521,7 +560,7 @@ static int attach_many(const struct uprobe_spec *specs, size_t n, struct uprobe 
 	memset(probes, 0, n * sizeof(*probes));
 	pthread_mutex_lock(&registry_lock);
 	sym_batch_begin();
-	err = batch_prepare(specs, n, probes, partial, errs);
+	err = batch_prepare(specs, n, probes, partial, errs, each);
 	sym_batch_end();
 	if (err && !partial) {
 		for (size_t i = 0; i < n; i++)
@@ -530,11 +569,12 @@ static int attach_many(const struct uprobe_spec *specs, size_t n, struct uprobe 
 		pthread_mutex_unlock(&registry_lock);
 		return log_report(err);
 	}
-	for (size_t i = 0; i < n; i++) /* before any hit can count */
+	for (size_t i = 0; each && each->skipped && i < n; i++) /* before any hit can count */
 		if (probes[i])
-			probes[i]->skipped_also = skipped_at;
-	recs = calloc(n ? n : 1, sizeof(*recs));
-	ret = recs ? batch_arm(probes, n, partial, errs, recs) : log_error(ENOMEM, "out of memory");
+			probes[i]->skipped_also = each->skipped[i];
+	recs = calloc(n ? 2 * n : 1, sizeof(*recs)); /* fresh records, optimized ones */
+	ret = recs ? batch_arm(probes, n, partial, errs, recs, recs + n, each)
+		   : log_error(ENOMEM, "out of memory");
 	if (ret < 0 && recs)
 		batch_rollback(probes, n, recs);
 	recs_clear_pending();
@@ -546,7 +586,7 @@ static int attach_many(const struct uprobe_spec *specs, size_t n, struct uprobe 
 int uprobe_attach_many(const struct uprobe_spec *specs, size_t n, struct uprobe **probes,
 		       const struct uprobe_batch_opts *opts)
 {
-	return attach_many(specs, n, probes, opts, NULL);
+	return core_attach_many(specs, n, probes, opts, NULL);
 }
 
 void uprobe_batch_begin(void)
@@ -566,7 +606,8 @@ static struct uprobe *attach_one(const struct uprobe_spec *s, const struct uprob
 							 sizeof(opts->skipped_counter)
 				       ? opts->skipped_counter
 				       : NULL;
-	int ret = attach_many(s, 1, &p, NULL, skipped_at);
+	struct core_batch_each each = { .skipped = &skipped_at };
+	int ret = core_attach_many(s, 1, &p, NULL, &each);
 
 	if (ret < 0) {
 		errno = -ret;
@@ -733,4 +774,38 @@ int uprobe_analyze(const char *path, const char *location, unsigned int flags,
 	if (err)
 		log_error_prefix("%s:%s", path ? path : "(self)", location ? location : "");
 	return log_report(err);
+}
+
+int core_locate(const char *path, const char *location, unsigned int flags, uint64_t *addr,
+		uint64_t *file_offset)
+{
+	struct probe_target t;
+	int err;
+
+	log_clear_error();
+	pthread_mutex_lock(&registry_lock);
+	err = resolve_location(path, location, flags | RESOLVE_FILE_IMAGE, &t);
+	if (!err) {
+		*addr = t.addr;
+		*file_offset = t.file_offset;
+	}
+	resolve_release(&t);
+	pthread_mutex_unlock(&registry_lock);
+	if (err)
+		log_error_prefix("%s:%s", path ? path : "(self)", location ? location : "");
+	return err;
+}
+
+enum uprobe_mode core_probe_mode(const struct uprobe *p)
+{
+	return p ? p->rec->mode : UPROBE_MODE_NONE;
+}
+
+enum uprobe_ret_path core_probe_ret_path(const struct uprobe *p, bool *site_ok, const char **why)
+{
+	if (!p || !p->ret_handler)
+		return UPROBE_RET_NONE;
+	*site_ok = p->ret_site.ok;
+	*why = p->ret_site.why;
+	return (enum uprobe_ret_path)p->ret_site.path;
 }

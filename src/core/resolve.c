@@ -289,11 +289,15 @@ int resolve_location(const char *path, const char *loc, unsigned flags, struct p
 		path = "/proc/self/exe";
 	if (stat(path, &st))
 		return log_error(errno, "'%s': %s", path, strerror(errno));
-	if (!realpath(path, real))
-		snprintf(real, sizeof(real), "%s", path);
-	f = sym_file_open(real);
-	if (!f)
-		return -errno;
+	f = sym_batch_find(path, &st);
+	if (!f) {
+		if (!realpath(path, real))
+			snprintf(real, sizeof(real), "%s", path);
+		f = sym_file_open(real);
+		if (!f)
+			return -errno;
+		sym_batch_asked(path, f);
+	}
 	err = resolve_location_in(f, loc, flags, t);
 	sym_file_close(f);
 	return err;

@@ -24,6 +24,7 @@
 #define SYM_CACHE 16
 static __thread int batch_depth;
 static __thread struct sym_file *batch_cache[SYM_CACHE];
+static __thread char *batch_asked[SYM_CACHE]; /* the path batch_cache[i] was asked by */
 
 static int sym_cmp(const void *a, const void *b)
 {
@@ -227,6 +228,12 @@ bool sym_file_is_go(const struct sym_file *f)
 	return f->go;
 }
 
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
 static struct sym_file *cache_lookup(const char *path)
 {
 	struct stat st;
@@ -236,15 +243,36 @@ static struct sym_file *cache_lookup(const char *path)
 	for (int i = 0; i < SYM_CACHE; i++) {
 		struct sym_file *f = batch_cache[i];
 
-		if (f && !strcmp(f->path, path) && f->st.st_dev == st.st_dev &&
-		    f->st.st_ino == st.st_ino && f->st.st_size == st.st_size &&
-		    f->st.st_mtim.tv_sec == st.st_mtim.tv_sec &&
-		    f->st.st_mtim.tv_nsec == st.st_mtim.tv_nsec) {
+		if (f && !strcmp(f->path, path) && same_file(&f->st, &st)) {
 			__atomic_fetch_add(&f->refs, 1, __ATOMIC_RELAXED);
 			return f;
 		}
 	}
 	return NULL;
+}
+
+struct sym_file *sym_batch_find(const char *asked, const struct stat *st)
+{
+	for (int i = 0; batch_depth && i < SYM_CACHE; i++) {
+		struct sym_file *f = batch_cache[i];
+
+		if (f && batch_asked[i] && !strcmp(batch_asked[i], asked) && same_file(&f->st, st)) {
+			__atomic_fetch_add(&f->refs, 1, __ATOMIC_RELAXED);
+			return f;
+		}
+	}
+	return NULL;
+}
+
+void sym_batch_asked(const char *asked, const struct sym_file *f)
+{
+	for (int i = 0; batch_depth && i < SYM_CACHE; i++) {
+		if (batch_cache[i] != f)
+			continue;
+		free(batch_asked[i]);
+		batch_asked[i] = strdup(asked); /* NULL: simply not found again */
+		return;
+	}
 }
 
 static void cache_add(struct sym_file *f)
@@ -274,6 +302,8 @@ void sym_batch_end(void)
 	for (int i = 0; i < SYM_CACHE; i++) {
 		sym_file_close(batch_cache[i]);
 		batch_cache[i] = NULL;
+		free(batch_asked[i]);
+		batch_asked[i] = NULL;
 	}
 }
 
@@ -340,6 +370,7 @@ void sym_file_close(struct sym_file *f)
 		f->pool = next;
 	}
 	free(f->syms);
+	free(f->by_name);
 	if (f->cache_map)
 		munmap(f->cache_map, f->cache_len);
 	free(f->fdes);

@@ -195,20 +195,84 @@ static int check_unique(const struct sym_file *f, const struct sym_entry **c, si
 			 len >= sizeof(list) - 64 ? ", ..." : "");
 }
 
+static int by_name_cmp(const void *a, const void *b, void *arg)
+{
+	const struct sym_entry *syms = arg;
+	uint32_t i = *(const uint32_t *)a, k = *(const uint32_t *)b;
+	int d = strcmp(syms[i].name, syms[k].name);
+
+	return d ? d : (i > k) - (i < k);
+}
+
+/*
+ * The name index of f (built at the first need, again if the symbols
+ * changed): thousands of probes on one file cost a binary search each, not
+ * a pass over all its symbols. false without memory (then: the linear pass).
+ * Ties are in symbol order, so candidates come in the order a pass finds them.
+ */
+static bool name_index(struct sym_file *f)
+{
+	uint32_t *idx;
+
+	if (f->by_name && f->by_name_of == f->syms && f->by_name_n == f->nsyms)
+		return true;
+	free(f->by_name);
+	f->by_name = NULL;
+	if (!f->nsyms || f->nsyms > UINT32_MAX || !(idx = malloc(f->nsyms * sizeof(*idx))))
+		return false;
+	for (size_t i = 0; i < f->nsyms; i++)
+		idx[i] = (uint32_t)i;
+	qsort_r(idx, f->nsyms, sizeof(*idx), by_name_cmp, f->syms);
+	f->by_name = idx;
+	f->by_name_n = f->nsyms;
+	f->by_name_of = f->syms;
+	return true;
+}
+
+/* Where the run of entries named base starts in the name index (may be past it). */
+static size_t name_lower_bound(const struct sym_file *f, const char *base)
+{
+	size_t lo = 0, hi = f->by_name_n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(f->syms[f->by_name[mid]].name, base) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static bool version_ok(const struct sym_entry *e, const char *ver, bool need_default)
+{
+	return !ver || (e->version && !strcmp(e->version, ver) && (!need_default || e->ver_default));
+}
+
 /* Candidates of one name: best rank first. */
 static size_t collect(struct sym_file *f, const char *base, const char *ver, bool need_default,
 		      bool cxx, const struct sym_entry **c, size_t max)
 {
 	size_t n = 0;
 
-	for (size_t i = 0; i < f->nsyms && n < max; i++) {
+	if (!cxx && name_index(f)) {
+		for (size_t k = name_lower_bound(f, base); k < f->by_name_n && n < max; k++) {
+			const struct sym_entry *e = &f->syms[f->by_name[k]];
+
+			if (strcmp(e->name, base))
+				break;
+			if (version_ok(e, ver, need_default))
+				c[n++] = e;
+		}
+	}
+	for (size_t i = 0; (cxx || !f->by_name) && i < f->nsyms && n < max; i++) {
 		const struct sym_entry *e = &f->syms[i];
 
 		if (cxx ? !cxx_match(e, base) : strcmp(e->name, base))
 			continue;
-		if (ver && (!e->version || strcmp(e->version, ver) || (need_default && !e->ver_default)))
-			continue;
-		c[n++] = e;
+		if (version_ok(e, ver, need_default))
+			c[n++] = e;
 	}
 	/* Insertion sort by rank: the lists are short. */
 	for (size_t i = 1; i < n; i++)

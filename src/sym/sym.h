@@ -27,6 +27,15 @@ struct sym_func {
  */
 void sym_batch_begin(void);
 void sym_batch_end(void);
+/*
+ * In a batch: the file already opened for the path asked (as given, before
+ * realpath), if stat() of it (st) is still that file; a reference to close.
+ * sym_batch_asked() records that asked named f. Saves resolving the same
+ * path again for every probe.
+ */
+struct stat;
+struct sym_file *sym_batch_find(const char *asked, const struct stat *st);
+void sym_batch_asked(const char *asked, const struct sym_file *f);
 
 /* NULL with errno (ENOENT, ENOEXEC, ...) and a message in log_error. */
 struct sym_file *sym_file_open(const char *path);

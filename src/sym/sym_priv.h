@@ -82,6 +82,13 @@ struct sym_file {
 	struct sym_pool_chunk *pool;
 	void *cache_map; /* the cached symbols' names point here (symcache.c) */
 	size_t cache_len;
+	/*
+	 * names.c: indexes of syms sorted by name (then by index), built at the
+	 * first lookup by name; by_name_of/by_name_n say which syms it indexes.
+	 */
+	uint32_t *by_name;
+	size_t by_name_n;
+	const struct sym_entry *by_name_of;
 };
 
 /* Append the function symbols of one symbol table of elf (src: enum sym_src). */

@@ -21,6 +21,7 @@
 #include <linux/membarrier.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -145,6 +146,88 @@ int ubp_text_write(uint64_t addr, const void *buf, size_t len)
 	snprintf(text_why + used, sizeof(text_why) - used, "; mprotect: %s",
 		 err ? strerror(-err) : "the write did not reach the text");
 	return err ? err : -EIO;
+}
+
+#define RUN_MAX 4096
+
+static int patch_addr_cmp(const void *a, const void *b)
+{
+	uint64_t x = (*(const struct ubp_patch *const *)a)->addr;
+	uint64_t y = (*(const struct ubp_patch *const *)b)->addr;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * How many patches from run[0] on go in one write: those that end within
+ * RUN_MAX bytes of run[0]'s start, do not overlap, and share its page or the
+ * next (a patch may straddle a page boundary).
+ */
+static size_t run_length(struct ubp_patch **run, size_t n, uint64_t *end)
+{
+	uint64_t start = run[0]->addr, page = start & ~(uint64_t)(RUN_MAX - 1);
+	size_t k = 1;
+
+	*end = start + run[0]->len;
+	while (k < n && run[k]->addr >= *end && run[k]->addr < page + RUN_MAX &&
+	       run[k]->addr + run[k]->len - start <= RUN_MAX) {
+		*end = run[k]->addr + run[k]->len;
+		k++;
+	}
+	return k;
+}
+
+/*
+ * One run in one write: the text between its patches read as it is (a loop,
+ * not memcpy: a probe may sit in memcpy). 0, or -errno when the write failed
+ * (the caller then writes each patch alone).
+ */
+static int run_write(int fd, struct ubp_patch **run, size_t k, uint64_t start, uint64_t end)
+{
+	static uint8_t buf[RUN_MAX]; /* the caller serialises writers */
+	const volatile uint8_t *text = (const volatile uint8_t *)start;
+	int err;
+
+	for (uint64_t i = 0; i < end - start; i++)
+		buf[i] = text[i];
+	for (size_t j = 0; j < k; j++)
+		for (uint32_t b = 0; b < run[j]->len; b++)
+			buf[run[j]->addr - start + b] = run[j]->bytes[b];
+	err = text_write_mem(fd, start, buf, end - start);
+	if (err)
+		return err;
+	for (size_t j = 0; j < k; j++)
+		run[j]->err = text_holds(run[j]->addr, run[j]->bytes, run[j]->len) ? 0 : -EIO;
+	return 0;
+}
+
+size_t ubp_text_write_many(struct ubp_patch *p, size_t n)
+{
+	struct ubp_patch **order = malloc((n ? n : 1) * sizeof(*order));
+	size_t failed = 0;
+
+	for (size_t i = 0; order && i < n; i++)
+		order[i] = &p[i];
+	if (order && n > 1)
+		qsort(order, n, sizeof(*order), patch_addr_cmp);
+	for (size_t i = 0; i < n;) {
+		uint64_t end = 0;
+		size_t k = order ? run_length(&order[i], n - i, &end) : 1;
+		int fd = k > 1 ? text_mem_fd() : -1; /* checked before every write */
+		bool alone = k == 1 || fd < 0 || run_write(fd, &order[i], k, order[i]->addr, end);
+
+		for (size_t j = 0; j < k; j++) {
+			struct ubp_patch *q = order ? order[i + j] : &p[i + j];
+
+			/* Alone, or again alone when the run's write did not show (mprotect then). */
+			if (alone || q->err)
+				q->err = ubp_text_write(q->addr, q->bytes, q->len);
+			failed += q->err != 0;
+		}
+		i += k;
+	}
+	free(order);
+	return failed;
 }
 
 const char *ubp_text_error(void)

@@ -39,6 +39,25 @@ int ubp_quiesce_sig(void);
  */
 int ubp_text_write(uint64_t addr, const void *buf, size_t len);
 
+/* One write of ubp_text_write_many(). */
+struct ubp_patch {
+	uint64_t addr;
+	const uint8_t *bytes;
+	uint32_t len;
+	int err; /* out: 0 once the bytes are in the text, else -errno */
+};
+
+/*
+ * Write n patches (in any order, none overlapping another) as ubp_text_write
+ * would, but the patches that fall within one page in one write: the bytes
+ * between them are read from the text and written back as they are, so
+ * nothing else may write that text meanwhile (the caller serialises writers,
+ * as for ubp_text_write). A run whose write fails is written again patch by
+ * patch. Each patch's result in its err (read back, as ubp_text_write);
+ * ubp_text_error() tells the last failure. Returns how many failed.
+ */
+size_t ubp_text_write_many(struct ubp_patch *p, size_t n);
+
 /* Why the last ubp_text_write failed ("/proc/self/mem: ...; mprotect: ..."). */
 const char *ubp_text_error(void);
 

@@ -283,6 +283,44 @@ static void batch_all_or_nothing(void)
 	uprobe_free(probes[0]);
 }
 
+/*
+ * A batch of probes on one page (written in one go): each head patched, the
+ * bytes between the probes as they were; all out: the text as it was.
+ */
+static void batch_one_page(void)
+{
+	struct uprobe_spec specs[] = {
+		{ .location = "api_movabs", .handler = count },
+		{ .location = "api_syscall", .handler = count },
+		{ .location = "api_add", .handler = count },
+	};
+	struct uprobe *probes[3] = { 0 };
+	struct uprobe_batch_opts bo = { .sz = sizeof(bo) };
+	size_t len = (size_t)(api_add + 5 - api_movabs);
+	size_t from = (size_t)(api_ud2 - api_movabs), to = (size_t)(api_add - api_movabs);
+	uint8_t before[64], mid[64], after[64];
+
+	if (len > sizeof(before)) {
+		TL_FAIL("tests/api/targets.S: %zu bytes from api_movabs to api_add's end", len);
+		return;
+	}
+	memcpy(before, api_movabs, len);
+	CHECK_EQ_INT(uprobe_attach_many(specs, 3, probes, &bo), 3);
+	memcpy(mid, api_movabs, len);
+	CHECK(mid[0] == 0xcc || mid[0] == 0xe9);
+	CHECK(mid[api_syscall - api_movabs] == 0xcc || mid[api_syscall - api_movabs] == 0xe9);
+	CHECK(mid[to] == 0xcc || mid[to] == 0xe9);
+	CHECK(!memcmp(before + from, mid + from, to - from));
+	hits = 0;
+	CHECK_EQ_INT(api_add_fn(2, 3), 5);
+	CHECK_EQ_U64(hits, 1);
+	CHECK_EQ_INT(uprobe_detach_many(probes, 3), 0);
+	memcpy(after, api_movabs, len);
+	CHECK(!memcmp(before, after, len));
+	for (int i = 0; i < 3; i++)
+		uprobe_free(probes[i]);
+}
+
 /* ---- SIGTRAP stays the program's ---- */
 
 static volatile sig_atomic_t prog_traps, prog_code;
@@ -440,6 +478,7 @@ int main(void)
 	RUN(bad_addresses);
 	RUN(detach_twice);
 	RUN(batch_all_or_nothing);
+	RUN(batch_one_page);
 	RUN(chained_sigtrap);
 	RUN(default_disposition_kills);
 	RUN(recursion_skipped);

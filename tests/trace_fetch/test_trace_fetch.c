@@ -608,6 +608,136 @@ static void session_detach(void)
 	detach(&b);
 }
 
+struct many_errs {
+	int n, i[4], err[4];
+	char msg[4][256];
+};
+
+static void many_error(uint32_t i, int err, const char *msg, void *ctx)
+{
+	struct many_errs *e = ctx;
+
+	if (e->n < 4) {
+		e->i[e->n] = (int)i;
+		e->err[e->n] = err;
+		snprintf(e->msg[e->n], sizeof(e->msg[0]), "%s", msg);
+	}
+	e->n++;
+}
+
+/*
+ * trace_event_attach_many(): the good specs attached with ids first_id + i,
+ * a NULL spec left out, each failure (unknown symbol: at the probe pass;
+  * @+FILEOFF beyond the file: before it) reported once with its index.
+ */
+static void attach_many(void)
+{
+	const char *lines[5] = {
+		"p:test/m0 %s:t_ints a=%%di", NULL, "p:test/m2 %s:no_such_function_here",
+		"p:test/m3 %s:t_ptr p=%%di", "p:test/m4 %s:t_ints v=@+0x7ffffff0:u64",
+	};
+	struct trace_spec *specs[5] = { 0 };
+	struct trace_event *events[5];
+	struct many_errs e = { 0 };
+	struct trace_event_batch_opts o = {
+		.sz = sizeof(o), .on_error = many_error, .ctx = &e, .first_id = 100,
+	};
+	struct trace_error err;
+	char line[512];
+	int got;
+
+	for (int i = 0; i < 5; i++) {
+		if (!lines[i])
+			continue;
+		snprintf(line, sizeof(line), lines[i], exe);
+		specs[i] = trace_spec_parse(line, &err);
+		if (!specs[i])
+			TL_FAIL("parse '%s': %s", line, err.msg);
+	}
+	got = trace_event_attach_many(sess, (const struct trace_spec *const *)specs, 5, events, &o);
+	CHECK_EQ_INT(got, 2);
+	CHECK_EQ_INT(o.failed, 2);
+	CHECK(events[0] && events[3]);
+	CHECK(!events[1] && !events[2] && !events[4]);
+	CHECK_EQ_INT(e.n, 2);
+	for (int k = 0; k < e.n && k < 2; k++) {
+		if (e.i[k] == 2) {
+			CHECK_EQ_INT(e.err[k], -ESRCH);
+			CHECK(strstr(e.msg[k], "test/m2: ") == e.msg[k]);
+			CHECK(strstr(e.msg[k], "no_such_function_here") != NULL);
+		} else {
+			CHECK_EQ_INT(e.i[k], 4);
+			CHECK_EQ_INT(e.err[k], -EINVAL);
+			CHECK(strstr(e.msg[k], "test/m4: ") == e.msg[k]);
+		}
+	}
+	drain();
+	t_ints(7, 8, NULL);
+	t_ptr(&got);
+	drain();
+	CHECK_EQ_INT(n_recs, 2);
+	CHECK_EQ_INT(recs[0].r.event_id + recs[1].r.event_id, 203);
+	CHECK(recs[0].r.event_id == 100 || recs[0].r.event_id == 103);
+	CHECK_EQ_INT(trace_event_attach_many(NULL, NULL, 0, NULL, NULL), -EINVAL);
+	for (int i = 0; i < 5; i++) {
+		trace_event_free(events[i]);
+		trace_spec_free(specs[i]);
+	}
+	t_ints(7, 8, NULL);
+	drain();
+	CHECK_EQ_INT(n_recs, 0);
+}
+
+static struct trace_spec *given[3];
+static int given_back;
+
+static const struct trace_spec *give_spec(uint32_t i, void *ctx)
+{
+	(void)ctx;
+	return given[i];
+}
+
+static void take_spec(uint32_t i, const struct trace_spec *spec, void *ctx)
+{
+	(void)ctx;
+	given_back += spec == given[i];
+}
+
+/* trace_event_attach_many() asking for its specs one at a time (spec_get, spec_put). */
+static void attach_many_get(void)
+{
+	struct trace_event *events[3];
+	struct many_errs e = { 0 };
+	struct trace_event_batch_opts o = {
+		.sz = sizeof(o), .on_error = many_error, .ctx = &e, .first_id = 7,
+		.spec_get = give_spec, .spec_put = take_spec,
+	};
+	struct trace_error err;
+	char line[512];
+
+	snprintf(line, sizeof(line), "p:test/g0 %s:t_ints a=%%di", exe);
+	given[0] = trace_spec_parse(line, &err);
+	given[1] = NULL;
+	snprintf(line, sizeof(line), "p:test/g2 %s:no_such_function_here", exe);
+	given[2] = trace_spec_parse(line, &err);
+	given_back = 0;
+	CHECK_EQ_INT(trace_event_attach_many(sess, NULL, 3, events, &o), 1);
+	CHECK_EQ_INT(given_back, 2);
+	CHECK(events[0] && !events[1] && !events[2]);
+	CHECK_EQ_INT(e.n, 1);
+	CHECK_EQ_INT(e.i[0], 2);
+	CHECK(strstr(e.msg[0], "test/g2: ") == e.msg[0]);
+	drain();
+	t_ints(1, 2, NULL);
+	drain();
+	CHECK_EQ_INT(n_recs, 1);
+	CHECK_EQ_INT(recs[0].r.event_id, 7);
+	for (int i = 0; i < 3; i++) {
+		trace_event_free(events[i]);
+		trace_spec_free(given[i]);
+	}
+}
+
 int main(void)
 {
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
@@ -634,6 +764,8 @@ int main(void)
 	RUN(faults_int3);
 	RUN(fork_child_events);
 	RUN(session_detach);
+	RUN(attach_many);
+	RUN(attach_many_get);
 	trace_consumer_free(cons);
 	trace_session_free(sess);
 	return tl_total_failed != 0;

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/batch.h"
 #include "sym/maps.h"
 #include "trace/fetch/fetch.h"
 #include "trace/session/session.h"
@@ -145,25 +146,37 @@ static void location_of(const struct trace_spec *spec, char *buf, size_t len)
 		snprintf(buf, len, "%s", spec->symbol);
 }
 
-static int attach_probe(struct trace_event *ev, const struct trace_spec *spec, const char *path,
-			const char *loc, unsigned int flags)
+/* The probe of ev, at path:loc. */
+static void probe_spec_of(struct trace_event *ev, const struct trace_spec *spec, const char *path,
+			  const char *loc, unsigned int flags, struct uprobe_spec *u)
 {
-	struct uprobe_opts o = {
-		.sz = sizeof(o), .ctx = &ev->hot, .flags = flags | UPROBE_F_HANDLER_NO_SIMD,
-		.skipped_counter = ev->skipped_counter,
+	*u = (struct uprobe_spec){
+		.path = path, .location = loc, .ctx = &ev->hot,
+		.flags = flags | UPROBE_F_HANDLER_NO_SIMD,
 	};
-
 	/* The handlers read regs->rflags only for a %flags fetch-arg (trace_event_agg.run:
 	 * never, uprobes_trace.h): otherwise a function entry's hit skips pushfq/popfq. */
 	if (!fetch_plan_reads_flags(ev->plan))
-		o.flags |= UPROBE_F_HANDLER_NO_FLAGS;
-
+		u->flags |= UPROBE_F_HANDLER_NO_FLAGS;
 	if (spec->kind == TRACE_RETPROBE) {
-		o.handler = fetch_stamp_handler;
-		o.ret_handler = fetch_return_handler;
+		u->handler = fetch_stamp_handler;
+		u->ret_handler = fetch_return_handler;
 	} else {
-		o.handler = fetch_entry_handler;
+		u->handler = fetch_entry_handler;
 	}
+}
+
+static int attach_probe(struct trace_event *ev, const struct trace_spec *spec, const char *path,
+			const char *loc, unsigned int flags)
+{
+	struct uprobe_opts o = { .sz = sizeof(o), .skipped_counter = ev->skipped_counter };
+	struct uprobe_spec u;
+
+	probe_spec_of(ev, spec, path, loc, flags, &u);
+	o.handler = u.handler;
+	o.ret_handler = u.ret_handler;
+	o.ctx = u.ctx;
+	o.flags = u.flags;
 	ev->probe = uprobe_attach(path, loc, &o);
 	return ev->probe ? 0 : -errno;
 }
@@ -184,11 +197,15 @@ static int semaphore_get(struct trace_event *ev, const struct trace_spec *spec, 
 	return 0;
 }
 
-static int event_setup(struct trace_event *ev, const struct trace_spec *spec, uint32_t id,
-		       unsigned int flags)
+/*
+ * Everything of ev but its probe: the file found (into path), the location
+ * (into loc, 256 bytes) found (its instruction is analysed as the probe goes
+ * in), the fetch plan compiled, the USDT semaphore raised.
+ */
+static int event_prepare(struct trace_event *ev, const struct trace_spec *spec, uint32_t id,
+			 unsigned int flags, char path[PATH_MAX], char loc[256])
 {
 	struct uprobe_info info = { .sz = sizeof(info) };
-	char path[PATH_MAX], loc[256];
 	int ret;
 
 	if (spec->kind == TRACE_DELETE)
@@ -197,22 +214,28 @@ static int event_setup(struct trace_event *ev, const struct trace_spec *spec, ui
 	if (spec->sdt_name) /* its args are not known yet: a consumer could not lay them out */
 		return log_error(EINVAL, "SDT marker %s:%s: resolve it into probes first "
 				 "(trace_spec_resolve_sdt)", spec->sdt_provider, spec->sdt_name);
-	ret = resolve_path(spec->path, path, sizeof(path));
+	ret = resolve_path(spec->path, path, PATH_MAX);
 	if (ret)
 		return ret;
-	location_of(spec, loc, sizeof(loc));
-	ret = uprobe_analyze(path, loc, flags, &info);
-	if (ret && ret != -ENOTSUP)
-		return ret;
+	location_of(spec, loc, 256);
+	ret = core_locate(path, loc, flags, &info.addr, &info.file_offset);
+	if (ret)
+		return log_report(ret);
 	ev->plan = fetch_compile(spec, info.addr, path, info.file_offset);
 	if (!ev->plan)
 		return -errno;
 	ev->hot.plan = ev->plan;
 	ev->hot.id = id;
-	ret = semaphore_get(ev, spec, path, &info);
-	if (!ret)
-		ret = attach_probe(ev, spec, path, loc, flags);
-	return ret;
+	return semaphore_get(ev, spec, path, &info);
+}
+
+static int event_setup(struct trace_event *ev, const struct trace_spec *spec, uint32_t id,
+		       unsigned int flags)
+{
+	char path[PATH_MAX], loc[256];
+	int ret = event_prepare(ev, spec, id, flags, path, loc);
+
+	return ret ? ret : attach_probe(ev, spec, path, loc, flags);
 }
 
 UPROBE_API struct trace_event *trace_event_attach(struct trace_session *s,
@@ -234,22 +257,13 @@ static void set_agg(struct trace_event *ev, const struct trace_event_agg *a)
 	ev->hot.agg = a->maps ? &ev->agg : NULL;
 }
 
-UPROBE_API struct trace_event *trace_event_attach_opts(struct trace_session *s,
-						       const struct trace_spec *spec, uint32_t id,
-						       const struct trace_event_opts *opts)
+#define EVENT_OPTS_MIN_SZ offsetof(struct trace_event_opts, skipped_counter) /* an older caller's */
+
+/* A new event of s with opts (checked), not attached, in no list. */
+static struct trace_event *event_new(struct trace_session *s, const struct trace_event_opts *opts)
 {
-	struct trace_event *ev;
-	int ret;
+	struct trace_event *ev = calloc(1, sizeof(*ev));
 
-	size_t min_sz = offsetof(struct trace_event_opts, skipped_counter); /* an older caller's */
-
-	if (!s || !spec || (opts && opts->sz < min_sz)) {
-		log_error(-EINVAL, "trace_event_attach: %s", !s ? "no session" : !spec ? "no spec"
-							     : "opts->sz too small");
-		errno = EINVAL;
-		return NULL;
-	}
-	ev = calloc(1, sizeof(*ev));
 	if (!ev)
 		return NULL;
 	ev->session = s;
@@ -261,19 +275,52 @@ UPROBE_API struct trace_event *trace_event_attach_opts(struct trace_session *s,
 	if (opts && opts->sz >= offsetof(struct trace_event_opts, agg) + sizeof(opts->agg) &&
 	    opts->agg)
 		set_agg(ev, opts->agg);
-	ret = event_setup(ev, spec, id, opts ? opts->flags : 0);
-	if (ret) {
-		log_error_prefix("%s/%s", spec->group, spec->event);
-		ev->session = NULL;
-		trace_event_free(ev);
-		errno = -ret;
-		return NULL;
-	}
+	return ev;
+}
+
+/* An event that could not be attached: undone (its semaphore back down) and freed. */
+static void event_drop(struct trace_event *ev)
+{
+	ev->session = NULL;
+	trace_event_free(ev);
+}
+
+/* ev, attached, joins its session's list. */
+static void event_publish(struct trace_event *ev)
+{
+	struct trace_session *s = ev->session;
+
 	ev->attached = 1;
 	pthread_mutex_lock(&s->lock);
 	ev->next = s->events;
 	s->events = ev;
 	pthread_mutex_unlock(&s->lock);
+}
+
+UPROBE_API struct trace_event *trace_event_attach_opts(struct trace_session *s,
+						       const struct trace_spec *spec, uint32_t id,
+						       const struct trace_event_opts *opts)
+{
+	struct trace_event *ev;
+	int ret;
+
+	if (!s || !spec || (opts && opts->sz < EVENT_OPTS_MIN_SZ)) {
+		log_error(-EINVAL, "trace_event_attach: %s", !s ? "no session" : !spec ? "no spec"
+							     : "opts->sz too small");
+		errno = EINVAL;
+		return NULL;
+	}
+	ev = event_new(s, opts);
+	if (!ev)
+		return NULL;
+	ret = event_setup(ev, spec, id, opts ? opts->flags : 0);
+	if (ret) {
+		log_error_prefix("%s/%s", spec->group, spec->event);
+		event_drop(ev);
+		errno = -ret;
+		return NULL;
+	}
+	event_publish(ev);
 	return ev;
 }
 
@@ -365,4 +412,183 @@ UPROBE_API int trace_session_detach(struct trace_session *s)
 UPROBE_API void trace_session_record(struct trace_session *s, int on)
 {
 	__atomic_store_n(&s->recording, !!on, __ATOMIC_RELEASE);
+}
+
+/* trace_event_attach_many(): one batch's state. */
+#define BATCH_NAME_LEN (2 * TRACE_MAX_EVENT_NAME)
+
+struct event_batch {
+	const struct trace_spec *const *specs; /* or NULL: opts->spec_get */
+	struct trace_event_batch_opts *opts;
+	uint32_t *spec_of;		/* probe k of the core batch is that of spec spec_of[k] */
+	uint8_t *told;			/* told[k]: its failure was reported */
+	char (*names)[BATCH_NAME_LEN];	/* names[k]: "GROUP/EVENT" of probe k */
+};
+
+/* Spec i (err; its message is uprobe_last_error()) is not attached: tell the caller. */
+static void batch_error(struct event_batch *b, uint32_t i, int err, const char *name)
+{
+	log_error_prefix("%s", name);
+	err = err > 0 ? -err : err ? err : -EINVAL; /* some layers return +errno */
+	b->opts->failed++;
+	if (b->opts->on_error)
+		b->opts->on_error(i, err, uprobe_last_error(), b->opts->ctx);
+}
+
+static void batch_core_error(size_t k, int err, void *ctx)
+{
+	struct event_batch *b = ctx;
+
+	b->told[k] = 1;
+	batch_error(b, b->spec_of[k], err, b->names[k]);
+}
+
+static const struct trace_spec *batch_spec_get(struct event_batch *b, uint32_t i)
+{
+	if (b->specs)
+		return b->specs[i];
+	return b->opts->spec_get ? b->opts->spec_get(i, b->opts->ctx) : NULL;
+}
+
+static void batch_spec_put(struct event_batch *b, uint32_t i, const struct trace_spec *spec)
+{
+	if (!b->specs && b->opts->spec_put)
+		b->opts->spec_put(i, spec, b->opts->ctx);
+}
+
+/*
+ * Spec i's event but its probe (event_prepare), the probe's spec in us[m];
+ * false when it failed (reported).
+ */
+static bool batch_prepare_one(struct trace_session *s, struct event_batch *b, uint32_t i,
+			      const struct trace_spec *spec, struct trace_event **ev_out,
+			      struct uprobe_spec *us, char **path_out, char *loc, char *name)
+{
+	const struct trace_event_opts *eo = b->opts->opts ? &b->opts->opts[i] : NULL;
+	unsigned int flags = eo ? eo->flags : 0;
+	struct trace_event *ev = NULL;
+	char path[PATH_MAX];
+	int ret;
+
+	snprintf(name, BATCH_NAME_LEN, "%s/%s", spec->group, spec->event);
+	if (eo && eo->sz < EVENT_OPTS_MIN_SZ)
+		ret = log_error(EINVAL, "opts[%u].sz too small", i);
+	else if (!(ev = event_new(s, eo)))
+		ret = log_error(ENOMEM, "out of memory");
+	else
+		ret = event_prepare(ev, spec, b->opts->first_id + i, flags, path, loc);
+	if (!ret && !(*path_out = strdup(path)))
+		ret = log_error(ENOMEM, "out of memory");
+	if (ret) {
+		if (ev)
+			event_drop(ev);
+		batch_error(b, i, ret, name);
+		return false;
+	}
+	*ev_out = ev;
+	probe_spec_of(ev, spec, *path_out, loc, flags, us);
+	return true;
+}
+
+/*
+ * Phase 1: every event but its probe, the probe's spec in us[m] for each
+ * that is ready. Each spec is held only while its event is prepared.
+ * Returns m.
+ */
+static uint32_t batch_prepare_events(struct trace_session *s, struct event_batch *b, uint32_t n,
+				     struct trace_event **events, struct uprobe_spec *us,
+				     char **paths, char (*locs)[256])
+{
+	uint32_t m = 0;
+
+	for (uint32_t i = 0; i < n; i++) {
+		const struct trace_spec *spec = batch_spec_get(b, i);
+
+		events[i] = NULL;
+		if (!spec)
+			continue;
+		if (batch_prepare_one(s, b, i, spec, &events[i], &us[m], &paths[m], locs[m],
+				      b->names[m]))
+			b->spec_of[m++] = i;
+		batch_spec_put(b, i, spec);
+	}
+	return m;
+}
+
+/* Phase 2: the m probes in at once; events without theirs are dropped. */
+static int batch_attach_probes(struct event_batch *b, struct trace_event **events,
+			       const struct uprobe_spec *us, uint32_t m, uint64_t **skipped,
+			       struct uprobe **probes)
+{
+	struct uprobe_batch_opts bo = { .sz = sizeof(bo), .flags = UPROBE_BATCH_PARTIAL };
+	struct core_batch_each each = {
+		.skipped = skipped, .on_error = batch_core_error, .ctx = b,
+	};
+	int attached = 0, ret;
+
+	for (uint32_t k = 0; k < m; k++)
+		skipped[k] = events[b->spec_of[k]]->skipped_counter;
+	ret = core_attach_many(us, m, probes, &bo, &each);
+	for (uint32_t k = 0; k < m; k++) {
+		uint32_t i = b->spec_of[k];
+
+		if (probes[k]) {
+			events[i]->probe = probes[k];
+			event_publish(events[i]);
+			attached++;
+			continue;
+		}
+		if (!b->told[k]) /* the whole batch failed before this probe */
+			batch_error(b, i, ret < 0 ? ret : -EIO, b->names[k]);
+		event_drop(events[i]);
+		events[i] = NULL;
+	}
+	return attached;
+}
+
+UPROBE_API int trace_event_attach_many(struct trace_session *s,
+				       const struct trace_spec *const *specs, uint32_t n,
+				       struct trace_event **events,
+				       struct trace_event_batch_opts *opts)
+{
+	struct trace_event_batch_opts none = { .sz = sizeof(none) };
+	struct event_batch b = { .specs = specs, .opts = opts ? opts : &none };
+	size_t cnt = n ? n : 1;
+	struct uprobe_spec *us = calloc(cnt, sizeof(*us));
+	char **paths = calloc(cnt, sizeof(*paths));
+	char(*locs)[256] = malloc(cnt * sizeof(*locs));
+	uint64_t **skipped = calloc(cnt, sizeof(*skipped));
+	struct uprobe **probes = calloc(cnt, sizeof(*probes));
+	uint32_t m;
+	int ret = -ENOMEM;
+
+	b.spec_of = calloc(cnt, sizeof(*b.spec_of));
+	b.told = calloc(cnt, 1);
+	b.names = malloc(cnt * sizeof(*b.names));
+	if (!s || (n && !events) || (n && !specs && (!opts || !opts->spec_get)) ||
+	    (opts && opts->sz < sizeof(*opts))) {
+		ret = log_error(EINVAL, "trace_event_attach_many: %s",
+				!s ? "no session" : opts && opts->sz < sizeof(*opts)
+							 ? "opts->sz too small" : "no specs or events");
+		goto out;
+	}
+	b.opts->failed = 0;
+	if (!us || !paths || !locs || !skipped || !probes || !b.spec_of || !b.told || !b.names)
+		goto out;
+	uprobe_batch_begin();
+	m = batch_prepare_events(s, &b, n, events, us, paths, locs);
+	ret = batch_attach_probes(&b, events, us, m, skipped, probes);
+	uprobe_batch_end();
+	for (uint32_t k = 0; k < m; k++)
+		free(paths[k]);
+out:
+	free(b.names);
+	free(b.told);
+	free(b.spec_of);
+	free(probes);
+	free(skipped);
+	free(locs);
+	free(paths);
+	free(us);
+	return ret;
 }
