@@ -270,8 +270,12 @@ static int run(struct run *out, int sig, int guarded, int stop, long ms)
 	if (guarded)
 		out->restarted = guard_end(&out->stop_sig, 2000);
 	if (stop) {
-		/* Its state once ptrace has let go of it ('t' until then). */
-		while ((out->state_after = state_of(pid)) == 't')
+		/*
+		 * Its state once ptrace has let go of it: 't' until then, and a
+		 * thread let go in a group stop is woken to stop again ('R' for a
+		 * moment, seen on a loaded machine). Up to 2 s for 'T'.
+		 */
+		for (int i = 0; i < 2000 && (out->state_after = state_of(pid)) != 'T'; i++)
 			usleep(1000);
 		kill(pid, SIGKILL);
 		waitpid(pid, &st, 0);
