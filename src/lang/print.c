@@ -117,6 +117,17 @@ static void size_label(uint64_t n, char *buf, size_t len)
 	snprintf(buf, len, "%" PRIu64 "%s", n, suffix[i]);
 }
 
+/* bpftrace 0.17's lhist labels: multiples of 1M with M, of 1K with K, negative ones too. */
+static void lhist_label(int64_t n, char *buf, size_t len)
+{
+	if (n && !(n % 1048576))
+		snprintf(buf, len, "%" PRId64 "M", n / 1048576);
+	else if (n && !(n % 1024))
+		snprintf(buf, len, "%" PRId64 "K", n / 1024);
+	else
+		snprintf(buf, len, "%" PRId64, n);
+}
+
 static void bucket_label(const struct store_map *m, uint32_t i, char *buf, size_t len)
 {
 	const struct lang_map_info *mi = m->info;
@@ -139,13 +150,16 @@ static void bucket_label(const struct store_map *m, uint32_t i, char *buf, size_
 		return;
 	}
 	if (i == 0) {
-		snprintf(buf, len, "(..., %" PRId64 ")", mi->lmin);
+		lhist_label(mi->lmin, lo, sizeof(lo));
+		snprintf(buf, len, "(..., %s)", lo);
 	} else if (i == m->nbuckets - 1) {
-		snprintf(buf, len, "[%" PRId64 ", ...)", mi->lmax);
+		lhist_label(mi->lmax, hi, sizeof(hi));
+		snprintf(buf, len, "[%s, ...)", hi);
 	} else {
 		int64_t l = mi->lmin + (int64_t)(i - 1) * mi->lstep;
-		int64_t h = l + mi->lstep < mi->lmax ? l + mi->lstep : mi->lmax;
-		snprintf(buf, len, "[%" PRId64 ", %" PRId64 ")", l, h);
+		lhist_label(l, lo, sizeof(lo));
+		lhist_label(l + mi->lstep < mi->lmax ? l + mi->lstep : mi->lmax, hi, sizeof(hi));
+		snprintf(buf, len, "[%s, %s)", lo, hi);
 	}
 }
 
