@@ -6,6 +6,7 @@
  * per map. Every expression gets its type (integer or string), signedness
  * and, for strings, a length bound; variables and maps get their indexes.
  */
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -400,6 +401,47 @@ static void check_map_arg(struct checker *ck, struct lang_node *n, struct lang_n
 	map_of(ck, a);
 }
 
+/* An integer literal or its negation (lhist's bounds). */
+static int64_t literal_value(const struct lang_node *n)
+{
+	return n->kind == N_INT ? n->ival : -n->kids[0]->ival;
+}
+
+/* lhist's literal bounds, with bpftrace 0.17's messages: each broken rule is said. */
+static bool lhist_bounds_bad(struct checker *ck, struct lang_pos pos, int64_t mn, int64_t mx,
+			     int64_t st)
+{
+	bool bad = st < 1;
+	if (bad)
+		lang_error(ck->src, pos, "lhist() step must be >= 1 (%" PRId64 " provided)", st);
+	if (st >= 1 && (mx - mn) / st > 1000) {
+		lang_error(ck->src, pos,
+			   "lhist() too many buckets, must be <= 1000 (would need %" PRId64 ")",
+			   (mx - mn) / st);
+		bad = true;
+	}
+	if (mn < 0) {
+		lang_error(ck->src, pos, "lhist() min must be non-negative (provided min %" PRId64 ")",
+			   mn);
+		bad = true;
+	}
+	if (mn > mx) {
+		lang_error(ck->src, pos,
+			   "lhist() min must be less than max (provided min %" PRId64
+			   " and max %" PRId64 ")",
+			   mn, mx);
+		bad = true;
+	}
+	if (mx - mn < st) {
+		lang_error(ck->src, pos,
+			   "lhist() step is too large for the given range (provided step %" PRId64
+			   " for range %" PRId64 ")",
+			   st, mx - mn);
+		bad = true;
+	}
+	return bad;
+}
+
 static void check_call(struct checker *ck, struct lang_node *n, struct lang_node *assign_to)
 {
 	if (!strcmp(n->str, "ustack")) { /* ustack(N), ustack(perf[, N]): the builtin */
@@ -485,19 +527,10 @@ static void check_call(struct checker *ck, struct lang_node *n, struct lang_node
 								i == 1 ? "min" :
 								i == 2 ? "max" :
 									 "step");
-			int64_t mn = n->kids[1]->ival, mx = n->kids[2]->ival, st = n->kids[3]->ival;
-			if (n->kids[1]->kind != N_INT || n->kids[2]->kind != N_INT ||
-			    n->kids[3]->kind != N_INT || mn < 0 || mx < 0 || st <= 0)
-				return (void)lang_error(ck->src, n->pos,
-							"lhist: invalid min, max or step (must be "
-							"non-negative literals, step > 0)");
-			if (mn >= mx)
-				return (void)lang_error(ck->src, n->pos,
-							"lhist: max must be greater than min");
-			if ((mx - mn) / st > 1000)
-				return (void)lang_error(ck->src, n->pos,
-							"lhist: too many buckets, (max - min) / "
-							"step must be at most 1000");
+			int64_t mn = literal_value(n->kids[1]), mx = literal_value(n->kids[2]);
+			int64_t st = literal_value(n->kids[3]);
+			if (lhist_bounds_bad(ck, n->pos, mn, mx, st))
+				return;
 			struct lang_map_info *m = &ck->c->maps[assign_to->id];
 			if (m->kind == MK_LHIST &&
 			    (m->lmin != mn || m->lmax != mx || m->lstep != st))
