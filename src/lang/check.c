@@ -500,6 +500,10 @@ static void check_call(struct checker *ck, struct lang_node *n, struct lang_node
 		if (n->nkids == 2 && n->kids[1]->kind == N_INT && n->kids[1]->ival > 0 &&
 		    n->kids[1]->ival < LANG_STRLEN)
 			n->size = (int)n->kids[1]->ival + 1;
+		if (n->nkids == 2 && n->kids[1]->kind == N_UNOP && n->kids[1]->kids[0]->kind == N_INT &&
+		    n->kids[1]->op == '-' && n->kids[1]->kids[0]->ival > 0)
+			lang_error(ck->src, n->pos, "strcannot use negative length (%" PRId64 ")",
+				   -n->kids[1]->kids[0]->ival);
 		if (n->kids[0]->type == T_STR)
 			lang_error(ck->src, n->pos,
 				   "str() expects an integer or a pointer type as first argument "

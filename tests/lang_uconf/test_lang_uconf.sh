@@ -11,7 +11,8 @@
 # lines are compared as sets (bpftrace orders equal values by its hash); hist, lhist and
 # stats lines exactly. Where bpftrace 0.17 is wrong, truth/NAME.out is the right output
 # (its first lines, "#", say why) and uprobe must print it. LANG_UCONF_KEEP=DIR leaves
-# the normalized outputs in DIR (NAME.uprobe, NAME.bpftrace).
+# the normalized outputs in DIR (NAME.uprobe, NAME.bpftrace); LANG_UCONF_ONLY=PATTERN runs
+# the one-liners whose name matches that shell pattern only.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 dir="$top/tests/lang_uconf"
@@ -52,6 +53,7 @@ run() {
 check() { # file
 	grep -v '^#' "$1" | while IFS='	' read -r name prog; do
 		[ -n "$name" ] || continue
+		case $name in ${LANG_UCONF_ONLY:-*}) ;; *) continue ;; esac
 		prog=$(printf '%s' "$prog" | sed "s|TARGET|$tgt|g")
 		run "$uprobe" "$name" "$prog"
 		got="$tmp/$name.uprobe"
