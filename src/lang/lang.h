@@ -158,6 +158,7 @@ struct lang_lexer {
 	const char *p;
 	int line;
 	const char *line_start;
+	const char *step; /* where the last white space ended */
 };
 
 void lexer_init(struct lang_lexer *lx, struct lang_src *src);

@@ -18,6 +18,7 @@ void lexer_init(struct lang_lexer *lx, struct lang_src *src)
 	lx->p = src->text;
 	lx->line = 1;
 	lx->line_start = src->text;
+	lx->step = src->text;
 }
 
 static int col_of(const struct lang_lexer *lx, const char *p)
@@ -34,6 +35,7 @@ static void newline(struct lang_lexer *lx, const char *p)
 /* White space and comments (// to the end of the line, C block comments). */
 void lexer_skip_space(struct lang_lexer *lx)
 {
+	const char *from = lx->p;
 	for (;;) {
 		const char *p = lx->p;
 		if (*p == '\n') {
@@ -54,15 +56,21 @@ void lexer_skip_space(struct lang_lexer *lx)
 			if (*lx->p)
 				lx->p += 2;
 		} else {
+			if (lx->p != from)
+				lx->step = lx->p;
 			return;
 		}
 	}
 }
 
+/*
+ * bpftrace 0.17's lexer moves a location's start on white space only: a token
+ * right after others (`@[str(`, `1 +foo`, `print($z)`) starts where they did.
+ */
 static void finish(struct lang_lexer *lx, struct lang_token *t, const char *start)
 {
 	t->pos.line = lx->line;
-	t->pos.col = col_of(lx, start);
+	t->pos.col = col_of(lx, lx->step >= lx->line_start && lx->step < start ? lx->step : start);
 	t->pos.end = col_of(lx, lx->p);
 }
 
