@@ -338,6 +338,36 @@ static int printf_convs(const char *fmt, size_t len, enum lang_type *types, int 
 	return n;
 }
 
+/* Conversion i of a format as bpftrace names it: '%', then what follows flags and width. */
+static void printf_conv_text(const char *fmt, size_t len, int i, char out[16])
+{
+	for (size_t j = 0; j < len; j++) {
+		int c = fmt[j] == '%' && fmt[j + 1] != '%' ? lang_printf_conv(fmt + j) : 0;
+		if (fmt[j] == '%' && fmt[j + 1] == '%')
+			j++;
+		if (!c)
+			continue;
+		if (i-- == 0) {
+			size_t k = 1;
+			while (fmt[j + k] == '-' || fmt[j + k] == '.' ||
+			       (fmt[j + k] >= '0' && fmt[j + k] <= '9'))
+				k++;
+			snprintf(out, 16, "%%%.*s", (int)((size_t)c - k), fmt + j + k);
+			return;
+		}
+		j += (size_t)c - 1;
+	}
+	snprintf(out, 16, "%%");
+}
+
+/* A printf argument's type as bpftrace 0.17's format check names it. */
+static const char *printf_type_name(const struct checker *ck, const struct lang_node *a)
+{
+	if (a->type == T_AGG)
+		return a->kind == N_MAP ? kind_name(ck->c->maps[a->id].kind) : "none";
+	return a->type == T_STR ? "string" : a->type == T_INT ? "integer" : "none";
+}
+
 static void check_printf(struct checker *ck, struct lang_node *n)
 {
 	if (!n->nkids || n->kids[0]->kind != N_STR) {
@@ -368,10 +398,16 @@ static void check_printf(struct checker *ck, struct lang_node *n)
 		lang_error(ck->src, n->pos, "printf: %d arguments at most", LANG_MAX_ARGS);
 	for (int i = 0; i < nconv && i < given && i < LANG_MAX_ARGS; i++) {
 		struct lang_node *a = n->kids[i + 1];
-		if (a->type == T_AGG || (want[i] == T_STR) != (a->type == T_STR))
-			lang_error(ck->src, a->pos, "printf: %s specifier expects %s (argument %d)",
-				   want[i] == T_STR ? "%s" : "integer",
-				   want[i] == T_STR ? "a string" : "an integer", i + 1);
+		if (a->type == T_USTACK) /* refused as a value on its own */
+			continue;
+		if (a->type == T_AGG || (want[i] == T_STR) != (a->type == T_STR)) {
+			char conv[16];
+			printf_conv_text(n->kids[0]->str, (size_t)n->kids[0]->ival, i, conv);
+			lang_error(ck->src, n->pos,
+				   "printf: %s specifier expects a value of type %s (%s supplied)", conv,
+				   want[i] == T_STR ? "string" : "integer", printf_type_name(ck, a));
+			return; /* bpftrace 0.17 says the first one */
+		}
 	}
 }
 
