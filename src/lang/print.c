@@ -63,6 +63,12 @@ static int64_t sort_value(const struct store_map *m, const struct store_entry *e
 
 static const struct sort_ctx *g_sort; /* qsort has no context argument */
 
+/* bpftrace 0.17 prints and sorts an integer or sum map unsigned when its value is. */
+static bool value_unsigned(const struct lang_map_info *mi)
+{
+	return (mi->kind == MK_INT || mi->kind == MK_SUM) && !mi->value_signed;
+}
+
 static int cmp_entries(const void *pa, const void *pb)
 {
 	const struct store_entry *a = *(struct store_entry *const *)pa;
@@ -70,7 +76,7 @@ static int cmp_entries(const void *pa, const void *pb)
 	const struct store_map *m = g_sort->m;
 	if (g_sort->by_value) {
 		int64_t x = sort_value(m, a), y = sort_value(m, b);
-		bool sgn = m->info->kind != MK_COUNT;
+		bool sgn = m->info->kind != MK_COUNT && !value_unsigned(m->info);
 		if (x != y)
 			return sgn ? (x < y ? -1 : 1) : ((uint64_t)x < (uint64_t)y ? -1 : 1);
 	}
@@ -218,7 +224,10 @@ static void print_entry(const struct store_map *m, const struct store_entry *e, 
 		fputc('\n', out);
 		return;
 	default:
-		fprintf(out, "%" PRId64 "\n", e->a / (int64_t)div);
+		if (value_unsigned(m->info))
+			fprintf(out, "%" PRIu64 "\n", (uint64_t)e->a / div);
+		else
+			fprintf(out, "%" PRId64 "\n", e->a / (int64_t)div);
 	}
 }
 
@@ -451,7 +460,10 @@ static void json_value(const struct store_map *m, const struct store_entry *e, u
 		json_hist(m, e, div, out);
 		return;
 	default:
-		fprintf(out, "%" PRId64, e->a / (int64_t)div);
+		if (value_unsigned(m->info))
+			fprintf(out, "%" PRIu64, (uint64_t)e->a / div);
+		else
+			fprintf(out, "%" PRId64, e->a / (int64_t)div);
 	}
 }
 
