@@ -586,6 +586,41 @@ static void check_call(struct checker *ck, struct lang_node *n, struct lang_node
 	}
 }
 
+static bool nonneg_literal(const struct lang_node *n)
+{
+	return n->kind == N_INT ||
+	       (n->kind == N_UNOP && n->op == '-' && n->kids[0]->kind == N_INT && !n->kids[0]->ival);
+}
+
+/* bpftrace 0.17's warnings on integer operands of different signs, and on signed / and %. */
+static void sign_warnings(struct checker *ck, struct lang_node *n, struct lang_node *l,
+			  struct lang_node *r)
+{
+	bool ls = l->is_signed, rs = r->is_signed, cmp = n->op == OP_EQ || n->op == OP_NE ||
+							   n->op == OP_LE || n->op == OP_GE ||
+							   n->op == OP_LT || n->op == OP_GT;
+	bool arith = n->op == OP_ADD || n->op == OP_SUB || n->op == OP_MUL || n->op == OP_DIV ||
+		     n->op == OP_MOD;
+	char a[32], b[32];
+	if (ls && !rs && nonneg_literal(l))
+		ls = false;
+	else if (!ls && rs && nonneg_literal(r))
+		rs = false;
+	else if (ls != rs && (cmp || arith))
+		lang_warning(ck->src, n->op_pos,
+			     "%s integers of different signs: '%s' and '%s' can lead to undefined "
+			     "behavior",
+			     cmp ? "comparison of" : "arithmetic on", type_name(l, a, sizeof(a)),
+			     type_name(r, b, sizeof(b)));
+	if (n->op != OP_DIV && n->op != OP_MOD)
+		return;
+	if ((ls && !nonneg_literal(l)) || (rs && !nonneg_literal(r)))
+		lang_warning(ck->src, n->op_pos,
+			     "signed operands for '%s' can lead to undefined behavior (cast to "
+			     "unsigned to silence warning)",
+			     lang_op_name(n->op));
+}
+
 static void check_binop(struct checker *ck, struct lang_node *n)
 {
 	struct lang_node *l = n->kids[0], *r = n->kids[1];
@@ -593,12 +628,8 @@ static void check_binop(struct checker *ck, struct lang_node *n)
 	check_expr(ck, r);
 	n->type = T_INT;
 	n->is_signed = l->is_signed && r->is_signed;
-	if ((n->op == OP_DIV || n->op == OP_MOD) && n->is_signed && l->type == T_INT &&
-	    r->type == T_INT && !(l->kind == N_INT && r->kind == N_INT))
-		lang_warning(ck->src, n->op_pos,
-			     "signed operands for '%s' can lead to undefined behavior (cast to "
-			     "unsigned to silence warning)",
-			     lang_op_name(n->op));
+	if (l->type == T_INT && r->type == T_INT)
+		sign_warnings(ck, n, l, r);
 	bool str_ok = (n->op == OP_EQ || n->op == OP_NE) && l->type == T_STR && r->type == T_STR;
 	if (str_ok || (l->type == T_INT && r->type == T_INT))
 		return;
@@ -645,8 +676,10 @@ static void check_expr(struct checker *ck, struct lang_node *n)
 		n->type = m->kind == MK_STR ? T_STR : m->kind >= MK_COUNT ? T_AGG : T_INT;
 		n->is_signed = m->kind == MK_INT ? m->value_signed : true;
 		n->size = LANG_STRLEN;
-		if (m->kind == MK_NONE) /* read before any write: bpftrace's 0 */
+		if (m->kind == MK_NONE) { /* read before any write: bpftrace's 0, of no sign */
 			n->type = T_INT;
+			n->is_signed = false; /* so "@d -= 1" on a new map is unsigned there */
+		}
 		return;
 	}
 	case N_CALL:
