@@ -69,21 +69,6 @@ static int find(const char *const *names, size_t n, const char *s)
 	return -1;
 }
 
-static const char *type_name(const struct lang_node *n, char *buf, size_t len)
-{
-	if (n->type == T_STR) {
-		snprintf(buf, len, "string[%d]", n->size);
-		return buf;
-	}
-	if (n->type == T_AGG)
-		return "count";
-	if (n->type == T_USTACK)
-		return "ustack";
-	if (n->type == T_NONE)
-		return "none";
-	return n->is_signed ? "int64" : "unsigned int64";
-}
-
 static bool only_probes(const struct checker *ck, int allowed)
 {
 	return ck->nprobe_kinds && !(ck->nprobe_kinds & ~allowed);
@@ -290,76 +275,6 @@ static int nargs_error(struct checker *ck, struct lang_node *n, int min, int max
 	return -1;
 }
 
-/*
- * printf's conversions as bpftrace 0.17 finds them: "%[-][width][.prec][h|hh|l|ll|z|j]"
- * and one of c s d u x X o p; any other '%' is text ("%i", "%+d" are not
- * conversions there).
- */
-int lang_printf_conv(const char *p)
-{
-	if (p[0] != '%')
-		return 0;
-	int i = 1;
-	if (p[i] == '-')
-		i++;
-	while (p[i] >= '0' && p[i] <= '9')
-		i++;
-	if (p[i] == '.') {
-		if (p[i + 1] < '0' || p[i + 1] > '9')
-			return 0;
-		for (i++; p[i] >= '0' && p[i] <= '9'; i++)
-			;
-	}
-	if (p[i] == 'h' || p[i] == 'l')
-		i += p[i + 1] == p[i] ? 2 : 1;
-	else if (p[i] == 'z' || p[i] == 'j')
-		i++;
-	return p[i] && strchr("csduxXop", p[i]) ? i + 1 : 0;
-}
-
-static int printf_convs(const char *fmt, size_t len, enum lang_type *types, int max)
-{
-	int n = 0;
-	for (size_t i = 0; i < len; i++) {
-		if (fmt[i] != '%')
-			continue;
-		if (fmt[i + 1] == '%') {
-			i++;
-			continue;
-		}
-		int c = lang_printf_conv(fmt + i);
-		if (!c)
-			continue;
-		if (n < max)
-			types[n] = fmt[i + (size_t)c - 1] == 's' ? T_STR : T_INT;
-		n++;
-		i += (size_t)c - 1;
-	}
-	return n;
-}
-
-/* Conversion i of a format as bpftrace names it: '%', then what follows flags and width. */
-static void printf_conv_text(const char *fmt, size_t len, int i, char out[16])
-{
-	for (size_t j = 0; j < len; j++) {
-		int c = fmt[j] == '%' && fmt[j + 1] != '%' ? lang_printf_conv(fmt + j) : 0;
-		if (fmt[j] == '%' && fmt[j + 1] == '%')
-			j++;
-		if (!c)
-			continue;
-		if (i-- == 0) {
-			size_t k = 1;
-			while (fmt[j + k] == '-' || fmt[j + k] == '.' ||
-			       (fmt[j + k] >= '0' && fmt[j + k] <= '9'))
-				k++;
-			snprintf(out, 16, "%%%.*s", (int)((size_t)c - k), fmt + j + k);
-			return;
-		}
-		j += (size_t)c - 1;
-	}
-	snprintf(out, 16, "%%");
-}
-
 /* A printf argument's type as bpftrace 0.17's format check names it. */
 static const char *printf_type_name(const struct checker *ck, const struct lang_node *a)
 {
@@ -382,7 +297,7 @@ static void check_printf(struct checker *ck, struct lang_node *n)
 	for (int i = 1; i < n->nkids; i++)
 		check_expr(ck, n->kids[i]);
 	enum lang_type want[LANG_MAX_ARGS];
-	int nconv = printf_convs(n->kids[0]->str, (size_t)n->kids[0]->ival, want, LANG_MAX_ARGS);
+	int nconv = lang_printf_convs(n->kids[0]->str, (size_t)n->kids[0]->ival, want, LANG_MAX_ARGS);
 	int given = n->nkids - 1;
 	if (given < nconv)
 		lang_error(
@@ -402,7 +317,7 @@ static void check_printf(struct checker *ck, struct lang_node *n)
 			continue;
 		if (a->type == T_AGG || (want[i] == T_STR) != (a->type == T_STR)) {
 			char conv[16];
-			printf_conv_text(n->kids[0]->str, (size_t)n->kids[0]->ival, i, conv);
+			lang_printf_conv_text(n->kids[0]->str, (size_t)n->kids[0]->ival, i, conv);
 			lang_error(ck->src, n->pos,
 				   "printf: %s specifier expects a value of type %s (%s supplied)", conv,
 				   want[i] == T_STR ? "string" : "integer", printf_type_name(ck, a));
@@ -435,47 +350,6 @@ static void check_map_arg(struct checker *ck, struct lang_node *n, struct lang_n
 		if (!strcmp(ck->c->maps[i].name, a->str))
 			return (void)(a->id = i);
 	map_of(ck, a);
-}
-
-/* An integer literal or its negation (lhist's bounds). */
-static int64_t literal_value(const struct lang_node *n)
-{
-	return n->kind == N_INT ? n->ival : -n->kids[0]->ival;
-}
-
-/* lhist's literal bounds, with bpftrace 0.17's messages: each broken rule is said. */
-static bool lhist_bounds_bad(struct checker *ck, struct lang_pos pos, int64_t mn, int64_t mx,
-			     int64_t st)
-{
-	bool bad = st < 1;
-	if (bad)
-		lang_error(ck->src, pos, "lhist() step must be >= 1 (%" PRId64 " provided)", st);
-	if (st >= 1 && (mx - mn) / st > 1000) {
-		lang_error(ck->src, pos,
-			   "lhist() too many buckets, must be <= 1000 (would need %" PRId64 ")",
-			   (mx - mn) / st);
-		bad = true;
-	}
-	if (mn < 0) {
-		lang_error(ck->src, pos, "lhist() min must be non-negative (provided min %" PRId64 ")",
-			   mn);
-		bad = true;
-	}
-	if (mn > mx) {
-		lang_error(ck->src, pos,
-			   "lhist() min must be less than max (provided min %" PRId64
-			   " and max %" PRId64 ")",
-			   mn, mx);
-		bad = true;
-	}
-	if (mx - mn < st) {
-		lang_error(ck->src, pos,
-			   "lhist() step is too large for the given range (provided step %" PRId64
-			   " for range %" PRId64 ")",
-			   st, mx - mn);
-		bad = true;
-	}
-	return bad;
 }
 
 static void check_call(struct checker *ck, struct lang_node *n, struct lang_node *assign_to)
@@ -567,9 +441,9 @@ static void check_call(struct checker *ck, struct lang_node *n, struct lang_node
 								i == 1 ? "min" :
 								i == 2 ? "max" :
 									 "step");
-			int64_t mn = literal_value(n->kids[1]), mx = literal_value(n->kids[2]);
-			int64_t st = literal_value(n->kids[3]);
-			if (lhist_bounds_bad(ck, n->pos, mn, mx, st))
+			int64_t mn = lang_literal_value(n->kids[1]), mx = lang_literal_value(n->kids[2]);
+			int64_t st = lang_literal_value(n->kids[3]);
+			if (lang_lhist_bounds_bad(ck->src, n->pos, mn, mx, st))
 				return;
 			struct lang_map_info *m = &ck->c->maps[assign_to->id];
 			if (m->kind == MK_LHIST &&
@@ -586,41 +460,6 @@ static void check_call(struct checker *ck, struct lang_node *n, struct lang_node
 	}
 }
 
-static bool nonneg_literal(const struct lang_node *n)
-{
-	return n->kind == N_INT ||
-	       (n->kind == N_UNOP && n->op == '-' && n->kids[0]->kind == N_INT && !n->kids[0]->ival);
-}
-
-/* bpftrace 0.17's warnings on integer operands of different signs, and on signed / and %. */
-static void sign_warnings(struct checker *ck, struct lang_node *n, struct lang_node *l,
-			  struct lang_node *r)
-{
-	bool ls = l->is_signed, rs = r->is_signed, cmp = n->op == OP_EQ || n->op == OP_NE ||
-							   n->op == OP_LE || n->op == OP_GE ||
-							   n->op == OP_LT || n->op == OP_GT;
-	bool arith = n->op == OP_ADD || n->op == OP_SUB || n->op == OP_MUL || n->op == OP_DIV ||
-		     n->op == OP_MOD;
-	char a[32], b[32];
-	if (ls && !rs && nonneg_literal(l))
-		ls = false;
-	else if (!ls && rs && nonneg_literal(r))
-		rs = false;
-	else if (ls != rs && (cmp || arith))
-		lang_warning(ck->src, n->op_pos,
-			     "%s integers of different signs: '%s' and '%s' can lead to undefined "
-			     "behavior",
-			     cmp ? "comparison of" : "arithmetic on", type_name(l, a, sizeof(a)),
-			     type_name(r, b, sizeof(b)));
-	if (n->op != OP_DIV && n->op != OP_MOD)
-		return;
-	if ((ls && !nonneg_literal(l)) || (rs && !nonneg_literal(r)))
-		lang_warning(ck->src, n->op_pos,
-			     "signed operands for '%s' can lead to undefined behavior (cast to "
-			     "unsigned to silence warning)",
-			     lang_op_name(n->op));
-}
-
 static void check_binop(struct checker *ck, struct lang_node *n)
 {
 	struct lang_node *l = n->kids[0], *r = n->kids[1];
@@ -629,7 +468,7 @@ static void check_binop(struct checker *ck, struct lang_node *n)
 	n->type = T_INT;
 	n->is_signed = l->is_signed && r->is_signed;
 	if (l->type == T_INT && r->type == T_INT)
-		sign_warnings(ck, n, l, r);
+		lang_sign_warnings(ck->src, n, l, r);
 	bool str_ok = (n->op == OP_EQ || n->op == OP_NE) && l->type == T_STR && r->type == T_STR;
 	if (str_ok || (l->type == T_INT && r->type == T_INT))
 		return;
@@ -637,7 +476,7 @@ static void check_binop(struct checker *ck, struct lang_node *n)
 		return;
 	char a[32], b[32];
 	lang_error(ck->src, n->pos, "Type mismatch for '%s': comparing '%s' with '%s'",
-		   lang_op_name(n->op), type_name(l, a, sizeof(a)), type_name(r, b, sizeof(b)));
+		   lang_op_name(n->op), lang_type_name(l, a, sizeof(a)), lang_type_name(r, b, sizeof(b)));
 }
 
 static void check_expr(struct checker *ck, struct lang_node *n)
@@ -694,7 +533,7 @@ static void check_expr(struct checker *ck, struct lang_node *n)
 			char a[32];
 			lang_error(ck->src, n->pos,
 				   "The %s operator can not be used on expressions of type '%s'",
-				   lang_op_name(n->op), type_name(n->kids[0], a, sizeof(a)));
+				   lang_op_name(n->op), lang_type_name(n->kids[0], a, sizeof(a)));
 		}
 		return;
 	case N_TERNARY:
@@ -787,7 +626,7 @@ static void check_assign(struct checker *ck, struct lang_node *n)
 			ck->src, n->pos,
 			"Type mismatch for %s: trying to assign value of type '%s' when variable "
 			"already contains a value of type '%s'",
-			t->str, type_name(v, a, sizeof(a)),
+			t->str, lang_type_name(v, a, sizeof(a)),
 			var->type == T_STR ? "string" : "int64");
 		return;
 	}

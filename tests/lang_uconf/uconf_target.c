@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #define KEEP(x) __asm__ volatile("" : : "r"(x) : "memory")
-#define PROBED __attribute__((noinline, used))
+#define PROBED	__attribute__((noinline, used))
 
 PROBED int uc_add(int a, int b)
 {
@@ -92,10 +92,14 @@ PROBED const char *uc_name(const char *s)
 	return s;
 }
 
-static const char *const paths[] = { "/etc/passwd", "/tmp/a", "/tmp/bb", "/var/log/x.log",
-				     "/usr/lib/os-release" };
+static const char *const paths[] = {"/etc/passwd", "/tmp/a", "/tmp/bb", "/var/log/x.log",
+				    "/usr/lib/os-release"};
 static const char *const words[] = {
-	"a", "bb", "hello", "hello world", "0123456789abcdef",
+	"a",
+	"bb",
+	"hello",
+	"hello world",
+	"0123456789abcdef",
 	"a string of exactly thirty two!!",
 	"a string that is longer than sixty-four bytes, to see where it is cut off",
 };
