@@ -7,6 +7,8 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -162,15 +164,91 @@ static void lex_string(struct lang_lexer *lx, struct lang_token *t, const char *
 	finish(lx, t, start);
 }
 
+/* bpftrace 0.17's {int}: [0-9]([0-9_]*[0-9])? then u, l, ul, ll, ull (any case); its end. */
+static const char *scan_int(const char *p)
+{
+	const char *q = p + 1;
+	while (isdigit((unsigned char)*q) || (*q == '_' && (isdigit((unsigned char)q[1]) ||
+							       q[1] == '_')))
+		q++;
+	while (q > p + 1 && q[-1] == '_')
+		q--;
+	if (*q == 'u' || *q == 'U')
+		q++;
+	if (*q == 'l' || *q == 'L')
+		q += q[1] == 'l' || q[1] == 'L' ? 2 : 1;
+	return q;
+}
+
+/* The digits of [s, e) without '_' into buf: 0, or -1 with *why (bpftrace's std::stoull). */
+static int parse_uint(const char *s, const char *e, int base, uint64_t *v, const char **why)
+{
+	char buf[64], *end;
+	size_t n = 0;
+	for (; s < e && n + 1 < sizeof(buf); s++)
+		if (*s != '_')
+			buf[n++] = *s;
+	buf[n] = 0;
+	errno = 0;
+	*v = strtoull(buf, &end, base);
+	if (errno == ERANGE || end == buf) {
+		*why = "stoull";
+		return -1;
+	}
+	for (const char *x = end; *x; x++)
+		if (!strchr("uUlL", *x)) {
+			*why = "Found trailing non-numeric characters";
+			return -1;
+		}
+	return 0;
+}
+
+/*
+ * A number as bpftrace 0.17 reads one: hex, an integer with '_' and a size suffix,
+ * or C e E (C 0 to 9, E up to 16). A bad one is said and skipped, as bpftrace's lexer
+ * does: the parser then sees the next token, from the number's start.
+ */
 static void lex_number(struct lang_lexer *lx, struct lang_token *t, const char *start)
 {
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(start, &end, 0);
-	/* bpftrace's suffixes: 1_000 separators are not in 0.17; "1e6" is */
-	if (*end == 'e' && isdigit((unsigned char)end[1])) {
-		unsigned long long e = strtoull(end + 1, &end, 10);
-		while (e-- > 0 && v <= UINT64_MAX / 10)
+	const char *end, *why = NULL;
+	uint64_t v = 0, e = 0;
+	char msg[160];
+	if (start[0] == '0' && (start[1] == 'x' || start[1] == 'X') && isxdigit((unsigned char)start[2])) {
+		for (end = start + 2; isxdigit((unsigned char)*end); end++)
+			;
+		if (parse_uint(start, end, 16, &v, &why))
+			snprintf(msg, sizeof(msg), "%s", why);
+	} else {
+		end = scan_int(start);
+		const char *mant_end = end;
+		bool exp = (*end == 'e' || *end == 'E') && isdigit((unsigned char)end[1]);
+		if (exp)
+			end = scan_int(end + 1);
+		if (parse_uint(start, mant_end, exp ? 10 : 0, &v, &why)) {
+			snprintf(msg, sizeof(msg), exp ? "Coefficient part of scientific literal is not "
+							 "a valid number: %.*s: %s" : "%.*s%s",
+				 exp ? (int)(mant_end - start) : 0, start, why);
+		} else if (exp && parse_uint(mant_end + 1, end, 10, &e, &why)) {
+			snprintf(msg, sizeof(msg),
+				 "Exponent part of scientific literal is not a valid number: %.*s: %s",
+				 (int)(end - mant_end - 1), mant_end + 1, why);
+		} else if (exp && v > 9) {
+			why = "";
+			snprintf(msg, sizeof(msg),
+				 "Coefficient part of scientific literal must be in range (0,9), got: "
+				 "%" PRIu64,
+				 v);
+		} else if (exp && e > 16) {
+			char digits[64];
+			size_t k = 0;
+			for (const char *x = mant_end + 1; x < end && k + 1 < sizeof(digits); x++)
+				if (*x != '_')
+					digits[k++] = *x;
+			digits[k] = 0;
+			why = "";
+			snprintf(msg, sizeof(msg), "Exponent will overflow integer range: %s", digits);
+		}
+		while (exp && !why && e--)
 			v *= 10;
 	}
 	lx->p = end;
@@ -181,12 +259,9 @@ static void lex_number(struct lang_lexer *lx, struct lang_token *t, const char *
 	t->kind = TK_INT;
 	t->ival = (int64_t)v;
 	finish(lx, t, start);
-	if (errno == ERANGE || ident_char(*lx->p)) {
-		while (ident_char(*lx->p))
-			lx->p++;
-		finish(lx, t, start);
-		t->kind = TK_ERROR;
-		lang_error(lx->src, t->pos, "invalid integer: %.*s", (int)(lx->p - start), start);
+	if (why) {
+		lang_error(lx->src, t->pos, "%s", msg);
+		return lexer_next(lx, t);
 	}
 }
 
