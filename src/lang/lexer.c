@@ -206,9 +206,9 @@ static int parse_uint(const char *s, const char *e, int base, uint64_t *v, const
 /*
  * A number as bpftrace 0.17 reads one: hex, an integer with '_' and a size suffix,
  * or C e E (C 0 to 9, E up to 16). A bad one is said and skipped, as bpftrace's lexer
- * does: the parser then sees the next token, from the number's start.
+ * does: the parser then sees the next token, from the number's start (false).
  */
-static void lex_number(struct lang_lexer *lx, struct lang_token *t, const char *start)
+static bool lex_number(struct lang_lexer *lx, struct lang_token *t, const char *start)
 {
 	const char *end, *why = NULL;
 	uint64_t v = 0, e = 0;
@@ -259,10 +259,13 @@ static void lex_number(struct lang_lexer *lx, struct lang_token *t, const char *
 	t->kind = TK_INT;
 	t->ival = (int64_t)v;
 	finish(lx, t, start);
-	if (why) {
-		lang_error(lx->src, t->pos, "%s", msg);
-		return lexer_next(lx, t);
-	}
+	if (!why)
+		return true;
+	lang_error(lx->src, t->pos, "%s", msg);
+	/* skipped once (bpftrace's next error follows); then the parse stops here, so that
+	 * a long run of bad numbers cannot make a message of each with its whole line */
+	t->kind = TK_ERROR;
+	return lx->src->nerrors > 1;
 }
 
 static const char *const puncts[] = {
@@ -270,7 +273,8 @@ static const char *const puncts[] = {
 	"&&",  "||",  "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", NULL,
 };
 
-void lexer_next(struct lang_lexer *lx, struct lang_token *t)
+/* One token into t; false when a bad number was said and skipped (then the next one). */
+static bool lex_one(struct lang_lexer *lx, struct lang_token *t)
 {
 	lexer_skip_space(lx);
 	const char *start = lx->p;
@@ -279,10 +283,12 @@ void lexer_next(struct lang_lexer *lx, struct lang_token *t)
 	if (!*start) {
 		t->kind = TK_EOF;
 		finish(lx, t, start);
-		return;
+		return true;
 	}
-	if (*start == '"')
-		return lex_string(lx, t, start);
+	if (*start == '"') {
+		lex_string(lx, t, start);
+		return true;
+	}
 	if (isdigit((unsigned char)*start))
 		return lex_number(lx, t, start);
 	if (*start == '@' || *start == '$' || ident_char(*start)) {
@@ -300,7 +306,7 @@ void lexer_next(struct lang_lexer *lx, struct lang_token *t)
 			t->kind = TK_ERROR;
 			lang_error(lx->src, t->pos, "syntax error, unexpected $");
 		}
-		return;
+		return true;
 	}
 	for (int i = 0; puncts[i]; i++) {
 		size_t n = strlen(puncts[i]);
@@ -310,7 +316,7 @@ void lexer_next(struct lang_lexer *lx, struct lang_token *t)
 			lx->p += n;
 			t->kind = TK_PUNCT;
 			finish(lx, t, start);
-			return;
+			return true;
 		}
 	}
 	lx->p++;
@@ -321,4 +327,11 @@ void lexer_next(struct lang_lexer *lx, struct lang_token *t)
 	if (t->kind == TK_ERROR)
 		lang_error(lx->src, t->pos, "invalid character '%c'",
 			   isprint((unsigned char)*start) ? *start : '?');
+	return true;
+}
+
+void lexer_next(struct lang_lexer *lx, struct lang_token *t)
+{
+	while (!lex_one(lx, t))
+		;
 }
