@@ -7,8 +7,8 @@
 # 0.17 installed and root (LANG_UCONF_LIVE=0 to skip it), bpftrace runs it the same way
 # now, else expected/NAME.out is what it printed (LANG_UCONF_REBASE=1 rewrites those).
 # Outputs are compared after normalizing what must differ: the target's path is TARGET,
-# its pid PID, no "Attaching" line, no message about this machine's setup; runs of map
-# lines are compared as sets (bpftrace orders equal values by its hash); hist, lhist and
+# its pid PID (one space either side: pids differ in width), no "Attaching" line, no
+# message about this machine's setup; runs of map lines are compared as sets (bpftrace orders equal values by its hash); hist, lhist and
 # stats lines exactly. Where bpftrace 0.17 is wrong, truth/NAME.out is the right output
 # (its first lines, "#", say why) and uprobe must print it. LANG_UCONF_KEEP=DIR leaves
 # the normalized outputs in DIR (NAME.uprobe, NAME.bpftrace); LANG_UCONF_ONLY=PATTERN runs
@@ -47,7 +47,8 @@ run() {
 	cat "$tmp/out" "$tmp/err" |
 		grep -v -e '^Attaching [0-9]* probes*\.\.\.$' -e RLIMIT_MEMLOCK \
 			-e 'traceable functions' -e 'uprobe_events' -e 'failed to detach probe' |
-		sed -e "s|$tgt|TARGET|g" -e "s/\\b$pid\\b/PID/g" | maps_as_sets >"$tmp/$2.$(basename "$1")"
+		sed -e "s|$tgt|TARGET|g" -e "s/\\b$pid\\b/PID/g" -e 's/ *\bPID\b */ PID /g' |
+		maps_as_sets >"$tmp/$2.$(basename "$1")"
 }
 
 check() { # file
