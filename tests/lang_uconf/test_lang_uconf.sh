@@ -8,8 +8,8 @@
 # now, else expected/NAME.out is what it printed (LANG_UCONF_REBASE=1 rewrites those).
 # Outputs are compared after normalizing what must differ: the target's path is TARGET,
 # its pid PID (one space either side: pids differ in width), no "Attaching" line, no
-# message about this machine's setup; runs of map lines are compared as sets (bpftrace orders equal values by its hash); hist, lhist and
-# stats lines exactly. Where bpftrace 0.17 is wrong, truth/NAME.out is the right output
+# message about this machine's setup; runs of map lines are compared as sets (bpftrace
+# orders equal values by its hash); hist, lhist and stats lines exactly. Where bpftrace 0.17 is wrong, truth/NAME.out is the right output
 # (its first lines, "#", say why) and uprobe must print it. LANG_UCONF_KEEP=DIR leaves
 # the normalized outputs in DIR (NAME.uprobe, NAME.bpftrace); LANG_UCONF_ONLY=PATTERN runs
 # the one-liners whose name matches that shell pattern only.
