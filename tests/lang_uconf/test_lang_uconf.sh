@@ -1,18 +1,19 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# Conformance with bpftrace 0.17 on probes in a traced process (issue 16, check 2).
-# Each one-liner of oneliners.txt (bpftrace's reference guide, one-liner tutorial and
-# tools, adapted to uconf_target's functions) and of unseen.txt (bpftrace's man page,
-# adapted but not tuned to pass) runs as `uprobe -e PROG -c uconf_target`; with bpftrace
-# 0.17 installed and root (LANG_UCONF_LIVE=0 to skip it), bpftrace runs it the same way
-# now, else expected/NAME.out is what it printed (LANG_UCONF_REBASE=1 rewrites those).
-# Outputs are compared after normalizing what must differ: the target's path is TARGET,
-# its pid PID (one space either side: pids differ in width), no "Attaching" line, no
-# message about this machine's setup; runs of map lines are compared as sets (bpftrace
-# orders equal values by its hash); hist, lhist and stats lines exactly. Where bpftrace 0.17 is wrong, truth/NAME.out is the right output
-# (its first lines, "#", say why) and uprobe must print it. LANG_UCONF_KEEP=DIR leaves
-# the normalized outputs in DIR (NAME.uprobe, NAME.bpftrace); LANG_UCONF_ONLY=PATTERN runs
-# the one-liners whose name matches that shell pattern only.
+# Conformance with bpftrace 0.17 on probes in a traced process (issue 16, check 2). Each
+# one-liner of oneliners.txt (bpftrace's reference guide, one-liner tutorial and tools,
+# adapted to uconf_target's functions) and of unseen.txt (bpftrace's man page, adapted but
+# not tuned to pass) runs as `uprobe -e PROG -c uconf_target`; with bpftrace 0.17
+# installed and root (LANG_UCONF_LIVE=0 to skip it), bpftrace runs it the same way now,
+# else expected/NAME.out is what it printed (LANG_UCONF_REBASE=1 rewrites those). Outputs
+# are compared after normalizing what must differ: the target's path is TARGET, its pid
+# PID (one space either side: pids differ in width), no "Attaching" line, no message about
+# this machine's setup; runs of map lines are compared as sets (bpftrace orders equal
+# values by its hash); hist, lhist and stats lines exactly. Where bpftrace 0.17 is wrong,
+# truth/NAME.out is the right output (its first lines, "#", say why) and uprobe must print
+# it. LANG_UCONF_KEEP=DIR leaves the normalized outputs in DIR (NAME.uprobe,
+# NAME.bpftrace); LANG_UCONF_ONLY=PATTERN runs the one-liners whose name matches that
+# shell pattern only.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 dir="$top/tests/lang_uconf"
