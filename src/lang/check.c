@@ -6,6 +6,7 @@
  * per map. Every expression gets its type (integer or string), signedness
  * and, for strings, a length bound; variables and maps get their indexes.
  */
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,21 +67,6 @@ static int find(const char *const *names, size_t n, const char *s)
 		if (names[i] && !strcmp(names[i], s))
 			return (int)i;
 	return -1;
-}
-
-static const char *type_name(const struct lang_node *n, char *buf, size_t len)
-{
-	if (n->type == T_STR) {
-		snprintf(buf, len, "string[%d]", n->size);
-		return buf;
-	}
-	if (n->type == T_AGG)
-		return "count";
-	if (n->type == T_USTACK)
-		return "ustack";
-	if (n->type == T_NONE)
-		return "none";
-	return n->is_signed ? "int64" : "unsigned int64";
 }
 
 static bool only_probes(const struct checker *ck, int allowed)
@@ -289,52 +275,12 @@ static int nargs_error(struct checker *ck, struct lang_node *n, int min, int max
 	return -1;
 }
 
-/*
- * printf's conversions as bpftrace 0.17 finds them: "%[-][width][.prec][h|hh|l|ll|z|j]"
- * and one of c s d u x X o p; any other '%' is text ("%i", "%+d" are not
- * conversions there).
- */
-int lang_printf_conv(const char *p)
+/* A printf argument's type as bpftrace 0.17's format check names it. */
+static const char *printf_type_name(const struct checker *ck, const struct lang_node *a)
 {
-	if (p[0] != '%')
-		return 0;
-	int i = 1;
-	if (p[i] == '-')
-		i++;
-	while (p[i] >= '0' && p[i] <= '9')
-		i++;
-	if (p[i] == '.') {
-		if (p[i + 1] < '0' || p[i + 1] > '9')
-			return 0;
-		for (i++; p[i] >= '0' && p[i] <= '9'; i++)
-			;
-	}
-	if (p[i] == 'h' || p[i] == 'l')
-		i += p[i + 1] == p[i] ? 2 : 1;
-	else if (p[i] == 'z' || p[i] == 'j')
-		i++;
-	return p[i] && strchr("csduxXop", p[i]) ? i + 1 : 0;
-}
-
-static int printf_convs(const char *fmt, size_t len, enum lang_type *types, int max)
-{
-	int n = 0;
-	for (size_t i = 0; i < len; i++) {
-		if (fmt[i] != '%')
-			continue;
-		if (fmt[i + 1] == '%') {
-			i++;
-			continue;
-		}
-		int c = lang_printf_conv(fmt + i);
-		if (!c)
-			continue;
-		if (n < max)
-			types[n] = fmt[i + (size_t)c - 1] == 's' ? T_STR : T_INT;
-		n++;
-		i += (size_t)c - 1;
-	}
-	return n;
+	if (a->type == T_AGG)
+		return a->kind == N_MAP ? kind_name(ck->c->maps[a->id].kind) : "none";
+	return a->type == T_STR ? "string" : a->type == T_INT ? "integer" : "none";
 }
 
 static void check_printf(struct checker *ck, struct lang_node *n)
@@ -351,7 +297,7 @@ static void check_printf(struct checker *ck, struct lang_node *n)
 	for (int i = 1; i < n->nkids; i++)
 		check_expr(ck, n->kids[i]);
 	enum lang_type want[LANG_MAX_ARGS];
-	int nconv = printf_convs(n->kids[0]->str, (size_t)n->kids[0]->ival, want, LANG_MAX_ARGS);
+	int nconv = lang_printf_convs(n->kids[0]->str, (size_t)n->kids[0]->ival, want, LANG_MAX_ARGS);
 	int given = n->nkids - 1;
 	if (given < nconv)
 		lang_error(
@@ -367,10 +313,16 @@ static void check_printf(struct checker *ck, struct lang_node *n)
 		lang_error(ck->src, n->pos, "printf: %d arguments at most", LANG_MAX_ARGS);
 	for (int i = 0; i < nconv && i < given && i < LANG_MAX_ARGS; i++) {
 		struct lang_node *a = n->kids[i + 1];
-		if (a->type == T_AGG || (want[i] == T_STR) != (a->type == T_STR))
-			lang_error(ck->src, a->pos, "printf: %s specifier expects %s (argument %d)",
-				   want[i] == T_STR ? "%s" : "integer",
-				   want[i] == T_STR ? "a string" : "an integer", i + 1);
+		if (a->type == T_USTACK) /* refused as a value on its own */
+			continue;
+		if (a->type == T_AGG || (want[i] == T_STR) != (a->type == T_STR)) {
+			char conv[16];
+			lang_printf_conv_text(n->kids[0]->str, (size_t)n->kids[0]->ival, i, conv);
+			lang_error(ck->src, n->pos,
+				   "printf: %s specifier expects a value of type %s (%s supplied)", conv,
+				   want[i] == T_STR ? "string" : "integer", printf_type_name(ck, a));
+			return; /* bpftrace 0.17 says the first one */
+		}
 	}
 }
 
@@ -458,6 +410,10 @@ static void check_call(struct checker *ck, struct lang_node *n, struct lang_node
 		if (n->nkids == 2 && n->kids[1]->kind == N_INT && n->kids[1]->ival > 0 &&
 		    n->kids[1]->ival < LANG_STRLEN)
 			n->size = (int)n->kids[1]->ival + 1;
+		if (n->nkids == 2 && n->kids[1]->kind == N_UNOP && n->kids[1]->kids[0]->kind == N_INT &&
+		    n->kids[1]->op == '-' && n->kids[1]->kids[0]->ival > 0)
+			lang_error(ck->src, n->pos, "strcannot use negative length (%" PRId64 ")",
+				   -n->kids[1]->kids[0]->ival);
 		if (n->kids[0]->type == T_STR)
 			lang_error(ck->src, n->pos,
 				   "str() expects an integer or a pointer type as first argument "
@@ -485,19 +441,10 @@ static void check_call(struct checker *ck, struct lang_node *n, struct lang_node
 								i == 1 ? "min" :
 								i == 2 ? "max" :
 									 "step");
-			int64_t mn = n->kids[1]->ival, mx = n->kids[2]->ival, st = n->kids[3]->ival;
-			if (n->kids[1]->kind != N_INT || n->kids[2]->kind != N_INT ||
-			    n->kids[3]->kind != N_INT || mn < 0 || mx < 0 || st <= 0)
-				return (void)lang_error(ck->src, n->pos,
-							"lhist: invalid min, max or step (must be "
-							"non-negative literals, step > 0)");
-			if (mn >= mx)
-				return (void)lang_error(ck->src, n->pos,
-							"lhist: max must be greater than min");
-			if ((mx - mn) / st > 1000)
-				return (void)lang_error(ck->src, n->pos,
-							"lhist: too many buckets, (max - min) / "
-							"step must be at most 1000");
+			int64_t mn = lang_literal_value(n->kids[1]), mx = lang_literal_value(n->kids[2]);
+			int64_t st = lang_literal_value(n->kids[3]);
+			if (lang_lhist_bounds_bad(ck->src, n->pos, mn, mx, st))
+				return;
 			struct lang_map_info *m = &ck->c->maps[assign_to->id];
 			if (m->kind == MK_LHIST &&
 			    (m->lmin != mn || m->lmax != mx || m->lstep != st))
@@ -520,12 +467,8 @@ static void check_binop(struct checker *ck, struct lang_node *n)
 	check_expr(ck, r);
 	n->type = T_INT;
 	n->is_signed = l->is_signed && r->is_signed;
-	if ((n->op == OP_DIV || n->op == OP_MOD) && n->is_signed && l->type == T_INT &&
-	    r->type == T_INT && !(l->kind == N_INT && r->kind == N_INT))
-		lang_warning(ck->src, n->op_pos,
-			     "signed operands for '%s' can lead to undefined behavior (cast to "
-			     "unsigned to silence warning)",
-			     lang_op_name(n->op));
+	if (l->type == T_INT && r->type == T_INT)
+		lang_sign_warnings(ck->src, n, l, r);
 	bool str_ok = (n->op == OP_EQ || n->op == OP_NE) && l->type == T_STR && r->type == T_STR;
 	if (str_ok || (l->type == T_INT && r->type == T_INT))
 		return;
@@ -533,7 +476,7 @@ static void check_binop(struct checker *ck, struct lang_node *n)
 		return;
 	char a[32], b[32];
 	lang_error(ck->src, n->pos, "Type mismatch for '%s': comparing '%s' with '%s'",
-		   lang_op_name(n->op), type_name(l, a, sizeof(a)), type_name(r, b, sizeof(b)));
+		   lang_op_name(n->op), lang_type_name(l, a, sizeof(a)), lang_type_name(r, b, sizeof(b)));
 }
 
 static void check_expr(struct checker *ck, struct lang_node *n)
@@ -572,8 +515,10 @@ static void check_expr(struct checker *ck, struct lang_node *n)
 		n->type = m->kind == MK_STR ? T_STR : m->kind >= MK_COUNT ? T_AGG : T_INT;
 		n->is_signed = m->kind == MK_INT ? m->value_signed : true;
 		n->size = LANG_STRLEN;
-		if (m->kind == MK_NONE) /* read before any write: bpftrace's 0 */
+		if (m->kind == MK_NONE) { /* read before any write: bpftrace's 0, of no sign */
 			n->type = T_INT;
+			n->is_signed = false; /* so "@d -= 1" on a new map is unsigned there */
+		}
 		return;
 	}
 	case N_CALL:
@@ -588,7 +533,7 @@ static void check_expr(struct checker *ck, struct lang_node *n)
 			char a[32];
 			lang_error(ck->src, n->pos,
 				   "The %s operator can not be used on expressions of type '%s'",
-				   lang_op_name(n->op), type_name(n->kids[0], a, sizeof(a)));
+				   lang_op_name(n->op), lang_type_name(n->kids[0], a, sizeof(a)));
 		}
 		return;
 	case N_TERNARY:
@@ -681,7 +626,7 @@ static void check_assign(struct checker *ck, struct lang_node *n)
 			ck->src, n->pos,
 			"Type mismatch for %s: trying to assign value of type '%s' when variable "
 			"already contains a value of type '%s'",
-			t->str, type_name(v, a, sizeof(a)),
+			t->str, lang_type_name(v, a, sizeof(a)),
 			var->type == T_STR ? "string" : "int64");
 		return;
 	}

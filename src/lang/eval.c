@@ -164,7 +164,8 @@ static void make_key(const struct plan *pl, unsigned map, const uint64_t *w, int
 static void do_str(struct lang_env *env, struct frame *f, const struct plan_insn *in, uint64_t *sp)
 {
 	uint64_t addr = sp[0];
-	uint64_t len = in->a ? sp[1] : LANG_STRLEN;
+	/* bpftrace 0.17: str(p, n) reads n + 1 bytes (n chars and the NUL), unsigned, at most 64 */
+	uint64_t len = in->a ? sp[1] + 1 : LANG_STRLEN;
 	if (len > LANG_STRLEN)
 		len = LANG_STRLEN;
 	char *dst = f->slots[in->c];

@@ -158,6 +158,7 @@ struct lang_lexer {
 	const char *p;
 	int line;
 	const char *line_start;
+	const char *step; /* where the last white space ended */
 };
 
 void lexer_init(struct lang_lexer *lx, struct lang_src *src);
@@ -178,6 +179,15 @@ bool lang_is_builtin(const char *s);
 bool lang_is_call(const char *s);
 /* The length of the printf conversion at p (bpftrace's set), or 0. */
 int lang_printf_conv(const char *p);
+/* check_rules.c: bpftrace 0.17's rules with its messages */
+int lang_printf_convs(const char *fmt, size_t len, enum lang_type *types, int max);
+void lang_printf_conv_text(const char *fmt, size_t len, int i, char out[16]);
+const char *lang_type_name(const struct lang_node *n, char *buf, size_t len);
+int64_t lang_literal_value(const struct lang_node *n);
+bool lang_lhist_bounds_bad(struct lang_src *src, struct lang_pos pos, int64_t mn, int64_t mx,
+			   int64_t st);
+void lang_sign_warnings(struct lang_src *src, const struct lang_node *n, const struct lang_node *l,
+			const struct lang_node *r);
 void lang_ast_dump(const struct lang_node *n, FILE *out);
 const char *lang_op_name(int op);
 

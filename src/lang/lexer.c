@@ -7,6 +7,8 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +20,7 @@ void lexer_init(struct lang_lexer *lx, struct lang_src *src)
 	lx->p = src->text;
 	lx->line = 1;
 	lx->line_start = src->text;
+	lx->step = src->text;
 }
 
 static int col_of(const struct lang_lexer *lx, const char *p)
@@ -34,6 +37,7 @@ static void newline(struct lang_lexer *lx, const char *p)
 /* White space and comments (// to the end of the line, C block comments). */
 void lexer_skip_space(struct lang_lexer *lx)
 {
+	const char *from = lx->p;
 	for (;;) {
 		const char *p = lx->p;
 		if (*p == '\n') {
@@ -54,15 +58,21 @@ void lexer_skip_space(struct lang_lexer *lx)
 			if (*lx->p)
 				lx->p += 2;
 		} else {
+			if (lx->p != from)
+				lx->step = lx->p;
 			return;
 		}
 	}
 }
 
+/*
+ * bpftrace 0.17's lexer moves a location's start on white space only: a token
+ * right after others (`@[str(`, `1 +foo`, `print($z)`) starts where they did.
+ */
 static void finish(struct lang_lexer *lx, struct lang_token *t, const char *start)
 {
 	t->pos.line = lx->line;
-	t->pos.col = col_of(lx, start);
+	t->pos.col = col_of(lx, lx->step >= lx->line_start && lx->step < start ? lx->step : start);
 	t->pos.end = col_of(lx, lx->p);
 }
 
@@ -154,15 +164,91 @@ static void lex_string(struct lang_lexer *lx, struct lang_token *t, const char *
 	finish(lx, t, start);
 }
 
-static void lex_number(struct lang_lexer *lx, struct lang_token *t, const char *start)
+/* bpftrace 0.17's {int}: [0-9]([0-9_]*[0-9])? then u, l, ul, ll, ull (any case); its end. */
+static const char *scan_int(const char *p)
 {
-	char *end;
+	const char *q = p + 1;
+	while (isdigit((unsigned char)*q) || (*q == '_' && (isdigit((unsigned char)q[1]) ||
+							       q[1] == '_')))
+		q++;
+	while (q > p + 1 && q[-1] == '_')
+		q--;
+	if (*q == 'u' || *q == 'U')
+		q++;
+	if (*q == 'l' || *q == 'L')
+		q += q[1] == 'l' || q[1] == 'L' ? 2 : 1;
+	return q;
+}
+
+/* The digits of [s, e) without '_' into buf: 0, or -1 with *why (bpftrace's std::stoull). */
+static int parse_uint(const char *s, const char *e, int base, uint64_t *v, const char **why)
+{
+	char buf[64], *end;
+	size_t n = 0;
+	for (; s < e && n + 1 < sizeof(buf); s++)
+		if (*s != '_')
+			buf[n++] = *s;
+	buf[n] = 0;
 	errno = 0;
-	unsigned long long v = strtoull(start, &end, 0);
-	/* bpftrace's suffixes: 1_000 separators are not in 0.17; "1e6" is */
-	if (*end == 'e' && isdigit((unsigned char)end[1])) {
-		unsigned long long e = strtoull(end + 1, &end, 10);
-		while (e-- > 0 && v <= UINT64_MAX / 10)
+	*v = strtoull(buf, &end, base);
+	if (errno == ERANGE || end == buf) {
+		*why = "stoull";
+		return -1;
+	}
+	for (const char *x = end; *x; x++)
+		if (!strchr("uUlL", *x)) {
+			*why = "Found trailing non-numeric characters";
+			return -1;
+		}
+	return 0;
+}
+
+/*
+ * A number as bpftrace 0.17 reads one: hex, an integer with '_' and a size suffix,
+ * or C e E (C 0 to 9, E up to 16). A bad one is said and skipped, as bpftrace's lexer
+ * does: the parser then sees the next token, from the number's start (false).
+ */
+static bool lex_number(struct lang_lexer *lx, struct lang_token *t, const char *start)
+{
+	const char *end, *why = NULL;
+	uint64_t v = 0, e = 0;
+	char msg[160];
+	if (start[0] == '0' && (start[1] == 'x' || start[1] == 'X') && isxdigit((unsigned char)start[2])) {
+		for (end = start + 2; isxdigit((unsigned char)*end); end++)
+			;
+		if (parse_uint(start, end, 16, &v, &why))
+			snprintf(msg, sizeof(msg), "%s", why);
+	} else {
+		end = scan_int(start);
+		const char *mant_end = end;
+		bool exp = (*end == 'e' || *end == 'E') && isdigit((unsigned char)end[1]);
+		if (exp)
+			end = scan_int(end + 1);
+		if (parse_uint(start, mant_end, exp ? 10 : 0, &v, &why)) {
+			snprintf(msg, sizeof(msg), exp ? "Coefficient part of scientific literal is not "
+							 "a valid number: %.*s: %s" : "%.*s%s",
+				 exp ? (int)(mant_end - start) : 0, start, why);
+		} else if (exp && parse_uint(mant_end + 1, end, 10, &e, &why)) {
+			snprintf(msg, sizeof(msg),
+				 "Exponent part of scientific literal is not a valid number: %.*s: %s",
+				 (int)(end - mant_end - 1), mant_end + 1, why);
+		} else if (exp && v > 9) {
+			why = "";
+			snprintf(msg, sizeof(msg),
+				 "Coefficient part of scientific literal must be in range (0,9), got: "
+				 "%" PRIu64,
+				 v);
+		} else if (exp && e > 16) {
+			char digits[64];
+			size_t k = 0;
+			for (const char *x = mant_end + 1; x < end && k + 1 < sizeof(digits); x++)
+				if (*x != '_')
+					digits[k++] = *x;
+			digits[k] = 0;
+			why = "";
+			snprintf(msg, sizeof(msg), "Exponent will overflow integer range: %s", digits);
+		}
+		while (exp && !why && e--)
 			v *= 10;
 	}
 	lx->p = end;
@@ -173,13 +259,13 @@ static void lex_number(struct lang_lexer *lx, struct lang_token *t, const char *
 	t->kind = TK_INT;
 	t->ival = (int64_t)v;
 	finish(lx, t, start);
-	if (errno == ERANGE || ident_char(*lx->p)) {
-		while (ident_char(*lx->p))
-			lx->p++;
-		finish(lx, t, start);
-		t->kind = TK_ERROR;
-		lang_error(lx->src, t->pos, "invalid integer: %.*s", (int)(lx->p - start), start);
-	}
+	if (!why)
+		return true;
+	lang_error(lx->src, t->pos, "%s", msg);
+	/* skipped once (bpftrace's next error follows); then the parse stops here, so that
+	 * a long run of bad numbers cannot make a message of each with its whole line */
+	t->kind = TK_ERROR;
+	return lx->src->nerrors > 1;
 }
 
 static const char *const puncts[] = {
@@ -187,7 +273,8 @@ static const char *const puncts[] = {
 	"&&",  "||",  "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", NULL,
 };
 
-void lexer_next(struct lang_lexer *lx, struct lang_token *t)
+/* One token into t; false when a bad number was said and skipped (then the next one). */
+static bool lex_one(struct lang_lexer *lx, struct lang_token *t)
 {
 	lexer_skip_space(lx);
 	const char *start = lx->p;
@@ -196,10 +283,12 @@ void lexer_next(struct lang_lexer *lx, struct lang_token *t)
 	if (!*start) {
 		t->kind = TK_EOF;
 		finish(lx, t, start);
-		return;
+		return true;
 	}
-	if (*start == '"')
-		return lex_string(lx, t, start);
+	if (*start == '"') {
+		lex_string(lx, t, start);
+		return true;
+	}
 	if (isdigit((unsigned char)*start))
 		return lex_number(lx, t, start);
 	if (*start == '@' || *start == '$' || ident_char(*start)) {
@@ -217,7 +306,7 @@ void lexer_next(struct lang_lexer *lx, struct lang_token *t)
 			t->kind = TK_ERROR;
 			lang_error(lx->src, t->pos, "syntax error, unexpected $");
 		}
-		return;
+		return true;
 	}
 	for (int i = 0; puncts[i]; i++) {
 		size_t n = strlen(puncts[i]);
@@ -227,7 +316,7 @@ void lexer_next(struct lang_lexer *lx, struct lang_token *t)
 			lx->p += n;
 			t->kind = TK_PUNCT;
 			finish(lx, t, start);
-			return;
+			return true;
 		}
 	}
 	lx->p++;
@@ -238,4 +327,11 @@ void lexer_next(struct lang_lexer *lx, struct lang_token *t)
 	if (t->kind == TK_ERROR)
 		lang_error(lx->src, t->pos, "invalid character '%c'",
 			   isprint((unsigned char)*start) ? *start : '?');
+	return true;
+}
+
+void lexer_next(struct lang_lexer *lx, struct lang_token *t)
+{
+	while (!lex_one(lx, t))
+		;
 }

@@ -322,8 +322,9 @@ static struct lang_node *unary(struct parser *ps)
 {
 	struct lang_pos pos = ps->tok.pos;
 	if (++ps->depth > PARSE_MAX_DEPTH) {
-		if (!ps->failed)
-			lang_error(ps->src, pos, "expression nested too deeply");
+		struct lang_pos at = {pos.line, pos.end - (int)strlen(ps->tok.text), pos.end};
+		if (!ps->failed) /* the token itself, not bpftrace's start of a run of them */
+			lang_error(ps->src, at, "expression nested too deeply");
 		ps->failed = true;
 		return NULL;
 	}

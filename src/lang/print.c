@@ -63,6 +63,12 @@ static int64_t sort_value(const struct store_map *m, const struct store_entry *e
 
 static const struct sort_ctx *g_sort; /* qsort has no context argument */
 
+/* bpftrace 0.17 prints and sorts an integer or sum map unsigned when its value is. */
+static bool value_unsigned(const struct lang_map_info *mi)
+{
+	return (mi->kind == MK_INT || mi->kind == MK_SUM) && !mi->value_signed;
+}
+
 static int cmp_entries(const void *pa, const void *pb)
 {
 	const struct store_entry *a = *(struct store_entry *const *)pa;
@@ -70,7 +76,7 @@ static int cmp_entries(const void *pa, const void *pb)
 	const struct store_map *m = g_sort->m;
 	if (g_sort->by_value) {
 		int64_t x = sort_value(m, a), y = sort_value(m, b);
-		bool sgn = m->info->kind != MK_COUNT;
+		bool sgn = m->info->kind != MK_COUNT && !value_unsigned(m->info);
 		if (x != y)
 			return sgn ? (x < y ? -1 : 1) : ((uint64_t)x < (uint64_t)y ? -1 : 1);
 	}
@@ -117,6 +123,17 @@ static void size_label(uint64_t n, char *buf, size_t len)
 	snprintf(buf, len, "%" PRIu64 "%s", n, suffix[i]);
 }
 
+/* bpftrace 0.17's lhist labels: multiples of 1M with M, of 1K with K, negative ones too. */
+static void lhist_label(int64_t n, char *buf, size_t len)
+{
+	if (n && !(n % 1048576))
+		snprintf(buf, len, "%" PRId64 "M", n / 1048576);
+	else if (n && !(n % 1024))
+		snprintf(buf, len, "%" PRId64 "K", n / 1024);
+	else
+		snprintf(buf, len, "%" PRId64, n);
+}
+
 static void bucket_label(const struct store_map *m, uint32_t i, char *buf, size_t len)
 {
 	const struct lang_map_info *mi = m->info;
@@ -139,13 +156,16 @@ static void bucket_label(const struct store_map *m, uint32_t i, char *buf, size_
 		return;
 	}
 	if (i == 0) {
-		snprintf(buf, len, "(..., %" PRId64 ")", mi->lmin);
+		lhist_label(mi->lmin, lo, sizeof(lo));
+		snprintf(buf, len, "(..., %s)", lo);
 	} else if (i == m->nbuckets - 1) {
-		snprintf(buf, len, "[%" PRId64 ", ...)", mi->lmax);
+		lhist_label(mi->lmax, hi, sizeof(hi));
+		snprintf(buf, len, "[%s, ...)", hi);
 	} else {
 		int64_t l = mi->lmin + (int64_t)(i - 1) * mi->lstep;
-		int64_t h = l + mi->lstep < mi->lmax ? l + mi->lstep : mi->lmax;
-		snprintf(buf, len, "[%" PRId64 ", %" PRId64 ")", l, h);
+		lhist_label(l, lo, sizeof(lo));
+		lhist_label(l + mi->lstep < mi->lmax ? l + mi->lstep : mi->lmax, hi, sizeof(hi));
+		snprintf(buf, len, "[%s, %s)", lo, hi);
 	}
 }
 
@@ -204,7 +224,10 @@ static void print_entry(const struct store_map *m, const struct store_entry *e, 
 		fputc('\n', out);
 		return;
 	default:
-		fprintf(out, "%" PRId64 "\n", e->a / (int64_t)div);
+		if (value_unsigned(m->info))
+			fprintf(out, "%" PRIu64 "\n", (uint64_t)e->a / div);
+		else
+			fprintf(out, "%" PRId64 "\n", e->a / (int64_t)div);
 	}
 }
 
@@ -437,7 +460,10 @@ static void json_value(const struct store_map *m, const struct store_entry *e, u
 		json_hist(m, e, div, out);
 		return;
 	default:
-		fprintf(out, "%" PRId64, e->a / (int64_t)div);
+		if (value_unsigned(m->info))
+			fprintf(out, "%" PRIu64, (uint64_t)e->a / div);
+		else
+			fprintf(out, "%" PRId64, e->a / (int64_t)div);
 	}
 }
 
