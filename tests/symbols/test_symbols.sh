@@ -342,7 +342,7 @@ c=$tmp/cache
 [ -f "$dbg" ] || skip symbol_cache "libc6-dbg not installed ($dbg)"
 list_libc() { # CACHE_DIR DEBUG_DIR OUT (runtime addresses in reasons made ADDR)
 	UPROBE_CACHE_DIR=$1 UPROBE_DEBUG_DIR=$2 "$up" list "$libc" 2>&1 |
-		sed 's/0x7f[0-9a-f]*/ADDR/g' >"$3"
+		sed 's/0x7[0-9a-f]\{11\}/ADDR/g' >"$3"
 }
 ino() { ls -i "$c"/sym-*.usym 2>/dev/null | awk '{ print $1 }'; }
 list_libc "" /usr/lib/debug "$tmp/sc.want"
