@@ -12,7 +12,9 @@
 # after the target exited (the tracer prints at the end); a full stack table
 # counts the stacks it refused and shows them under an empty ustack; frames in
 # a library loaded after the probes went in (dlopen) and closed before the
-# exit are named all the same (late_library).
+# exit are named all the same (late_library); a forked child's stacks are
+# named from its own mappings after it exited, and so are those of a child
+# that exec'd another program, never from the image before it (fork, exec).
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 suite=lang_stack
@@ -133,5 +135,50 @@ if "$top/build/uprobe" -e "uprobe:$tgt:lstack_leaf /arg0 == 1003/ { @[ustack] = 
 		"the late library's frame named after the exit ($got)" && pass late_library
 else
 	fail late_library "uprobe -e failed: $(head -5 "$tmp/err3")"
+fi
+
+# fork: lstack_fork hits fork_leaf(1) three times, then its child fork_leaf(2)
+# five times and exits; both gone when the tracer names the frames.
+fk="$top/build/tests/lang_stack/lstack_fork"
+fkprog="uprobe:$fk:fork_leaf { @[arg0, pid, ustack] = count(); }"
+# keys FILE MAP: each key as "COUNT|arg|frame|...", the pid left out, sorted.
+keys() {
+	python3 - "$1" "$2" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+out = []
+for m in re.finditer(r"^%s\[(\d+), (\d+), (.*?)\]: (\d+)$" % re.escape(sys.argv[2]), text, re.M | re.S):
+    frames = [l.strip() for l in m.group(3).split("\n") if l.strip()]
+    out.append("|".join([m.group(4), m.group(1)] + frames))
+print("\n".join(sorted(out)))
+PY
+}
+want="3|1|fork_leaf|fork_mid|main|__libc_start_call_main|__libc_start_main|_start 5|2|fork_leaf|fork_mid|main|__libc_start_call_main|__libc_start_main|_start "
+if "$top/build/uprobe" -e "$fkprog" -- "$fk" >"$tmp/fork" 2>"$tmp/err4"; then
+	got=$(keys "$tmp/fork" @ | sed 's/+[0-9]*//g' | tr '\n' ' ')
+	expect_eq fork "$got" "$want" "the parent's and the child's keys, offsets left out" &&
+		expect_eq fork_pids "$(grep -c '^@\[[12], [0-9]*, $' "$tmp/fork")" 2 "two keys" &&
+		expect_eq fork_entry "$(grep -c '^    fork_leaf+0$' "$tmp/fork")" 2 "at fork_leaf+0" &&
+		pass fork
+else
+	fail fork "uprobe -e failed: $(head -5 "$tmp/err4")"
+fi
+
+# exec: the child then execs lstack_target (one thread, one iteration): its
+# frames from its own mappings (lstack_leaf's three roads), the child's before
+# the exec from the forked image's (fork_leaf), under the same pid.
+if "$top/build/uprobe" -e "$fkprog uprobe:$tgt:lstack_leaf { @l[pid, ustack(3)] = count(); }" \
+	-- "$fk" "$tgt" 1 1 >"$tmp/exec" 2>"$tmp/err5"; then
+	got=$(keys "$tmp/exec" @ | sed 's/+[0-9]*//g' | tr '\n' ' ')
+	lgot=$(stacks "$tmp/exec" @l | sed 's/^1|[0-9]*,|/1|/; s/+[0-9]*//g' | sort | tr '\n' ' ')
+	cpid=$(sed -n 's/^@\[2, \([0-9]*\), $/\1/p' "$tmp/exec")
+	lpids=$(sed -n 's/^@l\[\([0-9]*\), $/\1/p' "$tmp/exec" | sort -u)
+	expect_eq exec_fork "$got" "$want" "lstack_fork's keys (the child's before its exec)" &&
+		expect_eq exec_pid "$lpids" "$cpid" "the exec'd image is the child" &&
+		expect_eq exec_image "$lgot" \
+			"1|lstack_leaf|leaf_cmp|msort_with_tmp.part.0 1|lstack_leaf|mid_a|road_a 1|lstack_leaf|road_b|thread_main " \
+			"lstack_target's frames after the exec" && pass exec
+else
+	fail exec "uprobe -e failed: $(head -5 "$tmp/err5")"
 fi
 exit $failed
