@@ -127,6 +127,10 @@ static bool step(struct verifier *v, const struct plan_insn *in, uint32_t pc)
 		switch (in->a) {
 		case EMIT_PRINTF:
 			return in->c < pl->nfmts && in->b <= LANG_MAX_ARGS &&
+			       !((uint64_t)in->imm >> PRINTF_USTACK & ~0xffffull) &&
+			       !((uint64_t)in->imm >> PRINTF_USTACK & (uint64_t)in->imm & 0xff) &&
+			       !((uint64_t)in->imm >> PRINTF_PERF & ~((uint64_t)in->imm >> PRINTF_USTACK) & 0xff) &&
+			       (uint32_t)in->imm < 1u << LANG_MAX_ARGS &&
 			       pop(v, in->b, (uint32_t)in->imm, 0xffff);
 		case EMIT_PRINT:
 		case EMIT_CLEAR:
@@ -135,8 +139,10 @@ static bool step(struct verifier *v, const struct plan_insn *in, uint32_t pc)
 		case EMIT_EXIT:
 			return in->b == 0;
 		case EMIT_VALUE:
-			return in->b == 1 && (in->imm == 0 || in->imm == 1) &&
-			       pop(v, 1, (uint32_t)in->imm, 1);
+			return in->b == 1 &&
+			       (in->imm == 0 || in->imm == VALUE_STR || in->imm == VALUE_USTACK ||
+				in->imm == (VALUE_USTACK | VALUE_PERF)) &&
+			       pop(v, 1, (uint32_t)in->imm & VALUE_STR, 1);
 		default:
 			return false;
 		}

@@ -99,6 +99,15 @@ int stack_table_put_maps(struct stack_table *t, uint32_t pid);
 #define STACK_IMAGE_SHIFT 22 /* pids are below 2^22 (PID_MAX_LIMIT) */
 #define STACK_IMAGE_PID_MASK ((1u << STACK_IMAGE_SHIFT) - 1)
 uint32_t stack_table_image(const struct stack_table *t, uint32_t pid);
+/*
+ * The tracer's side: the records of the table's mappings area from byte
+ * *since on given to s (uprobe_stack_reader_maps() from 0); *since moves past
+ * them, so that a reader called again takes only the new ones. How many.
+ */
+struct uprobe_stack_reader;
+struct uprobe_symbolizer;
+int stack_reader_maps_since(struct uprobe_stack_reader *r, struct uprobe_symbolizer *s,
+			    uint64_t *since);
 /* The memfd to hand to the tracer (uprobe_stack_reader_new()). */
 int stack_table_fd(const struct stack_table *t);
 
