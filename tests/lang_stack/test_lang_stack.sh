@@ -14,7 +14,10 @@
 # a library loaded after the probes went in (dlopen) and closed before the
 # exit are named all the same (late_library); a forked child's stacks are
 # named from its own mappings after it exited, and so are those of a child
-# that exec'd another program, never from the image before it (fork, exec).
+# that exec'd another program, never from the image before it (fork, exec);
+# print(ustack), print(ustack(N)), printf("%s", ustack) and ustack(perf) in
+# printf print what bpftrace 0.17 prints on the same target (print, with
+# bpftrace: print_bpftrace), also in a forked child (print_fork).
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 suite=lang_stack
@@ -180,5 +183,44 @@ if "$top/build/uprobe" -e "$fkprog uprobe:$tgt:lstack_leaf { @l[pid, ustack(3)] 
 			"lstack_target's frames after the exec" && pass exec
 else
 	fail exec "uprobe -e failed: $(head -5 "$tmp/err5")"
+fi
+
+# print: lstack_print (frame pointers, so bpftrace's walk sees what ours does)
+# hits print_leaf twice; each hit prints its stack three ways.
+lp="$top/build/tests/lang_stack/lstack_print"
+pprog="uprobe:$lp:print_leaf { print(ustack(4)); printf(\"%s|\\n\", ustack(perf, 3));
+	printf(\"<%-12s>\\n\", ustack(1)); }"
+# the addresses of perf mode left out (ASLR)
+norm() { sed -E 's/^\t[0-9a-f]+ /\tADDR /' "$1"; }
+hit() {
+	printf '\n        print_leaf+0\n        print_mid+21\n        main+41\n'
+	printf '        __libc_start_call_main+122\n\n\n'
+	printf '\tADDR %s (%s)\n' print_leaf+0 "$lp" print_mid+21 "$lp" main+41 "$lp"
+	printf '|\n<\n        print_leaf+0\n>\n'
+}
+want_print=$(echo "Attaching 1 probe..."; hit; hit)
+if "$top/build/uprobe" -e "$pprog" -- "$lp" >"$tmp/print" 2>"$tmp/err6"; then
+	expect_eq print "$(norm "$tmp/print")" "$want_print" "print(ustack) and printf's %s" &&
+		pass print
+else
+	fail print "uprobe -e failed: $(head -5 "$tmp/err6")"
+fi
+if ! command -v bpftrace >/dev/null || [ "$(id -u)" != 0 ]; then
+	skip print_bpftrace "bpftrace (as root) is not here"
+elif ! timeout 60 bpftrace -e "$pprog" -c "$lp" >"$tmp/print.bt" 2>"$tmp/err7" ||
+	! grep -q '^Attaching' "$tmp/print.bt"; then
+	skip print_bpftrace "bpftrace did not run: $(grep -v RLIMIT "$tmp/err7" | head -2)"
+else
+	expect_eq print_bpftrace "$(norm "$tmp/print")" "$(norm "$tmp/print.bt")" \
+		"ours vs bpftrace 0.17's on the same target" && pass print_bpftrace
+fi
+
+# print_fork: printf("%s", ustack) in lstack_fork's child, printed while it runs.
+if "$top/build/uprobe" -e "uprobe:$fk:fork_leaf /arg0 == 2/ { printf(\"%s\", ustack(3)); }" \
+	-- "$fk" >"$tmp/pfork" 2>"$tmp/err8"; then
+	expect_eq print_fork "$(grep -c '^        fork_mid+[0-9]*$' "$tmp/pfork"):$(grep -c unknown "$tmp/pfork")" \
+		"5:0" "the child's five stacks named" && pass print_fork
+else
+	fail print_fork "uprobe -e failed: $(head -5 "$tmp/err8")"
 fi
 exit $failed
