@@ -205,6 +205,15 @@ if "$top/build/uprobe" -e "$pprog" -- "$lp" >"$tmp/print" 2>"$tmp/err6"; then
 else
 	fail print "uprobe -e failed: $(head -5 "$tmp/err6")"
 fi
+# -f json: bpftrace's "value" and "printf" lines, the text with its newlines.
+if "$top/build/uprobe" -f json -e "uprobe:$lp:print_leaf { print(ustack(2)); }" -- "$lp" 1 \
+	>"$tmp/pjson" 2>"$tmp/err9"; then
+	expect_eq print_json "$(sed -n 2p "$tmp/pjson")" \
+		'{"type": "value", "data": "\n        print_leaf+0\n        print_mid+21\n"}' \
+		"print(ustack(2)) in JSON" && pass print_json
+else
+	fail print_json "uprobe -f json failed: $(head -5 "$tmp/err9")"
+fi
 if ! command -v bpftrace >/dev/null || [ "$(id -u)" != 0 ]; then
 	skip print_bpftrace "bpftrace (as root) is not here"
 elif ! timeout 60 bpftrace -e "$pprog" -c "$lp" >"$tmp/print.bt" 2>"$tmp/err7" ||
