@@ -219,6 +219,8 @@ if ! command -v bpftrace >/dev/null || [ "$(id -u)" != 0 ]; then
 elif ! timeout 60 bpftrace -e "$pprog" -c "$lp" >"$tmp/print.bt" 2>"$tmp/err7" ||
 	! grep -q '^Attaching' "$tmp/print.bt"; then
 	skip print_bpftrace "bpftrace did not run: $(grep -v RLIMIT "$tmp/err7" | head -2)"
+elif grep -Eq '^        0x[0-9a-f]+$' "$tmp/print.bt"; then
+	skip print_bpftrace "bpftrace named no frames (it looks them up while the target lives)"
 else
 	expect_eq print_bpftrace "$(norm "$tmp/print")" "$(norm "$tmp/print.bt")" \
 		"ours vs bpftrace 0.17's on the same target" && pass print_bpftrace
