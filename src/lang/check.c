@@ -20,7 +20,8 @@ struct checker {
 	struct lang_checked *c;
 	struct lang_probe_info *probe;
 	int nprobe_kinds; /* bit per enum lang_probe_kind in this probe */
-	const struct lang_node *key; /* the map key being checked (ustack is one only) */
+	/* where ustack may stand: the map key, printf() or print() argument being checked */
+	const struct lang_node *key;
 };
 
 static void check_expr(struct checker *ck, struct lang_node *n);
@@ -104,8 +105,8 @@ static void check_builtin(struct checker *ck, struct lang_node *n)
 			   "'usdt' probes here (BEGIN, END and interval probes run in the tracer)");
 	else if (id == B_USTACK && ck->key != n)
 		lang_error(ck->src, n->pos,
-			   "ustack is supported as a map key only (@[ustack] = count()); "
-			   "print(), printf(\"%%s\") and values of ustack are not yet");
+			   "ustack is supported as a map key (@[ustack] = count()), in print() "
+			   "and printf(\"%%s\") only; values of ustack are not yet");
 	if (id == B_USTACK) {
 		n->type = T_USTACK;
 		if (!n->ival) /* the plain builtin: 127 frames, bpftrace mode */
@@ -280,7 +281,9 @@ static const char *printf_type_name(const struct checker *ck, const struct lang_
 {
 	if (a->type == T_AGG)
 		return a->kind == N_MAP ? kind_name(ck->c->maps[a->id].kind) : "none";
-	return a->type == T_STR ? "string" : a->type == T_INT ? "integer" : "none";
+	return a->type == T_STR || a->type == T_USTACK ? "string" : /* bpftrace's: a string */
+	       a->type == T_INT				  ? "integer" :
+							    "none";
 }
 
 static void check_printf(struct checker *ck, struct lang_node *n)
@@ -294,8 +297,11 @@ static void check_printf(struct checker *ck, struct lang_node *n)
 						       "integer");
 		return;
 	}
-	for (int i = 1; i < n->nkids; i++)
+	for (int i = 1; i < n->nkids; i++) {
+		ck->key = n->kids[i]; /* ustack, printed as its text (%s) */
 		check_expr(ck, n->kids[i]);
+		ck->key = NULL;
+	}
 	enum lang_type want[LANG_MAX_ARGS];
 	int nconv = lang_printf_convs(n->kids[0]->str, (size_t)n->kids[0]->ival, want, LANG_MAX_ARGS);
 	int given = n->nkids - 1;
@@ -313,9 +319,8 @@ static void check_printf(struct checker *ck, struct lang_node *n)
 		lang_error(ck->src, n->pos, "printf: %d arguments at most", LANG_MAX_ARGS);
 	for (int i = 0; i < nconv && i < given && i < LANG_MAX_ARGS; i++) {
 		struct lang_node *a = n->kids[i + 1];
-		if (a->type == T_USTACK) /* refused as a value on its own */
-			continue;
-		if (a->type == T_AGG || (want[i] == T_STR) != (a->type == T_STR)) {
+		bool str = a->type == T_STR || a->type == T_USTACK;
+		if (a->type == T_AGG || (want[i] == T_STR) != str) {
 			char conv[16];
 			lang_printf_conv_text(n->kids[0]->str, (size_t)n->kids[0]->ival, i, conv);
 			lang_error(ck->src, n->pos,
@@ -386,7 +391,9 @@ static void check_call(struct checker *ck, struct lang_node *n, struct lang_node
 		return;
 	if (id == F_DELETE || id == F_CLEAR || id == F_ZERO || id == F_PRINT) {
 		if (id == F_PRINT && !is_map(n->kids[0])) {
+			ck->key = n->kids[0]; /* print(ustack): its text */
 			check_expr(ck, n->kids[0]);
+			ck->key = NULL;
 			if (n->nkids > 1)
 				lang_error(ck->src, n->pos,
 					   "Non-map print() only takes 1 argument, %d found",

@@ -114,7 +114,8 @@ static uint64_t hit_ustack(const struct lang_env *env, uint32_t how)
 
 	if (!h->stacks || stack_capture(h->stacks, env->regs, h->at_entry, how & 0xff, &id))
 		id = 0;
-	return env->pid << 32 | (uint32_t)id;
+	/* the pid's process image (a forked child's own, an exec'd one's): names the frames */
+	return (uint64_t)stack_table_image(h->stacks, (uint32_t)env->pid) << 32 | (uint32_t)id;
 }
 
 #define USES(b) (uses & (1u << (b)))

@@ -237,6 +237,9 @@ static void printf_call(struct comp *c, const struct lang_node *n)
 		expr(c, n->kids[i]);
 		if (n->kids[i]->type == T_STR)
 			strs |= 1ll << (i - 1);
+		if (n->kids[i]->type == T_USTACK) /* its key word; the tracer prints the text */
+			strs |= 1ll << (PRINTF_USTACK + i - 1) |
+				(n->kids[i]->ival >> 8 ? 1ll << (PRINTF_PERF + i - 1) : 0);
 	}
 	emit(c, PI_EMIT, EMIT_PRINTF, n->nkids - 1, pl->nfmts++, strs);
 }
@@ -265,7 +268,11 @@ static void call_stmt(struct comp *c, const struct lang_node *n)
 			     (top & 0xffffffff) << 32 | (div & 0xffffffff));
 		} else {
 			expr(c, n->kids[0]);
-			emit(c, PI_EMIT, EMIT_VALUE, 1, 0, n->kids[0]->type == T_STR);
+			const struct lang_node *a = n->kids[0];
+			emit(c, PI_EMIT, EMIT_VALUE, 1, 0,
+			     a->type == T_STR	 ? VALUE_STR :
+			     a->type == T_USTACK ? VALUE_USTACK | (a->ival >> 8 ? VALUE_PERF : 0) :
+						   0);
 		}
 		return;
 	default:

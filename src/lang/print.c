@@ -318,7 +318,8 @@ static void print_conv(const char *spec, size_t n, uint64_t v, const char *str, 
 	}
 }
 
-void print_printf(const char *fmt, const uint8_t *data, uint32_t len, int64_t strs, FILE *out)
+void print_printf(const char *fmt, const uint8_t *data, uint32_t len, int64_t strs,
+		  struct lang_ustacks *u, FILE *out)
 {
 	uint32_t o = 0;
 	int arg = 0;
@@ -350,8 +351,17 @@ void print_printf(const char *fmt, const uint8_t *data, uint32_t len, int64_t st
 				memcpy(&v, data + o, 8);
 			o += 8;
 		}
+		if (arg < 8 && (uint64_t)strs >> PRINTF_USTACK & (1ull << arg)) {
+			char spec[32];
+			size_t k = n < sizeof(spec) ? n : sizeof(spec) - 1;
+			memcpy(spec, p, k);
+			spec[k] = 0;
+			lang_ustack_text(u, v, (uint64_t)strs >> PRINTF_PERF & (1ull << arg), spec,
+					 out);
+		} else {
+			print_conv(p, n, v, str, out);
+		}
 		arg++;
-		print_conv(p, n, v, str, out);
 		p += n - 1;
 	}
 }
@@ -523,12 +533,12 @@ void print_all_maps_json(const struct lang_store *s, FILE *out)
 }
 
 void print_emit_printf(const struct plan *pl, uint32_t id, int64_t imm, const void *data,
-		       uint32_t len, bool json, FILE *out)
+		       uint32_t len, bool json, struct lang_ustacks *u, FILE *out)
 {
 	if (id >= pl->nfmts)
 		return;
 	if (!json) {
-		print_printf(pl->pool + pl->fmt[id], data, len, imm, out);
+		print_printf(pl->pool + pl->fmt[id], data, len, imm, u, out);
 		return;
 	}
 	char *buf = NULL;
@@ -536,7 +546,7 @@ void print_emit_printf(const struct plan *pl, uint32_t id, int64_t imm, const vo
 	FILE *f = open_memstream(&buf, &n);
 	if (!f)
 		return;
-	print_printf(pl->pool + pl->fmt[id], data, len, imm, f);
+	print_printf(pl->pool + pl->fmt[id], data, len, imm, u, f);
 	fclose(f);
 	fputs("{\"type\": \"printf\", \"data\": ", out);
 	print_json_string(buf, n, out);
@@ -544,11 +554,25 @@ void print_emit_printf(const struct plan *pl, uint32_t id, int64_t imm, const vo
 	free(buf);
 }
 
-void print_emit_value(int64_t imm, const void *data, uint32_t len, bool json, FILE *out)
+void print_emit_value(int64_t imm, const void *data, uint32_t len, bool json,
+		      struct lang_ustacks *u, FILE *out)
 {
 	if (json)
 		fputs("{\"type\": \"value\", \"data\": ", out);
-	if (imm && len >= LANG_STRLEN && json) {
+	if (imm & VALUE_USTACK && len >= 8) { /* print(ustack): its text, as printf's %s */
+		uint64_t w;
+		memcpy(&w, data, 8);
+		char *buf = NULL;
+		size_t n = 0;
+		FILE *f = json ? open_memstream(&buf, &n) : out;
+		if (f)
+			lang_ustack_text(u, w, imm & VALUE_PERF, NULL, f);
+		if (json && f) {
+			fclose(f);
+			print_json_string(buf, n, out);
+		}
+		free(buf);
+	} else if (imm && len >= LANG_STRLEN && json) {
 		print_json_string(data, LANG_STRLEN, out);
 	} else if (imm && len >= LANG_STRLEN) {
 		fprintf(out, "%.*s", LANG_STRLEN, (const char *)data);
@@ -565,7 +589,7 @@ void print_emit(struct lang_store *s, const struct plan *pl, enum lang_emit what
 {
 	switch (what) {
 	case EMIT_PRINTF:
-		print_emit_printf(pl, id, imm, data, len, json, out);
+		print_emit_printf(pl, id, imm, data, len, json, NULL, out);
 		break;
 	case EMIT_PRINT:
 		(json ? print_map_json : print_map)(s, id, (uint32_t)((uint64_t)imm >> 32),
@@ -581,7 +605,7 @@ void print_emit(struct lang_store *s, const struct plan *pl, enum lang_emit what
 		*exited = true;
 		break;
 	case EMIT_VALUE:
-		print_emit_value(imm, data, len, json, out);
+		print_emit_value(imm, data, len, json, NULL, out);
 		break;
 	}
 }

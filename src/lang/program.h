@@ -51,13 +51,23 @@ enum plan_op {
 
 /* What a plan hands to the tracer (the rings in the target). */
 enum lang_emit {
-	EMIT_PRINTF, /* c: format id; the arguments, 8 bytes or 64 for strings */
+	EMIT_PRINTF, /* c: format id; the arguments, 8 bytes or 64 for strings; imm below */
 	EMIT_PRINT,  /* c: map; imm: top << 32 | div */
 	EMIT_CLEAR,
 	EMIT_ZERO,
 	EMIT_EXIT,
-	EMIT_VALUE, /* print(expr): one argument */
+	EMIT_VALUE, /* print(expr): one argument; imm VALUE_* */
 };
+
+/*
+ * EMIT_PRINTF's imm: bit i, argument i is a string (64 bytes); bit
+ * PRINTF_USTACK + i, a ustack's key word (8 bytes, printed as the stack's
+ * text); bit PRINTF_PERF + i, that ustack in perf mode. EMIT_VALUE's imm:
+ * 0 an integer, else VALUE_STR or VALUE_USTACK [| VALUE_PERF].
+ */
+#define PRINTF_USTACK 32
+#define PRINTF_PERF 40
+enum { VALUE_STR = 1, VALUE_USTACK = 2, VALUE_PERF = 4 };
 
 struct plan_insn {
 	uint8_t op, a;

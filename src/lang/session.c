@@ -112,10 +112,14 @@ static int run_emit(void *ctx, enum lang_emit what, uint32_t id, int64_t imm, co
 		return -EINVAL;
 	switch (what) {
 	case EMIT_PRINTF:
-		print_emit_printf(&r->p->plan, id, imm, data, len, r->json, r->out);
+		if (!r->ustacks && (uint64_t)imm >> PRINTF_USTACK)
+			ustacks_open(r);
+		print_emit_printf(&r->p->plan, id, imm, data, len, r->json, r->ustacks, r->out);
 		break;
 	case EMIT_VALUE:
-		print_emit_value(imm, data, len, r->json, r->out);
+		if (!r->ustacks && imm & VALUE_USTACK)
+			ustacks_open(r);
+		print_emit_value(imm, data, len, r->json, r->ustacks, r->out);
 		break;
 	case EMIT_PRINT:
 		if (!r->ustacks)

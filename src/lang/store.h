@@ -53,6 +53,14 @@ struct lang_ustacks *lang_ustacks_open(struct lang_program *p);
 void lang_ustacks_close(struct lang_ustacks *u);
 /* A ustack key's text as bpftrace prints it in a map key (u NULL: an empty stack). */
 void lang_ustack_key(struct lang_ustacks *u, uint64_t word, bool perf, FILE *out);
+/*
+ * A ustack's text as bpftrace prints it in print() and printf("%s"): as its
+ * key, but a frame indented 8 blanks in bpftrace mode; through spec (printf's
+ * conversion, "%-20s") when not NULL. The mappings the agents wrote since the
+ * last call are taken first (a child forked or exec'd while tracing).
+ */
+void lang_ustack_text(struct lang_ustacks *u, uint64_t word, bool perf, const char *spec,
+		      FILE *out);
 /* The stacks the table could not take, said on err (nothing when none). */
 void lang_ustacks_report(struct lang_ustacks *u, FILE *err);
 
@@ -67,15 +75,17 @@ void print_map_json(const struct lang_store *s, unsigned map, uint32_t top, uint
 void print_all_maps_json(const struct lang_store *s, FILE *out);
 void print_json_string(const char *s, size_t len, FILE *out);
 /* printf(): fmt with the arguments serialized as plan_eval emits them. */
-void print_printf(const char *fmt, const uint8_t *data, uint32_t len, int64_t strs, FILE *out);
+void print_printf(const char *fmt, const uint8_t *data, uint32_t len, int64_t strs,
+		  struct lang_ustacks *u, FILE *out);
 /*
  * What printf(fmt id) and print(value) emitted, as bpftrace prints it (json:
  * its {"type": "printf"|"value", ...} lines); the tracer's runs (run.c,
  * session.c, krun.c) share them. A format id past the plan's prints nothing.
  */
 void print_emit_printf(const struct plan *pl, uint32_t id, int64_t imm, const void *data,
-		       uint32_t len, bool json, FILE *out);
-void print_emit_value(int64_t imm, const void *data, uint32_t len, bool json, FILE *out);
+		       uint32_t len, bool json, struct lang_ustacks *u, FILE *out);
+void print_emit_value(int64_t imm, const void *data, uint32_t len, bool json,
+		      struct lang_ustacks *u, FILE *out);
 /* One emit carried out on the maps of s (print, clear, zero); exit() sets *exited. */
 void print_emit(struct lang_store *s, const struct plan *pl, enum lang_emit what, uint32_t id,
 		int64_t imm, const void *data, uint32_t len, bool json, bool *exited, FILE *out);

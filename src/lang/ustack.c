@@ -122,6 +122,7 @@ UPROBE_API int lang_program_stack_fd(struct lang_program *p)
 struct lang_ustacks {
 	struct uprobe_stack_reader *reader;
 	struct uprobe_symbolizer *sym;
+	uint64_t maps_off; /* of the mappings area, taken up to here */
 };
 
 struct lang_ustacks *lang_ustacks_open(struct lang_program *p)
@@ -140,7 +141,7 @@ struct lang_ustacks *lang_ustacks_open(struct lang_program *p)
 		lang_ustacks_close(u);
 		return NULL;
 	}
-	uprobe_stack_reader_maps(u->reader, u->sym);
+	stack_reader_maps_since(u->reader, u->sym, &u->maps_off);
 	return u;
 }
 
@@ -182,6 +183,40 @@ void lang_ustack_key(struct lang_ustacks *u, uint64_t word, bool perf, FILE *out
 	}
 	for (int i = 0; i < n; i++)
 		perf_frame(u, pid, frames[i], i > 0, out);
+}
+
+void lang_ustack_text(struct lang_ustacks *u, uint64_t word, bool perf, const char *spec,
+		      FILE *out)
+{
+	char *buf = NULL, *txt;
+	size_t n = 0;
+	FILE *f = open_memstream(&buf, &n);
+
+	if (!f)
+		return;
+	if (u) /* mappings written since: a child forked or exec'd while we trace */
+		stack_reader_maps_since(u->reader, u->sym, &u->maps_off);
+	lang_ustack_key(u, word, perf, f);
+	fclose(f);
+	txt = buf;
+	if (!perf && buf) { /* bpftrace mode: 8 blanks before a frame here, 4 in a key */
+		size_t lines = 0;
+		for (size_t i = 0; i < n; i++)
+			lines += buf[i] == '\n';
+		txt = malloc(n + 4 * lines + 1);
+		for (size_t i = 0, o = 0; txt && i <= n; i++) {
+			txt[o++] = buf[i];
+			if (buf[i] == '\n' && i + 4 < n && !memcmp(buf + i + 1, "    ", 4))
+				memcpy(txt + o, "    ", 4), o += 4;
+		}
+	}
+	if (txt && spec)
+		fprintf(out, spec, txt);
+	else if (txt)
+		fputs(txt, out);
+	if (txt != buf)
+		free(txt);
+	free(buf);
 }
 
 void lang_ustacks_report(struct lang_ustacks *u, FILE *err)

@@ -36,6 +36,18 @@ static bool pop(struct verifier *v, int n, uint32_t want_strs, uint32_t care)
 	return (got & care) == (want_strs & care);
 }
 
+/*
+ * EMIT_PRINTF's imm (program.h): strings in bits 0-7, ustacks in the 8 bits
+ * at PRINTF_USTACK (never a string too), perf mode only on a ustack.
+ */
+static bool printf_imm_ok(uint64_t imm)
+{
+	uint64_t str = imm & 0xffffffff, us = imm >> PRINTF_USTACK & 0xff;
+	uint64_t perf = imm >> PRINTF_PERF;
+
+	return str < 1u << LANG_MAX_ARGS && !(us & str) && !(perf & ~us);
+}
+
 static bool push(struct verifier *v, bool is_str)
 {
 	if (v->s.depth == PLAN_STACK)
@@ -127,6 +139,7 @@ static bool step(struct verifier *v, const struct plan_insn *in, uint32_t pc)
 		switch (in->a) {
 		case EMIT_PRINTF:
 			return in->c < pl->nfmts && in->b <= LANG_MAX_ARGS &&
+			       printf_imm_ok((uint64_t)in->imm) &&
 			       pop(v, in->b, (uint32_t)in->imm, 0xffff);
 		case EMIT_PRINT:
 		case EMIT_CLEAR:
@@ -135,8 +148,10 @@ static bool step(struct verifier *v, const struct plan_insn *in, uint32_t pc)
 		case EMIT_EXIT:
 			return in->b == 0;
 		case EMIT_VALUE:
-			return in->b == 1 && (in->imm == 0 || in->imm == 1) &&
-			       pop(v, 1, (uint32_t)in->imm, 1);
+			return in->b == 1 &&
+			       (in->imm == 0 || in->imm == VALUE_STR || in->imm == VALUE_USTACK ||
+				in->imm == (VALUE_USTACK | VALUE_PERF)) &&
+			       pop(v, 1, (uint32_t)in->imm & VALUE_STR, 1);
 		default:
 			return false;
 		}

@@ -86,6 +86,28 @@ struct stack_table *stack_table_attach(int fd);
  * (none known) or -ENOSPC (area full).
  */
 int stack_table_put_maps(struct stack_table *t, uint32_t pid);
+/*
+ * The process image whose mappings name this process's frames, the word a
+ * ustack key carries beside the stack id: pid | n << STACK_IMAGE_SHIFT, n
+ * counting the images that pid had in this table before (0 for the first; a
+ * forked child's own pid, and once it execs, that pid's next n), so that
+ * frames of an exec'd image are never named from the image before it, nor a
+ * forked child's from nothing. pid until stack_table_put_maps() ran; a child
+ * forked without fork()'s handlers (a raw clone) keeps its parent's, whose
+ * mappings it shares. Signal-safe (a load).
+ */
+#define STACK_IMAGE_SHIFT 22 /* pids are below 2^22 (PID_MAX_LIMIT) */
+#define STACK_IMAGE_PID_MASK ((1u << STACK_IMAGE_SHIFT) - 1)
+uint32_t stack_table_image(const struct stack_table *t, uint32_t pid);
+/*
+ * The tracer's side: the records of the table's mappings area from byte
+ * *since on given to s (uprobe_stack_reader_maps() from 0); *since moves past
+ * them, so that a reader called again takes only the new ones. How many.
+ */
+struct uprobe_stack_reader;
+struct uprobe_symbolizer;
+int stack_reader_maps_since(struct uprobe_stack_reader *r, struct uprobe_symbolizer *s,
+			    uint64_t *since);
 /* The memfd to hand to the tracer (uprobe_stack_reader_new()). */
 int stack_table_fd(const struct stack_table *t);
 

@@ -30,7 +30,7 @@ struct stack_table {
 	/* stack_table_put_maps(): the area follows this process's mappings (follow_lock) */
 	struct stack_table *follow_next;
 	uint64_t maps_gen; /* of the set written last, 0: none */
-	uint32_t maps_pid;
+	uint32_t maps_pid; /* the image's word (stack_table_image()), 0: not yet */
 	bool follows, maps_full;
 };
 
@@ -145,14 +145,85 @@ static int put_maps_locked(struct stack_table *t)
 	return 0;
 }
 
+/*
+ * The image word for pid's next process image in t: pid | n << 22, n one more
+ * than any image of pid the mappings area holds (0 when none), so that a
+ * child that exec'd, or a later process of a reused pid, is told apart from
+ * the one before it. The area is another process's writing: read as the
+ * reader does, up to the first record that does not hold together.
+ */
+static uint32_t image_next(struct stack_table *t, uint32_t pid)
+{
+	const uint8_t *area = t->base + stack_shm_maps_off(&t->hdr);
+	uint64_t used = __atomic_load_n(&t->ctl->maps_used, __ATOMIC_ACQUIRE), off = 0;
+	uint32_t n = 0, top = (1u << (31 - STACK_IMAGE_SHIFT)) - 1; /* a positive pid_t */
+
+	if (used > STACK_SHM_MAPS_SIZE)
+		used = STACK_SHM_MAPS_SIZE;
+	while (off + 8 <= used) {
+		uint64_t head = __atomic_load_n((const uint64_t *)(area + off), __ATOMIC_ACQUIRE);
+		uint32_t len = (uint32_t)(head >> 32), w = (uint32_t)head;
+
+		if (!head || len % 8 || len > used - off - 8)
+			break;
+		if ((w & STACK_IMAGE_PID_MASK) == pid && (w >> STACK_IMAGE_SHIFT) + 1 > n)
+			n = (w >> STACK_IMAGE_SHIFT) + 1;
+		off += 8 + len;
+	}
+	return pid | (n < top ? n : top) << STACK_IMAGE_SHIFT;
+}
+
+/*
+ * fork(): the child is a process image of its own. It takes the lock as the
+ * parent's forking thread held it (prepare), and writes its mappings (its
+ * parent's, copied) under its own pid into each table that follows them,
+ * before it runs on; the tracer then names its frames after it exited.
+ */
+static void follow_prepare(void)
+{
+	pthread_mutex_lock(&follow_lock);
+}
+
+static void follow_parent(void)
+{
+	pthread_mutex_unlock(&follow_lock);
+}
+
+static void follow_child(void)
+{
+	uint32_t pid = (uint32_t)getpid() & STACK_IMAGE_PID_MASK;
+
+	follow_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER; /* only this thread is left */
+	for (struct stack_table *t = followers; t; t = t->follow_next) {
+		uint32_t parent = t->maps_pid;
+		uint64_t gen = t->maps_gen;
+
+		t->maps_pid = image_next(t, pid);
+		t->maps_gen = 0;
+		if (put_maps_locked(t)) {
+			t->maps_pid = parent; /* the area is full: the parent's, the same maps */
+			t->maps_gen = gen;
+		}
+	}
+}
+
+static pthread_once_t follow_once = PTHREAD_ONCE_INIT;
+
+static void follow_init(void)
+{
+	pthread_atfork(follow_prepare, follow_parent, follow_child);
+}
+
 int stack_table_put_maps(struct stack_table *t, uint32_t pid)
 {
 	int err;
 
 	if (!t)
 		return -ENOENT;
+	pthread_once(&follow_once, follow_init);
 	pthread_mutex_lock(&follow_lock);
-	t->maps_pid = pid;
+	if (!t->maps_pid || (t->maps_pid & STACK_IMAGE_PID_MASK) != (pid & STACK_IMAGE_PID_MASK))
+		t->maps_pid = image_next(t, pid & STACK_IMAGE_PID_MASK);
 	if (!t->follows) {
 		t->follows = true;
 		t->follow_next = followers;
@@ -161,6 +232,13 @@ int stack_table_put_maps(struct stack_table *t, uint32_t pid)
 	err = put_maps_locked(t);
 	pthread_mutex_unlock(&follow_lock);
 	return err;
+}
+
+uint32_t stack_table_image(const struct stack_table *t, uint32_t pid)
+{
+	uint32_t w = t ? __atomic_load_n(&t->maps_pid, __ATOMIC_RELAXED) : 0;
+
+	return w ? w : pid;
 }
 
 /*

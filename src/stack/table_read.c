@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
+#include "stack/stack.h"
 #include "stack/table_shm.h"
 #include "uprobes_stack.h"
 
@@ -120,8 +121,16 @@ UPROBE_API int uprobe_stack_reader_stats(struct uprobe_stack_reader *r,
 
 UPROBE_API int uprobe_stack_reader_maps(struct uprobe_stack_reader *r, struct uprobe_symbolizer *s)
 {
+	uint64_t off = 0;
+
+	return stack_reader_maps_since(r, s, &off);
+}
+
+int stack_reader_maps_since(struct uprobe_stack_reader *r, struct uprobe_symbolizer *s,
+			    uint64_t *since)
+{
 	const uint8_t *area;
-	uint64_t used, off = 0;
+	uint64_t used, off = *since;
 	int n = 0;
 
 	if (!r || !s)
@@ -143,5 +152,6 @@ UPROBE_API int uprobe_stack_reader_maps(struct uprobe_stack_reader *r, struct up
 			n++;
 		off += 8 + len;
 	}
+	*since = off;
 	return n;
 }

@@ -16,8 +16,10 @@
  *   ...    maps[STACK_SHM_MAPS_SIZE]  the mappings of the processes that intern
  *                                 (the language's ustack, so that the tracer
  *                                 names frames after they exited): records of
- *                                 u64 (len << 32 | pid), then len bytes of the
- *                                 UPROBE_STACK_MAPS_EVENT payload; a writer
+ *                                 u64 (len << 32 | image), then len bytes of
+ *                                 the UPROBE_STACK_MAPS_EVENT payload (image:
+ *                                 stack_table_image_of(), a pid and which of
+ *                                 its process images, a fork or an exec); a writer
  *                                 reserves with a fetch-add of maps_used and
  *                                 stores the head word last (release); a zero
  *                                 head ends the list

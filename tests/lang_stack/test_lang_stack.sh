@@ -12,7 +12,12 @@
 # after the target exited (the tracer prints at the end); a full stack table
 # counts the stacks it refused and shows them under an empty ustack; frames in
 # a library loaded after the probes went in (dlopen) and closed before the
-# exit are named all the same (late_library).
+# exit are named all the same (late_library); a forked child's stacks are
+# named from its own mappings after it exited, and so are those of a child
+# that exec'd another program, never from the image before it (fork, exec);
+# print(ustack), print(ustack(N)), printf("%s", ustack) and ustack(perf) in
+# printf print what bpftrace 0.17 prints on the same target (print, with
+# bpftrace: print_bpftrace), also in a forked child (print_fork).
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 suite=lang_stack
@@ -133,5 +138,100 @@ if "$top/build/uprobe" -e "uprobe:$tgt:lstack_leaf /arg0 == 1003/ { @[ustack] = 
 		"the late library's frame named after the exit ($got)" && pass late_library
 else
 	fail late_library "uprobe -e failed: $(head -5 "$tmp/err3")"
+fi
+
+# fork: lstack_fork hits fork_leaf(1) three times, then its child fork_leaf(2)
+# five times and exits; both gone when the tracer names the frames.
+fk="$top/build/tests/lang_stack/lstack_fork"
+fkprog="uprobe:$fk:fork_leaf { @[arg0, pid, ustack] = count(); }"
+# keys FILE MAP: each key as "COUNT|arg|frame|...", the pid left out, sorted.
+keys() {
+	python3 - "$1" "$2" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+out = []
+for m in re.finditer(r"^%s\[(\d+), (\d+), (.*?)\]: (\d+)$" % re.escape(sys.argv[2]), text, re.M | re.S):
+    frames = [l.strip() for l in m.group(3).split("\n") if l.strip()]
+    out.append("|".join([m.group(4), m.group(1)] + frames))
+print("\n".join(sorted(out)))
+PY
+}
+want="3|1|fork_leaf|fork_mid|main|__libc_start_call_main|__libc_start_main|_start 5|2|fork_leaf|fork_mid|main|__libc_start_call_main|__libc_start_main|_start "
+if "$top/build/uprobe" -e "$fkprog" -- "$fk" >"$tmp/fork" 2>"$tmp/err4"; then
+	got=$(keys "$tmp/fork" @ | sed 's/+[0-9]*//g' | tr '\n' ' ')
+	expect_eq fork "$got" "$want" "the parent's and the child's keys, offsets left out" &&
+		expect_eq fork_pids "$(grep -c '^@\[[12], [0-9]*, $' "$tmp/fork")" 2 "two keys" &&
+		expect_eq fork_entry "$(grep -c '^    fork_leaf+0$' "$tmp/fork")" 2 "at fork_leaf+0" &&
+		pass fork
+else
+	fail fork "uprobe -e failed: $(head -5 "$tmp/err4")"
+fi
+
+# exec: the child then execs lstack_target (one thread, one iteration): its
+# frames from its own mappings (lstack_leaf's three roads), the child's before
+# the exec from the forked image's (fork_leaf), under the same pid.
+if "$top/build/uprobe" -e "$fkprog uprobe:$tgt:lstack_leaf { @l[pid, ustack(3)] = count(); }" \
+	-- "$fk" "$tgt" 1 1 >"$tmp/exec" 2>"$tmp/err5"; then
+	got=$(keys "$tmp/exec" @ | sed 's/+[0-9]*//g' | tr '\n' ' ')
+	lgot=$(stacks "$tmp/exec" @l | sed 's/^1|[0-9]*,|/1|/; s/+[0-9]*//g' | sort | tr '\n' ' ')
+	cpid=$(sed -n 's/^@\[2, \([0-9]*\), $/\1/p' "$tmp/exec")
+	lpids=$(sed -n 's/^@l\[\([0-9]*\), $/\1/p' "$tmp/exec" | sort -u)
+	expect_eq exec_fork "$got" "$want" "lstack_fork's keys (the child's before its exec)" &&
+		expect_eq exec_pid "$lpids" "$cpid" "the exec'd image is the child" &&
+		expect_eq exec_image "$lgot" \
+			"1|lstack_leaf|leaf_cmp|msort_with_tmp.part.0 1|lstack_leaf|mid_a|road_a 1|lstack_leaf|road_b|thread_main " \
+			"lstack_target's frames after the exec" && pass exec
+else
+	fail exec "uprobe -e failed: $(head -5 "$tmp/err5")"
+fi
+
+# print: lstack_print (frame pointers, so bpftrace's walk sees what ours does)
+# hits print_leaf twice; each hit prints its stack three ways.
+lp="$top/build/tests/lang_stack/lstack_print"
+pprog="uprobe:$lp:print_leaf { print(ustack(4)); printf(\"%s|\\n\", ustack(perf, 3));
+	printf(\"<%-12s>\\n\", ustack(1)); }"
+# the addresses of perf mode left out (ASLR)
+norm() { sed -E 's/^\t[0-9a-f]+ /\tADDR /' "$1"; }
+hit() {
+	printf '\n        print_leaf+0\n        print_mid+21\n        main+41\n'
+	printf '        __libc_start_call_main+122\n\n\n'
+	printf '\tADDR %s (%s)\n' print_leaf+0 "$lp" print_mid+21 "$lp" main+41 "$lp"
+	printf '|\n<\n        print_leaf+0\n>\n'
+}
+want_print=$(echo "Attaching 1 probe..."; hit; hit)
+if "$top/build/uprobe" -e "$pprog" -- "$lp" >"$tmp/print" 2>"$tmp/err6"; then
+	expect_eq print "$(norm "$tmp/print")" "$want_print" "print(ustack) and printf's %s" &&
+		pass print
+else
+	fail print "uprobe -e failed: $(head -5 "$tmp/err6")"
+fi
+# -f json: bpftrace's "value" and "printf" lines, the text with its newlines.
+if "$top/build/uprobe" -f json -e "uprobe:$lp:print_leaf { print(ustack(2)); }" -- "$lp" 1 \
+	>"$tmp/pjson" 2>"$tmp/err9"; then
+	expect_eq print_json "$(sed -n 2p "$tmp/pjson")" \
+		'{"type": "value", "data": "\n        print_leaf+0\n        print_mid+21\n"}' \
+		"print(ustack(2)) in JSON" && pass print_json
+else
+	fail print_json "uprobe -f json failed: $(head -5 "$tmp/err9")"
+fi
+if ! command -v bpftrace >/dev/null || [ "$(id -u)" != 0 ]; then
+	skip print_bpftrace "bpftrace (as root) is not here"
+elif ! timeout 60 bpftrace -e "$pprog" -c "$lp" >"$tmp/print.bt" 2>"$tmp/err7" ||
+	! grep -q '^Attaching' "$tmp/print.bt"; then
+	skip print_bpftrace "bpftrace did not run: $(grep -v RLIMIT "$tmp/err7" | head -2)"
+elif grep -Eq '^        0x[0-9a-f]+$' "$tmp/print.bt"; then
+	skip print_bpftrace "bpftrace named no frames (it looks them up while the target lives)"
+else
+	expect_eq print_bpftrace "$(norm "$tmp/print")" "$(norm "$tmp/print.bt")" \
+		"ours vs bpftrace 0.17's on the same target" && pass print_bpftrace
+fi
+
+# print_fork: printf("%s", ustack) in lstack_fork's child, printed while it runs.
+if "$top/build/uprobe" -e "uprobe:$fk:fork_leaf /arg0 == 2/ { printf(\"%s\", ustack(3)); }" \
+	-- "$fk" >"$tmp/pfork" 2>"$tmp/err8"; then
+	expect_eq print_fork "$(grep -c '^        fork_mid+[0-9]*$' "$tmp/pfork"):$(grep -c unknown "$tmp/pfork")" \
+		"5:0" "the child's five stacks named" && pass print_fork
+else
+	fail print_fork "uprobe -e failed: $(head -5 "$tmp/err8")"
 fi
 exit $failed

@@ -22,6 +22,10 @@
  *                   it; a new set of modules starts with an empty cache
  *   setup_undone    a trace event with $ustack, freed: no probe of the stack
  *                   layer's (the dynamic loader's r_brk) stays in the process
+ *   fork_images     a forked child writes its mappings under its own pid
+ *                   (image 0 of that pid), a table attached again in it (as
+ *                   an exec'd image does) is the pid's image 1; the tracer's
+ *                   reader names the child's frames under each after it exited
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -30,6 +34,7 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "stack/cfi_table.h"
@@ -514,6 +519,54 @@ static void setup_undone(void)
 	trace_session_free(s);
 }
 
+static void fork_images(void)
+{
+	struct uprobe_symbolizer_opts so = { .sz = sizeof(so) };
+	struct uprobe_stack_reader *r;
+	struct uprobe_symbolizer *sym;
+	struct stack_table *t;
+	uint32_t words[2] = { 0, 0 };
+	int fds[2];
+	pid_t child;
+
+	CHECK_EQ_INT(stack_setup(), 0);
+	t = stack_table_new(NULL);
+	CHECK(t != NULL && pipe(fds) == 0);
+	if (!t)
+		return;
+	CHECK_EQ_INT(stack_table_put_maps(t, (uint32_t)getpid()), 0);
+	CHECK_EQ_U64(stack_table_image(t, 1), (uint64_t)getpid()); /* the first image: the pid */
+	child = fork();
+	if (child == 0) {
+		struct stack_table *again = stack_table_attach(stack_table_fd(t));
+
+		words[0] = stack_table_image(t, 1);
+		if (again && !stack_table_put_maps(again, (uint32_t)getpid()))
+			words[1] = stack_table_image(again, 1);
+		_exit(write(fds[1], words, sizeof(words)) == sizeof(words) ? 0 : 1);
+	}
+	close(fds[1]);
+	CHECK(child > 0 && read(fds[0], words, sizeof(words)) == sizeof(words));
+	close(fds[0]);
+	waitpid(child, NULL, 0);
+	CHECK_EQ_U64(words[0], (uint64_t)child);
+	CHECK_EQ_U64(words[1], (uint64_t)child | 1ull << STACK_IMAGE_SHIFT);
+	r = uprobe_stack_reader_new(stack_table_fd(t));
+	sym = uprobe_symbolizer_new(&so);
+	CHECK(r && sym && uprobe_stack_reader_maps(r, sym) == 3);
+	for (int i = 0; r && sym && i < 2; i++) {
+		struct uprobe_frame f = { .module = "" };
+
+		CHECK(uprobe_symbolize(sym, (pid_t)words[i], (uint64_t)stack_unit_hot, false, &f,
+				       1) == 1 &&
+		      f.func && !strcmp(f.func, "stack_unit_hot") && f.func_off == 0);
+	}
+	uprobe_symbolizer_free(sym);
+	uprobe_stack_reader_free(r);
+	stack_table_free(t);
+	stack_release();
+}
+
 int main(void)
 {
 	setenv("UPROBE_CACHE_DIR", "", 1); /* no cache but the one the cache case makes */
@@ -525,5 +578,6 @@ int main(void)
 	RUN(unwind_bad);
 	RUN(walk_cache);
 	RUN(setup_undone);
+	RUN(fork_images);
 	TL_EXIT();
 }
