@@ -26,7 +26,8 @@
  *                         (aggregations) or a sequence (value maps)
  *   +8   key              key_size bytes, zero-padded to a multiple of 8
  *   +8+K value words      vwords int64 (aggregations: per kind, see
- *                         map_vwords; value maps: one)
+ *                         map_vwords; value maps: value_size / 8, one
+ *                         but for maps of strings)
  *
  * An aggregation slot is written by its shard's owner alone, but for
  * delete(), which may come from any thread: a CAS of the control word from
@@ -44,6 +45,9 @@
  * (delete() makes it DELETED; a later set revives it through BUSY); the value
  * is one atomic word, its sequence moves at every revival, so a reader that
  * finds ctrl unchanged around its read of the value read that entry's value.
+ * A value of several words (a string) is set through BUSY too, LIVE -> BUSY ->
+ * LIVE with the next sequence: the same check then proves that the words read
+ * are one set's.
  *
  * The traced process can write every byte at any time: the tracer reads each
  * word once and checks it (map_read.c).
@@ -84,7 +88,7 @@ struct map_shm_hdr {
 struct map_shm_def {
 	char name[MAP_NAME_MAX];
 	uint32_t kind, key_size, max_entries, cap; /* cap: slots, a power of two */
-	uint32_t slot_size, vwords, n_buckets, pad;
+	uint32_t slot_size, vwords, n_buckets, value_size;
 	int64_t lhist_min, lhist_max, lhist_step;
 	uint64_t table_off; /* in a shard (aggregations), in the file (value maps) */
 };

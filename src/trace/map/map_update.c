@@ -577,8 +577,40 @@ static int64_t *value_word(const struct map_priv *m, uint8_t *s)
 	return (int64_t *)(s + 8 + 8 * m->key_words);
 }
 
-/* A DELETED entry made LIVE with value v (through BUSY: one reviver at a time). */
-static bool revive(const struct map_priv *m, uint8_t *s, uint64_t c, int64_t v)
+/*
+ * The value words of slot s from or to a caller's buffer (maybe unaligned: one
+ * word moved at a time, each an atomic access of the shared word).
+ */
+static void words_store(const struct map_priv *m, uint8_t *s, const uint8_t *src)
+{
+	int64_t *w = value_word(m, s);
+
+	for (uint32_t i = 0; i < m->vwords; i++) {
+		int64_t x;
+
+		__builtin_memcpy(&x, src + 8 * i, 8);
+		__atomic_store_n(&w[i], x, __ATOMIC_RELAXED);
+	}
+}
+
+static void words_load(const struct map_priv *m, uint8_t *s, uint8_t *dst)
+{
+	const int64_t *w = value_word(m, s);
+
+	for (uint32_t i = 0; i < m->vwords; i++) {
+		int64_t x = __atomic_load_n(&w[i], __ATOMIC_RELAXED);
+
+		__builtin_memcpy(dst + 8 * i, &x, 8);
+	}
+}
+
+/*
+ * The entry of control word c (LIVE or DELETED) made LIVE with the value at
+ * src, through BUSY (one writer at a time) and with the next sequence: a
+ * reader that saw c, or the sequence before, and sees it again after its copy
+ * read none of these words. false when the slot moved since c.
+ */
+static bool slot_write(const struct map_priv *m, uint8_t *s, uint64_t c, const uint8_t *src)
 {
 	uint64_t busy = MAP_CTRL(MAP_CTRL_HASH(c), MAP_SLOT_BUSY, MAP_CTRL_GEN(c));
 	uint32_t seq = (MAP_CTRL_GEN(c) + 1) & MAP_GEN_MASK;
@@ -586,13 +618,50 @@ static bool revive(const struct map_priv *m, uint8_t *s, uint64_t c, int64_t v)
 	if (!__atomic_compare_exchange_n((uint64_t *)s, &c, busy, 0, __ATOMIC_ACQUIRE,
 					 __ATOMIC_RELAXED))
 		return false;
-	__atomic_store_n(value_word(m, s), v, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE); /* BUSY seen before any word moves */
+	words_store(m, s, src);
 	__atomic_store_n((uint64_t *)s, MAP_CTRL(MAP_CTRL_HASH(c), MAP_SLOT_LIVE, seq),
 			 __ATOMIC_RELEASE);
 	return true;
 }
 
-enum value_op { VAL_GET, VAL_SET, VAL_ADD, VAL_DELETE, VAL_TAKE };
+/* A DELETED entry made LIVE with value v (one-word maps). */
+static bool revive(const struct map_priv *m, uint8_t *s, uint64_t c, int64_t v)
+{
+	return slot_write(m, s, c, (const uint8_t *)&v);
+}
+
+/*
+ * get and set of a value of several words (a string): get copies the words
+ * between two reads of ctrl, set writes them through BUSY (slot_write).
+ * Retried (bounded) when another writer moved the slot meanwhile.
+ */
+static int value_wide_slot(const struct map_priv *m, uint8_t *s, bool set, uint8_t *buf)
+{
+	for (uint32_t spins = 0; spins < MAP_SPIN; spins++) {
+		uint64_t c = __atomic_load_n((uint64_t *)s, __ATOMIC_ACQUIRE);
+		unsigned int state = MAP_CTRL_STATE(c);
+
+		if (state == MAP_SLOT_BUSY) {
+			relax();
+			continue;
+		}
+		if (set) {
+			if (slot_write(m, s, c, buf))
+				return 0;
+			continue;
+		}
+		if (state == MAP_SLOT_DELETED)
+			return -ENOENT;
+		words_load(m, s, buf);
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (__atomic_load_n((uint64_t *)s, __ATOMIC_RELAXED) == c)
+			return 0;
+	}
+	return -EAGAIN;
+}
+
+enum value_op { VAL_GET, VAL_SET, VAL_ADD, VAL_DELETE, VAL_TAKE, VAL_GET_BYTES, VAL_SET_BYTES };
 
 /*
  * One operation on a found slot. A LIVE entry is read, set or added to
@@ -657,24 +726,36 @@ static int value_op_slot(const struct map_priv *m, uint8_t *s, enum value_op op,
 							0, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
 				return 0;
 			continue;
+		default:
+			return -EINVAL; /* the wide ops: value_wide_slot */
 		}
 	}
 	return -EAGAIN;
 }
 
-static int value_op(struct map_region *r, int id, const void *key, enum value_op op, int64_t *v)
+/*
+ * op on key's entry; v: the one-word value (VAL_*), or the buffer of a value
+ * of any width (VAL_GET_BYTES, VAL_SET_BYTES). Maps of values wider than a
+ * word take only those and delete.
+ */
+static int value_op(struct map_region *r, int id, const void *key, enum value_op op, void *v)
 {
 	const struct map_priv *m;
 	uint8_t *s;
 	int err = 0;
+	bool bytes = op == VAL_GET_BYTES || op == VAL_SET_BYTES;
 
 	if (!r || (uint32_t)id >= r->n_maps || !r->base || r->maps[id].def.kind != MAP_VALUE)
 		return -EINVAL;
 	m = &r->maps[id];
+	if (m->vwords > 1 && !bytes && op != VAL_DELETE)
+		return -EINVAL;
 	/* A map without a key hashes as the reader checks it (1), as aggregations do. */
 	s = value_slot(m, r->base + m->table_off, key, key_hash(key, m->def.key_size),
-		       op == VAL_SET || op == VAL_ADD, &err);
-	if (s)
+		       op == VAL_SET || op == VAL_ADD || op == VAL_SET_BYTES, &err);
+	if (s && bytes)
+		err = value_wide_slot(m, s, op == VAL_SET_BYTES, v);
+	else if (s)
 		err = value_op_slot(m, s, op, v);
 	if (err == -ENOSPC)
 		__atomic_fetch_add(&m->state->dropped_full, 1, __ATOMIC_RELAXED);
@@ -722,6 +803,35 @@ int map_value_take(struct map_region *r, int id, const void *key, int64_t *v)
 	return err;
 }
 
+/* A map of one-word values: its value read as one word, as map_value_get does. */
+static bool one_word(const struct map_region *r, int id)
+{
+	return r && (uint32_t)id < r->n_maps && r->maps[id].vwords == 1;
+}
+
+int map_value_get_bytes(struct map_region *r, int id, const void *key, void *val)
+{
+	int64_t x;
+	int err;
+
+	if (!one_word(r, id))
+		return value_op(r, id, key, VAL_GET_BYTES, val);
+	err = value_op(r, id, key, VAL_GET, &x);
+	if (!err)
+		__builtin_memcpy(val, &x, 8);
+	return err;
+}
+
+int map_value_set_bytes(struct map_region *r, int id, const void *key, const void *val)
+{
+	int64_t x;
+
+	if (!one_word(r, id))
+		return value_op(r, id, key, VAL_SET_BYTES, (void *)val);
+	__builtin_memcpy(&x, val, 8);
+	return value_op(r, id, key, VAL_SET, &x);
+}
+
 int map_delete(struct map_region *r, int id, const void *key)
 {
 	if (!r || (uint32_t)id >= r->n_maps)
@@ -732,6 +842,8 @@ int map_delete(struct map_region *r, int id, const void *key)
 
 int map_value_clear(struct map_region *r, int id, bool zero)
 {
+	static const uint8_t zeros[MAP_MAX_VALUE];
+
 	const struct map_priv *m = &r->maps[id];
 	uint8_t *table = r->base + m->table_off;
 
@@ -741,7 +853,9 @@ int map_value_clear(struct map_region *r, int id, bool zero)
 
 		if (MAP_CTRL_STATE(c) != MAP_SLOT_LIVE)
 			continue;
-		if (zero)
+		if (zero && m->vwords > 1)
+			slot_write(m, s, c, zeros); /* moved meanwhile: that write came after */
+		else if (zero)
 			__atomic_store_n(value_word(m, s), 0, __ATOMIC_RELAXED);
 		else
 			__atomic_compare_exchange_n((uint64_t *)s, &c,
