@@ -130,7 +130,10 @@ static void shape(struct map_priv *m, const struct map_def *d)
 					      : 0;
 	if (d->kind == MAP_VALUE)
 		m->def.value_size = d->value_size ? d->value_size : 8;
-	m->vwords = d->kind == MAP_VALUE ? m->def.value_size / 8 : map_vwords(d->kind, m->n_buckets);
+	/* a value wider than a word: two buffers (map_shm.h) */
+	m->vwords = d->kind != MAP_VALUE	 ? map_vwords(d->kind, m->n_buckets)
+		    : m->def.value_size > 8 ? 2 * (m->def.value_size / 8)
+					     : 1;
 	m->key_words = (d->key_size + 7) / 8;
 	m->slot_size = 8 * (1 + m->key_words + m->vwords);
 	m->cap = d->key_size ? pow2_at_least((uint64_t)max + max / 4 + 1) : 1;

@@ -167,10 +167,11 @@ int map_value_delete(struct map_region *r, int id, const void *key);
 /*
  * A value of the map's value_size bytes (any value map; a string map's 64):
  * get copies it out whole (-ENOENT: val untouched), set stores it whole. A
- * reader never sees half of one set: a set of a value wider than a word takes
- * the slot BUSY, writes, then publishes it with a new sequence (a seqlock whose
- * writers are one at a time); a slot kept busy too long drops the set, counted.
- * add and take are for one-word maps only (-EINVAL).
+ * reader never sees half of one set: a value wider than a word has two
+ * buffers in its slot, a set fills the one readers do not read and publishes
+ * it (map_shm.h). Neither waits for a writer preempted in its set: a get takes
+ * the value before that set, a set or delete is overtaken by it. add and take
+ * are for one-word maps only (-EINVAL).
  */
 int map_value_get_bytes(struct map_region *r, int id, const void *key, void *val);
 int map_value_set_bytes(struct map_region *r, int id, const void *key, const void *val);

@@ -149,7 +149,7 @@ static void merge_words(struct merge *g, struct merged *e, const int64_t *w, boo
 		break;
 	case MAP_VALUE: /* the value's words kept where buckets would be */
 		e->value = w[0];
-		memcpy(entry_buckets(g, e), w, 8 * m->vwords);
+		memcpy(entry_buckets(g, e), w, m->def.value_size);
 		break;
 	default:
 		break;
@@ -248,7 +248,11 @@ static int merge_table(struct merge *g, const uint8_t *table, uint32_t gen, uint
 		e = merge_find(g, (const uint8_t *)buf, h);
 		if (!e)
 			return -1;
-		merge_words(g, e, (const int64_t *)buf + m->key_words,
+		/* a wide value: the buffer of the entry's sequence (map_shm.h) */
+		merge_words(g, e,
+			    (const int64_t *)buf + m->key_words +
+				    (value_map && m->vwords > 1 ?
+					     ((MAP_CTRL_GEN(ctrl) >> 2) & 1) * (m->vwords / 2) : 0),
 			    value_map || MAP_CTRL_GEN(ctrl) == gen);
 	}
 	return 0;
@@ -297,7 +301,8 @@ int map_read(struct map_region *r, int id, map_read_cb cb, void *ctx)
 	m = &r->maps[id];
 	g.m = m;
 	g.entry_size = sizeof(struct merged) +
-		       8 * (m->key_words + (m->def.kind == MAP_VALUE ? m->vwords : m->n_buckets));
+		       8 * m->key_words +
+		       (m->def.kind == MAP_VALUE ? m->def.value_size : 8 * m->n_buckets);
 	before = m->corrupt;
 	gen = __atomic_load_n(&m->state->gen, __ATOMIC_ACQUIRE) & MAP_GEN_MASK;
 	clear_gen = __atomic_load_n(&m->state->clear_gen, __ATOMIC_ACQUIRE) & MAP_GEN_MASK;

@@ -554,7 +554,9 @@ static uint8_t *value_slot(const struct map_priv *m, uint8_t *table, const uint8
 			return s;
 		}
 		if (MAP_CTRL_HASH(c) == (uint32_t)h) {
-			if (MAP_CTRL_STATE(c) == MAP_SLOT_BUSY) {
+			/* BUSY: its key being written, but for a wide value's writer (wide_set) */
+			if (MAP_CTRL_STATE(c) == MAP_SLOT_BUSY &&
+			    !(m->vwords > 1 && (MAP_CTRL_GEN(c) & 3))) {
 				if (++spins > MAP_SPIN) {
 					*err = -EAGAIN;
 					return NULL;
@@ -577,40 +579,8 @@ static int64_t *value_word(const struct map_priv *m, uint8_t *s)
 	return (int64_t *)(s + 8 + 8 * m->key_words);
 }
 
-/*
- * The value words of slot s from or to a caller's buffer (maybe unaligned: one
- * word moved at a time, each an atomic access of the shared word).
- */
-static void words_store(const struct map_priv *m, uint8_t *s, const uint8_t *src)
-{
-	int64_t *w = value_word(m, s);
-
-	for (uint32_t i = 0; i < m->vwords; i++) {
-		int64_t x;
-
-		__builtin_memcpy(&x, src + 8 * i, 8);
-		__atomic_store_n(&w[i], x, __ATOMIC_RELAXED);
-	}
-}
-
-static void words_load(const struct map_priv *m, uint8_t *s, uint8_t *dst)
-{
-	const int64_t *w = value_word(m, s);
-
-	for (uint32_t i = 0; i < m->vwords; i++) {
-		int64_t x = __atomic_load_n(&w[i], __ATOMIC_RELAXED);
-
-		__builtin_memcpy(dst + 8 * i, &x, 8);
-	}
-}
-
-/*
- * The entry of control word c (LIVE or DELETED) made LIVE with the value at
- * src, through BUSY (one writer at a time) and with the next sequence: a
- * reader that saw c, or the sequence before, and sees it again after its copy
- * read none of these words. false when the slot moved since c.
- */
-static bool slot_write(const struct map_priv *m, uint8_t *s, uint64_t c, const uint8_t *src)
+/* A DELETED entry made LIVE with value v (through BUSY: one reviver at a time). */
+static bool revive(const struct map_priv *m, uint8_t *s, uint64_t c, int64_t v)
 {
 	uint64_t busy = MAP_CTRL(MAP_CTRL_HASH(c), MAP_SLOT_BUSY, MAP_CTRL_GEN(c));
 	uint32_t seq = (MAP_CTRL_GEN(c) + 1) & MAP_GEN_MASK;
@@ -618,44 +588,106 @@ static bool slot_write(const struct map_priv *m, uint8_t *s, uint64_t c, const u
 	if (!__atomic_compare_exchange_n((uint64_t *)s, &c, busy, 0, __ATOMIC_ACQUIRE,
 					 __ATOMIC_RELAXED))
 		return false;
-	__atomic_thread_fence(__ATOMIC_RELEASE); /* BUSY seen before any word moves */
-	words_store(m, s, src);
+	__atomic_store_n(value_word(m, s), v, __ATOMIC_RELAXED);
 	__atomic_store_n((uint64_t *)s, MAP_CTRL(MAP_CTRL_HASH(c), MAP_SLOT_LIVE, seq),
 			 __ATOMIC_RELEASE);
 	return true;
 }
 
-/* A DELETED entry made LIVE with value v (one-word maps). */
-static bool revive(const struct map_priv *m, uint8_t *s, uint64_t c, int64_t v)
+/*
+ * Values wider than a word (strings): two buffers per slot, and a sequence
+ * that moves by 4 per write (map_shm.h): a writer fills the buffer the
+ * readers do not read, then publishes it. A reader never waits for a writer,
+ * a writer never waits for another: a set that finds the slot BUSY is
+ * overtaken by the set in progress (it lands just before it), a delete too
+ * (the set in progress lands after it). Nothing is dropped but a table full.
+ */
+static int64_t *wide_buf(const struct map_priv *m, uint8_t *s, uint32_t seq)
 {
-	return slot_write(m, s, c, (const uint8_t *)&v);
+	return value_word(m, s) + ((seq >> 2) & 1) * (m->vwords / 2);
+}
+
+/* The words of a buffer from or to a caller's (maybe unaligned) bytes, one word at a time. */
+static void wide_store(int64_t *w, uint32_t n, const uint8_t *src)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		int64_t x;
+
+		__builtin_memcpy(&x, src + 8 * i, 8);
+		__atomic_store_n(&w[i], x, __ATOMIC_RELAXED);
+	}
+}
+
+static void wide_load(const int64_t *w, uint32_t n, uint8_t *dst)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		int64_t x = __atomic_load_n(&w[i], __ATOMIC_RELAXED);
+
+		__builtin_memcpy(dst + 8 * i, &x, 8);
+	}
+}
+
+/* LIVE(q) -> BUSY(q + 1) -> LIVE(q + 4); DELETED(q) -> BUSY(q + 2) -> LIVE(q + 4). */
+static int wide_set(const struct map_priv *m, uint8_t *s, const uint8_t *src)
+{
+	for (uint32_t spins = 0; spins < MAP_SPIN; spins++) {
+		uint64_t c = __atomic_load_n((uint64_t *)s, __ATOMIC_ACQUIRE), busy;
+		uint32_t q = MAP_CTRL_GEN(c) & ~3u, h = MAP_CTRL_HASH(c);
+		unsigned int state = MAP_CTRL_STATE(c);
+
+		if (state == MAP_SLOT_BUSY)
+			return 0; /* overtaken by the set in progress */
+		busy = MAP_CTRL(h, MAP_SLOT_BUSY, q + (state == MAP_SLOT_LIVE ? 1 : 2));
+		if (!__atomic_compare_exchange_n((uint64_t *)s, &c, busy, 0, __ATOMIC_ACQUIRE,
+						 __ATOMIC_RELAXED))
+			continue;
+		__atomic_thread_fence(__ATOMIC_RELEASE); /* BUSY seen before a word moves */
+		q = (q + 4) & MAP_GEN_MASK;
+		wide_store(wide_buf(m, s, q), m->vwords / 2, src);
+		__atomic_store_n((uint64_t *)s, MAP_CTRL(h, MAP_SLOT_LIVE, q), __ATOMIC_RELEASE);
+		return 0;
+	}
+	return -EAGAIN;
 }
 
 /*
- * get and set of a value of several words (a string): get copies the words
- * between two reads of ctrl, set writes them through BUSY (slot_write).
- * Retried (bounded) when another writer moved the slot meanwhile.
+ * The value of sequence q is in its buffer while LIVE(q) or BUSY(q + 1)
+ * (overwritten: the writer fills the other buffer); DELETED or BUSY(q + 2)
+ * (revived): no value. The copy is good when ctrl has moved by 4 at most since
+ * (one write at most: the other buffer).
  */
-static int value_wide_slot(const struct map_priv *m, uint8_t *s, bool set, uint8_t *buf)
+static int wide_get(const struct map_priv *m, uint8_t *s, uint8_t *dst)
 {
 	for (uint32_t spins = 0; spins < MAP_SPIN; spins++) {
 		uint64_t c = __atomic_load_n((uint64_t *)s, __ATOMIC_ACQUIRE);
+		uint32_t q = MAP_CTRL_GEN(c) & ~3u;
 		unsigned int state = MAP_CTRL_STATE(c);
 
-		if (state == MAP_SLOT_BUSY) {
-			relax();
-			continue;
-		}
-		if (set) {
-			if (slot_write(m, s, c, buf))
-				return 0;
-			continue;
-		}
-		if (state == MAP_SLOT_DELETED)
+		if (state == MAP_SLOT_DELETED || state == MAP_SLOT_EMPTY ||
+		    (state == MAP_SLOT_BUSY && (MAP_CTRL_GEN(c) & 3) != 1))
 			return -ENOENT;
-		words_load(m, s, buf);
+		wide_load(wide_buf(m, s, q), m->vwords / 2, dst);
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
-		if (__atomic_load_n((uint64_t *)s, __ATOMIC_RELAXED) == c)
+		c = __atomic_load_n((uint64_t *)s, __ATOMIC_RELAXED);
+		if (((MAP_CTRL_GEN(c) - q) & MAP_GEN_MASK) <= 4)
+			return 0;
+	}
+	return -EAGAIN;
+}
+
+static int wide_delete(uint8_t *s)
+{
+	for (uint32_t spins = 0; spins < MAP_SPIN; spins++) {
+		uint64_t c = __atomic_load_n((uint64_t *)s, __ATOMIC_ACQUIRE);
+
+		if (MAP_CTRL_STATE(c) == MAP_SLOT_BUSY)
+			return 0; /* the set in progress lands after this delete */
+		if (MAP_CTRL_STATE(c) != MAP_SLOT_LIVE)
+			return -ENOENT;
+		if (__atomic_compare_exchange_n((uint64_t *)s, &c,
+						MAP_CTRL(MAP_CTRL_HASH(c), MAP_SLOT_DELETED,
+							 MAP_CTRL_GEN(c)),
+						0, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
 			return 0;
 	}
 	return -EAGAIN;
@@ -727,7 +759,7 @@ static int value_op_slot(const struct map_priv *m, uint8_t *s, enum value_op op,
 				return 0;
 			continue;
 		default:
-			return -EINVAL; /* the wide ops: value_wide_slot */
+			return -EINVAL; /* the wide ops: wide_set, wide_get */
 		}
 	}
 	return -EAGAIN;
@@ -753,8 +785,10 @@ static int value_op(struct map_region *r, int id, const void *key, enum value_op
 	/* A map without a key hashes as the reader checks it (1), as aggregations do. */
 	s = value_slot(m, r->base + m->table_off, key, key_hash(key, m->def.key_size),
 		       op == VAL_SET || op == VAL_ADD || op == VAL_SET_BYTES, &err);
-	if (s && bytes)
-		err = value_wide_slot(m, s, op == VAL_SET_BYTES, v);
+	if (s && m->vwords > 1)
+		err = op == VAL_SET_BYTES ? wide_set(m, s, v)
+		      : op == VAL_GET_BYTES ? wide_get(m, s, v)
+					    : wide_delete(s);
 	else if (s)
 		err = value_op_slot(m, s, op, v);
 	if (err == -ENOSPC)
@@ -854,7 +888,7 @@ int map_value_clear(struct map_region *r, int id, bool zero)
 		if (MAP_CTRL_STATE(c) != MAP_SLOT_LIVE)
 			continue;
 		if (zero && m->vwords > 1)
-			slot_write(m, s, c, zeros); /* moved meanwhile: that write came after */
+			wide_set(m, s, zeros);
 		else if (zero)
 			__atomic_store_n(value_word(m, s), 0, __ATOMIC_RELAXED);
 		else
