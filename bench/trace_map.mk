@@ -20,3 +20,10 @@ $(B)/bench/bench_map: bench/bench_map.c src/trace/map/map.c src/trace/map/map_re
 		$(B)/libuprobes.so
 	@mkdir -p $(@D)
 	$(BENCH_LINK)
+
+# String value maps: set and get of 64-byte values beside one-word ones (bench_map_str.c).
+BENCH_BINS += $(B)/bench/bench_map_str
+$(B)/bench/bench_map_str: bench/bench_map_str.c src/trace/map/map.c src/trace/map/map_read.c \
+		$(B)/bench/map_update.o $(B)/libuprobes.so
+	@mkdir -p $(@D)
+	$(BENCH_LINK)

@@ -548,6 +548,7 @@ struct trace_map_value {
 	int64_t sum, min, max, value;
 	uint32_t n_buckets;
 	const uint64_t *buckets; /* valid during the callback only */
+	const void *bytes;	 /* TRACE_MAP_VALUE: the value's 8 bytes (callback only) */
 };
 
 struct trace_map_stats {

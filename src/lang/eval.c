@@ -344,10 +344,13 @@ static __attribute__((noinline)) int run_general(const struct plan *pl,
 		}
 		case PI_MAP_SET: {
 			uint64_t v = *--sp;
+			char str[LANG_STRLEN]; /* NUL-padded, as keys: no stale bytes stored */
 			sp -= in->b;
 			make_key(pl, in->a, sp, in->b, f.key);
+			if (pl->val_str[in->a])
+				copy_str(str, (const char *)(uintptr_t)v);
 			env->ops->map_set(env->ctx, in->a, f.key,
-					  pl->val_str[in->a] ? (const void *)(uintptr_t)v : &v);
+					  pl->val_str[in->a] ? (const void *)str : &v);
 			break;
 		}
 		case PI_MAP_AGG: {

@@ -185,7 +185,7 @@ void plan_dump(const struct plan *plan, FILE *out);
  * target.c: the maps of a program in a region of src/trace/map (the tracer
  * defines them, the target updates them, the tracer merges them into a
  * store). Aggregations are per-thread shards; integer maps are the region's
- * shared value maps; maps of strings are not in the target yet (-ENOTSUP).
+ * shared value maps, maps of strings too, with values of LANG_STRLEN bytes.
  */
 struct map_region;
 int lang_target_define(const struct lang_program *p, struct map_region *r, char *why, size_t len);

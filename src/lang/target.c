@@ -8,6 +8,8 @@
  *
  *   count() sum() min() max() avg() stats() hist() lhist()  per-thread shards
  *   @x[k] = v, @x[k]++, @start[tid] = nsecs, delete()       the shared value map
+ *   @name[tid] = comm, @path[tid] = str(arg0)               a shared value map of
+ *                                                           LANG_STRLEN-byte values
  *   then one more map, "str() faults": a sum of the faults of str() per thread
  *
  * The environment's callbacks (lang_target_env_ops) run in the probe handler:
@@ -22,7 +24,7 @@
 #include "trace/map/map.h"
 
 static const enum map_kind kinds[] = {
-	[MK_INT] = MAP_VALUE,	[MK_COUNT] = MAP_COUNT, [MK_SUM] = MAP_SUM,
+	[MK_NONE] = MAP_VALUE, [MK_INT] = MAP_VALUE, [MK_STR] = MAP_VALUE, [MK_COUNT] = MAP_COUNT, [MK_SUM] = MAP_SUM,
 	[MK_AVG] = MAP_AVG,	[MK_MIN] = MAP_MIN,	[MK_MAX] = MAP_MAX,
 	[MK_STATS] = MAP_STATS, [MK_HIST] = MAP_HIST,	[MK_LHIST] = MAP_LHIST,
 };
@@ -32,12 +34,6 @@ int lang_target_define(const struct lang_program *p, struct map_region *r, char 
 	const struct lang_checked *ck = &p->checked;
 	for (int i = 0; i < ck->nmaps; i++) {
 		const struct lang_map_info *m = &ck->maps[i];
-		if (m->kind == MK_STR || m->kind == MK_NONE) {
-			snprintf(why, len,
-				 "%s: maps of strings are not supported in the target yet",
-				 m->name);
-			return -ENOTSUP;
-		}
 		struct map_def d = {
 			.name = m->name,
 			.kind = kinds[m->kind],
@@ -45,6 +41,7 @@ int lang_target_define(const struct lang_program *p, struct map_region *r, char 
 			.lhist_min = m->lmin,
 			.lhist_max = m->lmax,
 			.lhist_step = m->lstep,
+			.value_size = m->kind == MK_STR ? LANG_STRLEN : 0,
 		};
 		int id = map_define(r, &d);
 		if (id < 0) {
@@ -82,16 +79,15 @@ uint64_t lang_target_faults(struct map_region *r, unsigned nmaps)
 
 /* ---- hot path: the plan's map operations on the region ---------------------------- */
 
+/* val: 8 bytes, or a map of strings' LANG_STRLEN (the region knows the map's width) */
 static int t_get(void *ctx, unsigned map, const void *key, void *val)
 {
-	return map_value_get(ctx, (int)map, key, val);
+	return map_value_get_bytes(ctx, (int)map, key, val);
 }
 
 static int t_set(void *ctx, unsigned map, const void *key, const void *val)
 {
-	int64_t v;
-	__builtin_memcpy(&v, val, 8); /* one move, even with -fno-builtin: no libc call */
-	return map_value_set(ctx, (int)map, key, v);
+	return map_value_set_bytes(ctx, (int)map, key, val);
 }
 
 static int t_agg(void *ctx, unsigned map, const void *key, enum lang_map_kind k, int64_t v)
@@ -161,6 +157,10 @@ static int read_one(const void *key, const struct map_value *v, void *ctx)
 	case MK_LHIST:
 		for (uint32_t i = 0; i < v->n_buckets && i < m->nbuckets; i++)
 			e->buckets[i] = v->buckets[i];
+		break;
+	case MK_STR: /* the target wrote it: ends at its last byte whatever it holds */
+		memcpy(e->str, v->bytes, LANG_STRLEN);
+		e->str[LANG_STRLEN - 1] = 0;
 		break;
 	default:
 		e->a = v->value;

@@ -17,9 +17,11 @@ tgt="$top/build/tests/map_exact/map_target"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# Runs of map lines ("@x[k]: v") sorted: bpftrace orders equal values by its hash.
+# Runs of map lines ("@x[k]: v", v a number or a string) sorted: bpftrace orders equal
+# values by its hash.
 maps_as_sets() {
-	awk '/^@.*: [-0-9]+$/ { print | "sort"; next } { close("sort"); print }' "$1"
+	awk '/^@[A-Za-z0-9_]*(\[.*\])?: [^ ]/ && !/: $/ { print | "sort"; next }
+		{ close("sort"); print }' "$1"
 }
 
 # What the target printed: the lines after "Attaching N probes...", up to the maps.
@@ -48,6 +50,25 @@ want=$(echo "c=40000"; echo; echo; echo "@c: 40000"; for k in 0 1 2 3 4; do echo
 	done; echo "@v: 7")
 expect_eq increment "$(grep -v -e '^thread' -e '^total' -e '^Attaching' "$tmp/inc.out" |
 	maps_as_sets /dev/stdin)" "$want" "output" && pass increment
+
+# Maps of strings (the ssllatency idiom): 4 threads each set their own string at entry
+# (@s[tid]) and read it there and at the return, exactly; all of them set one shared key
+# to one of two 60-byte strings and read it back: always one of them whole, never ""
+# (a reader never waits for a writer), and nothing dropped.
+odd=$(printf 'odd%.0s' $(seq 20)) even=$(printf 'even%.0s' $(seq 15))
+"$uprobe" -e "uprobe:$tgt:map_f { @s[tid] = arg1 % 2 ? \"odd\" : \"even\"; @n[@s[tid], arg1 % 2] = count();
+@all = arg1 % 2 ? \"$odd\" : \"$even\"; @w[@all] = count(); }
+uretprobe:$tgt:map_f { @r[@s[tid]] = count(); delete(@s[tid]); } END { clear(@all); }" \
+	-c "$tgt 100000 4" >"$tmp/str.out" 2>"$tmp/str.err"
+want=$(printf '@n[even, 0]: 200000\n@n[odd, 1]: 200000\n@r[even]: 200000\n@r[odd]: 200000')
+expect_eq str_threads "$(grep -e '^@n' -e '^@r' "$tmp/str.out" | sort)" "$want" "own strings" &&
+	expect_eq str_threads "$(sed -n 's/^@w\[\(.*\)\]: .*/\1/p' "$tmp/str.out" | sort |
+		tr '\n' ' ')" "$even $odd " "the shared key's values" &&
+	expect_eq str_threads "$(awk '/^@w\[/ { s += $2 } END { print s + 0 }' "$tmp/str.out")" \
+		400000 "reads of the shared key" &&
+	expect_eq str_threads "$(grep -c -e '^@s' -e '^@all' "$tmp/str.out")" 0 "maps left" &&
+	expect_eq str_threads "$(grep -v '^thread\|^total' "$tmp/str.err")" "" "stderr" &&
+	pass str_threads
 
 # The same under "-- CMD ARGS"; the target's own output is the untraced run's.
 "$uprobe" -e "uprobe:$tgt:map_f { @ = count(); }" -- "$tgt" -s 1000 4 >"$tmp/dash.out" 2>&1

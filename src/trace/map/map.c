@@ -99,6 +99,10 @@ static int check_def(struct map_region *r, const struct map_def *d)
 	if (d->max_entries > MAP_MAX_ENTRIES)
 		return fail(r, EINVAL, "map %s: %u entries (at most %u)", d->name, d->max_entries,
 			    MAP_MAX_ENTRIES);
+	if (d->value_size && (d->kind != MAP_VALUE || d->value_size % 8 ||
+			      d->value_size > MAP_MAX_VALUE))
+		return fail(r, EINVAL, "map %s: value of %u bytes (value maps only, a multiple "
+			    "of 8 up to %u)", d->name, d->value_size, MAP_MAX_VALUE);
 	if (d->kind != MAP_LHIST)
 		return 0;
 	if (d->lhist_step <= 0 || d->lhist_max <= d->lhist_min)
@@ -124,7 +128,12 @@ static void shape(struct map_priv *m, const struct map_def *d)
 	m->n_buckets = d->kind == MAP_HIST    ? MAP_HIST_BUCKETS
 		       : d->kind == MAP_LHIST ? map_lhist_buckets(d)
 					      : 0;
-	m->vwords = d->kind == MAP_VALUE ? 1 : map_vwords(d->kind, m->n_buckets);
+	if (d->kind == MAP_VALUE)
+		m->def.value_size = d->value_size ? d->value_size : 8;
+	/* a value wider than a word: two buffers (map_shm.h) */
+	m->vwords = d->kind != MAP_VALUE	 ? map_vwords(d->kind, m->n_buckets)
+		    : m->def.value_size > 8 ? 2 * (m->def.value_size / 8)
+					     : 1;
 	m->key_words = (d->key_size + 7) / 8;
 	m->slot_size = 8 * (1 + m->key_words + m->vwords);
 	m->cap = d->key_size ? pow2_at_least((uint64_t)max + max / 4 + 1) : 1;
@@ -241,6 +250,7 @@ static void write_defs(struct map_region *r, const struct map_shm_hdr *h)
 		d[i].slot_size = m->slot_size;
 		d[i].vwords = m->vwords;
 		d[i].n_buckets = m->n_buckets;
+		d[i].value_size = m->def.value_size;
 		d[i].lhist_min = m->def.lhist_min;
 		d[i].lhist_max = m->def.lhist_max;
 		d[i].lhist_step = m->def.lhist_step;
@@ -320,7 +330,7 @@ static int attach_def(struct map_region *r, const struct map_shm_def *sd, uint32
 	struct map_def def = { .name = d.name, .kind = (enum map_kind)d.kind,
 			       .key_size = d.key_size, .max_entries = d.max_entries,
 			       .lhist_min = d.lhist_min, .lhist_max = d.lhist_max,
-			       .lhist_step = d.lhist_step };
+			       .lhist_step = d.lhist_step, .value_size = d.value_size };
 	struct map_priv *m = &r->maps[i];
 	uint64_t end;
 
@@ -328,7 +338,8 @@ static int attach_def(struct map_region *r, const struct map_shm_def *sd, uint32
 	if (check_def(r, &def))
 		return -EINVAL;
 	shape(m, &def);
-	if (m->cap != d.cap || m->slot_size != d.slot_size || m->def.max_entries != d.max_entries)
+	if (m->cap != d.cap || m->slot_size != d.slot_size || m->def.max_entries != d.max_entries ||
+	    m->vwords != d.vwords)
 		return fail(r, EINVAL, "map %s: shape does not match its definition", m->name);
 	m->table_off = d.table_off;
 	end = d.table_off + (uint64_t)m->cap * m->slot_size;

@@ -48,6 +48,7 @@
 #define MAP_NAME_MAX	   64u	 /* bytes of a name, NUL included */
 #define MAP_HIST_BUCKETS   65u	 /* negative, 0, then [2^k, 2^(k+1)) for k = 0 .. 62 */
 #define MAP_LHIST_MAX_BUCKETS 1002u /* (max - min) / step + 2 (below min, at/above max) */
+#define MAP_MAX_VALUE	   256u	 /* bytes of a value map's value (a multiple of 8) */
 
 enum map_kind {
 	MAP_COUNT = 1, /* count(): +1 per update (value ignored) */
@@ -59,7 +60,8 @@ enum map_kind {
 	MAP_HIST,      /* hist(v): log2 buckets as bpftrace's (map_hist_bucket) */
 	MAP_LHIST,     /* lhist(v, min, max, step) */
 	MAP_LAST,      /* @x[k] = v as an aggregation: the last write wins (by TSC) */
-	MAP_VALUE,     /* shared value map: get / set / add / delete, 8-byte values */
+	MAP_VALUE,     /* shared value map: get / set / add / delete; 8-byte values, or
+			* value_size bytes (strings: get / set / delete) */
 	MAP_KIND_END
 };
 
@@ -70,20 +72,23 @@ struct map_def {
 	uint32_t key_size;    /* 0 .. MAP_MAX_KEY */
 	uint32_t max_entries; /* 0: MAP_DEFAULT_ENTRIES */
 	int64_t lhist_min, lhist_max, lhist_step; /* MAP_LHIST: max > min, step > 0 */
+	uint32_t value_size;  /* MAP_VALUE: 0 (8), or 8 .. MAP_MAX_VALUE, a multiple of 8 */
 };
 
 /*
  * A merged value as the tracer reads it (map_read). Which fields mean
  * something depends on the kind: count (COUNT, AVG, STATS, and the number of
  * updates of HIST/LHIST), sum (SUM, AVG, STATS), min/max (MIN, MAX, STATS),
- * value (LAST, VALUE), buckets (HIST: MAP_HIST_BUCKETS, LHIST: n_buckets).
- * Sums wrap modulo 2^64 as bpftrace's do.
+ * value (LAST, VALUE), buckets (HIST: MAP_HIST_BUCKETS, LHIST: n_buckets),
+ * bytes (VALUE: its value_size bytes, the first 8 are value too). Sums wrap
+ * modulo 2^64 as bpftrace's do.
  */
 struct map_value {
 	uint64_t count;
 	int64_t sum, min, max, value;
 	uint32_t n_buckets;
 	const uint64_t *buckets; /* valid during the callback only */
+	const void *bytes;	 /* valid during the callback only */
 };
 
 /* Per map, as counted in the region (and by the reader). */
@@ -159,6 +164,17 @@ int map_value_set(struct map_region *r, int id, const void *key, int64_t v);
 /* *v += delta, creating the key at 0 first; the new value in *out (may be NULL). */
 int map_value_add(struct map_region *r, int id, const void *key, int64_t delta, int64_t *out);
 int map_value_delete(struct map_region *r, int id, const void *key);
+/*
+ * A value of the map's value_size bytes (any value map; a string map's 64):
+ * get copies it out whole (-ENOENT: val untouched), set stores it whole. A
+ * reader never sees half of one set: a value wider than a word has two
+ * buffers in its slot, a set fills the one readers do not read and publishes
+ * it (map_shm.h). Neither waits for a writer preempted in its set: a get takes
+ * the value before that set, a set or delete is overtaken by it. add and take
+ * are for one-word maps only (-EINVAL).
+ */
+int map_value_get_bytes(struct map_region *r, int id, const void *key, void *val);
+int map_value_set_bytes(struct map_region *r, int id, const void *key, const void *val);
 /*
  * get, then delete when the value is not 0, in one lookup (the latency
  * idiom's `/@start[tid]/ { ... @start[tid] ...; delete(@start[tid]); }`):

@@ -14,7 +14,8 @@ _Static_assert((int)TRACE_MAP_COUNT == (int)MAP_COUNT && (int)TRACE_MAP_LHIST ==
 		       (int)TRACE_MAP_VALUE == (int)MAP_VALUE,
 	       "public map kinds are map.h's");
 _Static_assert(sizeof(struct trace_map_value) == sizeof(struct map_value) &&
-		       offsetof(struct trace_map_value, buckets) == offsetof(struct map_value, buckets),
+		       offsetof(struct trace_map_value, buckets) == offsetof(struct map_value, buckets) &&
+		       offsetof(struct trace_map_value, bytes) == offsetof(struct map_value, bytes),
 	       "public map values are map.h's");
 
 #define REGION(m) ((struct map_region *)(m))

@@ -16,7 +16,7 @@
 
 #define READ_RETRIES 8 /* copies of a slot its writer moved meanwhile */
 
-/* One merged key: the header, then the key's words, then its buckets. */
+/* One merged key: the header, the key's words, its buckets (value maps: the value's words). */
 struct merged {
 	uint64_t hash;
 	uint64_t count, last_tsc;
@@ -147,8 +147,9 @@ static void merge_words(struct merge *g, struct merged *e, const int64_t *w, boo
 			e->value = w[0];
 		}
 		break;
-	case MAP_VALUE:
+	case MAP_VALUE: /* the value's words kept where buckets would be */
 		e->value = w[0];
+		memcpy(entry_buckets(g, e), w, m->def.value_size);
 		break;
 	default:
 		break;
@@ -247,7 +248,11 @@ static int merge_table(struct merge *g, const uint8_t *table, uint32_t gen, uint
 		e = merge_find(g, (const uint8_t *)buf, h);
 		if (!e)
 			return -1;
-		merge_words(g, e, (const int64_t *)buf + m->key_words,
+		/* a wide value: the buffer of the entry's sequence (map_shm.h) */
+		merge_words(g, e,
+			    (const int64_t *)buf + m->key_words +
+				    (value_map && m->vwords > 1 ?
+					     ((MAP_CTRL_GEN(ctrl) >> 2) & 1) * (m->vwords / 2) : 0),
 			    value_map || MAP_CTRL_GEN(ctrl) == gen);
 	}
 	return 0;
@@ -262,7 +267,9 @@ static int emit(struct merge *g, map_read_cb cb, void *ctx)
 		struct map_value v = { .count = e->count, .sum = e->sum, .min = e->min,
 				       .max = e->max, .value = e->value,
 				       .n_buckets = m->n_buckets,
-				       .buckets = m->n_buckets ? entry_buckets(g, e) : NULL };
+				       .buckets = m->n_buckets ? entry_buckets(g, e) : NULL,
+				       .bytes = m->def.kind == MAP_VALUE ? entry_buckets(g, e)
+									 : NULL };
 		int ret;
 
 		if (!e->live || v.min == INT64_MAX)
@@ -293,7 +300,9 @@ int map_read(struct map_region *r, int id, map_read_cb cb, void *ctx)
 		return -EINVAL;
 	m = &r->maps[id];
 	g.m = m;
-	g.entry_size = sizeof(struct merged) + 8 * (m->key_words + m->n_buckets);
+	g.entry_size = sizeof(struct merged) +
+		       8 * m->key_words +
+		       (m->def.kind == MAP_VALUE ? m->def.value_size : 8 * m->n_buckets);
 	before = m->corrupt;
 	gen = __atomic_load_n(&m->state->gen, __ATOMIC_ACQUIRE) & MAP_GEN_MASK;
 	clear_gen = __atomic_load_n(&m->state->clear_gen, __ATOMIC_ACQUIRE) & MAP_GEN_MASK;

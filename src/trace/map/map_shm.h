@@ -26,7 +26,8 @@
  *                         (aggregations) or a sequence (value maps)
  *   +8   key              key_size bytes, zero-padded to a multiple of 8
  *   +8+K value words      vwords int64 (aggregations: per kind, see
- *                         map_vwords; value maps: one)
+ *                         map_vwords; value maps: one, or two buffers
+ *                         of value_size bytes, see below)
  *
  * An aggregation slot is written by its shard's owner alone, but for
  * delete(), which may come from any thread: a CAS of the control word from
@@ -44,6 +45,20 @@
  * (delete() makes it DELETED; a later set revives it through BUSY); the value
  * is one atomic word, its sequence moves at every revival, so a reader that
  * finds ctrl unchanged around its read of the value read that entry's value.
+ * A value of several words (value_size > 8: a string) has two buffers of
+ * value_size bytes (vwords = 2 * value_size / 8) and a sequence q that moves
+ * by 4 per write, its value in buffer (q >> 2) & 1:
+ *
+ *   set of a live key     LIVE(q)    -> BUSY(q + 1) -> LIVE(q + 4)
+ *   set of a deleted key  DELETED(q) -> BUSY(q + 2) -> LIVE(q + 4)
+ *   delete                LIVE(q)    -> DELETED(q)
+ *
+ * The writer fills buffer ((q + 4) >> 2) & 1 while BUSY, which no reader
+ * reads: a reader takes the value of LIVE(q) or BUSY(q + 1) from buffer
+ * (q >> 2) & 1 and keeps it when ctrl has moved by 4 at most meanwhile (one
+ * write at most, to the other buffer). So a reader never waits for a writer;
+ * a set or delete that finds BUSY is overtaken by the set in progress and
+ * returns (a writer preempted while BUSY holds nobody up).
  *
  * The traced process can write every byte at any time: the tracer reads each
  * word once and checks it (map_read.c).
@@ -84,7 +99,7 @@ struct map_shm_hdr {
 struct map_shm_def {
 	char name[MAP_NAME_MAX];
 	uint32_t kind, key_size, max_entries, cap; /* cap: slots, a power of two */
-	uint32_t slot_size, vwords, n_buckets, pad;
+	uint32_t slot_size, vwords, n_buckets, value_size;
 	int64_t lhist_min, lhist_max, lhist_step;
 	uint64_t table_off; /* in a shard (aggregations), in the file (value maps) */
 };

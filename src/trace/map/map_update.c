@@ -554,7 +554,9 @@ static uint8_t *value_slot(const struct map_priv *m, uint8_t *table, const uint8
 			return s;
 		}
 		if (MAP_CTRL_HASH(c) == (uint32_t)h) {
-			if (MAP_CTRL_STATE(c) == MAP_SLOT_BUSY) {
+			/* BUSY: its key being written, but for a wide value's writer (wide_set) */
+			if (MAP_CTRL_STATE(c) == MAP_SLOT_BUSY &&
+			    !(m->vwords > 1 && (MAP_CTRL_GEN(c) & 3))) {
 				if (++spins > MAP_SPIN) {
 					*err = -EAGAIN;
 					return NULL;
@@ -592,7 +594,106 @@ static bool revive(const struct map_priv *m, uint8_t *s, uint64_t c, int64_t v)
 	return true;
 }
 
-enum value_op { VAL_GET, VAL_SET, VAL_ADD, VAL_DELETE, VAL_TAKE };
+/*
+ * Values wider than a word (strings): two buffers per slot, and a sequence
+ * that moves by 4 per write (map_shm.h): a writer fills the buffer the
+ * readers do not read, then publishes it. A reader never waits for a writer,
+ * a writer never waits for another: a set that finds the slot BUSY is
+ * overtaken by the set in progress (it lands just before it), a delete too
+ * (the set in progress lands after it). Nothing is dropped but a table full.
+ */
+static int64_t *wide_buf(const struct map_priv *m, uint8_t *s, uint32_t seq)
+{
+	return value_word(m, s) + ((seq >> 2) & 1) * (m->vwords / 2);
+}
+
+/* The words of a buffer from or to a caller's (maybe unaligned) bytes, one word at a time. */
+static void wide_store(int64_t *w, uint32_t n, const uint8_t *src)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		int64_t x;
+
+		__builtin_memcpy(&x, src + 8 * i, 8);
+		__atomic_store_n(&w[i], x, __ATOMIC_RELAXED);
+	}
+}
+
+static void wide_load(const int64_t *w, uint32_t n, uint8_t *dst)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		int64_t x = __atomic_load_n(&w[i], __ATOMIC_RELAXED);
+
+		__builtin_memcpy(dst + 8 * i, &x, 8);
+	}
+}
+
+/* LIVE(q) -> BUSY(q + 1) -> LIVE(q + 4); DELETED(q) -> BUSY(q + 2) -> LIVE(q + 4). */
+static int wide_set(const struct map_priv *m, uint8_t *s, const uint8_t *src)
+{
+	for (uint32_t spins = 0; spins < MAP_SPIN; spins++) {
+		uint64_t c = __atomic_load_n((uint64_t *)s, __ATOMIC_ACQUIRE), busy;
+		uint32_t q = MAP_CTRL_GEN(c) & ~3u, h = MAP_CTRL_HASH(c);
+		unsigned int state = MAP_CTRL_STATE(c);
+
+		if (state == MAP_SLOT_BUSY)
+			return 0; /* overtaken by the set in progress */
+		busy = MAP_CTRL(h, MAP_SLOT_BUSY, q + (state == MAP_SLOT_LIVE ? 1 : 2));
+		if (!__atomic_compare_exchange_n((uint64_t *)s, &c, busy, 0, __ATOMIC_ACQUIRE,
+						 __ATOMIC_RELAXED))
+			continue;
+		__atomic_thread_fence(__ATOMIC_RELEASE); /* BUSY seen before a word moves */
+		q = (q + 4) & MAP_GEN_MASK;
+		wide_store(wide_buf(m, s, q), m->vwords / 2, src);
+		__atomic_store_n((uint64_t *)s, MAP_CTRL(h, MAP_SLOT_LIVE, q), __ATOMIC_RELEASE);
+		return 0;
+	}
+	return -EAGAIN;
+}
+
+/*
+ * The value of sequence q is in its buffer while LIVE(q) or BUSY(q + 1)
+ * (overwritten: the writer fills the other buffer); DELETED or BUSY(q + 2)
+ * (revived): no value. The copy is good when ctrl has moved by 4 at most since
+ * (one write at most: the other buffer).
+ */
+static int wide_get(const struct map_priv *m, uint8_t *s, uint8_t *dst)
+{
+	for (uint32_t spins = 0; spins < MAP_SPIN; spins++) {
+		uint64_t c = __atomic_load_n((uint64_t *)s, __ATOMIC_ACQUIRE);
+		uint32_t q = MAP_CTRL_GEN(c) & ~3u;
+		unsigned int state = MAP_CTRL_STATE(c);
+
+		if (state == MAP_SLOT_DELETED || state == MAP_SLOT_EMPTY ||
+		    (state == MAP_SLOT_BUSY && (MAP_CTRL_GEN(c) & 3) != 1))
+			return -ENOENT;
+		wide_load(wide_buf(m, s, q), m->vwords / 2, dst);
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		c = __atomic_load_n((uint64_t *)s, __ATOMIC_RELAXED);
+		if (((MAP_CTRL_GEN(c) - q) & MAP_GEN_MASK) <= 4)
+			return 0;
+	}
+	return -EAGAIN;
+}
+
+static int wide_delete(uint8_t *s)
+{
+	for (uint32_t spins = 0; spins < MAP_SPIN; spins++) {
+		uint64_t c = __atomic_load_n((uint64_t *)s, __ATOMIC_ACQUIRE);
+
+		if (MAP_CTRL_STATE(c) == MAP_SLOT_BUSY)
+			return 0; /* the set in progress lands after this delete */
+		if (MAP_CTRL_STATE(c) != MAP_SLOT_LIVE)
+			return -ENOENT;
+		if (__atomic_compare_exchange_n((uint64_t *)s, &c,
+						MAP_CTRL(MAP_CTRL_HASH(c), MAP_SLOT_DELETED,
+							 MAP_CTRL_GEN(c)),
+						0, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+			return 0;
+	}
+	return -EAGAIN;
+}
+
+enum value_op { VAL_GET, VAL_SET, VAL_ADD, VAL_DELETE, VAL_TAKE, VAL_GET_BYTES, VAL_SET_BYTES };
 
 /*
  * One operation on a found slot. A LIVE entry is read, set or added to
@@ -657,24 +758,38 @@ static int value_op_slot(const struct map_priv *m, uint8_t *s, enum value_op op,
 							0, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
 				return 0;
 			continue;
+		default:
+			return -EINVAL; /* the wide ops: wide_set, wide_get */
 		}
 	}
 	return -EAGAIN;
 }
 
-static int value_op(struct map_region *r, int id, const void *key, enum value_op op, int64_t *v)
+/*
+ * op on key's entry; v: the one-word value (VAL_*), or the buffer of a value
+ * of any width (VAL_GET_BYTES, VAL_SET_BYTES). Maps of values wider than a
+ * word take only those and delete.
+ */
+static int value_op(struct map_region *r, int id, const void *key, enum value_op op, void *v)
 {
 	const struct map_priv *m;
 	uint8_t *s;
 	int err = 0;
+	bool bytes = op == VAL_GET_BYTES || op == VAL_SET_BYTES;
 
 	if (!r || (uint32_t)id >= r->n_maps || !r->base || r->maps[id].def.kind != MAP_VALUE)
 		return -EINVAL;
 	m = &r->maps[id];
+	if (m->vwords > 1 && !bytes && op != VAL_DELETE)
+		return -EINVAL;
 	/* A map without a key hashes as the reader checks it (1), as aggregations do. */
 	s = value_slot(m, r->base + m->table_off, key, key_hash(key, m->def.key_size),
-		       op == VAL_SET || op == VAL_ADD, &err);
-	if (s)
+		       op == VAL_SET || op == VAL_ADD || op == VAL_SET_BYTES, &err);
+	if (s && m->vwords > 1)
+		err = op == VAL_SET_BYTES ? wide_set(m, s, v)
+		      : op == VAL_GET_BYTES ? wide_get(m, s, v)
+					    : wide_delete(s);
+	else if (s)
 		err = value_op_slot(m, s, op, v);
 	if (err == -ENOSPC)
 		__atomic_fetch_add(&m->state->dropped_full, 1, __ATOMIC_RELAXED);
@@ -722,6 +837,35 @@ int map_value_take(struct map_region *r, int id, const void *key, int64_t *v)
 	return err;
 }
 
+/* A map of one-word values: its value read as one word, as map_value_get does. */
+static bool one_word(const struct map_region *r, int id)
+{
+	return r && (uint32_t)id < r->n_maps && r->maps[id].vwords == 1;
+}
+
+int map_value_get_bytes(struct map_region *r, int id, const void *key, void *val)
+{
+	int64_t x;
+	int err;
+
+	if (!one_word(r, id))
+		return value_op(r, id, key, VAL_GET_BYTES, val);
+	err = value_op(r, id, key, VAL_GET, &x);
+	if (!err)
+		__builtin_memcpy(val, &x, 8);
+	return err;
+}
+
+int map_value_set_bytes(struct map_region *r, int id, const void *key, const void *val)
+{
+	int64_t x;
+
+	if (!one_word(r, id))
+		return value_op(r, id, key, VAL_SET_BYTES, (void *)val);
+	__builtin_memcpy(&x, val, 8);
+	return value_op(r, id, key, VAL_SET, &x);
+}
+
 int map_delete(struct map_region *r, int id, const void *key)
 {
 	if (!r || (uint32_t)id >= r->n_maps)
@@ -732,6 +876,8 @@ int map_delete(struct map_region *r, int id, const void *key)
 
 int map_value_clear(struct map_region *r, int id, bool zero)
 {
+	static const uint8_t zeros[MAP_MAX_VALUE];
+
 	const struct map_priv *m = &r->maps[id];
 	uint8_t *table = r->base + m->table_off;
 
@@ -741,7 +887,9 @@ int map_value_clear(struct map_region *r, int id, bool zero)
 
 		if (MAP_CTRL_STATE(c) != MAP_SLOT_LIVE)
 			continue;
-		if (zero)
+		if (zero && m->vwords > 1)
+			wide_set(m, s, zeros);
+		else if (zero)
 			__atomic_store_n(value_word(m, s), 0, __ATOMIC_RELAXED);
 		else
 			__atomic_compare_exchange_n((uint64_t *)s, &c,
