@@ -29,9 +29,12 @@ if [ ! -w "$ev" ]; then
 fi
 
 # wait_for FILE TEXT [N]: until FILE holds N (default 1) lines with TEXT, at most 60 s.
+# A FILE not there yet (the background job has not opened it) holds none: grep -c
+# prints nothing then, and "[ '' -lt 1 ]" failing once ended the wait at once (the
+# target ran, and SIGTERM came, before the tracer was ready: sigterm/sigkill failed).
 wait_for() {
 	i=0
-	while [ "$(grep -c "$2" "$1" 2>/dev/null)" -lt "${3:-1}" ]; do
+	while n=$(grep -c "$2" "$1" 2>/dev/null); [ "${n:-0}" -lt "${3:-1}" ]; do
 		i=$((i + 1))
 		[ $i -gt 600 ] && return 1
 		sleep 0.1
