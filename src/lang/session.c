@@ -13,8 +13,11 @@
  * so that their writes stay and the rest of the plan sees them.
  *
  *   print(@m)   the map merged from the region again, then printed
- *   clear(@m)   map_clear: the region's generation moves on (docs/maps.md);
- *   zero(@m)    every thread's shard reset by its writer at its next update
+ *   clear(@m)   count sum avg stats hist lhist: a baseline per key in the store,
+ *   zero(@m)    shown as value - baseline (store_rebase), the region untouched;
+ *               min max and value maps: map_clear / map_zero, the region's
+ *               generation moves on, every thread's shard reset by its writer
+ *               at its next update (docs/maps.md)
  *   exit()      the run is over: what comes after it is not performed
  */
 #include <errno.h>
@@ -102,6 +105,31 @@ static void ustacks_open(struct lang_run *r)
 		r->store->maps[i].ustacks = r->ustacks;
 }
 
+/*
+ * clear() and zero(). Additive maps: a baseline in the store, the target's
+ * tables untouched, so that no hit is lost between the read print showed and
+ * the reset (store_rebase); read first when nothing read them since the last
+ * reset. min() max() and value maps: the region's generation moves on
+ * (map_clear, map_zero); updates between the last read and then are lost.
+ */
+static int reset_map(struct lang_run *r, uint32_t id, bool clear)
+{
+	struct store_map *m = &r->store->maps[id];
+	if (store_additive(m->info->kind)) {
+		if (!m->fresh)
+			lang_target_read_map(r->region, r->store, id);
+		return store_rebase(r->store, id, clear);
+	}
+	if (clear) {
+		map_clear(r->region, (int)id);
+		store_clear(r->store, id);
+	} else {
+		map_zero(r->region, (int)id);
+		store_zero(r->store, id);
+	}
+	return 0;
+}
+
 static int run_emit(void *ctx, enum lang_emit what, uint32_t id, int64_t imm, const void *data,
 		    uint32_t len)
 {
@@ -129,13 +157,8 @@ static int run_emit(void *ctx, enum lang_emit what, uint32_t id, int64_t imm, co
 			r->store, id, (uint32_t)((uint64_t)imm >> 32), (uint32_t)imm, r->out);
 		break;
 	case EMIT_CLEAR:
-		map_clear(r->region, (int)id);
-		store_clear(r->store, id);
-		break;
 	case EMIT_ZERO:
-		map_zero(r->region, (int)id);
-		store_zero(r->store, id);
-		break;
+		return reset_map(r, id, what == EMIT_CLEAR);
 	case EMIT_EXIT:
 		r->exited = true;
 		break;

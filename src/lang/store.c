@@ -61,6 +61,7 @@ void store_free(struct lang_store *s)
 		return;
 	for (uint32_t i = 0; i < s->nmaps; i++)
 		clear_map(&s->maps[i]);
+	store_free(s->base);
 	free(s);
 }
 
@@ -142,6 +143,8 @@ struct store_entry *store_lookup(struct lang_store *s, unsigned map, const void 
 
 int store_delete(struct lang_store *s, unsigned map, const void *key)
 {
+	if (s->base) /* the target's entry renews from zero: no baseline */
+		store_delete(s->base, map, key);
 	if (map >= s->nmaps || !s->maps[map].cap)
 		return -ENOENT;
 	struct store_map *m = &s->maps[map];
@@ -278,4 +281,124 @@ void store_env_ops(struct lang_env_ops *ops)
 	ops->map_set = env_set;
 	ops->map_agg = env_agg;
 	ops->map_del = env_del;
+}
+
+/* ---- baselines: clear() and zero() of additive maps read from the target ---------- */
+
+bool store_additive(enum lang_map_kind k)
+{
+	return k == MK_COUNT || k == MK_SUM || k == MK_AVG || k == MK_STATS || k == MK_HIST ||
+	       k == MK_LHIST;
+}
+
+static struct lang_store *base_of(struct lang_store *s)
+{
+	if (s->base)
+		return s->base;
+	s->base = calloc(1, sizeof(*s->base));
+	if (!s->base)
+		return NULL;
+	s->base->ck = s->ck;
+	s->base->nmaps = s->nmaps;
+	for (uint32_t i = 0; i < s->nmaps; i++) {
+		s->base->maps[i].info = s->maps[i].info;
+		s->base->maps[i].key_size = s->maps[i].key_size;
+		s->base->maps[i].nbuckets = s->maps[i].nbuckets;
+	}
+	return s->base;
+}
+
+/* to += from, or to -= from (sums wrap modulo 2^64 as the target's do) */
+static void entry_add(const struct store_map *m, struct store_entry *to,
+		      const struct store_entry *from, bool minus)
+{
+	uint64_t sign = minus ? (uint64_t)-1 : 1;
+	to->a = (int64_t)((uint64_t)to->a + sign * (uint64_t)from->a);
+	to->b = (int64_t)((uint64_t)to->b + sign * (uint64_t)from->b);
+	for (uint32_t i = 0; i < m->nbuckets; i++)
+		to->buckets[i] += sign * from->buckets[i];
+}
+
+int store_rebase(struct lang_store *s, unsigned map, bool hide)
+{
+	if (map >= s->nmaps || !base_of(s))
+		return -ENOMEM;
+	struct store_map *m = &s->maps[map];
+	for (uint32_t i = 0; i < m->cap; i++) {
+		struct store_entry *e = m->slots[i], *b;
+		if (!e)
+			continue;
+		b = store_lookup(s->base, map, e->key, true);
+		if (!b)
+			return -ENOMEM;
+		entry_add(m, b, e, false);
+		b->hidden = hide;
+		b->seen = m->reads;
+	}
+	(hide ? store_clear : store_zero)(s, map);
+	m->fresh = false;
+	return 0;
+}
+
+/* raw against its baseline b: below it (renewed from zero in the target), or moved? */
+static bool entry_below(const struct store_map *m, const struct store_entry *raw,
+			const struct store_entry *b, bool *moved)
+{
+	enum lang_map_kind k = m->info->kind;
+	bool below = false;
+	*moved = raw->a != b->a;
+	if (k == MK_COUNT || k == MK_AVG || k == MK_STATS)
+		below = (uint64_t)raw->a < (uint64_t)b->a;
+	for (uint32_t i = 0; i < m->nbuckets; i++) {
+		below |= raw->buckets[i] < b->buckets[i];
+		*moved |= raw->buckets[i] != b->buckets[i];
+	}
+	return below; /* a sum can go down: a deleted key's sum is not told apart */
+}
+
+int store_put_read(struct lang_store *s, unsigned map, const void *key,
+		   const struct store_entry *raw)
+{
+	struct store_map *m = &s->maps[map];
+	struct store_entry *b = s->base ? store_lookup(s->base, map, key, false) : NULL;
+	bool moved = true;
+	if (b && entry_below(m, raw, b, &moved)) {
+		store_delete(s->base, map, key);
+		b = NULL;
+	}
+	if (b) {
+		b->seen = m->reads;
+		if (b->hidden && !moved)
+			return 0; /* clear()ed, no hit since */
+		b->hidden = false;
+	}
+	struct store_entry *e = store_lookup(s, map, key, true);
+	if (!e)
+		return -ENOMEM;
+	e->a = e->b = 0;
+	memset(e->buckets, 0, m->nbuckets * sizeof(e->buckets[0]));
+	entry_add(m, e, raw, false);
+	if (b)
+		entry_add(m, e, b, true);
+	e->init = true;
+	return 0;
+}
+
+void store_read_done(struct lang_store *s, unsigned map)
+{
+	if (!s->base || map >= s->nmaps)
+		return;
+	struct store_map *bm = &s->base->maps[map];
+	bool again = true;
+	/* a delete moves the cluster after it: walk again until nothing goes */
+	while (again) {
+		again = false;
+		for (uint32_t i = 0; i < bm->cap; i++) {
+			struct store_entry *b = bm->slots[i];
+			if (b && b->seen != s->maps[map].reads) {
+				store_delete(s->base, map, b->key);
+				again = true;
+			}
+		}
+	}
 }

@@ -13,6 +13,8 @@
 struct store_entry {
 	uint8_t *key;
 	bool init;
+	bool hidden;   /* a baseline's: clear()ed, shown again once the key moves */
+	uint32_t seen; /* a baseline's: the read (store_map.reads) that last found its key */
 	int64_t a, b; /* value, count, min, max; avg and stats: a count, b total */
 	char str[LANG_STRLEN];
 	uint64_t buckets[]; /* hist, lhist */
@@ -26,12 +28,23 @@ struct store_map {
 	uint32_t key_size, nbuckets;
 	struct store_entry **slots;
 	uint32_t cap, count;
+	uint32_t reads; /* reads from the target (lang_target_read_map) */
+	bool fresh;	/* read from the target since the last clear() or zero() */
 };
 
+/*
+ * Additive maps read from the target (count sum avg stats hist lhist: every
+ * value a sum of per-hit contributions) are never cleared nor zeroed there:
+ * clear() and zero() move a baseline per key, kept here in base (the values
+ * shown + the baseline: what the target held at the read print showed), and a
+ * read shows the target's value - the baseline (store_put_read). So a hit is
+ * shown once, whenever it lands around a clear().
+ */
 struct lang_store {
 	const struct lang_checked *ck;
 	struct store_map maps[LANG_MAX_MAPS];
 	uint32_t nmaps;
+	struct lang_store *base; /* baselines (NULL until the first clear()/zero()) */
 };
 
 struct lang_store *store_new(const struct lang_checked *ck, const struct plan *pl);
@@ -41,6 +54,25 @@ struct store_entry *store_lookup(struct lang_store *s, unsigned map, const void 
 int store_delete(struct lang_store *s, unsigned map, const void *key);
 void store_clear(struct lang_store *s, unsigned map);
 void store_zero(struct lang_store *s, unsigned map);
+/* count sum avg stats hist lhist: clear() and zero() are baselines in the tracer */
+bool store_additive(enum lang_map_kind k);
+/*
+ * clear() (hide) or zero() of an additive map read from the target: the
+ * baseline of every key shown becomes what the target held when it was read
+ * (the store's value + the old baseline); hidden (clear) until it moves.
+ * Then the store's map cleared or zeroed. 0 or -ENOMEM (nothing moved then).
+ */
+int store_rebase(struct lang_store *s, unsigned map, bool hide);
+/*
+ * A key of an additive map as read from the target (raw: a, b, buckets) into
+ * the store, less its baseline: not shown while hidden and unmoved; a value
+ * below its baseline (the key deleted in the target, renewed from zero) drops
+ * the baseline. 0 or -ENOMEM.
+ */
+int store_put_read(struct lang_store *s, unsigned map, const void *key,
+		   const struct store_entry *raw);
+/* After a whole read of map: the baselines of keys the target no longer has dropped. */
+void store_read_done(struct lang_store *s, unsigned map);
 void store_agg_entry(const struct store_map *m, struct store_entry *e, enum lang_map_kind k,
 		     int64_t v);
 /* map_get, map_set, map_agg, map_del over a store (ctx: the store) */

@@ -18,6 +18,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lang/store.h"
@@ -126,15 +127,18 @@ void lang_target_env_ops(struct lang_env_ops *ops)
 struct read_ctx {
 	struct lang_store *s;
 	unsigned map;
+	struct store_entry *raw; /* additive maps: the target's value, before its baseline */
 };
 
 static int read_one(const void *key, const struct map_value *v, void *ctx)
 {
 	struct read_ctx *rc = ctx;
-	struct store_entry *e = store_lookup(rc->s, rc->map, key, true);
+	struct store_entry *e = rc->raw ? rc->raw : store_lookup(rc->s, rc->map, key, true);
 	if (!e)
 		return -ENOMEM;
 	const struct store_map *m = &rc->s->maps[rc->map];
+	if (rc->raw)
+		memset(rc->raw, 0, sizeof(*rc->raw) + m->nbuckets * sizeof(rc->raw->buckets[0]));
 	switch (m->info->kind) {
 	case MK_COUNT:
 		e->a = (int64_t)v->count;
@@ -166,14 +170,33 @@ static int read_one(const void *key, const struct map_value *v, void *ctx)
 		e->a = v->value;
 	}
 	e->init = true;
-	return 0;
+	return rc->raw ? store_put_read(rc->s, rc->map, key, rc->raw) : 0;
 }
 
+/*
+ * The store's map as the region holds it now; additive maps less their
+ * baselines (clear() and zero(): store_rebase), the baselines of keys gone
+ * from the region (delete() in the target) dropped.
+ */
 int lang_target_read_map(struct map_region *r, struct lang_store *s, unsigned map)
 {
+	if (map >= s->nmaps)
+		return -EINVAL;
+	struct store_map *m = &s->maps[map];
+	struct read_ctx rc = {s, map, NULL};
+	if (store_additive(m->info->kind)) {
+		rc.raw = calloc(1, sizeof(*rc.raw) + m->nbuckets * sizeof(rc.raw->buckets[0]));
+		if (!rc.raw)
+			return -ENOMEM;
+	}
 	store_clear(s, map);
-	struct read_ctx rc = {s, map};
-	return map_read(r, (int)map, read_one, &rc);
+	m->reads++;
+	m->fresh = true;
+	int err = map_read(r, (int)map, read_one, &rc);
+	if (!err)
+		store_read_done(s, map);
+	free(rc.raw);
+	return err;
 }
 
 int lang_target_read(struct map_region *r, struct lang_store *s)
