@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "arch/arch.h"
+#include "file_offset.h"
 #include "testlib.h"
 #include "uprobes_kernel.h"
 #include "uprobes_trace.h"
@@ -155,30 +156,6 @@ __attribute__((noinline)) int kline_target(int a, int b)
 {
 	__asm__ volatile("" ::: "memory");
 	return a * 3 + b;
-}
-
-/* File offset of addr in its mapping (/proc/self/maps, as qemu shows the guest's). */
-static uint64_t file_offset_of(const void *addr, char *path, size_t len)
-{
-	FILE *f = fopen("/proc/self/maps", "r");
-	unsigned long lo, hi, off;
-	char line[4096], p[PATH_MAX];
-	uint64_t ret = 0;
-
-	while (f && fgets(line, sizeof(line), f)) {
-		p[0] = 0;
-		if (sscanf(line, "%lx-%lx %*s %lx %*s %*s %4095s", &lo, &hi, &off, p) < 3)
-			continue;
-		if ((uintptr_t)addr >= lo && (uintptr_t)addr < hi) {
-			ret = (uintptr_t)addr - lo + off;
-			if (!realpath(p, path))
-				snprintf(path, len, "%s", p);
-			break;
-		}
-	}
-	if (f)
-		fclose(f);
-	return ret;
 }
 
 static void check_kline(const char *text, const char *want)

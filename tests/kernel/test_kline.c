@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "file_offset.h"
 #include "testlib.h"
 #include "uprobes_kernel.h"
 
@@ -20,30 +21,6 @@ TL_DEFINE("kernel_line");
 __attribute__((noinline)) int kline_target(int a, int b)
 {
 	return a * 3 + b;
-}
-
-/* File offset and path of the mapping holding addr. */
-static uint64_t file_offset_of(const void *addr, char *path, size_t len)
-{
-	FILE *f = fopen("/proc/self/maps", "r");
-	unsigned long lo, hi, off;
-	char line[4096], p[PATH_MAX];
-	uint64_t ret = 0;
-
-	while (f && fgets(line, sizeof(line), f)) {
-		p[0] = 0;
-		if (sscanf(line, "%lx-%lx %*s %lx %*s %*s %4095s", &lo, &hi, &off, p) < 3)
-			continue;
-		if ((uintptr_t)addr >= lo && (uintptr_t)addr < hi) {
-			ret = (uintptr_t)addr - lo + off;
-			if (!realpath(p, path))
-				snprintf(path, len, "%s", p);
-			break;
-		}
-	}
-	if (f)
-		fclose(f);
-	return ret;
 }
 
 /* The line of text as event g/e with comm off (-errno on refusal, err filled). */
