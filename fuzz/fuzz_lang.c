@@ -60,8 +60,14 @@ static long stub_read(void *ctx, uint64_t addr, char *dst, uint32_t len)
 	dst[len - 1] = 0;
 	return len - 1;
 }
-static const struct lang_env_ops stub_ops = { stub_get,	 stub_set,  stub_agg, stub_del,
-					      stub_add,	 stub_emit, stub_read };
+static int stub_take(void *ctx, unsigned map, const void *key, int64_t *val)
+{
+	(void)ctx, (void)map, (void)key;
+	*val = 0; /* as stub_get: never there */
+	return -ENOENT;
+}
+static const struct lang_env_ops stub_ops = { stub_get,	 stub_set,  stub_agg,  stub_del,
+					      stub_add,	 stub_emit, stub_read, stub_take };
 
 static void check_diag(const char *d)
 {

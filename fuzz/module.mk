@@ -4,13 +4,15 @@
 FUZZ_CC ?= clang
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -Isrc -Itests \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-FUZZ_SPEC_SRCS := fuzz/fuzz_spec.c $(sort $(filter-out src/trace/spec/usdt.c,$(wildcard src/trace/spec/*.c)))
+# The grammar's registers come from the arch's tables (src/arch/arch.h).
+FUZZ_SPEC_SRCS := fuzz/fuzz_spec.c $(sort $(filter-out src/trace/spec/usdt.c,$(wildcard src/trace/spec/*.c))) \
+	src/arch/x86_64/trace_regs.c
 
 .PHONY: fuzz
 fuzz: $(B)/fuzz/fuzz_spec
 
 $(B)/fuzz/fuzz_spec: $(FUZZ_SPEC_SRCS) src/trace/spec/parse.h tests/trace_spec/spec_cmp.h \
-		include/uprobes_trace.h
+		include/uprobes_trace.h src/arch/arch.h
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^)
 

@@ -97,10 +97,16 @@ void lang_printf_conv_text(const char *fmt, size_t len, int i, char out[16])
 	snprintf(out, 16, "%%");
 }
 
-/* An integer literal or its negation (lhist's bounds). */
+/* An integer literal or its negation (lhist's bounds); -(-2^63) is -2^63, as bpftrace's. */
 int64_t lang_literal_value(const struct lang_node *n)
 {
-	return n->kind == N_INT ? n->ival : -n->kids[0]->ival;
+	return n->kind == N_INT ? n->ival : (int64_t)(0 - (uint64_t)n->kids[0]->ival);
+}
+
+/* a - b wrapped to 64 bits, as bpftrace's bounds checks compute it (not UB here) */
+static int64_t wrap_sub(int64_t a, int64_t b)
+{
+	return (int64_t)((uint64_t)a - (uint64_t)b);
 }
 
 /* lhist's literal bounds, with bpftrace 0.17's messages: each broken rule is said. */
@@ -110,10 +116,10 @@ bool lang_lhist_bounds_bad(struct lang_src *src, struct lang_pos pos, int64_t mn
 	bool bad = st < 1;
 	if (bad)
 		lang_error(src, pos, "lhist() step must be >= 1 (%" PRId64 " provided)", st);
-	if (st >= 1 && (mx - mn) / st > 1000) {
+	if (st >= 1 && wrap_sub(mx, mn) / st > 1000) {
 		lang_error(src, pos,
 			   "lhist() too many buckets, must be <= 1000 (would need %" PRId64 ")",
-			   (mx - mn) / st);
+			   wrap_sub(mx, mn) / st);
 		bad = true;
 	}
 	if (mn < 0) {
@@ -128,11 +134,11 @@ bool lang_lhist_bounds_bad(struct lang_src *src, struct lang_pos pos, int64_t mn
 			   mn, mx);
 		bad = true;
 	}
-	if (mx - mn < st) {
+	if (wrap_sub(mx, mn) < st) {
 		lang_error(src, pos,
 			   "lhist() step is too large for the given range (provided step %" PRId64
 			   " for range %" PRId64 ")",
-			   st, mx - mn);
+			   st, wrap_sub(mx, mn));
 		bad = true;
 	}
 	return bad;
