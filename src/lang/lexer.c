@@ -184,10 +184,21 @@ static const char *scan_int(const char *p)
 static int parse_uint(const char *s, const char *e, int base, uint64_t *v, const char **why)
 {
 	char buf[64], *end;
-	size_t n = 0;
-	for (; s < e && n + 1 < sizeof(buf); s++)
-		if (*s != '_')
-			buf[n++] = *s;
+	size_t n = 0, lead = 0; /* lead: the "0" or "0x" before the digits */
+	for (; s < e && n + 1 < sizeof(buf); s++) {
+		if (*s == '_')
+			continue;
+		/* Leading zeros change no value: one is kept (it says octal), others dropped. */
+		if (*s == '0' && n > lead && buf[n - 1] == '0' && n - 1 == lead)
+			continue;
+		buf[n++] = *s;
+		if (n == 2 && buf[0] == '0' && (buf[1] == 'x' || buf[1] == 'X'))
+			lead = 2;
+	}
+	if (s < e) { /* more digits than any 64-bit value has */
+		*why = "stoull";
+		return -1;
+	}
 	buf[n] = 0;
 	errno = 0;
 	*v = strtoull(buf, &end, base);
