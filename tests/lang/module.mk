@@ -10,6 +10,13 @@ $(B)/tests/lang/test_lang_golden: tests/lang/test_lang_golden.c $(B)/libuprobes.
 	$(CC) $(PROG_CFLAGS) $(CFLAGS) -DLANG_CASES=\"$(abspath tests/lang/cases)\" -o $@ \
 		$(filter %.c,$^) $(PROG_LDFLAGS) $(PROG_LDLIBS)
 
+# fuzz/corpus/lang through fuzz_lang's checks (fuzz/fuzz_lang.c linked in, no libFuzzer).
+TEST_BINS += $(B)/tests/lang/test_lang_corpus
+$(B)/tests/lang/test_lang_corpus: tests/lang/test_lang_corpus.c fuzz/fuzz_lang.c $(B)/libuprobes.a
+	@mkdir -p $(@D)
+	$(CC) $(PROG_CFLAGS) $(CFLAGS) -DLANG_CORPUS=\"$(abspath fuzz/corpus/lang)\" -o $@ \
+		tests/lang/test_lang_corpus.c fuzz/fuzz_lang.c $(B)/libuprobes.a $(LIB_LDLIBS)
+
 TEST_BINS += $(B)/tests/lang/test_lang_plan
 $(B)/tests/lang/test_lang_plan: tests/lang/test_lang_plan.c $(B)/libuprobes.a
 	@mkdir -p $(@D)
