@@ -308,6 +308,28 @@ static int run(const char *name, const char *text, bool dump, struct lang_target
 	return rc;
 }
 
+/* The program of -e PROG or of FILE, run on tg; cmd_lang's status. */
+static int run_given(const char *prog, const char *file, bool dump, struct lang_target *tg,
+		     enum lang_output fmt)
+{
+	if (!prog && !file) {
+		fputs(usage, stderr);
+		return cli_error(CLI_EXIT_USAGE, "no program: -e 'PROGRAM' or FILE.bt");
+	}
+	if (prog && file)
+		return cli_error(CLI_EXIT_USAGE, "both -e and %s: one program at a time", file);
+	if (tg->cmd && tg->pid)
+		return cli_error(CLI_EXIT_USAGE, "-c and -p: trace one");
+	if (prog)
+		return run("stdin", prog, dump, tg, fmt);
+	char *text = read_file(file);
+	if (!text)
+		return cli_error(CLI_EXIT_FAIL, "%s: %s", file, strerror(errno));
+	int rc = run(file, text, dump, tg, fmt);
+	free(text);
+	return rc;
+}
+
 int cmd_lang(int argc, char **argv)
 {
 	const char *prog = NULL, *file = NULL;
@@ -369,20 +391,8 @@ int cmd_lang(int argc, char **argv)
 			return cli_error(CLI_EXIT_USAGE, "unexpected argument '%s' (positional parameters are not supported)", a);
 		}
 	}
-	if (!prog && !file) {
-		fputs(usage, stderr);
-		return cli_error(CLI_EXIT_USAGE, "no program: -e 'PROGRAM' or FILE.bt");
-	}
-	if (prog && file)
-		return cli_error(CLI_EXIT_USAGE, "both -e and %s: one program at a time", file);
-	if (tg.cmd && tg.pid)
-		return cli_error(CLI_EXIT_USAGE, "-c and -p: trace one");
-	if (prog)
-		return run("stdin", prog, dump, &tg, fmt);
-	char *text = read_file(file);
-	if (!text)
-		return cli_error(CLI_EXIT_FAIL, "%s: %s", file, strerror(errno));
-	int rc = run(file, text, dump, &tg, fmt);
-	free(text);
+	int rc = run_given(prog, file, dump, &tg, fmt);
+	if (we_used) /* -c's words: kept until the run is over */
+		wordfree(&we);
 	return rc;
 }
