@@ -22,6 +22,7 @@ struct checker {
 	int nprobe_kinds; /* bit per enum lang_probe_kind in this probe */
 	/* where ustack may stand: the map key, printf() or print() argument being checked */
 	const struct lang_node *key;
+	const struct lang_node *map_key; /* the map key being checked: probe is its id there */
 };
 
 static void check_expr(struct checker *ck, struct lang_node *n);
@@ -113,6 +114,10 @@ static void check_builtin(struct checker *ck, struct lang_node *n)
 			n->ival = 127;
 		return;
 	}
+	if (id == B_PROBE && ck->map_key == n) { /* a word the tracer names, full length */
+		n->type = T_PROBE;
+		return;
+	}
 	if (id == B_COMM || id == B_PROBE || id == B_FUNC) {
 		n->type = T_STR;
 		n->size = id == B_COMM ? 16 : LANG_STRLEN;
@@ -170,7 +175,9 @@ static void key_list(const struct lang_map_info *m, const struct lang_node *n, b
 	for (int i = 0; i < nk && o < len; i++) {
 		enum lang_type t = declared ? m->key[i] : n->kids[i]->type;
 		bool perf = declared ? m->key_stack[i] == 2 : n->kids[i]->ival >> 8;
-		const char *name = t == T_USTACK ? (perf ? "ustack(perf)" : "ustack") : "int64";
+		const char *name = t == T_USTACK ? (perf ? "ustack(perf)" : "ustack") :
+				   t == T_PROBE	 ? "probe" :
+						   "int64";
 		o += (size_t)snprintf(buf + o, len - o, "%s%s", i ? ", " : "",
 				      t == T_STR ? "string" : name);
 	}
@@ -187,9 +194,9 @@ static uint8_t stack_mode(const struct lang_node *k)
 static struct lang_map_info *check_map(struct checker *ck, struct lang_node *n)
 {
 	for (int i = 0; i < n->nkids; i++) {
-		ck->key = n->kids[i];
+		ck->key = ck->map_key = n->kids[i];
 		check_expr(ck, n->kids[i]);
-		ck->key = NULL;
+		ck->key = ck->map_key = NULL;
 	}
 	struct lang_map_info *m = map_of(ck, n);
 	if (!m)

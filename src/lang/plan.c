@@ -147,8 +147,9 @@ static void builtin(struct comp *c, const struct lang_node *n)
 {
 	int s = n->type == T_STR ? slot(c, n) : 0;
 	c->probe->uses |= 1u << n->id;
-	/* ustack: b is depth | perf << 8 (check.c's ival) */
-	emit(c, PI_BUILTIN, n->id, n->id == B_USTACK ? (int)n->ival : 0, (uint32_t)s, 0);
+	/* ustack: b is depth | perf << 8 (check.c's ival); probe: b 1, its id (a map key) */
+	emit(c, PI_BUILTIN, n->id,
+	     n->id == B_USTACK ? (int)n->ival : n->type == T_PROBE ? 1 : 0, (uint32_t)s, 0);
 }
 
 static void call_expr(struct comp *c, const struct lang_node *n)

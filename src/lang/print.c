@@ -46,6 +46,12 @@ static int cmp_keys(const struct store_map *m, const uint8_t *a, const uint8_t *
 		o += 8;
 		if (x == y)
 			continue;
+		if (mi->key[i] == T_PROBE) { /* by name: the order does not depend on the ids */
+			int c = strcmp(lang_probe_name(m->probes, x), lang_probe_name(m->probes, y));
+			if (c)
+				return c;
+			return x < y ? -1 : 1;
+		}
 		if (mi->key_signed[i])
 			return (int64_t)x < (int64_t)y ? -1 : 1;
 		return x < y ? -1 : 1;
@@ -103,6 +109,8 @@ static void print_key(const struct store_map *m, const uint8_t *key, FILE *out)
 		o += 8;
 		if (mi->key[i] == T_USTACK)
 			lang_ustack_key(m->ustacks, v, mi->key_stack[i] == 2, out);
+		else if (mi->key[i] == T_PROBE)
+			fputs(lang_probe_name(m->probes, v), out);
 		else if (mi->key_signed[i])
 			fprintf(out, "%" PRId64, (int64_t)v);
 		else

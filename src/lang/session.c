@@ -176,6 +176,7 @@ static void run_one(struct lang_run *r, int i, int a)
 		.gid = getgid(),
 		.comm = "uprobe",
 		.probe = ck->probes[i].at[a].text,
+		.probe_id = lang_probe_attach_id(r->p, i, a),
 	};
 	plan_eval(&r->p->plan, (uint32_t)i, &env);
 }
@@ -205,6 +206,8 @@ struct lang_run *lang_run_new(struct lang_program *p, struct trace_maps *m, int 
 			       .json = fmt == LANG_OUT_JSON,
 			       .start_ns = now_ns()};
 	r->store = store_new(&p->checked, &p->plan);
+	for (uint32_t k = 0; r->store && k < r->store->nmaps; k++)
+		r->store->maps[k].probes = &p->probe_names; /* probe keys' names */
 	if (!r->store) {
 		free(r);
 		errno = ENOMEM;

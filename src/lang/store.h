@@ -23,6 +23,7 @@ struct lang_ustacks;
 struct store_map {
 	const struct lang_map_info *info;
 	struct lang_ustacks *ustacks; /* ustack keys' frames and names (ustack.c) */
+	const struct lang_probe_names *probes; /* probe keys' names (NULL: printed "") */
 	uint32_t key_size, nbuckets;
 	struct store_entry **slots;
 	uint32_t cap, count;

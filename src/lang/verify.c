@@ -73,9 +73,11 @@ static bool map_ok(const struct verifier *v, const struct plan_insn *in)
 
 static bool check_builtin(const struct plan_insn *in)
 {
-	bool str = in->a == B_COMM || in->a == B_FUNC || in->a == B_PROBE;
+	bool str = in->a == B_COMM || in->a == B_FUNC || (in->a == B_PROBE && !in->b);
 	if (in->a == B_USTACK) /* depth 1..127, mode bpftrace (0) or perf (1) */
 		return (in->b & 0xff) >= 1 && (in->b & 0xff) <= 127 && in->b >> 8 <= 1;
+	if (in->a == B_PROBE) /* b 1: its id (a map key) */
+		return in->b <= 1 && (!str || in->c < PLAN_SLOTS);
 	return in->a < B_USTACK && (!str || in->c < PLAN_SLOTS);
 }
 
@@ -90,7 +92,7 @@ static bool step(struct verifier *v, const struct plan_insn *in, uint32_t pc)
 		return in->c + LANG_STRLEN <= pl->pool_len && push(v, true);
 	case PI_BUILTIN:
 		return check_builtin(in) &&
-		       push(v, in->a == B_COMM || in->a == B_FUNC || in->a == B_PROBE);
+		       push(v, in->a == B_COMM || in->a == B_FUNC || (in->a == B_PROBE && !in->b));
 	case PI_LOADV:
 		return in->a < v->probe->nvars && (in->b != 1 || v->probe->str_var[in->a]) &&
 		       in->b <= 1 && push(v, in->b);
