@@ -22,7 +22,6 @@ struct checker {
 	int nprobe_kinds; /* bit per enum lang_probe_kind in this probe */
 	/* where ustack may stand: the map key, printf() or print() argument being checked */
 	const struct lang_node *key;
-	const struct lang_node *map_key; /* the map key being checked: probe is its id there */
 };
 
 static void check_expr(struct checker *ck, struct lang_node *n);
@@ -114,7 +113,7 @@ static void check_builtin(struct checker *ck, struct lang_node *n)
 			n->ival = 127;
 		return;
 	}
-	if (id == B_PROBE && ck->map_key == n) { /* a word the tracer names, full length */
+	if (id == B_PROBE && ck->key == n) { /* key, printf, print: an id the tracer names */
 		n->type = T_PROBE;
 		return;
 	}
@@ -194,9 +193,9 @@ static uint8_t stack_mode(const struct lang_node *k)
 static struct lang_map_info *check_map(struct checker *ck, struct lang_node *n)
 {
 	for (int i = 0; i < n->nkids; i++) {
-		ck->key = ck->map_key = n->kids[i];
+		ck->key = n->kids[i];
 		check_expr(ck, n->kids[i]);
-		ck->key = ck->map_key = NULL;
+		ck->key = NULL;
 	}
 	struct lang_map_info *m = map_of(ck, n);
 	if (!m)
@@ -326,7 +325,7 @@ static void check_printf(struct checker *ck, struct lang_node *n)
 		lang_error(ck->src, n->pos, "printf: %d arguments at most", LANG_MAX_ARGS);
 	for (int i = 0; i < nconv && i < given && i < LANG_MAX_ARGS; i++) {
 		struct lang_node *a = n->kids[i + 1];
-		bool str = a->type == T_STR || a->type == T_USTACK;
+		bool str = a->type == T_STR || a->type == T_USTACK || a->type == T_PROBE;
 		if (a->type == T_AGG || (want[i] == T_STR) != str) {
 			char conv[16];
 			lang_printf_conv_text(n->kids[0]->str, (size_t)n->kids[0]->ival, i, conv);

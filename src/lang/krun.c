@@ -137,6 +137,8 @@ struct lang_krun *lang_krun_new(struct lang_program *p, enum lang_output fmt, FI
 		r->store = store_new(&p->checked, &p->plan);
 	for (uint32_t k = 0; r && r->store && k < r->store->nmaps; k++)
 		r->store->maps[k].probes = &p->probe_names; /* probe keys' names */
+	if (r && r->store)
+		r->store->probes = &p->probe_names;
 	if (!r || !r->store) {
 		if (r)
 			free(r->next);

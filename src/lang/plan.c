@@ -241,6 +241,8 @@ static void printf_call(struct comp *c, const struct lang_node *n)
 		if (n->kids[i]->type == T_USTACK) /* its key word; the tracer prints the text */
 			strs |= 1ll << (PRINTF_USTACK + i - 1) |
 				(n->kids[i]->ival >> 8 ? 1ll << (PRINTF_PERF + i - 1) : 0);
+		if (n->kids[i]->type == T_PROBE) /* its id; the tracer prints the name */
+			strs |= 1ll << (PRINTF_PROBE + i - 1);
 	}
 	emit(c, PI_EMIT, EMIT_PRINTF, n->nkids - 1, pl->nfmts++, strs);
 }
@@ -273,6 +275,7 @@ static void call_stmt(struct comp *c, const struct lang_node *n)
 			emit(c, PI_EMIT, EMIT_VALUE, 1, 0,
 			     a->type == T_STR	 ? VALUE_STR :
 			     a->type == T_USTACK ? VALUE_USTACK | (a->ival >> 8 ? VALUE_PERF : 0) :
+			     a->type == T_PROBE	 ? VALUE_PROBE :
 						   0);
 		}
 		return;

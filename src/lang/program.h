@@ -62,12 +62,14 @@ enum lang_emit {
 /*
  * EMIT_PRINTF's imm: bit i, argument i is a string (64 bytes); bit
  * PRINTF_USTACK + i, a ustack's key word (8 bytes, printed as the stack's
- * text); bit PRINTF_PERF + i, that ustack in perf mode. EMIT_VALUE's imm:
- * 0 an integer, else VALUE_STR or VALUE_USTACK [| VALUE_PERF].
+ * text); bit PRINTF_PERF + i, that ustack in perf mode; bit PRINTF_PROBE + i,
+ * probe's id (8 bytes, printed as the probe's full name). EMIT_VALUE's imm:
+ * 0 an integer, else VALUE_STR, VALUE_USTACK [| VALUE_PERF] or VALUE_PROBE.
  */
 #define PRINTF_USTACK 32
 #define PRINTF_PERF 40
-enum { VALUE_STR = 1, VALUE_USTACK = 2, VALUE_PERF = 4 };
+#define PRINTF_PROBE 48
+enum { VALUE_STR = 1, VALUE_USTACK = 2, VALUE_PERF = 4, VALUE_PROBE = 8 };
 
 struct plan_insn {
 	uint8_t op, a;

@@ -181,6 +181,8 @@ static int runner_init(struct runner *r, struct lang_program *p, enum lang_outpu
 	r->store = store_new(&p->checked, &p->plan);
 	for (uint32_t k = 0; r->store && k < r->store->nmaps; k++)
 		r->store->maps[k].probes = &p->probe_names; /* probe keys' names */
+	if (r && r->store)
+		r->store->probes = &p->probe_names;
 	if (!r->store)
 		return -ENOMEM;
 	store_env_ops(&store_ops);
