@@ -287,9 +287,9 @@ static const char *printf_type_name(const struct checker *ck, const struct lang_
 {
 	if (a->type == T_AGG)
 		return a->kind == N_MAP ? kind_name(ck->c->maps[a->id].kind) : "none";
-	return a->type == T_STR || a->type == T_USTACK ? "string" : /* bpftrace's: a string */
-	       a->type == T_INT				  ? "integer" :
-							    "none";
+	if (a->type == T_STR || a->type == T_USTACK || a->type == T_PROBE)
+		return "string"; /* bpftrace's: a string */
+	return a->type == T_INT ? "integer" : "none";
 }
 
 static void check_printf(struct checker *ck, struct lang_node *n)
