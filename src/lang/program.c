@@ -205,7 +205,27 @@ char *lang_probe_line_name(const struct trace_spec *spec)
 	return text;
 }
 
-int lang_probe_names_events(struct lang_probe_names *t, const char *text, size_t len)
+/* usdt: bpftrace's "usdt:PATH:PROVIDER:NAME" (the line is the resolved address's). */
+char *lang_probe_event_name(const struct lang_checked *ck, const struct trace_spec *spec)
+{
+	unsigned i, a;
+	const char *ev = spec->event;
+	if (!strncmp(ev, "lang/", 5))
+		ev += 5;
+	if (ck && sscanf(ev, "p%u_a%u", &i, &a) == 2 && i < (unsigned)ck->nprobes &&
+	    a < (unsigned)ck->probes[i].nat && ck->probes[i].at[a].kind == P_USDT) {
+		const struct lang_attach *at = &ck->probes[i].at[a];
+		char *text = NULL;
+		if (asprintf(&text, "usdt:%s:%s:%s", spec->path, at->provider ? at->provider : "",
+			     at->func) < 0)
+			return NULL;
+		return text;
+	}
+	return lang_probe_line_name(spec);
+}
+
+int lang_probe_names_events(struct lang_probe_names *t, const struct lang_checked *ck,
+			    const char *text, size_t len)
 {
 	size_t o = 0;
 	while (o < len) {
@@ -215,7 +235,7 @@ int lang_probe_names_events(struct lang_probe_names *t, const char *text, size_t
 		struct trace_error err;
 		struct trace_spec *spec = line ? trace_spec_parse(line, &err) : NULL;
 		/* a line the agent would not take: named "" (never hit) */
-		uint64_t id = names_add(t, spec ? lang_probe_line_name(spec) : strdup(""));
+		uint64_t id = names_add(t, spec ? lang_probe_event_name(ck, spec) : strdup(""));
 		trace_spec_free(spec);
 		free(line);
 		if (!id)
@@ -247,5 +267,6 @@ uint64_t lang_probe_attach_id(struct lang_program *p, int i, int a)
 
 int lang_program_name_events(struct lang_program *p, const char *text, size_t len)
 {
-	return lang_probe_names_events(&p->probe_names, text, len);
+	return lang_probe_names_events(&p->probe_names, p->compiled ? &p->checked : NULL, text,
+				       len);
 }

@@ -179,11 +179,15 @@ uint64_t lang_probe_id(struct lang_probe_names *t, const char *name);
 /*
  * The names of the traced process's events, from the probe lines the agent
  * gets (text: '\n'-separated, line i is event i, named as the agent names
- * its probe builtin), appended: event i is id i + 1 when t was empty.
+ * its probe builtin; usdt, with ck, as bpftrace: "usdt:PATH:PROVIDER:NAME"),
+ * appended: event i is id i + 1 when t was empty.
  */
-int lang_probe_names_events(struct lang_probe_names *t, const char *text, size_t len);
+int lang_probe_names_events(struct lang_probe_names *t, const struct lang_checked *ck,
+			    const char *text, size_t len);
 /* The name of a probe line as the probe builtin is: "uprobe:PATH:FUNC"; NULL: no memory. */
 char *lang_probe_line_name(const struct trace_spec *spec);
+/* Its name with the program's attach point (ck: NULL or the checked program): usdt's too. */
+char *lang_probe_event_name(const struct lang_checked *ck, const struct trace_spec *spec);
 const char *lang_probe_name(const struct lang_probe_names *t, uint64_t id);
 /* Attach point a of probe i run by the tracer (BEGIN...): its id; 0 when probe is unused. */
 uint64_t lang_probe_attach_id(struct lang_program *p, int i, int a);

@@ -126,6 +126,14 @@ usdt="$top/build/tests/usdt/usdt_target"
 expect_eq usdt "$(grep '^@' "$tmp/usdt.out")" "$(printf '@s[item-%d, 6]: 1\n' 0 1 2)" "maps" &&
 	pass usdt
 
+# probe of a usdt probe: "usdt:PATH:PROVIDER:NAME" as bpftrace 0.17 names it (the probe line
+# the agent gets is the marker's address), in a key and in printf.
+"$uprobe" -e "usdt:$usdt:utest:ints { @[probe] = count(); printf(\"<%s>\\n\", probe); }" \
+	-c "$usdt run 3" >"$tmp/usdtp.out" 2>"$tmp/usdtp.err"
+expect_eq usdt_probe "$(grep -e '^@' -e '^<' "$tmp/usdtp.out")" \
+	"$(printf '<usdt:%s:utest:ints>\n' "$usdt" "$usdt" "$usdt"; echo "@[usdt:$usdt:utest:ints]: 3")" \
+	"output" && pass usdt_probe
+
 # printf, print and exit() in probes of the traced process, on emit_target (one thread,
 # in order): stdout exactly bpftrace 0.17's (expected/emit_*.out, LANG_TARGET_REBASE=1
 # writes them from bpftrace). NAME<TAB>FORMAT<TAB>ARGS<TAB>PROGRAM (TARGET: its path).
