@@ -86,7 +86,7 @@ enum lang_type {
 	T_STR,
 	T_AGG,
 	T_USTACK, /* a map key only: a word */
-	T_PROBE,  /* probe as a map key: a word, the probe's id the tracer names (program.c) */
+	T_PROBE,  /* probe as a key, printf or print argument: its id, the tracer names it */
 };
 
 struct lang_node {

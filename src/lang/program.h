@@ -153,7 +153,7 @@ struct lang_env {
 	uint64_t retval;
 	uint64_t pid, tid, nsecs, elapsed, cpu, uid, gid;
 	const char *comm, *func, *probe;
-	uint64_t probe_id; /* probe as a map key: its id in the tracer's lang_probe_names */
+	uint64_t probe_id; /* probe as a key, printf or print argument: its id (lang_probe_names) */
 	uint64_t errors; /* faults counted (str() of a bad pointer) */
 	/* ustack: the key word of the stack at regs (how: depth | perf << 8); NULL: 0 */
 	uint64_t (*ustack)(const struct lang_env *env, uint32_t how);
