@@ -56,6 +56,13 @@ UPROBE_API int lang_program_target_check(const struct lang_program *p, char *why
  */
 UPROBE_API int lang_program_specs(const struct lang_program *p, const char *exe, char ***lines);
 UPROBE_API void lang_program_specs_free(char **lines);
+/*
+ * The probe lines the traced process's agent got (text: '\n'-separated, the
+ * lines of lang_program_specs after wildcards are expanded; line i is event
+ * i): their names, so that probe as a map key (event i's id, i + 1) is named
+ * in full when the maps print. Once, before the run; 0 or -ENOMEM.
+ */
+UPROBE_API int lang_program_name_events(struct lang_program *p, const char *text, size_t len);
 struct trace_maps;
 /* The program's maps, in its order, in a region not yet sealed; 0 or -errno with *why. */
 UPROBE_API int lang_program_define_maps(const struct lang_program *p, struct trace_maps *m,

@@ -109,10 +109,7 @@ int agent_lang_agg(struct agent_lang *l, struct trace_session *s, uint32_t i,
 	/* SYMBOL, not SYMBOL+OFF: the return address is at rsp even without CFI. */
 	h->at_entry = spec->kind == TRACE_PROBE && spec->symbol && !spec->offset;
 	char *func = spec->symbol ? strdup(spec->symbol) : NULL;
-	char *text = NULL;
-	if (asprintf(&text, "%s:%s:%s", h->ret ? "uretprobe" : "uprobe", spec->path,
-		     spec->symbol ? spec->symbol : "") < 0)
-		text = NULL;
+	char *text = lang_probe_event_name(ck, spec); /* as the tracer names probe ids */
 	if (func)
 		h->func = func;
 	if (text)

@@ -113,6 +113,10 @@ static void check_builtin(struct checker *ck, struct lang_node *n)
 			n->ival = 127;
 		return;
 	}
+	if (id == B_PROBE && ck->key == n) { /* key, printf, print: an id the tracer names */
+		n->type = T_PROBE;
+		return;
+	}
 	if (id == B_COMM || id == B_PROBE || id == B_FUNC) {
 		n->type = T_STR;
 		n->size = id == B_COMM ? 16 : LANG_STRLEN;
@@ -170,7 +174,9 @@ static void key_list(const struct lang_map_info *m, const struct lang_node *n, b
 	for (int i = 0; i < nk && o < len; i++) {
 		enum lang_type t = declared ? m->key[i] : n->kids[i]->type;
 		bool perf = declared ? m->key_stack[i] == 2 : n->kids[i]->ival >> 8;
-		const char *name = t == T_USTACK ? (perf ? "ustack(perf)" : "ustack") : "int64";
+		const char *name = t == T_USTACK ? (perf ? "ustack(perf)" : "ustack") :
+				   t == T_PROBE	 ? "probe" :
+						   "int64";
 		o += (size_t)snprintf(buf + o, len - o, "%s%s", i ? ", " : "",
 				      t == T_STR ? "string" : name);
 	}
@@ -281,9 +287,9 @@ static const char *printf_type_name(const struct checker *ck, const struct lang_
 {
 	if (a->type == T_AGG)
 		return a->kind == N_MAP ? kind_name(ck->c->maps[a->id].kind) : "none";
-	return a->type == T_STR || a->type == T_USTACK ? "string" : /* bpftrace's: a string */
-	       a->type == T_INT				  ? "integer" :
-							    "none";
+	if (a->type == T_STR || a->type == T_USTACK || a->type == T_PROBE)
+		return "string"; /* bpftrace's: a string */
+	return a->type == T_INT ? "integer" : "none";
 }
 
 static void check_printf(struct checker *ck, struct lang_node *n)
@@ -319,7 +325,7 @@ static void check_printf(struct checker *ck, struct lang_node *n)
 		lang_error(ck->src, n->pos, "printf: %d arguments at most", LANG_MAX_ARGS);
 	for (int i = 0; i < nconv && i < given && i < LANG_MAX_ARGS; i++) {
 		struct lang_node *a = n->kids[i + 1];
-		bool str = a->type == T_STR || a->type == T_USTACK;
+		bool str = a->type == T_STR || a->type == T_USTACK || a->type == T_PROBE;
 		if (a->type == T_AGG || (want[i] == T_STR) != str) {
 			char conv[16];
 			lang_printf_conv_text(n->kids[0]->str, (size_t)n->kids[0]->ival, i, conv);

@@ -22,6 +22,8 @@ const char *lang_type_name(const struct lang_node *n, char *buf, size_t len)
 		return "count";
 	if (n->type == T_USTACK)
 		return "ustack";
+	if (n->type == T_PROBE)
+		return "probe";
 	if (n->type == T_NONE)
 		return "none";
 	return n->is_signed ? "int64" : "unsigned int64";

@@ -135,6 +135,8 @@ static uint64_t builtin(const struct lang_env *env, struct frame *f, const struc
 		copy_str(f->slots[in->c], env->func);
 		break;
 	case B_PROBE:
+		if (in->b) /* a map key, printf or print argument: its id, named by the tracer */
+			return env->probe_id;
 		copy_str(f->slots[in->c], env->probe);
 		break;
 	case B_USTACK:

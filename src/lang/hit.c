@@ -135,6 +135,7 @@ void lang_hit_run(void *ctx, const struct uprobe_regs *regs, uint64_t entry_tsc,
 		.comm = "",
 		.func = h->func,
 		.probe = h->probe_text,
+		.probe_id = h->event_id + 1, /* the tracer's lang_probe_names_events */
 		.regs = regs,
 		.hit = h,
 		.ustack = hit_ustack,

@@ -38,6 +38,7 @@ struct krun_bind {
 	int field[KRUN_SLOTS], sfield[KRUN_SLOTS]; /* layout fields of the values, strings; -1 */
 	const struct trace_layout *l;
 	char *func, *probe_text;
+	uint64_t probe_id; /* probe as a map key: probe_text's id */
 };
 
 struct lang_krun {
@@ -134,6 +135,10 @@ struct lang_krun *lang_krun_new(struct lang_program *p, enum lang_output fmt, FI
 		r->next = calloc((size_t)n + 1, sizeof(*r->next));
 	if (r && r->next)
 		r->store = store_new(&p->checked, &p->plan);
+	for (uint32_t k = 0; r && r->store && k < r->store->nmaps; k++)
+		r->store->maps[k].probes = &p->probe_names; /* probe keys' names */
+	if (r && r->store)
+		r->store->probes = &p->probe_names;
 	if (!r || !r->store) {
 		if (r)
 			free(r->next);
@@ -207,6 +212,7 @@ int lang_krun_bind(struct lang_krun *r, uint32_t id, const struct trace_spec *sp
 	if (!b->func || !b->probe_text)
 		return -ENOMEM;
 	b->probe = probe;
+	b->probe_id = lang_probe_id(&r->p->probe_names, b->probe_text);
 	b->l = l;
 	bind_fields(b, l, a->kind == P_USDT);
 	b->bound = true;
@@ -229,6 +235,7 @@ static void krun_local(struct lang_krun *r, int i, int a)
 		.gid = getgid(),
 		.comm = "uprobe",
 		.probe = r->p->checked.probes[i].at[a].text,
+		.probe_id = lang_probe_attach_id(r->p, i, a),
 	};
 	r->str_have = 0;
 	plan_eval(&r->p->plan, (uint32_t)i, &env);
@@ -311,6 +318,7 @@ int lang_krun_record(const struct trace_record *rec, void *ctx)
 		.comm = rec->comm ? rec->comm : "",
 		.func = b->func,
 		.probe = b->probe_text,
+		.probe_id = b->probe_id,
 	};
 	plan_eval(&r->p->plan, b->probe, &env);
 	r->errors += env.errors;

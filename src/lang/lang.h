@@ -80,7 +80,14 @@ enum lang_op {
 };
 
 /* Types found by check.c. */
-enum lang_type { T_NONE, T_INT, T_STR, T_AGG, T_USTACK /* a map key only: a word */ };
+enum lang_type {
+	T_NONE,
+	T_INT,
+	T_STR,
+	T_AGG,
+	T_USTACK, /* a map key only: a word */
+	T_PROBE,  /* probe as a key, printf or print argument: its id, the tracer names it */
+};
 
 struct lang_node {
 	enum lang_kind kind;

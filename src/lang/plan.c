@@ -147,8 +147,9 @@ static void builtin(struct comp *c, const struct lang_node *n)
 {
 	int s = n->type == T_STR ? slot(c, n) : 0;
 	c->probe->uses |= 1u << n->id;
-	/* ustack: b is depth | perf << 8 (check.c's ival) */
-	emit(c, PI_BUILTIN, n->id, n->id == B_USTACK ? (int)n->ival : 0, (uint32_t)s, 0);
+	/* ustack: b is depth | perf << 8 (check.c's ival); probe: b 1, its id (a map key) */
+	emit(c, PI_BUILTIN, n->id,
+	     n->id == B_USTACK ? (int)n->ival : n->type == T_PROBE ? 1 : 0, (uint32_t)s, 0);
 }
 
 static void call_expr(struct comp *c, const struct lang_node *n)
@@ -240,6 +241,8 @@ static void printf_call(struct comp *c, const struct lang_node *n)
 		if (n->kids[i]->type == T_USTACK) /* its key word; the tracer prints the text */
 			strs |= 1ll << (PRINTF_USTACK + i - 1) |
 				(n->kids[i]->ival >> 8 ? 1ll << (PRINTF_PERF + i - 1) : 0);
+		if (n->kids[i]->type == T_PROBE) /* its id; the tracer prints the name */
+			strs |= 1ll << (PRINTF_PROBE + i - 1);
 	}
 	emit(c, PI_EMIT, EMIT_PRINTF, n->nkids - 1, pl->nfmts++, strs);
 }
@@ -272,6 +275,7 @@ static void call_stmt(struct comp *c, const struct lang_node *n)
 			emit(c, PI_EMIT, EMIT_VALUE, 1, 0,
 			     a->type == T_STR	 ? VALUE_STR :
 			     a->type == T_USTACK ? VALUE_USTACK | (a->ival >> 8 ? VALUE_PERF : 0) :
+			     a->type == T_PROBE	 ? VALUE_PROBE :
 						   0);
 		}
 		return;

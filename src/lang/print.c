@@ -46,6 +46,12 @@ static int cmp_keys(const struct store_map *m, const uint8_t *a, const uint8_t *
 		o += 8;
 		if (x == y)
 			continue;
+		if (mi->key[i] == T_PROBE) { /* by name: the order does not depend on the ids */
+			int c = strcmp(lang_probe_name(m->probes, x), lang_probe_name(m->probes, y));
+			if (c)
+				return c;
+			return x < y ? -1 : 1;
+		}
 		if (mi->key_signed[i])
 			return (int64_t)x < (int64_t)y ? -1 : 1;
 		return x < y ? -1 : 1;
@@ -103,6 +109,8 @@ static void print_key(const struct store_map *m, const uint8_t *key, FILE *out)
 		o += 8;
 		if (mi->key[i] == T_USTACK)
 			lang_ustack_key(m->ustacks, v, mi->key_stack[i] == 2, out);
+		else if (mi->key[i] == T_PROBE)
+			fputs(lang_probe_name(m->probes, v), out);
 		else if (mi->key_signed[i])
 			fprintf(out, "%" PRId64, (int64_t)v);
 		else
@@ -319,7 +327,7 @@ static void print_conv(const char *spec, size_t n, uint64_t v, const char *str, 
 }
 
 void print_printf(const char *fmt, const uint8_t *data, uint32_t len, int64_t strs,
-		  struct lang_ustacks *u, FILE *out)
+		  struct lang_ustacks *u, const struct lang_probe_names *names, FILE *out)
 {
 	uint32_t o = 0;
 	int arg = 0;
@@ -358,6 +366,13 @@ void print_printf(const char *fmt, const uint8_t *data, uint32_t len, int64_t st
 			spec[k] = 0;
 			lang_ustack_text(u, v, (uint64_t)strs >> PRINTF_PERF & (1ull << arg), spec,
 					 out);
+		} else if (arg < 8 && (uint64_t)strs >> PRINTF_PROBE & (1ull << arg)) {
+			/* the full name, through the conversion (%-90s pads it) */
+			char spec[32];
+			size_t k = n < sizeof(spec) ? n : sizeof(spec) - 1;
+			memcpy(spec, p, k);
+			spec[k] = 0;
+			fprintf(out, spec, lang_probe_name(names, v));
 		} else {
 			print_conv(p, n, v, str, out);
 		}
@@ -533,12 +548,13 @@ void print_all_maps_json(const struct lang_store *s, FILE *out)
 }
 
 void print_emit_printf(const struct plan *pl, uint32_t id, int64_t imm, const void *data,
-		       uint32_t len, bool json, struct lang_ustacks *u, FILE *out)
+		       uint32_t len, bool json, struct lang_ustacks *u,
+		       const struct lang_probe_names *names, FILE *out)
 {
 	if (id >= pl->nfmts)
 		return;
 	if (!json) {
-		print_printf(pl->pool + pl->fmt[id], data, len, imm, u, out);
+		print_printf(pl->pool + pl->fmt[id], data, len, imm, u, names, out);
 		return;
 	}
 	char *buf = NULL;
@@ -546,7 +562,7 @@ void print_emit_printf(const struct plan *pl, uint32_t id, int64_t imm, const vo
 	FILE *f = open_memstream(&buf, &n);
 	if (!f)
 		return;
-	print_printf(pl->pool + pl->fmt[id], data, len, imm, u, f);
+	print_printf(pl->pool + pl->fmt[id], data, len, imm, u, names, f);
 	fclose(f);
 	fputs("{\"type\": \"printf\", \"data\": ", out);
 	print_json_string(buf, n, out);
@@ -555,11 +571,19 @@ void print_emit_printf(const struct plan *pl, uint32_t id, int64_t imm, const vo
 }
 
 void print_emit_value(int64_t imm, const void *data, uint32_t len, bool json,
-		      struct lang_ustacks *u, FILE *out)
+		      struct lang_ustacks *u, const struct lang_probe_names *names, FILE *out)
 {
 	if (json)
 		fputs("{\"type\": \"value\", \"data\": ", out);
-	if (imm & VALUE_USTACK && len >= 8) { /* print(ustack): its text, as printf's %s */
+	if (imm & VALUE_PROBE && len >= 8) { /* print(probe): its full name */
+		uint64_t w;
+		memcpy(&w, data, 8);
+		const char *name = lang_probe_name(names, w);
+		if (json)
+			print_json_string(name, strlen(name), out);
+		else
+			fputs(name, out);
+	} else if (imm & VALUE_USTACK && len >= 8) { /* print(ustack): its text, as printf's %s */
 		uint64_t w;
 		memcpy(&w, data, 8);
 		char *buf = NULL;
@@ -589,7 +613,7 @@ void print_emit(struct lang_store *s, const struct plan *pl, enum lang_emit what
 {
 	switch (what) {
 	case EMIT_PRINTF:
-		print_emit_printf(pl, id, imm, data, len, json, NULL, out);
+		print_emit_printf(pl, id, imm, data, len, json, NULL, s->probes, out);
 		break;
 	case EMIT_PRINT:
 		(json ? print_map_json : print_map)(s, id, (uint32_t)((uint64_t)imm >> 32),
@@ -605,7 +629,7 @@ void print_emit(struct lang_store *s, const struct plan *pl, enum lang_emit what
 		*exited = true;
 		break;
 	case EMIT_VALUE:
-		print_emit_value(imm, data, len, json, NULL, out);
+		print_emit_value(imm, data, len, json, NULL, s->probes, out);
 		break;
 	}
 }

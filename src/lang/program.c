@@ -11,6 +11,7 @@
 #include "stack/stack.h"
 #include "lang/lang.h"
 #include "lang/program.h"
+#include "uprobes_trace.h"
 
 struct lang_program *lang_program_new(const char *name, const char *text)
 {
@@ -52,6 +53,7 @@ void lang_program_free(struct lang_program *p)
 	lang_checked_free(&p->checked);
 	plan_free(p);
 	stack_table_free(p->stacks);
+	lang_probe_names_free(&p->probe_names);
 	free(p->src.diag);
 	free(p->name);
 	free(p->text);
@@ -164,4 +166,107 @@ int lang_program_define_maps(const struct lang_program *p, struct trace_maps *m,
 			     size_t len)
 {
 	return lang_target_define(p, (struct map_region *)m, why, len);
+}
+
+/* ---- probe keys' names (program.h) --------------------------------------------------- */
+
+static uint64_t names_add(struct lang_probe_names *t, char *name)
+{
+	if (!name)
+		return 0;
+	if (t->n == t->cap) {
+		uint32_t cap = t->cap ? 2 * t->cap : 16;
+		char **v = realloc(t->names, cap * sizeof(*v));
+		if (!v) {
+			free(name);
+			return 0;
+		}
+		t->names = v;
+		t->cap = cap;
+	}
+	t->names[t->n++] = name;
+	return t->n;
+}
+
+uint64_t lang_probe_id(struct lang_probe_names *t, const char *name)
+{
+	for (uint32_t i = 0; i < t->n; i++)
+		if (!strcmp(t->names[i], name))
+			return i + 1;
+	return names_add(t, strdup(name));
+}
+
+char *lang_probe_line_name(const struct trace_spec *spec)
+{
+	char *text = NULL;
+	if (asprintf(&text, "%s:%s:%s", spec->kind == TRACE_RETPROBE ? "uretprobe" : "uprobe",
+		     spec->path, spec->symbol ? spec->symbol : "") < 0)
+		return NULL;
+	return text;
+}
+
+/* usdt: bpftrace's "usdt:PATH:PROVIDER:NAME" (the line is the resolved address's). */
+char *lang_probe_event_name(const struct lang_checked *ck, const struct trace_spec *spec)
+{
+	unsigned i, a;
+	const char *ev = spec->event;
+	if (!strncmp(ev, "lang/", 5))
+		ev += 5;
+	if (ck && sscanf(ev, "p%u_a%u", &i, &a) == 2 && i < (unsigned)ck->nprobes &&
+	    a < (unsigned)ck->probes[i].nat && ck->probes[i].at[a].kind == P_USDT) {
+		const struct lang_attach *at = &ck->probes[i].at[a];
+		char *text = NULL;
+		if (asprintf(&text, "usdt:%s:%s:%s", spec->path, at->provider ? at->provider : "",
+			     at->func) < 0)
+			return NULL;
+		return text;
+	}
+	return lang_probe_line_name(spec);
+}
+
+int lang_probe_names_events(struct lang_probe_names *t, const struct lang_checked *ck,
+			    const char *text, size_t len)
+{
+	size_t o = 0;
+	while (o < len) {
+		const char *nl = memchr(text + o, '\n', len - o);
+		size_t l = nl ? (size_t)(nl - (text + o)) : len - o;
+		char *line = strndup(text + o, l);
+		struct trace_error err;
+		struct trace_spec *spec = line ? trace_spec_parse(line, &err) : NULL;
+		/* a line the agent would not take: named "" (never hit) */
+		uint64_t id = names_add(t, spec ? lang_probe_event_name(ck, spec) : strdup(""));
+		trace_spec_free(spec);
+		free(line);
+		if (!id)
+			return -ENOMEM;
+		o += l + 1;
+	}
+	return 0;
+}
+
+const char *lang_probe_name(const struct lang_probe_names *t, uint64_t id)
+{
+	return t && id && id <= t->n ? t->names[id - 1] : "";
+}
+
+void lang_probe_names_free(struct lang_probe_names *t)
+{
+	for (uint32_t i = 0; i < t->n; i++)
+		free(t->names[i]);
+	free(t->names);
+	*t = (struct lang_probe_names){0};
+}
+
+uint64_t lang_probe_attach_id(struct lang_program *p, int i, int a)
+{
+	if (!p->compiled || !(p->plan.probes[i].uses & 1u << B_PROBE))
+		return 0;
+	return lang_probe_id(&p->probe_names, p->checked.probes[i].at[a].text);
+}
+
+int lang_program_name_events(struct lang_program *p, const char *text, size_t len)
+{
+	return lang_probe_names_events(&p->probe_names, p->compiled ? &p->checked : NULL, text,
+				       len);
 }

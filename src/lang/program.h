@@ -62,12 +62,14 @@ enum lang_emit {
 /*
  * EMIT_PRINTF's imm: bit i, argument i is a string (64 bytes); bit
  * PRINTF_USTACK + i, a ustack's key word (8 bytes, printed as the stack's
- * text); bit PRINTF_PERF + i, that ustack in perf mode. EMIT_VALUE's imm:
- * 0 an integer, else VALUE_STR or VALUE_USTACK [| VALUE_PERF].
+ * text); bit PRINTF_PERF + i, that ustack in perf mode; bit PRINTF_PROBE + i,
+ * probe's id (8 bytes, printed as the probe's full name). EMIT_VALUE's imm:
+ * 0 an integer, else VALUE_STR, VALUE_USTACK [| VALUE_PERF] or VALUE_PROBE.
  */
 #define PRINTF_USTACK 32
 #define PRINTF_PERF 40
-enum { VALUE_STR = 1, VALUE_USTACK = 2, VALUE_PERF = 4 };
+#define PRINTF_PROBE 48
+enum { VALUE_STR = 1, VALUE_USTACK = 2, VALUE_PERF = 4, VALUE_PROBE = 8 };
 
 struct plan_insn {
 	uint8_t op, a;
@@ -151,12 +153,45 @@ struct lang_env {
 	uint64_t retval;
 	uint64_t pid, tid, nsecs, elapsed, cpu, uid, gid;
 	const char *comm, *func, *probe;
+	uint64_t probe_id; /* probe as a key, printf or print argument: its id (lang_probe_names) */
 	uint64_t errors; /* faults counted (str() of a bad pointer) */
 	/* ustack: the key word of the stack at regs (how: depth | perf << 8); NULL: 0 */
 	uint64_t (*ustack)(const struct lang_env *env, uint32_t how);
 	const struct uprobe_regs *regs;
 	const void *hit;
 };
+
+/*
+ * probe as a map key (issue 16): the key is a word, the probe's id, named
+ * here in the tracer at print time, full length, as bpftrace 0.17 does. Ids
+ * 1..n are the traced process's events in their order (the agent's event
+ * index + 1, lang_probe_names_events); the tracer's own probes (BEGIN, END,
+ * interval) and the kernel backend's events take the id of their name
+ * (lang_probe_id). Id 0 and unknown ids are named "".
+ */
+struct trace_spec;
+struct lang_probe_names {
+	char **names;
+	uint32_t n, cap;
+};
+/* The id of name: the first equal one's, else a new one; 0 when out of memory. */
+uint64_t lang_probe_id(struct lang_probe_names *t, const char *name);
+/*
+ * The names of the traced process's events, from the probe lines the agent
+ * gets (text: '\n'-separated, line i is event i, named as the agent names
+ * its probe builtin; usdt, with ck, as bpftrace: "usdt:PATH:PROVIDER:NAME"),
+ * appended: event i is id i + 1 when t was empty.
+ */
+int lang_probe_names_events(struct lang_probe_names *t, const struct lang_checked *ck,
+			    const char *text, size_t len);
+/* The name of a probe line as the probe builtin is: "uprobe:PATH:FUNC"; NULL: no memory. */
+char *lang_probe_line_name(const struct trace_spec *spec);
+/* Its name with the program's attach point (ck: NULL or the checked program): usdt's too. */
+char *lang_probe_event_name(const struct lang_checked *ck, const struct trace_spec *spec);
+const char *lang_probe_name(const struct lang_probe_names *t, uint64_t id);
+/* Attach point a of probe i run by the tracer (BEGIN...): its id; 0 when probe is unused. */
+uint64_t lang_probe_attach_id(struct lang_program *p, int i, int a);
+void lang_probe_names_free(struct lang_probe_names *t);
 
 struct lang_program {
 	char *name, *text;
@@ -166,6 +201,7 @@ struct lang_program {
 	struct plan plan;
 	bool compiled;
 	struct stack_table *stacks; /* the tracer's table for ustack keys (ustack.c) */
+	struct lang_probe_names probe_names; /* probe keys' names (the tracer's) */
 };
 
 /* plan.c */

@@ -96,6 +96,7 @@ static void run_one(struct runner *r, int i, int a)
 		.gid = getgid(),
 		.comm = "uprobe",
 		.probe = ck->probes[i].at[a].text,
+		.probe_id = lang_probe_attach_id(r->p, i, a),
 	};
 	plan_eval(&r->p->plan, (uint32_t)i, &env);
 }
@@ -178,6 +179,10 @@ static int runner_init(struct runner *r, struct lang_program *p, enum lang_outpu
 		return -EINVAL;
 	*r = (struct runner){.p = p, .out = out, .json = fmt == LANG_OUT_JSON, .start_ns = now_ns()};
 	r->store = store_new(&p->checked, &p->plan);
+	for (uint32_t k = 0; r->store && k < r->store->nmaps; k++)
+		r->store->maps[k].probes = &p->probe_names; /* probe keys' names */
+	if (r && r->store)
+		r->store->probes = &p->probe_names;
 	if (!r->store)
 		return -ENOMEM;
 	store_env_ops(&store_ops);

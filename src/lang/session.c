@@ -140,14 +140,15 @@ static int run_emit(void *ctx, enum lang_emit what, uint32_t id, int64_t imm, co
 		return -EINVAL;
 	switch (what) {
 	case EMIT_PRINTF:
-		if (!r->ustacks && (uint64_t)imm >> PRINTF_USTACK)
+		if (!r->ustacks && (uint64_t)imm >> PRINTF_USTACK & 0xff)
 			ustacks_open(r);
-		print_emit_printf(&r->p->plan, id, imm, data, len, r->json, r->ustacks, r->out);
+		print_emit_printf(&r->p->plan, id, imm, data, len, r->json, r->ustacks,
+				  &r->p->probe_names, r->out);
 		break;
 	case EMIT_VALUE:
 		if (!r->ustacks && imm & VALUE_USTACK)
 			ustacks_open(r);
-		print_emit_value(imm, data, len, r->json, r->ustacks, r->out);
+		print_emit_value(imm, data, len, r->json, r->ustacks, &r->p->probe_names, r->out);
 		break;
 	case EMIT_PRINT:
 		if (!r->ustacks)
@@ -199,6 +200,7 @@ static void run_one(struct lang_run *r, int i, int a)
 		.gid = getgid(),
 		.comm = "uprobe",
 		.probe = ck->probes[i].at[a].text,
+		.probe_id = lang_probe_attach_id(r->p, i, a),
 	};
 	plan_eval(&r->p->plan, (uint32_t)i, &env);
 }
@@ -228,6 +230,10 @@ struct lang_run *lang_run_new(struct lang_program *p, struct trace_maps *m, int 
 			       .json = fmt == LANG_OUT_JSON,
 			       .start_ns = now_ns()};
 	r->store = store_new(&p->checked, &p->plan);
+	for (uint32_t k = 0; r->store && k < r->store->nmaps; k++)
+		r->store->maps[k].probes = &p->probe_names; /* probe keys' names */
+	if (r && r->store)
+		r->store->probes = &p->probe_names;
 	if (!r->store) {
 		free(r);
 		errno = ENOMEM;

@@ -25,6 +25,7 @@ struct lang_ustacks;
 struct store_map {
 	const struct lang_map_info *info;
 	struct lang_ustacks *ustacks; /* ustack keys' frames and names (ustack.c) */
+	const struct lang_probe_names *probes; /* probe keys' names (NULL: printed "") */
 	uint32_t key_size, nbuckets;
 	struct store_entry **slots;
 	uint32_t cap, count;
@@ -42,6 +43,7 @@ struct store_map {
  */
 struct lang_store {
 	const struct lang_checked *ck;
+	const struct lang_probe_names *probes; /* probe ids' names (printf, print) */
 	struct store_map maps[LANG_MAX_MAPS];
 	uint32_t nmaps;
 	struct lang_store *base; /* baselines (NULL until the first clear()/zero()) */
@@ -108,16 +110,18 @@ void print_all_maps_json(const struct lang_store *s, FILE *out);
 void print_json_string(const char *s, size_t len, FILE *out);
 /* printf(): fmt with the arguments serialized as plan_eval emits them. */
 void print_printf(const char *fmt, const uint8_t *data, uint32_t len, int64_t strs,
-		  struct lang_ustacks *u, FILE *out);
+		  struct lang_ustacks *u, const struct lang_probe_names *names, FILE *out);
 /*
  * What printf(fmt id) and print(value) emitted, as bpftrace prints it (json:
  * its {"type": "printf"|"value", ...} lines); the tracer's runs (run.c,
  * session.c, krun.c) share them. A format id past the plan's prints nothing.
+ * names: probe ids' (program.h; NULL: printed "").
  */
 void print_emit_printf(const struct plan *pl, uint32_t id, int64_t imm, const void *data,
-		       uint32_t len, bool json, struct lang_ustacks *u, FILE *out);
+		       uint32_t len, bool json, struct lang_ustacks *u,
+		       const struct lang_probe_names *names, FILE *out);
 void print_emit_value(int64_t imm, const void *data, uint32_t len, bool json,
-		      struct lang_ustacks *u, FILE *out);
+		      struct lang_ustacks *u, const struct lang_probe_names *names, FILE *out);
 /* One emit carried out on the maps of s (print, clear, zero); exit() sets *exited. */
 void print_emit(struct lang_store *s, const struct plan *pl, enum lang_emit what, uint32_t id,
 		int64_t imm, const void *data, uint32_t len, bool json, bool *exited, FILE *out);

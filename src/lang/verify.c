@@ -38,14 +38,16 @@ static bool pop(struct verifier *v, int n, uint32_t want_strs, uint32_t care)
 
 /*
  * EMIT_PRINTF's imm (program.h): strings in bits 0-7, ustacks in the 8 bits
- * at PRINTF_USTACK (never a string too), perf mode only on a ustack.
+ * at PRINTF_USTACK (never a string too), perf mode only on a ustack, probe
+ * ids in the 8 bits at PRINTF_PROBE (neither a string nor a ustack).
  */
 static bool printf_imm_ok(uint64_t imm)
 {
 	uint64_t str = imm & 0xffffffff, us = imm >> PRINTF_USTACK & 0xff;
-	uint64_t perf = imm >> PRINTF_PERF;
+	uint64_t perf = imm >> PRINTF_PERF & 0xff, pr = imm >> PRINTF_PROBE;
 
-	return str < 1u << LANG_MAX_ARGS && !(us & str) && !(perf & ~us);
+	return str < 1u << LANG_MAX_ARGS && !(us & str) && !(perf & ~us) && pr <= 0xff &&
+	       !(pr & (str | us));
 }
 
 static bool push(struct verifier *v, bool is_str)
@@ -73,9 +75,11 @@ static bool map_ok(const struct verifier *v, const struct plan_insn *in)
 
 static bool check_builtin(const struct plan_insn *in)
 {
-	bool str = in->a == B_COMM || in->a == B_FUNC || in->a == B_PROBE;
+	bool str = in->a == B_COMM || in->a == B_FUNC || (in->a == B_PROBE && !in->b);
 	if (in->a == B_USTACK) /* depth 1..127, mode bpftrace (0) or perf (1) */
 		return (in->b & 0xff) >= 1 && (in->b & 0xff) <= 127 && in->b >> 8 <= 1;
+	if (in->a == B_PROBE) /* b 1: its id (a map key) */
+		return in->b <= 1 && (!str || in->c < PLAN_SLOTS);
 	return in->a < B_USTACK && (!str || in->c < PLAN_SLOTS);
 }
 
@@ -90,7 +94,7 @@ static bool step(struct verifier *v, const struct plan_insn *in, uint32_t pc)
 		return in->c + LANG_STRLEN <= pl->pool_len && push(v, true);
 	case PI_BUILTIN:
 		return check_builtin(in) &&
-		       push(v, in->a == B_COMM || in->a == B_FUNC || in->a == B_PROBE);
+		       push(v, in->a == B_COMM || in->a == B_FUNC || (in->a == B_PROBE && !in->b));
 	case PI_LOADV:
 		return in->a < v->probe->nvars && (in->b != 1 || v->probe->str_var[in->a]) &&
 		       in->b <= 1 && push(v, in->b);
@@ -150,7 +154,7 @@ static bool step(struct verifier *v, const struct plan_insn *in, uint32_t pc)
 		case EMIT_VALUE:
 			return in->b == 1 &&
 			       (in->imm == 0 || in->imm == VALUE_STR || in->imm == VALUE_USTACK ||
-				in->imm == (VALUE_USTACK | VALUE_PERF)) &&
+				in->imm == (VALUE_USTACK | VALUE_PERF) || in->imm == VALUE_PROBE) &&
 			       pop(v, 1, (uint32_t)in->imm & VALUE_STR, 1);
 		default:
 			return false;

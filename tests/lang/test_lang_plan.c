@@ -69,7 +69,7 @@ static int r_emit(void *c, enum lang_emit what, uint32_t id, int64_t imm, const 
 	r->emits[what]++;
 	if (what == EMIT_PRINTF) {
 		FILE *f = fmemopen(r->printed, sizeof(r->printed), "w");
-		print_printf(cur_plan->pool + cur_plan->fmt[id], data, len, imm, NULL, f);
+		print_printf(cur_plan->pool + cur_plan->fmt[id], data, len, imm, NULL, NULL, f);
 		fclose(f);
 	}
 	return 0;

@@ -126,6 +126,14 @@ usdt="$top/build/tests/usdt/usdt_target"
 expect_eq usdt "$(grep '^@' "$tmp/usdt.out")" "$(printf '@s[item-%d, 6]: 1\n' 0 1 2)" "maps" &&
 	pass usdt
 
+# probe of a usdt probe: "usdt:PATH:PROVIDER:NAME" as bpftrace 0.17 names it (the probe line
+# the agent gets is the marker's address), in a key and in printf.
+"$uprobe" -e "usdt:$usdt:utest:ints { @[probe] = count(); printf(\"<%s>\\n\", probe); }" \
+	-c "$usdt run 3" >"$tmp/usdtp.out" 2>"$tmp/usdtp.err"
+expect_eq usdt_probe "$(grep -e '^@' -e '^<' "$tmp/usdtp.out")" \
+	"$(printf '<usdt:%s:utest:ints>\n' "$usdt" "$usdt" "$usdt"; echo "@[usdt:$usdt:utest:ints]: 3")" \
+	"output" && pass usdt_probe
+
 # printf, print and exit() in probes of the traced process, on emit_target (one thread,
 # in order): stdout exactly bpftrace 0.17's (expected/emit_*.out, LANG_TARGET_REBASE=1
 # writes them from bpftrace). NAME<TAB>FORMAT<TAB>ARGS<TAB>PROGRAM (TARGET: its path).
@@ -332,6 +340,31 @@ tst=$?
 want=$(printf 'Attaching 2 probes...\n0 0\n1 1\n2 2\n\n\n')
 expect_eq exit_pid "$ust.$tst" "0.0" "statuses" &&
 	expect_eq exit_pid "$(cat "$tmp/exitp.out")" "$want" "output" && pass exit_pid
+
+# probe as a map key, in printf("%s") and print() (issue 16): the target's path is past 64
+# bytes, so the names of map_f's and main's probes share their first 63; each is its own
+# key, named in full, as bpftrace 0.17 prints them (text and json; json's maps by value, ties
+# by name here, by its hash in bpftrace); BEGIN's too.
+long="$tmp/a_directory_whose_name_is_long_enough_that_probe_names_pass_64_bytes"
+mkdir -p "$long" && cp "$tgt" "$long/map_target"
+lt="$long/map_target"
+prog="uprobe:$lt:map_f, uprobe:$lt:main { @[probe] = count(); @k[probe, 1] = count(); }
+uprobe:$lt:main { printf(\"%s|%-10s|\\n\", probe, probe); print(probe); } BEGIN { @[probe] = count(); }"
+"$uprobe" -e "$prog" -c "$lt -s 1000 4" >"$tmp/probe.out" 2>"$tmp/probe.err" </dev/null
+want=$(printf '%s\n' "uprobe:$lt:main|uprobe:$lt:main|" "uprobe:$lt:main" "@[BEGIN]: 1" \
+	"@[uprobe:$lt:main]: 1" "@[uprobe:$lt:map_f]: 4000" "@k[uprobe:$lt:main, 1]: 1" \
+	"@k[uprobe:$lt:map_f, 1]: 4000" | LC_ALL=C sort)
+expect_eq probe_key_long "$(grep -e '^@' -e '^uprobe:' "$tmp/probe.out" | LC_ALL=C sort)" "$want" \
+	"output" && expect_eq probe_key_long "$(cat "$tmp/probe.err")" "" "stderr" &&
+	pass probe_key_long
+"$uprobe" -f json -e "$prog" -c "$lt -s 1000 4" >"$tmp/probej.out" 2>"$tmp/probej.err" </dev/null
+m="uprobe:$lt:main" f="uprobe:$lt:map_f"
+want=$(printf '%s\n' "{\"type\": \"printf\", \"data\": \"$m|$m|\\n\"}" \
+	"{\"type\": \"value\", \"data\": \"$m\"}" \
+	"{\"type\": \"map\", \"data\": {\"@\": {\"BEGIN\": 1, \"$m\": 1, \"$f\": 4000}}}" \
+	"{\"type\": \"map\", \"data\": {\"@k\": {\"$m,1\": 1, \"$f,1\": 4000}}}")
+expect_eq probe_key_json "$(grep '^{"type": "[pvm]' "$tmp/probej.out")" "$want" "output" &&
+	pass probe_key_json
 
 # bpftrace's text: the one-liners on "map_target -s 1000 4".
 grep -v '^#' "$dir/oneliners.txt" | while IFS='	' read -r name prog; do

@@ -175,6 +175,9 @@ static int add_probes(struct tracer *t, struct lang_program *p, const char *name
 	for (int i = 0; i < n && !rc; i++)
 		rc = tracer_add_probe(t, lines[i]);
 	lang_program_specs_free(lines);
+	/* probe as a map key: event i (wildcards expanded) is id i + 1, named here */
+	if (!rc && lang_program_name_events(p, t->text, t->text_len))
+		rc = cli_error(CLI_EXIT_FAIL, "%s: %s", name, strerror(ENOMEM));
 	return rc;
 }
 
