@@ -597,10 +597,15 @@ static bool revive(const struct map_priv *m, uint8_t *s, uint64_t c, int64_t v)
 /*
  * Values wider than a word (strings): two buffers per slot, and a sequence
  * that moves by 4 per write (map_shm.h): a writer fills the buffer the
- * readers do not read, then publishes it. A reader never waits for a writer,
- * a writer never waits for another: a set that finds the slot BUSY is
- * overtaken by the set in progress (it lands just before it), a delete too
- * (the set in progress lands after it). Nothing is dropped but a table full.
+ * readers do not read, then publishes it. A reader never waits for an
+ * overwrite, a writer never waits for another's: a set that finds the slot
+ * BUSY with an overwrite is overtaken by it (it lands just before it), a
+ * delete too (the set in progress lands after it). Only a revival (a new or
+ * deleted key's first set: no value until it lands) is waited for, at most
+ * MAP_SPIN loads: a get or set after a set of the same key must see a value,
+ * its own or a later one (lang_target str_values saw "" for a key every
+ * thread had set, when its own set had been overtaken by another thread's
+ * revival). Nothing is dropped but a table full or a reviver preempted.
  */
 static int64_t *wide_buf(const struct map_priv *m, uint8_t *s, uint32_t seq)
 {
@@ -635,8 +640,12 @@ static int wide_set(const struct map_priv *m, uint8_t *s, const uint8_t *src)
 		uint32_t q = MAP_CTRL_GEN(c) & ~3u, h = MAP_CTRL_HASH(c);
 		unsigned int state = MAP_CTRL_STATE(c);
 
-		if (state == MAP_SLOT_BUSY)
-			return 0; /* overtaken by the set in progress */
+		if (state == MAP_SLOT_BUSY && (MAP_CTRL_GEN(c) & 3) == 1)
+			return 0; /* overtaken by the overwrite in progress (a value is there) */
+		if (state == MAP_SLOT_BUSY) { /* a revival: no value until it lands */
+			relax();
+			continue;
+		}
 		busy = MAP_CTRL(h, MAP_SLOT_BUSY, q + (state == MAP_SLOT_LIVE ? 1 : 2));
 		if (!__atomic_compare_exchange_n((uint64_t *)s, &c, busy, 0, __ATOMIC_ACQUIRE,
 						 __ATOMIC_RELAXED))
@@ -652,8 +661,8 @@ static int wide_set(const struct map_priv *m, uint8_t *s, const uint8_t *src)
 
 /*
  * The value of sequence q is in its buffer while LIVE(q) or BUSY(q + 1)
- * (overwritten: the writer fills the other buffer); DELETED or BUSY(q + 2)
- * (revived): no value. The copy is good when ctrl has moved by 4 at most since
+ * (overwritten: the writer fills the other buffer); DELETED: no value;
+ * BUSY(q + 2) (revived): the value to come, waited for. The copy is good when ctrl has moved by 4 at most since
  * (one write at most: the other buffer).
  */
 static int wide_get(const struct map_priv *m, uint8_t *s, uint8_t *dst)
@@ -663,9 +672,12 @@ static int wide_get(const struct map_priv *m, uint8_t *s, uint8_t *dst)
 		uint32_t q = MAP_CTRL_GEN(c) & ~3u;
 		unsigned int state = MAP_CTRL_STATE(c);
 
-		if (state == MAP_SLOT_DELETED || state == MAP_SLOT_EMPTY ||
-		    (state == MAP_SLOT_BUSY && (MAP_CTRL_GEN(c) & 3) != 1))
+		if (state == MAP_SLOT_DELETED || state == MAP_SLOT_EMPTY)
 			return -ENOENT;
+		if (state == MAP_SLOT_BUSY && (MAP_CTRL_GEN(c) & 3) != 1) {
+			relax(); /* a revival: its value is the one to read, once it lands */
+			continue;
+		}
 		wide_load(wide_buf(m, s, q), m->vwords / 2, dst);
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
 		c = __atomic_load_n((uint64_t *)s, __ATOMIC_RELAXED);
