@@ -393,6 +393,10 @@ struct uprobe_stats {
 	uint64_t ret_unwound;	       /* frames left without returning (exception, longjmp ...) */
 	uint64_t ret_missed;	       /* calls beyond UPROBE_RET_DEPTH, not followed */
 	uint64_t ret_orphaned;	       /* returns of calls whose probe was detached meanwhile */
+	/* Return probes attached (and still attached) by path (uprobe_info.ret_path): */
+	uint64_t ret_site_probes;      /* their function's exits patched */
+	uint64_t ret_hijack_fallbacks; /* the hijack: exits not patchable (ret_reason says
+					  why), or UPROBE_RET_PATH=hijack */
 };
 
 UPROBE_API int uprobe_get_stats(struct uprobe_stats *stats);

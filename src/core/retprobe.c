@@ -183,6 +183,18 @@ static bool entry_dead(const struct ret_entry *e, uint64_t slot)
 	return st >= 0 && ret_stacks[st].alt;
 }
 
+bool ret_same_stack(uint64_t a, uint64_t b)
+{
+	return same_stack(a, b);
+}
+
+bool ret_frame_gone(uint64_t slot, uint64_t sp)
+{
+	struct ret_entry e = { .slot = slot };
+
+	return entry_dead(&e, sp);
+}
+
 void ret_add_stack(uint64_t lo, uint64_t hi, bool alt)
 {
 	static int lock;
@@ -633,6 +645,20 @@ static void ret_drop_all(struct ret_stack *rs, uint64_t sp, int id)
 		ret_unwound(rs, e, id);
 		ret_remove(rs, rs->n - 1);
 	}
+}
+
+void ret_drop_newer(uint64_t slot)
+{
+	int id;
+	struct ret_stack *rs = ret_enter(&id);
+
+	if (!rs)
+		return;
+	while (rs->n && rs->e[rs->n - 1].slot < slot && same_stack(rs->e[rs->n - 1].slot, slot)) {
+		ret_unwound(rs, &rs->e[rs->n - 1], id);
+		ret_remove(rs, rs->n - 1);
+	}
+	ret_leave(rs);
 }
 
 void ret_exit_thread(uint64_t sp)

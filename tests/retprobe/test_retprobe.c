@@ -1477,6 +1477,11 @@ static void run_modes(const char *name, void (*fn)(unsigned int))
 	run_isolated(full, fn, 0);
 	snprintf(full, sizeof(full), "%s_noopt", name);
 	run_isolated(full, fn, UPROBE_F_NO_OPTIMIZE);
+	/* The fallback: every return by the return address swapped (docs/architecture.md). */
+	snprintf(full, sizeof(full), "%s_hijack", name);
+	setenv("UPROBE_RET_PATH", "hijack", 1);
+	run_isolated(full, fn, 0);
+	unsetenv("UPROBE_RET_PATH");
 }
 
 int main(int argc, char **argv)

@@ -67,7 +67,7 @@ static void check_case(const struct site_case *c)
 	int err = uprobe_analyze(NULL, c->fn, UPROBE_F_ANALYZE_RET, &info);
 
 	CHECK_EQ_INT(err, 0);
-	CHECK_EQ_INT(info.ret_path, UPROBE_RET_HIJACK);
+	CHECK_EQ_INT(info.ret_path, c->ok ? UPROBE_RET_SITE : UPROBE_RET_HIJACK);
 	CHECK_EQ_INT(info.ret_site_ok, c->ok);
 	CHECK_EQ_INT(info.ret_sites, c->sites);
 	if (c->ok)
@@ -129,7 +129,7 @@ static void case_attached(void)
 	CHECK_EQ_U64(rs_short(0), 0);
 	CHECK_EQ_U64(rets, 4);
 	CHECK_EQ_INT(uprobe_get_info(p, &info), 0);
-	CHECK_EQ_INT(info.ret_path, UPROBE_RET_HIJACK);
+	CHECK_EQ_INT(info.ret_path, UPROBE_RET_SITE);
 	CHECK_EQ_INT(info.ret_site_ok, 1);
 	CHECK_EQ_INT(info.ret_sites, 3);
 	CHECK_STR(info.ret_reason, "3 return sites: 2 ret, 1 tail jump");
