@@ -218,6 +218,18 @@ int retpatch_exit(void *xp, struct uprobe_regs *regs)
 	}
 	rs->busy = 1;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	top = rs->n;
+	if (__builtin_expect(x->kind == ARCH_EXIT_RET && rp_mine(&rs->e[top - 1], x, slot) &&
+				     (top == 1 || !rp_mine(&rs->e[top - 2], x, slot)), 1)) {
+		/* The common case: this call's one record on top. */
+		regs->rip = rs->e[top - 1].ra;
+		regs->rsp = slot + 8;
+		rp_report(&rs->e[top - 1], regs, &r, id);
+		regs->rip = rip;
+		regs->rsp = slot;
+		rs->n = top - 1;
+		goto out;
+	}
 	top = rp_find(rs, x, slot);
 	if (!top) {
 		RP_DROP_WHILE(rs, id, rp_gone_at_exit(e, slot));
@@ -233,11 +245,9 @@ int retpatch_exit(void *xp, struct uprobe_regs *regs)
 	for (bottom = top - 1; bottom > 0 && rp_mine(&rs->e[bottom - 1], x, slot); bottom--)
 		;
 	if (x->kind == ARCH_EXIT_RET) {
-		uint64_t ra = ret_real_address(slot, *(uint64_t *)slot);
-
 		/* As the hijack shows a return: rip the call site, rsp after the ret. */
 		for (unsigned i = top; i-- > bottom;) {
-			regs->rip = ra;
+			regs->rip = rs->e[i].ra;
 			regs->rsp = slot + 8;
 			rp_report(&rs->e[i], regs, &r, id);
 		}
