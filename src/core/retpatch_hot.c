@@ -203,10 +203,11 @@ int retpatch_exit(void *xp, struct uprobe_regs *regs)
 	const struct retpatch_exit *x = xp;
 	struct rp_stack *rs = rp_self;
 	uint64_t slot = regs->rsp, rip = regs->rip;
-	struct uprobe_ret r = { 0 };
+	struct uprobe_ret r; /* the rest is rp_report's: no rep stos on every return */
 	unsigned top, bottom;
 	int id;
 
+	r.flags = 0;
 	/* Nothing below us has run SIMD code: the return registers are as at the exit. */
 	__asm__ volatile("movdqu %%xmm0, %0\n\tmovdqu %%xmm1, %1" : "=m"(r.xmm0), "=m"(r.xmm1));
 	if (!rs || !rs->n || rs->busy)
