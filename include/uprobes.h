@@ -152,10 +152,14 @@ struct uprobe_opts {
 	unsigned int flags; /* enum uprobe_flags */
 	/*
 	 * Return probe (optional, with or without handler): the location must
-	 * be a function entry. At each call the return address is swapped for
-	 * the library's return trampoline and kept on a per-thread shadow stack
-	 * of UPROBE_RET_DEPTH calls; deeper calls run unprobed on return and are
-	 * counted (uprobe_info.ret_missed). C++ exceptions, backtrace(),
+	 * be a function entry. Where every exit of the function can be patched
+	 * (uprobe_info.ret_path UPROBE_RET_SITE) the exits report the returns;
+	 * elsewhere, at each call the return address is swapped for the
+	 * library's return trampoline (UPROBE_RET_HIJACK). Either way a
+	 * per-thread stack follows UPROBE_RET_DEPTH calls; deeper calls run
+	 * unprobed on return and are counted (uprobe_info.ret_missed).
+	 * UPROBE_RET_PATH=hijack (read at each attach) takes the hijack
+	 * everywhere, =site-strict refuses (ENOTSUP) where it would be taken. C++ exceptions, backtrace(),
 	 * longjmp, signal handlers (also on sigaltstack), fork and
 	 * swapcontext keep working (see docs/architecture.md). Refused on
 	 * functions that return twice or that no call enters (ENOTSUP).
