@@ -1499,10 +1499,17 @@ static void run_modes(const char *name, void (*fn)(unsigned int))
 	snprintf(full, sizeof(full), "%s_noopt", name);
 	run_isolated(full, fn, UPROBE_F_NO_OPTIMIZE);
 	/* The fallback: every return by the return address swapped (docs/architecture.md). */
+	const char *was = getenv("UPROBE_RET_PATH"); /* e.g. site-strict for the whole run */
+	char saved[32];
+
+	snprintf(saved, sizeof(saved), "%s", was ? was : "");
 	snprintf(full, sizeof(full), "%s_hijack", name);
 	setenv("UPROBE_RET_PATH", "hijack", 1);
 	run_isolated(full, fn, 0);
-	unsetenv("UPROBE_RET_PATH");
+	if (was)
+		setenv("UPROBE_RET_PATH", saved, 1);
+	else
+		unsetenv("UPROBE_RET_PATH");
 }
 
 int main(int argc, char **argv)
