@@ -68,6 +68,8 @@ static struct rp_fn *fn_find(uint64_t addr)
 	return NULL;
 }
 
+static bool fn_in_use(uint64_t addr);
+
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 static int key_err;
 
@@ -248,11 +250,17 @@ static struct retpatch_exit *exit_get(const struct probe_target *t, const struct
 	return x;
 }
 
-/* The exits of rs for t's function, into its rp_fn. 0, or -1 with why set. */
+/*
+ * The exits of rs for t's function, into its rp_fn (only when all are there:
+ * the site consumers attached already take theirs out by that list). 0, or
+ * -1 with why set.
+ */
 static int exits_get(const struct probe_target *t, const struct arch_retsites *rs, char *why,
 		     size_t len)
 {
+	struct retpatch_exit *got[ARCH_RETSITE_MAX];
 	struct rp_fn *f = fn_find(t->func_start);
+	unsigned n = 0;
 
 	if (!f) {
 		f = calloc(1, sizeof(*f));
@@ -264,17 +272,19 @@ static int exits_get(const struct probe_target *t, const struct arch_retsites *r
 		f->next = rp_fns;
 		rp_fns = f;
 	}
-	f->n = 0;
 	for (unsigned i = 0; i < rs->n; i++) {
-		struct retpatch_exit *x;
-
 		if (!rs->exit[i].win_len)
 			continue; /* a no-return call: nothing comes back */
-		x = exit_get(t, &rs->exit[i], why, len);
-		if (!x)
+		got[n] = exit_get(t, &rs->exit[i], why, len);
+		if (!got[n++])
 			return -1;
-		f->x[f->n++] = x;
 	}
+	if (fn_in_use(f->addr) && f->n && (f->n != n || memcmp(f->x, got, n * sizeof(*got)))) {
+		snprintf(why, len, "its exits changed under the return probes attached");
+		return -1;
+	}
+	memcpy(f->x, got, n * sizeof(*got));
+	f->n = n;
 	return 0;
 }
 
