@@ -85,6 +85,14 @@ void retpatch_resync(uint64_t sp);
 void retpatch_exit_thread(void);
 
 /*
+ * The hijack reports the frame at slot unwound (retprobe.c, read section
+ * held, srcu id): this thread's records below it on its stack are gone too,
+ * and newer: reported first, so that one unwind's reports come newest first
+ * across both paths. Signal-safe; nothing while a push or exit is under way.
+ */
+void retpatch_drop_newer(uint64_t slot, int id);
+
+/*
  * Detach (registry_lock): the calling thread's records of consumers detached
  * are dropped now, counted as orphaned returns (the exits may be gone before
  * they return). Other threads' are when next met.

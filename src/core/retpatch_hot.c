@@ -109,6 +109,8 @@ static void rp_unwound(const struct rp_entry *e, int id)
 	struct uprobe_ret r = { .flags = UPROBE_RET_UNWOUND };
 
 	arch_regs_set_pc_sp(&regs, e->ra, e->sp + 8);
+	/* Calls below it that took the hijack are gone too, and newer: first. */
+	ret_drop_newer(e->sp, id);
 	rp_report(e, &regs, &r, id);
 }
 
@@ -297,16 +299,23 @@ static void rp_drop(uint64_t sp, bool all)
 	}
 	rs->busy = 1;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	while (all && rs->n) {
-		/* Calls the hijack followed, newer than ours, first: newest first overall. */
-		ret_drop_newer(rs->e[rs->n - 1].sp);
-		rp_unwound(&rs->e[rs->n - 1], id);
-		rs->n--;
-	}
-	RP_DROP_WHILE(rs, id, e->sp != sp && ret_frame_gone(e->sp, sp));
+	RP_DROP_WHILE(rs, id, all || (e->sp != sp && ret_frame_gone(e->sp, sp)));
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	rs->busy = 0;
 	srcu_read_unlock();
+}
+
+void retpatch_drop_newer(uint64_t slot, int id)
+{
+	struct rp_stack *rs = rp_self;
+
+	if (!rs || !rs->n || rs->busy || id < 0)
+		return;
+	rs->busy = 1;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	RP_DROP_WHILE(rs, id, e->sp < slot && ret_frame_gone(e->sp, slot));
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	rs->busy = 0;
 }
 
 void retpatch_drop_orphans(void)

@@ -52,11 +52,12 @@ void ret_unhook(uint64_t sp);
 void ret_resync(uint64_t sp);
 void ret_exit_thread(uint64_t sp);
 /*
- * The thread leaves its calls (core/retpatch.c, whose records are dropped
- * newest first): those followed here that are newer than the frame at slot
- * (below it on its stack) are reported unwound first. Slots untouched.
+ * core/retpatch.c reports the frame at slot unwound (read section held, srcu
+ * id): the calls followed here below it on its stack are gone too, and newer:
+ * reported unwound first (slots untouched, an unwinder's unhooked entries
+ * left to ret_resync). Nothing while this thread's shadow stack is busy.
  */
-void ret_drop_newer(uint64_t slot);
+void ret_drop_newer(uint64_t slot, int id);
 
 /* Stacks that are not the thread's own: [lo, hi), alt for a sigaltstack (else makecontext). */
 void ret_add_stack(uint64_t lo, uint64_t hi, bool alt);
