@@ -75,8 +75,8 @@ static struct uprobe *rp_consumer(const struct rp_entry *e)
 
 typedef void (*rp_simd_fn)(void *, void *, const void *, void *);
 
-/* Run e's return handler (read section held, id >= 0). */
-static void rp_report(const struct rp_entry *e, struct uprobe_regs *regs, struct uprobe_ret *r,
+/* Run e's return handler (read section held, id >= 0). Inlined: the exit's hot path. */
+static inline __attribute__((always_inline)) void rp_report(const struct rp_entry *e, struct uprobe_regs *regs, struct uprobe_ret *r,
 		      int id)
 {
 	struct uprobe *c = rp_consumer(e);
