@@ -7,7 +7,8 @@
  * count of the loop / N is the instructions per call:
  *   valgrind --tool=callgrind --callgrind-out-file=F build/bench/bench_map_str -n 100000
  *   callgrind_annotate --inclusive=yes F | grep loop_
- * Without valgrind it prints ns per call (CLOCK_MONOTONIC, medians of 5 rounds).
+ * Without valgrind it prints ns per call (CLOCK_MONOTONIC, medians of 5 rounds), a
+ * table and the summary line bench/run.sh collects.
  * Usage: bench_map_str [-n calls]
  */
 #include <stdio.h>
@@ -78,11 +79,16 @@ int main(int argc, char **argv)
 	}
 	loop_int_set(1024); /* every key there: the rows measure updates, not inserts */
 	loop_str_set(1024);
-	printf("int_set_ns %.1f\n", ns_per(loop_int_set, n));
-	printf("int_get_ns %.1f\n", ns_per(loop_int_get, n));
-	printf("str_set_ns %.1f\n", ns_per(loop_str_set, n));
-	printf("str_get_ns %.1f\n", ns_per(loop_str_get, n));
-	printf("str_delete_set_ns %.1f\n", ns_per(loop_str_del_set, n));
+	double is = ns_per(loop_int_set, n), ig = ns_per(loop_int_get, n);
+	double ss = ns_per(loop_str_set, n), sg = ns_per(loop_str_get, n);
+	double sd = ns_per(loop_str_del_set, n);
+
+	printf("%-18s %8s\n", "row", "ns/call");
+	printf("%-18s %8.1f\n%-18s %8.1f\n%-18s %8.1f\n%-18s %8.1f\n%-18s %8.1f\n",
+	       "int set", is, "int get", ig, "str set", ss, "str get", sg, "str delete+set", sd);
+	/* bench/run.sh collects this line */
+	printf("summary: int_set_ns=%.1f int_get_ns=%.1f str_set_ns=%.1f str_get_ns=%.1f "
+	       "str_delete_set_ns=%.1f\n", is, ig, ss, sg, sd);
 	map_region_free(r);
 	return 0;
 }

@@ -30,11 +30,13 @@ $(B)/fuzz/fuzz_elf: $(FUZZ_ELF_SRCS) $(wildcard src/sym/*.h) src/util/log.h src/
 # The language (src/lang/*.c): fuzz_lang.c; seeds: fuzz/corpus/lang (the golden
 # cases of tests/lang/cases and bpftrace one-liners). Not hit.c: the agent's handler
 # reads through the fetch layer and writes into the rings (the library's own); not
-# krun.c and kspec.c, the kernel backend's (the trace layer's); no stacks
+# krun.c and kspec.c, the kernel backend's (the trace layer's); the trace-spec parser
+# (program.c names each probe's events, for `probe`, from their spec lines); no stacks
 # (tests/lang/nostack.c refuses them).
 FUZZ_LANG_SRCS := fuzz/fuzz_lang.c tests/lang/nostack.c \
 	$(filter-out src/lang/hit.c src/lang/krun.c src/lang/kspec.c,\
-	$(sort $(wildcard src/lang/*.c src/trace/map/*.c)))
+	$(sort $(wildcard src/lang/*.c src/trace/map/*.c))) \
+	$(filter-out fuzz/fuzz_spec.c,$(FUZZ_SPEC_SRCS))
 fuzz: $(B)/fuzz/fuzz_lang
 
 $(B)/fuzz/fuzz_lang: $(FUZZ_LANG_SRCS) $(wildcard src/lang/*.h) include/uprobes_lang.h

@@ -162,14 +162,18 @@ static bool jump_tables_clear(const struct probe_target *t, const struct arch_wi
 	for (unsigned i = 0; i < w->ntables; i++) {
 		if (table_hits_window(t, w->tables[i], t->addr, t->addr + w->len, &hit)) {
 			snprintf(why, len, "a jump table at 0x%lx has a case at byte %lu of the window",
-				 w->tables[i], hit - t->addr);
+				 w->tables[i] - t->bias, hit - t->addr);
 			return false;
 		}
 	}
 	return true;
 }
 
-/* Can rec (flags set) be jump-optimized? Fills rec->win, or rec->opt_reason. */
+/*
+ * Can rec (flags set) be jump-optimized? Fills rec->win, or rec->opt_reason.
+ * Addresses in a reason are the file's (as objdump and `uprobe list` show
+ * them): the same in every process, whatever its load address.
+ */
 bool jump_plan(struct probe_rec *rec, const struct probe_target *t)
 {
 	uint64_t src, dst;
@@ -192,9 +196,10 @@ bool jump_plan(struct probe_rec *rec, const struct probe_target *t)
 	if (err) {
 		if (err > 0 && src)
 			snprintf(why, sizeof(why), "the jump at 0x%lx targets byte %lu of the window",
-				 src, dst - t->addr);
+				 src - t->bias, dst - t->addr);
 		else if (err > 0)
-			snprintf(why, sizeof(why), "a landing pad at 0x%lx is inside the window", dst);
+			snprintf(why, sizeof(why), "a landing pad at 0x%lx is inside the window",
+				 dst - t->bias);
 		return opt_refuse(rec, err > 0 ? why : "out of memory");
 	}
 	if (rec->win.indirect_jmps && !jump_tables_clear(t, &rec->win, why, sizeof(why)))

@@ -31,6 +31,14 @@ int stack_table_fd(const struct stack_table *t)
 	return -ENOTSUP;
 }
 
+/* No table, so no mappings records to give. */
+int stack_reader_maps_since(struct uprobe_stack_reader *r, struct uprobe_symbolizer *s,
+			    uint64_t *since)
+{
+	(void)r, (void)s, (void)since;
+	return -ENOTSUP;
+}
+
 #ifdef LANG_NOSTACK_PUBLIC
 struct uprobe_symbolizer *uprobe_symbolizer_new(const struct uprobe_symbolizer_opts *o)
 {

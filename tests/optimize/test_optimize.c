@@ -9,6 +9,7 @@
  * damaged one is rebuilt, with the same decisions.
  */
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
@@ -158,6 +159,18 @@ static void landing_pad_in_window(void)
 	CHECK(found >= 0);
 	if (found < 0)
 		return;
+	/*
+	 * The reason names the pad by its file address (objdump's, the same in
+	 * every process), not by where this process loaded the program.
+	 */
+	Dl_info dl;
+	unsigned long pad = 0;
+	CHECK(dladdr((void *)opt_catcher, &dl) != 0);
+	CHECK(sscanf(strstr(info.opt_reason, "a landing pad at "), "a landing pad at %lx",
+		     &pad) == 1);
+	uint64_t file_at = (uint64_t)(uintptr_t)opt_catcher - (uint64_t)(uintptr_t)dl.dli_fbase +
+			   (uint64_t)found;
+	CHECK(pad > file_at && pad < file_at + 16);
 	struct uprobe *p = attach(loc, &info);
 	if (!p)
 		return;
