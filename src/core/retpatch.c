@@ -338,7 +338,11 @@ static bool rec_listed(struct probe_rec **recs, size_t n, const struct probe_rec
 	return false;
 }
 
-/* The exits of the site probes of probes[0..n) for which keep(rec) holds, distinct. */
+/*
+ * The exits of the site probes of probes[0..n), distinct, in a malloc'd
+ * *out: not yet in (arm), or in and no longer needed by any site consumer of
+ * their function (release).
+ */
 static size_t exits_of(struct uprobe **probes, size_t n, bool release, struct probe_rec ***out);
 
 void retpatch_arm(struct uprobe **probes, size_t n)
