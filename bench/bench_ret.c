@@ -40,8 +40,12 @@
 
 /*
  * The probed function, in assembly so that its bytes are what gcc -O2 makes
- * of `return a + b;` whatever the flags (no endbr64, no frame pointer): the
- * jump at its entry replaces lea+ret (4+1 bytes, exactly the 5 of a jmp).
+ * of `return a + b;` whatever the flags (no endbr64, no frame pointer), in
+ * the form gcc -O2 gives it when a and b are not both in registers it may
+ * combine (mov; add; ret): the jump at its entry replaces mov+add (3+3
+ * bytes), the ret and the int3 padding after it are a return site (issue 18:
+ * a return probe patches it instead of swapping the return address). With
+ * lea+ret (5 bytes) the entry's jump would cover the ret: the hijack only.
  */
 __asm__(".text\n"
 	".p2align 6\n"
@@ -49,14 +53,16 @@ __asm__(".text\n"
 	".type bench_ret_target,@function\n"
 	"bench_ret_target:\n"
 	"	.cfi_startproc\n"
-	"	lea (%rdi,%rsi,1),%rax\n"
+	"	mov %rdi,%rax\n"
+	"	add %rsi,%rax\n"
 	"	ret\n"
 	"	.cfi_endproc\n"
-	".size bench_ret_target,.-bench_ret_target\n");
+	".size bench_ret_target,.-bench_ret_target\n"
+	"	.p2align 4,0xcc\n");
 
 long bench_ret_target(long a, long b);
 
-static const uint8_t target_bytes[] = {0x48, 0x8d, 0x04, 0x37, 0xc3};
+static const uint8_t target_bytes[] = {0x48, 0x89, 0xf8, 0x48, 0x01, 0xf0, 0xc3};
 
 /* Read once per loop, so that the compiler cannot specialise run_calls. */
 static long (*volatile target_fn)(long, long) = bench_ret_target;
@@ -85,10 +91,57 @@ static struct bench_bpftrace bt = BENCH_BPFTRACE("uretprobe", bench_ret_target, 
 #define R_EMPTY bench_ret_ret_empty
 #define R_RAX	bench_ret_ret_rax
 
+/*
+ * A library case whose return probe must take path (enum uprobe_ret_path):
+ * UPROBE_RET_PATH=hijack set around the attach for the hijack's row, so that
+ * the two paths are measured side by side on the same function.
+ */
+static int ret_path_arm(struct bench_case *c, enum uprobe_ret_path path)
+{
+	struct bench_lib *l = (struct bench_lib *)c;
+	struct uprobe_info info = {.sz = sizeof(info)};
+	int r;
+
+	if (path == UPROBE_RET_HIJACK)
+		setenv("UPROBE_RET_PATH", "hijack", 1);
+	r = bench_lib_arm.arm(c);
+	unsetenv("UPROBE_RET_PATH");
+	if (r || !l->ret_handler)
+		return r;
+	if (uprobe_get_info(l->probe, &info) || info.ret_path != path) {
+		snprintf(c->why, sizeof(c->why), "return path %s, want %s: %s",
+			 uprobe_ret_path_name(info.ret_path), uprobe_ret_path_name(path),
+			 info.ret_reason);
+		bench_lib_arm.disarm(c, 0);
+		return -1;
+	}
+	snprintf(c->reason, sizeof(c->reason), "%.80s; returns: %s", info.reason,
+		 uprobe_ret_path_name(path));
+	return 0;
+}
+
+static int site_arm(struct bench_case *c)
+{
+	return ret_path_arm(c, UPROBE_RET_SITE);
+}
+
+static int hijack_arm(struct bench_case *c)
+{
+	return ret_path_arm(c, UPROBE_RET_HIJACK);
+}
+
+static int lib_disarm(struct bench_case *c, uint64_t calls)
+{
+	return bench_lib_arm.disarm(c, calls);
+}
+
+static const struct bench_arm site_lib_arm = {.arm = site_arm, .disarm = lib_disarm};
+static const struct bench_arm hijack_lib_arm = {.arm = hijack_arm, .disarm = lib_disarm};
+
 static struct variant variants[] = {
-#define LIB(lb, k, fl, h, rh, w)                                           \
+#define LIB_ON(lb, k, fl, h, rh, w, arm_)                                  \
 	{                                                                  \
-		.l = {.c = {.label = lb, .key = k, .arm = &bench_lib_arm}, \
+		.l = {.c = {.label = lb, .key = k, .arm = arm_},           \
 		      .addr = (const void *)bench_ret_target,              \
 		      .flags = fl,                                         \
 		      .handler = h,                                        \
@@ -97,6 +150,7 @@ static struct variant variants[] = {
 		      .want = w},                                          \
 		.kind = K_LIB                                              \
 	}
+#define LIB(lb, k, fl, h, rh, w) LIB_ON(lb, k, fl, h, rh, w, &site_lib_arm)
 #define BASELINE(lb, k, kd, a, arg_)                                                   \
 	{                                                                              \
 		.l = {.c = {.label = lb, .key = k, .arm = a, .arg = arg_}}, .kind = kd \
@@ -107,6 +161,10 @@ static struct variant variants[] = {
 	    R_EMPTY, WANT_OPT),
 	LIB("optimized, entry+return, cookie+rax", "optimized_entry_return_2arg_ns", NO_SIMD,
 	    H_COOK, R_RAX, WANT_OPT),
+	LIB_ON("optimized, entry+return, empty, hijack", "optimized_entry_return_hijack_ns",
+	       NO_SIMD, H_EMPTY, R_EMPTY, WANT_OPT, &hijack_lib_arm),
+	LIB_ON("optimized, entry+return, cookie+rax, hijack", "optimized_entry_return_2arg_hijack_ns",
+	       NO_SIMD, H_COOK, R_RAX, WANT_OPT, &hijack_lib_arm),
 	LIB("int3, entry+return, empty", "int3_entry_return_ns", NO_OPT | NO_SIMD, H_EMPTY, R_EMPTY,
 	    WANT_TRAP),
 	BASELINE("kernel uretprobe", "kernel_uretprobe_ns", K_KERNEL, &bench_kuprobe_arm, &kp_ret),
@@ -115,6 +173,7 @@ static struct variant variants[] = {
 	BASELINE("bpftrace uretprobe count()", "bpftrace_uretprobe_ns", K_BPFTRACE,
 		 &bench_bpftrace_arm, &bt),
 #undef LIB
+#undef LIB_ON
 #undef BASELINE
 };
 
@@ -225,7 +284,7 @@ static const struct bench_table table = {
 	.more_head = " x native",
 	.more = times_native,
 	.legend =
-		"ns/call: median over rounds of the time per call of bench_ret_target (lea; ret), "
+		"ns/call: median over rounds of the time per call of bench_ret_target (mov; add; ret), "
 		"probe included.\n+ns: above the unprobed call. x native: ns/call divided by "
 		"the unprobed call's.",
 };
@@ -353,7 +412,8 @@ int main(int argc, char **argv)
 {
 	static const char *const count_rows[] = {"native_ns", "optimized_entry_ns",
 						 "optimized_entry_return_ns",
-						 "optimized_entry_return_2arg_ns"};
+						 "optimized_entry_return_2arg_ns",
+						 "optimized_entry_return_hijack_ns"};
 	struct bench_cfg cfg = {.rounds = 11, .ms = 200, .slow_rounds = 3, .slow_budget_ms = 30000};
 	struct bench_suite s = {variants, sizeof(variants[0]), NVAR, run, after_detach, &cfg};
 	int st = bench_parse(&cfg, argc, argv, "c",
@@ -365,11 +425,11 @@ int main(int argc, char **argv)
 	if (!text_intact())
 		return fprintf(stderr, "bench_ret: target bytes are not the expected ones\n"), 1;
 	if (cfg.count_calls)
-		return bench_count_mode(&s, count_rows, 4, cfg.count_calls, reset_ring,
+		return bench_count_mode(&s, count_rows, 5, cfg.count_calls, reset_ring,
 					count_report);
 
 	printf("bench_ret: per-call cost of entry and return probes on one function\n");
-	printf("bench_ret_target(a, b): lea (%%rdi,%%rsi,1),%%rax (48 8d 04 37); ret (c3); "
+	printf("bench_ret_target(a, b): mov %%rdi,%%rax (48 89 f8); add %%rsi,%%rax (48 01 f0); ret (c3); "
 	       "called with (i, %d)\n",
 	       ARG_B);
 	bench_pin();

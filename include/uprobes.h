@@ -152,10 +152,14 @@ struct uprobe_opts {
 	unsigned int flags; /* enum uprobe_flags */
 	/*
 	 * Return probe (optional, with or without handler): the location must
-	 * be a function entry. At each call the return address is swapped for
-	 * the library's return trampoline and kept on a per-thread shadow stack
-	 * of UPROBE_RET_DEPTH calls; deeper calls run unprobed on return and are
-	 * counted (uprobe_info.ret_missed). C++ exceptions, backtrace(),
+	 * be a function entry. Where every exit of the function can be patched
+	 * (uprobe_info.ret_path UPROBE_RET_SITE) the exits report the returns;
+	 * elsewhere, at each call the return address is swapped for the
+	 * library's return trampoline (UPROBE_RET_HIJACK). Either way a
+	 * per-thread stack follows UPROBE_RET_DEPTH calls; deeper calls run
+	 * unprobed on return and are counted (uprobe_info.ret_missed).
+	 * UPROBE_RET_PATH=hijack (read at each attach) takes the hijack
+	 * everywhere, =site-strict refuses (ENOTSUP) where it would be taken. C++ exceptions, backtrace(),
 	 * longjmp, signal handlers (also on sigaltstack), fork and
 	 * swapcontext keep working (see docs/architecture.md). Refused on
 	 * functions that return twice or that no call enters (ENOTSUP).
@@ -393,6 +397,10 @@ struct uprobe_stats {
 	uint64_t ret_unwound;	       /* frames left without returning (exception, longjmp ...) */
 	uint64_t ret_missed;	       /* calls beyond UPROBE_RET_DEPTH, not followed */
 	uint64_t ret_orphaned;	       /* returns of calls whose probe was detached meanwhile */
+	/* Return probes attached (and still attached) by path (uprobe_info.ret_path): */
+	uint64_t ret_site_probes;      /* their function's exits patched */
+	uint64_t ret_hijack_fallbacks; /* the hijack: exits not patchable (ret_reason says
+					  why), or UPROBE_RET_PATH=hijack */
 };
 
 UPROBE_API int uprobe_get_stats(struct uprobe_stats *stats);

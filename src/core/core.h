@@ -41,6 +41,8 @@ struct probe_rec {
 	int installed;		   /* REC_* patch state in the text (registry_lock) */
 	int pending;		   /* taken by the batch being attached (registry_lock) */
 	int active;		   /* hits are handled; cleared after the int3 is gone */
+	bool ret_exit;		   /* a return site of a return probe (core/retpatch.c) */
+	uint64_t jmp_to;	   /* the jump's target when not tramp's code (ret_exit) */
 	struct uprobe *consumers;  /* RCU list, written under registry_lock */
 };
 
@@ -147,6 +149,8 @@ struct core_stats {
 	uint64_t stale_traps, singlesteps; /* atomics, from the trap path */
 	uint64_t threads_moved;		   /* atomic, from quiescence */
 	uint64_t ret_orphaned;		   /* atomic: returns after the probe's detach */
+	uint64_t ret_site_probes;	   /* return probes attached on the site path (registry_lock) */
+	uint64_t ret_hijack_fallbacks;	   /* ... on the hijack though eligible or asked (registry_lock) */
 	uint64_t probes_attached;	   /* registry_lock */
 	struct hit_sums retired;	   /* of probes detached since (registry_lock) */
 };

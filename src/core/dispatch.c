@@ -15,6 +15,7 @@
  */
 #include "arch/arch.h"
 #include "core/core.h"
+#include "core/retpatch.h"
 #include "core/retprobe.h"
 #include "core/srcu.h"
 
@@ -90,7 +91,10 @@ static inline __attribute__((always_inline)) void consumers_call(struct probe_re
 			continue;
 		}
 		if (c->ret_handler) {
-			ret_cur_cookie = ret_push(rec, c, arch_regs_sp(regs), id);
+			ret_cur_cookie =
+				c->ret_site.path == UPROBE_RET_SITE
+					? retpatch_push(rec, c, arch_regs_sp(regs), id)
+					: ret_push(rec, c, arch_regs_sp(regs), id);
 			if (c->handler)
 				c->handler(c, regs, c->ctx);
 			ret_cur_cookie = NULL;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Per-probe information, dry-run analysis and process-wide counters. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -78,7 +79,7 @@ int uprobe_get_stats(struct uprobe_stats *s)
 {
 	struct hit_sums sums;
 
-	if (!s || s->sz < sizeof(*s))
+	if (!s || s->sz < offsetof(struct uprobe_stats, ret_site_probes))
 		return log_report(log_error(EINVAL, "stats is NULL or stats->sz is too small"));
 	s->stale_traps = __atomic_load_n(&core_stats.stale_traps, __ATOMIC_RELAXED);
 	s->foreign_traps = ubp_foreign_traps();
@@ -93,6 +94,10 @@ int uprobe_get_stats(struct uprobe_stats *s)
 	s->ret_missed = sums.ret_missed;
 	s->ret_orphaned = __atomic_load_n(&core_stats.ret_orphaned, __ATOMIC_RELAXED);
 	s->probes_attached = core_stats.probes_attached;
+	if (s->sz >= sizeof(*s)) { /* callers built before the return sites: no such fields */
+		s->ret_site_probes = core_stats.ret_site_probes;
+		s->ret_hijack_fallbacks = core_stats.ret_hijack_fallbacks;
+	}
 	s->xol_slots = xol_slots_in_use();
 	pthread_mutex_unlock(&registry_lock);
 	return 0;

@@ -271,7 +271,8 @@ static void window_fixup(ucontext_t *uc, void *arg)
  */
 static void patch_bytes(const struct probe_rec *rec, int state, uint8_t out[ARCH_JMP_LEN])
 {
-	int32_t rel = (int32_t)(rec->tramp + TRAMP_DATA_WORDS * 8 - (rec->addr + ARCH_JMP_LEN));
+	uint64_t to = rec->jmp_to ? rec->jmp_to : rec->tramp + TRAMP_DATA_WORDS * 8;
+	int32_t rel = (int32_t)(to - (rec->addr + ARCH_JMP_LEN));
 
 	out[0] = state == REC_CLEAN ? rec->orig[0] : state == REC_JMP ? 0xe9 : ARCH_BREAKPOINT;
 	if (state >= REC_JMP_TAIL)

@@ -21,6 +21,7 @@
 #include "core/core.h"
 #include "core/jump.h"
 #include "core/resolve.h"
+#include "core/retpatch.h"
 #include "core/retsite.h"
 #include "core/retprobe.h"
 #include "core/srcu.h"
@@ -192,9 +193,15 @@ static int rec_get(const struct probe_target *t, unsigned flags, struct probe_re
 
 	struct probe_rec *cover = jump_covering(t->addr);
 
+	if (cover && cover->ret_exit)
+		return log_error(EBUSY, "0x%lx is inside the patched return site at 0x%lx of a "
+				 "return probe", t->addr, cover->addr);
 	if (cover && cover->installed)
 		return log_error(EBUSY, "0x%lx is inside the jump of the optimized probe at 0x%lx",
 				 t->addr, cover->addr);
+	if (old && old->ret_exit && (old->installed || old->pending))
+		return log_error(EBUSY, "0x%lx is a patched return site of a return probe",
+				 t->addr);
 	if (cover) {
 		err = rec_demote(cover, t->addr);
 		if (err)
@@ -204,7 +211,7 @@ static int rec_get(const struct probe_target *t, unsigned flags, struct probe_re
 	if (err)
 		return err;
 	flags &= EXEC_FLAGS;
-	if (old && old->flags == flags && old->insn.len == ai.len &&
+	if (old && !old->ret_exit && old->flags == flags && old->insn.len == ai.len &&
 	    !memcmp(old->insn.bytes, ai.bytes, ai.len)) {
 		rec_set_pending(old);
 		*out = old;
@@ -340,10 +347,16 @@ static int probe_prepare(const struct uprobe_spec *s, struct uprobe **out)
 		log_error_prefix("%s", spec_name(s, name, sizeof(name)));
 		return err;
 	}
-	if (s->ret_handler)
-		retsite_decide(&t, &p->ret_site);
-	p->handler = s->handler;
 	p->ret_handler = s->ret_handler;
+	if (s->ret_handler) {
+		err = retpatch_prepare(p, &t);
+		if (err) {
+			probe_delete(p);
+			log_error_prefix("%s", spec_name(s, name, sizeof(name)));
+			return err;
+		}
+	}
+	p->handler = s->handler;
 	p->ctx = s->ctx;
 	p->flags = s->flags;
 	probe_set_target(p, &t);
@@ -448,6 +461,7 @@ static void batch_rollback(struct uprobe **probes, size_t n, struct probe_rec **
 		if (probes[i] && probes[i]->attached)
 			probe_unlink(probes[i]);
 	recs_disarm(recs, recs_orphaned(probes, n, recs));
+	retpatch_release(probes, n);
 	srcu_synchronize();
 	for (size_t i = 0; i < n; i++) {
 		probe_delete(probes[i]);
@@ -573,10 +587,14 @@ int core_attach_many(const struct uprobe_spec *specs, size_t n, struct uprobe **
 		if (probes[i])
 			probes[i]->skipped_also = each->skipped[i];
 	recs = calloc(n ? 2 * n : 1, sizeof(*recs)); /* fresh records, optimized ones */
+	if (recs)
+		retpatch_arm(probes, n); /* return sites before the entries that push */
 	ret = recs ? batch_arm(probes, n, partial, errs, recs, recs + n, each)
 		   : log_error(ENOMEM, "out of memory");
 	if (ret < 0 && recs)
 		batch_rollback(probes, n, recs);
+	for (size_t i = 0; ret >= 0 && i < n; i++)
+		retpatch_count(probes[i], 1);
 	recs_clear_pending();
 	pthread_mutex_unlock(&registry_lock);
 	free(recs);
@@ -672,8 +690,10 @@ int uprobe_detach_many(struct uprobe **probes, size_t n)
 			continue;
 		}
 		probe_unlink(p);
+		retpatch_count(p, -1);
 	}
 	disarm_err = recs_disarm(recs, recs_orphaned(probes, n, recs));
+	retpatch_release(probes, n); /* the exits after the entries: no push without its pop */
 	if (disarm_err && !err) {
 		log_error_prefix("detached, but its patch stays in the text (hits run the "
 				 "original instructions)");

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "arch/arch.h"
+#include "core/retpatch.h"
 #include "core/retprobe.h"
 #include "core/srcu.h"
 
@@ -183,6 +184,18 @@ static bool entry_dead(const struct ret_entry *e, uint64_t slot)
 	return st >= 0 && ret_stacks[st].alt;
 }
 
+bool ret_same_stack(uint64_t a, uint64_t b)
+{
+	return same_stack(a, b);
+}
+
+bool ret_frame_gone(uint64_t slot, uint64_t sp)
+{
+	struct ret_entry e = { .slot = slot };
+
+	return entry_dead(&e, sp);
+}
+
 void ret_add_stack(uint64_t lo, uint64_t hi, bool alt)
 {
 	static int lock;
@@ -271,6 +284,8 @@ static void ret_unwound(struct ret_stack *rs, const struct ret_entry *e, int id)
 	if (e->slot & RET_TAKEN)
 		return;
 	rs->grave[rs->grave_next++ % RET_GRAVE] = *e;
+	/* Calls below it that took the site path are gone too, and newer: first. */
+	retpatch_drop_newer(e->slot, id);
 	ret_report(e, &regs, &r, id);
 }
 
@@ -633,6 +648,23 @@ static void ret_drop_all(struct ret_stack *rs, uint64_t sp, int id)
 		ret_unwound(rs, e, id);
 		ret_remove(rs, rs->n - 1);
 	}
+}
+
+void ret_drop_newer(uint64_t slot, int id)
+{
+	struct ret_stack *rs = ret_self;
+
+	if (!rs || !rs->n || rs->busy || id < 0)
+		return;
+	rs->busy = 1;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	while (rs->n && !(rs->e[rs->n - 1].slot & RET_TAKEN) && rs->e[rs->n - 1].slot < slot &&
+	       same_stack(rs->e[rs->n - 1].slot, slot) && !rs->e[rs->n - 1].unhooked) {
+		ret_unwound(rs, &rs->e[rs->n - 1], id);
+		ret_remove(rs, rs->n - 1);
+	}
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	rs->busy = 0;
 }
 
 void ret_exit_thread(uint64_t sp)

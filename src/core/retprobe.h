@@ -51,9 +51,25 @@ void dispatch_return(struct ret_frame *f);
 void ret_unhook(uint64_t sp);
 void ret_resync(uint64_t sp);
 void ret_exit_thread(uint64_t sp);
+/*
+ * core/retpatch.c reports the frame at slot unwound (read section held, srcu
+ * id): the calls followed here below it on its stack are gone too, and newer:
+ * reported unwound first (slots untouched, an unwinder's unhooked entries
+ * left to ret_resync). Nothing while this thread's shadow stack is busy.
+ */
+void ret_drop_newer(uint64_t slot, int id);
 
 /* Stacks that are not the thread's own: [lo, hi), alt for a sigaltstack (else makecontext). */
 void ret_add_stack(uint64_t lo, uint64_t hi, bool alt);
+
+/*
+ * Is the frame whose return address is at slot gone, seen from code running
+ * with stack pointer sp (below it on the same stack, or on a sigaltstack we
+ * left)? Signal-safe. For core/retpatch.c's entries.
+ */
+bool ret_frame_gone(uint64_t slot, uint64_t sp);
+/* Are a and b on the same stack of this thread? Signal-safe. */
+bool ret_same_stack(uint64_t a, uint64_t b);
 
 /* Once, from the first attach of a return probe (not signal context). 0 or -errno. */
 int ret_setup(void);

@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 
 #include "arch/x86_64/optimize.h"
+#include "core/retpatch.h"
 #include "core/retsite.h"
 #include "sym/sym.h"
 #include "util/log.h"
@@ -269,6 +270,8 @@ void retsite_decide(const struct probe_target *t, struct retsite_verdict *v)
 	v->path = UPROBE_RET_HIJACK;
 	if (!retsite_check(t, rs)) {
 		v->ok = 1;
+		if (retpatch_mode() != RETPATCH_HIJACK)
+			v->path = UPROBE_RET_SITE;
 		v->sites = rs->n - rs->count[ARCH_EXIT_NORETURN];
 		retsite_summary(rs, v->why, sizeof(v->why));
 	} else {

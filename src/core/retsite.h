@@ -27,8 +27,9 @@ int retsite_check(const struct probe_target *t, struct arch_retsites *rs);
 void retsite_summary(const struct arch_retsites *rs, char *buf, size_t len);
 
 /*
- * The path a return probe at t uses, in v: return sites when eligible and
- * UPROBE_RET_PATH=site (not yet: always the hijack), the reason either way.
+ * The path a return probe at t would use, in v (uprobe_analyze): return
+ * sites when eligible and UPROBE_RET_PATH is not "hijack", the reason either
+ * way. An attach decides with retpatch_prepare() (it may still fall back).
  * Caller holds registry_lock.
  */
 void retsite_decide(const struct probe_target *t, struct retsite_verdict *v);

@@ -34,6 +34,7 @@
 #include <ucontext.h>
 #include <unwind.h>
 
+#include "core/retpatch.h"
 #include "core/retprobe.h"
 
 #define UPROBE_EXPORT __attribute__((visibility("default")))
@@ -98,6 +99,7 @@ UPROBE_EXPORT _Unwind_Reason_Code _Unwind_ForcedUnwind(struct _Unwind_Exception 
 	ret_unhook(CALLER_SP());
 	code = real_(exc, stop, arg);
 	ret_resync(CALLER_SP());
+	retpatch_resync(CALLER_SP());
 	return code;
 }
 
@@ -107,6 +109,7 @@ UPROBE_EXPORT void *__cxa_begin_catch(void *exc)
 
 	/* The catching frame called us: what was below it is gone. */
 	ret_resync(CALLER_SP());
+	retpatch_resync(CALLER_SP());
 	return real_(exc);
 }
 
@@ -165,6 +168,7 @@ UPROBE_EXPORT void pthread_exit(void *retval)
 	REAL(void (*)(void *), "pthread_exit", "GLIBC_2.2.5");
 
 	ret_exit_thread(CALLER_SP());
+	retpatch_exit_thread();
 	real_(retval);
 	__builtin_unreachable();
 }

@@ -251,6 +251,18 @@ int main(int argc, char **argv)
 					     uprobe_last_error());
 				return 2;
 			}
+			/* The path its returns must take ("site", "hijack"), when asked. */
+			const char *want = std::getenv("RETPROBE_WANT_PATH");
+			struct uprobe_info info = {};
+
+			info.sz = sizeof(info);
+			if (want && (uprobe_get_info(p[i], &info) ||
+				     std::strcmp(uprobe_ret_path_name(info.ret_path), want))) {
+				std::fprintf(stderr, "%s: returns by %s, want %s: %s\n", names[i],
+					     uprobe_ret_path_name(info.ret_path), want,
+					     info.ret_reason);
+				return 3;
+			}
 		}
 	}
 	scenario("scenario 1", 1, 0);

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
-# test_retprobe runs cxx_exc (next to it) as a child for the C++ exception
-# case. -rdynamic: backtrace_symbols() and dladdr() name the test's functions.
+# test_retprobe runs cxx_exc and cxx_exc_site (next to it) as children for the
+# C++ exception case. -rdynamic: backtrace_symbols() and dladdr() name the test's functions.
 TEST_BINS += $(B)/tests/retprobe/test_retprobe
 
 RETPROBE_SRCS := tests/retprobe/test_retprobe.c tests/retprobe/rp_unwind.c \
@@ -11,8 +11,14 @@ $(B)/tests/retprobe/cxx_exc: tests/retprobe/cxx_exc.cc include/uprobes.h $(B)/li
 	$(CXX) -std=gnu++17 -O2 -g -Wall -Wextra -Werror -Iinclude -o $@ $< \
 		$(PROG_LDFLAGS) $(PROG_LDLIBS)
 
+# The same without .cold parts: its functions' exits can all be patched (return sites).
+$(B)/tests/retprobe/cxx_exc_site: tests/retprobe/cxx_exc.cc include/uprobes.h $(B)/libuprobes.so
+	@mkdir -p $(@D)
+	$(CXX) -std=gnu++17 -O2 -g -fno-reorder-blocks-and-partition -Wall -Wextra -Werror \
+		-Iinclude -o $@ $< $(PROG_LDFLAGS) $(PROG_LDLIBS)
+
 $(B)/tests/retprobe/test_retprobe: $(RETPROBE_SRCS) tests/retprobe/retprobe.h \
-		$(B)/tests/retprobe/cxx_exc $(B)/libuprobes.so
+		$(B)/tests/retprobe/cxx_exc $(B)/tests/retprobe/cxx_exc_site $(B)/libuprobes.so
 	@mkdir -p $(@D)
 	$(CC) $(PROG_CFLAGS) $(CFLAGS) -rdynamic -o $@ $(filter %.c,$^) $(PROG_LDFLAGS) \
 		$(PROG_LDLIBS)

@@ -227,6 +227,12 @@ void t_coroutine_other_thread(unsigned int flags)
 	char seq[256] = "";
 	pthread_t t;
 
+	/*
+	 * A call that returns on another thread is followed by the hijack only:
+	 * the site path's records are per thread (docs/architecture.md, "Return
+	 * sites"). The child process of this case takes the hijack.
+	 */
+	setenv("UPROBE_RET_PATH", "hijack", 1);
 	if (!stack || !rp_attach(&df, flags, 1, 1) || !rp_attach(&dg, flags, 1, 1))
 		goto out;
 	getcontext(&mg_co);

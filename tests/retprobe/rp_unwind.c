@@ -599,6 +599,7 @@ void t_pthread_cancel(unsigned int flags)
 	CHECK(pc_run());
 	CHECK_EQ_INT(pc_cleanup, 52);
 	memcpy(ra, ra_seen, sizeof(ra));
+	/* pc_f1 takes the hijack (its last call falls through), pc_f2 the site path. */
 	if (!rp_attach(&d1, flags, 1, 1) || !rp_attach(&d2, flags, 1, 1))
 		return;
 	ev_reset();

@@ -293,6 +293,27 @@ FUNC(rs_lret)
 1:	ret
 END(rs_lret)
 
+/*
+ * Recursive, two rets (one after a back-extended window that starts at a
+ * branch target): rs_rec(n) = n + 1, n + 1 calls deep. For the patched
+ * path's pairing of entries and exits (test_retsite "patched_recursion").
+ */
+	PAD
+FUNC(rs_rec)
+	push %rbx
+	mov %rdi, %rbx
+	test %rdi, %rdi
+	je 1f
+	lea -1(%rdi), %rdi
+	call rs_rec
+	add $1, %rax
+	pop %rbx
+	ret
+1:	mov $1, %eax
+	pop %rbx
+	ret
+END(rs_rec)
+
 	.section .data.rel.ro, "aw"
 	.p2align 3
 rs_leaf_ptr:

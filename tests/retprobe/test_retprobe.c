@@ -32,6 +32,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -1363,7 +1364,7 @@ static void print_first_diff(const char *got, const char *want)
 	       (int)strcspn(gl, "\n"), gl, (int)strcspn(wl, "\n"), wl);
 }
 
-static void t_cxx(unsigned int flags)
+static void t_cxx_bin(unsigned int flags, const char *bin, const char *want_path)
 {
 	const char *sepstr = "--- reports ---\n";
 	char exe[PATH_MAX], path[PATH_MAX + 16];
@@ -1376,7 +1377,11 @@ static void t_cxx(unsigned int flags)
 		return;
 	}
 	exe[n] = 0;
-	snprintf(path, sizeof(path), "%s/cxx_exc", dirname(exe));
+	snprintf(path, sizeof(path), "%s/%s", dirname(exe), bin);
+	if (want_path)
+		setenv("RETPROBE_WANT_PATH", want_path, 1);
+	else
+		unsetenv("RETPROBE_WANT_PATH");
 	plain = run_child(path, flags & UPROBE_F_NO_OPTIMIZE ? "noopt" : "default", 1, &st1);
 	probed = run_child(path, flags & UPROBE_F_NO_OPTIMIZE ? "noopt" : "default", 0, &st2);
 	if (!plain || !probed) {
@@ -1406,8 +1411,24 @@ static void t_cxx(unsigned int flags)
 		printf("    got:\n%s", sep);
 	}
 out:
+	unsetenv("RETPROBE_WANT_PATH");
 	free(plain);
 	free(probed);
+}
+
+/*
+ * cxx_exc's functions have .cold parts (the hijack); cxx_exc_site is the
+ * same program built without them (-fno-reorder-blocks-and-partition): the
+ * same reports with every return probe on the patched path (the hijack when
+ * UPROBE_RET_PATH=hijack).
+ */
+static void t_cxx(unsigned int flags)
+{
+	const char *env = getenv("UPROBE_RET_PATH");
+	bool hijack = env && !strcmp(env, "hijack");
+
+	t_cxx_bin(flags, "cxx_exc", "hijack");
+	t_cxx_bin(flags, "cxx_exc_site", hijack ? "hijack" : "site");
 }
 
 /* ---- runner ----------------------------------------------------------- */
@@ -1477,6 +1498,18 @@ static void run_modes(const char *name, void (*fn)(unsigned int))
 	run_isolated(full, fn, 0);
 	snprintf(full, sizeof(full), "%s_noopt", name);
 	run_isolated(full, fn, UPROBE_F_NO_OPTIMIZE);
+	/* The fallback: every return by the return address swapped (docs/architecture.md). */
+	const char *was = getenv("UPROBE_RET_PATH"); /* e.g. site-strict for the whole run */
+	char saved[32];
+
+	snprintf(saved, sizeof(saved), "%s", was ? was : "");
+	snprintf(full, sizeof(full), "%s_hijack", name);
+	setenv("UPROBE_RET_PATH", "hijack", 1);
+	run_isolated(full, fn, 0);
+	if (was)
+		setenv("UPROBE_RET_PATH", saved, 1);
+	else
+		unsetenv("UPROBE_RET_PATH");
 }
 
 int main(int argc, char **argv)

@@ -3,8 +3,9 @@
  * Return sites (issue 18): which functions' returns can be caught at their
  * exits, and why not, on the hand-written functions of sites.S, through
  * uprobe_analyze(UPROBE_F_ANALYZE_RET) and uprobe_get_info() of attached
- * return probes (which still take the hijack path: return sites are not
- * patched yet).
+ * return probes; then the patched path itself (src/core/retpatch.c): exact
+ * counts, return values, cookies, registers at the return, recursion, the
+ * windows kept from other probes, UPROBE_RET_PATH=hijack and site-strict.
  *
  * Usage: test_retsite [substring]  runs only the cases whose name contains it.
  */
@@ -26,6 +27,8 @@ uint64_t rs_tail_jcc(uint64_t x);
 uint64_t rs_tail_got(uint64_t x);
 uint64_t rs_noreturn(uint64_t x);
 uint64_t rs_short(uint64_t x);
+uint64_t rs_rec(uint64_t x);
+uint64_t rs_leaf(uint64_t x);
 
 struct site_case {
 	const char *fn;
@@ -67,7 +70,7 @@ static void check_case(const struct site_case *c)
 	int err = uprobe_analyze(NULL, c->fn, UPROBE_F_ANALYZE_RET, &info);
 
 	CHECK_EQ_INT(err, 0);
-	CHECK_EQ_INT(info.ret_path, UPROBE_RET_HIJACK);
+	CHECK_EQ_INT(info.ret_path, c->ok ? UPROBE_RET_SITE : UPROBE_RET_HIJACK);
 	CHECK_EQ_INT(info.ret_site_ok, c->ok);
 	CHECK_EQ_INT(info.ret_sites, c->sites);
 	if (c->ok)
@@ -129,7 +132,7 @@ static void case_attached(void)
 	CHECK_EQ_U64(rs_short(0), 0);
 	CHECK_EQ_U64(rets, 4);
 	CHECK_EQ_INT(uprobe_get_info(p, &info), 0);
-	CHECK_EQ_INT(info.ret_path, UPROBE_RET_HIJACK);
+	CHECK_EQ_INT(info.ret_path, UPROBE_RET_SITE);
 	CHECK_EQ_INT(info.ret_site_ok, 1);
 	CHECK_EQ_INT(info.ret_sites, 3);
 	CHECK_STR(info.ret_reason, "3 return sites: 2 ret, 1 tail jump");
@@ -144,6 +147,250 @@ out:
 	uprobe_free(p);
 	uprobe_free(q);
 	uprobe_free(r);
+}
+
+/* ---- the patched path ------------------------------------------------------------ */
+
+struct pair_state {
+	uint64_t fn;		/* the function's address */
+	unsigned long entries, returns, bad;
+	uint64_t add_rax;	/* added to rax by the return handler */
+	char first_bad[160];
+};
+
+static struct pair_state ps;
+
+static void pair_bad(const char *what, uint64_t got, uint64_t want)
+{
+	if (!ps.bad++)
+		snprintf(ps.first_bad, sizeof(ps.first_bad), "%s: 0x%lx, want 0x%lx", what,
+			 (unsigned long)got, (unsigned long)want);
+}
+
+/* Entry: the cookie is the argument; the return handler finds it again. */
+static void pair_entry(struct uprobe *probe, struct uprobe_regs *regs, void *ctx)
+{
+	uint64_t *cookie = uprobe_cookie();
+
+	(void)probe;
+	(void)ctx;
+	ps.entries++;
+	if (!cookie)
+		pair_bad("no cookie at entry", 0, 1);
+	else
+		*cookie = regs->rdi ^ 0x5a5a0000;
+}
+
+/*
+ * At the return: rip the call site (the return address at entry), rsp just
+ * above it, the cookie of this call, rax its value (every function here
+ * returns its argument + 1, rs_rec too).
+ */
+static void pair_ret(struct uprobe *probe, struct uprobe_regs *regs, const struct uprobe_ret *ret,
+		     void *ctx)
+{
+	uint64_t arg = ret->cookie ^ 0x5a5a0000;
+
+	(void)probe;
+	(void)ctx;
+	ps.returns++;
+	if (ret->flags)
+		pair_bad("flags", ret->flags, 0);
+	if (ret->func != ps.fn)
+		pair_bad("func", ret->func, ps.fn);
+	if (regs->rip != ret->ret_addr)
+		pair_bad("rip", regs->rip, ret->ret_addr);
+	if (regs->rsp != ret->entry_sp + 8)
+		pair_bad("rsp", regs->rsp, ret->entry_sp + 8);
+	if (regs->rax != arg + 1)
+		pair_bad("rax", regs->rax, arg + 1);
+	regs->rax += ps.add_rax;
+}
+
+static struct uprobe *pair_attach(const char *fn, void *addr, enum uprobe_ret_path want)
+{
+	struct uprobe_opts o = { .sz = sizeof(o), .handler = pair_entry, .ret_handler = pair_ret };
+	struct uprobe_info info = { .sz = sizeof(info) };
+	struct uprobe *p = uprobe_attach(NULL, fn, &o);
+
+	memset(&ps, 0, sizeof(ps));
+	ps.fn = (uint64_t)addr;
+	if (!p) {
+		TL_FAIL("attach %s: %s", fn, uprobe_last_error());
+		return NULL;
+	}
+	CHECK_EQ_INT(uprobe_get_info(p, &info), 0);
+	if (info.ret_path != want)
+		TL_FAIL("%s: ret_path %s, want %s (%s)", fn, uprobe_ret_path_name(info.ret_path),
+			uprobe_ret_path_name(want), info.ret_reason);
+	return p;
+}
+
+static void pair_check(struct uprobe *p, unsigned long calls)
+{
+	struct uprobe_info info = { .sz = sizeof(info) };
+
+	CHECK_EQ_U64(ps.entries, calls);
+	CHECK_EQ_U64(ps.returns, calls);
+	if (ps.bad)
+		TL_FAIL("%lu bad returns, the first: %s", ps.bad, ps.first_bad);
+	CHECK_EQ_INT(uprobe_get_info(p, &info), 0);
+	CHECK_EQ_U64(info.hits, calls);
+	CHECK_EQ_U64(info.ret_hits, calls);
+	CHECK_EQ_U64(info.ret_unwound, 0);
+	CHECK_EQ_U64(info.ret_missed, 0);
+}
+
+/* Each eligible function of sites.S, each of its exits, on the patched path. */
+static void run_fn(const char *name, uint64_t (*fn)(uint64_t), const uint64_t *args, size_t n,
+		   enum uprobe_ret_path want)
+{
+	struct uprobe *p = pair_attach(name, (void *)fn, want);
+	unsigned long calls = 0;
+
+	if (!p)
+		return;
+	for (unsigned round = 0; round < 100; round++) {
+		for (size_t i = 0; i < n; i++, calls++) {
+			ps.add_rax = round == 99 ? 1000 : 0;
+			/* rax changed by the return handler reaches the caller. */
+			CHECK_EQ_U64(fn(args[i]), args[i] + 1 + ps.add_rax);
+		}
+	}
+	pair_check(p, calls);
+	uprobe_free(p);
+	for (size_t i = 0; i < n; i++) /* unprobed again: the original code */
+		CHECK_EQ_U64(fn(args[i]), args[i] + 1);
+}
+
+static const uint64_t args_one[] = { 7 };
+static const uint64_t args_multi[] = { 10, 20, 5 };	/* ret, ret, tail jump */
+static const uint64_t args_jcc[] = { 0, 3 };		/* ret, conditional tail jump */
+
+static void case_patched_exits(void)
+{
+	struct uprobe_stats s0 = { .sz = sizeof(s0) }, s1 = { .sz = sizeof(s1) };
+
+	CHECK_EQ_INT(uprobe_get_stats(&s0), 0);
+	run_fn("rs_ret_pad", rs_ret_pad, args_one, 1, UPROBE_RET_SITE);
+	run_fn("rs_ret_back", rs_ret_back, args_one, 1, UPROBE_RET_SITE);
+	run_fn("rs_multi", rs_multi, args_multi, 3, UPROBE_RET_SITE);
+	run_fn("rs_tail_jcc", rs_tail_jcc, args_jcc, 2, UPROBE_RET_SITE);
+	run_fn("rs_tail_got", rs_tail_got, args_one, 1, UPROBE_RET_SITE);
+	run_fn("rs_noreturn", rs_noreturn, args_one, 1, UPROBE_RET_SITE);
+	run_fn("rs_short", rs_short, args_one, 1, UPROBE_RET_HIJACK);
+	CHECK_EQ_INT(uprobe_get_stats(&s1), 0);
+	CHECK_EQ_U64(s1.ret_site_probes, s0.ret_site_probes); /* all detached again */
+	CHECK_EQ_U64(s1.ret_hijack_fallbacks, s0.ret_hijack_fallbacks);
+}
+
+/* The tail callee probed too (rs_leaf, on the site path): callee first, then the caller. */
+static unsigned long leaf_returns;
+
+static void leaf_ret(struct uprobe *probe, struct uprobe_regs *regs, const struct uprobe_ret *ret,
+		     void *ctx)
+{
+	(void)probe;
+	(void)regs;
+	(void)ret;
+	(void)ctx;
+	if (ps.returns)
+		pair_bad("the caller's return before its tail callee's", ps.returns, 0);
+	leaf_returns++;
+}
+
+static void case_patched_tail_probed(void)
+{
+	struct uprobe_opts o = { .sz = sizeof(o), .ret_handler = leaf_ret };
+	struct uprobe *leaf = uprobe_attach(NULL, "rs_leaf", &o);
+	struct uprobe_info info = { .sz = sizeof(info) };
+	struct uprobe *p = pair_attach("rs_multi", (void *)rs_multi, UPROBE_RET_SITE);
+
+	CHECK(leaf && p);
+	if (!leaf || !p)
+		goto out;
+	CHECK_EQ_INT(uprobe_get_info(leaf, &info), 0);
+	CHECK_EQ_INT(info.ret_path, UPROBE_RET_SITE);
+	leaf_returns = 0;
+	CHECK_EQ_U64(rs_multi(5), 6);
+	CHECK_EQ_U64(leaf_returns, 1);
+	pair_check(p, 1);
+out:
+	uprobe_free(p);
+	uprobe_free(leaf);
+}
+
+/* Recursion: each return pairs with its own entry (cookie, entry sp). */
+static void case_patched_recursion(void)
+{
+	struct uprobe *p = pair_attach("rs_rec", (void *)rs_rec, UPROBE_RET_SITE);
+	unsigned long calls = 0;
+
+	if (!p)
+		return;
+	for (uint64_t n = 0; n < 200; n += 7) {
+		CHECK_EQ_U64(rs_rec(n), n + 1);
+		calls += n + 1;
+	}
+	pair_check(p, calls);
+	uprobe_free(p);
+}
+
+/* No other probe inside a patched exit's window while it is there; it may go in after. */
+static void case_patched_window_kept(void)
+{
+	struct uprobe_opts o = { .sz = sizeof(o), .ret_handler = on_return };
+	struct uprobe_opts e = { .sz = sizeof(e) };
+	struct uprobe *p = uprobe_attach(NULL, "rs_ret_back", &o), *q;
+
+	CHECK(p);
+	if (!p)
+		return;
+	/* Its window: add $1,%rax at +5 and the ret at +9 (no padding after it). */
+	q = uprobe_attach(NULL, "rs_ret_back+5", &e);
+	CHECK(!q);
+	CHECK_EQ_INT(errno, EBUSY);
+	CHECK_CONTAINS(uprobe_last_error(), "patched return site");
+	uprobe_free(q);
+	q = uprobe_attach(NULL, "rs_ret_back+9", &e);
+	CHECK(!q);
+	CHECK_EQ_INT(errno, EBUSY);
+	uprobe_free(q);
+	uprobe_free(p);
+	q = uprobe_attach(NULL, "rs_ret_back+9", &e);
+	CHECK(q);
+	CHECK_EQ_U64(rs_ret_back(4), 5);
+	uprobe_free(q);
+}
+
+/* UPROBE_RET_PATH: hijack takes the fallback everywhere; site-strict refuses it. */
+static void case_patched_env(void)
+{
+	struct uprobe_opts o = { .sz = sizeof(o), .ret_handler = on_return };
+	struct uprobe_stats s0 = { .sz = sizeof(s0) }, s1 = { .sz = sizeof(s1) };
+	struct uprobe *p, *q;
+
+	setenv("UPROBE_RET_PATH", "hijack", 1);
+	run_fn("rs_multi", rs_multi, args_multi, 3, UPROBE_RET_HIJACK);
+	run_fn("rs_tail_jcc", rs_tail_jcc, args_jcc, 2, UPROBE_RET_HIJACK);
+	setenv("UPROBE_RET_PATH", "site-strict", 1);
+	run_fn("rs_ret_pad", rs_ret_pad, args_one, 1, UPROBE_RET_SITE);
+	p = uprobe_attach(NULL, "rs_short", &o);
+	CHECK(!p);
+	CHECK_EQ_INT(errno, ENOTSUP);
+	CHECK_CONTAINS(uprobe_last_error(), "UPROBE_RET_PATH=site-strict");
+	CHECK_CONTAINS(uprobe_last_error(), "the ret at +0xa has 1 of the 5 bytes");
+	uprobe_free(p);
+	unsetenv("UPROBE_RET_PATH");
+	CHECK_EQ_INT(uprobe_get_stats(&s0), 0);
+	p = uprobe_attach(NULL, "rs_short", &o);
+	q = uprobe_attach(NULL, "rs_multi", &o);
+	CHECK(p && q);
+	CHECK_EQ_INT(uprobe_get_stats(&s1), 0);
+	CHECK_EQ_U64(s1.ret_site_probes - s0.ret_site_probes, 1);
+	CHECK_EQ_U64(s1.ret_hijack_fallbacks - s0.ret_hijack_fallbacks, 1);
+	uprobe_free(p);
+	uprobe_free(q);
 }
 
 /* Every function of the C library is analysed without a crash; most are eligible. */
@@ -198,6 +445,23 @@ int main(int argc, char **argv)
 		tl_begin();
 		case_attached();
 		tl_end("attached");
+	}
+	static const struct {
+		const char *name;
+		void (*fn)(void);
+	} patched[] = {
+		{ "patched_exits", case_patched_exits },
+		{ "patched_tail_probed", case_patched_tail_probed },
+		{ "patched_recursion", case_patched_recursion },
+		{ "patched_window_kept", case_patched_window_kept },
+		{ "patched_env", case_patched_env },
+	};
+	for (size_t i = 0; i < sizeof(patched) / sizeof(patched[0]); i++) {
+		if (only && !strstr(patched[i].name, only))
+			continue;
+		tl_begin();
+		patched[i].fn();
+		tl_end(patched[i].name);
 	}
 	if (!only || strstr("libc", only)) {
 		tl_begin();

@@ -25,7 +25,7 @@ if expect_eq list_sites "$st" 0 "exit status" &&
 	expect_grep list_sites "$tmp/list" \
 		"[r: hijack: the ret at +0xa has 1 of the 5 bytes a jump needs (no padding, no plain code before it)]" \
 		"rs_short" &&
-	expect_grep list_sites "$tmp/list.err" "return probes: 8 by return sites, 17 by hijack (32.0% sites)" \
+	expect_grep list_sites "$tmp/list.err" "return probes: 9 by return sites, 17 by hijack (34.6% sites)" \
 		"the totals"; then
 	pass list_sites
 fi
@@ -35,9 +35,9 @@ verdict() { sed -n "s/^0x[0-9a-f]*  $1 .*\[r: \(.*\)\]\$/\1/p" "$tmp/libc"; }
 "$up" list -r libc 'qsort' >"$tmp/libc" 2>/dev/null
 "$up" list -r libc 'getenv' >>"$tmp/libc" 2>/dev/null
 q=$(verdict qsort) g=$(verdict getenv)
-words() { # "sites: X" -> "hijack; return sites possible: X", "hijack: Y" as is
+words() { # "sites: X" -> "site: X" (its exits patched), "hijack: Y" as is
 	case $1 in
-	sites:*) echo "hijack; return sites possible:${1#sites:}" ;;
+	sites:*) echo "site:${1#sites:}" ;;
 	*) echo "$1" ;;
 	esac
 }
@@ -52,5 +52,15 @@ if expect_eq trace_summary "$st" 0 "exit status" &&
 	expect_eq trace_summary "$(grep -c 'malloc: .*returns by' "$tmp/trace.err")" 0 \
 		"an entry probe's line"; then
 	pass trace_summary
+fi
+
+# The hijack forced (UPROBE_RET_PATH=hijack, inherited by the traced program's agent).
+UPROBE_RET_PATH=hijack "$up" trace 'r:libc:getenv' --count -o /dev/null -- /bin/true \
+	>/dev/null 2>"$tmp/hijack.err"
+st=$?
+if expect_eq trace_hijack "$st" 0 "exit status" &&
+	expect_grep trace_hijack "$tmp/hijack.err" \
+		", returns by hijack; return sites possible:${g#sites:}" "getenv's returns"; then
+	pass trace_hijack
 fi
 exit $failed

@@ -1,0 +1,457 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Return sites, the attach side (see retpatch.h): the path a return probe
+ * takes, the exit records and their trampolines, putting them in and out.
+ *
+ * An exit's trampoline (one XOL allocation):
+ *
+ *   tramp+0     the ENTRY template (tramp_templates.S): data words, save all,
+ *               call retpatch_exit(exit, regs), restore all but rflags (dead
+ *               at a return, see exit_tramp()); then falls into
+ *   tramp+off   the exit itself: ret / ret imm16 as it was; jmp target (a tail
+ *               jump, also the taken side of a conditional one); the GOT jump
+ *               with its displacement re-targeted
+ *   copy        (the patched jump lands here) the window's instructions
+ *               before the exit, relocated (optimize.c), then a jmp to
+ *               tramp+40; for a conditional tail jump: j<not cc> over it,
+ *               then a jmp back after the jcc (not taken: no exit)
+ *
+ * Exit records are probe_recs (ret_exit set) in the registry, so that the
+ * trap path runs their copy while a jump goes in or out, the patch protocol
+ * and the quiescence (window_fixup: copy_off of the exit leads to the
+ * report) are the entry probes', and other probes keep out of their windows.
+ * Like every record they are never freed; a later attach reuses them.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arch/x86_64/emit.h"
+#include "arch/x86_64/optimize.h"
+#include "core/jump.h"
+#include "core/retpatch.h"
+#include "core/retprobe.h"
+#include "core/retsite.h"
+#include "ubp/ubp.h"
+#include "util/log.h"
+#include "xol/xol.h"
+
+#define EXIT_CODE_MAX (TRAMP_MAX + 256)
+
+/* The exits of one function, as last prepared (registry_lock). */
+struct rp_fn {
+	struct rp_fn *next;
+	uint64_t addr;
+	unsigned n;
+	struct retpatch_exit *x[ARCH_RETSITE_MAX];
+};
+
+static struct rp_fn *rp_fns;
+
+enum retpatch_mode retpatch_mode(void)
+{
+	const char *v = getenv("UPROBE_RET_PATH");
+
+	if (v && !strcmp(v, "hijack"))
+		return RETPATCH_HIJACK;
+	if (v && !strcmp(v, "site-strict"))
+		return RETPATCH_STRICT;
+	return RETPATCH_SITE;
+}
+
+static struct rp_fn *fn_find(uint64_t addr)
+{
+	for (struct rp_fn *f = rp_fns; f; f = f->next)
+		if (f->addr == addr)
+			return f;
+	return NULL;
+}
+
+static bool fn_in_use(uint64_t addr);
+
+static pthread_once_t key_once = PTHREAD_ONCE_INIT;
+static int key_err;
+
+static void key_init(void)
+{
+	key_err = pthread_key_create(&retpatch_key, retpatch_thread_end);
+}
+
+/* Another probe (installed or pending) whose bytes meet [lo, hi)? Its address in *at. */
+static bool window_taken(uint64_t lo, uint64_t hi, const struct retpatch_exit *mine,
+			 uint64_t *at)
+{
+	struct probe_rec *cover = jump_covering(lo);
+
+	if (cover && cover != &mine->rec) {
+		*at = cover->addr;
+		return true;
+	}
+	for (uint64_t a = lo; a < hi; a++) {
+		struct probe_rec *r = registry_lookup(a);
+
+		if (r && r != &mine->rec && (r->installed || r->pending || r->consumers)) {
+			*at = a;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Write x's trampoline for exit e whose window bytes are b. 0 or -errno, why set. */
+static int exit_tramp(struct retpatch_exit *x, const struct arch_exit *e, const uint8_t *b,
+		      char *why, size_t len)
+{
+	struct probe_rec *rec = &x->rec;
+	struct arch_window w = { .len = e->win_len };
+	uint8_t code[EXIT_CODE_MAX];
+	unsigned npre = 0, pos = 0;
+	const struct arch_insn *ex;
+	uint64_t lo, hi, t;
+	int off, p, size;
+
+	while (e->win + pos < e->addr) {
+		if (npre + 1 >= ARCH_WINDOW_MAX ||
+		    arch_insn_analyze(&w.insn[npre], b + pos, e->win_len - pos, e->win + pos, NULL,
+				      0)) {
+			snprintf(why, len, "the instruction at 0x%lx before the %s cannot be "
+				 "relocated", e->win + pos, arch_exit_kind_name(e->kind));
+			return -ENOTSUP;
+		}
+		w.orig_off[npre] = pos;
+		pos += w.insn[npre++].len;
+	}
+	ex = &w.insn[npre];
+	if (e->win + pos != e->addr ||
+	    arch_insn_analyze(&w.insn[npre], b + pos, e->win_len - pos, e->addr, NULL, 0) ||
+	    ex->len != e->len) {
+		snprintf(why, len, "the %s at 0x%lx does not decode as analysed",
+			 arch_exit_kind_name(e->kind), e->addr);
+		return -ENOTSUP;
+	}
+	w.orig_off[npre] = pos;
+	w.n = npre + 1;
+	arch_window_range(&w, &lo, &hi);
+	/*
+	 * The ENTRY template: rflags saved for the handler, not restored. At a
+	 * ret and at a tail jump (the callee's entry) the status flags are dead
+	 * and DF is clear by the ABI; a conditional tail jump's condition was
+	 * tested before (the stub below). Spares popfq (~20 cycles).
+	 */
+	off = arch_tramp_template(code, TRAMP_KIND_ENTRY, false, retpatch_exit, x, e->addr);
+	size = off + 16 + ARCH_WINDOW_COPY_MAX + 16;
+	t = xol_alloc(size, lo, hi, e->win);
+	if (off < 0 || !t) {
+		snprintf(why, len, "no memory for a trampoline within ±2 GiB of 0x%lx", e->addr);
+		return -ERANGE;
+	}
+	p = off;
+	switch (e->kind) {
+	case ARCH_EXIT_RET:
+		memcpy(code + p, ex->bytes, ex->len);
+		p += ex->len;
+		break;
+	case ARCH_EXIT_TAIL:
+	case ARCH_EXIT_TAIL_JCC:
+		p = emit_jmp(code, p, t, e->target);
+		break;
+	default: /* ARCH_EXIT_TAIL_GOT */
+		p = emit_insn(ex, code, p, t);
+		break;
+	}
+	rec->tramp = t;
+	rec->copy = t + (p < 0 ? 0 : p);
+	if (p >= 0 && npre) {
+		struct arch_window pre = w;
+		int n;
+
+		pre.n = npre;
+		pre.len = e->addr - e->win;
+		n = arch_window_copy(&pre, rec->copy, code + p);
+		/* It ends with a jmp back to the exit (5 bytes): to the report instead. */
+		for (unsigned k = 0; k < npre; k++)
+			w.copy_off[k] = pre.copy_off[k];
+		p = n < 0 ? n : p + n - ARCH_JMP_LEN;
+	}
+	if (p >= 0) {
+		w.copy_off[npre] = t + p - rec->copy;
+		if (e->kind == ARCH_EXIT_TAIL_JCC) {
+			code[p++] = 0x70 | (ex->cond ^ 1); /* not taken: */
+			code[p++] = ARCH_JMP_LEN;	   /* over the report, */
+		}
+		p = emit_jmp(code, p, t, t + TRAMP_DATA_WORDS * 8);
+		if (p >= 0 && e->kind == ARCH_EXIT_TAIL_JCC)
+			p = emit_jmp(code, p, t, e->addr + e->len); /* on after the jcc */
+	}
+	if (p < 0 || xol_write(t, code, p)) {
+		xol_free(t, size);
+		snprintf(why, len, "cannot write the trampoline of the %s at 0x%lx: %s",
+			 arch_exit_kind_name(e->kind), e->addr,
+			 p < 0 ? "out of reach" : ubp_text_error());
+		return p < 0 ? -ERANGE : -EIO;
+	}
+	w.copy_len = p - (rec->copy - t);
+	rec->win = w;
+	rec->insn = w.insn[0];
+	return 0;
+}
+
+/* The record for exit e of t's function: reused, or built and published. */
+static struct retpatch_exit *exit_get(const struct probe_target *t, const struct arch_exit *e,
+				      char *why, size_t len)
+{
+	struct probe_rec *old = registry_lookup(e->win);
+	struct retpatch_exit *x = old && old->ret_exit ? (struct retpatch_exit *)old : NULL;
+	uint8_t b[ARCH_INSN_MAX];
+	uint64_t at;
+
+	if (e->win_len > ARCH_INSN_MAX) {
+		snprintf(why, len, "the window of the %s at 0x%lx is %u bytes (at most %u)",
+			 arch_exit_kind_name(e->kind), e->addr, e->win_len, ARCH_INSN_MAX);
+		return NULL;
+	}
+	target_read(t, e->win, b, e->win_len);
+	if (x && x->fn == t->func_start && x->rec.orig_len == e->win_len &&
+	    !memcmp(x->rec.orig, b, e->win_len)) {
+		rec_set_pending(&x->rec);
+		return x;
+	}
+	if (window_taken(e->win, e->win + e->win_len, x, &at)) {
+		snprintf(why, len, "a probe at 0x%lx is in the window of the %s at 0x%lx", at,
+			 arch_exit_kind_name(e->kind), e->addr);
+		return NULL;
+	}
+	x = calloc(1, sizeof(*x));
+	if (!x) {
+		snprintf(why, len, "out of memory");
+		return NULL;
+	}
+	x->fn = t->func_start;
+	x->kind = e->kind;
+	x->rec.addr = e->win;
+	x->rec.ret_exit = true;
+	x->rec.mode = UPROBE_MODE_OPTIMIZED;
+	if (exit_tramp(x, e, b, why, len)) {
+		free(x);
+		return NULL;
+	}
+	memcpy(x->rec.orig, b, e->win_len);
+	x->rec.orig_len = e->win_len;
+	x->rec.jmp_to = x->rec.copy;
+	snprintf(x->rec.reason, sizeof(x->rec.reason), "return site: the %s at 0x%lx, %u-byte "
+		 "window, trampoline at 0x%lx", arch_exit_kind_name(e->kind), e->addr,
+		 e->win_len, x->rec.tramp);
+	if (registry_publish(&x->rec)) {
+		snprintf(why, len, "out of memory");
+		return NULL; /* its trampoline stays unused */
+	}
+	rec_set_pending(&x->rec);
+	return x;
+}
+
+/*
+ * The exits of rs for t's function, into its rp_fn (only when all are there:
+ * the site consumers attached already take theirs out by that list). 0, or
+ * -1 with why set.
+ */
+static int exits_get(const struct probe_target *t, const struct arch_retsites *rs, char *why,
+		     size_t len)
+{
+	struct retpatch_exit *got[ARCH_RETSITE_MAX];
+	struct rp_fn *f = fn_find(t->func_start);
+	unsigned n = 0;
+
+	if (!f) {
+		f = calloc(1, sizeof(*f));
+		if (!f) {
+			snprintf(why, len, "out of memory");
+			return -1;
+		}
+		f->addr = t->func_start;
+		f->next = rp_fns;
+		rp_fns = f;
+	}
+	for (unsigned i = 0; i < rs->n; i++) {
+		if (!rs->exit[i].win_len)
+			continue; /* a no-return call: nothing comes back */
+		got[n] = exit_get(t, &rs->exit[i], why, len);
+		if (!got[n++])
+			return -1;
+	}
+	if (fn_in_use(f->addr) && f->n && (f->n != n || memcmp(f->x, got, n * sizeof(*got)))) {
+		snprintf(why, len, "its exits changed under the return probes attached");
+		return -1;
+	}
+	memcpy(f->x, got, n * sizeof(*got));
+	f->n = n;
+	return 0;
+}
+
+int retpatch_prepare(struct uprobe *p, const struct probe_target *t)
+{
+	static struct arch_retsites scratch; /* registry_lock */
+	struct retsite_verdict *v = &p->ret_site;
+	enum retpatch_mode mode = retpatch_mode();
+	char why[160];
+
+	memset(v, 0, sizeof(*v));
+	v->path = UPROBE_RET_HIJACK;
+	if (retsite_check(t, &scratch)) {
+		snprintf(v->why, sizeof(v->why), "%s", scratch.why);
+		if (mode == RETPATCH_STRICT)
+			return log_error(ENOTSUP, "its exits cannot be patched "
+					 "(UPROBE_RET_PATH=site-strict): %s", scratch.why);
+		return 0;
+	}
+	v->ok = 1;
+	v->sites = scratch.n - scratch.count[ARCH_EXIT_NORETURN];
+	retsite_summary(&scratch, v->why, sizeof(v->why));
+	if (mode == RETPATCH_HIJACK)
+		return 0;
+	pthread_once(&key_once, key_init);
+	if (key_err)
+		snprintf(why, sizeof(why), "no thread key: %s", strerror(key_err));
+	if (key_err || exits_get(t, &scratch, why, sizeof(why))) {
+		size_t n = strlen(v->why);
+
+		snprintf(v->why + n, sizeof(v->why) - n, "; hijack: %s", why);
+		if (mode == RETPATCH_STRICT)
+			return log_error(ENOTSUP, "its exits cannot be patched "
+					 "(UPROBE_RET_PATH=site-strict): %s", why);
+		return 0;
+	}
+	v->path = UPROBE_RET_SITE;
+	return 0;
+}
+
+static bool site_probe(const struct uprobe *p)
+{
+	return p && p->ret_handler && p->ret_site.path == UPROBE_RET_SITE;
+}
+
+static bool rec_listed(struct probe_rec **recs, size_t n, const struct probe_rec *r)
+{
+	for (size_t i = 0; i < n; i++)
+		if (recs[i] == r)
+			return true;
+	return false;
+}
+
+/*
+ * The exits of the site probes of probes[0..n), distinct, in a malloc'd
+ * *out: not yet in (arm), or in and no longer needed by any site consumer of
+ * their function (release).
+ */
+static size_t exits_of(struct uprobe **probes, size_t n, bool release, struct probe_rec ***out);
+
+void retpatch_arm(struct uprobe **probes, size_t n)
+{
+	struct probe_rec **recs;
+	size_t m = exits_of(probes, n, false, &recs);
+	int err = 0;
+
+	if (!recs)
+		m = 0;
+	for (size_t k = 0; k < m; k++)
+		__atomic_store_n(&recs[k]->active, 1, __ATOMIC_RELEASE);
+	recs_patch(recs, m, REC_CLEAN, REC_INT3, &err);
+	for (size_t k = 0; k < m; k++)
+		if (!recs[k]->installed)
+			__atomic_store_n(&recs[k]->active, 0, __ATOMIC_RELEASE);
+	if (m) {
+		ubp_sync_cores();
+		jump_install(recs, m);
+	}
+	free(recs);
+	/* A probe with an exit not in the text (a write failed) takes the hijack. */
+	for (size_t i = 0; i < n; i++) {
+		struct rp_fn *f = site_probe(probes[i]) ? fn_find(probes[i]->rec->addr) : NULL;
+
+		for (unsigned k = 0; f && k < f->n; k++) {
+			struct retsite_verdict *v = &probes[i]->ret_site;
+			size_t len = strlen(v->why);
+
+			if (f->x[k]->rec.installed)
+				continue;
+			v->path = UPROBE_RET_HIJACK;
+			snprintf(v->why + len, sizeof(v->why) - len, "; hijack: %s",
+				 uprobe_last_error());
+			break;
+		}
+	}
+}
+
+/* Is a consumer of the function at addr still on the site path? */
+static bool fn_in_use(uint64_t addr)
+{
+	struct probe_rec *rec = registry_lookup(addr);
+
+	for (struct uprobe *c = rec ? rec->consumers : NULL; c; c = c->next)
+		if (site_probe(c))
+			return true;
+	return false;
+}
+
+static size_t exits_of(struct uprobe **probes, size_t n, bool release, struct probe_rec ***out)
+{
+	size_t m = 0, cap = 0;
+	struct probe_rec **recs = NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		struct rp_fn *f = site_probe(probes[i]) ? fn_find(probes[i]->rec->addr) : NULL;
+
+		if (!f || (release && fn_in_use(f->addr)))
+			continue;
+		for (unsigned k = 0; k < f->n; k++) {
+			struct probe_rec *r = &f->x[k]->rec;
+
+			if ((release ? !r->installed : r->installed || r->active) ||
+			    rec_listed(recs, m, r))
+				continue;
+			if (m == cap) {
+				struct probe_rec **more = realloc(recs, (cap = cap * 2 + 16) *
+								      sizeof(*recs));
+
+				if (!more)
+					break;
+				recs = more;
+			}
+			recs[m++] = r;
+		}
+	}
+	*out = recs;
+	return recs ? m : 0;
+}
+
+void retpatch_release(struct uprobe **probes, size_t n)
+{
+	struct probe_rec **recs;
+	size_t m = exits_of(probes, n, true, &recs);
+	int err = 0;
+
+	retpatch_drop_orphans();
+	/* As probe.c's recs_disarm: jump head back to int3, tail, then the original byte. */
+	if (recs_patch(recs, m, REC_JMP, REC_JMP_TAIL, &err))
+		ubp_sync_cores();
+	if (recs_patch(recs, m, REC_JMP_TAIL, REC_INT3, &err))
+		ubp_sync_cores();
+	if (recs_patch(recs, m, REC_INT3, REC_CLEAN, &err))
+		ubp_sync_cores();
+	for (size_t k = 0; k < m; k++)
+		if (recs[k]->installed == REC_CLEAN)
+			__atomic_store_n(&recs[k]->active, 0, __ATOMIC_RELEASE);
+	if (err)
+		log_msg(UPROBE_LOG_WARN, "a return site stays patched: %s", uprobe_last_error());
+	free(recs);
+}
+
+void retpatch_count(const struct uprobe *p, int delta)
+{
+	if (!p || !p->ret_handler)
+		return;
+	if (p->ret_site.path == UPROBE_RET_SITE)
+		core_stats.ret_site_probes += delta;
+	else
+		core_stats.ret_hijack_fallbacks += delta;
+}

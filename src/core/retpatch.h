@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Return probes on the site path (issue 18): the function's exits patched
+ * instead of the return address swapped (retprobe.c, the fallback).
+ *
+ * At each exit the analysis (retsite.c) found, a 5-byte jump goes to an
+ * exit trampoline: it runs the window's instructions before the exit
+ * (relocated), saves the registers as at the exit, calls retpatch_exit(),
+ * restores them and executes the exit itself (ret, or the tail jump). The
+ * ret is a real ret: the return stack buffer still pairs it with its call.
+ *
+ * Entries and exits pair through a per-thread stack of entry records that
+ * keep the entry's stack pointer: an exit reports the records pushed at its
+ * own sp (every consumer of that call); records of frames below it on the
+ * same stack are gone (longjmp, exceptions, a call that never returned) and
+ * are reported unwound. A tail jump out hands the call over to the hijack
+ * at that moment (the callee's return is the function's), so that the
+ * return handler still sees the final return value.
+ */
+#ifndef UPROBES_CORE_RETPATCH_H
+#define UPROBES_CORE_RETPATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/core.h"
+#include "core/resolve.h"
+
+/*
+ * UPROBE_RET_PATH (read at each attach): unset or "site", the exits are
+ * patched where the analysis allows, else the hijack; "hijack", always the
+ * hijack (side-by-side measurement); "site-strict", a return probe whose
+ * exits cannot be patched is refused (ENOTSUP) instead of taking the hijack:
+ * for running the tests with the fallback off.
+ */
+enum retpatch_mode { RETPATCH_SITE, RETPATCH_HIJACK, RETPATCH_STRICT };
+enum retpatch_mode retpatch_mode(void);
+
+/*
+ * Decide p's return path at t (p->ret_site) and, for the site path, get the
+ * exit records ready (built and published, or reused; marked pending).
+ * 0, or -ENOTSUP (message set) under site-strict. Caller holds registry_lock.
+ */
+int retpatch_prepare(struct uprobe *p, const struct probe_target *t);
+
+/*
+ * Before the batch's entries go in: put in the exits of its site probes
+ * (int3, then the jumps). A probe whose exits could not all go in falls back
+ * to the hijack. Caller holds registry_lock.
+ */
+void retpatch_arm(struct uprobe **probes, size_t n);
+
+/*
+ * After probes were unlinked and their entries taken out: take out the exits
+ * of the functions left without a site consumer. Caller holds registry_lock.
+ */
+void retpatch_release(struct uprobe **probes, size_t n);
+
+/* Counted in core_stats once p is attached (the batch armed it) or detached. */
+void retpatch_count(const struct uprobe *p, int delta);
+
+/*
+ * Entry side, in the consumer loop (read section held, srcu id >= 0): record
+ * this call of rec for consumer c, whose return address is at sp. Returns
+ * the call's cookie, or NULL when not followed (counted as missed).
+ */
+uint64_t *retpatch_push(struct probe_rec *rec, struct uprobe *c, uint64_t sp, int id);
+
+/* The exit trampolines' C side (tramp_dispatch_fn). */
+int retpatch_exit(void *exit, struct uprobe_regs *regs);
+
+/* An exit record: a probe_rec whose trampoline reports the function's returns. */
+struct retpatch_exit {
+	struct probe_rec rec; /* first: the registry holds &rec */
+	uint64_t fn;	      /* the function's entry */
+	uint8_t kind;	      /* enum arch_exit_kind */
+};
+
+/*
+ * Unwinders (retunwind.c), sp the caller's stack pointer: resync, the
+ * calls below sp on this stack were unwound (a catch); exit_thread, every
+ * call is left (pthread_exit). Both report them unwound.
+ */
+void retpatch_resync(uint64_t sp);
+void retpatch_exit_thread(void);
+
+/*
+ * The hijack reports the frame at slot unwound (retprobe.c, read section
+ * held, srcu id): this thread's records below it on its stack are gone too,
+ * and newer: reported first, so that one unwind's reports come newest first
+ * across both paths. Signal-safe; nothing while a push or exit is under way.
+ */
+void retpatch_drop_newer(uint64_t slot, int id);
+
+/*
+ * Detach (registry_lock): the calling thread's records of consumers detached
+ * are dropped now, counted as orphaned returns (the exits may be gone before
+ * they return). Other threads' are when next met.
+ */
+void retpatch_drop_orphans(void);
+
+/* Thread end (pthread key destructor): what is left is reported unwound. */
+void retpatch_thread_end(void *stack);
+extern pthread_key_t retpatch_key;
+
+#endif
