@@ -110,10 +110,14 @@ static inline uint64_t tail_word(const uint8_t *p, uint32_t n)
 	return w;
 }
 
-/* map_key_hash, inlined where the key is one word (ints, tids): the same value. */
-static inline uint64_t hash_word(uint64_t w)
+/*
+ * map_key_hash, inlined where the key is one word or half of one (ints,
+ * tids; uprobe trace --count's probe index): the same value. w: the key's
+ * bytes as one word, those past key_size zero (as key_store writes them).
+ */
+static inline uint64_t hash_word(uint64_t w, uint32_t key_size)
 {
-	uint64_t h = 0x9e3779b97f4a7c15ull ^ 8;
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ key_size;
 
 	h = (h ^ w) * 0xff51afd7ed558ccdull;
 	h ^= h >> 32;
@@ -123,11 +127,28 @@ static inline uint64_t hash_word(uint64_t w)
 	return (uint32_t)h ? h : h | 1;
 }
 
+/* Keys of 4 or 8 bytes take the inline paths: one load, one compare. */
+static inline bool key_is_word(uint32_t key_size)
+{
+	return key_size == 8 || key_size == 4;
+}
+
+/* Such a key as its slot holds it (key_is_word). */
+static inline uint64_t key_word(const uint8_t *key, uint32_t key_size)
+{
+	uint32_t half;
+
+	if (key_size == 8)
+		return load_word(key);
+	__builtin_memcpy(&half, key, 4);
+	return half;
+}
+
 /* A key's hash: 1 without a key (as the reader checks it), one word inline. */
 static inline uint64_t key_hash(const uint8_t *key, uint32_t key_size)
 {
-	if (key_size == 8)
-		return hash_word(load_word(key));
+	if (key_is_word(key_size))
+		return hash_word(key_word(key, key_size), key_size);
 	return key_size ? map_key_hash(key, key_size) : 1;
 }
 
@@ -275,8 +296,8 @@ static void table_wipe(const struct map_priv *m, uint8_t *table, struct map_shm_
 static inline __attribute__((always_inline)) bool slot_key_is(const struct map_priv *m,
 							     const uint8_t *s, const uint8_t *key)
 {
-	if (m->def.key_size == 8)
-		return load_word(s + 8) == load_word(key);
+	if (key_is_word(m->def.key_size))
+		return load_word(s + 8) == key_word(key, m->def.key_size);
 	return !m->def.key_size || key_equal(s + 8, key, m->def.key_size);
 }
 
@@ -331,8 +352,8 @@ static inline __attribute__((always_inline)) int64_t *agg_slot(const struct map_
 
 	/* Most updates: the key at its home slot, live in this generation (one compare). */
 	if (__builtin_expect(__atomic_load_n((uint64_t *)s, __ATOMIC_RELAXED) == live, 1) &&
-	    (!key_size || (key_size == 8 ? load_word(s + 8) == load_word(key) :
-					   key_equal(s + 8, key, key_size))))
+	    (!key_size || (key_is_word(key_size) ? load_word(s + 8) == key_word(key, key_size) :
+						   key_equal(s + 8, key, key_size))))
 		return (int64_t *)(s + 8 + 8 * m->key_words);
 	for (uint32_t n = 0; n < m->cap; n++, i = (i + 1) & mask) {
 		uint64_t c;
