@@ -23,9 +23,16 @@
 #include "uprobes.h"
 
 struct probe_rec {
+	/*
+	 * What a jump-optimized hit reads (dispatch_entry_lean): one cache line.
+	 * With thousands of probes (every function of a server) a hit's lines
+	 * are rarely cached, and each line it touches is a miss.
+	 */
 	uint64_t addr;
-	struct arch_insn insn;
+	struct uprobe *consumers;  /* RCU list, written under registry_lock */
+	int active;		   /* hits are handled; cleared after the int3 is gone */
 	enum uprobe_mode mode;
+	struct arch_insn insn;
 	unsigned flags;		   /* execution flags every consumer shares */
 	char reason[128];	   /* why that mode */
 	uint64_t slot;		   /* out-of-line slot, 0 when emulated */
@@ -40,10 +47,8 @@ struct probe_rec {
 	uint8_t orig_len;
 	int installed;		   /* REC_* patch state in the text (registry_lock) */
 	int pending;		   /* taken by the batch being attached (registry_lock) */
-	int active;		   /* hits are handled; cleared after the int3 is gone */
 	bool ret_exit;		   /* a return site of a return probe (core/retpatch.c) */
 	uint64_t jmp_to;	   /* the jump's target when not tramp's code (ret_exit) */
-	struct uprobe *consumers;  /* RCU list, written under registry_lock */
 };
 
 /*
@@ -83,6 +88,7 @@ struct retsite_verdict {
 };
 
 struct uprobe {
+	/* what a hit reads: one cache line (probe_new aligns it) */
 	struct uprobe *next; /* in rec->consumers */
 	struct hit_line *fast_hits; /* [CORE_FAST_IDS] */
 	struct probe_rec *rec;

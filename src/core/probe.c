@@ -220,9 +220,11 @@ static int rec_get(const struct probe_target *t, unsigned flags, struct probe_re
 	if (old && old->consumers)
 		return log_error(EEXIST, "0x%lx is already probed with other execution flags (%s)",
 				 t->addr, uprobe_mode_name(old->mode));
-	rec = calloc(1, sizeof(*rec));
+	/* on a line of its own: its hot head (core.h) is one line */
+	rec = aligned_alloc(64, (sizeof(*rec) + 63) & ~(size_t)63);
 	if (!rec)
 		return log_error(ENOMEM, "out of memory");
+	memset(rec, 0, sizeof(*rec));
 	rec->addr = t->addr;
 	rec->insn = ai;
 	rec->flags = flags;
@@ -272,8 +274,11 @@ static const char *spec_name(const struct uprobe_spec *s, char *buf, size_t len)
 static struct uprobe *probe_new(void)
 {
 	static uint64_t last_id;
-	struct uprobe *p = calloc(1, sizeof(*p));
+	/* its head (next ... ctx), all a hit reads of it, on one line */
+	struct uprobe *p = aligned_alloc(64, (sizeof(*p) + 63) & ~(size_t)63);
 
+	if (p)
+		memset(p, 0, sizeof(*p));
 	if (p && !(p->fast_hits = aligned_alloc(64, CORE_FAST_IDS * sizeof(struct hit_line)))) {
 		free(p);
 		return NULL;

@@ -126,14 +126,18 @@ int fetch_emit(struct trace_rings *rings, const struct fetch_plan *plan, uint32_
  * records: map ids (-1: none), the plan's arg indexes (-1: none).
  */
 struct fetch_agg {
-	struct map_region *maps;
-	int count_map, filtered_map, hist_map, hist_arg, filter_arg;
-	enum trace_filter_op filter_op;
-	int64_t filter_value;
+	/* what a count-only hit reads first (fetch_event keeps them on its line) */
+	int count_map, filter_arg;
 	uint32_t key;
-	uint64_t latency_mult; /* hist_arg TRACE_AGG_LATENCY: ns = ticks * mult >> 32 */
+	int hist_map;
+	struct map_region *maps;
 	void (*run)(void *run_ctx, const struct uprobe_regs *regs, uint64_t entry_tsc,
 		    const uint64_t *args);
+	/* the rest */
+	int filtered_map, hist_arg;
+	enum trace_filter_op filter_op;
+	int64_t filter_value;
+	uint64_t latency_mult; /* hist_arg TRACE_AGG_LATENCY: ns = ticks * mult >> 32 */
 	void *run_ctx; /* run set: it replaces the filter, count and histogram */
 };
 
@@ -144,14 +148,23 @@ struct fetch_agg {
 void fetch_aggregate(const struct fetch_agg *agg, const struct fetch_plan *plan,
 		     const struct uprobe_regs *regs, uint64_t entry_tsc);
 
-/* What an event's handlers need at a hit (their ctx). */
+/*
+ * What an event's handlers need at a hit (their ctx). An aggregating hit
+ * reads recording, agg, plan and agg_store's first fields: one cache line
+ * when the event is 64-byte aligned (trace_event). With thousands of probes
+ * (every function of a server) a hit's lines are rarely cached: each line it
+ * touches is a miss.
+ */
 struct fetch_event {
-	struct trace_rings *rings;
-	const struct fetch_plan *plan;
-	uint32_t id;
 	const int *recording; /* the session's switch (trace_session_record) */
-	const struct fetch_agg *agg; /* NULL: records into rings */
+	const struct fetch_agg *agg; /* NULL: records into rings; else &agg_store */
+	const struct fetch_plan *plan;
+	struct fetch_agg agg_store;
+	struct trace_rings *rings;
+	uint32_t id;
 };
+_Static_assert(offsetof(struct fetch_event, agg_store.run) + sizeof(void *) <= 64,
+	       "a count-only hit's fields of fetch_event on one cache line");
 
 /* Probe handlers (ctx: struct fetch_event), built without SIMD. */
 void fetch_entry_handler(struct uprobe *probe, struct uprobe_regs *regs, void *ctx);

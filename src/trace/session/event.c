@@ -29,14 +29,13 @@ struct trace_session {
 };
 
 struct trace_event {
+	struct fetch_event hot; /* the handlers' ctx: first, on a line (event_new) */
 	struct trace_session *session;
 	struct trace_event *next;
 	struct uprobe *probe;
 	struct fetch_plan *plan;
-	struct fetch_event hot; /* the handlers' ctx */
 	uint16_t *semaphore;	/* USDT reference counter, or NULL */
 	uint64_t *skipped_counter; /* trace_event_opts.skipped_counter */
-	struct fetch_agg agg;	   /* trace_event_opts.agg, when given (hot.agg) */
 	int attached;
 };
 
@@ -247,14 +246,14 @@ UPROBE_API struct trace_event *trace_event_attach(struct trace_session *s,
 /* Aggregate in the target: the handlers update maps instead of writing records. */
 static void set_agg(struct trace_event *ev, const struct trace_event_agg *a)
 {
-	ev->agg = (struct fetch_agg){
+	ev->hot.agg_store = (struct fetch_agg){
 		.maps = (struct map_region *)a->maps, .count_map = a->count_map,
 		.filtered_map = a->filtered_map, .hist_map = a->hist_map, .hist_arg = a->hist_arg,
 		.filter_arg = a->filter_arg, .filter_op = a->filter_op,
 		.filter_value = a->filter_value, .key = a->key, .latency_mult = a->latency_mult,
 		.run = a->run, .run_ctx = a->run_ctx,
 	};
-	ev->hot.agg = a->maps ? &ev->agg : NULL;
+	ev->hot.agg = a->maps ? &ev->hot.agg_store : NULL;
 }
 
 #define EVENT_OPTS_MIN_SZ offsetof(struct trace_event_opts, skipped_counter) /* an older caller's */
@@ -262,10 +261,11 @@ static void set_agg(struct trace_event *ev, const struct trace_event_agg *a)
 /* A new event of s with opts (checked), not attached, in no list. */
 static struct trace_event *event_new(struct trace_session *s, const struct trace_event_opts *opts)
 {
-	struct trace_event *ev = calloc(1, sizeof(*ev));
+	struct trace_event *ev = aligned_alloc(64, (sizeof(*ev) + 63) & ~(size_t)63);
 
 	if (!ev)
 		return NULL;
+	memset(ev, 0, sizeof(*ev));
 	ev->session = s;
 	ev->hot.rings = s->rings;
 	ev->hot.recording = &s->recording;
