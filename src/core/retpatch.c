@@ -13,7 +13,7 @@
  *               with its displacement re-targeted
  *   copy        (the patched jump lands here) the window's instructions
  *               before the exit, relocated (optimize.c), then a jmp to
- *               tramp+40; for a conditional tail jump: j<not cc> over it,
+ *               tramp+48; for a conditional tail jump: j<not cc> over it,
  *               then a jmp back after the jcc (not taken: no exit)
  *
  * Exit records are probe_recs (ret_exit set) in the registry, so that the

@@ -9,7 +9,8 @@
  *   tramp+16  .quad struct probe_rec *
  *   tramp+24  .quad probe address        (regs->rip)
  *   tramp+32  .quad xsave area size      (SIMD variants)
- *   tramp+40  code:
+ *   tramp+40  .quad uprobes_lean_body     (the stub below)
+ *   tramp+48  code:
  *     lea -(128+144)(%rsp),%rsp   step below the red zone, room for uprobe_regs
  *     pushfq; popq 128(%rsp)      rflags
  *       (lean_nofl: movq $0x202,128(%rsp): the flags are dead at a function entry)
@@ -51,7 +52,7 @@
 	.hidden \name, \name\()_end
 	.p2align 5
 \name:
-	.quad 0, 0, 0, 0, 0
+	.quad 0, 0, 0, 0, 0, 0
 	lea -(128 + FRAME)(%rsp), %rsp
 	.if \rdflags
 	pushfq
@@ -115,6 +116,65 @@
 	TRAMPOLINE uprobes_tramp_flags_simd, 1, 1
 	TRAMPOLINE uprobes_tramp_lean_nofl, 0, 0, 0
 	TRAMPOLINE uprobes_tramp_lean_nofl_simd, 0, 1, 0
+
+	/*
+	 * The lean entry without SIMD (LEAN_NOFLAGS, the most common: every
+	 * function entry traced by a handler that does not read the flags) as
+	 * a stub of 19 bytes of code that calls one body shared by all of them:
+	 * a probe's trampoline is then its data words, the stub, the window copy
+	 * and the jump back (two cache lines, not five), which is what a hit
+	 * of one of thousands of probes spread over a server's functions waits
+	 * for. The call's return is predicted; the body is always in cache.
+	 *
+	 *   lea -128(%rsp),%rsp     step over the red zone
+	 *   call *tramp+40(%rip)    uprobes_lean_body; pushes the stub's tail
+	 *   tail: lea 128(%rsp),%rsp
+	 *   window copy, jmp back
+	 *
+	 * The regs sit where the other templates put them (TRAMP_REGS_BELOW_RSP):
+	 * the return address is their R_RSP word until the body has read it.
+	 */
+	.globl uprobes_tramp_lean_stub, uprobes_tramp_lean_stub_end
+	.hidden uprobes_tramp_lean_stub, uprobes_tramp_lean_stub_end
+	.p2align 5
+uprobes_tramp_lean_stub:
+	.quad 0, 0, 0, 0, 0, 0
+	lea -128(%rsp), %rsp
+	call *uprobes_tramp_lean_stub + 40(%rip)
+uprobes_tramp_lean_stub_tail:
+	lea 128(%rsp), %rsp
+uprobes_tramp_lean_stub_end:
+
+	.set TAIL, uprobes_tramp_lean_stub_tail - uprobes_tramp_lean_stub
+
+	.globl uprobes_lean_body
+	.hidden uprobes_lean_body
+	.type uprobes_lean_body, @function
+	.p2align 5
+uprobes_lean_body:
+	lea -(FRAME - 8)(%rsp), %rsp	/* the return address: R_RSP's word */
+	movq $0x202, R_RFL(%rsp)
+	SAVE_GPRS
+	mov R_RSP(%rsp), %r12		/* the stub's tail (r12 is saved) */
+	lea (128 + FRAME)(%rsp), %rax
+	mov %rax, R_RSP(%rsp)
+	mov 24 - TAIL(%r12), %rax
+	mov %rax, R_RIP(%rsp)
+	mov %rsp, %rbx
+	and $-16, %rsp
+	mov %rbx, %rsi
+	mov 16 - TAIL(%r12), %rdi
+	call *0 - TAIL(%r12)
+	mov %rbx, %rsp
+	test %eax, %eax
+	jz 1f
+	jmp *8 - TAIL(%r12)
+1:
+	mov %r12, R_RSP(%rsp)		/* where the ret below takes it */
+	LOAD_GPRS
+	lea R_RSP(%rsp), %rsp
+	ret
+	.size uprobes_lean_body, .-uprobes_lean_body
 
 /* Reached with rsp = &struct uprobe_regs; the SIGTRAP handler takes it from here. */
 	.globl uprobes_redirect_trap

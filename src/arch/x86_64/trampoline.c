@@ -11,8 +11,13 @@ extern const uint8_t uprobes_tramp_entry_simd[], uprobes_tramp_entry_simd_end[];
 extern const uint8_t uprobes_tramp_flags_simd[], uprobes_tramp_flags_simd_end[];
 extern const uint8_t uprobes_tramp_lean_nofl[], uprobes_tramp_lean_nofl_end[];
 extern const uint8_t uprobes_tramp_lean_nofl_simd[], uprobes_tramp_lean_nofl_simd_end[];
+extern const uint8_t uprobes_tramp_lean_stub[], uprobes_tramp_lean_stub_end[];
+extern const uint8_t uprobes_lean_body[];
 
-/* [kind][simd]: start and end of each template (LEAN differs from ENTRY in its C side). */
+/*
+ * [kind][simd]: start and end of each template (LEAN differs from ENTRY in its
+ * C side; LEAN_NOFLAGS without SIMD is a stub calling uprobes_lean_body).
+ */
 static const uint8_t *const tramp_bounds[4][2][2] = {
 	[TRAMP_KIND_FLAGS] = { { uprobes_tramp_flags, uprobes_tramp_flags_end },
 			       { uprobes_tramp_flags_simd, uprobes_tramp_flags_simd_end } },
@@ -20,7 +25,7 @@ static const uint8_t *const tramp_bounds[4][2][2] = {
 			       { uprobes_tramp_entry_simd, uprobes_tramp_entry_simd_end } },
 	[TRAMP_KIND_LEAN] = { { uprobes_tramp_entry, uprobes_tramp_entry_end },
 			      { uprobes_tramp_entry_simd, uprobes_tramp_entry_simd_end } },
-	[TRAMP_KIND_LEAN_NOFLAGS] = { { uprobes_tramp_lean_nofl, uprobes_tramp_lean_nofl_end },
+	[TRAMP_KIND_LEAN_NOFLAGS] = { { uprobes_tramp_lean_stub, uprobes_tramp_lean_stub_end },
 				      { uprobes_tramp_lean_nofl_simd,
 					uprobes_tramp_lean_nofl_simd_end } },
 };
@@ -78,6 +83,7 @@ int arch_tramp_template(uint8_t *out, enum tramp_kind kind, bool simd, tramp_dis
 	data[TRAMP_REDIRECT] = (uint64_t)uprobes_redirect_trap;
 	data[TRAMP_REC] = (uint64_t)rec;
 	data[TRAMP_ADDR] = addr;
+	data[TRAMP_BODY] = (uint64_t)uprobes_lean_body;
 	memcpy(out, data, sizeof(data));
 	return (int)(end - start);
 }

@@ -9,11 +9,11 @@
 
 #include "uprobes.h"
 
-#define TRAMP_DATA_WORDS 5
+#define TRAMP_DATA_WORDS 6
 #define TRAMP_MAX 512
 
 /* Data words at the start of every trampoline. */
-enum { TRAMP_DISPATCH, TRAMP_REDIRECT, TRAMP_REC, TRAMP_ADDR, TRAMP_XSAVE_SIZE };
+enum { TRAMP_DISPATCH, TRAMP_REDIRECT, TRAMP_REC, TRAMP_ADDR, TRAMP_XSAVE_SIZE, TRAMP_BODY };
 
 /*
  * The C side of a trampoline: run the consumers on regs. Returns non-zero
