@@ -7,13 +7,16 @@
  * touching THRASH KiB of memory between captures as the traced program's own
  * work would. Counts instructions and simulated cache misses of
  * stack_unwind() and stack_table_intern() per capture (MODE capture, the
- * default), or of stack_unwind() alone (MODE walk):
+ * default), or of stack_unwind() alone (MODE walk). Run natively it prints
+ * the wall-clock time per capture too (taskset and a minimum of several runs
+ * on a noisy machine):
  *   valgrind --tool=callgrind --cache-sim=yes build/bench/bench_stack_loop fp 20000 256
  *   valgrind --tool=callgrind --cache-sim=yes build/bench/bench_stack_loop cfi 20000 0 walk
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "stack/stack.h"
 
@@ -23,6 +26,7 @@ static struct stack_table *table;
 static unsigned long iters, thrash_kib, failed;
 static int walk_only;
 static volatile unsigned char *thrash;
+static double ns_per; /* wall clock per capture, thrash included */
 
 /* rip: the return address into the leaf; rsp: the leaf's; rbp: as it was. */
 void loop_hook_c(uint64_t rip, uint64_t rsp, uint64_t rbp);
@@ -38,11 +42,13 @@ void loop_hook_c(uint64_t rip, uint64_t rsp, uint64_t rbp)
 {
 	struct uprobe_regs regs;
 	uint64_t id, frames[16];
+	struct timespec t0, t1;
 
 	memset(&regs, 0, sizeof(regs));
 	regs.rip = rip;
 	regs.rsp = rsp;
 	regs.rbp = rbp;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (unsigned long i = 0; i < iters; i++) {
 		for (unsigned long k = 0; k < thrash_kib * 1024; k += 64)
 			thrash[k]++;
@@ -50,6 +56,8 @@ void loop_hook_c(uint64_t rip, uint64_t rsp, uint64_t rbp)
 			      : stack_capture(table, &regs, false, 16, &id) != 0)
 			failed++;
 	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ns_per = ((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec)) / (iters ? iters : 1);
 }
 
 int main(int argc, char **argv)
@@ -68,6 +76,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	(fp ? loop_fp_top : loop_cfi_top)(1);
-	printf("%lu %s, %lu failed\n", iters, walk_only ? "walks" : "captures", failed);
+	printf("%lu %s, %lu failed, %.1f ns each\n", iters, walk_only ? "walks" : "captures", failed,
+	       ns_per);
 	return failed != 0;
 }

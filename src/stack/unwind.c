@@ -271,16 +271,64 @@ static inline __attribute__((always_inline)) int walk_apply(uint64_t d, uint64_t
  * end), or at a frame walk_apply() refuses: the slow road looks again there.
  * Not inlined: its few registers stay its own (inlined, the slow road's
  * state pushed them to the stack).
+ *
+ * A frame-pointer frame (CFA = rbp + 16, [the caller's rbp][the return
+ * address] at rbp: what CFI says of code built with frame pointers, and the
+ * rule where no CFI is) is told by one compare of the cache word, and its
+ * paired load's address is rbp, which the frame before gave: the load does
+ * not wait for the cache word (the branch is predicted), so a walk through
+ * such frames waits on one load a frame, not on the load, the cache word
+ * and the load again.
  */
+#define WALK_DESC_BP16 (WALK_BP_BASE | WALK_BP_SAVED | 2u << WALK_OFF_SHIFT)
+
 static __attribute__((noinline)) unsigned walk_fast(struct walk_cache *wc, uint64_t *frames,
 						     unsigned n, unsigned max, uint64_t *spp,
 						     uint64_t *bpp, uint64_t tramp)
 {
-	uint64_t ip = frames[n - 1], sp = *spp, bp = *bpp, d;
+	uint64_t ip = frames[n - 1], sp = *spp, bp = *bpp;
 
-	while (n < max && (d = walk_cache_get(wc, ip - 1)) && !(d & WALK_END) &&
-	       !walk_apply(d, &ip, &sp, &bp, tramp))
+	while (n < max) {
+		uint64_t pc = ip - 1, cfa, ra;
+		/* the desc if the slot holds pc, else bits above WALK_DESC_MASK */
+		uint64_t x = __atomic_load_n(walk_slot(wc, pc), __ATOMIC_RELAXED) ^
+			     pc << WALK_DESC_BITS;
+		struct safe_word w;
+
+		if (x == WALK_DESC_BP16) {
+bp16:			/* CFA = rbp + 16, [the caller's rbp][the return address] at rbp */
+			w = uprobes_safe_load16(bp);
+			cfa = bp + 16;
+			ra = w.fault;
+			if (cfa <= sp || ra - 4096 >= USER_TOP - 4096)
+				break;
+			bp = w.v;
+		} else {
+			if (x - 1 >= WALK_DESC_MASK || (x & WALK_END)) /* not held, or the end */
+				break;
+			if (x & WALK_FP) {
+				if (bp < sp || (bp & 7) || bp - sp > FP_REACH)
+					break;
+				goto bp16;
+			}
+			cfa = ((x & WALK_BP_BASE) ? bp : sp) + walk_desc_off(x);
+			if (x & WALK_BP_SAVED) {
+				w = uprobes_safe_load16(cfa - 16);
+				ra = w.fault;
+				if (cfa <= sp || ra - 4096 >= USER_TOP - 4096)
+					break;
+				bp = w.v;
+			} else {
+				w = uprobes_safe_load8(cfa - 8);
+				ra = w.fault ? 0 : w.v;
+				if (cfa <= sp || ra - 4096 >= USER_TOP - 4096)
+					break;
+			}
+		}
+		ip = ra == tramp ? ret_real_address(cfa - 8, ra) : ra;
+		sp = cfa;
 		frames[n++] = ip;
+	}
 	*spp = sp;
 	*bpp = bp;
 	return n;
