@@ -7,7 +7,10 @@
  * touching THRASH KiB of memory between captures as the traced program's own
  * work would. Counts instructions and simulated cache misses of
  * stack_unwind() and stack_table_intern() per capture (MODE capture, the
- * default), or of stack_unwind() alone (MODE walk). Run natively it prints
+ * default), or of stack_unwind() alone (MODE walk), or the capture from
+ * loop_hook's first instruction, as bench_stack's probe at a function's entry
+ * takes it (MODE entry: frame 0 is loop_hook, then the chain's 15 callers).
+ * Run natively it prints
  * the wall-clock time per capture too (taskset and a minimum of several runs
  * on a noisy machine):
  *   valgrind --tool=callgrind --cache-sim=yes build/bench/bench_stack_loop fp 20000 256
@@ -24,7 +27,7 @@ int loop_fp_top(int x), loop_cfi_top(int x);
 
 static struct stack_table *table;
 static unsigned long iters, thrash_kib, failed;
-static int walk_only;
+static int walk_only, at_entry;
 static volatile unsigned char *thrash;
 static double ns_per; /* wall clock per capture, thrash included */
 
@@ -33,10 +36,13 @@ void loop_hook_c(uint64_t rip, uint64_t rsp, uint64_t rbp);
 __asm__(".globl loop_hook\n"
 	".type loop_hook, @function\n"
 	"loop_hook:\n"
+	"	.cfi_startproc\n"
 	"	movq (%rsp), %rdi\n"
 	"	leaq 8(%rsp), %rsi\n"
 	"	movq %rbp, %rdx\n"
-	"	jmp loop_hook_c\n");
+	"	jmp loop_hook_c\n"
+	"	.cfi_endproc\n");
+void loop_hook(void);
 
 void loop_hook_c(uint64_t rip, uint64_t rsp, uint64_t rbp)
 {
@@ -48,12 +54,16 @@ void loop_hook_c(uint64_t rip, uint64_t rsp, uint64_t rbp)
 	regs.rip = rip;
 	regs.rsp = rsp;
 	regs.rbp = rbp;
+	if (at_entry) { /* as a probe on loop_hook's first instruction sees them */
+		regs.rip = (uint64_t)loop_hook;
+		regs.rsp = rsp - 8;
+	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (unsigned long i = 0; i < iters; i++) {
 		for (unsigned long k = 0; k < thrash_kib * 1024; k += 64)
 			thrash[k]++;
 		if (walk_only ? stack_unwind(&regs, false, frames, 16) != 16
-			      : stack_capture(table, &regs, false, 16, &id) != 0)
+			      : stack_capture(table, &regs, at_entry, 16, &id) != 0)
 			failed++;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -67,12 +77,13 @@ int main(int argc, char **argv)
 	iters = argc > 2 ? strtoul(argv[2], NULL, 10) : 10000;
 	thrash_kib = argc > 3 ? strtoul(argv[3], NULL, 10) : 0;
 	walk_only = argc > 4 && !strcmp(argv[4], "walk");
+	at_entry = argc > 4 && !strcmp(argv[4], "entry");
 	thrash = calloc(thrash_kib + 1, 1024);
 	if ((argc > 1 && !fp && strcmp(argv[1], "cfi")) ||
-	    (argc > 4 && !walk_only && strcmp(argv[4], "capture")) || stack_setup() ||
+	    (argc > 4 && !walk_only && !at_entry && strcmp(argv[4], "capture")) || stack_setup() ||
 	    !(table = stack_table_new(NULL)) || !thrash) {
 		fprintf(stderr,
-			"usage: bench_stack_loop fp|cfi [ITERS [THRASH_KIB [capture|walk]]]\n");
+			"usage: bench_stack_loop fp|cfi [ITERS [THRASH_KIB [capture|walk|entry]]]\n");
 		return 2;
 	}
 	(fp ? loop_fp_top : loop_cfi_top)(1);

@@ -211,8 +211,11 @@ static void module_enter(struct uw_module *u, const struct stack_modset *ms, uin
  * module's table (into *row; *r: it, or NULL without one), as a desc of
  * walk.h, then kept for the next walks; 0 when the row is one for step().
  * entry: pc is frame 0 at a function's entry, where no row means the return
- * address at rsp (not a frame pointer): not taken from the cache.
+ * address at rsp (WALK_DESC_ENTRY), not a frame pointer: the cache keeps the
+ * address's own rule (a probe's address is looked up at every hit).
  */
+#define WALK_DESC_ENTRY (1u << WALK_OFF_SHIFT) /* CFA = rsp + 8, rbp unchanged */
+
 static uint64_t walk_find(struct uw_module *u, const struct stack_modset *ms,
 			  struct walk_cache *wc, uint64_t pc, bool entry, struct cfi_row *row,
 			  const struct cfi_row **r)
@@ -220,16 +223,16 @@ static uint64_t walk_find(struct uw_module *u, const struct stack_modset *ms,
 	uint64_t d;
 
 	*r = NULL;
-	if (wc && !entry && (d = walk_cache_get(wc, pc)))
-		return d;
-	if (pc - u->lo >= u->span)
-		module_enter(u, ms, pc);
-	if (u->cfi && cfi_lookup(u->cfi, pc - u->bias, row))
-		*r = row;
-	d = walk_desc_of(*r);
-	if (d && wc && pc < USER_TOP)
-		walk_cache_put(wc, pc, d);
-	return d;
+	if (!wc || !(d = walk_cache_get(wc, pc))) {
+		if (pc - u->lo >= u->span)
+			module_enter(u, ms, pc);
+		if (u->cfi && cfi_lookup(u->cfi, pc - u->bias, row))
+			*r = row;
+		d = walk_desc_of(*r);
+		if (d && wc && pc < USER_TOP)
+			walk_cache_put(wc, pc, d);
+	}
+	return entry && (d & WALK_FP) ? WALK_DESC_ENTRY : d;
 }
 
 /*
@@ -306,6 +309,11 @@ bp16:			/* CFA = rbp + 16, [the caller's rbp][the return address] at rbp */
 		} else {
 			if (x - 1 >= WALK_DESC_MASK || (x & WALK_END)) /* not held, or the end */
 				break;
+			if (!(x & (WALK_FP | WALK_BP_BASE | WALK_BP_SAVED))) {
+				/* CFA = rsp + off, rbp unchanged: code without frame pointers */
+				cfa = sp + walk_desc_off(x);
+				goto load8;
+			}
 			if (x & WALK_FP) {
 				if (bp < sp || (bp & 7) || bp - sp > FP_REACH)
 					break;
@@ -319,7 +327,7 @@ bp16:			/* CFA = rbp + 16, [the caller's rbp][the return address] at rbp */
 					break;
 				bp = w.v;
 			} else {
-				w = uprobes_safe_load8(cfa - 8);
+load8:				w = uprobes_safe_load8(cfa - 8);
 				ra = w.fault ? 0 : w.v;
 				if (cfa <= sp || ra - 4096 >= USER_TOP - 4096)
 					break;
@@ -366,7 +374,7 @@ unsigned stack_unwind(const struct uprobe_regs *regs, bool at_entry, uint64_t *f
 		d = walk_find(&u, ms, wc, ip - !exact, entry, &row, &r);
 		if (d & WALK_END)
 			break;
-		if (d && !(entry && (d & WALK_FP))) {
+		if (d) {
 			if (walk_apply(d, &ip, &sp, &bp, tramp))
 				break;
 			exact = false;
