@@ -21,6 +21,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/srcu.h"
 #include "stack/stack.h"
 
 int loop_fp_top(int x), loop_cfi_top(int x);
@@ -59,6 +60,7 @@ void loop_hook_c(uint64_t rip, uint64_t rsp, uint64_t rbp)
 		regs.rsp = rsp - 8;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	srcu_read_lock(); /* as a probe's dispatch holds one around its handlers */
 	for (unsigned long i = 0; i < iters; i++) {
 		for (unsigned long k = 0; k < thrash_kib * 1024; k += 64)
 			thrash[k]++;
@@ -66,6 +68,7 @@ void loop_hook_c(uint64_t rip, uint64_t rsp, uint64_t rbp)
 			      : stack_capture(table, &regs, at_entry, 16, &id) != 0)
 			failed++;
 	}
+	srcu_read_unlock();
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	ns_per = ((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec)) / (iters ? iters : 1);
 }

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/srcu.h"
 #include "stack/modules.h"
 #include "stack/stack.h"
 #include "stack/table_shm.h"
@@ -124,9 +125,8 @@ struct stack_table *stack_table_attach(int fd)
 }
 
 /* The set in force into t's mappings area, unless t has it already (follow_lock held). */
-static int put_maps_locked(struct stack_table *t)
+static int put_maps_of(struct stack_table *t, const struct stack_modset *ms)
 {
-	const struct stack_modset *ms = stack_modules_current();
 	uint64_t off, len = ms ? ms->maps_len : 0;
 	uint64_t *at;
 
@@ -143,6 +143,19 @@ static int put_maps_locked(struct stack_table *t)
 	__atomic_store_n(&at[0], len << 32 | t->maps_pid, __ATOMIC_RELEASE);
 	t->maps_gen = ms->gen;
 	return 0;
+}
+
+/* The set read in a read section: a refresh frees the set it replaced after them. */
+static int put_maps_locked(struct stack_table *t)
+{
+	int err;
+
+	if (!stack_modules_current()) /* none yet (stack_setup() sets srcu up) */
+		return -ENOENT;
+	srcu_read_lock();
+	err = put_maps_of(t, stack_modules_current());
+	srcu_read_unlock();
+	return err;
 }
 
 /*

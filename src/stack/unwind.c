@@ -31,6 +31,7 @@
 
 #include "arch/arch.h"
 #include "core/retprobe.h"
+#include "core/srcu.h"
 #include "stack/cfi_table.h"
 #include "stack/modules.h"
 #include "stack/stack.h"
@@ -342,10 +343,9 @@ load8:				w = uprobes_safe_load8(cfa - 8);
 	return n;
 }
 
-unsigned stack_unwind(const struct uprobe_regs *regs, bool at_entry, uint64_t *frames,
-		      unsigned max)
+static unsigned unwind(const struct stack_modset *ms, const struct uprobe_regs *regs,
+		       bool at_entry, uint64_t *frames, unsigned max)
 {
-	const struct stack_modset *ms = stack_modules_current();
 	struct walk_cache *wc = ms ? ms->walk : NULL;
 	struct uw_state s = { regs->rip, regs->rsp, regs->rbp, regs, 0, ret_tramp_address(), true };
 	struct uw_module u = { .lo = 1 };
@@ -391,5 +391,24 @@ unsigned stack_unwind(const struct uprobe_regs *regs, bool at_entry, uint64_t *f
 		exact = s.exact;
 		frames[n++] = ip;
 	}
+	return n;
+}
+
+/*
+ * The set of modules is read in a read section (a probe's handler is in one
+ * already: two counter updates): a refresh frees the set it replaced only
+ * after the sections in progress then have ended (modules.h). No set yet:
+ * stack_setup() has not run (nor srcu_init(), which it calls).
+ */
+unsigned stack_unwind(const struct uprobe_regs *regs, bool at_entry, uint64_t *frames,
+		      unsigned max)
+{
+	unsigned n;
+
+	if (!stack_modules_current())
+		return unwind(NULL, regs, at_entry, frames, max);
+	srcu_read_lock();
+	n = unwind(stack_modules_current(), regs, at_entry, frames, max);
+	srcu_read_unlock();
 	return n;
 }

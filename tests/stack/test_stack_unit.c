@@ -22,6 +22,11 @@
  *                   it; a new set of modules starts with an empty cache
  *   setup_undone    a trace event with $ustack, freed: no probe of the stack
  *                   layer's (the dynamic loader's r_brk) stays in the process
+ *   sets_freed      libraries loaded and closed 40 times while 2 threads hit
+ *                   a probe that interns its stack and one walks outside any
+ *                   probe: every stack exact all along, and each set of
+ *                   modules replaced is freed once no walk can read it (a few
+ *                   in waiting at most; none once the threads are gone)
  *   fork_images     a forked child writes its mappings under its own pid
  *                   (image 0 of that pid), a table attached again in it (as
  *                   an exec'd image does) is the pid's image 1; the tracer's
@@ -37,6 +42,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/srcu.h"
 #include "stack/cfi_table.h"
 #include "stack/modules.h"
 #include "stack/stack.h"
@@ -492,6 +498,122 @@ static void walk_cache(void)
 	stack_release();
 }
 
+static volatile int sets_stop;
+static int walker_bad;
+static unsigned long walker_walks;
+
+static void *sets_worker(void *arg)
+{
+	(void)arg;
+	while (!__atomic_load_n(&sets_stop, __ATOMIC_RELAXED))
+		work(100);
+	return NULL;
+}
+
+static __attribute__((noinline)) unsigned sets_walk(uint64_t *frames)
+{
+	unsigned n = walk_deep(3, frames, 32);
+
+	walk_sink = n;
+	return n;
+}
+
+/*
+ * Walks outside any probe (stack_unwind's own read section), each one the
+ * first's: walk_here, walk_deep 4 times, sets_walk, (sets_walker's call site
+ * of it, which the compiler may have copied), start_thread, clone3.
+ */
+static void *sets_walker(void *arg)
+{
+	uint64_t first[32], again[32];
+	unsigned n = sets_walk(first);
+
+	(void)arg;
+	while (!__atomic_load_n(&sets_stop, __ATOMIC_RELAXED)) {
+		unsigned m = sets_walk(again);
+
+		again[6] = first[6];
+		if (m != n || n < 8 || memcmp(first, again, n * sizeof(first[0])))
+			walker_bad = 1;
+		walker_walks++;
+	}
+	return NULL;
+}
+
+static uint64_t sets_gen(void)
+{
+	uint64_t gen;
+
+	srcu_read_lock();
+	gen = stack_modules_current() ? stack_modules_current()->gen : 0;
+	srcu_read_unlock();
+	return gen;
+}
+
+static void sets_freed(void)
+{
+	struct uprobe_opts o = { .sz = sizeof(o), .handler = capture };
+	struct uprobe_info info = { .sz = sizeof(info) };
+	unsigned most = 0;
+	pthread_t th[3];
+	struct uprobe *p;
+	uint64_t gen0;
+
+	CHECK_EQ_INT(stack_setup(), 0);
+	table = stack_table_new(NULL);
+	p = uprobe_attach(NULL, "stack_unit_hot", &o);
+	CHECK(table && p);
+	if (!table || !p)
+		return;
+	n_ids = 0;
+	memset(ids, 0, sizeof(ids));
+	memset(counts, 0, sizeof(counts));
+	gen0 = sets_gen();
+	pthread_create(&th[0], NULL, sets_worker, NULL);
+	pthread_create(&th[1], NULL, sets_worker, NULL);
+	pthread_create(&th[2], NULL, sets_walker, NULL);
+	for (int i = 0; i < 40; i++) {
+		void *h = dlopen("libexpat.so.1", RTLD_NOW); /* the loader's r_brk: a new set */
+
+		CHECK(h != NULL);
+		if (h)
+			dlclose(h); /* and another */
+	}
+	__atomic_store_n(&sets_stop, 1, __ATOMIC_RELAXED);
+	for (int i = 0; i < 3; i++)
+		pthread_join(th[i], NULL);
+	CHECK_EQ_INT(uprobe_get_info(p, &info), 0);
+	uprobe_free(p);
+	CHECK(sets_gen() - gen0 >= 80); /* each dlopen and dlclose replaced the set */
+	/*
+	 * This thread alone now: each replacement (in the r_brk handler's read
+	 * section) frees the set that the one before replaced, whose only reader
+	 * was that handler: one set in waiting at most.
+	 */
+	for (int i = 0; i < 10; i++) {
+		void *h = dlopen("libexpat.so.1", RTLD_NOW);
+		unsigned now = stack_modules_waiting();
+
+		most = now > most ? now : most;
+		if (h)
+			dlclose(h);
+		now = stack_modules_waiting();
+		most = now > most ? now : most;
+	}
+	CHECK_EQ_INT(most, 1);
+	CHECK_EQ_INT(stack_modules_refresh(), 0); /* nothing new: frees those done */
+	CHECK_EQ_INT(stack_modules_waiting(), 0);
+	CHECK_EQ_INT(capture_err, 0);
+	CHECK_EQ_INT(n_ids, 1); /* the workers' one stack, the same all along */
+	CHECK_EQ_U64(counts[0], info.hits);
+	CHECK(info.hits > 0);
+	CHECK_EQ_INT(walker_bad, 0);
+	CHECK(walker_walks > 0);
+	stack_table_free(table);
+	table = NULL;
+	stack_release();
+}
+
 static void setup_undone(void)
 {
 	struct uprobe_stats st = { .sz = sizeof(st) };
@@ -577,6 +699,7 @@ int main(void)
 	RUN(reader_checks);
 	RUN(unwind_bad);
 	RUN(walk_cache);
+	RUN(sets_freed);
 	RUN(setup_undone);
 	RUN(fork_images);
 	TL_EXIT();
