@@ -272,7 +272,10 @@ static inline __attribute__((always_inline)) int walk_apply(uint64_t d, uint64_t
  * The fast road: the callers whose rule the walk cache holds, one word read
  * a frame, everything in registers, from frames[n - 1] (a return address)
  * on. Stops at max, at an address the cache does not hold (or holds as the
- * end), or at a frame walk_apply() refuses: the slow road looks again there.
+ * end: the slow road looks again there), or at a frame that ends the stack
+ * (a fault, a caller's stack below its callee's, no return address, a frame
+ * pointer that is none): n | WALK_REFUSED, so that the slow road does not
+ * fault on it again.
  * Not inlined: its few registers stay its own (inlined, the slow road's
  * state pushed them to the stack).
  *
@@ -285,6 +288,7 @@ static inline __attribute__((always_inline)) int walk_apply(uint64_t d, uint64_t
  * and the load again.
  */
 #define WALK_DESC_BP16 (WALK_BP_BASE | WALK_BP_SAVED | 2u << WALK_OFF_SHIFT)
+#define WALK_REFUSED 0x10000u /* above any depth */
 
 static __attribute__((noinline)) unsigned walk_fast(struct walk_cache *wc, uint64_t *frames,
 						     unsigned n, unsigned max, uint64_t *spp,
@@ -305,7 +309,7 @@ bp16:			/* CFA = rbp + 16, [the caller's rbp][the return address] at rbp */
 			cfa = bp + 16;
 			ra = w.fault;
 			if (cfa <= sp || ra - 4096 >= USER_TOP - 4096)
-				break;
+				goto refused;
 			bp = w.v;
 		} else {
 			if (x - 1 >= WALK_DESC_MASK || (x & WALK_END)) /* not held, or the end */
@@ -317,7 +321,7 @@ bp16:			/* CFA = rbp + 16, [the caller's rbp][the return address] at rbp */
 			}
 			if (x & WALK_FP) {
 				if (bp < sp || (bp & 7) || bp - sp > FP_REACH)
-					break;
+					goto refused;
 				goto bp16;
 			}
 			cfa = ((x & WALK_BP_BASE) ? bp : sp) + walk_desc_off(x);
@@ -325,13 +329,13 @@ bp16:			/* CFA = rbp + 16, [the caller's rbp][the return address] at rbp */
 				w = uprobes_safe_load16(cfa - 16);
 				ra = w.fault;
 				if (cfa <= sp || ra - 4096 >= USER_TOP - 4096)
-					break;
+					goto refused;
 				bp = w.v;
 			} else {
 load8:				w = uprobes_safe_load8(cfa - 8);
 				ra = w.fault ? 0 : w.v;
 				if (cfa <= sp || ra - 4096 >= USER_TOP - 4096)
-					break;
+					goto refused;
 			}
 		}
 		ip = ra == tramp ? ret_real_address(cfa - 8, ra) : ra;
@@ -341,6 +345,10 @@ load8:				w = uprobes_safe_load8(cfa - 8);
 	*spp = sp;
 	*bpp = bp;
 	return n;
+refused:
+	*spp = sp;
+	*bpp = bp;
+	return n | WALK_REFUSED;
 }
 
 static unsigned unwind(const struct stack_modset *ms, const struct uprobe_regs *regs,
@@ -366,6 +374,10 @@ static unsigned unwind(const struct stack_modset *ms, const struct uprobe_regs *
 
 		if (!exact && wc) {
 			n = walk_fast(wc, frames, n, max, &sp, &bp, tramp);
+			if (n & WALK_REFUSED) {
+				n &= ~WALK_REFUSED;
+				break;
+			}
 			ip = frames[n - 1];
 			if (n >= max)
 				break;

@@ -22,6 +22,10 @@
  *                   it; a new set of modules starts with an empty cache
  *   setup_undone    a trace event with $ustack, freed: no probe of the stack
  *                   layer's (the dynamic loader's r_brk) stays in the process
+ *   walk_faults     a stack whose next frame lies in a page that cannot be
+ *                   read, through the walk cache's roads (a frame-pointer
+ *                   frame, an rsp-based one) and the slow road: the walk
+ *                   ends there, no fault
  *   sets_freed      libraries loaded and closed 40 times while 2 threads hit
  *                   a probe that interns its stack and one walks outside any
  *                   probe: every stack exact all along, and each set of
@@ -498,6 +502,60 @@ static void walk_cache(void)
 	stack_release();
 }
 
+/* Frame pointers whatever the flags: its call site's rule is CFA = rbp + 16. */
+static __attribute__((noinline, optimize("no-omit-frame-pointer"))) unsigned
+walk_fp(uint64_t *frames, unsigned max)
+{
+	unsigned n = walk_here(frames, max);
+
+	walk_sink = n;
+	return n;
+}
+
+/*
+ * A probe at stack_unit_hot's entry whose caller returns to ra, the frame
+ * after that one in an unreadable page (rbp there, and rsp + the caller's
+ * frame size past it): 2 frames, twice (the slow road, then the cache's).
+ */
+static void walk_into(uint8_t *page, uint64_t ra, uint64_t rsp_off)
+{
+	struct uprobe_regs regs;
+	uint64_t frames[8];
+	const struct stack_modset *ms = stack_modules_current();
+
+	memset(&regs, 0, sizeof(regs));
+	regs.rip = (uint64_t)stack_unit_hot;
+	regs.rsp = (uint64_t)page + rsp_off;
+	regs.rbp = (uint64_t)page + 4096 + 64;
+	memcpy(page + rsp_off, &ra, 8);
+	if (ms && ms->walk)
+		memset(ms->walk, 0, sizeof(*ms->walk));
+	for (int i = 0; i < 2; i++) {
+		memset(frames, 0, sizeof(frames));
+		CHECK_EQ_INT(stack_unwind(&regs, true, frames, 8), 2);
+		CHECK_EQ_U64(frames[0], (uint64_t)stack_unit_hot);
+		CHECK_EQ_U64(frames[1], ra);
+	}
+}
+
+static void walk_faults(void)
+{
+	uint8_t *page = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint64_t fp[16], sp[16];
+
+	CHECK(page != MAP_FAILED);
+	if (page == MAP_FAILED)
+		return;
+	CHECK_EQ_INT(mprotect(page + 4096, 4096, PROT_NONE), 0);
+	CHECK_EQ_INT(stack_setup(), 0);
+	CHECK(walk_fp(fp, 16) >= 4); /* walk_here, walk_fp, walk_faults, main ... */
+	CHECK(walk_deep(0, sp, 16) >= 4); /* walk_here, walk_deep, walk_faults, main ... */
+	walk_into(page, fp[1], 64);	    /* [rbp]: unreadable */
+	walk_into(page, sp[1], 4096 - 8); /* rsp + its frame's size: unreadable */
+	stack_release();
+	munmap(page, 8192);
+}
+
 static volatile int sets_stop;
 static int walker_bad;
 static unsigned long walker_walks;
@@ -699,6 +757,7 @@ int main(void)
 	RUN(reader_checks);
 	RUN(unwind_bad);
 	RUN(walk_cache);
+	RUN(walk_faults);
 	RUN(sets_freed);
 	RUN(setup_undone);
 	RUN(fork_images);
