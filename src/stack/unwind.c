@@ -351,8 +351,9 @@ refused:
 	return n | WALK_REFUSED;
 }
 
-static unsigned unwind(const struct stack_modset *ms, const struct uprobe_regs *regs,
-		       bool at_entry, uint64_t *frames, unsigned max)
+static inline __attribute__((always_inline)) unsigned
+unwind(const struct stack_modset *ms, const struct uprobe_regs *regs, bool at_entry,
+       uint64_t *frames, unsigned max)
 {
 	struct walk_cache *wc = ms ? ms->walk : NULL;
 	struct uw_state s = { regs->rip, regs->rsp, regs->rbp, regs, 0, ret_tramp_address(), true };
@@ -415,12 +416,15 @@ static unsigned unwind(const struct stack_modset *ms, const struct uprobe_regs *
 unsigned stack_unwind(const struct uprobe_regs *regs, bool at_entry, uint64_t *frames,
 		      unsigned max)
 {
+	const struct stack_modset *ms = stack_modules_current();
 	unsigned n;
 
-	if (!stack_modules_current())
-		return unwind(NULL, regs, at_entry, frames, max);
-	srcu_read_lock();
-	n = unwind(stack_modules_current(), regs, at_entry, frames, max);
-	srcu_read_unlock();
+	if (ms) {
+		srcu_read_lock();
+		ms = stack_modules_current();
+	}
+	n = unwind(ms, regs, at_entry, frames, max);
+	if (ms)
+		srcu_read_unlock();
 	return n;
 }
