@@ -21,8 +21,8 @@
  * loses the caller there); elsewhere rbp -> [saved rbp][return address],
  * followed only while rbp lies above rsp, aligned, within a frame's reach.
  *
- * Every word is read with the fault-safe loads of safe_read.S (a bad one
- * ends the stack), a caller's stack pointer must lie above its callee's (so
+ * Every word is read with the fault-safe loads of safe_read.S, inline in
+ * the walk's loop (arch/x86_64/safe_read.h: a bad one ends the stack), a caller's stack pointer must lie above its callee's (so
  * a walk cannot loop), and return addresses the return probes swapped for
  * their trampoline are put back (ret_real_address).
  */
@@ -252,13 +252,13 @@ static inline __attribute__((always_inline)) int walk_apply(uint64_t d, uint64_t
 		return -1;
 	cfa = ((d & WALK_BP_BASE) ? *bp : *sp) + walk_desc_off(d);
 	if (d & WALK_BP_SAVED) {
-		w = uprobes_safe_load16(cfa - 16); /* v: the saved rbp; fault: the return address */
+		w = safe_load16_inline(cfa - 16); /* v: the saved rbp; fault: the return address */
 		ra = w.fault;
 		if (cfa <= *sp || ra - 4096 >= USER_TOP - 4096)
 			return -1;
 		*bp = w.v;
 	} else {
-		w = uprobes_safe_load8(cfa - 8);
+		w = safe_load8_inline(cfa - 8);
 		ra = w.fault ? 0 : w.v;
 		if (cfa <= *sp || ra - 4096 >= USER_TOP - 4096)
 			return -1;
@@ -305,7 +305,7 @@ static __attribute__((noinline)) unsigned walk_fast(struct walk_cache *wc, uint6
 
 		if (x == WALK_DESC_BP16) {
 bp16:			/* CFA = rbp + 16, [the caller's rbp][the return address] at rbp */
-			w = uprobes_safe_load16(bp);
+			w = safe_load16_inline(bp);
 			cfa = bp + 16;
 			ra = w.fault;
 			if (cfa <= sp || ra - 4096 >= USER_TOP - 4096)
@@ -326,13 +326,13 @@ bp16:			/* CFA = rbp + 16, [the caller's rbp][the return address] at rbp */
 			}
 			cfa = ((x & WALK_BP_BASE) ? bp : sp) + walk_desc_off(x);
 			if (x & WALK_BP_SAVED) {
-				w = uprobes_safe_load16(cfa - 16);
+				w = safe_load16_inline(cfa - 16);
 				ra = w.fault;
 				if (cfa <= sp || ra - 4096 >= USER_TOP - 4096)
 					goto refused;
 				bp = w.v;
 			} else {
-load8:				w = uprobes_safe_load8(cfa - 8);
+load8:				w = safe_load8_inline(cfa - 8);
 				ra = w.fault ? 0 : w.v;
 				if (cfa <= sp || ra - 4096 >= USER_TOP - 4096)
 					goto refused;
