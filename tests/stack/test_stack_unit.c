@@ -12,7 +12,8 @@
  *                   threads calling through one path: one id, its count the
  *                   probe's hits, its frames read back by the tracer's reader
  *   table_full      a full table refuses new stacks, counts them, still finds
- *                   known ones
+ *                   known ones; two stacks alike but in the middle (one guess
+ *                   of the interning's) keep their own ids
  *   reader_checks   the reader refuses a memfd that is no stack table and
  *                   entries that do not hold together
  *   unwind_bad      registers pointing nowhere: one frame, no fault
@@ -323,6 +324,33 @@ static void table_full(void)
 	CHECK_EQ_U64(st.stacks, 8);
 	CHECK_EQ_U64(st.dropped, 12);
 	CHECK_EQ_U64(st.capacity, 8);
+	uprobe_stack_reader_free(r);
+	stack_table_free(t);
+
+	/*
+	 * Stacks alike but in the middle: the same guess of intern's (its key is
+	 * the ends and the depth), each still its own id, again and again.
+	 */
+	t = stack_table_new(NULL);
+	CHECK(t != NULL);
+	if (!t)
+		return;
+	for (int i = 0; i < 6; i++) {
+		uint64_t a[4] = { 0x1000, 0x2000, 0x3000, 0x9000 }, b[4] = { 0x1000, 0x2000, 0x4000, 0x9000 };
+		uint64_t ida = 0, idb = 0;
+
+		CHECK(!stack_table_intern(t, (i & 1) ? b : a, 4, (i & 1) ? &idb : &ida));
+		CHECK(!stack_table_intern(t, (i & 1) ? a : b, 4, (i & 1) ? &ida : &idb));
+		CHECK(ida == 1 || ida == 2);
+		CHECK_EQ_U64(idb, 3 - ida);
+		if (!i)
+			first = ida;
+		CHECK_EQ_U64(ida, first);
+	}
+	r = uprobe_stack_reader_new(stack_table_fd(t));
+	CHECK(r && !uprobe_stack_reader_stats(r, &st));
+	CHECK_EQ_U64(st.stacks, 2);
+	CHECK_EQ_U64(st.dropped, 0);
 	uprobe_stack_reader_free(r);
 	stack_table_free(t);
 }
