@@ -21,10 +21,11 @@
  * loses the caller there); elsewhere rbp -> [saved rbp][return address],
  * followed only while rbp lies above rsp, aligned, within a frame's reach.
  *
- * Every word is read with the fault-safe loads of safe_read.S, inline in
- * the walk's loop (arch/x86_64/safe_read.h: a bad one ends the stack), a caller's stack pointer must lie above its callee's (so
- * a walk cannot loop), and return addresses the return probes swapped for
- * their trampoline are put back (ret_real_address).
+ * Every word is read with fault-safe loads (safe_read.S; inline in the
+ * walk's loop, arch/x86_64/safe_read.h: a bad one ends the stack), a
+ * caller's stack pointer must lie above its callee's (so a walk cannot
+ * loop), and return addresses the return probes swapped for their
+ * trampoline are put back (ret_real_address).
  */
 #include <stddef.h>
 #include <ucontext.h>

@@ -18,11 +18,11 @@ struct safe_ex {
 	int32_t insn, fixup;
 };
 
-#define SAFE_EX(insn, fixup)                                          \
-	"	.pushsection uprobes_safe_ex, \"a\"\n"                  \
-	"	.balign 4\n"                                              \
-	"	.long " insn " - .\n"                                     \
-	"	.long " fixup " - .\n"                                    \
+#define SAFE_EX(insn, fixup)                     \
+	"	.pushsection uprobes_safe_ex, \"a\"\n" \
+	"	.balign 4\n"                           \
+	"	.long " insn " - .\n"                  \
+	"	.long " fixup " - .\n"                 \
 	"	.popsection\n"
 
 static inline __attribute__((always_inline)) struct safe_word safe_load8_inline(uint64_t addr)
