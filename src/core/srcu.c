@@ -2,6 +2,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <sys/mman.h>
 #include <time.h>
 
@@ -123,6 +124,55 @@ void srcu_synchronize(void)
 			srcu_wait_slot(&c->slots[i]);
 }
 
+struct srcu_poll {
+	size_t n;
+	struct {
+		const struct srcu_slot *slot;
+		uint64_t seq; /* odd: the section in progress at the start */
+	} w[];
+};
+
+struct srcu_poll *srcu_poll_start(void)
+{
+	size_t cap = 0;
+	struct srcu_poll *p;
+
+	if (srcu_use_fence || ubp_membarrier())
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	/*
+	 * A reader inside at the barrier has its slot in a chunk linked by then:
+	 * room for every slot of those chunks (chunks linked later hold only
+	 * readers that began after the barrier, which see what was published).
+	 */
+	for (struct srcu_chunk *c = &first_chunk; c; c = __atomic_load_n(&c->next, __ATOMIC_ACQUIRE))
+		cap += SRCU_CHUNK_SLOTS;
+	p = malloc(sizeof(*p) + cap * sizeof(p->w[0]));
+	if (!p)
+		return NULL;
+	p->n = 0;
+	for (struct srcu_chunk *c = &first_chunk; c && p->n < cap;
+	     c = __atomic_load_n(&c->next, __ATOMIC_ACQUIRE)) {
+		for (unsigned i = 0; i < SRCU_CHUNK_SLOTS && p->n < cap; i++) {
+			uint64_t seq = __atomic_load_n(&c->slots[i].seq, __ATOMIC_ACQUIRE);
+
+			if ((seq & 1) && __atomic_load_n(&c->slots[i].used, __ATOMIC_ACQUIRE)) {
+				p->w[p->n].slot = &c->slots[i];
+				p->w[p->n++].seq = seq;
+			}
+		}
+	}
+	return p;
+}
+
+/* A slot's sequence only moves on: at the section's end, the thread's exit, a fork's reset. */
+bool srcu_poll_done(const struct srcu_poll *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (__atomic_load_n(&p->w[i].slot->seq, __ATOMIC_ACQUIRE) == p->w[i].seq)
+			return false;
+	return true;
+}
+
 /* In the child only the forking thread exists: every other slot is free. */
 static void srcu_atfork_child(void)
 {
@@ -138,9 +188,16 @@ static void srcu_atfork_child(void)
 	}
 }
 
-void srcu_init(void)
+static pthread_once_t srcu_once = PTHREAD_ONCE_INIT;
+
+static void srcu_init_once(void)
 {
 	pthread_key_create(&srcu_key, srcu_thread_exit);
 	srcu_use_fence = ubp_membarrier() != 0;
 	pthread_atfork(NULL, NULL, srcu_atfork_child);
+}
+
+void srcu_init(void)
+{
+	pthread_once(&srcu_once, srcu_init_once);
 }

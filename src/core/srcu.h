@@ -12,6 +12,7 @@
 #ifndef UPROBES_CORE_SRCU_H
 #define UPROBES_CORE_SRCU_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct srcu_slot {
@@ -75,7 +76,26 @@ static inline int srcu_in_reader(void)
 /* Wait for every read section that began before the call. Not in signal context. */
 void srcu_synchronize(void);
 
-/* Process setup (once) and child-after-fork reset. */
+/*
+ * A grace period polled instead of waited for, for a writer that must not
+ * wait (one that runs in a read section itself, a probe's handler: it would
+ * wait for itself) and frees later what it unlinked before the start:
+ * srcu_poll_start() is a full barrier on every thread (as srcu_synchronize's)
+ * and notes the read sections in progress; srcu_poll_done() tells, without
+ * waiting, whether each of them has ended. A section that never ends (a
+ * handler that longjmp'ed out) keeps it from ever being done: what waits on
+ * it is kept, never freed early. Not signal context (malloc); free() the
+ * result. NULL: no memory (start again later: a later start is as good).
+ */
+struct srcu_poll;
+struct srcu_poll *srcu_poll_start(void);
+bool srcu_poll_done(const struct srcu_poll *p);
+
+/*
+ * Process setup (once: later calls do nothing) and child-after-fork reset.
+ * Before the first read section of the process (core's first attach, the
+ * stack layer's setup).
+ */
 void srcu_init(void);
 
 #endif

@@ -3,8 +3,10 @@
  * The executable mappings of this process with their CFI tables. A file's
  * table is made once per process (cfi_table_get: from the cache or
  * compiled) and kept while the process lives: a hit may hold it. Sets of
- * modules are published whole with a release store and never freed; a
- * refresh that finds the same mappings publishes nothing. Anonymous
+ * modules are published whole with a release store; a refresh that finds the
+ * same mappings publishes nothing; a set replaced is freed once the read
+ * sections that were in progress when it was replaced have ended (modules.h,
+ * a polled grace period of core/srcu.h). Anonymous
  * executable mappings (JIT code) and the vDSO are modules without a table:
  * frame pointers are tried there.
  *
@@ -24,6 +26,7 @@
 #include <string.h>
 
 #include "arch/arch.h"
+#include "core/srcu.h"
 #include "stack/cfi_table.h"
 #include "stack/modules.h"
 #include "stack/stack.h"
@@ -49,13 +52,10 @@ struct stack_file {
 
 static pthread_mutex_t modules_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct stack_file *files;
-static const struct stack_modset *current;
+const struct stack_modset *stack_modules_now;
 static uint64_t generation;
-
-const struct stack_modset *stack_modules_current(void)
-{
-	return __atomic_load_n(&current, __ATOMIC_ACQUIRE);
-}
+static struct stack_modset *waiting; /* replaced, not yet freed (modules_lock) */
+static unsigned int n_waiting;
 
 /*
  * The file of a mapping, opened once: its table (NULL without CFI) and its
@@ -144,6 +144,46 @@ static void maps_rec_make(struct stack_modset *s)
 	s->maps_len = (uint32_t)len;
 }
 
+static void modset_free(struct stack_modset *s)
+{
+	free(s->walk);
+	free((void *)s->maps_rec);
+	free(s->gp);
+	free(s);
+}
+
+/*
+ * The sets in waiting whose grace period is over, freed (modules_lock). One
+ * whose period could not start (no memory) starts it now: a later start
+ * covers the readers of a set unpublished before it as well.
+ */
+static void waiting_reap(void)
+{
+	for (struct stack_modset **p = &waiting; *p;) {
+		struct stack_modset *s = *p;
+
+		if (!s->gp)
+			s->gp = srcu_poll_start();
+		if (s->gp && srcu_poll_done(s->gp)) {
+			*p = s->retired_next;
+			n_waiting--;
+			modset_free(s);
+		} else {
+			p = &s->retired_next;
+		}
+	}
+}
+
+unsigned int stack_modules_waiting(void)
+{
+	unsigned int n;
+
+	pthread_mutex_lock(&modules_lock);
+	n = n_waiting;
+	pthread_mutex_unlock(&modules_lock);
+	return n;
+}
+
 static bool same_set(const struct stack_modset *a, const struct stack_modset *b)
 {
 	if (!a || a->n != b->n)
@@ -194,15 +234,23 @@ int stack_modules_refresh(void)
 
 	pthread_mutex_lock(&modules_lock);
 	s = modset_read(&err);
-	if (s && !same_set(current, s)) {
+	if (s && !same_set(stack_modules_now, s)) {
+		struct stack_modset *old = (struct stack_modset *)stack_modules_now;
+
 		s->gen = ++generation;
 		maps_rec_make(s);
-		__atomic_store_n(&current, s, __ATOMIC_RELEASE);
-		changed = 1; /* the old set stays: a hit may be walking it */
+		__atomic_store_n(&stack_modules_now, s, __ATOMIC_RELEASE);
+		changed = 1;
+		if (old) { /* a hit may be walking it: freed after its grace period */
+			old->gp = srcu_poll_start();
+			old->retired_next = waiting;
+			waiting = old;
+			n_waiting++;
+		}
 	} else if (s) {
-		free(s->walk);
-		free(s);
+		modset_free(s);
 	}
+	waiting_reap();
 	pthread_mutex_unlock(&modules_lock);
 	if (err)
 		return log_error(-err, "stack: cannot read this process's mappings");
@@ -227,6 +275,7 @@ static void on_dl_change(struct uprobe *p, struct uprobe_regs *regs, void *ctx)
 
 static void setup(void)
 {
+	srcu_init(); /* hits read the set in read sections, whether or not a probe came first */
 	setup_err = ubp_fault_install(arch_safe_read_fault);
 	if (setup_err)
 		log_error(-setup_err, "stack: cannot own SIGSEGV for fault-safe reads");
@@ -280,6 +329,7 @@ void stack_release(void)
 		p = dl_probe;
 		dl_probe = NULL;
 	}
+	waiting_reap();
 	pthread_mutex_unlock(&modules_lock);
 	/* Outside the lock: the detach waits for a handler that may be refreshing. */
 	uprobe_free(p);

@@ -13,10 +13,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/srcu.h"
 #include "stack/modules.h"
 #include "stack/stack.h"
 #include "stack/table_shm.h"
 #include "util/log.h"
+
+#define STACK_HINTS 256
+#define HINT_ID_BITS 25 /* ids up to STACK_SHM_MAX_STACKS (2^24) */
+#define HINT_ID_MASK ((1ull << HINT_ID_BITS) - 1)
 
 struct stack_table {
 	int fd;
@@ -32,6 +37,14 @@ struct stack_table {
 	uint64_t maps_gen; /* of the set written last, 0: none */
 	uint32_t maps_pid; /* the image's word (stack_table_image()), 0: not yet */
 	bool follows, maps_full;
+	/*
+	 * stack_table_intern()'s guesses, this process's own: the id interned last
+	 * for a stack of these ends (hint_key()), one word each (the key's high
+	 * bits, the id in the low HINT_ID_BITS), written and read whole. A guess
+	 * is taken only if its entry's frames are the stack's (one id per stack
+	 * ever: that is the stack's id); else the hash and the index as always.
+	 */
+	uint64_t hint[STACK_HINTS];
 };
 
 static pthread_mutex_t follow_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -124,9 +137,8 @@ struct stack_table *stack_table_attach(int fd)
 }
 
 /* The set in force into t's mappings area, unless t has it already (follow_lock held). */
-static int put_maps_locked(struct stack_table *t)
+static int put_maps_of(struct stack_table *t, const struct stack_modset *ms)
 {
-	const struct stack_modset *ms = stack_modules_current();
 	uint64_t off, len = ms ? ms->maps_len : 0;
 	uint64_t *at;
 
@@ -143,6 +155,19 @@ static int put_maps_locked(struct stack_table *t)
 	__atomic_store_n(&at[0], len << 32 | t->maps_pid, __ATOMIC_RELEASE);
 	t->maps_gen = ms->gen;
 	return 0;
+}
+
+/* The set read in a read section: a refresh frees the set it replaced after them. */
+static int put_maps_locked(struct stack_table *t)
+{
+	int err;
+
+	if (!stack_modules_current()) /* none yet (stack_setup() sets srcu up) */
+		return -ENOENT;
+	srcu_read_lock();
+	err = put_maps_of(t, stack_modules_current());
+	srcu_read_unlock();
+	return err;
 }
 
 /*
@@ -324,40 +349,69 @@ static int64_t entry_new(struct stack_table *t, uint64_t h, const uint64_t *fram
 	return e;
 }
 
+/* A stack's ends and depth, mixed: where its guess is kept, and the guess's check. */
+static inline uint64_t hint_key(const uint64_t *frames, unsigned n)
+{
+	return (frames[0] ^ frames[n > 1] * 0x9e3779b97f4a7c15ull ^ frames[n - 1] << 17 ^ n) *
+	       0xff51afd7ed558ccdull;
+}
+
+/* Is entry e READY and the stack frames[0 .. n)? */
+static bool hint_is(const struct stack_table *t, uint32_t e, const uint64_t *frames, unsigned n)
+{
+	const struct stack_ent *x = &t->ent[e];
+
+	return __atomic_load_n(&x->state, __ATOMIC_ACQUIRE) == STACK_ENT_READY && x->depth == n &&
+	       (uint64_t)x->pool_off + n <= t->hdr.max_frames &&
+	       same_frames(&t->pool[x->pool_off], frames, n);
+}
+
 int stack_table_intern(struct stack_table *t, const uint64_t *frames, unsigned n, uint64_t *id)
 {
-	uint64_t h = stack_hash(frames, n);
-	uint32_t mask = t->hdr.index_slots - 1, slot = (uint32_t)h & mask;
+	uint64_t h, k, w, *hint;
+	uint32_t mask = t->hdr.index_slots - 1, slot, v;
 	int64_t mine = -1;
 
 	if (!n || n > STACK_MAX_DEPTH)
 		return -EINVAL;
+	k = hint_key(frames, n);
+	hint = &t->hint[k >> 56 & (STACK_HINTS - 1)];
+	w = __atomic_load_n(hint, __ATOMIC_RELAXED);
+	v = (uint32_t)(w & HINT_ID_MASK);
+	if (!((w ^ k) & ~HINT_ID_MASK) && v && v - 1 < t->hdr.max_stacks &&
+	    hint_is(t, v - 1, frames, n)) {
+		*id = v;
+		return 0;
+	}
+	h = stack_hash(frames, n);
+	slot = (uint32_t)h & mask;
 	for (uint32_t probes = 0; probes <= mask; probes++, slot = (slot + 1) & mask) {
-		uint32_t v = __atomic_load_n(&t->index[slot], __ATOMIC_ACQUIRE);
+		v = __atomic_load_n(&t->index[slot], __ATOMIC_ACQUIRE);
 
 		if (!v) {
 			if (mine < 0 && (mine = entry_new(t, h, frames, n)) < 0)
 				break;
 			v = (uint32_t)mine + 1;
 			if (__atomic_compare_exchange_n(&t->index[slot], &(uint32_t){ 0 }, v, false,
-							__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-				*id = v;
-				return 0;
-			}
+							__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+				goto found;
 			v = __atomic_load_n(&t->index[slot], __ATOMIC_ACQUIRE);
 		}
 		if (v - 1 < t->hdr.max_stacks && entry_is(t, v - 1, h, frames, n)) {
 			if (mine >= 0) /* lost to the same stack: ours is never an id */
 				__atomic_store_n(&t->ent[mine].state, STACK_ENT_DEAD,
 						 __ATOMIC_RELAXED);
-			*id = v;
-			return 0;
+			goto found;
 		}
 	}
 	if (mine >= 0) /* every slot taken: never published */
 		__atomic_store_n(&t->ent[mine].state, STACK_ENT_DEAD, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&t->ctl->dropped, 1, __ATOMIC_RELAXED);
 	return -ENOSPC;
+found:
+	__atomic_store_n(hint, (k & ~HINT_ID_MASK) | v, __ATOMIC_RELAXED);
+	*id = v;
+	return 0;
 }
 
 int stack_capture(struct stack_table *t, const struct uprobe_regs *regs, bool at_entry,

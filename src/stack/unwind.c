@@ -21,16 +21,18 @@
  * loses the caller there); elsewhere rbp -> [saved rbp][return address],
  * followed only while rbp lies above rsp, aligned, within a frame's reach.
  *
- * Every word is read with the fault-safe loads of safe_read.S (a bad one
- * ends the stack), a caller's stack pointer must lie above its callee's (so
- * a walk cannot loop), and return addresses the return probes swapped for
- * their trampoline are put back (ret_real_address).
+ * Every word is read with fault-safe loads (safe_read.S; inline in the
+ * walk's loop, arch/x86_64/safe_read.h: a bad one ends the stack), a
+ * caller's stack pointer must lie above its callee's (so a walk cannot
+ * loop), and return addresses the return probes swapped for their
+ * trampoline are put back (ret_real_address).
  */
 #include <stddef.h>
 #include <ucontext.h>
 
 #include "arch/arch.h"
 #include "core/retprobe.h"
+#include "core/srcu.h"
 #include "stack/cfi_table.h"
 #include "stack/modules.h"
 #include "stack/stack.h"
@@ -211,8 +213,11 @@ static void module_enter(struct uw_module *u, const struct stack_modset *ms, uin
  * module's table (into *row; *r: it, or NULL without one), as a desc of
  * walk.h, then kept for the next walks; 0 when the row is one for step().
  * entry: pc is frame 0 at a function's entry, where no row means the return
- * address at rsp (not a frame pointer): not taken from the cache.
+ * address at rsp (WALK_DESC_ENTRY), not a frame pointer: the cache keeps the
+ * address's own rule (a probe's address is looked up at every hit).
  */
+#define WALK_DESC_ENTRY (1u << WALK_OFF_SHIFT) /* CFA = rsp + 8, rbp unchanged */
+
 static uint64_t walk_find(struct uw_module *u, const struct stack_modset *ms,
 			  struct walk_cache *wc, uint64_t pc, bool entry, struct cfi_row *row,
 			  const struct cfi_row **r)
@@ -220,16 +225,16 @@ static uint64_t walk_find(struct uw_module *u, const struct stack_modset *ms,
 	uint64_t d;
 
 	*r = NULL;
-	if (wc && !entry && (d = walk_cache_get(wc, pc)))
-		return d;
-	if (pc - u->lo >= u->span)
-		module_enter(u, ms, pc);
-	if (u->cfi && cfi_lookup(u->cfi, pc - u->bias, row))
-		*r = row;
-	d = walk_desc_of(*r);
-	if (d && wc && pc < USER_TOP)
-		walk_cache_put(wc, pc, d);
-	return d;
+	if (!wc || !(d = walk_cache_get(wc, pc))) {
+		if (pc - u->lo >= u->span)
+			module_enter(u, ms, pc);
+		if (u->cfi && cfi_lookup(u->cfi, pc - u->bias, row))
+			*r = row;
+		d = walk_desc_of(*r);
+		if (d && wc && pc < USER_TOP)
+			walk_cache_put(wc, pc, d);
+	}
+	return entry && (d & WALK_FP) ? WALK_DESC_ENTRY : d;
 }
 
 /*
@@ -248,13 +253,13 @@ static inline __attribute__((always_inline)) int walk_apply(uint64_t d, uint64_t
 		return -1;
 	cfa = ((d & WALK_BP_BASE) ? *bp : *sp) + walk_desc_off(d);
 	if (d & WALK_BP_SAVED) {
-		w = uprobes_safe_load16(cfa - 16); /* v: the saved rbp; fault: the return address */
+		w = safe_load16_inline(cfa - 16); /* v: the saved rbp; fault: the return address */
 		ra = w.fault;
 		if (cfa <= *sp || ra - 4096 >= USER_TOP - 4096)
 			return -1;
 		*bp = w.v;
 	} else {
-		w = uprobes_safe_load8(cfa - 8);
+		w = safe_load8_inline(cfa - 8);
 		ra = w.fault ? 0 : w.v;
 		if (cfa <= *sp || ra - 4096 >= USER_TOP - 4096)
 			return -1;
@@ -268,28 +273,89 @@ static inline __attribute__((always_inline)) int walk_apply(uint64_t d, uint64_t
  * The fast road: the callers whose rule the walk cache holds, one word read
  * a frame, everything in registers, from frames[n - 1] (a return address)
  * on. Stops at max, at an address the cache does not hold (or holds as the
- * end), or at a frame walk_apply() refuses: the slow road looks again there.
+ * end: the slow road looks again there), or at a frame that ends the stack
+ * (a fault, a caller's stack below its callee's, no return address, a frame
+ * pointer that is none): n | WALK_REFUSED, so that the slow road does not
+ * fault on it again.
  * Not inlined: its few registers stay its own (inlined, the slow road's
  * state pushed them to the stack).
+ *
+ * A frame-pointer frame (CFA = rbp + 16, [the caller's rbp][the return
+ * address] at rbp: what CFI says of code built with frame pointers, and the
+ * rule where no CFI is) is told by one compare of the cache word, and its
+ * paired load's address is rbp, which the frame before gave: the load does
+ * not wait for the cache word (the branch is predicted), so a walk through
+ * such frames waits on one load a frame, not on the load, the cache word
+ * and the load again.
  */
+#define WALK_DESC_BP16 (WALK_BP_BASE | WALK_BP_SAVED | 2u << WALK_OFF_SHIFT)
+#define WALK_REFUSED 0x10000u /* above any depth */
+
 static __attribute__((noinline)) unsigned walk_fast(struct walk_cache *wc, uint64_t *frames,
 						     unsigned n, unsigned max, uint64_t *spp,
 						     uint64_t *bpp, uint64_t tramp)
 {
-	uint64_t ip = frames[n - 1], sp = *spp, bp = *bpp, d;
+	uint64_t ip = frames[n - 1], sp = *spp, bp = *bpp;
 
-	while (n < max && (d = walk_cache_get(wc, ip - 1)) && !(d & WALK_END) &&
-	       !walk_apply(d, &ip, &sp, &bp, tramp))
+	while (n < max) {
+		uint64_t pc = ip - 1, cfa, ra;
+		/* the desc if the slot holds pc, else bits above WALK_DESC_MASK */
+		uint64_t x = __atomic_load_n(walk_slot(wc, pc), __ATOMIC_RELAXED) ^
+			     pc << WALK_DESC_BITS;
+		struct safe_word w;
+
+		if (x == WALK_DESC_BP16) {
+bp16:			/* CFA = rbp + 16, [the caller's rbp][the return address] at rbp */
+			w = safe_load16_inline(bp);
+			cfa = bp + 16;
+			ra = w.fault;
+			if (cfa <= sp || ra - 4096 >= USER_TOP - 4096)
+				goto refused;
+			bp = w.v;
+		} else {
+			if (x - 1 >= WALK_DESC_MASK || (x & WALK_END)) /* not held, or the end */
+				break;
+			if (!(x & (WALK_FP | WALK_BP_BASE | WALK_BP_SAVED))) {
+				/* CFA = rsp + off, rbp unchanged: code without frame pointers */
+				cfa = sp + walk_desc_off(x);
+				goto load8;
+			}
+			if (x & WALK_FP) {
+				if (bp < sp || (bp & 7) || bp - sp > FP_REACH)
+					goto refused;
+				goto bp16;
+			}
+			cfa = ((x & WALK_BP_BASE) ? bp : sp) + walk_desc_off(x);
+			if (x & WALK_BP_SAVED) {
+				w = safe_load16_inline(cfa - 16);
+				ra = w.fault;
+				if (cfa <= sp || ra - 4096 >= USER_TOP - 4096)
+					goto refused;
+				bp = w.v;
+			} else {
+load8:				w = safe_load8_inline(cfa - 8);
+				ra = w.fault ? 0 : w.v;
+				if (cfa <= sp || ra - 4096 >= USER_TOP - 4096)
+					goto refused;
+			}
+		}
+		ip = ra == tramp ? ret_real_address(cfa - 8, ra) : ra;
+		sp = cfa;
 		frames[n++] = ip;
+	}
 	*spp = sp;
 	*bpp = bp;
 	return n;
+refused:
+	*spp = sp;
+	*bpp = bp;
+	return n | WALK_REFUSED;
 }
 
-unsigned stack_unwind(const struct uprobe_regs *regs, bool at_entry, uint64_t *frames,
-		      unsigned max)
+static inline __attribute__((always_inline)) unsigned
+unwind(const struct stack_modset *ms, const struct uprobe_regs *regs, bool at_entry,
+       uint64_t *frames, unsigned max)
 {
-	const struct stack_modset *ms = stack_modules_current();
 	struct walk_cache *wc = ms ? ms->walk : NULL;
 	struct uw_state s = { regs->rip, regs->rsp, regs->rbp, regs, 0, ret_tramp_address(), true };
 	struct uw_module u = { .lo = 1 };
@@ -310,6 +376,10 @@ unsigned stack_unwind(const struct uprobe_regs *regs, bool at_entry, uint64_t *f
 
 		if (!exact && wc) {
 			n = walk_fast(wc, frames, n, max, &sp, &bp, tramp);
+			if (n & WALK_REFUSED) {
+				n &= ~WALK_REFUSED;
+				break;
+			}
 			ip = frames[n - 1];
 			if (n >= max)
 				break;
@@ -318,7 +388,7 @@ unsigned stack_unwind(const struct uprobe_regs *regs, bool at_entry, uint64_t *f
 		d = walk_find(&u, ms, wc, ip - !exact, entry, &row, &r);
 		if (d & WALK_END)
 			break;
-		if (d && !(entry && (d & WALK_FP))) {
+		if (d) {
 			if (walk_apply(d, &ip, &sp, &bp, tramp))
 				break;
 			exact = false;
@@ -335,5 +405,27 @@ unsigned stack_unwind(const struct uprobe_regs *regs, bool at_entry, uint64_t *f
 		exact = s.exact;
 		frames[n++] = ip;
 	}
+	return n;
+}
+
+/*
+ * The set of modules is read in a read section (a probe's handler is in one
+ * already: two counter updates): a refresh frees the set it replaced only
+ * after the sections in progress then have ended (modules.h). No set yet:
+ * stack_setup() has not run (nor srcu_init(), which it calls).
+ */
+unsigned stack_unwind(const struct uprobe_regs *regs, bool at_entry, uint64_t *frames,
+		      unsigned max)
+{
+	const struct stack_modset *ms = stack_modules_current();
+	unsigned n;
+
+	if (ms) {
+		srcu_read_lock();
+		ms = stack_modules_current();
+	}
+	n = unwind(ms, regs, at_entry, frames, max);
+	if (ms)
+		srcu_read_unlock();
 	return n;
 }

@@ -12,7 +12,8 @@
  *                   threads calling through one path: one id, its count the
  *                   probe's hits, its frames read back by the tracer's reader
  *   table_full      a full table refuses new stacks, counts them, still finds
- *                   known ones
+ *                   known ones; two stacks alike but in the middle (one guess
+ *                   of the interning's) keep their own ids
  *   reader_checks   the reader refuses a memfd that is no stack table and
  *                   entries that do not hold together
  *   unwind_bad      registers pointing nowhere: one frame, no fault
@@ -22,6 +23,15 @@
  *                   it; a new set of modules starts with an empty cache
  *   setup_undone    a trace event with $ustack, freed: no probe of the stack
  *                   layer's (the dynamic loader's r_brk) stays in the process
+ *   walk_faults     a stack whose next frame lies in a page that cannot be
+ *                   read, through the walk cache's roads (a frame-pointer
+ *                   frame, an rsp-based one) and the slow road: the walk
+ *                   ends there, no fault
+ *   sets_freed      libraries loaded and closed 40 times while 2 threads hit
+ *                   a probe that interns its stack and one walks outside any
+ *                   probe: every stack exact all along, and each set of
+ *                   modules replaced is freed once no walk can read it (a few
+ *                   in waiting at most; none once the threads are gone)
  *   fork_images     a forked child writes its mappings under its own pid
  *                   (image 0 of that pid), a table attached again in it (as
  *                   an exec'd image does) is the pid's image 1; the tracer's
@@ -37,6 +47,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/srcu.h"
 #include "stack/cfi_table.h"
 #include "stack/modules.h"
 #include "stack/stack.h"
@@ -315,6 +326,33 @@ static void table_full(void)
 	CHECK_EQ_U64(st.capacity, 8);
 	uprobe_stack_reader_free(r);
 	stack_table_free(t);
+
+	/*
+	 * Stacks alike but in the middle: the same guess of intern's (its key is
+	 * the ends and the depth), each still its own id, again and again.
+	 */
+	t = stack_table_new(NULL);
+	CHECK(t != NULL);
+	if (!t)
+		return;
+	for (int i = 0; i < 6; i++) {
+		uint64_t a[4] = { 0x1000, 0x2000, 0x3000, 0x9000 }, b[4] = { 0x1000, 0x2000, 0x4000, 0x9000 };
+		uint64_t ida = 0, idb = 0;
+
+		CHECK(!stack_table_intern(t, (i & 1) ? b : a, 4, (i & 1) ? &idb : &ida));
+		CHECK(!stack_table_intern(t, (i & 1) ? a : b, 4, (i & 1) ? &ida : &idb));
+		CHECK(ida == 1 || ida == 2);
+		CHECK_EQ_U64(idb, 3 - ida);
+		if (!i)
+			first = ida;
+		CHECK_EQ_U64(ida, first);
+	}
+	r = uprobe_stack_reader_new(stack_table_fd(t));
+	CHECK(r && !uprobe_stack_reader_stats(r, &st));
+	CHECK_EQ_U64(st.stacks, 2);
+	CHECK_EQ_U64(st.dropped, 0);
+	uprobe_stack_reader_free(r);
+	stack_table_free(t);
 }
 
 static void reader_checks(void)
@@ -492,6 +530,176 @@ static void walk_cache(void)
 	stack_release();
 }
 
+/* Frame pointers whatever the flags: its call site's rule is CFA = rbp + 16. */
+static __attribute__((noinline, optimize("no-omit-frame-pointer"))) unsigned
+walk_fp(uint64_t *frames, unsigned max)
+{
+	unsigned n = walk_here(frames, max);
+
+	walk_sink = n;
+	return n;
+}
+
+/*
+ * A probe at stack_unit_hot's entry whose caller returns to ra, the frame
+ * after that one in an unreadable page (rbp there, and rsp + the caller's
+ * frame size past it): 2 frames, twice (the slow road, then the cache's).
+ */
+static void walk_into(uint8_t *page, uint64_t ra, uint64_t rsp_off)
+{
+	struct uprobe_regs regs;
+	uint64_t frames[8];
+	const struct stack_modset *ms = stack_modules_current();
+
+	memset(&regs, 0, sizeof(regs));
+	regs.rip = (uint64_t)stack_unit_hot;
+	regs.rsp = (uint64_t)page + rsp_off;
+	regs.rbp = (uint64_t)page + 4096 + 64;
+	memcpy(page + rsp_off, &ra, 8);
+	if (ms && ms->walk)
+		memset(ms->walk, 0, sizeof(*ms->walk));
+	for (int i = 0; i < 2; i++) {
+		memset(frames, 0, sizeof(frames));
+		CHECK_EQ_INT(stack_unwind(&regs, true, frames, 8), 2);
+		CHECK_EQ_U64(frames[0], (uint64_t)stack_unit_hot);
+		CHECK_EQ_U64(frames[1], ra);
+	}
+}
+
+static void walk_faults(void)
+{
+	uint8_t *page = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint64_t fp[16], sp[16];
+
+	CHECK(page != MAP_FAILED);
+	if (page == MAP_FAILED)
+		return;
+	CHECK_EQ_INT(mprotect(page + 4096, 4096, PROT_NONE), 0);
+	CHECK_EQ_INT(stack_setup(), 0);
+	CHECK(walk_fp(fp, 16) >= 4); /* walk_here, walk_fp, walk_faults, main ... */
+	CHECK(walk_deep(0, sp, 16) >= 4); /* walk_here, walk_deep, walk_faults, main ... */
+	walk_into(page, fp[1], 64);	    /* [rbp]: unreadable */
+	walk_into(page, sp[1], 4096 - 8); /* rsp + its frame's size: unreadable */
+	stack_release();
+	munmap(page, 8192);
+}
+
+static volatile int sets_stop;
+static int walker_bad;
+static unsigned long walker_walks;
+
+static void *sets_worker(void *arg)
+{
+	(void)arg;
+	while (!__atomic_load_n(&sets_stop, __ATOMIC_RELAXED))
+		work(100);
+	return NULL;
+}
+
+static __attribute__((noinline)) unsigned sets_walk(uint64_t *frames)
+{
+	unsigned n = walk_deep(3, frames, 32);
+
+	walk_sink = n;
+	return n;
+}
+
+/*
+ * Walks outside any probe (stack_unwind's own read section), each one the
+ * first's: walk_here, walk_deep 4 times, sets_walk, (sets_walker's call site
+ * of it, which the compiler may have copied), start_thread, clone3.
+ */
+static void *sets_walker(void *arg)
+{
+	uint64_t first[32], again[32];
+	unsigned n = sets_walk(first);
+
+	(void)arg;
+	while (!__atomic_load_n(&sets_stop, __ATOMIC_RELAXED)) {
+		unsigned m = sets_walk(again);
+
+		again[6] = first[6];
+		if (m != n || n < 8 || memcmp(first, again, n * sizeof(first[0])))
+			walker_bad = 1;
+		walker_walks++;
+	}
+	return NULL;
+}
+
+static uint64_t sets_gen(void)
+{
+	uint64_t gen;
+
+	srcu_read_lock();
+	gen = stack_modules_current() ? stack_modules_current()->gen : 0;
+	srcu_read_unlock();
+	return gen;
+}
+
+static void sets_freed(void)
+{
+	struct uprobe_opts o = { .sz = sizeof(o), .handler = capture };
+	struct uprobe_info info = { .sz = sizeof(info) };
+	unsigned most = 0;
+	pthread_t th[3];
+	struct uprobe *p;
+	uint64_t gen0;
+
+	CHECK_EQ_INT(stack_setup(), 0);
+	table = stack_table_new(NULL);
+	p = uprobe_attach(NULL, "stack_unit_hot", &o);
+	CHECK(table && p);
+	if (!table || !p)
+		return;
+	n_ids = 0;
+	memset(ids, 0, sizeof(ids));
+	memset(counts, 0, sizeof(counts));
+	gen0 = sets_gen();
+	pthread_create(&th[0], NULL, sets_worker, NULL);
+	pthread_create(&th[1], NULL, sets_worker, NULL);
+	pthread_create(&th[2], NULL, sets_walker, NULL);
+	for (int i = 0; i < 40; i++) {
+		void *h = dlopen("libexpat.so.1", RTLD_NOW); /* the loader's r_brk: a new set */
+
+		CHECK(h != NULL);
+		if (h)
+			dlclose(h); /* and another */
+	}
+	__atomic_store_n(&sets_stop, 1, __ATOMIC_RELAXED);
+	for (int i = 0; i < 3; i++)
+		pthread_join(th[i], NULL);
+	CHECK_EQ_INT(uprobe_get_info(p, &info), 0);
+	uprobe_free(p);
+	CHECK(sets_gen() - gen0 >= 80); /* each dlopen and dlclose replaced the set */
+	/*
+	 * This thread alone now: each replacement (in the r_brk handler's read
+	 * section) frees the set that the one before replaced, whose only reader
+	 * was that handler: one set in waiting at most.
+	 */
+	for (int i = 0; i < 10; i++) {
+		void *h = dlopen("libexpat.so.1", RTLD_NOW);
+		unsigned now = stack_modules_waiting();
+
+		most = now > most ? now : most;
+		if (h)
+			dlclose(h);
+		now = stack_modules_waiting();
+		most = now > most ? now : most;
+	}
+	CHECK_EQ_INT(most, 1);
+	CHECK_EQ_INT(stack_modules_refresh(), 0); /* nothing new: frees those done */
+	CHECK_EQ_INT(stack_modules_waiting(), 0);
+	CHECK_EQ_INT(capture_err, 0);
+	CHECK_EQ_INT(n_ids, 1); /* the workers' one stack, the same all along */
+	CHECK_EQ_U64(counts[0], info.hits);
+	CHECK(info.hits > 0);
+	CHECK_EQ_INT(walker_bad, 0);
+	CHECK(walker_walks > 0);
+	stack_table_free(table);
+	table = NULL;
+	stack_release();
+}
+
 static void setup_undone(void)
 {
 	struct uprobe_stats st = { .sz = sizeof(st) };
@@ -577,6 +785,8 @@ int main(void)
 	RUN(reader_checks);
 	RUN(unwind_bad);
 	RUN(walk_cache);
+	RUN(walk_faults);
+	RUN(sets_freed);
 	RUN(setup_undone);
 	RUN(fork_images);
 	TL_EXIT();

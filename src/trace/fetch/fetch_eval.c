@@ -13,6 +13,7 @@
 #include <sys/syscall.h>
 
 #include "arch/arch.h"
+#include "core/srcu.h"
 #include "stack/modules.h"
 #include "trace/fetch/fetch.h"
 #include "uprobes_stack.h"
@@ -108,9 +109,9 @@ static void send_comm(struct trace_rings *rings, struct fetch_thread *t)
  */
 static __thread uint64_t maps_sent __attribute__((tls_model("initial-exec")));
 
-static void send_maps(struct trace_rings *rings, const struct fetch_thread *t)
+static void send_maps_of(struct trace_rings *rings, const struct fetch_thread *t,
+			 const struct stack_modset *ms)
 {
-	const struct stack_modset *ms = stack_modules_current();
 	struct trace_raw *r;
 	uint32_t cpu;
 
@@ -130,6 +131,16 @@ static void send_maps(struct trace_rings *rings, const struct fetch_thread *t)
 		((uint64_t *)(r + 1))[k] = ms->maps_rec[k];
 	trace_ring_commit(r);
 	maps_sent = ms->gen;
+}
+
+/* The set is read in a read section of its own (a handler is in one already). */
+static void send_maps(struct trace_rings *rings, const struct fetch_thread *t)
+{
+	if (!stack_modules_current()) /* none yet (stack_setup() sets srcu up) */
+		return;
+	srcu_read_lock();
+	send_maps_of(rings, t, stack_modules_current());
+	srcu_read_unlock();
 }
 
 static const uint64_t *regs_words(const struct uprobe_regs *regs)
