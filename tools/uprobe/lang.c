@@ -6,8 +6,11 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <wordexp.h>
 
@@ -38,7 +41,9 @@ static const char usage[] =
 	"  -c CMD, -p PID, -- CMD ARGS   the process to trace (default: every process)\n"
 	"  --backend B  agent (the default with -c, -p, --) or kernel (the only one without)\n"
 	"\n"
-	"BEGIN, interval and END probes run in this process (until exit() or Ctrl-C).\n"
+	"BEGIN, interval and END probes run in this process (until exit() or Ctrl-C;\n"
+	"with -c, -p or -- and no other probe, also until the command or process ends:\n"
+	"BEGIN, then the command, as bpftrace).\n"
 	"Without -c, -p or -- (as bpftrace), uprobe:, uretprobe: and usdt: probes are\n"
 	"the kernel's, in every process that maps the file, started before or after,\n"
 	"until Ctrl-C, SIGTERM or exit(); each event runs its plan in this process, as\n"
@@ -275,6 +280,77 @@ static int run_target(struct lang_program *p, const char *name, const char *text
 	return rc;
 }
 
+/*
+ * A program of BEGIN, END and interval probes only, with -c/--/-p (as
+ * bpftrace runs it): BEGIN, then the command is started (or the process
+ * followed), interval probes run until it ends, exit() or Ctrl-C, then END
+ * and the maps. A command still running then gets SIGTERM (bpftrace ends its
+ * -c command too); uprobe's status is 0, as bpftrace's.
+ */
+struct local_cmd {
+	const struct lang_target *tg;
+	const char *name;
+	pid_t child;
+	int pidfd;
+	bool said; /* an error of local_start, already on stderr */
+};
+
+static int local_start(void *ctx)
+{
+	struct local_cmd *lc = ctx;
+	if (lc->tg->pid) {
+		lc->pidfd = (int)syscall(SYS_pidfd_open, lc->tg->pid, 0);
+		if (lc->pidfd < 0) {
+			int err = errno;
+			cli_error(CLI_EXIT_FAIL, "%s: -p %d: %s", lc->name, (int)lc->tg->pid,
+				  strerror(err));
+			lc->said = true;
+			return -err;
+		}
+		return lc->pidfd;
+	}
+	fflush(NULL);
+	lc->child = fork();
+	if (lc->child < 0) {
+		int err = errno;
+		cli_error(CLI_EXIT_FAIL, "%s: fork: %s", lc->name, strerror(err));
+		lc->said = true;
+		return -err;
+	}
+	if (!lc->child) {
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		execvp(lc->tg->cmd[0], lc->tg->cmd);
+		fprintf(stderr, "uprobe: %s: %s\n", lc->tg->cmd[0], strerror(errno));
+		_exit(127);
+	}
+	lc->pidfd = (int)syscall(SYS_pidfd_open, lc->child, 0);
+	return lc->pidfd; /* -1 (no pidfd): until exit() or Ctrl-C */
+}
+
+static int run_local_target(struct lang_program *p, const char *name, struct lang_target *tg,
+			    enum lang_output fmt)
+{
+	struct local_cmd lc = { .tg = tg, .name = name, .pidfd = -1 };
+	char *exe = tg->cmd ? command_path(tg->cmd[0]) : NULL;
+	if (tg->cmd && !exe) /* as bpftrace: said before BEGIN runs */
+		return cli_error(CLI_EXIT_FAIL, "%s: %s: no such command", name, tg->cmd[0]);
+	free(exe);
+	int err = lang_program_run_local_with(p, fmt, stdout, local_start, &lc);
+	if (lc.child > 0) {
+		if (waitpid(lc.child, NULL, WNOHANG) == 0) {
+			kill(lc.child, SIGTERM);
+			waitpid(lc.child, NULL, 0);
+		}
+	}
+	if (lc.pidfd >= 0)
+		close(lc.pidfd);
+	if (err < 0 && !lc.said)
+		return cli_error(CLI_EXIT_FAIL, "%s: %s", name, strerror(-err));
+	return err < 0 ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+}
+
 static int run(const char *name, const char *text, bool dump, struct lang_target *tg,
 	       enum lang_output fmt)
 {
@@ -300,8 +376,10 @@ static int run(const char *name, const char *text, bool dump, struct lang_target
 		if (!rc)
 			rc = lang_kernel_run(p, name, fmt, exe, tg->pid, tg->cmd);
 		free(exe);
-	} else if (lang_program_target_probes(p) || tg->given) {
+	} else if (lang_program_target_probes(p)) {
 		rc = run_target(p, name, text, tg, fmt);
+	} else if (tg->given) { /* BEGIN, END, interval only: the command runs beside */
+		rc = run_local_target(p, name, tg, fmt);
 	} else {
 		int err = lang_program_run_local(p, fmt, stdout);
 		if (err < 0)
