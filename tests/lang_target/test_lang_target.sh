@@ -165,6 +165,16 @@ $(head -3 "$tmp/emit_$name.err")"
 			"the command's end" && pass "emit_$name"
 done
 
+# print, clear and zero at a hit take effect there (the thread waits until the tracer has
+# performed them): 100000 calls at full speed, every 10000th prints the count then clears
+# it and zeroes a sum: each print shows exactly 10000 (when the tracer performed them
+# later, the hits made meanwhile were printed and cleared too), the end 0s.
+"$uprobe" -e "uprobe:$emit:emit_f { @c = count(); @s = sum(arg0); if (arg0 % 10000 == 9999) { print(@c); clear(@c); zero(@s); } }" \
+	-c "$emit 100000" >"$tmp/hit_sync.out" 2>"$tmp/hit_sync.err"
+want=$(printf 'Attaching 1 probe...\n'; for i in 1 2 3 4 5 6 7 8 9 10; do echo "@c: 10000"; done
+	printf '\n\n@c: 0\n@s: 0\n')
+expect_eq hit_sync "$(cat "$tmp/hit_sync.out")" "$want" "output" && pass hit_sync
+
 # printf from 4 threads (4 rings): the lines of bpftrace 0.17 as a set, the target's own
 # output among them (expected/emit_threads.out: bpftrace's, sorted).
 prog="uprobe:$tgt:map_f /arg1 < 3/ { printf(\"%d %d %d %s\\n\", arg0, arg1, tid > 0, comm); }"
