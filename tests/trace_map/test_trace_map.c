@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "testlib.h"
@@ -709,6 +710,88 @@ static void test_clear_concurrent(void)
 	map_region_free(r);
 }
 
+/*
+ * avg and stats read while their writer updates them (issue 16): every value
+ * is 7, so a consistent copy of a shard has sum == 7 * count (and min = max =
+ * 7); one taken between the writer's stores of count and sum has not. The
+ * writer is interrupted by signals whose handler spins 20 us (a writer
+ * preempted in its update, made frequent): a reader that copies the shard
+ * then must wait for the update's end. Before the shards' sequence word,
+ * reads here were torn hundreds of times.
+ */
+struct avg_writer {
+	struct map_region *r;
+	int avg, stats;
+	int stop, reading;
+	pthread_t th;
+};
+
+static void *avg_write(void *arg)
+{
+	struct avg_writer *a = arg;
+
+	while (!__atomic_load_n(&a->stop, __ATOMIC_ACQUIRE)) {
+		map_agg_update(a->r, a->avg, NULL, 7);
+		map_agg_update(a->r, a->stats, NULL, 7);
+	}
+	return NULL;
+}
+
+static void spin_handler(int sig)
+{
+	struct timespec t0, t;
+
+	(void)sig;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	while ((t.tv_sec - t0.tv_sec) * 1000000000L + t.tv_nsec - t0.tv_nsec < 20000);
+}
+
+static void *avg_signal(void *arg)
+{
+	struct avg_writer *a = arg;
+
+	while (__atomic_load_n(&a->reading, __ATOMIC_ACQUIRE)) {
+		pthread_kill(a->th, SIGUSR2);
+		usleep(30);
+	}
+	return NULL;
+}
+
+static void test_avg_untorn(void)
+{
+	struct map_region *r = region(4);
+	struct avg_writer a = { .r = r, .reading = 1 };
+	struct sigaction sa = { .sa_handler = spin_handler }, old;
+	pthread_t sig;
+	struct seen s;
+	int torn = 0;
+
+	a.avg = def(r, "a", MAP_AVG, 0, 1);
+	a.stats = def(r, "s", MAP_STATS, 0, 1);
+	CHECK_EQ_INT(map_region_seal(r), 0);
+	sigaction(SIGUSR2, &sa, &old);
+	pthread_create(&a.th, NULL, avg_write, &a);
+	pthread_create(&sig, NULL, avg_signal, &a);
+	for (int round = 0; round < 200000; round++) {
+		int m = round & 1;
+
+		memset(&s, 0, sizeof(s));
+		CHECK_EQ_INT(map_read(r, m ? a.stats : a.avg, collect0, &s), 0);
+		if (s.n == 1 && (s.v[0].sum != 7 * (int64_t)s.v[0].count ||
+				 (m && s.v[0].count && (s.v[0].min != 7 || s.v[0].max != 7))))
+			torn++;
+	}
+	__atomic_store_n(&a.reading, 0, __ATOMIC_RELEASE);
+	pthread_join(sig, NULL);
+	__atomic_store_n(&a.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(a.th, NULL);
+	sigaction(SIGUSR2, &old, NULL);
+	CHECK_EQ_INT(torn, 0);
+	map_region_free(r);
+}
+
 /* The agent's view: the same maps through the memfd; a file that is not a region refused. */
 static void test_attach(void)
 {
@@ -792,6 +875,7 @@ int main(void)
 	RUN(test_full);
 	RUN(test_clear_zero);
 	RUN(test_clear_concurrent);
+	RUN(test_avg_untorn);
 	RUN(test_agg_delete);
 	RUN(test_value_map);
 	RUN(test_value_take);

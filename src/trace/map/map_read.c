@@ -9,12 +9,20 @@
  * what is impossible is skipped and counted (map_stats.corrupt).
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "trace/map/map_shm.h"
 
 #define READ_RETRIES 8 /* copies of a slot its writer moved meanwhile */
+/*
+ * Copies of an avg/stats slot whose sequence was odd or moved (its writer in
+ * the middle of an update, maybe preempted there): after READ_RETRIES, each
+ * after a sched_yield; then the last copy is taken as it is (a writer that
+ * never finishes: its process died in the update).
+ */
+#define SEQ_RETRIES 2000
 
 /* One merged key: the header, the key's words, its buckets (value maps: the value's words). */
 struct merged {
@@ -164,10 +172,15 @@ static void merge_words(struct merge *g, struct merged *e, const int64_t *w, boo
 static int copy_slot(const struct map_priv *m, const uint8_t *s, uint64_t *buf, uint64_t *ctrl)
 {
 	uint32_t words = m->key_words + m->vwords;
-	for (int tries = 0; tries < READ_RETRIES; tries++) {
+	int seq = map_seq_word(m->def.kind);
+	const uint64_t *q = seq >= 0 ? (const uint64_t *)s + 1 + m->key_words + seq : NULL;
+	for (int tries = 0; tries < (q ? SEQ_RETRIES : READ_RETRIES); tries++) {
 		uint64_t c1 = __atomic_load_n((const uint64_t *)s, __ATOMIC_ACQUIRE), c2;
+		uint64_t q1 = q ? __atomic_load_n(q, __ATOMIC_ACQUIRE) : 0;
 		unsigned int st = MAP_CTRL_STATE(c1);
 
+		if (tries >= READ_RETRIES)
+			sched_yield(); /* let a preempted writer finish its update */
 		if (st == MAP_SLOT_EMPTY)
 			return c1 ? -1 : 0;
 		if (st == MAP_SLOT_BUSY)
@@ -178,10 +191,14 @@ static int copy_slot(const struct map_priv *m, const uint8_t *s, uint64_t *buf, 
 			buf[i] = __atomic_load_n((const uint64_t *)s + 1 + i, __ATOMIC_RELAXED);
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
 		c2 = __atomic_load_n((const uint64_t *)s, __ATOMIC_RELAXED);
-		if (c1 == c2) {
-			*ctrl = c1;
-			return 1;
-		}
+		if (c1 != c2)
+			continue;
+		/* avg, stats: count and sum of the same hits (the sequence even, unmoved) */
+		if (q && ((q1 & 1) || __atomic_load_n(q, __ATOMIC_RELAXED) != q1) &&
+		    tries + 1 < SEQ_RETRIES)
+			continue;
+		*ctrl = c1;
+		return 1;
 	}
 	return 0; /* a writer kept moving it: taken at the next read */
 }

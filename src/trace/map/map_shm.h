@@ -41,6 +41,13 @@
  * table (every ctrl EMPTY, used 0) at its first update after a clear(): every
  * entry there is gone then, so no chain is broken.
  *
+ * Values of several words that must be read together (avg: count and sum;
+ * stats: count, sum, min, max) end with a sequence word (map_seq_word): the
+ * owner makes it odd before it writes them and even after (a seqlock), so a
+ * reader that finds it even and unchanged around its copy has count and sum
+ * of the same hits (a copy taken between the writer's stores would give an
+ * average off by a hit). A renewed entry keeps its sequence moving.
+ *
  * A value-map slot is claimed by a CAS EMPTY -> BUSY, keeps its key for ever
  * (delete() makes it DELETED; a later set revives it through BUSY); the value
  * is one atomic word, its sequence moves at every revival, so a reader that
@@ -146,6 +153,11 @@ struct map_region {
 
 /* Value words per slot of a kind (MAP_LHIST: its buckets). */
 uint32_t map_vwords(enum map_kind kind, uint32_t n_buckets);
+/* The value word that is the slot's sequence (avg, stats: the last one), or -1: none. */
+static inline int map_seq_word(enum map_kind kind)
+{
+	return kind == MAP_AVG ? 2 : kind == MAP_STATS ? 4 : -1;
+}
 /* Value maps: every live entry deleted (zero: set to 0 instead). */
 int map_value_clear(struct map_region *r, int id, bool zero);
 /* The hash of a key, as both sides compute it (never 0 in its low half: 1 then). */
