@@ -120,6 +120,14 @@ static int reset_map(struct lang_run *r, uint32_t id, bool clear)
 			lang_target_read_map(r->region, r->store, id);
 		return store_rebase(r->store, id, clear);
 	}
+	if (m->info->kind == MK_MIN || m->info->kind == MK_MAX) {
+		/* what the reads folded is the map: the region's periods go on */
+		if (!m->fresh)
+			lang_target_read_map(r->region, r->store, id);
+		(clear ? store_clear : store_zero)(r->store, id);
+		m->fresh = false;
+		return 0;
+	}
 	if (clear) {
 		map_clear(r->region, (int)id);
 		store_clear(r->store, id);

@@ -260,6 +260,24 @@ $verb(@c); $verb(@k); $verb(@h); $verb(@s); $verb(@x); $verb(@a); $verb(@t); }" 
 		expect_eq "tick_$verb" "$(cat "$tmp/tick_$verb.err")" "" "stderr" && pass "tick_$verb"
 done
 
+# min() printed then cleared at 1 ms ticks while one thread calls emit_f(i) for i = 0 ..
+# 2M-1 at full speed: the ticks (and the end) split the calls into consecutive runs, each
+# printed as @r[0] its first i and @r[1] 2000000 - its last i, so each run starts 1 after
+# the last one ended (2 when a tick fell between a hit's two updates), the first at 0, the
+# last ends at 1999999. A hit between a tick's print and its clear used to be lost (runs
+# of hundreds); the region's periods (map_read_period) make it exact.
+"$uprobe" -e "uprobe:$emit:emit_f { @r[0] = min(arg0); @r[1] = min(2000000 - arg0); }
+interval:ms:1 { printf(\"tick\\n\"); print(@r); clear(@r); }" -c "$emit 2000000" \
+	>"$tmp/minmax.out" 2>"$tmp/minmax.err"
+# per print (a block up to the next tick or empty line): s its first i, e its last; a run
+# may lack one (a thread preempted between a hit's two updates for two ticks)
+got=$(awk 'function block() { if (hs) { d = s - last; if (d < 1 || d > 2) print "gap", last, s }
+		if (hs || he) { last = he ? e : s; n++ }; hs = he = 0 }
+	BEGIN { last = -1 } /^@r\[0\]: / { s = $2; hs = 1 } /^@r\[1\]: / { e = 2000000 - $2; he = 1 }
+	/^$|^tick$/ { block() } END { block(); if (last != 1999999) print "last", last
+		if (n < 3) print "runs", n; print "ok" }' "$tmp/minmax.out")
+expect_eq minmax_ticks "$got" ok "runs of calls chained" && pass minmax_ticks
+
 # A key cleared goes until it is hit again (zeroed: printed as 0 meanwhile). emit_target
 # 400 1000: calls 1 ms apart; @k[7] is hit by the first 10 and the last 10, hundreds of
 # milliseconds apart, 20 ms ticks. A sum hit with 0s only after a clear() stays hidden

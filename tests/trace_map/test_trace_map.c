@@ -792,6 +792,86 @@ static void test_avg_untorn(void)
 	map_region_free(r);
 }
 
+/*
+ * min() read by periods (map_read_period) while its writer updates it,
+ * interrupted by 20 us signal handlers: key 0 gets i, key 1 N - i, for i =
+ * 0 .. N-1, so each period is a run of calls whose first i is key 0's min and
+ * last i is N - key 1's; every run starts 1 after the last ended (2 when the
+ * period moved between a call's two updates): no update lost between two
+ * reads, none read twice.
+ */
+struct period_acc {
+	int64_t v[2];
+	int has[2];
+};
+
+static int period_cb(const void *key, const struct map_value *v, void *ctx)
+{
+	struct period_acc *a = ctx;
+	uint64_t k;
+
+	memcpy(&k, key, 8);
+	if (k < 2 && v->count) {
+		a->has[k] = 1;
+		a->v[k] = v->min;
+	}
+	return 0;
+}
+
+#define PERIOD_N 2000000
+
+static void *period_write(void *arg)
+{
+	struct avg_writer *a = arg;
+
+	for (int64_t i = 0; i < PERIOD_N; i++) {
+		uint64_t k0 = 0, k1 = 1;
+
+		map_agg_update(a->r, a->avg, &k0, i);
+		map_agg_update(a->r, a->avg, &k1, PERIOD_N - i);
+	}
+	__atomic_store_n(&a->stop, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static void test_min_periods(void)
+{
+	struct map_region *r = region(4);
+	struct avg_writer a = { .r = r, .reading = 1 };
+	struct sigaction sa = { .sa_handler = spin_handler }, old;
+	pthread_t sig;
+	int64_t last = -1;
+	int gaps = 0, runs = 0;
+
+	a.avg = def(r, "m", MAP_MIN, 8, 16);
+	CHECK_EQ_INT(map_region_seal(r), 0);
+	sigaction(SIGUSR2, &sa, &old);
+	pthread_create(&a.th, NULL, period_write, &a);
+	pthread_create(&sig, NULL, avg_signal, &a);
+	for (int done = 0; !done;) {
+		struct period_acc p = { { 0, 0 }, { 0, 0 } };
+
+		done = __atomic_load_n(&a.stop, __ATOMIC_ACQUIRE);
+		CHECK_EQ_INT(map_read_period(r, a.avg, period_cb, &p), 0);
+		if (p.has[0] && (p.v[0] - last < 1 || p.v[0] - last > 2))
+			gaps++;
+		if (p.has[0] || p.has[1])
+			runs++;
+		if (p.has[1])
+			last = PERIOD_N - p.v[1];
+		else if (p.has[0])
+			last = p.v[0];
+	}
+	__atomic_store_n(&a.reading, 0, __ATOMIC_RELEASE);
+	pthread_join(sig, NULL);
+	pthread_join(a.th, NULL);
+	sigaction(SIGUSR2, &old, NULL);
+	CHECK_EQ_INT(gaps, 0);
+	CHECK(runs >= 2);
+	CHECK_EQ_INT(last, PERIOD_N - 1);
+	map_region_free(r);
+}
+
 /* The agent's view: the same maps through the memfd; a file that is not a region refused. */
 static void test_attach(void)
 {
@@ -876,6 +956,7 @@ int main(void)
 	RUN(test_clear_zero);
 	RUN(test_clear_concurrent);
 	RUN(test_avg_untorn);
+	RUN(test_min_periods);
 	RUN(test_agg_delete);
 	RUN(test_value_map);
 	RUN(test_value_take);

@@ -12,6 +12,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "trace/map/map_shm.h"
 
@@ -40,6 +41,8 @@ struct merge {
 	uint32_t n, room;
 	uint32_t *index; /* open addressing: entry + 1, 0 free */
 	uint32_t index_cap;
+	bool period;	/* map_read_period: min/max of epoch's period */
+	uint64_t epoch;
 };
 
 static struct merged *entry_at(const struct merge *g, uint32_t i)
@@ -129,11 +132,24 @@ static void merge_words(struct merge *g, struct merged *e, const int64_t *w, boo
 		e->sum = (int64_t)((uint64_t)e->sum + (uint64_t)w[0]);
 		break;
 	case MAP_MIN:
-		e->min = w[0] < e->min ? w[0] : e->min;
+	case MAP_MAX: {
+		int64_t v = w[0];
+
+		if (g->period) { /* the value of the period that ended, if any */
+			if ((uint64_t)w[1] == g->epoch)
+				v = w[0];
+			else if ((uint64_t)w[3] == g->epoch)
+				v = w[2];
+			else
+				break;
+			e->count = 1;
+		}
+		if (m->def.kind == MAP_MIN)
+			e->min = v < e->min ? v : e->min;
+		else
+			e->max = v > e->max ? v : e->max;
 		break;
-	case MAP_MAX:
-		e->max = w[0] > e->max ? w[0] : e->max;
-		break;
+	}
 	case MAP_STATS:
 		e->min = w[2] < e->min ? w[2] : e->min;
 		e->max = w[3] > e->max ? w[3] : e->max;
@@ -305,7 +321,22 @@ static const uint8_t *shard_of(const struct map_region *r, uint32_t s)
 	return r->base + r->shards_off + (uint64_t)s * r->shard_stride;
 }
 
+static int read_map(struct map_region *r, int id, map_read_cb cb, void *ctx, bool period);
+
 int map_read(struct map_region *r, int id, map_read_cb cb, void *ctx)
+{
+	return read_map(r, id, cb, ctx, false);
+}
+
+int map_read_period(struct map_region *r, int id, map_read_cb cb, void *ctx)
+{
+	if (!r || !r->sealed || id < 0 || (uint32_t)id >= r->n_maps ||
+	    (r->maps[id].def.kind != MAP_MIN && r->maps[id].def.kind != MAP_MAX))
+		return -EINVAL;
+	return read_map(r, id, cb, ctx, true);
+}
+
+static int read_map(struct map_region *r, int id, map_read_cb cb, void *ctx, bool period)
 {
 	struct map_priv *m;
 	struct merge g = { 0 };
@@ -321,6 +352,19 @@ int map_read(struct map_region *r, int id, map_read_cb cb, void *ctx)
 		       8 * m->key_words +
 		       (m->def.kind == MAP_VALUE ? m->def.value_size : 8 * m->n_buckets);
 	before = m->corrupt;
+	if (period) {
+		/*
+		 * Updates from now on go to the next period. One that loaded the old
+		 * epoch has made its sequence odd before (program order); by the end
+		 * of the wait its stores are seen (or it was preempted, which
+		 * publishes them) and copy_slot waits for it to be even again.
+		 */
+		struct timespec nap = { 0, MAP_PERIOD_WAIT_NS };
+
+		g.period = true;
+		g.epoch = __atomic_fetch_add(&m->state->epoch, 1, __ATOMIC_SEQ_CST);
+		nanosleep(&nap, NULL);
+	}
 	gen = __atomic_load_n(&m->state->gen, __ATOMIC_ACQUIRE) & MAP_GEN_MASK;
 	clear_gen = __atomic_load_n(&m->state->clear_gen, __ATOMIC_ACQUIRE) & MAP_GEN_MASK;
 	if (presize(&g, r))

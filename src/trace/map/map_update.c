@@ -182,10 +182,10 @@ static void value_init(const struct map_priv *m, int64_t *w)
 	for (uint32_t i = 0; i < m->vwords; i++)
 		if ((int)i != seq)
 			w[i] = 0;
-	if (m->def.kind == MAP_MIN)
-		w[0] = INT64_MAX;
-	else if (m->def.kind == MAP_MAX)
-		w[0] = INT64_MIN;
+	if (m->def.kind == MAP_MIN || m->def.kind == MAP_MAX) {
+		w[0] = w[2] = m->def.kind == MAP_MIN ? INT64_MAX : INT64_MIN;
+		w[1] = w[3] = (int64_t)MAP_EPOCH_NONE;
+	}
 	else if (m->def.kind == MAP_STATS)
 		w[2] = INT64_MAX, w[3] = INT64_MIN;
 }
@@ -204,13 +204,27 @@ static inline __attribute__((always_inline)) void value_apply(const struct map_p
 		PUT(w[0], (int64_t)((uint64_t)w[0] + (uint64_t)v));
 		break;
 	case MAP_MIN:
-		if (v < w[0])
+	case MAP_MAX: {
+		/*
+		 * The sequence odd first: a tracer that moved the epoch and then
+		 * finds it odd waits for this update's end (map_read_period).
+		 */
+		int64_t q = w[4], e;
+
+		PUT(w[4], q + 1);
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		e = (int64_t)__atomic_load_n(&m->state->epoch, __ATOMIC_RELAXED);
+		if (w[1] != e) { /* a new period: the last one's value kept beside */
+			PUT(w[2], w[0]);
+			PUT(w[3], w[1]);
 			PUT(w[0], v);
-		break;
-	case MAP_MAX:
-		if (v > w[0])
+			PUT(w[1], e);
+		} else if (m->def.kind == MAP_MIN ? v < w[0] : v > w[0]) {
 			PUT(w[0], v);
+		}
+		__atomic_store_n(&w[4], q + 2, __ATOMIC_RELEASE);
 		break;
+	}
 	case MAP_STATS: {
 		int64_t q = w[4]; /* a seqlock: odd while the words move (map_shm.h) */
 
