@@ -24,6 +24,8 @@
  * never finishes: its process died in the update).
  */
 #define SEQ_RETRIES 2000
+#define SEQ_YIELDS  8000 /* sched_yields of one map_read in all: a hostile target that
+			  * keeps sequences odd slows a read by that much at most */
 
 /* One merged key: the header, the key's words, its buckets (value maps: the value's words). */
 struct merged {
@@ -43,6 +45,7 @@ struct merge {
 	uint32_t index_cap;
 	bool period;	/* map_read_period: min/max of epoch's period */
 	uint64_t epoch;
+	uint32_t yields; /* left of SEQ_YIELDS */
 };
 
 static struct merged *entry_at(const struct merge *g, uint32_t i)
@@ -185,7 +188,8 @@ static void merge_words(struct merge *g, struct merged *e, const int64_t *w, boo
  * 1 with a stable LIVE (or, value maps, LIVE only) copy in buf, 0 for nothing
  * there, -1 for an impossible one.
  */
-static int copy_slot(const struct map_priv *m, const uint8_t *s, uint64_t *buf, uint64_t *ctrl)
+static int copy_slot(const struct map_priv *m, const uint8_t *s, uint64_t *buf, uint64_t *ctrl,
+		     uint32_t *yields)
 {
 	uint32_t words = m->key_words + m->vwords;
 	int seq = map_seq_word(m->def.kind);
@@ -195,7 +199,9 @@ static int copy_slot(const struct map_priv *m, const uint8_t *s, uint64_t *buf, 
 		uint64_t q1 = q ? __atomic_load_n(q, __ATOMIC_ACQUIRE) : 0;
 		unsigned int st = MAP_CTRL_STATE(c1);
 
-		if (tries >= READ_RETRIES)
+		if (tries >= READ_RETRIES && !*yields)
+			tries = SEQ_RETRIES - 1; /* the read's budget spent: this copy as it is */
+		else if (tries >= READ_RETRIES && (*yields)--)
 			sched_yield(); /* let a preempted writer finish its update */
 		if (st == MAP_SLOT_EMPTY)
 			return c1 ? -1 : 0;
@@ -266,7 +272,7 @@ static int merge_table(struct merge *g, const uint8_t *table, uint32_t gen, uint
 
 	for (uint32_t i = 0; i < m->cap; i++) {
 		uint64_t ctrl = 0, h;
-		int got = copy_slot(m, map_slot((uint8_t *)table, m, i), buf, &ctrl);
+		int got = copy_slot(m, map_slot((uint8_t *)table, m, i), buf, &ctrl, &g->yields);
 		struct merged *e;
 		bool value_map = m->def.kind == MAP_VALUE;
 
@@ -348,6 +354,7 @@ static int read_map(struct map_region *r, int id, map_read_cb cb, void *ctx, boo
 		return -EINVAL;
 	m = &r->maps[id];
 	g.m = m;
+	g.yields = SEQ_YIELDS;
 	g.entry_size = sizeof(struct merged) +
 		       8 * m->key_words +
 		       (m->def.kind == MAP_VALUE ? m->def.value_size : 8 * m->n_buckets);
