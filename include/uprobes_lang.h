@@ -129,6 +129,11 @@ UPROBE_API struct lang_run *lang_run_new(struct lang_program *p, struct trace_ma
 UPROBE_API int lang_run_record(struct lang_run *r, const void *data, size_t len);
 UPROBE_API int lang_run_tick(struct lang_run *r);
 UPROBE_API int lang_run_exited(const struct lang_run *r);
+/*
+ * How many records performed since the last call were ones a thread of the
+ * target waits on (print, clear, zero of a map): the loop reads again soon.
+ */
+UPROBE_API int lang_run_waited(struct lang_run *r);
 UPROBE_API int lang_run_end(struct lang_run *r, uint64_t *faults);
 
 /*

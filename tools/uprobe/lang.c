@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -197,6 +198,7 @@ static int on_record(const struct trace_record *rec, void *ctx)
 	struct lang_run *r = the_run;
 	int err = lang_run_record(r, rec->data, rec->data_len);
 	t->lang_exit |= lang_run_exited(r);
+	t->lang_hurry |= lang_run_waited(r) > 0;
 	return err;
 }
 
@@ -268,6 +270,7 @@ static int run_target(struct lang_program *p, const char *name, const char *text
 	the_fmt = fmt;
 	t->lang_record = on_record;
 	t->lang_tick = on_tick;
+	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0); /* 20 us naps after a print: not 70 */
 	t->lang_ctx = t;
 	t->lang_exit = lang_run_exited(r); /* exit() in BEGIN */
 	rc = t->lang_exit ? CLI_EXIT_OK : tracer_trace(t, tg->cmd, 0, NULL);
