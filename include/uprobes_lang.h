@@ -86,6 +86,16 @@ enum lang_output { LANG_OUT_TEXT, LANG_OUT_JSON };
  * Returns 0, or -errno (-EINVAL: the program has errors).
  */
 UPROBE_API int lang_program_run_local(struct lang_program *p, enum lang_output fmt, FILE *out);
+/*
+ * The same with a process to follow (uprobe -e with -c/-p and no probe of a
+ * traced process, as bpftrace runs them): after BEGIN (unless it called
+ * exit()), after_begin(ctx) starts the command or opens the process and
+ * returns a descriptor that is readable once it ended (a pidfd): that ends
+ * the run as Ctrl-C does; -1: none; below -1: -errno, the run is abandoned
+ * (no END) and that is returned.
+ */
+UPROBE_API int lang_program_run_local_with(struct lang_program *p, enum lang_output fmt,
+					   FILE *out, int (*after_begin)(void *ctx), void *ctx);
 
 /*
  * The tracer's side of a run with probes in a traced process: before the
@@ -119,6 +129,11 @@ UPROBE_API struct lang_run *lang_run_new(struct lang_program *p, struct trace_ma
 UPROBE_API int lang_run_record(struct lang_run *r, const void *data, size_t len);
 UPROBE_API int lang_run_tick(struct lang_run *r);
 UPROBE_API int lang_run_exited(const struct lang_run *r);
+/*
+ * How many records performed since the last call were ones a thread of the
+ * target waits on (print, clear, zero of a map): the loop reads again soon.
+ */
+UPROBE_API int lang_run_waited(struct lang_run *r);
 UPROBE_API int lang_run_end(struct lang_run *r, uint64_t *faults);
 
 /*

@@ -457,6 +457,14 @@ UPROBE_API int trace_consumer_lost(struct trace_consumer *c, uint64_t *lost, siz
  * 0 or -EINVAL.
  */
 UPROBE_API int trace_consumer_set_blocking(struct trace_consumer *c, int on);
+/*
+ * Sync (on) or not (off, the default): with it, producers may wait until the
+ * consumer has performed a record of theirs (its callback returned), up to
+ * 1 s (uprobe -e's print, clear and zero in the traced process: they take
+ * effect at the hit). A wait that times out turns it off for the session.
+ * Call with off before the consumer stops reading. 0 or -EINVAL.
+ */
+UPROBE_API int trace_consumer_set_sync(struct trace_consumer *c, int on);
 
 /* ---- formatters -------------------------------------------------------------------- */
 

@@ -113,11 +113,11 @@ static void check_builtin(struct checker *ck, struct lang_node *n)
 			n->ival = 127;
 		return;
 	}
-	if (id == B_PROBE && ck->key == n) { /* key, printf, print: an id the tracer names */
+	if (id == B_PROBE) { /* its id, named by the tracer in full (bpftrace's type probe) */
 		n->type = T_PROBE;
 		return;
 	}
-	if (id == B_COMM || id == B_PROBE || id == B_FUNC) {
+	if (id == B_COMM || id == B_FUNC) {
 		n->type = T_STR;
 		n->size = id == B_COMM ? 16 : LANG_STRLEN;
 	}
@@ -427,10 +427,10 @@ static void check_call(struct checker *ck, struct lang_node *n, struct lang_node
 		    n->kids[1]->op == '-' && n->kids[1]->kids[0]->ival > 0)
 			lang_error(ck->src, n->pos, "strcannot use negative length (%" PRId64 ")",
 				   -n->kids[1]->kids[0]->ival);
-		if (n->kids[0]->type == T_STR)
+		if (n->kids[0]->type == T_STR || n->kids[0]->type == T_PROBE)
 			lang_error(ck->src, n->pos,
 				   "str() expects an integer or a pointer type as first argument "
-				   "(string provided)");
+				   "(%s provided)", n->kids[0]->type == T_STR ? "string" : "probe");
 		return;
 	}
 	if (id >= F_COUNT && id <= F_LHIST) {
@@ -442,7 +442,9 @@ static void check_call(struct checker *ck, struct lang_node *n, struct lang_node
 		if (n->nkids && n->kids[0]->type != T_INT)
 			lang_error(ck->src, n->pos,
 				   "%s() only supports integer arguments (%s provided)", n->str,
-				   n->kids[0]->type == T_STR ? "string" : "none");
+				   n->kids[0]->type == T_STR	 ? "string" :
+				   n->kids[0]->type == T_PROBE ? "probe" :
+								 "none");
 		if (id == F_LHIST) {
 			for (int i = 1; i < 4; i++)
 				if (n->kids[i]->kind != N_INT &&
@@ -482,7 +484,9 @@ static void check_binop(struct checker *ck, struct lang_node *n)
 	n->is_signed = l->is_signed && r->is_signed;
 	if (l->type == T_INT && r->type == T_INT)
 		lang_sign_warnings(ck->src, n, l, r);
-	bool str_ok = (n->op == OP_EQ || n->op == OP_NE) && l->type == T_STR && r->type == T_STR;
+	bool str_ok = (n->op == OP_EQ || n->op == OP_NE) &&
+		      ((l->type == T_STR && r->type == T_STR) ||
+		       (l->type == T_PROBE && r->type == T_PROBE)); /* probe ids */
 	if (str_ok || (l->type == T_INT && r->type == T_INT))
 		return;
 	if (l->type == T_NONE || r->type == T_NONE)
@@ -525,7 +529,8 @@ static void check_expr(struct checker *ck, struct lang_node *n)
 		struct lang_map_info *m = check_map(ck, n);
 		if (!m)
 			return;
-		n->type = m->kind == MK_STR ? T_STR : m->kind >= MK_COUNT ? T_AGG : T_INT;
+		n->type = m->kind == MK_STR ? T_STR : m->kind >= MK_COUNT ? T_AGG :
+			  m->value_probe ? T_PROBE : T_INT;
 		n->is_signed = m->kind == MK_INT ? m->value_signed : true;
 		n->size = LANG_STRLEN;
 		if (m->kind == MK_NONE) { /* read before any write: bpftrace's 0, of no sign */
@@ -616,7 +621,18 @@ static void check_assign(struct checker *ck, struct lang_node *n)
 				   "an aggregation's value cannot be assigned to a map");
 			return;
 		}
+		struct lang_map_info *m =
+			t->id >= 0 && t->id < ck->c->nmaps ? &ck->c->maps[t->id] : NULL;
+		bool fresh = m && m->kind == MK_NONE;
 		set_map_kind(ck, t, v->type == T_STR ? MK_STR : MK_INT, v->is_signed);
+		if (m && m->kind == MK_INT && fresh)
+			m->value_probe = v->type == T_PROBE;
+		else if (m && m->kind == MK_INT && m->value_probe != (v->type == T_PROBE))
+			lang_error(ck->src, t->pos,
+				   "Type mismatch for %s: trying to assign value of type '%s' when "
+				   "map already contains a value of type '%s", /* sic: bpftrace 0.17 */
+				   t->str, v->type == T_PROBE ? "probe" : "int64",
+				   m->value_probe ? "probe" : "int64");
 		t->type = v->type;
 		return;
 	}
@@ -640,7 +656,7 @@ static void check_assign(struct checker *ck, struct lang_node *n)
 			"Type mismatch for %s: trying to assign value of type '%s' when variable "
 			"already contains a value of type '%s'",
 			t->str, lang_type_name(v, a, sizeof(a)),
-			var->type == T_STR ? "string" : "int64");
+			var->type == T_STR ? "string" : var->type == T_PROBE ? "probe" : "int64");
 		return;
 	}
 	var->type = v->type;

@@ -20,6 +20,9 @@
  * map, which the tracer reports). What a plan emits (printf, print, clear,
  * zero, exit) becomes one record in the thread's ring (struct lang_emit_rec):
  * a full ring drops it and counts it lost, per event, as uprobe trace's.
+ * After print, clear and zero of a map the thread waits until the tracer has
+ * performed the record (trace_ring_wait_consumed, bounded): they take effect
+ * at the hit.
  */
 #include <errno.h>
 #include <sys/syscall.h>
@@ -55,8 +58,11 @@ static int hit_emit(void *ctx, enum lang_emit what, uint32_t id, int64_t imm, co
 	if (!h->rings || len > LANG_EMIT_MAX)
 		return -EINVAL;
 	uint32_t pad = (len + 7) & ~7u;
-	struct trace_raw *r = trace_ring_reserve(
-		h->rings, (uint32_t)(sizeof(*r) + sizeof(struct lang_emit_rec)) + pad, h->event_id);
+	unsigned int ring = 0;
+	uint64_t end = 0;
+	struct trace_raw *r = trace_ring_reserve_at(
+		h->rings, (uint32_t)(sizeof(*r) + sizeof(struct lang_emit_rec)) + pad, h->event_id,
+		&ring, &end);
 	if (!r)
 		return -ENOSPC; /* counted lost for the ring and the event */
 	const struct fetch_thread *t = fetch_self();
@@ -81,6 +87,15 @@ static int hit_emit(void *ctx, enum lang_emit what, uint32_t id, int64_t imm, co
 	for (uint32_t i = 0; i < pad; i++) /* no memcpy on the hot path */
 		d[i] = i < len ? s[i] : 0;
 	trace_ring_commit(r);
+	/*
+	 * print, clear, zero of a map: at the hit, as bpftrace means them. The
+	 * thread waits until the tracer has performed the record, so the map
+	 * printed or reset holds every earlier hit of the thread and none of
+	 * its later ones (other threads' hits land on either side, as they
+	 * would at any instant).
+	 */
+	if (what == EMIT_PRINT || what == EMIT_CLEAR || what == EMIT_ZERO)
+		trace_ring_wait_consumed(h->rings, ring, end);
 	return 0;
 }
 

@@ -86,7 +86,7 @@ enum lang_type {
 	T_STR,
 	T_AGG,
 	T_USTACK, /* a map key only: a word */
-	T_PROBE,  /* probe as a key, printf or print argument: its id, the tracer names it */
+	T_PROBE,  /* probe (a key, a value, printf or print argument): its id, the tracer names it */
 };
 
 struct lang_node {
@@ -221,6 +221,7 @@ struct lang_map_info {
 	char name[64];
 	enum lang_map_kind kind;
 	bool value_signed;
+	bool value_probe; /* MK_INT whose values are probe ids (@x = probe): printed by name */
 	int nkeys; /* -1 until first used */
 	enum lang_type key[LANG_MAX_KEYS];
 	bool key_signed[LANG_MAX_KEYS];

@@ -231,6 +231,12 @@ static void print_entry(const struct store_map *m, const struct store_entry *e, 
 		print_hist(m, e, div, out);
 		fputc('\n', out);
 		return;
+	case MK_INT:
+		if (m->info->value_probe) { /* @x = probe: the probe's full name */
+			fprintf(out, "%s\n", lang_probe_name(m->probes, (uint64_t)e->a));
+			return;
+		}
+		/* fall through */
 	default:
 		if (value_unsigned(m->info))
 			fprintf(out, "%" PRIu64 "\n", (uint64_t)e->a / div);
@@ -467,6 +473,19 @@ static void json_value(const struct store_map *m, const struct store_entry *e, u
 	case MK_STR:
 		print_json_string(e->str, LANG_STRLEN, out);
 		return;
+	case MK_INT:
+		if (m->info->value_probe) {
+			const char *name = lang_probe_name(m->probes, (uint64_t)e->a);
+			print_json_string(name, strlen(name), out);
+			return;
+		}
+		/* fall through */
+	default:
+		if (value_unsigned(m->info))
+			fprintf(out, "%" PRIu64, (uint64_t)e->a / div);
+		else
+			fprintf(out, "%" PRId64, e->a / (int64_t)div);
+		return;
 	case MK_COUNT:
 		fprintf(out, "%" PRIu64, (uint64_t)e->a / div);
 		return;
@@ -484,11 +503,6 @@ static void json_value(const struct store_map *m, const struct store_entry *e, u
 	case MK_LHIST:
 		json_hist(m, e, div, out);
 		return;
-	default:
-		if (value_unsigned(m->info))
-			fprintf(out, "%" PRIu64, (uint64_t)e->a / div);
-		else
-			fprintf(out, "%" PRId64, e->a / (int64_t)div);
 	}
 }
 

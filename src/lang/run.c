@@ -7,10 +7,12 @@
  * map by name; with -f json, bpftrace's JSON lines.
  */
 #include <errno.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -115,12 +117,14 @@ static void run_kind(struct runner *r, enum lang_probe_kind kind)
 }
 
 /*
- * After BEGIN, until exit() or SIGINT/SIGTERM (bpftrace's Ctrl-C): interval
- * probes at their periods, from the run's start (absolute deadlines, so a
- * late run does not shift the next ones). The two signals are blocked and
- * waited for (sigtimedwait), so none can slip in between a check and a sleep.
+ * After BEGIN, until exit(), SIGINT/SIGTERM (bpftrace's Ctrl-C) or, when
+ * stop_fd >= 0, until it is readable (the pidfd of the command or process
+ * given with -c/-p: its end ends the run, as bpftrace's): interval probes at
+ * their periods, from the run's start (absolute deadlines, so a late run does
+ * not shift the next ones). The two signals are blocked and read from a
+ * signalfd, so none can slip in between a check and a sleep.
  */
-static void run_intervals(struct runner *r)
+static void run_intervals(struct runner *r, int stop_fd)
 {
 	const struct lang_checked *ck = &r->p->checked;
 	sigset_t stop, old;
@@ -128,6 +132,7 @@ static void run_intervals(struct runner *r)
 	sigaddset(&stop, SIGINT);
 	sigaddset(&stop, SIGTERM);
 	sigprocmask(SIG_BLOCK, &stop, &old);
+	int sfd = signalfd(-1, &stop, SFD_CLOEXEC);
 	uint64_t next[LANG_MAX_ATTACH * 4] = {0};
 	for (;;) {
 		uint64_t soonest = UINT64_MAX;
@@ -158,8 +163,23 @@ static void run_intervals(struct runner *r)
 		struct timespec ts = {(time_t)(wait / 1000000000ull), (long)(wait % 1000000000ull)};
 		if (soonest != UINT64_MAX && !wait)
 			continue;
-		if (sigtimedwait(&stop, NULL, soonest == UINT64_MAX ? NULL : &ts) > 0)
-			break; /* Ctrl-C: END runs */
+		if (sfd < 0) { /* no signalfd: the signals alone */
+			if (sigtimedwait(&stop, NULL, soonest == UINT64_MAX ? NULL : &ts) > 0)
+				break;
+			continue;
+		}
+		struct pollfd pf[2] = {{.fd = sfd, .events = POLLIN},
+				       {.fd = stop_fd, .events = POLLIN}};
+		int n = ppoll(pf, stop_fd >= 0 ? 2 : 1, soonest == UINT64_MAX ? NULL : &ts, NULL);
+		if (n > 0)
+			break; /* Ctrl-C, or the process ended: END runs */
+	}
+	if (sfd >= 0) {
+		struct signalfd_siginfo si;
+		struct pollfd pf = {.fd = sfd, .events = POLLIN};
+		while (poll(&pf, 1, 0) > 0 && read(sfd, &si, sizeof(si)) > 0)
+			; /* taken: not delivered once unblocked */
+		close(sfd);
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
 }
@@ -199,6 +219,12 @@ static void runner_end(struct runner *r)
 
 int lang_program_run_local(struct lang_program *p, enum lang_output fmt, FILE *out)
 {
+	return lang_program_run_local_with(p, fmt, out, NULL, NULL);
+}
+
+int lang_program_run_local_with(struct lang_program *p, enum lang_output fmt, FILE *out,
+				int (*after_begin)(void *ctx), void *ctx)
+{
 	struct runner r;
 	int err = runner_init(&r, p, fmt, out);
 	if (err)
@@ -208,8 +234,17 @@ int lang_program_run_local(struct lang_program *p, enum lang_output fmt, FILE *o
 		n += p->checked.probes[i].nat;
 	say_attaching(&r, n);
 	run_kind(&r, P_BEGIN);
+	fflush(out);
+	int stop_fd = -1;
+	if (!r.exited && after_begin) {
+		stop_fd = after_begin(ctx);
+		if (stop_fd < -1) { /* could not start: no END, no maps */
+			store_free(r.store);
+			return stop_fd;
+		}
+	}
 	if (!r.exited)
-		run_intervals(&r);
+		run_intervals(&r, stop_fd);
 	runner_end(&r);
 	return 0;
 }

@@ -38,6 +38,7 @@ struct lang_run {
 	struct lang_ustacks *ustacks; /* ustack keys' frames and names (ustack.c), opened to print */
 	FILE *out;
 	bool json, exited, ticking;
+	int waited; /* records performed that a thread waits on (print/clear/zero) */
 	uint64_t start_ns; /* BEGIN; then the first tick (intervals count from tracing's start) */
 	uint64_t next[LANG_MAX_ATTACH]; /* interval attach points' next deadlines, in order */
 };
@@ -119,6 +120,14 @@ static int reset_map(struct lang_run *r, uint32_t id, bool clear)
 		if (!m->fresh)
 			lang_target_read_map(r->region, r->store, id);
 		return store_rebase(r->store, id, clear);
+	}
+	if (m->info->kind == MK_MIN || m->info->kind == MK_MAX) {
+		/* what the reads folded is the map: the region's periods go on */
+		if (!m->fresh)
+			lang_target_read_map(r->region, r->store, id);
+		(clear ? store_clear : store_zero)(r->store, id);
+		m->fresh = false;
+		return 0;
 	}
 	if (clear) {
 		map_clear(r->region, (int)id);
@@ -265,8 +274,16 @@ int lang_run_record(struct lang_run *r, const void *data, size_t len)
 	memcpy(&e, data, sizeof(e)); /* the record is the tracer's copy: read once */
 	if (e.len > LANG_EMIT_MAX || e.len > len - sizeof(e))
 		return -EINVAL;
+	r->waited += e.what == EMIT_PRINT || e.what == EMIT_CLEAR || e.what == EMIT_ZERO;
 	return run_emit(r, (enum lang_emit)e.what, e.id, e.imm, (const uint8_t *)data + sizeof(e),
 			e.len);
+}
+
+int lang_run_waited(struct lang_run *r)
+{
+	int n = r->waited;
+	r->waited = 0;
+	return n;
 }
 
 int lang_run_tick(struct lang_run *r)

@@ -174,6 +174,58 @@ static int read_one(const void *key, const struct map_value *v, void *ctx)
 }
 
 /*
+ * min() and max(): the store keeps what the reads folded in since the last
+ * clear() or zero() (store.c's min/max of them); each read takes the period
+ * that just ended from the region (map_read_period), so an update is folded
+ * once, before or after a clear(), never lost between a print and a clear.
+ * Keys no shard holds any more (delete() in the target) go.
+ */
+struct period_ctx {
+	struct lang_store *s;
+	unsigned map;
+	uint32_t reads;
+	int err;
+};
+
+static int read_period_one(const void *key, const struct map_value *v, void *ctx)
+{
+	struct period_ctx *pc = ctx;
+	struct store_map *m = &pc->s->maps[pc->map];
+	struct store_entry *e = store_lookup(pc->s, pc->map, key, v->count != 0);
+	if (!e)
+		return v->count ? -ENOMEM : 0; /* cleared, no update since: stays hidden */
+	e->seen = pc->reads;
+	if (v->count) {
+		int64_t x = m->info->kind == MK_MIN ? v->min : v->max;
+		if (!e->init || (m->info->kind == MK_MIN ? x < e->a : x > e->a))
+			e->a = x;
+		e->init = true;
+	}
+	return 0;
+}
+
+static int read_period(struct map_region *r, struct lang_store *s, unsigned map)
+{
+	struct store_map *m = &s->maps[map];
+	struct period_ctx pc = {s, map, ++m->reads, 0};
+	m->fresh = true;
+	int err = map_read_period(r, (int)map, read_period_one, &pc);
+	if (err)
+		return err;
+	for (bool again = true; again;) { /* a delete moves the cluster after it */
+		again = false;
+		for (uint32_t i = 0; i < m->cap; i++) {
+			struct store_entry *e = m->slots[i];
+			if (e && e->seen != pc.reads) {
+				store_delete(s, map, e->key);
+				again = true;
+			}
+		}
+	}
+	return 0;
+}
+
+/*
  * The store's map as the region holds it now; additive maps less their
  * baselines (clear() and zero(): store_rebase), the baselines of keys gone
  * from the region (delete() in the target) dropped.
@@ -183,6 +235,8 @@ int lang_target_read_map(struct map_region *r, struct lang_store *s, unsigned ma
 	if (map >= s->nmaps)
 		return -EINVAL;
 	struct store_map *m = &s->maps[map];
+	if (m->info->kind == MK_MIN || m->info->kind == MK_MAX)
+		return read_period(r, s, map);
 	struct read_ctx rc = {s, map, NULL};
 	if (store_additive(m->info->kind)) {
 		rc.raw = calloc(1, sizeof(*rc.raw) + m->nbuckets * sizeof(rc.raw->buckets[0]));

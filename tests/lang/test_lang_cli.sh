@@ -65,4 +65,35 @@ wait $pid
 check interrupt_status [ $? = 0 ]
 printf 'Attaching 2 probes...\nend\n\n\n@x: 7\n' >"$tmp/want"
 check interrupt_runs_end cmp -s "$tmp/out" "$tmp/want"
+
+# BEGIN, END and interval only, with -c / -- / -p (issue 16): as bpftrace 0.17 runs them
+# (its output, checked against bpftrace -c on these commands): BEGIN, then the command
+# (not run at all after exit() in BEGIN), interval probes until it ends, END, the maps.
+"$uprobe" -e 'BEGIN { printf("hi\n"); } END { printf("end\n"); }' -c 'echo cmd' >"$tmp/out" 2>"$tmp/err"
+check local_cmd_status [ $? = 0 ]
+printf 'Attaching 2 probes...\nhi\ncmd\nend\n\n\n' >"$tmp/want"
+check local_cmd_output cmp -s "$tmp/out" "$tmp/want"
+"$uprobe" -e 'BEGIN { printf("hi\n"); exit(); }' -c 'echo cmd' >"$tmp/out" 2>"$tmp/err"
+check local_cmd_exit_status [ $? = 0 ]
+printf 'Attaching 1 probe...\nhi\n\n\n' >"$tmp/want"
+check local_cmd_exit_output cmp -s "$tmp/out" "$tmp/want"
+"$uprobe" -e 'BEGIN { @a = 1; }' -- echo cmd >"$tmp/out" 2>"$tmp/err"
+printf 'Attaching 1 probe...\ncmd\n\n\n@a: 1\n' >"$tmp/want"
+check local_dashdash_maps cmp -s "$tmp/out" "$tmp/want"
+"$uprobe" -e 'interval:ms:300 { printf("tick\n"); }' -c 'sleep 0.75' >"$tmp/out" 2>"$tmp/err"
+check local_interval_status [ $? = 0 ]
+printf 'Attaching 1 probe...\ntick\ntick\n\n\n' >"$tmp/want"
+check local_interval_until_cmd_ends cmp -s "$tmp/out" "$tmp/want"
+"$uprobe" -e 'BEGIN { printf("hi\n"); }' -c "$tmp/no-such-command" >"$tmp/out" 2>"$tmp/err"
+check local_cmd_missing_status [ $? = 1 ]
+check local_cmd_missing grep -q "no-such-command: no such command" "$tmp/err"
+sleep 0.6 &
+spid=$!
+"$uprobe" -e 'END { printf("gone\n"); }' -p $spid >"$tmp/out" 2>"$tmp/err"
+check local_pid_status [ $? = 0 ]
+printf 'Attaching 1 probe...\ngone\n\n\n' >"$tmp/want"
+check local_pid_until_it_ends cmp -s "$tmp/out" "$tmp/want"
+wait $spid
+"$uprobe" -e 'END { printf("gone\n"); }' -p 999999999 >"$tmp/out" 2>"$tmp/err"
+check local_pid_missing [ $? = 1 ]
 exit $fail

@@ -165,6 +165,16 @@ $(head -3 "$tmp/emit_$name.err")"
 			"the command's end" && pass "emit_$name"
 done
 
+# print, clear and zero at a hit take effect there (the thread waits until the tracer has
+# performed them): 100000 calls at full speed, every 10000th prints the count then clears
+# it and zeroes a sum: each print shows exactly 10000 (when the tracer performed them
+# later, the hits made meanwhile were printed and cleared too), the end 0s.
+"$uprobe" -e "uprobe:$emit:emit_f { @c = count(); @s = sum(arg0); if (arg0 % 10000 == 9999) { print(@c); clear(@c); zero(@s); } }" \
+	-c "$emit 100000" >"$tmp/hit_sync.out" 2>"$tmp/hit_sync.err"
+want=$(printf 'Attaching 1 probe...\n'; for i in 1 2 3 4 5 6 7 8 9 10; do echo "@c: 10000"; done
+	printf '\n\n@c: 0\n@s: 0\n')
+expect_eq hit_sync "$(cat "$tmp/hit_sync.out")" "$want" "output" && pass hit_sync
+
 # printf from 4 threads (4 rings): the lines of bpftrace 0.17 as a set, the target's own
 # output among them (expected/emit_threads.out: bpftrace's, sorted).
 prog="uprobe:$tgt:map_f /arg1 < 3/ { printf(\"%d %d %d %s\\n\", arg0, arg1, tid > 0, comm); }"
@@ -219,33 +229,54 @@ expect_eq interval_print "$(awk '/^@c: / { if ($2 < last) bad = 1; last = $2 }
 # Ticks under stress (issue 16: aggregates exact at any hit rate): 4 threads call map_f at
 # full speed (n calls each: arg0 = i % 5, arg1 = i), a tick every 10 ms prints every map
 # and clears or zeroes it. Every hit is printed once over the ticks and the end: summed,
-# the counts, buckets, stats and sums are the calls', exactly. avg(7) is printed, its
-# value not checked: the reader may copy a shard's count and sum between the writer's
-# two stores (src/trace/map), and one tick show 6 or 8; the sums over the ticks are exact.
+# the counts, buckets, stats and sums are the calls', exactly. avg(7) and stats(7) are
+# 7 at every tick (0 when zeroed and not hit since): count and sum are read together (a
+# shard's sequence word, map_shm.h); a copy taken between the writer's two stores had
+# shown 6 or 8.
 tick_sums() { # FILE: the printed values summed per map, key and bucket
-	awk '/^@c: / { c += $2 } /^@x: / { x += $2 } /^@k\[/ { k[$1] += $2 } /^@a: / { a = 1 }
+	awk '/^@c: / { c += $2 } /^@x: / { x += $2 } /^@k\[/ { k[$1] += $2 }
+	/^@a: / { a = a ($2 == 7 || $2 == 0 ? "" : " " $2) }
+	/^@t: count/ { gsub(/,/, ""); if (($5 != 7 || $7 != 7 * $3) && $3 != 0) t = t " " $3 "/" $5 "/" $7 }
 	/^@s: count/ { gsub(/,/, ""); sc += $3; st += $7 }
 	/^\[/ { n = $0; sub(/^.*[])] +/, "", n); l = $0; sub(/[])] .*/, "", l); h[l] += n }
 	END { print "@c", c; print "@x", x; print "@s", sc, st; for (i in k) print i, k[i]
-		for (i in h) print "@h " i, h[i]; if (a) print "@a" }' "$1" | sort
+		for (i in h) print "@h " i, h[i]; print "@a" a; print "@t" t }' "$1" | sort
 }
 n=400000
 for verb in clear zero; do
 	"$uprobe" -e "uprobe:$tgt:map_f { @c = count(); @k[arg0] = count(); @h = hist(arg1 % 8);
-@s = stats(arg1 % 8); @x = sum(arg1 % 8); @a = avg(7); }
-interval:ms:10 { print(@c); print(@k); print(@h); print(@s); print(@x); print(@a);
-$verb(@c); $verb(@k); $verb(@h); $verb(@s); $verb(@x); $verb(@a); }" \
+@s = stats(arg1 % 8); @x = sum(arg1 % 8); @a = avg(7); @t = stats(7); }
+interval:ms:10 { print(@c); print(@k); print(@h); print(@s); print(@x); print(@a); print(@t);
+$verb(@c); $verb(@k); $verb(@h); $verb(@s); $verb(@x); $verb(@a); $verb(@t); }" \
 		-c "$tgt $n 4" >"$tmp/tick_$verb.out" 2>"$tmp/tick_$verb.err"
 	want=$( (echo "@c $((4 * n))"; echo "@x $((14 * n))"; echo "@s $((4 * n)) $((14 * n))"
 		for k in 0 1 2 3 4; do echo "@k[$k]: $((4 * n / 5))"; done
 		echo "@h [0 $((n / 2))"; echo "@h [1 $((n / 2))"; echo "@h [2, 4 $n"
-		echo "@h [4, 8 $((2 * n))"; echo "@a") | sort)
+		echo "@h [4, 8 $((2 * n))"; echo "@a"; echo "@t") | sort)
 	got=$(tick_sums "$tmp/tick_$verb.out")
 	expect_eq "tick_$verb" "$got" "$want" "sums over the ticks and the end" &&
 		expect_eq "tick_$verb" "$([ "$(grep -c '^@c: ' "$tmp/tick_$verb.out")" -ge 2 ] &&
 			echo yes)" yes "@c printed twice at least" &&
 		expect_eq "tick_$verb" "$(cat "$tmp/tick_$verb.err")" "" "stderr" && pass "tick_$verb"
 done
+
+# min() printed then cleared at 1 ms ticks while one thread calls emit_f(i) for i = 0 ..
+# 2M-1 at full speed: the ticks (and the end) split the calls into consecutive runs, each
+# printed as @r[0] its first i and @r[1] 2000000 - its last i, so each run starts 1 after
+# the last one ended (2 when a tick fell between a hit's two updates), the first at 0, the
+# last ends at 1999999. A hit between a tick's print and its clear used to be lost (runs
+# of hundreds); the region's periods (map_read_period) make it exact.
+"$uprobe" -e "uprobe:$emit:emit_f { @r[0] = min(arg0); @r[1] = min(2000000 - arg0); }
+interval:ms:1 { printf(\"tick\\n\"); print(@r); clear(@r); }" -c "$emit 2000000" \
+	>"$tmp/minmax.out" 2>"$tmp/minmax.err"
+# per print (a block up to the next tick or empty line): s its first i, e its last; a run
+# may lack one (a thread preempted between a hit's two updates for two ticks)
+got=$(awk 'function block() { if (hs) { d = s - last; if (d < 1 || d > 2) print "gap", last, s }
+		if (hs || he) { last = he ? e : s; n++ }; hs = he = 0 }
+	BEGIN { last = -1 } /^@r\[0\]: / { s = $2; hs = 1 } /^@r\[1\]: / { e = 2000000 - $2; he = 1 }
+	/^$|^tick$/ { block() } END { block(); if (last != 1999999) print "last", last
+		if (n < 3) print "runs", n; print "ok" }' "$tmp/minmax.out")
+expect_eq minmax_ticks "$got" ok "runs of calls chained" && pass minmax_ticks
 
 # A key cleared goes until it is hit again (zeroed: printed as 0 meanwhile). emit_target
 # 400 1000: calls 1 ms apart; @k[7] is hit by the first 10 and the last 10, hundreds of

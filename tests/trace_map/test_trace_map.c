@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "testlib.h"
@@ -709,6 +710,168 @@ static void test_clear_concurrent(void)
 	map_region_free(r);
 }
 
+/*
+ * avg and stats read while their writer updates them (issue 16): every value
+ * is 7, so a consistent copy of a shard has sum == 7 * count (and min = max =
+ * 7); one taken between the writer's stores of count and sum has not. The
+ * writer is interrupted by signals whose handler spins 20 us (a writer
+ * preempted in its update, made frequent): a reader that copies the shard
+ * then must wait for the update's end. Before the shards' sequence word,
+ * reads here were torn hundreds of times.
+ */
+struct avg_writer {
+	struct map_region *r;
+	int avg, stats;
+	int stop, reading;
+	pthread_t th;
+};
+
+static void *avg_write(void *arg)
+{
+	struct avg_writer *a = arg;
+
+	while (!__atomic_load_n(&a->stop, __ATOMIC_ACQUIRE)) {
+		map_agg_update(a->r, a->avg, NULL, 7);
+		map_agg_update(a->r, a->stats, NULL, 7);
+	}
+	return NULL;
+}
+
+static void spin_handler(int sig)
+{
+	struct timespec t0, t;
+
+	(void)sig;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	while ((t.tv_sec - t0.tv_sec) * 1000000000L + t.tv_nsec - t0.tv_nsec < 20000);
+}
+
+static void *avg_signal(void *arg)
+{
+	struct avg_writer *a = arg;
+
+	while (__atomic_load_n(&a->reading, __ATOMIC_ACQUIRE)) {
+		pthread_kill(a->th, SIGUSR2);
+		usleep(30);
+	}
+	return NULL;
+}
+
+static void test_avg_untorn(void)
+{
+	struct map_region *r = region(4);
+	struct avg_writer a = { .r = r, .reading = 1 };
+	struct sigaction sa = { .sa_handler = spin_handler }, old;
+	pthread_t sig;
+	struct seen s;
+	int torn = 0;
+
+	a.avg = def(r, "a", MAP_AVG, 0, 1);
+	a.stats = def(r, "s", MAP_STATS, 0, 1);
+	CHECK_EQ_INT(map_region_seal(r), 0);
+	sigaction(SIGUSR2, &sa, &old);
+	pthread_create(&a.th, NULL, avg_write, &a);
+	pthread_create(&sig, NULL, avg_signal, &a);
+	for (int round = 0; round < 200000; round++) {
+		int m = round & 1;
+
+		memset(&s, 0, sizeof(s));
+		CHECK_EQ_INT(map_read(r, m ? a.stats : a.avg, collect0, &s), 0);
+		if (s.n == 1 && (s.v[0].sum != 7 * (int64_t)s.v[0].count ||
+				 (m && s.v[0].count && (s.v[0].min != 7 || s.v[0].max != 7))))
+			torn++;
+	}
+	__atomic_store_n(&a.reading, 0, __ATOMIC_RELEASE);
+	pthread_join(sig, NULL);
+	__atomic_store_n(&a.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(a.th, NULL);
+	sigaction(SIGUSR2, &old, NULL);
+	CHECK_EQ_INT(torn, 0);
+	map_region_free(r);
+}
+
+/*
+ * min() read by periods (map_read_period) while its writer updates it,
+ * interrupted by 20 us signal handlers: key 0 gets i, key 1 N - i, for i =
+ * 0 .. N-1, so each period is a run of calls whose first i is key 0's min and
+ * last i is N - key 1's; every run starts 1 after the last ended (2 when the
+ * period moved between a call's two updates): no update lost between two
+ * reads, none read twice.
+ */
+struct period_acc {
+	int64_t v[2];
+	int has[2];
+};
+
+static int period_cb(const void *key, const struct map_value *v, void *ctx)
+{
+	struct period_acc *a = ctx;
+	uint64_t k;
+
+	memcpy(&k, key, 8);
+	if (k < 2 && v->count) {
+		a->has[k] = 1;
+		a->v[k] = v->min;
+	}
+	return 0;
+}
+
+#define PERIOD_N 2000000
+
+static void *period_write(void *arg)
+{
+	struct avg_writer *a = arg;
+
+	for (int64_t i = 0; i < PERIOD_N; i++) {
+		uint64_t k0 = 0, k1 = 1;
+
+		map_agg_update(a->r, a->avg, &k0, i);
+		map_agg_update(a->r, a->avg, &k1, PERIOD_N - i);
+	}
+	__atomic_store_n(&a->stop, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static void test_min_periods(void)
+{
+	struct map_region *r = region(4);
+	struct avg_writer a = { .r = r, .reading = 1 };
+	struct sigaction sa = { .sa_handler = spin_handler }, old;
+	pthread_t sig;
+	int64_t last = -1;
+	int gaps = 0, runs = 0;
+
+	a.avg = def(r, "m", MAP_MIN, 8, 16);
+	CHECK_EQ_INT(map_region_seal(r), 0);
+	sigaction(SIGUSR2, &sa, &old);
+	pthread_create(&a.th, NULL, period_write, &a);
+	pthread_create(&sig, NULL, avg_signal, &a);
+	for (int done = 0; !done;) {
+		struct period_acc p = { { 0, 0 }, { 0, 0 } };
+
+		done = __atomic_load_n(&a.stop, __ATOMIC_ACQUIRE);
+		CHECK_EQ_INT(map_read_period(r, a.avg, period_cb, &p), 0);
+		if (p.has[0] && (p.v[0] - last < 1 || p.v[0] - last > 2))
+			gaps++;
+		if (p.has[0] || p.has[1])
+			runs++;
+		if (p.has[1])
+			last = PERIOD_N - p.v[1];
+		else if (p.has[0])
+			last = p.v[0];
+	}
+	__atomic_store_n(&a.reading, 0, __ATOMIC_RELEASE);
+	pthread_join(sig, NULL);
+	pthread_join(a.th, NULL);
+	sigaction(SIGUSR2, &old, NULL);
+	CHECK_EQ_INT(gaps, 0);
+	CHECK(runs >= 2);
+	CHECK_EQ_INT(last, PERIOD_N - 1);
+	map_region_free(r);
+}
+
 /* The agent's view: the same maps through the memfd; a file that is not a region refused. */
 static void test_attach(void)
 {
@@ -792,6 +955,8 @@ int main(void)
 	RUN(test_full);
 	RUN(test_clear_zero);
 	RUN(test_clear_concurrent);
+	RUN(test_avg_untorn);
+	RUN(test_min_periods);
 	RUN(test_agg_delete);
 	RUN(test_value_map);
 	RUN(test_value_take);

@@ -6,8 +6,12 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <wordexp.h>
 
@@ -38,7 +42,9 @@ static const char usage[] =
 	"  -c CMD, -p PID, -- CMD ARGS   the process to trace (default: every process)\n"
 	"  --backend B  agent (the default with -c, -p, --) or kernel (the only one without)\n"
 	"\n"
-	"BEGIN, interval and END probes run in this process (until exit() or Ctrl-C).\n"
+	"BEGIN, interval and END probes run in this process (until exit() or Ctrl-C;\n"
+	"with -c, -p or -- and no other probe, also until the command or process ends:\n"
+	"BEGIN, then the command, as bpftrace).\n"
 	"Without -c, -p or -- (as bpftrace), uprobe:, uretprobe: and usdt: probes are\n"
 	"the kernel's, in every process that maps the file, started before or after,\n"
 	"until Ctrl-C, SIGTERM or exit(); each event runs its plan in this process, as\n"
@@ -47,8 +53,10 @@ static const char usage[] =
 	"retval). With -c, -p or -- (agent): the plan runs in the traced process, on\n"
 	"maps there (exact at any rate); the maps are printed when it ends (or at Ctrl-C\n"
 	"with -p, or at exit()). Their printf(), print(), clear(), zero() and exit() go\n"
-	"through its rings, in order per thread; records lost (rings full) are said as\n"
-	"bpftrace says them (\"Lost N events\") and counted on stderr. exit() ends a\n"
+	"through its rings, in order per thread (print, clear and zero of a map take\n"
+	"effect at the hit: the thread waits until they are done here); records lost\n"
+	"(rings full) are said as bpftrace says them (\"Lost N events\") and counted on\n"
+	"stderr. exit() ends a\n"
 	"command given with -c or -- (SIGTERM; status 0, as bpftrace's).\n"
 	"ustack, ustack(N), ustack(perf|bpftrace[, N]) are map keys there, and print()'s\n"
 	"and printf(\"%s\")'s arguments: the stack is walked in the process (CFI, the\n"
@@ -190,6 +198,7 @@ static int on_record(const struct trace_record *rec, void *ctx)
 	struct lang_run *r = the_run;
 	int err = lang_run_record(r, rec->data, rec->data_len);
 	t->lang_exit |= lang_run_exited(r);
+	t->lang_hurry |= lang_run_waited(r) > 0;
 	return err;
 }
 
@@ -261,6 +270,7 @@ static int run_target(struct lang_program *p, const char *name, const char *text
 	the_fmt = fmt;
 	t->lang_record = on_record;
 	t->lang_tick = on_tick;
+	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0); /* 20 us naps after a print: not 70 */
 	t->lang_ctx = t;
 	t->lang_exit = lang_run_exited(r); /* exit() in BEGIN */
 	rc = t->lang_exit ? CLI_EXIT_OK : tracer_trace(t, tg->cmd, 0, NULL);
@@ -273,6 +283,77 @@ static int run_target(struct lang_program *p, const char *name, const char *text
 		fprintf(stderr, "uprobe: str() read %llu bad pointer%s in the traced process "
 			"(each gave \"\")\n", (unsigned long long)faults, faults == 1 ? "" : "s");
 	return rc;
+}
+
+/*
+ * A program of BEGIN, END and interval probes only, with -c/--/-p (as
+ * bpftrace runs it): BEGIN, then the command is started (or the process
+ * followed), interval probes run until it ends, exit() or Ctrl-C, then END
+ * and the maps. A command still running then gets SIGTERM (bpftrace ends its
+ * -c command too); uprobe's status is 0, as bpftrace's.
+ */
+struct local_cmd {
+	const struct lang_target *tg;
+	const char *name;
+	pid_t child;
+	int pidfd;
+	bool said; /* an error of local_start, already on stderr */
+};
+
+static int local_start(void *ctx)
+{
+	struct local_cmd *lc = ctx;
+	if (lc->tg->pid) {
+		lc->pidfd = (int)syscall(SYS_pidfd_open, lc->tg->pid, 0);
+		if (lc->pidfd < 0) {
+			int err = errno;
+			cli_error(CLI_EXIT_FAIL, "%s: -p %d: %s", lc->name, (int)lc->tg->pid,
+				  strerror(err));
+			lc->said = true;
+			return -err;
+		}
+		return lc->pidfd;
+	}
+	fflush(NULL);
+	lc->child = fork();
+	if (lc->child < 0) {
+		int err = errno;
+		cli_error(CLI_EXIT_FAIL, "%s: fork: %s", lc->name, strerror(err));
+		lc->said = true;
+		return -err;
+	}
+	if (!lc->child) {
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		execvp(lc->tg->cmd[0], lc->tg->cmd);
+		fprintf(stderr, "uprobe: %s: %s\n", lc->tg->cmd[0], strerror(errno));
+		_exit(127);
+	}
+	lc->pidfd = (int)syscall(SYS_pidfd_open, lc->child, 0);
+	return lc->pidfd; /* -1 (no pidfd): until exit() or Ctrl-C */
+}
+
+static int run_local_target(struct lang_program *p, const char *name, struct lang_target *tg,
+			    enum lang_output fmt)
+{
+	struct local_cmd lc = { .tg = tg, .name = name, .pidfd = -1 };
+	char *exe = tg->cmd ? command_path(tg->cmd[0]) : NULL;
+	if (tg->cmd && !exe) /* as bpftrace: said before BEGIN runs */
+		return cli_error(CLI_EXIT_FAIL, "%s: %s: no such command", name, tg->cmd[0]);
+	free(exe);
+	int err = lang_program_run_local_with(p, fmt, stdout, local_start, &lc);
+	if (lc.child > 0) {
+		if (waitpid(lc.child, NULL, WNOHANG) == 0) {
+			kill(lc.child, SIGTERM);
+			waitpid(lc.child, NULL, 0);
+		}
+	}
+	if (lc.pidfd >= 0)
+		close(lc.pidfd);
+	if (err < 0 && !lc.said)
+		return cli_error(CLI_EXIT_FAIL, "%s: %s", name, strerror(-err));
+	return err < 0 ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 }
 
 static int run(const char *name, const char *text, bool dump, struct lang_target *tg,
@@ -300,8 +381,10 @@ static int run(const char *name, const char *text, bool dump, struct lang_target
 		if (!rc)
 			rc = lang_kernel_run(p, name, fmt, exe, tg->pid, tg->cmd);
 		free(exe);
-	} else if (lang_program_target_probes(p) || tg->given) {
+	} else if (lang_program_target_probes(p)) {
 		rc = run_target(p, name, text, tg, fmt);
+	} else if (tg->given) { /* BEGIN, END, interval only: the command runs beside */
+		rc = run_local_target(p, name, tg, fmt);
 	} else {
 		int err = lang_program_run_local(p, fmt, stdout);
 		if (err < 0)

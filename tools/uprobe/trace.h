@@ -165,6 +165,7 @@ struct tracer {
 	void (*lang_tick)(void *ctx);
 	void *lang_ctx;
 	bool lang_exit;
+	bool lang_hurry; /* a thread of the target waits on what was just performed */
 	/* -f raw -o FILE: records written as they come, formatted by uprobe report (record.c). */
 	bool raw;
 	struct recorder *rec;

@@ -352,6 +352,8 @@ static void on_ready(struct tracer *t, struct agent_conn *a, const struct uprobe
 			      *uprobe_last_error() ? uprobe_last_error() : strerror(errno));
 	if (a->cons && t->blocking) /* --blocking: set before GO, before any event */
 		trace_consumer_set_blocking(a->cons, 1);
+	if (a->cons && t->lang_record) /* uprobe -e: print/clear/zero wait to be performed */
+		trace_consumer_set_sync(a->cons, 1);
 	msg_close(in);
 	if (!st || (in->n_fds > 1 && !a->cons)) {
 		free(st);

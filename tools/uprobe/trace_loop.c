@@ -225,14 +225,18 @@ void tracer_run(struct tracer *t, uint64_t deadline)
 	 * Records flowing: read on without waiting. Caught up: nap 200 us, so
 	 * that a batch builds up (reading right behind a producer slows it
 	 * down, see docs/benchmarks.md); idle: 1 ms. A nap ends early at a
-	 * message of an image, a new image or the command's end.
+	 * message of an image, a new image or the command's end. After a print,
+	 * clear or zero of uprobe -e (its thread waits for it): nap 20 us.
 	 */
 	t->deadline = deadline;
 	while (!t->child_done && !t->fatal && !time_to_stop(t)) {
 		if (t->pid)
 			guard_proc_service(); /* news of the guard, which lets go a late thread itself */
-		if (got <= 256 && wait_events(t, ctl, got ? 200000 : 1000000) &&
-		    tracer_accept_agent(t) < 0)
+		/* a thread waits on its print/clear/zero just performed: its next soon */
+		long nap = t->lang_hurry ? 20000 : got ? 200000 : 1000000;
+
+		t->lang_hurry = false;
+		if (got <= 256 && wait_events(t, ctl, nap) && tracer_accept_agent(t) < 0)
 			ctl = -1; /* every process that could say HELLO is gone */
 		tracer_service_agents(t); /* READY of new images; images that ended */
 		got = tracer_drain(t);

@@ -113,9 +113,12 @@ void tracer_finish(struct tracer *t)
 {
 	double t0 = now_fms();
 
-	for (int i = 0; t->blocking && i < t->n_agents; i++) /* no producer waits for us now */
-		if (t->agents[i].cons)
-			trace_consumer_set_blocking(t->agents[i].cons, 0);
+	for (int i = 0; i < t->n_agents; i++) /* no producer waits for us now */
+		if (t->agents[i].cons) {
+			if (t->blocking)
+				trace_consumer_set_blocking(t->agents[i].cons, 0);
+			trace_consumer_set_sync(t->agents[i].cons, 0);
+		}
 	tracer_stop_agents(t);
 	t->detach_ms = now_fms() - t0;
 	t->stopping = true;

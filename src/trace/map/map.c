@@ -48,11 +48,15 @@ static uint32_t pow2_at_least(uint64_t n)
 uint32_t map_vwords(enum map_kind kind, uint32_t n_buckets)
 {
 	switch (kind) {
-	case MAP_AVG:
 	case MAP_LAST:
 		return 2;
-	case MAP_STATS:
-		return 4;
+	case MAP_AVG: /* count, sum, then the slot's sequence (map_shm.h) */
+		return 3;
+	case MAP_MIN: /* value, epoch, previous value, its epoch, sequence (map_shm.h) */
+	case MAP_MAX:
+		return 5;
+	case MAP_STATS: /* count, sum, min, max, then the slot's sequence */
+		return 5;
 	case MAP_HIST:
 		return MAP_HIST_BUCKETS;
 	case MAP_LHIST:

@@ -221,6 +221,19 @@ unsigned int map_lhist_buckets(const struct map_def *d);
  */
 typedef int (*map_read_cb)(const void *key, const struct map_value *v, void *ctx);
 int map_read(struct map_region *r, int id, map_read_cb cb, void *ctx);
+/*
+ * min() and max() maps read by periods (what print() then clear() need): the
+ * map's epoch moves on (updates from then on go to a new period), the reader
+ * waits MAP_PERIOD_WAIT_NS (an update that began before sees to its sequence
+ * word by then, else it was never delayed and is over) and every update in
+ * flight, then merges each shard's value of the period that ended: the
+ * updates since the previous call, each in exactly one call. cb gets every
+ * live key: count 1 and min/max the period's value, or count 0 (no update in
+ * the period). Plain map_read of such a map is right only while no period
+ * ever moved. 0 or map_read's errors.
+ */
+#define MAP_PERIOD_WAIT_NS 50000
+int map_read_period(struct map_region *r, int id, map_read_cb cb, void *ctx);
 /* Drops and corruption of map id, summed over the shards (read once each). */
 int map_stats_get(struct map_region *r, int id, struct map_stats *st);
 

@@ -9,12 +9,23 @@
  * what is impossible is skipped and counted (map_stats.corrupt).
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "trace/map/map_shm.h"
 
 #define READ_RETRIES 8 /* copies of a slot its writer moved meanwhile */
+/*
+ * Copies of an avg/stats slot whose sequence was odd or moved (its writer in
+ * the middle of an update, maybe preempted there): after READ_RETRIES, each
+ * after a sched_yield; then the last copy is taken as it is (a writer that
+ * never finishes: its process died in the update).
+ */
+#define SEQ_RETRIES 2000
+#define SEQ_YIELDS  8000 /* sched_yields of one map_read in all: a hostile target that
+			  * keeps sequences odd slows a read by that much at most */
 
 /* One merged key: the header, the key's words, its buckets (value maps: the value's words). */
 struct merged {
@@ -32,6 +43,9 @@ struct merge {
 	uint32_t n, room;
 	uint32_t *index; /* open addressing: entry + 1, 0 free */
 	uint32_t index_cap;
+	bool period;	/* map_read_period: min/max of epoch's period */
+	uint64_t epoch;
+	uint32_t yields; /* left of SEQ_YIELDS */
 };
 
 static struct merged *entry_at(const struct merge *g, uint32_t i)
@@ -121,11 +135,24 @@ static void merge_words(struct merge *g, struct merged *e, const int64_t *w, boo
 		e->sum = (int64_t)((uint64_t)e->sum + (uint64_t)w[0]);
 		break;
 	case MAP_MIN:
-		e->min = w[0] < e->min ? w[0] : e->min;
+	case MAP_MAX: {
+		int64_t v = w[0];
+
+		if (g->period) { /* the value of the period that ended, if any */
+			if ((uint64_t)w[1] == g->epoch)
+				v = w[0];
+			else if ((uint64_t)w[3] == g->epoch)
+				v = w[2];
+			else
+				break;
+			e->count = 1;
+		}
+		if (m->def.kind == MAP_MIN)
+			e->min = v < e->min ? v : e->min;
+		else
+			e->max = v > e->max ? v : e->max;
 		break;
-	case MAP_MAX:
-		e->max = w[0] > e->max ? w[0] : e->max;
-		break;
+	}
 	case MAP_STATS:
 		e->min = w[2] < e->min ? w[2] : e->min;
 		e->max = w[3] > e->max ? w[3] : e->max;
@@ -161,13 +188,21 @@ static void merge_words(struct merge *g, struct merged *e, const int64_t *w, boo
  * 1 with a stable LIVE (or, value maps, LIVE only) copy in buf, 0 for nothing
  * there, -1 for an impossible one.
  */
-static int copy_slot(const struct map_priv *m, const uint8_t *s, uint64_t *buf, uint64_t *ctrl)
+static int copy_slot(const struct map_priv *m, const uint8_t *s, uint64_t *buf, uint64_t *ctrl,
+		     uint32_t *yields)
 {
 	uint32_t words = m->key_words + m->vwords;
-	for (int tries = 0; tries < READ_RETRIES; tries++) {
+	int seq = map_seq_word(m->def.kind);
+	const uint64_t *q = seq >= 0 ? (const uint64_t *)s + 1 + m->key_words + seq : NULL;
+	for (int tries = 0; tries < (q ? SEQ_RETRIES : READ_RETRIES); tries++) {
 		uint64_t c1 = __atomic_load_n((const uint64_t *)s, __ATOMIC_ACQUIRE), c2;
+		uint64_t q1 = q ? __atomic_load_n(q, __ATOMIC_ACQUIRE) : 0;
 		unsigned int st = MAP_CTRL_STATE(c1);
 
+		if (tries >= READ_RETRIES && !*yields)
+			tries = SEQ_RETRIES - 1; /* the read's budget spent: this copy as it is */
+		else if (tries >= READ_RETRIES && (*yields)--)
+			sched_yield(); /* let a preempted writer finish its update */
 		if (st == MAP_SLOT_EMPTY)
 			return c1 ? -1 : 0;
 		if (st == MAP_SLOT_BUSY)
@@ -178,10 +213,14 @@ static int copy_slot(const struct map_priv *m, const uint8_t *s, uint64_t *buf, 
 			buf[i] = __atomic_load_n((const uint64_t *)s + 1 + i, __ATOMIC_RELAXED);
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
 		c2 = __atomic_load_n((const uint64_t *)s, __ATOMIC_RELAXED);
-		if (c1 == c2) {
-			*ctrl = c1;
-			return 1;
-		}
+		if (c1 != c2)
+			continue;
+		/* avg, stats: count and sum of the same hits (the sequence even, unmoved) */
+		if (q && ((q1 & 1) || __atomic_load_n(q, __ATOMIC_RELAXED) != q1) &&
+		    tries + 1 < SEQ_RETRIES)
+			continue;
+		*ctrl = c1;
+		return 1;
 	}
 	return 0; /* a writer kept moving it: taken at the next read */
 }
@@ -233,7 +272,7 @@ static int merge_table(struct merge *g, const uint8_t *table, uint32_t gen, uint
 
 	for (uint32_t i = 0; i < m->cap; i++) {
 		uint64_t ctrl = 0, h;
-		int got = copy_slot(m, map_slot((uint8_t *)table, m, i), buf, &ctrl);
+		int got = copy_slot(m, map_slot((uint8_t *)table, m, i), buf, &ctrl, &g->yields);
 		struct merged *e;
 		bool value_map = m->def.kind == MAP_VALUE;
 
@@ -288,7 +327,22 @@ static const uint8_t *shard_of(const struct map_region *r, uint32_t s)
 	return r->base + r->shards_off + (uint64_t)s * r->shard_stride;
 }
 
+static int read_map(struct map_region *r, int id, map_read_cb cb, void *ctx, bool period);
+
 int map_read(struct map_region *r, int id, map_read_cb cb, void *ctx)
+{
+	return read_map(r, id, cb, ctx, false);
+}
+
+int map_read_period(struct map_region *r, int id, map_read_cb cb, void *ctx)
+{
+	if (!r || !r->sealed || id < 0 || (uint32_t)id >= r->n_maps ||
+	    (r->maps[id].def.kind != MAP_MIN && r->maps[id].def.kind != MAP_MAX))
+		return -EINVAL;
+	return read_map(r, id, cb, ctx, true);
+}
+
+static int read_map(struct map_region *r, int id, map_read_cb cb, void *ctx, bool period)
 {
 	struct map_priv *m;
 	struct merge g = { 0 };
@@ -300,10 +354,24 @@ int map_read(struct map_region *r, int id, map_read_cb cb, void *ctx)
 		return -EINVAL;
 	m = &r->maps[id];
 	g.m = m;
+	g.yields = SEQ_YIELDS;
 	g.entry_size = sizeof(struct merged) +
 		       8 * m->key_words +
 		       (m->def.kind == MAP_VALUE ? m->def.value_size : 8 * m->n_buckets);
 	before = m->corrupt;
+	if (period) {
+		/*
+		 * Updates from now on go to the next period. One that loaded the old
+		 * epoch has made its sequence odd before (program order); by the end
+		 * of the wait its stores are seen (or it was preempted, which
+		 * publishes them) and copy_slot waits for it to be even again.
+		 */
+		struct timespec nap = { 0, MAP_PERIOD_WAIT_NS };
+
+		g.period = true;
+		g.epoch = __atomic_fetch_add(&m->state->epoch, 1, __ATOMIC_SEQ_CST);
+		nanosleep(&nap, NULL);
+	}
 	gen = __atomic_load_n(&m->state->gen, __ATOMIC_ACQUIRE) & MAP_GEN_MASK;
 	clear_gen = __atomic_load_n(&m->state->clear_gen, __ATOMIC_ACQUIRE) & MAP_GEN_MASK;
 	if (presize(&g, r))

@@ -41,6 +41,20 @@
  * table (every ctrl EMPTY, used 0) at its first update after a clear(): every
  * entry there is gone then, so no chain is broken.
  *
+ * Values of several words that must be read together (avg: count and sum;
+ * stats: count, sum, min, max) end with a sequence word (map_seq_word): the
+ * owner makes it odd before it writes them and even after (a seqlock), so a
+ * reader that finds it even and unchanged around its copy has count and sum
+ * of the same hits (a copy taken between the writer's stores would give an
+ * average off by a hit). A renewed entry keeps its sequence moving.
+ *
+ * min and max slots hold the value of a period (w[0], w[1] its epoch) and
+ * of the period before (w[2], w[3]), then the sequence: an update that finds
+ * the map's epoch moved shifts the value to the previous one and starts the
+ * new period with its own (map_read_period: the tracer moves the epoch, then
+ * reads every slot's value of the period that ended, which no update changes
+ * any more, and folds it into its own: print() then clear() lose nothing).
+ *
  * A value-map slot is claimed by a CAS EMPTY -> BUSY, keeps its key for ever
  * (delete() makes it DELETED; a later set revives it through BUSY); the value
  * is one atomic word, its sequence moves at every revival, so a reader that
@@ -111,6 +125,7 @@ struct map_shm_state {
 	uint64_t dropped_full;	    /* value maps; aggregations count per shard */
 	uint64_t dropped_shard;	    /* no shard for the thread */
 	uint64_t dropped_nested;    /* value maps: a slot busy too long */
+	uint64_t epoch;		    /* min/max: the period updates go to (map_read_period) */
 };
 
 /* One per map in each shard, written by the shard's owner only. */
@@ -146,6 +161,14 @@ struct map_region {
 
 /* Value words per slot of a kind (MAP_LHIST: its buckets). */
 uint32_t map_vwords(enum map_kind kind, uint32_t n_buckets);
+/* The value word that is the slot's sequence (avg, stats: the last one), or -1: none. */
+static inline int map_seq_word(enum map_kind kind)
+{
+	return kind == MAP_AVG ? 2 : kind == MAP_STATS || kind == MAP_MIN || kind == MAP_MAX ? 4 : -1;
+}
+
+/* min/max slots: w[0] the value of the period w[1], w[2] the previous period w[3]'s. */
+#define MAP_EPOCH_NONE UINT64_MAX /* the tag of no period */
 /* Value maps: every live entry deleted (zero: set to 0 instead). */
 int map_value_clear(struct map_region *r, int id, bool zero);
 /* The hash of a key, as both sides compute it (never 0 in its low half: 1 then). */

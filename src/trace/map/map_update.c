@@ -195,14 +195,18 @@ static void key_store(uint8_t *slot_key, const uint8_t *key, uint32_t key_size)
 
 /* ---- aggregation maps ------------------------------------------------------------------ */
 
+/* The initial value; a sequence word (avg, stats) is left alone: renew keeps it moving. */
 static void value_init(const struct map_priv *m, int64_t *w)
 {
+	int seq = map_seq_word(m->def.kind);
+
 	for (uint32_t i = 0; i < m->vwords; i++)
-		w[i] = 0;
-	if (m->def.kind == MAP_MIN)
-		w[0] = INT64_MAX;
-	else if (m->def.kind == MAP_MAX)
-		w[0] = INT64_MIN;
+		if ((int)i != seq)
+			w[i] = 0;
+	if (m->def.kind == MAP_MIN || m->def.kind == MAP_MAX) {
+		w[0] = w[2] = m->def.kind == MAP_MIN ? INT64_MAX : INT64_MIN;
+		w[1] = w[3] = (int64_t)MAP_EPOCH_NONE;
+	}
 	else if (m->def.kind == MAP_STATS)
 		w[2] = INT64_MAX, w[3] = INT64_MIN;
 }
@@ -221,23 +225,51 @@ static inline __attribute__((always_inline)) void value_apply(const struct map_p
 		PUT(w[0], (int64_t)((uint64_t)w[0] + (uint64_t)v));
 		break;
 	case MAP_MIN:
-		if (v < w[0])
+	case MAP_MAX: {
+		/*
+		 * The sequence odd first: a tracer that moved the epoch and then
+		 * finds it odd waits for this update's end (map_read_period).
+		 */
+		int64_t q = w[4], e;
+
+		PUT(w[4], q + 1);
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		e = (int64_t)__atomic_load_n(&m->state->epoch, __ATOMIC_RELAXED);
+		if (w[1] != e) { /* a new period: the last one's value kept beside */
+			PUT(w[2], w[0]);
+			PUT(w[3], w[1]);
 			PUT(w[0], v);
-		break;
-	case MAP_MAX:
-		if (v > w[0])
+			PUT(w[1], e);
+		} else if (m->def.kind == MAP_MIN ? v < w[0] : v > w[0]) {
 			PUT(w[0], v);
+		}
+		__atomic_store_n(&w[4], q + 2, __ATOMIC_RELEASE);
 		break;
-	case MAP_STATS:
+	}
+	case MAP_STATS: {
+		int64_t q = w[4]; /* a seqlock: odd while the words move (map_shm.h) */
+
+		PUT(w[4], q + 1);
+		__atomic_thread_fence(__ATOMIC_RELEASE);
 		if (v < w[2])
 			PUT(w[2], v);
 		if (v > w[3])
 			PUT(w[3], v);
-		/* fall through */
-	case MAP_AVG:
 		PUT(w[0], w[0] + 1);
 		PUT(w[1], (int64_t)((uint64_t)w[1] + (uint64_t)v));
+		__atomic_store_n(&w[4], q + 2, __ATOMIC_RELEASE);
 		break;
+	}
+	case MAP_AVG: {
+		int64_t q = w[2];
+
+		PUT(w[2], q + 1);
+		__atomic_thread_fence(__ATOMIC_RELEASE);
+		PUT(w[0], w[0] + 1);
+		PUT(w[1], (int64_t)((uint64_t)w[1] + (uint64_t)v));
+		__atomic_store_n(&w[2], q + 2, __ATOMIC_RELEASE);
+		break;
+	}
 	case MAP_HIST: {
 		unsigned int b = map_hist_bucket(v);
 
@@ -264,8 +296,12 @@ static inline __attribute__((always_inline)) void value_apply(const struct map_p
 static int64_t *slot_fill(const struct map_priv *m, uint8_t *s, const uint8_t *key, uint64_t h,
 			  uint32_t gen)
 {
+	int seq = map_seq_word(m->def.kind);
+
 	key_store(s + 8, key, m->def.key_size);
 	value_init(m, (int64_t *)(s + 8 + 8 * m->key_words));
+	if (seq >= 0) /* no reader reads it before LIVE */
+		((int64_t *)(s + 8 + 8 * m->key_words))[seq] = 0;
 	__atomic_store_n((uint64_t *)s, MAP_CTRL(h, MAP_SLOT_LIVE, gen), __ATOMIC_RELEASE);
 	return (int64_t *)(s + 8 + 8 * m->key_words);
 }
@@ -274,10 +310,16 @@ static int64_t *slot_fill(const struct map_priv *m, uint8_t *s, const uint8_t *k
 static int64_t *slot_renew(const struct map_priv *m, uint8_t *s, uint64_t h, uint32_t gen)
 {
 	int64_t *w = (int64_t *)(s + 8 + 8 * m->key_words);
+	int seq = map_seq_word(m->def.kind);
+	int64_t q = seq >= 0 ? w[seq] : 0;
 
 	__atomic_store_n((uint64_t *)s, MAP_CTRL(h, MAP_SLOT_BUSY, gen), __ATOMIC_RELAXED);
+	if (seq >= 0)
+		PUT(w[seq], q | 1);
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 	value_init(m, w);
+	if (seq >= 0) /* even, and not the value it had: a reader around this sees it moved */
+		__atomic_store_n(&w[seq], (q | 1) + 1, __ATOMIC_RELEASE);
 	__atomic_store_n((uint64_t *)s, MAP_CTRL(h, MAP_SLOT_LIVE, gen), __ATOMIC_RELEASE);
 	return w;
 }

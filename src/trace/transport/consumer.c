@@ -545,6 +545,15 @@ UPROBE_API int trace_consumer_set_blocking(struct trace_consumer *c, int on)
 	return 0;
 }
 
+/* The header's sync word (ring_shm.h), likewise never read back. */
+UPROBE_API int trace_consumer_set_sync(struct trace_consumer *c, int on)
+{
+	if (!c)
+		return -EINVAL;
+	__atomic_store_n(&c->map.hdr->sync, on ? TRACE_SHM_SYNC : 0, __ATOMIC_RELAXED);
+	return 0;
+}
+
 /* ---- polling and counting ----------------------------------------------------------- */
 
 static uint64_t consumer_now_ns(void)

@@ -133,7 +133,7 @@ static struct trace_raw *start_record(const struct trace_rings *r, const struct 
  * records. One that interrupts us after the CAS reserves after our record,
  * which stays busy (and holds the consumer back) until we commit.
  */
-static struct trace_raw *reserve_shared(const struct trace_rings *r, uint32_t len)
+static struct trace_raw *reserve_shared(const struct trace_rings *r, uint32_t len, uint64_t *end)
 {
 	const struct trace_shm_ring *ring = &r->ring[0];
 	struct trace_shm_ctrl *c = ring->ctrl;
@@ -146,6 +146,7 @@ static struct trace_raw *reserve_shared(const struct trace_rings *r, uint32_t le
 			return NULL;
 	} while (!__atomic_compare_exchange_n(&c->producer_pos, &pos, pos + len, 0,
 					      __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+	*end = pos + len;
 	return start_record(r, ring, pos, len);
 }
 
@@ -153,7 +154,8 @@ static struct trace_raw *reserve_shared(const struct trace_rings *r, uint32_t le
  * Owned ring: this thread is its only writer, except for a signal handler
  * that interrupts it here; self.busy sends that one to the shared ring.
  */
-static struct trace_raw *reserve_owned(const struct trace_rings *r, unsigned int i, uint32_t len)
+static struct trace_raw *reserve_owned(const struct trace_rings *r, unsigned int i, uint32_t len,
+				       uint64_t *end)
 {
 	const struct trace_shm_ring *ring = &r->ring[i];
 	struct trace_shm_ctrl *c = ring->ctrl;
@@ -166,6 +168,7 @@ static struct trace_raw *reserve_owned(const struct trace_rings *r, unsigned int
 	pos = c->producer_pos;
 	if (pos + len - cons <= r->ring_bytes) {
 		__atomic_store_n(&c->producer_pos, pos + len, __ATOMIC_RELAXED);
+		*end = pos + len;
 		rec = start_record(r, ring, pos, len);
 	}
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
@@ -173,9 +176,10 @@ static struct trace_raw *reserve_owned(const struct trace_rings *r, unsigned int
 	return rec;
 }
 
-static struct trace_raw *try_reserve(const struct trace_rings *r, unsigned int i, uint32_t len)
+static struct trace_raw *try_reserve(const struct trace_rings *r, unsigned int i, uint32_t len,
+				     uint64_t *end)
 {
-	return i ? reserve_owned(r, i, len) : reserve_shared(r, len);
+	return i ? reserve_owned(r, i, len, end) : reserve_shared(r, len, end);
 }
 
 static uint64_t wait_now_ns(void)
@@ -208,7 +212,7 @@ static void cpu_relax(void)
  * does not wait: the consumer may be stopped at that very record.
  */
 __attribute__((noinline, cold)) static struct trace_raw *
-reserve_wait(const struct trace_rings *r, unsigned int i, uint32_t len)
+reserve_wait(const struct trace_rings *r, unsigned int i, uint32_t len, uint64_t *end)
 {
 	uint32_t *word = &r->map.hdr->blocking;
 	struct trace_raw *rec;
@@ -221,7 +225,7 @@ reserve_wait(const struct trace_rings *r, unsigned int i, uint32_t len)
 			return NULL;
 		for (int k = 0; k < 32; k++)
 			cpu_relax();
-		rec = try_reserve(r, i, len);
+		rec = try_reserve(r, i, len, end);
 		if (rec)
 			return rec;
 		if (round < 8)
@@ -238,7 +242,8 @@ reserve_wait(const struct trace_rings *r, unsigned int i, uint32_t len)
 	return NULL;
 }
 
-static struct trace_raw *reserve(struct trace_rings *r, uint32_t len, uint32_t event_id)
+static struct trace_raw *reserve(struct trace_rings *r, uint32_t len, uint32_t event_id,
+				 unsigned int *ring, uint64_t *end)
 {
 	struct trace_raw *rec;
 	unsigned int i = 0;
@@ -257,23 +262,72 @@ static struct trace_raw *reserve(struct trace_rings *r, uint32_t len, uint32_t e
 	}
 	i = self.ring;
 reserve:
-	rec = try_reserve(r, i, len);
+	rec = try_reserve(r, i, len, end);
 	if (__builtin_expect(!rec, 0) && r->map.hdr->blocking == TRACE_SHM_BLOCKING)
-		rec = reserve_wait(r, i, len);
+		rec = reserve_wait(r, i, len, end);
 	if (__builtin_expect(!rec, 0))
 		return lost(r, r->ring[i].ctrl, event_id);
+	*ring = i;
 	self.open++;
 	return rec;
 }
 
 struct trace_raw *trace_ring_reserve(struct trace_rings *r, uint32_t len, uint32_t event_id)
 {
-	return reserve(r, len, event_id == RING_QUIET ? RING_QUIET - 1 : event_id);
+	unsigned int ring;
+	uint64_t end;
+
+	return reserve(r, len, event_id == RING_QUIET ? RING_QUIET - 1 : event_id, &ring, &end);
+}
+
+struct trace_raw *trace_ring_reserve_at(struct trace_rings *r, uint32_t len, uint32_t event_id,
+					unsigned int *ring, uint64_t *end)
+{
+	return reserve(r, len, event_id == RING_QUIET ? RING_QUIET - 1 : event_id, ring, end);
 }
 
 struct trace_raw *trace_ring_reserve_quiet(struct trace_rings *r, uint32_t len)
 {
-	return reserve(r, len, RING_QUIET);
+	unsigned int ring;
+	uint64_t end;
+
+	return reserve(r, len, RING_QUIET, &ring, &end);
+}
+
+int trace_ring_wait_consumed(struct trace_rings *r, unsigned int ring, uint64_t end)
+{
+	uint32_t *word = &r->map.hdr->sync;
+	uint64_t start = 0;
+
+	if (ring >= r->n_rings || self.open)
+		return -EAGAIN;
+	const uint64_t *cons = &r->ring[ring].ctrl->consumer_pos;
+	for (unsigned int round = 0;; round++) {
+		if ((int64_t)(__atomic_load_n(cons, __ATOMIC_ACQUIRE) - end) >= 0)
+			return 0;
+		if (__atomic_load_n(word, __ATOMIC_RELAXED) != TRACE_SHM_SYNC)
+			return -EAGAIN;
+		if (round < 64) {
+			for (int k = 0; k < 32; k++)
+				cpu_relax();
+			continue;
+		}
+		if (round < 128) {
+			util_syscall3(SYS_sched_yield, 0, 0, 0);
+			continue;
+		}
+		struct timespec nap = { .tv_nsec = 20000 }; /* the tracer naps 200 us at most */
+
+		util_syscall3(SYS_nanosleep, (long)&nap, 0, 0);
+		if (round % 16)
+			continue;
+		if (!start)
+			start = wait_now_ns();
+		else if (wait_now_ns() - start > TRACE_SYNC_WAIT_NS)
+			break;
+	}
+	__atomic_store_n(word, 0, __ATOMIC_RELAXED);
+	return -EAGAIN;
 }
 
 /* After fork, in the child: a new thread id, no claim (the parent keeps its rings). */

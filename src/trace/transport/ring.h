@@ -81,6 +81,26 @@ struct trace_raw *trace_ring_reserve(struct trace_rings *r, uint32_t len, uint32
  * because lost and consumed count events only.
  */
 struct trace_raw *trace_ring_reserve_quiet(struct trace_rings *r, uint32_t len);
+/*
+ * trace_ring_reserve, and where the record ends in its ring (*ring, *end) for
+ * trace_ring_wait_consumed.
+ */
+struct trace_raw *trace_ring_reserve_at(struct trace_rings *r, uint32_t len, uint32_t event_id,
+					unsigned int *ring, uint64_t *end);
+/*
+ * After the commit of a record of trace_ring_reserve_at: wait until the
+ * consumer has read it and done with it (it moves its position past a record
+ * once its callback returned: the tracer performed it), so that what the
+ * record asks (print, clear, zero of a map) happens before this thread goes
+ * on. Only while the consumer says it performs records (hdr->sync); never
+ * while the thread holds a record not yet committed (a handler nested in its
+ * own record: the consumer stops there). Spins, then sched_yield, then
+ * naps; bounded by TRACE_SYNC_WAIT_NS, a wait that times out turns waiting
+ * off for the session (a stalled or dead tracer costs one wait, never a
+ * hang). Signal-safe. 0 (performed), -EAGAIN (not waited or timed out).
+ */
+#define TRACE_SYNC_WAIT_NS 1000000000ull
+int trace_ring_wait_consumed(struct trace_rings *r, unsigned int ring, uint64_t end);
 /* Publish a reserved record (release store of len without TRACE_RAW_BUSY). */
 void trace_ring_commit(struct trace_raw *rec);
 /* Give a reserved record up: the consumer skips it; it is not counted lost. */

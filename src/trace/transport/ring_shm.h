@@ -57,7 +57,7 @@
 #include "trace/transport/ring.h"
 
 #define TRACE_SHM_MAGIC	    0x4543415254525055ull /* "UPRTRACE", little-endian */
-#define TRACE_SHM_VERSION   2u
+#define TRACE_SHM_VERSION   3u
 #define TRACE_SHM_MAX_RINGS 4096u
 #define TRACE_SHM_MAX_RING  (1ull << 30) /* fits TRACE_RAW_LEN_MASK */
 #define TRACE_SHM_LOST_SLOTS (TRACE_LOST_IDS + 1) /* the last: every larger id */
@@ -86,9 +86,17 @@ struct trace_shm_hdr {
 	 * Nothing else reads it: the consumer never trusts it.
 	 */
 	uint32_t blocking;
+	/*
+	 * Likewise: TRACE_SHM_SYNC while the consumer performs the records it
+	 * reads and producers may wait for one of theirs to be performed
+	 * (trace_ring_wait_consumed: print, clear, zero of uprobe -e); back to 0
+	 * when it stops reading, or by a producer whose wait timed out.
+	 */
+	uint32_t sync;
 };
 
 #define TRACE_SHM_BLOCKING 0x424c4b31u /* "1KLB": any other value is "do not wait" */
+#define TRACE_SHM_SYNC	   0x434e5953u /* "SYNC": any other value is "do not wait" */
 
 /*
  * A ring's control page. Producer-written and consumer-written words sit
