@@ -137,6 +137,9 @@ int dispatch_optimized(void *rec, struct uprobe_regs *regs);
 /* Called by the lean trampolines at function entries (rflags not read). */
 int dispatch_entry_lean(void *rec, struct uprobe_regs *regs);
 
+/* Called by trampolines that restore and redirect by themselves (aarch64). */
+void dispatch_jump(void *rec, struct uprobe_regs *regs);
+
 /* Process-wide counters. */
 /* Per-probe counts, summed over probes. */
 struct hit_sums {
