@@ -62,3 +62,12 @@ $(B)/tests/aarch64/test_spec: tests/aarch64/test_spec.c tests/aarch64/core_stubs
 # Every generic file built above or listed in generic_todo.txt (with the reason).
 A64_TEST_SCRIPTS += tests/aarch64/test_generic.sh
 A64_SCRIPT_DEPS += $(B)/libuprobes-generic.a
+
+# The real library's core (core/dispatch.c, probe.c, jump.c ...) through the public API.
+# (ret_stubs.c: what the core takes from core/retprobe.c and retsite.c, not built yet)
+A64_TEST_BINS += $(B)/tests/aarch64/test_engine
+$(B)/tests/aarch64/test_engine: tests/aarch64/test_engine.c tests/aarch64/engine_targets.S \
+		tests/aarch64/ret_stubs.c $(B)/libuprobes-generic.a $(B)/libuprobes-arch.a
+	@mkdir -p $(@D)
+	$(CC) $(A64_TEST_CFLAGS) $(CFLAGS) -o $@ $(filter %.c %.S,$^) $(B)/libuprobes-generic.a \
+		$(B)/libuprobes-arch.a -lelf -ldw -lz -llzma -ldl $(A64_LDLIBS)

@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: MIT
+// Functions for test_engine: one instruction class each at a known offset
+// (eng_*_at labels), with symbol sizes so that the library knows their bounds.
+	.text
+	.macro FN name
+	.global \name
+	.type \name, %function
+	.p2align 4
+\name:
+	.endm
+	.macro END name
+	.size \name, . - \name
+	.endm
+
+// long eng_add(long a, long b): a + b (entry: add, executed out of line)
+FN eng_add
+	add	x0, x0, x1
+	.global eng_add_ret
+eng_add_ret:
+	ret			// br/ret class: out of line, no way back
+END eng_add
+
+// long eng_lit(long a): a + 0x1122334455667788 (entry: ldr literal, emulated)
+FN eng_lit
+	ldr	x1, 1f
+	add	x0, x0, x1
+	ret
+	.p2align 3
+1:	.quad	0x1122334455667788
+END eng_lit
+
+// long eng_cond(long a): a < 5 ? 200 : 100 (b.lt at +4)
+FN eng_cond
+	cmp	x0, #5
+	.global eng_cond_at
+eng_cond_at:
+	b.lt	1f
+	mov	x0, #100
+	ret
+1:	mov	x0, #200
+	ret
+END eng_cond
+
+// long eng_cbz(long a): a ? 7 : 9 (entry: cbz)
+FN eng_cbz
+	cbz	x0, 1f
+	mov	x0, #7
+	ret
+1:	mov	x0, #9
+	ret
+END eng_cbz
+
+// long eng_call(long a, long b): eng_add(a, b) * 2 (bl at +8)
+FN eng_call
+	stp	x29, x30, [sp, #-16]!
+	mov	x29, sp
+	.global eng_call_at
+eng_call_at:
+	bl	eng_add
+	add	x0, x0, x0
+	ldp	x29, x30, [sp], #16
+	ret
+END eng_call
+
+// long eng_adr(void): the word at eng_adr_data (entry: adr)
+FN eng_adr
+	adr	x2, eng_adr_data
+	ldr	x0, [x2]
+	ret
+	.p2align 3
+eng_adr_data:
+	.quad	0x0123456789abcdef
+END eng_adr
+
+// long eng_flags(long a, long b): a - b < 0 ? 1 : 0, flags set before the probe at +4
+FN eng_flags
+	subs	x0, x0, x1
+	.global eng_flags_at
+eng_flags_at:
+	cset	x0, lt
+	ret
+END eng_flags
+
+	.section .note.GNU-stack, "", %progbits

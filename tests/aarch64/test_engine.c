@@ -1,0 +1,334 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The real library on aarch64 under qemu-aarch64: probes attached with the
+ * public API (include/uprobes.h: uprobe_attach, uprobe_attach_many,
+ * uprobe_get_info, uprobe_detach) on functions of this program
+ * (engine_targets.S), one instruction class each, in breakpoint mode
+ * (UPROBE_F_NO_OPTIMIZE: brk #0x5a1, then emulated or out of line) and in jump
+ * mode (one b to a trampoline). Each case: the mode the library chose, the word
+ * in the text, hit counts exact, the registers the handler sees (x0, x1, pc,
+ * sp, nzcv), a handler's register change taking effect, the results equal to
+ * the unprobed run's, and the original word back after detach.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testlib.h"
+#include "uprobes.h"
+
+TL_DEFINE("aarch64_engine");
+
+long eng_add(long a, long b);
+long eng_lit(long a);
+long eng_cond(long a);
+long eng_cbz(long a);
+long eng_call(long a, long b);
+long eng_adr(void);
+long eng_flags(long a, long b);
+extern char eng_add_ret[], eng_cond_at[], eng_call_at[], eng_flags_at[];
+
+#define BRK_WORD (0xd4200000u | 0x5a1u << 5)
+#define CALLS 50
+
+struct seen {
+	uint64_t hits;
+	struct uprobe_regs last;
+	long add_x1; /* added to x1 by the handler */
+};
+
+static void on_hit(struct uprobe *p, struct uprobe_regs *regs, void *ctx)
+{
+	struct seen *s = ctx;
+
+	(void)p;
+	__atomic_fetch_add(&s->hits, 1, __ATOMIC_RELAXED);
+	s->last = *regs;
+	regs->x[1] += s->add_x1;
+}
+
+static uint32_t word_at(const void *addr)
+{
+	return *(const volatile uint32_t *)addr;
+}
+
+/* sp of a call made from here (sp does not move inside a function body on aarch64) */
+static __attribute__((noinline)) long call2(long (*fn)(long, long), long a, long b, uint64_t *sp)
+{
+	uint64_t v;
+
+	__asm__ volatile("mov %0, sp" : "=r"(v));
+	*sp = v;
+	return fn(a, b);
+}
+
+static long eng_lit2(long a, long b) { (void)b; return eng_lit(a); }
+static long eng_cond2(long a, long b) { (void)b; return eng_cond(a); }
+static long eng_cbz2(long a, long b) { (void)b; return eng_cbz(a); }
+static long eng_adr2(long a, long b) { (void)a, (void)b; return eng_adr(); }
+
+static long ref(const char *fn, long a, long b)
+{
+	if (!strcmp(fn, "eng_add")) return a + b;
+	if (!strcmp(fn, "eng_lit")) return a + 0x1122334455667788l;
+	if (!strcmp(fn, "eng_cond")) return a < 5 ? 200 : 100;
+	if (!strcmp(fn, "eng_cbz")) return a ? 7 : 9;
+	if (!strcmp(fn, "eng_call")) return 2 * (a + b);
+	if (!strcmp(fn, "eng_adr")) return 0x0123456789abcdefl;
+	return a - b < 0;
+}
+
+static long (*fn_of(const char *fn))(long, long)
+{
+	if (!strcmp(fn, "eng_add")) return eng_add;
+	if (!strcmp(fn, "eng_lit")) return eng_lit2;
+	if (!strcmp(fn, "eng_cond")) return eng_cond2;
+	if (!strcmp(fn, "eng_cbz")) return eng_cbz2;
+	if (!strcmp(fn, "eng_call")) return eng_call;
+	if (!strcmp(fn, "eng_adr")) return eng_adr2;
+	return eng_flags;
+}
+
+struct target {
+	const char *fn, *loc; /* the function called, the probe's location */
+	void *addr;
+	enum uprobe_mode brk_mode; /* with UPROBE_F_NO_OPTIMIZE */
+	int sp_delta;		   /* sp at the probe below the caller's */
+};
+
+static struct target targets[] = {
+	{ "eng_add", "eng_add", (void *)eng_add, UPROBE_MODE_XOL, 0 },
+	{ "eng_add", "eng_add+4", eng_add_ret, UPROBE_MODE_XOL, 0 },
+	{ "eng_lit", "eng_lit", (void *)eng_lit, UPROBE_MODE_EMULATE, 0 },
+	{ "eng_cond", "eng_cond+4", eng_cond_at, UPROBE_MODE_EMULATE, 0 },
+	{ "eng_cbz", "eng_cbz", (void *)eng_cbz, UPROBE_MODE_EMULATE, 0 },
+	{ "eng_call", "eng_call+8", eng_call_at, UPROBE_MODE_EMULATE, 16 },
+	{ "eng_adr", "eng_adr", (void *)eng_adr, UPROBE_MODE_EMULATE, 0 },
+	{ "eng_flags", "eng_flags+4", eng_flags_at, UPROBE_MODE_XOL, 0 },
+};
+#define NTARGETS (sizeof(targets) / sizeof(targets[0]))
+
+/* Arguments of call i: both sides of every condition. */
+static void args_of(int i, long *a, long *b)
+{
+	*a = (i % 3 == 0) ? 0 : (i % 2 ? i : -i);
+	*b = (i * 7) % 11 - 5;
+}
+
+static void run_target(const struct target *t, bool jump)
+{
+	struct seen s = { 0 };
+	struct uprobe_opts o = { .sz = sizeof(o), .handler = on_hit, .ctx = &s,
+				 .flags = jump ? 0 : UPROBE_F_NO_OPTIMIZE };
+	struct uprobe_info info = { .sz = sizeof(info) };
+	uint32_t orig = word_at(t->addr);
+	long (*fn)(long, long) = fn_of(t->fn);
+	struct uprobe *p;
+
+	p = uprobe_attach(NULL, t->loc, &o);
+	if (!p) {
+		TL_FAIL("%s: uprobe_attach: %s", t->loc, uprobe_last_error());
+		return;
+	}
+	CHECK_EQ_INT(uprobe_get_info(p, &info), 0);
+	CHECK_EQ_U64(info.addr, (uintptr_t)t->addr);
+	if (jump) {
+		CHECK_EQ_INT(info.mode, UPROBE_MODE_OPTIMIZED);
+		CHECK_EQ_U64(word_at(t->addr) >> 26, 0x05); /* b imm26 */
+		if (info.mode != UPROBE_MODE_OPTIMIZED)
+			printf("  %s: %s; not optimized: %s\n", t->loc, info.reason, info.opt_reason);
+	} else {
+		CHECK_EQ_INT(info.mode, t->brk_mode);
+		CHECK_EQ_U64(word_at(t->addr), BRK_WORD);
+	}
+	for (int i = 0; i < CALLS; i++) {
+		long a, b, got;
+		uint64_t sp;
+
+		args_of(i, &a, &b);
+		got = call2(fn, a, b, &sp);
+		CHECK_EQ_U64(got, ref(t->fn, a, b));
+		CHECK_EQ_U64(s.hits, (uint64_t)i + 1);
+		CHECK_EQ_U64(s.last.pc, (uintptr_t)t->addr);
+		CHECK_EQ_U64(s.last.sp, sp - t->sp_delta);
+		if (!strcmp(t->loc, "eng_add") || !strcmp(t->loc, "eng_call+8")) {
+			CHECK_EQ_U64(s.last.x[0], a);
+			CHECK_EQ_U64(s.last.x[1], b);
+		}
+		if (!strcmp(t->loc, "eng_add+4"))
+			CHECK_EQ_U64(s.last.x[0], a + b);
+		if (!strcmp(t->loc, "eng_flags+4")) {
+			CHECK_EQ_U64(s.last.x[0], a - b);
+			CHECK_EQ_U64(s.last.pstate >> 31 & 1, a - b < 0); /* N */
+			CHECK_EQ_U64(s.last.pstate >> 30 & 1, a == b);	    /* Z */
+		}
+		if (!strcmp(t->loc, "eng_cond+4"))
+			CHECK_EQ_U64(s.last.pstate >> 31 & 1, a < 5);
+		if (tl_case_failed)
+			break;
+	}
+	/* the handler's change of x1 at eng_add's entry takes effect */
+	if (!strcmp(t->loc, "eng_add")) {
+		s.add_x1 = 1000;
+		CHECK_EQ_INT(eng_add(3, 4), 1007);
+		s.add_x1 = 0;
+	}
+	CHECK_EQ_INT(uprobe_get_info(p, &info), 0);
+	CHECK_EQ_U64(info.hits, s.hits);
+	CHECK_EQ_INT(uprobe_detach(p), 0);
+	CHECK_EQ_U64(word_at(t->addr), orig);
+	{
+		uint64_t sp, before = s.hits;
+		long a, b;
+
+		args_of(1, &a, &b);
+		CHECK_EQ_U64(call2(fn, a, b, &sp), ref(t->fn, a, b));
+		CHECK_EQ_U64(s.hits, before);
+	}
+	uprobe_free(p);
+}
+
+static void test_brk(void)
+{
+	for (size_t i = 0; i < NTARGETS; i++)
+		run_target(&targets[i], false);
+}
+
+static void test_jump(void)
+{
+	for (size_t i = 0; i < NTARGETS; i++)
+		run_target(&targets[i], true);
+}
+
+/* The reasons the library gives for aarch64's classes. */
+static void test_analyze(void)
+{
+	struct uprobe_info info = { .sz = sizeof(info) };
+
+	CHECK_EQ_INT(uprobe_analyze(NULL, "eng_cond+4", UPROBE_F_NO_OPTIMIZE, &info), 0);
+	CHECK_EQ_INT(info.mode, UPROBE_MODE_EMULATE);
+	CHECK_STR(info.reason, "emulated: conditional branch");
+	CHECK_EQ_INT(info.insn_len, 4);
+	CHECK_CONTAINS(info.insn_text, "b.lt");
+	CHECK_EQ_INT(uprobe_analyze(NULL, "eng_add", UPROBE_F_NO_OPTIMIZE, &info), 0);
+	CHECK_STR(info.reason, "executed out of line, then a branch back");
+	CHECK_EQ_INT(uprobe_analyze(NULL, "eng_add", 0, &info), 0);
+	CHECK_EQ_INT(info.mode, UPROBE_MODE_OPTIMIZED);
+	CHECK_EQ_INT(info.window_len, 4);
+	CHECK_EQ_INT(uprobe_analyze(NULL, "eng_add+2", 0, &info), -EILSEQ);
+}
+
+/* Emulation disabled: a PC-relative instruction cannot run out of line, it is emulated anyway. */
+static void test_no_emulate(void)
+{
+	struct seen s = { 0 };
+	struct uprobe_opts o = { .sz = sizeof(o), .handler = on_hit, .ctx = &s,
+				 .flags = UPROBE_F_NO_EMULATE };
+	struct uprobe_info info = { .sz = sizeof(info) };
+	struct uprobe *p = uprobe_attach(NULL, "eng_cbz", &o), *q;
+
+	CHECK(p != NULL);
+	if (!p)
+		return;
+	CHECK_EQ_INT(uprobe_get_info(p, &info), 0);
+	CHECK_EQ_INT(info.mode, UPROBE_MODE_EMULATE);
+	CHECK_STR(info.reason, "emulated: compare and branch (cannot run out of line)");
+	CHECK_EQ_INT(eng_cbz(0), 9);
+	CHECK_EQ_INT(eng_cbz(1), 7);
+	CHECK_EQ_U64(s.hits, 2);
+	q = uprobe_attach(NULL, "eng_add", &o);
+	CHECK(q != NULL);
+	CHECK_EQ_INT(uprobe_get_info(q, &info), 0);
+	CHECK_EQ_INT(info.mode, UPROBE_MODE_XOL);
+	CHECK_EQ_INT(eng_add(1, 2), 3);
+	CHECK_EQ_U64(s.hits, 3);
+	uprobe_free(q);
+	uprobe_free(p);
+}
+
+/* Every target at once, in one batch, brk and jump mixed; then one detach. */
+static void test_batch(void)
+{
+	struct uprobe_spec specs[2 * NTARGETS];
+	struct uprobe *probes[2 * NTARGETS];
+	struct seen s[2 * NTARGETS];
+	size_t n = 0;
+
+	memset(s, 0, sizeof(s));
+	for (size_t i = 0; i < NTARGETS; i++) {
+		/* eng_add+4 is inside nothing: every probe is its own instruction */
+		specs[n] = (struct uprobe_spec){ .location = targets[i].loc, .handler = on_hit,
+						 .ctx = &s[n], .flags = i % 2 ? UPROBE_F_NO_OPTIMIZE : 0 };
+		n++;
+	}
+	CHECK_EQ_INT(uprobe_attach_many(specs, n, probes, NULL), (int)n);
+	for (int i = 0; i < CALLS; i++) {
+		long a, b;
+
+		args_of(i, &a, &b);
+		for (size_t k = 0; k < NTARGETS; k++)
+			if (k == 0 || strcmp(targets[k].fn, targets[k - 1].fn))
+				CHECK_EQ_U64(fn_of(targets[k].fn)(a, b), ref(targets[k].fn, a, b));
+	}
+	for (size_t k = 0; k < n; k++) {
+		/* eng_add runs directly and from eng_call */
+		uint64_t want = !strcmp(targets[k].fn, "eng_add") ? 2 * CALLS : CALLS;
+
+		CHECK_EQ_U64(s[k].hits, want);
+	}
+	CHECK_EQ_INT(uprobe_detach_many(probes, n), 0);
+	for (size_t k = 0; k < n; k++)
+		uprobe_free(probes[k]);
+}
+
+#define THREADS 4
+#define THREAD_CALLS 2000
+
+static void *worker(void *arg)
+{
+	long sum = 0;
+
+	for (long i = 0; i < THREAD_CALLS; i++)
+		sum += eng_call(i, 1) - 2 * (i + 1);
+	*(long *)arg = sum;
+	return NULL;
+}
+
+/* Four threads through a jump probe (the bl) and a brk probe (eng_add's entry). */
+static void test_threads(void)
+{
+	struct seen s1 = { 0 }, s2 = { 0 };
+	struct uprobe_opts o1 = { .sz = sizeof(o1), .handler = on_hit, .ctx = &s1 };
+	struct uprobe_opts o2 = { .sz = sizeof(o2), .handler = on_hit, .ctx = &s2,
+				  .flags = UPROBE_F_NO_OPTIMIZE };
+	struct uprobe *p = uprobe_attach(NULL, "eng_call+8", &o1);
+	struct uprobe *q = uprobe_attach(NULL, "eng_add", &o2);
+	pthread_t th[THREADS];
+	long sums[THREADS];
+
+	CHECK(p && q);
+	for (int i = 0; i < THREADS; i++)
+		pthread_create(&th[i], NULL, worker, &sums[i]);
+	for (int i = 0; i < THREADS; i++) {
+		pthread_join(th[i], NULL);
+		CHECK_EQ_INT(sums[i], 0);
+	}
+	CHECK_EQ_U64(s1.hits, THREADS * THREAD_CALLS);
+	CHECK_EQ_U64(s2.hits, THREADS * THREAD_CALLS);
+	uprobe_free(p);
+	uprobe_free(q);
+}
+
+int main(void)
+{
+	RUN(test_brk);
+	RUN(test_jump);
+	RUN(test_analyze);
+	RUN(test_no_emulate);
+	RUN(test_batch);
+	RUN(test_threads);
+	TL_EXIT();
+}
