@@ -138,6 +138,30 @@ static int rec_build_slot(struct probe_rec *rec)
 	return 0;
 }
 
+/*
+ * The instructions around t->addr (ARCH_SITE_BEFORE/_AFTER bytes, within its
+ * function, else its mapping) for arch_insn_check_site: aarch64 refuses an
+ * instruction inside an exclusive sequence (a trap clears the monitor).
+ */
+static int check_site(const struct probe_target *t, char *why, size_t whylen)
+{
+	uint8_t buf[ARCH_SITE_BEFORE + ARCH_SITE_AFTER + 1];
+	uint64_t lo = t->func_start ? t->func_start : t->map_start;
+	uint64_t hi = t->func_start && t->func_size ? t->func_start + t->func_size : t->map_end;
+	uint64_t start, end;
+
+	if (!ARCH_SITE_BEFORE && !ARCH_SITE_AFTER)
+		return 0;
+	if (hi > t->map_end)
+		hi = t->map_end;
+	start = t->addr - lo > ARCH_SITE_BEFORE ? t->addr - ARCH_SITE_BEFORE : lo;
+	end = hi - t->addr > ARCH_SITE_AFTER ? t->addr + ARCH_SITE_AFTER : hi;
+	if (start > t->addr || end <= t->addr)
+		return 0;
+	target_read(t, start, buf, end - start);
+	return arch_insn_check_site(buf, end - start, t->addr - start, start, why, whylen);
+}
+
 static int analyze_at(const struct probe_target *t, struct arch_insn *ai)
 {
 	uint8_t buf[ARCH_INSN_MAX];
@@ -149,6 +173,8 @@ static int analyze_at(const struct probe_target *t, struct arch_insn *ai)
 		avail = sizeof(buf);
 	target_read(t, t->addr, buf, avail);
 	err = arch_insn_analyze(ai, buf, avail, t->addr, why, sizeof(why));
+	if (!err)
+		err = check_site(t, why, sizeof(why));
 	return err ? log_error(-err, "%s", why) : 0;
 }
 

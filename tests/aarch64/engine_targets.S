@@ -81,4 +81,14 @@ eng_flags_at:
 	ret
 END eng_flags
 
+// long eng_excl(long *p): ++*p with an exclusive pair, the new value
+FN eng_excl
+1:	ldxr	x1, [x0]
+	add	x1, x1, #1	// +4: inside the sequence
+	stxr	w2, x1, [x0]
+	cbnz	w2, 1b
+	mov	x0, x1		// +16: after it
+	ret
+END eng_excl
+
 	.section .note.GNU-stack, "", %progbits

@@ -29,6 +29,7 @@ long eng_cbz(long a);
 long eng_call(long a, long b);
 long eng_adr(void);
 long eng_flags(long a, long b);
+long eng_excl(long *p);
 extern char eng_add_ret[], eng_cond_at[], eng_call_at[], eng_flags_at[];
 
 #define BRK_WORD (0xd4200000u | 0x5a1u << 5)
@@ -284,6 +285,41 @@ static void test_batch(void)
 		uprobe_free(probes[k]);
 }
 
+/* Exclusive sequences: the load, the store and what lies between are refused, with the reason. */
+static void test_exclusive(void)
+{
+	static const char *const locs[] = { "eng_excl", "eng_excl+4", "eng_excl+8" };
+	struct seen s = { 0 };
+	uint32_t orig = word_at((void *)eng_excl);
+	long v = 41;
+
+	for (unsigned f = 0; f < 2; f++) {
+		struct uprobe_opts o = { .sz = sizeof(o), .handler = on_hit, .ctx = &s,
+					 .flags = f ? UPROBE_F_NO_OPTIMIZE : 0 };
+
+		for (unsigned i = 0; i < 3; i++) {
+			struct uprobe *p;
+
+			errno = 0;
+			p = uprobe_attach(NULL, locs[i], &o);
+			CHECK(p == NULL);
+			CHECK_EQ_INT(errno, ENOTSUP);
+			CHECK_CONTAINS(uprobe_last_error(), locs[i]);
+			CHECK_CONTAINS(uprobe_last_error(), i == 1 ? "inside the exclusive sequence"
+								  : "exclusive");
+			uprobe_free(p);
+		}
+		/* after the store-exclusive: probed */
+		struct uprobe *p = uprobe_attach(NULL, "eng_excl+16", &o);
+
+		CHECK(p != NULL);
+		CHECK_EQ_INT(eng_excl(&v), 42 + f);
+		uprobe_free(p);
+	}
+	CHECK_EQ_U64(s.hits, 2);
+	CHECK_EQ_U64(word_at((void *)eng_excl), orig);
+}
+
 #define THREADS 4
 #define THREAD_CALLS 2000
 
@@ -329,6 +365,7 @@ int main(void)
 	RUN(test_analyze);
 	RUN(test_no_emulate);
 	RUN(test_batch);
+	RUN(test_exclusive);
 	RUN(test_threads);
 	TL_EXIT();
 }

@@ -217,6 +217,20 @@ static inline int arch_xol_make(const struct arch_insn *ai, uint64_t slot, bool 
 	return len == -EINVAL ? -ENOTSUP : len; /* -EINVAL: a PC-relative class, emulated */
 }
 
+/*
+ * Can the instruction at code[off] (address base + off) be probed among its
+ * neighbours (ARCH_SITE_BEFORE bytes before it, _AFTER after it, at most)? Not
+ * inside an exclusive sequence: -ENOTSUP, why names the load-exclusive.
+ */
+#define ARCH_SITE_BEFORE 64
+#define ARCH_SITE_AFTER 64
+
+static inline int arch_insn_check_site(const uint8_t *code, size_t len, size_t off,
+				       uint64_t base, char *why, size_t whylen)
+{
+	return arch_insn_in_exclusive(code, len, off, base, why, whylen) ? -ENOTSUP : 0;
+}
+
 /* The patch: one 4-byte word, brk or b; nothing behind it. */
 #define ARCH_PATCH_HEAD_LEN 4
 

@@ -206,6 +206,17 @@ static inline int arch_xol_make(const struct arch_insn *ai, uint64_t slot, bool 
 	return arch_xol_build(ai, slot, singlestep, out);
 }
 
+/* Every instruction can be probed whatever its neighbours: no context read. */
+#define ARCH_SITE_BEFORE 0
+#define ARCH_SITE_AFTER 0
+
+static inline int arch_insn_check_site(const uint8_t *code, size_t len, size_t off,
+				       uint64_t base, char *why, size_t whylen)
+{
+	(void)code, (void)len, (void)off, (void)base, (void)why, (void)whylen;
+	return 0;
+}
+
 /* The patch: int3 over the first byte; the jump's rel32 is its tail. */
 #define ARCH_PATCH_HEAD_LEN 1
 
