@@ -71,3 +71,12 @@ $(B)/tests/aarch64/test_engine: tests/aarch64/test_engine.c tests/aarch64/engine
 	@mkdir -p $(@D)
 	$(CC) $(A64_TEST_CFLAGS) $(CFLAGS) -o $@ $(filter %.c %.S,$^) $(B)/libuprobes-generic.a \
 		$(B)/libuprobes-arch.a -lelf -ldw -lz -llzma -ldl $(A64_LDLIBS)
+
+# test_demo.sh's second preload: the real library (its core, ret_stubs.c) through the public API.
+A64_SCRIPT_DEPS += $(B)/tests/aarch64/a64api.so
+$(B)/tests/aarch64/a64api.so: tests/aarch64/a64api.c tests/aarch64/ret_stubs.c \
+		$(B)/libuprobes-generic.a $(B)/libuprobes-arch.a
+	@mkdir -p $(@D)
+	$(CC) $(A64_TEST_CFLAGS) $(CFLAGS) -fPIC -shared -o $@ $(filter %.c,$^) \
+		$(B)/libuprobes-generic.a $(B)/libuprobes-arch.a \
+		-lelf -ldw -lz -llzma -ldl $(A64_LDLIBS)
