@@ -91,4 +91,20 @@ FN eng_excl
 	ret
 END eng_excl
 
+// long eng_regs(long a): x9..x15 = 9..15 at eng_regs_at (add), returns x9 + x15 + a
+FN eng_regs
+	mov	x9, #9
+	mov	x10, #10
+	mov	x11, #11
+	mov	x12, #12
+	mov	x13, #13
+	mov	x14, #14
+	mov	x15, #15
+	.global eng_regs_at
+eng_regs_at:
+	add	x1, x9, x15
+	add	x0, x0, x1
+	ret
+END eng_regs
+
 	.section .note.GNU-stack, "", %progbits

@@ -30,6 +30,9 @@ long eng_call(long a, long b);
 long eng_adr(void);
 long eng_flags(long a, long b);
 long eng_excl(long *p);
+long eng_regs(long a);
+long eng_regs_x1(long a, long b) __asm__("eng_regs"); /* x1 = b on entry */
+extern char eng_regs_at[];
 extern char eng_add_ret[], eng_cond_at[], eng_call_at[], eng_flags_at[];
 
 #define BRK_WORD (0xd4200000u | 0x5a1u << 5)
@@ -320,6 +323,56 @@ static void test_exclusive(void)
 	CHECK_EQ_U64(word_at((void *)eng_excl), orig);
 }
 
+static uint64_t new_pc;
+
+/* Check x9..x15 as eng_regs set them; change x9; move pc if new_pc is set. */
+static void on_regs(struct uprobe *p, struct uprobe_regs *regs, void *ctx)
+{
+	struct seen *s = ctx;
+
+	(void)p;
+	s->hits++;
+	for (unsigned r = 9; r <= 15; r++)
+		if (regs->x[r] != r)
+			s->add_x1 = -1; /* a mismatch, reported by the test */
+	regs->x[9] = 100;
+	if (new_pc)
+		regs->pc = new_pc;
+}
+
+/*
+ * The handler sees every register the program set and its writes take effect;
+ * a handler that moves pc resumes there, the instruction skipped (jump mode:
+ * the trampoline leaves through its redirect trap).
+ */
+static void test_handler_regs(void)
+{
+	for (unsigned f = 0; f < 2; f++) {
+		struct seen s = { 0 };
+		struct uprobe_opts o = { .sz = sizeof(o), .handler = on_regs, .ctx = &s,
+					 .flags = f ? UPROBE_F_NO_OPTIMIZE : 0 };
+		struct uprobe_info info = { .sz = sizeof(info) };
+		struct uprobe *p = uprobe_attach(NULL, "eng_regs+28", &o);
+
+		CHECK(p != NULL);
+		if (!p)
+			return;
+		CHECK_EQ_INT(uprobe_get_info(p, &info), 0);
+		CHECK_EQ_INT(info.mode, f ? UPROBE_MODE_XOL : UPROBE_MODE_OPTIMIZED);
+		CHECK_EQ_U64(info.addr, (uintptr_t)eng_regs_at);
+		new_pc = 0;
+		CHECK_EQ_INT(eng_regs(1), 1 + 100 + 15); /* x9 as the handler left it */
+		/* the add skipped: x1 keeps the caller's 7, the result is a + 7 */
+		new_pc = (uintptr_t)eng_regs_at + 4;
+		CHECK_EQ_INT(eng_regs_x1(1, 7), 1 + 7);
+		new_pc = 0;
+		CHECK_EQ_INT(eng_regs(2), 2 + 100 + 15);
+		CHECK_EQ_U64(s.hits, 3);
+		CHECK_EQ_INT(s.add_x1, 0);
+		uprobe_free(p);
+	}
+}
+
 #define THREADS 4
 #define THREAD_CALLS 2000
 
@@ -366,6 +419,7 @@ int main(void)
 	RUN(test_no_emulate);
 	RUN(test_batch);
 	RUN(test_exclusive);
+	RUN(test_handler_regs);
 	RUN(test_threads);
 	TL_EXIT();
 }
