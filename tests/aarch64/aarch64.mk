@@ -4,8 +4,9 @@
 # test_ret, return probes; test_threads, patching under running threads;
 # test_realcode, every instruction of compiler-generated PAC/BTI code and of libc
 # functions probed; test_sqlite, every function entry of arm64 libsqlite3;
-# test_demo.sh, the demo program with a64probe.so preloaded (A64_TEST_SCRIPTS: run
-# on the host, they start qemu-aarch64 themselves).
+# test_engine, the real library's core through the public API; test_demo.sh, the demo
+# program with a64probe.so (the arch layer alone) and a64api.so (the public API)
+# preloaded (A64_TEST_SCRIPTS: run on the host, they start qemu-aarch64 themselves).
 A64_SANDBOX := tests/aarch64/sandbox.c tests/aarch64/frame.S
 A64_TEST_CFLAGS := $(BASE_CFLAGS) -Itests -pthread
 
