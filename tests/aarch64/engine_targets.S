@@ -107,4 +107,60 @@ eng_regs_at:
 	ret
 END eng_regs
 
+// long eng_tbz(long a): bit 3 of a ? 1 : 2 (entry: tbz)
+FN eng_tbz
+	tbz	x0, #3, 1f
+	mov	x0, #1
+	ret
+1:	mov	x0, #2
+	ret
+END eng_tbz
+
+// long eng_adrp(long a): a + the word at eng_page_data (entry: adrp)
+FN eng_adrp
+	adrp	x2, eng_page_data
+	add	x2, x2, :lo12:eng_page_data
+	ldr	x2, [x2]
+	add	x0, x0, x2
+	ret
+END eng_adrp
+
+// long eng_b(long a): a + 3 (entry: b)
+FN eng_b
+	b	1f
+	mov	x0, #0
+	ret
+1:	add	x0, x0, #3
+	ret
+END eng_b
+
+// long eng_blr(long a, long b, long (*fn)(long, long)): fn(a, b) + 1 (blr x2 at +8)
+FN eng_blr
+	stp	x29, x30, [sp, #-16]!
+	mov	x29, sp
+	.global eng_blr_at
+eng_blr_at:
+	blr	x2
+	add	x0, x0, #1
+	ldp	x29, x30, [sp], #16
+	ret
+END eng_blr
+
+// long eng_ldrq(long a): a ^ low ^ high of a 16-byte literal (entry: ldr q0 literal)
+FN eng_ldrq
+	ldr	q0, 1f
+	fmov	x1, d0
+	mov	x2, v0.d[1]
+	eor	x0, x0, x1
+	eor	x0, x0, x2
+	ret
+	.p2align 4
+1:	.quad	0x00ff00ff00ff00ff, 0x1234000000004321
+END eng_ldrq
+
+	.data
+	.p2align 3
+eng_page_data:
+	.quad	0x5050
+
 	.section .note.GNU-stack, "", %progbits

@@ -31,6 +31,12 @@ long eng_adr(void);
 long eng_flags(long a, long b);
 long eng_excl(long *p);
 long eng_regs(long a);
+long eng_tbz(long a);
+long eng_adrp(long a);
+long eng_b(long a);
+long eng_blr(long a, long b, long (*fn)(long, long));
+long eng_ldrq(long a);
+extern char eng_blr_at[];
 long eng_regs_x1(long a, long b) __asm__("eng_regs"); /* x1 = b on entry */
 extern char eng_regs_at[];
 extern char eng_add_ret[], eng_cond_at[], eng_call_at[], eng_flags_at[];
@@ -73,6 +79,11 @@ static long eng_lit2(long a, long b) { (void)b; return eng_lit(a); }
 static long eng_cond2(long a, long b) { (void)b; return eng_cond(a); }
 static long eng_cbz2(long a, long b) { (void)b; return eng_cbz(a); }
 static long eng_adr2(long a, long b) { (void)a, (void)b; return eng_adr(); }
+static long eng_tbz2(long a, long b) { (void)b; return eng_tbz(a); }
+static long eng_adrp2(long a, long b) { (void)b; return eng_adrp(a); }
+static long eng_b2(long a, long b) { (void)b; return eng_b(a); }
+static long eng_blr2(long a, long b) { return eng_blr(a, b, eng_add); }
+static long eng_ldrq2(long a, long b) { (void)b; return eng_ldrq(a); }
 
 static long ref(const char *fn, long a, long b)
 {
@@ -82,6 +93,11 @@ static long ref(const char *fn, long a, long b)
 	if (!strcmp(fn, "eng_cbz")) return a ? 7 : 9;
 	if (!strcmp(fn, "eng_call")) return 2 * (a + b);
 	if (!strcmp(fn, "eng_adr")) return 0x0123456789abcdefl;
+	if (!strcmp(fn, "eng_tbz")) return a & 8 ? 1 : 2;
+	if (!strcmp(fn, "eng_adrp")) return a + 0x5050;
+	if (!strcmp(fn, "eng_b")) return a + 3;
+	if (!strcmp(fn, "eng_blr")) return a + b + 1;
+	if (!strcmp(fn, "eng_ldrq")) return a ^ 0x00ff00ff00ff00ffl ^ 0x1234000000004321l;
 	return a - b < 0;
 }
 
@@ -93,6 +109,11 @@ static long (*fn_of(const char *fn))(long, long)
 	if (!strcmp(fn, "eng_cbz")) return eng_cbz2;
 	if (!strcmp(fn, "eng_call")) return eng_call;
 	if (!strcmp(fn, "eng_adr")) return eng_adr2;
+	if (!strcmp(fn, "eng_tbz")) return eng_tbz2;
+	if (!strcmp(fn, "eng_adrp")) return eng_adrp2;
+	if (!strcmp(fn, "eng_b")) return eng_b2;
+	if (!strcmp(fn, "eng_blr")) return eng_blr2;
+	if (!strcmp(fn, "eng_ldrq")) return eng_ldrq2;
 	return eng_flags;
 }
 
@@ -112,6 +133,11 @@ static struct target targets[] = {
 	{ "eng_call", "eng_call+8", eng_call_at, UPROBE_MODE_EMULATE, 16 },
 	{ "eng_adr", "eng_adr", (void *)eng_adr, UPROBE_MODE_EMULATE, 0 },
 	{ "eng_flags", "eng_flags+4", eng_flags_at, UPROBE_MODE_XOL, 0 },
+	{ "eng_tbz", "eng_tbz", (void *)eng_tbz, UPROBE_MODE_EMULATE, 0 },
+	{ "eng_adrp", "eng_adrp", (void *)eng_adrp, UPROBE_MODE_EMULATE, 0 },
+	{ "eng_b", "eng_b", (void *)eng_b, UPROBE_MODE_EMULATE, 0 },
+	{ "eng_blr", "eng_blr+8", eng_blr_at, UPROBE_MODE_EMULATE, 16 },
+	{ "eng_ldrq", "eng_ldrq", (void *)eng_ldrq, UPROBE_MODE_EMULATE, 0 },
 };
 #define NTARGETS (sizeof(targets) / sizeof(targets[0]))
 
@@ -158,7 +184,10 @@ static void run_target(const struct target *t, bool jump)
 		CHECK_EQ_U64(s.hits, (uint64_t)i + 1);
 		CHECK_EQ_U64(s.last.pc, (uintptr_t)t->addr);
 		CHECK_EQ_U64(s.last.sp, sp - t->sp_delta);
-		if (!strcmp(t->loc, "eng_add") || !strcmp(t->loc, "eng_call+8")) {
+		if (!strcmp(t->loc, "eng_blr+8"))
+			CHECK_EQ_U64(s.last.x[2], (uintptr_t)eng_add);
+		if (!strcmp(t->loc, "eng_add") || !strcmp(t->loc, "eng_call+8") ||
+		    !strcmp(t->loc, "eng_blr+8")) {
 			CHECK_EQ_U64(s.last.x[0], a);
 			CHECK_EQ_U64(s.last.x[1], b);
 		}
@@ -278,8 +307,8 @@ static void test_batch(void)
 				CHECK_EQ_U64(fn_of(targets[k].fn)(a, b), ref(targets[k].fn, a, b));
 	}
 	for (size_t k = 0; k < n; k++) {
-		/* eng_add runs directly and from eng_call */
-		uint64_t want = !strcmp(targets[k].fn, "eng_add") ? 2 * CALLS : CALLS;
+		/* eng_add runs directly and from eng_call and eng_blr */
+		uint64_t want = !strcmp(targets[k].fn, "eng_add") ? 3 * CALLS : CALLS;
 
 		CHECK_EQ_U64(s[k].hits, want);
 	}
