@@ -214,6 +214,10 @@ static int rec_get(const struct probe_target *t, unsigned flags, struct probe_re
 	err = analyze_at(t, &ai);
 	if (err)
 		return err;
+	/* aarch64's literal loads: an unreadable literal must fault at the instruction */
+	if (arch_insn_reads_safe(&ai) && (err = ubp_fault_install(arch_safe_read_fault)))
+		return log_error(-err, "cannot install the SIGSEGV handler for the literal's "
+				 "fault-safe read: %s", strerror(-err));
 	flags &= EXEC_FLAGS;
 	if (old && old->flags == flags && old->insn.len == ai.len &&
 	    !memcmp(old->insn.bytes, ai.bytes, ai.len)) {

@@ -12,6 +12,10 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -402,6 +406,62 @@ static void test_handler_regs(void)
 	}
 }
 
+static uint64_t fault_at;
+
+static void on_segv(int sig, siginfo_t *si, void *ucv)
+{
+	ucontext_t *uc = ucv;
+
+	(void)sig, (void)si;
+	_exit(uc->uc_mcontext.pc == fault_at ? 0 : 3);
+}
+
+/*
+ * A literal load whose literal cannot be read faults at the instruction, as it
+ * would unprobed: the program's SIGSEGV handler sees pc at the probed ldr (the
+ * library's fault-safe read and SIGSEGV hook, installed with the probe). In a
+ * child per mode: the handler exits with 0 then.
+ */
+static void test_literal_fault(void)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+
+	for (unsigned f = 0; f < 2; f++) {
+		pid_t pid = fork();
+		int st = -1;
+
+		if (!pid) {
+			uint8_t *m = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE,
+					  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			uint32_t *code = (uint32_t *)(m + pg - 8);
+			struct uprobe_opts o = { .sz = sizeof(o), .handler = on_hit,
+						 .ctx = &(struct seen){ 0 },
+						 .flags = UPROBE_F_NO_BOUNDARY_CHECK |
+							  (f ? UPROBE_F_NO_OPTIMIZE : 0) };
+			struct sigaction sa = { .sa_sigaction = on_segv, .sa_flags = SA_SIGINFO };
+
+			if (m == MAP_FAILED)
+				_exit(10);
+			code[0] = 0x58000000u | (16 / 4) << 5; /* ldr x0, .+16: in the next page */
+			code[1] = 0xd65f03c0u;		     /* ret */
+			if (mprotect(m, pg, PROT_READ | PROT_EXEC) || munmap(m + pg, pg))
+				_exit(11);
+			__builtin___clear_cache((char *)code, (char *)(code + 2));
+			fault_at = (uintptr_t)code;
+			sigaction(SIGSEGV, &sa, NULL);
+			if (!uprobe_attach_addr(code, &o)) {
+				printf("  attach: %s\n", uprobe_last_error());
+				_exit(12);
+			}
+			((long (*)(void))(uintptr_t)code)();
+			_exit(13);
+		}
+		waitpid(pid, &st, 0);
+		CHECK(WIFEXITED(st));
+		CHECK_EQ_INT(WEXITSTATUS(st), 0);
+	}
+}
+
 #define THREADS 4
 #define THREAD_CALLS 2000
 
@@ -449,6 +509,7 @@ int main(void)
 	RUN(test_batch);
 	RUN(test_exclusive);
 	RUN(test_handler_regs);
+	RUN(test_literal_fault);
 	RUN(test_threads);
 	TL_EXIT();
 }

@@ -147,10 +147,16 @@ static inline enum arch_trap arch_trap_decode(const siginfo_t *si, const ucontex
 
 /*
  * The instruction would have faulted (a literal that cannot be read): the thread
- * takes SIGSEGV at the probed instruction once the trap handler returns.
+ * takes SIGSEGV at the probed instruction once the trap handler returns (pending
+ * meanwhile: blocked here, unblocked by the frame's mask at sigreturn, as the
+ * kernel forces a fault's signal).
  */
-static inline void arch_deliver_fault(void)
+static inline void arch_deliver_fault(ucontext_t *uc)
 {
+	uint64_t segv = 1ull << (SIGSEGV - 1);
+
+	raw_syscall6(SYS_rt_sigprocmask, SIG_BLOCK, (long)&segv, 0, 8, 0, 0);
+	((uint64_t *)&uc->uc_sigmask)[0] &= ~segv;
 	raw_syscall6(SYS_tgkill, raw_syscall6(SYS_getpid, 0, 0, 0, 0, 0, 0),
 		     raw_syscall6(SYS_gettid, 0, 0, 0, 0, 0, 0), SIGSEGV, 0, 0, 0);
 }
@@ -163,7 +169,7 @@ static inline void arch_trap_emulate(const struct arch_insn *ai, struct uprobe_r
 
 	regs_vregs(uc, &vr);
 	if (arch_emulate(ai, regs, &vr) == -EFAULT)
-		arch_deliver_fault();
+		arch_deliver_fault(uc);
 }
 
 /* The trampoline's redirect brk: the frame's registers, the instruction executed. */
@@ -172,7 +178,7 @@ static inline void arch_redirect(ucontext_t *uc, const struct arch_window *w, ui
 {
 	(void)w, (void)addr, (void)copy; /* the trampoline's own data says it all */
 	if (arch_jump_redirect(uc) == -EFAULT)
-		arch_deliver_fault();
+		arch_deliver_fault(uc);
 }
 
 /* No single-step on aarch64: every instruction is emulated or runs out of line. */
@@ -229,6 +235,15 @@ static inline int arch_insn_check_site(const uint8_t *code, size_t len, size_t o
 				       uint64_t base, char *why, size_t whylen)
 {
 	return arch_insn_in_exclusive(code, len, off, base, why, whylen) ? -ENOTSUP : 0;
+}
+
+/*
+ * Does a hit read memory through the fault-safe loads (arch/safe_read.h), so
+ * that the SIGSEGV hook must be installed? The literal loads (emulated).
+ */
+static inline bool arch_insn_reads_safe(const struct arch_insn *ai)
+{
+	return ai->op == ARCH_OP_LDR_LIT || ai->op == ARCH_OP_LDR_LIT_FP;
 }
 
 /* The patch: one 4-byte word, brk or b; nothing behind it. */

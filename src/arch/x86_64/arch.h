@@ -217,6 +217,13 @@ static inline int arch_insn_check_site(const uint8_t *code, size_t len, size_t o
 	return 0;
 }
 
+/* Does a hit read memory through the fault-safe loads? No: emulation reads none. */
+static inline bool arch_insn_reads_safe(const struct arch_insn *ai)
+{
+	(void)ai;
+	return false;
+}
+
 /* The patch: int3 over the first byte; the jump's rel32 is its tail. */
 #define ARCH_PATCH_HEAD_LEN 1
 
