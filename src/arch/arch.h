@@ -33,6 +33,9 @@
  *   arch_step_begin/_end,         single-step out of line (x86-64's trap flag; none
  *   arch_insn_(needs|can)_singlestep  on aarch64)
  *   arch_xol_make                 the out-of-line slot
+ *   arch_insn_check_site          an instruction among its neighbours (ARCH_SITE_BEFORE,
+ *                                 _AFTER bytes): aarch64's exclusive sequences
+ *   arch_insn_reads_safe          a hit reads through arch/safe_read.h (the SIGSEGV hook)
  *   arch_emulate_reason,          the words of a probe's mode
  *   arch_xol_reason
  *   ARCH_XOL_REACH                how near a slot or trampoline must be ("±2 GiB")
