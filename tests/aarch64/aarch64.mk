@@ -33,10 +33,10 @@ $(B)/tests/aarch64/test_%: tests/aarch64/test_%.c $(A64_SANDBOX) $(wildcard test
 		$(A64_LDLIBS)
 
 $(B)/tests/aarch64/test_sqlite: tests/aarch64/test_sqlite.c tests/aarch64/sites.c tests/aarch64/sites.h \
-		$(B)/libuprobes-arch.a
+		tests/aarch64/ret_stubs.c $(B)/libuprobes-generic.a $(B)/libuprobes-arch.a
 	@mkdir -p $(@D)
-	$(CC) $(A64_TEST_CFLAGS) $(CFLAGS) -o $@ $(filter %.c,$^) $(B)/libuprobes-arch.a \
-		-lsqlite3 -lelf -ldl $(A64_LDLIBS)
+	$(CC) $(A64_TEST_CFLAGS) $(CFLAGS) -o $@ $(filter %.c,$^) $(B)/libuprobes-generic.a \
+		$(B)/libuprobes-arch.a -lsqlite3 -lelf -ldw -lz -llzma -ldl $(A64_LDLIBS)
 
 A64_TEST_SCRIPTS += tests/aarch64/test_demo.sh
 A64_SCRIPT_DEPS := $(B)/demo/app $(B)/tests/aarch64/a64probe.so
