@@ -10,6 +10,7 @@
  * through the public API (test_api_every_entry: uprobe_attach_many, brk with
  * UPROBE_F_NO_OPTIMIZE, then jump-optimized).
  */
+#include <dlfcn.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -221,9 +222,55 @@ static void test_api_every_entry(void)
 	printf("  %zu hit, %llu hits a mode\n", hit, (unsigned long long)total);
 }
 
+struct analyzed {
+	const char *path;
+	size_t n, opt;
+	char first_why[192];
+};
+
+static int analyze_one(uint8_t *code, size_t size, const char *name, void *arg)
+{
+	struct analyzed *a = arg;
+	struct uprobe_info info = { .sz = sizeof(info) };
+
+	(void)code, (void)size;
+	a->n++;
+	if (!uprobe_analyze(a->path, name, 0, &info) && info.mode == UPROBE_MODE_OPTIMIZED)
+		a->opt++;
+	else if (!a->first_why[0])
+		snprintf(a->first_why, sizeof(a->first_why), "%s: %s %s", name, info.reason,
+			 info.opt_reason);
+	return 0;
+}
+
+/*
+ * The issue's target: >= 95% of the function entries of arm64 libc and
+ * libsqlite3 jump-optimized (uprobe_analyze on each .dynsym function, by name).
+ */
+static void test_api_entry_coverage(void)
+{
+	void *fns[2] = { (void *)strtok_r, (void *)sqlite3_open };
+
+	for (int k = 0; k < 2; k++) {
+		struct analyzed a = { 0 };
+		Dl_info di;
+
+		CHECK(dladdr(fns[k], &di) != 0);
+		a.path = di.dli_fname;
+		uprobe_batch_begin();
+		CHECK_EQ_INT(sites_each_function(fns[k], analyze_one, &a), 0);
+		uprobe_batch_end();
+		printf("  %s: %zu of %zu function entries optimized%s%s\n", a.path, a.opt, a.n,
+		       a.first_why[0] ? "; first not: " : "", a.first_why);
+		CHECK(a.n > 1000);
+		CHECK(a.opt * 100 >= a.n * 95);
+	}
+}
+
 int main(void)
 {
 	RUN(test_every_entry);
 	RUN(test_api_every_entry);
+	RUN(test_api_entry_coverage);
 	TL_EXIT();
 }
