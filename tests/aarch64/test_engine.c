@@ -462,6 +462,73 @@ static void test_literal_fault(void)
 	}
 }
 
+static int prog_traps;
+
+static void on_prog_trap(int sig, siginfo_t *si, void *ucv)
+{
+	ucontext_t *uc = ucv;
+
+	(void)sig, (void)si;
+	prog_traps++;
+	uc->uc_mcontext.pc += 4; /* past the brk */
+}
+
+/*
+ * A brk of the program's own (__builtin_trap's #0x3e8, gdb's #0) reaches the
+ * program's SIGTRAP handler while probes are attached; also where a detached
+ * probe was (its record stays: without the word's check its trap would be
+ * replayed as a late one of the probe, forever). The latter in a child, with
+ * an alarm.
+ */
+static void test_foreign_brk(void)
+{
+	struct sigaction sa = { .sa_sigaction = on_prog_trap, .sa_flags = SA_SIGINFO }, old;
+	struct seen s = { 0 };
+	struct uprobe_opts o = { .sz = sizeof(o), .handler = on_hit, .ctx = &s,
+				 .flags = UPROBE_F_NO_OPTIMIZE };
+	struct uprobe *p = uprobe_attach(NULL, "eng_add", &o);
+
+	CHECK(p != NULL);
+	CHECK_EQ_INT(sigaction(SIGTRAP, &sa, &old), 0);
+	__asm__ volatile("brk #0x3e8" ::: "memory");
+	__asm__ volatile("brk #0" ::: "memory");
+	CHECK_EQ_INT(prog_traps, 2);
+	CHECK_EQ_INT(eng_add(2, 3), 5);
+	CHECK_EQ_U64(s.hits, 1);
+	uprobe_free(p);
+
+	pid_t pid = fork();
+	int st = -1;
+
+	if (!pid) {
+		uint32_t *code = mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC,
+				      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		struct uprobe_opts oc = { .sz = sizeof(oc), .handler = on_hit, .ctx = &s,
+					  .flags = UPROBE_F_NO_BOUNDARY_CHECK };
+
+		alarm(10);
+		if (code == MAP_FAILED)
+			_exit(10);
+		code[0] = 0xd503201fu; /* nop */
+		code[1] = 0xd65f03c0u; /* ret */
+		__builtin___clear_cache((char *)code, (char *)(code + 2));
+		p = uprobe_attach_addr(code, &oc);
+		if (!p)
+			_exit(11);
+		((void (*)(void))(uintptr_t)code)();
+		uprobe_free(p);
+		code[0] = 0xd4200000u | 0x3e8u << 5; /* brk #0x3e8 */
+		__builtin___clear_cache((char *)code, (char *)(code + 2));
+		prog_traps = 0;
+		((void (*)(void))(uintptr_t)code)();
+		_exit(prog_traps == 1 && s.hits == 2 ? 0 : 12);
+	}
+	waitpid(pid, &st, 0);
+	CHECK(WIFEXITED(st));
+	CHECK_EQ_INT(WEXITSTATUS(st), 0);
+	sigaction(SIGTRAP, &old, NULL);
+}
+
 #define THREADS 4
 #define THREAD_CALLS 2000
 
@@ -510,6 +577,7 @@ int main(void)
 	RUN(test_exclusive);
 	RUN(test_handler_regs);
 	RUN(test_literal_fault);
+	RUN(test_foreign_brk);
 	RUN(test_threads);
 	TL_EXIT();
 }

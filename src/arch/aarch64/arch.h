@@ -137,10 +137,17 @@ static inline enum arch_trap arch_trap_decode(const siginfo_t *si, const ucontex
 {
 	uint64_t pc = uc->uc_mcontext.pc;
 
+	uint32_t w;
+
 	if (si->si_code != TRAP_BRKPT || (pc & 3))
 		return ARCH_TRAP_OTHER;
-	if (*(const volatile uint32_t *)(uintptr_t)pc == ARCH_BRK_REDIRECT)
+	w = *(const volatile uint32_t *)(uintptr_t)pc;
+	if (w == ARCH_BRK_REDIRECT)
 		return ARCH_TRAP_REDIRECT;
+	/* another brk (__builtin_trap's #0x3e8, a debugger's #0) is the program's */
+	if ((w & 0xffe0001fu) == 0xd4200000u && w != ARCH_BREAKPOINT)
+		return ARCH_TRAP_OTHER;
+	/* ours, or the original word back already (a trap racing a removal: replayed) */
 	*addr = pc;
 	return ARCH_TRAP_BREAKPOINT;
 }
