@@ -567,6 +567,57 @@ static void test_threads(void)
 	uprobe_free(q);
 }
 
+static int stop_workers;
+static long worker_calls[THREADS], worker_wrong[THREADS];
+
+static void *busy_worker(void *arg)
+{
+	long k = (long)(intptr_t)arg;
+
+	for (long i = 0; !__atomic_load_n(&stop_workers, __ATOMIC_ACQUIRE); i++) {
+		if (eng_call(i, k) != 2 * (i + k) || eng_cbz(i & 1) != (i & 1 ? 7 : 9))
+			worker_wrong[k]++;
+		worker_calls[k]++;
+	}
+	return NULL;
+}
+
+/*
+ * Probes put in and taken out 20 times (brk and jump alternately, on the bl
+ * and on cbz at an entry) while four threads run through them: every result
+ * right, and the hits no more than the calls.
+ */
+static void test_patch_under_threads(void)
+{
+	struct seen s = { 0 };
+	pthread_t th[THREADS];
+	long calls = 0;
+
+	stop_workers = 0;
+	for (long k = 0; k < THREADS; k++)
+		pthread_create(&th[k], NULL, busy_worker, (void *)(intptr_t)k);
+	for (int r = 0; r < 20; r++) {
+		struct uprobe_opts o = { .sz = sizeof(o), .handler = on_hit, .ctx = &s,
+					 .flags = r % 2 ? UPROBE_F_NO_OPTIMIZE : 0 };
+		struct uprobe *p = uprobe_attach(NULL, "eng_call+8", &o);
+		struct uprobe *q = uprobe_attach(NULL, "eng_cbz", &o);
+
+		CHECK(p && q);
+		for (volatile int spin = 0; spin < 20000; spin++)
+			;
+		uprobe_free(p);
+		uprobe_free(q);
+	}
+	__atomic_store_n(&stop_workers, 1, __ATOMIC_RELEASE);
+	for (int k = 0; k < THREADS; k++) {
+		pthread_join(th[k], NULL);
+		CHECK_EQ_INT(worker_wrong[k], 0);
+		calls += worker_calls[k];
+	}
+	CHECK(s.hits > 0 && s.hits <= 2 * (uint64_t)calls);
+	printf("  %ld calls, %lu hits\n", calls, (unsigned long)s.hits);
+}
+
 int main(void)
 {
 	RUN(test_brk);
@@ -579,5 +630,6 @@ int main(void)
 	RUN(test_literal_fault);
 	RUN(test_foreign_brk);
 	RUN(test_threads);
+	RUN(test_patch_under_threads);
 	TL_EXIT();
 }
