@@ -22,6 +22,30 @@
  *   raw_syscall6                  a system call without libc
  *   arch_cpu_relax                a spin loop's pause
  *
+ * The core's hooks (core/dispatch.c, probe.c, jump.c), so that the trap path,
+ * the modes and the patch protocol are written once:
+ *
+ *   arch_regs_set_pc, _flags      the pc to resume at; the flags register
+ *   arch_trap_decode              a SIGTRAP: a probe's breakpoint (and its address),
+ *                                 a trampoline's redirect trap, a single-step, other
+ *   arch_trap_emulate             an emulated instruction performed in the trap handler
+ *   arch_redirect                 the redirect trap: the registers the handler left
+ *   arch_step_begin/_end,         single-step out of line (x86-64's trap flag; none
+ *   arch_insn_(needs|can)_singlestep  on aarch64)
+ *   arch_xol_make                 the out-of-line slot
+ *   arch_insn_check_site          an instruction among its neighbours (ARCH_SITE_BEFORE,
+ *                                 _AFTER bytes): aarch64's exclusive sequences
+ *   arch_insn_reads_safe          a hit reads through arch/safe_read.h (the SIGSEGV hook)
+ *   arch_emulate_reason,          the words of a probe's mode
+ *   arch_xol_reason
+ *   ARCH_XOL_REACH                how near a slot or trampoline must be ("±2 GiB")
+ *   ARCH_PATCH_HEAD_LEN           what the breakpoint covers (1 byte; the 4-byte word);
+ *   arch_breakpoint_bytes,        the rest of the ARCH_JMP_LEN bytes of the jump is its
+ *   arch_jump_bytes               tail (4 bytes on x86-64, none on aarch64)
+ *   arch_tramp_begin/_finish,     a probe's trampoline (struct arch_tramp_req)
+ *   arch_tramp_entry
+ *   arch_text_sync                written text made visible to instruction fetch
+ *
  * and the headers of its instruction analysis, trampolines and signal frame, and the
  * register tables below (trace_regs.c), which the trace grammar, the fetch-arg
  * compiler, DWARF locations and the kernel backend's translation read.
@@ -33,6 +57,28 @@
 #include <stdint.h>
 
 #include "uprobes_trace.h"
+
+/* What a SIGTRAP is to the core (arch_trap_decode). */
+enum arch_trap { ARCH_TRAP_OTHER, ARCH_TRAP_BREAKPOINT, ARCH_TRAP_REDIRECT, ARCH_TRAP_STEP };
+
+struct arch_window;
+
+/*
+ * A trampoline for the probe at addr whose window is planned (arch_window_plan):
+ * arch_tramp_begin() says how many bytes to allocate, where ([lo, hi]), and may
+ * write code; arch_tramp_finish() completes code for the trampoline's address.
+ */
+struct arch_tramp_req {
+	struct arch_window *win; /* its copy offsets are filled */
+	uint64_t addr;
+	void *rec;	  /* the dispatch function's argument */
+	bool simd;	  /* the handler may use SIMD registers */
+	bool at_entry;	  /* a function's first instruction */
+	bool entry_full;  /* UPROBE_ENTRY_PATH=full */
+	bool no_flags;	  /* UPROBE_F_HANDLER_NO_FLAGS */
+	bool lean;	  /* out: the lean entry trampoline */
+	int off;	  /* the arch's own: where the copy starts */
+};
 
 #if defined(__aarch64__)
 #include "arch/aarch64/arch.h"

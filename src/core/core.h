@@ -53,13 +53,20 @@ struct probe_rec {
 
 /*
  * The text at a record (rec->installed), one step at a time. Every patch goes
- * in and out through an int3 at its head, so that a thread arriving meanwhile
- * traps instead of running half-written bytes:
+ * in and out through a breakpoint at its head (ARCH_PATCH_HEAD_LEN bytes), so
+ * that a thread arriving meanwhile traps instead of running half-written bytes.
+ * x86-64 (int3 over the first byte, the jump's rel32 its tail):
  *
  *   xx xx xx xx xx   REC_CLEAN     the original instruction(s)
  *   cc xx xx xx xx   REC_INT3      breakpoint
  *   cc r0 r1 r2 r3   REC_JMP_TAIL  the jump's rel32 behind the breakpoint
  *   e9 r0 r1 r2 r3   REC_JMP       jump to the trampoline
+ *
+ * aarch64 (one word; nothing behind the breakpoint, REC_JMP_TAIL writes nothing):
+ *
+ *   <insn>           REC_CLEAN
+ *   brk #0x5a1       REC_INT3, REC_JMP_TAIL
+ *   b tramp          REC_JMP
  *
  * In every state but REC_CLEAN a hit is handled (the trap path resumes an
  * optimized record in its copy of the window).
@@ -144,6 +151,9 @@ int dispatch_optimized(void *rec, struct uprobe_regs *regs);
 
 /* Called by the lean trampolines at function entries (rflags not read). */
 int dispatch_entry_lean(void *rec, struct uprobe_regs *regs);
+
+/* Called by trampolines that restore and redirect by themselves (aarch64). */
+void dispatch_jump(void *rec, struct uprobe_regs *regs);
 
 /* Process-wide counters. */
 /* Per-probe counts, summed over probes. */

@@ -4,14 +4,17 @@
  * malloc or holding any lock: no libc, no locks, no allocation (built with
  * -fno-builtin -mgeneral-regs-only).
  *
- *   int3 at addr  ->  SIGTRAP (si_code SI_KERNEL, rip = addr + 1)
- *     record active?   no: the probe went away meanwhile; rip = addr, replay
+ *   breakpoint at addr  ->  SIGTRAP (arch_trap_decode: x86-64's int3 leaves
+ *                           rip = addr + 1, aarch64's brk pc = addr)
+ *     record active?   no: the probe went away meanwhile; pc = addr, replay
  *     consumers        each handler, unless this thread is already in one
- *     handler moved rip?  resume there, instruction not executed
+ *     handler moved pc?  resume there, instruction not executed
  *     emulate          registers/stack updated here
- *     xol              rip = slot: [insn][jmp addr+len]
- *     singlestep       rip = slot, TF set; the next trap (TRAP_TRACE) lands
- *                      in dispatch_singlestep(), which fixes rip and the stack
+ *     xol              pc = slot: [insn][jmp/b addr+len]
+ *     singlestep       (x86-64) rip = slot, TF set; the next trap (TRAP_TRACE)
+ *                      lands in dispatch_singlestep(), which fixes rip and the stack
+ *
+ * Every architecture's specifics are arch/arch.h's hooks.
  */
 #include "arch/arch.h"
 #include "core/core.h"
@@ -19,7 +22,6 @@
 #include "core/retprobe.h"
 #include "core/srcu.h"
 
-#define FL_TF (1ull << 8)
 #define SS_DEPTH 4
 
 struct core_stats core_stats;
@@ -62,10 +64,9 @@ static bool dispatch_singlestep(ucontext_t *uc)
 		return false;
 	ss = ss_stack[ss_depth - 1];
 	regs_from_ucontext(&regs, uc);
-	if (!arch_singlestep_fixup(&ss.rec->insn, ss.rec->slot, ss.tf, &regs))
+	if (!arch_step_end(&ss.rec->insn, ss.rec->slot, ss.tf, &regs))
 		return true; /* a rep iteration: TF stays set, step again */
 	ss_depth--;
-	regs.rflags = (regs.rflags & ~FL_TF) | ss.tf;
 	regs_to_ucontext(&regs, uc);
 	return true;
 }
@@ -136,24 +137,28 @@ void probe_sum(const struct uprobe *p, struct hit_sums *sums)
 	sums->ret_missed += __atomic_load_n(&p->ret_missed, __ATOMIC_RELAXED);
 }
 
-static void dispatch_execute(struct probe_rec *rec, struct uprobe_regs *regs)
+static void dispatch_execute(struct probe_rec *rec, struct uprobe_regs *regs, ucontext_t *uc)
 {
 	switch (rec->mode) {
 	case UPROBE_MODE_EMULATE:
-		arch_emulate(&rec->insn, regs);
+		arch_trap_emulate(&rec->insn, regs, uc);
 		break;
 	case UPROBE_MODE_SINGLESTEP:
-		ss_push(rec, regs->rflags & FL_TF);
+		ss_push(rec, arch_step_begin(regs, rec->slot));
 		stat_inc(&core_stats.singlesteps);
-		regs->rflags |= FL_TF;
-		regs->rip = rec->slot;
 		break;
 	case UPROBE_MODE_OPTIMIZED:
-		/* The jump is being put in or taken out: run the whole window's copy. */
-		regs->rip = rec->copy;
+		/*
+		 * The jump is being put in or taken out: run the whole window's copy
+		 * (none: a one-instruction window of an emulated instruction).
+		 */
+		if (rec->copy)
+			arch_regs_set_pc(regs, rec->copy);
+		else
+			arch_trap_emulate(&rec->insn, regs, uc);
 		break;
 	default:
-		regs->rip = rec->slot;
+		arch_regs_set_pc(regs, rec->slot);
 		break;
 	}
 }
@@ -166,10 +171,11 @@ static void dispatch_execute(struct probe_rec *rec, struct uprobe_regs *regs)
 int dispatch_optimized(void *recp, struct uprobe_regs *regs)
 {
 	struct probe_rec *rec = recp;
-	uint64_t rip = regs->rip, rsp = regs->rsp, flags = regs->rflags;
+	uint64_t pc = arch_regs_pc(regs), sp = arch_regs_sp(regs), flags = arch_regs_flags(regs);
 
 	consumers_call(rec, regs, false);
-	if (regs->rip == rip && regs->rsp == rsp && (!rec->at_entry || regs->rflags == flags))
+	if (arch_regs_pc(regs) == pc && arch_regs_sp(regs) == sp &&
+	    (!rec->at_entry || arch_regs_flags(regs) == flags))
 		return 0;
 	redirect_rec = rec;
 	return 1;
@@ -187,68 +193,66 @@ int dispatch_entry_lean(void *recp, struct uprobe_regs *regs)
 	struct probe_rec *rec = recp;
 
 	consumers_call(rec, regs, false);
-	if (__builtin_expect(regs->rip == rec->addr &&
-				     regs->rsp == (uint64_t)regs + TRAMP_REGS_BELOW_RSP, 1))
+	if (__builtin_expect(arch_regs_pc(regs) == rec->addr &&
+				     arch_regs_sp(regs) == (uint64_t)regs + ARCH_TRAMP_REGS_BELOW_SP, 1))
 		return 0;
 	redirect_rec = rec;
 	return 1;
 }
 
-/* An address inside rec's window (now a jump) maps to the same instruction of the copy. */
-static uint64_t window_to_copy(const struct probe_rec *rec, uint64_t rip)
+/*
+ * From a trampoline that restores every register itself and leaves through its
+ * own redirect trap when it cannot (aarch64's, arch_jump_build).
+ */
+void dispatch_jump(void *recp, struct uprobe_regs *regs)
 {
-	if (rip < rec->addr || rip >= rec->addr + rec->win.len)
-		return rip;
-	for (unsigned k = 0; k < rec->win.n; k++)
-		if (rip == rec->addr + rec->win.orig_off[k])
-			return rec->copy + rec->win.copy_off[k];
-	return rip;
+	consumers_call(recp, regs, false);
 }
 
-/* The redirect trap: rsp points at the uprobe_regs the handler edited. */
+/* The redirect trap: the registers the handler edited, as the trampoline left them. */
 static void dispatch_redirect(ucontext_t *uc)
 {
-	struct uprobe_regs regs = *(struct uprobe_regs *)uc->uc_mcontext.gregs[REG_RSP];
+	struct probe_rec *rec = redirect_rec;
 
-	if (redirect_rec)
-		regs.rip = window_to_copy(redirect_rec, regs.rip);
 	redirect_rec = NULL;
-	regs_to_ucontext(&regs, uc);
+	arch_redirect(uc, rec ? &rec->win : NULL, rec ? rec->addr : 0, rec ? rec->copy : 0);
 }
 
-static bool dispatch_breakpoint(ucontext_t *uc)
+static bool dispatch_breakpoint(ucontext_t *uc, uint64_t addr)
 {
-	uint64_t addr = uc->uc_mcontext.gregs[REG_RIP] - 1;
 	struct probe_rec *rec = registry_lookup(addr);
 	struct uprobe_regs regs;
 
 	if (!rec)
 		return false;
 	if (!__atomic_load_n(&rec->active, __ATOMIC_ACQUIRE)) {
-		/* Trapped just before the int3 was removed: run the original bytes. */
-		uc->uc_mcontext.gregs[REG_RIP] = addr;
+		/* Trapped just before the breakpoint was removed: run the original instruction. */
+		arch_uc_set_pc(uc, addr);
 		stat_inc(&core_stats.stale_traps);
 		return true;
 	}
 	regs_from_ucontext(&regs, uc);
-	regs.rip = addr;
+	arch_regs_set_pc(&regs, addr);
 	dispatch_consumers(rec, &regs);
-	if (regs.rip == addr)
-		dispatch_execute(rec, &regs);
+	if (arch_regs_pc(&regs) == addr)
+		dispatch_execute(rec, &regs, uc);
 	regs_to_ucontext(&regs, uc);
 	return true;
 }
 
 bool dispatch_trap(siginfo_t *si, ucontext_t *uc)
 {
-	if (si->si_code == SI_KERNEL) {
-		if ((uint64_t)uc->uc_mcontext.gregs[REG_RIP] - 1 == arch_redirect_trap_addr()) {
-			dispatch_redirect(uc);
-			return true;
-		}
-		return dispatch_breakpoint(uc);
-	}
-	if (si->si_code == TRAP_TRACE)
+	uint64_t addr = 0;
+
+	switch (arch_trap_decode(si, uc, &addr)) {
+	case ARCH_TRAP_REDIRECT:
+		dispatch_redirect(uc);
+		return true;
+	case ARCH_TRAP_BREAKPOINT:
+		return dispatch_breakpoint(uc, addr);
+	case ARCH_TRAP_STEP:
 		return dispatch_singlestep(uc);
-	return false;
+	default:
+		return false;
+	}
 }

@@ -78,40 +78,36 @@ enum jump_entry_path jump_entry_path(void)
 	return JUMP_ENTRY_LEAN;
 }
 
-/* Write the trampoline: template, then the relocated window. */
+/* Write the trampoline (arch_tramp_begin/_finish): its code, the window's copy. */
 static bool rec_build_trampoline(struct probe_rec *rec)
 {
-	uint8_t code[TRAMP_MAX + ARCH_WINDOW_COPY_MAX];
-	bool simd = !(rec->flags & UPROBE_F_HANDLER_NO_SIMD);
-	enum tramp_kind kind = TRAMP_KIND_FLAGS;
-	tramp_dispatch_fn fn = dispatch_optimized;
+	uint8_t code[ARCH_TRAMP_BUF];
+	struct arch_tramp_req req = {
+		.win = &rec->win,
+		.addr = rec->addr,
+		.rec = rec,
+		.simd = !(rec->flags & UPROBE_F_HANDLER_NO_SIMD),
+		.at_entry = rec->at_entry,
+		.entry_full = rec->at_entry && jump_entry_path() == JUMP_ENTRY_FULL,
+		.no_flags = rec->flags & UPROBE_F_HANDLER_NO_FLAGS,
+	};
+	const char *why = "";
 	uint64_t lo, hi;
-	size_t size;
-	int off, len;
+	int size, len;
 
-	if (rec->at_entry && jump_entry_path() == JUMP_ENTRY_FULL) {
-		kind = TRAMP_KIND_ENTRY;
-	} else if (rec->at_entry) {
-		kind = rec->flags & UPROBE_F_HANDLER_NO_FLAGS ? TRAMP_KIND_LEAN_NOFLAGS :
-								 TRAMP_KIND_LEAN;
-		fn = dispatch_entry_lean;
-	}
-	rec->lean = kind == TRAMP_KIND_LEAN || kind == TRAMP_KIND_LEAN_NOFLAGS;
-	off = arch_tramp_template(code, kind, simd, fn, rec, rec->addr);
-	if (off < 0)
-		return opt_refuse(rec, "the CPU lacks xsavec to preserve SIMD state around the handler");
-	size = off + ARCH_WINDOW_COPY_MAX;
-	arch_window_range(&rec->win, &lo, &hi);
+	size = arch_tramp_begin(&req, code, &lo, &hi, &why);
+	if (size < 0)
+		return opt_refuse(rec, why);
+	rec->lean = req.lean;
 	rec->tramp = xol_alloc(size, lo, hi, rec->addr);
 	if (!rec->tramp)
-		return opt_refuse(rec, "no memory for a trampoline within ±2 GiB");
-	rec->copy = rec->tramp + off;
-	len = arch_window_copy(&rec->win, rec->copy, code + off);
-	if (len >= 0 && !xol_write(rec->tramp, code, off + len))
+		return opt_refuse(rec, "no memory for a trampoline within " ARCH_XOL_REACH);
+	len = arch_tramp_finish(&req, code, rec->tramp, &rec->copy, &why);
+	if (len >= 0 && !xol_write(rec->tramp, code, len))
 		return true;
 	xol_free(rec->tramp, size);
 	if (len < 0)
-		return opt_refuse(rec, "the window cannot be relocated to the trampoline");
+		return opt_refuse(rec, why);
 	snprintf(rec->opt_reason, sizeof(rec->opt_reason), "cannot write the trampoline: %s",
 		 ubp_text_error());
 	return false;
@@ -256,7 +252,7 @@ static void window_fixup(ucontext_t *uc, void *arg)
 
 		if (rip <= r->addr || rip >= r->addr + r->win.len)
 			continue;
-		for (unsigned k = 1; k < r->win.n; k++) {
+		for (unsigned k = 1; k < r->win.n && k < ARCH_WINDOW_MAX; k++) {
 			if (rip != r->addr + r->win.orig_off[k])
 				continue;
 			arch_uc_set_pc(uc, r->copy + r->win.copy_off[k]);
@@ -265,20 +261,30 @@ static void window_fixup(ucontext_t *uc, void *arg)
 	}
 }
 
+/* The jump's bytes behind the breakpoint (none on aarch64: the b is one word). */
+#define PATCH_TAIL_LEN (ARCH_JMP_LEN - ARCH_PATCH_HEAD_LEN)
+
 /*
- * The bytes of rec in patch state `state`: the head, then the tail (the rest
- * of the jump's 5 bytes).
+ * The bytes of rec in patch state `state`: the head (ARCH_PATCH_HEAD_LEN), then
+ * the tail (the rest of the jump's ARCH_JMP_LEN bytes).
  */
 static void patch_bytes(const struct probe_rec *rec, int state, uint8_t out[ARCH_JMP_LEN])
 {
-	uint64_t to = rec->jmp_to ? rec->jmp_to : rec->tramp + TRAMP_DATA_WORDS * 8;
-	int32_t rel = (int32_t)(to - (rec->addr + ARCH_JMP_LEN));
+	uint64_t to = rec->jmp_to ? rec->jmp_to : arch_tramp_entry(rec->tramp);
+	uint8_t jmp[ARCH_JMP_LEN] = { 0 };
 
-	out[0] = state == REC_CLEAN ? rec->orig[0] : state == REC_JMP ? 0xe9 : ARCH_BREAKPOINT;
 	if (state >= REC_JMP_TAIL)
-		memcpy(out + 1, &rel, 4);
+		arch_jump_bytes(rec->addr, to, jmp);
+	if (state == REC_CLEAN)
+		memcpy(out, rec->orig, ARCH_PATCH_HEAD_LEN);
+	else if (state == REC_JMP)
+		memcpy(out, jmp, ARCH_PATCH_HEAD_LEN);
 	else
-		memcpy(out + 1, rec->orig + 1, ARCH_JMP_LEN - 1);
+		arch_breakpoint_bytes(out);
+	if (state >= REC_JMP_TAIL)
+		memcpy(out + ARCH_PATCH_HEAD_LEN, jmp + ARCH_PATCH_HEAD_LEN, PATCH_TAIL_LEN);
+	else
+		memcpy(out + ARCH_PATCH_HEAD_LEN, rec->orig + ARCH_PATCH_HEAD_LEN, PATCH_TAIL_LEN);
 }
 
 /* What a step to `to` writes: the head, or the tail, of that state. */
@@ -302,10 +308,13 @@ int rec_patch(struct probe_rec *rec, int to)
 		return log_error(EINVAL, "0x%lx: no patch step from state %d to %d", rec->addr,
 				 from, to);
 	patch_bytes(rec, to, bytes);
-	if (tail)
-		err = ubp_text_write(rec->addr + 1, bytes + 1, ARCH_JMP_LEN - 1);
+	if (tail && !PATCH_TAIL_LEN)
+		err = 0; /* nothing behind the breakpoint to write */
+	else if (tail)
+		err = ubp_text_write(rec->addr + ARCH_PATCH_HEAD_LEN, bytes + ARCH_PATCH_HEAD_LEN,
+				     PATCH_TAIL_LEN);
 	else
-		err = ubp_text_write(rec->addr, bytes, 1);
+		err = ubp_text_write(rec->addr, bytes, ARCH_PATCH_HEAD_LEN);
 	if (err)
 		return log_error(-err, "cannot write %s at 0x%lx: %s", patch_what(to, tail),
 				 rec->addr, ubp_text_error());
@@ -324,23 +333,30 @@ static ssize_t recs_patch_many(struct probe_rec **recs, size_t n, int from, int 
 	struct ubp_patch *p = malloc((n ? n : 1) * sizeof(*p));
 	uint8_t(*bytes)[ARCH_JMP_LEN] = malloc((n ? n : 1) * sizeof(*bytes));
 	struct probe_rec **which = malloc((n ? n : 1) * sizeof(*which));
-	ssize_t moved = -1;
+	ssize_t moved = 0;
 	size_t m = 0;
 
-	if (!p || !bytes || !which)
+	if (!p || !bytes || !which) {
+		moved = -1;
 		goto out;
+	}
 	for (size_t i = 0; i < n; i++) {
 		if (recs[i]->installed != from)
 			continue;
+		if (tail && !PATCH_TAIL_LEN) {
+			recs[i]->installed = to; /* nothing behind the breakpoint to write */
+			moved++;
+			continue;
+		}
 		patch_bytes(recs[i], to, bytes[m]);
 		p[m] = (struct ubp_patch){
-			.addr = recs[i]->addr + tail, .bytes = bytes[m] + tail,
-			.len = tail ? ARCH_JMP_LEN - 1 : 1,
+			.addr = recs[i]->addr + (tail ? ARCH_PATCH_HEAD_LEN : 0),
+			.bytes = bytes[m] + (tail ? ARCH_PATCH_HEAD_LEN : 0),
+			.len = tail ? PATCH_TAIL_LEN : ARCH_PATCH_HEAD_LEN,
 		};
 		which[m++] = recs[i];
 	}
 	ubp_text_write_many(p, m);
-	moved = 0;
 	for (size_t k = 0; k < m; k++) {
 		if (!p[k].err) {
 			which[k]->installed = to;

@@ -84,26 +84,12 @@ int uprobe_check_signals(void)
 	return signals_reclaim();
 }
 
-static const char *emulate_reason(const struct arch_insn *ai)
-{
-	switch (ai->op) {
-	case ARCH_OP_NOP: return "emulated: no-op";
-	case ARCH_OP_PUSH_REG: return "emulated: push of a register";
-	case ARCH_OP_JMP_REL: return "emulated: relative jump";
-	case ARCH_OP_JCC_REL: return "emulated: conditional jump";
-	case ARCH_OP_CALL_REL: return "emulated: relative call";
-	case ARCH_OP_LOOP: return "emulated: loop";
-	case ARCH_OP_JRCXZ: return "emulated: jump if rcx/ecx is zero";
-	default: return "emulated: indirect call through a register";
-	}
-}
-
 /* How a hit will execute the instruction, and why. */
 static enum uprobe_mode choose_mode(const struct arch_insn *ai, unsigned flags, char *why,
 				    size_t len)
 {
 	if (!(flags & UPROBE_F_NO_EMULATE) && arch_insn_can_emulate(ai)) {
-		snprintf(why, len, "%s", emulate_reason(ai));
+		snprintf(why, len, "%s", arch_emulate_reason(ai));
 		return UPROBE_MODE_EMULATE;
 	}
 	if (arch_insn_needs_singlestep(ai)) {
@@ -115,12 +101,7 @@ static enum uprobe_mode choose_mode(const struct arch_insn *ai, unsigned flags, 
 		snprintf(why, len, "single-stepped out of line (UPROBE_F_SINGLESTEP)");
 		return UPROBE_MODE_SINGLESTEP;
 	}
-	snprintf(why, len, "%s%s%s",
-		 ai->op >= ARCH_OP_JMP_REL && ai->op <= ARCH_OP_CALL_REG
-			 ? "relocated out of line"
-			 : "executed out of line, then a jump back",
-		 ai->riprel_off ? "; RIP-relative operand re-targeted" : "",
-		 arch_insn_can_emulate(ai) ? " (emulation disabled)" : "");
+	arch_xol_reason(ai, arch_insn_can_emulate(ai), why, len);
 	return UPROBE_MODE_XOL;
 }
 
@@ -134,15 +115,19 @@ static int rec_build_slot(struct probe_rec *rec)
 	arch_xol_window(&rec->insn, &lo, &hi);
 	rec->slot = xol_alloc(ARCH_XOL_SLOT_SIZE, lo, hi, rec->addr);
 	if (!rec->slot)
-		return log_error(ERANGE, "no memory for an out-of-line slot within ±2 GiB of 0x%lx",
-				 rec->addr);
-	len = arch_xol_build(&rec->insn, rec->slot, rec->mode == UPROBE_MODE_SINGLESTEP, code);
+		return log_error(ERANGE, "no memory for an out-of-line slot within " ARCH_XOL_REACH
+				 " of 0x%lx", rec->addr);
+	len = arch_xol_make(&rec->insn, rec->slot, rec->mode == UPROBE_MODE_SINGLESTEP, code);
 	if (len == -ENOTSUP) {
-		/* call *%rsp cannot be relocated: emulate it whatever the flags. */
+		/*
+		 * Cannot run out of line (x86-64's call *%rsp, aarch64's PC-relative
+		 * classes): emulate it whatever the flags.
+		 */
 		xol_free(rec->slot, ARCH_XOL_SLOT_SIZE);
 		rec->slot = 0;
 		rec->mode = UPROBE_MODE_EMULATE;
-		snprintf(rec->reason, sizeof(rec->reason), "emulated: call *%%rsp cannot be relocated");
+		snprintf(rec->reason, sizeof(rec->reason), "%s (cannot run out of line)",
+			 arch_emulate_reason(&rec->insn));
 		return 0;
 	}
 	err = len < 0 ? len : xol_write(rec->slot, code, len);
@@ -152,6 +137,30 @@ static int rec_build_slot(struct probe_rec *rec)
 				 len < 0 || err == -E2BIG ? strerror(-err) : ubp_text_error());
 	}
 	return 0;
+}
+
+/*
+ * The instructions around t->addr (ARCH_SITE_BEFORE/_AFTER bytes, within its
+ * function, else its mapping) for arch_insn_check_site: aarch64 refuses an
+ * instruction inside an exclusive sequence (a trap clears the monitor).
+ */
+static int check_site(const struct probe_target *t, char *why, size_t whylen)
+{
+	uint8_t buf[ARCH_SITE_BEFORE + ARCH_SITE_AFTER + 1];
+	uint64_t lo = t->func_start ? t->func_start : t->map_start;
+	uint64_t hi = t->func_start && t->func_size ? t->func_start + t->func_size : t->map_end;
+	uint64_t start, end;
+
+	if (!ARCH_SITE_BEFORE && !ARCH_SITE_AFTER)
+		return 0;
+	if (hi > t->map_end)
+		hi = t->map_end;
+	start = t->addr - lo > ARCH_SITE_BEFORE ? t->addr - ARCH_SITE_BEFORE : lo;
+	end = hi - t->addr > ARCH_SITE_AFTER ? t->addr + ARCH_SITE_AFTER : hi;
+	if (start > t->addr || end <= t->addr)
+		return 0;
+	target_read(t, start, buf, end - start);
+	return arch_insn_check_site(buf, end - start, t->addr - start, start, why, whylen);
 }
 
 static int analyze_at(const struct probe_target *t, struct arch_insn *ai)
@@ -165,6 +174,8 @@ static int analyze_at(const struct probe_target *t, struct arch_insn *ai)
 		avail = sizeof(buf);
 	target_read(t, t->addr, buf, avail);
 	err = arch_insn_analyze(ai, buf, avail, t->addr, why, sizeof(why));
+	if (!err)
+		err = check_site(t, why, sizeof(why));
 	return err ? log_error(-err, "%s", why) : 0;
 }
 
@@ -178,8 +189,8 @@ static int rec_demote(struct probe_rec *rec, uint64_t other)
 	rec->mode = choose_mode(&rec->insn, rec->flags, rec->reason, sizeof(rec->reason));
 	snprintf(rec->opt_reason, sizeof(rec->opt_reason),
 		 "another probe at +%lu is inside the window", other - rec->addr);
-	rec->orig[0] = rec->insn.bytes[0];
-	rec->orig_len = 1;
+	memcpy(rec->orig, rec->insn.bytes, ARCH_PATCH_HEAD_LEN);
+	rec->orig_len = ARCH_PATCH_HEAD_LEN;
 	rec->tramp = rec->copy = 0;
 	return rec->mode == UPROBE_MODE_EMULATE ? 0 : rec_build_slot(rec);
 }
@@ -210,6 +221,10 @@ static int rec_get(const struct probe_target *t, unsigned flags, struct probe_re
 	err = analyze_at(t, &ai);
 	if (err)
 		return err;
+	/* aarch64's literal loads: an unreadable literal must fault at the instruction */
+	if (arch_insn_reads_safe(&ai) && (err = ubp_fault_install(arch_safe_read_fault)))
+		return log_error(-err, "cannot install the SIGSEGV handler for the literal's "
+				 "fault-safe read: %s", strerror(-err));
 	flags &= EXEC_FLAGS;
 	if (old && !old->ret_exit && old->flags == flags && old->insn.len == ai.len &&
 	    !memcmp(old->insn.bytes, ai.bytes, ai.len)) {
@@ -228,8 +243,8 @@ static int rec_get(const struct probe_target *t, unsigned flags, struct probe_re
 	rec->addr = t->addr;
 	rec->insn = ai;
 	rec->flags = flags;
-	rec->orig[0] = ai.bytes[0];
-	rec->orig_len = 1;
+	memcpy(rec->orig, ai.bytes, ARCH_PATCH_HEAD_LEN);
+	rec->orig_len = ARCH_PATCH_HEAD_LEN;
 	if (jump_build(rec, t)) {
 		err = 0;
 	} else if (t->addr == t->func_start &&

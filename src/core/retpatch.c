@@ -180,7 +180,7 @@ static int exit_tramp(struct retpatch_exit *x, const struct arch_exit *e, const 
 			code[p++] = 0x70 | (ex->cond ^ 1); /* not taken: */
 			code[p++] = ARCH_JMP_LEN;	   /* over the report, */
 		}
-		p = emit_jmp(code, p, t, t + TRAMP_DATA_WORDS * 8);
+		p = emit_jmp(code, p, t, arch_tramp_entry(t));
 		if (p >= 0 && e->kind == ARCH_EXIT_TAIL_JCC)
 			p = emit_jmp(code, p, t, e->addr + e->len); /* on after the jcc */
 	}

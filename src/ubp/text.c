@@ -111,6 +111,7 @@ static int text_write_mprotect(uint64_t addr, const void *buf, size_t len)
 	if (mprotect((void *)start, span, PROT_READ | PROT_WRITE | PROT_EXEC))
 		return -errno;
 	memcpy((void *)addr, buf, len);
+	arch_text_sync(addr, len); /* aarch64: to the point of unification, icache invalidated */
 	/* The original protection of text is r-x for every mapping we write. */
 	mprotect((void *)start, span, PROT_READ | PROT_EXEC);
 	return 0;
@@ -134,8 +135,10 @@ int ubp_text_write(uint64_t addr, const void *buf, size_t len)
 
 	if (fd >= 0) {
 		err = text_write_mem(fd, addr, buf, len);
-		if (!err && text_holds(addr, buf, len))
+		if (!err && text_holds(addr, buf, len)) {
+			arch_text_sync(addr, len); /* the kernel's write does it too, on arm64 */
 			return 0;
+		}
 		snprintf(text_why, sizeof(text_why), "/proc/self/mem: %s",
 			 err ? strerror(-err) : "the write did not reach the text");
 	}
@@ -196,6 +199,7 @@ static int run_write(int fd, struct ubp_patch **run, size_t k, uint64_t start, u
 	err = text_write_mem(fd, start, buf, end - start);
 	if (err)
 		return err;
+	arch_text_sync(start, end - start);
 	for (size_t j = 0; j < k; j++)
 		run[j]->err = text_holds(run[j]->addr, run[j]->bytes, run[j]->len) ? 0 : -EIO;
 	return 0;

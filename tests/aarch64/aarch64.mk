@@ -4,8 +4,9 @@
 # test_ret, return probes; test_threads, patching under running threads;
 # test_realcode, every instruction of compiler-generated PAC/BTI code and of libc
 # functions probed; test_sqlite, every function entry of arm64 libsqlite3;
-# test_demo.sh, the demo program with a64probe.so preloaded (A64_TEST_SCRIPTS: run
-# on the host, they start qemu-aarch64 themselves).
+# test_engine, the real library's core through the public API; test_demo.sh, the demo
+# program with a64probe.so (the arch layer alone) and a64api.so (the public API)
+# preloaded (A64_TEST_SCRIPTS: run on the host, they start qemu-aarch64 themselves).
 A64_SANDBOX := tests/aarch64/sandbox.c tests/aarch64/frame.S
 A64_TEST_CFLAGS := $(BASE_CFLAGS) -Itests -pthread
 
@@ -32,10 +33,10 @@ $(B)/tests/aarch64/test_%: tests/aarch64/test_%.c $(A64_SANDBOX) $(wildcard test
 		$(A64_LDLIBS)
 
 $(B)/tests/aarch64/test_sqlite: tests/aarch64/test_sqlite.c tests/aarch64/sites.c tests/aarch64/sites.h \
-		$(B)/libuprobes-arch.a
+		tests/aarch64/ret_stubs.c $(B)/libuprobes-generic.a $(B)/libuprobes-arch.a
 	@mkdir -p $(@D)
-	$(CC) $(A64_TEST_CFLAGS) $(CFLAGS) -o $@ $(filter %.c,$^) $(B)/libuprobes-arch.a \
-		-lsqlite3 -lelf -ldl $(A64_LDLIBS)
+	$(CC) $(A64_TEST_CFLAGS) $(CFLAGS) -o $@ $(filter %.c,$^) $(B)/libuprobes-generic.a \
+		$(B)/libuprobes-arch.a -lsqlite3 -lelf -ldw -lz -llzma -ldl $(A64_LDLIBS)
 
 A64_TEST_SCRIPTS += tests/aarch64/test_demo.sh
 A64_SCRIPT_DEPS := $(B)/demo/app $(B)/tests/aarch64/a64probe.so
@@ -62,3 +63,21 @@ $(B)/tests/aarch64/test_spec: tests/aarch64/test_spec.c tests/aarch64/core_stubs
 # Every generic file built above or listed in generic_todo.txt (with the reason).
 A64_TEST_SCRIPTS += tests/aarch64/test_generic.sh
 A64_SCRIPT_DEPS += $(B)/libuprobes-generic.a
+
+# The real library's core (core/dispatch.c, probe.c, jump.c ...) through the public API.
+# (ret_stubs.c: what the core takes from core/retprobe.c and retsite.c, not built yet)
+A64_TEST_BINS += $(B)/tests/aarch64/test_engine
+$(B)/tests/aarch64/test_engine: tests/aarch64/test_engine.c tests/aarch64/engine_targets.S \
+		tests/aarch64/ret_stubs.c $(B)/libuprobes-generic.a $(B)/libuprobes-arch.a
+	@mkdir -p $(@D)
+	$(CC) $(A64_TEST_CFLAGS) $(CFLAGS) -o $@ $(filter %.c %.S,$^) $(B)/libuprobes-generic.a \
+		$(B)/libuprobes-arch.a -lelf -ldw -lz -llzma -ldl $(A64_LDLIBS)
+
+# test_demo.sh's second preload: the real library (its core, ret_stubs.c) through the public API.
+A64_SCRIPT_DEPS += $(B)/tests/aarch64/a64api.so
+$(B)/tests/aarch64/a64api.so: tests/aarch64/a64api.c tests/aarch64/ret_stubs.c \
+		$(B)/libuprobes-generic.a $(B)/libuprobes-arch.a
+	@mkdir -p $(@D)
+	$(CC) $(A64_TEST_CFLAGS) $(CFLAGS) -fPIC -shared -o $@ $(filter %.c,$^) \
+		$(B)/libuprobes-generic.a $(B)/libuprobes-arch.a \
+		-lelf -ldw -lz -llzma -ldl $(A64_LDLIBS)

@@ -331,3 +331,28 @@ bool arch_insn_in_exclusive(const uint8_t *code, size_t len, size_t off, uint64_
 	}
 	return false;
 }
+
+const char *arch_emulate_reason(const struct arch_insn *ai)
+{
+	switch (ai->op) {
+	case ARCH_OP_NOP: return "emulated: no-op (nop, bti)";
+	case ARCH_OP_B: return "emulated: branch";
+	case ARCH_OP_BL: return "emulated: branch with link";
+	case ARCH_OP_BCOND: return "emulated: conditional branch";
+	case ARCH_OP_CBZ: return "emulated: compare and branch";
+	case ARCH_OP_TBZ: return "emulated: test bit and branch";
+	case ARCH_OP_ADR: return "emulated: PC-relative address";
+	case ARCH_OP_LDR_LIT:
+	case ARCH_OP_LDR_LIT_FP: return "emulated: literal load";
+	case ARCH_OP_PRFM_LIT: return "emulated: literal prefetch (a hint)";
+	default: return "emulated: branch with link to a register";
+	}
+}
+
+void arch_xol_reason(const struct arch_insn *ai, bool emulable, char *why, size_t len)
+{
+	snprintf(why, len, "%s%s",
+		 ai->op == ARCH_OP_NO_RETURN ? "executed out of line (no way back: br, ret)"
+					     : "executed out of line, then a branch back",
+		 emulable ? " (emulation disabled)" : "");
+}

@@ -148,6 +148,12 @@ int arch_emulate(const struct arch_insn *ai, struct uprobe_regs *regs,
 /* A literal of size 4, 8 or 16 bytes (lo, hi), zero-extended: 0 or -EFAULT. */
 int arch_read_literal(uint64_t addr, unsigned size, uint64_t *lo, uint64_t *hi);
 
+/* The words of a probe's mode (core/probe.c): an emulated instruction's kind. */
+const char *arch_emulate_reason(const struct arch_insn *ai);
+
+/* Out of line: how (emulable: emulation was possible but disabled). */
+void arch_xol_reason(const struct arch_insn *ai, bool emulable, char *why, size_t len);
+
 /* Does condition cond (b.cond encoding) hold for the flags in pstate? */
 bool arch_cond_holds(unsigned cond, uint64_t pstate);
 

@@ -48,7 +48,48 @@ struct arch_window {
 	uint8_t orig_off[ARCH_WINDOW_MAX];
 	uint8_t copy_off[ARCH_WINDOW_MAX];
 	uint8_t copy_len;
+	/* x86-64's jump-table check (core/jump.c): a one-instruction window needs none */
+	unsigned indirect_jmps; /* 0 */
+	char indirect_why[8];
+	unsigned ntables;
+	uint64_t tables[1];
 };
+
+/*
+ * The window at addr inside the function [func_addr, func_addr + func_len)
+ * whose original bytes are func: the one instruction, unless it lies inside an
+ * exclusive sequence (arch_insn_in_exclusive). 0, or -ENOTSUP with why.
+ */
+int arch_window_plan(const uint8_t *func, size_t func_len, uint64_t func_addr, uint64_t addr,
+		     struct arch_window *w, char *why, size_t whylen);
+
+/* [lo, hi] of trampoline addresses the probe's b and the trampoline's tail reach. */
+void arch_window_range(const struct arch_window *w, uint64_t *lo, uint64_t *hi);
+
+/*
+ * Direct branches into a window: no target can be inside a 4-byte, 4-aligned
+ * window but its start, so none are reported (core/branches.c). Returns 0.
+ */
+size_t arch_scan_branches(const uint8_t *code, size_t len, uint64_t base,
+			  void (*fn)(uint64_t src, uint64_t target, void *arg), void *arg);
+
+/* The core's consumers of an optimized probe (core/dispatch.c). */
+void dispatch_jump(void *rec, struct uprobe_regs *regs);
+
+/* The core's trampolines (arch/arch.h): one arch_jump_build per probe. */
+#define ARCH_TRAMP_BUF ARCH_TRAMP_MAX
+struct arch_tramp_req;
+int arch_tramp_begin(struct arch_tramp_req *r, uint8_t *code, uint64_t *lo, uint64_t *hi,
+		     const char **why);
+int arch_tramp_finish(struct arch_tramp_req *r, uint8_t *code, uint64_t tramp, uint64_t *copy,
+		      const char **why);
+static inline uint64_t arch_tramp_entry(uint64_t tramp)
+{
+	return tramp;
+}
+
+/* Where dispatch_entry_lean's regs sit below sp (x86-64's lean trampolines; unused). */
+#define ARCH_TRAMP_REGS_BELOW_SP ARCH_JUMP_FRAME
 
 /* The consumers of a probe; runs in the probed thread, on its stack. */
 typedef void (*arch_jump_fn)(void *rec, struct uprobe_regs *regs);

@@ -4,7 +4,9 @@
 #define UPROBES_ARCH_X86_64_ARCH_H
 
 #include <elf.h>
+#include <signal.h>
 #include <stdint.h>
+#include <string.h>
 #include <ucontext.h>
 
 #include "uprobes.h"
@@ -65,6 +67,16 @@ static inline void arch_regs_args(const struct uprobe_regs *r, uint64_t *args)
 	args[5] = r->r9;
 }
 
+static inline void arch_regs_set_pc(struct uprobe_regs *r, uint64_t pc)
+{
+	r->rip = pc;
+}
+
+static inline uint64_t arch_regs_flags(const struct uprobe_regs *r)
+{
+	return r->rflags;
+}
+
 static inline void arch_regs_set_pc_sp(struct uprobe_regs *r, uint64_t pc, uint64_t sp)
 {
 	r->rip = pc;
@@ -120,5 +132,138 @@ static inline void arch_uc_set_pc(ucontext_t *uc, uint64_t pc)
 {
 	uc->uc_mcontext.gregs[REG_RIP] = (greg_t)pc;
 }
+
+/* The core's hooks (src/core/dispatch.c, probe.c, jump.c): see arch/arch.h. */
+
+/* Where an out-of-line slot or a trampoline must lie, for messages. */
+#define ARCH_XOL_REACH "±2 GiB"
+#define ARCH_FL_TF (1ull << 8)
+
+/* int3 traps with rip past it (SI_KERNEL); a single-step with TRAP_TRACE. */
+static inline enum arch_trap arch_trap_decode(const siginfo_t *si, const ucontext_t *uc,
+					      uint64_t *addr)
+{
+	uint64_t at = (uint64_t)uc->uc_mcontext.gregs[REG_RIP] - 1;
+
+	if (si->si_code == SI_KERNEL) {
+		if (at == arch_redirect_trap_addr())
+			return ARCH_TRAP_REDIRECT;
+		*addr = at;
+		return ARCH_TRAP_BREAKPOINT;
+	}
+	return si->si_code == TRAP_TRACE ? ARCH_TRAP_STEP : ARCH_TRAP_OTHER;
+}
+
+static inline void arch_trap_emulate(const struct arch_insn *ai, struct uprobe_regs *regs,
+				     ucontext_t *uc)
+{
+	(void)uc;
+	arch_emulate(ai, regs);
+}
+
+/*
+ * The redirect trap: rsp points at the uprobe_regs the handler edited. An
+ * address inside w's window (now a jump) maps to the same instruction of the
+ * copy; w is NULL when the trap's record is not known.
+ */
+static inline void arch_redirect(ucontext_t *uc, const struct arch_window *w, uint64_t addr,
+				 uint64_t copy)
+{
+	struct uprobe_regs regs = *(struct uprobe_regs *)uc->uc_mcontext.gregs[REG_RSP];
+
+	if (w && regs.rip >= addr && regs.rip < addr + w->len)
+		for (unsigned k = 0; k < w->n; k++)
+			if (regs.rip == addr + w->orig_off[k]) {
+				regs.rip = copy + w->copy_off[k];
+				break;
+			}
+	regs_to_ucontext(&regs, uc);
+}
+
+/* Step the slot under the trap flag; returns the program's own trap flag. */
+static inline uint64_t arch_step_begin(struct uprobe_regs *regs, uint64_t slot)
+{
+	uint64_t tf = regs->rflags & ARCH_FL_TF;
+
+	regs->rflags |= ARCH_FL_TF;
+	regs->rip = slot;
+	return tf;
+}
+
+/* After the step: back to the original code; false when it must step again (rep). */
+static inline bool arch_step_end(const struct arch_insn *ai, uint64_t slot, uint64_t tf,
+				 struct uprobe_regs *regs)
+{
+	if (!arch_singlestep_fixup(ai, slot, tf, regs))
+		return false;
+	regs->rflags = (regs->rflags & ~ARCH_FL_TF) | tf;
+	return true;
+}
+
+static inline int arch_xol_make(const struct arch_insn *ai, uint64_t slot, bool singlestep,
+				uint8_t *out)
+{
+	return arch_xol_build(ai, slot, singlestep, out);
+}
+
+/* Every instruction can be probed whatever its neighbours: no context read. */
+#define ARCH_SITE_BEFORE 0
+#define ARCH_SITE_AFTER 0
+
+static inline int arch_insn_check_site(const uint8_t *code, size_t len, size_t off,
+				       uint64_t base, char *why, size_t whylen)
+{
+	(void)code, (void)len, (void)off, (void)base, (void)why, (void)whylen;
+	return 0;
+}
+
+/* Does a hit read memory through the fault-safe loads? No: emulation reads none. */
+static inline bool arch_insn_reads_safe(const struct arch_insn *ai)
+{
+	(void)ai;
+	return false;
+}
+
+/* The patch: int3 over the first byte; the jump's rel32 is its tail. */
+#define ARCH_PATCH_HEAD_LEN 1
+
+static inline void arch_breakpoint_bytes(uint8_t *out)
+{
+	out[0] = ARCH_BREAKPOINT;
+}
+
+/* jmp rel32 at addr to tramp (xol_alloc placed it within reach). */
+static inline bool arch_jump_bytes(uint64_t addr, uint64_t tramp, uint8_t *out)
+{
+	int32_t rel = (int32_t)(tramp - (addr + ARCH_JMP_LEN));
+
+	out[0] = 0xe9;
+	memcpy(out + 1, &rel, 4);
+	return true;
+}
+
+/* The code after the trampoline's data words. */
+static inline uint64_t arch_tramp_entry(uint64_t tramp)
+{
+	return tramp + TRAMP_DATA_WORDS * 8;
+}
+
+#define ARCH_TRAMP_BUF (TRAMP_MAX + ARCH_WINDOW_COPY_MAX)
+#define ARCH_TRAMP_REGS_BELOW_SP TRAMP_REGS_BELOW_RSP
+
+int arch_tramp_begin(struct arch_tramp_req *r, uint8_t *code, uint64_t *lo, uint64_t *hi,
+		     const char **why);
+int arch_tramp_finish(struct arch_tramp_req *r, uint8_t *code, uint64_t tramp, uint64_t *copy,
+		      const char **why);
+
+/* Instruction fetch sees stores to text (cross-modifying code: the core synchronises). */
+static inline void arch_text_sync(uint64_t addr, size_t len)
+{
+	(void)addr, (void)len;
+}
+
+/* The words of a probe's mode (core/probe.c). */
+const char *arch_emulate_reason(const struct arch_insn *ai);
+void arch_xol_reason(const struct arch_insn *ai, bool emulable, char *why, size_t len);
 
 #endif

@@ -288,3 +288,27 @@ bool arch_insn_can_singlestep(const struct arch_insn *ai)
 		return true;
 	}
 }
+
+const char *arch_emulate_reason(const struct arch_insn *ai)
+{
+	switch (ai->op) {
+	case ARCH_OP_NOP: return "emulated: no-op";
+	case ARCH_OP_PUSH_REG: return "emulated: push of a register";
+	case ARCH_OP_JMP_REL: return "emulated: relative jump";
+	case ARCH_OP_JCC_REL: return "emulated: conditional jump";
+	case ARCH_OP_CALL_REL: return "emulated: relative call";
+	case ARCH_OP_LOOP: return "emulated: loop";
+	case ARCH_OP_JRCXZ: return "emulated: jump if rcx/ecx is zero";
+	default: return "emulated: indirect call through a register";
+	}
+}
+
+void arch_xol_reason(const struct arch_insn *ai, bool emulable, char *why, size_t len)
+{
+	snprintf(why, len, "%s%s%s",
+		 ai->op >= ARCH_OP_JMP_REL && ai->op <= ARCH_OP_CALL_REG
+			 ? "relocated out of line"
+			 : "executed out of line, then a jump back",
+		 ai->riprel_off ? "; RIP-relative operand re-targeted" : "",
+		 emulable ? " (emulation disabled)" : "");
+}

@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "arch/x86_64/trampoline.h"
+#include "arch/arch.h"
 
 extern const uint8_t uprobes_tramp_entry[], uprobes_tramp_entry_end[];
 extern const uint8_t uprobes_tramp_flags[], uprobes_tramp_flags_end[];
@@ -110,4 +110,41 @@ void arch_simd_call(simd_call_fn fn, void *a, void *b, const void *c, void *d)
 		fn(a, b, c, d);
 	else
 		uprobes_simd_call(fn, a, b, c, d);
+}
+
+/* The core's trampolines (arch/arch.h): the template of the kind, then the window's copy. */
+int arch_tramp_begin(struct arch_tramp_req *r, uint8_t *code, uint64_t *lo, uint64_t *hi,
+		     const char **why)
+{
+	enum tramp_kind kind = TRAMP_KIND_FLAGS;
+	tramp_dispatch_fn fn = dispatch_optimized;
+
+	if (r->at_entry && r->entry_full) {
+		kind = TRAMP_KIND_ENTRY;
+	} else if (r->at_entry) {
+		kind = r->no_flags ? TRAMP_KIND_LEAN_NOFLAGS : TRAMP_KIND_LEAN;
+		fn = dispatch_entry_lean;
+	}
+	r->lean = kind == TRAMP_KIND_LEAN || kind == TRAMP_KIND_LEAN_NOFLAGS;
+	r->off = arch_tramp_template(code, kind, r->simd, fn, r->rec, r->addr);
+	if (r->off < 0) {
+		*why = "the CPU lacks xsavec to preserve SIMD state around the handler";
+		return r->off;
+	}
+	arch_window_range(r->win, lo, hi);
+	return r->off + ARCH_WINDOW_COPY_MAX;
+}
+
+int arch_tramp_finish(struct arch_tramp_req *r, uint8_t *code, uint64_t tramp, uint64_t *copy,
+		      const char **why)
+{
+	int len;
+
+	*copy = tramp + r->off;
+	len = arch_window_copy(r->win, *copy, code + r->off);
+	if (len < 0) {
+		*why = "the window cannot be relocated to the trampoline";
+		return len;
+	}
+	return r->off + len;
 }

@@ -44,6 +44,10 @@ enum tramp_kind { TRAMP_KIND_FLAGS, TRAMP_KIND_ENTRY, TRAMP_KIND_LEAN, TRAMP_KIN
 int arch_tramp_template(uint8_t *out, enum tramp_kind kind, bool simd, tramp_dispatch_fn fn,
 			void *rec, uint64_t addr);
 
+/* The core's dispatch functions (core/dispatch.c) the trampolines call. */
+int dispatch_optimized(void *rec, struct uprobe_regs *regs);
+int dispatch_entry_lean(void *rec, struct uprobe_regs *regs);
+
 /* The address the redirect trap reports (rip - 1 of its SIGTRAP). */
 uint64_t arch_redirect_trap_addr(void);
 
