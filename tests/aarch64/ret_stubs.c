@@ -3,12 +3,14 @@
  * For tests that link the core of the aarch64 build without return probes
  * (core/retprobe.c and core/retsite.c do not compile for aarch64 yet,
  * tests/aarch64/generic_todo.txt): what core/dispatch.c and core/probe.c take
- * from them. A return handler is refused (ret_setup), so ret_push is never
+ * from them, and from core/retpatch.c (x86's return sites). A return
+ * handler is refused (ret_setup), so ret_push and retpatch_push are never
  * reached.
  */
 #include <errno.h>
 #include <stdio.h>
 
+#include "core/retpatch.h"
 #include "core/retprobe.h"
 #include "core/retsite.h"
 
@@ -18,6 +20,33 @@ uint64_t *ret_push(struct probe_rec *rec, struct uprobe *c, uint64_t slot, int s
 {
 	(void)rec, (void)c, (void)slot, (void)srcu_id;
 	return NULL;
+}
+
+uint64_t *retpatch_push(struct probe_rec *rec, struct uprobe *c, uint64_t sp, int id)
+{
+	(void)rec, (void)c, (void)sp, (void)id;
+	return NULL;
+}
+
+int retpatch_prepare(struct uprobe *p, const struct probe_target *t)
+{
+	(void)p, (void)t;
+	return 0;
+}
+
+void retpatch_arm(struct uprobe **probes, size_t n)
+{
+	(void)probes, (void)n;
+}
+
+void retpatch_release(struct uprobe **probes, size_t n)
+{
+	(void)probes, (void)n;
+}
+
+void retpatch_count(const struct uprobe *p, int delta)
+{
+	(void)p, (void)delta;
 }
 
 int ret_setup(void)
