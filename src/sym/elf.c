@@ -370,7 +370,8 @@ void sym_file_close(struct sym_file *f)
 		f->pool = next;
 	}
 	free(f->syms);
-	free(f->by_name);
+	if (!f->by_name_mapped)
+		free(f->by_name);
 	if (f->cache_map)
 		munmap(f->cache_map, f->cache_len);
 	free(f->fdes);

@@ -204,11 +204,24 @@ static int by_name_cmp(const void *a, const void *b, void *arg)
 	return d ? d : (i > k) - (i < k);
 }
 
+uint32_t *sym_name_order(const struct sym_entry *syms, size_t n)
+{
+	uint32_t *idx;
+
+	if (!n || n > UINT32_MAX || !(idx = malloc(n * sizeof(*idx))))
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		idx[i] = (uint32_t)i;
+	qsort_r(idx, n, sizeof(*idx), by_name_cmp, (void *)syms);
+	return idx;
+}
+
 /*
  * The name index of f (built at the first need, again if the symbols
- * changed): thousands of probes on one file cost a binary search each, not
- * a pass over all its symbols. false without memory (then: the linear pass).
- * Ties are in symbol order, so candidates come in the order a pass finds them.
+ * changed; mapped from the symbol cache when f's symbols came from there):
+ * thousands of probes on one file cost a binary search each, not a pass over
+ * all its symbols. false without memory (then: the linear pass). Ties are in
+ * symbol order, so candidates come in the order a pass finds them.
  */
 static bool name_index(struct sym_file *f)
 {
@@ -216,13 +229,12 @@ static bool name_index(struct sym_file *f)
 
 	if (f->by_name && f->by_name_of == f->syms && f->by_name_n == f->nsyms)
 		return true;
-	free(f->by_name);
+	if (!f->by_name_mapped)
+		free(f->by_name);
 	f->by_name = NULL;
-	if (!f->nsyms || f->nsyms > UINT32_MAX || !(idx = malloc(f->nsyms * sizeof(*idx))))
+	f->by_name_mapped = false;
+	if (!(idx = sym_name_order(f->syms, f->nsyms)))
 		return false;
-	for (size_t i = 0; i < f->nsyms; i++)
-		idx[i] = (uint32_t)i;
-	qsort_r(idx, f->nsyms, sizeof(*idx), by_name_cmp, f->syms);
 	f->by_name = idx;
 	f->by_name_n = f->nsyms;
 	f->by_name_of = f->syms;

@@ -84,9 +84,11 @@ struct sym_file {
 	size_t cache_len;
 	/*
 	 * names.c: indexes of syms sorted by name (then by index), built at the
-	 * first lookup by name; by_name_of/by_name_n say which syms it indexes.
+	 * first lookup by name, or mapped from the symbol cache (by_name_mapped:
+	 * not freed); by_name_of/by_name_n say which syms it indexes.
 	 */
 	uint32_t *by_name;
+	bool by_name_mapped;
 	size_t by_name_n;
 	const struct sym_entry *by_name_of;
 };
@@ -114,6 +116,9 @@ void sym_load_debug(struct sym_file *f, int src);
  */
 bool sym_cache_load(struct sym_file *f, int aux_src);
 void sym_cache_store(struct sym_file *f, int aux_src);
+
+/* names.c: indexes 0..n-1 of syms sorted by name (ties: by index), malloc'd; NULL if none. */
+uint32_t *sym_name_order(const struct sym_entry *syms, size_t n);
 void sym_aux_close(struct sym_aux *aux);
 
 /* plt.c: NAME@plt entries for the stubs in .plt, .plt.sec and .plt.got. */
