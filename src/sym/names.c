@@ -96,10 +96,13 @@ void sym_demangle_all(struct sym_file *f)
 {
 	cxa_demangle_fn fn = demangler();
 
+	size_t n;
+
 	if (f->demangled || !fn)
 		return;
 	f->demangled = true;
-	for (size_t i = 0; i < f->nsyms; i++) {
+	sym_entries(f, &n); /* every entry made: the loop writes them */
+	for (size_t i = 0; i < n; i++) {
 		struct sym_entry *e = &f->syms[i];
 		char *d;
 		int status = -1;
@@ -226,6 +229,7 @@ uint32_t *sym_name_order(const struct sym_entry *syms, size_t n)
 static bool name_index(struct sym_file *f)
 {
 	uint32_t *idx;
+	size_t n;
 
 	if (f->by_name && f->by_name_of == f->syms && f->by_name_n == f->nsyms)
 		return true;
@@ -233,7 +237,8 @@ static bool name_index(struct sym_file *f)
 		free(f->by_name);
 	f->by_name = NULL;
 	f->by_name_mapped = false;
-	if (!(idx = sym_name_order(f->syms, f->nsyms)))
+	sym_entries(f, &n); /* the order compares names of made entries */
+	if (!(idx = sym_name_order(f->syms, n)))
 		return false;
 	f->by_name = idx;
 	f->by_name_n = f->nsyms;
@@ -249,7 +254,7 @@ static size_t name_lower_bound(const struct sym_file *f, const char *base)
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (strcmp(f->syms[f->by_name[mid]].name, base) < 0)
+		if (strcmp(sym_name_at(f, f->by_name[mid]), base) < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -270,16 +275,17 @@ static size_t collect(struct sym_file *f, const char *base, const char *ver, boo
 
 	if (!cxx && name_index(f)) {
 		for (size_t k = name_lower_bound(f, base); k < f->by_name_n && n < max; k++) {
-			const struct sym_entry *e = &f->syms[f->by_name[k]];
+			const struct sym_entry *e;
 
-			if (strcmp(e->name, base))
+			if (strcmp(sym_name_at(f, f->by_name[k]), base))
 				break;
+			e = sym_entry_at(f, f->by_name[k]);
 			if (version_ok(e, ver, need_default))
 				c[n++] = e;
 		}
 	}
 	for (size_t i = 0; (cxx || !f->by_name) && i < f->nsyms && n < max; i++) {
-		const struct sym_entry *e = &f->syms[i];
+		const struct sym_entry *e = sym_entry_at(f, i);
 
 		if (cxx ? !cxx_match(e, base) : strcmp(e->name, base))
 			continue;
@@ -305,7 +311,7 @@ static int unknown_version(struct sym_file *f, const char *base, const char *ver
 
 	list[0] = '\0';
 	for (size_t i = 0; i < f->nsyms && len < sizeof(list) - 40; i++) {
-		const struct sym_entry *e = &f->syms[i];
+		const struct sym_entry *e = sym_entry_at(f, i);
 
 		if (strcmp(e->name, base) || !e->version || strstr(list, e->version))
 			continue;

@@ -9,6 +9,7 @@
 #ifndef UPROBES_SYM_PRIV_H
 #define UPROBES_SYM_PRIV_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -82,6 +83,15 @@ struct sym_file {
 	struct sym_pool_chunk *pool;
 	void *cache_map; /* the cached symbols' names point here (symcache.c) */
 	size_t cache_len;
+	/*
+	 * symcache.c: syms from the cache, made at first use: the mapped entries
+	 * and strings, a bit per entry made (set with release, after the entry),
+	 * and the lock of the making. cache_entries NULL: every entry is there.
+	 */
+	const void *cache_entries;
+	const char *cache_strings;
+	uint64_t *made;
+	pthread_mutex_t made_lock;
 	/*
 	 * names.c: indexes of syms sorted by name (then by index), built at the
 	 * first lookup by name, or mapped from the symbol cache (by_name_mapped:
@@ -157,11 +167,17 @@ void sym_fill(const struct sym_entry *e, struct sym_func *out);
 /* elf.c: the index of the first entry whose vaddr is greater than vaddr (or nsyms). */
 size_t sym_index_after(const struct sym_file *f, uint64_t vaddr);
 
-/* The entry array, for enum.c. */
-static inline const struct sym_entry *sym_entries(const struct sym_file *f, size_t *n)
-{
-	*n = f->nsyms;
-	return f->syms;
-}
+/*
+ * symcache.c: entries of symbols mapped from the cache are made at their first
+ * use (a traced image looks up a few of libc's 10,000: copying them all wrote
+ * some 115 fresh pages, ~20 us of page fault each on a VM); entry i, made now
+ * if it was not. Entries loaded otherwise are all there.
+ */
+struct sym_entry *sym_entry_at(const struct sym_file *f, size_t i);
+/* Entry i's address and name, without making the entry. */
+uint64_t sym_vaddr_at(const struct sym_file *f, size_t i);
+const char *sym_name_at(const struct sym_file *f, size_t i);
+/* The entry array, every entry made (enum.c, symbolize.c, the passes over all). */
+const struct sym_entry *sym_entries(const struct sym_file *f, size_t *n);
 
 #endif

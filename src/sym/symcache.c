@@ -21,6 +21,10 @@
  *                                image's own start-up (~40% of its user time)
  *   strings (NUL-terminated names and versions; the last byte is a NUL)
  *
+ * The entries are not copied at load: each becomes a struct sym_entry at its
+ * first use (sym_entry_at), so that a lookup by name (the index) or by
+ * address (the entries' vaddr, read in place) makes only the ones it returns.
+ *
  * The index's order is not checked entry by entry (that is 10,000 string
  * compares again): the file's checksum (util/cache.c) makes it the one this
  * code wrote, and an index in bounds cannot make a lookup read outside the
@@ -122,24 +126,20 @@ bool sym_cache_load(struct sym_file *f, int aux_src)
 	h = cache_map(name, &len);
 	if (!h)
 		return false;
+	/* calloc of this size maps fresh pages: untouched until an entry is made. */
 	if (!symcache_valid(h, len, &want) ||
-	    !(f->syms = calloc(h->n ? h->n : 1, sizeof(*f->syms)))) {
+	    !(f->syms = calloc(h->n ? h->n : 1, sizeof(*f->syms))) ||
+	    !(f->made = calloc((h->n + 63) / 64 + 1, sizeof(*f->made)))) {
+		free(f->syms);
+		f->syms = NULL;
 		munmap((void *)h, len);
 		return false;
 	}
 	e = (const struct symcache_entry *)(h + 1);
 	s = (const char *)((const uint32_t *)(e + h->n) + h->n);
-	for (uint64_t i = 0; i < h->n; i++)
-		f->syms[i] = (struct sym_entry){
-			.vaddr = e[i].vaddr,
-			.size = e[i].size,
-			.name = s + e[i].name,
-			.version = e[i].version == SYMCACHE_NONE ? NULL : s + e[i].version,
-			.bind = e[i].bind,
-			.src = e[i].src,
-			.ifunc = e[i].ifunc,
-			.ver_default = e[i].ver_default,
-		};
+	pthread_mutex_init(&f->made_lock, NULL);
+	f->cache_entries = e;
+	f->cache_strings = s;
 	f->nsyms = h->n;
 	f->has_symtab = h->has_symtab;
 	f->has_cxx = h->has_cxx;
@@ -152,6 +152,56 @@ bool sym_cache_load(struct sym_file *f, int aux_src)
 	f->cache_map = (void *)h;
 	f->cache_len = len;
 	return true;
+}
+
+struct sym_entry *sym_entry_at(const struct sym_file *cf, size_t i)
+{
+	struct sym_file *f = (struct sym_file *)cf; /* making an entry changes no answer */
+	const struct symcache_entry *e = f->cache_entries;
+	const char *s = f->cache_strings;
+	uint64_t bit = 1ull << (i % 64);
+
+	if (!e || (__atomic_load_n(&f->made[i / 64], __ATOMIC_ACQUIRE) & bit))
+		return &f->syms[i];
+	pthread_mutex_lock(&f->made_lock);
+	if (!(f->made[i / 64] & bit)) {
+		e += i;
+		f->syms[i] = (struct sym_entry){
+			.vaddr = e->vaddr,
+			.size = e->size,
+			.name = s + e->name,
+			.version = e->version == SYMCACHE_NONE ? NULL : s + e->version,
+			.bind = e->bind,
+			.src = e->src,
+			.ifunc = e->ifunc,
+			.ver_default = e->ver_default,
+		};
+		__atomic_fetch_or(&f->made[i / 64], bit, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&f->made_lock);
+	return &f->syms[i];
+}
+
+uint64_t sym_vaddr_at(const struct sym_file *f, size_t i)
+{
+	const struct symcache_entry *e = f->cache_entries;
+
+	return e ? e[i].vaddr : f->syms[i].vaddr;
+}
+
+const char *sym_name_at(const struct sym_file *f, size_t i)
+{
+	const struct symcache_entry *e = f->cache_entries;
+
+	return e ? f->cache_strings + e[i].name : f->syms[i].name;
+}
+
+const struct sym_entry *sym_entries(const struct sym_file *f, size_t *n)
+{
+	for (size_t i = 0; f->cache_entries && i < f->nsyms; i++)
+		sym_entry_at(f, i);
+	*n = f->nsyms;
+	return f->syms;
 }
 
 /* Offset of s in the strings being built (appended), or SYMCACHE_NONE. */
