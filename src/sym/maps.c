@@ -219,6 +219,26 @@ void maps_batch_end(void)
 	batch_n = 0;
 }
 
+int maps_read_batched(struct maps_entry **out, bool *borrowed)
+{
+	int n;
+
+	*borrowed = false;
+	if (!batch_depth)
+		return maps_read(out);
+	if (!batch_v) {
+		n = maps_read(&batch_v);
+		if (n < 0) {
+			batch_v = NULL;
+			return n;
+		}
+		batch_n = n;
+	}
+	*borrowed = true;
+	*out = batch_v;
+	return batch_n;
+}
+
 struct maps_query {
 	uint64_t addr; /* by address, when !by_file */
 	bool by_file;
