@@ -44,7 +44,7 @@ BASE_CFLAGS := $(PUB_CFLAGS) -Isrc
 # image loads libuprobes, and would load them too.
 TRACEFS_CFLAGS := $(shell pkg-config --cflags libtracefs libtraceevent 2>/dev/null)
 LIB_CFLAGS := $(BASE_CFLAGS) -fPIC -fvisibility=hidden $(TRACEFS_CFLAGS)
-LIB_LDLIBS := -lZydis -lelf -ldw -llzma -lz -lpthread -ldl
+LIB_LDLIBS := -lZydis -lelf -lz -lpthread -ldl
 SONAME := libuprobes.so.0
 VERSION := 0.1.0
 

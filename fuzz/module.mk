@@ -17,10 +17,11 @@ $(B)/fuzz/fuzz_spec: $(FUZZ_SPEC_SRCS) src/trace/spec/parse.h tests/trace_spec/s
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^)
 
 # ELF files through the sym layer (src/sym/*.c): fuzz_elf.c; seeds: fuzz/elf/seeds.sh.
-FUZZ_ELF_SRCS := fuzz/fuzz_elf.c $(sort $(wildcard src/sym/*.c)) src/util/log.c src/util/cache.c
+FUZZ_ELF_SRCS := fuzz/fuzz_elf.c $(sort $(wildcard src/sym/*.c)) src/util/log.c src/util/cache.c \
+	src/util/lazylibs.c
 fuzz: $(B)/fuzz/fuzz_elf
 
-$(B)/fuzz/fuzz_elf: $(FUZZ_ELF_SRCS) $(wildcard src/sym/*.h) src/util/log.h src/util/cache.h \
+$(B)/fuzz/fuzz_elf: $(FUZZ_ELF_SRCS) $(wildcard src/sym/*.h) src/util/log.h src/util/cache.h src/util/lazylibs.h \
 		fuzz/elf_ignore.txt
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize-ignorelist=fuzz/elf_ignore.txt \

@@ -509,11 +509,19 @@ static int attach_and_report(struct agent *a, char *text)
 {
 	struct uprobe_agent_status *st = calloc(a->n, sizeof(*st));
 	struct uprobe_agent_hdr h = { UPROBE_AGENT_READY, a->n };
+	/*
+	 * Counted in the target (the tracer's aggregations, not -e): no probe
+	 * writes a record (fetch_entry_handler), so one ring, not 8: each is three
+	 * mappings and a control page written here, and as many mapped and read
+	 * by the tracer, in every traced image.
+	 */
+	struct trace_session_opts so = { .sz = sizeof(so),
+					 .n_rings = a->maps && !a->lang && !a->maps_err ? 1 : 0 };
 	int fd, ret;
 
 	if (!st)
 		return -1;
-	a->session = trace_session_new(NULL);
+	a->session = trace_session_new(&so);
 	uprobe_batch_begin();
 	if (a->session) {
 		trace_session_record(a->session, 0); /* every probe starts at once */

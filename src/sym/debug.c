@@ -35,6 +35,7 @@
 
 #include "arch/arch.h"
 #include "sym/sym_priv.h"
+#include "util/lazylibs.h"
 #include "util/log.h"
 
 #define DEBUG_ROOT "/usr/lib/debug"
@@ -364,10 +365,13 @@ static int xz_decode(const uint8_t *in, size_t in_len, uint8_t **out, size_t *ou
 {
 	lzma_stream s = LZMA_STREAM_INIT;
 	size_t cap = in_len * 4 + 4096;
-	uint8_t *buf = malloc(cap);
+	uint8_t *buf;
 	lzma_ret r;
+	int err;
 
-	if (!buf)
+	if (!lazy_xz(&err))
+		return err ? err : -ENOTSUP;
+	if (!(buf = malloc(cap)))
 		return -ENOMEM;
 	if (lzma_stream_decoder(&s, DEBUGDATA_MAX, 0) != LZMA_OK) {
 		free(buf);

@@ -370,7 +370,12 @@ void sym_file_close(struct sym_file *f)
 		f->pool = next;
 	}
 	free(f->syms);
-	free(f->by_name);
+	if (f->made) {
+		free(f->made);
+		pthread_mutex_destroy(&f->made_lock);
+	}
+	if (!f->by_name_mapped)
+		free(f->by_name);
 	if (f->cache_map)
 		munmap(f->cache_map, f->cache_len);
 	free(f->fdes);
@@ -423,7 +428,7 @@ size_t sym_index_after(const struct sym_file *f, uint64_t vaddr)
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
 
-		if (f->syms[mid].vaddr <= vaddr)
+		if (sym_vaddr_at(f, mid) <= vaddr)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -435,7 +440,7 @@ int sym_func_at(struct sym_file *f, uint64_t vaddr, struct sym_func *out)
 {
 	/* Scan back over the candidates from the first entry past the address. */
 	for (size_t i = sym_index_after(f, vaddr); i-- > 0;) {
-		const struct sym_entry *e = &f->syms[i];
+		const struct sym_entry *e = sym_entry_at(f, i);
 
 		if (e->size && vaddr < e->vaddr + e->size && !e->ifunc) {
 			sym_fill(e, out);

@@ -31,6 +31,14 @@ int maps_read_pid(pid_t pid, struct maps_entry **out);
 void maps_batch_begin(void);
 void maps_batch_end(void);
 
+/*
+ * Every mapping, as maps_read(), but in a batch the batch's reading (made
+ * now if there is none, and kept for its lookups): *borrowed says so, and
+ * then the array is not the caller's to free (valid until the batch's next
+ * reading or its end). A name not found there may be in a reading anew.
+ */
+int maps_read_batched(struct maps_entry **out, bool *borrowed);
+
 /* The mapping that contains addr: 0 or -ENXIO. */
 int maps_find_addr(uint64_t addr, struct maps_entry *out);
 

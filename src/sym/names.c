@@ -96,10 +96,13 @@ void sym_demangle_all(struct sym_file *f)
 {
 	cxa_demangle_fn fn = demangler();
 
+	size_t n;
+
 	if (f->demangled || !fn)
 		return;
 	f->demangled = true;
-	for (size_t i = 0; i < f->nsyms; i++) {
+	sym_entries(f, &n); /* every entry made: the loop writes them */
+	for (size_t i = 0; i < n; i++) {
 		struct sym_entry *e = &f->syms[i];
 		char *d;
 		int status = -1;
@@ -204,25 +207,39 @@ static int by_name_cmp(const void *a, const void *b, void *arg)
 	return d ? d : (i > k) - (i < k);
 }
 
+uint32_t *sym_name_order(const struct sym_entry *syms, size_t n)
+{
+	uint32_t *idx;
+
+	if (!n || n > UINT32_MAX || !(idx = malloc(n * sizeof(*idx))))
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		idx[i] = (uint32_t)i;
+	qsort_r(idx, n, sizeof(*idx), by_name_cmp, (void *)syms);
+	return idx;
+}
+
 /*
  * The name index of f (built at the first need, again if the symbols
- * changed): thousands of probes on one file cost a binary search each, not
- * a pass over all its symbols. false without memory (then: the linear pass).
- * Ties are in symbol order, so candidates come in the order a pass finds them.
+ * changed; mapped from the symbol cache when f's symbols came from there):
+ * thousands of probes on one file cost a binary search each, not a pass over
+ * all its symbols. false without memory (then: the linear pass). Ties are in
+ * symbol order, so candidates come in the order a pass finds them.
  */
 static bool name_index(struct sym_file *f)
 {
 	uint32_t *idx;
+	size_t n;
 
 	if (f->by_name && f->by_name_of == f->syms && f->by_name_n == f->nsyms)
 		return true;
-	free(f->by_name);
+	if (!f->by_name_mapped)
+		free(f->by_name);
 	f->by_name = NULL;
-	if (!f->nsyms || f->nsyms > UINT32_MAX || !(idx = malloc(f->nsyms * sizeof(*idx))))
+	f->by_name_mapped = false;
+	sym_entries(f, &n); /* the order compares names of made entries */
+	if (!(idx = sym_name_order(f->syms, n)))
 		return false;
-	for (size_t i = 0; i < f->nsyms; i++)
-		idx[i] = (uint32_t)i;
-	qsort_r(idx, f->nsyms, sizeof(*idx), by_name_cmp, f->syms);
 	f->by_name = idx;
 	f->by_name_n = f->nsyms;
 	f->by_name_of = f->syms;
@@ -237,7 +254,7 @@ static size_t name_lower_bound(const struct sym_file *f, const char *base)
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (strcmp(f->syms[f->by_name[mid]].name, base) < 0)
+		if (strcmp(sym_name_at(f, f->by_name[mid]), base) < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -258,16 +275,17 @@ static size_t collect(struct sym_file *f, const char *base, const char *ver, boo
 
 	if (!cxx && name_index(f)) {
 		for (size_t k = name_lower_bound(f, base); k < f->by_name_n && n < max; k++) {
-			const struct sym_entry *e = &f->syms[f->by_name[k]];
+			const struct sym_entry *e;
 
-			if (strcmp(e->name, base))
+			if (strcmp(sym_name_at(f, f->by_name[k]), base))
 				break;
+			e = sym_entry_at(f, f->by_name[k]);
 			if (version_ok(e, ver, need_default))
 				c[n++] = e;
 		}
 	}
 	for (size_t i = 0; (cxx || !f->by_name) && i < f->nsyms && n < max; i++) {
-		const struct sym_entry *e = &f->syms[i];
+		const struct sym_entry *e = sym_entry_at(f, i);
 
 		if (cxx ? !cxx_match(e, base) : strcmp(e->name, base))
 			continue;
@@ -293,7 +311,7 @@ static int unknown_version(struct sym_file *f, const char *base, const char *ver
 
 	list[0] = '\0';
 	for (size_t i = 0; i < f->nsyms && len < sizeof(list) - 40; i++) {
-		const struct sym_entry *e = &f->syms[i];
+		const struct sym_entry *e = sym_entry_at(f, i);
 
 		if (strcmp(e->name, base) || !e->version || strstr(list, e->version))
 			continue;

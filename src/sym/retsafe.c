@@ -46,8 +46,8 @@ static bool returns_twice(const char *name)
 /* Does the function at vaddr (by any of its names) return twice? */
 static bool twice_at(const struct sym_file *f, uint64_t vaddr)
 {
-	for (size_t i = sym_index_after(f, vaddr); i-- > 0 && f->syms[i].vaddr == vaddr;)
-		if (returns_twice(f->syms[i].name))
+	for (size_t i = sym_index_after(f, vaddr); i-- > 0 && sym_vaddr_at(f, i) == vaddr;)
+		if (returns_twice(sym_name_at(f, i)))
 			return true;
 	return false;
 }

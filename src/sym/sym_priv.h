@@ -9,6 +9,7 @@
 #ifndef UPROBES_SYM_PRIV_H
 #define UPROBES_SYM_PRIV_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -83,10 +84,21 @@ struct sym_file {
 	void *cache_map; /* the cached symbols' names point here (symcache.c) */
 	size_t cache_len;
 	/*
+	 * symcache.c: syms from the cache, made at first use: the mapped entries
+	 * and strings, a bit per entry made (set with release, after the entry),
+	 * and the lock of the making. cache_entries NULL: every entry is there.
+	 */
+	const void *cache_entries;
+	const char *cache_strings;
+	uint64_t *made;
+	pthread_mutex_t made_lock;
+	/*
 	 * names.c: indexes of syms sorted by name (then by index), built at the
-	 * first lookup by name; by_name_of/by_name_n say which syms it indexes.
+	 * first lookup by name, or mapped from the symbol cache (by_name_mapped:
+	 * not freed); by_name_of/by_name_n say which syms it indexes.
 	 */
 	uint32_t *by_name;
+	bool by_name_mapped;
 	size_t by_name_n;
 	const struct sym_entry *by_name_of;
 };
@@ -114,6 +126,9 @@ void sym_load_debug(struct sym_file *f, int src);
  */
 bool sym_cache_load(struct sym_file *f, int aux_src);
 void sym_cache_store(struct sym_file *f, int aux_src);
+
+/* names.c: indexes 0..n-1 of syms sorted by name (ties: by index), malloc'd; NULL if none. */
+uint32_t *sym_name_order(const struct sym_entry *syms, size_t n);
 void sym_aux_close(struct sym_aux *aux);
 
 /* plt.c: NAME@plt entries for the stubs in .plt, .plt.sec and .plt.got. */
@@ -152,11 +167,17 @@ void sym_fill(const struct sym_entry *e, struct sym_func *out);
 /* elf.c: the index of the first entry whose vaddr is greater than vaddr (or nsyms). */
 size_t sym_index_after(const struct sym_file *f, uint64_t vaddr);
 
-/* The entry array, for enum.c. */
-static inline const struct sym_entry *sym_entries(const struct sym_file *f, size_t *n)
-{
-	*n = f->nsyms;
-	return f->syms;
-}
+/*
+ * symcache.c: entries of symbols mapped from the cache are made at their first
+ * use (a traced image looks up a few of libc's 10,000: copying them all wrote
+ * some 115 fresh pages, ~20 us of page fault each on a VM); entry i, made now
+ * if it was not. Entries loaded otherwise are all there.
+ */
+struct sym_entry *sym_entry_at(const struct sym_file *f, size_t i);
+/* Entry i's address and name, without making the entry. */
+uint64_t sym_vaddr_at(const struct sym_file *f, size_t i);
+const char *sym_name_at(const struct sym_file *f, size_t i);
+/* The entry array, every entry made (enum.c, symbolize.c, the passes over all). */
+const struct sym_entry *sym_entries(const struct sym_file *f, size_t *n);
 
 #endif

@@ -21,6 +21,7 @@
 
 #include "sym/sym_priv.h"
 #include "sym/symbolize.h"
+#include "util/lazylibs.h"
 
 struct sz_dwarf {
 	int fd;
@@ -40,11 +41,12 @@ static struct sz_dwarf *dwarf_of(struct sz_file *file)
 {
 	char path[4096];
 	struct sz_dwarf *d;
+	int err;
 
 	if (file->dw_tried)
 		return file->dw;
 	file->dw_tried = true;
-	if (!file->f || !(d = calloc(1, sizeof(*d))))
+	if (!file->f || !lazy_dw(&err) || !(d = calloc(1, sizeof(*d))))
 		return NULL;
 	if (sym_debug_path(file->f, path, sizeof(path)))
 		snprintf(path, sizeof(path), "%s", file->path);

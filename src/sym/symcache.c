@@ -11,11 +11,24 @@
  * the symbols) and of the debug symbols it was loaded with (the debug file's
  * device, inode, size and mtime, or none), so that a debug file installed or
  * removed since is noticed. It is used only when both match and every entry
- * is checked: names inside the strings, a known source, sorted addresses.
+ * is checked: names inside the strings, a known source, sorted addresses,
+ * name indexes inside the table.
  *
  *   struct symcache_hdr
  *   struct symcache_entry[n]     sorted by vaddr, as sym_load sorted them
+ *   uint32_t by_name[n]          the name index (names.c's sym_name_order):
+ *                                sorting 10,000 names was most of a traced
+ *                                image's own start-up (~40% of its user time)
  *   strings (NUL-terminated names and versions; the last byte is a NUL)
+ *
+ * The entries are not copied at load: each becomes a struct sym_entry at its
+ * first use (sym_entry_at), so that a lookup by name (the index) or by
+ * address (the entries' vaddr, read in place) makes only the ones it returns.
+ *
+ * The index's order is not checked entry by entry (that is 10,000 string
+ * compares again): the file's checksum (util/cache.c) makes it the one this
+ * code wrote, and an index in bounds cannot make a lookup read outside the
+ * table, only miss.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +39,7 @@
 #include "util/cache.h"
 
 #define SYMCACHE_MAGIC 0x6d797375u /* "usym" */
-#define SYMCACHE_VERSION 1u
+#define SYMCACHE_VERSION 2u /* 2: the name index */
 #define SYMCACHE_NONE UINT32_MAX
 
 struct symcache_hdr {
@@ -78,7 +91,8 @@ static bool symcache_valid(const struct symcache_hdr *h, size_t len,
 			   const struct symcache_hdr *want)
 {
 	const struct symcache_entry *e = (const struct symcache_entry *)(h + 1);
-	const char *s = (const char *)(e + h->n);
+	const uint32_t *by_name = (const uint32_t *)(e + h->n);
+	const char *s = (const char *)(by_name + h->n);
 
 	if (len < sizeof(*h) || h->magic != want->magic || h->version != want->version ||
 	    h->dev != want->dev || h->ino != want->ino || h->size != want->size ||
@@ -86,11 +100,12 @@ static bool symcache_valid(const struct symcache_hdr *h, size_t len,
 	    h->aux_ino != want->aux_ino || h->aux_size != want->aux_size ||
 	    h->aux_mtime_ns != want->aux_mtime_ns || memcmp(&h->ident, &want->ident, sizeof(h->ident)))
 		return false;
-	if (h->n > (len - sizeof(*h)) / sizeof(*e) || !h->strings_len ||
-	    len != sizeof(*h) + h->n * sizeof(*e) + h->strings_len || s[h->strings_len - 1])
+	if (h->n > (len - sizeof(*h)) / (sizeof(*e) + sizeof(*by_name)) || !h->strings_len ||
+	    len != sizeof(*h) + h->n * (sizeof(*e) + sizeof(*by_name)) + h->strings_len ||
+	    s[h->strings_len - 1])
 		return false;
 	for (uint64_t i = 0; i < h->n; i++)
-		if (e[i].name >= h->strings_len || e[i].src > SYM_SRC_PLT ||
+		if (e[i].name >= h->strings_len || e[i].src > SYM_SRC_PLT || by_name[i] >= h->n ||
 		    (e[i].version != SYMCACHE_NONE && e[i].version >= h->strings_len) ||
 		    (i && e[i].vaddr < e[i - 1].vaddr))
 			return false;
@@ -111,30 +126,82 @@ bool sym_cache_load(struct sym_file *f, int aux_src)
 	h = cache_map(name, &len);
 	if (!h)
 		return false;
+	/* calloc of this size maps fresh pages: untouched until an entry is made. */
 	if (!symcache_valid(h, len, &want) ||
-	    !(f->syms = calloc(h->n ? h->n : 1, sizeof(*f->syms)))) {
+	    !(f->syms = calloc(h->n ? h->n : 1, sizeof(*f->syms))) ||
+	    !(f->made = calloc((h->n + 63) / 64 + 1, sizeof(*f->made)))) {
+		free(f->syms);
+		f->syms = NULL;
 		munmap((void *)h, len);
 		return false;
 	}
 	e = (const struct symcache_entry *)(h + 1);
-	s = (const char *)(e + h->n);
-	for (uint64_t i = 0; i < h->n; i++)
-		f->syms[i] = (struct sym_entry){
-			.vaddr = e[i].vaddr,
-			.size = e[i].size,
-			.name = s + e[i].name,
-			.version = e[i].version == SYMCACHE_NONE ? NULL : s + e[i].version,
-			.bind = e[i].bind,
-			.src = e[i].src,
-			.ifunc = e[i].ifunc,
-			.ver_default = e[i].ver_default,
-		};
+	s = (const char *)((const uint32_t *)(e + h->n) + h->n);
+	pthread_mutex_init(&f->made_lock, NULL);
+	f->cache_entries = e;
+	f->cache_strings = s;
 	f->nsyms = h->n;
 	f->has_symtab = h->has_symtab;
 	f->has_cxx = h->has_cxx;
+	if (h->n) {
+		f->by_name = (uint32_t *)(e + h->n);
+		f->by_name_n = h->n;
+		f->by_name_of = f->syms;
+		f->by_name_mapped = true;
+	}
 	f->cache_map = (void *)h;
 	f->cache_len = len;
 	return true;
+}
+
+struct sym_entry *sym_entry_at(const struct sym_file *cf, size_t i)
+{
+	struct sym_file *f = (struct sym_file *)cf; /* making an entry changes no answer */
+	const struct symcache_entry *e = f->cache_entries;
+	const char *s = f->cache_strings;
+	uint64_t bit = 1ull << (i % 64);
+
+	if (!e || (__atomic_load_n(&f->made[i / 64], __ATOMIC_ACQUIRE) & bit))
+		return &f->syms[i];
+	pthread_mutex_lock(&f->made_lock);
+	if (!(f->made[i / 64] & bit)) {
+		e += i;
+		f->syms[i] = (struct sym_entry){
+			.vaddr = e->vaddr,
+			.size = e->size,
+			.name = s + e->name,
+			.version = e->version == SYMCACHE_NONE ? NULL : s + e->version,
+			.bind = e->bind,
+			.src = e->src,
+			.ifunc = e->ifunc,
+			.ver_default = e->ver_default,
+		};
+		__atomic_fetch_or(&f->made[i / 64], bit, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&f->made_lock);
+	return &f->syms[i];
+}
+
+uint64_t sym_vaddr_at(const struct sym_file *f, size_t i)
+{
+	const struct symcache_entry *e = f->cache_entries;
+
+	return e ? e[i].vaddr : f->syms[i].vaddr;
+}
+
+const char *sym_name_at(const struct sym_file *f, size_t i)
+{
+	const struct symcache_entry *e = f->cache_entries;
+
+	return e ? f->cache_strings + e[i].name : f->syms[i].name;
+}
+
+const struct sym_entry *sym_entries(const struct sym_file *f, size_t *n)
+{
+	for (size_t i = 0; f->cache_entries && i < f->nsyms; i++)
+		sym_entry_at(f, i);
+	*n = f->nsyms;
+	return f->syms;
 }
 
 /* Offset of s in the strings being built (appended), or SYMCACHE_NONE. */
@@ -155,21 +222,28 @@ void sym_cache_store(struct sym_file *f, int aux_src)
 	struct symcache_hdr *h;
 	struct symcache_entry *e;
 	char name[128], *strings;
+	uint32_t *order = NULL;
 	uint8_t *mem;
 
 	for (size_t i = 0; i < f->nsyms; i++)
 		strings_cap += strlen(f->syms[i].name) + 1 +
 			       (f->syms[i].version ? strlen(f->syms[i].version) + 1 : 0);
-	mem = malloc(sizeof(*h) + f->nsyms * sizeof(*e) + strings_cap);
-	if (!mem)
+	if (f->nsyms && !(order = sym_name_order(f->syms, f->nsyms)))
 		return;
+	mem = malloc(sizeof(*h) + f->nsyms * (sizeof(*e) + sizeof(*order)) + strings_cap);
+	if (!mem) {
+		free(order);
+		return;
+	}
 	h = (struct symcache_hdr *)mem;
 	symcache_want(f, aux_src, h);
 	h->n = f->nsyms;
 	h->has_symtab = f->has_symtab;
 	h->has_cxx = f->has_cxx;
 	e = (struct symcache_entry *)(h + 1);
-	strings = (char *)(e + f->nsyms);
+	if (f->nsyms)
+		memcpy(e + f->nsyms, order, f->nsyms * sizeof(*order));
+	strings = (char *)((uint32_t *)(e + f->nsyms) + f->nsyms);
 	for (size_t i = 0; i < f->nsyms; i++) {
 		const struct sym_entry *x = &f->syms[i];
 
@@ -190,7 +264,8 @@ void sym_cache_store(struct sym_file *f, int aux_src)
 	strings[used++] = 0; /* the strings end with a NUL even when there are none */
 	h->strings_len = used;
 	symcache_name(h, name, sizeof(name));
-	cache_store(name, mem, sizeof(*h) + f->nsyms * sizeof(*e) + used);
+	cache_store(name, mem, sizeof(*h) + f->nsyms * (sizeof(*e) + sizeof(*order)) + used);
 out:
+	free(order);
 	free(mem);
 }

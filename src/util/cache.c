@@ -162,7 +162,11 @@ void *cache_map(const char *name, size_t *len)
 		close(fd);
 		return NULL;
 	}
-	mem = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	/*
+	 * Populated: the checksum reads every page at once, and one call that maps
+	 * them all costs less than a fault per 16 pages (~20 us each on a VM).
+	 */
+	mem = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
 	close(fd);
 	if (mem == MAP_FAILED)
 		return NULL;

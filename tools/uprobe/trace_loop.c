@@ -216,6 +216,33 @@ static bool wait_events(const struct tracer *t, int ctl, long nap_ns)
 	return ctl >= 0 && p[0].revents;
 }
 
+/*
+ * The idle nap. Counted in the target (tracer_maps_setup: --count, --hist,
+ * --filter without events to print, launch mode), no probe writes a record:
+ * nothing needs the rings read soon, and the loop waits for its descriptors
+ * (the deadline of -d bounds the wait). Waking every millisecond for nothing
+ * cost the traced command CPU (a wake-up, ppoll, wait4 each: ~3,000 of them
+ * over a 3-second script) and, on 2 CPUs, its turn. With more images at once
+ * than wait_fds() takes, the 1 ms nap stays: one not polled must be seen.
+ */
+#define NAP_COUNTED_NS 100000000L
+
+static long idle_nap_ns(const struct tracer *t)
+{
+	uint64_t now;
+
+	if (!t->maps || t->lang_maps || t->lang_record || t->lang_tick || t->pid ||
+	    t->live >= MAX_LIVE_AGENTS)
+		return 1000000;
+	if (!t->deadline)
+		return NAP_COUNTED_NS;
+	now = now_ms();
+	if (now >= t->deadline)
+		return 0;
+	return t->deadline - now < NAP_COUNTED_NS / 1000000 ? (long)(t->deadline - now) * 1000000
+							      : NAP_COUNTED_NS;
+}
+
 void tracer_run(struct tracer *t, uint64_t deadline)
 {
 	int ctl = t->ctl;
@@ -224,7 +251,7 @@ void tracer_run(struct tracer *t, uint64_t deadline)
 	/*
 	 * Records flowing: read on without waiting. Caught up: nap 200 us, so
 	 * that a batch builds up (reading right behind a producer slows it
-	 * down, see docs/benchmarks.md); idle: 1 ms. A nap ends early at a
+	 * down, see docs/benchmarks.md); idle: 1 ms (idle_nap_ns). A nap ends early at a
 	 * message of an image, a new image or the command's end. After a print,
 	 * clear or zero of uprobe -e (its thread waits for it): nap 20 us.
 	 */
@@ -233,7 +260,7 @@ void tracer_run(struct tracer *t, uint64_t deadline)
 		if (t->pid)
 			guard_proc_service(); /* news of the guard, which lets go a late thread itself */
 		/* a thread waits on its print/clear/zero just performed: its next soon */
-		long nap = t->lang_hurry ? 20000 : got ? 200000 : 1000000;
+		long nap = t->lang_hurry ? 20000 : got ? 200000 : idle_nap_ns(t);
 
 		t->lang_hurry = false;
 		if (got <= 256 && wait_events(t, ctl, nap) && tracer_accept_agent(t) < 0)

@@ -82,8 +82,11 @@ static int open_debug_file(struct dw_ctx *cx)
 static int open_dwarf(struct dw_ctx *cx, const char *path)
 {
 	Elf *elf;
+	int err;
 
 	cx->debug_fd = -1;
+	if (!lazy_dw(&err))
+		return dw_fail(cx, -err, path, "%s: %s", path, uprobe_last_error());
 	cx->sym = sym_file_open(path);
 	if (!cx->sym)
 		return dw_fail(cx, errno, path, "%s: %s", path, uprobe_last_error());

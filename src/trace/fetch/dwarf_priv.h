@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "uprobes_trace.h"
+#include "util/lazylibs.h"
 
 /* What is known of one spec's binary while its args are resolved. */
 struct dw_ctx {

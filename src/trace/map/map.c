@@ -82,8 +82,13 @@ struct map_region *map_region_create(const struct map_region_opts *opts)
 		errno = EINVAL;
 		return NULL;
 	}
-	r = calloc(1, sizeof(*r));
-	if (!r)
+	/*
+	 * Mapped, not calloc'd: the struct is ~45 KB (the blob, MAP_MAX_MAPS maps)
+	 * of which a region uses a few pages, and calloc's memset wrote them all
+	 * (every traced image makes one: a page fault each, ~20 us on a VM).
+	 */
+	r = mmap(NULL, sizeof(*r), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (r == MAP_FAILED)
 		return NULL;
 	r->file = FD_KEPT_NONE;
 	r->serial = __atomic_add_fetch(&serials, 1, __ATOMIC_RELAXED);
@@ -321,7 +326,7 @@ void map_region_free(struct map_region *r)
 		munmap(r->base, r->len);
 	if (r->file.fd >= 0)
 		fd_kept_close(&r->file);
-	free(r);
+	munmap(r, sizeof(*r));
 }
 
 /* ---- the agent's side: attach ------------------------------------------------------- */

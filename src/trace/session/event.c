@@ -107,29 +107,50 @@ UPROBE_API int trace_session_fd(const struct trace_session *s)
  * as the dynamic loader found it for this process (its mappings). A name
  * with a '/' is a path and used as is.
  */
-static int resolve_path(const char *name, char *out, size_t len)
+static int path_in_maps(const struct maps_entry *m, int n, const char *name, char *out,
+			size_t len)
 {
-	struct maps_entry *m;
-	int n, ret = -ENOENT;
-
-	if (strchr(name, '/')) {
-		snprintf(out, len, "%s", name);
-		return 0;
-	}
-	n = maps_read(&m);
-	if (n < 0)
-		return log_error(n, "cannot read /proc/self/maps");
-	for (int i = 0; i < n && ret; i++) {
+	for (int i = 0; i < n; i++) {
 		const char *base = strrchr(m[i].path, '/');
 
 		if (m[i].path[0] != '/' || !strchr(m[i].perms, 'x') || !base)
 			continue;
 		if (maps_short_name(base + 1, name)) {
 			snprintf(out, len, "%s", m[i].path);
-			ret = 0;
+			return 0;
 		}
 	}
-	free(m);
+	return -ENOENT;
+}
+
+static int resolve_path(const char *name, char *out, size_t len)
+{
+	struct maps_entry *m;
+	bool borrowed;
+	int n, ret;
+
+	if (strchr(name, '/')) {
+		snprintf(out, len, "%s", name);
+		return 0;
+	}
+	/*
+	 * In a batch (trace_event_attach_many), the reading its symbol lookups
+	 * use next (one /proc/self/maps read per image less); a library loaded
+	 * since that reading is looked for in a new one.
+	 */
+	n = maps_read_batched(&m, &borrowed);
+	if (n < 0)
+		return log_error(n, "cannot read /proc/self/maps");
+	ret = path_in_maps(m, n, name, out, len);
+	if (borrowed && ret) {
+		n = maps_read(&m);
+		if (n < 0)
+			return log_error(n, "cannot read /proc/self/maps");
+		borrowed = false;
+		ret = path_in_maps(m, n, name, out, len);
+	}
+	if (!borrowed)
+		free(m);
 	if (ret)
 		return log_error(ret, "'%s': no loaded executable or library of that name", name);
 	return 0;

@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libdw and liblzma, opened (dlopen) at their first use, not linked: every
+ * traced image loads libuprobes, and linked they came with libbz2 into each
+ * one (four libraries mapped and relocated, ~0.3 ms of CPU per image:
+ * docs/benchmarks.md), while a probe needs DWARF only for an argument named
+ * by a variable (trace/fetch/dwarf*.c) or a source line (sym/symbolize_lines.c),
+ * and liblzma only for MiniDebugInfo (sym/debug.c). As src/kernel/klibs.h
+ * does for libtracefs.
+ *
+ * Included after <elfutils/libdw.h> (or <lzma.h>), this header makes each
+ * call the code makes go through the table: dwarf_tag(die) is
+ * lazy_dw_fns()->dwarf_tag(die). A caller checks lazy_dw(&err) (or
+ * lazy_xz(&err)) before the first call of a session that opens DWARF (the
+ * other calls take what those returned, so they are reached only once it
+ * succeeded); the table is complete or not given at all.
+ */
+#ifndef UPROBES_UTIL_LAZYLIBS_H
+#define UPROBES_UTIL_LAZYLIBS_H
+
+#include <stdbool.h>
+
+/* Every libdw function the library calls (a new one: add it here, or the link fails). */
+#define LAZY_DW_FNS(X) \
+	X(dwarf_addrdie) \
+	X(dwarf_aggregate_size) \
+	X(dwarf_attr) \
+	X(dwarf_attr_integrate) \
+	X(dwarf_begin) \
+	X(dwarf_begin_elf) \
+	X(dwarf_cfi_addrframe) \
+	X(dwarf_cfi_end) \
+	X(dwarf_child) \
+	X(dwarf_diename) \
+	X(dwarf_end) \
+	X(dwarf_filesrc) \
+	X(dwarf_formref_die) \
+	X(dwarf_formstring) \
+	X(dwarf_formudata) \
+	X(dwarf_frame_cfa) \
+	X(dwarf_getcfi) \
+	X(dwarf_getcfi_elf) \
+	X(dwarf_getlocation) \
+	X(dwarf_getlocation_addr) \
+	X(dwarf_getlocation_attr) \
+	X(dwarf_getlocation_implicit_value) \
+	X(dwarf_getscopes) \
+	X(dwarf_getscopes_die) \
+	X(dwarf_getsrc_die) \
+	X(dwarf_getsrcfiles) \
+	X(dwarf_getsrclines) \
+	X(dwarf_haspc) \
+	X(dwarf_highpc) \
+	X(dwarf_lineaddr) \
+	X(dwarf_lineno) \
+	X(dwarf_linesrc) \
+	X(dwarf_lowpc) \
+	X(dwarf_nextcu) \
+	X(dwarf_offdie) \
+	X(dwarf_onesrcline) \
+	X(dwarf_peel_type) \
+	X(dwarf_siblingof) \
+	X(dwarf_tag) \
+	X(dwarf_whatform)
+
+#define LAZY_XZ_FNS(X) X(lzma_stream_decoder) X(lzma_code) X(lzma_end)
+
+/* libdw opened (once, thread-safe): true, or false with -errno in *err and a log. */
+bool lazy_dw(int *err);
+/* liblzma likewise. */
+bool lazy_xz(int *err);
+
+#ifdef _LIBDW_H
+struct lazy_dw_fns {
+#define LAZY_MEMBER(fn) __typeof__(fn) *fn;
+	LAZY_DW_FNS(LAZY_MEMBER)
+#undef LAZY_MEMBER
+};
+const struct lazy_dw_fns *lazy_dw_fns(void);
+#ifndef LAZYLIBS_IMPL
+#define dwarf_addrdie (lazy_dw_fns()->dwarf_addrdie)
+#define dwarf_aggregate_size (lazy_dw_fns()->dwarf_aggregate_size)
+#define dwarf_attr (lazy_dw_fns()->dwarf_attr)
+#define dwarf_attr_integrate (lazy_dw_fns()->dwarf_attr_integrate)
+#define dwarf_begin (lazy_dw_fns()->dwarf_begin)
+#define dwarf_begin_elf (lazy_dw_fns()->dwarf_begin_elf)
+#define dwarf_cfi_addrframe (lazy_dw_fns()->dwarf_cfi_addrframe)
+#define dwarf_cfi_end (lazy_dw_fns()->dwarf_cfi_end)
+#define dwarf_child (lazy_dw_fns()->dwarf_child)
+#define dwarf_diename (lazy_dw_fns()->dwarf_diename)
+#define dwarf_end (lazy_dw_fns()->dwarf_end)
+#define dwarf_filesrc (lazy_dw_fns()->dwarf_filesrc)
+#define dwarf_formref_die (lazy_dw_fns()->dwarf_formref_die)
+#define dwarf_formstring (lazy_dw_fns()->dwarf_formstring)
+#define dwarf_formudata (lazy_dw_fns()->dwarf_formudata)
+#define dwarf_frame_cfa (lazy_dw_fns()->dwarf_frame_cfa)
+#define dwarf_getcfi (lazy_dw_fns()->dwarf_getcfi)
+#define dwarf_getcfi_elf (lazy_dw_fns()->dwarf_getcfi_elf)
+#define dwarf_getlocation (lazy_dw_fns()->dwarf_getlocation)
+#define dwarf_getlocation_addr (lazy_dw_fns()->dwarf_getlocation_addr)
+#define dwarf_getlocation_attr (lazy_dw_fns()->dwarf_getlocation_attr)
+#define dwarf_getlocation_implicit_value (lazy_dw_fns()->dwarf_getlocation_implicit_value)
+#define dwarf_getscopes (lazy_dw_fns()->dwarf_getscopes)
+#define dwarf_getscopes_die (lazy_dw_fns()->dwarf_getscopes_die)
+#define dwarf_getsrc_die (lazy_dw_fns()->dwarf_getsrc_die)
+#define dwarf_getsrcfiles (lazy_dw_fns()->dwarf_getsrcfiles)
+#define dwarf_getsrclines (lazy_dw_fns()->dwarf_getsrclines)
+#define dwarf_haspc (lazy_dw_fns()->dwarf_haspc)
+#define dwarf_highpc (lazy_dw_fns()->dwarf_highpc)
+#define dwarf_lineaddr (lazy_dw_fns()->dwarf_lineaddr)
+#define dwarf_lineno (lazy_dw_fns()->dwarf_lineno)
+#define dwarf_linesrc (lazy_dw_fns()->dwarf_linesrc)
+#define dwarf_lowpc (lazy_dw_fns()->dwarf_lowpc)
+#define dwarf_nextcu (lazy_dw_fns()->dwarf_nextcu)
+#define dwarf_offdie (lazy_dw_fns()->dwarf_offdie)
+#define dwarf_onesrcline (lazy_dw_fns()->dwarf_onesrcline)
+#define dwarf_peel_type (lazy_dw_fns()->dwarf_peel_type)
+#define dwarf_siblingof (lazy_dw_fns()->dwarf_siblingof)
+#define dwarf_tag (lazy_dw_fns()->dwarf_tag)
+#define dwarf_whatform (lazy_dw_fns()->dwarf_whatform)
+#endif
+#endif
+
+#ifdef LZMA_H
+struct lazy_xz_fns {
+#define LAZY_MEMBER(fn) __typeof__(fn) *fn;
+	LAZY_XZ_FNS(LAZY_MEMBER)
+#undef LAZY_MEMBER
+};
+const struct lazy_xz_fns *lazy_xz_fns(void);
+#ifndef LAZYLIBS_IMPL
+#define lzma_stream_decoder (lazy_xz_fns()->lzma_stream_decoder)
+#define lzma_code (lazy_xz_fns()->lzma_code)
+#define lzma_end (lazy_xz_fns()->lzma_end)
+#endif
+#endif
+
+#endif
