@@ -5,7 +5,7 @@
  *
  * An exit's trampoline (one XOL allocation):
  *
- *   tramp+0     the ENTRY template (tramp_templates.S): data words, save all,
+ *   tramp+0     the EXIT template (tramp_templates.S): data words, save all,
  *               call retpatch_exit(exit, regs), restore all but rflags (dead
  *               at a return, see exit_tramp()); then falls into
  *   tramp+off   the exit itself: ret / ret imm16 as it was; jmp target (a tail
@@ -134,12 +134,13 @@ static int exit_tramp(struct retpatch_exit *x, const struct arch_exit *e, const 
 	w.n = npre + 1;
 	arch_window_range(&w, &lo, &hi);
 	/*
-	 * The ENTRY template: rflags saved for the handler, not restored. At a
+	 * The EXIT template: rflags saved for the handler, not restored. At a
 	 * ret and at a tail jump (the callee's entry) the status flags are dead
 	 * and DF is clear by the ABI; a conditional tail jump's condition was
-	 * tested before (the stub below). Spares popfq (~20 cycles).
+	 * tested before (the stub below). Spares popfq (~20 cycles); rip is
+	 * retpatch_exit()'s to set, and it never asks for the redirect.
 	 */
-	off = arch_tramp_template(code, TRAMP_KIND_ENTRY, false, retpatch_exit, x, e->addr);
+	off = arch_tramp_template(code, TRAMP_KIND_EXIT, false, retpatch_exit, x, e->addr);
 	size = off + 16 + ARCH_WINDOW_COPY_MAX + 16;
 	t = xol_alloc(size, lo, hi, e->win);
 	if (off < 0 || !t) {
