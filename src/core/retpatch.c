@@ -49,15 +49,34 @@ struct rp_fn {
 
 static struct rp_fn *rp_fns;
 
+static char forced_why[160]; /* set once site-only is forced (registry_lock or before) */
+
+void retpatch_force_site_only(const char *why)
+{
+	snprintf(forced_why, sizeof(forced_why), "%s", why && *why ? why : "site-only");
+}
+
 enum retpatch_mode retpatch_mode(void)
 {
 	const char *v = getenv("UPROBE_RET_PATH");
 
+	if (forced_why[0])
+		return RETPATCH_ONLY;
 	if (v && !strcmp(v, "hijack"))
 		return RETPATCH_HIJACK;
 	if (v && !strcmp(v, "site-strict"))
 		return RETPATCH_STRICT;
+	if (v && !strcmp(v, "site-only"))
+		return RETPATCH_ONLY;
 	return RETPATCH_SITE;
+}
+
+/* The refusal's parenthesis: what made the hijack unavailable. */
+static const char *mode_why(enum retpatch_mode mode)
+{
+	if (mode == RETPATCH_STRICT)
+		return "UPROBE_RET_PATH=site-strict";
+	return forced_why[0] ? forced_why : "UPROBE_RET_PATH=site-only";
 }
 
 static struct rp_fn *fn_find(uint64_t addr)
@@ -296,13 +315,16 @@ int retpatch_prepare(struct uprobe *p, const struct probe_target *t)
 	enum retpatch_mode mode = retpatch_mode();
 	char why[160];
 
+	bool strict = mode == RETPATCH_STRICT || mode == RETPATCH_ONLY;
+	unsigned tails;
+
 	memset(v, 0, sizeof(*v));
 	v->path = UPROBE_RET_HIJACK;
 	if (retsite_check(t, &scratch)) {
 		snprintf(v->why, sizeof(v->why), "%s", scratch.why);
-		if (mode == RETPATCH_STRICT)
-			return log_error(ENOTSUP, "its exits cannot be patched "
-					 "(UPROBE_RET_PATH=site-strict): %s", scratch.why);
+		if (strict)
+			return log_error(ENOTSUP, "its exits cannot be patched (%s): %s",
+					 mode_why(mode), scratch.why);
 		return 0;
 	}
 	v->ok = 1;
@@ -310,6 +332,14 @@ int retpatch_prepare(struct uprobe *p, const struct probe_target *t)
 	retsite_summary(&scratch, v->why, sizeof(v->why));
 	if (mode == RETPATCH_HIJACK)
 		return 0;
+	tails = scratch.count[ARCH_EXIT_TAIL] + scratch.count[ARCH_EXIT_TAIL_JCC] +
+		scratch.count[ARCH_EXIT_TAIL_GOT];
+	if (mode == RETPATCH_ONLY && tails) {
+		v->ok = 0;
+		return log_error(ENOTSUP, "its exits cannot be patched (%s): %u tail jump%s out, "
+				 "where the call is handed to the return-address hijack",
+				 mode_why(mode), tails, tails == 1 ? "" : "s");
+	}
 	pthread_once(&key_once, key_init);
 	if (key_err)
 		snprintf(why, sizeof(why), "no thread key: %s", strerror(key_err));
@@ -317,9 +347,9 @@ int retpatch_prepare(struct uprobe *p, const struct probe_target *t)
 		size_t n = strlen(v->why);
 
 		snprintf(v->why + n, sizeof(v->why) - n, "; hijack: %s", why);
-		if (mode == RETPATCH_STRICT)
-			return log_error(ENOTSUP, "its exits cannot be patched "
-					 "(UPROBE_RET_PATH=site-strict): %s", why);
+		if (strict)
+			return log_error(ENOTSUP, "its exits cannot be patched (%s): %s",
+					 mode_why(mode), why);
 		return 0;
 	}
 	v->path = UPROBE_RET_SITE;
@@ -375,7 +405,9 @@ void retpatch_arm(struct uprobe **probes, size_t n)
 
 			if (f->x[k]->rec.installed)
 				continue;
-			v->path = UPROBE_RET_HIJACK;
+			/* Site-only: no hijack; the returns of this probe are not followed. */
+			v->path = retpatch_mode() == RETPATCH_ONLY ? UPROBE_RET_NONE
+								   : UPROBE_RET_HIJACK;
 			snprintf(v->why + len, sizeof(v->why) - len, "; hijack: %s",
 				 uprobe_last_error());
 			break;

@@ -32,10 +32,22 @@
  * patched where the analysis allows, else the hijack; "hijack", always the
  * hijack (side-by-side measurement); "site-strict", a return probe whose
  * exits cannot be patched is refused (ENOTSUP) instead of taking the hijack:
- * for running the tests with the fallback off.
+ * for running the tests with the fallback off; "site-only", site-strict and
+ * no return address ever swapped: a function with a tail jump out (whose
+ * exit hands the call to the hijack) is refused too, and an exit that
+ * cannot be written leaves its probe's returns unfollowed instead.
+ * retpatch_force() sets site-only whatever the environment says.
  */
-enum retpatch_mode { RETPATCH_SITE, RETPATCH_HIJACK, RETPATCH_STRICT };
+enum retpatch_mode { RETPATCH_SITE, RETPATCH_HIJACK, RETPATCH_STRICT, RETPATCH_ONLY };
 enum retpatch_mode retpatch_mode(void);
+
+/*
+ * From now on, site-only (see above), because of why (quoted in every
+ * refusal): the agent in a running process (attach mode) that maps
+ * libstdc++, whose unwinders are not interposed there and would unwind into
+ * the return trampoline.
+ */
+void retpatch_force_site_only(const char *why);
 
 /*
  * Decide p's return path at t (p->ret_site) and, for the site path, get the
