@@ -2,7 +2,7 @@
 // A C++ program for uprobe trace -p with return probes (test_cxx.sh): it maps
 // libstdc++, and exceptions are thrown through probed functions. Prints
 // "ready", waits for SIGUSR1 (the tracer traces by then), makes N rounds of
-// calls, prints what they summed and exits 0. Built without hot/cold
+// calls, prints what they summed and exits 0. Usage: cxx_target [traced] N. Built without hot/cold
 // splitting, so that every exit of the probed functions can be patched.
 //
 // Per round i (0 .. N-1): work(i) calls thrower(i) and catches what it
@@ -67,7 +67,8 @@ long tail_f(long i)
 
 int main(int argc, char **argv)
 {
-	long n = argc > 1 ? atol(argv[1]) : 300, sum = 0, caught = 0;
+	/* "cxx_target [traced] N": traced.sh's start_traced says "traced" first. */
+	long n = argc > 1 ? atol(argv[argc - 1]) : 300, sum = 0, caught = 0;
 
 	signal(SIGUSR1, on_go);
 	printf("ready\n");
