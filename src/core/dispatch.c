@@ -91,12 +91,10 @@ static inline __attribute__((always_inline)) void consumers_call(struct probe_re
 			continue;
 		}
 		if (c->ret_handler) {
-			if (__builtin_expect(c->ret_site.path == UPROBE_RET_SITE, 1))
-				ret_cur_cookie = retpatch_push_fast(rec, c, arch_regs_sp(regs), id);
-			else if (c->ret_site.path == UPROBE_RET_HIJACK)
-				ret_cur_cookie = ret_push(rec, c, arch_regs_sp(regs), id);
-			else /* site-only, an exit not written (retpatch_arm): not followed */
-				stat_inc(&c->ret_missed);
+			ret_cur_cookie =
+				c->ret_site.path == UPROBE_RET_SITE
+					? retpatch_push_fast(rec, c, arch_regs_sp(regs), id)
+					: ret_push(rec, c, arch_regs_sp(regs), id);
 			if (c->handler)
 				c->handler(c, regs, c->ctx);
 			ret_cur_cookie = NULL;

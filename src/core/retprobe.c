@@ -333,6 +333,9 @@ uint64_t *ret_push(struct probe_rec *rec, struct uprobe *c, uint64_t slot, int i
 	struct ret_entry *e;
 	uint64_t orig;
 
+	/* Site-only, an exit not written (core/retpatch.c retpatch_arm): not followed. */
+	if (__builtin_expect(c->ret_site.path == UPROBE_RET_NONE, 0))
+		goto missed;
 	if (__builtin_expect(!rs, 0) && !(rs = ret_stack_new()))
 		goto missed;
 	if (rs->busy)

@@ -103,11 +103,11 @@ attach() {
 			# refused (their functions need the hijack): noted, and
 			# not among this batch's accounted members.
 			while read -r f rest; do
-				[ -n "$f" ] || continue
+				case $f in '' | *[!0-9]*) continue ;; esac
 				refused+=("$(what_of "$k" "$f"): $rest")
 				members=($(printf '%s\n' "${members[@]}" | grep -v -x "$f"))
 			done < <(grep -E '^uprobe: warning: not attached: real/f[0-9]+ ' "$tmp/run/all" |
-				sed -E 's/^uprobe: warning: not attached: real\/f([0-9]+) [^:]*: /\1 /')
+				sed -E 's/^uprobe: warning: not attached: real\/f([0-9]+) .* in PID [0-9]+ \([^)]*\): /\1 /')
 			return 0
 		fi
 		wait $tpid
