@@ -52,13 +52,21 @@ count() {
 		# Where a hit's instructions go (self counts per call; the
 		# trampoline and its relocated copy are anonymous code: "???:0x...").
 		case $key in native_ns) continue ;; esac
+		# Lines without an object are code inlined from a header
+		# (srcu.h, retpatch.h): "file:caller", shown as such.
 		callgrind_annotate --auto=no --threshold=100 "$f" 2>/dev/null |
-			awk -v n="$calls" '/ \[\?\?\?\]$|libuprobes\.so\]$|:bench_(ret_)?(target|[a-z_0-9]+_handler) / {
+			awk -v n="$calls" '/ \[\?\?\?\]$|libuprobes\.so\]$|:bench_(ret_)?(target|[a-z_0-9]+_handler) |\) +src\/[^ ]+\.h:[a-z_0-9]+$/ {
 				gsub(",", "", $1)
 				fn = $(NF - 1)
 				sub(/^.*:/, "", fn)
 				if ($NF == "[???]")
 					fn = "trampoline and relocated copy (anonymous code)"
+				else if ($NF ~ /^src\//) {
+					fn = $NF
+					sub(/^.*\//, "", fn)
+					split(fn, part, ":")
+					fn = part[2] " (inlined from " part[1] ")"
+				}
 				if ($1 / n >= 0.5)
 					printf "    %8.1f  %s\n", $1 / n, fn
 			}'

@@ -159,7 +159,9 @@ struct uprobe_opts {
 	 * per-thread stack follows UPROBE_RET_DEPTH calls; deeper calls run
 	 * unprobed on return and are counted (uprobe_info.ret_missed).
 	 * UPROBE_RET_PATH=hijack (read at each attach) takes the hijack
-	 * everywhere, =site-strict refuses (ENOTSUP) where it would be taken. C++ exceptions, backtrace(),
+	 * everywhere, =site-strict refuses (ENOTSUP) where it would be taken,
+	 * =site-only also where a tail jump would hand the call to it (forced
+	 * by uprobe trace -p's agent in a process that maps libstdc++). C++ exceptions, backtrace(),
 	 * longjmp, signal handlers (also on sigaltstack), fork and
 	 * swapcontext keep working (see docs/architecture.md). Refused on
 	 * functions that return twice or that no call enters (ENOTSUP).

@@ -91,6 +91,14 @@ enum uprobe_agent_msg_type {
 	UPROBE_AGENT_PROGRESS,
 };
 
+/*
+ * Attach mode in a process that maps libstdc++: the agent takes return probes
+ * on the return sites only, and a refusal for want of the hijack says this
+ * (the tracer then goes on with the other probes, see trace_agents.c).
+ */
+#define UPROBE_AGENT_SITE_ONLY_WHY \
+	"attach mode, libstdc++ mapped: no return address may be swapped"
+
 struct uprobe_agent_hdr {
 	uint32_t type; /* enum uprobe_agent_msg_type */
 	uint32_t n; /* HELLO, HELLO_SECURE: pid; SPECS, READY, PROGRESS: probes; EXITING: status */

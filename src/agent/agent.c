@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <link.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -38,6 +39,7 @@
 #include "uprobes_trace.h"
 #include "agent/agent_lang.h"
 #include "core/batch.h"
+#include "core/retpatch.h"
 #include "trace/map/map.h"
 #include "util/fd.h"
 
@@ -637,11 +639,32 @@ static void report_exit(int status, void *arg)
 	pthread_mutex_unlock(&live_lock);
 }
 
+static int find_libstdcxx(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	(void)arg;
+	return info->dlpi_name && strstr(info->dlpi_name, "libstdc++.so") != NULL;
+}
+
+/*
+ * Attach mode: libuprobes came in with dlopen, so its unwinder interposers
+ * (core/retunwind.c) do not interpose. In a program that maps libstdc++ a C++
+ * exception would unwind into the return trampoline: return probes take the
+ * return sites only (nothing swaps a return address), and one that would
+ * need the hijack is refused, with this reason.
+ */
+static void attach_ret_path(void)
+{
+	if (dl_iterate_phdr(find_libstdcxx, NULL))
+		retpatch_force_site_only(UPROBE_AGENT_SITE_ONLY_WHY);
+}
+
 /* Attach mode: the agent's own thread serves the tracer from SPECS on. */
 static void *attached(void *arg)
 {
 	struct agent *a = arg;
 
+	attach_ret_path();
 	if (serve(a)) {
 		set_ready(a);
 		set_live(NULL);

@@ -94,7 +94,7 @@ static inline __attribute__((always_inline)) void consumers_call(struct probe_re
 		if (c->ret_handler) {
 			ret_cur_cookie =
 				c->ret_site.path == UPROBE_RET_SITE
-					? retpatch_push(rec, c, arch_regs_sp(regs), id)
+					? retpatch_push_fast(rec, c, arch_regs_sp(regs), id)
 					: ret_push(rec, c, arch_regs_sp(regs), id);
 			if (c->handler)
 				c->handler(c, regs, c->ctx);

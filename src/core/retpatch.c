@@ -5,7 +5,7 @@
  *
  * An exit's trampoline (one XOL allocation):
  *
- *   tramp+0     the ENTRY template (tramp_templates.S): data words, save all,
+ *   tramp+0     the EXIT template (tramp_templates.S): data words, save all,
  *               call retpatch_exit(exit, regs), restore all but rflags (dead
  *               at a return, see exit_tramp()); then falls into
  *   tramp+off   the exit itself: ret / ret imm16 as it was; jmp target (a tail
@@ -49,15 +49,34 @@ struct rp_fn {
 
 static struct rp_fn *rp_fns;
 
+static char forced_why[160]; /* set once site-only is forced (registry_lock or before) */
+
+void retpatch_force_site_only(const char *why)
+{
+	snprintf(forced_why, sizeof(forced_why), "%s", why && *why ? why : "site-only");
+}
+
 enum retpatch_mode retpatch_mode(void)
 {
 	const char *v = getenv("UPROBE_RET_PATH");
 
+	if (forced_why[0])
+		return RETPATCH_ONLY;
 	if (v && !strcmp(v, "hijack"))
 		return RETPATCH_HIJACK;
 	if (v && !strcmp(v, "site-strict"))
 		return RETPATCH_STRICT;
+	if (v && !strcmp(v, "site-only"))
+		return RETPATCH_ONLY;
 	return RETPATCH_SITE;
+}
+
+/* The refusal's parenthesis: what made the hijack unavailable. */
+static const char *mode_why(enum retpatch_mode mode)
+{
+	if (mode == RETPATCH_STRICT)
+		return "UPROBE_RET_PATH=site-strict";
+	return forced_why[0] ? forced_why : "UPROBE_RET_PATH=site-only";
 }
 
 static struct rp_fn *fn_find(uint64_t addr)
@@ -134,12 +153,13 @@ static int exit_tramp(struct retpatch_exit *x, const struct arch_exit *e, const 
 	w.n = npre + 1;
 	arch_window_range(&w, &lo, &hi);
 	/*
-	 * The ENTRY template: rflags saved for the handler, not restored. At a
+	 * The EXIT template: rflags saved for the handler, not restored. At a
 	 * ret and at a tail jump (the callee's entry) the status flags are dead
 	 * and DF is clear by the ABI; a conditional tail jump's condition was
-	 * tested before (the stub below). Spares popfq (~20 cycles).
+	 * tested before (the stub below). Spares popfq (~20 cycles); rip is
+	 * retpatch_exit()'s to set, and it never asks for the redirect.
 	 */
-	off = arch_tramp_template(code, TRAMP_KIND_ENTRY, false, retpatch_exit, x, e->addr);
+	off = arch_tramp_template(code, TRAMP_KIND_EXIT, false, retpatch_exit, x, e->addr);
 	size = off + 16 + ARCH_WINDOW_COPY_MAX + 16;
 	t = xol_alloc(size, lo, hi, e->win);
 	if (off < 0 || !t) {
@@ -295,13 +315,16 @@ int retpatch_prepare(struct uprobe *p, const struct probe_target *t)
 	enum retpatch_mode mode = retpatch_mode();
 	char why[160];
 
+	bool strict = mode == RETPATCH_STRICT || mode == RETPATCH_ONLY;
+	unsigned tails;
+
 	memset(v, 0, sizeof(*v));
 	v->path = UPROBE_RET_HIJACK;
 	if (retsite_check(t, &scratch)) {
 		snprintf(v->why, sizeof(v->why), "%s", scratch.why);
-		if (mode == RETPATCH_STRICT)
-			return log_error(ENOTSUP, "its exits cannot be patched "
-					 "(UPROBE_RET_PATH=site-strict): %s", scratch.why);
+		if (strict)
+			return log_error(ENOTSUP, "its exits cannot be patched (%s): %s",
+					 mode_why(mode), scratch.why);
 		return 0;
 	}
 	v->ok = 1;
@@ -309,6 +332,14 @@ int retpatch_prepare(struct uprobe *p, const struct probe_target *t)
 	retsite_summary(&scratch, v->why, sizeof(v->why));
 	if (mode == RETPATCH_HIJACK)
 		return 0;
+	tails = scratch.count[ARCH_EXIT_TAIL] + scratch.count[ARCH_EXIT_TAIL_JCC] +
+		scratch.count[ARCH_EXIT_TAIL_GOT];
+	if (mode == RETPATCH_ONLY && tails) {
+		v->ok = 0;
+		return log_error(ENOTSUP, "its exits cannot be patched (%s): %u tail jump%s out, "
+				 "where the call is handed to the return-address hijack",
+				 mode_why(mode), tails, tails == 1 ? "" : "s");
+	}
 	pthread_once(&key_once, key_init);
 	if (key_err)
 		snprintf(why, sizeof(why), "no thread key: %s", strerror(key_err));
@@ -316,9 +347,9 @@ int retpatch_prepare(struct uprobe *p, const struct probe_target *t)
 		size_t n = strlen(v->why);
 
 		snprintf(v->why + n, sizeof(v->why) - n, "; hijack: %s", why);
-		if (mode == RETPATCH_STRICT)
-			return log_error(ENOTSUP, "its exits cannot be patched "
-					 "(UPROBE_RET_PATH=site-strict): %s", why);
+		if (strict)
+			return log_error(ENOTSUP, "its exits cannot be patched (%s): %s",
+					 mode_why(mode), why);
 		return 0;
 	}
 	v->path = UPROBE_RET_SITE;
@@ -374,7 +405,9 @@ void retpatch_arm(struct uprobe **probes, size_t n)
 
 			if (f->x[k]->rec.installed)
 				continue;
-			v->path = UPROBE_RET_HIJACK;
+			/* Site-only: no hijack; the returns of this probe are not followed. */
+			v->path = retpatch_mode() == RETPATCH_ONLY ? UPROBE_RET_NONE
+								   : UPROBE_RET_HIJACK;
 			snprintf(v->why + len, sizeof(v->why) - len, "; hijack: %s",
 				 uprobe_last_error());
 			break;

@@ -25,16 +25,29 @@
 
 #include "core/core.h"
 #include "core/resolve.h"
+#include "core/retprobe.h"
 
 /*
  * UPROBE_RET_PATH (read at each attach): unset or "site", the exits are
  * patched where the analysis allows, else the hijack; "hijack", always the
  * hijack (side-by-side measurement); "site-strict", a return probe whose
  * exits cannot be patched is refused (ENOTSUP) instead of taking the hijack:
- * for running the tests with the fallback off.
+ * for running the tests with the fallback off; "site-only", site-strict and
+ * no return address ever swapped: a function with a tail jump out (whose
+ * exit hands the call to the hijack) is refused too, and an exit that
+ * cannot be written leaves its probe's returns unfollowed instead.
+ * retpatch_force() sets site-only whatever the environment says.
  */
-enum retpatch_mode { RETPATCH_SITE, RETPATCH_HIJACK, RETPATCH_STRICT };
+enum retpatch_mode { RETPATCH_SITE, RETPATCH_HIJACK, RETPATCH_STRICT, RETPATCH_ONLY };
 enum retpatch_mode retpatch_mode(void);
+
+/*
+ * From now on, site-only (see above), because of why (quoted in every
+ * refusal): the agent in a running process (attach mode) that maps
+ * libstdc++, whose unwinders are not interposed there and would unwind into
+ * the return trampoline.
+ */
+void retpatch_force_site_only(const char *why);
 
 /*
  * Decide p's return path at t (p->ret_site) and, for the site path, get the
@@ -63,8 +76,72 @@ void retpatch_count(const struct uprobe *p, int delta);
  * Entry side, in the consumer loop (read section held, srcu id >= 0): record
  * this call of rec for consumer c, whose return address is at sp. Returns
  * the call's cookie, or NULL when not followed (counted as missed).
+ * retpatch_push_fast() below is the same, inlined where nothing is to drop.
  */
 uint64_t *retpatch_push(struct probe_rec *rec, struct uprobe *c, uint64_t sp, int id);
+
+/* The per-thread stack of entry records (retpatch_hot.c). */
+struct rp_entry {
+	uint64_t sp; /* the entry's rsp: where the return address is */
+	uint64_t ra; /* the return address */
+	struct probe_rec *rec;
+	struct uprobe *c;
+	uint64_t c_id;
+	uint64_t cookie;
+};
+
+struct rp_stack {
+	unsigned n;
+	unsigned busy;
+	struct rp_entry e[UPROBE_RET_DEPTH];
+};
+
+extern __thread struct rp_stack *rp_self
+	__attribute__((tls_model("initial-exec"), visibility("hidden")));
+
+/*
+ * retpatch_push() inlined into the entry's consumer loop for the common
+ * case: the stack made, not busy, not full, its top (if any) an older live
+ * frame (above sp, and no stack but the threads' own registered: then it
+ * is on this stack and live, ret_frame_gone() would say no), the return
+ * address not the hijack's. Anything else: retpatch_push().
+ */
+static inline __attribute__((always_inline)) uint64_t *
+retpatch_push_fast(struct probe_rec *rec, struct uprobe *c, uint64_t sp, int id)
+{
+	struct rp_stack *rs = rp_self;
+	struct rp_entry *e;
+	uint64_t ra;
+	unsigned n;
+
+	if (__builtin_expect(!rs || rs->busy, 0))
+		return retpatch_push(rec, c, sp, id);
+	rs->busy = 1;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	n = rs->n;
+	ra = *(uint64_t *)sp;
+	if (__builtin_expect(n == UPROBE_RET_DEPTH ||
+				     (n && (rs->e[n - 1].sp <= sp ||
+					    __atomic_load_n(&ret_nstacks, __ATOMIC_RELAXED))) ||
+				     ra == __atomic_load_n(&ret_tramp, __ATOMIC_RELAXED),
+			     0)) {
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		rs->busy = 0;
+		return retpatch_push(rec, c, sp, id);
+	}
+	e = &rs->e[n];
+	e->sp = sp;
+	e->ra = ra;
+	e->rec = rec;
+	e->c = c;
+	e->c_id = c->id;
+	e->cookie = 0;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	rs->n = n + 1;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	rs->busy = 0;
+	return &e->cookie;
+}
 
 /* The exit trampolines' C side (tramp_dispatch_fn). */
 int retpatch_exit(void *exit, struct uprobe_regs *regs);

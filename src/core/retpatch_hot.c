@@ -27,23 +27,8 @@
 #include "core/retprobe.h"
 #include "core/srcu.h"
 
-struct rp_entry {
-	uint64_t sp; /* the entry's rsp: where the return address is */
-	uint64_t ra; /* the return address */
-	struct probe_rec *rec;
-	struct uprobe *c;
-	uint64_t c_id;
-	uint64_t cookie;
-};
-
-struct rp_stack {
-	unsigned n;
-	unsigned busy;
-	struct rp_entry e[UPROBE_RET_DEPTH];
-};
-
+__thread struct rp_stack *rp_self __attribute__((tls_model("initial-exec")));
 pthread_key_t retpatch_key;
-static __thread struct rp_stack *rp_self __attribute__((tls_model("initial-exec")));
 
 static void stat_inc(uint64_t *counter)
 {
@@ -200,43 +185,20 @@ static void rp_remove(struct rp_stack *rs, unsigned from, unsigned to)
 	rs->n = k;
 }
 
-int retpatch_exit(void *xp, struct uprobe_regs *regs)
+/*
+ * Every case but the common one (retpatch_exit): several records of this
+ * call (consumers), records to drop first, none of ours, a tail jump out.
+ * busy and the read section held.
+ */
+static __attribute__((noinline)) void rp_exit_slow(const struct retpatch_exit *x,
+						   struct rp_stack *rs, struct uprobe_regs *regs,
+						   struct uprobe_ret *r, uint64_t slot, int id)
 {
-	const struct retpatch_exit *x = xp;
-	struct rp_stack *rs = rp_self;
-	uint64_t slot = regs->rsp, rip = regs->rip;
-	struct uprobe_ret r; /* the rest is rp_report's: no rep stos on every return */
-	unsigned top, bottom;
-	int id;
+	unsigned top = rp_find(rs, x, slot), bottom;
 
-	r.flags = 0;
-	/* Nothing below us has run SIMD code: the return registers are as at the exit. */
-	__asm__ volatile("movdqu %%xmm0, %0\n\tmovdqu %%xmm1, %1" : "=m"(r.xmm0), "=m"(r.xmm1));
-	if (!rs || !rs->n || rs->busy)
-		return 0;
-	id = srcu_read_lock();
-	if (id < 0) { /* inside a handler: its calls were not followed */
-		srcu_read_unlock();
-		return 0;
-	}
-	rs->busy = 1;
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	top = rs->n;
-	if (__builtin_expect(x->kind == ARCH_EXIT_RET && rp_mine(&rs->e[top - 1], x, slot) &&
-				     (top == 1 || !rp_mine(&rs->e[top - 2], x, slot)), 1)) {
-		/* The common case: this call's one record on top. */
-		regs->rip = rs->e[top - 1].ra;
-		regs->rsp = slot + 8;
-		rp_report(&rs->e[top - 1], regs, &r, id);
-		regs->rip = rip;
-		regs->rsp = slot;
-		rs->n = top - 1;
-		goto out;
-	}
-	top = rp_find(rs, x, slot);
 	if (!top) {
 		RP_DROP_WHILE(rs, id, rp_gone_at_exit(e, slot));
-		goto out;
+		return;
 	}
 	/* Newer records: gone if below us on this stack, alive on another stack. */
 	for (unsigned i = rs->n; i-- > top;) {
@@ -252,10 +214,8 @@ int retpatch_exit(void *xp, struct uprobe_regs *regs)
 		for (unsigned i = top; i-- > bottom;) {
 			regs->rip = rs->e[i].ra;
 			regs->rsp = slot + 8;
-			rp_report(&rs->e[i], regs, &r, id);
+			rp_report(&rs->e[i], regs, r, id);
 		}
-		regs->rip = rip;
-		regs->rsp = slot;
 	} else {
 		/*
 		 * A tail jump out: the callee's return is this call's. Hand the
@@ -277,6 +237,70 @@ int retpatch_exit(void *xp, struct uprobe_regs *regs)
 		}
 	}
 	rp_remove(rs, bottom, top);
+}
+
+/*
+ * The exit trampoline's C side (the EXIT template: regs->rip is not set,
+ * nothing is redirected, so regs->rip and rsp are free to show the return).
+ * The common case inline: a ret, this call's one record on top of the
+ * stack, its consumer the first of the probe's (checked by pointer and id,
+ * no walk: a consumer freed since the push was unlinked first, so the
+ * list's head is not it; a new one at the same address has another id).
+ */
+int retpatch_exit(void *xp, struct uprobe_regs *regs)
+{
+	const struct retpatch_exit *x = xp;
+	struct rp_stack *rs = rp_self;
+	uint64_t slot = regs->rsp;
+	struct uprobe_ret r; /* filled field by field: no rep stos on every return */
+	const struct rp_entry *e;
+	struct uprobe *c;
+	unsigned n;
+	int id;
+
+	r.flags = 0;
+	/* Nothing below us has run SIMD code: the return registers are as at the exit. */
+	__asm__ volatile("movdqu %%xmm0, %0\n\tmovdqu %%xmm1, %1" : "=m"(r.xmm0), "=m"(r.xmm1));
+	if (!rs || rs->busy || !(n = rs->n))
+		return 0;
+	id = srcu_read_lock();
+	if (id < 0) { /* inside a handler: its calls were not followed */
+		srcu_read_unlock();
+		return 0;
+	}
+	rs->busy = 1;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	e = &rs->e[n - 1];
+	if (__builtin_expect(x->kind != ARCH_EXIT_RET || !rp_mine(e, x, slot) ||
+				     (n > 1 && rp_mine(e - 1, x, slot)),
+			     0)) {
+		rp_exit_slow(x, rs, regs, &r, slot, id);
+		goto out;
+	}
+	c = __atomic_load_n(&e->rec->consumers, __ATOMIC_ACQUIRE);
+	if (__builtin_expect(c != e->c || c->id != e->c_id, 0))
+		c = rp_consumer(e);
+	if (__builtin_expect(!c, 0)) {
+		stat_inc(&core_stats.ret_orphaned);
+	} else {
+		/* As the hijack shows a return: rip the call site, rsp after the ret. */
+		regs->rip = e->ra;
+		regs->rsp = slot + 8;
+		r.func = x->fn;
+		r.ret_addr = e->ra;
+		r.cookie = e->cookie;
+		r.entry_sp = slot;
+		if (c->flags & UPROBE_F_HANDLER_NO_SIMD)
+			c->ret_handler(c, regs, &r, c->ctx);
+		else
+			arch_simd_call((rp_simd_fn)c->ret_handler, c, regs, &r, c->ctx);
+		if (__builtin_expect(id < CORE_FAST_IDS, 1))
+			__atomic_store_n(&c->fast_hits[id].ret, c->fast_hits[id].ret + 1,
+					 __ATOMIC_RELAXED);
+		else
+			stat_inc(&c->ret_hits);
+	}
+	rs->n = n - 1;
 out:
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	rs->busy = 0;

@@ -74,13 +74,13 @@ struct ret_stack {
 __thread uint64_t *ret_cur_cookie __attribute__((tls_model("initial-exec")));
 static __thread struct ret_stack *ret_self __attribute__((tls_model("initial-exec")));
 static pthread_key_t ret_key;
-static uint64_t ret_tramp; /* arch_ret_tramp_addr(), once set up */
+uint64_t ret_tramp; /* arch_ret_tramp_addr(), once set up */
 
 static struct {
 	uint64_t lo, hi;
 	bool alt; /* a sigaltstack: its frames never outlive the interrupted code */
 } ret_stacks[RET_STACKS];
-static unsigned ret_nstacks;
+unsigned ret_nstacks;
 static uint64_t ret_stacks_dropped;
 static struct ret_stack *ret_all[RET_ALL];
 static unsigned ret_nall; /* slots of ret_all handed out (a slot may still be NULL) */
@@ -333,6 +333,9 @@ uint64_t *ret_push(struct probe_rec *rec, struct uprobe *c, uint64_t slot, int i
 	struct ret_entry *e;
 	uint64_t orig;
 
+	/* Site-only, an exit not written (core/retpatch.c retpatch_arm): not followed. */
+	if (__builtin_expect(c->ret_site.path == UPROBE_RET_NONE, 0))
+		goto missed;
 	if (__builtin_expect(!rs, 0) && !(rs = ret_stack_new()))
 		goto missed;
 	if (rs->busy)

@@ -71,6 +71,15 @@ bool ret_frame_gone(uint64_t slot, uint64_t sp);
 /* Are a and b on the same stack of this thread? Signal-safe. */
 bool ret_same_stack(uint64_t a, uint64_t b);
 
+/*
+ * For core/retpatch.h's inline push: the return trampoline's address (0
+ * before the first return probe) and how many stacks other than the
+ * threads' own were registered (0: every frame is on its thread's stack,
+ * and one above sp on it is live). Relaxed loads.
+ */
+extern uint64_t ret_tramp __attribute__((visibility("hidden")));
+extern unsigned ret_nstacks __attribute__((visibility("hidden")));
+
 /* Once, from the first attach of a return probe (not signal context). 0 or -errno. */
 int ret_setup(void);
 

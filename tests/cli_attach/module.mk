@@ -37,3 +37,14 @@ tests/cli_attach/test_errors.sh: $(B)/uprobe $(B)/tests/cli_attach/attach_target
 $(B)/tests/cli_attach/no_ptrace: tests/cli_attach/no_ptrace.c
 	@mkdir -p $(@D)
 	$(CC) $(PROG_CFLAGS) $(CFLAGS) -o $@ $<
+
+# Return probes with -p in a C++ process (libstdc++ mapped): the return sites
+# only, exceptions thrown through probed frames, a probe that needs the hijack
+# refused by name.
+TEST_BINS += tests/cli_attach/test_cxx.sh
+
+tests/cli_attach/test_cxx.sh: $(B)/uprobe $(B)/tests/cli_attach/cxx_target
+
+$(B)/tests/cli_attach/cxx_target: tests/cli_attach/cxx_target.cc
+	@mkdir -p $(@D)
+	$(CXX) -std=gnu++17 -O2 -g -fno-reorder-blocks-and-partition -Wall -Wextra -Werror -o $@ $<

@@ -273,12 +273,16 @@ static struct uprobe_agent_status *read_statuses(struct tracer *t, const struct 
 /*
  * A refusal in the command's own image is fatal unless the probed file is
  * simply not mapped there (ENXIO, ENOENT): a program it execs may map it. A
- * running process (-p) has what it has: every refusal is fatal.
+ * running process (-p) has what it has: every refusal is fatal, but for a
+ * return probe that would need the hijack where the agent takes the return
+ * sites only (UPROBE_AGENT_SITE_ONLY_WHY): said, by name, and the others trace
+ * (all of them refused so: fatal).
  */
 static void note_statuses(struct tracer *t, const struct agent_conn *a,
 			  const struct uprobe_agent_status *st)
 {
 	char loc[PATH_MAX + 160], in[96] = "", comm[48];
+	int site_only = 0;
 
 	if (t->pid)
 		snprintf(in, sizeof(in), " in PID %d%s", t->pid, tracer_comm(t->pid, comm, sizeof(comm)));
@@ -296,12 +300,24 @@ static void note_statuses(struct tracer *t, const struct agent_conn *a,
 		tracer_printable(t->why[i]); /* the agent's words, printed */
 		if (t->pid) /* the agent speaks of "this process" */
 			replace_this_process(t->why[i], sizeof(t->why[i]), t->pid);
+		if (t->pid && strstr(t->why[i], UPROBE_AGENT_SITE_ONLY_WHY)) {
+			fprintf(stderr, "uprobe: warning: not attached: %s/%s (%s)%s: %s\n",
+				t->specs[i]->group, t->specs[i]->event,
+				location(t->specs[i], loc, sizeof(loc)), in, t->why[i]);
+			site_only++;
+			continue;
+		}
 		if (t->pid || (a->first && st[i].err != -ENXIO && st[i].err != -ENOENT)) {
 			cli_error(CLI_EXIT_FAIL, "cannot attach %s/%s (%s)%s: %s", t->specs[i]->group,
 				  t->specs[i]->event, location(t->specs[i], loc, sizeof(loc)), in,
 				  t->why[i]);
 			t->fatal = 1;
 		}
+	}
+	if (site_only && site_only == t->n) {
+		cli_error(CLI_EXIT_FAIL, "-p %d: no probe attached (return probes in a process that "
+			  "maps libstdc++ take the return sites only)", t->pid);
+		t->fatal = 1;
 	}
 }
 

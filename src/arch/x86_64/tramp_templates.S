@@ -176,6 +176,39 @@ uprobes_lean_body:
 	ret
 	.size uprobes_lean_body, .-uprobes_lean_body
 
+	/*
+	 * The exit trampoline of a return site (core/retpatch.c): the ENTRY
+	 * template without what a return does not use. rflags are saved for
+	 * the handler and not restored (dead at a ret and at a tail jump, DF
+	 * clear: the ABI). rip is not stored: retpatch_exit() writes the call
+	 * site there itself. Its C side never asks for the redirect (a return
+	 * handler's rip and rsp are ignored), so the result is not tested.
+	 * Every general register is reloaded: a return handler's writes to
+	 * them take effect (uprobes.h), and code compiled with -fipa-ra may
+	 * keep values in call-clobbered registers across a call to a function
+	 * it knows does not touch them.
+	 */
+	.globl uprobes_tramp_exit, uprobes_tramp_exit_end
+	.hidden uprobes_tramp_exit, uprobes_tramp_exit_end
+	.p2align 5
+uprobes_tramp_exit:
+	.quad 0, 0, 0, 0, 0, 0
+	lea -(128 + FRAME)(%rsp), %rsp
+	pushfq
+	popq R_RFL(%rsp)
+	SAVE_GPRS
+	lea (128 + FRAME)(%rsp), %rax
+	mov %rax, R_RSP(%rsp)
+	mov %rsp, %rbx
+	and $-16, %rsp
+	mov %rbx, %rsi
+	mov uprobes_tramp_exit + 16(%rip), %rdi
+	call *uprobes_tramp_exit(%rip)
+	mov %rbx, %rsp
+	LOAD_GPRS
+	lea (128 + FRAME)(%rsp), %rsp
+uprobes_tramp_exit_end:
+
 /* Reached with rsp = &struct uprobe_regs; the SIGTRAP handler takes it from here. */
 	.globl uprobes_redirect_trap
 	.hidden uprobes_redirect_trap

@@ -13,12 +13,13 @@ extern const uint8_t uprobes_tramp_lean_nofl[], uprobes_tramp_lean_nofl_end[];
 extern const uint8_t uprobes_tramp_lean_nofl_simd[], uprobes_tramp_lean_nofl_simd_end[];
 extern const uint8_t uprobes_tramp_lean_stub[], uprobes_tramp_lean_stub_end[];
 extern const uint8_t uprobes_lean_body[];
+extern const uint8_t uprobes_tramp_exit[], uprobes_tramp_exit_end[];
 
 /*
  * [kind][simd]: start and end of each template (LEAN differs from ENTRY in its
  * C side; LEAN_NOFLAGS without SIMD is a stub calling uprobes_lean_body).
  */
-static const uint8_t *const tramp_bounds[4][2][2] = {
+static const uint8_t *const tramp_bounds[5][2][2] = {
 	[TRAMP_KIND_FLAGS] = { { uprobes_tramp_flags, uprobes_tramp_flags_end },
 			       { uprobes_tramp_flags_simd, uprobes_tramp_flags_simd_end } },
 	[TRAMP_KIND_ENTRY] = { { uprobes_tramp_entry, uprobes_tramp_entry_end },
@@ -28,6 +29,7 @@ static const uint8_t *const tramp_bounds[4][2][2] = {
 	[TRAMP_KIND_LEAN_NOFLAGS] = { { uprobes_tramp_lean_stub, uprobes_tramp_lean_stub_end },
 				      { uprobes_tramp_lean_nofl_simd,
 					uprobes_tramp_lean_nofl_simd_end } },
+	[TRAMP_KIND_EXIT] = { { uprobes_tramp_exit, uprobes_tramp_exit_end }, { NULL, NULL } },
 };
 extern const uint8_t uprobes_redirect_trap[];
 extern const uint8_t uprobes_ret_tramp[];
@@ -73,6 +75,8 @@ int arch_tramp_template(uint8_t *out, enum tramp_kind kind, bool simd, tramp_dis
 	const uint8_t *start = tramp_bounds[kind][simd][0], *end = tramp_bounds[kind][simd][1];
 	uint64_t data[TRAMP_DATA_WORDS] = { 0 };
 
+	if (!start)
+		return -ENOTSUP;
 	if (simd) {
 		data[TRAMP_XSAVE_SIZE] = xsave_area_size();
 		if (!data[TRAMP_XSAVE_SIZE])

@@ -28,9 +28,16 @@ typedef int (*tramp_dispatch_fn)(void *rec, struct uprobe_regs *regs);
  * them (a function entry: they are dead); LEAN is ENTRY's code with the lean
  * C side (dispatch_entry_lean); LEAN_NOFLAGS does not read them either (a
  * function entry, UPROBE_F_HANDLER_NO_FLAGS: the handler sees 0x202, see
- * tramp_templates.S).
+ * tramp_templates.S); EXIT is ENTRY without storing rip nor testing for the
+ * redirect (return sites: the C side sets rip and never redirects).
  */
-enum tramp_kind { TRAMP_KIND_FLAGS, TRAMP_KIND_ENTRY, TRAMP_KIND_LEAN, TRAMP_KIND_LEAN_NOFLAGS };
+enum tramp_kind {
+	TRAMP_KIND_FLAGS,
+	TRAMP_KIND_ENTRY,
+	TRAMP_KIND_LEAN,
+	TRAMP_KIND_LEAN_NOFLAGS,
+	TRAMP_KIND_EXIT, /* a return site's (core/retpatch.c): no rip, no redirect; no SIMD variant */
+};
 
 /* Where a trampoline's regs sit below the probed thread's rsp. */
 #define TRAMP_REGS_BELOW_RSP (128 + 144)
