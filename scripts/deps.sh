@@ -2,11 +2,14 @@
 # SPDX-License-Identifier: MIT
 # Install the Debian packages the build, the tests and the benchmarks need.
 # Idempotent: does nothing when everything is present. Needs root to install.
+# chromium: tests/stack/test_stack_cli.sh renders the flame graph SVG headless and
+# runs its search and zoom scripts (issue 17).
 set -e
 PKGS="make gcc g++ libc6-dev pkg-config libzydis-dev libelf-dev libdw-dev
       systemtap-sdt-dev libc6-dbg liblzma-dev xz-utils binutils python3 sqlite3 bash coreutils strace
       lua5.4 gawk perl python3.11 zstd redis-server redis-tools gdb bpftrace clang
-      libtracefs-dev libtraceevent-dev"
+      libtracefs-dev libtraceevent-dev
+      chromium"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -131,7 +131,7 @@ print(total, " ".join("%s:%d" % (f[3], f[1]) for f in fr))' "$tmp/two.svg")
 fi
 
 # The SVG in a real browser: frames drawn, its search and zoom scripts run
-# without an error. Skipped without chromium (Debian's, not in scripts/deps.sh).
+# without an error. Skipped without chromium (Debian's; scripts/deps.sh installs it).
 browser=$(command -v chromium || command -v chromium-browser || true)
 if [ -z "$browser" ]; then
 	skip svg_browser "chromium is not installed"
