@@ -271,7 +271,7 @@ int retpatch_exit(void *xp, struct uprobe_regs *regs)
 				stat_inc(&core_stats.ret_orphaned);
 				continue;
 			}
-			cookie = ret_push(e->rec, c, slot, id);
+			cookie = ret_push(e->rec, c, regs, id); /* at regs->rsp: slot */
 			if (cookie)
 				*cookie = e->cookie;
 		}
