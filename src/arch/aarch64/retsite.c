@@ -117,3 +117,13 @@ void retpatch_thread_end(void *stack)
 {
 	(void)stack;
 }
+
+/* As core/retsite.c has it. */
+const char *uprobe_ret_path_name(enum uprobe_ret_path path)
+{
+	switch (path) {
+	case UPROBE_RET_HIJACK: return "hijack";
+	case UPROBE_RET_SITE: return "site";
+	default: return "none";
+	}
+}
