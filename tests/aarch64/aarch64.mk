@@ -91,3 +91,7 @@ $(B)/tests/aarch64/test_retprobe: tests/aarch64/test_retprobe.c $(B)/libuprobes-
 	$(CC) $(A64_TEST_CFLAGS) $(CFLAGS) -mbranch-protection=standard -o $@ $< \
 		$(A64_LIBS) \
 		-lelf -ldw -lz -llzma -ldl $(A64_LDLIBS)
+
+# The uprobe command for aarch64 under qemu (uprobe list on the demo program).
+A64_TEST_SCRIPTS += tests/aarch64/test_cli.sh
+A64_SCRIPT_DEPS += $(B)/uprobe
