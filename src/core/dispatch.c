@@ -95,7 +95,7 @@ static inline __attribute__((always_inline)) void consumers_call(struct probe_re
 			ret_cur_cookie =
 				c->ret_site.path == UPROBE_RET_SITE
 					? retpatch_push_fast(rec, c, arch_regs_sp(regs), id)
-					: ret_push(rec, c, arch_regs_sp(regs), id);
+					: ret_push(rec, c, regs, id);
 			if (c->handler)
 				c->handler(c, regs, c->ctx);
 			ret_cur_cookie = NULL;

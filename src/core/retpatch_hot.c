@@ -231,7 +231,7 @@ static __attribute__((noinline)) void rp_exit_slow(const struct retpatch_exit *x
 				stat_inc(&core_stats.ret_orphaned);
 				continue;
 			}
-			cookie = ret_push(e->rec, c, slot, id);
+			cookie = ret_push(e->rec, c, regs, id); /* at regs->rsp: slot */
 			if (cookie)
 				*cookie = e->cookie;
 		}

@@ -24,6 +24,11 @@
  *
  * A signal handler that interrupts an operation on the shadow stack (busy)
  * does not follow its own calls: they are counted as missed.
+ *
+ * The architecture says where a call's return address is (arch_ret_*): a
+ * call's key ("slot") is the stack slot of its return address on x86-64 (rsp
+ * at the entry), sp at the entry on aarch64 (the return address in x30). In
+ * both, a frame below another on a stack has a lower key.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -44,7 +49,7 @@
 #define RET_TAKE_MAX 16		 /* consumers of one call taken at once */
 
 struct ret_entry {
-	uint64_t slot; /* where the return address lives on the stack */
+	uint64_t slot; /* the call's key (arch_ret_key): where the return address lives on x86-64 */
 	uint64_t orig; /* the return address */
 	struct probe_rec *rec;
 	struct uprobe *c;
@@ -279,7 +284,7 @@ static void ret_unwound(struct ret_stack *rs, const struct ret_entry *e, int id)
 	struct uprobe_regs regs = { 0 };
 	struct uprobe_ret r = { .flags = UPROBE_RET_UNWOUND };
 
-	arch_regs_set_pc_sp(&regs, e->orig, e->slot + 8);
+	arch_regs_set_pc_sp(&regs, e->orig, arch_ret_sp_after(e->slot));
 
 	if (e->slot & RET_TAKEN)
 		return;
@@ -314,7 +319,8 @@ static void ret_resync_locked(struct ret_stack *rs, uint64_t limit, int id)
 
 		if (!e->unhooked || (e->slot & RET_TAKEN))
 			continue;
-		if (!(here && e->slot < limit) && *(uint64_t *)e->slot == e->orig) {
+		if (!(here && e->slot < limit) && ARCH_RET_IN_MEMORY &&
+		    *(uint64_t *)e->slot == e->orig) {
 			*(uint64_t *)e->slot = ret_tramp;
 			mod_begin(rs);
 			e->unhooked = 0;
@@ -327,11 +333,11 @@ static void ret_resync_locked(struct ret_stack *rs, uint64_t limit, int id)
 	}
 }
 
-uint64_t *ret_push(struct probe_rec *rec, struct uprobe *c, uint64_t slot, int id)
+uint64_t *ret_push(struct probe_rec *rec, struct uprobe *c, struct uprobe_regs *regs, int id)
 {
 	struct ret_stack *rs = ret_self;
 	struct ret_entry *e;
-	uint64_t orig;
+	uint64_t slot = arch_ret_key(regs), orig;
 
 	/* Site-only, an exit not written (core/retpatch.c retpatch_arm): not followed. */
 	if (__builtin_expect(c->ret_site.path == UPROBE_RET_NONE, 0))
@@ -344,7 +350,7 @@ uint64_t *ret_push(struct probe_rec *rec, struct uprobe *c, uint64_t slot, int i
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	if (rs->n_unhooked)
 		ret_resync_locked(rs, slot + 1, id);
-	orig = *(uint64_t *)slot;
+	orig = arch_ret_get(regs, slot);
 	if (orig == ret_tramp) {
 		/* A second consumer of this call, or a tail call back into the function. */
 		if (!rs->n || rs->e[rs->n - 1].slot != slot)
@@ -369,7 +375,7 @@ uint64_t *ret_push(struct probe_rec *rec, struct uprobe *c, uint64_t slot, int i
 	e->unhooked = 0;
 	rs->n++;
 	mod_end(rs);
-	*(uint64_t *)slot = ret_tramp;
+	arch_ret_set(regs, slot, ret_tramp);
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	rs->busy = 0;
 	return &e->cookie;
@@ -395,6 +401,14 @@ uint64_t ret_real_address(uint64_t slot, uint64_t ra)
 	for (unsigned i = rs->n; i-- > 0;)
 		if (rs->e[i].slot == slot)
 			return rs->e[i].orig;
+	/*
+	 * Without the return address in memory (aarch64) a walk by frame records
+	 * knows only a bound: the call's key (sp at its entry) is at or above
+	 * the frame record. The newest call at or above it is that frame's.
+	 */
+	for (unsigned i = rs->n; !ARCH_RET_IN_MEMORY && i-- > 0;)
+		if (rs->e[i].slot >= slot && !(rs->e[i].slot & RET_TAKEN))
+			return rs->e[i].orig;
 	return ra;
 }
 
@@ -411,7 +425,7 @@ static unsigned mod_read(struct ret_stack *rs)
 			return mod;
 		if (tries % 1024 == 1023)
 			raw_syscall6(SYS_sched_yield, 0, 0, 0, 0, 0, 0);
-		__builtin_ia32_pause();
+		arch_cpu_relax();
 	}
 	return 1;
 }
@@ -500,8 +514,7 @@ static uint64_t ret_lost(struct ret_stack *rs, uint64_t slot, struct uprobe_regs
 	n = ret_take_foreign(rs, slot, taken);
 	/* Newest first, as in dispatch_return(). */
 	for (unsigned i = n; i-- > 0;) {
-		regs->rip = taken[0].orig;
-		regs->rsp = slot + 8;
+		arch_regs_set_pc_sp(regs, taken[0].orig, arch_ret_sp_after(slot));
 		ret_report(&taken[i], regs, r, id);
 	}
 	if (n)
@@ -513,7 +526,7 @@ static uint64_t ret_lost(struct ret_stack *rs, uint64_t slot, struct uprobe_regs
 void dispatch_return(struct ret_frame *f)
 {
 	struct ret_stack *rs = ret_self;
-	uint64_t slot = f->regs.rsp - 8, orig;
+	uint64_t slot = arch_ret_frame_key(f), orig;
 	struct uprobe_ret r = { .xmm0 = f->xmm0, .xmm1 = f->xmm1 };
 	int id = srcu_read_lock();
 	unsigned top, bottom;
@@ -521,7 +534,7 @@ void dispatch_return(struct ret_frame *f)
 	if (!rs && !(rs = ret_stack_new())) {
 		/* A coroutine's call followed by another thread, and no memory for ours. */
 		orig = ret_lost(NULL, slot, &f->regs, &r, id);
-		*(uint64_t *)slot = orig;
+		arch_ret_frame_resume(f, slot, orig);
 		srcu_read_unlock();
 		return;
 	}
@@ -534,7 +547,7 @@ void dispatch_return(struct ret_frame *f)
 		struct ret_entry *e = &rs->e[top - 1];
 
 		orig = e->orig;
-		f->regs.rip = orig;
+		arch_regs_set_pc_sp(&f->regs, orig, arch_ret_sp_after(slot));
 		ret_report(e, &f->regs, &r, id);
 		mod_begin(rs);
 		rs->n = top - 1;
@@ -559,19 +572,18 @@ void dispatch_return(struct ret_frame *f)
 	for (bottom = top - 1; bottom > 0 && rs->e[bottom - 1].slot == slot; bottom--)
 		;
 	orig = rs->e[bottom].orig;
-	f->regs.rip = orig;
+	arch_regs_set_pc_sp(&f->regs, orig, arch_ret_sp_after(slot));
 	/* Newest first: a tail call's callee returns before its caller. */
 	for (unsigned i = top; i-- > bottom;) {
 		struct ret_entry e = rs->e[i];
 
 		ret_report(&e, &f->regs, &r, id);
-		f->regs.rip = orig;
-		f->regs.rsp = slot + 8;
+		arch_regs_set_pc_sp(&f->regs, orig, arch_ret_sp_after(slot));
 	}
 	for (unsigned i = top; i-- > bottom;)
 		ret_remove(rs, i);
 out:
-	*(uint64_t *)slot = orig;
+	arch_ret_frame_resume(f, slot, orig);
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	rs->busy = 0;
 	srcu_read_unlock();
@@ -610,6 +622,11 @@ void ret_unhook(uint64_t sp)
 
 	if (!rs)
 		return;
+	if (!ARCH_RET_IN_MEMORY) {
+		/* The return addresses are where the functions saved x30: not ours to restore. */
+		ret_leave(rs);
+		return;
+	}
 	for (unsigned i = 0; i < rs->n; i++) {
 		struct ret_entry *e = &rs->e[i];
 		bool here = same_stack(e->slot, sp);
@@ -645,8 +662,8 @@ static void ret_drop_all(struct ret_stack *rs, uint64_t sp, int id)
 	while (rs->n) {
 		struct ret_entry *e = &rs->e[rs->n - 1];
 
-		if (sp && !e->unhooked && !(e->slot & RET_TAKEN) && e->slot >= sp &&
-		    same_stack(e->slot, sp) && *(uint64_t *)e->slot == ret_tramp)
+		if (ARCH_RET_IN_MEMORY && sp && !e->unhooked && !(e->slot & RET_TAKEN) &&
+		    e->slot >= sp && same_stack(e->slot, sp) && *(uint64_t *)e->slot == ret_tramp)
 			*(uint64_t *)e->slot = e->orig;
 		ret_unwound(rs, e, id);
 		ret_remove(rs, rs->n - 1);

@@ -19,10 +19,12 @@
 
 /*
  * Entry side, inside the consumer loop (read section held): follow this call
- * of rec for consumer c whose return address is at slot. Returns the cookie
- * of the call, or NULL when it is not followed (counted as missed).
+ * of rec for consumer c, regs at the function's entry (the return address
+ * where arch_ret_get() finds it: the stack slot at rsp, x30). Returns the
+ * cookie of the call, or NULL when it is not followed (counted as missed).
  */
-uint64_t *ret_push(struct probe_rec *rec, struct uprobe *c, uint64_t slot, int srcu_id);
+uint64_t *ret_push(struct probe_rec *rec, struct uprobe *c, struct uprobe_regs *regs,
+		   int srcu_id);
 
 /* The cookie of the entry handler running on this thread (uprobe_cookie()). */
 extern __thread uint64_t *ret_cur_cookie __attribute__((tls_model("initial-exec")));

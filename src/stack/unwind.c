@@ -26,6 +26,11 @@
  * caller's stack pointer must lie above its callee's (so a walk cannot
  * loop), and return addresses the return probes swapped for their
  * trampoline are put back (ret_real_address).
+ *
+ * The architecture (arch/arch.h) gives the registers, where a function's
+ * entry has its return address, and whether CFI is read: on aarch64 not yet
+ * (ARCH_UNWIND_CFI 0), every frame is walked by its frame record (x29 ->
+ * [x29][x30], the layout of rbp's), return addresses PAC-stripped.
  */
 #include <stddef.h>
 #include <ucontext.h>
@@ -38,11 +43,10 @@
 #include "stack/stack.h"
 #include "stack/walk.h"
 
-#define DW_RBP 6
-#define DW_RSP 7
+#define DW_RBP ARCH_DW_FP
+#define DW_RSP ARCH_DW_SP
 #define USER_TOP (1ull << 47)	    /* no user address at or above */
 #define FP_REACH (64ull << 20)	    /* rbp further above rsp: not a frame of this stack */
-#define UC_GREGS offsetof(ucontext_t, uc_mcontext.gregs)
 
 struct uw_state {
 	uint64_t ip, sp, bp;
@@ -63,31 +67,29 @@ static inline int load8(uint64_t addr, uint64_t *v)
 /* DWARF register n of this frame, where it is known: 0 or -1. */
 static int reg_value(const struct uw_state *s, unsigned int n, uint64_t *v)
 {
-	/* struct uprobe_regs word and ucontext gregs index of DWARF 0..15 */
-	static const uint8_t word[16] = { 10, 12, 11, 5, 13, 14, 4, 17, 9, 8, 7, 6, 3, 2, 1, 0 };
-	static const uint8_t greg[16] = { REG_RAX, REG_RDX, REG_RCX, REG_RBX, REG_RSI, REG_RDI,
-					  REG_RBP, REG_RSP, REG_R8,  REG_R9,  REG_R10, REG_R11,
-					  REG_R12, REG_R13, REG_R14, REG_R15 };
+	int word = arch_dwarf_reg_word(n), off = arch_uc_dwarf_off(n);
 
 	if (n == DW_RBP || n == DW_RSP) {
 		*v = n == DW_RBP ? s->bp : s->sp;
 		return 0;
 	}
-	if (n > 15)
+	if (word < 0)
 		return -1;
 	if (s->regs) {
-		*v = ((const uint64_t *)s->regs)[word[n]];
+		*v = ((const uint64_t *)s->regs)[word];
 		return 0;
 	}
-	if (s->uc)
-		return load8(s->uc + UC_GREGS + 8 * greg[n], v);
+	if (s->uc && off >= 0)
+		return load8(s->uc + (uint64_t)off, v);
 	return -1;
 }
 
 /* The caller's frame: its return address was at slot, its stack pointer is cfa. */
 static int set_caller(struct uw_state *s, uint64_t ra, uint64_t cfa, uint64_t bp, uint64_t slot)
 {
-	if (cfa <= s->sp || ra < 4096 || ra >= USER_TOP)
+	ra = arch_ra_strip(ra);
+	/* at an entry on aarch64 the caller's sp is the callee's (ARCH_ENTRY_CFA_OFF 0) */
+	if (cfa + (s->regs && !ARCH_ENTRY_CFA_OFF) <= s->sp || ra < 4096 || ra >= USER_TOP)
 		return -1;
 	s->ip = ra == s->tramp ? ret_real_address(slot, ra) : ra;
 	s->sp = cfa;
@@ -120,7 +122,7 @@ static int step_call(struct uw_state *s, const struct cfi_row *r)
 		bp = 0;
 		break;
 	}
-	return set_caller(s, ra, cfa, bp, cfa - 8);
+	return set_caller(s, ra, cfa, bp, arch_ret_key_of_cfa(cfa));
 }
 
 /* A PLT stub: CFA = rsp + 8, 8 more once it pushed (byte k of its 16 on). */
@@ -131,7 +133,7 @@ static int step_plt(struct uw_state *s, const struct cfi_row *r)
 
 	if (load8(cfa - 8, &ra))
 		return -1;
-	return set_caller(s, ra, cfa, s->bp, cfa - 8);
+	return set_caller(s, ra, cfa, s->bp, arch_ret_key_of_cfa(cfa));
 }
 
 /* __restore_rt: the interrupted code's registers are in the ucontext at rsp. */
@@ -139,22 +141,25 @@ static int step_signal(struct uw_state *s)
 {
 	uint64_t uc = s->sp, ip, sp, bp;
 
-	if (load8(uc + UC_GREGS + 8 * REG_RIP, &ip) || load8(uc + UC_GREGS + 8 * REG_RSP, &sp) ||
-	    load8(uc + UC_GREGS + 8 * REG_RBP, &bp) || ip < 4096 || ip >= USER_TOP)
+	if (load8(uc + ARCH_UC_PC_OFF, &ip) || load8(uc + (uint64_t)arch_uc_dwarf_off(DW_RSP), &sp) ||
+	    load8(uc + (uint64_t)arch_uc_dwarf_off(DW_RBP), &bp) || ip < 4096 || ip >= USER_TOP)
 		return -1;
 	*s = (struct uw_state){ .ip = ip, .sp = sp, .bp = bp, .uc = uc, .tramp = s->tramp,
 				.exact = true };
 	return 0;
 }
 
-/* A function's first instruction: the return address is on top of the stack. */
+/*
+ * A function's first instruction: the return address is on top of the stack
+ * (x86-64), or in a register (aarch64's x30, the caller's sp unchanged).
+ */
 static int step_entry(struct uw_state *s)
 {
-	uint64_t ra;
+	uint64_t ra = s->regs ? arch_regs_entry_ra(s->regs) : 0;
 
-	if (load8(s->sp, &ra))
+	if (!ra && load8(s->sp, &ra))
 		return -1;
-	return set_caller(s, ra, s->sp + 8, s->bp, s->sp);
+	return set_caller(s, ra, s->sp + ARCH_ENTRY_CFA_OFF, s->bp, s->sp);
 }
 
 /* Frame pointers: rbp -> [the caller's rbp][the return address]. */
@@ -165,7 +170,7 @@ static int step_fp(struct uw_state *s)
 	if (bp < s->sp || (bp & 7) || bp - s->sp > FP_REACH || load8(bp, &next) ||
 	    load8(bp + 8, &ra))
 		return -1;
-	return set_caller(s, ra, bp + 16, next, bp + 8);
+	return set_caller(s, ra, bp + 16, next, arch_ret_key_of_cfa(bp + 16));
 }
 
 static int step(struct uw_state *s, const struct cfi_row *r, bool entry)
@@ -228,7 +233,7 @@ static uint64_t walk_find(struct uw_module *u, const struct stack_modset *ms,
 	if (!wc || !(d = walk_cache_get(wc, pc))) {
 		if (pc - u->lo >= u->span)
 			module_enter(u, ms, pc);
-		if (u->cfi && cfi_lookup(u->cfi, pc - u->bias, row))
+		if (ARCH_UNWIND_CFI && u->cfi && cfi_lookup(u->cfi, pc - u->bias, row))
 			*r = row;
 		d = walk_desc_of(*r);
 		if (d && wc && pc < USER_TOP)
@@ -254,17 +259,17 @@ static inline __attribute__((always_inline)) int walk_apply(uint64_t d, uint64_t
 	cfa = ((d & WALK_BP_BASE) ? *bp : *sp) + walk_desc_off(d);
 	if (d & WALK_BP_SAVED) {
 		w = safe_load16_inline(cfa - 16); /* v: the saved rbp; fault: the return address */
-		ra = w.fault;
+		ra = arch_ra_strip(w.fault);
 		if (cfa <= *sp || ra - 4096 >= USER_TOP - 4096)
 			return -1;
 		*bp = w.v;
 	} else {
 		w = safe_load8_inline(cfa - 8);
-		ra = w.fault ? 0 : w.v;
+		ra = w.fault ? 0 : arch_ra_strip(w.v);
 		if (cfa <= *sp || ra - 4096 >= USER_TOP - 4096)
 			return -1;
 	}
-	*ip = ra == tramp ? ret_real_address(cfa - 8, ra) : ra;
+	*ip = ra == tramp ? ret_real_address(arch_ret_key_of_cfa(cfa), ra) : ra;
 	*sp = cfa;
 	return 0;
 }
@@ -308,7 +313,7 @@ static __attribute__((noinline)) unsigned walk_fast(struct walk_cache *wc, uint6
 bp16:			/* CFA = rbp + 16, [the caller's rbp][the return address] at rbp */
 			w = safe_load16_inline(bp);
 			cfa = bp + 16;
-			ra = w.fault;
+			ra = arch_ra_strip(w.fault);
 			if (cfa <= sp || ra - 4096 >= USER_TOP - 4096)
 				goto refused;
 			bp = w.v;
@@ -328,18 +333,18 @@ bp16:			/* CFA = rbp + 16, [the caller's rbp][the return address] at rbp */
 			cfa = ((x & WALK_BP_BASE) ? bp : sp) + walk_desc_off(x);
 			if (x & WALK_BP_SAVED) {
 				w = safe_load16_inline(cfa - 16);
-				ra = w.fault;
+				ra = arch_ra_strip(w.fault);
 				if (cfa <= sp || ra - 4096 >= USER_TOP - 4096)
 					goto refused;
 				bp = w.v;
 			} else {
 load8:				w = safe_load8_inline(cfa - 8);
-				ra = w.fault ? 0 : w.v;
+				ra = w.fault ? 0 : arch_ra_strip(w.v);
 				if (cfa <= sp || ra - 4096 >= USER_TOP - 4096)
 					goto refused;
 			}
 		}
-		ip = ra == tramp ? ret_real_address(cfa - 8, ra) : ra;
+		ip = ra == tramp ? ret_real_address(arch_ret_key_of_cfa(cfa), ra) : ra;
 		sp = cfa;
 		frames[n++] = ip;
 	}
@@ -357,7 +362,8 @@ unwind(const struct stack_modset *ms, const struct uprobe_regs *regs, bool at_en
        uint64_t *frames, unsigned max)
 {
 	struct walk_cache *wc = ms ? ms->walk : NULL;
-	struct uw_state s = { regs->rip, regs->rsp, regs->rbp, regs, 0, ret_tramp_address(), true };
+	struct uw_state s = { arch_regs_pc(regs), arch_regs_sp(regs), arch_regs_fp(regs), regs, 0,
+			      ret_tramp_address(), true };
 	struct uw_module u = { .lo = 1 };
 	uint64_t ip = s.ip, sp = s.sp, bp = s.bp, tramp = s.tramp;
 	unsigned n = 0;

@@ -9,6 +9,8 @@
 # preloaded (A64_TEST_SCRIPTS: run on the host, they start qemu-aarch64 themselves).
 A64_SANDBOX := tests/aarch64/sandbox.c tests/aarch64/frame.S
 A64_TEST_CFLAGS := $(BASE_CFLAGS) -Itests -pthread
+# The real library: the generic layers and the arch layer need each other.
+A64_LIBS = -Wl,--start-group $(B)/libuprobes-generic.a $(B)/libuprobes-arch.a -Wl,--end-group
 
 A64_TEST_BINS += $(B)/tests/aarch64/test_state $(B)/tests/aarch64/test_diff $(B)/tests/aarch64/test_ret \
 	$(B)/tests/aarch64/test_threads $(B)/tests/aarch64/test_realcode $(B)/tests/aarch64/test_sqlite
@@ -33,10 +35,10 @@ $(B)/tests/aarch64/test_%: tests/aarch64/test_%.c $(A64_SANDBOX) $(wildcard test
 		$(A64_LDLIBS)
 
 $(B)/tests/aarch64/test_sqlite: tests/aarch64/test_sqlite.c tests/aarch64/sites.c tests/aarch64/sites.h \
-		tests/aarch64/ret_stubs.c $(B)/libuprobes-generic.a $(B)/libuprobes-arch.a
+		$(B)/libuprobes-generic.a $(B)/libuprobes-arch.a
 	@mkdir -p $(@D)
-	$(CC) $(A64_TEST_CFLAGS) $(CFLAGS) -o $@ $(filter %.c,$^) $(B)/libuprobes-generic.a \
-		$(B)/libuprobes-arch.a -lsqlite3 -lelf -ldw -lz -llzma -ldl $(A64_LDLIBS)
+	$(CC) $(A64_TEST_CFLAGS) $(CFLAGS) -o $@ $(filter %.c,$^) $(A64_LIBS) \
+		-lsqlite3 -lelf -ldw -lz -llzma -ldl $(A64_LDLIBS)
 
 A64_TEST_SCRIPTS += tests/aarch64/test_demo.sh
 A64_SCRIPT_DEPS := $(B)/demo/app $(B)/tests/aarch64/a64probe.so
@@ -65,19 +67,31 @@ A64_TEST_SCRIPTS += tests/aarch64/test_generic.sh
 A64_SCRIPT_DEPS += $(B)/libuprobes-generic.a
 
 # The real library's core (core/dispatch.c, probe.c, jump.c ...) through the public API.
-# (ret_stubs.c: what the core takes from core/retprobe.c and retsite.c, not built yet)
 A64_TEST_BINS += $(B)/tests/aarch64/test_engine
 $(B)/tests/aarch64/test_engine: tests/aarch64/test_engine.c tests/aarch64/engine_targets.S \
-		tests/aarch64/ret_stubs.c $(B)/libuprobes-generic.a $(B)/libuprobes-arch.a
-	@mkdir -p $(@D)
-	$(CC) $(A64_TEST_CFLAGS) $(CFLAGS) -o $@ $(filter %.c %.S,$^) $(B)/libuprobes-generic.a \
-		$(B)/libuprobes-arch.a -lelf -ldw -lz -llzma -ldl $(A64_LDLIBS)
-
-# test_demo.sh's second preload: the real library (its core, ret_stubs.c) through the public API.
-A64_SCRIPT_DEPS += $(B)/tests/aarch64/a64api.so
-$(B)/tests/aarch64/a64api.so: tests/aarch64/a64api.c tests/aarch64/ret_stubs.c \
 		$(B)/libuprobes-generic.a $(B)/libuprobes-arch.a
 	@mkdir -p $(@D)
-	$(CC) $(A64_TEST_CFLAGS) $(CFLAGS) -fPIC -shared -o $@ $(filter %.c,$^) \
-		$(B)/libuprobes-generic.a $(B)/libuprobes-arch.a \
+	$(CC) $(A64_TEST_CFLAGS) $(CFLAGS) -o $@ $(filter %.c %.S,$^) $(A64_LIBS) \
 		-lelf -ldw -lz -llzma -ldl $(A64_LDLIBS)
+
+# test_demo.sh's second preload: the real library (its core) through the public API.
+A64_SCRIPT_DEPS += $(B)/tests/aarch64/a64api.so
+$(B)/tests/aarch64/a64api.so: tests/aarch64/a64api.c \
+		$(B)/libuprobes-generic.a $(B)/libuprobes-arch.a
+	@mkdir -p $(@D)
+	$(CC) $(A64_TEST_CFLAGS) $(CFLAGS) -fPIC -shared -o $@ $(filter %.c,$^) $(A64_LIBS) \
+		-lelf -ldw -lz -llzma -ldl $(A64_LDLIBS)
+
+# Return probes of the real library (core/retprobe.c, the hijack of x30) through the public
+# API, on PAC-signed targets (-mbranch-protection=standard).
+A64_TEST_BINS += $(B)/tests/aarch64/test_retprobe
+$(B)/tests/aarch64/test_retprobe: tests/aarch64/test_retprobe.c $(B)/libuprobes-generic.a \
+		$(B)/libuprobes-arch.a
+	@mkdir -p $(@D)
+	$(CC) $(A64_TEST_CFLAGS) $(CFLAGS) -mbranch-protection=standard -o $@ $< \
+		$(A64_LIBS) \
+		-lelf -ldw -lz -llzma -ldl $(A64_LDLIBS)
+
+# The uprobe command for aarch64 under qemu (uprobe list on the demo program).
+A64_TEST_SCRIPTS += tests/aarch64/test_cli.sh
+A64_SCRIPT_DEPS += $(B)/uprobe

@@ -12,6 +12,17 @@ enum {
 
 #include <stdbool.h>
 #include <sys/types.h>
+#include <stdint.h>
+
+/*
+ * The command's own architecture (tools/uprobe/arch/, one file per target, the
+ * Makefile's choice): its ELF machine (e_machine, and its name for messages)
+ * and the tick counter the library's agent stamps hits with (rdtsc on x86-64,
+ * cntvct_el0 on aarch64).
+ */
+extern const int cli_elf_machine;
+extern const char cli_arch_name[];
+uint64_t cli_ticks(void);
 
 int cmd_trace(int argc, char **argv);
 int cmd_list(int argc, char **argv);

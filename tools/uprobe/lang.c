@@ -148,9 +148,7 @@ static int make_maps(struct tracer *t, struct lang_program *p, const char *name,
 	if (!blob)
 		return cli_error(CLI_EXIT_FAIL, "out of memory");
 	h.latency_mult = tracer_latency_mult();
-	uint32_t lo, hi;
-	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-	h.start_tsc = (uint64_t)hi << 32 | lo;
+	h.start_tsc = cli_ticks();
 	memcpy(blob, &h, sizeof(h));
 	memcpy(blob + sizeof(h), text, len);
 	int err = trace_maps_set_blob(t->maps, blob, sizeof(h) + len) || trace_maps_seal(t->maps);

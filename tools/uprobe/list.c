@@ -171,10 +171,10 @@ static int check_elf(const char *path, Elf **elfp, int *fdp)
 		close(fd);
 		return cli_error(CLI_EXIT_FAIL, "%s: not an ELF file", path);
 	}
-	if (eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_machine != EM_X86_64) {
+	if (eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_machine != cli_elf_machine) {
 		elf_end(elf);
 		close(fd);
-		return cli_error(CLI_EXIT_FAIL, "%s: not an x86-64 ELF file", path);
+		return cli_error(CLI_EXIT_FAIL, "%s: not an %s ELF file", path, cli_arch_name);
 	}
 	*elfp = elf;
 	*fdp = fd;

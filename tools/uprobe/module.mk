@@ -2,7 +2,7 @@
 # The uprobe command (tools/uprobe/: main.c and one file per subcommand).
 TOOL_BINS += $(B)/uprobe
 
-UPROBE_SRCS := $(sort $(wildcard tools/uprobe/*.c))
+UPROBE_SRCS := $(sort $(wildcard tools/uprobe/*.c)) tools/uprobe/arch/x86_64.c
 
 # Public headers only (include/), as a program built against an installed
 # libuprobes would see them: no -Isrc.

@@ -14,6 +14,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -619,10 +620,61 @@ static void asan_runtime(char *out, size_t len)
 		snprintf(out, len, "%s:", info.dli_fname);
 }
 
+/*
+ * Launch mode under qemu-user (UPROBE_QEMU=/usr/bin/qemu-aarch64, docs/aarch64.md):
+ * the host cannot exec COMMAND itself (no binfmt_misc), so that qemu runs it,
+ * the preload given to its loader only (QEMU_SET_ENV: the host's loader would
+ * refuse an arm64 library in qemu's own LD_PRELOAD). Spawned (vfork and exec),
+ * not forked: qemu-user 7.2's fork hangs in the child here.
+ */
+static int launch_qemu(struct tracer *t, char **cmd, const char *qemu, const char *preload,
+		       int pair[2])
+{
+	extern char **environ;
+	posix_spawn_file_actions_t fa;
+	size_t n = 0, ne = 0;
+	char **argv, **envp, *set_env, *fd_env;
+	int err;
+
+	while (cmd[n])
+		n++;
+	while (environ[ne])
+		ne++;
+	argv = calloc(n + 2, sizeof(*argv));
+	envp = calloc(ne + 3, sizeof(*envp));
+	if (!argv || !envp || asprintf(&set_env, "QEMU_SET_ENV=LD_PRELOAD=%s", preload) < 0 ||
+	    asprintf(&fd_env, "%s=%d", UPROBE_AGENT_ENV_FD, pair[1]) < 0)
+		return cli_error(CLI_EXIT_FAIL, "out of memory");
+	argv[0] = (char *)qemu;
+	memcpy(argv + 1, cmd, n * sizeof(*cmd));
+	ne = 0;
+	for (char **e = environ; *e; e++)
+		if (strncmp(*e, "QEMU_SET_ENV=", 13) && strncmp(*e, UPROBE_AGENT_ENV_FD "=",
+								strlen(UPROBE_AGENT_ENV_FD) + 1))
+			envp[ne++] = *e;
+	envp[ne++] = set_env;
+	envp[ne++] = fd_env;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addclose(&fa, pair[0]);
+	err = posix_spawnp(&t->child, qemu, &fa, NULL, argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	free(argv);
+	free(envp);
+	free(set_env);
+	free(fd_env);
+	close(pair[1]);
+	if (err)
+		return cli_error(CLI_EXIT_FAIL, "cannot run '%s' (UPROBE_QEMU): %s", qemu,
+				 strerror(err));
+	t->child_pidfd = (int)syscall(SYS_pidfd_open, t->child, 0);
+	return 0;
+}
+
 int tracer_launch(struct tracer *t, char **cmd)
 {
 	char lib[PATH_MAX], asan[PATH_MAX], fdbuf[16], *preload;
-	const char *old;
+	/* launch mode under qemu-user (docs/aarch64.md): COMMAND run by this qemu */
+	const char *old, *qemu = getenv("UPROBE_QEMU");
 	int pair[2], on = 1;
 
 	if (tracer_library_path(lib, sizeof(lib)))
@@ -635,6 +687,16 @@ int tracer_launch(struct tracer *t, char **cmd)
 		return CLI_EXIT_FAIL;
 	tracer_check_command(t, cmd[0]);
 	t->ctl = pair[0];
+	if (qemu && *qemu) {
+		char *preload;
+
+		if (asprintf(&preload, "%s", lib) < 0)
+			return cli_error(CLI_EXIT_FAIL, "out of memory");
+		int rc = launch_qemu(t, cmd, qemu, preload, pair);
+
+		free(preload);
+		return rc;
+	}
 	t->child = fork();
 	if (t->child < 0)
 		return cli_error(CLI_EXIT_FAIL, "fork: %s", strerror(errno));
@@ -646,8 +708,8 @@ int tracer_launch(struct tracer *t, char **cmd)
 		    0)
 			_exit(127);
 		snprintf(fdbuf, sizeof(fdbuf), "%d", pair[1]);
-		setenv("LD_PRELOAD", preload, 1);
 		setenv(UPROBE_AGENT_ENV_FD, fdbuf, 1);
+		setenv("LD_PRELOAD", preload, 1);
 		execvp(cmd[0], cmd);
 		fprintf(stderr, "uprobe: cannot run '%s': %s\n", cmd[0], strerror(errno));
 		_exit(errno == ENOENT ? 127 : 126);

@@ -46,10 +46,7 @@ static int define(struct tracer *t, const char *name, enum trace_map_kind kind, 
 
 static uint64_t tsc(void)
 {
-	uint32_t lo, hi;
-
-	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-	return (uint64_t)hi << 32 | lo;
+	return cli_ticks();
 }
 
 static double mono_ns(void)

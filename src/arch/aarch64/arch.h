@@ -6,6 +6,7 @@
 #include <elf.h>
 #include <errno.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/syscall.h>
 #include <ucontext.h>
@@ -281,5 +282,58 @@ static inline bool arch_jump_bytes(uint64_t addr, uint64_t tramp, uint8_t *out)
  * (text.c: raw system calls). Not in signal context.
  */
 void arch_text_sync(uint64_t addr, size_t len);
+
+/*
+ * The unwinder (stack/unwind.c): no CFI tables for aarch64 yet (stack/cfi_table.c
+ * compiles x86-64 rules; an aarch64 .eh_frame is not read): frame records only,
+ * x29 -> [the caller's x29][x30]. At a function's entry the return address is
+ * in x30 and the caller's sp is sp. Stored return addresses carry a PAC
+ * signature in their upper bits (paciasp): stripped.
+ */
+#define ARCH_UNWIND_CFI 0
+#define ARCH_DW_FP 29
+#define ARCH_DW_SP 31
+#define ARCH_ENTRY_CFA_OFF 0
+
+static inline uint64_t arch_regs_fp(const struct uprobe_regs *r)
+{
+	return r->x[29];
+}
+
+static inline uint64_t arch_regs_entry_ra(const struct uprobe_regs *r)
+{
+	return r->x[30];
+}
+
+/* The PAC bits off (48-bit user addresses; no tagged code pointers). */
+static inline uint64_t arch_ra_strip(uint64_t ra)
+{
+	return ra & ((1ull << 48) - 1);
+}
+
+static inline int arch_dwarf_reg_word(unsigned int n)
+{
+	return n <= 31 ? (int)n : -1; /* x0..x30, sp: the words of struct uprobe_regs */
+}
+
+static inline int arch_uc_dwarf_off(unsigned int n)
+{
+	if (n <= 30)
+		return (int)(offsetof(ucontext_t, uc_mcontext.regs) + 8 * n);
+	return n == 31 ? (int)offsetof(ucontext_t, uc_mcontext.sp) : -1;
+}
+
+#define ARCH_UC_PC_OFF offsetof(ucontext_t, uc_mcontext.pc)
+
+/* The stack walk's loads (x86-64 has them inline): the routines of safe_read.S. */
+static inline struct safe_word safe_load8_inline(uint64_t addr)
+{
+	return uprobes_safe_load8(addr);
+}
+
+static inline struct safe_word safe_load16_inline(uint64_t addr)
+{
+	return uprobes_safe_load16(addr);
+}
 
 #endif

@@ -59,6 +59,22 @@ $(B)/libuprobes-generic.a: $(A64_GENERIC_OBJS)
 	rm -f $@
 	$(AR) rcs $@ $^
 
+# The library (libuprobes.so: the generic layers and the arch layer, the public symbols
+# of src/libuprobes.map) and the uprobe command, against the public headers only.
+A64_LIB_LDLIBS := -lcapstone -lelf -ldw -llzma -lz -lpthread -ldl
+lib: $(B)/libuprobes.so $(B)/uprobe
+$(B)/libuprobes.so: $(A64_GENERIC_OBJS) $(A64_LIB_OBJS) src/libuprobes.map
+	$(CC) -shared -Wl,-soname,libuprobes.so.0 -Wl,--version-script=src/libuprobes.map \
+		-Wl,-z,defs -Wl,-z,now -o $@ $(A64_GENERIC_OBJS) $(A64_LIB_OBJS) $(A64_LIB_LDLIBS)
+	ln -sf libuprobes.so $(B)/libuprobes.so.0
+
+# (borrow.c, guard.c: attach mode, x86-64; tools/uprobe/arch/aarch64.c says so)
+A64_UPROBE_SRCS := $(filter-out tools/uprobe/borrow.c tools/uprobe/guard.c,$(sort $(wildcard tools/uprobe/*.c))) \
+	tools/uprobe/arch/aarch64.c
+$(B)/uprobe: $(A64_UPROBE_SRCS) $(wildcard tools/uprobe/*.h) $(wildcard include/*.h) $(B)/libuprobes.so
+	$(CC) -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude -pthread $(CFLAGS) -o $@ $(A64_UPROBE_SRCS) \
+		-L$(B) -Wl,-rpath,$(abspath $(B)) -luprobes -lpthread -ldl -lelf
+
 A64_TEST_BINS :=
 A64_TEST_SCRIPTS :=
 A64_SCRIPT_DEPS :=

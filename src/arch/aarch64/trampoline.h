@@ -39,4 +39,66 @@ static inline uint64_t arch_ret_hijack(struct uprobe_regs *regs)
 	return orig;
 }
 
+/*
+ * Return probes (core/retprobe.c): a followed call is known by its key, sp at
+ * the function's entry (the stack pointer the call returns with). The return
+ * address is in x30 there: the hijack swaps regs->x[30], which the trap path
+ * and the jump trampoline load back. Once the function saved x30 (signed by
+ * its paciasp, where it has one) its place is the function's business: an
+ * unwinder cannot be given it back (ARCH_RET_IN_MEMORY 0; it sees the
+ * return trampoline, see stack/unwind.c).
+ */
+#define ARCH_RET_IN_MEMORY 0
+
+static inline uint64_t arch_ret_key(const struct uprobe_regs *r)
+{
+	return r->sp;
+}
+
+static inline uint64_t arch_ret_get(const struct uprobe_regs *r, uint64_t key)
+{
+	(void)key;
+	return r->x[30];
+}
+
+static inline void arch_ret_set(struct uprobe_regs *r, uint64_t key, uint64_t ra)
+{
+	(void)key;
+	r->x[30] = ra;
+}
+
+/* ret leaves sp as at the entry. */
+static inline uint64_t arch_ret_frame_key(const struct ret_frame *f)
+{
+	return f->regs.sp;
+}
+
+/* ret_tramp.S loads x30 from regs.pc and returns there. */
+static inline void arch_ret_frame_resume(struct ret_frame *f, uint64_t key, uint64_t ra)
+{
+	(void)key;
+	f->regs.pc = ra;
+}
+
+static inline uint64_t arch_ret_sp_after(uint64_t key)
+{
+	return key;
+}
+
+static inline uint64_t arch_ret_key_of_cfa(uint64_t cfa)
+{
+	return cfa;
+}
+
+typedef void (*simd_call_fn)(void *a, void *b, const void *c, void *d);
+
+/*
+ * A return handler's call: the return trampoline saved every q register and
+ * fpsr/fpcr before dispatch_return(), so a handler may use SIMD as it is.
+ */
+static inline void arch_simd_call(simd_call_fn fn, void *a, void *b, const void *c, void *d)
+{
+	fn(a, b, c, d);
+}
+
 #endif

@@ -5,6 +5,7 @@
 
 #include <elf.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <ucontext.h>
@@ -265,5 +266,54 @@ static inline void arch_text_sync(uint64_t addr, size_t len)
 /* The words of a probe's mode (core/probe.c). */
 const char *arch_emulate_reason(const struct arch_insn *ai);
 void arch_xol_reason(const struct arch_insn *ai, bool emulable, char *why, size_t len);
+
+/*
+ * The unwinder (stack/unwind.c): CFI tables (stack/cfi_table.c) for this
+ * architecture's .eh_frame; the frame pointer and the stack pointer as DWARF
+ * registers; at a function's entry the return address on top of the stack
+ * (the caller's CFA 8 above); return addresses stored as they are.
+ */
+#define ARCH_UNWIND_CFI 1
+#define ARCH_DW_FP 6
+#define ARCH_DW_SP 7
+#define ARCH_ENTRY_CFA_OFF 8
+
+static inline uint64_t arch_regs_fp(const struct uprobe_regs *r)
+{
+	return r->rbp;
+}
+
+/* At a function's entry: the return address if a register holds it, else 0 (memory). */
+static inline uint64_t arch_regs_entry_ra(const struct uprobe_regs *r)
+{
+	(void)r;
+	return 0;
+}
+
+static inline uint64_t arch_ra_strip(uint64_t ra)
+{
+	return ra;
+}
+
+/* DWARF register n (0-15): its word in struct uprobe_regs, or -1. */
+static inline int arch_dwarf_reg_word(unsigned int n)
+{
+	static const uint8_t word[16] = { 10, 12, 11, 5, 13, 14, 4, 17, 9, 8, 7, 6, 3, 2, 1, 0 };
+
+	return n < 16 ? word[n] : -1;
+}
+
+/* DWARF register n in a ucontext: its offset, or -1. */
+static inline int arch_uc_dwarf_off(unsigned int n)
+{
+	static const uint8_t greg[16] = { REG_RAX, REG_RDX, REG_RCX, REG_RBX, REG_RSI, REG_RDI,
+					  REG_RBP, REG_RSP, REG_R8,  REG_R9,  REG_R10, REG_R11,
+					  REG_R12, REG_R13, REG_R14, REG_R15 };
+
+	return n < 16 ? (int)(offsetof(ucontext_t, uc_mcontext.gregs) + 8 * greg[n]) : -1;
+}
+
+/* The pc's offset in a ucontext. */
+#define ARCH_UC_PC_OFF (offsetof(ucontext_t, uc_mcontext.gregs) + 8 * REG_RIP)
 
 #endif

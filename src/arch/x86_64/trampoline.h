@@ -67,6 +67,57 @@ struct ret_frame {
 /* The return trampoline (ret_tramp.S): where a return probe makes a call return. */
 uint64_t arch_ret_tramp_addr(void);
 
+/*
+ * Return probes (core/retprobe.c): a followed call is known by its key, the
+ * stack slot of its return address (rsp at the function's entry). The hijack
+ * rewrites that slot; an unwinder's walk can have it back (ARCH_RET_IN_MEMORY).
+ */
+#define ARCH_RET_IN_MEMORY 1
+
+/* At a function's entry: the call's key. */
+static inline uint64_t arch_ret_key(const struct uprobe_regs *r)
+{
+	return r->rsp;
+}
+
+/* At the entry: the call's return address, and where the call is to return. */
+static inline uint64_t arch_ret_get(const struct uprobe_regs *r, uint64_t key)
+{
+	(void)r;
+	return *(uint64_t *)key;
+}
+
+static inline void arch_ret_set(struct uprobe_regs *r, uint64_t key, uint64_t ra)
+{
+	(void)r;
+	*(uint64_t *)key = ra;
+}
+
+/* In the return trampoline: the key of the call that returned there. */
+static inline uint64_t arch_ret_frame_key(const struct ret_frame *f)
+{
+	return f->regs.rsp - 8;
+}
+
+/* The trampoline goes on to ra (its final jmp reads the slot). */
+static inline void arch_ret_frame_resume(struct ret_frame *f, uint64_t key, uint64_t ra)
+{
+	(void)f;
+	*(uint64_t *)key = ra;
+}
+
+/* The stack pointer once the call keyed key has returned. */
+static inline uint64_t arch_ret_sp_after(uint64_t key)
+{
+	return key + 8;
+}
+
+/* A stack walk's frame of canonical frame address cfa: its call's key. */
+static inline uint64_t arch_ret_key_of_cfa(uint64_t cfa)
+{
+	return cfa - 8;
+}
+
 typedef void (*simd_call_fn)(void *a, void *b, const void *c, void *d);
 
 /*
