@@ -29,7 +29,7 @@ check pkgconfig_prefix sh -c "pkg-config --cflags uprobes | grep -qx -- '-I$tmp/
 check build_shared sh -c "cc -o '$tmp/demo' '$top/demo/demo.c' '$top/demo/trace_demo.c' \$(pkg-config --cflags --libs uprobes) \
 	-Wl,-rpath,'$tmp/prefix/lib'"
 # The uprobe command needs nothing but the installed headers and library.
-check build_cli_installed sh -c "cc -std=gnu11 -D_GNU_SOURCE -o '$tmp/uprobe' '$top'/tools/uprobe/*.c \
+check build_cli_installed sh -c "cc -std=gnu11 -D_GNU_SOURCE -o '$tmp/uprobe' '$top'/tools/uprobe/*.c '$top'/tools/uprobe/arch/x86_64.c \
 	\$(pkg-config --cflags --libs uprobes) -ldl -lelf -lpthread -Wl,-rpath,'$tmp/prefix/lib'"
 check run_cli_installed sh -c "'$tmp/uprobe' trace --help | grep -q '^usage: uprobe trace'"
 check run_lang_installed sh -c "'$tmp/uprobe' -e 'BEGIN { @n = 2; exit(); }' | grep -qx '@n: 2'"
