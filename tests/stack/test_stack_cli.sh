@@ -192,7 +192,13 @@ exec 3>"$tmp/in"
 read -r _ jit <"$tmp/out"
 # Kernels without CONFIG_ANON_VMA_NAME leave the mapping nameless.
 named=$(grep -c '\[anon:jit\]' "/proc/$pid/maps")
-up -q -p "$pid" -d 1 --stack=4 --count -o "$tmp/jit.out" "p:$tgt:cli_leaf" 2>"$tmp/jit.err"
+# A busy machine can keep the attach from finding the thread at a point free of
+# libc's locks within its 1 s: uprobe refuses then ("try again"), and so do we, thrice.
+for try in 1 2 3; do
+	up -q -p "$pid" -d 1 --stack=4 --count -o "$tmp/jit.out" "p:$tgt:cli_leaf" 2>"$tmp/jit.err" &&
+		break
+	grep -q 'try again$' "$tmp/jit.err" || break
+done
 exec 3>&-
 wait "$pid"
 want="[unknown] ADDR ([anon:jit])"
