@@ -48,7 +48,10 @@ LIB_LDLIBS := -lZydis -lelf -lz -lpthread -ldl
 SONAME := libuprobes.so.0
 VERSION := 0.1.0
 
-LIB_SRCS := $(sort $(wildcard src/*/*.c src/trace/*/*.c src/arch/x86_64/*.c))
+# src/core/retsite_none.c: core/retsite.c and retpatch.c for an architecture without
+# return-site patching (aarch64's build takes it instead of them).
+LIB_SRCS := $(sort $(filter-out src/core/retsite_none.c,\
+	$(wildcard src/*/*.c src/trace/*/*.c src/arch/x86_64/*.c)))
 LIB_ASMS := $(sort $(wildcard src/arch/x86_64/*.S))
 LIB_OBJS := $(patsubst %.c,$(B)/%.o,$(LIB_SRCS)) $(patsubst %.S,$(B)/%.o,$(LIB_ASMS))
 

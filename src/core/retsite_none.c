@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: MIT
 /*
- * Return sites on aarch64: none yet. core/retsite.c, retpatch.c and
+ * Return sites where they are not built: core/retsite.c, retpatch.c and
  * retpatch_hot.c patch x86-64 exits (their analysis, exit trampolines and
- * the return address at rsp); on aarch64 every return probe takes the hijack
- * path (core/retprobe.c: x30 swapped at the entry for the return trampoline).
- * This file is their interface (core/retsite.h, core/retpatch.h) for the
- * aarch64 build, which compiles it instead of them: the analysis says "not on
- * this architecture", the site path is never chosen, the rest does nothing.
+ * the return address at rsp); elsewhere (aarch64) every return probe takes
+ * the hijack path (core/retprobe.c: x30 swapped at the entry for the return
+ * trampoline). This file is their interface (core/retsite.h, core/retpatch.h)
+ * for such a build, which compiles it instead of them (the Makefile leaves it
+ * out of the x86-64 build): the analysis says "not on this architecture", the
+ * site path is never chosen, the rest does nothing.
  */
 #include <errno.h>
 #include <stdio.h>
