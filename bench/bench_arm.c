@@ -314,8 +314,8 @@ static int bpftrace_prog(const struct bench_bpftrace *b, char *prog, size_t plen
 		return snprintf(why, len, "the path %s has characters bpftrace would need quoted",
 				exe),
 		       -1;
-	snprintf(prog, plen, "BEGIN { printf(\"ready\\n\"); } %s:%s:%s { @hits = count(); }",
-		 b->attach, exe, b->sym);
+	snprintf(prog, plen, "BEGIN { printf(\"ready\\n\"); } %s:%s:%s { @hits = count(); %s }",
+		 b->attach, exe, b->sym, b->action ? b->action : "");
 	return 0;
 }
 
@@ -346,7 +346,7 @@ static int bpftrace_wait_ready(struct bench_bpftrace *b, char *why, size_t len)
 static int bpftrace_arm(struct bench_case *c)
 {
 	struct bench_bpftrace *b = c->arg;
-	char prog[PATH_MAX + 128];
+	char prog[PATH_MAX + 256];
 	int pfd[2];
 
 	b->pid = b->fd = -1;
@@ -397,11 +397,13 @@ static int bpftrace_disarm(struct bench_case *c, uint64_t calls)
 {
 	struct bench_bpftrace *b = c->arg;
 	uint64_t deadline = now_ns() + BPFTRACE_WAIT_NS;
-	char out[4096] = "";
+	char out[16384] = "";
 	const char *p;
 
 	bpftrace_interrupt(b, out, sizeof(out));
 	bpftrace_reap(b);
+	if (b->out)
+		snprintf(b->out, b->out_len, "%s", out);
 	p = strstr(out, "@hits: ");
 	if (!p) {
 		c->calls -= calls; /* no count: these calls cannot be checked */

@@ -88,10 +88,10 @@ extern const struct bench_arm bench_kuprobe_arm;
 /*
  * One bpftrace process per measurement (c->arg of a case armed with
  * bench_bpftrace_arm, which is slow): "-p <this pid> -e 'BEGIN {
- * printf("ready\n"); } ATTACH:<exe>:SYM { @hits = count(); }'". It is ready
- * when it printed "ready" (BEGIN runs once every probe is attached) and its
- * kernel probe's int3 is at addr; once stopped (SIGINT: it prints @hits and
- * exits), the text must come back.
+ * printf("ready\n"); } ATTACH:<exe>:SYM { @hits = count(); ACTION }'". It is
+ * ready when it printed "ready" (BEGIN runs once every probe is attached) and
+ * its kernel probe's int3 is at addr; once stopped (SIGINT: it prints its
+ * maps and exits), the text must come back.
  */
 struct bench_bpftrace {
 	const char *attach;  /* "uprobe" or "uretprobe" */
@@ -99,6 +99,9 @@ struct bench_bpftrace {
 	const void *addr;    /* its address here */
 	const uint8_t *text; /* the bytes at addr, unprobed */
 	size_t text_len;
+	const char *action; /* more statements after "@hits = count();", or NULL */
+	char *out;	    /* non-NULL: what it printed when stopped, the last time */
+	size_t out_len;
 	/* state */
 	pid_t pid;
 	int fd;	       /* its output */
