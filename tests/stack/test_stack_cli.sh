@@ -193,7 +193,7 @@ read -r _ jit <"$tmp/out"
 # Kernels without CONFIG_ANON_VMA_NAME leave the mapping nameless.
 named=$(grep -c '\[anon:jit\]' "/proc/$pid/maps")
 # A busy machine can keep the attach from finding the thread at a point free of
-# libc's locks within its 1 s: uprobe refuses then ("try again"), and so do we, thrice.
+# libc's locks within its 5 s: uprobe refuses then ("try again"), and so do we, thrice.
 for try in 1 2 3; do
 	up -q -p "$pid" -d 1 --stack=4 --count -o "$tmp/jit.out" "p:$tgt:cli_leaf" 2>"$tmp/jit.err" &&
 		break
