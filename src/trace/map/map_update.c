@@ -462,8 +462,10 @@ static int update_overflow(struct map_region *r, const struct map_priv *m, uint3
 	return w ? 0 : -ENOSPC;
 }
 
-static int update_locked(struct map_self *me, struct map_region *r, const struct map_priv *m,
-			 uint32_t id, const void *key, int64_t v)
+/* Anything but the lean path (lean_slot): out of line, so that the lean path spills nothing. */
+static __attribute__((noinline)) int update_locked(struct map_self *me, struct map_region *r,
+						   const struct map_priv *m, uint32_t id,
+						   const void *key, int64_t v)
 {
 	struct map_shm_shard_stats *st;
 	int64_t *w;
@@ -484,11 +486,48 @@ static int update_locked(struct map_self *me, struct map_region *r, const struct
 	return 0;
 }
 
+/*
+ * The lean path, most updates: the thread's shard in r cached, the key (none,
+ * or one word) at its home slot, live in the map's generation: one load of
+ * gen, the hash inline, one compare of ctrl and one of the key; no key
+ * built, nothing zeroed. NULL: anything else (a first update, a claim, a new
+ * key, a collision, a clear() or zero() since, a wider key), which
+ * update_locked takes as before. gen is a 64-bit word from its load on, so
+ * that ctrl's expected value is built in registers (a 32-bit spill of it
+ * reloaded as 64 bits stalled store forwarding: 29% of the update's cycles).
+ */
+static inline __attribute__((always_inline)) int64_t *
+lean_slot(const struct map_self *me, const struct map_region *r, const struct map_priv *m,
+	  const void *key)
+{
+	uint64_t gen = __atomic_load_n(&m->state->gen, __ATOMIC_ACQUIRE);
+	uint32_t key_size = m->def.key_size;
+	uint64_t kw = 0, h = 1;
+	const uint8_t *s;
+
+	if (__builtin_expect(me->serial != r->serial || !me->shard, 0))
+		return NULL;
+	if (key_size) {
+		if (!key_is_word(key_size))
+			return NULL;
+		kw = key_word(key, key_size);
+		h = hash_word(kw, key_size);
+	}
+	s = map_slot(me->shard + m->table_off, m, (uint32_t)h & m->mask);
+	if (__atomic_load_n((const uint64_t *)s, __ATOMIC_RELAXED) !=
+	    ((uint64_t)(uint32_t)h | (uint64_t)MAP_SLOT_LIVE << 32 | gen << 34))
+		return NULL;
+	if (key_size && load_word(s + 8) != kw)
+		return NULL;
+	return (int64_t *)(s + 8 + 8 * m->key_words);
+}
+
 int map_agg_update(struct map_region *r, int id, const void *key, int64_t v)
 {
 	struct map_self *me = &self;
 	const struct map_priv *m;
-	int ret;
+	int64_t *w;
+	int ret = 0;
 
 	if (__builtin_expect(!r || (uint32_t)id >= r->n_maps || !r->base, 0))
 		return -EINVAL;
@@ -501,7 +540,11 @@ int map_agg_update(struct map_region *r, int id, const void *key, int64_t v)
 	}
 	me->busy = 1;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	ret = update_locked(me, r, m, (uint32_t)id, key, v);
+	w = lean_slot(me, r, m, key);
+	if (__builtin_expect(w != NULL, 1))
+		value_apply(m, w, v);
+	else
+		ret = update_locked(me, r, m, (uint32_t)id, key, v);
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	me->busy = 0;
 	return ret;
