@@ -140,8 +140,9 @@ static uint64_t hit_ustack(const struct lang_env *env, uint32_t how)
  * An integer builtin of a shape (shape.c's int_builtin), as lang_hit_run
  * computes it for the interpreter; *now: the TSC, read once per hit (0 until read).
  */
-static uint64_t hit_int(const struct lang_hit *h, const struct uprobe_regs *regs,
-			const uint64_t *args, uint8_t b, uint64_t *now)
+static inline __attribute__((always_inline)) uint64_t
+hit_int(const struct lang_hit *h, const struct uprobe_regs *regs, const uint64_t *args, uint8_t b,
+	uint64_t *now)
 {
 	uint32_t cpu;
 
