@@ -50,6 +50,8 @@ static struct bench_bpftrace bt = BENCH_BPFTRACE("uprobe", bench_lang_target, ta
 #define TARGET_COUNT_NS	  8.0
 #define TARGET_KEYED_NS	  20.0
 #define TARGET_LATENCY_NS 40.0
+static const double targets[] = { TARGET_COUNT_NS, TARGET_KEYED_NS, TARGET_KEYED_NS,
+				  TARGET_LATENCY_NS };
 
 static const char *const programs[] = {
 	"uprobe:x:f { @ = count(); }",
@@ -64,14 +66,22 @@ static struct lang_program *progs[2 * NPROGS];
 static struct bench_lang langs[2 * NPROGS];
 static struct bench_maps maps;
 
-#define NO_SIMD UPROBE_F_HANDLER_NO_SIMD
+/*
+ * The flags uprobe -e attaches a program's probes with (trace/session/event.c:
+ * no SIMD, and no rflags: a program never reads them); empty_ns keeps the
+ * rflags save (NO_SIMD alone), empty_flags_ns is the floor of every plan row.
+ */
+#define NO_SIMD	  UPROBE_F_HANDLER_NO_SIMD
+#define CLI_FLAGS (UPROBE_F_HANDLER_NO_SIMD | UPROBE_F_HANDLER_NO_FLAGS)
 #define ROW(lb, k, nat, a) .c = { .label = lb, .key = k, .base = nat, .arm = a }
-#define LIB(lb, k, h, r, x) \
+#define LIBF(lb, k, h, r, x, fl) \
 	{ ROW(lb, k, 0, &bench_lib_arm), .addr = (const void *)bench_lang_target, \
-	  .flags = NO_SIMD, .handler = h, .ret_handler = r, .ctx = x, .want = WANT_OPT }
+	  .flags = fl, .handler = h, .ret_handler = r, .ctx = x, .want = WANT_OPT }
+#define LIB(lb, k, h, r, x) LIBF(lb, k, h, r, x, CLI_FLAGS)
 static struct bench_lib rows[] = {
 	{ ROW("native", "native_ns", -1, NULL) },
-	LIB("optimized, empty handler", "empty_ns", bench_empty_handler, NULL, NULL),
+	LIBF("optimized, empty handler", "empty_ns", bench_empty_handler, NULL, NULL, NO_SIMD),
+	LIB("empty handler, the CLI's flags", "empty_flags_ns", bench_empty_handler, NULL, NULL),
 	LIB("by hand: @ = count()", "hand_count_ns", bench_map_count, NULL, &maps),
 	LIB("plan: @ = count()", "count_ns", bench_lang_entry, NULL, &langs[0]),
 	LIB("plan: @[arg0] = count()", "keyed_ns", bench_lang_entry, NULL, &langs[1]),
@@ -87,8 +97,10 @@ static struct bench_lib rows[] = {
 		 .arm = &bench_bpftrace_arm, .arg = &bt } },
 };
 #undef LIB
+#undef LIBF
 #undef ROW
 #define NROWS ((int)(sizeof(rows) / sizeof(rows[0])))
+#define FIRST_PLAN 4 /* rows[FIRST_PLAN]: plan: @ = count() */
 
 static volatile int sink;
 
@@ -146,9 +158,9 @@ static int count_total(const void *key, const struct map_value *v, void *ctx)
 /* The plans' maps counted every hit of their rows (the harness counted the calls). */
 static void exact_checks(void)
 {
-	for (int set = 0; set < 2; set++) { /* fast paths (rows 3-6), interpreted (7-10) */
+	for (int set = 0; set < 2; set++) { /* fast paths (rows FIRST_PLAN..+3), interpreted */
 		for (int k = 0; k < 3; k++) {
-			const struct bench_lib *row = &rows[3 + 4 * set + k];
+			const struct bench_lib *row = &rows[FIRST_PLAN + 4 * set + k];
 			uint64_t counted = 0;
 
 			map_read(langs[4 * set + k].region, 0, count_total, &counted);
@@ -157,7 +169,7 @@ static void exact_checks(void)
 				    counted, row->hits);
 		}
 		uint64_t lat = 0; /* @ns: one value per returned call */
-		const struct bench_lib *row = &rows[6 + 4 * set];
+		const struct bench_lib *row = &rows[FIRST_PLAN + 3 + 4 * set];
 
 		map_read(langs[4 * set + 3].region, 1, count_total, &lat);
 		bench_check(lat == row->ret_hits, false,
@@ -187,7 +199,7 @@ int main(int argc, char **argv)
 	struct bench_cfg cfg = { .rounds = 11, .ms = 200, .slow_rounds = 3, .slow_budget_ms = 30000 };
 	struct bench_suite s = { rows, sizeof(rows[0]), NROWS, run, NULL, &cfg };
 	static const char *const count_rows[] = {
-		"native_ns",	    "empty_ns",		"hand_count_ns",    "count_ns",
+		"native_ns",	    "empty_ns",		"empty_flags_ns",   "hand_count_ns",    "count_ns",
 		"keyed_ns",	    "hist_ns",		"latency_ns",	    "count_general_ns",
 		"keyed_general_ns", "hist_general_ns", "latency_general_ns",
 	};
@@ -199,7 +211,7 @@ int main(int argc, char **argv)
 	if (setup())
 		return 1;
 	if (cfg.count_calls)
-		return bench_count_mode(&s, count_rows, 11, cfg.count_calls, NULL, count_report);
+		return bench_count_mode(&s, count_rows, 12, cfg.count_calls, NULL, count_report);
 	printf("bench_lang: compiled plans on the maps in the target, optimized probe\n");
 	bench_pin();
 	bench_suite_run(&s);
@@ -207,14 +219,12 @@ int main(int argc, char **argv)
 	printf("\n");
 	exact_checks();
 	printf("\ntargets (issue 16), measured:\n");
-	bench_target_ns("count_ns", bench_usable(&rows[3].c), bench_per_hit(&s, &rows[3].c),
-			TARGET_COUNT_NS, "the unprobed call");
-	bench_target_ns("keyed_ns", bench_usable(&rows[4].c), bench_per_hit(&s, &rows[4].c),
-			TARGET_KEYED_NS, "the unprobed call");
-	bench_target_ns("hist_ns", bench_usable(&rows[5].c), bench_per_hit(&s, &rows[5].c),
-			TARGET_KEYED_NS, "the unprobed call");
-	bench_target_ns("latency_ns", bench_usable(&rows[6].c), bench_per_hit(&s, &rows[6].c),
-			TARGET_LATENCY_NS, "the unprobed call");
+	for (int k = 0; k < NPROGS; k++) {
+		const struct bench_lib *row = &rows[FIRST_PLAN + k];
+
+		bench_target_ns(row->c.key, bench_usable(&row->c), bench_per_hit(&s, &row->c),
+				targets[k], "the unprobed call");
+	}
 	bench_sum_cases(&s, false);
 	bench_sum_print();
 	for (int i = 0; i < 2 * NPROGS; i++) {

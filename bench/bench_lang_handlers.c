@@ -3,11 +3,15 @@
  * The handlers bench_lang attaches (built with -mgeneral-regs-only: they run
  * with UPROBE_F_HANDLER_NO_SIMD): the builtins a plan may read, from the
  * registers (arg0-arg5, retval), the TSC (nsecs: a cost stand-in, not
- * nanoseconds) and a per-thread cached tid; then plan_eval on the region.
+ * nanoseconds) and a per-thread cached tid; then, for a probe of a common
+ * shape, lang_fast_run (as the target's handler, src/lang/hit.c), else
+ * plan_eval on the region.
  */
 #include <unistd.h>
 
+#include "arch/arch.h"
 #include "bench_lang_handlers.h"
+#include "lang/fast.h"
 
 static __thread uint64_t tid_cache __attribute__((tls_model("initial-exec")));
 
@@ -25,12 +29,50 @@ static uint64_t tsc(void)
 	return (uint64_t)hi << 32 | lo;
 }
 
+/*
+ * A shape's builtin (lang/fast.h), as the handlers below give them to the
+ * interpreter; *now: the TSC, read once per hit (0 until read).
+ */
+static inline __attribute__((always_inline)) uint64_t fast_int(const struct uprobe_regs *regs, uint8_t b, uint64_t *now)
+{
+	switch (b) {
+	case B_ARG0 ... B_ARG5:
+		return arch_regs_arg(regs, b - B_ARG0);
+	case B_RETVAL:
+		return regs->rax;
+	case B_TID:
+		return tid();
+	case B_NSECS:
+		if (!*now)
+			*now = tsc();
+		return *now;
+	default:
+		return 0;
+	}
+}
+
+/* A probe of a common shape: as src/lang/hit.c's hit_fast, with the builtins above. */
+static bool run_fast(struct bench_lang *b, uint32_t probe, struct uprobe_regs *regs)
+{
+	const struct plan_fast *f = &b->plan->probes[probe].fast;
+	uint64_t now = 0, key;
+
+	if (f->kind == PF_NONE)
+		return false;
+	key = fast_int(regs, f->key, &now);
+	lang_fast_run(f, b->region, key, fast_int(regs, f->val, &now));
+	return true;
+}
+
 /* Only the builtins the probe's plan reads (plan_probe.uses). */
 #define USES(b, p, id) ((b)->plan->probes[p].uses & (1u << (id)))
 
 void bench_lang_entry(struct uprobe *probe, struct uprobe_regs *regs, void *ctx)
 {
 	struct bench_lang *b = ctx;
+
+	if (run_fast(b, b->entry, regs))
+		return;
 	uint64_t args[6] = { regs->rdi, regs->rsi, regs->rdx, regs->rcx, regs->r8, regs->r9 };
 	struct lang_env env = { .ops = &b->ops, .ctx = b->region, .args = args,
 				.tid = USES(b, b->entry, B_TID) ? tid() : 0,
@@ -44,6 +86,9 @@ void bench_lang_return(struct uprobe *probe, struct uprobe_regs *regs, const str
 		       void *ctx)
 {
 	struct bench_lang *b = ctx;
+
+	if (run_fast(b, b->ret, regs))
+		return;
 	struct lang_env env = { .ops = &b->ops, .ctx = b->region, .retval = regs->rax,
 				.tid = USES(b, b->ret, B_TID) ? tid() : 0,
 				.nsecs = USES(b, b->ret, B_NSECS) ? tsc() : 0 };

@@ -50,14 +50,21 @@ static struct bench_bpftrace bt = BENCH_BPFTRACE("uprobe", bench_map_target, tar
 
 static struct bench_maps maps;
 
-#define NO_SIMD UPROBE_F_HANDLER_NO_SIMD
+/*
+ * The flags uprobe -e and uprobe trace --count attach with (trace/session/event.c:
+ * no SIMD, no rflags); empty_ns keeps the rflags save, empty_flags_ns is the floor.
+ */
+#define NO_SIMD	  UPROBE_F_HANDLER_NO_SIMD
+#define CLI_FLAGS (UPROBE_F_HANDLER_NO_SIMD | UPROBE_F_HANDLER_NO_FLAGS)
 #define ROW(lb, k, nat, a) .c = { .label = lb, .key = k, .base = nat, .arm = a }
-#define LIB(lb, k, h) \
+#define LIBF(lb, k, h, fl) \
 	{ ROW(lb, k, 0, &bench_lib_arm), .addr = (const void *)bench_map_target, \
-	  .flags = NO_SIMD, .handler = h, .ctx = &maps, .want = WANT_OPT }
+	  .flags = fl, .handler = h, .ctx = &maps, .want = WANT_OPT }
+#define LIB(lb, k, h) LIBF(lb, k, h, CLI_FLAGS)
 static struct bench_lib rows[] = {
 	{ ROW("native", "native_ns", -1, NULL) },
-	LIB("optimized, empty handler", "empty_ns", bench_empty_handler),
+	LIBF("optimized, empty handler", "empty_ns", bench_empty_handler, NO_SIMD),
+	LIB("empty handler, the CLI's flags", "empty_flags_ns", bench_empty_handler),
 	LIB("@ = count()", "count_ns", bench_map_count),
 	LIB("@[arg0] = count() (1024 keys)", "keyed_ns", bench_map_keyed),
 	LIB("@ = hist(arg0)", "hist_ns", bench_map_hist),
@@ -65,6 +72,7 @@ static struct bench_lib rows[] = {
 		 .arm = &bench_bpftrace_arm, .arg = &bt } },
 };
 #undef LIB
+#undef LIBF
 #undef ROW
 #define NROWS ((int)(sizeof(rows) / sizeof(rows[0])))
 
@@ -116,7 +124,7 @@ static void *thread_calls(void *p)
 /* ns per call of n calls in each of k threads (the threads' median), handler h or none. */
 static double threads_once(int k, uint64_t n, uprobe_handler_fn h)
 {
-	struct uprobe_opts o = { .sz = sizeof(o), .handler = h, .ctx = &maps, .flags = NO_SIMD };
+	struct uprobe_opts o = { .sz = sizeof(o), .handler = h, .ctx = &maps, .flags = CLI_FLAGS };
 	struct thread_run t[THREADS];
 	pthread_t th[THREADS];
 	pthread_barrier_t go;
@@ -269,9 +277,9 @@ static void exact_checks(void)
 	for (int k = 0; k < 3; k++) {
 		map_read(maps.region, ids[k], count_total, &counted[k]);
 		map_stats_get(maps.region, ids[k], &st);
-		bench_check(counted[k] == rows[2 + k].hits && !st.dropped_full && !st.dropped_shard,
+		bench_check(counted[k] == rows[3 + k].hits && !st.dropped_full && !st.dropped_shard,
 			    false, "%s: %" PRIu64 " counted, %" PRIu64 " hits, %" PRIu64 " dropped",
-			    rows[2 + k].c.label, counted[k], rows[2 + k].hits,
+			    rows[3 + k].c.label, counted[k], rows[3 + k].hits,
 			    st.dropped_full + st.dropped_shard + st.dropped_nested);
 	}
 }
@@ -315,11 +323,11 @@ int main(int argc, char **argv)
 	printf("\n");
 	exact_checks();
 	printf("\ntargets (issue 16), measured:\n");
-	bench_target_ns("count_ns", bench_usable(&rows[2].c), bench_per_hit(&s, &rows[2].c),
+	bench_target_ns("count_ns", bench_usable(&rows[3].c), bench_per_hit(&s, &rows[3].c),
 			TARGET_COUNT_NS, "the unprobed call");
-	bench_target_ns("keyed_ns", bench_usable(&rows[3].c), bench_per_hit(&s, &rows[3].c),
+	bench_target_ns("keyed_ns", bench_usable(&rows[4].c), bench_per_hit(&s, &rows[4].c),
 			TARGET_KEYED_NS, "the unprobed call");
-	bench_target_ns("hist_ns", bench_usable(&rows[4].c), bench_per_hit(&s, &rows[4].c),
+	bench_target_ns("hist_ns", bench_usable(&rows[5].c), bench_per_hit(&s, &rows[5].c),
 			TARGET_KEYED_NS, "the unprobed call");
 	bench_sum_cases(&s, false);
 	bench_unpin(); /* the threads run on every CPU */

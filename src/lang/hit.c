@@ -28,6 +28,7 @@
 #include <sys/syscall.h>
 
 #include "arch/arch.h"
+#include "lang/fast.h"
 #include "lang/hit.h"
 #include "stack/stack.h"
 #include "trace/fetch/fetch.h"
@@ -135,12 +136,65 @@ static uint64_t hit_ustack(const struct lang_env *env, uint32_t how)
 
 #define USES(b) (uses & (1u << (b)))
 
+/*
+ * An integer builtin of a shape (shape.c's int_builtin), as lang_hit_run
+ * computes it for the interpreter; *now: the TSC, read once per hit (0 until read).
+ */
+static inline __attribute__((always_inline)) uint64_t
+hit_int(const struct lang_hit *h, const struct uprobe_regs *regs, const uint64_t *args, uint8_t b,
+	uint64_t *now)
+{
+	uint32_t cpu;
+
+	switch (b) {
+	case B_ARG0 ... B_ARG5:
+		return args ? args[b - B_ARG0] : arch_regs_arg(regs, b - B_ARG0);
+	case B_RETVAL:
+		return h->ret ? arch_regs_retval(regs) : 0;
+	case B_PID:
+		return (uint64_t)fetch_self()->pid;
+	case B_TID:
+		return (uint64_t)fetch_self()->tid;
+	case B_CPU:
+		rdtsc_cpu(&cpu);
+		return cpu;
+	case B_UID:
+		return (uint64_t)raw_syscall0(SYS_getuid);
+	case B_GID:
+		return (uint64_t)raw_syscall0(SYS_getgid);
+	case B_NSECS:
+	case B_ELAPSED:
+		if (!*now)
+			*now = rdtsc();
+		if (b == B_NSECS)
+			return ticks_ns(*now, h->latency_mult);
+		return *now > h->start_tsc ? ticks_ns(*now - h->start_tsc, h->latency_mult) : 0;
+	default: /* PF_NO */
+		return 0;
+	}
+}
+
+/* A probe of a common shape (lang/fast.h): its one or two builtins, then its map operations. */
+static void hit_fast(const struct lang_hit *h, const struct plan_fast *f,
+		     const struct uprobe_regs *regs, const uint64_t *args)
+{
+	uint64_t now = 0, key = hit_int(h, regs, args, f->key, &now);
+
+	lang_fast_run(f, h->region, key, hit_int(h, regs, args, f->val, &now));
+}
+
 void lang_hit_run(void *ctx, const struct uprobe_regs *regs, uint64_t entry_tsc,
 		  const uint64_t *usdt_args)
 {
 	struct lang_hit *h = ctx;
-	uint32_t uses = h->plan->probes[h->probe].uses;
+	const struct plan_probe *pp = &h->plan->probes[h->probe];
+	uint32_t uses = pp->uses;
 	uint64_t args[ARCH_ARG_REGS];
+
+	if (__builtin_expect(pp->fast.kind != PF_NONE, 1)) {
+		hit_fast(h, &pp->fast, regs, usdt_args);
+		return;
+	}
 	struct lang_env env = {
 		.ops = h->ops,
 		.ctx = h->region,

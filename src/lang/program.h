@@ -97,6 +97,7 @@ struct plan_fast {
 	uint8_t map;	  /* the map updated (PF_LAT: the aggregation) */
 	uint8_t key, val; /* enum lang_builtin, or PF_NO */
 	uint8_t from;	  /* PF_LAT: the value map of the starts */
+	uint8_t owned;	  /* PF_SET, PF_LAT: the value map is tid-owned (shape.c) */
 };
 
 struct plan_probe {

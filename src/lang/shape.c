@@ -96,6 +96,61 @@ static bool latency(const struct plan *pl, const struct plan_insn *in, uint32_t 
 	return true;
 }
 
+/* The value map a fast probe writes with key tid, or -1. */
+static int tid_written(const struct plan_fast *f)
+{
+	if (f->key != B_TID)
+		return -1;
+	return f->kind == PF_SET ? f->map : f->kind == PF_LAT ? f->from : -1;
+}
+
+/* Instructions of a fast probe's code (shape.c's sequences), 0 for none. */
+static uint32_t fast_len(const struct plan_fast *f)
+{
+	switch (f->kind) {
+	case PF_AGG:
+		return 2 + (f->key != PF_NO) + (f->val != PF_NO);
+	case PF_SET:
+		return 3 + (f->key != PF_NO);
+	case PF_LAT:
+		return 11;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * Is value map s tid-owned: is every instruction of the plan that writes it
+ * (set, ++/--, delete) one of a fast probe that writes it with key tid (the
+ * sequences above: the key is that BUILTIN, nothing else)? Then the entry of
+ * key t is written in the target only by the thread whose tid is t, and
+ * lang/fast.h takes the map's single-writer calls for it
+ * (map_value_set_own, map_value_take_own: no CAS; map.h says why that is
+ * exact). Any other writer of s, a probe run interpreted or a key other than
+ * tid, and it is not.
+ */
+static bool tid_owned(const struct plan *pl, unsigned s)
+{
+	for (uint32_t i = 0; i < pl->ninsns; i++) {
+		const struct plan_insn *in = &pl->code[i];
+		bool writes = (in->op == PI_MAP_SET || in->op == PI_MAP_ADD ||
+			       in->op == PI_MAP_DEL) && in->a == s;
+		bool covered = false;
+
+		if (!writes)
+			continue;
+		for (uint32_t p = 0; p < pl->nprobes && !covered; p++) {
+			const struct plan_probe *pp = &pl->probes[p];
+
+			covered = tid_written(&pp->fast) == (int)s && i >= pp->entry &&
+				  i < pp->entry + fast_len(&pp->fast);
+		}
+		if (!covered)
+			return false;
+	}
+	return true;
+}
+
 void plan_shapes(struct plan *pl, bool general)
 {
 	for (uint32_t p = 0; p < pl->nprobes; p++) {
@@ -108,6 +163,12 @@ void plan_shapes(struct plan *pl, bool general)
 			continue;
 		if (agg_or_set(pl, in, n, &f) || latency(pl, in, n, pp->entry, &f))
 			pp->fast = f;
+	}
+	for (uint32_t p = 0; p < pl->nprobes; p++) {
+		struct plan_fast *f = &pl->probes[p].fast;
+		int s = tid_written(f);
+
+		f->owned = s >= 0 && tid_owned(pl, (unsigned)s);
 	}
 }
 

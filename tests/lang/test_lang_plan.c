@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "arch/x86_64/safe_read.h"
+#include "lang/fast.h"
 #include "lang/store.h"
 #include "testlib.h"
 #include "trace/map/map.h"
@@ -464,6 +465,104 @@ static char *run_shapes_target(struct lang_program *p)
 	return text;
 }
 
+/* A shape's builtin as struct lang_env gives it (run_shapes_target's env). */
+static uint64_t env_int(const struct lang_env *env, uint8_t b)
+{
+	switch (b) {
+	case B_ARG0 ... B_ARG5:
+		return env->args[b - B_ARG0];
+	case B_RETVAL:
+		return env->retval;
+	case B_PID:
+		return env->pid;
+	case B_TID:
+		return env->tid;
+	case B_NSECS:
+		return env->nsecs;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * The same hits as the target's handler runs them (lang/hit.c): a probe of a
+ * shape through lang_fast_run straight on the region (tid-owned maps through
+ * map_value_set_own / map_value_take_own), the others through plan_eval.
+ */
+static char *run_shapes_direct(struct lang_program *p)
+{
+	struct map_region_opts o = { .sz = sizeof(o) };
+	struct map_region *r = map_region_create(&o);
+	struct lang_env_ops ops = { .emit = r_emit, .read_str = r_read };
+	char why[256] = "";
+	lang_target_env_ops(&ops);
+	CHECK(r && lang_target_define(p, r, why, sizeof(why)) == 0 && map_region_seal(r) == 0);
+	for (uint64_t i = 0; i < 300; i++) {
+		for (uint32_t k = 0; k < p->plan.nprobes; k++) {
+			uint64_t args[6] = { i % 7, i * 37 % 200, i * 5 };
+			struct lang_env env = { .ops = &ops, .ctx = r, .args = args, .retval = i * 11,
+						.tid = 100 + i % 3, .pid = 100,
+						.nsecs = 1000 + i * 13 + k * (i % 50),
+						.comm = "test", .func = "f", .probe = "uprobe:x:f" };
+			const struct plan_fast *f = &p->plan.probes[k].fast;
+			if (f->kind != PF_NONE)
+				lang_fast_run(f, r, env_int(&env, f->key), env_int(&env, f->val));
+			else if (plan_eval(&p->plan, k, &env))
+				TL_FAIL("plan_eval of probe %u", k);
+		}
+	}
+	struct lang_store *st = store_new(&p->checked, &p->plan);
+	CHECK_EQ_INT(lang_target_read(r, st), 0);
+	char *text = maps_text(st);
+	store_free(st);
+	map_region_free(r);
+	return text;
+}
+
+/*
+ * Tid-owned value maps (shape.c, plan_fast.owned): @start[tid] when every
+ * writer of @start is a shape writing it with key tid; any other writer
+ * (another key, an interpreted ++ or delete) and it is not.
+ */
+static void case_tid_owned(void)
+{
+	static const struct {
+		const char *text;
+		bool owned[3];
+	} cases[] = {
+		{ "uprobe:/bin/true:main { @start[tid] = nsecs; } "
+		  "uretprobe:/bin/true:main /@start[tid]/ { @ns = hist(nsecs - @start[tid]); "
+		  "delete(@start[tid]); }",
+		  { true, true } },
+		{ "uprobe:/bin/true:main { @start[pid] = nsecs; } "
+		  "uretprobe:/bin/true:main /@start[pid]/ { @ns = hist(nsecs - @start[pid]); "
+		  "delete(@start[pid]); }",
+		  { false, false } },
+		{ "uprobe:/bin/true:main { @start[tid] = nsecs; } "
+		  "uretprobe:/bin/true:main /@start[tid]/ { @ns = hist(nsecs - @start[tid]); "
+		  "delete(@start[tid]); } uprobe:/bin/true:main { @start[arg0] = 1; }",
+		  { false, false, false } },
+		{ "uprobe:/bin/true:main { @start[tid] = nsecs; } "
+		  "uretprobe:/bin/true:main /@start[tid]/ { @ns = hist(nsecs - @start[tid]); "
+		  "delete(@start[tid]); } uprobe:/bin/true:main { @start[tid]++; }",
+		  { false, false, false } },
+		{ "uprobe:/bin/true:main { @start[tid] = nsecs; } "
+		  "uretprobe:/bin/true:main /@start[tid]/ { @ns = hist(nsecs - @start[tid]); "
+		  "delete(@start[tid]); } uprobe:/bin/true:main /arg0/ { delete(@start[tid]); }",
+		  { false, false, false } },
+		{ "uprobe:/bin/true:main { @t[tid] = arg0; @n = count(); }", { false } },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct lang_program *p = compile(cases[i].text);
+		for (uint32_t k = 0; k < p->plan.nprobes && k < 3; k++)
+			if (p->plan.probes[k].fast.owned != cases[i].owned[k])
+				TL_FAIL("%s: probe %u owned %d, want %d", cases[i].text, k,
+					p->plan.probes[k].fast.owned, cases[i].owned[k]);
+		lang_program_free(p);
+	}
+	end_case("tid_owned");
+}
+
 static void case_fast_paths(void)
 {
 	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
@@ -488,6 +587,11 @@ static void case_fast_paths(void)
 		if (strcmp(got, want))
 			TL_FAIL("%s: fast path in the target printed\n%s\ninterpreter\n%s",
 				shapes[i].text, got, want);
+		free(got);
+		got = run_shapes_direct(f); /* as the target's handler runs it: the same */
+		if (strcmp(got, want))
+			TL_FAIL("%s: lang_fast_run printed\n%s\ninterpreter\n%s", shapes[i].text,
+				got, want);
 		free(want);
 		free(got);
 		lang_program_free(g);
@@ -516,5 +620,6 @@ int main(void)
 	case_limits();
 	case_target_maps();
 	case_fast_paths();
+	case_tid_owned();
 	return tl_total_failed ? 1 : 0;
 }

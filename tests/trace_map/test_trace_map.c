@@ -532,6 +532,105 @@ static void test_value_take(void)
 }
 
 /*
+ * The owner's set and take (map_value_set_own, map_value_take_own): the same
+ * results as set and take, sequentially; then 4 threads each setting and
+ * taking its own key 200000 times beside a reader of the map and the
+ * tracer's clear() and zero() of it: every take of a thread returns the value
+ * it set, or 0 / -ENOENT once the tracer cleared or zeroed it (counted), and
+ * never another thread's value or an older one of its own.
+ */
+struct own_worker {
+	struct map_region *r;
+	int id;
+	uint64_t key, wrong, taken, cleared;
+	const int *stop;
+};
+
+static void *own_hammer(void *p)
+{
+	struct own_worker *w = p;
+
+	for (int64_t i = 1; i <= 200000; i++) {
+		int64_t want = (int64_t)(w->key << 32) | i, v = -1;
+		int err;
+
+		map_value_set_own(w->r, w->id, &w->key, want);
+		err = map_value_take_own(w->r, w->id, &w->key, &v);
+		if (!err && v == want)
+			w->taken++;
+		else if ((err == -ENOENT || !err) && !v)
+			w->cleared++;
+		else
+			w->wrong++;
+	}
+	return NULL;
+}
+
+static void *own_resetter(void *p)
+{
+	struct own_worker *w = p;
+
+	for (int n = 0; !__atomic_load_n(w->stop, __ATOMIC_RELAXED); n++) {
+		if (n & 1)
+			map_clear(w->r, w->id);
+		else
+			map_zero(w->r, w->id);
+		usleep(200);
+	}
+	return NULL;
+}
+
+static void test_value_own(void)
+{
+	struct map_region *r = region(2);
+	int id = def(r, "start", MAP_VALUE, 8, 0);
+	uint64_t tid = 42, other = 43, taken = 0, cleared = 0;
+	struct own_worker w[4], reset = { 0 };
+	pthread_t th[4], rt;
+	int stop = 0;
+	int64_t v = -1;
+
+	CHECK_EQ_INT(map_region_seal(r), 0);
+	CHECK_EQ_INT(map_value_take_own(r, id, &tid, &v), -ENOENT);
+	CHECK_EQ_INT(v, 0);
+	CHECK_EQ_INT(map_value_set_own(r, id, &tid, 1000), 0);
+	CHECK_EQ_INT(map_value_set_own(r, id, &tid, 1001), 0); /* live: overwritten */
+	CHECK_EQ_INT(map_value_set_own(r, id, &other, 0), 0);
+	CHECK_EQ_INT(map_value_take_own(r, id, &tid, &v), 0);
+	CHECK_EQ_INT(v, 1001);
+	CHECK_EQ_INT(map_value_get(r, id, &tid, &v), -ENOENT); /* taken */
+	CHECK_EQ_INT(map_value_take_own(r, id, &tid, &v), -ENOENT);
+	CHECK_EQ_INT(map_value_take_own(r, id, &other, &v), 0); /* 0: read, kept */
+	CHECK_EQ_INT(v, 0);
+	CHECK_EQ_INT(map_value_get(r, id, &other, &v), 0);
+	CHECK_EQ_INT(map_value_set_own(r, id, &tid, 5), 0); /* revived */
+	CHECK_EQ_INT(map_value_get(r, id, &tid, &v), 0);
+	CHECK_EQ_INT(v, 5);
+	CHECK_EQ_INT(map_clear(r, id), 0);
+	CHECK_EQ_INT(map_value_take_own(r, id, &tid, &v), -ENOENT); /* cleared */
+	CHECK_EQ_INT(map_value_set_own(r, id, &tid, 6), 0);
+	CHECK_EQ_INT(map_value_take_own(r, id, &tid, &v), 0);
+	CHECK_EQ_INT(v, 6);
+	reset = (struct own_worker){ .r = r, .id = id, .stop = &stop };
+	pthread_create(&rt, NULL, own_resetter, &reset);
+	for (int i = 0; i < 4; i++) {
+		w[i] = (struct own_worker){ .r = r, .id = id, .key = 100 + (uint64_t)i };
+		pthread_create(&th[i], NULL, own_hammer, &w[i]);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		CHECK_EQ_INT(w[i].wrong, 0);
+		CHECK_EQ_INT(w[i].taken + w[i].cleared, 200000);
+		taken += w[i].taken;
+		cleared += w[i].cleared;
+	}
+	__atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
+	pthread_join(rt, NULL);
+	CHECK(taken > 0 && taken + cleared == 4 * 200000);
+	map_region_free(r);
+}
+
+/*
  * Values of 64 bytes (bpftrace's strings): one set's bytes, never half of two;
  * a get never fails on a live key however the writers are preempted.
  */
@@ -960,6 +1059,7 @@ int main(void)
 	RUN(test_agg_delete);
 	RUN(test_value_map);
 	RUN(test_value_take);
+	RUN(test_value_own);
 	RUN(test_value_strings);
 	RUN(test_attach);
 	RUN(test_hostile);

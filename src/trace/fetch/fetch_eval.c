@@ -390,12 +390,16 @@ void fetch_aggregate(const struct fetch_agg *agg, const struct fetch_plan *plan,
 	int64_t v;
 
 	if (agg->run) {
-		uint64_t args[6] = { 0 };
+		uint64_t args[6];
 
-		for (int k = 0; k < 6 && k < plan->n_args; k++)
-			if (arg_int(plan, k, regs, (int64_t *)&args[k]))
+		if (!plan->n_args) { /* a program's uprobe: it reads the registers itself */
+			agg->run(agg->run_ctx, regs, entry_tsc, NULL);
+			return;
+		}
+		for (int k = 0; k < 6; k++) /* usdt: its arguments, the rest 0 */
+			if (k >= plan->n_args || arg_int(plan, k, regs, (int64_t *)&args[k]))
 				args[k] = 0;
-		agg->run(agg->run_ctx, regs, entry_tsc, plan->n_args ? args : NULL);
+		agg->run(agg->run_ctx, regs, entry_tsc, args);
 		return;
 	}
 	if (!filter_keeps(agg, plan, regs)) {

@@ -182,6 +182,31 @@ int map_value_set_bytes(struct map_region *r, int id, const void *key, const voi
  * it was 0 and is kept), -ENOENT (*v 0).
  */
 int map_value_take(struct map_region *r, int id, const void *key, int64_t *v);
+/*
+ * set and take of an owned key: one whose entry no other thread of the
+ * target writes (lang/shape.c: @start[tid] where every writer of @start is
+ * a probe that writes it with key tid, so the entry of key t is written only
+ * by thread t). The same ctrl words in the same order as set and take, by
+ * plain stores where those take a CAS, which guards against writers that
+ * cannot be here:
+ *   - another target thread: none writes this key (a thread gone, its tid
+ *     reused, wrote its last before it died; a fork child's threads have
+ *     tids of their own);
+ *   - the tracer: clear() moves LIVE(q) to DELETED(q) by a CAS, zero()
+ *     stores 0 into a LIVE value. Racing with a take, the take read the
+ *     value before: it is ordered before the clear or zero (both end
+ *     DELETED). Racing with a set of a live key: that set is a plain store
+ *     in map_value_set too. A revival goes through BUSY, which neither
+ *     touches; a reader sees the sequence move as with set;
+ *   - a probe hit in a signal handler of the same thread: it runs to its end
+ *     before the interrupted call goes on, whose stores then land last, as
+ *     if it had run after it (the value one of the two, never torn: one
+ *     word; the key never rewritten). A nested call that finds BUSY takes
+ *     set/take's path (bounded, counted).
+ * Anything but the key's home slot, live or deleted, takes set and take.
+ */
+int map_value_set_own(struct map_region *r, int id, const void *key, int64_t v);
+int map_value_take_own(struct map_region *r, int id, const void *key, int64_t *v);
 /* delete() of either kind of map: map_value_delete or map_agg_delete. */
 int map_delete(struct map_region *r, int id, const void *key);
 

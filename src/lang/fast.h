@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The common shapes of a probe (struct plan_fast, recognized by shape.c) run
+ * in the target straight on the region's maps (hot path, inline). The
+ * handler reads the shape's builtins itself, only those (lang_fast_key,
+ * lang_fast_val: one each, an enum lang_builtin or PF_NO), then calls
+ * lang_fast_run: no struct lang_env (about 200 bytes zeroed per hit, a
+ * rep stos that was 70% of a count hit's cycles in the handler), no ops
+ * table, no interpreter frame, no key serialization.
+ *
+ * The map operations are plan_eval's fast paths' (eval.c) through the
+ * target's ops (target.c), in the same order, with the same keys and values:
+ *
+ *   PF_AGG  map_agg_update(@m, k, v)            count(): v = 1
+ *   PF_SET  map_value_set(@m, k, v)
+ *   PF_LAT  map_value_take(@s, k) -> start; start != 0:
+ *           map_agg_update(@m, -, v - start)    (take: the get and the delete at once)
+ *
+ * A tid-owned value map (plan_fast.owned: @start[tid], every writer of
+ * @start writes it with key tid, shape.c) takes map_value_set_own and
+ * map_value_take_own: the same words stored, without the CAS that guards
+ * against other writers of the key (map.h says why there are none).
+ *
+ * One difference, PF_LAT's value (nsecs) is read once, before the take
+ * rather than after it: the same clock read a few instructions earlier.
+ */
+#ifndef UPROBES_LANG_FAST_H
+#define UPROBES_LANG_FAST_H
+
+#include "lang/program.h"
+#include "trace/map/map.h"
+
+/* Probe f of region r's program with its builtins read: key, val (0 for PF_NO). Signal-safe. */
+static inline __attribute__((always_inline)) void
+lang_fast_run(const struct plan_fast *f, struct map_region *r, uint64_t key, uint64_t val)
+{
+	int64_t start;
+
+	switch (f->kind) {
+	case PF_AGG:
+		map_agg_update(r, f->map, &key, f->val == PF_NO ? 1 : (int64_t)val);
+		break;
+	case PF_SET:
+		if (f->owned)
+			map_value_set_own(r, f->map, &key, (int64_t)val);
+		else
+			map_value_set(r, f->map, &key, (int64_t)val);
+		break;
+	case PF_LAT:
+		if ((f->owned ? map_value_take_own : map_value_take)(r, f->from, &key, &start) ||
+		    !start)
+			break;
+		map_agg_update(r, f->map, &key, (int64_t)(val - (uint64_t)start));
+		break;
+	default:
+		break;
+	}
+}
+
+#endif
