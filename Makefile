@@ -45,6 +45,9 @@ BASE_CFLAGS := $(PUB_CFLAGS) -Isrc
 TRACEFS_CFLAGS := $(shell pkg-config --cflags libtracefs libtraceevent 2>/dev/null)
 LIB_CFLAGS := $(BASE_CFLAGS) -fPIC -fvisibility=hidden $(TRACEFS_CFLAGS)
 LIB_LDLIBS := -lZydis -lelf -lz -lpthread -ldl
+# The shared library opens Zydis at its first use (src/util/lazylibs.h): the tracer of
+# a launch never needs it. A static link keeps it (LIB_LDLIBS, Libs.private).
+LIB_SO_LDLIBS := $(filter-out -lZydis,$(LIB_LDLIBS))
 SONAME := libuprobes.so.0
 VERSION := 0.1.0
 
@@ -81,7 +84,7 @@ $(B)/%.o: %.S
 
 $(B)/libuprobes.so: $(LIB_OBJS) src/libuprobes.map
 	$(CC) -shared $(SAN_FLAGS) -Wl,-soname,$(SONAME) -Wl,--version-script=src/libuprobes.map \
-		-Wl,-z,defs -Wl,-z,now -o $@ $(LIB_OBJS) $(LIB_LDLIBS)
+		-Wl,-z,defs -Wl,-z,now -o $@ $(LIB_OBJS) $(LIB_SO_LDLIBS)
 	ln -sf libuprobes.so $(B)/$(SONAME)
 
 $(B)/libuprobes.a: $(LIB_OBJS)

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* libdw and liblzma opened at their first use (lazylibs.h). */
+/* libdw, liblzma and Zydis opened at their first use (lazylibs.h). */
 #include <dlfcn.h>
 #include <elfutils/libdw.h>
 #include <errno.h>
 #include <lzma.h>
 #include <pthread.h>
 #include <stdio.h>
+
+#include <Zydis/Zydis.h>
 
 #define LAZYLIBS_IMPL
 #include "util/lazylibs.h"
@@ -19,8 +21,10 @@ struct lazy_lib {
 
 static struct lazy_dw_fns dw;
 static struct lazy_xz_fns xz;
+static struct lazy_zydis_fns zy;
 static struct lazy_lib dw_lib = { "libdw.so.1", "libdw1", PTHREAD_ONCE_INIT, "" };
 static struct lazy_lib xz_lib = { "liblzma.so.5", "liblzma5", PTHREAD_ONCE_INIT, "" };
+static struct lazy_lib zy_lib = { "libZydis.so.4.0", "libzydis4.0", PTHREAD_ONCE_INIT, "" };
 
 /* The library, or NULL with why set. */
 static void *lib_open(struct lazy_lib *l)
@@ -66,6 +70,17 @@ static void xz_open(void)
 #undef TAKE
 }
 
+static void zy_open(void)
+{
+	void *h = lib_open(&zy_lib);
+
+#define TAKE(fn) take(&zy_lib, h, #fn, &zy.fn);
+	if (h) {
+		LAZY_ZYDIS_FNS(TAKE)
+	}
+#undef TAKE
+}
+
 static bool lib_get(struct lazy_lib *l, void (*open)(void), int *err)
 {
 	pthread_once(&l->once, open);
@@ -85,6 +100,11 @@ bool lazy_xz(int *err)
 	return lib_get(&xz_lib, xz_open, err);
 }
 
+bool lazy_zydis(int *err)
+{
+	return lib_get(&zy_lib, zy_open, err);
+}
+
 /* After lazy_dw() said true (the once is then a load: a call site never sees a half table). */
 const struct lazy_dw_fns *lazy_dw_fns(void)
 {
@@ -96,4 +116,10 @@ const struct lazy_xz_fns *lazy_xz_fns(void)
 {
 	pthread_once(&xz_lib.once, xz_open);
 	return &xz;
+}
+
+const struct lazy_zydis_fns *lazy_zydis_fns(void)
+{
+	pthread_once(&zy_lib.once, zy_open);
+	return &zy;
 }

@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * libdw and liblzma, opened (dlopen) at their first use, not linked: every
+ * libdw, liblzma and Zydis, opened (dlopen) at their first use, not linked: every
  * traced image loads libuprobes, and linked they came with libbz2 into each
  * one (four libraries mapped and relocated, ~0.3 ms of CPU per image:
  * docs/benchmarks.md), while a probe needs DWARF only for an argument named
  * by a variable (trace/fetch/dwarf*.c) or a source line (sym/symbolize_lines.c),
- * and liblzma only for MiniDebugInfo (sym/debug.c). As src/kernel/klibs.h
- * does for libtracefs.
+ * and liblzma only for MiniDebugInfo (sym/debug.c). Zydis is needed by the
+ * first probe's instruction analysis (arch/x86_64/insn.c), never by the tracer
+ * of a launch (uprobe trace): linked, the tracer mapped and relocated it too
+ * (its 24 KiB of relocated tables: ~10 page faults, docs/benchmarks.md). As
+ * src/kernel/klibs.h does for libtracefs.
  *
  * Included after <elfutils/libdw.h> (or <lzma.h>), this header makes each
  * call the code makes go through the table: dwarf_tag(die) is
@@ -65,10 +68,21 @@
 
 #define LAZY_XZ_FNS(X) X(lzma_stream_decoder) X(lzma_code) X(lzma_end)
 
+#define LAZY_ZYDIS_FNS(X) \
+	X(ZydisDecoderInit) \
+	X(ZydisDecoderDecodeInstruction) \
+	X(ZydisDecoderDecodeFull) \
+	X(ZydisDisassembleIntel)
+
 /* libdw opened (once, thread-safe): true, or false with -errno in *err and a log. */
 bool lazy_dw(int *err);
 /* liblzma likewise. */
 bool lazy_xz(int *err);
+/*
+ * Zydis likewise. Not for signal context (dlopen): the instruction analysis
+ * of an attach calls it first, before any probe can be hit.
+ */
+bool lazy_zydis(int *err);
 
 #ifdef _LIBDW_H
 struct lazy_dw_fns {
@@ -132,6 +146,21 @@ const struct lazy_xz_fns *lazy_xz_fns(void);
 #define lzma_stream_decoder (lazy_xz_fns()->lzma_stream_decoder)
 #define lzma_code (lazy_xz_fns()->lzma_code)
 #define lzma_end (lazy_xz_fns()->lzma_end)
+#endif
+#endif
+
+#ifdef ZYDIS_H
+struct lazy_zydis_fns {
+#define LAZY_MEMBER(fn) __typeof__(fn) *fn;
+	LAZY_ZYDIS_FNS(LAZY_MEMBER)
+#undef LAZY_MEMBER
+};
+const struct lazy_zydis_fns *lazy_zydis_fns(void);
+#ifndef LAZYLIBS_IMPL
+#define ZydisDecoderInit (lazy_zydis_fns()->ZydisDecoderInit)
+#define ZydisDecoderDecodeInstruction (lazy_zydis_fns()->ZydisDecoderDecodeInstruction)
+#define ZydisDecoderDecodeFull (lazy_zydis_fns()->ZydisDecoderDecodeFull)
+#define ZydisDisassembleIntel (lazy_zydis_fns()->ZydisDisassembleIntel)
 #endif
 #endif
 

@@ -670,11 +670,85 @@ static int launch_qemu(struct tracer *t, char **cmd, const char *qemu, const cha
 	return 0;
 }
 
+/*
+ * The command's environment: this process's, LD_PRELOAD with libuprobes
+ * first (after the ASan runtime, if any) and the agent's descriptor set.
+ * Made before the command is spawned: the child of vfork() may not allocate.
+ */
+static char **launch_env(const char *lib, int fd)
+{
+	extern char **environ;
+	char asan[PATH_MAX], **envp, *preload, *fd_env;
+	const char *old = getenv("LD_PRELOAD");
+	size_t n = 0, fd_len = strlen(UPROBE_AGENT_ENV_FD "=");
+
+	asan_runtime(asan, sizeof(asan));
+	while (environ[n])
+		n++;
+	envp = calloc(n + 3, sizeof(*envp));
+	if (!envp)
+		return NULL;
+	if (asprintf(&preload, "LD_PRELOAD=%s%s%s%s", asan, lib, old && *old ? ":" : "",
+		     old ? old : "") < 0) {
+		free(envp);
+		return NULL;
+	}
+	if (asprintf(&fd_env, "%s=%d", UPROBE_AGENT_ENV_FD, fd) < 0) {
+		free(preload);
+		free(envp);
+		return NULL;
+	}
+	n = 0;
+	for (char **e = environ; *e; e++)
+		if (strncmp(*e, "LD_PRELOAD=", 11) && strncmp(*e, fd_env, fd_len))
+			envp[n++] = *e;
+	envp[n++] = preload;
+	envp[n++] = fd_env;
+	return envp;
+}
+
+static void launch_env_free(char **envp)
+{
+	size_t n = 0;
+
+	while (envp[n])
+		n++;
+	free(envp[n - 1]); /* the two strings made by launch_env(), last */
+	free(envp[n - 2]);
+	free(envp);
+}
+
+/*
+ * COMMAND, spawned by vfork() and execvpe(): a fork() copied this process's
+ * page tables for an exec to throw away, and every page this process wrote
+ * afterwards took a copy-on-write fault (the loop, the rings, the summary).
+ * On this VM a page fault costs 15-35 us, and a traced /bin/true's start-up is
+ * mostly faults (docs/benchmarks.md). The child shares our memory until its
+ * exec: it only closes our end of the socket and execs; if the exec fails it
+ * leaves why in exec_errno (the memory is ours) and exits 127 or 126, and
+ * this side says why, as a shell does.
+ */
+static pid_t launch_vfork(char **cmd, char **envp, int close_fd, volatile int *exec_errno)
+{
+	pid_t pid;
+
+	*exec_errno = 0;
+	pid = vfork();
+	if (pid == 0) {
+		close(close_fd);
+		execvpe(cmd[0], cmd, envp);
+		*exec_errno = errno;
+		_exit(errno == ENOENT ? 127 : 126);
+	}
+	return pid;
+}
+
 int tracer_launch(struct tracer *t, char **cmd)
 {
-	char lib[PATH_MAX], asan[PATH_MAX], fdbuf[16], *preload;
+	char lib[PATH_MAX], **envp;
 	/* launch mode under qemu-user (docs/aarch64.md): COMMAND run by this qemu */
-	const char *old, *qemu = getenv("UPROBE_QEMU");
+	const char *qemu = getenv("UPROBE_QEMU");
+	volatile int exec_errno = 0;
 	int pair[2], on = 1;
 
 	if (tracer_library_path(lib, sizeof(lib)))
@@ -697,23 +771,15 @@ int tracer_launch(struct tracer *t, char **cmd)
 		free(preload);
 		return rc;
 	}
-	t->child = fork();
+	envp = launch_env(lib, pair[1]);
+	if (!envp)
+		return cli_error(CLI_EXIT_FAIL, "out of memory");
+	t->child = launch_vfork(cmd, envp, pair[0], &exec_errno);
+	launch_env_free(envp);
 	if (t->child < 0)
 		return cli_error(CLI_EXIT_FAIL, "fork: %s", strerror(errno));
-	if (t->child == 0) {
-		close(pair[0]);
-		old = getenv("LD_PRELOAD");
-		asan_runtime(asan, sizeof(asan));
-		if (asprintf(&preload, "%s%s%s%s", asan, lib, old && *old ? ":" : "", old ? old : "") <
-		    0)
-			_exit(127);
-		snprintf(fdbuf, sizeof(fdbuf), "%d", pair[1]);
-		setenv(UPROBE_AGENT_ENV_FD, fdbuf, 1);
-		setenv("LD_PRELOAD", preload, 1);
-		execvp(cmd[0], cmd);
-		fprintf(stderr, "uprobe: cannot run '%s': %s\n", cmd[0], strerror(errno));
-		_exit(errno == ENOENT ? 127 : 126);
-	}
+	if (exec_errno)
+		fprintf(stderr, "uprobe: cannot run '%s': %s\n", cmd[0], strerror(exec_errno));
 	close(pair[1]);
 	/* The loop waits on it: the command's end is seen at once, not at the next nap's end. */
 	t->child_pidfd = (int)syscall(SYS_pidfd_open, t->child, 0);

@@ -11,14 +11,25 @@
 
 #include "arch/x86_64/insn.h"
 #include "arch/x86_64/regs.h"
+#include "util/lazylibs.h"
+#include "util/log.h"
 
 static ZydisDecoder decoder;
 static int decoder_ready;
 
+/*
+ * The decoder, or NULL when Zydis cannot be loaded (logged). Zydis is opened
+ * at the first analysis (util/lazylibs.h), always an attach's, so never first
+ * in a signal handler.
+ */
 static const ZydisDecoder *insn_decoder(void)
 {
+	int err;
+
 	/* Idempotent and race-free in effect: every caller writes the same bytes. */
 	if (!__atomic_load_n(&decoder_ready, __ATOMIC_ACQUIRE)) {
+		if (!lazy_zydis(&err))
+			return NULL;
 		ZydisDecoderInit(&decoder, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
 		__atomic_store_n(&decoder_ready, 1, __ATOMIC_RELEASE);
 	}
@@ -27,10 +38,11 @@ static const ZydisDecoder *insn_decoder(void)
 
 unsigned arch_insn_length(const uint8_t *code, size_t avail, uint64_t addr)
 {
+	const ZydisDecoder *dec = insn_decoder();
 	ZydisDecodedInstruction in;
 
 	(void)addr;
-	if (!ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(insn_decoder(), NULL, code, avail, &in)))
+	if (!dec || !ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(dec, NULL, code, avail, &in)))
 		return 0;
 	return in.length;
 }
@@ -39,7 +51,8 @@ void arch_insn_format(const uint8_t *code, size_t len, uint64_t addr, char *buf,
 {
 	ZydisDisassembledInstruction dis;
 
-	if (ZYAN_SUCCESS(ZydisDisassembleIntel(ZYDIS_MACHINE_MODE_LONG_64, addr, code, len, &dis)))
+	if (insn_decoder() &&
+	    ZYAN_SUCCESS(ZydisDisassembleIntel(ZYDIS_MACHINE_MODE_LONG_64, addr, code, len, &dis)))
 		snprintf(buf, buflen, "%s", dis.text);
 	else
 		snprintf(buf, buflen, "(bad)");
@@ -218,6 +231,7 @@ int arch_insn_analyze(struct arch_insn *ai, const uint8_t *code, size_t avail, u
 {
 	ZydisDecodedInstruction in;
 	ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+	const ZydisDecoder *dec = insn_decoder();
 	char text[96], hex[64];
 	const char *refusal;
 
@@ -225,7 +239,12 @@ int arch_insn_analyze(struct arch_insn *ai, const uint8_t *code, size_t avail, u
 	ai->addr = addr;
 	if (avail > ARCH_INSN_MAX)
 		avail = ARCH_INSN_MAX;
-	if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(insn_decoder(), code, avail, &in, ops))) {
+	if (!dec) {
+		if (whylen)
+			snprintf(why, whylen, "no instruction decoder: %s", uprobe_last_error());
+		return -ENOTSUP;
+	}
+	if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(dec, code, avail, &in, ops))) {
 		if (!whylen)
 			return -EILSEQ;
 		hex_bytes(code, avail < 8 ? avail : 8, hex, sizeof(hex));
