@@ -81,6 +81,7 @@ void retpatch_count(const struct uprobe *p, int delta);
 uint64_t *retpatch_push(struct probe_rec *rec, struct uprobe *c, uint64_t sp, int id);
 
 /* The per-thread stack of entry records (retpatch_hot.c). */
+/* 64 bytes: one cache line, indexed by a shift. */
 struct rp_entry {
 	uint64_t sp; /* the entry's rsp: where the return address is */
 	uint64_t ra; /* the return address */
@@ -88,7 +89,9 @@ struct rp_entry {
 	struct uprobe *c;
 	uint64_t c_id;
 	uint64_t cookie;
-};
+	uint64_t fn; /* rec->addr: an exit tests it without loading rec */
+	uint64_t pad;
+} __attribute__((aligned(64)));
 
 /*
  * n and busy share one word (nb) so that the hot paths test both with one
@@ -146,6 +149,7 @@ retpatch_push_fast(struct probe_rec *rec, struct uprobe *c, uint64_t sp, int id)
 	e->c = c;
 	e->c_id = c->id;
 	e->cookie = 0;
+	e->fn = rec->addr;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	rs->nb = nb + 1;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
@@ -160,10 +164,13 @@ struct retpatch_exit {
 };
 
 /*
- * The exit trampolines' C side (tramp_dispatch_fn; retpatch_exit.c, built
+ * The exit trampolines' C side at a ret (tramp_dispatch_fn; retpatch_exit.c, built
  * without callee-saved registers: the trampoline reloads them all).
  */
 int retpatch_exit(void *exit, struct uprobe_regs *regs);
+
+/* The same for the exits that are tail jumps out (retpatch_hot.c): always the slow path. */
+int retpatch_exit_tail(void *exit, struct uprobe_regs *regs);
 
 /*
  * Every exit but the common case (retpatch_exit.c): several records of the

@@ -25,7 +25,8 @@
 typedef void (*rp_simd_fn)(void *, void *, const void *, void *);
 
 /*
- * The common case inline: a ret, this call's one record on top of the
+ * At a ret (a tail jump's exit: retpatch_exit_tail). The common case
+ * inline: this call's one record on top of the
  * stack, its consumer the first of the probe's (checked by pointer and id,
  * no walk: a consumer freed since the push was unlinked first, so the
  * list's head is not it; a new one at the same address has another id).
@@ -57,9 +58,9 @@ int retpatch_exit(void *xp, struct uprobe_regs *regs)
 		goto out;
 	e = &rs->e[nb - 1];
 	c = __atomic_load_n(&e->rec->consumers, __ATOMIC_ACQUIRE);
-	if (__builtin_expect(x->kind != ARCH_EXIT_RET || e->sp != slot || e->rec->addr != x->fn ||
+	if (__builtin_expect(e->sp != slot || e->fn != x->fn ||
 				     c != e->c || c->id != e->c_id ||
-				     (nb > 1 && e[-1].sp == slot && e[-1].rec->addr == x->fn),
+				     (nb > 1 && e[-1].sp == slot && e[-1].fn == x->fn),
 			     0)) {
 		retpatch_exit_slow(x, regs, id);
 		goto out;

@@ -70,7 +70,7 @@ static inline __attribute__((always_inline)) void rp_report(const struct rp_entr
 		stat_inc(&core_stats.ret_orphaned);
 		return;
 	}
-	r->func = e->rec->addr;
+	r->func = e->fn;
 	r->ret_addr = e->ra;
 	r->cookie = e->cookie;
 	r->entry_sp = e->sp;
@@ -121,7 +121,7 @@ uint64_t *retpatch_push(struct probe_rec *rec, struct uprobe *c, uint64_t sp, in
 	rs->busy = 1;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	/* At our sp: another consumer of this call, or a call that did not return. */
-	RP_DROP_WHILE(rs, id, e->sp == sp ? e->rec->addr != rec->addr || (e->c == c &&
+	RP_DROP_WHILE(rs, id, e->sp == sp ? e->fn != rec->addr || (e->c == c &&
 									  e->c_id == c->id)
 					  : ret_frame_gone(e->sp, sp));
 	if (rs->n == UPROBE_RET_DEPTH) {
@@ -136,6 +136,7 @@ uint64_t *retpatch_push(struct probe_rec *rec, struct uprobe *c, uint64_t sp, in
 	e->c = c;
 	e->c_id = c->id;
 	e->cookie = 0;
+	e->fn = rec->addr;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	rs->n++;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
@@ -148,7 +149,7 @@ missed:
 
 static bool rp_mine(const struct rp_entry *e, const struct retpatch_exit *x, uint64_t slot)
 {
-	return e->sp == slot && e->rec->addr == x->fn;
+	return e->sp == slot && e->fn == x->fn;
 }
 
 /* Is e, not of this call, gone seen from the exit at slot? */
@@ -252,6 +253,20 @@ void retpatch_exit_slow(const struct retpatch_exit *x, struct uprobe_regs *regs,
 	rp_exit_slow(x, rs, regs, &r, regs->rsp, id);
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	rs->busy = 0;
+}
+
+int retpatch_exit_tail(void *xp, struct uprobe_regs *regs)
+{
+	struct rp_stack *rs = rp_self;
+	int id;
+
+	if (!rs)
+		return 0;
+	id = srcu_read_lock();
+	if (id >= 0 && !rs->busy)
+		retpatch_exit_slow(xp, regs, id);
+	srcu_read_unlock();
+	return 0;
 }
 
 /* Normal context (unwinders): the records dropped as gone from sp, or all. */
