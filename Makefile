@@ -61,10 +61,16 @@ LIB_OBJS := $(patsubst %.c,$(B)/%.o,$(LIB_SRCS)) $(patsubst %.S,$(B)/%.o,$(LIB_A
 # Code that runs inside the SIGTRAP handler (and, later, trampolines) must not
 # call into libc string functions a user may have probed, nor touch SIMD state.
 HOT_CFLAGS := -fno-builtin -fno-tree-loop-distribute-patterns -mgeneral-regs-only
-HOT_SRCS := src/ubp/signal.c src/ubp/quiesce.c src/core/dispatch.c src/core/srcu.c src/core/retprobe.c src/core/retpatch_hot.c src/arch/x86_64/emulate.c \
+HOT_SRCS := src/ubp/signal.c src/ubp/quiesce.c src/core/dispatch.c src/core/srcu.c src/core/retprobe.c src/core/retpatch_hot.c src/core/retpatch_exit.c src/arch/x86_64/emulate.c \
 	src/arch/x86_64/regs.c src/trace/fetch/fetch_eval.c src/trace/transport/ring.c \
 	src/stack/unwind.c src/stack/walk.c src/stack/table.c src/trace/fetch/fetch_stack.c \
 	src/trace/map/map_update.c src/lang/eval.c src/lang/target.c src/lang/hit.c
+# The exit trampoline's C side: its template reloads every general register after the
+# call, so the callee-saved ones are declared call-clobbered there (no pushes and pops on
+# every return; see the file's comment: nothing else may go in it).
+RETEXIT_SRCS := src/core/retpatch_exit.c
+RETEXIT_CFLAGS := -fcall-used-rbx -fcall-used-r12 -fcall-used-r13 \
+	-fcall-used-r14 -fcall-used-r15
 
 .PHONY: all lib tools demo check check-real test bench install clean deps format FORCE
 all: lib
@@ -76,7 +82,8 @@ deps:
 
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(LIB_CFLAGS) $(CFLAGS) $(if $(filter $(HOT_SRCS),$<),$(HOT_CFLAGS)) -c $< -o $@
+	$(CC) $(LIB_CFLAGS) $(CFLAGS) $(if $(filter $(HOT_SRCS),$<),$(HOT_CFLAGS)) \
+		$(if $(filter $(RETEXIT_SRCS),$<),$(RETEXIT_CFLAGS)) -c $< -o $@
 
 $(B)/%.o: %.S
 	@mkdir -p $(@D)

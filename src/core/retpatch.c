@@ -157,9 +157,12 @@ static int exit_tramp(struct retpatch_exit *x, const struct arch_exit *e, const 
 	 * ret and at a tail jump (the callee's entry) the status flags are dead
 	 * and DF is clear by the ABI; a conditional tail jump's condition was
 	 * tested before (the stub below). Spares popfq (~20 cycles); rip is
-	 * retpatch_exit()'s to set, and it never asks for the redirect.
+	 * retpatch_exit()'s to set, and it never asks for the redirect. A tail
+	 * jump's exit has its own C side: the ret's need not test the kind.
 	 */
-	off = arch_tramp_template(code, TRAMP_KIND_EXIT, false, retpatch_exit, x, e->addr);
+	off = arch_tramp_template(code, TRAMP_KIND_EXIT, false,
+				  e->kind == ARCH_EXIT_RET ? retpatch_exit : retpatch_exit_tail, x,
+				  e->addr);
 	size = off + 16 + ARCH_WINDOW_COPY_MAX + 16;
 	t = xol_alloc(size, lo, hi, e->win);
 	if (off < 0 || !t) {

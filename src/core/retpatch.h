@@ -81,6 +81,7 @@ void retpatch_count(const struct uprobe *p, int delta);
 uint64_t *retpatch_push(struct probe_rec *rec, struct uprobe *c, uint64_t sp, int id);
 
 /* The per-thread stack of entry records (retpatch_hot.c). */
+/* 64 bytes: one cache line, indexed by a shift. */
 struct rp_entry {
 	uint64_t sp; /* the entry's rsp: where the return address is */
 	uint64_t ra; /* the return address */
@@ -88,11 +89,28 @@ struct rp_entry {
 	struct uprobe *c;
 	uint64_t c_id;
 	uint64_t cookie;
-};
+	uint64_t fn; /* rec->addr: an exit tests it without loading rec */
+	uint64_t pad;
+} __attribute__((aligned(64)));
 
+/*
+ * n and busy share one word (nb) so that the hot paths test both with one
+ * compare: busy clear and n below the depth (push), busy clear and n not 0
+ * (exit); they store nb whole (busy is clear there: see below), the slow
+ * paths busy and n apart. busy keeps a signal handler's push or exit off the
+ * stack while a slow path or a normal-context walk (retpatch_drop_orphans,
+ * rp_drop) changes it; the two fast paths below need not set it: they run
+ * inside a read section, where a signal handler's probes follow no call
+ * (srcu_read_lock() < 0) and so never touch the stack.
+ */
 struct rp_stack {
-	unsigned n;
-	unsigned busy;
+	union {
+		struct {
+			unsigned n;
+			unsigned busy;
+		};
+		uint64_t nb;
+	};
 	struct rp_entry e[UPROBE_RET_DEPTH];
 };
 
@@ -104,47 +122,39 @@ extern __thread struct rp_stack *rp_self
  * case: the stack made, not busy, not full, its top (if any) an older live
  * frame (above sp, and no stack but the threads' own registered: then it
  * is on this stack and live, ret_frame_gone() would say no), the return
- * address not the hijack's. Anything else: retpatch_push().
+ * address not the hijack's. Anything else: retpatch_push(). Read section
+ * held (id >= 0): busy is not set (see struct rp_stack).
  */
 static inline __attribute__((always_inline)) uint64_t *
 retpatch_push_fast(struct probe_rec *rec, struct uprobe *c, uint64_t sp, int id)
 {
 	struct rp_stack *rs = rp_self;
 	struct rp_entry *e;
-	uint64_t ra;
-	unsigned n;
+	uint64_t ra, nb;
 
-	if (__builtin_expect(!rs || rs->busy, 0))
+	if (__builtin_expect(!rs, 0))
 		return retpatch_push(rec, c, sp, id);
-	rs->busy = 1;
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	n = rs->n;
+	nb = rs->nb; /* n, busy clear: nb < UPROBE_RET_DEPTH */
 	ra = *(uint64_t *)sp;
-	if (__builtin_expect(n == UPROBE_RET_DEPTH ||
-				     (n && (rs->e[n - 1].sp <= sp ||
-					    __atomic_load_n(&ret_nstacks, __ATOMIC_RELAXED))) ||
+	if (__builtin_expect(nb >= UPROBE_RET_DEPTH ||
+				     (nb && (rs->e[nb - 1].sp <= sp ||
+					     __atomic_load_n(&ret_nstacks, __ATOMIC_RELAXED))) ||
 				     ra == __atomic_load_n(&ret_tramp, __ATOMIC_RELAXED),
-			     0)) {
-		__atomic_signal_fence(__ATOMIC_SEQ_CST);
-		rs->busy = 0;
+			     0))
 		return retpatch_push(rec, c, sp, id);
-	}
-	e = &rs->e[n];
+	e = &rs->e[nb];
 	e->sp = sp;
 	e->ra = ra;
 	e->rec = rec;
 	e->c = c;
 	e->c_id = c->id;
 	e->cookie = 0;
+	e->fn = rec->addr;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	rs->n = n + 1;
+	rs->nb = nb + 1;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	rs->busy = 0;
 	return &e->cookie;
 }
-
-/* The exit trampolines' C side (tramp_dispatch_fn). */
-int retpatch_exit(void *exit, struct uprobe_regs *regs);
 
 /* An exit record: a probe_rec whose trampoline reports the function's returns. */
 struct retpatch_exit {
@@ -152,6 +162,23 @@ struct retpatch_exit {
 	uint64_t fn;	      /* the function's entry */
 	uint8_t kind;	      /* enum arch_exit_kind */
 };
+
+/*
+ * The exit trampolines' C side at a ret (tramp_dispatch_fn; retpatch_exit.c, built
+ * without callee-saved registers: the trampoline reloads them all).
+ */
+int retpatch_exit(void *exit, struct uprobe_regs *regs);
+
+/* The same for the exits that are tail jumps out (retpatch_hot.c): always the slow path. */
+int retpatch_exit_tail(void *exit, struct uprobe_regs *regs);
+
+/*
+ * Every exit but the common case (retpatch_exit.c): several records of the
+ * call, records to drop, none, a consumer not the probe's first, a tail
+ * jump out. Read section held (id >= 0); called before anything has touched
+ * the SIMD registers since the exit (it reads xmm0 and xmm1 for the report).
+ */
+void retpatch_exit_slow(const struct retpatch_exit *x, struct uprobe_regs *regs, int id);
 
 /*
  * Unwinders (retunwind.c), sp the caller's stack pointer: resync, the

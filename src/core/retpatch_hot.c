@@ -70,7 +70,7 @@ static inline __attribute__((always_inline)) void rp_report(const struct rp_entr
 		stat_inc(&core_stats.ret_orphaned);
 		return;
 	}
-	r->func = e->rec->addr;
+	r->func = e->fn;
 	r->ret_addr = e->ra;
 	r->cookie = e->cookie;
 	r->entry_sp = e->sp;
@@ -121,7 +121,7 @@ uint64_t *retpatch_push(struct probe_rec *rec, struct uprobe *c, uint64_t sp, in
 	rs->busy = 1;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	/* At our sp: another consumer of this call, or a call that did not return. */
-	RP_DROP_WHILE(rs, id, e->sp == sp ? e->rec->addr != rec->addr || (e->c == c &&
+	RP_DROP_WHILE(rs, id, e->sp == sp ? e->fn != rec->addr || (e->c == c &&
 									  e->c_id == c->id)
 					  : ret_frame_gone(e->sp, sp));
 	if (rs->n == UPROBE_RET_DEPTH) {
@@ -136,6 +136,7 @@ uint64_t *retpatch_push(struct probe_rec *rec, struct uprobe *c, uint64_t sp, in
 	e->c = c;
 	e->c_id = c->id;
 	e->cookie = 0;
+	e->fn = rec->addr;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	rs->n++;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
@@ -148,7 +149,7 @@ missed:
 
 static bool rp_mine(const struct rp_entry *e, const struct retpatch_exit *x, uint64_t slot)
 {
-	return e->sp == slot && e->rec->addr == x->fn;
+	return e->sp == slot && e->fn == x->fn;
 }
 
 /* Is e, not of this call, gone seen from the exit at slot? */
@@ -239,71 +240,31 @@ static __attribute__((noinline)) void rp_exit_slow(const struct retpatch_exit *x
 	rp_remove(rs, bottom, top);
 }
 
-/*
- * The exit trampoline's C side (the EXIT template: regs->rip is not set,
- * nothing is redirected, so regs->rip and rsp are free to show the return).
- * The common case inline: a ret, this call's one record on top of the
- * stack, its consumer the first of the probe's (checked by pointer and id,
- * no walk: a consumer freed since the push was unlinked first, so the
- * list's head is not it; a new one at the same address has another id).
- */
-int retpatch_exit(void *xp, struct uprobe_regs *regs)
+void retpatch_exit_slow(const struct retpatch_exit *x, struct uprobe_regs *regs, int id)
 {
-	const struct retpatch_exit *x = xp;
 	struct rp_stack *rs = rp_self;
-	uint64_t slot = regs->rsp;
 	struct uprobe_ret r; /* filled field by field: no rep stos on every return */
-	const struct rp_entry *e;
-	struct uprobe *c;
-	unsigned n;
-	int id;
 
 	r.flags = 0;
-	/* Nothing below us has run SIMD code: the return registers are as at the exit. */
+	/* Nothing since the exit has run SIMD code: the return registers are as there. */
 	__asm__ volatile("movdqu %%xmm0, %0\n\tmovdqu %%xmm1, %1" : "=m"(r.xmm0), "=m"(r.xmm1));
-	if (!rs || rs->busy || !(n = rs->n))
-		return 0;
-	id = srcu_read_lock();
-	if (id < 0) { /* inside a handler: its calls were not followed */
-		srcu_read_unlock();
-		return 0;
-	}
 	rs->busy = 1;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	e = &rs->e[n - 1];
-	if (__builtin_expect(x->kind != ARCH_EXIT_RET || !rp_mine(e, x, slot) ||
-				     (n > 1 && rp_mine(e - 1, x, slot)),
-			     0)) {
-		rp_exit_slow(x, rs, regs, &r, slot, id);
-		goto out;
-	}
-	c = __atomic_load_n(&e->rec->consumers, __ATOMIC_ACQUIRE);
-	if (__builtin_expect(c != e->c || c->id != e->c_id, 0))
-		c = rp_consumer(e);
-	if (__builtin_expect(!c, 0)) {
-		stat_inc(&core_stats.ret_orphaned);
-	} else {
-		/* As the hijack shows a return: rip the call site, rsp after the ret. */
-		regs->rip = e->ra;
-		regs->rsp = slot + 8;
-		r.func = x->fn;
-		r.ret_addr = e->ra;
-		r.cookie = e->cookie;
-		r.entry_sp = slot;
-		if (c->flags & UPROBE_F_HANDLER_NO_SIMD)
-			c->ret_handler(c, regs, &r, c->ctx);
-		else
-			arch_simd_call((rp_simd_fn)c->ret_handler, c, regs, &r, c->ctx);
-		if (__builtin_expect(id < CORE_FAST_IDS, 1))
-			__atomic_store_n(&c->fast_hits[id].ret, c->fast_hits[id].ret + 1,
-					 __ATOMIC_RELAXED);
-		else
-			stat_inc(&c->ret_hits);
-	}
-	rs->n = n - 1;
-out:
+	rp_exit_slow(x, rs, regs, &r, regs->rsp, id);
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	rs->busy = 0;
+}
+
+int retpatch_exit_tail(void *xp, struct uprobe_regs *regs)
+{
+	struct rp_stack *rs = rp_self;
+	int id;
+
+	if (!rs)
+		return 0;
+	id = srcu_read_lock();
+	if (id >= 0 && !rs->busy)
+		retpatch_exit_slow(xp, regs, id);
 	srcu_read_unlock();
 	return 0;
 }

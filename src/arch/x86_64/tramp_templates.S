@@ -186,7 +186,14 @@ uprobes_lean_body:
 	 * Every general register is reloaded: a return handler's writes to
 	 * them take effect (uprobes.h), and code compiled with -fipa-ra may
 	 * keep values in call-clobbered registers across a call to a function
-	 * it knows does not touch them.
+	 * it knows does not touch them. The reload is also why the C side keeps
+	 * no callee-saved register (core/retpatch_exit.c, -fcall-used-*): the
+	 * frame's address waits on the stack across the call, not in rbx.
+	 *
+	 *   lea -272(%rsp),%rsp; pushfq; popq rflags; 15 GPR stores; rsp
+	 *   rsi = regs; align 16; sub $8; push %rsi     (the frame, 16-aligned)
+	 *   call retpatch_exit(exit, regs); pop %rsp    (rsp = regs)
+	 *   15 GPR loads; lea 272(%rsp),%rsp; window copy's exit (ret, jmp)
 	 */
 	.globl uprobes_tramp_exit, uprobes_tramp_exit_end
 	.hidden uprobes_tramp_exit, uprobes_tramp_exit_end
@@ -199,12 +206,13 @@ uprobes_tramp_exit:
 	SAVE_GPRS
 	lea (128 + FRAME)(%rsp), %rax
 	mov %rax, R_RSP(%rsp)
-	mov %rsp, %rbx
+	mov %rsp, %rsi
 	and $-16, %rsp
-	mov %rbx, %rsi
+	sub $8, %rsp
+	push %rsi
 	mov uprobes_tramp_exit + 16(%rip), %rdi
 	call *uprobes_tramp_exit(%rip)
-	mov %rbx, %rsp
+	pop %rsp
 	LOAD_GPRS
 	lea (128 + FRAME)(%rsp), %rsp
 uprobes_tramp_exit_end:
