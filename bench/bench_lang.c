@@ -15,6 +15,11 @@
  * paths (src/lang/shape.c) and interpreted (UPROBE_LANG_PLAN=general), rows side
  * by side for an A/B ratio in one run. nsecs is the TSC
  * here (bench_lang_handlers.c): the cost of the idiom, not its unit.
+ * The latency idiom is measured twice: on bench_lang_target (lea + ret, 5 bytes:
+ * the entry's jump covers the ret, so its return probe takes the return-address
+ * hijack) and on bench_lang_site (mov + lea + ret and padding: the ret is a return
+ * site, patched, as in most functions with more than one instruction before it),
+ * each against its own unprobed call.
  * Usage: bench_lang [-r rounds] [-t ms per measurement] [-b bpftrace rounds] [-c calls]
  * (-c: count mode, a row's calls between callgrind requests: instructions per hit
  * under `sh bench/callgrind.sh build/bench/bench_lang -`)
@@ -22,6 +27,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "bench_arm.h"
 #include "bench_handlers.h"
@@ -46,12 +52,32 @@ int bench_lang_target(int x, int y);
 static const uint8_t target_bytes[] = { 0x8d, 0x44, 0x7f, 0x01, 0xc3 };
 static struct bench_bpftrace bt = BENCH_BPFTRACE("uprobe", bench_lang_target, target_bytes);
 
+/*
+ * The same result with a return site: mov + lea (6 bytes) are what the entry's
+ * jump replaces, the ret and the int3 padding after it what the exit's does
+ * (bench_ret's target has this form).
+ */
+__asm__(".text\n"
+	".p2align 6\n"
+	".globl bench_lang_site\n"
+	".type bench_lang_site,@function\n"
+	"bench_lang_site:\n"
+	"	.cfi_startproc\n"
+	"	mov %edi,%eax\n"
+	"	lea 1(%rax,%rax,2),%eax\n"
+	"	ret\n"
+	"	.cfi_endproc\n"
+	".size bench_lang_site,.-bench_lang_site\n"
+	"	.p2align 4,0xcc\n");
+int bench_lang_site(int x, int y);
+
 /* Issue 16's targets, ns above the unprobed call (checked, never asserted). */
 #define TARGET_COUNT_NS	  8.0
 #define TARGET_KEYED_NS	  20.0
 #define TARGET_LATENCY_NS 40.0
 static const double targets[] = { TARGET_COUNT_NS, TARGET_KEYED_NS, TARGET_KEYED_NS,
 				  TARGET_LATENCY_NS };
+#define SITE_LANG (2 * NPROGS) /* langs[SITE_LANG]: the latency idiom on bench_lang_site */
 
 static const char *const programs[] = {
 	"uprobe:x:f { @ = count(); }",
@@ -63,7 +89,7 @@ static const char *const programs[] = {
 #define NPROGS 4
 /* [0, NPROGS): the fast paths (shape.c); [NPROGS, 2 NPROGS): UPROBE_LANG_PLAN=general */
 static struct lang_program *progs[2 * NPROGS];
-static struct bench_lang langs[2 * NPROGS];
+static struct bench_lang langs[2 * NPROGS + 1];
 static struct bench_maps maps;
 
 /*
@@ -78,6 +104,8 @@ static struct bench_maps maps;
 	{ ROW(lb, k, 0, &bench_lib_arm), .addr = (const void *)bench_lang_target, \
 	  .flags = fl, .handler = h, .ret_handler = r, .ctx = x, .want = WANT_OPT }
 #define LIB(lb, k, h, r, x) LIBF(lb, k, h, r, x, CLI_FLAGS)
+#define NATIVE_SITE 12 /* rows[NATIVE_SITE]: bench_lang_site unprobed (setup checks) */
+static const struct bench_arm site_lib_arm; /* the return site's, below */
 static struct bench_lib rows[] = {
 	{ ROW("native", "native_ns", -1, NULL) },
 	LIBF("optimized, empty handler", "empty_ns", bench_empty_handler, NULL, NULL, NO_SIMD),
@@ -93,6 +121,10 @@ static struct bench_lib rows[] = {
 	LIB("interpreted: @ = hist(arg1)", "hist_general_ns", bench_lang_entry, NULL, &langs[6]),
 	LIB("interpreted: latency idiom", "latency_general_ns", bench_lang_entry,
 	    bench_lang_return, &langs[7]),
+	{ ROW("native, the site target", "native_site_ns", -1, NULL) },
+	{ ROW("plan: latency idiom, return site", "latency_site_ns", NATIVE_SITE, &site_lib_arm),
+	  .addr = (const void *)bench_lang_site, .flags = CLI_FLAGS, .handler = bench_lang_entry,
+	  .ret_handler = bench_lang_return, .ctx = &langs[SITE_LANG], .want = WANT_OPT },
 	{ .c = { .label = "bpftrace @ = count()", .key = "bpftrace_count_ns", .base = 0,
 		 .arm = &bench_bpftrace_arm, .arg = &bt } },
 };
@@ -101,23 +133,54 @@ static struct bench_lib rows[] = {
 #undef ROW
 #define NROWS ((int)(sizeof(rows) / sizeof(rows[0])))
 #define FIRST_PLAN 4 /* rows[FIRST_PLAN]: plan: @ = count() */
+#define LATENCY_SITE (NATIVE_SITE + 1)
 
 static volatile int sink;
 
-static __attribute__((noinline)) void run_calls(uint64_t first, uint64_t n)
+static __attribute__((noinline)) void run_calls(int (*fn)(int, int), uint64_t first, uint64_t n)
 {
 	int acc = 0;
 
 	for (uint64_t i = first; i < first + n; i++)
-		acc += bench_lang_target((int)(i & 1023), (int)i);
+		acc += fn((int)(i & 1023), (int)i);
 	sink = acc;
 }
 
 static void run(struct bench_case *c, uint64_t first, uint64_t n)
 {
-	(void)c;
-	run_calls(first, n);
+	bool site = c == &rows[NATIVE_SITE].c || c == &rows[LATENCY_SITE].c;
+
+	run_calls(site ? bench_lang_site : bench_lang_target, first, n);
 }
+
+/*
+ * The site row's arm: its return probe must take the return site (what it
+ * measures), else it is not measured, with uprobe_analyze's reason.
+ */
+static int site_arm(struct bench_case *c)
+{
+	struct bench_lib *l = (struct bench_lib *)c;
+	struct uprobe_info info = { .sz = sizeof(info) };
+	int r = bench_lib_arm.arm(c);
+
+	if (r)
+		return r;
+	if (uprobe_get_info(l->probe, &info) || info.ret_path != UPROBE_RET_SITE) {
+		snprintf(c->why, sizeof(c->why), "return path %s, want %s: %s",
+			 uprobe_ret_path_name(info.ret_path), uprobe_ret_path_name(UPROBE_RET_SITE),
+			 info.ret_reason);
+		bench_lib_arm.disarm(c, 0);
+		return -1;
+	}
+	return 0;
+}
+
+static int site_disarm(struct bench_case *c, uint64_t calls)
+{
+	return bench_lib_arm.disarm(c, calls);
+}
+
+static const struct bench_arm site_lib_arm = { .arm = site_arm, .disarm = site_disarm };
 
 /* Each program compiled, its maps defined in a region of their own, sealed. */
 static int setup(void)
@@ -125,6 +188,9 @@ static int setup(void)
 	struct map_def c = { .name = "@count", .kind = MAP_COUNT };
 	char why[256];
 
+	if (strcmp(rows[NATIVE_SITE].c.key, "native_site_ns") ||
+	    strcmp(rows[LATENCY_SITE].c.key, "latency_site_ns"))
+		return fprintf(stderr, "bench_lang: NATIVE_SITE is not the site rows' index\n"), -1;
 	maps.region = map_region_create(NULL);
 	if (!maps.region || (maps.count = map_define(maps.region, &c)) < 0 ||
 	    map_region_seal(maps.region))
@@ -145,6 +211,13 @@ static int setup(void)
 			return fprintf(stderr, "bench_lang: %s: %s\n", programs[i % NPROGS], why), -1;
 		lang_target_env_ops(&langs[i].ops);
 	}
+	langs[SITE_LANG] = (struct bench_lang){ .plan = &progs[3]->plan, .entry = 0, .ret = 1 };
+	langs[SITE_LANG].region = map_region_create(NULL);
+	if (!langs[SITE_LANG].region ||
+	    lang_target_define(progs[3], langs[SITE_LANG].region, why, sizeof(why)) ||
+	    map_region_seal(langs[SITE_LANG].region))
+		return fprintf(stderr, "bench_lang: %s: %s\n", programs[3], why), -1;
+	lang_target_env_ops(&langs[SITE_LANG].ops);
 	return 0;
 }
 
@@ -176,6 +249,12 @@ static void exact_checks(void)
 			    "%s: %" PRIu64 " in @ns, %" PRIu64 " returns", row->c.label, lat,
 			    row->ret_hits);
 	}
+	uint64_t lat = 0;
+	const struct bench_lib *row = &rows[LATENCY_SITE];
+
+	map_read(langs[SITE_LANG].region, 1, count_total, &lat);
+	bench_check(lat == row->ret_hits, false, "%s: %" PRIu64 " in @ns, %" PRIu64 " returns",
+		    row->c.label, lat, row->ret_hits);
 }
 
 /* Count mode (-c, bench/callgrind.sh): a row's line; right when every call was a hit. */
@@ -201,7 +280,8 @@ int main(int argc, char **argv)
 	static const char *const count_rows[] = {
 		"native_ns",	    "empty_ns",		"empty_flags_ns",   "hand_count_ns",    "count_ns",
 		"keyed_ns",	    "hist_ns",		"latency_ns",	    "count_general_ns",
-		"keyed_general_ns", "hist_general_ns", "latency_general_ns",
+		"keyed_general_ns", "hist_general_ns", "latency_general_ns", "native_site_ns",
+		"latency_site_ns",
 	};
 	int st = bench_parse(&cfg, argc, argv, "c",
 			     "[-r rounds] [-t ms] [-b bpftrace rounds] [-c calls]");
@@ -211,7 +291,7 @@ int main(int argc, char **argv)
 	if (setup())
 		return 1;
 	if (cfg.count_calls)
-		return bench_count_mode(&s, count_rows, 12, cfg.count_calls, NULL, count_report);
+		return bench_count_mode(&s, count_rows, 14, cfg.count_calls, NULL, count_report);
 	printf("bench_lang: compiled plans on the maps in the target, optimized probe\n");
 	bench_pin();
 	bench_suite_run(&s);
@@ -225,12 +305,16 @@ int main(int argc, char **argv)
 		bench_target_ns(row->c.key, bench_usable(&row->c), bench_per_hit(&s, &row->c),
 				targets[k], "the unprobed call");
 	}
+	bench_target_ns(rows[LATENCY_SITE].c.key, bench_usable(&rows[LATENCY_SITE].c),
+			bench_per_hit(&s, &rows[LATENCY_SITE].c), TARGET_LATENCY_NS,
+			"the unprobed call");
 	bench_sum_cases(&s, false);
 	bench_sum_print();
 	for (int i = 0; i < 2 * NPROGS; i++) {
 		map_region_free(langs[i].region);
 		lang_program_free(progs[i]);
 	}
+	map_region_free(langs[SITE_LANG].region);
 	map_region_free(maps.region);
 	return bench_failures() ? 1 : 0;
 }
