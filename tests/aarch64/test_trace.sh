@@ -9,6 +9,9 @@
 #   sqlite: sqlite3_bind_int (p: and r:) and sqlite3_column_int64 (p:) in
 #   arm64 libsqlite3, called by tests/aarch64/sqlite_app.c, which prints how
 #   many times it called each.
+#   stop: a command that does not end (tests/aarch64/loop_app.c): a first
+#   SIGTERM to uprobe stops tracing (summary) and the command runs on; a second
+#   is passed on to it, and uprobe exits with 143.
 # Every run is under timeout: a run that hangs is a failure, not a hang.
 #
 # The loader: qemu runs the program's PT_INTERP, /lib/ld-linux-aarch64.so.1,
@@ -93,5 +96,43 @@ else
 @events[sqlite3_bind_int__return]: $1
 @events[sqlite3_column_int64]: $2" "p:libsqlite3:sqlite3_bind_int" "r:libsqlite3:sqlite3_bind_int" \
 		"p:libsqlite3:sqlite3_column_int64"
+fi
+# stop: uprobe (under qemu) in the background, its events on stdout as they come.
+lp=$b/tests/aarch64/loop_app
+UPROBE_QEMU=$qemu_path timeout -k 5 "$limit" "$qemu" "$b/uprobe" trace "p:$lp:loop_tick" -- "$lp" \
+	>"$tmp/stop" 2>"$tmp/stop.err" &
+upid=$!
+why=""
+# await FILE PATTERN: up to $limit s for a line of FILE to match.
+await() {
+	i=0
+	until grep -q "$2" "$1"; do
+		i=$((i + 1))
+		[ $i -gt $((limit * 10)) ] && return 1
+		sleep 0.1
+	done
+}
+cpid=""
+if ! await "$tmp/stop" ': loop_tick: '; then
+	why="no loop_tick event within $limit s"
+else
+	# timeout's child, qemu running uprobe; its child, qemu running loop_app.
+	qpid=$(echo $(cat /proc/$upid/task/*/children 2>/dev/null))
+	cpid=$(echo $(cat /proc/${qpid:-0}/task/*/children 2>/dev/null))
+	kill -TERM "$qpid"
+	await "$tmp/stop.err" '^uprobe: 1 process image' || why="no summary after a SIGTERM"
+	kill -0 "$cpid" 2>/dev/null || why="$why; the command ended at the first SIGTERM"
+	kill -TERM "$qpid"
+fi
+wait "$upid"
+st=$?
+[ "$st" = 143 ] || why="$why; uprobe's status $st, want 143 (the command's, SIGTERM)"
+[ -n "$cpid" ] && kill -0 "$cpid" 2>/dev/null && why="$why; the command still runs" &&
+	kill -KILL "$cpid"
+if [ -z "$why" ]; then
+	echo "PASS: aarch64_trace/stop"
+else
+	echo "FAIL: aarch64_trace/stop: ${why#; }; stderr: $(head -c 600 "$tmp/stop.err")"
+	failed=1
 fi
 exit $failed
