@@ -100,7 +100,11 @@ static uint64_t area_place(uint64_t lo, uint64_t hi, uint64_t near)
 
 /*
  * mmap an area at addr, else at the next few areas' worth of its gap away
- * from near: the address mapped, or MAP_FAILED with errno.
+ * from near: the address mapped, or MAP_FAILED with errno. A kernel before
+ * 4.17, and qemu-user 7.2 (docs/aarch64.md), take MAP_FIXED_NOREPLACE for a
+ * hint: where the address is taken they map the area elsewhere instead of
+ * failing with EEXIST. Such an area is unmapped and counted as EEXIST, so that
+ * the next address is tried there too.
  */
 static void *area_mmap(uint64_t addr, uint64_t lo, uint64_t hi, uint64_t near)
 {
@@ -114,6 +118,11 @@ static void *area_mmap(uint64_t addr, uint64_t lo, uint64_t hi, uint64_t near)
 			break;
 		p = mmap((void *)at, XOL_AREA_SIZE, PROT_READ | PROT_EXEC,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+		if (p != MAP_FAILED && (uint64_t)p != at) {
+			munmap(p, XOL_AREA_SIZE);
+			p = MAP_FAILED;
+			errno = EEXIST;
+		}
 		if (p != MAP_FAILED || errno != EEXIST)
 			break;
 	}
@@ -144,7 +153,7 @@ static struct xol_area *area_map(uint64_t lo, uint64_t hi, uint64_t near)
 	if (p == MAP_FAILED)
 		return NULL;
 	if ((uint64_t)p < lo || (uint64_t)p + XOL_AREA_SIZE - 1 > hi) {
-		munmap(p, XOL_AREA_SIZE); /* old kernel ignored MAP_FIXED_NOREPLACE */
+		munmap(p, XOL_AREA_SIZE); /* (area_mmap() keeps only the address asked for) */
 		return NULL;
 	}
 	best = (uint64_t)p;

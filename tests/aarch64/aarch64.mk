@@ -95,3 +95,14 @@ $(B)/tests/aarch64/test_retprobe: tests/aarch64/test_retprobe.c $(B)/libuprobes-
 # The uprobe command for aarch64 under qemu (uprobe list on the demo program).
 A64_TEST_SCRIPTS += tests/aarch64/test_cli.sh
 A64_SCRIPT_DEPS += $(B)/uprobe
+
+# uprobe trace in launch mode under qemu (UPROBE_QEMU): the demo program, and a program
+# that uses arm64 libsqlite3 (tests/aarch64/sqlite_app.c); exact counts, output unchanged.
+A64_TEST_SCRIPTS += tests/aarch64/test_trace.sh
+A64_SCRIPT_DEPS += $(B)/libuprobes.so $(B)/tests/aarch64/sqlite_app $(B)/tests/aarch64/loop_app
+$(B)/tests/aarch64/sqlite_app: tests/aarch64/sqlite_app.c
+	@mkdir -p $(@D)
+	$(CC) $(A64_TEST_CFLAGS) $(CFLAGS) -o $@ $< -lsqlite3
+$(B)/tests/aarch64/loop_app: tests/aarch64/loop_app.c
+	@mkdir -p $(@D)
+	$(CC) $(A64_TEST_CFLAGS) $(CFLAGS) -o $@ $<

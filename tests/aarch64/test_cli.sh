@@ -4,7 +4,7 @@
 # build-aarch64/libuprobes.so) under qemu-aarch64: `uprobe list` on the demo
 # program (an EM_AARCH64 file): app_hash and main jump-optimized, _start without
 # a return probe (no call enters it), exit status 0.
-# (uprobe trace in launch mode does not work under qemu yet: docs/aarch64.md.)
+# (uprobe trace in launch mode under qemu: test_trace.sh.)
 # Usage: test_cli.sh BUILD_DIR   (make check-aarch64 passes build-aarch64)
 b=${1:-build-aarch64}
 qemu=${QEMU:-qemu-aarch64}

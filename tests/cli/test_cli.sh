@@ -202,6 +202,25 @@ if expect_eq duration "$got" restored "cli_work's bytes once the summary is out"
 	pass duration
 fi
 
+# A stop signal: tracing stops (summary printed) while the command runs on;
+# a second one is passed on to the command, and uprobe exits with its status
+# (128 + SIGTERM). Before, uprobe went on waiting: only SIGKILL ended it.
+bg_trace "$tmp/sig.stdout" --count -o "$tmp/sig.out" "p:t/work $tgt:cli_work a=%di"
+kill -TERM "$upid"
+wait_until $upid grep -q '^uprobe: 1 process image' "$tmp/sig.stdout.err"
+running=$(kill -0 "$tpid" 2>/dev/null && echo running)
+got=$(probe_state "$tpid")
+kill -TERM "$upid"
+wait "$upid"
+st=$?
+if expect_eq stop_signal "$running" running "the command after the first SIGTERM" &&
+	expect_eq stop_signal "$got" restored "cli_work's bytes once the summary is out" &&
+	expect_eq stop_signal "$st" 143 "uprobe's status after the second SIGTERM" &&
+	expect_eq stop_signal "$(kill -0 "$tpid" 2>/dev/null || echo gone)" gone \
+		"the command after the second SIGTERM"; then
+	pass stop_signal
+fi
+
 # errors: message and exit status.
 err() { # name want_status want_text uprobe_args...
 	name=$1 want=$2 text=$3

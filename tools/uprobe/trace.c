@@ -16,16 +16,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "trace.h"
 
 volatile sig_atomic_t stop_requested;
+/* Stop signals taken so far: wait_command() tells a further one from the first. */
+static volatile sig_atomic_t stop_count;
 
 static void on_signal(int sig)
 {
 	stop_requested = sig;
+	stop_count++;
 }
 
 /*
@@ -45,6 +49,48 @@ static void catch_stop_signals(void)
 		if (sigs[i] != SIGHUP || (!sigaction(SIGHUP, NULL, &old) && old.sa_handler != SIG_IGN))
 			sigaction(sigs[i], &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+}
+
+/*
+ * Launch mode, once tracing is over: wait for the command, which runs on after
+ * -d or a stop signal. Every further stop signal is passed on to it, so that
+ * one that keeps running can be ended through uprobe (before, uprobe took such
+ * signals and went on waiting: only SIGKILL ended it). The stop signals are
+ * blocked but in ppoll(), which no SA_RESTART restarts: one that comes between
+ * the check and the wait is not missed. Without a pidfd (an old kernel), a
+ * nap of 100 ms between two looks. seen: stop_count when tracing stopped.
+ */
+static void wait_command(struct tracer *t, sig_atomic_t seen)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+	struct timespec nap = { 0, 100 * 1000 * 1000 };
+	sigset_t stops, old;
+	int st;
+
+	sigemptyset(&stops);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaddset(&stops, sigs[i]);
+	sigprocmask(SIG_BLOCK, &stops, &old);
+	while (!t->child_done) {
+		struct pollfd p = { .fd = t->child_pidfd, .events = POLLIN };
+		pid_t pid = waitpid(t->child, &st, WNOHANG);
+
+		if (pid == t->child) {
+			t->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+			if (t->lang_exit && WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM)
+				t->status = 0; /* ended by exit(), as bpftrace's: not a failure */
+			t->child_done = 1;
+			break;
+		}
+		if (pid < 0 && errno != EINTR)
+			break;
+		if (stop_count != seen) {
+			kill(t->child, stop_requested);
+			seen = stop_count;
+		}
+		ppoll(&p, t->child_pidfd >= 0, t->child_pidfd >= 0 ? NULL : &nap, &old);
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
 /* Attach mode, once tracing is over: how the process is; its exit status, if it ended. */
@@ -130,6 +176,7 @@ static int trace_pid(struct tracer *t, uint64_t duration_ms)
 
 int tracer_trace(struct tracer *t, char **cmd, uint64_t duration_ms, const char *output)
 {
+	sig_atomic_t seen;
 	int ret, out;
 
 	ret = tracer_check_names(t);
@@ -153,6 +200,7 @@ int tracer_trace(struct tracer *t, char **cmd, uint64_t duration_ms, const char 
 		return ret;
 	catch_stop_signals();
 	tracer_run(t, duration_ms ? now_ms() + duration_ms : 0);
+	seen = stop_count;
 	if (t->fatal) {
 		kill(t->child, SIGKILL);
 		waitpid(t->child, NULL, 0);
@@ -162,16 +210,7 @@ int tracer_trace(struct tracer *t, char **cmd, uint64_t duration_ms, const char 
 	out = tracer_close_output(t);
 	if (t->lang_exit && !t->child_done) /* exit(): bpftrace ends its -c command */
 		kill(t->child, SIGTERM);
-	while (!t->child_done) { /* the command runs on after -d or a signal */
-		if (waitpid(t->child, &ret, 0) == t->child) {
-			t->status = WIFEXITED(ret) ? WEXITSTATUS(ret) : 128 + WTERMSIG(ret);
-			if (t->lang_exit && WIFSIGNALED(ret) && WTERMSIG(ret) == SIGTERM)
-				t->status = 0; /* ended by exit(), as bpftrace's: not a failure */
-			t->child_done = 1;
-		} else if (errno != EINTR) {
-			break;
-		}
-	}
+	wait_command(t, seen);
 	return out ? out : tracer_exit_status(t, t->status);
 }
 
