@@ -408,7 +408,7 @@ void fetch_aggregate(const struct fetch_agg *agg, const struct fetch_plan *plan,
 		return;
 	}
 	if (agg->count_map >= 0)
-		map_agg_update(agg->maps, agg->count_map, &agg->key, 1);
+		map_agg_count(agg->maps, agg->count_map, &agg->key);
 	if (agg->hist_map < 0)
 		return;
 	if (agg->hist_arg == TRACE_AGG_LATENCY ? !latency_ns(agg, entry_tsc, &v)
