@@ -558,7 +558,8 @@ int map_agg_update(struct map_region *r, int id, const void *key, int64_t v)
  * nested update, no cached shard, the key not at its home slot or of an
  * older generation) is map_agg_update's, as a tail call with busy clear.
  */
-int map_agg_count(struct map_region *r, int id, const void *key)
+static inline __attribute__((always_inline)) int agg_count(struct map_region *r, int id,
+							  const void *key, uint64_t hash)
 {
 	struct map_self *me = &self;
 	const struct map_priv *m;
@@ -578,7 +579,7 @@ int map_agg_count(struct map_region *r, int id, const void *key)
 		goto other;
 	if (key_size) {
 		kw = key_word(key, key_size);
-		h = hash_word(kw, key_size);
+		h = hash ? hash : hash_word(kw, key_size);
 	}
 	/* m's words before the fence: the process's own copy, never written after attach */
 	s = map_slot(me->shard + m->table_off, m, (uint32_t)h & m->mask);
@@ -601,6 +602,28 @@ int map_agg_count(struct map_region *r, int id, const void *key)
 	me->busy = 0;
 other:
 	return map_agg_update(r, id, key, 1);
+}
+
+int map_agg_count(struct map_region *r, int id, const void *key)
+{
+	return agg_count(r, id, key, 0);
+}
+
+/*
+ * A wrong hash can only send the update to map_agg_update, never count it
+ * under another key: the lean path compares the key word too, and a slot's
+ * ctrl holds its own key's true hash.
+ */
+int map_agg_count_hashed(struct map_region *r, int id, const void *key, uint64_t hash)
+{
+	return agg_count(r, id, key, hash);
+}
+
+uint64_t map_agg_key_hash(const struct map_region *r, int id, const void *key)
+{
+	if (!r || (uint32_t)id >= r->n_maps)
+		return 0;
+	return key_hash(key, r->maps[id].def.key_size);
 }
 
 /* key's entry in one shard's table marked deleted: 1, 0 when absent, -EAGAIN when kept busy. */
