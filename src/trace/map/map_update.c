@@ -553,10 +553,11 @@ int map_agg_update(struct map_region *r, int id, const void *key, int64_t v)
 /*
  * count() (MAP_COUNT): map_agg_update's lean path with nothing but the count
  * in it, for the hits that write nothing but a counter (`@ = count()`,
- * `@[k] = count()`, uprobe trace --count). No kind dispatch, no value: a
- * leaf that spills nothing; anything but the lean case (not a count map, a
- * nested update, no cached shard, the key not at its home slot or of an
- * older generation) is map_agg_update's, as a tail call with busy clear.
+ * `@[k] = count()`, uprobe trace --count). No kind dispatch, no value, two
+ * callee-saved registers where map_agg_update saves five; anything but the
+ * lean case (not a count map, a nested update, no cached shard, the key not
+ * at its home slot or of an older generation) is map_agg_update's, as a tail
+ * call with busy clear.
  */
 static inline __attribute__((always_inline)) int agg_count(struct map_region *r, int id,
 							  const void *key, uint64_t hash)
