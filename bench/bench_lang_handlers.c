@@ -59,6 +59,11 @@ static bool run_fast(struct bench_lang *b, uint32_t probe, struct uprobe_regs *r
 
 	if (f->kind == PF_NONE)
 		return false;
+	if (lang_fast_is_count(f)) {
+		key = f->key == PF_NO ? 0 : fast_int(regs, f->key, &now);
+		map_agg_count(b->region, f->map, &key);
+		return true;
+	}
 	key = fast_int(regs, f->key, &now);
 	lang_fast_run(f, b->region, key, fast_int(regs, f->val, &now));
 	return true;

@@ -35,3 +35,8 @@ $(B)/bench/bench_probe: bench/bench_probe.c bench/bench_handlers.h $(B)/bench/be
 .PHONY: bench-callgrind
 bench-callgrind: lib $(B)/bench/bench_probe $(B)/bench/bench_ret
 	@sh bench/callgrind.sh
+
+# The same for a count on the CLI's own path (uprobe trace --count, uprobe -e '@ = count()').
+.PHONY: bench-callgrind-cli
+bench-callgrind-cli: lib tools $(B)/bench/spread_target
+	@sh bench/callgrind_cli.sh

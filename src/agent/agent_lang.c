@@ -17,6 +17,7 @@
 
 #include "agent/agent_lang.h"
 #include "arch/safe_read.h"
+#include "lang/fast.h"
 #include "lang/hit.h"
 #include "stack/stack.h"
 #include "trace/map/map.h"
@@ -117,6 +118,18 @@ int agent_lang_agg(struct agent_lang *l, struct trace_session *s, uint32_t i,
 	*g = (struct trace_event_agg){ .maps = (struct trace_maps *)h->region, .count_map = -1,
 				       .filtered_map = -1, .hist_map = -1, .hist_arg = -1,
 				       .filter_arg = -1, .run = lang_hit_run, .run_ctx = h };
+	/*
+	 * `@ = count()` in a uprobe or usdt probe: the event's own count map is
+	 * the program's @ (the same map_agg_count lang_hit_run would make, key
+	 * ignored), so its hits take fetch_count_handler, not lang_hit_run. Not
+	 * a uretprobe: without run the event would stamp every entry's TSC.
+	 */
+	const struct plan_fast *f = &h->plan->probes[probe].fast;
+	if (!h->ret && lang_fast_is_count(f) && f->key == PF_NO) {
+		g->count_map = f->map;
+		g->run = NULL;
+		g->run_ctx = NULL;
+	}
 	return 0;
 }
 

@@ -11,7 +11,7 @@
  * The map operations are plan_eval's fast paths' (eval.c) through the
  * target's ops (target.c), in the same order, with the same keys and values:
  *
- *   PF_AGG  map_agg_update(@m, k, v)            count(): v = 1
+ *   PF_AGG  map_agg_update(@m, k, v)            count(): map_agg_count(@m, k)
  *   PF_SET  map_value_set(@m, k, v)
  *   PF_LAT  map_value_take(@s, k) -> start; start != 0:
  *           map_agg_update(@m, -, v - start)    (take: the get and the delete at once)
@@ -30,6 +30,15 @@
 #include "lang/program.h"
 #include "trace/map/map.h"
 
+/*
+ * count() with or without a key (PF_AGG without a value, shape.c): the
+ * handler reads the key alone, and no value, and calls lang_fast_run.
+ */
+static inline bool lang_fast_is_count(const struct plan_fast *f)
+{
+	return f->kind == PF_AGG && f->val == PF_NO;
+}
+
 /* Probe f of region r's program with its builtins read: key, val (0 for PF_NO). Signal-safe. */
 static inline __attribute__((always_inline)) void
 lang_fast_run(const struct plan_fast *f, struct map_region *r, uint64_t key, uint64_t val)
@@ -38,7 +47,10 @@ lang_fast_run(const struct plan_fast *f, struct map_region *r, uint64_t key, uin
 
 	switch (f->kind) {
 	case PF_AGG:
-		map_agg_update(r, f->map, &key, f->val == PF_NO ? 1 : (int64_t)val);
+		if (f->val == PF_NO) /* count() */
+			map_agg_count(r, f->map, &key);
+		else
+			map_agg_update(r, f->map, &key, (int64_t)val);
 		break;
 	case PF_SET:
 		if (f->owned)

@@ -178,8 +178,14 @@ hit_int(const struct lang_hit *h, const struct uprobe_regs *regs, const uint64_t
 static void hit_fast(const struct lang_hit *h, const struct plan_fast *f,
 		     const struct uprobe_regs *regs, const uint64_t *args)
 {
-	uint64_t now = 0, key = hit_int(h, regs, args, f->key, &now);
+	uint64_t now = 0, key;
 
+	if (lang_fast_is_count(f)) { /* no value to read; no key read when there is none */
+		key = f->key == PF_NO ? 0 : hit_int(h, regs, args, f->key, &now);
+		map_agg_count(h->region, f->map, &key);
+		return;
+	}
+	key = hit_int(h, regs, args, f->key, &now);
 	lang_fast_run(f, h->region, key, hit_int(h, regs, args, f->val, &now));
 }
 

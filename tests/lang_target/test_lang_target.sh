@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # uprobe -e with probes in a traced process: the plan runs in the agent, on maps
-# in the target (issue 16). Exact counts per key from 4 threads; the one-liners of
+# in the target (issue 16). Exact counts per key from 4 threads (and `@ = count()`,
+# a count-only event, through fork, an early thread exit and SIGKILL); the one-liners of
 # oneliners.txt print bpftrace 0.17's map text (expected/, maps compared as sets,
 # hist lines exactly; LANG_CONF_LIVE=1 also runs bpftrace now); the latency idiom
 # counts every call; launch (-c, --) and attach (-p) modes; the target's output and
@@ -76,6 +77,16 @@ st=$?
 expect_eq dash_launch "$st" 3 "status" &&
 	expect_eq dash_launch "$(target_part "$tmp/dash.out")" "$("$tgt" -s 1000 4)" "target output" &&
 	expect_eq dash_launch "$(grep '^@' "$tmp/dash.out")" "@: 4000" "count" && pass dash_launch
+
+# `@ = count()` at an entry is a count-only event (fetch_count_handler, no lang_hit_run):
+# exact with 4 threads, a thread that exits early (-e: N / 10 more) and a forked child
+# (-f: N more); with SIGKILL at the end (-k: what was counted is printed).
+n=100000
+"$uprobe" -e "uprobe:$tgt:map_f { @ = count(); }" -c "$tgt -f -e $n 4" >"$tmp/cf.out" 2>&1
+expect_eq count_fork "$(grep '^@' "$tmp/cf.out")" "@: $((5 * n + n / 10))" "count" &&
+	pass count_fork
+"$uprobe" -e "uprobe:$tgt:map_f { @ = count(); }" -c "$tgt -k $n 4" >"$tmp/ck.out" 2>&1
+expect_eq count_kill "$(grep '^@' "$tmp/ck.out")" "@: $((4 * n))" "count" && pass count_kill
 
 # The latency idiom: every call's duration lands in the histogram.
 "$uprobe" -e "uprobe:$tgt:map_f { @start[tid] = nsecs; }

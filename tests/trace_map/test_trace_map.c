@@ -162,6 +162,8 @@ struct worker {
 	int id;
 	long n;
 	int exit_early;
+	int count;	/* map_agg_count, not map_agg_update */
+	uint32_t key_size; /* with count: 0, 4 or 8 */
 	pid_t tid;
 };
 
@@ -172,8 +174,10 @@ static void *hammer(void *p)
 	w->tid = gettid();
 	for (long i = 0; i < w->n; i++) {
 		uint64_t k = (uint64_t)(i % 5);
+		uint32_t k4 = (uint32_t)k;
 
-		if (map_agg_update(w->r, w->id, &k, 1))
+		if (w->count ? map_agg_count(w->r, w->id, w->key_size == 4 ? (void *)&k4 : &k)
+			     : map_agg_update(w->r, w->id, &k, 1))
 			break;
 	}
 	return NULL;
@@ -404,6 +408,152 @@ static void test_clear_zero(void)
 	CHECK_EQ_INT(map_read(r, id, collect, &s), 0);
 	CHECK_EQ_INT(s.n, 4);
 	CHECK(find(&s, 13) && find(&s, 13)->sum == 1 && !find(&s, 2));
+	map_region_free(r);
+}
+
+/*
+ * map_agg_count, the count() path (keyless, 4- and 8-byte keys): exact with
+ * four threads; in a fork child writing beside its parent; through threads
+ * that exit and leave their shard to the next; after zero, clear and delete
+ * (its slow path renews the entry); nested in a signal handler that
+ * interrupted it (dropped and counted: hits = counted + dropped_nested); and
+ * on a map that is not a count, map_agg_update(key, 1).
+ */
+static volatile sig_atomic_t count_sig_calls;
+static struct map_region *count_sig_r;
+static int count_sig_id;
+
+static void count_sig_handler(int sig)
+{
+	(void)sig;
+	map_agg_count(count_sig_r, count_sig_id, NULL);
+	count_sig_calls++;
+}
+
+static uint64_t count_total(struct map_region *r, int id, int n_keys)
+{
+	struct seen s = { 0 };
+	uint64_t total = 0;
+
+	CHECK_EQ_INT(map_read(r, id, n_keys ? collect : collect0, &s), 0);
+	CHECK_EQ_INT(s.n, n_keys ? n_keys : 1);
+	for (int i = 0; i < s.n; i++)
+		total += s.v[i].count;
+	return total;
+}
+
+static void count_threads(uint32_t key_size)
+{
+	struct map_region *r = region(8);
+	int id = def(r, "c", MAP_COUNT, key_size, 0), status = -1;
+	struct worker w[4];
+	pthread_t th[4];
+	struct map_stats st;
+	struct seen s = { 0 };
+	pid_t child;
+
+	CHECK_EQ_INT(map_region_seal(r), 0);
+	for (int i = 0; i < 4; i++) {
+		w[i] = (struct worker){ .r = r, .id = id, .n = 250000, .count = 1,
+					.key_size = key_size };
+		pthread_create(&th[i], NULL, hammer, &w[i]);
+	}
+	for (int i = 0; i < 4; i++)
+		pthread_join(th[i], NULL);
+	CHECK_EQ_U64(count_total(r, id, key_size ? 5 : 0), 1000000);
+	if (key_size) {
+		CHECK_EQ_INT(map_read(r, id, collect, &s), 0);
+		for (uint64_t k = 0; k < 5; k++)
+			CHECK(find(&s, k) && find(&s, k)->count == 200000);
+	}
+	/* A fork child and its parent at once: each its own shard. */
+	hammer(&w[0]);
+	child = fork();
+	if (child == 0) {
+		hammer(&w[1]);
+		_exit(0);
+	}
+	hammer(&w[2]);
+	waitpid(child, &status, 0);
+	CHECK_EQ_INT(status, 0);
+	CHECK_EQ_U64(count_total(r, id, key_size ? 5 : 0), 1750000);
+	CHECK_EQ_INT(map_stats_get(r, id, &st), 0);
+	CHECK_EQ_U64(st.dropped_full + st.dropped_shard + st.dropped_nested + st.corrupt, 0);
+	map_region_free(r);
+}
+
+static void test_count_fast(void)
+{
+	struct sigaction sa = { .sa_handler = count_sig_handler }, old;
+	struct map_region *r;
+	struct map_stats st;
+	struct seen s = { 0 };
+	int id, sum;
+	uint64_t k = 3;
+	long calls = 0;
+
+	count_threads(0);
+	count_threads(4);
+	count_threads(8);
+
+	/* Exiting threads hand their one shard on: 3 x 1000 counted. */
+	r = region(1);
+	id = def(r, "c", MAP_COUNT, 0, 0);
+	CHECK_EQ_INT(map_region_seal(r), 0);
+	for (int i = 0; i < 3; i++) {
+		struct worker w = { .r = r, .id = id, .n = 1000, .count = 1 };
+		pthread_t th;
+
+		pthread_create(&th, NULL, hammer, &w);
+		pthread_join(th, NULL);
+		while (tgkill(getpid(), w.tid, 0) == 0)
+			usleep(1000);
+	}
+	CHECK_EQ_U64(count_total(r, id, 0), 3000);
+	CHECK_EQ_INT(map_stats_get(r, id, &st), 0);
+	CHECK_EQ_U64(st.dropped_shard, 0);
+
+	/* zero, clear, delete: the next count starts from nothing. */
+	CHECK_EQ_INT(map_zero(r, id), 0);
+	CHECK_EQ_INT(map_agg_count(r, id, NULL), 0);
+	CHECK_EQ_U64(count_total(r, id, 0), 1);
+	CHECK_EQ_INT(map_clear(r, id), 0);
+	CHECK_EQ_INT(map_read(r, id, collect0, &s), 0);
+	CHECK_EQ_INT(s.n, 0);
+	CHECK_EQ_INT(map_agg_count(r, id, NULL), 0);
+	CHECK_EQ_INT(map_agg_count(r, id, NULL), 0);
+	CHECK_EQ_U64(count_total(r, id, 0), 2);
+	CHECK_EQ_INT(map_agg_delete(r, id, NULL), 0);
+	CHECK_EQ_INT(map_agg_count(r, id, NULL), 0);
+	CHECK_EQ_U64(count_total(r, id, 0), 1);
+	map_region_free(r);
+
+	/* Nested in a signal handler: what is not counted is counted dropped. */
+	r = region(2);
+	id = def(r, "c", MAP_COUNT, 0, 0);
+	sum = def(r, "s", MAP_SUM, 8, 0);
+	CHECK_EQ_INT(map_region_seal(r), 0);
+	count_sig_r = r;
+	count_sig_id = id;
+	count_sig_calls = 0;
+	sigaction(SIGALRM, &sa, &old);
+	ualarm(50, 50);
+	for (; calls < 3000000 && count_sig_calls < 2000; calls++)
+		map_agg_count(r, id, NULL);
+	ualarm(0, 0);
+	sigaction(SIGALRM, &old, NULL);
+	CHECK_EQ_INT(map_stats_get(r, id, &st), 0);
+	CHECK_EQ_U64(count_total(r, id, 0) + st.dropped_nested, (uint64_t)calls + count_sig_calls);
+	CHECK(count_sig_calls > 0);
+
+	/* Not a count map: map_agg_update(key, 1). A value map: -EINVAL. */
+	CHECK_EQ_INT(map_agg_count(r, sum, &k), 0);
+	CHECK_EQ_INT(map_agg_count(r, sum, &k), 0);
+	memset(&s, 0, sizeof(s));
+	CHECK_EQ_INT(map_read(r, sum, collect, &s), 0);
+	CHECK(find(&s, 3) && find(&s, 3)->sum == 2);
+	CHECK_EQ_INT(map_agg_count(r, 99, NULL), -EINVAL);
+	CHECK_EQ_INT(map_agg_count(NULL, id, NULL), -EINVAL);
 	map_region_free(r);
 }
 
@@ -1057,6 +1207,7 @@ int main(void)
 	RUN(test_avg_untorn);
 	RUN(test_min_periods);
 	RUN(test_agg_delete);
+	RUN(test_count_fast);
 	RUN(test_value_map);
 	RUN(test_value_take);
 	RUN(test_value_own);

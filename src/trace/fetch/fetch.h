@@ -131,6 +131,7 @@ struct fetch_agg {
 	uint32_t key;
 	int hist_map;
 	struct map_region *maps;
+	uint64_t count_hash; /* count_map's hash of key (map_agg_key_hash) */
 	void (*run)(void *run_ctx, const struct uprobe_regs *regs, uint64_t entry_tsc,
 		    const uint64_t *args);
 	/* the rest */
@@ -168,6 +169,13 @@ _Static_assert(offsetof(struct fetch_event, agg_store.run) + sizeof(void *) <= 6
 
 /* Probe handlers (ctx: struct fetch_event), built without SIMD. */
 void fetch_entry_handler(struct uprobe *probe, struct uprobe_regs *regs, void *ctx);
+/* What agg does at a hit is one count() (no run, filter or histogram): fetch_count_handler. */
+static inline bool fetch_count_only(const struct fetch_agg *agg)
+{
+	return agg && !agg->run && agg->count_map >= 0 && agg->filter_arg < 0 && agg->hist_map < 0;
+}
+/* An entry handler for fetch_count_only events: recording, then the count alone. */
+void fetch_count_handler(struct uprobe *probe, struct uprobe_regs *regs, void *ctx);
 /* Entry half of a return probe: the call's cookie becomes its entry TSC. */
 void fetch_stamp_handler(struct uprobe *probe, struct uprobe_regs *regs, void *ctx);
 void fetch_return_handler(struct uprobe *probe, struct uprobe_regs *regs,

@@ -408,7 +408,7 @@ void fetch_aggregate(const struct fetch_agg *agg, const struct fetch_plan *plan,
 		return;
 	}
 	if (agg->count_map >= 0)
-		map_agg_update(agg->maps, agg->count_map, &agg->key, 1);
+		map_agg_count_hashed(agg->maps, agg->count_map, &agg->key, agg->count_hash);
 	if (agg->hist_map < 0)
 		return;
 	if (agg->hist_arg == TRACE_AGG_LATENCY ? !latency_ns(agg, entry_tsc, &v)
@@ -429,6 +429,24 @@ void fetch_entry_handler(struct uprobe *probe, struct uprobe_regs *regs, void *c
 		fetch_aggregate(ev->agg, ev->plan, regs, 0);
 	else
 		fetch_emit(ev->rings, ev->plan, ev->id, 0, regs, arch_regs_pc(regs), 0, 0);
+}
+
+/*
+ * An entry whose only work is a count (fetch_count_only): uprobe trace
+ * --count without a filter or histogram, a program's `@ = count()`
+ * (agent_lang_agg). The same map_agg_count as fetch_aggregate's, without
+ * its branches and calls.
+ */
+void fetch_count_handler(struct uprobe *probe, struct uprobe_regs *regs, void *ctx)
+{
+	const struct fetch_event *ev = ctx;
+
+	(void)probe;
+	(void)regs;
+	if (!__atomic_load_n(ev->recording, __ATOMIC_RELAXED))
+		return;
+	map_agg_count_hashed(ev->agg_store.maps, ev->agg_store.count_map, &ev->agg_store.key,
+			     ev->agg_store.count_hash);
 }
 
 void fetch_stamp_handler(struct uprobe *probe, struct uprobe_regs *regs, void *ctx)

@@ -158,6 +158,19 @@ const struct map_def *map_get_def(const struct map_region *r, int id);
  * -EINVAL for a bad id or a value map.
  */
 int map_agg_update(struct map_region *r, int id, const void *key, int64_t v);
+/*
+ * map_agg_update(r, id, key, 1) of a count() map (MAP_COUNT), the same words
+ * written; its common case is a leaf of a few dozen instructions (the key at
+ * its home slot in the thread's cached shard). Any other map: map_agg_update.
+ */
+int map_agg_count(struct map_region *r, int id, const void *key);
+/*
+ * map_agg_count with the key's hash computed ahead (map_agg_key_hash: a
+ * fixed key, uprobe trace --count's probe index), which the lean path then
+ * does not compute. A hash that is not the key's only makes it slower.
+ */
+int map_agg_count_hashed(struct map_region *r, int id, const void *key, uint64_t hash);
+uint64_t map_agg_key_hash(const struct map_region *r, int id, const void *key);
 /* Value maps: 0, -ENOENT (get/delete: no such key), -ENOSPC (set/add: full, counted). */
 int map_value_get(struct map_region *r, int id, const void *key, int64_t *v);
 int map_value_set(struct map_region *r, int id, const void *key, int64_t v);

@@ -184,7 +184,8 @@ static void probe_spec_of(struct trace_event *ev, const struct trace_spec *spec,
 		u->handler = ev->hot.agg && ev->hot.agg->run ? NULL : fetch_stamp_handler;
 		u->ret_handler = fetch_return_handler;
 	} else {
-		u->handler = fetch_entry_handler;
+		u->handler = fetch_count_only(ev->hot.agg) ? fetch_count_handler
+							    : fetch_entry_handler;
 	}
 }
 
@@ -276,6 +277,9 @@ static void set_agg(struct trace_event *ev, const struct trace_event_agg *a)
 		.filter_value = a->filter_value, .key = a->key, .latency_mult = a->latency_mult,
 		.run = a->run, .run_ctx = a->run_ctx,
 	};
+	if (a->maps && a->count_map >= 0)
+		ev->hot.agg_store.count_hash = map_agg_key_hash(ev->hot.agg_store.maps, a->count_map,
+								&ev->hot.agg_store.key);
 	ev->hot.agg = a->maps ? &ev->hot.agg_store : NULL;
 }
 
