@@ -16,8 +16,9 @@ for p in $PKGS; do
 done
 # aarch64 (make ARCH=aarch64, make check-aarch64, docs/aarch64.md): the cross compiler,
 # qemu-user to run what it builds, and the arm64 libraries through multiarch.
-ARM64_PKGS="gcc-aarch64-linux-gnu qemu-user libc6-dev:arm64 libelf-dev:arm64 libdw-dev:arm64
-      libcapstone-dev:arm64 libsqlite3-dev:arm64 liblzma-dev:arm64 zlib1g-dev:arm64"
+ARM64_PKGS="gcc-aarch64-linux-gnu g++-aarch64-linux-gnu qemu-user libc6-dev:arm64 libelf-dev:arm64
+      libdw-dev:arm64 libcapstone-dev:arm64 libsqlite3-dev:arm64 liblzma-dev:arm64 zlib1g-dev:arm64
+      libstdc++6:arm64"
 for p in $ARM64_PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 done

@@ -56,6 +56,12 @@ struct ret_entry {
 	uint64_t c_id;
 	uint64_t cookie;
 	uint64_t unhooked; /* the slot holds orig again (an unwinder walks) */
+	/*
+	 * Without the return address in memory (!ARCH_RET_IN_MEMORY): where
+	 * ret_unhook found the function's saved copy of it, what was there (the
+	 * trampoline, in the function's form) and what it wrote (orig, so).
+	 */
+	uint64_t saved_at, saved_hook, saved_orig;
 };
 
 /*
@@ -319,9 +325,11 @@ static void ret_resync_locked(struct ret_stack *rs, uint64_t limit, int id)
 
 		if (!e->unhooked || (e->slot & RET_TAKEN))
 			continue;
-		if (!(here && e->slot < limit) && ARCH_RET_IN_MEMORY &&
-		    *(uint64_t *)e->slot == e->orig) {
-			*(uint64_t *)e->slot = ret_tramp;
+		uint64_t *at = (uint64_t *)(ARCH_RET_IN_MEMORY ? e->slot : e->saved_at);
+		uint64_t put = ARCH_RET_IN_MEMORY ? e->orig : e->saved_orig;
+
+		if (!(here && e->slot < limit) && at && *at == put) {
+			*at = ARCH_RET_IN_MEMORY ? ret_tramp : e->saved_hook;
 			mod_begin(rs);
 			e->unhooked = 0;
 			mod_end(rs);
@@ -614,6 +622,39 @@ static void ret_leave(struct ret_stack *rs)
  * coroutine's link, may go on to the thread's own stack (never freed while
  * the thread lives). Other stacks (suspended coroutines) are left alone.
  */
+/*
+ * ret_unhook without the return address in memory (aarch64): each followed
+ * call on sp's stack above sp, newest first, has the copy of its return
+ * address that it saved itself (its frame record) found between its key and
+ * the newer call's (arch_ret_saved_at) and put back in that copy's form.
+ * A call whose copy is not found stays hooked: an unwinder stops there, as it
+ * did before. Other stacks (a signal's, a coroutine's) are left alone.
+ */
+static void unhook_saved(struct ret_stack *rs, uint64_t sp)
+{
+	uint64_t low = sp;
+
+	for (unsigned i = rs->n; i-- > 0;) {
+		struct ret_entry *e = &rs->e[i];
+		uint64_t at, was = 0;
+
+		if ((e->slot & RET_TAKEN) || !same_stack(e->slot, sp) || e->slot < sp)
+			continue;
+		at = e->unhooked ? 0 : arch_ret_saved_at(e->slot, low, ret_tramp, &was);
+		low = e->slot;
+		if (!at)
+			continue;
+		mod_begin(rs);
+		e->saved_at = at;
+		e->saved_hook = was;
+		e->saved_orig = arch_ret_saved_form(e->slot, was, ret_tramp, e->orig);
+		*(uint64_t *)at = e->saved_orig;
+		e->unhooked = 1;
+		mod_end(rs);
+		rs->n_unhooked++;
+	}
+}
+
 void ret_unhook(uint64_t sp)
 {
 	int id;
@@ -623,7 +664,7 @@ void ret_unhook(uint64_t sp)
 	if (!rs)
 		return;
 	if (!ARCH_RET_IN_MEMORY) {
-		/* The return addresses are where the functions saved x30: not ours to restore. */
+		unhook_saved(rs, sp);
 		ret_leave(rs);
 		return;
 	}

@@ -99,10 +99,19 @@ A64_SCRIPT_DEPS += $(B)/uprobe
 # uprobe trace in launch mode under qemu (UPROBE_QEMU): the demo program, and a program
 # that uses arm64 libsqlite3 (tests/aarch64/sqlite_app.c); exact counts, output unchanged.
 A64_TEST_SCRIPTS += tests/aarch64/test_trace.sh
-A64_SCRIPT_DEPS += $(B)/libuprobes.so $(B)/tests/aarch64/sqlite_app $(B)/tests/aarch64/loop_app
+A64_SCRIPT_DEPS += $(B)/libuprobes.so $(B)/tests/aarch64/sqlite_app $(B)/tests/aarch64/loop_app \
+	$(B)/tests/aarch64/cxx_app $(B)/tests/aarch64/cxx_app_pac
 $(B)/tests/aarch64/sqlite_app: tests/aarch64/sqlite_app.c
 	@mkdir -p $(@D)
 	$(CC) $(A64_TEST_CFLAGS) $(CFLAGS) -o $@ $< -lsqlite3
 $(B)/tests/aarch64/loop_app: tests/aarch64/loop_app.c
 	@mkdir -p $(@D)
 	$(CC) $(A64_TEST_CFLAGS) $(CFLAGS) -o $@ $<
+# C++ exceptions through return probes: frame records with x30 plain (no frame
+# pointer, no PAC) and signed by paciasp (-mbranch-protection=standard).
+$(B)/tests/aarch64/cxx_app: tests/aarch64/cxx_app.cc
+	@mkdir -p $(@D)
+	$(CROSS)g++ -O2 -g -fomit-frame-pointer -o $@ $<
+$(B)/tests/aarch64/cxx_app_pac: tests/aarch64/cxx_app.cc
+	@mkdir -p $(@D)
+	$(CROSS)g++ -O2 -g -mbranch-protection=standard -o $@ $<

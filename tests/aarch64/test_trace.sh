@@ -9,6 +9,7 @@
 #   sqlite: sqlite3_bind_int (p: and r:) and sqlite3_column_int64 (p:) in
 #   arm64 libsqlite3, called by tests/aarch64/sqlite_app.c, which prints how
 #   many times it called each.
+#   cxx_app, cxx_app_pac: C++ exceptions through return probes (below).
 #   stop: a command that does not end (tests/aarch64/loop_app.c): a first
 #   SIGTERM to uprobe stops tracing (summary) and the command runs on; a second
 #   is passed on to it, and uprobe exits with 143.
@@ -97,6 +98,24 @@ else
 @events[sqlite3_column_int64]: $2" "p:libsqlite3:sqlite3_bind_int" "r:libsqlite3:sqlite3_bind_int" \
 		"p:libsqlite3:sqlite3_column_int64"
 fi
+# cxx: C++ exceptions thrown through functions with return probes. The hijack's
+# x30 is saved in their frame records (plain: cxx_app; signed by paciasp:
+# cxx_app_pac), where the throw's unwinder must read the real return address
+# (core/retprobe.c, unhook_saved): output as unprobed, every return counted
+# once, those thrown through too (work n, thrower 2n, passthru n).
+for v in cxx_app cxx_app_pac; do
+	cx=$b/tests/aarch64/$v
+	run ${v}_plain "$tmp/$v" -- "$cx"
+	n=$(sed -n 's/^rounds \([0-9]*\), sum -*[0-9]*, caught [0-9]*$/\1/p' "$tmp/$v")
+	if [ -z "$n" ] || [ "$n" -lt 3 ]; then
+		echo "FAIL: aarch64_trace/$v: unprobed run: $(cat "$tmp/$v" "$tmp/$v.err")"
+		failed=1
+	else
+		check "$v" "$cx" "@events[passthru__return]: $n
+@events[thrower__return]: $((2 * n))
+@events[work__return]: $n" "r:$cx:work" "r:$cx:thrower" "r:$cx:passthru"
+	fi
+done
 # stop: uprobe (under qemu) in the background, its events on stdout as they come.
 lp=$b/tests/aarch64/loop_app
 UPROBE_QEMU=$qemu_path timeout -k 5 "$limit" "$qemu" "$b/uprobe" trace "p:$lp:loop_tick" -- "$lp" \

@@ -44,11 +44,76 @@ static inline uint64_t arch_ret_hijack(struct uprobe_regs *regs)
  * the function's entry (the stack pointer the call returns with). The return
  * address is in x30 there: the hijack swaps regs->x[30], which the trap path
  * and the jump trampoline load back. Once the function saved x30 (signed by
- * its paciasp, where it has one) its place is the function's business: an
- * unwinder cannot be given it back (ARCH_RET_IN_MEMORY 0; it sees the
- * return trampoline, see stack/unwind.c).
+ * its paciasp, where it has one) its place is the function's business
+ * (ARCH_RET_IN_MEMORY 0): a stack walk of our own maps the trampoline back
+ * (stack/unwind.c).
  */
 #define ARCH_RET_IN_MEMORY 0
+
+/*
+ * But an unwinder (a C++ throw, pthread_exit) must find the real return
+ * address where the function saved x30, or it stops at the trampoline, which
+ * has no CFI, and the program ends (std::terminate). ret_unhook finds that
+ * place and writes the real address there in the form the function's x30
+ * had there: as it was (no PAC) or signed as the function's paciasp or
+ * pacibsp signed the trampoline's (modifier: sp at the entry, the key). The
+ * hint-space forms are no-ops where the CPU has no pointer authentication.
+ */
+#define ARCH_RET_SCAN (256u << 10)
+
+static inline uint64_t a64_pacia1716(uint64_t ptr, uint64_t mod)
+{
+	register uint64_t x17 __asm__("x17") = ptr;
+	register uint64_t x16 __asm__("x16") = mod;
+
+	__asm__("hint #8" : "+r"(x17) : "r"(x16)); /* pacia1716 */
+	return x17;
+}
+
+static inline uint64_t a64_pacib1716(uint64_t ptr, uint64_t mod)
+{
+	register uint64_t x17 __asm__("x17") = ptr;
+	register uint64_t x16 __asm__("x16") = mod;
+
+	__asm__("hint #10" : "+r"(x17) : "r"(x16)); /* pacib1716 */
+	return x17;
+}
+
+/*
+ * Where the call keyed key saved its return address (tramp, as its x30 was):
+ * the highest word in [low, key) that holds tramp plain or signed with the
+ * key as modifier, low being the next newer call's key or the unwinder's sp
+ * (a function's frame lies between its key and its callees'). 0: not found
+ * (the function keeps x30 in a register, or saved it elsewhere, or more than
+ * ARCH_RET_SCAN bytes below its key): left alone.
+ * *was: the word found.
+ */
+static inline uint64_t arch_ret_saved_at(uint64_t key, uint64_t low, uint64_t tramp,
+					 uint64_t *was)
+{
+	uint64_t a = a64_pacia1716(tramp, key), b = a64_pacib1716(tramp, key);
+
+	for (uint64_t at = (key & ~7ull) - 8; at >= low && at < key && key - at <= ARCH_RET_SCAN;
+	     at -= 8) {
+		uint64_t v = *(const uint64_t *)at;
+
+		if (v == tramp || v == a || v == b) {
+			*was = v;
+			return at;
+		}
+	}
+	return 0;
+}
+
+/* ra in the form tramp had in was (arch_ret_saved_at), for the call keyed key. */
+static inline uint64_t arch_ret_saved_form(uint64_t key, uint64_t was, uint64_t tramp, uint64_t ra)
+{
+	if (was == tramp)
+		return ra;
+	if (was == a64_pacia1716(tramp, key))
+		return a64_pacia1716(ra, key);
+	return a64_pacib1716(ra, key);
+}
 
 static inline uint64_t arch_ret_key(const struct uprobe_regs *r)
 {

@@ -74,6 +74,25 @@ uint64_t arch_ret_tramp_addr(void);
  */
 #define ARCH_RET_IN_MEMORY 1
 
+/* The saved return address is the slot itself (ret_unhook writes it): not searched. */
+static inline uint64_t arch_ret_saved_at(uint64_t key, uint64_t low, uint64_t tramp,
+					 uint64_t *was)
+{
+	(void)key;
+	(void)low;
+	(void)tramp;
+	(void)was;
+	return 0;
+}
+
+static inline uint64_t arch_ret_saved_form(uint64_t key, uint64_t was, uint64_t tramp, uint64_t ra)
+{
+	(void)key;
+	(void)was;
+	(void)tramp;
+	return ra;
+}
+
 /* At a function's entry: the call's key. */
 static inline uint64_t arch_ret_key(const struct uprobe_regs *r)
 {
