@@ -179,13 +179,19 @@ static int file_crc32(struct debug_search *ds, const char *path, int fd, uint64_
 		      uint32_t *crc)
 {
 	size_t chunk = 1u << 20;
-	uint8_t *buf = malloc(chunk);
-	uLong c = crc32_z(0, NULL, 0);
+	uint8_t *buf;
 	uint64_t off = 0;
 	ssize_t n = 0;
+	uLong c;
+	int err;
 
-	if (!buf)
+	if (!lazy_z(&err)) {
+		refuse(ds, path, "no CRC32 to check it with: %s", uprobe_last_error());
+		return -ENOTSUP;
+	}
+	if (!(buf = malloc(chunk)))
 		return -ENOMEM;
+	c = crc32_z(0, NULL, 0);
 	while (off < size && (n = pread(fd, buf, chunk, (off_t)off)) > 0) {
 		c = crc32_z(c, buf, (size_t)n);
 		off += (uint64_t)n;

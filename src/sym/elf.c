@@ -322,7 +322,8 @@ struct sym_file *sym_file_open(const char *path)
 		return NULL;
 	}
 	snprintf(f->path, sizeof(f->path), "%s", path);
-	elf_version(EV_CURRENT);
+	if (!lazy_elf(&err))
+		goto err_free;
 	f->fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (f->fd < 0) {
 		err = log_error(errno, "%s: %s", path, strerror(errno));

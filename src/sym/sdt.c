@@ -41,6 +41,7 @@
 
 #include "sym/sdt.h"
 #include "sym/sym.h"
+#include "util/lazylibs.h"
 #include "util/log.h"
 
 #define NT_STAPSDT 3

@@ -18,6 +18,7 @@
 #include <libelf.h>
 
 #include "sym/sym.h"
+#include "util/lazylibs.h" /* libelf through its table: the agent loads it at its first need */
 
 /* Where a symbol came from. */
 enum sym_src {
