@@ -21,6 +21,9 @@
  * lazy_xz(&err), lazy_elf(&err)) before the first call of a session that
  * opens DWARF or an ELF (the other calls take what those returned, so they are
  * reached only once it succeeded); the table is complete or not given at all.
+ * A first open is a dlopen, which calls the loader's r_brk: never first under
+ * a lock that r_brk's handler takes (stack/modules.c opens libelf before it
+ * watches r_brk, as its refresh compiles CFI tables with it).
  */
 #ifndef UPROBES_UTIL_LAZYLIBS_H
 #define UPROBES_UTIL_LAZYLIBS_H
