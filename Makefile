@@ -45,9 +45,10 @@ BASE_CFLAGS := $(PUB_CFLAGS) -Isrc
 TRACEFS_CFLAGS := $(shell pkg-config --cflags libtracefs libtraceevent 2>/dev/null)
 LIB_CFLAGS := $(BASE_CFLAGS) -fPIC -fvisibility=hidden $(TRACEFS_CFLAGS)
 LIB_LDLIBS := -lZydis -lelf -lz -lpthread -ldl
-# The shared library opens Zydis at its first use (src/util/lazylibs.h): the tracer of
-# a launch never needs it. A static link keeps it (LIB_LDLIBS, Libs.private).
-LIB_SO_LDLIBS := $(filter-out -lZydis,$(LIB_LDLIBS))
+# The shared library opens Zydis, libelf and libz at their first use
+# (src/util/lazylibs.h): the tracer of a launch never needs them, nor an image whose
+# symbols the cache answers. A static link keeps them (LIB_LDLIBS, Libs.private).
+LIB_SO_LDLIBS := $(filter-out -lZydis -lelf -lz,$(LIB_LDLIBS))
 SONAME := libuprobes.so.0
 VERSION := 0.1.0
 

@@ -35,6 +35,7 @@
 #include "sym/maps.h"
 #include "sym/sym.h"
 #include "ubp/ubp.h"
+#include "util/lazylibs.h"
 #include "util/log.h"
 
 #define FILE_LOADS 8
@@ -275,6 +276,15 @@ static void on_dl_change(struct uprobe *p, struct uprobe_regs *regs, void *ctx)
 
 static void setup(void)
 {
+	int err;
+
+	/*
+	 * libelf opened now, before r_brk is watched: a refresh compiles tables
+	 * with it under modules_lock (a cache miss), and its dlopen there would
+	 * call r_brk, whose handler refreshes: a deadlock (util/lazylibs.h). Without
+	 * it a table is compiled from nothing (the file's has none, frame pointers).
+	 */
+	lazy_elf(&err);
 	srcu_init(); /* hits read the set in read sections, whether or not a probe came first */
 	setup_err = ubp_fault_install(arch_safe_read_fault);
 	if (setup_err)

@@ -401,7 +401,7 @@ int sym_cfi_rows(struct sym_file *f, void (*fn)(const struct sym_cfi *row, void 
 	bool eh = !eh_frames_walk(elf, ".eh_frame", fde_rows, &rc);
 	bool debug = !eh_frames_walk(elf, ".debug_frame", fde_rows, &rc);
 
-	if (!eh && !debug && f->aux.elf) /* a stripped file: its debug file's */
-		debug = !eh_frames_walk(f->aux.elf, ".debug_frame", fde_rows, &rc);
+	if (!eh && !debug && sym_aux_elf(f)) /* a stripped file: its debug file's */
+		debug = !eh_frames_walk(sym_aux_elf(f), ".debug_frame", fde_rows, &rc);
 	return eh || debug ? 0 : -ENOENT;
 }

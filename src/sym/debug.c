@@ -61,48 +61,6 @@ static const char *debug_root(void)
 	return env && *env ? env : DEBUG_ROOT;
 }
 
-/* The section of elf called name, with its data. */
-static Elf_Data *section_data(Elf *elf, const char *name)
-{
-	Elf_Scn *scn = NULL;
-	size_t shstrndx;
-
-	if (elf_getshdrstrndx(elf, &shstrndx))
-		return NULL;
-	while ((scn = elf_nextscn(elf, scn))) {
-		GElf_Shdr sh;
-		const char *n;
-
-		if (gelf_getshdr(scn, &sh) && sh.sh_type != SHT_NOBITS &&
-		    (n = elf_strptr(elf, shstrndx, sh.sh_name)) && !strcmp(n, name))
-			return elf_getdata(scn, NULL);
-	}
-	return NULL;
-}
-
-size_t sym_elf_build_id(Elf *elf, const uint8_t **id)
-{
-	Elf_Scn *scn = NULL;
-
-	while ((scn = elf_nextscn(elf, scn))) {
-		GElf_Shdr sh;
-		GElf_Nhdr nh;
-		Elf_Data *d;
-		size_t off = 0, noff, doff;
-
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_NOTE || !(d = elf_getdata(scn, NULL)))
-			continue;
-		while ((off = gelf_getnote(d, off, &nh, &noff, &doff)) > 0) {
-			if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 &&
-			    !memcmp((const char *)d->d_buf + noff, "GNU", 4) && nh.n_descsz) {
-				*id = (const uint8_t *)d->d_buf + doff;
-				return nh.n_descsz;
-			}
-		}
-	}
-	return 0;
-}
-
 /* The reason why a candidate was refused, as "debug file PATH refused: WHY". */
 static void refuse(struct debug_search *ds, const char *path, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -179,13 +137,19 @@ static int file_crc32(struct debug_search *ds, const char *path, int fd, uint64_
 		      uint32_t *crc)
 {
 	size_t chunk = 1u << 20;
-	uint8_t *buf = malloc(chunk);
-	uLong c = crc32_z(0, NULL, 0);
+	uint8_t *buf;
 	uint64_t off = 0;
 	ssize_t n = 0;
+	uLong c;
+	int err;
 
-	if (!buf)
+	if (!lazy_z(&err)) {
+		refuse(ds, path, "no CRC32 to check it with: %s", uprobe_last_error());
+		return -ENOTSUP;
+	}
+	if (!(buf = malloc(chunk)))
 		return -ENOMEM;
+	c = crc32_z(0, NULL, 0);
 	while (off < size && (n = pread(fd, buf, chunk, (off_t)off)) > 0) {
 		c = crc32_z(c, buf, (size_t)n);
 		off += (uint64_t)n;
@@ -200,19 +164,20 @@ static int file_crc32(struct debug_search *ds, const char *path, int fd, uint64_
 }
 
 /*
- * Is ds->a the debug file of ds->f? Build-ids decide when both files have one
- * (no need to read a large file whole); else the CRC32 .gnu_debuglink gives
- * (crc), which only the debuglink search has. 0, or -EPERM with the reason.
+ * Is the candidate (its headers: theirs) the debug file of ds->f? Build-ids
+ * decide when both files have one (no need to read a large file whole); else
+ * the CRC32 .gnu_debuglink gives (crc), which only the debuglink search has.
+ * 0, or -EPERM with the reason.
  */
 static int debug_file_matches(struct debug_search *ds, const char *path, int fd, uint64_t size,
-			      const uint32_t *crc)
+			      const struct elf_hdrs *theirs, const uint32_t *crc)
 {
-	const uint8_t *ours, *theirs;
-	size_t n = sym_elf_build_id(ds->f->elf, &ours), m = sym_elf_build_id(ds->a->elf, &theirs);
+	const struct elf_hdrs *ours = &ds->f->hdrs;
 	uint32_t c;
 
-	if (n && m) {
-		if (n == m && !memcmp(ours, theirs, n))
+	if (ours->build_id_len && theirs->build_id_len) {
+		if (ours->build_id_len == theirs->build_id_len &&
+		    !memcmp(ours->build_id, theirs->build_id, ours->build_id_len))
 			return 0;
 		refuse(ds, path, "its build-id is not the one of %s", ds->f->path);
 		return -EPERM;
@@ -233,13 +198,15 @@ static int debug_file_matches(struct debug_search *ds, const char *path, int fd,
 /*
  * Open path into ds->a as the debug file of ds->f: a regular x86-64 ELF file
  * other than f itself, of f's build (debug_file_matches). 0, -ENOENT when
- * there is no such file, -EPERM when it was refused (the reason in ds).
+ * there is no such file, -EPERM when it was refused (the reason in ds). Its
+ * headers are read here with pread (elfhdr.c); libelf opens it only when its
+ * symbols or CFI are read (sym_aux_elf): not when the cache has them.
  */
 static int aux_open(struct debug_search *ds, const char *path, const uint32_t *crc)
 {
 	struct sym_aux *a = ds->a;
+	struct elf_hdrs theirs;
 	struct stat st;
-	GElf_Ehdr eh;
 	int err;
 
 	a->fd = debug_file_open(ds, path, &st);
@@ -248,15 +215,15 @@ static int aux_open(struct debug_search *ds, const char *path, const uint32_t *c
 	err = -ENOENT; /* f itself, found by its own .gnu_debuglink: nothing to say */
 	if (st.st_dev == ds->f->st.st_dev && st.st_ino == ds->f->st.st_ino)
 		goto fail;
-	/* ELF_C_READ: pread on demand, so that a file cut short is an error, not a SIGBUS. */
-	a->elf = elf_begin(a->fd, ELF_C_READ, NULL);
 	err = -EPERM;
-	if (!a->elf || elf_kind(a->elf) != ELF_K_ELF || !gelf_getehdr(a->elf, &eh) ||
-	    eh.e_machine != ARCH_ELF_MACHINE) {
+	if (elf_hdrs_read(a->fd, (uint64_t)st.st_size, &theirs) == -ENOEXEC) {
+		elf_hdrs_free(&theirs);
 		refuse(ds, path, "not an " ARCH_ELF_DESC " ELF file");
 		goto fail;
 	}
-	if (debug_file_matches(ds, path, a->fd, (uint64_t)st.st_size, crc))
+	err = debug_file_matches(ds, path, a->fd, (uint64_t)st.st_size, &theirs, crc);
+	elf_hdrs_free(&theirs);
+	if (err)
 		goto fail;
 	snprintf(a->path, sizeof(a->path), "%s", path);
 	return 0;
@@ -267,8 +234,8 @@ fail:
 
 static int find_by_build_id(struct debug_search *ds)
 {
-	const uint8_t *id;
-	size_t n = sym_elf_build_id(ds->f->elf, &id);
+	const uint8_t *id = ds->f->hdrs.build_id;
+	size_t n = ds->f->hdrs.build_id_len;
 	char path[4096];
 	int len;
 
@@ -301,29 +268,31 @@ static void file_dir(const char *path, char *out, size_t len)
 
 static int find_by_debuglink(struct debug_search *ds)
 {
-	Elf_Data *d = section_data(ds->f->elf, ".gnu_debuglink");
-	const char *name;
-	size_t nlen, crc_off;
-	uint32_t crc;
+	size_t len = 0, nlen, crc_off;
+	char *name = elf_hdrs_section_data(ds->f->fd, &ds->f->hdrs, ".gnu_debuglink", 4096, &len);
 	char dir[4096], path[4096];
+	uint32_t crc;
+	int ret = -ENOENT;
 
-	if (!d || !d->d_buf || d->d_size < 8)
-		return -ENOENT;
-	name = d->d_buf;
-	nlen = strnlen(name, d->d_size);
+	if (!name || len < 8)
+		goto out;
+	nlen = strnlen(name, len);
 	crc_off = (nlen + 4) & ~(size_t)3;
-	if (!nlen || crc_off + 4 > d->d_size || strchr(name, '/'))
-		return -ENOENT;
-	memcpy(&crc, (const char *)d->d_buf + crc_off, 4);
+	if (!nlen || crc_off + 4 > len || strchr(name, '/'))
+		goto out;
+	memcpy(&crc, name + crc_off, 4);
 	file_dir(ds->f->path, dir, sizeof(dir));
 	snprintf(path, sizeof(path), "%s%s%s/%s", debug_root(), dir[0] == '/' ? "" : "/", dir, name);
-	if (!aux_open(ds, path, &crc))
-		return 0;
+	if (!(ret = aux_open(ds, path, &crc)))
+		goto out;
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	if (!aux_open(ds, path, &crc))
-		return 0;
+	if (!(ret = aux_open(ds, path, &crc)))
+		goto out;
 	snprintf(path, sizeof(path), "%s/.debug/%s", dir, name);
-	return aux_open(ds, path, &crc);
+	ret = aux_open(ds, path, &crc);
+out:
+	free(name);
+	return ret;
 }
 
 /*
@@ -406,14 +375,22 @@ static int xz_decode(const uint8_t *in, size_t in_len, uint8_t **out, size_t *ou
 
 static int find_debugdata(struct sym_file *f)
 {
-	Elf_Data *d = section_data(f->elf, ".gnu_debugdata");
 	struct sym_aux *a = &f->aux;
+	size_t in_len = 0, len;
+	uint8_t *in = elf_hdrs_section_data(f->fd, &f->hdrs, ".gnu_debugdata", DEBUGDATA_MAX,
+					    &in_len);
 	uint8_t *buf;
-	size_t len;
 	GElf_Ehdr eh;
+	int err, bad;
 
-	if (!d || !d->d_buf || xz_decode(d->d_buf, d->d_size, &buf, &len))
+	bad = !in || xz_decode(in, in_len, &buf, &len);
+	free(in);
+	if (bad)
 		return -ENOENT;
+	if (!lazy_elf(&err)) {
+		free(buf);
+		return -ENOENT;
+	}
 	a->buf = buf;
 	a->elf = elf_memory((char *)buf, len);
 	if (!a->elf || elf_kind(a->elf) != ELF_K_ELF || !gelf_getehdr(a->elf, &eh) ||
@@ -432,15 +409,39 @@ int sym_debug_open(struct sym_file *f)
 	return find_debugdata(f) ? -1 : SYM_SRC_DEBUGDATA;
 }
 
+Elf *sym_aux_elf(struct sym_file *f)
+{
+	struct sym_aux *a = &f->aux;
+	Elf *elf = __atomic_load_n(&a->elf, __ATOMIC_ACQUIRE);
+	int err;
+
+	if (elf || a->fd < 0 || !lazy_elf(&err))
+		return elf; /* MiniDebugInfo's is made with its buffer */
+	pthread_mutex_lock(&f->elf_lock);
+	elf = a->elf;
+	if (!elf) {
+		/* ELF_C_READ: pread on demand, so that a file cut short is an error, not a SIGBUS. */
+		elf = elf_begin(a->fd, ELF_C_READ, NULL);
+		if (elf && elf_kind(elf) != ELF_K_ELF) {
+			elf_end(elf);
+			elf = NULL;
+		}
+		__atomic_store_n(&a->elf, elf, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&f->elf_lock);
+	return elf;
+}
+
 void sym_load_debug(struct sym_file *f, int src)
 {
+	Elf *elf = sym_aux_elf(f);
 	Elf_Scn *scn = NULL;
 
-	while ((scn = elf_nextscn(f->aux.elf, scn))) {
+	while (elf && (scn = elf_nextscn(elf, scn))) {
 		GElf_Shdr sh;
 
 		if (gelf_getshdr(scn, &sh) && sh.sh_type == SHT_SYMTAB &&
-		    !sym_load_table(f, f->aux.elf, scn, &sh, src))
+		    !sym_load_table(f, elf, scn, &sh, src))
 			f->has_symtab = true;
 	}
 }
@@ -461,7 +462,7 @@ int sym_debug_path(struct sym_file *f, char *path, size_t len)
 {
 	struct sym_aux a = { .fd = -1 };
 
-	if (f->aux.fd >= 0 && f->aux.elf) { /* found already, for its symbols */
+	if (f->aux.fd >= 0) { /* found already, for its symbols */
 		snprintf(path, len, "%s", f->aux.path);
 		return 0;
 	}

@@ -25,7 +25,7 @@ int eh_section_at(Elf *elf, uint64_t vaddr, struct eh_reader *r)
 {
 	Elf_Scn *scn = NULL;
 
-	while ((scn = elf_nextscn(elf, scn))) {
+	while (elf && (scn = elf_nextscn(elf, scn))) {
 		GElf_Shdr sh;
 		Elf_Data *d;
 
@@ -214,7 +214,7 @@ int eh_frames_walk(Elf *elf, const char *name,
 	GElf_Shdr sh;
 	Elf_Data *d;
 
-	if (frame_section(elf, name, &sh, &d))
+	if (!elf || frame_section(elf, name, &sh, &d)) /* NULL: libelf unusable (sym_file_elf) */
 		return -ENOENT;
 	base = d->d_buf;
 	for (pos = 0; entry_at(base, d->d_size, pos, &len, &cie_pos, debug); pos += 4 + len) {

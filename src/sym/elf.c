@@ -173,43 +173,37 @@ const char *sym_pool_strndup(struct sym_file *f, const char *s, size_t n)
 
 static int sym_load(struct sym_file *f)
 {
+	const struct elf_hdrs *h = &f->hdrs;
 	Elf_Scn *scn = NULL;
-	size_t shstrndx = 0;
-	GElf_Ehdr eh;
+	Elf *elf;
 	int aux_src;
 
-	if (!gelf_getehdr(f->elf, &eh) || eh.e_machine != ARCH_ELF_MACHINE ||
-	    gelf_getclass(f->elf) != ELFCLASS64)
-		return log_error(ENOEXEC, "%s: not an " ARCH_ELF_DESC " ELF file", f->path);
-	if (elf_getphdrnum(f->elf, &f->nphdrs))
-		return log_error(ENOEXEC, "%s: no program headers", f->path);
+	f->nphdrs = h->nphdrs;
 	f->phdrs = calloc(f->nphdrs ? f->nphdrs : 1, sizeof(*f->phdrs));
 	if (!f->phdrs)
 		return log_error(ENOMEM, "out of memory");
-	for (size_t i = 0; i < f->nphdrs; i++)
-		gelf_getphdr(f->elf, i, &f->phdrs[i]);
-	elf_getshdrstrndx(f->elf, &shstrndx);
-	while ((scn = elf_nextscn(f->elf, scn))) {
-		const char *name;
-		GElf_Shdr sh;
+	if (f->nphdrs)
+		memcpy(f->phdrs, h->phdrs, f->nphdrs * sizeof(*f->phdrs)); /* GElf_Phdr is Elf64_Phdr */
+	for (size_t i = 1; i < h->shnum; i++) {
+		const char *name = elf_hdrs_name(h, i);
 
-		if (!gelf_getshdr(scn, &sh))
-			continue;
-		name = elf_strptr(f->elf, shstrndx, sh.sh_name);
 		if (name && (!strcmp(name, ".gopclntab") || !strcmp(name, ".go.buildinfo")))
 			f->go = true;
-		if (sh.sh_type == SHT_SYMTAB)
+		if (h->sh[i].sh_type == SHT_SYMTAB)
 			f->has_symtab = true;
 	}
 	aux_src = f->has_symtab ? -1 : sym_debug_open(f);
 	if (sym_cache_load(f, aux_src))
 		return 0;
-	while ((scn = elf_nextscn(f->elf, scn))) {
+	/* Not cached: the symbol tables, read with libelf (opened now, the first need). */
+	if (!(elf = sym_file_elf(f)))
+		return log_error(ENOEXEC, "%s: %s", f->path, uprobe_last_error());
+	while ((scn = elf_nextscn(elf, scn))) {
 		GElf_Shdr sh;
 
 		if (gelf_getshdr(scn, &sh) &&
 		    (sh.sh_type == SHT_SYMTAB || sh.sh_type == SHT_DYNSYM) &&
-		    sym_load_table(f, f->elf, scn, &sh,
+		    sym_load_table(f, elf, scn, &sh,
 				   sh.sh_type == SHT_SYMTAB ? SYM_SRC_SYMTAB : SYM_SRC_DYNSYM))
 			return log_error(ENOMEM, "out of memory");
 	}
@@ -322,7 +316,7 @@ struct sym_file *sym_file_open(const char *path)
 		return NULL;
 	}
 	snprintf(f->path, sizeof(f->path), "%s", path);
-	elf_version(EV_CURRENT);
+	pthread_mutex_init(&f->elf_lock, NULL);
 	f->fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (f->fd < 0) {
 		err = log_error(errno, "%s: %s", path, strerror(errno));
@@ -332,9 +326,14 @@ struct sym_file *sym_file_open(const char *path)
 		err = log_error(errno, "%s: %s", path, strerror(errno));
 		goto err_close;
 	}
-	f->elf = elf_begin(f->fd, ELF_C_READ_MMAP, NULL);
-	if (!f->elf || elf_kind(f->elf) != ELF_K_ELF) {
-		err = log_error(ENOEXEC, "%s: not an ELF file", path);
+	err = elf_hdrs_read(f->fd, (uint64_t)f->st.st_size, &f->hdrs);
+	if (err) {
+		if (!f->hdrs.elf)
+			err = log_error(ENOEXEC, "%s: not an ELF file", path);
+		else if (!f->hdrs.machine_ok)
+			err = log_error(ENOEXEC, "%s: not an " ARCH_ELF_DESC " ELF file", path);
+		else
+			err = log_error(ENOEXEC, "%s: no program headers", path);
 		goto err_close;
 	}
 	err = sym_load(f);
@@ -349,6 +348,7 @@ err_close:
 	errno = -err;
 	return NULL;
 err_free:
+	pthread_mutex_destroy(&f->elf_lock);
 	free(f);
 	errno = -err;
 	return NULL;
@@ -362,6 +362,8 @@ void sym_file_close(struct sym_file *f)
 		elf_end(f->elf);
 	if (f->fd >= 0)
 		close(f->fd);
+	elf_hdrs_free(&f->hdrs);
+	pthread_mutex_destroy(&f->elf_lock);
 	sym_aux_close(&f->aux);
 	while (f->pool) {
 		struct sym_pool_chunk *next = f->pool->next;
@@ -408,9 +410,34 @@ uint64_t sym_file_mtime_ns(const struct sym_file *f)
 	return (uint64_t)f->st.st_mtim.tv_sec * 1000000000u + (uint64_t)f->st.st_mtim.tv_nsec;
 }
 
-Elf *sym_file_elf(const struct sym_file *f)
+/*
+ * libelf's view of the file, made at its first need (a cache miss, PLT stubs,
+ * .eh_frame, DWARF, SDT notes): the cached path reads the headers itself
+ * (elfhdr.c) and never loads libelf. NULL (the reason logged) when libelf
+ * cannot be opened or refuses the file.
+ */
+Elf *sym_file_elf(const struct sym_file *cf)
 {
-	return f->elf;
+	struct sym_file *f = (struct sym_file *)cf; /* opening it changes no answer */
+	Elf *elf = __atomic_load_n(&f->elf, __ATOMIC_ACQUIRE);
+	int err;
+
+	if (elf || !lazy_elf(&err))
+		return elf;
+	pthread_mutex_lock(&f->elf_lock);
+	elf = f->elf;
+	if (!elf) {
+		elf = elf_begin(f->fd, ELF_C_READ_MMAP, NULL);
+		if (elf && elf_kind(elf) != ELF_K_ELF) {
+			elf_end(elf);
+			elf = NULL;
+		}
+		if (!elf)
+			log_error(ENOEXEC, "%s: libelf cannot read it", f->path);
+		__atomic_store_n(&f->elf, elf, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&f->elf_lock);
+	return elf;
 }
 
 void sym_fill(const struct sym_entry *e, struct sym_func *out)

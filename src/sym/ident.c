@@ -10,8 +10,8 @@
 /* The NT_GNU_BUILD_ID note of f, else its identity on disk. */
 void sym_file_ident(struct sym_file *f, struct sym_ident *id)
 {
-	const uint8_t *bid;
-	size_t n = sym_elf_build_id(sym_file_elf(f), &bid);
+	const uint8_t *bid = f->hdrs.build_id; /* read at open, without libelf */
+	size_t n = f->hdrs.build_id_len;
 
 	memset(id, 0, sizeof(*id));
 	if (n && n <= sizeof(id->build_id)) {

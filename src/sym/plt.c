@@ -129,20 +129,21 @@ static int plt_section(struct sym_file *f, Elf_Scn *scn, const GElf_Shdr *sh,
 
 int sym_load_plt(struct sym_file *f)
 {
+	Elf *elf = sym_file_elf(f);
 	Elf_Scn *scn = NULL;
 	struct got_name *gn;
 	size_t ngn, shstrndx;
 	int err = 0;
 
-	if (elf_getshdrstrndx(f->elf, &shstrndx))
+	if (!elf || elf_getshdrstrndx(elf, &shstrndx))
 		return 0;
-	gn = got_names(f->elf, &ngn);
-	while (ngn && !err && (scn = elf_nextscn(f->elf, scn))) {
+	gn = got_names(elf, &ngn);
+	while (ngn && !err && (scn = elf_nextscn(elf, scn))) {
 		GElf_Shdr sh;
 		const char *name;
 
 		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_PROGBITS ||
-		    !(name = elf_strptr(f->elf, shstrndx, sh.sh_name)))
+		    !(name = elf_strptr(elf, shstrndx, sh.sh_name)))
 			continue;
 		if (!strcmp(name, ".plt") || !strcmp(name, ".plt.sec") || !strcmp(name, ".plt.got"))
 			err = plt_section(f, scn, &sh, gn, ngn);

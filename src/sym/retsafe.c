@@ -74,14 +74,12 @@ static int cfi_check(struct sym_file *f, uint64_t vaddr, char *why, size_t len)
 
 int sym_ret_check(struct sym_file *f, uint64_t vaddr, char *why, size_t len)
 {
-	GElf_Ehdr eh;
-
 	if (twice_at(f, vaddr)) {
 		snprintf(why, len, "it returns twice, like setjmp: its second return would find no "
 			 "return address");
 		return SYM_RET_TWICE;
 	}
-	if (gelf_getehdr(f->elf, &eh) && eh.e_entry && eh.e_entry == vaddr) {
+	if (f->hdrs.eh.e_entry && f->hdrs.eh.e_entry == vaddr) {
 		snprintf(why, len, "the ELF entry point: argc, not a return address, is on top "
 			 "of the stack");
 		return SYM_RET_NOT_CALLED;

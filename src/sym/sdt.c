@@ -41,6 +41,7 @@
 
 #include "sym/sdt.h"
 #include "sym/sym.h"
+#include "util/lazylibs.h"
 #include "util/log.h"
 
 #define NT_STAPSDT 3
@@ -504,7 +505,7 @@ static int read_sections(struct sdt_ctx *cx)
 	Elf_Scn *scn = NULL;
 	int ret = 0;
 
-	if (elf_getshdrstrndx(cx->elf, &shstrndx))
+	if (!cx->elf || elf_getshdrstrndx(cx->elf, &shstrndx)) /* NULL: libelf unusable */
 		return 0;
 	for (int pass = 0; pass < 2 && !ret; pass++) {
 		while ((scn = elf_nextscn(cx->elf, scn)) && !ret) {

@@ -18,6 +18,7 @@
 #include <libelf.h>
 
 #include "sym/sym.h"
+#include "util/lazylibs.h" /* libelf through its table: the agent loads it at its first need */
 
 /* Where a symbol came from. */
 enum sym_src {
@@ -47,12 +48,46 @@ struct sym_pool_chunk {
 	char data[];
 };
 
+/*
+ * elfhdr.c: an ELF file's headers, read with pread (no libelf): the ELF and
+ * program headers, the section headers and their names, the build-id.
+ */
+struct elf_hdrs {
+	uint64_t size; /* of the file */
+	bool elf;	 /* it has the ELF magic */
+	bool machine_ok; /* 64-bit, of this architecture */
+	Elf64_Ehdr eh;
+	Elf64_Phdr *phdrs;
+	size_t nphdrs;
+	Elf64_Shdr *sh; /* NULL (shnum 0) when it has none that can be read */
+	size_t shnum;
+	char *shstr; /* the section names, NUL-terminated; NULL if none */
+	size_t shstr_len;
+	uint8_t build_id[64];
+	size_t build_id_len; /* 0: none */
+};
+
+/*
+ * 0; -ENOEXEC not an ELF file (h->elf false) or not of this machine
+ * (h->machine_ok false); -ENOENT program headers that cannot be read.
+ * elf_hdrs_free() after either.
+ */
+int elf_hdrs_read(int fd, uint64_t size, struct elf_hdrs *h);
+void elf_hdrs_free(struct elf_hdrs *h);
+/* Section i's name, or NULL. */
+const char *elf_hdrs_name(const struct elf_hdrs *h, size_t i);
+/* The section called name that has bytes in the file (not NOBITS), or NULL. */
+const Elf64_Shdr *elf_hdrs_section(const struct elf_hdrs *h, const char *name);
+/* That section's bytes, malloc'd (at most max of them), or NULL. */
+void *elf_hdrs_section_data(int fd, const struct elf_hdrs *h, const char *name, size_t max,
+			    size_t *len);
+
 /* An ELF read besides the file: a separate debug file or the MiniDebugInfo. */
 struct sym_aux {
 	char refused[512]; /* none found: the first candidate refused, "debug file PATH refused: WHY" */
 	int fd;	   /* -1 for an in-memory ELF */
 	void *buf; /* the decompressed image of an in-memory ELF */
-	Elf *elf;
+	Elf *elf;  /* a debug file's: opened at its first need (sym_aux_elf) */
 	char path[4096]; /* what it was found as (for messages and docs) */
 };
 
@@ -65,7 +100,9 @@ struct sym_fde {
 struct sym_file {
 	char path[4096];
 	int fd;
-	Elf *elf;
+	struct elf_hdrs hdrs; /* read at open: the cached path needs no libelf */
+	Elf *elf;	      /* libelf's, opened at its first need (sym_file_elf) */
+	pthread_mutex_t elf_lock; /* of opening elf and aux.elf */
 	struct stat st;
 	struct sym_entry *syms; /* sorted by vaddr */
 	size_t nsyms;
@@ -109,8 +146,8 @@ int sym_load_table(struct sym_file *f, Elf *elf, Elf_Scn *scn, GElf_Shdr *sh, in
 /* A copy of s[0..n) owned by f (freed at close), or NULL. */
 const char *sym_pool_strndup(struct sym_file *f, const char *s, size_t n);
 
-/* debug.c: the NT_GNU_BUILD_ID of elf in *id: its length (0 when none). */
-size_t sym_elf_build_id(Elf *elf, const uint8_t **id);
+/* debug.c: the debug file's (or MiniDebugInfo's) ELF, opened at its first need; or NULL. */
+Elf *sym_aux_elf(struct sym_file *f);
 
 /*
  * debug.c: the separate debug file or MiniDebugInfo opened into f->aux: its

@@ -21,8 +21,10 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -183,15 +185,49 @@ static void ubp_sigquiesce(int sig, siginfo_t *si, void *ucv)
 	chain(sig, si, ucv);
 }
 
+/*
+ * The signals with a handler (SigCgt of /proc/self/status: bit sig - 1), or
+ * every signal when that cannot be read. Only a handler's mask matters here,
+ * and asking each signal's action was 64 rt_sigaction calls in every traced
+ * image (~60 us on this VM; this read: ~8 us).
+ */
+static uint64_t caught_signals(void)
+{
+	char buf[4096], *p;
+	uint64_t mask = 0;
+	/* Through syscall(), as raw_sigprocmask: libc's open and read may be probed. */
+	long fd = syscall(SYS_openat, AT_FDCWD, "/proc/self/status", O_RDONLY | O_CLOEXEC);
+	long n = fd >= 0 ? syscall(SYS_read, fd, buf, sizeof(buf) - 1) : -1;
+
+	if (fd >= 0)
+		syscall(SYS_close, fd);
+	if (n <= 0)
+		return ~0ull;
+	buf[n] = 0;
+	p = strstr(buf, "\nSigCgt:\t");
+	if (!p)
+		return ~0ull;
+	for (p += 9; *p != '\n'; p++) {
+		int d = *p >= '0' && *p <= '9' ? *p - '0' : *p >= 'a' && *p <= 'f' ? *p - 'a' + 10 : -1;
+
+		if (d < 0)
+			return ~0ull;
+		mask = mask << 4 | (uint64_t)d;
+	}
+	return mask;
+}
+
 /* Other handlers installed before us may block our signals while they run. */
 static void unblock_owned_everywhere(void)
 {
+	uint64_t caught = caught_signals();
 	sigset_t ours;
 
 	for (int sig = 1; sig < _NSIG; sig++) {
 		struct sigaction act;
 
-		if (owned_of(sig) || sig == SIGKILL || sig == SIGSTOP)
+		if (owned_of(sig) || sig == SIGKILL || sig == SIGSTOP ||
+		    (sig <= 64 && !(caught >> (sig - 1) & 1)))
 			continue;
 		if (__sigaction(sig, NULL, &act) || !mask_has_owned(&act.sa_mask))
 			continue;

@@ -8,15 +8,22 @@
  * and liblzma only for MiniDebugInfo (sym/debug.c). Zydis is needed by the
  * first probe's instruction analysis (arch/x86_64/insn.c), never by the tracer
  * of a launch (uprobe trace): linked, the tracer mapped and relocated it too
- * (its 24 KiB of relocated tables: ~10 page faults, docs/benchmarks.md). As
- * src/kernel/klibs.h does for libtracefs.
+ * (its 24 KiB of relocated tables: ~10 page faults, docs/benchmarks.md). libelf
+ * (which brings libz) is needed to read an ELF file's sections (sym/, usdt.c),
+ * never by the tracer of a launch, and not by an image whose symbols the cache
+ * answers (sym/elf.c reads the headers it needs itself): linked, it cost ~14 page
+ * faults in each process (docs/benchmarks.md, 2026-12-06, startup2). libz's
+ * crc32_z checks a .gnu_debuglink's file. As src/kernel/klibs.h does for libtracefs.
  *
  * Included after <elfutils/libdw.h> (or <lzma.h>), this header makes each
  * call the code makes go through the table: dwarf_tag(die) is
  * lazy_dw_fns()->dwarf_tag(die). A caller checks lazy_dw(&err) (or
- * lazy_xz(&err)) before the first call of a session that opens DWARF (the
- * other calls take what those returned, so they are reached only once it
- * succeeded); the table is complete or not given at all.
+ * lazy_xz(&err), lazy_elf(&err)) before the first call of a session that
+ * opens DWARF or an ELF (the other calls take what those returned, so they are
+ * reached only once it succeeded); the table is complete or not given at all.
+ * A first open is a dlopen, which calls the loader's r_brk: never first under
+ * a lock that r_brk's handler takes (stack/modules.c opens libelf before it
+ * watches r_brk, as its refresh compiles CFI tables with it).
  */
 #ifndef UPROBES_UTIL_LAZYLIBS_H
 #define UPROBES_UTIL_LAZYLIBS_H
@@ -66,6 +73,33 @@
 	X(dwarf_tag) \
 	X(dwarf_whatform)
 
+/* Every libelf function the library calls. */
+#define LAZY_ELF_FNS(X) \
+	X(elf_begin) \
+	X(elf_end) \
+	X(elf_getdata) \
+	X(elf_getphdrnum) \
+	X(elf_getscn) \
+	X(elf_getshdrstrndx) \
+	X(elf_kind) \
+	X(elf_memory) \
+	X(elf_nextscn) \
+	X(elf_strptr) \
+	X(elf_version) \
+	X(gelf_getclass) \
+	X(gelf_getdyn) \
+	X(gelf_getehdr) \
+	X(gelf_getnote) \
+	X(gelf_getphdr) \
+	X(gelf_getrela) \
+	X(gelf_getshdr) \
+	X(gelf_getsym) \
+	X(gelf_getverdaux) \
+	X(gelf_getverdef) \
+	X(gelf_getversym)
+
+#define LAZY_Z_FNS(X) X(crc32_z)
+
 #define LAZY_XZ_FNS(X) X(lzma_stream_decoder) X(lzma_code) X(lzma_end)
 
 #define LAZY_ZYDIS_FNS(X) \
@@ -78,13 +112,24 @@
 bool lazy_dw(int *err);
 /* liblzma likewise. */
 bool lazy_xz(int *err);
+/* libelf likewise (after it, elf_version(EV_CURRENT) has been called). */
+bool lazy_elf(int *err);
+/* libz likewise. */
+bool lazy_z(int *err);
 /*
  * Zydis likewise. Not for signal context (dlopen): the instruction analysis
  * of an attach calls it first, before any probe can be hit.
  */
 bool lazy_zydis(int *err);
 
-#ifdef _LIBDW_H
+#endif /* UPROBES_UTIL_LAZYLIBS_H */
+
+/*
+ * The tables, each for a header included before this one (each once: a file may
+ * include this header again after another library's header).
+ */
+#if defined(_LIBDW_H) && !defined(UPROBES_LAZY_DW)
+#define UPROBES_LAZY_DW
 struct lazy_dw_fns {
 #define LAZY_MEMBER(fn) __typeof__(fn) *fn;
 	LAZY_DW_FNS(LAZY_MEMBER)
@@ -135,7 +180,55 @@ const struct lazy_dw_fns *lazy_dw_fns(void);
 #endif
 #endif
 
-#ifdef LZMA_H
+#if defined(_LIBELF_H) && defined(_GELF_H) && !defined(UPROBES_LAZY_ELF)
+#define UPROBES_LAZY_ELF
+struct lazy_elf_fns {
+#define LAZY_MEMBER(fn) __typeof__(fn) *fn;
+	LAZY_ELF_FNS(LAZY_MEMBER)
+#undef LAZY_MEMBER
+};
+const struct lazy_elf_fns *lazy_elf_fns(void);
+#ifndef LAZYLIBS_IMPL
+#define elf_begin (lazy_elf_fns()->elf_begin)
+#define elf_end (lazy_elf_fns()->elf_end)
+#define elf_getdata (lazy_elf_fns()->elf_getdata)
+#define elf_getphdrnum (lazy_elf_fns()->elf_getphdrnum)
+#define elf_getscn (lazy_elf_fns()->elf_getscn)
+#define elf_getshdrstrndx (lazy_elf_fns()->elf_getshdrstrndx)
+#define elf_kind (lazy_elf_fns()->elf_kind)
+#define elf_memory (lazy_elf_fns()->elf_memory)
+#define elf_nextscn (lazy_elf_fns()->elf_nextscn)
+#define elf_strptr (lazy_elf_fns()->elf_strptr)
+#define elf_version (lazy_elf_fns()->elf_version)
+#define gelf_getclass (lazy_elf_fns()->gelf_getclass)
+#define gelf_getdyn (lazy_elf_fns()->gelf_getdyn)
+#define gelf_getehdr (lazy_elf_fns()->gelf_getehdr)
+#define gelf_getnote (lazy_elf_fns()->gelf_getnote)
+#define gelf_getphdr (lazy_elf_fns()->gelf_getphdr)
+#define gelf_getrela (lazy_elf_fns()->gelf_getrela)
+#define gelf_getshdr (lazy_elf_fns()->gelf_getshdr)
+#define gelf_getsym (lazy_elf_fns()->gelf_getsym)
+#define gelf_getverdaux (lazy_elf_fns()->gelf_getverdaux)
+#define gelf_getverdef (lazy_elf_fns()->gelf_getverdef)
+#define gelf_getversym (lazy_elf_fns()->gelf_getversym)
+#endif
+#endif
+
+#if defined(ZLIB_H) && !defined(UPROBES_LAZY_Z)
+#define UPROBES_LAZY_Z
+struct lazy_z_fns {
+#define LAZY_MEMBER(fn) __typeof__(fn) *fn;
+	LAZY_Z_FNS(LAZY_MEMBER)
+#undef LAZY_MEMBER
+};
+const struct lazy_z_fns *lazy_z_fns(void);
+#ifndef LAZYLIBS_IMPL
+#define crc32_z (lazy_z_fns()->crc32_z)
+#endif
+#endif
+
+#if defined(LZMA_H) && !defined(UPROBES_LAZY_XZ)
+#define UPROBES_LAZY_XZ
 struct lazy_xz_fns {
 #define LAZY_MEMBER(fn) __typeof__(fn) *fn;
 	LAZY_XZ_FNS(LAZY_MEMBER)
@@ -149,7 +242,8 @@ const struct lazy_xz_fns *lazy_xz_fns(void);
 #endif
 #endif
 
-#ifdef ZYDIS_H
+#if defined(ZYDIS_H) && !defined(UPROBES_LAZY_ZYDIS)
+#define UPROBES_LAZY_ZYDIS
 struct lazy_zydis_fns {
 #define LAZY_MEMBER(fn) __typeof__(fn) *fn;
 	LAZY_ZYDIS_FNS(LAZY_MEMBER)
@@ -162,6 +256,4 @@ const struct lazy_zydis_fns *lazy_zydis_fns(void);
 #define ZydisDecoderDecodeFull (lazy_zydis_fns()->ZydisDecoderDecodeFull)
 #define ZydisDisassembleIntel (lazy_zydis_fns()->ZydisDisassembleIntel)
 #endif
-#endif
-
 #endif

@@ -75,13 +75,15 @@ static uint64_t dist(uint64_t a, uint64_t b)
 
 /*
  * The free address nearest to near for an area in [lo, hi], from the maps as
- * they are now: 0 when none.
+ * they are now (fresh), or as the current batch read them (the attach that
+ * needs the area resolved its location with that reading): 0 when none.
  */
-static uint64_t area_place(uint64_t lo, uint64_t hi, uint64_t near)
+static uint64_t area_place(uint64_t lo, uint64_t hi, uint64_t near, bool fresh)
 {
 	struct maps_entry *m;
 	uint64_t best = 0, prev_end = XOL_MIN_ADDR;
-	int n = maps_read(&m);
+	bool borrowed = false;
+	int n = fresh ? maps_read(&m) : maps_read_batched(&m, &borrowed);
 
 	if (n < 0)
 		return 0;
@@ -94,7 +96,8 @@ static uint64_t area_place(uint64_t lo, uint64_t hi, uint64_t near)
 		if (i < n && m[i].end > prev_end)
 			prev_end = m[i].end;
 	}
-	free(m);
+	if (!borrowed)
+		free(m);
 	return best;
 }
 
@@ -132,9 +135,13 @@ static void *area_mmap(uint64_t addr, uint64_t lo, uint64_t hi, uint64_t near)
 /*
  * Map a new area in [lo, hi] as close to near as the free gaps allow. The
  * gap may be taken between the reading of the maps and the mmap: by another
- * thread, or by the array the maps were read into, which AddressSanitizer
- * keeps mapped once freed, in the gap nearest the libraries (EEXIST). Then a
+ * thread, by the array the maps were read into, which AddressSanitizer
+ * keeps mapped once freed, in the gap nearest the libraries, or, in the first
+ * round, by what was mapped since the batch's reading (EEXIST). Then a
  * little further into the gap, then the maps are read again, a few times.
+ * The first round takes the batch's reading: reading /proc/self/maps again
+ * cost every traced image a second parse of it (the kernel's text, an
+ * array of entries: ~7 page faults for /bin/true, docs/benchmarks.md).
  */
 static struct xol_area *area_map(uint64_t lo, uint64_t hi, uint64_t near)
 {
@@ -142,20 +149,22 @@ static struct xol_area *area_map(uint64_t lo, uint64_t hi, uint64_t near)
 	struct xol_area *a;
 	void *p = MAP_FAILED;
 
-	for (int round = 0; round < 4 && p == MAP_FAILED; round++) {
-		best = area_place(lo, hi, near);
-		if (!best)
+	for (int round = 0; round < 5 && p == MAP_FAILED; round++) {
+		best = area_place(lo, hi, near, round > 0);
+		if (!best && round)
 			return NULL;
-		p = area_mmap(best, lo, hi, near);
-		if (p == MAP_FAILED && errno != EEXIST)
+		p = best ? area_mmap(best, lo, hi, near) : MAP_FAILED;
+		if (p == MAP_FAILED && best && errno != EEXIST)
 			return NULL;
+		if (p != MAP_FAILED && ((uint64_t)p < lo || (uint64_t)p + XOL_AREA_SIZE - 1 > hi)) {
+			munmap(p, XOL_AREA_SIZE); /* old kernel ignored MAP_FIXED_NOREPLACE */
+			if (round)
+				return NULL;
+			p = MAP_FAILED; /* perhaps the batch's reading was stale: read anew */
+		}
 	}
 	if (p == MAP_FAILED)
 		return NULL;
-	if ((uint64_t)p < lo || (uint64_t)p + XOL_AREA_SIZE - 1 > hi) {
-		munmap(p, XOL_AREA_SIZE); /* (area_mmap() keeps only the address asked for) */
-		return NULL;
-	}
 	best = (uint64_t)p;
 	a = calloc(1, sizeof(*a));
 	if (!a) {

@@ -63,7 +63,6 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <gelf.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -79,6 +78,7 @@
 
 #include "borrow.h"
 #include "cli.h"
+#include "uprobes.h"
 
 #define CALL_TIMEOUT_MS 5000
 /*
@@ -142,51 +142,42 @@ int find_maps(pid_t pid, const char *name, bool prefix, struct mapping *out, int
 	return n;
 }
 
-/* File offset of a defined function's (default version's) code, or 0. */
+/* What sym_file_offset looks for, and the best found so far. */
+struct sym_want {
+	const char *name;
+	uint64_t off;
+	bool is_default; /* off is the plain or NAME@@VERSION one */
+};
+
+static int sym_offset_of(const struct uprobe_sym *s, void *ctx)
+{
+	struct sym_want *w = ctx;
+	const char *at = strchr(s->location, '@');
+	size_t n = at ? (size_t)(at - s->location) : strlen(s->location);
+	bool plain = !at || at[1] == '@';
+
+	if ((s->flags & (UPROBE_SYM_PLT | UPROBE_SYM_EH | UPROBE_SYM_IFUNC)) || !s->file_offset ||
+	    n != strlen(w->name) || strncmp(s->location, w->name, n))
+		return 0;
+	if (!w->off || (plain && !w->is_default)) {
+		w->off = s->file_offset;
+		w->is_default = plain;
+	}
+	return w->is_default; /* the default version found: stop */
+}
+
+/*
+ * File offset of a defined function's (default version's) code, or 0. Through
+ * the library's symbols (its cache), not libelf: the command does not link
+ * libelf (the library opens it when it needs it).
+ */
 static uint64_t sym_file_offset(const char *file, const char *sym)
 {
-	uint64_t value = 0, off = 0;
-	Elf_Scn *scn = NULL;
-	Elf *e;
-	int fd;
+	struct sym_want w = { .name = sym };
 
-	elf_version(EV_CURRENT);
-	fd = open(file, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (uprobe_symbols(file, sym, sym_offset_of, &w) < 0)
 		return 0;
-	e = elf_begin(fd, ELF_C_READ, NULL);
-	while (e && !value && (scn = elf_nextscn(e, scn))) {
-		GElf_Shdr sh;
-		Elf_Data *d;
-
-		if (!gelf_getshdr(scn, &sh) || (sh.sh_type != SHT_DYNSYM && sh.sh_type != SHT_SYMTAB))
-			continue;
-		d = elf_getdata(scn, NULL);
-		for (size_t i = 0; d && sh.sh_entsize && i < sh.sh_size / sh.sh_entsize; i++) {
-			GElf_Sym s;
-			const char *nm;
-
-			if (!gelf_getsym(d, (int)i, &s) || s.st_shndx == SHN_UNDEF ||
-			    GELF_ST_TYPE(s.st_info) != STT_FUNC)
-				continue;
-			nm = elf_strptr(e, sh.sh_link, s.st_name);
-			if (nm && !strcmp(nm, sym)) {
-				value = s.st_value;
-				break;
-			}
-		}
-	}
-	for (size_t i = 0, n = 0; e && value && !elf_getphdrnum(e, &n) && i < n; i++) {
-		GElf_Phdr ph;
-
-		if (gelf_getphdr(e, (int)i, &ph) && ph.p_type == PT_LOAD && value >= ph.p_vaddr &&
-		    value < ph.p_vaddr + ph.p_filesz)
-			off = value - ph.p_vaddr + ph.p_offset;
-	}
-	if (e)
-		elf_end(e);
-	close(fd);
-	return off;
+	return w.off;
 }
 
 uint64_t target_sym(const struct borrowed *b, const char *name, bool prefix, const char *sym,

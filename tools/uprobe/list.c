@@ -9,7 +9,7 @@
 #include <errno.h>
 #include <fnmatch.h>
 #include <fcntl.h>
-#include <gelf.h>
+#include <elf.h>
 #include <getopt.h>
 #include <glob.h>
 #include <inttypes.h>
@@ -154,30 +154,27 @@ static int find_library(const char *name, char *out, size_t len)
 	return -ENOENT;
 }
 
-/* Check the file: 0, or an error message already printed and CLI_EXIT_FAIL. */
-static int check_elf(const char *path, Elf **elfp, int *fdp)
+/*
+ * Check the file: 0, or an error message already printed and CLI_EXIT_FAIL.
+ * Its ELF header read here, not with libelf: the command (the tracer of every
+ * launch) does not load libelf for this (the library opens it when it reads
+ * sections).
+ */
+static int check_elf(const char *path)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	GElf_Ehdr eh;
-	Elf *elf;
+	Elf64_Ehdr eh;
+	ssize_t n;
 
 	if (fd < 0)
 		return cli_error(CLI_EXIT_FAIL, "%s: %s", path, strerror(errno));
-	elf_version(EV_CURRENT);
-	elf = elf_begin(fd, ELF_C_READ, NULL);
-	if (!elf || elf_kind(elf) != ELF_K_ELF || !gelf_getehdr(elf, &eh)) {
-		if (elf)
-			elf_end(elf);
-		close(fd);
+	n = pread(fd, &eh, sizeof(eh), 0);
+	close(fd);
+	if (n < EI_NIDENT || memcmp(eh.e_ident, ELFMAG, SELFMAG))
 		return cli_error(CLI_EXIT_FAIL, "%s: not an ELF file", path);
-	}
-	if (eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_machine != cli_elf_machine) {
-		elf_end(elf);
-		close(fd);
+	if (eh.e_ident[EI_CLASS] != ELFCLASS64 || n != (ssize_t)sizeof(eh) ||
+	    eh.e_machine != cli_elf_machine)
 		return cli_error(CLI_EXIT_FAIL, "%s: not an %s ELF file", path, cli_arch_name);
-	}
-	*elfp = elf;
-	*fdp = fd;
 	return 0;
 }
 
@@ -384,14 +381,11 @@ static int list_file(const char *path, const char *pattern, int header, struct t
 	struct trace_sdt_marker *markers = NULL;
 	struct func *funcs = NULL;
 	size_t n, n_sdt;
-	int fd = -1, err, width = 1, aw = 4, n_m;
-	Elf *elf = NULL;
+	int err, width = 1, aw = 4, n_m;
 
-	err = check_elf(path, &elf, &fd);
+	err = check_elf(path);
 	if (err)
 		return err;
-	elf_end(elf);
-	close(fd);
 	n = collect(path, pattern, &funcs);
 	n_m = trace_sdt_list(path, &markers);
 	if (n_m < 0)

@@ -9,4 +9,4 @@ UPROBE_SRCS := $(sort $(wildcard tools/uprobe/*.c)) tools/uprobe/arch/x86_64.c
 $(B)/uprobe: $(UPROBE_SRCS) $(wildcard tools/uprobe/*.h) include/uprobes.h include/uprobes_trace.h \
 		include/uprobes_stack.h include/uprobes_agent.h include/uprobes_lang.h include/uprobes_kernel.h $(B)/libuprobes.so
 	@mkdir -p $(@D)
-	$(CC) $(TOOL_CFLAGS) $(CFLAGS) -o $@ $(UPROBE_SRCS) $(PROG_LDFLAGS) $(PROG_LDLIBS) -ldl -lelf
+	$(CC) $(TOOL_CFLAGS) $(CFLAGS) -o $@ $(UPROBE_SRCS) $(PROG_LDFLAGS) $(PROG_LDLIBS) -ldl

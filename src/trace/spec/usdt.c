@@ -29,6 +29,7 @@
 #include "sym/maps.h"
 #include "sym/sdt.h"
 #include "trace/spec/parse.h"
+#include "util/lazylibs.h"
 #include "util/log.h"
 
 #define MAX_FILES 256
@@ -274,7 +275,8 @@ static int files_of_exe(struct file_set *fs, const char *exe, struct trace_error
 	ret = files_add(fs, interp);
 	if (ret <= 0)
 		return fail(err, ret ? ret : -ENOENT, exe, "'%s': cannot read it", interp);
-	elf_version(EV_CURRENT);
+	if (!lazy_elf(&ret))
+		return fail(err, ret, exe, "'%s': %s", exe, uprobe_last_error());
 	for (int i = 0; i < fs->n && ret >= 0; i++) /* fs grows: breadth first */
 		ret = add_needed(fs, i);
 	return ret < 0 ? fail(err, ret, exe, "out of memory") : 0;
