@@ -10,6 +10,10 @@ fail() { # name why
 	echo "FAIL: $suite/$1"
 	failed=1
 }
+# The fallbacks switched off for the run (make check-forced; testlib.h says the same):
+# return probes refused rather than hijacked, entry probes rather than breakpoints.
+forced_ret_path() { [ "${UPROBE_RET_PATH:-}" = site-strict ]; }
+forced_entry_path() { [ "${UPROBE_ENTRY_PATH:-}" = lean-strict ]; }
 skip() { echo "SKIP: $suite/$1: $2"; }
 expect_eq() { # name got want what
 	if [ "$2" = "$3" ]; then return 0; fi

@@ -9,6 +9,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 extern const char *tl_suite;
@@ -86,5 +87,28 @@ static inline void tl_end(const char *name)
 	} while (0)
 
 #define TL_EXIT() return tl_total_failed ? 1 : 0
+
+/*
+ * The fallbacks switched off for the run (make check-forced, docs/testing.md):
+ * UPROBE_RET_PATH=site-strict refuses a return probe whose exits cannot all be
+ * patched (no return-address hijack; site-only, which refuses tail jumps out
+ * too, is tests/cli_attach/test_cxx.sh's); UPROBE_ENTRY_PATH=lean-strict
+ * refuses a function-entry probe the lean trampoline cannot take (no breakpoint).
+ * A test whose case needs the fallback asserts the exact refusal instead.
+ * Read at each call, as the library reads them at each attach.
+ */
+static inline int forced_ret_path(void)
+{
+	const char *v = getenv("UPROBE_RET_PATH");
+
+	return v && !strcmp(v, "site-strict");
+}
+
+static inline int forced_entry_path(void)
+{
+	const char *v = getenv("UPROBE_ENTRY_PATH");
+
+	return v && !strcmp(v, "lean-strict");
+}
 
 #endif

@@ -35,7 +35,8 @@ static const char *const noreturn_names[] = {
 	"__cxa_throw", "__cxa_rethrow", "__cxa_bad_cast", "__cxa_bad_typeid",
 	"__cxa_pure_virtual", "__cxa_throw_bad_array_new_length", "__cxa_call_unexpected",
 	"_Unwind_Resume", "longjmp", "siglongjmp", "_longjmp", "__longjmp_chk", "__libc_longjmp",
-	"__libc_siglongjmp", "pthread_exit", "__pthread_exit", "err", "errx", "verr", "verrx",
+	"__libc_siglongjmp", "pthread_exit", "__pthread_exit", "__pthread_unwind_next",
+	"__pthread_unwind", "err", "errx", "verr", "verrx",
 	"_ZSt9terminatev", "_dl_signal_error", "_dl_fatal_printf", "_dl_signal_exception",
 	"Py_FatalError", "_Py_FatalErrorFunc", "_Py_FatalErrorFormat", "Py_Exit",
 };

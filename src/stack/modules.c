@@ -302,6 +302,18 @@ static void dl_watch(void)
 	struct uprobe *p = _r_debug.r_brk ? uprobe_attach_addr((const void *)_r_debug.r_brk, &o)
 					  : NULL;
 
+	/*
+	 * glibc's r_brk is a lone ret: too short for a jump, a breakpoint by
+	 * default. UPROBE_ENTRY_PATH=lean-strict (a test switch for the probes
+	 * users ask for) refuses that fallback; this watch is the library's own,
+	 * and without it late libraries' frames go unnamed: ask for the
+	 * breakpoint itself.
+	 */
+	if (!p && _r_debug.r_brk && errno == ENOTSUP) {
+		o.flags = UPROBE_F_NO_OPTIMIZE;
+		p = uprobe_attach_addr((const void *)_r_debug.r_brk, &o);
+	}
+
 	pthread_mutex_lock(&modules_lock);
 	if (users && !dl_probe) {
 		dl_probe = p;

@@ -56,6 +56,26 @@ static struct uprobe *attach(const char *loc, struct uprobe_info *info)
 	return p;
 }
 
+/*
+ * make check-forced (UPROBE_ENTRY_PATH=lean-strict): an entry the jump cannot
+ * take is refused, naming why, instead of taking the breakpoint.
+ */
+static void entry_refused(const char *loc, const char *why)
+{
+	struct uprobe_opts o = { .sz = sizeof(o), .handler = count };
+	struct uprobe *p = uprobe_attach(NULL, loc, &o);
+
+	CHECK(!p);
+	uprobe_free(p);
+	if (p)
+		return;
+	CHECK_EQ_INT(errno, ENOTSUP);
+	CHECK_CONTAINS(uprobe_last_error(), loc);
+	CHECK_CONTAINS(uprobe_last_error(), ": function entry not jump-optimized (");
+	CHECK_CONTAINS(uprobe_last_error(), why);
+	CHECK_CONTAINS(uprobe_last_error(), ") and UPROBE_ENTRY_PATH=lean-strict");
+}
+
 static void plain_is_optimized(void)
 {
 	struct uprobe_info info;
@@ -75,8 +95,17 @@ static void plain_is_optimized(void)
 static void branch_into_window(void)
 {
 	struct uprobe_info info;
-	struct uprobe *p = attach("opt_branch_into", &info);
+	struct uprobe *p;
 
+	if (forced_entry_path()) {
+		entry_refused("opt_branch_into", "the jump at +0xb targets byte 3 of the window");
+		hits = 0;
+		CHECK_EQ_INT(opt_branch_into(0), 10);
+		CHECK_EQ_INT(opt_branch_into(42), 43);
+		CHECK_EQ_U64(hits, 0);
+		return;
+	}
+	p = attach("opt_branch_into", &info);
 	if (!p)
 		return;
 	CHECK(info.mode != UPROBE_MODE_OPTIMIZED);
@@ -126,8 +155,14 @@ static void jump_table(void)
 static void jump_table_into_window(void)
 {
 	struct uprobe_info info;
-	struct uprobe *p = attach("opt_table_into", &info);
+	struct uprobe *p;
 
+	if (forced_entry_path()) {
+		entry_refused("opt_table_into", "has a case at byte 3 of the window");
+		CHECK_EQ_INT(opt_table_into(5), 7);
+		return;
+	}
+	p = attach("opt_table_into", &info);
 	if (!p)
 		return;
 	CHECK(info.mode != UPROBE_MODE_OPTIMIZED);
@@ -356,6 +391,11 @@ static int child(void)
 		struct uprobe_info info = { .sz = sizeof(info) };
 		struct uprobe *p = uprobe_attach(NULL, locs[i], &o);
 
+		/* make check-forced: the same decision, as the refusal's reason */
+		if (!p && errno == ENOTSUP && forced_entry_path()) {
+			printf("%s refused: %s\n", locs[i], uprobe_last_error());
+			continue;
+		}
 		if (!p || uprobe_get_info(p, &info))
 			return 1;
 		printf("%s %s%s\n", locs[i],

@@ -16,6 +16,7 @@
  * one per line, then the counters of each probe and the process.
  */
 #include <atomic>
+#include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -247,8 +248,9 @@ int main(int argc, char **argv)
 			o.flags = flags;
 			p[i] = uprobe_attach_addr(fns[i], &o);
 			if (!p[i]) {
-				std::fprintf(stderr, "attach %s: %s\n", names[i],
-					     uprobe_last_error());
+				/* On stdout: test_retprobe's t_cxx checks a forced refusal. */
+				std::printf("attach %s: errno %d: %s\n", names[i], errno,
+					    uprobe_last_error());
 				return 2;
 			}
 			/* The path its returns must take ("site", "hijack"), when asked. */

@@ -131,6 +131,20 @@ void t_refuse_no_caller(unsigned int flags)
 	}
 	/* A PLT stub's CFA is an expression, right at a call: its calls are followed. */
 	p = uprobe_attach(NULL, "free@plt", &ro);
+	if (forced_ret_path()) {
+		/*
+		 * By the hijack only: the lazy stub's last jump goes to PLT0 (no
+		 * symbol, taken for a cold part). make check-forced: refused for that
+		 * alone, not for want of a caller.
+		 */
+		expect_refusal(p, ENOTSUP, "r: on free@plt");
+		CHECK_CONTAINS(uprobe_last_error(), "free@plt: its exits cannot be patched "
+			       "(UPROBE_RET_PATH=site-strict): 'jmp ");
+		CHECK_CONTAINS(uprobe_last_error(), "' at +0xb jumps to fn_");
+		CHECK_CONTAINS(uprobe_last_error(), " (no symbol; entered mid-frame or branching "
+			       "back into this one: a cold part), a part of a function elsewhere");
+		return;
+	}
 	if (!p)
 		TL_FAIL("r: on free@plt: %s (%s)", strerror(errno), uprobe_last_error());
 	uprobe_free(p);

@@ -876,6 +876,32 @@ NOIPA static long call_tc(long x)
 }
 
 /*
+ * make check-forced: tc_f (add; jmp tc_g) has its tail jump inside the entry's
+ * jump, only the hijack follows its return: refused, naming why. tc_g alone,
+ * entered by that jump, reports the one call returning to call_tc.
+ */
+static void t_tail_call_forced(struct fdesc *dg, unsigned int flags, long want, uint64_t ra)
+{
+	struct uprobe_opts o = {.sz = sizeof(o), .handler = h_noop_entry,
+				.ret_handler = h_noop_ret, .flags = flags};
+	char seq[256] = "";
+
+	expect_refusal(uprobe_attach(NULL, "tc_f", &o), ENOTSUP, "r: on tc_f");
+	CHECK_CONTAINS(uprobe_last_error(), ": its exits cannot be patched "
+		       "(UPROBE_RET_PATH=site-strict): the tail jump at +0x4: its window "
+		       "overlaps the entry's jump");
+	if (!rp_attach(dg, flags, 1, 1))
+		return;
+	ev_reset();
+	CHECK_EQ_U64(call_tc(5), want);
+	seq_add(seq, sizeof(seq), 'E', dg, 8, 0);
+	seq_add(seq, sizeof(seq), 'R', dg, 8, want);
+	check_seq(seq);
+	check_ret_ev(ev_find('E', dg, 0), ev_find('R', dg, 0), ra);
+	check_probe(dg, 1, 1, 0, 0);
+}
+
+/*
  * Both calls return to call_tc: tc_g through tc_f's hooked return address.
  * Reports in LIFO order, as for nested calls: tc_g's, then tc_f's.
  */
@@ -889,6 +915,10 @@ static void t_tail_call(unsigned int flags)
 	struct ev *ef, *eg, *rf, *rg;
 
 	CHECK_EQ_U64(want, 33);
+	if (forced_ret_path()) {
+		t_tail_call_forced(&dg, flags, want, ra);
+		return;
+	}
 	if (!rp_attach(&df, flags, 1, 1) || !rp_attach(&dg, flags, 1, 1))
 		return;
 	ev_reset();
@@ -1422,12 +1452,46 @@ out:
  * same reports with every return probe on the patched path (the hijack when
  * UPROBE_RET_PATH=hijack).
  */
+/*
+ * make check-forced: cxx_exc's first probed function, x_f1, jumps to its .cold
+ * part: with the hijack forced off cxx_exc refuses to run, saying why (exit 2).
+ */
+static void t_cxx_refused(unsigned int flags)
+{
+	char exe[PATH_MAX], path[PATH_MAX + 16];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	char *out;
+	int st = -1;
+
+	if (n <= 0) {
+		TL_FAIL("readlink /proc/self/exe: %s", strerror(errno));
+		return;
+	}
+	exe[n] = 0;
+	snprintf(path, sizeof(path), "%s/cxx_exc", dirname(exe));
+	out = run_child(path, flags & UPROBE_F_NO_OPTIMIZE ? "noopt" : "default", 0, &st);
+	if (!out) {
+		TL_FAIL("cannot run %s", path);
+		return;
+	}
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 2)
+		TL_FAIL("cxx_exc: status %#x, want exit 2 (refused)", st);
+	CHECK(!strncmp(out, "attach f1: errno 95: 0x", 23)); /* ENOTSUP, nothing run */
+	CHECK_CONTAINS(out, ": its exits cannot be patched (UPROBE_RET_PATH=site-strict): '");
+	CHECK_CONTAINS(out, "' at +0x");
+	CHECK_CONTAINS(out, " jumps to x_f1.cold, a part of a function elsewhere\n");
+	free(out);
+}
+
 static void t_cxx(unsigned int flags)
 {
 	const char *env = getenv("UPROBE_RET_PATH");
 	bool hijack = env && !strcmp(env, "hijack");
 
-	t_cxx_bin(flags, "cxx_exc", "hijack");
+	if (forced_ret_path())
+		t_cxx_refused(flags);
+	else
+		t_cxx_bin(flags, "cxx_exc", "hijack");
 	t_cxx_bin(flags, "cxx_exc_site", hijack ? "hijack" : "site");
 }
 

@@ -107,6 +107,18 @@ static void on_return(struct uprobe *probe, struct uprobe_regs *regs,
 	last_ret = regs->rax;
 }
 
+/* make check-forced: a return probe that needs the hijack is refused, naming why. */
+static void short_refused(struct uprobe *p, const char *why)
+{
+	CHECK(!p);
+	if (p)
+		return;
+	CHECK_EQ_INT(errno, ENOTSUP);
+	CHECK_CONTAINS(uprobe_last_error(), "its exits cannot be patched "
+			"(UPROBE_RET_PATH=site-strict): ");
+	CHECK_CONTAINS(uprobe_last_error(), why);
+}
+
 /*
  * Attached return probes say their path and its reason; every return of
  * the function (each exit of rs_multi) is reported, with its value.
@@ -118,10 +130,15 @@ static void case_attached(void)
 	struct uprobe *p = uprobe_attach(NULL, "rs_multi", &o);
 	struct uprobe *q = uprobe_attach(NULL, "rs_short", &o);
 	struct uprobe_opts e = { .sz = sizeof(e) };
-	struct uprobe *r = uprobe_attach(NULL, "rs_ret_pad", &e);
+	int forced = forced_ret_path();
+	struct uprobe *r;
 
-	CHECK(p && q && r);
-	if (!p || !q || !r)
+	/* rs_short needs the hijack: with it forced off, refused saying why. */
+	if (forced)
+		short_refused(q, "the ret at +0xa has 1 of the 5 bytes");
+	r = uprobe_attach(NULL, "rs_ret_pad", &e);
+	CHECK(p && (q || forced) && r);
+	if (!p || (!q && !forced) || !r)
 		goto out;
 	rets = 0;
 	CHECK_EQ_U64(rs_multi(10), 11);
@@ -130,17 +147,19 @@ static void case_attached(void)
 	CHECK_EQ_U64(rs_multi(5), 6); /* through the tail jump to rs_leaf */
 	CHECK_EQ_U64(last_ret, 6);
 	CHECK_EQ_U64(rs_short(0), 0);
-	CHECK_EQ_U64(rets, 4);
+	CHECK_EQ_U64(rets, forced ? 3 : 4);
 	CHECK_EQ_INT(uprobe_get_info(p, &info), 0);
 	CHECK_EQ_INT(info.ret_path, UPROBE_RET_SITE);
 	CHECK_EQ_INT(info.ret_site_ok, 1);
 	CHECK_EQ_INT(info.ret_sites, 3);
 	CHECK_STR(info.ret_reason, "3 return sites: 2 ret, 1 tail jump");
 	CHECK_EQ_U64(info.ret_hits, 3);
-	CHECK_EQ_INT(uprobe_get_info(q, &info), 0);
-	CHECK_EQ_INT(info.ret_path, UPROBE_RET_HIJACK);
-	CHECK_EQ_INT(info.ret_site_ok, 0);
-	CHECK_CONTAINS(info.ret_reason, "the ret at +0xa has 1 of the 5 bytes");
+	if (q) {
+		CHECK_EQ_INT(uprobe_get_info(q, &info), 0);
+		CHECK_EQ_INT(info.ret_path, UPROBE_RET_HIJACK);
+		CHECK_EQ_INT(info.ret_site_ok, 0);
+		CHECK_CONTAINS(info.ret_reason, "the ret at +0xa has 1 of the 5 bytes");
+	}
 	CHECK_EQ_INT(uprobe_get_info(r, &info), 0);
 	CHECK_EQ_INT(info.ret_path, UPROBE_RET_NONE); /* no return handler */
 out:
@@ -278,7 +297,16 @@ static void case_patched_exits(void)
 	run_fn("rs_tail_jcc", rs_tail_jcc, args_jcc, 2, UPROBE_RET_SITE);
 	run_fn("rs_tail_got", rs_tail_got, args_one, 1, UPROBE_RET_SITE);
 	run_fn("rs_noreturn", rs_noreturn, args_one, 1, UPROBE_RET_SITE);
-	run_fn("rs_short", rs_short, args_one, 1, UPROBE_RET_HIJACK);
+	if (forced_ret_path()) {
+		struct uprobe_opts o = { .sz = sizeof(o), .handler = pair_entry,
+					 .ret_handler = pair_ret };
+
+		short_refused(uprobe_attach(NULL, "rs_short", &o),
+			      "the ret at +0xa has 1 of the 5 bytes");
+		CHECK_EQ_U64(rs_short(7), 8);
+	} else {
+		run_fn("rs_short", rs_short, args_one, 1, UPROBE_RET_HIJACK);
+	}
 	CHECK_EQ_INT(uprobe_get_stats(&s1), 0);
 	CHECK_EQ_U64(s1.ret_site_probes, s0.ret_site_probes); /* all detached again */
 	CHECK_EQ_U64(s1.ret_hijack_fallbacks, s0.ret_hijack_fallbacks);
@@ -304,16 +332,34 @@ static void case_patched_tail_probed(void)
 	struct uprobe_opts o = { .sz = sizeof(o), .ret_handler = leaf_ret };
 	struct uprobe *leaf = uprobe_attach(NULL, "rs_leaf", &o);
 	struct uprobe_info info = { .sz = sizeof(info) };
-	struct uprobe *p = pair_attach("rs_multi", (void *)rs_multi, UPROBE_RET_SITE);
+	int forced = forced_entry_path();
+	struct uprobe *p;
 
-	CHECK(leaf && p);
-	if (!leaf || !p)
+	/*
+	 * rs_jump_mid jumps to rs_leaf+4, inside the entry's jump: only a
+	 * breakpoint takes that entry. make check-forced: refused, saying so; the
+	 * caller alone is followed through its tail jump.
+	 */
+	if (forced) {
+		CHECK(!leaf);
+		CHECK_EQ_INT(errno, ENOTSUP);
+		CHECK_CONTAINS(uprobe_last_error(), "rs_leaf: 0x");
+		CHECK_CONTAINS(uprobe_last_error(), ": function entry not jump-optimized (the jump "
+			       "at 0x");
+		CHECK_CONTAINS(uprobe_last_error(), " targets byte 4 of the window) and "
+			       "UPROBE_ENTRY_PATH=lean-strict");
+	}
+	p = pair_attach("rs_multi", (void *)rs_multi, UPROBE_RET_SITE);
+	CHECK((leaf || forced) && p);
+	if ((!leaf && !forced) || !p)
 		goto out;
-	CHECK_EQ_INT(uprobe_get_info(leaf, &info), 0);
-	CHECK_EQ_INT(info.ret_path, UPROBE_RET_SITE);
+	if (leaf) {
+		CHECK_EQ_INT(uprobe_get_info(leaf, &info), 0);
+		CHECK_EQ_INT(info.ret_path, UPROBE_RET_SITE);
+	}
 	leaf_returns = 0;
 	CHECK_EQ_U64(rs_multi(5), 6);
-	CHECK_EQ_U64(leaf_returns, 1);
+	CHECK_EQ_U64(leaf_returns, leaf ? 1 : 0);
 	pair_check(p, 1);
 out:
 	uprobe_free(p);
