@@ -29,6 +29,7 @@
 #include "arch/arch.h"
 #include "ubp/ubp.h"
 #include "util/log.h"
+#include "util/pool.h"
 #include "xol/xol.h"
 
 #define EXEC_FLAGS \
@@ -195,6 +196,15 @@ static int rec_demote(struct probe_rec *rec, uint64_t other)
 	return rec->mode == UPROBE_MODE_EMULATE ? 0 : rec_build_slot(rec);
 }
 
+/*
+ * A probe and its hit lines, one object of probe_pool; records come from
+ * rec_pool and are never freed (a detached record stays, orphaned, for the
+ * next probe at its address). Pools, not malloc: pool.h says why.
+ */
+#define PROBE_HEAD (((sizeof(struct uprobe) + 63) & ~(size_t)63))
+static struct pool probe_pool = POOL_INIT(PROBE_HEAD + CORE_FAST_IDS * sizeof(struct hit_line));
+static struct pool rec_pool = POOL_INIT(sizeof(struct probe_rec));
+
 /* The record a new consumer of t with flags joins: existing, or new and published. */
 static int rec_get(const struct probe_target *t, unsigned flags, struct probe_rec **out)
 {
@@ -235,11 +245,10 @@ static int rec_get(const struct probe_target *t, unsigned flags, struct probe_re
 	if (old && old->consumers)
 		return log_error(EEXIST, "0x%lx is already probed with other execution flags (%s)",
 				 t->addr, uprobe_mode_name(old->mode));
-	/* on a line of its own: its hot head (core.h) is one line */
-	rec = aligned_alloc(64, (sizeof(*rec) + 63) & ~(size_t)63);
+	/* on a line of its own: its hot head (core.h) is one line; zeroed */
+	rec = pool_alloc(&rec_pool);
 	if (!rec)
 		return log_error(ENOMEM, "out of memory");
-	memset(rec, 0, sizeof(*rec));
 	rec->addr = t->addr;
 	rec->insn = ai;
 	rec->flags = flags;
@@ -260,7 +269,7 @@ static int rec_get(const struct probe_target *t, unsigned flags, struct probe_re
 	if (!err)
 		err = registry_publish(rec);
 	if (err) {
-		free(rec);
+		pool_free(&rec_pool, rec);
 		return err;
 	}
 	rec_set_pending(rec);
@@ -289,17 +298,11 @@ static const char *spec_name(const struct uprobe_spec *s, char *buf, size_t len)
 static struct uprobe *probe_new(void)
 {
 	static uint64_t last_id;
-	/* its head (next ... ctx), all a hit reads of it, on one line */
-	struct uprobe *p = aligned_alloc(64, (sizeof(*p) + 63) & ~(size_t)63);
+	/* its head (next ... ctx), all a hit reads of it, on one line; zeroed */
+	struct uprobe *p = pool_alloc(&probe_pool);
 
-	if (p)
-		memset(p, 0, sizeof(*p));
-	if (p && !(p->fast_hits = aligned_alloc(64, CORE_FAST_IDS * sizeof(struct hit_line)))) {
-		free(p);
-		return NULL;
-	}
 	if (p) {
-		memset(p->fast_hits, 0, CORE_FAST_IDS * sizeof(struct hit_line));
+		p->fast_hits = (struct hit_line *)((char *)p + PROBE_HEAD);
 		p->id = ++last_id; /* registry_lock */
 	}
 	return p;
@@ -307,9 +310,7 @@ static struct uprobe *probe_new(void)
 
 static void probe_delete(struct uprobe *p)
 {
-	if (p)
-		free(p->fast_hits);
-	free(p);
+	pool_free(&probe_pool, p);
 }
 
 /*
