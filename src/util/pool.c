@@ -52,7 +52,20 @@ static char *run_map(size_t len)
 	return at;
 }
 
+#define BULK_MIN (64u << 10)
+
 #ifdef POOL_ASAN
+void *pool_bulk_alloc(size_t len)
+{
+	return calloc(1, len ? len : 1);
+}
+
+void pool_bulk_free(void *mem, size_t len)
+{
+	(void)len;
+	free(mem);
+}
+
 void *pool_alloc(struct pool *p)
 {
 	void *obj = aligned_alloc(64, p->size);
@@ -68,6 +81,26 @@ void pool_free(struct pool *p, void *obj)
 	free(obj);
 }
 #else
+void *pool_bulk_alloc(size_t len)
+{
+	void *mem;
+
+	if (len < BULK_MIN)
+		return calloc(1, len ? len : 1);
+	mem = run_map(len);
+	if (!mem)
+		errno = ENOMEM;
+	return mem;
+}
+
+void pool_bulk_free(void *mem, size_t len)
+{
+	if (len < BULK_MIN)
+		free(mem);
+	else if (mem)
+		munmap(mem, len);
+}
+
 void *pool_alloc(struct pool *p)
 {
 	void *obj;

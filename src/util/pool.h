@@ -41,4 +41,13 @@ void *pool_alloc(struct pool *p);
 /* Give obj (of p, or NULL) back. */
 void pool_free(struct pool *p, void *obj);
 
+/*
+ * An array of len zeroed bytes for one batch (10,000 statuses, names, specs:
+ * megabytes), made present at once like a run when it is 64 KiB or more
+ * (smaller ones are calloc'd), or NULL (errno ENOMEM). Give it back with
+ * pool_bulk_free() and the same len.
+ */
+void *pool_bulk_alloc(size_t len);
+void pool_bulk_free(void *mem, size_t len);
+
 #endif
