@@ -193,6 +193,7 @@ static int rec_demote(struct probe_rec *rec, uint64_t other)
 	memcpy(rec->orig, rec->insn.bytes, ARCH_PATCH_HEAD_LEN);
 	rec->orig_len = ARCH_PATCH_HEAD_LEN;
 	rec->tramp = rec->copy = 0;
+	rec->tramp_deferred = false; /* whether it gets written or not, it is not used */
 	return rec->mode == UPROBE_MODE_EMULATE ? 0 : rec_build_slot(rec);
 }
 
@@ -236,8 +237,9 @@ static int rec_get(const struct probe_target *t, unsigned flags, struct probe_re
 		return log_error(-err, "cannot install the SIGSEGV handler for the literal's "
 				 "fault-safe read: %s", strerror(-err));
 	flags &= EXEC_FLAGS;
-	if (old && !old->ret_exit && old->flags == flags && old->insn.len == ai.len &&
-	    !memcmp(old->insn.bytes, ai.bytes, ai.len)) {
+	/* (one whose trampoline could not be written is replaced: batch_write_trampolines) */
+	if (old && !old->ret_exit && !old->tramp_deferred && old->flags == flags &&
+	    old->insn.len == ai.len && !memcmp(old->insn.bytes, ai.bytes, ai.len)) {
 		rec_set_pending(old);
 		*out = old;
 		return 0;
@@ -523,6 +525,41 @@ static int batch_prepare(const struct uprobe_spec *specs, size_t n, struct uprob
 }
 
 /*
+ * The batch's trampolines, held by xol_write_deferred(), written a run of
+ * neighbours at a time. Where a run could not be written, each probe whose
+ * record's trampoline was held fails (its record stays marked, never armed,
+ * and the next probe there builds a new one). first: batch_prepare's result;
+ * returns it, or the write's error where the batch is all or nothing.
+ */
+static int batch_write_trampolines(struct uprobe **probes, size_t n, bool partial, int *errs,
+				   const struct core_batch_each *each, int first)
+{
+	int err = xol_defer_end();
+
+	for (size_t i = 0; i < n; i++) {
+		struct probe_rec *rec = probes[i] ? probes[i]->rec : NULL;
+
+		if (!rec || !rec->tramp_deferred)
+			continue;
+		if (!err) {
+			rec->tramp_deferred = false;
+			continue;
+		}
+		log_error(-err, "cannot write the trampoline at 0x%lx: %s", rec->tramp,
+			  ubp_text_error());
+		if (!partial)
+			return first ? first : err;
+		if (errs)
+			errs[i] = err;
+		batch_failed(each, i, err);
+		probe_delete(probes[i]);
+		probes[i] = NULL;
+		first = first ? first : err;
+	}
+	return first;
+}
+
+/*
  * Link every prepared probe, then write int3 into each record not in the
  * text yet (int3: every mode starts there), those on one page in one write.
  * A record is fresh while neither installed nor active; marking it active
@@ -595,7 +632,9 @@ int core_attach_many(const struct uprobe_spec *specs, size_t n, struct uprobe **
 	memset(probes, 0, n * sizeof(*probes));
 	pthread_mutex_lock(&registry_lock);
 	sym_batch_begin();
+	xol_defer_begin();
 	err = batch_prepare(specs, n, probes, partial, errs, each);
+	err = batch_write_trampolines(probes, n, partial, errs, each, err);
 	sym_batch_end();
 	if (err && !partial) {
 		for (size_t i = 0; i < n; i++)
