@@ -104,7 +104,7 @@ static bool rec_build_trampoline(struct probe_rec *rec)
 		return opt_refuse(rec, "no memory for a trampoline within " ARCH_XOL_REACH);
 	len = arch_tramp_finish(&req, code, rec->tramp, &rec->copy, &why);
 	/* in a batch, written with its neighbours by core_attach_many (xol_defer_end) */
-	if (len >= 0 && (ret = xol_write_deferred(rec->tramp, code, len)) >= 0) {
+	if (len >= 0 && (ret = xol_write_deferred(rec->tramp, code, len, size)) >= 0) {
 		rec->tramp_deferred = ret > 0;
 		return true;
 	}

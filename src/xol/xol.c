@@ -255,9 +255,10 @@ static int defer_grow(size_t more)
 	return 0;
 }
 
-int xol_write_deferred(uint64_t addr, const uint8_t *code, size_t len)
+int xol_write_deferred(uint64_t addr, const uint8_t *code, size_t len, size_t size)
 {
-	size_t padded = (size_t)size_units(len) * ARCH_XOL_SLOT_SIZE;
+	/* the whole of what xol_alloc(size) gave: the next one's bytes follow on */
+	size_t padded = (size_t)size_units(len > size ? len : size) * ARCH_XOL_SLOT_SIZE;
 	struct xol_run *last;
 
 	if (!defer.on || defer_grow(padded))
