@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Objects of one size in runs made present at once (pool.h says why). */
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +82,31 @@ void pool_free(struct pool *p, void *obj)
 	free(obj);
 }
 #else
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
+
+static void pool_lock_take(void)
+{
+	pthread_mutex_lock(&pool_lock);
+}
+
+static void pool_lock_give(void)
+{
+	pthread_mutex_unlock(&pool_lock);
+}
+
+/* fork() waits for a pool being changed; parent and child both go on unlocked. */
+static void pool_atfork(void)
+{
+	pthread_atfork(pool_lock_take, pool_lock_give, pool_lock_give);
+}
+
+static void pool_lock_on(void)
+{
+	pthread_once(&pool_once, pool_atfork);
+	pthread_mutex_lock(&pool_lock);
+}
+
 void *pool_bulk_alloc(size_t len)
 {
 	void *mem;
@@ -105,11 +131,11 @@ void *pool_alloc(struct pool *p)
 {
 	void *obj;
 
-	pthread_mutex_lock(&p->lock);
+	pool_lock_on();
 	obj = p->free;
 	if (obj) {
 		p->free = *(void **)obj;
-		pthread_mutex_unlock(&p->lock);
+		pool_lock_give();
 		memset(obj, 0, p->size); /* a fresh run is zero already */
 		return obj;
 	}
@@ -121,7 +147,7 @@ void *pool_alloc(struct pool *p)
 			len *= 2;
 		run = run_map(len);
 		if (!run) {
-			pthread_mutex_unlock(&p->lock);
+			pool_lock_give();
 			errno = ENOMEM;
 			return NULL;
 		}
@@ -132,7 +158,7 @@ void *pool_alloc(struct pool *p)
 	}
 	obj = p->next;
 	p->next += p->size;
-	pthread_mutex_unlock(&p->lock);
+	pool_lock_give();
 	return obj;
 }
 
@@ -140,9 +166,9 @@ void pool_free(struct pool *p, void *obj)
 {
 	if (!obj)
 		return;
-	pthread_mutex_lock(&p->lock);
+	pool_lock_on();
 	*(void **)obj = p->free;
 	p->free = obj;
-	pthread_mutex_unlock(&p->lock);
+	pool_lock_give();
 }
 #endif

@@ -12,29 +12,26 @@
  *
  * Objects are 64-byte aligned (a hit's cache line) and zeroed; a freed one
  * goes on the pool's free list and is handed out again (zeroed then); the
- * runs are never given back. Thread-safe (a mutex); not for signal context.
+ * runs are never given back. Thread-safe (one mutex for every pool, held
+ * across fork() as malloc's are, so that a child finds the pools whole and
+ * unlocked); not for signal context.
  * Under AddressSanitizer every object is an aligned_alloc() of its own, so
  * that a use after free is still caught.
  */
 #ifndef UPROBES_UTIL_POOL_H
 #define UPROBES_UTIL_POOL_H
 
-#include <pthread.h>
 #include <stddef.h>
 
 struct pool {
-	size_t size; /* of an object: a multiple of 64 */
-	pthread_mutex_t lock;
+	size_t size;	  /* of an object: a multiple of 64 */
 	void *free;	  /* freed objects, each linked through its first word */
 	char *next, *end; /* the current run's part not yet handed out */
 	size_t run;	  /* bytes of the next run */
 };
 
 /* A pool of objects of sz bytes (rounded up to 64), as a static initializer. */
-#define POOL_INIT(sz)                                                                              \
-	{                                                                                          \
-		.size = ((sz) + 63) & ~(size_t)63, .lock = PTHREAD_MUTEX_INITIALIZER               \
-	}
+#define POOL_INIT(sz) { .size = ((sz) + 63) & ~(size_t)63 }
 
 /* A zeroed object, 64-byte aligned, or NULL (errno ENOMEM). */
 void *pool_alloc(struct pool *p);
