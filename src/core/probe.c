@@ -238,7 +238,7 @@ static int rec_get(const struct probe_target *t, unsigned flags, struct probe_re
 				 "fault-safe read: %s", strerror(-err));
 	flags &= EXEC_FLAGS;
 	/* (one whose trampoline could not be written is replaced: batch_write_trampolines) */
-	if (old && !old->ret_exit && !old->tramp_deferred && old->flags == flags &&
+	if (old && !old->ret_exit && !old->tramp_lost && old->flags == flags &&
 	    old->insn.len == ai.len && !memcmp(old->insn.bytes, ai.bytes, ai.len)) {
 		rec_set_pending(old);
 		*out = old;
@@ -527,8 +527,9 @@ static int batch_prepare(const struct uprobe_spec *specs, size_t n, struct uprob
 /*
  * The batch's trampolines, held by xol_write_deferred(), written a run of
  * neighbours at a time. Where a run could not be written, each probe whose
- * record's trampoline was held fails (its record stays marked, never armed,
- * and the next probe there builds a new one). first: batch_prepare's result;
+ * record's trampoline was held fails (its record is marked tramp_lost: never
+ * armed, and the next probe there builds a new one). Until then a record is
+ * shared as usual: an entry and a return probe of one function share one. first: batch_prepare's result;
  * returns it, or the write's error where the batch is all or nothing.
  */
 static int batch_write_trampolines(struct uprobe **probes, size_t n, bool partial, int *errs,
@@ -539,12 +540,13 @@ static int batch_write_trampolines(struct uprobe **probes, size_t n, bool partia
 	for (size_t i = 0; i < n; i++) {
 		struct probe_rec *rec = probes[i] ? probes[i]->rec : NULL;
 
-		if (!rec || !rec->tramp_deferred)
+		/* several probes of the batch may share the record: each fails */
+		if (!rec || !(rec->tramp_deferred || rec->tramp_lost))
 			continue;
-		if (!err) {
-			rec->tramp_deferred = false;
+		rec->tramp_deferred = false;
+		if (!err)
 			continue;
-		}
+		rec->tramp_lost = true;
 		log_error(-err, "cannot write the trampoline at 0x%lx: %s", rec->tramp,
 			  ubp_text_error());
 		if (!partial)
