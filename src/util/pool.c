@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "util/pool.h"
 
@@ -31,13 +32,21 @@
  * run of RUN_MAX is aligned to 2 MiB and asks for huge pages: two faults'
  * worth of work for 4 MiB where the system has them, 1,024 without.
  */
+static size_t page_round(size_t len)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+
+	return (len + page - 1) & ~(page - 1);
+}
+
 static char *run_map(size_t len)
 {
-	size_t extra = len >= HUGE ? HUGE : 0;
-	char *m = mmap(NULL, len + extra, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
-		       0);
-	char *at;
+	size_t extra;
+	char *m, *at;
 
+	len = page_round(len); /* so that the tail trimmed below starts on a page */
+	extra = len >= HUGE ? HUGE : 0;
+	m = mmap(NULL, len + extra, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (m == MAP_FAILED)
 		return NULL;
 	at = m;
@@ -124,7 +133,7 @@ void pool_bulk_free(void *mem, size_t len)
 	if (len < BULK_MIN)
 		free(mem);
 	else if (mem)
-		munmap(mem, len);
+		munmap(mem, page_round(len)); /* all run_map mapped */
 }
 
 void *pool_alloc(struct pool *p)
