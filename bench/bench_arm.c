@@ -106,6 +106,30 @@ static int lib_disarm(struct bench_case *c, uint64_t calls)
 
 const struct bench_arm bench_lib_arm = {.arm = lib_arm, .disarm = lib_disarm};
 
+int bench_lib_arm_ret(struct bench_case *c, enum uprobe_ret_path path)
+{
+	struct bench_lib *l = (struct bench_lib *)c;
+	struct uprobe_info info = {.sz = sizeof(info)};
+	int r;
+
+	if (path == UPROBE_RET_HIJACK)
+		setenv("UPROBE_RET_PATH", "hijack", 1);
+	r = lib_arm(c);
+	unsetenv("UPROBE_RET_PATH");
+	if (r || !l->ret_handler)
+		return r;
+	if (uprobe_get_info(l->probe, &info) || info.ret_path != path) {
+		snprintf(c->why, sizeof(c->why), "return path %s, want %s: %s",
+			 uprobe_ret_path_name(info.ret_path), uprobe_ret_path_name(path),
+			 info.ret_reason);
+		lib_disarm(c, 0);
+		return -1;
+	}
+	snprintf(c->reason, sizeof(c->reason), "%.80s; returns: %s", info.reason,
+		 uprobe_ret_path_name(path));
+	return 0;
+}
+
 void bench_lib_analysis(const char *path, const char *sym, unsigned int flags)
 {
 	struct uprobe_info info = {.sz = sizeof(info)};

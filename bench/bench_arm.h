@@ -44,6 +44,13 @@ struct bench_lib {
 };
 
 extern const struct bench_arm bench_lib_arm;
+/*
+ * bench_lib_arm's arm, and the case's return probe must take path
+ * (UPROBE_RET_PATH=hijack set around the attach for the hijack's row, so that
+ * both paths are measured side by side on one function): else disarmed, not
+ * measured, with the analysis's reason in c->why.
+ */
+int bench_lib_arm_ret(struct bench_case *c, enum uprobe_ret_path path);
 /* What uprobe_analyze says of sym (in path, NULL: this process) with flags, on one line. */
 void bench_lib_analysis(const char *path, const char *sym, unsigned int flags);
 

@@ -153,26 +153,10 @@ static void run(struct bench_case *c, uint64_t first, uint64_t n)
 	run_calls(site ? bench_lang_site : bench_lang_target, first, n);
 }
 
-/*
- * The site row's arm: its return probe must take the return site (what it
- * measures), else it is not measured, with uprobe_analyze's reason.
- */
+/* The site row's arm: its return probe must take the return site (what it measures). */
 static int site_arm(struct bench_case *c)
 {
-	struct bench_lib *l = (struct bench_lib *)c;
-	struct uprobe_info info = { .sz = sizeof(info) };
-	int r = bench_lib_arm.arm(c);
-
-	if (r)
-		return r;
-	if (uprobe_get_info(l->probe, &info) || info.ret_path != UPROBE_RET_SITE) {
-		snprintf(c->why, sizeof(c->why), "return path %s, want %s: %s",
-			 uprobe_ret_path_name(info.ret_path), uprobe_ret_path_name(UPROBE_RET_SITE),
-			 info.ret_reason);
-		bench_lib_arm.disarm(c, 0);
-		return -1;
-	}
-	return 0;
+	return bench_lib_arm_ret(c, UPROBE_RET_SITE);
 }
 
 static int site_disarm(struct bench_case *c, uint64_t calls)

@@ -91,43 +91,14 @@ static struct bench_bpftrace bt = BENCH_BPFTRACE("uretprobe", bench_ret_target, 
 #define R_EMPTY bench_ret_ret_empty
 #define R_RAX	bench_ret_ret_rax
 
-/*
- * A library case whose return probe must take path (enum uprobe_ret_path):
- * UPROBE_RET_PATH=hijack set around the attach for the hijack's row, so that
- * the two paths are measured side by side on the same function.
- */
-static int ret_path_arm(struct bench_case *c, enum uprobe_ret_path path)
-{
-	struct bench_lib *l = (struct bench_lib *)c;
-	struct uprobe_info info = {.sz = sizeof(info)};
-	int r;
-
-	if (path == UPROBE_RET_HIJACK)
-		setenv("UPROBE_RET_PATH", "hijack", 1);
-	r = bench_lib_arm.arm(c);
-	unsetenv("UPROBE_RET_PATH");
-	if (r || !l->ret_handler)
-		return r;
-	if (uprobe_get_info(l->probe, &info) || info.ret_path != path) {
-		snprintf(c->why, sizeof(c->why), "return path %s, want %s: %s",
-			 uprobe_ret_path_name(info.ret_path), uprobe_ret_path_name(path),
-			 info.ret_reason);
-		bench_lib_arm.disarm(c, 0);
-		return -1;
-	}
-	snprintf(c->reason, sizeof(c->reason), "%.80s; returns: %s", info.reason,
-		 uprobe_ret_path_name(path));
-	return 0;
-}
-
 static int site_arm(struct bench_case *c)
 {
-	return ret_path_arm(c, UPROBE_RET_SITE);
+	return bench_lib_arm_ret(c, UPROBE_RET_SITE);
 }
 
 static int hijack_arm(struct bench_case *c)
 {
-	return ret_path_arm(c, UPROBE_RET_HIJACK);
+	return bench_lib_arm_ret(c, UPROBE_RET_HIJACK);
 }
 
 static int lib_disarm(struct bench_case *c, uint64_t calls)

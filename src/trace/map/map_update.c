@@ -144,6 +144,24 @@ static inline uint64_t key_word(const uint8_t *key, uint32_t key_size)
 	return half;
 }
 
+/*
+ * The lean paths' key: none (*kw 0, *h 1, as the reader checks it) or one
+ * word, its slot form and hash; false for a wider key (the general path).
+ */
+static inline __attribute__((always_inline)) bool lean_key(const void *key, uint32_t key_size,
+							   uint64_t *kw, uint64_t *h)
+{
+	*kw = 0;
+	*h = 1;
+	if (!key_size)
+		return true;
+	if (!key_is_word(key_size))
+		return false;
+	*kw = key_word(key, key_size);
+	*h = hash_word(*kw, key_size);
+	return true;
+}
+
 /* A key's hash: 1 without a key (as the reader checks it), one word inline. */
 static inline uint64_t key_hash(const uint8_t *key, uint32_t key_size)
 {
@@ -502,17 +520,13 @@ lean_slot(const struct map_self *me, const struct map_region *r, const struct ma
 {
 	uint64_t gen = __atomic_load_n(&m->state->gen, __ATOMIC_ACQUIRE);
 	uint32_t key_size = m->def.key_size;
-	uint64_t kw = 0, h = 1;
+	uint64_t kw, h;
 	const uint8_t *s;
 
 	if (__builtin_expect(me->serial != r->serial || !me->shard, 0))
 		return NULL;
-	if (key_size) {
-		if (!key_is_word(key_size))
-			return NULL;
-		kw = key_word(key, key_size);
-		h = hash_word(kw, key_size);
-	}
+	if (!lean_key(key, key_size, &kw, &h))
+		return NULL;
 	s = map_slot(me->shard + m->table_off, m, (uint32_t)h & m->mask);
 	if (__atomic_load_n((const uint64_t *)s, __ATOMIC_RELAXED) !=
 	    ((uint64_t)(uint32_t)h | (uint64_t)MAP_SLOT_LIVE << 32 | gen << 34))
@@ -1007,7 +1021,7 @@ lean_value_home(struct map_region *r, int id, const void *key, const struct map_
 		uint64_t *ctrl)
 {
 	const struct map_priv *m;
-	uint64_t kw = 0, h = 1, c;
+	uint64_t kw, h, c;
 	uint32_t key_size;
 	uint8_t *s;
 
@@ -1017,12 +1031,8 @@ lean_value_home(struct map_region *r, int id, const void *key, const struct map_
 	key_size = m->def.key_size;
 	if (m->def.kind != MAP_VALUE || m->vwords != 1)
 		return NULL;
-	if (key_size) {
-		if (!key_is_word(key_size))
-			return NULL;
-		kw = key_word(key, key_size);
-		h = hash_word(kw, key_size);
-	}
+	if (!lean_key(key, key_size, &kw, &h))
+		return NULL;
 	s = map_slot(r->base + m->table_off, m, (uint32_t)h & m->mask);
 	c = __atomic_load_n((uint64_t *)s, __ATOMIC_ACQUIRE);
 	if (MAP_CTRL_HASH(c) != (uint32_t)h || MAP_CTRL_STATE(c) < MAP_SLOT_LIVE ||
