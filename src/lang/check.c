@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/arch.h"
 #include "lang/lang.h"
 #include "lang/store.h"
 
@@ -52,7 +53,7 @@ static const char *const builtin_names[] = {
 	[B_ARG4] = "arg4", [B_ARG5] = "arg5",	  [B_RETVAL] = "retval",   [B_PID] = "pid",
 	[B_TID] = "tid",   [B_NSECS] = "nsecs",	  [B_ELAPSED] = "elapsed", [B_CPU] = "cpu",
 	[B_COMM] = "comm", [B_FUNC] = "func",	  [B_PROBE] = "probe",	   [B_UID] = "uid",
-	[B_GID] = "gid",   [B_USTACK] = "ustack",
+	[B_GID] = "gid",   [B_USTACK] = "ustack", [B_ARG6] = "arg6",	   [B_ARG7] = "arg7",
 };
 
 static const char *const func_names[] = {
@@ -88,9 +89,18 @@ static void check_builtin(struct checker *ck, struct lang_node *n)
 			lang_error(ck->src, n->pos, "Unknown identifier: '%s'", n->str);
 		return;
 	}
-	if (id <= B_ARG5 && !only_probes(ck, 1 << P_UPROBE | 1 << P_USDT))
+	if (lang_arg_index(id) >= ARCH_ARG_REGS)
+		lang_error(ck->src, n->pos,
+			   "The %s builtin is not supported for user-space probes on this "
+			   "architecture: its calls pass %d integer arguments in registers "
+			   "(arg0..arg%d)",
+			   n->str, ARCH_ARG_REGS, ARCH_ARG_REGS - 1);
+	else if (id <= B_ARG5 && !only_probes(ck, 1 << P_UPROBE | 1 << P_USDT))
 		lang_error(ck->src, n->pos,
 			   "The %s builtin can only be used with 'uprobes' and 'usdt' probes",
+			   n->str);
+	else if (lang_arg_index(id) > 5 && !only_probes(ck, 1 << P_UPROBE))
+		lang_error(ck->src, n->pos, "The %s builtin can only be used with 'uprobes' probes",
 			   n->str);
 	else if (id == B_RETVAL && !only_probes(ck, 1 << P_URETPROBE))
 		lang_error(ck->src, n->pos,

@@ -111,7 +111,9 @@ static uint64_t builtin(const struct lang_env *env, struct frame *f, const struc
 	case B_ARG3:
 	case B_ARG4:
 	case B_ARG5:
-		return env->args ? env->args[in->a - B_ARG0] : 0;
+	case B_ARG6: /* only where ARCH_ARG_REGS is 8 (check.c) */
+	case B_ARG7:
+		return env->args ? env->args[lang_arg_index(in->a)] : 0;
 	case B_RETVAL:
 		return env->retval;
 	case B_PID:
@@ -211,8 +213,8 @@ static const uint8_t int_slot[] = {
 
 static inline uint64_t int_word(const struct lang_env *env, uint8_t b)
 {
-	if (b <= B_ARG5)
-		return env->args ? env->args[b - B_ARG0] : 0;
+	if (lang_arg_index(b) >= 0)
+		return env->args ? env->args[lang_arg_index(b)] : 0;
 	return (&env->retval)[int_slot[b]];
 }
 

@@ -58,6 +58,8 @@ static int kernel_check(const struct lang_program *p, int i, const struct lang_a
 		{B_UID, "uid: the kernel's uprobe events do not carry the user id"},
 		{B_GID, "gid: the kernel's uprobe events do not carry the group id"},
 		{B_USTACK, "ustack: the kernel's uprobe events cannot fetch a user stack"},
+		{B_ARG6, "arg6: not fetched on the kernel backend yet"},
+		{B_ARG7, "arg7: not fetched on the kernel backend yet"},
 	};
 	uint32_t uses = p->plan.probes[i].uses;
 	for (size_t k = 0; k < sizeof(none) / sizeof(none[0]); k++) {

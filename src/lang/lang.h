@@ -271,7 +271,21 @@ enum lang_builtin {
 	B_UID,
 	B_GID,
 	B_USTACK,
+	/*
+	 * arg6, arg7: where ARCH_ARG_REGS is 8 (aarch64: x6, x7). Last, so that
+	 * the ids before keep their values (krun.c's slots are arg0..retval).
+	 */
+	B_ARG6,
+	B_ARG7,
 };
+
+/* N of the builtin argN (B_ARG0..B_ARG7), else -1. */
+static inline int lang_arg_index(int b)
+{
+	if (b >= B_ARG0 && b <= B_ARG5)
+		return b - B_ARG0;
+	return b == B_ARG6 ? 6 : b == B_ARG7 ? 7 : -1;
+}
 enum lang_func {
 	F_COUNT,
 	F_SUM,

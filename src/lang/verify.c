@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/arch.h"
 #include "lang/program.h"
 
 struct vstate {
@@ -80,6 +81,8 @@ static bool check_builtin(const struct plan_insn *in)
 		return (in->b & 0xff) >= 1 && (in->b & 0xff) <= 127 && in->b >> 8 <= 1;
 	if (in->a == B_PROBE) /* b 1: its id (a map key) */
 		return in->b <= 1 && (!str || in->c < PLAN_SLOTS);
+	if (in->a == B_ARG6 || in->a == B_ARG7) /* env.args holds ARCH_ARG_REGS */
+		return lang_arg_index(in->a) < ARCH_ARG_REGS;
 	return in->a < B_USTACK && (!str || in->c < PLAN_SLOTS);
 }
 

@@ -100,11 +100,14 @@ A64_SCRIPT_DEPS += $(B)/uprobe
 # that uses arm64 libsqlite3 (tests/aarch64/sqlite_app.c); exact counts, output unchanged.
 A64_TEST_SCRIPTS += tests/aarch64/test_trace.sh
 A64_SCRIPT_DEPS += $(B)/libuprobes.so $(B)/tests/aarch64/sqlite_app $(B)/tests/aarch64/loop_app \
-	$(B)/tests/aarch64/cxx_app $(B)/tests/aarch64/cxx_app_pac
+	$(B)/tests/aarch64/cxx_app $(B)/tests/aarch64/cxx_app_pac $(B)/tests/aarch64/args_app
 $(B)/tests/aarch64/sqlite_app: tests/aarch64/sqlite_app.c
 	@mkdir -p $(@D)
 	$(CC) $(A64_TEST_CFLAGS) $(CFLAGS) -o $@ $< -lsqlite3
 $(B)/tests/aarch64/loop_app: tests/aarch64/loop_app.c
+	@mkdir -p $(@D)
+	$(CC) $(A64_TEST_CFLAGS) $(CFLAGS) -o $@ $<
+$(B)/tests/aarch64/args_app: tests/aarch64/args_app.c
 	@mkdir -p $(@D)
 	$(CC) $(A64_TEST_CFLAGS) $(CFLAGS) -o $@ $<
 # C++ exceptions through return probes: frame records with x30 plain (no frame

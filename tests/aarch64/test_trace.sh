@@ -10,6 +10,7 @@
 #   arm64 libsqlite3, called by tests/aarch64/sqlite_app.c, which prints how
 #   many times it called each.
 #   cxx_app, cxx_app_pac: C++ exceptions through return probes (below).
+#   args: the language's arg6, arg7 (x6, x7) with uprobe -e.
 #   stop: a command that does not end (tests/aarch64/loop_app.c): a first
 #   SIGTERM to uprobe stops tracing (summary) and the command runs on; a second
 #   is passed on to it, and uprobe exits with 143.
@@ -116,6 +117,27 @@ for v in cxx_app cxx_app_pac; do
 @events[work__return]: $n" "r:$cx:work" "r:$cx:thrower" "r:$cx:passthru"
 	fi
 done
+# args: the language's arg6 and arg7 are x6 and x7 on aarch64 (x86-64 refuses them:
+# six argument registers). uprobe -e counts sum8's calls by each; output as unprobed.
+ap=$(cd "$b/tests/aarch64" && pwd)/args_app
+run args_plain "$tmp/args" -- "$ap"
+UPROBE_QEMU=$qemu_path run args "$tmp/args.traced" -- "$b/uprobe" -e \
+	"uprobe:$ap:sum8 { @a6[arg6] = count(); @a7[arg7] = count(); @a0[arg0 < 20] = count(); }" \
+	-- "$ap"
+st=$?
+got=$(grep '^@' "$tmp/args.traced" | LC_ALL=C sort | tr '\n' ' ')
+want="@a0[0]: 20 @a0[1]: 20 @a6[0]: 10 @a6[1]: 10 @a6[2]: 10 @a6[3]: 10 @a7[100]: 20 @a7[101]: 20 "
+why=""
+[ $st = 0 ] || why="$why; exit status $st"
+[ "$got" = "$want" ] || why="$why; maps '$got', want '$want'"
+grep -q '^args_app: 40 calls, total ' "$tmp/args" || why="$why; unprobed run: $(cat "$tmp/args")"
+grep -qF "$(cat "$tmp/args")" "$tmp/args.traced" || why="$why; program output not as unprobed"
+if [ -z "$why" ]; then
+	echo "PASS: aarch64_trace/args"
+else
+	echo "FAIL: aarch64_trace/args: ${why#; }; stderr: $(head -c 600 "$tmp/args.traced.err")"
+	failed=1
+fi
 # stop: uprobe (under qemu) in the background, its events on stdout as they come.
 lp=$b/tests/aarch64/loop_app
 UPROBE_QEMU=$qemu_path timeout -k 5 "$limit" "$qemu" "$b/uprobe" trace "p:$lp:loop_tick" -- "$lp" \
