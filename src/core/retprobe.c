@@ -618,11 +618,6 @@ static void ret_leave(struct ret_stack *rs)
 }
 
 /*
- * The unwinder walks this stack from sp up and, through a signal frame or a
- * coroutine's link, may go on to the thread's own stack (never freed while
- * the thread lives). Other stacks (suspended coroutines) are left alone.
- */
-/*
  * ret_unhook without the return address in memory (aarch64): each followed
  * call on sp's stack above sp, newest first, has the copy of its return
  * address that it saved itself (its frame record) found between its key and
@@ -655,6 +650,11 @@ static void unhook_saved(struct ret_stack *rs, uint64_t sp)
 	}
 }
 
+/*
+ * The unwinder walks this stack from sp up and, through a signal frame or a
+ * coroutine's link, may go on to the thread's own stack (never freed while
+ * the thread lives). Other stacks (suspended coroutines) are left alone.
+ */
 void ret_unhook(uint64_t sp)
 {
 	int id;
