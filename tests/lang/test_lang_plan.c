@@ -436,36 +436,7 @@ static char *run_shapes(struct lang_program *p)
 	return text;
 }
 
-/* The same hits on the maps in the target (their map_take): the region's text. */
-static char *run_shapes_target(struct lang_program *p)
-{
-	struct map_region_opts o = { .sz = sizeof(o) };
-	struct map_region *r = map_region_create(&o);
-	struct lang_env_ops ops = { .emit = r_emit, .read_str = r_read };
-	char why[256] = "";
-	lang_target_env_ops(&ops);
-	CHECK(ops.map_take != NULL);
-	CHECK(r && lang_target_define(p, r, why, sizeof(why)) == 0 && map_region_seal(r) == 0);
-	for (uint64_t i = 0; i < 300; i++) {
-		for (uint32_t k = 0; k < p->plan.nprobes; k++) {
-			uint64_t args[6] = { i % 7, i * 37 % 200, i * 5 };
-			struct lang_env env = { .ops = &ops, .ctx = r, .args = args, .retval = i * 11,
-						.tid = 100 + i % 3, .pid = 100,
-						.nsecs = 1000 + i * 13 + k * (i % 50),
-						.comm = "test", .func = "f", .probe = "uprobe:x:f" };
-			if (plan_eval(&p->plan, k, &env))
-				TL_FAIL("plan_eval of probe %u", k);
-		}
-	}
-	struct lang_store *st = store_new(&p->checked, &p->plan);
-	CHECK_EQ_INT(lang_target_read(r, st), 0);
-	char *text = maps_text(st);
-	store_free(st);
-	map_region_free(r);
-	return text;
-}
-
-/* A shape's builtin as struct lang_env gives it (run_shapes_target's env). */
+/* A shape's builtin as struct lang_env gives it (run_shapes_on's env). */
 static uint64_t env_int(const struct lang_env *env, uint8_t b)
 {
 	switch (b) {
@@ -485,17 +456,20 @@ static uint64_t env_int(const struct lang_env *env, uint8_t b)
 }
 
 /*
- * The same hits as the target's handler runs them (lang/hit.c): a probe of a
- * shape through lang_fast_run straight on the region (tid-owned maps through
+ * The same hits on the maps in the target (their map_take): the region's text.
+ * direct: as the target's handler runs them (lang/hit.c): a probe of a shape
+ * through lang_fast_run straight on the region (tid-owned maps through
  * map_value_set_own / map_value_take_own), the others through plan_eval.
  */
-static char *run_shapes_direct(struct lang_program *p)
+static char *run_shapes_on(struct lang_program *p, bool direct)
 {
 	struct map_region_opts o = { .sz = sizeof(o) };
 	struct map_region *r = map_region_create(&o);
 	struct lang_env_ops ops = { .emit = r_emit, .read_str = r_read };
 	char why[256] = "";
 	lang_target_env_ops(&ops);
+	if (!direct)
+		CHECK(ops.map_take != NULL);
 	CHECK(r && lang_target_define(p, r, why, sizeof(why)) == 0 && map_region_seal(r) == 0);
 	for (uint64_t i = 0; i < 300; i++) {
 		for (uint32_t k = 0; k < p->plan.nprobes; k++) {
@@ -505,7 +479,7 @@ static char *run_shapes_direct(struct lang_program *p)
 						.nsecs = 1000 + i * 13 + k * (i % 50),
 						.comm = "test", .func = "f", .probe = "uprobe:x:f" };
 			const struct plan_fast *f = &p->plan.probes[k].fast;
-			if (f->kind != PF_NONE)
+			if (direct && f->kind != PF_NONE)
 				lang_fast_run(f, r, env_int(&env, f->key), env_int(&env, f->val));
 			else if (plan_eval(&p->plan, k, &env))
 				TL_FAIL("plan_eval of probe %u", k);
@@ -583,12 +557,12 @@ static void case_fast_paths(void)
 				want);
 		CHECK(strlen(want) > 8);
 		free(got);
-		got = run_shapes_target(f); /* in the target: the same text */
+		got = run_shapes_on(f, false); /* in the target: the same text */
 		if (strcmp(got, want))
 			TL_FAIL("%s: fast path in the target printed\n%s\ninterpreter\n%s",
 				shapes[i].text, got, want);
 		free(got);
-		got = run_shapes_direct(f); /* as the target's handler runs it: the same */
+		got = run_shapes_on(f, true); /* as the target's handler runs it: the same */
 		if (strcmp(got, want))
 			TL_FAIL("%s: lang_fast_run printed\n%s\ninterpreter\n%s", shapes[i].text,
 				got, want);
