@@ -43,15 +43,17 @@ static int kfail(struct trace_error *err, int code, const char *token, const cha
 
 static int kfail(struct trace_error *err, int code, const char *token, const char *fmt, ...)
 {
+	char msg[512]; /* uprobe_last_error()'s room: err->msg (128) would cut it */
 	va_list ap;
 
 	if (err) {
 		memset(err, 0, sizeof(*err));
 		snprintf(err->token, sizeof(err->token), "%s", token ? token : "");
 		va_start(ap, fmt);
-		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+		vsnprintf(msg, sizeof(msg), fmt, ap);
 		va_end(ap);
-		return log_error(code, "%s", err->msg);
+		snprintf(err->msg, sizeof(err->msg), "%s", msg);
+		return log_error(code, "%s", msg);
 	}
 	va_start(ap, fmt);
 	vsnprintf(NULL, 0, fmt, ap);
