@@ -253,4 +253,74 @@ err bad_filter 2 "expected == != < <= > or >= at column 2" --filter 'a ~ 3' "p:t
 err unknown_hist 2 "--hist 'zz': no probe has a fetch-arg of that name" --hist zz "p:t/x $tgt:cli_work a=%di" -- "$tgt" 1
 err bad_format 2 "--format 'xml'" -f xml "p:t/x $tgt:cli_work" -- "$tgt" 1
 err attach_and_command 2 "trace one or the other" -p 1 "p:t/x $tgt:cli_work" -- "$tgt" 1
+
+# A file that is nowhere: refused before the command starts (bpftrace: "uprobe target file
+# '...' does not exist"), by name, exactly; a file that exists, or a short name the command
+# could load, is waited for (a program it execs may map it: "never attached" then).
+err_exact() { # name want_status want_output uprobe_args...
+	name=$1 want=$2 text=$3
+	shift 3
+	rm -f "$tmp/ran"
+	up "$@" >"$tmp/err.out" 2>&1
+	st=$?
+	expect_eq "$name" "$st" "$want" "status" &&
+		expect_eq "$name" "$(cat "$tmp/err.out")" "$text" "output" &&
+		expect_eq "$name" "$(ls "$tmp/ran" 2>&1 >/dev/null | sed 's/.*: //')" \
+			"No such file or directory" "the command not started" && pass "$name"
+}
+ran="touch $tmp/ran"
+err_exact missing_path 1 "uprobe: cannot attach t/x (/nonexistent-uprobe/x:f): \
+'/nonexistent-uprobe/x': No such file or directory" "p:t/x /nonexistent-uprobe/x:f" -- sh -c "$ran"
+err_exact missing_relative 1 "uprobe: cannot attach t/x (./no-such-prog:f+0x4): \
+'./no-such-prog': No such file or directory" "p:t/x ./no-such-prog:f+4" -- sh -c "$ran"
+err_exact missing_not_dir 1 "uprobe: cannot attach t/x ($tgt/x:0x10): '$tgt/x': Not a directory" \
+	"p:t/x $tgt/x:0x10" -- sh -c "$ran"
+err_exact missing_glob_path 1 "uprobe: cannot attach t/x (/nonexistent-uprobe*/x:f): \
+'/nonexistent-uprobe*/x': No such file or directory" "p:t/x /nonexistent-uprobe*/x:f" -- sh -c "$ran"
+err_exact missing_short_name 1 "uprobe: cannot attach t/x (libuprobes_nosuch:f): \
+'libuprobes_nosuch': no file of that name: not the command, not in its library path (RUNPATH, \
+LD_LIBRARY_PATH, the loader's directories) nor on PATH (a library loaded from elsewhere: name \
+it by its path)" "p:t/x libuprobes_nosuch:f" -- sh -c "$ran"
+err_exact missing_sdt_file 1 "uprobe: probe 'usdt:/nonexistent-uprobe/x:p:n': \
+'/nonexistent-uprobe/x': No such file or directory" "usdt:/nonexistent-uprobe/x:p:n" -- sh -c "$ran"
+err_exact wildcard_short_name 2 "uprobe: probe 'p:t/x libc:nosuchprefix*': a wildcard needs the \
+file's path ('libc' is a short name; try uprobe list libc)" "p:t/x libc:nosuchprefix*" \
+	-- sh -c "$ran"
+err_exact wildcard_no_match 1 "uprobe: probe 'p:t/x $tgt:nosuchprefix*': no function of $tgt \
+matches 'nosuchprefix*'" "p:t/x $tgt:nosuchprefix*" -- sh -c "$ran"
+# A symbol the file does not have: the agent's refusal; the command ends before its main.
+up "p:t/x $tgt:nosuch" -- "$tgt" 10 >"$tmp/err.out" 2>&1
+st=$?
+expect_eq missing_symbol "$st" 1 "status" && expect_eq missing_symbol "$(cat "$tmp/err.out")" \
+	"uprobe: cannot attach t/x ($tgt:nosuch): symbol 'nosuch' not found in $tgt" "output" &&
+	pass missing_symbol
+# Waited for: a path that exists, and a short name found in LD_LIBRARY_PATH; neither is
+# mapped by the command, which runs as untraced; the summary (and -q) says why.
+cp -L "$(ldd "$tgt" | sed -n 's/.*libc.so.6 => \([^ ]*\) .*/\1/p')" "$tmp/libwaited.so.6"
+want_out=$("$tgt" 100)
+LD_LIBRARY_PATH="$tmp" up "p:t/x $tmp/libwaited.so.6:getpid" "p:t/y libwaited:getppid" \
+	-- "$tgt" 100 >"$tmp/wait.out" 2>"$tmp/wait.err"
+st=$?
+expect_eq waited "$st" 3 "status" && expect_eq waited "$(cat "$tmp/wait.out")" "$want_out" \
+	"output" && expect_eq waited "$(grep 'never attached' "$tmp/wait.err")" \
+	"  t/x: never attached: '$tmp/libwaited.so.6' is not mapped (executable) in this process
+  t/y: never attached: 'libwaited': no loaded executable or library of that name" "summary" &&
+	pass waited
+LD_LIBRARY_PATH="$tmp" up -q "p:t/x $tmp/libwaited.so.6:getpid" -- "$tgt" 100 \
+	>"$tmp/wait.out" 2>"$tmp/wait.err"
+st=$?
+expect_eq waited_quiet "$st" 3 "status" && expect_eq waited_quiet "$(cat "$tmp/wait.err")" \
+	"uprobe: t/x ($tmp/libwaited.so.6:getpid): never attached: '$tmp/libwaited.so.6' is not \
+mapped (executable) in this process" "stderr (-q)" && pass waited_quiet
+# -a (the kernel's uprobes): every file resolved before anything is attached.
+if [ "$(id -u)" = 0 ] && [ -w /sys/kernel/tracing/uprobe_events ] ||
+	[ -w /sys/kernel/debug/tracing/uprobe_events ]; then
+	up -a -d 1 "p:t/x /nonexistent-uprobe/x:f" >"$tmp/err.out" 2>&1
+	st=$?
+	expect_eq missing_path_all "$st" 1 "status" && expect_eq missing_path_all \
+		"$(cat "$tmp/err.out")" "uprobe: probe t/x (kernel backend): '/nonexistent-uprobe/x': \
+No such file or directory" "output" && pass missing_path_all
+else
+	skip missing_path_all "no writable uprobe_events"
+fi
 exit $failed

@@ -509,6 +509,25 @@ err err_spec 2 "column $col: %zz" -p $pid "p:$tgt:at_work a=%zz"
 err err_symbol 1 "no_such_function" -p $pid "p:$tgt:no_such_function"
 err err_offset 1 "at_work+0x1" -p $pid "p:$tgt:at_work+1"
 err err_unmapped 1 "is not mapped (executable) in PID $pid" -p $pid "p:/usr/bin/bash:make_child"
+# Files that are nowhere (in the process's view: its agent looks), whole messages.
+err_whole() { # name want_status want_output uprobe_args...
+	name=$1 want=$2 text=$3
+	shift 3
+	"$up" trace "$@" >"$tmp/$name.out" 2>&1
+	st=$?
+	expect_eq "$name" "$st" "$want" "status" &&
+		expect_eq "$name" "$(cat "$tmp/$name.out")" "$text" "output" && pass "$name"
+}
+in_pid="in PID $pid ($(cat /proc/$pid/comm))"
+err_whole err_missing_path 1 "uprobe: cannot attach t/x (/nonexistent-uprobe/x:f) $in_pid: \
+'/nonexistent-uprobe/x': No such file or directory" -p $pid "p:t/x /nonexistent-uprobe/x:f"
+err_whole err_missing_short 1 "uprobe: cannot attach t/x (libuprobes_nosuch:f) $in_pid: \
+'libuprobes_nosuch': no loaded executable or library of that name" \
+	-p $pid "p:t/x libuprobes_nosuch:f"
+err_whole err_missing_symbol 1 "uprobe: cannot attach t/x ($tgt:nosuch) $in_pid: symbol 'nosuch' \
+not found in $tgt" -p $pid "p:t/x $tgt:nosuch"
+err_whole err_wildcard_no_match 1 "uprobe: probe 'p:t/x $tgt:nosuchprefix*': no function of \
+$tgt matches 'nosuchprefix*'" -p $pid "p:t/x $tgt:nosuchprefix*"
 "$same" $pid "$tgt" >/dev/null || fail err_after "a refused attach left a probe"
 kill -STOP $pid
 err err_stopped 1 "stopped (SIGSTOP)" -p $pid "p:$tgt:at_work"

@@ -263,4 +263,24 @@ else
 	fail pid "the tracer never said it was tracing: $(cat "$tmp/pid.err")"
 fi
 
+# Files that are nowhere, a symbol a file does not have: refused by name before anything
+# is attached (exit 1, nothing left in dynamic_events), as bpftrace does.
+kerr() { # name want_stderr program
+	"$uprobe" -e "$3" >"$tmp/$1.out" 2>"$tmp/$1.err" </dev/null
+	st=$?
+	expect_eq "$1" "$st" 1 "status" && expect_eq "$1" "$(cat "$tmp/$1.err")" "$2" "stderr" &&
+		expect_eq "$1" "$(cat "$tmp/$1.out")" "" "stdout" &&
+		expect_eq "$1" "$(grep -c 'p0_a0' "$ev")" 0 "lines left in dynamic_events" && pass "$1"
+}
+kerr missing_path "uprobe: stdin: probe p0_a0 (kernel backend): '/nonexistent-uprobe/x': No \
+such file or directory" 'uprobe:/nonexistent-uprobe/x:f { @ = count(); }'
+kerr missing_short "uprobe: stdin: probe p0_a0 (kernel backend): 'libuprobes_nosuch': no library \
+of that name is loaded here or in /lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu:/lib64:\
+/usr/lib64:/lib:/usr/lib, and no program of that name is on PATH" \
+	'uprobe:libuprobes_nosuch:f { @ = count(); }'
+kerr missing_symbol "uprobe: stdin: probe p0_a0 (kernel backend): $lib: symbol 'nosuch' not \
+found in $lib" "uprobe:$lib:nosuch { @ = count(); }"
+kerr wildcard_no_match "uprobe: probe 'p:lang/p0_a0 $lib:nosuchprefix*': no function of $lib \
+matches 'nosuchprefix*'" "uprobe:$lib:nosuchprefix* { @ = count(); }"
+
 exit $failed

@@ -408,6 +408,50 @@ want=$(printf '%s\n' "{\"type\": \"printf\", \"data\": \"$m|$m|\\n\"}" \
 expect_eq probe_key_json "$(grep '^{"type": "[pvm]' "$tmp/probej.out")" "$want" "output" &&
 	pass probe_key_json
 
+# Files that are nowhere: refused before anything runs (bpftrace 0.17: "uprobe target file
+# '...' does not exist or is not executable", exit 1), in each mode; a file that exists
+# but the command never maps: the run goes on, and stderr says the probe never attached.
+lang_err() { # name want_status want_stderr want_stdout uprobe_args...
+	name=$1 want=$2 text=$3 out=$4
+	shift 4
+	"$uprobe" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" </dev/null
+	st=$?
+	expect_eq "$name" "$st" "$want" "status" &&
+		expect_eq "$name" "$(cat "$tmp/$name.err")" "$text" "stderr" &&
+		expect_eq "$name" "$(cat "$tmp/$name.out")" "$out" "stdout" && pass "$name"
+}
+lang_err missing_path_c 1 "uprobe: cannot attach lang/p0_a0 (/nonexistent-uprobe/x:f): \
+'/nonexistent-uprobe/x': No such file or directory" "" \
+	-e 'uprobe:/nonexistent-uprobe/x:f { @ = count(); }' -c "touch $tmp/ran"
+expect_eq missing_path_c "$(ls "$tmp/ran" 2>/dev/null)" "" "the command not started"
+lang_err missing_short_dash 1 "uprobe: cannot attach lang/p0_a0 (libuprobes_nosuch:f): \
+'libuprobes_nosuch': no file of that name: not the command, not in its library path (RUNPATH, \
+LD_LIBRARY_PATH, the loader's directories) nor on PATH (a library loaded from elsewhere: name \
+it by its path)" "" -e 'uprobe:libuprobes_nosuch:f { @ = count(); }' -- "$tgt" 10 1
+lang_err missing_glob_path_c 1 "uprobe: cannot attach lang/p0_a0 (/nonexistent-uprobe*/x:f): \
+'/nonexistent-uprobe*/x': No such file or directory" "" \
+	-e 'uprobe:/nonexistent-uprobe*/x:f { @ = count(); }' -c "$tgt 10 1"
+lang_err wildcard_no_match_c 1 "uprobe: probe 'p:lang/p0_a0 $tgt:nosuchprefix*': no function \
+of $tgt matches 'nosuchprefix*'" "" -e "uprobe:$tgt:nosuchprefix* { @ = count(); }" \
+	-c "$tgt 10 1"
+"$tgt" -s 100000000 1 >/dev/null &
+spid=$!
+lang_err missing_path_p 1 "uprobe: cannot attach lang/p0_a0 (/nonexistent-uprobe/x:f) in PID \
+$spid ($(cat /proc/$spid/comm)): '/nonexistent-uprobe/x': No such file or directory" \
+	"Attaching 1 probe...
+
+
+@: 0" -e 'uprobe:/nonexistent-uprobe/x:f { @ = count(); }' -p $spid
+kill $spid
+wait $spid 2>/dev/null
+cp -L "$(ldd "$tgt" | sed -n 's/.*libc.so.6 => \([^ ]*\) .*/\1/p')" "$tmp/libwaited.so.6"
+expect_eq waited_c "$("$tgt" 10 1)" "" "the untraced run's output" &&
+lang_err waited_c 0 "uprobe: lang/p0_a0 ($tmp/libwaited.so.6:getpid): never attached: \
+'$tmp/libwaited.so.6' is not mapped (executable) in this process" "Attaching 1 probe...
+
+
+@: 0" -e "uprobe:$tmp/libwaited.so.6:getpid { @ = count(); }" -c "$tgt 10 1"
+
 # bpftrace's text: the one-liners on "map_target -s 1000 4".
 grep -v '^#' "$dir/oneliners.txt" | while IFS='	' read -r name prog; do
 	[ -n "$name" ] || continue

@@ -63,6 +63,10 @@ static const char usage[] =
 	"frames gdb's bt shows) and named here, also after the process (or a forked\n"
 	"child) exited\n"
 	"(UPROBE_USTACK_MAX: distinct stacks kept, default 16384; docs/stacks.md).\n"
+	"A probe on a file that is nowhere is an error before anything runs (exit 1, as\n"
+	"bpftrace: a path not found; with -c or --, a short name that is not the\n"
+	"command, in its library path or on PATH); one on a file the command does not\n"
+	"map waits for a program it execs, and stderr says so if none mapped it.\n"
 	"Programs of at most 1 MiB. -d says each probe's path: agg, set or latency (the\n"
 	"common shapes, run without the interpreter) or general; UPROBE_LANG_PLAN=general\n"
 	"interprets every probe (the same output; for testing).\n";

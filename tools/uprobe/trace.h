@@ -7,6 +7,8 @@
  *   trace_gate.c     who may be traced: HELLO's credentials, one agent per
  *                    image, limits, refusals; what the command is (static,
  *                    setuid)
+ *   trace_files.c    launch mode: each probe's file found before the command
+ *                    starts (or one it may map later)
  *   trace_loop.c     the tracing loop: rings drained, records filtered,
  *                    counted, formatted
  *   trace_summary.c  the aggregations and the summary at the end
@@ -211,6 +213,8 @@ int tracer_setup_output(struct tracer *t, const char *output);
 int tracer_library_path(char *out, size_t len);
 /* Launch mode: start cmd with the agent preloaded; 0 or a CLI exit code. */
 int tracer_launch(struct tracer *t, char **cmd);
+/* "PATH:SYMBOL[+0xOFF]" or "PATH:0xOFF": where probe s goes, for messages. */
+const char *tracer_location(const struct trace_spec *s, char *buf, size_t len);
 /* Attach mode: give the agent its probes and take its rings; -1 if it went away first. */
 int tracer_serve_agent(struct tracer *t, int sock, pid_t pid);
 /* A message on the shared socket: a new image to serve. -1 once no process can say it. */
@@ -244,6 +248,9 @@ void tracer_check_command(struct tracer *t, const char *cmd);
 const char *tracer_unattached_reason(const struct tracer *t, int i, char *buf, size_t len);
 /* The summary's lines on refused HELLOs and images not traced. */
 void tracer_gate_summary(const struct tracer *t, FILE *out);
+
+/* trace_files.c: launch mode: probe s's file found (or waitable for); 0 or a CLI exit code. */
+int tracer_check_file(struct tracer *t, const struct trace_spec *s);
 
 /* trace_loop.c */
 /* One record of any backend: filtered, counted, formatted (a trace_record_fn). */

@@ -143,7 +143,7 @@ static ssize_t recv_wait(const struct tracer *t, int sock, void *buf, size_t len
 }
 
 /* PATH:SYMBOL+OFF or PATH:0xOFF, as the probe names its place. */
-static const char *location(const struct trace_spec *s, char *buf, size_t len)
+const char *tracer_location(const struct trace_spec *s, char *buf, size_t len)
 {
 	if (s->symbol && s->offset)
 		snprintf(buf, len, "%s:%s+0x%" PRIx64, s->path, s->symbol, s->offset);
@@ -304,13 +304,13 @@ static void note_statuses(struct tracer *t, const struct agent_conn *a,
 		if (t->pid && strstr(t->why[i], UPROBE_AGENT_SITE_ONLY_WHY)) {
 			fprintf(stderr, "uprobe: warning: not attached: %s/%s (%s)%s: %s\n",
 				t->specs[i]->group, t->specs[i]->event,
-				location(t->specs[i], loc, sizeof(loc)), in, t->why[i]);
+				tracer_location(t->specs[i], loc, sizeof(loc)), in, t->why[i]);
 			site_only++;
 			continue;
 		}
 		if (t->pid || (a->first && st[i].err != -ENXIO && st[i].err != -ENOENT)) {
 			cli_error(CLI_EXIT_FAIL, "cannot attach %s/%s (%s)%s: %s", t->specs[i]->group,
-				  t->specs[i]->event, location(t->specs[i], loc, sizeof(loc)), in,
+				  t->specs[i]->event, tracer_location(t->specs[i], loc, sizeof(loc)), in,
 				  t->why[i]);
 			t->fatal = 1;
 		}

@@ -93,6 +93,11 @@ const char trace_usage[] =
 	"docs/maps.md): exact at any hit rate, kept if it dies; dropped map updates are\n"
 	"said in the summary.\n"
 	"\n"
+	"A probe on a file that is nowhere (a path stat() does not find, a short name\n"
+	"that is not COMMAND, not in its library path nor on PATH) is refused before\n"
+	"COMMAND starts; one on a file COMMAND does not map is waited for (a program it\n"
+	"execs may map it) and, if none did, the summary (and -q) says why.\n"
+	"\n"
 	"exit status: COMMAND's (128+N if a signal N ended it); 1 if a probe could not\n"
 	"be attached, COMMAND could not run or the output could not be written, or\n"
 	"instead of 0 if a traced program corrupted its trace buffer; 2 for bad\n"
@@ -317,7 +322,9 @@ int tracer_add_probe(struct tracer *t, const char *line)
 		trace_spec_free(s);
 		return ret;
 	}
-	ret = resolve_dwarf(s, line, &resolved);
+	ret = tracer_check_file(t, s);
+	if (!ret)
+		ret = resolve_dwarf(s, line, &resolved);
 	if (!ret)
 		ret = tracer_stack_probe(&s, &line, &resolved);
 	if (ret) {

@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -54,7 +55,7 @@ static int agent_rings(struct tracer *t, const struct agent_conn *a)
 static void summary(struct tracer *t)
 {
 	int lost_known = 1;
-	char why[512];
+	char why[512], loc[PATH_MAX + 160];
 
 	for (int i = 0; i < t->n_agents; i++)
 		if (agent_rings(t, &t->agents[i]))
@@ -66,6 +67,13 @@ static void summary(struct tracer *t)
 	if (t->quiet) {
 		if (lost_known && t->lost) /* never silent, even with -q */
 			fprintf(stderr, "uprobe: lost events (rings full): %" PRIu64 "\n", t->lost);
+		/* nor a probe that waited for its file in vain (-p: refused at once) */
+		for (int i = 0; i < t->n && !t->pid && !t->backend_kernel; i++)
+			if (!t->attached[i])
+				fprintf(stderr, "uprobe: %s/%s (%s): never attached: %s\n",
+					t->specs[i]->group, t->specs[i]->event,
+					tracer_location(t->specs[i], loc, sizeof(loc)),
+					tracer_unattached_reason(t, i, why, sizeof(why)));
 		tracer_maps_summary(t, stderr, true);
 		return;
 	}
