@@ -145,11 +145,19 @@ struct uprobe_agent_aggs {
 	uint64_t latency_mult; /* ns = TSC ticks * latency_mult >> 32 (return probes) */
 };
 
-/* READY's first memfd: one per probe, in the order of the lines. */
+/*
+ * READY's first memfd: one per probe, in the order of the lines, then the
+ * messages' text: status i's message is the msg_len bytes (no NUL among
+ * them) at msg_off of the text that follows the last status. The memfd is
+ * the traced process's: the tracer checks every offset and length against
+ * its size, and the size against UPROBE_AGENT_MSG_MAX per probe.
+ */
+#define UPROBE_AGENT_MSG_MAX 1024 /* a message's bytes, less one (the library's: < 512) */
 struct uprobe_agent_status {
-	int32_t err;	 /* 0, or -errno (-4095..-1) */
-	char mode[16];	 /* execution mode when attached (uprobe_mode_name), NUL-terminated */
-	char msg[172];	 /* uprobe_last_error() when err, NUL-terminated */
+	int32_t err;	  /* 0, or -errno (-4095..-1) */
+	char mode[16];	  /* execution mode when attached (uprobe_mode_name), NUL-terminated */
+	uint32_t msg_off; /* uprobe_last_error() when err; how returns are caught when not */
+	uint32_t msg_len; /* 0: no message; else < UPROBE_AGENT_MSG_MAX */
 };
 
 /* SPECS's second memfd: one per probe, in the order of the lines. */

@@ -24,6 +24,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,22 +189,79 @@ static void map_counts(struct agent *a, int fd)
 	a->counts_len = len;
 }
 
-/* The statuses in a sealed memfd (READY's first descriptor), or -1. */
-static int status_memfd(const struct uprobe_agent_status *st, uint32_t n)
+/*
+ * A probe's status while the probes go in: its message malloc'd, of any
+ * length up to UPROBE_AGENT_MSG_MAX - 1 (NULL: none, or no memory for it).
+ */
+struct agent_status {
+	int32_t err;
+	char mode[16];
+	char *msg;
+};
+
+/* s's message, replacing any: cut to UPROBE_AGENT_MSG_MAX - 1 bytes. */
+static void __attribute__((format(printf, 2, 3))) status_say(struct agent_status *s,
+							     const char *fmt, ...)
 {
-	size_t len = (size_t)n * sizeof(*st), done = 0;
-	int fd = memfd_create("uprobes-status", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	va_list ap;
+	char *m;
+
+	va_start(ap, fmt);
+	if (vasprintf(&m, fmt, ap) < 0)
+		m = NULL;
+	va_end(ap);
+	if (m && strlen(m) >= UPROBE_AGENT_MSG_MAX)
+		m[UPROBE_AGENT_MSG_MAX - 1] = 0;
+	free(s->msg);
+	s->msg = m;
+}
+
+static void statuses_free(struct agent_status *st, uint32_t n)
+{
+	for (uint32_t i = 0; st && i < n; i++)
+		free(st[i].msg);
+	free(st);
+}
+
+/* len bytes of buf at off of fd: 0 or -1. */
+static int pwrite_all(int fd, const void *buf, size_t len, off_t off)
+{
+	for (size_t done = 0; done < len;) {
+		ssize_t put = pwrite(fd, (const char *)buf + done, len - done, off + (off_t)done);
+
+		if (put <= 0)
+			return -1;
+		done += (size_t)put;
+	}
+	return 0;
+}
+
+/*
+ * The statuses in a sealed memfd (READY's first descriptor), or -1: the n
+ * records (uprobes_agent.h), then the messages one after another, each where
+ * its record's msg_off says.
+ */
+static int status_memfd(const struct agent_status *st, uint32_t n)
+{
+	size_t len = (size_t)n * sizeof(struct uprobe_agent_status), text = 0;
+	int fd = memfd_create("uprobes-status", MFD_CLOEXEC | MFD_ALLOW_SEALING), ret = 0;
+	struct uprobe_agent_status rec;
 
 	if (fd < 0)
 		return -1;
-	while (done < len) {
-		ssize_t put = pwrite(fd, (const char *)st + done, len - done, (off_t)done);
-
-		if (put <= 0)
-			break;
-		done += (size_t)put;
+	for (uint32_t i = 0; !ret && i < n; i++) {
+		rec = (struct uprobe_agent_status){ .err = st[i].err };
+		memcpy(rec.mode, st[i].mode, sizeof(rec.mode));
+		if (st[i].msg) {
+			rec.msg_off = (uint32_t)text;
+			rec.msg_len = (uint32_t)strlen(st[i].msg);
+			ret = pwrite_all(fd, st[i].msg, rec.msg_len, (off_t)(len + text));
+			text += rec.msg_len;
+		}
+		if (!ret)
+			ret = pwrite_all(fd, &rec, sizeof(rec), (off_t)(i * sizeof(rec)));
 	}
-	if (done < len || fcntl(fd, F_ADD_SEALS, STATUS_SEALS)) {
+	if (ret || fcntl(fd, F_ADD_SEALS, STATUS_SEALS)) {
 		close(fd);
 		return -1;
 	}
@@ -215,7 +273,7 @@ static int status_memfd(const struct uprobe_agent_status *st, uint32_t n)
  * ("hijack; return sites possible: 2 return sites: 2 ret" or "hijack: WHY"),
  * in the status's message (empty on success otherwise).
  */
-static void mode_of(const struct trace_event *ev, struct uprobe_agent_status *s)
+static void mode_of(const struct trace_event *ev, struct agent_status *s)
 {
 	const struct uprobe *p = trace_event_probe(ev);
 	enum uprobe_mode mode = core_probe_mode(p);
@@ -225,15 +283,12 @@ static void mode_of(const struct trace_event *ev, struct uprobe_agent_status *s)
 
 	snprintf(s->mode, sizeof(s->mode), "%s", uprobe_mode_name(mode));
 	if (mode != UPROBE_MODE_NONE && path != UPROBE_RET_NONE)
-		snprintf(s->msg, sizeof(s->msg), "%s%s%s", uprobe_ret_path_name(path),
-			 site_ok && path == UPROBE_RET_HIJACK ? "; return sites possible: " : ": ",
+		status_say(s, "%s%s%s", uprobe_ret_path_name(path),
+			   site_ok && path == UPROBE_RET_HIJACK ? "; return sites possible: " : ": ",
 			 why);
 }
 
-/*
- * The reason alone, without the "GROUP/EVENT: PATH:LOCATION: " the tracer
- * knows already: the status has room for 172 bytes.
- */
+/* The reason alone, without the "GROUP/EVENT: PATH:LOCATION: " the tracer knows already. */
 static const char *reason(const struct trace_spec *spec, const char *msg)
 {
 	size_t g = strlen(spec->group), e = strlen(spec->event), p = strlen(spec->path);
@@ -305,7 +360,7 @@ static void agg_of(const struct agent *a, const struct trace_spec *spec, uint32_
  */
 struct agent_batch {
 	struct agent *a;
-	struct uprobe_agent_status *st;
+	struct agent_status *st;
 	char **lines;
 	struct trace_event_opts *opts;
 	struct trace_event_agg *aggs;
@@ -317,16 +372,17 @@ static const struct trace_spec *spec_get(uint32_t i, void *ctx)
 {
 	struct agent_batch *b = ctx;
 	struct agent *a = b->a;
-	struct uprobe_agent_status *s = &b->st[i];
+	struct agent_status *s = &b->st[i];
 	struct uprobe_agent_hdr h = { UPROBE_AGENT_PROGRESS, i };
 	struct trace_error err;
 	struct trace_spec *spec;
+	char why[UPROBE_AGENT_MSG_MAX];
 
 	if (i && !(i % UPROBE_AGENT_PROGRESS_EVERY)) /* thousands take a while */
 		agent_send(a, &h, sizeof(h), -1, -1);
 	if (!b->lines[i]) {
 		s->err = -EINVAL;
-		snprintf(s->msg, sizeof(s->msg), "no probe line %u in SPECS", i + 1);
+		status_say(s, "no probe line %u in SPECS", i + 1);
 		return NULL;
 	}
 	spec = trace_spec_parse(b->lines[i], &err);
@@ -336,15 +392,16 @@ static const struct trace_spec *spec_get(uint32_t i, void *ctx)
 	if (!spec || a->maps_err) {
 		s->err = a->maps_err ? a->maps_err : -EINVAL;
 		if (a->maps_err)
-			snprintf(s->msg, sizeof(s->msg), "maps unusable: %s", strerror(-a->maps_err));
+			status_say(s, "maps unusable: %s", strerror(-a->maps_err));
 		else
-			snprintf(s->msg, sizeof(s->msg), "column %d: %s", err.column, err.msg);
+			status_say(s, "column %d: %s", err.column, err.msg);
 		trace_spec_free(spec);
 		return NULL;
 	}
 	if (a->lang &&
-	    agent_lang_agg(a->lang, a->session, i, spec, &b->aggs[i], s->msg, sizeof(s->msg))) {
+	    agent_lang_agg(a->lang, a->session, i, spec, &b->aggs[i], why, sizeof(why))) {
 		s->err = -EINVAL;
+		status_say(s, "%s", why);
 		trace_spec_free(spec);
 		return NULL;
 	}
@@ -368,12 +425,12 @@ static void spec_put(uint32_t i, const struct trace_spec *spec, void *ctx)
 static void attach_failed(uint32_t i, int err, const char *msg, void *ctx)
 {
 	struct agent_batch *b = ctx;
-	struct uprobe_agent_status *s = &b->st[i];
+	struct agent_status *s = &b->st[i];
 	struct trace_error perr;
 	struct trace_spec *spec = b->lines[i] ? trace_spec_parse(b->lines[i], &perr) : NULL;
 
 	s->err = err < 0 && err > -4096 ? err : -EINVAL;
-	snprintf(s->msg, sizeof(s->msg), "%s", spec ? reason(spec, msg) : msg);
+	status_say(s, "%s", spec ? reason(spec, msg) : msg);
 	trace_spec_free(spec);
 }
 
@@ -394,7 +451,7 @@ static void attach_batch(struct agent_batch *b, char *text)
 	for (uint32_t i = 0; ret < 0 && i < a->n; i++)
 		if (!b->st[i].err) {
 			b->st[i].err = ret;
-			snprintf(b->st[i].msg, sizeof(b->st[i].msg), "%s", uprobe_last_error());
+			status_say(&b->st[i], "%s", uprobe_last_error());
 		}
 	for (uint32_t i = 0; ret >= 0 && i < a->n; i++)
 		if (b->events[i])
@@ -405,7 +462,7 @@ static void attach_batch(struct agent_batch *b, char *text)
  * Attach what can be attached here; one status per probe (n of them, whatever
  * the text holds). The specs are not kept: each event has its plan.
  */
-static void attach_all(struct agent *a, char *text, struct uprobe_agent_status *st)
+static void attach_all(struct agent *a, char *text, struct agent_status *st)
 {
 	size_t n = a->n ? a->n : 1;
 	struct agent_batch b = {
@@ -421,7 +478,7 @@ static void attach_all(struct agent *a, char *text, struct uprobe_agent_status *
 	} else {
 		for (uint32_t i = 0; i < a->n; i++) {
 			st[i].err = -ENOMEM;
-			snprintf(st[i].msg, sizeof(st[i].msg), "out of memory");
+			status_say(&st[i], "out of memory");
 		}
 	}
 	free(b.events);
@@ -509,7 +566,7 @@ static void *watch(void *arg)
 /* Attach the probes of SPECS and answer READY. 0, or -1 if the tracer is gone. */
 static int attach_and_report(struct agent *a, char *text)
 {
-	struct uprobe_agent_status *st = calloc(a->n, sizeof(*st));
+	struct agent_status *st = calloc(a->n, sizeof(*st));
 	struct uprobe_agent_hdr h = { UPROBE_AGENT_READY, a->n };
 	/*
 	 * Counted in the target (the tracer's aggregations, not -e): no probe
@@ -532,13 +589,12 @@ static int attach_and_report(struct agent *a, char *text)
 	} else {
 		for (uint32_t i = 0; i < a->n; i++) {
 			st[i].err = -ENOMEM;
-			snprintf(st[i].msg, sizeof(st[i].msg), "no trace session: %s",
-				 strerror(errno));
+			status_say(&st[i], "no trace session: %s", strerror(errno));
 		}
 	}
 	uprobe_batch_end();
 	fd = status_memfd(st, a->n);
-	free(st);
+	statuses_free(st, a->n);
 	ret = fd < 0 ? -1
 		     : agent_send(a, &h, sizeof(h), fd,
 				  a->session ? trace_session_fd(a->session) : -1);

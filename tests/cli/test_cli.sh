@@ -312,6 +312,24 @@ st=$?
 expect_eq waited_quiet "$st" 3 "status" && expect_eq waited_quiet "$(cat "$tmp/wait.err")" \
 	"uprobe: t/x ($tmp/libwaited.so.6:getpid): never attached: '$tmp/libwaited.so.6' is not \
 mapped (executable) in this process" "stderr (-q)" && pass waited_quiet
+# Reasons longer than the 171 bytes the agent's statuses used to hold, whole: a refusal
+# (fatal) and a wait (the summary), each naming a 200-byte path (the library's own
+# messages hold 511).
+long="$tmp/$(printf 'd%.0s' $(seq 60))/$(printf 'e%.0s' $(seq 60))/$(printf 'f%.0s' $(seq 60))"
+mkdir -p "$long"
+cp "$tgt" "$long/cli_target"
+cp "$tmp/libwaited.so.6" "$long/"
+up "p:t/x $long/cli_target:nosuch" -- "$long/cli_target" 10 >"$tmp/err.out" 2>&1
+st=$?
+expect_eq long_reason "$st" 1 "status" && expect_eq long_reason "$(cat "$tmp/err.out")" \
+	"uprobe: cannot attach t/x ($long/cli_target:nosuch): symbol 'nosuch' not found in \
+$long/cli_target" "output" && pass long_reason
+up "p:t/x $long/libwaited.so.6:getpid" -- "$tgt" 100 >/dev/null 2>"$tmp/wait.err"
+st=$?
+expect_eq long_reason_summary "$st" 3 "status" &&
+	expect_eq long_reason_summary "$(grep 'never attached' "$tmp/wait.err")" \
+		"  t/x: never attached: '$long/libwaited.so.6' is not mapped (executable) in this \
+process" "summary" && pass long_reason_summary
 # -a (the kernel's uprobes): every file resolved before anything is attached.
 if [ "$(id -u)" = 0 ] && [ -w /sys/kernel/tracing/uprobe_events ] ||
 	[ -w /sys/kernel/debug/tracing/uprobe_events ]; then

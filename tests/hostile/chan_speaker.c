@@ -12,8 +12,9 @@
  *                  are no HELLO (another type, empty, too long); then an exec'd
  *                  image (work 10) that must still be traced
  *   ready V        a forked child speaks as an agent and answers SPECS with a
- *                  READY of kind V (mode, err, msg, unknown, count, unsealed,
- *                  pipe, good); prints what the tracer answered
+ *                  READY of kind V (mode, err, msg, msgwrap, msgnul, msglong:
+ *                  a message out of bounds, with a NUL, too long; unknown,
+ *                  count, unsealed, pipe, good); prints what the tracer answered
  *   rings          a forked child answers READY with rings in an unsealed
  *                  memfd, then shrinks it
  *   flood K        K forked children say HELLO at once and hold on
@@ -240,6 +241,9 @@ static int status_fd(uint32_t n, const char *kind)
 {
 	struct uprobe_agent_status *st = calloc(n, sizeof(*st));
 	int fd = memfd_create("st", MFD_ALLOW_SEALING);
+	/* the messages after the statuses: 16 bytes, a NUL among them */
+	static const char text[16] = "hijack\0 trailing";
+	size_t text_len = sizeof(text);
 
 	for (uint32_t i = 0; i < n; i++)
 		strcpy(st[i].mode, "optimized");
@@ -247,12 +251,26 @@ static int status_fd(uint32_t n, const char *kind)
 		memset(st[n - 1].mode, 'A', sizeof(st[0].mode));
 	else if (!strcmp(kind, "err"))
 		st[0].err = 5;
-	else if (!strcmp(kind, "msg"))
-		st[0].err = -1, memset(st[0].msg, 'A', sizeof(st[0].msg));
+	else if (!strcmp(kind, "msg")) /* past the end of the memfd */
+		st[0].err = -1, st[0].msg_off = 10, st[0].msg_len = 7;
+	else if (!strcmp(kind, "msgwrap")) /* an offset that wraps around */
+		st[0].err = -1, st[0].msg_off = 0xfffffff0u, st[0].msg_len = 0x20;
+	else if (!strcmp(kind, "msgnul"))
+		st[0].err = -1, st[0].msg_off = 0, st[0].msg_len = 8;
+	else if (!strcmp(kind, "msglong")) /* longer than UPROBE_AGENT_MSG_MAX allows */
+		text_len = UPROBE_AGENT_MSG_MAX, st[0].err = -1, st[0].msg_len = UPROBE_AGENT_MSG_MAX;
 	else if (!strcmp(kind, "unknown"))
 		strcpy(st[0].mode, "opt\033]0;pwn\007");
+	else if (!strcmp(kind, "good")) /* a return probe's word, in bounds */
+		st[0].msg_off = 0, st[0].msg_len = 6;
 	if (write(fd, st, n * sizeof(*st)) != (ssize_t)(n * sizeof(*st)))
 		return -1;
+	if (text_len > sizeof(text)) {
+		if (ftruncate(fd, (off_t)(n * sizeof(*st) + text_len)))
+			return -1;
+	} else if (write(fd, text, text_len) != (ssize_t)text_len) {
+		return -1;
+	}
 	free(st);
 	if (strcmp(kind, "unsealed"))
 		fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);

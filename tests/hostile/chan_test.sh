@@ -139,11 +139,20 @@ speak forge "forge: r---rr
 worked 10" 10 "  8 HELLOs refused: 1 with a pid not the sender's (first: PID N), 4 without a \
 private socket of the sender's (first: PID N), 3 malformed (first: PID N)" forge
 
-for v in mode err msg unknown count unsealed pipe; do
+for v in mode err msg msgwrap msgnul msglong unknown count unsealed pipe; do
 	speak "ready_$v" "ready $v: refused" 3 \
 		"  1 HELLO refused: 1 a malformed READY (first: PID N)" ready "$v"
 done
 speak ready_good "ready good: go" 3 "" ready good
+# The statuses' messages: offsets and lengths checked against the memfd (the target's).
+for vw in "msg:message beyond the end of the memfd" "msgwrap:message beyond the end of the memfd" \
+	"msgnul:message with a NUL in it" "msglong:message longer than UPROBE_AGENT_MSG_MAX"; do
+	v=${vw%%:*} w=${vw#*:}
+	expect_eq "ready_${v}_why" \
+		"$(sed -n 's/.*: HELLO refused (a malformed READY): //p' "$tmp/ready_$v.err")" \
+		"status 1: $w; not served (refusals are counted in the summary)" "the refusal" &&
+		pass "ready_${v}_why"
+done
 
 speak flood "flood: served 511, refused 89
 worked 10" 10 "  89 image(s) not traced: more than 512 at once or 1048576 in all (first: PID N)" \

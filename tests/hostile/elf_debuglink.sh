@@ -24,7 +24,7 @@ suite=hostile
 . "$top/tests/lib.sh"
 up="$top/build/uprobe"
 bin="$top/build/tests/hostile"
-# Short paths: the agent's status message has room for 172 bytes.
+# Short paths: the messages compared hold the path twice (the library's room: 511 bytes).
 tmp=$(mktemp -d /tmp/eXXXX)
 trap 'rm -rf "$tmp"' EXIT
 trap 'exit 130' INT TERM

@@ -89,8 +89,8 @@ struct tracer {
 	struct trace_event_desc *desc;
 	int *attached;
 	char (*mode)[16];
-	char (*why)[172]; /* last refusal */
-	char (*ret)[172]; /* return probes: how returns are caught (the agent's words) */
+	char **why; /* last refusal (malloc'd, printable; NULL: none) */
+	char **ret; /* return probes: how returns are caught (the agent's words), or NULL */
 	uint64_t *events, *skipped;
 	struct trace_layout **distinct; /* the layouts, each once (the last few are looked up) */
 	int n_distinct;

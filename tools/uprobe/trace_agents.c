@@ -154,14 +154,18 @@ const char *tracer_location(const struct trace_spec *s, char *buf, size_t len)
 	return buf;
 }
 
-static void replace_this_process(char *msg, size_t len, pid_t pid)
+/* msg (malloc'd) with its first "this process" as "PID pid": the new string, msg freed. */
+static char *replace_this_process(char *msg, pid_t pid)
 {
-	char *at = strstr(msg, "this process"), rest[256];
+	char *at = strstr(msg, "this process"), *out;
 
 	if (!at)
-		return;
-	snprintf(rest, sizeof(rest), "%s", at + strlen("this process"));
-	snprintf(at, len - (size_t)(at - msg), "PID %d%s", pid, rest);
+		return msg;
+	if (asprintf(&out, "%.*sPID %d%s", (int)(at - msg), msg, (int)pid,
+		     at + strlen("this process")) < 0)
+		out = NULL;
+	free(msg);
+	return out;
 }
 
 /* ---- SPECS: the probe lines and the counts, in memfds every image gets ---------------- */
@@ -225,50 +229,76 @@ static bool mode_known(const char *mode)
 	return false;
 }
 
-/* NULL, or what is wrong with a status. */
-static const char *status_fault(const struct uprobe_agent_status *s)
+/* READY's statuses, copied out of the agent's memfd: the records, then their messages. */
+struct statuses {
+	struct uprobe_agent_status *st;
+	const char *text; /* after the records */
+	size_t text_len;
+};
+
+/* NULL, or what is wrong with status s (its message in text, text_len bytes). */
+static const char *status_fault(const struct uprobe_agent_status *s, const char *text,
+				size_t text_len)
 {
 	if (s->err > 0 || s->err < -4095)
 		return "err is not 0 or -errno";
 	if (!memchr(s->mode, 0, sizeof(s->mode)))
 		return "mode is not NUL-terminated";
-	if (!memchr(s->msg, 0, sizeof(s->msg)))
-		return "message is not NUL-terminated";
+	if (s->msg_len >= UPROBE_AGENT_MSG_MAX)
+		return "message longer than UPROBE_AGENT_MSG_MAX";
+	if (s->msg_off > text_len || s->msg_len > text_len - s->msg_off)
+		return "message beyond the end of the memfd";
+	if (memchr(text + s->msg_off, 0, s->msg_len))
+		return "message with a NUL in it";
 	if (!s->err && !mode_known(s->mode))
 		return "mode is not one of uprobe_mode_name()'s";
 	return NULL;
 }
 
+/* Status i's message, malloc'd and printable (NULL: none, or no memory). */
+static char *status_msg(const struct statuses *ss, int i)
+{
+	const struct uprobe_agent_status *s = &ss->st[i];
+	char *m = s->msg_len ? strndup(ss->text + s->msg_off, s->msg_len) : NULL;
+
+	return m ? tracer_printable(m) : NULL;
+}
+
 /*
  * READY's statuses, copied once out of the agent's memfd (sealed, so a
- * shmem file that no one can make block or shrink) and checked: malloc'd, or
- * NULL after the refusal.
+ * shmem file that no one can make block or shrink) and checked: 0 and *ss
+ * filled (ss->st malloc'd), or -1 after the refusal. The memfd holds n
+ * records and at most n messages of UPROBE_AGENT_MSG_MAX bytes.
  */
-static struct uprobe_agent_status *read_statuses(struct tracer *t, const struct agent_conn *a,
-						 const struct uprobe_agent_hdr *h, int fd)
+static int read_statuses(struct tracer *t, const struct agent_conn *a,
+			 const struct uprobe_agent_hdr *h, int fd, struct statuses *ss)
 {
-	size_t len = (size_t)t->n * sizeof(struct uprobe_agent_status);
-	struct uprobe_agent_status *st = NULL;
+	size_t len = (size_t)t->n * sizeof(struct uprobe_agent_status), size = 0;
+	size_t max = len + (size_t)t->n * UPROBE_AGENT_MSG_MAX;
 	int seals = fd >= 0 ? fcntl(fd, F_GET_SEALS) : -1;
 	const char *bad = NULL;
-	char fault[128] = "";
+	char fault[128] = "", *buf = NULL;
 	struct stat sb;
 
 	if (h->n != (uint32_t)t->n)
 		snprintf(fault, sizeof(fault), "%u statuses for %d probes", h->n, t->n);
 	else if (seals < 0 || (seals & STATUS_SEALS) != STATUS_SEALS || fstat(fd, &sb) ||
-		 (size_t)sb.st_size < len)
-		snprintf(fault, sizeof(fault), "no sealed memfd of %zu bytes of statuses", len);
-	else if (!(st = malloc(len)) || pread(fd, st, len, 0) != (ssize_t)len)
+		 sb.st_size < 0 || (size_t)sb.st_size < len || (size_t)sb.st_size > max)
+		snprintf(fault, sizeof(fault), "no sealed memfd of %zu to %zu bytes of statuses",
+			 len, max);
+	else if (!(buf = malloc((size = (size_t)sb.st_size) + 1)) ||
+		 pread(fd, buf, size, 0) != (ssize_t)size)
 		snprintf(fault, sizeof(fault), "cannot read its statuses");
+	*ss = (struct statuses){ (struct uprobe_agent_status *)buf, buf + len, size - len };
 	for (uint32_t i = 0; !fault[0] && i < h->n; i++)
-		if ((bad = status_fault(&st[i])))
+		if ((bad = status_fault(&ss->st[i], ss->text, ss->text_len)))
 			snprintf(fault, sizeof(fault), "status %u: %s", i + 1, bad);
 	if (!fault[0])
-		return st;
+		return 0;
 	tracer_refuse(t, REF_READY, a->pid, "%s", fault);
-	free(st);
-	return NULL;
+	free(buf);
+	ss->st = NULL;
+	return -1;
 }
 
 /*
@@ -279,10 +309,11 @@ static struct uprobe_agent_status *read_statuses(struct tracer *t, const struct 
  * sites only (UPROBE_AGENT_SITE_ONLY_WHY): said, by name, and the others trace
  * (all of them refused so: fatal).
  */
-static void note_statuses(struct tracer *t, const struct agent_conn *a,
-			  const struct uprobe_agent_status *st)
+static void note_statuses(struct tracer *t, const struct agent_conn *a, const struct statuses *ss)
 {
+	const struct uprobe_agent_status *st = ss->st;
 	char loc[PATH_MAX + 160], in[96] = "", comm[48];
+	const char *why;
 	int site_only = 0;
 
 	if (t->pid)
@@ -291,27 +322,28 @@ static void note_statuses(struct tracer *t, const struct agent_conn *a,
 		if (!st[i].err) {
 			t->attached[i]++;
 			snprintf(t->mode[i], sizeof(t->mode[i]), "%s", st[i].mode);
-			if (st[i].msg[0]) { /* a return probe: how its returns are caught */
-				snprintf(t->ret[i], sizeof(t->ret[i]), "%s", st[i].msg);
-				tracer_printable(t->ret[i]);
+			if (st[i].msg_len) { /* a return probe: how its returns are caught */
+				free(t->ret[i]);
+				t->ret[i] = status_msg(ss, i);
 			}
 			continue;
 		}
-		snprintf(t->why[i], sizeof(t->why[i]), "%s", st[i].msg);
-		tracer_printable(t->why[i]); /* the agent's words, printed */
-		if (t->pid) /* the agent speaks of "this process" */
-			replace_this_process(t->why[i], sizeof(t->why[i]), t->pid);
-		if (t->pid && strstr(t->why[i], UPROBE_AGENT_SITE_ONLY_WHY)) {
+		free(t->why[i]);
+		t->why[i] = status_msg(ss, i); /* the agent's words, printable */
+		if (t->pid && t->why[i]) /* the agent speaks of "this process" */
+			t->why[i] = replace_this_process(t->why[i], t->pid);
+		why = t->why[i] ? t->why[i] : st[i].msg_len ? "out of memory" : "";
+		if (t->pid && strstr(why, UPROBE_AGENT_SITE_ONLY_WHY)) {
 			fprintf(stderr, "uprobe: warning: not attached: %s/%s (%s)%s: %s\n",
 				t->specs[i]->group, t->specs[i]->event,
-				tracer_location(t->specs[i], loc, sizeof(loc)), in, t->why[i]);
+				tracer_location(t->specs[i], loc, sizeof(loc)), in, why);
 			site_only++;
 			continue;
 		}
 		if (t->pid || (a->first && st[i].err != -ENXIO && st[i].err != -ENOENT)) {
 			cli_error(CLI_EXIT_FAIL, "cannot attach %s/%s (%s)%s: %s", t->specs[i]->group,
 				  t->specs[i]->event, tracer_location(t->specs[i], loc, sizeof(loc)), in,
-				  t->why[i]);
+				  why);
 			t->fatal = 1;
 		}
 	}
@@ -361,10 +393,11 @@ static struct agent_conn *agent_new(struct tracer *t, int sock, pid_t pid)
 static void on_ready(struct tracer *t, struct agent_conn *a, const struct uprobe_agent_hdr *h,
 		     struct msg_in *in)
 {
-	struct uprobe_agent_status *st = read_statuses(t, a, h, in->fds[0]);
 	struct uprobe_agent_hdr go = { UPROBE_AGENT_GO, 0 };
+	struct statuses ss;
+	bool ok = !read_statuses(t, a, h, in->fds[0], &ss);
 
-	if (st && in->fds[1] >= 0 && !(a->cons = trace_consumer_new(in->fds[1])))
+	if (ok && in->fds[1] >= 0 && !(a->cons = trace_consumer_new(in->fds[1])))
 		tracer_refuse(t, REF_RINGS, a->pid, "%s",
 			      *uprobe_last_error() ? uprobe_last_error() : strerror(errno));
 	if (a->cons && t->blocking) /* --blocking: set before GO, before any event */
@@ -372,13 +405,13 @@ static void on_ready(struct tracer *t, struct agent_conn *a, const struct uprobe
 	if (a->cons && t->lang_record) /* uprobe -e: print/clear/zero wait to be performed */
 		trace_consumer_set_sync(a->cons, 1);
 	msg_close(in);
-	if (!st || (in->n_fds > 1 && !a->cons)) {
-		free(st);
+	if (!ok || (in->n_fds > 1 && !a->cons)) {
+		free(ss.st);
 		agent_end(t, a);
 		return;
 	}
-	note_statuses(t, a, st);
-	free(st);
+	note_statuses(t, a, &ss);
+	free(ss.st);
 	if (t->fatal)
 		go.type = UPROBE_AGENT_ABORT;
 	send(a->sock, &go, sizeof(go), MSG_NOSIGNAL);

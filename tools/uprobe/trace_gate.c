@@ -370,7 +370,7 @@ void tracer_check_command(struct tracer *t, const char *cmd)
 
 const char *tracer_unattached_reason(const struct tracer *t, int i, char *buf, size_t len)
 {
-	const char *cmd = t->exe ? t->exe : "the command", *why = t->why[i];
+	const char *cmd = t->exe ? t->exe : "the command", *why = t->why[i] ? t->why[i] : "";
 	const char *elsewhere = why[0] ? "; elsewhere: " : "";
 	const char *started = t->images ? "; no image it started mapped its file" : "";
 	unsigned setuid = t->untraced[UNTRACED_SECURE];

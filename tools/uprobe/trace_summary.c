@@ -55,7 +55,7 @@ static int agent_rings(struct tracer *t, const struct agent_conn *a)
 static void summary(struct tracer *t)
 {
 	int lost_known = 1;
-	char why[512], loc[PATH_MAX + 160];
+	char why[PATH_MAX + UPROBE_AGENT_MSG_MAX + 256], loc[PATH_MAX + 160];
 
 	for (int i = 0; i < t->n_agents; i++)
 		if (agent_rings(t, &t->agents[i]))
@@ -92,7 +92,7 @@ static void summary(struct tracer *t)
 			fprintf(stderr, "  %s/%s: %" PRIu64 " events%s, %" PRIu64
 				" skipped (recursive), mode %s%s%s\n", s->group, s->event,
 				t->events[i], lost, t->skipped[i], t->mode[i],
-				t->ret[i][0] ? ", returns by " : "", t->ret[i]);
+				t->ret[i] ? ", returns by " : "", t->ret[i] ? t->ret[i] : "");
 		else
 			fprintf(stderr, "  %s/%s: never attached: %s\n", s->group, s->event,
 				tracer_unattached_reason(t, i, why, sizeof(why)));
