@@ -342,8 +342,8 @@ static void note_statuses(struct tracer *t, const struct agent_conn *a, const st
 		}
 		if (t->pid || (a->first && st[i].err != -ENXIO && st[i].err != -ENOENT)) {
 			cli_error(CLI_EXIT_FAIL, "cannot attach %s/%s (%s)%s: %s", t->specs[i]->group,
-				  t->specs[i]->event, tracer_location(t->specs[i], loc, sizeof(loc)), in,
-				  why);
+				  t->specs[i]->event,
+				  tracer_location(t->specs[i], loc, sizeof(loc)), in, why);
 			t->fatal = 1;
 		}
 	}

@@ -83,6 +83,20 @@ static bool in_dirs(const char *dirs, const char *origin, const char *name)
 	return false;
 }
 
+/* Under qemu-user (docs/aarch64.md), the loader's directories below QEMU_LD_PREFIX. */
+static bool in_qemu_prefix(const char *name)
+{
+	const char *prefix = getenv("QEMU_LD_PREFIX");
+	char dirs[sizeof(loader_dirs) + 16 * 256], *o = dirs; /* 11 dirs, a prefix < 256 each */
+
+	if (!prefix || !*prefix || strlen(prefix) >= 256)
+		return false;
+	for (const char *p = loader_dirs; *p; p += strcspn(p, ":"), p += *p == ':')
+		o += snprintf(o, (size_t)(dirs + sizeof(dirs) - o), "%s%.*s:", prefix,
+			      (int)strcspn(p, ":"), p);
+	return in_dirs(dirs, "", name);
+}
+
 /* A library this process maps (the same libc the command will map). */
 static bool in_own_maps(const char *name)
 {
@@ -109,7 +123,8 @@ static bool vaddr_offset(int fd, const Elf64_Ehdr *eh, uint64_t vaddr, uint64_t 
 	for (unsigned i = 0; i < eh->e_phnum; i++) {
 		if (pread(fd, &ph, sizeof(ph), (off_t)(eh->e_phoff + i * sizeof(ph))) != sizeof(ph))
 			return false;
-		if (ph.p_type == PT_LOAD && vaddr >= ph.p_vaddr && vaddr < ph.p_vaddr + ph.p_filesz) {
+		if (ph.p_type == PT_LOAD && vaddr >= ph.p_vaddr &&
+		    vaddr < ph.p_vaddr + ph.p_filesz) {
 			*off = vaddr - ph.p_vaddr + ph.p_offset;
 			return true;
 		}
@@ -138,8 +153,9 @@ static void dyn_search_path(int fd, char *out, size_t len)
 		/* bounded: the file is anyone's, its p_filesz too */
 		for (uint64_t at = 0; at + sizeof(dyn) <= ph.p_filesz && at < 4096 * sizeof(dyn);
 		     at += sizeof(dyn)) {
-			if (pread(fd, &dyn, sizeof(dyn), (off_t)(ph.p_offset + at)) != sizeof(dyn) ||
-			    dyn.d_tag == DT_NULL)
+			off_t where = (off_t)(ph.p_offset + at);
+
+			if (pread(fd, &dyn, sizeof(dyn), where) != sizeof(dyn) || dyn.d_tag == DT_NULL)
 				break;
 			if (dyn.d_tag == DT_STRTAB)
 				strtab = dyn.d_un.d_ptr;
@@ -177,7 +193,8 @@ static bool short_name_found(const char *cmd, const char *name)
 		close(fd);
 	}
 	return in_dirs(rpath, origin, name) || in_dirs(getenv("LD_LIBRARY_PATH"), origin, name) ||
-	       in_dirs(loader_dirs, origin, name) || in_dirs(getenv("PATH"), origin, name);
+	       in_dirs(loader_dirs, origin, name) || in_qemu_prefix(name) ||
+	       in_dirs(getenv("PATH"), origin, name);
 }
 
 int tracer_check_file(struct tracer *t, const struct trace_spec *s)
