@@ -239,32 +239,35 @@ static int pwrite_all(int fd, const void *buf, size_t len, off_t off)
 /*
  * The statuses in a sealed memfd (READY's first descriptor), or -1: the n
  * records (uprobes_agent.h), then the messages one after another, each where
- * its record's msg_off says.
+ * its record's msg_off says. Two writes, whatever n (thousands of probes).
  */
 static int status_memfd(const struct agent_status *st, uint32_t n)
 {
-	size_t len = (size_t)n * sizeof(struct uprobe_agent_status), text = 0;
-	int fd = memfd_create("uprobes-status", MFD_CLOEXEC | MFD_ALLOW_SEALING), ret = 0;
-	struct uprobe_agent_status rec;
+	size_t len = (size_t)n * sizeof(struct uprobe_agent_status), text_len = 0;
+	struct uprobe_agent_status *rec = calloc(n ? n : 1, sizeof(*rec));
+	int fd = -1;
+	char *text;
 
-	if (fd < 0)
-		return -1;
-	for (uint32_t i = 0; !ret && i < n; i++) {
-		rec = (struct uprobe_agent_status){ .err = st[i].err };
-		memcpy(rec.mode, st[i].mode, sizeof(rec.mode));
-		if (st[i].msg) {
-			rec.msg_off = (uint32_t)text;
-			rec.msg_len = (uint32_t)strlen(st[i].msg);
-			ret = pwrite_all(fd, st[i].msg, rec.msg_len, (off_t)(len + text));
-			text += rec.msg_len;
-		}
-		if (!ret)
-			ret = pwrite_all(fd, &rec, sizeof(rec), (off_t)(i * sizeof(rec)));
+	for (uint32_t i = 0; rec && i < n; i++) {
+		rec[i].err = st[i].err;
+		memcpy(rec[i].mode, st[i].mode, sizeof(rec[i].mode));
+		rec[i].msg_off = (uint32_t)text_len;
+		rec[i].msg_len = st[i].msg ? (uint32_t)strlen(st[i].msg) : 0;
+		text_len += rec[i].msg_len;
 	}
-	if (ret || fcntl(fd, F_ADD_SEALS, STATUS_SEALS)) {
+	text = rec ? malloc(text_len ? text_len : 1) : NULL;
+	for (uint32_t i = 0; text && i < n; i++)
+		if (rec[i].msg_len)
+			memcpy(text + rec[i].msg_off, st[i].msg, rec[i].msg_len);
+	if (text)
+		fd = memfd_create("uprobes-status", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd >= 0 && (pwrite_all(fd, rec, len, 0) || pwrite_all(fd, text, text_len, (off_t)len) ||
+			fcntl(fd, F_ADD_SEALS, STATUS_SEALS))) {
 		close(fd);
-		return -1;
+		fd = -1;
 	}
+	free(text);
+	free(rec);
 	return fd;
 }
 

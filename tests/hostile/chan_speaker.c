@@ -258,7 +258,8 @@ static int status_fd(uint32_t n, const char *kind)
 	else if (!strcmp(kind, "msgnul"))
 		st[0].err = -1, st[0].msg_off = 0, st[0].msg_len = 8;
 	else if (!strcmp(kind, "msglong")) /* longer than UPROBE_AGENT_MSG_MAX allows */
-		text_len = UPROBE_AGENT_MSG_MAX, st[0].err = -1, st[0].msg_len = UPROBE_AGENT_MSG_MAX;
+		text_len = UPROBE_AGENT_MSG_MAX, st[0].err = -1,
+		st[0].msg_len = UPROBE_AGENT_MSG_MAX;
 	else if (!strcmp(kind, "unknown"))
 		strcpy(st[0].mode, "opt\033]0;pwn\007");
 	else if (!strcmp(kind, "good")) /* a return probe's word, in bounds */
