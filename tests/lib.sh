@@ -15,6 +15,28 @@ fail() { # name why
 forced_ret_path() { [ "${UPROBE_RET_PATH:-}" = site-strict ]; }
 forced_entry_path() { [ "${UPROBE_ENTRY_PATH:-}" = lean-strict ]; }
 skip() { echo "SKIP: $suite/$1: $2"; }
+
+# user_reaches USER FILE...: USER (a name or a uid; its own group) can read and run every
+# FILE: every directory above them lets it through. A checkout in a 0700 directory (a
+# clone made in "mktemp -d") does not: run there, the binaries fail with status 127.
+user_reaches() {
+	_u=$1
+	shift
+	setpriv --reuid="$_u" --regid="$(id -g "$_u" 2>/dev/null || echo "$_u")" --clear-groups \
+		sh -c 'for f; do [ -r "$f" ] && [ -x "$f" ] || exit 1; done' sh "$@" 2>/dev/null
+}
+
+# user_copies USER FILE...: nothing when USER reaches every FILE and libuprobes.so;
+# otherwise the name of a new world-readable directory (under /tmp) holding copies of
+# the FILEs and of libuprobes.so*: the test runs them from there, with LD_LIBRARY_PATH
+# set to it (their RUNPATH is the checkout's build/). The caller removes it.
+user_copies() {
+	_u=$1
+	shift
+	user_reaches "$_u" "$@" "$top/build/libuprobes.so.0" && return 0
+	_d=$(mktemp -d /tmp/uprobe-user.XXXXXX) && chmod 755 "$_d" &&
+		cp "$@" "$top"/build/libuprobes.so* "$_d/" && chmod -R a+rX "$_d" && echo "$_d"
+}
 expect_eq() { # name got want what
 	if [ "$2" = "$3" ]; then return 0; fi
 	fail "$1" "$4: got '$2', want '$3'"

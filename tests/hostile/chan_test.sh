@@ -30,7 +30,24 @@ if [ "$(id -u)" != 0 ]; then
 fi
 id -u "$user" >/dev/null 2>&1 ||
 	useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$user"
-as_user() { setpriv --reuid="$user" --regid="$user" --clear-groups "$@"; }
+# The programs the user runs: from the checkout when the user reaches it, else from
+# copies it can reach (user_copies; a checkout in a 0700 directory).
+pub=$(user_copies "$user" "$up" "$b/chan_listen" "$spk") || {
+	fail chan "cannot copy the programs for $user"
+	exit 1
+}
+if [ -n "$pub" ]; then
+	trap 'rm -rf "$tmp" "$pub"' EXIT
+	echo "  the checkout is out of $user's reach: its programs run from $pub"
+	uup="$pub/uprobe" uspk="$pub/chan_speaker" ulisten="$pub/chan_listen"
+else
+	uup=$up uspk=$spk ulisten="$b/chan_listen"
+fi
+as_user() {
+	setpriv --reuid="$user" --regid="$user" --clear-groups env ${pub:+LD_LIBRARY_PATH="$pub"} "$@"
+}
+# root's runs of a program that becomes the user need the same library path.
+as_root() { env ${pub:+LD_LIBRARY_PATH="$pub"} "$@"; }
 
 # summary FILE: the uprobe summary of FILE with PIDs as N.
 summary() { sed -n '/^uprobe: [0-9]* process image/,$p' "$1" | sed 's/PID [0-9]*/PID N/g'; }
@@ -47,7 +64,7 @@ probe="p:chan/check $suid:chan_check s=+0(%di):string"
 # The setuid program is the command.
 as_user "$suid" "$tmp/secret" >"$tmp/plain" 2>&1
 pst=$?
-as_user "$up" trace "$probe" -- "$suid" "$tmp/secret" >"$tmp/d.out" 2>"$tmp/d.err"
+as_user "$uup" trace "$probe" -- "$suid" "$tmp/secret" >"$tmp/d.out" 2>"$tmp/d.err"
 st=$?
 if expect_eq setuid_command "$st" "$pst" "status (untraced: $pst)" &&
 	expect_eq setuid_command "$(cat "$tmp/d.out")" "$(cat "$tmp/plain")" "output" &&
@@ -59,7 +76,7 @@ if expect_eq setuid_command "$st" "$pst" "status (untraced: $pst)" &&
 fi
 
 # The setuid program started by a shell the user traces: the shell is traced, it is not.
-as_user "$up" trace "$probe" -- /bin/sh -c "\"$suid\" \"$tmp/secret\"" >"$tmp/s.out" 2>"$tmp/s.err"
+as_user "$uup" trace "$probe" -- /bin/sh -c "\"$suid\" \"$tmp/secret\"" >"$tmp/s.out" 2>"$tmp/s.err"
 st=$?
 if expect_eq setuid_exec "$st" "$pst" "status" &&
 	expect_eq setuid_exec "$(cat "$tmp/s.out")" "$(cat "$tmp/plain")" "output" &&
@@ -74,7 +91,7 @@ if expect_eq setuid_exec "$st" "$pst" "status" &&
 fi
 
 # A tracer of the user's own: the agent in the setuid image only says it is not traced.
-as_user "$b/chan_listen" "$suid" "$tmp/secret" >"$tmp/l.out" 2>&1
+as_user "$ulisten" "$suid" "$tmp/secret" >"$tmp/l.out" 2>&1
 st=$?
 if expect_eq setuid_own_tracer "$st" "$pst" "status" &&
 	expect_eq setuid_own_tracer "$(grep HELLO "$tmp/l.out")" "HELLO_SECURE pid CHILD fds 0" \
@@ -100,9 +117,9 @@ if expect_eq setuid_debug_dir "$root_saw" "chan_hidden found" "root, not in secu
 fi
 
 # ---- root traces a program that becomes another user: its HELLO is refused ----------
-as_user "$spk" work 5 >"$tmp/plain" 2>&1
-"$up" trace --count -o "$tmp/c.count" "p:$spk:chan_work" -- "$spk" become "$(id -u "$user")" \
-	"$(id -g "$user")" work 5 >"$tmp/c.out" 2>"$tmp/c.err"
+as_user "$uspk" work 5 >"$tmp/plain" 2>&1
+as_root "$up" trace --count -o "$tmp/c.count" "p:$uspk:chan_work" -- "$uspk" become \
+	"$(id -u "$user")" "$(id -g "$user")" work 5 >"$tmp/c.out" 2>"$tmp/c.err"
 st=$?
 if expect_eq other_creds "$st" 0 "status" &&
 	expect_eq other_creds "$(cat "$tmp/c.out")" "$(cat "$tmp/plain")" "output" &&

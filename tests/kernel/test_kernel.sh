@@ -209,9 +209,13 @@ fi
 
 # 6. Clear errors: no rights (an unprivileged user), a probe the kernel cannot take.
 if command -v setpriv >/dev/null; then
-	out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$top/build/uprobe" trace -a \
-		"p:$lib:kt_work" 2>&1)
+	# uprobe from a copy the user reaches when the checkout is out of its reach (0700).
+	pub=$(user_copies 65534 "$top/build/uprobe")
+	nobody_up=${pub:+$pub/uprobe}
+	out=$(setpriv --reuid=65534 --regid=65534 --clear-groups env ${pub:+LD_LIBRARY_PATH="$pub"} \
+		"${nobody_up:-$top/build/uprobe}" trace -a "p:$lib:kt_work" 2>&1)
 	st=$?
+	[ -z "$pub" ] || rm -rf "$pub"
 	expect_eq errors "$st" 1 "status without rights" &&
 		expect_eq errors "$(echo "$out" | grep -c 'needs root, or CAP_PERFMON')" 1 \
 			"the message ($out)"
