@@ -11,6 +11,7 @@
 #include "arch/arch.h"
 #include "core/core.h"
 #include "core/jump.h"
+#include "core/jump_memo.h"
 #include "core/resolve.h"
 #include "ubp/ubp.h"
 #include "util/log.h"
@@ -184,7 +185,7 @@ bool jump_plan(struct probe_rec *rec, const struct probe_target *t)
 	func = read_function(t, &len);
 	if (!func)
 		return opt_refuse(rec, "the function's bounds are unknown");
-	err = arch_window_plan(func, len, t->func_start, t->addr, &rec->win, why, sizeof(why));
+	err = jump_memo_plan(t, func, len, &rec->win, why, sizeof(why));
 	free(func);
 	if (err)
 		return opt_refuse(rec, why);
