@@ -189,7 +189,7 @@ bool jump_plan(struct probe_rec *rec, const struct probe_target *t)
 	free(func);
 	if (err)
 		return opt_refuse(rec, why);
-	err = branches_into(t, t->addr, t->addr + rec->win.len, &src, &dst);
+	err = jump_memo_branches(t, t->addr, t->addr + rec->win.len, &src, &dst);
 	if (err) {
 		if (err > 0 && src)
 			snprintf(why, sizeof(why), "the jump at 0x%lx targets byte %lu of the window",

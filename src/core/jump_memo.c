@@ -50,6 +50,13 @@
  */
 #define MEMO_STORES_MAX 64
 
+/* A mapping of a file as the branch index (core/branches.c) is keyed. */
+struct memo_map {
+	uint64_t file_offset, len;	   /* the mapping's */
+	uint64_t dev, ino, size, mtime_ns; /* the file's */
+	struct sym_ident ident;
+};
+
 struct memo_hdr {
 	uint32_t magic, version;
 	uint32_t insn_size, win_size; /* sizeof(struct arch_insn), sizeof(struct arch_window) */
@@ -57,6 +64,9 @@ struct memo_hdr {
 	uint32_t func_len, probe_off;
 	struct arch_insn insn;
 	struct arch_window win;
+	struct memo_map map; /* the branch fact's: valid for this mapping of this file */
+	uint32_t no_branch;  /* 1: no branch nor landing pad of the mapping into the window */
+	uint32_t pad;
 };
 
 /*
@@ -67,7 +77,10 @@ static struct memo_slot {
 	uint64_t addr, func_start, func_size;
 	ino_t ino;
 	bool loaded;		/* hdr holds a memo valid for these bytes */
+	bool br_loaded;		/* ... and its branch fact for this mapping */
 	bool noted;		/* hdr.insn was decoded here, no plan yet */
+	bool planned;		/* hdr.win planned here (or loaded), to store */
+	struct memo_map map;	/* this mapping's identity */
 	struct memo_hdr hdr;	/* relative addresses */
 	uint8_t *bytes;		/* the function's bytes (malloc'd) */
 	size_t len;
@@ -130,10 +143,12 @@ static bool lib_id_known(void)
 	return lib.found;
 }
 
-/* Where t's memo is kept: 0 and its name, or -1 (not a file's function, no identity). */
-static int memo_name(const struct probe_target *t, char *name, size_t len)
+/*
+ * Where t's memo is kept: 0, its name and the mapping's identity in map, or -1
+ * (not a file's function, no identity).
+ */
+static int memo_name(const struct probe_target *t, char *name, size_t len, struct memo_map *map)
 {
-	struct sym_ident id;
 	struct sym_file *f;
 	char suffix[64];
 
@@ -147,11 +162,18 @@ static int memo_name(const struct probe_target *t, char *name, size_t len)
 		sym_file_close(f);
 		return -1;
 	}
-	sym_file_ident(f, &id);
+	memset(map, 0, sizeof(*map));
+	sym_file_ident(f, &map->ident);
+	map->file_offset = t->file_offset - (t->addr - t->map_start);
+	map->len = t->map_end - t->map_start;
+	map->dev = sym_file_dev(f);
+	map->ino = sym_file_ino(f);
+	map->size = sym_file_size(f);
+	map->mtime_ns = sym_file_mtime_ns(f);
 	sym_file_close(f);
 	snprintf(suffix, sizeof(suffix), "-%lx-%lx.uan", t->file_offset - (t->addr - t->func_start),
 		 t->addr - t->func_start);
-	sym_ident_name(&id, "an-", suffix, name, len);
+	sym_ident_name(&map->ident, "an-", suffix, name, len);
 	return 0;
 }
 
@@ -198,7 +220,7 @@ static bool memo_valid(const struct memo_hdr *h, size_t size, const uint8_t *fun
 	    memcmp(h + 1, func, len) || !insn_sane(&h->insn, func, len, off))
 		return false;
 	memcpy(&no_return, &w->no_return, 1); /* a bool read from a file: any byte */
-	if (!w->n || w->n > ARCH_WINDOW_MAX || no_return > 1 ||
+	if (h->no_branch > 1 || !w->n || w->n > ARCH_WINDOW_MAX || no_return > 1 ||
 	    w->ntables > sizeof(w->tables) / sizeof(w->tables[0]) ||
 	    !memchr(w->indirect_why, 0, sizeof(w->indirect_why)))
 		return false;
@@ -254,7 +276,7 @@ int jump_memo_insn(const struct probe_target *t, struct arch_insn *ai)
 	slot_reset(t);
 	if (arch_insn_decoder_loaded() && stores >= MEMO_STORES_MAX)
 		return -ENOENT;
-	if (memo_name(t, name, sizeof(name)) || !(slot.bytes = func_bytes(t, &slot.len)))
+	if (memo_name(t, name, sizeof(name), &slot.map) || !(slot.bytes = func_bytes(t, &slot.len)))
 		return -ENOENT;
 	if (arch_insn_decoder_loaded())
 		return -ENOENT; /* decoded here, then stored (jump_memo_plan) */
@@ -265,6 +287,9 @@ int jump_memo_insn(const struct probe_target *t, struct arch_insn *ai)
 		slot.hdr = *(const struct memo_hdr *)mem;
 		memo_rebase(&slot.hdr, t->func_start);
 		slot.loaded = true;
+		/* The same file where it was, unchanged: what its branch index would say. */
+		slot.br_loaded = slot.hdr.no_branch &&
+				 !memcmp(&slot.hdr.map, &slot.map, sizeof(slot.map));
 		*ai = slot.hdr.insn;
 	}
 	munmap(mem, size);
@@ -279,23 +304,31 @@ void jump_memo_note_insn(const struct probe_target *t, const struct arch_insn *a
 	slot.noted = true;
 }
 
-/* Store the slot's instruction and window w (this process's addresses). */
-static void memo_store(const struct probe_target *t, const struct arch_window *w)
+/*
+ * Store the slot's instruction and window (this process's addresses), with
+ * the branch index's answer for this mapping: no branch into the window.
+ */
+static void memo_store(const struct probe_target *t)
 {
 	size_t off = t->addr - t->func_start;
 	struct memo_hdr *h;
 	char name[200];
 
-	if (stores >= MEMO_STORES_MAX || memo_name(t, name, sizeof(name)) ||
+	if (stores >= MEMO_STORES_MAX || memo_name(t, name, sizeof(name), &slot.map) ||
 	    !(h = malloc(sizeof(*h) + slot.len)))
 		return;
 	stores++;
 	memset(h, 0, sizeof(*h));
-	*h = (struct memo_hdr){ .magic = MEMO_MAGIC, .version = MEMO_VERSION,
-				.insn_size = sizeof(struct arch_insn),
-				.win_size = sizeof(struct arch_window),
-				.func_len = (uint32_t)slot.len, .probe_off = (uint32_t)off,
-				.insn = slot.hdr.insn, .win = *w };
+	h->magic = MEMO_MAGIC;
+	h->version = MEMO_VERSION;
+	h->insn_size = sizeof(struct arch_insn);
+	h->win_size = sizeof(struct arch_window);
+	h->func_len = (uint32_t)slot.len;
+	h->probe_off = (uint32_t)off;
+	h->insn = slot.hdr.insn;
+	h->win = slot.hdr.win;
+	h->map = slot.map;
+	h->no_branch = 1;
 	memcpy(h->lib_id, lib.id, sizeof(lib.id));
 	memo_rebase(h, -t->func_start);
 	memcpy(h + 1, slot.bytes, slot.len);
@@ -311,14 +344,34 @@ int jump_memo_plan(const struct probe_target *t, const uint8_t *func, size_t len
 	bool same = slot_is(t) && slot.bytes && slot.len == len && !memcmp(slot.bytes, func, len);
 	int err;
 
+	slot.planned = false;
 	if (same && slot.loaded) {
 		*w = slot.hdr.win;
+		slot.planned = true;
 		return 0;
 	}
 	err = arch_window_plan(func, len, t->func_start, t->addr, w, why, whylen);
-	if (!err && same && slot.noted)
-		memo_store(t, w);
+	if (!err && same && slot.noted) {
+		slot.hdr.win = *w;
+		slot.planned = true;
+	}
 	slot.noted = false;
+	return err;
+}
+
+int jump_memo_branches(const struct probe_target *t, uint64_t lo, uint64_t hi, uint64_t *src,
+		       uint64_t *target)
+{
+	bool ours = slot_is(t) && slot.planned && lo == t->addr &&
+		    hi == t->addr + slot.hdr.win.len;
+	int err;
+
+	if (ours && slot.br_loaded)
+		return 0;
+	err = branches_into(t, lo, hi, src, target);
+	if (!err && ours)
+		memo_store(t);
+	slot.planned = false;
 	return err;
 }
 
@@ -341,6 +394,12 @@ int jump_memo_plan(const struct probe_target *t, const uint8_t *func, size_t len
 		   struct arch_window *w, char *why, size_t whylen)
 {
 	return arch_window_plan(func, len, t->func_start, t->addr, w, why, whylen);
+}
+
+int jump_memo_branches(const struct probe_target *t, uint64_t lo, uint64_t hi, uint64_t *src,
+		       uint64_t *target)
+{
+	return branches_into(t, lo, hi, src, target);
 }
 
 #endif

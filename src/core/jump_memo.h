@@ -29,10 +29,20 @@ void jump_memo_note_insn(const struct probe_target *t, const struct arch_insn *a
 
 /*
  * arch_window_plan for t's function, whose bytes (as read now) are func[0..len):
- * from the memo when it holds exactly these bytes, else decoded, and then
- * stored with the noted instruction when the window can be optimized.
+ * from the memo when it holds exactly these bytes, else decoded (and kept to
+ * be stored by jump_memo_branches).
  */
 int jump_memo_plan(const struct probe_target *t, const uint8_t *func, size_t len,
 		   struct arch_window *w, char *why, size_t whylen);
+
+/*
+ * branches_into for t's window [lo, hi) planned by jump_memo_plan: the memo's
+ * answer when it was stored for this mapping of this very file (dev, inode,
+ * size, mtime, build-id: what keys the branch index), so that the index (libc:
+ * 0.5 MB, its checksum read whole) is not mapped. A window found clear is
+ * stored with its instruction (jump_memo_note_insn) and this answer.
+ */
+int jump_memo_branches(const struct probe_target *t, uint64_t lo, uint64_t hi, uint64_t *src,
+		       uint64_t *target);
 
 #endif
