@@ -31,14 +31,15 @@ __asm__(".text\n"
 	"	int3\n"
 	".size memo_f, . - memo_f\n");
 
-static int zydis_mapped(void)
+/* Is a mapping whose path contains what in this process? */
+static int mapped(const char *what)
 {
 	char line[512];
 	FILE *f = fopen("/proc/self/maps", "r");
 	int found = 0;
 
 	while (f && fgets(line, sizeof(line), f))
-		found |= strstr(line, "libZydis") != NULL;
+		found |= strstr(line, what) != NULL;
 	if (f)
 		fclose(f);
 	return found;
@@ -51,6 +52,6 @@ int main(int argc, char **argv)
 
 	for (unsigned i = 0; i < calls; i++)
 		sum += memo_f();
-	printf("sum 0x%lx zydis %d\n", sum, zydis_mapped());
+	printf("sum 0x%lx zydis %d\n", sum, mapped("libZydis"));
 	return 0;
 }
