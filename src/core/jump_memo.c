@@ -199,7 +199,7 @@ static bool insn_sane(const struct arch_insn *ai, const uint8_t *func, size_t le
 {
 	return ai->len && ai->len <= ARCH_INSN_MAX && off + ai->len <= len && ai->addr == off &&
 	       !memcmp(ai->bytes, func + off, ai->len) && ai->op <= ARCH_OP_NO_RETURN &&
-	       ai->riprel_off < ai->len && ai->modrm_off < ai->len &&
+	       ai->riprel_off < ai->len && ai->modrm_off < ai->len && ai->cond < 16 &&
 	       ai->reg < sizeof(struct uprobe_regs) / sizeof(uint64_t);
 }
 

@@ -232,15 +232,18 @@ int sym_syms_need(const struct sym_file *cf)
 {
 	struct sym_file *f = (struct sym_file *)cf; /* loading changes no answer */
 
-	if (__atomic_load_n(&f->syms_state, __ATOMIC_ACQUIRE))
-		return f->syms_err;
-	pthread_mutex_lock(&f->syms_lock);
-	if (!f->syms_state) {
-		f->syms_err = syms_load(f);
-		__atomic_store_n(&f->syms_state, 1, __ATOMIC_RELEASE);
+	if (!__atomic_load_n(&f->syms_state, __ATOMIC_ACQUIRE)) {
+		pthread_mutex_lock(&f->syms_lock);
+		if (!f->syms_state) {
+			f->syms_err = syms_load(f);
+			if (f->syms_err)
+				snprintf(f->syms_why, sizeof(f->syms_why), "%s", uprobe_last_error());
+			__atomic_store_n(&f->syms_state, 1, __ATOMIC_RELEASE);
+		}
+		pthread_mutex_unlock(&f->syms_lock);
 	}
-	pthread_mutex_unlock(&f->syms_lock);
-	return f->syms_err;
+	/* Each caller reports the error: the message again, not another call's. */
+	return f->syms_err ? log_error(-f->syms_err, "%s", f->syms_why) : 0;
 }
 
 bool sym_file_is_go(const struct sym_file *f)
