@@ -11,6 +11,7 @@
 #include "arch/arch.h"
 #include "core/core.h"
 #include "core/jump.h"
+#include "core/jump_memo.h"
 #include "core/resolve.h"
 #include "ubp/ubp.h"
 #include "util/log.h"
@@ -184,11 +185,11 @@ bool jump_plan(struct probe_rec *rec, const struct probe_target *t)
 	func = read_function(t, &len);
 	if (!func)
 		return opt_refuse(rec, "the function's bounds are unknown");
-	err = arch_window_plan(func, len, t->func_start, t->addr, &rec->win, why, sizeof(why));
+	err = jump_memo_plan(t, func, len, &rec->win, why, sizeof(why));
 	free(func);
 	if (err)
 		return opt_refuse(rec, why);
-	err = branches_into(t, t->addr, t->addr + rec->win.len, &src, &dst);
+	err = jump_memo_branches(t, t->addr, t->addr + rec->win.len, &src, &dst);
 	if (err) {
 		if (err > 0 && src)
 			snprintf(why, sizeof(why), "the jump at 0x%lx targets byte %lu of the window",

@@ -20,6 +20,7 @@
 #include "core/batch.h"
 #include "core/core.h"
 #include "core/jump.h"
+#include "core/jump_memo.h"
 #include "core/resolve.h"
 #include "core/retpatch.h"
 #include "core/retsite.h"
@@ -170,13 +171,18 @@ static int analyze_at(const struct probe_target *t, struct arch_insn *ai)
 	char why[256];
 	int err;
 
+	if (!jump_memo_insn(t, ai))
+		return 0; /* decoded by an earlier image, from these very bytes */
 	if (avail > sizeof(buf))
 		avail = sizeof(buf);
 	target_read(t, t->addr, buf, avail);
 	err = arch_insn_analyze(ai, buf, avail, t->addr, why, sizeof(why));
 	if (!err)
 		err = check_site(t, why, sizeof(why));
-	return err ? log_error(-err, "%s", why) : 0;
+	if (err)
+		return log_error(-err, "%s", why);
+	jump_memo_note_insn(t, ai);
+	return 0;
 }
 
 /*

@@ -174,9 +174,6 @@ const char *sym_pool_strndup(struct sym_file *f, const char *s, size_t n)
 static int sym_load(struct sym_file *f)
 {
 	const struct elf_hdrs *h = &f->hdrs;
-	Elf_Scn *scn = NULL;
-	Elf *elf;
-	int aux_src;
 
 	f->nphdrs = h->nphdrs;
 	f->phdrs = calloc(f->nphdrs ? f->nphdrs : 1, sizeof(*f->phdrs));
@@ -192,7 +189,21 @@ static int sym_load(struct sym_file *f)
 		if (h->sh[i].sh_type == SHT_SYMTAB)
 			f->has_symtab = true;
 	}
-	aux_src = f->has_symtab ? -1 : sym_debug_open(f);
+	f->aux_src = f->has_symtab ? -1 : sym_debug_open(f);
+	return 0;
+}
+
+/*
+ * The symbols: the cache's (libc's: 0.5 MB mapped and read whole for its
+ * checksum, 10,000 entries checked), else the file's symbol tables. Not at
+ * open: an image whose probes' names a memo answers never needs them.
+ */
+static int syms_load(struct sym_file *f)
+{
+	int aux_src = f->aux_src;
+	Elf_Scn *scn = NULL;
+	Elf *elf;
+
 	if (sym_cache_load(f, aux_src))
 		return 0;
 	/* Not cached: the symbol tables, read with libelf (opened now, the first need). */
@@ -215,6 +226,24 @@ static int sym_load(struct sym_file *f)
 		qsort(f->syms, f->nsyms, sizeof(*f->syms), sym_cmp);
 	sym_cache_store(f, aux_src);
 	return 0;
+}
+
+int sym_syms_need(const struct sym_file *cf)
+{
+	struct sym_file *f = (struct sym_file *)cf; /* loading changes no answer */
+
+	if (!__atomic_load_n(&f->syms_state, __ATOMIC_ACQUIRE)) {
+		pthread_mutex_lock(&f->syms_lock);
+		if (!f->syms_state) {
+			f->syms_err = syms_load(f);
+			if (f->syms_err)
+				snprintf(f->syms_why, sizeof(f->syms_why), "%s", uprobe_last_error());
+			__atomic_store_n(&f->syms_state, 1, __ATOMIC_RELEASE);
+		}
+		pthread_mutex_unlock(&f->syms_lock);
+	}
+	/* Each caller reports the error: the message again, not another call's. */
+	return f->syms_err ? log_error(-f->syms_err, "%s", f->syms_why) : 0;
 }
 
 bool sym_file_is_go(const struct sym_file *f)
@@ -317,6 +346,7 @@ struct sym_file *sym_file_open(const char *path)
 	}
 	snprintf(f->path, sizeof(f->path), "%s", path);
 	pthread_mutex_init(&f->elf_lock, NULL);
+	pthread_mutex_init(&f->syms_lock, NULL);
 	f->fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (f->fd < 0) {
 		err = log_error(errno, "%s: %s", path, strerror(errno));
@@ -349,6 +379,7 @@ err_close:
 	return NULL;
 err_free:
 	pthread_mutex_destroy(&f->elf_lock);
+	pthread_mutex_destroy(&f->syms_lock);
 	free(f);
 	errno = -err;
 	return NULL;
@@ -364,6 +395,7 @@ void sym_file_close(struct sym_file *f)
 		close(f->fd);
 	elf_hdrs_free(&f->hdrs);
 	pthread_mutex_destroy(&f->elf_lock);
+	pthread_mutex_destroy(&f->syms_lock);
 	sym_aux_close(&f->aux);
 	while (f->pool) {
 		struct sym_pool_chunk *next = f->pool->next;
@@ -450,7 +482,7 @@ void sym_fill(const struct sym_entry *e, struct sym_func *out)
 
 size_t sym_index_after(const struct sym_file *f, uint64_t vaddr)
 {
-	size_t lo = 0, hi = f->nsyms;
+	size_t lo = 0, hi = sym_syms_need(f) ? 0 : f->nsyms;
 
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;

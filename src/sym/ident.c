@@ -28,10 +28,15 @@ void sym_file_ident(struct sym_file *f, struct sym_ident *id)
 void sym_ident_name(const struct sym_ident *id, const char *prefix, const char *suffix, char *out,
 		    size_t len)
 {
+	static const char hex[] = "0123456789abcdef";
 	int n = snprintf(out, len, "%s", prefix);
 
-	for (uint32_t i = 0; i < id->build_id_len && n + 3 < (int)len; i++)
-		n += snprintf(out + n, len - n, "%02x", id->build_id[i]);
+	/* Not snprintf per byte: every probe's cache names are made (~1,500 instructions a byte). */
+	for (uint32_t i = 0; i < id->build_id_len && n + 3 < (int)len; i++) {
+		out[n++] = hex[id->build_id[i] >> 4];
+		out[n++] = hex[id->build_id[i] & 15];
+		out[n] = '\0';
+	}
 	if (!id->build_id_len && n < (int)len)
 		n += snprintf(out + n, len - n, "%" PRIx64 "-%" PRIx64 "-%" PRIx64 "-%" PRIx64,
 			      id->dev, id->ino, id->size, id->mtime_ns);

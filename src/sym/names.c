@@ -377,6 +377,11 @@ int sym_find(struct sym_file *f, const char *name, struct sym_func *out)
 
 	if (strpbrk(name, "*?["))
 		return log_error(EINVAL, "'%s' is a wildcard: it names no single function", name);
+	if (sym_name_memo_get(f, name, out))
+		return 0;
+	err = sym_syms_need(f);
+	if (err)
+		return err;
 	snprintf(base, sizeof(base), "%s", name);
 	if (at && at != name && strcmp(at, "@plt")) {
 		base[at - name] = '\0';
@@ -408,6 +413,7 @@ int sym_find(struct sym_file *f, const char *name, struct sym_func *out)
 	if (err)
 		return err;
 	sym_fill(c[0], out);
+	sym_name_memo_put(f, name, out);
 	return 0;
 }
 

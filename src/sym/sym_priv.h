@@ -104,8 +104,17 @@ struct sym_file {
 	Elf *elf;	      /* libelf's, opened at its first need (sym_file_elf) */
 	pthread_mutex_t elf_lock; /* of opening elf and aux.elf */
 	struct stat st;
-	struct sym_entry *syms; /* sorted by vaddr */
+	/*
+	 * Sorted by vaddr; loaded at their first need (sym_syms_need: a lookup
+	 * that a name memo does not answer), not at open: syms_state set with
+	 * release after, syms_err their loading's result, syms_lock its lock.
+	 */
+	struct sym_entry *syms;
 	size_t nsyms;
+	int syms_state, syms_err;
+	char syms_why[256]; /* the loading's error message, given again with syms_err */
+	int aux_src; /* sym_debug_open's, at open */
+	pthread_mutex_t syms_lock;
 	GElf_Phdr *phdrs;
 	size_t nphdrs;
 	struct sym_fde *fdes; /* sorted by start; read at the first need (eh.c) */
@@ -139,6 +148,17 @@ struct sym_file {
 	size_t by_name_n;
 	const struct sym_entry *by_name_of;
 };
+
+/* f's symbols loaded (from the cache, else the file): 0, or the loading's -errno. */
+int sym_syms_need(const struct sym_file *f);
+
+/*
+ * symcache.c: what a lookup of name in f answered before (a name memo, kept
+ * in the cache by f's identity and its debug file's): true and out filled;
+ * sym_name_memo_put() keeps a lookup's answer.
+ */
+bool sym_name_memo_get(struct sym_file *f, const char *name, struct sym_func *out);
+void sym_name_memo_put(struct sym_file *f, const char *name, const struct sym_func *out);
 
 /* Append the function symbols of one symbol table of elf (src: enum sym_src). */
 int sym_load_table(struct sym_file *f, Elf *elf, Elf_Scn *scn, GElf_Shdr *sh, int src);

@@ -30,6 +30,7 @@
  * code wrote, and an index in bounds cannot make a lookup read outside the
  * table, only miss.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -198,6 +199,10 @@ const char *sym_name_at(const struct sym_file *f, size_t i)
 
 const struct sym_entry *sym_entries(const struct sym_file *f, size_t *n)
 {
+	if (sym_syms_need(f)) {
+		*n = 0;
+		return f->syms;
+	}
 	for (size_t i = 0; f->cache_entries && i < f->nsyms; i++)
 		sym_entry_at(f, i);
 	*n = f->nsyms;
@@ -268,4 +273,94 @@ void sym_cache_store(struct sym_file *f, int aux_src)
 out:
 	free(order);
 	free(mem);
+}
+
+/*
+ * Name memos: what sym_find answered for one name in one file, so that an
+ * image that probes libc:malloc does not load libc's 10,000 symbols (their
+ * cache's 0.5 MB read whole for its checksum, every entry checked) to find
+ * one. Kept by the identity the symbol cache is kept by (the file on disk,
+ * the debug file used, the build-id: symcache_want), which the memo holds and
+ * must match, and by the name asked (held too, compared whole). At most
+ * NAME_MEMO_STORES written per process: a bulk attach leaves no thousands of
+ * files.
+ *
+ *   nm-<id>-<hash of the name>.unm: struct name_memo
+ */
+#define NAME_MEMO_MAGIC 0x6d656d6eu /* "nmem" */
+#define NAME_MEMO_VERSION 1u
+#define NAME_MEMO_STORES 64
+
+struct name_memo {
+	uint32_t magic, version;
+	struct symcache_hdr want; /* the symbols' identity, as symcache_want says */
+	char name[512];		  /* the name asked */
+	char fname[128];	  /* the answer, struct sym_func's fields */
+	uint64_t vaddr, size;
+	uint32_t ifunc, pad;
+};
+
+static unsigned name_memo_stores;
+
+/* The memo's file name for name in f (a hash of the name: names are long). */
+static void name_memo_file(const struct symcache_hdr *want, const char *name, char *out,
+			   size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	char suffix[40];
+
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		h = (h ^ *p) * 0x100000001b3ull;
+	snprintf(suffix, sizeof(suffix), "-%016lx.unm", (unsigned long)h);
+	sym_ident_name(&want->ident, "nm-", suffix, out, len);
+}
+
+bool sym_name_memo_get(struct sym_file *f, const char *name, struct sym_func *out)
+{
+	struct name_memo want_memo;
+	const struct name_memo *m;
+	char file[200];
+	bool ok;
+	size_t len;
+
+	if (strlen(name) >= sizeof(m->name))
+		return false;
+	symcache_want(f, f->aux_src, &want_memo.want);
+	name_memo_file(&want_memo.want, name, file, sizeof(file));
+	m = cache_map(file, &len);
+	if (!m)
+		return false;
+	ok = len == sizeof(*m) && m->magic == NAME_MEMO_MAGIC && m->version == NAME_MEMO_VERSION &&
+	     !memcmp(&m->want, &want_memo.want, sizeof(m->want)) &&
+	     memchr(m->name, 0, sizeof(m->name)) && !strcmp(m->name, name) &&
+	     memchr(m->fname, 0, sizeof(m->fname)) && m->ifunc <= 1;
+	if (ok) {
+		memcpy(out->name, m->fname, sizeof(out->name));
+		out->vaddr = m->vaddr;
+		out->size = m->size;
+		out->ifunc = m->ifunc;
+	}
+	munmap((void *)m, len);
+	return ok;
+}
+
+void sym_name_memo_put(struct sym_file *f, const char *name, const struct sym_func *out)
+{
+	struct name_memo m;
+	char file[200];
+
+	if (name_memo_stores >= NAME_MEMO_STORES || strlen(name) >= sizeof(m.name))
+		return;
+	name_memo_stores++;
+	memset(&m, 0, sizeof(m));
+	m.magic = NAME_MEMO_MAGIC;
+	m.version = NAME_MEMO_VERSION;
+	symcache_want(f, f->aux_src, &m.want);
+	snprintf(m.name, sizeof(m.name), "%s", name);
+	snprintf(m.fname, sizeof(m.fname), "%s", out->name);
+	m.vaddr = out->vaddr;
+	m.size = out->size;
+	m.ifunc = out->ifunc;
+	name_memo_file(&m.want, name, file, sizeof(file));
+	cache_store(file, &m, sizeof(m));
 }

@@ -1,8 +1,9 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # The cache of per-file facts (src/util/cache.h: symbols sym-*.usym, branch
-# indexes br-*.ubr) damaged every way a disk, an editor or a user can: bytes
-# changed in the header, the middle and the end, cut in half, cut to a header,
+# indexes br-*.ubr, probe analyses an-*.uan, name memos nm-*.unm) damaged
+# every way a disk, an editor or a user can: bytes changed in the header, the
+# middle and the end, cut in half, cut to a header,
 # emptied, replaced by another file's entry (another build-id), garbage, a
 # symlink, a file or a directory of another user, a directory that is a file.
 # Each traced run equals the run without a cache: the same counts, the same
@@ -70,6 +71,7 @@ for f in $(ls "$tmp/good"); do
 	i=$((i + 1))
 	case $f in
 	sym-*) other=$(ls "$tmp/good" | grep '^sym-' | grep -v "^$f\$" | head -1) ;;
+	an-* | nm-*) other=$(ls "$tmp/good" | grep -v "^$f\$" | head -1) ;;
 	*) other=$(ls "$tmp/good" | grep '^br-' | grep -v "^$f\$" | head -1) ;;
 	esac
 	kind=${f%%-*}$i

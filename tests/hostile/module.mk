@@ -38,3 +38,14 @@ $(B)/tests/hostile/nosyms: tests/hostile/nosyms.S
 # build-id's, not ours, unusable directory): each run equals the uncached one.
 TEST_BINS += tests/hostile/cache_test.sh
 tests/hostile/cache_test.sh: $(B)/uprobe $(B)/tests/hostile/hostile_target
+
+# A probe's analysis kept in the cache (core/jump_memo.c): used by the next image
+# (no decoder loaded), refused when the bytes mapped are not the memo's (a file
+# rewritten in place, the same build-id; another function's memo), never patched
+# from a wrong analysis.
+TEST_BINS += tests/hostile/memo_test.sh
+tests/hostile/memo_test.sh: $(B)/uprobe $(B)/tests/hostile/memo_target
+
+$(B)/tests/hostile/memo_target: tests/hostile/memo_target.c
+	@mkdir -p $(@D)
+	$(HOSTILE_PROG)

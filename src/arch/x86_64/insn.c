@@ -36,6 +36,11 @@ static const ZydisDecoder *insn_decoder(void)
 	return &decoder;
 }
 
+bool arch_insn_decoder_loaded(void)
+{
+	return __atomic_load_n(&decoder_ready, __ATOMIC_ACQUIRE);
+}
+
 unsigned arch_insn_length(const uint8_t *code, size_t avail, uint64_t addr)
 {
 	const ZydisDecoder *dec = insn_decoder();

@@ -67,6 +67,9 @@ struct arch_insn {
 int arch_insn_analyze(struct arch_insn *ai, const uint8_t *code, size_t avail, uint64_t addr,
 		      char *why, size_t whylen);
 
+/* Has this process loaded the decoder (Zydis, at its first analysis)? */
+bool arch_insn_decoder_loaded(void);
+
 /* Length of the instruction at code, or 0 if it does not decode. */
 unsigned arch_insn_length(const uint8_t *code, size_t avail, uint64_t addr);
 
