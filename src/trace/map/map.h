@@ -217,6 +217,9 @@ int map_value_take(struct map_region *r, int id, const void *key, int64_t *v);
  *     word; the key never rewritten). A nested call that finds BUSY takes
  *     set/take's path (bounded, counted).
  * Anything but the key's home slot, live or deleted, takes set and take.
+ * The owner remembers the slot (per thread, region and map: a slot keeps its
+ * key for ever), so its next set or take is a load of ctrl and a store or
+ * two, no hash and no lookup (map_update.c, struct map_own).
  */
 int map_value_set_own(struct map_region *r, int id, const void *key, int64_t v);
 int map_value_take_own(struct map_region *r, int id, const void *key, int64_t *v);
