@@ -165,6 +165,12 @@ int map_agg_update(struct map_region *r, int id, const void *key, int64_t v);
  */
 int map_agg_count(struct map_region *r, int id, const void *key);
 /*
+ * map_agg_update(r, id, key, v) of a hist() map (MAP_HIST), the same words
+ * written, as map_agg_count's lean leaf: the bucket's word of the key at its
+ * home slot. Any other map: map_agg_update.
+ */
+int map_agg_hist(struct map_region *r, int id, const void *key, int64_t v);
+/*
  * map_agg_count with the key's hash computed ahead (map_agg_key_hash: a
  * fixed key, uprobe trace --count's probe index), which the lean path then
  * does not compute. A hash that is not the key's only makes it slower.

@@ -584,17 +584,30 @@ int map_agg_update(struct map_region *r, int id, const void *key, int64_t v)
 	return ret;
 }
 
+/* The bucket of v in a log2 histogram (map_hist_bucket), inline for the lean paths. */
+static inline unsigned int hist_bucket(int64_t v)
+{
+	if (v < 0)
+		return 0;
+	if (v == 0)
+		return 1;
+	return 2 + 63 - (unsigned int)__builtin_clzll((uint64_t)v);
+}
+
 /*
- * count() (MAP_COUNT): map_agg_update's lean path with nothing but the count
- * in it, for the hits that write nothing but a counter (`@ = count()`,
- * `@[k] = count()`, uprobe trace --count). No kind dispatch, no value, two
- * callee-saved registers where map_agg_update saves five; anything but the
- * lean case (not a count map, a nested update, no cached shard, the key not
- * at its home slot or of an older generation) is map_agg_update's, as a tail
- * call with busy clear.
+ * count() (MAP_COUNT) and hist() (MAP_HIST): map_agg_update's lean path with
+ * nothing but the one word it adds 1 to, for the hits that write nothing
+ * but a counter (`@ = count()`, `@[k] = count()`, uprobe trace --count) or
+ * a histogram's bucket (`@ = hist(v)`, the latency idiom's
+ * `hist(nsecs - @start[tid])`). kind is a constant of each caller: no kind
+ * dispatch, two callee-saved registers where map_agg_update saves five;
+ * anything but the lean case (a map of another kind, a nested update, no
+ * cached shard, the key not at its home slot or of an older generation) is
+ * map_agg_update's, as a tail call with busy clear.
  */
-static inline __attribute__((always_inline)) int agg_count(struct map_region *r, int id,
-							  const void *key, uint64_t hash)
+static inline __attribute__((always_inline)) int agg_lean(struct map_region *r, int id,
+							 const void *key, uint64_t hash,
+							 enum map_kind kind, int64_t v)
 {
 	struct map_self *me = &self;
 	const struct map_priv *m;
@@ -608,7 +621,7 @@ static inline __attribute__((always_inline)) int agg_count(struct map_region *r,
 		return -EINVAL;
 	m = &r->maps[id];
 	key_size = m->def.key_size;
-	if (__builtin_expect(m->def.kind != MAP_COUNT || me->busy || me->serial != r->serial ||
+	if (__builtin_expect(m->def.kind != kind || me->busy || me->serial != r->serial ||
 				     !me->shard || (key_size && !key_is_word(key_size)),
 			     0))
 		goto other;
@@ -619,6 +632,8 @@ static inline __attribute__((always_inline)) int agg_count(struct map_region *r,
 	/* m's words before the fence: the process's own copy, never written after attach */
 	s = map_slot(me->shard + m->table_off, m, (uint32_t)h & m->mask);
 	w = (int64_t *)(s + (key_size ? 16 : 8)); /* after the key's one word, if any */
+	if (kind == MAP_HIST)
+		w += hist_bucket(v);
 	gen_word = &m->state->gen;
 	me->busy = 1;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
@@ -636,7 +651,18 @@ static inline __attribute__((always_inline)) int agg_count(struct map_region *r,
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	me->busy = 0;
 other:
-	return map_agg_update(r, id, key, 1);
+	return map_agg_update(r, id, key, kind == MAP_COUNT ? 1 : v);
+}
+
+static inline __attribute__((always_inline)) int agg_count(struct map_region *r, int id,
+							  const void *key, uint64_t hash)
+{
+	return agg_lean(r, id, key, hash, MAP_COUNT, 1);
+}
+
+int map_agg_hist(struct map_region *r, int id, const void *key, int64_t v)
+{
+	return agg_lean(r, id, key, 0, MAP_HIST, v);
 }
 
 int map_agg_count(struct map_region *r, int id, const void *key)
@@ -717,11 +743,7 @@ int map_agg_delete(struct map_region *r, int id, const void *key)
 
 unsigned int map_hist_bucket(int64_t v)
 {
-	if (v < 0)
-		return 0;
-	if (v == 0)
-		return 1;
-	return 2 + 63 - (unsigned int)__builtin_clzll((uint64_t)v);
+	return hist_bucket(v);
 }
 
 unsigned int map_lhist_bucket(const struct map_def *d, int64_t v)
