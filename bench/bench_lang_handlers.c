@@ -52,53 +52,76 @@ static inline __attribute__((always_inline)) uint64_t fast_int(const struct upro
 }
 
 /* A probe of a common shape: as src/lang/hit.c's hit_fast, with the builtins above. */
-static bool run_fast(struct bench_lang *b, uint32_t probe, struct uprobe_regs *regs)
+static inline __attribute__((always_inline)) void run_fast(struct bench_lang *b,
+							   const struct plan_fast *f,
+							   struct uprobe_regs *regs)
 {
-	const struct plan_fast *f = &b->plan->probes[probe].fast;
 	uint64_t now = 0, key;
 
-	if (f->kind == PF_NONE)
-		return false;
 	if (lang_fast_is_count(f)) {
 		key = f->key == PF_NO ? 0 : fast_int(regs, f->key, &now);
 		map_agg_count(b->region, f->map, &key);
-		return true;
+		return;
 	}
 	key = fast_int(regs, f->key, &now);
 	lang_fast_run(f, b->region, key, fast_int(regs, f->val, &now));
-	return true;
 }
 
 /* Only the builtins the probe's plan reads (plan_probe.uses). */
 #define USES(b, p, id) ((b)->plan->probes[p].uses & (1u << (id)))
 
-void bench_lang_entry(struct uprobe *probe, struct uprobe_regs *regs, void *ctx)
+/* The interpreter's probes: out of line, as hit.c's hit_general. */
+static __attribute__((noinline)) void run_general_entry(struct bench_lang *b,
+							 struct uprobe_regs *regs)
 {
-	struct bench_lang *b = ctx;
-
-	if (run_fast(b, b->entry, regs))
-		return;
 	uint64_t args[6] = { regs->rdi, regs->rsi, regs->rdx, regs->rcx, regs->r8, regs->r9 };
 	struct lang_env env = { .ops = &b->ops, .ctx = b->region, .args = args,
 				.tid = USES(b, b->entry, B_TID) ? tid() : 0,
 				.nsecs = USES(b, b->entry, B_NSECS) ? tsc() : 0 };
 
-	(void)probe;
 	plan_eval(b->plan, b->entry, &env);
+}
+
+static __attribute__((noinline)) void run_general_return(struct bench_lang *b,
+							  struct uprobe_regs *regs)
+{
+	struct lang_env env = { .ops = &b->ops, .ctx = b->region, .retval = regs->rax,
+				.tid = USES(b, b->ret, B_TID) ? tid() : 0,
+				.nsecs = USES(b, b->ret, B_NSECS) ? tsc() : 0 };
+
+	plan_eval(b->plan, b->ret, &env);
+}
+
+/*
+ * As lang_hit_run: the latency idiom's probes (plan_fast.tidns) on tid and
+ * the clock, the other shapes on their builtins, the rest interpreted.
+ */
+void bench_lang_entry(struct uprobe *probe, struct uprobe_regs *regs, void *ctx)
+{
+	struct bench_lang *b = ctx;
+	const struct plan_fast *f = &b->plan->probes[b->entry].fast;
+
+	(void)probe;
+	if (f->tidns)
+		lang_fast_tidns(f, b->region, tid(), tsc());
+	else if (f->kind != PF_NONE)
+		run_fast(b, f, regs);
+	else
+		run_general_entry(b, regs);
 }
 
 void bench_lang_return(struct uprobe *probe, struct uprobe_regs *regs, const struct uprobe_ret *ret,
 		       void *ctx)
 {
 	struct bench_lang *b = ctx;
-
-	if (run_fast(b, b->ret, regs))
-		return;
-	struct lang_env env = { .ops = &b->ops, .ctx = b->region, .retval = regs->rax,
-				.tid = USES(b, b->ret, B_TID) ? tid() : 0,
-				.nsecs = USES(b, b->ret, B_NSECS) ? tsc() : 0 };
+	const struct plan_fast *f = &b->plan->probes[b->ret].fast;
 
 	(void)probe;
 	(void)ret;
-	plan_eval(b->plan, b->ret, &env);
+	if (f->tidns)
+		lang_fast_tidns(f, b->region, tid(), tsc());
+	else if (f->kind != PF_NONE)
+		run_fast(b, f, regs);
+	else
+		run_general_return(b, regs);
 }

@@ -4,6 +4,8 @@
 # not a bench's): spread_target calls spread_f0 3 x CALLS times under
 #   uprobe trace -q --count -o /dev/null 'p:spread_target:spread_f0'
 #   uprobe -e 'uprobe:spread_target:spread_f0 { @ = count(); }'
+#   uprobe -e the latency idiom on spread_f0 (@start[tid] = nsecs at the entry,
+#     hist(nsecs - @start[tid]) and the delete at the return; per call)
 # with valgrind --trace-children=yes; the target's self count of every
 # function the hits run through (those of at least half an instruction a hit,
 # but the target's own loop and function, libc and ld.so), divided by the
@@ -27,6 +29,8 @@ hits() {
 	case $1 in
 	count) set -- "$uprobe" trace -q --count -o /dev/null "p:$target:spread_f0" ;;
 	lang) set -- "$uprobe" -e "uprobe:$target:spread_f0 { @ = count(); }" ;;
+	latency) set -- "$uprobe" -e "uprobe:$target:spread_f0 { @start[tid] = nsecs; }
+uretprobe:$target:spread_f0 /@start[tid]/ { @lat = hist(nsecs - @start[tid]); delete(@start[tid]); }" ;;
 	esac
 	if ! valgrind --tool=callgrind --trace-children=yes --smc-check=all \
 		--callgrind-out-file="$d/cg.%p" "$@" -- "$target" 1 "$calls" >"$d/out" 2>"$d/log"; then
@@ -35,6 +39,11 @@ hits() {
 	fi
 	if [ "$1" = lang ] && ! grep -qx "@: $((3 * calls))" "$d/out"; then
 		echo "callgrind_cli: @ is not $((3 * calls)): $(grep '^@' "$d/out")"
+		return 1
+	fi
+	n=$(awk '/^\[/ { sub(/^\[[^])]*[])] */, ""); s += $1 } END { print s + 0 }' "$d/out")
+	if [ "$1" = latency ] && [ "$n" != $((3 * calls)) ]; then
+		echo "callgrind_cli: @lat holds $n calls, not $((3 * calls))"
 		return 1
 	fi
 	for f in "$d"/cg.*; do
@@ -60,7 +69,7 @@ hits() {
 }
 
 st=0
-for mode in count lang; do
+for mode in count lang latency; do
 	echo "$mode:"
 	hits $mode >"$tmp/$mode.txt" || st=1
 	grep -v '_insns=' "$tmp/$mode.txt"

@@ -23,6 +23,12 @@
  *
  * One difference, PF_LAT's value (nsecs) is read once, before the take
  * rather than after it: the same clock read a few instructions earlier.
+ *
+ * An aggregation that is a hist() takes map_agg_hist (the bucket's word at
+ * the key's home slot, a leaf, as map_agg_count), the same words written as
+ * map_agg_update. The latency idiom's own two probes (plan_fast.tidns: the
+ * tid-owned start map, key tid, value nsecs) take lang_fast_tidns: the
+ * handler reads tid and the clock and nothing else, no builtin dispatch.
  */
 #ifndef UPROBES_LANG_FAST_H
 #define UPROBES_LANG_FAST_H
@@ -39,6 +45,35 @@ static inline bool lang_fast_is_count(const struct plan_fast *f)
 	return f->kind == PF_AGG && f->val == PF_NO;
 }
 
+/* An aggregation's update of probe f (PF_AGG with a value, PF_LAT): hist() by its leaf. */
+static inline __attribute__((always_inline)) void
+lang_fast_agg(const struct plan_fast *f, struct map_region *r, const uint64_t *key, int64_t v)
+{
+	if (f->agg == MK_HIST)
+		map_agg_hist(r, f->map, key, v);
+	else
+		map_agg_update(r, f->map, key, v);
+}
+
+/*
+ * A probe of plan_fast.tidns (PF_SET: `@s[tid] = nsecs`; PF_LAT: the take
+ * of @s[tid] and agg(nsecs - start)), its builtins read: the thread's tid
+ * and nsecs. Signal-safe.
+ */
+static inline __attribute__((always_inline)) void
+lang_fast_tidns(const struct plan_fast *f, struct map_region *r, uint64_t tid, uint64_t ns)
+{
+	int64_t start;
+
+	if (f->kind == PF_SET) {
+		map_value_set_own(r, f->map, &tid, (int64_t)ns);
+		return;
+	}
+	if (map_value_take_own(r, f->from, &tid, &start) || !start)
+		return;
+	lang_fast_agg(f, r, &tid, (int64_t)(ns - (uint64_t)start)); /* keyless: not read */
+}
+
 /* Probe f of region r's program with its builtins read: key, val (0 for PF_NO). Signal-safe. */
 static inline __attribute__((always_inline)) void
 lang_fast_run(const struct plan_fast *f, struct map_region *r, uint64_t key, uint64_t val)
@@ -50,7 +85,7 @@ lang_fast_run(const struct plan_fast *f, struct map_region *r, uint64_t key, uin
 		if (f->val == PF_NO) /* count() */
 			map_agg_count(r, f->map, &key);
 		else
-			map_agg_update(r, f->map, &key, (int64_t)val);
+			lang_fast_agg(f, r, &key, (int64_t)val);
 		break;
 	case PF_SET:
 		if (f->owned)
@@ -62,7 +97,7 @@ lang_fast_run(const struct plan_fast *f, struct map_region *r, uint64_t key, uin
 		if ((f->owned ? map_value_take_own : map_value_take)(r, f->from, &key, &start) ||
 		    !start)
 			break;
-		map_agg_update(r, f->map, &key, (int64_t)(val - (uint64_t)start));
+		lang_fast_agg(f, r, &key, (int64_t)(val - (uint64_t)start));
 		break;
 	default:
 		break;

@@ -189,18 +189,14 @@ static void hit_fast(const struct lang_hit *h, const struct plan_fast *f,
 	lang_fast_run(f, h->region, key, hit_int(h, regs, args, f->val, &now));
 }
 
-void lang_hit_run(void *ctx, const struct uprobe_regs *regs, uint64_t entry_tsc,
-		  const uint64_t *usdt_args)
+/* The interpreter's probe: out of line, so that a fast probe does not set up its frame. */
+static __attribute__((noinline)) void hit_general(struct lang_hit *h,
+						   const struct plan_probe *pp,
+						   const struct uprobe_regs *regs,
+						   const uint64_t *usdt_args)
 {
-	struct lang_hit *h = ctx;
-	const struct plan_probe *pp = &h->plan->probes[h->probe];
 	uint32_t uses = pp->uses;
 	uint64_t args[ARCH_ARG_REGS];
-
-	if (__builtin_expect(pp->fast.kind != PF_NONE, 1)) {
-		hit_fast(h, &pp->fast, regs, usdt_args);
-		return;
-	}
 	struct lang_env env = {
 		.ops = h->ops,
 		.ctx = h->region,
@@ -215,7 +211,6 @@ void lang_hit_run(void *ctx, const struct uprobe_regs *regs, uint64_t entry_tsc,
 		.hit = h,
 		.ustack = hit_ustack,
 	};
-	(void)entry_tsc;
 	if (!usdt_args)
 		arch_regs_args(regs, args);
 	if (USES(B_PID) || USES(B_TID) || USES(B_COMM) || USES(B_USTACK)) {
@@ -240,4 +235,23 @@ void lang_hit_run(void *ctx, const struct uprobe_regs *regs, uint64_t entry_tsc,
 		__atomic_fetch_add(&h->errors, env.errors, __ATOMIC_RELAXED);
 		map_agg_update(h->region, h->faults_map, NULL, (int64_t)env.errors);
 	}
+}
+
+void lang_hit_run(void *ctx, const struct uprobe_regs *regs, uint64_t entry_tsc,
+		  const uint64_t *usdt_args)
+{
+	struct lang_hit *h = ctx;
+	const struct plan_probe *pp = &h->plan->probes[h->probe];
+
+	(void)entry_tsc;
+	if (__builtin_expect(pp->fast.tidns, 1)) { /* the latency idiom: tid and nsecs */
+		lang_fast_tidns(&pp->fast, h->region, (uint64_t)fetch_self()->tid,
+				ticks_ns(rdtsc(), h->latency_mult));
+		return;
+	}
+	if (__builtin_expect(pp->fast.kind != PF_NONE, 1)) {
+		hit_fast(h, &pp->fast, regs, usdt_args);
+		return;
+	}
+	hit_general(h, pp, regs, usdt_args);
 }

@@ -98,6 +98,8 @@ struct plan_fast {
 	uint8_t key, val; /* enum lang_builtin, or PF_NO */
 	uint8_t from;	  /* PF_LAT: the value map of the starts */
 	uint8_t owned;	  /* PF_SET, PF_LAT: the value map is tid-owned (shape.c) */
+	uint8_t agg;	  /* PF_AGG, PF_LAT: the aggregation's enum lang_map_kind */
+	uint8_t tidns;	  /* owned, key tid, value nsecs: the latency idiom's own two probes */
 };
 
 struct plan_probe {

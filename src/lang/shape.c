@@ -67,7 +67,8 @@ static bool agg_or_set(const struct plan *pl, const struct plan_insn *in, uint32
 	*f = (struct plan_fast){.kind = op->op == PI_MAP_AGG ? PF_AGG : PF_SET,
 				.map = op->a,
 				.key = keys ? in[0].a : PF_NO,
-				.val = vals ? in[keys].a : PF_NO};
+				.val = vals ? in[keys].a : PF_NO,
+				.agg = op->op == PI_MAP_AGG ? (uint8_t)op->c : 0};
 	return true;
 }
 
@@ -92,7 +93,8 @@ static bool latency(const struct plan *pl, const struct plan_insn *in, uint32_t 
 	if (!ok)
 		return false;
 	*f = (struct plan_fast){
-		.kind = PF_LAT, .map = in[7].a, .key = k, .val = in[3].a, .from = s};
+		.kind = PF_LAT, .map = in[7].a, .key = k, .val = in[3].a, .from = s,
+		.agg = (uint8_t)in[7].c};
 	return true;
 }
 
@@ -169,6 +171,7 @@ void plan_shapes(struct plan *pl, bool general)
 		int s = tid_written(f);
 
 		f->owned = s >= 0 && tid_owned(pl, (unsigned)s);
+		f->tidns = f->owned && f->val == B_NSECS; /* tid_written: the key is tid */
 	}
 }
 

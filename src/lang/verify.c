@@ -251,8 +251,9 @@ static const char *const op_names[] = {
 void plan_dump(const struct plan *pl, FILE *out)
 {
 	for (uint32_t i = 0; i < pl->nprobes; i++)
-		fprintf(out, "probe %u: entry %u, %u variables, %s path\n", i, pl->probes[i].entry,
-			pl->probes[i].nvars, plan_fast_name(pl->probes[i].fast.kind));
+		fprintf(out, "probe %u: entry %u, %u variables, %s path%s\n", i, pl->probes[i].entry,
+			pl->probes[i].nvars, plan_fast_name(pl->probes[i].fast.kind),
+			pl->probes[i].fast.owned ? ", tid-owned" : "");
 	for (uint32_t pc = 0; pc < pl->ninsns; pc++) {
 		const struct plan_insn *in = &pl->code[pc];
 		fprintf(out, "%4u  %-8s a=%u b=%u c=%u imm=%lld\n", pc,

@@ -386,6 +386,7 @@ static const struct {
 	{ "uprobe:/bin/true:main { @ = count(); }", { PF_AGG } },
 	{ "uprobe:/bin/true:main { @[arg0] = count(); }", { PF_AGG } },
 	{ "uprobe:/bin/true:main { @h = hist(arg1); }", { PF_AGG } },
+	{ "uprobe:/bin/true:main { @h[arg0] = hist(arg2); }", { PF_AGG } },
 	{ "uprobe:/bin/true:main { @l[arg0] = lhist(arg1, 0, 100, 10); }", { PF_AGG } },
 	{ "uprobe:/bin/true:main { @s[tid] = sum(arg1); }", { PF_AGG } },
 	{ "uprobe:/bin/true:main { @st = stats(arg1); }", { PF_AGG } },
@@ -393,6 +394,10 @@ static const struct {
 	{ "uprobe:/bin/true:main { @v = arg1; }", { PF_SET } },
 	{ "uprobe:/bin/true:main { @start[tid] = nsecs; } "
 	  "uretprobe:/bin/true:main /@start[tid]/ { @ns = hist(nsecs - @start[tid]); "
+	  "delete(@start[tid]); }",
+	  { PF_SET, PF_LAT } },
+	{ "uprobe:/bin/true:main { @start[tid] = nsecs; } "
+	  "uretprobe:/bin/true:main /@start[tid]/ { @ns = avg(nsecs - @start[tid]); "
 	  "delete(@start[tid]); }",
 	  { PF_SET, PF_LAT } },
 	{ "uprobe:/bin/true:main { @start[pid] = arg1; } "
@@ -459,7 +464,8 @@ static uint64_t env_int(const struct lang_env *env, uint8_t b)
  * The same hits on the maps in the target (their map_take): the region's text.
  * direct: as the target's handler runs them (lang/hit.c): a probe of a shape
  * through lang_fast_run straight on the region (tid-owned maps through
- * map_value_set_own / map_value_take_own), the others through plan_eval.
+ * map_value_set_own / map_value_take_own; the latency idiom's own probes,
+ * plan_fast.tidns, through lang_fast_tidns), the others through plan_eval.
  */
 static char *run_shapes_on(struct lang_program *p, bool direct)
 {
@@ -479,7 +485,9 @@ static char *run_shapes_on(struct lang_program *p, bool direct)
 						.nsecs = 1000 + i * 13 + k * (i % 50),
 						.comm = "test", .func = "f", .probe = "uprobe:x:f" };
 			const struct plan_fast *f = &p->plan.probes[k].fast;
-			if (direct && f->kind != PF_NONE)
+			if (direct && f->tidns) /* hit.c's first test: tid and nsecs only */
+				lang_fast_tidns(f, r, env.tid, env.nsecs);
+			else if (direct && f->kind != PF_NONE)
 				lang_fast_run(f, r, env_int(&env, f->key), env_int(&env, f->val));
 			else if (plan_eval(&p->plan, k, &env))
 				TL_FAIL("plan_eval of probe %u", k);
@@ -496,42 +504,54 @@ static char *run_shapes_on(struct lang_program *p, bool direct)
 /*
  * Tid-owned value maps (shape.c, plan_fast.owned): @start[tid] when every
  * writer of @start is a shape writing it with key tid; any other writer
- * (another key, an interpreted ++ or delete) and it is not.
+ * (another key, an interpreted ++ or delete) and it is not. tidns: an owned
+ * probe whose value is nsecs (the latency idiom's own path, lang_fast_tidns).
  */
 static void case_tid_owned(void)
 {
 	static const struct {
 		const char *text;
 		bool owned[3];
+		bool tidns[3];
 	} cases[] = {
 		{ "uprobe:/bin/true:main { @start[tid] = nsecs; } "
 		  "uretprobe:/bin/true:main /@start[tid]/ { @ns = hist(nsecs - @start[tid]); "
 		  "delete(@start[tid]); }",
-		  { true, true } },
+		  { true, true }, { true, true } },
+		{ "uprobe:/bin/true:main { @start[tid] = arg0; } "
+		  "uretprobe:/bin/true:main /@start[tid]/ { @ns = sum(retval - @start[tid]); "
+		  "delete(@start[tid]); }",
+		  { true, true }, { false, false } },
+		{ "uprobe:/bin/true:main { @start[tid] = nsecs; } "
+		  "uretprobe:/bin/true:main /@start[tid]/ { @ns = avg(nsecs - @start[tid]); "
+		  "delete(@start[tid]); }",
+		  { true, true }, { true, true } },
 		{ "uprobe:/bin/true:main { @start[pid] = nsecs; } "
 		  "uretprobe:/bin/true:main /@start[pid]/ { @ns = hist(nsecs - @start[pid]); "
 		  "delete(@start[pid]); }",
-		  { false, false } },
+		  { false, false }, { false, false } },
 		{ "uprobe:/bin/true:main { @start[tid] = nsecs; } "
 		  "uretprobe:/bin/true:main /@start[tid]/ { @ns = hist(nsecs - @start[tid]); "
 		  "delete(@start[tid]); } uprobe:/bin/true:main { @start[arg0] = 1; }",
-		  { false, false, false } },
+		  { false, false, false }, { false, false, false } },
 		{ "uprobe:/bin/true:main { @start[tid] = nsecs; } "
 		  "uretprobe:/bin/true:main /@start[tid]/ { @ns = hist(nsecs - @start[tid]); "
 		  "delete(@start[tid]); } uprobe:/bin/true:main { @start[tid]++; }",
-		  { false, false, false } },
+		  { false, false, false }, { false, false, false } },
 		{ "uprobe:/bin/true:main { @start[tid] = nsecs; } "
 		  "uretprobe:/bin/true:main /@start[tid]/ { @ns = hist(nsecs - @start[tid]); "
 		  "delete(@start[tid]); } uprobe:/bin/true:main /arg0/ { delete(@start[tid]); }",
-		  { false, false, false } },
-		{ "uprobe:/bin/true:main { @t[tid] = arg0; @n = count(); }", { false } },
+		  { false, false, false }, { false, false, false } },
+		{ "uprobe:/bin/true:main { @t[tid] = arg0; @n = count(); }", { false }, { false } },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct lang_program *p = compile(cases[i].text);
 		for (uint32_t k = 0; k < p->plan.nprobes && k < 3; k++)
-			if (p->plan.probes[k].fast.owned != cases[i].owned[k])
-				TL_FAIL("%s: probe %u owned %d, want %d", cases[i].text, k,
-					p->plan.probes[k].fast.owned, cases[i].owned[k]);
+			if (p->plan.probes[k].fast.owned != cases[i].owned[k] ||
+			    p->plan.probes[k].fast.tidns != cases[i].tidns[k])
+				TL_FAIL("%s: probe %u owned %d tidns %d, want %d %d", cases[i].text,
+					k, p->plan.probes[k].fast.owned, p->plan.probes[k].fast.tidns,
+					cases[i].owned[k], cases[i].tidns[k]);
 		lang_program_free(p);
 	}
 	end_case("tid_owned");

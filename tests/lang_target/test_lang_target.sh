@@ -120,7 +120,7 @@ for prog in "@ = count();" "@[arg0] = count();" "@h = hist(arg1);" "@s[arg0] = s
 done
 lat="uprobe:$tgt:map_f { @start[tid] = nsecs; }
 uretprobe:$tgt:map_f /@start[tid]/ { @lat = hist(nsecs - @start[tid]); delete(@start[tid]); }"
-expect_eq plan_general "$("$uprobe" -d -e "$lat" | grep -c ', latency path$')" 1 \
+expect_eq plan_general "$("$uprobe" -d -e "$lat" | grep -c ', latency path\(, tid-owned\)\?$')" 1 \
 	"latency path" || pg_bad=1
 for how in fast general; do
 	UPROBE_LANG_PLAN=$how "$uprobe" -e "$lat" -c "$tgt 20000 4" >"$tmp/lat_$how.out" 2>&1
@@ -129,6 +129,40 @@ for how in fast general; do
 		80000.0 "$how: calls in @lat, @start left" || pg_bad=1
 done
 [ $pg_bad = 0 ] && pass plan_general
+
+# The latency idiom's own path (plan_fast.tidns: @start tid-owned, the owner's remembered
+# slot), exact, and the same with UPROBE_LANG_PLAN=general: recursion (rec_f 3 deep, 10000
+# times: only the innermost return finds @start, as bpftrace's), 4 threads beside a thread
+# that exits early and a fork child (102000 calls), and an entry still in flight when the
+# process ends (stay_f never returns): @start printed with that thread's tid, nothing in @lat.
+lt_bad=0
+lt_total() {
+	awk '/^\[/ { sub(/^\[[^])]*[])] */, ""); s += $1 } END { print s + 0 }' "$1"
+}
+for how in fast general; do
+	for run in "rec_f:-r 3 10000 1:10000" "map_f:-e -f 20000 4:102000"; do
+		fn=${run%%:*} args=${run#*:} want=${run##*:}
+		args=${args%:*}
+		UPROBE_LANG_PLAN=$how "$uprobe" -e "uprobe:$tgt:$fn { @start[tid] = nsecs; }
+uretprobe:$tgt:$fn /@start[tid]/ { @lat = hist(nsecs - @start[tid]); delete(@start[tid]); }" \
+			-c "$tgt $args" >"$tmp/lt.out" 2>"$tmp/lt.err"
+		expect_eq latency_tidns "$(lt_total "$tmp/lt.out").$(grep -c '^@start' "$tmp/lt.out")" \
+			"$want.0" "$how, $fn $args: calls in @lat, @start left" &&
+			expect_eq latency_tidns "$(cat "$tmp/lt.err")" "" "$how, $fn: stderr" ||
+			lt_bad=1
+	done
+	UPROBE_LANG_PLAN=$how "$uprobe" -e "uprobe:$tgt:stay_f { @start[tid] = nsecs; }
+uretprobe:$tgt:stay_f /@start[tid]/ { @lat = hist(nsecs - @start[tid]); delete(@start[tid]); }" \
+		-c "$tgt -x 10 1" >"$tmp/lt.out" 2>"$tmp/lt.err"
+	x=$(sed -n 's/^x tid //p' "$tmp/lt.out")
+	expect_eq latency_tidns "$(grep '^@start' "$tmp/lt.out" | sed 's/: [1-9][0-9]*$/: NS/')" \
+		"@start[$x]: NS" "$how: the entry in flight at the end" &&
+		expect_eq latency_tidns "$(lt_total "$tmp/lt.out")" 0 "$how: calls in @lat" || lt_bad=1
+done
+expect_eq latency_tidns "$("$uprobe" -d -e "uprobe:$tgt:map_f { @start[tid] = nsecs; }
+uretprobe:$tgt:map_f /@start[tid]/ { @lat = hist(nsecs - @start[tid]); delete(@start[tid]); }" |
+	grep -c 'path, tid-owned$')" 2 "-d: both probes on the owner's path" || lt_bad=1
+[ $lt_bad = 0 ] && pass latency_tidns
 
 # usdt: the marker's arguments (not the registers), str() of one of them.
 usdt="$top/build/tests/usdt/usdt_target"

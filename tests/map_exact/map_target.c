@@ -11,7 +11,11 @@
  * then wait for another line (the tracer has detached) and make N more calls
  * of map_f(i % 5, i), which nobody counts. -s: at the end, print what map_f returned
  * (key + i) summed per thread and in all, and exit with status 3 (tests/lang_target:
- * the traced run's output and status are the untraced run's).
+ * the traced run's output and status are the untraced run's). -r D: then the
+ * main thread calls rec_f(D) N times, which recurses D deep (D + 1 calls,
+ * D + 1 returns each time). -x: then one more thread calls stay_f(T), T its tid,
+ * which never returns (the thread waits there until the process ends); once
+ * it is in, the main thread prints "x tid T" and goes on to its end.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -28,6 +32,31 @@ __attribute__((noinline)) long map_f(long key, long i)
 {
 	__asm__ volatile("" : : "r"(key), "r"(i) : "memory");
 	return key + i;
+}
+
+/* Not a loop: the asm keeps each level's call and return (no tail-recursion elimination). */
+__attribute__((noinline)) long rec_f(long depth)
+{
+	long r = depth > 0 ? rec_f(depth - 1) : 0;
+
+	__asm__ volatile("" : "+r"(r) : : "memory");
+	return r + 1;
+}
+
+static long x_in; /* stay_f's tid, once it is in */
+
+__attribute__((noinline)) void stay_f(long tid)
+{
+	__atomic_store_n(&x_in, tid, __ATOMIC_RELEASE);
+	for (;;)
+		pause();
+}
+
+static void *stays(void *arg)
+{
+	(void)arg;
+	stay_f(gettid());
+	return NULL;
 }
 
 struct caller {
@@ -59,14 +88,19 @@ static int wait_line(const char *fifo)
 
 int main(int argc, char **argv)
 {
-	int fork_child = 0, early = 0, kill_self = 0, again = 0, sums = 0, opt, threads;
+	int fork_child = 0, early = 0, kill_self = 0, again = 0, sums = 0, stay = 0, opt, threads;
+	long rec = -1;
 	static struct caller args[65];
 	long total = 0;
 	const char *fifo = NULL;
 	pthread_t th[65];
 
-	while ((opt = getopt(argc, argv, "aefksw:")) != -1) {
-		if (opt == 'f')
+	while ((opt = getopt(argc, argv, "aefkr:sw:x")) != -1) {
+		if (opt == 'r')
+			rec = atol(optarg);
+		else if (opt == 'x')
+			stay = 1;
+		else if (opt == 'f')
 			fork_child = 1;
 		else if (opt == 'e')
 			early = 1;
@@ -103,6 +137,18 @@ int main(int argc, char **argv)
 	}
 	if (sums)
 		printf("total: %ld\n", total);
+	for (long i = 0; rec >= 0 && i < n_calls; i++)
+		if (rec_f(rec) != rec + 1)
+			return 1;
+	if (stay) {
+		pthread_t x;
+
+		if (pthread_create(&x, NULL, stays, NULL))
+			return 1;
+		while (!__atomic_load_n(&x_in, __ATOMIC_ACQUIRE))
+			usleep(1000);
+		printf("x tid %ld\n", x_in);
+	}
 	fflush(stdout);
 	if (fork_child) {
 		pid_t child = fork();

@@ -781,6 +781,100 @@ static void test_value_own(void)
 }
 
 /*
+ * The slot an owner remembers (map_value_set_own, map_value_take_own: the
+ * thread's own[] in map_update.c): per region and map, the key compared,
+ * valid across clear() and delete; a probe in a signal handler that
+ * interrupts the owner's set or take, with a key of its own in the same map,
+ * gets its own values and leaves the owner's exact.
+ */
+static volatile sig_atomic_t own_sig_calls, own_sig_wrong;
+static struct map_region *own_sig_r;
+static int own_sig_id;
+
+static void own_sig_handler(int sig)
+{
+	uint64_t key = 7;
+	int64_t want = 1000 + own_sig_calls, v = -1;
+
+	(void)sig;
+	map_value_set_own(own_sig_r, own_sig_id, &key, want);
+	if (map_value_take_own(own_sig_r, own_sig_id, &key, &v) || v != want)
+		own_sig_wrong++;
+	own_sig_calls++;
+}
+
+static void test_value_own_cached(void)
+{
+	struct sigaction sa = { .sa_handler = own_sig_handler }, old;
+	struct map_region *r = region(1), *r2 = region(1);
+	int a = def(r, "a", MAP_VALUE, 8, 0), b = def(r, "b", MAP_VALUE, 8, 0);
+	int c = def(r, "c", MAP_VALUE, 8, 0), a2 = def(r2, "a", MAP_VALUE, 8, 0);
+	uint64_t k = 5, k2 = 6, wrong = 0, calls = 0;
+	int64_t v = -1;
+
+	CHECK_EQ_INT(map_region_seal(r), 0);
+	CHECK_EQ_INT(map_region_seal(r2), 0);
+	CHECK_EQ_INT(a, a2); /* the same map id in two regions: told apart by the region */
+	for (int64_t i = 1; i <= 3; i++) {
+		CHECK_EQ_INT(map_value_set_own(r, a, &k, 10 * i), 0);
+		CHECK_EQ_INT(map_value_set_own(r2, a2, &k, 20 * i), 0);
+		CHECK_EQ_INT(map_value_set_own(r, c, &k, 30 * i), 0); /* c: a's own[] entry */
+		CHECK_EQ_INT(map_value_set_own(r, a, &k2, 40 * i), 0); /* another key of a */
+		CHECK_EQ_INT(map_value_set_own(r, b, &k, 50 * i), 0);
+		CHECK_EQ_INT(map_value_take_own(r, a, &k, &v), 0);
+		CHECK_EQ_INT(v, 10 * i);
+		CHECK_EQ_INT(map_value_take_own(r2, a2, &k, &v), 0);
+		CHECK_EQ_INT(v, 20 * i);
+		CHECK_EQ_INT(map_value_take_own(r, c, &k, &v), 0);
+		CHECK_EQ_INT(v, 30 * i);
+		CHECK_EQ_INT(map_value_take_own(r, a, &k2, &v), 0);
+		CHECK_EQ_INT(v, 40 * i);
+		CHECK_EQ_INT(map_value_take_own(r, b, &k, &v), 0);
+		CHECK_EQ_INT(v, 50 * i);
+		CHECK_EQ_INT(map_value_take_own(r, b, &k, &v), -ENOENT);
+		CHECK_EQ_INT(v, 0);
+	}
+	/* Remembered, then cleared, deleted, zeroed and read by the tracer: the truth each time. */
+	CHECK_EQ_INT(map_value_set_own(r, a, &k, 1), 0);
+	CHECK_EQ_INT(map_value_set_own(r, a, &k, 2), 0); /* live, remembered: overwritten */
+	CHECK_EQ_INT(map_value_get(r, a, &k, &v), 0);
+	CHECK_EQ_INT(v, 2);
+	CHECK_EQ_INT(map_clear(r, a), 0);
+	CHECK_EQ_INT(map_value_take_own(r, a, &k, &v), -ENOENT);
+	CHECK_EQ_INT(map_value_set_own(r, a, &k, 3), 0);
+	CHECK_EQ_INT(map_value_delete(r, a, &k), 0);
+	CHECK_EQ_INT(map_value_take_own(r, a, &k, &v), -ENOENT);
+	CHECK_EQ_INT(map_value_set_own(r, a, &k, 4), 0);
+	CHECK_EQ_INT(map_zero(r, a), 0);
+	CHECK_EQ_INT(map_value_take_own(r, a, &k, &v), 0); /* 0: read, kept */
+	CHECK_EQ_INT(v, 0);
+	CHECK_EQ_INT(map_value_get(r, a, &k, &v), 0);
+	CHECK_EQ_INT(map_value_set_own(r, a, &k, 5), 0);
+	CHECK_EQ_INT(map_value_take_own(r, a, &k, &v), 0);
+	CHECK_EQ_INT(v, 5);
+	CHECK_EQ_INT(map_value_get(r, a, &k, &v), -ENOENT);
+
+	/* A signal handler's owner calls (key 7) nested in this thread's (key 5), same map. */
+	own_sig_r = r;
+	own_sig_id = a;
+	own_sig_calls = own_sig_wrong = 0;
+	sigaction(SIGALRM, &sa, &old);
+	ualarm(50, 50);
+	for (int64_t i = 1; calls < 3000000 && own_sig_calls < 2000; i++, calls++) {
+		map_value_set_own(r, a, &k, i);
+		if (map_value_take_own(r, a, &k, &v) || v != i)
+			wrong++;
+	}
+	ualarm(0, 0);
+	sigaction(SIGALRM, &old, NULL);
+	CHECK_EQ_U64(wrong, 0);
+	CHECK_EQ_INT(own_sig_wrong, 0);
+	CHECK(own_sig_calls > 0);
+	map_region_free(r2);
+	map_region_free(r);
+}
+
+/*
  * Values of 64 bytes (bpftrace's strings): one set's bytes, never half of two;
  * a get never fails on a live key however the writers are preempted.
  */
@@ -1211,6 +1305,7 @@ int main(void)
 	RUN(test_value_map);
 	RUN(test_value_take);
 	RUN(test_value_own);
+	RUN(test_value_own_cached);
 	RUN(test_value_strings);
 	RUN(test_attach);
 	RUN(test_hostile);

@@ -165,6 +165,12 @@ int map_agg_update(struct map_region *r, int id, const void *key, int64_t v);
  */
 int map_agg_count(struct map_region *r, int id, const void *key);
 /*
+ * map_agg_update(r, id, key, v) of a hist() map (MAP_HIST), the same words
+ * written, as map_agg_count's lean leaf: the bucket's word of the key at its
+ * home slot. Any other map: map_agg_update.
+ */
+int map_agg_hist(struct map_region *r, int id, const void *key, int64_t v);
+/*
  * map_agg_count with the key's hash computed ahead (map_agg_key_hash: a
  * fixed key, uprobe trace --count's probe index), which the lean path then
  * does not compute. A hash that is not the key's only makes it slower.
@@ -217,6 +223,9 @@ int map_value_take(struct map_region *r, int id, const void *key, int64_t *v);
  *     word; the key never rewritten). A nested call that finds BUSY takes
  *     set/take's path (bounded, counted).
  * Anything but the key's home slot, live or deleted, takes set and take.
+ * The owner remembers the slot (per thread, region and map: a slot keeps its
+ * key for ever), so its next set or take is a load of ctrl and a store or
+ * two, no hash and no lookup (map_update.c, struct map_own).
  */
 int map_value_set_own(struct map_region *r, int id, const void *key, int64_t v);
 int map_value_take_own(struct map_region *r, int id, const void *key, int64_t *v);

@@ -24,12 +24,32 @@
  * under it. A fork child starts over (pthread_atfork): its writes go to shards
  * of its own, never into its parent's, which the mapping shares.
  */
+/*
+ * The slot of an owned key (map_value_set_own, map_value_take_own: the
+ * latency idiom's @start[tid]), remembered by the thread that owns it: a
+ * value-map slot keeps its key for ever (delete and clear make it DELETED,
+ * no table is ever emptied), so once found, the slot of (region, map, key)
+ * is that slot for the region's life, and the owner's next set or take is a
+ * load of its ctrl and a store, with no hash, no lookup. tag: the region's
+ * serial << 32 | the map id, 0 for none (serials start at 1). Only maps of
+ * 8-byte keys and one-word values (the language's integer keys). Direct
+ * mapped by map id: two owned maps of one program with ids of the same
+ * parity take turns, each miss the lookup it was before.
+ */
+#define MAP_OWN_SLOTS 2
+struct map_own {
+	uint64_t tag, key;
+	uint8_t *slot;
+};
+
 struct map_self {
 	uint64_t serial;	    /* the region of the cached claim (map_region.serial) */
 	uint8_t *shard;		    /* NULL: none was free */
 	uint32_t busy;
 	uint32_t retry;		    /* updates dropped since the last try to claim */
 	uint64_t token;		    /* pid << 32 | tid, 0 until known */
+	uint32_t own_busy;	    /* in an owner's set or take: own[] is not to be touched */
+	struct map_own own[MAP_OWN_SLOTS];
 };
 
 static __thread struct map_self self __attribute__((tls_model("initial-exec")));
@@ -564,17 +584,30 @@ int map_agg_update(struct map_region *r, int id, const void *key, int64_t v)
 	return ret;
 }
 
+/* The bucket of v in a log2 histogram (map_hist_bucket), inline for the lean paths. */
+static inline unsigned int hist_bucket(int64_t v)
+{
+	if (v < 0)
+		return 0;
+	if (v == 0)
+		return 1;
+	return 2 + 63 - (unsigned int)__builtin_clzll((uint64_t)v);
+}
+
 /*
- * count() (MAP_COUNT): map_agg_update's lean path with nothing but the count
- * in it, for the hits that write nothing but a counter (`@ = count()`,
- * `@[k] = count()`, uprobe trace --count). No kind dispatch, no value, two
- * callee-saved registers where map_agg_update saves five; anything but the
- * lean case (not a count map, a nested update, no cached shard, the key not
- * at its home slot or of an older generation) is map_agg_update's, as a tail
- * call with busy clear.
+ * count() (MAP_COUNT) and hist() (MAP_HIST): map_agg_update's lean path with
+ * nothing but the one word it adds 1 to, for the hits that write nothing
+ * but a counter (`@ = count()`, `@[k] = count()`, uprobe trace --count) or
+ * a histogram's bucket (`@ = hist(v)`, the latency idiom's
+ * `hist(nsecs - @start[tid])`). kind is a constant of each caller: no kind
+ * dispatch, two callee-saved registers where map_agg_update saves five;
+ * anything but the lean case (a map of another kind, a nested update, no
+ * cached shard, the key not at its home slot or of an older generation) is
+ * map_agg_update's, as a tail call with busy clear.
  */
-static inline __attribute__((always_inline)) int agg_count(struct map_region *r, int id,
-							  const void *key, uint64_t hash)
+static inline __attribute__((always_inline)) int agg_lean(struct map_region *r, int id,
+							 const void *key, uint64_t hash,
+							 enum map_kind kind, int64_t v)
 {
 	struct map_self *me = &self;
 	const struct map_priv *m;
@@ -588,7 +621,7 @@ static inline __attribute__((always_inline)) int agg_count(struct map_region *r,
 		return -EINVAL;
 	m = &r->maps[id];
 	key_size = m->def.key_size;
-	if (__builtin_expect(m->def.kind != MAP_COUNT || me->busy || me->serial != r->serial ||
+	if (__builtin_expect(m->def.kind != kind || me->busy || me->serial != r->serial ||
 				     !me->shard || (key_size && !key_is_word(key_size)),
 			     0))
 		goto other;
@@ -599,6 +632,8 @@ static inline __attribute__((always_inline)) int agg_count(struct map_region *r,
 	/* m's words before the fence: the process's own copy, never written after attach */
 	s = map_slot(me->shard + m->table_off, m, (uint32_t)h & m->mask);
 	w = (int64_t *)(s + (key_size ? 16 : 8)); /* after the key's one word, if any */
+	if (kind == MAP_HIST)
+		w += hist_bucket(v);
 	gen_word = &m->state->gen;
 	me->busy = 1;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
@@ -616,7 +651,18 @@ static inline __attribute__((always_inline)) int agg_count(struct map_region *r,
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	me->busy = 0;
 other:
-	return map_agg_update(r, id, key, 1);
+	return map_agg_update(r, id, key, kind == MAP_COUNT ? 1 : v);
+}
+
+static inline __attribute__((always_inline)) int agg_count(struct map_region *r, int id,
+							  const void *key, uint64_t hash)
+{
+	return agg_lean(r, id, key, hash, MAP_COUNT, 1);
+}
+
+int map_agg_hist(struct map_region *r, int id, const void *key, int64_t v)
+{
+	return agg_lean(r, id, key, 0, MAP_HIST, v);
 }
 
 int map_agg_count(struct map_region *r, int id, const void *key)
@@ -697,11 +743,7 @@ int map_agg_delete(struct map_region *r, int id, const void *key)
 
 unsigned int map_hist_bucket(int64_t v)
 {
-	if (v < 0)
-		return 0;
-	if (v == 0)
-		return 1;
-	return 2 + 63 - (unsigned int)__builtin_clzll((uint64_t)v);
+	return hist_bucket(v);
 }
 
 unsigned int map_lhist_bucket(const struct map_def *d, int64_t v)
@@ -1117,50 +1159,162 @@ int map_value_take(struct map_region *r, int id, const void *key, int64_t *v)
 }
 
 /* The owner's revival of DELETED(q) (map.h, map_value_set_own): revive's, without its CAS. */
-int map_value_set_own(struct map_region *r, int id, const void *key, int64_t v)
+/*
+ * The words by arithmetic on c = DELETED(q): state 3 - 2 is BUSY(q), 3 - 1
+ * LIVE, and q + 1 in the top 30 bits wraps as (q + 1) & MAP_GEN_MASK would.
+ */
+static inline __attribute__((always_inline)) void own_revive(uint8_t *s, uint64_t c, int64_t *w,
+							     int64_t v)
+{
+	__atomic_store_n((uint64_t *)s, c - (2ull << 32), __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE); /* BUSY seen before the value moves */
+	__atomic_store_n(w, v, __ATOMIC_RELAXED);
+	__atomic_store_n((uint64_t *)s, c - (1ull << 32) + (1ull << 34), __ATOMIC_RELEASE);
+}
+
+static inline uint64_t own_tag(const struct map_region *r, int id)
+{
+	return r->serial << 32 | (uint32_t)id;
+}
+
+/*
+ * The slot of key in map id of r as the thread remembered it, or NULL. The
+ * caller holds own_busy: a probe in a signal handler that interrupted it
+ * neither reads nor fills own[] (it looks the key up), so the words read
+ * here are those of one fill. The key is read only for a map of 8-byte keys.
+ */
+static inline __attribute__((always_inline)) uint8_t *
+own_cached(const struct map_self *me, const struct map_region *r, int id, const void *key)
+{
+	const struct map_own *o = &me->own[(uint32_t)id % MAP_OWN_SLOTS];
+
+	if (o->tag != own_tag(r, id) || o->key != load_word(key))
+		return NULL;
+	return o->slot;
+}
+
+/* Remember slot s of key (me: NULL when nested in the thread's own set or take). */
+static void own_fill(struct map_self *me, const struct map_region *r, int id,
+		     const struct map_priv *m, const void *key, uint8_t *s)
+{
+	struct map_own *o;
+
+	if (!me || m->def.key_size != 8)
+		return;
+	o = &me->own[(uint32_t)id % MAP_OWN_SLOTS];
+	o->tag = 0;
+	o->key = load_word(key);
+	o->slot = s;
+	o->tag = own_tag(r, id);
+}
+
+/* The value word of a remembered slot: after ctrl and the one word of its key. */
+static inline int64_t *own_word(uint8_t *s)
+{
+	return (int64_t *)(s + 16);
+}
+
+/* set_own's lookup (the key at its home slot, else map_value_set), remembered for me. */
+static __attribute__((noinline)) int own_set(struct map_self *me, struct map_region *r, int id,
+					     const void *key, int64_t v)
 {
 	const struct map_priv *m;
 	uint64_t c;
 	uint8_t *s = lean_value_home(r, id, key, &m, &c);
-	uint32_t h, seq;
 
 	if (!s)
 		return map_value_set(r, id, key, v);
-	if (MAP_CTRL_STATE(c) == MAP_SLOT_LIVE) {
+	own_fill(me, r, id, m, key, s);
+	if (MAP_CTRL_STATE(c) == MAP_SLOT_LIVE)
 		__atomic_store_n(value_word(m, s), v, __ATOMIC_RELAXED);
-		return 0;
-	}
-	h = MAP_CTRL_HASH(c);
-	seq = (MAP_CTRL_GEN(c) + 1) & MAP_GEN_MASK;
-	__atomic_store_n((uint64_t *)s, MAP_CTRL(h, MAP_SLOT_BUSY, MAP_CTRL_GEN(c)),
-			 __ATOMIC_RELAXED);
-	__atomic_thread_fence(__ATOMIC_RELEASE); /* BUSY seen before the value moves */
-	__atomic_store_n(value_word(m, s), v, __ATOMIC_RELAXED);
-	__atomic_store_n((uint64_t *)s, MAP_CTRL(h, MAP_SLOT_LIVE, seq), __ATOMIC_RELEASE);
+	else
+		own_revive(s, c, value_word(m, s), v);
 	return 0;
 }
 
 /* The owner's take (map.h): LIVE(q) -> DELETED(q) by a store, as take's CAS would. */
-int map_value_take_own(struct map_region *r, int id, const void *key, int64_t *v)
+static inline __attribute__((always_inline)) int own_take_at(uint8_t *s, uint64_t c, int64_t *w,
+							     int64_t *v)
 {
-	const struct map_priv *m;
-	uint64_t c;
-	uint8_t *s = lean_value_home(r, id, key, &m, &c);
 	int64_t got;
 
-	if (!s)
-		return map_value_take(r, id, key, v);
 	if (MAP_CTRL_STATE(c) == MAP_SLOT_DELETED) {
 		*v = 0;
 		return -ENOENT;
 	}
-	got = __atomic_load_n(value_word(m, s), __ATOMIC_RELAXED);
-	if (got)
-		__atomic_store_n((uint64_t *)s,
-				 MAP_CTRL(MAP_CTRL_HASH(c), MAP_SLOT_DELETED, MAP_CTRL_GEN(c)),
-				 __ATOMIC_RELEASE);
+	got = __atomic_load_n(w, __ATOMIC_RELAXED);
+	if (got) /* LIVE(q) (2) + 1: DELETED(q) */
+		__atomic_store_n((uint64_t *)s, c + (1ull << 32), __ATOMIC_RELEASE);
 	*v = got;
 	return 0;
+}
+
+static __attribute__((noinline)) int own_take(struct map_self *me, struct map_region *r, int id,
+					      const void *key, int64_t *v)
+{
+	const struct map_priv *m;
+	uint64_t c;
+	uint8_t *s = lean_value_home(r, id, key, &m, &c);
+
+	if (!s)
+		return map_value_take(r, id, key, v);
+	own_fill(me, r, id, m, key, s);
+	return own_take_at(s, c, value_word(m, s), v);
+}
+
+/*
+ * The owner's set (map.h): a remembered slot live or deleted is stored at
+ * once (a deleted one revived without revive's CAS); anything else (not
+ * remembered yet, BUSY, nested in the thread's own set or take) looks the
+ * key up.
+ */
+int map_value_set_own(struct map_region *r, int id, const void *key, int64_t v)
+{
+	struct map_self *me = &self;
+	uint8_t *s;
+	uint64_t c = 0;
+	int ret = 0;
+
+	if (__builtin_expect(!r || me->own_busy, 0))
+		return own_set(NULL, r, id, key, v);
+	me->own_busy = 1;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	s = own_cached(me, r, id, key);
+	if (__builtin_expect(s != NULL, 1))
+		c = __atomic_load_n((uint64_t *)s, __ATOMIC_ACQUIRE);
+	if (__builtin_expect(s && MAP_CTRL_STATE(c) == MAP_SLOT_DELETED, 1))
+		own_revive(s, c, own_word(s), v);
+	else if (s && MAP_CTRL_STATE(c) == MAP_SLOT_LIVE)
+		__atomic_store_n(own_word(s), v, __ATOMIC_RELAXED);
+	else
+		ret = own_set(me, r, id, key, v);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	me->own_busy = 0;
+	return ret;
+}
+
+/* The owner's take (map.h), on the remembered slot as map_value_set_own's. */
+int map_value_take_own(struct map_region *r, int id, const void *key, int64_t *v)
+{
+	struct map_self *me = &self;
+	uint8_t *s;
+	uint64_t c = 0;
+	int ret;
+
+	if (__builtin_expect(!r || me->own_busy, 0))
+		return own_take(NULL, r, id, key, v);
+	me->own_busy = 1;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	s = own_cached(me, r, id, key);
+	if (__builtin_expect(s != NULL, 1))
+		c = __atomic_load_n((uint64_t *)s, __ATOMIC_ACQUIRE);
+	if (__builtin_expect(s && MAP_CTRL_STATE(c) >= MAP_SLOT_LIVE, 1))
+		ret = own_take_at(s, c, own_word(s), v);
+	else
+		ret = own_take(me, r, id, key, v);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	me->own_busy = 0;
+	return ret;
 }
 
 /* A map of one-word values: its value read as one word, as map_value_get does. */
