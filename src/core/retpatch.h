@@ -20,6 +20,7 @@
 #ifndef UPROBES_CORE_RETPATCH_H
 #define UPROBES_CORE_RETPATCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -161,6 +162,7 @@ struct retpatch_exit {
 	struct probe_rec rec; /* first: the registry holds &rec */
 	uint64_t fn;	      /* the function's entry */
 	uint8_t kind;	      /* enum arch_exit_kind */
+	bool nofl;	      /* EXIT_NOFLAGS: its trampoline does not read rflags */
 };
 
 /*
