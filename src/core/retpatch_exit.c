@@ -87,6 +87,6 @@ int retpatch_exit(void *xp, struct uprobe_regs *regs)
 	else
 		arch_simd_call((rp_simd_fn)c->ret_handler, c, regs, &r, c->ctx);
 out:
-	srcu_read_unlock();
+	srcu_read_unlock_id(id);
 	return 0;
 }
