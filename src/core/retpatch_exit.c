@@ -78,8 +78,13 @@ int retpatch_exit(void *xp, struct uprobe_regs *regs)
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	rs->nb = nb - 1;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	/*
+	 * The thread's own counter (others only read it): one add to memory,
+	 * which a signal cannot split, instead of the load, add and store of a
+	 * relaxed store of the value + 1.
+	 */
 	if (__builtin_expect(id < CORE_FAST_IDS, 1))
-		__atomic_store_n(&c->fast_hits[id].ret, c->fast_hits[id].ret + 1, __ATOMIC_RELAXED);
+		__asm__ volatile("addq $1, %0" : "+m"(c->fast_hits[id].ret));
 	else
 		__atomic_fetch_add(&c->ret_hits, 1, __ATOMIC_RELAXED);
 	if (c->flags & UPROBE_F_HANDLER_NO_SIMD)

@@ -27,7 +27,6 @@
 #include "core/retprobe.h"
 #include "core/srcu.h"
 
-__thread struct rp_stack *rp_self __attribute__((tls_model("initial-exec")));
 pthread_key_t retpatch_key;
 
 static void stat_inc(uint64_t *counter)

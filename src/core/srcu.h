@@ -24,13 +24,18 @@ struct srcu_slot {
 	int id;	      /* dense: 0, 1, 2 ... (see SRCU_FAST_IDS) */
 } __attribute__((aligned(64)));
 
+struct rp_stack;
+
 /*
  * The thread's slot and its count of nested sections side by side: the hot
- * path finds both through one GOT entry (an initial-exec TLS offset).
+ * path finds both through one GOT entry (an initial-exec TLS offset). The
+ * return sites' record stack (core/retpatch.h, rp_self) is kept here too:
+ * the entry's push and the exit find it through the same entry.
  */
 struct srcu_tls {
 	struct srcu_slot *self;
 	unsigned nest; /* sections begun inside another (srcu_read_lock() < 0) */
+	struct rp_stack *rp;
 };
 
 extern __thread struct srcu_tls srcu_tls
