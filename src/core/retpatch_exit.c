@@ -41,7 +41,8 @@ int retpatch_exit(void *xp, struct uprobe_regs *regs)
 {
 	const struct retpatch_exit *x = xp;
 	struct rp_stack *rs = rp_self;
-	uint64_t slot = regs->rsp;
+	/* rsp at the exit: the EXIT templates put regs this far below it, not storing it. */
+	uint64_t slot = (uint64_t)regs + ARCH_TRAMP_REGS_BELOW_SP;
 	const struct rp_entry *e;
 	struct uprobe_ret r;
 	struct uprobe *c;
@@ -62,6 +63,7 @@ int retpatch_exit(void *xp, struct uprobe_regs *regs)
 				     c != e->c || c->id != e->c_id ||
 				     (nb > 1 && e[-1].sp == slot && e[-1].fn == x->fn),
 			     0)) {
+		regs->rsp = slot;
 		retpatch_exit_slow(x, regs, id);
 		goto out;
 	}

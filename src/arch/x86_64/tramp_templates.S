@@ -189,9 +189,11 @@ uprobes_lean_body:
 	 * it knows does not touch them. The reload is also why the C side keeps
 	 * no callee-saved register (core/retpatch_exit.c, -fcall-used-*): the
 	 * frame's address waits on the stack across the call, not in rbx.
+	 * rsp is not stored either: the C side knows it, regs + 272, and
+	 * writes what the handler is shown there.
 	 *
 	 *   lea -272(%rsp),%rsp; pushfq; popq rflags (EXIT_NOFLAGS: movq $0x202);
-	 *   15 GPR stores; rsp
+	 *   15 GPR stores
 	 *   rsi = regs; align 16; sub $8; push %rsi     (the frame, 16-aligned)
 	 *   call retpatch_exit(exit, regs); pop %rsp    (rsp = regs)
 	 *   15 GPR loads; lea 272(%rsp),%rsp; window copy's exit (ret, jmp)
@@ -210,8 +212,6 @@ uprobes_lean_body:
 	movq $0x202, R_RFL(%rsp)
 	.endif
 	SAVE_GPRS
-	lea (128 + FRAME)(%rsp), %rax
-	mov %rax, R_RSP(%rsp)
 	mov %rsp, %rsi
 	and $-16, %rsp
 	sub $8, %rsp
