@@ -10,7 +10,6 @@
  * Usage: test_retsite [substring]  runs only the cases whose name contains it.
  */
 #include <errno.h>
-#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -549,7 +548,7 @@ static void state_run(struct state_want **ws, int nw, unsigned calls)
 		CHECK_EQ_U64(ws[k]->returns, calls);
 		if (ws[k]->bad)
 			TL_FAIL("%lu bad returns, the first: %s", ws[k]->bad, ws[k]->first_bad);
-		memset(ws[k], 0, offsetof(struct state_want, first_bad));
+		ws[k]->returns = ws[k]->bad = 0;
 		ws[k]->first_bad[0] = 0;
 	}
 }
@@ -565,8 +564,9 @@ static void case_patched_state(void)
 	struct uprobe *p, *q;
 	uint64_t flags_unprobed;
 
-	for (int i = 0; i < 15; i++)
-		((uint64_t *)&state_in)[i] = 0x0101010101010101ull * (uint64_t)(i + 1) ^ 0x8000000000000080ull;
+	for (int i = 0; i < 15; i++) /* distinct, the top and low bytes set */
+		((uint64_t *)&state_in)[i] =
+			0x0101010101010101ull * (uint64_t)(i + 1) ^ 0x8000000000000080ull;
 	state_in.rflags = 0xad7; /* CF PF AF ZF SF OF, IF and bit 1 */
 	rs_state_call(&state_in, &out);
 	flags_unprobed = out.rflags;
