@@ -267,8 +267,9 @@ UPROBE_API int uprobe_detach_many(struct uprobe **probes, size_t n);
 
 /*
  * Bracket a run of uprobe_attach() (or trace_event_attach()) calls made by
- * this thread: in between, each file's symbols are read once and the
- * process's mappings are not read again for every probe. Nests. Files stay
+ * this thread: in between, each file's symbols are read once, each path is
+ * looked up (stat) once, and the process's mappings are not read again for
+ * every probe. Nests. Files stay
  * open until the outermost uprobe_batch_end(). Changes speed only:
  * attaching 1,000 probes to one binary takes milliseconds instead of
  * a second or so.

@@ -42,6 +42,7 @@
 #include "core/retpatch.h"
 #include "trace/map/map.h"
 #include "util/fd.h"
+#include "util/pool.h"
 
 #define AGENT_CHECK_MS 100
 #define COUNTS_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
@@ -408,12 +409,13 @@ static void attach_batch(struct agent_batch *b, char *text)
 static void attach_all(struct agent *a, char *text, struct uprobe_agent_status *st)
 {
 	size_t n = a->n ? a->n : 1;
+	/* pool_bulk_alloc: 10,000 probes' arrays are megabytes, made present at once */
 	struct agent_batch b = {
 		.a = a, .st = st,
-		.lines = calloc(n, sizeof(*b.lines)),
-		.opts = calloc(n, sizeof(*b.opts)),
-		.aggs = calloc(n, sizeof(*b.aggs)),
-		.events = calloc(n, sizeof(*b.events)),
+		.lines = pool_bulk_alloc(n * sizeof(*b.lines)),
+		.opts = pool_bulk_alloc(n * sizeof(*b.opts)),
+		.aggs = pool_bulk_alloc(n * sizeof(*b.aggs)),
+		.events = pool_bulk_alloc(n * sizeof(*b.events)),
 	};
 
 	if (b.lines && b.opts && b.aggs && b.events) {
@@ -424,10 +426,10 @@ static void attach_all(struct agent *a, char *text, struct uprobe_agent_status *
 			snprintf(st[i].msg, sizeof(st[i].msg), "out of memory");
 		}
 	}
-	free(b.events);
-	free(b.aggs);
-	free(b.opts);
-	free(b.lines);
+	pool_bulk_free(b.events, n * sizeof(*b.events));
+	pool_bulk_free(b.aggs, n * sizeof(*b.aggs));
+	pool_bulk_free(b.opts, n * sizeof(*b.opts));
+	pool_bulk_free(b.lines, n * sizeof(*b.lines));
 }
 
 /* Every probe out at once, with one synchronisation. */
@@ -509,7 +511,7 @@ static void *watch(void *arg)
 /* Attach the probes of SPECS and answer READY. 0, or -1 if the tracer is gone. */
 static int attach_and_report(struct agent *a, char *text)
 {
-	struct uprobe_agent_status *st = calloc(a->n, sizeof(*st));
+	struct uprobe_agent_status *st = pool_bulk_alloc(a->n * sizeof(*st));
 	struct uprobe_agent_hdr h = { UPROBE_AGENT_READY, a->n };
 	/*
 	 * Counted in the target (the tracer's aggregations, not -e): no probe
@@ -538,7 +540,7 @@ static int attach_and_report(struct agent *a, char *text)
 	}
 	uprobe_batch_end();
 	fd = status_memfd(st, a->n);
-	free(st);
+	pool_bulk_free(st, a->n * sizeof(*st));
 	ret = fd < 0 ? -1
 		     : agent_send(a, &h, sizeof(h), fd,
 				  a->session ? trace_session_fd(a->session) : -1);

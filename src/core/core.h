@@ -42,6 +42,8 @@ struct probe_rec {
 	uint64_t copy;		   /* relocated window copy inside it */
 	bool at_entry;		   /* function entry: flags are dead, not restored */
 	bool lean;		   /* its trampoline is the lean one (dispatch_entry_lean) */
+	bool tramp_deferred;	   /* its trampoline waits in xol_defer_end() (registry_lock) */
+	bool tramp_lost;	   /* ... which could not write it: never armed, never reused */
 	char opt_reason[128];	   /* why not optimized */
 	uint8_t orig[ARCH_INSN_MAX]; /* original bytes the patch covers */
 	uint8_t orig_len;

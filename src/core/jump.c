@@ -93,7 +93,7 @@ static bool rec_build_trampoline(struct probe_rec *rec)
 	};
 	const char *why = "";
 	uint64_t lo, hi;
-	int size, len;
+	int size, len, ret;
 
 	size = arch_tramp_begin(&req, code, &lo, &hi, &why);
 	if (size < 0)
@@ -103,8 +103,11 @@ static bool rec_build_trampoline(struct probe_rec *rec)
 	if (!rec->tramp)
 		return opt_refuse(rec, "no memory for a trampoline within " ARCH_XOL_REACH);
 	len = arch_tramp_finish(&req, code, rec->tramp, &rec->copy, &why);
-	if (len >= 0 && !xol_write(rec->tramp, code, len))
+	/* in a batch, written with its neighbours by core_attach_many (xol_defer_end) */
+	if (len >= 0 && (ret = xol_write_deferred(rec->tramp, code, len, size)) >= 0) {
+		rec->tramp_deferred = ret > 0;
 		return true;
+	}
 	xol_free(rec->tramp, size);
 	if (len < 0)
 		return opt_refuse(rec, why);
