@@ -22,6 +22,13 @@
 #include "arch/arch.h"
 #include "uprobes.h"
 
+/*
+ * The most bytes a patch covers: a jump's window ends with the instruction
+ * holding the jump's last byte, which starts before it (x86-64: 4 + 15 = 19
+ * bytes; a breakpoint covers ARCH_PATCH_HEAD_LEN).
+ */
+#define REC_ORIG_MAX (ARCH_JMP_LEN - 1 + ARCH_INSN_MAX)
+
 struct probe_rec {
 	/*
 	 * What a jump-optimized hit reads (dispatch_entry_lean): one cache line.
@@ -45,7 +52,7 @@ struct probe_rec {
 	bool tramp_deferred;	   /* its trampoline waits in xol_defer_end() (registry_lock) */
 	bool tramp_lost;	   /* ... which could not write it: never armed, never reused */
 	char opt_reason[128];	   /* why not optimized */
-	uint8_t orig[ARCH_INSN_MAX]; /* original bytes the patch covers */
+	uint8_t orig[REC_ORIG_MAX]; /* original bytes the patch covers */
 	uint8_t orig_len;
 	int installed;		   /* REC_* patch state in the text (registry_lock) */
 	int pending;		   /* taken by the batch being attached (registry_lock) */

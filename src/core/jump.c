@@ -22,7 +22,7 @@
  */
 struct probe_rec *jump_covering(uint64_t addr)
 {
-	for (unsigned back = 1; back < ARCH_INSN_MAX; back++) {
+	for (unsigned back = 1; back < REC_ORIG_MAX; back++) {
 		struct probe_rec *r = registry_lookup(addr - back);
 
 		if (r && (r->installed || r->pending) && r->orig_len > back)
@@ -191,6 +191,9 @@ bool jump_plan(struct probe_rec *rec, const struct probe_target *t)
 	free(func);
 	if (err)
 		return opt_refuse(rec, why);
+	/* REC_ORIG_MAX bounds every arch's window: a longer one would overrun rec->orig */
+	if (rec->win.len > sizeof(rec->orig))
+		return opt_refuse(rec, "the window is longer than a record keeps");
 	err = branches_into(t, t->addr, t->addr + rec->win.len, &src, &dst);
 	if (err) {
 		if (err > 0 && src)

@@ -77,6 +77,21 @@ opt_plain:
 	ret
 	.size opt_plain, .-opt_plain
 
+/*
+ * The longest window: a 4-byte instruction, then a 15-byte one that holds the
+ * jump's last byte, 19 bytes in all (REC_ORIG_MAX). Its last bytes are not
+ * zero: a record keeping fewer of them would see them overrun what follows.
+ */
+	.globl opt_window19
+	.type opt_window19, @function
+opt_window19:			/* (a, b): returns a + 1 + b + 0x12345678 */
+	add $1, %rdi		/* 48 83 c7 01: probed */
+	/* lea 0x12345678(%rdi,%rsi), %rax behind six 0x66 and a cs prefix: 15 bytes */
+	.byte 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x2e
+	lea 0x12345678(%rdi,%rsi,1), %rax
+	ret
+	.size opt_window19, .-opt_window19
+
 	.section .rodata
 	.p2align 2
 opt_table:
