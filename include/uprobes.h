@@ -394,7 +394,7 @@ struct uprobe_stats {
 	uint64_t foreign_traps;	       /* SIGTRAPs that were not ours, passed to the program */
 	uint64_t singlestep_fallbacks; /* instructions single-stepped, all probes */
 	uint64_t probes_attached;
-	uint64_t xol_slots;	       /* out-of-line slots in use (never freed) */
+	uint64_t xol_slots;	       /* out-of-line slots in use (kept by detached probes too) */
 	uint64_t threads_moved;	       /* threads moved out of a window being patched */
 	uint64_t ret_hits;	       /* return handler calls, including unwound reports */
 	uint64_t ret_unwound;	       /* frames left without returning (exception, longjmp ...) */

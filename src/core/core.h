@@ -47,6 +47,7 @@ struct probe_rec {
 	struct arch_window win;
 	uint64_t tramp;		   /* trampoline start */
 	uint64_t copy;		   /* relocated window copy inside it */
+	unsigned tramp_size;	   /* what xol_alloc gave it */
 	bool at_entry;		   /* function entry: flags are dead, not restored */
 	bool lean;		   /* its trampoline is the lean one (dispatch_entry_lean) */
 	bool tramp_deferred;	   /* its trampoline waits in xol_defer_end() (registry_lock) */
@@ -142,6 +143,12 @@ struct probe_rec *registry_lookup(uint64_t addr);
 /* Mark rec as taken by the batch being attached; forget all at its end. registry_lock. */
 void rec_set_pending(struct probe_rec *rec);
 void recs_clear_pending(void);
+/*
+ * The batch's held trampolines were written (xol_defer_end), or lost: each
+ * record the batch took that held one says so, also one no probe kept (its
+ * return probe's set-up failed after rec_get), which a later batch may reuse.
+ */
+void recs_pending_settle(bool lost);
 
 /* Publish rec as the record for rec->addr (replacing any). Caller holds registry_lock. */
 int registry_publish(struct probe_rec *rec);

@@ -100,6 +100,7 @@ static bool rec_build_trampoline(struct probe_rec *rec)
 		return opt_refuse(rec, why);
 	rec->lean = req.lean;
 	rec->tramp = xol_alloc(size, lo, hi, rec->addr);
+	rec->tramp_size = size;
 	if (!rec->tramp)
 		return opt_refuse(rec, "no memory for a trampoline within " ARCH_XOL_REACH);
 	len = arch_tramp_finish(&req, code, rec->tramp, &rec->copy, &why);

@@ -183,7 +183,9 @@ static int analyze_at(const struct probe_target *t, struct arch_insn *ai)
 /*
  * A record of the batch being attached (not installed yet, so no thread can
  * use it) whose window covers a probe that comes later in the batch: it takes
- * the breakpoint path instead. Its trampoline is simply never used.
+ * the breakpoint path instead. A trampoline built in this batch never ran: it
+ * is given back once the batch has written it. One from an earlier attach
+ * (the record reused) is kept: a thread may still be in its copy.
  */
 static int rec_demote(struct probe_rec *rec, uint64_t other)
 {
@@ -192,6 +194,8 @@ static int rec_demote(struct probe_rec *rec, uint64_t other)
 		 "another probe at +%lu is inside the window", other - rec->addr);
 	memcpy(rec->orig, rec->insn.bytes, ARCH_PATCH_HEAD_LEN);
 	rec->orig_len = ARCH_PATCH_HEAD_LEN;
+	if (rec->tramp_deferred)
+		xol_free_deferred(rec->tramp, rec->tramp_size);
 	rec->tramp = rec->copy = 0;
 	rec->tramp_deferred = false; /* whether it gets written or not, it is not used */
 	return rec->mode == UPROBE_MODE_EMULATE ? 0 : rec_build_slot(rec);
@@ -529,18 +533,23 @@ static int batch_prepare(const struct uprobe_spec *specs, size_t n, struct uprob
  * neighbours at a time. Where a run could not be written, each probe whose
  * record's trampoline was held fails (its record is marked tramp_lost: never
  * armed, and the next probe there builds a new one). Until then a record is
- * shared as usual: an entry and a return probe of one function share one. first: batch_prepare's result;
- * returns it, or the write's error where the batch is all or nothing.
+ * shared as usual: an entry and a return probe of one function share one.
+ * first: batch_prepare's result; returns it, or the write's error where the
+ * batch is all or nothing.
  */
 static int batch_write_trampolines(struct uprobe **probes, size_t n, bool partial, int *errs,
 				   const struct core_batch_each *each, int first)
 {
 	int err = xol_defer_end();
 
+	recs_pending_settle(err != 0);
 	for (size_t i = 0; i < n; i++) {
 		struct probe_rec *rec = probes[i] ? probes[i]->rec : NULL;
 
-		/* several probes of the batch may share the record: each fails */
+		/*
+		 * Several probes of the batch may share the record: each fails. (One
+		 * rec_set_pending could not list is settled here.)
+		 */
 		if (!rec || !(rec->tramp_deferred || rec->tramp_lost))
 			continue;
 		rec->tramp_deferred = false;

@@ -123,6 +123,16 @@ void recs_clear_pending(void)
 	npending = 0;
 }
 
+void recs_pending_settle(bool lost)
+{
+	for (size_t i = 0; i < npending; i++) {
+		if (!pending[i]->tramp_deferred)
+			continue;
+		pending[i]->tramp_deferred = false;
+		pending[i]->tramp_lost = lost;
+	}
+}
+
 void registry_sum_hits(struct hit_sums *sums)
 {
 	*sums = core_stats.retired;

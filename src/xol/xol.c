@@ -240,6 +240,8 @@ static struct {
 	size_t len, cap;
 	struct xol_run *runs;
 	size_t n, n_cap;
+	struct xol_run *frees; /* xol_free_deferred's: addr, and size in len */
+	size_t nfree, nfree_cap;
 } defer;
 
 void xol_defer_begin(void)
@@ -293,6 +295,24 @@ int xol_write_deferred(uint64_t addr, const uint8_t *code, size_t len, size_t si
 	return 1;
 }
 
+void xol_free_deferred(uint64_t addr, size_t size)
+{
+	struct xol_run *f;
+
+	if (!defer.on)
+		return xol_free(addr, size);
+	if (defer.nfree == defer.nfree_cap) {
+		size_t cap = defer.nfree_cap ? 2 * defer.nfree_cap : 16;
+
+		f = realloc(defer.frees, cap * sizeof(*f));
+		if (!f)
+			return; /* kept for good, as before there was a way to give it back */
+		defer.frees = f;
+		defer.nfree_cap = cap;
+	}
+	defer.frees[defer.nfree++] = (struct xol_run){ .addr = addr, .len = size };
+}
+
 int xol_defer_end(void)
 {
 	int err = 0, e;
@@ -303,8 +323,12 @@ int xol_defer_end(void)
 		if (e && !err)
 			err = e;
 	}
+	/* only now: what is handed out next must not be written over by the runs */
+	for (size_t i = 0; i < defer.nfree; i++)
+		xol_free(defer.frees[i].addr, defer.frees[i].len);
 	free(defer.buf);
 	free(defer.runs);
+	free(defer.frees);
 	defer = (typeof(defer)){ 0 };
 	return err;
 }

@@ -38,6 +38,14 @@ void xol_defer_begin(void);
 int xol_write_deferred(uint64_t addr, const uint8_t *code, size_t len, size_t size);
 int xol_defer_end(void);
 
+/*
+ * xol_free() of memory whose bytes xol_write_deferred() holds (a trampoline
+ * built in this batch and dropped before it ran): given back by
+ * xol_defer_end(), after its write, so that nothing allocated meanwhile is
+ * written over. Outside the window, xol_free().
+ */
+void xol_free_deferred(uint64_t addr, size_t size);
+
 size_t xol_slots_in_use(void);
 
 #endif

@@ -92,6 +92,25 @@ opt_window19:			/* (a, b): returns a + 1 + b + 0x12345678 */
 	ret
 	.size opt_window19, .-opt_window19
 
+/* opt_plain's code twice more, for test_optimize's demoted (one probe each time). */
+	.globl opt_demote_a
+	.type opt_demote_a, @function
+opt_demote_a:
+	mov %rdi, %rax		/* its window (7 bytes) holds the next one */
+	add $1, %rax
+	add %rax, %rax
+	ret
+	.size opt_demote_a, .-opt_demote_a
+
+	.globl opt_demote_b
+	.type opt_demote_b, @function
+opt_demote_b:
+	mov %rdi, %rax
+	add $1, %rax
+	add %rax, %rax
+	ret
+	.size opt_demote_b, .-opt_demote_b
+
 	.section .rodata
 	.p2align 2
 opt_table:

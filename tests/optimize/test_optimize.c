@@ -34,6 +34,8 @@ long opt_table_into(long x);
 int opt_catcher(int x);
 char *opt_rep_window(char *dst, const char *src, size_t n);
 long opt_window19(long a, long b);
+long opt_demote_a(long x);
+long opt_demote_b(long x);
 
 static uint64_t hits;
 
@@ -316,6 +318,60 @@ static void longest_window(void)
 	window19_attach_once();
 }
 
+static uint64_t xol_slots(void)
+{
+	struct uprobe_stats st = { .sz = sizeof(st) };
+
+	CHECK_EQ_INT(uprobe_get_stats(&st), 0);
+	return st.xol_slots;
+}
+
+/*
+ * A batch probes a function's entry and its second instruction: the entry's
+ * window (7 bytes) holds the second probe, so the entry's record, built
+ * optimized, is demoted to the breakpoint path. Its trampoline, built in the
+ * batch and never run, is given back (it was kept for good): the batch costs
+ * what the second probe alone costs in a copy of the function (opt_demote_b),
+ * plus the entry's slot when it runs out of line.
+ */
+static void demoted(void)
+{
+	struct uprobe_spec specs[2] = {
+		{ .location = "opt_demote_a", .handler = count },
+		{ .location = "opt_demote_a+3", .handler = count },
+	};
+	struct uprobe_opts o = { .sz = sizeof(o), .handler = count };
+	struct uprobe_info entry = { .sz = sizeof(entry) }, second = { .sz = sizeof(second) };
+	struct uprobe_info single = { .sz = sizeof(single) };
+	struct uprobe *ps[2] = { 0 }, *p;
+	uint64_t before = xol_slots(), batch, alone;
+
+	CHECK_EQ_INT(uprobe_attach_many(specs, 2, ps, NULL), 2);
+	if (!ps[0] || !ps[1])
+		return;
+	batch = xol_slots() - before;
+	CHECK_EQ_INT(uprobe_get_info(ps[0], &entry), 0);
+	CHECK(entry.mode != UPROBE_MODE_OPTIMIZED);
+	CHECK_CONTAINS(entry.opt_reason, "another probe at +3 is inside the window");
+	CHECK_EQ_INT(uprobe_get_info(ps[1], &second), 0);
+	CHECK_EQ_INT(second.mode, UPROBE_MODE_OPTIMIZED);
+	hits = 0;
+	CHECK_EQ_INT(opt_demote_a(4), 10);
+	CHECK_EQ_U64(hits, 2);
+	CHECK_EQ_INT(uprobe_detach_many(ps, 2), 0);
+	uprobe_free(ps[0]);
+	uprobe_free(ps[1]);
+	before = xol_slots();
+	p = uprobe_attach(NULL, "opt_demote_b+3", &o);
+	CHECK(p != NULL);
+	alone = xol_slots() - before;
+	CHECK_EQ_INT(uprobe_get_info(p, &single), 0);
+	CHECK_EQ_INT(single.mode, UPROBE_MODE_OPTIMIZED);
+	uprobe_free(p);
+	CHECK(alone > 1);
+	CHECK_EQ_U64(batch, alone + (entry.mode == UPROBE_MODE_EMULATE ? 0 : 1));
+}
+
 #define REP_BYTES (1ul << 30)
 #define REP_PAGE  4096
 #define REP_TRIES 20
@@ -553,6 +609,7 @@ int main(int argc, char **argv)
 	RUN(jump_table_into_window);
 	RUN(landing_pad_in_window);
 	RUN(longest_window);
+	RUN(demoted);
 	RUN(thread_moved_out_of_window);
 	RUN(text_writes_bypass_libc);
 	rc = tl_total_failed ? 1 : 0;
