@@ -91,6 +91,7 @@ opt_window19:			/* (a, b): returns a + 1 + b + 0x12345678 */
 	lea 0x12345678(%rdi,%rsi,1), %rax
 	ret
 	.size opt_window19, .-opt_window19
+	.p2align 4, 0xcc	/* int3 after the ret: room for its return site's jump */
 
 /* opt_plain's code twice more, for test_optimize's demoted (one probe each time). */
 	.globl opt_demote_a
