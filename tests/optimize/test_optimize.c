@@ -6,7 +6,9 @@
  * the breakpoint path and the program still computes exactly what it does
  * unprobed. The branch index behind those decisions is built once per file
  * and kept in the cache (core/branches.c): a second process maps it, and a
- * damaged one is rebuilt, with the same decisions.
+ * damaged one is rebuilt, with the same decisions. The longest window (19
+ * bytes) is kept whole by its record, and a trampoline a batch builds and then
+ * gives up is given back.
  */
 #include <dirent.h>
 #include <dlfcn.h>
