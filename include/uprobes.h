@@ -270,8 +270,9 @@ UPROBE_API int uprobe_detach_many(struct uprobe **probes, size_t n);
 
 /*
  * Bracket a run of uprobe_attach() (or trace_event_attach()) calls made by
- * this thread: in between, each file's symbols are read once and the
- * process's mappings are not read again for every probe. Nests. Files stay
+ * this thread: in between, each file's symbols are read once, each path is
+ * looked up (stat) once, and the process's mappings are not read again for
+ * every probe. Nests. Files stay
  * open until the outermost uprobe_batch_end(). Changes speed only:
  * attaching 1,000 probes to one binary takes milliseconds instead of
  * a second or so.
@@ -396,7 +397,7 @@ struct uprobe_stats {
 	uint64_t foreign_traps;	       /* SIGTRAPs that were not ours, passed to the program */
 	uint64_t singlestep_fallbacks; /* instructions single-stepped, all probes */
 	uint64_t probes_attached;
-	uint64_t xol_slots;	       /* out-of-line slots in use (never freed) */
+	uint64_t xol_slots;	       /* out-of-line slots in use (kept by detached probes too) */
 	uint64_t threads_moved;	       /* threads moved out of a window being patched */
 	uint64_t ret_hits;	       /* return handler calls, including unwound reports */
 	uint64_t ret_unwound;	       /* frames left without returning (exception, longjmp ...) */

@@ -43,6 +43,7 @@
 #include "core/retpatch.h"
 #include "trace/map/map.h"
 #include "util/fd.h"
+#include "util/pool.h"
 
 #define AGENT_CHECK_MS 100
 #define COUNTS_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
@@ -220,7 +221,7 @@ static void statuses_free(struct agent_status *st, uint32_t n)
 {
 	for (uint32_t i = 0; st && i < n; i++)
 		free(st[i].msg);
-	free(st);
+	pool_bulk_free(st, n * sizeof(*st));
 }
 
 /* len bytes of buf at off of fd: 0 or -1. */
@@ -468,12 +469,13 @@ static void attach_batch(struct agent_batch *b, char *text)
 static void attach_all(struct agent *a, char *text, struct agent_status *st)
 {
 	size_t n = a->n ? a->n : 1;
+	/* pool_bulk_alloc: 10,000 probes' arrays are megabytes, made present at once */
 	struct agent_batch b = {
 		.a = a, .st = st,
-		.lines = calloc(n, sizeof(*b.lines)),
-		.opts = calloc(n, sizeof(*b.opts)),
-		.aggs = calloc(n, sizeof(*b.aggs)),
-		.events = calloc(n, sizeof(*b.events)),
+		.lines = pool_bulk_alloc(n * sizeof(*b.lines)),
+		.opts = pool_bulk_alloc(n * sizeof(*b.opts)),
+		.aggs = pool_bulk_alloc(n * sizeof(*b.aggs)),
+		.events = pool_bulk_alloc(n * sizeof(*b.events)),
 	};
 
 	if (b.lines && b.opts && b.aggs && b.events) {
@@ -484,10 +486,10 @@ static void attach_all(struct agent *a, char *text, struct agent_status *st)
 			status_say(&st[i], "out of memory");
 		}
 	}
-	free(b.events);
-	free(b.aggs);
-	free(b.opts);
-	free(b.lines);
+	pool_bulk_free(b.events, n * sizeof(*b.events));
+	pool_bulk_free(b.aggs, n * sizeof(*b.aggs));
+	pool_bulk_free(b.opts, n * sizeof(*b.opts));
+	pool_bulk_free(b.lines, n * sizeof(*b.lines));
 }
 
 /* Every probe out at once, with one synchronisation. */
@@ -569,7 +571,7 @@ static void *watch(void *arg)
 /* Attach the probes of SPECS and answer READY. 0, or -1 if the tracer is gone. */
 static int attach_and_report(struct agent *a, char *text)
 {
-	struct agent_status *st = calloc(a->n, sizeof(*st));
+	struct agent_status *st = pool_bulk_alloc(a->n * sizeof(*st));
 	struct uprobe_agent_hdr h = { UPROBE_AGENT_READY, a->n };
 	/*
 	 * Counted in the target (the tracer's aggregations, not -e): no probe

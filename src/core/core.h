@@ -22,6 +22,13 @@
 #include "arch/arch.h"
 #include "uprobes.h"
 
+/*
+ * The most bytes a patch covers: a jump's window ends with the instruction
+ * holding the jump's last byte, which starts before it (x86-64: 4 + 15 = 19
+ * bytes; a breakpoint covers ARCH_PATCH_HEAD_LEN).
+ */
+#define REC_ORIG_MAX (ARCH_JMP_LEN - 1 + ARCH_INSN_MAX)
+
 struct probe_rec {
 	/*
 	 * What a jump-optimized hit reads (dispatch_entry_lean): one cache line.
@@ -40,10 +47,13 @@ struct probe_rec {
 	struct arch_window win;
 	uint64_t tramp;		   /* trampoline start */
 	uint64_t copy;		   /* relocated window copy inside it */
+	unsigned tramp_size;	   /* what xol_alloc gave it */
 	bool at_entry;		   /* function entry: flags are dead, not restored */
 	bool lean;		   /* its trampoline is the lean one (dispatch_entry_lean) */
+	bool tramp_deferred;	   /* its trampoline waits in xol_defer_end() (registry_lock) */
+	bool tramp_lost;	   /* ... which could not write it: never armed, never reused */
 	char opt_reason[128];	   /* why not optimized */
-	uint8_t orig[ARCH_INSN_MAX]; /* original bytes the patch covers */
+	uint8_t orig[REC_ORIG_MAX]; /* original bytes the patch covers */
 	uint8_t orig_len;
 	int installed;		   /* REC_* patch state in the text (registry_lock) */
 	int pending;		   /* taken by the batch being attached (registry_lock) */
@@ -133,6 +143,12 @@ struct probe_rec *registry_lookup(uint64_t addr);
 /* Mark rec as taken by the batch being attached; forget all at its end. registry_lock. */
 void rec_set_pending(struct probe_rec *rec);
 void recs_clear_pending(void);
+/*
+ * The batch's held trampolines were written (xol_defer_end), or lost: each
+ * record the batch took that held one says so, also one no probe kept (its
+ * return probe's set-up failed after rec_get), which a later batch may reuse.
+ */
+void recs_pending_settle(bool lost);
 
 /* Publish rec as the record for rec->addr (replacing any). Caller holds registry_lock. */
 int registry_publish(struct probe_rec *rec);

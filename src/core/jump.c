@@ -23,7 +23,7 @@
  */
 struct probe_rec *jump_covering(uint64_t addr)
 {
-	for (unsigned back = 1; back < ARCH_INSN_MAX; back++) {
+	for (unsigned back = 1; back < REC_ORIG_MAX; back++) {
 		struct probe_rec *r = registry_lookup(addr - back);
 
 		if (r && (r->installed || r->pending) && r->orig_len > back)
@@ -94,18 +94,22 @@ static bool rec_build_trampoline(struct probe_rec *rec)
 	};
 	const char *why = "";
 	uint64_t lo, hi;
-	int size, len;
+	int size, len, ret;
 
 	size = arch_tramp_begin(&req, code, &lo, &hi, &why);
 	if (size < 0)
 		return opt_refuse(rec, why);
 	rec->lean = req.lean;
 	rec->tramp = xol_alloc(size, lo, hi, rec->addr);
+	rec->tramp_size = size;
 	if (!rec->tramp)
 		return opt_refuse(rec, "no memory for a trampoline within " ARCH_XOL_REACH);
 	len = arch_tramp_finish(&req, code, rec->tramp, &rec->copy, &why);
-	if (len >= 0 && !xol_write(rec->tramp, code, len))
+	/* in a batch, written with its neighbours by core_attach_many (xol_defer_end) */
+	if (len >= 0 && (ret = xol_write_deferred(rec->tramp, code, len, size)) >= 0) {
+		rec->tramp_deferred = ret > 0;
 		return true;
+	}
 	xol_free(rec->tramp, size);
 	if (len < 0)
 		return opt_refuse(rec, why);
@@ -189,6 +193,9 @@ bool jump_plan(struct probe_rec *rec, const struct probe_target *t)
 	free(func);
 	if (err)
 		return opt_refuse(rec, why);
+	/* REC_ORIG_MAX bounds every arch's window: a longer one would overrun rec->orig */
+	if (rec->win.len > sizeof(rec->orig))
+		return opt_refuse(rec, "the window is longer than a record keeps");
 	err = jump_memo_branches(t, t->addr, t->addr + rec->win.len, &src, &dst);
 	if (err) {
 		if (err > 0 && src)

@@ -30,6 +30,7 @@
 #include "arch/arch.h"
 #include "ubp/ubp.h"
 #include "util/log.h"
+#include "util/pool.h"
 #include "xol/xol.h"
 
 #define EXEC_FLAGS \
@@ -188,7 +189,9 @@ static int analyze_at(const struct probe_target *t, struct arch_insn *ai)
 /*
  * A record of the batch being attached (not installed yet, so no thread can
  * use it) whose window covers a probe that comes later in the batch: it takes
- * the breakpoint path instead. Its trampoline is simply never used.
+ * the breakpoint path instead. A trampoline built in this batch never ran: it
+ * is given back once the batch has written it. One from an earlier attach
+ * (the record reused) is kept: a thread may still be in its copy.
  */
 static int rec_demote(struct probe_rec *rec, uint64_t other)
 {
@@ -197,9 +200,21 @@ static int rec_demote(struct probe_rec *rec, uint64_t other)
 		 "another probe at +%lu is inside the window", other - rec->addr);
 	memcpy(rec->orig, rec->insn.bytes, ARCH_PATCH_HEAD_LEN);
 	rec->orig_len = ARCH_PATCH_HEAD_LEN;
+	if (rec->tramp_deferred)
+		xol_free_deferred(rec->tramp, rec->tramp_size);
 	rec->tramp = rec->copy = 0;
+	rec->tramp_deferred = false; /* whether it gets written or not, it is not used */
 	return rec->mode == UPROBE_MODE_EMULATE ? 0 : rec_build_slot(rec);
 }
+
+/*
+ * A probe and its hit lines, one object of probe_pool; records come from
+ * rec_pool and are never freed (a detached record stays, orphaned, for the
+ * next probe at its address). Pools, not malloc: pool.h says why.
+ */
+#define PROBE_HEAD (((sizeof(struct uprobe) + 63) & ~(size_t)63))
+static struct pool probe_pool = POOL_INIT(PROBE_HEAD + CORE_FAST_IDS * sizeof(struct hit_line));
+static struct pool rec_pool = POOL_INIT(sizeof(struct probe_rec));
 
 /* The record a new consumer of t with flags joins: existing, or new and published. */
 static int rec_get(const struct probe_target *t, unsigned flags, struct probe_rec **out)
@@ -232,8 +247,9 @@ static int rec_get(const struct probe_target *t, unsigned flags, struct probe_re
 		return log_error(-err, "cannot install the SIGSEGV handler for the literal's "
 				 "fault-safe read: %s", strerror(-err));
 	flags &= EXEC_FLAGS;
-	if (old && !old->ret_exit && old->flags == flags && old->insn.len == ai.len &&
-	    !memcmp(old->insn.bytes, ai.bytes, ai.len)) {
+	/* (one whose trampoline could not be written is replaced: batch_write_trampolines) */
+	if (old && !old->ret_exit && !old->tramp_lost && old->flags == flags &&
+	    old->insn.len == ai.len && !memcmp(old->insn.bytes, ai.bytes, ai.len)) {
 		rec_set_pending(old);
 		*out = old;
 		return 0;
@@ -241,11 +257,10 @@ static int rec_get(const struct probe_target *t, unsigned flags, struct probe_re
 	if (old && old->consumers)
 		return log_error(EEXIST, "0x%lx is already probed with other execution flags (%s)",
 				 t->addr, uprobe_mode_name(old->mode));
-	/* on a line of its own: its hot head (core.h) is one line */
-	rec = aligned_alloc(64, (sizeof(*rec) + 63) & ~(size_t)63);
+	/* on a line of its own: its hot head (core.h) is one line; zeroed */
+	rec = pool_alloc(&rec_pool);
 	if (!rec)
 		return log_error(ENOMEM, "out of memory");
-	memset(rec, 0, sizeof(*rec));
 	rec->addr = t->addr;
 	rec->insn = ai;
 	rec->flags = flags;
@@ -266,7 +281,7 @@ static int rec_get(const struct probe_target *t, unsigned flags, struct probe_re
 	if (!err)
 		err = registry_publish(rec);
 	if (err) {
-		free(rec);
+		pool_free(&rec_pool, rec);
 		return err;
 	}
 	rec_set_pending(rec);
@@ -295,17 +310,11 @@ static const char *spec_name(const struct uprobe_spec *s, char *buf, size_t len)
 static struct uprobe *probe_new(void)
 {
 	static uint64_t last_id;
-	/* its head (next ... ctx), all a hit reads of it, on one line */
-	struct uprobe *p = aligned_alloc(64, (sizeof(*p) + 63) & ~(size_t)63);
+	/* its head (next ... ctx), all a hit reads of it, on one line; zeroed */
+	struct uprobe *p = pool_alloc(&probe_pool);
 
-	if (p)
-		memset(p, 0, sizeof(*p));
-	if (p && !(p->fast_hits = aligned_alloc(64, CORE_FAST_IDS * sizeof(struct hit_line)))) {
-		free(p);
-		return NULL;
-	}
 	if (p) {
-		memset(p->fast_hits, 0, CORE_FAST_IDS * sizeof(struct hit_line));
+		p->fast_hits = (struct hit_line *)((char *)p + PROBE_HEAD);
 		p->id = ++last_id; /* registry_lock */
 	}
 	return p;
@@ -313,9 +322,7 @@ static struct uprobe *probe_new(void)
 
 static void probe_delete(struct uprobe *p)
 {
-	if (p)
-		free(p->fast_hits);
-	free(p);
+	pool_free(&probe_pool, p);
 }
 
 /*
@@ -528,6 +535,48 @@ static int batch_prepare(const struct uprobe_spec *specs, size_t n, struct uprob
 }
 
 /*
+ * The batch's trampolines, held by xol_write_deferred(), written a run of
+ * neighbours at a time. Where a run could not be written, each probe whose
+ * record's trampoline was held fails (its record is marked tramp_lost: never
+ * armed, and the next probe there builds a new one). Until then a record is
+ * shared as usual: an entry and a return probe of one function share one.
+ * first: batch_prepare's result; returns it, or the write's error where the
+ * batch is all or nothing.
+ */
+static int batch_write_trampolines(struct uprobe **probes, size_t n, bool partial, int *errs,
+				   const struct core_batch_each *each, int first)
+{
+	int err = xol_defer_end();
+
+	recs_pending_settle(err != 0);
+	for (size_t i = 0; i < n; i++) {
+		struct probe_rec *rec = probes[i] ? probes[i]->rec : NULL;
+
+		/*
+		 * Several probes of the batch may share the record: each fails. (One
+		 * rec_set_pending could not list is settled here.)
+		 */
+		if (!rec || !(rec->tramp_deferred || rec->tramp_lost))
+			continue;
+		rec->tramp_deferred = false;
+		if (!err)
+			continue;
+		rec->tramp_lost = true;
+		log_error(-err, "cannot write the trampoline at 0x%lx: %s", rec->tramp,
+			  ubp_text_error());
+		if (!partial)
+			return first ? first : err;
+		if (errs)
+			errs[i] = err;
+		batch_failed(each, i, err);
+		probe_delete(probes[i]);
+		probes[i] = NULL;
+		first = first ? first : err;
+	}
+	return first;
+}
+
+/*
  * Link every prepared probe, then write int3 into each record not in the
  * text yet (int3: every mode starts there), those on one page in one write.
  * A record is fresh while neither installed nor active; marking it active
@@ -600,7 +649,9 @@ int core_attach_many(const struct uprobe_spec *specs, size_t n, struct uprobe **
 	memset(probes, 0, n * sizeof(*probes));
 	pthread_mutex_lock(&registry_lock);
 	sym_batch_begin();
+	xol_defer_begin();
 	err = batch_prepare(specs, n, probes, partial, errs, each);
+	err = batch_write_trampolines(probes, n, partial, errs, each, err);
 	sym_batch_end();
 	if (err && !partial) {
 		for (size_t i = 0; i < n; i++)

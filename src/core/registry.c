@@ -80,7 +80,7 @@ int registry_publish(struct probe_rec *rec)
 
 void registry_read_text(uint64_t addr, uint8_t *buf, size_t len)
 {
-	uint64_t first = addr > ARCH_INSN_MAX ? addr - ARCH_INSN_MAX : 0;
+	uint64_t first = addr > REC_ORIG_MAX ? addr - REC_ORIG_MAX : 0;
 
 	memcpy(buf, (const void *)addr, len);
 	/* Put back the original bytes of every patch overlapping the range. */
@@ -121,6 +121,16 @@ void recs_clear_pending(void)
 	for (size_t i = 0; i < npending; i++)
 		pending[i]->pending = 0;
 	npending = 0;
+}
+
+void recs_pending_settle(bool lost)
+{
+	for (size_t i = 0; i < npending; i++) {
+		if (!pending[i]->tramp_deferred)
+			continue;
+		pending[i]->tramp_deferred = false;
+		pending[i]->tramp_lost = lost;
+	}
 }
 
 void registry_sum_hits(struct hit_sums *sums)

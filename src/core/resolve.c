@@ -287,9 +287,11 @@ int resolve_location(const char *path, const char *loc, unsigned flags, struct p
 		return log_error(EINVAL, "empty location");
 	if (!path)
 		path = "/proc/self/exe";
-	if (stat(path, &st))
+	f = sym_batch_find(path, NULL); /* asked before in this batch: stat'ed then */
+	if (!f && stat(path, &st))
 		return log_error(errno, "'%s': %s", path, strerror(errno));
-	f = sym_batch_find(path, &st);
+	if (!f)
+		f = sym_batch_find(path, &st);
 	if (!f) {
 		if (!realpath(path, real))
 			snprintf(real, sizeof(real), "%s", path);

@@ -279,7 +279,8 @@ struct sym_file *sym_batch_find(const char *asked, const struct stat *st)
 	for (int i = 0; batch_depth && i < SYM_CACHE; i++) {
 		struct sym_file *f = batch_cache[i];
 
-		if (f && batch_asked[i] && !strcmp(batch_asked[i], asked) && same_file(&f->st, st)) {
+		if (f && batch_asked[i] && !strcmp(batch_asked[i], asked) &&
+		    (!st || same_file(&f->st, st))) {
 			__atomic_fetch_add(&f->refs, 1, __ATOMIC_RELAXED);
 			return f;
 		}

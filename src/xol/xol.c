@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -225,6 +226,111 @@ int xol_write(uint64_t addr, const uint8_t *code, size_t len)
 	memset(buf, ARCH_BREAKPOINT, padded);
 	memcpy(buf, code, len);
 	return ubp_text_write(addr, buf, padded);
+}
+
+/* The writes xol_write_deferred() holds: runs of adjacent bytes, in order. */
+struct xol_run {
+	uint64_t addr;
+	size_t off, len; /* in defer.buf */
+};
+
+static struct {
+	bool on;
+	uint8_t *buf;
+	size_t len, cap;
+	struct xol_run *runs;
+	size_t n, n_cap;
+	struct xol_run *frees; /* xol_free_deferred's: addr, and size in len */
+	size_t nfree, nfree_cap;
+} defer;
+
+void xol_defer_begin(void)
+{
+	defer.on = true;
+}
+
+static int defer_grow(size_t more)
+{
+	if (defer.len + more > defer.cap) {
+		size_t cap = defer.cap ? 2 * defer.cap : 64u << 10;
+		uint8_t *b;
+
+		while (cap < defer.len + more)
+			cap *= 2;
+		b = realloc(defer.buf, cap);
+		if (!b)
+			return -ENOMEM;
+		defer.buf = b;
+		defer.cap = cap;
+	}
+	if (defer.n == defer.n_cap) {
+		size_t cap = defer.n_cap ? 2 * defer.n_cap : 64;
+		struct xol_run *r = realloc(defer.runs, cap * sizeof(*r));
+
+		if (!r)
+			return -ENOMEM;
+		defer.runs = r;
+		defer.n_cap = cap;
+	}
+	return 0;
+}
+
+int xol_write_deferred(uint64_t addr, const uint8_t *code, size_t len, size_t size)
+{
+	/* the whole of what xol_alloc(size) gave: the next one's bytes follow on */
+	size_t padded = (size_t)size_units(len > size ? len : size) * ARCH_XOL_SLOT_SIZE;
+	struct xol_run *last;
+
+	if (!defer.on || defer_grow(padded))
+		return xol_write(addr, code, len); /* written now, in order with the rest */
+	last = defer.n ? &defer.runs[defer.n - 1] : NULL; /* after defer_grow moved them */
+	/* Pad with int3 (xol_write says why). */
+	memset(defer.buf + defer.len, ARCH_BREAKPOINT, padded);
+	memcpy(defer.buf + defer.len, code, len);
+	if (last && last->addr + last->len == addr && last->off + last->len == defer.len)
+		last->len += padded;
+	else
+		defer.runs[defer.n++] = (struct xol_run){ addr, defer.len, padded };
+	defer.len += padded;
+	return 1;
+}
+
+void xol_free_deferred(uint64_t addr, size_t size)
+{
+	struct xol_run *f;
+
+	if (!defer.on)
+		return xol_free(addr, size);
+	if (defer.nfree == defer.nfree_cap) {
+		size_t cap = defer.nfree_cap ? 2 * defer.nfree_cap : 16;
+
+		f = realloc(defer.frees, cap * sizeof(*f));
+		if (!f)
+			return; /* kept for good, as before there was a way to give it back */
+		defer.frees = f;
+		defer.nfree_cap = cap;
+	}
+	defer.frees[defer.nfree++] = (struct xol_run){ .addr = addr, .len = size };
+}
+
+int xol_defer_end(void)
+{
+	int err = 0, e;
+
+	for (size_t i = 0; i < defer.n; i++) {
+		e = ubp_text_write(defer.runs[i].addr, defer.buf + defer.runs[i].off,
+				   defer.runs[i].len);
+		if (e && !err)
+			err = e;
+	}
+	/* only now: what is handed out next must not be written over by the runs */
+	for (size_t i = 0; i < defer.nfree; i++)
+		xol_free(defer.frees[i].addr, defer.frees[i].len);
+	free(defer.buf);
+	free(defer.runs);
+	free(defer.frees);
+	defer = (typeof(defer)){ 0 };
+	return err;
 }
 
 size_t xol_slots_in_use(void)

@@ -10,6 +10,11 @@ $(B)/tests/cli_attach/attach_target: tests/cli_attach/attach_target.c
 	@mkdir -p $(@D)
 	$(CC) $(PROG_CFLAGS) $(CFLAGS) -o $@ $< -lpthread
 
+# More than 1,024 probes (3,000, one glob, --count) into a running process, exact counts.
+TEST_BINS += tests/cli_attach/test_many.sh
+
+tests/cli_attach/test_many.sh: $(B)/uprobe
+
 # tools/uprobe/guard.c on its own: system calls cut short by the quiescence
 # signal are restarted under the guard, the program's own signals are not.
 TEST_BINS += $(B)/tests/cli_attach/test_guard

@@ -77,6 +77,41 @@ opt_plain:
 	ret
 	.size opt_plain, .-opt_plain
 
+/*
+ * The longest window: a 4-byte instruction, then a 15-byte one that holds the
+ * jump's last byte, 19 bytes in all (REC_ORIG_MAX). Its last bytes are not
+ * zero: a record keeping fewer of them would see them overrun what follows.
+ */
+	.globl opt_window19
+	.type opt_window19, @function
+opt_window19:			/* (a, b): returns a + 1 + b + 0x12345678 */
+	add $1, %rdi		/* 48 83 c7 01: probed */
+	/* lea 0x12345678(%rdi,%rsi), %rax behind six 0x66 and a cs prefix: 15 bytes */
+	.byte 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x2e
+	lea 0x12345678(%rdi,%rsi,1), %rax
+	ret
+	.size opt_window19, .-opt_window19
+	.p2align 4, 0xcc	/* int3 after the ret: room for its return site's jump */
+
+/* opt_plain's code twice more, for test_optimize's demoted (one probe each time). */
+	.globl opt_demote_a
+	.type opt_demote_a, @function
+opt_demote_a:
+	mov %rdi, %rax		/* its window (7 bytes) holds the next one */
+	add $1, %rax
+	add %rax, %rax
+	ret
+	.size opt_demote_a, .-opt_demote_a
+
+	.globl opt_demote_b
+	.type opt_demote_b, @function
+opt_demote_b:
+	mov %rdi, %rax
+	add $1, %rax
+	add %rax, %rax
+	ret
+	.size opt_demote_b, .-opt_demote_b
+
 	.section .rodata
 	.p2align 2
 opt_table:

@@ -6,7 +6,9 @@
  * the breakpoint path and the program still computes exactly what it does
  * unprobed. The branch index behind those decisions is built once per file
  * and kept in the cache (core/branches.c): a second process maps it, and a
- * damaged one is rebuilt, with the same decisions.
+ * damaged one is rebuilt, with the same decisions. The longest window (19
+ * bytes) is kept whole by its record, and a trampoline a batch builds and then
+ * gives up is given back.
  */
 #include <dirent.h>
 #include <dlfcn.h>
@@ -33,6 +35,9 @@ long opt_plain(long x);
 long opt_table_into(long x);
 int opt_catcher(int x);
 char *opt_rep_window(char *dst, const char *src, size_t n);
+long opt_window19(long a, long b);
+long opt_demote_a(long x);
+long opt_demote_b(long x);
 
 static uint64_t hits;
 
@@ -232,6 +237,141 @@ static void landing_pad_in_window(void)
 	CHECK_EQ_INT(opt_catcher(0), 0);
 	CHECK_EQ_U64(hits, 2);
 	uprobe_free(p);
+}
+
+static uint64_t ret_hits;
+
+static void count_ret(struct uprobe *p, struct uprobe_regs *r, const struct uprobe_ret *ret,
+		      void *ctx)
+{
+	(void)p, (void)r, (void)ret, (void)ctx;
+	ret_hits++;
+}
+
+/* opt_window19's bytes, unprobed (targets.S). */
+static const uint8_t window19_text[20] = {
+	0x48, 0x83, 0xc7, 0x01,					/* add $1, %rdi */
+	0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x2e,		/* prefixes, then */
+	0x48, 0x8d, 0x84, 0x37, 0x78, 0x56, 0x34, 0x12,		/* lea 0x12345678(%rdi,%rsi) */
+	0xc3,							/* ret */
+};
+
+/* One call counted once, the probe's jump in the text, and the text back after. */
+static void window19_attach_once(void)
+{
+	struct uprobe_info info;
+	struct uprobe_opts o = { .sz = sizeof(o), .handler = count };
+	struct uprobe *p = attach("opt_window19", &info), *q;
+	const uint8_t *text = (const uint8_t *)opt_window19;
+
+	if (!p)
+		return;
+	CHECK_EQ_INT(info.mode, UPROBE_MODE_OPTIMIZED);
+	CHECK_EQ_INT(info.window_len, 19);
+	CHECK_EQ_INT(text[0], 0xe9);
+	hits = 0;
+	CHECK_EQ_INT(opt_window19(1, 2), 4 + 0x12345678);
+	CHECK_EQ_U64(hits, 1);
+	/* inside the jump: refused while it is there */
+	q = uprobe_attach(NULL, "opt_window19+4", &o);
+	CHECK(!q);
+	CHECK_EQ_INT(errno, EBUSY);
+	uprobe_free(q);
+	uprobe_free(p);
+	CHECK(!memcmp(text, window19_text, sizeof(window19_text)));
+}
+
+/*
+ * The longest window (19 bytes) is kept whole by its record. Its record kept
+ * 15 bytes: the last ones ran over into its patch state, which then read as
+ * installed, so that its int3 and jump never went in (no hit), a probe after
+ * it was refused as inside an installed jump, and the record, reused at the
+ * next attach there, stayed so (tests/diff from sequence 1855 on, where a
+ * 17-byte window met a layout of the record with the state right after the
+ * copy). Attached and detached three times (the record is reused), then an
+ * entry and a return probe in one batch (one record for both).
+ */
+static void longest_window(void)
+{
+	struct uprobe_spec specs[2] = {
+		{ .location = "opt_window19", .handler = count },
+		{ .location = "opt_window19", .ret_handler = count_ret },
+	};
+	struct uprobe *ps[2] = { 0 };
+	struct uprobe_info info = { .sz = sizeof(info) };
+
+	for (int i = 0; i < 3; i++)
+		window19_attach_once();
+	CHECK_EQ_INT(uprobe_attach_many(specs, 2, ps, NULL), 2);
+	if (!ps[0] || !ps[1])
+		return;
+	CHECK_EQ_INT(uprobe_get_info(ps[0], &info), 0);
+	CHECK_EQ_INT(info.mode, UPROBE_MODE_OPTIMIZED);
+	CHECK_EQ_INT(info.window_len, 19);
+	hits = ret_hits = 0;
+	CHECK_EQ_INT(opt_window19(1, 2), 4 + 0x12345678);
+	CHECK_EQ_INT(opt_window19(-1, 0), 0x12345678);
+	CHECK_EQ_U64(hits, 2);
+	CHECK_EQ_U64(ret_hits, 2);
+	CHECK_EQ_INT(uprobe_detach_many(ps, 2), 0);
+	uprobe_free(ps[0]);
+	uprobe_free(ps[1]);
+	CHECK(!memcmp((const void *)opt_window19, window19_text, sizeof(window19_text)));
+	window19_attach_once();
+}
+
+static uint64_t xol_slots(void)
+{
+	struct uprobe_stats st = { .sz = sizeof(st) };
+
+	CHECK_EQ_INT(uprobe_get_stats(&st), 0);
+	return st.xol_slots;
+}
+
+/*
+ * A batch probes a function's entry and its second instruction: the entry's
+ * window (7 bytes) holds the second probe, so the entry's record, built
+ * optimized, is demoted to the breakpoint path. Its trampoline, built in the
+ * batch and never run, is given back (it was kept for good): the batch costs
+ * what the second probe alone costs in a copy of the function (opt_demote_b),
+ * plus the entry's slot when it runs out of line.
+ */
+static void demoted(void)
+{
+	struct uprobe_spec specs[2] = {
+		{ .location = "opt_demote_a", .handler = count },
+		{ .location = "opt_demote_a+3", .handler = count },
+	};
+	struct uprobe_opts o = { .sz = sizeof(o), .handler = count };
+	struct uprobe_info entry = { .sz = sizeof(entry) }, second = { .sz = sizeof(second) };
+	struct uprobe_info single = { .sz = sizeof(single) };
+	struct uprobe *ps[2] = { 0 }, *p;
+	uint64_t before = xol_slots(), batch, alone;
+
+	CHECK_EQ_INT(uprobe_attach_many(specs, 2, ps, NULL), 2);
+	if (!ps[0] || !ps[1])
+		return;
+	batch = xol_slots() - before;
+	CHECK_EQ_INT(uprobe_get_info(ps[0], &entry), 0);
+	CHECK(entry.mode != UPROBE_MODE_OPTIMIZED);
+	CHECK_CONTAINS(entry.opt_reason, "another probe at +3 is inside the window");
+	CHECK_EQ_INT(uprobe_get_info(ps[1], &second), 0);
+	CHECK_EQ_INT(second.mode, UPROBE_MODE_OPTIMIZED);
+	hits = 0;
+	CHECK_EQ_INT(opt_demote_a(4), 10);
+	CHECK_EQ_U64(hits, 2);
+	CHECK_EQ_INT(uprobe_detach_many(ps, 2), 0);
+	uprobe_free(ps[0]);
+	uprobe_free(ps[1]);
+	before = xol_slots();
+	p = uprobe_attach(NULL, "opt_demote_b+3", &o);
+	CHECK(p != NULL);
+	alone = xol_slots() - before;
+	CHECK_EQ_INT(uprobe_get_info(p, &single), 0);
+	CHECK_EQ_INT(single.mode, UPROBE_MODE_OPTIMIZED);
+	uprobe_free(p);
+	CHECK(alone > 1);
+	CHECK_EQ_U64(batch, alone + (entry.mode == UPROBE_MODE_EMULATE ? 0 : 1));
 }
 
 #define REP_BYTES (1ul << 30)
@@ -470,6 +610,8 @@ int main(int argc, char **argv)
 	RUN(jump_table);
 	RUN(jump_table_into_window);
 	RUN(landing_pad_in_window);
+	RUN(longest_window);
+	RUN(demoted);
 	RUN(thread_moved_out_of_window);
 	RUN(text_writes_bypass_libc);
 	rc = tl_total_failed ? 1 : 0;

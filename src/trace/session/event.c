@@ -20,6 +20,7 @@
 #include "trace/fetch/fetch.h"
 #include "trace/session/session.h"
 #include "util/log.h"
+#include "util/pool.h"
 
 struct trace_session {
 	struct trace_rings *rings;
@@ -285,14 +286,16 @@ static void set_agg(struct trace_event *ev, const struct trace_event_agg *a)
 
 #define EVENT_OPTS_MIN_SZ offsetof(struct trace_event_opts, skipped_counter) /* an older caller's */
 
+/* Events come from a pool (util/pool.h): 10,000 of them were ~1,000 page faults. */
+static struct pool event_pool = POOL_INIT(sizeof(struct trace_event));
+
 /* A new event of s with opts (checked), not attached, in no list. */
 static struct trace_event *event_new(struct trace_session *s, const struct trace_event_opts *opts)
 {
-	struct trace_event *ev = aligned_alloc(64, (sizeof(*ev) + 63) & ~(size_t)63);
+	struct trace_event *ev = pool_alloc(&event_pool); /* zeroed, on a line of its own */
 
 	if (!ev)
 		return NULL;
-	memset(ev, 0, sizeof(*ev));
 	ev->session = s;
 	ev->hot.rings = s->rings;
 	ev->hot.recording = &s->recording;
@@ -398,7 +401,7 @@ UPROBE_API void trace_event_free(struct trace_event *ev)
 		session_unlink(ev);
 	uprobe_free(ev->probe);
 	fetch_plan_free(ev->plan);
-	free(ev);
+	pool_free(&event_pool, ev);
 }
 
 UPROBE_API struct uprobe *trace_event_probe(const struct trace_event *ev)
@@ -485,11 +488,13 @@ static void batch_spec_put(struct event_batch *b, uint32_t i, const struct trace
 
 /*
  * Spec i's event but its probe (event_prepare), the probe's spec in us[m];
- * false when it failed (reported).
+ * false when it failed (reported). Its path is prev (the previous probe's,
+ * or NULL) when the same, else a copy.
  */
 static bool batch_prepare_one(struct trace_session *s, struct event_batch *b, uint32_t i,
 			      const struct trace_spec *spec, struct trace_event **ev_out,
-			      struct uprobe_spec *us, char **path_out, char *loc, char *name)
+			      struct uprobe_spec *us, const char *prev, char **path_out, char *loc,
+			      char *name)
 {
 	const struct trace_event_opts *eo = b->opts->opts ? &b->opts->opts[i] : NULL;
 	unsigned int flags = eo ? eo->flags : 0;
@@ -504,7 +509,9 @@ static bool batch_prepare_one(struct trace_session *s, struct event_batch *b, ui
 		ret = log_error(ENOMEM, "out of memory");
 	else
 		ret = event_prepare(ev, spec, b->opts->first_id + i, flags, path, loc);
-	if (!ret && !(*path_out = strdup(path)))
+	if (!ret && prev && !strcmp(prev, path)) /* the batch's specs: mostly one file */
+		*path_out = (char *)prev;
+	else if (!ret && !(*path_out = strdup(path)))
 		ret = log_error(ENOMEM, "out of memory");
 	if (ret) {
 		if (ev)
@@ -534,8 +541,8 @@ static uint32_t batch_prepare_events(struct trace_session *s, struct event_batch
 		events[i] = NULL;
 		if (!spec)
 			continue;
-		if (batch_prepare_one(s, b, i, spec, &events[i], &us[m], &paths[m], locs[m],
-				      b->names[m]))
+		if (batch_prepare_one(s, b, i, spec, &events[i], &us[m], m ? paths[m - 1] : NULL,
+				      &paths[m], locs[m], b->names[m]))
 			b->spec_of[m++] = i;
 		batch_spec_put(b, i, spec);
 	}
@@ -581,17 +588,18 @@ UPROBE_API int trace_event_attach_many(struct trace_session *s,
 	struct trace_event_batch_opts none = { .sz = sizeof(none) };
 	struct event_batch b = { .specs = specs, .opts = opts ? opts : &none };
 	size_t cnt = n ? n : 1;
-	struct uprobe_spec *us = calloc(cnt, sizeof(*us));
-	char **paths = calloc(cnt, sizeof(*paths));
-	char(*locs)[256] = malloc(cnt * sizeof(*locs));
-	uint64_t **skipped = calloc(cnt, sizeof(*skipped));
-	struct uprobe **probes = calloc(cnt, sizeof(*probes));
+	/* pool_bulk_alloc: 10,000 probes' arrays are megabytes, made present at once */
+	struct uprobe_spec *us = pool_bulk_alloc(cnt * sizeof(*us));
+	char **paths = pool_bulk_alloc(cnt * sizeof(*paths));
+	char(*locs)[256] = pool_bulk_alloc(cnt * sizeof(*locs));
+	uint64_t **skipped = pool_bulk_alloc(cnt * sizeof(*skipped));
+	struct uprobe **probes = pool_bulk_alloc(cnt * sizeof(*probes));
 	uint32_t m;
 	int ret = -ENOMEM;
 
-	b.spec_of = calloc(cnt, sizeof(*b.spec_of));
-	b.told = calloc(cnt, 1);
-	b.names = malloc(cnt * sizeof(*b.names));
+	b.spec_of = pool_bulk_alloc(cnt * sizeof(*b.spec_of));
+	b.told = pool_bulk_alloc(cnt);
+	b.names = pool_bulk_alloc(cnt * sizeof(*b.names));
 	if (!s || (n && !events) || (n && !specs && (!opts || !opts->spec_get)) ||
 	    (opts && opts->sz < sizeof(*opts))) {
 		ret = log_error(EINVAL, "trace_event_attach_many: %s",
@@ -607,15 +615,16 @@ UPROBE_API int trace_event_attach_many(struct trace_session *s,
 	ret = batch_attach_probes(&b, events, us, m, skipped, probes);
 	uprobe_batch_end();
 	for (uint32_t k = 0; k < m; k++)
-		free(paths[k]);
+		if (!k || paths[k] != paths[k - 1]) /* one copy of a path shared by neighbours */
+			free(paths[k]);
 out:
-	free(b.names);
-	free(b.told);
-	free(b.spec_of);
-	free(probes);
-	free(skipped);
-	free(locs);
-	free(paths);
-	free(us);
+	pool_bulk_free(b.names, cnt * sizeof(*b.names));
+	pool_bulk_free(b.told, cnt);
+	pool_bulk_free(b.spec_of, cnt * sizeof(*b.spec_of));
+	pool_bulk_free(probes, cnt * sizeof(*probes));
+	pool_bulk_free(skipped, cnt * sizeof(*skipped));
+	pool_bulk_free(locs, cnt * sizeof(*locs));
+	pool_bulk_free(paths, cnt * sizeof(*paths));
+	pool_bulk_free(us, cnt * sizeof(*us));
 	return ret;
 }
