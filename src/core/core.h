@@ -32,6 +32,14 @@ struct probe_rec {
 	struct uprobe *consumers;  /* RCU list, written under registry_lock */
 	int active;		   /* hits are handled; cleared after the int3 is gone */
 	enum uprobe_mode mode;
+	/*
+	 * The count stub's switch (count_stub records; tramp_templates.S reads
+	 * it at offset 24): the byte offset from a thread's count base of the
+	 * word its hits add 1 to, while the record's only consumer has its count
+	 * enabled (uprobe_count_enable); 0: every hit takes the handler's path.
+	 * Written under registry_lock (rec_count_update).
+	 */
+	uint64_t count_slot;
 	struct arch_insn insn;
 	unsigned flags;		   /* execution flags every consumer shares */
 	char reason[128];	   /* why that mode */
@@ -42,6 +50,8 @@ struct probe_rec {
 	uint64_t copy;		   /* relocated window copy inside it */
 	bool at_entry;		   /* function entry: flags are dead, not restored */
 	bool lean;		   /* its trampoline is the lean one (dispatch_entry_lean) */
+	bool count_want;	   /* its first consumer asked for the count stub */
+	bool count_stub;	   /* its trampoline is the count stub (count_slot) */
 	char opt_reason[128];	   /* why not optimized */
 	uint8_t orig[ARCH_INSN_MAX]; /* original bytes the patch covers */
 	uint8_t orig_len;
@@ -109,6 +119,7 @@ struct uprobe {
 	uint64_t hits, skipped, singlesteps;
 	uint64_t ret_hits, ret_unwound, ret_missed; /* atomics */
 	uint64_t *skipped_also; /* uprobe_opts.skipped_counter, or NULL */
+	uint64_t count_off;	/* uprobe_count_enable's offset, 0: off (registry_lock) */
 	/* where the probe is, for uprobe_get_info */
 	char path[256];
 	char symbol[128];

@@ -192,6 +192,7 @@ static int rec_demote(struct probe_rec *rec, uint64_t other)
 	memcpy(rec->orig, rec->insn.bytes, ARCH_PATCH_HEAD_LEN);
 	rec->orig_len = ARCH_PATCH_HEAD_LEN;
 	rec->tramp = rec->copy = 0;
+	rec->lean = rec->count_stub = false;
 	return rec->mode == UPROBE_MODE_EMULATE ? 0 : rec_build_slot(rec);
 }
 
@@ -225,6 +226,8 @@ static int rec_get(const struct probe_target *t, unsigned flags, struct probe_re
 	if (arch_insn_reads_safe(&ai) && (err = ubp_fault_install(arch_safe_read_fault)))
 		return log_error(-err, "cannot install the SIGSEGV handler for the literal's "
 				 "fault-safe read: %s", strerror(-err));
+	bool count_want = flags & UPROBE_F_COUNT_STUB;
+
 	flags &= EXEC_FLAGS;
 	if (old && !old->ret_exit && old->flags == flags && old->insn.len == ai.len &&
 	    !memcmp(old->insn.bytes, ai.bytes, ai.len)) {
@@ -243,6 +246,7 @@ static int rec_get(const struct probe_target *t, unsigned flags, struct probe_re
 	rec->addr = t->addr;
 	rec->insn = ai;
 	rec->flags = flags;
+	rec->count_want = count_want;
 	memcpy(rec->orig, ai.bytes, ARCH_PATCH_HEAD_LEN);
 	rec->orig_len = ARCH_PATCH_HEAD_LEN;
 	if (jump_build(rec, t)) {
@@ -361,7 +365,8 @@ static int probe_prepare(const struct uprobe_spec *s, struct uprobe **out)
 	if (!err && !p)
 		err = log_error(ENOMEM, "out of memory");
 	if (!err)
-		err = rec_get(&t, s->flags, &p->rec);
+		err = rec_get(&t, s->ret_handler ? s->flags & ~UPROBE_F_COUNT_STUB : s->flags,
+			      &p->rec);
 	if (err) {
 		probe_delete(p);
 		log_error_prefix("%s", spec_name(s, name, sizeof(name)));
@@ -384,6 +389,53 @@ static int probe_prepare(const struct uprobe_spec *s, struct uprobe **out)
 	return 0;
 }
 
+/*
+ * The count stub's switch of rec (core.h): its only consumer's count offset,
+ * else 0. registry_lock. True when it went from a slot to 0: a thread may
+ * still hold the old slot (count_quiesce).
+ */
+static bool rec_count_update(struct probe_rec *rec)
+{
+	struct uprobe *c = rec->consumers;
+	uint64_t was = rec->count_slot, slot = 0;
+
+	if (rec->count_stub && c && !c->next && c->attached)
+		slot = c->count_off;
+	__atomic_store_n(&rec->count_slot, slot, __ATOMIC_RELEASE);
+	return was && !slot;
+}
+
+struct count_set {
+	struct probe_rec *const *recs;
+	size_t n;
+};
+
+static void count_fixup(ucontext_t *uc, void *arg)
+{
+	const struct count_set *set = arg;
+
+	for (size_t i = 0; i < set->n; i++)
+		if (set->recs[i] && arch_count_fixup(uc, set->recs[i]->tramp)) {
+			__atomic_fetch_add(&core_stats.threads_moved, 1, __ATOMIC_RELAXED);
+			return;
+		}
+}
+
+/*
+ * The records' count slots were just taken away (rec_count_update): every
+ * thread between its load of one and its add is moved to the stub's slow
+ * path, so that when this returns no stub writes through an old slot. A
+ * thread in a system call or asleep is never inside the stub (it makes no
+ * call); a preempted one is signalled (ubp_quiesce).
+ */
+static void count_quiesce(struct probe_rec *const *recs, size_t n)
+{
+	struct count_set set = { recs, n };
+
+	if (n)
+		ubp_quiesce(count_fixup, &set);
+}
+
 static void probe_link(struct uprobe *p)
 {
 	struct probe_rec *rec = p->rec;
@@ -392,9 +444,12 @@ static void probe_link(struct uprobe *p)
 	__atomic_store_n(&rec->consumers, p, __ATOMIC_RELEASE);
 	p->attached = true;
 	core_stats.probes_attached++;
+	/* A second consumer: the stub stops counting (a hit in flight counts for the first). */
+	rec_count_update(rec);
 }
 
-static void probe_unlink(struct uprobe *p)
+/* True when p's record stopped counting in its stub (count_quiesce it). */
+static bool probe_unlink(struct uprobe *p)
 {
 	struct uprobe **pp = &p->rec->consumers;
 
@@ -403,6 +458,40 @@ static void probe_unlink(struct uprobe *p)
 	__atomic_store_n(pp, p->next, __ATOMIC_RELEASE);
 	p->attached = false;
 	core_stats.probes_attached--;
+	return rec_count_update(p->rec);
+}
+
+int uprobe_count_enable(struct uprobe *p, uint64_t off)
+{
+	struct probe_rec *rec;
+	bool taken;
+
+	log_clear_error();
+	if (!p)
+		return log_report(log_error(EINVAL, "no probe"));
+	if (srcu_in_reader())
+		return log_report(log_error(EDEADLK, "cannot change a count from inside a probe "
+					    "handler"));
+	pthread_mutex_lock(&registry_lock);
+	rec = p->rec;
+	if (off && (!p->attached || !rec->count_stub || (off & 7))) {
+		pthread_mutex_unlock(&registry_lock);
+		return log_report(log_error(ENOTSUP, "probe %s%s%s+0x%lx: %s", p->path,
+					    p->path[0] ? ":" : "", p->symbol, p->symbol_offset,
+					    off & 7 ? "the count's offset is not a multiple of 8"
+						    : "its trampoline is not the count stub"));
+	}
+	p->count_off = off;
+	taken = rec_count_update(rec);
+	if (taken)
+		count_quiesce(&rec, 1);
+	pthread_mutex_unlock(&registry_lock);
+	return 0;
+}
+
+int uprobe_count_stub(const struct uprobe *p)
+{
+	return p && p->rec && p->rec->count_stub;
 }
 
 /*
@@ -690,6 +779,7 @@ int uprobe_detach_many(struct uprobe **probes, size_t n)
 {
 	struct probe_rec **recs;
 	int err = 0, disarm_err;
+	size_t n_counting = 0;
 
 	log_clear_error();
 	if (srcu_in_reader())
@@ -709,9 +799,11 @@ int uprobe_detach_many(struct uprobe **probes, size_t n)
 						p ? p->symbol : "", p ? p->symbol_offset : 0);
 			continue;
 		}
-		probe_unlink(p);
+		if (probe_unlink(p))
+			recs[n_counting++] = p->rec;
 		retpatch_count(p, -1);
 	}
+	count_quiesce(recs, n_counting); /* before recs holds the orphaned records */
 	disarm_err = recs_disarm(recs, recs_orphaned(probes, n, recs));
 	retpatch_release(probes, n); /* the exits after the entries: no push without its pop */
 	if (disarm_err && !err) {
