@@ -53,7 +53,15 @@ struct probe_rec {
 	bool count_want;	   /* its first consumer asked for the count stub */
 	bool count_stub;	   /* its trampoline is the count stub (count_slot) */
 	char opt_reason[128];	   /* why not optimized */
-	uint8_t orig[ARCH_INSN_MAX]; /* original bytes the patch covers */
+	/*
+	 * The original bytes the patch covers: a jump's whole window, whose
+	 * last instruction starts within the jump's first ARCH_JMP_LEN - 1
+	 * bytes and may be ARCH_INSN_MAX long (x86-64: 19 bytes). Sized for one
+	 * instruction, a 16- to 19-byte window (mov + a 13-byte lock or) wrote
+	 * past it into orig_len, and into installed when the fields before it
+	 * moved: tests/diff's fn modes failed from sequence 1855 on.
+	 */
+	uint8_t orig[ARCH_JMP_LEN - 1 + ARCH_INSN_MAX];
 	uint8_t orig_len;
 	int installed;		   /* REC_* patch state in the text (registry_lock) */
 	int pending;		   /* taken by the batch being attached (registry_lock) */

@@ -218,6 +218,8 @@ bool jump_build(struct probe_rec *rec, const struct probe_target *t)
 {
 	if (!jump_plan(rec, t))
 		return false;
+	if (rec->win.len > sizeof(rec->orig))
+		return opt_refuse(rec, "the window is longer than a record holds");
 	if (!rec_build_trampoline(rec))
 		return false;
 	rec->mode = UPROBE_MODE_OPTIMIZED;
