@@ -257,6 +257,9 @@ UPROBE_API void uprobe_free(struct uprobe *probe);
  * -EINVAL, -EDEADLK (inside a handler).
  */
 UPROBE_API int uprobe_count_enable(struct uprobe *probe, uint64_t off);
+/* The same for n probes, with one quiescence; the first error, the others done. */
+UPROBE_API int uprobe_count_enable_many(struct uprobe *const *probes, const uint64_t *offs,
+					size_t n);
 /* The calling thread's count base, NULL: none (its hits run the handler). Reset in a fork child. */
 UPROBE_API void uprobe_count_thread(void *base);
 /* 1 when probe's record has the count stub, else 0. */

@@ -192,7 +192,7 @@ static int rec_demote(struct probe_rec *rec, uint64_t other)
 	memcpy(rec->orig, rec->insn.bytes, ARCH_PATCH_HEAD_LEN);
 	rec->orig_len = ARCH_PATCH_HEAD_LEN;
 	rec->tramp = rec->copy = 0;
-	rec->lean = rec->count_stub = false;
+	rec->count_stub = false;
 	return rec->mode == UPROBE_MODE_EMULATE ? 0 : rec_build_slot(rec);
 }
 
@@ -461,32 +461,51 @@ static bool probe_unlink(struct uprobe *p)
 	return rec_count_update(p->rec);
 }
 
-int uprobe_count_enable(struct uprobe *p, uint64_t off)
+int uprobe_count_enable_many(struct uprobe *const *probes, const uint64_t *offs, size_t n)
 {
-	struct probe_rec *rec;
-	bool taken;
+	struct probe_rec **taken;
+	size_t n_taken = 0;
+	int err = 0;
 
 	log_clear_error();
-	if (!p)
-		return log_report(log_error(EINVAL, "no probe"));
+	if (n && (!probes || !offs))
+		return log_report(log_error(EINVAL, "no probes"));
 	if (srcu_in_reader())
 		return log_report(log_error(EDEADLK, "cannot change a count from inside a probe "
 					    "handler"));
+	taken = calloc(n ? n : 1, sizeof(*taken));
+	if (!taken)
+		return log_report(log_error(ENOMEM, "out of memory"));
 	pthread_mutex_lock(&registry_lock);
-	rec = p->rec;
-	if (off && (!p->attached || !rec->count_stub || (off & 7))) {
-		pthread_mutex_unlock(&registry_lock);
-		return log_report(log_error(ENOTSUP, "probe %s%s%s+0x%lx: %s", p->path,
-					    p->path[0] ? ":" : "", p->symbol, p->symbol_offset,
-					    off & 7 ? "the count's offset is not a multiple of 8"
-						    : "its trampoline is not the count stub"));
+	for (size_t i = 0; i < n; i++) {
+		struct uprobe *p = probes[i];
+		uint64_t off = offs[i];
+
+		if (!p) {
+			err = err ? err : log_error(EINVAL, "no probe");
+			continue;
+		}
+		if (off && (!p->attached || !p->rec->count_stub || (off & 7))) {
+			err = err ? err : log_error(ENOTSUP, "probe %s%s%s+0x%lx: %s", p->path,
+						    p->path[0] ? ":" : "", p->symbol,
+						    p->symbol_offset,
+						    off & 7 ? "the count's offset is not a multiple of 8"
+							    : "its trampoline is not the count stub");
+			continue;
+		}
+		p->count_off = off;
+		if (rec_count_update(p->rec))
+			taken[n_taken++] = p->rec;
 	}
-	p->count_off = off;
-	taken = rec_count_update(rec);
-	if (taken)
-		count_quiesce(&rec, 1);
+	count_quiesce(taken, n_taken); /* once for all */
 	pthread_mutex_unlock(&registry_lock);
-	return 0;
+	free(taken);
+	return log_report(err);
+}
+
+int uprobe_count_enable(struct uprobe *p, uint64_t off)
+{
+	return uprobe_count_enable_many(&p, &off, 1);
 }
 
 int uprobe_count_stub(const struct uprobe *p)
