@@ -171,6 +171,19 @@ static void location_of(const struct trace_spec *spec, char *buf, size_t len)
 		snprintf(buf, len, "%s", spec->symbol);
 }
 
+/*
+ * UPROBE_COUNT_STUB=off: count-only events keep the handler's path (for
+ * side-by-side measurement, and for tests of what only that path does: a
+ * hit in a signal handler that interrupted the handler is skipped, counted
+ * as such; the stub has no handler to interrupt and counts it).
+ */
+static bool count_stub_allowed(void)
+{
+	const char *v = getenv("UPROBE_COUNT_STUB");
+
+	return !v || strcmp(v, "off");
+}
+
 /* The probe of ev, at path:loc. */
 static void probe_spec_of(struct trace_event *ev, const struct trace_spec *spec, const char *path,
 			  const char *loc, unsigned int flags, struct uprobe_spec *u)
@@ -199,7 +212,8 @@ static void probe_spec_of(struct trace_event *ev, const struct trace_spec *spec,
 	 * miss path every hit would pay.
 	 */
 	ev->count_slot = 0;
-	if (u->handler == fetch_count_handler && (u->flags & UPROBE_F_HANDLER_NO_FLAGS))
+	if (u->handler == fetch_count_handler && (u->flags & UPROBE_F_HANDLER_NO_FLAGS) &&
+	    count_stub_allowed())
 		ev->count_slot = map_dense_slot(ev->hot.agg->maps, ev->hot.agg->count_map,
 						ev->hot.agg->key);
 	if (ev->count_slot)
