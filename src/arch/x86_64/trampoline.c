@@ -23,7 +23,7 @@ extern const uint8_t uprobes_tramp_count_incq[], uprobes_tramp_count_miss[];
  * [kind][simd]: start and end of each template (LEAN differs from ENTRY in its
  * C side; LEAN_NOFLAGS without SIMD is a stub calling uprobes_lean_body).
  */
-static const uint8_t *const tramp_bounds[6][2][2] = {
+static const uint8_t *const tramp_bounds[][2][2] = {
 	[TRAMP_KIND_FLAGS] = { { uprobes_tramp_flags, uprobes_tramp_flags_end },
 			       { uprobes_tramp_flags_simd, uprobes_tramp_flags_simd_end } },
 	[TRAMP_KIND_ENTRY] = { { uprobes_tramp_entry, uprobes_tramp_entry_end },
