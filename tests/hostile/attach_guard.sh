@@ -54,6 +54,19 @@ if [ -n "$(uprobes)" ]; then
 	skip attach_guard_kill "another run of this build's uprobe is going on"
 	exit 0
 fi
+# The int3 path is what this tests; make check's forced pass refuses it at a function
+# entry (UPROBE_ENTRY_PATH=lean-strict): victim_tick, a lone ret, is refused by name.
+if forced_entry_path; then
+	"$up" trace --count "$probe" -- "$victim" ref 1 >"$tmp/forced.out" 2>"$tmp/forced.err"
+	expect_eq attach_guard_forced "$?" 1 "status" &&
+		expect_eq attach_guard_forced "$(sed 's/: 0x[0-9a-f]*: /: ADDR: /' "$tmp/forced.err")" \
+			"uprobe: cannot attach uprobes/victim_tick ($victim:victim_tick): ADDR: function \
+entry not jump-optimized (the function ends 1 bytes after the probe, before the 5-byte \
+jump would) and UPROBE_ENTRY_PATH=lean-strict" "refusal" &&
+		expect_eq attach_guard_forced "$(cat "$tmp/forced.out")" "" "the victim's output" &&
+		pass attach_guard_forced
+	exit "$failed"
+fi
 
 for sig in KILL; do
 	name=attach_guard_$(echo $sig | tr A-Z a-z)

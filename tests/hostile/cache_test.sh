@@ -16,11 +16,21 @@ tgt="$top/build/tests/hostile/hostile_target"
 tmp=$(mktemp -d)
 trap 'chmod -R u+rwx "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
 
+# hostile_xol (lea; ret: 4 bytes) is there for the int3 path, which make check's
+# forced pass turns off at an entry (UPROBE_ENTRY_PATH=lean-strict, refused by name:
+# tests/hostile/test_hostile.sh checks that): the runs probe the two others then.
+xol="p:h/xol $tgt:hostile_xol"
+ref_probe=h/xol
+if forced_entry_path; then
+	xol=""
+	ref_probe=h/jmp
+fi
+
 # run NAME CACHE_DIR: a traced run of the target with that cache; its counts
 # and modes in $tmp/NAME.out, its status in $tmp/NAME.st.
 run() {
 	UPROBE_CACHE_DIR=$2 "$top/build/uprobe" trace --count -o "$tmp/$1.counts" \
-		"p:h/xol $tgt:hostile_xol" "p:h/jmp $tgt:hostile_jmp" 'p:c/malloc libc:malloc' \
+		${xol:+"$xol"} "p:h/jmp $tgt:hostile_jmp" 'p:c/malloc libc:malloc' \
 		-- "$tgt" threads 2 500 >"$tmp/$1.stdout" 2>"$tmp/$1.stderr"
 	echo $? >"$tmp/$1.st"
 	{
@@ -51,7 +61,7 @@ poke() { printf '\245\245\245\245' | dd of="$1" bs=1 seek="$2" conv=notrunc 2>/d
 size() { wc -c <"$1" | tr -d ' '; }
 
 run ref ""
-if [ "$(cat "$tmp/ref.st")" != 0 ] || ! grep -q 'h/xol mode' "$tmp/ref.out"; then
+if [ "$(cat "$tmp/ref.st")" != 0 ] || ! grep -q "$ref_probe mode" "$tmp/ref.out"; then
 	fail cache_reference "the run without a cache: status $(cat "$tmp/ref.st"):" \
 		"$(head -3 "$tmp/ref.stderr")"
 	exit 1

@@ -17,6 +17,12 @@
  *
  * UCONF_PID_FILE=FILE: the process writes its pid there first (the tests
  * replace it by PID in what bpftrace and uprobe print).
+ *
+ * Each function starts with 8 one-byte nops (patchable_function_entry, as the
+ * kernel's ftrace entries): the test is about the language, not short functions,
+ * and so its entry's 5-byte jump and its ret's window never overlap; make check's
+ * forced pass (UPROBE_ENTRY_PATH=lean-strict UPROBE_RET_PATH=site-strict, which
+ * refuse such overlaps) takes every probe here.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +30,7 @@
 #include <unistd.h>
 
 #define KEEP(x) __asm__ volatile("" : : "r"(x) : "memory")
-#define PROBED	__attribute__((noinline, used))
+#define PROBED	__attribute__((noinline, used, patchable_function_entry(8, 0)))
 
 PROBED int uc_add(int a, int b)
 {
