@@ -14,13 +14,12 @@ extern const uint8_t uprobes_tramp_lean_nofl_simd[], uprobes_tramp_lean_nofl_sim
 extern const uint8_t uprobes_tramp_lean_stub[], uprobes_tramp_lean_stub_end[];
 extern const uint8_t uprobes_lean_body[];
 extern const uint8_t uprobes_tramp_exit[], uprobes_tramp_exit_end[];
-extern const uint8_t uprobes_tramp_exit_nofl[], uprobes_tramp_exit_nofl_end[];
 
 /*
  * [kind][simd]: start and end of each template (LEAN differs from ENTRY in its
  * C side; LEAN_NOFLAGS without SIMD is a stub calling uprobes_lean_body).
  */
-static const uint8_t *const tramp_bounds[][2][2] = {
+static const uint8_t *const tramp_bounds[5][2][2] = {
 	[TRAMP_KIND_FLAGS] = { { uprobes_tramp_flags, uprobes_tramp_flags_end },
 			       { uprobes_tramp_flags_simd, uprobes_tramp_flags_simd_end } },
 	[TRAMP_KIND_ENTRY] = { { uprobes_tramp_entry, uprobes_tramp_entry_end },
@@ -31,8 +30,6 @@ static const uint8_t *const tramp_bounds[][2][2] = {
 				      { uprobes_tramp_lean_nofl_simd,
 					uprobes_tramp_lean_nofl_simd_end } },
 	[TRAMP_KIND_EXIT] = { { uprobes_tramp_exit, uprobes_tramp_exit_end }, { NULL, NULL } },
-	[TRAMP_KIND_EXIT_NOFLAGS] = { { uprobes_tramp_exit_nofl, uprobes_tramp_exit_nofl_end },
-				      { NULL, NULL } },
 };
 extern const uint8_t uprobes_redirect_trap[];
 extern const uint8_t uprobes_ret_tramp[];
