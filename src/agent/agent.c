@@ -590,16 +590,21 @@ static int attach_and_report(struct agent *a, char *text)
 	if (a->session) {
 		trace_session_record(a->session, 0); /* every probe starts at once */
 		attach_all(a, text, st);
-		trace_session_record(a->session, 1);
 	} else {
 		for (uint32_t i = 0; i < a->n; i++) {
 			st[i].err = -ENOMEM;
 			status_say(&st[i], "no trace session: %s", strerror(errno));
 		}
 	}
-	uprobe_batch_end();
+	/*
+	 * The statuses' memfd before recording starts: its allocations are the
+	 * agent's, which a probe on malloc must not count as the program's.
+	 */
 	fd = status_memfd(st, a->n);
 	statuses_free(st, a->n);
+	if (a->session)
+		trace_session_record(a->session, 1);
+	uprobe_batch_end();
 	ret = fd < 0 ? -1
 		     : agent_send(a, &h, sizeof(h), fd,
 				  a->session ? trace_session_fd(a->session) : -1);
