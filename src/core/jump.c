@@ -52,12 +52,15 @@ static bool opt_refuse(struct probe_rec *rec, const char *why)
 	return false;
 }
 
-/* Original bytes of the function around t (NULL if unknown or too large). */
-static uint8_t *read_function(const struct probe_target *t, size_t *len)
+/*
+ * The original bytes of the function around t, at most max of them (NULL if
+ * unknown, larger, or not in its mapping); *len is how many.
+ */
+uint8_t *jump_read_function(const struct probe_target *t, size_t max, size_t *len)
 {
 	uint8_t *buf;
 
-	if (!t->func_start || !t->func_size || t->func_size > (1u << 20))
+	if (!t->func_start || !t->func_size || t->func_size > max || t->func_start >= t->map_end)
 		return NULL;
 	*len = t->func_size;
 	if (t->func_start + *len > t->map_end)
@@ -186,7 +189,7 @@ bool jump_plan(struct probe_rec *rec, const struct probe_target *t)
 
 	if (rec->flags & (UPROBE_F_NO_OPTIMIZE | UPROBE_F_NO_EMULATE | UPROBE_F_SINGLESTEP))
 		return opt_refuse(rec, "disabled by the probe's flags");
-	func = read_function(t, &len);
+	func = jump_read_function(t, 1u << 20, &len);
 	if (!func)
 		return opt_refuse(rec, "the function's bounds are unknown");
 	err = jump_memo_plan(t, func, len, &rec->win, why, sizeof(why));

@@ -16,6 +16,9 @@ struct probe_rec *jump_covering(uint64_t addr);
 /* Can rec (its flags set) be jump-optimized? Fills rec->win, or rec->opt_reason. */
 bool jump_plan(struct probe_rec *rec, const struct probe_target *t);
 
+/* The function around t as jump_plan reads it, up to max bytes (malloc'd), or NULL. */
+uint8_t *jump_read_function(const struct probe_target *t, size_t max, size_t *len);
+
 /*
  * How probes at a function entry are optimized, from UPROBE_ENTRY_PATH (read at
  * each attach): "lean" or unset, the lean trampoline (rflags neither saved nor

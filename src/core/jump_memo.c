@@ -33,6 +33,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "core/jump.h"
 #include "core/jump_memo.h"
 #include "sym/sym.h"
 #include "util/cache.h"
@@ -250,22 +251,6 @@ static bool slot_is(const struct probe_target *t)
 	       slot.func_size == t->func_size && slot.ino == t->map_ino;
 }
 
-/* The function's bytes as jump_plan reads them (read_function), or NULL. */
-static uint8_t *func_bytes(const struct probe_target *t, size_t *len)
-{
-	uint8_t *buf;
-
-	if (!t->func_start || !t->func_size || t->func_size > MEMO_FUNC_MAX ||
-	    t->func_start >= t->map_end)
-		return NULL;
-	*len = t->func_size;
-	if (t->func_start + *len > t->map_end)
-		*len = t->map_end - t->func_start;
-	buf = malloc(*len);
-	if (buf)
-		target_read(t, t->func_start, buf, *len);
-	return buf;
-}
 
 int jump_memo_insn(const struct probe_target *t, struct arch_insn *ai)
 {
@@ -276,7 +261,7 @@ int jump_memo_insn(const struct probe_target *t, struct arch_insn *ai)
 	slot_reset(t);
 	if (arch_insn_decoder_loaded() && stores >= MEMO_STORES_MAX)
 		return -ENOENT;
-	if (memo_name(t, name, sizeof(name), &slot.map) || !(slot.bytes = func_bytes(t, &slot.len)))
+	if (memo_name(t, name, sizeof(name), &slot.map) || !(slot.bytes = jump_read_function(t, MEMO_FUNC_MAX, &slot.len)))
 		return -ENOENT;
 	if (arch_insn_decoder_loaded())
 		return -ENOENT; /* decoded here, then stored (jump_memo_plan) */
