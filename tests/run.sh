@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # Run every test program given on the command line; each prints PASS:/FAIL:
 # lines. A program that exits non-zero without printing a FAIL line (a crash,
-# a hang) counts as one failure of its own. Ends with "N passed, N failed".
+# a hang) counts as one failure of its own. Ends with the failures' FAIL lines,
+# each under its program, and "N passed, N failed".
 #
 # A program is stopped as hung (it, and every process it started) once it has
 # printed nothing for TEST_TIMEOUT seconds (default 300): lack of progress,
@@ -32,9 +33,10 @@ skipped=0
 known=0
 log=$(mktemp)
 known_log=$(mktemp)
+fail_log=$(mktemp)
 pid=""
 watch=""
-trap 'rm -f "$log" "$log.skip" "$known_log"' EXIT
+trap 'rm -f "$log" "$log.skip" "$known_log" "$fail_log"' EXIT
 trap '[ -n "$pid" ] && kill -KILL -"$pid" 2>/dev/null; exit 130' INT TERM
 
 # Stop process group $1 once file $2 has not grown for TEST_TIMEOUT seconds.
@@ -119,8 +121,11 @@ for t in "$@"; do
 	skipped=$((skipped + s))
 	known=$((known + k))
 	grep '^KNOWN: ' "$log" >>"$known_log"
+	[ "$f" = 0 ] || { echo "$t$forced:"; grep '^FAIL: ' "$log"; grep -q '^FAIL: ' "$log" || echo "FAIL: exited with status $rc"; } >>"$fail_log"
 done
 [ "$skipped" = 0 ] || echo "$skipped skipped ($TEST_SKIP)"
 [ "$known" = 0 ] || { cat "$known_log"; echo "$known known defects found again ($known_file)"; }
+# The failures again, last: a log read from its end names them.
+[ "$failed" = 0 ] || { echo "failures:"; sed 's/^/  /' "$fail_log"; }
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
