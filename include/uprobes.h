@@ -143,6 +143,15 @@ enum uprobe_flags {
 	 * the whole function. Ignored by uprobe_attach().
 	 */
 	UPROBE_F_ANALYZE_RET = 1u << 6,
+	/*
+	 * The handler's only work is to add 1 to a per-thread counter: at a
+	 * function entry with UPROBE_F_HANDLER_NO_FLAGS and _NO_SIMD (x86-64),
+	 * the record this probe creates gets the count stub, which once
+	 * uprobe_count_enable() is called adds 1 to the counter itself, without
+	 * the handler (see there). Elsewhere, or on a record another consumer
+	 * made, nothing changes: uprobe_count_stub() says which.
+	 */
+	UPROBE_F_COUNT_STUB = 1u << 7,
 };
 
 struct uprobe_opts {
@@ -229,6 +238,32 @@ UPROBE_API int uprobe_detach(struct uprobe *probe);
 
 /* Detach if attached, then free. NULL is accepted. */
 UPROBE_API void uprobe_free(struct uprobe *probe);
+
+/*
+ * Count stub (UPROBE_F_COUNT_STUB). While probe is attached, alone on its
+ * record, and enabled with off (a multiple of 8, not 0), a hit of a thread
+ * whose count base is set (uprobe_count_thread) adds 1 to the 64-bit word at
+ * base + off with one non-atomic increment, and neither the handler runs
+ * nor the hit is counted in uprobe_info.hits: the caller's word has it. A
+ * hit of a thread without a base, or while the probe shares its record or
+ * is not enabled, runs the handler as before: the handler is the fallback
+ * and must count into the same total. Each thread's word must be its own
+ * (the add is not atomic) and no other code of the thread may write it.
+ *
+ * uprobe_count_enable(probe, 0), and uprobe_detach() of an enabled probe,
+ * return once no thread can write through the old offset any more (threads
+ * preempted inside the stub are moved to its handler's path), so the words
+ * may then be freed. 0, -ENOTSUP (not the count stub: uprobe_count_stub()),
+ * -EINVAL, -EDEADLK (inside a handler).
+ */
+UPROBE_API int uprobe_count_enable(struct uprobe *probe, uint64_t off);
+/* The same for n probes, with one quiescence; the first error, the others done. */
+UPROBE_API int uprobe_count_enable_many(struct uprobe *const *probes, const uint64_t *offs,
+					size_t n);
+/* The calling thread's count base, NULL: none (its hits run the handler). Reset in a fork child. */
+UPROBE_API void uprobe_count_thread(void *base);
+/* 1 when probe's record has the count stub, else 0. */
+UPROBE_API int uprobe_count_stub(const struct uprobe *probe);
 
 /* One element of a batch. Either path+location or addr (path and location NULL). */
 struct uprobe_spec {

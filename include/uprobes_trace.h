@@ -549,7 +549,15 @@ struct trace_map_def {
 	uint32_t key_size;    /* 0 .. 256 bytes */
 	uint32_t max_entries; /* 0: 4096 */
 	int64_t lhist_min, lhist_max, lhist_step;
+	/*
+	 * TRACE_MAP_COUNT with a 4-byte key (or none: 1): keys 0 .. dense - 1
+	 * also get a word per thread that an agent's count-only probe counts
+	 * into from its trampoline (the count stub; docs/architecture.md), read
+	 * back by trace_maps_read. Such a map cannot be cleared or zeroed.
+	 */
+	uint32_t dense;
 };
+#define TRACE_MAP_MAX_DENSE 65536u /* trace_map_def.dense */
 
 struct trace_map_value {
 	uint64_t count;

@@ -328,6 +328,11 @@ static int attach_maps(struct agent *a, int fd)
 	n = map_count(a->maps);
 	if (a->aggs.count_map >= n || a->aggs.filtered_map >= n || a->aggs.hist_map >= n)
 		return -EINVAL;
+	/*
+	 * The threads' count bases into this region's shards (one region per
+	 * process, ever: a second tracer's, -EBUSY, counts without the stub).
+	 */
+	map_region_count_claim(a->maps);
 	return 0;
 }
 

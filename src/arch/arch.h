@@ -76,7 +76,9 @@ struct arch_tramp_req {
 	bool at_entry;	  /* a function's first instruction */
 	bool entry_full;  /* UPROBE_ENTRY_PATH=full */
 	bool no_flags;	  /* UPROBE_F_HANDLER_NO_FLAGS */
+	bool count;	  /* the record's first consumer asked for the count stub */
 	bool lean;	  /* out: the lean entry trampoline */
+	bool count_stub;  /* out: the count stub (TRAMP_KIND_COUNT, core's count_slot) */
 	int off;	  /* the arch's own: where the copy starts */
 };
 

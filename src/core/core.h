@@ -39,6 +39,14 @@ struct probe_rec {
 	struct uprobe *consumers;  /* RCU list, written under registry_lock */
 	int active;		   /* hits are handled; cleared after the int3 is gone */
 	enum uprobe_mode mode;
+	/*
+	 * The count stub's switch (count_stub records; tramp_templates.S reads
+	 * it at offset 24): the byte offset from a thread's count base of the
+	 * word its hits add 1 to, while the record's only consumer has its count
+	 * enabled (uprobe_count_enable); 0: every hit takes the handler's path.
+	 * Written under registry_lock (rec_count_update).
+	 */
+	uint64_t count_slot;
 	struct arch_insn insn;
 	unsigned flags;		   /* execution flags every consumer shares */
 	char reason[128];	   /* why that mode */
@@ -52,8 +60,18 @@ struct probe_rec {
 	bool lean;		   /* its trampoline is the lean one (dispatch_entry_lean) */
 	bool tramp_deferred;	   /* its trampoline waits in xol_defer_end() (registry_lock) */
 	bool tramp_lost;	   /* ... which could not write it: never armed, never reused */
+	bool count_want;	   /* its first consumer asked for the count stub */
+	bool count_stub;	   /* its trampoline is the count stub (count_slot) */
 	char opt_reason[128];	   /* why not optimized */
-	uint8_t orig[REC_ORIG_MAX]; /* original bytes the patch covers */
+	/*
+	 * The original bytes the patch covers: a jump's whole window, whose
+	 * last instruction starts within the jump's first ARCH_JMP_LEN - 1
+	 * bytes and may be ARCH_INSN_MAX long (x86-64: 19 bytes). Sized for one
+	 * instruction, a 16- to 19-byte window (mov + a 13-byte lock or) wrote
+	 * past it into orig_len, and into installed when the fields before it
+	 * moved: tests/diff's fn modes failed from sequence 1855 on.
+	 */
+	uint8_t orig[REC_ORIG_MAX];
 	uint8_t orig_len;
 	int installed;		   /* REC_* patch state in the text (registry_lock) */
 	int pending;		   /* taken by the batch being attached (registry_lock) */
@@ -119,6 +137,7 @@ struct uprobe {
 	uint64_t hits, skipped, singlesteps;
 	uint64_t ret_hits, ret_unwound, ret_missed; /* atomics */
 	uint64_t *skipped_also; /* uprobe_opts.skipped_counter, or NULL */
+	uint64_t count_off;	/* uprobe_count_enable's offset, 0: off (registry_lock) */
 	/* where the probe is, for uprobe_get_info */
 	char path[256];
 	char symbol[128];

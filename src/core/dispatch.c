@@ -26,6 +26,28 @@
 
 struct core_stats core_stats;
 
+/* The count stub's per-thread base (arch/x86_64/trampoline.h); a fork child's is reset. */
+__thread uint8_t *uprobes_count_base
+	__attribute__((tls_model("initial-exec"), visibility("hidden")));
+
+_Static_assert(__builtin_offsetof(struct probe_rec, count_slot) == 24,
+	       "tramp_templates.S reads count_slot at 24");
+
+void uprobe_count_thread(void *base)
+{
+	uprobes_count_base = base;
+}
+
+static void count_atfork_child(void)
+{
+	uprobes_count_base = NULL; /* the parent's thread's words: never the child's */
+}
+
+__attribute__((constructor)) static void count_init(void)
+{
+	pthread_atfork(NULL, NULL, count_atfork_child);
+}
+
 /* Per-thread stack of single-steps in flight (a signal handler can nest one). */
 struct ss_pending {
 	const struct probe_rec *rec;

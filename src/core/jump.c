@@ -94,6 +94,7 @@ static bool rec_build_trampoline(struct probe_rec *rec)
 		.at_entry = rec->at_entry,
 		.entry_full = rec->at_entry && jump_entry_path() == JUMP_ENTRY_FULL,
 		.no_flags = rec->flags & UPROBE_F_HANDLER_NO_FLAGS,
+		.count = rec->count_want,
 	};
 	const char *why = "";
 	uint64_t lo, hi;
@@ -103,6 +104,7 @@ static bool rec_build_trampoline(struct probe_rec *rec)
 	if (size < 0)
 		return opt_refuse(rec, why);
 	rec->lean = req.lean;
+	rec->count_stub = req.count_stub;
 	rec->tramp = xol_alloc(size, lo, hi, rec->addr);
 	rec->tramp_size = size;
 	if (!rec->tramp)
@@ -227,6 +229,8 @@ bool jump_build(struct probe_rec *rec, const struct probe_target *t)
 {
 	if (!jump_plan(rec, t))
 		return false;
+	if (rec->win.len > sizeof(rec->orig))
+		return opt_refuse(rec, "the window is longer than a record holds");
 	if (!rec_build_trampoline(rec))
 		return false;
 	rec->mode = UPROBE_MODE_OPTIMIZED;
@@ -236,6 +240,7 @@ bool jump_build(struct probe_rec *rec, const struct probe_target *t)
 	snprintf(rec->reason, sizeof(rec->reason),
 		 "jump-optimized: %u-byte window of %u instruction%s, trampoline at 0x%lx%s",
 		 rec->win.len, rec->win.n, rec->win.n > 1 ? "s" : "", rec->tramp,
+		 rec->count_stub ? " (function entry, lean, count stub)" :
 		 rec->lean ? (rec->flags & UPROBE_F_HANDLER_NO_FLAGS ?
 				      " (function entry, lean, flags not read)" :
 				      " (function entry, lean)") :

@@ -204,6 +204,7 @@ static int rec_demote(struct probe_rec *rec, uint64_t other)
 		xol_free_deferred(rec->tramp, rec->tramp_size);
 	rec->tramp = rec->copy = 0;
 	rec->tramp_deferred = false; /* whether it gets written or not, it is not used */
+	rec->count_stub = false;
 	return rec->mode == UPROBE_MODE_EMULATE ? 0 : rec_build_slot(rec);
 }
 
@@ -246,6 +247,8 @@ static int rec_get(const struct probe_target *t, unsigned flags, struct probe_re
 	if (arch_insn_reads_safe(&ai) && (err = ubp_fault_install(arch_safe_read_fault)))
 		return log_error(-err, "cannot install the SIGSEGV handler for the literal's "
 				 "fault-safe read: %s", strerror(-err));
+	bool count_want = flags & UPROBE_F_COUNT_STUB;
+
 	flags &= EXEC_FLAGS;
 	/* (one whose trampoline could not be written is replaced: batch_write_trampolines) */
 	if (old && !old->ret_exit && !old->tramp_lost && old->flags == flags &&
@@ -264,6 +267,7 @@ static int rec_get(const struct probe_target *t, unsigned flags, struct probe_re
 	rec->addr = t->addr;
 	rec->insn = ai;
 	rec->flags = flags;
+	rec->count_want = count_want;
 	memcpy(rec->orig, ai.bytes, ARCH_PATCH_HEAD_LEN);
 	rec->orig_len = ARCH_PATCH_HEAD_LEN;
 	if (jump_build(rec, t)) {
@@ -374,7 +378,8 @@ static int probe_prepare(const struct uprobe_spec *s, struct uprobe **out)
 	if (!err && !p)
 		err = log_error(ENOMEM, "out of memory");
 	if (!err)
-		err = rec_get(&t, s->flags, &p->rec);
+		err = rec_get(&t, s->ret_handler ? s->flags & ~UPROBE_F_COUNT_STUB : s->flags,
+			      &p->rec);
 	if (err) {
 		probe_delete(p);
 		log_error_prefix("%s", spec_name(s, name, sizeof(name)));
@@ -397,6 +402,53 @@ static int probe_prepare(const struct uprobe_spec *s, struct uprobe **out)
 	return 0;
 }
 
+/*
+ * The count stub's switch of rec (core.h): its only consumer's count offset,
+ * else 0. registry_lock. True when it went from a slot to 0: a thread may
+ * still hold the old slot (count_quiesce).
+ */
+static bool rec_count_update(struct probe_rec *rec)
+{
+	struct uprobe *c = rec->consumers;
+	uint64_t was = rec->count_slot, slot = 0;
+
+	if (rec->count_stub && c && !c->next && c->attached)
+		slot = c->count_off;
+	__atomic_store_n(&rec->count_slot, slot, __ATOMIC_RELEASE);
+	return was && !slot;
+}
+
+struct count_set {
+	struct probe_rec *const *recs;
+	size_t n;
+};
+
+static void count_fixup(ucontext_t *uc, void *arg)
+{
+	const struct count_set *set = arg;
+
+	for (size_t i = 0; i < set->n; i++)
+		if (set->recs[i] && arch_count_fixup(uc, set->recs[i]->tramp)) {
+			__atomic_fetch_add(&core_stats.threads_moved, 1, __ATOMIC_RELAXED);
+			return;
+		}
+}
+
+/*
+ * The records' count slots were just taken away (rec_count_update): every
+ * thread between its load of one and its add is moved to the stub's slow
+ * path, so that when this returns no stub writes through an old slot. A
+ * thread in a system call or asleep is never inside the stub (it makes no
+ * call); a preempted one is signalled (ubp_quiesce).
+ */
+static void count_quiesce(struct probe_rec *const *recs, size_t n)
+{
+	struct count_set set = { recs, n };
+
+	if (n)
+		ubp_quiesce(count_fixup, &set);
+}
+
 static void probe_link(struct uprobe *p)
 {
 	struct probe_rec *rec = p->rec;
@@ -405,9 +457,12 @@ static void probe_link(struct uprobe *p)
 	__atomic_store_n(&rec->consumers, p, __ATOMIC_RELEASE);
 	p->attached = true;
 	core_stats.probes_attached++;
+	/* A second consumer: the stub stops counting (a hit in flight counts for the first). */
+	rec_count_update(rec);
 }
 
-static void probe_unlink(struct uprobe *p)
+/* True when p's record stopped counting in its stub (count_quiesce it). */
+static bool probe_unlink(struct uprobe *p)
 {
 	struct uprobe **pp = &p->rec->consumers;
 
@@ -416,6 +471,59 @@ static void probe_unlink(struct uprobe *p)
 	__atomic_store_n(pp, p->next, __ATOMIC_RELEASE);
 	p->attached = false;
 	core_stats.probes_attached--;
+	return rec_count_update(p->rec);
+}
+
+int uprobe_count_enable_many(struct uprobe *const *probes, const uint64_t *offs, size_t n)
+{
+	struct probe_rec **taken;
+	size_t n_taken = 0;
+	int err = 0;
+
+	log_clear_error();
+	if (n && (!probes || !offs))
+		return log_report(log_error(EINVAL, "no probes"));
+	if (srcu_in_reader())
+		return log_report(log_error(EDEADLK, "cannot change a count from inside a probe "
+					    "handler"));
+	taken = calloc(n ? n : 1, sizeof(*taken));
+	if (!taken)
+		return log_report(log_error(ENOMEM, "out of memory"));
+	pthread_mutex_lock(&registry_lock);
+	for (size_t i = 0; i < n; i++) {
+		struct uprobe *p = probes[i];
+		uint64_t off = offs[i];
+
+		if (!p) {
+			err = err ? err : log_error(EINVAL, "no probe");
+			continue;
+		}
+		if (off && (!p->attached || !p->rec->count_stub || (off & 7))) {
+			err = err ? err : log_error(ENOTSUP, "probe %s%s%s+0x%lx: %s", p->path,
+						    p->path[0] ? ":" : "", p->symbol,
+						    p->symbol_offset,
+						    off & 7 ? "the count's offset is not a multiple of 8"
+							    : "its trampoline is not the count stub");
+			continue;
+		}
+		p->count_off = off;
+		if (rec_count_update(p->rec))
+			taken[n_taken++] = p->rec;
+	}
+	count_quiesce(taken, n_taken); /* once for all */
+	pthread_mutex_unlock(&registry_lock);
+	free(taken);
+	return log_report(err);
+}
+
+int uprobe_count_enable(struct uprobe *p, uint64_t off)
+{
+	return uprobe_count_enable_many(&p, &off, 1);
+}
+
+int uprobe_count_stub(const struct uprobe *p)
+{
+	return p && p->rec && p->rec->count_stub;
 }
 
 /*
@@ -747,6 +855,7 @@ int uprobe_detach_many(struct uprobe **probes, size_t n)
 {
 	struct probe_rec **recs;
 	int err = 0, disarm_err;
+	size_t n_counting = 0;
 
 	log_clear_error();
 	if (srcu_in_reader())
@@ -766,9 +875,11 @@ int uprobe_detach_many(struct uprobe **probes, size_t n)
 						p ? p->symbol : "", p ? p->symbol_offset : 0);
 			continue;
 		}
-		probe_unlink(p);
+		if (probe_unlink(p))
+			recs[n_counting++] = p->rec;
 		retpatch_count(p, -1);
 	}
+	count_quiesce(recs, n_counting); /* before recs holds the orphaned records */
 	disarm_err = recs_disarm(recs, recs_orphaned(probes, n, recs));
 	retpatch_release(probes, n); /* the exits after the entries: no push without its pop */
 	if (disarm_err && !err) {

@@ -15,7 +15,7 @@ up="$top/build/uprobe"
 busy="$top/build/tests/cli_attach/busy_target"
 probe="p:$busy:busy_hot a=%di"
 # Calls under the probe: 10 s or more of tracing, where -d 1 takes one.
-cap=100000000
+cap=1000000000
 tmp=$(mktemp -d)
 bg=""
 trap 'for p in $bg; do kill -9 $p 2>/dev/null; done; rm -rf "$tmp"' EXIT

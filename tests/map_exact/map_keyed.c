@@ -6,11 +6,15 @@
  * key must count exactly THREADS * N / 5, with no update dropped, whatever the
  * hit rate. Usage: map_keyed [N [THREADS]] (default 5,000,000 x 4).
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "testlib.h"
 #include "trace/map/map.h"
+#include "trace/map/map_shm.h"
 #include "uprobes.h"
 
 TL_DEFINE("map_exact");
@@ -122,6 +126,125 @@ static void keyed_count_exact(int threads)
 	map_region_free(region);
 }
 
+
+/*
+ * The count stub into a dense count map (uprobe trace --count's path): two
+ * entry probes whose handler is the fallback count of its key, enabled with
+ * their dense words; THREADS threads call map_g0 N times and map_g1 N / 2
+ * times, then a fork child calls map_g0 1000 times (its own shard, its base
+ * reset). Each key exact; the stub took hits (its words are not 0).
+ */
+static int dense_map;
+static uint32_t dense_keys[2] = { 0, 1 };
+
+__attribute__((noinline)) long map_g0(long i)
+{
+	__asm__ volatile("" : : "r"(i) : "memory");
+	return i + 1;
+}
+
+__attribute__((noinline)) long map_g1(long i)
+{
+	__asm__ volatile("" : : "r"(i) : "memory");
+	return i + 2;
+}
+
+static void dense_handler(struct uprobe *p, struct uprobe_regs *regs, void *ctx)
+{
+	(void)p;
+	(void)regs;
+	map_agg_count(region, dense_map, ctx);
+}
+
+static void *dense_caller(void *arg)
+{
+	long sum = 0;
+
+	(void)arg;
+	for (long i = 0; i < n_calls; i++) {
+		sum += map_g0(i);
+		if (i & 1)
+			sum += map_g1(i);
+	}
+	return (void *)sum;
+}
+
+static int dense_key(const void *key, const struct map_value *v, void *ctx)
+{
+	struct seen *s = ctx;
+	uint32_t k;
+
+	memcpy(&k, key, sizeof(k));
+	if (k < 5)
+		s->count[k] = v->count;
+	else
+		s->other++;
+	return 0;
+}
+
+static void dense_count_exact(int threads)
+{
+	struct map_def d = { .name = "@c", .kind = MAP_COUNT, .key_size = 4, .dense = 2 };
+	struct uprobe_opts o = { .sz = sizeof(o), .handler = dense_handler,
+				 .flags = UPROBE_F_COUNT_STUB | UPROBE_F_HANDLER_NO_SIMD |
+					  UPROBE_F_HANDLER_NO_FLAGS };
+	struct uprobe *p[2];
+	uint64_t offs[2], stub = 0;
+	struct seen s = { 0 };
+	pthread_t th[64];
+	int status = -1;
+	pid_t child;
+
+	region = map_region_create(NULL);
+	dense_map = map_define(region, &d);
+	CHECK_EQ_INT(map_region_seal(region), 0);
+	CHECK_EQ_INT(map_region_count_claim(region), 0);
+	for (int k = 0; k < 2; k++) {
+		o.ctx = &dense_keys[k];
+		p[k] = uprobe_attach_addr(k ? (void *)map_g1 : (void *)map_g0, &o);
+		CHECK(p[k] != NULL);
+		if (!p[k])
+			return;
+		offs[k] = map_dense_slot(region, dense_map, (uint32_t)k);
+		CHECK(offs[k] != 0);
+	}
+	if (uprobe_count_stub(p[0]))
+		CHECK_EQ_INT(uprobe_count_enable_many(p, offs, 2), 0);
+	for (int i = 0; i < threads; i++)
+		pthread_create(&th[i], NULL, dense_caller, NULL);
+	for (int i = 0; i < threads; i++)
+		pthread_join(th[i], NULL);
+	child = fork();
+	if (child == 0) {
+		long sum = 0;
+
+		for (long i = 0; i < 1000; i++)
+			sum += map_g0(i);
+		_exit(sum == 500500 ? 0 : 1);
+	}
+	CHECK(child > 0);
+	waitpid(child, &status, 0);
+	CHECK_EQ_INT(status, 0);
+	for (int k = 0; k < 2; k++)
+		CHECK_EQ_INT(uprobe_count_enable(p[k], 0), 0);
+	for (uint32_t sh = 0; sh <= region->n_shards; sh++)
+		stub += *(const uint64_t *)(region->base + region->shards_off +
+					    (uint64_t)sh * region->shard_stride +
+					    region->maps[dense_map].dense_off);
+	printf("  %d threads x %ld calls, %llu counted by the stub\n", threads, n_calls,
+	       (unsigned long long)stub);
+	if (uprobe_count_stub(p[0]))
+		CHECK(stub > 0);
+	CHECK_EQ_INT(map_read(region, dense_map, dense_key, &s), 0);
+	CHECK_EQ_U64(s.count[0], (uint64_t)threads * (uint64_t)n_calls + 1000);
+	CHECK_EQ_U64(s.count[1], (uint64_t)threads * (uint64_t)(n_calls / 2));
+	CHECK_EQ_INT(s.other, 0);
+	CHECK_EQ_INT(map_clear(region, dense_map), -ENOTSUP);
+	for (int k = 0; k < 2; k++)
+		uprobe_free(p[k]);
+	map_region_free(region);
+}
+
 int main(int argc, char **argv)
 {
 	int threads = argc > 2 ? atoi(argv[2]) : 4;
@@ -132,5 +255,8 @@ int main(int argc, char **argv)
 	tl_begin();
 	keyed_count_exact(threads);
 	tl_end("keyed_count_exact");
+	tl_begin();
+	dense_count_exact(threads);
+	tl_end("dense_count_exact");
 	TL_EXIT();
 }

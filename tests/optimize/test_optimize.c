@@ -38,6 +38,8 @@ char *opt_rep_window(char *dst, const char *src, size_t n);
 long opt_window19(long a, long b);
 long opt_demote_a(long x);
 long opt_demote_b(long x);
+long opt_count_target(long x);
+void opt_count_call(const uint64_t in[16], uint64_t out[16]);
 
 static uint64_t hits;
 
@@ -593,6 +595,255 @@ static void branch_index_damaged(void)
 	CHECK(!cached_index(path, sizeof(path), &again) && again != ino);
 }
 
+
+/* ---- the count stub (UPROBE_F_COUNT_STUB, uprobe_count_enable) ------------------------ */
+
+#define COUNT_FLAGS (UPROBE_F_COUNT_STUB | UPROBE_F_HANDLER_NO_FLAGS | UPROBE_F_HANDLER_NO_SIMD)
+
+static bool entry_path_full(void)
+{
+	const char *v = getenv("UPROBE_ENTRY_PATH");
+
+	return v && !strcmp(v, "full");
+}
+
+static struct uprobe *count_attach(unsigned flags, struct uprobe_info *info)
+{
+	struct uprobe_opts o = { .sz = sizeof(o), .handler = count, .flags = flags };
+	struct uprobe *p = uprobe_attach(NULL, "opt_count_target", &o);
+
+	if (!p) {
+		TL_FAIL("attach opt_count_target: %s", uprobe_last_error());
+		return NULL;
+	}
+	info->sz = sizeof(*info);
+	CHECK_EQ_INT(uprobe_get_info(p, info), 0);
+	return p;
+}
+
+/* in[] with distinct values, the red zone's filler in[15]. */
+static void count_regs_in(uint64_t in[16], uint64_t seed)
+{
+	for (int i = 0; i < 16; i++)
+		in[i] = 0x0123456789abcdefull * (seed + (uint64_t)i + 1) ^ (uint64_t)i << 56;
+}
+
+/* Registers after the call as unprobed: all as given but rax = rdi + 1, red zone intact. */
+static void count_regs_check(const uint64_t in[16], const uint64_t out[16])
+{
+	for (int i = 0; i < 15; i++)
+		if (out[i] != (i == 0 ? in[5] + 1 : in[i]))
+			TL_FAIL("register %d: 0x%llx, want 0x%llx", i, (unsigned long long)out[i],
+				(unsigned long long)(i == 0 ? in[5] + 1 : in[i]));
+	CHECK_EQ_U64(out[15], 0);
+}
+
+/*
+ * The stub adds 1 to base + off for each hit of a thread with a base while
+ * the probe is enabled and alone, changes no register (but rax, the target's,
+ * and the flags) nor the red zone, and every other hit runs the handler:
+ * no base, not enabled, a second consumer, disabled again, detached.
+ */
+static void count_stub_counts(void)
+{
+	static uint64_t words[4];
+	uint64_t in[16], out[16];
+	struct uprobe_info info;
+	struct uprobe *p = count_attach(COUNT_FLAGS, &info), *q;
+
+	if (!p)
+		return;
+	if (entry_path_full()) { /* no lean trampoline: no stub either */
+		CHECK_EQ_INT(uprobe_count_stub(p), 0);
+		uprobe_free(p);
+		return;
+	}
+	CHECK_EQ_INT(info.mode, UPROBE_MODE_OPTIMIZED);
+	CHECK_CONTAINS(info.reason, "(function entry, lean, count stub)");
+	CHECK_EQ_INT(uprobe_count_stub(p), 1);
+	CHECK_EQ_INT(uprobe_count_enable(p, 12), -ENOTSUP);
+	hits = 0;
+	/* Not enabled yet, then enabled without a base: the handler. */
+	for (uint64_t i = 0; i < 100; i++) {
+		count_regs_in(in, i);
+		opt_count_call(in, out);
+		count_regs_check(in, out);
+	}
+	CHECK_EQ_INT(uprobe_count_enable(p, 16), 0);
+	CHECK_EQ_U64(opt_count_target(7), 8);
+	CHECK_EQ_U64(hits, 101);
+	/* With a base: the stub alone. */
+	uprobe_count_thread(words);
+	for (uint64_t i = 0; i < 1000; i++) {
+		count_regs_in(in, i + 1000);
+		opt_count_call(in, out);
+		count_regs_check(in, out);
+	}
+	CHECK_EQ_U64(words[2], 1000);
+	CHECK_EQ_U64(words[0] + words[1] + words[3], 0);
+	CHECK_EQ_U64(hits, 101);
+	/* A second consumer: both handlers, the stub's word untouched. */
+	{
+		/* the same execution flags: it joins p's record */
+		struct uprobe_opts o = { .sz = sizeof(o), .handler = count,
+					 .flags = UPROBE_F_HANDLER_NO_FLAGS | UPROBE_F_HANDLER_NO_SIMD };
+
+		q = uprobe_attach(NULL, "opt_count_target", &o);
+		CHECK(q != NULL);
+		count_regs_in(in, 7);
+		opt_count_call(in, out);
+		count_regs_check(in, out);
+		CHECK_EQ_U64(hits, 103);
+		CHECK_EQ_U64(words[2], 1000);
+		uprobe_free(q);
+	}
+	/* Alone again: the stub again. */
+	CHECK_EQ_U64(opt_count_target(1), 2);
+	CHECK_EQ_U64(words[2], 1001);
+	CHECK_EQ_U64(hits, 103);
+	/* Disabled: the handler. */
+	CHECK_EQ_INT(uprobe_count_enable(p, 0), 0);
+	CHECK_EQ_U64(opt_count_target(1), 2);
+	CHECK_EQ_U64(words[2], 1001);
+	CHECK_EQ_U64(hits, 104);
+	/* Another offset. */
+	CHECK_EQ_INT(uprobe_count_enable(p, 8), 0);
+	CHECK_EQ_U64(opt_count_target(1), 2);
+	CHECK_EQ_U64(words[1], 1);
+	/* No base: the handler. */
+	uprobe_count_thread(NULL);
+	CHECK_EQ_U64(opt_count_target(1), 2);
+	CHECK_EQ_U64(hits, 105);
+	uprobe_count_thread(words);
+	/* Detached while enabled: nothing counts, the text is as unprobed. */
+	CHECK_EQ_INT(uprobe_detach(p), 0);
+	count_regs_in(in, 3);
+	opt_count_call(in, out);
+	count_regs_check(in, out);
+	CHECK_EQ_U64(words[1], 1);
+	CHECK_EQ_U64(hits, 105);
+	uprobe_count_thread(NULL);
+	uprobe_free(p);
+	CHECK_EQ_U64(words[0] + words[3], 0);
+}
+
+/* Without UPROBE_F_HANDLER_NO_FLAGS or with SIMD saved, or on a return probe: no stub. */
+static void count_stub_refused(void)
+{
+	static const unsigned flags[] = {
+		UPROBE_F_COUNT_STUB | UPROBE_F_HANDLER_NO_SIMD,
+		UPROBE_F_COUNT_STUB | UPROBE_F_HANDLER_NO_FLAGS,
+		COUNT_FLAGS | UPROBE_F_NO_OPTIMIZE,
+	};
+
+	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+		struct uprobe_info info;
+		struct uprobe *p = count_attach(flags[i], &info);
+
+		if (!p)
+			continue;
+		CHECK_EQ_INT(uprobe_count_stub(p), 0);
+		CHECK_EQ_INT(uprobe_count_enable(p, 8), -ENOTSUP);
+		hits = 0;
+		CHECK_EQ_U64(opt_count_target(2), 3);
+		CHECK_EQ_U64(hits, 1);
+		uprobe_free(p);
+	}
+}
+
+/*
+ * Threads hitting the stub while the main thread disables, enables and
+ * detaches: every hit lands once, in the thread's own word or in the
+ * handler's count, and none after the probe is out. 4 threads x N.
+ */
+#define COUNT_THREADS 4
+#define COUNT_CALLS 200000
+
+static uint64_t thread_words[COUNT_THREADS][8] __attribute__((aligned(64)));
+static uint64_t handler_hits; /* atomic */
+static volatile int count_go;
+
+static void count_atomic(struct uprobe *p, struct uprobe_regs *r, void *ctx)
+{
+	(void)p, (void)r, (void)ctx;
+	__atomic_fetch_add(&handler_hits, 1, __ATOMIC_RELAXED);
+}
+
+static void *count_thread(void *arg)
+{
+	long k = (long)arg;
+
+	uprobe_count_thread(thread_words[k]);
+	while (!count_go)
+		sched_yield();
+	for (long i = 0; i < COUNT_CALLS; i++)
+		if (opt_count_target(i) != i + 1)
+			abort();
+	return NULL;
+}
+
+static uint64_t words_sum(void)
+{
+	uint64_t n = 0;
+
+	for (long k = 0; k < COUNT_THREADS; k++)
+		n += __atomic_load_n(&thread_words[k][1], __ATOMIC_RELAXED);
+	return n;
+}
+
+static void count_stub_threads(void)
+{
+	struct uprobe_opts o = { .sz = sizeof(o), .handler = count_atomic, .flags = COUNT_FLAGS };
+	struct uprobe *p = uprobe_attach(NULL, "opt_count_target", &o);
+	pthread_t t[COUNT_THREADS];
+	struct uprobe_stats s0 = { .sz = sizeof(s0) }, s1 = { .sz = sizeof(s1) };
+	uint64_t total = 0;
+
+	if (!p) {
+		TL_FAIL("attach: %s", uprobe_last_error());
+		return;
+	}
+	if (!uprobe_count_stub(p)) {
+		CHECK(entry_path_full());
+		uprobe_free(p);
+		return;
+	}
+	memset(thread_words, 0, sizeof(thread_words));
+	handler_hits = 0;
+	count_go = 0;
+	CHECK_EQ_INT(uprobe_count_enable(p, 8), 0);
+	for (long k = 0; k < COUNT_THREADS; k++)
+		CHECK_EQ_INT(pthread_create(&t[k], NULL, count_thread, (void *)k), 0);
+	count_go = 1;
+	uprobe_get_stats(&s0);
+	for (int round = 0; round < 40; round++) {
+		usleep(2000);
+		CHECK_EQ_INT(uprobe_count_enable(p, round & 1 ? 8 : 0), 0);
+		if (round & 1)
+			continue;
+		/* Disabled: once enable returned, no stub writes any more. */
+		uint64_t was = words_sum();
+
+		usleep(2000);
+		CHECK_EQ_U64(words_sum(), was);
+	}
+	for (long k = 0; k < COUNT_THREADS; k++)
+		pthread_join(t[k], NULL);
+	uprobe_get_stats(&s1);
+	printf("# %llu threads moved out of the stub\n",
+	       (unsigned long long)(s1.threads_moved - s0.threads_moved));
+	uprobe_free(p);
+	for (long k = 0; k < COUNT_THREADS; k++) {
+		total += thread_words[k][1];
+		for (int w = 0; w < 8; w++)
+			if (w != 1 && thread_words[k][w])
+				TL_FAIL("thread %ld word %d: %llu", k, w,
+					(unsigned long long)thread_words[k][w]);
+	}
+	CHECK_EQ_U64(total + handler_hits, (uint64_t)COUNT_THREADS * COUNT_CALLS);
+	CHECK(total > 0);
+}
+
 int main(int argc, char **argv)
 {
 	int rc;
@@ -614,6 +865,9 @@ int main(int argc, char **argv)
 	RUN(demoted);
 	RUN(thread_moved_out_of_window);
 	RUN(text_writes_bypass_libc);
+	RUN(count_stub_counts);
+	RUN(count_stub_refused);
+	RUN(count_stub_threads);
 	rc = tl_total_failed ? 1 : 0;
 	snprintf(cmd_rm, sizeof(cmd_rm), "rm -rf '%s'", cache);
 	return system(cmd_rm) ? 1 : rc;

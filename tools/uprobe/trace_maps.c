@@ -33,10 +33,12 @@ static const struct {
 };
 
 /* A map's id, or -2 after saying why. */
-static int define(struct tracer *t, const char *name, enum trace_map_kind kind, uint32_t key_size)
+static int define(struct tracer *t, const char *name, enum trace_map_kind kind, uint32_t key_size,
+		  uint32_t dense)
 {
 	struct trace_map_def d = { .sz = sizeof(d), .name = name, .kind = kind,
-				   .key_size = key_size, .max_entries = (uint32_t)t->n };
+				   .key_size = key_size, .max_entries = (uint32_t)t->n,
+				   .dense = dense };
 	int id = trace_maps_define(t->maps, &d);
 
 	if (id < 0)
@@ -114,11 +116,13 @@ int tracer_maps_setup(struct tracer *t)
 	if (!t->maps)
 		return cli_error(CLI_EXIT_FAIL, "maps: %s", strerror(errno));
 	/* Every hit is counted (the summary's events per probe), --count or not. */
-	t->map_count = define(t, "events", TRACE_MAP_COUNT, sizeof(uint32_t));
+	t->map_count = define(t, "events", TRACE_MAP_COUNT, sizeof(uint32_t),
+			      t->filter.on || t->hist_expr ? 0
+			      : (uint32_t)t->n < TRACE_MAP_MAX_DENSE ? (uint32_t)t->n : TRACE_MAP_MAX_DENSE);
 	if (t->map_count >= 0 && t->filter.on)
-		t->map_filtered = define(t, "filtered", TRACE_MAP_COUNT, sizeof(uint32_t));
+		t->map_filtered = define(t, "filtered", TRACE_MAP_COUNT, sizeof(uint32_t), 0);
 	if (t->map_count >= 0 && t->map_filtered != -2 && t->hist_expr)
-		t->map_hist = define(t, "hist", TRACE_MAP_HIST, 0);
+		t->map_hist = define(t, "hist", TRACE_MAP_HIST, 0, 0);
 	if (t->map_count < 0 || t->map_filtered == -2 || t->map_hist == -2)
 		return CLI_EXIT_FAIL; /* said */
 	aggs_of(t, &g);

@@ -7,7 +7,9 @@
 #ifndef UPROBES_ARCH_A64_TRAMPOLINE_H
 #define UPROBES_ARCH_A64_TRAMPOLINE_H
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <ucontext.h>
 
 #include "uprobes.h"
 
@@ -164,6 +166,18 @@ typedef void (*simd_call_fn)(void *a, void *b, const void *c, void *d);
 static inline void arch_simd_call(simd_call_fn fn, void *a, void *b, const void *c, void *d)
 {
 	fn(a, b, c, d);
+}
+
+/* The count stub's base (core/dispatch.c); no stub reads it here. */
+extern __thread uint8_t *uprobes_count_base
+	__attribute__((tls_model("initial-exec"), visibility("hidden")));
+
+/* No count stub here (x86-64's TRAMP_KIND_COUNT): no thread is ever inside one. */
+static inline bool arch_count_fixup(ucontext_t *uc, uint64_t tramp)
+{
+	(void)uc;
+	(void)tramp;
+	return false;
 }
 
 #endif

@@ -30,6 +30,7 @@
 #define R_RIP 120
 #define R_RFL 128
 #define R_RSP 136
+#define REC_COUNT_SLOT 24 /* offsetof(struct probe_rec, count_slot): core.h */
 
 #include "arch/x86_64/gprs.S.h"
 
@@ -146,6 +147,79 @@ uprobes_tramp_lean_stub_tail:
 uprobes_tramp_lean_stub_end:
 
 	.set TAIL, uprobes_tramp_lean_stub_tail - uprobes_tramp_lean_stub
+
+	/*
+	 * The count stub: the lean stub of a probe whose consumer's only work is
+	 * one count (uprobe_count_enable). A hit of a thread whose count base is
+	 * set (uprobe_count_thread), while the record's count slot is not 0 (the
+	 * consumer alone on the record, its count enabled), adds 1 to the word at
+	 * base + slot and goes on to the window's copy: no registers saved, no
+	 * call, nothing written but that word and two stack slots below the red
+	 * zone. Anything else takes the lean stub's path: its call sits at the
+	 * same offset (TAIL), so the shared uprobes_lean_body finds the data words.
+	 * test writes the flags: the kind is chosen only at a function entry with
+	 * UPROBE_F_HANDLER_NO_FLAGS, as LEAN_NOFLAGS (the flags are dead there).
+	 *
+	 *   jmp fast                  (rel32: the call below ends at TAIL)
+	 *   slow: call *tramp+40(%rip); lea 128(%rsp),%rsp; jmp end
+	 *   miss: pop %rcx; pop %rax; jmp slow
+	 *   fast: lea -128(%rsp),%rsp; push %rax; push %rcx
+	 *     rcx = rec->count_slot (0: off); rax = %fs:count base (0: none)
+	 *     either 0: miss
+	 *     incq (%rax,%rcx); pop %rcx; pop %rax; lea 128(%rsp),%rsp
+	 *   end: window copy, jmp back
+	 *
+	 * From the slot's load to the incq a thread holds a slot and base that
+	 * uprobe_count_enable(p, 0) may be taking away: its quiescence moves a
+	 * thread found there to miss (arch_count_fixup), which pops what fast
+	 * pushed and takes the slow path (the consumer's handler, if still there).
+	 * The %fs displacement is the base's TLS offset, written in at build
+	 * (arch_tramp_template).
+	 */
+	.globl uprobes_tramp_count_stub, uprobes_tramp_count_stub_end
+	.hidden uprobes_tramp_count_stub, uprobes_tramp_count_stub_end
+	.globl uprobes_tramp_count_tls, uprobes_tramp_count_hold
+	.hidden uprobes_tramp_count_tls, uprobes_tramp_count_hold
+	.globl uprobes_tramp_count_incq, uprobes_tramp_count_miss
+	.hidden uprobes_tramp_count_incq, uprobes_tramp_count_miss
+	.p2align 5
+uprobes_tramp_count_stub:
+	.quad 0, 0, 0, 0, 0, 0
+	.byte 0xe9
+	.long uprobes_tramp_count_fast - (. + 4)
+uprobes_tramp_count_slow:
+	call *uprobes_tramp_count_stub + 40(%rip)
+uprobes_tramp_count_tail:
+	lea 128(%rsp), %rsp
+	jmp uprobes_tramp_count_stub_end
+uprobes_tramp_count_miss:
+	pop %rcx
+	pop %rax
+	jmp uprobes_tramp_count_slow
+uprobes_tramp_count_fast:
+	lea -128(%rsp), %rsp
+	push %rax
+	push %rcx
+uprobes_tramp_count_hold:
+	mov uprobes_tramp_count_stub + 16(%rip), %rcx
+	mov REC_COUNT_SLOT(%rcx), %rcx
+	.byte 0x64, 0x48, 0x8b, 0x04, 0x25	/* mov %fs:disp32, %rax */
+uprobes_tramp_count_tls:
+	.long 0
+	test %rcx, %rcx
+	jz uprobes_tramp_count_miss
+	test %rax, %rax
+	jz uprobes_tramp_count_miss
+uprobes_tramp_count_incq:
+	incq (%rax,%rcx)
+	pop %rcx
+	pop %rax
+	lea 128(%rsp), %rsp
+uprobes_tramp_count_stub_end:
+
+	.if (uprobes_tramp_count_tail - uprobes_tramp_count_stub) - TAIL
+	.error "the count stub's call must end where the lean stub's does"
+	.endif
 
 	.globl uprobes_lean_body
 	.hidden uprobes_lean_body

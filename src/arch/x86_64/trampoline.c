@@ -14,12 +14,15 @@ extern const uint8_t uprobes_tramp_lean_nofl_simd[], uprobes_tramp_lean_nofl_sim
 extern const uint8_t uprobes_tramp_lean_stub[], uprobes_tramp_lean_stub_end[];
 extern const uint8_t uprobes_lean_body[];
 extern const uint8_t uprobes_tramp_exit[], uprobes_tramp_exit_end[];
+extern const uint8_t uprobes_tramp_count_stub[], uprobes_tramp_count_stub_end[];
+extern const uint8_t uprobes_tramp_count_tls[], uprobes_tramp_count_hold[];
+extern const uint8_t uprobes_tramp_count_incq[], uprobes_tramp_count_miss[];
 
 /*
  * [kind][simd]: start and end of each template (LEAN differs from ENTRY in its
  * C side; LEAN_NOFLAGS without SIMD is a stub calling uprobes_lean_body).
  */
-static const uint8_t *const tramp_bounds[5][2][2] = {
+static const uint8_t *const tramp_bounds[][2][2] = {
 	[TRAMP_KIND_FLAGS] = { { uprobes_tramp_flags, uprobes_tramp_flags_end },
 			       { uprobes_tramp_flags_simd, uprobes_tramp_flags_simd_end } },
 	[TRAMP_KIND_ENTRY] = { { uprobes_tramp_entry, uprobes_tramp_entry_end },
@@ -30,6 +33,8 @@ static const uint8_t *const tramp_bounds[5][2][2] = {
 				      { uprobes_tramp_lean_nofl_simd,
 					uprobes_tramp_lean_nofl_simd_end } },
 	[TRAMP_KIND_EXIT] = { { uprobes_tramp_exit, uprobes_tramp_exit_end }, { NULL, NULL } },
+	[TRAMP_KIND_COUNT] = { { uprobes_tramp_count_stub, uprobes_tramp_count_stub_end },
+			       { NULL, NULL } },
 };
 extern const uint8_t uprobes_redirect_trap[];
 extern const uint8_t uprobes_ret_tramp[];
@@ -69,6 +74,17 @@ static uint64_t xsave_area_size(void)
 	return (end + 63) & ~63u;
 }
 
+/*
+ * The count stub's %fs displacement: where the calling thread's (any
+ * thread's: initial-exec TLS sits at one offset from the thread pointer in
+ * every thread) count base is. The library's static TLS block lies within
+ * 2 GiB below the thread pointer.
+ */
+static int64_t count_base_tls_off(void)
+{
+	return (int64_t)((uintptr_t)&uprobes_count_base - (uintptr_t)__builtin_thread_pointer());
+}
+
 int arch_tramp_template(uint8_t *out, enum tramp_kind kind, bool simd, tramp_dispatch_fn fn,
 			void *rec, uint64_t addr)
 {
@@ -89,7 +105,24 @@ int arch_tramp_template(uint8_t *out, enum tramp_kind kind, bool simd, tramp_dis
 	data[TRAMP_ADDR] = addr;
 	data[TRAMP_BODY] = (uint64_t)uprobes_lean_body;
 	memcpy(out, data, sizeof(data));
+	if (kind == TRAMP_KIND_COUNT) {
+		int32_t disp = (int32_t)count_base_tls_off();
+
+		memcpy(out + (uprobes_tramp_count_tls - start), &disp, sizeof(disp));
+	}
 	return (int)(end - start);
+}
+
+bool arch_count_fixup(ucontext_t *uc, uint64_t tramp)
+{
+	uint64_t rip = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
+	const uint8_t *t = uprobes_tramp_count_stub;
+
+	if (rip < tramp + (uint64_t)(uprobes_tramp_count_hold - t) ||
+	    rip > tramp + (uint64_t)(uprobes_tramp_count_incq - t))
+		return false;
+	uc->uc_mcontext.gregs[REG_RIP] = (greg_t)(tramp + (uint64_t)(uprobes_tramp_count_miss - t));
+	return true;
 }
 
 uint64_t arch_redirect_trap_addr(void)
@@ -129,7 +162,12 @@ int arch_tramp_begin(struct arch_tramp_req *r, uint8_t *code, uint64_t *lo, uint
 		kind = r->no_flags ? TRAMP_KIND_LEAN_NOFLAGS : TRAMP_KIND_LEAN;
 		fn = dispatch_entry_lean;
 	}
-	r->lean = kind == TRAMP_KIND_LEAN || kind == TRAMP_KIND_LEAN_NOFLAGS;
+	/* The count stub: LEAN_NOFLAGS without SIMD, its displacement within reach. */
+	if (kind == TRAMP_KIND_LEAN_NOFLAGS && r->count && !r->simd &&
+	    count_base_tls_off() == (int32_t)count_base_tls_off())
+		kind = TRAMP_KIND_COUNT;
+	r->count_stub = kind == TRAMP_KIND_COUNT;
+	r->lean = kind == TRAMP_KIND_LEAN || kind == TRAMP_KIND_LEAN_NOFLAGS || r->count_stub;
 	r->off = arch_tramp_template(code, kind, r->simd, fn, r->rec, r->addr);
 	if (r->off < 0) {
 		*why = "the CPU lacks xsavec to preserve SIMD state around the handler";

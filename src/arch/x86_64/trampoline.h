@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <ucontext.h>
+
 #include "uprobes.h"
 
 #define TRAMP_DATA_WORDS 6
@@ -37,6 +39,7 @@ enum tramp_kind {
 	TRAMP_KIND_LEAN,
 	TRAMP_KIND_LEAN_NOFLAGS,
 	TRAMP_KIND_EXIT, /* a return site's (core/retpatch.c): no rip, no redirect; no SIMD variant */
+	TRAMP_KIND_COUNT, /* LEAN_NOFLAGS's stub that counts by itself (uprobe_count_enable); no SIMD */
 };
 
 /* Where a trampoline's regs sit below the probed thread's rsp. */
@@ -50,6 +53,23 @@ enum tramp_kind {
  */
 int arch_tramp_template(uint8_t *out, enum tramp_kind kind, bool simd, tramp_dispatch_fn fn,
 			void *rec, uint64_t addr);
+
+/*
+ * The count stub (TRAMP_KIND_COUNT): a thread preempted between its load of
+ * the record's count slot and its add holds a slot and a base that
+ * uprobe_count_enable(p, 0) is taking away. Moves such a thread, stopped in
+ * the trampoline at tramp, to the stub's slow path (the handler's); true when
+ * it did.
+ */
+bool arch_count_fixup(ucontext_t *uc, uint64_t tramp);
+
+/*
+ * The calling thread's count base (uprobe_count_thread; core/dispatch.c):
+ * what the count stub adds its record's count slot to. Initial-exec: one
+ * offset from %fs in every thread, the stub's displacement.
+ */
+extern __thread uint8_t *uprobes_count_base
+	__attribute__((tls_model("initial-exec"), visibility("hidden")));
 
 /* The core's dispatch functions (core/dispatch.c) the trampolines call. */
 int dispatch_optimized(void *rec, struct uprobe_regs *regs);

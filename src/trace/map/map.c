@@ -112,6 +112,10 @@ static int check_def(struct map_region *r, const struct map_def *d)
 			      d->value_size > MAP_MAX_VALUE))
 		return fail(r, EINVAL, "map %s: value of %u bytes (value maps only, a multiple "
 			    "of 8 up to %u)", d->name, d->value_size, MAP_MAX_VALUE);
+	if (d->dense && (d->kind != MAP_COUNT || d->dense > MAP_MAX_DENSE ||
+			 (d->key_size ? d->key_size != 4 : d->dense != 1)))
+		return fail(r, EINVAL, "map %s: %u dense keys (count maps only, a 4-byte key "
+			    "or none, at most %u)", d->name, d->dense, MAP_MAX_DENSE);
 	if (d->kind != MAP_LHIST)
 		return 0;
 	if (d->lhist_step <= 0 || d->lhist_max <= d->lhist_min)
@@ -211,6 +215,14 @@ static int layout(struct map_region *r, struct map_shm_hdr *h, uint32_t page)
 		m->table_off = shard;
 		shard = align_up(shard + (uint64_t)m->cap * m->slot_size, 128);
 	}
+	for (uint32_t i = 0; i < r->n_maps; i++) {
+		struct map_priv *m = &r->maps[i];
+
+		if (!m->def.dense)
+			continue;
+		m->dense_off = shard;
+		shard = align_up(shard + 8ull * m->def.dense, 128);
+	}
 	h->shard_stride = align_up(shard, page);
 	values = h->shards_off + (uint64_t)(r->n_shards + 1) * h->shard_stride;
 	h->values_off = values;
@@ -264,6 +276,8 @@ static void write_defs(struct map_region *r, const struct map_shm_hdr *h)
 		d[i].lhist_max = m->def.lhist_max;
 		d[i].lhist_step = m->def.lhist_step;
 		d[i].table_off = m->table_off;
+		d[i].dense = m->def.dense;
+		d[i].dense_off = m->dense_off;
 	}
 }
 
@@ -339,7 +353,8 @@ static int attach_def(struct map_region *r, const struct map_shm_def *sd, uint32
 	struct map_def def = { .name = d.name, .kind = (enum map_kind)d.kind,
 			       .key_size = d.key_size, .max_entries = d.max_entries,
 			       .lhist_min = d.lhist_min, .lhist_max = d.lhist_max,
-			       .lhist_step = d.lhist_step, .value_size = d.value_size };
+			       .lhist_step = d.lhist_step, .value_size = d.value_size,
+			       .dense = d.dense };
 	struct map_priv *m = &r->maps[i];
 	uint64_t end;
 
@@ -355,6 +370,10 @@ static int attach_def(struct map_region *r, const struct map_shm_def *sd, uint32
 	if (m->def.kind == MAP_VALUE ? (d.table_off < h->values_off || end > h->file_size)
 				     : end > h->shard_stride)
 		return fail(r, EINVAL, "map %s: table outside the region", m->name);
+	m->dense_off = d.dense_off;
+	if (m->def.dense && (d.dense_off < h->n_maps * sizeof(struct map_shm_shard_stats) ||
+			     (d.dense_off & 7) || d.dense_off + 8ull * m->def.dense > h->shard_stride))
+		return fail(r, EINVAL, "map %s: dense words outside the shard", m->name);
 	return 0;
 }
 
@@ -463,6 +482,8 @@ static int new_gen(struct map_region *r, int id, bool clear)
 
 int map_clear(struct map_region *r, int id)
 {
+	if (r && id >= 0 && (uint32_t)id < r->n_maps && r->maps[id].def.dense)
+		return -ENOTSUP; /* the count stub's words have no generation */
 	if (r && id >= 0 && (uint32_t)id < r->n_maps && r->maps[id].def.kind == MAP_VALUE)
 		return map_value_clear(r, id, false);
 	return new_gen(r, id, true);
@@ -470,6 +491,8 @@ int map_clear(struct map_region *r, int id)
 
 int map_zero(struct map_region *r, int id)
 {
+	if (r && id >= 0 && (uint32_t)id < r->n_maps && r->maps[id].def.dense)
+		return -ENOTSUP;
 	if (r && id >= 0 && (uint32_t)id < r->n_maps && r->maps[id].def.kind == MAP_VALUE)
 		return map_value_clear(r, id, true);
 	return new_gen(r, id, false);

@@ -49,6 +49,7 @@
 #define MAP_HIST_BUCKETS   65u	 /* negative, 0, then [2^k, 2^(k+1)) for k = 0 .. 62 */
 #define MAP_LHIST_MAX_BUCKETS 1002u /* (max - min) / step + 2 (below min, at/above max) */
 #define MAP_MAX_VALUE	   256u	 /* bytes of a value map's value (a multiple of 8) */
+#define MAP_MAX_DENSE	   65536u /* dense keys of a count map (map_def.dense) */
 
 enum map_kind {
 	MAP_COUNT = 1, /* count(): +1 per update (value ignored) */
@@ -73,6 +74,14 @@ struct map_def {
 	uint32_t max_entries; /* 0: MAP_DEFAULT_ENTRIES */
 	int64_t lhist_min, lhist_max, lhist_step; /* MAP_LHIST: max > min, step > 0 */
 	uint32_t value_size;  /* MAP_VALUE: 0 (8), or 8 .. MAP_MAX_VALUE, a multiple of 8 */
+	/*
+	 * MAP_COUNT only, 0 .. MAP_MAX_DENSE: keys 0 .. dense - 1 (a key of 4
+	 * bytes, the uint32 index; key_size 0: dense 1, the one entry) also have
+	 * a word per shard that a probe's count stub adds to (map_dense_slot);
+	 * map_read adds them to their keys. Such a map cannot be cleared, zeroed
+	 * nor have keys deleted (-ENOTSUP): the words have no generation.
+	 */
+	uint32_t dense;
 };
 
 /*
@@ -250,6 +259,18 @@ int map_agg_delete(struct map_region *r, int id, const void *key);
  */
 int map_clear(struct map_region *r, int id);
 int map_zero(struct map_region *r, int id);
+
+/*
+ * The count stub's words (map_def.dense). The region whose shards the
+ * threads' count bases point into: one per process, the first to ask
+ * (map_region_count_claim: 0, or -EBUSY when another region has it, ever:
+ * a thread's base is never pointed elsewhere). Once claimed, a thread's
+ * shard claim in r sets its base (uprobe_count_thread) to its shard; the
+ * word of key k of dense map id is at map_dense_slot(r, id, k) from there
+ * (0: none). The overflow shard's threads get no base.
+ */
+int map_region_count_claim(struct map_region *r);
+uint64_t map_dense_slot(const struct map_region *r, int id, uint32_t key);
 
 /* The bucket of v in a log2 histogram: 0 negative, 1 zero, 2 + floor(log2 v). */
 unsigned int map_hist_bucket(int64_t v);

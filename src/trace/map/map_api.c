@@ -37,6 +37,8 @@ UPROBE_API int trace_maps_define(struct trace_maps *m, const struct trace_map_de
 			      .key_size = def->key_size, .max_entries = def->max_entries,
 			      .lhist_min = def->lhist_min, .lhist_max = def->lhist_max,
 			      .lhist_step = def->lhist_step };
+	if (def->sz >= offsetof(struct trace_map_def, dense) + sizeof(def->dense))
+		d.dense = def->dense;
 	return map_define(REGION(m), &d);
 }
 

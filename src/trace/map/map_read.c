@@ -297,6 +297,39 @@ static int merge_table(struct merge *g, const uint8_t *table, uint32_t gen, uint
 	return 0;
 }
 
+/*
+ * The count stub's words of a dense count map (map_shm.h): key k's, summed
+ * over the shards, added to key k (made when no table holds it: the stub
+ * counts a thread whose slow path made the key in another shard, or whose
+ * first hit was another key's). A word is written by its shard's owner
+ * alone, one add at a time: any value read is a count that happened.
+ */
+static int merge_dense(struct merge *g, const struct map_region *r)
+{
+	const struct map_priv *m = g->m;
+
+	for (uint32_t k = 0; k < m->def.dense; k++) {
+		uint64_t n = 0, key[1] = { k }, h;
+		struct merged *e;
+
+		for (uint32_t s = 0; s <= r->n_shards; s++)
+			if (__atomic_load_n(&r->owners[s], __ATOMIC_RELAXED))
+				n += __atomic_load_n((const uint64_t *)(r->base + r->shards_off +
+									(uint64_t)s * r->shard_stride +
+									m->dense_off) + k,
+						     __ATOMIC_RELAXED);
+		if (!n)
+			continue;
+		h = m->def.key_size ? map_key_hash(key, m->def.key_size) : 1;
+		e = merge_find(g, (const uint8_t *)key, h);
+		if (!e)
+			return -1;
+		e->count += n;
+		e->live = 1;
+	}
+	return 0;
+}
+
 static int emit(struct merge *g, map_read_cb cb, void *ctx)
 {
 	const struct map_priv *m = g->m;
@@ -387,6 +420,8 @@ static int read_map(struct map_region *r, int id, map_read_cb cb, void *ctx, boo
 			if (__atomic_load_n(&r->owners[s], __ATOMIC_RELAXED))
 				ret = merge_table(&g, shard_of(r, s) + m->table_off, gen,
 						  clear_gen, buf);
+		if (!ret && m->def.dense)
+			ret = merge_dense(&g, r);
 	}
 	m->entries = g.n;
 	if (ret)

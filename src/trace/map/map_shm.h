@@ -16,6 +16,9 @@
  *                no shard of their own):
  *                  struct map_shm_shard_stats[M]  (its owner's counters)
  *                  then, per aggregation map, its table at def.table_off
+ *                  then, per count map with dense keys, def.dense words at
+ *                  def.dense_off: the count stub's (map_dense_slot), written
+ *                  by the shard's owner alone with one non-atomic add each
  *   values_off   value maps' tables, each at def.table_off from the file start
  *   file_size
  *
@@ -116,6 +119,8 @@ struct map_shm_def {
 	uint32_t slot_size, vwords, n_buckets, value_size;
 	int64_t lhist_min, lhist_max, lhist_step;
 	uint64_t table_off; /* in a shard (aggregations), in the file (value maps) */
+	uint32_t dense, pad;
+	uint64_t dense_off; /* in a shard: dense words (map_def.dense) */
 };
 
 struct map_shm_state {
@@ -140,6 +145,7 @@ struct map_priv {
 	char name[MAP_NAME_MAX];
 	uint32_t cap, mask, slot_size, vwords, key_words, n_buckets;
 	uint64_t table_off;
+	uint64_t dense_off; /* in a shard, of def.dense words (0: none) */
 	struct map_shm_state *state;
 	uint64_t corrupt, entries; /* the reader's: impossible entries skipped, keys last read */
 };

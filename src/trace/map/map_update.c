@@ -72,6 +72,29 @@ static void map_atfork_child(void)
 	self = (struct map_self){ 0 };
 }
 
+/* The serial of the region the count bases point into (map_region_count_claim), 0: none yet. */
+static uint64_t count_serial;
+
+int map_region_count_claim(struct map_region *r)
+{
+	uint64_t none = 0;
+
+	if (!r || !r->base)
+		return -EINVAL;
+	if (__atomic_compare_exchange_n(&count_serial, &none, r->serial, 0, __ATOMIC_ACQ_REL,
+					__ATOMIC_ACQUIRE) || none == r->serial)
+		return 0;
+	return -EBUSY;
+}
+
+uint64_t map_dense_slot(const struct map_region *r, int id, uint32_t key)
+{
+	if (!r || id < 0 || (uint32_t)id >= r->n_maps || key >= r->maps[id].def.dense ||
+	    __atomic_load_n(&count_serial, __ATOMIC_ACQUIRE) != r->serial)
+		return 0;
+	return r->maps[id].dense_off + 8ull * key;
+}
+
 __attribute__((constructor)) static void map_init(void)
 {
 	pthread_atfork(NULL, NULL, map_atfork_child);
@@ -513,6 +536,9 @@ static __attribute__((noinline)) int update_locked(struct map_self *me, struct m
 		me->shard = claim(r);
 		me->serial = r->serial;
 		me->retry = 0;
+		/* the count region: the stub adds to this shard's dense words from now on */
+		if (me->shard && r->serial == __atomic_load_n(&count_serial, __ATOMIC_ACQUIRE))
+			uprobe_count_thread(me->shard);
 	}
 	if (__builtin_expect(!me->shard, 0))
 		return update_overflow(r, m, id, key, v);
@@ -725,6 +751,8 @@ int map_agg_delete(struct map_region *r, int id, const void *key)
 
 	if (!r || (uint32_t)id >= r->n_maps || !r->base || r->maps[id].def.kind == MAP_VALUE)
 		return -EINVAL;
+	if (r->maps[id].def.dense)
+		return -ENOTSUP; /* the count stub's words have no generation */
 	m = &r->maps[id];
 	h = m->def.key_size ? map_key_hash(key, m->def.key_size) : 1;
 	for (uint32_t s = 0; s <= r->n_shards; s++) { /* the overflow shard too */

@@ -38,6 +38,11 @@ struct trace_event {
 	uint16_t *semaphore;	/* USDT reference counter, or NULL */
 	uint64_t *skipped_counter; /* trace_event_opts.skipped_counter */
 	int attached;
+	/*
+	 * A count-only entry's word in its thread's shard (map_dense_slot), 0:
+	 * none: the probe asks for the count stub, enabled while recording.
+	 */
+	uint64_t count_slot;
 };
 
 struct trace_rings *trace_session_rings(struct trace_session *s)
@@ -167,6 +172,19 @@ static void location_of(const struct trace_spec *spec, char *buf, size_t len)
 		snprintf(buf, len, "%s", spec->symbol);
 }
 
+/*
+ * UPROBE_COUNT_STUB=off: count-only events keep the handler's path (for
+ * side-by-side measurement, and for tests of what only that path does: a
+ * hit in a signal handler that interrupted the handler is skipped, counted
+ * as such; the stub has no handler to interrupt and counts it).
+ */
+static bool count_stub_allowed(void)
+{
+	const char *v = getenv("UPROBE_COUNT_STUB");
+
+	return !v || strcmp(v, "off");
+}
+
 /* The probe of ev, at path:loc. */
 static void probe_spec_of(struct trace_event *ev, const struct trace_spec *spec, const char *path,
 			  const char *loc, unsigned int flags, struct uprobe_spec *u)
@@ -188,6 +206,19 @@ static void probe_spec_of(struct trace_event *ev, const struct trace_spec *spec,
 		u->handler = fetch_count_only(ev->hot.agg) ? fetch_count_handler
 							    : fetch_entry_handler;
 	}
+	/*
+	 * Its count in the stub (uprobe_count_enable: trace_session_record):
+	 * only where the region's count map has a dense word for its key, which
+	 * the agent asked for (map_region_count_claim); else no stub, whose
+	 * miss path every hit would pay.
+	 */
+	ev->count_slot = 0;
+	if (u->handler == fetch_count_handler && (u->flags & UPROBE_F_HANDLER_NO_FLAGS) &&
+	    count_stub_allowed())
+		ev->count_slot = map_dense_slot(ev->hot.agg->maps, ev->hot.agg->count_map,
+						ev->hot.agg->key);
+	if (ev->count_slot)
+		u->flags |= UPROBE_F_COUNT_STUB;
 }
 
 static int attach_probe(struct trace_event *ev, const struct trace_spec *spec, const char *path,
@@ -439,9 +470,48 @@ UPROBE_API int trace_session_detach(struct trace_session *s)
 	return ret;
 }
 
+/*
+ * The count stubs of s's events (trace_event.count_slot) on or off at once:
+ * off returns once no stub writes any more (uprobe_count_enable_many).
+ */
+static void count_stubs(struct trace_session *s, bool on)
+{
+	struct uprobe **probes = NULL;
+	uint64_t *offs = NULL;
+	size_t n = 0, cap = 0;
+	struct trace_event *ev;
+
+	pthread_mutex_lock(&s->lock);
+	for (ev = s->events; ev; ev = ev->next)
+		cap += ev->attached && ev->count_slot && uprobe_count_stub(ev->probe);
+	if (cap) {
+		probes = calloc(cap, sizeof(*probes));
+		offs = calloc(cap, sizeof(*offs));
+	}
+	for (ev = s->events; probes && offs && ev; ev = ev->next)
+		if (ev->attached && ev->count_slot && uprobe_count_stub(ev->probe) && n < cap) {
+			probes[n] = ev->probe;
+			offs[n++] = on ? ev->count_slot : 0;
+		}
+	if (n && uprobe_count_enable_many(probes, offs, n))
+		log_msg(UPROBE_LOG_WARN, "count stubs: %s", uprobe_last_error());
+	/* Out of memory: one at a time (off must happen: the words may go next). */
+	for (ev = s->events; cap && (!probes || !offs) && ev; ev = ev->next)
+		if (ev->attached && ev->count_slot && uprobe_count_stub(ev->probe))
+			uprobe_count_enable(ev->probe, on ? ev->count_slot : 0);
+	pthread_mutex_unlock(&s->lock);
+	free(probes);
+	free(offs);
+}
+
 UPROBE_API void trace_session_record(struct trace_session *s, int on)
 {
+	/* Off: the stubs first, so that no hit counts once recording is off. */
+	if (!on)
+		count_stubs(s, false);
 	__atomic_store_n(&s->recording, !!on, __ATOMIC_RELEASE);
+	if (on)
+		count_stubs(s, true);
 }
 
 /* trace_event_attach_many(): one batch's state. */
