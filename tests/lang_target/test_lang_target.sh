@@ -124,6 +124,21 @@ done
 END { print(@); clear(@); }" -c "$tgt $n 4" >"$tmp/csc.out" 2>&1
 expect_eq count_stub "$(grep '^@' "$tmp/csc.out" | tr '\n' ' ')" "@: $((8 * n)) @: 0 " \
 	"clear() in END: no stub, exact" || stub_bad=1
+# That the stub counts: stub_target samples its calling thread (its CPU-time timer): on
+# the stub no sample of the 50,000,000 calls is in libuprobes' code; through the handler
+# (UPROBE_COUNT_STUB=off) it calls until 20 are. Both counted exactly.
+stt="$top/build/tests/lang_target/stub_target"
+"$uprobe" -e "uprobe:$stt:stub_f { @ = count(); }" -c "$stt $tmp/st.on 50000000" \
+	>"$tmp/st.out" 2>&1
+read -r calls samples inlib <"$tmp/st.on" || calls=x
+expect_eq count_stub "$(grep '^@' "$tmp/st.out")" "@: 50001000" "stub_target: count" &&
+	expect_eq count_stub "$calls.$inlib.$((samples >= 5))" "50001000.0.1" \
+		"stub_target: calls, samples in libuprobes, >= 5 samples ($samples)" || stub_bad=1
+UPROBE_COUNT_STUB=off "$uprobe" -e "uprobe:$stt:stub_f { @ = count(); }" \
+	-c "$stt $tmp/st.off 0" >"$tmp/st.out" 2>&1
+read -r calls samples inlib <"$tmp/st.off" || calls=x
+expect_eq count_stub "$(grep '^@' "$tmp/st.out").$inlib" "@: $calls.20" \
+	"UPROBE_COUNT_STUB=off: count, samples in libuprobes" || stub_bad=1
 [ $stub_bad = 0 ] && pass count_stub
 
 # The latency idiom: every call's duration lands in the histogram.
