@@ -318,7 +318,11 @@ static int attach_maps(struct agent *a, int fd)
 	g = map_region_blob(a->maps, &len);
 	if (g && len >= sizeof(struct uprobe_agent_lang) && g->magic == UPROBE_AGENT_LANG_MAGIC) {
 		a->lang = agent_lang_new(a->maps, g, len, a->n);
-		return a->lang ? 0 : -errno;
+		if (!a->lang)
+			return -errno;
+		/* its `@ = count()` maps' words (lang_map_info.count_stub), as below */
+		map_region_count_claim(a->maps);
+		return 0;
 	}
 	if (!g || len != sizeof(*g) || g->magic != UPROBE_AGENT_AGGS_MAGIC)
 		return -EINVAL;

@@ -746,6 +746,49 @@ static int check_probe(struct checker *ck, struct lang_node *p, struct lang_prob
 	return 0;
 }
 
+/*
+ * Whether every use of map NAME under n (whose parent is up) leaves it to the
+ * count stub: `@name = count()` in a probe of the traced process (target: its
+ * hits count there, the stub's word and the slot summed at read), print(@name).
+ * Anything else (clear(), zero(), delete(), ++, another assignment, a read)
+ * might reset it or need its slot alone.
+ */
+static bool stub_uses_ok(const struct lang_node *n, const struct lang_node *up, const char *name,
+			 bool target)
+{
+	if (!n)
+		return true;
+	if (n->kind == N_MAP && n->str && !strcmp(n->str, name)) {
+		if (n->nkids || !up)
+			return false;
+		if (up->kind == N_ASSIGN && up->nkids == 2 && up->kids[0] == n && target &&
+		    up->kids[1]->kind == N_CALL && up->kids[1]->id == F_COUNT)
+			return true;
+		return up->kind == N_CALL && up->id == F_PRINT && up->kids[0] == n;
+	}
+	for (int i = 0; i < n->nkids; i++)
+		if (!stub_uses_ok(n->kids[i], n, name, target))
+			return false;
+	return true;
+}
+
+static void find_count_stubs(struct lang_node *prog, struct lang_checked *c)
+{
+	for (int m = 0; m < c->nmaps; m++) {
+		struct lang_map_info *mi = &c->maps[m];
+		bool ok = mi->kind == MK_COUNT && mi->nkeys <= 0;
+		for (int i = 0; ok && i < prog->nkids && i < c->nprobes; i++) {
+			bool target = c->probes[i].nat > 0;
+			for (int a = 0; a < c->probes[i].nat; a++) {
+				enum lang_probe_kind k = c->probes[i].at[a].kind;
+				target &= k == P_UPROBE || k == P_URETPROBE || k == P_USDT;
+			}
+			ok = stub_uses_ok(prog->kids[i], NULL, mi->name, target);
+		}
+		mi->count_stub = ok;
+	}
+}
+
 int lang_check(struct lang_src *src, struct lang_node *prog, struct lang_checked *c)
 {
 	struct checker ck = {.src = src, .c = c};
@@ -770,6 +813,8 @@ int lang_check(struct lang_src *src, struct lang_node *prog, struct lang_checked
 	for (int i = 0; i < c->nmaps; i++)
 		if (c->maps[i].kind == MK_NONE)
 			c->maps[i].kind = MK_INT;
+	if (src->nerrors == before)
+		find_count_stubs(prog, c);
 	return src->nerrors - before;
 }
 

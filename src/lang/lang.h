@@ -227,6 +227,12 @@ struct lang_map_info {
 	bool key_signed[LANG_MAX_KEYS];
 	uint8_t key_stack[LANG_MAX_KEYS]; /* T_USTACK keys: 1 bpftrace mode, 2 perf */
 	int64_t lmin, lmax, lstep; /* lhist */
+	/*
+	 * Counted by the count stub (docs/maps.md): keyless count() written only
+	 * by `= count()` in uprobe, uretprobe and usdt probes, else only print()ed:
+	 * nothing resets or deletes it (its dense word has no generation).
+	 */
+	bool count_stub;
 	struct lang_pos pos;
 };
 

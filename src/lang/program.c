@@ -75,8 +75,12 @@ void lang_program_dump(const struct lang_program *p, FILE *out)
 
 void lang_program_dump_plan(const struct lang_program *p, FILE *out)
 {
-	if (p->compiled)
-		plan_dump(&p->plan, out);
+	if (!p->compiled)
+		return;
+	plan_dump(&p->plan, out);
+	for (int i = 0; i < p->checked.nmaps; i++)
+		if (p->checked.maps[i].count_stub)
+			fprintf(out, "map %s: count stub\n", p->checked.maps[i].name);
 }
 
 int lang_program_target_probes(const struct lang_program *p)

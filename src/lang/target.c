@@ -43,6 +43,8 @@ int lang_target_define(const struct lang_program *p, struct map_region *r, char 
 			.lhist_max = m->lmax,
 			.lhist_step = m->lstep,
 			.value_size = m->kind == MK_STR ? LANG_STRLEN : 0,
+			/* its one entry's word for the count stub (lang_map_info.count_stub) */
+			.dense = m->count_stub && !p->plan.key_size[i],
 		};
 		int id = map_define(r, &d);
 		if (id < 0) {

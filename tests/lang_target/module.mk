@@ -6,9 +6,15 @@
 TEST_BINS += tests/lang_target/test_lang_target.sh
 
 tests/lang_target/test_lang_target.sh: $(B)/uprobe $(B)/tests/map_exact/map_target \
-	$(B)/tests/usdt/usdt_target $(B)/tests/lang_target/emit_target
+	$(B)/tests/usdt/usdt_target $(B)/tests/lang_target/emit_target \
+	$(B)/tests/lang_target/stub_target
 
 # printf, exit, print, clear, zero and interval probes (emit_target.c)
 $(B)/tests/lang_target/emit_target: tests/lang_target/emit_target.c
 	@mkdir -p $(@D)
 	$(CC) $(PROG_CFLAGS) $(CFLAGS) -o $@ $<
+
+# the count stub: where a thread calling a probed function is sampled (stub_target.c)
+$(B)/tests/lang_target/stub_target: tests/lang_target/stub_target.c
+	@mkdir -p $(@D)
+	$(CC) $(PROG_CFLAGS) $(CFLAGS) -o $@ $< -lrt

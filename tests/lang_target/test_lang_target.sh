@@ -88,6 +88,59 @@ expect_eq count_fork "$(grep '^@' "$tmp/cf.out")" "@: $((5 * n + n / 10))" "coun
 "$uprobe" -e "uprobe:$tgt:map_f { @ = count(); }" -c "$tgt -k $n 4" >"$tmp/ck.out" 2>&1
 expect_eq count_kill "$(grep '^@' "$tmp/ck.out")" "@: $((4 * n))" "count" && pass count_kill
 
+# The count stub (docs/maps.md): a keyless count() map only written by `= count()` in
+# probes of the process, never clear()ed, zero()ed nor delete()d, is counted by the
+# trampoline itself (-d: "map @: count stub"); at entries only (the uretprobe's hits take
+# the handler, into the same map: the two summed at read). Exact with 4 threads x N
+# beside the handler's path, both at once in one map, and UPROBE_COUNT_STUB=off, the
+# same; a program that clear()s its map (the stub's words cannot be) counts without it,
+# exactly; zero(), delete(), a write in BEGIN, a key: no stub either.
+stub_bad=0
+stub_d() {
+	"$uprobe" -d -e "$1" | grep '^map .*: count stub$' | tr '\n' ' '
+}
+sp="uprobe:$tgt:map_f { @ = count(); } uretprobe:$tgt:map_f { @r = count(); }"
+expect_eq count_stub "$(stub_d "$sp")" "map @: count stub map @r: count stub " "-d" ||
+	stub_bad=1
+for env in on off; do
+	UPROBE_COUNT_STUB=$env "$uprobe" -e "$sp
+uprobe:$tgt:map_f /arg0 == 2/ { @ = count(); @p = count(); } END { print(@); }" \
+		-c "$tgt $n 4" >"$tmp/cs.out" 2>"$tmp/cs.err"
+	expect_eq count_stub "$(grep '^@' "$tmp/cs.out" | sort | tr '\n' ' ')" \
+		"@: $((4 * n + 4 * n / 5)) @: $((4 * n + 4 * n / 5)) @p: $((4 * n / 5)) @r: $((4 * n)) " \
+		"UPROBE_COUNT_STUB=$env: counts" &&
+		expect_eq count_stub "$(grep -v '^thread\|^total' "$tmp/cs.err")" "" "$env: stderr" ||
+		stub_bad=1
+done
+for prog in "uprobe:$tgt:map_f { @ = count(); } END { clear(@); }" \
+	"uprobe:$tgt:map_f { @ = count(); } END { zero(@); }" \
+	"uprobe:$tgt:map_f { @ = count(); } END { delete(@); }" \
+	"uprobe:$tgt:map_f { @ = count(); } BEGIN { @ = count(); }" \
+	"uprobe:$tgt:map_f { @[arg0] = count(); }"; do
+	expect_eq count_stub "$(stub_d "$prog")" "" "-d: no stub: $prog" || stub_bad=1
+done
+# clear() (in END, after print()): no stub, and exact.
+"$uprobe" -e "uprobe:$tgt:map_f { @ = count(); } uretprobe:$tgt:map_f { @ = count(); }
+END { print(@); clear(@); }" -c "$tgt $n 4" >"$tmp/csc.out" 2>&1
+expect_eq count_stub "$(grep '^@' "$tmp/csc.out" | tr '\n' ' ')" "@: $((8 * n)) @: 0 " \
+	"clear() in END: no stub, exact" || stub_bad=1
+# That the stub counts: stub_target samples its calling thread (its CPU-time timer): on
+# the stub no sample of the 50,000,000 calls is in libuprobes' code; through the handler
+# (UPROBE_COUNT_STUB=off) it calls until 20 are. Both counted exactly.
+stt="$top/build/tests/lang_target/stub_target"
+"$uprobe" -e "uprobe:$stt:stub_f { @ = count(); }" -c "$stt $tmp/st.on 50000000" \
+	>"$tmp/st.out" 2>&1
+read -r calls samples inlib <"$tmp/st.on" || calls=x
+expect_eq count_stub "$(grep '^@' "$tmp/st.out")" "@: 50001000" "stub_target: count" &&
+	expect_eq count_stub "$calls.$inlib.$((samples >= 5))" "50001000.0.1" \
+		"stub_target: calls, samples in libuprobes, >= 5 samples ($samples)" || stub_bad=1
+UPROBE_COUNT_STUB=off "$uprobe" -e "uprobe:$stt:stub_f { @ = count(); }" \
+	-c "$stt $tmp/st.off 0" >"$tmp/st.out" 2>&1
+read -r calls samples inlib <"$tmp/st.off" || calls=x
+expect_eq count_stub "$(grep '^@' "$tmp/st.out").$inlib" "@: $calls.20" \
+	"UPROBE_COUNT_STUB=off: count, samples in libuprobes" || stub_bad=1
+[ $stub_bad = 0 ] && pass count_stub
+
 # The latency idiom: every call's duration lands in the histogram.
 "$uprobe" -e "uprobe:$tgt:map_f { @start[tid] = nsecs; }
 uretprobe:$tgt:map_f /@start[tid]/ { @lat = hist(nsecs - @start[tid]); delete(@start[tid]); }" \
@@ -367,7 +420,9 @@ attached() {
 	mkfifo "$fifo"
 	"$tgt" -w "$fifo" "$@" &
 	tpid=$!
-	"$uprobe" -e "uprobe:$tgt:map_f { @[arg0] = count(); }" -p $tpid >"$out" 2>"$err" &
+	prog=${aprog:-}
+	[ -n "$prog" ] || prog="uprobe:$tgt:map_f { @[arg0] = count(); }"
+	"$uprobe" -e "$prog" -p $tpid >"$out" 2>"$err" &
 	upid=$!
 	wait_until $upid grep -q "tracing PID $tpid" "$err"
 	echo go >"$fifo"
@@ -396,6 +451,25 @@ wait $tpid
 tst=$?
 expect_eq detach "$ust.$tst" "0.0" "statuses" &&
 	expect_eq detach "$(maps_as_sets "$out")" "$(keys 40000)" "output" && pass detach
+
+# The same with the count stub (`@ = count()`): its stubs off at the detach, the words
+# read after; the calls after it not counted; and attached (-p) for a whole run of 4
+# threads: their calls exactly.
+aprog="uprobe:$tgt:map_f { @ = count(); }"
+attached detach_stub -a 100000 2
+kill -TERM $upid
+wait $upid
+ust=$?
+echo again >"$fifo"
+wait $tpid
+tst=$?
+expect_eq detach_stub "$ust.$tst" "0.0" "statuses" &&
+	expect_eq detach_stub "$(grep '^@' "$out")" "@: 200000" "output" && pass detach_stub
+attached attach_stub 100000 4
+wait $tpid
+wait $upid
+expect_eq attach_stub "$(grep '^@' "$out")" "@: 400000" "output" && pass attach_stub
+aprog=
 
 # exit() with -p: uprobe ends by itself (the process waits on its FIFO meanwhile), prints
 # what came before exit(), and leaves the process running, its probes out.

@@ -69,7 +69,10 @@ static const char usage[] =
 	"map waits for a program it execs, and stderr says so if none mapped it.\n"
 	"Programs of at most 1 MiB. -d says each probe's path: agg, set or latency (the\n"
 	"common shapes, run without the interpreter) or general; UPROBE_LANG_PLAN=general\n"
-	"interprets every probe (the same output; for testing).\n";
+	"interprets every probe (the same output; for testing); and \"map @m: count stub\"\n"
+	"for a keyless count() that nothing clears, zeroes, deletes or writes otherwise:\n"
+	"its `@m = count()` at a function's entry counts in the trampoline\n"
+	"(UPROBE_COUNT_STUB=off: through the handler).\n";
 
 static char *read_file(const char *path)
 {
