@@ -260,6 +260,15 @@ UPROBE_API int uprobe_count_enable(struct uprobe *probe, uint64_t off);
 /* The same for n probes, with one quiescence; the first error, the others done. */
 UPROBE_API int uprobe_count_enable_many(struct uprobe *const *probes, const uint64_t *offs,
 					size_t n);
+/*
+ * The stubs of n probes off without waiting: no signal reaches the target's
+ * threads (the wait's signals cut short the system calls of threads that
+ * restart none). A thread between its load of the offset and its add may
+ * still add 1 through the old offset, once, shortly after: the words must
+ * stay writable memory for the process's life (a hit racing the switch-off
+ * may be lost). A later uprobe_detach() does not wait either. Errors as above.
+ */
+UPROBE_API int uprobe_count_off_nowait(struct uprobe *const *probes, size_t n);
 /* The calling thread's count base, NULL: none (its hits run the handler). Reset in a fork child. */
 UPROBE_API void uprobe_count_thread(void *base);
 /* 1 when probe's record has the count stub, else 0. */

@@ -474,7 +474,8 @@ static bool probe_unlink(struct uprobe *p)
 	return rec_count_update(p->rec);
 }
 
-int uprobe_count_enable_many(struct uprobe *const *probes, const uint64_t *offs, size_t n)
+/* uprobe_count_enable_many(), and uprobe_count_off_nowait() when !wait. */
+static int count_enable(struct uprobe *const *probes, const uint64_t *offs, size_t n, bool wait)
 {
 	struct probe_rec **taken;
 	size_t n_taken = 0;
@@ -510,15 +511,33 @@ int uprobe_count_enable_many(struct uprobe *const *probes, const uint64_t *offs,
 		if (rec_count_update(p->rec))
 			taken[n_taken++] = p->rec;
 	}
-	count_quiesce(taken, n_taken); /* once for all */
+	if (wait)
+		count_quiesce(taken, n_taken); /* once for all */
 	pthread_mutex_unlock(&registry_lock);
 	free(taken);
 	return log_report(err);
 }
 
+int uprobe_count_enable_many(struct uprobe *const *probes, const uint64_t *offs, size_t n)
+{
+	return count_enable(probes, offs, n, true);
+}
+
 int uprobe_count_enable(struct uprobe *p, uint64_t off)
 {
-	return uprobe_count_enable_many(&p, &off, 1);
+	return count_enable(&p, &off, 1, true);
+}
+
+int uprobe_count_off_nowait(struct uprobe *const *probes, size_t n)
+{
+	uint64_t *zeros = calloc(n ? n : 1, sizeof(*zeros));
+	int err;
+
+	if (!zeros)
+		return log_report(log_error(ENOMEM, "out of memory"));
+	err = count_enable(probes, zeros, n, false);
+	free(zeros);
+	return err;
 }
 
 int uprobe_count_stub(const struct uprobe *p)

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <stdio.h>
 #include <string.h>
@@ -844,6 +845,78 @@ static void count_stub_threads(void)
 	CHECK(total > 0);
 }
 
+/*
+ * The switch-off without a wait (uprobe_count_off_nowait, what recording's
+ * stop uses): no signal reaches the threads, so a thread that sleeps between
+ * its hits sees no EINTR (nanosleep is never restarted), and the count stays
+ * exact: a late add lands in the thread's word, which stays.
+ */
+static uint64_t nowait_eintr; /* atomic */
+
+static void *count_sleeper(void *arg)
+{
+	long k = (long)arg;
+	struct timespec ts = { 0, 1000 };
+
+	uprobe_count_thread(thread_words[k]);
+	while (!count_go)
+		sched_yield();
+	for (long i = 0; i < COUNT_CALLS; i++) {
+		if (opt_count_target(i) != i + 1)
+			abort();
+		if (i % 256 == 255 && nanosleep(&ts, NULL) && errno == EINTR)
+			__atomic_fetch_add(&nowait_eintr, 1, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+static void count_stub_nowait(void)
+{
+	struct uprobe_opts o = { .sz = sizeof(o), .handler = count_atomic, .flags = COUNT_FLAGS };
+	struct uprobe *p = uprobe_attach(NULL, "opt_count_target", &o);
+	pthread_t t[COUNT_THREADS];
+	uint64_t total = 0, off = 8;
+	int offs = 0;
+
+	if (!p) {
+		TL_FAIL("attach: %s", uprobe_last_error());
+		return;
+	}
+	if (!uprobe_count_stub(p)) {
+		CHECK(entry_path_full());
+		uprobe_free(p);
+		return;
+	}
+	memset(thread_words, 0, sizeof(thread_words));
+	handler_hits = 0;
+	nowait_eintr = 0;
+	count_go = 0;
+	CHECK_EQ_INT(uprobe_count_enable(p, off), 0);
+	for (long k = 0; k < COUNT_THREADS; k++)
+		CHECK_EQ_INT(pthread_create(&t[k], NULL, count_sleeper, (void *)k), 0);
+	count_go = 1;
+	for (int round = 0; round < 200; round++) {
+		usleep(500);
+		if (round & 1) {
+			CHECK_EQ_INT(uprobe_count_enable(p, off), 0);
+		} else {
+			CHECK_EQ_INT(uprobe_count_off_nowait(&p, 1), 0);
+			offs++;
+		}
+	}
+	CHECK_EQ_INT(uprobe_count_off_nowait(&p, 1), 0);
+	for (long k = 0; k < COUNT_THREADS; k++)
+		pthread_join(t[k], NULL);
+	uprobe_free(p);
+	for (long k = 0; k < COUNT_THREADS; k++)
+		total += thread_words[k][1];
+	CHECK_EQ_U64(total + handler_hits, (uint64_t)COUNT_THREADS * COUNT_CALLS);
+	CHECK(total > 0 && handler_hits > 0);
+	CHECK_EQ_U64(nowait_eintr, 0);
+	CHECK_EQ_INT(offs, 100);
+	CHECK_EQ_INT(uprobe_count_off_nowait(NULL, 1), -EINVAL);
+}
+
 int main(int argc, char **argv)
 {
 	int rc;
@@ -868,6 +941,7 @@ int main(int argc, char **argv)
 	RUN(count_stub_counts);
 	RUN(count_stub_refused);
 	RUN(count_stub_threads);
+	RUN(count_stub_nowait);
 	rc = tl_total_failed ? 1 : 0;
 	snprintf(cmd_rm, sizeof(cmd_rm), "rm -rf '%s'", cache);
 	return system(cmd_rm) ? 1 : rc;

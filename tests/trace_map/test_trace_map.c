@@ -1344,8 +1344,18 @@ static void test_count_base(void)
 	count_base_calls = 0;
 	CHECK_EQ_INT(map_agg_update(r2, id2, NULL, 1), 0);
 	CHECK_EQ_INT(count_base_calls, 0);
+	CHECK(map_region_counted(r) && !map_region_counted(r2));
 	map_region_free(r2);
 	map_region_free(r);
+	/*
+	 * A stub switched off without a wait may still add through an old base:
+	 * the claimed region's addresses stay writable (zero pages in its place).
+	 */
+	volatile uint64_t *late = (uint64_t *)((uint8_t *)count_base + slot);
+
+	CHECK_EQ_U64(*late, 0);
+	*late += 1;
+	CHECK_EQ_U64(*late, 1);
 }
 
 int main(void)

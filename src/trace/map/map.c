@@ -336,7 +336,16 @@ void map_region_free(struct map_region *r)
 {
 	if (!r)
 		return;
-	if (r->base)
+	/*
+	 * The count region's addresses stay writable for the process's life: the
+	 * threads' count bases point there, and a stub switched off without a wait
+	 * (uprobe_count_off_nowait) may add once more. Zero pages take its place
+	 * (the shared pages go); on failure the shared mapping stays.
+	 */
+	if (r->base && map_region_counted(r))
+		mmap(r->base, r->len, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+	else if (r->base)
 		munmap(r->base, r->len);
 	if (r->file.fd >= 0)
 		fd_kept_close(&r->file);

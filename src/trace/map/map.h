@@ -36,6 +36,7 @@
 #ifndef UPROBES_TRACE_MAP_MAP_H
 #define UPROBES_TRACE_MAP_MAP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -271,6 +272,8 @@ int map_zero(struct map_region *r, int id);
  */
 int map_region_count_claim(struct map_region *r);
 uint64_t map_dense_slot(const struct map_region *r, int id, uint32_t key);
+/* True when r is the claimed region (map_region_free then keeps its addresses mapped). */
+bool map_region_counted(const struct map_region *r);
 
 /* The bucket of v in a log2 histogram: 0 negative, 1 zero, 2 + floor(log2 v). */
 unsigned int map_hist_bucket(int64_t v);

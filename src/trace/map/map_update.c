@@ -87,6 +87,11 @@ int map_region_count_claim(struct map_region *r)
 	return -EBUSY;
 }
 
+bool map_region_counted(const struct map_region *r)
+{
+	return r && r->serial && __atomic_load_n(&count_serial, __ATOMIC_ACQUIRE) == r->serial;
+}
+
 uint64_t map_dense_slot(const struct map_region *r, int id, uint32_t key)
 {
 	if (!r || id < 0 || (uint32_t)id >= r->n_maps || key >= r->maps[id].def.dense ||

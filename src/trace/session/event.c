@@ -471,8 +471,12 @@ UPROBE_API int trace_session_detach(struct trace_session *s)
 }
 
 /*
- * The count stubs of s's events (trace_event.count_slot) on or off at once:
- * off returns once no stub writes any more (uprobe_count_enable_many).
+ * The count stubs of s's events (trace_event.count_slot) on or off at once.
+ * Off does not wait (uprobe_count_off_nowait): a signal to every thread
+ * would cut short the system calls of the target's sleeping threads, outside
+ * the attach's guard that restarts them (cli_attach/sleepers saw EINTR). So a
+ * stub may add once more, shortly after: the words are a map region's,
+ * which stays mapped for the process's life (map_region_free).
  */
 static void count_stubs(struct trace_session *s, bool on)
 {
@@ -493,12 +497,20 @@ static void count_stubs(struct trace_session *s, bool on)
 			probes[n] = ev->probe;
 			offs[n++] = on ? ev->count_slot : 0;
 		}
-	if (n && uprobe_count_enable_many(probes, offs, n))
+	if (n && (on ? uprobe_count_enable_many(probes, offs, n)
+		     : uprobe_count_off_nowait(probes, n)))
 		log_msg(UPROBE_LOG_WARN, "count stubs: %s", uprobe_last_error());
-	/* Out of memory: one at a time (off must happen: the words may go next). */
-	for (ev = s->events; cap && (!probes || !offs) && ev; ev = ev->next)
-		if (ev->attached && ev->count_slot && uprobe_count_stub(ev->probe))
-			uprobe_count_enable(ev->probe, on ? ev->count_slot : 0);
+	/* Out of memory: one at a time (off must happen: the hits must stop counting). */
+	for (ev = s->events; cap && (!probes || !offs) && ev; ev = ev->next) {
+		struct uprobe *p = ev->probe;
+
+		if (!ev->attached || !ev->count_slot || !uprobe_count_stub(p))
+			continue;
+		if (on)
+			uprobe_count_enable(p, ev->count_slot);
+		else
+			uprobe_count_off_nowait(&p, 1);
+	}
 	pthread_mutex_unlock(&s->lock);
 	free(probes);
 	free(offs);
