@@ -20,12 +20,18 @@
 /*
  * Copies of an avg/stats slot whose sequence was odd or moved (its writer in
  * the middle of an update, maybe preempted there): after READ_RETRIES, each
- * after a sched_yield; then the last copy is taken as it is (a writer that
- * never finishes: its process died in the update).
+ * after a wait; then the last copy is taken as it is (a writer that never
+ * finishes: its process died in the update). The waits of one map_read in
+ * all: SEQ_YIELDS sched_yields, then SEQ_NAPS naps of SEQ_NAP_NS (a writer
+ * the scheduler took off its CPU comes back within a few time slices; at
+ * load 6 on 2 CPUs the yields alone, ~3 ms, were once too few and a torn copy
+ * was taken: trace_map/test_avg_untorn). A hostile target that keeps
+ * sequences odd slows a read by ~0.1 s at most.
  */
 #define SEQ_RETRIES 2000
-#define SEQ_YIELDS  8000 /* sched_yields of one map_read in all: a hostile target that
-			  * keeps sequences odd slows a read by that much at most */
+#define SEQ_YIELDS  8000
+#define SEQ_NAPS    1000
+#define SEQ_NAP_NS  50000
 
 /* One merged key: the header, the key's words, its buckets (value maps: the value's words). */
 struct merged {
@@ -45,7 +51,7 @@ struct merge {
 	uint32_t index_cap;
 	bool period;	/* map_read_period: min/max of epoch's period */
 	uint64_t epoch;
-	uint32_t yields; /* left of SEQ_YIELDS */
+	uint32_t yields; /* left of SEQ_YIELDS + SEQ_NAPS */
 };
 
 static struct merged *entry_at(const struct merge *g, uint32_t i)
@@ -199,10 +205,14 @@ static int copy_slot(const struct map_priv *m, const uint8_t *s, uint64_t *buf, 
 		uint64_t q1 = q ? __atomic_load_n(q, __ATOMIC_ACQUIRE) : 0;
 		unsigned int st = MAP_CTRL_STATE(c1);
 
-		if (tries >= READ_RETRIES && !*yields)
+		if (tries >= READ_RETRIES && !*yields) {
 			tries = SEQ_RETRIES - 1; /* the read's budget spent: this copy as it is */
-		else if (tries >= READ_RETRIES && (*yields)--)
-			sched_yield(); /* let a preempted writer finish its update */
+		} else if (tries >= READ_RETRIES) { /* let a preempted writer finish its update */
+			if ((*yields)-- > SEQ_NAPS)
+				sched_yield();
+			else
+				nanosleep(&(struct timespec){ 0, SEQ_NAP_NS }, NULL);
+		}
 		if (st == MAP_SLOT_EMPTY)
 			return c1 ? -1 : 0;
 		if (st == MAP_SLOT_BUSY)
@@ -387,7 +397,7 @@ static int read_map(struct map_region *r, int id, map_read_cb cb, void *ctx, boo
 		return -EINVAL;
 	m = &r->maps[id];
 	g.m = m;
-	g.yields = SEQ_YIELDS;
+	g.yields = SEQ_YIELDS + SEQ_NAPS;
 	g.entry_size = sizeof(struct merged) +
 		       8 * m->key_words +
 		       (m->def.kind == MAP_VALUE ? m->def.value_size : 8 * m->n_buckets);
