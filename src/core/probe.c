@@ -474,26 +474,30 @@ static bool probe_unlink(struct uprobe *p)
 	return rec_count_update(p->rec);
 }
 
-/* uprobe_count_enable_many(), and uprobe_count_off_nowait() when !wait. */
+#define COUNT_QUIESCE_BATCH 64
+
+/*
+ * uprobe_count_enable_many() (offs NULL: every offset 0), and
+ * uprobe_count_off_nowait() when !wait. No allocation: a trace session
+ * switches its stubs on after recording started, where a probe on malloc
+ * would count the library's own calls (symbols/libc_probe).
+ */
 static int count_enable(struct uprobe *const *probes, const uint64_t *offs, size_t n, bool wait)
 {
-	struct probe_rec **taken;
+	struct probe_rec *taken[COUNT_QUIESCE_BATCH];
 	size_t n_taken = 0;
 	int err = 0;
 
 	log_clear_error();
-	if (n && (!probes || !offs))
+	if (n && !probes)
 		return log_report(log_error(EINVAL, "no probes"));
 	if (srcu_in_reader())
 		return log_report(log_error(EDEADLK, "cannot change a count from inside a probe "
 					    "handler"));
-	taken = calloc(n ? n : 1, sizeof(*taken));
-	if (!taken)
-		return log_report(log_error(ENOMEM, "out of memory"));
 	pthread_mutex_lock(&registry_lock);
 	for (size_t i = 0; i < n; i++) {
 		struct uprobe *p = probes[i];
-		uint64_t off = offs[i];
+		uint64_t off = offs ? offs[i] : 0;
 
 		if (!p) {
 			err = err ? err : log_error(EINVAL, "no probe");
@@ -508,18 +512,23 @@ static int count_enable(struct uprobe *const *probes, const uint64_t *offs, size
 			continue;
 		}
 		p->count_off = off;
-		if (rec_count_update(p->rec))
-			taken[n_taken++] = p->rec;
+		if (!rec_count_update(p->rec) || !wait)
+			continue;
+		taken[n_taken++] = p->rec;
+		if (n_taken == COUNT_QUIESCE_BATCH) { /* one quiescence per batch */
+			count_quiesce(taken, n_taken);
+			n_taken = 0;
+		}
 	}
-	if (wait)
-		count_quiesce(taken, n_taken); /* once for all */
+	count_quiesce(taken, n_taken);
 	pthread_mutex_unlock(&registry_lock);
-	free(taken);
 	return log_report(err);
 }
 
 int uprobe_count_enable_many(struct uprobe *const *probes, const uint64_t *offs, size_t n)
 {
+	if (n && !offs)
+		return log_report(log_error(EINVAL, "no offsets"));
 	return count_enable(probes, offs, n, true);
 }
 
@@ -530,14 +539,7 @@ int uprobe_count_enable(struct uprobe *p, uint64_t off)
 
 int uprobe_count_off_nowait(struct uprobe *const *probes, size_t n)
 {
-	uint64_t *zeros = calloc(n ? n : 1, sizeof(*zeros));
-	int err;
-
-	if (!zeros)
-		return log_report(log_error(ENOMEM, "out of memory"));
-	err = count_enable(probes, zeros, n, false);
-	free(zeros);
-	return err;
+	return count_enable(probes, NULL, n, false);
 }
 
 int uprobe_count_stub(const struct uprobe *p)

@@ -480,40 +480,25 @@ UPROBE_API int trace_session_detach(struct trace_session *s)
  */
 static void count_stubs(struct trace_session *s, bool on)
 {
-	struct uprobe **probes = NULL;
-	uint64_t *offs = NULL;
-	size_t n = 0, cap = 0;
+	struct uprobe *probes[64]; /* no malloc: recording may be on (a probe on malloc) */
+	uint64_t offs[64];
+	size_t n = 0;
 	struct trace_event *ev;
 
 	pthread_mutex_lock(&s->lock);
-	for (ev = s->events; ev; ev = ev->next)
-		cap += ev->attached && ev->count_slot && uprobe_count_stub(ev->probe);
-	if (cap) {
-		probes = calloc(cap, sizeof(*probes));
-		offs = calloc(cap, sizeof(*offs));
-	}
-	for (ev = s->events; probes && offs && ev; ev = ev->next)
-		if (ev->attached && ev->count_slot && uprobe_count_stub(ev->probe) && n < cap) {
+	for (ev = s->events; ev; ev = ev->next) {
+		if (ev->attached && ev->count_slot && uprobe_count_stub(ev->probe)) {
 			probes[n] = ev->probe;
-			offs[n++] = on ? ev->count_slot : 0;
+			offs[n++] = ev->count_slot;
 		}
-	if (n && (on ? uprobe_count_enable_many(probes, offs, n)
-		     : uprobe_count_off_nowait(probes, n)))
-		log_msg(UPROBE_LOG_WARN, "count stubs: %s", uprobe_last_error());
-	/* Out of memory: one at a time (off must happen: the hits must stop counting). */
-	for (ev = s->events; cap && (!probes || !offs) && ev; ev = ev->next) {
-		struct uprobe *p = ev->probe;
-
-		if (!ev->attached || !ev->count_slot || !uprobe_count_stub(p))
-			continue;
-		if (on)
-			uprobe_count_enable(p, ev->count_slot);
-		else
-			uprobe_count_off_nowait(&p, 1);
+		if (n && (n == 64 || !ev->next)) {
+			if (on ? uprobe_count_enable_many(probes, offs, n)
+			       : uprobe_count_off_nowait(probes, n))
+				log_msg(UPROBE_LOG_WARN, "count stubs: %s", uprobe_last_error());
+			n = 0;
+		}
 	}
 	pthread_mutex_unlock(&s->lock);
-	free(probes);
-	free(offs);
 }
 
 UPROBE_API void trace_session_record(struct trace_session *s, int on)
