@@ -1,9 +1,9 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # Per-hit cost of a traced function through a whole tracer, in one run: the
-# uprobe command (probe + record + consumer in another process) beside
-# bpftrace (count()) and perf (perf probe + perf record), on the same
-# function. The target times its own loop (cli_target bench N), so start-up
+# uprobe command (probe + record + consumer in another process, --count; a
+# program's @ = count() with uprobe -e) beside bpftrace (count()) and perf
+# (perf probe + perf record), on the same function. The target times its own loop (cli_target bench N), so start-up
 # and attach times do not count. Rounds are interleaved; medians are kept.
 # The uprobe command's runs make -n calls; bpftrace and perf cost microseconds
 # a hit, so their calls are sized by a time budget (a first run of 20,000
@@ -22,6 +22,11 @@ ns_of() { sed -n 's/^ns_per_call \([0-9.]*\).*/\1/p' "$1" | head -n 1; }
 # run_VARIANT OUT N: the target's N calls under the variant, its output in OUT.
 run_native() { "$tgt" bench "$2" >"$1"; }
 run_uprobe() { "$up" trace -q --count -o "$tmp/up.count" "p:b/work $tgt:cli_work a=%di" -- "$tgt" bench "$2" >"$1"; }
+# A program's keyless count (issue 16's "@ = count()"): the count stub's path.
+run_uprobe_lang() {
+	"$up" -e "uprobe:$tgt:cli_work { @ = count(); }" -c "$tgt bench $2" >"$1" 2>/dev/null
+	sed -n 's/^@: //p' "$1" >"$tmp/lang.count"
+}
 run_uprobe_args() { "$up" trace -q -o /dev/null "p:b/work $tgt:cli_work a=%di b=%si" -- "$tgt" bench "$2" >"$1"; }
 run_bpftrace() {
 	bpftrace -q -e "uprobe:$tgt:cli_work /pid == cpid/ { @n = count(); }" -c "$tgt bench $2" \
@@ -32,7 +37,7 @@ run_perf() {
 		>"$1" 2>/dev/null
 }
 
-variants="native uprobe uprobe_args"
+variants="native uprobe uprobe_lang uprobe_args"
 why_bpftrace="" why_perf=""
 if bench_has bpftrace; then variants="$variants bpftrace"
 else why_bpftrace="bpftrace not installed"; fi
@@ -77,5 +82,8 @@ done
 [ -n "$why_perf" ] && echo "perf: na ($why_perf)" && bench_sum perf_ns na
 if [ -f "$tmp/up.count" ]; then
 	echo "check: uprobe counted $(sed 's/.*: //' "$tmp/up.count") events of $calls calls (last round)"
+fi
+if [ -f "$tmp/lang.count" ]; then
+	echo "check: uprobe -e's @ = count() counted $(cat "$tmp/lang.count") of $calls calls (last round)"
 fi
 bench_sum_print
