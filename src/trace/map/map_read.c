@@ -22,13 +22,13 @@
  * the middle of an update, maybe preempted there): after READ_RETRIES, each
  * after a wait; then the last copy is taken as it is (a writer that never
  * finishes: its process died in the update). The waits of one map_read in
- * all: SEQ_YIELDS sched_yields, then SEQ_NAPS naps of SEQ_NAP_NS (a writer
- * the scheduler took off its CPU comes back within a few time slices; at
- * load 6 on 2 CPUs the yields alone, ~3 ms, were once too few and a torn copy
- * was taken: trace_map/test_avg_untorn). A hostile target that keeps
- * sequences odd slows a read by ~0.1 s at most.
+ * all: SEQ_YIELDS sched_yields, then SEQ_NAPS naps of SEQ_NAP_NS, whatever
+ * the slot (a writer the scheduler took off its CPU comes back within a few
+ * time slices). Before, 2,000 copies of one slot with a yield each (~1-3 ms)
+ * were once too few at load 6 on 2 CPUs and a torn copy was taken
+ * (trace_map/test_avg_untorn: torn = 1, in CI too). A hostile target that
+ * keeps sequences odd slows a read by ~0.1 s at most.
  */
-#define SEQ_RETRIES 2000
 #define SEQ_YIELDS  8000
 #define SEQ_NAPS    1000
 #define SEQ_NAP_NS  50000
@@ -51,7 +51,7 @@ struct merge {
 	uint32_t index_cap;
 	bool period;	/* map_read_period: min/max of epoch's period */
 	uint64_t epoch;
-	uint32_t yields; /* left of SEQ_YIELDS + SEQ_NAPS */
+	uint32_t waits; /* left of SEQ_YIELDS + SEQ_NAPS */
 };
 
 static struct merged *entry_at(const struct merge *g, uint32_t i)
@@ -192,47 +192,57 @@ static void merge_words(struct merge *g, struct merged *e, const int64_t *w, boo
 /*
  * Copy slot s out (ctrl, key, value) between two reads of its control word;
  * 1 with a stable LIVE (or, value maps, LIVE only) copy in buf, 0 for nothing
- * there, -1 for an impossible one.
+ * there, -1 for an impossible one. After READ_RETRIES copies: nothing (taken
+ * at the next read), or for avg/stats, more copies, each after one of the
+ * read's waits; with the waits spent, the copy as it is.
  */
 static int copy_slot(const struct map_priv *m, const uint8_t *s, uint64_t *buf, uint64_t *ctrl,
-		     uint32_t *yields)
+		     uint32_t *waits)
 {
 	uint32_t words = m->key_words + m->vwords;
 	int seq = map_seq_word(m->def.kind);
 	const uint64_t *q = seq >= 0 ? (const uint64_t *)s + 1 + m->key_words + seq : NULL;
-	for (int tries = 0; tries < (q ? SEQ_RETRIES : READ_RETRIES); tries++) {
+	bool last = false;
+
+	for (int tries = 0;; tries++) {
+		if (tries >= READ_RETRIES) {
+			if (!q)
+				return 0; /* a writer kept moving it: taken at the next read */
+			if (!*waits)
+				last = true; /* the read's budget spent: this copy as it is */
+			else if ((*waits)-- > SEQ_NAPS)
+				sched_yield(); /* let a preempted writer finish its update */
+			else
+				nanosleep(&(struct timespec){ 0, SEQ_NAP_NS }, NULL);
+		}
 		uint64_t c1 = __atomic_load_n((const uint64_t *)s, __ATOMIC_ACQUIRE), c2;
 		uint64_t q1 = q ? __atomic_load_n(q, __ATOMIC_ACQUIRE) : 0;
 		unsigned int st = MAP_CTRL_STATE(c1);
 
-		if (tries >= READ_RETRIES && !*yields) {
-			tries = SEQ_RETRIES - 1; /* the read's budget spent: this copy as it is */
-		} else if (tries >= READ_RETRIES) { /* let a preempted writer finish its update */
-			if ((*yields)-- > SEQ_NAPS)
-				sched_yield();
-			else
-				nanosleep(&(struct timespec){ 0, SEQ_NAP_NS }, NULL);
-		}
 		if (st == MAP_SLOT_EMPTY)
 			return c1 ? -1 : 0;
-		if (st == MAP_SLOT_BUSY)
-			continue;
 		if (st == MAP_SLOT_DELETED)
 			return 0; /* delete(): gone */
+		if (st == MAP_SLOT_BUSY) {
+			if (last)
+				return 0;
+			continue;
+		}
 		for (uint32_t i = 0; i < words; i++)
 			buf[i] = __atomic_load_n((const uint64_t *)s + 1 + i, __ATOMIC_RELAXED);
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
 		c2 = __atomic_load_n((const uint64_t *)s, __ATOMIC_RELAXED);
-		if (c1 != c2)
+		if (c1 != c2) {
+			if (last)
+				return 0;
 			continue;
+		}
 		/* avg, stats: count and sum of the same hits (the sequence even, unmoved) */
-		if (q && ((q1 & 1) || __atomic_load_n(q, __ATOMIC_RELAXED) != q1) &&
-		    tries + 1 < SEQ_RETRIES)
+		if (q && ((q1 & 1) || __atomic_load_n(q, __ATOMIC_RELAXED) != q1) && !last)
 			continue;
 		*ctrl = c1;
 		return 1;
 	}
-	return 0; /* a writer kept moving it: taken at the next read */
 }
 
 /* The key in buf is one a writer could have stored: its hash and zero padding agree. */
@@ -282,7 +292,7 @@ static int merge_table(struct merge *g, const uint8_t *table, uint32_t gen, uint
 
 	for (uint32_t i = 0; i < m->cap; i++) {
 		uint64_t ctrl = 0, h;
-		int got = copy_slot(m, map_slot((uint8_t *)table, m, i), buf, &ctrl, &g->yields);
+		int got = copy_slot(m, map_slot((uint8_t *)table, m, i), buf, &ctrl, &g->waits);
 		struct merged *e;
 		bool value_map = m->def.kind == MAP_VALUE;
 
@@ -397,7 +407,7 @@ static int read_map(struct map_region *r, int id, map_read_cb cb, void *ctx, boo
 		return -EINVAL;
 	m = &r->maps[id];
 	g.m = m;
-	g.yields = SEQ_YIELDS + SEQ_NAPS;
+	g.waits = SEQ_YIELDS + SEQ_NAPS;
 	g.entry_size = sizeof(struct merged) +
 		       8 * m->key_words +
 		       (m->def.kind == MAP_VALUE ? m->def.value_size : 8 * m->n_buckets);
