@@ -80,7 +80,8 @@ check local_cmd_exit_output cmp -s "$tmp/out" "$tmp/want"
 "$uprobe" -e 'BEGIN { @a = 1; }' -- echo cmd >"$tmp/out" 2>"$tmp/err"
 printf 'Attaching 1 probe...\ncmd\n\n\n@a: 1\n' >"$tmp/want"
 check local_dashdash_maps cmp -s "$tmp/out" "$tmp/want"
-"$uprobe" -e 'interval:ms:300 { printf("tick\n"); }' -c 'sleep 0.75' >"$tmp/out" 2>"$tmp/err"
+# Ticks at 0.5 and 1 s, the command ends at 1.25 s: a quarter second either side.
+"$uprobe" -e 'interval:ms:500 { printf("tick\n"); }' -c 'sleep 1.25' >"$tmp/out" 2>"$tmp/err"
 check local_interval_status [ $? = 0 ]
 printf 'Attaching 1 probe...\ntick\ntick\n\n\n' >"$tmp/want"
 check local_interval_until_cmd_ends cmp -s "$tmp/out" "$tmp/want"
