@@ -12,3 +12,9 @@ $(B)/bench/bench_ret: bench/bench_ret.c bench/bench_ret_handlers.h \
 		$(B)/bench/bench_ret_handlers.o $(BENCH_HARNESS) $(B)/libuprobes.so
 	@mkdir -p $(@D)
 	$(BENCH_LINK)
+
+# Entry+return on a return site by the thread's CPU time (A/B of two builds on a loaded machine).
+BENCH_BINS += $(B)/bench/bench_ret_cpu
+$(B)/bench/bench_ret_cpu: bench/bench_ret_cpu.c $(B)/libuprobes.so
+	@mkdir -p $(@D)
+	$(CC) $(PROG_CFLAGS) $(CFLAGS) -o $@ $< $(PROG_LDFLAGS) $(PROG_LDLIBS)

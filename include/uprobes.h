@@ -134,6 +134,9 @@ enum uprobe_flags {
 	 * The handler does not read regs->rflags. At a function entry (where the
 	 * status flags are dead by the ABI) a jump-optimized hit then does not
 	 * read them either (no pushfq, ~1 ns): the handler sees rflags as 0x202.
+	 * The same for the return handler at the return sites (the exits
+	 * patched, uprobe_info.ret_path UPROBE_RET_SITE) of exits built for it;
+	 * exits built for a return handler that reads them serve it as they are.
 	 * Elsewhere, and on breakpoint hits, the flag changes nothing.
 	 */
 	UPROBE_F_HANDLER_NO_FLAGS = 1u << 5,

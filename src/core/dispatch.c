@@ -132,7 +132,7 @@ static inline __attribute__((always_inline)) void consumers_call(struct probe_re
 		if (may_step && rec->mode == UPROBE_MODE_SINGLESTEP)
 			stat_inc(&c->singlesteps);
 	}
-	srcu_read_unlock();
+	srcu_read_unlock_id(id);
 }
 
 static void dispatch_consumers(struct probe_rec *rec, struct uprobe_regs *regs)

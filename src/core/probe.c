@@ -386,6 +386,7 @@ static int probe_prepare(const struct uprobe_spec *s, struct uprobe **out)
 		return err;
 	}
 	p->ret_handler = s->ret_handler;
+	p->flags = s->flags; /* retpatch_prepare() reads UPROBE_F_HANDLER_NO_FLAGS */
 	if (s->ret_handler) {
 		err = retpatch_prepare(p, &t);
 		if (err) {
@@ -396,7 +397,6 @@ static int probe_prepare(const struct uprobe_spec *s, struct uprobe **out)
 	}
 	p->handler = s->handler;
 	p->ctx = s->ctx;
-	p->flags = s->flags;
 	probe_set_target(p, &t);
 	*out = p;
 	return 0;

@@ -159,8 +159,10 @@ static int exit_tramp(struct retpatch_exit *x, const struct arch_exit *e, const 
 	 * tested before (the stub below). Spares popfq (~20 cycles); rip is
 	 * retpatch_exit()'s to set, and it never asks for the redirect. A tail
 	 * jump's exit has its own C side: the ret's need not test the kind.
+	 * EXIT_NOFLAGS when the return handlers do not read rflags (x->nofl,
+	 * exit_get()): not even pushfq.
 	 */
-	off = arch_tramp_template(code, TRAMP_KIND_EXIT, false,
+	off = arch_tramp_template(code, x->nofl ? TRAMP_KIND_EXIT_NOFLAGS : TRAMP_KIND_EXIT, false,
 				  e->kind == ARCH_EXIT_RET ? retpatch_exit : retpatch_exit_tail, x,
 				  e->addr);
 	size = off + 16 + ARCH_WINDOW_COPY_MAX + 16;
@@ -220,9 +222,46 @@ static int exit_tramp(struct retpatch_exit *x, const struct arch_exit *e, const 
 	return 0;
 }
 
-/* The record for exit e of t's function: reused, or built and published. */
+/* Build x's trampoline for exit e (bytes b) and point its jump there. 0, or -1 with why set. */
+static int exit_build(struct retpatch_exit *x, const struct arch_exit *e, const uint8_t *b,
+		      char *why, size_t len)
+{
+	if (exit_tramp(x, e, b, why, len))
+		return -1;
+	x->rec.jmp_to = x->rec.copy;
+	snprintf(x->rec.reason, sizeof(x->rec.reason), "return site: the %s at 0x%lx, %u-byte "
+		 "window, trampoline at 0x%lx%s", arch_exit_kind_name(e->kind), e->addr,
+		 e->win_len, x->rec.tramp, x->nofl ? ", rflags not read" : "");
+	return 0;
+}
+
+/*
+ * A reused exit whose trampoline does not read rflags, for a return handler
+ * that reads them: rebuilt reading them while it is out of the text (its old
+ * trampoline is left as it is: a thread may still be in a handler called
+ * from it); in the text, under return handlers that do not read them, the
+ * new one cannot take this exit. 0, or -1 with why set.
+ */
+static int exit_want_flags(struct retpatch_exit *x, const struct arch_exit *e, const uint8_t *b,
+			   char *why, size_t len)
+{
+	if (x->rec.installed || x->rec.active) {
+		snprintf(why, len, "the %s at 0x%lx is patched for return handlers that do not "
+			 "read rflags (UPROBE_F_HANDLER_NO_FLAGS)", arch_exit_kind_name(e->kind),
+			 e->addr);
+		return -1;
+	}
+	x->nofl = false;
+	return exit_build(x, e, b, why, len);
+}
+
+/*
+ * The record for exit e of t's function: reused, or built and published.
+ * nofl: the return handler does not read rflags (EXIT_NOFLAGS for a new
+ * record; a reused record reading them serves it too).
+ */
 static struct retpatch_exit *exit_get(const struct probe_target *t, const struct arch_exit *e,
-				      char *why, size_t len)
+				      bool nofl, char *why, size_t len)
 {
 	struct probe_rec *old = registry_lookup(e->win);
 	struct retpatch_exit *x = old && old->ret_exit ? (struct retpatch_exit *)old : NULL;
@@ -237,6 +276,8 @@ static struct retpatch_exit *exit_get(const struct probe_target *t, const struct
 	target_read(t, e->win, b, e->win_len);
 	if (x && x->fn == t->func_start && x->rec.orig_len == e->win_len &&
 	    !memcmp(x->rec.orig, b, e->win_len)) {
+		if (x->nofl && !nofl && exit_want_flags(x, e, b, why, len))
+			return NULL;
 		rec_set_pending(&x->rec);
 		return x;
 	}
@@ -255,16 +296,13 @@ static struct retpatch_exit *exit_get(const struct probe_target *t, const struct
 	x->rec.addr = e->win;
 	x->rec.ret_exit = true;
 	x->rec.mode = UPROBE_MODE_OPTIMIZED;
-	if (exit_tramp(x, e, b, why, len)) {
+	x->nofl = nofl;
+	if (exit_build(x, e, b, why, len)) {
 		free(x);
 		return NULL;
 	}
 	memcpy(x->rec.orig, b, e->win_len);
 	x->rec.orig_len = e->win_len;
-	x->rec.jmp_to = x->rec.copy;
-	snprintf(x->rec.reason, sizeof(x->rec.reason), "return site: the %s at 0x%lx, %u-byte "
-		 "window, trampoline at 0x%lx", arch_exit_kind_name(e->kind), e->addr,
-		 e->win_len, x->rec.tramp);
 	if (registry_publish(&x->rec)) {
 		snprintf(why, len, "out of memory");
 		return NULL; /* its trampoline stays unused */
@@ -278,8 +316,8 @@ static struct retpatch_exit *exit_get(const struct probe_target *t, const struct
  * the site consumers attached already take theirs out by that list). 0, or
  * -1 with why set.
  */
-static int exits_get(const struct probe_target *t, const struct arch_retsites *rs, char *why,
-		     size_t len)
+static int exits_get(const struct probe_target *t, const struct arch_retsites *rs, bool nofl,
+		     char *why, size_t len)
 {
 	struct retpatch_exit *got[ARCH_RETSITE_MAX];
 	struct rp_fn *f = fn_find(t->func_start);
@@ -298,7 +336,7 @@ static int exits_get(const struct probe_target *t, const struct arch_retsites *r
 	for (unsigned i = 0; i < rs->n; i++) {
 		if (!rs->exit[i].win_len)
 			continue; /* a no-return call: nothing comes back */
-		got[n] = exit_get(t, &rs->exit[i], why, len);
+		got[n] = exit_get(t, &rs->exit[i], nofl, why, len);
 		if (!got[n++])
 			return -1;
 	}
@@ -320,6 +358,7 @@ int retpatch_prepare(struct uprobe *p, const struct probe_target *t)
 
 	bool strict = mode == RETPATCH_STRICT || mode == RETPATCH_ONLY;
 	unsigned tails;
+	bool nofl;
 
 	memset(v, 0, sizeof(*v));
 	v->path = UPROBE_RET_HIJACK;
@@ -346,7 +385,8 @@ int retpatch_prepare(struct uprobe *p, const struct probe_target *t)
 	pthread_once(&key_once, key_init);
 	if (key_err)
 		snprintf(why, sizeof(why), "no thread key: %s", strerror(key_err));
-	if (key_err || exits_get(t, &scratch, why, sizeof(why))) {
+	nofl = p->flags & UPROBE_F_HANDLER_NO_FLAGS;
+	if (key_err || exits_get(t, &scratch, nofl, why, sizeof(why))) {
 		size_t n = strlen(v->why);
 
 		snprintf(v->why + n, sizeof(v->why) - n, "; hijack: %s", why);

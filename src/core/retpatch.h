@@ -20,12 +20,14 @@
 #ifndef UPROBES_CORE_RETPATCH_H
 #define UPROBES_CORE_RETPATCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "core/core.h"
 #include "core/resolve.h"
 #include "core/retprobe.h"
+#include "core/srcu.h"
 
 /*
  * UPROBE_RET_PATH (read at each attach): unset or "site", the exits are
@@ -114,8 +116,8 @@ struct rp_stack {
 	struct rp_entry e[UPROBE_RET_DEPTH];
 };
 
-extern __thread struct rp_stack *rp_self
-	__attribute__((tls_model("initial-exec"), visibility("hidden")));
+/* The thread's record stack, or NULL before its first push: beside its srcu slot (srcu.h). */
+#define rp_self (srcu_tls.rp)
 
 /*
  * retpatch_push() inlined into the entry's consumer loop for the common
@@ -161,6 +163,7 @@ struct retpatch_exit {
 	struct probe_rec rec; /* first: the registry holds &rec */
 	uint64_t fn;	      /* the function's entry */
 	uint8_t kind;	      /* enum arch_exit_kind */
+	bool nofl;	      /* EXIT_NOFLAGS: its trampoline does not read rflags */
 };
 
 /*

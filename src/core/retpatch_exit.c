@@ -41,7 +41,8 @@ int retpatch_exit(void *xp, struct uprobe_regs *regs)
 {
 	const struct retpatch_exit *x = xp;
 	struct rp_stack *rs = rp_self;
-	uint64_t slot = regs->rsp;
+	/* rsp at the exit: the EXIT templates put regs this far below it, not storing it. */
+	uint64_t slot = (uint64_t)regs + ARCH_TRAMP_REGS_BELOW_SP;
 	const struct rp_entry *e;
 	struct uprobe_ret r;
 	struct uprobe *c;
@@ -62,6 +63,7 @@ int retpatch_exit(void *xp, struct uprobe_regs *regs)
 				     c != e->c || c->id != e->c_id ||
 				     (nb > 1 && e[-1].sp == slot && e[-1].fn == x->fn),
 			     0)) {
+		regs->rsp = slot;
 		retpatch_exit_slow(x, regs, id);
 		goto out;
 	}
@@ -78,8 +80,13 @@ int retpatch_exit(void *xp, struct uprobe_regs *regs)
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	rs->nb = nb - 1;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	/*
+	 * The thread's own counter (others only read it): one add to memory,
+	 * which a signal cannot split, instead of the load, add and store of a
+	 * relaxed store of the value + 1.
+	 */
 	if (__builtin_expect(id < CORE_FAST_IDS, 1))
-		__atomic_store_n(&c->fast_hits[id].ret, c->fast_hits[id].ret + 1, __ATOMIC_RELAXED);
+		__asm__ volatile("addq $1, %0" : "+m"(c->fast_hits[id].ret));
 	else
 		__atomic_fetch_add(&c->ret_hits, 1, __ATOMIC_RELAXED);
 	if (c->flags & UPROBE_F_HANDLER_NO_SIMD)
@@ -87,6 +94,6 @@ int retpatch_exit(void *xp, struct uprobe_regs *regs)
 	else
 		arch_simd_call((rp_simd_fn)c->ret_handler, c, regs, &r, c->ctx);
 out:
-	srcu_read_unlock();
+	srcu_read_unlock_id(id);
 	return 0;
 }

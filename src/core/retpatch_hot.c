@@ -27,7 +27,6 @@
 #include "core/retprobe.h"
 #include "core/srcu.h"
 
-__thread struct rp_stack *rp_self __attribute__((tls_model("initial-exec")));
 pthread_key_t retpatch_key;
 
 static void stat_inc(uint64_t *counter)
@@ -260,6 +259,8 @@ int retpatch_exit_tail(void *xp, struct uprobe_regs *regs)
 	struct rp_stack *rs = rp_self;
 	int id;
 
+	/* The EXIT templates do not store rsp: regs lie a fixed distance below it. */
+	regs->rsp = (uint64_t)regs + ARCH_TRAMP_REGS_BELOW_SP;
 	if (!rs)
 		return 0;
 	id = srcu_read_lock();

@@ -23,9 +23,6 @@
 
 pthread_key_t retpatch_key;
 
-/* No entry records: core/retpatch.h's inline push is never taken (no site path). */
-__thread struct rp_stack *rp_self __attribute__((tls_model("initial-exec")));
-
 static char forced_why[160]; /* retpatch_force_site_only */
 
 void retpatch_force_site_only(const char *why)

@@ -3,7 +3,10 @@
  * Sleepable read-copy-update for handlers, usable from signal context.
  *
  * Readers (the trap path) bump a per-thread sequence number to odd on entry
- * and to even on exit: no atomic read-modify-write, no fence. The writer
+ * and to even on exit: no atomic read-modify-write, no fence. An odd number
+ * is also how a thread knows it is inside one already (a handler, or a
+ * signal handler that interrupted a section): such a nested section is only
+ * counted (srcu_tls.nest), so that its end leaves the outer one open. The writer
  * (detach) unlinks, then issues membarrier(PRIVATE_EXPEDITED), which acts as a
  * full barrier on every running thread, and waits for each thread that was
  * inside (odd) to move on. Afterwards no reader can still see what was
@@ -21,13 +24,18 @@ struct srcu_slot {
 	int id;	      /* dense: 0, 1, 2 ... (see SRCU_FAST_IDS) */
 } __attribute__((aligned(64)));
 
+struct rp_stack;
+
 /*
- * The thread's slot and read-section depth side by side: the hot path finds
- * both through one GOT entry (an initial-exec TLS offset).
+ * The thread's slot and its count of nested sections side by side: the hot
+ * path finds both through one GOT entry (an initial-exec TLS offset). The
+ * return sites' record stack (core/retpatch.h, rp_self) is kept here too:
+ * the entry's push and the exit find it through the same entry.
  */
 struct srcu_tls {
 	struct srcu_slot *self;
-	unsigned nest;
+	unsigned nest; /* sections begun inside another (srcu_read_lock() < 0) */
+	struct rp_stack *rp;
 };
 
 extern __thread struct srcu_tls srcu_tls
@@ -43,14 +51,23 @@ struct srcu_slot *srcu_claim(void);
  */
 static inline int srcu_read_lock(void)
 {
-	struct srcu_slot *s;
+	struct srcu_slot *s = srcu_tls.self;
+	uint64_t seq;
 
-	if (srcu_tls.nest++)
-		return -1;
-	s = srcu_tls.self;
 	if (__builtin_expect(!s, 0))
 		s = srcu_claim();
-	__atomic_store_n(&s->seq, s->seq + 1, __ATOMIC_RELAXED);
+	seq = s->seq;
+	if (seq & 1) {
+		srcu_tls.nest++;
+		return -1;
+	}
+	/*
+	 * A signal between the load and the store runs a whole section of its
+	 * own (seq + 1, seq + 2); the store then takes seq + 1 again: odd, ours,
+	 * begun after the signal's section ended. A writer that saw seq + 1
+	 * during the signal's section and sees it again waits longer, no more.
+	 */
+	__atomic_store_n(&s->seq, seq + 1, __ATOMIC_RELAXED);
 	if (srcu_use_fence)
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	else
@@ -60,17 +77,38 @@ static inline int srcu_read_lock(void)
 
 static inline void srcu_read_unlock(void)
 {
-	struct srcu_slot *s = srcu_tls.self;
+	struct srcu_slot *s;
 
-	if (--srcu_tls.nest)
+	if (__builtin_expect(srcu_tls.nest, 0)) {
+		srcu_tls.nest--;
 		return;
+	}
+	s = srcu_tls.self;
+	__atomic_store_n(&s->seq, s->seq + 1, __ATOMIC_RELEASE);
+}
+
+/*
+ * srcu_read_unlock() for the caller that kept its lock's id: a section that
+ * was not nested (id >= 0) ends without reading the nested count.
+ */
+static inline void srcu_read_unlock_id(int id)
+{
+	struct srcu_slot *s;
+
+	if (__builtin_expect(id < 0, 0)) {
+		srcu_tls.nest--;
+		return;
+	}
+	s = srcu_tls.self;
 	__atomic_store_n(&s->seq, s->seq + 1, __ATOMIC_RELEASE);
 }
 
 /* Is the calling thread inside a read section (a handler)? */
 static inline int srcu_in_reader(void)
 {
-	return srcu_tls.nest != 0;
+	struct srcu_slot *s = srcu_tls.self;
+
+	return s && (__atomic_load_n(&s->seq, __ATOMIC_RELAXED) & 1);
 }
 
 /* Wait for every read section that began before the call. Not in signal context. */

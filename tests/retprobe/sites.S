@@ -314,6 +314,83 @@ FUNC(rs_rec)
 	ret
 END(rs_rec)
 
+/*
+ * The state at a return site (test_retsite's patched_state): rs_state_fn
+ * loads every general register and rflags from the table at rdi (struct
+ * rs_regs: r15 .. rdi as struct uprobe_regs, rflags at 128) and returns; its
+ * ret and the padding after it are the site. rs_state_call(in, out) calls
+ * it from a frame that keeps the callee-saved registers, and stores in out
+ * every register and rflags as the caller sees them after the return, rsp
+ * there (at 136) and rsp before the call (at 120, the rip slot).
+ */
+	PAD
+FUNC(rs_state_fn)
+	mov %rdi, %r11		/* 3 bytes */
+	nopl (%rax)		/* 3: the entry's jump takes these two */
+	pushq 128(%r11)
+	popfq
+	mov 0(%r11), %r15
+	mov 8(%r11), %r14
+	mov 16(%r11), %r13
+	mov 24(%r11), %r12
+	mov 32(%r11), %rbp
+	mov 40(%r11), %rbx
+	mov 56(%r11), %r10
+	mov 64(%r11), %r9
+	mov 72(%r11), %r8
+	mov 80(%r11), %rax
+	mov 88(%r11), %rcx
+	mov 96(%r11), %rdx
+	mov 104(%r11), %rsi
+	mov 112(%r11), %rdi
+	mov 48(%r11), %r11
+	ret
+END(rs_state_fn)
+
+	PAD
+FUNC(rs_state_call)
+	push %rbx
+	push %rbp
+	push %r12
+	push %r13
+	push %r14
+	push %r15
+	push %rsi		/* out; rsp is 16-aligned at the call */
+	mov %rsp, 120(%rsi)	/* rsp before the call, in the rip slot */
+	call rs_state_fn
+	pushfq
+	push %rax
+	mov 16(%rsp), %rax	/* out */
+	mov %r15, 0(%rax)
+	mov %r14, 8(%rax)
+	mov %r13, 16(%rax)
+	mov %r12, 24(%rax)
+	mov %rbp, 32(%rax)
+	mov %rbx, 40(%rax)
+	mov %r11, 48(%rax)
+	mov %r10, 56(%rax)
+	mov %r9, 64(%rax)
+	mov %r8, 72(%rax)
+	mov %rcx, 88(%rax)
+	mov %rdx, 96(%rax)
+	mov %rsi, 104(%rax)
+	mov %rdi, 112(%rax)
+	lea 16(%rsp), %rbx	/* rsp after the return */
+	mov %rbx, 136(%rax)
+	pop %rbx
+	mov %rbx, 80(%rax)	/* rax */
+	pop %rbx
+	mov %rbx, 128(%rax)	/* rflags */
+	pop %rsi
+	pop %r15
+	pop %r14
+	pop %r13
+	pop %r12
+	pop %rbp
+	pop %rbx
+	ret
+END(rs_state_call)
+
 	.section .data.rel.ro, "aw"
 	.p2align 3
 rs_leaf_ptr:

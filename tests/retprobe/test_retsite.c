@@ -439,6 +439,168 @@ static void case_patched_env(void)
 	uprobe_free(q);
 }
 
+/*
+ * The state at a return site, for both exit templates (EXIT reads rflags for
+ * the handler, EXIT_NOFLAGS does not: every return handler of the function
+ * has UPROBE_F_HANDLER_NO_FLAGS). rs_state_fn loads every general register
+ * and rflags from a table and returns: the handler must see exactly those
+ * (rflags as pushfq shows them unprobed, or 0x202 without reading them), and
+ * the caller must find every general register and rsp after the return as
+ * unprobed, with the handler's writes to r12 and rcx when it makes them.
+ * rflags after the ret are not compared: dead by the ABI, neither template
+ * restores them (tramp_templates.S).
+ */
+void rs_state_call(const struct uprobe_regs *in, struct uprobe_regs *out);
+
+static const char *const gpr_names[15] = { "r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10",
+					   "r9",  "r8",  "rax", "rcx", "rdx", "rsi", "rdi" };
+
+struct state_want {
+	uint64_t rflags;	/* what the handler sees; 0: not compared */
+	int write;		/* the handler flips bits of r12 and rcx */
+	unsigned long returns, bad;
+	char first_bad[160];
+};
+
+static struct uprobe_regs state_in;
+
+static void state_bad(struct state_want *w, const char *what, uint64_t got, uint64_t want)
+{
+	if (!w->bad++)
+		snprintf(w->first_bad, sizeof(w->first_bad), "%s: 0x%lx, want 0x%lx", what,
+			 (unsigned long)got, (unsigned long)want);
+}
+
+static void state_ret(struct uprobe *probe, struct uprobe_regs *regs, const struct uprobe_ret *ret,
+		      void *ctx)
+{
+	struct state_want *w = ctx;
+	const uint64_t *got = (const uint64_t *)regs, *want = (const uint64_t *)&state_in;
+
+	(void)probe;
+	w->returns++;
+	for (int i = 0; i < 15; i++)
+		if (got[i] != want[i])
+			state_bad(w, gpr_names[i], got[i], want[i]);
+	if (w->rflags && regs->rflags != w->rflags)
+		state_bad(w, "rflags", regs->rflags, w->rflags);
+	if (regs->rip != ret->ret_addr)
+		state_bad(w, "rip", regs->rip, ret->ret_addr);
+	if (regs->rsp != ret->entry_sp + 8)
+		state_bad(w, "rsp", regs->rsp, ret->entry_sp + 8);
+	if (w->write) {
+		regs->r12 ^= 0x1000;
+		regs->rcx ^= 0x2000;
+	}
+}
+
+static struct uprobe *state_attach(struct state_want *w, unsigned flags, enum uprobe_ret_path want,
+				   const char *reason)
+{
+	struct uprobe_opts o = { .sz = sizeof(o), .ret_handler = state_ret, .ctx = w,
+				 .flags = flags };
+	struct uprobe_info info = { .sz = sizeof(info) };
+	struct uprobe *p = uprobe_attach(NULL, "rs_state_fn", &o);
+
+	if (!p) {
+		TL_FAIL("attach rs_state_fn (flags %#x): %s", flags, uprobe_last_error());
+		return NULL;
+	}
+	CHECK_EQ_INT(uprobe_get_info(p, &info), 0);
+	if (info.ret_path != want)
+		TL_FAIL("rs_state_fn (flags %#x): ret_path %s, want %s (%s)", flags,
+			uprobe_ret_path_name(info.ret_path), uprobe_ret_path_name(want),
+			info.ret_reason);
+	if (reason)
+		CHECK_CONTAINS(info.ret_reason, reason);
+	return p;
+}
+
+/*
+ * calls calls of rs_state_fn, the last 10 with the handlers of ws writing: all
+ * exact, rsp after each return as before the call.
+ */
+static void state_run(struct state_want **ws, int nw, unsigned calls)
+{
+	struct uprobe_regs out;
+	const uint64_t *got = (const uint64_t *)&out, *want = (const uint64_t *)&state_in;
+
+	for (unsigned n = 0; n < calls; n++) {
+		int write = n >= calls - 10;
+
+		for (int k = 0; k < nw; k++)
+			ws[k]->write = write;
+		rs_state_call(&state_in, &out);
+		for (int i = 0; i < 15; i++) {
+			uint64_t w = want[i];
+
+			for (int k = 0; write && k < nw; k++)
+				w ^= i == 3 ? 0x1000 : i == 11 ? 0x2000 : 0; /* r12, rcx */
+			if (got[i] != w) {
+				TL_FAIL("call %u: %s after the return 0x%lx, want 0x%lx", n,
+					gpr_names[i], (unsigned long)got[i], (unsigned long)w);
+				break;
+			}
+		}
+		CHECK_EQ_U64(out.rsp, out.rip);
+	}
+	for (int k = 0; k < nw; k++) {
+		CHECK_EQ_U64(ws[k]->returns, calls);
+		if (ws[k]->bad)
+			TL_FAIL("%lu bad returns, the first: %s", ws[k]->bad, ws[k]->first_bad);
+		ws[k]->returns = ws[k]->bad = 0;
+		ws[k]->first_bad[0] = 0;
+	}
+}
+
+static void case_patched_state(void)
+{
+	const char *env = getenv("UPROBE_RET_PATH");
+	int hijack = env && !strcmp(env, "hijack");
+	enum uprobe_ret_path site = hijack ? UPROBE_RET_HIJACK : UPROBE_RET_SITE;
+	struct state_want nofl = { 0 }, fl = { 0 }, *ws[2];
+	struct uprobe_opts o = { .sz = sizeof(o), .ret_handler = state_ret };
+	struct uprobe_regs out;
+	struct uprobe *p, *q;
+	uint64_t flags_unprobed;
+
+	for (int i = 0; i < 15; i++) /* distinct, the top and low bytes set */
+		((uint64_t *)&state_in)[i] =
+			0x0101010101010101ull * (uint64_t)(i + 1) ^ 0x8000000000000080ull;
+	state_in.rflags = 0xad7; /* CF PF AF ZF SF OF, IF and bit 1 */
+	rs_state_call(&state_in, &out);
+	flags_unprobed = out.rflags;
+	if (memcmp(&out, &state_in, 15 * 8) || (flags_unprobed & 0xfff) != 0xad7 ||
+	    out.rsp != out.rip)
+		TL_FAIL("unprobed: the state at the return is not the table's (test premise)");
+	/* First, the exits built for handlers that do not read rflags: they see 0x202. */
+	nofl.rflags = hijack ? 0 : 0x202;
+	p = state_attach(&nofl, UPROBE_F_HANDLER_NO_FLAGS, site, NULL);
+	ws[0] = &nofl;
+	state_run(ws, 1, 50);
+	/* One that reads them cannot join while it is there (the entry's flags differ). */
+	o.ctx = &fl;
+	q = uprobe_attach(NULL, "rs_state_fn", &o);
+	CHECK(!q);
+	CHECK_EQ_INT(errno, EEXIST);
+	CHECK_CONTAINS(uprobe_last_error(), "already probed with other execution flags");
+	uprobe_free(p);
+	/* Out of the text, the exits are rebuilt for it: the site path, the flags as unprobed. */
+	fl.rflags = flags_unprobed;
+	p = state_attach(&fl, 0, site, NULL);
+	ws[0] = &fl;
+	state_run(ws, 1, 50);
+	uprobe_free(p);
+	/* A later handler that does not read them takes those exits as they are. */
+	nofl.rflags = 0;
+	q = state_attach(&nofl, UPROBE_F_HANDLER_NO_FLAGS, site, NULL);
+	ws[0] = &nofl;
+	state_run(ws, 1, 50);
+	uprobe_free(q);
+	rs_state_call(&state_in, &out); /* unprobed again */
+	CHECK(!memcmp(&out, &state_in, 15 * 8));
+}
+
 /* Every function of the C library is analysed without a crash; most are eligible. */
 static int libc_fn(const struct uprobe_sym *sym, void *ctx)
 {
@@ -501,6 +663,7 @@ int main(int argc, char **argv)
 		{ "patched_recursion", case_patched_recursion },
 		{ "patched_window_kept", case_patched_window_kept },
 		{ "patched_env", case_patched_env },
+		{ "patched_state", case_patched_state },
 	};
 	for (size_t i = 0; i < sizeof(patched) / sizeof(patched[0]); i++) {
 		if (only && !strstr(patched[i].name, only))

@@ -263,33 +263,51 @@ uprobes_lean_body:
 	 * it knows does not touch them. The reload is also why the C side keeps
 	 * no callee-saved register (core/retpatch_exit.c, -fcall-used-*): the
 	 * frame's address waits on the stack across the call, not in rbx.
+	 * rsp is not stored either: the C side knows it, regs + 272, and
+	 * writes what the handler is shown there.
 	 *
-	 *   lea -272(%rsp),%rsp; pushfq; popq rflags; 15 GPR stores; rsp
+	 *   lea -272(%rsp),%rsp; pushfq; popq rflags (EXIT_NOFLAGS: movq $0x202);
+	 *   15 GPR stores
 	 *   rsi = regs; align 16; sub $8; push %rsi     (the frame, 16-aligned)
 	 *   call retpatch_exit(exit, regs); pop %rsp    (rsp = regs)
 	 *   15 GPR loads; lea 272(%rsp),%rsp; window copy's exit (ret, jmp)
 	 */
-	.globl uprobes_tramp_exit, uprobes_tramp_exit_end
-	.hidden uprobes_tramp_exit, uprobes_tramp_exit_end
+	.macro EXIT_TRAMPOLINE name, rdflags
+	.globl \name, \name\()_end
+	.hidden \name, \name\()_end
 	.p2align 5
-uprobes_tramp_exit:
+\name:
 	.quad 0, 0, 0, 0, 0, 0
 	lea -(128 + FRAME)(%rsp), %rsp
+	.if \rdflags
 	pushfq
 	popq R_RFL(%rsp)
+	.else
+	movq $0x202, R_RFL(%rsp)
+	.endif
 	SAVE_GPRS
-	lea (128 + FRAME)(%rsp), %rax
-	mov %rax, R_RSP(%rsp)
 	mov %rsp, %rsi
 	and $-16, %rsp
 	sub $8, %rsp
 	push %rsi
-	mov uprobes_tramp_exit + 16(%rip), %rdi
-	call *uprobes_tramp_exit(%rip)
+	mov \name + 16(%rip), %rdi
+	call *\name(%rip)
 	pop %rsp
 	LOAD_GPRS
 	lea (128 + FRAME)(%rsp), %rsp
-uprobes_tramp_exit_end:
+\name\()_end:
+	.endm
+
+	EXIT_TRAMPOLINE uprobes_tramp_exit, 1
+	/*
+	 * EXIT_NOFLAGS: every return handler of the function promised not to
+	 * read rflags (UPROBE_F_HANDLER_NO_FLAGS; core/retpatch.c picks it):
+	 * no pushfq, the one instruction of the save that waits on the
+	 * function's last flag writer; the handler sees 0x202 as at a lean
+	 * entry. The flags at the ret are left as the C side left them, as in
+	 * EXIT: dead by the ABI.
+	 */
+	EXIT_TRAMPOLINE uprobes_tramp_exit_nofl, 0
 
 /* Reached with rsp = &struct uprobe_regs; the SIGTRAP handler takes it from here. */
 	.globl uprobes_redirect_trap

@@ -17,6 +17,7 @@ extern const uint8_t uprobes_tramp_exit[], uprobes_tramp_exit_end[];
 extern const uint8_t uprobes_tramp_count_stub[], uprobes_tramp_count_stub_end[];
 extern const uint8_t uprobes_tramp_count_tls[], uprobes_tramp_count_hold[];
 extern const uint8_t uprobes_tramp_count_incq[], uprobes_tramp_count_miss[];
+extern const uint8_t uprobes_tramp_exit_nofl[], uprobes_tramp_exit_nofl_end[];
 
 /*
  * [kind][simd]: start and end of each template (LEAN differs from ENTRY in its
@@ -35,6 +36,8 @@ static const uint8_t *const tramp_bounds[][2][2] = {
 	[TRAMP_KIND_EXIT] = { { uprobes_tramp_exit, uprobes_tramp_exit_end }, { NULL, NULL } },
 	[TRAMP_KIND_COUNT] = { { uprobes_tramp_count_stub, uprobes_tramp_count_stub_end },
 			       { NULL, NULL } },
+	[TRAMP_KIND_EXIT_NOFLAGS] = { { uprobes_tramp_exit_nofl, uprobes_tramp_exit_nofl_end },
+				      { NULL, NULL } },
 };
 extern const uint8_t uprobes_redirect_trap[];
 extern const uint8_t uprobes_ret_tramp[];

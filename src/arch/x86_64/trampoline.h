@@ -31,7 +31,9 @@ typedef int (*tramp_dispatch_fn)(void *rec, struct uprobe_regs *regs);
  * C side (dispatch_entry_lean); LEAN_NOFLAGS does not read them either (a
  * function entry, UPROBE_F_HANDLER_NO_FLAGS: the handler sees 0x202, see
  * tramp_templates.S); EXIT is ENTRY without storing rip nor testing for the
- * redirect (return sites: the C side sets rip and never redirects).
+ * redirect (return sites: the C side sets rip and never redirects);
+ * EXIT_NOFLAGS is EXIT without reading rflags (every return handler of the
+ * function has UPROBE_F_HANDLER_NO_FLAGS: they see 0x202).
  */
 enum tramp_kind {
 	TRAMP_KIND_FLAGS,
@@ -39,6 +41,7 @@ enum tramp_kind {
 	TRAMP_KIND_LEAN,
 	TRAMP_KIND_LEAN_NOFLAGS,
 	TRAMP_KIND_EXIT, /* a return site's (core/retpatch.c): no rip, no redirect; no SIMD variant */
+	TRAMP_KIND_EXIT_NOFLAGS, /* EXIT without pushfq (return handlers see 0x202) */
 	TRAMP_KIND_COUNT, /* LEAN_NOFLAGS's stub that counts by itself (uprobe_count_enable); no SIMD */
 };
 
