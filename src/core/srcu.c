@@ -4,8 +4,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
 
+#include "arch/raw_syscall.h"
 #include "core/srcu.h"
 #include "ubp/ubp.h"
 #include "util/log.h"
@@ -23,11 +25,21 @@ int srcu_use_fence; /* membarrier unavailable: readers fence themselves */
 
 __thread struct srcu_tls srcu_tls __attribute__((tls_model("initial-exec")));
 
+static void *srcu_chunk_map(void)
+{
+	long r = raw_syscall6(SYS_mmap, 0, sizeof(struct srcu_chunk), PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return (unsigned long)r > -4096ul ? NULL : (void *)r;
+}
+
 /*
  * Signal context: claim the free slot with the lowest id (ids stay dense as
- * threads come and go), mapping a new chunk if all are taken.
+ * threads come and go), mapping a new chunk if all are taken. Atomics and raw
+ * system calls only: the caller is not yet inside a read section, and every
+ * libc function may be probed.
  */
-__attribute__((noinline)) struct srcu_slot *srcu_claim(void)
+static struct srcu_slot *srcu_claim(void)
 {
 	struct srcu_chunk *c = &first_chunk, *fresh;
 	int base = 0;
@@ -39,9 +51,6 @@ __attribute__((noinline)) struct srcu_slot *srcu_claim(void)
 			if (__atomic_compare_exchange_n(&c->slots[i].used, &expected, 1, 0,
 							__ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
 				c->slots[i].id = base + (int)i;
-				/* glibc keeps the first 32 keys in the thread descriptor: no malloc. */
-				pthread_setspecific(srcu_key, &c->slots[i]);
-				srcu_tls.self = &c->slots[i];
 				return &c->slots[i];
 			}
 		}
@@ -50,9 +59,8 @@ __attribute__((noinline)) struct srcu_slot *srcu_claim(void)
 			c = c->next;
 			continue;
 		}
-		fresh = mmap(NULL, sizeof(*fresh), PROT_READ | PROT_WRITE,
-			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (fresh == MAP_FAILED) {
+		fresh = srcu_chunk_map();
+		if (!fresh) {
 			/* Rescan from the start: slots are freed as threads exit. */
 			c = &first_chunk;
 			base = 0;
@@ -61,9 +69,38 @@ __attribute__((noinline)) struct srcu_slot *srcu_claim(void)
 		struct srcu_chunk *none = NULL;
 		if (!__atomic_compare_exchange_n(&c->next, &none, fresh, 0, __ATOMIC_ACQ_REL,
 						 __ATOMIC_ACQUIRE))
-			munmap(fresh, sizeof(*fresh));
+			raw_syscall6(SYS_munmap, (long)fresh, sizeof(*fresh), 0, 0, 0, 0);
 		c = c->next;
 	}
+}
+
+/*
+ * The thread's first read section (srcu_tls.self is NULL). Signal context.
+ *
+ * The slot is claimed and the section begun before the slot is registered for
+ * the thread's exit, because pthread_setspecific() is libc and may be probed
+ * (tests/optlibc probes all of it): its hit comes back through
+ * srcu_read_lock(), finds the sequence odd and is a nested section, skipped
+ * as any hit from inside a handler. Registered first, with no slot published
+ * yet, that hit would claim again, call pthread_setspecific() again, and so on
+ * until the stack ran out.
+ *
+ * A signal handler's hit between the claim and the publication makes its own
+ * first section (claim, publish, register): then its slot is the thread's and
+ * ours goes back unused.
+ */
+__attribute__((noinline)) int srcu_read_lock_first(void)
+{
+	struct srcu_slot *s = srcu_claim(), *none = NULL;
+	int id;
+
+	if (!__atomic_compare_exchange_n(&srcu_tls.self, &none, s, 0, __ATOMIC_RELAXED,
+					 __ATOMIC_RELAXED))
+		__atomic_store_n(&s->used, 0, __ATOMIC_RELEASE);
+	id = srcu_read_lock();
+	/* glibc keeps the first 32 keys in the thread descriptor: no malloc. */
+	pthread_setspecific(srcu_key, srcu_tls.self);
+	return id;
 }
 
 static void srcu_thread_exit(void *p)

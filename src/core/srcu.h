@@ -42,7 +42,8 @@ extern __thread struct srcu_tls srcu_tls
 	__attribute__((tls_model("initial-exec"), visibility("hidden")));
 extern int srcu_use_fence __attribute__((visibility("hidden")));
 
-struct srcu_slot *srcu_claim(void);
+/* srcu_read_lock()'s slow path: the thread's first section (srcu.c says why apart). */
+int srcu_read_lock_first(void);
 
 /*
  * Enter a read section. Returns the calling thread's slot id (>= 0), or -1
@@ -55,7 +56,7 @@ static inline int srcu_read_lock(void)
 	uint64_t seq;
 
 	if (__builtin_expect(!s, 0))
-		s = srcu_claim();
+		return srcu_read_lock_first();
 	seq = s->seq;
 	if (seq & 1) {
 		srcu_tls.nest++;
