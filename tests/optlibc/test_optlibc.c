@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <time.h>
@@ -540,6 +541,71 @@ static void detach_set(enum run_mode m)
 	free(list);
 }
 
+/*
+ * A thread's first hit begins its first read section (core/srcu.c), which
+ * registers the thread's slot with pthread_setspecific(): libc, probed here.
+ * Its hit must come back as a nested section, skipped (info.skipped), not
+ * claim a slot and call pthread_setspecific() again: that recursed until the
+ * stack ran out (SIGSEGV, the crash of optimized_run_identical on branch
+ * retexit before the fix). The thread's first hit is its own
+ * pthread_setspecific() call, so the thread has no slot yet.
+ */
+struct first_hit {
+	pthread_key_t key;
+	int rc[2];
+	void *got[2];
+};
+
+static void *first_hit_thread(void *arg)
+{
+	struct first_hit *t = arg;
+
+	t->rc[0] = pthread_setspecific(t->key, &t->rc[0]);
+	t->got[0] = pthread_getspecific(t->key);
+	t->rc[1] = pthread_setspecific(t->key, &t->rc[1]);
+	t->got[1] = pthread_getspecific(t->key);
+	return NULL;
+}
+
+static void first_section_in_probed_setspecific_mode(enum run_mode m)
+{
+	_Atomic uint64_t calls = 0;
+	struct uprobe_opts o = {.sz = sizeof(o), .handler = count_hit, .ctx = &calls,
+				.flags = m == INT3 ? UPROBE_F_NO_OPTIMIZE : 0};
+	struct uprobe_info info = {.sz = sizeof(info)};
+	struct first_hit t = {0};
+	struct uprobe *p;
+	pthread_t th;
+
+	CHECK_EQ_INT(pthread_key_create(&t.key, NULL), 0);
+	p = uprobe_attach(LIBC, "pthread_setspecific", &o);
+	if (!p) {
+		TL_FAIL("%s: attach pthread_setspecific: %s", mode_name[m], uprobe_last_error());
+		return;
+	}
+	CHECK_EQ_INT(uprobe_get_info(p, &info), 0);
+	CHECK((info.mode == UPROBE_MODE_OPTIMIZED) == (m == OPT));
+	CHECK_EQ_INT(pthread_create(&th, NULL, first_hit_thread, &t), 0);
+	CHECK_EQ_INT(pthread_join(th, NULL), 0);
+	CHECK_EQ_INT(uprobe_get_info(p, &info), 0);
+	/* Both of the thread's calls seen, the one from the first section skipped. */
+	CHECK_EQ_U64(info.hits, 2);
+	CHECK_EQ_U64(atomic_load(&calls), 2);
+	CHECK_EQ_U64(info.skipped, 1);
+	CHECK_EQ_INT(t.rc[0], 0);
+	CHECK_EQ_INT(t.rc[1], 0);
+	CHECK(t.got[0] == &t.rc[0] && t.got[1] == &t.rc[1]);
+	CHECK_EQ_INT(uprobe_detach(p), 0);
+	uprobe_free(p);
+	pthread_key_delete(t.key);
+}
+
+static void first_section_in_probed_setspecific(void)
+{
+	first_section_in_probed_setspecific_mode(OPT);
+	first_section_in_probed_setspecific_mode(INT3);
+}
+
 static void optimized_run_identical(void)
 {
 	double t0 = now_s();
@@ -632,6 +698,7 @@ int main(void)
 	RUN(unprobed_reference);
 	RUN(enumerate_and_analyze);
 	RUN(at_least_90_percent_optimized);
+	RUN(first_section_in_probed_setspecific);
 	RUN(optimized_run_identical);
 	RUN(int3_run_identical);
 	RUN(hits_equal_between_modes);
