@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
@@ -33,6 +34,27 @@ static void *srcu_chunk_map(void)
 	return (unsigned long)r > -4096ul ? NULL : (void *)r;
 }
 
+/* Has a retired slot's owner exited? A tid reused since only keeps the slot longer. */
+static bool srcu_owner_gone(const struct srcu_slot *s)
+{
+	long pid = raw_syscall6(SYS_getpid, 0, 0, 0, 0, 0, 0);
+
+	return raw_syscall6(SYS_tgkill, pid, s->tid, 0, 0, 0, 0) == -ESRCH;
+}
+
+/* Signal context: take a free slot, or a retired one whose owner has exited. */
+static bool srcu_slot_take(struct srcu_slot *s)
+{
+	int expected = SRCU_FREE;
+
+	if (__atomic_compare_exchange_n(&s->used, &expected, SRCU_OWNED, 0, __ATOMIC_ACQ_REL,
+					__ATOMIC_RELAXED))
+		return true;
+	return expected == SRCU_RETIRED && srcu_owner_gone(s) &&
+	       __atomic_compare_exchange_n(&s->used, &expected, SRCU_OWNED, 0, __ATOMIC_ACQ_REL,
+					   __ATOMIC_RELAXED);
+}
+
 /*
  * Signal context: claim the free slot with the lowest id (ids stay dense as
  * threads come and go), mapping a new chunk if all are taken. Atomics and raw
@@ -46,12 +68,14 @@ static struct srcu_slot *srcu_claim(void)
 
 	for (;;) {
 		for (unsigned i = 0; i < SRCU_CHUNK_SLOTS; i++) {
-			int expected = 0;
+			struct srcu_slot *s = &c->slots[i];
 
-			if (__atomic_compare_exchange_n(&c->slots[i].used, &expected, 1, 0,
-							__ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
-				c->slots[i].id = base + (int)i;
-				return &c->slots[i];
+			if (srcu_slot_take(s)) {
+				s->id = base + (int)i;
+				s->tid = (int)raw_syscall6(SYS_gettid, 0, 0, 0, 0, 0, 0);
+				/* Even: a retired owner may have died inside (longjmp) */
+				__atomic_store_n(&s->seq, (s->seq + 1) & ~1ull, __ATOMIC_RELEASE);
+				return s;
 			}
 		}
 		base += SRCU_CHUNK_SLOTS;
@@ -103,12 +127,13 @@ __attribute__((noinline)) int srcu_read_lock_first(void)
 	return id;
 }
 
+/* The key's destructor: the thread goes on using the slot until it is gone (SRCU_RETIRED). */
 static void srcu_thread_exit(void *p)
 {
 	struct srcu_slot *s = p;
 
 	__atomic_store_n(&s->seq, (s->seq + 1) & ~1ull, __ATOMIC_RELEASE);
-	__atomic_store_n(&s->used, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&s->used, SRCU_RETIRED, __ATOMIC_RELEASE);
 }
 
 /*
@@ -217,10 +242,12 @@ static void srcu_atfork_child(void)
 		for (unsigned i = 0; i < SRCU_CHUNK_SLOTS; i++) {
 			struct srcu_slot *s = &c->slots[i];
 
-			if (s == srcu_tls.self)
+			if (s == srcu_tls.self) {
+				s->tid = (int)raw_syscall6(SYS_gettid, 0, 0, 0, 0, 0, 0);
 				continue;
+			}
 			s->seq = 0;
-			s->used = 0;
+			s->used = SRCU_FREE;
 		}
 	}
 }

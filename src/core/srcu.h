@@ -20,9 +20,19 @@
 
 struct srcu_slot {
 	uint64_t seq; /* odd while the owner is inside a read section */
-	int used;
+	int used;     /* SRCU_FREE, SRCU_OWNED, SRCU_RETIRED */
 	int id;	      /* dense: 0, 1, 2 ... (see SRCU_FAST_IDS) */
+	int tid;      /* the owner's kernel thread id (a retired slot's is asked about) */
 } __attribute__((aligned(64)));
+
+/*
+ * A slot is retired, not freed, when its owner's key destructor runs: the
+ * thread still runs probed code after it (later destructors, glibc's thread
+ * freeres, the stack's madvise) and keeps using its slot. A new thread takes
+ * it only once the owner is gone; sharing it, one thread's open section would
+ * make the other's look nested (skipped) and their sequence stores would mix.
+ */
+enum { SRCU_FREE, SRCU_OWNED, SRCU_RETIRED };
 
 struct rp_stack;
 
