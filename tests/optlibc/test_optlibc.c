@@ -624,9 +624,13 @@ static sem_t reuse_a_inside, reuse_b_done;
 static pthread_barrier_t reuse_b_all;
 static __thread bool reuse_in_exit;
 
+static volatile int reuse_sink;
+
+/* Long enough for the jump (UPROBE_ENTRY_PATH=lean-strict refuses a breakpoint). */
 __attribute__((noinline)) void optlibc_reuse_target(void)
 {
-	__asm__ volatile("" ::: "memory");
+	reuse_sink++;
+	reuse_sink++;
 }
 
 static void reuse_hit(struct uprobe *p, struct uprobe_regs *regs, void *ctx)
