@@ -17,6 +17,10 @@
  * and those glibc runs with SIGTRAP blocked, which the int3 run cannot probe
  * (int3_unsafe[]). Only hits during workload_run() count: the harness and the
  * library themselves call libc (printf, malloc...) between attach and detach.
+ *
+ * Before those runs, two cases of the library's own libc use under probes: a
+ * thread's first hit registering its srcu slot through a probed
+ * pthread_setspecific(), and a thread's hits after srcu's key destructor.
  */
 #include <errno.h>
 #include <fcntl.h>
