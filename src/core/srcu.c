@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: MIT */
+#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
 
+#include "arch/raw_syscall.h"
 #include "core/srcu.h"
 #include "ubp/ubp.h"
 #include "util/log.h"
@@ -23,26 +26,56 @@ int srcu_use_fence; /* membarrier unavailable: readers fence themselves */
 
 __thread struct srcu_tls srcu_tls __attribute__((tls_model("initial-exec")));
 
+static void *srcu_chunk_map(void)
+{
+	long r = raw_syscall6(SYS_mmap, 0, sizeof(struct srcu_chunk), PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return (unsigned long)r > -4096ul ? NULL : (void *)r;
+}
+
+/* Has a retired slot's owner exited? A tid reused since only keeps the slot longer. */
+static bool srcu_owner_gone(const struct srcu_slot *s)
+{
+	long pid = raw_syscall6(SYS_getpid, 0, 0, 0, 0, 0, 0);
+
+	return raw_syscall6(SYS_tgkill, pid, s->tid, 0, 0, 0, 0) == -ESRCH;
+}
+
+/* Signal context: take a free slot, or a retired one whose owner has exited. */
+static bool srcu_slot_take(struct srcu_slot *s)
+{
+	int expected = SRCU_FREE;
+
+	if (__atomic_compare_exchange_n(&s->used, &expected, SRCU_OWNED, 0, __ATOMIC_ACQ_REL,
+					__ATOMIC_RELAXED))
+		return true;
+	return expected == SRCU_RETIRED && srcu_owner_gone(s) &&
+	       __atomic_compare_exchange_n(&s->used, &expected, SRCU_OWNED, 0, __ATOMIC_ACQ_REL,
+					   __ATOMIC_RELAXED);
+}
+
 /*
  * Signal context: claim the free slot with the lowest id (ids stay dense as
- * threads come and go), mapping a new chunk if all are taken.
+ * threads come and go), mapping a new chunk if all are taken. Atomics and raw
+ * system calls only: the caller is not yet inside a read section, and every
+ * libc function may be probed.
  */
-__attribute__((noinline)) struct srcu_slot *srcu_claim(void)
+static struct srcu_slot *srcu_claim(void)
 {
 	struct srcu_chunk *c = &first_chunk, *fresh;
 	int base = 0;
 
 	for (;;) {
 		for (unsigned i = 0; i < SRCU_CHUNK_SLOTS; i++) {
-			int expected = 0;
+			struct srcu_slot *s = &c->slots[i];
 
-			if (__atomic_compare_exchange_n(&c->slots[i].used, &expected, 1, 0,
-							__ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
-				c->slots[i].id = base + (int)i;
-				/* glibc keeps the first 32 keys in the thread descriptor: no malloc. */
-				pthread_setspecific(srcu_key, &c->slots[i]);
-				srcu_tls.self = &c->slots[i];
-				return &c->slots[i];
+			if (srcu_slot_take(s)) {
+				s->id = base + (int)i;
+				s->tid = (int)raw_syscall6(SYS_gettid, 0, 0, 0, 0, 0, 0);
+				/* Even: a retired owner may have died inside (longjmp) */
+				__atomic_store_n(&s->seq, (s->seq + 1) & ~1ull, __ATOMIC_RELEASE);
+				return s;
 			}
 		}
 		base += SRCU_CHUNK_SLOTS;
@@ -50,9 +83,8 @@ __attribute__((noinline)) struct srcu_slot *srcu_claim(void)
 			c = c->next;
 			continue;
 		}
-		fresh = mmap(NULL, sizeof(*fresh), PROT_READ | PROT_WRITE,
-			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (fresh == MAP_FAILED) {
+		fresh = srcu_chunk_map();
+		if (!fresh) {
 			/* Rescan from the start: slots are freed as threads exit. */
 			c = &first_chunk;
 			base = 0;
@@ -61,17 +93,47 @@ __attribute__((noinline)) struct srcu_slot *srcu_claim(void)
 		struct srcu_chunk *none = NULL;
 		if (!__atomic_compare_exchange_n(&c->next, &none, fresh, 0, __ATOMIC_ACQ_REL,
 						 __ATOMIC_ACQUIRE))
-			munmap(fresh, sizeof(*fresh));
+			raw_syscall6(SYS_munmap, (long)fresh, sizeof(*fresh), 0, 0, 0, 0);
 		c = c->next;
 	}
 }
 
+/*
+ * The thread's first read section (srcu_tls.self is NULL). Signal context.
+ *
+ * The slot is claimed and the section begun before the slot is registered for
+ * the thread's exit, because pthread_setspecific() is libc and may be probed
+ * (tests/optlibc probes all of it): its hit comes back through
+ * srcu_read_lock(), finds the sequence odd and is a nested section, skipped
+ * as any hit from inside a handler. Registered first, with no slot published
+ * yet, that hit would claim again, call pthread_setspecific() again, and so on
+ * until the stack ran out.
+ *
+ * A signal handler's hit between the claim and the publication makes its own
+ * first section (claim, publish, register): then its slot is the thread's and
+ * ours goes back unused.
+ */
+__attribute__((noinline)) int srcu_read_lock_first(void)
+{
+	struct srcu_slot *s = srcu_claim(), *none = NULL;
+	int id;
+
+	if (!__atomic_compare_exchange_n(&srcu_tls.self, &none, s, 0, __ATOMIC_RELAXED,
+					 __ATOMIC_RELAXED))
+		__atomic_store_n(&s->used, 0, __ATOMIC_RELEASE);
+	id = srcu_read_lock();
+	/* glibc keeps the first 32 keys in the thread descriptor: no malloc. */
+	pthread_setspecific(srcu_key, srcu_tls.self);
+	return id;
+}
+
+/* The key's destructor: the thread goes on using the slot until it is gone (SRCU_RETIRED). */
 static void srcu_thread_exit(void *p)
 {
 	struct srcu_slot *s = p;
 
 	__atomic_store_n(&s->seq, (s->seq + 1) & ~1ull, __ATOMIC_RELEASE);
-	__atomic_store_n(&s->used, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&s->used, SRCU_RETIRED, __ATOMIC_RELEASE);
 }
 
 /*
@@ -180,10 +242,12 @@ static void srcu_atfork_child(void)
 		for (unsigned i = 0; i < SRCU_CHUNK_SLOTS; i++) {
 			struct srcu_slot *s = &c->slots[i];
 
-			if (s == srcu_tls.self)
+			if (s == srcu_tls.self) {
+				s->tid = (int)raw_syscall6(SYS_gettid, 0, 0, 0, 0, 0, 0);
 				continue;
+			}
 			s->seq = 0;
-			s->used = 0;
+			s->used = SRCU_FREE;
 		}
 	}
 }

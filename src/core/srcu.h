@@ -20,9 +20,19 @@
 
 struct srcu_slot {
 	uint64_t seq; /* odd while the owner is inside a read section */
-	int used;
+	int used;     /* SRCU_FREE, SRCU_OWNED, SRCU_RETIRED */
 	int id;	      /* dense: 0, 1, 2 ... (see SRCU_FAST_IDS) */
+	int tid;      /* the owner's kernel thread id (a retired slot's is asked about) */
 } __attribute__((aligned(64)));
+
+/*
+ * A slot is retired, not freed, when its owner's key destructor runs: the
+ * thread still runs probed code after it (later destructors, glibc's thread
+ * freeres, the stack's madvise) and keeps using its slot. A new thread takes
+ * it only once the owner is gone; sharing it, one thread's open section would
+ * make the other's look nested (skipped) and their sequence stores would mix.
+ */
+enum { SRCU_FREE, SRCU_OWNED, SRCU_RETIRED };
 
 struct rp_stack;
 
@@ -42,7 +52,8 @@ extern __thread struct srcu_tls srcu_tls
 	__attribute__((tls_model("initial-exec"), visibility("hidden")));
 extern int srcu_use_fence __attribute__((visibility("hidden")));
 
-struct srcu_slot *srcu_claim(void);
+/* srcu_read_lock()'s slow path: the thread's first section (srcu.c says why apart). */
+int srcu_read_lock_first(void);
 
 /*
  * Enter a read section. Returns the calling thread's slot id (>= 0), or -1
@@ -55,7 +66,7 @@ static inline int srcu_read_lock(void)
 	uint64_t seq;
 
 	if (__builtin_expect(!s, 0))
-		s = srcu_claim();
+		return srcu_read_lock_first();
 	seq = s->seq;
 	if (seq & 1) {
 		srcu_tls.nest++;

@@ -17,10 +17,16 @@
  * and those glibc runs with SIGTRAP blocked, which the int3 run cannot probe
  * (int3_unsafe[]). Only hits during workload_run() count: the harness and the
  * library themselves call libc (printf, malloc...) between attach and detach.
+ *
+ * Before those runs, two cases of the library's own libc use under probes: a
+ * thread's first hit registering its srcu slot through a probed
+ * pthread_setspecific(), and a thread's hits after srcu's key destructor.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
+#include <pthread.h>
+#include <semaphore.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <time.h>
@@ -540,6 +546,183 @@ static void detach_set(enum run_mode m)
 	free(list);
 }
 
+/*
+ * A thread's first hit begins its first read section (core/srcu.c), which
+ * registers the thread's slot with pthread_setspecific(): libc, probed here.
+ * Its hit must come back as a nested section, skipped (info.skipped), not
+ * claim a slot and call pthread_setspecific() again: that recursed until the
+ * stack ran out (SIGSEGV, the crash of optimized_run_identical on branch
+ * retexit before the fix). The thread's first hit is its own
+ * pthread_setspecific() call, so the thread has no slot yet.
+ */
+struct first_hit {
+	pthread_key_t key;
+	int rc[2];
+	void *got[2];
+};
+
+static void *first_hit_thread(void *arg)
+{
+	struct first_hit *t = arg;
+
+	t->rc[0] = pthread_setspecific(t->key, &t->rc[0]);
+	t->got[0] = pthread_getspecific(t->key);
+	t->rc[1] = pthread_setspecific(t->key, &t->rc[1]);
+	t->got[1] = pthread_getspecific(t->key);
+	return NULL;
+}
+
+static void first_section_in_probed_setspecific_mode(enum run_mode m)
+{
+	_Atomic uint64_t calls = 0;
+	struct uprobe_opts o = {.sz = sizeof(o), .handler = count_hit, .ctx = &calls,
+				.flags = m == INT3 ? UPROBE_F_NO_OPTIMIZE : 0};
+	struct uprobe_info info = {.sz = sizeof(info)};
+	struct first_hit t = {0};
+	struct uprobe *p;
+	pthread_t th;
+
+	CHECK_EQ_INT(pthread_key_create(&t.key, NULL), 0);
+	p = uprobe_attach(LIBC, "pthread_setspecific", &o);
+	if (!p) {
+		TL_FAIL("%s: attach pthread_setspecific: %s", mode_name[m], uprobe_last_error());
+		return;
+	}
+	CHECK_EQ_INT(uprobe_get_info(p, &info), 0);
+	CHECK((info.mode == UPROBE_MODE_OPTIMIZED) == (m == OPT));
+	CHECK_EQ_INT(pthread_create(&th, NULL, first_hit_thread, &t), 0);
+	CHECK_EQ_INT(pthread_join(th, NULL), 0);
+	CHECK_EQ_INT(uprobe_get_info(p, &info), 0);
+	/* Both of the thread's calls seen, the one from the first section skipped. */
+	CHECK_EQ_U64(info.hits, 2);
+	CHECK_EQ_U64(atomic_load(&calls), 2);
+	CHECK_EQ_U64(info.skipped, 1);
+	CHECK_EQ_INT(t.rc[0], 0);
+	CHECK_EQ_INT(t.rc[1], 0);
+	CHECK(t.got[0] == &t.rc[0] && t.got[1] == &t.rc[1]);
+	CHECK_EQ_INT(uprobe_detach(p), 0);
+	uprobe_free(p);
+	pthread_key_delete(t.key);
+}
+
+static void first_section_in_probed_setspecific(void)
+{
+	first_section_in_probed_setspecific_mode(OPT);
+	first_section_in_probed_setspecific_mode(INT3);
+}
+
+/*
+ * A thread still hits probes after its srcu slot's key destructor has run
+ * (later destructors, glibc's thread freeres, madvise of its stack). The slot
+ * must not go to a new thread meanwhile: sharing it, the new thread would find
+ * the exiting one's section open (odd sequence) and take its own hits for
+ * nested ones, skipped. Thread A's later destructor hits the probe and waits
+ * in the handler while REUSE_B threads, created then, each make their first
+ * hit and stay (each keeps its slot): a new thread takes the free slot with
+ * the lowest id, so one of them would get A's, unless more than REUSE_B - 1
+ * slots below it are free (this process has had at most 2 threads at once).
+ */
+#define REUSE_B 8
+
+static sem_t reuse_a_inside, reuse_b_done;
+static pthread_barrier_t reuse_b_all;
+static __thread bool reuse_in_exit;
+
+static volatile int reuse_sink;
+
+/* Long enough for the jump (UPROBE_ENTRY_PATH=lean-strict refuses a breakpoint). */
+__attribute__((noinline)) void optlibc_reuse_target(void)
+{
+	reuse_sink++;
+	reuse_sink++;
+}
+
+static void reuse_hit(struct uprobe *p, struct uprobe_regs *regs, void *ctx)
+{
+	(void)p;
+	(void)regs;
+	atomic_fetch_add_explicit((_Atomic uint64_t *)ctx, 1, memory_order_relaxed);
+	if (reuse_in_exit) {
+		sem_post(&reuse_a_inside);
+		while (sem_wait(&reuse_b_done))
+			;
+	}
+}
+
+/*
+ * Keys are destroyed in rounds, each key by index order, another round while
+ * some destructor set a value again: the first round sets ours again, so its
+ * second call comes after srcu's destructor whatever the two keys' indices
+ * (a key created after srcu's may reuse a lower, deleted one).
+ */
+static void reuse_key_end(void *v)
+{
+	static __thread int round;
+
+	if (!round++) {
+		pthread_setspecific(*(pthread_key_t *)v, v);
+		return;
+	}
+	reuse_in_exit = true;
+	optlibc_reuse_target();
+}
+
+static void *reuse_thread_a(void *arg)
+{
+	pthread_setspecific(*(pthread_key_t *)arg, arg);
+	optlibc_reuse_target();
+	return NULL;
+}
+
+static void *reuse_thread_b(void *arg)
+{
+	(void)arg;
+	optlibc_reuse_target();
+	pthread_barrier_wait(&reuse_b_all);
+	return NULL;
+}
+
+static void exiting_thread_keeps_its_slot(void)
+{
+	_Atomic uint64_t calls = 0;
+	struct uprobe_opts o = {.sz = sizeof(o), .handler = reuse_hit, .ctx = &calls};
+	struct uprobe_info info = {.sz = sizeof(info)};
+	pthread_t a, b[REUSE_B];
+	pthread_key_t key;
+	struct uprobe *p;
+
+	p = uprobe_attach("/proc/self/exe", "optlibc_reuse_target", &o);
+	if (!p) {
+		TL_FAIL("attach optlibc_reuse_target: %s", uprobe_last_error());
+		return;
+	}
+	CHECK_EQ_INT(pthread_key_create(&key, reuse_key_end), 0);
+	CHECK_EQ_INT(sem_init(&reuse_a_inside, 0, 0), 0);
+	CHECK_EQ_INT(sem_init(&reuse_b_done, 0, 0), 0);
+	CHECK_EQ_INT(pthread_barrier_init(&reuse_b_all, NULL, REUSE_B + 1), 0);
+	CHECK_EQ_INT(pthread_create(&a, NULL, reuse_thread_a, &key), 0);
+	while (sem_wait(&reuse_a_inside))
+		;
+	for (int i = 0; i < REUSE_B; i++)
+		CHECK_EQ_INT(pthread_create(&b[i], NULL, reuse_thread_b, NULL), 0);
+	pthread_barrier_wait(&reuse_b_all);
+	for (int i = 0; i < REUSE_B; i++)
+		CHECK_EQ_INT(pthread_join(b[i], NULL), 0);
+	sem_post(&reuse_b_done);
+	CHECK_EQ_INT(pthread_join(a, NULL), 0);
+	CHECK_EQ_INT(uprobe_get_info(p, &info), 0);
+	/* A's call, A's destructor's, each B's: none skipped. */
+	CHECK_EQ_U64(atomic_load(&calls), 2 + REUSE_B);
+	CHECK_EQ_U64(info.hits, 2 + REUSE_B);
+	CHECK_EQ_U64(info.skipped, 0);
+	CHECK_EQ_INT(uprobe_detach(p), 0);
+	uprobe_free(p);
+	pthread_key_delete(key);
+	pthread_barrier_destroy(&reuse_b_all);
+	sem_destroy(&reuse_a_inside);
+	sem_destroy(&reuse_b_done);
+}
+
 static void optimized_run_identical(void)
 {
 	double t0 = now_s();
@@ -632,6 +815,8 @@ int main(void)
 	RUN(unprobed_reference);
 	RUN(enumerate_and_analyze);
 	RUN(at_least_90_percent_optimized);
+	RUN(first_section_in_probed_setspecific);
+	RUN(exiting_thread_keeps_its_slot);
 	RUN(optimized_run_identical);
 	RUN(int3_run_identical);
 	RUN(hits_equal_between_modes);
