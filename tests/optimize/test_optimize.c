@@ -792,26 +792,40 @@ static uint64_t words_sum(void)
 	return n;
 }
 
-static void count_stub_threads(void)
+/*
+ * opt_count_target's probe on the count stub, the threads' words and counters
+ * zeroed; NULL when attach failed (a failure) or the stub was not built (only
+ * right with the full entry path forced: nothing to test then).
+ */
+static struct uprobe *count_stub_attach(void)
 {
 	struct uprobe_opts o = { .sz = sizeof(o), .handler = count_atomic, .flags = COUNT_FLAGS };
 	struct uprobe *p = uprobe_attach(NULL, "opt_count_target", &o);
-	pthread_t t[COUNT_THREADS];
-	struct uprobe_stats s0 = { .sz = sizeof(s0) }, s1 = { .sz = sizeof(s1) };
-	uint64_t total = 0;
 
 	if (!p) {
 		TL_FAIL("attach: %s", uprobe_last_error());
-		return;
+		return NULL;
 	}
 	if (!uprobe_count_stub(p)) {
 		CHECK(entry_path_full());
 		uprobe_free(p);
-		return;
+		return NULL;
 	}
 	memset(thread_words, 0, sizeof(thread_words));
 	handler_hits = 0;
 	count_go = 0;
+	return p;
+}
+
+static void count_stub_threads(void)
+{
+	struct uprobe *p = count_stub_attach();
+	pthread_t t[COUNT_THREADS];
+	struct uprobe_stats s0 = { .sz = sizeof(s0) }, s1 = { .sz = sizeof(s1) };
+	uint64_t total = 0;
+
+	if (!p)
+		return;
 	CHECK_EQ_INT(uprobe_count_enable(p, 8), 0);
 	for (long k = 0; k < COUNT_THREADS; k++)
 		CHECK_EQ_INT(pthread_create(&t[k], NULL, count_thread, (void *)k), 0);
@@ -872,25 +886,14 @@ static void *count_sleeper(void *arg)
 
 static void count_stub_nowait(void)
 {
-	struct uprobe_opts o = { .sz = sizeof(o), .handler = count_atomic, .flags = COUNT_FLAGS };
-	struct uprobe *p = uprobe_attach(NULL, "opt_count_target", &o);
+	struct uprobe *p = count_stub_attach();
 	pthread_t t[COUNT_THREADS];
 	uint64_t total = 0, off = 8;
 	int offs = 0;
 
-	if (!p) {
-		TL_FAIL("attach: %s", uprobe_last_error());
+	if (!p)
 		return;
-	}
-	if (!uprobe_count_stub(p)) {
-		CHECK(entry_path_full());
-		uprobe_free(p);
-		return;
-	}
-	memset(thread_words, 0, sizeof(thread_words));
-	handler_hits = 0;
 	nowait_eintr = 0;
-	count_go = 0;
 	CHECK_EQ_INT(uprobe_count_enable(p, off), 0);
 	for (long k = 0; k < COUNT_THREADS; k++)
 		CHECK_EQ_INT(pthread_create(&t[k], NULL, count_sleeper, (void *)k), 0);
