@@ -17,29 +17,14 @@
 #include <sys/time.h>
 #include <ucontext.h>
 
-static uintptr_t lib_lo, lib_hi; /* libuprobes' code, if loaded */
+#include "../lib_code.h"
+
 static volatile long alarm_calls, in_lib;
 
 __attribute__((noinline)) long cli_tick(long i)
 {
 	__asm__ volatile("" ::: "memory");
 	return i + 1;
-}
-
-static int find_lib(struct dl_phdr_info *info, size_t size, void *ctx)
-{
-	(void)size, (void)ctx;
-	if (!strstr(info->dlpi_name, "libuprobes"))
-		return 0;
-	for (int i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-
-		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X)) {
-			lib_lo = info->dlpi_addr + ph->p_vaddr;
-			lib_hi = lib_lo + ph->p_memsz;
-		}
-	}
-	return 1;
 }
 
 static void on_alarm(int sig, siginfo_t *si, void *uc)
@@ -63,7 +48,7 @@ int main(int argc, char **argv)
 
 	if (argc < 2)
 		return 2;
-	dl_iterate_phdr(find_lib, NULL);
+	lib_code_find();
 	sigaction(SIGALRM, &sa, NULL);
 	setitimer(ITIMER_REAL, &it, NULL);
 	while (loop_calls < 100000 || (lib_hi && in_lib < 20))

@@ -18,6 +18,6 @@ $(B)/tests/cli/cli_target_static: tests/cli/cli_target.c
 	@mkdir -p $(@D)
 	$(CC) $(PROG_CFLAGS) $(filter-out $(SAN_FLAGS),$(CFLAGS)) -static -o $@ $< -lpthread
 
-$(B)/tests/cli/cli_signal: tests/cli/cli_signal.c
+$(B)/tests/cli/cli_signal: tests/cli/cli_signal.c tests/lib_code.h
 	@mkdir -p $(@D)
 	$(CC) $(PROG_CFLAGS) $(CFLAGS) -o $@ $<

@@ -15,6 +15,6 @@ $(B)/tests/lang_target/emit_target: tests/lang_target/emit_target.c
 	$(CC) $(PROG_CFLAGS) $(CFLAGS) -o $@ $<
 
 # the count stub: where a thread calling a probed function is sampled (stub_target.c)
-$(B)/tests/lang_target/stub_target: tests/lang_target/stub_target.c
+$(B)/tests/lang_target/stub_target: tests/lang_target/stub_target.c tests/lib_code.h
 	@mkdir -p $(@D)
 	$(CC) $(PROG_CFLAGS) $(CFLAGS) -o $@ $< -lrt

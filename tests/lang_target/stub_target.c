@@ -18,29 +18,14 @@
 #include <time.h>
 #include <ucontext.h>
 
-static uintptr_t lib_lo, lib_hi; /* libuprobes' code, if loaded */
+#include "../lib_code.h"
+
 static volatile long samples, in_lib;
 
 __attribute__((noinline)) long stub_f(long i)
 {
 	__asm__ volatile("" ::: "memory");
 	return i + 1;
-}
-
-static int find_lib(struct dl_phdr_info *info, size_t size, void *ctx)
-{
-	(void)size, (void)ctx;
-	if (!strstr(info->dlpi_name, "libuprobes"))
-		return 0;
-	for (int i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-
-		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X)) {
-			lib_lo = info->dlpi_addr + ph->p_vaddr;
-			lib_hi = lib_lo + ph->p_memsz;
-		}
-	}
-	return 1;
 }
 
 static void on_prof(int sig, siginfo_t *si, void *uc)
@@ -66,7 +51,7 @@ int main(int argc, char **argv)
 	if (argc < 3)
 		return 2;
 	n = atol(argv[2]);
-	dl_iterate_phdr(find_lib, NULL);
+	lib_code_find();
 	for (; calls < 1000; calls++)
 		stub_f(calls); /* the thread's first hits: its shard claimed, its count base set */
 	sigaction(SIGPROF, &sa, NULL);
