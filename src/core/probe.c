@@ -250,8 +250,13 @@ static int rec_get(const struct probe_target *t, unsigned flags, struct probe_re
 	bool count_want = flags & UPROBE_F_COUNT_STUB;
 
 	flags &= EXEC_FLAGS;
-	/* (one whose trampoline could not be written is replaced: batch_write_trampolines) */
+	/*
+	 * (one whose trampoline could not be written is replaced: batch_write_trampolines;
+	 * so is one left by probes gone whose trampoline is not the count stub asked now,
+	 * or the other way round: while another consumer is there, the stub counts nothing)
+	 */
 	if (old && !old->ret_exit && !old->tramp_lost && old->flags == flags &&
+	    (old->consumers || old->count_want == count_want) &&
 	    old->insn.len == ai.len && !memcmp(old->insn.bytes, ai.bytes, ai.len)) {
 		rec_set_pending(old);
 		*out = old;

@@ -793,6 +793,32 @@ static uint64_t words_sum(void)
 }
 
 /*
+ * A probe asking for the stub where a plain probe was before (its record kept,
+ * its trampoline not the stub) gets the stub, and the other way round: a
+ * record left by probes gone is reused only for the same trampoline kind.
+ * Before, bench_lang's stub row at a function the other rows had probed got
+ * the plain trampoline, and a plain probe after a stub would have kept it.
+ */
+static void count_stub_after_plain(void)
+{
+	struct uprobe_info info;
+	struct uprobe *p;
+
+	for (int round = 0; round < 4; round++) {
+		bool stub = round & 1;
+
+		p = count_attach(stub ? COUNT_FLAGS : COUNT_FLAGS & ~UPROBE_F_COUNT_STUB, &info);
+		if (!p)
+			return;
+		CHECK_EQ_INT(info.mode, UPROBE_MODE_OPTIMIZED);
+		CHECK_EQ_INT(uprobe_count_stub(p), stub && !entry_path_full());
+		CHECK_EQ_INT(opt_count_target(41), 42);
+		CHECK_EQ_INT(uprobe_detach(p), 0);
+		uprobe_free(p);
+	}
+}
+
+/*
  * opt_count_target's probe on the count stub, the threads' words and counters
  * zeroed; NULL when attach failed (a failure) or the stub was not built (only
  * right with the full entry path forced: nothing to test then).
@@ -943,6 +969,7 @@ int main(int argc, char **argv)
 	RUN(text_writes_bypass_libc);
 	RUN(count_stub_counts);
 	RUN(count_stub_refused);
+	RUN(count_stub_after_plain);
 	RUN(count_stub_threads);
 	RUN(count_stub_nowait);
 	rc = tl_total_failed ? 1 : 0;
