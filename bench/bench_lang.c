@@ -20,6 +20,9 @@
  * hijack) and on bench_lang_site (mov + lea + ret and padding: the ret is a return
  * site, patched, as in most functions with more than one instruction before it),
  * each against its own unprobed call.
+ * `@ = count()` is measured a third way: on the count stub (countstub/langstub:
+ * the trampoline adds 1 to the thread's dense word, no handler), what uprobe -e
+ * gives that program; its row claims the process's count region.
  * Usage: bench_lang [-r rounds] [-t ms per measurement] [-b bpftrace rounds] [-c calls]
  * (-c: count mode, a row's calls between callgrind requests: instructions per hit
  * under `sh bench/callgrind.sh build/bench/bench_lang -`)
@@ -78,6 +81,7 @@ int bench_lang_site(int x, int y);
 static const double targets[] = { TARGET_COUNT_NS, TARGET_KEYED_NS, TARGET_KEYED_NS,
 				  TARGET_LATENCY_NS };
 #define SITE_LANG (2 * NPROGS) /* langs[SITE_LANG]: the latency idiom on bench_lang_site */
+#define STUB_LANG (2 * NPROGS + 1) /* langs[STUB_LANG]: @ = count() on the count stub */
 
 static const char *const programs[] = {
 	"uprobe:x:f { @ = count(); }",
@@ -89,7 +93,7 @@ static const char *const programs[] = {
 #define NPROGS 4
 /* [0, NPROGS): the fast paths (shape.c); [NPROGS, 2 NPROGS): UPROBE_LANG_PLAN=general */
 static struct lang_program *progs[2 * NPROGS];
-static struct bench_lang langs[2 * NPROGS + 1];
+static struct bench_lang langs[2 * NPROGS + 2];
 static struct bench_maps maps;
 
 /*
@@ -106,6 +110,7 @@ static struct bench_maps maps;
 #define LIB(lb, k, h, r, x) LIBF(lb, k, h, r, x, CLI_FLAGS)
 #define NATIVE_SITE 12 /* rows[NATIVE_SITE]: bench_lang_site unprobed (setup checks) */
 static const struct bench_arm site_lib_arm; /* the return site's, below */
+static const struct bench_arm stub_lib_arm;  /* the count stub's, below */
 static struct bench_lib rows[] = {
 	{ ROW("native", "native_ns", -1, NULL) },
 	LIBF("optimized, empty handler", "empty_ns", bench_empty_handler, NULL, NULL, NO_SIMD),
@@ -125,6 +130,9 @@ static struct bench_lib rows[] = {
 	{ ROW("plan: latency idiom, return site", "latency_site_ns", NATIVE_SITE, &site_lib_arm),
 	  .addr = (const void *)bench_lang_site, .flags = CLI_FLAGS, .handler = bench_lang_entry,
 	  .ret_handler = bench_lang_return, .ctx = &langs[SITE_LANG], .want = WANT_OPT },
+	{ ROW("count stub: @ = count()", "count_stub_ns", 0, &stub_lib_arm),
+	  .addr = (const void *)bench_lang_target, .flags = CLI_FLAGS | UPROBE_F_COUNT_STUB,
+	  .handler = bench_lang_entry, .ctx = &langs[STUB_LANG], .want = WANT_OPT },
 	{ .c = { .label = "bpftrace @ = count()", .key = "bpftrace_count_ns", .base = 0,
 		 .arm = &bench_bpftrace_arm, .arg = &bt } },
 };
@@ -134,6 +142,7 @@ static struct bench_lib rows[] = {
 #define NROWS ((int)(sizeof(rows) / sizeof(rows[0])))
 #define FIRST_PLAN 4 /* rows[FIRST_PLAN]: plan: @ = count() */
 #define LATENCY_SITE (NATIVE_SITE + 1)
+#define STUB_ROW     (NATIVE_SITE + 2)
 
 static volatile int sink;
 
@@ -166,6 +175,47 @@ static int site_disarm(struct bench_case *c, uint64_t calls)
 
 static const struct bench_arm site_lib_arm = { .arm = site_arm, .disarm = site_disarm };
 
+static int count_total(const void *key, const struct map_value *v, void *ctx);
+
+/*
+ * The count stub's row: armed as the others, then its count enabled on the
+ * dense word of the program's @ (the first hit takes the handler, whose
+ * shard claim gives the thread its count base; the rest the stub). Its hits
+ * are the map's count (uprobe_info.hits has only the handler's).
+ */
+static uint64_t stub_counted; /* the map's total at the last disarm */
+
+static int stub_arm(struct bench_case *c)
+{
+	struct bench_lib *l = (struct bench_lib *)c;
+	uint64_t slot = map_dense_slot(langs[STUB_LANG].region, 0, 0);
+
+	if (bench_lib_arm.arm(c))
+		return -1;
+	if (!uprobe_count_stub(l->probe) || !slot || uprobe_count_enable(l->probe, slot)) {
+		snprintf(c->why, sizeof(c->why), "no count stub (stub %d, slot %llu): %s",
+			 uprobe_count_stub(l->probe), (unsigned long long)slot,
+			 uprobe_last_error());
+		bench_lib_arm.disarm(c, 0);
+		return -1;
+	}
+	return 0;
+}
+
+static int stub_disarm(struct bench_case *c, uint64_t calls)
+{
+	struct bench_lib *l = (struct bench_lib *)c;
+	uint64_t handler_hits = l->hits, total = 0;
+	int ret = bench_lib_arm.disarm(c, calls);
+
+	map_read(langs[STUB_LANG].region, 0, count_total, &total);
+	l->hits = handler_hits + (total - stub_counted);
+	stub_counted = total;
+	return ret;
+}
+
+static const struct bench_arm stub_lib_arm = { .arm = stub_arm, .disarm = stub_disarm };
+
 /* Each program compiled, its maps defined in a region of their own, sealed. */
 static int setup(void)
 {
@@ -173,7 +223,8 @@ static int setup(void)
 	char why[256];
 
 	if (strcmp(rows[NATIVE_SITE].c.key, "native_site_ns") ||
-	    strcmp(rows[LATENCY_SITE].c.key, "latency_site_ns"))
+	    strcmp(rows[LATENCY_SITE].c.key, "latency_site_ns") ||
+	    strcmp(rows[STUB_ROW].c.key, "count_stub_ns"))
 		return fprintf(stderr, "bench_lang: NATIVE_SITE is not the site rows' index\n"), -1;
 	maps.region = map_region_create(NULL);
 	if (!maps.region || (maps.count = map_define(maps.region, &c)) < 0 ||
@@ -202,6 +253,15 @@ static int setup(void)
 	    map_region_seal(langs[SITE_LANG].region))
 		return fprintf(stderr, "bench_lang: %s: %s\n", programs[3], why), -1;
 	lang_target_env_ops(&langs[SITE_LANG].ops);
+	langs[STUB_LANG] = (struct bench_lang){ .plan = &progs[0]->plan, .entry = 0, .ret = 1 };
+	langs[STUB_LANG].region = map_region_create(NULL);
+	if (!langs[STUB_LANG].region ||
+	    lang_target_define(progs[0], langs[STUB_LANG].region, why, sizeof(why)) ||
+	    map_region_seal(langs[STUB_LANG].region) ||
+	    map_region_count_claim(langs[STUB_LANG].region))
+		return fprintf(stderr, "bench_lang: %s: no count region: %s\n", programs[0], why),
+		       -1;
+	lang_target_env_ops(&langs[STUB_LANG].ops);
 	return 0;
 }
 
@@ -239,6 +299,9 @@ static void exact_checks(void)
 	map_read(langs[SITE_LANG].region, 1, count_total, &lat);
 	bench_check(lat == row->ret_hits, false, "%s: %" PRIu64 " in @ns, %" PRIu64 " returns",
 		    row->c.label, lat, row->ret_hits);
+	row = &rows[STUB_ROW]; /* every call counted, by the handler or the stub */
+	bench_check(row->hits == row->c.calls, false, "%s: %" PRIu64 " counted, %" PRIu64 " calls",
+		    row->c.label, row->hits, row->c.calls);
 }
 
 /* Count mode (-c, bench/callgrind.sh): a row's line; right when every call was a hit. */
@@ -265,7 +328,7 @@ int main(int argc, char **argv)
 		"native_ns",	    "empty_ns",		"empty_flags_ns",   "hand_count_ns",    "count_ns",
 		"keyed_ns",	    "hist_ns",		"latency_ns",	    "count_general_ns",
 		"keyed_general_ns", "hist_general_ns", "latency_general_ns", "native_site_ns",
-		"latency_site_ns",
+		"latency_site_ns",  "count_stub_ns",
 	};
 	int st = bench_parse(&cfg, argc, argv, "c",
 			     "[-r rounds] [-t ms] [-b bpftrace rounds] [-c calls]");
@@ -275,11 +338,13 @@ int main(int argc, char **argv)
 	if (setup())
 		return 1;
 	if (cfg.count_calls)
-		return bench_count_mode(&s, count_rows, 14, cfg.count_calls, NULL, count_report);
+		return bench_count_mode(&s, count_rows, 15, cfg.count_calls, NULL, count_report);
 	printf("bench_lang: compiled plans on the maps in the target, optimized probe\n");
 	bench_pin();
 	bench_suite_run(&s);
 	bench_table_print(&s, &table);
+	for (int i = 0; i < NROWS; i++)
+		bench_not_measured(&rows[i].c);
 	printf("\n");
 	exact_checks();
 	printf("\ntargets (issue 16), measured:\n");
@@ -292,6 +357,8 @@ int main(int argc, char **argv)
 	bench_target_ns(rows[LATENCY_SITE].c.key, bench_usable(&rows[LATENCY_SITE].c),
 			bench_per_hit(&s, &rows[LATENCY_SITE].c), TARGET_LATENCY_NS,
 			"the unprobed call");
+	bench_target_ns(rows[STUB_ROW].c.key, bench_usable(&rows[STUB_ROW].c),
+			bench_per_hit(&s, &rows[STUB_ROW].c), TARGET_COUNT_NS, "the unprobed call");
 	bench_sum_cases(&s, false);
 	bench_sum_print();
 	for (int i = 0; i < 2 * NPROGS; i++) {
@@ -299,6 +366,7 @@ int main(int argc, char **argv)
 		lang_program_free(progs[i]);
 	}
 	map_region_free(langs[SITE_LANG].region);
+	map_region_free(langs[STUB_LANG].region);
 	map_region_free(maps.region);
 	return bench_failures() ? 1 : 0;
 }
