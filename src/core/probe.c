@@ -253,10 +253,11 @@ static int rec_get(const struct probe_target *t, unsigned flags, struct probe_re
 	/*
 	 * (one whose trampoline could not be written is replaced: batch_write_trampolines;
 	 * so is one left by probes gone whose trampoline is not the count stub asked now,
-	 * or the other way round: while another consumer is there, the stub counts nothing)
+	 * or the other way round. One with consumers, or taken by this batch (an entry
+	 * and a return event of one function), is shared: the stub counts nothing then)
 	 */
 	if (old && !old->ret_exit && !old->tramp_lost && old->flags == flags &&
-	    (old->consumers || old->count_want == count_want) &&
+	    (old->consumers || old->pending || old->count_want == count_want) &&
 	    old->insn.len == ai.len && !memcmp(old->insn.bytes, ai.bytes, ai.len)) {
 		rec_set_pending(old);
 		*out = old;
