@@ -443,28 +443,25 @@ expect_eq attach_pid "$(maps_as_sets "$out")" "$(keys 80000)" "output" && pass a
 
 # Detach (SIGTERM: a background job ignores SIGINT) while the process runs on: what was
 # counted until then is printed; the calls it makes afterwards (-a) are not probed.
-attached detach -a 100000 2
-kill -TERM $upid
-wait $upid
-ust=$?
-echo again >"$fifo"
-wait $tpid
-tst=$?
-expect_eq detach "$ust.$tst" "0.0" "statuses" &&
+# detached NAME: attached NAME -a 100000 2, detached, the process let go; the statuses
+# checked, 0 when both are 0.
+detached() {
+	attached "$1" -a 100000 2
+	kill -TERM $upid
+	wait $upid
+	ust=$?
+	echo again >"$fifo"
+	wait $tpid
+	expect_eq "$1" "$ust.$?" "0.0" "statuses"
+}
+detached detach &&
 	expect_eq detach "$(maps_as_sets "$out")" "$(keys 40000)" "output" && pass detach
 
 # The same with the count stub (`@ = count()`): its stubs off at the detach, the words
 # read after; the calls after it not counted; and attached (-p) for a whole run of 4
 # threads: their calls exactly.
 aprog="uprobe:$tgt:map_f { @ = count(); }"
-attached detach_stub -a 100000 2
-kill -TERM $upid
-wait $upid
-ust=$?
-echo again >"$fifo"
-wait $tpid
-tst=$?
-expect_eq detach_stub "$ust.$tst" "0.0" "statuses" &&
+detached detach_stub &&
 	expect_eq detach_stub "$(grep '^@' "$out")" "@: 200000" "output" && pass detach_stub
 attached attach_stub 100000 4
 wait $tpid
