@@ -503,7 +503,7 @@ static void count_stubs(struct trace_session *s, bool on)
 
 UPROBE_API void trace_session_record(struct trace_session *s, int on)
 {
-	/* Off: the stubs first, so that no hit counts once recording is off. */
+	/* Off: the stubs first, so that no hit counts once recording is off (but one in flight). */
 	if (!on)
 		count_stubs(s, false);
 	__atomic_store_n(&s->recording, !!on, __ATOMIC_RELEASE);
