@@ -30,8 +30,9 @@ target_part() {
 	awk 'NR == 1 { next } /^$/ { exit } { print }' "$1"
 }
 
-# The check of issue 16: 4 threads, N / 5 calls per key and thread, exactly.
-n=500000
+# The check of issue 16: 5,000,000 calls in each of 4 threads, N / 5 per key and thread:
+# 4,000,000 per key, exactly.
+n=5000000
 "$uprobe" -e "uprobe:$tgt:map_f { @[arg0] = count(); @c = count(); @s = sum(arg1); }" \
 	-c "$tgt -s $n 4" >"$tmp/exact.out" 2>"$tmp/exact.err"
 st=$?
