@@ -88,6 +88,13 @@ static struct memo_slot {
 } slot;
 
 static unsigned stores; /* memos this process wrote */
+/*
+ * Memos this process mapped: a memo spares loading the decoder, which a bulk
+ * attach amortizes over thousands of probes; each memo costs about eight
+ * system calls and a checksum. After MEMO_ASKS_MAX, the decoder decodes.
+ */
+#define MEMO_ASKS_MAX 64
+static unsigned asks;
 
 /* This library's build-id (0s when it has none: then no memo is written or used). */
 static struct {
@@ -263,8 +270,9 @@ int jump_memo_insn(const struct probe_target *t, struct arch_insn *ai)
 		return -ENOENT;
 	if (memo_name(t, name, sizeof(name), &slot.map) || !(slot.bytes = jump_read_function(t, MEMO_FUNC_MAX, &slot.len)))
 		return -ENOENT;
-	if (arch_insn_decoder_loaded())
+	if (arch_insn_decoder_loaded() || asks >= MEMO_ASKS_MAX)
 		return -ENOENT; /* decoded here, then stored (jump_memo_plan) */
+	asks++;
 	mem = cache_map(name, &size);
 	if (!mem)
 		return -ENOENT;

@@ -112,6 +112,7 @@ struct sym_file {
 	struct sym_entry *syms;
 	size_t nsyms;
 	int syms_state, syms_err;
+	unsigned name_memo_asks; /* names looked up in memos (sym_find: at most a few) */
 	char syms_why[256]; /* the loading's error message, given again with syms_err */
 	int aux_src; /* sym_debug_open's, at open */
 	pthread_mutex_t syms_lock;

@@ -6,6 +6,11 @@
 # one probed through one glob with --count in -p mode, then each called
 # exactly twice once the tracer says it traces. Every count must be exact, and
 # the program must run to its end (its sum) as it does untraced.
+# memo_bounded: 200 functions named one by one, launched three times on one
+# cache: the name and analysis memos (sym/symcache.c nm-*, core/jump_memo.c
+# an-*) the first runs stored are opened at most 64 times each in the third
+# (the symbols and the decoder answer the rest; each memo was looked up twice
+# per probe, at 8 system calls, making a bulk attach 1.7x as long).
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 suite=cli_attach
@@ -37,6 +42,7 @@ with open(sys.argv[1], "w") as f:
             "\tsigemptyset(&usr1);\n\tsigaddset(&usr1, SIGUSR1);\n"
             "\tsigprocmask(SIG_BLOCK, &usr1, &old);\n"
             "\tsignal(SIGUSR1, on_usr1);\n"
+            "\tif (argc > 2)\n\t\tgo = 1; /* launched: no wait */\n"
             "\tprintf(\"ready\\n\");\n\tfflush(stdout);\n"
             "\twhile (!go)\n\t\tsigsuspend(&old);\n"
             "\tfor (long k = 0; k < r; k++)\n"
@@ -71,3 +77,36 @@ $(sed -n 's/^sum/sum/p' "$tmp/plain.out")" "the program's output, as untraced" &
 		"$tmp/many.err")" 3000 "probes in the summary, 2 events each" &&
 	expect_grep many_attach "$tmp/many.err" "exited with status 0" "summary" &&
 	pass many_attach
+
+# memo_bounded (see the top).
+i=0
+while [ $i -lt 200 ]; do
+	printf 'p:%s:f_%05d\n' "$tgt" $i
+	i=$((i + 1))
+done >"$tmp/names"
+if command -v strace >/dev/null 2>&1; then
+	for r in 1 2 3; do
+		# shellcheck disable=SC2046 # one argument per line
+		UPROBE_CACHE_DIR=$tmp/cache strace -f -qq -e trace=openat -o "$tmp/memo$r.strace" \
+			"$up" trace --count -q -o "$tmp/memo$r.count" $(cat "$tmp/names") \
+			-- "$tgt" 1 now >"$tmp/memo$r.out" 2>"$tmp/memo$r.err"
+		mst=$?
+	done
+	nm=$(grep -c '/nm-[^"]*\.unm"' "$tmp/memo3.strace")
+	an=$(grep -c '/an-[^"]*\.uan"' "$tmp/memo3.strace")
+	stored=$(ls "$tmp/cache" | grep -c '^nm-')
+	expect_eq memo_bounded "$mst" 0 "tracer status ($(head -c 300 "$tmp/memo3.err"))" &&
+		expect_eq memo_bounded "$(cat "$tmp/memo3.out")" "$("$tgt" 1 now)" \
+			"the program's output, as untraced" &&
+		expect_eq memo_bounded "$(sed -n 's/^@events\[f_[0-9]*\]: //p' "$tmp/memo3.count" |
+			sort | uniq -c | sed 's/^ *//')" "200 1" "calls per function (1 each)" &&
+		expect_eq memo_bounded "$([ "$stored" -gt 64 ] && echo more)" more \
+			"name memos stored by the first two runs ($stored)" &&
+		expect_eq memo_bounded "$([ "$nm" -ge 1 ] && [ "$nm" -le 64 ] && echo bounded)" \
+			bounded "name memos opened in the third run ($nm)" &&
+		expect_eq memo_bounded "$([ "$an" -ge 1 ] && [ "$an" -le 64 ] && echo bounded)" \
+			bounded "analysis memos opened in the third run ($an)" &&
+		pass memo_bounded
+else
+	skip memo_bounded "no strace"
+fi
