@@ -469,6 +469,36 @@ UPROBE_API int uprobe_get_stats(struct uprobe_stats *stats);
  */
 UPROBE_API int uprobe_check_signals(void);
 
+/*
+ * The cache of per-file facts (docs/architecture.md, "Caches": $UPROBE_CACHE_DIR,
+ * else $XDG_CACHE_HOME/uprobes, else ~/.cache/uprobes), which every traced
+ * process may add to, bounded: when its files take more than the limit, the
+ * least recently used go (the later of their access and change times) until
+ * they take 3/4 of it. Only the cache's own files are counted or removed
+ * (sym-, br-, cfi-, nm- and an- files, and the temporaries they are written
+ * under: one an hour old is a dead writer's, removed whatever the limit).
+ * limit in bytes; 0: $UPROBE_CACHE_MAX_MB MiB, else UPROBE_CACHE_LIMIT_DEFAULT.
+ * u (may be NULL) gets the directory, the limit and what the call counted and
+ * removed. 0; -ENOENT: no cache (UPROBE_CACHE_DIR="", no home) or not this
+ * user's alone; -EINVAL: UPROBE_CACHE_MAX_MB is not a number of MiB; other
+ * -errno: the directory could not be read. Not for handlers.
+ */
+#define UPROBE_CACHE_LIMIT_DEFAULT (256ull << 20)
+enum uprobe_cache_flags {
+	UPROBE_CACHE_DAILY = 1 << 0, /* only when the last trim is a day old (one stat else) */
+	UPROBE_CACHE_CLEAR = 1 << 1, /* remove every file of the cache, whatever the limit */
+	UPROBE_CACHE_COUNT = 1 << 2, /* count, remove nothing */
+};
+struct uprobe_cache_usage {
+	char dir[4096];
+	uint64_t limit;			      /* bytes */
+	uint64_t files, bytes;		      /* the cache's, after the call (disk blocks) */
+	uint64_t removed_files, removed_bytes;
+	int skipped; /* UPROBE_CACHE_DAILY, trimmed less than a day ago: nothing counted */
+};
+UPROBE_API int uprobe_cache_trim(uint64_t limit, unsigned int flags,
+				 struct uprobe_cache_usage *u);
+
 enum uprobe_log_level { UPROBE_LOG_ERROR, UPROBE_LOG_WARN, UPROBE_LOG_INFO, UPROBE_LOG_DEBUG };
 
 typedef void (*uprobe_log_fn)(enum uprobe_log_level level, const char *msg, void *ctx);

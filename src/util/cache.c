@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The on-disk cache of per-file facts (cache.h). */
+#include <dirent.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <fcntl.h>
@@ -9,9 +10,12 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "uprobes.h"
 #include "util/cache.h"
+#include "util/log.h"
 
 #define CACHE_MAX_FILE (1ull << 30)
 
@@ -217,4 +221,205 @@ void cache_store(const char *name, const void *mem, size_t len)
 		done = 0;
 	if (close(fd) || done != len || rename(tmp, path))
 		unlink(tmp);
+}
+
+/* ---- the bound (uprobe_cache_trim) ---------------------------------------------- */
+
+#define TRIM_STAMP ".trimmed" /* its mtime: the last trim (UPROBE_CACHE_DAILY) */
+#define TRIM_DAY (24 * 3600)
+#define TMP_STALE 3600 /* a temporary this old is a dead writer's */
+
+struct cache_file {
+	char *name;
+	int64_t used; /* the later of atime and mtime, in s */
+	uint64_t bytes;
+};
+
+/* Ours to count and remove: a cache file's name, or one's temporary (cache_store). */
+static bool cache_name(const char *name, bool *tmp)
+{
+	static const char *const kinds[][2] = {
+		{ "sym-", ".usym" }, { "br-", ".ubr" }, { "cfi-", ".ucfi" },
+		{ "nm-", ".unm" },   { "an-", ".uan" },
+	};
+	size_t n = strlen(name);
+
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		size_t pl = strlen(kinds[k][0]), sl = strlen(kinds[k][1]);
+		const char *suf;
+
+		if (strncmp(name, kinds[k][0], pl) || n <= pl + sl)
+			continue;
+		suf = strstr(name + pl, kinds[k][1]);
+		if (!suf)
+			continue;
+		if (!suf[sl]) {
+			*tmp = false;
+			return true;
+		}
+		/* NAME.<pid>.tmp */
+		if (suf[sl] == '.' && n > 4 && !strcmp(name + n - 4, ".tmp")) {
+			*tmp = true;
+			return true;
+		}
+	}
+	return false;
+}
+
+static int by_use(const void *a, const void *b)
+{
+	const struct cache_file *x = a, *y = b;
+
+	if (x->used != y->used)
+		return x->used < y->used ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+/* The limit: limit, else $UPROBE_CACHE_MAX_MB MiB, else the default. */
+static int trim_limit(uint64_t limit, uint64_t *out)
+{
+	const char *env = secure_getenv("UPROBE_CACHE_MAX_MB");
+	unsigned long long mb;
+	char *end;
+
+	if (limit) {
+		*out = limit;
+		return 0;
+	}
+	if (!env || !*env) {
+		*out = UPROBE_CACHE_LIMIT_DEFAULT;
+		return 0;
+	}
+	errno = 0;
+	mb = strtoull(env, &end, 10);
+	if (errno || *end || *env == '-' || !(*env >= '0' && *env <= '9') || mb > (1ull << 40))
+		return log_error(EINVAL, "UPROBE_CACHE_MAX_MB='%s' is not a number of MiB "
+				 "(0 .. 2^40)", env);
+	*out = (uint64_t)mb << 20;
+	return 0;
+}
+
+/* Daily: true when the stamp says a trim ran less than a day ago; else it is set now. */
+static bool trimmed_today(int dfd, time_t now)
+{
+	struct stat st;
+	int fd;
+
+	if (!fstatat(dfd, TRIM_STAMP, &st, AT_SYMLINK_NOFOLLOW) && S_ISREG(st.st_mode) &&
+	    st.st_mtime <= now && now - st.st_mtime < TRIM_DAY)
+		return true;
+	fd = openat(dfd, TRIM_STAMP, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd >= 0) {
+		futimens(fd, NULL);
+		close(fd);
+	}
+	return false;
+}
+
+/* Every file of ours in dfd, into *out (n of them): 0 or -errno. Stale temporaries go. */
+static int trim_scan(int dfd, time_t now, bool clear, struct cache_file **out, size_t *n,
+		     struct uprobe_cache_usage *u)
+{
+	struct cache_file *v = NULL;
+	size_t cap = 0;
+	struct dirent *de;
+	DIR *d = fdopendir(dup(dfd));
+
+	*n = 0;
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		struct stat st;
+		bool tmp;
+
+		if (!cache_name(de->d_name, &tmp) ||
+		    fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode) ||
+		    !ours(&st))
+			continue;
+		if (tmp && !clear && now - st.st_mtime < TMP_STALE)
+			continue; /* a writer's, still writing */
+		if (tmp || clear) {
+			if (!unlinkat(dfd, de->d_name, 0)) {
+				u->removed_files++;
+				u->removed_bytes += (uint64_t)st.st_blocks * 512;
+			}
+			continue;
+		}
+		if (*n == cap) {
+			struct cache_file *nv = realloc(v, (cap = cap ? 2 * cap : 256) * sizeof(*v));
+
+			if (!nv)
+				break;
+			v = nv;
+		}
+		v[*n].name = strdup(de->d_name);
+		if (!v[*n].name)
+			break;
+		v[*n].used = st.st_atime > st.st_mtime ? st.st_atime : st.st_mtime;
+		v[*n].bytes = (uint64_t)st.st_blocks * 512;
+		u->files++;
+		u->bytes += v[*n].bytes;
+		(*n)++;
+	}
+	closedir(d);
+	*out = v;
+	return 0;
+}
+
+int uprobe_cache_trim(uint64_t limit, unsigned int flags, struct uprobe_cache_usage *out)
+{
+	struct uprobe_cache_usage scratch, *u = out ? out : &scratch;
+	struct cache_file *v = NULL;
+	time_t now = time(NULL);
+	struct stat st;
+	size_t n = 0;
+	int dfd, err;
+
+	memset(u, 0, sizeof(*u));
+	err = trim_limit(limit, &u->limit);
+	if (err)
+		return err;
+	if (cache_dir(u->dir, sizeof(u->dir)))
+		return log_error(ENOENT, "no cache directory (UPROBE_CACHE_DIR is empty, or no "
+				 "HOME)");
+	dfd = open(u->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (dfd < 0)
+		return errno == ENOENT ? 0 : log_error(errno, "cache %s: %s", u->dir,
+							 strerror(errno));
+	if (fstat(dfd, &st) || !ours(&st)) {
+		close(dfd);
+		return log_error(ENOENT, "cache %s: not this user's alone (owner %u, mode %o): "
+				 "left alone", u->dir, (unsigned)st.st_uid,
+				 (unsigned)st.st_mode & 07777);
+	}
+	if ((flags & UPROBE_CACHE_DAILY) && !(flags & UPROBE_CACHE_COUNT) &&
+	    trimmed_today(dfd, now)) {
+		u->skipped = 1;
+		close(dfd);
+		return 0;
+	}
+	err = trim_scan(dfd, now, (flags & UPROBE_CACHE_CLEAR) && !(flags & UPROBE_CACHE_COUNT),
+			&v, &n, u);
+	if (err) {
+		close(dfd);
+		return log_error(-err, "cache %s: %s", u->dir, strerror(-err));
+	}
+	if (!(flags & UPROBE_CACHE_COUNT) && u->bytes > u->limit) {
+		uint64_t keep = u->limit / 4 * 3;
+
+		qsort(v, n, sizeof(*v), by_use);
+		for (size_t i = 0; i < n && u->bytes > keep; i++) {
+			if (unlinkat(dfd, v[i].name, 0))
+				continue;
+			u->files--;
+			u->bytes -= v[i].bytes;
+			u->removed_files++;
+			u->removed_bytes += v[i].bytes;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		free(v[i].name);
+	free(v);
+	close(dfd);
+	return 0;
 }

@@ -21,3 +21,7 @@ $(B)/tests/cli/cli_target_static: tests/cli/cli_target.c
 $(B)/tests/cli/cli_signal: tests/cli/cli_signal.c tests/lib_code.h
 	@mkdir -p $(@D)
 	$(CC) $(PROG_CFLAGS) $(CFLAGS) -o $@ $<
+
+# The cache's bound: uprobe cache, and uprobe trace's daily trim.
+TEST_BINS += tests/cli/test_cache.sh
+tests/cli/test_cache.sh: $(B)/uprobe

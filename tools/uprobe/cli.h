@@ -27,6 +27,9 @@ uint64_t cli_ticks(void);
 int cmd_trace(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_lang(int argc, char **argv); /* uprobe -e PROGRAM, uprobe FILE.bt (lang.c) */
+int cmd_cache(int argc, char **argv); /* uprobe cache (cache.c) */
+/* The cache's bound kept, once a day, after a trace (cache.c). */
+void cli_cache_daily(void);
 
 /*
  * Attach mode (attach.c): load the agent into running process PID and start

@@ -22,6 +22,8 @@ static const char usage[] =
 	"          as uprobe trace prints them (uprobe report --help)\n"
 	"  list    list a binary's or a process's functions and how each would be probed\n"
 	"          (uprobe list --help)\n"
+	"  cache   what the cache of per-file facts holds; --trim, --clear\n"
+	"          (uprobe cache --help)\n"
 	"  -e 'PROGRAM', FILE.bt\n"
 	"          a bpftrace program (uprobe -e --help, docs/language.md); without -c, -p\n"
 	"          or --, in every process, through the kernel (docs/kernel-backend.md)\n"
@@ -55,22 +57,32 @@ static void cli_log(enum uprobe_log_level level, const char *msg, void *ctx)
 
 int main(int argc, char **argv)
 {
+	int ret;
+
 	uprobe_set_log(cli_log, NULL);
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
 		fputs(usage, argc < 2 ? stderr : stdout);
 		return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
 	}
-	if (!strcmp(argv[1], "trace"))
-		return cmd_trace(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "trace")) {
+		ret = cmd_trace(argc - 1, argv + 1);
+		cli_cache_daily();
+		return ret;
+	}
 	if (!strcmp(argv[1], "report"))
 		return cmd_report(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "list"))
 		return cmd_list(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "cache"))
+		return cmd_cache(argc - 1, argv + 1);
 	size_t n = strlen(argv[1]);
 	if (!strcmp(argv[1], "-e") || !strcmp(argv[1], "-d") || !strcmp(argv[1], "-f") ||
 	    !strcmp(argv[1], "--backend") ||
-	    (n > 3 && !strcmp(argv[1] + n - 3, ".bt")))
-		return cmd_lang(argc, argv);
+	    (n > 3 && !strcmp(argv[1] + n - 3, ".bt"))) {
+		ret = cmd_lang(argc, argv);
+		cli_cache_daily();
+		return ret;
+	}
 	fputs(usage, stderr);
 	return cli_error(CLI_EXIT_USAGE, "unknown command '%s'", argv[1]);
 }
