@@ -481,7 +481,10 @@ UPROBE_API int uprobe_check_signals(void);
  * u (may be NULL) gets the directory, the limit and what the call counted and
  * removed. 0; -ENOENT: no cache (UPROBE_CACHE_DIR="", no home) or not this
  * user's alone; -EINVAL: UPROBE_CACHE_MAX_MB is not a number of MiB; other
- * -errno: the directory could not be read. Not for handlers.
+ * -errno: the directory could not be read. Not for handlers. The library
+ * never calls it by itself (a directory scan has no place in a traced
+ * program's start-up): uprobe trace does, once a day; a program that uses
+ * the library alone calls it from time to time.
  */
 #define UPROBE_CACHE_LIMIT_DEFAULT (256ull << 20)
 enum uprobe_cache_flags {
