@@ -292,7 +292,7 @@ static int trim_limit(uint64_t limit, uint64_t *out)
 	}
 	errno = 0;
 	mb = strtoull(env, &end, 10);
-	if (errno || *end || *env == '-' || !(*env >= '0' && *env <= '9') || mb > (1ull << 40))
+	if (errno || *end || !(*env >= '0' && *env <= '9') || mb > (1ull << 40))
 		return log_error(EINVAL, "UPROBE_CACHE_MAX_MB='%s' is not a number of MiB "
 				 "(0 .. 2^40)", env);
 	*out = (uint64_t)mb << 20;
@@ -323,11 +323,16 @@ static int trim_scan(int dfd, time_t now, bool clear, struct cache_file **out, s
 	struct cache_file *v = NULL;
 	size_t cap = 0;
 	struct dirent *de;
-	DIR *d = fdopendir(dup(dfd));
+	int fd = dup(dfd), err;
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 
 	*n = 0;
-	if (!d)
-		return -errno;
+	if (!d) {
+		err = -errno;
+		if (fd >= 0)
+			close(fd);
+		return err;
+	}
 	while ((de = readdir(d))) {
 		struct stat st;
 		bool tmp;
@@ -383,10 +388,16 @@ int uprobe_cache_trim(uint64_t limit, unsigned int flags, struct uprobe_cache_us
 		return log_error(ENOENT, "no cache directory (UPROBE_CACHE_DIR is empty, or no "
 				 "HOME)");
 	dfd = open(u->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-	if (dfd < 0)
-		return errno == ENOENT ? 0 : log_error(errno, "cache %s: %s", u->dir,
-							 strerror(errno));
-	if (fstat(dfd, &st) || !ours(&st)) {
+	if (dfd < 0) {
+		err = errno;
+		return err == ENOENT ? 0 : log_error(err, "cache %s: %s", u->dir, strerror(err));
+	}
+	if (fstat(dfd, &st)) {
+		err = errno;
+		close(dfd);
+		return log_error(err, "cache %s: %s", u->dir, strerror(err));
+	}
+	if (!ours(&st)) {
 		close(dfd);
 		return log_error(ENOENT, "cache %s: not this user's alone (owner %u, mode %o): "
 				 "left alone", u->dir, (unsigned)st.st_uid,
