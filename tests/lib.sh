@@ -95,6 +95,12 @@ vaddr_off() {
 	done
 }
 
+# Process $1 runs the executable $2. A program started with "cmd &" may not
+# have exec'd yet when the next line runs: uprobe trace -p then finds the
+# shell's image and refuses ("... is not mapped"); wait_exec waits for it.
+runs_exe() { [ "$(readlink "/proc/$1/exe" 2>/dev/null)" = "$2" ]; }
+wait_exec() { wait_until "$1" runs_exe "$1" "$2"; } # pid path
+
 # Process $1 runs (not ended, nor a zombie not yet waited for).
 alive() {
 	[ -r "/proc/$1/stat" ] && [ "$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)" != Z ]

@@ -180,6 +180,7 @@ sleepers sleepers_signal UPROBE_QUIESCE_SIGNAL=40
 "$tgt" vforker >"$tmp/vforker.out" &
 pid=$!
 bg="$bg $pid"
+wait_exec $pid "$tgt"
 "$up" trace --count -p $pid "p:$tgt:at_work" >"$tmp/vf.out" 2>"$tmp/vf.err" &
 tracer=$!
 # The thread wakes every 3 s: it is let go while the tracer still runs, which

@@ -70,6 +70,7 @@ expect_eq poison "$st" 1 "exit status: $(tail -3 "$tmp/poison.err")" &&
 # poison, attached with -p: SIGTERM ends uprobe with the same report.
 "$tgt" poison-wait 0 >"$tmp/pw.out" &
 tpid=$!
+wait_exec $tpid "$tgt"
 "$top/build/uprobe" trace -p $tpid "$probe" >/dev/null 2>"$tmp/pw.err" &
 upid=$!
 while ! grep -q poisoned "$tmp/pw.out" && kill -0 $upid 2>/dev/null; do sleep 0.05; done
@@ -84,7 +85,7 @@ wait $tpid 2>/dev/null
 # ring 0, shared, may hold records of a thread that found no ring of its own.)
 expect_eq poison_attached "$st" 1 "exit status: $(tail -3 "$tmp/pw.err")" &&
 	expect_eq poison_attached "$(count "$tmp/pw.err" '^uprobe: PID [0-9]+: ring [0-9]+ corrupted at [0-9]+ \(producer position 4611686018427387904\); stopped reading it$' | awk '{ print ($1 >= 1) }')" \
-		1 "a corruption, by name ($(grep corrupted "$tmp/pw.err" | head -3))" &&
+		1 "a corruption, by name ($(tail -3 "$tmp/pw.err"))" &&
 	pass poison_attached
 echo "  poison_attached: uprobe exited $(((t1 - t0) / 1000000)) ms after SIGTERM"
 

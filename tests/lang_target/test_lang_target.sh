@@ -422,6 +422,7 @@ attached() {
 	mkfifo "$fifo"
 	"$tgt" -w "$fifo" "$@" &
 	tpid=$!
+	wait_exec $tpid "$tgt"
 	prog=${aprog:-}
 	[ -n "$prog" ] || prog="uprobe:$tgt:map_f { @[arg0] = count(); }"
 	"$uprobe" -e "$prog" -p $tpid >"$out" 2>"$err" &
@@ -475,6 +476,7 @@ aprog=
 mkfifo "$tmp/exitp.fifo"
 "$tgt" -w "$tmp/exitp.fifo" -a 1000 1 &
 tpid=$!
+wait_exec $tpid "$tgt"
 "$uprobe" -e "uprobe:$tgt:map_f { @n++; if (@n <= 3) { printf(\"%d %d\\n\", arg0, arg1); }
 if (@n == 500) { exit(); } } END { clear(@n); }" -p $tpid >"$tmp/exitp.out" 2>"$tmp/exitp.err" &
 upid=$!

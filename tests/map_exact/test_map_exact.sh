@@ -74,6 +74,7 @@ attached() {
 	mkfifo "$fifo"
 	"$tgt" -w "$fifo" "$@" &
 	tpid=$!
+	wait_exec $tpid "$tgt"
 	"$top/build/uprobe" trace -p $tpid --count -o "$out" "$probe" 2>"$err" &
 	upid=$!
 	tries=0
