@@ -187,6 +187,11 @@ int dispatch_optimized(void *rec, struct uprobe_regs *regs);
 /* Called by the lean trampolines at function entries (rflags not read). */
 int dispatch_entry_lean(void *rec, struct uprobe_regs *regs);
 
+/* uprobes_lean_body (x86-64) found the handler moved rip or rsp: rec's redirect follows. */
+void dispatch_lean_redirect(void *rec);
+/* ... and at a return probe's entry, read section held: the call followed, the hit counted. */
+void dispatch_lean_ret_enter(void *rec, struct uprobe *c, struct uprobe_regs *regs, int id);
+
 /* Called by trampolines that restore and redirect by themselves (aarch64). */
 void dispatch_jump(void *rec, struct uprobe_regs *regs);
 

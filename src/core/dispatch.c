@@ -33,6 +33,25 @@ __thread uint8_t *uprobes_count_base
 _Static_assert(__builtin_offsetof(struct probe_rec, count_slot) == 24,
 	       "tramp_templates.S reads count_slot at 24");
 
+#ifdef __x86_64__
+#include "arch/x86_64/lean_abi.h"
+
+/* uprobes_lean_body's fast path reads these (arch/x86_64/lean_abi.h). */
+_Static_assert(__builtin_offsetof(struct probe_rec, addr) == LEAN_REC_ADDR, "lean_abi.h");
+_Static_assert(__builtin_offsetof(struct probe_rec, consumers) == LEAN_REC_CONSUMERS, "lean_abi.h");
+_Static_assert(__builtin_offsetof(struct uprobe, next) == LEAN_C_NEXT, "lean_abi.h");
+_Static_assert(__builtin_offsetof(struct uprobe, fast_hits) == LEAN_C_FAST_HITS, "lean_abi.h");
+_Static_assert(__builtin_offsetof(struct uprobe, handler) == LEAN_C_HANDLER, "lean_abi.h");
+_Static_assert(__builtin_offsetof(struct uprobe, ret_handler) == LEAN_C_RET_HANDLER, "lean_abi.h");
+_Static_assert(__builtin_offsetof(struct uprobe, ctx) == LEAN_C_CTX, "lean_abi.h");
+_Static_assert(__builtin_offsetof(struct uprobe, hits) == LEAN_C_HITS, "lean_abi.h");
+_Static_assert(__builtin_offsetof(struct srcu_slot, seq) == 0, "lean_abi.h");
+_Static_assert(__builtin_offsetof(struct srcu_slot, id) == LEAN_SLOT_ID, "lean_abi.h");
+_Static_assert(__builtin_offsetof(struct srcu_tls, self) == 0, "lean_abi.h");
+_Static_assert(CORE_FAST_IDS == LEAN_FAST_IDS, "lean_abi.h");
+_Static_assert(sizeof(struct hit_line) == 1 << LEAN_HIT_LINE_SHIFT, "lean_abi.h");
+#endif
+
 void uprobe_count_thread(void *base)
 {
 	uprobes_count_base = base;
@@ -220,6 +239,34 @@ int dispatch_entry_lean(void *recp, struct uprobe_regs *regs)
 		return 0;
 	redirect_rec = rec;
 	return 1;
+}
+
+/*
+ * uprobes_lean_body's fast path at a return probe's entry, read section held
+ * (id >= 0): follow the call (consumers_call's return branch, the handler
+ * left to the caller, which clears ret_cur_cookie after it) and count the hit.
+ */
+void dispatch_lean_ret_enter(void *recp, struct uprobe *c, struct uprobe_regs *regs, int id)
+{
+	struct probe_rec *rec = recp;
+
+	/* Counted first: nothing then lives across the push's calls (no callee-saved pushes). */
+	if (__builtin_expect(id < CORE_FAST_IDS, 1))
+		__atomic_store_n(&c->fast_hits[id].n, c->fast_hits[id].n + 1, __ATOMIC_RELAXED);
+	else
+		stat_inc(&c->hits);
+	ret_cur_cookie = c->ret_site.path == UPROBE_RET_SITE
+				 ? retpatch_push_fast(rec, c, arch_regs_sp(regs), id)
+				 : ret_push(rec, c, regs, id);
+}
+
+/*
+ * uprobes_lean_body's fast path found rip or rsp moved by the handler: the
+ * redirect trap that follows is rec's (dispatch_redirect).
+ */
+void dispatch_lean_redirect(void *recp)
+{
+	redirect_rec = recp;
 }
 
 /*

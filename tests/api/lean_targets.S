@@ -42,4 +42,35 @@ lean_loop:
 	ret
 	.size lean_loop, .-lean_loop
 
+
+	/*
+	 * For the lean body's own tests (test_lean.c, body_*): lean_body_add
+	 * takes the jump at its entry (a 6-byte window: mov, add) and its ret,
+	 * followed by padding, a return site; lean_body_rbx returns rbx, which
+	 * it does not write, so a caller sees what the trampoline restored.
+	 */
+	.p2align 4, 0xcc
+	.globl lean_body_add
+	.type lean_body_add, @function
+lean_body_add:
+	.cfi_startproc
+	mov %rdi, %rax
+	add %rsi, %rax
+	ret
+	.cfi_endproc
+	.size lean_body_add, .-lean_body_add
+	.p2align 4, 0xcc
+
+	.globl lean_body_rbx
+	.type lean_body_rbx, @function
+lean_body_rbx:
+	.cfi_startproc
+	mov %rbx, %rax
+	nop
+	nop
+	ret
+	.cfi_endproc
+	.size lean_body_rbx, .-lean_body_rbx
+	.p2align 4, 0xcc
+
 	.section .note.GNU-stack,"",@progbits

@@ -33,6 +33,7 @@
 #define REC_COUNT_SLOT 24 /* offsetof(struct probe_rec, count_slot): core.h */
 
 #include "arch/x86_64/gprs.S.h"
+#include "arch/x86_64/lean_abi.h"
 
 	.text
 
@@ -221,6 +222,28 @@ uprobes_tramp_count_stub_end:
 	.error "the count stub's call must end where the lean stub's does"
 	.endif
 
+	/*
+	 * The lean stubs' shared body. Its fast path is dispatch_entry_lean's
+	 * common case written out, with no C frame between the trampoline and
+	 * the handler: the thread outside any read section (srcu.h: its slot
+	 * set, its sequence even, membarrier in use), the record's one consumer.
+	 * Then:
+	 *
+	 *   seq odd (srcu_read_lock); c = rec->consumers, alone
+	 *   a return probe: dispatch_lean_ret_enter (its push, the cookie, the
+	 *   count), the handler if any, the cookie cleared; else count the hit
+	 *   (c->fast_hits[id].n, a locked add on c->hits past LEAN_FAST_IDS),
+	 *   handler(c, regs, c->ctx) if any; seq even (unlock)
+	 *   rip and rsp as they were, else the redirect (dispatch_lean_redirect)
+	 *
+	 * Anything else (the thread's first section, a nested hit, several
+	 * consumers) calls dispatch_entry_lean (tramp+0) as the
+	 * body always did; a consumer list found wrong after the section began
+	 * ends the section first. The body keeps its state in callee-saved
+	 * registers, all of which it saved and reloads: rbx = regs (the
+	 * frame), r12 = the stub's tail (its data words at -TAIL), r13 = the
+	 * srcu slot, r14 = the consumer, r15 = the record. Offsets: lean_abi.h.
+	 */
 	.globl uprobes_lean_body
 	.hidden uprobes_lean_body
 	.type uprobes_lean_body, @function
@@ -236,18 +259,86 @@ uprobes_lean_body:
 	mov %rax, R_RIP(%rsp)
 	mov %rsp, %rbx
 	and $-16, %rsp
+	mov srcu_tls@gottpoff(%rip), %rax
+	mov %fs:(%rax), %r13		/* srcu_tls.self */
+	test %r13, %r13
+	jz .Llean_slow
+	mov (%r13), %rax		/* seq */
+	test $1, %al
+	jnz .Llean_slow
+	cmpl $0, srcu_use_fence(%rip)
+	jne .Llean_slow
+	inc %rax
+	mov %rax, (%r13)		/* the section begins */
+	mov 16 - TAIL(%r12), %r15
+	mov LEAN_REC_CONSUMERS(%r15), %r14
+	test %r14, %r14
+	jz .Llean_end_slow
+	cmpq $0, LEAN_C_NEXT(%r14)
+	jne .Llean_end_slow
+	movslq LEAN_SLOT_ID(%r13), %rcx
+	cmpq $0, LEAN_C_RET_HANDLER(%r14)
+	jne .Llean_ret
+	cmp $LEAN_FAST_IDS, %rcx
+	jae .Llean_count_locked
+	shl $LEAN_HIT_LINE_SHIFT, %rcx
+	add LEAN_C_FAST_HITS(%r14), %rcx
+	incq (%rcx)			/* only this thread writes its line */
+.Llean_call:
+	mov LEAN_C_HANDLER(%r14), %rax
+	test %rax, %rax
+	jz .Llean_called
+	mov %r14, %rdi
+	mov %rbx, %rsi
+	mov LEAN_C_CTX(%r14), %rdx
+	call *%rax
+.Llean_called:
+	incq (%r13)			/* the section ends: c is not read past here */
+	mov LEAN_REC_ADDR(%r15), %rax
+	cmp %rax, R_RIP(%rbx)
+	jne .Llean_moved
+	lea (128 + FRAME)(%rbx), %rax
+	cmp %rax, R_RSP(%rbx)
+	jne .Llean_moved
+	mov %rbx, %rsp
+.Llean_done:
+	mov %r12, R_RSP(%rsp)		/* where the ret below takes it */
+	LOAD_GPRS
+	lea R_RSP(%rsp), %rsp
+	ret
+.Llean_count_locked:
+	lock incq LEAN_C_HITS(%r14)
+	jmp .Llean_call
+.Llean_ret:				/* a return probe: the call followed first */
+	mov %r15, %rdi
+	mov %r14, %rsi
+	mov %rbx, %rdx
+	call dispatch_lean_ret_enter	/* (rec, c, regs, id): cookie set, hit counted */
+	mov LEAN_C_HANDLER(%r14), %rax
+	test %rax, %rax
+	jz 1f
+	mov %r14, %rdi
+	mov %rbx, %rsi
+	mov LEAN_C_CTX(%r14), %rdx
+	call *%rax
+1:	mov ret_cur_cookie@gottpoff(%rip), %rax
+	movq $0, %fs:(%rax)
+	jmp .Llean_called
+.Llean_moved:
+	mov %r15, %rdi
+	call dispatch_lean_redirect
+	mov %rbx, %rsp
+	jmp *8 - TAIL(%r12)
+.Llean_end_slow:
+	incq (%r13)			/* the section ends unused */
+.Llean_slow:
 	mov %rbx, %rsi
 	mov 16 - TAIL(%r12), %rdi
 	call *0 - TAIL(%r12)
 	mov %rbx, %rsp
 	test %eax, %eax
-	jz 1f
+	jz .Llean_done
 	jmp *8 - TAIL(%r12)
-1:
-	mov %r12, R_RSP(%rsp)		/* where the ret below takes it */
-	LOAD_GPRS
-	lea R_RSP(%rsp), %rsp
-	ret
 	.size uprobes_lean_body, .-uprobes_lean_body
 
 	/*
