@@ -31,7 +31,7 @@ $(B)/bench/bench_probe: bench/bench_probe.c bench/bench_handlers.h $(B)/bench/be
 	@mkdir -p $(@D)
 	$(BENCH_LINK)
 
-# Instructions per hit under callgrind (optional: needs valgrind; not part of `make bench`).
+# Instructions per hit under callgrind (needs valgrind; `make bench` runs it as bench_insns, ret.mk).
 .PHONY: bench-callgrind
 bench-callgrind: lib $(B)/bench/bench_probe $(B)/bench/bench_ret
 	@sh bench/callgrind.sh

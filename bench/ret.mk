@@ -13,6 +13,13 @@ $(B)/bench/bench_ret: bench/bench_ret.c bench/bench_ret_handlers.h \
 	@mkdir -p $(@D)
 	$(BENCH_LINK)
 
+# Instructions per hit of bench_probe's and bench_ret's paths under callgrind (bench/bench_insns.sh).
+BENCH_BINS += $(B)/bench/bench_insns
+$(B)/bench/bench_insns: bench/bench_insns.sh bench/callgrind.sh $(B)/bench/lib.sh \
+		$(B)/bench/bench_probe $(B)/bench/bench_ret
+	@mkdir -p $(@D)
+	install -m 755 $< $@
+
 # Entry+return on a return site by the thread's CPU time (A/B of two builds on a loaded machine).
 BENCH_BINS += $(B)/bench/bench_ret_cpu
 $(B)/bench/bench_ret_cpu: bench/bench_ret_cpu.c $(B)/libuprobes.so
