@@ -5,7 +5,9 @@
  * bring the unwinder, the CFI tables and the symbol layer with it. Their
  * programs have no ustack key, so the stack table src/lang/ustack.c would make
  * is refused here. fuzz_lang links no libuprobes either: with
- * LANG_NOSTACK_PUBLIC the public reader and symbolizer are refused too.
+ * LANG_NOSTACK_PUBLIC the public reader and symbolizer are refused too, and
+ * the count stub's per-thread base (src/trace/map/map_update.c sets it when a
+ * thread claims a shard of the count region) goes nowhere: no probe counts.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -40,6 +42,13 @@ int stack_reader_maps_since(struct uprobe_stack_reader *r, struct uprobe_symboli
 }
 
 #ifdef LANG_NOSTACK_PUBLIC
+#include "uprobes.h"
+
+void uprobe_count_thread(void *base)
+{
+	(void)base;
+}
+
 struct uprobe_symbolizer *uprobe_symbolizer_new(const struct uprobe_symbolizer_opts *o)
 {
 	(void)o;
