@@ -243,6 +243,9 @@ uprobes_tramp_count_stub_end:
 	 * registers, all of which it saved and reloads: rbx = regs (the
 	 * frame), r12 = the stub's tail (its data words at -TAIL), r13 = the
 	 * srcu slot, r14 = the consumer, r15 = the record. Offsets: lean_abi.h.
+	 * What consumers_call() (core/dispatch.c) does for one consumer is done
+	 * here again: a change to it (what a hit counts, the cookie) is made in
+	 * both places, and tests/api/test_lean's body_* cases check this one.
 	 */
 	.globl uprobes_lean_body
 	.hidden uprobes_lean_body
