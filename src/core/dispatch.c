@@ -112,6 +112,24 @@ static bool dispatch_singlestep(ucontext_t *uc)
 	return true;
 }
 
+/* A hit of consumer c by the thread of srcu id (>= 0): its own line, a locked add past them. */
+static inline __attribute__((always_inline)) void consumer_count(struct uprobe *c, int id)
+{
+	if (__builtin_expect(id < CORE_FAST_IDS, 1))
+		__atomic_store_n(&c->fast_hits[id].n, c->fast_hits[id].n + 1, __ATOMIC_RELAXED);
+	else
+		stat_inc(&c->hits);
+}
+
+/* Follow this call of rec for return consumer c (read section held): the call's cookie. */
+static inline __attribute__((always_inline)) uint64_t *
+consumer_follow(struct probe_rec *rec, struct uprobe *c, struct uprobe_regs *regs, int id)
+{
+	return c->ret_site.path == UPROBE_RET_SITE
+		       ? retpatch_push_fast(rec, c, arch_regs_sp(regs), id)
+		       : ret_push(rec, c, regs, id);
+}
+
 /*
  * Call every consumer's handler; a thread already in a handler only counts.
  * A consumer with a return handler follows the call first (ret_push), so
@@ -133,21 +151,14 @@ static inline __attribute__((always_inline)) void consumers_call(struct probe_re
 			continue;
 		}
 		if (c->ret_handler) {
-			ret_cur_cookie =
-				c->ret_site.path == UPROBE_RET_SITE
-					? retpatch_push_fast(rec, c, arch_regs_sp(regs), id)
-					: ret_push(rec, c, regs, id);
+			ret_cur_cookie = consumer_follow(rec, c, regs, id);
 			if (c->handler)
 				c->handler(c, regs, c->ctx);
 			ret_cur_cookie = NULL;
 		} else if (c->handler) {
 			c->handler(c, regs, c->ctx);
 		}
-		if (__builtin_expect(id < CORE_FAST_IDS, 1))
-			__atomic_store_n(&c->fast_hits[id].n, c->fast_hits[id].n + 1,
-					 __ATOMIC_RELAXED);
-		else
-			stat_inc(&c->hits);
+		consumer_count(c, id);
 		if (may_step && rec->mode == UPROBE_MODE_SINGLESTEP)
 			stat_inc(&c->singlesteps);
 	}
@@ -251,13 +262,8 @@ void dispatch_lean_ret_enter(void *recp, struct uprobe *c, struct uprobe_regs *r
 	struct probe_rec *rec = recp;
 
 	/* Counted first: nothing then lives across the push's calls (no callee-saved pushes). */
-	if (__builtin_expect(id < CORE_FAST_IDS, 1))
-		__atomic_store_n(&c->fast_hits[id].n, c->fast_hits[id].n + 1, __ATOMIC_RELAXED);
-	else
-		stat_inc(&c->hits);
-	ret_cur_cookie = c->ret_site.path == UPROBE_RET_SITE
-				 ? retpatch_push_fast(rec, c, arch_regs_sp(regs), id)
-				 : ret_push(rec, c, regs, id);
+	consumer_count(c, id);
+	ret_cur_cookie = consumer_follow(rec, c, regs, id);
 }
 
 /*
