@@ -64,7 +64,7 @@ fi
 # pid: a running cli_target; its executable's header, then the same two lines.
 "$tgt" until "$tmp/stop" >/dev/null &
 pid=$!
-wait_until $pid eval '[ "$(readlink "/proc/$pid/exe")" = "$tgt" ]'
+wait_exec $pid "$tgt"
 up "$pid" 'cli_*' >"$tmp/pid.out" 2>"$tmp/pid.err"
 st=$?
 expect_eq pid "$st" 0 "exit status: $(cat "$tmp/pid.err")" &&
