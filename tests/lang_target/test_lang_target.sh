@@ -89,6 +89,19 @@ expect_eq count_fork "$(grep '^@' "$tmp/cf.out")" "@: $((5 * n + n / 10))" "coun
 "$uprobe" -e "uprobe:$tgt:map_f { @ = count(); }" -c "$tgt -k $n 4" >"$tmp/ck.out" 2>&1
 expect_eq count_kill "$(grep '^@' "$tmp/ck.out")" "@: $((4 * n))" "count" && pass count_kill
 
+# The same by key (`@[arg0] = count()`, a keyed map updated by the handler, not the
+# stub): keys 0-4 get N / 5 from each of the 4 threads and from the forked child, the
+# early thread's key 7 its N / 10; after SIGKILL, N / 5 per key from each thread.
+"$uprobe" -e "uprobe:$tgt:map_f { @[arg0] = count(); }" -c "$tgt -f -e $n 4" \
+	>"$tmp/kf.out" 2>&1
+expect_eq keyed_fork "$(grep '^@' "$tmp/kf.out" | sort)" \
+	"$(for k in 0 1 2 3 4; do echo "@[$k]: $n"; done; echo "@[7]: $((n / 10))")" \
+	"per key" && pass keyed_fork
+"$uprobe" -e "uprobe:$tgt:map_f { @[arg0] = count(); }" -c "$tgt -k $n 4" >"$tmp/kk.out" 2>&1
+expect_eq keyed_kill "$(grep '^@' "$tmp/kk.out" | sort)" \
+	"$(for k in 0 1 2 3 4; do echo "@[$k]: $((4 * n / 5))"; done)" "per key" &&
+	pass keyed_kill
+
 # The count stub (docs/maps.md): a keyless count() map only written by `= count()` in
 # probes of the process, never clear()ed, zero()ed nor delete()d, is counted by the
 # trampoline itself (-d: "map @: count stub"); at entries only (the uretprobe's hits take
