@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: MIT
 # Run every test program given on the command line; each prints PASS:/FAIL:
 # lines. A program that exits non-zero without printing a FAIL line (a crash,
-# a hang) counts as one failure of its own. Ends with the failures' FAIL lines,
-# each under its program, and "N passed, N failed".
+# a hang) counts as one failure of its own. Ends with the failures, each
+# under its program: a FAIL line after the indented lines that gave its
+# reason, or a crash's last lines; then "N passed, N failed".
 #
 # A program is stopped as hung (it, and every process it started) once it has
 # printed nothing for TEST_TIMEOUT seconds (default 300): lack of progress,
@@ -72,6 +73,20 @@ skip_cases() { # file SKIP|KNOWN
 		{ print }' "$1" "$log" >"$log.skip" && cat "$log.skip" >"$log"
 }
 
+# The FAIL lines of log $1, each after the indented lines that explain it (a
+# shell test's fail() prints its reason so); a program that stopped with status
+# $2 and no FAIL line is shown by its last lines (where it was, what it said).
+failures() { # log rc
+	if grep -q '^FAIL: ' "$1"; then
+		awk '/^FAIL: / { for (i = 0; i < n; i++) print why[i]; print; n = 0; next }
+			/^  / { if (n == 3) { why[0] = why[1]; why[1] = why[2]; n = 2 } why[n++] = $0; next }
+			{ n = 0 }' "$1"
+	else
+		tail -n 8 "$1" | sed 's/^/  | /'
+		echo "FAIL: exited with status $2"
+	fi
+}
+
 forced=""
 for t in "$@"; do
 	if [ "$t" = --forced ]; then
@@ -121,7 +136,7 @@ for t in "$@"; do
 	skipped=$((skipped + s))
 	known=$((known + k))
 	grep '^KNOWN: ' "$log" >>"$known_log"
-	[ "$f" = 0 ] || { echo "$t$forced:"; grep '^FAIL: ' "$log"; grep -q '^FAIL: ' "$log" || echo "FAIL: exited with status $rc"; } >>"$fail_log"
+	[ "$f" = 0 ] || { echo "$t$forced:"; failures "$log" "$rc"; } >>"$fail_log"
 done
 [ "$skipped" = 0 ] || echo "$skipped skipped ($TEST_SKIP)"
 [ "$known" = 0 ] || { cat "$known_log"; echo "$known known defects found again ($known_file)"; }
