@@ -79,13 +79,17 @@ kill -TERM $upid
 wait $upid
 st=$?
 t1=$(date +%s%N)
+alive $tpid && tst=running || tst=gone
 kill $tpid
 wait $tpid 2>/dev/null
+# On failure: whether the target got as far as the poisoning and still ran,
+# and uprobe's own lines (not its summary's).
+why="target $tst, poisoned $(grep -c poisoned "$tmp/pw.out"); uprobe said: $(grep -v '^  \|^$' "$tmp/pw.err" | head -4 | tr '\n' '|')"
 # (Which ring is found first, and where, depends on what the tracer had read:
 # ring 0, shared, may hold records of a thread that found no ring of its own.)
-expect_eq poison_attached "$st" 1 "exit status: $(tail -3 "$tmp/pw.err")" &&
+expect_eq poison_attached "$st" 1 "exit status ($why)" &&
 	expect_eq poison_attached "$(count "$tmp/pw.err" '^uprobe: PID [0-9]+: ring [0-9]+ corrupted at [0-9]+ \(producer position 4611686018427387904\); stopped reading it$' | awk '{ print ($1 >= 1) }')" \
-		1 "a corruption, by name ($(tail -3 "$tmp/pw.err"))" &&
+		1 "a corruption, by name ($why)" &&
 	pass poison_attached
 echo "  poison_attached: uprobe exited $(((t1 - t0) / 1000000)) ms after SIGTERM"
 
