@@ -558,6 +558,7 @@ of $tgt matches 'nosuchprefix*'" "" -e "uprobe:$tgt:nosuchprefix* { @ = count();
 	-c "$tgt 10 1"
 "$tgt" -s 100000000 1 >/dev/null &
 spid=$!
+wait_exec $spid "$tgt" # the name in the message is the program's, not the forked shell's
 lang_err missing_path_p 1 "uprobe: cannot attach lang/p0_a0 (/nonexistent-uprobe/x:f) in PID \
 $spid ($(cat /proc/$spid/comm)): '/nonexistent-uprobe/x': No such file or directory" \
 	"Attaching 1 probe...
