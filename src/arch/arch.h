@@ -77,9 +77,15 @@ struct arch_tramp_req {
 	bool entry_full;  /* UPROBE_ENTRY_PATH=full */
 	bool no_flags;	  /* UPROBE_F_HANDLER_NO_FLAGS */
 	bool count;	  /* the record's first consumer asked for the count stub */
+	bool fence;	  /* srcu readers fence themselves (no membarrier): no inline lean entry */
+	bool no_inline;	  /* UPROBE_LEAN_BODY=shared: the lean stub, not the inline entry */
+	int32_t self_tls;   /* %fs offsets of srcu_tls.self and ret_cur_cookie (initial-exec) */
+	int32_t cookie_tls;
 	bool lean;	  /* out: the lean entry trampoline */
 	bool count_stub;  /* out: the count stub (TRAMP_KIND_COUNT, core's count_slot) */
 	int off;	  /* the arch's own: where the copy starts */
+	int entry_off;	  /* out: where the jump enters the trampoline, 0: the arch's default */
+	bool inline_body; /* out: the lean fast path is in the trampoline itself */
 };
 
 #if defined(__aarch64__)

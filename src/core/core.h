@@ -58,6 +58,7 @@ struct probe_rec {
 	unsigned tramp_size;	   /* what xol_alloc gave it */
 	bool at_entry;		   /* function entry: flags are dead, not restored */
 	bool lean;		   /* its trampoline is the lean one (dispatch_entry_lean) */
+	bool lean_inline;	   /* ... with the lean fast path in it (x86-64's LEAN_INLINE) */
 	bool tramp_deferred;	   /* its trampoline waits in xol_defer_end() (registry_lock) */
 	bool tramp_lost;	   /* ... which could not write it: never armed, never reused */
 	bool count_want;	   /* its first consumer asked for the count stub */

@@ -13,6 +13,8 @@
 #include "core/jump.h"
 #include "core/jump_memo.h"
 #include "core/resolve.h"
+#include "core/retprobe.h"
+#include "core/srcu.h"
 #include "ubp/ubp.h"
 #include "util/log.h"
 #include "xol/xol.h"
@@ -82,6 +84,24 @@ enum jump_entry_path jump_entry_path(void)
 	return JUMP_ENTRY_LEAN;
 }
 
+/*
+ * UPROBE_LEAN_BODY=shared (a test switch, read at each trampoline's build):
+ * function entries take the lean stub and its shared body, not the inline
+ * lean entry.
+ */
+static bool lean_body_shared(void)
+{
+	const char *v = getenv("UPROBE_LEAN_BODY");
+
+	return v && !strcmp(v, "shared");
+}
+
+/* A thread-local's offset from the thread pointer (initial-exec: the same in every thread). */
+static int32_t tls_off(const void *p)
+{
+	return (int32_t)((uintptr_t)p - (uintptr_t)__builtin_thread_pointer());
+}
+
 /* Write the trampoline (arch_tramp_begin/_finish): its code, the window's copy. */
 static bool rec_build_trampoline(struct probe_rec *rec)
 {
@@ -95,6 +115,10 @@ static bool rec_build_trampoline(struct probe_rec *rec)
 		.entry_full = rec->at_entry && jump_entry_path() == JUMP_ENTRY_FULL,
 		.no_flags = rec->flags & UPROBE_F_HANDLER_NO_FLAGS,
 		.count = rec->count_want,
+		.fence = srcu_use_fence,
+		.no_inline = lean_body_shared(),
+		.self_tls = tls_off(&srcu_tls.self),
+		.cookie_tls = tls_off(&ret_cur_cookie),
 	};
 	const char *why = "";
 	uint64_t lo, hi;
@@ -104,12 +128,15 @@ static bool rec_build_trampoline(struct probe_rec *rec)
 	if (size < 0)
 		return opt_refuse(rec, why);
 	rec->lean = req.lean;
+	rec->lean_inline = req.inline_body;
 	rec->count_stub = req.count_stub;
 	rec->tramp = xol_alloc(size, lo, hi, rec->addr);
 	rec->tramp_size = size;
 	if (!rec->tramp)
 		return opt_refuse(rec, "no memory for a trampoline within " ARCH_XOL_REACH);
 	len = arch_tramp_finish(&req, code, rec->tramp, &rec->copy, &why);
+	if (req.entry_off)
+		rec->jmp_to = rec->tramp + req.entry_off;
 	/* in a batch, written with its neighbours by core_attach_many (xol_defer_end) */
 	if (len >= 0 && (ret = xol_write_deferred(rec->tramp, code, len, size)) >= 0) {
 		rec->tramp_deferred = ret > 0;
@@ -241,6 +268,7 @@ bool jump_build(struct probe_rec *rec, const struct probe_target *t)
 		 "jump-optimized: %u-byte window of %u instruction%s, trampoline at 0x%lx%s",
 		 rec->win.len, rec->win.n, rec->win.n > 1 ? "s" : "", rec->tramp,
 		 rec->count_stub ? " (function entry, lean, count stub)" :
+		 rec->lean_inline ? " (function entry, lean, flags not read, inline)" :
 		 rec->lean ? (rec->flags & UPROBE_F_HANDLER_NO_FLAGS ?
 				      " (function entry, lean, flags not read)" :
 				      " (function entry, lean)") :

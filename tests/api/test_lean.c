@@ -6,11 +6,13 @@
  * register writes and a redirect take effect; UPROBE_ENTRY_PATH=full builds the flag-saving trampoline instead
  * and =lean-strict refuses an entry that cannot be jump-optimized. Also the
  * quiescence signal named by UPROBE_QUIESCE_SIGNAL (in a child: the signal
- * is chosen once per process). The lean stub's shared body (body_*): its fast
- * path (one consumer) shows and reloads every register, redirects, counts
- * each hit exactly past the threads counted apart (CORE_FAST_IDS), leaves a
- * nested hit to the C side; two consumers take the C side and a return
- * probe's entry follows the call on either return path.
+ * is chosen once per process). The lean fast path (body_*), in the probe's
+ * own trampoline (the inline lean entry, the default) and, in a child run
+ * with UPROBE_LEAN_BODY=shared, in the stubs' shared body: one consumer is
+ * shown and reloads every register, redirects, counts each hit exactly past
+ * the threads counted apart (CORE_FAST_IDS), leaves a nested hit to the C
+ * side; two consumers take the C side and a return probe's entry follows
+ * the call on either return path.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -111,7 +113,7 @@ static void lean_noflags(void)
 	if (!p)
 		return;
 	uprobe_get_info(p, &info);
-	CHECK_CONTAINS(info.reason, "(function entry, lean, flags not read)");
+	CHECK_CONTAINS(info.reason, "(function entry, lean, flags not read, inline)");
 	action = 0;
 	hits = 0;
 	/* Carry set before the call (past the red zone): the handler is not shown it. */
@@ -212,6 +214,9 @@ static uint64_t call_rbx(uint64_t v)
 	return out;
 }
 
+/* What uprobe_get_info says of the lean fast path's trampolines: inline, or the shared body's stub. */
+static const char *body_reason = "(function entry, lean, flags not read, inline)";
+
 static struct uprobe *attach_body(const char *sym)
 {
 	return attach_flags(sym, UPROBE_F_HANDLER_NO_SIMD | UPROBE_F_HANDLER_NO_FLAGS);
@@ -238,7 +243,7 @@ static void body_view_writes(void)
 		goto out;
 	uprobe_get_info(p, &info);
 	CHECK_EQ_INT(info.mode, UPROBE_MODE_OPTIMIZED);
-	CHECK_CONTAINS(info.reason, "(function entry, lean, flags not read)");
+	CHECK_CONTAINS(info.reason, body_reason);
 	action = 0;
 	hits = 0;
 	CHECK_EQ_U64(lean_body_add_fn(3, 4), 7);
@@ -417,7 +422,7 @@ static void body_ret_path(const char *path, enum uprobe_ret_path want, bool entr
 		return;
 	uprobe_get_info(p, &info);
 	CHECK_EQ_INT(info.ret_path, want);
-	CHECK_CONTAINS(info.reason, "(function entry, lean, flags not read)");
+	CHECK_CONTAINS(info.reason, body_reason);
 	ret_calls = ret_cookies = ret_rax_bad = 0;
 	for (long i = 0; i < 100; i++) {
 		CHECK_EQ_U64(lean_body_add_fn(i, 1), i + 1);
@@ -482,6 +487,26 @@ static int run_child(const char *self, const char *sig)
 
 static const char *self_path;
 
+/* The body_* cases again in a child, on the stubs' shared body: their lines are "lean_shared/...". */
+static int body_cases(void);
+
+static void shared_body(void)
+{
+	pid_t pid;
+	int st = -1;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		setenv("UPROBE_LEAN_BODY", "shared", 1);
+		execl(self_path, self_path, "shared-body", (char *)NULL);
+		_exit(127);
+	}
+	CHECK(pid > 0 && waitpid(pid, &st, 0) == pid);
+	CHECK(WIFEXITED(st));
+	CHECK_EQ_INT(WEXITSTATUS(st), 0);
+}
+
 static void quiesce_signal_env(void)
 {
 	CHECK_EQ_INT(run_child(self_path, "50"), 0);
@@ -493,17 +518,29 @@ int main(int argc, char **argv)
 {
 	if (argc > 1 && !strcmp(argv[1], "quiesce-child"))
 		return quiesce_child();
+	if (argc > 1 && !strcmp(argv[1], "shared-body")) {
+		tl_suite = "lean_shared";
+		body_reason = "(function entry, lean, flags not read)";
+		return body_cases();
+	}
 	self_path = "/proc/self/exe";
 	RUN(lean_view);
 	RUN(lean_noflags);
 	RUN(lean_writes);
 	RUN(full_path);
 	RUN(strict_refuses);
+	body_cases();
+	RUN(shared_body);
+	RUN(quiesce_signal_env);
+	TL_EXIT();
+}
+
+static int body_cases(void)
+{
 	RUN(body_view_writes);
 	RUN(body_threads);
 	RUN(body_two);
 	RUN(body_nested);
 	RUN(body_ret);
-	RUN(quiesce_signal_env);
 	TL_EXIT();
 }

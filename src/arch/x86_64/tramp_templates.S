@@ -223,11 +223,12 @@ uprobes_tramp_count_stub_end:
 	.endif
 
 	/*
-	 * The lean stubs' shared body. Its fast path is dispatch_entry_lean's
-	 * common case written out, with no C frame between the trampoline and
-	 * the handler: the thread outside any read section (srcu.h: its slot
-	 * set, its sequence even, membarrier in use), the record's one consumer.
-	 * Then:
+	 * The lean fast path: dispatch_entry_lean's common case written out, with
+	 * no C frame between the trampoline and the handler. Two copies of it
+	 * run: the stubs' shared body (uprobes_lean_body) and the inline lean
+	 * entry, one per probe (uprobes_tramp_lean_inline). It takes the thread
+	 * outside any read section (srcu.h: its slot set, its sequence even,
+	 * membarrier in use) at a record with one consumer:
 	 *
 	 *   seq odd (srcu_read_lock); c = rec->consumers, alone
 	 *   a return probe: dispatch_lean_ret_enter (its push, the cookie, the
@@ -237,15 +238,174 @@ uprobes_tramp_count_stub_end:
 	 *   rip and rsp as they were, else the redirect (dispatch_lean_redirect)
 	 *
 	 * Anything else (the thread's first section, a nested hit, several
-	 * consumers) calls dispatch_entry_lean (tramp+0) as the
-	 * body always did; a consumer list found wrong after the section began
-	 * ends the section first. The body keeps its state in callee-saved
-	 * registers, all of which it saved and reloads: rbx = regs (the
-	 * frame), r12 = the stub's tail (its data words at -TAIL), r13 = the
-	 * srcu slot, r14 = the consumer, r15 = the record. Offsets: lean_abi.h.
-	 * What consumers_call() (core/dispatch.c) does for one consumer is done
-	 * here again: a change to it (what a hit counts, the cookie) is made in
-	 * both places, and tests/api/test_lean's body_* cases check this one.
+	 * consumers) calls dispatch_entry_lean (data word 0); a consumer list
+	 * found wrong after the section began ends the section first. State in
+	 * callee-saved registers, all of which the frame saved and reloads:
+	 * rbx = regs (the frame), r13 = the srcu slot, r14 = the consumer, r15 =
+	 * the record. Offsets: lean_abi.h. What consumers_call()
+	 * (core/dispatch.c) does for one consumer is done here again: a change to
+	 * it (what a hit counts, the cookie) is made in both places, and
+	 * tests/api/test_lean's body_* cases check both copies.
+	 *
+	 * LEAN_FAST p, dw, fence: from r13 = srcu_tls.self (the frame stored, rsp
+	 * aligned) to the section's end, rip and rsp checked, rsp = rbx. \p
+	 * names the labels (LEAN_SLOW's), \dw addresses a data word ("16\dw");
+	 * fence: go slow while srcu readers fence themselves (srcu_use_fence).
+	 */
+	.macro LEAN_FAST p, dw, fence
+	test %r13, %r13
+	jz \p\()_slow
+	mov (%r13), %rax		/* seq */
+	test $1, %al
+	jnz \p\()_slow
+	.if \fence
+	cmpl $0, srcu_use_fence(%rip)
+	jne \p\()_slow
+	.endif
+	inc %rax
+	mov %rax, (%r13)		/* the section begins */
+	mov 16\dw, %r15
+	mov LEAN_REC_CONSUMERS(%r15), %r14
+	test %r14, %r14
+	jz \p\()_end_slow
+	cmpq $0, LEAN_C_NEXT(%r14)
+	jne \p\()_end_slow
+	movslq LEAN_SLOT_ID(%r13), %rcx
+	cmpq $0, LEAN_C_RET_HANDLER(%r14)
+	jne \p\()_ret
+	cmp $LEAN_FAST_IDS, %rcx
+	jae \p\()_count_locked
+	shl $LEAN_HIT_LINE_SHIFT, %rcx
+	add LEAN_C_FAST_HITS(%r14), %rcx
+	incq (%rcx)			/* only this thread writes its line */
+\p\()_call:
+	mov LEAN_C_HANDLER(%r14), %rax
+	test %rax, %rax
+	jz \p\()_called
+	mov %r14, %rdi
+	mov %rbx, %rsi
+	mov LEAN_C_CTX(%r14), %rdx
+	call *%rax
+\p\()_called:
+	incq (%r13)			/* the section ends: c is not read past here */
+	mov 24\dw, %rax
+	cmp %rax, R_RIP(%rbx)
+	jne \p\()_moved
+	lea (128 + FRAME)(%rbx), %rax
+	cmp %rax, R_RSP(%rbx)
+	jne \p\()_moved
+	mov %rbx, %rsp
+	.endm
+
+	/*
+	 * LEAN_FAST's other paths. inline: the C they call is in data words 4
+	 * and 5 (a call from the probe's trampoline may not reach the library),
+	 * and the cookie's %fs displacement is written in at build.
+	 */
+	.macro LEAN_SLOW p, dw, inline
+\p\()_count_locked:
+	lock incq LEAN_C_HITS(%r14)
+	jmp \p\()_call
+\p\()_ret:				/* a return probe: the call followed first */
+	mov %r15, %rdi
+	mov %r14, %rsi
+	mov %rbx, %rdx
+	.if \inline
+	call *32\dw
+	.else
+	call dispatch_lean_ret_enter	/* (rec, c, regs, id): cookie set, hit counted */
+	.endif
+	mov LEAN_C_HANDLER(%r14), %rax
+	test %rax, %rax
+	jz 1f
+	mov %r14, %rdi
+	mov %rbx, %rsi
+	mov LEAN_C_CTX(%r14), %rdx
+	call *%rax
+1:
+	.if \inline
+	.byte 0x64, 0x48, 0xc7, 0x04, 0x25	/* movq $0, %fs:disp32 */
+uprobes_tramp_lean_inline_cookie:
+	.long 0				/* ret_cur_cookie's offset */
+	.long 0
+	.else
+	mov ret_cur_cookie@gottpoff(%rip), %rax
+	movq $0, %fs:(%rax)
+	.endif
+	jmp \p\()_called
+\p\()_moved:
+	mov %r15, %rdi
+	.if \inline
+	call *40\dw
+	.else
+	call dispatch_lean_redirect
+	.endif
+	mov %rbx, %rsp
+	jmp *8\dw
+\p\()_end_slow:
+	incq (%r13)			/* the section ends unused */
+\p\()_slow:
+	mov %rbx, %rsi
+	mov 16\dw, %rdi
+	call *0\dw
+	mov %rbx, %rsp
+	test %eax, %eax
+	jz \p\()_done
+	jmp *8\dw
+	.endm
+
+	/*
+	 * The inline lean entry (LEAN_INLINE): LEAN_FAST in each probe's own
+	 * trampoline, for LEAN_NOFLAGS without SIMD where srcu readers need no
+	 * fence. The stub's call into the shared body and its return cost ~1.5
+	 * ns a hit (two more taken branches, a return-stack push and pop, the
+	 * return address kept and written back): this trampoline is ~600
+	 * bytes against the stub's 70, but its hot path is five lines against
+	 * the stub's and the body's four. Data words 4 and 5 (no SIMD, no body
+	 * here) hold dispatch_lean_ret_enter and dispatch_lean_redirect; the %fs
+	 * displacements of srcu_tls.self and ret_cur_cookie are written in at
+	 * build (arch_tramp_template). The slow paths come first, so that the
+	 * fast path falls through into the window's copy: the jump enters at
+	 * uprobes_tramp_lean_inline_entry (probe_rec.jmp_to).
+	 *
+	 *   entry: the frame as ENTRY's with rflags 0x202; rbx = regs, aligned
+	 *   r13 = %fs:disp32; LEAN_FAST
+	 *   done: 15 GPR loads; lea 272(%rsp),%rsp; window copy, jmp back
+	 */
+	.globl uprobes_tramp_lean_inline, uprobes_tramp_lean_inline_end
+	.hidden uprobes_tramp_lean_inline, uprobes_tramp_lean_inline_end
+	.globl uprobes_tramp_lean_inline_entry, uprobes_tramp_lean_inline_self
+	.hidden uprobes_tramp_lean_inline_entry, uprobes_tramp_lean_inline_self
+	.globl uprobes_tramp_lean_inline_cookie
+	.hidden uprobes_tramp_lean_inline_cookie
+	.p2align 5
+uprobes_tramp_lean_inline:
+	.quad 0, 0, 0, 0, 0, 0
+	LEAN_SLOW .Linl, +uprobes_tramp_lean_inline(%rip), 1
+	.p2align 4
+uprobes_tramp_lean_inline_entry:
+	lea -(128 + FRAME)(%rsp), %rsp
+	movq $0x202, R_RFL(%rsp)
+	SAVE_GPRS
+	lea (128 + FRAME)(%rsp), %rax
+	mov %rax, R_RSP(%rsp)
+	mov uprobes_tramp_lean_inline + 24(%rip), %rax
+	mov %rax, R_RIP(%rsp)
+	mov %rsp, %rbx
+	and $-16, %rsp
+	.byte 0x64, 0x4c, 0x8b, 0x2c, 0x25	/* mov %fs:disp32, %r13 */
+uprobes_tramp_lean_inline_self:
+	.long 0				/* srcu_tls.self's offset */
+	LEAN_FAST .Linl, +uprobes_tramp_lean_inline(%rip), 0
+.Linl_done:
+	LOAD_GPRS
+	lea (128 + FRAME)(%rsp), %rsp
+uprobes_tramp_lean_inline_end:
+
+	/*
+	 * The lean stubs' shared body: the frame as the other templates put it
+	 * (the stub's return address is R_RSP's word until read), r12 = the
+	 * stub's tail (its data words at -TAIL), LEAN_FAST, and back to the tail.
 	 */
 	.globl uprobes_lean_body
 	.hidden uprobes_lean_body
@@ -264,84 +424,13 @@ uprobes_lean_body:
 	and $-16, %rsp
 	mov srcu_tls@gottpoff(%rip), %rax
 	mov %fs:(%rax), %r13		/* srcu_tls.self */
-	test %r13, %r13
-	jz .Llean_slow
-	mov (%r13), %rax		/* seq */
-	test $1, %al
-	jnz .Llean_slow
-	cmpl $0, srcu_use_fence(%rip)
-	jne .Llean_slow
-	inc %rax
-	mov %rax, (%r13)		/* the section begins */
-	mov 16 - TAIL(%r12), %r15
-	mov LEAN_REC_CONSUMERS(%r15), %r14
-	test %r14, %r14
-	jz .Llean_end_slow
-	cmpq $0, LEAN_C_NEXT(%r14)
-	jne .Llean_end_slow
-	movslq LEAN_SLOT_ID(%r13), %rcx
-	cmpq $0, LEAN_C_RET_HANDLER(%r14)
-	jne .Llean_ret
-	cmp $LEAN_FAST_IDS, %rcx
-	jae .Llean_count_locked
-	shl $LEAN_HIT_LINE_SHIFT, %rcx
-	add LEAN_C_FAST_HITS(%r14), %rcx
-	incq (%rcx)			/* only this thread writes its line */
-.Llean_call:
-	mov LEAN_C_HANDLER(%r14), %rax
-	test %rax, %rax
-	jz .Llean_called
-	mov %r14, %rdi
-	mov %rbx, %rsi
-	mov LEAN_C_CTX(%r14), %rdx
-	call *%rax
-.Llean_called:
-	incq (%r13)			/* the section ends: c is not read past here */
-	mov LEAN_REC_ADDR(%r15), %rax
-	cmp %rax, R_RIP(%rbx)
-	jne .Llean_moved
-	lea (128 + FRAME)(%rbx), %rax
-	cmp %rax, R_RSP(%rbx)
-	jne .Llean_moved
-	mov %rbx, %rsp
+	LEAN_FAST .Llean, -TAIL(%r12), 1
 .Llean_done:
 	mov %r12, R_RSP(%rsp)		/* where the ret below takes it */
 	LOAD_GPRS
 	lea R_RSP(%rsp), %rsp
 	ret
-.Llean_count_locked:
-	lock incq LEAN_C_HITS(%r14)
-	jmp .Llean_call
-.Llean_ret:				/* a return probe: the call followed first */
-	mov %r15, %rdi
-	mov %r14, %rsi
-	mov %rbx, %rdx
-	call dispatch_lean_ret_enter	/* (rec, c, regs, id): cookie set, hit counted */
-	mov LEAN_C_HANDLER(%r14), %rax
-	test %rax, %rax
-	jz 1f
-	mov %r14, %rdi
-	mov %rbx, %rsi
-	mov LEAN_C_CTX(%r14), %rdx
-	call *%rax
-1:	mov ret_cur_cookie@gottpoff(%rip), %rax
-	movq $0, %fs:(%rax)
-	jmp .Llean_called
-.Llean_moved:
-	mov %r15, %rdi
-	call dispatch_lean_redirect
-	mov %rbx, %rsp
-	jmp *8 - TAIL(%r12)
-.Llean_end_slow:
-	incq (%r13)			/* the section ends unused */
-.Llean_slow:
-	mov %rbx, %rsi
-	mov 16 - TAIL(%r12), %rdi
-	call *0 - TAIL(%r12)
-	mov %rbx, %rsp
-	test %eax, %eax
-	jz .Llean_done
-	jmp *8 - TAIL(%r12)
+	LEAN_SLOW .Llean, -TAIL(%r12), 0
 	.size uprobes_lean_body, .-uprobes_lean_body
 
 	/*

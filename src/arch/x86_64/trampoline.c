@@ -18,6 +18,9 @@ extern const uint8_t uprobes_tramp_count_stub[], uprobes_tramp_count_stub_end[];
 extern const uint8_t uprobes_tramp_count_tls[], uprobes_tramp_count_hold[];
 extern const uint8_t uprobes_tramp_count_incq[], uprobes_tramp_count_miss[];
 extern const uint8_t uprobes_tramp_exit_nofl[], uprobes_tramp_exit_nofl_end[];
+extern const uint8_t uprobes_tramp_lean_inline[], uprobes_tramp_lean_inline_end[];
+extern const uint8_t uprobes_tramp_lean_inline_entry[], uprobes_tramp_lean_inline_self[];
+extern const uint8_t uprobes_tramp_lean_inline_cookie[];
 
 /*
  * [kind][simd]: start and end of each template (LEAN differs from ENTRY in its
@@ -38,6 +41,8 @@ static const uint8_t *const tramp_bounds[][2][2] = {
 			       { NULL, NULL } },
 	[TRAMP_KIND_EXIT_NOFLAGS] = { { uprobes_tramp_exit_nofl, uprobes_tramp_exit_nofl_end },
 				      { NULL, NULL } },
+	[TRAMP_KIND_LEAN_INLINE] = { { uprobes_tramp_lean_inline, uprobes_tramp_lean_inline_end },
+				     { NULL, NULL } },
 };
 extern const uint8_t uprobes_redirect_trap[];
 extern const uint8_t uprobes_ret_tramp[];
@@ -169,12 +174,28 @@ int arch_tramp_begin(struct arch_tramp_req *r, uint8_t *code, uint64_t *lo, uint
 	if (kind == TRAMP_KIND_LEAN_NOFLAGS && r->count && !r->simd &&
 	    count_base_tls_off() == (int32_t)count_base_tls_off())
 		kind = TRAMP_KIND_COUNT;
+	/* The inline lean entry: the stub's kind where its readers need no fence. */
+	if (kind == TRAMP_KIND_LEAN_NOFLAGS && !r->simd && !r->fence && !r->no_inline)
+		kind = TRAMP_KIND_LEAN_INLINE;
 	r->count_stub = kind == TRAMP_KIND_COUNT;
-	r->lean = kind == TRAMP_KIND_LEAN || kind == TRAMP_KIND_LEAN_NOFLAGS || r->count_stub;
+	r->inline_body = kind == TRAMP_KIND_LEAN_INLINE;
+	r->lean = kind == TRAMP_KIND_LEAN || kind == TRAMP_KIND_LEAN_NOFLAGS || r->count_stub ||
+		  r->inline_body;
 	r->off = arch_tramp_template(code, kind, r->simd, fn, r->rec, r->addr);
 	if (r->off < 0) {
 		*why = "the CPU lacks xsavec to preserve SIMD state around the handler";
 		return r->off;
+	}
+	r->entry_off = 0;
+	if (r->inline_body) {
+		const uint8_t *t = uprobes_tramp_lean_inline;
+		uint64_t words[2] = { (uint64_t)dispatch_lean_ret_enter,
+				      (uint64_t)dispatch_lean_redirect };
+
+		memcpy(code + TRAMP_RET_ENTER * 8, words, sizeof(words));
+		memcpy(code + (uprobes_tramp_lean_inline_self - t), &r->self_tls, 4);
+		memcpy(code + (uprobes_tramp_lean_inline_cookie - t), &r->cookie_tls, 4);
+		r->entry_off = (int)(uprobes_tramp_lean_inline_entry - t);
 	}
 	arch_window_range(r->win, lo, hi);
 	return r->off + ARCH_WINDOW_COPY_MAX;

@@ -14,8 +14,12 @@
 #define TRAMP_DATA_WORDS 6
 #define TRAMP_MAX 512
 
-/* Data words at the start of every trampoline. */
+/*
+ * Data words at the start of every trampoline. LEAN_INLINE has neither SIMD
+ * nor a body: its words 4 and 5 hold the C its slow paths call.
+ */
 enum { TRAMP_DISPATCH, TRAMP_REDIRECT, TRAMP_REC, TRAMP_ADDR, TRAMP_XSAVE_SIZE, TRAMP_BODY };
+enum { TRAMP_RET_ENTER = TRAMP_XSAVE_SIZE, TRAMP_MOVED = TRAMP_BODY };
 
 /*
  * The C side of a trampoline: run the consumers on regs. Returns non-zero
@@ -33,7 +37,9 @@ typedef int (*tramp_dispatch_fn)(void *rec, struct uprobe_regs *regs);
  * tramp_templates.S); EXIT is ENTRY without storing rip nor testing for the
  * redirect (return sites: the C side sets rip and never redirects);
  * EXIT_NOFLAGS is EXIT without reading rflags (every return handler of the
- * function has UPROBE_F_HANDLER_NO_FLAGS: they see 0x202).
+ * function has UPROBE_F_HANDLER_NO_FLAGS: they see 0x202); LEAN_INLINE is
+ * LEAN_NOFLAGS's fast path in the probe's own trampoline (no SIMD, srcu
+ * readers without fences), entered past its slow paths (entry_off).
  */
 enum tramp_kind {
 	TRAMP_KIND_FLAGS,
@@ -43,6 +49,7 @@ enum tramp_kind {
 	TRAMP_KIND_EXIT, /* a return site's (core/retpatch.c): no rip, no redirect; no SIMD variant */
 	TRAMP_KIND_EXIT_NOFLAGS, /* EXIT without pushfq (return handlers see 0x202) */
 	TRAMP_KIND_COUNT, /* LEAN_NOFLAGS's stub that counts by itself (uprobe_count_enable); no SIMD */
+	TRAMP_KIND_LEAN_INLINE,
 };
 
 /* Where a trampoline's regs sit below the probed thread's rsp. */
@@ -77,6 +84,8 @@ extern __thread uint8_t *uprobes_count_base
 /* The core's dispatch functions (core/dispatch.c) the trampolines call. */
 int dispatch_optimized(void *rec, struct uprobe_regs *regs);
 int dispatch_entry_lean(void *rec, struct uprobe_regs *regs);
+void dispatch_lean_ret_enter(void *rec, struct uprobe *c, struct uprobe_regs *regs, int id);
+void dispatch_lean_redirect(void *rec);
 
 /* The address the redirect trap reports (rip - 1 of its SIGTRAP). */
 uint64_t arch_redirect_trap_addr(void);
