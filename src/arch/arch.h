@@ -78,7 +78,7 @@ struct arch_tramp_req {
 	bool no_flags;	  /* UPROBE_F_HANDLER_NO_FLAGS */
 	bool count;	  /* the record's first consumer asked for the count stub */
 	bool fence;	  /* srcu readers fence themselves (no membarrier): no inline lean entry */
-	bool no_inline;	  /* UPROBE_LEAN_BODY=shared: the lean stub, not the inline entry */
+	bool no_inline;	  /* UPROBE_INLINE=off: the lean stub, not the inline entry */
 	int32_t self_tls;   /* %fs offsets of srcu_tls.self and ret_cur_cookie (initial-exec) */
 	int32_t cookie_tls;
 	bool lean;	  /* out: the lean entry trampoline */

@@ -84,20 +84,14 @@ enum jump_entry_path jump_entry_path(void)
 	return JUMP_ENTRY_LEAN;
 }
 
-/*
- * UPROBE_LEAN_BODY=shared (a test switch, read at each trampoline's build):
- * function entries take the lean stub and its shared body, not the inline
- * lean entry.
- */
-static bool lean_body_shared(void)
+bool jump_inline_off(void)
 {
-	const char *v = getenv("UPROBE_LEAN_BODY");
+	const char *v = getenv("UPROBE_INLINE");
 
-	return v && !strcmp(v, "shared");
+	return v && !strcmp(v, "off");
 }
 
-/* A thread-local's offset from the thread pointer (initial-exec: the same in every thread). */
-static int32_t tls_off(const void *p)
+int32_t jump_tls_off(const void *p)
 {
 	return (int32_t)((uintptr_t)p - (uintptr_t)__builtin_thread_pointer());
 }
@@ -116,9 +110,9 @@ static bool rec_build_trampoline(struct probe_rec *rec)
 		.no_flags = rec->flags & UPROBE_F_HANDLER_NO_FLAGS,
 		.count = rec->count_want,
 		.fence = srcu_use_fence,
-		.no_inline = lean_body_shared(),
-		.self_tls = tls_off(&srcu_tls.self),
-		.cookie_tls = tls_off(&ret_cur_cookie),
+		.no_inline = jump_inline_off(),
+		.self_tls = jump_tls_off(&srcu_tls.self),
+		.cookie_tls = jump_tls_off(&ret_cur_cookie),
 	};
 	const char *why = "";
 	uint64_t lo, hi;

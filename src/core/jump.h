@@ -30,6 +30,16 @@ uint8_t *jump_read_function(const struct probe_target *t, size_t max, size_t *le
 enum jump_entry_path { JUMP_ENTRY_LEAN, JUMP_ENTRY_FULL, JUMP_ENTRY_STRICT };
 enum jump_entry_path jump_entry_path(void);
 
+/*
+ * UPROBE_INLINE=off (a test switch, read at each trampoline's build): no
+ * inline fast path; function entries take the lean stub and its shared body,
+ * the exits of a ret the EXIT template and its C side (retpatch_exit).
+ */
+bool jump_inline_off(void);
+
+/* A thread-local's offset from the thread pointer (initial-exec: the same in every thread). */
+int32_t jump_tls_off(const void *p);
+
 /* Plan and build the trampoline; on success rec is in UPROBE_MODE_OPTIMIZED. */
 bool jump_build(struct probe_rec *rec, const struct probe_target *t);
 

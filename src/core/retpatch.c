@@ -33,6 +33,7 @@
 #include "core/retpatch.h"
 #include "core/retprobe.h"
 #include "core/retsite.h"
+#include "core/srcu.h"
 #include "ubp/ubp.h"
 #include "util/log.h"
 #include "xol/xol.h"
@@ -128,6 +129,7 @@ static int exit_tramp(struct retpatch_exit *x, const struct arch_exit *e, const 
 	unsigned npre = 0, pos = 0;
 	const struct arch_insn *ex;
 	uint64_t lo, hi, t;
+	enum tramp_kind kind;
 	int off, p, size;
 
 	while (e->win + pos < e->addr) {
@@ -162,9 +164,15 @@ static int exit_tramp(struct retpatch_exit *x, const struct arch_exit *e, const 
 	 * EXIT_NOFLAGS when the return handlers do not read rflags (x->nofl,
 	 * exit_get()): not even pushfq.
 	 */
-	off = arch_tramp_template(code, x->nofl ? TRAMP_KIND_EXIT_NOFLAGS : TRAMP_KIND_EXIT, false,
+	kind = x->nofl ? TRAMP_KIND_EXIT_NOFLAGS : TRAMP_KIND_EXIT;
+	/* A ret's: retpatch_exit's common case in the trampoline, where readers need no fence. */
+	if (e->kind == ARCH_EXIT_RET && !srcu_use_fence && !jump_inline_off())
+		kind = x->nofl ? TRAMP_KIND_EXIT_INLINE_NOFLAGS : TRAMP_KIND_EXIT_INLINE;
+	off = arch_tramp_template(code, kind, false,
 				  e->kind == ARCH_EXIT_RET ? retpatch_exit : retpatch_exit_tail, x,
 				  e->addr);
+	if (off >= 0)
+		arch_tramp_tls(code, kind, jump_tls_off(&srcu_tls.self), 0);
 	size = off + 16 + ARCH_WINDOW_COPY_MAX + 16;
 	t = xol_alloc(size, lo, hi, e->win);
 	if (off < 0 || !t) {
@@ -205,7 +213,7 @@ static int exit_tramp(struct retpatch_exit *x, const struct arch_exit *e, const 
 			code[p++] = 0x70 | (ex->cond ^ 1); /* not taken: */
 			code[p++] = ARCH_JMP_LEN;	   /* over the report, */
 		}
-		p = emit_jmp(code, p, t, arch_tramp_entry(t));
+		p = emit_jmp(code, p, t, t + arch_tramp_entry_off(kind));
 		if (p >= 0 && e->kind == ARCH_EXIT_TAIL_JCC)
 			p = emit_jmp(code, p, t, e->addr + e->len); /* on after the jcc */
 	}

@@ -22,7 +22,36 @@
 #include "core/retpatch.h"
 #include "core/srcu.h"
 
+#include "arch/x86_64/lean_abi.h"
+
 typedef void (*rp_simd_fn)(void *, void *, const void *, void *);
+
+/* The inline exit's fast path (tramp_templates.S) reads these (arch/x86_64/lean_abi.h). */
+#define OFF(t, f) __builtin_offsetof(t, f)
+_Static_assert(OFF(struct uprobe, flags) == LEAN_C_FLAGS && OFF(struct uprobe, id) == LEAN_C_ID &&
+		       OFF(struct uprobe, ret_hits) == LEAN_C_RET_HITS &&
+		       OFF(struct uprobe, ret_handler) == LEAN_C_RET_HANDLER &&
+		       UPROBE_F_HANDLER_NO_SIMD == 1 << 4,
+	       "lean_abi.h: struct uprobe");
+_Static_assert(OFF(struct hit_line, ret) == LEAN_HIT_RET && OFF(struct srcu_tls, rp) == EXIT_TLS_RP &&
+		       OFF(struct retpatch_exit, fn) == EXIT_X_FN && OFF(struct rp_stack, e) == EXIT_RP_E &&
+		       OFF(struct rp_stack, nb) == 0 && UPROBE_RET_DEPTH == EXIT_DEPTH,
+	       "lean_abi.h: the record stack");
+_Static_assert(sizeof(struct rp_entry) == 1 << EXIT_E_SHIFT && OFF(struct rp_entry, sp) == EXIT_E_SP &&
+		       OFF(struct rp_entry, ra) == EXIT_E_RA && OFF(struct rp_entry, rec) == EXIT_E_REC &&
+		       OFF(struct rp_entry, c) == EXIT_E_C && OFF(struct rp_entry, c_id) == EXIT_E_C_ID &&
+		       OFF(struct rp_entry, cookie) == EXIT_E_COOKIE && OFF(struct rp_entry, fn) == EXIT_E_FN,
+	       "lean_abi.h: struct rp_entry");
+_Static_assert(OFF(struct uprobe_ret, func) == EXIT_R_FUNC &&
+		       OFF(struct uprobe_ret, ret_addr) == EXIT_R_RET_ADDR &&
+		       OFF(struct uprobe_ret, cookie) == EXIT_R_COOKIE &&
+		       OFF(struct uprobe_ret, entry_sp) == EXIT_R_ENTRY_SP &&
+		       OFF(struct uprobe_ret, flags) == EXIT_R_FLAGS &&
+		       OFF(struct uprobe_ret, xmm0) == EXIT_R_XMM0 &&
+		       OFF(struct uprobe_ret, xmm1) == EXIT_R_XMM1 &&
+		       sizeof(struct uprobe_ret) <= EXIT_R_SIZE && EXIT_R_SIZE % 16 == 0,
+	       "lean_abi.h: struct uprobe_ret");
+#undef OFF
 
 /*
  * At a ret (a tail jump's exit: retpatch_exit_tail). The common case

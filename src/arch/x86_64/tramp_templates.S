@@ -492,6 +492,141 @@ uprobes_lean_body:
 	 */
 	EXIT_TRAMPOLINE uprobes_tramp_exit_nofl, 0
 
+	/*
+	 * The inline exit of a ret (EXIT_INLINE, EXIT_INLINE_NOFLAGS; chosen as
+	 * the inline lean entry is): retpatch_exit()'s common case written out
+	 * in the exit's own trampoline, with no C frame between it and the
+	 * return handler (the call into the C side and back cost what they cost
+	 * the lean stub: ~1.5 ns). The same checks, in the same order, on the
+	 * same read section; anything else ends the section unused and calls
+	 * retpatch_exit() (data word 0), which decides again from the start.
+	 * The slow path comes first: the jump enters at \name\()_entry.
+	 *
+	 *   entry: EXIT's frame; rbx = regs, aligned, struct uprobe_ret below
+	 *   r13 = srcu_tls.self: seq even -> odd; r12 = srcu_tls.rp (%fs:disp32,
+	 *   both written in at build)
+	 *   e = the stack's top: nb - 1 < UPROBE_RET_DEPTH (busy clear),
+	 *   e->sp the exit's rsp, e->fn x->fn, e->rec's first consumer e->c of
+	 *   id e->c_id, not a second record of the call below it, c NO_SIMD
+	 *   report: xmm0, xmm1, rip = e->ra, rsp = the exit's + 8, the call's
+	 *   words; nb - 1 (popped); c's return count; ret_handler(c, regs, &r,
+	 *   ctx); seq even
+	 *   done: 15 GPR loads; lea 272(%rsp),%rsp; the ret
+	 */
+	.macro EXIT_INLINE name, rdflags
+	.globl \name, \name\()_end, \name\()_entry, \name\()_self, \name\()_rp
+	.hidden \name, \name\()_end, \name\()_entry, \name\()_self, \name\()_rp
+	.p2align 5
+\name:
+	.quad 0, 0, 0, 0, 0, 0
+\name\()_locked:
+	lock incq LEAN_C_RET_HITS(%r14)
+	jmp \name\()_call
+\name\()_end_slow:
+	incq (%r13)			/* the section ends unused */
+\name\()_slow:
+	mov %rbx, %rsi
+	mov %rbx, %rsp
+	and $-16, %rsp
+	sub $8, %rsp
+	push %rsi			/* the frame: retpatch_exit keeps no callee-saved register */
+	mov \name + 16(%rip), %rdi
+	call *\name(%rip)
+	pop %rsp
+	jmp \name\()_done
+	.p2align 4
+\name\()_entry:
+	lea -(128 + FRAME)(%rsp), %rsp
+	.if \rdflags
+	pushfq
+	popq R_RFL(%rsp)
+	.else
+	movq $0x202, R_RFL(%rsp)
+	.endif
+	SAVE_GPRS
+	mov %rsp, %rbx
+	and $-16, %rsp
+	sub $EXIT_R_SIZE, %rsp		/* the struct uprobe_ret */
+	.byte 0x64, 0x4c, 0x8b, 0x2c, 0x25	/* mov %fs:disp32, %r13 */
+\name\()_self:
+	.long 0				/* srcu_tls.self's offset */
+	test %r13, %r13
+	jz \name\()_slow
+	mov (%r13), %rax		/* seq */
+	test $1, %al
+	jnz \name\()_slow
+	inc %rax
+	mov %rax, (%r13)		/* the section begins */
+	.byte 0x64, 0x4c, 0x8b, 0x24, 0x25	/* mov %fs:disp32, %r12 */
+\name\()_rp:
+	.long 0				/* srcu_tls.rp's offset */
+	test %r12, %r12
+	jz \name\()_end_slow
+	mov (%r12), %rax		/* nb */
+	lea -1(%rax), %rcx
+	cmp $EXIT_DEPTH, %rcx
+	jae \name\()_end_slow		/* empty, or busy */
+	shl $EXIT_E_SHIFT, %rcx
+	lea EXIT_RP_E(%r12,%rcx), %r15	/* e */
+	lea (128 + FRAME)(%rbx), %rdx	/* the exit's rsp: where the return address is */
+	cmp %rdx, EXIT_E_SP(%r15)
+	jne \name\()_end_slow
+	mov \name + 16(%rip), %rsi
+	mov EXIT_X_FN(%rsi), %rsi
+	cmp %rsi, EXIT_E_FN(%r15)
+	jne \name\()_end_slow
+	mov EXIT_E_REC(%r15), %rdi
+	mov LEAN_REC_CONSUMERS(%rdi), %r14
+	cmp %r14, EXIT_E_C(%r15)
+	jne \name\()_end_slow
+	mov LEAN_C_ID(%r14), %rdi
+	cmp %rdi, EXIT_E_C_ID(%r15)
+	jne \name\()_end_slow
+	cmp $1, %rax
+	jbe 1f
+	cmp %rdx, EXIT_E_SP - (1 << EXIT_E_SHIFT)(%r15)
+	jne 1f
+	cmp %rsi, EXIT_E_FN - (1 << EXIT_E_SHIFT)(%r15)
+	je \name\()_end_slow		/* a second record of the call */
+1:	testb $0x10, LEAN_C_FLAGS(%r14)	/* UPROBE_F_HANDLER_NO_SIMD */
+	jz \name\()_end_slow
+	movdqu %xmm0, EXIT_R_XMM0(%rsp)	/* nothing since the exit touched them */
+	movdqu %xmm1, EXIT_R_XMM1(%rsp)
+	mov EXIT_E_RA(%r15), %rdi
+	mov %rdi, R_RIP(%rbx)		/* rip the call site, rsp after the ret */
+	mov %rdi, EXIT_R_RET_ADDR(%rsp)
+	lea 8(%rdx), %rdi
+	mov %rdi, R_RSP(%rbx)
+	mov %rsi, EXIT_R_FUNC(%rsp)
+	mov EXIT_E_COOKIE(%r15), %rdi
+	mov %rdi, EXIT_R_COOKIE(%rsp)
+	mov %rdx, EXIT_R_ENTRY_SP(%rsp)
+	movl $0, EXIT_R_FLAGS(%rsp)
+	dec %rax
+	mov %rax, (%r12)		/* popped before the handler runs */
+	movslq LEAN_SLOT_ID(%r13), %rcx
+	cmp $LEAN_FAST_IDS, %rcx
+	jae \name\()_locked
+	shl $LEAN_HIT_LINE_SHIFT, %rcx
+	add LEAN_C_FAST_HITS(%r14), %rcx
+	incq LEAN_HIT_RET(%rcx)		/* only this thread writes its line */
+\name\()_call:
+	mov %r14, %rdi
+	mov %rbx, %rsi
+	mov %rsp, %rdx
+	mov LEAN_C_CTX(%r14), %rcx
+	call *LEAN_C_RET_HANDLER(%r14)
+	incq (%r13)			/* the section ends */
+	mov %rbx, %rsp
+\name\()_done:
+	LOAD_GPRS
+	lea (128 + FRAME)(%rsp), %rsp
+\name\()_end:
+	.endm
+
+	EXIT_INLINE uprobes_tramp_exit_inline, 1
+	EXIT_INLINE uprobes_tramp_exit_inline_nofl, 0
+
 /* Reached with rsp = &struct uprobe_regs; the SIGTRAP handler takes it from here. */
 	.globl uprobes_redirect_trap
 	.hidden uprobes_redirect_trap

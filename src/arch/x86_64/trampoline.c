@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "arch/arch.h"
+#include "arch/x86_64/lean_abi.h"
 
 extern const uint8_t uprobes_tramp_entry[], uprobes_tramp_entry_end[];
 extern const uint8_t uprobes_tramp_flags[], uprobes_tramp_flags_end[];
@@ -21,6 +22,12 @@ extern const uint8_t uprobes_tramp_exit_nofl[], uprobes_tramp_exit_nofl_end[];
 extern const uint8_t uprobes_tramp_lean_inline[], uprobes_tramp_lean_inline_end[];
 extern const uint8_t uprobes_tramp_lean_inline_entry[], uprobes_tramp_lean_inline_self[];
 extern const uint8_t uprobes_tramp_lean_inline_cookie[];
+extern const uint8_t uprobes_tramp_exit_inline[], uprobes_tramp_exit_inline_end[];
+extern const uint8_t uprobes_tramp_exit_inline_entry[], uprobes_tramp_exit_inline_self[];
+extern const uint8_t uprobes_tramp_exit_inline_rp[];
+extern const uint8_t uprobes_tramp_exit_inline_nofl[], uprobes_tramp_exit_inline_nofl_end[];
+extern const uint8_t uprobes_tramp_exit_inline_nofl_entry[], uprobes_tramp_exit_inline_nofl_self[];
+extern const uint8_t uprobes_tramp_exit_inline_nofl_rp[];
 
 /*
  * [kind][simd]: start and end of each template (LEAN differs from ENTRY in its
@@ -43,6 +50,11 @@ static const uint8_t *const tramp_bounds[][2][2] = {
 				      { NULL, NULL } },
 	[TRAMP_KIND_LEAN_INLINE] = { { uprobes_tramp_lean_inline, uprobes_tramp_lean_inline_end },
 				     { NULL, NULL } },
+	[TRAMP_KIND_EXIT_INLINE] = { { uprobes_tramp_exit_inline, uprobes_tramp_exit_inline_end },
+				     { NULL, NULL } },
+	[TRAMP_KIND_EXIT_INLINE_NOFLAGS] = { { uprobes_tramp_exit_inline_nofl,
+					       uprobes_tramp_exit_inline_nofl_end },
+					     { NULL, NULL } },
 };
 extern const uint8_t uprobes_redirect_trap[];
 extern const uint8_t uprobes_ret_tramp[];
@@ -99,7 +111,7 @@ int arch_tramp_template(uint8_t *out, enum tramp_kind kind, bool simd, tramp_dis
 	const uint8_t *start = tramp_bounds[kind][simd][0], *end = tramp_bounds[kind][simd][1];
 	uint64_t data[TRAMP_DATA_WORDS] = { 0 };
 
-	if (!start)
+	if (!start || end - start > TRAMP_MAX)
 		return -ENOTSUP;
 	if (simd) {
 		data[TRAMP_XSAVE_SIZE] = xsave_area_size();
@@ -112,6 +124,10 @@ int arch_tramp_template(uint8_t *out, enum tramp_kind kind, bool simd, tramp_dis
 	data[TRAMP_REC] = (uint64_t)rec;
 	data[TRAMP_ADDR] = addr;
 	data[TRAMP_BODY] = (uint64_t)uprobes_lean_body;
+	if (kind == TRAMP_KIND_LEAN_INLINE) {
+		data[TRAMP_RET_ENTER] = (uint64_t)dispatch_lean_ret_enter;
+		data[TRAMP_MOVED] = (uint64_t)dispatch_lean_redirect;
+	}
 	memcpy(out, data, sizeof(data));
 	if (kind == TRAMP_KIND_COUNT) {
 		int32_t disp = (int32_t)count_base_tls_off();
@@ -119,6 +135,48 @@ int arch_tramp_template(uint8_t *out, enum tramp_kind kind, bool simd, tramp_dis
 		memcpy(out + (uprobes_tramp_count_tls - start), &disp, sizeof(disp));
 	}
 	return (int)(end - start);
+}
+
+/* At the template's symbol sym, the 4 bytes of v. */
+static void put32(uint8_t *out, const uint8_t *start, const uint8_t *sym, int32_t v)
+{
+	memcpy(out + (sym - start), &v, sizeof(v));
+}
+
+void arch_tramp_tls(uint8_t *out, enum tramp_kind kind, int32_t self_tls, int32_t cookie_tls)
+{
+	const uint8_t *t = tramp_bounds[kind][0][0];
+
+	switch (kind) {
+	case TRAMP_KIND_LEAN_INLINE:
+		put32(out, t, uprobes_tramp_lean_inline_self, self_tls);
+		put32(out, t, uprobes_tramp_lean_inline_cookie, cookie_tls);
+		break;
+	case TRAMP_KIND_EXIT_INLINE:
+		put32(out, t, uprobes_tramp_exit_inline_self, self_tls);
+		put32(out, t, uprobes_tramp_exit_inline_rp, self_tls + EXIT_TLS_RP);
+		break;
+	case TRAMP_KIND_EXIT_INLINE_NOFLAGS:
+		put32(out, t, uprobes_tramp_exit_inline_nofl_self, self_tls);
+		put32(out, t, uprobes_tramp_exit_inline_nofl_rp, self_tls + EXIT_TLS_RP);
+		break;
+	default:
+		break;
+	}
+}
+
+int arch_tramp_entry_off(enum tramp_kind kind)
+{
+	switch (kind) {
+	case TRAMP_KIND_LEAN_INLINE:
+		return (int)(uprobes_tramp_lean_inline_entry - uprobes_tramp_lean_inline);
+	case TRAMP_KIND_EXIT_INLINE:
+		return (int)(uprobes_tramp_exit_inline_entry - uprobes_tramp_exit_inline);
+	case TRAMP_KIND_EXIT_INLINE_NOFLAGS:
+		return (int)(uprobes_tramp_exit_inline_nofl_entry - uprobes_tramp_exit_inline_nofl);
+	default:
+		return TRAMP_DATA_WORDS * 8;
+	}
 }
 
 bool arch_count_fixup(ucontext_t *uc, uint64_t tramp)
@@ -188,14 +246,8 @@ int arch_tramp_begin(struct arch_tramp_req *r, uint8_t *code, uint64_t *lo, uint
 	}
 	r->entry_off = 0;
 	if (r->inline_body) {
-		const uint8_t *t = uprobes_tramp_lean_inline;
-		uint64_t words[2] = { (uint64_t)dispatch_lean_ret_enter,
-				      (uint64_t)dispatch_lean_redirect };
-
-		memcpy(code + TRAMP_RET_ENTER * 8, words, sizeof(words));
-		memcpy(code + (uprobes_tramp_lean_inline_self - t), &r->self_tls, 4);
-		memcpy(code + (uprobes_tramp_lean_inline_cookie - t), &r->cookie_tls, 4);
-		r->entry_off = (int)(uprobes_tramp_lean_inline_entry - t);
+		arch_tramp_tls(code, kind, r->self_tls, r->cookie_tls);
+		r->entry_off = arch_tramp_entry_off(kind);
 	}
 	arch_window_range(r->win, lo, hi);
 	return r->off + ARCH_WINDOW_COPY_MAX;

@@ -12,7 +12,7 @@
 #include "uprobes.h"
 
 #define TRAMP_DATA_WORDS 6
-#define TRAMP_MAX 512
+#define TRAMP_MAX 768
 
 /*
  * Data words at the start of every trampoline. LEAN_INLINE has neither SIMD
@@ -50,6 +50,8 @@ enum tramp_kind {
 	TRAMP_KIND_EXIT_NOFLAGS, /* EXIT without pushfq (return handlers see 0x202) */
 	TRAMP_KIND_COUNT, /* LEAN_NOFLAGS's stub that counts by itself (uprobe_count_enable); no SIMD */
 	TRAMP_KIND_LEAN_INLINE,
+	TRAMP_KIND_EXIT_INLINE,	       /* EXIT with retpatch_exit()'s common case in it (a ret's) */
+	TRAMP_KIND_EXIT_INLINE_NOFLAGS, /* ... without reading rflags */
 };
 
 /* Where a trampoline's regs sit below the probed thread's rsp. */
@@ -63,6 +65,16 @@ enum tramp_kind {
  */
 int arch_tramp_template(uint8_t *out, enum tramp_kind kind, bool simd, tramp_dispatch_fn fn,
 			void *rec, uint64_t addr);
+
+/*
+ * The inline kinds' fast paths read thread-locals at %fs displacements
+ * written into the template (out, from arch_tramp_template): self_tls,
+ * srcu_tls.self's, and cookie_tls, ret_cur_cookie's (the core's, initial-exec).
+ * Where the jump (or a window copy's jmp) enters a trampoline of the kind:
+ * past the slow paths of an inline kind, else right after the data words.
+ */
+void arch_tramp_tls(uint8_t *out, enum tramp_kind kind, int32_t self_tls, int32_t cookie_tls);
+int arch_tramp_entry_off(enum tramp_kind kind);
 
 /*
  * The count stub (TRAMP_KIND_COUNT): a thread preempted between its load of
