@@ -897,7 +897,7 @@ struct str_worker {
 	int id;
 	long n;
 	int which; /* writers: 0 or 1, the string they set; readers: -1 */
-	long torn, seen;
+	long torn, seen, again; /* again: -EAGAIN, counted by the map as dropped_nested */
 };
 
 static void fill_str(char *v, int which)
@@ -917,11 +917,15 @@ static void *str_worker(void *p)
 	if (w->which >= 0)
 		fill_str(v, w->which);
 	for (long i = 0; i < w->n; i++) {
+		int err;
+
 		if (w->which >= 0) {
-			map_value_set_bytes(w->r, w->id, &key, v);
+			w->again += map_value_set_bytes(w->r, w->id, &key, v) == -EAGAIN;
 			continue;
 		}
-		if (map_value_get_bytes(w->r, w->id, &key, v))
+		err = map_value_get_bytes(w->r, w->id, &key, v);
+		w->again += err == -EAGAIN;
+		if (err)
 			continue;
 		w->seen++;
 		if (memcmp(v, a, 64) && memcmp(v, b, 64))
@@ -993,10 +997,18 @@ static void test_value_strings(void)
 	for (int i = 0; i < 4; i++)
 		pthread_join(th[i], NULL);
 	CHECK_EQ_INT(w[2].torn + w[3].torn, 0);
-	/* a reader never waits for a writer, nor a writer for another: nothing dropped */
-	CHECK_EQ_INT(w[2].seen + w[3].seen, 2 * w[2].n);
+	/*
+	 * A reader never waits for a writer, nor a writer for another: every read
+	 * sees a value and every write lands, but for one that lost MAP_SPIN times
+	 * in a row (a read whose copy two writes overtook each time, on a loaded
+	 * machine: 1 read in 10^6 in make check), which gives up and is counted,
+	 * never silent.
+	 */
+	CHECK_EQ_INT(w[2].seen + w[3].seen + w[2].again + w[3].again, 2 * w[2].n);
+	CHECK(w[0].again + w[1].again + w[2].again + w[3].again <= 4 * w[2].n / 10000);
 	CHECK_EQ_INT(map_stats_get(r, id, &st), 0);
-	CHECK_EQ_INT(st.dropped_full + st.dropped_nested, 0);
+	CHECK_EQ_INT(st.dropped_full, 0);
+	CHECK_EQ_INT(st.dropped_nested, w[0].again + w[1].again + w[2].again + w[3].again);
 	CHECK_EQ_INT(map_value_set_bytes(r, id, &other, v), 0);
 	CHECK_EQ_INT(map_zero(r, id), 0);
 	CHECK_EQ_INT(map_value_get_bytes(r, id, &other, got), 0);
