@@ -25,7 +25,9 @@
 # The programs after an argument "--forced" run with the new paths forced on
 # (make check's second pass, docs/testing.md): UPROBE_ENTRY_PATH=lean-strict
 # and UPROBE_RET_PATH=site-strict (no breakpoint at a function entry, no
-# return-address hijack), DIFF_SEQS=1000, and tests/forced.skip as TEST_SKIP;
+# return-address hijack), UPROBE_INLINE=off (the stub, the shared body and the
+# exits' C side, not the inline fast paths the first pass runs),
+# DIFF_SEQS=1000, and tests/forced.skip as TEST_SKIP;
 # their "==" and "--" lines say "(forced)".
 known_file=$(dirname "$0")/known_defects
 passed=0
@@ -91,7 +93,8 @@ forced=""
 for t in "$@"; do
 	if [ "$t" = --forced ]; then
 		forced=" (forced)"
-		export UPROBE_ENTRY_PATH=lean-strict UPROBE_RET_PATH=site-strict DIFF_SEQS=1000
+		export UPROBE_ENTRY_PATH=lean-strict UPROBE_RET_PATH=site-strict UPROBE_INLINE=off
+		export DIFF_SEQS=1000
 		TEST_SKIP=$(dirname "$0")/forced.skip
 		continue
 	fi
