@@ -31,6 +31,8 @@ typedef void (*rp_simd_fn)(void *, void *, const void *, void *);
 _Static_assert(OFF(struct uprobe, flags) == LEAN_C_FLAGS && OFF(struct uprobe, id) == LEAN_C_ID &&
 		       OFF(struct uprobe, ret_hits) == LEAN_C_RET_HITS &&
 		       OFF(struct uprobe, ret_handler) == LEAN_C_RET_HANDLER &&
+		       OFF(struct uprobe, ret_site.path) == LEAN_C_RET_PATH &&
+		       UPROBE_RET_SITE == LEAN_RET_SITE &&
 		       UPROBE_F_HANDLER_NO_SIMD == 1 << 4,
 	       "lean_abi.h: struct uprobe");
 _Static_assert(OFF(struct hit_line, ret) == LEAN_HIT_RET && OFF(struct srcu_tls, rp) == EXIT_TLS_RP &&

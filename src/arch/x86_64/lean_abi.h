@@ -20,6 +20,8 @@
 #define LEAN_C_ID 56		/* ... id */
 #define LEAN_C_HITS 72		/* ... hits */
 #define LEAN_C_RET_HITS 96	/* ... ret_hits */
+#define LEAN_C_RET_PATH 536	/* ... ret_site.path */
+#define LEAN_RET_SITE 2		/* UPROBE_RET_SITE */
 #define LEAN_SLOT_ID 12		/* struct srcu_slot: id (seq at 0) */
 #define LEAN_FAST_IDS 16	/* CORE_FAST_IDS */
 #define LEAN_HIT_LINE_SHIFT 6	/* sizeof(struct hit_line) == 1 << 6 */

@@ -307,15 +307,77 @@ uprobes_tramp_count_stub_end:
 	lock incq LEAN_C_HITS(%r14)
 	jmp \p\()_call
 \p\()_ret:				/* a return probe: the call followed first */
+	.if \inline
+	/*
+	 * retpatch_push_fast()'s common case (core/retpatch.h): a return site's
+	 * probe, the thread's record stack made, not busy nor full, its top an
+	 * older live frame (above sp, no stack but the threads' own registered:
+	 * ret_nstacks 0), the return address not the hijack's (ret_tramp): the
+	 * call's record pushed, ret_cur_cookie its cookie, the hit counted.
+	 * Anything else: dispatch_lean_ret_enter (data word 4), rcx the id.
+	 */
+	cmpb $LEAN_RET_SITE, LEAN_C_RET_PATH(%r14)
+	jne \p\()_ret_c
+	.byte 0x64, 0x4c, 0x8b, 0x14, 0x25	/* mov %fs:disp32, %r10 */
+uprobes_tramp_lean_inline_rp:
+	.long 0				/* srcu_tls.rp's offset */
+	test %r10, %r10
+	jz \p\()_ret_c
+	mov (%r10), %rax		/* nb */
+	cmp $EXIT_DEPTH, %rax
+	jae \p\()_ret_c			/* full, or busy */
+	lea (128 + FRAME)(%rbx), %rdx	/* sp */
+	mov (%rdx), %rsi		/* the return address */
+	test %rax, %rax
+	jz 2f
+	mov %rax, %rdi
+	shl $EXIT_E_SHIFT, %rdi
+	cmp %rdx, EXIT_RP_E - (1 << EXIT_E_SHIFT) + EXIT_E_SP(%r10,%rdi)
+	jbe \p\()_ret_c			/* the top is not above sp: frames to drop */
+	mov 48\dw, %rdi
+	cmpl $0, (%rdi)			/* ret_nstacks */
+	jne \p\()_ret_c
+2:	mov 56\dw, %rdi
+	cmp (%rdi), %rsi		/* ret_tramp */
+	je \p\()_ret_c
+	mov %rax, %rdi
+	shl $EXIT_E_SHIFT, %rdi
+	lea EXIT_RP_E(%r10,%rdi), %rdi	/* e */
+	mov %rdx, EXIT_E_SP(%rdi)
+	mov %rsi, EXIT_E_RA(%rdi)
+	mov %r15, EXIT_E_REC(%rdi)
+	mov %r14, EXIT_E_C(%rdi)
+	mov LEAN_C_ID(%r14), %rsi
+	mov %rsi, EXIT_E_C_ID(%rdi)
+	movq $0, EXIT_E_COOKIE(%rdi)
+	mov LEAN_REC_ADDR(%r15), %rsi
+	mov %rsi, EXIT_E_FN(%rdi)
+	inc %rax
+	mov %rax, (%r10)		/* pushed */
+	lea EXIT_E_COOKIE(%rdi), %rdi
+	.byte 0x64, 0x48, 0x89, 0x3c, 0x25	/* mov %rdi, %fs:disp32 */
+uprobes_tramp_lean_inline_cookie_set:
+	.long 0				/* ret_cur_cookie's offset */
+	cmp $LEAN_FAST_IDS, %rcx
+	jae 3f
+	shl $LEAN_HIT_LINE_SHIFT, %rcx
+	add LEAN_C_FAST_HITS(%r14), %rcx
+	incq (%rcx)			/* only this thread writes its line */
+	jmp 4f
+3:	lock incq LEAN_C_HITS(%r14)
+	jmp 4f
+\p\()_ret_c:
 	mov %r15, %rdi
 	mov %r14, %rsi
 	mov %rbx, %rdx
-	.if \inline
 	call *32\dw
 	.else
+	mov %r15, %rdi
+	mov %r14, %rsi
+	mov %rbx, %rdx
 	call dispatch_lean_ret_enter	/* (rec, c, regs, id): cookie set, hit counted */
 	.endif
-	mov LEAN_C_HANDLER(%r14), %rax
+4:	mov LEAN_C_HANDLER(%r14), %rax
 	test %rax, %rax
 	jz 1f
 	mov %r14, %rdi
@@ -376,11 +438,14 @@ uprobes_tramp_lean_inline_cookie:
 	.hidden uprobes_tramp_lean_inline, uprobes_tramp_lean_inline_end
 	.globl uprobes_tramp_lean_inline_entry, uprobes_tramp_lean_inline_self
 	.hidden uprobes_tramp_lean_inline_entry, uprobes_tramp_lean_inline_self
-	.globl uprobes_tramp_lean_inline_cookie
-	.hidden uprobes_tramp_lean_inline_cookie
+	.globl uprobes_tramp_lean_inline_cookie, uprobes_tramp_lean_inline_cookie_set
+	.hidden uprobes_tramp_lean_inline_cookie, uprobes_tramp_lean_inline_cookie_set
+	.globl uprobes_tramp_lean_inline_rp
+	.hidden uprobes_tramp_lean_inline_rp
 	.p2align 5
 uprobes_tramp_lean_inline:
 	.quad 0, 0, 0, 0, 0, 0
+	.quad 0, 0			/* &ret_nstacks, &ret_tramp */
 	LEAN_SLOW .Linl, +uprobes_tramp_lean_inline(%rip), 1
 	.p2align 4
 uprobes_tramp_lean_inline_entry:

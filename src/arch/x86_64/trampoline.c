@@ -21,7 +21,8 @@ extern const uint8_t uprobes_tramp_count_incq[], uprobes_tramp_count_miss[];
 extern const uint8_t uprobes_tramp_exit_nofl[], uprobes_tramp_exit_nofl_end[];
 extern const uint8_t uprobes_tramp_lean_inline[], uprobes_tramp_lean_inline_end[];
 extern const uint8_t uprobes_tramp_lean_inline_entry[], uprobes_tramp_lean_inline_self[];
-extern const uint8_t uprobes_tramp_lean_inline_cookie[];
+extern const uint8_t uprobes_tramp_lean_inline_cookie[], uprobes_tramp_lean_inline_cookie_set[];
+extern const uint8_t uprobes_tramp_lean_inline_rp[];
 extern const uint8_t uprobes_tramp_exit_inline[], uprobes_tramp_exit_inline_end[];
 extern const uint8_t uprobes_tramp_exit_inline_entry[], uprobes_tramp_exit_inline_self[];
 extern const uint8_t uprobes_tramp_exit_inline_rp[];
@@ -125,8 +126,11 @@ int arch_tramp_template(uint8_t *out, enum tramp_kind kind, bool simd, tramp_dis
 	data[TRAMP_ADDR] = addr;
 	data[TRAMP_BODY] = (uint64_t)uprobes_lean_body;
 	if (kind == TRAMP_KIND_LEAN_INLINE) {
+		uint64_t more[2] = { (uint64_t)&ret_nstacks, (uint64_t)&ret_tramp };
+
 		data[TRAMP_RET_ENTER] = (uint64_t)dispatch_lean_ret_enter;
 		data[TRAMP_MOVED] = (uint64_t)dispatch_lean_redirect;
+		memcpy(out + sizeof(data), more, sizeof(more));
 	}
 	memcpy(out, data, sizeof(data));
 	if (kind == TRAMP_KIND_COUNT) {
@@ -151,6 +155,8 @@ void arch_tramp_tls(uint8_t *out, enum tramp_kind kind, int32_t self_tls, int32_
 	case TRAMP_KIND_LEAN_INLINE:
 		put32(out, t, uprobes_tramp_lean_inline_self, self_tls);
 		put32(out, t, uprobes_tramp_lean_inline_cookie, cookie_tls);
+		put32(out, t, uprobes_tramp_lean_inline_cookie_set, cookie_tls);
+		put32(out, t, uprobes_tramp_lean_inline_rp, self_tls + EXIT_TLS_RP);
 		break;
 	case TRAMP_KIND_EXIT_INLINE:
 		put32(out, t, uprobes_tramp_exit_inline_self, self_tls);

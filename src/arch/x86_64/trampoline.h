@@ -16,10 +16,11 @@
 
 /*
  * Data words at the start of every trampoline. LEAN_INLINE has neither SIMD
- * nor a body: its words 4 and 5 hold the C its slow paths call.
+ * nor a body: its words 4 and 5 hold the C its slow paths call, and two more
+ * words follow, 6 and 7: &ret_nstacks and &ret_tramp.
  */
 enum { TRAMP_DISPATCH, TRAMP_REDIRECT, TRAMP_REC, TRAMP_ADDR, TRAMP_XSAVE_SIZE, TRAMP_BODY };
-enum { TRAMP_RET_ENTER = TRAMP_XSAVE_SIZE, TRAMP_MOVED = TRAMP_BODY };
+enum { TRAMP_RET_ENTER = TRAMP_XSAVE_SIZE, TRAMP_MOVED = TRAMP_BODY, TRAMP_NSTACKS, TRAMP_RET_TRAMP };
 
 /*
  * The C side of a trampoline: run the consumers on regs. Returns non-zero
@@ -92,6 +93,10 @@ bool arch_count_fixup(ucontext_t *uc, uint64_t tramp);
  */
 extern __thread uint8_t *uprobes_count_base
 	__attribute__((tls_model("initial-exec"), visibility("hidden")));
+
+/* What the inline lean entry's push reads (core/retprobe.c): see retpatch_push_fast(). */
+extern uint64_t ret_tramp __attribute__((visibility("hidden")));
+extern unsigned ret_nstacks __attribute__((visibility("hidden")));
 
 /* The core's dispatch functions (core/dispatch.c) the trampolines call. */
 int dispatch_optimized(void *rec, struct uprobe_regs *regs);
