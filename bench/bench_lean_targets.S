@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Four identical functions (lea 0x1(%rdi,%rdi,2),%eax; ret) for bench_lean's A/B. */
+/* Five identical functions (lea 0x1(%rdi,%rdi,2),%eax; ret) for bench_lean's A/B. */
 	.text
 	.macro TARGET name
 	.globl \name
@@ -15,5 +15,6 @@
 	TARGET lean_t_full
 	TARGET lean_t_lean
 	TARGET lean_t_nofl
+	TARGET lean_t_shared
 
 	.section .note.GNU-stack,"",@progbits
