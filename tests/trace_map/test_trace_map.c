@@ -934,6 +934,114 @@ static void *str_worker(void *p)
 	return NULL;
 }
 
+/* The one live slot's control word of value map id (a table holding a single key). */
+static uint64_t *live_ctrl(struct map_region *r, int id)
+{
+	uint8_t *table = r->base + r->maps[id].table_off;
+
+	for (uint32_t i = 0; i < r->maps[id].cap; i++) {
+		uint64_t *c = (uint64_t *)map_slot(table, &r->maps[id], i);
+
+		if (MAP_CTRL_STATE(*c) == MAP_SLOT_LIVE)
+			return c;
+	}
+	return NULL;
+}
+
+struct holder {
+	uint64_t *ctrl, was;
+	int ms; /* how long it holds the slot BUSY */
+};
+
+/* A reviver that was preempted: the slot BUSY for h->ms ms, then as it was. */
+static void *hold_then_land(void *p)
+{
+	struct holder *h = p;
+	struct timespec ts = { h->ms / 1000, (long)(h->ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+	__atomic_store_n(h->ctrl, h->was, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/*
+ * A value held BUSY by its reviver (a new or deleted key's first set: no value
+ * until it lands) while the reviver is preempted, as 4 threads on 2 cores make
+ * it (lang_target str_values in CI, 2026-12-07): a get and a set of the key wait
+ * for it (spins, yields, then naps: wait_holder), for a one-word value and a
+ * string; they used to give up after 4,096 spins (~0.2 ms), with -EAGAIN, and
+ * the program's @name[k] == comm read false. A holder that never lands is given
+ * up on, counted.
+ */
+static void test_value_wait_holder(void)
+{
+	struct map_region *r = region(2);
+	struct map_def dw = { .name = "w", .kind = MAP_VALUE, .key_size = 4, .value_size = 64 };
+	int w = map_define(r, &dw), n = def(r, "n", MAP_VALUE, 4, 64);
+	uint32_t key = 9;
+	char v[64], got[64];
+	int64_t x = 0;
+	struct map_stats st;
+
+	CHECK_EQ_INT(map_region_seal(r), 0);
+	fill_str(v, 0);
+	CHECK_EQ_INT(map_value_set_bytes(r, w, &key, v), 0);
+	CHECK_EQ_INT(map_value_set(r, n, &key, 41), 0);
+	for (int k = 0; k < 2; k++) {
+		int id = k ? n : w;
+		uint64_t *ctrl = live_ctrl(r, id);
+		struct holder h = { .ctrl = ctrl, .ms = 30 };
+		pthread_t th;
+
+		CHECK(ctrl != NULL);
+		if (!ctrl)
+			break;
+		h.was = *ctrl;
+		/* BUSY as revive() and wide_set() leave it: the generation + 2 for a string */
+		*ctrl = MAP_CTRL(MAP_CTRL_HASH(h.was), MAP_SLOT_BUSY,
+				 MAP_CTRL_GEN(h.was) + (id == w ? 2 : 0));
+		pthread_create(&th, NULL, hold_then_land, &h);
+		if (id == w) {
+			memset(got, 0, sizeof(got));
+			CHECK_EQ_INT(map_value_get_bytes(r, w, &key, got), 0);
+			CHECK(!memcmp(got, v, 64));
+		} else {
+			CHECK_EQ_INT(map_value_get(r, n, &key, &x), 0);
+			CHECK_EQ_INT(x, 41);
+		}
+		pthread_join(th, NULL);
+		/* a set waits the same way */
+		*ctrl = MAP_CTRL(MAP_CTRL_HASH(h.was), MAP_SLOT_BUSY,
+				 MAP_CTRL_GEN(h.was) + (id == w ? 2 : 0));
+		pthread_create(&th, NULL, hold_then_land, &h);
+		if (id == w) {
+			fill_str(v, 1);
+			CHECK_EQ_INT(map_value_set_bytes(r, w, &key, v), 0);
+			CHECK_EQ_INT(map_value_get_bytes(r, w, &key, got), 0);
+			CHECK(!memcmp(got, v, 64));
+		} else {
+			CHECK_EQ_INT(map_value_set(r, n, &key, 43), 0);
+			CHECK_EQ_INT(map_value_get(r, n, &key, &x), 0);
+			CHECK_EQ_INT(x, 43);
+		}
+		pthread_join(th, NULL);
+		CHECK_EQ_INT(map_stats_get(r, id, &st), 0);
+		CHECK_EQ_INT(st.dropped_nested, 0);
+		/* a holder that never lands: given up on (about 0.1 s), counted */
+		h.was = *ctrl;
+		*ctrl = MAP_CTRL(MAP_CTRL_HASH(h.was), MAP_SLOT_BUSY,
+				 MAP_CTRL_GEN(h.was) + (id == w ? 2 : 0));
+		if (id == w)
+			CHECK_EQ_INT(map_value_get_bytes(r, w, &key, got), -EAGAIN);
+		else
+			CHECK_EQ_INT(map_value_get(r, n, &key, &x), -EAGAIN);
+		*ctrl = h.was;
+		CHECK_EQ_INT(map_stats_get(r, id, &st), 0);
+		CHECK_EQ_INT(st.dropped_nested, 1);
+	}
+	map_region_free(r);
+}
+
 static int collect_str(const void *key, const struct map_value *v, void *ctx)
 {
 	(void)key;
@@ -1391,6 +1499,7 @@ int main(void)
 	RUN(test_value_own);
 	RUN(test_value_own_cached);
 	RUN(test_value_strings);
+	RUN(test_value_wait_holder);
 	RUN(test_attach);
 	RUN(test_hostile);
 	RUN(test_count_base); /* last: the claim is for the process's life */

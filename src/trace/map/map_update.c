@@ -55,9 +55,9 @@ struct map_self {
 static __thread struct map_self self __attribute__((tls_model("initial-exec")));
 
 #define MAP_CLAIM_RETRY 4096 /* dropped updates between two claims of a shardless thread */
-#define MAP_SPIN	4096 /* loads of a value slot another thread holds BUSY */
-#define MAP_YIELDS	64   /* sched_yield()s for the overflow shard's lock, then naps */
-#define MAP_NAPS	2000 /* nanosleep()s of MAP_NAP_NS for it, then a drop */
+#define MAP_SPIN	4096 /* loads of what another thread holds, then yields (wait_holder) */
+#define MAP_YIELDS	64   /* sched_yield()s, then naps */
+#define MAP_NAPS	2000 /* nanosleep()s of MAP_NAP_NS, then a drop */
 #define MAP_NAP_NS	50000
 
 static uint64_t self_token(void)
@@ -108,6 +108,34 @@ __attribute__((constructor)) static void map_init(void)
 static void relax(void)
 {
 	arch_cpu_relax();
+}
+
+/*
+ * One more wait for what another thread holds: a slot BUSY (its key or value
+ * being written) or the overflow shard's lock. MAP_SPIN loads, then (its
+ * holder preempted: more threads than cores) MAP_YIELDS yields, then
+ * MAP_NAPS naps of MAP_NAP_NS (about 0.1 s in all; sleeping takes the waiters
+ * off the run queue, so that the holder gets a core). False once that is
+ * spent: the caller drops its operation, counted. The holder is another
+ * thread: a hit inside a handler is skipped (srcu), so no map operation of a
+ * thread interrupts another of its own.
+ */
+static bool wait_holder(uint32_t *waits)
+{
+	uint32_t n = (*waits)++;
+
+	if (n < MAP_SPIN) {
+		relax();
+	} else if (n < MAP_SPIN + MAP_YIELDS) {
+		util_syscall3(SYS_sched_yield, 0, 0, 0);
+	} else if (n < MAP_SPIN + MAP_YIELDS + MAP_NAPS) {
+		struct timespec nap = { .tv_nsec = MAP_NAP_NS };
+
+		util_syscall3(SYS_nanosleep, (long)&nap, 0, 0);
+	} else {
+		return false;
+	}
+	return true;
 }
 
 static uint8_t *shard_at(const struct map_region *r, uint32_t i)
@@ -485,10 +513,8 @@ static inline __attribute__((always_inline)) int64_t *agg_slot(const struct map_
  * shards): the overflow shard, one writer at a time under its lock word (a
  * CAS; the holder is never interrupted by a holder of its own thread, whose
  * nested update was dropped before). The lock is held for one update; a
- * thread that cannot take it within MAP_SPIN tries yields (its holder was
- * preempted) up to MAP_YIELDS times, then sleeps MAP_NAP_NS at a time, up to
- * MAP_NAPS times (about 0.1 s in all), and only then drops the update,
- * counted. Sleeping takes the waiters off the run queue: with 200 threads on
+ * thread that cannot take it waits as wait_holder() says (spins, yields, then
+ * naps: about 0.1 s in all), and only then drops the update, counted. Sleeping takes the waiters off the run queue: with 200 threads on
  * 2 loaded cores, yields alone left a preempted holder waiting behind them
  * and dropped updates (tests/hostile threads, about one run in six); 10 ms of
  * naps still dropped 35 of 100,000 in CI on a slow host (a holder waits for
@@ -502,25 +528,16 @@ static int update_overflow(struct map_region *r, const struct map_priv *m, uint3
 	struct map_shm_shard_stats *st = (struct map_shm_shard_stats *)shard + id;
 	int64_t *w;
 
-	for (uint32_t spins = 0;; spins++) {
+	for (uint32_t waits = 0;;) {
 		uint64_t l = __atomic_load_n(lock, __ATOMIC_RELAXED);
 
 		if (!(l & MAP_OVERFLOW_LOCKED) &&
 		    __atomic_compare_exchange_n(lock, &l, MAP_OVERFLOW_LOCKED | MAP_OVERFLOW_USED,
 						0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
 			break;
-		if (spins >= MAP_SPIN + MAP_YIELDS + MAP_NAPS) {
+		if (!wait_holder(&waits)) {
 			__atomic_fetch_add(&m->state->dropped_shard, 1, __ATOMIC_RELAXED);
 			return -ENOSPC;
-		}
-		if (spins < MAP_SPIN) {
-			relax();
-		} else if (spins < MAP_SPIN + MAP_YIELDS) { /* its holder was preempted: let it run */
-			util_syscall3(SYS_sched_yield, 0, 0, 0);
-		} else {
-			struct timespec nap = { .tv_nsec = MAP_NAP_NS };
-
-			util_syscall3(SYS_nanosleep, (long)&nap, 0, 0);
 		}
 	}
 	w = agg_slot(m, shard + m->table_off, st, key);
@@ -800,7 +817,7 @@ unsigned int map_lhist_bucket(const struct map_def *d, int64_t v)
 static uint8_t *value_slot(const struct map_priv *m, uint8_t *table, const uint8_t *key,
 			   uint64_t h, bool create, int *err)
 {
-	uint32_t i = (uint32_t)h & m->mask, spins = 0;
+	uint32_t i = (uint32_t)h & m->mask, waits = 0;
 	uint8_t *home = map_slot(table, m, i);
 	uint64_t hc = __atomic_load_n((uint64_t *)home, __ATOMIC_ACQUIRE);
 
@@ -831,11 +848,10 @@ static uint8_t *value_slot(const struct map_priv *m, uint8_t *table, const uint8
 			/* BUSY: its key being written, but for a wide value's writer (wide_set) */
 			if (MAP_CTRL_STATE(c) == MAP_SLOT_BUSY &&
 			    !(m->vwords > 1 && (MAP_CTRL_GEN(c) & 3))) {
-				if (++spins > MAP_SPIN) {
+				if (!wait_holder(&waits)) {
 					*err = -EAGAIN;
 					return NULL;
 				}
-				relax();
 				continue;
 			}
 			if (slot_key_is(m, s, key))
@@ -875,11 +891,14 @@ static bool revive(const struct map_priv *m, uint8_t *s, uint64_t c, int64_t v)
  * overwrite, a writer never waits for another's: a set that finds the slot
  * BUSY with an overwrite is overtaken by it (it lands just before it), a
  * delete too (the set in progress lands after it). Only a revival (a new or
- * deleted key's first set: no value until it lands) is waited for, at most
- * MAP_SPIN loads: a get or set after a set of the same key must see a value,
- * its own or a later one (lang_target str_values saw "" for a key every
- * thread had set, when its own set had been overtaken by another thread's
- * revival). Nothing is dropped but a table full or a reviver preempted.
+ * deleted key's first set: no value until it lands) is waited for, as
+ * wait_holder() says: a get or set after a set of the same key must see a
+ * value, its own or a later one (lang_target str_values saw "" for a key
+ * every thread had set, when its own set had been overtaken by another
+ * thread's revival; and again, 2026-12-07, in CI, when the reviver was
+ * preempted for longer than MAP_SPIN loads: 4 threads on 2 cores). Nothing
+ * is dropped but a table full, a reviver stopped for 0.1 s, or a read whose
+ * copy two writes overtook MAP_SPIN times in a row.
  */
 static int64_t *wide_buf(const struct map_priv *m, uint8_t *s, uint32_t seq)
 {
@@ -909,7 +928,7 @@ static void wide_load(const int64_t *w, uint32_t n, uint8_t *dst)
 /* LIVE(q) -> BUSY(q + 1) -> LIVE(q + 4); DELETED(q) -> BUSY(q + 2) -> LIVE(q + 4). */
 static int wide_set(const struct map_priv *m, uint8_t *s, const uint8_t *src)
 {
-	for (uint32_t spins = 0; spins < MAP_SPIN; spins++) {
+	for (uint32_t spins = 0, waits = 0; spins < MAP_SPIN; spins++) {
 		uint64_t c = __atomic_load_n((uint64_t *)s, __ATOMIC_ACQUIRE), busy;
 		uint32_t q = MAP_CTRL_GEN(c) & ~3u, h = MAP_CTRL_HASH(c);
 		unsigned int state = MAP_CTRL_STATE(c);
@@ -917,7 +936,9 @@ static int wide_set(const struct map_priv *m, uint8_t *s, const uint8_t *src)
 		if (state == MAP_SLOT_BUSY && (MAP_CTRL_GEN(c) & 3) == 1)
 			return 0; /* overtaken by the overwrite in progress (a value is there) */
 		if (state == MAP_SLOT_BUSY) { /* a revival: no value until it lands */
-			relax();
+			if (!wait_holder(&waits))
+				break;
+			spins--;
 			continue;
 		}
 		busy = MAP_CTRL(h, MAP_SLOT_BUSY, q + (state == MAP_SLOT_LIVE ? 1 : 2));
@@ -941,7 +962,7 @@ static int wide_set(const struct map_priv *m, uint8_t *s, const uint8_t *src)
  */
 static int wide_get(const struct map_priv *m, uint8_t *s, uint8_t *dst)
 {
-	for (uint32_t spins = 0; spins < MAP_SPIN; spins++) {
+	for (uint32_t spins = 0, waits = 0; spins < MAP_SPIN; spins++) {
 		uint64_t c = __atomic_load_n((uint64_t *)s, __ATOMIC_ACQUIRE);
 		uint32_t q = MAP_CTRL_GEN(c) & ~3u;
 		unsigned int state = MAP_CTRL_STATE(c);
@@ -949,7 +970,10 @@ static int wide_get(const struct map_priv *m, uint8_t *s, uint8_t *dst)
 		if (state == MAP_SLOT_DELETED || state == MAP_SLOT_EMPTY)
 			return -ENOENT;
 		if (state == MAP_SLOT_BUSY && (MAP_CTRL_GEN(c) & 3) != 1) {
-			relax(); /* a revival: its value is the one to read, once it lands */
+			/* a revival: its value is the one to read, once it lands */
+			if (!wait_holder(&waits))
+				break;
+			spins--;
 			continue;
 		}
 		wide_load(wide_buf(m, s, q), m->vwords / 2, dst);
@@ -991,13 +1015,15 @@ static int value_op_slot(const struct map_priv *m, uint8_t *s, enum value_op op,
 {
 	int64_t *w = value_word(m, s);
 
-	for (uint32_t spins = 0; spins < MAP_SPIN; spins++) {
+	for (uint32_t spins = 0, waits = 0; spins < MAP_SPIN; spins++) {
 		uint64_t c = __atomic_load_n((uint64_t *)s, __ATOMIC_ACQUIRE);
 		unsigned int state = MAP_CTRL_STATE(c);
 		int64_t got;
 
-		if (state == MAP_SLOT_BUSY) {
-			relax();
+		if (state == MAP_SLOT_BUSY) { /* a revival */
+			if (!wait_holder(&waits))
+				break;
+			spins--;
 			continue;
 		}
 		if (state == MAP_SLOT_DELETED) {
