@@ -161,7 +161,10 @@ uprobes_tramp_lean_stub_end:
 	 * test writes the flags: the kind is chosen only at a function entry with
 	 * UPROBE_F_HANDLER_NO_FLAGS, as LEAN_NOFLAGS (the flags are dead there).
 	 *
-	 *   jmp fast                  (rel32: the call below ends at TAIL)
+	 *   jmp fast                  (rel32: the call below ends at TAIL; the
+	 *                              probe's jump enters at fast itself,
+	 *                              arch_tramp_entry_off: one taken branch
+	 *                              and one cache line fewer a hit)
 	 *   slow: call *tramp+40(%rip); lea 128(%rsp),%rsp; jmp end
 	 *   miss: pop %rcx; pop %rax; jmp slow
 	 *   fast: lea -128(%rsp),%rsp; push %rax; push %rcx
@@ -181,8 +184,8 @@ uprobes_tramp_lean_stub_end:
 	.hidden uprobes_tramp_count_stub, uprobes_tramp_count_stub_end
 	.globl uprobes_tramp_count_tls, uprobes_tramp_count_hold
 	.hidden uprobes_tramp_count_tls, uprobes_tramp_count_hold
-	.globl uprobes_tramp_count_incq, uprobes_tramp_count_miss
-	.hidden uprobes_tramp_count_incq, uprobes_tramp_count_miss
+	.globl uprobes_tramp_count_incq, uprobes_tramp_count_miss, uprobes_tramp_count_fast
+	.hidden uprobes_tramp_count_incq, uprobes_tramp_count_miss, uprobes_tramp_count_fast
 	.p2align 5
 uprobes_tramp_count_stub:
 	.quad 0, 0, 0, 0, 0, 0

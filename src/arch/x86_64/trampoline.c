@@ -17,6 +17,7 @@ extern const uint8_t uprobes_lean_body[];
 extern const uint8_t uprobes_tramp_exit[], uprobes_tramp_exit_end[];
 extern const uint8_t uprobes_tramp_count_stub[], uprobes_tramp_count_stub_end[];
 extern const uint8_t uprobes_tramp_count_tls[], uprobes_tramp_count_hold[];
+extern const uint8_t uprobes_tramp_count_fast[];
 extern const uint8_t uprobes_tramp_count_incq[], uprobes_tramp_count_miss[];
 extern const uint8_t uprobes_tramp_exit_nofl[], uprobes_tramp_exit_nofl_end[];
 extern const uint8_t uprobes_tramp_lean_inline[], uprobes_tramp_lean_inline_end[];
@@ -180,6 +181,8 @@ int arch_tramp_entry_off(enum tramp_kind kind)
 		return (int)(uprobes_tramp_exit_inline_entry - uprobes_tramp_exit_inline);
 	case TRAMP_KIND_EXIT_INLINE_NOFLAGS:
 		return (int)(uprobes_tramp_exit_inline_nofl_entry - uprobes_tramp_exit_inline_nofl);
+	case TRAMP_KIND_COUNT: /* past its first jmp, to the same place */
+		return (int)(uprobes_tramp_count_fast - uprobes_tramp_count_stub);
 	default:
 		return TRAMP_DATA_WORDS * 8;
 	}
@@ -250,11 +253,9 @@ int arch_tramp_begin(struct arch_tramp_req *r, uint8_t *code, uint64_t *lo, uint
 		*why = "the CPU lacks xsavec to preserve SIMD state around the handler";
 		return r->off;
 	}
-	r->entry_off = 0;
-	if (r->inline_body) {
+	if (r->inline_body)
 		arch_tramp_tls(code, kind, r->self_tls, r->cookie_tls);
-		r->entry_off = arch_tramp_entry_off(kind);
-	}
+	r->entry_off = arch_tramp_entry_off(kind);
 	arch_window_range(r->win, lo, hi);
 	return r->off + ARCH_WINDOW_COPY_MAX;
 }
