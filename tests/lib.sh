@@ -67,6 +67,14 @@ same_run() {
 	return 0
 }
 
+# As root, tracefs mounted at /sys/kernel/tracing where it is missing (a fresh
+# machine, CI's): the kernel-uprobe cases run instead of skipping.
+tracefs_mount() {
+	[ "$(id -u)" = 0 ] && [ ! -e /sys/kernel/tracing/uprobe_events ] &&
+		mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null
+	return 0
+}
+
 # Kernel uprobes of group $1 in tracefs ($T) and the instance of that name: gone.
 tracefs_clean() {
 	if [ -d "$T/instances/$1" ]; then

@@ -62,6 +62,18 @@ extern int tl_total_failed;
 				g_ ? g_ : "(null)", w_);                             \
 	} while (0)
 
+/*
+ * The kernel's struct sigaction on x86-64 (rt_sigaction's, not glibc's): for a
+ * test that installs or reads a handler with the raw system call, which the
+ * library's interposed sigaction never sees.
+ */
+struct tl_ksigaction {
+	void *handler;
+	unsigned long flags;
+	void (*restorer)(void);
+	uint64_t mask;
+};
+
 static inline void tl_begin(void)
 {
 	tl_case_failed = 0;

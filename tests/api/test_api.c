@@ -412,12 +412,6 @@ static void default_disposition_kills(void)
  * system call (the library's sigaction never sees it), reports every step so,
  * in a child: each must complete its step and count its hit, never kill.
  */
-struct raw_sigaction {
-	void *handler;
-	unsigned long flags;
-	void *restorer;
-	uint64_t mask;
-};
 static void (*lib_trap)(int, siginfo_t *, void *);
 static uint64_t relabeled;
 
@@ -445,7 +439,7 @@ static void step_trap_as_icebp(void)
 	CHECK_EQ_INT(info.mode, UPROBE_MODE_SINGLESTEP);
 	pid = fork();
 	if (pid == 0) {
-		struct raw_sigaction lib, ours;
+		struct tl_ksigaction lib, ours;
 		long sum = 0;
 
 		if (syscall(SYS_rt_sigaction, SIGTRAP, NULL, &lib, 8))

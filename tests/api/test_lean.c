@@ -450,10 +450,10 @@ static void body_ret(void)
 /* The kernel's handler for sig, read with the raw system call (not the interposed one). */
 static uint64_t raw_handler(int sig)
 {
-	uint64_t kact[4] = { 0 };
+	struct tl_ksigaction k = { 0 };
 
-	syscall(SYS_rt_sigaction, sig, NULL, kact, 8);
-	return kact[0];
+	syscall(SYS_rt_sigaction, sig, NULL, &k, 8);
+	return (uint64_t)k.handler;
 }
 
 /* Child: attach once, then report which real-time signal the library took. */

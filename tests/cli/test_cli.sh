@@ -331,11 +331,8 @@ expect_eq long_reason_summary "$st" 3 "status" &&
 		"  t/x: never attached: '$long/libwaited.so.6' is not mapped (executable) in this \
 process" "summary" && pass long_reason_summary
 # -a (the kernel's uprobes): every file resolved before anything is attached.
-# As root, tracefs is mounted where it is missing (as tests/kernel does, which
-# runs later): a fresh machine, CI's, runs this case too instead of skipping it.
-if [ "$(id -u)" = 0 ] && [ ! -e /sys/kernel/tracing/uprobe_events ]; then
-	mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null
-fi
+# tracefs_mount: a fresh machine, CI's, runs this case too instead of skipping it.
+tracefs_mount
 if [ "$(id -u)" = 0 ] && [ -w /sys/kernel/tracing/uprobe_events ] ||
 	[ -w /sys/kernel/debug/tracing/uprobe_events ]; then
 	up -a -d 1 "p:t/x /nonexistent-uprobe/x:f" >"$tmp/err.out" 2>&1

@@ -16,6 +16,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "testlib.h" /* struct tl_ksigaction */
+
 int hostile_xol(int x);
 int hostile_jmp(int x);
 void hostile_restorer(void);
@@ -61,20 +63,12 @@ static inline int hostile_text_is_file(const void *addr, size_t len)
 	return !memcmp(file, addr, len);
 }
 
-/* The kernel's struct sigaction for x86-64 (rt_sigaction's, not glibc's). */
-struct hostile_ksigaction {
-	void *handler;
-	unsigned long flags;
-	void (*restorer)(void);
-	uint64_t mask;
-};
-
 #define HOSTILE_SA_RESTORER 0x04000000
 
 /* Install handler (or SIG_DFL, SIG_IGN) for sig with the raw system call. */
 static inline int hostile_raw_set(int sig, void *handler)
 {
-	struct hostile_ksigaction act = {
+	struct tl_ksigaction act = {
 		.handler = handler,
 		.flags = SA_SIGINFO | SA_NODEFER | HOSTILE_SA_RESTORER,
 		.restorer = hostile_restorer,
@@ -86,7 +80,7 @@ static inline int hostile_raw_set(int sig, void *handler)
 /* The handler the kernel has for sig now (SIG_ERR if it cannot say). */
 static inline void *hostile_raw_handler(int sig)
 {
-	struct hostile_ksigaction cur;
+	struct tl_ksigaction cur;
 
 	return syscall(SYS_rt_sigaction, sig, NULL, &cur, 8) ? (void *)SIG_ERR : cur.handler;
 }

@@ -240,21 +240,16 @@ static void on_usr1(int sig)
  */
 static void child_restorer_probed(void)
 {
-	struct {
-		void *handler;
-		unsigned long flags;
-		void *restorer;
-		uint64_t mask;
-	} k;
+	struct tl_ksigaction k;
 	struct sigaction sa = { .sa_handler = on_usr1 };
 	struct uprobe_opts o = { .sz = sizeof(o), .handler = count, .flags = UPROBE_F_NO_OPTIMIZE };
 	struct uprobe *p;
 
 	CHECK_EQ_INT(sigaction(SIGUSR1, &sa, NULL), 0);
 	CHECK_EQ_INT(syscall(SYS_rt_sigaction, SIGUSR1, NULL, &k, sizeof(k.mask)), 0);
-	p = uprobe_attach_addr(k.restorer, &o);
+	p = uprobe_attach_addr((const void *)k.restorer, &o);
 	if (!p) {
-		TL_FAIL("attach at libc's restorer %p: %s", k.restorer, uprobe_last_error());
+		TL_FAIL("attach at libc's restorer %p: %s", (void *)k.restorer, uprobe_last_error());
 		return;
 	}
 	hits = 0;

@@ -22,7 +22,7 @@ if [ "$(id -u)" != 0 ]; then
 	skip all "needs root"
 	exit 0
 fi
-[ -e "$ev" ] || mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null
+tracefs_mount
 if [ ! -w "$ev" ]; then
 	skip all "no tracefs dynamic_events here"
 	exit 0
