@@ -37,6 +37,37 @@
 
 	.text
 
+	/*
+	 * The frame every template but the stubs begins with: below the red
+	 * zone, struct uprobe_regs at (%rsp) with rflags (read, or the 0x202 an
+	 * entry may assume: rdflags 0) and the 15 GPRs.
+	 */
+	.macro REGS_SAVE rdflags
+	lea -(128 + FRAME)(%rsp), %rsp
+	.if \rdflags
+	pushfq
+	popq R_RFL(%rsp)
+	.else
+	movq $0x202, R_RFL(%rsp)
+	.endif
+	SAVE_GPRS
+	.endm
+
+	/*
+	 * An exit's call of its C side (retpatch_exit, which keeps no callee-saved
+	 * register): regs in rsi, the frame's address on the aligned stack across
+	 * the call, rsp = regs after it.
+	 */
+	.macro EXIT_CALL_C name
+	mov %rsp, %rsi
+	and $-16, %rsp
+	sub $8, %rsp
+	push %rsi
+	mov \name + 16(%rip), %rdi
+	call *\name(%rip)
+	pop %rsp
+	.endm
+
 
 	/*
 	 * name, restore flags (0/1), save SIMD state (0/1), read flags (1/0).
@@ -55,14 +86,7 @@
 	.p2align 5
 \name:
 	.quad 0, 0, 0, 0, 0, 0
-	lea -(128 + FRAME)(%rsp), %rsp
-	.if \rdflags
-	pushfq
-	popq R_RFL(%rsp)
-	.else
-	movq $0x202, R_RFL(%rsp)
-	.endif
-	SAVE_GPRS
+	REGS_SAVE \rdflags
 	lea (128 + FRAME)(%rsp), %rax
 	mov %rax, R_RSP(%rsp)
 	mov \name + 24(%rip), %rax
@@ -452,9 +476,7 @@ uprobes_tramp_lean_inline:
 	LEAN_SLOW .Linl, +uprobes_tramp_lean_inline(%rip), 1
 	.p2align 4
 uprobes_tramp_lean_inline_entry:
-	lea -(128 + FRAME)(%rsp), %rsp
-	movq $0x202, R_RFL(%rsp)
-	SAVE_GPRS
+	REGS_SAVE 0
 	lea (128 + FRAME)(%rsp), %rax
 	mov %rax, R_RSP(%rsp)
 	mov uprobes_tramp_lean_inline + 24(%rip), %rax
@@ -529,21 +551,8 @@ uprobes_lean_body:
 	.p2align 5
 \name:
 	.quad 0, 0, 0, 0, 0, 0
-	lea -(128 + FRAME)(%rsp), %rsp
-	.if \rdflags
-	pushfq
-	popq R_RFL(%rsp)
-	.else
-	movq $0x202, R_RFL(%rsp)
-	.endif
-	SAVE_GPRS
-	mov %rsp, %rsi
-	and $-16, %rsp
-	sub $8, %rsp
-	push %rsi
-	mov \name + 16(%rip), %rdi
-	call *\name(%rip)
-	pop %rsp
+	REGS_SAVE \rdflags
+	EXIT_CALL_C \name
 	LOAD_GPRS
 	lea (128 + FRAME)(%rsp), %rsp
 \name\()_end:
@@ -593,25 +602,12 @@ uprobes_lean_body:
 \name\()_end_slow:
 	incq (%r13)			/* the section ends unused */
 \name\()_slow:
-	mov %rbx, %rsi
 	mov %rbx, %rsp
-	and $-16, %rsp
-	sub $8, %rsp
-	push %rsi			/* the frame: retpatch_exit keeps no callee-saved register */
-	mov \name + 16(%rip), %rdi
-	call *\name(%rip)
-	pop %rsp
+	EXIT_CALL_C \name
 	jmp \name\()_done
 	.p2align 4
 \name\()_entry:
-	lea -(128 + FRAME)(%rsp), %rsp
-	.if \rdflags
-	pushfq
-	popq R_RFL(%rsp)
-	.else
-	movq $0x202, R_RFL(%rsp)
-	.endif
-	SAVE_GPRS
+	REGS_SAVE \rdflags
 	mov %rsp, %rbx
 	and $-16, %rsp
 	sub $EXIT_R_SIZE, %rsp		/* the struct uprobe_ret */
