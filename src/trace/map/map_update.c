@@ -514,8 +514,9 @@ static inline __attribute__((always_inline)) int64_t *agg_slot(const struct map_
  * CAS; the holder is never interrupted by a holder of its own thread, whose
  * nested update was dropped before). The lock is held for one update; a
  * thread that cannot take it waits as wait_holder() says (spins, yields, then
- * naps: about 0.1 s in all), and only then drops the update, counted. Sleeping takes the waiters off the run queue: with 200 threads on
- * 2 loaded cores, yields alone left a preempted holder waiting behind them
+ * naps: about 0.1 s in all), and only then drops the update, counted.
+ * Sleeping takes the waiters off the run queue: with 200 threads on 2 loaded
+ * cores, yields alone left a preempted holder waiting behind them
  * and dropped updates (tests/hostile threads, about one run in six); 10 ms of
  * naps still dropped 35 of 100,000 in CI on a slow host (a holder waits for
  * its turn behind ~200 runnable threads).
