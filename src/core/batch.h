@@ -16,6 +16,8 @@
 struct core_batch_each {
 	/* Optional: skipped[i] (may be NULL) is spec i's uprobe_opts.skipped_counter. */
 	uint64_t *const *skipped;
+	/* Optional: skipped_too[i] (may be NULL) counts spec i's skipped hits as well. */
+	uint64_t *const *skipped_too;
 	/*
 	 * Optional: called once per spec that fails, in order, while
 	 * uprobe_last_error() is its message. Called with the registry locked:

@@ -145,6 +145,8 @@ struct uprobe {
 	uint64_t symbol_offset;
 	uint64_t file_offset;
 	struct retsite_verdict ret_site; /* return probes */
+	/* core_batch_each.skipped_too: a second event's, whose returns a skip loses too */
+	uint64_t *skipped_too;
 };
 
 extern pthread_mutex_t registry_lock;
@@ -155,6 +157,8 @@ static inline void probe_count_skipped(struct uprobe *c)
 	__atomic_fetch_add(&c->skipped, 1, __ATOMIC_RELAXED);
 	if (c->skipped_also)
 		__atomic_fetch_add(c->skipped_also, 1, __ATOMIC_RELAXED);
+	if (c->skipped_too)
+		__atomic_fetch_add(c->skipped_too, 1, __ATOMIC_RELAXED);
 }
 
 /* Lock-free lookup (signal context): the current record for addr, or NULL. */

@@ -795,9 +795,11 @@ int core_attach_many(const struct uprobe_spec *specs, size_t n, struct uprobe **
 		pthread_mutex_unlock(&registry_lock);
 		return log_report(err);
 	}
-	for (size_t i = 0; each && each->skipped && i < n; i++) /* before any hit can count */
-		if (probes[i])
-			probes[i]->skipped_also = each->skipped[i];
+	for (size_t i = 0; each && i < n; i++) /* before any hit can count */
+		if (probes[i]) {
+			probes[i]->skipped_also = each->skipped ? each->skipped[i] : NULL;
+			probes[i]->skipped_too = each->skipped_too ? each->skipped_too[i] : NULL;
+		}
 	recs = calloc(n ? 2 * n : 1, sizeof(*recs)); /* fresh records, optimized ones */
 	if (recs)
 		retpatch_arm(probes, n); /* return sites before the entries that push */
