@@ -345,7 +345,18 @@ struct trace_event_batch_opts {
 	const struct trace_spec *(*spec_get)(uint32_t i, void *ctx);
 	void (*spec_put)(uint32_t i, const struct trace_spec *spec, void *ctx);
 	uint32_t failed;   /* out: specs not attached (NULL specs not counted) */
+	unsigned int flags; /* TRACE_BATCH_* */
 };
+
+/*
+ * trace_event_batch_opts.flags. TRACE_BATCH_PAIR: a return event without an
+ * entry handler (its trace_event_agg.run) and an entry event of the same
+ * path, location and flags share one probe, whose handler is the entry's and
+ * return handler the return event's: one consumer at the address, which the
+ * trampoline's fast path serves (two take the core's C dispatch). Detaching
+ * either event detaches both; a skipped hit counts in both skipped counters.
+ */
+#define TRACE_BATCH_PAIR 1u
 
 /*
  * Attach n events at once (spec i gets id first_id + i; a NULL spec is left out;
@@ -361,7 +372,10 @@ UPROBE_API int trace_event_attach_many(struct trace_session *s,
 				       struct trace_event **events,
 				       struct trace_event_batch_opts *opts);
 UPROBE_API void trace_event_free(struct trace_event *ev);
+/* ev's probe: one of a TRACE_BATCH_PAIR pair is the other's too. */
 UPROBE_API struct uprobe *trace_event_probe(const struct trace_event *ev);
+/* 1 when ev is a return probe's (its spec's TRACE_RETPROBE), else 0. */
+UPROBE_API int trace_event_is_return(const struct trace_event *ev);
 
 /* ---- consumer (any process that has the memfd) ------------------------------------- */
 

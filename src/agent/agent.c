@@ -283,7 +283,9 @@ static void mode_of(const struct trace_event *ev, struct agent_status *s)
 	enum uprobe_mode mode = core_probe_mode(p);
 	const char *why = "";
 	bool site_ok = false;
-	enum uprobe_ret_path path = core_probe_ret_path(p, &site_ok, &why);
+	/* an entry event's probe catches returns when a return event shares it (TRACE_BATCH_PAIR) */
+	enum uprobe_ret_path path = trace_event_is_return(ev) ? core_probe_ret_path(p, &site_ok, &why)
+							      : UPROBE_RET_NONE;
 
 	snprintf(s->mode, sizeof(s->mode), "%s", uprobe_mode_name(mode));
 	if (mode != UPROBE_MODE_NONE && path != UPROBE_RET_NONE)
@@ -452,7 +454,7 @@ static void attach_batch(struct agent_batch *b, char *text)
 {
 	struct trace_event_batch_opts o = {
 		.sz = sizeof(o), .opts = b->opts, .on_error = attach_failed, .ctx = b,
-		.spec_get = spec_get, .spec_put = spec_put,
+		.spec_get = spec_get, .spec_put = spec_put, .flags = TRACE_BATCH_PAIR,
 	};
 	struct agent *a = b->a;
 	char *save = NULL, *line = strtok_r(text, "\n", &save);

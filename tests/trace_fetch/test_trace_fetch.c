@@ -738,6 +738,123 @@ static void attach_many_get(void)
 	}
 }
 
+/* attach_pair's runs: each counts its hits; the entry's calls t_ints once more when asked. */
+static uint64_t pair_hits[3];
+static int pair_nest;
+
+static void pair_run(void *ctx, const struct uprobe_regs *regs, uint64_t entry_tsc,
+		     const uint64_t *args)
+{
+	(void)regs, (void)entry_tsc, (void)args;
+	pair_hits[(uintptr_t)ctx]++;
+	if ((uintptr_t)ctx == 0 && pair_nest) {
+		pair_nest = 0;
+		t_ints(5, 6, NULL); /* a hit inside the handler: skipped */
+	}
+}
+
+/*
+ * attach_pair's batch: an entry and a return event of t_ints whose work is
+ * agg.run, and a return event of t_ptr; with flags, their probes.
+ */
+static int pair_attach(struct trace_maps *maps, unsigned int flags, struct trace_event *events[3],
+		       uint64_t skipped[3])
+{
+	static const char *lines[3] = { "p:test/pe %s:t_ints", "r:test/pr %s:t_ints",
+					"r:test/px %s:t_ptr" };
+	struct trace_event_agg agg[3];
+	struct trace_event_opts opts[3];
+	struct trace_spec *specs[3];
+	struct trace_event_batch_opts o = { .sz = sizeof(o), .opts = opts, .flags = flags };
+	struct trace_error err;
+	char line[512];
+	int got;
+
+	for (int i = 0; i < 3; i++) {
+		agg[i] = (struct trace_event_agg){ .maps = maps, .count_map = -1, .filtered_map = -1,
+						   .hist_map = -1, .hist_arg = -1, .filter_arg = -1,
+						   .run = pair_run, .run_ctx = (void *)(uintptr_t)i };
+		opts[i] = (struct trace_event_opts){ .sz = sizeof(opts[i]),
+						     .skipped_counter = &skipped[i], .agg = &agg[i] };
+		snprintf(line, sizeof(line), lines[i], exe);
+		specs[i] = trace_spec_parse(line, &err);
+		if (!specs[i])
+			TL_FAIL("parse '%s': %s", line, err.msg);
+	}
+	got = trace_event_attach_many(sess, (const struct trace_spec *const *)specs, 3, events, &o);
+	for (int i = 0; i < 3; i++)
+		trace_spec_free(specs[i]);
+	return got;
+}
+
+/*
+ * TRACE_BATCH_PAIR: the entry and the return event of t_ints share one
+ * probe (the lone return of t_ptr keeps its own); each event's run sees
+ * every call; a hit skipped inside the entry's run counts in both events'
+ * skipped counters; detaching either detaches both; they are freed in either
+ * order. Without the flag, two probes.
+ */
+static void attach_pair(void)
+{
+	struct trace_maps *maps = trace_maps_new(4);
+	struct uprobe_info info = { .sz = sizeof(info) };
+	struct trace_event *ev[3];
+	uint64_t skipped[3] = { 0 };
+
+	CHECK(maps && trace_maps_seal(maps) == 0);
+	CHECK_EQ_INT(pair_attach(maps, TRACE_BATCH_PAIR, ev, skipped), 3);
+	CHECK(trace_event_probe(ev[0]) == trace_event_probe(ev[1]));
+	CHECK(trace_event_probe(ev[2]) != trace_event_probe(ev[0]));
+	CHECK_EQ_INT(trace_event_is_return(ev[0]), 0);
+	CHECK_EQ_INT(trace_event_is_return(ev[1]), 1);
+	memset(pair_hits, 0, sizeof(pair_hits));
+	for (int i = 0; i < 10; i++)
+		t_ints((uint64_t)i, 1, NULL);
+	t_ptr(&info);
+	CHECK_EQ_U64(pair_hits[0], 10);
+	CHECK_EQ_U64(pair_hits[1], 10);
+	CHECK_EQ_U64(pair_hits[2], 1);
+	CHECK_EQ_INT(uprobe_get_info(trace_event_probe(ev[1]), &info), 0);
+	CHECK_EQ_U64(info.hits, 10);
+	CHECK_EQ_U64(info.ret_hits, 10);
+	CHECK_EQ_INT(info.has_ret_handler, 1);
+	pair_nest = 1;
+	t_ints(1, 2, NULL);
+	CHECK_EQ_U64(pair_hits[0], 11);
+	CHECK_EQ_U64(pair_hits[1], 11);
+	CHECK_EQ_U64(skipped[0], 1);
+	CHECK_EQ_U64(skipped[1], 1);
+	CHECK_EQ_U64(skipped[2], 0);
+	CHECK_EQ_INT(trace_event_detach(ev[1]), 0);
+	CHECK_EQ_INT(trace_event_detach(ev[0]), -ENOENT);
+	t_ints(1, 2, NULL);
+	CHECK_EQ_U64(pair_hits[0], 11);
+	CHECK_EQ_U64(pair_hits[1], 11);
+	trace_event_free(ev[0]); /* the entry first: the return frees the probe */
+	trace_event_free(ev[1]);
+	trace_event_free(ev[2]);
+
+	/* the session's detach: the shared probe once; the return freed first */
+	CHECK_EQ_INT(pair_attach(maps, TRACE_BATCH_PAIR, ev, skipped), 3);
+	CHECK(trace_event_probe(ev[0]) == trace_event_probe(ev[1]));
+	CHECK_EQ_INT(trace_session_detach(sess), 0);
+	t_ints(1, 2, NULL);
+	CHECK_EQ_U64(pair_hits[0], 11);
+	CHECK_EQ_U64(pair_hits[1], 11);
+	for (int i = 3; i-- > 0;)
+		trace_event_free(ev[i]);
+
+	/* without the flag: a probe each, as before */
+	CHECK_EQ_INT(pair_attach(maps, 0, ev, skipped), 3);
+	CHECK(trace_event_probe(ev[0]) != trace_event_probe(ev[1]));
+	t_ints(1, 2, NULL);
+	CHECK_EQ_U64(pair_hits[0], 12);
+	CHECK_EQ_U64(pair_hits[1], 12);
+	for (int i = 0; i < 3; i++)
+		trace_event_free(ev[i]);
+	trace_maps_free(maps);
+}
+
 int main(void)
 {
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
@@ -766,6 +883,7 @@ int main(void)
 	RUN(session_detach);
 	RUN(attach_many);
 	RUN(attach_many_get);
+	RUN(attach_pair);
 	trace_consumer_free(cons);
 	trace_session_free(sess);
 	return tl_total_failed != 0;

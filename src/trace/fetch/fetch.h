@@ -163,6 +163,9 @@ struct fetch_event {
 	struct fetch_agg agg_store;
 	struct trace_rings *rings;
 	uint32_t id;
+	/* A return event that shares this entry's probe (TRACE_BATCH_PAIR), and its handler */
+	const struct fetch_event *pair;
+	uprobe_ret_handler_fn pair_ret;
 };
 _Static_assert(offsetof(struct fetch_event, agg_store.run) + sizeof(void *) <= 64,
 	       "a count-only hit's fields of fetch_event on one cache line");
@@ -180,5 +183,20 @@ void fetch_count_handler(struct uprobe *probe, struct uprobe_regs *regs, void *c
 void fetch_stamp_handler(struct uprobe *probe, struct uprobe_regs *regs, void *ctx);
 void fetch_return_handler(struct uprobe *probe, struct uprobe_regs *regs,
 			  const struct uprobe_ret *ret, void *ctx);
+/* The return handler of an entry event's probe shared with a return event: the latter's. */
+void fetch_pair_return_handler(struct uprobe *probe, struct uprobe_regs *regs,
+			       const struct uprobe_ret *ret, void *ctx);
+/*
+ * What an event does at a hit is its agg.run, without fetch-args (a
+ * program's uprobe or uretprobe, not its usdt): fetch_run_handler and
+ * fetch_run_return_handler, fetch_aggregate's call alone.
+ */
+static inline bool fetch_run_only(const struct fetch_agg *agg, const struct fetch_plan *plan)
+{
+	return agg && agg->run && !plan->n_args;
+}
+void fetch_run_handler(struct uprobe *probe, struct uprobe_regs *regs, void *ctx);
+void fetch_run_return_handler(struct uprobe *probe, struct uprobe_regs *regs,
+			      const struct uprobe_ret *ret, void *ctx);
 
 #endif

@@ -477,3 +477,30 @@ void fetch_return_handler(struct uprobe *probe, struct uprobe_regs *regs,
 		flags |= TRACE_REC_UNWOUND;
 	fetch_emit(ev->rings, ev->plan, ev->id, flags, regs, ret->ret_addr, ret->func, ret->cookie);
 }
+
+void fetch_pair_return_handler(struct uprobe *probe, struct uprobe_regs *regs,
+			       const struct uprobe_ret *ret, void *ctx)
+{
+	const struct fetch_event *ev = ctx;
+
+	ev->pair_ret(probe, regs, ret, (void *)ev->pair);
+}
+
+void fetch_run_handler(struct uprobe *probe, struct uprobe_regs *regs, void *ctx)
+{
+	const struct fetch_event *ev = ctx;
+
+	(void)probe;
+	if (__atomic_load_n(ev->recording, __ATOMIC_RELAXED))
+		ev->agg_store.run(ev->agg_store.run_ctx, regs, 0, NULL);
+}
+
+void fetch_run_return_handler(struct uprobe *probe, struct uprobe_regs *regs,
+			      const struct uprobe_ret *ret, void *ctx)
+{
+	const struct fetch_event *ev = ctx;
+
+	(void)probe;
+	if (__atomic_load_n(ev->recording, __ATOMIC_RELAXED))
+		ev->agg_store.run(ev->agg_store.run_ctx, regs, ret->cookie, NULL);
+}

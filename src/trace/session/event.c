@@ -39,6 +39,13 @@ struct trace_event {
 	uint64_t *skipped_counter; /* trace_event_opts.skipped_counter */
 	int attached;
 	/*
+	 * TRACE_BATCH_PAIR: the event whose probe this one shares (each names
+	 * the other), or NULL; shared: the probe is the partner's (the entry's).
+	 */
+	struct trace_event *partner;
+	bool shared;
+	bool ret; /* a return probe's event (TRACE_RETPROBE) */
+	/*
 	 * A count-only entry's word in its thread's shard (map_dense_slot), 0:
 	 * none: the probe asks for the count stub, enabled while recording.
 	 */
@@ -201,10 +208,12 @@ static void probe_spec_of(struct trace_event *ev, const struct trace_spec *spec,
 		/* A program's return probe (agg.run: lang/hit.c) never reads the entry's TSC:
 		 * no entry handler, no rdtsc (~11 ns) per call. */
 		u->handler = ev->hot.agg && ev->hot.agg->run ? NULL : fetch_stamp_handler;
-		u->ret_handler = fetch_return_handler;
+		u->ret_handler = fetch_run_only(ev->hot.agg, ev->plan) ? fetch_run_return_handler
+								       : fetch_return_handler;
 	} else {
-		u->handler = fetch_count_only(ev->hot.agg) ? fetch_count_handler
-							    : fetch_entry_handler;
+		u->handler = fetch_count_only(ev->hot.agg)	     ? fetch_count_handler
+			     : fetch_run_only(ev->hot.agg, ev->plan) ? fetch_run_handler
+								     : fetch_entry_handler;
 	}
 	/*
 	 * Its count in the stub (uprobe_count_enable: trace_session_record):
@@ -281,6 +290,7 @@ static int event_prepare(struct trace_event *ev, const struct trace_spec *spec, 
 		return -errno;
 	ev->hot.plan = ev->plan;
 	ev->hot.id = id;
+	ev->ret = spec->kind == TRACE_RETPROBE;
 	return semaphore_get(ev, spec, path, &info);
 }
 
@@ -316,6 +326,7 @@ static void set_agg(struct trace_event *ev, const struct trace_event_agg *a)
 }
 
 #define EVENT_OPTS_MIN_SZ offsetof(struct trace_event_opts, skipped_counter) /* an older caller's */
+#define BATCH_OPTS_MIN_SZ offsetof(struct trace_event_batch_opts, flags)
 
 /* Events come from a pool (util/pool.h): 10,000 of them were ~1,000 page faults. */
 static struct pool event_pool = POOL_INIT(sizeof(struct trace_event));
@@ -394,6 +405,7 @@ static void event_detached(struct trace_event *ev)
 	ev->semaphore = NULL;
 }
 
+/* Detaching either of a pair (trace_event.partner) detaches both: they share the probe. */
 UPROBE_API int trace_event_detach(struct trace_event *ev)
 {
 	int ret;
@@ -404,6 +416,8 @@ UPROBE_API int trace_event_detach(struct trace_event *ev)
 		return -ENOENT;
 	ret = uprobe_detach(ev->probe);
 	event_detached(ev);
+	if (ev->partner && ev->partner->attached)
+		event_detached(ev->partner);
 	return ret;
 }
 
@@ -430,7 +444,10 @@ UPROBE_API void trace_event_free(struct trace_event *ev)
 		__atomic_fetch_sub(ev->semaphore, 1, __ATOMIC_RELAXED);
 	if (ev->session)
 		session_unlink(ev);
-	uprobe_free(ev->probe);
+	if (ev->partner) /* the last of the pair frees the probe */
+		ev->partner->partner = NULL, ev->partner->shared = false;
+	else
+		uprobe_free(ev->probe);
 	fetch_plan_free(ev->plan);
 	pool_free(&event_pool, ev);
 }
@@ -438,6 +455,11 @@ UPROBE_API void trace_event_free(struct trace_event *ev)
 UPROBE_API struct uprobe *trace_event_probe(const struct trace_event *ev)
 {
 	return ev ? ev->probe : NULL;
+}
+
+UPROBE_API int trace_event_is_return(const struct trace_event *ev)
+{
+	return ev && ev->ret;
 }
 
 UPROBE_API int trace_session_detach(struct trace_session *s)
@@ -451,7 +473,7 @@ UPROBE_API int trace_session_detach(struct trace_session *s)
 		return -EINVAL;
 	pthread_mutex_lock(&s->lock);
 	for (ev = s->events; ev; ev = ev->next)
-		n += ev->attached != 0;
+		n += ev->attached && !ev->shared;
 	probes = calloc(n ? n : 1, sizeof(*probes));
 	if (!probes) {
 		pthread_mutex_unlock(&s->lock);
@@ -459,7 +481,7 @@ UPROBE_API int trace_session_detach(struct trace_session *s)
 	}
 	n = 0;
 	for (ev = s->events; ev; ev = ev->next)
-		if (ev->attached)
+		if (ev->attached && !ev->shared)
 			probes[n++] = ev->probe;
 	ret = uprobe_detach_many(probes, n);
 	for (ev = s->events; ev; ev = ev->next)
@@ -520,6 +542,10 @@ struct event_batch {
 	uint32_t *spec_of;		/* probe k of the core batch is that of spec spec_of[k] */
 	uint8_t *told;			/* told[k]: its failure was reported */
 	char (*names)[BATCH_NAME_LEN];	/* names[k]: "GROUP/EVENT" of probe k */
+	/* TRACE_BATCH_PAIR (else NULL): the core's probe j is probe sel[j] */
+	uint32_t *sel;
+	uint32_t *owner;		/* owner[k]: k, or the entry whose probe return k shares */
+	uint32_t *mate;			/* mate[k]: k, or the return that shares entry k's */
 };
 
 /* Spec i (err; its message is uprobe_last_error()) is not attached: tell the caller. */
@@ -532,12 +558,22 @@ static void batch_error(struct event_batch *b, uint32_t i, int err, const char *
 		b->opts->on_error(i, err, uprobe_last_error(), b->opts->ctx);
 }
 
-static void batch_core_error(size_t k, int err, void *ctx)
+/* The core's probe j failed: its event's spec, and the return's that shares it, with its error. */
+static void batch_core_error(size_t j, int err, void *ctx)
 {
 	struct event_batch *b = ctx;
+	size_t k = b->sel ? b->sel[j] : j;
+	char why[512];
 
+	snprintf(why, sizeof(why), "%s", uprobe_last_error());
 	b->told[k] = 1;
 	batch_error(b, b->spec_of[k], err, b->names[k]);
+	if (b->mate && b->mate[k] != k) {
+		k = b->mate[k];
+		log_error(0, "%s", why);
+		b->told[k] = 1;
+		batch_error(b, b->spec_of[k], err, b->names[k]);
+	}
 }
 
 static const struct trace_spec *batch_spec_get(struct event_batch *b, uint32_t i)
@@ -616,26 +652,170 @@ static uint32_t batch_prepare_events(struct trace_session *s, struct event_batch
 	return m;
 }
 
+/* batch_pair's order: path, location, flags (the pairs' keys), then k. */
+struct pair_key {
+	const struct uprobe_spec *u;
+	uint32_t k;
+	bool ret;
+};
+
+static int pair_cmp(const void *a, const void *b)
+{
+	const struct pair_key *x = a, *y = b;
+	int c = strcmp(x->u->path, y->u->path);
+
+	if (!c)
+		c = strcmp(x->u->location, y->u->location);
+	if (!c && x->u->flags != y->u->flags)
+		c = x->u->flags < y->u->flags ? -1 : 1;
+	if (!c && x->k != y->k)
+		c = x->k < y->k ? -1 : 1;
+	return c;
+}
+
+/* A return event's probe without an entry handler: one that can take an entry's. */
+static bool pair_ret(const struct uprobe_spec *u)
+{
+	return !u->handler && u->ret_handler;
+}
+
+/* An entry event's probe that can take a return event's return handler. */
+static bool pair_entry(const struct uprobe_spec *u)
+{
+	return u->handler && !u->ret_handler && !(u->flags & UPROBE_F_COUNT_STUB);
+}
+
+/* Entry probe ue of event e takes the return handler of ur, return event r's. */
+static void pair_up(struct uprobe_spec *ue, struct trace_event *e, const struct uprobe_spec *ur,
+		    struct trace_event *r)
+{
+	e->hot.pair = &r->hot;
+	e->hot.pair_ret = ur->ret_handler;
+	ue->ret_handler = fetch_pair_return_handler;
+}
+
+/*
+ * TRACE_BATCH_PAIR: b->owner[k] for the m probes, each return probe of
+ * pair_ret given to an entry probe of pair_entry at its path, location and
+ * flags (in spec order: the first of each with the first of the other). The
+ * entry's spec takes fetch_pair_return_handler, its event's hot.pair the
+ * return event's. Returns how many probes remain (b->sel lists them).
+ */
+static uint32_t batch_pair(struct event_batch *b, struct trace_event **events,
+			   struct uprobe_spec *us, uint32_t m)
+{
+	struct pair_key *keys = malloc((m ? m : 1) * sizeof(*keys));
+	uint32_t n = 0, left = 0;
+
+	for (uint32_t k = 0; k < m; k++)
+		b->owner[k] = b->mate[k] = k;
+	if (!keys)
+		return m; /* not paired: still right, only slower */
+	for (uint32_t k = 0; k < m; k++)
+		if (pair_ret(&us[k]) || pair_entry(&us[k]))
+			keys[n++] = (struct pair_key){ &us[k], k, pair_ret(&us[k]) };
+	qsort(keys, n, sizeof(*keys), pair_cmp);
+	for (uint32_t lo = 0, hi; lo < n; lo = hi) {
+		uint32_t e = lo, r = lo;
+
+		for (hi = lo + 1; hi < n && !strcmp(keys[hi].u->path, keys[lo].u->path) &&
+				  !strcmp(keys[hi].u->location, keys[lo].u->location) &&
+				  keys[hi].u->flags == keys[lo].u->flags; hi++)
+			;
+		for (;;) { /* the next entry and the next return of the run, paired */
+			while (e < hi && keys[e].ret)
+				e++;
+			while (r < hi && !keys[r].ret)
+				r++;
+			if (e == hi || r == hi)
+				break;
+			b->owner[keys[r].k] = keys[e].k;
+			b->mate[keys[e].k] = keys[r].k;
+			pair_up(&us[keys[e].k], events[b->spec_of[keys[e].k]], &us[keys[r].k],
+				events[b->spec_of[keys[r].k]]);
+			e++, r++;
+		}
+	}
+	free(keys);
+	for (uint32_t k = 0; k < m; k++)
+		if (b->owner[k] == k) {
+			b->sel[left] = k;
+			us[left] = us[k]; /* left <= k: in place */
+			left++;
+		}
+	return left;
+}
+
+/*
+ * After the core's attach of the left probes of batch_pair (probes[0..left)):
+ * probes[k] for every k of m, a return probe's its entry's.
+ */
+static void batch_unpair(struct event_batch *b, struct uprobe **probes, uint32_t m, uint32_t left)
+{
+	for (uint32_t k = m; k-- > 0;)
+		if (b->owner[k] == k)
+			probes[k] = probes[--left]; /* left - 1 <= k: from the end, in place */
+		else
+			probes[k] = NULL;
+	for (uint32_t k = 0; k < m; k++)
+		if (b->owner[k] != k)
+			probes[k] = probes[b->owner[k]];
+}
+
+/* Probe k, attached, is its event's (or, paired, its entry's event's too). */
+static void batch_attached(struct event_batch *b, struct trace_event **events, uint32_t k,
+			   struct uprobe *p)
+{
+	struct trace_event *ev = events[b->spec_of[k]];
+
+	ev->probe = p;
+	if (b->owner && b->owner[k] != k) {
+		struct trace_event *entry = events[b->spec_of[b->owner[k]]];
+
+		ev->partner = entry;
+		ev->shared = true;
+		entry->partner = ev;
+	}
+	event_publish(ev);
+}
+
 /* Phase 2: the m probes in at once; events without theirs are dropped. */
 static int batch_attach_probes(struct event_batch *b, struct trace_event **events,
-			       const struct uprobe_spec *us, uint32_t m, uint64_t **skipped,
+			       struct uprobe_spec *us, uint32_t m, uint64_t **skipped,
 			       struct uprobe **probes)
 {
 	struct uprobe_batch_opts bo = { .sz = sizeof(bo), .flags = UPROBE_BATCH_PARTIAL };
+	uint64_t **too = b->owner ? calloc(m ? m : 1, sizeof(*too)) : NULL;
 	struct core_batch_each each = {
-		.skipped = skipped, .on_error = batch_core_error, .ctx = b,
+		.skipped = skipped, .skipped_too = too, .on_error = batch_core_error, .ctx = b,
 	};
+	uint32_t left = m;
 	int attached = 0, ret;
 
-	for (uint32_t k = 0; k < m; k++)
-		skipped[k] = events[b->spec_of[k]]->skipped_counter;
-	ret = core_attach_many(us, m, probes, &bo, &each);
+	if (b->owner && too) {
+		left = batch_pair(b, events, us, m);
+		for (uint32_t k = 0; k < m; k++) /* a skipped entry loses its return too */
+			if (b->owner[k] != k)
+				too[b->owner[k]] = events[b->spec_of[k]]->skipped_counter;
+		for (uint32_t j = 0; j < left; j++) {
+			uint32_t k = b->sel[j];
+
+			too[j] = too[k]; /* j <= k: in place */
+			skipped[j] = events[b->spec_of[k]]->skipped_counter;
+		}
+	} else {
+		b->owner = b->sel = b->mate = NULL; /* not paired (the caller frees its arrays) */
+		for (uint32_t k = 0; k < m; k++)
+			skipped[k] = events[b->spec_of[k]]->skipped_counter;
+	}
+	ret = core_attach_many(us, left, probes, &bo, &each);
+	if (b->owner)
+		batch_unpair(b, probes, m, left);
 	for (uint32_t k = 0; k < m; k++) {
 		uint32_t i = b->spec_of[k];
 
 		if (probes[k]) {
-			events[i]->probe = probes[k];
-			event_publish(events[i]);
+			batch_attached(b, events, k, probes[k]);
 			attached++;
 			continue;
 		}
@@ -644,6 +824,7 @@ static int batch_attach_probes(struct event_batch *b, struct trace_event **event
 		event_drop(events[i]);
 		events[i] = NULL;
 	}
+	free(too);
 	return attached;
 }
 
@@ -661,20 +842,28 @@ UPROBE_API int trace_event_attach_many(struct trace_session *s,
 	char(*locs)[256] = pool_bulk_alloc(cnt * sizeof(*locs));
 	uint64_t **skipped = pool_bulk_alloc(cnt * sizeof(*skipped));
 	struct uprobe **probes = pool_bulk_alloc(cnt * sizeof(*probes));
-	uint32_t m;
+	uint32_t *owner = NULL, *sel = NULL, *mate = NULL, m;
 	int ret = -ENOMEM;
 
 	b.spec_of = pool_bulk_alloc(cnt * sizeof(*b.spec_of));
 	b.told = pool_bulk_alloc(cnt);
 	b.names = pool_bulk_alloc(cnt * sizeof(*b.names));
 	if (!s || (n && !events) || (n && !specs && (!opts || !opts->spec_get)) ||
-	    (opts && opts->sz < sizeof(*opts))) {
+	    (opts && opts->sz < BATCH_OPTS_MIN_SZ)) {
 		ret = log_error(EINVAL, "trace_event_attach_many: %s",
-				!s ? "no session" : opts && opts->sz < sizeof(*opts)
+				!s ? "no session" : opts && opts->sz < BATCH_OPTS_MIN_SZ
 							 ? "opts->sz too small" : "no specs or events");
 		goto out;
 	}
 	b.opts->failed = 0;
+	if (b.opts->sz >= offsetof(struct trace_event_batch_opts, flags) + sizeof(b.opts->flags) &&
+	    (b.opts->flags & TRACE_BATCH_PAIR)) {
+		b.owner = owner = malloc(cnt * sizeof(*owner));
+		b.sel = sel = malloc(cnt * sizeof(*sel));
+		b.mate = mate = malloc(cnt * sizeof(*mate));
+		if (!owner || !sel || !mate) /* not paired: still right, only slower */
+			b.owner = b.sel = b.mate = NULL;
+	}
 	if (!us || !paths || !locs || !skipped || !probes || !b.spec_of || !b.told || !b.names)
 		goto out;
 	uprobe_batch_begin();
@@ -685,6 +874,9 @@ UPROBE_API int trace_event_attach_many(struct trace_session *s,
 		if (!k || paths[k] != paths[k - 1]) /* one copy of a path shared by neighbours */
 			free(paths[k]);
 out:
+	free(mate);
+	free(sel);
+	free(owner);
 	pool_bulk_free(b.names, cnt * sizeof(*b.names));
 	pool_bulk_free(b.told, cnt);
 	pool_bulk_free(b.spec_of, cnt * sizeof(*b.spec_of));
