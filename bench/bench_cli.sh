@@ -2,7 +2,11 @@
 # SPDX-License-Identifier: MIT
 # Per-hit cost of a traced function through a whole tracer, in one run: the
 # uprobe command (probe + record + consumer in another process, --count; a
-# program's @ = count() with uprobe -e) beside bpftrace (count()) and perf
+# program's @ = count() with uprobe -e; the latency idiom, @start[tid] = nsecs
+# at the entry and hist(nsecs - @start[tid]) at the return, with uprobe -e and
+# bpftrace: on cli_work, whose ret lies under the entry's jump (the return
+# address hijacked), and on spread_target's spread_f0 (its ret patched: a
+# return site), beside that target's unprobed calls) beside bpftrace (count()) and perf
 # (perf probe + perf record), on the same function. The target times its own loop (cli_target bench N), so start-up
 # and attach times do not count. Rounds are interleaved; medians are kept.
 # The uprobe command's runs make -n calls; bpftrace and perf cost microseconds
@@ -27,6 +31,26 @@ run_uprobe_lang() {
 	"$up" -e "uprobe:$tgt:cli_work { @ = count(); }" -c "$tgt bench $2" >"$1" 2>/dev/null
 	sed -n 's/^@: //p' "$1" >"$tmp/lang.count"
 }
+# The latency idiom (issue 16's "uretprobe latency idiom"): its own text for both tools.
+lat_prog="uprobe:$tgt:cli_work { @start[tid] = nsecs; }
+uretprobe:$tgt:cli_work /@start[tid]/ { @ns = hist(nsecs - @start[tid]); delete(@start[tid]); }"
+lat_count() { sed -n 's/^\[[^])]*[])] *\([0-9]*\) .*/\1/p' "$1" | awk '{ n += $1 } END { print n + 0 }'; }
+run_uprobe_latency() {
+	"$up" -e "$lat_prog" -c "$tgt bench $2" >"$1" 2>/dev/null
+	lat_count "$1" >"$tmp/lat.count"
+}
+# The same on a function with a return site: spread_target 1 N calls spread_f0 3 N times.
+site="$top/build/bench/spread_target"
+run_native_site() { "$site" 1 "$2" >"$1"; }
+run_uprobe_latency_site() {
+	"$up" -e "$(printf '%s' "$lat_prog" | sed "s|$tgt:cli_work|$site:spread_f0|g")" \
+		-c "$site 1 $2" >"$1" 2>/dev/null
+	lat_count "$1" >"$tmp/lat_site.count"
+}
+run_bpftrace_latency() {
+	bpftrace -q -e "$(printf '%s' "$lat_prog" | sed 's|/@start|/pid == cpid \&\& @start|')" \
+		-c "$tgt bench $2" >"$1" 2>/dev/null
+}
 run_uprobe_args() { "$up" trace -q -o /dev/null "p:b/work $tgt:cli_work a=%di b=%si" -- "$tgt" bench "$2" >"$1"; }
 run_bpftrace() {
 	bpftrace -q -e "uprobe:$tgt:cli_work /pid == cpid/ { @n = count(); }" -c "$tgt bench $2" \
@@ -37,9 +61,9 @@ run_perf() {
 		>"$1" 2>/dev/null
 }
 
-variants="native uprobe uprobe_lang uprobe_args"
+variants="native uprobe uprobe_lang uprobe_latency uprobe_args native_site uprobe_latency_site"
 why_bpftrace="" why_perf=""
-if bench_has bpftrace; then variants="$variants bpftrace"
+if bench_has bpftrace; then variants="$variants bpftrace bpftrace_latency"
 else why_bpftrace="bpftrace not installed"; fi
 if bench_has perf && perf probe -q -x "$tgt" cli_work >/dev/null 2>&1; then
 	variants="$variants perf"
@@ -50,7 +74,7 @@ else why_perf="perf probe failed (perf missing, or no uprobe support)"; fi
 for v in $variants; do
 	n=$calls
 	case $v in
-	bpftrace | perf)
+	bpftrace | bpftrace_latency | perf)
 		"run_$v" "$tmp/$v.size" 20000 || echo "bench_cli: $v failed sizing its run" >&2
 		n=$(bench_fit "$(ns_of "$tmp/$v.size")" "$budget_ms" 1000 "$calls")
 		;;
@@ -69,19 +93,30 @@ done
 printf '%-20s %10s %12s %12s\n' "variant ($rounds rounds)" calls "ns/call" "ns/hit"
 native=$(bench_median "$tmp/native.all")
 bench_sum native_ns "$native"
+native_site=$(bench_median "$tmp/native_site.all")
 for v in $variants; do
 	m=$(bench_median "$tmp/$v.all")
-	hit=$(bench_calc %.1f "$m - $native")
-	[ "$m" = na ] || [ "$native" = na ] && hit=na
-	[ "$v" = native ] && hit="-"
+	base=$native
+	case $v in *_site) base=$native_site ;; esac
+	hit=$(bench_calc %.1f "$m - $base")
+	[ "$m" = na ] || [ "$base" = na ] && hit=na
+	case $v in native*) hit="-" ;; esac
 	eval "n=\$n_$v"
 	printf '%-20s %10s %12s %12s\n' "$v" "$n" "$m" "$hit"
-	[ "$v" != native ] && bench_sum "${v}_ns" "$hit"
+	case $v in native) ;; native_site) bench_sum native_site_ns "$m" ;;
+	*) bench_sum "${v}_ns" "$hit" ;; esac
 done
-[ -n "$why_bpftrace" ] && echo "bpftrace: na ($why_bpftrace)" && bench_sum bpftrace_ns na
+[ -n "$why_bpftrace" ] && echo "bpftrace: na ($why_bpftrace)" && bench_sum bpftrace_ns na &&
+	bench_sum bpftrace_latency_ns na
 [ -n "$why_perf" ] && echo "perf: na ($why_perf)" && bench_sum perf_ns na
 if [ -f "$tmp/up.count" ]; then
 	echo "check: uprobe counted $(sed 's/.*: //' "$tmp/up.count") events of $calls calls (last round)"
+fi
+if [ -f "$tmp/lat_site.count" ]; then
+	echo "check: uprobe -e's latency idiom on spread_f0 put $(cat "$tmp/lat_site.count") of $((3 * calls)) calls in @ns (last round)"
+fi
+if [ -f "$tmp/lat.count" ]; then
+	echo "check: uprobe -e's latency idiom put $(cat "$tmp/lat.count") of $calls calls in @ns (last round)"
 fi
 if [ -f "$tmp/lang.count" ]; then
 	echo "check: uprobe -e's @ = count() counted $(cat "$tmp/lang.count") of $calls calls (last round)"
