@@ -709,9 +709,7 @@ static uint32_t batch_pair(struct event_batch *b, struct trace_event **events,
 
 	for (uint32_t k = 0; k < m; k++)
 		b->owner[k] = b->mate[k] = k;
-	if (!keys)
-		return m; /* not paired: still right, only slower */
-	for (uint32_t k = 0; k < m; k++)
+	for (uint32_t k = 0; keys && k < m; k++) /* no keys: not paired, still right */
 		if (pair_ret(&us[k]) || pair_entry(&us[k]))
 			keys[n++] = (struct pair_key){ &us[k], k, pair_ret(&us[k]) };
 	qsort(keys, n, sizeof(*keys), pair_cmp);
