@@ -755,13 +755,13 @@ static void pair_run(void *ctx, const struct uprobe_regs *regs, uint64_t entry_t
 
 /*
  * attach_pair's batch: an entry and a return event of t_ints whose work is
- * agg.run, and a return event of t_ptr; with flags, their probes.
+ * agg.run, and a return event of t_name; with flags, their probes.
  */
 static int pair_attach(struct trace_maps *maps, unsigned int flags, struct trace_event *events[3],
 		       uint64_t skipped[3])
 {
 	static const char *lines[3] = { "p:test/pe %s:t_ints", "r:test/pr %s:t_ints",
-					"r:test/px %s:t_ptr" };
+					"r:test/px %s:t_name" };
 	struct trace_event_agg agg[3];
 	struct trace_event_opts opts[3];
 	struct trace_spec *specs[3];
@@ -789,7 +789,7 @@ static int pair_attach(struct trace_maps *maps, unsigned int flags, struct trace
 
 /*
  * TRACE_BATCH_PAIR: the entry and the return event of t_ints share one
- * probe (the lone return of t_ptr keeps its own); each event's run sees
+ * probe (the lone return of t_name keeps its own); each event's run sees
  * every call; a hit skipped inside the entry's run counts in both events'
  * skipped counters; detaching either detaches both; they are freed in either
  * order. Without the flag, two probes.
@@ -810,7 +810,7 @@ static void attach_pair(void)
 	memset(pair_hits, 0, sizeof(pair_hits));
 	for (int i = 0; i < 10; i++)
 		t_ints((uint64_t)i, 1, NULL);
-	t_ptr(&info);
+	t_name(0);
 	CHECK_EQ_U64(pair_hits[0], 10);
 	CHECK_EQ_U64(pair_hits[1], 10);
 	CHECK_EQ_U64(pair_hits[2], 1);
