@@ -556,6 +556,24 @@ lang_err missing_glob_path_c 1 "uprobe: cannot attach lang/p0_a0 (/nonexistent-u
 lang_err wildcard_no_match_c 1 "uprobe: probe 'p:lang/p0_a0 $tgt:nosuchprefix*': no function \
 of $tgt matches 'nosuchprefix*'" "" -e "uprobe:$tgt:nosuchprefix* { @ = count(); }" \
 	-c "$tgt 10 1"
+# A glob on a short name: the functions of the libc the command would map, func without
+# the ELF name's @@VERSION (pthread_join@@GLIBC_2.34); map_target joins its 4 threads.
+"$uprobe" -e 'uprobe:libc:pthread_joi? { @[func] = count(); }' -c "$tgt -s 1000 4" \
+	>"$tmp/gj.out" 2>"$tmp/gj.err"
+st=$?
+expect_eq glob_short_c "$st" 3 "status" &&
+	expect_eq glob_short_c "$(target_part "$tmp/gj.out")" "$("$tgt" -s 1000 4)" \
+		"target output" &&
+	expect_eq glob_short_c "$(grep '^@' "$tmp/gj.out")" "@[pthread_join]: 4" "counts" &&
+	expect_eq glob_short_c "$(cat "$tmp/gj.err")" "" "stderr" && pass glob_short_c
+libc=$(readlink -f "$(ldd "$tgt" | sed -n 's/.*libc.so.6 => \([^ ]*\) .*/\1/p')")
+lang_err glob_short_none_c 1 "uprobe: probe 'p:lang/p0_a0 libc:nosuchprefix*': no function of \
+$libc matches 'nosuchprefix*'" "" -e 'uprobe:libc:nosuchprefix* { @ = count(); }' \
+	-c "$tgt 10 1"
+lang_err glob_short_missing_c 1 "uprobe: probe 'p:lang/p0_a0 libuprobes_nosuch:f*': no ELF \
+file named 'libuprobes_nosuch' that the command could map (the command, its library path, \
+the loader's directories, PATH); a glob reads the functions of one file: name it by its \
+path" "" -e 'uprobe:libuprobes_nosuch:f* { @ = count(); }' -c "$tgt 10 1"
 "$tgt" -s 100000000 1 >/dev/null &
 spid=$!
 wait_exec $spid "$tgt" # the name in the message is the program's, not the forked shell's
@@ -565,6 +583,9 @@ $spid ($(cat /proc/$spid/comm)): '/nonexistent-uprobe/x': No such file or direct
 
 
 @: 0" -e 'uprobe:/nonexistent-uprobe/x:f { @ = count(); }' -p $spid
+lang_err glob_short_missing_p 1 "uprobe: probe 'p:lang/p0_a0 libuprobes_nosuch:f*': no ELF \
+file named 'libuprobes_nosuch' that the process maps; a glob reads the functions of one \
+file: name it by its path" "" -e 'uprobe:libuprobes_nosuch:f* { @ = count(); }' -p $spid
 kill $spid
 wait $spid 2>/dev/null
 cp -L "$(ldd "$tgt" | sed -n 's/.*libc.so.6 => \([^ ]*\) .*/\1/p')" "$tmp/libwaited.so.6"

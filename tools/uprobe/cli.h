@@ -110,6 +110,9 @@ int cli_expand_wildcard(struct trace_spec *s, const char *text,
 /* name on PATH (list.c): the first executable regular file, in out; 0 or -ENOENT. */
 int cli_find_on_path(const char *name, char *out, size_t len);
 
+/* Does path open, its first bytes ELF's magic? (list.c) */
+int cli_is_elf_file(const char *path);
+
 /* "uprobe: " + message on stderr; returns code. */
 int cli_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

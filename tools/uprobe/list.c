@@ -92,7 +92,7 @@ struct totals {
 static int names_only, show_backends, show_ret;
 static unsigned headers; /* header lines printed */
 
-static int is_elf_file(const char *path)
+int cli_is_elf_file(const char *path)
 {
 	char magic[4];
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -131,14 +131,14 @@ static int find_library(const char *name, char *out, size_t len)
 		glob_t g;
 
 		snprintf(out, len, "%s/%s", lib_dirs[d], name);
-		if (is_elf_file(out))
+		if (cli_is_elf_file(out))
 			return 0;
 		snprintf(pat, sizeof(pat), "%s/%s.so.*", lib_dirs[d], name);
 		if (!glob(pat, 0, NULL, &g)) {
 			const char *best = NULL;
 
 			for (size_t i = 0; i < g.gl_pathc; i++)
-				if (is_elf_file(g.gl_pathv[i]) &&
+				if (cli_is_elf_file(g.gl_pathv[i]) &&
 				    (!best || strlen(g.gl_pathv[i]) < strlen(best)))
 					best = g.gl_pathv[i];
 			if (best)
@@ -148,7 +148,7 @@ static int find_library(const char *name, char *out, size_t len)
 				return 0;
 		}
 		snprintf(out, len, "%s/%s.so", lib_dirs[d], name);
-		if (is_elf_file(out))
+		if (cli_is_elf_file(out))
 			return 0;
 	}
 	return -ENOENT;

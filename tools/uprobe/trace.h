@@ -251,6 +251,8 @@ void tracer_gate_summary(const struct tracer *t, FILE *out);
 
 /* trace_files.c: launch mode: probe s's file found (or waitable for); 0 or a CLI exit code. */
 int tracer_check_file(struct tracer *t, const struct trace_spec *s);
+/* A glob's short name made the path of the one file its functions are read from. */
+int tracer_glob_file(struct tracer *t, struct trace_spec *s, const char *text);
 
 /* trace_loop.c */
 /* One record of any backend: filtered, counted, formatted (a trace_record_fn). */

@@ -31,6 +31,7 @@
 
 #include "cli.h"
 #include "trace.h"
+#include "uprobes_kernel.h"
 
 /* Where the loader looks when nothing else names a directory (Debian's, as usdt.c's). */
 static const char loader_dirs[] = "/usr/local/lib/x86_64-linux-gnu:/lib/x86_64-linux-gnu:"
@@ -51,22 +52,42 @@ static bool short_name_of(const char *base, const char *name)
 	       !strncmp(base + 3 + n, ".so", 3);
 }
 
-/* A file in dir whose base name name is short for. */
-static bool in_dir(const char *dir, const char *name)
+/*
+ * A file in dir whose base name name is short for. With out (a glob's file,
+ * whose functions are read): an ELF file, the shortest name of those there
+ * (libc.so.6, not the linker script libc.so nor libc.so.6.1), its path in out.
+ */
+static bool in_dir(const char *dir, const char *name, char *out, size_t len)
 {
 	DIR *d = opendir(*dir ? dir : ".");
+	char path[PATH_MAX], best[NAME_MAX + 1] = "";
 	struct dirent *e;
 	bool found = false;
 
-	while (d && !found && (e = readdir(d)))
-		found = short_name_of(e->d_name, name) && e->d_type != DT_DIR;
+	while (d && (out || !found) && (e = readdir(d))) {
+		if (!short_name_of(e->d_name, name) || e->d_type == DT_DIR)
+			continue;
+		if (!out) {
+			found = true;
+			continue;
+		}
+		snprintf(path, sizeof(path), "%s/%s", *dir ? dir : ".", e->d_name);
+		if ((!best[0] || strlen(e->d_name) < strlen(best) ||
+		     (strlen(e->d_name) == strlen(best) && strcmp(e->d_name, best) < 0)) &&
+		    cli_is_elf_file(path))
+			snprintf(best, sizeof(best), "%s", e->d_name);
+	}
 	if (d)
 		closedir(d);
+	if (out && best[0]) {
+		snprintf(out, len, "%s/%s", *dir ? dir : ".", best);
+		found = true;
+	}
 	return found;
 }
 
-/* In one of the ':'-separated dirs ($ORIGIN: origin's). */
-static bool in_dirs(const char *dirs, const char *origin, const char *name)
+/* In one of the ':'-separated dirs ($ORIGIN: origin's); out as in_dir's. */
+static bool in_dirs(const char *dirs, const char *origin, const char *name, char *out, size_t len)
 {
 	char dir[PATH_MAX];
 
@@ -77,14 +98,14 @@ static bool in_dirs(const char *dirs, const char *origin, const char *name)
 			snprintf(dir, sizeof(dir), "%s%.*s", origin, (int)(n - 7), p + 7);
 		else
 			snprintf(dir, sizeof(dir), "%.*s", (int)n, p);
-		if (n && in_dir(dir, name))
+		if (n && in_dir(dir, name, out, len))
 			return true;
 	}
 	return false;
 }
 
 /* Under qemu-user (docs/aarch64.md), the loader's directories below QEMU_LD_PREFIX. */
-static bool in_qemu_prefix(const char *name)
+static bool in_qemu_prefix(const char *name, char *out, size_t len)
 {
 	const char *prefix = getenv("QEMU_LD_PREFIX");
 	char dirs[sizeof(loader_dirs) + 16 * 256], *o = dirs; /* 11 dirs, a prefix < 256 each */
@@ -94,21 +115,26 @@ static bool in_qemu_prefix(const char *name)
 	for (const char *p = loader_dirs; *p; p += strcspn(p, ":"), p += *p == ':')
 		o += snprintf(o, (size_t)(dirs + sizeof(dirs) - o), "%s%.*s:", prefix,
 			      (int)strcspn(p, ":"), p);
-	return in_dirs(dirs, "", name);
+	return in_dirs(dirs, "", name, out, len);
 }
 
-/* A library this process maps (the same libc the command will map). */
-static bool in_own_maps(const char *name)
+/*
+ * A file that maps (/proc/self/maps: the same libc the command will map;
+ * /proc/PID/maps: -p's process) maps; out as in_dir's (the first ELF file).
+ */
+static bool in_maps(const char *maps, const char *name, char *out, size_t len)
 {
 	char line[PATH_MAX + 128], *path, *base;
-	FILE *f = fopen("/proc/self/maps", "re");
+	FILE *f = fopen(maps, "re");
 	bool found = false;
 
 	while (f && !found && fgets(line, sizeof(line), f)) {
 		line[strcspn(line, "\n")] = 0;
 		path = strchr(line, '/');
 		base = path ? strrchr(path, '/') + 1 : NULL;
-		found = base && short_name_of(base, name);
+		found = base && short_name_of(base, name) && (!out || cli_is_elf_file(path));
+		if (found && out)
+			snprintf(out, len, "%s", path);
 	}
 	if (f)
 		fclose(f);
@@ -170,8 +196,11 @@ static void dyn_search_path(int fd, char *out, size_t len)
 	out[strnlen(out, len - 1)] = 0;
 }
 
-/* Could the command (cmd: as given after "--" or to -c) map a file of that short name? */
-static bool short_name_found(const char *cmd, const char *name)
+/*
+ * Could the command (cmd: as given after "--" or to -c) map a file of that
+ * short name? With out, an ELF file of that name, its path in out.
+ */
+static bool short_name_found(const char *cmd, const char *name, char *out, size_t len)
 {
 	char exe[PATH_MAX], origin[PATH_MAX], rpath[PATH_MAX], *slash;
 	int fd;
@@ -181,9 +210,12 @@ static bool short_name_found(const char *cmd, const char *name)
 	else if (cli_find_on_path(cmd, exe, sizeof(exe)))
 		exe[0] = 0;
 	slash = strrchr(exe, '/');
-	if (slash && short_name_of(slash + 1, name))
+	if (slash && short_name_of(slash + 1, name) && (!out || cli_is_elf_file(exe))) {
+		if (out)
+			snprintf(out, len, "%s", exe);
 		return true;
-	if (in_own_maps(name))
+	}
+	if (in_maps("/proc/self/maps", name, out, len))
 		return true;
 	snprintf(origin, sizeof(origin), "%.*s", slash ? (int)(slash - exe) : 0, exe);
 	fd = exe[0] ? open(exe, O_RDONLY | O_CLOEXEC | O_NONBLOCK) : -1;
@@ -192,9 +224,10 @@ static bool short_name_found(const char *cmd, const char *name)
 		dyn_search_path(fd, rpath, sizeof(rpath));
 		close(fd);
 	}
-	return in_dirs(rpath, origin, name) || in_dirs(getenv("LD_LIBRARY_PATH"), origin, name) ||
-	       in_dirs(loader_dirs, origin, name) || in_qemu_prefix(name) ||
-	       in_dirs(getenv("PATH"), origin, name);
+	return in_dirs(rpath, origin, name, out, len) ||
+	       in_dirs(getenv("LD_LIBRARY_PATH"), origin, name, out, len) ||
+	       in_dirs(loader_dirs, origin, name, out, len) || in_qemu_prefix(name, out, len) ||
+	       in_dirs(getenv("PATH"), origin, name, out, len);
 }
 
 int tracer_check_file(struct tracer *t, const struct trace_spec *s)
@@ -209,12 +242,51 @@ int tracer_check_file(struct tracer *t, const struct trace_spec *s)
 		return cli_error(CLI_EXIT_FAIL, "cannot attach %s/%s (%s): '%s': %s", s->group,
 				 s->event, tracer_location(s, loc, sizeof(loc)), s->path,
 				 strerror(errno));
-	if (!strchr(s->path, '/') && !short_name_found(t->exe, s->path))
+	if (!strchr(s->path, '/') && !short_name_found(t->exe, s->path, NULL, 0))
 		return cli_error(CLI_EXIT_FAIL, "cannot attach %s/%s (%s): '%s': no file of that "
 				 "name: not the command, not in its library path (RUNPATH, "
 				 "LD_LIBRARY_PATH, the loader's directories) nor on PATH (a "
 				 "library loaded from elsewhere: name it by its path)", s->group,
 				 s->event, tracer_location(s, loc, sizeof(loc)), s->path);
 	snprintf(last_ok, sizeof(last_ok), "%s", s->path);
+	return 0;
+}
+
+/*
+ * A glob on a short name ("uprobe:libc:str*", as bpftrace takes it): its
+ * functions are read from one file, so the name becomes that file's path, as
+ * bpftrace resolves it: with -p, a file the process maps; with -a, the
+ * kernel backend's search (trace_kernel_path); in launch mode, the file the
+ * command would map (tracer_check_file's search, an ELF file). Each probe of
+ * the glob then names that file. 0, or a CLI error code after saying why.
+ */
+int tracer_glob_file(struct tracer *t, struct trace_spec *s, const char *text)
+{
+	char path[PATH_MAX], maps[64], *copy;
+	bool found;
+
+	if (!s->path || strchr(s->path, '/'))
+		return 0;
+	if (t->pid) {
+		snprintf(maps, sizeof(maps), "/proc/%d/maps", (int)t->pid);
+		found = in_maps(maps, s->path, path, sizeof(path));
+	} else if (t->all) {
+		found = !trace_kernel_path(s->path, path, sizeof(path));
+	} else {
+		found = t->exe && short_name_found(t->exe, s->path, path, sizeof(path));
+	}
+	if (!found)
+		return cli_error(CLI_EXIT_FAIL, "probe '%s': no ELF file named '%s' %s; a glob "
+				 "reads the functions of one file: name it by its path", text,
+				 s->path,
+				 t->pid ? "that the process maps"
+				 : t->all ? "loaded here, in the loader's directories or on PATH"
+					  : "that the command could map (the command, its library "
+					    "path, the loader's directories, PATH)");
+	copy = strdup(path);
+	if (!copy)
+		return cli_error(CLI_EXIT_FAIL, "out of memory");
+	free(s->path);
+	s->path = copy;
 	return 0;
 }

@@ -46,8 +46,8 @@ const char trace_usage[] =
 	"A fetch-arg may name a variable from the file's debug info, as perf probe\n"
 	"does: 'p:./prog:parse_request req->hdr.len n path' (default name req_hdr_len).\n"
 	"Symbols: NAME, NAME@VERSION, NAME@plt, C++ 'ns::Foo::bar(int,int)' (no blanks),\n"
-	"fn_<hex> (stripped files); a glob ('./prog:ns::Foo::*') makes one probe per\n"
-	"matching function (see uprobe list).\n"
+	"fn_<hex> (stripped files); a glob ('./prog:ns::Foo::*', 'libc:str*cmp') makes one\n"
+	"probe per matching function (see uprobe list).\n"
 	"\n"
 	"options:\n"
 	"  -f, --format FMT   text (trace_pipe lines, the default), json (one object\n"
@@ -318,7 +318,9 @@ int tracer_add_probe(struct tracer *t, const char *line)
 				 line);
 	}
 	if (cli_symbol_is_wildcard(s->symbol)) {
-		ret = cli_expand_wildcard(s, line, add_expanded, t);
+		ret = tracer_glob_file(t, s, line);
+		if (!ret)
+			ret = cli_expand_wildcard(s, line, add_expanded, t);
 		trace_spec_free(s);
 		return ret;
 	}
