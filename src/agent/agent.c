@@ -564,7 +564,10 @@ static void *watch(void *arg)
 {
 	struct agent *a = arg;
 	struct uprobe_agent_hdr h;
-	ssize_t got = watch_recv(a, &h);
+	ssize_t got;
+
+	core_quiet(true); /* the agent's thread: none of its calls is the program's */
+	got = watch_recv(a, &h);
 
 	set_live(NULL);
 	detach_all(a);
@@ -705,6 +708,7 @@ static void report_exit(int status, void *arg)
 	struct timespec until;
 
 	(void)arg;
+	core_quiet(true); /* the program's thread, exiting: these calls are the agent's */
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += 1;
 	pthread_mutex_lock(&live_lock);
@@ -714,6 +718,7 @@ static void report_exit(int status, void *arg)
 	if (live && live->attach)
 		agent_send(live, &h, sizeof(h), -1, -1);
 	pthread_mutex_unlock(&live_lock);
+	core_quiet(false);
 }
 
 static int find_libstdcxx(struct dl_phdr_info *info, size_t size, void *arg)
@@ -741,6 +746,7 @@ static void *attached(void *arg)
 {
 	struct agent *a = arg;
 
+	core_quiet(true); /* the agent's thread: none of its calls is the program's */
 	attach_ret_path();
 	if (serve(a)) {
 		set_ready(a);
@@ -883,10 +889,12 @@ __attribute__((constructor)) static void agent_init(void)
 	close(pair[1]);
 	fd_keep(&agent.sock, pair[0]);
 	set_live(&agent);
+	core_quiet(true); /* the agent's calls are not the program's (its probes attach here) */
 	if (serve(&agent) || start_watch(&agent)) {
 		set_live(NULL);
 		fd_kept_close(&agent.sock);
 		trace_session_free(agent.session); /* detaches whatever was attached */
 		agent.session = NULL;
 	}
+	core_quiet(false);
 }

@@ -27,6 +27,17 @@ struct core_batch_each {
 	void *ctx;
 };
 
+/*
+ * The calling thread's hits are the library's own (the agent's thread, its
+ * work in a program's thread), not the program's: while on, they run no
+ * handler and count nothing, not even as skipped. Its srcu slot and the count
+ * stub's base are set aside (both NULL: every hit takes the C path, whose
+ * srcu_read_lock_first finds the thread quiet and makes the section nested);
+ * no section is held, so a detach does not wait for a quiet thread. Calls
+ * do not nest (a second on is a no-op); not in signal context.
+ */
+void core_quiet(bool on);
+
 /* uprobe_attach_many() with each (NULL: as uprobe_attach_many). */
 int core_attach_many(const struct uprobe_spec *specs, size_t n, struct uprobe **probes,
 		     const struct uprobe_batch_opts *opts, const struct core_batch_each *each);

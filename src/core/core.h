@@ -20,6 +20,7 @@
 #include <ucontext.h>
 
 #include "arch/arch.h"
+#include "core/srcu.h"
 #include "uprobes.h"
 
 /*
@@ -154,6 +155,8 @@ extern pthread_mutex_t registry_lock;
 /* A hit not recursed into (signal context): counted in c, and where the attacher asked. */
 static inline void probe_count_skipped(struct uprobe *c)
 {
+	if (srcu_tls.quiet) /* the library's own hit (core_quiet): not the program's */
+		return;
 	__atomic_fetch_add(&c->skipped, 1, __ATOMIC_RELAXED);
 	if (c->skipped_also)
 		__atomic_fetch_add(c->skipped_also, 1, __ATOMIC_RELAXED);

@@ -21,6 +21,7 @@
 #include "core/retpatch.h"
 #include "core/retprobe.h"
 #include "core/srcu.h"
+#include "util/ctor.h"
 
 #define SS_DEPTH 4
 
@@ -57,12 +58,39 @@ void uprobe_count_thread(void *base)
 	uprobes_count_base = base;
 }
 
+/* The count stub's base, set aside while the thread is quiet. */
+static __thread uint8_t *quiet_count_base __attribute__((tls_model("initial-exec")));
+
+void core_quiet(bool on)
+{
+	if (on == srcu_tls.quiet)
+		return;
+	/*
+	 * quiet is set before self goes and cleared after it is back: a signal
+	 * handler's hit in between finds a slot, or quiet, never neither (which
+	 * would claim the thread a second slot).
+	 */
+	if (on) {
+		quiet_count_base = uprobes_count_base;
+		uprobes_count_base = NULL; /* the stub misses to the C path, which skips */
+		srcu_tls.quiet_self = srcu_tls.self;
+		srcu_tls.quiet = true;
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		srcu_tls.self = NULL;
+		return;
+	}
+	srcu_tls.self = srcu_tls.quiet_self;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	srcu_tls.quiet = false;
+	uprobes_count_base = quiet_count_base;
+}
+
 static void count_atfork_child(void)
 {
 	uprobes_count_base = NULL; /* the parent's thread's words: never the child's */
 }
 
-__attribute__((constructor)) static void count_init(void)
+UPROBES_CTOR_EARLY static void count_init(void)
 {
 	pthread_atfork(NULL, NULL, count_atfork_child);
 }

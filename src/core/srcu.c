@@ -115,9 +115,14 @@ static struct srcu_slot *srcu_claim(void)
  */
 __attribute__((noinline)) int srcu_read_lock_first(void)
 {
-	struct srcu_slot *s = srcu_claim(), *none = NULL;
+	struct srcu_slot *s, *none = NULL;
 	int id;
 
+	if (srcu_tls.quiet) { /* core_quiet(): every section nested, no slot taken */
+		srcu_tls.nest++;
+		return -1;
+	}
+	s = srcu_claim();
 	if (!__atomic_compare_exchange_n(&srcu_tls.self, &none, s, 0, __ATOMIC_RELAXED,
 					 __ATOMIC_RELAXED))
 		__atomic_store_n(&s->used, 0, __ATOMIC_RELEASE);

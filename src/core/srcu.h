@@ -46,6 +46,9 @@ struct srcu_tls {
 	struct srcu_slot *self;
 	unsigned nest; /* sections begun inside another (srcu_read_lock() < 0) */
 	struct rp_stack *rp;
+	/* core_quiet(): the thread's hits are the library's, not the program's */
+	struct srcu_slot *quiet_self; /* self, set aside meanwhile (self is NULL) */
+	bool quiet;
 };
 
 extern __thread struct srcu_tls srcu_tls

@@ -456,6 +456,28 @@ wait $tpid
 wait $upid
 expect_eq attach_pid "$(maps_as_sets "$out")" "$(keys 80000)" "output" && pass attach_pid
 
+# The agent's own calls are not the program's: map_target calls pthread_create once a
+# thread and none of the others, which the agent calls (its READY and GO, its watcher
+# thread's poll and recv, its constructors' clock_gettime and pthread_atfork, its
+# thread's masks). A glob on a short name ("libc:pthread_creat?") reads the functions of
+# the file the command would map (-c) or the process maps (-p); func is the function's
+# name, not its ELF name's @@VERSION. bpftrace 0.17 counts the same (4, nothing else).
+own_prog='uprobe:libc:pthread_creat? { @[func] = count(); }
+uprobe:libc:poll,uprobe:libc:recv,uprobe:libc:sendmsg,uprobe:libc:clock_gettime,
+uprobe:libc:pthread_sigmask,uprobe:libc:__register_atfork { @[func] = count(); }'
+"$uprobe" -e "$own_prog" -c "$tgt -s 1000 4" >"$tmp/own.out" 2>"$tmp/own.err"
+st=$?
+expect_eq agent_calls_c "$st" 3 "status" &&
+	expect_eq agent_calls_c "$(target_part "$tmp/own.out")" "$("$tgt" -s 1000 4)" \
+		"target output" &&
+	expect_eq agent_calls_c "$(grep '^@' "$tmp/own.out")" "@[pthread_create]: 4" "counts" &&
+	expect_eq agent_calls_c "$(cat "$tmp/own.err")" "" "stderr" && pass agent_calls_c
+aprog=$own_prog attached agent_calls_p 1000 4 # the threads start after the FIFO's line
+wait $tpid
+wait $upid
+expect_eq agent_calls_p "$(grep '^@' "$out")" "@[pthread_create]: 4" "counts" &&
+	pass agent_calls_p
+
 # Detach (SIGTERM: a background job ignores SIGINT) while the process runs on: what was
 # counted until then is printed; the calls it makes afterwards (-a) are not probed.
 # detached NAME: attached NAME -a 100000 2, detached, the process let go; the statuses

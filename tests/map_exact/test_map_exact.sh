@@ -28,6 +28,17 @@ if same_run exact20m --count -o "$tmp/20m.out" "$probe" -- "$tgt" 5000000 4; the
 		no_drops exact20m "$tmp/exact20m.stderr" && pass exact20m
 fi
 
+# Only the program's calls count: map_target calls pthread_create once a thread and
+# neither poll nor clock_gettime, which the agent calls (its watcher's poll, its
+# constructors' clock samples): count-only events, the count stub's path.
+if same_run agent_calls --count -o /dev/null p:libc:poll p:libc:clock_gettime \
+	p:libc:pthread_create -- "$tgt" 1000 4; then
+	expect_eq agent_calls "$(grep -E 'uprobes/(poll|clock_gettime|pthread_create):' \
+		"$tmp/agent_calls.stderr" | sed 's/ skipped.*//')" "  uprobes/poll: 0 events, 0
+  uprobes/clock_gettime: 0 events, 0
+  uprobes/pthread_create: 4 events, 0" "summary" && pass agent_calls
+fi
+
 # Per key, through --filter (in the target too): key 3 has N / 5 calls per thread, and
 # as many in the forked child; the early thread's key 7 is filtered out.
 n=200000

@@ -15,6 +15,7 @@
 #include "trace/fetch/fetch.h"
 #include "trace/spec/spec.h"
 #include "ubp/ubp.h"
+#include "util/ctor.h"
 #include "util/log.h"
 
 /* Word index of each register in struct uprobe_regs. */
@@ -26,7 +27,7 @@ static void atfork_child(void)
 }
 
 /* The child of a fork has new thread ids; the hot path caches them. */
-__attribute__((constructor)) static void fetch_init(void)
+UPROBES_CTOR_EARLY static void fetch_init(void)
 {
 	pthread_atfork(NULL, NULL, atfork_child);
 }

@@ -13,6 +13,7 @@
 
 #include "arch/arch.h"
 #include "trace/map/map_shm.h"
+#include "util/ctor.h"
 #include "util/thread_token.h"
 
 /*
@@ -100,7 +101,7 @@ uint64_t map_dense_slot(const struct map_region *r, int id, uint32_t key)
 	return r->maps[id].dense_off + 8ull * key;
 }
 
-__attribute__((constructor)) static void map_init(void)
+UPROBES_CTOR_EARLY static void map_init(void)
 {
 	pthread_atfork(NULL, NULL, map_atfork_child);
 }

@@ -7,6 +7,7 @@
 
 #include "arch/arch.h"
 #include "trace/transport/consumer_clock.h"
+#include "util/ctor.h"
 #include "util/log.h"
 
 #define CLOCKSOURCE "/sys/devices/system/clocksource/clocksource0/current_clocksource"
@@ -74,7 +75,7 @@ static int tsc_is_clocksource(void)
 #define CALIBRATION_NS 1000000u
 static struct clock_pair first_pair;
 
-__attribute__((constructor)) static void take_first_pair(void)
+UPROBES_CTOR_EARLY static void take_first_pair(void)
 {
 	first_pair = sample();
 }

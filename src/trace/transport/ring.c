@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "trace/transport/ring_shm.h"
+#include "util/ctor.h"
 #include "util/fd.h"
 #include "util/thread_token.h"
 
@@ -340,7 +341,7 @@ static void ring_atfork_child(void)
 	self.open = 0;
 }
 
-__attribute__((constructor)) static void ring_init(void)
+UPROBES_CTOR_EARLY static void ring_init(void)
 {
 	pthread_atfork(NULL, NULL, ring_atfork_child);
 }
