@@ -56,6 +56,10 @@ struct trace_kernel_opts {
 	unsigned int ring_pages; /* pages per CPU ring, a power of two (default 256: 1 MiB) */
 	int counting;		/* count hits only, through the uprobe PMU: no trace event,
 				 * no record (trace_kernel_count), nothing in tracefs */
+	pid_t exclude_tid;	/* > 0: no record of the thread of that id (a filter in the
+				 * kernel, common_pid != tid; not in counting mode): a
+				 * tracer's own reading thread, whose work (malloc) would
+				 * otherwise hit its probes and feed its rings forever */
 };
 
 /*
@@ -100,6 +104,13 @@ UPROBE_API int trace_kernel_stats(const struct trace_kernel *k, struct trace_ker
  */
 UPROBE_API int trace_kernel_count(const struct trace_kernel *k, uint32_t id, uint64_t *hits,
 				  uint64_t *lost);
+/*
+ * Stop the kernel's probes writing records (their perf events disabled); what
+ * the rings hold can still be polled, and a poll ends once they are empty
+ * (a stop's last drain: a probe hit ever faster, or by the drain itself,
+ * would never let it end). 0 or -errno.
+ */
+UPROBE_API int trace_kernel_disable(struct trace_kernel *k);
 /* Disable, close, remove the group, stop the guard. */
 UPROBE_API void trace_kernel_free(struct trace_kernel *k);
 

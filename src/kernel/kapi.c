@@ -25,7 +25,7 @@ struct trace_kernel *trace_kernel_new(const struct trace_kernel_opts *opts)
 	int ret;
 
 	log_clear_error();
-	if (opts && opts->sz < sizeof(*opts)) {
+	if (opts && opts->sz < KOPTS_MIN_SZ) {
 		errno = -log_error(EINVAL, "opts->sz is too small");
 		return NULL;
 	}
@@ -34,8 +34,8 @@ struct trace_kernel *trace_kernel_new(const struct trace_kernel_opts *opts)
 		errno = ENOMEM;
 		return NULL;
 	}
-	if (opts)
-		k->opts = *opts;
+	if (opts) /* a caller built before exclude_tid: the fields it has */
+		memcpy(&k->opts, opts, opts->sz < sizeof(*opts) ? opts->sz : sizeof(*opts));
 	if (!k->opts.ring_pages)
 		k->opts.ring_pages = 256;
 	k->guard_fd = -1;

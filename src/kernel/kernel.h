@@ -12,6 +12,7 @@
 #define UPROBES_KERNEL_KERNEL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -49,6 +50,9 @@ struct kring {
 	void *base;
 	size_t size; /* data bytes */
 };
+
+/* The opts' size of callers built before exclude_tid (accepted: the field is 0). */
+#define KOPTS_MIN_SZ offsetof(struct trace_kernel_opts, exclude_tid)
 
 struct trace_kernel {
 	struct trace_kernel_opts opts;

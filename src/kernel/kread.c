@@ -104,6 +104,13 @@ static int open_one(struct trace_kernel *k, struct kevent *e, int cpu)
 	e->fds[cpu] = fd;
 	if (k->opts.counting)
 		return 0;
+	if (k->opts.exclude_tid > 0) {
+		char filter[32];
+
+		snprintf(filter, sizeof(filter), "common_pid != %d", (int)k->opts.exclude_tid);
+		if (ioctl(fd, PERF_EVENT_IOC_SET_FILTER, filter))
+			return -errno;
+	}
 	if (k->rings[cpu].fd < 0) {
 		size_t pages = k->opts.ring_pages, psz = (size_t)sysconf(_SC_PAGESIZE);
 		void *m = mmap(NULL, (pages + 1) * psz, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -143,6 +150,20 @@ int kread_open(struct trace_kernel *k)
 		}
 	}
 	return 0;
+}
+
+int trace_kernel_disable(struct trace_kernel *k)
+{
+	int ret = 0;
+
+	if (!k || !k->enabled)
+		return -EINVAL;
+	for (int i = 0; i < k->n_ev; i++)
+		for (int c = 0; k->ev[i].fds && c < k->ncpu; c++)
+			if (k->ev[i].fds[c] >= 0 && ioctl(k->ev[i].fds[c], PERF_EVENT_IOC_DISABLE, 0) &&
+			    !ret)
+				ret = -errno;
+	return ret;
 }
 
 void kread_close(struct trace_kernel *k)

@@ -277,4 +277,38 @@ else
 	fail latency "the tracer never said it was tracing: $(cat "$tmp/lat.err")"
 fi
 
+# 10. Every process's malloc, printed (-f json): the tracer's own thread is filtered out in
+# the kernel (its reading and writing malloc: each record would make more), and Ctrl-C
+# disables the probes before the last drain. Still there 10 s after SIGINT: failed.
+upbg -a -f json -o "$tmp/self.json" "p:libc:malloc" 2>"$tmp/self.err"
+tr=$!
+if wait_for "$tmp/self.err" "Ctrl-C to stop"; then
+	"$tmp/ktarget" 3 >/dev/null &
+	kp=$!
+	wait $kp
+	sleep 0.5
+	kill -INT $tr
+	i=0
+	while kill -0 $tr 2>/dev/null && [ $i -lt 100 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	if kill -0 $tr 2>/dev/null; then
+		kill -KILL $tr
+		wait $tr 2>/dev/null
+		fail self_feed "still running 10 s after SIGINT"
+	else
+		wait $tr
+		st=$?
+		expect_eq self_feed "$st" 0 "status ($(cat "$tmp/self.err"))" &&
+			expect_eq self_feed "$(per_pid "$tmp/self.json" | grep -c "^$tr ")" 0 \
+				"the tracer's own mallocs" &&
+			expect_eq self_feed "$(per_pid "$tmp/self.json" | grep -c "^$kp ktarget [1-9]")" \
+				1 "the target's mallocs" && pass self_feed
+	fi
+else
+	kill -KILL $tr 2>/dev/null
+	fail self_feed "the tracer never said it was tracing: $(cat "$tmp/self.err")"
+fi
+
 exit $failed

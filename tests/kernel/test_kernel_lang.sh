@@ -217,6 +217,43 @@ else
 	fail sigkill "the tracer never became ready: $(cat "$tmp/kill.err")"
 fi
 
+# 7. A probe on what the tracer calls for each record it reads (libc's malloc, every
+# process's): its own thread is filtered out in the kernel (common_pid), else each
+# record read would hit the probe again and the rings never empty; Ctrl-C disables the
+# probes before the last drain, which then ends. A tracer still there 10 s after
+# SIGINT fails the case (before the fix: 100% CPU, @[uprobe] counted, no end).
+"$uprobe" -e "BEGIN { printf(\"ready\\n\"); } uprobe:libc:malloc { @[comm] = count(); }" \
+	>"$tmp/self.out" 2>"$tmp/self.err" &
+tr=$!
+if wait_for "$tmp/self.out" '^ready'; then
+	"$tmp/ktarget" 3 >/dev/null
+	sleep 0.5
+	kill -INT $tr
+	i=0
+	while kill -0 $tr 2>/dev/null && [ $i -lt 100 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	if kill -0 $tr 2>/dev/null; then
+		kill -KILL $tr
+		wait $tr 2>/dev/null
+		fail self_feed "still running 10 s after SIGINT: $(grep -c . "$tmp/self.out") lines"
+	else
+		wait $tr
+		st=$?
+		expect_eq self_feed "$st" 0 "status ($(cat "$tmp/self.err"))" &&
+			expect_eq self_feed "$(grep -c '^@\[uprobe\]' "$tmp/self.out")" 0 \
+				"the tracer's own mallocs" &&
+			expect_eq self_feed "$(grep -c '^@\[ktarget\]: [1-9]' "$tmp/self.out")" 1 \
+				"the target's mallocs" &&
+			expect_eq self_feed "$(left $tr)" 0 "lines left in dynamic_events" &&
+			pass self_feed
+	fi
+else
+	kill -KILL $tr 2>/dev/null
+	fail self_feed "the tracer never became ready: $(cat "$tmp/self.err")"
+fi
+
 # 6. What no kernel event carries is refused by name, before any probe is made.
 refused() { # NAME PROGRAM TEXT
 	out=$("$uprobe" -e "$2" 2>&1)

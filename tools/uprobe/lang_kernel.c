@@ -135,7 +135,12 @@ static void loop(struct lang_kernel *k)
 		if (k->pid && kill(k->pid, 0) && errno == ESRCH)
 			break;
 	}
-	/* What the rings hold from before the end (not after exit(): bpftrace stops there). */
+	/*
+	 * What the rings hold from before the end (not after exit(): bpftrace
+	 * stops there), the probes stopped first: hits faster than the drain
+	 * would keep it going.
+	 */
+	trace_kernel_disable(k->kern);
 	while (!lang_krun_exited(k->run) && trace_kernel_poll(k->kern, 0, on_record, k) > 0)
 		;
 }
@@ -165,6 +170,7 @@ int lang_kernel_run(struct lang_program *p, const char *name, enum lang_output f
 		return rc;
 	o.pid = k->child > 0 ? k->child : 0;
 	o.inherit = k->child > 0;
+	o.exclude_tid = getpid(); /* every process's malloc: not this one's, which reads */
 	k->run = lang_krun_new(p, fmt, stdout);
 	k->kern = k->run ? trace_kernel_new(&o) : NULL;
 	if (!k->run)

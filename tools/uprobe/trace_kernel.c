@@ -135,6 +135,7 @@ int tracer_kernel_run(struct tracer *t, char **cmd, uint64_t duration_ms)
 	t->kernel_counting = t->all && t->count && !t->print_events && !t->hist && !t->filter.on &&
 			     !t->count_by && !t->comm;
 	o.counting = t->kernel_counting;
+	o.exclude_tid = getpid(); /* every process's malloc: not this one's, which reads */
 	kern = trace_kernel_new(&o);
 	ret = kern ? add_probes(t) : cli_error(CLI_EXIT_FAIL, "kernel backend: %s",
 					       uprobe_last_error());
@@ -158,6 +159,7 @@ int tracer_kernel_run(struct tracer *t, char **cmd, uint64_t duration_ms)
 	if (go >= 0 && (write(go, "g", 1) != 1 || close(go)))
 		return cli_error(CLI_EXIT_FAIL, "the command could not be started");
 	kernel_loop(t, duration_ms ? now_ms() + duration_ms : 0);
+	trace_kernel_disable(kern); /* hits faster than the drain would keep it going */
 	while (tracer_kernel_drain(t) > 0) /* what the rings still hold */
 		;
 	kernel_counts(t);
