@@ -104,7 +104,7 @@ bool attach_process_runs(pid_t pid);
  */
 struct trace_spec;
 bool cli_symbol_is_wildcard(const char *symbol);
-int cli_expand_wildcard(struct trace_spec *s, const char *text,
+int cli_expand_wildcard(struct trace_spec *s, const char *text, bool as_bpftrace,
 			int (*add)(void *ctx, const char *line), void *ctx);
 
 /* name on PATH (list.c): the first executable regular file, in out; 0 or -ENOENT. */

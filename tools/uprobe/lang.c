@@ -185,6 +185,7 @@ static int add_probes(struct tracer *t, struct lang_program *p, const char *name
 				 "command (-c, --) or -p", name);
 	if (n < 0)
 		return cli_error(CLI_EXIT_FAIL, "%s: %s", name, strerror(-n));
+	t->glob_as_bpftrace = true;
 	for (int i = 0; i < n && !rc; i++)
 		rc = tracer_add_probe(t, lines[i]);
 	lang_program_specs_free(lines);

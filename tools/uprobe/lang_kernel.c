@@ -94,6 +94,7 @@ static int add_probes(struct lang_kernel *k, struct lang_program *p, const char 
 	k->t.all = true;
 	k->t.quiet = 1;
 	k->t.exe = exe;
+	k->t.glob_as_bpftrace = true;
 	for (int i = 0; i < n && !rc; i++)
 		rc = tracer_add_probe(&k->t, lines[i]);
 	lang_program_specs_free(lines);

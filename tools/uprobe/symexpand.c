@@ -13,7 +13,17 @@
  * A return probe skips the functions it would be refused on (setjmp and the
  * others that return twice; those no call enters, like the ELF entry point),
  * with a note on stderr naming them: a glob means "every function that can
- * be probed so", and one refusal would stop the whole trace.
+ * be probed so", and one refusal would stop the whole trace. So does any
+ * glob skip, with a note, a function no symbol size nor .eh_frame FDE bounds
+ * (gcc's crt code: _init, register_tm_clones, frame_dummy ...): its start
+ * cannot be proved an instruction boundary, and the attach would refuse it
+ * (uprobe_analyze says so: EILSEQ).
+ *
+ * A glob of uprobe -e (as_bpftrace) matches the functions bpftrace's does,
+ * those of the symbol tables: not the PLT stubs (NAME@plt) unless the
+ * pattern names one ('*@plt'), nor the functions only an .eh_frame FDE
+ * bounds (fn_<hex>) unless it begins with fn_. `uprobe trace`'s globs, as
+ * perf probe's, match those too.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -39,7 +49,10 @@ struct expand_ctx {
 	size_t n, cap;
 	int oom;
 	int ret; /* a return probe */
-	struct skipped twice, not_called;
+	bool no_plt, no_eh; /* skip PLT stubs, FDE-only functions (as_bpftrace) */
+	unsigned plt_eh;    /* how many it skipped */
+	struct skipped twice, not_called, unbounded;
+	const char *path;
 	uint64_t skipped_vaddr; /* the last one skipped (its aliases follow) */
 };
 
@@ -73,15 +86,28 @@ static int on_sym(const struct uprobe_sym *s, void *arg)
 {
 	struct expand_ctx *cx = arg;
 
+	if ((cx->no_plt && (s->flags & UPROBE_SYM_PLT)) || (cx->no_eh && (s->flags & UPROBE_SYM_EH))) {
+		cx->plt_eh++;
+		return 0;
+	}
 	for (size_t i = 0; i < cx->n; i++)
 		if (cx->v[i].vaddr == s->vaddr)
 			return 0;
+	if (cx->twice.n + cx->not_called.n + cx->unbounded.n && cx->skipped_vaddr == s->vaddr)
+		return 0; /* an alias of the function skipped last */
 	if (cx->ret && (s->flags & (UPROBE_SYM_RETURNS_TWICE | UPROBE_SYM_NOT_CALLED))) {
-		if (cx->twice.n + cx->not_called.n && cx->skipped_vaddr == s->vaddr)
-			return 0;
 		cx->skipped_vaddr = s->vaddr;
 		skip(s->flags & UPROBE_SYM_RETURNS_TWICE ? &cx->twice : &cx->not_called, s->name);
 		return 0;
+	}
+	if (!s->size && !(s->flags & (UPROBE_SYM_PLT | UPROBE_SYM_EH))) {
+		struct uprobe_info info = { .sz = sizeof(info) };
+
+		if (uprobe_analyze(cx->path, s->location, 0, &info) == -EILSEQ) {
+			cx->skipped_vaddr = s->vaddr;
+			skip(&cx->unbounded, s->name);
+			return 0;
+		}
 	}
 	if (cx->n == cx->cap) {
 		size_t cap = cx->cap ? 2 * cx->cap : 64;
@@ -166,10 +192,12 @@ static int emit(struct trace_spec *s, const struct match *m, const char *event,
 	return ret;
 }
 
-int cli_expand_wildcard(struct trace_spec *s, const char *text,
+int cli_expand_wildcard(struct trace_spec *s, const char *text, bool as_bpftrace,
 			int (*add)(void *ctx, const char *line), void *ctx)
 {
-	struct expand_ctx cx = { .ret = s->kind == TRACE_RETPROBE };
+	struct expand_ctx cx = { .ret = s->kind == TRACE_RETPROBE, .path = s->path,
+				 .no_plt = as_bpftrace && !strstr(s->symbol, "@plt"),
+				 .no_eh = as_bpftrace && strncmp(s->symbol, "fn_", 3) };
 	char given[TRACE_MAX_EVENT_NAME], base[TRACE_MAX_EVENT_NAME];
 	char (*names)[TRACE_MAX_EVENT_NAME] = NULL;
 	int ret = 0, n, event_given = s->event_given;
@@ -186,10 +214,20 @@ int cli_expand_wildcard(struct trace_spec *s, const char *text,
 		skip_note(&cx.twice, text, "returns twice", "return twice");
 		skip_note(&cx.not_called, text, "no call enters (no return address to swap)",
 			  "no call enters (no return address to swap)");
+		skip_note(&cx.unbounded, text,
+			  "nothing bounds (no symbol size, no .eh_frame FDE: its start cannot "
+			  "be proved an instruction boundary)",
+			  "nothing bounds (no symbol size, no .eh_frame FDE: their start cannot "
+			  "be proved an instruction boundary)");
 	}
 	if (!ret && !cx.n)
 		ret = cli_error(CLI_EXIT_FAIL, "probe '%s': no function of %s matches '%s'%s", text,
-				s->path, s->symbol, n ? " that a return probe can follow" : "");
+				s->path, s->symbol,
+				cx.twice.n + cx.not_called.n ? " that a return probe can follow"
+				: cx.unbounded.n ? " that can be probed"
+				: cx.plt_eh ? " but PLT stubs or functions without a symbol, which a "
+					      "glob matches when it names them ('*@plt', 'fn_*')"
+					    : "");
 	if (!ret && !(names = calloc(cx.n, sizeof(*names))))
 		ret = cli_error(CLI_EXIT_FAIL, "out of memory");
 	snprintf(given, sizeof(given), "%s", s->event);

@@ -138,6 +138,7 @@ struct tracer {
 	struct trace_maps *maps; /* --count/--hist computed in the target (trace_maps.c), or NULL */
 	int map_count, map_filtered, map_hist; /* their ids, -1: none */
 	int lang_maps; /* uprobe -e: maps (the program's) made by lang.c, ids 0 .. lang_maps - 1 */
+	bool glob_as_bpftrace; /* uprobe -e: a glob matches what bpftrace's does (symexpand.c) */
 	bool lang_stacks;   /* uprobe -e: the program's stack table (ustack keys), sent 4th */
 	int lang_stacks_fd; /* with SPECS, after the maps */
 	uint64_t map_dropped, map_corrupt; /* updates the maps could not take; impossible entries */

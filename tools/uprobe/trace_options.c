@@ -320,7 +320,7 @@ int tracer_add_probe(struct tracer *t, const char *line)
 	if (cli_symbol_is_wildcard(s->symbol)) {
 		ret = tracer_glob_file(t, s, line);
 		if (!ret)
-			ret = cli_expand_wildcard(s, line, add_expanded, t);
+			ret = cli_expand_wildcard(s, line, t->glob_as_bpftrace, add_expanded, t);
 		trace_spec_free(s);
 		return ret;
 	}
