@@ -109,14 +109,7 @@ int agent_lang_agg(struct agent_lang *l, struct trace_session *s, uint32_t i,
 	h->event_id = i;
 	/* SYMBOL, not SYMBOL+OFF: the return address is at rsp even without CFI. */
 	h->at_entry = spec->kind == TRACE_PROBE && spec->symbol && !spec->offset;
-	char *func = spec->symbol ? strdup(spec->symbol) : NULL;
-	char *ver = func ? strchr(func, '@') : NULL;
-	/*
-	 * func as bpftrace shows it: without the @VERSION a glob's probes are
-	 * named by (open64@@GLIBC_2.2.5); a PLT stub keeps its @plt.
-	 */
-	if (ver && strcmp(ver, "@plt"))
-		*ver = 0;
+	char *func = spec->symbol ? lang_func_name(spec->symbol) : NULL;
 	char *text = lang_probe_event_name(ck, spec); /* as the tracer names probe ids */
 	if (func)
 		h->func = func;

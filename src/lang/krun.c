@@ -200,9 +200,7 @@ int lang_krun_bind(struct lang_krun *r, uint32_t id, const struct trace_spec *sp
 		snprintf(path, sizeof(path), "%s", spec->path);
 	free(b->func);
 	free(b->probe_text);
-	b->func = strdup(spec->symbol ? spec->symbol : a->func);
-	if (b->func && strchr(b->func, '@') && strcmp(strchr(b->func, '@'), "@plt"))
-		*strchr(b->func, '@') = 0; /* name@VERSION: bpftrace's func is the name (as the agent's) */
+	b->func = lang_func_name(spec->symbol ? spec->symbol : a->func);
 	if (a->kind == P_USDT)
 		b->probe_text = strdup(a->text);
 	else if (asprintf(&b->probe_text, "%s:%s:%s",

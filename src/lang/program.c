@@ -209,6 +209,15 @@ char *lang_probe_line_name(const struct trace_spec *spec)
 	return text;
 }
 
+char *lang_func_name(const char *symbol)
+{
+	char *func = strdup(symbol), *ver = func ? strchr(func, '@') : NULL;
+
+	if (ver && strcmp(ver, "@plt"))
+		*ver = 0;
+	return func;
+}
+
 /* usdt: bpftrace's "usdt:PATH:PROVIDER:NAME" (the line is the resolved address's). */
 char *lang_probe_event_name(const struct lang_checked *ck, const struct trace_spec *spec)
 {

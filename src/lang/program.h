@@ -189,6 +189,12 @@ int lang_probe_names_events(struct lang_probe_names *t, const struct lang_checke
 			    const char *text, size_t len);
 /* The name of a probe line as the probe builtin is: "uprobe:PATH:FUNC"; NULL: no memory. */
 char *lang_probe_line_name(const struct trace_spec *spec);
+/*
+ * The func builtin of a probe on symbol (malloc'd; NULL: no memory): bpftrace
+ * shows the name, without the @VERSION a glob's probes are named by
+ * (open64@@GLIBC_2.2.5); a PLT stub keeps its @plt.
+ */
+char *lang_func_name(const char *symbol);
 /* Its name with the program's attach point (ck: NULL or the checked program): usdt's too. */
 char *lang_probe_event_name(const struct lang_checked *ck, const struct trace_spec *spec);
 const char *lang_probe_name(const struct lang_probe_names *t, uint64_t id);

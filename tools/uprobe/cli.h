@@ -98,9 +98,10 @@ int attach_exit_status(int fd, pid_t pid, int *status);
 bool attach_process_runs(pid_t pid);
 
 /*
- * A probe on a wildcard symbol (symexpand.c): one spec line per matching
+ * A probe on a wildcard symbol (symexpand.c) in the file s->path names (a
+ * path: tracer_glob_file made a short name one): one spec line per matching
  * function, each passed to add() (whose non-zero return stops and is
- * returned); or a CLI error code after saying why.
+ * returned); or a CLI error code after saying why. as_bpftrace: uprobe -e's.
  */
 struct trace_spec;
 bool cli_symbol_is_wildcard(const char *symbol);

@@ -202,9 +202,6 @@ int cli_expand_wildcard(struct trace_spec *s, const char *text, bool as_bpftrace
 	char (*names)[TRACE_MAX_EVENT_NAME] = NULL;
 	int ret = 0, n, event_given = s->event_given;
 
-	if (!strchr(s->path, '/'))
-		return cli_error(CLI_EXIT_USAGE, "probe '%s': a wildcard needs the file's path "
-				 "('%s' is a short name; try uprobe list %s)", text, s->path, s->path);
 	n = uprobe_symbols(s->path, s->symbol, on_sym, &cx);
 	if (n < 0)
 		ret = cli_error(CLI_EXIT_FAIL, "probe '%s': %s", text, uprobe_last_error());
