@@ -114,6 +114,20 @@ alive() {
 	[ -r "/proc/$1/stat" ] && [ "$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)" != Z ]
 }
 
+# Send signal $2 to process $1, then wait until it has ended, at most $3
+# seconds; true when it has (the caller's "wait" then gives its status). For a
+# process whose fault is never to end (a tracer feeding itself): the case
+# fails after $3 s rather than at the limit of tests/run.sh.
+ends_on_signal() { # pid signal seconds
+	kill -"$2" "$1"
+	_eos_i=0
+	while alive "$1" && [ $_eos_i -lt $(($3 * 10)) ]; do
+		sleep 0.1
+		_eos_i=$((_eos_i + 1))
+	done
+	! alive "$1"
+}
+
 # Wait until "$@" succeeds, polling every 20 ms with no time limit: a test
 # waits for events, never for a time (tests/run.sh stops one that hangs).
 # With a PID first (0: none), gives up when that process ends first: then

@@ -286,14 +286,7 @@ if wait_for "$tmp/self.err" "Ctrl-C to stop"; then
 	"$tmp/ktarget" 3 >/dev/null &
 	kp=$!
 	wait $kp
-	sleep 0.5
-	kill -INT $tr
-	i=0
-	while kill -0 $tr 2>/dev/null && [ $i -lt 100 ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	if kill -0 $tr 2>/dev/null; then
+	if ! ends_on_signal $tr INT 10; then
 		kill -KILL $tr
 		wait $tr 2>/dev/null
 		fail self_feed "still running 10 s after SIGINT"

@@ -465,13 +465,19 @@ expect_eq attach_pid "$(maps_as_sets "$out")" "$(keys 80000)" "output" && pass a
 own_prog='uprobe:libc:pthread_creat? { @[func] = count(); }
 uprobe:libc:poll,uprobe:libc:recv,uprobe:libc:sendmsg,uprobe:libc:clock_gettime,
 uprobe:libc:pthread_sigmask,uprobe:libc:__register_atfork { @[func] = count(); }'
-"$uprobe" -e "$own_prog" -c "$tgt -s 1000 4" >"$tmp/own.out" 2>"$tmp/own.err"
-st=$?
-expect_eq agent_calls_c "$st" 3 "status" &&
-	expect_eq agent_calls_c "$(target_part "$tmp/own.out")" "$("$tgt" -s 1000 4)" \
-		"target output" &&
-	expect_eq agent_calls_c "$(grep '^@' "$tmp/own.out")" "@[pthread_create]: 4" "counts" &&
-	expect_eq agent_calls_c "$(cat "$tmp/own.err")" "" "stderr" && pass agent_calls_c
+# counted NAME PROGRAM COUNTS [STDERR]: uprobe -e PROGRAM -c "map_target -s 1000 4": its
+# status (3) and output the untraced run's, its map lines (sorted) COUNTS, its stderr
+# STDERR (default: nothing).
+counted() {
+	"$uprobe" -e "$2" -c "$tgt -s 1000 4" >"$tmp/$1.out" 2>"$tmp/$1.err"
+	st=$?
+	expect_eq "$1" "$st" 3 "status" &&
+		expect_eq "$1" "$(target_part "$tmp/$1.out")" "$("$tgt" -s 1000 4)" \
+			"target output" &&
+		expect_eq "$1" "$(grep '^@' "$tmp/$1.out" | LC_ALL=C sort)" "$3" "counts" &&
+		expect_eq "$1" "$(cat "$tmp/$1.err")" "${4:-}" "stderr" && pass "$1"
+}
+counted agent_calls_c "$own_prog" "@[pthread_create]: 4"
 aprog=$own_prog attached agent_calls_p 1000 4 # the threads start after the FIFO's line
 wait $tpid
 wait $upid
@@ -580,35 +586,21 @@ of $tgt matches 'nosuchprefix*'" "" -e "uprobe:$tgt:nosuchprefix* { @ = count();
 	-c "$tgt 10 1"
 # A glob on a short name: the functions of the libc the command would map, func without
 # the ELF name's @@VERSION (pthread_join@@GLIBC_2.34); map_target joins its 4 threads.
-"$uprobe" -e 'uprobe:libc:pthread_joi? { @[func] = count(); }' -c "$tgt -s 1000 4" \
-	>"$tmp/gj.out" 2>"$tmp/gj.err"
-st=$?
-expect_eq glob_short_c "$st" 3 "status" &&
-	expect_eq glob_short_c "$(target_part "$tmp/gj.out")" "$("$tgt" -s 1000 4)" \
-		"target output" &&
-	expect_eq glob_short_c "$(grep '^@' "$tmp/gj.out")" "@[pthread_join]: 4" "counts" &&
-	expect_eq glob_short_c "$(cat "$tmp/gj.err")" "" "stderr" && pass glob_short_c
+counted glob_short_c 'uprobe:libc:pthread_joi? { @[func] = count(); }' "@[pthread_join]: 4"
 # A glob of uprobe -e matches what bpftrace's does: no PLT stub unless it names one
 # (map_target's pthread_* are all stubs); any glob skips, with a note, what nothing
 # bounds (gcc's crt code: no symbol size, no FDE), which the attach would refuse (bpftrace
 # 0.17 refuses the whole program: "Offset outside the function bounds ('register_tm_clones'
 # size is 0)"): every other function of the file counted.
-"$uprobe" -e "uprobe:$tgt:* { @[func] = count(); }" -c "$tgt -s 1000 4" >"$tmp/ga.out" \
-	2>"$tmp/ga.err"
-st=$?
-expect_eq glob_all_c "$st" 3 "status" &&
-	expect_eq glob_all_c "$(grep '^@' "$tmp/ga.out" | LC_ALL=C sort)" "@[_start]: 1
+counted glob_all_c "uprobe:$tgt:* { @[func] = count(); }" "@[_start]: 1
 @[caller]: 4
 @[main]: 1
-@[map_f]: 4000" "counts" &&
-	expect_eq glob_all_c "$(cat "$tmp/ga.err")" "uprobe: p:lang/p0_a0 $tgt:*: skipped 6 \
-functions that nothing bounds (no symbol size, no .eh_frame FDE: their start cannot be proved \
-an instruction boundary): _init, deregister_tm_clones, register_tm_clones, \
-__do_global_dtors_aux, frame_dummy, _fini" "stderr" && pass glob_all_c
-"$uprobe" -e "uprobe:$tgt:pthread_c*@plt,uprobe:$tgt:pthread_j*@plt { @[func] = count(); }" \
-	-c "$tgt -s 1000 4" >"$tmp/gp.out" 2>"$tmp/gp.err"
-expect_eq glob_plt_c "$(grep '^@' "$tmp/gp.out" | LC_ALL=C sort)" "@[pthread_create@plt]: 4
-@[pthread_join@plt]: 4" "counts" && pass glob_plt_c
+@[map_f]: 4000" "uprobe: p:lang/p0_a0 $tgt:*: skipped 6 functions that nothing bounds (no \
+symbol size, no .eh_frame FDE: their start cannot be proved an instruction boundary): _init, \
+deregister_tm_clones, register_tm_clones, __do_global_dtors_aux, frame_dummy, _fini"
+counted glob_plt_c "uprobe:$tgt:pthread_c*@plt,uprobe:$tgt:pthread_j*@plt { @[func] = count(); }" \
+	"@[pthread_create@plt]: 4
+@[pthread_join@plt]: 4"
 lang_err glob_no_plt_c 1 "uprobe: probe 'p:lang/p0_a0 $tgt:pthread_*': no function of $tgt \
 matches 'pthread_*' but PLT stubs or functions without a symbol, which a glob matches when it \
 names them ('*@plt', 'fn_*')" "" -e "uprobe:$tgt:pthread_* { @ = count(); }" -c "$tgt 10 1"
