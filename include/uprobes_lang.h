@@ -57,6 +57,15 @@ UPROBE_API int lang_program_target_check(const struct lang_program *p, char *why
 UPROBE_API int lang_program_specs(const struct lang_program *p, const char *exe, char ***lines);
 UPROBE_API void lang_program_specs_free(char **lines);
 /*
+ * What is said of a probe line of lang_program_specs (or of a line expanded
+ * from it), at its attach point in the program, as bpftrace says an error
+ * ("stdin:1:1-28: ERROR: MSG", the line, a ~~~ line) or, warning non-zero, a
+ * warning ("WARNING:"): event is the line's event ("lang/pN_aM" or "pN_aM").
+ * A malloc'd text, or NULL when event is not one of the program's attach points.
+ */
+UPROBE_API char *lang_program_probe_diag(const struct lang_program *p, const char *event,
+					 int warning, const char *msg);
+/*
  * The probe lines the traced process's agent got (text: '\n'-separated, the
  * lines of lang_program_specs after wildcards are expanded; line i is event
  * i): their names, so that probe as a map key (event i's id, i + 1) is named
@@ -135,6 +144,12 @@ UPROBE_API int lang_run_exited(const struct lang_run *r);
  */
 UPROBE_API int lang_run_waited(struct lang_run *r);
 UPROBE_API int lang_run_end(struct lang_run *r, uint64_t *faults);
+/*
+ * A run whose probes never traced (an attach point refused, the command
+ * killed before its main): freed without END and without printing a map, as
+ * bpftrace prints none when it cannot attach.
+ */
+UPROBE_API void lang_run_free(struct lang_run *r);
 
 /*
  * The kernel backend (docs/kernel-backend.md): uprobe:, uretprobe: and usdt:

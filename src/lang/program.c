@@ -218,6 +218,25 @@ char *lang_func_name(const char *symbol)
 	return func;
 }
 
+char *lang_program_probe_diag(const struct lang_program *p, const char *event, int warning,
+			      const char *msg)
+{
+	const struct lang_checked *ck = &p->checked;
+	unsigned i, a;
+	int end = 0;
+	if (!strncmp(event, "lang/", 5))
+		event += 5;
+	if (!p->compiled || sscanf(event, "p%u_a%u%n", &i, &a, &end) != 2 || event[end] ||
+	    i >= (unsigned)ck->nprobes || a >= (unsigned)ck->probes[i].nat)
+		return NULL;
+	struct lang_src src = { .name = p->src.name, .text = p->src.text };
+	if (warning)
+		lang_warning(&src, ck->probes[i].at[a].pos, "%s", msg);
+	else
+		lang_error(&src, ck->probes[i].at[a].pos, "%s", msg);
+	return src.diag;
+}
+
 /* usdt: bpftrace's "usdt:PATH:PROVIDER:NAME" (the line is the resolved address's). */
 char *lang_probe_event_name(const struct lang_checked *ck, const struct trace_spec *spec)
 {

@@ -324,6 +324,15 @@ int lang_run_exited(const struct lang_run *r)
 	return r->exited;
 }
 
+void lang_run_free(struct lang_run *r)
+{
+	if (!r)
+		return;
+	lang_ustacks_close(r->ustacks);
+	store_free(r->store);
+	free(r);
+}
+
 int lang_run_end(struct lang_run *r, uint64_t *faults)
 {
 	int err = lang_target_read(r->region, r->store);
