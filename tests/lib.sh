@@ -143,3 +143,13 @@ wait_until() { # pid command...
 		sleep 0.02
 	done
 }
+
+# lang_diag KIND PROGRAM TEXT MSG: what uprobe -e says, in bpftrace's shape, of the attach
+# point TEXT of PROGRAM (its first occurrence; a one-line program): "stdin:1:COL-END: KIND:
+# MSG", the line, a ~ under each byte of TEXT.
+lang_diag() {
+	_before=${2%%"$3"*}
+	_col=$((${#_before} + 1))
+	printf 'stdin:1:%d-%d: %s: %s\n%s\n%s%s\n' "$_col" "$((_col + ${#3}))" "$1" "$4" "$2" \
+		"$(printf "%$((_col - 1))s" "")" "$(printf "%${#3}s" "" | tr ' ' '~')"
+}

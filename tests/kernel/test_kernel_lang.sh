@@ -302,15 +302,19 @@ kerr() { # name want_stderr program
 		expect_eq "$1" "$(cat "$tmp/$1.out")" "" "stdout" &&
 		expect_eq "$1" "$(grep -c 'p0_a0' "$ev")" 0 "lines left in dynamic_events" && pass "$1"
 }
-kerr missing_path "uprobe: stdin: probe p0_a0 (kernel backend): '/nonexistent-uprobe/x': No \
-such file or directory" 'uprobe:/nonexistent-uprobe/x:f { @ = count(); }'
-kerr missing_short "uprobe: stdin: probe p0_a0 (kernel backend): 'libuprobes_nosuch': no library \
-of that name is loaded here or in /lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu:/lib64:\
-/usr/lib64:/lib:/usr/lib, and no program of that name is on PATH" \
-	'uprobe:libuprobes_nosuch:f { @ = count(); }'
-kerr missing_symbol "uprobe: stdin: probe p0_a0 (kernel backend): $lib: symbol 'nosuch' not \
-found in $lib" "uprobe:$lib:nosuch { @ = count(); }"
-kerr wildcard_no_match "uprobe: probe 'p:lang/p0_a0 $lib:nosuchprefix*': no function of $lib \
-matches 'nosuchprefix*'" "uprobe:$lib:nosuchprefix* { @ = count(); }"
+# Each said at its attach point in the program, as bpftrace says an error (lang_diag).
+p='uprobe:/nonexistent-uprobe/x:f { @ = count(); }'
+kerr missing_path "$(lang_diag ERROR "$p" "${p%% *}" "'/nonexistent-uprobe/x': No such file or \
+directory")" "$p"
+p='uprobe:libuprobes_nosuch:f { @ = count(); }'
+kerr missing_short "$(lang_diag ERROR "$p" "${p%% *}" "'libuprobes_nosuch': no library of that \
+name is loaded here or in /lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu:/lib64:/usr/lib64:\
+/lib:/usr/lib, and no program of that name is on PATH")" "$p"
+p="uprobe:$lib:nosuch { @ = count(); }"
+kerr missing_symbol "$(lang_diag ERROR "$p" "${p%% *}" "$lib: symbol 'nosuch' not found in \
+$lib")" "$p"
+p="uprobe:$lib:nosuchprefix* { @ = count(); }"
+kerr wildcard_no_match "$(lang_diag ERROR "$p" "${p%% *}" "no function of $lib matches \
+'nosuchprefix*'")" "$p"
 
 exit $failed

@@ -117,4 +117,19 @@ int cli_is_elf_file(const char *path);
 /* "uprobe: " + message on stderr; returns code. */
 int cli_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/*
+ * A probe that cannot be traced, its event named: said by the hook when one
+ * is set and knows the event (uprobe -e: at the attach point in the program,
+ * as bpftrace says an error), else as cli_error's "HEAD: MESSAGE". Returns code.
+ */
+int cli_probe_error(int code, const char *event, const char *head, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* The same for a note on a probe (uprobe -e: a warning). */
+void cli_probe_note(const char *event, const char *head, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* The hook: the whole text to print for the event's message (malloc'd), or NULL. */
+void cli_set_probe_hook(char *(*hook)(void *ctx, const char *event, int warning,
+				      const char *msg),
+			void *ctx);
+
 #endif

@@ -246,6 +246,12 @@ static void on_tick(void *ctx)
 	}
 }
 
+/* What is said of a probe line: at its attach point in the program (cli_probe_error). */
+static char *at_attach_point(void *ctx, const char *event, int warning, const char *msg)
+{
+	return lang_program_probe_diag(ctx, event, warning, msg);
+}
+
 /* uprobe:, uretprobe:, usdt: probes: run in the traced process (the agent), maps merged here. */
 static int run_target(struct lang_program *p, const char *name, const char *text,
 		      struct lang_target *tg, enum lang_output fmt)
@@ -280,6 +286,10 @@ static int run_target(struct lang_program *p, const char *name, const char *text
 	t->lang_ctx = t;
 	t->lang_exit = lang_run_exited(r); /* exit() in BEGIN */
 	rc = t->lang_exit ? CLI_EXIT_OK : tracer_trace(t, tg->cmd, 0, NULL);
+	if (t->fatal) { /* a probe refused: nothing traced, no END, no map (as bpftrace) */
+		lang_run_free(r);
+		return rc;
+	}
 	say_lost(t, fmt);
 	uint64_t faults = 0;
 	int err = lang_run_end(r, &faults);
@@ -376,6 +386,7 @@ static int run(const char *name, const char *text, bool dump, struct lang_target
 		return CLI_EXIT_FAIL;
 	}
 	int rc = CLI_EXIT_OK;
+	cli_set_probe_hook(at_attach_point, p); /* both backends' probe lines */
 	if (dump) {
 		lang_program_dump(p, stdout);
 		lang_program_dump_plan(p, stdout);
@@ -396,6 +407,7 @@ static int run(const char *name, const char *text, bool dump, struct lang_target
 		if (err < 0)
 			rc = cli_error(CLI_EXIT_FAIL, "%s: %s", name, strerror(-err));
 	}
+	cli_set_probe_hook(NULL, NULL);
 	lang_program_free(p);
 	return rc;
 }

@@ -103,9 +103,14 @@ static int add_probes(struct lang_kernel *k, struct lang_program *p, const char 
 		if (err)
 			rc = cli_error(CLI_EXIT_FAIL, "%s: probe %s: %s", name, k->t.specs[i]->event,
 				       strerror(-err));
-		else if (trace_kernel_add(k->kern, k->t.specs[i], (uint32_t)i))
-			rc = cli_error(CLI_EXIT_FAIL, "%s: probe %s (kernel backend): %s", name,
-				       k->t.specs[i]->event, uprobe_last_error());
+		else if (trace_kernel_add(k->kern, k->t.specs[i], (uint32_t)i)) {
+			char head[256];
+
+			snprintf(head, sizeof(head), "%s: probe %s (kernel backend)", name,
+				 k->t.specs[i]->event);
+			rc = cli_probe_error(CLI_EXIT_FAIL, k->t.specs[i]->event, head, "%s",
+					     uprobe_last_error());
+		}
 	}
 	if (!rc && trace_kernel_enable(k->kern))
 		rc = cli_error(CLI_EXIT_FAIL, "kernel backend: %s", uprobe_last_error());

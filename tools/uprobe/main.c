@@ -4,8 +4,10 @@
  * their handlers live in the traced process (the agent in libuprobes); this
  * program only starts it, hands it the probe lines and reads the rings.
  */
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -41,6 +43,51 @@ int cli_error(int code, const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	return code;
+}
+
+static char *(*probe_hook)(void *ctx, const char *event, int warning, const char *msg);
+static void *probe_hook_ctx;
+
+void cli_set_probe_hook(char *(*hook)(void *ctx, const char *event, int warning,
+				      const char *msg),
+			void *ctx)
+{
+	probe_hook = hook;
+	probe_hook_ctx = ctx;
+}
+
+static void probe_say(const char *event, int warning, const char *head, const char *fmt,
+		      va_list ap)
+{
+	char msg[PATH_MAX + 1024], *said;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	said = probe_hook && event ? probe_hook(probe_hook_ctx, event, warning, msg) : NULL;
+	if (!said) {
+		cli_error(0, "%s: %s", head, msg);
+		return;
+	}
+	fputs(said, stderr);
+	free(said);
+}
+
+int cli_probe_error(int code, const char *event, const char *head, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	probe_say(event, 0, head, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+void cli_probe_note(const char *event, const char *head, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	probe_say(event, 1, head, fmt, ap);
+	va_end(ap);
 }
 
 /*

@@ -26,6 +26,7 @@
  * perf probe's, match those too.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,13 +68,13 @@ static void skip(struct skipped *sk, const char *name)
 	sk->n++;
 }
 
-/* "uprobe: PROBE: skipped N functions that WHAT: NAMES" (cli_error(0, ...): a note). */
-static void skip_note(const struct skipped *sk, const char *text, const char *one,
-		      const char *many)
+/* "uprobe: PROBE: skipped N functions that WHAT: NAMES": a note (cli_probe_note). */
+static void skip_note(const struct skipped *sk, const char *event, const char *text,
+		      const char *one, const char *many)
 {
 	if (sk->n)
-		cli_error(0, "%s: skipped %u function%s that %s: %s", text, sk->n,
-			  sk->n == 1 ? "" : "s", sk->n == 1 ? one : many, sk->names);
+		cli_probe_note(event, text, "skipped %u function%s that %s: %s", sk->n,
+			       sk->n == 1 ? "" : "s", sk->n == 1 ? one : many, sk->names);
 }
 
 bool cli_symbol_is_wildcard(const char *symbol)
@@ -202,24 +203,27 @@ int cli_expand_wildcard(struct trace_spec *s, const char *text, bool as_bpftrace
 	char (*names)[TRACE_MAX_EVENT_NAME] = NULL;
 	int ret = 0, n, event_given = s->event_given;
 
+	char head[PATH_MAX + 16];
+
+	snprintf(head, sizeof(head), "probe '%s'", text);
 	n = uprobe_symbols(s->path, s->symbol, on_sym, &cx);
 	if (n < 0)
-		ret = cli_error(CLI_EXIT_FAIL, "probe '%s': %s", text, uprobe_last_error());
+		ret = cli_probe_error(CLI_EXIT_FAIL, s->event, head, "%s", uprobe_last_error());
 	else if (cx.oom)
 		ret = cli_error(CLI_EXIT_FAIL, "out of memory");
 	if (!ret) {
-		skip_note(&cx.twice, text, "returns twice", "return twice");
-		skip_note(&cx.not_called, text, "no call enters (no return address to swap)",
+		skip_note(&cx.twice, s->event, text, "returns twice", "return twice");
+		skip_note(&cx.not_called, s->event, text, "no call enters (no return address to swap)",
 			  "no call enters (no return address to swap)");
-		skip_note(&cx.unbounded, text,
+		skip_note(&cx.unbounded, s->event, text,
 			  "nothing bounds (no symbol size, no .eh_frame FDE: its start cannot "
 			  "be proved an instruction boundary)",
 			  "nothing bounds (no symbol size, no .eh_frame FDE: their start cannot "
 			  "be proved an instruction boundary)");
 	}
 	if (!ret && !cx.n)
-		ret = cli_error(CLI_EXIT_FAIL, "probe '%s': no function of %s matches '%s'%s", text,
-				s->path, s->symbol,
+		ret = cli_probe_error(CLI_EXIT_FAIL, s->event, head, "no function of %s matches "
+				      "'%s'%s", s->path, s->symbol,
 				cx.twice.n + cx.not_called.n ? " that a return probe can follow"
 				: cx.unbounded.n ? " that can be probed"
 				: cx.plt_eh ? " but PLT stubs or functions without a symbol, which a "

@@ -341,9 +341,12 @@ static void note_statuses(struct tracer *t, const struct agent_conn *a, const st
 			continue;
 		}
 		if (t->pid || (a->first && st[i].err != -ENXIO && st[i].err != -ENOENT)) {
-			cli_error(CLI_EXIT_FAIL, "cannot attach %s/%s (%s)%s: %s", t->specs[i]->group,
-				  t->specs[i]->event,
-				  tracer_location(t->specs[i], loc, sizeof(loc)), in, why);
+			char head[sizeof(loc) + 256];
+
+			snprintf(head, sizeof(head), "cannot attach %s/%s (%s)%s",
+				 t->specs[i]->group, t->specs[i]->event,
+				 tracer_location(t->specs[i], loc, sizeof(loc)), in);
+			cli_probe_error(CLI_EXIT_FAIL, t->specs[i]->event, head, "%s", why);
 			t->fatal = 1;
 		}
 	}

@@ -233,21 +233,22 @@ static bool short_name_found(const char *cmd, const char *name, char *out, size_
 int tracer_check_file(struct tracer *t, const struct trace_spec *s)
 {
 	static char last_ok[PATH_MAX]; /* a glob's thousands of probes: one file, one look */
-	char loc[PATH_MAX + 160];
+	char loc[PATH_MAX + 160], head[PATH_MAX + 240];
 	struct stat st;
 
 	if (!t->exe || t->pid || t->all || !s->path || !strcmp(s->path, last_ok))
 		return 0;
+	snprintf(head, sizeof(head), "cannot attach %s/%s (%s)", s->group, s->event,
+		 tracer_location(s, loc, sizeof(loc)));
 	if (strchr(s->path, '/') && stat(s->path, &st))
-		return cli_error(CLI_EXIT_FAIL, "cannot attach %s/%s (%s): '%s': %s", s->group,
-				 s->event, tracer_location(s, loc, sizeof(loc)), s->path,
-				 strerror(errno));
+		return cli_probe_error(CLI_EXIT_FAIL, s->event, head, "'%s': %s", s->path,
+				       strerror(errno));
 	if (!strchr(s->path, '/') && !short_name_found(t->exe, s->path, NULL, 0))
-		return cli_error(CLI_EXIT_FAIL, "cannot attach %s/%s (%s): '%s': no file of that "
-				 "name: not the command, not in its library path (RUNPATH, "
-				 "LD_LIBRARY_PATH, the loader's directories) nor on PATH (a "
-				 "library loaded from elsewhere: name it by its path)", s->group,
-				 s->event, tracer_location(s, loc, sizeof(loc)), s->path);
+		return cli_probe_error(CLI_EXIT_FAIL, s->event, head, "'%s': no file of that "
+				       "name: not the command, not in its library path (RUNPATH, "
+				       "LD_LIBRARY_PATH, the loader's directories) nor on PATH (a "
+				       "library loaded from elsewhere: name it by its path)",
+				       s->path);
 	snprintf(last_ok, sizeof(last_ok), "%s", s->path);
 	return 0;
 }
@@ -262,7 +263,7 @@ int tracer_check_file(struct tracer *t, const struct trace_spec *s)
  */
 int tracer_glob_file(struct tracer *t, struct trace_spec *s, const char *text)
 {
-	char path[PATH_MAX], maps[64], *copy;
+	char path[PATH_MAX], maps[64], head[PATH_MAX + 16], *copy;
 	bool found;
 
 	if (!s->path || strchr(s->path, '/'))
@@ -275,10 +276,11 @@ int tracer_glob_file(struct tracer *t, struct trace_spec *s, const char *text)
 	} else {
 		found = t->exe && short_name_found(t->exe, s->path, path, sizeof(path));
 	}
+	snprintf(head, sizeof(head), "probe '%s'", text);
 	if (!found)
-		return cli_error(CLI_EXIT_FAIL, "probe '%s': no ELF file named '%s' %s; a glob "
-				 "reads the functions of one file: name it by its path", text,
-				 s->path,
+		return cli_probe_error(CLI_EXIT_FAIL, s->event, head, "no ELF file named '%s' %s; "
+				       "a glob reads the functions of one file: name it by its path",
+				       s->path,
 				 t->pid ? "that the process maps"
 				 : t->all ? "loaded here, in the loader's directories or on PATH"
 					  : "that the command could map (the command, its library "

@@ -129,8 +129,12 @@ static int resolve_dwarf(struct trace_spec *s, const char *line, char **text)
 	if (!strchr(s->path, '/') && access(s->path, R_OK))
 		return cli_error(CLI_EXIT_USAGE, "probe '%s': DWARF fetch-args need the file's path "
 				 "('%s' is not a file here)", line, s->path);
-	if (trace_spec_resolve_dwarf(s, s->path, &err))
-		return cli_error(CLI_EXIT_USAGE, "probe '%s': %s", line, uprobe_last_error());
+	if (trace_spec_resolve_dwarf(s, s->path, &err)) {
+		char head[PATH_MAX + 16];
+
+		snprintf(head, sizeof(head), "probe '%s'", line);
+		return cli_probe_error(CLI_EXIT_USAGE, s->event, head, "%s", uprobe_last_error());
+	}
 	len = trace_spec_format(s, NULL, 0);
 	*text = len > 0 ? malloc((size_t)len + 1) : NULL;
 	if (!*text)

@@ -69,11 +69,15 @@ static void summary(struct tracer *t)
 			fprintf(stderr, "uprobe: lost events (rings full): %" PRIu64 "\n", t->lost);
 		/* nor a probe that waited for its file in vain (-p: refused at once) */
 		for (int i = 0; i < t->n && !t->pid && !t->backend_kernel; i++)
-			if (!t->attached[i])
-				fprintf(stderr, "uprobe: %s/%s (%s): never attached: %s\n",
-					t->specs[i]->group, t->specs[i]->event,
-					tracer_location(t->specs[i], loc, sizeof(loc)),
-					tracer_unattached_reason(t, i, why, sizeof(why)));
+			if (!t->attached[i]) {
+				char head[sizeof(loc) + 2 * TRACE_MAX_EVENT_NAME];
+
+				snprintf(head, sizeof(head), "%s/%s (%s)", t->specs[i]->group,
+					 t->specs[i]->event,
+					 tracer_location(t->specs[i], loc, sizeof(loc)));
+				cli_probe_note(t->specs[i]->event, head, "never attached: %s",
+					       tracer_unattached_reason(t, i, why, sizeof(why)));
+			}
 		tracer_maps_summary(t, stderr, true);
 		return;
 	}
