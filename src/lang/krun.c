@@ -201,9 +201,12 @@ int lang_krun_bind(struct lang_krun *r, uint32_t id, const struct trace_spec *sp
 	free(b->func);
 	free(b->probe_text);
 	b->func = lang_func_name(spec->symbol ? spec->symbol : a->func);
-	if (a->kind == P_USDT)
+	if (a->kind == P_USDT && a->provider && a->provider[0])
 		b->probe_text = strdup(a->text);
-	else if (asprintf(&b->probe_text, "%s:%s:%s",
+	else if (a->kind == P_USDT) { /* usdt:PATH:NAME: named with the marker's provider */
+		if (asprintf(&b->probe_text, "usdt:%s:%s:%s", a->target, spec->group, a->func) < 0)
+			b->probe_text = NULL;
+	} else if (asprintf(&b->probe_text, "%s:%s:%s",
 			  a->kind == P_URETPROBE ? "uretprobe" : "uprobe", path,
 			  b->func ? b->func : "") < 0)
 		b->probe_text = NULL;

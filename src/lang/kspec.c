@@ -80,11 +80,6 @@ static int kernel_check(const struct lang_program *p, int i, const struct lang_a
 			 "backend yet", at->text);
 		return -ENOTSUP;
 	}
-	if (at->kind == P_USDT && !(at->provider && at->provider[0])) {
-		snprintf(why, len, "%s: usdt without a provider is not supported yet: "
-			 "usdt:PATH:PROVIDER:NAME", at->text);
-		return -ENOTSUP;
-	}
 	return 0;
 }
 

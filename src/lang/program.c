@@ -96,22 +96,11 @@ int lang_program_target_probes(const struct lang_program *p)
 
 int lang_program_target_check(const struct lang_program *p, char *why, size_t len)
 {
-	const struct lang_checked *ck = &p->checked;
 	if (!p->compiled) {
 		snprintf(why, len, "the program has errors");
 		return -EINVAL;
 	}
-	for (int i = 0; i < ck->nprobes; i++) {
-		for (int a = 0; a < ck->probes[i].nat; a++) {
-			const struct lang_attach *at = &ck->probes[i].at[a];
-			if (at->kind == P_USDT && !(at->provider && at->provider[0])) {
-				snprintf(why, len, "%s: usdt without a provider is not supported "
-					 "yet: usdt:PATH:PROVIDER:NAME", at->text);
-				return -ENOTSUP;
-			}
-		}
-	}
-	return 0;
+	return 0; /* nothing the agent cannot run (usdt:PATH:NAME: any provider, usdt.c) */
 }
 
 /* "p:lang/pN_aM PATH:FUNC[+OFF]", "r:..." or "p:lang/pN_aM usdt:PATH:PROVIDER:NAME". */
@@ -122,9 +111,9 @@ static char *spec_line(const struct lang_attach *at, int i, int a, const char *e
 	int n;
 	if (at->offset)
 		snprintf(off, sizeof(off), "+%llu", (unsigned long long)at->offset);
-	if (at->kind == P_USDT) /* with a provider: lang_program_target_check */
-		n = asprintf(&line, "p:lang/p%d_a%d usdt:%s:%s:%s", i, a, path, at->provider,
-			     at->func);
+	if (at->kind == P_USDT) /* usdt:PATH:NAME: any provider (one only, usdt.c) */
+		n = asprintf(&line, "p:lang/p%d_a%d usdt:%s:%s:%s", i, a, path,
+			     at->provider && at->provider[0] ? at->provider : "*", at->func);
 	else
 		n = asprintf(&line, "%c:lang/p%d_a%d %s:%s%s", at->kind == P_URETPROBE ? 'r' : 'p',
 			     i, a, path, at->func, off);
@@ -248,7 +237,9 @@ char *lang_probe_event_name(const struct lang_checked *ck, const struct trace_sp
 	    a < (unsigned)ck->probes[i].nat && ck->probes[i].at[a].kind == P_USDT) {
 		const struct lang_attach *at = &ck->probes[i].at[a];
 		char *text = NULL;
-		if (asprintf(&text, "usdt:%s:%s:%s", spec->path, at->provider ? at->provider : "",
+		/* usdt:PATH:NAME: the marker's provider, the resolved line's group (usdt.c) */
+		if (asprintf(&text, "usdt:%s:%s:%s", spec->path,
+			     at->provider && at->provider[0] ? at->provider : spec->group,
 			     at->func) < 0)
 			return NULL;
 		return text;

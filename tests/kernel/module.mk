@@ -38,4 +38,4 @@ $(B)/tests/kernel/test_kread: tests/kernel/test_kread.c $(B)/libuprobes.so
 # exact counts and bpftrace 0.17 when it runs here.
 TEST_BINS += tests/kernel/test_kernel_lang.sh
 
-tests/kernel/test_kernel_lang.sh: $(B)/uprobe $(KT_DIR)/ktarget $(KT_DIR)/ktarget_other
+tests/kernel/test_kernel_lang.sh: $(B)/uprobe $(KT_DIR)/ktarget $(KT_DIR)/ktarget_other $(B)/tests/lang_target/usdt_two

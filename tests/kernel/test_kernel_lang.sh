@@ -14,7 +14,7 @@ uprobe="$top/build/uprobe"
 tmp=$(mktemp -d); [ -n "${KEEP:-}" ] && echo "tmp: $tmp"
 trap '[ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
 cp "$top/build/tests/kernel/ktarget" "$top/build/tests/kernel/ktarget_other" \
-	"$top/build/tests/kernel/libktarget.so" "$tmp/"
+	"$top/build/tests/kernel/libktarget.so" "$top/build/tests/lang_target/usdt_two" "$tmp/"
 lib="$tmp/libktarget.so"
 ev=/sys/kernel/tracing/dynamic_events
 
@@ -292,6 +292,15 @@ else
 	kill -KILL $tr $p4 $p5 2>/dev/null
 	fail pid "the tracer never said it was tracing: $(cat "$tmp/pid.err")"
 fi
+
+# 9. usdt:PATH:NAME (no provider, as bpftrace takes it): the marker of that name in any
+# provider, probe naming the one found, as on the agent (lang_target usdt_any_one).
+"$uprobe" --backend kernel -e "usdt:$tmp/usdt_two:only { @[probe] = count(); }
+usdt:$tmp/usdt_two:beta:tick { @[probe] = count(); }" -c "$tmp/usdt_two" >"$tmp/usdt.out" \
+	2>"$tmp/usdt.err"
+expect_eq usdt_any "$?" 0 "status ($(cat "$tmp/usdt.err"))" &&
+	expect_eq usdt_any "$(grep '^@' "$tmp/usdt.out")" "@[usdt:$tmp/usdt_two:alpha:only]: 1
+@[usdt:$tmp/usdt_two:beta:tick]: 1" "maps" && pass usdt_any
 
 # Files that are nowhere, a symbol a file does not have: refused by name before anything
 # is attached (exit 1, nothing left in dynamic_events), as bpftrace does.

@@ -7,10 +7,15 @@ TEST_BINS += tests/lang_target/test_lang_target.sh
 
 tests/lang_target/test_lang_target.sh: $(B)/uprobe $(B)/tests/map_exact/map_target \
 	$(B)/tests/usdt/usdt_target $(B)/tests/lang_target/emit_target \
-	$(B)/tests/lang_target/stub_target
+	$(B)/tests/lang_target/stub_target $(B)/tests/lang_target/usdt_two
 
 # printf, exit, print, clear, zero and interval probes (emit_target.c)
 $(B)/tests/lang_target/emit_target: tests/lang_target/emit_target.c
+	@mkdir -p $(@D)
+	$(CC) $(PROG_CFLAGS) $(CFLAGS) -o $@ $<
+
+# usdt:PATH:NAME without a provider: a name in two providers, one in one (usdt_two.c)
+$(B)/tests/lang_target/usdt_two: tests/lang_target/usdt_two.c
 	@mkdir -p $(@D)
 	$(CC) $(PROG_CFLAGS) $(CFLAGS) -o $@ $<
 

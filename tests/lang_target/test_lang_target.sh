@@ -246,6 +246,37 @@ expect_eq usdt_probe "$(grep -e '^@' -e '^<' "$tmp/usdtp.out")" \
 	"$(printf '<usdt:%s:utest:ints>\n' "$usdt" "$usdt" "$usdt"; echo "@[usdt:$usdt:utest:ints]: 3")" \
 	"output" && pass usdt_probe
 
+# lang_err NAME STATUS STDERR STDOUT UPROBE_ARGS...: a run whose status and outputs are exact.
+lang_err() { # name want_status want_stderr want_stdout uprobe_args...
+	name=$1 want=$2 text=$3 out=$4
+	shift 4
+	"$uprobe" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" </dev/null
+	st=$?
+	expect_eq "$name" "$st" "$want" "status" &&
+		expect_eq "$name" "$(cat "$tmp/$name.err")" "$text" "stderr" &&
+		expect_eq "$name" "$(cat "$tmp/$name.out")" "$out" "stdout" && pass "$name"
+}
+
+# usdt:PATH:NAME, as bpftrace takes it: the marker of that name in any provider (probe
+# names the one found), refused when two providers have it (bpftrace 0.17: "Insufficiently
+# specified probe"); uprobe trace's usdt:PATH:*:NAME is the same.
+two="$top/build/tests/lang_target/usdt_two"
+"$uprobe" -e "usdt:$usdt:ints { @[probe] = count(); }" -c "$usdt run 3" >"$tmp/usdta.out" \
+	2>"$tmp/usdta.err"
+expect_eq usdt_any "$(grep '^@' "$tmp/usdta.out")" "@[usdt:$usdt:utest:ints]: 3" "maps" &&
+	expect_eq usdt_any "$(cat "$tmp/usdta.err")" "" "stderr" && pass usdt_any
+"$uprobe" -e "usdt:$two:only { @[probe] = count(); } usdt:$two:beta:tick { @[probe] = count(); }" \
+	-c "$two" >"$tmp/usdt2.out" 2>"$tmp/usdt2.err"
+expect_eq usdt_any_one "$(grep '^@' "$tmp/usdt2.out")" "@[usdt:$two:alpha:only]: 1
+@[usdt:$two:beta:tick]: 1" "maps" && pass usdt_any_one
+p="usdt:$two:tick { @ = count(); }"
+lang_err usdt_any_two 1 "$(lang_diag ERROR "$p" "${p%% *}" "SDT marker tick is in 2 providers \
+of $two (alpha, beta): name one, usdt:PATH:PROVIDER:tick")" "" -e "$p" -c "$two"
+"$uprobe" trace -q --count "usdt:$two:*:tick" -- "$two" >"$tmp/usdtt.out" 2>"$tmp/usdtt.err"
+expect_eq usdt_any_trace "$?:$(cat "$tmp/usdtt.err")" "1:uprobe: probe 'usdt:$two:*:tick': SDT \
+marker tick is in 2 providers of $two (alpha, beta): name one, usdt:PATH:PROVIDER:tick" \
+	"status:stderr" && pass usdt_any_trace
+
 # printf, print and exit() in probes of the traced process, on emit_target (one thread,
 # in order): stdout exactly bpftrace 0.17's (expected/emit_*.out, LANG_TARGET_REBASE=1
 # writes them from bpftrace). NAME<TAB>FORMAT<TAB>ARGS<TAB>PROGRAM (TARGET: its path).
@@ -563,15 +594,6 @@ expect_eq probe_key_json "$(grep '^{"type": "[pvm]' "$tmp/probej.out")" "$want" 
 # but the command never maps: the run goes on, and stderr says the probe never attached.
 # Each said at its attach point in the program, as bpftrace says an error (lang_diag), never
 # by the probe line the program became ("p:lang/p0_a0 ..."); a refusal prints no map.
-lang_err() { # name want_status want_stderr want_stdout uprobe_args...
-	name=$1 want=$2 text=$3 out=$4
-	shift 4
-	"$uprobe" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" </dev/null
-	st=$?
-	expect_eq "$name" "$st" "$want" "status" &&
-		expect_eq "$name" "$(cat "$tmp/$name.err")" "$text" "stderr" &&
-		expect_eq "$name" "$(cat "$tmp/$name.out")" "$out" "stdout" && pass "$name"
-}
 p='uprobe:/nonexistent-uprobe/x:f { @ = count(); }'
 lang_err missing_path_c 1 "$(lang_diag ERROR "$p" "${p%% *}" \
 	"'/nonexistent-uprobe/x': No such file or directory")" "" -e "$p" -c "touch $tmp/ran"

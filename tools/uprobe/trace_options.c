@@ -40,7 +40,8 @@ const char trace_usage[] =
 	"  'p:libc:malloc size=%di:u64'   'r:./prog:parse ret=$retval'\n"
 	"  'p:grp/ev /usr/bin/python3.11:0x1234 +0(%di):string'\n"
 	"or an SDT marker: 'sdt:PROVIDER:NAME [ARGS]' (in COMMAND or a library it\n"
-	"needs; with -p, a file PID maps) or 'usdt:PATH:PROVIDER:NAME [ARGS]'; its\n"
+	"needs; with -p, a file PID maps) or 'usdt:PATH:PROVIDER:NAME [ARGS]' (PROVIDER\n"
+	"'*': any, if one only has NAME); its\n"
 	"arguments are fetched as arg1..argN; in ARGS, $argN is the Nth of them:\n"
 	"  'sdt:python:import__find__load__start mod=+0($arg1):string'\n"
 	"A fetch-arg may name a variable from the file's debug info, as perf probe\n"
@@ -150,6 +151,7 @@ static int resolve_dwarf(struct trace_spec *s, const char *line, char **text)
 static int add_sdt_probe(struct tracer *t, struct trace_spec *s, const char *line)
 {
 	struct trace_sdt_where w = { .sz = sizeof(w), .pid = t->pid, .exe = t->exe };
+	char event[TRACE_MAX_EVENT_NAME], head[PATH_MAX + 16];
 	int n, ret = 0, room = UPROBE_AGENT_MAX_SPECS - t->n;
 	struct trace_spec **out = calloc((size_t)room, sizeof(*out));
 	struct trace_error err;
@@ -165,11 +167,13 @@ static int add_sdt_probe(struct tracer *t, struct trace_spec *s, const char *lin
 	if (t->all)
 		w.exe = s->path; /* usdt:PATH: that file (and the libraries it needs) */
 	n = out ? trace_spec_resolve_sdt(s, &w, out, room, &err) : -ENOMEM;
+	snprintf(event, sizeof(event), "%s", s->event);
 	trace_spec_free(s);
 	if (n < 0) {
 		free(out);
-		return cli_error(CLI_EXIT_FAIL, "probe '%s': %s", line,
-				 out ? uprobe_last_error() : "out of memory");
+		snprintf(head, sizeof(head), "probe '%s'", line);
+		return cli_probe_error(CLI_EXIT_FAIL, event, head, "%s",
+				       out ? uprobe_last_error() : "out of memory");
 	}
 	for (int i = 0; i < n; i++) {
 		int len = trace_spec_format(out[i], NULL, 0);

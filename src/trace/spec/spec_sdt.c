@@ -52,7 +52,9 @@ int spec_parse_sdt(struct spec_ctx *cx, char *word)
 	}
 	if (usdt)
 		*prov++ = 0;
-	if (!sdt_name_ok(prov) || !sdt_name_ok(name) || strlen(name) >= TRACE_MAX_EVENT_NAME) {
+	/* "*": any provider (bpftrace's usdt:PATH:NAME); the name must be in one only */
+	if ((!sdt_name_ok(prov) && strcmp(prov, "*")) || !sdt_name_ok(name) ||
+	    strlen(name) >= TRACE_MAX_EVENT_NAME) {
 		name[-1] = ':';
 		if (usdt)
 			prov[-1] = ':';
@@ -63,7 +65,7 @@ int spec_parse_sdt(struct spec_ctx *cx, char *word)
 	spec->path = usdt ? strdup(rest) : NULL;
 	if (!spec->sdt_provider || !spec->sdt_name || (usdt && !spec->path))
 		return -ENOMEM;
-	if (strlen(prov) < sizeof(spec->group))
+	if (strcmp(prov, "*") && strlen(prov) < sizeof(spec->group))
 		snprintf(spec->group, sizeof(spec->group), "%s", prov);
 	return 0;
 }

@@ -392,7 +392,10 @@ static struct trace_spec *plain_spec(const struct trace_spec *spec, const char *
 
 	if (!f)
 		return NULL;
-	fprintf(f, "p:%s/%s %s:0x%" PRIx64, spec->group, spec->event, path, m->offset);
+	/* provider "*": the marker's own names the group, as a given provider does */
+	fprintf(f, "p:%s/%s %s:0x%" PRIx64,
+		strcmp(spec->sdt_provider, "*") ? spec->group : m->provider, spec->event, path,
+		m->offset);
 	if (m->semaphore_offset)
 		fprintf(f, "(0x%" PRIx64 ")", m->semaphore_offset);
 	if (!spec->n_args)
@@ -411,6 +414,46 @@ static struct trace_spec *plain_spec(const struct trace_spec *spec, const char *
 	return out;
 }
 
+/* Marker m is spec's: its name, and its provider or any ("*"). */
+static bool marker_is(const struct trace_sdt_marker *m, const struct trace_spec *spec)
+{
+	return !strcmp(m->name, spec->sdt_name) &&
+	       (!strcmp(spec->sdt_provider, "*") || !strcmp(m->provider, spec->sdt_provider));
+}
+
+/*
+ * Provider "*": the providers of the name in m[0..n) must be one. 0, or
+ * -EEXIST with err set, naming them.
+ */
+static int one_provider(const struct trace_spec *spec, const char *path,
+			const struct trace_sdt_marker *m, int n, struct trace_error *err)
+{
+	char names[256] = "";
+	const char *first = NULL;
+	int providers = 0;
+
+	for (int k = 0; k < n; k++) {
+		bool seen = false;
+
+		if (!marker_is(&m[k], spec))
+			continue;
+		for (int j = 0; j < k && !seen; j++)
+			seen = marker_is(&m[j], spec) && !strcmp(m[j].provider, m[k].provider);
+		if (seen)
+			continue;
+		if (!first)
+			first = m[k].provider;
+		providers++;
+		snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
+			 providers > 1 ? ", " : "", m[k].provider);
+	}
+	if (providers < 2)
+		return 0;
+	return fail(err, -EEXIST, spec->sdt_name, "SDT marker %s is in %d providers of %s (%s): "
+		    "name one, usdt:PATH:PROVIDER:%s", spec->sdt_name, providers, path, names,
+		    spec->sdt_name);
+}
+
 struct found {
 	const char *path; /* the file with the marker */
 	struct trace_sdt_marker *m;
@@ -424,14 +467,16 @@ static int find_marker(const struct file_set *fs, const struct trace_spec *spec,
 {
 	char where[PATH_MAX + 64], token[TRACE_MAX_EVENT_NAME * 2 + 2];
 
-	snprintf(token, sizeof(token), "%s:%s", spec->sdt_provider, spec->sdt_name);
+	if (strcmp(spec->sdt_provider, "*"))
+		snprintf(token, sizeof(token), "%s:%s", spec->sdt_provider, spec->sdt_name);
+	else /* any provider */
+		snprintf(token, sizeof(token), "%s", spec->sdt_name);
 	for (int i = 0; i < fs->n; i++) {
 		struct trace_sdt_marker *m;
 		int n = sdt_read(fs->path[i], &m), hits = 0;
 
 		for (int k = 0; k < n; k++)
-			hits += !strcmp(m[k].provider, spec->sdt_provider) &&
-				!strcmp(m[k].name, spec->sdt_name);
+			hits += marker_is(&m[k], spec);
 		if (!hits) {
 			sdt_free(m, n > 0 ? n : 0);
 			continue;
@@ -442,6 +487,8 @@ static int find_marker(const struct file_set *fs, const struct trace_spec *spec,
 				    "the file with usdt:PATH:%s", token, fd->path, fs->path[i], token);
 		}
 		*fd = (struct found){ fs->path[i], m, n, hits };
+		if (one_provider(spec, fs->path[i], m, n, err))
+			return -EEXIST; /* fd's markers: freed by the caller */
 	}
 	if (fd->hits)
 		return 0;
@@ -460,7 +507,7 @@ static int make_specs(const struct trace_spec *spec, const struct found *fd,
 	for (int k = 0; k < fd->n_m; k++) {
 		const struct trace_sdt_marker *m = &fd->m[k];
 
-		if (strcmp(m->provider, spec->sdt_provider) || strcmp(m->name, spec->sdt_name))
+		if (!marker_is(m, spec))
 			continue;
 		if (m->error) {
 			n = fail(err, -ENOTSUP, spec->sdt_name, "SDT marker %s:%s in %s: %s",
