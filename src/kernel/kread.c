@@ -102,8 +102,7 @@ static int open_one(struct trace_kernel *k, struct kevent *e, int cpu)
 	if (fd < 0)
 		return -errno;
 	e->fds[cpu] = fd;
-	if (k->opts.counting)
-		return 0;
+	/* also counting: the uprobe PMU's event is a trace event, its filter counts too */
 	if (k->opts.exclude_tid > 0) {
 		char filter[32];
 
@@ -111,6 +110,8 @@ static int open_one(struct trace_kernel *k, struct kevent *e, int cpu)
 		if (ioctl(fd, PERF_EVENT_IOC_SET_FILTER, filter))
 			return -errno;
 	}
+	if (k->opts.counting)
+		return 0;
 	if (k->rings[cpu].fd < 0) {
 		size_t pages = k->opts.ring_pages, psz = (size_t)sysconf(_SC_PAGESIZE);
 		void *m = mmap(NULL, (pages + 1) * psz, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);

@@ -118,6 +118,27 @@ else
 	fail counting "the tracer never said it was tracing: $(cat "$tmp/count.err")"
 fi
 
+# 2b. Counting, the tracer's own calls left out (its thread filtered, as when printing): a
+# copy of libc that only this tracer and two sleeps load (LD_LIBRARY_PATH); the tracer
+# naps in clock_nanosleep (10 a second), each sleep calls it once: 2, not 2 + the naps.
+mkdir -p "$tmp/lc"
+libc=$(ldd "$top/build/uprobe" | sed -n 's/.*libc.so.6 => \([^ ]*\) .*/\1/p')
+cp -L "$libc" "$tmp/lc/libc.so.6"
+LD_LIBRARY_PATH="$tmp/lc" upbg -a --count -o "$tmp/cself.out" \
+	"p:k/nap $tmp/lc/libc.so.6:clock_nanosleep" 2>"$tmp/cself.err"
+tr=$!
+if wait_for "$tmp/cself.err" "Ctrl-C to stop"; then
+	LD_LIBRARY_PATH="$tmp/lc" sleep 0.01
+	LD_LIBRARY_PATH="$tmp/lc" sleep 0.01
+	sleep 0.5 # the tracer's naps, which were counted too
+	stop_tracer $tr
+	expect_eq count_self "$(cat "$tmp/cself.out")" "@events[nap]: 2" "kernel counts" &&
+		pass count_self
+else
+	kill -KILL $tr 2>/dev/null
+	fail count_self "the tracer never said it was tracing: $(cat "$tmp/cself.err")"
+fi
+
 # 3. Differential: every fetch-arg type, through the agent and through the
 # kernel, on the same deterministic run (no ASLR: $stack0 is an address of
 # ktarget): the same events with the same values, in the same order.
