@@ -303,7 +303,14 @@ static const char *reason(const struct trace_spec *spec, const char *msg)
 	    !strncmp(msg + g + 1 + e, ": ", 2))
 		msg += g + e + 3;
 	if (!strncmp(msg, spec->path, p) && msg[p] == ':' && strstr(msg + p, ": "))
-		msg = strstr(msg + p, ": ") + 2;
+		return strstr(msg + p, ": ") + 2;
+	/* a short name's file by its path ("/usr/lib/.../libc.so.6:f: " for "libc:f") */
+	const char *colon = strstr(msg, ": ");
+	size_t s = spec->symbol ? strlen(spec->symbol) : 0;
+	if (s && colon && msg[0] == '/' && (size_t)(colon - msg) > s + 1 &&
+	    colon[-(long)s - 1] == ':' && !strncmp(colon - s, spec->symbol, s) &&
+	    !memchr(msg, ' ', (size_t)(colon - msg)))
+		msg = colon + 2;
 	return msg;
 }
 

@@ -614,8 +614,8 @@ lang_err wildcard_no_match_c 1 "$(lang_diag ERROR "$p" "${p%% *}" "no function o
 # attach point of a probe is the one shown (from the end of the comma, as bison places it).
 libc=$(readlink -f "$(ldd "$tgt" | sed -n 's/.*libc.so.6 => \([^ ]*\) .*/\1/p')")
 p='uprobe:libc:malloc, uprobe:libc:no_such_fn { @ = count(); }'
-lang_err refused_symbol_c 1 "$(lang_diag ERROR "$p" " uprobe:libc:no_such_fn" "$libc:no_such_fn: \
-symbol 'no_such_fn' not found in $libc")" "Attaching 2 probes..." -e "$p" -c "touch $tmp/ran2"
+lang_err refused_symbol_c 1 "$(lang_diag ERROR "$p" " uprobe:libc:no_such_fn" "symbol \
+'no_such_fn' not found in $libc")" "Attaching 2 probes..." -e "$p" -c "touch $tmp/ran2"
 expect_eq refused_symbol_c "$(ls "$tmp/ran2" 2>/dev/null)" "" "the command not run"
 # A glob on a short name: the functions of the libc the command would map, func without
 # the ELF name's @@VERSION (pthread_join@@GLIBC_2.34); map_target joins its 4 threads.
