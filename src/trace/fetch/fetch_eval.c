@@ -23,7 +23,7 @@ int uprobes_safe_load(uint64_t addr, unsigned int size, uint64_t *out);
 int uprobes_safe_copy(void *dst, uint64_t src, size_t len);
 long uprobes_safe_strnlen(uint64_t src, size_t max);
 
-static __thread struct fetch_thread self __attribute__((tls_model("initial-exec")));
+__thread struct fetch_thread fetch_self_cache __attribute__((tls_model("initial-exec")));
 
 static long raw_syscall1(long nr, long a)
 {
@@ -39,18 +39,16 @@ static long raw_syscall2(long nr, long a, long b)
  * A thread's first event costs three system calls (its ids and its name);
  * after fork the child's forking thread starts over (fetch.c's atfork).
  */
-struct fetch_thread *fetch_self(void)
+struct fetch_thread *fetch_self_fill(void)
 {
-	if (__builtin_expect(!self.tid, 0)) {
-		self.pid = (uint32_t)raw_syscall1(SYS_getpid, 0);
-		self.comm[0] = 0;
-		raw_syscall2(SYS_prctl, PR_GET_NAME, (long)self.comm);
-		self.comm[15] = 0;
-		self.comm_sent = NULL;
-		__atomic_signal_fence(__ATOMIC_SEQ_CST);
-		self.tid = (uint32_t)raw_syscall1(SYS_gettid, 0);
-	}
-	return &self;
+	fetch_self_cache.pid = (uint32_t)raw_syscall1(SYS_getpid, 0);
+	fetch_self_cache.comm[0] = 0;
+	raw_syscall2(SYS_prctl, PR_GET_NAME, (long)fetch_self_cache.comm);
+	fetch_self_cache.comm[15] = 0;
+	fetch_self_cache.comm_sent = NULL;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	fetch_self_cache.tid = (uint32_t)raw_syscall1(SYS_gettid, 0);
+	return &fetch_self_cache;
 }
 
 /*
@@ -329,7 +327,7 @@ int fetch_emit(struct trace_rings *rings, const struct fetch_plan *plan, uint32_
 /* After fork, in the child: its thread has a new id and no name sent yet. */
 void fetch_thread_reset(void)
 {
-	self.tid = 0;
+	fetch_self_cache.tid = 0;
 	maps_sent = 0; /* a new pid: its mappings are told again */
 }
 
