@@ -150,6 +150,13 @@ static bool cxx_match(const struct sym_entry *e, const char *want)
 
 	if (!d)
 		return false;
+	/*
+	 * "f(int) [clone .cold]": the part of f that GCC moved away (an
+	 * exception's path), entered by a jump of f, never by a call: "f" and
+	 * "f(int)" are f; its whole name (or the mangled one) designates it.
+	 */
+	if (strstr(d, " [clone .cold"))
+		return eq_noblank(want, d, strlen(d));
 	if (!strchr(want, '('))
 		return eq_noblank(want, d + e->qoff, e->qlen);
 	return eq_noblank(want, d, strlen(d)) || eq_noblank(want, d + e->qoff, strlen(d + e->qoff));

@@ -264,6 +264,24 @@ if expect_eq cxx_wildcard "$(counts "$tmp/w1.out")" \
 	pass cxx_wildcard
 fi
 
+# A function with a part elsewhere (g++ -O2 moved its throw: split(int) [clone .cold]): its
+# name is the function's, not ambiguous with the part no call enters; counted as the program
+# counts it, by uprobe trace and by uprobe -e.
+"$up" trace --count "p:$cx:split" -- "$cx" 4 >"$tmp/cold1.out" 2>"$tmp/cold1.err"
+st=$?
+"$up" -e "uprobe:$cx:split { @ = count(); }" -c "$cx 5" >"$tmp/cold2.out" 2>"$tmp/cold2.err"
+nm -C "$cx" >"$tmp/cold.nm"
+if expect_grep cxx_cold_part "$tmp/cold.nm" "split(int) [clone .cold]" \
+	"nm -C: the part (else this case tests nothing)" &&
+	expect_eq cxx_cold_part "$st:$(counts "$tmp/cold1.out")" "0:split=4" \
+		"status:count ($(cat "$tmp/cold1.err"))" &&
+	expect_eq cxx_cold_part "$(sed -n 's/.* split=\([0-9]*\) .*/\1/p' "$tmp/cold1.out")" 4 \
+		"the program's count" &&
+	expect_eq cxx_cold_part "$(grep '^@' "$tmp/cold2.out")" "@: 5" \
+		"uprobe -e ($(cat "$tmp/cold2.err"))"; then
+	pass cxx_cold_part
+fi
+
 # ---- PLT ---------------------------------------------------------------------------------------
 mt="$bin/malloc_target"
 objdump -d "$mt" | sed -n 's/^0*\([0-9a-f]*\) <\([^*][^>]*@plt\)>:$/\1 \2/p' | sort >"$tmp/plt.want"
@@ -305,13 +323,15 @@ if expect_eq stripped "$(readelf -S "$s" | grep -c '\.symtab')" 0 ".symtab left"
 	pass stripped
 fi
 
-# "START ROW" of the first FDE that starts as a function (CFA rsp+8) and has a second CFI row.
+# "START ROW" of the first FDE (the one at START, hex without 0x, when given) that starts as
+# a function (CFA rsp+8) and has a second CFI row.
 row2() {
-	readelf -wF "$1" 2>/dev/null | awk '/ CIE / { fde = ""; next }
-		/ FDE / { split($0, a, "pc="); split(a[2], b, "\\.\\."); fde = b[1]; n = 0; next }
+	readelf -wF "$1" 2>/dev/null | awk -v want="${2:-}" '/ CIE / { fde = ""; next }
+		/ FDE / { split($0, a, "pc="); split(a[2], b, "\\.\\."); fde = b[1]; n = 0
+			sub(/^0+/, "", fde); if (want != "" && fde != want) fde = ""; next }
 		fde != "" && /^[0-9a-f]+ / {
 			if (++n == 1 && $2 != "rsp+8") fde = ""
-			if (n == 2) { sub(/^0+/, "", fde); r = $1; sub(/^0+/, "", r); print fde, r; exit }
+			if (n == 2) { r = $1; sub(/^0+/, "", r); print fde, r; exit }
 		}'
 }
 # The message for fn_ROW inside the function fn_START of file F.
@@ -324,18 +344,18 @@ inside_msg() { # F START ROW
 # Both lists' lines of the addresses that have a name in the unstripped file.
 awk 'NR == FNR { named[$1] = 1; next } named[$1]' "$tmp/b.named" "$tmp/b.fde" >"$tmp/b.got"
 awk 'NR == FNR { fde[$1] = 1; next } fde[$1]' "$tmp/b.fde" "$tmp/b.named" >"$tmp/b.want"
-set -- $(row2 "$s")
+main_at=$(nm "$cx" | awk '$3 == "main" { a = $1; sub(/^0+/, "", a); print a }')
+set -- $(row2 "$s" "$main_at")
 "$up" trace --count "p:$s:fn_$2" -- "$s" 1 >"$tmp/row.p" 2>&1
 st_p=$?
 "$up" trace --count "r:$s:fn_$2" -- "$s" 1 >"$tmp/row.r" 2>&1
 st_r=$?
 "$up" trace --count "p:ev/in $s:fn_$1+0x$(printf %x $((0x$2 - 0x$1)))" -- "$s" 1 >"$tmp/row.ok" 2>&1
-if expect_eq stripped_bounds "$(wc -l <"$tmp/b.want")" 8 \
-	"functions of the unstripped file among the FDEs (main, _start, 6 C++)" &&
+if expect_eq stripped_bounds "$(wc -l <"$tmp/b.want")" 10 \
+	"functions of the unstripped file among the FDEs (main, _start, 7 C++, split's cold part)" &&
 	expect_eq stripped_bounds "$(cat "$tmp/b.got")" "$(cat "$tmp/b.want")" \
 		"modes and reasons, stripped vs unstripped" &&
-	expect_eq stripped_bounds "$1" "$(nm "$cx" | awk '$3 == "main" { a = $1; sub(/^0+/, "", a); print a }')" \
-		"the first function with two CFI rows is main" &&
+	expect_eq stripped_bounds "${1:-}" "$main_at" "main's FDE: a function with two CFI rows" &&
 	expect_eq stripped_bounds "$st_p $st_r" "1 1" "exit status of p: and r: on fn_$2" &&
 	expect_grep stripped_bounds "$tmp/row.p" "$(inside_msg "$s" "$1" "$2")" "p: message" &&
 	expect_grep stripped_bounds "$tmp/row.r" "$(inside_msg "$s" "$1" "$2")" "r: message" &&
