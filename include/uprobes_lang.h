@@ -150,6 +150,12 @@ UPROBE_API int lang_run_end(struct lang_run *r, uint64_t *faults);
  * bpftrace prints none when it cannot attach.
  */
 UPROBE_API void lang_run_free(struct lang_run *r);
+/*
+ * Calls that a uretprobe saw left by an exception or longjmp (unwound): its
+ * plan does not run there (bpftrace's uretprobe runs at a return), so each is
+ * counted instead, over every traced process. Before lang_run_end.
+ */
+UPROBE_API uint64_t lang_run_unwound(struct lang_run *r);
 
 /*
  * The kernel backend (docs/kernel-backend.md): uprobe:, uretprobe: and usdt:

@@ -645,6 +645,9 @@ struct trace_event_agg {
 	 * not an integer): a USDT marker's arguments. regs->rflags is not to be
 	 * read (the probe is attached with UPROBE_F_HANDLER_NO_FLAGS unless a
 	 * fetch-arg reads %flags: at a function entry it reads 0x202).
+	 * With run, a return probe's call left by an exception or longjmp
+	 * (UPROBE_RET_UNWOUND) does not run it: filtered_map (a keyless sum, or
+	 * -1) counts it instead.
 	 */
 	void (*run)(void *run_ctx, const struct uprobe_regs *regs, uint64_t entry_tsc,
 		    const uint64_t *args);

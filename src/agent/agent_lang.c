@@ -68,9 +68,10 @@ struct agent_lang *agent_lang_new(struct map_region *r, const void *blob, size_t
 	}
 	l->prog = lang_program_new("stdin", text);
 	free(text);
-	/* The same text, the same plan; its maps must be the region's (and str()'s faults). */
+	/* The same text, the same plan; its maps must be the region's (then str()'s faults
+	 * and the unwound returns, lang_target_define). */
 	if (!l->prog || lang_program_errors(l->prog, NULL) || !l->prog->compiled ||
-	    (int)l->prog->plan.nmaps + 1 != map_count(r)) {
+	    (int)l->prog->plan.nmaps + 2 != map_count(r)) {
 		agent_lang_free(l);
 		errno = EINVAL;
 		return NULL;
@@ -115,8 +116,10 @@ int agent_lang_agg(struct agent_lang *l, struct trace_session *s, uint32_t i,
 		h->func = func;
 	if (text)
 		h->probe_text = text;
+	/* a uretprobe's calls left by an exception: counted in the map after str()'s faults */
+	int unwound = h->ret ? (int)l->prog->plan.nmaps + 1 : -1;
 	*g = (struct trace_event_agg){ .maps = (struct trace_maps *)h->region, .count_map = -1,
-				       .filtered_map = -1, .hist_map = -1, .hist_arg = -1,
+				       .filtered_map = unwound, .hist_map = -1, .hist_arg = -1,
 				       .filter_arg = -1, .run = lang_hit_run, .run_ctx = h };
 	/*
 	 * `@ = count()` in a uprobe or usdt probe: the event's own count map is

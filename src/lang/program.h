@@ -243,6 +243,12 @@ int lang_target_read_map(struct map_region *r, struct lang_store *s, unsigned ma
 /* The region's map after the program's nmaps: str()'s faults in the target, summed. */
 #define LANG_FAULTS_MAP "str() faults"
 uint64_t lang_target_faults(struct map_region *r, unsigned nmaps);
+/*
+ * And the one after it: the calls a uretprobe saw left by an exception or
+ * longjmp (unwound), whose plan did not run (trace_event_agg.filtered_map).
+ */
+#define LANG_UNWOUND_MAP "unwound returns"
+uint64_t lang_target_unwound(struct map_region *r, unsigned nmaps);
 
 /* eval.c: run probe `probe`'s plan; 0, 1 when it called exit(), or -errno. */
 int plan_eval(const struct plan *plan, uint32_t probe, struct lang_env *env);

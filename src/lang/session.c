@@ -324,6 +324,11 @@ int lang_run_exited(const struct lang_run *r)
 	return r->exited;
 }
 
+uint64_t lang_run_unwound(struct lang_run *r)
+{
+	return lang_target_unwound(r->region, r->store->nmaps);
+}
+
 void lang_run_free(struct lang_run *r)
 {
 	if (!r)

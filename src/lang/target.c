@@ -10,7 +10,8 @@
  *   @x[k] = v, @x[k]++, @start[tid] = nsecs, delete()       the shared value map
  *   @name[tid] = comm, @path[tid] = str(arg0)               a shared value map of
  *                                                           LANG_STRLEN-byte values
- *   then one more map, "str() faults": a sum of the faults of str() per thread
+ *   then one more map, "str() faults": a sum of the faults of str() per thread,
+ *   and "unwound returns": uretprobes not run, their call left by an exception
  *
  * The environment's callbacks (lang_target_env_ops) run in the probe handler:
  * built with the hot-path flags, they call only the region's async-signal-safe
@@ -56,12 +57,18 @@ int lang_target_define(const struct lang_program *p, struct map_region *r, char 
 			return -EINVAL;
 		}
 	}
-	/* then str()'s faults, summed per thread by the handlers (lang_target_faults) */
-	struct map_def d = { .name = LANG_FAULTS_MAP, .kind = MAP_SUM };
-	int id = map_define(r, &d);
-	if (id < 0) {
-		snprintf(why, len, "%s: %s", LANG_FAULTS_MAP, map_region_error(r));
-		return id;
+	/*
+	 * then str()'s faults, summed per thread by the handlers (lang_target_faults),
+	 * and the unwound returns (lang_target_unwound)
+	 */
+	static const char *const extra[] = { LANG_FAULTS_MAP, LANG_UNWOUND_MAP };
+	for (int k = 0; k < 2; k++) {
+		struct map_def d = { .name = extra[k], .kind = MAP_SUM };
+		int id = map_define(r, &d);
+		if (id < 0) {
+			snprintf(why, len, "%s: %s", extra[k], map_region_error(r));
+			return id;
+		}
 	}
 	return 0;
 }
@@ -77,6 +84,13 @@ uint64_t lang_target_faults(struct map_region *r, unsigned nmaps)
 {
 	uint64_t n = 0;
 	map_read(r, (int)nmaps, read_faults, &n);
+	return n;
+}
+
+uint64_t lang_target_unwound(struct map_region *r, unsigned nmaps)
+{
+	uint64_t n = 0;
+	map_read(r, (int)nmaps + 1, read_faults, &n);
 	return n;
 }
 

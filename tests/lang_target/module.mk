@@ -7,7 +7,8 @@ TEST_BINS += tests/lang_target/test_lang_target.sh
 
 tests/lang_target/test_lang_target.sh: $(B)/uprobe $(B)/tests/map_exact/map_target \
 	$(B)/tests/usdt/usdt_target $(B)/tests/lang_target/emit_target \
-	$(B)/tests/lang_target/stub_target $(B)/tests/lang_target/usdt_two
+	$(B)/tests/lang_target/stub_target $(B)/tests/lang_target/usdt_two \
+	$(B)/tests/lang_target/throw_target
 
 # printf, exit, print, clear, zero and interval probes (emit_target.c)
 $(B)/tests/lang_target/emit_target: tests/lang_target/emit_target.c
@@ -18,6 +19,11 @@ $(B)/tests/lang_target/emit_target: tests/lang_target/emit_target.c
 $(B)/tests/lang_target/usdt_two: tests/lang_target/usdt_two.c
 	@mkdir -p $(@D)
 	$(CC) $(PROG_CFLAGS) $(CFLAGS) -o $@ $<
+
+# uretprobes on calls a C++ exception leaves (throw_target.cpp): -O2, as shipped
+$(B)/tests/lang_target/throw_target: tests/lang_target/throw_target.cpp
+	@mkdir -p $(@D)
+	g++ -O2 -g -o $@ $<
 
 # the count stub: where a thread calling a probed function is sampled (stub_target.c)
 $(B)/tests/lang_target/stub_target: tests/lang_target/stub_target.c tests/lib_code.h

@@ -277,6 +277,26 @@ expect_eq usdt_any_trace "$?:$(cat "$tmp/usdtt.err")" "1:uprobe: probe 'usdt:$tw
 marker tick is in 2 providers of $two (alpha, beta): name one, usdt:PATH:PROVIDER:tick" \
 	"status:stderr" && pass usdt_any_trace
 
+# A uretprobe runs at a return, where retval is (bpftrace's): the calls a C++ exception
+# leaves (thrower throws for every third i, through passer) do not run it; stderr says how
+# many. On the hijack (forced: thrower's throw is a part elsewhere, passer's ret a site)
+# the frames thrown through are seen: 2 of every 3 calls return, and retval is theirs.
+th="$top/build/tests/lang_target/throw_target"
+UPROBE_RET_PATH=hijack "$uprobe" -e "uprobe:$th:passer { @e = count(); }
+uretprobe:$th:passer { @r = count(); } uretprobe:$th:thrower { @t = count(); @v = sum(retval); }" \
+	-c "$th 3000" >"$tmp/throw.out" 2>"$tmp/throw.err"
+st=$?
+want_v=$(python3 -c 'print(sum(2 * i for i in range(3000) if i % 3))')
+expect_eq unwound "$st" 0 "status" &&
+	expect_eq unwound "$(grep -v -e '^@' -e '^Attaching' -e '^$' "$tmp/throw.out")" \
+		"$("$th" 3000)" "the program's output, as untraced" &&
+	expect_eq unwound "$(grep '^@' "$tmp/throw.out")" "@e: 3000
+@r: 2000
+@t: 2000
+@v: $want_v" "maps: returns only" &&
+	expect_eq unwound "$(cat "$tmp/throw.err")" "uprobe: 2000 calls left by an exception or \
+longjmp (unwound): their uretprobe did not run" "stderr" && pass unwound
+
 # printf, print and exit() in probes of the traced process, on emit_target (one thread,
 # in order): stdout exactly bpftrace 0.17's (expected/emit_*.out, LANG_TARGET_REBASE=1
 # writes them from bpftrace). NAME<TAB>FORMAT<TAB>ARGS<TAB>PROGRAM (TARGET: its path).

@@ -92,8 +92,8 @@ check_entry entry_bash "r:$bash:$(vaddr_off "$bash" "$(entry "$bash")")" \
 st=$?
 twice="it returns twice, like setjmp: its second return would find no return address"
 if expect_eq setjmp_libc "$st" 1 "exit status" &&
-	expect_grep setjmp_libc "$tmp/sj.err" "uprobe: cannot attach uprobes/_setjmp__return (libc:_setjmp): $libc:_setjmp: no return probe on _setjmp: $twice" "_setjmp" &&
-	expect_grep setjmp_libc "$tmp/sj.err" "uprobe: cannot attach uprobes/__sigsetjmp__return (libc:__sigsetjmp): $libc:__sigsetjmp: no return probe on __sigsetjmp: $twice" "__sigsetjmp"; then
+	expect_grep setjmp_libc "$tmp/sj.err" "uprobe: cannot attach uprobes/_setjmp__return (libc:_setjmp): no return probe on _setjmp: $twice" "_setjmp" &&
+	expect_grep setjmp_libc "$tmp/sj.err" "uprobe: cannot attach uprobes/__sigsetjmp__return (libc:__sigsetjmp): no return probe on __sigsetjmp: $twice" "__sigsetjmp"; then
 	pass setjmp_libc
 fi
 

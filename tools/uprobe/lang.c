@@ -291,13 +291,17 @@ static int run_target(struct lang_program *p, const char *name, const char *text
 		return rc;
 	}
 	say_lost(t, fmt);
-	uint64_t faults = 0;
+	uint64_t faults = 0, unwound = lang_run_unwound(r);
 	int err = lang_run_end(r, &faults);
 	if (err < 0)
 		cli_error(CLI_EXIT_FAIL, "%s: maps: %s", name, strerror(-err));
 	if (faults) /* bpftrace says nothing (without -k); the count is said here */
 		fprintf(stderr, "uprobe: str() read %llu bad pointer%s in the traced process "
 			"(each gave \"\")\n", (unsigned long long)faults, faults == 1 ? "" : "s");
+	if (unwound) /* bpftrace's uretprobe runs at a return; these calls made none */
+		fprintf(stderr, "uprobe: %llu call%s left by an exception or longjmp (unwound): "
+			"%s uretprobe did not run\n", (unsigned long long)unwound,
+			unwound == 1 ? "" : "s", unwound == 1 ? "its" : "their");
 	return rc;
 }
 

@@ -458,6 +458,17 @@ void fetch_stamp_handler(struct uprobe *probe, struct uprobe_regs *regs, void *c
 		*cookie = arch_ticks();
 }
 
+/*
+ * A run (a program's uretprobe) whose call an exception or longjmp left: it
+ * did not return, so the plan does not run (bpftrace's uretprobe runs at a
+ * return, where retval is); counted in filtered_map.
+ */
+static void run_unwound(const struct fetch_agg *agg)
+{
+	if (agg->filtered_map >= 0)
+		map_agg_update(agg->maps, agg->filtered_map, NULL, 1);
+}
+
 void fetch_return_handler(struct uprobe *probe, struct uprobe_regs *regs,
 			  const struct uprobe_ret *ret, void *ctx)
 {
@@ -467,6 +478,10 @@ void fetch_return_handler(struct uprobe *probe, struct uprobe_regs *regs,
 	(void)probe;
 	if (!__atomic_load_n(ev->recording, __ATOMIC_RELAXED))
 		return;
+	if (ev->agg && ev->agg->run && (ret->flags & UPROBE_RET_UNWOUND)) {
+		run_unwound(ev->agg);
+		return;
+	}
 	if (ev->agg) {
 		fetch_aggregate(ev->agg, ev->plan, regs, ret->cookie);
 		return;
@@ -499,6 +514,10 @@ void fetch_run_return_handler(struct uprobe *probe, struct uprobe_regs *regs,
 	const struct fetch_event *ev = ctx;
 
 	(void)probe;
-	if (__atomic_load_n(ev->recording, __ATOMIC_RELAXED))
+	if (!__atomic_load_n(ev->recording, __ATOMIC_RELAXED))
+		return;
+	if (__builtin_expect(ret->flags & UPROBE_RET_UNWOUND, 0))
+		run_unwound(&ev->agg_store);
+	else
 		ev->agg_store.run(ev->agg_store.run_ctx, regs, ret->cookie, NULL);
 }
