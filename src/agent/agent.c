@@ -298,6 +298,8 @@ static void mode_of(const struct trace_event *ev, struct agent_status *s)
 static const char *reason(const struct trace_spec *spec, const char *msg)
 {
 	size_t g = strlen(spec->group), e = strlen(spec->event), p = strlen(spec->path);
+	size_t s = spec->symbol ? strlen(spec->symbol) : 0;
+	const char *colon;
 
 	if (!strncmp(msg, spec->group, g) && msg[g] == '/' && !strncmp(msg + g + 1, spec->event, e) &&
 	    !strncmp(msg + g + 1 + e, ": ", 2))
@@ -305,8 +307,7 @@ static const char *reason(const struct trace_spec *spec, const char *msg)
 	if (!strncmp(msg, spec->path, p) && msg[p] == ':' && strstr(msg + p, ": "))
 		return strstr(msg + p, ": ") + 2;
 	/* a short name's file by its path ("/usr/lib/.../libc.so.6:f: " for "libc:f") */
-	const char *colon = strstr(msg, ": ");
-	size_t s = spec->symbol ? strlen(spec->symbol) : 0;
+	colon = strstr(msg, ": ");
 	if (s && colon && msg[0] == '/' && (size_t)(colon - msg) > s + 1 &&
 	    colon[-(long)s - 1] == ':' && !strncmp(colon - s, spec->symbol, s) &&
 	    !memchr(msg, ' ', (size_t)(colon - msg)))
