@@ -288,7 +288,8 @@ out:
  *   nm-<id>-<hash of the name>.unm: struct name_memo
  */
 #define NAME_MEMO_MAGIC 0x6d656d6eu /* "nmem" */
-#define NAME_MEMO_VERSION 1u
+/* 2: "f" no longer designates f's .cold part (names.c): a memo is its resolver's answer */
+#define NAME_MEMO_VERSION 2u
 #define NAME_MEMO_STORES 64
 
 struct name_memo {
