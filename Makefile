@@ -63,7 +63,8 @@ LIB_OBJS := $(patsubst %.c,$(B)/%.o,$(LIB_SRCS)) $(patsubst %.S,$(B)/%.o,$(LIB_A
 # call into libc string functions a user may have probed, nor touch SIMD state.
 HOT_CFLAGS := -fno-builtin -fno-tree-loop-distribute-patterns -mgeneral-regs-only
 HOT_SRCS := src/ubp/signal.c src/ubp/quiesce.c src/core/dispatch.c src/core/srcu.c src/core/retprobe.c src/core/retpatch_hot.c src/core/retpatch_exit.c src/arch/x86_64/emulate.c \
-	src/arch/x86_64/regs.c src/trace/fetch/fetch_eval.c src/trace/transport/ring.c \
+	src/arch/x86_64/regs.c src/trace/fetch/fetch_eval.c src/trace/fetch/fetch_self.c \
+	src/trace/transport/ring.c \
 	src/stack/unwind.c src/stack/walk.c src/stack/table.c src/trace/fetch/fetch_stack.c \
 	src/trace/map/map_update.c src/lang/eval.c src/lang/target.c src/lang/hit.c
 # The exit trampoline's C side: its template reloads every general register after the

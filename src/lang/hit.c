@@ -32,6 +32,7 @@
 #include "lang/hit.h"
 #include "stack/stack.h"
 #include "trace/fetch/fetch.h"
+#include "trace/fetch/fetch_self.h"
 #include "trace/map/map.h"
 #include "trace/transport/ring.h"
 

@@ -24,7 +24,8 @@ A64_HOT_SRCS := src/arch/aarch64/emulate.c src/arch/aarch64/regs.c src/arch/aarc
 	$(A64_GENERIC_HOT)
 # The generic part of the Makefile's HOT_SRCS (keep the two in step).
 A64_GENERIC_HOT := src/ubp/signal.c src/ubp/quiesce.c src/core/dispatch.c src/core/srcu.c \
-	src/core/retprobe.c src/trace/fetch/fetch_eval.c src/trace/transport/ring.c \
+	src/core/retprobe.c src/trace/fetch/fetch_eval.c src/trace/fetch/fetch_self.c \
+	src/trace/transport/ring.c \
 	src/stack/unwind.c src/stack/table.c src/trace/fetch/fetch_stack.c \
 	src/trace/map/map_update.c src/lang/eval.c src/lang/target.c src/lang/hit.c
 A64_HOT_CFLAGS := -fno-builtin -fno-tree-loop-distribute-patterns -mgeneral-regs-only

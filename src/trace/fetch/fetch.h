@@ -108,19 +108,7 @@ struct fetch_thread {
 	const void *comm_sent; /* the rings that last received this thread's name */
 };
 
-/*
- * The calling thread's cache (filled on first use, out of line; signal-safe):
- * inline, as the hot path of every handler that reads pid or tid asks for it.
- */
-extern __thread struct fetch_thread fetch_self_cache __attribute__((tls_model("initial-exec")));
-struct fetch_thread *fetch_self_fill(void);
-
-static inline struct fetch_thread *fetch_self(void)
-{
-	if (__builtin_expect(fetch_self_cache.tid != 0, 1))
-		return &fetch_self_cache;
-	return fetch_self_fill();
-}
+/* The calling thread's cache: fetch_self() (fetch_self.h). */
 /* Forget it (in a fork child: new pid and tid). */
 void fetch_thread_reset(void);
 

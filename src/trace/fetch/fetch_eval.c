@@ -16,6 +16,7 @@
 #include "core/srcu.h"
 #include "stack/modules.h"
 #include "trace/fetch/fetch.h"
+#include "trace/fetch/fetch_self.h"
 #include "uprobes_stack.h"
 
 /* Resolved in safe_read.S; see there. */
@@ -23,33 +24,6 @@ int uprobes_safe_load(uint64_t addr, unsigned int size, uint64_t *out);
 int uprobes_safe_copy(void *dst, uint64_t src, size_t len);
 long uprobes_safe_strnlen(uint64_t src, size_t max);
 
-__thread struct fetch_thread fetch_self_cache __attribute__((tls_model("initial-exec")));
-
-static long raw_syscall1(long nr, long a)
-{
-	return raw_syscall6(nr, a, 0, 0, 0, 0, 0);
-}
-
-static long raw_syscall2(long nr, long a, long b)
-{
-	return raw_syscall6(nr, a, b, 0, 0, 0, 0);
-}
-
-/*
- * A thread's first event costs three system calls (its ids and its name);
- * after fork the child's forking thread starts over (fetch.c's atfork).
- */
-struct fetch_thread *fetch_self_fill(void)
-{
-	fetch_self_cache.pid = (uint32_t)raw_syscall1(SYS_getpid, 0);
-	fetch_self_cache.comm[0] = 0;
-	raw_syscall2(SYS_prctl, PR_GET_NAME, (long)fetch_self_cache.comm);
-	fetch_self_cache.comm[15] = 0;
-	fetch_self_cache.comm_sent = NULL;
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	fetch_self_cache.tid = (uint32_t)raw_syscall1(SYS_gettid, 0);
-	return &fetch_self_cache;
-}
 
 /*
  * rdtscp costs twice rdtsc here (VM); the cpu comes from the rseq area glibc
