@@ -351,8 +351,6 @@ int lang_run_end(struct lang_run *r, uint64_t *faults)
 	(r->json ? print_all_maps_json : print_all_maps)(r->store, r->out);
 	fflush(r->out);
 	lang_ustacks_report(r->ustacks, stderr);
-	lang_ustacks_close(r->ustacks);
-	store_free(r->store);
-	free(r);
+	lang_run_free(r);
 	return err;
 }

@@ -73,25 +73,29 @@ int lang_target_define(const struct lang_program *p, struct map_region *r, char 
 	return 0;
 }
 
-static int read_faults(const void *key, const struct map_value *v, void *ctx)
+static int add_sum(const void *key, const struct map_value *v, void *ctx)
 {
 	(void)key;
 	*(uint64_t *)ctx += (uint64_t)v->sum;
 	return 0;
 }
 
-uint64_t lang_target_faults(struct map_region *r, unsigned nmaps)
+/* Map id's sums (a keyless MAP_SUM, per thread), added up. */
+static uint64_t sum_of(struct map_region *r, int id)
 {
 	uint64_t n = 0;
-	map_read(r, (int)nmaps, read_faults, &n);
+	map_read(r, id, add_sum, &n);
 	return n;
+}
+
+uint64_t lang_target_faults(struct map_region *r, unsigned nmaps)
+{
+	return sum_of(r, (int)nmaps);
 }
 
 uint64_t lang_target_unwound(struct map_region *r, unsigned nmaps)
 {
-	uint64_t n = 0;
-	map_read(r, (int)nmaps + 1, read_faults, &n);
-	return n;
+	return sum_of(r, (int)nmaps + 1);
 }
 
 /* ---- hot path: the plan's map operations on the region ---------------------------- */
