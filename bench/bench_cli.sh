@@ -4,9 +4,9 @@
 # uprobe command (probe + record + consumer in another process, --count; a
 # program's @ = count() with uprobe -e; the latency idiom, @start[tid] = nsecs
 # at the entry and hist(nsecs - @start[tid]) at the return, with uprobe -e and
-# bpftrace: on cli_work, whose ret lies under the entry's jump (the return
-# address hijacked), and on spread_target's spread_f0 (its ret patched: a
-# return site), beside that target's unprobed calls) beside bpftrace (count()) and perf
+# bpftrace: on cli_work, whose ret lies under the entry's jump (patched in the
+# entry trampoline's copy), and on spread_target's spread_f0 (its ret patched in
+# the text), beside that target's unprobed calls) beside bpftrace (count()) and perf
 # (perf probe + perf record), on the same function. The target times its own loop (cli_target bench N), so start-up
 # and attach times do not count. Rounds are interleaved; medians are kept.
 # The uprobe command's runs make -n calls; bpftrace and perf cost microseconds

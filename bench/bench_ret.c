@@ -45,7 +45,8 @@
  * combine (mov; add; ret): the jump at its entry replaces mov+add (3+3
  * bytes), the ret and the int3 padding after it are a return site (issue 18:
  * a return probe patches it instead of swapping the return address). With
- * lea+ret (5 bytes) the entry's jump would cover the ret: the hijack only.
+ * lea+ret (5 bytes) the entry's jump would cover the ret, patched then in the
+ * entry trampoline's copy of it.
  */
 __asm__(".text\n"
 	".p2align 6\n"

@@ -948,7 +948,8 @@ static void analyze_ret_path(const struct probe_target *t, struct uprobe_info *i
 {
 	struct retsite_verdict v;
 
-	retsite_decide(t, &v);
+	retsite_decide(t, info->mode == UPROBE_MODE_OPTIMIZED ? NULL
+			  : info->opt_reason[0] ? info->opt_reason : info->reason, &v);
 	info->ret_path = v.path;
 	info->ret_site_ok = v.ok;
 	info->ret_sites = v.sites;

@@ -237,9 +237,15 @@ static int exit_build(struct retpatch_exit *x, const struct arch_exit *e, const 
 	if (exit_tramp(x, e, b, why, len))
 		return -1;
 	x->rec.jmp_to = x->rec.copy;
-	snprintf(x->rec.reason, sizeof(x->rec.reason), "return site: the %s at 0x%lx, %u-byte "
-		 "window, trampoline at 0x%lx%s", arch_exit_kind_name(e->kind), e->addr,
-		 e->win_len, x->rec.tramp, x->nofl ? ", rflags not read" : "");
+	if (e->in_entry)
+		snprintf(x->rec.reason, sizeof(x->rec.reason), "return site: the ret at 0x%lx, "
+			 "under the entry's jump: patched at 0x%lx in its trampoline, trampoline "
+			 "at 0x%lx%s", e->target, e->addr, x->rec.tramp,
+			 x->nofl ? ", rflags not read" : "");
+	else
+		snprintf(x->rec.reason, sizeof(x->rec.reason), "return site: the %s at 0x%lx, "
+			 "%u-byte window, trampoline at 0x%lx%s", arch_exit_kind_name(e->kind),
+			 e->addr, e->win_len, x->rec.tramp, x->nofl ? ", rflags not read" : "");
 	return 0;
 }
 
@@ -264,12 +270,54 @@ static int exit_want_flags(struct retpatch_exit *x, const struct arch_exit *e, c
 }
 
 /*
+ * A ret under the entry's jump (e->in_entry) runs only in the relocated copy
+ * of the window in entry's trampoline: there is its window, the ret and the
+ * 4 bytes after it, which nothing runs (bytes of the window after the ret,
+ * where no branch lands: the jump's own check; the copy's jmp back; the
+ * trampoline's int3 padding). *out is that exit, its ret's address in the
+ * text kept in target; b gets its bytes as the trampoline holds them
+ * (arch_window_copy makes the same copy again). 0, or -1 with why set: the
+ * entry is not jump-optimized.
+ */
+static int exit_in_copy(const struct probe_rec *entry, const struct arch_exit *e,
+			struct arch_exit *out, uint8_t b[ARCH_JMP_LEN], char *why, size_t len)
+{
+	uint8_t code[ARCH_WINDOW_COPY_MAX];
+	struct arch_window w;
+	unsigned k = 0;
+	int n = -1;
+
+	memset(code, 0xcc, sizeof(code));
+	if (entry->mode == UPROBE_MODE_OPTIMIZED && entry->copy && entry->at_entry) {
+		w = entry->win;
+		while (k < w.n && entry->addr + w.orig_off[k] != e->addr)
+			k++;
+		if (k < w.n && w.insn[k].len == e->len)
+			n = arch_window_copy(&w, entry->copy, code);
+	}
+	if (n < 0 || entry->copy + w.copy_off[k] + ARCH_JMP_LEN > entry->tramp + entry->tramp_size ||
+	    memcmp(code + w.copy_off[k], w.insn[k].bytes, e->len)) {
+		retsite_in_entry_why(why, len, e->addr - entry->addr,
+				     entry->mode == UPROBE_MODE_OPTIMIZED ? "its window differs"
+				     : entry->opt_reason[0] ? entry->opt_reason : entry->reason);
+		return -1;
+	}
+	*out = *e;
+	out->addr = out->win = entry->copy + w.copy_off[k];
+	out->win_len = ARCH_JMP_LEN;
+	out->target = e->addr;
+	memcpy(b, code + w.copy_off[k], ARCH_JMP_LEN);
+	return 0;
+}
+
+/*
  * The record for exit e of t's function: reused, or built and published.
  * nofl: the return handler does not read rflags (EXIT_NOFLAGS for a new
- * record; a reused record reading them serves it too).
+ * record; a reused record reading them serves it too). copy: the window's
+ * bytes when it is in a trampoline (exit_in_copy), else NULL: read from t.
  */
 static struct retpatch_exit *exit_get(const struct probe_target *t, const struct arch_exit *e,
-				      bool nofl, char *why, size_t len)
+				      const uint8_t *copy, bool nofl, char *why, size_t len)
 {
 	struct probe_rec *old = registry_lookup(e->win);
 	struct retpatch_exit *x = old && old->ret_exit ? (struct retpatch_exit *)old : NULL;
@@ -281,7 +329,10 @@ static struct retpatch_exit *exit_get(const struct probe_target *t, const struct
 			 arch_exit_kind_name(e->kind), e->addr, e->win_len, ARCH_INSN_MAX);
 		return NULL;
 	}
-	target_read(t, e->win, b, e->win_len);
+	if (copy)
+		memcpy(b, copy, e->win_len);
+	else
+		target_read(t, e->win, b, e->win_len);
 	if (x && x->fn == t->func_start && x->rec.orig_len == e->win_len &&
 	    !memcmp(x->rec.orig, b, e->win_len)) {
 		if (x->nofl && !nofl && exit_want_flags(x, e, b, why, len))
@@ -320,12 +371,12 @@ static struct retpatch_exit *exit_get(const struct probe_target *t, const struct
 }
 
 /*
- * The exits of rs for t's function, into its rp_fn (only when all are there:
- * the site consumers attached already take theirs out by that list). 0, or
- * -1 with why set.
+ * The exits of rs for t's function, whose entry record is entry, into its
+ * rp_fn (only when all are there: the site consumers attached already take
+ * theirs out by that list). 0, or -1 with why set.
  */
-static int exits_get(const struct probe_target *t, const struct arch_retsites *rs, bool nofl,
-		     char *why, size_t len)
+static int exits_get(const struct probe_target *t, const struct probe_rec *entry,
+		     const struct arch_retsites *rs, bool nofl, char *why, size_t len)
 {
 	struct retpatch_exit *got[ARCH_RETSITE_MAX];
 	struct rp_fn *f = fn_find(t->func_start);
@@ -342,9 +393,16 @@ static int exits_get(const struct probe_target *t, const struct arch_retsites *r
 		rp_fns = f;
 	}
 	for (unsigned i = 0; i < rs->n; i++) {
-		if (!rs->exit[i].win_len)
+		const struct arch_exit *e = &rs->exit[i];
+		struct arch_exit in_copy;
+		uint8_t b[ARCH_JMP_LEN];
+
+		if (!e->win_len)
 			continue; /* a no-return call: nothing comes back */
-		got[n] = exit_get(t, &rs->exit[i], nofl, why, len);
+		if (e->in_entry && exit_in_copy(entry, e, &in_copy, b, why, len))
+			return -1;
+		got[n] = e->in_entry ? exit_get(t, &in_copy, b, nofl, why, len)
+				     : exit_get(t, e, NULL, nofl, why, len);
 		if (!got[n++])
 			return -1;
 	}
@@ -394,7 +452,7 @@ int retpatch_prepare(struct uprobe *p, const struct probe_target *t)
 	if (key_err)
 		snprintf(why, sizeof(why), "no thread key: %s", strerror(key_err));
 	nofl = p->flags & UPROBE_F_HANDLER_NO_FLAGS;
-	if (key_err || exits_get(t, &scratch, nofl, why, sizeof(why))) {
+	if (key_err || exits_get(t, p->rec, &scratch, nofl, why, sizeof(why))) {
 		size_t n = strlen(v->why);
 
 		snprintf(v->why + n, sizeof(v->why) - n, "; hijack: %s", why);

@@ -170,7 +170,7 @@ static int check_foreign(const struct probe_target *t, struct arch_retsites *rs)
 		uint64_t src, target;
 		int r;
 
-		if (!e->win_len)
+		if (!e->win_len || e->in_entry) /* the entry's jump checked its window */
 			continue;
 		r = branches_into(t, e->win, e->win + e->win_len, &src, &target);
 		if (r <= 0)
@@ -256,20 +256,37 @@ void retsite_summary(const struct arch_retsites *rs, char *buf, size_t len)
 				arch_exit_kind_name(k));
 		sep = ", ";
 	}
+	if (rs->in_entry && pos < len)
+		pos += snprintf(buf + pos, len - pos, " (%u under the entry's jump)", rs->in_entry);
 	if (rs->count[ARCH_EXIT_NORETURN] && pos < len)
 		snprintf(buf + pos, len - pos, "; %u no-return call%s",
 			 rs->count[ARCH_EXIT_NORETURN],
 			 rs->count[ARCH_EXIT_NORETURN] == 1 ? "" : "s");
 }
 
-void retsite_decide(const struct probe_target *t, struct retsite_verdict *v)
+void retsite_in_entry_why(char *buf, size_t len, uint64_t off, const char *entry_why)
+{
+	snprintf(buf, len, "the ret at +0x%lx lies under the entry's jump, and the entry is not "
+		 "jump-optimized (%s)", off, entry_why);
+}
+
+void retsite_decide(const struct probe_target *t, const char *entry_why,
+		    struct retsite_verdict *v)
 {
 	static struct arch_retsites scratch; /* registry_lock */
 	struct arch_retsites *rs = &scratch;
+	int err = retsite_check(t, rs);
 
 	memset(v, 0, sizeof(*v));
 	v->path = UPROBE_RET_HIJACK;
-	if (!retsite_check(t, rs)) {
+	if (!err && rs->in_entry && entry_why) {
+		unsigned i = 0;
+
+		while (!rs->exit[i].in_entry)
+			i++;
+		retsite_in_entry_why(v->why, sizeof(v->why), rs->exit[i].addr - rs->start,
+				     entry_why);
+	} else if (!err) {
 		v->ok = 1;
 		if (retpatch_mode() != RETPATCH_HIJACK)
 			v->path = UPROBE_RET_SITE;

@@ -29,10 +29,16 @@ void retsite_summary(const struct arch_retsites *rs, char *buf, size_t len);
 /*
  * The path a return probe at t would use, in v (uprobe_analyze): return
  * sites when eligible and UPROBE_RET_PATH is not "hijack", the reason either
- * way. An attach decides with retpatch_prepare() (it may still fall back).
- * Caller holds registry_lock.
+ * way. entry_why: why the entry would not be jump-optimized, NULL if it
+ * would (a ret under its jump is patched in its trampoline only then). An
+ * attach decides with retpatch_prepare() (it may still fall back). Caller
+ * holds registry_lock.
  */
-void retsite_decide(const struct probe_target *t, struct retsite_verdict *v);
+void retsite_decide(const struct probe_target *t, const char *entry_why,
+		    struct retsite_verdict *v);
+
+/* The refusal of a ret under the entry's jump (+off) when the entry is not jump-optimized. */
+void retsite_in_entry_why(char *buf, size_t len, uint64_t off, const char *entry_why);
 
 /* Does the function named name (NAME, NAME@plt, NAME@VERSION) never return? */
 bool retsite_noreturn_name(const char *name);

@@ -54,9 +54,11 @@ void retsite_summary(const struct arch_retsites *rs, char *buf, size_t len)
 	snprintf(buf, len, "%s", A64_NO_SITES);
 }
 
-void retsite_decide(const struct probe_target *t, struct retsite_verdict *v)
+void retsite_decide(const struct probe_target *t, const char *entry_why,
+		    struct retsite_verdict *v)
 {
 	(void)t;
+	(void)entry_why;
 	memset(v, 0, sizeof(*v));
 	v->path = UPROBE_RET_HIJACK;
 	snprintf(v->why, sizeof(v->why), "%s", A64_NO_SITES);
@@ -72,7 +74,7 @@ int retpatch_prepare(struct uprobe *p, const struct probe_target *t)
 {
 	struct retsite_verdict *v = &p->ret_site;
 
-	retsite_decide(t, v);
+	retsite_decide(t, NULL, v);
 	switch (retpatch_mode()) {
 	case RETPATCH_STRICT:
 		return log_error(ENOTSUP, "its exits cannot be patched "

@@ -198,12 +198,37 @@ FUNC(rs_to_entry)
 	ret
 END(rs_to_entry)
 
-/* Refused: the ret's window would overlap the entry's 5-byte jump. */
+/*
+ * A ret under the entry's 5-byte jump in a function too short for that jump
+ * (3 bytes): the entry takes a breakpoint, the ret stays in the text, the
+ * hijack follows the return.
+ */
 	PAD
 FUNC(rs_tiny)
 	xor %eax, %eax
 	ret
 END(rs_tiny)
+
+/* The ret under the entry's jump: patched in the entry trampoline's copy. */
+	PAD
+FUNC(rs_in_entry)
+	lea 1(%rdi), %rax	/* 4 bytes, then the ret */
+	ret
+END(rs_in_entry)
+
+/*
+ * (a, b, c, d): b when d is not 0, by the ret under the entry's jump (its
+ * window: xchg, jrcxz, ret, nop); else a + 1, by the ret after it.
+ */
+	PAD
+FUNC(rs_in_entry2)
+	xchg %eax, %esi
+	jrcxz 1f
+	ret
+	nop
+1:	lea 1(%rdi), %rax
+	ret
+END(rs_in_entry2)
 
 /* Refused: a branch into the middle of an instruction. */
 	PAD

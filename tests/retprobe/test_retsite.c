@@ -10,6 +10,8 @@
  * Usage: test_retsite [substring]  runs only the cases whose name contains it.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +31,9 @@ uint64_t rs_noreturn(uint64_t x);
 uint64_t rs_short(uint64_t x);
 uint64_t rs_rec(uint64_t x);
 uint64_t rs_leaf(uint64_t x);
+uint64_t rs_in_entry(uint64_t x);
+uint64_t rs_tiny(uint64_t x);
+uint64_t rs_in_entry2(uint64_t a, uint64_t b, uint64_t c, uint64_t d);
 
 struct site_case {
 	const char *fn;
@@ -56,7 +61,10 @@ static const struct site_case cases[] = {
 	{ "rs_jump_mid", 0, 0, "where no function starts: inside rs_leaf+0x4" },
 	{ "rs_hot", 0, 0, "jumps to rs_hot.cold, a part of a function elsewhere" },
 	{ "rs_to_entry", 0, 0, "the branch at +0x6 goes back to the entry" },
-	{ "rs_tiny", 0, 0, "the ret at +0x2: its window overlaps the entry's jump" },
+	{ "rs_tiny", 0, 0, "the ret at +0x2 lies under the entry's jump, and the entry is not "
+			   "jump-optimized (the function ends 3 bytes after the probe" },
+	{ "rs_in_entry", 1, 1, "1 return site: 1 ret (1 under the entry's jump)" },
+	{ "rs_in_entry2", 1, 2, "2 return sites: 2 ret (1 under the entry's jump)" },
 	{ "rs_mid_insn", 0, 0, "a branch lands at +0x9, inside an instruction" },
 	{ "rs_foreign", 0, 0, "outside the function, lands at +0x9, inside the window of the "
 			      "ret at +0x9" },
@@ -310,6 +318,138 @@ static void case_patched_exits(void)
 	CHECK_EQ_INT(uprobe_get_stats(&s1), 0);
 	CHECK_EQ_U64(s1.ret_site_probes, s0.ret_site_probes); /* all detached again */
 	CHECK_EQ_U64(s1.ret_hijack_fallbacks, s0.ret_hijack_fallbacks);
+}
+
+/*
+ * Rets under the entry's jump, patched in the entry trampoline's copy of its
+ * window: the site path in every mode, each return paired with its call;
+ * rs_tiny's entry takes no jump, so its ret is the hijack's (refused forced).
+ */
+static void case_patched_in_entry(void)
+{
+	struct uprobe_opts o = { .sz = sizeof(o), .handler = pair_entry, .ret_handler = pair_ret };
+	struct uprobe_info info = { .sz = sizeof(info) };
+	unsigned long calls = 0;
+	struct uprobe *p;
+
+	run_fn("rs_in_entry", rs_in_entry, args_one, 1, UPROBE_RET_SITE);
+	p = pair_attach("rs_in_entry2", (void *)rs_in_entry2, UPROBE_RET_SITE);
+	if (!p)
+		return;
+	CHECK_EQ_INT(uprobe_get_info(p, &info), 0);
+	CHECK_STR(info.ret_reason, "2 return sites: 2 ret (1 under the entry's jump)");
+	for (uint64_t a = 0; a < 100; a++, calls++) {
+		/* a odd: by the ret under the jump, which returns b = a + 1 as pair_ret wants */
+		ps.add_rax = a >= 98 ? 1000 : 0;
+		CHECK_EQ_U64(rs_in_entry2(a, a + 1, 0, a & 1), a + 1 + ps.add_rax);
+	}
+	pair_check(p, calls);
+	uprobe_free(p);
+	CHECK_EQ_U64(rs_in_entry2(5, 9, 0, 1), 9);
+	CHECK_EQ_U64(rs_in_entry2(5, 9, 0, 0), 6);
+	if (forced_ret_path()) {
+		p = uprobe_attach(NULL, "rs_tiny", &o);
+		CHECK(!p);
+		CHECK_EQ_INT(errno, ENOTSUP);
+		uprobe_free(p);
+	} else {
+		o.handler = NULL;
+		o.ret_handler = on_return;
+		p = uprobe_attach(NULL, "rs_tiny", &o);
+		CHECK_EQ_INT(uprobe_get_info(p, &info), 0);
+		CHECK_EQ_INT(info.ret_path, UPROBE_RET_HIJACK);
+		CHECK_CONTAINS(info.ret_reason, "; hijack: the ret at +0x2 lies under the entry's "
+			       "jump, and the entry is not jump-optimized (the function ends 3 "
+			       "bytes");
+		rets = 0;
+		last_ret = 1;
+		CHECK_EQ_U64(rs_tiny(4), 0);
+		CHECK_EQ_U64(rets, 1);
+		CHECK_EQ_U64(last_ret, 0);
+		uprobe_free(p);
+	}
+}
+
+/*
+ * The ret under the entry's jump patched in and out of the trampoline while 4
+ * threads call rs_in_entry2 by both rets: every call returns its value, and
+ * every followed entry is a return reported or orphaned by a detach.
+ */
+#define CHURN_THREADS 4
+static atomic_int churn_stop;
+static atomic_ulong churn_entries, churn_returns, churn_bad;
+
+static void churn_entry(struct uprobe *probe, struct uprobe_regs *regs, void *ctx)
+{
+	(void)probe;
+	(void)regs;
+	(void)ctx;
+	atomic_fetch_add(&churn_entries, 1);
+}
+
+static void churn_ret(struct uprobe *probe, struct uprobe_regs *regs,
+		      const struct uprobe_ret *ret, void *ctx)
+{
+	(void)probe;
+	(void)ctx;
+	if (ret->func != (uint64_t)rs_in_entry2 || regs->rip != ret->ret_addr)
+		atomic_fetch_add(&churn_bad, 1);
+	atomic_fetch_add(&churn_returns, 1);
+}
+
+static void *churn_caller(void *arg)
+{
+	unsigned long bad = 0;
+
+	(void)arg;
+	for (uint64_t i = 0; !atomic_load_explicit(&churn_stop, memory_order_relaxed); i++)
+		bad += rs_in_entry2(i, i + 1, 0, i & 1) != i + 1;
+	return (void *)bad;
+}
+
+static void case_patched_in_entry_churn(void)
+{
+	struct uprobe_opts o = { .sz = sizeof(o), .handler = churn_entry,
+				 .ret_handler = churn_ret };
+	struct uprobe_stats s0 = { .sz = sizeof(s0) }, s1 = { .sz = sizeof(s1) };
+	pthread_t th[CHURN_THREADS];
+	unsigned long bad = 0, attached = 0;
+
+	CHECK_EQ_INT(uprobe_get_stats(&s0), 0);
+	atomic_store(&churn_stop, 0);
+	for (int i = 0; i < CHURN_THREADS; i++)
+		CHECK_EQ_INT(pthread_create(&th[i], NULL, churn_caller, NULL), 0);
+	for (int round = 0; round < 200; round++) {
+		struct uprobe *p = uprobe_attach(NULL, "rs_in_entry2", &o);
+		struct uprobe_info info = { .sz = sizeof(info) };
+
+		if (!p) {
+			TL_FAIL("attach, round %d: %s", round, uprobe_last_error());
+			break;
+		}
+		attached += !uprobe_get_info(p, &info) && info.ret_path == UPROBE_RET_SITE;
+		for (volatile int spin = 0; spin < 20000; spin++)
+			;
+		uprobe_free(p);
+	}
+	atomic_store(&churn_stop, 1);
+	for (int i = 0; i < CHURN_THREADS; i++) {
+		void *r;
+
+		pthread_join(th[i], &r);
+		bad += (unsigned long)r;
+	}
+	CHECK_EQ_INT(uprobe_get_stats(&s1), 0);
+	printf("# %lu entries, %lu returns, %lu orphaned\n", atomic_load(&churn_entries),
+	       atomic_load(&churn_returns), (unsigned long)(s1.ret_orphaned - s0.ret_orphaned));
+	CHECK_EQ_U64(attached, 200);
+	CHECK_EQ_U64(bad, 0);
+	CHECK_EQ_U64(atomic_load(&churn_bad), 0);
+	CHECK(atomic_load(&churn_entries) > 0);
+	CHECK_EQ_U64(atomic_load(&churn_entries),
+		     atomic_load(&churn_returns) + (s1.ret_orphaned - s0.ret_orphaned));
+	CHECK_EQ_U64(s1.ret_missed - s0.ret_missed, 0);
+	CHECK_EQ_U64(s1.ret_unwound - s0.ret_unwound, 0);
 }
 
 /* The tail callee probed too (rs_leaf, on the site path): callee first, then the caller. */
@@ -659,6 +799,8 @@ int main(int argc, char **argv)
 		void (*fn)(void);
 	} patched[] = {
 		{ "patched_exits", case_patched_exits },
+		{ "patched_in_entry", case_patched_in_entry },
+		{ "patched_in_entry_churn", case_patched_in_entry_churn },
 		{ "patched_tail_probed", case_patched_tail_probed },
 		{ "patched_recursion", case_patched_recursion },
 		{ "patched_window_kept", case_patched_window_kept },

@@ -25,7 +25,12 @@ if expect_eq list_sites "$st" 0 "exit status" &&
 	expect_grep list_sites "$tmp/list" \
 		"[r: hijack: the ret at +0xa has 1 of the 5 bytes a jump needs (no padding, no plain code before it)]" \
 		"rs_short" &&
-	expect_grep list_sites "$tmp/list.err" "return probes: 11 by return sites, 17 by hijack (39.3% sites)" \
+	expect_grep list_sites "$tmp/list" "[r: sites: 2 return sites: 2 ret (1 under the entry's jump)]" \
+		"rs_in_entry2" &&
+	expect_grep list_sites "$tmp/list" "[r: hijack: the ret at +0x2 lies under the entry's jump, \
+and the entry is not jump-optimized (the function ends 3 bytes after the probe, before the 5-byte \
+jump would)]" "rs_tiny" &&
+	expect_grep list_sites "$tmp/list.err" "return probes: 13 by return sites, 17 by hijack (43.3% sites)" \
 		"the totals"; then
 	pass list_sites
 fi

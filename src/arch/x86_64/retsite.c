@@ -365,6 +365,14 @@ static int windows(struct ctx *c)
 
 		if (e->kind == ARCH_EXIT_NORETURN)
 			continue;
+		/* A ret the entry's jump covers: patched in the entry's copy, no window here. */
+		if (e->kind == ARCH_EXIT_RET && e->addr < rs->start + entry_len(c)) {
+			e->in_entry = 1;
+			e->win = e->addr;
+			e->win_len = e->len;
+			rs->in_entry++;
+			continue;
+		}
 		err = exit_window(c, e);
 		if (err)
 			return err;

@@ -21,6 +21,11 @@
  *   ^^^^^^^^^^^^^^^^^^^         window: 3 pops, the ret and 3 bytes of padding
  *   e9 xx xx xx xx cc cc cc     after: jmp to the site's trampoline
  *
+ * A ret under the entry's jump (lea 1(%rdi), %eax; ret) has no window in the
+ * text: once the entry is jump-optimized it runs only in the entry
+ * trampoline's relocated copy, where the jump to the exit's trampoline goes
+ * instead (arch_exit.in_entry). Other exits under the entry's jump are refused.
+ *
  * Refused, with the reason: bytes that do not decode; an instruction that
  * runs past the extent or a branch into the middle of an instruction; a
  * branch back to the entry; an indirect jump that may stay inside (a
@@ -30,7 +35,8 @@
  * extent (code after it would run); a control transfer not followed (far
  * branch or return, iret, xbegin, an operand-size prefixed relative
  * branch); an exit with fewer than 5 bytes to
- * patch, or whose window overlaps the entry's jump or another exit's; more
+ * patch, or whose window overlaps the entry's jump (but a ret inside it, above)
+ * or another exit's; more
  * than ARCH_RETSITE_MAX exits.
  *
  * Pure analysis of caller-owned bytes: no allocation, no memory of the
@@ -93,6 +99,12 @@ struct arch_exit {
 	uint8_t win_len; /* bytes of the window, >= 5 */
 	uint8_t len;	 /* length of the exit instruction */
 	uint8_t kind;	 /* enum arch_exit_kind */
+	/*
+	 * A ret under the entry's jump (win = addr, win_len = len): it runs
+	 * only in the entry trampoline's copy of the window, where the caller
+	 * patches it if the entry is jump-optimized (core/retpatch.c).
+	 */
+	uint8_t in_entry;
 };
 
 struct arch_retsites {
@@ -100,6 +112,7 @@ struct arch_retsites {
 	unsigned n_insns;
 	unsigned n;			   /* exits in exit[] */
 	unsigned count[ARCH_EXIT_KINDS];   /* exits by kind */
+	unsigned in_entry;		   /* rets under the entry's jump (in_entry) */
 	int refusal;			   /* enum arch_retsite_refusal */
 	char why[192];			   /* the refusal, naming offset and instruction */
 	struct arch_exit exit[ARCH_RETSITE_MAX];
