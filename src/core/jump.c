@@ -197,6 +197,44 @@ static bool jump_tables_clear(const struct probe_target *t, const struct arch_wi
 }
 
 /*
+ * The function of t ends fewer than ARCH_JMP_LEN bytes after the probe, its
+ * first len bytes read: the window planned again with the padding after it
+ * (nops where no function starts; lea 1(%rdi),%eax; ret; nopw ...), which
+ * only a branch could reach (the branch checks cover the whole window). 0
+ * (rec->win filled), or -1 with why set (the first plan's stands when there
+ * is no padding).
+ */
+static int plan_in_padding(struct probe_rec *rec, const struct probe_target *t, size_t len,
+			   char *why, size_t whylen)
+{
+	struct sym_file *f = sym_file_open(t->path);
+	size_t pad = f ? resolve_padding_after(t, f, t->func_start + len) : 0;
+	uint8_t *func = pad ? malloc(len + pad) : NULL;
+	int err = -1;
+
+	if (!f)
+		log_clear_error(); /* no symbols: no padding known, the refusal stands */
+	if (func) {
+		target_read(t, t->func_start, func, len + pad);
+		err = jump_memo_plan(t, func, len, pad, &rec->win, why, whylen) ? -1 : 0;
+	}
+	/* No function, even one without alignment, starts in the padding the window takes. */
+	for (uint64_t a = t->func_start + len; !err && a < t->addr + rec->win.len; a++) {
+		struct sym_func fn;
+
+		if (!sym_func_at(f, a - t->bias, &fn)) {
+			snprintf(why, whylen, "the window would take the padding after the function "
+				 "up to 0x%lx, where %s starts", a - t->bias,
+				 fn.name[0] ? fn.name : "a function");
+			err = -1;
+		}
+	}
+	free(func);
+	sym_file_close(f);
+	return err;
+}
+
+/*
  * Can rec (flags set) be jump-optimized? Fills rec->win, or rec->opt_reason.
  * Addresses in a reason are the file's (as objdump and `uprobe list` show
  * them): the same in every process, whatever its load address.
@@ -215,8 +253,10 @@ bool jump_plan(struct probe_rec *rec, const struct probe_target *t)
 	func = jump_read_function(t, 1u << 20, &len);
 	if (!func)
 		return opt_refuse(rec, "the function's bounds are unknown");
-	err = jump_memo_plan(t, func, len, &rec->win, why, sizeof(why));
+	err = jump_memo_plan(t, func, len, 0, &rec->win, why, sizeof(why));
 	free(func);
+	if (err && t->addr + ARCH_JMP_LEN > t->func_start + len)
+		err = plan_in_padding(rec, t, len, why, sizeof(why));
 	if (err)
 		return opt_refuse(rec, why);
 	/* REC_ORIG_MAX bounds every arch's window: a longer one would overrun rec->orig */

@@ -331,10 +331,12 @@ static void memo_store(const struct probe_target *t)
 	free(h);
 }
 
-int jump_memo_plan(const struct probe_target *t, const uint8_t *func, size_t len,
+int jump_memo_plan(const struct probe_target *t, const uint8_t *func, size_t len, size_t pad,
 		   struct arch_window *w, char *why, size_t whylen)
 {
-	bool same = slot_is(t) && slot.bytes && slot.len == len && !memcmp(slot.bytes, func, len);
+	/* A window in the padding is not kept: the memo holds the extent's bytes only. */
+	bool same = !pad && slot_is(t) && slot.bytes && slot.len == len &&
+		    !memcmp(slot.bytes, func, len);
 	int err;
 
 	slot.planned = false;
@@ -343,7 +345,7 @@ int jump_memo_plan(const struct probe_target *t, const uint8_t *func, size_t len
 		slot.planned = true;
 		return 0;
 	}
-	err = arch_window_plan(func, len, t->func_start, t->addr, w, why, whylen);
+	err = arch_window_plan(func, len, pad, t->func_start, t->addr, w, why, whylen);
 	if (!err && same && slot.noted) {
 		slot.hdr.win = *w;
 		slot.planned = true;
@@ -383,10 +385,10 @@ void jump_memo_note_insn(const struct probe_target *t, const struct arch_insn *a
 	(void)ai;
 }
 
-int jump_memo_plan(const struct probe_target *t, const uint8_t *func, size_t len,
+int jump_memo_plan(const struct probe_target *t, const uint8_t *func, size_t len, size_t pad,
 		   struct arch_window *w, char *why, size_t whylen)
 {
-	return arch_window_plan(func, len, t->func_start, t->addr, w, why, whylen);
+	return arch_window_plan(func, len, pad, t->func_start, t->addr, w, why, whylen);
 }
 
 int jump_memo_branches(const struct probe_target *t, uint64_t lo, uint64_t hi, uint64_t *src,

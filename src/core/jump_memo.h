@@ -28,11 +28,12 @@ int jump_memo_insn(const struct probe_target *t, struct arch_insn *ai);
 void jump_memo_note_insn(const struct probe_target *t, const struct arch_insn *ai);
 
 /*
- * arch_window_plan for t's function, whose bytes (as read now) are func[0..len):
- * from the memo when it holds exactly these bytes, else decoded (and kept to
- * be stored by jump_memo_branches).
+ * arch_window_plan for t's function, whose bytes (as read now) are func[0..len),
+ * then pad bytes of padding: from the memo when it holds exactly these bytes
+ * and pad is 0, else decoded (and, pad 0, kept to be stored by
+ * jump_memo_branches).
  */
-int jump_memo_plan(const struct probe_target *t, const uint8_t *func, size_t len,
+int jump_memo_plan(const struct probe_target *t, const uint8_t *func, size_t len, size_t pad,
 		   struct arch_window *w, char *why, size_t whylen);
 
 /*

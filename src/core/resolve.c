@@ -97,6 +97,20 @@ int target_read_data(const struct probe_target *t, uint64_t addr, void *buf, siz
 	return -EFAULT;
 }
 
+size_t resolve_padding_after(const struct probe_target *t, struct sym_file *f, uint64_t end)
+{
+	uint64_t limit = (end + 15) & ~(uint64_t)15, section_end;
+	struct sym_func fn;
+
+	if (limit == end || end < t->map_start || limit > t->map_end ||
+	    !sym_func_at(f, end - t->bias, &fn))
+		return 0;
+	section_end = sym_code_section_end(f, end - 1 - t->bias);
+	if (section_end && section_end + t->bias < limit) /* .text ends, .fini begins */
+		limit = section_end + t->bias;
+	return limit > end ? limit - end : 0;
+}
+
 void target_read(const struct probe_target *t, uint64_t addr, uint8_t *buf, size_t len)
 {
 	if (t->image)

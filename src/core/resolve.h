@@ -61,6 +61,16 @@ int branches_into(const struct probe_target *t, uint64_t lo, uint64_t hi, uint64
 void target_read(const struct probe_target *t, uint64_t addr, uint8_t *buf, size_t len);
 
 /*
+ * The padding after t's function, which ends at end: the bytes up to the next
+ * 16 (where compilers start functions), or to the end of its section, when no
+ * symbol or FDE of f (t's file) covers end and they are in t's mapping; 0
+ * when a function starts right at end (unaligned code, -Os). What those bytes are (nops, int3: no function
+ * starts with them) is the caller's to check. One symbol lookup: a failed
+ * one scans the FDEs, ~90,000 instructions.
+ */
+size_t resolve_padding_after(const struct probe_target *t, struct sym_file *f, uint64_t end);
+
+/*
  * Data of t's file at address addr (runtime, or virtual for an image): 0, or
  * -EFAULT when [addr, addr + len) is not inside one of its PT_LOAD segments.
  */

@@ -13,7 +13,6 @@
 #include "util/log.h"
 
 #define RETSITE_FUNC_MAX (1u << 20) /* sym_func_at's largest function too */
-#define RETSITE_ALIGN 16	    /* padding after the extent: up to the next 16 */
 
 struct target_ctx {
 	struct sym_file *f;
@@ -141,24 +140,6 @@ static uint64_t readable_from(const struct probe_target *t, uint64_t addr)
 }
 
 /*
- * Padding after the extent a window may take: up to the next 16 (where
- * compilers start functions), none when a function starts right at the end
- * (unaligned code, -Os). The window takes only nop and int3 bytes of it
- * (arch_retsite_analyze), which no function starts with. One symbol lookup:
- * a failed one scans the FDEs, ~90,000 instructions.
- */
-static size_t padding_after(const struct probe_target *t, struct sym_file *f, uint64_t end)
-{
-	uint64_t limit = (end + RETSITE_ALIGN - 1) & ~(uint64_t)(RETSITE_ALIGN - 1);
-	struct sym_func fn;
-
-	if (limit == end || limit - end > readable_from(t, end) ||
-	    !sym_func_at(f, end - t->bias, &fn))
-		return 0;
-	return limit - end;
-}
-
-/*
  * No branch of the whole module (another function's, e.g. glibc's __mempcpy_*
  * entering __memmove_*) and no exception landing pad may land inside a
  * window but at its first byte: the function's own were checked already.
@@ -198,7 +179,8 @@ static int check_file(const struct probe_target *t, struct sym_file *f, struct a
 	uint8_t *buf;
 	int err;
 
-	after = padding_after(t, f, start + size);
+	/* The window takes only nop and int3 bytes of it (arch_retsite_analyze). */
+	after = resolve_padding_after(t, f, start + size);
 	/*
 	 * mmap, not malloc: a return probe's attach leaves the program's heap as
 	 * an entry probe's would (tests/retlibc compares the two runs' calls).

@@ -496,6 +496,18 @@ size_t sym_index_after(const struct sym_file *f, uint64_t vaddr)
 	return lo;
 }
 
+uint64_t sym_code_section_end(const struct sym_file *f, uint64_t vaddr)
+{
+	for (size_t i = 0; i < f->hdrs.shnum; i++) {
+		const Elf64_Shdr *sh = &f->hdrs.sh[i];
+
+		if ((sh->sh_flags & (SHF_ALLOC | SHF_EXECINSTR)) == (SHF_ALLOC | SHF_EXECINSTR) &&
+		    vaddr >= sh->sh_addr && vaddr - sh->sh_addr < sh->sh_size)
+			return sh->sh_addr + sh->sh_size;
+	}
+	return 0;
+}
+
 int sym_func_at(struct sym_file *f, uint64_t vaddr, struct sym_func *out)
 {
 	/* Scan back over the candidates from the first entry past the address. */

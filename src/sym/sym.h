@@ -85,6 +85,13 @@ int sym_find(struct sym_file *f, const char *name, struct sym_func *out);
 /* The function containing vaddr (symbol with a size, else .eh_frame FDE): 0 or -ESRCH. */
 int sym_func_at(struct sym_file *f, uint64_t vaddr, struct sym_func *out);
 
+/*
+ * The end (virtual address) of the executable section holding vaddr, or 0
+ * (none, or no section headers): where padding after a function stops even
+ * when no symbol starts there (.text then .fini).
+ */
+uint64_t sym_code_section_end(const struct sym_file *f, uint64_t vaddr);
+
 /* Why a return probe cannot follow the calls of a function (retsafe.c). */
 enum sym_ret_refusal {
 	SYM_RET_OK = 0,

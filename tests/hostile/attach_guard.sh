@@ -62,7 +62,7 @@ if forced_entry_path; then
 		expect_eq attach_guard_forced "$(sed 's/: 0x[0-9a-f]*: /: ADDR: /' "$tmp/forced.err")" \
 			"uprobe: cannot attach uprobes/victim_tick ($victim:victim_tick): ADDR: function \
 entry not jump-optimized (the function ends 1 bytes after the probe, before the 5-byte \
-jump would) and UPROBE_ENTRY_PATH=lean-strict" "refusal" &&
+jump would, and its padding is not nops) and UPROBE_ENTRY_PATH=lean-strict" "refusal" &&
 		expect_eq attach_guard_forced "$(cat "$tmp/forced.out")" "" "the victim's output" &&
 		pass attach_guard_forced
 	exit "$failed"

@@ -200,14 +200,42 @@ END(rs_to_entry)
 
 /*
  * A ret under the entry's 5-byte jump in a function too short for that jump
- * (3 bytes): the entry takes a breakpoint, the ret stays in the text, the
- * hijack follows the return.
+ * (3 bytes) and padded with int3: the entry takes a breakpoint, the ret stays
+ * in the text, the hijack follows the return.
  */
 	PAD
 FUNC(rs_tiny)
 	xor %eax, %eax
 	ret
 END(rs_tiny)
+
+/*
+ * As short, padded with nops (as gcc pads): the entry's jump takes the ret
+ * and the first nop, and the ret is patched in the entry trampoline's copy.
+ */
+	PAD
+FUNC(rs_tiny_nop)
+	lea 1(%rdi), %eax	/* 3 bytes, then the ret */
+	ret
+END(rs_tiny_nop)
+	.p2align 4		/* nops */
+
+/*
+ * As short, then one nop of padding and a function that starts with nops
+ * (patchable_function_entry), unaligned: the entry's jump may not take them.
+ */
+	PAD
+FUNC(rs_pad_shared)
+	xor %eax, %eax
+	ret
+END(rs_pad_shared)
+	nop
+FUNC(rs_nop_start)
+	nop
+	nop
+	lea 1(%rdi), %rax
+	ret
+END(rs_nop_start)
 
 /* The ret under the entry's jump: patched in the entry trampoline's copy. */
 	PAD

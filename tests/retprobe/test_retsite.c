@@ -33,6 +33,7 @@ uint64_t rs_rec(uint64_t x);
 uint64_t rs_leaf(uint64_t x);
 uint64_t rs_in_entry(uint64_t x);
 uint64_t rs_tiny(uint64_t x);
+uint64_t rs_tiny_nop(uint64_t x);
 uint64_t rs_in_entry2(uint64_t a, uint64_t b, uint64_t c, uint64_t d);
 
 struct site_case {
@@ -63,6 +64,7 @@ static const struct site_case cases[] = {
 	{ "rs_to_entry", 0, 0, "the branch at +0x6 goes back to the entry" },
 	{ "rs_tiny", 0, 0, "the ret at +0x2 lies under the entry's jump, and the entry is not "
 			   "jump-optimized (the function ends 3 bytes after the probe" },
+	{ "rs_tiny_nop", 1, 1, "1 return site: 1 ret (1 under the entry's jump)" },
 	{ "rs_in_entry", 1, 1, "1 return site: 1 ret (1 under the entry's jump)" },
 	{ "rs_in_entry2", 1, 2, "2 return sites: 2 ret (1 under the entry's jump)" },
 	{ "rs_mid_insn", 0, 0, "a branch lands at +0x9, inside an instruction" },
@@ -333,6 +335,17 @@ static void case_patched_in_entry(void)
 	struct uprobe *p;
 
 	run_fn("rs_in_entry", rs_in_entry, args_one, 1, UPROBE_RET_SITE);
+	/* 4 bytes: the entry's jump takes the padding's first nop too */
+	CHECK_EQ_INT(uprobe_analyze(NULL, "rs_tiny_nop", 0, &info), 0);
+	CHECK_EQ_INT(info.mode, UPROBE_MODE_OPTIMIZED);
+	CHECK(info.window_len > 5);
+	run_fn("rs_tiny_nop", rs_tiny_nop, args_one, 1, UPROBE_RET_SITE);
+	/* Its padding's second nop is the next function's first instruction. */
+	CHECK_EQ_INT(uprobe_analyze(NULL, "rs_pad_shared", 0, &info), 0);
+	CHECK(info.mode != UPROBE_MODE_OPTIMIZED);
+	CHECK_CONTAINS(info.opt_reason, "the window would take the padding after the function up "
+		       "to 0x");
+	CHECK_CONTAINS(info.opt_reason, ", where rs_nop_start starts");
 	p = pair_attach("rs_in_entry2", (void *)rs_in_entry2, UPROBE_RET_SITE);
 	if (!p)
 		return;
@@ -361,6 +374,9 @@ static void case_patched_in_entry(void)
 		CHECK_CONTAINS(info.ret_reason, "; hijack: the ret at +0x2 lies under the entry's "
 			       "jump, and the entry is not jump-optimized (the function ends 3 "
 			       "bytes");
+		CHECK_EQ_INT(uprobe_analyze(NULL, "rs_tiny", 0, &info), 0);
+		CHECK_STR(info.opt_reason, "the function ends 3 bytes after the probe, before the "
+			  "5-byte jump would, and its padding is not nops");
 		rets = 0;
 		last_ret = 1;
 		CHECK_EQ_U64(rs_tiny(4), 0);

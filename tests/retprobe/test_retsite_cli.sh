@@ -29,8 +29,9 @@ if expect_eq list_sites "$st" 0 "exit status" &&
 		"rs_in_entry2" &&
 	expect_grep list_sites "$tmp/list" "[r: hijack: the ret at +0x2 lies under the entry's jump, \
 and the entry is not jump-optimized (the function ends 3 bytes after the probe, before the 5-byte \
-jump would)]" "rs_tiny" &&
-	expect_grep list_sites "$tmp/list.err" "return probes: 13 by return sites, 17 by hijack (43.3% sites)" \
+jump would, and its padding is not nops)]" "rs_tiny" &&
+	expect_grep list_sites "$tmp/list" "rs_tiny_nop      optimized  jump-optimized: " "rs_tiny_nop" &&
+	expect_grep list_sites "$tmp/list.err" "return probes: 15 by return sites, 18 by hijack (45.5% sites)" \
 		"the totals"; then
 	pass list_sites
 fi

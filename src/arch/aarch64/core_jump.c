@@ -18,12 +18,13 @@ size_t arch_scan_branches(const uint8_t *code, size_t len, uint64_t base,
 	return 0;
 }
 
-int arch_window_plan(const uint8_t *func, size_t func_len, uint64_t func_addr, uint64_t addr,
-		     struct arch_window *w, char *why, size_t whylen)
+int arch_window_plan(const uint8_t *func, size_t func_len, size_t pad, uint64_t func_addr,
+		     uint64_t addr, struct arch_window *w, char *why, size_t whylen)
 {
 	size_t off = addr - func_addr;
 	int err;
 
+	(void)pad;
 	memset(w, 0, sizeof(*w));
 	if (addr < func_addr || off + 4 > func_len) {
 		snprintf(why, whylen, "0x%lx is outside its function", addr);

@@ -58,10 +58,11 @@ struct arch_window {
 /*
  * The window at addr inside the function [func_addr, func_addr + func_len)
  * whose original bytes are func: the one instruction, unless it lies inside an
- * exclusive sequence (arch_insn_in_exclusive). 0, or -ENOTSUP with why.
+ * exclusive sequence (arch_insn_in_exclusive). pad: unused (a window is one
+ * instruction, never past the extent). 0, or -ENOTSUP with why.
  */
-int arch_window_plan(const uint8_t *func, size_t func_len, uint64_t func_addr, uint64_t addr,
-		     struct arch_window *w, char *why, size_t whylen);
+int arch_window_plan(const uint8_t *func, size_t func_len, size_t pad, uint64_t func_addr,
+		     uint64_t addr, struct arch_window *w, char *why, size_t whylen);
 
 /* [lo, hi] of trampoline addresses the probe's b and the trampoline's tail reach. */
 void arch_window_range(const struct arch_window *w, uint64_t *lo, uint64_t *hi);

@@ -48,10 +48,16 @@ static bool op_leaves_copy(const struct arch_insn *ai)
 	}
 }
 
-static int window_collect(const uint8_t *func, size_t func_len, uint64_t func_addr, uint64_t addr,
-			  struct arch_window *w, char *why, size_t whylen)
+/* Does control never go on to the next instruction after ai (ret, jmp)? */
+static bool op_stops(const struct arch_insn *ai)
 {
-	size_t off = addr - func_addr;
+	return ai->op == ARCH_OP_NO_RETURN || ai->op == ARCH_OP_JMP_REL;
+}
+
+static int window_collect(const uint8_t *func, size_t func_len, size_t pad, uint64_t func_addr,
+			  uint64_t addr, struct arch_window *w, char *why, size_t whylen)
+{
+	size_t off = addr - func_addr, end = func_len;
 	char text[96];
 
 	memset(w, 0, sizeof(*w));
@@ -59,15 +65,26 @@ static int window_collect(const uint8_t *func, size_t func_len, uint64_t func_ad
 		struct arch_insn *ai = &w->insn[w->n];
 		int err;
 
-		if (off + w->len >= func_len || w->n == ARCH_WINDOW_MAX) {
+		/* Past the extent: only its padding, where nothing runs after a ret or jmp. */
+		if (off + w->len == func_len && pad && w->n && op_stops(&w->insn[w->n - 1]))
+			end = func_len + pad;
+		if (off + w->len >= end || w->n == ARCH_WINDOW_MAX) {
 			snprintf(why, whylen, "the function ends %zu bytes after the probe, before "
 					      "the 5-byte jump would", func_len - off);
 			return -ENOTSUP;
 		}
-		err = arch_insn_analyze(ai, func + off + w->len, func_len - off - w->len,
+		err = arch_insn_analyze(ai, func + off + w->len, end - off - w->len,
 					addr + w->len, text, sizeof(text));
-		if (err) {
-			snprintf(why, whylen, "instruction at +%u of the window: %s", w->len, text);
+		/* endbr64 is a nop that starts code: a function, not padding */
+		if (err || (off + w->len >= func_len &&
+			    (ai->op != ARCH_OP_NOP || ai->bytes[ai->len - 1] == 0xfa))) {
+			if (off + w->len >= func_len)
+				snprintf(why, whylen, "the function ends %zu bytes after the probe, "
+					 "before the 5-byte jump would, and its padding is not nops",
+					 func_len - off);
+			else
+				snprintf(why, whylen, "instruction at +%u of the window: %s", w->len,
+					 text);
 			return -ENOTSUP;
 		}
 		w->orig_off[w->n++] = w->len;
@@ -92,7 +109,7 @@ static int window_collect(const uint8_t *func, size_t func_len, uint64_t func_ad
 			return -ENOTSUP;
 		}
 	}
-	if (off + w->len > func_len) {
+	if (off + w->len > end) {
 		snprintf(why, whylen, "the window would run past the end of the function");
 		return -ENOTSUP;
 	}
@@ -138,10 +155,10 @@ static int window_scan_function(const uint8_t *func, size_t func_len, uint64_t f
 	return 0;
 }
 
-int arch_window_plan(const uint8_t *func, size_t func_len, uint64_t func_addr, uint64_t addr,
-		     struct arch_window *w, char *why, size_t whylen)
+int arch_window_plan(const uint8_t *func, size_t func_len, size_t pad, uint64_t func_addr,
+		     uint64_t addr, struct arch_window *w, char *why, size_t whylen)
 {
-	int err = window_collect(func, func_len, func_addr, addr, w, why, whylen);
+	int err = window_collect(func, func_len, pad, func_addr, addr, w, why, whylen);
 
 	return err ? err : window_scan_function(func, func_len, func_addr, w, addr, why, whylen);
 }

@@ -44,11 +44,14 @@ struct arch_window {
 
 /*
  * Plan the window at addr inside the function [func_addr, func_addr +
- * func_len) whose original bytes are func. Returns 0, or -ENOTSUP with why
- * naming the obstacle.
+ * func_len) whose original bytes are func. pad: the bytes after the extent
+ * that are padding (func holds them too; core/resolve.h), which the window
+ * may take after an instruction that never falls through (ret, jmp), when
+ * they decode as nops: a function shorter than the jump (xor %eax,%eax; ret)
+ * then has one. Returns 0, or -ENOTSUP with why naming the obstacle.
  */
-int arch_window_plan(const uint8_t *func, size_t func_len, uint64_t func_addr, uint64_t addr,
-		     struct arch_window *w, char *why, size_t whylen);
+int arch_window_plan(const uint8_t *func, size_t func_len, size_t pad, uint64_t func_addr,
+		     uint64_t addr, struct arch_window *w, char *why, size_t whylen);
 
 /* [lo, hi] of copy addresses from which every rel32 of the copy reaches. */
 void arch_window_range(const struct arch_window *w, uint64_t *lo, uint64_t *hi);
