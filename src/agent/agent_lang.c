@@ -109,8 +109,8 @@ int agent_lang_agg(struct agent_lang *l, struct trace_session *s, uint32_t i,
 	h->rings = trace_session_rings(s); /* printf and the other emits: records of event i */
 	h->event_id = i;
 	/* SYMBOL, not SYMBOL+OFF: the return address is at rsp even without CFI. */
-	h->at_entry = spec->kind == TRACE_PROBE && spec->symbol && !spec->offset;
-	char *func = spec->symbol ? lang_func_name(spec->symbol) : NULL;
+	char *func = lang_spec_func(spec);
+	h->at_entry = spec->kind == TRACE_PROBE && func && (!spec->symbol || !spec->offset);
 	char *text = lang_probe_event_name(ck, spec); /* as the tracer names probe ids */
 	if (func)
 		h->func = func;

@@ -206,6 +206,7 @@ static int resolve_ifunc(struct sym_file *f, const struct sym_func *fn, const ch
 	void *h = dlopen(sym_file_path(f), RTLD_LAZY | RTLD_NOLOAD);
 	const char *at = strchr(name, '@');
 	void *impl = NULL;
+	Dl_info where;
 	int err;
 
 	/* NAME@VERSION / NAME@@VERSION: that version's choice (fn->name is NAME). */
@@ -215,6 +216,11 @@ static int resolve_ifunc(struct sym_file *f, const struct sym_func *fn, const ch
 		dlclose(h);
 	if (!impl)
 		return log_error(ENXIO, "cannot resolve IFUNC '%s' in this process", name);
+	/* time, gettimeofday: the kernel's code, mapped in no file (no uprobe can go there) */
+	if (dladdr(impl, &where) && where.dli_fname && !strncmp(where.dli_fname, "linux-vdso", 10))
+		return log_error(ENOTSUP, "IFUNC '%s' resolves to %s in the vDSO, which is no "
+				 "file: its calls run there", name,
+				 where.dli_sname ? where.dli_sname : "code");
 	err = resolve_address((uint64_t)impl + off, flags | RESOLVE_KEEP_SYMBOL, t);
 	if (err)
 		return err;

@@ -200,7 +200,9 @@ int lang_krun_bind(struct lang_krun *r, uint32_t id, const struct trace_spec *sp
 		snprintf(path, sizeof(path), "%s", spec->path);
 	free(b->func);
 	free(b->probe_text);
-	b->func = lang_func_name(spec->symbol ? spec->symbol : a->func);
+	b->func = spec->symbol ? lang_func_name(spec->symbol) : lang_spec_func(spec);
+	if (!b->func)
+		b->func = lang_func_name(a->func);
 	if (a->kind == P_USDT && a->provider && a->provider[0])
 		b->probe_text = strdup(a->text);
 	else if (a->kind == P_USDT) { /* usdt:PATH:NAME: named with the marker's provider */

@@ -4,6 +4,7 @@
  * parsed, checked and compiled once, its diagnostics, its dumps.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "stack/stack.h"
 #include "lang/lang.h"
 #include "lang/program.h"
+#include "uprobes.h"
 #include "uprobes_trace.h"
 
 struct lang_program *lang_program_new(const char *name, const char *text)
@@ -189,13 +191,42 @@ uint64_t lang_probe_id(struct lang_probe_names *t, const char *name)
 	return names_add(t, strdup(name));
 }
 
+/*
+ * The library's uprobe_analyze, weak: the language alone (fuzz_lang, the
+ * corpus test) links without the core, and names no function by offset.
+ */
+extern int uprobe_analyze(const char *path, const char *location, unsigned int flags,
+			  struct uprobe_info *info) __attribute__((weak));
+
+/*
+ * The function a PATH:OFFSET line starts (a glob's probe on a name several
+ * functions share: symexpand.c), malloc'd, or NULL: none starts there.
+ */
+static char *func_at_offset(const struct trace_spec *spec)
+{
+	struct uprobe_info info = { .sz = sizeof(info) };
+	char loc[32];
+
+	snprintf(loc, sizeof(loc), "0x%" PRIx64, spec->offset);
+	if (!uprobe_analyze || !spec->path || uprobe_analyze(spec->path, loc, 0, &info) ||
+	    !info.symbol[0] || info.symbol_offset)
+		return NULL;
+	return strdup(info.symbol);
+}
+
+char *lang_spec_func(const struct trace_spec *spec)
+{
+	return spec->symbol ? lang_func_name(spec->symbol) : func_at_offset(spec);
+}
+
 char *lang_probe_line_name(const struct trace_spec *spec)
 {
-	char *text = NULL;
-	if (asprintf(&text, "%s:%s:%s", spec->kind == TRACE_RETPROBE ? "uretprobe" : "uprobe",
-		     spec->path, spec->symbol ? spec->symbol : "") < 0)
-		return NULL;
-	return text;
+	char *text = NULL, *at = spec->symbol ? NULL : func_at_offset(spec);
+	int n = asprintf(&text, "%s:%s:%s", spec->kind == TRACE_RETPROBE ? "uretprobe" : "uprobe",
+			 spec->path, spec->symbol ? spec->symbol : at ? at : "");
+
+	free(at);
+	return n < 0 ? NULL : text;
 }
 
 char *lang_func_name(const char *symbol)

@@ -195,6 +195,8 @@ char *lang_probe_line_name(const struct trace_spec *spec);
  * (open64@@GLIBC_2.2.5); a PLT stub keeps its @plt.
  */
 char *lang_func_name(const char *symbol);
+/* The same of a probe line: its symbol's, else the function its offset starts (or NULL). */
+char *lang_spec_func(const struct trace_spec *spec);
 /* Its name with the program's attach point (ck: NULL or the checked program): usdt's too. */
 char *lang_probe_event_name(const struct lang_checked *ck, const struct trace_spec *spec);
 const char *lang_probe_name(const struct lang_probe_names *t, uint64_t id);

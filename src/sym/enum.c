@@ -68,6 +68,8 @@ static void emit(struct enum_ctx *cx, struct uprobe_sym *s)
 
 static void emit_entry(struct enum_ctx *cx, const struct sym_entry *e)
 {
+	struct sym_func fn;
+	uint64_t off;
 	char loc[1024];
 	const char *shown = e->demangled ? e->demangled : e->name;
 	struct uprobe_sym s = {
@@ -85,6 +87,19 @@ static void emit_entry(struct enum_ctx *cx, const struct sym_entry *e)
 		s.name = s.short_name = shown = loc;
 	if (!matches(cx->pattern, e, shown))
 		return;
+	/*
+	 * A name that is not this function's alone (static functions of several
+	 * files: glibc's 14 free_mem; a local beside a global of its name): its
+	 * file offset names exactly it.
+	 */
+	if (e->bind == STB_LOCAL && !e->ifunc &&
+	    (sym_find(cx->f, loc, &fn) == -EINVAL || (!fn.ifunc && fn.vaddr != e->vaddr)) &&
+	    !sym_vaddr_to_off(cx->f, e->vaddr, &off) && off) {
+		snprintf(loc, sizeof(loc), "0x%" PRIx64, off);
+		if (s.name == loc) /* shown as NAME@VERSION, named by offset */
+			s.name = s.short_name = e->name;
+	}
+	log_clear_error();
 	emit(cx, &s);
 }
 

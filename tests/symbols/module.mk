@@ -5,7 +5,7 @@
 TEST_BINS += tests/symbols/test_symbols.sh
 
 SYMBOLS_BINS := $(B)/tests/symbols/sym_addr $(B)/tests/symbols/cxx_target \
-	$(B)/tests/symbols/malloc_target
+	$(B)/tests/symbols/malloc_target $(B)/tests/symbols/dup_target
 
 tests/symbols/test_symbols.sh: $(B)/uprobe $(SYMBOLS_BINS) tests/symbols/mini_target.c
 
@@ -17,6 +17,12 @@ $(B)/tests/symbols/sym_addr: tests/symbols/sym_addr.c $(B)/libuprobes.so
 $(B)/tests/symbols/cxx_target: tests/symbols/cxx_target.cpp
 	@mkdir -p $(@D)
 	g++ -O2 -g -o $@ $<
+
+# The file twice: two static functions of one name (dup_target.c).
+$(B)/tests/symbols/dup_target: tests/symbols/dup_target.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -g -DPART2 -c -o $@.part2.o $<
+	$(CC) -O2 -g -o $@ $< $@.part2.o
 
 $(B)/tests/symbols/malloc_target: tests/symbols/malloc_target.c
 	@mkdir -p $(@D)

@@ -19,6 +19,8 @@
 #  cxx_probe       probes by demangled name, exact counts; ambiguity refused
 #                  with the candidates
 #  cxx_wildcard    'ns::Foo::*' and 'ns::*': one event per function
+#  dup_names       two static functions of one name: a glob probes both, by
+#                  their file offsets, counts exact; the plain name ambiguous
 #  plt             NAME@plt at objdump's addresses, probed
 #  stripped        strip --strip-all: .eh_frame functions listed, a probe by
 #                  offset counts exactly, a mid-instruction offset refused
@@ -280,6 +282,29 @@ if expect_grep cxx_cold_part "$tmp/cold.nm" "split(int) [clone .cold]" \
 	expect_eq cxx_cold_part "$(grep '^@' "$tmp/cold2.out")" "@: 5" \
 		"uprobe -e ($(cat "$tmp/cold2.err"))"; then
 	pass cxx_cold_part
+fi
+
+# ---- two static functions of one name --------------------------------------------------------
+# dup_target's two ticks (glibc has 14 free_mem): a glob probes each by its file offset
+# (event tick, then tick_2, by address), its count the program's; the plain name is
+# ambiguous; uprobe -e's func names both tick.
+dt="$bin/dup_target"
+"$up" trace --count "p:$dt:tic*" -- "$dt" >"$tmp/dup1.out" 2>"$tmp/dup1.err"
+st1=$?
+"$up" trace --count "p:$dt:tick" -- "$dt" >/dev/null 2>"$tmp/dup2.err"
+st2=$?
+"$up" -e "uprobe:$dt:tic* { @[func] = count(); } uretprobe:$dt:tic* { @r[func] = sum(retval); }" \
+	-c "$dt" >"$tmp/dup3.out" 2>"$tmp/dup3.err"
+st3=$?
+if expect_eq dup_names "$st1 $st2 $st3" "0 1 0" "status: glob, plain name, uprobe -e" &&
+	expect_eq dup_names "$(counts "$tmp/dup1.out" | tr '\n' ' ')" "tick=3 tick_2=5 " \
+		"the glob's counts ($(cat "$tmp/dup1.err"))" &&
+	expect_eq dup_names "$(grep -c '^36$' "$tmp/dup1.out")" 1 "the program's output" &&
+	expect_grep dup_names "$tmp/dup2.err" "'tick' is ambiguous in $dt: tick at 0x" \
+		"the plain name" &&
+	expect_eq dup_names "$(grep '^@' "$tmp/dup3.out" | sort | tr '\n' ' ')" \
+		"@[tick]: 8 @r[tick]: 36 " "uprobe -e ($(cat "$tmp/dup3.err"))"; then
+	pass dup_names
 fi
 
 # ---- PLT ---------------------------------------------------------------------------------------

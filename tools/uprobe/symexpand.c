@@ -52,7 +52,7 @@ struct expand_ctx {
 	int ret; /* a return probe */
 	bool no_plt, no_eh; /* skip PLT stubs, FDE-only functions (as_bpftrace) */
 	unsigned plt_eh;    /* how many it skipped */
-	struct skipped twice, not_called, unbounded;
+	struct skipped twice, not_called, unbounded, vdso;
 	const char *path;
 	uint64_t skipped_vaddr; /* the last one skipped (its aliases follow) */
 };
@@ -94,7 +94,8 @@ static int on_sym(const struct uprobe_sym *s, void *arg)
 	for (size_t i = 0; i < cx->n; i++)
 		if (cx->v[i].vaddr == s->vaddr)
 			return 0;
-	if (cx->twice.n + cx->not_called.n + cx->unbounded.n && cx->skipped_vaddr == s->vaddr)
+	if (cx->twice.n + cx->not_called.n + cx->unbounded.n + cx->vdso.n &&
+	    cx->skipped_vaddr == s->vaddr)
 		return 0; /* an alias of the function skipped last */
 	if (cx->ret && (s->flags & (UPROBE_SYM_RETURNS_TWICE | UPROBE_SYM_NOT_CALLED))) {
 		cx->skipped_vaddr = s->vaddr;
@@ -107,6 +108,16 @@ static int on_sym(const struct uprobe_sym *s, void *arg)
 		if (uprobe_analyze(cx->path, s->location, 0, &info) == -EILSEQ) {
 			cx->skipped_vaddr = s->vaddr;
 			skip(&cx->unbounded, s->name);
+			return 0;
+		}
+	}
+	if (s->flags & UPROBE_SYM_IFUNC) { /* the dynamic linker's choice may be the vDSO's */
+		struct uprobe_info info = { .sz = sizeof(info) };
+
+		if (uprobe_analyze(cx->path, s->location, 0, &info) == -ENOTSUP &&
+		    strstr(uprobe_last_error(), "in the vDSO")) {
+			cx->skipped_vaddr = s->vaddr;
+			skip(&cx->vdso, s->name);
 			return 0;
 		}
 	}
@@ -215,6 +226,10 @@ int cli_expand_wildcard(struct trace_spec *s, const char *text, bool as_bpftrace
 		skip_note(&cx.twice, s->event, text, "returns twice", "return twice");
 		skip_note(&cx.not_called, s->event, text, "no call enters (no return address to swap)",
 			  "no call enters (no return address to swap)");
+		skip_note(&cx.vdso, s->event, text,
+			  "the dynamic linker resolves into the vDSO (no file: no probe can go "
+			  "there)", "the dynamic linker resolves into the vDSO (no file: no probe "
+			  "can go there)");
 		skip_note(&cx.unbounded, s->event, text,
 			  "nothing bounds (no symbol size, no .eh_frame FDE: its start cannot "
 			  "be proved an instruction boundary)",
@@ -233,11 +248,16 @@ int cli_expand_wildcard(struct trace_spec *s, const char *text, bool as_bpftrace
 		ret = cli_error(CLI_EXIT_FAIL, "out of memory");
 	snprintf(given, sizeof(given), "%s", s->event);
 	for (size_t i = 0; !ret && i < cx.n; i++) {
-		if (event_given)
-			snprintf(base, sizeof(base), "%s", given);
-		else
-			event_name_of(cx.v[i].name, base, sizeof(base) - 8);
-		unique_name(names, i, base);
+		if (event_given && i) { /* the given name, then NAME_2, NAME_3 ...: no search */
+			snprintf(base, TRACE_MAX_EVENT_NAME - 12, "%s", given);
+			snprintf(names[i], TRACE_MAX_EVENT_NAME, "%s_%zu", base, i + 1);
+		} else {
+			if (event_given)
+				snprintf(base, sizeof(base), "%s", given);
+			else
+				event_name_of(cx.v[i].name, base, sizeof(base) - 8);
+			unique_name(names, i, base);
+		}
 		ret = emit(s, &cx.v[i], names[i], add, ctx);
 	}
 	for (size_t i = 0; i < cx.n; i++) {
