@@ -43,6 +43,7 @@ struct agent_lang {
 	struct stack_table *stacks; /* ustack keys; a stack_setup() user while set */
 	struct lang_env_ops ops;
 	uint32_t n;
+	uint32_t by_offset; /* probe lines named by a file offset so far */
 	struct lang_hit hits[]; /* one per probe line */
 };
 
@@ -116,6 +117,13 @@ int agent_lang_agg(struct agent_lang *l, struct trace_session *s, uint32_t i,
 		h->func = func;
 	if (text)
 		h->probe_text = text;
+	h->probe_key = i + 1;
+	l->by_offset += !spec->symbol;
+	for (uint32_t j = 0; text && l->by_offset && j < i; j++) /* named by offset: a shared name */
+		if (!strcmp(l->hits[j].probe_text, text)) {
+			h->probe_key = l->hits[j].probe_key;
+			break;
+		}
 	/* a uretprobe's calls left by an exception: counted in the map after str()'s faults */
 	int unwound = h->ret ? (int)l->prog->plan.nmaps + 1 : -1;
 	*g = (struct trace_event_agg){ .maps = (struct trace_maps *)h->region, .count_map = -1,

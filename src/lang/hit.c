@@ -207,7 +207,7 @@ static __attribute__((noinline)) void hit_general(struct lang_hit *h,
 		.comm = "",
 		.func = h->func,
 		.probe = h->probe_text,
-		.probe_id = h->event_id + 1, /* the tracer's lang_probe_names_events */
+		.probe_id = h->probe_key,
 		.regs = regs,
 		.hit = h,
 		.ustack = hit_ustack,

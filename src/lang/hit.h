@@ -42,6 +42,12 @@ struct lang_hit {
 	uint64_t errors; /* str() faults (atomic); also counted in the region's last map */
 	struct trace_rings *rings; /* emits: one record each, of event event_id */
 	uint32_t event_id;
+	/*
+	 * probe as a map key: event_id + 1, the tracer's name of it
+	 * (lang_probe_names_events), or the first event's of the same text (the
+	 * functions a glob found sharing a name: one key, as bpftrace's string)
+	 */
+	uint32_t probe_key;
 	int faults_map; /* the region's "str() faults" count map (lang_target_define) */
 	struct stack_table *stacks; /* ustack keys intern here (NULL: their id is 0) */
 	bool at_entry;		    /* the probe is a function's first instruction */

@@ -287,14 +287,14 @@ fi
 # ---- two static functions of one name --------------------------------------------------------
 # dup_target's two ticks (glibc has 14 free_mem): a glob probes each by its file offset
 # (event tick, then tick_2, by address), its count the program's; the plain name is
-# ambiguous; uprobe -e's func names both tick.
+# ambiguous; uprobe -e's func names both tick, and probe is one key, as bpftrace's string.
 dt="$bin/dup_target"
 "$up" trace --count "p:$dt:tic*" -- "$dt" >"$tmp/dup1.out" 2>"$tmp/dup1.err"
 st1=$?
 "$up" trace --count "p:$dt:tick" -- "$dt" >/dev/null 2>"$tmp/dup2.err"
 st2=$?
-"$up" -e "uprobe:$dt:tic* { @[func] = count(); } uretprobe:$dt:tic* { @r[func] = sum(retval); }" \
-	-c "$dt" >"$tmp/dup3.out" 2>"$tmp/dup3.err"
+"$up" -e "uprobe:$dt:tic* { @[func] = count(); @p[probe] = count(); }
+	uretprobe:$dt:tic* { @r[func] = sum(retval); }" -c "$dt" >"$tmp/dup3.out" 2>"$tmp/dup3.err"
 st3=$?
 if expect_eq dup_names "$st1 $st2 $st3" "0 1 0" "status: glob, plain name, uprobe -e" &&
 	expect_eq dup_names "$(counts "$tmp/dup1.out" | tr '\n' ' ')" "tick=3 tick_2=5 " \
@@ -303,7 +303,8 @@ if expect_eq dup_names "$st1 $st2 $st3" "0 1 0" "status: glob, plain name, uprob
 	expect_grep dup_names "$tmp/dup2.err" "'tick' is ambiguous in $dt: tick at 0x" \
 		"the plain name" &&
 	expect_eq dup_names "$(grep '^@' "$tmp/dup3.out" | sort | tr '\n' ' ')" \
-		"@[tick]: 8 @r[tick]: 36 " "uprobe -e ($(cat "$tmp/dup3.err"))"; then
+		"@[tick]: 8 @p[uprobe:$dt:tick]: 8 @r[tick]: 36 " \
+		"uprobe -e: func, probe (one string: one key) ($(cat "$tmp/dup3.err"))"; then
 	pass dup_names
 fi
 
