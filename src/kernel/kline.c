@@ -196,6 +196,9 @@ static int probe_offset(const struct trace_spec *spec, const char *path, uint64_
 	if (!ret)
 		resolve_release(&t);
 	pthread_mutex_unlock(&registry_lock);
+	if (ret && strstr(uprobe_last_error(), path)) /* "symbol 'f' not found in PATH" */
+		return kfail(err, -ret, spec->symbol ? spec->symbol : loc, "%s",
+			     uprobe_last_error());
 	if (ret)
 		return kfail(err, -ret, spec->symbol ? spec->symbol : loc, "%s: %s", path,
 			     uprobe_last_error());

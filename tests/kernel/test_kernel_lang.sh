@@ -320,8 +320,8 @@ kerr missing_short "$(lang_diag ERROR "$p" "${p%% *}" "'libuprobes_nosuch': no l
 name is loaded here or in /lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu:/lib64:/usr/lib64:\
 /lib:/usr/lib, and no program of that name is on PATH")" "$p"
 p="uprobe:$lib:nosuch { @ = count(); }"
-kerr missing_symbol "$(lang_diag ERROR "$p" "${p%% *}" "$lib: symbol 'nosuch' not found in \
-$lib")" "$p"
+kerr missing_symbol "$(lang_diag ERROR "$p" "${p%% *}" "symbol 'nosuch' not found in $lib")" \
+	"$p"
 p="uprobe:$lib:nosuchprefix* { @ = count(); }"
 kerr wildcard_no_match "$(lang_diag ERROR "$p" "${p%% *}" "no function of $lib matches \
 'nosuchprefix*'")" "$p"
