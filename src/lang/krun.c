@@ -200,7 +200,7 @@ int lang_krun_bind(struct lang_krun *r, uint32_t id, const struct trace_spec *sp
 		snprintf(path, sizeof(path), "%s", spec->path);
 	free(b->func);
 	free(b->probe_text);
-	b->func = spec->symbol ? lang_func_name(spec->symbol) : lang_spec_func(spec);
+	b->func = lang_spec_func(spec);
 	if (!b->func)
 		b->func = lang_func_name(a->func);
 	if (a->kind == P_USDT && a->provider && a->provider[0])

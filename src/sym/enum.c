@@ -70,7 +70,6 @@ static void emit_entry(struct enum_ctx *cx, const struct sym_entry *e)
 {
 	struct sym_func fn;
 	uint64_t off;
-	int found;
 	char loc[1024];
 	const char *shown = e->demangled ? e->demangled : e->name;
 	struct uprobe_sym s = {
@@ -93,15 +92,17 @@ static void emit_entry(struct enum_ctx *cx, const struct sym_entry *e)
 	 * files: glibc's 14 free_mem; a local beside a global of its name): its
 	 * file offset names exactly it.
 	 */
-	found = e->bind == STB_LOCAL && !e->ifunc ? sym_find(cx->f, loc, &fn) : 0;
-	if (e->bind == STB_LOCAL && !e->ifunc &&
-	    (found == -EINVAL || (!found && !fn.ifunc && fn.vaddr != e->vaddr)) &&
-	    !sym_vaddr_to_off(cx->f, e->vaddr, &off) && off) {
-		snprintf(loc, sizeof(loc), "0x%" PRIx64, off);
-		if (s.name == loc) /* shown as NAME@VERSION, named by offset */
-			s.name = s.short_name = e->name;
+	if (e->bind == STB_LOCAL && !e->ifunc) {
+		int found = sym_find(cx->f, loc, &fn);
+
+		if ((found == -EINVAL || (!found && !fn.ifunc && fn.vaddr != e->vaddr)) &&
+		    !sym_vaddr_to_off(cx->f, e->vaddr, &off) && off) {
+			snprintf(loc, sizeof(loc), "0x%" PRIx64, off);
+			if (s.name == loc) /* shown as NAME@VERSION, named by offset */
+				s.name = s.short_name = e->name;
+		}
+		log_clear_error();
 	}
-	log_clear_error();
 	emit(cx, &s);
 }
 

@@ -54,6 +54,14 @@ static bool op_stops(const struct arch_insn *ai)
 	return ai->op == ARCH_OP_NO_RETURN || ai->op == ARCH_OP_JMP_REL;
 }
 
+/* The refusal of a window the function's end (then its padding: more) cuts short. */
+static int ends(size_t left, const char *more, char *why, size_t whylen)
+{
+	snprintf(why, whylen, "the function ends %zu bytes after the probe, before the 5-byte "
+		 "jump would%s", left, more);
+	return -ENOTSUP;
+}
+
 static int window_collect(const uint8_t *func, size_t func_len, size_t pad, uint64_t func_addr,
 			  uint64_t addr, struct arch_window *w, char *why, size_t whylen)
 {
@@ -63,28 +71,21 @@ static int window_collect(const uint8_t *func, size_t func_len, size_t pad, uint
 	memset(w, 0, sizeof(*w));
 	while (w->len < ARCH_JMP_LEN) {
 		struct arch_insn *ai = &w->insn[w->n];
+		bool in_pad = off + w->len >= func_len;
 		int err;
 
 		/* Past the extent: only its padding, where nothing runs after a ret or jmp. */
 		if (off + w->len == func_len && pad && w->n && op_stops(&w->insn[w->n - 1]))
 			end = func_len + pad;
-		if (off + w->len >= end || w->n == ARCH_WINDOW_MAX) {
-			snprintf(why, whylen, "the function ends %zu bytes after the probe, before "
-					      "the 5-byte jump would", func_len - off);
-			return -ENOTSUP;
-		}
+		if (off + w->len >= end || w->n == ARCH_WINDOW_MAX)
+			return ends(func_len - off, "", why, whylen);
 		err = arch_insn_analyze(ai, func + off + w->len, end - off - w->len,
 					addr + w->len, text, sizeof(text));
 		/* endbr64 is a nop that starts code: a function, not padding */
-		if (err || (off + w->len >= func_len &&
-			    (ai->op != ARCH_OP_NOP || ai->bytes[ai->len - 1] == 0xfa))) {
-			if (off + w->len >= func_len)
-				snprintf(why, whylen, "the function ends %zu bytes after the probe, "
-					 "before the 5-byte jump would, and its padding is not nops",
-					 func_len - off);
-			else
-				snprintf(why, whylen, "instruction at +%u of the window: %s", w->len,
-					 text);
+		if (in_pad && (err || ai->op != ARCH_OP_NOP || ai->bytes[ai->len - 1] == 0xfa))
+			return ends(func_len - off, ", and its padding is not nops", why, whylen);
+		if (err) {
+			snprintf(why, whylen, "instruction at +%u of the window: %s", w->len, text);
 			return -ENOTSUP;
 		}
 		w->orig_off[w->n++] = w->len;
